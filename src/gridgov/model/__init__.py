@@ -1,0 +1,20 @@
+"""The immutable city model: units, compounds, buildings, people, organisations."""
+
+from gridgov.model.organisations import BigPartyCommittee, Organisation
+from gridgov.model.people import GridWorkerKind, Person, PersonKind, Post
+from gridgov.model.places import Building, Compound
+from gridgov.model.units import GridKind, Level, Unit
+
+__all__ = [
+    "BigPartyCommittee",
+    "Building",
+    "Compound",
+    "GridKind",
+    "GridWorkerKind",
+    "Level",
+    "Organisation",
+    "Person",
+    "PersonKind",
+    "Post",
+    "Unit",
+]

@@ -1,0 +1,9 @@
+"""Synthetic cities: :func:`jiamusi` reproduces the published figures, :func:`small` is for tests."""
+
+from gridgov.presets.jiamusi import PUBLISHED, URBAN_DISTRICTS, jiamusi
+from gridgov.presets.small import small
+
+__all__ = ["PRESETS", "PUBLISHED", "URBAN_DISTRICTS", "jiamusi", "small"]
+
+#: Presets by name, as the command line knows them.
+PRESETS = {"jiamusi": jiamusi, "small": small}
