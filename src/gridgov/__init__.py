@@ -1,1 +1,70 @@
-"""gridgov: switch a city's grid-governance organisation between normal and emergency mode."""
+"""gridgov: switch a city's grid-governance organisation between normal and emergency mode.
+
+The command chain (city -> district -> street -> community -> grid) is a
+networkx graph; communities and compounds move through ``transitions`` state
+machines; every switch reassigns people and sends them back afterwards.
+"""
+
+from gridgov.chain import CommandChain
+from gridgov.city import City
+from gridgov.clock import Clock, ManualClock, WallClock
+from gridgov.errors import (
+    AuthorityError,
+    ChainError,
+    GriddingError,
+    GridgovError,
+    JournalError,
+    PresetError,
+    Problem,
+    RulesError,
+    ScenarioError,
+    TransitionError,
+    UnknownUnitError,
+)
+from gridgov.model import (
+    BigPartyCommittee,
+    Building,
+    Compound,
+    GridKind,
+    GridWorkerKind,
+    Level,
+    Organisation,
+    Person,
+    PersonKind,
+    Post,
+    Unit,
+)
+from gridgov.rules import Rules
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthorityError",
+    "BigPartyCommittee",
+    "Building",
+    "ChainError",
+    "City",
+    "Clock",
+    "CommandChain",
+    "Compound",
+    "GridKind",
+    "GridWorkerKind",
+    "GriddingError",
+    "GridgovError",
+    "JournalError",
+    "Level",
+    "ManualClock",
+    "Organisation",
+    "Person",
+    "PersonKind",
+    "Post",
+    "PresetError",
+    "Problem",
+    "Rules",
+    "RulesError",
+    "ScenarioError",
+    "TransitionError",
+    "Unit",
+    "UnknownUnitError",
+    "WallClock",
+]

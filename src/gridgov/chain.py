@@ -49,7 +49,7 @@ class CommandChain:
             every problem and ``.ids`` every offending id.
     """
 
-    __slots__ = ("_by_code", "_children", "_co_building", "_graph", "_level", "_up", "_units")
+    __slots__ = ("_by_code", "_children", "_co_building", "_graph", "_level", "_units", "_up")
 
     def __init__(self, graph: nx.DiGraph, co_building: nx.Graph | None = None) -> None:
         _validate(graph)
@@ -123,7 +123,10 @@ class CommandChain:
                 duplicates.add(compound.id)
             seen.add(compound.id)
             graph.add_node(
-                compound.id, level=Level.COMPOUND.value, name=compound.name, code="",
+                compound.id,
+                level=Level.COMPOUND.value,
+                name=compound.name,
+                code="",
                 kind=compound.kind,
             )
             edges.append((compound.community, compound.id))
@@ -239,9 +242,7 @@ class CommandChain:
         for up in self.chain_of_command(node):
             if self._level[up] is want:
                 return up
-        raise ChainError(
-            f"{node} is a {self._level[node]}; it has no {want} above it", [node]
-        )
+        raise ChainError(f"{node} is a {self._level[node]}; it has no {want} above it", [node])
 
     def community_of(self, node: str) -> str:
         """The community of a grid or compound (or the community itself)."""
@@ -373,8 +374,8 @@ def _validate(graph: nx.DiGraph) -> None:
         try:
             levels[node] = Level(str(raw))
         except ValueError:
-            expected = ", ".join(m.value for m in Level)
-            problem(f"{node} has level {raw!r} (expected one of: {expected})", node)
+            names = ", ".join(m.value for m in Level)
+            problem(f"{node} has level {raw!r} (expected one of: {names})", node)
 
     for component in nx.strongly_connected_components(graph):
         if len(component) > 1:
@@ -409,17 +410,17 @@ def _validate(graph: nx.DiGraph) -> None:
                 problem(f"{level} {node} has no commander (expected a {expected})", node)
             continue
         if expected is None:
-            problem(f"{level} {node} is commanded by {', '.join(commanders)}; a city has no commander",
-                    node, *commanders)
+            problem(
+                f"{level} {node} is commanded by {', '.join(commanders)}; a city has no commander",
+                node,
+                *commanders,
+            )
             continue
         for commander in commanders:
             above = levels.get(commander)
             if above is None or above is expected:
                 continue
-            if above.rank < expected.rank:
-                how = "skips a level"
-            else:
-                how = "reverses the levels"
+            how = "skips a level" if above.rank < expected.rank else "reverses the levels"
             problem(
                 f"{level} {node} is commanded by {above} {commander}: {how} "
                 f"(a {level} answers to a {expected})",

@@ -372,4 +372,3 @@ def _unique(items: Iterable[Any], what: str) -> dict[str, Any]:
     if dup:
         raise ChainError(f"duplicate {what} ids: {', '.join(sorted(dup))}", dup)
     return out
-

@@ -41,8 +41,10 @@ class Band:
     #: ...and above this it is split.
     high: int = attrs.field()
     #: Extra share past ``low``/``high`` before acting, so grids do not flap.
-    hysteresis: float = attrs.field(default=0.1, validator=attrs.validators.and_(
-        attrs.validators.ge(0.0), attrs.validators.lt(1.0)))
+    hysteresis: float = attrs.field(
+        default=0.1,
+        validator=attrs.validators.and_(attrs.validators.ge(0.0), attrs.validators.lt(1.0)),
+    )
 
     @high.validator
     def _check_high(self, _: attrs.Attribute[int], value: int) -> None:
@@ -84,9 +86,7 @@ def band_for(kind: GridKind | str) -> Band:
         ) from None
 
 
-def partition(
-    buildings: Households, target: int, count: int | None = None
-) -> list[list[str]]:
+def partition(buildings: Households, target: int, count: int | None = None) -> list[list[str]]:
     """Cut buildings into contiguous grids of about ``target`` households.
 
     Args:
@@ -114,8 +114,7 @@ def partition(
     n = count if count is not None else max(1, round(total / target))
     if not 1 <= n <= len(buildings):
         raise GriddingError(
-            f"cannot cut {len(buildings)} buildings into {n} grids "
-            f"(expected 1 to {len(buildings)})"
+            f"cannot cut {len(buildings)} buildings into {n} grids (expected 1 to {len(buildings)})"
         )
     return _split(buildings, n)
 
@@ -132,8 +131,10 @@ def _split(buildings: Households, n: int) -> list[list[str]]:
         # Close the current run when the cumulative count passes the next
         # quantile, but keep enough buildings for the runs still to come.
         boundary = total * (made + 1) / n
-        if current and made < n - 1 and (
-            running + households / 2 > boundary or remaining == n - made - 1
+        if (
+            current
+            and made < n - 1
+            and (running + households / 2 > boundary or remaining == n - made - 1)
         ):
             groups.append(current)
             current = []
@@ -172,9 +173,7 @@ def _size(grid: Sequence[tuple[str, int]]) -> int:
     return sum(h for _, h in grid)
 
 
-def _split_large(
-    grids: list[list[tuple[str, int]]], band: Band
-) -> list[list[tuple[str, int]]]:
+def _split_large(grids: list[list[tuple[str, int]]], band: Band) -> list[list[tuple[str, int]]]:
     work: list[list[tuple[str, int]]] = []
     for grid in grids:
         size = _size(grid)
@@ -187,9 +186,7 @@ def _split_large(
     return work
 
 
-def _merge_small(
-    grids: list[list[tuple[str, int]]], band: Band
-) -> list[list[tuple[str, int]]]:
+def _merge_small(grids: list[list[tuple[str, int]]], band: Band) -> list[list[tuple[str, int]]]:
     work = list(grids)
     merged = True
     while merged:

@@ -1,4 +1,4 @@
-"""Synthetic cities: :func:`jiamusi` reproduces the published figures, :func:`small` is for tests."""
+"""Synthetic cities: :func:`jiamusi` (the published figures) and :func:`small` (tests)."""
 
 from gridgov.presets.jiamusi import PUBLISHED, URBAN_DISTRICTS, jiamusi
 from gridgov.presets.small import small

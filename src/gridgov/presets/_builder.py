@@ -86,8 +86,14 @@ class CityBuilder:
     def district(self, code6: str, name: str, kind: str) -> str:
         """Add a district or county under the city; returns its id."""
         self.units.append(
-            Unit(id=code6, level=Level.DISTRICT, name=name, parent=self.city_id,
-                 code=code6.ljust(12, "0"), kind=kind)
+            Unit(
+                id=code6,
+                level=Level.DISTRICT,
+                name=name,
+                parent=self.city_id,
+                code=code6.ljust(12, "0"),
+                kind=kind,
+            )
         )
         return code6
 
@@ -95,8 +101,14 @@ class CityBuilder:
         """Add a street, town or township; returns its 9-digit id."""
         sid = f"{district}{number:03d}"
         self.units.append(
-            Unit(id=sid, level=Level.STREET, name=name, parent=district,
-                 code=sid.ljust(12, "0"), kind=kind)
+            Unit(
+                id=sid,
+                level=Level.STREET,
+                name=name,
+                parent=district,
+                code=sid.ljust(12, "0"),
+                kind=kind,
+            )
         )
         return sid
 
@@ -141,8 +153,14 @@ class CityBuilder:
             self._organisation(community, "enterprise", rng.randint(10, 120), None)
 
     def _place(
-        self, community: str, kind: GridKind, size: int, grids: int, sizes: list[int],
-        compounds: int, compound_kind: str,
+        self,
+        community: str,
+        kind: GridKind,
+        size: int,
+        grids: int,
+        sizes: list[int],
+        compounds: int,
+        compound_kind: str,
     ) -> None:
         rng = self.rng
         compounds = max(1, min(compounds, len(sizes)))
@@ -152,13 +170,18 @@ class CityBuilder:
         compound_of: dict[str, str] = {}
         for c in range(compounds):
             cid = f"{community}-C{c + 1:02d}"
-            run = sizes[bounds[c]:bounds[c + 1]]
+            run = sizes[bounds[c] : bounds[c + 1]]
             households = sum(run)
             entrances = min(6, 1 + households // 400)
             label = "Hamlet" if compound_kind == "hamlet" else "Compound"
             self.compounds.append(
-                Compound(id=cid, community=community, name=f"{label} {c + 1}",
-                         kind=compound_kind, entrances=entrances)
+                Compound(
+                    id=cid,
+                    community=community,
+                    name=f"{label} {c + 1}",
+                    kind=compound_kind,
+                    entrances=entrances,
+                )
             )
             for b, h in enumerate(run):
                 bid = f"{cid}-B{b + 1:02d}"
@@ -185,8 +208,11 @@ class CityBuilder:
     ) -> Organisation:
         orgs = self._orgs_of_community[community]
         org = Organisation(
-            id=f"{community}-O{len(orgs) + 1:02d}", kind=kind, community=community,
-            name=f"{kind.title()} {community[-3:]}-{len(orgs) + 1}", staff=staff,
+            id=f"{community}-O{len(orgs) + 1:02d}",
+            kind=kind,
+            community=community,
+            name=f"{kind.title()} {community[-3:]}-{len(orgs) + 1}",
+            staff=staff,
             exclusive_grid=exclusive_grid,
         )
         orgs.append(org)
@@ -196,11 +222,23 @@ class CityBuilder:
 
     # ----------------------------------------------------------------- people
 
-    def _person(self, kind: PersonKind, home: str, post: Post, employer: str | None = None,
-                worker: GridWorkerKind | None = None) -> None:
+    def _person(
+        self,
+        kind: PersonKind,
+        home: str,
+        post: Post,
+        employer: str | None = None,
+        worker: GridWorkerKind | None = None,
+    ) -> None:
         self.people.append(
-            Person(id=f"P{self._next_person:07d}", kind=kind, home=home, normal_post=post,
-                   employer=employer, grid_worker_kind=worker)
+            Person(
+                id=f"P{self._next_person:07d}",
+                kind=kind,
+                home=home,
+                normal_post=post,
+                employer=employer,
+                grid_worker_kind=worker,
+            )
         )
         self._next_person += 1
 
@@ -237,15 +275,28 @@ class CityBuilder:
         extra = allocate(part_time, weights)
         for (gid, kind, community), n_part in zip(grids, extra, strict=True):
             orgs = self._orgs_of_community[community]
-            self._person(PersonKind.GRID_WORKER, community, Post("grid_worker", gid),
-                         worker=GridWorkerKind.FULL_TIME)
+            self._person(
+                PersonKind.GRID_WORKER,
+                community,
+                Post("grid_worker", gid),
+                worker=GridWorkerKind.FULL_TIME,
+            )
             if kind != GridKind.RURAL.value:
-                self._person(PersonKind.GRID_WORKER, community, Post("grid_worker", gid),
-                             worker=GridWorkerKind.PROFESSIONAL)
+                self._person(
+                    PersonKind.GRID_WORKER,
+                    community,
+                    Post("grid_worker", gid),
+                    worker=GridWorkerKind.PROFESSIONAL,
+                )
             for _ in range(n_part):
                 employer = rng.choice(orgs).id if orgs else None
-                self._person(PersonKind.GRID_WORKER, community, Post("grid_worker", gid),
-                             employer=employer, worker=GridWorkerKind.PART_TIME)
+                self._person(
+                    PersonKind.GRID_WORKER,
+                    community,
+                    Post("grid_worker", gid),
+                    employer=employer,
+                    worker=GridWorkerKind.PART_TIME,
+                )
 
         parents = self._parents()
         communities_below: dict[str, list[str]] = {}
@@ -262,8 +313,9 @@ class CityBuilder:
                 self._person(PersonKind.CADRE, home, Post("cadre", unit.id))
         for org in self.organisations:
             for _ in range(max(1, org.staff // 100)):
-                self._person(PersonKind.CADRE, org.community, Post("cadre", org.id),
-                             employer=org.id)
+                self._person(
+                    PersonKind.CADRE, org.community, Post("cadre", org.id), employer=org.id
+                )
 
         district_orgs: dict[str, list[str]] = {}
         for org in self.organisations:
@@ -278,8 +330,12 @@ class CityBuilder:
             employers = district_orgs.get(district, [])
             for _ in range(round(households * member_rate.get(unit.kind, 0.0))):
                 employer = rng.choice(employers) if employers else None
-                self._person(PersonKind.IN_SERVICE_MEMBER, unit.id,
-                             Post("in_service_member", employer or unit.id), employer=employer)
+                self._person(
+                    PersonKind.IN_SERVICE_MEMBER,
+                    unit.id,
+                    Post("in_service_member", employer or unit.id),
+                    employer=employer,
+                )
             base = bases.get(district) or bases.get("")
             for _ in range(round(households * volunteer_rate)):
                 self._person(PersonKind.VOLUNTEER, unit.id, Post("volunteer", base or unit.id))

@@ -91,7 +91,9 @@ def jiamusi(seed: int = 0, scale: float = 1.0) -> City:
         district = builder.district(code, name, kind)
         short = name.split()[0]
         for i in range(n_streets):
-            urban_streets.append(builder.street(district, i + 1, f"{short} Street {i + 1}", "street"))
+            urban_streets.append(
+                builder.street(district, i + 1, f"{short} Street {i + 1}", "street")
+            )
         if town_share:
             towns.append(builder.street(district, 100, f"{short} Town", "town"))
             town_weights.append(town_share)
@@ -138,8 +140,13 @@ def jiamusi(seed: int = 0, scale: float = 1.0) -> City:
 
     builder.staff(
         grid_workers=scaled(PUBLISHED["grid_workers"]),  # type: ignore[arg-type]
-        cadres_per_office={"city": 300, "district": 100, "street": 30, "community": 6,
-                           "village": 3},
+        cadres_per_office={
+            "city": 300,
+            "district": 100,
+            "street": 30,
+            "community": 6,
+            "village": 3,
+        },
         member_rate={"community": 0.04, "village": 0.012},
         volunteer_rate=0.01,
         volunteer_bases=23,
