@@ -1,0 +1,226 @@
+"""gridgov's benchmarks: named measurements that print one JSON object.
+
+Run them from the repository root with ``python -m benchmarks`` (see
+``benchmarks/README.md``). Every ``benchmarks/bench_*.py`` module is imported
+and registers its benchmarks with the :func:`benchmark` decorator, so a new
+issue adds a benchmark by adding a module; nothing else changes.
+
+A benchmark is a function ``fn(quick: bool) -> dict[str, Figure]``: it returns
+its figures by name. Each figure carries its target and whether it meets it,
+and a baseline measured in the same run, so the number is read as a ratio
+against something on the same machine rather than as an absolute.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib
+import os
+import pkgutil
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+__all__ = [
+    "BENCHMARKS",
+    "benchmark",
+    "figure",
+    "load",
+    "machine",
+    "median_per_call",
+    "median_wall",
+    "peak_rss_mb",
+    "run",
+]
+
+#: A figure as printed: value, unit, target, meets_target, baseline, ratio, ...
+Figure = dict[str, Any]
+#: A benchmark: ``fn(quick)`` returns its figures by name.
+Benchmark = Callable[[bool], dict[str, Figure]]
+
+#: Every registered benchmark by name, in registration order.
+BENCHMARKS: dict[str, Benchmark] = {}
+
+
+def benchmark(name: str) -> Callable[[Benchmark], Benchmark]:
+    """Register ``fn`` as the benchmark ``name``.
+
+    Raises:
+        ValueError: ``name`` is already registered.
+    """
+
+    def register(fn: Benchmark) -> Benchmark:
+        if name in BENCHMARKS:
+            raise ValueError(f"benchmark {name!r} is registered twice")
+        BENCHMARKS[name] = fn
+        return fn
+
+    return register
+
+
+def load() -> dict[str, Benchmark]:
+    """Import every ``benchmarks/bench_*.py`` module; returns the registry."""
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("bench_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+    return BENCHMARKS
+
+
+# ------------------------------------------------------------------ figures
+
+
+def figure(
+    value: float,
+    unit: str,
+    target: float,
+    what: str,
+    baseline: float | None = None,
+    baseline_what: str | None = None,
+    **details: Any,
+) -> Figure:
+    """A figure with its target (lower is better) and its baseline.
+
+    Args:
+        value: the measured figure.
+        unit: its unit (``s``, ``us``, ``MB``).
+        target: the figure meets its target when ``value < target``.
+        what: one line saying what was measured.
+        baseline: the same kind of figure, measured in the same run, for a
+            reference computation; ``ratio`` is ``value / baseline``.
+        baseline_what: one line saying what the baseline measured.
+        details: extra fields (individual runs, sample sizes).
+    """
+    out: Figure = {
+        "what": what,
+        "value": _round(value),
+        "unit": unit,
+        "target": target,
+        "meets_target": value < target,
+    }
+    if baseline is not None:
+        out["baseline"] = {"what": baseline_what or "", "value": _round(baseline), "unit": unit}
+        out["ratio"] = _round(value / baseline) if baseline else None
+    out.update(details)
+    return out
+
+
+def _round(value: float) -> float:
+    """Four significant digits: more would be noise."""
+    return float(f"{value:.4g}")
+
+
+# ------------------------------------------------------------------ timers
+
+
+def median_wall(fn: Callable[[], object], repeat: int) -> tuple[float, list[float]]:
+    """Median wall time of ``repeat`` calls of ``fn``, in seconds, and every run."""
+    runs: list[float] = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs), runs
+
+
+def median_per_call(
+    fn: Callable[[Any], object], args: Iterable[Any], batch: int
+) -> tuple[float, int]:
+    """Median, over batches of ``batch`` calls, of the time per call of ``fn(arg)``.
+
+    Timing whole batches (as ``timeit`` does) keeps the timer's own cost out
+    of a figure of a few microseconds; the median discards batches hit by a
+    garbage collection or a scheduler hiccup. The loop's own cost is included:
+    it is what a caller pays too.
+
+    Returns:
+        (seconds per call, number of batches).
+    """
+    items = list(args)
+    per_call: list[float] = []
+    for start in range(0, len(items) - batch + 1, batch):
+        chunk = items[start : start + batch]
+        begin = time.perf_counter()
+        for item in chunk:
+            fn(item)
+        per_call.append((time.perf_counter() - begin) / batch)
+    if not per_call:
+        raise ValueError(f"fewer than one batch of {batch} calls in {len(items)} arguments")
+    return statistics.median(per_call), len(per_call)
+
+
+# Runs the code in a child and reports that child's peak RSS. It runs in a
+# fresh interpreter of its own because RUSAGE_CHILDREN is the maximum over
+# every child a process ever waited for: measured from the runner itself, a
+# figure would silently include whatever ran before it.
+_PROBE = """\
+import resource, subprocess, sys
+done = subprocess.run([sys.executable, "-c", sys.argv[1]], check=False)
+print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def peak_rss_mb(code: str) -> float:
+    """Peak resident set size of a fresh interpreter running ``code``, in MB (10**6 bytes).
+
+    Raises:
+        RuntimeError: the code failed in the child.
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    returncode, maxrss = (int(x) for x in done.stdout.split())
+    if returncode != 0:
+        raise RuntimeError(f"benchmark child failed ({returncode}) running: {code}")
+    # ru_maxrss is in KiB on Linux and in bytes on macOS.
+    scale = 1 if sys.platform == "darwin" else 1024
+    return maxrss * scale / 1e6
+
+
+# ------------------------------------------------------------------ runner
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def run(names: Iterable[str] | None = None, quick: bool = False) -> dict[str, Any]:
+    """Run the named benchmarks (all when ``names`` is None); the JSON-ready report.
+
+    Raises:
+        KeyError: a name is not a registered benchmark.
+    """
+    registry = load()
+    chosen = list(registry) if names is None else list(names)
+    unknown = [n for n in chosen if n not in registry]
+    if unknown:
+        raise KeyError(
+            f"unknown benchmark {', '.join(unknown)} (expected one of: {', '.join(registry)})"
+        )
+    import gridgov
+
+    results = {name: registry[name](quick) for name in chosen}
+    return {
+        "gridgov": gridgov.__version__,
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "quick": quick,
+        "machine": machine(),
+        "all_meet_target": all(
+            fig.get("meets_target", True) for figs in results.values() for fig in figs.values()
+        ),
+        "benchmarks": results,
+    }
