@@ -2,9 +2,9 @@
 
 * Every ``examples/NAME.py`` with an ``examples/NAME.out`` beside it runs in a
   fresh interpreter; its standard output must equal the ``.out`` file.
-* Every fenced ``python`` block in ``docs/*.md`` whose first line is ``# run``
-  is executed; when a fenced ``text`` block follows it directly (only blank
-  lines between), the code must print exactly that text.
+* Every fenced ``python`` block in ``README.md`` and ``docs/*.md`` whose first
+  line is ``# run`` is executed; when a fenced ``text`` block follows it
+  directly (only blank lines between), the code must print exactly that text.
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ def _examples() -> list[Path]:
 
 
 def _runnable_blocks() -> list[Block]:
-    return [b for doc in sorted(DOCS.glob("*.md")) for b in fenced_blocks(doc) if b.runs]
+    docs = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+    return [b for doc in docs for b in fenced_blocks(doc) if b.runs]
 
 
 def _strip_docstring(source: str) -> str:
@@ -117,7 +118,7 @@ class TestDocBlocks:
     """Every doc block marked ``# run`` executes and prints the text block after it."""
 
     def test_there_are_runnable_blocks(self) -> None:
-        assert _runnable_blocks(), f"no ```python block starting with {RUN_MARKER!r} in docs/"
+        assert _runnable_blocks(), f"no ```python block starting with {RUN_MARKER!r} in the docs"
 
     @pytest.mark.parametrize("block", _runnable_blocks(), ids=str)
     def test_block_runs(self, block: Block) -> None:
@@ -168,3 +169,21 @@ class TestFencedBlocks:
         doc.write_text("```python\nprint(1)\n", encoding="utf-8")
         with pytest.raises(ValueError, match="unclosed code fence"):
             fenced_blocks(doc)
+
+
+SET_UP = ("pip install . && gridgov demo", "pip install -e '.[test]' && python -m pytest")
+
+
+class TestSetUp:
+    """README, docs and CI agree on the two set-up commands."""
+
+    @pytest.mark.parametrize("doc", ["README.md", "docs/index.md"])
+    def test_doc_gives_the_two_commands(self, doc: str) -> None:
+        shell = [b.code.strip() for b in fenced_blocks(ROOT / doc) if b.lang == "sh"]
+        assert list(SET_UP) == shell[:2]
+
+    def test_ci_runs_the_readme_test_command(self) -> None:
+        script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+        # CI spells the interpreter python3; the command is otherwise the same.
+        normalised = script.replace("python3 -m pip", "pip").replace("python3", "python")
+        assert SET_UP[1] in normalised.splitlines()
