@@ -8,6 +8,7 @@ machines; every switch reassigns people and sends them back afterwards.
 from gridgov.chain import CommandChain
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock, WallClock
+from gridgov.engine import CommandResult, Engine
 from gridgov.errors import (
     AuthorityError,
     ChainError,
@@ -34,6 +35,7 @@ from gridgov.model import (
     Post,
     Unit,
 )
+from gridgov.journal import Event, MemoryJournal
 from gridgov.rules import Rules
 
 __version__ = "0.1.0"
@@ -46,7 +48,10 @@ __all__ = [
     "City",
     "Clock",
     "CommandChain",
+    "CommandResult",
     "Compound",
+    "Engine",
+    "Event",
     "GridKind",
     "GridWorkerKind",
     "GriddingError",
@@ -54,6 +59,7 @@ __all__ = [
     "JournalError",
     "Level",
     "ManualClock",
+    "MemoryJournal",
     "Organisation",
     "Person",
     "PersonKind",

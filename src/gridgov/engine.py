@@ -1,0 +1,746 @@
+"""The Engine: the facade that switches communities and compounds, all or nothing.
+
+Commands (:meth:`Engine.report_case`, :meth:`Engine.declare`,
+:meth:`Engine.lift`, :meth:`Engine.advance`) first *plan* the full set of
+changes against the transition tables compiled from the machines in
+:mod:`gridgov.modes`, without touching any state; a command that would make an
+illegal move raises before anything changes. Only then are the changes fired
+through the ``transitions`` machines, and one event per change is appended to
+the journal in one go. If applying fails half-way (a bug, not bad input), the
+touched units are put back and no event is recorded.
+
+Time-based step-downs are deadlines kept by the engine in one schedule ordered
+by due time and driven by the injected clock (not ``transitions`` timeouts,
+which start a thread per model and are lost on a restart). Each deadline is
+also written into the event that set it, so replaying the journal restores the
+schedule exactly.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from gridgov.city import City
+from gridgov.clock import Clock, ManualClock, WallClock
+from gridgov.errors import AuthorityError, GridgovError, TransitionError, UnknownUnitError
+from gridgov.journal import Event, MemoryJournal
+from gridgov.model import Level
+from gridgov.modes import (
+    ZONES,
+    StateBoard,
+    communities_in_scope,
+    compounds_in_scope,
+    mode_board,
+    units_compounds,
+    zone_board,
+)
+from gridgov.rules import Rules
+
+__all__ = ["CommandResult", "Engine"]
+
+_SEVERITY = {zone: rank for rank, zone in enumerate(ZONES)}
+_HOT = ("sealed", "controlled")
+_SYSTEM = "system"
+# Deadlines of zones fall before those of modes at the same instant, so a
+# community sees its compounds' step-downs before it decides its own mode.
+_ZONE, _MODE = 0, 1
+
+Deadline = tuple[datetime, int, str]
+
+
+@attrs.frozen
+class CommandResult:
+    """What one command did."""
+
+    #: The command's id (in every event it caused).
+    command: str
+    #: The events it recorded, in order.
+    events: tuple[Event, ...]
+
+    def changes(self, type: str | None = None) -> list[Event]:
+        """The events of ``type`` (all when None)."""
+        return [e for e in self.events if type is None or e.type == type]
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
+def _days(days: float) -> timedelta:
+    return timedelta(days=days)
+
+
+class _Plan:
+    """Changes staged by one command over the engine's state, not yet applied."""
+
+    def __init__(self, engine: Engine, command: str, actor: str) -> None:
+        self.engine = engine
+        self.command = command
+        self.actor = actor
+        self.zone: dict[str, str] = {}
+        self.zone_due: dict[str, datetime | None] = {}
+        self.hold: dict[str, bool] = {}
+        self.mode: dict[str, str] = {}
+        self.mode_due: dict[str, datetime | None] = {}
+        self.counts: dict[str, Counter[str]] = {}
+        self.fires: list[tuple[StateBoard, str, str]] = []
+        self.records: list[tuple[datetime, str, str, str, str | None, str | None, dict[str, Any]]] = []
+        self.pushes: list[Deadline] = []
+        self.heap: list[Deadline] | None = None
+
+    # ------------------------------------------------------------- overlay
+
+    def zone_of(self, compound: str) -> str:
+        got = self.zone.get(compound)
+        return got if got is not None else self.engine._zones.state(compound)
+
+    def zone_due_of(self, compound: str) -> datetime | None:
+        if compound in self.zone_due:
+            return self.zone_due[compound]
+        return self.engine._zone_due.get(compound)
+
+    def held(self, compound: str) -> bool:
+        if compound in self.hold:
+            return self.hold[compound]
+        return compound in self.engine._held
+
+    def mode_of(self, community: str) -> str:
+        got = self.mode.get(community)
+        return got if got is not None else self.engine._modes.state(community)
+
+    def mode_due_of(self, community: str) -> datetime | None:
+        if community in self.mode_due:
+            return self.mode_due[community]
+        return self.engine._mode_due.get(community)
+
+    def count(self, community: str) -> Counter[str]:
+        got = self.counts.get(community)
+        if got is None:
+            got = Counter(self.engine._zone_counts.get(community, Counter()))
+            self.counts[community] = got
+        return got
+
+    # -------------------------------------------------------------- staging
+
+    def record(
+        self, when: datetime, type: str, unit: str, cause: str,
+        old: str | None = None, new: str | None = None, **data: Any,
+    ) -> None:
+        self.records.append((when, type, unit, cause, old, new, data))
+
+    def set_zone(
+        self, compound: str, new: str, due: datetime | None, hold: bool, when: datetime,
+        cause: str,
+    ) -> None:
+        board = self.engine._zones
+        old = self.zone_of(compound)
+        if new == old:
+            self.zone_due[compound] = due
+            self.hold[compound] = hold
+            self.record(when, "zone.renewed", compound, cause, old, new, due=_iso(due), hold=hold)
+        else:
+            trigger = board.trigger_to(old, new)
+            if trigger is None:  # pragma: no cover - every pair of zones has a trigger
+                board.destination(compound, old, f"to {new}")
+                return
+            self.fires.append((board, compound, trigger))
+            self.zone[compound] = new
+            self.zone_due[compound] = due
+            self.hold[compound] = hold
+            counts = self.count(self.engine.city.chain.community_of(compound))
+            counts[old] -= 1
+            counts[new] += 1
+            self.record(
+                when, "zone.changed", compound, cause, old, new,
+                trigger=trigger, due=_iso(due), hold=hold,
+            )
+        if due is not None:
+            self.pushes.append((due, _ZONE, compound))
+
+    def set_mode(
+        self, community: str, trigger: str, due: datetime | None, when: datetime, cause: str,
+    ) -> None:
+        board = self.engine._modes
+        old = self.mode_of(community)
+        new = board.destination(community, old, trigger)
+        self.fires.append((board, community, trigger))
+        self.mode[community] = new
+        self.mode_due[community] = due
+        self.record(when, "mode.changed", community, cause, old, new, trigger=trigger, due=_iso(due))
+        if due is not None:
+            self.pushes.append((due, _MODE, community))
+
+    def renew_mode(self, community: str, due: datetime, when: datetime, cause: str) -> None:
+        mode = self.mode_of(community)
+        self.mode_due[community] = due
+        self.record(when, "mode.renewed", community, cause, mode, mode, due=_iso(due))
+        self.pushes.append((due, _MODE, community))
+
+
+class Engine:
+    """Switches a city's communities and compounds by the rules, and records every change.
+
+    Args:
+        city: the city to govern.
+        rules: the rules to run by (default: :meth:`Rules.default`).
+        clock: where time comes from (default: the wall clock); tests and
+            simulations pass a :class:`~gridgov.clock.ManualClock`.
+        journal: where events go (default: a new in-memory journal).
+
+    Raises:
+        GridgovError: an area of the rules names a unit the city lacks.
+    """
+
+    def __init__(
+        self, city: City, rules: Rules | None = None, clock: Clock | None = None,
+        journal: MemoryJournal | None = None,
+    ) -> None:
+        self.city = city
+        self.rules = rules if rules is not None else Rules.default()
+        self.clock: Clock = clock if clock is not None else WallClock()
+        self.journal = journal if journal is not None else MemoryJournal()
+        chain = city.chain
+        for area, members in self.rules.areas.items():
+            missing = [m for m in members if m not in chain]
+            if missing:
+                raise UnknownUnitError(missing[0], f"unit (in area {area!r} of the rules) named")
+        communities = chain.units(Level.COMMUNITY)
+        self._modes = mode_board(communities)
+        self._zones = zone_board(city.compounds)
+        self._zone_due: dict[str, datetime | None] = {}
+        self._mode_due: dict[str, datetime | None] = {}
+        self._held: set[str] = set()
+        self._zone_counts: dict[str, Counter[str]] = {}
+        for compound in city.compounds.values():
+            self._zone_counts.setdefault(compound.community, Counter())["open"] += 1
+        self._heap: list[Deadline] = []
+        self._commands = 0
+        self._last_time: datetime | None = None
+        self._lock = threading.RLock()
+
+    # ================================================================= reads
+
+    def mode(self, community: str) -> str:
+        """The mode of ``community``.
+
+        Raises:
+            UnknownUnitError: no such community.
+        """
+        if community not in self._modes:
+            raise UnknownUnitError(community, "community")
+        return self._modes.state(community)
+
+    def zone(self, compound: str) -> str:
+        """The zone of ``compound``.
+
+        Raises:
+            UnknownUnitError: no such compound.
+        """
+        if compound not in self._zones:
+            raise UnknownUnitError(compound, "compound")
+        return self._zones.state(compound)
+
+    def under(self, zone: str) -> list[str]:
+        """Compounds in ``zone``, sorted.
+
+        Raises:
+            GridgovError: ``zone`` is not a zone.
+        """
+        if zone not in _SEVERITY:
+            raise GridgovError(f"unknown zone {zone!r} (expected one of: {', '.join(ZONES)})")
+        return sorted(c for c, z in self._zones.states_of().items() if z == zone)
+
+    def in_mode(self, mode: str) -> list[str]:
+        """Communities in ``mode``, sorted.
+
+        Raises:
+            GridgovError: ``mode`` is not a mode.
+        """
+        if mode not in self._modes.states:
+            raise GridgovError(
+                f"unknown mode {mode!r} (expected one of: {', '.join(self._modes.states)})"
+            )
+        return sorted(c for c, m in self._modes.states_of().items() if m == mode)
+
+    def zones(self) -> dict[str, str]:
+        """Every compound's zone."""
+        return self._zones.states_of()
+
+    def modes(self) -> dict[str, str]:
+        """Every community's mode."""
+        return self._modes.states_of()
+
+    def next_deadline(self) -> datetime | None:
+        """When the next time-based change falls due (None when nothing is scheduled)."""
+        while self._heap and not self._live(self._heap[0]):
+            heapq.heappop(self._heap)
+        return self._heap[0][0] if self._heap else None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole switching state, comparable with ``==`` (for replay checks)."""
+        return {
+            "zones": self._zones.states_of(),
+            "modes": self._modes.states_of(),
+            "zone_due": {k: v for k, v in self._zone_due.items() if v is not None},
+            "mode_due": {k: v for k, v in self._mode_due.items() if v is not None},
+            "held": sorted(self._held),
+            "commands": self._commands,
+        }
+
+    @property
+    def boards(self) -> tuple[StateBoard, StateBoard]:
+        """The community mode board and the compound zone board."""
+        return self._modes, self._zones
+
+    # ============================================================== commands
+
+    def report_case(
+        self, compound: str, at: datetime | None = None, *, actor: str | None = None,
+        command_id: str | None = None,
+    ) -> CommandResult:
+        """A confirmed case in ``compound``: apply the rules' case measures.
+
+        Seals the seal scope around the compound, controls the rest of the
+        control scope, puts the rest of the precaution scope under precaution,
+        puts the other communities of the alert scope on alert, and declares an
+        emergency in every community with a sealed or controlled compound. A
+        zone only ever steps up here; zones already at the measure's level get
+        their quiet period started again from the case.
+
+        Args:
+            compound: where the case is.
+            at: when the case was confirmed (default: now); not in the future.
+            actor: who reports it (a unit id; default ``system``).
+            command_id: the command's id (default: a new one).
+
+        Raises:
+            UnknownUnitError: no such compound.
+            AuthorityError: ``actor`` does not command the compound.
+            GridgovError: ``at`` is in the future.
+        """
+        with self._lock:
+            now = self.clock.now()
+            self.zone(compound)
+            when = at if at is not None else now
+            if when > now:
+                raise GridgovError(
+                    f"case in {compound} at {when.isoformat()} is in the future "
+                    f"(now is {now.isoformat()})"
+                )
+            who = self._authorise(actor, [compound], Level.COMPOUND, "report a case in")
+            plan = self._plan(who, command_id)
+            plan.record(now, "case.confirmed", compound, f"case confirmed in {compound}",
+                        at=when.isoformat())
+            self._plan_case(plan, compound, when, now)
+            return self._commit(plan)
+
+    def declare(
+        self, target: str, zone: str = "sealed", *, actor: str | None = None, hold: bool = False,
+        command_id: str | None = None,
+    ) -> CommandResult:
+        """Declare measures on any node of the chain (or a named area) and everything below.
+
+        Every compound at or below ``target`` is stepped up to ``zone`` (never
+        down); communities with sealed or controlled compounds go into
+        emergency, those with only precaution compounds on alert.
+
+        Args:
+            target: a unit id (compound, grid, community, street, district,
+                city) or the name of an area of the rules.
+            zone: ``sealed``, ``controlled`` or ``precaution``.
+            actor: the commander (a unit id); must be at or above the target's
+                level by the rules. Default ``system`` (the city's command).
+            hold: keep the measure until lifted, instead of stepping down after
+                the rules' quiet days.
+            command_id: the command's id (default: a new one).
+
+        Raises:
+            UnknownUnitError: ``target`` names no unit or area.
+            AuthorityError: ``actor`` may not command ``target``.
+            GridgovError: ``zone`` is not one of the three measures.
+        """
+        with self._lock:
+            if zone not in _SEVERITY or zone == "open":
+                raise GridgovError(
+                    f"cannot declare zone {zone!r} (expected sealed, controlled or precaution; "
+                    "use lift to open)"
+                )
+            units, level = self._target(target)
+            who = self._authorise(actor, units, level, "declare measures on")
+            now = self.clock.now()
+            plan = self._plan(who, command_id)
+            compounds = units_compounds(self.city, units)
+            plan.record(now, "measure.declared", target, f"{zone} declared on {target} by {who}",
+                        zone=zone, hold=hold, compounds=len(compounds))
+            cause = f"{zone} declared on {target}"
+            touched = self._step_up(plan, compounds, zone, now, now, cause, hold=hold)
+            self._settle_all(plan, touched, now, cause)
+            return self._commit(plan)
+
+    def lift(
+        self, target: str, to: str = "open", *, actor: str | None = None,
+        skip_recovery: bool = False, command_id: str | None = None,
+    ) -> CommandResult:
+        """Lift measures at or below ``target`` down to zone ``to``.
+
+        Compounds more severe than ``to`` step down to it (and then follow the
+        rules' timings from there). Communities left without sealed or
+        controlled compounds begin recovery, or with ``skip_recovery`` go
+        straight back to normal once all their compounds are open.
+
+        Raises:
+            UnknownUnitError: ``target`` names no unit or area.
+            AuthorityError: ``actor`` may not command ``target``.
+            GridgovError: ``to`` is not a zone.
+        """
+        with self._lock:
+            if to not in _SEVERITY or to == "sealed":
+                raise GridgovError(
+                    f"cannot lift to {to!r} (expected open, precaution or controlled)"
+                )
+            units, level = self._target(target)
+            who = self._authorise(actor, units, level, "lift measures on")
+            now = self.clock.now()
+            plan = self._plan(who, command_id)
+            plan.record(now, "measure.lifted", target, f"lifted to {to} on {target} by {who}", to=to)
+            cause = f"lifted to {to} on {target}"
+            touched: dict[str, None] = {}
+            chain = self.city.chain
+            for compound in units_compounds(self.city, units):
+                if _SEVERITY[plan.zone_of(compound)] > _SEVERITY[to]:
+                    plan.set_zone(compound, to, self._zone_deadline(to, now), False, now, cause)
+                    touched[chain.community_of(compound)] = None
+            for community in touched:
+                self._settle(plan, community, now, cause)
+                if skip_recovery:
+                    self._settle(plan, community, now, cause, hurry=True)
+            return self._commit(plan)
+
+    def advance(self, to: datetime | None = None, *, command_id: str | None = None) -> CommandResult:
+        """Move the clock to ``to`` and apply every step-down that falls due, in time order.
+
+        Args:
+            to: the new time (a :class:`ManualClock` is moved there); default:
+                the clock's current time.
+
+        Raises:
+            GridgovError: ``to`` is earlier than the clock, or the clock cannot be moved.
+        """
+        with self._lock:
+            if to is not None:
+                if not isinstance(self.clock, ManualClock):
+                    raise GridgovError("advance(to=...) needs a ManualClock; this engine's clock "
+                                       "moves by itself")
+                if to.tzinfo is None or to < self.clock.now():
+                    raise GridgovError(
+                        f"cannot advance to {to.isoformat()}: the clock is at "
+                        f"{self.clock.now().isoformat()} (expected a later, timezone-aware time)"
+                    )
+            plan = self._plan(_SYSTEM, command_id)
+            now = to if to is not None else self.clock.now()
+            heap = list(self._heap)
+            plan.heap = heap
+            floor = self._last_time
+            while heap and heap[0][0] <= now:
+                due, kind, unit = heapq.heappop(heap)
+                when = max(due, floor) if floor is not None else due
+                if kind == _ZONE:
+                    if plan.zone_due_of(unit) != due:
+                        continue
+                    self._step_down(plan, unit, when)
+                else:
+                    if plan.mode_due_of(unit) != due:
+                        continue
+                    self._settle(plan, unit, when, "quiet period over")
+                for item in plan.pushes:
+                    heapq.heappush(heap, item)
+                plan.pushes.clear()
+            result = self._commit(plan)
+            if to is not None:
+                assert isinstance(self.clock, ManualClock)
+                self.clock.set(to)
+            return result
+
+    # =============================================================== replay
+
+    @classmethod
+    def replay(
+        cls, city: City, events: Iterable[Event], rules: Rules | None = None,
+        clock: Clock | None = None,
+    ) -> Engine:
+        """A new engine whose state is what ``events`` give, with the same journal.
+
+        Raises:
+            GridgovError: the events do not fit the city (unknown units or states).
+        """
+        engine = cls(city, rules, clock)
+        batch = list(events)
+        engine.journal.append(batch)
+        for event in batch:
+            engine._apply_event(event)
+        engine._rebuild_heap()
+        return engine
+
+    def _apply_event(self, event: Event) -> None:
+        chain = self.city.chain
+        number = _command_number(event.command)
+        if number is not None:
+            self._commands = max(self._commands, number)
+        self._last_time = event.time if self._last_time is None else max(self._last_time,
+                                                                         event.time)
+        due = event.data.get("due")
+        when = datetime.fromisoformat(due) if isinstance(due, str) else None
+        try:
+            if event.type in ("zone.changed", "zone.renewed"):
+                old = self._zones.state(event.unit)
+                if event.new is None or event.new not in _SEVERITY:
+                    raise GridgovError(f"event {event.seq}: unknown zone {event.new!r}")
+                if event.new != old:
+                    self._zones.force(event.unit, event.new)
+                    counts = self._zone_counts[chain.community_of(event.unit)]
+                    counts[old] -= 1
+                    counts[event.new] += 1
+                self._zone_due[event.unit] = when
+                if event.data.get("hold"):
+                    self._held.add(event.unit)
+                else:
+                    self._held.discard(event.unit)
+            elif event.type in ("mode.changed", "mode.renewed"):
+                if event.new is None or event.new not in self._modes.states:
+                    raise GridgovError(f"event {event.seq}: unknown mode {event.new!r}")
+                self._modes.force(event.unit, event.new)
+                self._mode_due[event.unit] = when
+        except KeyError:
+            raise UnknownUnitError(event.unit, f"unit (event {event.seq}) named") from None
+
+    def _rebuild_heap(self) -> None:
+        heap: list[Deadline] = [(d, _ZONE, u) for u, d in self._zone_due.items() if d is not None]
+        heap += [(d, _MODE, u) for u, d in self._mode_due.items() if d is not None]
+        heapq.heapify(heap)
+        self._heap = heap
+
+    # ============================================================== planning
+
+    def _plan(self, actor: str, command_id: str | None) -> _Plan:
+        command = command_id if command_id is not None else f"c{self._commands + 1:06d}"
+        return _Plan(self, command, actor)
+
+    def _target(self, target: str) -> tuple[list[str], Level]:
+        """The units a target names and the highest level among them."""
+        chain = self.city.chain
+        if target in self.rules.areas:
+            members = list(self.rules.areas[target])
+            return members, min((chain.level(m) for m in members), key=lambda lv: lv.rank)
+        if target not in chain:
+            raise UnknownUnitError(target, "unit or area")
+        return [target], chain.level(target)
+
+    def _authorise(
+        self, actor: str | None, units: Sequence[str], level: Level, what: str
+    ) -> str:
+        """Check that ``actor`` may act on ``units``; returns the actor's name."""
+        if actor is None or actor == _SYSTEM:
+            return _SYSTEM
+        chain = self.city.chain
+        post_unit = actor
+        if actor not in chain:
+            person = self.city.people.get(actor)
+            if person is None:
+                raise UnknownUnitError(actor, "actor (unit or person)")
+            post_unit = person.normal_post.unit
+            if post_unit not in chain:
+                raise AuthorityError(
+                    actor, ", ".join(units),
+                    f"{actor}'s post is at {post_unit}, not a unit of the chain of command",
+                )
+        actor_level = chain.level(post_unit)
+        need = self.rules.override_levels_above
+        if actor_level.rank > level.rank - need:
+            rule = (f"a {actor_level} may not {what} a {level}"
+                    f" (overrides.levels_above = {need}: the commander must be at least "
+                    f"{need} level(s) above the scope)")
+            raise AuthorityError(actor, ", ".join(units), rule)
+        for unit in units:
+            if not chain.commands(post_unit, unit):
+                raise AuthorityError(
+                    actor, unit, f"{unit} is outside the jurisdiction of {post_unit}"
+                )
+        return actor
+
+    def _zone_deadline(self, zone: str, start: datetime) -> datetime | None:
+        if zone == "open":
+            return None
+        return start + _days(self.rules.zones[zone].after_quiet_days)
+
+    def _plan_case(self, plan: _Plan, compound: str, when: datetime, now: datetime) -> None:
+        rules, city = self.rules, self.city
+        case = rules.case
+        areas = rules.areas
+        cause = f"case in {compound}"
+        sealed = set(compounds_in_scope(city, compound, case.seal, areas))
+        controlled: set[str] = set()
+        if case.control is not None:
+            controlled = set(compounds_in_scope(city, compound, case.control, areas)) - sealed
+        watched: set[str] = set()
+        if case.precaution is not None:
+            watched = set(compounds_in_scope(city, compound, case.precaution, areas))
+            watched -= sealed | controlled
+        touched: dict[str, None] = {}
+        for zone, members in (("sealed", sealed), ("controlled", controlled),
+                              ("precaution", watched)):
+            touched.update(self._step_up(plan, sorted(members), zone, when, now, cause))
+        alerted: dict[str, None] = {}
+        if case.alert is not None:
+            alerted.update(dict.fromkeys(communities_in_scope(city, compound, case.alert, areas)))
+        alerted.update(touched)
+        self._settle_all(plan, alerted, now, cause, alert_from=when)
+
+    def _step_up(
+        self, plan: _Plan, compounds: Iterable[str], zone: str, start: datetime, now: datetime,
+        cause: str, hold: bool = False,
+    ) -> dict[str, None]:
+        """Raise compounds to ``zone`` (never lower); returns the communities touched."""
+        chain = self.city.chain
+        touched: dict[str, None] = {}
+        target = _SEVERITY[zone]
+        due = None if hold else self._zone_deadline(zone, start)
+        for compound in compounds:
+            current = plan.zone_of(compound)
+            if _SEVERITY[current] < target:
+                plan.set_zone(compound, zone, due, hold, now, cause)
+                touched[chain.community_of(compound)] = None
+            elif current == zone:
+                old_due = plan.zone_due_of(compound)
+                if hold and not plan.held(compound):
+                    plan.set_zone(compound, zone, None, True, now, cause)
+                elif not plan.held(compound) and due is not None and (
+                    old_due is None or due > old_due
+                ):
+                    plan.set_zone(compound, zone, due, False, now, cause)
+                touched[chain.community_of(compound)] = None
+        return touched
+
+    def _step_down(self, plan: _Plan, compound: str, when: datetime) -> None:
+        current = plan.zone_of(compound)
+        step = self.rules.zones[current]
+        target = step.step_down_to
+        cause = f"{current} for {step.after_quiet_days:g} quiet day(s)"
+        plan.set_zone(compound, target, self._zone_deadline(target, when), False, when, cause)
+        self._settle(plan, self.city.chain.community_of(compound), when, cause)
+
+    def _settle_all(
+        self, plan: _Plan, communities: Iterable[str], now: datetime, cause: str,
+        alert_from: datetime | None = None,
+    ) -> None:
+        quiet = _days(self.rules.modes.alert_quiet_days)
+        start = alert_from if alert_from is not None else now
+        for community in communities:
+            self._settle(plan, community, now, cause)
+            counts = plan.count(community)
+            mode = plan.mode_of(community)
+            if counts["sealed"] + counts["controlled"]:
+                continue
+            if mode == "normal":
+                plan.set_mode(community, "raise_alert", start + quiet, now, cause)
+            elif mode == "alert":
+                due = plan.mode_due_of(community)
+                if due is None or start + quiet > due:
+                    plan.renew_mode(community, start + quiet, now, cause)
+
+    def _settle(
+        self, plan: _Plan, community: str, when: datetime, cause: str, hurry: bool = False
+    ) -> None:
+        """Bring a community's mode in line with its compounds' zones at ``when``.
+
+        Any sealed or controlled compound means emergency. Without them, an
+        emergency begins recovery; recovery and alert end once their period is
+        over and every compound is open (``hurry`` ends them at once).
+        """
+        counts = plan.count(community)
+        mode = plan.mode_of(community)
+        hot = counts["sealed"] + counts["controlled"]
+        if hot:
+            if mode in ("normal", "alert"):
+                plan.set_mode(community, "declare_emergency", None, when, cause)
+            elif mode == "recovery":
+                plan.set_mode(community, "relapse", None, when, cause)
+            return
+        if mode == "emergency":
+            due = when + _days(self.rules.modes.recovery_days)
+            plan.set_mode(community, "begin_recovery", due, when, cause)
+            mode = "recovery"
+            if not hurry:
+                return
+        if counts["precaution"]:
+            return
+        due = plan.mode_due_of(community)
+        over = hurry or (due is not None and due <= when)
+        if mode == "recovery" and over:
+            plan.set_mode(community, "resume_normal", None, when, cause)
+        elif mode == "alert" and over:
+            plan.set_mode(community, "stand_down", None, when, cause)
+
+    # ============================================================== applying
+
+    def _commit(self, plan: _Plan) -> CommandResult:
+        """Fire the staged triggers and append the events; all or nothing."""
+        saved_zone = {c: self._zones.state(c) for c in plan.zone}
+        saved_mode = {c: self._modes.state(c) for c in plan.mode}
+        saved = (dict(self._zone_due), dict(self._mode_due), set(self._held),
+                 {k: Counter(v) for k, v in self._zone_counts.items() if k in plan.counts})
+        first = self.journal.next_seq
+        events = tuple(
+            Event(seq=first + i, time=when, type=type, unit=unit, command=plan.command,
+                  actor=plan.actor, cause=cause, old=old, new=new, data=data)
+            for i, (when, type, unit, cause, old, new, data) in enumerate(plan.records)
+        )
+        try:
+            for board, unit, trigger in plan.fires:
+                board.fire(unit, trigger)
+            self._zone_due.update(plan.zone_due)
+            self._mode_due.update(plan.mode_due)
+            for compound, hold in plan.hold.items():
+                if hold:
+                    self._held.add(compound)
+                else:
+                    self._held.discard(compound)
+            self._zone_counts.update(plan.counts)
+            self.journal.append(events)
+        except Exception:
+            for compound, zone in saved_zone.items():
+                self._zones.force(compound, zone)
+            for community, mode in saved_mode.items():
+                self._modes.force(community, mode)
+            self._zone_due, self._mode_due, self._held = saved[0], saved[1], saved[2]
+            self._zone_counts.update(saved[3])
+            raise
+        if plan.heap is not None:
+            self._heap = plan.heap
+        for item in plan.pushes:
+            heapq.heappush(self._heap, item)
+        if events:
+            # Only commands that recorded something use up an id, so replaying
+            # the journal restores the counter exactly.
+            if plan.command == f"c{self._commands + 1:06d}":
+                self._commands += 1
+            self._last_time = max(e.time for e in events)
+        return CommandResult(plan.command, events)
+
+    def _live(self, item: Deadline) -> bool:
+        due, kind, unit = item
+        dues = self._zone_due if kind == _ZONE else self._mode_due
+        return dues.get(unit) == due
+
+
+def _command_number(command: str) -> int | None:
+    if command.startswith("c") and command[1:].isdigit():
+        return int(command[1:])
+    return None
+
