@@ -12,6 +12,7 @@ from gridgov.engine import CommandResult, Engine
 from gridgov.errors import (
     AuthorityError,
     ChainError,
+    ClockError,
     GriddingError,
     GridgovError,
     JournalError,
@@ -45,6 +46,7 @@ __all__ = [
     "BigPartyCommittee",
     "Building",
     "ChainError",
+    "ClockError",
     "City",
     "Clock",
     "CommandChain",

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from gridgov.errors import ClockError
+
 __all__ = ["Clock", "ManualClock", "WallClock"]
 
 #: The start of a manual clock unless told otherwise.
@@ -40,7 +42,7 @@ class ManualClock:
 
     def __init__(self, start: datetime = EPOCH) -> None:
         if start.tzinfo is None:
-            raise ValueError(f"clock start {start.isoformat()} has no time zone")
+            raise ClockError(f"clock start {start.isoformat()} has no time zone")
         self._now = start
 
     def now(self) -> datetime:
@@ -51,12 +53,12 @@ class ManualClock:
         """Move the clock to ``when``; it never goes back.
 
         Raises:
-            ValueError: ``when`` is earlier than now, or naive.
+            ClockError: ``when`` is earlier than now, or naive.
         """
         if when.tzinfo is None:
-            raise ValueError(f"time {when.isoformat()} has no time zone")
+            raise ClockError(f"time {when.isoformat()} has no time zone")
         if when < self._now:
-            raise ValueError(
+            raise ClockError(
                 f"clock cannot go back from {self._now.isoformat()} to {when.isoformat()}"
             )
         self._now = when

@@ -12,6 +12,7 @@ key, and what was expected)::
     ├── RulesError           a rules file has problems (all of them, with file:line)
     ├── TransitionError      a trigger is not allowed in a unit's current state
     ├── AuthorityError       an actor commanded outside its jurisdiction
+    ├── ClockError           a clock was moved back or given a naive time
     ├── JournalError         the event store is unreadable or inconsistent
     └── ScenarioError        a scenario file has problems
 
@@ -27,6 +28,7 @@ import attrs
 __all__ = [
     "AuthorityError",
     "ChainError",
+    "ClockError",
     "GriddingError",
     "GridgovError",
     "JournalError",
@@ -145,6 +147,10 @@ class AuthorityError(GridgovError):
         self.target = target
         self.rule = rule
         super().__init__(f"{actor} may not command {target}: {rule}")
+
+
+class ClockError(GridgovError, ValueError):
+    """A clock was asked to go back in time or given a time without a time zone."""
 
 
 class JournalError(GridgovError):
