@@ -8,6 +8,16 @@ from gridgov import City
 from gridgov.presets import jiamusi, small
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # When a hypothesis test fails, its pytest plugin imports libcst (to suggest
+    # an @example patch), which warns about mypy_extensions.TypedDict; with
+    # filterwarnings=error that turns every falsified example into an
+    # INTERNALERROR that hides the failure itself.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"
+    )
+
+
 @pytest.fixture(scope="session")
 def jiamusi_city() -> City:
     """The full Jiamusi preset (about one second to build)."""
