@@ -136,6 +136,16 @@ def demo(as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("machine", type=click.Choice(["mode", "zone"]))
+def diagram(machine: str) -> None:
+    """Print the mermaid state diagram of the community mode or compound zone machine."""
+    from gridgov.modes import mode_board, zone_board
+
+    board = mode_board([]) if machine == "mode" else zone_board([])
+    click.echo(board.diagram(), nl=False)
+
+
+@cli.command()
 @click.argument("rules_file", type=click.Path(dir_okay=False))
 def check(rules_file: str) -> None:
     """Validate a rules file: 'ok', or one line per problem (file:line: key.path: problem)."""

@@ -1,0 +1,96 @@
+"""The mode and zone machines: one definition, compiled tables that agree, diagrams in docs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gridgov import GridgovError, TransitionError
+from gridgov.modes import MODES, ZONES, StateBoard, mode_board, zone_board
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "modes.md"
+BOARDS = {"mode": (mode_board, MODES), "zone": (zone_board, ZONES)}
+
+
+def mermaid_blocks(text: str) -> list[str]:
+    return re.findall(r"```mermaid\n(.*?)```", text, flags=re.S)
+
+
+class TestMachines:
+    """The machines are transitions machines with every unit as a model."""
+
+    def test_every_unit_is_a_model_of_one_machine(self) -> None:
+        """add_model puts every unit on the same machine, starting in the first state."""
+        board = zone_board([f"c{i}" for i in range(100)])
+        assert len(board.machine.models) == 100
+        assert set(board.states_of().values()) == {"open"}
+
+    def test_no_auto_transitions(self) -> None:
+        """auto_transitions are off: no to_<state> triggers bypass the rules."""
+        board = mode_board(["m"])
+        assert not any(name.startswith("to_") for name in board.machine.events)
+
+    @pytest.mark.parametrize("kind", ["mode", "zone"])
+    def test_table_agrees_with_machine(self, kind: str) -> None:
+        """For every state and trigger, the compiled table gives what the machine does."""
+        factory, states = BOARDS[kind]
+        triggers = sorted(factory([]).machine.events)
+        for state in states:
+            for trigger in triggers:
+                board = factory(["u"])
+                board.force("u", state)
+                expected = board.table().get((state, trigger))
+                model = board.machine.models[0]
+                if expected is None:
+                    with pytest.raises(Exception, match="Can't trigger"):
+                        model.trigger(trigger)
+                    with pytest.raises(TransitionError):
+                        board.fire("u", trigger)
+                    assert board.state("u") == state
+                else:
+                    model.trigger(trigger)
+                    assert board.state("u") == expected
+
+    def test_unknown_unit(self) -> None:
+        """Firing on a unit that is not a model is a GridgovError naming it."""
+        with pytest.raises(GridgovError, match="'ghost'"):
+            zone_board(["a"]).fire("ghost", "seal")
+
+    @given(st.lists(st.sampled_from(["seal", "control", "watch", "lift", "step_down"]),
+                    max_size=30))
+    def test_zone_sequences_stay_in_states(self, triggers: list[str]) -> None:
+        """Any sequence of triggers leaves a zone among the four, refusing illegal ones."""
+        board = zone_board(["c"])
+        for trigger in triggers:
+            before = board.state("c")
+            try:
+                after = board.fire("c", trigger)
+            except TransitionError as exc:
+                assert exc.state == before
+                assert trigger not in exc.allowed
+                assert board.state("c") == before
+            else:
+                assert after == board.table()[(before, trigger)]
+        assert board.state("c") in ZONES
+
+
+class TestDiagrams:
+    """The docs show the diagrams the machines draw of themselves."""
+
+    def test_docs_diagrams_are_current(self) -> None:
+        """docs/modes.md holds exactly what `gridgov diagram mode|zone` prints."""
+        blocks = mermaid_blocks(DOCS.read_text(encoding="utf-8"))
+        assert blocks[0] == mode_board([]).diagram().rstrip("\n") + "\n"
+        assert blocks[1] == zone_board([]).diagram().rstrip("\n") + "\n"
+
+    def test_diagram_names_every_trigger(self) -> None:
+        """Each trigger of the definition appears in the drawn diagram."""
+        for factory, _ in BOARDS.values():
+            board: StateBoard = factory([])
+            text = board.diagram()
+            for trigger in board.machine.events:
+                assert trigger in text
