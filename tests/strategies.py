@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+
 from hypothesis import strategies as st
 
 from gridgov import City, Compound, Level, Unit
@@ -142,3 +145,18 @@ def bands(draw: st.DrawFn) -> Band:
     high = draw(st.integers(target, 600))
     hysteresis = draw(st.floats(0.0, 0.9))
     return Band(target=target, low=low, high=high, hysteresis=hysteresis)
+
+
+@st.composite
+def in_band_grids(draw: st.DrawFn, band: Band) -> list[list[tuple[str, int]]]:
+    """Grids whose household totals all lie inside ``band`` (no split, no merge due)."""
+    low = math.ceil(band.merge_below)
+    high = math.floor(band.split_above)
+    grids = []
+    for g in range(draw(st.integers(1, 8))):
+        total = draw(st.integers(low, high))
+        cuts = sorted(draw(st.lists(st.integers(0, total), max_size=4)))
+        bounds = [0, *cuts, total]
+        sizes = [b - a for a, b in itertools.pairwise(bounds)]
+        grids.append([(f"B{g:02d}-{i}", h) for i, h in enumerate(sizes)])
+    return grids
