@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 
 from hypothesis import strategies as st
 
@@ -114,6 +115,39 @@ def cities(draw: st.DrawFn) -> City:
         volunteer_bases=draw(st.integers(0, 2)),
     )
     return builder.build()
+
+
+# ------------------------------------------------------ invariant checks
+
+
+def check_every_building_in_exactly_one_grid(city: City) -> None:
+    """DESIGN.md invariant 1a: every building is in exactly one grid."""
+    graph = city.chain.graph
+    for building in city.buildings.values():
+        assert graph.nodes[building.grid]["level"] == "grid"
+    covered = Counter(b for grid in _grids(city) for b in city.buildings_of(grid))
+    assert covered == Counter(list(city.buildings))
+
+
+def check_every_grid_has_one_chain_to_the_city(city: City) -> None:
+    """DESIGN.md invariant 1b: every grid has exactly one chain up to the city.
+
+    Walks the networkx graph itself rather than trusting the chain's queries.
+    """
+    graph = city.chain.graph
+    assert [n for n, level in graph.nodes(data="level") if level == "city"] == [city.chain.city]
+    expected_levels = ["grid", "community", "street", "district", "city"]
+    for grid in _grids(city):
+        path = [grid]
+        while graph.in_degree(path[-1]) == 1:
+            path.append(next(iter(graph.predecessors(path[-1]))))
+        assert graph.in_degree(path[-1]) == 0
+        assert [graph.nodes[n]["level"] for n in path] == expected_levels
+        assert city.chain.chain_of_command(grid) == tuple(path)
+
+
+def _grids(city: City) -> list[str]:
+    return [n for n, level in city.chain.graph.nodes(data="level") if level == "grid"]
 
 
 # ------------------------------------------------------------- gridding

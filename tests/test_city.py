@@ -26,7 +26,14 @@ from gridgov import (
     UnknownUnitError,
 )
 from gridgov.model import GridWorkerKind
-from strategies import TOY_CO_BUILDING, cities, toy_compounds, toy_units
+from strategies import (
+    TOY_CO_BUILDING,
+    check_every_building_in_exactly_one_grid,
+    check_every_grid_has_one_chain_to_the_city,
+    cities,
+    toy_compounds,
+    toy_units,
+)
 
 #: Households of the toy city's buildings: (id, grid, compound, households).
 TOY_BUILDINGS = (
@@ -459,26 +466,6 @@ class TestUnknownIds:
 
 
 # ------------------------------------------------------------- invariants
-
-
-def check_every_building_in_exactly_one_grid(city: City) -> None:
-    graph = city.chain.graph
-    for building in city.buildings.values():
-        assert graph.nodes[building.grid]["level"] == "grid"
-    covered = Counter(b for grid in city.grids() for b in city.buildings_of(grid))
-    assert covered == Counter(list(city.buildings))
-
-
-def check_every_grid_has_one_chain_to_the_city(city: City) -> None:
-    graph = city.chain.graph
-    expected_levels = ["grid", "community", "street", "district", "city"]
-    for grid in city.grids():
-        path = [grid]
-        while graph.in_degree(path[-1]) == 1:
-            path.append(next(iter(graph.predecessors(path[-1]))))
-        assert graph.in_degree(path[-1]) == 0
-        assert [graph.nodes[n]["level"] for n in path] == expected_levels
-        assert city.chain.chain_of_command(grid) == tuple(path)
 
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
