@@ -174,7 +174,10 @@ class TestErrorTree:
 
     def test_problems_rendered_one_per_line(self) -> None:
         """RulesError lists every problem as file:line: key: message."""
-        problems = [Problem("r.toml", 3, "case.seal", "expected a bool"), Problem("r.toml", 0, "x", "y")]
+        problems = [
+            Problem("r.toml", 3, "case.seal", "expected a bool"),
+            Problem("r.toml", 0, "x", "y"),
+        ]
         error = RulesError(problems)
         assert str(error) == "r.toml:3: case.seal: expected a bool\nr.toml:0: x: y"
         assert error.problems == tuple(problems)
