@@ -459,6 +459,17 @@ class TestUnknownIds:
         assert info.value.ids == ("nowhere",)
         assert str(info.value) == f"no {kind} with id 'nowhere' in this city"
 
+    @pytest.mark.xfail(
+        strict=True,
+        raises=ValueError,
+        reason="city.py:331 calls GridKind(kind) directly, so an unknown grid kind escapes "
+        "as a bare ValueError, not a GridgovError (DESIGN.md Errors contract)",
+    )
+    def test_unknown_grid_kind(self, city: City) -> None:
+        """grids() with an unknown kind raises a GridgovError naming it."""
+        with pytest.raises(GridgovError, match="suburban"):
+            city.grids("suburban")
+
     def test_building_is_not_a_unit(self, city: City) -> None:
         """A compound id is not a building."""
         with pytest.raises(UnknownUnitError):
