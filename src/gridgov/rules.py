@@ -5,20 +5,23 @@ validated :class:`Rules` object; :meth:`Rules.default` mirrors practice. A
 *scope* is where a measure applies: a level of the chain (``compound``,
 ``grid``, ``community``, ``street``, ``district``, ``city``) taken around the
 case, or a named *area* (a group of units, e.g. the four urban districts that
-the 17 September response sealed at once).
+the 17 September response sealed at once). A *zone* is the state of a
+residential compound: ``open``, ``precaution`` (watch), ``controlled``
+(movement restricted) or ``sealed`` (nobody leaves).
 
-The file format (every key optional; defaults are practice)::
+The file format (every key and every table optional; a missing key takes the
+value of practice shown here)::
 
     version = 1
 
-    [areas]
+    [areas]                   # named groups of unit ids, usable as scopes
     urban = ["230803", "230804", "230805", "230811"]
 
     [case]                    # what one confirmed case in a compound does
     seal = "compound"         # sealed zone: this scope around the case
-    control = "grid"          # controlled zone: the rest of this scope
-    precaution = "community"  # precaution zone: the rest of this scope
-    alert = "street"          # other communities of this scope go on alert
+    control = "grid"          # controlled zone: the rest of this scope ("off": none)
+    precaution = "community"  # precaution zone: the rest of this scope ("off": none)
+    alert = "street"          # other communities of this scope go on alert ("off": none)
 
     [zones.sealed]            # step-down: after N days without a new case
     step_down_to = "controlled"
@@ -36,17 +39,43 @@ The file format (every key optional; defaults are practice)::
 
     [overrides]
     levels_above = 0          # a commander must be this many levels above the scope
+
+Validation collects every problem of a file at once, each placed at the line
+of its key (:class:`gridgov.errors.Problem`, ``file:line: key.path: what is
+wrong``): unknown keys, wrong types, durations that are not positive, zones
+that can never step down to ``open``, scopes that name neither a level nor an
+area, scopes that narrow instead of widening, malformed areas, an unsupported
+version and an override outside 0..5. Whether the unit ids of an area exist
+depends on the city: :meth:`Rules.check_against` checks them against a chain.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import difflib
+import math
+import os
+import re
+import tomllib
+from collections.abc import Container, Iterable, Iterator, Mapping
+from typing import Any
 
 import attrs
 
+from gridgov.errors import Problem, RulesError
 from gridgov.model import Level
 
-__all__ = ["ZONES", "CaseRule", "ModeRule", "Rules", "ZoneStepDown"]
+__all__ = [
+    "OFF",
+    "SCOPE_LEVELS",
+    "ZONES",
+    "CaseRule",
+    "KeyPath",
+    "ModeRule",
+    "Rules",
+    "ZoneStepDown",
+    "load_rules",
+]
 
 #: Compound zones from open to sealed (the order of severity).
 ZONES = ("open", "precaution", "controlled", "sealed")
@@ -54,14 +83,35 @@ ZONES = ("open", "precaution", "controlled", "sealed")
 #: Levels a scope may name, lowest first.
 SCOPE_LEVELS = ("compound", "grid", "community", "street", "district", "city")
 
+#: The scope value that switches a measure off in a rules file.
+OFF = "off"
+
+#: A key path inside a rules file: table and key names, and indices into arrays.
+KeyPath = tuple[str | int, ...]
+
+#: The city is this many levels above a compound, the widest gap an override can ask.
+MAX_LEVELS_ABOVE = len(SCOPE_LEVELS) - 1
+
+# Zones that step down, most severe first; ``open`` is where they all end.
+_STEPPING = ("sealed", "controlled", "precaution")
+_SEVERITY = {zone: i for i, zone in enumerate(ZONES)}
+
+_TOP_KEYS = ("version", "areas", "case", "zones", "modes", "overrides")
+_CASE_KEYS = ("seal", "control", "precaution", "alert")
+_ZONE_KEYS = ("step_down_to", "after_quiet_days")
+_MODE_KEYS = ("alert_quiet_days", "recovery_days")
+_OVERRIDE_KEYS = ("levels_above",)
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
 
 @attrs.frozen
 class CaseRule:
     """What one confirmed case in a compound does.
 
     Each field is a scope: a level name or the name of an area; ``None``
-    switches that measure off. Scopes widen in order: sealed within
-    controlled within precaution within alert.
+    (``"off"`` in a file) switches that measure off. Scopes widen in order:
+    sealed within controlled within precaution within alert.
     """
 
     #: Scope put under the sealed zone.
@@ -102,22 +152,46 @@ def _default_zones() -> dict[str, ZoneStepDown]:
     }
 
 
+def _to_areas(value: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
+    return {name: tuple(ids) for name, ids in value.items()}
+
+
+def _to_zones(value: Mapping[str, ZoneStepDown]) -> dict[str, ZoneStepDown]:
+    return dict(value)
+
+
+def _to_lines(value: Mapping[KeyPath, int]) -> dict[KeyPath, int]:
+    return dict(value)
+
+
 @attrs.frozen
 class Rules:
-    """The validated rules an engine runs by."""
+    """The validated rules an engine runs by.
+
+    Build them with :meth:`default`, :meth:`from_toml` or :func:`load_rules`;
+    rules built field by field in code are not validated until :meth:`check`.
+    Two rules are equal when they say the same thing, wherever they came from
+    (``source`` and ``lines`` take no part in equality).
+    """
 
     #: Named groups of units usable as scopes, e.g. ``urban``.
-    areas: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    areas: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict, converter=_to_areas)
     #: What a confirmed case does.
     case: CaseRule = attrs.field(factory=CaseRule)
     #: Step-down of each zone other than ``open``.
-    zones: Mapping[str, ZoneStepDown] = attrs.field(factory=_default_zones)
+    zones: Mapping[str, ZoneStepDown] = attrs.field(factory=_default_zones, converter=_to_zones)
     #: Timings of community modes.
     modes: ModeRule = attrs.field(factory=ModeRule)
     #: A manual declaration needs a commander this many levels above its scope.
     override_levels_above: int = 0
     #: The file the rules came from ("<default>" for the built-in ones).
-    source: str = "<default>"
+    source: str = attrs.field(default="<default>", eq=False)
+    #: The 1-based line of each key path in ``source`` (empty for rules built
+    #: in code); problems found later, e.g. by :meth:`check_against`, are
+    #: placed with it.
+    lines: Mapping[KeyPath, int] = attrs.field(
+        factory=dict, converter=_to_lines, eq=False, repr=False
+    )
 
     @classmethod
     def default(cls) -> Rules:
@@ -125,6 +199,726 @@ class Rules:
         for its community, alert for its street; 14/7/7 quiet days to step down."""
         return cls()
 
+    @classmethod
+    def from_toml(cls, text: str, source: str = "<string>") -> Rules:
+        """Read and validate rules from the text of a TOML file.
+
+        Args:
+            text: the TOML document (format in the module docstring).
+            source: the file name used in problems and kept as ``source``.
+
+        Returns:
+            The validated rules; keys the text leaves out take their defaults.
+
+        Raises:
+            RulesError: the text is not TOML (one problem at the line of the
+                syntax error) or breaks the rules of the format (every
+                problem, in line order).
+        """
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise RulesError([_syntax_problem(exc, text, source)]) from None
+        reader = _Reader()
+        rules = reader.read(data, source, _Locator(text).run())
+        found = list(reader.found)
+        for path, message, involved in _semantic_problems(rules):
+            # A value the reader rejected was replaced by its default; what
+            # that default implies is not the user's mistake.
+            if not reader.bad.intersection((path, *involved)):
+                found.append((path, message))
+        if found:
+            raise RulesError(_placed(found, rules))
+        return rules
+
+    def to_toml(self) -> str:
+        """Write the rules as a TOML document that :meth:`from_toml` reads back equal.
+
+        Every key is written, defaults included, so the output documents the
+        rules in full.
+
+        Returns:
+            The TOML text, ending with a newline.
+        """
+        out = ["version = 1"]
+        if self.areas:
+            out += ["", "[areas]"]
+            for name, ids in self.areas.items():
+                out.append(f"{_toml_key(name)} = [{', '.join(_toml_string(i) for i in ids)}]")
+        out += ["", "[case]"]
+        for key in _CASE_KEYS:
+            scope = getattr(self.case, key)
+            out.append(f"{key} = {_toml_string(OFF if scope is None else scope)}")
+        for zone, step in self.zones.items():
+            out += [
+                "",
+                f"[zones.{_toml_key(zone)}]",
+                f"step_down_to = {_toml_string(step.step_down_to)}",
+                f"after_quiet_days = {_toml_number(step.after_quiet_days)}",
+            ]
+        out += [
+            "",
+            "[modes]",
+            f"alert_quiet_days = {_toml_number(self.modes.alert_quiet_days)}",
+            f"recovery_days = {_toml_number(self.modes.recovery_days)}",
+            "",
+            "[overrides]",
+            f"levels_above = {self.override_levels_above}",
+        ]
+        return "\n".join(out) + "\n"
+
+    def check(self) -> list[Problem]:
+        """Validate rules built in code the way :meth:`from_toml` validates a file.
+
+        Returns:
+            Every problem, in line order (line 0 when the rules have no file);
+            empty when the rules are valid.
+        """
+        return _placed([(p, m) for p, m, _ in _semantic_problems(self)], self)
+
+    def check_against(self, chain: Container[str]) -> list[Problem]:
+        """Check that every unit id of every area is a unit of a city.
+
+        Args:
+            chain: a :class:`gridgov.CommandChain` (or any container of unit ids).
+
+        Returns:
+            One problem per unknown id (key ``areas.NAME[INDEX]``), in line
+            order; empty when every id is known.
+        """
+        found: list[tuple[KeyPath, str]] = [
+            (("areas", name, index), f"no unit with id {unit!r} in the command chain")
+            for name, ids in self.areas.items()
+            for index, unit in enumerate(ids)
+            if unit not in chain
+        ]
+        return _placed(found, self)
+
     def scope_level(self, scope: str) -> Level | None:
         """The level a scope names, or None when it names an area."""
         return Level(scope) if scope in SCOPE_LEVELS else None
+
+
+def load_rules(path: str | os.PathLike[str]) -> Rules:
+    """Read and validate a rules file.
+
+    Args:
+        path: the TOML file (UTF-8; format in the module docstring).
+
+    Returns:
+        The validated rules, with ``source`` set to ``path``.
+
+    Raises:
+        RulesError: the file cannot be read or decoded (one problem), is not
+            TOML (one problem at the line of the syntax error), or breaks the
+            rules of the format (every problem, in line order).
+    """
+    source = os.fspath(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise RulesError([Problem(source, 0, "(file)", f"cannot read: {reason}")]) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        message = f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        raise RulesError([Problem(source, line, "(file)", message)]) from None
+    return Rules.from_toml(text, source=source)
+
+
+# ---------------------------------------------------------------- reading
+
+
+class _Reader:
+    """Turns the dict ``tomllib`` gives into :class:`Rules`, collecting type problems.
+
+    A rejected value is replaced by its default so that reading goes on and
+    every problem of the file is found in one pass; ``bad`` remembers the
+    rejected paths so that checks on the values do not blame the defaults.
+    """
+
+    def __init__(self) -> None:
+        self.found: list[tuple[KeyPath, str]] = []
+        self.bad: set[KeyPath] = set()
+
+    def problem(self, path: KeyPath, message: str) -> None:
+        self.found.append((path, message))
+        self.bad.add(path)
+
+    def wrong_type(self, path: KeyPath, expected: str, value: object) -> None:
+        self.problem(path, f"expected {expected}, got {_describe(value)}")
+
+    def table(
+        self, parent: Mapping[str, Any], path: KeyPath, allowed: tuple[str, ...] | None
+    ) -> dict[str, Any]:
+        """The table at ``path`` (empty when absent or not a table), unknown keys reported."""
+        name = path[-1]
+        assert isinstance(name, str)
+        value = parent.get(name)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.wrong_type(path, "a table", value)
+            return {}
+        if allowed is not None:
+            for key in value:
+                if key not in allowed:
+                    self.problem((*path, key), _unknown_key(key, allowed, path))
+        return value
+
+    def number(self, table: Mapping[str, Any], path: KeyPath, default: float) -> float:
+        name = path[-1]
+        assert isinstance(name, str)
+        if name not in table:
+            return default
+        value = table[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.wrong_type(path, "a number of days", value)
+            return default
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float: too long in any case
+            return math.inf
+
+    def read(self, data: Mapping[str, Any], source: str, lines: Mapping[KeyPath, int]) -> Rules:
+        for key in data:
+            if key not in _TOP_KEYS:
+                self.problem((key,), _unknown_key(key, _TOP_KEYS, ()))
+        if "version" in data:
+            version = data["version"]
+            if isinstance(version, bool) or not isinstance(version, int):
+                self.wrong_type(("version",), "an integer", version)
+            elif version != 1:
+                self.problem(("version",), f"unsupported version {version} (expected 1)")
+        return Rules(
+            areas=self.areas(data),
+            case=self.case(data),
+            zones=self.zones(data),
+            modes=self.modes(data),
+            override_levels_above=self.overrides(data),
+            source=source,
+            lines=lines,
+        )
+
+    def areas(self, data: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+        areas: dict[str, tuple[str, ...]] = {}
+        for name, ids in self.table(data, ("areas",), None).items():
+            path: KeyPath = ("areas", name)
+            if not isinstance(ids, list):
+                self.wrong_type(path, "an array of unit ids", ids)
+                continue
+            wrong = [i for i, unit in enumerate(ids) if not isinstance(unit, str)]
+            for index in wrong:
+                self.wrong_type((*path, index), "a unit id (a string)", ids[index])
+            if wrong:
+                self.bad.add(path)
+            else:
+                areas[name] = tuple(ids)
+        return areas
+
+    def case(self, data: Mapping[str, Any]) -> CaseRule:
+        table = self.table(data, ("case",), _CASE_KEYS)
+        given: dict[str, str | None] = {}
+        for key in _CASE_KEYS:
+            if key not in table:
+                continue
+            path: KeyPath = ("case", key)
+            scope = table[key]
+            if not isinstance(scope, str):
+                self.wrong_type(path, "a scope (a level or an area name, as a string)", scope)
+            elif scope == OFF and key == "seal":
+                self.problem(path, "a case always seals something; 'off' is not allowed here")
+            else:
+                given[key] = None if scope == OFF else scope
+        default = CaseRule()
+        seal = given.get("seal")
+        return CaseRule(
+            seal=default.seal if seal is None else seal,
+            control=given.get("control", default.control),
+            precaution=given.get("precaution", default.precaution),
+            alert=given.get("alert", default.alert),
+        )
+
+    def zones(self, data: Mapping[str, Any]) -> dict[str, ZoneStepDown]:
+        zones = _default_zones()
+        table = self.table(data, ("zones",), _STEPPING)
+        for zone in _STEPPING:
+            if zone not in table:
+                continue
+            path: KeyPath = ("zones", zone)
+            step = self.table(table, path, _ZONE_KEYS)
+            target = step.get("step_down_to", zones[zone].step_down_to)
+            if not isinstance(target, str):
+                self.wrong_type((*path, "step_down_to"), "a zone name (a string)", target)
+                target = zones[zone].step_down_to
+            days = self.number(step, (*path, "after_quiet_days"), zones[zone].after_quiet_days)
+            zones[zone] = ZoneStepDown(target, days)
+        return zones
+
+    def modes(self, data: Mapping[str, Any]) -> ModeRule:
+        table = self.table(data, ("modes",), _MODE_KEYS)
+        default = ModeRule()
+        return ModeRule(
+            alert_quiet_days=self.number(
+                table, ("modes", "alert_quiet_days"), default.alert_quiet_days
+            ),
+            recovery_days=self.number(table, ("modes", "recovery_days"), default.recovery_days),
+        )
+
+    def overrides(self, data: Mapping[str, Any]) -> int:
+        table = self.table(data, ("overrides",), _OVERRIDE_KEYS)
+        value = table.get("levels_above", 0)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.wrong_type(("overrides", "levels_above"), "an integer", value)
+            return 0
+        return value
+
+
+def _unknown_key(key: str, allowed: tuple[str, ...], parent: KeyPath) -> str:
+    if parent == ("zones",) and key == "open":
+        return f"open is the lowest zone and has no step-down (allowed: {', '.join(allowed)})"
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown key{hint} (allowed: {', '.join(allowed)})"
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, bool):
+        return f"a boolean ({'true' if value else 'false'})"
+    if isinstance(value, int):
+        return f"an integer ({value})"
+    if isinstance(value, float):
+        return f"a float ({value!r})"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"a string ({_toml_string(shown)})"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return f"a date or time ({value})"
+
+
+# ------------------------------------------------------------ value checks
+
+
+def _semantic_problems(rules: Rules) -> Iterator[tuple[KeyPath, str, tuple[KeyPath, ...]]]:
+    """Problems of the values, each with the other paths whose values it depends on."""
+    yield from _area_problems(rules)
+    yield from _case_problems(rules)
+    yield from _zone_problems(rules)
+    yield from _duration_problems(("modes", "alert_quiet_days"), rules.modes.alert_quiet_days)
+    yield from _duration_problems(("modes", "recovery_days"), rules.modes.recovery_days)
+    levels_above = rules.override_levels_above
+    if not 0 <= levels_above <= MAX_LEVELS_ABOVE:
+        yield (
+            ("overrides", "levels_above"),
+            f"must be between 0 and {MAX_LEVELS_ABOVE} (the city is {MAX_LEVELS_ABOVE} "
+            f"levels above a compound), got {levels_above}",
+            (),
+        )
+
+
+def _area_problems(rules: Rules) -> Iterator[tuple[KeyPath, str, tuple[KeyPath, ...]]]:
+    for name, ids in rules.areas.items():
+        path: KeyPath = ("areas", name)
+        if name in SCOPE_LEVELS or name == OFF:
+            yield path, f"{name!r} is a level or 'off', not usable as an area name", ()
+        elif not name.strip():
+            yield path, "an area needs a name that is not blank", ()
+        if not ids:
+            yield path, "an area needs at least one unit id", ()
+        first: dict[str, int] = {}
+        for index, unit in enumerate(ids):
+            if not unit.strip():
+                yield (*path, index), "a unit id cannot be blank", ()
+            elif unit in first:
+                yield (*path, index), f"unit {unit!r} is listed twice (also at [{first[unit]}])", ()
+            first.setdefault(unit, index)
+
+
+def _case_problems(rules: Rules) -> Iterator[tuple[KeyPath, str, tuple[KeyPath, ...]]]:
+    def given(key: str) -> bool:
+        # Rules built in code have no lines: every value counts as given.
+        return not rules.lines or ("case", key) in rules.lines
+
+    areas = ", ".join(rules.areas) or "none defined in [areas]"
+    widest: tuple[str, str, int] | None = None  # key, scope, rank of the widest level so far
+    for key in _CASE_KEYS:
+        scope: str | None = getattr(rules.case, key)
+        if scope is None or scope in rules.areas:
+            continue
+        path: KeyPath = ("case", key)
+        if scope not in SCOPE_LEVELS:
+            off = "" if key == "seal" else f", or {OFF!r}"
+            yield (
+                path,
+                f"unknown scope {scope!r} (expected a level: {', '.join(SCOPE_LEVELS)}; "
+                f"an area: {areas}{off})",
+                (("areas", scope),),
+            )
+            continue
+        rank = Level(scope).rank
+        if widest is not None and rank > widest[2]:
+            other_key, other, _ = widest
+            rule = "scopes must widen: seal <= control <= precaution <= alert"
+            if given(key) or not given(other_key):
+                where, text = path, f"{scope!r} is narrower than case.{other_key} {other!r}"
+            else:
+                where = ("case", other_key)
+                text = f"{other!r} is wider than case.{key} {scope!r} (the default)"
+            yield where, f"{text}; {rule}", (("case", other_key), path)
+        if widest is None or rank < widest[2]:
+            widest = (key, scope, rank)
+
+
+def _zone_problems(rules: Rules) -> Iterator[tuple[KeyPath, str, tuple[KeyPath, ...]]]:
+    zones = rules.zones
+    for zone in _STEPPING:
+        if zone not in zones:
+            yield ("zones", zone), f"{zone} has no step-down, so it could never be left", ()
+    sound: set[str] = set()  # zones whose own step goes to a lower zone
+    for zone, step in zones.items():
+        path: KeyPath = ("zones", zone)
+        if zone not in _STEPPING:
+            yield (
+                path,
+                f"{zone!r} is not a zone that steps down (expected one of: {', '.join(_STEPPING)})",
+                (),
+            )
+            continue
+        target = step.step_down_to
+        lower = ", ".join(z for z in ZONES if _SEVERITY[z] < _SEVERITY[zone])
+        target_path: KeyPath = (*path, "step_down_to")
+        if target not in _SEVERITY:
+            yield target_path, f"unknown zone {target!r} (expected one of: {lower})", ()
+        elif target == zone:
+            yield (
+                target_path,
+                f"{zone} steps down to itself, so it could never be left "
+                f"(expected one of: {lower})",
+                (),
+            )
+        elif _SEVERITY[target] > _SEVERITY[zone]:
+            yield (
+                target_path,
+                f"{target!r} is more severe than {zone}; a step-down goes to a lower zone "
+                f"(expected one of: {lower})",
+                (),
+            )
+        else:
+            sound.add(zone)
+        yield from _duration_problems((*path, "after_quiet_days"), step.after_quiet_days)
+    # A zone whose own step is sound can still be stuck further down; say where.
+    for zone in _STEPPING:
+        if zone not in sound:
+            continue
+        trail = [zone]
+        reason = ""
+        while trail[-1] != "open":
+            current = zones.get(trail[-1])
+            if current is None:
+                reason = f"{trail[-1]} has no step-down"
+                break
+            trail.append(current.step_down_to)
+            if current.step_down_to not in _SEVERITY:
+                reason = f"{current.step_down_to!r} is not a zone"
+                break
+            if current.step_down_to in trail[:-1]:
+                reason = "a cycle"
+                break
+        if reason:
+            involved = tuple(("zones", z, "step_down_to") for z in trail)
+            yield (
+                ("zones", zone),
+                f"{zone} never steps down to open: {' -> '.join(trail)} ({reason})",
+                involved,
+            )
+
+
+def _duration_problems(
+    path: KeyPath, days: float
+) -> Iterator[tuple[KeyPath, str, tuple[KeyPath, ...]]]:
+    if not (math.isfinite(days) and days > 0):
+        yield path, f"must be a positive, finite number of days, got {_toml_number(days)}", ()
+
+
+# --------------------------------------------------------------- problems
+
+
+def _placed(found: Iterable[tuple[KeyPath, str]], rules: Rules) -> list[Problem]:
+    """Problems with their file and line, in line order (stable for one line)."""
+    problems = [
+        Problem(rules.source, _line_of(rules.lines, path), _render(path), message)
+        for path, message in found
+    ]
+    return sorted(problems, key=lambda problem: problem.line)
+
+
+def _line_of(lines: Mapping[KeyPath, int], path: KeyPath) -> int:
+    """The line of ``path``, else of its nearest enclosing key or table; 0 if none."""
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return 0
+
+
+def _render(path: KeyPath) -> str:
+    """``areas.urban[2]``; keys that are not bare are quoted as in TOML."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            key = _toml_key(part)
+            out = f"{out}.{key}" if out else key
+    return out
+
+
+_ERROR_AT = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
+
+
+def _syntax_problem(exc: tomllib.TOMLDecodeError, text: str, source: str) -> Problem:
+    message = str(exc)
+    line: int | None = getattr(exc, "lineno", None)  # Python 3.14 and later
+    column: int | None = getattr(exc, "colno", None)
+    match = _ERROR_AT.search(message)
+    if match is not None:
+        message = message[: match.start()]
+        if match[1] is not None:
+            line, column = int(match[1]), int(match[2])
+    if line is None:  # "at end of document"
+        line, column = max(1, text.count("\n") + (0 if text.endswith("\n") else 1)), None
+    where = f" (column {column})" if column else ""
+    return Problem(source, line, "(syntax)", f"invalid TOML{where}: {message}")
+
+
+# ----------------------------------------------------------------- writing
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string; escapes what TOML forbids raw (quote, backslash, controls)."""
+    out = []
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char < " " or char == "\x7f":
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else _toml_string(key)
+
+
+def _toml_number(value: float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)  # inf and nan are spelled the same in TOML
+
+
+# ---------------------------------------------------------------- locator
+
+
+class _Locator:
+    """Maps the key paths of a TOML document to the 1-based line that defines them.
+
+    ``tomllib`` gives values but no positions, so this scanner reads the text
+    once more: table headers (``[a.b]``, ``[[a]]``), dotted keys, inline
+    tables (each key at its own line), array elements (``path[i]`` at the line
+    the element starts) and strings of every kind, so that nothing inside a
+    string or a multi-line array is mistaken for a key. It runs only on text
+    that ``tomllib`` accepted, and never fails: it gives up quietly instead.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._pos = 0
+        self._line = 1
+        self._array_tables: dict[KeyPath, int] = {}
+        self.lines: dict[KeyPath, int] = {}
+
+    def run(self) -> dict[KeyPath, int]:
+        # Only text that tomllib rejects could trip the scanner; lines found so far stand.
+        with contextlib.suppress(IndexError, ValueError):
+            self._document()
+        return self.lines
+
+    def _peek(self) -> str:
+        return self._text[self._pos] if self._pos < len(self._text) else ""
+
+    def _at_end(self) -> bool:
+        return self._pos >= len(self._text)
+
+    def _define(self, path: KeyPath) -> None:
+        for end in range(1, len(path)):
+            self.lines.setdefault(path[:end], self._line)
+        self.lines[path] = self._line
+
+    def _skip_spaces(self) -> None:
+        while self._peek() in (" ", "\t", "\r") and not self._at_end():
+            self._pos += 1
+
+    def _skip_blank(self) -> None:
+        """Spaces, comments and newlines."""
+        while not self._at_end():
+            self._skip_spaces()
+            char = self._peek()
+            if char == "#":
+                end = self._text.find("\n", self._pos)
+                self._pos = len(self._text) if end < 0 else end
+            elif char == "\n":
+                self._line += 1
+                self._pos += 1
+            else:
+                return
+
+    def _document(self) -> None:
+        table: KeyPath = ()
+        while True:
+            self._skip_blank()
+            if self._at_end():
+                return
+            start = self._pos
+            if self._peek() == "[":
+                table = self._header()
+            else:
+                path = table + self._key()
+                self._skip_spaces()
+                if self._peek() == "=":
+                    self._pos += 1
+                self._define(path)
+                self._skip_spaces()
+                self._value(path)
+            if self._pos == start:  # never loop on text the scanner does not understand
+                self._pos += 1
+
+    def _header(self) -> KeyPath:
+        array = self._text.startswith("[[", self._pos)
+        self._pos += 2 if array else 1
+        path = self._key()
+        self._skip_spaces()
+        self._pos += 2 if array else 1
+        if array:
+            index = self._array_tables.get(path, 0)
+            self._array_tables[path] = index + 1
+            path = (*path, index)
+        self._define(path)
+        return path
+
+    def _key(self) -> KeyPath:
+        parts: list[str] = []
+        while True:
+            self._skip_spaces()
+            if self._peek() in ('"', "'") and not self._at_end():
+                parts.append(_decode_key(self._string()))
+            else:
+                match = _BARE_KEY.match(self._text, self._pos)
+                if match is None:
+                    return tuple(parts)
+                parts.append(match.group())
+                self._pos = match.end()
+            self._skip_spaces()
+            if self._peek() != ".":
+                return tuple(parts)
+            self._pos += 1
+
+    def _string(self) -> str:
+        """Skip one string of any kind, counting the newlines inside; returns its text."""
+        text = self._text
+        start = self._pos
+        quote = text[self._pos]
+        if text.startswith(quote * 3, self._pos):
+            self._pos += 3
+            while not self._at_end():
+                char = text[self._pos]
+                if char == "\\" and quote == '"':
+                    self._pos += 1
+                    if self._peek() == "\n":
+                        self._line += 1
+                    self._pos += 1
+                elif text.startswith(quote * 3, self._pos):
+                    self._pos += 3
+                    # Up to two more quotes still belong to the string: """a""""".
+                    for _ in range(2):
+                        if self._peek() == quote:
+                            self._pos += 1
+                    break
+                else:
+                    if char == "\n":
+                        self._line += 1
+                    self._pos += 1
+        else:
+            self._pos += 1
+            while not self._at_end():
+                char = text[self._pos]
+                if char == "\\" and quote == '"':
+                    self._pos += 2
+                    continue
+                if char == "\n":  # unterminated: leave the newline to the caller
+                    break
+                self._pos += 1
+                if char == quote:
+                    break
+        return text[start : self._pos]
+
+    def _value(self, path: KeyPath) -> None:
+        char = self._peek()
+        if char in ('"', "'") and not self._at_end():
+            self._string()
+        elif char == "[":
+            self._pos += 1
+            index = 0
+            while True:
+                self._skip_blank()
+                if self._at_end() or self._peek() == "]":
+                    self._pos += 1
+                    return
+                start = self._pos
+                element = (*path, index)
+                self.lines[element] = self._line
+                self._value(element)
+                self._skip_blank()
+                if self._peek() == "," or self._pos == start:
+                    self._pos += 1
+                index += 1
+        elif char == "{":
+            self._pos += 1
+            while True:
+                self._skip_blank()
+                if self._at_end() or self._peek() == "}":
+                    self._pos += 1
+                    return
+                start = self._pos
+                if self._peek() == ",":
+                    self._pos += 1
+                    continue
+                key = (*path, *self._key())
+                self._skip_spaces()
+                if self._peek() == "=":
+                    self._pos += 1
+                self._define(key)
+                self._skip_spaces()
+                self._value(key)
+                if self._pos == start:
+                    self._pos += 1
+        else:  # number, boolean, date or time: up to the next delimiter
+            while not self._at_end() and self._text[self._pos] not in ",]}#\n":
+                self._pos += 1
+
+
+def _decode_key(raw: str) -> str:
+    """The name a quoted key stands for; ``tomllib`` undoes the escapes."""
+    try:
+        value = tomllib.loads(f"k = {raw}")["k"]
+    except tomllib.TOMLDecodeError:  # pragma: no cover - only on text tomllib rejects
+        return raw.strip("\"'")
+    return value if isinstance(value, str) else raw
