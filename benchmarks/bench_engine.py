@@ -54,7 +54,10 @@ class _Bare:
 def bare_trigger_seconds() -> float:
     """Median time of one bare transitions trigger on a trivial model."""
     machine = Machine(
-        model=None, states=["a", "b"], initial="a", auto_transitions=False,
+        model=None,
+        states=["a", "b"],
+        initial="a",
+        auto_transitions=False,
         transitions=[
             {"trigger": "go", "source": "a", "dest": "b"},
             {"trigger": "back", "source": "b", "dest": "a"},
@@ -94,11 +97,14 @@ def engine_case(quick: bool) -> dict[str, dict[str, object]]:
     seconds = statistics.median(runs)
     return {
         "case": figure(
-            seconds * 1e3, "ms", CASE_TARGET_MS,
+            seconds * 1e3,
+            "ms",
+            CASE_TARGET_MS,
             f"Engine.report_case on a random compound, median of {len(runs)}",
-            baseline=bare * 1e3, baseline_what="one bare transitions trigger",
-            events_median=statistics.median(events), p95_ms=round(
-                sorted(runs)[int(0.95 * (len(runs) - 1))] * 1e3, 4),
+            baseline=bare * 1e3,
+            baseline_what="one bare transitions trigger",
+            events_median=statistics.median(events),
+            p95_ms=round(sorted(runs)[int(0.95 * (len(runs) - 1))] * 1e3, 4),
         ),
     }
 
@@ -125,14 +131,20 @@ def engine_urban_area(quick: bool) -> dict[str, dict[str, object]]:
     declare_s, lift_s = statistics.median(declare_runs), statistics.median(lift_runs)
     return {
         "declare_urban_area": figure(
-            declare_s, "s", DECLARE_TARGET_S,
+            declare_s,
+            "s",
+            DECLARE_TARGET_S,
             f"Engine.declare('urban'): {sealed:,} compounds sealed, {changes:,} events",
-            baseline=bare, baseline_what="one bare transitions trigger",
+            baseline=bare,
+            baseline_what="one bare transitions trigger",
         ),
         "lift_all_to_normal": figure(
-            lift_s, "s", LIFT_TARGET_S,
+            lift_s,
+            "s",
+            LIFT_TARGET_S,
             "Engine.lift(city, skip_recovery=True) after the urban area was sealed",
-            baseline=bare, baseline_what="one bare transitions trigger",
+            baseline=bare,
+            baseline_what="one bare transitions trigger",
         ),
     }
 
@@ -154,10 +166,14 @@ def engine_memory(quick: bool) -> dict[str, dict[str, object]]:
     city_peak = peak_rss_mb(_CITY)
     return {
         "machines_memory": figure(
-            kept / 1e6, "MB", MEMORY_TARGET_MB,
+            kept / 1e6,
+            "MB",
+            MEMORY_TARGET_MB,
             f"memory kept by Engine(city) beyond the city (tracemalloc), {models:,} models "
             "on two machines",
-            baseline=city_peak, baseline_what="peak RSS of a fresh interpreter building the city",
-            peak_mb=round(peak / 1e6, 2), bytes_per_model=round(kept / models),
+            baseline=city_peak,
+            baseline_what="peak RSS of a fresh interpreter building the city",
+            peak_mb=round(peak / 1e6, 2),
+            bytes_per_model=round(kept / models),
         ),
     }

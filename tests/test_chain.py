@@ -8,7 +8,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree
 
 import networkx as nx
 import pytest
@@ -268,12 +267,6 @@ class TestValidation:
         with pytest.raises(nx.NetworkXError):
             chain.graph.add_node("intruder", level="grid")
 
-    @pytest.mark.xfail(
-        strict=True,
-        raises=StopIteration,
-        reason="chain.py:178 CommandChain.city raises StopIteration on an empty chain, "
-        "and _validate (line 390) accepts an empty graph",
-    )
     def test_empty_chain_has_no_city(self) -> None:
         """An empty chain is refused, or at least asking for its city is a ChainError."""
         with pytest.raises(ChainError):
@@ -522,23 +515,11 @@ class TestUnknownIds:
         assert error.unit == "nowhere"
         assert str(error) == "no unit with id 'nowhere' in this city"
 
-    @pytest.mark.xfail(
-        strict=True,
-        raises=pytest.fail.Exception,
-        reason="chain.py:261 commands() returns False for an unknown commander instead of "
-        "raising UnknownUnitError (a misspelt actor silently has no jurisdiction)",
-    )
     def test_unknown_commander(self, chain: CommandChain) -> None:
         """commands() with an unknown commander raises UnknownUnitError."""
         with pytest.raises(UnknownUnitError):
             chain.commands("nowhere", "xy-s1-c1-g1")
 
-    @pytest.mark.xfail(
-        strict=True,
-        raises=ValueError,
-        reason="chain.py:221/241/269/287 call Level(level) directly, so an unknown level name "
-        "escapes as a bare ValueError, not a GridgovError (DESIGN.md Errors contract)",
-    )
     @pytest.mark.parametrize(
         "query",
         [
@@ -614,12 +595,6 @@ class TestExports:
         with pytest.raises(ChainError, match="skips a level"):
             CommandChain.read_graphml(path)
 
-    @pytest.mark.xfail(
-        strict=True,
-        raises=ElementTree.ParseError,
-        reason="chain.py:159 does not catch xml.etree.ElementTree.ParseError, "
-        "so malformed XML escapes as a bare ParseError",
-    )
     def test_read_malformed_xml(self, tmp_path: Path) -> None:
         """A file that is not XML is a ChainError."""
         path = tmp_path / "garbage.graphml"
@@ -627,12 +602,6 @@ class TestExports:
         with pytest.raises(ChainError):
             CommandChain.read_graphml(path)
 
-    @pytest.mark.xfail(
-        strict=True,
-        raises=nx.NetworkXNotImplemented,
-        reason="chain.py:161/_validate: an undirected GraphML graph reaches "
-        "nx.strongly_connected_components and raises NetworkXNotImplemented",
-    )
     def test_read_undirected_graph(self, tmp_path: Path) -> None:
         """An undirected GraphML file is a ChainError (a chain of command has directions)."""
         path = tmp_path / "undirected.graphml"

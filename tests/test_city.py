@@ -172,13 +172,6 @@ class TestBuildValidation:
         assert str(error) == "compound xy-s1-c1-k2 is not in the command chain"
         assert error.ids == ("xy-s1-c1-k2",)
 
-    @pytest.mark.xfail(
-        strict=True,
-        raises=pytest.fail.Exception,
-        reason="city.py:108-111 checks only that a compound id is in the chain, not that "
-        "its .community matches its community in the chain, so a building can sit in a "
-        "grid of one community and a compound of another",
-    )
     def test_compound_community_disagrees_with_chain(self) -> None:
         """A compound whose community differs from its place in the chain is refused."""
         moved = Compound(id="xy-s1-c1-k1", community="xy-s1-c2", name="Garden")
@@ -459,12 +452,6 @@ class TestUnknownIds:
         assert info.value.ids == ("nowhere",)
         assert str(info.value) == f"no {kind} with id 'nowhere' in this city"
 
-    @pytest.mark.xfail(
-        strict=True,
-        raises=ValueError,
-        reason="city.py:331 calls GridKind(kind) directly, so an unknown grid kind escapes "
-        "as a bare ValueError, not a GridgovError (DESIGN.md Errors contract)",
-    )
     def test_unknown_grid_kind(self, city: City) -> None:
         """grids() with an unknown kind raises a GridgovError naming it."""
         with pytest.raises(GridgovError, match="suburban"):

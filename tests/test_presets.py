@@ -175,18 +175,12 @@ class TestScale:
 
     @pytest.mark.parametrize("scale", [0, -0.5, 1.0001, 2])
     def test_scale_out_of_range(self, scale: float) -> None:
-        """A scale outside (0, 1] is a PresetError naming the scale."""
-        with pytest.raises(PresetError, match=rf"scale must be in \(0, 1\], got {scale}") as info:
+        """A scale outside [MIN_SCALE, 1] is a PresetError naming the scale."""
+        expected = rf"scale must be in \[0.05, 1\], got {scale}"
+        with pytest.raises(PresetError, match=expected) as info:
             jiamusi(scale=scale)
         assert isinstance(info.value, GridgovError)
 
-    @pytest.mark.xfail(
-        strict=True,
-        raises=AssertionError,
-        reason="jiamusi.py:474 accepts any scale in (0, 1], but below about 0.03 allocate() "
-        "fails with 'cannot allocate 40 over 59 units with at least 1 each', which names "
-        "neither the scale nor its minimum",
-    )
     def test_tiny_scale(self) -> None:
         """A tiny scale in (0, 1] builds, or is refused with a message about the scale."""
         city: City | None = None

@@ -23,6 +23,7 @@ from gridgov.errors import (
     TransitionError,
     UnknownUnitError,
 )
+from gridgov.journal import Event, MemoryJournal
 from gridgov.model import (
     BigPartyCommittee,
     Building,
@@ -36,7 +37,6 @@ from gridgov.model import (
     Post,
     Unit,
 )
-from gridgov.journal import Event, MemoryJournal
 from gridgov.rules import Rules
 
 __version__ = "0.1.0"
@@ -46,9 +46,9 @@ __all__ = [
     "BigPartyCommittee",
     "Building",
     "ChainError",
-    "ClockError",
     "City",
     "Clock",
+    "ClockError",
     "CommandChain",
     "CommandResult",
     "Compound",

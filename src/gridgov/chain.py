@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from os import PathLike
 from typing import Any
+from xml.etree import ElementTree
 
 import networkx as nx
 
@@ -156,7 +157,7 @@ class CommandChain:
         """
         try:
             graph = nx.read_graphml(path)
-        except (OSError, nx.NetworkXError, ValueError) as exc:
+        except (OSError, nx.NetworkXError, ValueError, ElementTree.ParseError) as exc:
             raise ChainError(f"cannot read GraphML from {path}: {exc}") from exc
         return cls(graph)
 
@@ -217,7 +218,7 @@ class CommandChain:
         kids = self._children_of(node)
         if level is None:
             return kids
-        want = Level(level)
+        want = _level(level)
         return tuple(k for k in kids if self._level[k] is want)
 
     def chain_of_command(self, node: str) -> tuple[str, ...]:
@@ -238,7 +239,7 @@ class CommandChain:
             UnknownUnitError: no such unit.
             ChainError: ``node`` is above ``level``.
         """
-        want = Level(level)
+        want = _level(level)
         for up in self.chain_of_command(node):
             if self._level[up] is want:
                 return up
@@ -257,7 +258,12 @@ class CommandChain:
         return self.ancestor(node, Level.DISTRICT)
 
     def commands(self, commander: str, node: str) -> bool:
-        """True when ``node`` is ``commander`` or lies in its subtree."""
+        """True when ``node`` is ``commander`` or lies in its subtree.
+
+        Raises:
+            UnknownUnitError: either id names no unit.
+        """
+        self.level(commander)
         return commander in self.chain_of_command(node)
 
     def below(self, node: str, level: Level | str | None = None) -> list[str]:
@@ -266,7 +272,7 @@ class CommandChain:
         Raises:
             UnknownUnitError: no such unit.
         """
-        want = Level(level) if level is not None else None
+        want = _level(level) if level is not None else None
         if want is not None and want.rank <= self.level(node).rank:
             return []
         out: list[str] = []
@@ -284,7 +290,7 @@ class CommandChain:
         """Ids of all units, or of those at ``level``, in graph order."""
         if level is None:
             return list(self._level)
-        want = Level(level)
+        want = _level(level)
         return [n for n, lv in self._level.items() if lv is want]
 
     def span_of_control(self, node: str) -> dict[str, int]:
@@ -308,7 +314,7 @@ class CommandChain:
         try:
             return self._by_code[full]
         except KeyError:
-            raise UnknownUnitError(code, "unit with administrative code") from None
+            raise UnknownUnitError(code, "unit with that administrative code;") from None
 
     def co_building_units(self, community: str) -> tuple[str, ...]:
         """Organisations linked to ``community`` for co-building, sorted."""
@@ -334,7 +340,7 @@ class CommandChain:
 
     def to_mermaid(self, depth: Level | str = Level.STREET) -> str:
         """A mermaid flowchart of the top of the chain, down to ``depth``."""
-        last = Level(depth).rank
+        last = _level(depth).rank
         lines = ["flowchart TD"]
         for node in nx.topological_sort(self._graph):
             unit = self._units[node]
@@ -355,12 +361,24 @@ class CommandChain:
             raise UnknownUnitError(node) from None
 
 
+def _level(value: Level | str) -> Level:
+    """``value`` as a Level, or a ChainError naming the levels there are."""
+    try:
+        return Level.parse(value) if not isinstance(value, Level) else value
+    except ValueError as exc:
+        raise ChainError(str(exc)) from None
+
+
 def _mermaid_id(node: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in node)
 
 
 def _validate(graph: nx.DiGraph) -> None:
     """Collect every structural problem of a command graph and raise them together."""
+    if not graph.is_directed():
+        raise ChainError("a command chain must be a directed graph (commander -> subordinate)")
+    if graph.number_of_nodes() == 0:
+        raise ChainError("no city at the top of the chain (the graph is empty)")
     problems: list[str] = []
     ids: set[str] = set()
 

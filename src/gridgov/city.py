@@ -48,6 +48,7 @@ class City:
         "_organisations",
         "_people",
         "_people_at_home",
+        "_people_at_post",
         "chain",
         "name",
     )
@@ -109,6 +110,12 @@ class City:
             if compound.id not in chain or chain.level(compound.id) is not Level.COMPOUND:
                 problems.append(f"compound {compound.id} is not in the command chain")
                 ids.add(compound.id)
+            elif chain.parent(compound.id) != compound.community:
+                problems.append(
+                    f"compound {compound.id} says it is in {compound.community}, but the chain "
+                    f"puts it under {chain.parent(compound.id)}"
+                )
+                ids.update((compound.id, compound.community))
         for building in self._buildings.values():
             grid = building.grid
             if grid not in chain or chain.level(grid) is not Level.GRID:
@@ -164,8 +171,10 @@ class City:
             for up in chain.chain_of_command(grid)[1:]:
                 households[up] += count
         at_home: defaultdict[str, list[str]] = defaultdict(list)
+        at_post: defaultdict[str, list[str]] = defaultdict(list)
         for person in self._people.values():
             at_home[person.home].append(person.id)
+            at_post[person.normal_post.unit].append(person.id)
         committees: defaultdict[str, set[str]] = defaultdict(set)
         for org in self._organisations.values():
             committees[org.community].add(org.id)
@@ -176,6 +185,7 @@ class City:
         self._compounds_of_grid = {k: tuple(sorted(v)) for k, v in compounds_of.items()}
         self._households = dict(households)
         self._people_at_home = {k: tuple(v) for k, v in at_home.items()}
+        self._people_at_post = {k: tuple(v) for k, v in at_post.items()}
         self._committees = {
             c: BigPartyCommittee(community=c, members=tuple(sorted(m)))
             for c, m in committees.items()
@@ -317,6 +327,10 @@ class City:
         self.chain.level(community)
         return self._people_at_home.get(community, ())
 
+    def people_at_post(self, unit: str) -> tuple[str, ...]:
+        """Ids of the people whose normal post is at ``unit`` (a unit or organisation)."""
+        return self._people_at_post.get(unit, ())
+
     def big_party_committee(self, community: str) -> BigPartyCommittee:
         """The community's big party committee (its co-building organisations)."""
         if self.chain.level(community) is not Level.COMMUNITY:
@@ -328,7 +342,11 @@ class City:
         grids = self.chain.units(Level.GRID)
         if kind is None:
             return grids
-        want = GridKind(kind).value
+        try:
+            want = GridKind(kind).value
+        except ValueError:
+            names = ", ".join(k.value for k in GridKind)
+            raise ChainError(f"unknown grid kind {kind!r} (expected one of: {names})") from None
         return [g for g in grids if self.chain.unit(g).kind == want]
 
     def summary(self) -> dict[str, Any]:

@@ -29,9 +29,9 @@ import attrs
 
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock, WallClock
-from gridgov.errors import AuthorityError, GridgovError, TransitionError, UnknownUnitError
+from gridgov.errors import AuthorityError, GridgovError, UnknownUnitError
 from gridgov.journal import Event, MemoryJournal
-from gridgov.model import Level
+from gridgov.model import Level, PersonKind, Post
 from gridgov.modes import (
     ZONES,
     StateBoard,
@@ -42,6 +42,18 @@ from gridgov.modes import (
     zone_board,
 )
 from gridgov.rules import Rules
+from gridgov.staffing import (
+    CLAIMABLE,
+    Assignment,
+    Pools,
+    Release,
+    Roster,
+    Shortfall,
+    StaffingPlan,
+    StaffingRule,
+    StaffPost,
+    plan_staffing,
+)
 
 __all__ = ["CommandResult", "Engine"]
 
@@ -91,9 +103,16 @@ class _Plan:
         self.mode_due: dict[str, datetime | None] = {}
         self.counts: dict[str, Counter[str]] = {}
         self.fires: list[tuple[StateBoard, str, str]] = []
-        self.records: list[tuple[datetime, str, str, str, str | None, str | None, dict[str, Any]]] = []
+        self.records: list[
+            tuple[datetime, str, str, str, str | None, str | None, dict[str, Any]]
+        ] = []
         self.pushes: list[Deadline] = []
         self.heap: list[Deadline] | None = None
+        #: Zone of each changed compound before this command.
+        self.first_zone: dict[str, str] = {}
+        #: Also try to fill open shortfalls.
+        self.refill = False
+        self.staffing: StaffingPlan | None = None
 
     # ------------------------------------------------------------- overlay
 
@@ -130,13 +149,24 @@ class _Plan:
     # -------------------------------------------------------------- staging
 
     def record(
-        self, when: datetime, type: str, unit: str, cause: str,
-        old: str | None = None, new: str | None = None, **data: Any,
+        self,
+        when: datetime,
+        type: str,
+        unit: str,
+        cause: str,
+        old: str | None = None,
+        new: str | None = None,
+        **data: Any,
     ) -> None:
         self.records.append((when, type, unit, cause, old, new, data))
 
     def set_zone(
-        self, compound: str, new: str, due: datetime | None, hold: bool, when: datetime,
+        self,
+        compound: str,
+        new: str,
+        due: datetime | None,
+        hold: bool,
+        when: datetime,
         cause: str,
     ) -> None:
         board = self.engine._zones
@@ -151,6 +181,7 @@ class _Plan:
                 board.destination(compound, old, f"to {new}")
                 return
             self.fires.append((board, compound, trigger))
+            self.first_zone.setdefault(compound, old)
             self.zone[compound] = new
             self.zone_due[compound] = due
             self.hold[compound] = hold
@@ -158,14 +189,26 @@ class _Plan:
             counts[old] -= 1
             counts[new] += 1
             self.record(
-                when, "zone.changed", compound, cause, old, new,
-                trigger=trigger, due=_iso(due), hold=hold,
+                when,
+                "zone.changed",
+                compound,
+                cause,
+                old,
+                new,
+                trigger=trigger,
+                due=_iso(due),
+                hold=hold,
             )
         if due is not None:
             self.pushes.append((due, _ZONE, compound))
 
     def set_mode(
-        self, community: str, trigger: str, due: datetime | None, when: datetime, cause: str,
+        self,
+        community: str,
+        trigger: str,
+        due: datetime | None,
+        when: datetime,
+        cause: str,
     ) -> None:
         board = self.engine._modes
         old = self.mode_of(community)
@@ -173,7 +216,9 @@ class _Plan:
         self.fires.append((board, community, trigger))
         self.mode[community] = new
         self.mode_due[community] = due
-        self.record(when, "mode.changed", community, cause, old, new, trigger=trigger, due=_iso(due))
+        self.record(
+            when, "mode.changed", community, cause, old, new, trigger=trigger, due=_iso(due)
+        )
         if due is not None:
             self.pushes.append((due, _MODE, community))
 
@@ -193,16 +238,23 @@ class Engine:
         clock: where time comes from (default: the wall clock); tests and
             simulations pass a :class:`~gridgov.clock.ManualClock`.
         journal: where events go (default: a new in-memory journal).
+        seed: seed of the staffing pools' tie-breaking rank.
 
     Raises:
         GridgovError: an area of the rules names a unit the city lacks.
     """
 
     def __init__(
-        self, city: City, rules: Rules | None = None, clock: Clock | None = None,
+        self,
+        city: City,
+        rules: Rules | None = None,
+        clock: Clock | None = None,
         journal: MemoryJournal | None = None,
+        seed: int = 0,
+        staffing: StaffingRule | None = None,
     ) -> None:
         self.city = city
+        self.staffing_rule = staffing if staffing is not None else StaffingRule()
         self.rules = rules if rules is not None else Rules.default()
         self.clock: Clock = clock if clock is not None else WallClock()
         self.journal = journal if journal is not None else MemoryJournal()
@@ -224,6 +276,9 @@ class Engine:
         self._commands = 0
         self._last_time: datetime | None = None
         self._lock = threading.RLock()
+        self.seed = seed
+        self._pools: Pools | None = None
+        self.roster = Roster(city)
 
     # ================================================================= reads
 
@@ -292,6 +347,13 @@ class Engine:
             "mode_due": {k: v for k, v in self._mode_due.items() if v is not None},
             "held": sorted(self._held),
             "commands": self._commands,
+            "posts": dict(self.roster.posts),
+            "holders": {k: list(v) for k, v in self.roster.holders.items() if v},
+            "assignment": dict(self.roster.assignment),
+            "back_since": dict(self.roster.back_since),
+            "shortfalls": dict(self.roster.shortfalls),
+            "drawn": {k: v for k, v in self.roster.drawn.items() if v},
+            "front_line_grids": dict(self.roster.hot),
         }
 
     @property
@@ -302,7 +364,11 @@ class Engine:
     # ============================================================== commands
 
     def report_case(
-        self, compound: str, at: datetime | None = None, *, actor: str | None = None,
+        self,
+        compound: str,
+        at: datetime | None = None,
+        *,
+        actor: str | None = None,
         command_id: str | None = None,
     ) -> CommandResult:
         """A confirmed case in ``compound``: apply the rules' case measures.
@@ -336,13 +402,23 @@ class Engine:
                 )
             who = self._authorise(actor, [compound], Level.COMPOUND, "report a case in")
             plan = self._plan(who, command_id)
-            plan.record(now, "case.confirmed", compound, f"case confirmed in {compound}",
-                        at=when.isoformat())
+            plan.record(
+                now,
+                "case.confirmed",
+                compound,
+                f"case confirmed in {compound}",
+                at=when.isoformat(),
+            )
             self._plan_case(plan, compound, when, now)
             return self._commit(plan)
 
     def declare(
-        self, target: str, zone: str = "sealed", *, actor: str | None = None, hold: bool = False,
+        self,
+        target: str,
+        zone: str = "sealed",
+        *,
+        actor: str | None = None,
+        hold: bool = False,
         command_id: str | None = None,
     ) -> CommandResult:
         """Declare measures on any node of the chain (or a named area) and everything below.
@@ -377,16 +453,28 @@ class Engine:
             now = self.clock.now()
             plan = self._plan(who, command_id)
             compounds = units_compounds(self.city, units)
-            plan.record(now, "measure.declared", target, f"{zone} declared on {target} by {who}",
-                        zone=zone, hold=hold, compounds=len(compounds))
+            plan.record(
+                now,
+                "measure.declared",
+                target,
+                f"{zone} declared on {target} by {who}",
+                zone=zone,
+                hold=hold,
+                compounds=len(compounds),
+            )
             cause = f"{zone} declared on {target}"
             touched = self._step_up(plan, compounds, zone, now, now, cause, hold=hold)
             self._settle_all(plan, touched, now, cause)
             return self._commit(plan)
 
     def lift(
-        self, target: str, to: str = "open", *, actor: str | None = None,
-        skip_recovery: bool = False, command_id: str | None = None,
+        self,
+        target: str,
+        to: str = "open",
+        *,
+        actor: str | None = None,
+        skip_recovery: bool = False,
+        command_id: str | None = None,
     ) -> CommandResult:
         """Lift measures at or below ``target`` down to zone ``to``.
 
@@ -409,7 +497,9 @@ class Engine:
             who = self._authorise(actor, units, level, "lift measures on")
             now = self.clock.now()
             plan = self._plan(who, command_id)
-            plan.record(now, "measure.lifted", target, f"lifted to {to} on {target} by {who}", to=to)
+            plan.record(
+                now, "measure.lifted", target, f"lifted to {to} on {target} by {who}", to=to
+            )
             cause = f"lifted to {to} on {target}"
             touched: dict[str, None] = {}
             chain = self.city.chain
@@ -423,7 +513,9 @@ class Engine:
                     self._settle(plan, community, now, cause, hurry=True)
             return self._commit(plan)
 
-    def advance(self, to: datetime | None = None, *, command_id: str | None = None) -> CommandResult:
+    def advance(
+        self, to: datetime | None = None, *, command_id: str | None = None
+    ) -> CommandResult:
         """Move the clock to ``to`` and apply every step-down that falls due, in time order.
 
         Args:
@@ -436,51 +528,79 @@ class Engine:
         with self._lock:
             if to is not None:
                 if not isinstance(self.clock, ManualClock):
-                    raise GridgovError("advance(to=...) needs a ManualClock; this engine's clock "
-                                       "moves by itself")
+                    raise GridgovError(
+                        "advance(to=...) needs a ManualClock; this engine's clock moves by itself"
+                    )
                 if to.tzinfo is None or to < self.clock.now():
                     raise GridgovError(
                         f"cannot advance to {to.isoformat()}: the clock is at "
                         f"{self.clock.now().isoformat()} (expected a later, timezone-aware time)"
                     )
-            plan = self._plan(_SYSTEM, command_id)
             now = to if to is not None else self.clock.now()
-            heap = list(self._heap)
-            plan.heap = heap
-            floor = self._last_time
-            while heap and heap[0][0] <= now:
-                due, kind, unit = heapq.heappop(heap)
-                when = max(due, floor) if floor is not None else due
-                if kind == _ZONE:
-                    if plan.zone_due_of(unit) != due:
-                        continue
-                    self._step_down(plan, unit, when)
-                else:
-                    if plan.mode_due_of(unit) != due:
-                        continue
-                    self._settle(plan, unit, when, "quiet period over")
-                for item in plan.pushes:
-                    heapq.heappush(heap, item)
-                plan.pushes.clear()
-            result = self._commit(plan)
+            command = self._plan(_SYSTEM, command_id).command
+            events: list[Event] = []
+            # One commit per due time: each instant's step-downs and the
+            # staffing they release land together, in time order.
+            while True:
+                batch = self._advance_batch(command, now)
+                if batch is None:
+                    break
+                events.extend(batch.events)
             if to is not None:
                 assert isinstance(self.clock, ManualClock)
                 self.clock.set(to)
-            return result
+            return CommandResult(command, tuple(events))
+
+    def _advance_batch(self, command: str, now: datetime) -> CommandResult | None:
+        """Apply every deadline of the earliest due time up to ``now``; None when none is due."""
+        heap = list(self._heap)
+        while heap and not self._live(heap[0]):
+            heapq.heappop(heap)
+        if not heap or heap[0][0] > now:
+            self._heap = heap
+            return None
+        plan = _Plan(self, command, _SYSTEM)
+        plan.heap = heap
+        due_time = heap[0][0]
+        floor = self._last_time
+        when = max(due_time, floor) if floor is not None else due_time
+        while heap and heap[0][0] <= due_time:
+            due, kind, unit = heapq.heappop(heap)
+            if kind == _ZONE:
+                if plan.zone_due_of(unit) != due:
+                    continue
+                self._step_down(plan, unit, when)
+            else:
+                if plan.mode_due_of(unit) != due:
+                    continue
+                self._settle(plan, unit, when, "quiet period over")
+            for item in plan.pushes:
+                heapq.heappush(heap, item)
+            plan.pushes.clear()
+        return self._commit(plan, when)
 
     # =============================================================== replay
 
     @classmethod
     def replay(
-        cls, city: City, events: Iterable[Event], rules: Rules | None = None,
+        cls,
+        city: City,
+        events: Iterable[Event],
+        rules: Rules | None = None,
         clock: Clock | None = None,
+        *,
+        seed: int = 0,
+        staffing: StaffingRule | None = None,
     ) -> Engine:
         """A new engine whose state is what ``events`` give, with the same journal.
+
+        Pass the same rules, seed and staffing rules as the engine that wrote
+        the events, so that the replayed engine goes on deciding the same way.
 
         Raises:
             GridgovError: the events do not fit the city (unknown units or states).
         """
-        engine = cls(city, rules, clock)
+        engine = cls(city, rules, clock, seed=seed, staffing=staffing)
         batch = list(events)
         engine.journal.append(batch)
         for event in batch:
@@ -493,8 +613,9 @@ class Engine:
         number = _command_number(event.command)
         if number is not None:
             self._commands = max(self._commands, number)
-        self._last_time = event.time if self._last_time is None else max(self._last_time,
-                                                                         event.time)
+        self._last_time = (
+            event.time if self._last_time is None else max(self._last_time, event.time)
+        )
         due = event.data.get("due")
         when = datetime.fromisoformat(due) if isinstance(due, str) else None
         try:
@@ -512,6 +633,8 @@ class Engine:
                     self._held.add(event.unit)
                 else:
                     self._held.discard(event.unit)
+            elif event.type.startswith(("post.", "shortfall.", "front_line.")):
+                self.roster.apply(_staffing_of(event), event.time)
             elif event.type in ("mode.changed", "mode.renewed"):
                 if event.new is None or event.new not in self._modes.states:
                     raise GridgovError(f"event {event.seq}: unknown mode {event.new!r}")
@@ -542,9 +665,7 @@ class Engine:
             raise UnknownUnitError(target, "unit or area")
         return [target], chain.level(target)
 
-    def _authorise(
-        self, actor: str | None, units: Sequence[str], level: Level, what: str
-    ) -> str:
+    def _authorise(self, actor: str | None, units: Sequence[str], level: Level, what: str) -> str:
         """Check that ``actor`` may act on ``units``; returns the actor's name."""
         if actor is None or actor == _SYSTEM:
             return _SYSTEM
@@ -557,15 +678,18 @@ class Engine:
             post_unit = person.normal_post.unit
             if post_unit not in chain:
                 raise AuthorityError(
-                    actor, ", ".join(units),
+                    actor,
+                    ", ".join(units),
                     f"{actor}'s post is at {post_unit}, not a unit of the chain of command",
                 )
         actor_level = chain.level(post_unit)
         need = self.rules.override_levels_above
         if actor_level.rank > level.rank - need:
-            rule = (f"a {actor_level} may not {what} a {level}"
-                    f" (overrides.levels_above = {need}: the commander must be at least "
-                    f"{need} level(s) above the scope)")
+            rule = (
+                f"a {actor_level} may not {what} a {level}"
+                f" (overrides.levels_above = {need}: the commander must be at least "
+                f"{need} level(s) above the scope)"
+            )
             raise AuthorityError(actor, ", ".join(units), rule)
         for unit in units:
             if not chain.commands(post_unit, unit):
@@ -593,8 +717,11 @@ class Engine:
             watched = set(compounds_in_scope(city, compound, case.precaution, areas))
             watched -= sealed | controlled
         touched: dict[str, None] = {}
-        for zone, members in (("sealed", sealed), ("controlled", controlled),
-                              ("precaution", watched)):
+        for zone, members in (
+            ("sealed", sealed),
+            ("controlled", controlled),
+            ("precaution", watched),
+        ):
             touched.update(self._step_up(plan, sorted(members), zone, when, now, cause))
         alerted: dict[str, None] = {}
         if case.alert is not None:
@@ -603,8 +730,14 @@ class Engine:
         self._settle_all(plan, alerted, now, cause, alert_from=when)
 
     def _step_up(
-        self, plan: _Plan, compounds: Iterable[str], zone: str, start: datetime, now: datetime,
-        cause: str, hold: bool = False,
+        self,
+        plan: _Plan,
+        compounds: Iterable[str],
+        zone: str,
+        start: datetime,
+        now: datetime,
+        cause: str,
+        hold: bool = False,
     ) -> dict[str, None]:
         """Raise compounds to ``zone`` (never lower); returns the communities touched."""
         chain = self.city.chain
@@ -620,8 +753,10 @@ class Engine:
                 old_due = plan.zone_due_of(compound)
                 if hold and not plan.held(compound):
                     plan.set_zone(compound, zone, None, True, now, cause)
-                elif not plan.held(compound) and due is not None and (
-                    old_due is None or due > old_due
+                elif (
+                    not plan.held(compound)
+                    and due is not None
+                    and (old_due is None or due > old_due)
                 ):
                     plan.set_zone(compound, zone, due, False, now, cause)
                 touched[chain.community_of(compound)] = None
@@ -636,7 +771,11 @@ class Engine:
         self._settle(plan, self.city.chain.community_of(compound), when, cause)
 
     def _settle_all(
-        self, plan: _Plan, communities: Iterable[str], now: datetime, cause: str,
+        self,
+        plan: _Plan,
+        communities: Iterable[str],
+        now: datetime,
+        cause: str,
         alert_from: datetime | None = None,
     ) -> None:
         quiet = _days(self.rules.modes.alert_quiet_days)
@@ -673,32 +812,429 @@ class Engine:
                 plan.set_mode(community, "relapse", None, when, cause)
             return
         if mode == "emergency":
-            due = when + _days(self.rules.modes.recovery_days)
-            plan.set_mode(community, "begin_recovery", due, when, cause)
+            plan.set_mode(community, "begin_recovery",
+                          when + _days(self.rules.modes.recovery_days), when, cause)
             mode = "recovery"
             if not hurry:
                 return
         if counts["precaution"]:
             return
-        due = plan.mode_due_of(community)
-        over = hurry or (due is not None and due <= when)
+        mode_due = plan.mode_due_of(community)
+        over = hurry or (mode_due is not None and mode_due <= when)
         if mode == "recovery" and over:
             plan.set_mode(community, "resume_normal", None, when, cause)
         elif mode == "alert" and over:
             plan.set_mode(community, "stand_down", None, when, cause)
 
+    # ============================================================== staffing
+
+    @property
+    def pools(self) -> Pools:
+        """The candidate pools of the city (built on first use, ranked by the engine's seed)."""
+        if self._pools is None:
+            self._pools = Pools(self.city, self.seed)
+        return self._pools
+
+    def _plan_staffing(self, plan: _Plan, when: datetime) -> None:
+        """Stage the staffing that follows the plan's zone changes, with its events."""
+        changes = {
+            c: (old, plan.zone_of(c))
+            for c, old in plan.first_zone.items()
+            if plan.zone_of(c) != old
+        }
+        if not changes and not plan.refill:
+            return
+        staffing = plan_staffing(
+            self.city, self.pools, self.roster, changes, self.staffing_rule, refill=plan.refill
+        )
+        plan.staffing = staffing
+        self._record_staffing(plan, staffing, when)
+
+    def _record_staffing(self, plan: _Plan, staffing: StaffingPlan, when: datetime) -> None:
+        roster = self.roster
+        for post_id in staffing.closed:
+            post = roster.posts[post_id]
+            plan.record(
+                when,
+                "post.closed",
+                post.unit,
+                f"{post.role} no longer needed",
+                post=post_id,
+                role=post.role,
+            )
+        for release in staffing.releases:
+            post = roster.posts[release.post]
+            plan.record(
+                when,
+                "post.released",
+                post.unit,
+                release.reason,
+                person=release.person,
+                post=release.post,
+                role=post.role,
+            )
+        for post in staffing.opened:
+            plan.record(
+                when,
+                "post.opened",
+                post.unit,
+                f"{post.role} needed at {post.unit}",
+                post=post.id,
+                role=post.role,
+                community=post.community,
+                capacity=post.capacity,
+                task=post.role in CLAIMABLE,
+            )
+        for hop in staffing.reinforcements:
+            plan.record(
+                when,
+                "reinforcement.requested",
+                hop.from_unit,
+                f"{hop.from_level} pool ran dry",
+                to=hop.to_unit,
+                level=hop.to_level,
+                role=hop.role,
+                requested=hop.requested,
+            )
+            plan.record(
+                when,
+                "reinforcement.answered",
+                hop.to_unit,
+                f"answer to {hop.from_unit}",
+                to=hop.from_unit,
+                level=hop.from_level,
+                role=hop.role,
+                requested=hop.requested,
+                granted=hop.granted,
+            )
+        opened = {p.id: p for p in staffing.opened}
+        for assignment in staffing.assignments:
+            serving = opened.get(assignment.post) or roster.posts.get(assignment.post)
+            unit = serving.unit if serving is not None else assignment.post
+            plan.record(
+                when,
+                "post.assigned",
+                unit,
+                f"{assignment.role} from the {assignment.level} pool",
+                person=assignment.person,
+                post=assignment.post,
+                role=assignment.role,
+                level=assignment.level,
+            )
+        for shortfall in staffing.shortfalls:
+            kind = (
+                "shortfall.closed"
+                if shortfall.missing == 0
+                else (
+                    "shortfall.updated"
+                    if shortfall.post in roster.shortfalls
+                    else "shortfall.opened"
+                )
+            )
+            plan.record(
+                when,
+                kind,
+                shortfall.unit,
+                shortfall.reason,
+                post=shortfall.post,
+                role=shortfall.role,
+                community=shortfall.community,
+                missing=shortfall.missing,
+            )
+        if staffing.hot:
+            plan.record(
+                when,
+                "front_line.changed",
+                self.city.chain.city,
+                "compounds needing front-line duty changed",
+                grids={g: d for g, d in staffing.hot},
+            )
+
+    def staff(self, *, actor: str | None = None, command_id: str | None = None) -> CommandResult:
+        """Try again to fill every open shortfall from the pools (e.g. after people came back).
+
+        Raises:
+            AuthorityError: ``actor`` is not the city's command.
+        """
+        with self._lock:
+            who = self._authorise(actor, [self.city.chain.city], Level.CITY, "re-staff")
+            plan = self._plan(who, command_id)
+            plan.refill = True
+            return self._commit(plan)
+
+    def post_task(
+        self,
+        community: str,
+        kind: str,
+        *,
+        unit: str | None = None,
+        capacity: int = 1,
+        actor: str | None = None,
+        command_id: str | None = None,
+    ) -> CommandResult:
+        """Post a task on a community's task board for its in-service members to claim.
+
+        Args:
+            community: whose board.
+            kind: what the task is (e.g. ``medicine_delivery``).
+            unit: the compound or grid it serves (default: the community).
+            capacity: how many members it takes.
+
+        Raises:
+            UnknownUnitError: no such community or unit.
+            GridgovError: capacity below 1.
+            AuthorityError: ``actor`` does not command the community.
+        """
+        with self._lock:
+            chain = self.city.chain
+            if chain.level(community) is not Level.COMMUNITY:
+                raise GridgovError(f"{community} is a {chain.level(community)}, not a community")
+            target = unit if unit is not None else community
+            if target not in chain or chain.community_of(target) != community:
+                raise UnknownUnitError(target, f"unit of community {community} named")
+            if capacity < 1:
+                raise GridgovError(f"task capacity must be at least 1, got {capacity}")
+            who = self._authorise(actor, [community], Level.COMMUNITY, "post tasks for")
+            plan = self._plan(who, command_id)
+            number = sum(1 for p in self.roster.posts if p.startswith(f"{community}/task/")) + 1
+            while f"{community}/task/{number}" in self.roster.posts:
+                number += 1
+            post = StaffPost(f"{community}/task/{number}", kind, target, community, capacity)
+            staffing = StaffingPlan(opened=(post,))
+            plan.staffing = staffing
+            now = self.clock.now()
+            plan.record(
+                now,
+                "post.opened",
+                post.unit,
+                f"task {kind} posted",
+                post=post.id,
+                role=kind,
+                community=community,
+                capacity=capacity,
+                task=True,
+            )
+            return self._commit_staffing(plan)
+
+    def claim(self, task: str, person: str, *, command_id: str | None = None) -> CommandResult:
+        """An in-service member claims a seat of a task on their home community's board.
+
+        Raises:
+            UnknownUnitError: no such task or person.
+            GridgovError: the person is not an in-service member of that community,
+                already holds a post, or the task is full.
+        """
+        with self._lock:
+            post = self.roster.posts.get(task)
+            if post is None or not self._is_task(post):
+                raise UnknownUnitError(task, "open task")
+            member = self.city.person(person)
+            if member.kind is not PersonKind.IN_SERVICE_MEMBER:
+                raise GridgovError(
+                    f"{person} is a {member.kind.value}; only in-service members claim tasks"
+                )
+            if member.home != post.community:
+                raise GridgovError(
+                    f"{person} is registered at {member.home}; task {task} is on "
+                    f"the board of {post.community}"
+                )
+            if person in self.roster.assignment:
+                held = self.roster.assignment[person][0]
+                raise GridgovError(
+                    f"{person} already holds {held.post}; a member holds one "
+                    "task at a time (hand it back first)"
+                )
+            if self.roster.missing(task) <= 0:
+                raise GridgovError(f"task {task} is full ({post.capacity} of {post.capacity})")
+            plan = self._plan(person, command_id)
+            assignment = Assignment(person, task, post.role, "claim")
+            plan.staffing = StaffingPlan(assignments=(assignment,))
+            plan.record(
+                self.clock.now(),
+                "post.assigned",
+                post.unit,
+                "claimed",
+                person=person,
+                post=task,
+                role=post.role,
+                level="claim",
+            )
+            return self._commit_staffing(plan)
+
+    def hand_back(self, person: str, *, command_id: str | None = None) -> CommandResult:
+        """A member hands their task back; its seat opens for others to claim.
+
+        Raises:
+            UnknownUnitError: no such person.
+            GridgovError: the person holds no task.
+        """
+        with self._lock:
+            self.city.person(person)
+            held = self.roster.assignment.get(person)
+            if held is None or not self._is_task(self.roster.posts[held[0].post]):
+                raise GridgovError(f"{person} holds no task to hand back")
+            post = self.roster.posts[held[0].post]
+            plan = self._plan(person, command_id)
+            plan.staffing = StaffingPlan(releases=(Release(person, post.id, "handed back"),))
+            plan.record(
+                self.clock.now(),
+                "post.released",
+                post.unit,
+                "handed back",
+                person=person,
+                post=post.id,
+                role=post.role,
+            )
+            return self._commit_staffing(plan)
+
+    def complete_task(
+        self, task: str, *, actor: str | None = None, command_id: str | None = None
+    ) -> CommandResult:
+        """A task is done: it leaves the board and its members go back to their normal posts.
+
+        Raises:
+            UnknownUnitError: no such open task.
+        """
+        with self._lock:
+            post = self.roster.posts.get(task)
+            if post is None or not self._is_task(post):
+                raise UnknownUnitError(task, "open task")
+            who = self._authorise(actor, [post.community], Level.COMMUNITY, "complete tasks of")
+            plan = self._plan(who, command_id)
+            now = self.clock.now()
+            releases = tuple(Release(p, task, "completed") for p in self.roster.holder_of(task))
+            shortfalls: tuple[Shortfall, ...] = ()
+            if task in self.roster.shortfalls:
+                shortfalls = (attrs.evolve(self.roster.shortfalls[task], missing=0),)
+            plan.staffing = StaffingPlan(closed=(task,), releases=releases, shortfalls=shortfalls)
+            plan.record(now, "post.closed", post.unit, "task completed", post=task, role=post.role)
+            for release in releases:
+                plan.record(
+                    now,
+                    "post.released",
+                    post.unit,
+                    "completed",
+                    person=release.person,
+                    post=task,
+                    role=post.role,
+                )
+            for shortfall in shortfalls:
+                plan.record(
+                    now,
+                    "shortfall.closed",
+                    shortfall.unit,
+                    "task completed",
+                    post=task,
+                    role=post.role,
+                    community=post.community,
+                    missing=0,
+                )
+            return self._commit_staffing(plan)
+
+    def _is_task(self, post: StaffPost) -> bool:
+        return post.role in CLAIMABLE or "/task/" in post.id
+
+    def _commit_staffing(self, plan: _Plan) -> CommandResult:
+        """Commit a command that changes staffing only (its plan and events already staged)."""
+        staffing = plan.staffing
+        plan.staffing = None
+        result = self._commit(plan)
+        if staffing:
+            self.roster.apply(staffing, self.clock.now())
+        return result
+
+    # -------------------------------------------------------- staffing reads
+
+    def commander_of(self, compound: str) -> str | None:
+        """The point lead of a sealed compound (None when it has none).
+
+        Raises:
+            UnknownUnitError: no such compound.
+        """
+        self.zone(compound)
+        holders = self.roster.holder_of(f"{compound}/point_lead")
+        return holders[0] if holders else None
+
+    def doing(self, person: str) -> tuple[Post, datetime | None]:
+        """What ``person`` is doing now, and since when.
+
+        Returns:
+            The emergency post held (role and unit served) and since when, or
+            the person's normal post and when they returned to it (None: never
+            left it).
+
+        Raises:
+            UnknownUnitError: no such person.
+        """
+        record = self.city.person(person)
+        held = self.roster.assignment.get(person)
+        if held is not None:
+            assignment, since = held
+            return Post(assignment.role, self.roster.posts[assignment.post].unit), since
+        return record.normal_post, self.roster.back_since.get(person)
+
+    def posts_report(self, level: Level | str = Level.COMMUNITY) -> list[dict[str, Any]]:
+        """Posts needed, filled and short per unit at ``level`` and role, sorted.
+
+        Returns:
+            Rows ``{"unit", "level", "role", "needed", "filled", "short"}``.
+        """
+        want = Level(level)
+        rows: dict[tuple[str, str], list[int]] = {}
+        for post in self.roster.posts.values():
+            unit = self.city.ancestor(post.unit, want) if want is not Level.COMPOUND else post.unit
+            row = rows.setdefault((unit, post.role), [0, 0])
+            row[0] += post.capacity
+            row[1] += len(self.roster.holders.get(post.id, ()))
+        return [
+            {"unit": u, "level": want.value, "role": r, "needed": n, "filled": f, "short": n - f}
+            for (u, r), (n, f) in sorted(rows.items())
+        ]
+
+    def response_counts(self) -> dict[str, int]:
+        """The counts of the response as practice reports them."""
+        roles: Counter[str] = Counter(a.role for a, _ in self.roster.assignment.values())
+        return {
+            "point_leads": roles["point_lead"],
+            "building_leads": roles["building_lead"],
+            "deployed_members": sum(
+                n
+                for role, n in roles.items()
+                if role not in ("point_lead", "building_lead", "volunteer", "front_line")
+            ),
+            "grid_workers_front_line": roles["front_line"],
+            "volunteers": roles["volunteer"],
+            "shortfall_seats": sum(s.missing for s in self.roster.shortfalls.values()),
+        }
+
     # ============================================================== applying
 
-    def _commit(self, plan: _Plan) -> CommandResult:
-        """Fire the staged triggers and append the events; all or nothing."""
+    def _commit(self, plan: _Plan, when: datetime | None = None) -> CommandResult:
+        """Plan the staffing that follows, fire the staged triggers, append the events
+        and apply the staffing; all or nothing."""
+        self._plan_staffing(plan, when if when is not None else self.clock.now())
         saved_zone = {c: self._zones.state(c) for c in plan.zone}
         saved_mode = {c: self._modes.state(c) for c in plan.mode}
-        saved = (dict(self._zone_due), dict(self._mode_due), set(self._held),
-                 {k: Counter(v) for k, v in self._zone_counts.items() if k in plan.counts})
+        saved = (
+            dict(self._zone_due),
+            dict(self._mode_due),
+            set(self._held),
+            {k: Counter(v) for k, v in self._zone_counts.items() if k in plan.counts},
+        )
         first = self.journal.next_seq
         events = tuple(
-            Event(seq=first + i, time=when, type=type, unit=unit, command=plan.command,
-                  actor=plan.actor, cause=cause, old=old, new=new, data=data)
+            Event(
+                seq=first + i,
+                time=when,
+                type=type,
+                unit=unit,
+                command=plan.command,
+                actor=plan.actor,
+                cause=cause,
+                old=old,
+                new=new,
+                data=data,
+            )
             for i, (when, type, unit, cause, old, new, data) in enumerate(plan.records)
         )
         try:
@@ -721,6 +1257,9 @@ class Engine:
             self._zone_due, self._mode_due, self._held = saved[0], saved[1], saved[2]
             self._zone_counts.update(saved[3])
             raise
+        # The roster changes only once the events are recorded.
+        if plan.staffing:
+            self.roster.apply(plan.staffing, when if when is not None else self.clock.now())
         if plan.heap is not None:
             self._heap = plan.heap
         for item in plan.pushes:
@@ -739,8 +1278,37 @@ class Engine:
         return dues.get(unit) == due
 
 
+def _staffing_of(event: Event) -> StaffingPlan:
+    """The one-step staffing plan a recorded staffing event stands for."""
+    data = event.data
+    if event.type == "post.opened":
+        post = StaffPost(
+            data["post"], data["role"], event.unit, data["community"], int(data["capacity"])
+        )
+        return StaffingPlan(opened=(post,))
+    if event.type == "post.closed":
+        return StaffingPlan(closed=(data["post"],))
+    if event.type == "post.released":
+        return StaffingPlan(releases=(Release(data["person"], data["post"], event.cause),))
+    if event.type == "post.assigned":
+        assignment = Assignment(data["person"], data["post"], data["role"], data["level"])
+        return StaffingPlan(assignments=(assignment,))
+    if event.type.startswith("shortfall."):
+        shortfall = Shortfall(
+            data["post"],
+            data["role"],
+            event.unit,
+            data["community"],
+            int(data["missing"]),
+            event.cause,
+        )
+        return StaffingPlan(shortfalls=(shortfall,))
+    if event.type == "front_line.changed":
+        return StaffingPlan(hot=tuple(sorted((g, int(d)) for g, d in data["grids"].items())))
+    raise GridgovError(f"event {event.seq}: unknown staffing event {event.type!r}")
+
+
 def _command_number(command: str) -> int | None:
     if command.startswith("c") and command[1:].isdigit():
         return int(command[1:])
     return None
-

@@ -62,7 +62,11 @@ class UnknownUnitError(ChainError, KeyError):
     """An id or administrative code names no unit of the city."""
 
     def __init__(self, unit: str, kind: str = "unit") -> None:
-        super().__init__(f"no {kind} with id {unit!r} in this city", [unit])
+        if kind.endswith(";"):
+            message = f"no {kind[:-1]} {unit!r} in this city"
+        else:
+            message = f"no {kind} with id {unit!r} in this city"
+        super().__init__(message, [unit])
         #: The id that was asked for.
         self.unit = unit
 

@@ -93,15 +93,22 @@ class StateBoard:
     """
 
     def __init__(
-        self, kind: str, states: Sequence[str], transitions: Sequence[Mapping[str, Any]],
+        self,
+        kind: str,
+        states: Sequence[str],
+        transitions: Sequence[Mapping[str, Any]],
         units: Iterable[str],
     ) -> None:
         self.kind = kind
         self.states = tuple(states)
         self._definition = [dict(t) for t in transitions]
         self.machine = Machine(
-            model=None, states=list(states), transitions=self._definition, initial=states[0],
-            auto_transitions=False, send_event=False,
+            model=None,
+            states=list(states),
+            transitions=self._definition,
+            initial=states[0],
+            auto_transitions=False,
+            send_event=False,
         )
         self._models: dict[str, UnitState] = {}
         self._add_bulk(units)
@@ -132,7 +139,7 @@ class StateBoard:
         for name, event in self.machine.events.items():
             for source, transitions in event.transitions.items():
                 for transition in transitions:
-                    table[(source, name)] = transition.dest
+                    table[(source, name)] = str(transition.dest)
         return table
 
     # ------------------------------------------------------------------ reads
@@ -212,8 +219,12 @@ class StateBoard:
         from transitions.extensions import GraphMachine
 
         graph_machine = GraphMachine(
-            states=list(self.states), transitions=self._definition, initial=self.states[0],
-            auto_transitions=False, graph_engine="mermaid", show_state_attributes=False,
+            states=list(self.states),
+            transitions=self._definition,
+            initial=self.states[0],
+            auto_transitions=False,
+            graph_engine="mermaid",
+            show_state_attributes=False,
             title=f"{self.kind_label} {self.kind}",
         )
         return str(graph_machine.get_graph().draw(None))

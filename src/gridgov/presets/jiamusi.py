@@ -25,7 +25,7 @@ from gridgov.city import City
 from gridgov.errors import PresetError
 from gridgov.presets._builder import CityBuilder, allocate
 
-__all__ = ["PUBLISHED", "URBAN_DISTRICTS", "jiamusi"]
+__all__ = ["MIN_SCALE", "PUBLISHED", "URBAN_AREA", "URBAN_DISTRICTS", "jiamusi"]
 
 #: The published figures the preset reproduces at scale 1.
 PUBLISHED = {
@@ -39,6 +39,15 @@ PUBLISHED = {
 
 #: Codes of the four urban districts ("the city's urban districts").
 URBAN_DISTRICTS = ("230803", "230804", "230805", "230811")
+
+#: The urban area sealed on 17 September: the urban streets of the four urban
+#: districts (Jiao District's rural townships are outside it). Its compounds
+#: are the 652 of the published figures.
+URBAN_AREA = tuple(
+    f"{district}{street:03d}"
+    for district, streets in (("230803", 8), ("230804", 6), ("230805", 6), ("230811", 4))
+    for street in range(1, streets + 1)
+)
 
 # code, name, kind, urban streets, county-town share, townships
 _DIVISIONS: tuple[tuple[str, str, str, int, float, int], ...] = (
@@ -54,6 +63,9 @@ _DIVISIONS: tuple[tuple[str, str, str, int, float, int], ...] = (
     ("230883", "Fuyuan", "county_city", 0, 0.14, 7),
 )
 
+#: The smallest scale at which every township still gets a rural grid.
+MIN_SCALE = 0.05
+
 _URBAN_DISTRICT_GRIDS = 2600  # of the 4,148 urban grids; the rest are in county towns
 
 
@@ -68,8 +80,11 @@ def jiamusi(seed: int = 0, scale: float = 1.0) -> City:
     Raises:
         PresetError: ``scale`` is not in (0, 1].
     """
-    if not 0 < scale <= 1:
-        raise PresetError(f"scale must be in (0, 1], got {scale}")
+    if not MIN_SCALE <= scale <= 1:
+        raise PresetError(
+            f"scale must be in [{MIN_SCALE}, 1], got {scale} (below {MIN_SCALE} the "
+            "townships would have no rural grid to share)"
+        )
 
     def scaled(n: int) -> int:
         return max(1, round(n * scale))

@@ -1,7 +1,7 @@
 """The small preset: one district, a few hundred households, for tests and examples.
 
 One district with two streets: an urban street of two communities (three
-urban grids, four compounds, one exclusive grid of a hospital) and a township
+urban grids, four compounds, one exclusive grid of a large organisation) and a township
 with one village (two rural grids, two hamlets). Small enough to read whole,
 large enough to have a street with two communities and a second street to be
 kept out of its jurisdiction.
