@@ -275,7 +275,7 @@ class TestUnknownKeys:
         assert only("version = 1\nrulez = 1\n") == (
             2,
             "rulez",
-            "unknown key (allowed: version, areas, case, zones, modes, overrides)",
+            "unknown key (allowed: version, areas, case, zones, modes, overrides, staffing)",
         )
 
     def test_in_case_with_hint(self) -> None:
@@ -919,20 +919,24 @@ class TestExamples:
         assert load_rules(EXAMPLES / "default.toml") == Rules.default()
 
     def test_sept17(self) -> None:
-        """The 17 September response seals the four urban districts at once."""
+        """The 17 September response seals the urban streets of the urban districts at once."""
+        from gridgov.presets import URBAN_AREA
+
         rules = load_rules(EXAMPLES / "sept17.toml")
-        assert rules.areas == {"urban": URBAN}
+        assert rules.areas == {"urban": URBAN_AREA}
         assert rules.case == CaseRule(seal="urban", control=None, precaution=None, alert="city")
         assert rules.zones["sealed"] == ZoneStepDown("controlled", 7.0)
         assert rules.zones["controlled"] == ZoneStepDown("open", 7.0)
         assert rules.check() == []
 
     def test_sept17_fits_jiamusi(self) -> None:
-        """Every unit id of the urban area is a district of the Jiamusi preset."""
+        """Every unit id of the urban area is an urban street of an urban district."""
         from gridgov.presets import URBAN_DISTRICTS, jiamusi
 
-        assert URBAN == URBAN_DISTRICTS
         chain = jiamusi(scale=0.05).chain
+        for street in load_rules(EXAMPLES / "sept17.toml").areas["urban"]:
+            assert chain.district_of(street) in URBAN_DISTRICTS
+            assert chain.unit(street).kind == "street"
         assert load_rules(EXAMPLES / "sept17.toml").check_against(chain) == []
 
     def test_readme_transcript(self) -> None:
@@ -989,4 +993,66 @@ class TestCheckCommand:
         out, err = capsys.readouterr()
         assert (out + err).splitlines() == [
             f"{path}:0: (file): cannot read: No such file or directory"
+        ]
+
+
+class TestStaffingRules:
+    """The [staffing] table: posts per zone, ratios, pools."""
+
+    def test_defaults_from_practice(self) -> None:
+        """Without a [staffing] table the rules of practice apply."""
+        staffing = Rules.from_toml("").staffing
+        assert staffing.posts["sealed"][0] == "point_lead"
+        assert staffing.pools == (
+            "community",
+            "big_party_committee",
+            "street",
+            "district",
+            "city",
+        )
+
+    def test_values_read(self) -> None:
+        """Given values replace the defaults."""
+        rules = Rules.from_toml(
+            "[staffing]\ncheckpoint_shifts = 2\nmax_staff_share = 0.5\n"
+            'pools = ["community", "city"]\nauto_claim = false\n'
+            '[staffing.posts]\ncontrolled = ["building_lead"]\n'
+        )
+        assert rules.staffing.checkpoint_shifts == 2
+        assert rules.staffing.max_staff_share == 0.5
+        assert rules.staffing.pools == ("community", "city")
+        assert rules.staffing.auto_claim is False
+        assert rules.staffing.posts["controlled"] == ("building_lead",)
+
+    def test_problems_with_lines(self) -> None:
+        """Bad ratios, pools, zones and roles are each reported at their line."""
+        text = (
+            "[staffing]\n"
+            "checkpoint_shifts = 0\n"
+            'households_per_volunteer = "many"\n'
+            "max_staff_share = 1.5\n"
+            'pools = ["community", "galaxy", "community"]\n'
+            "[staffing.posts]\n"
+            'sealed = ["point_lead", "astronaut"]\n'
+            "open = []\n"
+        )
+        assert problems(text) == [
+            (2, "staffing.checkpoint_shifts", "must be at least 1, got 0"),
+            (3, "staffing.households_per_volunteer", 'expected an integer, got a string ("many")'),
+            (4, "staffing.max_staff_share", "must be a share in (0, 1], got 1.5"),
+            (
+                5,
+                "staffing.pools[1]",
+                "unknown pool level 'galaxy' (expected one of: "
+                "community, big_party_committee, street, district, city)",
+            ),
+            (5, "staffing.pools[2]", "pool level 'community' is listed twice"),
+            (
+                7,
+                "staffing.posts.sealed[1]",
+                "unknown role 'astronaut' (expected one of: "
+                "point_lead, building_lead, checkpoint, registration, disinfection, volunteer, "
+                "front_line)",
+            ),
+            (8, "staffing.posts.open", "unknown key (allowed: sealed, controlled, precaution)"),
         ]

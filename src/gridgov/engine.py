@@ -50,7 +50,6 @@ from gridgov.staffing import (
     Roster,
     Shortfall,
     StaffingPlan,
-    StaffingRule,
     StaffPost,
     plan_staffing,
 )
@@ -251,10 +250,8 @@ class Engine:
         clock: Clock | None = None,
         journal: MemoryJournal | None = None,
         seed: int = 0,
-        staffing: StaffingRule | None = None,
     ) -> None:
         self.city = city
-        self.staffing_rule = staffing if staffing is not None else StaffingRule()
         self.rules = rules if rules is not None else Rules.default()
         self.clock: Clock = clock if clock is not None else WallClock()
         self.journal = journal if journal is not None else MemoryJournal()
@@ -590,17 +587,16 @@ class Engine:
         clock: Clock | None = None,
         *,
         seed: int = 0,
-        staffing: StaffingRule | None = None,
     ) -> Engine:
         """A new engine whose state is what ``events`` give, with the same journal.
 
-        Pass the same rules, seed and staffing rules as the engine that wrote
+        Pass the same rules and seed as the engine that wrote
         the events, so that the replayed engine goes on deciding the same way.
 
         Raises:
             GridgovError: the events do not fit the city (unknown units or states).
         """
-        engine = cls(city, rules, clock, seed=seed, staffing=staffing)
+        engine = cls(city, rules, clock, seed=seed)
         batch = list(events)
         engine.journal.append(batch)
         for event in batch:
@@ -812,8 +808,13 @@ class Engine:
                 plan.set_mode(community, "relapse", None, when, cause)
             return
         if mode == "emergency":
-            plan.set_mode(community, "begin_recovery",
-                          when + _days(self.rules.modes.recovery_days), when, cause)
+            plan.set_mode(
+                community,
+                "begin_recovery",
+                when + _days(self.rules.modes.recovery_days),
+                when,
+                cause,
+            )
             mode = "recovery"
             if not hurry:
                 return
@@ -845,7 +846,7 @@ class Engine:
         if not changes and not plan.refill:
             return
         staffing = plan_staffing(
-            self.city, self.pools, self.roster, changes, self.staffing_rule, refill=plan.refill
+            self.city, self.pools, self.roster, changes, self.rules.staffing, refill=plan.refill
         )
         plan.staffing = staffing
         self._record_staffing(plan, staffing, when)

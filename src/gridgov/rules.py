@@ -67,12 +67,15 @@ from gridgov.model import Level
 
 __all__ = [
     "OFF",
+    "POOL_LEVELS",
     "SCOPE_LEVELS",
+    "STAFF_ROLES",
     "ZONES",
     "CaseRule",
     "KeyPath",
     "ModeRule",
     "Rules",
+    "StaffingRule",
     "ZoneStepDown",
     "load_rules",
 ]
@@ -96,7 +99,29 @@ MAX_LEVELS_ABOVE = len(SCOPE_LEVELS) - 1
 _STEPPING = ("sealed", "controlled", "precaution")
 _SEVERITY = {zone: i for i, zone in enumerate(ZONES)}
 
-_TOP_KEYS = ("version", "areas", "case", "zones", "modes", "overrides")
+#: Emergency roles a zone can ask for, in the order posts are filled.
+STAFF_ROLES = (
+    "point_lead",
+    "building_lead",
+    "checkpoint",
+    "registration",
+    "disinfection",
+    "volunteer",
+    "front_line",
+)
+
+#: Pool levels people are drawn from, in the default filling order.
+POOL_LEVELS = ("community", "big_party_committee", "street", "district", "city")
+
+_TOP_KEYS = ("version", "areas", "case", "zones", "modes", "overrides", "staffing")
+_STAFFING_INTS = (
+    "households_per_building_lead",
+    "households_per_registration",
+    "disinfection_per_compound",
+    "checkpoint_shifts",
+    "households_per_volunteer",
+)
+_STAFFING_KEYS = (*_STAFFING_INTS, "max_staff_share", "pools", "auto_claim", "posts")
 _CASE_KEYS = ("seal", "control", "precaution", "alert")
 _ZONE_KEYS = ("step_down_to", "after_quiet_days")
 _MODE_KEYS = ("alert_quiet_days", "recovery_days")
@@ -144,6 +169,48 @@ class ModeRule:
     recovery_days: float = 14.0
 
 
+def _default_posts() -> dict[str, tuple[str, ...]]:
+    return {
+        "sealed": STAFF_ROLES,
+        "controlled": ("building_lead", "checkpoint", "registration", "front_line"),
+        "precaution": (),
+    }
+
+
+def _to_posts(value: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
+    return {zone: tuple(roles) for zone, roles in value.items()}
+
+
+@attrs.frozen
+class StaffingRule:
+    """How zones turn into posts, and where the people come from (defaults: practice).
+
+    With the defaults, sealing the 652 compounds of Jiamusi's urban area
+    needs 652 point leads, about 4,600 building leads and about 10,800
+    deployed members, the scale of the 17 September response.
+    """
+
+    #: Roles each zone needs (``front_line``: the grid workers of its grids).
+    posts: Mapping[str, tuple[str, ...]] = attrs.field(factory=_default_posts, converter=_to_posts)
+    #: "Cover a building, cover a household": households one building lead covers.
+    households_per_building_lead: int = 120
+    #: Households one test-site registration seat handles per testing round.
+    households_per_registration: int = 120
+    #: Members disinfecting the public places of one compound.
+    disinfection_per_compound: int = 2
+    #: Checkpoint shifts per compound entrance.
+    checkpoint_shifts: int = 3
+    #: Households one volunteer serves.
+    households_per_volunteer: int = 200
+    #: The largest share of an organisation's staff that may be drawn at once.
+    max_staff_share: float = 0.3
+    #: Pools tried in order.
+    pools: tuple[str, ...] = attrs.field(default=POOL_LEVELS, converter=tuple)
+    #: The planner dispatches members to tasks; when false, tasks wait on the
+    #: community's board to be claimed.
+    auto_claim: bool = True
+
+
 def _default_zones() -> dict[str, ZoneStepDown]:
     return {
         "sealed": ZoneStepDown("controlled", 14.0),
@@ -184,6 +251,8 @@ class Rules:
     modes: ModeRule = attrs.field(factory=ModeRule)
     #: A manual declaration needs a commander this many levels above its scope.
     override_levels_above: int = 0
+    #: Posts each zone needs and the pools that fill them.
+    staffing: StaffingRule = attrs.field(factory=StaffingRule)
     #: The file the rules came from ("<default>" for the built-in ones).
     source: str = attrs.field(default="<default>", eq=False)
     #: The 1-based line of each key path in ``source`` (empty for rules built
@@ -265,6 +334,18 @@ class Rules:
             "[overrides]",
             f"levels_above = {self.override_levels_above}",
         ]
+        staffing = self.staffing
+        out += ["", "[staffing]"]
+        out += [f"{key} = {getattr(staffing, key)}" for key in _STAFFING_INTS]
+        out += [
+            f"max_staff_share = {_toml_number(staffing.max_staff_share)}",
+            f"pools = [{', '.join(_toml_string(p) for p in staffing.pools)}]",
+            f"auto_claim = {'true' if staffing.auto_claim else 'false'}",
+            "",
+            "[staffing.posts]",
+        ]
+        for zone, roles in staffing.posts.items():
+            out.append(f"{_toml_key(zone)} = [{', '.join(_toml_string(r) for r in roles)}]")
         return "\n".join(out) + "\n"
 
     def check(self) -> list[Problem]:
@@ -399,6 +480,7 @@ class _Reader:
             zones=self.zones(data),
             modes=self.modes(data),
             override_levels_above=self.overrides(data),
+            staffing=self.staffing(data),
             source=source,
             lines=lines,
         )
@@ -468,6 +550,55 @@ class _Reader:
             recovery_days=self.number(table, ("modes", "recovery_days"), default.recovery_days),
         )
 
+    def staffing(self, data: Mapping[str, Any]) -> StaffingRule:
+        table = self.table(data, ("staffing",), _STAFFING_KEYS)
+        default = StaffingRule()
+        values: dict[str, Any] = {}
+        for key in _STAFFING_INTS:
+            if key not in table:
+                continue
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.wrong_type(("staffing", key), "an integer", value)
+            else:
+                values[key] = value
+        if "max_staff_share" in table:
+            value = table["max_staff_share"]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                self.wrong_type(("staffing", "max_staff_share"), "a number", value)
+            else:
+                values["max_staff_share"] = float(value)
+        if "auto_claim" in table:
+            value = table["auto_claim"]
+            if not isinstance(value, bool):
+                self.wrong_type(("staffing", "auto_claim"), "true or false", value)
+            else:
+                values["auto_claim"] = value
+        if "pools" in table:
+            pools = self.names(table["pools"], ("staffing", "pools"), "pool levels")
+            if pools is not None:
+                values["pools"] = pools
+        posts = dict(default.posts)
+        for zone, roles in self.table(table, ("staffing", "posts"), _STEPPING).items():
+            got = self.names(roles, ("staffing", "posts", zone), "roles")
+            if got is not None:
+                posts[zone] = got
+        values["posts"] = posts
+        return attrs.evolve(default, **values)
+
+    def names(self, value: object, path: KeyPath, what: str) -> tuple[str, ...] | None:
+        """An array of strings, or None (problem reported)."""
+        if not isinstance(value, list):
+            self.wrong_type(path, f"an array of {what}", value)
+            return None
+        wrong = [i for i, item in enumerate(value) if not isinstance(item, str)]
+        for index in wrong:
+            self.wrong_type((*path, index), "a string", value[index])
+        if wrong:
+            self.bad.add(path)
+            return None
+        return tuple(value)
+
     def overrides(self, data: Mapping[str, Any]) -> int:
         table = self.table(data, ("overrides",), _OVERRIDE_KEYS)
         value = table.get("levels_above", 0)
@@ -512,6 +643,7 @@ def _semantic_problems(rules: Rules) -> Iterator[tuple[KeyPath, str, tuple[KeyPa
     yield from _zone_problems(rules)
     yield from _duration_problems(("modes", "alert_quiet_days"), rules.modes.alert_quiet_days)
     yield from _duration_problems(("modes", "recovery_days"), rules.modes.recovery_days)
+    yield from _staffing_problems(rules.staffing)
     levels_above = rules.override_levels_above
     if not 0 <= levels_above <= MAX_LEVELS_ABOVE:
         yield (
@@ -520,6 +652,46 @@ def _semantic_problems(rules: Rules) -> Iterator[tuple[KeyPath, str, tuple[KeyPa
             f"levels above a compound), got {levels_above}",
             (),
         )
+
+
+def _staffing_problems(rule: StaffingRule) -> Iterator[tuple[KeyPath, str, tuple[KeyPath, ...]]]:
+    for key in _STAFFING_INTS:
+        value = getattr(rule, key)
+        if value < 1:
+            yield ("staffing", key), f"must be at least 1, got {value}", ()
+    if not 0 < rule.max_staff_share <= 1:
+        yield (
+            ("staffing", "max_staff_share"),
+            f"must be a share in (0, 1], got {rule.max_staff_share:g}",
+            (),
+        )
+    if not rule.pools:
+        yield ("staffing", "pools"), "needs at least one pool level", ()
+    seen: set[str] = set()
+    for index, level in enumerate(rule.pools):
+        if level not in POOL_LEVELS:
+            yield (
+                ("staffing", "pools", index),
+                f"unknown pool level {level!r} (expected one of: {', '.join(POOL_LEVELS)})",
+                (),
+            )
+        elif level in seen:
+            yield ("staffing", "pools", index), f"pool level {level!r} is listed twice", ()
+        seen.add(level)
+    for zone, roles in rule.posts.items():
+        if zone not in _STEPPING:
+            yield (
+                ("staffing", "posts", zone),
+                f"unknown zone {zone!r} (expected one of: {', '.join(_STEPPING)})",
+                (),
+            )
+        for index, role in enumerate(roles):
+            if role not in STAFF_ROLES:
+                yield (
+                    ("staffing", "posts", zone, index),
+                    f"unknown role {role!r} (expected one of: {', '.join(STAFF_ROLES)})",
+                    (),
+                )
 
 
 def _area_problems(rules: Rules) -> Iterator[tuple[KeyPath, str, tuple[KeyPath, ...]]]:

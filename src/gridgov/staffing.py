@@ -39,6 +39,7 @@ import attrs
 from gridgov.city import City
 from gridgov.errors import GridgovError
 from gridgov.model import Level, PersonKind
+from gridgov.rules import STAFF_ROLES, StaffingRule
 
 __all__ = [
     "CLAIMABLE",
@@ -52,21 +53,12 @@ __all__ = [
     "Shortfall",
     "StaffPost",
     "StaffingPlan",
-    "StaffingRule",
     "plan_staffing",
     "required_posts",
 ]
 
 #: Emergency roles, in the order posts are filled (most urgent first).
-ROLES = (
-    "point_lead",
-    "building_lead",
-    "checkpoint",
-    "registration",
-    "disinfection",
-    "volunteer",
-    "front_line",
-)
+ROLES = STAFF_ROLES
 
 #: Who may hold each role.
 ROLE_KIND: Mapping[str, PersonKind] = {
@@ -84,50 +76,6 @@ ROLE_KIND: Mapping[str, PersonKind] = {
 CLAIMABLE = frozenset({"checkpoint", "registration", "disinfection"})
 
 _PRIORITY = {role: i for i, role in enumerate(ROLES)}
-
-#: The pool levels, in the default filling order.
-POOL_LEVELS = ("community", "big_party_committee", "street", "district", "city")
-
-
-def _default_posts() -> dict[str, tuple[str, ...]]:
-    return {
-        "sealed": (
-            "point_lead",
-            "building_lead",
-            "checkpoint",
-            "registration",
-            "disinfection",
-            "volunteer",
-            "front_line",
-        ),
-        "controlled": ("building_lead", "checkpoint", "registration", "front_line"),
-        "precaution": (),
-    }
-
-
-@attrs.frozen
-class StaffingRule:
-    """How zones turn into posts and where people come from (defaults: practice)."""
-
-    #: Roles each zone needs.
-    posts: Mapping[str, tuple[str, ...]] = attrs.field(factory=_default_posts)
-    #: "Cover a building, cover a household": households one building lead covers.
-    households_per_building_lead: int = 120
-    #: Households one test-site registration seat handles per testing round.
-    households_per_registration: int = 120
-    #: Members disinfecting the public places of one sealed compound.
-    disinfection_per_compound: int = 2
-    #: Checkpoint shifts per compound entrance.
-    checkpoint_shifts: int = 3
-    #: Households one volunteer serves.
-    households_per_volunteer: int = 200
-    #: The largest share of an organisation's staff that may be drawn at once.
-    max_staff_share: float = 0.3
-    #: Pools tried in order.
-    pools: tuple[str, ...] = POOL_LEVELS
-    #: Members are dispatched to tasks by the planner; when false, tasks wait
-    #: on the board to be claimed.
-    auto_claim: bool = True
 
 
 @attrs.frozen
