@@ -271,7 +271,12 @@ class TestAuthority:
             engine.declare(EAST, actor=TOWNSHIP)
         assert info.value.actor == TOWNSHIP
         assert info.value.target == EAST
-        assert len(engine.journal) == 0
+        # Refusals are audit data: one event, and nothing else changed.
+        [refusal] = list(engine.journal)
+        assert (refusal.type, refusal.unit, refusal.actor) == ("command.refused", EAST, TOWNSHIP)
+        assert refusal.data["command"] == "declare"
+        assert "outside the jurisdiction" in refusal.cause
+        assert set(engine.zones().values()) == {"open"}
 
     def test_community_may_not_declare_on_its_street(self) -> None:
         """A community is below the street's level: refused, naming the rule."""
@@ -464,11 +469,16 @@ class SwitchingMachine(RuleBasedStateMachine):
 
     @rule(compound=st.sampled_from(COMPOUNDS))
     def refused_actor(self, compound: str) -> None:
-        before = self._snapshot()
+        before, length = self._snapshot()
         outsider = TOWNSHIP if CHAIN.street_of(community_of(compound)) == STREET else STREET
         with pytest.raises(AuthorityError):
             self.engine.declare(compound, actor=outsider)
-        assert self._snapshot() == before
+        after, new_length = self._snapshot()
+        assert new_length == length + 1, "a refusal is recorded as one audit event"
+        assert self.engine.journal[-1].type == "command.refused"
+        assert {k: v for k, v in after.items() if k != "commands"} == {
+            k: v for k, v in before.items() if k != "commands"
+        }
 
     @invariant()
     def modes_follow_zones(self) -> None:

@@ -18,19 +18,24 @@ schedule exactly.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import heapq
+import logging
+import os
+import pickle
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 import attrs
 
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock, WallClock
-from gridgov.errors import AuthorityError, GridgovError, UnknownUnitError
-from gridgov.journal import Event, MemoryJournal
+from gridgov.errors import AuthorityError, GridgovError, JournalError, UnknownUnitError
+from gridgov.journal import CommandRecord, Event, MemoryJournal, SqliteJournal
 from gridgov.model import Level, PersonKind, Post
 from gridgov.modes import (
     ZONES,
@@ -64,6 +69,40 @@ _SYSTEM = "system"
 _ZONE, _MODE = 0, 1
 
 Deadline = tuple[datetime, int, str]
+
+
+_log = logging.getLogger("gridgov.engine")
+
+P = ParamSpec("P")
+Journal = MemoryJournal | SqliteJournal
+Subscriber = Callable[[Event], object]
+
+#: Commands whose work may land in several commits (one per due time).
+_MULTI_COMMIT = frozenset({"advance"})
+
+
+def _command(
+    fn: Callable[Concatenate[Engine, P], CommandResult],
+) -> Callable[Concatenate[Engine, P], CommandResult]:
+    """Make ``fn`` an engine command: serialised, retry-safe, audited, delivered.
+
+    The wrapper holds the engine's lock for the whole command; answers a
+    repeated idempotency ``key`` with the first result; records a refusal
+    event when the command raises :class:`AuthorityError`; and hands the
+    committed events to the subscribers.
+    """
+
+    @functools.wraps(fn)
+    def run(self: Engine, /, *args: P.args, **kwargs: P.kwargs) -> CommandResult:
+        return self._run(fn.__name__, functools.partial(fn, self), args, kwargs)
+
+    return run
+
+
+def _fingerprint(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    shown = [repr(a) for a in args]
+    shown += [f"{k}={v!r}" for k, v in sorted(kwargs.items()) if k not in ("key", "command_id")]
+    return f"{name}({', '.join(shown)})"
 
 
 @attrs.frozen
@@ -236,11 +275,16 @@ class Engine:
         rules: the rules to run by (default: :meth:`Rules.default`).
         clock: where time comes from (default: the wall clock); tests and
             simulations pass a :class:`~gridgov.clock.ManualClock`.
-        journal: where events go (default: a new in-memory journal).
+        journal: where events go (default: a new in-memory journal). A
+            journal that already holds events is replayed (from its latest
+            snapshot when it has one), so the engine starts where it stopped.
         seed: seed of the staffing pools' tie-breaking rank.
+        snapshot_every: a durable journal gets a snapshot of the state after
+            this many new events.
 
     Raises:
         GridgovError: an area of the rules names a unit the city lacks.
+        JournalError: the journal's events do not fit this city.
     """
 
     def __init__(
@@ -248,8 +292,9 @@ class Engine:
         city: City,
         rules: Rules | None = None,
         clock: Clock | None = None,
-        journal: MemoryJournal | None = None,
+        journal: Journal | None = None,
         seed: int = 0,
+        snapshot_every: int = 50_000,
     ) -> None:
         self.city = city
         self.rules = rules if rules is not None else Rules.default()
@@ -276,6 +321,15 @@ class Engine:
         self.seed = seed
         self._pools: Pools | None = None
         self.roster = Roster(city)
+        self._subscribers: list[tuple[Subscriber, frozenset[str] | None]] = []
+        #: Errors raised by subscribers: (event seq, subscriber, the exception).
+        self.delivery_errors: list[tuple[int, Subscriber, BaseException]] = []
+        self._pending: tuple[str, str] | None = None
+        self._pending_single = True
+        self._snapshot_every = snapshot_every
+        self._snapshot_seq = 0
+        if len(self.journal):
+            self._load()
 
     # ================================================================= reads
 
@@ -360,6 +414,7 @@ class Engine:
 
     # ============================================================== commands
 
+    @_command
     def report_case(
         self,
         compound: str,
@@ -367,6 +422,7 @@ class Engine:
         *,
         actor: str | None = None,
         command_id: str | None = None,
+        key: str | None = None,
     ) -> CommandResult:
         """A confirmed case in ``compound``: apply the rules' case measures.
 
@@ -409,6 +465,7 @@ class Engine:
             self._plan_case(plan, compound, when, now)
             return self._commit(plan)
 
+    @_command
     def declare(
         self,
         target: str,
@@ -417,6 +474,7 @@ class Engine:
         actor: str | None = None,
         hold: bool = False,
         command_id: str | None = None,
+        key: str | None = None,
     ) -> CommandResult:
         """Declare measures on any node of the chain (or a named area) and everything below.
 
@@ -464,6 +522,7 @@ class Engine:
             self._settle_all(plan, touched, now, cause)
             return self._commit(plan)
 
+    @_command
     def lift(
         self,
         target: str,
@@ -472,6 +531,7 @@ class Engine:
         actor: str | None = None,
         skip_recovery: bool = False,
         command_id: str | None = None,
+        key: str | None = None,
     ) -> CommandResult:
         """Lift measures at or below ``target`` down to zone ``to``.
 
@@ -510,8 +570,9 @@ class Engine:
                     self._settle(plan, community, now, cause, hurry=True)
             return self._commit(plan)
 
+    @_command
     def advance(
-        self, to: datetime | None = None, *, command_id: str | None = None
+        self, to: datetime | None = None, *, command_id: str | None = None, key: str | None = None
     ) -> CommandResult:
         """Move the clock to ``to`` and apply every step-down that falls due, in time order.
 
@@ -576,6 +637,108 @@ class Engine:
             plan.pushes.clear()
         return self._commit(plan, when)
 
+    # ========================================================= command runner
+
+    def _run(
+        self,
+        name: str,
+        call: Callable[..., CommandResult],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> CommandResult:
+        key = kwargs.get("key")
+        with self._lock:
+            if key is not None:
+                fingerprint = _fingerprint(name, args, kwargs)
+                prior = self.journal.lookup(key)
+                if prior is not None:
+                    if prior.fingerprint != fingerprint:
+                        raise GridgovError(
+                            f"idempotency key {key!r} was used for {prior.fingerprint}; "
+                            f"expected the same command again, got {fingerprint}"
+                        )
+                    return CommandResult(
+                        prior.command, tuple(self.journal.between(prior.first, prior.last))
+                    )
+                self._pending = (key, fingerprint)
+                self._pending_single = name not in _MULTI_COMMIT
+            try:
+                result = call(*args, **kwargs)
+            except AuthorityError as exc:
+                self._pending = None
+                self._deliver(self._refuse(name, exc).events)
+                raise
+            except BaseException:
+                self._pending = None
+                raise
+            if self._pending is not None:
+                # Nothing committed carried the key (a command that changed
+                # nothing, or one of several commits): remember it now.
+                key, fingerprint = self._pending
+                self._pending = None
+                seqs = [e.seq for e in result.events] or [self.journal.next_seq]
+                first, last = seqs[0], (seqs[-1] if result.events else seqs[0] - 1)
+                self.journal.append(
+                    [], CommandRecord(key, fingerprint, result.command, first, last)
+                )
+            self._deliver(result.events)
+            return result
+
+    def _refuse(self, name: str, exc: AuthorityError) -> CommandResult:
+        """Record a refused command: refusals are audit data."""
+        plan = self._plan(exc.actor, None)
+        plan.record(
+            self.clock.now(), "command.refused", exc.target, exc.rule, command=name, actor=exc.actor
+        )
+        return self._commit(plan)
+
+    def subscribe(
+        self, callback: Subscriber, *, types: Iterable[str] | None = None
+    ) -> Callable[[], None]:
+        """Call ``callback(event)`` for each event after its command is committed.
+
+        Subscribers run on the committing thread, in sequence order, while the
+        engine's lock is held (so they see the state the event left). An
+        exception in a subscriber is logged and kept in
+        :attr:`delivery_errors`; it never undoes the commit or stops the other
+        subscribers.
+
+        Args:
+            callback: called with each :class:`Event`.
+            types: only these event types (default: all).
+
+        Returns:
+            A function that unsubscribes.
+        """
+        entry = (callback, frozenset(types) if types is not None else None)
+        with self._lock:
+            self._subscribers.append(entry)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if entry in self._subscribers:
+                    self._subscribers.remove(entry)
+
+        return unsubscribe
+
+    @property
+    def source(self) -> str:
+        """The CloudEvents ``source`` of this engine's events: ``/gridgov/<city id>``."""
+        return f"/gridgov/{self.city.chain.city}"
+
+    def _deliver(self, events: Iterable[Event]) -> None:
+        if not self._subscribers:
+            return
+        for event in events:
+            for callback, types in list(self._subscribers):
+                if types is not None and event.type not in types:
+                    continue
+                try:
+                    callback(event)
+                except Exception as exc:
+                    self.delivery_errors.append((event.seq, callback, exc))
+                    _log.exception("subscriber %r failed on event %d", callback, event.seq)
+
     # =============================================================== replay
 
     @classmethod
@@ -596,13 +759,144 @@ class Engine:
         Raises:
             GridgovError: the events do not fit the city (unknown units or states).
         """
-        engine = cls(city, rules, clock, seed=seed)
-        batch = list(events)
-        engine.journal.append(batch)
-        for event in batch:
-            engine._apply_event(event)
-        engine._rebuild_heap()
-        return engine
+        journal = MemoryJournal()
+        journal.append(list(events))
+        return cls(city, rules, clock, journal=journal, seed=seed)
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        city: City,
+        rules: Rules | None = None,
+        clock: Clock | None = None,
+        seed: int = 0,
+        synchronous: str = "NORMAL",
+        snapshot_every: int = 50_000,
+    ) -> Engine:
+        """An engine on a durable SQLite journal at ``path``, at the state its events give.
+
+        A new file is created and stamped with the city, rules and seed; an
+        existing one must have been written for the same (a journal replayed
+        against other rules would not be the same history).
+
+        Args:
+            path: the journal file.
+            city: the city.
+            rules: the rules (default: :meth:`Rules.default`).
+            clock: the clock (default: the wall clock).
+            seed: the staffing seed.
+            synchronous: SQLite ``synchronous``: ``NORMAL`` or ``FULL``.
+            snapshot_every: events between snapshots.
+
+        Raises:
+            JournalError: the file is not a journal, is corrupted, or belongs to
+                another city, rules or seed.
+        """
+        rules = rules if rules is not None else Rules.default()
+        journal = SqliteJournal(path, synchronous)
+        stamp = {
+            "city": f"{city.name}:{_digest(repr(sorted(city.summary().items())))}",
+            "rules": _digest(rules.to_toml()),
+            "seed": str(seed),
+        }
+        try:
+            for key, value in stamp.items():
+                written = journal.meta(key)
+                if written is None:
+                    journal.set_meta(key, value)
+                elif written != value:
+                    raise JournalError(
+                        f"{journal.path} was written with {key} {written}; this engine has "
+                        f"{key} {value} (open it with the city, rules and seed it was written with)"
+                    )
+            return cls(
+                city, rules, clock, journal=journal, seed=seed, snapshot_every=snapshot_every
+            )
+        except BaseException:
+            journal.close()
+            raise
+
+    def close(self) -> None:
+        """Snapshot the state (durable journals) and close the journal."""
+        with self._lock:
+            if self.journal.durable and len(self.journal) > self._snapshot_seq:
+                self._save_snapshot()
+            self.journal.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _load(self) -> None:
+        """Bring the state to what the journal's events give (snapshot first)."""
+        start = 0
+        snapshot = self.journal.latest_snapshot()
+        if snapshot is not None:
+            start, blob = snapshot
+            try:
+                self._restore(pickle.loads(blob))
+            except Exception as exc:
+                raise JournalError(f"snapshot at event {start} is unreadable: {exc!r}") from None
+            self._snapshot_seq = start
+        for event in self.journal.since(start):
+            self._apply_event(event)
+        self._rebuild_heap()
+
+    def _state(self) -> dict[str, Any]:
+        roster = self.roster
+        return {
+            "seq": len(self.journal),
+            "zones": self._zones.states_of(),
+            "modes": self._modes.states_of(),
+            "zone_due": self._zone_due,
+            "mode_due": self._mode_due,
+            "held": self._held,
+            "commands": self._commands,
+            "last_time": self._last_time,
+            "roster": (
+                roster.posts,
+                roster.holders,
+                roster.assignment,
+                roster.back_since,
+                roster.shortfalls,
+                roster.drawn,
+                roster.hot,
+            ),
+        }
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        for compound, zone in state["zones"].items():
+            self._zones.force(compound, zone)
+        for community, mode in state["modes"].items():
+            self._modes.force(community, mode)
+        counts: dict[str, Counter[str]] = {}
+        for compound, zone in state["zones"].items():
+            counts.setdefault(self.city.compounds[compound].community, Counter())[zone] += 1
+        self._zone_counts = counts
+        self._zone_due = dict(state["zone_due"])
+        self._mode_due = dict(state["mode_due"])
+        self._held = set(state["held"])
+        self._commands = int(state["commands"])
+        self._last_time = state["last_time"]
+        roster = self.roster
+        (
+            roster.posts,
+            roster.holders,
+            roster.assignment,
+            roster.back_since,
+            roster.shortfalls,
+            roster.drawn,
+            roster.hot,
+        ) = state["roster"]
+
+    def _save_snapshot(self) -> None:
+        seq = len(self.journal)
+        self.journal.save_snapshot(seq, pickle.dumps(self._state(), pickle.HIGHEST_PROTOCOL))
+        self._snapshot_seq = seq
 
     def _apply_event(self, event: Event) -> None:
         chain = self.city.chain
@@ -951,7 +1245,10 @@ class Engine:
                 grids={g: d for g, d in staffing.hot},
             )
 
-    def staff(self, *, actor: str | None = None, command_id: str | None = None) -> CommandResult:
+    @_command
+    def staff(
+        self, *, actor: str | None = None, command_id: str | None = None, key: str | None = None
+    ) -> CommandResult:
         """Try again to fill every open shortfall from the pools (e.g. after people came back).
 
         Raises:
@@ -963,6 +1260,7 @@ class Engine:
             plan.refill = True
             return self._commit(plan)
 
+    @_command
     def post_task(
         self,
         community: str,
@@ -972,6 +1270,7 @@ class Engine:
         capacity: int = 1,
         actor: str | None = None,
         command_id: str | None = None,
+        key: str | None = None,
     ) -> CommandResult:
         """Post a task on a community's task board for its in-service members to claim.
 
@@ -1017,7 +1316,10 @@ class Engine:
             )
             return self._commit_staffing(plan)
 
-    def claim(self, task: str, person: str, *, command_id: str | None = None) -> CommandResult:
+    @_command
+    def claim(
+        self, task: str, person: str, *, command_id: str | None = None, key: str | None = None
+    ) -> CommandResult:
         """An in-service member claims a seat of a task on their home community's board.
 
         Raises:
@@ -1062,7 +1364,10 @@ class Engine:
             )
             return self._commit_staffing(plan)
 
-    def hand_back(self, person: str, *, command_id: str | None = None) -> CommandResult:
+    @_command
+    def hand_back(
+        self, person: str, *, command_id: str | None = None, key: str | None = None
+    ) -> CommandResult:
         """A member hands their task back; its seat opens for others to claim.
 
         Raises:
@@ -1088,8 +1393,14 @@ class Engine:
             )
             return self._commit_staffing(plan)
 
+    @_command
     def complete_task(
-        self, task: str, *, actor: str | None = None, command_id: str | None = None
+        self,
+        task: str,
+        *,
+        actor: str | None = None,
+        command_id: str | None = None,
+        key: str | None = None,
     ) -> CommandResult:
         """A task is done: it leaves the board and its members go back to their normal posts.
 
@@ -1249,7 +1560,15 @@ class Engine:
                 else:
                     self._held.discard(compound)
             self._zone_counts.update(plan.counts)
-            self.journal.append(events)
+            record = None
+            if self._pending is not None and self._pending_single:
+                key, fingerprint = self._pending
+                record = CommandRecord(
+                    key, fingerprint, plan.command, first, first + len(events) - 1
+                )
+            self.journal.append(events, record)
+            if record is not None:
+                self._pending = None
         except Exception:
             for compound, zone in saved_zone.items():
                 self._zones.force(compound, zone)
@@ -1271,6 +1590,8 @@ class Engine:
             if plan.command == f"c{self._commands + 1:06d}":
                 self._commands += 1
             self._last_time = max(e.time for e in events)
+        if self.journal.durable and len(self.journal) - self._snapshot_seq >= self._snapshot_every:
+            self._save_snapshot()
         return CommandResult(plan.command, events)
 
     def _live(self, item: Deadline) -> bool:
@@ -1307,6 +1628,10 @@ def _staffing_of(event: Event) -> StaffingPlan:
     if event.type == "front_line.changed":
         return StaffingPlan(hot=tuple(sorted((g, int(d)) for g, d in data["grids"].items())))
     raise GridgovError(f"event {event.seq}: unknown staffing event {event.type!r}")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _command_number(command: str) -> int | None:
