@@ -1,0 +1,238 @@
+"""Test doubles and assertions for suites that check escalation rules.
+
+Everything here reads as the rule it checks::
+
+    engine.report_case(compound)
+    assert_zone(engine, compound, "sealed", within=timedelta(hours=1))
+    assert_mode(engine, street_community, "alert")
+    assert_staffed(engine, compound)
+
+and fails with the relevant part of the event history, so a broken rule shows
+what happened instead::
+
+    AssertionError: compound 990101001001-C01 is 'controlled', expected 'sealed'
+    history of 990101001001-C01:
+      #1  2022-09-17 00:00  case.confirmed    case confirmed in 990101001001-C01
+      #2  2022-09-17 00:00  zone.changed      open -> sealed  (case in 990101001001-C01)
+      ...
+
+The pytest plugin (:mod:`gridgov.pytest_plugin`, registered under the
+``pytest11`` entry point) provides fixtures built from these pieces:
+``gridgov_city``, ``gridgov_rules``, ``gridgov_clock``, ``gridgov_engine`` and
+``gridgov_durable_engine``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from gridgov.clock import ManualClock
+from gridgov.engine import Engine
+from gridgov.journal import Event
+
+__all__ = [
+    "EventCapture",
+    "ManualClock",
+    "advance_by",
+    "assert_escalated",
+    "assert_mode",
+    "assert_staffed",
+    "assert_zone",
+    "events_of",
+    "history",
+]
+
+
+def events_of(
+    engine: Engine,
+    type: str | None = None,
+    unit: str | None = None,
+    command: str | None = None,
+) -> list[Event]:
+    """The engine's events matching every given filter (``type`` may end in ``.*``)."""
+    return engine.journal.select(type=type, unit=unit, command=command)
+
+
+def history(events: Iterable[Event], limit: int = 30) -> str:
+    """Events as aligned lines, the last ``limit`` of them, for failure messages."""
+    rows = list(events)
+    shown = rows[-limit:]
+    lines = []
+    if len(rows) > limit:
+        lines.append(f"  ... {len(rows) - limit} earlier event(s)")
+    for event in shown:
+        change = f"{event.old} -> {event.new}  " if event.new is not None else ""
+        lines.append(
+            f"  #{event.seq:<5} {event.time:%Y-%m-%d %H:%M}  {event.type:<22} "
+            f"{change}({event.cause})"
+        )
+    return "\n".join(lines) if lines else "  (no events)"
+
+
+def _unit_history(engine: Engine, unit: str) -> str:
+    return f"history of {unit}:\n{history(events_of(engine, unit=unit))}"
+
+
+def assert_zone(
+    engine: Engine,
+    compound: str,
+    zone: str,
+    *,
+    within: timedelta | None = None,
+    since: datetime | None = None,
+) -> None:
+    """Assert that ``compound`` is in ``zone`` (and got there in time).
+
+    Args:
+        engine: the engine.
+        compound: the compound.
+        zone: the zone expected now.
+        within: the compound must have entered ``zone`` no later than this
+            after ``since``.
+        since: the start of ``within`` (default: the last confirmed case in
+            the compound, else the first event of the journal).
+
+    Raises:
+        AssertionError: with the compound's event history.
+    """
+    current = engine.zone(compound)
+    if current != zone:
+        raise AssertionError(
+            f"compound {compound} is {current!r}, expected {zone!r}\n"
+            f"{_unit_history(engine, compound)}"
+        )
+    if within is None:
+        return
+    changes = [e for e in events_of(engine, "zone.changed", compound) if e.new == zone]
+    if not changes:  # pragma: no cover - the zone was reached, so a change exists
+        raise AssertionError(f"no zone.changed event brought {compound} to {zone!r}")
+    reached = changes[-1].time
+    start = since if since is not None else _start_of(engine, compound)
+    if reached - start > within:
+        raise AssertionError(
+            f"compound {compound} became {zone!r} at {reached.isoformat()}, "
+            f"{reached - start} after {start.isoformat()}; expected within {within}\n"
+            f"{_unit_history(engine, compound)}"
+        )
+
+
+def _start_of(engine: Engine, compound: str) -> datetime:
+    cases = events_of(engine, "case.confirmed", compound)
+    if cases:
+        return datetime.fromisoformat(str(cases[-1].data["at"]))
+    first = next(iter(engine.journal), None)
+    return first.time if first is not None else engine.clock.now()
+
+
+def assert_mode(engine: Engine, community: str, mode: str) -> None:
+    """Assert that ``community`` is in ``mode``.
+
+    Raises:
+        AssertionError: with the community's event history.
+    """
+    current = engine.mode(community)
+    if current != mode:
+        raise AssertionError(
+            f"community {community} is {current!r}, expected {mode!r}\n"
+            f"{_unit_history(engine, community)}"
+        )
+
+
+def assert_staffed(engine: Engine, compound: str) -> None:
+    """Assert that every post serving ``compound`` is filled (a sealed one has its point lead).
+
+    Raises:
+        AssertionError: naming the empty posts and their shortfalls, with the
+            compound's history.
+    """
+    roster = engine.roster
+    problems = []
+    if engine.zone(compound) == "sealed" and engine.commander_of(compound) is None:
+        problems.append("no point lead")
+    for post in roster.posts.values():
+        if post.unit != compound:
+            continue
+        missing = roster.missing(post.id)
+        if missing > 0:
+            why = roster.shortfalls.get(post.id)
+            reason = f": {why.reason}" if why is not None else ""
+            problems.append(f"{post.id} lacks {missing} of {post.capacity}{reason}")
+    if problems:
+        raise AssertionError(
+            f"compound {compound} is not fully staffed: {'; '.join(problems)}\n"
+            f"{_unit_history(engine, compound)}"
+        )
+
+
+def assert_escalated(
+    engine: Engine, ticket: str, *, to: str, within: timedelta | None = None
+) -> None:
+    """Assert that ``ticket`` escalated up to a unit at level ``to`` (in time).
+
+    Args:
+        engine: the engine.
+        ticket: the ticket's id.
+        to: a level (``street``, ``district``, ``city``, ...) or a unit id.
+        within: the escalation must have happened no later than this after
+            the ticket was opened.
+
+    Raises:
+        AssertionError: with the ticket's event history.
+    """
+    chain = engine.city.chain
+    events = [e for e in engine.journal if e.data.get("ticket") == ticket or e.unit == ticket]
+    escalations = [e for e in events if e.type == "ticket.escalated"]
+
+    def reaches(event: Event) -> bool:
+        unit = str(event.data.get("to", event.new or ""))
+        if unit == to:
+            return True
+        return unit in chain and chain.level(unit).value == to
+
+    hits = [e for e in escalations if reaches(e)]
+    shown = f"history of ticket {ticket}:\n{history(events)}"
+    if not hits:
+        raise AssertionError(f"ticket {ticket} never escalated to {to}\n{shown}")
+    if within is not None:
+        opened = next((e.time for e in events if e.type == "ticket.opened"), None)
+        if opened is not None and hits[0].time - opened > within:
+            raise AssertionError(
+                f"ticket {ticket} reached {to} {hits[0].time - opened} after it was opened; "
+                f"expected within {within}\n{shown}"
+            )
+
+
+def advance_by(engine: Engine, delta: timedelta) -> list[Event]:
+    """Move a manual clock forward by ``delta`` through the engine; returns the events."""
+    return list(engine.advance(engine.clock.now() + delta).events)
+
+
+class EventCapture:
+    """Collects the events an engine commits from now on (a subscriber).
+
+    Use as a context manager to stop collecting on exit::
+
+        with EventCapture(engine) as capture:
+            engine.report_case(compound)
+        assert capture.types() == [...]
+    """
+
+    def __init__(self, engine: Engine, types: Iterable[str] | None = None) -> None:
+        #: The events seen, in order.
+        self.events: list[Event] = []
+        self._stop = engine.subscribe(self.events.append, types=types)
+
+    def types(self) -> list[str]:
+        """The types of the events seen, in order."""
+        return [e.type for e in self.events]
+
+    def close(self) -> None:
+        """Stop collecting."""
+        self._stop()
+
+    def __enter__(self) -> EventCapture:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
