@@ -160,3 +160,28 @@ class TestExampleSuite:
         assert done.returncode == 1
         assert "history of 990101001001-C01" in done.stdout
         assert "sealed -> controlled" in done.stdout
+
+
+class TestDocs:
+    """docs/testing.md shows the example suite as it is."""
+
+    def test_docs_show_the_real_failure(self) -> None:
+        """The failure shown in docs/testing.md is exactly what the broken rule prints."""
+        from gridgov.presets import small
+
+        text = (ROOT / "examples" / "rule_suite" / "rules.toml").read_text()
+        rules = Rules.from_toml(text.replace("after_quiet_days = 10", "after_quiet_days = 3"))
+        engine = Engine(small(), rules, ManualClock())
+        engine.report_case(COMPOUND)
+        advance_by(engine, timedelta(days=10) - timedelta(minutes=1))
+        with pytest.raises(AssertionError) as info:
+            assert_zone(engine, COMPOUND, "sealed")
+        page = (ROOT / "docs" / "testing.md").read_text()
+        assert f"AssertionError: {info.value}\n```" in page
+
+    def test_docs_quote_the_example_suite(self) -> None:
+        """The page quotes conftest.py and test_rules.py of examples/rule_suite verbatim."""
+        page = (ROOT / "docs" / "testing.md").read_text()
+        for name in ("conftest.py", "test_rules.py"):
+            text = (ROOT / "examples" / "rule_suite" / name).read_text().rstrip()
+            assert f"```python\n{text}\n```" in page, name

@@ -70,8 +70,17 @@ def history(events: Iterable[Event], limit: int = 30) -> str:
     return "\n".join(lines) if lines else "  (no events)"
 
 
-def _unit_history(engine: Engine, unit: str) -> str:
-    return f"history of {unit}:\n{history(events_of(engine, unit=unit))}"
+#: The event types relevant to each kind of assertion.
+_ZONE_TYPES = ("case.", "zone.", "measure.")
+_MODE_TYPES = ("mode.", "measure.")
+_STAFF_TYPES = ("zone.", "post.", "shortfall.", "reinforcement.")
+
+
+def _unit_history(engine: Engine, unit: str, types: tuple[str, ...] | None = None) -> str:
+    events = events_of(engine, unit=unit)
+    if types is not None:
+        events = [e for e in events if e.type.startswith(types)]
+    return f"history of {unit}:\n{history(events)}"
 
 
 def assert_zone(
@@ -100,7 +109,7 @@ def assert_zone(
     if current != zone:
         raise AssertionError(
             f"compound {compound} is {current!r}, expected {zone!r}\n"
-            f"{_unit_history(engine, compound)}"
+            f"{_unit_history(engine, compound, _ZONE_TYPES)}"
         )
     if within is None:
         return
@@ -113,7 +122,7 @@ def assert_zone(
         raise AssertionError(
             f"compound {compound} became {zone!r} at {reached.isoformat()}, "
             f"{reached - start} after {start.isoformat()}; expected within {within}\n"
-            f"{_unit_history(engine, compound)}"
+            f"{_unit_history(engine, compound, _ZONE_TYPES)}"
         )
 
 
@@ -135,7 +144,7 @@ def assert_mode(engine: Engine, community: str, mode: str) -> None:
     if current != mode:
         raise AssertionError(
             f"community {community} is {current!r}, expected {mode!r}\n"
-            f"{_unit_history(engine, community)}"
+            f"{_unit_history(engine, community, _MODE_TYPES)}"
         )
 
 
@@ -161,7 +170,7 @@ def assert_staffed(engine: Engine, compound: str) -> None:
     if problems:
         raise AssertionError(
             f"compound {compound} is not fully staffed: {'; '.join(problems)}\n"
-            f"{_unit_history(engine, compound)}"
+            f"{_unit_history(engine, compound, _STAFF_TYPES)}"
         )
 
 
