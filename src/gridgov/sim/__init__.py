@@ -1,0 +1,1 @@
+"""Lockdown scenarios for researchers: scenarios, outbreak drivers, runs, metrics, sweeps."""
