@@ -405,6 +405,7 @@ class Engine:
             "shortfalls": dict(self.roster.shortfalls),
             "drawn": {k: v for k, v in self.roster.drawn.items() if v},
             "front_line_grids": dict(self.roster.hot),
+            "unavailable": self.roster.unavailable,
         }
 
     @property
@@ -865,6 +866,7 @@ class Engine:
                 roster.shortfalls,
                 roster.drawn,
                 roster.hot,
+                roster.unavailable,
             ),
         }
 
@@ -891,6 +893,7 @@ class Engine:
             roster.shortfalls,
             roster.drawn,
             roster.hot,
+            roster.unavailable,
         ) = state["roster"]
 
     def _save_snapshot(self) -> None:
@@ -923,6 +926,8 @@ class Engine:
                     self._held.add(event.unit)
                 else:
                     self._held.discard(event.unit)
+            elif event.type == "availability.changed":
+                self.roster.set_availability(dict(event.data["away"]), int(event.data["seed"]))
             elif event.type.startswith(("post.", "shortfall.", "front_line.")):
                 self.roster.apply(_staffing_of(event), event.time)
             elif event.type in ("mode.changed", "mode.renewed"):
@@ -1442,6 +1447,47 @@ class Engine:
                     missing=0,
                 )
             return self._commit_staffing(plan)
+
+    @_command
+    def set_availability(
+        self,
+        away: dict[str, float],
+        *,
+        seed: int = 0,
+        actor: str | None = None,
+        command_id: str | None = None,
+        key: str | None = None,
+    ) -> CommandResult:
+        """Make a share of each kind of person unavailable for new posts.
+
+        Researchers use it for staffing levels ("20% fewer in-service
+        members") and daily availability; people already on a post stay.
+
+        Args:
+            away: share unavailable (0..1) by person kind (``cadre``,
+                ``in_service_member``, ``grid_worker``, ``volunteer``); kinds
+                left out are all available.
+            seed: which people are away is drawn with this seed.
+
+        Raises:
+            GridgovError: an unknown kind or a share outside 0..1.
+            AuthorityError: ``actor`` is not the city's command.
+        """
+        kinds = {k.value for k in PersonKind}
+        for kind, share in away.items():
+            if kind not in kinds:
+                raise GridgovError(
+                    f"unknown person kind {kind!r} (expected one of: {', '.join(sorted(kinds))})"
+                )
+            if not 0.0 <= share <= 1.0:
+                raise GridgovError(f"share away for {kind} must be in 0..1, got {share}")
+        who = self._authorise(actor, [self.city.chain.city], Level.CITY, "set availability for")
+        plan = self._plan(who, command_id)
+        plan.record(self.clock.now(), "availability.changed", self.city.chain.city,
+                    "availability set", away=dict(sorted(away.items())), seed=seed)
+        result = self._commit(plan)
+        self.roster.set_availability(away, seed)
+        return result
 
     def _is_task(self, post: StaffPost) -> bool:
         return post.role in CLAIMABLE or "/task/" in post.id

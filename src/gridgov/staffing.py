@@ -371,6 +371,29 @@ class Roster:
         self.drawn: Counter[str] = Counter()
         #: Compounds in a front-line zone, per grid.
         self.hot: Counter[str] = Counter()
+        #: People not available for new posts (off duty, sick, not drawn).
+        self.unavailable: frozenset[str] = frozenset()
+        self._by_kind: dict[PersonKind, list[str]] | None = None
+
+    def set_availability(self, away: Mapping[str, float], seed: int) -> None:
+        """Make a share of each kind of person unavailable for new posts.
+
+        Who is away is drawn with ``random.Random(seed)`` from each kind's
+        people in id order, so the same shares and seed always give the same
+        people. People already on a post stay on it.
+        """
+        if self._by_kind is None:
+            by_kind: dict[PersonKind, list[str]] = {}
+            for pid in sorted(self.city.people):
+                by_kind.setdefault(self.city.people[pid].kind, []).append(pid)
+            self._by_kind = by_kind
+        rng = random.Random(seed)
+        chosen: set[str] = set()
+        for kind in sorted(away):
+            people = self._by_kind.get(PersonKind(kind), [])
+            count = round(len(people) * away[kind])
+            chosen.update(rng.sample(people, count))
+        self.unavailable = frozenset(chosen)
 
     def holder_of(self, post: str) -> tuple[str, ...]:
         """Who holds ``post`` now."""
@@ -442,7 +465,7 @@ class _Draft:
         self.cursors: dict[tuple[str, str, PersonKind], int] = {}
 
     def is_busy(self, person: str) -> bool:
-        if person in self.busy:
+        if person in self.busy or person in self.roster.unavailable:
             return True
         return person in self.roster.assignment and person not in self.freed
 
