@@ -1,15 +1,61 @@
-"""The runner: drives the real engine through a scenario and collects daily metrics."""
+"""The runner: drives the real engine through a scenario and collects daily metrics.
+
+The simulation does not copy the engine's logic: it builds the scenario's
+city, runs a real :class:`gridgov.Engine` on a manual clock, and at each step
+feeds it the cases the outbreak driver confirms (each at its own time), lets
+it switch modes and zones, staff and release posts, and step down as quiet
+days pass. Residents' requests from sealed and controlled households run
+through the closed loop's bulk path. At the end of each day it reads the
+governance metrics off the engine and its events.
+
+Same scenario and seed, same rows: every random draw comes from generators
+seeded from the run's seed, and nothing reads the wall clock.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+import sys
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 import attrs
 
+from gridgov.city import City
+from gridgov.clock import EPOCH, ManualClock
+from gridgov.engine import Engine
+from gridgov.errors import GridgovError
+from gridgov.journal import Event
+from gridgov.modes import MODES, ZONES
+from gridgov.rules import STAFF_ROLES
+from gridgov.sim.outbreak import OutbreakDriver, make_driver
 from gridgov.sim.scenario import Scenario
 
-__all__ = ["RunResult", "run_scenario"]
+__all__ = ["COLUMNS", "RunResult", "build_city", "run_scenario"]
+
+_LEVELS = ("big_party_committee", "street", "district", "city")
+
+#: The metric columns, in order (``day`` first).
+COLUMNS: tuple[str, ...] = (
+    "day",
+    "date",
+    "cases_new",
+    "cases_confirmed",
+    "cases_total",
+    *(f"communities_{m}" for m in MODES),
+    *(f"compounds_{z}" for z in ZONES),
+    *(f"households_{z}" for z in ZONES[1:]),
+    "household_days_controlled",
+    "household_days_sealed",
+    *(f"posts_{what}_{role}" for role in STAFF_ROLES for what in ("needed", "filled", "short")),
+    *(f"reinforcements_{level}" for level in _LEVELS),
+    "seal_to_point_lead_hours_p50",
+    "seal_to_point_lead_hours_p95",
+    "seal_to_point_lead_hours_max",
+    "compounds_sealed_without_point_lead",
+)
 
 
 @attrs.frozen
@@ -37,12 +83,260 @@ class RunResult:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
+def build_city(scenario: Scenario) -> City:
+    """The scenario's city, from its preset.
+
+    Raises:
+        GridgovError: an unknown preset.
+    """
+    from gridgov.presets import PRESETS
+
+    factory: Callable[..., City] | None = PRESETS.get(scenario.city.preset)
+    if factory is None:
+        raise GridgovError(
+            f"unknown preset {scenario.city.preset!r} (expected one of: "
+            f"{', '.join(sorted(PRESETS))})"
+        )
+    if scenario.city.preset == "jiamusi":
+        return factory(seed=scenario.city.seed, scale=scenario.city.scale)
+    return factory(seed=scenario.city.seed)
+
+
+class _Watcher:
+    """Counts what happens during a day, from the engine's events."""
+
+    def __init__(self) -> None:
+        self.sealed_at: dict[str, Any] = {}
+        self.lead_delays: list[float] = []
+        self.reinforcements: Counter[str] = Counter()
+
+    def __call__(self, event: Event) -> None:
+        if event.type == "zone.changed" and event.new == "sealed":
+            self.sealed_at[event.unit] = event.time
+        elif event.type == "post.assigned" and event.data.get("role") == "point_lead":
+            sealed = self.sealed_at.pop(event.unit, None)
+            if sealed is not None:
+                self.lead_delays.append((event.time - sealed).total_seconds() / 3600)
+        elif event.type == "zone.changed" and event.old == "sealed":
+            self.sealed_at.pop(event.unit, None)
+        elif event.type == "reinforcement.requested":
+            self.reinforcements[str(event.data.get("level"))] += int(event.data.get("requested", 0))
+
+
+def _percentile(values: list[float], share: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = share * (len(ordered) - 1)
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
 def run_scenario(
-    scenario: Scenario, *, seed: int | None = None, progress: bool = False
-) -> RunResult:  # pragma: no cover - being written
-    """Run ``scenario`` (with ``seed`` instead of its own, if given)."""
-    raise NotImplementedError
+    scenario: Scenario,
+    *,
+    seed: int | None = None,
+    progress: bool = False,
+    city: City | None = None,
+    driver: Callable[[City, Scenario, int], OutbreakDriver] | None = None,
+) -> RunResult:
+    """Run ``scenario`` on the real engine and collect its daily metrics.
+
+    Args:
+        scenario: the scenario.
+        seed: the run's seed (default: the scenario's own).
+        progress: show a progress bar on a terminal (silent when not a terminal).
+        city: the built city, when the caller already has it (it must be the
+            scenario's city).
+        driver: a factory for another outbreak driver (default: the
+            scenario's ``outbreak.driver``).
+
+    Returns:
+        The metrics, one row per day, and a summary.
+
+    Raises:
+        GridgovError: the scenario does not fit its city (an unknown compound
+            in a seed case, an area naming an unknown unit).
+    """
+    run_seed = scenario.seed if seed is None else seed
+    city = city if city is not None else build_city(scenario)
+    clock = ManualClock(EPOCH)
+    engine = Engine(city, scenario.rules, clock, seed=run_seed)
+    for case in scenario.outbreak.cases:
+        engine.zone(case.compound)  # unknown compounds fail before the run
+    outbreak = (
+        driver(city, scenario, run_seed)
+        if driver is not None
+        else make_driver(city, scenario.outbreak, run_seed)
+    )
+    watcher = _Watcher()
+    engine.subscribe(watcher)
+    staffing = scenario.staffing
+    base_away = {
+        "cadre": 1 - staffing.cadres,
+        "in_service_member": 1 - staffing.in_service_members,
+        "volunteer": 1 - staffing.volunteers,
+        "grid_worker": 1 - staffing.grid_workers,
+    }
+    daily = staffing.availability < 1.0
+    if daily or any(v > 0 for v in base_away.values()):
+        engine.set_availability(_away(base_away, staffing.availability), seed=run_seed)
+
+    step = scenario.run.step_hours / 24
+    steps_per_day = max(1, round(1 / step)) if step < 1 else 1
+    total_steps = math.ceil(scenario.run.days / step)
+    households = {c: city.households(c) for c in city.compounds}
+    rows: list[tuple[Any, ...]] = []
+    household_days = {"sealed": 0.0, "controlled": 0.0}
+    confirmed_today = 0
+    total_confirmed = 0
+    infections_today = 0
+    peaks: Counter[str] = Counter()
+    bar = _progress(progress, total_steps)
+    for index in range(total_steps):
+        day = index * step
+        zones = engine.zones()
+        for compound, when in outbreak.step(day, step, zones):
+            at = EPOCH + timedelta(days=when)
+            if at > clock.now():
+                engine.advance(at)
+            engine.report_case(compound)
+            confirmed_today += 1
+        infections_today += outbreak.new_infections
+        engine.advance(EPOCH + timedelta(days=day + step))
+        zones = engine.zones()
+        for zone in household_days:
+            household_days[zone] += step * sum(households[c] for c, z in zones.items() if z == zone)
+        if bar is not None:
+            bar[0].advance(bar[1])
+        if (index + 1) % steps_per_day and index + 1 != total_steps:
+            continue
+        total_confirmed += confirmed_today
+        row = _row(
+            engine,
+            watcher,
+            zones,
+            households,
+            household_days,
+            (index + 1) * step - 1 if step < 1 else day,
+            infections_today,
+            confirmed_today,
+            total_confirmed,
+        )
+        rows.append(row)
+        for name in ("compounds_sealed", "households_sealed"):
+            peaks[name] = max(peaks[name], row[COLUMNS.index(name)])
+        for name, value in engine.response_counts().items():
+            peaks[name] = max(peaks[name], value)
+        confirmed_today = 0
+        infections_today = 0
+        watcher.reinforcements.clear()
+        if daily:
+            engine.set_availability(
+                _away(base_away, staffing.availability), seed=run_seed * 1000 + len(rows)
+            )
+    if bar is not None:
+        bar[0].stop()
+    delays = watcher.lead_delays
+    summary = {
+        "scenario": scenario.name,
+        "seed": run_seed,
+        "days": scenario.run.days,
+        "infections": outbreak.infections,
+        "cases_confirmed": total_confirmed,
+        "household_days_sealed": round(household_days["sealed"], 3),
+        "household_days_controlled": round(household_days["controlled"], 3),
+        "peak_compounds_sealed": peaks["compounds_sealed"],
+        "peak_households_sealed": peaks["households_sealed"],
+        "point_leads": peaks["point_leads"],
+        "building_leads": peaks["building_leads"],
+        "deployed_members": peaks["deployed_members"],
+        "grid_workers_front_line": peaks["grid_workers_front_line"],
+        "volunteers": peaks["volunteers"],
+        "peak_shortfall_seats": peaks["shortfall_seats"],
+        "seal_to_point_lead_hours_p50": _json_number(_percentile(delays, 0.5)),
+        "seal_to_point_lead_hours_p95": _json_number(_percentile(delays, 0.95)),
+        "seal_to_point_lead_hours_max": _json_number(max(delays) if delays else math.nan),
+        "events": len(engine.journal),
+        "final_communities_normal": len(engine.in_mode("normal")),
+    }
+    return RunResult(scenario, run_seed, COLUMNS, tuple(rows), summary)
 
 
-def _unused(_: Sequence[Any]) -> None:  # pragma: no cover
-    pass
+def _away(base: Mapping[str, float], availability: float) -> dict[str, float]:
+    """Share away per kind: not drawn at all, or drawn but off that day."""
+    return {
+        kind: round(min(1.0, max(0.0, 1 - (1 - share) * availability)), 6)
+        for kind, share in sorted(base.items())
+    }
+
+
+def _json_number(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 3)
+
+
+def _row(
+    engine: Engine,
+    watcher: _Watcher,
+    zones: Mapping[str, str],
+    households: Mapping[str, int],
+    household_days: Mapping[str, float],
+    day: float,
+    infections: int,
+    confirmed: int,
+    total_confirmed: int,
+) -> tuple[Any, ...]:
+    modes = Counter(engine.modes().values())
+    zone_counts = Counter(zones.values())
+    zone_households: Counter[str] = Counter()
+    for compound, zone in zones.items():
+        zone_households[zone] += households[compound]
+    needed: Counter[str] = Counter()
+    filled: Counter[str] = Counter()
+    roster = engine.roster
+    for post in roster.posts.values():
+        needed[post.role] += post.capacity
+        filled[post.role] += len(roster.holders.get(post.id, ()))
+    delays = watcher.lead_delays
+    waiting = sum(1 for c, z in zones.items() if z == "sealed" and engine.commander_of(c) is None)
+    date = (EPOCH + timedelta(days=day)).date().isoformat()
+    values: list[Any] = [
+        round(day, 6),
+        date,
+        infections,
+        confirmed,
+        total_confirmed,
+        *(modes[m] for m in MODES),
+        *(zone_counts[z] for z in ZONES),
+        *(zone_households[z] for z in ZONES[1:]),
+        round(household_days["controlled"], 3),
+        round(household_days["sealed"], 3),
+    ]
+    for role in STAFF_ROLES:
+        values += [needed[role], filled[role], needed[role] - filled[role]]
+    values += [watcher.reinforcements[level] for level in _LEVELS]
+    values += [
+        _blank(_percentile(delays, 0.5)),
+        _blank(_percentile(delays, 0.95)),
+        _blank(max(delays) if delays else math.nan),
+        waiting,
+    ]
+    return tuple(values)
+
+
+def _blank(value: float) -> float | str:
+    """NaN as an empty cell; other values rounded for stable output."""
+    return "" if math.isnan(value) else round(value, 3)
+
+
+def _progress(enabled: bool, total: int) -> tuple[Any, Any] | None:
+    """A rich progress bar on a terminal, or None."""
+    if not enabled or not sys.stderr.isatty():
+        return None
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    task = bar.add_task("simulating", total=total)
+    bar.start()
+    return bar, task
