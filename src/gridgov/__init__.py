@@ -5,6 +5,7 @@ networkx graph; communities and compounds move through ``transitions`` state
 machines; every switch reassigns people and sends them back afterwards.
 """
 
+from gridgov.alerts import AlertError
 from gridgov.chain import CommandChain
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock, WallClock
@@ -23,7 +24,7 @@ from gridgov.errors import (
     TransitionError,
     UnknownUnitError,
 )
-from gridgov.journal import Event, MemoryJournal
+from gridgov.journal import Event, MemoryJournal, SqliteJournal
 from gridgov.model import (
     BigPartyCommittee,
     Building,
@@ -42,6 +43,7 @@ from gridgov.rules import Rules
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlertError",
     "AuthorityError",
     "BigPartyCommittee",
     "Building",
@@ -71,6 +73,7 @@ __all__ = [
     "Rules",
     "RulesError",
     "ScenarioError",
+    "SqliteJournal",
     "TransitionError",
     "Unit",
     "UnknownUnitError",

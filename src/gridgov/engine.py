@@ -518,9 +518,7 @@ class Engine:
                 hold=hold,
                 compounds=len(compounds),
             )
-            cause = f"{zone} declared on {target}"
-            touched = self._step_up(plan, compounds, zone, now, now, cause, hold=hold)
-            self._settle_all(plan, touched, now, cause)
+            self._plan_declare(plan, compounds, zone, hold, now, f"{zone} declared on {target}")
             return self._commit(plan)
 
     @_command
@@ -558,18 +556,114 @@ class Engine:
             plan.record(
                 now, "measure.lifted", target, f"lifted to {to} on {target} by {who}", to=to
             )
-            cause = f"lifted to {to} on {target}"
-            touched: dict[str, None] = {}
-            chain = self.city.chain
-            for compound in units_compounds(self.city, units):
-                if _SEVERITY[plan.zone_of(compound)] > _SEVERITY[to]:
-                    plan.set_zone(compound, to, self._zone_deadline(to, now), False, now, cause)
-                    touched[chain.community_of(compound)] = None
-            for community in touched:
-                self._settle(plan, community, now, cause)
-                if skip_recovery:
-                    self._settle(plan, community, now, cause, hurry=True)
+            self._plan_lift(plan, units, to, skip_recovery, now, f"lifted to {to} on {target}")
             return self._commit(plan)
+
+    def _plan_declare(
+        self,
+        plan: _Plan,
+        compounds: Iterable[str],
+        zone: str,
+        hold: bool,
+        now: datetime,
+        cause: str,
+    ) -> None:
+        touched = self._step_up(plan, compounds, zone, now, now, cause, hold=hold)
+        self._settle_all(plan, touched, now, cause)
+
+    def _plan_lift(
+        self,
+        plan: _Plan,
+        units: Iterable[str],
+        to: str,
+        skip_recovery: bool,
+        now: datetime,
+        cause: str,
+    ) -> None:
+        touched: dict[str, None] = {}
+        chain = self.city.chain
+        for compound in units_compounds(self.city, units):
+            if _SEVERITY[plan.zone_of(compound)] > _SEVERITY[to]:
+                plan.set_zone(compound, to, self._zone_deadline(to, now), False, now, cause)
+                touched[chain.community_of(compound)] = None
+        for community in touched:
+            self._settle(plan, community, now, cause)
+            if skip_recovery:
+                self._settle(plan, community, now, cause, hurry=True)
+
+    @_command
+    def receive_alert(
+        self,
+        xml: bytes | str,
+        *,
+        actor: str | None = None,
+        exercise: bool = False,
+        command_id: str | None = None,
+        key: str | None = None,
+    ) -> CommandResult:
+        """Take an OASIS CAP 1.2 alert as a command.
+
+        The alert is parsed safely (:func:`gridgov.alerts.parse_cap`), mapped
+        to measures by the alert rule (:func:`gridgov.alerts.plan_alert`):
+        its areas resolve to units by administrative geocode or name, an
+        ``Alert`` or ``Update`` declares its measures there, a ``Cancel``
+        lifts them (the referenced alert's units when it names no area).
+        An exercise or test changes nothing unless ``exercise=True`` (then an
+        ``Exercise`` is applied). Every alert, applied or ignored, is recorded
+        as an ``alert.received`` event with the reasons for what was ignored.
+
+        Raises:
+            AlertError: the XML is malformed, hostile or not CAP 1.2 (nothing changes).
+            AuthorityError: ``actor`` may not command the alert's units.
+        """
+        from gridgov.alerts import parse_cap, plan_alert
+
+        with self._lock:
+            now = self.clock.now()
+            alert = parse_cap(xml)
+            decision = plan_alert(self.city, alert, exercise=exercise, now=now)
+            targets = [t for _, units in decision.measures for t in units]
+            if decision.action == "lift" and not decision.targets:
+                targets = self._alert_targets(decision.references)
+            who = _SYSTEM
+            if targets:
+                level = min((self.city.chain.level(t) for t in targets), key=lambda lv: lv.rank)
+                who = self._authorise(actor, targets, level, "apply an alert to")
+            elif actor is not None:
+                who = actor
+            plan = self._plan(who, command_id)
+            plan.record(
+                now,
+                "alert.received",
+                self.city.chain.city,
+                f"CAP {alert.msg_type} {alert.identifier} from {alert.sender}: {decision.action}",
+                identifier=alert.identifier,
+                sender=alert.sender,
+                status=alert.status,
+                msg_type=alert.msg_type,
+                action=decision.action,
+                measures=[[zone, list(units)] for zone, units in decision.measures],
+                targets=sorted(set(targets)),
+                reasons=list(decision.reasons),
+            )
+            cause = f"CAP alert {alert.identifier}"
+            if decision.action == "declare":
+                for zone, units in decision.measures:
+                    self._plan_declare(
+                        plan, units_compounds(self.city, units), zone, False, now, cause
+                    )
+            elif decision.action == "lift" and targets:
+                self._plan_lift(plan, targets, "open", False, now, cause)
+            return self._commit(plan)
+
+    def _alert_targets(self, references: Iterable[tuple[str, str, datetime]]) -> list[str]:
+        """Units that earlier alerts (named by CAP references) applied measures to."""
+        wanted = {(sender, identifier) for sender, identifier, _ in references}
+        out: list[str] = []
+        for event in self.journal.select(type="alert.received"):
+            if (event.data.get("sender"), event.data.get("identifier")) in wanted:
+                out.extend(str(t) for t in event.data.get("targets", []))
+        return sorted(set(out))
 
     @_command
     def advance(
@@ -1483,8 +1577,14 @@ class Engine:
                 raise GridgovError(f"share away for {kind} must be in 0..1, got {share}")
         who = self._authorise(actor, [self.city.chain.city], Level.CITY, "set availability for")
         plan = self._plan(who, command_id)
-        plan.record(self.clock.now(), "availability.changed", self.city.chain.city,
-                    "availability set", away=dict(sorted(away.items())), seed=seed)
+        plan.record(
+            self.clock.now(),
+            "availability.changed",
+            self.city.chain.city,
+            "availability set",
+            away=dict(sorted(away.items())),
+            seed=seed,
+        )
         result = self._commit(plan)
         self.roster.set_availability(away, seed)
         return result

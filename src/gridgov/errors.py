@@ -14,6 +14,8 @@ key, and what was expected)::
     ├── AuthorityError       an actor commanded outside its jurisdiction
     ├── ClockError           a clock was moved back or given a naive time
     ├── JournalError         the event store is unreadable or inconsistent
+    ├── AlertError           a CAP alert is malformed, hostile or not CAP 1.2
+                             (defined in gridgov.alerts, exported as gridgov.AlertError)
     └── ScenarioError        a scenario file has problems
 
 A command that raises leaves state and journal exactly as they were.
