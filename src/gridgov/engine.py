@@ -1236,10 +1236,23 @@ class Engine:
             for c, old in plan.first_zone.items()
             if plan.zone_of(c) != old
         }
-        if not changes and not plan.refill:
+        # Tasks posted on the board of a community back to normal are over.
+        normal = {c for c, m in plan.mode.items() if m == "normal"}
+        close = (
+            [p for p in self.roster.posts if "/task/" in p and p.split("/task/", 1)[0] in normal]
+            if normal
+            else []
+        )
+        if not changes and not plan.refill and not close:
             return
         staffing = plan_staffing(
-            self.city, self.pools, self.roster, changes, self.rules.staffing, refill=plan.refill
+            self.city,
+            self.pools,
+            self.roster,
+            changes,
+            self.rules.staffing,
+            refill=plan.refill,
+            close=close,
         )
         plan.staffing = staffing
         self._record_staffing(plan, staffing, when)
@@ -1448,11 +1461,22 @@ class Engine:
                 )
             if self.roster.missing(task) <= 0:
                 raise GridgovError(f"task {task} is full ({post.capacity} of {post.capacity})")
+            if member.employer is not None:
+                staff = self.city.organisation(member.employer).staff
+                cap = int(staff * self.rules.staffing.max_staff_share)
+                if self.roster.drawn[member.employer] >= cap:
+                    raise GridgovError(
+                        f"{member.employer} already has {self.roster.drawn[member.employer]} of "
+                        f"its {staff} staff drawn (staffing.max_staff_share = "
+                        f"{self.rules.staffing.max_staff_share:g}); {person} is needed at work"
+                    )
             plan = self._plan(person, command_id)
+            now = self.clock.now()
             assignment = Assignment(person, task, post.role, "claim")
-            plan.staffing = StaffingPlan(assignments=(assignment,))
+            shortfalls = self._seat_change(plan, post, -1, now, "a seat was claimed")
+            plan.staffing = StaffingPlan(assignments=(assignment,), shortfalls=shortfalls)
             plan.record(
-                self.clock.now(),
+                now,
                 "post.assigned",
                 post.unit,
                 "claimed",
@@ -1462,6 +1486,34 @@ class Engine:
                 level="claim",
             )
             return self._commit_staffing(plan)
+
+    def _seat_change(
+        self, plan: _Plan, post: StaffPost, delta: int, now: datetime, why: str
+    ) -> tuple[Shortfall, ...]:
+        """Keep a post's shortfall in step with a seat taken (-1) or freed (+1)."""
+        current = self.roster.shortfalls.get(post.id)
+        if current is None:
+            if delta < 0 or not self.rules.staffing.auto_claim or post.role not in CLAIMABLE:
+                return ()
+            current = Shortfall(post.id, post.role, post.unit, post.community, 0, why)
+            kind = "shortfall.opened"
+        else:
+            kind = "shortfall.updated"
+        missing = max(0, current.missing + delta)
+        if missing == 0:
+            kind = "shortfall.closed"
+        shortfall = attrs.evolve(current, missing=missing, reason=why)
+        plan.record(
+            now,
+            kind,
+            post.unit,
+            why,
+            post=post.id,
+            role=post.role,
+            community=post.community,
+            missing=missing,
+        )
+        return (shortfall,)
 
     @_command
     def hand_back(
@@ -1480,15 +1532,19 @@ class Engine:
                 raise GridgovError(f"{person} holds no task to hand back")
             post = self.roster.posts[held[0].post]
             plan = self._plan(person, command_id)
-            plan.staffing = StaffingPlan(releases=(Release(person, post.id, "handed back"),))
+            now = self.clock.now()
             plan.record(
-                self.clock.now(),
+                now,
                 "post.released",
                 post.unit,
                 "handed back",
                 person=person,
                 post=post.id,
                 role=post.role,
+            )
+            shortfalls = self._seat_change(plan, post, +1, now, "a seat was handed back")
+            plan.staffing = StaffingPlan(
+                releases=(Release(person, post.id, "handed back"),), shortfalls=shortfalls
             )
             return self._commit_staffing(plan)
 

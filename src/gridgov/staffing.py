@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import attrs
@@ -500,6 +500,7 @@ def plan_staffing(
     rule: StaffingRule,
     *,
     refill: bool = False,
+    close: Sequence[str] = (),
 ) -> StaffingPlan:
     """Plan the staffing that follows a change of zones.
 
@@ -511,6 +512,8 @@ def plan_staffing(
         rule: the staffing rules.
         refill: also try to fill every open shortfall (done when people were
             released, or when asked).
+        close: further posts to close (e.g. the task board of a community
+            back to normal), their holders released.
 
     Returns:
         The plan: posts opened and closed, releases, assignments, shortfalls
@@ -520,12 +523,17 @@ def plan_staffing(
     hot_zones = _front_line_zones(rule)
     hot_delta: Counter[str] = Counter()
     to_fill: list[str] = []
+    for post_id in close:
+        if post_id in roster.posts:
+            _close(draft, post_id, "its community is back to normal")
     for compound in sorted(changes):
         old, new = changes[compound]
         before = {p.id: p for p in required_posts(city, compound, old, rule)}
         after = {p.id: p for p in required_posts(city, compound, new, rule)}
         for post_id in before.keys() - after.keys():
-            _close(draft, post_id, f"{compound} is {new}")
+            # A task completed on the board is already gone.
+            if post_id in roster.posts:
+                _close(draft, post_id, f"{compound} is {new}")
         for post_id, post in after.items():
             current = roster.posts.get(post_id)
             if current == post:
@@ -615,9 +623,12 @@ def _fill(draft: _Draft, pools: Pools, post: StaffPost, rule: StaffingRule) -> N
     need = post.capacity - draft.held(post.id)
     if need <= 0:
         if post.id in roster.shortfalls:
-            draft.shortfalls[post.id] = attrs.evolve(roster.shortfalls[post.id], missing=0)
+            draft.shortfalls[post.id] = attrs.evolve(
+                roster.shortfalls[post.id], missing=0, reason="every seat is taken"
+            )
         return
     levels = rule.pools
+    levels_used = levels[0]
     requested: list[int] = []
     for depth, level in enumerate(levels):
         if need <= 0:
@@ -648,6 +659,7 @@ def _fill(draft: _Draft, pools: Pools, post: StaffPost, rule: StaffingRule) -> N
             draft.busy.add(person)
             draft.assignments.append(Assignment(person, post.id, post.role, level))
             draft.fill_counts[post.id] += 1
+            levels_used = level
             need -= 1
         draft.cursors[key] = index
     for depth, asked in enumerate(requested):
@@ -673,4 +685,6 @@ def _fill(draft: _Draft, pools: Pools, post: StaffPost, rule: StaffingRule) -> N
             f"no free {kind.value.replace('_', ' ')} left in the pools tried ({tried})",
         )
     elif post.id in roster.shortfalls:
-        draft.shortfalls[post.id] = attrs.evolve(roster.shortfalls[post.id], missing=0)
+        draft.shortfalls[post.id] = attrs.evolve(
+            roster.shortfalls[post.id], missing=0, reason=f"filled from the {levels_used} pool"
+        )

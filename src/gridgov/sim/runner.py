@@ -193,6 +193,8 @@ def run_scenario(
     total_confirmed = 0
     infections_today = 0
     peaks: Counter[str] = Counter()
+    first_emergency: float | None = None
+    days_to_normal: float | None = None
     bar = _progress(progress, total_steps)
     for index in range(total_steps):
         day = index * step
@@ -229,6 +231,12 @@ def run_scenario(
             peaks[name] = max(peaks[name], row[COLUMNS.index(name)])
         for name, value in engine.response_counts().items():
             peaks[name] = max(peaks[name], value)
+        emergency = row[COLUMNS.index("communities_emergency")]
+        if emergency and first_emergency is None:
+            first_emergency = row[0]
+        all_normal = row[COLUMNS.index("communities_normal")] == len(engine.modes())
+        if first_emergency is not None and days_to_normal is None and all_normal:
+            days_to_normal = row[0] - first_emergency
         confirmed_today = 0
         infections_today = 0
         watcher.reinforcements.clear()
@@ -260,6 +268,7 @@ def run_scenario(
         "seal_to_point_lead_hours_max": _json_number(max(delays) if delays else math.nan),
         "events": len(engine.journal),
         "final_communities_normal": len(engine.in_mode("normal")),
+        "days_to_normal": days_to_normal,
     }
     return RunResult(scenario, run_seed, COLUMNS, tuple(rows), summary)
 
