@@ -1,0 +1,621 @@
+"""Run folders: what a simulated run leaves on disk, and how to read it back.
+
+A *run folder* holds one run of a scenario::
+
+    scenario.toml     the scenario as resolved (with the seed the run used)
+    run.json          seed, gridgov version, scenario name, days, columns and
+                      their types, the files written and the parts skipped
+    metrics.csv       one row per simulated day, ``day`` first
+    metrics.parquet   the same table (when pyarrow, the ``parquet`` extra, is installed)
+    summary.json      figures of the whole run
+    plot_*.png        the main series (when matplotlib, the ``plot`` extra, is installed)
+    report.html       written later by :func:`gridgov.sim.report.write_report`
+
+Nothing in a run folder depends on the wall clock or the machine: the same
+result written twice gives a byte-identical ``metrics.csv`` (and, in practice,
+identical files throughout). Numbers are written so that they read back
+exactly: integers as integers, floats with :func:`repr` (the shortest text
+that gives the same float).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import importlib
+import io
+import json
+import math
+import numbers
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+from typing import Any, NamedTuple
+
+import attrs
+
+from gridgov.errors import GridgovError
+from gridgov.sim.runner import RunResult
+from gridgov.sim.scenario import Scenario
+
+__all__ = [
+    "PLOT_GROUPS",
+    "RunData",
+    "RunFolderError",
+    "read_run",
+    "render_plots",
+    "write_run",
+]
+
+#: Written in ``run.json`` so a run folder can be told from any other folder.
+RUN_FORMAT = "gridgov-run"
+#: Bumped when the layout of a run folder changes incompatibly.
+RUN_FORMAT_VERSION = 1
+
+SCENARIO_FILE = "scenario.toml"
+RUN_FILE = "run.json"
+METRICS_CSV = "metrics.csv"
+METRICS_PARQUET = "metrics.parquet"
+SUMMARY_FILE = "summary.json"
+REPORT_FILE = "report.html"
+
+#: The plots of a run: file stem -> (column name prefix, title), in page order.
+PLOT_GROUPS: Mapping[str, tuple[str, str]] = {
+    "compounds": ("compounds_", "Compounds by zone"),
+    "households": ("households_", "Households by zone"),
+    "communities": ("communities_", "Communities by mode"),
+    "posts": ("posts_", "Posts needed, filled and short"),
+    "tickets": ("tickets_", "Tickets opened, closed and escalated"),
+    "cases": ("cases_", "Cases"),
+}
+
+
+class RunFolderError(GridgovError):
+    """A folder cannot be written as a run folder, or read as one.
+
+    Attributes:
+        folder: the folder involved.
+    """
+
+    def __init__(self, message: str, folder: Path) -> None:
+        super().__init__(message)
+        #: The folder involved.
+        self.folder = folder
+
+
+class _ExtraMissing(GridgovError):
+    """An optional dependency (an extra of gridgov) is not importable."""
+
+    def __init__(self, module: str, extra: str, cause: BaseException) -> None:
+        self.module = module
+        self.extra = extra
+        detail = (
+            "is not installed" if isinstance(cause, ModuleNotFoundError) else f"failed: {cause}"
+        )
+        super().__init__(
+            f"{module} {detail}; install the {extra!r} extra: pip install 'gridgov[{extra}]'"
+        )
+
+
+class RunData(NamedTuple):
+    """A run folder read back (unpacks as ``columns, rows, summary, run_info``)."""
+
+    #: Names of the metric columns, ``day`` first.
+    columns: tuple[str, ...]
+    #: One row per day, values typed as they were written (int, float, bool, str, None).
+    rows: tuple[tuple[Any, ...], ...]
+    #: The contents of ``summary.json``.
+    summary: dict[str, Any]
+    #: The contents of ``run.json``.
+    run_info: dict[str, Any]
+
+    def records(self) -> list[dict[str, Any]]:
+        """The rows as dicts (e.g. for ``pandas.DataFrame(data.records())``)."""
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+# -- writing -------------------------------------------------------------------------
+
+
+def write_run(result: RunResult, folder: Path | str, *, plots: bool = True) -> Path:
+    """Write a run's scenario, metrics, summary and plots into a run folder.
+
+    The folder is created if needed. A folder that already holds a run is
+    rewritten: the files its ``run.json`` lists, and its report, are replaced;
+    other files are left alone. Optional parts whose extra is missing are
+    skipped and recorded with the reason under ``"skipped"`` in ``run.json``.
+
+    Args:
+        result: the run, as :func:`gridgov.sim.runner.run_scenario` returns it.
+        folder: where to write it.
+        plots: draw the PNG plots (when matplotlib is installed).
+
+    Returns:
+        The run folder.
+
+    Raises:
+        RunFolderError: the folder is a file, or is not empty and holds no
+            gridgov run; or the result's rows do not match its columns.
+            Nothing is written then.
+    """
+    path = Path(folder)
+    columns = tuple(result.columns)
+    rows = tuple(tuple(row) for row in result.rows)
+    _check_table(columns, rows, path)
+    previous = _previous_files(path)
+    types = _column_types(columns, rows)
+
+    # Everything is rendered before the disk is touched: a failure writes nothing.
+    contents: dict[str, str | bytes] = {
+        SCENARIO_FILE: _scenario_toml(result),
+        METRICS_CSV: _metrics_csv(columns, rows),
+        SUMMARY_FILE: _summary_json(result.summary, path),
+    }
+    skipped: dict[str, str] = {}
+    try:
+        contents[METRICS_PARQUET] = _metrics_parquet(columns, rows, types)
+    except _ExtraMissing as missing:
+        skipped[METRICS_PARQUET] = str(missing)
+    if not plots:
+        skipped["plots"] = "not asked for (plots=False)"
+    else:
+        try:
+            for stem, png in render_plots(columns, rows).items():
+                contents[f"plot_{stem}.png"] = png
+        except _ExtraMissing as missing:
+            skipped["plots"] = str(missing)
+
+    path.mkdir(parents=True, exist_ok=True)
+    for name in previous:
+        (path / name).unlink(missing_ok=True)
+    for name, data in contents.items():
+        if isinstance(data, str):
+            (path / name).write_text(data, encoding="utf-8", newline="\n")
+        else:
+            (path / name).write_bytes(data)
+    files = list(contents)
+
+    info = {
+        "format": RUN_FORMAT,
+        "format_version": RUN_FORMAT_VERSION,
+        "gridgov_version": _version(),
+        "scenario": result.scenario.name,
+        "seed": result.seed,
+        "days": len(rows),
+        "columns": list(columns),
+        "column_types": types,
+        "files": sorted(files),
+        "skipped": skipped,
+    }
+    # run.json last: a folder with a valid run.json holds a complete run.
+    (path / RUN_FILE).write_text(_json_text(info), encoding="utf-8", newline="\n")
+    return path
+
+
+def _check_table(columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...], path: Path) -> None:
+    if not columns:
+        raise RunFolderError(f"cannot write run folder {path}: the result has no columns", path)
+    duplicates = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicates:
+        raise RunFolderError(
+            f"cannot write run folder {path}: duplicate column names {', '.join(duplicates)}",
+            path,
+        )
+    for number, row in enumerate(rows, 1):
+        if len(row) != len(columns):
+            raise RunFolderError(
+                f"cannot write run folder {path}: row {number} has {len(row)} values, "
+                f"expected {len(columns)} (one per column)",
+                path,
+            )
+
+
+def _previous_files(path: Path) -> list[str]:
+    """The files of a previous run in ``path`` to replace (empty for a new folder).
+
+    Raises:
+        RunFolderError: ``path`` is a file, or a non-empty folder without a run.
+    """
+    if not path.exists():
+        return []
+    if not path.is_dir():
+        raise RunFolderError(f"run folder {path} is a file, not a folder", path)
+    if not any(path.iterdir()):
+        return []
+    try:
+        info = _load_run_info(path)
+    except RunFolderError:
+        raise RunFolderError(
+            f"refusing to write a run into {path}: the folder is not empty and holds no "
+            f"gridgov run ({RUN_FILE} missing or not a run); choose an empty or new folder",
+            path,
+        ) from None
+    listed = info.get("files", [])
+    # run.json is data from disk: only plain names of this folder are ever deleted.
+    names = {
+        n for n in listed if isinstance(n, str) and n == Path(n).name and n not in {"", "..", "."}
+    }
+    names.update({REPORT_FILE, RUN_FILE})
+    return sorted(n for n in names if (path / n).is_file())
+
+
+def _version() -> str:
+    try:
+        return metadata.version("gridgov")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        from gridgov import __version__
+
+        return __version__
+
+
+def _json_text(value: Any) -> str:
+    return (
+        json.dumps(
+            value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=True, default=_plain
+        )
+        + "\n"
+    )
+
+
+def _plain(value: Any) -> Any:
+    """JSON for the numbers and collections json does not know (numpy's, tuples of sets)."""
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} value {value!r} is not JSON")
+
+
+def _summary_json(summary: Mapping[str, Any], path: Path) -> str:
+    try:
+        return _json_text(dict(summary))
+    except (TypeError, ValueError) as error:
+        raise RunFolderError(
+            f"cannot write run folder {path}: the summary is not JSON-friendly ({error})", path
+        ) from None
+
+
+def _column_types(columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...]) -> dict[str, str]:
+    """Each column's type: ``int``, ``float``, ``bool`` or ``str`` (None is allowed in each)."""
+    types: dict[str, str] = {}
+    for index, name in enumerate(columns):
+        values = [row[index] for row in rows if row[index] is not None]
+        if values and all(isinstance(v, bool) for v in values):
+            types[name] = "bool"
+        elif any(isinstance(v, bool) for v in values):
+            types[name] = "str"
+        elif all(isinstance(v, numbers.Integral) for v in values) and values:
+            types[name] = "int"
+        elif all(isinstance(v, numbers.Real) for v in values):
+            types[name] = "float"  # also an all-empty column
+        else:
+            types[name] = "str"
+    return types
+
+
+def _cell(value: Any) -> str:
+    """The text of one value in ``metrics.csv``: the same value, the same text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return repr(float(value))
+    return str(value)
+
+
+def _metrics_csv(columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...]) -> str:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([_cell(v) for v in row] for row in rows)
+    return buffer.getvalue()
+
+
+def _require(module: str, extra: str) -> ModuleType:
+    """Import an optional dependency, or say which extra installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise _ExtraMissing(module.partition(".")[0], extra, error) from error
+
+
+def _metrics_parquet(
+    columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...], types: Mapping[str, str]
+) -> bytes:
+    pa = _require("pyarrow", "parquet")
+    pq = _require("pyarrow.parquet", "parquet")
+    arrow_types = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string()}
+    convert: dict[str, Callable[[Any], Any]] = {
+        "int": int,
+        "float": float,
+        "bool": bool,
+        "str": _cell,
+    }
+    arrays = []
+    for index, name in enumerate(columns):
+        kind = types[name]
+        values = [None if r[index] is None else convert[kind](r[index]) for r in rows]
+        arrays.append(pa.array(values, type=arrow_types[kind]))
+    table = pa.Table.from_arrays(arrays, names=list(columns))
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def render_plots(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> dict[str, bytes]:
+    """Draw the main series as PNG images, one per group of :data:`PLOT_GROUPS`.
+
+    A group is the numeric columns whose names start with its prefix, drawn
+    against ``day`` (or the row number without a ``day`` column); groups with
+    no such column are left out.
+
+    Args:
+        columns: the column names.
+        rows: the rows, values in column order.
+
+    Returns:
+        Group name -> PNG bytes, in the order of :data:`PLOT_GROUPS`.
+
+    Raises:
+        GridgovError: matplotlib (the ``plot`` extra) is not installed; the
+            message says how to install it.
+    """
+    columns = tuple(columns)
+    table = tuple(tuple(r) for r in rows)
+    types = _column_types(columns, table)
+    groups = {
+        stem: (title, [c for c in columns if c.startswith(prefix) and types[c] in {"int", "float"}])
+        for stem, (prefix, title) in PLOT_GROUPS.items()
+    }
+    groups = {stem: group for stem, group in groups.items() if group[1]}
+    if not groups:
+        return {}
+    _require("matplotlib", "plot")
+    # Figure without pyplot: no global state, no GUI backend, safe in worker processes.
+    figure_module = _require("matplotlib.figure", "plot")
+    ticker = _require("matplotlib.ticker", "plot")
+    _require("matplotlib.backends.backend_agg", "plot")
+    if "day" in columns:
+        day = columns.index("day")
+        xs = [_number(r[day]) for r in table]
+    else:
+        xs = [float(i) for i in range(len(table))]
+    images: dict[str, bytes] = {}
+    for stem, (title, names) in groups.items():
+        figure = figure_module.Figure(figsize=(8, 4.5), dpi=100, layout="constrained")
+        axes = figure.add_subplot()
+        for number, name in enumerate(names):
+            index = columns.index(name)
+            axes.plot(
+                xs,
+                [_number(r[index]) for r in table],
+                label=name.removeprefix(PLOT_GROUPS[stem][0]),
+                # the colour cycle has ten colours: vary the line past them
+                linestyle=("-", "--", ":", "-.")[number // 10 % 4],
+            )
+        axes.set_title(title)
+        axes.set_xlabel("day")
+        axes.grid(visible=True, alpha=0.3)
+        axes.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+        if all(types[name] == "int" for name in names):
+            axes.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+        if len(names) <= 6:
+            axes.legend(fontsize="small")
+        else:  # many series (posts by role and level): keep the legend off the lines
+            axes.legend(
+                fontsize="x-small",
+                loc="upper left",
+                bbox_to_anchor=(1.01, 1.0),
+                ncols=1 + len(names) // 20,
+            )
+        buffer = io.BytesIO()
+        # No "Software" chunk: the same data gives the same bytes.
+        figure.savefig(buffer, format="png", metadata={"Software": None})
+        images[stem] = buffer.getvalue()
+    return images
+
+
+def _number(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+# -- scenario.toml ---------------------------------------------------------------------
+
+
+def _scenario_toml(result: RunResult) -> str:
+    scenario = result.scenario
+    if scenario.seed != result.seed:  # the run's seed wins, so the file reruns the run
+        scenario = attrs.evolve(scenario, seed=result.seed)
+    to_toml = getattr(scenario, "to_toml", None)
+    if callable(to_toml):
+        text = to_toml()
+        if isinstance(text, str):
+            return text if text.endswith("\n") else text + "\n"
+    return _fallback_scenario_toml(scenario)
+
+
+def _fallback_scenario_toml(scenario: Scenario) -> str:
+    """A TOML document of the scenario's fields, for when Scenario has no ``to_toml``.
+
+    The rules are written inline (``[rules.inline]``) from ``Rules.to_toml``.
+    """
+    fields = attrs.asdict(
+        scenario,
+        filter=lambda field, _: field.name not in {"base", "rules", "rules_source"},
+    )
+    rules = tomllib.loads(scenario.rules.to_toml())
+    document: dict[str, Any] = {"version": 1, **fields, "rules": {"inline": rules}}
+    header = [
+        "# The scenario as resolved by gridgov (written from its fields).",
+        f"# rules from: {_toml_comment(scenario.rules_source)}",
+    ]
+    return "\n".join(header + _toml_table(document, ())) + "\n"
+
+
+def _toml_comment(text: str) -> str:
+    return " ".join(text.splitlines())
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else _toml_string(key)
+
+
+def _toml_string(text: str) -> str:
+    # A JSON string is a TOML basic string, but for DEL, which TOML wants escaped.
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if math.isnan(number):
+            return "nan"
+        return repr(number)  # inf, -inf and 1e+20 are TOML too
+    if isinstance(value, Mapping):
+        items = [
+            f"{_toml_key(str(k))} = {_toml_value(v)}" for k, v in value.items() if v is not None
+        ]
+        return "{ " + ", ".join(items) + " }" if items else "{}"
+    if isinstance(value, Iterable) and not isinstance(value, str | bytes):
+        return "[" + ", ".join(_toml_value(v) for v in value if v is not None) + "]"
+    return _toml_string(str(value))
+
+
+def _toml_table(table: Mapping[str, Any], path: tuple[str, ...]) -> list[str]:
+    lines: list[str] = []
+    subtables = []
+    for key, value in table.items():
+        if value is None:
+            continue  # TOML has no null: a missing key takes its default
+        if isinstance(value, Mapping):
+            subtables.append((key, value))
+        else:
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    if path and lines:  # a table of tables only needs no header of its own
+        lines[:0] = ["", "[" + ".".join(_toml_key(p) for p in path) + "]"]
+    for key, value in subtables:
+        if value:
+            lines += _toml_table(value, (*path, key))
+    return lines
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def read_run(folder: Path | str) -> RunData:
+    """Read a run folder back.
+
+    Args:
+        folder: a folder written by :func:`write_run`.
+
+    Returns:
+        ``(columns, rows, summary, run_info)``, the values of the rows typed as
+        they were written.
+
+    Raises:
+        RunFolderError: the folder does not exist, is not a run folder, or
+            its files are missing or do not agree with ``run.json``.
+    """
+    path = Path(folder)
+    info = _load_run_info(path)
+    columns = tuple(str(c) for c in info.get("columns", ()))
+    types = info.get("column_types", {})
+    if not isinstance(types, dict):
+        types = {}
+    try:
+        with (path / METRICS_CSV).open(encoding="utf-8", newline="") as stream:
+            table = list(csv.reader(stream))
+        summary = json.loads((path / SUMMARY_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, csv.Error, json.JSONDecodeError) as error:
+        raise RunFolderError(f"run folder {path} is damaged: {error}", path) from None
+    if not table or tuple(table[0]) != columns:
+        raise RunFolderError(
+            f"run folder {path} is damaged: the header of {METRICS_CSV} is not the "
+            f"columns listed in {RUN_FILE}",
+            path,
+        )
+    if not isinstance(summary, dict):
+        raise RunFolderError(
+            f"run folder {path} is damaged: {SUMMARY_FILE} is not a JSON object", path
+        )
+    parsers = [_PARSERS.get(str(types.get(c, "str")), _parse_str) for c in columns]
+    rows = []
+    for number, record in enumerate(table[1:], 2):
+        if len(record) != len(columns):
+            raise RunFolderError(
+                f"run folder {path} is damaged: {METRICS_CSV}:{number} has {len(record)} "
+                f"values, expected {len(columns)}",
+                path,
+            )
+        try:
+            rows.append(tuple(parse(text) for parse, text in zip(parsers, record, strict=True)))
+        except ValueError as error:
+            raise RunFolderError(
+                f"run folder {path} is damaged: {METRICS_CSV}:{number}: {error}", path
+            ) from None
+    return RunData(columns, tuple(rows), summary, info)
+
+
+def _load_run_info(path: Path) -> dict[str, Any]:
+    if not path.is_dir():
+        raise RunFolderError(f"no run folder at {path}: not a folder", path)
+    try:
+        info = json.loads((path / RUN_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunFolderError(
+            f"{path} is not a gridgov run folder: it has no {RUN_FILE}", path
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunFolderError(
+            f"{path} is not a gridgov run folder: {RUN_FILE} is unreadable ({error})", path
+        ) from None
+    if not isinstance(info, dict) or info.get("format") != RUN_FORMAT:
+        raise RunFolderError(
+            f'{path} is not a gridgov run folder: {RUN_FILE} has no "format": "{RUN_FORMAT}"',
+            path,
+        )
+    if info.get("format_version") != RUN_FORMAT_VERSION:
+        raise RunFolderError(
+            f"run folder {path} has format version {info.get('format_version')!r}; this "
+            f"gridgov reads version {RUN_FORMAT_VERSION}",
+            path,
+        )
+    return info
+
+
+def _parse_str(text: str) -> str:
+    return text
+
+
+def _parse_number(text: str) -> int | float | None:
+    if text == "":
+        return None
+    with contextlib.suppress(ValueError):
+        return int(text)
+    return float(text)
+
+
+def _parse_bool(text: str) -> bool | None:
+    if text == "":
+        return None
+    if text in {"true", "false"}:
+        return text == "true"
+    raise ValueError(f"{text!r} is not true or false")
+
+
+_PARSERS = {"int": _parse_number, "float": _parse_number, "bool": _parse_bool, "str": _parse_str}
