@@ -171,7 +171,7 @@ class TestFencedBlocks:
             fenced_blocks(doc)
 
 
-SET_UP = ("pip install . && gridgov demo", "pip install -e '.[test]' && python -m pytest")
+SET_UP = ("pip install '.[plot]' && gridgov demo", "pip install -e '.[test]' && python -m pytest")
 
 
 class TestSetUp:
