@@ -20,6 +20,8 @@ from gridgov.rules import (
     ZONES,
     CaseRule,
     ModeRule,
+    TicketCategory,
+    TicketRule,
     ZoneStepDown,
     load_rules,
 )
@@ -275,7 +277,8 @@ class TestUnknownKeys:
         assert only("version = 1\nrulez = 1\n") == (
             2,
             "rulez",
-            "unknown key (allowed: version, areas, case, zones, modes, overrides, staffing)",
+            "unknown key (allowed: version, areas, case, zones, modes, overrides, staffing, "
+            "tickets)",
         )
 
     def test_in_case_with_hint(self) -> None:
@@ -1056,3 +1059,239 @@ class TestStaffingRules:
             ),
             (8, "staffing.posts.open", "unknown key (allowed: sealed, controlled, precaution)"),
         ]
+
+
+class TestTicketRules:
+    """The [tickets] table: routing per category, time limits per state and mode, scores."""
+
+    def test_defaults_from_practice(self) -> None:
+        """Without a [tickets] table: garbage at the grid, a hospital transfer at the district,
+        medicine from a sealed compound in hours."""
+        tickets = Rules.from_toml("").tickets
+        assert tickets == TicketRule()
+        assert {name: c.level for name, c in tickets.categories.items()} == {
+            "garbage": "grid",
+            "repair": "community",
+            "dispute": "community",
+            "hardship": "street",
+            "food_supplies": "community",
+            "medicine": "community",
+            "supply_shortage": "street",
+            "medical_transport": "district",
+            "hospital_transfer": "district",
+        }
+        assert tickets.limit_hours("medicine", "emergency", "tracking") == 2.0
+        assert tickets.limit_hours("medicine", "normal", "tracking") == 72.0
+        assert tickets.limit_hours("medicine", "normal", "archived") is None
+        assert (
+            tickets.limit_key("medicine", "normal", "tracking") == "tickets.hours.normal.tracking"
+        )
+        assert (
+            tickets.limit_key("medicine", "emergency", "tracking")
+            == "tickets.categories.medicine.hours.emergency.tracking"
+        )
+        assert (tickets.low_score, tickets.reopens) == (3, 1)
+        assert tickets.emergency_zones == ("sealed", "controlled")
+        assert Rules.default().check() == []
+
+    def test_values_merge_over_the_defaults(self) -> None:
+        """Given keys replace the defaults one by one; categories are added or amended."""
+        rules = Rules.from_toml(
+            toml(
+                """
+                [tickets]
+                low_score = 2
+                emergency_zones = ["sealed"]
+                [tickets.hours.normal]
+                tracking = 48
+                [tickets.categories.medicine]
+                hours.emergency = { tracking = 1.5 }
+                [tickets.categories.heating]
+                level = "street"
+                responsible = "heating_office"
+                """
+            )
+        )
+        tickets = rules.tickets
+        assert (tickets.low_score, tickets.emergency_zones) == (2, ("sealed",))
+        assert tickets.hours["normal"]["tracking"] == 48.0
+        assert tickets.hours["normal"]["accepted"] == 2.0
+        assert tickets.categories["medicine"] == TicketCategory(
+            "community",
+            "building_lead",
+            {"emergency": {"accepted": 0.25, "classified": 0.5, "tracking": 1.5, "supervising": 1}},
+        )
+        assert tickets.categories["heating"] == TicketCategory("street", "heating_office")
+        assert "garbage" in tickets.categories
+
+    def test_problems_with_lines(self) -> None:
+        """Bad scores, zones, hours, modes, levels and categories, each at its line."""
+        text = """
+            [tickets]
+            low_score = 7
+            reopens = "once"
+            emergency_zones = ["sealed", "open", "sealed"]
+            colour = 1
+
+            [tickets.hours.normal]
+            tracking = 0
+            classify = 3
+
+            [tickets.hours.panic]
+            accepted = 1
+
+            [tickets.categories.noise]
+            responsible = "police"
+
+            [tickets.categories.potholes]
+            level = "galaxy"
+            responsible = ""
+            hours.emergency = { tracking = "fast" }
+            """
+        assert problems(text) == [
+            (
+                2,
+                "tickets.low_score",
+                "must be a score from 1 to 5 (scores below it are low), got 7",
+            ),
+            (3, "tickets.reopens", 'expected an integer, got a string ("once")'),
+            (
+                4,
+                "tickets.emergency_zones[1]",
+                "unknown zone 'open' (expected one of: precaution, controlled, sealed)",
+            ),
+            (4, "tickets.emergency_zones[2]", "zone 'sealed' is listed twice"),
+            (
+                5,
+                "tickets.colour",
+                "unknown key (allowed: low_score, reopens, emergency_zones, hours, categories)",
+            ),
+            (
+                8,
+                "tickets.hours.normal.tracking",
+                "must be a positive, finite number of hours, got 0",
+            ),
+            (
+                9,
+                "tickets.hours.normal.classify",
+                "unknown key; did you mean 'classified'? (allowed: accepted, classified, "
+                "tracking, supervising, fed_back, scored, published)",
+            ),
+            (11, "tickets.hours.panic", "unknown key (allowed: normal, emergency)"),
+            (
+                14,
+                "tickets.categories.noise",
+                "a new category needs level (level: one of grid, community, street, district, "
+                "city; responsible: a department or post)",
+            ),
+            (
+                18,
+                "tickets.categories.potholes.level",
+                "unknown level 'galaxy' (expected one of: grid, community, street, district, city)",
+            ),
+            (
+                19,
+                "tickets.categories.potholes.responsible",
+                "needs a department or post that is not blank",
+            ),
+            (
+                20,
+                "tickets.categories.potholes.hours.emergency.tracking",
+                'expected a number of hours, got a string ("fast")',
+            ),
+        ]
+
+    def test_emergency_longer_than_normal(self) -> None:
+        """An emergency limit longer than the normal one is placed at the key that was given."""
+        assert only("[tickets.hours.emergency]\ntracking = 100\n") == (
+            2,
+            "tickets.hours.emergency.tracking",
+            "the emergency limit for tracking is longer than the normal one (100 h against "
+            "72 h); emergency limits are the shorter ones",
+        )
+        assert only("[tickets.hours.normal]\ntracking = 10\n")[:2] == (
+            2,
+            "tickets.hours.normal.tracking",
+        )
+        line, key, message = only(
+            "[tickets.categories.medicine]\nhours.normal = { supervising = 0.5 }\n"
+        )
+        assert (line, key) == (2, "tickets.categories.medicine.hours.normal.supervising")
+        assert "normal limit for medicine supervising is shorter" in message
+
+    def test_check_rules_in_code(self) -> None:
+        """check() finds missing modes and states, unknown ones and blank names."""
+        rule = TicketRule(
+            hours={"normal": {"accepted": 1.0}, "urgent": {}},
+            categories={"": TicketCategory("grid", " ", {"normal": {"lunch": 1.0}})},
+            reopens=-1,
+        )
+        keys = [p.key for p in Rules(tickets=rule).check()]
+        assert "tickets.reopens" in keys
+        assert "tickets.hours.emergency" in keys
+        assert "tickets.hours.normal" in keys  # missing states
+        assert "tickets.hours.urgent" in keys
+        assert 'tickets.categories."".responsible' in keys
+        assert 'tickets.categories."".hours.normal.lunch' in keys
+
+    @given(
+        st.dictionaries(
+            st.sampled_from(["garbage", "medicine", "heating", "a b", "ß"]),
+            st.tuples(
+                st.sampled_from(["grid", "community", "street", "district", "city"]),
+                st.text(min_size=1, max_size=6).filter(str.strip),
+                # Normal limits no shorter, emergency ones no longer, than any default.
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "normal": st.dictionaries(
+                            st.sampled_from(["accepted", "tracking", "published"]),
+                            st.sampled_from([24.0, 36.0, 48.0]),
+                        ),
+                        "emergency": st.dictionaries(
+                            st.sampled_from(["accepted", "tracking", "published"]),
+                            st.sampled_from([0.25, 0.5]),
+                        ),
+                    },
+                ),
+            ),
+            max_size=3,
+        ),
+        st.integers(1, 5),
+        st.integers(0, 3),
+    )
+    def test_round_trip(
+        self,
+        categories: dict[str, tuple[str, str, dict[str, dict[str, float]]]],
+        low_score: int,
+        reopens: int,
+    ) -> None:
+        """Ticket rules written with to_toml read back equal."""
+        given_categories = {
+            name: TicketCategory(level, who, hours)
+            for name, (level, who, hours) in categories.items()
+        }
+        rule = TicketRule(
+            categories={**TicketRule().categories, **given_categories},
+            low_score=low_score,
+            reopens=reopens,
+        )
+        rules = Rules(tickets=rule)
+        assert rules.check() == []
+        text = rules.to_toml()
+        assert Rules.from_toml(text) == rules
+        assert Rules.from_toml(text).to_toml() == text
+
+    def test_docs_example_is_valid(self) -> None:
+        """The [tickets] example of docs/tickets.md reads without problems."""
+        doc = (Path(__file__).resolve().parent.parent / "docs" / "tickets.md").read_text("utf-8")
+        block = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+        rules = Rules.from_toml(block, "tickets.md")
+        assert rules.tickets.categories["heating"].level == "street"
+        assert rules.tickets.limit_hours("medicine", "emergency", "tracking") == 1.0
+
+    def test_sept17_tickets(self) -> None:
+        """The 17 September rules give sealed households' food and garbage hours, not days."""
+        tickets = load_rules(EXAMPLES / "sept17.toml").tickets
+        assert tickets.limit_hours("food_supplies", "emergency", "tracking") == 4.0
+        assert tickets.categories["garbage"].responsible == "building_lead"

@@ -40,13 +40,36 @@ value of practice shown here)::
     [overrides]
     levels_above = 0          # a commander must be this many levels above the scope
 
+    [tickets]                 # residents' requests: the eight-step closed loop
+    low_score = 3             # a score (1-5) below this is low
+    reopens = 1               # low scores that reopen a ticket before one escalates it
+    emergency_zones = ["sealed", "controlled"]  # requests from these run on emergency limits
+
+    [tickets.hours.normal]    # hours a ticket may stay in each state
+    accepted = 2              # ... before it is classified and transferred
+    classified = 24           # ... before the responsible unit takes it on
+    tracking = 72             # ... while handled, before supervision
+    supervising = 48          # ... before the result is fed back
+    fed_back = 48             # ... before the resident's score is collected
+    scored = 24               # ... before the outcome is published
+    published = 72            # ... before it is archived
+    [tickets.hours.emergency] # the same, shorter (see Rules.default())
+
+    [tickets.categories.medicine]  # one table per request category
+    level = "community"       # the lowest level that may resolve it
+    responsible = "building_lead"  # the department or post that does
+    hours.emergency = { accepted = 0.25, classified = 0.5, tracking = 2, supervising = 1 }
+
 Validation collects every problem of a file at once, each placed at the line
 of its key (:class:`gridgov.errors.Problem`, ``file:line: key.path: what is
 wrong``): unknown keys, wrong types, durations that are not positive, zones
 that can never step down to ``open``, scopes that name neither a level nor an
 area, scopes that narrow instead of widening, malformed areas, an unsupported
-version and an override outside 0..5. Whether the unit ids of an area exist
-depends on the city: :meth:`Rules.check_against` checks them against a chain.
+version, an override outside 0..5, and in ``[tickets]``: a request category
+without a level or a responsible post, time limits that are not positive hours,
+an emergency limit longer than the normal one, a low score outside 1..5.
+Whether the unit ids of an area exist depends on the city:
+:meth:`Rules.check_against` checks them against a chain.
 """
 
 from __future__ import annotations
@@ -58,6 +81,7 @@ import os
 import re
 import tomllib
 from collections.abc import Container, Iterable, Iterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 import attrs
@@ -70,12 +94,17 @@ __all__ = [
     "POOL_LEVELS",
     "SCOPE_LEVELS",
     "STAFF_ROLES",
+    "TICKET_LEVELS",
+    "TICKET_MODES",
+    "TICKET_STEPS",
     "ZONES",
     "CaseRule",
     "KeyPath",
     "ModeRule",
     "Rules",
     "StaffingRule",
+    "TicketCategory",
+    "TicketRule",
     "ZoneStepDown",
     "load_rules",
 ]
@@ -113,7 +142,29 @@ STAFF_ROLES = (
 #: Pool levels people are drawn from, in the default filling order.
 POOL_LEVELS = ("community", "big_party_committee", "street", "district", "city")
 
-_TOP_KEYS = ("version", "areas", "case", "zones", "modes", "overrides", "staffing")
+#: States of the eight-step closed loop that have a time limit, in loop order:
+#: how long a ticket may stay in each before its next step.
+TICKET_STEPS = (
+    "accepted",
+    "classified",
+    "tracking",
+    "supervising",
+    "fed_back",
+    "scored",
+    "published",
+)
+
+#: The situations a ticket's time limits depend on: ``emergency`` for a
+#: request from a compound in one of ``TicketRule.emergency_zones`` or from a
+#: community in emergency mode, ``normal`` otherwise.
+TICKET_MODES = ("normal", "emergency")
+
+#: Levels that may hold the authority for a request category, lowest first.
+TICKET_LEVELS = ("grid", "community", "street", "district", "city")
+
+_TOP_KEYS = ("version", "areas", "case", "zones", "modes", "overrides", "staffing", "tickets")
+_TICKET_KEYS = ("low_score", "reopens", "emergency_zones", "hours", "categories")
+_CATEGORY_KEYS = ("level", "responsible", "hours")
 _STAFFING_INTS = (
     "households_per_building_lead",
     "households_per_registration",
@@ -211,6 +262,182 @@ class StaffingRule:
     auto_claim: bool = True
 
 
+def _hours(**values: float) -> dict[str, float]:
+    return dict(values)
+
+
+def _default_hours() -> dict[str, dict[str, float]]:
+    return {
+        "normal": _hours(
+            accepted=2.0,
+            classified=24.0,
+            tracking=72.0,
+            supervising=48.0,
+            fed_back=48.0,
+            scored=24.0,
+            published=72.0,
+        ),
+        "emergency": _hours(
+            accepted=0.5,
+            classified=2.0,
+            tracking=12.0,
+            supervising=6.0,
+            fed_back=12.0,
+            scored=12.0,
+            published=24.0,
+        ),
+    }
+
+
+def _to_hours(value: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    return {mode: dict(steps) for mode, steps in value.items()}
+
+
+def _to_overrides(value: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    return {mode: dict(steps) for mode, steps in value.items() if steps}
+
+
+@attrs.frozen
+class TicketCategory:
+    """Who resolves one kind of request, and its own time limits."""
+
+    #: The lowest level of the chain that holds the authority to resolve it
+    #: (one of :data:`TICKET_LEVELS`); classification routes the ticket there.
+    level: str
+    #: The department or post responsible at that level (Open311's
+    #: ``agency_responsible``), e.g. ``building_lead``, ``civil_affairs``.
+    responsible: str
+    #: Time limits in hours that differ from ``TicketRule.hours``, by mode and
+    #: state, e.g. ``{"emergency": {"tracking": 2.0}}``.
+    hours: Mapping[str, Mapping[str, float]] = attrs.field(factory=dict, converter=_to_overrides)
+
+
+def _default_categories() -> dict[str, TicketCategory]:
+    fast = _hours(accepted=0.25, classified=0.25, tracking=1.0, supervising=1.0)
+    ambulance = {"normal": _hours(accepted=0.5, classified=1.0, tracking=4.0), "emergency": fast}
+    return {
+        "garbage": TicketCategory("grid", "grid_worker", {"emergency": _hours(tracking=6.0)}),
+        "repair": TicketCategory("community", "property_service"),
+        "dispute": TicketCategory("community", "mediation_committee"),
+        "hardship": TicketCategory("street", "civil_affairs"),
+        "food_supplies": TicketCategory(
+            "community",
+            "building_lead",
+            {"emergency": _hours(accepted=0.25, classified=1.0, tracking=6.0, supervising=2.0)},
+        ),
+        "medicine": TicketCategory(
+            "community",
+            "building_lead",
+            {"emergency": _hours(accepted=0.25, classified=0.5, tracking=2.0, supervising=1.0)},
+        ),
+        "supply_shortage": TicketCategory(
+            "street", "supply_office", {"emergency": _hours(tracking=8.0)}
+        ),
+        "medical_transport": TicketCategory("district", "health_commission", ambulance),
+        "hospital_transfer": TicketCategory("district", "health_commission", ambulance),
+    }
+
+
+def _to_categories(value: Mapping[str, TicketCategory]) -> dict[str, TicketCategory]:
+    return dict(value)
+
+
+@attrs.frozen(eq=False)
+class TicketRule:
+    """Residents' requests: who resolves each category, time limits, scores (defaults: practice).
+
+    A ticket waits in each state of the closed loop for at most the hours of
+    its category and mode (``categories[c].hours`` where given, else
+    ``hours``); past that it escalates one level up the chain. In an
+    emergency a medical request from a sealed compound is counted in hours,
+    not days.
+
+    Two ticket rules are equal when they give every category the same level,
+    responsible post and limits, however the limits are spelt (a category's
+    own limit equal to the general one says the same as none).
+    """
+
+    #: Request categories by code name.
+    categories: Mapping[str, TicketCategory] = attrs.field(
+        factory=_default_categories, converter=_to_categories
+    )
+    #: Hours a ticket may stay in each state (:data:`TICKET_STEPS`), by mode.
+    hours: Mapping[str, Mapping[str, float]] = attrs.field(
+        factory=_default_hours, converter=_to_hours
+    )
+    #: A resident's score (1-5) below this is low.
+    low_score: int = 3
+    #: Low scores that reopen a ticket at the level that handled it; each
+    #: later low score escalates it one level up (at the city it stands).
+    reopens: int = 1
+    #: Zones whose residents' requests run on the emergency limits.
+    emergency_zones: tuple[str, ...] = attrs.field(
+        default=("sealed", "controlled"), converter=tuple
+    )
+
+    def _meaning(self) -> tuple[Any, ...]:
+        modes = {*TICKET_MODES, *self.hours}
+        states = {*TICKET_STEPS}
+        for steps in self.hours.values():
+            states.update(steps)
+        for category in self.categories.values():
+            modes.update(category.hours)
+            for steps in category.hours.values():
+                states.update(steps)
+        limits = {
+            name: (
+                category.level,
+                category.responsible,
+                {
+                    (mode, state): category.hours.get(mode, {}).get(
+                        state, self.hours.get(mode, {}).get(state)
+                    )
+                    for mode in modes
+                    for state in states
+                },
+            )
+            for name, category in self.categories.items()
+        }
+        return (limits, self.hours, self.low_score, self.reopens, self.emergency_zones)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TicketRule):
+            return NotImplemented
+        return self._meaning() == other._meaning()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def limit_hours(self, category: str, mode: str, state: str) -> float | None:
+        """Hours a ticket of ``category`` may stay in ``state`` in ``mode``.
+
+        Returns:
+            The hours, or None for a state without a limit (archived, withdrawn).
+
+        Raises:
+            KeyError: ``category`` or ``mode`` is not in the rules.
+        """
+        own = self.categories[category].hours.get(mode, {})
+        if state in own:
+            return own[state]
+        return self.hours[mode].get(state)
+
+    def limit(self, category: str, mode: str, state: str) -> timedelta | None:
+        """:meth:`limit_hours` as a duration (None for a state without a limit)."""
+        hours = self.limit_hours(category, mode, state)
+        return None if hours is None else timedelta(hours=hours)
+
+    def limit_key(self, category: str, mode: str, state: str) -> str:
+        """The key path in a rules file that sets this limit, e.g.
+        ``tickets.categories.medicine.hours.emergency.tracking``."""
+        return _render(_limit_path(self, category, mode, state))
+
+
+def _limit_path(rule: TicketRule, category: str, mode: str, state: str) -> KeyPath:
+    if state in rule.categories[category].hours.get(mode, {}):
+        return ("tickets", "categories", category, "hours", mode, state)
+    return ("tickets", "hours", mode, state)
+
+
 def _default_zones() -> dict[str, ZoneStepDown]:
     return {
         "sealed": ZoneStepDown("controlled", 14.0),
@@ -253,6 +480,8 @@ class Rules:
     override_levels_above: int = 0
     #: Posts each zone needs and the pools that fill them.
     staffing: StaffingRule = attrs.field(factory=StaffingRule)
+    #: Residents' requests: routing by category, time limits, scores.
+    tickets: TicketRule = attrs.field(factory=TicketRule)
     #: The file the rules came from ("<default>" for the built-in ones).
     source: str = attrs.field(default="<default>", eq=False)
     #: The 1-based line of each key path in ``source`` (empty for rules built
@@ -346,6 +575,7 @@ class Rules:
         ]
         for zone, roles in staffing.posts.items():
             out.append(f"{_toml_key(zone)} = [{', '.join(_toml_string(r) for r in roles)}]")
+        out += _tickets_toml(self.tickets)
         return "\n".join(out) + "\n"
 
     def check(self) -> list[Problem]:
@@ -481,6 +711,7 @@ class _Reader:
             modes=self.modes(data),
             override_levels_above=self.overrides(data),
             staffing=self.staffing(data),
+            tickets=self.tickets(data),
             source=source,
             lines=lines,
         )
@@ -586,6 +817,85 @@ class _Reader:
         values["posts"] = posts
         return attrs.evolve(default, **values)
 
+    def tickets(self, data: Mapping[str, Any]) -> TicketRule:
+        table = self.table(data, ("tickets",), _TICKET_KEYS)
+        default = TicketRule()
+        values: dict[str, Any] = {}
+        for key in ("low_score", "reopens"):
+            if key not in table:
+                continue
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.wrong_type(("tickets", key), "an integer", value)
+            else:
+                values[key] = value
+        if "emergency_zones" in table:
+            zones = self.names(table["emergency_zones"], ("tickets", "emergency_zones"), "zones")
+            if zones is not None:
+                values["emergency_zones"] = zones
+        values["hours"] = self.hours(table, ("tickets", "hours"), default.hours)
+        categories = dict(default.categories)
+        for name, given in self.table(table, ("tickets", "categories"), None).items():
+            path: KeyPath = ("tickets", "categories", name)
+            entry = self.table(table["categories"], path, _CATEGORY_KEYS)
+            if not isinstance(given, dict):
+                self.bad.add(path)
+                continue
+            known = categories.get(name)
+            level = known.level if known is not None else None
+            responsible = known.responsible if known is not None else None
+            for key in ("level", "responsible"):
+                if key not in entry:
+                    continue
+                if not isinstance(entry[key], str):
+                    what = "a level name (a string)" if key == "level" else "a string"
+                    self.wrong_type((*path, key), what, entry[key])
+                elif key == "level":
+                    level = entry[key]
+                else:
+                    responsible = entry[key]
+            if level is None or responsible is None:
+                missing = " and ".join(
+                    k for k, v in (("level", level), ("responsible", responsible)) if v is None
+                )
+                if not self.bad.intersection(((*path, "level"), (*path, "responsible"))):
+                    self.problem(
+                        path,
+                        f"a new category needs {missing} (level: one of "
+                        f"{', '.join(TICKET_LEVELS)}; responsible: a department or post)",
+                    )
+                self.bad.add(path)
+                continue
+            own = known.hours if known is not None else {}
+            hours = self.hours(entry, (*path, "hours"), own)
+            categories[name] = TicketCategory(level, responsible, hours)
+        values["categories"] = categories
+        return attrs.evolve(default, **values)
+
+    def hours(
+        self, parent: Mapping[str, Any], path: KeyPath, base: Mapping[str, Mapping[str, float]]
+    ) -> dict[str, dict[str, float]]:
+        """A table of modes, each a table of hours per state, merged over ``base``."""
+        merged = {mode: dict(steps) for mode, steps in base.items()}
+        modes = self.table(parent, path, TICKET_MODES)
+        for mode in TICKET_MODES:
+            if mode not in modes:
+                continue
+            steps = self.table(modes, (*path, mode), TICKET_STEPS)
+            into = merged.setdefault(mode, {})
+            for state in TICKET_STEPS:
+                if state not in steps:
+                    continue
+                value = steps[state]
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    self.wrong_type((*path, mode, state), "a number of hours", value)
+                    continue
+                try:
+                    into[state] = float(value)
+                except OverflowError:  # an integer beyond any float: too long in any case
+                    into[state] = math.inf
+        return merged
+
     def names(self, value: object, path: KeyPath, what: str) -> tuple[str, ...] | None:
         """An array of strings, or None (problem reported)."""
         if not isinstance(value, list):
@@ -644,6 +954,7 @@ def _semantic_problems(rules: Rules) -> Iterator[tuple[KeyPath, str, tuple[KeyPa
     yield from _duration_problems(("modes", "alert_quiet_days"), rules.modes.alert_quiet_days)
     yield from _duration_problems(("modes", "recovery_days"), rules.modes.recovery_days)
     yield from _staffing_problems(rules.staffing)
+    yield from _ticket_problems(rules.tickets, rules.lines)
     levels_above = rules.override_levels_above
     if not 0 <= levels_above <= MAX_LEVELS_ABOVE:
         yield (
@@ -690,6 +1001,109 @@ def _staffing_problems(rule: StaffingRule) -> Iterator[tuple[KeyPath, str, tuple
                 yield (
                     ("staffing", "posts", zone, index),
                     f"unknown role {role!r} (expected one of: {', '.join(STAFF_ROLES)})",
+                    (),
+                )
+
+
+def _ticket_problems(
+    rule: TicketRule, lines: Mapping[KeyPath, int]
+) -> Iterator[tuple[KeyPath, str, tuple[KeyPath, ...]]]:
+    if not 1 <= rule.low_score <= 5:
+        yield (
+            ("tickets", "low_score"),
+            f"must be a score from 1 to 5 (scores below it are low), got {rule.low_score}",
+            (),
+        )
+    if rule.reopens < 0:
+        yield ("tickets", "reopens"), f"must be 0 or more, got {rule.reopens}", ()
+    seen: set[str] = set()
+    for index, zone in enumerate(rule.emergency_zones):
+        path: KeyPath = ("tickets", "emergency_zones", index)
+        if zone not in _STEPPING:
+            yield (
+                path,
+                f"unknown zone {zone!r} (expected one of: {', '.join(reversed(_STEPPING))})",
+                (),
+            )
+        elif zone in seen:
+            yield path, f"zone {zone!r} is listed twice", ()
+        seen.add(zone)
+    yield from _hours_problems(("tickets", "hours"), rule.hours, complete=True)
+    for name, category in rule.categories.items():
+        path = ("tickets", "categories", name)
+        if not name.strip():
+            yield path, "a category needs a name that is not blank", ()
+        if category.level not in TICKET_LEVELS:
+            yield (
+                (*path, "level"),
+                f"unknown level {category.level!r} (expected one of: {', '.join(TICKET_LEVELS)})",
+                (),
+            )
+        if not category.responsible.strip():
+            yield (*path, "responsible"), "needs a department or post that is not blank", ()
+        yield from _hours_problems((*path, "hours"), category.hours, complete=False)
+    # Emergency limits are the short ones; a longer one is almost surely swapped.
+    reported: set[tuple[KeyPath, KeyPath]] = set()
+    for name in rule.categories:
+        for state in TICKET_STEPS:
+            try:
+                normal = rule.limit_hours(name, "normal", state)
+                urgent = rule.limit_hours(name, "emergency", state)
+            except KeyError:
+                return  # a mode is missing: reported above
+            if normal is None or urgent is None or not _positive(normal) or not _positive(urgent):
+                continue
+            if not urgent > normal:
+                continue
+            urgent_key = _limit_path(rule, name, "emergency", state)
+            normal_key = _limit_path(rule, name, "normal", state)
+            if (urgent_key, normal_key) in reported:
+                continue
+            reported.add((urgent_key, normal_key))
+            whose = "" if len(urgent_key) == len(normal_key) == 4 else f"{name} "
+            numbers = f"({_toml_number(urgent)} h against {_toml_number(normal)} h)"
+            rule_text = "emergency limits are the shorter ones"
+            if not lines or urgent_key in lines or normal_key not in lines:
+                where, other = urgent_key, normal_key
+                text = f"the emergency limit for {whose}{state} is longer than the normal one"
+            else:
+                where, other = normal_key, urgent_key
+                text = f"the normal limit for {whose}{state} is shorter than the emergency one"
+            yield where, f"{text} {numbers}; {rule_text}", (other,)
+
+
+def _positive(hours: float) -> bool:
+    return math.isfinite(hours) and hours > 0
+
+
+def _hours_problems(
+    path: KeyPath, hours: Mapping[str, Mapping[str, float]], complete: bool
+) -> Iterator[tuple[KeyPath, str, tuple[KeyPath, ...]]]:
+    for mode in TICKET_MODES:
+        if complete and mode not in hours:
+            yield (*path, mode), f"no time limits for the {mode} mode", ()
+    for mode, steps in hours.items():
+        if mode not in TICKET_MODES:
+            yield (
+                (*path, mode),
+                f"unknown mode {mode!r} (expected one of: {', '.join(TICKET_MODES)})",
+                (),
+            )
+            continue
+        for state in TICKET_STEPS:
+            if complete and state not in steps:
+                yield (*path, mode), f"no time limit for {state}", ()
+        for state, value in steps.items():
+            if state not in TICKET_STEPS:
+                yield (
+                    (*path, mode, state),
+                    f"unknown state {state!r} (expected one of: {', '.join(TICKET_STEPS)})",
+                    (),
+                )
+            elif not _positive(value):
+                yield (
+                    (*path, mode, state),
+                    f"must be a positive, finite number of hours, got {_toml_number(value)}",
                     (),
                 )
 
@@ -870,6 +1284,55 @@ def _syntax_problem(exc: tomllib.TOMLDecodeError, text: str, source: str) -> Pro
 
 
 # ----------------------------------------------------------------- writing
+
+
+def _tickets_toml(rule: TicketRule) -> list[str]:
+    out = [
+        "",
+        "[tickets]",
+        f"low_score = {rule.low_score}",
+        f"reopens = {rule.reopens}",
+        f"emergency_zones = [{', '.join(_toml_string(z) for z in rule.emergency_zones)}]",
+    ]
+    for mode in _canonical(rule.hours, TICKET_MODES):
+        steps = rule.hours[mode]
+        out += ["", f"[tickets.hours.{_toml_key(mode)}]"]
+        out += [
+            f"{_toml_key(state)} = {_toml_number(steps[state])}"
+            for state in _canonical(steps, TICKET_STEPS)
+        ]
+    defaults = _default_categories()
+    for name, category in rule.categories.items():
+        out += [
+            "",
+            f"[tickets.categories.{_toml_key(name)}]",
+            f"level = {_toml_string(category.level)}",
+            f"responsible = {_toml_string(category.responsible)}",
+        ]
+        # A file that leaves a limit out gets the default category's own one:
+        # where this category has none, write the general limit it runs on.
+        hours = {mode: dict(steps) for mode, steps in category.hours.items()}
+        default = defaults.get(name)
+        for mode, steps in default.hours.items() if default is not None else ():
+            for state in steps:
+                general = rule.hours.get(mode, {}).get(state)
+                if state not in hours.get(mode, {}) and general is not None:
+                    hours.setdefault(mode, {})[state] = general
+        for mode in _canonical(hours, TICKET_MODES):
+            steps = hours[mode]
+            inline = ", ".join(
+                f"{_toml_key(k)} = {_toml_number(steps[k])}"
+                for k in _canonical(steps, TICKET_STEPS)
+            )
+            if inline:
+                out.append(f"hours.{_toml_key(mode)} = {{ {inline} }}")
+    return out
+
+
+def _canonical(keys: Iterable[str], order: tuple[str, ...]) -> list[str]:
+    """``keys`` in the order of ``order``, then the others as they come."""
+    given = list(keys)
+    return [k for k in order if k in given] + [k for k in given if k not in order]
 
 
 def _toml_string(text: str) -> str:
