@@ -4,29 +4,31 @@ A scenario names the city (a preset with its parameters), the rules (a rules
 file, or a rules table inline), the outbreak (seed cases at given compounds
 and times, or a CSV of dated cases to replay, and the built-in driver's
 parameters), the staffing levels (scale factors on each pool, daily
-availability), the request rates per sealed or controlled household per
-category per day, the duration and step, and the random seed. Same scenario
-and seed, same results, byte for byte.
+availability), the request rates per household per zone per category per day,
+the duration and step, and the random seed. Same scenario and seed, same
+results, byte for byte.
 
-The file format (TOML)::
+The file format (TOML; every key and table optional, a missing one takes the
+value shown)::
 
     version = 1
-    name = "sept17"
-    seed = 17
+    name = "sept17"           # used for run folders (default: the file's name)
+    seed = 17                 # the run's random seed, 0 or more
 
     [city]
-    preset = "jiamusi"        # a preset of gridgov.presets
-    scale = 1.0               # share of the published size
+    preset = "jiamusi"        # a preset of gridgov.presets ("jiamusi", "small")
+    scale = 1.0               # share of the published size, in (0, 1] (jiamusi only)
     seed = 0                  # the preset's own seed
 
     [rules]
     path = "../rules/sept17.toml"   # relative to the scenario file; or inline:
-    # [rules.inline.case] seal = "urban" ...
+    # [rules.inline.case]           # a whole rules file under [rules.inline]
+    # seal = "urban"                # (not both; neither: the default rules)
 
     [outbreak]
-    driver = "compound"       # the built-in compound-level model ("covasim": an extra)
+    driver = "compound"       # "compound" (built in), "replay" (the cases only), "covasim"
     cases = [{ compound = "230803001001-C01", day = 0.0 }]
-    # cases_csv = "cases.csv" # columns: day, compound (replayed as reported)
+    # cases_csv = "cases.csv" # instead of cases: columns day, compound (a header row)
     within_compound = 0.35    # infections per infectious case per day, same compound
     neighbour = 0.02          # ... per case, each other compound of the same grid/community
     street = 0.002            # ... each other compound of the street
@@ -35,41 +37,105 @@ The file format (TOML)::
     controlled_factor = 0.4
     infectious_days = 7.0
     detection_delay_days = 2.0
+    [outbreak.options]        # passed through to an external driver (e.g. covasim)
 
-    [staffing]                # scale factors on each pool, and daily availability
+    [staffing]                # shares of each pool taking part, and daily availability
     cadres = 1.0
     in_service_members = 1.0
     volunteers = 1.0
+    grid_workers = 1.0
     availability = 1.0
 
-    [requests.sealed]         # requests per household per day, by category
-    food_supplies = 0.02
+    [requests.sealed]         # requests per household per day, by ticket category;
+    food_supplies = 0.02      # categories left out keep these defaults (0 switches one off)
     medicine = 0.005
+    garbage = 0.01
     [requests.controlled]
     food_supplies = 0.005
+    medicine = 0.002
 
     [run]
-    days = 60
-    step_hours = 24
+    days = 60                 # simulated days
+    step_hours = 24           # hours per step; divides a day
+
+A cases CSV (UTF-8, a header row naming at least ``day`` and ``compound``, in
+any order; other columns are ignored)::
+
+    day,compound
+    0,230803001001-C01
+    0.5,230804001001-C02
+
+Validation (:func:`load_scenario`, :meth:`Scenario.from_toml`) collects every
+problem at once, each as ``file:line: key.path: what is wrong``
+(:class:`gridgov.errors.Problem`): unknown keys, wrong types, an unsupported
+version, a name unusable as a folder, negative seeds, an unknown preset, a
+scale out of range or given to a preset without one, an unknown driver, rates
+below 0, shares and factors outside [0, 1], durations that are not positive
+(the detection delay may be 0), cases on days outside the run, a run of no
+days, a step that does not divide a day, request zones and categories the
+rules do not know, ``[rules] path`` together with ``[rules.inline]``, a rules
+file that is missing or invalid (its problems with the rules file's own
+lines), inline rules with problems (at the scenario's lines, key
+``rules.inline...``), area ids and case compounds the built city lacks, and a
+cases CSV that is missing, unreadable or malformed (bad header, bad day,
+unknown compound: at the CSV's own lines, key ``day``, ``compound`` or
+``(header)``).
+
+The city is built once per process for each (preset, seed, scale) and kept:
+:meth:`Scenario.build_city` gives the same object to the runner.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+import csv
+import datetime
+import difflib
+import functools
+import inspect
+import io
+import math
+import os
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 
-from gridgov.rules import Rules
+from gridgov.city import City
+from gridgov.errors import PresetError, Problem, RulesError, ScenarioError
+from gridgov.rules import (
+    ZONES,
+    KeyPath,
+    Rules,
+    _Locator,
+    _Reader,
+    _semantic_problems,
+    _syntax_problem,
+    _toml_key,
+    _toml_number,
+    _toml_string,
+    _unknown_key,
+    load_rules,
+)
 
 __all__ = [
+    "DRIVERS",
     "CityChoice",
     "OutbreakSpec",
     "RunSpec",
     "Scenario",
     "SeedCase",
     "StaffingLevels",
+    "load_scenario",
 ]
+
+#: Outbreak drivers a scenario may name: ``compound`` (the built-in
+#: compound-level model), ``replay`` (the given cases only, nothing drawn),
+#: ``covasim`` (an adapter, an extra).
+DRIVERS = ("compound", "replay", "covasim")
 
 
 @attrs.frozen
@@ -102,8 +168,9 @@ class OutbreakSpec:
     driver: str = "compound"
     #: Cases given by the scenario (from ``cases`` or the rows of ``cases_csv``).
     cases: tuple[SeedCase, ...] = ()
-    #: The CSV the cases came from, if any (as written in the file).
-    cases_csv: str | None = None
+    #: The CSV the cases came from, if any (as written in the file). Takes no
+    #: part in equality: the cases themselves do.
+    cases_csv: str | None = attrs.field(default=None, eq=False)
     #: New infections per infectious case per day in its own compound.
     within_compound: float = 0.35
     #: ... in each other compound of its grid or community.
@@ -128,9 +195,13 @@ class OutbreakSpec:
 class StaffingLevels:
     """Scale factors on each pool and the share available on a given day."""
 
+    #: Share of the cadres (point and building leads) taking part.
     cadres: float = 1.0
+    #: Share of the in-service party members who go down to their communities.
     in_service_members: float = 1.0
+    #: Share of the volunteers taking part.
     volunteers: float = 1.0
+    #: Share of the grid workers taking part.
     grid_workers: float = 1.0
     #: Share of everyone available on any one day.
     availability: float = 1.0
@@ -155,7 +226,13 @@ class RunSpec:
 
 @attrs.frozen
 class Scenario:
-    """A validated scenario (see the module docstring for the file format)."""
+    """A validated scenario (see the module docstring for the file format).
+
+    Build one with :func:`load_scenario` or :meth:`from_toml` (validated), or
+    field by field in code (not validated). Two scenarios are equal when they
+    say the same thing: where the rules and cases came from (``rules_source``,
+    ``outbreak.cases_csv``) and ``base`` take no part.
+    """
 
     #: A short name, used for run folders.
     name: str = "scenario"
@@ -164,8 +241,8 @@ class Scenario:
     city: CityChoice = attrs.field(factory=CityChoice)
     #: The rules, already loaded and validated.
     rules: Rules = attrs.field(factory=Rules.default)
-    #: Where the rules came from ("<inline>" or the path as written).
-    rules_source: str = "<default>"
+    #: Where the rules came from ("<inline>", "<default>" or the path as written).
+    rules_source: str = attrs.field(default="<default>", eq=False)
     outbreak: OutbreakSpec = attrs.field(factory=OutbreakSpec)
     staffing: StaffingLevels = attrs.field(factory=StaffingLevels)
     #: Requests per household per day: zone -> category -> rate.
@@ -173,3 +250,852 @@ class Scenario:
     run: RunSpec = attrs.field(factory=RunSpec)
     #: The folder relative paths in the file were resolved against.
     base: Path = attrs.field(factory=Path.cwd, eq=False)
+
+    @classmethod
+    def from_toml(
+        cls,
+        text: str,
+        source: str = "<string>",
+        base: str | os.PathLike[str] | None = None,
+    ) -> Scenario:
+        """Read and validate a scenario from the text of a TOML file.
+
+        Builds the scenario's city (once per process, see :meth:`build_city`)
+        to check the compounds and area ids named against it.
+
+        Args:
+            text: the TOML document (format in the module docstring).
+            source: the file name used in problems.
+            base: the folder that relative paths (rules, cases CSV) are
+                resolved against; the current folder when None.
+
+        Returns:
+            The validated scenario; keys the text leaves out take their defaults.
+
+        Raises:
+            ScenarioError: every problem of the scenario, of its rules file and
+                of its cases CSV, each with its own file and line.
+        """
+        document = _Document.parse(text, source, Path.cwd() if base is None else Path(base))
+        scenario, problems = _resolve(document)
+        if scenario is None:
+            raise ScenarioError(problems)
+        return scenario
+
+    def to_toml(self) -> str:
+        """Write the scenario as resolved: a self-contained TOML document.
+
+        The rules are written in full under ``[rules.inline]`` and the cases
+        listed under ``outbreak.cases`` (a CSV is read in), so the text
+        needs no other file, and :meth:`from_toml` reads it back equal.
+
+        Returns:
+            The TOML text, ending with a newline.
+        """
+        out = [
+            "version = 1",
+            f"name = {_toml_string(self.name)}",
+            f"seed = {self.seed}",
+            "",
+            "[city]",
+            f"preset = {_toml_string(self.city.preset)}",
+            f"scale = {_toml_number(self.city.scale)}",
+            f"seed = {self.city.seed}",
+            "",
+            "[outbreak]",
+            f"driver = {_toml_string(self.outbreak.driver)}",
+        ]
+        outbreak = self.outbreak
+        if outbreak.cases_csv is not None:
+            out.append(f"# cases replayed from {outbreak.cases_csv}")
+        if outbreak.cases:
+            out.append("cases = [")
+            out += [
+                f"  {{ compound = {_toml_string(c.compound)}, day = {_toml_number(c.day)} }},"
+                for c in outbreak.cases
+            ]
+            out.append("]")
+        else:
+            out.append("cases = []")
+        out += [f"{key} = {_toml_number(getattr(outbreak, key))}" for key in _OUTBREAK_NUMBERS]
+        if outbreak.options:
+            out += ["", "[outbreak.options]"]
+            out += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in outbreak.options.items()]
+        out += ["", "[staffing]"]
+        out += [f"{key} = {_toml_number(getattr(self.staffing, key))}" for key in _STAFFING_KEYS]
+        defaults = _default_requests()
+        for zone in sorted({*self.requests, *defaults}, key=_zone_order):
+            rates = dict(self.requests.get(zone, {}))
+            # A category the file leaves out takes its default: write a 0 for
+            # each one this scenario lacks, so that it reads back meaning the same.
+            for category in defaults.get(zone, {}):
+                rates.setdefault(category, 0.0)
+            out += ["", f"[requests.{_toml_key(zone)}]"]
+            out += [f"{_toml_key(c)} = {_toml_number(r)}" for c, r in rates.items()]
+        out += [
+            "",
+            "[run]",
+            f"days = {self.run.days}",
+            f"step_hours = {self.run.step_hours}",
+            "",
+        ]
+        if self.rules_source not in ("<inline>", "<default>"):
+            out.append(f"# rules from {self.rules_source}")
+        out += _nested(self.rules.to_toml(), "rules.inline")
+        return "\n".join(out) + "\n"
+
+    def build_city(self) -> City:
+        """The city this scenario runs on.
+
+        Built once per process for each (preset, seed, scale) and kept, since
+        a city is immutable: validation and the runner share it.
+
+        Raises:
+            PresetError: the preset cannot be built with these parameters.
+            KeyError: the preset is unknown (a validated scenario never has one).
+        """
+        return _build_city(self.city.preset, self.city.seed, self.city.scale)
+
+    def with_values(self, values: Mapping[str, object]) -> Scenario:
+        """This scenario with some keys set to new values, validated again.
+
+        Args:
+            values: dotted keys of the file format and their new values, e.g.
+                ``{"run.days": 5, "outbreak.within_compound": 0.2}``. Paths
+                among them (``rules.path``, ``outbreak.cases_csv``) are resolved
+                against :attr:`base`; setting one replaces the inline rules or
+                cases.
+
+        Returns:
+            The new scenario.
+
+        Raises:
+            ScenarioError: a key is malformed or a value breaks the format
+                (file ``<values>``, line 0, the key as given).
+        """
+        document = _Document.parse(self.to_toml(), f"<{self.name}>", self.base)
+        overrides = []
+        problems = []
+        for key, value in values.items():
+            path = _parse_key(key)
+            if path is None:
+                problems.append(Problem("<values>", 0, key, _BAD_KEY))
+            else:
+                overrides.append(_Override(path, value, "<values>", 0, key))
+        if problems:
+            raise ScenarioError(problems)
+        scenario, problems = _resolve(document, overrides)
+        if scenario is None:
+            raise ScenarioError(problems)
+        return scenario
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Read and validate a scenario file.
+
+    Args:
+        path: the TOML file (UTF-8; format in the module docstring); relative
+            paths inside it are resolved against its folder.
+
+    Returns:
+        The validated scenario.
+
+    Raises:
+        ScenarioError: the file cannot be read or decoded (one problem), is
+            not TOML (one problem at the line of the syntax error), or has
+            problems (every one, with the rules file's and the cases CSV's own
+            lines for theirs).
+    """
+    source = os.fspath(path)
+    text = _read_text(source, "(file)")
+    return Scenario.from_toml(text, source=source, base=Path(source).parent)
+
+
+# ------------------------------------------------------------------ keys
+
+
+#: The message for a dotted key that is not one.
+_BAD_KEY = "not a dotted key of the scenario format (e.g. 'outbreak.within_compound')"
+
+_TOP_KEYS = ("version", "name", "seed", "city", "rules", "outbreak", "staffing", "requests", "run")
+_CITY_KEYS = ("preset", "scale", "seed")
+_RULES_KEYS = ("path", "inline")
+_RATES = ("within_compound", "neighbour", "street", "district")
+_FACTORS = ("sealed_factor", "controlled_factor")
+_OUTBREAK_NUMBERS = (*_RATES, *_FACTORS, "infectious_days", "detection_delay_days")
+_OUTBREAK_KEYS = ("driver", "cases", "cases_csv", *_OUTBREAK_NUMBERS, "options")
+_CASE_KEYS = ("compound", "day")
+_STAFFING_KEYS = ("cadres", "in_service_members", "volunteers", "grid_workers", "availability")
+_RUN_KEYS = ("days", "step_hours")
+_CSV_COLUMNS = ("day", "compound")
+
+# Keys of which a file may give one only; setting one drops the other.
+_EXCLUSIVE: dict[KeyPath, KeyPath] = {
+    ("rules", "path"): ("rules", "inline"),
+    ("rules", "inline"): ("rules", "path"),
+    ("outbreak", "cases"): ("outbreak", "cases_csv"),
+    ("outbreak", "cases_csv"): ("outbreak", "cases"),
+}
+
+_NAME = re.compile(r"\w[\w.-]*")
+
+# Hints ("did you mean") compare against every compound; past this many
+# unknown compounds in one file they stop, to keep a bad CSV fast to report.
+_MAX_HINTS = 20
+
+
+def _parse_key(key: str) -> KeyPath | None:
+    """The key path of a dotted key (``"outbreak.within_compound"``), None if malformed."""
+    parts = tuple(key.split("."))
+    if not all(_NAME.fullmatch(part) for part in parts):
+        return None
+    return parts
+
+
+def _zone_order(zone: str) -> tuple[int, str]:
+    return (-ZONES.index(zone) if zone in ZONES else 1, zone)
+
+
+# ------------------------------------------------------------- documents
+
+
+@attrs.frozen
+class _Document:
+    """A parsed scenario file: its data, the line of each key, where it is."""
+
+    data: Mapping[str, Any]
+    lines: Mapping[KeyPath, int]
+    source: str
+    base: Path
+
+    @classmethod
+    def parse(cls, text: str, source: str, base: Path) -> _Document:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ScenarioError([_syntax_problem(exc, text, source)]) from None
+        return cls(data, _Locator(text).run(), source, base)
+
+
+@attrs.frozen
+class _Override:
+    """A value set over a document, and where it was written (e.g. a sweep file)."""
+
+    path: KeyPath
+    value: Any
+    file: str
+    line: int
+    #: The key to report problems of this value under, e.g. ``parameters."run.days"[1]``.
+    key: str
+
+
+def _read_text(source: str, key: str) -> str:
+    """The text of a UTF-8 file, or a ScenarioError with one problem."""
+    try:
+        with open(source, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ScenarioError([Problem(source, 0, key, f"cannot read: {reason}")]) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        message = f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        raise ScenarioError([Problem(source, line, key, message)]) from None
+
+
+def _display(base: Path, written: str) -> str:
+    """A path relative to ``base`` as a person would write it (``a/../b`` folded)."""
+    return os.path.normpath(base / written)
+
+
+# ------------------------------------------------------------------ cities
+
+
+@functools.lru_cache(maxsize=2)
+def _build_city(preset: str, seed: int, scale: float) -> City:
+    from gridgov.presets import PRESETS
+
+    factory: Callable[..., City] = PRESETS[preset]
+    if _takes_scale(factory):
+        return factory(seed=seed, scale=scale)
+    return factory(seed=seed)
+
+
+def _takes_scale(factory: Callable[..., City]) -> bool:
+    return "scale" in inspect.signature(factory).parameters
+
+
+def _presets() -> Mapping[str, Callable[..., City]]:
+    from gridgov.presets import PRESETS
+
+    return PRESETS
+
+
+# ----------------------------------------------------------------- reading
+
+
+def _resolve(
+    document: _Document, overrides: Sequence[_Override] = (), context: str = ""
+) -> tuple[Scenario | None, list[Problem]]:
+    """Read a document with values set over it.
+
+    Args:
+        document: the parsed scenario file.
+        overrides: values set over it; a problem of one is placed where it
+            was written.
+        context: added to the message of problems placed in the scenario
+            file, saying which overrides led to them.
+
+    Returns:
+        The scenario (None when there are problems) and every problem, the
+        overrides' files first, then the scenario file, then the files it
+        names, each in line order.
+    """
+    data = copy.deepcopy(dict(document.data))
+    reader = _ScenarioReader(document, overrides, context)
+    for override in overrides:  # drop what an override replaces, before setting any
+        sibling = _EXCLUSIVE.get(override.path[:2])
+        if sibling is not None and len(override.path) >= 2:
+            table = data.get(str(sibling[0]))
+            if isinstance(table, dict):
+                table.pop(sibling[1], None)
+    for override in overrides:
+        _set(data, override, reader)
+    scenario = reader.read(data)
+    problems = reader.problems()
+    return (None, problems) if problems else (scenario, [])
+
+
+def _set(data: dict[str, Any], override: _Override, reader: _ScenarioReader) -> None:
+    node = data
+    for depth, part in enumerate(override.path[:-1]):
+        assert isinstance(part, str)
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            where = ".".join(str(p) for p in override.path[: depth + 1])
+            reader.extra.append(
+                Problem(
+                    override.file,
+                    override.line,
+                    override.key,
+                    f"cannot set {'.'.join(str(p) for p in override.path)}: "
+                    f"{where} is not a table in the scenario",
+                )
+            )
+            return
+        node = child
+    last = override.path[-1]
+    assert isinstance(last, str)
+    node[last] = copy.deepcopy(override.value)
+
+
+class _ScenarioReader:
+    """Turns a scenario document into a :class:`Scenario`, collecting every problem.
+
+    Uses the rules reader for tables and types (and for inline rules); a
+    rejected value is replaced by its default and remembered in ``bad``, so
+    that checks that depend on it (a case's day against the run's days) do
+    not blame it twice.
+    """
+
+    def __init__(self, document: _Document, overrides: Sequence[_Override], context: str) -> None:
+        self._types = _Reader()
+        #: (key path, message) of every problem of the document, not yet placed.
+        self.found = self._types.found
+        #: Key paths whose value was rejected.
+        self.bad = self._types.bad
+        self.document = document
+        self.overrides = overrides
+        self.context = context
+        #: Problems of other files (rules file, cases CSV), already placed.
+        self.extra: list[Problem] = []
+        self.hints = 0
+
+    def problem(self, path: KeyPath, message: str) -> None:
+        self._types.problem(path, message)
+
+    def wrong_type(self, path: KeyPath, expected: str, value: object) -> None:
+        self._types.wrong_type(path, expected, value)
+
+    def table(
+        self, parent: Mapping[str, Any], path: KeyPath, allowed: tuple[str, ...] | None
+    ) -> dict[str, Any]:
+        return self._types.table(parent, path, allowed)
+
+    # -------------------------------------------------------- placement
+
+    def place(self, path: KeyPath, message: str) -> Problem:
+        for override in self.overrides:
+            size = len(override.path)
+            if path[:size] == override.path:
+                return Problem(
+                    override.file, override.line, override.key + _tail(path[size:]), message
+                )
+        for override in self.overrides:
+            # A table the override created: the document never wrote it.
+            if override.path[: len(path)] == path and path not in self.document.lines:
+                return Problem(
+                    override.file, override.line, override.key, f"{_dotted(path)}: {message}"
+                )
+        line = _line_from(self.document.lines, path)
+        return Problem(self.document.source, line, _dotted(path), message + self.context)
+
+    def problems(self) -> list[Problem]:
+        placed = [self.place(path, message) for path, message in self.found]
+        first = [o.file for o in self.overrides] + [self.document.source]
+        return _ordered([*placed, *self.extra], first)
+
+    # ------------------------------------------------------------ values
+
+    def number(self, table: Mapping[str, Any], path: KeyPath, default: float) -> float:
+        """A number checked by the kind its key names (see :data:`_CHECKS`)."""
+        name = path[-1]
+        assert isinstance(name, str)
+        if name not in table:
+            return default
+        value = table[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.wrong_type(path, "a number", value)
+            return default
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float
+            number = math.inf
+        message = _check(path, number)
+        if message is not None:
+            self.problem(path, message)
+            return default
+        return number
+
+    def integer(
+        self, table: Mapping[str, Any], path: KeyPath, default: int, minimum: int, what: str
+    ) -> int:
+        name = path[-1]
+        assert isinstance(name, str)
+        if name not in table:
+            return default
+        value = table[name]
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.wrong_type(path, "an integer", value)
+            return default
+        if value < minimum:
+            self.problem(path, f"must be {what}, got {value}")
+            return default
+        return value
+
+    def string(self, table: Mapping[str, Any], path: KeyPath, default: str, what: str) -> str:
+        name = path[-1]
+        assert isinstance(name, str)
+        if name not in table:
+            return default
+        value = table[name]
+        if not isinstance(value, str):
+            self.wrong_type(path, what, value)
+            return default
+        return value
+
+    # ---------------------------------------------------------- sections
+
+    def read(self, data: Mapping[str, Any]) -> Scenario:
+        for key in data:
+            if key not in _TOP_KEYS:
+                self.problem((key,), _unknown_key(key, _TOP_KEYS, ()))
+        version = self.integer(data, ("version",), 1, 1, "1")
+        if version != 1:
+            self.problem(("version",), f"unsupported version {version} (expected 1)")
+        source = self.document.source
+        default_name = "scenario" if source.startswith("<") else Path(source).stem
+        name = self.string(data, ("name",), default_name, "a name (a string)")
+        if not _NAME.fullmatch(name):
+            self.problem(
+                ("name",),
+                f"must be usable as a folder name (letters, digits, '_', '.', '-', not "
+                f"starting with '.' or '-'), got {_toml_string(name)}",
+            )
+        seed = self.integer(data, ("seed",), 0, 0, "0 or more")
+        choice = self.city_choice(data)
+        run = self.run(data)
+        rules, rules_source, rules_ok = self.rules(data)
+        city = self.city(choice)
+        if city is not None and rules_ok:
+            self.areas(rules, rules_source, city)
+        outbreak = self.outbreak(data, city, run)
+        staffing = self.staffing(data)
+        requests = self.requests(data, rules if rules_ok else None)
+        return Scenario(
+            name=name,
+            seed=seed,
+            city=choice,
+            rules=rules,
+            rules_source=rules_source,
+            outbreak=outbreak,
+            staffing=staffing,
+            requests=requests,
+            run=run,
+            base=self.document.base,
+        )
+
+    def city_choice(self, data: Mapping[str, Any]) -> CityChoice:
+        table = self.table(data, ("city",), _CITY_KEYS)
+        default = CityChoice()
+        preset = self.string(table, ("city", "preset"), default.preset, "a preset name (a string)")
+        presets = _presets()
+        if preset not in presets:
+            close = difflib.get_close_matches(preset, presets, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            self.problem(
+                ("city", "preset"),
+                f"unknown preset {preset!r} ({hint}expected one of: {', '.join(sorted(presets))})",
+            )
+        scale = self.number(table, ("city", "scale"), default.scale)
+        fixed = preset in presets and not _takes_scale(presets[preset])
+        if fixed and scale != 1.0 and ("city", "scale") not in self.bad:
+            takes = [n for n, f in sorted(presets.items()) if _takes_scale(f)]
+            self.problem(
+                ("city", "scale"),
+                f"the {preset} preset has one size, so its scale must be 1 "
+                f"(presets with a scale: {', '.join(takes)})",
+            )
+        seed = self.integer(table, ("city", "seed"), default.seed, 0, "0 or more")
+        return CityChoice(preset=preset, scale=scale, seed=seed)
+
+    def city(self, choice: CityChoice) -> City | None:
+        """The built city, or None when the ``[city]`` table has problems."""
+        if any(path[:1] == ("city",) for path in self.bad):
+            return None
+        try:
+            return _build_city(choice.preset, choice.seed, choice.scale)
+        except PresetError as exc:
+            self.problem(("city", "scale"), str(exc))
+            return None
+
+    def run(self, data: Mapping[str, Any]) -> RunSpec:
+        table = self.table(data, ("run",), _RUN_KEYS)
+        default = RunSpec()
+        days = self.integer(table, ("run", "days"), default.days, 1, "at least 1 day")
+        step = self.integer(table, ("run", "step_hours"), default.step_hours, 1, "at least 1 hour")
+        if 24 % step:
+            divisors = ", ".join(str(h) for h in range(1, 25) if 24 % h == 0)
+            self.problem(("run", "step_hours"), f"must divide a day ({divisors}), got {step}")
+            step = default.step_hours
+        return RunSpec(days=days, step_hours=step)
+
+    def rules(self, data: Mapping[str, Any]) -> tuple[Rules, str, bool]:
+        """The rules, where they came from, and whether they are sound."""
+        table = self.table(data, ("rules",), _RULES_KEYS)
+        if "path" in table and "inline" in table:
+            self.problem(("rules", "inline"), "give rules.path or [rules.inline], not both")
+            return Rules.default(), "<default>", False
+        if "path" in table:
+            written = self.string(table, ("rules", "path"), "", "a path (a string)")
+            if ("rules", "path") in self.bad:
+                return Rules.default(), "<default>", False
+            full = _display(self.document.base, written)
+            if not os.path.isfile(full):
+                self.problem(("rules", "path"), f"no rules file {written!r} (looked for {full})")
+                return Rules.default(), written, False
+            try:
+                return load_rules(full), written, True
+            except RulesError as exc:
+                self.extra.extend(exc.problems)
+                return Rules.default(), written, False
+        if "inline" in table:
+            inline = table["inline"]
+            if not isinstance(inline, dict):
+                self.wrong_type(("rules", "inline"), "a table of rules", inline)
+                return Rules.default(), "<inline>", False
+            prefix: KeyPath = ("rules", "inline")
+            lines = {
+                path[2:]: line
+                for path, line in self.document.lines.items()
+                if path[:2] == prefix and len(path) > 2
+            }
+            reader = _Reader()
+            rules = reader.read(inline, self.document.source, lines)
+            found = list(reader.found)
+            for path, message, involved in _semantic_problems(rules):
+                if not reader.bad.intersection((path, *involved)):
+                    found.append((path, message))
+            for path, message in found:
+                self.problem((*prefix, *path), message)
+            return rules, "<inline>", not found
+        return Rules.default(), "<default>", True
+
+    def areas(self, rules: Rules, rules_source: str, city: City) -> None:
+        if rules_source == "<inline>":
+            for name, ids in rules.areas.items():
+                for index, unit in enumerate(ids):
+                    if unit not in city.chain:
+                        self.problem(
+                            ("rules", "inline", "areas", name, index),
+                            f"no unit with id {unit!r} in the command chain",
+                        )
+        else:
+            self.extra.extend(rules.check_against(city.chain))
+
+    def outbreak(self, data: Mapping[str, Any], city: City | None, run: RunSpec) -> OutbreakSpec:
+        table = self.table(data, ("outbreak",), _OUTBREAK_KEYS)
+        default = OutbreakSpec()
+        driver = self.string(table, ("outbreak", "driver"), default.driver, "a driver name")
+        if driver not in DRIVERS:
+            close = difflib.get_close_matches(driver, DRIVERS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            self.problem(
+                ("outbreak", "driver"),
+                f"unknown driver {driver!r} ({hint}expected one of: {', '.join(DRIVERS)})",
+            )
+        numbers = {
+            key: self.number(table, ("outbreak", key), getattr(default, key))
+            for key in _OUTBREAK_NUMBERS
+        }
+        options = self.table(table, ("outbreak", "options"), None)
+        days = None if ("run", "days") in self.bad else run.days
+        cases: tuple[SeedCase, ...] = ()
+        csv_written: str | None = None
+        # Both read even when both are given (a problem), so that every problem shows.
+        if "cases" in table:
+            cases = self.cases(table["cases"], city, days)
+        if "cases_csv" in table:
+            csv_written = self.string(table, ("outbreak", "cases_csv"), "", "a path (a string)")
+            if "cases" in table:
+                self.problem(
+                    ("outbreak", "cases_csv"),
+                    "give outbreak.cases or outbreak.cases_csv, not both",
+                )
+            if ("outbreak", "cases_csv") not in self.bad:
+                cases = self.cases_csv(csv_written, city, days)
+        return OutbreakSpec(
+            driver=driver,
+            cases=cases,
+            cases_csv=csv_written,
+            options=dict(options),
+            **numbers,
+        )
+
+    def cases(self, value: object, city: City | None, days: int | None) -> tuple[SeedCase, ...]:
+        path: KeyPath = ("outbreak", "cases")
+        if not isinstance(value, list):
+            self.wrong_type(path, "an array of cases ({ compound = ..., day = ... })", value)
+            return ()
+        cases: list[SeedCase] = []
+        for index, item in enumerate(value):
+            here: KeyPath = (*path, index)
+            if not isinstance(item, dict):
+                self.wrong_type(here, "a case ({ compound = ..., day = ... })", item)
+                continue
+            for key in item:
+                if key not in _CASE_KEYS:
+                    self.problem((*here, key), _unknown_key(key, _CASE_KEYS, here))
+            if "compound" not in item:
+                self.problem(here, "a case needs a compound")
+                continue
+            compound = self.string(item, (*here, "compound"), "", "a compound id (a string)")
+            day = self.number(item, (*here, "day"), 0.0)
+            if days is not None and (*here, "day") not in self.bad and day >= days:
+                self.problem((*here, "day"), _after_run(day, days))
+            if (*here, "compound") not in self.bad and city is not None:
+                message = self.unknown_compound(compound, city)
+                if message is not None:
+                    self.problem((*here, "compound"), message)
+            cases.append(SeedCase(compound, day))
+        return tuple(cases)
+
+    def cases_csv(self, written: str, city: City | None, days: int | None) -> tuple[SeedCase, ...]:
+        full = _display(self.document.base, written)
+        if not os.path.isfile(full):
+            self.problem(("outbreak", "cases_csv"), f"no CSV file {written!r} (looked for {full})")
+            return ()
+        try:
+            text = _read_text(full, "(file)")
+        except ScenarioError as exc:
+            self.extra.extend(exc.problems)
+            return ()
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, None)
+        names = [name.strip() for name in header or ()]
+        missing = [column for column in _CSV_COLUMNS if column not in names]
+        twice = sorted({name for name in names if names.count(name) > 1 and name in _CSV_COLUMNS})
+        if missing or twice:
+            faults = []
+            if missing:
+                faults.append(f"no {' or '.join(repr(m) for m in missing)} column")
+            if twice:
+                faults.append(f"{', '.join(repr(t) for t in twice)} given twice")
+            got = ",".join(names) if names else "nothing"
+            message = (
+                f"{'; '.join(faults)}: expected a header row naming day and compound (got: {got})"
+            )
+            self.extra.append(Problem(full, 1, "(header)", message))
+            return ()
+        at_day, at_compound = names.index("day"), names.index("compound")
+        cases: list[SeedCase] = []
+        end = reader.line_num
+        for row in reader:
+            line, end = end + 1, reader.line_num
+            if not any(field.strip() for field in row):
+                continue
+            if len(row) != len(names):
+                self.extra.append(
+                    Problem(full, line, "(row)", f"expected {len(names)} fields, got {len(row)}")
+                )
+                continue
+            text_day, compound = row[at_day].strip(), row[at_compound].strip()
+            good = True
+            try:
+                day = float(text_day)
+            except ValueError:
+                self.extra.append(
+                    Problem(full, line, "day", f"expected a number of days, got {text_day!r}")
+                )
+                good = False
+            else:
+                wrong = _check(("day",), day)
+                if wrong is None and days is not None and day >= days:
+                    wrong = _after_run(day, days)
+                if wrong is not None:
+                    self.extra.append(Problem(full, line, "day", wrong))
+                    good = False
+            if not compound:
+                self.extra.append(Problem(full, line, "compound", "a case needs a compound"))
+                good = False
+            elif city is not None:
+                unknown = self.unknown_compound(compound, city)
+                if unknown is not None:
+                    self.extra.append(Problem(full, line, "compound", unknown))
+                    good = False
+            if good:
+                cases.append(SeedCase(compound, day))
+        return tuple(cases)
+
+    def unknown_compound(self, compound: str, city: City) -> str | None:
+        if compound in city.compounds:
+            return None
+        hint = ""
+        if self.hints < _MAX_HINTS:
+            self.hints += 1
+            close = difflib.get_close_matches(compound, city.compounds, n=1, cutoff=0.8)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"no compound {compound!r} in the city ({city.name}){hint}"
+
+    def staffing(self, data: Mapping[str, Any]) -> StaffingLevels:
+        table = self.table(data, ("staffing",), _STAFFING_KEYS)
+        default = StaffingLevels()
+        values = {
+            key: self.number(table, ("staffing", key), getattr(default, key))
+            for key in _STAFFING_KEYS
+        }
+        return StaffingLevels(**values)
+
+    def requests(self, data: Mapping[str, Any], rules: Rules | None) -> dict[str, dict[str, float]]:
+        requests = _default_requests()
+        table = self.table(data, ("requests",), ZONES)
+        for zone in ZONES:
+            if zone not in table:
+                continue
+            path: KeyPath = ("requests", zone)
+            rates = requests.setdefault(zone, {})
+            for category in self.table(table, path, None):
+                here: KeyPath = (*path, category)
+                rate = self.number(table[zone], here, rates.get(category, 0.0))
+                known = rules.tickets.categories if rules is not None else None
+                if known is not None and category not in known:
+                    close = difflib.get_close_matches(category, known, n=1)
+                    hint = f"did you mean {close[0]!r}? " if close else ""
+                    self.problem(
+                        here,
+                        f"unknown request category {category!r} ({hint}expected a ticket "
+                        f"category of the rules: {', '.join(known)})",
+                    )
+                    continue
+                rates[category] = rate
+        return requests
+
+
+def _check(path: KeyPath, number: float) -> str | None:
+    """What is wrong with ``number`` as the value of ``path``, or None."""
+    key = path[-1]
+    shown = _toml_number(number)
+    if key in _RATES or path[:1] == ("requests",):
+        if not (math.isfinite(number) and number >= 0):
+            return f"must be a rate of 0 or more per day, got {shown}"
+    elif key in _FACTORS or path[:1] == ("staffing",):
+        if not 0 <= number <= 1:
+            return f"must be a share in [0, 1], got {shown}"
+    elif key == "scale":
+        if not 0 < number <= 1:
+            return f"must be a share of the published size in (0, 1], got {shown}"
+    elif key == "infectious_days":
+        if not (math.isfinite(number) and number > 0):
+            return f"must be a positive, finite number of days, got {shown}"
+    elif key in ("detection_delay_days", "day") and not (math.isfinite(number) and number >= 0):
+        return f"must be a finite number of days, 0 or more, got {shown}"
+    return None
+
+
+def _after_run(day: float, days: int) -> str:
+    return f"day {_toml_number(day)} is past the end of the run (run.days = {days})"
+
+
+# --------------------------------------------------------------- problems
+
+
+def _line_from(lines: Mapping[KeyPath, int], path: KeyPath) -> int:
+    """The line of ``path``, else of its nearest enclosing key or table; 0 if none."""
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return 0
+
+
+def _dotted(path: KeyPath) -> str:
+    """``outbreak.cases[2].day``; keys that are not bare are quoted as in TOML."""
+    return _tail(path).lstrip(".")
+
+
+def _tail(path: KeyPath) -> str:
+    """The rest of a key path after another: ``[0].day``, ``.medicine``."""
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{_toml_key(part)}" for part in path)
+
+
+def _ordered(problems: Iterable[Problem], first: Sequence[str]) -> list[Problem]:
+    """Problems grouped by file (``first`` in that order, then as met), each in line order."""
+    files: dict[str, list[Problem]] = {name: [] for name in first}
+    for problem in problems:
+        files.setdefault(problem.file, []).append(problem)
+    return [p for group in files.values() for p in sorted(group, key=lambda p: p.line)]
+
+
+# ----------------------------------------------------------------- writing
+
+
+def _nested(text: str, prefix: str) -> list[str]:
+    """A TOML document as the table ``prefix`` of another.
+
+    Only for documents written by :meth:`Rules.to_toml`: every table header
+    starts its line there, and no value spans lines.
+    """
+    out = [f"[{prefix}]"]
+    for line in text.splitlines():
+        out.append(f"[{prefix}.{line[1:]}" if line.startswith("[") else line)
+    return out
+
+
+def _toml_value(value: object) -> str:
+    """Any value ``tomllib`` gives, written back as TOML."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return _toml_number(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, Mapping):
+        items = ", ".join(f"{_toml_key(str(k))} = {_toml_value(v)}" for k, v in value.items())
+        return f"{{ {items} }}" if items else "{}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} as TOML: {value!r}")
