@@ -1,0 +1,1745 @@
+"""The eight-step closed loop for residents' requests: routing, time limits, escalation, feedback.
+
+Every matter a resident raises (a repair, a dispute, hardship; in an
+emergency food and supplies, medicine, garbage, medical transport for a
+sealed household) is one *ticket* that goes through the eight steps of
+practice: accept (register the matter), classify and transfer (to whoever
+holds the authority for it), track the effect, supervise implementation, feed
+the result back, score (the resident rates the handling, 1-5), publish (make
+the outcome public) and archive (close the number).
+
+* **One machine.** The workflow is one ``transitions.Machine`` definition
+  (:data:`TICKET_TRANSITIONS`, drawn in ``docs/tickets.md`` by
+  :meth:`TicketBoard.diagram`). Tickets are not models of the machine (a
+  city-wide lockdown opens hundreds of thousands a day); every trigger is
+  checked against the transition table compiled from it, and the bulk path
+  (:class:`TicketArrays`) runs on the same table as integer arrays. Tests
+  prove that table, machine and arrays agree.
+* **Routing.** Classification routes a ticket from the grid it came from up
+  the chain of command, level by level, to the lowest level that holds the
+  authority for its category (``[tickets.categories]`` of the rules).
+* **Time limits.** Each state has a limit per category and per mode
+  (``normal`` or ``emergency``: a request from a compound in one of the
+  rules' emergency zones, or from a community in emergency). Deadlines are
+  kept in one schedule ordered by due time and driven by the time passed in
+  (not ``transitions`` timeouts). Each time a limit passes, the ticket
+  escalates exactly one level up the chain from the unit holding it, with the
+  rule that fired, and gets the same limit again there; at the city it is
+  recorded overdue and climbs no further.
+* **Feedback.** The result travels back down the chain level by level to the
+  originating grid, which collects the resident's score. A low score reopens
+  the ticket at the level that handled it (``reopens`` times); each later low
+  score escalates it one level up first.
+
+Planning is pure: :class:`TicketDesk` ``plan_*`` methods return tuples of
+frozen :class:`TicketChange` records and change nothing; :meth:`TicketDesk.apply`
+applies them, all or nothing. Applying the recorded changes one by one to a
+fresh desk rebuilds exactly the same desk, deadlines included.
+
+Residents' personal data (name, phone, exact address, their own words) lives
+only in a ticket's :class:`Private` part; what is published (:meth:`Ticket.public`,
+the Open311 export) is redacted.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+import attrs
+
+from gridgov.city import City
+from gridgov.errors import ClockError, GridgovError, TransitionError, UnknownUnitError
+from gridgov.model import Level
+from gridgov.modes import StateBoard
+from gridgov.rules import TICKET_LEVELS, TICKET_MODES, TICKET_STEPS, TicketRule
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+__all__ = [
+    "CLOSED_STATES",
+    "KINDS",
+    "STATES",
+    "TICKET_TRANSITIONS",
+    "Escalations",
+    "Private",
+    "Scorecard",
+    "Situation",
+    "Ticket",
+    "TicketArrays",
+    "TicketBoard",
+    "TicketChange",
+    "TicketDesk",
+    "compile_table",
+    "redact",
+    "scorecards",
+    "situation_from",
+    "ticket_board",
+]
+
+#: The states of a ticket, in loop order; ``accepted`` is the initial one.
+STATES = (
+    "accepted",
+    "classified",
+    "tracking",
+    "supervising",
+    "fed_back",
+    "scored",
+    "published",
+    "archived",
+    "withdrawn",
+)
+
+#: The workflow: one ``transitions`` definition, the single source of truth.
+TICKET_TRANSITIONS: tuple[dict[str, Any], ...] = (
+    {"trigger": "classify", "source": "accepted", "dest": "classified"},
+    {"trigger": "transfer", "source": "classified", "dest": "classified"},
+    {"trigger": "reject", "source": "classified", "dest": "accepted"},
+    {"trigger": "track", "source": "classified", "dest": "tracking"},
+    {"trigger": "supervise", "source": "tracking", "dest": "supervising"},
+    {"trigger": "feed_back", "source": "supervising", "dest": "fed_back"},
+    {"trigger": "score", "source": "fed_back", "dest": "scored"},
+    {"trigger": "reopen", "source": "scored", "dest": "tracking"},
+    {"trigger": "publish", "source": "scored", "dest": "published"},
+    {"trigger": "archive", "source": "published", "dest": "archived"},
+    {"trigger": "withdraw", "source": ["accepted", "classified"], "dest": "withdrawn"},
+)
+
+#: States in which a ticket is closed (Open311 ``closed``).
+CLOSED_STATES = frozenset({"published", "archived", "withdrawn"})
+
+#: Kinds of change record, each an event type; ``old``/``new`` are states for
+#: the first six and units for the three moves.
+KINDS = (
+    "ticket.opened",
+    "ticket.step",
+    "ticket.rejected",
+    "ticket.withdrawn",
+    "ticket.scored",
+    "ticket.reopened",
+    "ticket.transferred",
+    "ticket.escalated",
+    "ticket.returned",
+    "ticket.overdue",
+)
+_STATE_KINDS = frozenset(KINDS[:6])
+_MOVE_KINDS = frozenset(KINDS[6:9])
+
+#: Data each trigger accepts (``plan_trigger(..., **data)``).
+_TRIGGER_DATA: Mapping[str, frozenset[str]] = {
+    "classify": frozenset({"category", "note"}),
+    "transfer": frozenset({"to", "reason", "note"}),
+    "reject": frozenset({"reason", "note"}),
+    "track": frozenset({"note"}),
+    "supervise": frozenset({"note"}),
+    "feed_back": frozenset({"result", "note"}),
+    "score": frozenset({"score", "note"}),
+    "publish": frozenset({"note"}),
+    "archive": frozenset({"note"}),
+    "withdraw": frozenset({"reason", "note"}),
+}
+
+#: Answers "is this origin in an emergency?" for the time limits: called with
+#: the ticket's compound (or its grid when it has none), returns ``normal`` or
+#: ``emergency``.
+Situation = Callable[[str], str]
+
+_REMOVED = "[removed]"
+# Anything that looks like a phone or identity number: seven or more digits,
+# possibly split by spaces, dashes or brackets.
+_NUMBER = re.compile(r"\+?\d(?:[\s()-]*\d){6,}")
+
+
+class TicketBoard(StateBoard):
+    """The ticket workflow machine: a :class:`~gridgov.modes.StateBoard` of tickets."""
+
+    @property
+    def kind_label(self) -> str:
+        """``ticket``: what the units of this board are."""
+        return "ticket"
+
+
+def ticket_board() -> TicketBoard:
+    """The workflow machine, without models: its table, its allowed triggers, its diagram."""
+    return TicketBoard("workflow", STATES, TICKET_TRANSITIONS, ())
+
+
+def compile_table(board: StateBoard) -> tuple[tuple[str, ...], tuple[str, ...], list[list[int]]]:
+    """The machine's transition table as integers, for the bulk path.
+
+    Returns:
+        ``(states, triggers, table)``: ``table[s][t]`` is the index of the
+        state trigger ``t`` leads to from state ``s``, or -1 where it is not
+        allowed. States are in the machine's order, triggers sorted.
+    """
+    states = board.states
+    triggers = tuple(sorted({t for (_, t) in board.table()}))
+    index = {s: i for i, s in enumerate(states)}
+    table = [[-1] * len(triggers) for _ in states]
+    for (source, trigger), dest in board.table().items():
+        table[index[source]][triggers.index(trigger)] = index[dest]
+    return states, triggers, table
+
+
+# ====================================================================== records
+
+
+@attrs.frozen
+class Private:
+    """The resident's personal data: kept on the ticket, never published."""
+
+    #: The resident's name.
+    name: str = ""
+    #: Their phone number.
+    phone: str = ""
+    #: Their exact address (building, unit, room).
+    address: str = ""
+    #: The matter in their own words.
+    description: str = ""
+
+
+def redact(text: str, private: Private) -> str:
+    """``text`` without the resident's name, phone and address, nor anything like a phone number.
+
+    Over-redaction is the safe side: a name is removed wherever it occurs.
+    """
+    out = text
+    for value in (private.phone, private.address, private.name):
+        value = value.strip()
+        if value:
+            out = re.sub(re.escape(value), _REMOVED, out, flags=re.IGNORECASE)
+    return _NUMBER.sub(_REMOVED, out)
+
+
+@attrs.frozen
+class TicketChange:
+    """One change to one ticket, as planned and as recorded (an event of type ``kind``)."""
+
+    #: What happened: one of :data:`KINDS`, e.g. ``ticket.escalated``.
+    kind: str
+    #: The ticket's id.
+    ticket: str
+    #: The unit holding the ticket after the change.
+    unit: str
+    #: When the change took effect.
+    time: datetime
+    #: State before (units before, for ``transferred``/``escalated``/``returned``).
+    old: str | None
+    #: State after (unit after, for the moves).
+    new: str | None
+    #: Details, JSON-friendly; ``due`` (ISO time or None) where the deadline changes.
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+    #: Why, in words: the trigger, the rule that fired.
+    cause: str = ""
+
+    def event_fields(self) -> dict[str, Any]:
+        """The fields of a :class:`gridgov.journal.Event` recording this change
+        (all but ``seq``, ``command`` and ``actor``); ``data`` gains ``ticket``."""
+        return {
+            "time": self.time,
+            "type": self.kind,
+            "unit": self.unit,
+            "cause": self.cause,
+            "old": self.old,
+            "new": self.new,
+            "data": {"ticket": self.ticket, **self.data},
+        }
+
+    @classmethod
+    def from_event(cls, event: _EventLike) -> TicketChange:
+        """The change an event recorded with :meth:`event_fields` stands for.
+
+        Raises:
+            GridgovError: the event is not a ticket event.
+        """
+        data = dict(event.data)
+        ticket = data.pop("ticket", None)
+        if event.type not in KINDS or not isinstance(ticket, str):
+            raise GridgovError(f"event of type {event.type!r} is not a ticket change")
+        return cls(
+            event.type, ticket, event.unit, event.time, event.old, event.new, data, event.cause
+        )
+
+
+class _EventLike(Protocol):
+    @property
+    def type(self) -> str: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def time(self) -> datetime: ...
+    @property
+    def old(self) -> str | None: ...
+    @property
+    def new(self) -> str | None: ...
+    @property
+    def data(self) -> Mapping[str, Any]: ...
+    @property
+    def cause(self) -> str: ...
+
+
+@attrs.frozen
+class Ticket:
+    """One ticket as it stands (immutable; the desk replaces it on every change)."""
+
+    #: The ticket's number.
+    id: str
+    #: Request category (a key of ``TicketRule.categories``).
+    category: str
+    #: The grid the request came from; results come back to it.
+    origin: str
+    #: The compound it came from, when known.
+    compound: str | None
+    #: State in the workflow (one of :data:`STATES`).
+    state: str
+    #: The unit holding it now.
+    unit: str
+    #: The unit that fed the result back (None before feedback).
+    handler: str | None
+    #: ``normal`` or ``emergency``: the limits its current deadline was set by.
+    mode: str
+    #: When it was accepted.
+    opened: datetime
+    #: When it last changed.
+    updated: datetime
+    #: When the current state's time limit passes (None: no limit running).
+    due: datetime | None
+    #: The current state's time limit has passed at least once.
+    breached: bool
+    #: Low scores given so far.
+    low_scores: int
+    #: Levels climbed on breaches and low scores.
+    escalations: int
+    #: Times reopened after a low score.
+    reopens: int
+    #: The latest score (None before scoring).
+    score: int | None
+    #: The matter, redacted for publication.
+    summary: str
+    #: The result fed back, redacted.
+    result: str
+    #: The resident's personal data.
+    private: Private = attrs.field(repr=False)
+    #: Every change, in order: the archive's full history.
+    history: tuple[TicketChange, ...] = attrs.field(repr=False)
+
+    @property
+    def closed(self) -> bool:
+        """Published, archived or withdrawn."""
+        return self.state in CLOSED_STATES
+
+    def public(self) -> dict[str, Any]:
+        """What may be published: no name, phone, exact address or own words of the resident."""
+        return {
+            "ticket": self.id,
+            "category": self.category,
+            "state": self.state,
+            "unit": self.unit,
+            "opened": self.opened.isoformat(),
+            "updated": self.updated.isoformat(),
+            "summary": self.summary,
+            "result": self.result,
+            "score": self.score,
+            "escalations": self.escalations,
+            "reopens": self.reopens,
+        }
+
+    def record(self, private: bool = False) -> dict[str, Any]:
+        """The archive record: the public part and the full history (JSON-friendly).
+
+        Args:
+            private: include the resident's personal data (for the archive
+                itself; never for publication).
+        """
+        out = self.public()
+        out["origin"] = self.origin
+        out["history"] = [
+            {
+                "kind": c.kind,
+                "time": c.time.isoformat(),
+                "unit": c.unit,
+                "old": c.old,
+                "new": c.new,
+                "cause": c.cause,
+                "data": _public_data(c.data),
+            }
+            for c in self.history
+        ]
+        if private:
+            out["private"] = attrs.asdict(self.private)
+        return out
+
+
+def _public_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k != "private"}
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat()
+
+
+def _parse(when: object) -> datetime | None:
+    return datetime.fromisoformat(when) if isinstance(when, str) else None
+
+
+def _hours(delta: timedelta) -> str:
+    return f"{delta / timedelta(hours=1):g} h"
+
+
+# ======================================================================== desk
+
+
+def situation_from(
+    city: City,
+    rule: TicketRule,
+    zone: Callable[[str], str],
+    mode: Callable[[str], str],
+) -> Situation:
+    """A :data:`Situation` reading zones and modes, e.g. an engine's ``zone`` and ``mode``.
+
+    A compound in one of ``rule.emergency_zones`` is in an emergency, and so
+    is everything in a community whose mode is ``emergency``.
+
+    Args:
+        city: the city.
+        rule: the ticket rules (for the emergency zones).
+        zone: a compound's zone.
+        mode: a community's mode.
+    """
+    emergency = frozenset(rule.emergency_zones)
+
+    def situation(origin: str) -> str:
+        if origin in city.compounds and zone(origin) in emergency:
+            return "emergency"
+        return "emergency" if mode(city.community_of(origin)) == "emergency" else "normal"
+
+    return situation
+
+
+def _always_normal(origin: str) -> str:
+    return "normal"
+
+
+class TicketDesk:
+    """Every ticket of a city: plans changes to them, applies them, keeps their deadlines.
+
+    Args:
+        city: the city whose chain routes and escalates tickets.
+        rule: the ticket rules (default: those of practice).
+        situation: tells a ticket's mode from its compound (or grid); see
+            :func:`situation_from`. Default: always ``normal``. It is asked
+            whenever a deadline is set; the answer is recorded in the change,
+            so replaying never asks it.
+    """
+
+    def __init__(
+        self, city: City, rule: TicketRule | None = None, situation: Situation | None = None
+    ) -> None:
+        self.city = city
+        self.rule = rule if rule is not None else TicketRule()
+        self.situation: Situation = situation if situation is not None else _always_normal
+        self.board = ticket_board()
+        self._tickets: dict[str, Ticket] = {}
+        self._heap: list[tuple[datetime, str]] = []
+        self._timed = 0  # tickets with a running limit
+        self._last: datetime | None = None
+
+    # ------------------------------------------------------------------ reads
+
+    def __contains__(self, ticket: object) -> bool:
+        return ticket in self._tickets
+
+    def __len__(self) -> int:
+        return len(self._tickets)
+
+    def __iter__(self) -> Iterator[Ticket]:
+        return iter(self._tickets.values())
+
+    def ticket(self, ticket: str) -> Ticket:
+        """The ticket ``ticket``.
+
+        Raises:
+            UnknownUnitError: no such ticket on this desk.
+        """
+        try:
+            return self._tickets[ticket]
+        except KeyError:
+            raise UnknownUnitError(ticket, "ticket") from None
+
+    def allowed(self, ticket: str) -> tuple[str, ...]:
+        """The triggers the ticket's state allows, sorted (``reopen`` follows a low score)."""
+        return tuple(t for t in self.board.allowed(self.ticket(ticket).state) if t != "reopen")
+
+    def next_due(self) -> datetime | None:
+        """When the next time limit passes (None when no limit is running)."""
+        for due, ticket in _in_order(self._heap):
+            if self._tickets[ticket].due == due:
+                return due
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole desk, comparable with ``==`` (for replay checks)."""
+        return {"tickets": dict(self._tickets), "next_due": self.next_due(), "last": self._last}
+
+    # --------------------------------------------------------------- planning
+
+    def plan_open(
+        self,
+        where: str,
+        category: str,
+        at: datetime,
+        *,
+        description: str = "",
+        resident: Private | None = None,
+        ticket: str | None = None,
+    ) -> tuple[TicketChange, ...]:
+        """Plan accepting a request (step 1: register the matter).
+
+        Args:
+            where: the grid, compound or building it comes from (a compound
+                goes to the first grid covering it).
+            category: its category (a key of the rules' categories).
+            at: when it was registered (timezone-aware).
+            description: the matter in the resident's words (kept private;
+                published only redacted).
+            resident: the resident's personal data.
+            ticket: the ticket's number (default: the next ``T000001``...).
+
+        Returns:
+            One ``ticket.opened`` change.
+
+        Raises:
+            UnknownUnitError: ``where`` names no grid, compound or building.
+            GridgovError: unknown category, a ticket number already taken, or
+                a grid-less compound.
+            ClockError: ``at`` has no time zone.
+        """
+        _aware(at)
+        grid, compound = self._origin(where)
+        self._category(category)
+        if ticket is None:
+            ticket = self._next_id()
+        elif ticket in self._tickets:
+            raise GridgovError(f"ticket {ticket} already exists (ticket numbers are unique)")
+        private = attrs.evolve(resident or Private(), description=description)
+        mode = self._mode(compound or grid)
+        due = self._due(category, mode, "accepted", at)
+        data = {
+            "origin": grid,
+            "compound": compound,
+            "category": category,
+            "mode": mode,
+            "due": _iso(due),
+            "summary": redact(description, private),
+            "private": attrs.asdict(private),
+        }
+        cause = f"{category} request registered at {grid}"
+        return (TicketChange("ticket.opened", ticket, grid, at, None, "accepted", data, cause),)
+
+    def plan_trigger(
+        self, ticket: str, trigger: str, at: datetime, **data: Any
+    ) -> tuple[TicketChange, ...]:
+        """Plan one step of a ticket, with every change that follows from it.
+
+        Args:
+            ticket: the ticket.
+            trigger: ``classify`` (``category=`` to change it), ``transfer``
+                (``to=`` a unit above, default one level up; ``reason=``),
+                ``reject`` (``reason=``, required), ``track``, ``supervise``,
+                ``feed_back`` (``result=``), ``score`` (``score=`` 1-5,
+                required), ``publish``, ``archive``, ``withdraw``
+                (``reason=``); each also takes ``note=``.
+            at: when (timezone-aware, not before the ticket's last change).
+            data: the trigger's data, as listed.
+
+        Returns:
+            The changes, in order: the state change first, then the moves
+            along the chain it causes (one per level).
+
+        Raises:
+            TransitionError: the trigger is not allowed in the ticket's state.
+            UnknownUnitError: no such ticket, or ``to`` names no unit.
+            GridgovError: missing or unexpected data, a score outside 1-5,
+                ``at`` before the ticket's last change, ``reopen`` asked for
+                directly, or a transfer that does not go up the chain.
+            ClockError: ``at`` has no time zone.
+        """
+        current = self.ticket(ticket)
+        _aware(at)
+        if at < current.updated:
+            raise GridgovError(
+                f"ticket {ticket} last changed at {current.updated.isoformat()}; "
+                f"{trigger!r} at {at.isoformat()} would go back in time"
+            )
+        if trigger == "reopen":
+            raise GridgovError(
+                f"ticket {ticket}: 'reopen' follows a low score (below tickets.low_score = "
+                f"{self.rule.low_score}); score the ticket instead"
+            )
+        if (current.state, trigger) not in self.board.table():
+            legal = [t for t in self.board.allowed(current.state) if t != "reopen"]
+            raise TransitionError(f"ticket {ticket}", current.state, trigger, legal)
+        new = self.board.table()[(current.state, trigger)]
+        allowed = _TRIGGER_DATA[trigger]
+        unexpected = sorted(set(data) - allowed)
+        if unexpected:
+            raise GridgovError(
+                f"ticket {ticket}: {trigger!r} takes no {', '.join(unexpected)} "
+                f"(allowed: {', '.join(sorted(allowed))})"
+            )
+        note = data.get("note")
+        extra: dict[str, Any] = {} if note is None else {"note": str(note)}
+        planner = getattr(self, f"_plan_{trigger}")
+        changes: tuple[TicketChange, ...] = planner(current, new, at, extra, **data)
+        return changes
+
+    def plan_due(self, now: datetime) -> tuple[TicketChange, ...]:
+        """Plan every breach of a time limit up to ``now``, in time order.
+
+        Each breach escalates the ticket one level up from the unit holding it
+        (``ticket.escalated``, with the rule that fired), where the same
+        state's limit starts again from the breach; at the city a breach is
+        recorded as ``ticket.overdue`` and no new limit starts. A ticket that
+        breaches again before ``now`` climbs again, so the result does not
+        depend on how often this is called.
+
+        Raises:
+            ClockError: ``now`` has no time zone.
+        """
+        _aware(now)
+        changes: list[TicketChange] = []
+        overlay: dict[str, tuple[str, datetime | None, str]] = {}  # ticket -> (unit, due, mode)
+        local: list[tuple[datetime, str]] = []
+        walk = _in_order(self._heap)
+        upcoming = next(walk, None)
+        while True:
+            if local and (upcoming is None or local[0] < upcoming):
+                due, ticket = heapq.heappop(local)
+            elif upcoming is not None:
+                due, ticket = upcoming
+                upcoming = next(walk, None)
+            else:
+                break
+            if due > now:
+                break
+            current = self._tickets[ticket]
+            unit, live_due, mode = overlay.get(ticket, (current.unit, current.due, current.mode))
+            if live_due != due:
+                continue  # superseded by a later change
+            change, next_due = self._breach(current, unit, mode, due)
+            changes.append(change)
+            overlay[ticket] = (change.unit, next_due, str(change.data.get("mode", mode)))
+            if next_due is not None:
+                heapq.heappush(local, (next_due, ticket))
+        return tuple(changes)
+
+    # ------------------------------------------------------------- applying
+
+    def apply(self, changes: Iterable[TicketChange]) -> None:
+        """Apply planned or recorded changes, in order, all or nothing.
+
+        Raises:
+            GridgovError: a change does not fit the desk (an unknown ticket, a
+                state or unit other than the one it starts from); nothing is
+                applied.
+        """
+        staged: dict[str, Ticket] = {}
+        last = self._last
+        for change in changes:
+            got = staged.get(change.ticket, self._tickets.get(change.ticket))
+            staged[change.ticket] = _applied(got, change)
+            last = change.time if last is None else max(last, change.time)
+        heap = self._heap
+        for ticket, after in staged.items():
+            before = self._tickets.get(ticket)
+            self._tickets[ticket] = after
+            before_due = before.due if before is not None else None
+            if after.due != before_due:
+                self._timed += (after.due is not None) - (before_due is not None)
+                if after.due is not None:
+                    heapq.heappush(heap, (after.due, ticket))
+        self._last = last
+        # Entries of changed deadlines stay in the heap until they reach its
+        # top; when they outnumber the live ones the heap is rebuilt.
+        while heap and self._tickets[heap[0][1]].due != heap[0][0]:
+            heapq.heappop(heap)
+        if len(heap) > 2 * self._timed + 1024:
+            self._heap = [(t.due, t.id) for t in self._tickets.values() if t.due is not None]
+            heapq.heapify(self._heap)
+
+    def open(
+        self,
+        where: str,
+        category: str,
+        at: datetime,
+        *,
+        description: str = "",
+        resident: Private | None = None,
+        ticket: str | None = None,
+    ) -> Ticket:
+        """Plan and apply :meth:`plan_open`; returns the new ticket."""
+        changes = self.plan_open(
+            where, category, at, description=description, resident=resident, ticket=ticket
+        )
+        self.apply(changes)
+        return self._tickets[changes[0].ticket]
+
+    def trigger(
+        self, ticket: str, trigger: str, at: datetime, **data: Any
+    ) -> tuple[TicketChange, ...]:
+        """Plan and apply :meth:`plan_trigger`; returns the changes."""
+        changes = self.plan_trigger(ticket, trigger, at, **data)
+        self.apply(changes)
+        return changes
+
+    def advance(self, now: datetime) -> tuple[TicketChange, ...]:
+        """Plan and apply :meth:`plan_due`; returns the changes."""
+        changes = self.plan_due(now)
+        self.apply(changes)
+        return changes
+
+    def bulk(self, capacity: int = 1024) -> TicketArrays:
+        """An empty :class:`TicketArrays` on this desk's city and rules (needs numpy)."""
+        return TicketArrays(self.city, self.rule, capacity)
+
+    # ------------------------------------------------------------- helpers
+
+    def _origin(self, where: str) -> tuple[str, str | None]:
+        city = self.city
+        building = city.buildings.get(where)
+        if building is not None:
+            return building.grid, building.compound
+        if where in city.compounds:
+            grids = city.grids_of_compound(where)
+            if not grids:
+                raise GridgovError(f"compound {where} is covered by no grid; name a grid instead")
+            return grids[0], where
+        if where in city.chain and city.chain.level(where) is Level.GRID:
+            return where, None
+        raise UnknownUnitError(where, "grid, compound or building named;")
+
+    def _category(self, category: str) -> None:
+        if category not in self.rule.categories:
+            known = ", ".join(sorted(self.rule.categories))
+            raise GridgovError(f"unknown request category {category!r} (expected one of: {known})")
+
+    def _mode(self, origin: str) -> str:
+        mode = self.situation(origin)
+        if mode not in TICKET_MODES:
+            raise GridgovError(
+                f"the situation of {origin} is {mode!r} "
+                f"(expected one of: {', '.join(TICKET_MODES)})"
+            )
+        return mode
+
+    def _due(self, category: str, mode: str, state: str, start: datetime) -> datetime | None:
+        limit = self.rule.limit(category, mode, state)
+        return None if limit is None else start + limit
+
+    def _next_id(self) -> str:
+        number = len(self._tickets) + 1
+        while f"T{number:06d}" in self._tickets:
+            number += 1
+        return f"T{number:06d}"
+
+    def _step(
+        self,
+        current: Ticket,
+        new: str,
+        at: datetime,
+        trigger: str,
+        extra: dict[str, Any],
+        unit: str | None = None,
+        category: str | None = None,
+        kind: str = "ticket.step",
+        cause: str = "",
+    ) -> TicketChange:
+        """The state change of a step: a new stay with its own limit.
+
+        Records whether the stay it ends was on time (for the scorecards).
+        """
+        category = category or current.category
+        mode = self._mode(current.compound or current.origin)
+        due = self._due(category, mode, new, at)
+        data: dict[str, Any] = {"trigger": trigger}
+        if current.state in TICKET_STEPS and trigger not in ("reject", "withdraw", "reopen"):
+            data["step"] = current.state
+            data["on_time"] = not current.breached and (current.due is None or at <= current.due)
+        data.update(extra)
+        data["mode"] = mode
+        data["due"] = _iso(due)
+        where = unit or current.unit
+        return TicketChange(
+            kind, current.id, where, at, current.state, new, data, cause or f"{trigger} at {where}"
+        )
+
+    def _path_up(self, current: Ticket, start: str, to: str) -> list[str]:
+        """Units from ``start`` (exclusive) up to ``to`` (inclusive) on the origin's chain."""
+        up = self.city.chain.chain_of_command(current.origin)
+        return list(up[up.index(start) + 1 : up.index(to) + 1])
+
+    def _moves(
+        self,
+        current: Ticket,
+        kind: str,
+        path: Sequence[str],
+        start: str,
+        at: datetime,
+        cause: Callable[[str], str],
+    ) -> list[TicketChange]:
+        """One move per level along ``path``; ``cause`` says why, given the unit it leaves."""
+        out: list[TicketChange] = []
+        previous = start
+        for unit in path:
+            out.append(
+                TicketChange(kind, current.id, unit, at, previous, unit, {}, cause(previous))
+            )
+            previous = unit
+        return out
+
+    # ---------------------------------------------------------- per trigger
+
+    def _plan_classify(
+        self,
+        current: Ticket,
+        new: str,
+        at: datetime,
+        extra: dict[str, Any],
+        category: str | None = None,
+        note: str | None = None,
+    ) -> tuple[TicketChange, ...]:
+        chosen = category if category is not None else current.category
+        self._category(chosen)
+        rule = self.rule.categories[chosen]
+        target = self.city.chain.ancestor(current.origin, rule.level)
+        info = {"category": chosen, "level": rule.level, "responsible": rule.responsible}
+        step = self._step(
+            current,
+            new,
+            at,
+            "classify",
+            {**info, **extra},
+            unit=current.unit,
+            category=chosen,
+            cause=f"classified as {chosen}: the {rule.level} holds the authority "
+            f"({rule.responsible})",
+        )
+        path = self._path_up(current, current.unit, target) if target != current.unit else []
+        hops = self._moves(
+            current,
+            "ticket.transferred",
+            path,
+            current.unit,
+            at,
+            lambda unit: f"{unit} lacks the authority for {chosen} (lowest level: {rule.level})",
+        )
+        return (step, *hops)
+
+    def _plan_transfer(
+        self,
+        current: Ticket,
+        new: str,
+        at: datetime,
+        extra: dict[str, Any],
+        to: str | None = None,
+        reason: str = "",
+        note: str | None = None,
+    ) -> tuple[TicketChange, ...]:
+        chain = self.city.chain
+        up = chain.chain_of_command(current.origin)
+        if to is None:
+            parent = chain.parent(current.unit)
+            if parent is None:
+                raise GridgovError(f"ticket {current.id} is at the city; there is no level above")
+            to = parent
+        chain.level(to)
+        here = up.index(current.unit)
+        if to not in up or up.index(to) <= here:
+            raise GridgovError(
+                f"ticket {current.id} is at {current.unit}; it can be transferred only up its "
+                f"chain of command (one of: {', '.join(up[here + 1 :]) or 'none'}), not to {to}"
+            )
+        data = {"trigger": "transfer", "to": to, "reason": str(reason), **extra}
+        step = TicketChange(
+            "ticket.step",
+            current.id,
+            current.unit,
+            at,
+            current.state,
+            new,
+            data,
+            f"transfer from {current.unit} to {to}" + (f": {reason}" if reason else ""),
+        )
+        hops = self._moves(
+            current,
+            "ticket.transferred",
+            self._path_up(current, current.unit, to),
+            current.unit,
+            at,
+            lambda unit: f"transferred up by {unit}" + (f": {reason}" if reason else ""),
+        )
+        return (step, *hops)
+
+    def _plan_reject(
+        self,
+        current: Ticket,
+        new: str,
+        at: datetime,
+        extra: dict[str, Any],
+        reason: str = "",
+        note: str | None = None,
+    ) -> tuple[TicketChange, ...]:
+        if not str(reason).strip():
+            raise GridgovError(f"ticket {current.id}: a rejection needs a reason (reason=...)")
+        return (
+            self._step(
+                current,
+                new,
+                at,
+                "reject",
+                {"reason": str(reason), "by": current.unit, **extra},
+                unit=current.origin,
+                kind="ticket.rejected",
+                cause=f"rejected by {current.unit}: {reason}; back to classification",
+            ),
+        )
+
+    def _plan_withdraw(
+        self,
+        current: Ticket,
+        new: str,
+        at: datetime,
+        extra: dict[str, Any],
+        reason: str = "",
+        note: str | None = None,
+    ) -> tuple[TicketChange, ...]:
+        cause = "withdrawn by the resident" + (f": {reason}" if reason else "")
+        data = {"reason": str(reason), **extra}
+        return (
+            self._step(current, new, at, "withdraw", data, kind="ticket.withdrawn", cause=cause),
+        )
+
+    def _plan_plain(
+        self, current: Ticket, new: str, at: datetime, extra: dict[str, Any], trigger: str
+    ) -> tuple[TicketChange, ...]:
+        return (self._step(current, new, at, trigger, extra),)
+
+    def _plan_track(
+        self,
+        current: Ticket,
+        new: str,
+        at: datetime,
+        extra: dict[str, Any],
+        note: str | None = None,
+    ) -> tuple[TicketChange, ...]:
+        return self._plan_plain(current, new, at, extra, "track")
+
+    def _plan_supervise(
+        self,
+        current: Ticket,
+        new: str,
+        at: datetime,
+        extra: dict[str, Any],
+        note: str | None = None,
+    ) -> tuple[TicketChange, ...]:
+        return self._plan_plain(current, new, at, extra, "supervise")
+
+    def _plan_archive(
+        self,
+        current: Ticket,
+        new: str,
+        at: datetime,
+        extra: dict[str, Any],
+        note: str | None = None,
+    ) -> tuple[TicketChange, ...]:
+        return self._plan_plain(current, new, at, extra, "archive")
+
+    def _plan_publish(
+        self,
+        current: Ticket,
+        new: str,
+        at: datetime,
+        extra: dict[str, Any],
+        note: str | None = None,
+    ) -> tuple[TicketChange, ...]:
+        summary = f"{current.summary} -> {current.result}" if current.result else current.summary
+        return (self._step(current, new, at, "publish", {"summary": summary, **extra}),)
+
+    def _plan_feed_back(
+        self,
+        current: Ticket,
+        new: str,
+        at: datetime,
+        extra: dict[str, Any],
+        result: str = "",
+        note: str | None = None,
+    ) -> tuple[TicketChange, ...]:
+        handler = current.unit
+        data = {"handler": handler, "result": redact(str(result), current.private), **extra}
+        step = self._step(
+            current, new, at, "feed_back", data, cause=f"result fed back by {handler}"
+        )
+        # The result then goes down level by level to the grid the request came from.
+        up = self.city.chain.chain_of_command(current.origin)
+        down = list(reversed(up[: up.index(handler)]))
+        hops = self._moves(
+            current,
+            "ticket.returned",
+            down,
+            handler,
+            at,
+            lambda unit: f"result passed down by {unit}",
+        )
+        return (step, *hops)
+
+    def _plan_score(
+        self,
+        current: Ticket,
+        new: str,
+        at: datetime,
+        extra: dict[str, Any],
+        score: object = None,
+        note: str | None = None,
+    ) -> tuple[TicketChange, ...]:
+        if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+            raise GridgovError(
+                f"ticket {current.id}: a score is a whole number from 1 to 5, got {score!r}"
+            )
+        rule = self.rule
+        low = score < rule.low_score
+        low_scores = current.low_scores + (1 if low else 0)
+        handler = current.handler or current.unit
+        parent = self.city.chain.parent(handler)
+        if not low:
+            effect = "accepted"
+        elif low_scores <= rule.reopens:
+            effect = "reopened"
+        elif parent is not None:
+            effect = "escalated"
+        else:
+            effect = "final"
+        data = {"score": score, "low": low, "low_scores": low_scores, "effect": effect, **extra}
+        cause = f"scored {score}" + (f" (below {rule.low_score}): {effect}" if low else "")
+        scored = self._step(current, new, at, "score", data, kind="ticket.scored", cause=cause)
+        if effect in ("accepted", "final"):
+            return (scored,)
+        after = _applied(current, scored)
+        reopened = self._step(
+            after,
+            "tracking",
+            at,
+            "reopen",
+            {"score": score},
+            unit=handler,
+            kind="ticket.reopened",
+            cause=f"reopened at {handler} after a low score",
+        )
+        if effect == "reopened":
+            return (scored, reopened)
+        assert parent is not None
+        why = (
+            f"low score {score} after {rule.reopens} reopen(s) "
+            f"(tickets.low_score = {rule.low_score}, tickets.reopens = {rule.reopens})"
+        )
+        escalated = TicketChange(
+            "ticket.escalated",
+            current.id,
+            parent,
+            at,
+            handler,
+            parent,
+            {"reason": "low score", "rule": "tickets.reopens", "breach": False},
+            f"{why}: {handler} -> {parent}",
+        )
+        return (scored, reopened, escalated)
+
+    def _breach(
+        self, current: Ticket, unit: str, mode: str, due: datetime
+    ) -> tuple[TicketChange, datetime | None]:
+        """The change a breach at ``due`` makes to a ticket held by ``unit``, and its next due.
+
+        ``mode`` is the one the breached limit was set by.
+        """
+        rule = self.rule
+        state = current.state
+        key = rule.limit_key(current.category, mode, state)
+        limit = rule.limit(current.category, mode, state)
+        assert limit is not None
+        when = due if self._last is None else max(due, self._last)
+        fired = f"{key} = {_hours(limit)}"
+        parent = self.city.chain.parent(unit)
+        if parent is None:
+            data: dict[str, Any] = {
+                "rule": key,
+                "state": state,
+                "breach": True,
+                "breached_at": due.isoformat(),
+                "due": None,
+            }
+            cause = f"{state} over its limit at the city ({fired}); there is no higher level"
+            return TicketChange(
+                "ticket.overdue", current.id, unit, when, None, None, data, cause
+            ), None
+        now_mode = self._mode(current.compound or current.origin)
+        next_due = self._due(current.category, now_mode, state, due)
+        data = {
+            "reason": "time limit",
+            "rule": key,
+            "state": state,
+            "breach": True,
+            "breached_at": due.isoformat(),
+            "mode": now_mode,
+            "due": _iso(next_due),
+        }
+        cause = f"{state} over its limit at {unit} ({fired}): one level up to {parent}"
+        return TicketChange(
+            "ticket.escalated", current.id, parent, when, unit, parent, data, cause
+        ), next_due
+
+
+def _aware(when: datetime) -> None:
+    if when.tzinfo is None:
+        raise ClockError(f"time {when.isoformat()} has no time zone")
+
+
+def _in_order(heap: Sequence[tuple[datetime, str]]) -> Iterator[tuple[datetime, str]]:
+    """A heap's items in sorted order, without changing it: cost grows with the items read."""
+    if not heap:
+        return
+    frontier: list[tuple[tuple[datetime, str], int]] = [(heap[0], 0)]
+    size = len(heap)
+    while frontier:
+        item, index = heapq.heappop(frontier)
+        yield item
+        for child in (2 * index + 1, 2 * index + 2):
+            if child < size:
+                heapq.heappush(frontier, (heap[child], child))
+
+
+def _applied(ticket: Ticket | None, change: TicketChange) -> Ticket:
+    """The ticket after one change.
+
+    Raises:
+        GridgovError: the change does not start from the ticket as it is.
+    """
+    data = change.data
+    if change.kind == "ticket.opened":
+        if ticket is not None:
+            raise GridgovError(f"ticket {change.ticket} is opened twice")
+        try:
+            return Ticket(
+                id=change.ticket,
+                category=str(data["category"]),
+                origin=str(data["origin"]),
+                compound=data.get("compound"),
+                state="accepted",
+                unit=change.unit,
+                handler=None,
+                mode=str(data["mode"]),
+                opened=change.time,
+                updated=change.time,
+                due=_parse(data.get("due")),
+                breached=False,
+                low_scores=0,
+                escalations=0,
+                reopens=0,
+                score=None,
+                summary=str(data.get("summary", "")),
+                result="",
+                private=Private(**data.get("private", {})),
+                history=(change,),
+            )
+        except (KeyError, TypeError) as exc:
+            raise GridgovError(
+                f"ticket {change.ticket}: malformed opening record ({exc})"
+            ) from None
+    if ticket is None:
+        raise GridgovError(f"{change.kind} for ticket {change.ticket}, which was never opened")
+    if change.kind not in KINDS:
+        raise GridgovError(f"ticket {change.ticket}: unknown change {change.kind!r}")
+    values: dict[str, Any] = {"unit": change.unit, "updated": change.time}
+    if change.kind in _STATE_KINDS:
+        if change.old != ticket.state:
+            raise GridgovError(
+                f"{change.kind} for ticket {change.ticket} starts from {change.old}, "
+                f"but the ticket is {ticket.state}"
+            )
+        assert change.new is not None
+        values["state"] = change.new
+    elif change.kind in _MOVE_KINDS and change.old != ticket.unit:
+        raise GridgovError(
+            f"{change.kind} for ticket {change.ticket} moves it from {change.old}, "
+            f"but it is at {ticket.unit}"
+        )
+    if "due" in data:
+        values["due"] = _parse(data["due"])
+        if "mode" in data:
+            values["mode"] = data["mode"]
+        values["breached"] = change.kind in ("ticket.escalated", "ticket.overdue") and bool(
+            data.get("breach", True)
+        )
+    elif change.kind == "ticket.escalated":
+        values["breached"] = ticket.breached
+    trigger = data.get("trigger")
+    if trigger == "classify":
+        values["category"] = data["category"]
+    elif trigger == "feed_back":
+        values["handler"] = data["handler"]
+        values["result"] = data.get("result", "")
+    if change.kind == "ticket.scored":
+        values["score"] = data["score"]
+        values["low_scores"] = data["low_scores"]
+    elif change.kind == "ticket.reopened":
+        values["reopens"] = ticket.reopens + 1
+    elif change.kind == "ticket.escalated":
+        values["escalations"] = ticket.escalations + 1
+    values["history"] = (*ticket.history, change)
+    return attrs.evolve(ticket, **values)
+
+
+# ================================================================== scorecards
+
+
+@attrs.frozen
+class Scorecard:
+    """How one unit's residents' requests fared over a period (assessment practice)."""
+
+    #: The unit (a grid, community, street or district).
+    unit: str
+    #: Its level.
+    level: str
+    #: Tickets opened in the period from the unit's grids.
+    tickets: int
+    #: Per state with a limit: the share of stays that ended within it (None: none ended).
+    on_time: Mapping[str, float | None]
+    #: Tickets that climbed at least one level (on a breach or a low score).
+    escalated: int
+    #: ``escalated / tickets`` (None without tickets).
+    escalation_rate: float | None
+    #: Tickets reopened at least once after a low score.
+    reopened: int
+    #: ``reopened`` over the tickets scored at least once (None when none was).
+    reopen_rate: float | None
+    #: Every score given.
+    scores: int
+    #: The mean of every score given (None when none was).
+    mean_score: float | None
+    #: Tickets the resident withdrew.
+    withdrawn: int
+
+
+def scorecards(
+    changes: Iterable[TicketChange | _EventLike],
+    city: City,
+    level: Level | str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> dict[str, Scorecard]:
+    """Scorecards of every unit at ``level``, computed from the change records (or events) alone.
+
+    A ticket counts for the units above the grid it came from when it was
+    opened in ``[start, end)``; its changes count up to ``end``. A stay ended
+    on time when it ended before its limit passed and no breach was recorded
+    during it (``on_time`` of the step change).
+
+    Args:
+        changes: ticket changes or journal events (others are ignored), in order.
+        city: the city (to find the unit at ``level`` above each grid).
+        level: ``grid``, ``community``, ``street``, ``district`` or ``city``.
+        start: beginning of the period (default: open).
+        end: end of the period, excluded (default: open).
+
+    Raises:
+        GridgovError: ``level`` is not a level tickets are assessed at.
+    """
+    try:
+        want = Level(level)
+    except ValueError:
+        want = Level.COMPOUND
+    if want.value not in TICKET_LEVELS:
+        raise GridgovError(f"scorecards are kept per {', '.join(TICKET_LEVELS)}; not per {level!s}")
+    records: list[TicketChange] = []
+    for item in changes:
+        if isinstance(item, TicketChange):
+            records.append(item)
+        elif item.type in KINDS:
+            records.append(TicketChange.from_event(item))
+    owner: dict[str, str] = {}
+    for change in records:
+        if change.kind != "ticket.opened":
+            continue
+        if (start is None or change.time >= start) and (end is None or change.time < end):
+            owner[change.ticket] = city.ancestor(str(change.data["origin"]), want)
+    stays: dict[str, dict[str, list[int]]] = {}
+    flags: dict[str, dict[str, set[str]]] = {}
+    score_sum: dict[str, list[int]] = {}
+    for change in records:
+        unit = owner.get(change.ticket)
+        if unit is None or (end is not None and change.time >= end):
+            continue
+        data = change.data
+        if "on_time" in data:
+            tally = stays.setdefault(unit, {}).setdefault(str(data["step"]), [0, 0])
+            tally[0] += 1 if data["on_time"] else 0
+            tally[1] += 1
+        mark = {
+            "ticket.escalated": "escalated",
+            "ticket.reopened": "reopened",
+            "ticket.scored": "scored",
+            "ticket.withdrawn": "withdrawn",
+        }.get(change.kind)
+        if mark is not None:
+            flags.setdefault(unit, {}).setdefault(mark, set()).add(change.ticket)
+        if change.kind == "ticket.scored":
+            got = score_sum.setdefault(unit, [0, 0])
+            got[0] += int(data["score"])
+            got[1] += 1
+    counts: dict[str, int] = {}
+    for unit in owner.values():
+        counts[unit] = counts.get(unit, 0) + 1
+    out: dict[str, Scorecard] = {}
+    for unit in city.chain.units(want):
+        n = counts.get(unit, 0)
+        marks = flags.get(unit, {})
+        escalated = len(marks.get("escalated", ()))
+        reopened = len(marks.get("reopened", ()))
+        scored = len(marks.get("scored", ()))
+        total, given = score_sum.get(unit, [0, 0])
+        own = stays.get(unit, {})
+        out[unit] = Scorecard(
+            unit=unit,
+            level=want.value,
+            tickets=n,
+            on_time={s: (own[s][0] / own[s][1] if s in own else None) for s in TICKET_STEPS},
+            escalated=escalated,
+            escalation_rate=escalated / n if n else None,
+            reopened=reopened,
+            reopen_rate=reopened / scored if scored else None,
+            scores=given,
+            mean_score=total / given if given else None,
+            withdrawn=len(marks.get("withdrawn", ())),
+        )
+    return out
+
+
+# ==================================================================== bulk path
+
+
+_NO_DUE = 2**63 - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+def _numpy() -> Any:
+    try:
+        import numpy
+    except ImportError:  # pragma: no cover - numpy is installed where tests run
+        raise GridgovError("the bulk ticket path needs numpy (pip install numpy)") from None
+    return numpy
+
+
+def _micros(when: datetime) -> int:
+    """Microseconds since 1970 (exact: datetimes are whole microseconds)."""
+    _aware(when)
+    return (when - _EPOCH) // _MICRO
+
+
+@attrs.frozen(eq=False)
+class Escalations:
+    """Escalations found by one bulk sweep (parallel arrays, in breach order per ticket)."""
+
+    #: Ticket index of each escalation.
+    ticket: npt.NDArray[np.int64]
+    #: Unit index it climbed from.
+    from_unit: npt.NDArray[np.int32]
+    #: Unit index it climbed to.
+    to_unit: npt.NDArray[np.int32]
+    #: Breach time, microseconds since 1970.
+    at: npt.NDArray[np.int64]
+    #: Ticket indices that breached at the city (overdue, no level above).
+    overdue: npt.NDArray[np.int64]
+
+
+class TicketArrays:
+    """Many tickets at once: the same machine compiled into integer arrays (needs numpy).
+
+    Each ticket is an index; its state, category, mode, units and deadline
+    are entries of arrays. A trigger is applied to an array of indices at
+    once through the table ``state x trigger -> state`` compiled from the
+    workflow machine (:func:`compile_table`); the deadline sweep finds every
+    breached ticket with one comparison over the due times. The rules are the
+    per-ticket path's: routing to the category's level, one level up per
+    breach with the limit started again from the breach, overdue at the city,
+    the result handed back to the origin grid, reopen then escalate on low
+    scores. Times are microseconds since 1970 (:meth:`micros`).
+
+    Args:
+        city: the city.
+        rule: the ticket rules.
+        capacity: room for this many tickets before the arrays grow.
+    """
+
+    def __init__(self, city: City, rule: TicketRule | None = None, capacity: int = 1024) -> None:
+        numpy = _numpy()
+        self.city = city
+        self.rule = rule if rule is not None else TicketRule()
+        board = ticket_board()
+        self.states, self.triggers, table = compile_table(board)
+        self.table = numpy.array(table, dtype=numpy.int8)
+        self._state_index = {s: i for i, s in enumerate(self.states)}
+        self._trigger_index = {t: i for i, t in enumerate(self.triggers)}
+        chain = city.chain
+        units = [u for u in chain if chain.level(u).value in TICKET_LEVELS]
+        #: Unit ids by index.
+        self.units: tuple[str, ...] = tuple(units)
+        self.unit_index = {u: i for i, u in enumerate(units)}
+        self.parent = numpy.array(
+            [self.unit_index.get(chain.parent(u) or "", -1) for u in units], dtype=numpy.int32
+        )
+        # ancestor[u, k]: the unit at TICKET_LEVELS[k] above u (u itself at its level, -1 below).
+        ancestor = numpy.full((len(units), len(TICKET_LEVELS)), -1, dtype=numpy.int32)
+        for i, unit in enumerate(units):
+            for up in chain.chain_of_command(unit):
+                ancestor[i, TICKET_LEVELS.index(chain.level(up).value)] = self.unit_index[up]
+        self.ancestor = ancestor
+        #: Index in TICKET_LEVELS of each unit's level.
+        self.unit_level = numpy.array(
+            [TICKET_LEVELS.index(chain.level(u).value) for u in units], dtype=numpy.int8
+        )
+        self.categories: tuple[str, ...] = tuple(self.rule.categories)
+        self.category_index = {c: i for i, c in enumerate(self.categories)}
+        self.category_level = numpy.array(
+            [TICKET_LEVELS.index(self.rule.categories[c].level) for c in self.categories],
+            dtype=numpy.int8,
+        )
+        limits = numpy.full(
+            (len(self.categories), len(TICKET_MODES), len(self.states)), -1, numpy.int64
+        )
+        for c, category in enumerate(self.categories):
+            for m, mode in enumerate(TICKET_MODES):
+                for s, state in enumerate(self.states):
+                    limit = self.rule.limit(category, mode, state)
+                    if limit is not None:
+                        limits[c, m, s] = limit // _MICRO
+        self.limits = limits
+        self.n = 0
+        size = max(1, capacity)
+        self.state = numpy.zeros(size, numpy.int8)
+        self.category = numpy.zeros(size, numpy.int16)
+        self.mode = numpy.zeros(size, numpy.int8)
+        self.origin = numpy.zeros(size, numpy.int32)
+        self.unit = numpy.zeros(size, numpy.int32)
+        self.handler = numpy.full(size, -1, numpy.int32)
+        self.due = numpy.full(size, _NO_DUE, numpy.int64)
+        self.breached = numpy.zeros(size, numpy.bool_)
+        self.low_scores = numpy.zeros(size, numpy.int16)
+        self.escalations = numpy.zeros(size, numpy.int32)
+
+    _ARRAYS = (
+        "state",
+        "category",
+        "mode",
+        "origin",
+        "unit",
+        "handler",
+        "due",
+        "breached",
+        "low_scores",
+        "escalations",
+    )
+
+    @staticmethod
+    def micros(when: datetime) -> int:
+        """A time as the arrays keep it: microseconds since 1970."""
+        return _micros(when)
+
+    def _grow(self, need: int) -> None:
+        numpy = _numpy()
+        size = len(self.state)
+        if need <= size:
+            return
+        new = max(need, 2 * size)
+        for name in self._ARRAYS:
+            old = getattr(self, name)
+            fill = {"handler": -1, "due": _NO_DUE}.get(name, 0)
+            grown = numpy.full(new, fill, old.dtype)
+            grown[:size] = old
+            setattr(self, name, grown)
+
+    def _time(self, at: datetime | int) -> int:
+        return at if isinstance(at, int) else _micros(at)
+
+    def _indices(self, idx: Any) -> Any:
+        numpy = _numpy()
+        out = numpy.asarray(idx, dtype=numpy.int64)
+        if out.size and (out.min() < 0 or out.max() >= self.n):
+            raise GridgovError(f"ticket indices must be in 0..{self.n - 1}")
+        return out
+
+    # ------------------------------------------------------------------ writes
+
+    def open(
+        self,
+        origins: Sequence[str] | npt.NDArray[np.int32],
+        categories: Sequence[str] | npt.NDArray[np.int16],
+        at: datetime | int,
+        modes: Sequence[str] | npt.NDArray[np.int8] | None = None,
+    ) -> npt.NDArray[np.int64]:
+        """Accept many requests at once; returns their indices.
+
+        Args:
+            origins: grid ids (or unit indices of grids).
+            categories: category names (or indices into :attr:`categories`).
+            at: when.
+            modes: ``normal``/``emergency`` per ticket (or 0/1); default normal.
+
+        Raises:
+            GridgovError: an origin is not a grid, or a category or mode is unknown.
+        """
+        numpy = _numpy()
+        origin = self._unit_array(origins)
+        category = self._lookup(categories, self.category_index, "category", numpy.int16)
+        count = len(origin)
+        mode = (
+            numpy.zeros(count, numpy.int8)
+            if modes is None
+            else self._lookup(modes, {m: i for i, m in enumerate(TICKET_MODES)}, "mode", numpy.int8)
+        )
+        if len(category) != count or len(mode) != count:
+            raise GridgovError("origins, categories and modes must have the same length")
+        grid = TICKET_LEVELS.index("grid")
+        if count and (self.ancestor[origin, grid] != origin).any():
+            bad = self.units[int(origin[self.ancestor[origin, grid] != origin][0])]
+            raise GridgovError(f"{bad} is not a grid; tickets come from grids")
+        start, stop = self.n, self.n + count
+        self._grow(stop)
+        now = self._time(at)
+        accepted = self._state_index["accepted"]
+        self.state[start:stop] = accepted
+        self.category[start:stop] = category
+        self.mode[start:stop] = mode
+        self.origin[start:stop] = origin
+        self.unit[start:stop] = origin
+        self.handler[start:stop] = -1
+        limit = self.limits[category, mode, accepted]
+        self.due[start:stop] = numpy.where(limit >= 0, now + limit, _NO_DUE)
+        self.breached[start:stop] = False
+        self.low_scores[start:stop] = 0
+        self.escalations[start:stop] = 0
+        self.n = stop
+        indices: npt.NDArray[np.int64] = numpy.arange(start, stop, dtype=numpy.int64)
+        return indices
+
+    def legal(self, idx: Any, trigger: str) -> npt.NDArray[np.bool_]:
+        """Which of the tickets ``idx`` may take ``trigger`` now."""
+        idx = self._indices(idx)
+        column = self._trigger_index.get(trigger)
+        if column is None or trigger == "reopen":
+            numpy = _numpy()
+            none: npt.NDArray[np.bool_] = numpy.zeros(len(idx), numpy.bool_)
+            return none
+        ok: npt.NDArray[np.bool_] = self.table[self.state[idx], column] >= 0
+        if trigger == "transfer":
+            ok &= self.parent[self.unit[idx]] >= 0
+        return ok
+
+    def fire(self, idx: Any, trigger: str, at: datetime | int) -> npt.NDArray[np.bool_]:
+        """Apply ``trigger`` to every ticket of ``idx`` (distinct indices) at once.
+
+        ``transfer`` moves one level up; ``score`` needs :meth:`score`.
+
+        Returns:
+            Per ticket, whether the stay the trigger ended was on time.
+
+        Raises:
+            TransitionError: the trigger is not allowed for one of the tickets
+                (the first one is named); nothing changes.
+        """
+        numpy = _numpy()
+        if trigger in ("score", "reopen"):
+            raise GridgovError(f"{trigger!r} goes through TicketArrays.score(idx, scores, at)")
+        idx = self._indices(idx)
+        now = self._time(at)
+        column = self._trigger_index.get(trigger)
+        if column is None:
+            raise GridgovError(
+                f"unknown trigger {trigger!r} (expected one of: {', '.join(self.triggers)})"
+            )
+        ok = self.legal(idx, trigger)
+        if not ok.all():
+            first = int(idx[~ok][0])
+            state = self.states[int(self.state[first])]
+            allowed = [
+                t
+                for t in self.triggers
+                if self.table[self.state[first], self._trigger_index[t]] >= 0
+            ]
+            if trigger == "transfer" and self.table[self.state[first], column] >= 0:
+                raise GridgovError(f"ticket #{first} is at the city; there is no level above")
+            raise TransitionError(
+                f"ticket #{first}", state, trigger, [t for t in allowed if t != "reopen"]
+            )
+        old = self.state[idx]
+        new = self.table[old, column]
+        on_time: npt.NDArray[np.bool_] = ~self.breached[idx] & (self.due[idx] >= now)
+        if trigger == "transfer":
+            self.unit[idx] = self.parent[self.unit[idx]]
+            return on_time
+        self.state[idx] = new
+        if trigger == "classify":
+            # Up to the category's level; a ticket that already climbed higher stays.
+            here = self.unit[idx]
+            level = self.category_level[self.category[idx]]
+            target = self.ancestor[self.origin[idx], level]
+            self.unit[idx] = numpy.where(level > self.unit_level[here], target, here)
+        elif trigger == "reject":
+            self.unit[idx] = self.origin[idx]
+        elif trigger == "feed_back":
+            self.handler[idx] = self.unit[idx]
+            self.unit[idx] = self.origin[idx]
+        limit = self.limits[self.category[idx], self.mode[idx], new]
+        self.due[idx] = numpy.where(limit >= 0, now + limit, _NO_DUE)
+        self.breached[idx] = False
+        return on_time
+
+    def score(self, idx: Any, scores: Any, at: datetime | int) -> npt.NDArray[np.int64]:
+        """Scores (1-5) for the tickets ``idx``: low ones reopen, then escalate.
+
+        Returns:
+            The indices that escalated on a low score.
+
+        Raises:
+            TransitionError: a ticket is not waiting for a score; nothing changes.
+            GridgovError: a score outside 1-5.
+        """
+        numpy = _numpy()
+        idx = self._indices(idx)
+        given = numpy.asarray(scores, dtype=numpy.int64)
+        if len(given) != len(idx):
+            raise GridgovError("one score per ticket")
+        if given.size and (given.min() < 1 or given.max() > 5):
+            raise GridgovError("a score is a whole number from 1 to 5")
+        column = self._trigger_index["score"]
+        ok = self.table[self.state[idx], column] >= 0
+        if not ok.all():
+            first = int(idx[~ok][0])
+            raise TransitionError(
+                f"ticket #{first}", self.states[int(self.state[first])], "score", ()
+            )
+        now = self._time(at)
+        low = given < self.rule.low_score
+        count = self.low_scores[idx] + low
+        handler = self.handler[idx]
+        parent = self.parent[handler]
+        reopen = low & (count <= self.rule.reopens)
+        climb = low & ~reopen & (parent >= 0)
+        back = reopen | climb
+        scored, tracking = self._state_index["scored"], self._state_index["tracking"]
+        new = numpy.where(back, tracking, scored).astype(numpy.int8)
+        self.state[idx] = new
+        self.unit[idx] = numpy.where(reopen, handler, numpy.where(climb, parent, self.unit[idx]))
+        self.low_scores[idx] = count
+        self.escalations[idx] += climb
+        limit = self.limits[self.category[idx], self.mode[idx], new]
+        self.due[idx] = numpy.where(limit >= 0, now + limit, _NO_DUE)
+        self.breached[idx] = False
+        climbed: npt.NDArray[np.int64] = idx[climb]
+        return climbed
+
+    def sweep(self, now: datetime | int) -> Escalations:
+        """Escalate every ticket whose limit passed by ``now``, one level per breach.
+
+        A ticket breaching again before ``now`` (its limit started again at
+        the breach) climbs again; at the city it becomes overdue and its
+        limit stops. Returns what happened.
+        """
+        numpy = _numpy()
+        limit_now = self._time(now)
+        n = self.n
+        due = self.due[:n]
+        parts: list[tuple[Any, Any, Any, Any]] = []
+        overdue: list[Any] = []
+        hit = numpy.flatnonzero(due <= limit_now)
+        while hit.size:
+            unit = self.unit[hit]
+            parent = self.parent[unit]
+            top = parent < 0
+            at = due[hit]
+            self.breached[hit] = True
+            if top.any():
+                overdue.append(hit[top])
+                self.due[hit[top]] = _NO_DUE
+            climb = hit[~top]
+            if climb.size:
+                parts.append((climb, unit[~top], parent[~top], at[~top]))
+                self.unit[climb] = parent[~top]
+                self.escalations[climb] += 1
+                limit = self.limits[self.category[climb], self.mode[climb], self.state[climb]]
+                self.due[climb] = at[~top] + limit
+            # Only the tickets that just climbed can breach again.
+            hit = climb[self.due[climb] <= limit_now]
+        if parts:
+            ticket, from_unit, to_unit, at = (
+                numpy.concatenate(p) for p in zip(*parts, strict=True)
+            )
+        else:
+            ticket = numpy.zeros(0, numpy.int64)
+            from_unit = to_unit = numpy.zeros(0, numpy.int32)
+            at = numpy.zeros(0, numpy.int64)
+        return Escalations(
+            ticket.astype(numpy.int64),
+            from_unit.astype(numpy.int32),
+            to_unit.astype(numpy.int32),
+            at.astype(numpy.int64),
+            numpy.concatenate(overdue).astype(numpy.int64)
+            if overdue
+            else numpy.zeros(0, numpy.int64),
+        )
+
+    # ------------------------------------------------------------------- reads
+
+    def state_of(self, index: int) -> str:
+        """The state of ticket ``index``."""
+        return self.states[int(self.state[index])]
+
+    def unit_of(self, index: int) -> str:
+        """The unit holding ticket ``index``."""
+        return self.units[int(self.unit[index])]
+
+    def due_of(self, index: int) -> int | None:
+        """The due time of ticket ``index`` in microseconds since 1970 (None: no limit)."""
+        due = int(self.due[index])
+        return None if due == _NO_DUE else due
+
+    def counts(self) -> dict[str, int]:
+        """Tickets per state."""
+        numpy = _numpy()
+        got = numpy.bincount(self.state[: self.n], minlength=len(self.states))
+        return {s: int(got[i]) for i, s in enumerate(self.states)}
+
+    # ----------------------------------------------------------------- helpers
+
+    def _unit_array(self, origins: Sequence[str] | npt.NDArray[np.int32]) -> Any:
+        numpy = _numpy()
+        if isinstance(origins, numpy.ndarray):
+            return origins.astype(numpy.int32)
+        try:
+            return numpy.array([self.unit_index[o] for o in origins], dtype=numpy.int32)
+        except KeyError as exc:
+            raise UnknownUnitError(str(exc.args[0]), "grid") from None
+
+    def _lookup(self, values: Any, index: Mapping[str, int], what: str, dtype: Any) -> Any:
+        numpy = _numpy()
+        if isinstance(values, numpy.ndarray):
+            return values.astype(dtype)
+        try:
+            return numpy.array([index[v] for v in values], dtype=dtype)
+        except KeyError as exc:
+            raise GridgovError(
+                f"unknown {what} {exc.args[0]!r} (expected one of: {', '.join(index)})"
+            ) from None
