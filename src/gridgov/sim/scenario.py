@@ -537,7 +537,7 @@ def _presets() -> Mapping[str, Callable[..., City]]:
 
 
 def _resolve(
-    document: _Document, overrides: Sequence[_Override] = (), context: str = ""
+    document: _Document, overrides: Sequence[_Override] = ()
 ) -> tuple[Scenario | None, list[Problem]]:
     """Read a document with values set over it.
 
@@ -545,8 +545,6 @@ def _resolve(
         document: the parsed scenario file.
         overrides: values set over it; a problem of one is placed where it
             was written.
-        context: added to the message of problems placed in the scenario
-            file, saying which overrides led to them.
 
     Returns:
         The scenario (None when there are problems) and every problem, the
@@ -554,7 +552,7 @@ def _resolve(
         names, each in line order.
     """
     data = copy.deepcopy(dict(document.data))
-    reader = _ScenarioReader(document, overrides, context)
+    reader = _ScenarioReader(document, overrides)
     for override in overrides:  # drop what an override replaces, before setting any
         sibling = _EXCLUSIVE.get(override.path[:2])
         if sibling is not None and len(override.path) >= 2:
@@ -600,7 +598,7 @@ class _ScenarioReader:
     not blame it twice.
     """
 
-    def __init__(self, document: _Document, overrides: Sequence[_Override], context: str) -> None:
+    def __init__(self, document: _Document, overrides: Sequence[_Override]) -> None:
         self._types = _Reader()
         #: (key path, message) of every problem of the document, not yet placed.
         self.found = self._types.found
@@ -608,7 +606,6 @@ class _ScenarioReader:
         self.bad = self._types.bad
         self.document = document
         self.overrides = overrides
-        self.context = context
         #: Problems of other files (rules file, cases CSV), already placed.
         self.extra: list[Problem] = []
         self.hints = 0
@@ -640,7 +637,7 @@ class _ScenarioReader:
                     override.file, override.line, override.key, f"{_dotted(path)}: {message}"
                 )
         line = _line_from(self.document.lines, path)
-        return Problem(self.document.source, line, _dotted(path), message + self.context)
+        return Problem(self.document.source, line, _dotted(path), message)
 
     def problems(self) -> list[Problem]:
         placed = [self.place(path, message) for path, message in self.found]

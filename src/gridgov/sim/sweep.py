@@ -1,0 +1,667 @@
+"""Sweeps: one scenario run over a grid of parameter values times replicate seeds.
+
+A sweep answers "what if" across values: every combination of the values
+given for some scenario keys, each run with several seeds. The runs go
+serially, on local processes, or on a Dask distributed cluster (the ``dask``
+extra); the same sweep gives the same rows on all three.
+
+The file format (TOML)::
+
+    version = 1
+    name = "staffing"             # used for the output (default: the file's name)
+    scenario = "small.toml"       # the scenario to vary, relative to the sweep file
+    replicates = 3                # seeds per combination (default 1)
+
+    [parameters]                  # dotted keys of the scenario format -> values to try
+    "staffing.in_service_members" = [0.8, 1.0]
+    "outbreak.within_compound" = [0.2, 0.35]
+
+Runs are every combination of the parameters' values, the first key varying
+slowest, each repeated ``replicates`` times, numbered ``r001``, ``r002``, ...
+in that order. Replicate 0 runs with the scenario's own seed, replicate *i*
+with :func:`replicate_seed` of it: the same seeds at every combination, so
+that the values are compared on the same random draws. Paths among the values
+(``rules.path``, ``outbreak.cases_csv``) are resolved like those of the
+scenario file, against its folder.
+
+Validation collects every problem at once, each ``file:line: key.path: what
+is wrong``: unknown keys, wrong types, a missing scenario file, replicates
+below 1, parameter keys that are not dotted keys or that overlap, empty or
+repeated value lists; the scenario's own problems; and each value set over
+the scenario (a problem of a value is placed at the value, e.g.
+``sweep.toml:7: parameters."outbreak.within_compound"[1]: must be a rate of 0
+or more per day, got -1``; one that a value causes elsewhere in the scenario
+says which value). Every combination is checked before anything runs.
+
+A sweep's output folder holds ``sweep.csv`` (one row per run: ``run_id``,
+``replicate``, ``seed``, the parameters in file order, then the run's summary
+figures flattened to dotted names and sorted), the sweep and its scenario as
+resolved (``sweep.toml``, ``scenario.toml``), and a folder per run written by
+:func:`gridgov.sim.results.write_run`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import csv
+import functools
+import hashlib
+import importlib
+import itertools
+import json
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from gridgov.errors import GridgovError, Problem, ScenarioError
+from gridgov.rules import KeyPath, _Reader, _toml_key, _toml_string, _unknown_key
+from gridgov.sim.runner import RunResult, run_scenario
+from gridgov.sim.scenario import (
+    Scenario,
+    _display,
+    _Document,
+    _dotted,
+    _line_from,
+    _ordered,
+    _Override,
+    _parse_key,
+    _read_text,
+    _resolve,
+    _toml_value,
+)
+
+__all__ = [
+    "Runner",
+    "Sweep",
+    "SweepRun",
+    "Writer",
+    "load_sweep",
+    "plan_sweep",
+    "replicate_seed",
+    "run_sweep",
+]
+
+#: What runs one scenario: called as ``runner(scenario, seed=seed)``.
+Runner = Callable[..., RunResult]
+#: What writes one run's folder: called as ``writer(result, folder)``.
+Writer = Callable[[RunResult, Path], object]
+
+#: Columns every row of ``sweep.csv`` starts with.
+ID_COLUMNS = ("run_id", "replicate", "seed")
+
+_SWEEP_KEYS = ("version", "name", "scenario", "replicates", "parameters")
+
+_DASK_MISSING = "running a sweep on Dask needs the dask extra: pip install 'gridgov[dask]'"
+
+
+def _to_parameters(value: Mapping[str, Sequence[Any]]) -> dict[str, tuple[Any, ...]]:
+    return {key: tuple(values) for key, values in value.items()}
+
+
+@attrs.frozen
+class SweepRun:
+    """One run of a sweep: a combination of values and a replicate seed."""
+
+    #: ``r001``, ``r002``, ...: the run's folder and row.
+    run_id: str
+    #: The value of each parameter in this run, in the sweep's order.
+    parameters: Mapping[str, Any]
+    #: Index of the replicate, from 0.
+    replicate: int
+    #: The seed the run uses.
+    seed: int
+    #: The scenario with the parameters' values set.
+    scenario: Scenario = attrs.field(repr=False)
+
+
+@attrs.frozen
+class Sweep:
+    """A validated sweep (see the module docstring for the file format).
+
+    Build one with :func:`load_sweep` or :meth:`from_toml`, or in code from a
+    :class:`Scenario`; :func:`plan_sweep` validates every combination either way.
+    """
+
+    #: The scenario the parameters vary.
+    scenario: Scenario
+    #: Dotted scenario keys and the values to try, in order.
+    parameters: Mapping[str, tuple[Any, ...]] = attrs.field(factory=dict, converter=_to_parameters)
+    #: Seeds per combination.
+    replicates: int = 1
+    #: A short name.
+    name: str = "sweep"
+    #: The sweep file ("<sweep>" for one built in code).
+    source: str = attrs.field(default="<sweep>", eq=False)
+    # The scenario file as read, so that problems of the values point at its
+    # lines; None for a sweep built in code (the scenario's to_toml is used).
+    _document: _Document | None = attrs.field(default=None, eq=False, repr=False)
+    # The line of each key path in the sweep file.
+    _lines: Mapping[KeyPath, int] = attrs.field(factory=dict, eq=False, repr=False)
+
+    @classmethod
+    def from_toml(
+        cls,
+        text: str,
+        source: str = "<string>",
+        base: str | os.PathLike[str] | None = None,
+    ) -> Sweep:
+        """Read and validate a sweep from the text of a TOML file.
+
+        Args:
+            text: the TOML document (format in the module docstring).
+            source: the file name used in problems.
+            base: the folder the scenario path is resolved against; the
+                current folder when None.
+
+        Returns:
+            The validated sweep.
+
+        Raises:
+            ScenarioError: every problem of the sweep file, of its scenario
+                (and that scenario's rules and cases files), and of each value
+                set over the scenario, each with its own file and line.
+        """
+        folder = Path.cwd() if base is None else Path(base)
+        document = _Document.parse(text, source, folder)
+        data, lines = document.data, document.lines
+        reader = _Reader()
+        for key in data:
+            if key not in _SWEEP_KEYS:
+                reader.problem((key,), _unknown_key(key, _SWEEP_KEYS, ()))
+        version = data.get("version", 1)
+        if isinstance(version, bool) or not isinstance(version, int):
+            reader.wrong_type(("version",), "an integer", version)
+        elif version != 1:
+            reader.problem(("version",), f"unsupported version {version} (expected 1)")
+        name = data.get("name", "sweep" if source.startswith("<") else Path(source).stem)
+        if not isinstance(name, str):
+            reader.wrong_type(("name",), "a name (a string)", name)
+            name = "sweep"
+        replicates = data.get("replicates", 1)
+        if isinstance(replicates, bool) or not isinstance(replicates, int):
+            reader.wrong_type(("replicates",), "an integer", replicates)
+            replicates = 1
+        elif replicates < 1:
+            reader.problem(("replicates",), f"must be at least 1, got {replicates}")
+            replicates = 1
+        parameters = _read_parameters(data, reader)
+        scenario_document = _scenario_document(data, folder, reader)
+        problems = [
+            Problem(source, _line_from(lines, path), _dotted(path), message)
+            for path, message in reader.found
+        ]
+        scenario: Scenario | None = None
+        document_read: _Document | None = None
+        if isinstance(scenario_document, list):
+            problems += scenario_document
+        elif scenario_document is not None:
+            document_read = scenario_document
+            scenario, found = _resolve(document_read)
+            problems += found
+        if scenario is None:
+            raise ScenarioError(_ordered(problems, [source]))
+        sweep = cls(
+            scenario=scenario,
+            parameters=parameters,
+            replicates=replicates,
+            name=name,
+            source=source,
+            document=document_read,
+            lines=lines,
+        )
+        # The values of the parameters read well are checked even when others
+        # were not, so that every problem shows at once.
+        problems += _points(sweep)[1]
+        if problems:
+            raise ScenarioError(_ordered(problems, [source]))
+        return sweep
+
+    def to_toml(self, scenario: str = "scenario.toml") -> str:
+        """Write the sweep as TOML, naming ``scenario`` as its scenario file.
+
+        Args:
+            scenario: the path to write for the scenario (e.g. where
+                ``self.scenario.to_toml()`` is saved), relative to the sweep file.
+
+        Returns:
+            The TOML text, ending with a newline.
+        """
+        out = [
+            "version = 1",
+            f"name = {_toml_string(self.name)}",
+            f"scenario = {_toml_string(scenario)}",
+            f"replicates = {self.replicates}",
+            "",
+            "[parameters]",
+        ]
+        out += [f"{_toml_key(k)} = {_toml_value(list(v))}" for k, v in self.parameters.items()]
+        return "\n".join(out) + "\n"
+
+
+def load_sweep(path: str | os.PathLike[str]) -> Sweep:
+    """Read and validate a sweep file.
+
+    Args:
+        path: the TOML file (UTF-8; format in the module docstring).
+
+    Returns:
+        The validated sweep.
+
+    Raises:
+        ScenarioError: the file cannot be read, is not TOML, or has problems
+            (every one, as :meth:`Sweep.from_toml`).
+    """
+    source = os.fspath(path)
+    text = _read_text(source, "(file)")
+    return Sweep.from_toml(text, source=source, base=Path(source).parent)
+
+
+def replicate_seed(seed: int, replicate: int) -> int:
+    """The seed of replicate ``replicate`` of a scenario whose seed is ``seed``.
+
+    Replicate 0 keeps the scenario's seed; the others are drawn from a hash
+    of both numbers, so that they are the same on every machine and in every
+    Python, and never collide in practice.
+
+    Returns:
+        A seed in [0, 2**63).
+    """
+    if replicate == 0:
+        return seed
+    digest = hashlib.blake2b(f"gridgov-sweep:{seed}:{replicate}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big") >> 1
+
+
+def plan_sweep(sweep: Sweep) -> list[SweepRun]:
+    """Every run of a sweep, in order, each with its scenario resolved.
+
+    Returns:
+        One run per combination of values and replicate, ``r001`` first.
+
+    Raises:
+        ScenarioError: a value, or a combination of values, breaks the
+            scenario (every problem, placed as in :meth:`Sweep.from_toml`).
+    """
+    points, problems = _points(sweep)
+    if problems:
+        raise ScenarioError(problems)
+    total = len(points) * sweep.replicates
+    width = max(3, len(str(total)))
+    runs = []
+    for number, ((values, scenario), replicate) in enumerate(
+        itertools.product(points, range(sweep.replicates)), start=1
+    ):
+        runs.append(
+            SweepRun(
+                run_id=f"r{number:0{width}d}",
+                parameters=values,
+                replicate=replicate,
+                seed=replicate_seed(scenario.seed, replicate),
+                scenario=scenario,
+            )
+        )
+    return runs
+
+
+def run_sweep(
+    sweep: Sweep,
+    out_dir: str | os.PathLike[str],
+    *,
+    workers: int | None = None,
+    dask: str | None = None,
+    progress: bool = False,
+    runner: Runner = run_scenario,
+    writer: Writer | None = None,
+) -> list[dict[str, Any]]:
+    """Run every run of a sweep and write its results.
+
+    Args:
+        sweep: the sweep.
+        out_dir: the output folder (created): ``sweep.csv``, ``sweep.toml``,
+            ``scenario.toml`` and one folder per run.
+        workers: local processes to use; None for one per core (at most one
+            per run), 1 to run serially in this process.
+        dask: ``"local"`` for a Dask LocalCluster of two worker processes,
+            or the address of a scheduler (``"tcp://host:8786"``), whose
+            workers must be able to write ``out_dir`` (a shared folder).
+        progress: show a progress bar on standard error (when it is a terminal).
+        runner: what runs one scenario (a test double in tests).
+        writer: what writes one run's folder; None for
+            :func:`gridgov.sim.results.write_run`.
+
+    Returns:
+        The rows of ``sweep.csv`` as dicts, one per run in run order, keys in
+        column order.
+
+    Raises:
+        GridgovError: ``workers`` and ``dask`` are both given or ``workers``
+            is below 1; the results writer or Dask is not installed; the Dask
+            scheduler cannot be reached; a run failed (the message names it).
+        ScenarioError: the sweep has problems (see :func:`plan_sweep`).
+    """
+    if workers is not None and dask is not None:
+        raise GridgovError("give workers or dask, not both")
+    if workers is not None and workers < 1:
+        raise GridgovError(f"workers must be at least 1, got {workers}")
+    runs = plan_sweep(sweep)
+    if writer is None:
+        writer = _default_writer()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    job = functools.partial(_execute, out_dir=os.fspath(out), runner=runner, writer=writer)
+    with _progress_bar(progress, len(runs), f"sweep {sweep.name}") as advance:
+        if dask is not None:
+            results = _on_dask(dask, runs, job, advance)
+        elif workers == 1 or len(runs) == 1:
+            results = []
+            for run in runs:
+                results.append(_guarded(job, run))
+                advance()
+        else:
+            results = _on_processes(workers or os.cpu_count() or 1, runs, job, advance)
+    columns, rows = _table(sweep, results)
+    _write_csv(out / "sweep.csv", columns, rows)
+    (out / "scenario.toml").write_text(sweep.scenario.to_toml(), encoding="utf-8")
+    (out / "sweep.toml").write_text(sweep.to_toml("scenario.toml"), encoding="utf-8")
+    return rows
+
+
+# ----------------------------------------------------------------- reading
+
+
+def _read_parameters(data: Mapping[str, Any], reader: _Reader) -> dict[str, tuple[Any, ...]]:
+    parameters: dict[str, tuple[Any, ...]] = {}
+    paths: dict[str, KeyPath] = {}
+    for key, values in reader.table(data, ("parameters",), None).items():
+        where: KeyPath = ("parameters", key)
+        path = _parse_key(key)
+        if path is None:
+            reader.problem(
+                where, "not a dotted key of the scenario format (e.g. 'outbreak.within_compound')"
+            )
+            continue
+        if not isinstance(values, list):
+            reader.wrong_type(where, "an array of values to try", values)
+            continue
+        if not values:
+            reader.problem(where, "needs at least one value")
+            continue
+        repeated = False
+        for index, value in enumerate(values):
+            first = next(i for i, v in enumerate(values) if _same(v, value))
+            if first < index:
+                reader.problem((*where, index), f"value listed twice (also at [{first}])")
+                repeated = True
+        for other, other_path in paths.items():
+            if path[: len(other_path)] == other_path or other_path[: len(path)] == path:
+                reader.problem(where, f"overlaps parameter {other!r}: one sets part of the other")
+                repeated = True
+        paths[key] = path
+        if not repeated:
+            parameters[key] = tuple(values)
+    return parameters
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal and of the same kind (``1`` and ``true`` are not the same value)."""
+    return type(a) is type(b) and a == b
+
+
+def _scenario_document(
+    data: Mapping[str, Any], folder: Path, reader: _Reader
+) -> _Document | list[Problem] | None:
+    """The scenario file named by the sweep, its problems, or None (reported)."""
+    if "scenario" not in data:
+        reader.problem(("scenario",), 'missing: the scenario file to vary (scenario = "...")')
+        return None
+    written = data["scenario"]
+    if not isinstance(written, str):
+        reader.wrong_type(("scenario",), "a path (a string)", written)
+        return None
+    full = _display(folder, written)
+    if not os.path.isfile(full):
+        reader.problem(("scenario",), f"no scenario file {written!r} (looked for {full})")
+        return None
+    try:
+        return _Document.parse(_read_text(full, "(file)"), full, Path(full).parent)
+    except ScenarioError as exc:
+        return list(exc.problems)
+
+
+# ---------------------------------------------------------------- planning
+
+
+def _points(sweep: Sweep) -> tuple[list[tuple[dict[str, Any], Scenario]], list[Problem]]:
+    """Each combination of values with its scenario, or every problem of them.
+
+    Each value is first checked alone (the others at the scenario's own), so
+    that a bad value is reported once; only when all are sound are the
+    combinations checked, for problems that come from values together.
+    """
+    scenario = sweep.scenario
+    document = sweep._document
+    if document is None:
+        document = _Document.parse(scenario.to_toml(), f"<{scenario.name}>", scenario.base)
+    keys = list(sweep.parameters)
+    found: dict[tuple[str, int, str, str], Problem] = {}
+
+    def override(key: str, index: int) -> _Override:
+        path = _parse_key(key)
+        if path is None:
+            raise ScenarioError(
+                [Problem(sweep.source, 0, key, "not a dotted key of the scenario format")]
+            )
+        line = _line_from(sweep._lines, ("parameters", key, index))
+        where = f"parameters.{_toml_key(key)}[{index}]"
+        return _Override(path, sweep.parameters[key][index], sweep.source, line, where)
+
+    def collect(overrides: list[_Override]) -> Scenario | None:
+        resolved, problems = _resolve(document, overrides)
+        context = ", ".join(
+            f"{'.'.join(map(str, o.path))} = {_toml_value(o.value)}" for o in overrides
+        )
+        for problem in problems:
+            if problem.file == document.source and context:
+                problem = attrs.evolve(problem, message=f"{problem.message} (with {context})")
+            found.setdefault((problem.file, problem.line, problem.key, problem.message), problem)
+        return resolved
+
+    for key in keys:
+        for index in range(len(sweep.parameters[key])):
+            collect([override(key, index)])
+    points: list[tuple[dict[str, Any], Scenario]] = []
+    if not found:
+        for indices in itertools.product(*(range(len(sweep.parameters[k])) for k in keys)):
+            overrides = [override(k, i) for k, i in zip(keys, indices, strict=True)]
+            resolved = collect(overrides)
+            if resolved is not None:
+                values = {k: sweep.parameters[k][i] for k, i in zip(keys, indices, strict=True)}
+                points.append((values, resolved))
+    if found:
+        return [], _ordered(found.values(), [sweep.source, document.source])
+    return points, []
+
+
+# ----------------------------------------------------------------- running
+
+
+def _execute(run: SweepRun, out_dir: str, runner: Runner, writer: Writer) -> dict[str, Any]:
+    """Run one run where it is sent (this process, a worker process or a Dask
+    worker), write its folder there, and send back only a small summary."""
+    result = runner(run.scenario, seed=run.seed)
+    writer(result, Path(out_dir) / run.run_id)
+    return {
+        "run_id": run.run_id,
+        "replicate": run.replicate,
+        "seed": run.seed,
+        "parameters": dict(run.parameters),
+        "summary": dict(result.summary),
+    }
+
+
+Job = Callable[[SweepRun], dict[str, Any]]
+
+
+def _failed(run: SweepRun, exc: BaseException) -> GridgovError:
+    values = ", ".join(f"{k} = {_toml_value(v)}" for k, v in run.parameters.items())
+    where = f" ({values})" if values else ""
+    return GridgovError(
+        f"sweep run {run.run_id}{where}, seed {run.seed}, failed: {type(exc).__name__}: {exc}"
+    )
+
+
+def _guarded(job: Job, run: SweepRun) -> dict[str, Any]:
+    try:
+        return job(run)
+    except Exception as exc:
+        raise _failed(run, exc) from exc
+
+
+def _on_processes(
+    workers: int, runs: Sequence[SweepRun], job: Job, advance: Callable[[], None]
+) -> list[dict[str, Any]]:
+    # Spawned, not forked: the same on every platform, and safe in a parent
+    # that runs threads (a progress bar, a Dask client).
+    context = multiprocessing.get_context("spawn")
+    results: dict[str, dict[str, Any]] = {}
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=min(workers, len(runs)), mp_context=context
+    ) as pool:
+        futures = {pool.submit(job, run): run for run in runs}
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                run = futures[future]
+                try:
+                    results[run.run_id] = future.result()
+                except Exception as exc:
+                    raise _failed(run, exc) from exc
+                advance()
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return [results[run.run_id] for run in runs]
+
+
+def _on_dask(
+    address: str, runs: Sequence[SweepRun], job: Job, advance: Callable[[], None]
+) -> list[dict[str, Any]]:
+    try:
+        distributed: Any = importlib.import_module("dask.distributed")
+    except ImportError:
+        raise GridgovError(_DASK_MISSING) from None
+    with contextlib.ExitStack() as stack:
+        if address == "local":
+            cluster = stack.enter_context(
+                distributed.LocalCluster(
+                    n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+                )
+            )
+            client = stack.enter_context(distributed.Client(cluster))
+        else:
+            try:
+                client = stack.enter_context(distributed.Client(address, timeout="10s"))
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise GridgovError(
+                    f"cannot reach the Dask scheduler at {address!r}: {exc}"
+                ) from None
+        futures = client.map(job, runs, pure=False)
+        by_key = {future.key: run for future, run in zip(futures, runs, strict=True)}
+        results: dict[str, dict[str, Any]] = {}
+        for future in distributed.as_completed(futures):
+            run = by_key[future.key]
+            try:
+                results[run.run_id] = future.result()
+            except Exception as exc:
+                client.cancel(futures)
+                raise _failed(run, exc) from exc
+            advance()
+    return [results[run.run_id] for run in runs]
+
+
+def _default_writer() -> Writer:
+    try:
+        results = importlib.import_module("gridgov.sim.results")
+    except ImportError:
+        results = None
+    write_run: Writer | None = getattr(results, "write_run", None)
+    if write_run is None:
+        raise GridgovError(
+            "cannot write the runs' folders: gridgov.sim.results.write_run is missing "
+            "from this installation of gridgov"
+        )
+    return write_run
+
+
+@contextlib.contextmanager
+def _progress_bar(enabled: bool, total: int, label: str) -> Iterator[Callable[[], None]]:
+    if not enabled:
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)
+
+
+# ------------------------------------------------------------------- table
+
+
+def _table(
+    sweep: Sweep, results: Sequence[Mapping[str, Any]]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The columns and rows of ``sweep.csv``: ids, parameters, then summary figures sorted."""
+    leading = [*ID_COLUMNS, *sweep.parameters]
+    flat = [_flatten(result["summary"]) for result in results]
+    figures = sorted({key for figures in flat for key in figures})
+    named = {key: f"summary.{key}" if key in leading else key for key in figures}
+    rows = []
+    for result, figures_of_run in zip(results, flat, strict=True):
+        row: dict[str, Any] = {key: result[key] for key in ID_COLUMNS}
+        row.update({key: _cell(result["parameters"][key]) for key in sweep.parameters})
+        row.update({named[key]: figures_of_run.get(key) for key in figures})
+        rows.append(row)
+    return [*leading, *named.values()], rows
+
+
+def _flatten(summary: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in summary.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{name}."))
+        else:
+            out[name] = _cell(value)
+    return out
+
+
+def _cell(value: object) -> object:
+    """A value fit for one cell: arrays and tables as JSON text."""
+    if isinstance(value, list | tuple | Mapping):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return value
+
+
+def _write_csv(path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_text(row.get(column)) for column in columns])
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
