@@ -1,4 +1,4 @@
-"""CAP alerts as engine commands: applied by the rules, ignored with reasons, hostile ones refused."""
+"""CAP alerts as engine commands: applied by the rules, ignored with reasons, hostile refused."""
 
 from __future__ import annotations
 

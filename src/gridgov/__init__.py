@@ -38,7 +38,8 @@ from gridgov.model import (
     Post,
     Unit,
 )
-from gridgov.rules import Rules
+from gridgov.rules import Rules, StaffingRule, TicketRule
+from gridgov.tickets import Private, Ticket, TicketChange, TicketDesk
 
 __version__ = "0.1.0"
 
@@ -69,11 +70,17 @@ __all__ = [
     "PersonKind",
     "Post",
     "PresetError",
+    "Private",
     "Problem",
     "Rules",
     "RulesError",
     "ScenarioError",
     "SqliteJournal",
+    "StaffingRule",
+    "Ticket",
+    "TicketChange",
+    "TicketDesk",
+    "TicketRule",
     "TransitionError",
     "Unit",
     "UnknownUnitError",

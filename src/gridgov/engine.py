@@ -58,6 +58,8 @@ from gridgov.staffing import (
     StaffPost,
     plan_staffing,
 )
+from gridgov.tickets import KINDS as TICKET_KINDS
+from gridgov.tickets import Private, TicketChange, TicketDesk, situation_from
 
 __all__ = ["CommandResult", "Engine"]
 
@@ -148,6 +150,8 @@ class _Plan:
         self.heap: list[Deadline] | None = None
         #: Zone of each changed compound before this command.
         self.first_zone: dict[str, str] = {}
+        #: Ticket changes staged by this command.
+        self.tickets: list[TicketChange] = []
         #: Also try to fill open shortfalls.
         self.refill = False
         self.staffing: StaffingPlan | None = None
@@ -321,6 +325,11 @@ class Engine:
         self.seed = seed
         self._pools: Pools | None = None
         self.roster = Roster(city)
+        #: The closed loop's tickets (residents' requests).
+        self.tickets = TicketDesk(
+            city, self.rules.tickets, situation_from(city, self.rules.tickets, self.zone, self.mode)
+        )
+        self._task_numbers: dict[str, int] = {}
         self._subscribers: list[tuple[Subscriber, frozenset[str] | None]] = []
         #: Errors raised by subscribers: (event seq, subscriber, the exception).
         self.delivery_errors: list[tuple[int, Subscriber, BaseException]] = []
@@ -406,6 +415,8 @@ class Engine:
             "drawn": {k: v for k, v in self.roster.drawn.items() if v},
             "front_line_grids": dict(self.roster.hot),
             "unavailable": self.roster.unavailable,
+            "tickets": self.tickets.snapshot(),
+            "task_numbers": dict(self._task_numbers),
         }
 
     @property
@@ -709,12 +720,16 @@ class Engine:
         heap = list(self._heap)
         while heap and not self._live(heap[0]):
             heapq.heappop(heap)
-        if not heap or heap[0][0] > now:
-            self._heap = heap
+        self._heap = list(heap)
+        dues = [heap[0][0]] if heap else []
+        ticket_due = self.tickets.next_due()
+        if ticket_due is not None:
+            dues.append(ticket_due)
+        if not dues or min(dues) > now:
             return None
         plan = _Plan(self, command, _SYSTEM)
         plan.heap = heap
-        due_time = heap[0][0]
+        due_time = min(dues)
         floor = self._last_time
         when = max(due_time, floor) if floor is not None else due_time
         while heap and heap[0][0] <= due_time:
@@ -730,7 +745,23 @@ class Engine:
             for item in plan.pushes:
                 heapq.heappush(heap, item)
             plan.pushes.clear()
+        if ticket_due is not None and ticket_due <= due_time:
+            self._stage_tickets(plan, self.tickets.plan_due(due_time))
         return self._commit(plan, when)
+
+    def _stage_tickets(self, plan: _Plan, changes: Iterable[TicketChange]) -> None:
+        for change in changes:
+            plan.tickets.append(change)
+            fields = change.event_fields()
+            plan.record(
+                fields["time"],
+                fields["type"],
+                fields["unit"],
+                fields["cause"],
+                fields["old"],
+                fields["new"],
+                **fields["data"],
+            )
 
     # ========================================================= command runner
 
@@ -952,6 +983,7 @@ class Engine:
             "held": self._held,
             "commands": self._commands,
             "last_time": self._last_time,
+            "task_numbers": self._task_numbers,
             "roster": (
                 roster.posts,
                 roster.holders,
@@ -978,6 +1010,7 @@ class Engine:
         self._held = set(state["held"])
         self._commands = int(state["commands"])
         self._last_time = state["last_time"]
+        self._task_numbers = dict(state["task_numbers"])
         roster = self.roster
         (
             roster.posts,
@@ -1020,9 +1053,13 @@ class Engine:
                     self._held.add(event.unit)
                 else:
                     self._held.discard(event.unit)
+            elif event.type in TICKET_KINDS:
+                self.tickets.apply([TicketChange.from_event(event)])
             elif event.type == "availability.changed":
                 self.roster.set_availability(dict(event.data["away"]), int(event.data["seed"]))
             elif event.type.startswith(("post.", "shortfall.", "front_line.")):
+                if event.type == "post.opened":
+                    self._count_task(str(event.data["post"]))
                 self.roster.apply(_staffing_of(event), event.time)
             elif event.type in ("mode.changed", "mode.renewed"):
                 if event.new is None or event.new not in self._modes.states:
@@ -1406,11 +1443,15 @@ class Engine:
                 raise UnknownUnitError(target, f"unit of community {community} named")
             if capacity < 1:
                 raise GridgovError(f"task capacity must be at least 1, got {capacity}")
+            if self.mode(community) == "normal":
+                raise GridgovError(
+                    f"community {community} is in normal mode; its task board opens with an "
+                    "alert or emergency (tasks close when it is back to normal)"
+                )
             who = self._authorise(actor, [community], Level.COMMUNITY, "post tasks for")
             plan = self._plan(who, command_id)
-            number = sum(1 for p in self.roster.posts if p.startswith(f"{community}/task/")) + 1
-            while f"{community}/task/{number}" in self.roster.posts:
-                number += 1
+            # Numbers are never reused, so a task id names one task in the journal.
+            number = self._task_numbers.get(community, 0) + 1
             post = StaffPost(f"{community}/task/{number}", kind, target, community, capacity)
             staffing = StaffingPlan(opened=(post,))
             plan.staffing = staffing
@@ -1645,6 +1686,11 @@ class Engine:
         self.roster.set_availability(away, seed)
         return result
 
+    def _count_task(self, post_id: str) -> None:
+        community, sep, number = post_id.partition("/task/")
+        if sep and number.isdigit():
+            self._task_numbers[community] = max(self._task_numbers.get(community, 0), int(number))
+
     def _is_task(self, post: StaffPost) -> bool:
         return post.role in CLAIMABLE or "/task/" in post.id
 
@@ -1656,6 +1702,88 @@ class Engine:
         if staffing:
             self.roster.apply(staffing, self.clock.now())
         return result
+
+    # ================================================================ tickets
+
+    @_command
+    def open_ticket(
+        self,
+        where: str,
+        category: str,
+        *,
+        description: str = "",
+        resident: Private | None = None,
+        ticket: str | None = None,
+        actor: str | None = None,
+        command_id: str | None = None,
+        key: str | None = None,
+    ) -> CommandResult:
+        """Accept a resident's request (step 1 of the closed loop) at the clock's time.
+
+        Args:
+            where: the grid, compound or building it comes from.
+            category: its category (a key of the rules' ``[tickets]`` categories).
+            description: the matter in the resident's words (kept private,
+                published redacted).
+            resident: the resident's personal data (never published).
+            ticket: the ticket's number (default: the next one).
+            actor: who registers it (a unit or person; default ``system``).
+
+        Raises:
+            UnknownUnitError: ``where`` names no grid, compound or building.
+            GridgovError: unknown category or a number already taken.
+            AuthorityError: ``actor`` does not command ``where``.
+        """
+        with self._lock:
+            now = self.clock.now()
+            changes = self.tickets.plan_open(
+                where, category, now, description=description, resident=resident, ticket=ticket
+            )
+            unit = changes[0].unit
+            who = self._authorise(actor, [unit], self.city.chain.level(unit), "open tickets at")
+            plan = self._plan(who, command_id)
+            self._stage_tickets(plan, changes)
+            return self._commit(plan)
+
+    @_command
+    def handle_ticket(
+        self,
+        /,
+        ticket: str,
+        trigger: str,
+        *,
+        actor: str | None = None,
+        command_id: str | None = None,
+        key: str | None = None,
+        **data: Any,
+    ) -> CommandResult:
+        """Move a ticket one step of the closed loop (see :meth:`TicketDesk.plan_trigger`).
+
+        Args:
+            ticket: the ticket.
+            trigger: ``classify``, ``transfer``, ``reject``, ``track``,
+                ``supervise``, ``feed_back``, ``score``, ``publish``,
+                ``archive`` or ``withdraw``.
+            actor: who acts (a unit commanding the unit the ticket is at, a
+                person through their post; default ``system``).
+            data: the trigger's data (``category``, ``to``, ``reason``,
+                ``result``, ``score``, ``note``).
+
+        Raises:
+            UnknownUnitError: no such ticket.
+            TransitionError: the trigger is not allowed in the ticket's state.
+            AuthorityError: ``actor`` does not command the ticket's unit.
+            GridgovError: missing or bad data for the trigger.
+        """
+        with self._lock:
+            current = self.tickets.ticket(ticket)
+            who = self._authorise(
+                actor, [current.unit], self.city.chain.level(current.unit), "handle tickets at"
+            )
+            changes = self.tickets.plan_trigger(ticket, trigger, self.clock.now(), **data)
+            plan = self._plan(who, command_id)
+            self._stage_tickets(plan, changes)
+            return self._commit(plan)
 
     # -------------------------------------------------------- staffing reads
 
@@ -1779,7 +1907,12 @@ class Engine:
             self._zone_due, self._mode_due, self._held = saved[0], saved[1], saved[2]
             self._zone_counts.update(saved[3])
             raise
-        # The roster changes only once the events are recorded.
+        for event in events:
+            if event.type == "post.opened":
+                self._count_task(str(event.data.get("post", "")))
+        # The roster and the ticket desk change only once the events are recorded.
+        if plan.tickets:
+            self.tickets.apply(plan.tickets)
         if plan.staffing:
             self.roster.apply(plan.staffing, when if when is not None else self.clock.now())
         if plan.heap is not None:
