@@ -78,6 +78,14 @@ def failing_runner(
     return fake_runner(scenario, seed=seed)
 
 
+def clashing_runner(
+    scenario: Scenario, *, seed: int | None = None, progress: bool = False
+) -> RunResult:
+    """Its summary has figures named like the id columns, one of them differing."""
+    summary = {"seed": seed, "replicate": "first", "cases": 1}
+    return RunResult(scenario=scenario, seed=seed or 0, columns=(), rows=(), summary=summary)
+
+
 def files(tmp_path: Path, sweep: str, scenario: str = SCENARIO) -> Path:
     """Write a sweep and its scenario (``base.toml``); the sweep's path."""
     (tmp_path / "base.toml").write_text(scenario, encoding="utf-8")
@@ -336,18 +344,38 @@ class TestRunning:
             "peak",
             "posts.point_lead.filled",
             "posts.point_lead.needed",
-            "summary.seed",
         ]
         assert len(table) == 1 + 8
         assert [row["run_id"] for row in rows] == [f"r{i:03d}" for i in range(1, 9)]
         assert list(rows[0]) == table[0]
         assert table[1][:5] == ["r001", "0", "5", "0.2", "0.5"]
         assert rows[0]["peak"] == "[1,2]"
-        assert rows[3]["summary.seed"] == rows[3]["seed"]
+        assert "summary.seed" not in rows[3]  # the runner's seed is the run's
         assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [
             row["run_id"] for row in rows
         ]
         assert load_sweep(out / "sweep.toml") == self.sweep(tmp_path)
+
+    def test_figures_named_like_columns(self, tmp_path: Path) -> None:
+        """A figure repeating a leading column is left out; one that differs is kept apart."""
+        rows = run_sweep(
+            self.sweep(tmp_path), tmp_path, workers=1, runner=clashing_runner, writer=fake_writer
+        )
+        assert list(rows[0])[5:] == ["cases", "summary.replicate"]
+        assert (rows[0]["replicate"], rows[0]["summary.replicate"]) == (0, "first")
+
+    def test_interactive_functions_refused(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A runner from an interactive session cannot go to worker processes: said at once."""
+
+        def runner(scenario: Scenario, *, seed: int | None = None) -> RunResult:
+            raise AssertionError("never called")
+
+        runner.__module__ = "__main__"
+        monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+        with pytest.raises(GridgovError, match="defined interactively"):
+            run_sweep(self.sweep(tmp_path), tmp_path, workers=2, runner=runner, writer=fake_writer)
 
     def test_same_rows_with_processes(self, tmp_path: Path) -> None:
         """Two worker processes give the same rows and the same bytes as a serial run."""

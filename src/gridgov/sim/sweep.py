@@ -52,6 +52,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -363,6 +364,7 @@ def run_sweep(
                 results.append(_guarded(job, run))
                 advance()
         else:
+            _check_importable(runner, writer)
             results = _on_processes(workers or os.cpu_count() or 1, runs, job, advance)
     columns, rows = _table(sweep, results)
     _write_csv(out / "sweep.csv", columns, rows)
@@ -522,6 +524,24 @@ def _guarded(job: Job, run: SweepRun) -> dict[str, Any]:
         raise _failed(run, exc) from exc
 
 
+def _check_importable(*functions: Callable[..., object]) -> None:
+    """Refuse functions that a spawned worker process could not import.
+
+    A worker imports a function by its module and name; a function defined
+    in an interactive session or ``python -c`` lives in a ``__main__`` the
+    workers do not have, and the pool would only say it broke.
+    """
+    main = sys.modules.get("__main__")
+    for function in functions:
+        module = getattr(function, "__module__", None)
+        if module == "__main__" and getattr(main, "__file__", None) is None:
+            name = getattr(function, "__qualname__", repr(function))
+            raise GridgovError(
+                f"{name} is defined interactively, so worker processes cannot import it: "
+                "define it in a module, or run with workers=1 or on Dask"
+            )
+
+
 def _on_processes(
     workers: int, runs: Sequence[SweepRun], job: Job, advance: Callable[[], None]
 ) -> list[dict[str, Any]]:
@@ -617,17 +637,28 @@ def _progress_bar(enabled: bool, total: int, label: str) -> Iterator[Callable[[]
 def _table(
     sweep: Sweep, results: Sequence[Mapping[str, Any]]
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """The columns and rows of ``sweep.csv``: ids, parameters, then summary figures sorted."""
+    """The columns and rows of ``sweep.csv``: ids, parameters, then summary figures sorted.
+
+    A figure named like a leading column (the runner's summary repeats the
+    seed) is left out where it says the same in every run, else kept as
+    ``summary.NAME``.
+    """
     leading = [*ID_COLUMNS, *sweep.parameters]
-    flat = [_flatten(result["summary"]) for result in results]
-    figures = sorted({key for figures in flat for key in figures})
-    named = {key: f"summary.{key}" if key in leading else key for key in figures}
-    rows = []
-    for result, figures_of_run in zip(results, flat, strict=True):
+    rows: list[dict[str, Any]] = []
+    for result in results:
         row: dict[str, Any] = {key: result[key] for key in ID_COLUMNS}
         row.update({key: _cell(result["parameters"][key]) for key in sweep.parameters})
-        row.update({named[key]: figures_of_run.get(key) for key in figures})
         rows.append(row)
+    flat = [_flatten(result["summary"]) for result in results]
+    figures = sorted({key for figures_of_run in flat for key in figures_of_run})
+    named: dict[str, str] = {}
+    for key in figures:
+        if key not in leading:
+            named[key] = key
+        elif any(f.get(key) != row[key] for f, row in zip(flat, rows, strict=True)):
+            named[key] = f"summary.{key}"
+    for row, figures_of_run in zip(rows, flat, strict=True):
+        row.update({name: figures_of_run.get(key) for key, name in named.items()})
     return [*leading, *named.values()], rows
 
 
