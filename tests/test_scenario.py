@@ -566,6 +566,14 @@ class TestWithValues:
         assert changed.staffing == scenario.staffing
         assert changed.name == scenario.name
 
+    def test_keeps_where_rules_and_cases_came_from(self) -> None:
+        """Unless replaced, the rules' and cases' sources stay."""
+        scenario = load_scenario(EXAMPLES / "replay.toml")
+        changed = scenario.with_values({"run.days": 20})
+        assert (changed.rules_source, changed.outbreak.cases_csv) == ("<default>", "cases.csv")
+        changed = scenario.with_values({"outbreak.cases": []})
+        assert changed.outbreak.cases_csv is None
+
     def test_rules_path_replaces_inline_rules(self) -> None:
         """Setting ``rules.path`` (resolved against the scenario's folder) replaces its rules."""
         scenario = Scenario(city=CityChoice("small"), base=RULES)

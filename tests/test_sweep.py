@@ -400,6 +400,22 @@ class TestRunning:
         assert on_dask == serial
         assert (tmp_path / "b" / "r008" / "summary.json").is_file()
 
+    def test_dask_scheduler_address(self, tmp_path: Path) -> None:
+        """A scheduler address connects a client to a running cluster."""
+        distributed = pytest.importorskip("distributed")
+        sweep = Sweep(load_sweep(EXAMPLES / "sweep.toml").scenario, {"run.days": [3, 4]})
+        with distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster:
+            rows = run_sweep(
+                sweep,
+                tmp_path,
+                dask=cluster.scheduler_address,
+                runner=fake_runner,
+                writer=fake_writer,
+            )
+        assert [row["days"] for row in rows] == [3, 4]
+
     @pytest.mark.parametrize("workers", [1, 2])
     def test_failed_run_named(self, tmp_path: Path, workers: int) -> None:
         """A run that fails stops the sweep with an error naming it (the first to fail)."""

@@ -387,6 +387,14 @@ class Scenario:
         scenario, problems = _resolve(document, overrides)
         if scenario is None:
             raise ScenarioError(problems)
+        # Where the rules and cases came from still holds unless a value replaced them.
+        touched = {o.path[:2] for o in overrides} | {o.path[:1] for o in overrides}
+        if not touched & {("rules",), ("rules", "path"), ("rules", "inline")}:
+            scenario = attrs.evolve(scenario, rules_source=self.rules_source)
+        cases = {("outbreak",), ("outbreak", "cases"), ("outbreak", "cases_csv")}
+        if not touched & cases:
+            outbreak = attrs.evolve(scenario.outbreak, cases_csv=self.outbreak.cases_csv)
+            scenario = attrs.evolve(scenario, outbreak=outbreak)
         return scenario
 
 
