@@ -31,11 +31,13 @@ from gridgov.journal import Event
 from gridgov.modes import MODES, ZONES
 from gridgov.rules import STAFF_ROLES
 from gridgov.sim.outbreak import OutbreakDriver, make_driver
+from gridgov.sim.requests import ClosedLoopLoad
 from gridgov.sim.scenario import Scenario
 
-__all__ = ["COLUMNS", "RunResult", "build_city", "run_scenario"]
+__all__ = ["COLUMNS", "RunResult", "build_city", "columns_for", "run_scenario"]
 
 _LEVELS = ("big_party_committee", "street", "district", "city")
+_TICKET_LEVELS = ("community", "street", "district", "city")
 
 #: The metric columns, in order (``day`` first).
 COLUMNS: tuple[str, ...] = (
@@ -55,7 +57,22 @@ COLUMNS: tuple[str, ...] = (
     "seal_to_point_lead_hours_p95",
     "seal_to_point_lead_hours_max",
     "compounds_sealed_without_point_lead",
+    "tickets_opened",
+    "tickets_closed",
+    "tickets_open",
+    "tickets_overdue",
+    *(f"tickets_escalated_{level}" for level in _TICKET_LEVELS),
+    "tickets_escalated_on_score",
 )
+
+
+def columns_for(scenario: Scenario) -> tuple[str, ...]:
+    """The metric columns of a run: :data:`COLUMNS` plus ticket latencies per category."""
+    categories = sorted({c for rates in scenario.requests.values() for c in rates})
+    latency = [
+        f"ticket_latency_hours_{q}_{category}" for category in categories for q in ("p50", "p95")
+    ]
+    return (*COLUMNS, *latency)
 
 
 @attrs.frozen
@@ -172,6 +189,15 @@ def run_scenario(
     )
     watcher = _Watcher()
     engine.subscribe(watcher)
+    columns = columns_for(scenario)
+    categories = sorted({c for rates in scenario.requests.values() for c in rates})
+    loop = (
+        ClosedLoopLoad(city, scenario.rules.tickets, scenario.requests, run_seed)
+        if categories
+        else None
+    )
+    ticket_totals: Counter[str] = Counter()
+    all_latencies: dict[str, list[float]] = {}
     staffing = scenario.staffing
     base_away = {
         "cadre": 1 - staffing.cadres,
@@ -208,6 +234,11 @@ def run_scenario(
         infections_today += outbreak.new_infections
         engine.advance(EPOCH + timedelta(days=day + step))
         zones = engine.zones()
+        if loop is not None:
+            step_start = EPOCH + timedelta(days=day)
+            loop.update_capacity(engine)
+            loop.raise_requests(zones, step_start, step)
+            loop.run_rounds(step_start, step)
         for zone in household_days:
             household_days[zone] += step * sum(households[c] for c, z in zones.items() if z == zone)
         if bar is not None:
@@ -215,6 +246,26 @@ def run_scenario(
         if (index + 1) % steps_per_day and index + 1 != total_steps:
             continue
         total_confirmed += confirmed_today
+        ticket_values: list[Any] = []
+        if loop is not None:
+            today, latencies = loop.take_day()
+            loop.compact()
+            ticket_totals.update(today)
+            for category, values in latencies.items():
+                all_latencies.setdefault(category, []).extend(values)
+            ticket_values = [
+                today["opened"],
+                today["closed"],
+                loop.open_count(),
+                today["overdue"],
+                *(today[f"escalated_{level}"] for level in _TICKET_LEVELS),
+                today["escalated_on_score"],
+            ]
+            for category in categories:
+                got = latencies.get(category, [])
+                ticket_values += [_blank(_percentile(got, 0.5)), _blank(_percentile(got, 0.95))]
+        else:
+            ticket_values = [0] * (len(columns) - len(COLUMNS) + 9)
         row = _row(
             engine,
             watcher,
@@ -270,7 +321,24 @@ def run_scenario(
         "final_communities_normal": len(engine.in_mode("normal")),
         "days_to_normal": days_to_normal,
     }
-    return RunResult(scenario, run_seed, COLUMNS, tuple(rows), summary)
+    escalated = sum(ticket_totals[f"escalated_{level}"] for level in _TICKET_LEVELS)
+    summary.update(
+        {
+            "tickets_opened": ticket_totals["opened"],
+            "tickets_closed": ticket_totals["closed"],
+            "tickets_escalated": escalated + ticket_totals["escalated_on_score"],
+            **{
+                f"tickets_escalated_{level}": ticket_totals[f"escalated_{level}"]
+                for level in _TICKET_LEVELS
+            },
+            "tickets_overdue": ticket_totals["overdue"],
+            **{
+                f"ticket_latency_hours_p95_{c}": _json_number(_percentile(v, 0.95))
+                for c, v in sorted(all_latencies.items())
+            },
+        }
+    )
+    return RunResult(scenario, run_seed, columns, tuple(rows), summary)
 
 
 def _away(base: Mapping[str, float], availability: float) -> dict[str, float]:

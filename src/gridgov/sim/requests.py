@@ -1,0 +1,334 @@
+"""Residents' requests in a simulation: the closed loop's bulk path under load.
+
+Sealed and controlled households raise requests at the scenario's rates
+(per household, per category, per day). Each becomes a ticket on the bulk
+path (:class:`gridgov.tickets.TicketArrays`: the same workflow machine and the
+same routing and escalation rules as the engine's ticket desk, compiled into
+integer arrays), so a city-wide lockdown's hundreds of thousands of tickets a
+day stay cheap.
+
+Handling is a queue at each unit. Every *round* (15 minutes by default) a
+unit moves at most its capacity of tickets one step on, oldest first by due
+time; the capacity of a grid grows with its grid workers on front-line duty,
+that of a community with the building leads, deployed members and volunteers
+serving it, and the street, district and city offices have fixed capacities.
+A ticket that waits past its step's time limit is escalated one level up by
+the sweep, exactly as the desk would, and keeps climbing on further breaches.
+Scores are drawn with a small share of low ones, which reopen a ticket once
+and then escalate it. Closed tickets leave the arrays each day.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+import attrs
+import numpy as np
+
+from gridgov.city import City
+from gridgov.engine import Engine
+from gridgov.model import Level
+from gridgov.rules import TicketRule
+from gridgov.tickets import TicketArrays
+
+__all__ = ["ClosedLoopLoad", "HandlingCapacity"]
+
+#: The next trigger of each open state, in the order rounds apply them.
+_NEXT = (
+    ("published", "archive"),
+    ("scored", "publish"),
+    ("supervising", "feed_back"),
+    ("tracking", "supervise"),
+    ("classified", "track"),
+    ("accepted", "classify"),
+)
+_LEVELS = ("grid", "community", "street", "district", "city")
+_MICROS_PER_HOUR = 3_600_000_000
+
+
+@attrs.frozen
+class HandlingCapacity:
+    """Tickets a unit moves one step on, per hour."""
+
+    #: Base capacity of each level's office.
+    base: Mapping[str, float] = attrs.field(
+        factory=lambda: {
+            "grid": 2.0,
+            "community": 4.0,
+            "street": 12.0,
+            "district": 30.0,
+            "city": 60.0,
+        }
+    )
+    #: Extra per grid worker on front-line duty in the grid.
+    per_front_line_worker: float = 2.0
+    #: Extra per building lead, deployed member or volunteer serving the community.
+    per_community_staff: float = 0.5
+    #: Share of scores below the rules' low score.
+    low_score_share: float = 0.05
+    #: Minutes between handling rounds.
+    round_minutes: int = 15
+
+
+class ClosedLoopLoad:
+    """Generates requests and moves them through the closed loop, round by round.
+
+    Args:
+        city: the city.
+        rule: the ticket rules.
+        rates: requests per household per day: zone -> category -> rate.
+        seed: the random seed.
+        capacity: how fast units handle tickets.
+    """
+
+    def __init__(
+        self,
+        city: City,
+        rule: TicketRule,
+        rates: Mapping[str, Mapping[str, float]],
+        seed: int,
+        capacity: HandlingCapacity | None = None,
+    ) -> None:
+        self.city = city
+        self.rule = rule
+        self.capacity = capacity if capacity is not None else HandlingCapacity()
+        self.arrays = TicketArrays(city, rule, capacity=4096)
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+        unknown = {c for zone in rates.values() for c in zone} - set(rule.categories)
+        if unknown:
+            from gridgov.errors import GridgovError
+
+            raise GridgovError(
+                f"request categories {', '.join(sorted(unknown))} are not ticket categories of "
+                f"the rules (expected some of: {', '.join(rule.categories)})"
+            )
+        self.rates = {z: dict(c) for z, c in rates.items()}
+        self.compounds = sorted(city.compounds)
+        self.households = np.array([city.households(c) for c in self.compounds], dtype=float)
+        arrays = self.arrays
+        self.origin = np.array(
+            [arrays.unit_index[city.grids_of_compound(c)[0]] for c in self.compounds],
+            dtype=np.int32,
+        )
+        chain = city.chain
+        self.community_of_unit = np.array(
+            [
+                arrays.unit_index.get(chain.community_of(u), -1)
+                if chain.level(u).rank >= Level.COMMUNITY.rank
+                else -1
+                for u in arrays.units
+            ],
+            dtype=np.int32,
+        )
+        self.opened_at = np.zeros(arrays.state.size, np.int64)
+        self._state = {s: i for i, s in enumerate(arrays.states)}
+        self.base = np.array(
+            [self.capacity.base[_LEVELS[int(level)]] for level in arrays.unit_level],
+            dtype=float,
+        )
+        self.extra = np.zeros(len(arrays.units))
+        # Today's counts, read and reset by the runner.
+        self.today: Counter[str] = Counter()
+        self.latencies: dict[str, list[float]] = {}
+        self._pending: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    # ------------------------------------------------------------------ staff
+
+    def update_capacity(self, engine: Engine) -> None:
+        """Refresh the units' capacities from who is on emergency duty now."""
+        arrays = self.arrays
+        extra = np.zeros(len(arrays.units))
+        roster = engine.roster
+        per_worker = self.capacity.per_front_line_worker
+        per_staff = self.capacity.per_community_staff
+        for post in roster.posts.values():
+            holders = len(roster.holders.get(post.id, ()))
+            if not holders:
+                continue
+            if post.role == "front_line":
+                extra[arrays.unit_index[post.unit]] += per_worker * holders
+            elif post.role != "point_lead":
+                extra[arrays.unit_index[post.community]] += per_staff * holders
+        self.extra = extra
+
+    # --------------------------------------------------------------- requests
+
+    def raise_requests(self, zones: Mapping[str, str], start: datetime, days: float) -> int:
+        """Draw the requests of sealed and controlled households for a step.
+
+        They are opened by :meth:`run_rounds` at their own times, spread over the step.
+        """
+        zone_of = np.array([zones[c] for c in self.compounds])
+        origins: list[np.ndarray] = []
+        categories: list[np.ndarray] = []
+        total = 0
+        for zone, rates in sorted(self.rates.items()):
+            mask = zone_of == zone
+            if not mask.any():
+                continue
+            households = self.households[mask]
+            where = self.origin[mask]
+            for category, rate in sorted(rates.items()):
+                counts = self.rng.poisson(households * rate * days)
+                count = int(counts.sum())
+                if not count:
+                    continue
+                origins.append(np.repeat(where, counts))
+                categories.append(
+                    np.full(count, self.arrays.category_index[category], dtype=np.int16)
+                )
+                total += count
+                self.today[f"opened_{category}"] += count
+        if total:
+            offsets = self.rng.random(total) * days * 24 * _MICROS_PER_HOUR
+            order = np.argsort(offsets, kind="stable")
+            base = TicketArrays.micros(start)
+            self._pending = (
+                np.concatenate(origins)[order],
+                np.concatenate(categories)[order],
+                (base + offsets[order]).astype(np.int64),
+            )
+        else:
+            self._pending = None
+        self.today["opened"] += total
+        return total
+
+    def _grow_mirror(self) -> None:
+        size = self.arrays.state.size
+        if self.opened_at.size < size:
+            grown = np.zeros(size, np.int64)
+            grown[: self.opened_at.size] = self.opened_at
+            self.opened_at = grown
+
+    # ----------------------------------------------------------------- rounds
+
+    def run_rounds(self, start: datetime, days: float) -> None:
+        """Handle tickets round by round from ``start`` for ``days``."""
+        step = timedelta(minutes=self.capacity.round_minutes)
+        rounds = max(1, round(days * 24 * 60 / self.capacity.round_minutes))
+        per_round = (self.base + self.extra) * self.capacity.round_minutes / 60
+        pending = self._pending
+        self._pending = None
+        cursor = 0
+        for index in range(rounds):
+            now = TicketArrays.micros(start + step * (index + 1))
+            if pending is not None:
+                origins, categories, times = pending
+                stop = int(np.searchsorted(times, now, side="right"))
+                if stop > cursor:
+                    # Accepted as they come; handled from the round after.
+                    for at in np.unique(times[cursor:stop]):
+                        pick = slice(cursor, stop)
+                        same = times[pick] == at
+                        idx = self.arrays.open(
+                            origins[pick][same],
+                            categories[pick][same],
+                            int(at),
+                            np.ones(int(same.sum()), np.int8),
+                        )
+                        self._grow_mirror()
+                        self.opened_at[idx] = at
+                    cursor = stop
+            self._round(now, per_round)
+
+    def _round(self, now: int, per_round: np.ndarray) -> None:
+        arrays = self.arrays
+        n = arrays.n
+        if not n:
+            return
+        budget = per_round.copy()
+        states = arrays.state[:n]
+        for state, trigger in _NEXT:
+            idx = np.flatnonzero(states == self._state[state])
+            if not idx.size:
+                continue
+            # Oldest deadlines first, as far as each unit's budget goes.
+            idx = idx[np.argsort(arrays.due[idx], kind="stable")]
+            units = arrays.unit[idx]
+            rank = _rank_within(units)
+            take = idx[rank < np.floor(budget[units] + self.rng.random(units.size))]
+            if not take.size:
+                continue
+            np.subtract.at(budget, arrays.unit[take], 1.0)
+            if trigger == "archive":
+                self._record_latency(take, now)
+            arrays.fire(take, trigger, now)
+            states = arrays.state[:n]
+        waiting = np.flatnonzero(states == self._state["fed_back"])
+        if waiting.size:
+            low = self.rng.random(waiting.size) < self.capacity.low_score_share
+            scores = np.where(
+                low,
+                self.rng.integers(1, self.rule.low_score, waiting.size),
+                self.rng.integers(self.rule.low_score, 6, waiting.size),
+            )
+            climbed = arrays.score(waiting, scores, now)
+            self.today["low_scores"] += int(low.sum())
+            self.today["escalated_on_score"] += int(climbed.size)
+        # Whatever waited past its limit climbs, one level per breach.
+        escalated = arrays.sweep(now)
+        if escalated.ticket.size:
+            levels = arrays.unit_level[escalated.to_unit]
+            for level, count in zip(*np.unique(levels, return_counts=True), strict=True):
+                self.today[f"escalated_{_LEVELS[int(level)]}"] += int(count)
+        self.today["overdue"] += int(escalated.overdue.size)
+
+    def _record_latency(self, idx: np.ndarray, now: int) -> None:
+        hours = (now - self.opened_at[idx]) / _MICROS_PER_HOUR
+        categories = self.arrays.category[idx]
+        for c, name in enumerate(self.arrays.categories):
+            picked = hours[categories == c]
+            if picked.size:
+                self.latencies.setdefault(name, []).extend(picked.tolist())
+        self.today["closed"] += int(idx.size)
+
+    # ----------------------------------------------------------------- reads
+
+    def open_count(self) -> int:
+        """Tickets not yet closed."""
+        arrays = self.arrays
+        states = arrays.state[: arrays.n]
+        closed = np.isin(states, [self._state["archived"], self._state["withdrawn"]])
+        return int((~closed).sum())
+
+    def breached_count(self) -> int:
+        """Open tickets that have breached a limit and not yet moved on."""
+        arrays = self.arrays
+        return int(arrays.breached[: arrays.n].sum())
+
+    def compact(self) -> None:
+        """Drop closed tickets from the arrays (they are counted already)."""
+        arrays = self.arrays
+        n = arrays.n
+        states = arrays.state[:n]
+        keep = ~np.isin(states, [self._state["archived"], self._state["withdrawn"]])
+        if keep.all():
+            return
+        kept = int(keep.sum())
+        for name in TicketArrays._ARRAYS:
+            column = getattr(arrays, name)
+            column[:kept] = column[:n][keep]
+        self.opened_at[:kept] = self.opened_at[:n][keep]
+        arrays.n = kept
+
+    def take_day(self) -> tuple[Counter[str], dict[str, list[float]]]:
+        """Today's counts and closing latencies, reset for tomorrow."""
+        today, latencies = self.today, self.latencies
+        self.today, self.latencies = Counter(), {}
+        return today, latencies
+
+
+def _rank_within(groups: np.ndarray) -> np.ndarray:
+    """For each element, how many earlier elements share its group (0, 1, 2, ...)."""
+    if not groups.size:
+        return groups
+    order = np.argsort(groups, kind="stable")
+    sorted_groups = groups[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_groups)) + 1]
+    counts = np.diff(np.r_[starts, sorted_groups.size])
+    first = np.repeat(starts, counts)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(groups.size) - first
+    return rank
