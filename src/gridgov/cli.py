@@ -106,33 +106,145 @@ def export(preset: str, seed: int, fmt: str, out: str | None) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-def demo(as_json: bool) -> None:
-    """The main job: build the Jiamusi preset and print it beside the published figures."""
-    from gridgov.presets import PUBLISHED, jiamusi
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+@click.option(
+    "--out",
+    default="gridgov-demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the run and its report.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def demo(as_json: bool, out: str, quiet: bool) -> None:
+    """The main job: the 17 September response on the Jiamusi preset.
 
-    summary = jiamusi().summary()
-    rows = [
-        ("grids: urban", PUBLISHED["grids"]["urban"], summary["grids"]["urban"]),  # type: ignore[index]
-        ("grids: rural", PUBLISHED["grids"]["rural"], summary["grids"]["rural"]),  # type: ignore[index]
-        ("grids: exclusive", PUBLISHED["grids"]["exclusive"], summary["grids"]["exclusive"]),  # type: ignore[index]
-        ("grids: total", PUBLISHED["grids"]["total"], summary["grids"]["total"]),  # type: ignore[index]
-        ("grid workers", PUBLISHED["grid_workers"], summary["grid_workers"]),
-        ("households", "about 1.03 million", summary["households"]),
-    ]
+    Builds the preset, plays the embedded 17 September scenario (two cases in
+    the urban districts, the urban area sealed and staffed, requests through
+    the closed loop, stepping down to normal), prints the published figures
+    beside the simulated ones and writes the run and its report to --out.
+    """
+    from gridgov.presets import PUBLISHED
+    from gridgov.sim.demo import run_demo
+
+    figures = run_demo(out, progress=not quiet and not as_json)
     if as_json:
-        click.echo(json.dumps({"city": summary, "published": PUBLISHED}, indent=2))
+        shown = {k: v for k, v in figures.items() if k != "published"}
+        shown["published"] = PUBLISHED
+        click.echo(json.dumps(shown, indent=2, sort_keys=True))
         return
-    table = Table(title="Jiamusi: published figures and the built preset")
+    published: dict[str, Any] = PUBLISHED
+    grids = figures["grids"]
+    rows = [
+        ("grids: urban", published["grids"]["urban"], grids["urban"]),
+        ("grids: rural", published["grids"]["rural"], grids["rural"]),
+        ("grids: exclusive", published["grids"]["exclusive"], grids["exclusive"]),
+        ("grids: total", published["grids"]["total"], grids["total"]),
+        ("grid workers", published["grid_workers"], figures["grid_workers"]),
+        ("households", "about 1.03 million", figures["households"]),
+        ("point leads (sealed compounds)", published["point_leads"], figures["point_leads"]),
+        ("building leads", "4,000+", figures["building_leads"]),
+        ("in-service members deployed", "10,000+", figures["deployed_members"]),
+    ]
+    table = Table(title="17 September: published figures and the simulation")
     table.add_column("figure")
     table.add_column("published", justify="right")
     table.add_column("gridgov", justify="right")
-    for name, published, built in rows:
-        shown = f"{published:,}" if isinstance(published, int) else str(published)
-        table.add_row(name, shown, f"{built:,}")
+    for name, then, now in rows:
+        table.add_row(name, f"{then:,}" if isinstance(then, int) else str(then), f"{now:,}")
+    metrics = Table(title="Governance metrics of the run (60 days)")
+    metrics.add_column("metric")
+    metrics.add_column("value", justify="right")
+    for name in (
+        "cases_confirmed",
+        "peak_compounds_sealed",
+        "household_days_sealed",
+        "grid_workers_front_line",
+        "volunteers",
+        "seal_to_point_lead_hours_p95",
+        "tickets_opened",
+        "tickets_escalated",
+        "days_to_normal",
+    ):
+        value = figures.get(name)
+        shown_value = (
+            "-"
+            if value is None
+            else (f"{value:,}" if isinstance(value, int | float) else str(value))
+        )
+        metrics.add_row(name.replace("_", " "), shown_value)
     console = Console()
     console.print(table)
-    console.print(_summary_table(summary, "Jiamusi preset: counts"))
+    console.print(metrics)
+    console.print(f"run and report written to {figures['out']}/ (open report.html)")
+
+
+@cli.command()
+@click.argument("scenario_file", type=click.Path(dir_okay=False))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the run (metrics.csv, summary.json, plots).",
+)
+@click.option("--seed", type=int, default=None, help="Seed instead of the scenario's own.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+def simulate(scenario_file: str, out: str, seed: int | None, quiet: bool, no_plots: bool) -> None:
+    """Run a scenario file and write its run folder."""
+    from gridgov.sim.results import write_run
+    from gridgov.sim.runner import run_scenario
+    from gridgov.sim.scenario import load_scenario
+
+    scenario = load_scenario(scenario_file)
+    result = run_scenario(scenario, seed=seed, progress=not quiet)
+    folder = write_run(result, out, plots=not no_plots)
+    if not quiet:
+        Console(stderr=True).print(_summary_table(dict(result.summary), f"{scenario.name}"))
+    click.echo(str(folder))
+
+
+@cli.command()
+@click.argument("sweep_file", type=click.Path(dir_okay=False))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for sweep.csv and one folder per run.",
+)
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Local processes (default: one per core; 1 runs serially).",
+)
+@click.option(
+    "--dask",
+    "dask_address",
+    default=None,
+    help="Run on Dask: 'local' for a LocalCluster, or a scheduler address.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def sweep(
+    sweep_file: str, out: str, workers: int | None, dask_address: str | None, quiet: bool
+) -> None:
+    """Run a sweep: a grid of parameter values times replicate seeds."""
+    from gridgov.sim.sweep import load_sweep, run_sweep
+
+    if workers is not None and dask_address is not None:
+        raise GridgovError("give --workers or --dask, not both")
+    rows = run_sweep(
+        load_sweep(sweep_file), out, workers=workers, dask=dask_address, progress=not quiet
+    )
+    click.echo(f"{len(rows)} runs written to {out}/sweep.csv")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+def report(run_dir: str) -> None:
+    """Write report.html for a run folder and print its path."""
+    from gridgov.sim.report import write_report
+
+    click.echo(str(write_report(run_dir)))
 
 
 @cli.command()

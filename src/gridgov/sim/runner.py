@@ -276,7 +276,7 @@ def run_scenario(
             infections_today,
             confirmed_today,
             total_confirmed,
-        )
+        ) + tuple(ticket_values)
         rows.append(row)
         for name in ("compounds_sealed", "households_sealed"):
             peaks[name] = max(peaks[name], row[COLUMNS.index(name)])
