@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import random
 import sys
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 
 from gridgov import GridgovError, ScenarioError
-from gridgov.sim.runner import RunResult, run_scenario
+from gridgov.sim.runner import RunResult
 from gridgov.sim.scenario import CityChoice, Scenario, load_scenario
 from gridgov.sim.sweep import (
     Sweep,
@@ -390,8 +389,6 @@ class TestRunning:
 
     def test_same_rows_on_dask(self, tmp_path: Path) -> None:
         """A Dask LocalCluster of two worker processes gives the same rows as a serial run."""
-        if importlib.util.find_spec("distributed") is None:
-            pytest.skip("the dask extra is not installed")
         sweep = self.sweep(tmp_path)
         serial = run_sweep(sweep, tmp_path / "a", workers=1, runner=fake_runner, writer=fake_writer)
         on_dask = run_sweep(
@@ -457,23 +454,11 @@ class TestRunning:
         assert not (tmp_path / "out").exists()
 
 
-def real_runner_ready() -> bool:
-    """Whether run_scenario runs (it raises NotImplementedError while being written)."""
-    scenario = load_scenario(EXAMPLES / "small.toml").with_values({"run.days": 1})
-    try:
-        run_scenario(scenario, seed=1)
-    except NotImplementedError:
-        return False
-    return True
-
-
 class TestRealRunner:
     """Sweeps of the small preset, five-day runs, with the real runner."""
 
     @pytest.fixture(scope="class")
     def sweep(self) -> Sweep:
-        if not real_runner_ready():
-            pytest.skip("gridgov.sim.runner.run_scenario is not written yet")
         sweep = load_sweep(EXAMPLES / "sweep.toml")
         scenario = sweep.scenario.with_values({"run.days": 5})
         return Sweep(scenario, sweep.parameters, replicates=2, name="real")
@@ -490,10 +475,14 @@ class TestRealRunner:
         assert len(serial) == 8
         assert len({row["seed"] for row in serial}) == 2
 
+    def test_same_rows_on_dask_with_the_real_runner(self, sweep: Sweep, tmp_path: Path) -> None:
+        """Dask LocalCluster(2) gives the real runs' rows exactly as a serial sweep does."""
+        serial = run_sweep(sweep, tmp_path / "a", workers=1, writer=fake_writer)
+        on_dask = run_sweep(sweep, tmp_path / "b", dask="local", writer=fake_writer)
+        assert json.dumps(on_dask) == json.dumps(serial)
+
     def test_run_folders(self, sweep: Sweep, tmp_path: Path) -> None:
         """With the results writer, each run gets its folder."""
-        if importlib.util.find_spec("gridgov.sim.results") is None:
-            pytest.skip("gridgov.sim.results is not written yet")
         small = Sweep(sweep.scenario, {"staffing.in_service_members": [0.8]}, name="one")
         rows: list[dict[str, Any]] = run_sweep(small, tmp_path, workers=1)
         assert [row["run_id"] for row in rows] == ["r001"]

@@ -101,11 +101,13 @@ class RunResult:
 
 
 def build_city(scenario: Scenario) -> City:
-    """The scenario's city, from its preset.
+    """The scenario's city, from its preset (built once per process and reused).
 
     Raises:
         GridgovError: an unknown preset.
     """
+    if hasattr(scenario, "build_city"):
+        return scenario.build_city()
     from gridgov.presets import PRESETS
 
     factory: Callable[..., City] | None = PRESETS.get(scenario.city.preset)
