@@ -563,12 +563,14 @@ class TestFillingOrder:
         assert engine.response_counts()["grid_workers_front_line"] == 0
 
 
+@pytest.fixture(scope="module")
+def jiamusi_pools(jiamusi_city: City) -> Pools:
+    """The Jiamusi preset's pools, built once."""
+    return Pools(jiamusi_city, seed=0)
+
+
 class TestPools:
     """Who is in each pool, nearest first, seen from one community."""
-
-    @pytest.fixture(scope="class")
-    def jiamusi_pools(self, jiamusi_city: City) -> Pools:
-        return Pools(jiamusi_city, seed=0)
 
     @pytest.mark.parametrize("kind", [PersonKind.CADRE, PersonKind.IN_SERVICE_MEMBER])
     @pytest.mark.parametrize("community", COMMUNITIES)

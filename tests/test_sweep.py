@@ -402,7 +402,7 @@ class TestRunning:
         distributed = pytest.importorskip("distributed")
         sweep = Sweep(load_sweep(EXAMPLES / "sweep.toml").scenario, {"run.days": [3, 4]})
         with distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster:
             rows = run_sweep(
                 sweep,
@@ -454,19 +454,21 @@ class TestRunning:
         assert not (tmp_path / "out").exists()
 
 
+@pytest.fixture(scope="module")
+def real_sweep() -> Sweep:
+    """The example sweep cut to five-day runs with two replicates."""
+    sweep = load_sweep(EXAMPLES / "sweep.toml")
+    scenario = sweep.scenario.with_values({"run.days": 5})
+    return Sweep(scenario, sweep.parameters, replicates=2, name="real")
+
+
 class TestRealRunner:
     """Sweeps of the small preset, five-day runs, with the real runner."""
 
-    @pytest.fixture(scope="class")
-    def sweep(self) -> Sweep:
-        sweep = load_sweep(EXAMPLES / "sweep.toml")
-        scenario = sweep.scenario.with_values({"run.days": 5})
-        return Sweep(scenario, sweep.parameters, replicates=2, name="real")
-
-    def test_same_rows_serially_and_with_processes(self, sweep: Sweep, tmp_path: Path) -> None:
+    def test_same_rows_serially_and_with_processes(self, real_sweep: Sweep, tmp_path: Path) -> None:
         """The real runner gives identical rows serially and on two processes."""
-        serial = run_sweep(sweep, tmp_path / "a", workers=1, writer=fake_writer)
-        pooled = run_sweep(sweep, tmp_path / "b", workers=2, writer=fake_writer)
+        serial = run_sweep(real_sweep, tmp_path / "a", workers=1, writer=fake_writer)
+        pooled = run_sweep(real_sweep, tmp_path / "b", workers=2, writer=fake_writer)
         # Compared as text: a figure may be NaN (a percentile of nothing).
         assert json.dumps(pooled) == json.dumps(serial)
         assert (tmp_path / "a" / "sweep.csv").read_bytes() == (
@@ -475,15 +477,17 @@ class TestRealRunner:
         assert len(serial) == 8
         assert len({row["seed"] for row in serial}) == 2
 
-    def test_same_rows_on_dask_with_the_real_runner(self, sweep: Sweep, tmp_path: Path) -> None:
+    def test_same_rows_on_dask_with_the_real_runner(
+        self, real_sweep: Sweep, tmp_path: Path
+    ) -> None:
         """Dask LocalCluster(2) gives the real runs' rows exactly as a serial sweep does."""
-        serial = run_sweep(sweep, tmp_path / "a", workers=1, writer=fake_writer)
-        on_dask = run_sweep(sweep, tmp_path / "b", dask="local", writer=fake_writer)
+        serial = run_sweep(real_sweep, tmp_path / "a", workers=1, writer=fake_writer)
+        on_dask = run_sweep(real_sweep, tmp_path / "b", dask="local", writer=fake_writer)
         assert json.dumps(on_dask) == json.dumps(serial)
 
-    def test_run_folders(self, sweep: Sweep, tmp_path: Path) -> None:
+    def test_run_folders(self, real_sweep: Sweep, tmp_path: Path) -> None:
         """With the results writer, each run gets its folder."""
-        small = Sweep(sweep.scenario, {"staffing.in_service_members": [0.8]}, name="one")
+        small = Sweep(real_sweep.scenario, {"staffing.in_service_members": [0.8]}, name="one")
         rows: list[dict[str, Any]] = run_sweep(small, tmp_path, workers=1)
         assert [row["run_id"] for row in rows] == ["r001"]
         assert any((tmp_path / "r001").iterdir())

@@ -578,7 +578,7 @@ def _on_dask(
         if address == "local":
             cluster = stack.enter_context(
                 distributed.LocalCluster(
-                    n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+                    n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
                 )
             )
             client = stack.enter_context(distributed.Client(cluster))
