@@ -187,3 +187,17 @@ class TestSetUp:
         # CI spells the interpreter python3; the command is otherwise the same.
         normalised = script.replace("python3 -m pip", "pip").replace("python3", "python")
         assert SET_UP[1] in normalised.splitlines()
+
+
+def test_public_api_is_documented() -> None:
+    """gridgov.__all__ is sorted and is exactly the names listed in docs/api.md."""
+    import re
+
+    import gridgov
+
+    page = (DOCS / "api.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^\| `(\w+)` \|", page, flags=re.M)
+    assert list(gridgov.__all__) == sorted(gridgov.__all__)
+    assert listed == list(gridgov.__all__)
+    for name in gridgov.__all__:
+        assert hasattr(gridgov, name), name
