@@ -32,6 +32,7 @@ from typing import Any, Concatenate, ParamSpec
 
 import attrs
 
+from gridgov._gc import gc_paused
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock, WallClock
 from gridgov.errors import AuthorityError, GridgovError, JournalError, UnknownUnitError
@@ -338,7 +339,8 @@ class Engine:
         self._snapshot_every = snapshot_every
         self._snapshot_seq = 0
         if len(self.journal):
-            self._load()
+            with gc_paused():
+                self._load()
 
     # ================================================================= reads
 
@@ -773,7 +775,7 @@ class Engine:
         kwargs: dict[str, Any],
     ) -> CommandResult:
         key = kwargs.get("key")
-        with self._lock:
+        with self._lock, gc_paused():
             if key is not None:
                 fingerprint = _fingerprint(name, args, kwargs)
                 prior = self.journal.lookup(key)
@@ -1263,7 +1265,8 @@ class Engine:
     def pools(self) -> Pools:
         """The candidate pools of the city (built on first use, ranked by the engine's seed)."""
         if self._pools is None:
-            self._pools = Pools(self.city, self.seed)
+            with gc_paused():
+                self._pools = Pools(self.city, self.seed)
         return self._pools
 
     def _plan_staffing(self, plan: _Plan, when: datetime) -> None:

@@ -248,26 +248,24 @@ class Pools:
         offices: defaultdict[tuple[str, PersonKind], list[str]] = defaultdict(list)
         by_district: defaultdict[tuple[str, PersonKind], list[str]] = defaultdict(list)
         everyone: defaultdict[PersonKind, list[str]] = defaultdict(list)
+        # Looked up once per unit, not once per person.
+        district_of = {c: chain.district_of(c) for c in chain.units(Level.COMMUNITY)}
+        office_levels = (Level.STREET, Level.DISTRICT, Level.CITY)
+        levels = {u: chain.level(u) for u in chain}
+        people = city.people
         for pid in ids:
-            person = city.people[pid]
+            person = people[pid]
             kind = person.kind
-            local[(person.home, kind)].append(pid)
-            post_unit = person.normal_post.unit
-            if post_unit in chain and chain.level(post_unit) in (
-                Level.STREET,
-                Level.DISTRICT,
-                Level.CITY,
-            ):
-                offices[(post_unit, kind)].append(pid)
-            elif (
-                post_unit in chain
-                and chain.level(post_unit) is Level.COMMUNITY
-                and post_unit != person.home
-            ):
-                local[(post_unit, kind)].append(pid)
+            home = person.home
+            local[(home, kind)].append(pid)
+            post_level = levels.get(person.normal_post.unit)
+            if post_level in office_levels:
+                offices[(person.normal_post.unit, kind)].append(pid)
+            elif post_level is Level.COMMUNITY and person.normal_post.unit != home:
+                local[(person.normal_post.unit, kind)].append(pid)
             if person.employer is not None:
                 employed[(person.employer, kind)].append(pid)
-            by_district[(chain.district_of(person.home), kind)].append(pid)
+            by_district[(district_of[home], kind)].append(pid)
             everyone[kind].append(pid)
         self._local = dict(local)
         self._employed = dict(employed)

@@ -21,6 +21,7 @@ Streets and communities are synthetic; the district codes and names are real.
 
 from __future__ import annotations
 
+from gridgov._gc import gc_paused
 from gridgov.city import City
 from gridgov.errors import PresetError
 from gridgov.presets._builder import CityBuilder, allocate
@@ -80,6 +81,12 @@ def jiamusi(seed: int = 0, scale: float = 1.0) -> City:
     Raises:
         PresetError: ``scale`` is not in (0, 1].
     """
+    with gc_paused():
+        return _jiamusi(seed, scale)
+
+
+def _jiamusi(seed: int, scale: float) -> City:
+    """The build itself, with garbage collection paused by :func:`jiamusi`."""
     if not MIN_SCALE <= scale <= 1:
         raise PresetError(
             f"scale must be in [{MIN_SCALE}, 1], got {scale} (below {MIN_SCALE} the "
