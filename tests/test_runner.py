@@ -69,6 +69,13 @@ class TestConservation:
                 needed = record[f"posts_needed_{role}"]
                 assert record[f"posts_filled_{role}"] + record[f"posts_short_{role}"] == needed
 
+    def test_filled_posts_by_source_add_up(self, small_run: RunResult) -> None:
+        """People on posts, counted by the pool level they came from, are the posts filled."""
+        for record in small_run.records():
+            by_role = sum(record[f"posts_filled_{role}"] for role in STAFF_ROLES)
+            by_level = sum(v for k, v in record.items() if k.startswith("posts_filled_from_"))
+            assert by_level == by_role
+
     def test_every_ticket_is_closed_or_open(self, small_run: RunResult) -> None:
         """Tickets opened = tickets closed + tickets still open at the end."""
         opened = sum(small_run.column("tickets_opened"))

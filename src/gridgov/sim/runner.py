@@ -38,6 +38,9 @@ __all__ = ["COLUMNS", "RunResult", "build_city", "columns_for", "run_scenario"]
 
 _LEVELS = ("big_party_committee", "street", "district", "city")
 _TICKET_LEVELS = ("community", "street", "district", "city")
+# Where the people on emergency posts came from: the pool levels, a claim on
+# the task board, or their own grid (front-line duty).
+_FILL_LEVELS = ("community", "big_party_committee", "street", "district", "city", "claim", "grid")
 
 #: The metric columns, in order (``day`` first).
 COLUMNS: tuple[str, ...] = (
@@ -52,6 +55,7 @@ COLUMNS: tuple[str, ...] = (
     "household_days_controlled",
     "household_days_sealed",
     *(f"posts_{what}_{role}" for role in STAFF_ROLES for what in ("needed", "filled", "short")),
+    *(f"posts_filled_from_{level}" for level in _FILL_LEVELS),
     *(f"reinforcements_{level}" for level in _LEVELS),
     "seal_to_point_lead_hours_p50",
     "seal_to_point_lead_hours_p95",
@@ -394,6 +398,8 @@ def _row(
     ]
     for role in STAFF_ROLES:
         values += [needed[role], filled[role], needed[role] - filled[role]]
+    sources = Counter(assignment.level for assignment, _ in roster.assignment.values())
+    values += [sources[level] for level in _FILL_LEVELS]
     values += [watcher.reinforcements[level] for level in _LEVELS]
     values += [
         _blank(_percentile(delays, 0.5)),
