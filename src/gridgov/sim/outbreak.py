@@ -218,10 +218,10 @@ def make_driver(city: City, spec: OutbreakSpec, seed: int) -> OutbreakDriver:
     if spec.driver == "replay":
         return ReplayOutbreak(spec.cases)
     if spec.driver == "covasim":
-        raise GridgovError(
-            "the covasim driver is not available in this version of gridgov "
-            "(use driver = \"compound\" or \"replay\")"
-        )
+        # The extra, imported only when asked for.
+        from gridgov.sim.covasim import CovasimOutbreak
+
+        return CovasimOutbreak.from_spec(city, spec, seed)
     raise GridgovError(
         f"unknown outbreak driver {spec.driver!r} (expected compound, replay or covasim)"
     )

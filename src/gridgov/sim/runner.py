@@ -193,6 +193,9 @@ def run_scenario(
         if driver is not None
         else make_driver(city, scenario.outbreak, run_seed)
     )
+    bind = getattr(outbreak, "bind", None)
+    if bind is not None:
+        bind(engine)  # drivers that read point leads and posts off the engine (covasim)
     watcher = _Watcher()
     engine.subscribe(watcher)
     columns = columns_for(scenario)
