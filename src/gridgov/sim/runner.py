@@ -34,7 +34,7 @@ from gridgov.sim.outbreak import OutbreakDriver, make_driver
 from gridgov.sim.requests import ClosedLoopLoad
 from gridgov.sim.scenario import Scenario
 
-__all__ = ["COLUMNS", "RunResult", "build_city", "columns_for", "run_scenario"]
+__all__ = ["ARRIVAL_HOURS", "COLUMNS", "RunResult", "build_city", "columns_for", "run_scenario"]
 
 _LEVELS = ("big_party_committee", "street", "district", "city")
 _TICKET_LEVELS = ("community", "street", "district", "city")
@@ -125,6 +125,19 @@ def build_city(scenario: Scenario) -> City:
     return factory(seed=scenario.city.seed)
 
 
+#: Hours for a point lead to reach a sealed compound once named, by the pool
+#: they were drawn from: the engine names a person at once when one is free,
+#: but a cadre from the street or district office has further to come. The
+#: seal-to-point-lead metric is the wait for a name plus this.
+ARRIVAL_HOURS: dict[str, float] = {
+    "community": 1.0,
+    "big_party_committee": 2.0,
+    "street": 3.0,
+    "district": 6.0,
+    "city": 12.0,
+}
+
+
 class _Watcher:
     """Counts what happens during a day, from the engine's events."""
 
@@ -139,7 +152,9 @@ class _Watcher:
         elif event.type == "post.assigned" and event.data.get("role") == "point_lead":
             sealed = self.sealed_at.pop(event.unit, None)
             if sealed is not None:
-                self.lead_delays.append((event.time - sealed).total_seconds() / 3600)
+                named = (event.time - sealed).total_seconds() / 3600
+                arrival = ARRIVAL_HOURS.get(str(event.data.get("level")), 0.0)
+                self.lead_delays.append(named + arrival)
         elif event.type == "zone.changed" and event.old == "sealed":
             self.sealed_at.pop(event.unit, None)
         elif event.type == "reinforcement.requested":
