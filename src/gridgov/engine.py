@@ -458,26 +458,25 @@ class Engine:
             AuthorityError: ``actor`` does not command the compound.
             GridgovError: ``at`` is in the future.
         """
-        with self._lock:
-            now = self.clock.now()
-            self.zone(compound)
-            when = at if at is not None else now
-            if when > now:
-                raise GridgovError(
-                    f"case in {compound} at {when.isoformat()} is in the future "
-                    f"(now is {now.isoformat()})"
-                )
-            who = self._authorise(actor, [compound], Level.COMPOUND, "report a case in")
-            plan = self._plan(who, command_id)
-            plan.record(
-                now,
-                "case.confirmed",
-                compound,
-                f"case confirmed in {compound}",
-                at=when.isoformat(),
+        now = self.clock.now()
+        self.zone(compound)
+        when = at if at is not None else now
+        if when > now:
+            raise GridgovError(
+                f"case in {compound} at {when.isoformat()} is in the future "
+                f"(now is {now.isoformat()})"
             )
-            self._plan_case(plan, compound, when, now)
-            return self._commit(plan)
+        who = self._authorise(actor, [compound], Level.COMPOUND, "report a case in")
+        plan = self._plan(who, command_id)
+        plan.record(
+            now,
+            "case.confirmed",
+            compound,
+            f"case confirmed in {compound}",
+            at=when.isoformat(),
+        )
+        self._plan_case(plan, compound, when, now)
+        return self._commit(plan)
 
     @_command
     def declare(
@@ -511,28 +510,27 @@ class Engine:
             AuthorityError: ``actor`` may not command ``target``.
             GridgovError: ``zone`` is not one of the three measures.
         """
-        with self._lock:
-            if zone not in _SEVERITY or zone == "open":
-                raise GridgovError(
-                    f"cannot declare zone {zone!r} (expected sealed, controlled or precaution; "
-                    "use lift to open)"
-                )
-            units, level = self._target(target)
-            who = self._authorise(actor, units, level, "declare measures on")
-            now = self.clock.now()
-            plan = self._plan(who, command_id)
-            compounds = units_compounds(self.city, units)
-            plan.record(
-                now,
-                "measure.declared",
-                target,
-                f"{zone} declared on {target} by {who}",
-                zone=zone,
-                hold=hold,
-                compounds=len(compounds),
+        if zone not in _SEVERITY or zone == "open":
+            raise GridgovError(
+                f"cannot declare zone {zone!r} (expected sealed, controlled or precaution; "
+                "use lift to open)"
             )
-            self._plan_declare(plan, compounds, zone, hold, now, f"{zone} declared on {target}")
-            return self._commit(plan)
+        units, level = self._target(target)
+        who = self._authorise(actor, units, level, "declare measures on")
+        now = self.clock.now()
+        plan = self._plan(who, command_id)
+        compounds = units_compounds(self.city, units)
+        plan.record(
+            now,
+            "measure.declared",
+            target,
+            f"{zone} declared on {target} by {who}",
+            zone=zone,
+            hold=hold,
+            compounds=len(compounds),
+        )
+        self._plan_declare(plan, compounds, zone, hold, now, f"{zone} declared on {target}")
+        return self._commit(plan)
 
     @_command
     def lift(
@@ -557,20 +555,15 @@ class Engine:
             AuthorityError: ``actor`` may not command ``target``.
             GridgovError: ``to`` is not a zone.
         """
-        with self._lock:
-            if to not in _SEVERITY or to == "sealed":
-                raise GridgovError(
-                    f"cannot lift to {to!r} (expected open, precaution or controlled)"
-                )
-            units, level = self._target(target)
-            who = self._authorise(actor, units, level, "lift measures on")
-            now = self.clock.now()
-            plan = self._plan(who, command_id)
-            plan.record(
-                now, "measure.lifted", target, f"lifted to {to} on {target} by {who}", to=to
-            )
-            self._plan_lift(plan, units, to, skip_recovery, now, f"lifted to {to} on {target}")
-            return self._commit(plan)
+        if to not in _SEVERITY or to == "sealed":
+            raise GridgovError(f"cannot lift to {to!r} (expected open, precaution or controlled)")
+        units, level = self._target(target)
+        who = self._authorise(actor, units, level, "lift measures on")
+        now = self.clock.now()
+        plan = self._plan(who, command_id)
+        plan.record(now, "measure.lifted", target, f"lifted to {to} on {target} by {who}", to=to)
+        self._plan_lift(plan, units, to, skip_recovery, now, f"lifted to {to} on {target}")
+        return self._commit(plan)
 
     def _plan_declare(
         self,
@@ -631,43 +624,40 @@ class Engine:
         """
         from gridgov.alerts import parse_cap, plan_alert
 
-        with self._lock:
-            now = self.clock.now()
-            alert = parse_cap(xml)
-            decision = plan_alert(self.city, alert, exercise=exercise, now=now)
-            targets = [t for _, units in decision.measures for t in units]
-            if decision.action == "lift" and not decision.targets:
-                targets = self._alert_targets(decision.references)
-            who = _SYSTEM
-            if targets:
-                level = min((self.city.chain.level(t) for t in targets), key=lambda lv: lv.rank)
-                who = self._authorise(actor, targets, level, "apply an alert to")
-            elif actor is not None:
-                who = actor
-            plan = self._plan(who, command_id)
-            plan.record(
-                now,
-                "alert.received",
-                self.city.chain.city,
-                f"CAP {alert.msg_type} {alert.identifier} from {alert.sender}: {decision.action}",
-                identifier=alert.identifier,
-                sender=alert.sender,
-                status=alert.status,
-                msg_type=alert.msg_type,
-                action=decision.action,
-                measures=[[zone, list(units)] for zone, units in decision.measures],
-                targets=sorted(set(targets)),
-                reasons=list(decision.reasons),
-            )
-            cause = f"CAP alert {alert.identifier}"
-            if decision.action == "declare":
-                for zone, units in decision.measures:
-                    self._plan_declare(
-                        plan, units_compounds(self.city, units), zone, False, now, cause
-                    )
-            elif decision.action == "lift" and targets:
-                self._plan_lift(plan, targets, "open", False, now, cause)
-            return self._commit(plan)
+        now = self.clock.now()
+        alert = parse_cap(xml)
+        decision = plan_alert(self.city, alert, exercise=exercise, now=now)
+        targets = [t for _, units in decision.measures for t in units]
+        if decision.action == "lift" and not decision.targets:
+            targets = self._alert_targets(decision.references)
+        who = _SYSTEM
+        if targets:
+            level = min((self.city.chain.level(t) for t in targets), key=lambda lv: lv.rank)
+            who = self._authorise(actor, targets, level, "apply an alert to")
+        elif actor is not None:
+            who = actor
+        plan = self._plan(who, command_id)
+        plan.record(
+            now,
+            "alert.received",
+            self.city.chain.city,
+            f"CAP {alert.msg_type} {alert.identifier} from {alert.sender}: {decision.action}",
+            identifier=alert.identifier,
+            sender=alert.sender,
+            status=alert.status,
+            msg_type=alert.msg_type,
+            action=decision.action,
+            measures=[[zone, list(units)] for zone, units in decision.measures],
+            targets=sorted(set(targets)),
+            reasons=list(decision.reasons),
+        )
+        cause = f"CAP alert {alert.identifier}"
+        if decision.action == "declare":
+            for zone, units in decision.measures:
+                self._plan_declare(plan, units_compounds(self.city, units), zone, False, now, cause)
+        elif decision.action == "lift" and targets:
+            self._plan_lift(plan, targets, "open", False, now, cause)
+        return self._commit(plan)
 
     def _alert_targets(self, references: Iterable[tuple[str, str, datetime]]) -> list[str]:
         """Units that earlier alerts (named by CAP references) applied measures to."""
@@ -691,31 +681,30 @@ class Engine:
         Raises:
             GridgovError: ``to`` is earlier than the clock, or the clock cannot be moved.
         """
-        with self._lock:
-            if to is not None:
-                if not isinstance(self.clock, ManualClock):
-                    raise GridgovError(
-                        "advance(to=...) needs a ManualClock; this engine's clock moves by itself"
-                    )
-                if to.tzinfo is None or to < self.clock.now():
-                    raise GridgovError(
-                        f"cannot advance to {to.isoformat()}: the clock is at "
-                        f"{self.clock.now().isoformat()} (expected a later, timezone-aware time)"
-                    )
-            now = to if to is not None else self.clock.now()
-            command = self._plan(_SYSTEM, command_id).command
-            events: list[Event] = []
-            # One commit per due time: each instant's step-downs and the
-            # staffing they release land together, in time order.
-            while True:
-                batch = self._advance_batch(command, now)
-                if batch is None:
-                    break
-                events.extend(batch.events)
-            if to is not None:
-                assert isinstance(self.clock, ManualClock)
-                self.clock.set(to)
-            return CommandResult(command, tuple(events))
+        if to is not None:
+            if not isinstance(self.clock, ManualClock):
+                raise GridgovError(
+                    "advance(to=...) needs a ManualClock; this engine's clock moves by itself"
+                )
+            if to.tzinfo is None or to < self.clock.now():
+                raise GridgovError(
+                    f"cannot advance to {to.isoformat()}: the clock is at "
+                    f"{self.clock.now().isoformat()} (expected a later, timezone-aware time)"
+                )
+        now = to if to is not None else self.clock.now()
+        command = self._plan(_SYSTEM, command_id).command
+        events: list[Event] = []
+        # One commit per due time: each instant's step-downs and the
+        # staffing they release land together, in time order.
+        while True:
+            batch = self._advance_batch(command, now)
+            if batch is None:
+                break
+            events.extend(batch.events)
+        if to is not None:
+            assert isinstance(self.clock, ManualClock)
+            self.clock.set(to)
+        return CommandResult(command, tuple(events))
 
     def _advance_batch(self, command: str, now: datetime) -> CommandResult | None:
         """Apply every deadline of the earliest due time up to ``now``; None when none is due."""
@@ -1406,11 +1395,10 @@ class Engine:
         Raises:
             AuthorityError: ``actor`` is not the city's command.
         """
-        with self._lock:
-            who = self._authorise(actor, [self.city.chain.city], Level.CITY, "re-staff")
-            plan = self._plan(who, command_id)
-            plan.refill = True
-            return self._commit(plan)
+        who = self._authorise(actor, [self.city.chain.city], Level.CITY, "re-staff")
+        plan = self._plan(who, command_id)
+        plan.refill = True
+        return self._commit(plan)
 
     @_command
     def post_task(
@@ -1437,40 +1425,39 @@ class Engine:
             GridgovError: capacity below 1.
             AuthorityError: ``actor`` does not command the community.
         """
-        with self._lock:
-            chain = self.city.chain
-            if chain.level(community) is not Level.COMMUNITY:
-                raise GridgovError(f"{community} is a {chain.level(community)}, not a community")
-            target = unit if unit is not None else community
-            if target not in chain or chain.community_of(target) != community:
-                raise UnknownUnitError(target, f"unit of community {community} named")
-            if capacity < 1:
-                raise GridgovError(f"task capacity must be at least 1, got {capacity}")
-            if self.mode(community) == "normal":
-                raise GridgovError(
-                    f"community {community} is in normal mode; its task board opens with an "
-                    "alert or emergency (tasks close when it is back to normal)"
-                )
-            who = self._authorise(actor, [community], Level.COMMUNITY, "post tasks for")
-            plan = self._plan(who, command_id)
-            # Numbers are never reused, so a task id names one task in the journal.
-            number = self._task_numbers.get(community, 0) + 1
-            post = StaffPost(f"{community}/task/{number}", kind, target, community, capacity)
-            staffing = StaffingPlan(opened=(post,))
-            plan.staffing = staffing
-            now = self.clock.now()
-            plan.record(
-                now,
-                "post.opened",
-                post.unit,
-                f"task {kind} posted",
-                post=post.id,
-                role=kind,
-                community=community,
-                capacity=capacity,
-                task=True,
+        chain = self.city.chain
+        if chain.level(community) is not Level.COMMUNITY:
+            raise GridgovError(f"{community} is a {chain.level(community)}, not a community")
+        target = unit if unit is not None else community
+        if target not in chain or chain.community_of(target) != community:
+            raise UnknownUnitError(target, f"unit of community {community} named")
+        if capacity < 1:
+            raise GridgovError(f"task capacity must be at least 1, got {capacity}")
+        if self.mode(community) == "normal":
+            raise GridgovError(
+                f"community {community} is in normal mode; its task board opens with an "
+                "alert or emergency (tasks close when it is back to normal)"
             )
-            return self._commit_staffing(plan)
+        who = self._authorise(actor, [community], Level.COMMUNITY, "post tasks for")
+        plan = self._plan(who, command_id)
+        # Numbers are never reused, so a task id names one task in the journal.
+        number = self._task_numbers.get(community, 0) + 1
+        post = StaffPost(f"{community}/task/{number}", kind, target, community, capacity)
+        staffing = StaffingPlan(opened=(post,))
+        plan.staffing = staffing
+        now = self.clock.now()
+        plan.record(
+            now,
+            "post.opened",
+            post.unit,
+            f"task {kind} posted",
+            post=post.id,
+            role=kind,
+            community=community,
+            capacity=capacity,
+            task=True,
+        )
+        return self._commit_staffing(plan)
 
     @_command
     def claim(
@@ -1483,53 +1470,52 @@ class Engine:
             GridgovError: the person is not an in-service member of that community,
                 already holds a post, or the task is full.
         """
-        with self._lock:
-            post = self.roster.posts.get(task)
-            if post is None or not self._is_task(post):
-                raise UnknownUnitError(task, "open task")
-            member = self.city.person(person)
-            if member.kind is not PersonKind.IN_SERVICE_MEMBER:
-                raise GridgovError(
-                    f"{person} is a {member.kind.value}; only in-service members claim tasks"
-                )
-            if member.home != post.community:
-                raise GridgovError(
-                    f"{person} is registered at {member.home}; task {task} is on "
-                    f"the board of {post.community}"
-                )
-            if person in self.roster.assignment:
-                held = self.roster.assignment[person][0]
-                raise GridgovError(
-                    f"{person} already holds {held.post}; a member holds one "
-                    "task at a time (hand it back first)"
-                )
-            if self.roster.missing(task) <= 0:
-                raise GridgovError(f"task {task} is full ({post.capacity} of {post.capacity})")
-            if member.employer is not None:
-                staff = self.city.organisation(member.employer).staff
-                cap = int(staff * self.rules.staffing.max_staff_share)
-                if self.roster.drawn[member.employer] >= cap:
-                    raise GridgovError(
-                        f"{member.employer} already has {self.roster.drawn[member.employer]} of "
-                        f"its {staff} staff drawn (staffing.max_staff_share = "
-                        f"{self.rules.staffing.max_staff_share:g}); {person} is needed at work"
-                    )
-            plan = self._plan(person, command_id)
-            now = self.clock.now()
-            assignment = Assignment(person, task, post.role, "claim")
-            shortfalls = self._seat_change(plan, post, -1, now, "a seat was claimed")
-            plan.staffing = StaffingPlan(assignments=(assignment,), shortfalls=shortfalls)
-            plan.record(
-                now,
-                "post.assigned",
-                post.unit,
-                "claimed",
-                person=person,
-                post=task,
-                role=post.role,
-                level="claim",
+        post = self.roster.posts.get(task)
+        if post is None or not self._is_task(post):
+            raise UnknownUnitError(task, "open task")
+        member = self.city.person(person)
+        if member.kind is not PersonKind.IN_SERVICE_MEMBER:
+            raise GridgovError(
+                f"{person} is a {member.kind.value}; only in-service members claim tasks"
             )
-            return self._commit_staffing(plan)
+        if member.home != post.community:
+            raise GridgovError(
+                f"{person} is registered at {member.home}; task {task} is on "
+                f"the board of {post.community}"
+            )
+        if person in self.roster.assignment:
+            held = self.roster.assignment[person][0]
+            raise GridgovError(
+                f"{person} already holds {held.post}; a member holds one "
+                "task at a time (hand it back first)"
+            )
+        if self.roster.missing(task) <= 0:
+            raise GridgovError(f"task {task} is full ({post.capacity} of {post.capacity})")
+        if member.employer is not None:
+            staff = self.city.organisation(member.employer).staff
+            cap = int(staff * self.rules.staffing.max_staff_share)
+            if self.roster.drawn[member.employer] >= cap:
+                raise GridgovError(
+                    f"{member.employer} already has {self.roster.drawn[member.employer]} of "
+                    f"its {staff} staff drawn (staffing.max_staff_share = "
+                    f"{self.rules.staffing.max_staff_share:g}); {person} is needed at work"
+                )
+        plan = self._plan(person, command_id)
+        now = self.clock.now()
+        assignment = Assignment(person, task, post.role, "claim")
+        shortfalls = self._seat_change(plan, post, -1, now, "a seat was claimed")
+        plan.staffing = StaffingPlan(assignments=(assignment,), shortfalls=shortfalls)
+        plan.record(
+            now,
+            "post.assigned",
+            post.unit,
+            "claimed",
+            person=person,
+            post=task,
+            role=post.role,
+            level="claim",
+        )
+        return self._commit_staffing(plan)
 
     def _seat_change(
         self, plan: _Plan, post: StaffPost, delta: int, now: datetime, why: str
@@ -1569,28 +1555,27 @@ class Engine:
             UnknownUnitError: no such person.
             GridgovError: the person holds no task.
         """
-        with self._lock:
-            self.city.person(person)
-            held = self.roster.assignment.get(person)
-            if held is None or not self._is_task(self.roster.posts[held[0].post]):
-                raise GridgovError(f"{person} holds no task to hand back")
-            post = self.roster.posts[held[0].post]
-            plan = self._plan(person, command_id)
-            now = self.clock.now()
-            plan.record(
-                now,
-                "post.released",
-                post.unit,
-                "handed back",
-                person=person,
-                post=post.id,
-                role=post.role,
-            )
-            shortfalls = self._seat_change(plan, post, +1, now, "a seat was handed back")
-            plan.staffing = StaffingPlan(
-                releases=(Release(person, post.id, "handed back"),), shortfalls=shortfalls
-            )
-            return self._commit_staffing(plan)
+        self.city.person(person)
+        held = self.roster.assignment.get(person)
+        if held is None or not self._is_task(self.roster.posts[held[0].post]):
+            raise GridgovError(f"{person} holds no task to hand back")
+        post = self.roster.posts[held[0].post]
+        plan = self._plan(person, command_id)
+        now = self.clock.now()
+        plan.record(
+            now,
+            "post.released",
+            post.unit,
+            "handed back",
+            person=person,
+            post=post.id,
+            role=post.role,
+        )
+        shortfalls = self._seat_change(plan, post, +1, now, "a seat was handed back")
+        plan.staffing = StaffingPlan(
+            releases=(Release(person, post.id, "handed back"),), shortfalls=shortfalls
+        )
+        return self._commit_staffing(plan)
 
     @_command
     def complete_task(
@@ -1606,41 +1591,40 @@ class Engine:
         Raises:
             UnknownUnitError: no such open task.
         """
-        with self._lock:
-            post = self.roster.posts.get(task)
-            if post is None or not self._is_task(post):
-                raise UnknownUnitError(task, "open task")
-            who = self._authorise(actor, [post.community], Level.COMMUNITY, "complete tasks of")
-            plan = self._plan(who, command_id)
-            now = self.clock.now()
-            releases = tuple(Release(p, task, "completed") for p in self.roster.holder_of(task))
-            shortfalls: tuple[Shortfall, ...] = ()
-            if task in self.roster.shortfalls:
-                shortfalls = (attrs.evolve(self.roster.shortfalls[task], missing=0),)
-            plan.staffing = StaffingPlan(closed=(task,), releases=releases, shortfalls=shortfalls)
-            plan.record(now, "post.closed", post.unit, "task completed", post=task, role=post.role)
-            for release in releases:
-                plan.record(
-                    now,
-                    "post.released",
-                    post.unit,
-                    "completed",
-                    person=release.person,
-                    post=task,
-                    role=post.role,
-                )
-            for shortfall in shortfalls:
-                plan.record(
-                    now,
-                    "shortfall.closed",
-                    shortfall.unit,
-                    "task completed",
-                    post=task,
-                    role=post.role,
-                    community=post.community,
-                    missing=0,
-                )
-            return self._commit_staffing(plan)
+        post = self.roster.posts.get(task)
+        if post is None or not self._is_task(post):
+            raise UnknownUnitError(task, "open task")
+        who = self._authorise(actor, [post.community], Level.COMMUNITY, "complete tasks of")
+        plan = self._plan(who, command_id)
+        now = self.clock.now()
+        releases = tuple(Release(p, task, "completed") for p in self.roster.holder_of(task))
+        shortfalls: tuple[Shortfall, ...] = ()
+        if task in self.roster.shortfalls:
+            shortfalls = (attrs.evolve(self.roster.shortfalls[task], missing=0),)
+        plan.staffing = StaffingPlan(closed=(task,), releases=releases, shortfalls=shortfalls)
+        plan.record(now, "post.closed", post.unit, "task completed", post=task, role=post.role)
+        for release in releases:
+            plan.record(
+                now,
+                "post.released",
+                post.unit,
+                "completed",
+                person=release.person,
+                post=task,
+                role=post.role,
+            )
+        for shortfall in shortfalls:
+            plan.record(
+                now,
+                "shortfall.closed",
+                shortfall.unit,
+                "task completed",
+                post=task,
+                role=post.role,
+                community=post.community,
+                missing=0,
+            )
+        return self._commit_staffing(plan)
 
     @_command
     def set_availability(
@@ -1737,16 +1721,15 @@ class Engine:
             GridgovError: unknown category or a number already taken.
             AuthorityError: ``actor`` does not command ``where``.
         """
-        with self._lock:
-            now = self.clock.now()
-            changes = self.tickets.plan_open(
-                where, category, now, description=description, resident=resident, ticket=ticket
-            )
-            unit = changes[0].unit
-            who = self._authorise(actor, [unit], self.city.chain.level(unit), "open tickets at")
-            plan = self._plan(who, command_id)
-            self._stage_tickets(plan, changes)
-            return self._commit(plan)
+        now = self.clock.now()
+        changes = self.tickets.plan_open(
+            where, category, now, description=description, resident=resident, ticket=ticket
+        )
+        unit = changes[0].unit
+        who = self._authorise(actor, [unit], self.city.chain.level(unit), "open tickets at")
+        plan = self._plan(who, command_id)
+        self._stage_tickets(plan, changes)
+        return self._commit(plan)
 
     @_command
     def handle_ticket(
@@ -1778,15 +1761,14 @@ class Engine:
             AuthorityError: ``actor`` does not command the ticket's unit.
             GridgovError: missing or bad data for the trigger.
         """
-        with self._lock:
-            current = self.tickets.ticket(ticket)
-            who = self._authorise(
-                actor, [current.unit], self.city.chain.level(current.unit), "handle tickets at"
-            )
-            changes = self.tickets.plan_trigger(ticket, trigger, self.clock.now(), **data)
-            plan = self._plan(who, command_id)
-            self._stage_tickets(plan, changes)
-            return self._commit(plan)
+        current = self.tickets.ticket(ticket)
+        who = self._authorise(
+            actor, [current.unit], self.city.chain.level(current.unit), "handle tickets at"
+        )
+        changes = self.tickets.plan_trigger(ticket, trigger, self.clock.now(), **data)
+        plan = self._plan(who, command_id)
+        self._stage_tickets(plan, changes)
+        return self._commit(plan)
 
     # -------------------------------------------------------- staffing reads
 
@@ -1860,10 +1842,12 @@ class Engine:
         self._plan_staffing(plan, when if when is not None else self.clock.now())
         saved_zone = {c: self._zones.state(c) for c in plan.zone}
         saved_mode = {c: self._modes.state(c) for c in plan.mode}
+        # Only what this command touches is kept for a rollback: copying the
+        # whole deadline tables on every command would cost more than the command.
         saved = (
-            dict(self._zone_due),
-            dict(self._mode_due),
-            set(self._held),
+            {c: self._zone_due.get(c) for c in plan.zone_due},
+            {c: self._mode_due.get(c) for c in plan.mode_due},
+            {c for c in plan.hold if c in self._held},
             {k: Counter(v) for k, v in self._zone_counts.items() if k in plan.counts},
         )
         first = self.journal.next_seq
@@ -1907,7 +1891,10 @@ class Engine:
                 self._zones.force(compound, zone)
             for community, mode in saved_mode.items():
                 self._modes.force(community, mode)
-            self._zone_due, self._mode_due, self._held = saved[0], saved[1], saved[2]
+            self._zone_due.update(saved[0])
+            self._mode_due.update(saved[1])
+            self._held.difference_update(plan.hold)
+            self._held.update(saved[2])
             self._zone_counts.update(saved[3])
             raise
         for event in events:

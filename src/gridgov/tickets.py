@@ -144,6 +144,9 @@ _TRIGGER_DATA: Mapping[str, frozenset[str]] = {
     "withdraw": frozenset({"reason", "note"}),
 }
 
+#: Triggers that only move the ticket on, with nothing to route or record.
+_PLAIN_TRIGGERS = frozenset({"track", "supervise", "archive"})
+
 #: Answers "is this origin in an emergency?" for the time limits: called with
 #: the ticket's compound (or its grid when it has none), returns ``normal`` or
 #: ``emergency``.
@@ -594,6 +597,9 @@ class TicketDesk:
             )
         note = data.get("note")
         extra: dict[str, Any] = {} if note is None else {"note": str(note)}
+        if trigger in _PLAIN_TRIGGERS:
+            # A step with nothing but its note: no routing, no moves.
+            return (self._step(current, new, at, trigger, extra),)
         planner = getattr(self, f"_plan_{trigger}")
         changes: tuple[TicketChange, ...] = planner(current, new, at, extra, **data)
         return changes
@@ -923,41 +929,6 @@ class TicketDesk:
         return (
             self._step(current, new, at, "withdraw", data, kind="ticket.withdrawn", cause=cause),
         )
-
-    def _plan_plain(
-        self, current: Ticket, new: str, at: datetime, extra: dict[str, Any], trigger: str
-    ) -> tuple[TicketChange, ...]:
-        return (self._step(current, new, at, trigger, extra),)
-
-    def _plan_track(
-        self,
-        current: Ticket,
-        new: str,
-        at: datetime,
-        extra: dict[str, Any],
-        note: str | None = None,
-    ) -> tuple[TicketChange, ...]:
-        return self._plan_plain(current, new, at, extra, "track")
-
-    def _plan_supervise(
-        self,
-        current: Ticket,
-        new: str,
-        at: datetime,
-        extra: dict[str, Any],
-        note: str | None = None,
-    ) -> tuple[TicketChange, ...]:
-        return self._plan_plain(current, new, at, extra, "supervise")
-
-    def _plan_archive(
-        self,
-        current: Ticket,
-        new: str,
-        at: datetime,
-        extra: dict[str, Any],
-        note: str | None = None,
-    ) -> tuple[TicketChange, ...]:
-        return self._plan_plain(current, new, at, extra, "archive")
 
     def _plan_publish(
         self,

@@ -26,7 +26,6 @@ import attrs
 from gridgov.city import City
 from gridgov.clock import EPOCH, ManualClock
 from gridgov.engine import Engine
-from gridgov.errors import GridgovError
 from gridgov.journal import Event
 from gridgov.modes import MODES, ZONES
 from gridgov.rules import STAFF_ROLES
@@ -105,24 +104,8 @@ class RunResult:
 
 
 def build_city(scenario: Scenario) -> City:
-    """The scenario's city, from its preset (built once per process and reused).
-
-    Raises:
-        GridgovError: an unknown preset.
-    """
-    if hasattr(scenario, "build_city"):
-        return scenario.build_city()
-    from gridgov.presets import PRESETS
-
-    factory: Callable[..., City] | None = PRESETS.get(scenario.city.preset)
-    if factory is None:
-        raise GridgovError(
-            f"unknown preset {scenario.city.preset!r} (expected one of: "
-            f"{', '.join(sorted(PRESETS))})"
-        )
-    if scenario.city.preset == "jiamusi":
-        return factory(seed=scenario.city.seed, scale=scenario.city.scale)
-    return factory(seed=scenario.city.seed)
+    """The scenario's city, from its preset (built once per process and reused)."""
+    return scenario.build_city()
 
 
 #: Hours for a point lead to reach a sealed compound once named, by the pool
