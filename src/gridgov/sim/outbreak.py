@@ -41,9 +41,7 @@ PEOPLE_PER_HOUSEHOLD = 2.1
 class OutbreakDriver(Protocol):
     """What the runner needs of an outbreak driver."""
 
-    def step(
-        self, day: float, days: float, zones: Mapping[str, str]
-    ) -> list[tuple[str, float]]:
+    def step(self, day: float, days: float, zones: Mapping[str, str]) -> list[tuple[str, float]]:
         """Advance from ``day`` by ``days``; return the cases confirmed meanwhile.
 
         Args:
@@ -75,9 +73,7 @@ class ReplayOutbreak:
         self._next = 0
         self._new = 0
 
-    def step(
-        self, day: float, days: float, zones: Mapping[str, str]
-    ) -> list[tuple[str, float]]:
+    def step(self, day: float, days: float, zones: Mapping[str, str]) -> list[tuple[str, float]]:
         """The listed cases whose day falls in [day, day + days)."""
         out: list[tuple[str, float]] = []
         while self._next < len(self._cases) and self._cases[self._next].day < day + days:
@@ -120,8 +116,7 @@ class CompoundOutbreak:
         def groups(level: Level) -> np.ndarray:
             labels: dict[str, int] = {}
             return np.array(
-                [labels.setdefault(chain.ancestor(c, level), len(labels))
-                 for c in self.compounds],
+                [labels.setdefault(chain.ancestor(c, level), len(labels)) for c in self.compounds],
                 dtype=np.int64,
             )
 
@@ -154,9 +149,7 @@ class CompoundOutbreak:
         """Infections during the last step."""
         return self._new
 
-    def step(
-        self, day: float, days: float, zones: Mapping[str, str]
-    ) -> list[tuple[str, float]]:
+    def step(self, day: float, days: float, zones: Mapping[str, str]) -> list[tuple[str, float]]:
         """Spread for one step, then return the confirmations that fall in it."""
         np = self._np
         spec = self.spec
@@ -174,8 +167,7 @@ class CompoundOutbreak:
         for _, counts in self._infectious:
             infectious += counts
         if infectious.any():
-            factor = np.array([self._factor.get(zones.get(c, "open"), 1.0)
-                               for c in self.compounds])
+            factor = np.array([self._factor.get(zones.get(c, "open"), 1.0) for c in self.compounds])
             out = infectious * factor
             within = spec.within_compound * infectious * factor
             community = np.bincount(self._community, weights=out)[self._community] - out
@@ -225,4 +217,3 @@ def make_driver(city: City, spec: OutbreakSpec, seed: int) -> OutbreakDriver:
     raise GridgovError(
         f"unknown outbreak driver {spec.driver!r} (expected compound, replay or covasim)"
     )
-
