@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from gridgov import City
 from gridgov.presets import jiamusi, small
@@ -28,3 +31,10 @@ def jiamusi_city() -> City:
 def small_city() -> City:
     """The small preset with its default seed."""
     return small()
+
+
+# Hypothesis profiles: "dev" (the default) keeps the developer loop short;
+# CI selects "ci" with HYPOTHESIS_PROFILE=ci for many more examples.
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.register_profile("ci", max_examples=300, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
