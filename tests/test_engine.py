@@ -15,6 +15,7 @@ from gridgov import (
     ClockError,
     Engine,
     GridgovError,
+    JournalError,
     ManualClock,
     Rules,
     TransitionError,
@@ -356,32 +357,52 @@ class TestAtomicity:
     """A command that fails half-way leaves no trace."""
 
     def test_failure_while_applying_rolls_back(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """If firing a trigger fails mid-command, states and journal are restored."""
+        """If the reducer fails mid-command, states and journal are restored."""
         engine, _ = make_engine()
         before = engine.snapshot()
         _, zones = engine.boards
         calls = {"n": 0}
-        original = zones.fire
+        original = zones._force
 
-        def flaky(unit: str, trigger: str) -> str:
+        def flaky(unit: str, state: str) -> None:
             calls["n"] += 1
             if calls["n"] == 2:
                 raise RuntimeError("disk on fire")
-            return original(unit, trigger)
+            original(unit, state)
 
-        monkeypatch.setattr(zones, "fire", flaky)
+        monkeypatch.setattr(zones, "_force", flaky)
         with pytest.raises(RuntimeError):
             engine.declare(EAST)
+        assert calls["n"] >= 2
         assert engine.snapshot() == before
         assert len(engine.journal) == 0
+        monkeypatch.undo()
+        engine.declare(EAST)
+        assert Engine.replay(CITY, list(engine.journal)).snapshot() == engine.snapshot()
+
+    def test_failure_while_journaling_rolls_back(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """If the journal refuses the events, the applied state is put back."""
+        engine, _ = make_engine()
+        engine.report_case(east_compound())
+        before = engine.snapshot()
+        length = len(engine.journal)
+
+        def broken(*args: object, **kwargs: object) -> None:
+            raise JournalError("disk full")
+
+        monkeypatch.setattr(engine.journal, "append", broken)
+        with pytest.raises(JournalError, match="disk full"):
+            engine.declare(EAST)
+        assert engine.snapshot() == before
+        assert len(engine.journal) == length
 
     def test_illegal_trigger_names_unit_state_and_allowed(self) -> None:
-        """Firing a trigger the state does not allow raises TransitionError with the
+        """A trigger the state does not allow raises TransitionError with the
         unit, its state and the allowed triggers, and changes nothing."""
         engine, _ = make_engine()
         modes, _ = engine.boards
         with pytest.raises(TransitionError) as info:
-            modes.fire(EAST, "begin_recovery")
+            modes.destination(EAST, engine.mode(EAST), "begin_recovery")
         assert (info.value.unit, info.value.state) == (f"community {EAST}", "normal")
         assert info.value.allowed == ("declare_emergency", "raise_alert")
         assert "allowed: declare_emergency, raise_alert" in str(info.value)

@@ -149,11 +149,29 @@ class TestSqliteJournal:
             SqliteJournal(path)
 
     def test_corrupted_last_page(self, tmp_path: Path) -> None:
-        """Garbage in the last page makes opening an engine a clear JournalError."""
+        """Garbage in the last page (the snapshot written on close) is never believed:
+        the snapshot is ignored, reported, and the events are replayed instead."""
         path = tmp_path / "j.sqlite"
         with Engine.open(path, city=CITY, clock=ManualClock()) as engine:
             for compound in COMPOUNDS:
                 engine.report_case(compound)
+            live = engine.snapshot()
+        size = path.stat().st_size
+        with path.open("r+b") as handle:
+            handle.seek(size - 4096)
+            handle.write(b"\xff" * 4096)
+        with Engine.open(path, city=CITY, clock=ManualClock()) as reopened:
+            assert reopened.load_report.snapshot == 0
+            assert "digest" in str(reopened.load_report.ignored)
+            assert reopened.snapshot() == live
+
+    def test_corrupted_event_page(self, tmp_path: Path) -> None:
+        """Garbage in a page of events makes opening an engine a clear JournalError."""
+        path = tmp_path / "j.sqlite"
+        engine = Engine.open(path, city=CITY, clock=ManualClock())
+        for compound in COMPOUNDS:
+            engine.report_case(compound)
+        engine.journal.close()  # no snapshot: the last pages hold events
         size = path.stat().st_size
         with path.open("r+b") as handle:
             handle.seek(size - 4096)

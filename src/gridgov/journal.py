@@ -22,6 +22,7 @@ can be answered with its first result instead of being done twice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -32,11 +33,25 @@ from typing import Any
 import attrs
 
 from gridgov.errors import JournalError
+from gridgov.records import Record
 
-__all__ = ["SCHEMA_VERSION", "CommandRecord", "Event", "MemoryJournal", "SqliteJournal"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "SNAPSHOT_VERSION",
+    "CommandRecord",
+    "Event",
+    "MemoryJournal",
+    "Record",
+    "SqliteJournal",
+    "decode_snapshot",
+    "encode_snapshot",
+]
 
 #: Version of the JSON form of an event; written into every record.
 SCHEMA_VERSION = 1
+#: Version of the JSON form of a snapshot; a snapshot of another version is not read.
+SNAPSHOT_VERSION = 1
+_SNAPSHOT_FORMAT = "gridgov.snapshot"
 
 
 @attrs.frozen
@@ -208,6 +223,10 @@ class MemoryJournal:
         """The command that carried idempotency ``key``, if any."""
         return self._keys.get(key)
 
+    def records(self, upto: int) -> list[CommandRecord]:
+        """The idempotency records of commands whose events end at or before ``upto``."""
+        return sorted((r for r in self._keys.values() if r.last <= upto), key=_record_order)
+
     def between(self, first: int, last: int) -> list[Event]:
         """Events with ``first <= seq <= last``."""
         return self._events[max(0, first - 1) : max(0, last)]
@@ -231,6 +250,61 @@ class MemoryJournal:
 
     def close(self) -> None:
         """Nothing to close."""
+
+
+def _record_order(record: CommandRecord) -> tuple[int, int, str]:
+    return (record.first, record.last, record.key)
+
+
+def encode_snapshot(seq: int, state: Mapping[str, Any]) -> bytes:
+    """A snapshot as data only: a JSON header line, then the state as canonical JSON.
+
+    The header names the format, its version, the seq the state covers and
+    the SHA-256 of the state's bytes, so a reader can refuse anything it does
+    not fully trust before reading the state.
+    """
+    body = json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    header = {
+        "format": _SNAPSHOT_FORMAT,
+        "version": SNAPSHOT_VERSION,
+        "seq": seq,
+        "digest": hashlib.sha256(body).hexdigest(),
+    }
+    return json.dumps(header, sort_keys=True).encode() + b"\n" + body
+
+
+def decode_snapshot(blob: bytes, seq: int) -> dict[str, Any]:
+    """The state of a snapshot written by :func:`encode_snapshot` for event ``seq``.
+
+    Only JSON is parsed: nothing in a snapshot is ever executed.
+
+    Raises:
+        JournalError: the blob is not such a snapshot, is of another version,
+            covers another seq, or its state does not match its digest.
+    """
+    head, sep, body = bytes(blob).partition(b"\n")
+    try:
+        header = json.loads(head) if sep else None
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != _SNAPSHOT_FORMAT:
+        raise JournalError(f"snapshot at event {seq} is not a gridgov JSON snapshot")
+    if header.get("version") != SNAPSHOT_VERSION:
+        raise JournalError(
+            f"snapshot at event {seq} is of version {header.get('version')!r}; "
+            f"this gridgov reads version {SNAPSHOT_VERSION}"
+        )
+    if header.get("seq") != seq:
+        raise JournalError(f"snapshot stored at event {seq} says it covers {header.get('seq')!r}")
+    if header.get("digest") != hashlib.sha256(body).hexdigest():
+        raise JournalError(f"snapshot at event {seq} does not match its digest")
+    try:
+        state = json.loads(body)
+    except ValueError as exc:
+        raise JournalError(f"snapshot at event {seq} is not JSON: {exc}") from None
+    if not isinstance(state, dict):
+        raise JournalError(f"snapshot at event {seq} is not a JSON object")
+    return state
 
 
 class _Rows(list[Any]):
@@ -356,6 +430,16 @@ class SqliteJournal:
 
         self._write(write)
         self._next += len(events)
+
+    def records(self, upto: int) -> list[CommandRecord]:
+        """The idempotency records of commands whose events end at or before ``upto``."""
+        rows = self._query(
+            "SELECT key, fingerprint, command, first_seq, last_seq FROM commands "
+            "WHERE last_seq <= ?",
+            (upto,),
+        )
+        records = [CommandRecord(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in rows]
+        return sorted(records, key=_record_order)
 
     def lookup(self, key: str) -> CommandRecord | None:
         """The command that carried idempotency ``key``, if any."""

@@ -33,18 +33,22 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
+from typing import Any
 
 import attrs
 
 from gridgov.city import City
-from gridgov.errors import GridgovError
+from gridgov.errors import GridgovError, UnknownUnitError
 from gridgov.model import Level, PersonKind
+from gridgov.records import EventLike, Record
 from gridgov.rules import STAFF_ROLES, StaffingRule
 
 __all__ = [
     "CLAIMABLE",
     "ROLES",
     "ROLE_KIND",
+    "STAFFING_EVENTS",
     "Assignment",
     "Pools",
     "Reinforcement",
@@ -53,6 +57,7 @@ __all__ = [
     "Shortfall",
     "StaffPost",
     "StaffingPlan",
+    "plan_of_event",
     "plan_staffing",
     "required_posts",
 ]
@@ -237,12 +242,12 @@ class Pools:
     """
 
     def __init__(self, city: City, seed: int = 0) -> None:
-        self.city = city
-        self.seed = seed
+        self._city = city
+        self._seed = seed
         chain = city.chain
         ids = sorted(city.people)
         random.Random(seed).shuffle(ids)
-        self.rank: dict[str, int] = {pid: i for i, pid in enumerate(ids)}
+        self._rank: dict[str, int] = {pid: i for i, pid in enumerate(ids)}
         local: defaultdict[tuple[str, PersonKind], list[str]] = defaultdict(list)
         employed: defaultdict[tuple[str, PersonKind], list[str]] = defaultdict(list)
         offices: defaultdict[tuple[str, PersonKind], list[str]] = defaultdict(list)
@@ -273,7 +278,21 @@ class Pools:
         self._district = dict(by_district)
         self._everyone = dict(everyone)
         self._street_order: dict[str, list[str]] = {}
-        self._cache: dict[tuple[str, str, PersonKind], list[str]] = {}
+        self._cache: dict[tuple[str, str, PersonKind], tuple[str, ...]] = {}
+
+    @property
+    def city(self) -> City:
+        """The city."""
+        return self._city
+
+    @property
+    def seed(self) -> int:
+        """The seed of the tie-breaking rank."""
+        return self._seed
+
+    def rank(self, person: str) -> int:
+        """``person``'s place in the seeded tie-breaking order (lower comes first)."""
+        return self._rank[person]
 
     def anchor(self, level: str, community: str) -> str:
         """The unit a pool level stands for, seen from ``community``."""
@@ -288,7 +307,7 @@ class Pools:
             return chain.district_of(community)
         return chain.city
 
-    def candidates(self, level: str, community: str, kind: PersonKind) -> list[str]:
+    def candidates(self, level: str, community: str, kind: PersonKind) -> tuple[str, ...]:
         """Everyone of ``kind`` in the pool of ``level`` seen from ``community``, nearest first.
 
         Raises:
@@ -303,7 +322,7 @@ class Pools:
         )
         got = self._cache.get(key)
         if got is None:
-            got = self._build(level, community, kind)
+            got = tuple(self._build(level, community, kind))
             self._cache[key] = got
         return got
 
@@ -315,7 +334,7 @@ class Pools:
             out: list[str] = []
             for org in self.city.big_party_committee(community).members:
                 out.extend(self._employed.get((org, kind), []))
-            return sorted(set(out), key=self.rank.__getitem__)
+            return sorted(set(out), key=self._rank.__getitem__)
         if level == "street":
             street = chain.street_of(community)
             order = chain.children(street, Level.COMMUNITY)
@@ -350,30 +369,115 @@ class Pools:
 class Roster:
     """Who holds which emergency post now: the staffing state the engine keeps.
 
-    Only :meth:`apply` changes it, with a plan from :func:`plan_staffing`.
+    Its public face is read-only (mappings that cannot be changed); only the
+    engine changes it, through :meth:`_apply_event` (the reducer of staffing
+    events), with what :func:`plan_staffing` planned.
     """
 
     def __init__(self, city: City) -> None:
-        self.city = city
-        #: Open posts by id.
-        self.posts: dict[str, StaffPost] = {}
-        #: Holders of each post, in the order they came.
-        self.holders: dict[str, list[str]] = {}
-        #: Each busy person's assignment and since when.
-        self.assignment: dict[str, tuple[Assignment, datetime]] = {}
-        #: When each person last went back to their normal post.
-        self.back_since: dict[str, datetime] = {}
-        #: Open shortfalls by post id.
-        self.shortfalls: dict[str, Shortfall] = {}
-        #: People drawn from each employer.
-        self.drawn: Counter[str] = Counter()
-        #: Compounds in a front-line zone, per grid.
-        self.hot: Counter[str] = Counter()
-        #: People not available for new posts (off duty, sick, not drawn).
-        self.unavailable: frozenset[str] = frozenset()
+        self._city = city
+        self._posts: dict[str, StaffPost] = {}
+        self._holders: dict[str, tuple[str, ...]] = {}
+        self._assignment: dict[str, tuple[Assignment, datetime]] = {}
+        self._back_since: dict[str, datetime] = {}
+        self._shortfalls: dict[str, Shortfall] = {}
+        self._drawn: Counter[str] = Counter()
+        self._hot: Counter[str] = Counter()
+        self._unavailable: frozenset[str] = frozenset()
         self._by_kind: dict[PersonKind, list[str]] | None = None
+        self._views = (
+            MappingProxyType(self._posts),
+            MappingProxyType(self._holders),
+            MappingProxyType(self._assignment),
+            MappingProxyType(self._back_since),
+            MappingProxyType(self._shortfalls),
+            MappingProxyType(self._drawn),
+            MappingProxyType(self._hot),
+        )
 
-    def set_availability(self, away: Mapping[str, float], seed: int) -> None:
+    # ------------------------------------------------------------------ reads
+
+    @property
+    def city(self) -> City:
+        """The city."""
+        return self._city
+
+    @property
+    def posts(self) -> Mapping[str, StaffPost]:
+        """Open posts by id."""
+        return self._views[0]
+
+    @property
+    def holders(self) -> Mapping[str, tuple[str, ...]]:
+        """Holders of each post, in the order they came."""
+        return self._views[1]
+
+    @property
+    def assignment(self) -> Mapping[str, tuple[Assignment, datetime]]:
+        """Each busy person's assignment and since when."""
+        return self._views[2]
+
+    @property
+    def back_since(self) -> Mapping[str, datetime]:
+        """When each person last went back to their normal post."""
+        return self._views[3]
+
+    @property
+    def shortfalls(self) -> Mapping[str, Shortfall]:
+        """Open shortfalls by post id."""
+        return self._views[4]
+
+    @property
+    def drawn(self) -> Mapping[str, int]:
+        """People drawn from each employer (0 for an employer never drawn from)."""
+        return self._views[5]
+
+    @property
+    def hot(self) -> Mapping[str, int]:
+        """Compounds in a front-line zone, per grid (0 for a grid without)."""
+        return self._views[6]
+
+    @property
+    def unavailable(self) -> frozenset[str]:
+        """People not available for new posts (off duty, sick, not drawn)."""
+        return self._unavailable
+
+    def holder_of(self, post: str) -> tuple[str, ...]:
+        """Who holds ``post`` now."""
+        return self._holders.get(post, ())
+
+    def missing(self, post: str) -> int:
+        """Empty seats of ``post``."""
+        return self._posts[post].capacity - len(self._holders.get(post, ()))
+
+    def snapshot(self) -> dict[str, Any]:
+        """The roster, comparable with ``==`` (for replay checks)."""
+        return {
+            "posts": dict(self._posts),
+            "holders": {k: list(v) for k, v in self._holders.items() if v},
+            "assignment": dict(self._assignment),
+            "back_since": dict(self._back_since),
+            "shortfalls": dict(self._shortfalls),
+            "drawn": {k: v for k, v in self._drawn.items() if v},
+            "front_line_grids": dict(self._hot),
+            "unavailable": self._unavailable,
+        }
+
+    # ---------------------------------------------------------------- reducer
+
+    def _apply_event(self, event: EventLike) -> None:
+        """Apply one staffing event (the reducer; the engine's job).
+
+        Raises:
+            GridgovError: not a staffing event.
+            KeyError, ValueError: the event lacks data it needs.
+        """
+        if event.type == "availability.changed":
+            self._set_availability(dict(event.data["away"]), int(event.data["seed"]))
+        else:
+            self._apply(plan_of_event(event), event.time)
+
+    def _set_availability(self, away: Mapping[str, float], seed: int) -> None:
         """Make a share of each kind of person unavailable for new posts.
 
         Who is away is drawn with ``random.Random(seed)`` from each kind's
@@ -382,8 +486,8 @@ class Roster:
         """
         if self._by_kind is None:
             by_kind: dict[PersonKind, list[str]] = {}
-            for pid in sorted(self.city.people):
-                by_kind.setdefault(self.city.people[pid].kind, []).append(pid)
+            for pid in sorted(self._city.people):
+                by_kind.setdefault(self._city.people[pid].kind, []).append(pid)
             self._by_kind = by_kind
         rng = random.Random(seed)
         chosen: set[str] = set()
@@ -391,55 +495,160 @@ class Roster:
             people = self._by_kind.get(PersonKind(kind), [])
             count = round(len(people) * away[kind])
             chosen.update(rng.sample(people, count))
-        self.unavailable = frozenset(chosen)
+        self._unavailable = frozenset(chosen)
 
-    def holder_of(self, post: str) -> tuple[str, ...]:
-        """Who holds ``post`` now."""
-        return tuple(self.holders.get(post, ()))
-
-    def missing(self, post: str) -> int:
-        """Empty seats of ``post``."""
-        return self.posts[post].capacity - len(self.holders.get(post, ()))
-
-    def apply(self, plan: StaffingPlan, when: datetime) -> None:
-        """Apply a plan at time ``when`` (the engine's job; all checks were made when planning)."""
-        people = self.city.people
+    def _apply(self, plan: StaffingPlan, when: datetime) -> None:
+        """Apply a plan at time ``when`` (all checks were made when planning)."""
+        people = self._city.people
         for post_id in plan.closed:
-            self.posts.pop(post_id, None)
-            self.holders.pop(post_id, None)
-            self.shortfalls.pop(post_id, None)
+            self._posts.pop(post_id, None)
+            self._holders.pop(post_id, None)
+            self._shortfalls.pop(post_id, None)
         for release in plan.releases:
             self._release(release.person, release.post, when)
         for post in plan.opened:
-            self.posts[post.id] = post
-            self.holders.setdefault(post.id, [])
+            self._posts[post.id] = post
+            self._holders.setdefault(post.id, ())
         for grid, step in plan.hot:
-            self.hot[grid] += step
-            if self.hot[grid] <= 0:
-                del self.hot[grid]
+            self._hot[grid] += step
+            if self._hot[grid] <= 0:
+                del self._hot[grid]
         for assignment in plan.assignments:
-            self.holders.setdefault(assignment.post, []).append(assignment.person)
-            self.assignment[assignment.person] = (assignment, when)
+            self._holders[assignment.post] = (
+                *self._holders.get(assignment.post, ()),
+                assignment.person,
+            )
+            self._assignment[assignment.person] = (assignment, when)
             employer = people[assignment.person].employer
             if employer is not None and assignment.role != "front_line":
-                self.drawn[employer] += 1
+                self._drawn[employer] += 1
         for shortfall in plan.shortfalls:
             if shortfall.missing > 0:
-                self.shortfalls[shortfall.post] = shortfall
+                self._shortfalls[shortfall.post] = shortfall
             else:
-                self.shortfalls.pop(shortfall.post, None)
+                self._shortfalls.pop(shortfall.post, None)
 
     def _release(self, person: str, post: str, when: datetime) -> None:
-        held = self.assignment.pop(person, None)
+        held = self._assignment.pop(person, None)
         if held is None:
             return
-        seats = self.holders.get(post)
+        seats = self._holders.get(post)
         if seats is not None and person in seats:
-            seats.remove(person)
-        employer = self.city.people[person].employer
+            index = seats.index(person)
+            self._holders[post] = seats[:index] + seats[index + 1 :]
+        employer = self._city.people[person].employer
         if employer is not None and held[0].role != "front_line":
-            self.drawn[employer] -= 1
-        self.back_since[person] = when
+            self._drawn[employer] -= 1
+        self._back_since[person] = when
+
+    # -------------------------------------------------------------- snapshots
+
+    def _dump(self) -> dict[str, Any]:
+        """The roster as JSON-ready data."""
+        return {
+            "posts": [
+                [p.id, p.role, p.unit, p.community, p.capacity] for p in self._posts.values()
+            ],
+            "holders": {k: list(v) for k, v in self._holders.items()},
+            "assignment": {
+                person: [a.post, a.role, a.level, since.isoformat()]
+                for person, (a, since) in self._assignment.items()
+            },
+            "back_since": {p: when.isoformat() for p, when in self._back_since.items()},
+            "shortfalls": [
+                [s.post, s.role, s.unit, s.community, s.missing, s.reason]
+                for s in self._shortfalls.values()
+            ],
+            "drawn": dict(self._drawn),
+            "hot": dict(self._hot),
+            "unavailable": sorted(self._unavailable),
+        }
+
+    def _load(self, data: Mapping[str, Any]) -> None:
+        """Take the state :meth:`_dump` wrote (on a new, untouched roster).
+
+        Raises:
+            KeyError, TypeError, ValueError: the data is malformed.
+        """
+        people = self._city.people
+        for pid, role, unit, community, capacity in data["posts"]:
+            self._posts[str(pid)] = StaffPost(
+                str(pid), str(role), str(unit), str(community), _count(capacity)
+            )
+        for post, persons in data["holders"].items():
+            self._holders[str(post)] = tuple(str(p) for p in persons)
+        for person, (post, role, level, since) in data["assignment"].items():
+            people[person]  # an unknown person is malformed data
+            self._assignment[str(person)] = (
+                Assignment(str(person), str(post), str(role), str(level)),
+                datetime.fromisoformat(since),
+            )
+        for person, when in data["back_since"].items():
+            self._back_since[str(person)] = datetime.fromisoformat(when)
+        for post, role, unit, community, missing, reason in data["shortfalls"]:
+            self._shortfalls[str(post)] = Shortfall(
+                str(post), str(role), str(unit), str(community), _count(missing), str(reason)
+            )
+        self._drawn.update({str(k): _count(v, signed=True) for k, v in data["drawn"].items()})
+        self._hot.update({str(k): _count(v, signed=True) for k, v in data["hot"].items()})
+        self._unavailable = frozenset(str(p) for p in data["unavailable"])
+
+
+def _count(value: object, signed: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or (value < 0 and not signed):
+        raise ValueError(f"expected a count, got {value!r}")
+    return value
+
+
+#: Event types applied by :meth:`Roster._apply_event`.
+STAFFING_EVENTS = frozenset(
+    {
+        "availability.changed",
+        "post.opened",
+        "post.closed",
+        "post.released",
+        "post.assigned",
+        "shortfall.opened",
+        "shortfall.updated",
+        "shortfall.closed",
+        "front_line.changed",
+    }
+)
+
+
+def plan_of_event(event: EventLike) -> StaffingPlan:
+    """The one-step staffing plan a recorded staffing event stands for.
+
+    Raises:
+        GridgovError: not a staffing event.
+        KeyError, ValueError: the event lacks data it needs.
+    """
+    data = event.data
+    if event.type == "post.opened":
+        post = StaffPost(
+            data["post"], data["role"], event.unit, data["community"], int(data["capacity"])
+        )
+        return StaffingPlan(opened=(post,))
+    if event.type == "post.closed":
+        return StaffingPlan(closed=(data["post"],))
+    if event.type == "post.released":
+        return StaffingPlan(releases=(Release(data["person"], data["post"], event.cause),))
+    if event.type == "post.assigned":
+        assignment = Assignment(data["person"], data["post"], data["role"], data["level"])
+        return StaffingPlan(assignments=(assignment,))
+    if event.type.startswith("shortfall."):
+        shortfall = Shortfall(
+            data["post"],
+            data["role"],
+            event.unit,
+            data["community"],
+            int(data["missing"]),
+            event.cause,
+        )
+        return StaffingPlan(shortfalls=(shortfall,))
+    if event.type == "front_line.changed":
+        return StaffingPlan(hot=tuple(sorted((g, int(d)) for g, d in data["grids"].items())))
+    raise GridgovError(f"event {event.seq}: unknown staffing event {event.type!r}")
 
 
 # ---------------------------------------------------------------- planner
@@ -537,7 +746,7 @@ def plan_staffing(
             if current == post:
                 continue
             draft.opened[post_id] = post
-            holders = roster.holders.get(post_id, [])
+            holders = roster.holders.get(post_id, ())
             # A smaller post lets its latest comers go first.
             for extra in holders[post.capacity :][::-1]:
                 draft.release(extra, post_id, f"{post_id} needs {post.capacity}")
@@ -686,3 +895,265 @@ def _fill(draft: _Draft, pools: Pools, post: StaffPost, rule: StaffingRule) -> N
         draft.shortfalls[post.id] = attrs.evolve(
             roster.shortfalls[post.id], missing=0, reason=f"filled from the {levels_used} pool"
         )
+
+
+# ----------------------------------------------------------- event records
+
+
+def is_task(post: StaffPost) -> bool:
+    """``post`` is a task on a community's board (claimable, or posted there)."""
+    return post.role in CLAIMABLE or "/task/" in post.id
+
+
+def staffing_records(
+    staffing: StaffingPlan, roster: Roster, city_unit: str, when: datetime
+) -> list[Record]:
+    """The events a staffing plan records, in the order the roster applies them.
+
+    Args:
+        staffing: the plan.
+        roster: the roster it was planned against (not changed).
+        city_unit: the city's unit id (the unit of ``front_line.changed``).
+        when: the time of the events.
+    """
+    out: list[Record] = []
+    posts = roster.posts
+    for post_id in staffing.closed:
+        post = posts[post_id]
+        data: dict[str, Any] = {"post": post_id, "role": post.role}
+        out.append(
+            Record(
+                when, "post.closed", post.unit, f"{post.role} no longer needed", None, None, data
+            )
+        )
+    for release in staffing.releases:
+        post = posts[release.post]
+        data = {"person": release.person, "post": release.post, "role": post.role}
+        out.append(Record(when, "post.released", post.unit, release.reason, None, None, data))
+    for post in staffing.opened:
+        data = {
+            "post": post.id,
+            "role": post.role,
+            "community": post.community,
+            "capacity": post.capacity,
+            "task": post.role in CLAIMABLE,
+        }
+        cause = f"{post.role} needed at {post.unit}"
+        out.append(Record(when, "post.opened", post.unit, cause, None, None, data))
+    for hop in staffing.reinforcements:
+        asked: dict[str, Any] = {"to": hop.to_unit, "level": hop.to_level, "role": hop.role}
+        asked["requested"] = hop.requested
+        cause = f"{hop.from_level} pool ran dry"
+        out.append(Record(when, "reinforcement.requested", hop.from_unit, cause, None, None, asked))
+        answer: dict[str, Any] = {"to": hop.from_unit, "level": hop.from_level, "role": hop.role}
+        answer.update(requested=hop.requested, granted=hop.granted)
+        cause = f"answer to {hop.from_unit}"
+        out.append(Record(when, "reinforcement.answered", hop.to_unit, cause, None, None, answer))
+    opened = {p.id: p for p in staffing.opened}
+    for assignment in staffing.assignments:
+        serving = opened.get(assignment.post) or posts.get(assignment.post)
+        unit = serving.unit if serving is not None else assignment.post
+        data = {
+            "person": assignment.person,
+            "post": assignment.post,
+            "role": assignment.role,
+            "level": assignment.level,
+        }
+        cause = f"{assignment.role} from the {assignment.level} pool"
+        out.append(Record(when, "post.assigned", unit, cause, None, None, data))
+    for shortfall in staffing.shortfalls:
+        if shortfall.missing == 0:
+            kind = "shortfall.closed"
+        else:
+            kind = (
+                "shortfall.updated" if shortfall.post in roster.shortfalls else "shortfall.opened"
+            )
+        out.append(_shortfall_record(when, kind, shortfall, shortfall.reason))
+    if staffing.hot:
+        data = {"grids": {g: d for g, d in staffing.hot}}
+        cause = "compounds needing front-line duty changed"
+        out.append(Record(when, "front_line.changed", city_unit, cause, None, None, data))
+    return out
+
+
+def _shortfall_record(when: datetime, kind: str, shortfall: Shortfall, why: str) -> Record:
+    data: dict[str, Any] = {
+        "post": shortfall.post,
+        "role": shortfall.role,
+        "community": shortfall.community,
+        "missing": shortfall.missing,
+    }
+    return Record(when, kind, shortfall.unit, why, None, None, data)
+
+
+# --------------------------------------------------------- task commands
+
+
+def _seat_change(
+    roster: Roster, rule: StaffingRule, post: StaffPost, delta: int, now: datetime, why: str
+) -> list[Record]:
+    """Keep a post's shortfall in step with a seat taken (-1) or freed (+1)."""
+    current = roster.shortfalls.get(post.id)
+    if current is None:
+        if delta < 0 or not rule.auto_claim or post.role not in CLAIMABLE:
+            return []
+        current = Shortfall(post.id, post.role, post.unit, post.community, 0, why)
+        kind = "shortfall.opened"
+    else:
+        kind = "shortfall.updated"
+    missing = max(0, current.missing + delta)
+    if missing == 0:
+        kind = "shortfall.closed"
+    data: dict[str, Any] = {
+        "post": post.id,
+        "role": post.role,
+        "community": post.community,
+        "missing": missing,
+    }
+    return [Record(now, kind, post.unit, why, None, None, data)]
+
+
+def open_task(roster: Roster, task: str) -> StaffPost:
+    """The open task ``task``.
+
+    Raises:
+        UnknownUnitError: no such open task.
+    """
+    post = roster.posts.get(task)
+    if post is None or not is_task(post):
+        raise UnknownUnitError(task, "open task")
+    return post
+
+
+def plan_post_task(post: StaffPost, now: datetime) -> tuple[Record, ...]:
+    """The event of posting ``post`` (a task) on its community's board."""
+    data: dict[str, Any] = {
+        "post": post.id,
+        "role": post.role,
+        "community": post.community,
+        "capacity": post.capacity,
+        "task": True,
+    }
+    return (Record(now, "post.opened", post.unit, f"task {post.role} posted", None, None, data),)
+
+
+def plan_claim(
+    city: City, roster: Roster, rule: StaffingRule, task: str, person: str, now: datetime
+) -> tuple[Record, ...]:
+    """The events of ``person`` claiming a seat of ``task``.
+
+    Raises:
+        UnknownUnitError: no such task or person.
+        GridgovError: the person is not an in-service member of that community,
+            already holds a post, the task is full, or their employer has
+            given its share of staff.
+    """
+    post = open_task(roster, task)
+    member = city.person(person)
+    if member.kind is not PersonKind.IN_SERVICE_MEMBER:
+        raise GridgovError(
+            f"{person} is a {member.kind.value}; only in-service members claim tasks"
+        )
+    if member.home != post.community:
+        raise GridgovError(
+            f"{person} is registered at {member.home}; task {task} is on "
+            f"the board of {post.community}"
+        )
+    if person in roster.assignment:
+        held = roster.assignment[person][0]
+        raise GridgovError(
+            f"{person} already holds {held.post}; a member holds one "
+            "task at a time (hand it back first)"
+        )
+    if roster.missing(task) <= 0:
+        raise GridgovError(f"task {task} is full ({post.capacity} of {post.capacity})")
+    if member.employer is not None:
+        staff = city.organisation(member.employer).staff
+        cap = int(staff * rule.max_staff_share)
+        if roster.drawn[member.employer] >= cap:
+            raise GridgovError(
+                f"{member.employer} already has {roster.drawn[member.employer]} of "
+                f"its {staff} staff drawn (staffing.max_staff_share = "
+                f"{rule.max_staff_share:g}); {person} is needed at work"
+            )
+    records = _seat_change(roster, rule, post, -1, now, "a seat was claimed")
+    data: dict[str, Any] = {"person": person, "post": task, "role": post.role, "level": "claim"}
+    records.append(Record(now, "post.assigned", post.unit, "claimed", None, None, data))
+    return tuple(records)
+
+
+def plan_hand_back(
+    city: City, roster: Roster, rule: StaffingRule, person: str, now: datetime
+) -> tuple[Record, ...]:
+    """The events of ``person`` handing their task back.
+
+    Raises:
+        UnknownUnitError: no such person.
+        GridgovError: the person holds no task.
+    """
+    city.person(person)
+    held = roster.assignment.get(person)
+    if held is None or not is_task(roster.posts[held[0].post]):
+        raise GridgovError(f"{person} holds no task to hand back")
+    post = roster.posts[held[0].post]
+    data: dict[str, Any] = {"person": person, "post": post.id, "role": post.role}
+    records = [Record(now, "post.released", post.unit, "handed back", None, None, data)]
+    records += _seat_change(roster, rule, post, +1, now, "a seat was handed back")
+    return tuple(records)
+
+
+def plan_complete(roster: Roster, task: str, now: datetime) -> tuple[Record, ...]:
+    """The events of completing ``task``: it closes, its members go back.
+
+    Raises:
+        UnknownUnitError: no such open task.
+    """
+    post = open_task(roster, task)
+    closed: dict[str, Any] = {"post": task, "role": post.role}
+    records = [Record(now, "post.closed", post.unit, "task completed", None, None, closed)]
+    for person in roster.holder_of(task):
+        data: dict[str, Any] = {"person": person, "post": task, "role": post.role}
+        records.append(Record(now, "post.released", post.unit, "completed", None, None, data))
+    if task in roster.shortfalls:
+        unit = roster.shortfalls[task].unit
+        data = {"post": task, "role": post.role, "community": post.community, "missing": 0}
+        records.append(Record(now, "shortfall.closed", unit, "task completed", None, None, data))
+    return tuple(records)
+
+
+# ----------------------------------------------------------------- reports
+
+
+def posts_report(city: City, roster: Roster, level: Level) -> list[dict[str, Any]]:
+    """Posts needed, filled and short per unit at ``level`` and role, sorted.
+
+    Returns:
+        Rows ``{"unit", "level", "role", "needed", "filled", "short"}``.
+    """
+    rows: dict[tuple[str, str], list[int]] = {}
+    for post in roster.posts.values():
+        unit = city.ancestor(post.unit, level) if level is not Level.COMPOUND else post.unit
+        row = rows.setdefault((unit, post.role), [0, 0])
+        row[0] += post.capacity
+        row[1] += len(roster.holders.get(post.id, ()))
+    return [
+        {"unit": u, "level": level.value, "role": r, "needed": n, "filled": f, "short": n - f}
+        for (u, r), (n, f) in sorted(rows.items())
+    ]
+
+
+def response_counts(roster: Roster) -> dict[str, int]:
+    """The counts of the response as practice reports them."""
+    roles: Counter[str] = Counter(a.role for a, _ in roster.assignment.values())
+    return {
+        "point_leads": roles["point_lead"],
+        "building_leads": roles["building_lead"],
+        "deployed_members": sum(
+            n
+            for role, n in roles.items()
+            if role not in ("point_lead", "building_lead", "volunteer", "front_line")
+        ),
+        "grid_workers_front_line": roles["front_line"],
+        "volunteers": roles["volunteer"],
+        "shortfall_seats": sum(s.missing for s in roster.shortfalls.values()),
+    }

@@ -26,14 +26,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from gridgov.clock import ManualClock
 from gridgov.engine import Engine
 from gridgov.journal import Event
+from gridgov.tickets import Private, Ticket, TicketChange, TicketDesk
 
 __all__ = [
     "EventCapture",
     "ManualClock",
+    "StandaloneDesk",
     "advance_by",
     "assert_escalated",
     "assert_mode",
@@ -42,6 +45,57 @@ __all__ = [
     "events_of",
     "history",
 ]
+
+
+class StandaloneDesk(TicketDesk):
+    """A ticket desk that applies its own plans: ticket rules tested without an engine.
+
+    An engine's desk (``engine.tickets``) is read-only: only the engine's
+    commands change it, each change an event in the journal. This double
+    keeps no journal; it plans with the desk's pure ``plan_*`` methods and
+    applies the result at once, so that a test of routing, limits or
+    escalation can drive a desk directly. Same arguments as
+    :class:`~gridgov.tickets.TicketDesk`.
+    """
+
+    def apply(self, changes: Iterable[TicketChange]) -> None:
+        """Apply planned or recorded changes, in order, all or nothing.
+
+        Raises:
+            GridgovError: a change does not fit the desk; nothing is applied.
+        """
+        self._apply(tuple(changes))
+
+    def open(
+        self,
+        where: str,
+        category: str,
+        at: datetime,
+        *,
+        description: str = "",
+        resident: Private | None = None,
+        ticket: str | None = None,
+    ) -> Ticket:
+        """Plan and apply :meth:`~gridgov.tickets.TicketDesk.plan_open`; returns the new ticket."""
+        changes = self.plan_open(
+            where, category, at, description=description, resident=resident, ticket=ticket
+        )
+        self._apply(changes)
+        return self.ticket(changes[0].ticket)
+
+    def trigger(
+        self, ticket: str, trigger: str, at: datetime, **data: Any
+    ) -> tuple[TicketChange, ...]:
+        """Plan and apply :meth:`~gridgov.tickets.TicketDesk.plan_trigger`; returns the changes."""
+        changes = self.plan_trigger(ticket, trigger, at, **data)
+        self._apply(changes)
+        return changes
+
+    def advance(self, now: datetime) -> tuple[TicketChange, ...]:
+        """Plan and apply :meth:`~gridgov.tickets.TicketDesk.plan_due`; returns the changes."""
+        changes = self.plan_due(now)
+        self._apply(changes)
+        return changes
 
 
 def events_of(

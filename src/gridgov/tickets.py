@@ -55,6 +55,7 @@ from gridgov.city import City
 from gridgov.errors import ClockError, GridgovError, TransitionError, UnknownUnitError
 from gridgov.model import Level
 from gridgov.modes import StateBoard
+from gridgov.records import EventLike
 from gridgov.rules import TICKET_LEVELS, TICKET_MODES, TICKET_STEPS, TicketRule
 
 if TYPE_CHECKING:
@@ -443,16 +444,36 @@ class TicketDesk:
     def __init__(
         self, city: City, rule: TicketRule | None = None, situation: Situation | None = None
     ) -> None:
-        self.city = city
-        self.rule = rule if rule is not None else TicketRule()
-        self.situation: Situation = situation if situation is not None else _always_normal
-        self.board = ticket_board()
+        self._city = city
+        self._rule = rule if rule is not None else TicketRule()
+        self._situation: Situation = situation if situation is not None else _always_normal
+        self._board = ticket_board()
         self._tickets: dict[str, Ticket] = {}
         self._heap: list[tuple[datetime, str]] = []
         self._timed = 0  # tickets with a running limit
         self._last: datetime | None = None
 
     # ------------------------------------------------------------------ reads
+
+    @property
+    def city(self) -> City:
+        """The city whose chain routes and escalates the tickets."""
+        return self._city
+
+    @property
+    def rule(self) -> TicketRule:
+        """The ticket rules."""
+        return self._rule
+
+    @property
+    def situation(self) -> Situation:
+        """Tells a ticket's mode from its compound (or grid)."""
+        return self._situation
+
+    @property
+    def board(self) -> TicketBoard:
+        """The workflow machine (its table, allowed triggers and diagram)."""
+        return self._board
 
     def __contains__(self, ticket: object) -> bool:
         return ticket in self._tickets
@@ -646,8 +667,8 @@ class TicketDesk:
 
     # ------------------------------------------------------------- applying
 
-    def apply(self, changes: Iterable[TicketChange]) -> None:
-        """Apply planned or recorded changes, in order, all or nothing.
+    def _apply(self, changes: Iterable[TicketChange]) -> None:
+        """Apply planned or recorded changes, in order, all or nothing (the engine's job).
 
         Raises:
             GridgovError: a change does not fit the desk (an unknown ticket, a
@@ -678,36 +699,36 @@ class TicketDesk:
             self._heap = [(t.due, t.id) for t in self._tickets.values() if t.due is not None]
             heapq.heapify(self._heap)
 
-    def open(
-        self,
-        where: str,
-        category: str,
-        at: datetime,
-        *,
-        description: str = "",
-        resident: Private | None = None,
-        ticket: str | None = None,
-    ) -> Ticket:
-        """Plan and apply :meth:`plan_open`; returns the new ticket."""
-        changes = self.plan_open(
-            where, category, at, description=description, resident=resident, ticket=ticket
-        )
-        self.apply(changes)
-        return self._tickets[changes[0].ticket]
+    def _apply_event(self, event: EventLike) -> None:
+        """Apply one recorded ticket event (the reducer of ticket events).
 
-    def trigger(
-        self, ticket: str, trigger: str, at: datetime, **data: Any
-    ) -> tuple[TicketChange, ...]:
-        """Plan and apply :meth:`plan_trigger`; returns the changes."""
-        changes = self.plan_trigger(ticket, trigger, at, **data)
-        self.apply(changes)
-        return changes
+        Raises:
+            GridgovError: the event does not fit the desk.
+        """
+        self._apply((TicketChange.from_event(event),))
 
-    def advance(self, now: datetime) -> tuple[TicketChange, ...]:
-        """Plan and apply :meth:`plan_due`; returns the changes."""
-        changes = self.plan_due(now)
-        self.apply(changes)
-        return changes
+    # -------------------------------------------------------------- snapshots
+
+    def _dump(self) -> dict[str, Any]:
+        """The desk as JSON-ready data."""
+        return {
+            "last": _iso(self._last),
+            "tickets": [_dump_ticket(t) for t in self._tickets.values()],
+        }
+
+    def _load(self, data: Mapping[str, Any]) -> None:
+        """Take the state :meth:`_dump` wrote (on a new, empty desk).
+
+        Raises:
+            KeyError, TypeError, ValueError: the data is malformed.
+        """
+        for record in data["tickets"]:
+            ticket = _load_ticket(record)
+            self._tickets[ticket.id] = ticket
+        self._last = _parse(data["last"])
+        self._heap = [(t.due, t.id) for t in self._tickets.values() if t.due is not None]
+        heapq.heapify(self._heap)
+        self._timed = len(self._heap)
 
     def bulk(self, capacity: int = 1024) -> TicketArrays:
         """An empty :class:`TicketArrays` on this desk's city and rules (needs numpy)."""
@@ -1171,6 +1192,59 @@ def _applied(ticket: Ticket | None, change: TicketChange) -> Ticket:
         values["escalations"] = ticket.escalations + 1
     values["history"] = (*ticket.history, change)
     return attrs.evolve(ticket, **values)
+
+
+_TICKET_FIELDS = (
+    "id",
+    "category",
+    "origin",
+    "compound",
+    "state",
+    "unit",
+    "handler",
+    "mode",
+    "breached",
+    "low_scores",
+    "escalations",
+    "reopens",
+    "score",
+    "summary",
+    "result",
+)
+
+
+def _dump_ticket(ticket: Ticket) -> dict[str, Any]:
+    out: dict[str, Any] = {name: getattr(ticket, name) for name in _TICKET_FIELDS}
+    out["opened"] = ticket.opened.isoformat()
+    out["updated"] = ticket.updated.isoformat()
+    out["due"] = _iso(ticket.due)
+    out["private"] = attrs.asdict(ticket.private)
+    out["history"] = [
+        [c.kind, c.unit, c.time.isoformat(), c.old, c.new, dict(c.data), c.cause]
+        for c in ticket.history
+    ]
+    return out
+
+
+def _load_ticket(record: Mapping[str, Any]) -> Ticket:
+    values = {name: record[name] for name in _TICKET_FIELDS}
+    tid = str(values["id"])
+    history = tuple(
+        TicketChange(
+            str(kind), tid, str(unit), datetime.fromisoformat(time), old, new, dict(data), cause
+        )
+        for kind, unit, time, old, new, data, cause in record["history"]
+    )
+    if values["state"] not in STATES:
+        raise ValueError(f"ticket {tid}: unknown state {values['state']!r}")
+    return Ticket(
+        **values,
+        opened=datetime.fromisoformat(record["opened"]),
+        updated=datetime.fromisoformat(record["updated"]),
+        due=_parse(record["due"]),
+        private=Private(**record["private"]),
+        history=history,
+    )
 
 
 # ================================================================== scorecards

@@ -1,0 +1,686 @@
+"""The engine's commands, one class per domain, over the :class:`~gridgov.kernel.Kernel`.
+
+:class:`gridgov.engine.Engine` is made of these classes: :class:`EngineBase`
+holds the kernel and the read-only properties every command needs;
+:class:`MeasureCommands` (cases, declarations, lifts, alerts, deadlines),
+:class:`StaffingCommands` (re-staffing, tasks, availability) and
+:class:`TicketCommands` (the closed loop) each add the commands of one domain.
+
+A command method is thin: it checks its arguments, authorises the actor,
+asks the domain's pure planner for event records, and hands them to
+:meth:`Kernel.commit <gridgov.kernel.Kernel.commit>`; the ``@command``
+decorator runs it through :meth:`Kernel.run <gridgov.kernel.Kernel.run>`
+(lock, idempotency, refusal audit, delivery, snapshots). A new command goes
+into the class of its domain (or a new one that :class:`~gridgov.engine.Engine`
+then inherits), and a new kind of state change into the reducer of its domain
+(see :mod:`gridgov.state`).
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from gridgov import measures as _measures
+from gridgov import staffing as _staffing
+from gridgov.city import City
+from gridgov.clock import Clock, ManualClock
+from gridgov.errors import GridgovError, UnknownUnitError
+from gridgov.journal import Event, MemoryJournal, SqliteJournal
+from gridgov.kernel import SYSTEM, CommandResult, Kernel, LoadReport, Subscriber, authorise
+from gridgov.measures import MeasuresDraft
+from gridgov.model import Level, PersonKind
+from gridgov.modes import StateBoard, units_compounds
+from gridgov.records import Record
+from gridgov.rules import Rules
+from gridgov.staffing import Pools, Roster, StaffPost
+from gridgov.tickets import Private, TicketChange, TicketDesk
+
+__all__ = ["EngineBase", "MeasureCommands", "StaffingCommands", "TicketCommands", "command"]
+
+P = ParamSpec("P")
+E = TypeVar("E", bound="EngineBase")
+Journal = MemoryJournal | SqliteJournal
+
+
+def command(
+    fn: Callable[Concatenate[E, P], CommandResult],
+) -> Callable[Concatenate[E, P], CommandResult]:
+    """Make ``fn`` an engine command: serialised, retry-safe, audited, delivered.
+
+    The wrapper holds the engine's lock for the whole command; answers a
+    repeated idempotency ``key`` with the first result; records a refusal
+    event when the command raises :class:`AuthorityError`; and hands the
+    committed events to the subscribers (:meth:`gridgov.kernel.Kernel.run`).
+    """
+
+    @functools.wraps(fn)
+    def run(self: E, /, *args: P.args, **kwargs: P.kwargs) -> CommandResult:
+        return self._kernel.run(fn.__name__, functools.partial(fn, self), args, kwargs)
+
+    return run
+
+
+def _ticket_records(changes: Iterable[TicketChange]) -> list[Record]:
+    return [Record(**change.event_fields()) for change in changes]
+
+
+class EngineBase:
+    """The kernel, the read-only properties and the helpers every command uses."""
+
+    _kernel: Kernel
+
+    @property
+    def city(self) -> City:
+        """The city governed."""
+        return self._kernel.city
+
+    @property
+    def rules(self) -> Rules:
+        """The rules run by."""
+        return self._kernel.rules
+
+    @property
+    def clock(self) -> Clock:
+        """Where time comes from."""
+        return self._kernel.clock
+
+    @property
+    def journal(self) -> Journal:
+        """Where the events are."""
+        return self._kernel.journal
+
+    @property
+    def seed(self) -> int:
+        """The staffing seed."""
+        return self._kernel.seed
+
+    @property
+    def roster(self) -> Roster:
+        """Who holds which emergency post (read-only: only commands change it)."""
+        return self._kernel.state.roster
+
+    @property
+    def tickets(self) -> TicketDesk:
+        """The closed loop's tickets (read-only: only commands change them)."""
+        return self._kernel.state.tickets
+
+    @property
+    def pools(self) -> Pools:
+        """The candidate pools of the city (built on first use, ranked by the engine's seed)."""
+        return self._kernel.pools
+
+    @property
+    def boards(self) -> tuple[StateBoard, StateBoard]:
+        """The community mode board and the compound zone board (read-only)."""
+        measures = self._kernel.state.measures
+        return measures.mode_board, measures.zone_board
+
+    @property
+    def delivery_errors(self) -> tuple[tuple[int, Subscriber, BaseException], ...]:
+        """Errors raised by subscribers: (event seq, subscriber, the exception), in order."""
+        return tuple(self._kernel.delivery_errors)
+
+    @property
+    def load_report(self) -> LoadReport:
+        """How the engine reached its journal's state when it was opened."""
+        return self._kernel.load_report
+
+    @property
+    def source(self) -> str:
+        """The CloudEvents ``source`` of this engine's events: ``/gridgov/<city id>``."""
+        return f"/gridgov/{self.city.chain.city}"
+
+    def mode(self, community: str) -> str:
+        """The mode of ``community``.
+
+        Raises:
+            UnknownUnitError: no such community.
+        """
+        measures = self._kernel.state.measures
+        if community not in measures.mode_board:
+            raise UnknownUnitError(community, "community")
+        return measures.mode(community)
+
+    def zone(self, compound: str) -> str:
+        """The zone of ``compound``.
+
+        Raises:
+            UnknownUnitError: no such compound.
+        """
+        measures = self._kernel.state.measures
+        if compound not in measures.zone_board:
+            raise UnknownUnitError(compound, "compound")
+        return measures.zone(compound)
+
+    def _draft(self) -> MeasuresDraft:
+        return MeasuresDraft(self._kernel.state.measures, self.city, self.rules)
+
+    def _target(self, target: str) -> tuple[list[str], Level]:
+        """The units a target names and the highest level among them."""
+        chain = self.city.chain
+        if target in self.rules.areas:
+            members = list(self.rules.areas[target])
+            return members, min((chain.level(m) for m in members), key=lambda lv: lv.rank)
+        if target not in chain:
+            raise UnknownUnitError(target, "unit or area")
+        return [target], chain.level(target)
+
+    def _authorise(self, actor: str | None, units: list[str], level: Level, what: str) -> str:
+        return authorise(self.city, self.rules, actor, units, level, what)
+
+    def _commit_measures(
+        self, command: str, actor: str, lead: list[Record], draft: MeasuresDraft, when: datetime
+    ) -> CommandResult:
+        """Commit leading records, a measures draft and the staffing that follows."""
+        plan = draft.plan()
+        records = [*lead, *plan.records, *self._kernel.staffing_after(plan, when)]
+        return self._kernel.commit(command, actor, records, pushes=plan.pushes)
+
+
+class MeasureCommands(EngineBase):
+    """Commands on zones and modes: cases, declarations, lifts, CAP alerts, deadlines."""
+
+    @command
+    def report_case(
+        self,
+        compound: str,
+        at: datetime | None = None,
+        *,
+        actor: str | None = None,
+        command_id: str | None = None,
+        key: str | None = None,
+    ) -> CommandResult:
+        """A confirmed case in ``compound``: apply the rules' case measures.
+
+        Seals the seal scope around the compound, controls the rest of the
+        control scope, puts the rest of the precaution scope under precaution,
+        puts the other communities of the alert scope on alert, and declares an
+        emergency in every community with a sealed or controlled compound. A
+        zone only ever steps up here; zones already at the measure's level get
+        their quiet period started again from the case.
+
+        Args:
+            compound: where the case is.
+            at: when the case was confirmed (default: now); not in the future.
+            actor: who reports it (a unit id; default ``system``).
+            command_id: the command's id (default: a new one).
+
+        Raises:
+            UnknownUnitError: no such compound.
+            AuthorityError: ``actor`` does not command the compound.
+            GridgovError: ``at`` is in the future.
+        """
+        now = self.clock.now()
+        self.zone(compound)
+        when = at if at is not None else now
+        if when > now:
+            raise GridgovError(
+                f"case in {compound} at {when.isoformat()} is in the future "
+                f"(now is {now.isoformat()})"
+            )
+        who = self._authorise(actor, [compound], Level.COMPOUND, "report a case in")
+        command = self._kernel.command_id(command_id)
+        data: dict[str, Any] = {"at": when.isoformat()}
+        lead = [
+            Record(
+                now, "case.confirmed", compound, f"case confirmed in {compound}", None, None, data
+            )
+        ]
+        draft = self._draft()
+        _measures.plan_case(draft, compound, when, now)
+        return self._commit_measures(command, who, lead, draft, now)
+
+    @command
+    def declare(
+        self,
+        target: str,
+        zone: str = "sealed",
+        *,
+        actor: str | None = None,
+        hold: bool = False,
+        command_id: str | None = None,
+        key: str | None = None,
+    ) -> CommandResult:
+        """Declare measures on any node of the chain (or a named area) and everything below.
+
+        Every compound at or below ``target`` is stepped up to ``zone`` (never
+        down); communities with sealed or controlled compounds go into
+        emergency, those with only precaution compounds on alert.
+
+        Args:
+            target: a unit id (compound, grid, community, street, district,
+                city) or the name of an area of the rules.
+            zone: ``sealed``, ``controlled`` or ``precaution``.
+            actor: the commander (a unit id); must be at or above the target's
+                level by the rules. Default ``system`` (the city's command).
+            hold: keep the measure until lifted, instead of stepping down after
+                the rules' quiet days.
+            command_id: the command's id (default: a new one).
+
+        Raises:
+            UnknownUnitError: ``target`` names no unit or area.
+            AuthorityError: ``actor`` may not command ``target``.
+            GridgovError: ``zone`` is not one of the three measures.
+        """
+        _measures.check_declarable(zone)
+        units, level = self._target(target)
+        who = self._authorise(actor, units, level, "declare measures on")
+        now = self.clock.now()
+        command = self._kernel.command_id(command_id)
+        compounds = units_compounds(self.city, units)
+        data: dict[str, Any] = {"zone": zone, "hold": hold, "compounds": len(compounds)}
+        cause = f"{zone} declared on {target} by {who}"
+        lead = [Record(now, "measure.declared", target, cause, None, None, data)]
+        draft = self._draft()
+        _measures.plan_declare(draft, compounds, zone, hold, now, f"{zone} declared on {target}")
+        return self._commit_measures(command, who, lead, draft, now)
+
+    @command
+    def lift(
+        self,
+        target: str,
+        to: str = "open",
+        *,
+        actor: str | None = None,
+        skip_recovery: bool = False,
+        command_id: str | None = None,
+        key: str | None = None,
+    ) -> CommandResult:
+        """Lift measures at or below ``target`` down to zone ``to``.
+
+        Compounds more severe than ``to`` step down to it (and then follow the
+        rules' timings from there). Communities left without sealed or
+        controlled compounds begin recovery, or with ``skip_recovery`` go
+        straight back to normal once all their compounds are open.
+
+        Raises:
+            UnknownUnitError: ``target`` names no unit or area.
+            AuthorityError: ``actor`` may not command ``target``.
+            GridgovError: ``to`` is not a zone.
+        """
+        _measures.check_liftable(to)
+        units, level = self._target(target)
+        who = self._authorise(actor, units, level, "lift measures on")
+        now = self.clock.now()
+        command = self._kernel.command_id(command_id)
+        cause = f"lifted to {to} on {target} by {who}"
+        lead = [Record(now, "measure.lifted", target, cause, None, None, {"to": to})]
+        draft = self._draft()
+        _measures.plan_lift(draft, units, to, skip_recovery, now, f"lifted to {to} on {target}")
+        return self._commit_measures(command, who, lead, draft, now)
+
+    @command
+    def receive_alert(
+        self,
+        xml: bytes | str,
+        *,
+        actor: str | None = None,
+        exercise: bool = False,
+        command_id: str | None = None,
+        key: str | None = None,
+    ) -> CommandResult:
+        """Take an OASIS CAP 1.2 alert as a command.
+
+        The alert is parsed safely (:func:`gridgov.alerts.parse_cap`), mapped
+        to measures by the alert rule (:func:`gridgov.alerts.plan_alert`):
+        its areas resolve to units by administrative geocode or name, an
+        ``Alert`` or ``Update`` declares its measures there, a ``Cancel``
+        lifts them (the referenced alert's units when it names no area).
+        An exercise or test changes nothing unless ``exercise=True`` (then an
+        ``Exercise`` is applied). Every alert, applied or ignored, is recorded
+        as an ``alert.received`` event with the reasons for what was ignored.
+
+        Raises:
+            AlertError: the XML is malformed, hostile or not CAP 1.2 (nothing changes).
+            AuthorityError: ``actor`` may not command the alert's units.
+        """
+        from gridgov.alerts import parse_cap, plan_alert
+
+        now = self.clock.now()
+        alert = parse_cap(xml)
+        decision = plan_alert(self.city, alert, exercise=exercise, now=now)
+        targets = [t for _, units in decision.measures for t in units]
+        if decision.action == "lift" and not decision.targets:
+            targets = self._alert_targets(decision.references)
+        who = SYSTEM
+        if targets:
+            level = min((self.city.chain.level(t) for t in targets), key=lambda lv: lv.rank)
+            who = self._authorise(actor, targets, level, "apply an alert to")
+        elif actor is not None:
+            who = actor
+        command = self._kernel.command_id(command_id)
+        data: dict[str, Any] = {
+            "identifier": alert.identifier,
+            "sender": alert.sender,
+            "status": alert.status,
+            "msg_type": alert.msg_type,
+            "action": decision.action,
+            "measures": [[zone, list(units)] for zone, units in decision.measures],
+            "targets": sorted(set(targets)),
+            "reasons": list(decision.reasons),
+        }
+        what = f"CAP {alert.msg_type} {alert.identifier} from {alert.sender}: {decision.action}"
+        lead = [Record(now, "alert.received", self.city.chain.city, what, None, None, data)]
+        cause = f"CAP alert {alert.identifier}"
+        draft = self._draft()
+        if decision.action == "declare":
+            for zone, units in decision.measures:
+                compounds = units_compounds(self.city, units)
+                _measures.plan_declare(draft, compounds, zone, False, now, cause)
+        elif decision.action == "lift" and targets:
+            _measures.plan_lift(draft, targets, "open", False, now, cause)
+        return self._commit_measures(command, who, lead, draft, now)
+
+    def _alert_targets(self, references: Iterable[tuple[str, str, datetime]]) -> list[str]:
+        """Units that earlier alerts (named by CAP references) applied measures to."""
+        wanted = {(sender, identifier) for sender, identifier, _ in references}
+        out: list[str] = []
+        for event in self.journal.select(type="alert.received"):
+            if (event.data.get("sender"), event.data.get("identifier")) in wanted:
+                out.extend(str(t) for t in event.data.get("targets", []))
+        return sorted(set(out))
+
+    @command
+    def advance(
+        self, to: datetime | None = None, *, command_id: str | None = None, key: str | None = None
+    ) -> CommandResult:
+        """Move the clock to ``to`` and apply every step-down that falls due, in time order.
+
+        Args:
+            to: the new time (a :class:`ManualClock` is moved there); default:
+                the clock's current time.
+
+        Raises:
+            GridgovError: ``to`` is earlier than the clock, or the clock cannot be moved.
+        """
+        clock = self.clock
+        if to is not None:
+            if not isinstance(clock, ManualClock):
+                raise GridgovError(
+                    "advance(to=...) needs a ManualClock; this engine's clock moves by itself"
+                )
+            if to.tzinfo is None or to < clock.now():
+                raise GridgovError(
+                    f"cannot advance to {to.isoformat()}: the clock is at "
+                    f"{clock.now().isoformat()} (expected a later, timezone-aware time)"
+                )
+        now = to if to is not None else clock.now()
+        command = self._kernel.command_id(command_id)
+        events: list[Event] = []
+        # One commit per due time: each instant's step-downs and the
+        # staffing they release land together, in time order.
+        while True:
+            batch = self._advance_batch(command, now)
+            if batch is None:
+                break
+            events.extend(batch.events)
+        if to is not None:
+            assert isinstance(clock, ManualClock)
+            clock.set(to)
+        return CommandResult(command, tuple(events))
+
+    def _advance_batch(self, command: str, now: datetime) -> CommandResult | None:
+        """Apply every deadline of the earliest due time up to ``now``; None when none is due."""
+        kernel = self._kernel
+        state = kernel.state
+        heap = list(kernel.heap)
+        while heap and not state.measures.live(heap[0]):
+            heapq.heappop(heap)
+        kernel.heap = list(heap)
+        dues = [heap[0][0]] if heap else []
+        ticket_due = state.tickets.next_due()
+        if ticket_due is not None:
+            dues.append(ticket_due)
+        if not dues or min(dues) > now:
+            return None
+        due_time = min(dues)
+        floor = state.last_time
+        when = max(due_time, floor) if floor is not None else due_time
+        draft = self._draft()
+        _measures.plan_due(draft, heap, due_time, when)
+        plan = draft.plan()
+        records = list(plan.records)
+        if ticket_due is not None and ticket_due <= due_time:
+            records += _ticket_records(state.tickets.plan_due(due_time))
+        records += kernel.staffing_after(plan, when)
+        return kernel.commit(command, SYSTEM, records, heap=heap)
+
+
+class StaffingCommands(EngineBase):
+    """Commands on staffing: re-staffing, the task board, availability."""
+
+    @command
+    def staff(
+        self, *, actor: str | None = None, command_id: str | None = None, key: str | None = None
+    ) -> CommandResult:
+        """Try again to fill every open shortfall from the pools (e.g. after people came back).
+
+        Raises:
+            AuthorityError: ``actor`` is not the city's command.
+        """
+        who = self._authorise(actor, [self.city.chain.city], Level.CITY, "re-staff")
+        command = self._kernel.command_id(command_id)
+        records = self._kernel.staffing_after(None, self.clock.now(), refill=True)
+        return self._kernel.commit(command, who, records)
+
+    @command
+    def post_task(
+        self,
+        community: str,
+        kind: str,
+        *,
+        unit: str | None = None,
+        capacity: int = 1,
+        actor: str | None = None,
+        command_id: str | None = None,
+        key: str | None = None,
+    ) -> CommandResult:
+        """Post a task on a community's task board for its in-service members to claim.
+
+        Args:
+            community: whose board.
+            kind: what the task is (e.g. ``medicine_delivery``).
+            unit: the compound or grid it serves (default: the community).
+            capacity: how many members it takes.
+
+        Raises:
+            UnknownUnitError: no such community or unit.
+            GridgovError: capacity below 1.
+            AuthorityError: ``actor`` does not command the community.
+        """
+        chain = self.city.chain
+        if chain.level(community) is not Level.COMMUNITY:
+            raise GridgovError(f"{community} is a {chain.level(community)}, not a community")
+        target = unit if unit is not None else community
+        if target not in chain or chain.community_of(target) != community:
+            raise UnknownUnitError(target, f"unit of community {community} named")
+        if capacity < 1:
+            raise GridgovError(f"task capacity must be at least 1, got {capacity}")
+        if self.mode(community) == "normal":
+            raise GridgovError(
+                f"community {community} is in normal mode; its task board opens with an "
+                "alert or emergency (tasks close when it is back to normal)"
+            )
+        who = self._authorise(actor, [community], Level.COMMUNITY, "post tasks for")
+        command = self._kernel.command_id(command_id)
+        # Numbers are never reused, so a task id names one task in the journal.
+        number = self._kernel.state.task_numbers.get(community, 0) + 1
+        post = StaffPost(f"{community}/task/{number}", kind, target, community, capacity)
+        records = _staffing.plan_post_task(post, self.clock.now())
+        return self._kernel.commit(command, who, records)
+
+    @command
+    def claim(
+        self, task: str, person: str, *, command_id: str | None = None, key: str | None = None
+    ) -> CommandResult:
+        """An in-service member claims a seat of a task on their home community's board.
+
+        Raises:
+            UnknownUnitError: no such task or person.
+            GridgovError: the person is not an in-service member of that community,
+                already holds a post, or the task is full.
+        """
+        rule = self.rules.staffing
+        records = _staffing.plan_claim(self.city, self.roster, rule, task, person, self.clock.now())
+        command = self._kernel.command_id(command_id)
+        return self._kernel.commit(command, person, records)
+
+    @command
+    def hand_back(
+        self, person: str, *, command_id: str | None = None, key: str | None = None
+    ) -> CommandResult:
+        """A member hands their task back; its seat opens for others to claim.
+
+        Raises:
+            UnknownUnitError: no such person.
+            GridgovError: the person holds no task.
+        """
+        rule = self.rules.staffing
+        records = _staffing.plan_hand_back(self.city, self.roster, rule, person, self.clock.now())
+        command = self._kernel.command_id(command_id)
+        return self._kernel.commit(command, person, records)
+
+    @command
+    def complete_task(
+        self,
+        task: str,
+        *,
+        actor: str | None = None,
+        command_id: str | None = None,
+        key: str | None = None,
+    ) -> CommandResult:
+        """A task is done: it leaves the board and its members go back to their normal posts.
+
+        Raises:
+            UnknownUnitError: no such open task.
+        """
+        post = _staffing.open_task(self.roster, task)
+        who = self._authorise(actor, [post.community], Level.COMMUNITY, "complete tasks of")
+        command = self._kernel.command_id(command_id)
+        records = _staffing.plan_complete(self.roster, task, self.clock.now())
+        return self._kernel.commit(command, who, records)
+
+    @command
+    def set_availability(
+        self,
+        away: dict[str, float],
+        *,
+        seed: int = 0,
+        actor: str | None = None,
+        command_id: str | None = None,
+        key: str | None = None,
+    ) -> CommandResult:
+        """Make a share of each kind of person unavailable for new posts.
+
+        Researchers use it for staffing levels ("20% fewer in-service
+        members") and daily availability; people already on a post stay.
+
+        Args:
+            away: share unavailable (0..1) by person kind (``cadre``,
+                ``in_service_member``, ``grid_worker``, ``volunteer``); kinds
+                left out are all available.
+            seed: which people are away is drawn with this seed.
+
+        Raises:
+            GridgovError: an unknown kind or a share outside 0..1.
+            AuthorityError: ``actor`` is not the city's command.
+        """
+        kinds = {k.value for k in PersonKind}
+        for kind, share in away.items():
+            if kind not in kinds:
+                raise GridgovError(
+                    f"unknown person kind {kind!r} (expected one of: {', '.join(sorted(kinds))})"
+                )
+            if not 0.0 <= share <= 1.0:
+                raise GridgovError(f"share away for {kind} must be in 0..1, got {share}")
+        city = self.city.chain.city
+        who = self._authorise(actor, [city], Level.CITY, "set availability for")
+        command = self._kernel.command_id(command_id)
+        data: dict[str, Any] = {"away": dict(sorted(away.items())), "seed": seed}
+        record = Record(
+            self.clock.now(), "availability.changed", city, "availability set", None, None, data
+        )
+        return self._kernel.commit(command, who, [record])
+
+
+class TicketCommands(EngineBase):
+    """Commands of the closed loop for residents' requests."""
+
+    @command
+    def open_ticket(
+        self,
+        where: str,
+        category: str,
+        *,
+        description: str = "",
+        resident: Private | None = None,
+        ticket: str | None = None,
+        actor: str | None = None,
+        command_id: str | None = None,
+        key: str | None = None,
+    ) -> CommandResult:
+        """Accept a resident's request (step 1 of the closed loop) at the clock's time.
+
+        Args:
+            where: the grid, compound or building it comes from.
+            category: its category (a key of the rules' ``[tickets]`` categories).
+            description: the matter in the resident's words (kept private,
+                published redacted).
+            resident: the resident's personal data (never published).
+            ticket: the ticket's number (default: the next one).
+            actor: who registers it (a unit or person; default ``system``).
+
+        Raises:
+            UnknownUnitError: ``where`` names no grid, compound or building.
+            GridgovError: unknown category or a number already taken.
+            AuthorityError: ``actor`` does not command ``where``.
+        """
+        now = self.clock.now()
+        changes = self.tickets.plan_open(
+            where, category, now, description=description, resident=resident, ticket=ticket
+        )
+        unit = changes[0].unit
+        who = self._authorise(actor, [unit], self.city.chain.level(unit), "open tickets at")
+        command = self._kernel.command_id(command_id)
+        return self._kernel.commit(command, who, _ticket_records(changes))
+
+    @command
+    def handle_ticket(
+        self,
+        /,
+        ticket: str,
+        trigger: str,
+        *,
+        actor: str | None = None,
+        command_id: str | None = None,
+        key: str | None = None,
+        **data: Any,
+    ) -> CommandResult:
+        """Move a ticket one step of the closed loop (see :meth:`TicketDesk.plan_trigger`).
+
+        Args:
+            ticket: the ticket.
+            trigger: ``classify``, ``transfer``, ``reject``, ``track``,
+                ``supervise``, ``feed_back``, ``score``, ``publish``,
+                ``archive`` or ``withdraw``.
+            actor: who acts (a unit commanding the unit the ticket is at, a
+                person through their post; default ``system``).
+            data: the trigger's data (``category``, ``to``, ``reason``,
+                ``result``, ``score``, ``note``).
+
+        Raises:
+            UnknownUnitError: no such ticket.
+            TransitionError: the trigger is not allowed in the ticket's state.
+            AuthorityError: ``actor`` does not command the ticket's unit.
+            GridgovError: missing or bad data for the trigger.
+        """
+        current = self.tickets.ticket(ticket)
+        level = self.city.chain.level(current.unit)
+        who = self._authorise(actor, [current.unit], level, "handle tickets at")
+        changes = self.tickets.plan_trigger(ticket, trigger, self.clock.now(), **data)
+        command = self._kernel.command_id(command_id)
+        return self._kernel.commit(command, who, _ticket_records(changes))

@@ -1,0 +1,409 @@
+"""The command pipeline under the engine: authorise, commit, journal, deliver, snapshot.
+
+Every command of :class:`gridgov.engine.Engine` runs through :class:`Kernel`:
+
+1. :meth:`Kernel.run` takes the engine's lock, answers a repeated idempotency
+   key with the first result, and records a refusal (``command.refused``) when
+   the command raises :class:`~gridgov.errors.AuthorityError`;
+2. the command authorises its actor (:func:`authorise`) and asks the pure
+   planners of its domain for event records (:class:`gridgov.records.Record`);
+3. :meth:`Kernel.commit` numbers the records into events, applies each with
+   the one reducer (:meth:`gridgov.state.EngineState.apply`) and appends them
+   to the journal in one go; if anything fails, the state is rebuilt from the
+   journal, which never saw the command;
+4. :meth:`Kernel.run` hands the events to the subscribers and, on a durable
+   journal, takes a snapshot once enough events have accumulated: only
+   between commands, so a snapshot always covers whole commands.
+
+Opening a journal (:meth:`Kernel.load`) restores the latest snapshot, if it
+can be trusted, and replays the events after it through the same reducer. A
+snapshot that cannot be trusted (unknown version, digest mismatch, a seq
+beyond the events, malformed data, or an old pickled one) is ignored in favour
+of a full replay; :attr:`Kernel.load_report` says what happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from gridgov._gc import gc_paused
+from gridgov.city import City
+from gridgov.clock import Clock
+from gridgov.errors import AuthorityError, GridgovError, JournalError, UnknownUnitError
+from gridgov.journal import (
+    CommandRecord,
+    Event,
+    MemoryJournal,
+    SqliteJournal,
+    decode_snapshot,
+    encode_snapshot,
+)
+from gridgov.measures import Deadline, MeasuresPlan
+from gridgov.model import Level
+from gridgov.records import Record
+from gridgov.rules import Rules
+from gridgov.staffing import Pools, plan_staffing, staffing_records
+from gridgov.state import EngineState
+
+__all__ = ["SYSTEM", "CommandResult", "Kernel", "LoadReport", "authorise"]
+
+_log = logging.getLogger("gridgov.engine")
+
+#: The actor of the engine's own actions (deadlines) and the default actor.
+SYSTEM = "system"
+#: Commands whose work may land in several commits (one per due time).
+_MULTI_COMMIT = frozenset({"advance"})
+
+Journal = MemoryJournal | SqliteJournal
+Subscriber = Callable[[Event], object]
+
+
+@attrs.frozen
+class CommandResult:
+    """What one command did."""
+
+    #: The command's id (in every event it caused).
+    command: str
+    #: The events it recorded, in order.
+    events: tuple[Event, ...]
+
+    def changes(self, type: str | None = None) -> list[Event]:
+        """The events of ``type`` (all when None)."""
+        return [e for e in self.events if type is None or e.type == type]
+
+
+@attrs.frozen
+class LoadReport:
+    """How an engine reached the state of its journal when it was opened."""
+
+    #: The seq of the snapshot restored (0: none, everything was replayed).
+    snapshot: int = 0
+    #: Events replayed after the snapshot.
+    replayed: int = 0
+    #: Why the latest snapshot was not used (None: it was, or there was none).
+    ignored: str | None = None
+
+
+def fingerprint(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """A command's name and arguments, to refuse a key reused for another command."""
+    shown = [repr(a) for a in args]
+    shown += [f"{k}={v!r}" for k, v in sorted(kwargs.items()) if k not in ("key", "command_id")]
+    return f"{name}({', '.join(shown)})"
+
+
+def authorise(
+    city: City, rules: Rules, actor: str | None, units: Sequence[str], level: Level, what: str
+) -> str:
+    """Check that ``actor`` may act on ``units`` (at ``level``); returns the actor's name.
+
+    Raises:
+        UnknownUnitError: ``actor`` is neither a unit nor a person.
+        AuthorityError: ``actor`` may not act there.
+    """
+    if actor is None or actor == SYSTEM:
+        return SYSTEM
+    chain = city.chain
+    post_unit = actor
+    if actor not in chain:
+        person = city.people.get(actor)
+        if person is None:
+            raise UnknownUnitError(actor, "actor (unit or person)")
+        post_unit = person.normal_post.unit
+        if post_unit not in chain:
+            raise AuthorityError(
+                actor,
+                ", ".join(units),
+                f"{actor}'s post is at {post_unit}, not a unit of the chain of command",
+            )
+    actor_level = chain.level(post_unit)
+    need = rules.override_levels_above
+    if actor_level.rank > level.rank - need:
+        rule = (
+            f"a {actor_level} may not {what} a {level}"
+            f" (overrides.levels_above = {need}: the commander must be at least "
+            f"{need} level(s) above the scope)"
+        )
+        raise AuthorityError(actor, ", ".join(units), rule)
+    for unit in units:
+        if not chain.commands(post_unit, unit):
+            raise AuthorityError(actor, unit, f"{unit} is outside the jurisdiction of {post_unit}")
+    return actor
+
+
+class Kernel:
+    """The engine's state, journal and command pipeline (see the module docstring)."""
+
+    def __init__(
+        self,
+        city: City,
+        rules: Rules,
+        clock: Clock,
+        journal: Journal,
+        *,
+        seed: int,
+        snapshot_every: int,
+        pause_gc: bool,
+    ) -> None:
+        self.city = city
+        self.rules = rules
+        self.clock = clock
+        self.journal = journal
+        self.seed = seed
+        self.pause_gc = pause_gc
+        self.state = EngineState(city, rules, pause_gc=pause_gc)
+        #: Scheduled step-downs (an index over the state's deadlines).
+        self.heap: list[Deadline] = []
+        self.lock = threading.RLock()
+        self.subscribers: list[tuple[Subscriber, frozenset[str] | None]] = []
+        self.delivery_errors: list[tuple[int, Subscriber, BaseException]] = []
+        self.pending: tuple[str, str] | None = None
+        self.pending_single = True
+        self.snapshot_every = snapshot_every
+        self.snapshot_seq = 0
+        self.load_report = LoadReport()
+        self._pools: Pools | None = None
+
+    def paused(self) -> contextlib.AbstractContextManager[None]:
+        """Pause the garbage collector for bulk work, when the engine was asked to."""
+        return gc_paused() if self.pause_gc else contextlib.nullcontext()
+
+    @property
+    def pools(self) -> Pools:
+        """The candidate pools of the city (built on first use)."""
+        if self._pools is None:
+            with self.paused():
+                self._pools = Pools(self.city, self.seed)
+        return self._pools
+
+    def command_id(self, command_id: str | None) -> str:
+        """``command_id``, or the next engine-made id."""
+        return command_id if command_id is not None else f"c{self.state.commands + 1:06d}"
+
+    # ------------------------------------------------------------- running
+
+    def run(
+        self,
+        name: str,
+        call: Callable[..., CommandResult],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> CommandResult:
+        """Run one command: serialised, retry-safe, audited, delivered, snapshotted."""
+        key = kwargs.get("key")
+        with self.lock, self.paused():
+            if key is not None:
+                printed = fingerprint(name, args, kwargs)
+                prior = self.journal.lookup(key)
+                if prior is not None:
+                    if prior.fingerprint != printed:
+                        raise GridgovError(
+                            f"idempotency key {key!r} was used for {prior.fingerprint}; "
+                            f"expected the same command again, got {printed}"
+                        )
+                    return CommandResult(
+                        prior.command, tuple(self.journal.between(prior.first, prior.last))
+                    )
+                self.pending = (key, printed)
+                self.pending_single = name not in _MULTI_COMMIT
+            try:
+                result = call(*args, **kwargs)
+            except AuthorityError as exc:
+                self.pending = None
+                self.deliver(self.refuse(name, exc).events)
+                raise
+            except BaseException:
+                self.pending = None
+                raise
+            if self.pending is not None:
+                self._remember_key(result)
+            self.deliver(result.events)
+            self.maybe_snapshot()
+            return result
+
+    def _remember_key(self, result: CommandResult) -> None:
+        # Nothing committed carried the key (a command that changed nothing,
+        # or one of several commits): remember it now.
+        assert self.pending is not None
+        key, printed = self.pending
+        self.pending = None
+        seqs = [e.seq for e in result.events] or [self.journal.next_seq]
+        first, last = seqs[0], (seqs[-1] if result.events else seqs[0] - 1)
+        self.journal.append([], CommandRecord(key, printed, result.command, first, last))
+
+    def refuse(self, name: str, exc: AuthorityError) -> CommandResult:
+        """Record a refused command: refusals are audit data."""
+        record = Record(
+            self.clock.now(),
+            "command.refused",
+            exc.target,
+            exc.rule,
+            None,
+            None,
+            {"command": name, "actor": exc.actor},
+        )
+        return self.commit(self.command_id(None), exc.actor, [record])
+
+    def deliver(self, events: Iterable[Event]) -> None:
+        """Hand committed events to the subscribers; their errors are kept, never raised."""
+        if not self.subscribers:
+            return
+        for event in events:
+            for callback, types in list(self.subscribers):
+                if types is not None and event.type not in types:
+                    continue
+                try:
+                    callback(event)
+                except Exception as exc:
+                    self.delivery_errors.append((event.seq, callback, exc))
+                    _log.exception("subscriber %r failed on event %d", callback, event.seq)
+
+    # ------------------------------------------------------------ planning
+
+    def staffing_after(
+        self, plan: MeasuresPlan | None, when: datetime, *, refill: bool = False
+    ) -> list[Record]:
+        """The staffing records that follow a measures plan (and a refill when asked)."""
+        changes = plan.changes if plan is not None else {}
+        normal = plan.normal if plan is not None else frozenset()
+        roster = self.state.roster
+        # Tasks posted on the board of a community back to normal are over.
+        close = (
+            [p for p in roster.posts if "/task/" in p and p.split("/task/", 1)[0] in normal]
+            if normal
+            else []
+        )
+        if not changes and not refill and not close:
+            return []
+        staffing = plan_staffing(
+            self.city,
+            self.pools,
+            roster,
+            changes,
+            self.rules.staffing,
+            refill=refill,
+            close=close,
+        )
+        return staffing_records(staffing, roster, self.city.chain.city, when)
+
+    # ----------------------------------------------------------- committing
+
+    def commit(
+        self,
+        command: str,
+        actor: str,
+        records: Sequence[Record],
+        *,
+        heap: list[Deadline] | None = None,
+        pushes: Sequence[Deadline] = (),
+    ) -> CommandResult:
+        """Number ``records`` into events, apply them with the reducer and journal them.
+
+        All or nothing: if applying or appending fails, the state is rebuilt
+        from the journal (which then holds none of these events) and the
+        error is raised.
+
+        Args:
+            command: the command's id.
+            actor: who issued it.
+            records: the staged events, in order.
+            heap: the schedule as the planner left it (replaces the engine's).
+            pushes: deadlines to add to the engine's schedule.
+        """
+        first = self.journal.next_seq
+        events = tuple(
+            Event(first + i, r.time, r.type, r.unit, command, actor, r.cause, r.old, r.new, r.data)
+            for i, r in enumerate(records)
+        )
+        record = None
+        if self.pending is not None and self.pending_single:
+            key, printed = self.pending
+            record = CommandRecord(key, printed, command, first, first + len(events) - 1)
+        state = self.state
+        try:
+            for event in events:
+                state.apply(event)
+            self.journal.append(events, record)
+        except BaseException:
+            self.rebuild()
+            raise
+        if record is not None:
+            self.pending = None
+        if heap is not None:
+            self.heap = heap
+        for item in pushes:
+            heapq.heappush(self.heap, item)
+        return CommandResult(command, events)
+
+    # ------------------------------------------------------------- loading
+
+    def load(self) -> None:
+        """Bring the state to what the journal's events give (a trusted snapshot first)."""
+        with self.paused():
+            self.state, self.heap, self.load_report = self._replayed()
+        self.snapshot_seq = self.load_report.snapshot
+        if self.load_report.ignored is not None:
+            _log.warning("%s; replayed the whole journal instead", self.load_report.ignored)
+
+    def rebuild(self) -> None:
+        """Put the state back to what the journal gives (after a failed commit)."""
+        try:
+            self.state, self.heap, _ = self._replayed()
+        except Exception:  # pragma: no cover - the journal itself is unreadable
+            _log.exception("could not rebuild the state from the journal")
+
+    def _replayed(self) -> tuple[EngineState, list[Deadline], LoadReport]:
+        """A new state at the journal's last event, its schedule, and how it was reached."""
+        state, start, ignored = self._from_snapshot()
+        events = self.journal.since(start)
+        apply = state.apply
+        for event in events:
+            apply(event)
+        return state, state.measures.deadlines(), LoadReport(start, len(events), ignored)
+
+    def _from_snapshot(self) -> tuple[EngineState, int, str | None]:
+        """A new state from the latest snapshot if it can be trusted: (state, seq, why not)."""
+        state = EngineState(self.city, self.rules, pause_gc=self.pause_gc)
+        latest = self.journal.latest_snapshot()
+        if latest is None:
+            return state, 0, None
+        seq, blob = latest
+        total = len(self.journal)
+        try:
+            if seq > total:
+                raise JournalError(
+                    f"snapshot at event {seq} is beyond the journal's last event ({total})"
+                )
+            state.load(decode_snapshot(blob, seq)["state"])
+        except JournalError as exc:
+            return EngineState(self.city, self.rules, pause_gc=self.pause_gc), 0, str(exc)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            return (
+                EngineState(self.city, self.rules, pause_gc=self.pause_gc),
+                0,
+                f"snapshot at event {seq} is malformed ({exc!r})",
+            )
+        return state, seq, None
+
+    # ------------------------------------------------------------ snapshots
+
+    def maybe_snapshot(self) -> None:
+        """Snapshot a durable journal once ``snapshot_every`` events have accumulated."""
+        journal = self.journal
+        if journal.durable and len(journal) - self.snapshot_seq >= self.snapshot_every:
+            self.save_snapshot()
+
+    def save_snapshot(self) -> None:
+        """Snapshot the whole state (between commands), with the seq it covers."""
+        seq = len(self.journal)
+        keys = [attrs.astuple(r) for r in self.journal.records(seq)]
+        data = {"state": self.state.dump(), "keys": keys}
+        self.journal.save_snapshot(seq, encode_snapshot(seq, data))
+        self.snapshot_seq = seq

@@ -1,0 +1,573 @@
+"""Measures: the zones of compounds and the modes of communities, planned and applied.
+
+Two halves, as for every domain of the engine:
+
+* **The state** (:class:`Measures`): every compound's zone, every
+  community's mode, their step-down deadlines (*due* times) and the compounds
+  *held* (kept until lifted). Its public face is read-only; it changes only
+  through :meth:`Measures._apply_event`, the reducer the engine calls for each
+  ``zone.*`` and ``mode.*`` event, live and on replay alike.
+* **The planner** (:class:`MeasuresDraft` and the ``plan_*`` functions): pure
+  computations over a read-only :class:`Measures`, returning a frozen
+  :class:`MeasuresPlan` of event records. A confirmed case seals its *seal
+  scope* (how far a measure reaches around the compound, see
+  :func:`gridgov.modes.compounds_in_scope`), controls the rest of the control
+  scope, watches the precaution scope, alerts the alert scope; declarations
+  step compounds up, lifts step them down, and quiet periods step them down by
+  the rules' timings. A community's mode follows its compounds' zones.
+
+Deadlines are kept by the engine in one schedule ordered by due time; each is
+also written into the event that set it, so replaying restores it exactly.
+Zone deadlines fall before mode deadlines at the same instant, so a community
+sees its compounds' step-downs before it decides its own mode.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from gridgov.city import City
+from gridgov.errors import GridgovError, JournalError
+from gridgov.model import Level
+from gridgov.modes import (
+    ZONES,
+    StateBoard,
+    communities_in_scope,
+    compounds_in_scope,
+    mode_board,
+    units_compounds,
+    zone_board,
+)
+from gridgov.records import EventLike, Record
+from gridgov.rules import Rules
+
+__all__ = [
+    "MEASURE_EVENTS",
+    "Deadline",
+    "Measures",
+    "MeasuresDraft",
+    "MeasuresPlan",
+    "check_declarable",
+    "check_liftable",
+    "plan_case",
+    "plan_declare",
+    "plan_due",
+    "plan_lift",
+]
+
+#: Rank of each zone, mildest first.
+SEVERITY = {zone: rank for rank, zone in enumerate(ZONES)}
+#: The event types :meth:`Measures._apply_event` applies.
+MEASURE_EVENTS = frozenset({"zone.changed", "zone.renewed", "mode.changed", "mode.renewed"})
+#: Kinds of deadline: zones before modes at the same instant.
+ZONE_DUE, MODE_DUE = 0, 1
+
+#: A scheduled step-down: (due time, kind, unit).
+Deadline = tuple[datetime, int, str]
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
+def _days(days: float) -> timedelta:
+    return timedelta(days=days)
+
+
+# ===================================================================== state
+
+
+class Measures:
+    """Zones, modes, their deadlines and holds: the measures state of one engine.
+
+    Read-only for everyone but the engine, which changes it only through
+    :meth:`_apply_event` (the reducer of ``zone.*`` and ``mode.*`` events).
+
+    Args:
+        city: the city whose communities and compounds it tracks.
+        pause_gc: pause the garbage collector while the machines are built.
+    """
+
+    def __init__(self, city: City, *, pause_gc: bool = False) -> None:
+        self._city = city
+        self._modes = mode_board(city.chain.units(Level.COMMUNITY), pause_gc=pause_gc)
+        self._zones = zone_board(city.compounds, pause_gc=pause_gc)
+        self._zone_due: dict[str, datetime | None] = {}
+        self._mode_due: dict[str, datetime | None] = {}
+        self._held: set[str] = set()
+        self._counts: dict[str, Counter[str]] = {}
+        for compound in city.compounds.values():
+            self._counts.setdefault(compound.community, Counter())["open"] += 1
+
+    # ------------------------------------------------------------------ reads
+
+    @property
+    def mode_board(self) -> StateBoard:
+        """The community mode machine (read it; only events change it)."""
+        return self._modes
+
+    @property
+    def zone_board(self) -> StateBoard:
+        """The compound zone machine (read it; only events change it)."""
+        return self._zones
+
+    def zone(self, compound: str) -> str:
+        """The zone of ``compound`` (KeyError when unknown)."""
+        return self._zones.state(compound)
+
+    def mode(self, community: str) -> str:
+        """The mode of ``community`` (KeyError when unknown)."""
+        return self._modes.state(community)
+
+    def zone_due(self, compound: str) -> datetime | None:
+        """When ``compound`` steps down next (None: not scheduled)."""
+        return self._zone_due.get(compound)
+
+    def mode_due(self, community: str) -> datetime | None:
+        """When ``community``'s alert or recovery period ends (None: not scheduled)."""
+        return self._mode_due.get(community)
+
+    def held(self, compound: str) -> bool:
+        """``compound``'s measure is kept until lifted."""
+        return compound in self._held
+
+    def counts(self, community: str) -> Mapping[str, int]:
+        """How many of ``community``'s compounds are in each zone."""
+        return self._counts.get(community, Counter())
+
+    def live(self, item: Deadline) -> bool:
+        """``item`` is still the unit's deadline (not superseded by a later change)."""
+        due, kind, unit = item
+        dues = self._zone_due if kind == ZONE_DUE else self._mode_due
+        return dues.get(unit) == due
+
+    def deadlines(self) -> list[Deadline]:
+        """Every scheduled deadline, as a heap."""
+        heap: list[Deadline] = [
+            (d, ZONE_DUE, u) for u, d in self._zone_due.items() if d is not None
+        ]
+        heap += [(d, MODE_DUE, u) for u, d in self._mode_due.items() if d is not None]
+        heapq.heapify(heap)
+        return heap
+
+    def snapshot(self) -> dict[str, Any]:
+        """The measures, comparable with ``==`` (for replay checks)."""
+        return {
+            "zones": self._zones.states_of(),
+            "modes": self._modes.states_of(),
+            "zone_due": {k: v for k, v in self._zone_due.items() if v is not None},
+            "mode_due": {k: v for k, v in self._mode_due.items() if v is not None},
+            "held": sorted(self._held),
+        }
+
+    # ---------------------------------------------------------------- reducer
+
+    def _apply_event(self, event: EventLike) -> None:
+        """Apply one ``zone.*`` or ``mode.*`` event (the reducer; the engine's job).
+
+        Raises:
+            JournalError: the event names an unknown zone or mode.
+            KeyError: the event names a unit the city lacks.
+        """
+        due = event.data.get("due")
+        when = datetime.fromisoformat(due) if isinstance(due, str) else None
+        new = event.new
+        if event.type.startswith("zone."):
+            if new is None or new not in SEVERITY:
+                raise JournalError(f"event {event.seq}: unknown zone {new!r}")
+            old = self._zones.state(event.unit)
+            if new != old:
+                self._zones._force(event.unit, new)
+                counts = self._counts[self._city.chain.community_of(event.unit)]
+                counts[old] -= 1
+                counts[new] += 1
+            self._zone_due[event.unit] = when
+            if event.data.get("hold"):
+                self._held.add(event.unit)
+            else:
+                self._held.discard(event.unit)
+        else:
+            if new is None or new not in self._modes.states:
+                raise JournalError(f"event {event.seq}: unknown mode {new!r}")
+            self._modes._force(event.unit, new)
+            self._mode_due[event.unit] = when
+
+    # -------------------------------------------------------------- snapshots
+
+    def _dump(self) -> dict[str, Any]:
+        """The state as JSON-ready data (only what differs from a new city)."""
+        zones, modes = self._zones.states_of(), self._modes.states_of()
+        return {
+            "zones": {c: z for c, z in zones.items() if z != "open"},
+            "modes": {c: m for c, m in modes.items() if m != "normal"},
+            "zone_due": {c: d.isoformat() for c, d in self._zone_due.items() if d is not None},
+            "mode_due": {c: d.isoformat() for c, d in self._mode_due.items() if d is not None},
+            "held": sorted(self._held),
+        }
+
+    def _load(self, data: Mapping[str, Any]) -> None:
+        """Take the state :meth:`_dump` wrote (on a new, untouched instance).
+
+        Raises:
+            KeyError, TypeError, ValueError: the data is malformed.
+        """
+        for compound, zone in data["zones"].items():
+            if zone not in SEVERITY:
+                raise ValueError(f"unknown zone {zone!r}")
+            old = self._zones.state(compound)
+            self._zones._force(compound, zone)
+            counts = self._counts[self._city.chain.community_of(compound)]
+            counts[old] -= 1
+            counts[zone] += 1
+        for community, mode in data["modes"].items():
+            if mode not in self._modes.states:
+                raise ValueError(f"unknown mode {mode!r}")
+            self._modes.state(community)
+            self._modes._force(community, mode)
+        for compound, due in data["zone_due"].items():
+            self._zones.state(compound)
+            self._zone_due[compound] = datetime.fromisoformat(due)
+        for community, due in data["mode_due"].items():
+            self._modes.state(community)
+            self._mode_due[community] = datetime.fromisoformat(due)
+        for compound in data["held"]:
+            self._zones.state(compound)
+            self._held.add(str(compound))
+
+
+# =================================================================== planner
+
+
+@attrs.frozen
+class MeasuresPlan:
+    """What one command does to zones and modes: its event records, in order."""
+
+    #: The ``zone.*`` / ``mode.*`` records (after any leading records of the command).
+    records: tuple[Record, ...]
+    #: Compounds whose zone changed: compound -> (zone before, zone after).
+    changes: Mapping[str, tuple[str, str]]
+    #: Communities whose mode ends up ``normal`` after a change.
+    normal: frozenset[str]
+    #: Deadlines set by this plan.
+    pushes: tuple[Deadline, ...]
+
+
+class MeasuresDraft:
+    """Mutable working state of one planning run over a read-only :class:`Measures`.
+
+    The overlay holds the zones and modes as the plan has them so far; the
+    state itself is never touched. :meth:`plan` freezes the result.
+    """
+
+    def __init__(self, state: Measures, city: City, rules: Rules) -> None:
+        self.state = state
+        self.city = city
+        self.rules = rules
+        self.records: list[Record] = []
+        self.zone: dict[str, str] = {}
+        self.zone_due: dict[str, datetime | None] = {}
+        self.hold: dict[str, bool] = {}
+        self.mode: dict[str, str] = {}
+        self.mode_due: dict[str, datetime | None] = {}
+        self.counts: dict[str, Counter[str]] = {}
+        self.pushes: list[Deadline] = []
+        #: Zone of each changed compound before this plan.
+        self.first_zone: dict[str, str] = {}
+        #: Pushes already put on the heap of :func:`plan_due`.
+        self.scheduled = 0
+
+    # ------------------------------------------------------------- overlay
+
+    def zone_of(self, compound: str) -> str:
+        got = self.zone.get(compound)
+        return got if got is not None else self.state.zone(compound)
+
+    def zone_due_of(self, compound: str) -> datetime | None:
+        if compound in self.zone_due:
+            return self.zone_due[compound]
+        return self.state.zone_due(compound)
+
+    def held(self, compound: str) -> bool:
+        if compound in self.hold:
+            return self.hold[compound]
+        return self.state.held(compound)
+
+    def mode_of(self, community: str) -> str:
+        got = self.mode.get(community)
+        return got if got is not None else self.state.mode(community)
+
+    def mode_due_of(self, community: str) -> datetime | None:
+        if community in self.mode_due:
+            return self.mode_due[community]
+        return self.state.mode_due(community)
+
+    def count(self, community: str) -> Counter[str]:
+        got = self.counts.get(community)
+        if got is None:
+            got = Counter(self.state.counts(community))
+            self.counts[community] = got
+        return got
+
+    def plan(self) -> MeasuresPlan:
+        """The frozen result of this run."""
+        changes = {
+            c: (old, self.zone_of(c))
+            for c, old in self.first_zone.items()
+            if self.zone_of(c) != old
+        }
+        normal = frozenset(c for c, m in self.mode.items() if m == "normal")
+        return MeasuresPlan(tuple(self.records), changes, normal, tuple(self.pushes))
+
+    # -------------------------------------------------------------- staging
+
+    def set_zone(
+        self,
+        compound: str,
+        new: str,
+        due: datetime | None,
+        hold: bool,
+        when: datetime,
+        cause: str,
+    ) -> None:
+        board = self.state.zone_board
+        old = self.zone_of(compound)
+        self.zone_due[compound] = due
+        self.hold[compound] = hold
+        if new == old:
+            data: dict[str, Any] = {"due": _iso(due), "hold": hold}
+            self.records.append(Record(when, "zone.renewed", compound, cause, old, new, data))
+        else:
+            trigger = board.trigger_to(old, new)
+            if trigger is None:  # pragma: no cover - every pair of zones has a trigger
+                board.destination(compound, old, f"to {new}")
+                return
+            self.first_zone.setdefault(compound, old)
+            self.zone[compound] = new
+            counts = self.count(self.city.chain.community_of(compound))
+            counts[old] -= 1
+            counts[new] += 1
+            data = {"trigger": trigger, "due": _iso(due), "hold": hold}
+            self.records.append(Record(when, "zone.changed", compound, cause, old, new, data))
+        if due is not None:
+            self.pushes.append((due, ZONE_DUE, compound))
+
+    def set_mode(
+        self, community: str, trigger: str, due: datetime | None, when: datetime, cause: str
+    ) -> None:
+        old = self.mode_of(community)
+        new = self.state.mode_board.destination(community, old, trigger)
+        self.mode[community] = new
+        self.mode_due[community] = due
+        data = {"trigger": trigger, "due": _iso(due)}
+        self.records.append(Record(when, "mode.changed", community, cause, old, new, data))
+        if due is not None:
+            self.pushes.append((due, MODE_DUE, community))
+
+    def renew_mode(self, community: str, due: datetime, when: datetime, cause: str) -> None:
+        mode = self.mode_of(community)
+        self.mode_due[community] = due
+        data = {"due": _iso(due)}
+        self.records.append(Record(when, "mode.renewed", community, cause, mode, mode, data))
+        self.pushes.append((due, MODE_DUE, community))
+
+    # ------------------------------------------------------------ decisions
+
+    def zone_deadline(self, zone: str, start: datetime) -> datetime | None:
+        if zone == "open":
+            return None
+        return start + _days(self.rules.zones[zone].after_quiet_days)
+
+    def step_up(
+        self,
+        compounds: Iterable[str],
+        zone: str,
+        start: datetime,
+        now: datetime,
+        cause: str,
+        hold: bool = False,
+    ) -> dict[str, None]:
+        """Raise compounds to ``zone`` (never lower); returns the communities touched."""
+        chain = self.city.chain
+        touched: dict[str, None] = {}
+        target = SEVERITY[zone]
+        due = None if hold else self.zone_deadline(zone, start)
+        for compound in compounds:
+            current = self.zone_of(compound)
+            if SEVERITY[current] < target:
+                self.set_zone(compound, zone, due, hold, now, cause)
+                touched[chain.community_of(compound)] = None
+            elif current == zone:
+                old_due = self.zone_due_of(compound)
+                if hold and not self.held(compound):
+                    self.set_zone(compound, zone, None, True, now, cause)
+                elif (
+                    not self.held(compound)
+                    and due is not None
+                    and (old_due is None or due > old_due)
+                ):
+                    self.set_zone(compound, zone, due, False, now, cause)
+                touched[chain.community_of(compound)] = None
+        return touched
+
+    def step_down(self, compound: str, when: datetime) -> None:
+        current = self.zone_of(compound)
+        step = self.rules.zones[current]
+        target = step.step_down_to
+        cause = f"{current} for {step.after_quiet_days:g} quiet day(s)"
+        self.set_zone(compound, target, self.zone_deadline(target, when), False, when, cause)
+        self.settle(self.city.chain.community_of(compound), when, cause)
+
+    def settle_all(
+        self,
+        communities: Iterable[str],
+        now: datetime,
+        cause: str,
+        alert_from: datetime | None = None,
+    ) -> None:
+        quiet = _days(self.rules.modes.alert_quiet_days)
+        start = alert_from if alert_from is not None else now
+        for community in communities:
+            self.settle(community, now, cause)
+            counts = self.count(community)
+            mode = self.mode_of(community)
+            if counts["sealed"] + counts["controlled"]:
+                continue
+            if mode == "normal":
+                self.set_mode(community, "raise_alert", start + quiet, now, cause)
+            elif mode == "alert":
+                due = self.mode_due_of(community)
+                if due is None or start + quiet > due:
+                    self.renew_mode(community, start + quiet, now, cause)
+
+    def settle(self, community: str, when: datetime, cause: str, hurry: bool = False) -> None:
+        """Bring a community's mode in line with its compounds' zones at ``when``.
+
+        Any sealed or controlled compound means emergency. Without them, an
+        emergency begins recovery; recovery and alert end once their period is
+        over and every compound is open (``hurry`` ends them at once).
+        """
+        counts = self.count(community)
+        mode = self.mode_of(community)
+        if counts["sealed"] + counts["controlled"]:
+            if mode in ("normal", "alert"):
+                self.set_mode(community, "declare_emergency", None, when, cause)
+            elif mode == "recovery":
+                self.set_mode(community, "relapse", None, when, cause)
+            return
+        if mode == "emergency":
+            recovery = when + _days(self.rules.modes.recovery_days)
+            self.set_mode(community, "begin_recovery", recovery, when, cause)
+            mode = "recovery"
+            if not hurry:
+                return
+        if counts["precaution"]:
+            return
+        mode_due = self.mode_due_of(community)
+        over = hurry or (mode_due is not None and mode_due <= when)
+        if mode == "recovery" and over:
+            self.set_mode(community, "resume_normal", None, when, cause)
+        elif mode == "alert" and over:
+            self.set_mode(community, "stand_down", None, when, cause)
+
+
+# ============================================================ plan functions
+
+
+def check_declarable(zone: str) -> None:
+    """Raise unless ``zone`` can be declared (sealed, controlled or precaution)."""
+    if zone not in SEVERITY or zone == "open":
+        raise GridgovError(
+            f"cannot declare zone {zone!r} (expected sealed, controlled or precaution; "
+            "use lift to open)"
+        )
+
+
+def check_liftable(to: str) -> None:
+    """Raise unless measures can be lifted to ``to`` (open, precaution or controlled)."""
+    if to not in SEVERITY or to == "sealed":
+        raise GridgovError(f"cannot lift to {to!r} (expected open, precaution or controlled)")
+
+
+def plan_case(draft: MeasuresDraft, compound: str, when: datetime, now: datetime) -> None:
+    """Stage the rules' case measures around ``compound`` (case confirmed at ``when``)."""
+    rules, city = draft.rules, draft.city
+    case, areas = rules.case, rules.areas
+    cause = f"case in {compound}"
+    sealed = set(compounds_in_scope(city, compound, case.seal, areas))
+    controlled: set[str] = set()
+    if case.control is not None:
+        controlled = set(compounds_in_scope(city, compound, case.control, areas)) - sealed
+    watched: set[str] = set()
+    if case.precaution is not None:
+        watched = set(compounds_in_scope(city, compound, case.precaution, areas))
+        watched -= sealed | controlled
+    touched: dict[str, None] = {}
+    for zone, members in (("sealed", sealed), ("controlled", controlled), ("precaution", watched)):
+        touched.update(draft.step_up(sorted(members), zone, when, now, cause))
+    alerted: dict[str, None] = {}
+    if case.alert is not None:
+        alerted.update(dict.fromkeys(communities_in_scope(city, compound, case.alert, areas)))
+    alerted.update(touched)
+    draft.settle_all(alerted, now, cause, alert_from=when)
+
+
+def plan_declare(
+    draft: MeasuresDraft,
+    compounds: Iterable[str],
+    zone: str,
+    hold: bool,
+    now: datetime,
+    cause: str,
+) -> None:
+    """Stage stepping ``compounds`` up to ``zone`` (never down) and the modes that follow."""
+    touched = draft.step_up(compounds, zone, now, now, cause, hold=hold)
+    draft.settle_all(touched, now, cause)
+
+
+def plan_lift(
+    draft: MeasuresDraft,
+    units: Iterable[str],
+    to: str,
+    skip_recovery: bool,
+    now: datetime,
+    cause: str,
+) -> None:
+    """Stage stepping the compounds at or below ``units`` down to ``to``."""
+    touched: dict[str, None] = {}
+    chain = draft.city.chain
+    for compound in units_compounds(draft.city, units):
+        if SEVERITY[draft.zone_of(compound)] > SEVERITY[to]:
+            draft.set_zone(compound, to, draft.zone_deadline(to, now), False, now, cause)
+            touched[chain.community_of(compound)] = None
+    for community in touched:
+        draft.settle(community, now, cause)
+        if skip_recovery:
+            draft.settle(community, now, cause, hurry=True)
+
+
+def plan_due(
+    draft: MeasuresDraft, heap: list[Deadline], due_time: datetime, when: datetime
+) -> None:
+    """Stage every step-down of ``heap`` due at ``due_time`` (popping them), recorded at ``when``.
+
+    Deadlines set on the way that fall due by ``due_time`` are taken too.
+    """
+    while heap and heap[0][0] <= due_time:
+        due, kind, unit = heapq.heappop(heap)
+        if kind == ZONE_DUE:
+            if draft.zone_due_of(unit) != due:
+                continue
+            draft.step_down(unit, when)
+        else:
+            if draft.mode_due_of(unit) != due:
+                continue
+            draft.settle(unit, when, "quiet period over")
+        for item in draft.pushes[draft.scheduled :]:
+            heapq.heappush(heap, item)
+        draft.scheduled = len(draft.pushes)

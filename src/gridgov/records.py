@@ -1,0 +1,58 @@
+"""What planners hand to the engine: events as staged, before the journal numbers them.
+
+A planner never sees the journal; it returns :class:`Record` tuples (an
+event without its seq, command and actor), and reducers read events through
+the :class:`EventLike` protocol, which :class:`gridgov.journal.Event`
+satisfies. Both live here, at the bottom of the layers, so that planners and
+the journal need not import each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, NamedTuple, Protocol
+
+__all__ = ["EventLike", "Record"]
+
+
+class Record(NamedTuple):
+    """An event as a planner stages it: everything but its seq, command and actor."""
+
+    #: When the change takes effect.
+    time: datetime
+    #: The event type.
+    type: str
+    #: The unit it is about.
+    unit: str
+    #: Why, in words.
+    cause: str
+    #: State before (None where it does not apply).
+    old: str | None
+    #: State after (None where it does not apply).
+    new: str | None
+    #: Further details, JSON-friendly.
+    data: dict[str, Any]
+
+
+class EventLike(Protocol):
+    """The fields of a recorded event that reducers read."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def command(self) -> str: ...
+    @property
+    def time(self) -> datetime: ...
+    @property
+    def old(self) -> str | None: ...
+    @property
+    def new(self) -> str | None: ...
+    @property
+    def data(self) -> Mapping[str, Any]: ...
+    @property
+    def cause(self) -> str: ...

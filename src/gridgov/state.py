@@ -1,0 +1,150 @@
+"""The engine's whole state and the one reducer that changes it.
+
+:class:`EngineState` gathers the state of every domain: the measures (zones,
+modes, deadlines, holds: :class:`gridgov.measures.Measures`), the staffing
+roster (:class:`gridgov.staffing.Roster`), the ticket desk
+(:class:`gridgov.tickets.TicketDesk`) and the engine's counters (command
+numbers, the time of the last event, task numbers). :meth:`EngineState.apply`
+is **the** reducer: every change of state is one recorded event applied by
+it, to the domain the event's type belongs to. The engine calls it when a
+command commits and when a journal is replayed, so replaying the journal gives
+the live state by construction.
+
+Snapshots are data only: :meth:`EngineState.dump` gives JSON-ready data of
+the whole state and :meth:`EngineState.load` takes it back on a fresh state
+(see :func:`gridgov.journal.encode_snapshot` for the versioned, digested
+form). Nothing in a snapshot is ever executed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from gridgov.city import City
+from gridgov.errors import UnknownUnitError
+from gridgov.measures import MEASURE_EVENTS, Measures
+from gridgov.records import EventLike
+from gridgov.rules import Rules
+from gridgov.staffing import STAFFING_EVENTS, Roster
+from gridgov.tickets import KINDS as TICKET_KINDS
+from gridgov.tickets import TicketDesk, situation_from
+
+__all__ = ["EngineState", "command_number"]
+
+
+def command_number(command: str) -> int | None:
+    """The number of an engine-made command id (``c000042`` -> 42), else None."""
+    if command.startswith("c") and command[1:].isdigit():
+        return int(command[1:])
+    return None
+
+
+class EngineState:
+    """Everything an engine knows that events change, and the one reducer.
+
+    Args:
+        city: the city.
+        rules: the rules (the ticket desk's limits and emergency zones).
+        pause_gc: pause the garbage collector while the machines are built.
+    """
+
+    def __init__(self, city: City, rules: Rules, *, pause_gc: bool = False) -> None:
+        self.city = city
+        #: Zones, modes, their deadlines and holds.
+        self.measures = Measures(city, pause_gc=pause_gc)
+        #: Who holds which emergency post.
+        self.roster = Roster(city)
+        #: The closed loop's tickets.
+        self.tickets = TicketDesk(
+            city,
+            rules.tickets,
+            situation_from(city, rules.tickets, self.measures.zone, self.measures.mode),
+        )
+        #: The highest command number used.
+        self.commands = 0
+        #: Time of the latest event.
+        self.last_time: datetime | None = None
+        #: The last task number per community (never reused).
+        self.task_numbers: dict[str, int] = {}
+        self._reducers: dict[str, Callable[[EventLike], None]] = {}
+        for kind in MEASURE_EVENTS:
+            self._reducers[kind] = self.measures._apply_event
+        for kind in STAFFING_EVENTS:
+            self._reducers[kind] = self.roster._apply_event
+        for kind in TICKET_KINDS:
+            self._reducers[kind] = self.tickets._apply_event
+
+    # ---------------------------------------------------------------- reducer
+
+    def apply(self, event: EventLike) -> None:
+        """Apply one recorded event: the only way the state changes.
+
+        Events of types no domain keeps (``case.confirmed``, ``measure.*``,
+        ``command.refused``, ...) only move the counters.
+
+        Raises:
+            UnknownUnitError: the event names a unit the state does not know.
+            JournalError: the event does not fit (unknown zone or mode, ...).
+            GridgovError: a ticket or staffing event that does not fit.
+        """
+        number = command_number(event.command)
+        if number is not None and number > self.commands:
+            self.commands = number
+        if self.last_time is None or event.time > self.last_time:
+            self.last_time = event.time
+        reducer = self._reducers.get(event.type)
+        if reducer is None:
+            return
+        try:
+            reducer(event)
+        except KeyError:
+            raise UnknownUnitError(event.unit, f"unit (event {event.seq}) named") from None
+        if event.type == "post.opened":
+            community, sep, number_text = str(event.data["post"]).partition("/task/")
+            if sep and number_text.isdigit():
+                known = self.task_numbers.get(community, 0)
+                self.task_numbers[community] = max(known, int(number_text))
+
+    # ------------------------------------------------------------------ reads
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state, comparable with ``==`` (for replay checks)."""
+        out = self.measures.snapshot()
+        out["commands"] = self.commands
+        out.update(self.roster.snapshot())
+        out["tickets"] = self.tickets.snapshot()
+        out["task_numbers"] = dict(self.task_numbers)
+        return out
+
+    # -------------------------------------------------------------- snapshots
+
+    def dump(self) -> dict[str, Any]:
+        """The whole state as JSON-ready data (for a snapshot)."""
+        return {
+            "measures": self.measures._dump(),
+            "roster": self.roster._dump(),
+            "tickets": self.tickets._dump(),
+            "commands": self.commands,
+            "last_time": self.last_time.isoformat() if self.last_time is not None else None,
+            "task_numbers": dict(self.task_numbers),
+        }
+
+    def load(self, data: Mapping[str, Any]) -> None:
+        """Take the state :meth:`dump` wrote; only on a fresh state.
+
+        Raises:
+            KeyError, TypeError, ValueError, AttributeError: the data is malformed
+            (the caller then drops this state and replays instead).
+        """
+        self.measures._load(data["measures"])
+        self.roster._load(data["roster"])
+        self.tickets._load(data["tickets"])
+        commands = data["commands"]
+        if isinstance(commands, bool) or not isinstance(commands, int):
+            raise ValueError(f"commands must be a count, got {commands!r}")
+        self.commands = commands
+        last = data["last_time"]
+        self.last_time = datetime.fromisoformat(last) if last is not None else None
+        self.task_numbers = {str(k): int(v) for k, v in data["task_numbers"].items()}
