@@ -29,9 +29,6 @@ OVERSIZED = {
     "presets/jiamusi.py:_jiamusi",
     "sim/covasim.py:_make_classes",
     "sim/runner.py:run_scenario",
-    "staffing.py:plan_staffing",
-    "tickets.py:TicketDesk",
-    "tickets.py:scorecards",
 }
 
 

@@ -223,9 +223,9 @@ class MemoryJournal:
         """The command that carried idempotency ``key``, if any."""
         return self._keys.get(key)
 
-    def records(self, upto: int) -> list[CommandRecord]:
-        """The idempotency records of commands whose events end at or before ``upto``."""
-        return sorted((r for r in self._keys.values() if r.last <= upto), key=_record_order)
+    def count_keys(self, upto: int) -> int:
+        """How many idempotency records belong to commands ending at or before event ``upto``."""
+        return sum(1 for r in self._keys.values() if r.last <= upto)
 
     def between(self, first: int, last: int) -> list[Event]:
         """Events with ``first <= seq <= last``."""
@@ -250,10 +250,6 @@ class MemoryJournal:
 
     def close(self) -> None:
         """Nothing to close."""
-
-
-def _record_order(record: CommandRecord) -> tuple[int, int, str]:
-    return (record.first, record.last, record.key)
 
 
 def encode_snapshot(seq: int, state: Mapping[str, Any]) -> bytes:
@@ -431,15 +427,10 @@ class SqliteJournal:
         self._write(write)
         self._next += len(events)
 
-    def records(self, upto: int) -> list[CommandRecord]:
-        """The idempotency records of commands whose events end at or before ``upto``."""
-        rows = self._query(
-            "SELECT key, fingerprint, command, first_seq, last_seq FROM commands "
-            "WHERE last_seq <= ?",
-            (upto,),
-        )
-        records = [CommandRecord(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in rows]
-        return sorted(records, key=_record_order)
+    def count_keys(self, upto: int) -> int:
+        """How many idempotency records belong to commands ending at or before event ``upto``."""
+        row = self._query("SELECT COUNT(*) FROM commands WHERE last_seq <= ?", (upto,)).fetchone()
+        return int(row[0])
 
     def lookup(self, key: str) -> CommandRecord | None:
         """The command that carried idempotency ``key``, if any."""

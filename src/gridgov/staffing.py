@@ -735,22 +735,7 @@ def plan_staffing(
             _close(draft, post_id, "its community is back to normal")
     for compound in sorted(changes):
         old, new = changes[compound]
-        before = {p.id: p for p in required_posts(city, compound, old, rule)}
-        after = {p.id: p for p in required_posts(city, compound, new, rule)}
-        for post_id in before.keys() - after.keys():
-            # A task completed on the board is already gone.
-            if post_id in roster.posts:
-                _close(draft, post_id, f"{compound} is {new}")
-        for post_id, post in after.items():
-            current = roster.posts.get(post_id)
-            if current == post:
-                continue
-            draft.opened[post_id] = post
-            holders = roster.holders.get(post_id, ())
-            # A smaller post lets its latest comers go first.
-            for extra in holders[post.capacity :][::-1]:
-                draft.release(extra, post_id, f"{post_id} needs {post.capacity}")
-            to_fill.append(post_id)
+        to_fill += _repost(draft, city, compound, old, new, rule)
         step = (new in hot_zones) - (old in hot_zones)
         if step:
             for grid in city.grids_of_compound(compound):
@@ -788,6 +773,31 @@ def plan_staffing(
         reinforcements=reinforcements,
         hot=tuple(sorted((g, d) for g, d in hot_delta.items() if d)),
     )
+
+
+def _repost(
+    draft: _Draft, city: City, compound: str, old: str, new: str, rule: StaffingRule
+) -> list[str]:
+    """Stage the posts of ``compound`` going from zone ``old`` to ``new``; returns those to fill."""
+    roster = draft.roster
+    before = {p.id: p for p in required_posts(city, compound, old, rule)}
+    after = {p.id: p for p in required_posts(city, compound, new, rule)}
+    for post_id in before.keys() - after.keys():
+        # A task completed on the board is already gone.
+        if post_id in roster.posts:
+            _close(draft, post_id, f"{compound} is {new}")
+    to_fill: list[str] = []
+    for post_id, post in after.items():
+        current = roster.posts.get(post_id)
+        if current == post:
+            continue
+        draft.opened[post_id] = post
+        holders = roster.holders.get(post_id, ())
+        # A smaller post lets its latest comers go first.
+        for extra in holders[post.capacity :][::-1]:
+            draft.release(extra, post_id, f"{post_id} needs {post.capacity}")
+        to_fill.append(post_id)
+    return to_fill
 
 
 def _role_priority(draft: _Draft, post_id: str) -> int:

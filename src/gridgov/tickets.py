@@ -429,31 +429,17 @@ def _always_normal(origin: str) -> str:
     return "normal"
 
 
-class TicketDesk:
-    """Every ticket of a city: plans changes to them, applies them, keeps their deadlines.
+class _StepPlanner:
+    """The pure decisions behind :class:`TicketDesk`'s plans: routing, steps, breaches.
 
-    Args:
-        city: the city whose chain routes and escalates tickets.
-        rule: the ticket rules (default: those of practice).
-        situation: tells a ticket's mode from its compound (or grid); see
-            :func:`situation_from`. Default: always ``normal``. It is asked
-            whenever a deadline is set; the answer is recorded in the change,
-            so replaying never asks it.
+    Reads the desk's state, never changes it.
     """
 
-    def __init__(
-        self, city: City, rule: TicketRule | None = None, situation: Situation | None = None
-    ) -> None:
-        self._city = city
-        self._rule = rule if rule is not None else TicketRule()
-        self._situation: Situation = situation if situation is not None else _always_normal
-        self._board = ticket_board()
-        self._tickets: dict[str, Ticket] = {}
-        self._heap: list[tuple[datetime, str]] = []
-        self._timed = 0  # tickets with a running limit
-        self._last: datetime | None = None
-
-    # ------------------------------------------------------------------ reads
+    _city: City
+    _rule: TicketRule
+    _situation: Situation
+    _tickets: dict[str, Ticket]
+    _last: datetime | None
 
     @property
     def city(self) -> City:
@@ -464,275 +450,6 @@ class TicketDesk:
     def rule(self) -> TicketRule:
         """The ticket rules."""
         return self._rule
-
-    @property
-    def situation(self) -> Situation:
-        """Tells a ticket's mode from its compound (or grid)."""
-        return self._situation
-
-    @property
-    def board(self) -> TicketBoard:
-        """The workflow machine (its table, allowed triggers and diagram)."""
-        return self._board
-
-    def __contains__(self, ticket: object) -> bool:
-        return ticket in self._tickets
-
-    def __len__(self) -> int:
-        return len(self._tickets)
-
-    def __iter__(self) -> Iterator[Ticket]:
-        return iter(self._tickets.values())
-
-    def ticket(self, ticket: str) -> Ticket:
-        """The ticket ``ticket``.
-
-        Raises:
-            UnknownUnitError: no such ticket on this desk.
-        """
-        try:
-            return self._tickets[ticket]
-        except KeyError:
-            raise UnknownUnitError(ticket, "ticket") from None
-
-    def allowed(self, ticket: str) -> tuple[str, ...]:
-        """The triggers the ticket's state allows, sorted (``reopen`` follows a low score)."""
-        return tuple(t for t in self.board.allowed(self.ticket(ticket).state) if t != "reopen")
-
-    def next_due(self) -> datetime | None:
-        """When the next time limit passes (None when no limit is running)."""
-        for due, ticket in _in_order(self._heap):
-            if self._tickets[ticket].due == due:
-                return due
-        return None
-
-    def snapshot(self) -> dict[str, Any]:
-        """The whole desk, comparable with ``==`` (for replay checks)."""
-        return {"tickets": dict(self._tickets), "next_due": self.next_due(), "last": self._last}
-
-    # --------------------------------------------------------------- planning
-
-    def plan_open(
-        self,
-        where: str,
-        category: str,
-        at: datetime,
-        *,
-        description: str = "",
-        resident: Private | None = None,
-        ticket: str | None = None,
-    ) -> tuple[TicketChange, ...]:
-        """Plan accepting a request (step 1: register the matter).
-
-        Args:
-            where: the grid, compound or building it comes from (a compound
-                goes to the first grid covering it).
-            category: its category (a key of the rules' categories).
-            at: when it was registered (timezone-aware).
-            description: the matter in the resident's words (kept private;
-                published only redacted).
-            resident: the resident's personal data.
-            ticket: the ticket's number (default: the next ``T000001``...).
-
-        Returns:
-            One ``ticket.opened`` change.
-
-        Raises:
-            UnknownUnitError: ``where`` names no grid, compound or building.
-            GridgovError: unknown category, a ticket number already taken, or
-                a grid-less compound.
-            ClockError: ``at`` has no time zone.
-        """
-        _aware(at)
-        grid, compound = self._origin(where)
-        self._category(category)
-        if ticket is None:
-            ticket = self._next_id()
-        elif ticket in self._tickets:
-            raise GridgovError(f"ticket {ticket} already exists (ticket numbers are unique)")
-        private = attrs.evolve(resident or Private(), description=description)
-        mode = self._mode(compound or grid)
-        due = self._due(category, mode, "accepted", at)
-        data = {
-            "origin": grid,
-            "compound": compound,
-            "category": category,
-            "mode": mode,
-            "due": _iso(due),
-            "summary": redact(description, private),
-            "private": attrs.asdict(private),
-        }
-        cause = f"{category} request registered at {grid}"
-        return (TicketChange("ticket.opened", ticket, grid, at, None, "accepted", data, cause),)
-
-    def plan_trigger(
-        self, ticket: str, trigger: str, at: datetime, **data: Any
-    ) -> tuple[TicketChange, ...]:
-        """Plan one step of a ticket, with every change that follows from it.
-
-        Args:
-            ticket: the ticket.
-            trigger: ``classify`` (``category=`` to change it), ``transfer``
-                (``to=`` a unit above, default one level up; ``reason=``),
-                ``reject`` (``reason=``, required), ``track``, ``supervise``,
-                ``feed_back`` (``result=``), ``score`` (``score=`` 1-5,
-                required), ``publish``, ``archive``, ``withdraw``
-                (``reason=``); each also takes ``note=``.
-            at: when (timezone-aware, not before the ticket's last change).
-            data: the trigger's data, as listed.
-
-        Returns:
-            The changes, in order: the state change first, then the moves
-            along the chain it causes (one per level).
-
-        Raises:
-            TransitionError: the trigger is not allowed in the ticket's state.
-            UnknownUnitError: no such ticket, or ``to`` names no unit.
-            GridgovError: missing or unexpected data, a score outside 1-5,
-                ``at`` before the ticket's last change, ``reopen`` asked for
-                directly, or a transfer that does not go up the chain.
-            ClockError: ``at`` has no time zone.
-        """
-        current = self.ticket(ticket)
-        _aware(at)
-        if at < current.updated:
-            raise GridgovError(
-                f"ticket {ticket} last changed at {current.updated.isoformat()}; "
-                f"{trigger!r} at {at.isoformat()} would go back in time"
-            )
-        if trigger == "reopen":
-            raise GridgovError(
-                f"ticket {ticket}: 'reopen' follows a low score (below tickets.low_score = "
-                f"{self.rule.low_score}); score the ticket instead"
-            )
-        if (current.state, trigger) not in self.board.table():
-            legal = [t for t in self.board.allowed(current.state) if t != "reopen"]
-            raise TransitionError(f"ticket {ticket}", current.state, trigger, legal)
-        new = self.board.table()[(current.state, trigger)]
-        allowed = _TRIGGER_DATA[trigger]
-        unexpected = sorted(set(data) - allowed)
-        if unexpected:
-            raise GridgovError(
-                f"ticket {ticket}: {trigger!r} takes no {', '.join(unexpected)} "
-                f"(allowed: {', '.join(sorted(allowed))})"
-            )
-        note = data.get("note")
-        extra: dict[str, Any] = {} if note is None else {"note": str(note)}
-        if trigger in _PLAIN_TRIGGERS:
-            # A step with nothing but its note: no routing, no moves.
-            return (self._step(current, new, at, trigger, extra),)
-        planner = getattr(self, f"_plan_{trigger}")
-        changes: tuple[TicketChange, ...] = planner(current, new, at, extra, **data)
-        return changes
-
-    def plan_due(self, now: datetime) -> tuple[TicketChange, ...]:
-        """Plan every breach of a time limit up to ``now``, in time order.
-
-        Each breach escalates the ticket one level up from the unit holding it
-        (``ticket.escalated``, with the rule that fired), where the same
-        state's limit starts again from the breach; at the city a breach is
-        recorded as ``ticket.overdue`` and no new limit starts. A ticket that
-        breaches again before ``now`` climbs again, so the result does not
-        depend on how often this is called.
-
-        Raises:
-            ClockError: ``now`` has no time zone.
-        """
-        _aware(now)
-        changes: list[TicketChange] = []
-        overlay: dict[str, tuple[str, datetime | None, str]] = {}  # ticket -> (unit, due, mode)
-        local: list[tuple[datetime, str]] = []
-        walk = _in_order(self._heap)
-        upcoming = next(walk, None)
-        while True:
-            if local and (upcoming is None or local[0] < upcoming):
-                due, ticket = heapq.heappop(local)
-            elif upcoming is not None:
-                due, ticket = upcoming
-                upcoming = next(walk, None)
-            else:
-                break
-            if due > now:
-                break
-            current = self._tickets[ticket]
-            unit, live_due, mode = overlay.get(ticket, (current.unit, current.due, current.mode))
-            if live_due != due:
-                continue  # superseded by a later change
-            change, next_due = self._breach(current, unit, mode, due)
-            changes.append(change)
-            overlay[ticket] = (change.unit, next_due, str(change.data.get("mode", mode)))
-            if next_due is not None:
-                heapq.heappush(local, (next_due, ticket))
-        return tuple(changes)
-
-    # ------------------------------------------------------------- applying
-
-    def _apply(self, changes: Iterable[TicketChange]) -> None:
-        """Apply planned or recorded changes, in order, all or nothing (the engine's job).
-
-        Raises:
-            GridgovError: a change does not fit the desk (an unknown ticket, a
-                state or unit other than the one it starts from); nothing is
-                applied.
-        """
-        staged: dict[str, Ticket] = {}
-        last = self._last
-        for change in changes:
-            got = staged.get(change.ticket, self._tickets.get(change.ticket))
-            staged[change.ticket] = _applied(got, change)
-            last = change.time if last is None else max(last, change.time)
-        heap = self._heap
-        for ticket, after in staged.items():
-            before = self._tickets.get(ticket)
-            self._tickets[ticket] = after
-            before_due = before.due if before is not None else None
-            if after.due != before_due:
-                self._timed += (after.due is not None) - (before_due is not None)
-                if after.due is not None:
-                    heapq.heappush(heap, (after.due, ticket))
-        self._last = last
-        # Entries of changed deadlines stay in the heap until they reach its
-        # top; when they outnumber the live ones the heap is rebuilt.
-        while heap and self._tickets[heap[0][1]].due != heap[0][0]:
-            heapq.heappop(heap)
-        if len(heap) > 2 * self._timed + 1024:
-            self._heap = [(t.due, t.id) for t in self._tickets.values() if t.due is not None]
-            heapq.heapify(self._heap)
-
-    def _apply_event(self, event: EventLike) -> None:
-        """Apply one recorded ticket event (the reducer of ticket events).
-
-        Raises:
-            GridgovError: the event does not fit the desk.
-        """
-        self._apply((TicketChange.from_event(event),))
-
-    # -------------------------------------------------------------- snapshots
-
-    def _dump(self) -> dict[str, Any]:
-        """The desk as JSON-ready data."""
-        return {
-            "last": _iso(self._last),
-            "tickets": [_dump_ticket(t) for t in self._tickets.values()],
-        }
-
-    def _load(self, data: Mapping[str, Any]) -> None:
-        """Take the state :meth:`_dump` wrote (on a new, empty desk).
-
-        Raises:
-            KeyError, TypeError, ValueError: the data is malformed.
-        """
-        for record in data["tickets"]:
-            ticket = _load_ticket(record)
-            self._tickets[ticket.id] = ticket
-        self._last = _parse(data["last"])
-        self._heap = [(t.due, t.id) for t in self._tickets.values() if t.due is not None]
-        heapq.heapify(self._heap)
-        self._timed = len(self._heap)
-
-    def bulk(self, capacity: int = 1024) -> TicketArrays:
-        """An empty :class:`TicketArrays` on this desk's city and rules (needs numpy)."""
-        return TicketArrays(self.city, self.rule, capacity)
 
     # ------------------------------------------------------------- helpers
 
@@ -756,7 +473,7 @@ class TicketDesk:
             raise GridgovError(f"unknown request category {category!r} (expected one of: {known})")
 
     def _mode(self, origin: str) -> str:
-        mode = self.situation(origin)
+        mode = self._situation(origin)
         if mode not in TICKET_MODES:
             raise GridgovError(
                 f"the situation of {origin} is {mode!r} "
@@ -1094,6 +811,302 @@ class TicketDesk:
         ), next_due
 
 
+class TicketDesk(_StepPlanner):
+    """Every ticket of a city: plans changes to them, applies them, keeps their deadlines.
+
+    Args:
+        city: the city whose chain routes and escalates tickets.
+        rule: the ticket rules (default: those of practice).
+        situation: tells a ticket's mode from its compound (or grid); see
+            :func:`situation_from`. Default: always ``normal``. It is asked
+            whenever a deadline is set; the answer is recorded in the change,
+            so replaying never asks it.
+    """
+
+    def __init__(
+        self, city: City, rule: TicketRule | None = None, situation: Situation | None = None
+    ) -> None:
+        self._city = city
+        self._rule = rule if rule is not None else TicketRule()
+        self._situation: Situation = situation if situation is not None else _always_normal
+        self._board = ticket_board()
+        self._tickets: dict[str, Ticket] = {}
+        self._heap: list[tuple[datetime, str]] = []
+        self._timed = 0  # tickets with a running limit
+        self._last: datetime | None = None
+
+    # ------------------------------------------------------------------ reads
+
+    @property
+    def situation(self) -> Situation:
+        """Tells a ticket's mode from its compound (or grid)."""
+        return self._situation
+
+    @property
+    def board(self) -> TicketBoard:
+        """The workflow machine (its table, allowed triggers and diagram)."""
+        return self._board
+
+    def __contains__(self, ticket: object) -> bool:
+        return ticket in self._tickets
+
+    def __len__(self) -> int:
+        return len(self._tickets)
+
+    def __iter__(self) -> Iterator[Ticket]:
+        return iter(self._tickets.values())
+
+    def ticket(self, ticket: str) -> Ticket:
+        """The ticket ``ticket``.
+
+        Raises:
+            UnknownUnitError: no such ticket on this desk.
+        """
+        try:
+            return self._tickets[ticket]
+        except KeyError:
+            raise UnknownUnitError(ticket, "ticket") from None
+
+    def allowed(self, ticket: str) -> tuple[str, ...]:
+        """The triggers the ticket's state allows, sorted (``reopen`` follows a low score)."""
+        return tuple(t for t in self.board.allowed(self.ticket(ticket).state) if t != "reopen")
+
+    def next_due(self) -> datetime | None:
+        """When the next time limit passes (None when no limit is running)."""
+        for due, ticket in _in_order(self._heap):
+            if self._tickets[ticket].due == due:
+                return due
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole desk, comparable with ``==`` (for replay checks)."""
+        return {"tickets": dict(self._tickets), "next_due": self.next_due(), "last": self._last}
+
+    # --------------------------------------------------------------- planning
+
+    def plan_open(
+        self,
+        where: str,
+        category: str,
+        at: datetime,
+        *,
+        description: str = "",
+        resident: Private | None = None,
+        ticket: str | None = None,
+    ) -> tuple[TicketChange, ...]:
+        """Plan accepting a request (step 1: register the matter).
+
+        Args:
+            where: the grid, compound or building it comes from (a compound
+                goes to the first grid covering it).
+            category: its category (a key of the rules' categories).
+            at: when it was registered (timezone-aware).
+            description: the matter in the resident's words (kept private;
+                published only redacted).
+            resident: the resident's personal data.
+            ticket: the ticket's number (default: the next ``T000001``...).
+
+        Returns:
+            One ``ticket.opened`` change.
+
+        Raises:
+            UnknownUnitError: ``where`` names no grid, compound or building.
+            GridgovError: unknown category, a ticket number already taken, or
+                a grid-less compound.
+            ClockError: ``at`` has no time zone.
+        """
+        _aware(at)
+        grid, compound = self._origin(where)
+        self._category(category)
+        if ticket is None:
+            ticket = self._next_id()
+        elif ticket in self._tickets:
+            raise GridgovError(f"ticket {ticket} already exists (ticket numbers are unique)")
+        private = attrs.evolve(resident or Private(), description=description)
+        mode = self._mode(compound or grid)
+        due = self._due(category, mode, "accepted", at)
+        data = {
+            "origin": grid,
+            "compound": compound,
+            "category": category,
+            "mode": mode,
+            "due": _iso(due),
+            "summary": redact(description, private),
+            "private": attrs.asdict(private),
+        }
+        cause = f"{category} request registered at {grid}"
+        return (TicketChange("ticket.opened", ticket, grid, at, None, "accepted", data, cause),)
+
+    def plan_trigger(
+        self, ticket: str, trigger: str, at: datetime, **data: Any
+    ) -> tuple[TicketChange, ...]:
+        """Plan one step of a ticket, with every change that follows from it.
+
+        Args:
+            ticket: the ticket.
+            trigger: ``classify`` (``category=`` to change it), ``transfer``
+                (``to=`` a unit above, default one level up; ``reason=``),
+                ``reject`` (``reason=``, required), ``track``, ``supervise``,
+                ``feed_back`` (``result=``), ``score`` (``score=`` 1-5,
+                required), ``publish``, ``archive``, ``withdraw``
+                (``reason=``); each also takes ``note=``.
+            at: when (timezone-aware, not before the ticket's last change).
+            data: the trigger's data, as listed.
+
+        Returns:
+            The changes, in order: the state change first, then the moves
+            along the chain it causes (one per level).
+
+        Raises:
+            TransitionError: the trigger is not allowed in the ticket's state.
+            UnknownUnitError: no such ticket, or ``to`` names no unit.
+            GridgovError: missing or unexpected data, a score outside 1-5,
+                ``at`` before the ticket's last change, ``reopen`` asked for
+                directly, or a transfer that does not go up the chain.
+            ClockError: ``at`` has no time zone.
+        """
+        current = self.ticket(ticket)
+        _aware(at)
+        if at < current.updated:
+            raise GridgovError(
+                f"ticket {ticket} last changed at {current.updated.isoformat()}; "
+                f"{trigger!r} at {at.isoformat()} would go back in time"
+            )
+        if trigger == "reopen":
+            raise GridgovError(
+                f"ticket {ticket}: 'reopen' follows a low score (below tickets.low_score = "
+                f"{self.rule.low_score}); score the ticket instead"
+            )
+        if (current.state, trigger) not in self.board.table():
+            legal = [t for t in self.board.allowed(current.state) if t != "reopen"]
+            raise TransitionError(f"ticket {ticket}", current.state, trigger, legal)
+        new = self.board.table()[(current.state, trigger)]
+        allowed = _TRIGGER_DATA[trigger]
+        unexpected = sorted(set(data) - allowed)
+        if unexpected:
+            raise GridgovError(
+                f"ticket {ticket}: {trigger!r} takes no {', '.join(unexpected)} "
+                f"(allowed: {', '.join(sorted(allowed))})"
+            )
+        note = data.get("note")
+        extra: dict[str, Any] = {} if note is None else {"note": str(note)}
+        if trigger in _PLAIN_TRIGGERS:
+            # A step with nothing but its note: no routing, no moves.
+            return (self._step(current, new, at, trigger, extra),)
+        planner = getattr(self, f"_plan_{trigger}")
+        changes: tuple[TicketChange, ...] = planner(current, new, at, extra, **data)
+        return changes
+
+    def plan_due(self, now: datetime) -> tuple[TicketChange, ...]:
+        """Plan every breach of a time limit up to ``now``, in time order.
+
+        Each breach escalates the ticket one level up from the unit holding it
+        (``ticket.escalated``, with the rule that fired), where the same
+        state's limit starts again from the breach; at the city a breach is
+        recorded as ``ticket.overdue`` and no new limit starts. A ticket that
+        breaches again before ``now`` climbs again, so the result does not
+        depend on how often this is called.
+
+        Raises:
+            ClockError: ``now`` has no time zone.
+        """
+        _aware(now)
+        changes: list[TicketChange] = []
+        overlay: dict[str, tuple[str, datetime | None, str]] = {}  # ticket -> (unit, due, mode)
+        local: list[tuple[datetime, str]] = []
+        walk = _in_order(self._heap)
+        upcoming = next(walk, None)
+        while True:
+            if local and (upcoming is None or local[0] < upcoming):
+                due, ticket = heapq.heappop(local)
+            elif upcoming is not None:
+                due, ticket = upcoming
+                upcoming = next(walk, None)
+            else:
+                break
+            if due > now:
+                break
+            current = self._tickets[ticket]
+            unit, live_due, mode = overlay.get(ticket, (current.unit, current.due, current.mode))
+            if live_due != due:
+                continue  # superseded by a later change
+            change, next_due = self._breach(current, unit, mode, due)
+            changes.append(change)
+            overlay[ticket] = (change.unit, next_due, str(change.data.get("mode", mode)))
+            if next_due is not None:
+                heapq.heappush(local, (next_due, ticket))
+        return tuple(changes)
+
+    # ------------------------------------------------------------- applying
+
+    def _apply(self, changes: Iterable[TicketChange]) -> None:
+        """Apply planned or recorded changes, in order, all or nothing (the engine's job).
+
+        Raises:
+            GridgovError: a change does not fit the desk (an unknown ticket, a
+                state or unit other than the one it starts from); nothing is
+                applied.
+        """
+        staged: dict[str, Ticket] = {}
+        last = self._last
+        for change in changes:
+            got = staged.get(change.ticket, self._tickets.get(change.ticket))
+            staged[change.ticket] = _applied(got, change)
+            last = change.time if last is None else max(last, change.time)
+        heap = self._heap
+        for ticket, after in staged.items():
+            before = self._tickets.get(ticket)
+            self._tickets[ticket] = after
+            before_due = before.due if before is not None else None
+            if after.due != before_due:
+                self._timed += (after.due is not None) - (before_due is not None)
+                if after.due is not None:
+                    heapq.heappush(heap, (after.due, ticket))
+        self._last = last
+        # Entries of changed deadlines stay in the heap until they reach its
+        # top; when they outnumber the live ones the heap is rebuilt.
+        while heap and self._tickets[heap[0][1]].due != heap[0][0]:
+            heapq.heappop(heap)
+        if len(heap) > 2 * self._timed + 1024:
+            self._heap = [(t.due, t.id) for t in self._tickets.values() if t.due is not None]
+            heapq.heapify(self._heap)
+
+    def _apply_event(self, event: EventLike) -> None:
+        """Apply one recorded ticket event (the reducer of ticket events).
+
+        Raises:
+            GridgovError: the event does not fit the desk.
+        """
+        self._apply((TicketChange.from_event(event),))
+
+    # -------------------------------------------------------------- snapshots
+
+    def _dump(self) -> dict[str, Any]:
+        """The desk as JSON-ready data."""
+        return {
+            "last": _iso(self._last),
+            "tickets": [_dump_ticket(t) for t in self._tickets.values()],
+        }
+
+    def _load(self, data: Mapping[str, Any]) -> None:
+        """Take the state :meth:`_dump` wrote (on a new, empty desk).
+
+        Raises:
+            KeyError, TypeError, ValueError: the data is malformed.
+        """
+        for record in data["tickets"]:
+            ticket = _load_ticket(record)
+            self._tickets[ticket.id] = ticket
+        self._last = _parse(data["last"])
+        self._heap = [(t.due, t.id) for t in self._tickets.values() if t.due is not None]
+        heapq.heapify(self._heap)
+        self._timed = len(self._heap)
+
+    def bulk(self, capacity: int = 1024) -> TicketArrays:
+        """An empty :class:`TicketArrays` on this desk's city and rules (needs numpy)."""
+        return TicketArrays(self.city, self.rule, capacity)
+
+
 def _aware(when: datetime) -> None:
     if when.tzinfo is None:
         raise ClockError(f"time {when.isoformat()} has no time zone")
@@ -1308,18 +1321,36 @@ def scorecards(
         want = Level.COMPOUND
     if want.value not in TICKET_LEVELS:
         raise GridgovError(f"scorecards are kept per {', '.join(TICKET_LEVELS)}; not per {level!s}")
-    records: list[TicketChange] = []
-    for item in changes:
-        if isinstance(item, TicketChange):
-            records.append(item)
-        elif item.type in KINDS:
-            records.append(TicketChange.from_event(item))
+    records = [
+        item if isinstance(item, TicketChange) else TicketChange.from_event(item)
+        for item in changes
+        if isinstance(item, TicketChange) or item.type in KINDS
+    ]
     owner: dict[str, str] = {}
     for change in records:
         if change.kind != "ticket.opened":
             continue
         if (start is None or change.time >= start) and (end is None or change.time < end):
             owner[change.ticket] = city.ancestor(str(change.data["origin"]), want)
+    return _cards(records, owner, city, want, end)
+
+
+_MARKS = {
+    "ticket.escalated": "escalated",
+    "ticket.reopened": "reopened",
+    "ticket.scored": "scored",
+    "ticket.withdrawn": "withdrawn",
+}
+
+
+def _cards(
+    records: Sequence[TicketChange],
+    owner: Mapping[str, str],
+    city: City,
+    want: Level,
+    end: datetime | None,
+) -> dict[str, Scorecard]:
+    """The scorecards of :func:`scorecards`, from the records and each ticket's unit."""
     stays: dict[str, dict[str, list[int]]] = {}
     flags: dict[str, dict[str, set[str]]] = {}
     score_sum: dict[str, list[int]] = {}
@@ -1332,12 +1363,7 @@ def scorecards(
             tally = stays.setdefault(unit, {}).setdefault(str(data["step"]), [0, 0])
             tally[0] += 1 if data["on_time"] else 0
             tally[1] += 1
-        mark = {
-            "ticket.escalated": "escalated",
-            "ticket.reopened": "reopened",
-            "ticket.scored": "scored",
-            "ticket.withdrawn": "withdrawn",
-        }.get(change.kind)
+        mark = _MARKS.get(change.kind)
         if mark is not None:
             flags.setdefault(unit, {}).setdefault(mark, set()).add(change.ticket)
         if change.kind == "ticket.scored":
