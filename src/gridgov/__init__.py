@@ -7,12 +7,14 @@ machines; every switch reassigns people and sends them back afterwards.
 
 from gridgov.alerts import AlertError
 from gridgov.chain import CommandChain
+from gridgov.cities import check_bundle, load_city
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock, WallClock
 from gridgov.engine import CommandResult, Engine
 from gridgov.errors import (
     AuthorityError,
     ChainError,
+    CityError,
     ClockError,
     GriddingError,
     GridgovError,
@@ -50,6 +52,7 @@ __all__ = [
     "Building",
     "ChainError",
     "City",
+    "CityError",
     "Clock",
     "ClockError",
     "CommandChain",
@@ -85,4 +88,6 @@ __all__ = [
     "Unit",
     "UnknownUnitError",
     "WallClock",
+    "check_bundle",
+    "load_city",
 ]

@@ -6,7 +6,9 @@ key, and what was expected)::
 
     GridgovError
     ├── ChainError           the command chain is malformed, or a unit is unknown
-    │   └── UnknownUnitError an id or administrative code names no unit
+    │   ├── UnknownUnitError an id or administrative code names no unit
+    │   └── CityError        a city's data (built in code or read from a bundle) has
+    │                        problems: all of them, with file:line for a bundle
     ├── GriddingError        households cannot be partitioned into grids as asked
     ├── PresetError          a preset was asked for with impossible parameters
     ├── RulesError           a rules file has problems (all of them, with file:line)
@@ -30,6 +32,7 @@ import attrs
 __all__ = [
     "AuthorityError",
     "ChainError",
+    "CityError",
     "ClockError",
     "GriddingError",
     "GridgovError",
@@ -74,6 +77,30 @@ class UnknownUnitError(ChainError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+class CityError(ChainError):
+    """A city's data has problems: every one of them, not just the first.
+
+    Raised by :meth:`gridgov.City.build` (problems of the objects given: file
+    ``""``, line 0, the key names the object, e.g. ``person P9``; the message
+    joins them with ``;`` on one line) and by :func:`gridgov.cities.load_city`
+    (problems of a city bundle, one line each: ``FILE:LINE: column: what is
+    wrong``).
+
+    Attributes:
+        problems: every problem found (a bundle's in file then line order, up
+            to a cap; the last one then says how many more there were).
+        ids: the ids involved, sorted.
+    """
+
+    def __init__(
+        self, problems: Sequence[Problem], ids: Iterable[str] = (), message: str | None = None
+    ) -> None:
+        text = message if message is not None else "\n".join(str(p) for p in problems)
+        super().__init__(text, ids)
+        #: Every problem found.
+        self.problems: tuple[Problem, ...] = tuple(problems)
 
 
 class GriddingError(GridgovError):
