@@ -402,11 +402,19 @@ class _Reader:
         self.community_of_compound: dict[str, str] = {}
         self.organisations: set[str] = set()
         self.buildings: set[str] = set()
+        # Files that could not be read whole, and ids of rows with problems of
+        # their own: a reference to an id that may be in either is not
+        # reported again as unknown (one mistake, one problem).
+        self.broken: set[str] = set()
+        self.shaky: set[str] = set()
 
     # -------------------------------------------------------------- problems
 
     def problem(self, file: str, line: int, key: str, message: str, *ids: str) -> None:
+        """Record a problem; ``ids[0]``, when given, is the id of the row at fault."""
         self.count += 1
+        if ids:
+            self.shaky.add(ids[0])
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(Problem(file, line, key, message))
             self.ids.update(ids)
@@ -503,6 +511,7 @@ class _Reader:
 
     def read_toml(self) -> None:
         shown = self._file(_TOML)
+        self.broken.add(_TOML)  # until the city's id is read
         data = self.read_bytes(_TOML, required=True)
         if data is None:
             return
@@ -512,6 +521,7 @@ class _Reader:
         except _Stop:
             return
         except tomllib.TOMLDecodeError as exc:
+            self.broken.add(_TOML)
             found = _TOML_LINE.search(str(exc))
             line = int(found.group(1)) if found else 0
             self.problem(shown, line, "(file)", f"not TOML: {exc}")
@@ -607,6 +617,7 @@ class _Reader:
             )
             self.owner[self.city_id] = (shown, line_of("id", "city") or header)
             self.level[self.city_id] = Level.CITY
+            self.broken.discard(_TOML)
 
     # -------------------------------------------------------------- raw files
 
@@ -677,6 +688,15 @@ class _Reader:
         return text
 
     def read_table(self, name: str, required: bool = False) -> _Table:
+        before = self.count
+        table = self._read_table(name, required)
+        if any(p.key in ("(file)", "(header)", "(row)") for p in self.problems[before:]) or (
+            self.full and self.count > before
+        ):
+            self.broken.add(name)
+        return table
+
+    def _read_table(self, name: str, required: bool) -> _Table:
         shown = self._file(name)
         table = _Table(shown)
         data = self.read_bytes(name, required)
@@ -749,6 +769,11 @@ class _Reader:
     def check_header(
         self, shown: str, header: list[str], columns: Sequence[tuple[str, bool]]
     ) -> dict[str, int] | None:
+        """Where each column is; None when a required one is missing or one is doubled.
+
+        An unknown column is a problem but not a fatal one: the rows are
+        still read (and checked) without it.
+        """
         names = [c for c, _ in columns]
         index: dict[str, int] = {}
         ok = True
@@ -768,21 +793,21 @@ class _Reader:
                     shown_name or "(header)",
                     f"unknown column {shown_name!r} ({hint}expected: {', '.join(names)})",
                 )
-                ok = False
             else:
                 index[name] = i
         for name, required in columns:
-            if (
-                required
-                and name not in index
-                and not any(
-                    difflib.get_close_matches(h, [name], n=1, cutoff=0.6)
-                    for h in header
-                    if h not in names
-                )
+            if not required or name in index:
+                continue
+            ok = False
+            # A misspelt column is already reported, with its "did you mean".
+            if not any(
+                difflib.get_close_matches(h, [name], n=1, cutoff=0.6)
+                for h in header
+                if h not in names
             ):
                 self.problem(shown, 1, name, "required column missing")
-                ok = False
+        if not ok:
+            self.broken.add(Path(shown).name)
         return index if ok else None
 
     # -------------------------------------------------------------- checks
@@ -799,6 +824,12 @@ class _Reader:
             return False
         self.owner[value] = (shown, line)
         return True
+
+    def quiet(self, ref: str, *files: str) -> bool:
+        """True when an unknown ``ref`` may come from a row or file already at fault."""
+        if ref in self.shaky:
+            return True
+        return ref not in self.owner and not self.broken.isdisjoint(files)
 
     def unknown(self, value: str, what: str, choices: Iterable[str]) -> str:
         """What is wrong with a reference to an id that is not a ``what``."""
@@ -873,6 +904,9 @@ class _Reader:
                 continue
             above = level_of.get(parent)
             if above is None:
+                files = ("units.csv", _TOML) if lv is Level.DISTRICT else ("units.csv",)
+                if self.quiet(parent, *files):
+                    continue
                 if parent in self.owner:
                     message = self.unknown(parent, "unit", ())
                 else:
@@ -935,13 +969,16 @@ class _Reader:
                     shown, line, "community", "empty (the community the compound belongs to)", cid
                 )
             elif level_of.get(community) is not Level.COMMUNITY:
-                self.problem(
-                    shown,
-                    line,
-                    "community",
-                    self.unknown(community, "community", self._of(Level.COMMUNITY)),
-                    cid,
-                )
+                if not self.quiet(community, "units.csv"):
+                    self.problem(
+                        shown,
+                        line,
+                        "community",
+                        self.unknown(community, "community", self._of(Level.COMMUNITY)),
+                        cid,
+                    )
+                else:
+                    self.shaky.add(cid)
             elif claimed:
                 self.community_of_compound[cid] = community
             if entrances:
@@ -973,19 +1010,23 @@ class _Reader:
                     shown, line, "grid", "empty (every building is in exactly one grid)", bid
                 )
             elif level_of.get(grid) is not Level.GRID:
-                self.problem(
-                    shown, line, "grid", self.unknown(grid, "grid", self._of(Level.GRID)), bid
-                )
+                if not self.quiet(grid, "units.csv"):
+                    self.problem(
+                        shown, line, "grid", self.unknown(grid, "grid", self._of(Level.GRID)), bid
+                    )
             else:
                 grid_ok = True
             if compound:
                 community = compounds.get(compound)
                 if community is None:
-                    if compound in self.owner:
+                    if self.quiet(compound, "compounds.csv"):
+                        pass
+                    elif compound in self.owner:
                         message = self.unknown(compound, "compound", ())
+                        self.problem(shown, line, "compound", message, bid)
                     else:
                         message = f"no compound {compound!r}{self.hint(compound, compounds)}"
-                    self.problem(shown, line, "compound", message, bid)
+                        self.problem(shown, line, "compound", message, bid)
                 elif grid_ok and parent_of[grid] != community:
                     self.problem(
                         shown,
@@ -1021,13 +1062,14 @@ class _Reader:
             if not community:
                 self.problem(shown, line, "community", "empty (the community it sits in)", oid)
             elif level_of.get(community) is not Level.COMMUNITY:
-                self.problem(
-                    shown,
-                    line,
-                    "community",
-                    self.unknown(community, "community", self._of(Level.COMMUNITY)),
-                    oid,
-                )
+                if not self.quiet(community, "units.csv"):
+                    self.problem(
+                        shown,
+                        line,
+                        "community",
+                        self.unknown(community, "community", self._of(Level.COMMUNITY)),
+                        oid,
+                    )
             else:
                 community_ok = True
             if staff:
@@ -1040,6 +1082,8 @@ class _Reader:
                     self.problem(shown, line, "staff", f"must be 0 or more, got {number}", oid)
             if exclusive:
                 if level_of.get(exclusive) is not Level.GRID:
+                    if self.quiet(exclusive, "units.csv"):
+                        continue
                     self.problem(
                         shown,
                         line,
@@ -1078,7 +1122,7 @@ class _Reader:
                 self.problem(
                     shown, line, "kind", f"{message} ({self.enum(kind, person_kinds)})", pid
                 )
-            if level_of.get(home) is not Level.COMMUNITY:
+            if level_of.get(home) is not Level.COMMUNITY and not self.quiet(home, "units.csv"):
                 if not home:
                     message = "empty (the community where the person lives)"
                 else:
@@ -1093,6 +1137,7 @@ class _Reader:
                 and post not in organisations
                 and post not in buildings
                 and post not in compounds
+                and not self.quiet(post, *COLUMNS, _TOML)
             ):
                 if not post:
                     message = "empty (where the normal post is)"
@@ -1102,7 +1147,11 @@ class _Reader:
                         f"{self.hint(post, level_of)}"
                     )
                 self.problem(shown, line, "post_unit", message, pid)
-            if employer and employer not in organisations:
+            if (
+                employer
+                and employer not in organisations
+                and not self.quiet(employer, "organisations.csv")
+            ):
                 self.problem(
                     shown,
                     line,
