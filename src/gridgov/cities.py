@@ -9,6 +9,7 @@ specification, with an example, is ``docs/cities.md``)::
     buildings.csv       id,grid,compound,households
     organisations.csv   id,kind,community,name,staff,exclusive_grid
     people.csv          id,kind,home,post_role,post_unit,employer,grid_worker_kind
+    co_building.csv     organisation,community (links beyond an organisation's own community)
 
 Every file is UTF-8 (a BOM and CRLF line ends are accepted) with one header
 line; columns come in any order; an empty cell means *none*; optional
@@ -36,7 +37,7 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -112,10 +113,17 @@ COLUMNS: dict[str, tuple[tuple[str, bool], ...]] = {
         ("employer", False),
         ("grid_worker_kind", False),
     ),
+    # Every organisation co-builds with its own community; this optional file
+    # lists the further links (an organisation in one community that also
+    # sits on another's big party committee).
+    "co_building.csv": (
+        ("organisation", True),
+        ("community", True),
+    ),
 }
 
 _TOML = "city.toml"
-_CITY_KEYS = ("id", "name", "code", "kind")
+_CITY_KEYS = ("id", "name", "code", "kind", "unit_name")
 _TOP_KEYS = ("format", "city")
 
 #: Problems listed before the rest are only counted.
@@ -282,6 +290,8 @@ def _bundle_texts(city: City) -> dict[str, bytes]:
         toml.append(f"code = {_toml_string(city_unit.code)}")
     if city_unit.kind:
         toml.append(f"kind = {_toml_string(city_unit.kind)}")
+    if city_unit.name != city.name:
+        toml.append(f"unit_name = {_toml_string(city_unit.name)}")
     units = []
     for node in chain.units():
         unit = chain.unit(node)
@@ -319,10 +329,35 @@ def _bundle_texts(city: City) -> dict[str, bytes]:
         "organisations.csv": organisations,
         "people.csv": people,
     }
+    links = _extra_links(city)
+    if links:
+        tables["co_building.csv"] = links
     out = {_TOML: _encode(_TOML, "\n".join(toml) + "\n")}
     for name, rows in tables.items():
         out[name] = _encode(name, _csv_text([c for c, _ in COLUMNS[name]], rows))
     return out
+
+
+def _extra_links(city: City) -> list[tuple[str, str]]:
+    """Co-building links beyond each organisation's own community, sorted."""
+    chain = city.chain
+    orgs = city.organisations
+    extra: set[tuple[str, str]] = set()
+    for a, b in chain.co_building.edges():
+        for org, community in ((a, b), (b, a)):
+            if org in orgs and community in chain and chain.level(community) is Level.COMMUNITY:
+                if orgs[org].community != community:
+                    extra.add((org, community))
+                break
+        else:
+            raise CityError(
+                [Problem("co_building.csv", 0, "(file)", f"cannot save the link {a} - {b}")],
+                message=(
+                    f"co-building link {a} - {b} cannot be saved: a bundle links "
+                    "organisations to communities"
+                ),
+            )
+    return sorted(extra)
 
 
 def _csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -363,6 +398,10 @@ def _toml_string(text: str) -> str:
 
 
 # ------------------------------------------------------------------ reading
+
+
+_Rows = Sequence[tuple[int, Sequence[str]]]
+_Check = Callable[[str, _Rows], None]
 
 
 class _Stop(Exception):
@@ -407,6 +446,8 @@ class _Reader:
         # reported again as unknown (one mistake, one problem).
         self.broken: set[str] = set()
         self.shaky: set[str] = set()
+        # Reading stopped at the cap: the count of problems is a lower bound.
+        self.stopped = False
 
     # -------------------------------------------------------------- problems
 
@@ -432,9 +473,12 @@ class _Reader:
         shown = sorted(self.problems, key=rank)
         if self.count > len(shown):
             more = self.count - len(shown)
-            shown.append(
-                Problem(self.shown, 0, "(bundle)", f"and {more} more problems (not listed)")
+            message = (
+                f"and at least {more} more problems (checking stopped there)"
+                if self.stopped
+                else f"and {more} more problems (not listed)"
             )
+            shown.append(Problem(self.shown, 0, "(bundle)", message))
         return shown
 
     def hint(self, value: str, choices: Iterable[str]) -> str:
@@ -446,6 +490,9 @@ class _Reader:
         return f" (did you mean {close[0]!r}?)" if close else ""
 
     def enum(self, value: str, choices: Sequence[str]) -> str:
+        """``expected one of ...``, with a "did you mean" while problems are still listed."""
+        if self.full:
+            return f"expected one of: {', '.join(choices)}"
         close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}? " if close else ""
         return f"{hint}expected one of: {', '.join(choices)}"
@@ -478,24 +525,25 @@ class _Reader:
             self.read_toml()
         except _StopBundle:
             return None
-        units = self.read_table("units.csv", required=True)
-        compounds = self.read_table("compounds.csv")
-        buildings = self.read_table("buildings.csv")
-        organisations = self.read_table("organisations.csv")
-        people = self.read_table("people.csv")
-        self.check_units(units)
-        self.check_compounds(compounds)
-        self.check_organisations_ids(organisations)
-        self.check_buildings(buildings)
-        self.check_organisations(organisations)
-        self.check_people(people)
+        # Units refer to each other, so they are read whole before checking;
+        # the other files refer only to files read before them, so they are
+        # checked batch by batch as they are read, and their rows kept only
+        # while the bundle has no problem (nothing is built otherwise). Past
+        # the cap, reading stops: time and memory stay bounded.
+        units = self.read_table("units.csv", None, required=True)
+        self.check_units(units.shown, units.rows)
+        compounds = self.read_table("compounds.csv", self.check_compounds)
+        buildings = self.read_table("buildings.csv", self.check_buildings)
+        organisations = self.read_table("organisations.csv", self.check_organisations)
+        people = self.read_table("people.csv", self.check_people)
+        links = self.read_table("co_building.csv", self.check_links)
         parts = [p for p in _parts() if (self.folder / p.file).exists()]
         if self.count or not build:
             for part in parts:
                 for problem in part.check(self.folder / part.file, self._file(part.file), None):
                     self.problem(problem.file, problem.line, problem.key, problem.message)
             return None
-        city = self.build(units, compounds, buildings, organisations, people)
+        city = self.build(units, compounds, buildings, organisations, people, links)
         for part in parts:
             found = part.check(self.folder / part.file, self._file(part.file), city)
             for problem in found:
@@ -611,7 +659,7 @@ class _Reader:
             self.city_unit = Unit(
                 id=self.city_id,
                 level=Level.CITY,
-                name=self.city_name,
+                name=values.get("unit_name", self.city_name),
                 code=values.get("code", ""),
                 kind=values.get("kind", ""),
             )
@@ -687,25 +735,29 @@ class _Reader:
             raise _Stop
         return text
 
-    def read_table(self, name: str, required: bool = False) -> _Table:
+    def read_table(self, name: str, check: _Check | None, required: bool = False) -> _Table:
+        """Read one CSV file, checking its rows batch by batch with ``check``."""
+        table = _Table(self._file(name))
+        if self.full:
+            self.stopped = True
+            return table
         before = self.count
-        table = self._read_table(name, required)
+        self._read_table(name, table, check, required)
         if any(p.key in ("(file)", "(header)", "(row)") for p in self.problems[before:]) or (
             self.full and self.count > before
         ):
             self.broken.add(name)
         return table
 
-    def _read_table(self, name: str, required: bool) -> _Table:
-        shown = self._file(name)
-        table = _Table(shown)
+    def _read_table(self, name: str, table: _Table, check: _Check | None, required: bool) -> None:
+        shown = table.shown
         data = self.read_bytes(name, required)
         if data is None:
-            return table
+            return
         try:
             text = self.decode(shown, data)
         except _Stop:
-            return table
+            return
         del data
         columns = COLUMNS[name]
         reader = csv.reader(io.StringIO(text, newline=""), strict=True)
@@ -713,35 +765,50 @@ class _Reader:
             header = next(reader, None)
             if header is None:
                 self.problem(shown, 1, "(header)", "empty file (expected a header line)")
-                return table
+                return
             index = self.check_header(shown, header, columns)
             if index is None:
-                return table
+                return
             width = len(header)
             # Missing optional columns read a cell appended at the end of each row.
             order = [index.get(c, width) for c, _ in columns]
             identity = order == list(range(width))
-            rows = table.rows
             last = reader.line_num
-            if '"' not in text:
-                # No quoting, so no cell spans lines: row i of a chunk is on
-                # line last + 1 + i, and whole chunks go through at C speed.
-                while chunk := list(itertools.islice(reader, _CHUNK)):
+            quoted = '"' in text
+            while not self.full:
+                batch: list[tuple[int, Sequence[str]]] = []
+                if not quoted:
+                    # No quoting, so no cell spans lines: row i of a chunk is
+                    # on line last + 1 + i, and whole chunks go at C speed.
+                    chunk = list(itertools.islice(reader, _CHUNK))
+                    if not chunk:
+                        break
                     lines = range(last + 1, last + 1 + len(chunk))
                     last += len(chunk)
-                    if identity and not self.full and set(map(len, chunk)) == {width}:
-                        rows.extend(zip(lines, chunk, strict=True))
-                        continue
-                    for line, row in zip(lines, chunk, strict=True):
-                        self.take(shown, line, row, width, order, identity, rows)
+                    if identity and set(map(len, chunk)) == {width}:
+                        batch = list(zip(lines, chunk, strict=True))
+                    else:
+                        for line, row in zip(lines, chunk, strict=True):
+                            self.take(shown, line, row, width, order, identity, batch)
+                else:
+                    read = 0
+                    for row in itertools.islice(reader, _CHUNK):
+                        read += 1
+                        line = last + 1
+                        last = reader.line_num
+                        self.take(shown, line, row, width, order, identity, batch)
+                    if not read:
+                        break
+                if check is None:
+                    table.rows.extend(batch)
+                    continue
+                check(shown, batch)
+                if not self.count:
+                    table.rows.extend(batch)
             else:
-                for row in reader:
-                    line = last + 1
-                    last = reader.line_num
-                    self.take(shown, line, row, width, order, identity, rows)
+                self.stopped = True
         except csv.Error as exc:
             self.problem(shown, reader.line_num, "(file)", f"not CSV: {exc}")
-        return table
 
     def take(
         self,
@@ -840,8 +907,7 @@ class _Reader:
             return f"{value!r} is {is_a} ({owner[0]}:{owner[1]}), not a {what}"
         return f"no {what} {value!r}{self.hint(value, choices)}"
 
-    def check_units(self, table: _Table) -> None:
-        shown = table.shown
+    def check_units(self, shown: str, rows: _Rows) -> None:
         level_of = self.level
         parent_of = self.parent
         grid_kind = self.grid_kind
@@ -849,7 +915,7 @@ class _Reader:
         if self.city_unit is not None and self.city_unit.code:
             codes[self.city_unit.code] = 0
         kept: list[tuple[int, tuple[str, str]]] = []
-        for line, (uid, parent, level, kind, _name, code) in table.rows:
+        for line, (uid, parent, level, kind, _name, code) in rows:
             claimed = self.claim(shown, line, uid)
             lv = _LEVELS.get(level)
             if lv is None:
@@ -959,10 +1025,9 @@ class _Reader:
                 node = parent_of.get(node)
             done.update(path)
 
-    def check_compounds(self, table: _Table) -> None:
-        shown = table.shown
+    def check_compounds(self, shown: str, rows: _Rows) -> None:
         level_of = self.level
-        for line, (cid, community, _name, _kind, entrances) in table.rows:
+        for line, (cid, community, _name, _kind, entrances) in rows:
             claimed = self.claim(shown, line, cid)
             if not community:
                 self.problem(
@@ -990,18 +1055,11 @@ class _Reader:
                 elif number < 1:
                     self.problem(shown, line, "entrances", f"must be 1 or more, got {number}", cid)
 
-    def check_organisations_ids(self, table: _Table) -> None:
-        shown = table.shown
-        for line, row in table.rows:
-            if self.claim(shown, line, row[0]):
-                self.organisations.add(row[0])
-
-    def check_buildings(self, table: _Table) -> None:
-        shown = table.shown
+    def check_buildings(self, shown: str, rows: _Rows) -> None:
         level_of = self.level
         parent_of = self.parent
         compounds = self.community_of_compound
-        for line, (bid, grid, compound, households) in table.rows:
+        for line, (bid, grid, compound, households) in rows:
             if self.claim(shown, line, bid):
                 self.buildings.add(bid)
             grid_ok = False
@@ -1045,11 +1103,12 @@ class _Reader:
             elif number < 0:
                 self.problem(shown, line, "households", f"must be 0 or more, got {number}", bid)
 
-    def check_organisations(self, table: _Table) -> None:
-        shown = table.shown
+    def check_organisations(self, shown: str, rows: _Rows) -> None:
         level_of = self.level
         parent_of = self.parent
-        for line, (oid, kind, community, _name, staff, exclusive) in table.rows:
+        for line, (oid, kind, community, _name, staff, exclusive) in rows:
+            if self.claim(shown, line, oid):
+                self.organisations.add(oid)
             if not kind:
                 self.problem(
                     shown,
@@ -1102,8 +1161,7 @@ class _Reader:
                         exclusive,
                     )
 
-    def check_people(self, table: _Table) -> None:
-        shown = table.shown
+    def check_people(self, shown: str, rows: _Rows) -> None:
         level_of = self.level
         organisations = self.organisations
         buildings = self.buildings
@@ -1111,7 +1169,7 @@ class _Reader:
         person_kinds = tuple(_PERSON_KINDS)
         worker_kinds = tuple(_WORKER_KINDS)
         owner = self.owner
-        for line, (pid, kind, home, role, post, employer, worker) in table.rows:
+        for line, (pid, kind, home, role, post, employer, worker) in rows:
             # Person ids share the namespace: claim inline (the hot loop of a big city).
             if pid and pid not in owner:
                 owner[pid] = (shown, line)
@@ -1168,6 +1226,27 @@ class _Reader:
                     pid,
                 )
 
+    def check_links(self, shown: str, rows: _Rows) -> None:
+        seen: dict[tuple[str, str], int] = {}
+        for line, (org, community) in rows:
+            if org not in self.organisations and not self.quiet(org, "organisations.csv"):
+                message = self.unknown(org, "organisation", self.organisations)
+                self.problem(shown, line, "organisation", message, org)
+            if self.level.get(community) is not Level.COMMUNITY and not self.quiet(
+                community, "units.csv"
+            ):
+                message = self.unknown(community, "community", self._of(Level.COMMUNITY))
+                self.problem(shown, line, "community", message, org)
+            if (org, community) in seen:
+                first = f"{shown}:{seen[org, community]}"
+                self.problem(
+                    shown,
+                    line,
+                    "community",
+                    f"link {org} - {community} given twice (first at {first})",
+                )
+            seen[org, community] = line
+
     def _of(self, level: Level) -> list[str]:
         if self.hints >= _MAX_HINTS:
             return []
@@ -1182,6 +1261,7 @@ class _Reader:
         buildings_table: _Table,
         organisations_table: _Table,
         people_table: _Table,
+        links_table: _Table,
     ) -> City:
         assert self.city_unit is not None
         units = [self.city_unit]
@@ -1233,9 +1313,9 @@ class _Reader:
                     grid_worker_kind=workers[worker] if worker else None,
                 )
             )
-        chain = CommandChain.from_units(
-            units, compounds, [(o.id, o.community) for o in organisations]
-        )
+        links = [(o.id, o.community) for o in organisations]
+        links.extend((org, community) for _, (org, community) in links_table.rows)
+        chain = CommandChain.from_units(units, compounds, links)
         return City.build(self.city_name, chain, compounds, buildings, people, organisations)
 
 
