@@ -726,3 +726,133 @@ def test_errors_derive_from_gridgov_error() -> None:
     assert issubclass(CityError, GridgovError)
     assert Unit  # re-exported names stay importable
     assert PersonKind
+
+
+# ---------------------------------------------------------------- scenarios
+
+SCENARIO = """version = 1
+name = "small"
+seed = 1
+
+[city]
+{city}
+
+[outbreak]
+cases = [{{ compound = "990101001001-C01", day = 0 }}]
+
+[run]
+days = 4
+"""
+
+
+@pytest.fixture
+def scenario_dir(bundle: Path) -> Path:
+    """A folder with the small bundle, a scenario on it and one on the preset."""
+    folder = bundle.parent
+    (folder / "on_bundle.toml").write_text(SCENARIO.format(city='path = "small"'), encoding="utf-8")
+    (folder / "on_preset.toml").write_text(
+        SCENARIO.format(city='preset = "small"'), encoding="utf-8"
+    )
+    (folder / "sweep.toml").write_text(
+        'version = 1\nname = "sw"\nscenario = "on_bundle.toml"\nreplicates = 2\n\n'
+        '[parameters]\n"staffing.in_service_members" = [0.5, 1.0]\n',
+        encoding="utf-8",
+    )
+    return folder
+
+
+class TestScenarios:
+    """A scenario or sweep names a bundle with [city] path; run_scenario takes any City."""
+
+    def test_simulate_on_a_bundle_as_on_the_preset(
+        self, scenario_dir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The same city from a bundle gives the same metrics, byte for byte."""
+        for name in ("on_bundle", "on_preset"):
+            code, _, err = run(
+                capsys,
+                "simulate",
+                str(scenario_dir / f"{name}.toml"),
+                "--out",
+                str(scenario_dir / name),
+                "--quiet",
+                "--no-plots",
+            )
+            assert (code, err) == (0, "")
+        on_bundle = (scenario_dir / "on_bundle" / "metrics.csv").read_bytes()
+        assert on_bundle == (scenario_dir / "on_preset" / "metrics.csv").read_bytes()
+        written = (scenario_dir / "on_bundle" / "scenario.toml").read_text(encoding="utf-8")
+        assert f'path = "{scenario_dir / "small"}"' in written
+
+    def test_sweep_on_a_bundle(
+        self, scenario_dir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        out = scenario_dir / "sweep"
+        code, printed, err = run(
+            capsys,
+            "sweep",
+            str(scenario_dir / "sweep.toml"),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--quiet",
+        )
+        assert (code, err) == (0, "")
+        assert printed == f"4 runs written to {out}/sweep.csv\n"
+        rows = (out / "sweep.csv").read_text(encoding="utf-8").splitlines()
+        assert len(rows) == 5
+
+    def test_path_and_preset(self, scenario_dir: Path) -> None:
+        from gridgov.sim.scenario import load_scenario
+
+        path = scenario_dir / "both.toml"
+        path.write_text(SCENARIO.format(city='path = "small"\npreset = "small"'), encoding="utf-8")
+        with pytest.raises(GridgovError) as info:
+            load_scenario(path)
+        assert [str(p) for p in info.value.problems] == [  # type: ignore[attr-defined]
+            f"{path}:7: city.preset: give city.path (a city bundle) or city.preset, not both"
+        ]
+
+    def test_path_not_a_bundle(self, scenario_dir: Path) -> None:
+        from gridgov.sim.scenario import load_scenario
+
+        path = scenario_dir / "nowhere.toml"
+        path.write_text(SCENARIO.format(city='path = "nowhere"'), encoding="utf-8")
+        with pytest.raises(GridgovError) as info:
+            load_scenario(path)
+        assert [str(p) for p in info.value.problems] == [  # type: ignore[attr-defined]
+            f"{path}:6: city.path: no city bundle at 'nowhere' (looked for "
+            f"{scenario_dir / 'nowhere'}/city.toml)"
+        ]
+
+    def test_broken_bundle_problems_at_their_lines(self, scenario_dir: Path) -> None:
+        from gridgov.sim.scenario import load_scenario
+
+        CORPUS["negative households"][0](scenario_dir / "small")
+        with pytest.raises(GridgovError) as info:
+            load_scenario(scenario_dir / "on_bundle.toml")
+        assert [str(p) for p in info.value.problems] == [  # type: ignore[attr-defined]
+            f"{scenario_dir / 'small'}/buildings.csv:2: households: must be 0 or more, got -4"
+        ]
+
+    def test_run_scenario_on_any_city(self, scenario_dir: Path) -> None:
+        """Cases that the given city lacks are refused at their file and line."""
+        from gridgov.errors import ScenarioError
+        from gridgov.sim.runner import run_scenario
+        from gridgov.sim.scenario import load_scenario
+
+        scenario = load_scenario(scenario_dir / "on_preset.toml")
+        city = load_city(scenario_dir / "small")
+        assert run_scenario(scenario, city=city).summary == run_scenario(scenario).summary
+        other = City.build(
+            "Other",
+            CommandChain.from_units(toy_units(), toy_compounds()),
+            toy_compounds(),
+        )
+        with pytest.raises(ScenarioError) as info:
+            run_scenario(scenario, city=other)
+        assert [str(p) for p in info.value.problems] == [
+            f"{scenario_dir / 'on_preset.toml'}:9: outbreak.cases[0].compound: no compound "
+            "'990101001001-C01' in the city (Other)"
+        ]
