@@ -5,23 +5,27 @@ networkx graph; communities and compounds move through ``transitions`` state
 machines; every switch reassigns people and sends them back afterwards.
 """
 
-from gridgov.alerts import AlertError
 from gridgov.chain import CommandChain
 from gridgov.cities import check_bundle, load_city
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock, WallClock
 from gridgov.engine import CommandResult, Engine
 from gridgov.errors import (
+    AlertError,
     AuthorityError,
     ChainError,
     CityError,
     ClockError,
+    CommandError,
     GriddingError,
     GridgovError,
     JournalError,
+    MissingExtraError,
+    NotFoundError,
     PresetError,
     Problem,
     RulesError,
+    RunFolderError,
     ScenarioError,
     TransitionError,
     UnknownUnitError,
@@ -56,6 +60,7 @@ __all__ = [
     "Clock",
     "ClockError",
     "CommandChain",
+    "CommandError",
     "CommandResult",
     "Compound",
     "Engine",
@@ -68,6 +73,8 @@ __all__ = [
     "Level",
     "ManualClock",
     "MemoryJournal",
+    "MissingExtraError",
+    "NotFoundError",
     "Organisation",
     "Person",
     "PersonKind",
@@ -77,6 +84,7 @@ __all__ = [
     "Problem",
     "Rules",
     "RulesError",
+    "RunFolderError",
     "ScenarioError",
     "SqliteJournal",
     "StaffingRule",

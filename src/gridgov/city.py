@@ -140,7 +140,9 @@ class City:
         for grid in chain.units(Level.GRID):
             kind = chain.unit(grid).kind
             if kind not in grid_kinds:
-                problem(f"grid {grid}", f"has kind {kind!r}, which {_expected(kind, grid_kinds)}", grid)
+                problem(
+                    f"grid {grid}", f"has kind {kind!r}, which {_expected(kind, grid_kinds)}", grid
+                )
         compounds = self._compounds
         for compound in compounds.values():
             if compound.id not in chain or chain.level(compound.id) is not Level.COMPOUND:
@@ -156,7 +158,12 @@ class City:
         for building in self._buildings.values():
             grid = building.grid
             if grid not in chain or chain.level(grid) is not Level.GRID:
-                problem(f"building {building.id}", f"is in {grid!r}, which is not a grid", building.id, grid)
+                problem(
+                    f"building {building.id}",
+                    f"is in {grid!r}, which is not a grid",
+                    building.id,
+                    grid,
+                )
                 continue
             if building.compound is not None:
                 if building.compound not in compounds:
@@ -186,7 +193,9 @@ class City:
                 grid = org.exclusive_grid
                 if grid not in chain or chain.level(grid) is not Level.GRID:
                     problem(
-                        f"organisation {org.id}", f"has exclusive grid {grid!r}, which is not a grid", org.id
+                        f"organisation {org.id}",
+                        f"has exclusive grid {grid!r}, which is not a grid",
+                        org.id,
                     )
                 elif chain.parent(grid) != org.community:
                     problem(
