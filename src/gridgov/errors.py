@@ -16,7 +16,9 @@ key, and what was expected)::
     ├── JournalError         the event store is unreadable or inconsistent
     ├── AlertError           a CAP alert is malformed, hostile or not CAP 1.2
                              (defined in gridgov.alerts, exported as gridgov.AlertError)
-    └── ScenarioError        a scenario file has problems
+    ├── ScenarioError        a scenario file has problems
+    ├── GeometryError        a geometry file or layer has problems (every one, per feature)
+    └── MissingExtraError    an optional extra (e.g. ``geo``) is not installed
 
 A command that raises leaves state and journal exactly as they were.
 """
@@ -31,9 +33,11 @@ __all__ = [
     "AuthorityError",
     "ChainError",
     "ClockError",
+    "GeometryError",
     "GriddingError",
     "GridgovError",
     "JournalError",
+    "MissingExtraError",
     "PresetError",
     "Problem",
     "RulesError",
@@ -161,3 +165,35 @@ class ClockError(GridgovError, ValueError):
 
 class JournalError(GridgovError):
     """The event store is unreadable, corrupted or inconsistent with the city."""
+
+
+class GeometryError(GridgovError):
+    """Geometry is unreadable or has problems; ``.problems`` lists every one of them.
+
+    Each problem reads ``geometry.geojson: feature N (id): what is wrong``
+    (N counts from 0, as in the ``features`` array).
+    """
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        #: One line per problem.
+        self.problems: tuple[str, ...] = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class MissingExtraError(GridgovError, ImportError):
+    """An optional part of gridgov needs a package that is not installed.
+
+    Attributes:
+        extra: the gridgov extra that installs it (``pip install 'gridgov[extra]'``).
+        package: the missing package.
+    """
+
+    def __init__(self, feature: str, package: str, extra: str) -> None:
+        #: The missing package.
+        self.package = package
+        #: The extra that installs it.
+        self.extra = extra
+        super().__init__(
+            f"{feature} needs {package}, which is not installed: "
+            f"pip install 'gridgov[{extra}]'"
+        )
