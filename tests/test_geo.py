@@ -20,6 +20,7 @@ shapely = pytest.importorskip("shapely", reason="the geo extra (shapely) is not 
 from gridgov import City, GeometryError, MissingExtraError  # noqa: E402
 from gridgov.cli import main  # noqa: E402
 from gridgov.geo import (  # noqa: E402
+    AreaMatcher,
     CityGeometry,
     LocalProjection,
     check_coverage,
@@ -29,6 +30,7 @@ from gridgov.geo import (  # noqa: E402
     synthesize,
     write_geojson,
 )
+from gridgov.geo.match import match_brute_force  # noqa: E402
 from gridgov.presets import small  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -286,20 +288,20 @@ class TestGeoJSON:
         problems = caught.value.problems
         district = small_city.chain.children(small_city.chain.city)[0]
         expected_starts = [
+            f"geometry.geojson: feature 1 ({grid}): invalid polygon: self-intersecting ring at (",
             f"geometry.geojson: feature 2 ({grid2}): "
             "a grid must be Polygon or MultiPolygon, got 'Point'",
             "geometry.geojson: feature 3 (990101001001-G999): unknown id",
             f"geometry.geojson: feature 4 ({compound}): position",
+            f"geometry.geojson: feature 5 ({building}): outside the city's envelope",
             f"geometry.geojson: feature 6 ({grid}): id already given by feature 1",
             "geometry.geojson: feature 7: properties.id is missing",
             f"geometry.geojson: feature 8 ({district}): a ring needs at least 4 positions, got 3",
-            f"geometry.geojson: feature 1 ({grid}): invalid polygon: self-intersecting ring at (",
-            f"geometry.geojson: feature 5 ({building}): outside the city's envelope",
         ]
         assert len(problems) == len(expected_starts), problems
         for line, start in zip(problems, expected_starts, strict=True):
             assert line.startswith(start), (line, start)
-        assert "off the globe" in problems[2]
+        assert "off the globe" in problems[3]
 
     def test_not_a_feature_collection(self, small_city: City) -> None:
         with pytest.raises(GeometryError, match="not a GeoJSON FeatureCollection"):
@@ -450,3 +452,98 @@ class TestExportCommand:
 
     def test_level_without_geojson_is_a_usage_error(self) -> None:
         assert main(["export", "--preset", "small", "--format", "json", "--level", "grid"]) == 2
+
+
+class TestAreaMatcher:
+    """Alert polygons and circles match compounds by the share of their area inside."""
+
+    def test_a_compound_shape_matches_that_compound_whole(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        compound = sorted(small_city.compounds)[0]
+        result = AreaMatcher(small_city, small_geo).match(small_geo[compound])
+        assert compound in result.compound_ids
+        mine = next(c for c in result.compounds if c.id == compound)
+        assert mine.share == pytest.approx(1.0)
+        assert mine.area_m2 == pytest.approx(small_geo.area_m2(compound), rel=1e-9)
+        assert all(c.share < 0.5 for c in result.touched)
+
+    def test_cap_polygon_is_latitude_first(self, small_city: City, small_geo: CityGeometry) -> None:
+        compound = sorted(small_city.compounds)[0]
+        shape = small_geo[compound]
+        ring = [(lat, lon) for lon, lat in shape.exterior.coords]
+        matcher = AreaMatcher(small_city, small_geo)
+        assert matcher.match_cap(polygons=[ring]) == matcher.match(shape)
+
+    def test_half_a_compound_is_ambiguous_and_goes_to_review(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        compound = max(small_city.compounds, key=small_geo.area_m2)
+        shape = small_geo[compound]
+        west, south, east, north = shape.bounds
+        # Bisect on longitude for the cut that leaves half the area west of it.
+        lo, hi = west, east
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            share = shape.intersection(shapely.box(west, south, mid, north)).area / shape.area
+            lo, hi = (mid, hi) if share < 0.45 else (lo, mid)
+        half = shapely.box(west - 1e-4, south - 1e-4, hi, north + 1e-4)
+        result = AreaMatcher(small_city, small_geo).match(half)
+        mine = next(c for c in (*result.compounds, *result.touched) if c.id == compound)
+        assert mine.share == pytest.approx(0.45, abs=0.01)
+        assert compound not in result.compound_ids
+        assert result.needs_review.startswith("ambiguous: ")
+        assert compound in result.needs_review
+
+    def test_a_whole_district_is_large(self, jiamusi_city: City, jiamusi_geo: CityGeometry) -> None:
+        result = AreaMatcher(jiamusi_city, jiamusi_geo).match(jiamusi_geo["230803"])
+        inside = [c for c in jiamusi_city.compounds if jiamusi_city.district_of(c) == "230803"]
+        assert sorted(result.compound_ids) == sorted(inside)
+        assert "large: " in result.needs_review
+        assert {c.id for c in result.communities} == set(
+            jiamusi_city.chain.below("230803", "community")
+        )
+
+    def test_a_small_circle_touches_but_does_not_match(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        compound = max(small_city.compounds, key=small_geo.area_m2)
+        lon, lat = small_geo[compound].representative_point().coords[0]
+        result = AreaMatcher(small_city, small_geo).match_cap(circles=[(lat, lon, 0.01)])
+        assert result.compound_ids == ()
+        assert [c.id for c in result.touched] == [compound]
+        assert result.area_m2 == pytest.approx(math.pi * 10.0**2, rel=0.01)
+        assert result.needs_review == ""
+
+    @given(
+        st.floats(min_value=0.0, max_value=1.0),
+        st.floats(min_value=0.0, max_value=1.0),
+        st.floats(min_value=0.02, max_value=1.5),
+    )
+    def test_index_agrees_with_the_brute_force_loop(self, u: float, v: float, km: float) -> None:
+        city = small()
+        geometry = synthesize(city)
+        west, south, east, north = geometry.bounds()
+        lon, lat = west + u * (east - west), south + v * (north - south)
+        area = geometry.projection.circle(lon, lat, km * 1000)
+        got = AreaMatcher(city, geometry).match(area).compound_ids
+        assert tuple(sorted(got)) == match_brute_force(city, geometry, area)
+
+    @pytest.mark.parametrize(
+        ("polygons", "circles", "message"),
+        [
+            ((), (), "no polygon or circle"),
+            ((((46.0, 128.0), (46.1, 128.0), (46.0, 128.0)),), (), "fewer than 4 points"),
+            ((), ((46.0, 128.0, 0.0),), "radius must be > 0 km"),
+        ],
+    )
+    def test_bad_areas_are_refused(
+        self,
+        small_city: City,
+        small_geo: CityGeometry,
+        polygons: Any,
+        circles: Any,
+        message: str,
+    ) -> None:
+        with pytest.raises(GeometryError, match=message):
+            AreaMatcher(small_city, small_geo).match_cap(polygons=polygons, circles=circles)

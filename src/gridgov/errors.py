@@ -194,6 +194,5 @@ class MissingExtraError(GridgovError, ImportError):
         #: The extra that installs it.
         self.extra = extra
         super().__init__(
-            f"{feature} needs {package}, which is not installed: "
-            f"pip install 'gridgov[{extra}]'"
+            f"{feature} needs {package}, which is not installed: pip install 'gridgov[{extra}]'"
         )

@@ -31,6 +31,13 @@ from gridgov.geo.geojson import (  # noqa: E402
     write_geojson,
 )
 from gridgov.geo.geometry import CityGeometry  # noqa: E402
+from gridgov.geo.match import (  # noqa: E402
+    MATCH_SHARE,
+    AreaMatch,
+    AreaMatcher,
+    Covered,
+    cap_area_shape,
+)
 from gridgov.geo.projection import LocalProjection  # noqa: E402
 from gridgov.geo.synth import JIAMUSI_LAYOUT, Layout, synthesize  # noqa: E402
 
@@ -39,10 +46,15 @@ __all__ = [
     "GEOMETRY_FILE",
     "JIAMUSI_LAYOUT",
     "LEVELS",
+    "MATCH_SHARE",
+    "AreaMatch",
+    "AreaMatcher",
     "CityGeometry",
     "CoverageProblem",
+    "Covered",
     "Layout",
     "LocalProjection",
+    "cap_area_shape",
     "check_coverage",
     "dumps_geojson",
     "load_geojson",

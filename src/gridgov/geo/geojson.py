@@ -296,7 +296,7 @@ def load_geojson(city: City, data: Any, *, name: str = GEOMETRY_FILE) -> CityGeo
                     f"(lon {w}..{e}, lat {s}..{nn})"
                 )
     if problems:
-        raise GeometryError(problems)
+        raise GeometryError(sorted(problems, key=_feature_number))
     found = data.get("gridgov")
     meta: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     projection = None
@@ -311,6 +311,13 @@ def load_geojson(city: City, data: Any, *, name: str = GEOMETRY_FILE) -> CityGeo
         synthetic=bool(meta.get("synthetic", False)),
         projection=projection,
     )
+
+
+def _feature_number(problem: str) -> int:
+    """Sort key: problems of the whole file first, then by feature number."""
+    _, _, rest = problem.partition(": feature ")
+    number = rest.split(" ", 1)[0].rstrip(":")
+    return int(number) if number.isdigit() else -1
 
 
 def _envelope(city: City, ids: list[str], geoms: Any) -> tuple[float, float, float, float] | None:
