@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 shapely = pytest.importorskip("shapely", reason="the geo extra (shapely) is not installed")
 
-from gridgov import City, GeometryError, MissingExtraError  # noqa: E402
+from gridgov import City, GeometryError, GridgovError, MissingExtraError  # noqa: E402
 from gridgov.cli import main  # noqa: E402
 from gridgov.geo import (  # noqa: E402
     AreaMatcher,
@@ -411,7 +411,7 @@ class TestOptionalExtra:
             try:
                 import gridgov.geo
             except gridgov.MissingExtraError as exc:
-                print(type(exc).__name__, isinstance(exc, ImportError), exc)
+                print(exc.extra, exc)
             """
         )
         done = subprocess.run(
@@ -423,12 +423,35 @@ class TestOptionalExtra:
             env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""},
         )
         assert done.stdout.strip() == (
-            "MissingExtraError True gridgov.geo (geometry) needs shapely>=2.1, "
-            "which is not installed: pip install 'gridgov[geo]'"
+            "geo shapely is not installed; install the 'geo' extra: pip install 'gridgov[geo]'"
+        )
+
+    def test_export_without_shapely_is_one_error_line(self) -> None:
+        code = textwrap.dedent(
+            """
+            import sys
+            sys.modules["shapely"] = None
+            from gridgov.cli import main
+            sys.exit(main(["export", "--preset", "small", "--format", "geojson"]))
+            """
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
+            env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""},
+        )
+        assert done.returncode == 1
+        assert done.stdout == ""
+        assert done.stderr == (
+            "gridgov: error: shapely is not installed; install the 'geo' extra: "
+            "pip install 'gridgov[geo]'\n"
         )
 
     def test_missing_extra_error_is_a_gridgov_error(self) -> None:
-        assert issubclass(MissingExtraError, ImportError)
+        assert issubclass(MissingExtraError, GridgovError)
 
 
 class TestExportCommand:

@@ -5,23 +5,26 @@ networkx graph; communities and compounds move through ``transitions`` state
 machines; every switch reassigns people and sends them back afterwards.
 """
 
-from gridgov.alerts import AlertError
 from gridgov.chain import CommandChain
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock, WallClock
 from gridgov.engine import CommandResult, Engine
 from gridgov.errors import (
+    AlertError,
     AuthorityError,
     ChainError,
     ClockError,
+    CommandError,
     GeometryError,
     GriddingError,
     GridgovError,
     JournalError,
     MissingExtraError,
+    NotFoundError,
     PresetError,
     Problem,
     RulesError,
+    RunFolderError,
     ScenarioError,
     TransitionError,
     UnknownUnitError,
@@ -55,6 +58,7 @@ __all__ = [
     "Clock",
     "ClockError",
     "CommandChain",
+    "CommandError",
     "CommandResult",
     "Compound",
     "Engine",
@@ -69,6 +73,7 @@ __all__ = [
     "ManualClock",
     "MemoryJournal",
     "MissingExtraError",
+    "NotFoundError",
     "Organisation",
     "Person",
     "PersonKind",
@@ -78,6 +83,7 @@ __all__ = [
     "Problem",
     "Rules",
     "RulesError",
+    "RunFolderError",
     "ScenarioError",
     "SqliteJournal",
     "StaffingRule",

@@ -1,4 +1,4 @@
-"""The geo extra's guard: shapely 2.x or a clear error naming the extra."""
+"""The geo extra's guard: shapely 2.1+ or a clear error naming the extra."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ def require_shapely() -> None:
     """
     try:
         import shapely
-    except ImportError:
-        raise MissingExtraError("gridgov.geo (geometry)", "shapely>=2.1", "geo") from None
+    except ImportError as exc:
+        raise MissingExtraError("shapely", "geo", exc) from None
     major, minor = (int(part) for part in shapely.__version__.split(".")[:2])
     if (major, minor) < (2, 1):
         raise MissingExtraError(
-            f"gridgov.geo (geometry; found shapely {shapely.__version__})", "shapely>=2.1", "geo"
+            "shapely", "geo", ImportError(f"shapely {shapely.__version__} is older than 2.1")
         )
