@@ -89,7 +89,7 @@ def city(preset: str | None, bundle: str | None, seed: int, as_json: bool) -> No
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["graphml", "json", "mermaid", "bundle"]),
+    type=click.Choice(["graphml", "json", "mermaid", "geojson", "bundle"]),
     default="json",
     show_default=True,
     help="Output format (bundle: the whole city as a bundle folder, needs --out).",
@@ -100,18 +100,37 @@ def city(preset: str | None, bundle: str | None, seed: int, as_json: bool) -> No
     default=None,
     help="Write to this file (a folder for --format bundle) instead of standard output.",
 )
-def export(preset: str | None, bundle: str | None, seed: int, fmt: str, out: str | None) -> None:
+@click.option(
+    "--level",
+    "levels",
+    multiple=True,
+    type=click.Choice(["city", "district", "street", "community", "grid", "compound", "building"]),
+    help="geojson: only features at this level (repeat for several; default: all).",
+)
+def export(
+    preset: str | None,
+    bundle: str | None,
+    seed: int,
+    fmt: str,
+    out: str | None,
+    levels: tuple[str, ...],
+) -> None:
     """Export the command chain as GraphML, node-link JSON or a mermaid diagram,
-    or the whole city as a city bundle."""
+    the city's geometry as GeoJSON (RFC 7946; the geo extra), or the whole city
+    as a city bundle (a folder: --out DIR)."""
+    if levels and fmt != "geojson":
+        raise click.UsageError("--level applies to --format geojson only")
     if fmt == "bundle" and out is None:
         raise click.UsageError("--format bundle writes a folder: give --out DIR")
-    built, _ = _city(preset, bundle, seed)
+    city, _ = _city(preset, bundle, seed)
     if fmt == "bundle":
         assert out is not None
-        click.echo(str(built.save(out)))
+        click.echo(str(city.save(out)))
         return
-    chain = built.chain
-    if fmt == "graphml":
+    chain = city.chain
+    if fmt == "geojson":
+        text = _geojson(city, levels)
+    elif fmt == "graphml":
         import io
 
         buffer = io.BytesIO()
@@ -129,6 +148,13 @@ def export(preset: str | None, bundle: str | None, seed: int, fmt: str, out: str
                 handle.write(text)
         except OSError as exc:
             raise GridgovError(f"cannot write {out}: {exc.strerror}") from None
+
+
+def _geojson(city: City, levels: Sequence[str]) -> str:
+    """The city's geometry as GeoJSON: synthetic shapes for a preset."""
+    from gridgov.geo import dumps_geojson, synthesize
+
+    return dumps_geojson(city, synthesize(city), levels=levels or None)
 
 
 @cli.command()
