@@ -333,7 +333,8 @@ class TestChineseAlerts:
         assert resolve_area(jiamusi_city, area("", "230803007")) == ("230803007",)
         assert resolve_area(jiamusi_city, area("", "230803")) == ("230803",)
         assert resolve_area(jiamusi_city, area("", "230803000000")) == ("230803",)
-        assert resolve_area(jiamusi_city, area("Xiangyang District")) == ("230803",)
+        assert resolve_area(jiamusi_city, area("向阳区")) == ("230803",)
+        assert resolve_area(jiamusi_city, area("西林街道")) == ("230803007",)
 
 
 class TestResolveArea:

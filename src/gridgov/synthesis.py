@@ -701,7 +701,10 @@ def _sizes(rng: random.Random, total: int, low: int, high: int) -> list[int]:
         sizes.append(size)
         left -= size
     if len(sizes) > 1 and sizes[-1] < low:
-        sizes[-2] += sizes.pop()
+        # Pop first: ``sizes[-2] += sizes.pop()`` would read one element and
+        # write another, losing households.
+        last = sizes.pop()
+        sizes[-1] += last
     return sizes
 
 
@@ -847,6 +850,8 @@ def _check_input(source: str, raw: Sequence[tuple[int, Sequence[str]]]) -> list[
 
     rows: list[_Row] = []
     first: dict[str, int] = {}
+    # Rows with a problem of their own: what refers to them is not blamed again.
+    faulty: set[str] = set()
     for line, cells in raw:
         uid, parent, level, kind, name, code, *numbers = cells
         counts: dict[str, int] = {}
@@ -855,6 +860,7 @@ def _check_input(source: str, raw: Sequence[tuple[int, Sequence[str]]]) -> list[
                 continue
             if not (text.isascii() and text.isdigit()):
                 problem(line, column, f"expected a whole number, 0 or more, got {text[:40]!r}")
+                counts[column] = -1  # present but wrong: no second problem for it
                 continue
             counts[column] = int(text)
             if level != "community":
@@ -866,6 +872,7 @@ def _check_input(source: str, raw: Sequence[tuple[int, Sequence[str]]]) -> list[
         else:
             first[uid] = line
         if level not in _INPUT_LEVELS:
+            faulty.add(uid)
             close = did_you_mean(level, _INPUT_LEVELS)
             hint = f"did you mean {close!r}? " if close else ""
             what = "empty" if not level else f"unknown level {level!r}"
@@ -876,6 +883,7 @@ def _check_input(source: str, raw: Sequence[tuple[int, Sequence[str]]]) -> list[
     if not cities:
         problem(1, "level", "no city: one row of level city names the city (its id and name)")
     for extra in cities[1:]:
+        faulty.add(extra.id)
         problem(extra.line, "level", f"a second city (the first is at {source}:{cities[0].line})")
     above = dict(zip(_INPUT_LEVELS[1:], _INPUT_LEVELS, strict=False))
     for row in rows:
@@ -888,6 +896,8 @@ def _check_input(source: str, raw: Sequence[tuple[int, Sequence[str]]]) -> list[
         want = above[row.level]
         if not row.parent:
             problem(row.line, "parent", f"empty: a {row.level} answers to a {want}")
+        elif row.parent in faulty:
+            pass
         elif row.parent not in levels:
             close = did_you_mean(row.parent, list(levels)) if len(problems) < 20 else None
             hint = f" (did you mean {close!r}?)" if close else ""
@@ -896,8 +906,7 @@ def _check_input(source: str, raw: Sequence[tuple[int, Sequence[str]]]) -> list[
             problem(
                 row.line,
                 "parent",
-                f"{row.parent!r} is a {levels[row.parent]}, but a "
-                f"{row.level} answers to a {want}",
+                f"{row.parent!r} is a {levels[row.parent]}, but a {row.level} answers to a {want}",
             )
         if row.level == "community":
             if row.kind not in _URBAN and row.kind not in _RURAL:
@@ -913,7 +922,11 @@ def _check_input(source: str, raw: Sequence[tuple[int, Sequence[str]]]) -> list[
             given = row.counts
             if "households" not in given and "population" not in given:
                 problem(row.line, "households", "a community needs households (or population)")
-            elif not given.get("households", given.get("population", 0)) and not _large(given):
+            elif (
+                not given.get("households", given.get("population", 0))
+                and not _large(given)
+                and -1 not in given.values()
+            ):
                 problem(
                     row.line,
                     "households",
@@ -927,10 +940,10 @@ def _check_input(source: str, raw: Sequence[tuple[int, Sequence[str]]]) -> list[
 def _large(counts: Mapping[str, int]) -> list[str]:
     """The kinds of a community's large organisations, one per exclusive grid."""
     return (
-        ["enterprise"] * counts.get("large_enterprises", 0)
-        + ["hospital"] * counts.get("hospitals", 0)
-        + ["mall"] * counts.get("malls", 0)
-        + ["institution"] * counts.get("large_institutions", 0)
+        ["enterprise"] * max(0, counts.get("large_enterprises", 0))
+        + ["hospital"] * max(0, counts.get("hospitals", 0))
+        + ["mall"] * max(0, counts.get("malls", 0))
+        + ["institution"] * max(0, counts.get("large_institutions", 0))
     )
 
 
