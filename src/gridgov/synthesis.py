@@ -419,7 +419,7 @@ class CityBuilder:
                 else grids * size + rng.randint(-grids * 8, grids * 8)
             )
             low, high = recipe.urban_building_households
-            sizes = _sizes(rng, target, low, high)
+            sizes = _sizes(rng, target, low, high, exact=households is not None)
             self._place(community, GridKind.URBAN, size, grids, sizes, compounds, "residential")
         self._exclusive(community, grids, exclusive)
         low, high = recipe.urban_small_organisations
@@ -462,7 +462,7 @@ class CityBuilder:
                 else grids * size + rng.randint(-grids * 3, grids * 3)
             )
             low, high = recipe.rural_building_households
-            sizes = _sizes(rng, target, low, high)
+            sizes = _sizes(rng, target, low, high, exact=households is not None)
             self._place(community, GridKind.RURAL, size, grids, sizes, hamlets, "hamlet")
         if exclusive:
             self._exclusive(community, grids, exclusive)
@@ -692,8 +692,16 @@ class CityBuilder:
         )
 
 
-def _sizes(rng: random.Random, total: int, low: int, high: int) -> list[int]:
-    """Building sizes drawn from [low, high] adding up to ``total`` (the last one trimmed)."""
+def _sizes(rng: random.Random, total: int, low: int, high: int, exact: bool = True) -> list[int]:
+    """Building sizes drawn from [low, high] adding up to ``total`` (the last one
+    merged into the one before when it is too small).
+
+    ``exact=False`` is the presets' historical draw, kept so that ``small()``
+    stays the same city bit for bit: its merge (``sizes[-2] += sizes.pop()``)
+    reads one element and writes another, so the sum can differ from
+    ``total``; harmless where ``total`` is itself drawn, wrong where it is
+    given, so synthesis always draws exactly.
+    """
     sizes: list[int] = []
     left = total
     while left > 0:
@@ -701,10 +709,11 @@ def _sizes(rng: random.Random, total: int, low: int, high: int) -> list[int]:
         sizes.append(size)
         left -= size
     if len(sizes) > 1 and sizes[-1] < low:
-        # Pop first: ``sizes[-2] += sizes.pop()`` would read one element and
-        # write another, losing households.
-        last = sizes.pop()
-        sizes[-1] += last
+        if exact:
+            last = sizes.pop()
+            sizes[-1] += last
+        else:
+            sizes[-2] += sizes.pop()
     return sizes
 
 
