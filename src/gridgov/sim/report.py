@@ -100,7 +100,7 @@ def _map_section(path: Path) -> list[str]:
     if not zone_days:
         return []
     try:
-        from gridgov.geo import synthesize
+        from gridgov.geo import CityGeometry, synthesize
         from gridgov.geo.maps import MAP_CSS, ZoneDays, run_maps
     except MissingExtraError as missing:
         return [
@@ -111,9 +111,10 @@ def _map_section(path: Path) -> list[str]:
 
     try:
         city = load_scenario(path / SCENARIO_FILE).build_city()
+        own = city.geometry
         maps = run_maps(
             city,
-            synthesize(city),
+            own if isinstance(own, CityGeometry) else synthesize(city),
             ZoneDays(tuple(d for d, _ in zone_days), tuple(z for _, z in zone_days)),
         )
     except GridgovError as error:
