@@ -319,10 +319,11 @@ class Pools:
         if level == "street":
             street = chain.street_of(community)
             order = chain.children(street, Level.COMMUNITY)
-            here = order.index(community)
+            position = {c: i for i, c in enumerate(order)}
+            here = position[community]
             # Neighbouring communities first: ids follow neighbourhood order.
             near = sorted(
-                (c for c in order if c != community), key=lambda c: (abs(order.index(c) - here), c)
+                (c for c in order if c != community), key=lambda c: (abs(position[c] - here), c)
             )
             out = []
             for other in near:

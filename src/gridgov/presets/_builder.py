@@ -51,8 +51,9 @@ def allocate(total: int, weights: Sequence[float], minimum: int = 0) -> list[int
     free = total - minimum * n
     if free < 0:
         raise PresetError(f"cannot allocate {total} over {n} units with at least {minimum} each")
-    weight_sum = sum(weights) or float(n)
-    raw = [free * (w if sum(weights) else 1.0) / weight_sum for w in weights]
+    total_weight = sum(weights)  # once: summing inside the loop made this quadratic
+    weight_sum = total_weight or float(n)
+    raw = [free * (w if total_weight else 1.0) / weight_sum for w in weights]
     shares = [int(r) for r in raw]
     left = free - sum(shares)
     order = sorted(range(n), key=lambda i: (-(raw[i] - shares[i]), i))
