@@ -17,16 +17,28 @@ administrative code, and reproduces the published figures exactly:
   deployed members).
 
 Streets and communities are synthetic; the district codes and names are real.
+
+A megacity: ``scale`` above 1 (up to :data:`MAX_SCALE`) tiles the ten
+divisions ``ceil(scale)`` times and shares ``scale`` times the published
+figures over them. Tile 0 is the real Jiamusi (its codes, its urban area);
+each further tile repeats the ten divisions under new district codes, one
+block of ten per tile in their order above: tile 1 is 230830-230839, tile 2
+230840-230849, tile 3 230850-230859, tile 4 230860-230869, tile 5
+230870-230879, tile 6 230890-230899 (the blocks no real code uses), named
+like the originals with the tile's number (``Xiangyang District 2``). At
+scale 1 or below nothing changes: the same seed gives the same city.
 """
 
 from __future__ import annotations
+
+import math
 
 from gridgov._gc import gc_paused
 from gridgov.city import City
 from gridgov.errors import PresetError
 from gridgov.presets._builder import CityBuilder, allocate
 
-__all__ = ["MIN_SCALE", "PUBLISHED", "URBAN_AREA", "URBAN_DISTRICTS", "jiamusi"]
+__all__ = ["MAX_SCALE", "MIN_SCALE", "PUBLISHED", "URBAN_AREA", "URBAN_DISTRICTS", "jiamusi"]
 
 #: The published figures the preset reproduces at scale 1.
 PUBLISHED = {
@@ -67,6 +79,12 @@ _DIVISIONS: tuple[tuple[str, str, str, int, float, int], ...] = (
 #: The smallest scale at which every township still gets a rural grid.
 MIN_SCALE = 0.05
 
+#: District-code blocks of the tiles beyond the first (two digits after 2308 = block + index).
+_TILE_BLOCKS = (30, 40, 50, 60, 70, 90)
+
+#: The largest scale: the real divisions and one tile per free block of codes.
+MAX_SCALE = 1 + len(_TILE_BLOCKS)
+
 _URBAN_DISTRICT_GRIDS = 2600  # of the 4,148 urban grids; the rest are in county towns
 
 
@@ -76,10 +94,12 @@ def jiamusi(seed: int = 0, scale: float = 1.0) -> City:
     Args:
         seed: random seed; the same seed gives the same city bit for bit.
         scale: share of the published size (grids, compounds, people); 1.0
-            reproduces the published figures exactly.
+            reproduces the published figures exactly; above 1 (up to
+            :data:`MAX_SCALE`) a megacity of ``ceil(scale)`` tiles of the
+            ten divisions under new codes (see the module docstring).
 
     Raises:
-        PresetError: ``scale`` is not in (0, 1].
+        PresetError: ``scale`` is not in [MIN_SCALE, MAX_SCALE].
     """
     with gc_paused():
         return _jiamusi(seed, scale)
@@ -87,11 +107,13 @@ def jiamusi(seed: int = 0, scale: float = 1.0) -> City:
 
 def _jiamusi(seed: int, scale: float) -> City:
     """The build itself, with garbage collection paused by :func:`jiamusi`."""
-    if not MIN_SCALE <= scale <= 1:
+    if not MIN_SCALE <= scale <= MAX_SCALE:
         raise PresetError(
-            f"scale must be in [{MIN_SCALE}, 1], got {scale} (below {MIN_SCALE} the "
-            "townships would have no rural grid to share)"
+            f"scale must be in [{MIN_SCALE}, {MAX_SCALE}], got {scale} (below {MIN_SCALE} the "
+            f"townships would have no rural grid to share; above {MAX_SCALE} the tiles run "
+            "out of district codes)"
         )
+    tiles = max(1, math.ceil(scale))
 
     def scaled(n: int) -> int:
         return max(1, round(n * scale))
@@ -109,7 +131,15 @@ def _jiamusi(seed: int, scale: float) -> City:
     towns: list[str] = []
     townships: list[str] = []
     town_weights: list[float] = []
-    for code, name, kind, n_streets, town_share, n_townships in _DIVISIONS:
+    for tile, (code, name, kind, n_streets, town_share, n_townships) in (
+        (t, division) for t in range(tiles) for division in _DIVISIONS
+    ):
+        if tile:
+            block = _TILE_BLOCKS[tile - 1] + _DIVISIONS.index(
+                (code, name, kind, n_streets, town_share, n_townships)
+            )
+            code = f"{code[:4]}{block:02d}"
+            name = f"{name} {tile + 1}"
         district = builder.district(code, name, kind)
         short = name.split()[0]
         for i in range(n_streets):
