@@ -270,7 +270,7 @@ class Pools:
             everyone[kind].append(pid)
         by_rank = self.rank.__getitem__
         for groups in (local, employed, offices, by_district, everyone):
-            for group in groups.values():  # type: ignore[attr-defined]
+            for group in groups.values():
                 group.sort(key=by_rank)
         self._local = dict(local)
         self._employed = dict(employed)
