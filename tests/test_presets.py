@@ -179,13 +179,31 @@ class TestScale:
         assert a.summary()["grids"] == b.summary()["grids"]
         assert list(a.buildings.values()) != list(b.buildings.values())
 
-    @pytest.mark.parametrize("scale", [0, -0.5, 1.0001, 2])
+    @pytest.mark.parametrize("scale", [0, -0.5, 7.0001, 8])
     def test_scale_out_of_range(self, scale: float) -> None:
-        """A scale outside [MIN_SCALE, 1] is a PresetError naming the scale."""
-        expected = rf"scale must be in \[0.05, 1\], got {scale}"
+        """A scale outside [MIN_SCALE, MAX_SCALE] is a PresetError naming the scale."""
+        expected = rf"scale must be in \[0.05, 7\], got {scale}"
         with pytest.raises(PresetError, match=expected) as info:
             jiamusi(scale=scale)
         assert isinstance(info.value, GridgovError)
+
+    def test_megacity_tiles(self) -> None:
+        """Above 1 the ten divisions are tiled under the documented new codes.
+
+        Scale 1.05 makes two tiles sharing 1.05 times each published count:
+        urban round(4148 * 1.05) = 4355, rural round(4044 * 1.05) = 4246,
+        exclusive round(694 * 1.05) = 729.
+        """
+        city = jiamusi(scale=1.05)
+        grids = city.summary()["grids"]
+        assert (grids["urban"], grids["rural"], grids["exclusive"]) == (4355, 4246, 729)
+        real = ["230803", "230804", "230805", "230811", "230822", "230826", "230828"]
+        real += ["230881", "230882", "230883"]
+        tile = [f"2308{n}" for n in range(30, 40)]
+        assert sorted(city.chain.units("district")) == sorted(real + tile)
+        assert city.chain.unit("230830").name == "Xiangyang District 2"
+        assert city.chain.unit("230839").name == "Fuyuan 2"
+        check_every_grid_has_one_chain_to_the_city(city)
 
     def test_tiny_scale(self) -> None:
         """A tiny scale in (0, 1] builds, or is refused with a message about the scale."""

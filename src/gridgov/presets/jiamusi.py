@@ -45,6 +45,16 @@ How each township-level division is treated (the NBS code gives its kind:
 
 Communities and villages are synthetic (numbered names under their street);
 everything above them is official.
+
+A megacity: ``scale`` above 1 (up to :data:`MAX_SCALE`) tiles the ten
+divisions ``ceil(scale)`` times and shares ``scale`` times the published
+figures over them. Tile 0 is the real Jiamusi (its codes, its urban area);
+each further tile repeats the ten divisions and their township-level units
+under new district codes, one block of ten per tile in the order of
+:data:`DISTRICTS`: tile 1 is 230830-230839, tile 2 230840-230849, tile 3
+230850-230859, tile 4 230860-230869, tile 5 230870-230879, tile 6
+230890-230899 (the blocks no real code uses), named like the originals with
+the tile's number (``向阳区 2``).
 """
 
 from __future__ import annotations
@@ -54,6 +64,8 @@ import io
 import random
 from importlib import resources
 
+import math
+
 from gridgov._gc import gc_paused
 from gridgov.city import City
 from gridgov.errors import PresetError
@@ -61,6 +73,7 @@ from gridgov.synthesis import Recipe, allocate, synthesize
 
 __all__ = [
     "DISTRICTS",
+    "MAX_SCALE",
     "MIN_SCALE",
     "PUBLISHED",
     "TOWNSHIPS",
@@ -160,6 +173,12 @@ _ZONE_ENTERPRISES = 10  # large enterprises of a development zone, at scale 1
 #: The smallest scale at which every rural division still gets a rural grid.
 MIN_SCALE = 0.05
 
+#: District-code blocks of the tiles beyond the first (two digits after 2308 = block + index).
+_TILE_BLOCKS = (30, 40, 50, 60, 70, 90)
+
+#: The largest scale: the real divisions and one tile per free block of codes.
+MAX_SCALE = 1 + len(_TILE_BLOCKS)
+
 
 def jiamusi(seed: int = 0, scale: float = 1.0) -> City:
     """Build Jiamusi: its real divisions, synthetic communities, the published figures.
@@ -167,15 +186,18 @@ def jiamusi(seed: int = 0, scale: float = 1.0) -> City:
     Args:
         seed: random seed; the same seed gives the same city bit for bit.
         scale: share of the published size (grids, compounds, people); 1.0
-            reproduces the published figures exactly.
+            reproduces the published figures exactly; above 1 (up to
+            :data:`MAX_SCALE`) a megacity of ``ceil(scale)`` tiles of the
+            ten divisions under new codes (see the module docstring).
 
     Raises:
-        PresetError: ``scale`` is not in [MIN_SCALE, 1].
+        PresetError: ``scale`` is not in [MIN_SCALE, MAX_SCALE].
     """
-    if not MIN_SCALE <= scale <= 1:
+    if not MIN_SCALE <= scale <= MAX_SCALE:
         raise PresetError(
-            f"scale must be in [{MIN_SCALE}, 1], got {scale} (below {MIN_SCALE} the "
-            "townships would have no rural grid to share)"
+            f"scale must be in [{MIN_SCALE}, {MAX_SCALE}], got {scale} (below {MIN_SCALE} the "
+            f"townships would have no rural grid to share; above {MAX_SCALE} the tiles run "
+            "out of district codes)"
         )
     with gc_paused():
         rows = units_table(seed, scale)
@@ -216,19 +238,42 @@ def units_table(seed: int = 0, scale: float = 1.0) -> list[dict[str, object]]:
     prisons: list[str] = []
     zones: list[str] = []
     names: dict[str, str] = {}
-    for code, name, kind in DISTRICTS:
-        rows.append(
-            {
-                "id": code,
-                "parent": "230800",
-                "level": "district",
-                "kind": kind,
-                "name": name,
-                "code": code.ljust(12, "0"),
-            }
+    tiles = max(1, math.ceil(scale))
+    index_of = {code: i for i, (code, _, _) in enumerate(DISTRICTS)}
+
+    def moved(tile: int, district: str) -> str:
+        """A real district's code in ``tile`` (tile 0 is the real city)."""
+        if not tile:
+            return district
+        return f"{district[:4]}{_TILE_BLOCKS[tile - 1] + index_of[district]:02d}"
+
+    for tile in range(tiles):
+        for code, name, kind in DISTRICTS:
+            if tile:
+                code, name = moved(tile, code), f"{name} {tile + 1}"
+            rows.append(
+                {
+                    "id": code,
+                    "parent": "230800",
+                    "level": "district",
+                    "kind": kind,
+                    "name": name,
+                    "code": code.ljust(12, "0"),
+                }
+            )
+    tiled = [
+        (
+            moved(tile, district) + code[6:],
+            f"{name} {tile + 1}" if tile else name,
+            moved(tile, district),
+            code,
+            name,
         )
-    for code, name, district in TOWNSHIPS:
-        kind = township_kind(code, name)
+        for tile in range(tiles)
+        for code, name, district in TOWNSHIPS
+    ]
+    for code, name, district, real_code, real_name in tiled:
+        kind = township_kind(real_code, real_name)
         names[code] = name
         rows.append(
             {
@@ -240,10 +285,10 @@ def units_table(seed: int = 0, scale: float = 1.0) -> list[dict[str, object]]:
                 "code": code.ljust(12, "0"),
             }
         )
-        if kind == "street" and district in URBAN_DISTRICTS:
+        if kind == "street" and real_code[:6] in URBAN_DISTRICTS:
             urban_streets.append(code)
-        elif kind == "street" or code in _COUNTY_TOWNS:
-            towns.setdefault(district, []).append(code)
+        elif kind == "street" or real_code in _COUNTY_TOWNS:
+            towns.setdefault(real_code[:6], []).append(code)
         elif kind == "prison":
             prisons.append(code)
         elif kind == "development_zone":
