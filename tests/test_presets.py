@@ -201,8 +201,10 @@ class TestScale:
         real += ["230881", "230882", "230883"]
         tile = [f"2308{n}" for n in range(30, 40)]
         assert sorted(city.chain.units("district")) == sorted(real + tile)
-        assert city.chain.unit("230830").name == "Xiangyang District 2"
-        assert city.chain.unit("230839").name == "Fuyuan 2"
+        assert city.chain.unit("230830").name == "向阳区 2"
+        assert city.chain.unit("230839").name == "抚远市 2"
+        assert city.chain.unit("230830007").name == "西林街道 2"
+        assert len(city.chain.units("street")) == 2 * 138
         check_every_grid_has_one_chain_to_the_city(city)
 
     def test_tiny_scale(self) -> None:

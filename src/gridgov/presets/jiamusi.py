@@ -61,10 +61,9 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import random
 from importlib import resources
-
-import math
 
 from gridgov._gc import gc_paused
 from gridgov.city import City
