@@ -528,6 +528,15 @@ class _Reader:
             self.problem(self.shown, 0, "(bundle)", str(exc).splitlines()[0])
         except (MemoryError, RecursionError) as exc:
             self.problem(self.shown, 0, "(bundle)", f"too large to read ({type(exc).__name__})")
+        except Exception as exc:  # the loader promises: only gridgov errors escape
+            # A check above should have caught what the model refused; say so
+            # plainly rather than let a bare exception reach the user.
+            self.problem(
+                self.shown,
+                0,
+                "(bundle)",
+                f"cannot be read: {type(exc).__name__}: {exc} (a gridgov bug: please report it)",
+            )
         return None
 
     def _run(self, build: bool) -> City | None:
