@@ -1282,7 +1282,9 @@ class _Reader:
         level_of = self.level
         known = self.owner
         fresh = set(ids)
-        if len(fresh) != len(ids) or "" in fresh or not fresh.isdisjoint(known):
+        # A dict view's isdisjoint walks the smaller side; a set's would walk
+        # every id of the bundle for every batch.
+        if len(fresh) != len(ids) or "" in fresh or not known.keys().isdisjoint(fresh):
             return False
         if not set(kinds) <= _PERSON_KINDS.keys() or "" in roles:
             return False
