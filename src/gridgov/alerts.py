@@ -901,20 +901,24 @@ class _Resolver:
         codes, others = self.codes(area)
         notes: list[str] = []
         found: set[str] = set()
-        outside = inside_unresolved = 0
+        outside = 0
         for code in codes:
             unit, note, out = self.code(code)
             if unit is not None:
                 found.add(unit)
             else:
                 outside += out
-                inside_unresolved += not out
             if note:
                 notes.append(note)
         if found:
             return _Match(tuple(sorted(found)), tuple(notes))
         if codes and outside == len(codes):
             return _Match((), tuple(notes), outside=True)
+        if others and not codes:
+            notes.append(
+                f"geocode valueName {', '.join(map(repr, others))} is not accepted "
+                f"(accepted: {self.shown_names})"
+            )
         if area.polygons or area.circles:
             shapes = f"{len(area.polygons)} polygon(s), {len(area.circles)} circle(s)"
             if self.matcher is not None:
@@ -925,11 +929,6 @@ class _Resolver:
             else:
                 notes.append(f"{shapes} and no geometry to match them by")
             return _Match((), tuple(notes), review=True)
-        if others and not codes:
-            notes.append(
-                f"geocode valueName {', '.join(map(repr, others))} is not accepted "
-                f"(accepted: {self.shown_names})"
-            )
         if codes or others or self.any_geocode:
             if not codes and not others:
                 notes.append("no geocode, and the alert carries geocodes: areaDesc is not matched")
@@ -1688,7 +1687,10 @@ def plan_alert(
         units: set[str] = set()
         out: list[AlertChain] = []
         for chain in sorted(chains.values(), key=lambda c: c.id):
-            low, _, hit = planner.step_down(chain.applied, (), ended, lift=True)
+            # After an expiry the compounds step down by the rules; a Cancel
+            # (the all-clear) lifts those still at the chain's zones at once.
+            held = chain.applied or (chain.measures if chain.ended_by == "expired" else ())
+            low, _, hit = planner.step_down(held, (), ended, lift=True)
             lowers += low
             units.update(hit)
             out.append(
@@ -1745,7 +1747,7 @@ def plan_alert(
     wanted = _wanted(city, alert, rule, now, matcher)
     reasons += wanted.reasons
     base = min(chains.values(), key=lambda c: c.id) if chains else None
-    if base is None and unknown:
+    if base is None and unknown and (wanted.handled or wanted.review):
         reasons.append(
             f"refers to {', '.join(unknown)} not received: taken as the start of a chain"
         )
