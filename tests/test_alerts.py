@@ -53,9 +53,7 @@ WIDE = AlertRule(review_share=1.0, review_level="city")
 NOW = SEALED_SENT
 
 
-def plan(
-    city: City, cap: CapAlert, rule: AlertRule | None = None, **kwargs: object
-) -> AlertPlan:
+def plan(city: City, cap: CapAlert, rule: AlertRule | None = None, **kwargs: object) -> AlertPlan:
     """plan_alert at the alert's time, without review thresholds unless a rule is given."""
     now = kwargs.pop("now", NOW)
     return plan_alert(city, cap, rule if rule is not None else WIDE, now=now, **kwargs)  # type: ignore[arg-type]

@@ -1422,17 +1422,30 @@ def _wanted(
                 out.reasons.append(f"{where}: not in {city.name} ({'; '.join(match.notes)})")
             else:
                 pending.append((where, zone, info.language, area, match))
+    coded = {
+        info.language
+        for info in alert.infos
+        if any(a.geocodes or a.polygons or a.circles for a in info.areas)
+    }
+    unresolved: dict[str, tuple[list[str], list[str]]] = {}
     for where, zone, language, area, match in pending:
         notes = "; ".join(match.notes)
-        # The plain-words copy of an area in another language's info (no
-        # geocode, no shape) needs nobody once the coded copy resolved.
-        translation = not (area.geocodes or area.polygons or area.circles) and bool(
-            languages_resolved - {language}
+        # The plain-words copy of an area, in an info of another language
+        # that carries no code at all, needs nobody once the coded info resolved.
+        translation = (
+            language not in coded
+            and not (area.geocodes or area.polygons or area.circles)
+            and bool(languages_resolved - {language})
         )
         if translation:
             out.reasons.append(f"{where}: {notes} (the alert's other language resolved)")
         else:
-            out.review.append((zone, (), match.candidates, (f"{where}: {notes}",)))
+            # One review per zone: a person looks at every unresolved area at once.
+            candidates, why = unresolved.setdefault(zone, ([], []))
+            candidates.extend(c for c in match.candidates if c not in candidates)
+            why.append(f"{where}: {notes}")
+    for zone, (candidates, why) in unresolved.items():
+        out.review.append((zone, (), tuple(candidates), tuple(why)))
     if starts:
         # The earliest info start, but only when every info has one.
         out.start = None if any(t is None for t in starts) else min(t for t in starts if t)
