@@ -8,13 +8,25 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gridgov import AuthorityError, City, Engine, GridgovError, ManualClock
-from gridgov.alerts import AlertError, AlertRule, CapArea, message_key, plan_alert
+from gridgov.alerts import (
+    CHAIN_TRANSITIONS,
+    OUTCOMES,
+    AlertError,
+    AlertRule,
+    CapArea,
+    message_key,
+    plan_alert,
+)
 from gridgov.journal import Event
 from gridgov.testing import cap_message
 
@@ -29,6 +41,8 @@ C3 = "230803001003"
 STREET = "230803001"
 XIANGYANG = "230803"
 JIAO = "230811"
+#: The small city's communities are half of it: no share threshold there.
+WIDE = AlertRule(review_share=1.0, review_level="city")
 
 
 def zones_of(engine: Engine, unit: str) -> set[str]:
@@ -173,7 +187,7 @@ class TestLifecycle:
     def test_same_message_with_another_offset_is_a_duplicate(self, gov: Engine) -> None:
         """sent 09:30+08:00 and 01:30Z are the same instant: the same message."""
         receive(gov, cap_message("A", T0, areas=[("东区", [C1])]))
-        events = receive(gov, cap_message("A", T0.astimezone(timezone.utc), areas=[("x", [C2])]))
+        events = receive(gov, cap_message("A", T0.astimezone(UTC), areas=[("x", [C2])]))
         assert outcome(events) == "duplicate"
         assert zones_of(gov, C2) == {"open"}
 
@@ -307,7 +321,7 @@ class TestTime:
         assert gov.next_deadline() == onset
         advanced = gov.advance(onset)
         assert zones_of(gov, C1) == {"sealed"}
-        assert [e.type for e in advanced.events][0] == "alert.due"
+        assert advanced.events[0].type == "alert.due"
 
     def test_expires_ends_the_measure(self, gov: Engine) -> None:
         """At expires the compounds go back to the rules' step-down (no longer held)."""
@@ -377,7 +391,7 @@ class TestReview:
         events = receive(gov, cap_message("W", T0, areas=[("佳木斯市", ["230800"])]))
         assert outcome(events) == "review"
         assert set(gov.zones().values()) == {"open"}
-        assert "review_share" in gov.reviews[0].reasons[-1]
+        assert "at or above review_level district" in gov.reviews[0].reasons[-1]
 
     def test_share_threshold(self, jiamusi_city: City) -> None:
         """A lower review_share sends even a street to review."""
@@ -483,3 +497,80 @@ class TestReplay:
         assert copy.snapshot()["zones"] == gov.snapshot()["zones"]
         assert copy.snapshot()["alerts"] == gov.snapshot()["alerts"]
         assert message_key(HEALTH, "A", T0) in copy.alert_book.seen
+
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "alerts.md"
+
+
+def doc_diagram() -> set[tuple[str, str, str]]:
+    """The transitions drawn in the mermaid state diagram of docs/alerts.md."""
+    text = DOC.read_text(encoding="utf-8")
+    start = text.index("```mermaid\nstateDiagram-v2")
+    block = text[start : text.index("```", start + 10)]
+    found = set()
+    for line in block.splitlines():
+        match = re.fullmatch(r"\s*(\[\*\]|\w+) --> (\w+): (\w+)\s*", line)
+        if match:
+            source, dest, trigger = match.groups()
+            found.add(("new" if source == "[*]" else source, trigger, dest))
+    return found
+
+
+def doc_lifecycle_outcomes() -> set[str]:
+    """The outcomes named in the lifecycle table of docs/alerts.md."""
+    text = DOC.read_text(encoding="utf-8")
+    start = text.index("| message | outcome | what happens |")
+    table = text[start : text.index("\n\n", start)]
+    return set(re.findall(r"`(\w+)`", "\n".join(row.split("|")[2] for row in table.splitlines())))
+
+
+class TestDocs:
+    """docs/alerts.md draws the chain's states as the planner moves them."""
+
+    def test_diagram_is_the_table(self) -> None:
+        """The mermaid diagram has exactly CHAIN_TRANSITIONS."""
+        assert doc_diagram() == set(CHAIN_TRANSITIONS)
+
+    def test_lifecycle_table_names_the_outcomes(self) -> None:
+        """Every outcome a message can have is in the lifecycle table (refused is in Audit)."""
+        assert doc_lifecycle_outcomes() == set(OUTCOMES) - {"refused"}
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3), st.integers(0, 3)), max_size=8))
+    def test_planner_moves_only_along_the_diagram(
+        self, small_city: City, steps: list[tuple[int, int, int]]
+    ) -> None:
+        """Random feeds of Alerts, Updates, Cancels and clock moves: every change of a
+        chain's state is a transition of the diagram."""
+        allowed = {(a, b) for a, _, b in CHAIN_TRANSITIONS}
+        gov = Engine(small_city, clock=ManualClock(T0), alert_rule=WIDE)
+        units = ["990101001001", "990101001002", "990101201201"]
+        sent: list[tuple[str, datetime]] = []
+        for n, (kind, target, delay) in enumerate(steps):
+            now = gov.clock.now() + timedelta(hours=delay)
+            if now > gov.clock.now():
+                before = {k: c.state for k, c in gov.alert_book.chains.items()}
+                gov.advance(now)
+                for key, chain in gov.alert_book.chains.items():
+                    assert (before.get(key, "new"), chain.state) in allowed | {
+                        (chain.state, chain.state)
+                    }
+            identifier = f"M{n}"
+            refs = [ref(*sent[target % len(sent)])] if sent and kind >= 2 else []
+            msg_type = "Alert" if not refs else ("Update" if kind < 5 else "Cancel")
+            text = cap_message(
+                identifier,
+                now,
+                msg_type=msg_type,
+                references=refs,
+                onset=now + HOUR if kind in (1, 3) else None,
+                expires=now + 2 * HOUR if kind == 4 else None,
+                areas=[("x", [units[target % 3]])],
+            )
+            before = {k: c.state for k, c in gov.alert_book.chains.items()}
+            gov.receive_alert(text)
+            sent.append((identifier, now))
+            for key, chain in gov.alert_book.chains.items():
+                old = before.get(key, "new")
+                if old != chain.state or old == "new":
+                    assert (old, chain.state) in allowed, (old, chain.state, msg_type)

@@ -19,8 +19,8 @@ from gridgov.alerts import (
     CPEAS_GEOCODE,
     MAX_ALERT_BYTES,
     AlertBook,
-    AlertPlan,
     AlertError,
+    AlertPlan,
     AlertRule,
     CapAlert,
     CapArea,
@@ -264,7 +264,7 @@ class TestOasisExamples:
             "Administrative Division Code); 1 polygon(s), 0 circle(s) and no geometry to "
             "match them by"
         )
-        assert reasons["oasis-example3"].reasons == (
+        assert plans["oasis-example3"].reasons == (
             "info 1 'Earthquake': severity Minor calls for no measure "
             "(measures: Extreme -> sealed, Severe -> controlled, Moderate -> precaution)",
         )
@@ -327,8 +327,8 @@ class TestChineseAlerts:
         assert why.startswith(f"Cancel refers to {HEALTH_AUTHORITY},{SEALED_ID},")
 
     def test_update_keeps_the_highest_units(self, small_city: City) -> None:
-        """An Update in two languages: street and village sealed, the inner community
-        dropped, the unknown code given as a reason."""
+        """An Update in two languages: the unknown community code falls back to the
+        district, which covers the rest; the village named without a code waits for review."""
         cap = read("cn-update.xml")
         assert [i.language for i in cap.infos] == ["zh-CN", "en-US"]
         decision = plan(small_city, cap)
@@ -339,10 +339,15 @@ class TestChineseAlerts:
         assert "geocode 990101009001 names no unit; its nearest known ancestor is 990101" in (
             " ".join(decision.reasons)
         )
+        # The alert carries geocodes, so "Hill Village" (no code) is not matched by name.
+        (village,) = decision.reviews
+        assert village.units == ()
+        assert "areaDesc is not matched" in village.reasons[0]
         strict = plan(small_city, cap, AlertRule())
         assert strict.outcome == "review"
         assert strict.declares == ()
-        assert [r.units for r in strict.reviews] == [(DISTRICT,)]
+        # The district for its level; the street, then, for its share (4 of 6 compounds).
+        assert [r.units for r in strict.reviews] == [(), (DISTRICT,), (STREET,)]
 
     def test_jiamusi_codes(self, jiamusi_city: City) -> None:
         """Real Jiamusi codes resolve: a community, a street by 9 digits, a district by 6."""

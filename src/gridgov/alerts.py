@@ -51,6 +51,7 @@ __all__ = [
     "CATEGORIES",
     "CERTAINTIES",
     "CHAIN_STATES",
+    "CHAIN_TRANSITIONS",
     "CPEAS_GEOCODE",
     "ENCODINGS",
     "MAX_ALERT_BYTES",
@@ -993,6 +994,29 @@ OUTCOMES = ("declare", "update", "lift", "duplicate", "stale", "review", "ignore
 ACTIONS = ("declare", "lift", "ignore")
 #: The states of a reference chain (see docs/alerts.md for the diagram).
 CHAIN_STATES = ("scheduled", "active", "ended")
+#: How a chain moves: (from, what happens, to); ``new`` is before its first
+#: message. ``*_later`` is a message whose onset/effective is still ahead.
+CHAIN_TRANSITIONS = (
+    ("new", "alert", "active"),
+    ("new", "alert_later", "scheduled"),
+    ("new", "cancel", "ended"),
+    ("scheduled", "start", "active"),
+    ("scheduled", "expire", "ended"),
+    ("scheduled", "update", "active"),
+    ("scheduled", "update_later", "scheduled"),
+    ("scheduled", "approve", "scheduled"),
+    ("scheduled", "cancel", "ended"),
+    ("scheduled", "superseded", "ended"),
+    ("active", "update", "active"),
+    ("active", "update_later", "scheduled"),
+    ("active", "approve", "active"),
+    ("active", "cancel", "ended"),
+    ("active", "expire", "ended"),
+    ("active", "superseded", "ended"),
+    ("ended", "update", "active"),
+    ("ended", "update_later", "scheduled"),
+    ("ended", "cancel", "ended"),
+)
 
 _STATUS_REASONS = {
     "Exercise": "an exercise never changes live state (pass exercise=True to play it)",
@@ -1441,11 +1465,11 @@ def _wanted(
             out.reasons.append(f"{where}: {notes} (the alert's other language resolved)")
         else:
             # One review per zone: a person looks at every unresolved area at once.
-            candidates, why = unresolved.setdefault(zone, ([], []))
-            candidates.extend(c for c in match.candidates if c not in candidates)
-            why.append(f"{where}: {notes}")
-    for zone, (candidates, why) in unresolved.items():
-        out.review.append((zone, (), tuple(candidates), tuple(why)))
+            cands, whys = unresolved.setdefault(zone, ([], []))
+            cands.extend(c for c in match.candidates if c not in cands)
+            whys.append(f"{where}: {notes}")
+    for zone, (cands, whys) in unresolved.items():
+        out.review.append((zone, (), tuple(cands), tuple(whys)))
     if starts:
         # The earliest info start, but only when every info has one.
         out.start = None if any(t is None for t in starts) else min(t for t in starts if t)
@@ -1557,25 +1581,39 @@ def _new_part(city: City, applied: Measures, wanted: Measures) -> Measures:
     return tuple(out)
 
 
-def _too_wide(city: City, rule: AlertRule, measures: Measures) -> list[str]:
-    """Why a set of measures needs a person: too large a share of the city, too high a level."""
-    reasons: list[str] = []
+def _too_high(city: City, rule: AlertRule, measures: Measures) -> Measures:
+    """The measures on units at or above ``rule.review_level``."""
     chain = city.chain
-    limit = Level(rule.review_level)
-    high = sorted({u for _, units in measures for u in units if chain.level(u).rank <= limit.rank})
-    if high:
-        shown = ", ".join(f"{u} ({chain.level(u)})" for u in high[:3])
-        reasons.append(
-            f"measures on {shown}: at or above review_level {limit} need a person's approval"
-        )
+    limit = Level(rule.review_level).rank
+    out = []
+    for zone, units in measures:
+        high = tuple(u for u in units if chain.level(u).rank <= limit)
+        if high:
+            out.append((zone, high))
+    return tuple(out)
+
+
+def _high_reason(city: City, rule: AlertRule, units: Iterable[str]) -> str:
+    chain = city.chain
+    shown = ", ".join(f"{u} ({chain.level(u)})" for u in sorted(units)[:3])
+    return (
+        f"measures on {shown}: at or above review_level {rule.review_level} "
+        "need a person's approval"
+    )
+
+
+def _too_wide(city: City, rule: AlertRule, measures: Measures) -> str:
+    """Why a set of measures is too large a share of the city ("" when it is not)."""
     total = len(city.compounds)
+    if not measures or not total:
+        return ""
     covered = len(units_compounds(city, [u for _, units in measures for u in units]))
-    if total and covered / total > rule.review_share:
-        reasons.append(
-            f"measures on {covered} of {total} compounds ({covered / total:.0%}) exceed "
-            f"review_share {rule.review_share:.0%} of the city"
-        )
-    return reasons
+    if covered / total <= rule.review_share:
+        return ""
+    return (
+        f"measures on {covered} of {total} compounds ({covered / total:.0%}) exceed "
+        f"review_share {rule.review_share:.0%} of the city"
+    )
 
 
 def plan_alert(
@@ -1797,10 +1835,21 @@ def plan_alert(
     for r_zone, r_units, candidates, why in wanted.review:
         review(r_zone, r_units, candidates, why)
     fresh = _new_part(city, old_applied, measures)
-    wide = _too_wide(city, rule, fresh) if fresh else []
+    high = _too_high(city, rule, fresh)
+    if high:
+        # Units too high go to a person; what they would have covered is
+        # planned without them, so a community named beside them still applies.
+        high_units = {u for _, us in high for u in us}
+        high_why = _high_reason(city, rule, high_units)
+        for h_zone, h_units in high:
+            review(h_zone, h_units, (), [high_why])
+        trimmed = {z: set(us) - high_units for z, us in wanted.by_zone.items()}
+        measures = _measures(city, trimmed, [])
+        fresh = _new_part(city, old_applied, measures)
+    wide = _too_wide(city, rule, fresh)
     if wide:
         for f_zone, f_units in fresh:
-            review(f_zone, f_units, (), wide)
+            review(f_zone, f_units, (), [wide])
         fresh_units = {u for _, us in fresh for u in us}
         measures = tuple((z, tuple(u for u in us if u not in fresh_units)) for z, us in measures)
         measures = tuple((z, us) for z, us in measures if us)
