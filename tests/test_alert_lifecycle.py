@@ -169,6 +169,31 @@ class TestCodesBeforeNames:
         assert len(seen[0].polygons) == 1
 
 
+class _Match:
+    """A geometry match that asks for a person (as gridgov.geo's AreaMatch does)."""
+
+    needs_review = "ambiguous: 1 compound(s) 30-70% inside"
+
+    def compound_ids(self) -> tuple[str, ...]:
+        return ("230803001001-C01",)
+
+
+class TestGeometryHook:
+    """The matcher may return a match that needs review; its compounds become candidates."""
+
+    def test_match_needing_review(self, jiamusi_city: City) -> None:
+        """An ambiguous geometry match is not applied: review, with its compounds."""
+        gov = Engine(jiamusi_city, clock=ManualClock(T0), area_matcher=lambda area: _Match())
+        ring = "46.80,130.30 46.81,130.30 46.81,130.32 46.80,130.30"
+        events = receive(gov, cap_message("G-1", T0, areas=[("江边", [], ring)]))
+        assert outcome(events) == "review"
+        (review,) = gov.reviews
+        assert review.candidates == ("230803001001-C01",)
+        gov.approve_review(review.id, actor=C1, units=list(review.candidates))
+        assert gov.zone("230803001001-C01") == "sealed"
+        assert gov.zone("230803001001-C02") == "open"
+
+
 class TestLifecycle:
     """De-duplication, supersession, cancellation, staleness."""
 

@@ -40,7 +40,7 @@ import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
 from gridgov.city import City
-from gridgov.errors import GridgovError, UnknownUnitError
+from gridgov.errors import AlertError, GridgovError, UnknownUnitError
 from gridgov.model import Level
 from gridgov.modes import ZONES, units_compounds
 
@@ -72,6 +72,7 @@ __all__ = [
     "CapAlert",
     "CapArea",
     "CapInfo",
+    "GeometryMatch",
     "Review",
     "message_key",
     "parse_cap",
@@ -162,25 +163,6 @@ _NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 _ADMIN_CODE = re.compile(r"[0-9]{6}|[0-9]{9}|[0-9]{12}")
 # identifier and sender: no whitespace, commas, "<" or "&" (CAP 1.2, 3.2.1).
 _RESTRICTED = re.compile(r"[\s,<&]")
-
-
-class AlertError(GridgovError):
-    """A CAP alert is malformed, hostile or outside the CAP 1.2 enumerations.
-
-    The message is one line: which element (as a path such as
-    ``alert/info[1]/urgency``), what it held and what was expected.
-
-    Attributes:
-        element: path of the offending element, or None for the document.
-        alert: the alert's identifier when it was read before the problem.
-    """
-
-    def __init__(self, message: str, *, element: str | None = None, alert: str | None = None):
-        super().__init__(message)
-        #: Path of the offending element (``alert/info[1]/urgency``), if any.
-        self.element = element
-        #: The alert's ``<identifier>``, if it was read before the problem.
-        self.alert = alert
 
 
 # ------------------------------------------------------------------ the model
@@ -792,10 +774,25 @@ class AlertRule:
 
 # ---------------------------------------------------------------- the areas
 
+
+class GeometryMatch(Protocol):
+    """What a geometry matcher may return instead of plain ids (``gridgov.geo``'s
+    ``AreaMatch`` is one): the compounds covered, and why a person should look."""
+
+    #: Why the match needs a person ("" when it does not).
+    needs_review: str
+
+    def compound_ids(self) -> tuple[str, ...]:
+        """The ids of the compounds covered."""
+        ...
+
+
 #: An optional geometry matcher: given an ``<area>`` with polygons or circles,
-#: the ids of the units of the city it covers (empty when none). The geometry
-#: layer provides one once units have shapes; without it such areas go to review.
-AreaMatcher = Callable[[CapArea], Sequence[str]]
+#: the ids of the units or compounds of the city it covers (empty when none),
+#: or a :class:`GeometryMatch`. The geometry layer provides one once units have
+#: shapes, e.g. ``lambda area: matcher.match_cap(area.polygons, area.circles)``
+#: with a ``gridgov.geo.AreaMatcher``; without one, shape-only areas go to review.
+AreaMatcher = Callable[[CapArea], "Sequence[str] | GeometryMatch"]
 
 
 class _Names:
@@ -923,9 +920,21 @@ class _Resolver:
         if area.polygons or area.circles:
             shapes = f"{len(area.polygons)} polygon(s), {len(area.circles)} circle(s)"
             if self.matcher is not None:
-                matched = tuple(sorted(set(self.matcher(area))))
-                if matched:
+                try:
+                    result = self.matcher(area)
+                except GridgovError as exc:  # a ring the geometry layer cannot use
+                    notes.append(f"geometry ({shapes}) not matched: {_one_line(exc)}")
+                    return _Match((), tuple(notes), review=True)
+                if isinstance(result, Sequence):
+                    ids, concern = tuple(result), ""
+                else:
+                    ids, concern = tuple(result.compound_ids()), result.needs_review
+                matched = tuple(sorted({i for i in ids if i in self.city.chain}))
+                if matched and not concern:
                     return _Match(matched, (*notes, f"matched by geometry ({shapes})"))
+                if matched:
+                    notes.append(f"geometry ({shapes}) matched {len(matched)}: {concern}")
+                    return _Match((), tuple(notes), review=True, candidates=matched)
                 notes.append(f"geometry ({shapes}) covers no unit")
             else:
                 notes.append(f"{shapes} and no geometry to match them by")
