@@ -1083,6 +1083,9 @@ class AlertChain:
     end: datetime | None = None
     #: Why it ended (Cancel, expiry, superseded), once ended.
     ended_by: str | None = None
+    #: What Updates and the expiry released to the rules' step-down: a Cancel
+    #: (the all-clear) lifts what of it is still in force.
+    released: Measures = ()
 
     def due(self) -> datetime | None:
         """Its next deadline: the start while scheduled, the end while active."""
@@ -1105,6 +1108,7 @@ class AlertChain:
             "start": _iso(self.start),
             "end": _iso(self.end),
             "ended_by": self.ended_by,
+            "released": _measures_json(self.released),
         }
 
     @classmethod
@@ -1123,6 +1127,7 @@ class AlertChain:
             start=_time(data.get("start")),
             end=_time(data.get("end")),
             ended_by=data.get("ended_by"),
+            released=_measures_of(data.get("released")),
         )
 
 
@@ -1534,7 +1539,13 @@ class _Planner:
         return best
 
     def step_down(
-        self, old: Measures, new: Measures, excluded: set[str], *, lift: bool
+        self,
+        old: Measures,
+        new: Measures,
+        excluded: set[str],
+        *,
+        lift: bool,
+        remnants: Measures = (),
     ) -> tuple[list[tuple[str, str, bool]], list[str], list[str]]:
         """(lowers, releases, units) taking what ``old`` applied down to what ``new`` asks.
 
@@ -1545,24 +1556,29 @@ class _Planner:
         otherwise they go back to the rules' normal step-down.
         """
         old_units, new_units = _by_unit(old), _by_unit(new)
+        # Released earlier and stepping down since: at or below what was set.
+        rest = _by_unit(remnants)
         lowers: list[tuple[str, str, bool]] = []
         releases: list[str] = []
         touched: set[str] = set()
-        for compound in units_compounds(self.city, list(old_units)):
+        for compound in units_compounds(self.city, [*old_units, *rest]):
             was = _required(self.city, old_units, compound)
-            if was is None:
-                continue
+            current = self.zones(compound)
+            if was is None or current != was:
+                was = _required(self.city, rest, compound)
+                if was is None or _RANK[current] > _RANK[was]:
+                    continue
+                was = current
             wanted = _required(self.city, new_units, compound) or "open"
             if _RANK[wanted] >= _RANK[was]:
-                continue
-            current = self.zones(compound)
-            if current != was:
                 continue
             floor = self.floor(compound, excluded)
             target = wanted if _RANK[wanted] >= _RANK[floor] else floor
             if _RANK[target] >= _RANK[current]:
                 continue
-            touched.update(u for u in self.city.chain_of_command(compound) if u in old_units)
+            touched.update(
+                u for u in self.city.chain_of_command(compound) if u in old_units or u in rest
+            )
             if target == "open":
                 if lift:
                     lowers.append((compound, "open", False))
@@ -1749,8 +1765,9 @@ def plan_alert(
         for chain in sorted(chains.values(), key=lambda c: c.id):
             # After an expiry the compounds step down by the rules; a Cancel
             # (the all-clear) lifts those still at the chain's zones at once.
-            held = chain.applied or (chain.measures if chain.ended_by == "expired" else ())
-            low, _, hit = planner.step_down(held, (), ended, lift=True)
+            low, _, hit = planner.step_down(
+                chain.applied, (), ended, lift=True, remnants=chain.released
+            )
             lowers += low
             units.update(hit)
             out.append(
@@ -1763,6 +1780,7 @@ def plan_alert(
                     start=None,
                     end=None,
                     ended_by=f"Cancel {alert.identifier}",
+                    released=(),
                 )
             )
         if not out:
@@ -1875,6 +1893,9 @@ def plan_alert(
         lowers, releases, touched = planner.step_down(old_applied, measures, ended, lift=False)
     if end is not None and start is None and not measures:
         end = None
+    released = _merge(city, *(c.released for c in chains.values()))
+    if state == "active":
+        released = _merge(city, released, old_applied)
     new_chain = AlertChain(
         id=chain_id,
         sender=alert.sender,
@@ -1885,6 +1906,7 @@ def plan_alert(
         applied=applied,
         start=start,
         end=end,
+        released=released,
     )
     others = [
         attrs.evolve(
@@ -1894,6 +1916,11 @@ def plan_alert(
         if c.id != chain_id
     ]
     superseded = tuple(sorted(r.id for r in book.reviews.values() if r.chain in ended))
+    if lowers or releases:
+        reasons.append(
+            f"superseded: {len(lowers)} compound(s) lowered, {len(releases)} back to the rules' "
+            "normal step-down (no longer named, or milder)"
+        )
     if end is not None:
         reasons.append(f"ends at {end.isoformat()} (expires)")
     acted = sorted({u for _, us in declares for u in us} | set(touched))
@@ -1945,18 +1972,24 @@ def plan_due(
         lowers, releases, touched = planner.step_down(
             chain.applied, chain.measures, {chain.id}, lift=False
         )
-        changed = attrs.evolve(chain, state="active", applied=chain.measures, start=None)
+        released = _merge(city, chain.released, chain.applied)
+        changed = attrs.evolve(
+            chain, state="active", applied=chain.measures, start=None, released=released
+        )
+        declares = chain.measures
         if changed.end is not None and changed.end <= now:
+            # It expired before it started: nothing of it comes into force.
             changed = attrs.evolve(changed, state="ended", applied=(), end=None, ended_by="expired")
-        units = sorted({u for _, us in chain.measures for u in us} | set(touched))
+            declares = ()
+        units = sorted({u for _, us in declares for u in us} | set(touched))
         return AlertPlan(
             alert=identifier,
-            outcome="declare" if chain.measures else "lift",
-            zone=chain.measures[0][0] if chain.measures else None,
+            outcome="declare" if declares else "lift",
+            zone=declares[0][0] if declares else None,
             units=tuple(units),
             reasons=(f"chain {chain.id}: takes effect (scheduled for {due.isoformat()})",),
             sender=chain.sender,
-            declares=chain.measures,
+            declares=declares,
             lowers=tuple(lowers),
             releases=tuple(releases),
             chains=(changed,),
@@ -1975,7 +2008,16 @@ def plan_due(
         sender=chain.sender,
         lowers=tuple(lowers),
         releases=tuple(releases),
-        chains=(attrs.evolve(chain, state="ended", applied=(), end=None, ended_by="expired"),),
+        chains=(
+            attrs.evolve(
+                chain,
+                state="ended",
+                applied=(),
+                end=None,
+                ended_by="expired",
+                released=_merge(city, chain.released, chain.applied),
+            ),
+        ),
         superseded=superseded,
     )
 
