@@ -795,8 +795,12 @@ class GeometryMatch(Protocol):
 AreaMatcher = Callable[[CapArea], "Sequence[str] | GeometryMatch"]
 
 
+# Name indexes of the last few cities (a City is immutable, so its index is too).
+_NAME_INDEXES: dict[int, tuple[City, dict[str, list[str]]]] = {}
+
+
 class _Names:
-    """Units of a city by folded name, built on first use."""
+    """Units of a city by folded name, built on first use and kept per city."""
 
     def __init__(self, city: City) -> None:
         self.city = city
@@ -804,13 +808,20 @@ class _Names:
 
     def find(self, name: str) -> list[str]:
         if self._index is None:
-            index: dict[str, list[str]] = {}
-            chain = self.city.chain
-            for node in chain.units():
-                unit_name = chain.unit(node).name
-                if unit_name:
-                    index.setdefault(_fold(unit_name), []).append(node)
-            self._index = index
+            cached = _NAME_INDEXES.get(id(self.city))
+            if cached is not None and cached[0] is self.city:
+                self._index = cached[1]
+            else:
+                index: dict[str, list[str]] = {}
+                chain = self.city.chain
+                for node in chain.units():
+                    unit_name = chain.unit(node).name
+                    if unit_name:
+                        index.setdefault(_fold(unit_name), []).append(node)
+                if len(_NAME_INDEXES) >= 4:
+                    _NAME_INDEXES.pop(next(iter(_NAME_INDEXES)))
+                _NAME_INDEXES[id(self.city)] = (self.city, index)
+                self._index = index
         return self._index.get(_fold(name), [])
 
 
