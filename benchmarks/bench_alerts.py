@@ -121,7 +121,7 @@ def feed(count: int, seed: int = 13) -> list[str]:
             review = rng.choice(
                 [
                     ("向阳区", [rng.choice(districts)]),
-                    ("Community 001-1", []),
+                    ("Grid 1", []),
                     ("江边", [], RING),
                 ]
             )

@@ -35,10 +35,10 @@ T0 = datetime(2022, 9, 17, 9, 30, tzinfo=CST)
 HOUR = timedelta(hours=1)
 HEALTH = "230800-health-commission"
 XIANGYANG_HEALTH = "230803-health-bureau"
-C1 = "230803001001"  # Community 001-1 of Xiangyang Street 1
-C2 = "230803001002"
-C3 = "230803001003"
-STREET = "230803001"
+C1 = "230803007001"  # 西林街道第1社区
+C2 = "230803007002"
+C3 = "230803007003"
+STREET = "230803007"
 XIANGYANG = "230803"
 JIAO = "230811"
 #: The small city's communities are half of it: no share threshold there.
@@ -110,16 +110,16 @@ class TestCodesBeforeNames:
         assert zones_of(gov, C1) == {"open"}
 
     def test_unknown_sub_code_falls_back_to_the_nearest_known_ancestor(self, gov: Engine) -> None:
-        """230803001099 is not listed: its street 230803001 is what the alert covers."""
-        events = receive(gov, cap_message("S-1", T0, areas=[("某社区", ["230803001099"])]))
+        """230803007099 is not listed: its street 230803007 is what the alert covers."""
+        events = receive(gov, cap_message("S-1", T0, areas=[("某社区", ["230803007099"])]))
         assert outcome(events) == "declare"
         assert events[0].data["units"] == [STREET]
         assert zones_of(gov, STREET) == {"sealed"}
-        assert "its nearest known ancestor is 230803001" in " ".join(events[0].data["reasons"])
+        assert "its nearest known ancestor is 230803007" in " ".join(events[0].data["reasons"])
 
     def test_name_used_only_without_any_geocode(self, gov: Engine) -> None:
         """An alert with no geocode at all: a unique unit name resolves."""
-        events = receive(gov, cap_message("N-1", T0, areas=[("Xiangyang Street 1", [])]))
+        events = receive(gov, cap_message("N-1", T0, areas=[("西林街道", [])]))
         assert outcome(events) == "declare"
         assert zones_of(gov, STREET) == {"sealed"}
 
@@ -128,22 +128,25 @@ class TestCodesBeforeNames:
         text = cap_message(
             "N-2",
             T0,
-            areas=[("Community 001-1", [C1]), ("Xiangyang Street 2", [])],
+            areas=[("Community 001-1", [C1]), ("建设街道", [])],
             english_areas=[("Community 001-1", [C1])],
         )
         events = receive(gov, text)
         assert outcome(events) == "declare"
-        assert zones_of(gov, "230803002") == {"open"}
+        assert zones_of(gov, "230803008") == {"open"}
         (review,) = gov.reviews
         assert "areaDesc is not matched" in review.reasons[0]
 
     def test_ambiguous_name_goes_to_review_with_candidates(self, gov: Engine) -> None:
-        """A name four communities share: review, with the four as candidates."""
-        events = receive(gov, cap_message("N-3", T0, areas=[("Community 001-1", [])]))
+        """A name many grids share ("Grid 1"): review, with every one of them as a candidate."""
+        events = receive(gov, cap_message("N-3", T0, areas=[("Grid 1", [])]))
         assert outcome(events) == "review"
         (review,) = gov.reviews
-        assert len(review.candidates) == 4
-        assert C1 in review.candidates
+        chain = gov.city.chain
+        named = sorted(u for u in chain.units("grid") if chain.unit(u).name == "Grid 1")
+        assert len(named) > 1
+        assert list(review.candidates) == named
+        assert f"{C1}-G001" in review.candidates
 
     def test_polygon_only_goes_to_review(self, gov: Engine) -> None:
         """Without geometry a polygon-only area is a person's call, never a silent ignore."""
@@ -175,7 +178,7 @@ class _Match:
     needs_review = "ambiguous: 1 compound(s) 30-70% inside"
 
     def compound_ids(self) -> tuple[str, ...]:
-        return ("230803001001-C01",)
+        return ("230803007001-C01",)
 
 
 class TestGeometryHook:
@@ -188,10 +191,10 @@ class TestGeometryHook:
         events = receive(gov, cap_message("G-1", T0, areas=[("江边", [], ring)]))
         assert outcome(events) == "review"
         (review,) = gov.reviews
-        assert review.candidates == ("230803001001-C01",)
+        assert review.candidates == ("230803007001-C01",)
         gov.approve_review(review.id, actor=C1, units=list(review.candidates))
-        assert gov.zone("230803001001-C01") == "sealed"
-        assert gov.zone("230803001001-C02") == "open"
+        assert gov.zone("230803007001-C01") == "sealed"
+        assert gov.zone("230803007001-C02") == "open"
 
 
 class TestLifecycle:
@@ -252,7 +255,7 @@ class TestLifecycle:
         assert zones_of(gov, C1) == {"open"}
 
     def test_update_moves_the_area(self, gov: Engine) -> None:
-        """Update 230803001001 -> 230803001002: the new area sealed, the old one released."""
+        """Update 230803007001 -> 230803007002: the new area sealed, the old one released."""
         receive(gov, cap_message("A", T0, areas=[("东区", [C1])]))
         update = cap_message(
             "U", T0 + HOUR, msg_type="Update", references=[ref("A", T0)], areas=[("西区", [C2])]
@@ -439,7 +442,7 @@ class TestReview:
 
     def test_unresolved_area_is_approved_with_units(self, gov: Engine) -> None:
         """An area that named no unit is applied on the units the reviewer names."""
-        receive(gov, cap_message("N", T0, areas=[("Community 001-1", [])]))
+        receive(gov, cap_message("N", T0, areas=[("Grid 1", [])]))
         (review,) = gov.reviews
         with pytest.raises(AlertError, match="names no unit"):
             gov.approve_review(review.id, actor=STREET)

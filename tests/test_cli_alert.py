@@ -17,7 +17,7 @@ CST = timezone(timedelta(hours=8))
 T0 = datetime(2022, 9, 17, 9, 30, tzinfo=CST)
 HOUR = timedelta(hours=1)
 HEALTH = "230800-health-commission"
-C1, C2 = "230803001001", "230803001002"
+C1, C2 = "230803007001", "230803007002"
 
 
 @pytest.fixture

@@ -108,6 +108,12 @@ def city(preset: str | None, bundle: str | None, seed: int, as_json: bool) -> No
     type=click.Choice(["city", "district", "street", "community", "grid", "compound", "building"]),
     help="geojson: only features at this level (repeat for several; default: all).",
 )
+@click.option(
+    "--geometry",
+    "with_geometry",
+    is_flag=True,
+    help="bundle: include geometry.geojson (synthetic for a preset; the geo extra).",
+)
 def export(
     preset: str | None,
     bundle: str | None,
@@ -115,17 +121,22 @@ def export(
     fmt: str,
     out: str | None,
     levels: tuple[str, ...],
+    with_geometry: bool,
 ) -> None:
     """Export the command chain as GraphML, node-link JSON or a mermaid diagram,
     the city's geometry as GeoJSON (RFC 7946; the geo extra), or the whole city
     as a city bundle (a folder: --out DIR)."""
     if levels and fmt != "geojson":
         raise click.UsageError("--level applies to --format geojson only")
+    if with_geometry and fmt != "bundle":
+        raise click.UsageError("--geometry applies to --format bundle only")
     if fmt == "bundle" and out is None:
         raise click.UsageError("--format bundle writes a folder: give --out DIR")
     city, _ = _city(preset, bundle, seed)
     if fmt == "bundle":
         assert out is not None
+        if with_geometry and city.geometry is None:
+            city = city.with_geometry(_geometry_of(city))
         click.echo(str(city.save(out)))
         return
     chain = city.chain
@@ -151,11 +162,82 @@ def export(
             raise GridgovError(f"cannot write {out}: {exc.strerror}") from None
 
 
-def _geojson(city: City, levels: Sequence[str]) -> str:
-    """The city's geometry as GeoJSON: synthetic shapes for a preset."""
-    from gridgov.geo import dumps_geojson, synthesize
+def _geometry_of(city: City) -> Any:
+    """The city's own geometry (a bundle's), or synthetic shapes (a preset's)."""
+    from gridgov.geo import CityGeometry, synthesize
 
-    return dumps_geojson(city, synthesize(city), levels=levels or None)
+    return city.geometry if isinstance(city.geometry, CityGeometry) else synthesize(city)
+
+
+def _geojson(city: City, levels: Sequence[str]) -> str:
+    """The city's geometry as GeoJSON."""
+    from gridgov.geo import dumps_geojson
+
+    return dumps_geojson(city, _geometry_of(city), levels=levels or None)
+
+
+def _coverage_problems(bundle: str) -> list[str]:
+    """A valid bundle's geometry.geojson against its city: ids, shapes, then coverage."""
+    import os
+
+    from gridgov.cities import load_city
+    from gridgov.errors import CityError, MissingExtraError
+
+    shown = os.path.join(bundle, "geometry.geojson")
+    if not os.path.exists(shown):
+        return []
+    try:
+        from gridgov.geo import CityGeometry, check_coverage
+    except MissingExtraError as missing:
+        return [f"{shown}:0: geometry: not checked: {missing}"]
+    try:
+        city = load_city(bundle)
+    except CityError as exc:
+        return [str(p) for p in exc.problems]
+    assert isinstance(city.geometry, CityGeometry)
+    return [
+        f"{shown}:0: coverage.{p.kind}: {p.message}" for p in check_coverage(city, city.geometry)
+    ]
+
+
+@cli.command()
+@click.argument("units_file", type=click.Path())
+@click.option(
+    "--out", required=True, type=click.Path(), help="Folder for the city bundle it writes."
+)
+@click.option("--seed", default=0, show_default=True, help="Random seed of the synthesis.")
+@click.option(
+    "--recipe",
+    "recipe_file",
+    default=None,
+    type=click.Path(),
+    help="A recipe TOML of ratios (default: gridgov's own, data/synthesis.toml).",
+)
+@click.option(
+    "--grid-workers", type=int, default=None, help="The total of grid workers, when known."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+def synth(
+    units_file: str,
+    out: str,
+    seed: int,
+    recipe_file: str | None,
+    grid_workers: int | None,
+    as_json: bool,
+) -> None:
+    """Synthesise a whole city bundle from a list of units down to communities
+    with their households (see docs/cities.md)."""
+    from gridgov.synthesis import load_recipe, synthesize
+
+    recipe = load_recipe(recipe_file) if recipe_file is not None else None
+    built = synthesize(units_file, seed=seed, recipe=recipe, grid_workers=grid_workers)
+    folder = built.save(out)
+    summary = built.summary()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        Console(stderr=True).print(_summary_table(summary, f"{summary['name']} (synthesised)"))
+        click.echo(str(folder))
 
 
 @cli.command()
@@ -445,7 +527,9 @@ def check(rules_file: str) -> None:
     from gridgov.rules import load_rules
 
     if is_bundle(rules_file):
-        problems = check_bundle(rules_file)
+        problems: list[Any] = list(check_bundle(rules_file))
+        if not problems:
+            problems = _coverage_problems(rules_file)
         for problem in problems:
             click.echo(str(problem))
         if problems:

@@ -2085,7 +2085,7 @@ class Engine:
             {c: self._zone_due.get(c) for c in plan.zone_due},
             {c: self._mode_due.get(c) for c in plan.mode_due},
             {c for c in plan.hold if c in self._held},
-            {k: Counter(v) for k, v in self._zone_counts.items() if k in plan.counts},
+            {k: Counter(self._zone_counts[k]) for k in plan.counts if k in self._zone_counts},
         )
         first = self.journal.next_seq
         events = tuple(
