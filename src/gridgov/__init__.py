@@ -5,21 +5,28 @@ networkx graph; communities and compounds move through ``transitions`` state
 machines; every switch reassigns people and sends them back afterwards.
 """
 
-from gridgov.alerts import AlertError
 from gridgov.chain import CommandChain
+from gridgov.cities import check_bundle, load_city
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock, WallClock
 from gridgov.engine import CommandResult, Engine
 from gridgov.errors import (
+    AlertError,
     AuthorityError,
     ChainError,
+    CityError,
     ClockError,
+    CommandError,
+    GeometryError,
     GriddingError,
     GridgovError,
     JournalError,
+    MissingExtraError,
+    NotFoundError,
     PresetError,
     Problem,
     RulesError,
+    RunFolderError,
     ScenarioError,
     TransitionError,
     UnknownUnitError,
@@ -50,13 +57,16 @@ __all__ = [
     "Building",
     "ChainError",
     "City",
+    "CityError",
     "Clock",
     "ClockError",
     "CommandChain",
+    "CommandError",
     "CommandResult",
     "Compound",
     "Engine",
     "Event",
+    "GeometryError",
     "GridKind",
     "GridWorkerKind",
     "GriddingError",
@@ -65,6 +75,8 @@ __all__ = [
     "Level",
     "ManualClock",
     "MemoryJournal",
+    "MissingExtraError",
+    "NotFoundError",
     "Organisation",
     "Person",
     "PersonKind",
@@ -74,6 +86,7 @@ __all__ = [
     "Problem",
     "Rules",
     "RulesError",
+    "RunFolderError",
     "ScenarioError",
     "SqliteJournal",
     "StaffingRule",
@@ -85,4 +98,6 @@ __all__ = [
     "Unit",
     "UnknownUnitError",
     "WallClock",
+    "check_bundle",
+    "load_city",
 ]

@@ -19,19 +19,31 @@ then inherits), and a new kind of state change into the reducer of its domain
 from __future__ import annotations
 
 import functools
+import hashlib
 import heapq
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from gridgov import alerts as _alerts
 from gridgov import measures as _measures
 from gridgov import staffing as _staffing
+from gridgov.alerts import (
+    MAX_ALERT_BYTES,
+    AlertBook,
+    AlertError,
+    AlertPlan,
+    AlertRule,
+    AreaMatcher,
+    Review,
+)
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock
 from gridgov.errors import GridgovError, UnknownUnitError
 from gridgov.journal import Event, MemoryJournal, SqliteJournal
 from gridgov.kernel import SYSTEM, CommandResult, Kernel, LoadReport, Subscriber, authorise
-from gridgov.measures import MeasuresDraft
+from gridgov.measures import Deadline, MeasuresDraft
 from gridgov.model import Level, PersonKind
 from gridgov.modes import StateBoard, units_compounds
 from gridgov.records import Record
@@ -39,7 +51,14 @@ from gridgov.rules import Rules
 from gridgov.staffing import Pools, Roster, StaffPost
 from gridgov.tickets import Private, TicketChange, TicketDesk
 
-__all__ = ["EngineBase", "MeasureCommands", "StaffingCommands", "TicketCommands", "command"]
+__all__ = [
+    "AlertCommands",
+    "EngineBase",
+    "MeasureCommands",
+    "StaffingCommands",
+    "TicketCommands",
+    "command",
+]
 
 P = ParamSpec("P")
 E = TypeVar("E", bound="EngineBase")
@@ -92,6 +111,17 @@ class EngineBase:
     def journal(self) -> Journal:
         """Where the events are."""
         return self._kernel.journal
+
+    @property
+    def alert_rule(self) -> AlertRule:
+        """How CAP alerts map to measures, and when they need a person (review)."""
+        return self._kernel.alert_rule
+
+    @property
+    def area_matcher(self) -> AreaMatcher | None:
+        """Matches alert polygons and circles to units (without one, shape-only areas
+        go to review)."""
+        return self._kernel.area_matcher
 
     @property
     def seed(self) -> int:
@@ -179,6 +209,26 @@ class EngineBase:
         plan = draft.plan()
         records = [*lead, *plan.records, *self._kernel.staffing_after(plan, when)]
         return self._kernel.commit(command, actor, records, pushes=plan.pushes)
+
+    def _commit_alert(
+        self,
+        command: str,
+        actor: str,
+        lead: list[Record],
+        decision: AlertPlan,
+        now: datetime,
+        heap: list[Deadline] | None = None,
+    ) -> CommandResult:
+        """Commit what an alert plan asks: its review and deadline events, its zone changes."""
+        records, pushes = _alert_records(decision, self.city.chain.city, now)
+        draft = self._draft()
+        _measures.plan_alert_measures(
+            draft, decision.lowers, decision.releases, decision.declares, now, decision.alert
+        )
+        plan = draft.plan()
+        kernel = self._kernel
+        records = [*lead, *records, *plan.records, *kernel.staffing_after(plan, now)]
+        return kernel.commit(command, actor, records, heap=heap, pushes=[*pushes, *plan.pushes])
 
 
 class MeasureCommands(EngineBase):
@@ -314,77 +364,6 @@ class MeasureCommands(EngineBase):
         return self._commit_measures(command, who, lead, draft, now)
 
     @command
-    def receive_alert(
-        self,
-        xml: bytes | str,
-        *,
-        actor: str | None = None,
-        exercise: bool = False,
-        command_id: str | None = None,
-        key: str | None = None,
-    ) -> CommandResult:
-        """Take an OASIS CAP 1.2 alert as a command.
-
-        The alert is parsed safely (:func:`gridgov.alerts.parse_cap`), mapped
-        to measures by the alert rule (:func:`gridgov.alerts.plan_alert`):
-        its areas resolve to units by administrative geocode or name, an
-        ``Alert`` or ``Update`` declares its measures there, a ``Cancel``
-        lifts them (the referenced alert's units when it names no area).
-        An exercise or test changes nothing unless ``exercise=True`` (then an
-        ``Exercise`` is applied). Every alert, applied or ignored, is recorded
-        as an ``alert.received`` event with the reasons for what was ignored.
-
-        Raises:
-            AlertError: the XML is malformed, hostile or not CAP 1.2 (nothing changes).
-            AuthorityError: ``actor`` may not command the alert's units.
-        """
-        from gridgov.alerts import parse_cap, plan_alert
-
-        now = self.clock.now()
-        alert = parse_cap(xml)
-        decision = plan_alert(self.city, alert, exercise=exercise, now=now)
-        targets = [t for _, units in decision.measures for t in units]
-        if decision.action == "lift" and not decision.targets:
-            targets = self._alert_targets(decision.references)
-        who = SYSTEM
-        if targets:
-            level = min((self.city.chain.level(t) for t in targets), key=lambda lv: lv.rank)
-            who = self._authorise(actor, targets, level, "apply an alert to")
-        elif actor is not None:
-            who = actor
-        command = self._kernel.command_id(command_id)
-        data: dict[str, Any] = {
-            "identifier": alert.identifier,
-            "sender": alert.sender,
-            "status": alert.status,
-            "msg_type": alert.msg_type,
-            "action": decision.action,
-            "measures": [[zone, list(units)] for zone, units in decision.measures],
-            "targets": sorted(set(targets)),
-            "reasons": list(decision.reasons),
-        }
-        what = f"CAP {alert.msg_type} {alert.identifier} from {alert.sender}: {decision.action}"
-        lead = [Record(now, "alert.received", self.city.chain.city, what, None, None, data)]
-        cause = f"CAP alert {alert.identifier}"
-        draft = self._draft()
-        if decision.action == "declare":
-            for zone, units in decision.measures:
-                compounds = units_compounds(self.city, units)
-                _measures.plan_declare(draft, compounds, zone, False, now, cause)
-        elif decision.action == "lift" and targets:
-            _measures.plan_lift(draft, targets, "open", False, now, cause)
-        return self._commit_measures(command, who, lead, draft, now)
-
-    def _alert_targets(self, references: Iterable[tuple[str, str, datetime]]) -> list[str]:
-        """Units that earlier alerts (named by CAP references) applied measures to."""
-        wanted = {(sender, identifier) for sender, identifier, _ in references}
-        out: list[str] = []
-        for event in self.journal.select(type="alert.received"):
-            if (event.data.get("sender"), event.data.get("identifier")) in wanted:
-                out.extend(str(t) for t in event.data.get("targets", []))
-        return sorted(set(out))
-
-    @command
     def advance(
         self, to: datetime | None = None, *, command_id: str | None = None, key: str | None = None
     ) -> CommandResult:
@@ -428,7 +407,7 @@ class MeasureCommands(EngineBase):
         kernel = self._kernel
         state = kernel.state
         heap = list(kernel.heap)
-        while heap and not state.measures.live(heap[0]):
+        while heap and not state.live(heap[0]):
             heapq.heappop(heap)
         kernel.heap = list(heap)
         dues = [heap[0][0]] if heap else []
@@ -440,6 +419,12 @@ class MeasureCommands(EngineBase):
         due_time = min(dues)
         floor = state.last_time
         when = max(due_time, floor) if floor is not None else due_time
+        if heap and heap[0][1] == _measures.ALERT_DUE and heap[0][0] == due_time:
+            # An alert chain's deadline is planned against the book as it is,
+            # so it commits on its own.
+            chain = heapq.heappop(heap)[2]
+            decision = _alerts.plan_due(self.city, state.alerts, chain, when, state.measures.zone)
+            return self._commit_alert(command, SYSTEM, [], decision, when, heap=heap)
         draft = self._draft()
         _measures.plan_due(draft, heap, due_time, when)
         plan = draft.plan()
@@ -684,3 +669,263 @@ class TicketCommands(EngineBase):
         changes = self.tickets.plan_trigger(ticket, trigger, self.clock.now(), **data)
         command = self._kernel.command_id(command_id)
         return self._kernel.commit(command, who, _ticket_records(changes))
+
+
+class AlertCommands(EngineBase):
+    """Commands of the CAP alert lifecycle: messages in, reviews decided."""
+
+    @command
+    def receive_alert(
+        self,
+        xml: bytes | str,
+        *,
+        actor: str | None = None,
+        exercise: bool = False,
+        max_bytes: int = MAX_ALERT_BYTES,
+        command_id: str | None = None,
+        key: str | None = None,
+    ) -> CommandResult:
+        """Take an OASIS CAP 1.2 message as a command, at the engine's clock.
+
+        The message is parsed safely (:func:`gridgov.alerts.parse_cap`) and
+        planned by the CAP lifecycle (:func:`gridgov.alerts.plan_alert`)
+        against what this engine received before: a repeat is a duplicate,
+        an older message of a chain is stale (both recorded as
+        ``alert.refused`` and change nothing); an ``Alert`` declares its
+        measures (held while its chain is live), an ``Update`` supersedes its
+        chain, a ``Cancel`` lifts it, never below what another live alert
+        requires; a future onset or effective time and an expiry become
+        deadlines the engine keeps (:meth:`advance`). Parts that need a person
+        go to :attr:`reviews` (``alert.needs_review``). Every message, applied,
+        ignored or sent to review, is recorded as ``alert.received``.
+
+        Args:
+            xml: the message.
+            actor: who applies it (a unit or person; default ``system``).
+            exercise: play ``Exercise`` messages as if they were ``Actual``.
+            max_bytes: the size limit of the message.
+
+        Raises:
+            AlertError: the XML is malformed, hostile, oversized or not CAP 1.2;
+                the refusal is recorded as ``alert.refused`` (digest, size,
+                sender and identifier when readable, the reason; never the
+                content) and nothing else changes.
+            AuthorityError: ``actor`` may not command the alert's units.
+        """
+        from gridgov.alerts import parse_cap, plan_alert
+
+        kernel = self._kernel
+        now = self.clock.now()
+        city = self.city.chain.city
+        digest, size = _payload_digest(xml)
+        try:
+            alert = parse_cap(xml, max_bytes=max_bytes)
+        except AlertError as exc:
+            sender, identifier = _readable_ids(xml)
+            data: dict[str, Any] = {
+                "outcome": "refused",
+                "reason": str(exc),
+                "digest": digest,
+                "size": size,
+                "sender": sender,
+                "identifier": identifier if identifier is not None else exc.alert,
+            }
+            cause = f"CAP message refused: {exc}"
+            record = Record(now, "alert.refused", city, cause, None, None, data)
+            who = SYSTEM if actor is None else actor
+            kernel.deliver(kernel.commit(kernel.command_id(command_id), who, [record]).events)
+            raise
+        decision = plan_alert(
+            self.city,
+            alert,
+            self.alert_rule,
+            now=now,
+            book=kernel.state.alerts,
+            zones=kernel.state.measures.zone,
+            exercise=exercise,
+            matcher=self.area_matcher,
+        )
+        details: dict[str, Any] = {
+            "identifier": alert.identifier,
+            "sender": alert.sender,
+            "sent": alert.sent.isoformat(),
+            "status": alert.status,
+            "msg_type": alert.msg_type,
+            "digest": digest,
+            "size": size,
+        }
+        what = f"CAP {alert.msg_type} {alert.identifier} from {alert.sender}: {decision.outcome}"
+        if decision.outcome in ("duplicate", "stale"):
+            data = {
+                "outcome": decision.outcome,
+                "reason": decision.reasons[0],
+                "message": decision.message,
+                "reasons": list(decision.reasons),
+                "chains": [],
+                "index": dict(decision.index),
+                **details,
+            }
+            record = Record(now, "alert.refused", city, what, None, None, data)
+            who = SYSTEM if actor is None else actor
+            return kernel.commit(kernel.command_id(command_id), who, [record])
+        targets = list(decision.units)
+        who = SYSTEM
+        if targets:
+            level = min((self.city.chain.level(t) for t in targets), key=lambda lv: lv.rank)
+            who = self._authorise(actor, targets, level, "apply an alert to")
+        elif actor is not None:
+            who = actor
+        command = kernel.command_id(command_id)
+        data = {**details, **decision.event_data()}
+        lead = [Record(now, "alert.received", city, what, None, None, data)]
+        return self._commit_alert(command, who, lead, decision, now)
+
+    @property
+    def reviews(self) -> list[Review]:
+        """Open alert reviews (parts of alerts waiting for a person), by id."""
+        return [r for _, r in sorted(self._kernel.state.alerts.reviews.items())]
+
+    @property
+    def alert_book(self) -> AlertBook:
+        """What this engine remembers of CAP messages (read it; only the engine changes it)."""
+        return self._kernel.state.alerts
+
+    @command
+    def approve_review(
+        self,
+        review: str,
+        *,
+        actor: str,
+        units: Sequence[str] | None = None,
+        command_id: str | None = None,
+        key: str | None = None,
+    ) -> CommandResult:
+        """Approve an alert review: its measure is applied (as part of its alert's chain).
+
+        Args:
+            review: the review's id (see :attr:`reviews`).
+            actor: who approves (a unit or person); must command the units.
+            units: the units to apply it to (required when the review names
+                none, e.g. an area that matched no unit).
+
+        Raises:
+            AlertError: no such open review, no units, or its alert has ended.
+            UnknownUnitError: a unit is not of the city.
+            AuthorityError: ``actor`` may not command the units.
+        """
+        from gridgov.alerts import plan_approval
+
+        if not actor:
+            raise GridgovError(f"approving review {review} needs an actor (actor=...)")
+        state = self._kernel.state
+        decision = plan_approval(self.city, state.alerts, review, units, state.measures.zone)
+        chain = self.city.chain
+        level = min((chain.level(u) for u in decision.units), key=lambda lv: lv.rank)
+        who = self._authorise(actor, list(decision.units), level, "approve alert measures on")
+        now = self.clock.now()
+        command = self._kernel.command_id(command_id)
+        data: dict[str, Any] = {
+            "review": review,
+            "decision": "approved",
+            "zone": decision.zone,
+            "units": list(decision.units),
+            "chains": [c.to_json() for c in decision.chains],
+        }
+        what = f"review {review} approved by {who}: {decision.zone} on {', '.join(decision.units)}"
+        lead = [Record(now, "alert.reviewed", chain.city, what, None, None, data)]
+        return self._commit_alert(command, who, lead, decision, now)
+
+    @command
+    def reject_review(
+        self,
+        review: str,
+        *,
+        actor: str,
+        reason: str,
+        command_id: str | None = None,
+        key: str | None = None,
+    ) -> CommandResult:
+        """Reject an alert review: its measure is never applied; the reason is recorded.
+
+        Raises:
+            AlertError: no such open review.
+            GridgovError: no actor or no reason.
+            AuthorityError: ``actor`` may not command the review's units.
+        """
+        reviews = self._kernel.state.alerts.reviews
+        found = reviews.get(review)
+        if found is None:
+            shown = ", ".join(sorted(reviews)) or "none"
+            raise AlertError(f"no open review {review!r} (open: {shown})")
+        if not actor or not str(reason).strip():
+            raise GridgovError(f"rejecting review {review} needs an actor and a reason")
+        chain = self.city.chain
+        if found.units:
+            level = min((chain.level(u) for u in found.units), key=lambda lv: lv.rank)
+            who = self._authorise(actor, list(found.units), level, "reject alert measures on")
+        else:
+            who = self._authorise(actor, [chain.city], chain.level(chain.city), "reject alerts for")
+        command = self._kernel.command_id(command_id)
+        data: dict[str, Any] = {"review": review, "decision": "rejected", "reason": str(reason)}
+        what = f"review {review} rejected by {who}: {reason}"
+        record = Record(self.clock.now(), "alert.reviewed", chain.city, what, None, None, data)
+        return self._kernel.commit(command, who, [record])
+
+
+def _alert_records(
+    decision: AlertPlan, city: str, now: datetime
+) -> tuple[list[Record], list[Deadline]]:
+    """The alert events an alert plan records, and the chain deadlines it sets."""
+    records: list[Record] = []
+    if not decision.message:  # a deadline of a chain
+        data: dict[str, Any] = {
+            "outcome": decision.outcome,
+            "zone": decision.zone,
+            "units": list(decision.units),
+            "chains": [c.to_json() for c in decision.chains],
+        }
+        records.append(Record(now, "alert.due", city, decision.reasons[0], None, None, data))
+    for review in decision.reviews:
+        what = f"alert {review.alert}: {review.zone} needs a person's review ({review.id})"
+        records.append(Record(now, "alert.needs_review", city, what, None, None, review.to_json()))
+    for review_id in decision.superseded:
+        data = {"review": review_id, "decision": "superseded"}
+        what = f"review {review_id} closed: a newer message superseded its alert"
+        records.append(Record(now, "alert.reviewed", city, what, None, None, data))
+    pushes: list[Deadline] = []
+    for chain in decision.chains:
+        due = chain.due()
+        if due is not None:
+            pushes.append((due, _measures.ALERT_DUE, chain.id))
+    return records, pushes
+
+
+def _payload_digest(xml: object) -> tuple[str, int]:
+    """(sha256 hex, size in bytes) of an alert payload, whatever it is."""
+    if isinstance(xml, str):
+        data = xml.encode("utf-8", "surrogatepass")
+    elif isinstance(xml, bytes):
+        data = xml
+    else:
+        data = repr(type(xml)).encode()
+    return hashlib.sha256(data).hexdigest(), len(data)
+
+
+_ID_PATTERNS = {
+    name: re.compile(
+        rf"<(?:[A-Za-z_][\w.-]*:)?{name}>\s*([^<\s,&]{{1,200}})\s*</(?:[A-Za-z_][\w.-]*:)?{name}>"
+    )
+    for name in ("sender", "identifier")
+}
+
+
+def _readable_ids(xml: object) -> tuple[str | None, str | None]:
+    """The sender and identifier of a refused payload, when they can be read plainly."""
+    if isinstance(xml, bytes):
+        text = xml[:65536].decode("utf-8", "replace")
+    elif isinstance(xml, str):
+        text = xml[:65536]
+    else:
+        return None, None
+    found = [_ID_PATTERNS[name].search(text) for name in ("sender", "identifier")]
+    return found[0].group(1) if found[0] else None, found[1].group(1) if found[1] else None

@@ -26,9 +26,10 @@ from datetime import datetime
 from typing import Any
 
 from gridgov import staffing as _staffing
+from gridgov.alerts import AlertRule, AreaMatcher
 from gridgov.city import City
 from gridgov.clock import Clock, WallClock
-from gridgov.commands import MeasureCommands, StaffingCommands, TicketCommands
+from gridgov.commands import AlertCommands, MeasureCommands, StaffingCommands, TicketCommands
 from gridgov.errors import GridgovError, JournalError, UnknownUnitError
 from gridgov.journal import Event, MemoryJournal, SqliteJournal
 from gridgov.kernel import CommandResult, Kernel, Subscriber
@@ -42,7 +43,7 @@ __all__ = ["CommandResult", "Engine"]
 Journal = MemoryJournal | SqliteJournal
 
 
-class Engine(MeasureCommands, StaffingCommands, TicketCommands):
+class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands):
     """Switches a city's communities and compounds by the rules, and records every change.
 
     Args:
@@ -58,6 +59,10 @@ class Engine(MeasureCommands, StaffingCommands, TicketCommands):
         snapshot_every: a durable journal gets a snapshot of the whole state
             once this many new events have accumulated (taken between
             commands).
+        alert_rule: how CAP alerts map to measures, and when they need a
+            person's review (default: :class:`~gridgov.alerts.AlertRule`).
+        area_matcher: matches alert polygons and circles to units (the
+            geometry layer's); without one, shape-only alert areas go to review.
         pause_gc: pause Python's cyclic garbage collector while a command
             runs, the pools are built or a journal is replayed. It speeds up
             bulk work on a big city (measured in ``benchmarks/``) but switches
@@ -78,6 +83,8 @@ class Engine(MeasureCommands, StaffingCommands, TicketCommands):
         seed: int = 0,
         snapshot_every: int = 50_000,
         *,
+        alert_rule: AlertRule | None = None,
+        area_matcher: AreaMatcher | None = None,
         pause_gc: bool = False,
     ) -> None:
         rules = rules if rules is not None else Rules.default()
@@ -94,6 +101,8 @@ class Engine(MeasureCommands, StaffingCommands, TicketCommands):
             seed=seed,
             snapshot_every=snapshot_every,
             pause_gc=pause_gc,
+            alert_rule=alert_rule if alert_rule is not None else AlertRule(),
+            area_matcher=area_matcher,
         )
         if len(self._kernel.journal):
             self._kernel.load()
@@ -133,7 +142,7 @@ class Engine(MeasureCommands, StaffingCommands, TicketCommands):
         """When the next time-based change falls due (None when nothing is scheduled)."""
         kernel = self._kernel
         with kernel.lock:
-            heap, live = kernel.heap, kernel.state.measures.live
+            heap, live = kernel.heap, kernel.state.live
             while heap and not live(heap[0]):
                 heapq.heappop(heap)
             return heap[0][0] if heap else None

@@ -35,6 +35,7 @@ from typing import Any
 import attrs
 
 from gridgov._gc import gc_paused
+from gridgov.alerts import AlertRule, AreaMatcher
 from gridgov.city import City
 from gridgov.clock import Clock
 from gridgov.errors import AuthorityError, GridgovError, JournalError, UnknownUnitError
@@ -151,8 +152,12 @@ class Kernel:
         seed: int,
         snapshot_every: int,
         pause_gc: bool,
+        alert_rule: AlertRule,
+        area_matcher: AreaMatcher | None,
     ) -> None:
         self.city = city
+        self.alert_rule = alert_rule
+        self.area_matcher = area_matcher
         self.rules = rules
         self.clock = clock
         self.journal = journal
@@ -366,7 +371,7 @@ class Kernel:
         apply = state.apply
         for event in events:
             apply(event)
-        return state, state.measures.deadlines(), LoadReport(start, len(events), ignored)
+        return state, state.deadlines(), LoadReport(start, len(events), ignored)
 
     def _from_snapshot(self) -> tuple[EngineState, int, str | None]:
         """A new state from the latest snapshot if it can be trusted: (state, seq, why not)."""

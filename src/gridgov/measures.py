@@ -55,6 +55,7 @@ __all__ = [
     "MeasuresPlan",
     "check_declarable",
     "check_liftable",
+    "plan_alert_measures",
     "plan_case",
     "plan_declare",
     "plan_due",
@@ -65,8 +66,9 @@ __all__ = [
 SEVERITY = {zone: rank for rank, zone in enumerate(ZONES)}
 #: The event types :meth:`Measures._apply_event` applies.
 MEASURE_EVENTS = frozenset({"zone.changed", "zone.renewed", "mode.changed", "mode.renewed"})
-#: Kinds of deadline: zones before modes at the same instant.
-ZONE_DUE, MODE_DUE = 0, 1
+#: Kinds of deadline: zones before modes at the same instant; alert chains'
+#: deadlines (scheduled starts, expiries) after both, one per commit.
+ZONE_DUE, MODE_DUE, ALERT_DUE = 0, 1, 2
 
 #: A scheduled step-down: (due time, kind, unit).
 Deadline = tuple[datetime, int, str]
@@ -556,9 +558,10 @@ def plan_due(
 ) -> None:
     """Stage every step-down of ``heap`` due at ``due_time`` (popping them), recorded at ``when``.
 
-    Deadlines set on the way that fall due by ``due_time`` are taken too.
+    Deadlines set on the way that fall due by ``due_time`` are taken too; an
+    alert chain's deadline stops the run (it commits on its own).
     """
-    while heap and heap[0][0] <= due_time:
+    while heap and heap[0][0] <= due_time and heap[0][1] != ALERT_DUE:
         due, kind, unit = heapq.heappop(heap)
         if kind == ZONE_DUE:
             if draft.zone_due_of(unit) != due:
@@ -571,3 +574,36 @@ def plan_due(
         for item in draft.pushes[draft.scheduled :]:
             heapq.heappush(heap, item)
         draft.scheduled = len(draft.pushes)
+
+
+def plan_alert_measures(
+    draft: MeasuresDraft,
+    lowers: Iterable[tuple[str, str, bool]],
+    releases: Iterable[str],
+    declares: Iterable[tuple[str, Iterable[str]]],
+    now: datetime,
+    alert: str,
+) -> None:
+    """Stage the zone changes an alert plan asks (see :class:`gridgov.alerts.AlertPlan`).
+
+    ``lowers`` step compounds down (compound, zone, hold), ``releases`` end
+    the hold of held compounds (their quiet period starts now), ``declares``
+    step units up, held while the alert's chain is live.
+    """
+    cause = f"CAP alert {alert}"
+    touched: dict[str, None] = {}
+    chain = draft.city.chain
+    for compound, zone, hold in lowers:
+        if SEVERITY[draft.zone_of(compound)] > SEVERITY[zone]:
+            due = None if hold else draft.zone_deadline(zone, now)
+            draft.set_zone(compound, zone, due, hold, now, cause)
+            touched[chain.community_of(compound)] = None
+    for compound in releases:
+        if draft.held(compound):
+            current = draft.zone_of(compound)
+            draft.set_zone(compound, current, draft.zone_deadline(current, now), False, now, cause)
+            touched[chain.community_of(compound)] = None
+    for community in touched:
+        draft.settle(community, now, cause)
+    for zone, units in declares:
+        plan_declare(draft, units_compounds(draft.city, units), zone, True, now, cause)

@@ -18,13 +18,15 @@ form). Nothing in a snapshot is ever executed.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from gridgov.alerts import ALERT_EVENTS, AlertBook
 from gridgov.city import City
 from gridgov.errors import UnknownUnitError
-from gridgov.measures import MEASURE_EVENTS, Measures
+from gridgov.measures import ALERT_DUE, MEASURE_EVENTS, Deadline, Measures
 from gridgov.records import EventLike
 from gridgov.rules import Rules
 from gridgov.staffing import STAFFING_EVENTS, Roster
@@ -62,6 +64,8 @@ class EngineState:
             rules.tickets,
             situation_from(city, rules.tickets, self.measures.zone, self.measures.mode),
         )
+        #: What the engine remembers of CAP messages: chains, reviews.
+        self.alerts = AlertBook()
         #: The highest command number used.
         self.commands = 0
         #: Time of the latest event.
@@ -75,6 +79,8 @@ class EngineState:
             self._reducers[kind] = self.roster._apply_event
         for kind in TICKET_KINDS:
             self._reducers[kind] = self.tickets._apply_event
+        for kind in ALERT_EVENTS:
+            self._reducers[kind] = self._apply_alert
 
     # ---------------------------------------------------------------- reducer
 
@@ -107,7 +113,24 @@ class EngineState:
                 known = self.task_numbers.get(community, 0)
                 self.task_numbers[community] = max(known, int(number_text))
 
+    def _apply_alert(self, event: EventLike) -> None:
+        self.alerts.apply(event.type, event.data)
+
     # ------------------------------------------------------------------ reads
+
+    def live(self, item: Deadline) -> bool:
+        """``item`` is still a deadline of the state (not superseded by a later change)."""
+        if item[1] == ALERT_DUE:
+            chain = self.alerts.chains.get(item[2])
+            return chain is not None and chain.due() == item[0]
+        return self.measures.live(item)
+
+    def deadlines(self) -> list[Deadline]:
+        """Every scheduled deadline (measures and alert chains), as a heap."""
+        heap = self.measures.deadlines()
+        for due, chain in self.alerts.deadlines():
+            heapq.heappush(heap, (due, ALERT_DUE, chain))
+        return heap
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state, comparable with ``==`` (for replay checks)."""
@@ -116,6 +139,7 @@ class EngineState:
         out.update(self.roster.snapshot())
         out["tickets"] = self.tickets.snapshot()
         out["task_numbers"] = dict(self.task_numbers)
+        out["alerts"] = self.alerts.snapshot()
         return out
 
     # -------------------------------------------------------------- snapshots
@@ -129,6 +153,7 @@ class EngineState:
             "commands": self.commands,
             "last_time": self.last_time.isoformat() if self.last_time is not None else None,
             "task_numbers": dict(self.task_numbers),
+            "alerts": self.alerts.state(),
         }
 
     def load(self, data: Mapping[str, Any]) -> None:
@@ -148,3 +173,4 @@ class EngineState:
         last = data["last_time"]
         self.last_time = datetime.fromisoformat(last) if last is not None else None
         self.task_numbers = {str(k): int(v) for k, v in data["task_numbers"].items()}
+        self.alerts = AlertBook.restore(data["alerts"])

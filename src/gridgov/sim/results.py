@@ -8,6 +8,7 @@ A *run folder* holds one run of a scenario::
     metrics.csv       one row per simulated day, ``day`` first
     metrics.parquet   the same table (when pyarrow, the ``parquet`` extra, is installed)
     summary.json      figures of the whole run
+    zones.csv         day, compound, zone for every compound not ``open`` (maps)
     plot_*.png        the main series (when matplotlib, the ``plot`` extra, is installed)
     report.html       written later by :func:`gridgov.sim.report.write_report`
 
@@ -27,8 +28,6 @@ import io
 import json
 import math
 import numbers
-import re
-import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -37,15 +36,15 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from gridgov.errors import GridgovError
+from gridgov.errors import MissingExtraError, RunFolderError
 from gridgov.sim.runner import RunResult
-from gridgov.sim.scenario import Scenario
 
 __all__ = [
     "PLOT_GROUPS",
     "RunData",
     "RunFolderError",
     "read_run",
+    "read_zones",
     "render_plots",
     "write_run",
 ]
@@ -60,6 +59,7 @@ RUN_FILE = "run.json"
 METRICS_CSV = "metrics.csv"
 METRICS_PARQUET = "metrics.parquet"
 SUMMARY_FILE = "summary.json"
+ZONES_CSV = "zones.csv"
 REPORT_FILE = "report.html"
 
 #: The plots of a run: file stem -> (column name prefix, title), in page order.
@@ -71,33 +71,6 @@ PLOT_GROUPS: Mapping[str, tuple[str, str]] = {
     "tickets": ("tickets_", "Tickets opened, closed and escalated"),
     "cases": ("cases_", "Cases"),
 }
-
-
-class RunFolderError(GridgovError):
-    """A folder cannot be written as a run folder, or read as one.
-
-    Attributes:
-        folder: the folder involved.
-    """
-
-    def __init__(self, message: str, folder: Path) -> None:
-        super().__init__(message)
-        #: The folder involved.
-        self.folder = folder
-
-
-class _ExtraMissing(GridgovError):
-    """An optional dependency (an extra of gridgov) is not importable."""
-
-    def __init__(self, module: str, extra: str, cause: BaseException) -> None:
-        self.module = module
-        self.extra = extra
-        detail = (
-            "is not installed" if isinstance(cause, ModuleNotFoundError) else f"failed: {cause}"
-        )
-        super().__init__(
-            f"{module} {detail}; install the {extra!r} extra: pip install 'gridgov[{extra}]'"
-        )
 
 
 class RunData(NamedTuple):
@@ -154,10 +127,12 @@ def write_run(result: RunResult, folder: Path | str, *, plots: bool = True) -> P
         METRICS_CSV: _metrics_csv(columns, rows),
         SUMMARY_FILE: _summary_json(result.summary, path),
     }
+    if result.zone_days:
+        contents[ZONES_CSV] = _zones_csv(result.zone_days)
     skipped: dict[str, str] = {}
     try:
         contents[METRICS_PARQUET] = _metrics_parquet(columns, rows, types)
-    except _ExtraMissing as missing:
+    except MissingExtraError as missing:
         skipped[METRICS_PARQUET] = str(missing)
     if not plots:
         skipped["plots"] = "not asked for (plots=False)"
@@ -165,7 +140,7 @@ def write_run(result: RunResult, folder: Path | str, *, plots: bool = True) -> P
         try:
             for stem, png in render_plots(columns, rows).items():
                 contents[f"plot_{stem}.png"] = png
-        except _ExtraMissing as missing:
+        except MissingExtraError as missing:
             skipped["plots"] = str(missing)
 
     path.mkdir(parents=True, exist_ok=True)
@@ -243,12 +218,12 @@ def _previous_files(path: Path) -> list[str]:
 
 
 def _version() -> str:
+    # From the installed distribution, not the package root: a leaf module of
+    # sim/ imports nothing above it.
     try:
         return metadata.version("gridgov")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-        from gridgov import __version__
-
-        return __version__
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+        return "unknown"
 
 
 def _json_text(value: Any) -> str:
@@ -319,12 +294,54 @@ def _metrics_csv(columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...]) ->
     return buffer.getvalue()
 
 
+def _zones_csv(zone_days: Iterable[tuple[Any, Mapping[str, str]]]) -> str:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("day", "compound", "zone"))
+    for day, zones in zone_days:
+        writer.writerows((_cell(day), c, zones[c]) for c in sorted(zones))
+    return buffer.getvalue()
+
+
+def read_zones(folder: Path | str) -> list[tuple[Any, dict[str, str]]]:
+    """The zones of a run folder's ``zones.csv``: (day, compound -> zone) per day.
+
+    Days are those of ``metrics.csv``; a day with every compound open has an
+    empty mapping. Empty when the run has no ``zones.csv``.
+
+    Raises:
+        RunFolderError: the folder is not a run, or ``zones.csv`` is damaged.
+    """
+    path = Path(folder)
+    data = read_run(path)
+    file = path / ZONES_CSV
+    if not file.is_file():
+        return []
+    days = [row[data.columns.index("day")] for row in data.rows] if "day" in data.columns else []
+    by_day: dict[str, dict[str, str]] = {_cell(d): {} for d in days}
+    try:
+        with file.open(encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            if next(reader, None) != ["day", "compound", "zone"]:
+                raise RunFolderError(f"{file}:1: expected the header day,compound,zone", path)
+            for number, row in enumerate(reader, 2):
+                if len(row) != 3 or row[0] not in by_day:
+                    raise RunFolderError(
+                        f"{file}:{number}: expected a day of metrics.csv, a compound and a zone",
+                        path,
+                    )
+                by_day[row[0]][row[1]] = row[2]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise RunFolderError(f"{file}: unreadable ({error})", path) from None
+    return [(d, by_day[_cell(d)]) for d in days]
+
+
 def _require(module: str, extra: str) -> ModuleType:
     """Import an optional dependency, or say which extra installs it."""
     try:
         return importlib.import_module(module)
     except ImportError as error:
-        raise _ExtraMissing(module.partition(".")[0], extra, error) from error
+        raise MissingExtraError(module.partition(".")[0], extra, error) from error
 
 
 def _metrics_parquet(
@@ -434,84 +451,7 @@ def _scenario_toml(result: RunResult) -> str:
     scenario = result.scenario
     if scenario.seed != result.seed:  # the run's seed wins, so the file reruns the run
         scenario = attrs.evolve(scenario, seed=result.seed)
-    to_toml = getattr(scenario, "to_toml", None)
-    if callable(to_toml):
-        text = to_toml()
-        if isinstance(text, str):
-            return text if text.endswith("\n") else text + "\n"
-    return _fallback_scenario_toml(scenario)
-
-
-def _fallback_scenario_toml(scenario: Scenario) -> str:
-    """A TOML document of the scenario's fields, for when Scenario has no ``to_toml``.
-
-    The rules are written inline (``[rules.inline]``) from ``Rules.to_toml``.
-    """
-    fields = attrs.asdict(
-        scenario,
-        filter=lambda field, _: field.name not in {"base", "rules", "rules_source"},
-    )
-    rules = tomllib.loads(scenario.rules.to_toml())
-    document: dict[str, Any] = {"version": 1, **fields, "rules": {"inline": rules}}
-    header = [
-        "# The scenario as resolved by gridgov (written from its fields).",
-        f"# rules from: {_toml_comment(scenario.rules_source)}",
-    ]
-    return "\n".join(header + _toml_table(document, ())) + "\n"
-
-
-def _toml_comment(text: str) -> str:
-    return " ".join(text.splitlines())
-
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else _toml_string(key)
-
-
-def _toml_string(text: str) -> str:
-    # A JSON string is a TOML basic string, but for DEL, which TOML wants escaped.
-    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, numbers.Integral):
-        return str(int(value))
-    if isinstance(value, numbers.Real):
-        number = float(value)
-        if math.isnan(number):
-            return "nan"
-        return repr(number)  # inf, -inf and 1e+20 are TOML too
-    if isinstance(value, Mapping):
-        items = [
-            f"{_toml_key(str(k))} = {_toml_value(v)}" for k, v in value.items() if v is not None
-        ]
-        return "{ " + ", ".join(items) + " }" if items else "{}"
-    if isinstance(value, Iterable) and not isinstance(value, str | bytes):
-        return "[" + ", ".join(_toml_value(v) for v in value if v is not None) + "]"
-    return _toml_string(str(value))
-
-
-def _toml_table(table: Mapping[str, Any], path: tuple[str, ...]) -> list[str]:
-    lines: list[str] = []
-    subtables = []
-    for key, value in table.items():
-        if value is None:
-            continue  # TOML has no null: a missing key takes its default
-        if isinstance(value, Mapping):
-            subtables.append((key, value))
-        else:
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    if path and lines:  # a table of tables only needs no header of its own
-        lines[:0] = ["", "[" + ".".join(_toml_key(p) for p in path) + "]"]
-    for key, value in subtables:
-        if value:
-            lines += _toml_table(value, (*path, key))
-    return lines
+    return scenario.to_toml()
 
 
 # -- reading ---------------------------------------------------------------------------

@@ -92,6 +92,8 @@ class RunResult:
     rows: tuple[tuple[Any, ...], ...]
     #: Figures of the whole run (JSON-friendly).
     summary: Mapping[str, Any]
+    #: For each row, (day, zone of every compound not ``open``): what maps show.
+    zone_days: tuple[tuple[Any, Mapping[str, str]], ...] = ()
 
     def column(self, name: str) -> list[Any]:
         """The values of one metric, day by day."""
@@ -104,7 +106,7 @@ class RunResult:
 
 
 def build_city(scenario: Scenario) -> City:
-    """The scenario's city, from its preset (built once per process and reused)."""
+    """The scenario's city, from its preset or bundle (made once per process and reused)."""
     return scenario.build_city()
 
 
@@ -168,8 +170,9 @@ def run_scenario(
         scenario: the scenario.
         seed: the run's seed (default: the scenario's own).
         progress: show a progress bar on a terminal (silent when not a terminal).
-        city: the built city, when the caller already has it (it must be the
-            scenario's city).
+        city: the city to run on instead of the scenario's own: any city
+            (built in code, loaded from a bundle); the scenario's cases and
+            areas are checked against it first.
         driver: a factory for another outbreak driver (default: the
             scenario's ``outbreak.driver``).
 
@@ -177,11 +180,15 @@ def run_scenario(
         The metrics, one row per day, and a summary.
 
     Raises:
-        GridgovError: the scenario does not fit its city (an unknown compound
-            in a seed case, an area naming an unknown unit).
+        ScenarioError: the scenario does not fit the given city: every case
+            at a compound the city lacks (at the case's file and line) and
+            every area naming an unknown unit.
     """
     run_seed = scenario.seed if seed is None else seed
-    city = city if city is not None else build_city(scenario)
+    if city is not None:
+        scenario.check_city(city)  # any city: its cases and areas must fit it
+    else:
+        city = build_city(scenario)
     clock = ManualClock(EPOCH)
     engine = Engine(city, scenario.rules, clock, seed=run_seed)
     for case in scenario.outbreak.cases:
@@ -221,6 +228,7 @@ def run_scenario(
     total_steps = math.ceil(scenario.run.days / step)
     households = {c: city.households(c) for c in city.compounds}
     rows: list[tuple[Any, ...]] = []
+    zone_days: list[tuple[Any, Mapping[str, str]]] = []
     household_days = {"sealed": 0.0, "controlled": 0.0}
     confirmed_today = 0
     total_confirmed = 0
@@ -285,6 +293,7 @@ def run_scenario(
             total_confirmed,
         ) + tuple(ticket_values)
         rows.append(row)
+        zone_days.append((row[0], {c: z for c, z in zones.items() if z != "open"}))
         for name in ("compounds_sealed", "households_sealed"):
             peaks[name] = max(peaks[name], row[COLUMNS.index(name)])
         for name, value in engine.response_counts().items():
@@ -345,7 +354,7 @@ def run_scenario(
             },
         }
     )
-    return RunResult(scenario, run_seed, columns, tuple(rows), summary)
+    return RunResult(scenario, run_seed, columns, tuple(rows), summary, tuple(zone_days))
 
 
 def _away(base: Mapping[str, float], availability: float) -> dict[str, float]:
