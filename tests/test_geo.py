@@ -26,6 +26,7 @@ from gridgov.geo import (  # noqa: E402
     check_coverage,
     dumps_geojson,
     load_geojson,
+    propose_rebalance,
     read_geojson,
     synthesize,
     write_geojson,
@@ -640,3 +641,70 @@ class TestBundle:
         assert [line.split(": ", 2)[2] for line in out] == expected
         assert all(line.startswith(f"{bundle / 'geometry.geojson'}:0: coverage.") for line in out)
         assert any(": coverage.gap: gap in community" in line for line in out)
+
+
+class TestRebalance:
+    """Grids far from the 200/50 standard get a split or a merge with a neighbour, on the map."""
+
+    def _scaled(self, city: City, factors: dict[str, float]) -> City:
+        import attrs
+
+        buildings = [
+            attrs.evolve(b, households=round(b.households * factors.get(b.grid, 1)))
+            for b in city.buildings.values()
+        ]
+        return City.build(
+            city.name,
+            city.chain,
+            city.compounds.values(),
+            buildings,
+            city.people.values(),
+            city.organisations.values(),
+        )
+
+    def test_grids_in_band_need_nothing(self, small_city: City, small_geo: CityGeometry) -> None:
+        assert propose_rebalance(small_city, small_geo) == ()
+
+    def test_a_crowded_grid_is_split_into_parts_that_tile_it(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        grid = "990101001001-G001"
+        crowded = self._scaled(small_city, {grid: 3})
+        [change] = propose_rebalance(crowded, small_geo)
+        assert change.kind == "split"
+        assert change.grids == (grid,)
+        total = crowded.households(grid)
+        assert change.before == (total,)
+        assert total > 330  # 300 and the 10 % hysteresis
+        assert len(change.after) == math.ceil(total / 200)
+        assert sum(change.after) == total
+        assert sorted(b for part in change.buildings for b in part) == sorted(
+            crowded.buildings_of(grid)
+        )
+        proj = small_geo.projection
+        pieces = [proj.to_metric(s) for s in change.shapes]
+        assert sum(p.area for p in pieces) == pytest.approx(small_geo.area_m2(grid), rel=1e-9)
+        for part, piece in zip(change.buildings, pieces, strict=True):
+            for b in part:
+                assert piece.buffer(1e-6).contains(small_geo.metric([b])[0])
+        assert str(change).startswith(f"split urban grid {grid} ({total} households")
+
+    def test_an_emptied_grid_merges_into_a_neighbour_that_shares_its_edge(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        small_one, other = "990101201201-G001", "990101201201-G002"
+        emptied = self._scaled(small_city, {small_one: 0.2})
+        [change] = propose_rebalance(emptied, small_geo)
+        assert change.kind == "merge"
+        assert change.grids == (small_one, other)
+        assert change.after == (emptied.households(small_one) + emptied.households(other),)
+        merged = small_geo.projection.to_metric(change.shapes[0])
+        assert merged.area == pytest.approx(
+            small_geo.area_m2(small_one) + small_geo.area_m2(other), rel=1e-9
+        )
+
+    def test_no_merge_past_the_band(self, small_city: City, small_geo: CityGeometry) -> None:
+        # 0.3 x 48 = 14 households, below 22.5; with the neighbour's 53 x 1.3 = 69 it would
+        # stay under 75, but at x 1.5 (80) it would not.
+        emptied = self._scaled(small_city, {"990101201201-G001": 0.3, "990101201201-G002": 1.5})
+        assert propose_rebalance(emptied, small_geo) == ()
