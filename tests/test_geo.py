@@ -486,7 +486,7 @@ class TestAreaMatcher:
     ) -> None:
         compound = sorted(small_city.compounds)[0]
         result = AreaMatcher(small_city, small_geo).match(small_geo[compound])
-        assert compound in result.compound_ids
+        assert compound in result.compound_ids()
         mine = next(c for c in result.compounds if c.id == compound)
         assert mine.share == pytest.approx(1.0)
         assert mine.area_m2 == pytest.approx(small_geo.area_m2(compound), rel=1e-9)
@@ -498,6 +498,18 @@ class TestAreaMatcher:
         ring = [(lat, lon) for lon, lat in shape.exterior.coords]
         matcher = AreaMatcher(small_city, small_geo)
         assert matcher.match_cap(polygons=[ring]) == matcher.match(shape)
+
+    def test_the_matcher_takes_a_cap_area_as_the_alert_planner_calls_it(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        from gridgov.alerts import CapArea
+
+        compound = sorted(small_city.compounds)[0]
+        ring = tuple((lat, lon) for lon, lat in small_geo[compound].exterior.coords)
+        area = CapArea(area_desc="drawn by hand", polygons=(ring,))
+        matcher = AreaMatcher(small_city, small_geo)
+        assert matcher(area) == matcher.match_cap(polygons=[ring])
+        assert compound in matcher(area).compound_ids()
 
     def test_half_a_compound_is_ambiguous_and_goes_to_review(
         self, small_city: City, small_geo: CityGeometry
@@ -515,14 +527,14 @@ class TestAreaMatcher:
         result = AreaMatcher(small_city, small_geo).match(half)
         mine = next(c for c in (*result.compounds, *result.touched) if c.id == compound)
         assert mine.share == pytest.approx(0.45, abs=0.01)
-        assert compound not in result.compound_ids
+        assert compound not in result.compound_ids()
         assert result.needs_review.startswith("ambiguous: ")
         assert compound in result.needs_review
 
     def test_a_whole_district_is_large(self, jiamusi_city: City, jiamusi_geo: CityGeometry) -> None:
         result = AreaMatcher(jiamusi_city, jiamusi_geo).match(jiamusi_geo["230803"])
         inside = [c for c in jiamusi_city.compounds if jiamusi_city.district_of(c) == "230803"]
-        assert sorted(result.compound_ids) == sorted(inside)
+        assert sorted(result.compound_ids()) == sorted(inside)
         assert "large: " in result.needs_review
         assert {c.id for c in result.communities} == set(
             jiamusi_city.chain.below("230803", "community")
@@ -534,7 +546,7 @@ class TestAreaMatcher:
         compound = max(small_city.compounds, key=small_geo.area_m2)
         lon, lat = small_geo[compound].representative_point().coords[0]
         result = AreaMatcher(small_city, small_geo).match_cap(circles=[(lat, lon, 0.01)])
-        assert result.compound_ids == ()
+        assert result.compound_ids() == ()
         assert [c.id for c in result.touched] == [compound]
         assert result.area_m2 == pytest.approx(math.pi * 10.0**2, rel=0.01)
         assert result.needs_review == ""
@@ -550,7 +562,7 @@ class TestAreaMatcher:
         west, south, east, north = geometry.bounds()
         lon, lat = west + u * (east - west), south + v * (north - south)
         area = geometry.projection.circle(lon, lat, km * 1000)
-        got = AreaMatcher(city, geometry).match(area).compound_ids
+        got = AreaMatcher(city, geometry).match(area).compound_ids()
         assert tuple(sorted(got)) == match_brute_force(city, geometry, area)
 
     @pytest.mark.parametrize(
