@@ -169,6 +169,13 @@ class TestSynthesize:
         rural_median = np.median([jiamusi_geo.area_m2(g) for g in rural])
         assert rural_median > 50 * np.median([jiamusi_geo.area_m2(g) for g in urban])
 
+    def test_grids_are_nearly_all_in_one_piece(
+        self, jiamusi_city: City, jiamusi_geo: CityGeometry
+    ) -> None:
+        grids = jiamusi_city.grids()
+        pieces = [jiamusi_geo[g].geom_type == "MultiPolygon" for g in grids]
+        assert sum(pieces) / len(grids) < 0.01
+
     def test_geometry_is_in_wgs84_near_jiamusi(self, jiamusi_geo: CityGeometry) -> None:
         west, south, east, north = jiamusi_geo.bounds()
         assert 129 < west < east < 135.5
