@@ -83,7 +83,8 @@ from gridgov import City
 from gridgov.clock import EPOCH
 from gridgov.presets import jiamusi
 from gridgov.rules import TICKET_LEVELS, TicketRule
-from gridgov.tickets import TicketArrays, TicketDesk
+from gridgov.testing import StandaloneDesk
+from gridgov.tickets import TicketArrays
 
 DESK_TARGET = 3.0
 BULK_TARGET = 20.0
@@ -341,7 +342,7 @@ def handling(work: Workload) -> np.ndarray:
     return ends
 
 
-def run_desk(work: Workload, desk: TicketDesk) -> Outputs:
+def run_desk(work: Workload, desk: StandaloneDesk) -> Outputs:
     """The closed loop through ``TicketDesk``: every opening and step in time order."""
     ends = handling(work)
     horizon = work.horizon
@@ -494,7 +495,7 @@ def closed_loop_peer(quick: bool) -> dict[str, dict[str, object]]:
     grids = tuple(city.chain.units("grid"))
     work = draw(grids, tuple(rule.categories), requests, handlers)
     tables = peer_tables(city, rule, grids)
-    desk = TicketDesk(city, rule, situation=lambda origin: MODE)
+    desk = StandaloneDesk(city, rule, situation=lambda origin: MODE)
     arrays = TicketArrays(city, rule, capacity=requests)
     simpy_s, simpy_out = _timed(lambda: run_simpy(work, tables))
     desk_s, desk_out = _timed(lambda: run_desk(work, desk))

@@ -17,7 +17,8 @@ from benchmarks.bench_peer import (
 
 from gridgov.presets import small
 from gridgov.rules import TicketRule
-from gridgov.tickets import TicketArrays, TicketDesk
+from gridgov.testing import StandaloneDesk
+from gridgov.tickets import TicketArrays
 
 CITY = small()
 RULE = TicketRule()
@@ -28,7 +29,7 @@ MINUTE = 60_000_000
 
 def _all_three(work: Workload, round_minutes: int = 24 * 60) -> tuple[Outputs, Outputs, Outputs]:
     tables = peer_tables(CITY, RULE, work.grids)
-    desk = TicketDesk(CITY, RULE, situation=lambda origin: "emergency")
+    desk = StandaloneDesk(CITY, RULE, situation=lambda origin: "emergency")
     arrays = TicketArrays(CITY, RULE, capacity=1)
     return (
         run_simpy(work, tables),

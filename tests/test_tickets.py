@@ -1015,7 +1015,7 @@ class TestBulk:
             modes.setdefault(grid, mode)
         base = TicketArrays.micros(T0)
         # The desk, in time order.
-        desk = TicketDesk(CITY, RULE, modes.__getitem__)
+        desk = StandaloneDesk(CITY, RULE, modes.__getitem__)
         events = sorted(
             (at, k, i) for i, row in enumerate(times) for k, at in enumerate(row) if at <= end
         )

@@ -36,6 +36,7 @@ from gridgov.alerts import (
     AlertPlan,
     AlertRule,
     AreaMatcher,
+    CapAlert,
     Review,
 )
 from gridgov.city import City
@@ -721,17 +722,7 @@ class AlertCommands(EngineBase):
         try:
             alert = parse_cap(xml, max_bytes=max_bytes)
         except AlertError as exc:
-            sender, identifier = _readable_ids(xml)
-            data: dict[str, Any] = {
-                "outcome": "refused",
-                "reason": str(exc),
-                "digest": digest,
-                "size": size,
-                "sender": sender,
-                "identifier": identifier if identifier is not None else exc.alert,
-            }
-            cause = f"CAP message refused: {exc}"
-            record = Record(now, "alert.refused", city, cause, None, None, data)
+            record = _unreadable_alert(xml, exc, city, now, digest, size)
             who = SYSTEM if actor is None else actor
             kernel.deliver(kernel.commit(kernel.command_id(command_id), who, [record]).events)
             raise
@@ -745,27 +736,12 @@ class AlertCommands(EngineBase):
             exercise=exercise,
             matcher=self.area_matcher,
         )
-        details: dict[str, Any] = {
-            "identifier": alert.identifier,
-            "sender": alert.sender,
-            "sent": alert.sent.isoformat(),
-            "status": alert.status,
-            "msg_type": alert.msg_type,
-            "digest": digest,
-            "size": size,
-        }
+        details = _alert_details(alert, digest, size)
         what = f"CAP {alert.msg_type} {alert.identifier} from {alert.sender}: {decision.outcome}"
         if decision.outcome in ("duplicate", "stale"):
-            data = {
-                "outcome": decision.outcome,
-                "reason": decision.reasons[0],
-                "message": decision.message,
-                "reasons": list(decision.reasons),
-                "chains": [],
-                "index": dict(decision.index),
-                **details,
-            }
-            record = Record(now, "alert.refused", city, what, None, None, data)
+            record = Record(
+                now, "alert.refused", city, what, None, None, _repeat(decision, details)
+            )
             who = SYSTEM if actor is None else actor
             return kernel.commit(kernel.command_id(command_id), who, [record])
         targets = list(decision.units)
@@ -898,6 +874,47 @@ def _alert_records(
         if due is not None:
             pushes.append((due, _measures.ALERT_DUE, chain.id))
     return records, pushes
+
+
+def _alert_details(alert: CapAlert, digest: str, size: int) -> dict[str, Any]:
+    return {
+        "identifier": alert.identifier,
+        "sender": alert.sender,
+        "sent": alert.sent.isoformat(),
+        "status": alert.status,
+        "msg_type": alert.msg_type,
+        "digest": digest,
+        "size": size,
+    }
+
+
+def _repeat(decision: AlertPlan, details: dict[str, Any]) -> dict[str, Any]:
+    """The data of the ``alert.refused`` event of a duplicate or stale message."""
+    return {
+        "outcome": decision.outcome,
+        "reason": decision.reasons[0],
+        "message": decision.message,
+        "reasons": list(decision.reasons),
+        "chains": [],
+        "index": dict(decision.index),
+        **details,
+    }
+
+
+def _unreadable_alert(
+    xml: object, exc: AlertError, city: str, now: datetime, digest: str, size: int
+) -> Record:
+    """The ``alert.refused`` record of a message that could not be read (never its content)."""
+    sender, identifier = _readable_ids(xml)
+    data: dict[str, Any] = {
+        "outcome": "refused",
+        "reason": str(exc),
+        "digest": digest,
+        "size": size,
+        "sender": sender,
+        "identifier": identifier if identifier is not None else exc.alert,
+    }
+    return Record(now, "alert.refused", city, f"CAP message refused: {exc}", None, None, data)
 
 
 def _payload_digest(xml: object) -> tuple[str, int]:
