@@ -1388,8 +1388,12 @@ class _Reader:
             )
         links = [(o.id, o.community) for o in organisations]
         links.extend((org, community) for _, (org, community) in links_table.rows)
-        chain = CommandChain.from_units(units, compounds, links)
-        return City.build(self.city_name, chain, compounds, buildings, people, organisations)
+        # Every rule of the chain and the city was checked above, row by row
+        # and at its line: the model does not check it all again.
+        chain = CommandChain.from_units(units, compounds, links, _checked=True)
+        return City.build(
+            self.city_name, chain, compounds, buildings, people, organisations, _checked=True
+        )
 
 
 class _StopBundle(_Stop):
