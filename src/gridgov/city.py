@@ -55,6 +55,7 @@ class City:
         "_people_at_post",
         "chain",
         "depots",
+        "geometry",
         "name",
     )
 
@@ -63,6 +64,10 @@ class City:
     #: The city's supply depots, when it carries its own (a bundle's
     #: ``depots.csv``; see :meth:`with_depots`); empty otherwise.
     depots: tuple[Depot, ...]
+    #: The city's geometry (a :class:`gridgov.geo.CityGeometry`) when it
+    #: carries one (a bundle's ``geometry.geojson``; see :meth:`with_geometry`);
+    #: None otherwise.
+    geometry: object | None
 
     def __init__(
         self,
@@ -75,6 +80,7 @@ class City:
     ) -> None:
         self.name = name
         self.chain = chain
+        self.geometry = None
         self._compounds = MappingProxyType(dict(compounds))
         self._buildings = MappingProxyType(dict(buildings))
         self._people = MappingProxyType(dict(people))
@@ -319,6 +325,25 @@ class City:
         for slot in City.__slots__:
             object.__setattr__(twin, slot, getattr(self, slot))
         twin.depots = depots
+        return twin
+
+    def with_geometry(self, geometry: object) -> City:
+        """This city carrying its geometry (the rest shared, nothing rebuilt).
+
+        Core gridgov never looks inside: the geometry is a
+        :class:`gridgov.geo.CityGeometry` (the ``geo`` extra), attached by a
+        bundle's ``geometry.geojson`` and written back by :meth:`save`.
+
+        Args:
+            geometry: the city's shapes, or None for none.
+
+        Returns:
+            A city equal to this one in everything else, with :attr:`geometry` set.
+        """
+        twin = object.__new__(City)
+        for slot in City.__slots__:
+            object.__setattr__(twin, slot, getattr(self, slot))
+        twin.geometry = geometry
         return twin
 
     # --------------------------------------------------------------- lookups
