@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -21,6 +22,7 @@ from gridgov import AuthorityError, City, Engine, GridgovError, ManualClock
 from gridgov.alerts import (
     CHAIN_TRANSITIONS,
     OUTCOMES,
+    AlertBook,
     AlertError,
     AlertRule,
     CapArea,
@@ -525,6 +527,23 @@ class TestReplay:
         assert copy.snapshot()["zones"] == gov.snapshot()["zones"]
         assert copy.snapshot()["alerts"] == gov.snapshot()["alerts"]
         assert message_key(HEALTH, "A", T0) in copy.alert_book.seen
+
+    def test_book_as_json(self, gov: Engine) -> None:
+        """The book dumps to JSON and loads back to the same book."""
+        receive(gov, cap_message("A", T0, expires=T0 + timedelta(days=2), areas=[("x", [C1])]))
+        receive(gov, cap_message("D", T0, areas=[("向阳区", [XIANGYANG])]))
+        data = json.loads(json.dumps(gov.alert_book._dump(), ensure_ascii=False))
+        book = AlertBook()
+        book._load(data)
+        assert book.snapshot() == gov.alert_book.snapshot()
+        assert book.chains_on(C1) == gov.alert_book.chains_on(C1)
+
+    def test_refusal_is_not_kept_under_an_idempotency_key(self, gov: Engine) -> None:
+        """A hostile message retried with the same key is refused (and recorded) again."""
+        for _ in range(2):
+            with pytest.raises(AlertError):
+                gov.receive_alert("<alert>", key="feed-7")
+        assert len(gov.journal.select(type="alert.refused")) == 2
 
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "alerts.md"

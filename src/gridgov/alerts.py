@@ -1266,6 +1266,21 @@ class AlertBook:
         elif type == "alert.reviewed":
             self.reviews.pop(str(data["review"]), None)
 
+    def _apply_event(self, event: Any) -> None:
+        """The reducer's step for an event object (anything with ``type`` and ``data``)."""
+        self.apply(event.type, event.data)
+
+    def _dump(self) -> dict[str, Any]:
+        """JSON-ready data of the whole book (for data-only snapshots)."""
+        return self.state()
+
+    def _load(self, data: Mapping[str, Any]) -> None:
+        """Take what :meth:`_dump` wrote; only on a fresh book."""
+        loaded = AlertBook.restore(data)
+        self.seen, self.chains, self.index = loaded.seen, loaded.chains, loaded.index
+        self.reviews, self.review_count = loaded.reviews, loaded.review_count
+        self._by_unit = loaded._by_unit
+
     def _put(self, chain: AlertChain) -> None:
         old = self.chains.get(chain.id)
         if old is not None:
