@@ -288,6 +288,43 @@ class TestLifecycle:
         receive(gov, update, T0 + HOUR)
         assert zones_of(gov, C1) == {"precaution"}
 
+    def test_update_without_a_health_info_leaves_the_chain(self, gov: Engine) -> None:
+        """A weather Update of a health alert, or an expired one: the seal stays."""
+        receive(gov, cap_message("A", T0, areas=[("东区", [C1])]))
+        weather = cap_message(
+            "W",
+            T0 + HOUR,
+            msg_type="Update",
+            references=[ref("A", T0)],
+            category="Met",
+            areas=[("东区", [C1])],
+        )
+        assert outcome(receive(gov, weather, T0 + HOUR)) == "ignore"
+        lapsed = cap_message(
+            "X",
+            T0 + 2 * HOUR,
+            msg_type="Update",
+            references=[ref("A", T0)],
+            expires=T0 + 2 * HOUR,
+            areas=[("东区", [C1])],
+        )
+        assert outcome(receive(gov, lapsed, T0 + 2 * HOUR)) == "ignore"
+        assert zones_of(gov, C1) == {"sealed"}
+
+    def test_update_to_minor_releases(self, gov: Engine) -> None:
+        """A health Update whose severity calls for no measure releases the area."""
+        receive(gov, cap_message("A", T0, areas=[("东区", [C1])]))
+        minor = cap_message(
+            "M",
+            T0 + HOUR,
+            msg_type="Update",
+            references=[ref("A", T0)],
+            severity="Minor",
+            areas=[("东区", [C1])],
+        )
+        assert outcome(receive(gov, minor, T0 + HOUR)) == "lift"
+        assert not any(c in gov.snapshot()["held"] for c in gov.city.compounds_of(C1))
+
     def test_cancel_of_the_first_message_ends_the_whole_chain(self, gov: Engine) -> None:
         """Alert(001) -> Update(002) -> Cancel(the Alert): 002 is lifted too."""
         receive(gov, cap_message("A", T0, areas=[("东区", [C1])]))

@@ -1413,6 +1413,8 @@ class _Wanted:
         self.end: datetime | None = None
         self.expired: datetime | None = None
         self.handled = 0
+        # Infos of a handled category, not expired (whatever measure they call for).
+        self.health = 0
 
 
 def _measures(city: City, by_zone: Mapping[str, Iterable[str]], reasons: list[str]) -> Measures:
@@ -1464,6 +1466,7 @@ def _wanted(
             out.reasons.append(f"{label}: expired at {info.expires.isoformat()}")
             out.expired = info.expires
             continue
+        out.health += 1
         zone, why = rule.measure(info)
         if zone is None:
             out.reasons.append(f"{label}: {why}")
@@ -1860,6 +1863,11 @@ def plan_alert(
             reasons.append("already expired when received: does nothing")
         if base is None:
             return plan("ignore", reasons)
+        if not wanted.health:
+            # Nothing this rule reads (another category, or expired): the
+            # chain stays as it is; only a health info can supersede it.
+            reasons.append(f"the chain {base.id} stays as it is")
+            return plan("ignore", reasons, index=((key, base.id),))
     chain_id = base.id if base is not None else key
     old_applied = _merge(city, *(c.applied for c in chains.values()))
     measures = _measures(city, wanted.by_zone, reasons)
@@ -1917,8 +1925,6 @@ def plan_alert(
     else:
         state, applied, declares = "active", measures, measures
         lowers, releases, touched = planner.step_down(old_applied, measures, ended, lift=False)
-    if end is not None and start is None and not measures:
-        end = None
     released = _merge(city, *(c.released for c in chains.values()))
     if state == "active":
         released = _merge(city, released, old_applied)
