@@ -658,3 +658,6 @@ class TestDocs:
                 old = before.get(key, "new")
                 if old != chain.state or old == "new":
                     assert (old, chain.state) in allowed, (old, chain.state, msg_type)
+        # Whatever happened, the journal replays to the same state.
+        copy = Engine.replay(small_city, list(gov.journal), clock=ManualClock(gov.clock.now()))
+        assert copy.snapshot() == gov.snapshot()
