@@ -109,6 +109,19 @@ def city(preset: str | None, bundle: str | None, seed: int, as_json: bool) -> No
     help="geojson: only features at this level (repeat for several; default: all).",
 )
 @click.option(
+    "--run",
+    "run_dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="geojson: add each compound's zone and community's mode from this run folder.",
+)
+@click.option(
+    "--day",
+    type=float,
+    default=None,
+    help="geojson with --run: the day to show (default: the peak day, most compounds sealed).",
+)
+@click.option(
     "--geometry",
     "with_geometry",
     is_flag=True,
@@ -121,6 +134,8 @@ def export(
     fmt: str,
     out: str | None,
     levels: tuple[str, ...],
+    run_dir: str | None,
+    day: float | None,
     with_geometry: bool,
 ) -> None:
     """Export the command chain as GraphML, node-link JSON or a mermaid diagram,
@@ -128,6 +143,10 @@ def export(
     as a city bundle (a folder: --out DIR)."""
     if levels and fmt != "geojson":
         raise click.UsageError("--level applies to --format geojson only")
+    if (run_dir is not None or day is not None) and fmt != "geojson":
+        raise click.UsageError("--run and --day apply to --format geojson only")
+    if day is not None and run_dir is None:
+        raise click.UsageError("--day needs --run")
     if with_geometry and fmt != "bundle":
         raise click.UsageError("--geometry applies to --format bundle only")
     if fmt == "bundle" and out is None:
@@ -141,7 +160,7 @@ def export(
         return
     chain = city.chain
     if fmt == "geojson":
-        text = _geojson(city, levels)
+        text = _geojson(city, levels, _run_properties(city, run_dir, day) if run_dir else None)
     elif fmt == "graphml":
         import io
 
@@ -169,11 +188,45 @@ def _geometry_of(city: City) -> Any:
     return city.geometry if isinstance(city.geometry, CityGeometry) else synthesize(city)
 
 
-def _geojson(city: City, levels: Sequence[str]) -> str:
+def _geojson(
+    city: City, levels: Sequence[str], properties: dict[str, dict[str, Any]] | None = None
+) -> str:
     """The city's geometry as GeoJSON."""
     from gridgov.geo import dumps_geojson
 
-    return dumps_geojson(city, _geometry_of(city), levels=levels or None)
+    return dumps_geojson(city, _geometry_of(city), levels=levels or None, properties=properties)
+
+
+def _run_properties(city: City, run_dir: str, day: float | None) -> dict[str, dict[str, Any]]:
+    """Each compound's zone and each community's mode on one day of a run."""
+    from gridgov.model import Level
+    from gridgov.sim.results import read_modes, read_zones
+
+    zones = read_zones(run_dir)
+    if not zones:
+        raise GridgovError(f"run {run_dir} has no zones.csv (run the scenario again)")
+    modes = dict(read_modes(run_dir)) or {d: {} for d, _ in zones}
+    days = [d for d, _ in zones]
+    if day is None:
+        sealed = [sum(1 for z in by.values() if z == "sealed") for _, by in zones]
+        index = sealed.index(max(sealed))
+    elif day in days:
+        index = days.index(day)
+    else:
+        raise GridgovError(f"day {day:g} is not a day of run {run_dir} ({days[0]:g}..{days[-1]:g})")
+    when, zone_of = zones[index]
+    strangers = sorted(c for c in zone_of if c not in city.compounds)
+    if strangers:
+        raise GridgovError(
+            f"run {run_dir} is of another city: compound {strangers[0]} is not in {city.name}"
+        )
+    mode_of = modes.get(when, {})
+    out: dict[str, dict[str, Any]] = {
+        c: {"zone": zone_of.get(c, "open"), "day": when} for c in city.compounds
+    }
+    for community in city.chain.units(Level.COMMUNITY):
+        out[community] = {"mode": mode_of.get(community, "normal"), "day": when}
+    return out
 
 
 def _coverage_problems(bundle: str) -> list[str]:
