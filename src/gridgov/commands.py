@@ -722,6 +722,9 @@ class AlertCommands(EngineBase):
         try:
             alert = parse_cap(xml, max_bytes=max_bytes)
         except AlertError as exc:
+            # The refusal is audit data, not the command's result: a retry
+            # with the same idempotency key raises (and is recorded) again.
+            kernel.pending = None
             record = _unreadable_alert(xml, exc, city, now, digest, size)
             who = SYSTEM if actor is None else actor
             kernel.deliver(kernel.commit(kernel.command_id(command_id), who, [record]).events)
