@@ -125,6 +125,12 @@ class EngineBase:
         return self._kernel.area_matcher
 
     @property
+    def last_time(self) -> datetime | None:
+        """The time of the latest event (None before the first): where a reopened
+        engine's manual clock should be at least."""
+        return self._kernel.state.last_time
+
+    @property
     def seed(self) -> int:
         """The staffing seed."""
         return self._kernel.seed
