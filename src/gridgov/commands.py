@@ -728,9 +728,7 @@ class AlertCommands(EngineBase):
         try:
             alert = parse_cap(xml, max_bytes=max_bytes)
         except AlertError as exc:
-            # The refusal is audit data, not the command's result: a retry
-            # with the same idempotency key raises (and is recorded) again.
-            kernel.pending = None
+            kernel.pending = None  # audit data, not the keyed result: a retry raises again
             record = _unreadable_alert(xml, exc, city, now, digest, size)
             who = SYSTEM if actor is None else actor
             kernel.deliver(kernel.commit(kernel.command_id(command_id), who, [record]).events)
