@@ -16,7 +16,8 @@ key, and what was expected)::
     ├── JournalError         the event store is unreadable or inconsistent
     ├── AlertError           a CAP alert is malformed, hostile or not CAP 1.2
                              (defined in gridgov.alerts, exported as gridgov.AlertError)
-    └── ScenarioError        a scenario file has problems
+    ├── ScenarioError        a scenario file has problems
+    └── DepotsError          a depots.csv has problems (all of them, with file:line)
 
 A command that raises leaves state and journal exactly as they were.
 """
@@ -31,6 +32,7 @@ __all__ = [
     "AuthorityError",
     "ChainError",
     "ClockError",
+    "DepotsError",
     "GriddingError",
     "GridgovError",
     "JournalError",
@@ -116,6 +118,10 @@ class RulesError(_ProblemsError):
 
 class ScenarioError(_ProblemsError):
     """A scenario file has problems; ``.problems`` lists every one of them."""
+
+
+class DepotsError(_ProblemsError):
+    """A ``depots.csv`` has problems; ``.problems`` lists every one of them."""
 
 
 class TransitionError(GridgovError):
