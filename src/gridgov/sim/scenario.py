@@ -120,6 +120,7 @@ from gridgov.rules import (
     _unknown_key,
     load_rules,
 )
+from gridgov.sim.supplies import SupplySpec, read_supplies
 
 __all__ = [
     "DRIVERS",
@@ -248,6 +249,8 @@ class Scenario:
     #: Requests per household per day: zone -> category -> rate.
     requests: Mapping[str, Mapping[str, float]] = attrs.field(factory=_default_requests)
     run: RunSpec = attrs.field(factory=RunSpec)
+    #: Supplies for sealed households (None: off, the scenario has no ``[supplies]``).
+    supplies: SupplySpec | None = None
     #: The folder relative paths in the file were resolved against.
     base: Path = attrs.field(factory=Path.cwd, eq=False)
 
@@ -339,6 +342,8 @@ class Scenario:
             f"step_hours = {self.run.step_hours}",
             "",
         ]
+        if self.supplies is not None:
+            out += [*self.supplies.to_toml_lines(), ""]
         if self.rules_source not in ("<inline>", "<default>"):
             out.append(f"# rules from {self.rules_source}")
         out += _nested(self.rules.to_toml(), "rules.inline")
@@ -425,7 +430,18 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
 #: The message for a dotted key that is not one.
 _BAD_KEY = "not a dotted key of the scenario format (e.g. 'outbreak.within_compound')"
 
-_TOP_KEYS = ("version", "name", "seed", "city", "rules", "outbreak", "staffing", "requests", "run")
+_TOP_KEYS = (
+    "version",
+    "name",
+    "seed",
+    "city",
+    "rules",
+    "outbreak",
+    "staffing",
+    "requests",
+    "run",
+    "supplies",
+)
 _CITY_KEYS = ("preset", "scale", "seed")
 _RULES_KEYS = ("path", "inline")
 _RATES = ("within_compound", "neighbour", "street", "district")
@@ -729,6 +745,10 @@ class _ScenarioReader:
         outbreak = self.outbreak(data, city, run)
         staffing = self.staffing(data)
         requests = self.requests(data, rules if rules_ok else None)
+        supplies = None
+        if "supplies" in data:
+            table = self.table(data, ("supplies",), None)
+            supplies = read_supplies(table, self.problem, city, self.document.base, self.extra)
         return Scenario(
             name=name,
             seed=seed,
@@ -739,6 +759,7 @@ class _ScenarioReader:
             staffing=staffing,
             requests=requests,
             run=run,
+            supplies=supplies,
             base=self.document.base,
         )
 

@@ -1,0 +1,308 @@
+"""Supplies in a simulation: the ``[supplies]`` table of a scenario and the daily figures.
+
+Supplies are off unless a scenario has a ``[supplies]`` table. When on, the
+runner dispatches once a day (after the day's cases and step-downs) through
+:meth:`gridgov.Engine.dispatch_supplies`, and writes one row a day to
+``supplies.csv`` in the run folder (:data:`SUPPLY_COLUMNS`). The figures stay
+out of ``metrics.csv`` on purpose: its columns, and its bytes for a scenario
+without supplies, do not change.
+
+The table (every key optional; the values shown are the defaults)::
+
+    [supplies]
+    depots = "synth"            # "synth": depots from gridgov/data/depots.toml's
+                                # ratios; or a depots.csv, relative to the scenario
+    method = "min_cost"         # or "greedy" (the reference planner)
+    categories = ["medicine", "food", "daily_goods"]   # planning order
+    checkpoint_kg_per_entrance = 4000
+    building_lead_kg = 450      # kg a building lead carries to the doors a day
+    volunteer_kg = 150
+    hub_kg_per_household = 6.0  # a street hub's throughput per household of its street
+    stock_factor = 1.0          # scales every depot's starting stock
+    restock_factor = 1.0        # ... its daily restock
+    dispatch_factor = 1.0       # ... its dispatch capacity
+    [supplies.ration_kg]        # kg per household per day
+    medicine = 0.05
+    food = 3.2
+    daily_goods = 0.4
+    [supplies.request_kg]       # kg one resident's request adds, by ticket category
+    food_supplies = 5.0
+    medicine = 0.5
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from gridgov.city import City
+from gridgov.depots import load_depots, synth_depots
+from gridgov.errors import DepotsError
+from gridgov.model import Depot
+from gridgov.supplies import BINDING, CATEGORIES, SupplyNetwork, SupplyParams
+
+__all__ = [
+    "SUPPLIES_KEYS",
+    "SUPPLY_COLUMNS",
+    "SupplySpec",
+    "supply_columns",
+]
+
+#: Keys of the ``[supplies]`` table.
+SUPPLIES_KEYS = (
+    "depots",
+    "method",
+    "categories",
+    "checkpoint_kg_per_entrance",
+    "building_lead_kg",
+    "volunteer_kg",
+    "hub_kg_per_household",
+    "stock_factor",
+    "restock_factor",
+    "dispatch_factor",
+    "ration_kg",
+    "request_kg",
+)
+
+#: Numbers of the table that are whole kilograms.
+SUPPLIES_INTEGERS = ("checkpoint_kg_per_entrance", "building_lead_kg", "volunteer_kg")
+#: Numbers of the table that are real numbers, 0 or more.
+SUPPLIES_NUMBERS = ("hub_kg_per_household", "stock_factor", "restock_factor", "dispatch_factor")
+
+
+def _default_params() -> SupplyParams:
+    return SupplyParams()
+
+
+@attrs.frozen
+class SupplySpec:
+    """A scenario's ``[supplies]`` table, resolved (see the module docstring)."""
+
+    #: ``synth`` or the path of a depots.csv, as written.
+    depots: str = "synth"
+    #: ``min_cost`` or ``greedy``.
+    method: str = "min_cost"
+    #: Rations and capacities.
+    params: SupplyParams = attrs.field(factory=_default_params)
+    #: Scale factors on the depots' stock, restock and dispatch capacity.
+    stock_factor: float = 1.0
+    restock_factor: float = 1.0
+    dispatch_factor: float = 1.0
+    #: The depots read from ``depots`` (a CSV's rows); empty for ``synth``,
+    #: which builds them from the city. Takes no part in equality.
+    loaded: tuple[Depot, ...] = attrs.field(default=(), eq=False)
+
+    def depots_for(self, city: City) -> tuple[Depot, ...]:
+        """The depots of ``city`` with the factors applied."""
+        base = self.loaded if self.depots != "synth" else synth_depots(city)
+        return tuple(
+            attrs.evolve(
+                d,
+                stock={k: math.floor(v * self.stock_factor) for k, v in d.stock.items()},
+                restock={k: math.floor(v * self.restock_factor) for k, v in d.restock.items()},
+                dispatch=math.floor(d.dispatch * self.dispatch_factor),
+            )
+            for d in base
+        )
+
+    def network(self, city: City) -> SupplyNetwork:
+        """The supply network of ``city`` by this table."""
+        return SupplyNetwork(city, self.depots_for(city), self.params)
+
+    def to_toml_lines(self) -> list[str]:
+        """The table as TOML lines (``[supplies]`` and its sub-tables)."""
+        p = self.params
+        out = [
+            "[supplies]",
+            f"depots = {_string(self.depots)}",
+            f"method = {_string(self.method)}",
+            "categories = [" + ", ".join(_string(k) for k in p.categories) + "]",
+            f"checkpoint_kg_per_entrance = {p.checkpoint_kg_per_entrance}",
+            f"building_lead_kg = {p.building_lead_kg}",
+            f"volunteer_kg = {p.volunteer_kg}",
+            f"hub_kg_per_household = {_number(p.hub_kg_per_household)}",
+            f"stock_factor = {_number(self.stock_factor)}",
+            f"restock_factor = {_number(self.restock_factor)}",
+            f"dispatch_factor = {_number(self.dispatch_factor)}",
+            "",
+            "[supplies.ration_kg]",
+            *(f"{k} = {_number(v)}" for k, v in sorted(p.ration_kg.items())),
+            "",
+            "[supplies.request_kg]",
+            *(f"{k} = {_number(v)}" for k, v in sorted(p.request_kg.items())),
+        ]
+        return out
+
+
+def _number(value: float) -> str:
+    return (
+        str(int(value)) if float(value).is_integer() and abs(value) < 2**53 else repr(float(value))
+    )
+
+
+def _string(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def read_supplies(
+    table: Mapping[str, Any],
+    problem: Any,
+    city: City | None,
+    base: Path,
+    extra: list[Any],
+) -> SupplySpec:
+    """Read a ``[supplies]`` table, reporting problems through ``problem(path, message)``.
+
+    Args:
+        table: the table as parsed.
+        problem: called with (key path, message) for each problem of the table.
+        city: the scenario's city (to check a depots.csv against), if built.
+        base: the folder a depots.csv path is relative to.
+        extra: problems of the depots.csv (with its own lines) are added here.
+    """
+    default = SupplySpec()
+    values: dict[str, Any] = {}
+    for key in table:
+        if key not in SUPPLIES_KEYS:
+            close = difflib.get_close_matches(key, SUPPLIES_KEYS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            problem(
+                ("supplies", key),
+                f"unknown key ({hint}expected one of: {', '.join(SUPPLIES_KEYS)})",
+            )
+    depots = table.get("depots", "synth")
+    loaded: tuple[Depot, ...] = ()
+    if not isinstance(depots, str) or not depots:
+        problem(
+            ("supplies", "depots"), f"must be 'synth' or the path of a depots.csv, got {depots!r}"
+        )
+        depots = "synth"
+    elif depots != "synth":
+        path = base / depots
+        if not path.is_file():
+            problem(
+                ("supplies", "depots"),
+                f"no depots.csv at {str(path)!r} (expected 'synth' or a file)",
+            )
+        else:
+            try:
+                loaded = load_depots(path, city)
+            except DepotsError as exc:
+                extra.extend(exc.problems)
+    method = table.get("method", default.method)
+    if method not in ("min_cost", "greedy"):
+        problem(("supplies", "method"), f"unknown method {method!r} (expected min_cost or greedy)")
+        method = default.method
+    categories = table.get("categories", list(CATEGORIES))
+    if (
+        not isinstance(categories, list)
+        or not categories
+        or not all(isinstance(k, str) and k for k in categories)
+        or len(set(categories)) != len(categories)
+    ):
+        problem(
+            ("supplies", "categories"),
+            f"must be a list of distinct category names, got {categories!r}",
+        )
+        categories = list(CATEGORIES)
+    for key in SUPPLIES_INTEGERS:
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                problem(
+                    ("supplies", key), f"must be a whole number of kg, 0 or more, got {value!r}"
+                )
+            else:
+                values[key] = value
+    factors: dict[str, float] = {}
+    for key in SUPPLIES_NUMBERS:
+        if key in table:
+            value = table[key]
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value < 0
+            ):
+                problem(("supplies", key), f"must be a finite number, 0 or more, got {value!r}")
+            elif key == "hub_kg_per_household":
+                values[key] = float(value)
+            else:
+                factors[key] = float(value)
+    maps: dict[str, dict[str, float]] = {}
+    for key, known in (("ration_kg", None), ("request_kg", ("food_supplies", "medicine"))):
+        if key not in table:
+            continue
+        sub = table[key]
+        if not isinstance(sub, dict):
+            problem(("supplies", key), f"must be a table of kg per category, got {sub!r}")
+            continue
+        base_map = dict(getattr(default.params, key))
+        for name, value in sub.items():
+            if known is not None and name not in known:
+                problem(
+                    ("supplies", key, name),
+                    f"unknown request category {name!r} (expected one of: {', '.join(known)})",
+                )
+                continue
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value < 0
+            ):
+                problem(("supplies", key, name), f"must be kg, 0 or more, got {value!r}")
+                continue
+            base_map[name] = float(value)
+        maps[key] = base_map
+    ration = maps.get("ration_kg", dict(default.params.ration_kg))
+    missing = [k for k in categories if k not in ration]
+    if missing:
+        problem(
+            ("supplies", "categories"),
+            f"category {missing[0]!r} has no ration (add it under [supplies.ration_kg])",
+        )
+    request_category = {r: k for r, k in default.params.request_category.items() if k in categories}
+    params = SupplyParams(
+        categories=tuple(categories),
+        ration_kg=ration,
+        request_kg=maps.get("request_kg", dict(default.params.request_kg)),
+        request_category=request_category,
+        **values,
+    )
+    return SupplySpec(
+        depots=depots,
+        method=method,
+        params=params,
+        loaded=loaded,
+        **factors,
+    )
+
+
+def supply_columns(categories: Sequence[str]) -> tuple[str, ...]:
+    """The columns of ``supplies.csv`` for these categories."""
+    return (
+        "day",
+        "date",
+        "compounds_supplied",
+        *(f"demand_kg_{k}" for k in categories),
+        *(f"delivered_kg_{k}" for k in categories),
+        *(f"unmet_kg_{k}" for k in categories),
+        *(f"household_days_unsupplied_{k}" for k in categories),
+        "latency_hours_p50",
+        "latency_hours_p95",
+        *(f"unmet_kg_{b}" for b in BINDING),
+        "binding",
+        "building_leads_requested",
+        *(f"stock_kg_{k}" for k in categories),
+    )
+
+
+#: The columns of ``supplies.csv`` for the default categories.
+SUPPLY_COLUMNS = supply_columns(CATEGORIES)
