@@ -33,7 +33,6 @@ The table (every key optional; the values shown are the defaults)::
 from __future__ import annotations
 
 import difflib
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -115,39 +114,23 @@ class SupplySpec:
         """The supply network of ``city`` by this table."""
         return SupplyNetwork(city, self.depots_for(city), self.params)
 
-    def to_toml_lines(self) -> list[str]:
-        """The table as TOML lines (``[supplies]`` and its sub-tables)."""
+    def to_table(self) -> dict[str, Any]:
+        """The table as TOML-ready data (what :meth:`Scenario.to_toml` writes)."""
         p = self.params
-        out = [
-            "[supplies]",
-            f"depots = {_string(self.depots)}",
-            f"method = {_string(self.method)}",
-            "categories = [" + ", ".join(_string(k) for k in p.categories) + "]",
-            f"checkpoint_kg_per_entrance = {p.checkpoint_kg_per_entrance}",
-            f"building_lead_kg = {p.building_lead_kg}",
-            f"volunteer_kg = {p.volunteer_kg}",
-            f"hub_kg_per_household = {_number(p.hub_kg_per_household)}",
-            f"stock_factor = {_number(self.stock_factor)}",
-            f"restock_factor = {_number(self.restock_factor)}",
-            f"dispatch_factor = {_number(self.dispatch_factor)}",
-            "",
-            "[supplies.ration_kg]",
-            *(f"{k} = {_number(v)}" for k, v in sorted(p.ration_kg.items())),
-            "",
-            "[supplies.request_kg]",
-            *(f"{k} = {_number(v)}" for k, v in sorted(p.request_kg.items())),
-        ]
-        return out
-
-
-def _number(value: float) -> str:
-    return (
-        str(int(value)) if float(value).is_integer() and abs(value) < 2**53 else repr(float(value))
-    )
-
-
-def _string(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
+        return {
+            "depots": self.depots,
+            "method": self.method,
+            "categories": list(p.categories),
+            "checkpoint_kg_per_entrance": p.checkpoint_kg_per_entrance,
+            "building_lead_kg": p.building_lead_kg,
+            "volunteer_kg": p.volunteer_kg,
+            "hub_kg_per_household": p.hub_kg_per_household,
+            "stock_factor": self.stock_factor,
+            "restock_factor": self.restock_factor,
+            "dispatch_factor": self.dispatch_factor,
+            "ration_kg": dict(sorted(p.ration_kg.items())),
+            "request_kg": dict(sorted(p.request_kg.items())),
+        }
 
 
 def read_supplies(
