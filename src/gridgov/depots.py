@@ -104,11 +104,15 @@ def synth_depots(city: City, table: Mapping[str, Any] | None = None) -> tuple[De
             if not spec:
                 continue
             count = max(1, math.ceil(households / float(spec["households_per_depot"])))
+            # The district's households are shared evenly by its shops, which
+            # stand in its streets in proportion to the streets' households.
+            shares = iter(_split(households, [1] * count))
             number = 0
-            for street, n, hh in zip(streets, _split(count, weights), weights, strict=True):
-                for share in _split(hh, [1] * n):
+            for street, n in zip(streets, _split(count, weights), strict=True):
+                for _ in range(n):
                     number += 1
-                    out.append(make(f"{district}-{letter}{number:03d}", kind, street, share, spec))
+                    depot_id = f"{district}-{letter}{number:03d}"
+                    out.append(make(depot_id, kind, street, next(shares), spec))
         spec = table.get("grain_store")
         for i in range(int(spec.get("per_district", 0)) if spec else 0):
             assert spec is not None
