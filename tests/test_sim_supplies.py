@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 
 from gridgov.errors import ScenarioError
+from gridgov.sim.demo import figures
+from gridgov.sim.results import write_run
+from gridgov.sim.runner import RunResult, run_scenario
 from gridgov.sim.scenario import Scenario, load_scenario
-from gridgov.sim.supplies import SupplySpec
+from gridgov.sim.supplies import SUPPLY_COLUMNS, SupplySpec
 from gridgov.supplies import SupplyParams
 
 HEAD = 'version = 1\nname = "t"\n[city]\npreset = "small"\n'
@@ -107,3 +111,85 @@ class TestTable:
         assert loaded.supplies is not None
         (depot,) = loaded.supplies.depots_for(city)
         assert depot.stock == {"food": 500}
+
+
+# ------------------------------------------------------------------ runs
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "scenarios"
+
+
+@pytest.fixture(scope="module")
+def runs() -> tuple[RunResult, RunResult]:
+    """The small example over 30 days without and with supplies (thin stock: it binds)."""
+    plain = load_scenario(EXAMPLES / "small.toml").with_values({"run.days": 30})
+    spec = SupplySpec(stock_factor=0.05, restock_factor=0.2)
+    return run_scenario(plain), run_scenario(attrs.evolve(plain, supplies=spec))
+
+
+class TestRuns:
+    """Supplies in a run: metrics.csv untouched, supplies.csv beside it."""
+
+    def test_metrics_do_not_change(self, runs: tuple[RunResult, RunResult]) -> None:
+        """Switching supplies on changes no value and no column of metrics.csv."""
+        plain, supplied = runs
+        assert supplied.columns == plain.columns
+        assert supplied.rows == plain.rows
+        assert plain.supply_rows == ()
+
+    def test_one_row_a_day(self, runs: tuple[RunResult, RunResult]) -> None:
+        _, supplied = runs
+        assert supplied.supply_columns == SUPPLY_COLUMNS
+        assert len(supplied.supply_rows) == len(supplied.rows)
+        assert all(len(r) == len(SUPPLY_COLUMNS) for r in supplied.supply_rows)
+
+    def test_demand_is_delivered_or_owed(self, runs: tuple[RunResult, RunResult]) -> None:
+        """Each day, per category: delivered <= owed from yesterday + demanded today, and
+        while compounds stay supplied, owed today = owed yesterday + demanded - delivered."""
+        _, supplied = runs
+        index = {c: i for i, c in enumerate(supplied.supply_columns)}
+        rows = supplied.supply_rows
+        for k in ("medicine", "food", "daily_goods"):
+            owed = 0
+            for before, row in zip((None, *rows), rows, strict=False):
+                demanded = row[index[f"demand_kg_{k}"]]
+                delivered = row[index[f"delivered_kg_{k}"]]
+                assert delivered <= owed + demanded
+                same = before is not None and (
+                    before[index["compounds_supplied"]] == row[index["compounds_supplied"]]
+                )
+                if same:
+                    assert row[index[f"unmet_kg_{k}"]] == owed + demanded - delivered
+                owed = row[index[f"unmet_kg_{k}"]]
+
+    def test_something_binds_with_thin_stock(self, runs: tuple[RunResult, RunResult]) -> None:
+        _, supplied = runs
+        assert supplied.summary["household_days_unsupplied"] > 0
+        assert sum(supplied.summary["supplies_unmet_kg_by_binding"].values()) > 0
+
+    def test_same_seed_same_supplies(self, runs: tuple[RunResult, RunResult]) -> None:
+        _, supplied = runs
+        again = run_scenario(supplied.scenario)
+        assert again.supply_rows == supplied.supply_rows
+
+    def test_run_folder(self, runs: tuple[RunResult, RunResult], tmp_path: Path) -> None:
+        plain, supplied = runs
+        write_run(plain, tmp_path / "plain", plots=False)
+        write_run(supplied, tmp_path / "supplied", plots=False)
+        assert not (tmp_path / "plain" / "supplies.csv").exists()
+        text = (tmp_path / "supplied" / "supplies.csv").read_text(encoding="utf-8")
+        assert text.splitlines()[0] == ",".join(SUPPLY_COLUMNS)
+        assert (tmp_path / "plain" / "metrics.csv").read_bytes() == (
+            tmp_path / "supplied" / "metrics.csv"
+        ).read_bytes()
+        assert "scenario.toml" in {p.name for p in (tmp_path / "supplied").iterdir()}
+        assert (
+            load_scenario(tmp_path / "supplied" / "scenario.toml").supplies
+            == supplied.scenario.supplies
+        )
+
+    def test_demo_figures(self, runs: tuple[RunResult, RunResult]) -> None:
+        """The demo's figures carry the supply keys of ``gridgov demo --json``."""
+        _, supplied = runs
+        shown = figures(supplied, supplied.scenario.build_city().summary())
+        assert shown["supplies_delivered"] == supplied.summary["supplies_delivered"] > 0
+        assert shown["household_days_unsupplied"] == supplied.summary["household_days_unsupplied"]

@@ -59,10 +59,10 @@ class TestBook:
 
     def test_a_short_day_carries_over(self) -> None:
         """Day 1: 60 kg in stock for 100 wanted: 60 delivered, 40 owed.
-        Day 2 (restock 100 kg arrives): 100 + 40 wanted; the 40 kg from day 1 go
-        first, having waited 24 hours, then 60 of day 2's 100 kg."""
+        Day 2: the restock of 100 kg refills the shelves up to the 60 kg they held;
+        100 + 40 wanted: the 40 kg from day 1 go first, having waited 24 hours,
+        then 20 of day 2's 100 kg; 80 kg are owed from day 2."""
         book = SupplyBook(network(60, restock=100))
-        book._restocked_on = T0.date().isoformat()  # day 1's restock is in the stock already
         day1 = run_day(book, T0)
         assert [e.type for e in day1] == [
             "supply.demanded",
@@ -74,12 +74,14 @@ class TestBook:
         assert book.stock("S1") == {"food": 0}
         t1 = T0 + timedelta(days=1)
         day2 = run_day(book, t1)
+        restocked = next(e for e in day2 if e.type == "supply.restocked")
+        assert restocked.data == {"date": t1.date().isoformat(), "depots": {"S1": {"food": 60}}}
         delivered = next(e for e in day2 if e.type == "supply.delivered")
-        assert delivered.data["kg"] == {"food": 100}
-        assert delivered.data["waited_hours"] == {"food": [[24.0, 40], [0.0, 60]]}
-        assert book.lots("A", "food") == ((t1.isoformat(), 40),)
+        assert delivered.data["kg"] == {"food": 60}
+        assert delivered.data["waited_hours"] == {"food": [[24.0, 40], [0.0, 20]]}
+        assert book.lots("A", "food") == ((t1.isoformat(), 80),)
         short = next(e for e in day2 if e.type == "supply.short")
-        assert short.data == {"kg": {"food": 40}, "binding": {"food": {"stock": 40}}}
+        assert short.data == {"kg": {"food": 80}, "binding": {"food": {"stock": 80}}}
 
     def test_replaying_the_events_gives_the_same_book(self) -> None:
         live = SupplyBook(network(150, restock=30))

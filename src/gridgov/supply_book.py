@@ -11,8 +11,8 @@ and the hands staffed at each compound, and returns the day's
 in this order:
 
 ``supply.restocked`` (unit: the city)
-    the depots' daily restock, once per calendar day: ``{"date", "depots":
-    {depot: {category: kg}}}``.
+    the depots' daily restock, once per calendar day, up to what each held at
+    the start (its shelves): ``{"date", "depots": {depot: {category: kg}}}``.
 ``supply.demanded`` (unit: the city)
     the day's fresh demand of every sealed or controlled compound, a ration
     per household per category plus its residents' requests:
@@ -252,7 +252,7 @@ def plan_supply_day(
     zones: Mapping[str, str],
     hands: Mapping[str, int],
     when: datetime,
-    requests: Mapping[str, Mapping[str, int]] | None = None,
+    requests: Mapping[str, Mapping[str, float]] | None = None,
     method: str = "min_cost",
 ) -> SupplyOutcome:
     """Plan one day's dispatch from the book, without changing it.
@@ -282,10 +282,15 @@ def plan_supply_day(
     # Work on copies: the book changes only when the engine applies the records.
     stock = {d: dict(per) for d, per in book._stock.items()}
     if book.restock_due(when):
+        # A depot is refilled up to what it held at the start (its shelves), never beyond.
         restock = {
-            d.id: {k: kg for k, kg in sorted(d.restock.items()) if kg > 0}
+            d.id: {
+                k: min(kg, max(0, d.stock.get(k, 0) - stock[d.id].get(k, 0)))
+                for k, kg in sorted(d.restock.items())
+            }
             for d in network.depots.values()
         }
+        restock = {d: {k: kg for k, kg in per.items() if kg > 0} for d, per in restock.items()}
         restock = {d: per for d, per in sorted(restock.items()) if per}
         if restock:
             for depot, per in restock.items():

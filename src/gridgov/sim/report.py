@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from gridgov.errors import MissingExtraError
-from gridgov.sim.results import PLOT_GROUPS, REPORT_FILE, RunData, read_run, render_plots
+from gridgov.sim.results import (
+    PLOT_GROUPS,
+    REPORT_FILE,
+    SUPPLY_PLOT_GROUPS,
+    RunData,
+    read_run,
+    render_plots,
+)
 
 __all__ = ["write_report"]
 
@@ -68,7 +75,7 @@ def _images(path: Path, data: RunData) -> tuple[list[tuple[str, bytes]], str | N
     files = {str(name) for name in data.run_info.get("files", ())}
     images = [
         (title, (path / f"plot_{stem}.png").read_bytes())
-        for stem, (_, title) in PLOT_GROUPS.items()
+        for stem, (_, title) in {**PLOT_GROUPS, **SUPPLY_PLOT_GROUPS}.items()
         if f"plot_{stem}.png" in files and (path / f"plot_{stem}.png").is_file()
     ]
     if images:

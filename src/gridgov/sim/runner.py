@@ -32,6 +32,7 @@ from gridgov.rules import STAFF_ROLES
 from gridgov.sim.outbreak import OutbreakDriver, make_driver
 from gridgov.sim.requests import ClosedLoopLoad
 from gridgov.sim.scenario import Scenario
+from gridgov.sim.supplies import SupplyDaily
 
 __all__ = ["ARRIVAL_HOURS", "COLUMNS", "RunResult", "build_city", "columns_for", "run_scenario"]
 
@@ -92,6 +93,10 @@ class RunResult:
     rows: tuple[tuple[Any, ...], ...]
     #: Figures of the whole run (JSON-friendly).
     summary: Mapping[str, Any]
+    #: Columns of ``supplies.csv`` (empty when the scenario has no ``[supplies]``).
+    supply_columns: tuple[str, ...] = ()
+    #: One row per day of supply figures, in ``supply_columns`` order.
+    supply_rows: tuple[tuple[Any, ...], ...] = ()
 
     def column(self, name: str) -> list[Any]:
         """The values of one metric, day by day."""
@@ -183,7 +188,17 @@ def run_scenario(
     run_seed = scenario.seed if seed is None else seed
     city = city if city is not None else build_city(scenario)
     clock = ManualClock(EPOCH)
-    engine = Engine(city, scenario.rules, clock, seed=run_seed)
+    supplies = None
+    if scenario.supplies is not None:
+        network = scenario.supplies.network(city)
+        supplies = SupplyDaily(scenario.supplies, network, scenario.requests)
+    engine = Engine(
+        city,
+        scenario.rules,
+        clock,
+        seed=run_seed,
+        supplies=supplies.network if supplies is not None else None,
+    )
     for case in scenario.outbreak.cases:
         engine.zone(case.compound)  # unknown compounds fail before the run
     outbreak = (
@@ -285,6 +300,8 @@ def run_scenario(
             total_confirmed,
         ) + tuple(ticket_values)
         rows.append(row)
+        if supplies is not None:
+            supplies.dispatch(engine, row[0], row[1])
         for name in ("compounds_sealed", "households_sealed"):
             peaks[name] = max(peaks[name], row[COLUMNS.index(name)])
         for name, value in engine.response_counts().items():
@@ -345,6 +362,17 @@ def run_scenario(
             },
         }
     )
+    if supplies is not None:
+        summary.update(supplies.summary())
+        return RunResult(
+            scenario,
+            run_seed,
+            columns,
+            tuple(rows),
+            summary,
+            supplies.columns,
+            tuple(supplies.rows),
+        )
     return RunResult(scenario, run_seed, columns, tuple(rows), summary)
 
 

@@ -45,11 +45,14 @@ from gridgov.depots import load_depots, synth_depots
 from gridgov.errors import DepotsError
 from gridgov.model import Depot
 from gridgov.supplies import BINDING, CATEGORIES, SupplyNetwork, SupplyParams
+from gridgov.supply_book import percentile
 
 __all__ = [
     "SUPPLIES_KEYS",
     "SUPPLY_COLUMNS",
+    "SupplyDaily",
     "SupplySpec",
+    "read_supplies",
     "supply_columns",
 ]
 
@@ -289,3 +292,142 @@ def supply_columns(categories: Sequence[str]) -> tuple[str, ...]:
 
 #: The columns of ``supplies.csv`` for the default categories.
 SUPPLY_COLUMNS = supply_columns(CATEGORIES)
+
+
+class SupplyDaily:
+    """Dispatches supplies once a day during a run and collects ``supplies.csv``'s rows.
+
+    Args:
+        spec: the scenario's ``[supplies]`` table.
+        network: the supply network of the run's city (``spec.network(city)``).
+        rates: the scenario's request rates (zone -> ticket category -> per
+            household per day); the food and medicine ones add their expected
+            number of requests to each supplied compound's demand (no random
+            draw, so the run's other figures do not change).
+    """
+
+    def __init__(
+        self,
+        spec: SupplySpec,
+        network: SupplyNetwork,
+        rates: Mapping[str, Mapping[str, float]],
+    ) -> None:
+        self.spec = spec
+        self.network = network
+        self.rates = {z: dict(r) for z, r in rates.items()}
+        self.categories = network.params.categories
+        self.columns = supply_columns(self.categories)
+        self.rows: list[tuple[Any, ...]] = []
+        self.totals: dict[str, float] = {}
+        self._waited: list[tuple[float, int]] = []
+
+    def dispatch(self, engine: Any, day: float, date: str) -> tuple[Any, ...]:
+        """Run the day's dispatch on ``engine`` and return (and keep) the day's row."""
+        zones = engine.zones()
+        requested = set(self.network.params.request_category)
+        requests: dict[str, dict[str, float]] = {}
+        for compound, zone in zones.items():
+            rates = self.rates.get(zone)
+            if not rates:
+                continue
+            households = self.network.households.get(compound, 0)
+            per = {k: households * r for k, r in rates.items() if k in requested and r > 0}
+            if per:
+                requests[compound] = per
+        result = engine.dispatch_supplies(method=self.spec.method, requests=requests)
+        return self._row(engine, result.events, zones, day, date)
+
+    def _row(
+        self, engine: Any, events: Sequence[Any], zones: Mapping[str, str], day: float, date: str
+    ) -> tuple[Any, ...]:
+        categories = self.categories
+        params = self.network.params
+        demand = dict.fromkeys(categories, 0)
+        delivered = dict.fromkeys(categories, 0)
+        binding = dict.fromkeys(BINDING, 0)
+        waited: list[tuple[float, int]] = []
+        leads = 0
+        for event in events:
+            if event.type == "supply.demanded":
+                for per in event.data["compounds"].values():
+                    for k, kg in per.items():
+                        demand[k] = demand.get(k, 0) + int(kg)
+            elif event.type == "supply.delivered":
+                for k, kg in event.data["kg"].items():
+                    delivered[k] = delivered.get(k, 0) + int(kg)
+                for pairs in event.data["waited_hours"].values():
+                    waited += [(float(h), int(kg)) for h, kg in pairs]
+            elif event.type == "supply.short":
+                for per in event.data["binding"].values():
+                    for name, kg in per.items():
+                        binding[name] += int(kg)
+            elif event.type == "supply.hands_requested":
+                leads += int(event.data["people"])
+        book = engine.supplies
+        owed = book.owed_by_compound()
+        unmet = dict.fromkeys(categories, 0)
+        unsupplied = dict.fromkeys(categories, 0)
+        for compound, per in owed.items():
+            households = self.network.households.get(compound, 0)
+            for k, kg in per.items():
+                unmet[k] = unmet.get(k, 0) + kg
+                ration = params.ration(k)
+                if ration > 0 and k in unsupplied:
+                    unsupplied[k] += min(households, math.ceil(kg / ration))
+        stock = book.stock()
+        supplied = sum(1 for z in zones.values() if z in ("sealed", "controlled"))
+        top = max(BINDING, key=lambda b: (binding[b], -BINDING.index(b)))
+        p50 = percentile(waited, 0.5)
+        p95 = percentile(waited, 0.95)
+        self._waited += waited
+        row = (
+            day,
+            date,
+            supplied,
+            *(demand[k] for k in categories),
+            *(delivered[k] for k in categories),
+            *(unmet[k] for k in categories),
+            *(unsupplied[k] for k in categories),
+            "" if math.isnan(p50) else round(p50, 3),
+            "" if math.isnan(p95) else round(p95, 3),
+            *(binding[b] for b in BINDING),
+            top if binding[top] else "",
+            leads,
+            *(stock.get(k, 0) for k in categories),
+        )
+        for k in categories:
+            self.totals[f"delivered_{k}"] = self.totals.get(f"delivered_{k}", 0) + delivered[k]
+            self.totals[f"unsupplied_{k}"] = self.totals.get(f"unsupplied_{k}", 0) + unsupplied[k]
+        self.totals["leads"] = self.totals.get("leads", 0) + leads
+        self.rows.append(row)
+        return row
+
+    def summary(self) -> dict[str, Any]:
+        """The run's supply figures for ``summary.json``."""
+        categories = self.categories
+        p95 = percentile(self._waited, 0.95)
+        binding_totals = dict.fromkeys(BINDING, 0)
+        for row in self.rows:
+            for b in BINDING:
+                binding_totals[b] += int(row[self.columns.index(f"unmet_kg_{b}")])
+        return {
+            "supplies_method": self.spec.method,
+            "supplies_depots": len(self.network.depots),
+            "supplies_delivered": int(
+                sum(self.totals.get(f"delivered_{k}", 0) for k in categories)
+            ),
+            **{
+                f"supplies_delivered_{k}": int(self.totals.get(f"delivered_{k}", 0))
+                for k in categories
+            },
+            "household_days_unsupplied": int(
+                sum(self.totals.get(f"unsupplied_{k}", 0) for k in categories)
+            ),
+            **{
+                f"household_days_unsupplied_{k}": int(self.totals.get(f"unsupplied_{k}", 0))
+                for k in categories
+            },
+            "supplies_latency_hours_p95": None if math.isnan(p95) else round(p95, 3),
+            "supplies_unmet_kg_by_binding": binding_totals,
+            "supplies_building_leads_requested": int(self.totals.get("leads", 0)),
+        }
