@@ -143,3 +143,30 @@ class TestCsv:
 
     def test_is_a_gridgov_error(self) -> None:
         assert issubclass(DepotsError, GridgovError)
+
+
+class TestDocs:
+    """The examples of docs/supplies.md read as they say."""
+
+    DOC = Path(__file__).resolve().parent.parent / "docs" / "supplies.md"
+
+    def blocks(self, lang: str) -> list[str]:
+        from test_docs import fenced_blocks
+
+        return [b.code for b in fenced_blocks(self.DOC) if b.lang == lang]
+
+    def test_the_depots_csv_example_loads(self, jiamusi_city: City, tmp_path: Path) -> None:
+        (example,) = [b for b in self.blocks("text") if b.startswith("id,kind,unit")]
+        path = tmp_path / "depots.csv"
+        path.write_text(example, encoding="utf-8")
+        shop, warehouse = load_depots(path, jiamusi_city)
+        assert shop.stock == {"food": 30000}
+        assert warehouse.serves == "city"
+
+    def test_the_supplies_table_is_the_defaults(self) -> None:
+        from gridgov.sim.scenario import Scenario
+        from gridgov.sim.supplies import SupplySpec
+
+        (table,) = [b for b in self.blocks("toml") if b.startswith("[supplies]")]
+        scenario = Scenario.from_toml('version = 1\n[city]\npreset = "small"\n' + table)
+        assert scenario.supplies == SupplySpec()

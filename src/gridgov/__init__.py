@@ -8,6 +8,7 @@ machines; every switch reassigns people and sends them back afterwards.
 from gridgov.chain import CommandChain
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock, WallClock
+from gridgov.depots import load_depots, synth_depots
 from gridgov.engine import CommandResult, Engine
 from gridgov.errors import (
     AlertError,
@@ -15,6 +16,7 @@ from gridgov.errors import (
     ChainError,
     ClockError,
     CommandError,
+    DepotsError,
     GriddingError,
     GridgovError,
     JournalError,
@@ -33,6 +35,7 @@ from gridgov.model import (
     BigPartyCommittee,
     Building,
     Compound,
+    Depot,
     GridKind,
     GridWorkerKind,
     Level,
@@ -43,6 +46,7 @@ from gridgov.model import (
     Unit,
 )
 from gridgov.rules import Rules, StaffingRule, TicketRule
+from gridgov.supplies import DispatchPlan, SupplyNetwork, SupplyParams, plan_dispatch
 from gridgov.tickets import Private, Ticket, TicketChange, TicketDesk
 
 __version__ = "0.1.0"
@@ -60,6 +64,9 @@ __all__ = [
     "CommandError",
     "CommandResult",
     "Compound",
+    "Depot",
+    "DepotsError",
+    "DispatchPlan",
     "Engine",
     "Event",
     "GridKind",
@@ -85,6 +92,8 @@ __all__ = [
     "ScenarioError",
     "SqliteJournal",
     "StaffingRule",
+    "SupplyNetwork",
+    "SupplyParams",
     "Ticket",
     "TicketChange",
     "TicketDesk",
@@ -93,4 +102,7 @@ __all__ = [
     "Unit",
     "UnknownUnitError",
     "WallClock",
+    "load_depots",
+    "plan_dispatch",
+    "synth_depots",
 ]
