@@ -193,3 +193,12 @@ class TestRuns:
         shown = figures(supplied, supplied.scenario.build_city().summary())
         assert shown["supplies_delivered"] == supplied.summary["supplies_delivered"] > 0
         assert shown["household_days_unsupplied"] == supplied.summary["household_days_unsupplied"]
+
+
+def test_the_supplies_example_loads() -> None:
+    """examples/scenarios/sept17_supplies.toml is sept17.toml with a [supplies] table."""
+    supplied = load_scenario(EXAMPLES / "sept17_supplies.toml")
+    plain = load_scenario(EXAMPLES / "sept17.toml")
+    assert supplied.supplies is not None
+    assert supplied.supplies.stock_factor == 0.2
+    assert attrs.evolve(supplied, supplies=None, name=plain.name) == plain
