@@ -71,7 +71,7 @@ def city(preset: str, seed: int, as_json: bool) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["graphml", "json", "mermaid"]),
+    type=click.Choice(["graphml", "json", "mermaid", "geojson"]),
     default="json",
     show_default=True,
     help="Output format.",
@@ -82,10 +82,23 @@ def city(preset: str, seed: int, as_json: bool) -> None:
     default=None,
     help="Write to this file instead of standard output.",
 )
-def export(preset: str, seed: int, fmt: str, out: str | None) -> None:
-    """Export the command chain as GraphML, node-link JSON or a mermaid diagram."""
-    chain = _preset(preset, seed).chain
-    if fmt == "graphml":
+@click.option(
+    "--level",
+    "levels",
+    multiple=True,
+    type=click.Choice(["city", "district", "street", "community", "grid", "compound", "building"]),
+    help="geojson: only features at this level (repeat for several; default: all).",
+)
+def export(preset: str, seed: int, fmt: str, out: str | None, levels: tuple[str, ...]) -> None:
+    """Export the command chain as GraphML, node-link JSON or a mermaid diagram,
+    or the city's geometry as GeoJSON (RFC 7946; the geo extra)."""
+    if levels and fmt != "geojson":
+        raise click.UsageError("--level applies to --format geojson only")
+    city = _preset(preset, seed)
+    chain = city.chain
+    if fmt == "geojson":
+        text = _geojson(city, levels)
+    elif fmt == "graphml":
         import io
 
         buffer = io.BytesIO()
@@ -103,6 +116,13 @@ def export(preset: str, seed: int, fmt: str, out: str | None) -> None:
                 handle.write(text)
         except OSError as exc:
             raise GridgovError(f"cannot write {out}: {exc.strerror}") from None
+
+
+def _geojson(city: City, levels: Sequence[str]) -> str:
+    """The city's geometry as GeoJSON: synthetic shapes for a preset."""
+    from gridgov.geo import dumps_geojson, synthesize
+
+    return dumps_geojson(city, synthesize(city), levels=levels or None)
 
 
 @cli.command()

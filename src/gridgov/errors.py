@@ -22,6 +22,7 @@ key, and what was expected)::
     ├── JournalError           the event store is unreadable or inconsistent
     ├── AlertError             a CAP alert is malformed, hostile or not CAP 1.2
     ├── RunFolderError         a folder cannot be written or read as a run folder
+    ├── GeometryError          geometry (a geometry.geojson, an alert area) has problems
     └── MissingExtraError      an optional dependency (an extra of gridgov) is not installed
 
 :class:`NotFoundError` is what lookups of tickets, tasks and actors raise;
@@ -46,6 +47,7 @@ __all__ = [
     "ClockError",
     "CommandError",
     "DepotsError",
+    "GeometryError",
     "GriddingError",
     "GridgovError",
     "JournalError",
@@ -273,3 +275,16 @@ class MissingExtraError(GridgovError):
         super().__init__(
             f"{module} {detail}; install the {extra!r} extra: pip install 'gridgov[{extra}]'"
         )
+
+
+class GeometryError(GridgovError):
+    """Geometry is unreadable or has problems; ``.problems`` lists every one of them.
+
+    Each problem of a file reads ``geometry.geojson: feature N (id): what is
+    wrong`` (N counts from 0, as in the ``features`` array).
+    """
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        #: One line per problem.
+        self.problems: tuple[str, ...] = tuple(problems)
+        super().__init__("\n".join(self.problems))
