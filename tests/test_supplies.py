@@ -364,3 +364,71 @@ class TestProperties:
     @settings(max_examples=30)
     def test_deterministic(self, case: tuple[SupplyNetwork, SupplyDay]) -> None:
         assert plan_dispatch(*case) == plan_dispatch(*case)
+
+
+# ------------------------------------------------------------- real distances
+
+#: Streets 10 km apart in district d1, and d2's street 500 m from d1-s1.
+POSITIONS = {
+    "c": (0.0, 0.0),
+    "d1": (5000.0, 0.0),
+    "d2": (500.0, 0.0),
+    "d1-s1": (0.0, 0.0),
+    "d1-s2": (10_000.0, 0.0),
+    "d2-s1": (500.0, 0.0),
+}
+
+
+class TestRealDistances:
+    """With positions, costs are straight-line hectometres from depot to street hub."""
+
+    def test_the_nearer_depot_by_distance(self) -> None:
+        """A (d1-s1) wants 10: shop S2 of its district is 100 hm away (2 links), the
+        city-wide warehouse W in d2-s1 only 5 hm (4 links). Along the chain S2 wins;
+        with positions W does, for a distance of 10 * 5 = 50."""
+        depots = [
+            depot("S2", "d1-s2", 10),
+            depot("W", "d2-s1", 10, serves="city", kind="warehouse"),
+        ]
+        today = day(depots, {"A": 10})
+        chain = plan_dispatch(SupplyNetwork(CITY, depots, WIDE), today)
+        assert chain.shipments == (Shipment("S2", "food", 10),)
+        real = plan_dispatch(SupplyNetwork(CITY, depots, WIDE, positions=POSITIONS), today)
+        assert real.shipments == (Shipment("W", "food", 10),)
+        assert real.distance == 50
+
+    def test_areas_still_hold(self) -> None:
+        """A district shop does not ship to another district however near it is."""
+        depots = [depot("S", "d2-s1", 10)]
+        network = SupplyNetwork(CITY, depots, WIDE, positions=POSITIONS)
+        assert network.distance("S", "d1-s1") is None
+        plan = plan_dispatch(network, day(depots, {"A": 10}))
+        assert plan.unmet == (Unmet("A", "food", 10, "stock"),)
+
+    def test_a_missing_position_is_named(self) -> None:
+        with pytest.raises(GridgovError, match="no position for d1-s2"):
+            SupplyNetwork(CITY, [], WIDE, positions={"d1-s1": (0.0, 0.0)})
+
+    @given(supply_days(), st.lists(st.integers(0, 50_000), min_size=6, max_size=6))
+    @settings(max_examples=40)
+    def test_aggregation_is_exact_with_positions(
+        self, case: tuple[SupplyNetwork, SupplyDay], xs: list[int]
+    ) -> None:
+        network, today = food_only(*case)
+        positions = {u: (float(x), 0.0) for u, x in zip(POSITIONS, xs, strict=True)}
+        real = SupplyNetwork(CITY, network.depots.values(), network.params, positions=positions)
+        small = plan_dispatch(real, today)
+        full = plan_dispatch(real, today, aggregate=False)
+        assert small.delivered() == full.delivered()
+        assert small.distance == full.distance
+        check_conservation(real, today, small)
+        assert small.unmet_kg() <= plan_greedy(real, today).unmet_kg()
+
+    def test_positions_from_synthetic_geometry(self, small_city: City) -> None:
+        geo = pytest.importorskip("gridgov.geo")
+        from gridgov.supplies import positions_from_geometry
+
+        positions = positions_from_geometry(small_city, geo.synthesize(small_city))
+        assert small_city.chain.city in positions
+        for street in small_city.chain.units(Level.STREET):
+            assert street in positions

@@ -50,10 +50,12 @@ compounds in id order, each served from its nearest depot first.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import attrs
 import networkx as nx
@@ -75,6 +77,7 @@ __all__ = [
     "Unmet",
     "plan_dispatch",
     "plan_greedy",
+    "positions_from_geometry",
 ]
 
 #: Supply categories by default, in the order they are planned (most urgent first).
@@ -243,9 +246,21 @@ class SupplyNetwork:
             below a street), or a depot at the city level serves only a district.
     """
 
-    def __init__(self, city: City, depots: Iterable[Depot], params: SupplyParams) -> None:
+    def __init__(
+        self,
+        city: City,
+        depots: Iterable[Depot],
+        params: SupplyParams,
+        positions: Mapping[str, tuple[float, float]] | None = None,
+    ) -> None:
         self.city = city
         self.params = params
+        #: Unit -> (x, y) in metres, when costs are real distances (see
+        #: :func:`positions_from_geometry`); None: distances along the chain.
+        self.positions = dict(positions) if positions is not None else None
+        #: Cost of each of the two links below a street hub: 1 along the chain,
+        #: 0 with real distances (which stop at the hub).
+        self.down = 1 if positions is None else 0
         chain = city.chain
         self.depots: dict[str, Depot] = {}
         #: Depot -> (level, unit) it ships from: a street, district or the city.
@@ -289,9 +304,27 @@ class SupplyNetwork:
             for s in self.street_district
         }
         self.households = {c: city.households(c) for c in city.compounds}
+        if self.positions is not None:
+            needed = {unit for _, unit in self.attach.values()} | set(self.street_compounds)
+            missing = sorted(needed - set(self.positions))
+            if missing:
+                raise GridgovError(
+                    f"no position for {missing[0]} (and {len(missing) - 1} more): real "
+                    "distances need every depot's unit and every street with compounds"
+                )
 
     def distance(self, depot: str, street: str) -> int | None:
-        """Links along the chain from a depot to a street hub (None: out of its area)."""
+        """Links along the chain from a depot to a street hub, or with positions the
+        straight-line distance in hectometres (None: the hub is out of its area)."""
+        unit = self.attach[depot][1]
+        if self.positions is not None:
+            if self._chain_distance(depot, street) is None:
+                return None
+            (x0, y0), (x1, y1) = self.positions[unit], self.positions[street]
+            return round(math.hypot(x1 - x0, y1 - y0) / 100)
+        return self._chain_distance(depot, street)
+
+    def _chain_distance(self, depot: str, street: str) -> int | None:
         level, unit = self.attach[depot]
         district = self.street_district[street]
         serves_city = self.depots[depot].serves == "city"
@@ -310,6 +343,32 @@ class SupplyNetwork:
     def reaches(self, depot: str, compound: str) -> bool:
         """Whether a depot ships to a compound at all."""
         return self.distance(depot, self.compound_street[compound]) is not None
+
+
+def positions_from_geometry(city: City, geometry: Any) -> dict[str, tuple[float, float]]:
+    """Where each street, district and the city lie: the centroids of their shapes, in metres.
+
+    Args:
+        city: the city.
+        geometry: its :class:`gridgov.geo.CityGeometry` (the ``geo`` extra).
+
+    Returns:
+        Unit id -> (x, y) in the geometry's local projection, for
+        :class:`SupplyNetwork`'s ``positions``.
+
+    Raises:
+        MissingExtraError: shapely (the ``geo`` extra) is not installed.
+    """
+    # Importing gridgov.geo raises MissingExtraError (naming the extra) without shapely.
+    importlib.import_module("gridgov.geo")
+    shapely = importlib.import_module("shapely")
+
+    chain = city.chain
+    ids = [u for u in (*chain.units(Level.STREET), *chain.units(Level.DISTRICT), chain.city)]
+    ids = [u for u in ids if u in geometry]
+    centres = shapely.centroid(geometry.metric(ids))
+    xs, ys = shapely.get_x(centres), shapely.get_y(centres)
+    return {u: (float(x), float(y)) for u, x, y in zip(ids, xs, ys, strict=True)}
 
 
 # ============================================================== the planners
@@ -439,7 +498,7 @@ def plan_greedy(network: SupplyNetwork, day: SupplyDay) -> DispatchPlan:
                 result.add_flow(f"hub:{street}", f"community:{community}", category, got)
                 result.add_flow(f"community:{community}", f"compound:{compound}", category, got)
                 result.deliver(compound, category, got)
-                result.distance += 2 * got
+                result.distance += 2 * network.down * got
     return result.finish("greedy", network, day, residual)
 
 
@@ -622,24 +681,58 @@ def _graph(
         sinks[key][0] += carried
         sinks[key][1] += total
     # The last link (hub -> community -> compound) costs the same for every
-    # kilogram, so the aggregated graph leaves it out.
+    # kilogram, so the aggregated graph leaves it out. Carried-over demand is
+    # rewarded above the cost of any path, so it goes first wherever it is.
+    reward = _CARRIED_REWARD
+    if network.positions is not None:
+        reward = 1 + max(
+            (d for dep in supply for st in streets if (d := network.distance(dep, st)) is not None),
+            default=0,
+        )
     wanted = 0
     for key, (carried, total) in sinks.items():
         wanted += total
         if carried:
-            graph.add_edge(key, ("carried", *key), capacity=carried, weight=-_CARRIED_REWARD)
+            graph.add_edge(key, ("carried", *key), capacity=carried, weight=-reward)
             graph.add_edge(("carried", *key), ("sink",), weight=0)
         if total > carried:
             graph.add_edge(key, ("sink",), capacity=total - carried, weight=0)
-    districts = {network.street_district[s] for s in streets}
-    for street in streets:
-        graph.add_edge(("street", street), ("hub", street), capacity=residual.hub[street], weight=0)
-        graph.add_edge(("district", network.street_district[street]), ("street", street), weight=1)
-    for district in districts:
-        graph.add_edge(("city",), ("district", district), weight=1)
     groups: defaultdict[tuple[str, ...], int] = defaultdict(int)
     for depot, kg in supply.items():
         groups[_group_key(network, depot, aggregate)] += kg
+    for street in streets:
+        graph.add_edge(("street", street), ("hub", street), capacity=residual.hub[street], weight=0)
+    if network.positions is not None:
+        _direct_edges(network, graph, supply, streets, aggregate)
+    else:
+        _chain_edges(network, graph, supply, streets, aggregate)
+    offered = sum(groups.values())
+    for group, kg in groups.items():
+        graph.add_edge(("source",), group, capacity=kg, weight=0)
+    # Whatever cannot be delivered goes straight from source to sink at a
+    # price above any path's cost, so the plan delivers as much as it can.
+    penalty = (reward + 10) * (graph.number_of_nodes() + 2) + 100
+    flow_in = min(offered, wanted)
+    graph.add_edge(("source",), ("sink",), capacity=flow_in, weight=penalty)
+    graph.add_node(("source",), demand=-flow_in)
+    graph.add_node(("sink",), demand=flow_in)
+    return graph
+
+
+def _chain_edges(
+    network: SupplyNetwork,
+    graph: nx.DiGraph,
+    supply: Mapping[str, int],
+    streets: Mapping[str, None],
+    aggregate: bool,
+) -> None:
+    """Depots reach the hubs along the chain: street -> district -> city and down."""
+    districts = {network.street_district[s] for s in streets}
+    for street in streets:
+        graph.add_edge(("district", network.street_district[street]), ("street", street), weight=1)
+    for district in districts:
+        graph.add_edge(("city",), ("district", district), weight=1)
+    for depot in supply:
         level, unit = network.attach[depot]
         group = _group_key(network, depot, aggregate)
         serves_city = network.depots[depot].serves == "city"
@@ -658,17 +751,22 @@ def _graph(
                 graph.add_edge(group, ("city",), weight=1)
         else:
             graph.add_edge(group, ("city",), weight=0)
-    offered = sum(groups.values())
-    for group, kg in groups.items():
-        graph.add_edge(("source",), group, capacity=kg, weight=0)
-    # Whatever cannot be delivered goes straight from source to sink at a
-    # price above any path's cost, so the plan delivers as much as it can.
-    penalty = 20 * (graph.number_of_nodes() + 2) + 100
-    flow_in = min(offered, wanted)
-    graph.add_edge(("source",), ("sink",), capacity=flow_in, weight=penalty)
-    graph.add_node(("source",), demand=-flow_in)
-    graph.add_node(("sink",), demand=flow_in)
-    return graph
+
+
+def _direct_edges(
+    network: SupplyNetwork,
+    graph: nx.DiGraph,
+    supply: Mapping[str, int],
+    streets: Mapping[str, None],
+    aggregate: bool,
+) -> None:
+    """Depots reach every hub of their area directly, at the distance in hectometres."""
+    for depot in supply:
+        group = _group_key(network, depot, aggregate)
+        for street in streets:
+            distance = network.distance(depot, street)
+            if distance is not None:
+                graph.add_edge(group, ("street", street), weight=distance)
 
 
 def _apply_flow(
@@ -727,7 +825,7 @@ def _apply_flow(
                 if kg > 0:
                     residual.hub[key[1]] -= kg
                     result.add_flow(f"hub:{key[1]}", f"community:{target[1]}", category, kg)
-                    result.distance += kg
+                    result.distance += network.down * kg
         elif key[0] == "community":
             for target, kg in targets.items():
                 if kg > 0:
@@ -780,7 +878,7 @@ def _split_street(
             _deliver(network, residual, result, category, compound, a + b)
     for community, kg in sorted(per_community.items()):
         result.add_flow(f"hub:{street}", f"community:{community}", category, kg)
-        result.distance += kg
+        result.distance += network.down * kg
 
 
 def _deliver(
@@ -796,7 +894,7 @@ def _deliver(
     community = network.compound_community[compound]
     result.add_flow(f"community:{community}", f"compound:{compound}", category, kg)
     result.deliver(compound, category, kg)
-    result.distance += kg
+    result.distance += network.down * kg
     residual.gate[compound] -= kg
     residual.hands[compound] -= kg
 
