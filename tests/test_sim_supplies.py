@@ -78,7 +78,7 @@ class TestTable:
             f"{path}:6: supplies.depots: no depots.csv at {str(tmp_path / 'nope.csv')!r} "
             "(expected 'synth' or a file)",
             f"{path}:7: supplies.methd: unknown key (did you mean 'method'? expected one of: "
-            "depots, method, categories, checkpoint_kg_per_entrance, building_lead_kg, "
+            "depots, method, distance, categories, checkpoint_kg_per_entrance, building_lead_kg, "
             "volunteer_kg, hub_kg_per_household, stock_factor, restock_factor, "
             "dispatch_factor, ration_kg, request_kg)",
             f"{path}:8: supplies.building_lead_kg: must be a whole number of kg, 0 or more, got -3",
@@ -165,6 +165,15 @@ class TestRuns:
         _, supplied = runs
         assert supplied.summary["household_days_unsupplied"] > 0
         assert sum(supplied.summary["supplies_unmet_kg_by_binding"].values()) > 0
+
+    def test_real_distances(self, runs: tuple[RunResult, RunResult]) -> None:
+        """distance = "geometry" plans on synthetic shapes; metrics.csv is unchanged."""
+        pytest.importorskip("gridgov.geo")
+        plain, supplied = runs
+        spec = attrs.evolve(supplied.scenario.supplies, distance="geometry")
+        real = run_scenario(attrs.evolve(supplied.scenario, supplies=spec))
+        assert real.rows == plain.rows
+        assert real.summary["supplies_delivered"] > 0
 
     def test_same_seed_same_supplies(self, runs: tuple[RunResult, RunResult]) -> None:
         _, supplied = runs

@@ -13,6 +13,9 @@ The table (every key optional; the values shown are the defaults)::
     depots = "synth"            # "synth": depots from gridgov/data/depots.toml's
                                 # ratios; or a depots.csv, relative to the scenario
     method = "min_cost"         # or "greedy" (the reference planner)
+    distance = "chain"          # costs: links along the chain, or "geometry": straight
+                                # lines between the shapes' centres (the geo extra;
+                                # synthetic shapes for a preset)
     categories = ["medicine", "food", "daily_goods"]   # planning order
     checkpoint_kg_per_entrance = 4000
     building_lead_kg = 450      # kg a building lead carries to the doors a day
@@ -44,7 +47,13 @@ from gridgov.city import City
 from gridgov.depots import load_depots, synth_depots
 from gridgov.errors import DepotsError
 from gridgov.model import Depot
-from gridgov.supplies import BINDING, CATEGORIES, SupplyNetwork, SupplyParams
+from gridgov.supplies import (
+    BINDING,
+    CATEGORIES,
+    SupplyNetwork,
+    SupplyParams,
+    positions_from_geometry,
+)
 from gridgov.supply_book import percentile
 
 __all__ = [
@@ -60,6 +69,7 @@ __all__ = [
 SUPPLIES_KEYS = (
     "depots",
     "method",
+    "distance",
     "categories",
     "checkpoint_kg_per_entrance",
     "building_lead_kg",
@@ -90,6 +100,8 @@ class SupplySpec:
     depots: str = "synth"
     #: ``min_cost`` or ``greedy``.
     method: str = "min_cost"
+    #: ``chain`` (links along the chain) or ``geometry`` (straight-line distances).
+    distance: str = "chain"
     #: Rations and capacities.
     params: SupplyParams = attrs.field(factory=_default_params)
     #: Scale factors on the depots' stock, restock and dispatch capacity.
@@ -114,8 +126,17 @@ class SupplySpec:
         )
 
     def network(self, city: City) -> SupplyNetwork:
-        """The supply network of ``city`` by this table."""
-        return SupplyNetwork(city, self.depots_for(city), self.params)
+        """The supply network of ``city`` by this table.
+
+        Raises:
+            MissingExtraError: ``distance = "geometry"`` without the geo extra.
+        """
+        positions = None
+        if self.distance == "geometry":
+            from gridgov.geo import synthesize
+
+            positions = positions_from_geometry(city, synthesize(city))
+        return SupplyNetwork(city, self.depots_for(city), self.params, positions)
 
     def to_table(self) -> dict[str, Any]:
         """The table as TOML-ready data (what :meth:`Scenario.to_toml` writes)."""
@@ -123,6 +144,7 @@ class SupplySpec:
         return {
             "depots": self.depots,
             "method": self.method,
+            "distance": self.distance,
             "categories": list(p.categories),
             "checkpoint_kg_per_entrance": p.checkpoint_kg_per_entrance,
             "building_lead_kg": p.building_lead_kg,
@@ -185,6 +207,12 @@ def read_supplies(
     if method not in ("min_cost", "greedy"):
         problem(("supplies", "method"), f"unknown method {method!r} (expected min_cost or greedy)")
         method = default.method
+    distance = table.get("distance", default.distance)
+    if distance not in ("chain", "geometry"):
+        problem(
+            ("supplies", "distance"), f"unknown distance {distance!r} (expected chain or geometry)"
+        )
+        distance = default.distance
     categories = table.get("categories", list(CATEGORIES))
     if (
         not isinstance(categories, list)
@@ -265,6 +293,7 @@ def read_supplies(
     return SupplySpec(
         depots=depots,
         method=method,
+        distance=distance,
         params=params,
         loaded=loaded,
         **factors,
