@@ -6,6 +6,7 @@ machines; every switch reassigns people and sends them back afterwards.
 """
 
 from gridgov.chain import CommandChain
+from gridgov.cities import check_bundle, load_city
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock, WallClock
 from gridgov.depots import load_depots, synth_depots
@@ -14,6 +15,7 @@ from gridgov.errors import (
     AlertError,
     AuthorityError,
     ChainError,
+    CityError,
     ClockError,
     CommandError,
     DepotsError,
@@ -59,6 +61,7 @@ __all__ = [
     "Building",
     "ChainError",
     "City",
+    "CityError",
     "Clock",
     "ClockError",
     "CommandChain",
@@ -104,6 +107,8 @@ __all__ = [
     "Unit",
     "UnknownUnitError",
     "WallClock",
+    "check_bundle",
+    "load_city",
     "load_depots",
     "plan_dispatch",
     "synth_depots",
