@@ -170,3 +170,58 @@ class TestDocs:
         (table,) = [b for b in self.blocks("toml") if b.startswith("[supplies]")]
         scenario = Scenario.from_toml('version = 1\n[city]\npreset = "small"\n' + table)
         assert scenario.supplies == SupplySpec()
+
+
+class TestBundle:
+    """depots.csv as an optional part of a city bundle."""
+
+    def test_round_trip(self, small_city: City, tmp_path: Path) -> None:
+        from gridgov.cities import load_city, save_city
+
+        depots = synth_depots(small_city)
+        save_city(small_city.with_depots(depots), tmp_path / "b")
+        assert (tmp_path / "b" / "depots.csv").is_file()
+        loaded = load_city(tmp_path / "b")
+        assert loaded.depots == depots
+        save_city(loaded, tmp_path / "c")
+        assert (tmp_path / "c" / "depots.csv").read_bytes() == (
+            tmp_path / "b" / "depots.csv"
+        ).read_bytes()
+
+    def test_no_depots_no_file(self, small_city: City, tmp_path: Path) -> None:
+        from gridgov.cities import load_city, save_city
+
+        save_city(small_city, tmp_path / "b")
+        assert not (tmp_path / "b" / "depots.csv").exists()
+        assert load_city(tmp_path / "b").depots == ()
+
+    def test_problems_join_the_bundle(self, small_city: City, tmp_path: Path) -> None:
+        from gridgov.cities import check_bundle, load_city, save_city
+        from gridgov.errors import CityError
+
+        save_city(small_city, tmp_path / "b")
+        (tmp_path / "b" / "depots.csv").write_text(
+            "id,kind,unit\nS1,supermarkt,nowhere\n", encoding="utf-8"
+        )
+        with pytest.raises(CityError) as info:
+            load_city(tmp_path / "b")
+        shown = [str(p) for p in info.value.problems]
+        assert any("depots.csv:2: unit: no unit 'nowhere' in the city" in p for p in shown)
+        assert any("depots.csv:2: kind: unknown kind 'supermarkt'" in p for p in shown)
+        # Checking without building the city sees the file's own problems only.
+        checked = [str(p) for p in check_bundle(tmp_path / "b")]
+        assert any("depots.csv:2: kind: unknown kind 'supermarkt'" in p for p in checked)
+
+    def test_a_scenario_uses_the_bundles_depots(self, small_city: City, tmp_path: Path) -> None:
+        from gridgov.cities import save_city
+        from gridgov.sim.scenario import load_scenario
+
+        street = small_city.chain.units(Level.STREET)[0]
+        shop = Depot(id="X1", kind="supermarket", unit=street, stock={"food": 5}, dispatch=5)
+        save_city(small_city.with_depots([shop]), tmp_path / "b")
+        (tmp_path / "s.toml").write_text(
+            'version = 1\n[city]\npath = "b"\n[supplies]\n', encoding="utf-8"
+        )
+        scenario = load_scenario(tmp_path / "s.toml")
+        assert scenario.supplies is not None
+        assert scenario.supplies.depots_for(scenario.build_city()) == (shop,)

@@ -76,7 +76,7 @@ class TestTable:
         shown = [str(p) for p in info.value.problems]
         assert shown == [
             f"{path}:6: supplies.depots: no depots.csv at {str(tmp_path / 'nope.csv')!r} "
-            "(expected 'synth' or a file)",
+            "(expected 'auto', 'synth' or a file)",
             f"{path}:7: supplies.methd: unknown key (did you mean 'method'? expected one of: "
             "depots, method, distance, categories, checkpoint_kg_per_entrance, building_lead_kg, "
             "volunteer_kg, hub_kg_per_household, stock_factor, restock_factor, "

@@ -26,11 +26,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from gridgov.city import City
 from gridgov.errors import DepotsError, Problem
 from gridgov.model import DEPOT_KINDS, SERVES, Depot, Level
 
-__all__ = ["DEPOT_COLUMNS", "load_depots", "ratios", "save_depots", "synth_depots"]
+__all__ = ["BUNDLE_PART", "DEPOT_COLUMNS", "load_depots", "ratios", "save_depots", "synth_depots"]
 
 #: The fixed columns of ``depots.csv``; ``stock_<category>`` and
 #: ``restock_<category>`` columns name the categories.
@@ -352,3 +354,37 @@ def _kg(value: str, column: str, bad: Any) -> int:
         bad(column, f"must be 0 or more kg, got {number}")
         return 0
     return number
+
+
+# ================================================================ bundles
+
+
+class _DepotsPart:
+    """``depots.csv`` as an optional part of a city bundle (see :mod:`gridgov.cities`)."""
+
+    #: The file name inside the bundle.
+    file = "depots.csv"
+
+    def check(self, path: Path, shown: str, city: City | None) -> list[Problem]:
+        """Problems of the bundle's ``depots.csv`` (against the city when it is built)."""
+        try:
+            load_depots(path, city)
+        except DepotsError as exc:
+            source = os.fspath(path)
+            return [attrs.evolve(p, file=shown) if p.file == source else p for p in exc.problems]
+        return []
+
+    def attach(self, path: Path, city: City) -> City:
+        """The city carrying the bundle's depots (:attr:`City.depots`)."""
+        return city.with_depots(load_depots(path, city))
+
+    def write(self, city: City, folder: Path) -> bool:
+        """Write ``depots.csv`` when the city carries depots."""
+        if not city.depots:
+            return False
+        save_depots(city.depots, folder / self.file)
+        return True
+
+
+#: The hook :data:`gridgov.cities.PARTS` finds for ``depots.csv``.
+BUNDLE_PART = _DepotsPart()

@@ -10,8 +10,10 @@ without supplies, do not change.
 The table (every key optional; the values shown are the defaults)::
 
     [supplies]
-    depots = "synth"            # "synth": depots from gridgov/data/depots.toml's
-                                # ratios; or a depots.csv, relative to the scenario
+    depots = "auto"             # "auto": the city bundle's depots.csv if it has
+                                # one, else "synth": depots from the ratios of
+                                # gridgov/data/depots.toml; or a depots.csv path,
+                                # relative to the scenario
     method = "min_cost"         # or "greedy" (the reference planner)
     distance = "chain"          # costs: links along the chain, or "geometry": straight
                                 # lines between the shapes' centres (the geo extra;
@@ -96,8 +98,8 @@ def _default_params() -> SupplyParams:
 class SupplySpec:
     """A scenario's ``[supplies]`` table, resolved (see the module docstring)."""
 
-    #: ``synth`` or the path of a depots.csv, as written.
-    depots: str = "synth"
+    #: ``auto``, ``synth`` or the path of a depots.csv, as written.
+    depots: str = "auto"
     #: ``min_cost`` or ``greedy``.
     method: str = "min_cost"
     #: ``chain`` (links along the chain) or ``geometry`` (straight-line distances).
@@ -114,7 +116,12 @@ class SupplySpec:
 
     def depots_for(self, city: City) -> tuple[Depot, ...]:
         """The depots of ``city`` with the factors applied."""
-        base = self.loaded if self.depots != "synth" else synth_depots(city)
+        if self.depots == "auto":
+            base = city.depots or synth_depots(city)
+        elif self.depots == "synth":
+            base = synth_depots(city)
+        else:
+            base = self.loaded
         return tuple(
             attrs.evolve(
                 d,
@@ -184,19 +191,20 @@ def read_supplies(
                 ("supplies", key),
                 f"unknown key ({hint}expected one of: {', '.join(SUPPLIES_KEYS)})",
             )
-    depots = table.get("depots", "synth")
+    depots = table.get("depots", default.depots)
     loaded: tuple[Depot, ...] = ()
     if not isinstance(depots, str) or not depots:
         problem(
-            ("supplies", "depots"), f"must be 'synth' or the path of a depots.csv, got {depots!r}"
+            ("supplies", "depots"),
+            f"must be 'auto', 'synth' or the path of a depots.csv, got {depots!r}",
         )
-        depots = "synth"
-    elif depots != "synth":
+        depots = default.depots
+    elif depots not in ("auto", "synth"):
         path = base / depots
         if not path.is_file():
             problem(
                 ("supplies", "depots"),
-                f"no depots.csv at {str(path)!r} (expected 'synth' or a file)",
+                f"no depots.csv at {str(path)!r} (expected 'auto', 'synth' or a file)",
             )
         else:
             try:
