@@ -206,7 +206,6 @@ def load_depots(path: str | os.PathLike[str], city: City | None = None) -> tuple
         line = data.count(b"\n", 0, exc.start) + 1
         message = f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
         raise DepotsError([Problem(source, line, "(file)", message)]) from None
-    problems: list[Problem] = []
     try:
         rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error as exc:
@@ -214,27 +213,7 @@ def load_depots(path: str | os.PathLike[str], city: City | None = None) -> tuple
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise DepotsError([Problem(source, 1, "(header)", "no header line")])
     header = [h.strip() for h in rows[0]]
-    known = set(DEPOT_COLUMNS)
-    for name in header:
-        if name in known or _category_column(name):
-            continue
-        close = difflib.get_close_matches(name, DEPOT_COLUMNS, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        problems.append(
-            Problem(
-                source,
-                1,
-                name or "(header)",
-                f"unknown column ({hint}expected {', '.join(DEPOT_COLUMNS)}, "
-                "stock_<category>, restock_<category>)",
-            )
-        )
-    for name in _REQUIRED:
-        if name not in header:
-            problems.append(Problem(source, 1, "(header)", f"missing required column {name!r}"))
-    if len(set(header)) != len(header):
-        twice = sorted({h for h in header if header.count(h) > 1})
-        problems.append(Problem(source, 1, "(header)", f"column {twice[0]!r} given twice"))
+    problems = _header_problems(source, header)
     if problems:
         raise DepotsError(problems)
     depots: list[Depot] = []
@@ -265,6 +244,31 @@ def load_depots(path: str | os.PathLike[str], city: City | None = None) -> tuple
             shown.append(Problem(source, 0, "(file)", "too many problems; stopped here"))
         raise DepotsError(shown)
     return tuple(depots)
+
+
+def _header_problems(source: str, header: list[str]) -> list[Problem]:
+    problems = []
+    for name in header:
+        if name in DEPOT_COLUMNS or _category_column(name):
+            continue
+        close = difflib.get_close_matches(name, DEPOT_COLUMNS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        problems.append(
+            Problem(
+                source,
+                1,
+                name or "(header)",
+                f"unknown column ({hint}expected {', '.join(DEPOT_COLUMNS)}, "
+                "stock_<category>, restock_<category>)",
+            )
+        )
+    for name in _REQUIRED:
+        if name not in header:
+            problems.append(Problem(source, 1, "(header)", f"missing required column {name!r}"))
+    if len(set(header)) != len(header):
+        twice = sorted({h for h in header if header.count(h) > 1})
+        problems.append(Problem(source, 1, "(header)", f"column {twice[0]!r} given twice"))
+    return problems
 
 
 def _row(

@@ -276,26 +276,13 @@ def plan_supply_day(
     if method not in ("min_cost", "greedy"):
         raise GridgovError(f"unknown dispatch method {method!r} (expected min_cost or greedy)")
     network = book.network
-    params = network.params
     records: list[Record] = []
     city = network.city.chain.city
     # Work on copies: the book changes only when the engine applies the records.
     stock = {d: dict(per) for d, per in book._stock.items()}
     if book.restock_due(when):
-        # A depot is refilled up to what it held at the start (its shelves), never beyond.
-        restock = {
-            d.id: {
-                k: min(kg, max(0, d.stock.get(k, 0) - stock[d.id].get(k, 0)))
-                for k, kg in sorted(d.restock.items())
-            }
-            for d in network.depots.values()
-        }
-        restock = {d: {k: kg for k, kg in per.items() if kg > 0} for d, per in restock.items()}
-        restock = {d: per for d, per in sorted(restock.items()) if per}
+        restock = _restock(network, stock)
         if restock:
-            for depot, per in restock.items():
-                for category, kg in per.items():
-                    stock[depot][category] = stock[depot].get(category, 0) + kg
             records.append(
                 (
                     "supply.restocked",
@@ -304,23 +291,7 @@ def plan_supply_day(
                     {"date": when.date().isoformat(), "depots": restock},
                 )
             )
-    fresh: dict[str, dict[str, int]] = {}
-    for compound, zone in sorted(zones.items()):
-        if zone not in SUPPLIED_ZONES:
-            continue
-        households = network.households.get(compound, 0)
-        per = {k: round(households * params.ration(k)) for k in params.categories}
-        for request, count in (requests or {}).get(compound, {}).items():
-            target = params.request_category.get(request)
-            if target is None:
-                raise GridgovError(
-                    f"request category {request!r} has no supply category (expected one of: "
-                    f"{', '.join(sorted(params.request_category))})"
-                )
-            per[target] = per.get(target, 0) + round(count * params.request_kg.get(request, 0))
-        per = {k: kg for k, kg in per.items() if kg > 0}
-        if per:
-            fresh[compound] = per
+    fresh = _fresh_demand(network, zones, requests or {})
     dropped = sorted(c for c in book._lots if zones.get(c) not in SUPPLIED_ZONES)
     if fresh or dropped:
         records.append(
@@ -349,6 +320,49 @@ def plan_supply_day(
     plan = plan_dispatch(network, day) if method == "min_cost" else plan_greedy(network, day)
     records += _plan_records(book, plan, fresh, when)
     return SupplyOutcome(plan, tuple(records))
+
+
+def _restock(network: SupplyNetwork, stock: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """The day's restock per depot, added to ``stock``: up to what each depot held
+    at the start (its shelves), never beyond."""
+    out: dict[str, dict[str, int]] = {}
+    for depot in sorted(network.depots.values(), key=lambda d: d.id):
+        per = {}
+        for category, kg in sorted(depot.restock.items()):
+            room = max(0, depot.stock.get(category, 0) - stock[depot.id].get(category, 0))
+            if min(kg, room) > 0:
+                per[category] = min(kg, room)
+                stock[depot.id][category] = stock[depot.id].get(category, 0) + per[category]
+        if per:
+            out[depot.id] = per
+    return out
+
+
+def _fresh_demand(
+    network: SupplyNetwork,
+    zones: Mapping[str, str],
+    requests: Mapping[str, Mapping[str, float]],
+) -> dict[str, dict[str, int]]:
+    """The day's rations of every supplied compound, plus its residents' requests."""
+    params = network.params
+    fresh: dict[str, dict[str, int]] = {}
+    for compound, zone in sorted(zones.items()):
+        if zone not in SUPPLIED_ZONES:
+            continue
+        households = network.households.get(compound, 0)
+        per = {k: round(households * params.ration(k)) for k in params.categories}
+        for request, count in requests.get(compound, {}).items():
+            target = params.request_category.get(request)
+            if target is None:
+                raise GridgovError(
+                    f"request category {request!r} has no supply category (expected one of: "
+                    f"{', '.join(sorted(params.request_category))})"
+                )
+            per[target] = per.get(target, 0) + round(count * params.request_kg.get(request, 0))
+        per = {k: kg for k, kg in per.items() if kg > 0}
+        if per:
+            fresh[compound] = per
+    return fresh
 
 
 def _plan_records(

@@ -182,7 +182,6 @@ def read_supplies(
         extra: problems of the depots.csv (with its own lines) are added here.
     """
     default = SupplySpec()
-    values: dict[str, Any] = {}
     for key in table:
         if key not in SUPPLIES_KEYS:
             close = difflib.get_close_matches(key, SUPPLIES_KEYS, n=1)
@@ -191,36 +190,15 @@ def read_supplies(
                 ("supplies", key),
                 f"unknown key ({hint}expected one of: {', '.join(SUPPLIES_KEYS)})",
             )
-    depots = table.get("depots", default.depots)
-    loaded: tuple[Depot, ...] = ()
-    if not isinstance(depots, str) or not depots:
-        problem(
-            ("supplies", "depots"),
-            f"must be 'auto', 'synth' or the path of a depots.csv, got {depots!r}",
-        )
-        depots = default.depots
-    elif depots not in ("auto", "synth"):
-        path = base / depots
-        if not path.is_file():
-            problem(
-                ("supplies", "depots"),
-                f"no depots.csv at {str(path)!r} (expected 'auto', 'synth' or a file)",
-            )
-        else:
-            try:
-                loaded = load_depots(path, city)
-            except DepotsError as exc:
-                extra.extend(exc.problems)
-    method = table.get("method", default.method)
-    if method not in ("min_cost", "greedy"):
-        problem(("supplies", "method"), f"unknown method {method!r} (expected min_cost or greedy)")
-        method = default.method
-    distance = table.get("distance", default.distance)
-    if distance not in ("chain", "geometry"):
-        problem(
-            ("supplies", "distance"), f"unknown distance {distance!r} (expected chain or geometry)"
-        )
-        distance = default.distance
+    depots, loaded = _read_depots(table, problem, city, base, extra)
+    choices = {"method": ("min_cost", "greedy"), "distance": ("chain", "geometry")}
+    chosen: dict[str, str] = {}
+    for key, allowed in choices.items():
+        value = table.get(key, getattr(default, key))
+        if value not in allowed:
+            problem(("supplies", key), f"unknown {key} {value!r} (expected {' or '.join(allowed)})")
+            value = getattr(default, key)
+        chosen[key] = value
     categories = table.get("categories", list(CATEGORIES))
     if (
         not isinstance(categories, list)
@@ -233,6 +211,74 @@ def read_supplies(
             f"must be a list of distinct category names, got {categories!r}",
         )
         categories = list(CATEGORIES)
+    values, factors = _read_numbers(table, problem)
+    ration = _read_kg(table, "ration_kg", None, problem)
+    missing = [k for k in categories if k not in ration]
+    if missing:
+        problem(
+            ("supplies", "categories"),
+            f"category {missing[0]!r} has no ration (add it under [supplies.ration_kg])",
+        )
+    params = SupplyParams(
+        categories=tuple(categories),
+        ration_kg=ration,
+        request_kg=_read_kg(table, "request_kg", ("food_supplies", "medicine"), problem),
+        request_category={
+            r: k for r, k in default.params.request_category.items() if k in categories
+        },
+        **values,
+    )
+    return SupplySpec(
+        depots=depots,
+        method=chosen["method"],
+        distance=chosen["distance"],
+        params=params,
+        loaded=loaded,
+        **factors,
+    )
+
+
+def _read_depots(
+    table: Mapping[str, Any], problem: Any, city: City | None, base: Path, extra: list[Any]
+) -> tuple[str, tuple[Depot, ...]]:
+    depots = table.get("depots", SupplySpec().depots)
+    if not isinstance(depots, str) or not depots:
+        problem(
+            ("supplies", "depots"),
+            f"must be 'auto', 'synth' or the path of a depots.csv, got {depots!r}",
+        )
+        return SupplySpec().depots, ()
+    if depots in ("auto", "synth"):
+        return depots, ()
+    path = base / depots
+    if not path.is_file():
+        problem(
+            ("supplies", "depots"),
+            f"no depots.csv at {str(path)!r} (expected 'auto', 'synth' or a file)",
+        )
+        return depots, ()
+    try:
+        return depots, load_depots(path, city)
+    except DepotsError as exc:
+        extra.extend(exc.problems)
+        return depots, ()
+
+
+def _is_kg(value: object) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and math.isfinite(value)
+        and value >= 0
+    )
+
+
+def _read_numbers(
+    table: Mapping[str, Any], problem: Any
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """The whole-kg capacities, the hub's throughput and the factors."""
+    values: dict[str, Any] = {}
+    factors: dict[str, float] = {}
     for key in SUPPLIES_INTEGERS:
         if key in table:
             value = table[key]
@@ -242,70 +288,40 @@ def read_supplies(
                 )
             else:
                 values[key] = value
-    factors: dict[str, float] = {}
     for key in SUPPLIES_NUMBERS:
         if key in table:
             value = table[key]
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not math.isfinite(value)
-                or value < 0
-            ):
+            if not _is_kg(value):
                 problem(("supplies", key), f"must be a finite number, 0 or more, got {value!r}")
             elif key == "hub_kg_per_household":
                 values[key] = float(value)
             else:
                 factors[key] = float(value)
-    maps: dict[str, dict[str, float]] = {}
-    for key, known in (("ration_kg", None), ("request_kg", ("food_supplies", "medicine"))):
-        if key not in table:
-            continue
-        sub = table[key]
-        if not isinstance(sub, dict):
-            problem(("supplies", key), f"must be a table of kg per category, got {sub!r}")
-            continue
-        base_map = dict(getattr(default.params, key))
-        for name, value in sub.items():
-            if known is not None and name not in known:
-                problem(
-                    ("supplies", key, name),
-                    f"unknown request category {name!r} (expected one of: {', '.join(known)})",
-                )
-                continue
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not math.isfinite(value)
-                or value < 0
-            ):
-                problem(("supplies", key, name), f"must be kg, 0 or more, got {value!r}")
-                continue
-            base_map[name] = float(value)
-        maps[key] = base_map
-    ration = maps.get("ration_kg", dict(default.params.ration_kg))
-    missing = [k for k in categories if k not in ration]
-    if missing:
-        problem(
-            ("supplies", "categories"),
-            f"category {missing[0]!r} has no ration (add it under [supplies.ration_kg])",
-        )
-    request_category = {r: k for r, k in default.params.request_category.items() if k in categories}
-    params = SupplyParams(
-        categories=tuple(categories),
-        ration_kg=ration,
-        request_kg=maps.get("request_kg", dict(default.params.request_kg)),
-        request_category=request_category,
-        **values,
-    )
-    return SupplySpec(
-        depots=depots,
-        method=method,
-        distance=distance,
-        params=params,
-        loaded=loaded,
-        **factors,
-    )
+    return values, factors
+
+
+def _read_kg(
+    table: Mapping[str, Any], key: str, known: tuple[str, ...] | None, problem: Any
+) -> dict[str, float]:
+    """A sub-table of kg per name over its defaults (``known``: the names allowed)."""
+    out = dict(getattr(SupplySpec().params, key))
+    if key not in table:
+        return out
+    sub = table[key]
+    if not isinstance(sub, dict):
+        problem(("supplies", key), f"must be a table of kg per category, got {sub!r}")
+        return out
+    for name, value in sub.items():
+        if known is not None and name not in known:
+            problem(
+                ("supplies", key, name),
+                f"unknown request category {name!r} (expected one of: {', '.join(known)})",
+            )
+        elif not _is_kg(value):
+            problem(("supplies", key, name), f"must be kg, 0 or more, got {value!r}")
+        else:
+            out[name] = float(value)
+    return out
 
 
 def supply_columns(categories: Sequence[str]) -> tuple[str, ...]:
