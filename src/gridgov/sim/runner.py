@@ -93,6 +93,10 @@ class RunResult:
     rows: tuple[tuple[Any, ...], ...]
     #: Figures of the whole run (JSON-friendly).
     summary: Mapping[str, Any]
+    #: For each row, (day, zone of every compound not ``open``): what maps show.
+    zone_days: tuple[tuple[Any, Mapping[str, str]], ...] = ()
+    #: For each row, (day, mode of every community not ``normal``).
+    mode_days: tuple[tuple[Any, Mapping[str, str]], ...] = ()
     #: Columns of ``supplies.csv`` (empty when the scenario has no ``[supplies]``).
     supply_columns: tuple[str, ...] = ()
     #: One row per day of supply figures, in ``supply_columns`` order.
@@ -241,6 +245,8 @@ def run_scenario(
     total_steps = math.ceil(scenario.run.days / step)
     households = {c: city.households(c) for c in city.compounds}
     rows: list[tuple[Any, ...]] = []
+    zone_days: list[tuple[Any, Mapping[str, str]]] = []
+    mode_days: list[tuple[Any, Mapping[str, str]]] = []
     household_days = {"sealed": 0.0, "controlled": 0.0}
     confirmed_today = 0
     total_confirmed = 0
@@ -305,6 +311,8 @@ def run_scenario(
             total_confirmed,
         ) + tuple(ticket_values)
         rows.append(row)
+        zone_days.append((row[0], {c: z for c, z in zones.items() if z != "open"}))
+        mode_days.append((row[0], {c: m for c, m in engine.modes().items() if m != "normal"}))
         if supplies is not None:
             supplies.dispatch(engine, row[0], row[1])
         for name in ("compounds_sealed", "households_sealed"):
@@ -369,16 +377,17 @@ def run_scenario(
     )
     if supplies is not None:
         summary.update(supplies.summary())
-        return RunResult(
-            scenario,
-            run_seed,
-            columns,
-            tuple(rows),
-            summary,
-            supplies.columns,
-            tuple(supplies.rows),
-        )
-    return RunResult(scenario, run_seed, columns, tuple(rows), summary)
+    return RunResult(
+        scenario,
+        run_seed,
+        columns,
+        tuple(rows),
+        summary,
+        tuple(zone_days),
+        tuple(mode_days),
+        supplies.columns if supplies is not None else (),
+        tuple(supplies.rows) if supplies is not None else (),
+    )
 
 
 def _away(base: Mapping[str, float], availability: float) -> dict[str, float]:
