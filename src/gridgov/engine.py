@@ -1281,7 +1281,7 @@ class Engine:
             roster.unavailable,
         ) = state["roster"]
         if self.supplies is not None and state.get("supplies") is not None:
-            self.supplies.load_json(state["supplies"])
+            self.supplies._load(state["supplies"])
 
     def _save_snapshot(self) -> None:
         seq = len(self.journal)
@@ -1329,7 +1329,7 @@ class Engine:
                         f"event {event.seq} is a supply event, but this engine has no "
                         "supply network (Engine(..., supplies=...))"
                     )
-                self.supplies.apply(event)
+                self.supplies._apply_event(event)
             elif event.type in ("mode.changed", "mode.renewed"):
                 if event.new is None or event.new not in self._modes.states:
                     raise GridgovError(f"event {event.seq}: unknown mode {event.new!r}")
@@ -2290,7 +2290,7 @@ class Engine:
             elif event.type in ALERT_EVENTS:
                 self._alerts.apply(event.type, event.data)
             elif event.type in SUPPLY_EVENTS and self.supplies is not None:
-                self.supplies.apply(event)
+                self.supplies._apply_event(event)
         # The roster and the ticket desk change only once the events are recorded.
         if plan.tickets:
             self.tickets.apply(plan.tickets)
