@@ -196,6 +196,23 @@ class TestRuns:
             == supplied.scenario.supplies
         )
 
+    def test_report_has_the_supply_map_and_plots(
+        self, runs: tuple[RunResult, RunResult], tmp_path: Path
+    ) -> None:
+        pytest.importorskip("gridgov.geo")
+        pytest.importorskip("matplotlib")
+        from gridgov.sim.report import write_report
+
+        _, supplied = runs
+        folder = write_run(supplied, tmp_path / "run")
+        assert (folder / "plot_supplies_unsupplied.png").is_file()
+        table = (folder / "supplies_compounds.csv").read_text(encoding="utf-8").splitlines()
+        assert table[0] == "compound,household_days_unsupplied"
+        assert sum(int(line.split(",")[1]) for line in table[1:]) > 0
+        page = write_report(folder).read_text(encoding="utf-8")
+        assert "Map: household-days unsupplied" in page
+        assert "Households left unsupplied, by category" in page
+
     def test_demo_figures(self, runs: tuple[RunResult, RunResult]) -> None:
         """The demo's figures carry the supply keys of ``gridgov demo --json``."""
         _, supplied = runs

@@ -12,6 +12,7 @@ A *run folder* holds one run of a scenario::
     modes.csv         day, community, mode for every community not ``normal``
     supplies.csv      one row of supply figures per day (only when the scenario
                       has a ``[supplies]`` table: metrics.csv never changes for it)
+    supplies_compounds.csv  household-days unsupplied per supplied compound (the map)
     plot_*.png        the main series (when matplotlib, the ``plot`` extra, is installed)
     report.html       written later by :func:`gridgov.sim.report.write_report`
 
@@ -67,6 +68,7 @@ SUMMARY_FILE = "summary.json"
 ZONES_CSV = "zones.csv"
 MODES_CSV = "modes.csv"
 SUPPLIES_CSV = "supplies.csv"
+SUPPLY_COMPOUNDS_CSV = "supplies_compounds.csv"
 REPORT_FILE = "report.html"
 
 #: The plots of a run: file stem -> (column name prefix, title), in page order.
@@ -151,6 +153,9 @@ def write_run(result: RunResult, folder: Path | str, *, plots: bool = True) -> P
     if result.supply_columns:
         contents[SUPPLIES_CSV] = _metrics_csv(
             tuple(result.supply_columns), tuple(tuple(r) for r in result.supply_rows)
+        )
+        contents[SUPPLY_COMPOUNDS_CSV] = _metrics_csv(
+            ("compound", "household_days_unsupplied"), result.supply_compounds
         )
     skipped: dict[str, str] = {}
     try:

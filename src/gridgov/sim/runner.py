@@ -101,6 +101,8 @@ class RunResult:
     supply_columns: tuple[str, ...] = ()
     #: One row per day of supply figures, in ``supply_columns`` order.
     supply_rows: tuple[tuple[Any, ...], ...] = ()
+    #: (compound, household-days unsupplied over the run) for every supplied compound.
+    supply_compounds: tuple[tuple[str, int], ...] = ()
 
     def column(self, name: str) -> list[Any]:
         """The values of one metric, day by day."""
@@ -387,6 +389,7 @@ def run_scenario(
         tuple(mode_days),
         supplies.columns if supplies is not None else (),
         tuple(supplies.rows) if supplies is not None else (),
+        tuple(sorted(supplies.by_compound.items())) if supplies is not None else (),
     )
 
 

@@ -38,6 +38,7 @@ The table (every key optional; the values shown are the defaults)::
 from __future__ import annotations
 
 import difflib
+import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -47,7 +48,7 @@ import attrs
 
 from gridgov.city import City
 from gridgov.depots import load_depots, synth_depots
-from gridgov.errors import DepotsError
+from gridgov.errors import DepotsError, MissingExtraError
 from gridgov.model import Depot
 from gridgov.supplies import (
     BINDING,
@@ -59,12 +60,14 @@ from gridgov.supplies import (
 from gridgov.supply_book import percentile
 
 __all__ = [
+    "COMPOUND_COLUMNS",
     "SUPPLIES_KEYS",
     "SUPPLY_COLUMNS",
     "SupplyDaily",
     "SupplySpec",
     "read_supplies",
     "supply_columns",
+    "supply_map_png",
 ]
 
 #: Keys of the ``[supplies]`` table.
@@ -343,6 +346,63 @@ def supply_columns(categories: Sequence[str]) -> tuple[str, ...]:
     )
 
 
+#: The columns of ``supplies_compounds.csv``: the run's totals per compound.
+COMPOUND_COLUMNS = ("compound", "household_days_unsupplied")
+
+
+def supply_map_png(city: City, geometry: Any, unsupplied: Mapping[str, int]) -> bytes:
+    """A map of the compounds that went unsupplied: household-days over the run.
+
+    Compounds are drawn in the geometry's local projection, shaded by the
+    household-days their households spent without at least one category;
+    compounds that never lacked anything are light grey. The map frames the
+    communities of the compounds that were supplied at all.
+
+    Args:
+        city: the city.
+        geometry: its :class:`gridgov.geo.CityGeometry` (the ``geo`` extra).
+        unsupplied: compound -> household-days (compounds that were supplied).
+
+    Returns:
+        PNG bytes (the ``plot`` extra: matplotlib).
+
+    Raises:
+        MissingExtraError: matplotlib or shapely is not installed.
+    """
+    import importlib
+
+    importlib.import_module("gridgov.geo")  # MissingExtraError without shapely
+    shapely = importlib.import_module("shapely")
+    try:
+        figure_module = importlib.import_module("matplotlib.figure")
+        colormaps = importlib.import_module("matplotlib").colormaps
+        importlib.import_module("matplotlib.backends.backend_agg")
+    except ImportError as exc:
+        raise MissingExtraError("matplotlib", "plot", exc) from None
+    communities = sorted({city.compounds[c].community for c in unsupplied if c in city.compounds})
+    shown = sorted(
+        c for c, comp in city.compounds.items() if comp.community in communities and c in geometry
+    )
+    figure = figure_module.Figure(figsize=(7, 6), dpi=100, layout="constrained")
+    axes = figure.add_subplot()
+    top = max([v for v in unsupplied.values()] + [1])
+    cmap = colormaps["Reds"]
+    for compound, shape in zip(shown, geometry.metric(shown), strict=True):
+        value = unsupplied.get(compound, 0)
+        colour = cmap(0.15 + 0.85 * value / top) if value else "#dfe5ec"
+        for part in shapely.get_parts(shape):
+            if part.geom_type != "Polygon":
+                continue
+            xs, ys = part.exterior.xy
+            axes.fill(list(xs), list(ys), color=colour, linewidth=0.3, edgecolor="#5b6573")
+    axes.set_aspect("equal")
+    axes.set_axis_off()
+    axes.set_title(f"Household-days unsupplied over the run (darkest: {top:,})")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
 #: The columns of ``supplies.csv`` for the default categories.
 SUPPLY_COLUMNS = supply_columns(CATEGORIES)
 
@@ -372,6 +432,8 @@ class SupplyDaily:
         self.columns = supply_columns(self.categories)
         self.rows: list[tuple[Any, ...]] = []
         self.totals: dict[str, float] = {}
+        #: Compound -> household-days without at least one category, over the run.
+        self.by_compound: dict[str, int] = {}
         self._waited: list[tuple[float, int]] = []
 
     def dispatch(self, engine: Any, day: float, date: str) -> tuple[Any, ...]:
@@ -422,11 +484,16 @@ class SupplyDaily:
         unsupplied = dict.fromkeys(categories, 0)
         for compound, per in owed.items():
             households = self.network.households.get(compound, 0)
+            lacking = 0
             for k, kg in per.items():
                 unmet[k] = unmet.get(k, 0) + kg
                 ration = params.ration(k)
                 if ration > 0 and k in unsupplied:
-                    unsupplied[k] += min(households, math.ceil(kg / ration))
+                    short = min(households, math.ceil(kg / ration))
+                    unsupplied[k] += short
+                    lacking = max(lacking, short)
+            # Households left without at least one category today (for the map).
+            self.by_compound[compound] = self.by_compound.get(compound, 0) + lacking
         stock = book.stock()
         supplied = sum(1 for z in zones.values() if z in ("sealed", "controlled"))
         top = max(BINDING, key=lambda b: (binding[b], -BINDING.index(b)))
