@@ -185,8 +185,13 @@ def supplies_run(quick: bool) -> dict[str, Any]:
     city = plain.build_city()
     run_scenario(plain, city=city)  # the city's pools and caches warm, outside the timing
     repeat = 1 if quick else 3
-    without_s, without_runs = _median(lambda: run_scenario(plain, city=city), repeat)
-    with_s, with_runs = _median(lambda: run_scenario(supplied, city=city), repeat)
+    # Interleaved, so that both see the same machine (others' load drifts).
+    without_runs: list[float] = []
+    with_runs: list[float] = []
+    for _ in range(repeat):
+        without_runs.append(_median(lambda: run_scenario(plain, city=city), 1)[0])
+        with_runs.append(_median(lambda: run_scenario(supplied, city=city), 1)[0])
+    without_s, with_s = statistics.median(without_runs), statistics.median(with_runs)
     result = run_scenario(supplied, city=city)
     return {
         "run_with_supplies": figure(
