@@ -184,7 +184,7 @@ def supplies_run(quick: bool) -> dict[str, Any]:
     supplied = attrs.evolve(plain, supplies=SupplySpec())
     city = plain.build_city()
     run_scenario(plain, city=city)  # the city's pools and caches warm, outside the timing
-    repeat = 1 if quick else 3
+    repeat = 1 if quick else 5
     # Interleaved, so that both see the same machine (others' load drifts).
     without_runs: list[float] = []
     with_runs: list[float] = []
