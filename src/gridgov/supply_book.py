@@ -389,8 +389,12 @@ def _plan_records(
         )
     for compound, got in plan.deliveries.items():
         waited: dict[str, list[list[float]]] = {}
+        owed = book._lots.get(compound, {})
         for category, kg in got.items():
-            lots = [list(lot) for lot in book._lots.get(compound, {}).get(category, [])]
+            if not owed.get(category):  # nothing carried over: all of it is today's
+                waited[category] = [[0.0, kg]]
+                continue
+            lots = [list(lot) for lot in owed[category]]
             if fresh.get(compound, {}).get(category):
                 lots.append([when.isoformat(), fresh[compound][category]])
             waited[category] = [

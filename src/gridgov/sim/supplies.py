@@ -87,6 +87,9 @@ SUPPLIES_KEYS = (
     "request_kg",
 )
 
+#: Zones whose households are supplied.
+SUPPLIED = ("sealed", "controlled")
+
 #: Numbers of the table that are whole kilograms.
 SUPPLIES_INTEGERS = ("checkpoint_kg_per_entrance", "building_lead_kg", "volunteer_kg")
 #: Numbers of the table that are real numbers, 0 or more.
@@ -437,12 +440,19 @@ class SupplyDaily:
         self._waited: list[tuple[float, int]] = []
 
     def dispatch(self, engine: Any, day: float, date: str) -> tuple[Any, ...]:
-        """Run the day's dispatch on ``engine`` and return (and keep) the day's row."""
+        """Run the day's dispatch on ``engine`` and return (and keep) the day's row.
+
+        On a day with no sealed or controlled compound and nothing owed there
+        is no dispatch (and the depots' restock waits for a day with work).
+        """
         zones = engine.zones()
+        supplied = [c for c, z in zones.items() if z in SUPPLIED]
+        if not supplied and not engine.supplies.owed():
+            return self._row(engine, (), zones, day, date)
         requested = set(self.network.params.request_category)
         requests: dict[str, dict[str, float]] = {}
-        for compound, zone in zones.items():
-            rates = self.rates.get(zone)
+        for compound in supplied:
+            rates = self.rates.get(zones[compound])
             if not rates:
                 continue
             households = self.network.households.get(compound, 0)
@@ -495,7 +505,7 @@ class SupplyDaily:
             # Households left without at least one category today (for the map).
             self.by_compound[compound] = self.by_compound.get(compound, 0) + lacking
         stock = book.stock()
-        supplied = sum(1 for z in zones.values() if z in ("sealed", "controlled"))
+        supplied = sum(1 for z in zones.values() if z in SUPPLIED)
         top = max(BINDING, key=lambda b: (binding[b], -BINDING.index(b)))
         p50 = percentile(waited, 0.5)
         p95 = percentile(waited, 0.95)
