@@ -4,8 +4,11 @@
     The 17 September scenario (``examples/scenarios/sept17.toml``), 60
     simulated days, on the Jiamusi preset at scales 1/8, 1/4, 1/2 and 1: wall
     time and peak memory of each run in a fresh interpreter (city built
-    there too). The baseline is the quarter-scale run: the full/quarter time
-    ratio shows whether time grows about linearly (target under 4.5).
+    there too), started by a small probe interpreter of its own that reads
+    its peak with ``RUSAGE_CHILDREN`` (on Linux a child forked from the big
+    benchmark process would start from the parent's peak). The baseline is
+    the quarter-scale run: the full/quarter time ratio shows whether time
+    grows about linearly (target under 4.5).
 
 ``sim_sweep``
     A sweep of 20 small runs (``examples/scenarios/small.toml``, 10 days):
@@ -16,42 +19,36 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import benchmark, figure
+from benchmarks import benchmark, figure, probed
 
 ROOT = Path(__file__).resolve().parent.parent
 SEPT17 = ROOT / "examples" / "scenarios" / "sept17.toml"
 SMALL = ROOT / "examples" / "scenarios" / "small.toml"
 
 _RUN = """
-import json, resource, sys, time
+import json, sys, time
 from gridgov.sim.runner import run_scenario
 from gridgov.sim.scenario import load_scenario
 start = time.perf_counter()
 scenario = load_scenario(sys.argv[1]).with_values({"city.scale": float(sys.argv[2])})
 result = run_scenario(scenario)
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
-print(json.dumps({"seconds": seconds, "peak_mb": peak,
+print(json.dumps({"seconds": seconds,
                   "tickets": result.summary["tickets_opened"],
                   "point_leads": result.summary["point_leads"]}))
 """
 
 
 def _run(scale: float) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, "-c", _RUN, str(SEPT17), str(scale)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    """One run in a fresh interpreter under a probe of its own (its peak memory is its own)."""
+    output, peak = probed(_RUN, str(SEPT17), str(scale))
+    got: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    got["peak_mb"] = peak
+    return got
 
 
 @benchmark("sim_scales")
