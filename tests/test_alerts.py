@@ -328,12 +328,13 @@ class TestChineseAlerts:
     def test_jiamusi_codes(self, jiamusi_city: City) -> None:
         """Real Jiamusi codes resolve: a community, a street by 9 digits, a district by 6."""
         chain = jiamusi_city.chain
-        assert resolve_area(jiamusi_city, area("", "230803001001")) == ("230803001001",)
-        assert chain.unit("230803001001").parent == "230803001"
-        assert resolve_area(jiamusi_city, area("", "230803001")) == ("230803001",)
+        assert resolve_area(jiamusi_city, area("", "230803007001")) == ("230803007001",)
+        assert chain.unit("230803007001").parent == "230803007"
+        assert resolve_area(jiamusi_city, area("", "230803007")) == ("230803007",)
         assert resolve_area(jiamusi_city, area("", "230803")) == ("230803",)
         assert resolve_area(jiamusi_city, area("", "230803000000")) == ("230803",)
-        assert resolve_area(jiamusi_city, area("Xiangyang District")) == ("230803",)
+        assert resolve_area(jiamusi_city, area("向阳区")) == ("230803",)
+        assert resolve_area(jiamusi_city, area("西林街道")) == ("230803007",)
 
 
 class TestResolveArea:

@@ -66,6 +66,7 @@ __all__ = [
     "check_bundle",
     "is_bundle",
     "load_city",
+    "read_csv",
     "save_city",
 ]
 
@@ -242,6 +243,26 @@ def check_bundle(path: str | os.PathLike[str]) -> list[Problem]:
     with gc_paused():
         reader.run(build=False)
     return reader.final_problems()
+
+
+def read_csv(
+    path: str | os.PathLike[str], columns: Sequence[tuple[str, bool]]
+) -> tuple[list[tuple[int, Sequence[str]]], list[Problem]]:
+    """Read one CSV file the way a bundle's files are read (for other formats).
+
+    Args:
+        path: the file.
+        columns: (name, required) of every column the format knows.
+
+    Returns:
+        The rows, each (line, cells in ``columns`` order, "" for a column
+        left out), and every problem of the file (not UTF-8, not CSV, unknown
+        or missing columns, rows of the wrong width), capped like a bundle's.
+    """
+    folder, name = os.path.split(os.fspath(path))
+    reader = _Reader(folder)
+    table = reader.read_table(name, None, required=True, columns=columns)
+    return table.rows, reader.final_problems()
 
 
 def save_city(city: City, path: str | os.PathLike[str]) -> Path:
@@ -735,21 +756,34 @@ class _Reader:
             raise _Stop
         return text
 
-    def read_table(self, name: str, check: _Check | None, required: bool = False) -> _Table:
+    def read_table(
+        self,
+        name: str,
+        check: _Check | None,
+        required: bool = False,
+        columns: Sequence[tuple[str, bool]] | None = None,
+    ) -> _Table:
         """Read one CSV file, checking its rows batch by batch with ``check``."""
         table = _Table(self._file(name))
         if self.full:
             self.stopped = True
             return table
         before = self.count
-        self._read_table(name, table, check, required)
+        self._read_table(name, table, check, required, columns or COLUMNS[name])
         if any(p.key in ("(file)", "(header)", "(row)") for p in self.problems[before:]) or (
             self.full and self.count > before
         ):
             self.broken.add(name)
         return table
 
-    def _read_table(self, name: str, table: _Table, check: _Check | None, required: bool) -> None:
+    def _read_table(
+        self,
+        name: str,
+        table: _Table,
+        check: _Check | None,
+        required: bool,
+        columns: Sequence[tuple[str, bool]],
+    ) -> None:
         shown = table.shown
         data = self.read_bytes(name, required)
         if data is None:
@@ -759,7 +793,6 @@ class _Reader:
         except _Stop:
             return
         del data
-        columns = COLUMNS[name]
         reader = csv.reader(io.StringIO(text, newline=""), strict=True)
         try:
             header = next(reader, None)

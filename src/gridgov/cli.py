@@ -200,6 +200,46 @@ def _coverage_problems(bundle: str) -> list[str]:
 
 
 @cli.command()
+@click.argument("units_file", type=click.Path())
+@click.option(
+    "--out", required=True, type=click.Path(), help="Folder for the city bundle it writes."
+)
+@click.option("--seed", default=0, show_default=True, help="Random seed of the synthesis.")
+@click.option(
+    "--recipe",
+    "recipe_file",
+    default=None,
+    type=click.Path(),
+    help="A recipe TOML of ratios (default: gridgov's own, data/synthesis.toml).",
+)
+@click.option(
+    "--grid-workers", type=int, default=None, help="The total of grid workers, when known."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+def synth(
+    units_file: str,
+    out: str,
+    seed: int,
+    recipe_file: str | None,
+    grid_workers: int | None,
+    as_json: bool,
+) -> None:
+    """Synthesise a whole city bundle from a list of units down to communities
+    with their households (see docs/cities.md)."""
+    from gridgov.synthesis import load_recipe, synthesize
+
+    recipe = load_recipe(recipe_file) if recipe_file is not None else None
+    built = synthesize(units_file, seed=seed, recipe=recipe, grid_workers=grid_workers)
+    folder = built.save(out)
+    summary = built.summary()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        Console(stderr=True).print(_summary_table(summary, f"{summary['name']} (synthesised)"))
+        click.echo(str(folder))
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @click.option(
     "--out",

@@ -6,7 +6,7 @@ needing the cloudevents SDK::
 
     {"specversion": "1.0", "id": "230800/42", "source": "/gridgov/230800",
      "type": "org.gridgov.zone.changed.v1", "time": "2022-09-17T00:00:00+00:00",
-     "subject": "230803001002-C01", "datacontenttype": "application/json",
+     "subject": "230803007002-C01", "datacontenttype": "application/json",
      "data": {"seq": 42, "old": "open", "new": "sealed", ...}}
 
 ``id`` is unique within ``source`` (the journal's sequence number), so a

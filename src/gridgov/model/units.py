@@ -83,7 +83,7 @@ class GridKind(enum.StrEnum):
 class Unit:
     """One node of the command chain."""
 
-    #: Unique id, e.g. ``230803001002`` or ``230803001002-G003``.
+    #: Unique id, e.g. ``230803007002`` or ``230803007002-G003``.
     id: str = attrs.field(validator=attrs.validators.instance_of(str))
     #: The level of the chain this unit sits at.
     level: Level = attrs.field(converter=Level)
