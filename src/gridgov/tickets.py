@@ -44,7 +44,6 @@ the Open311 export) is redacted.
 from __future__ import annotations
 
 import heapq
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -55,6 +54,7 @@ from gridgov.city import City
 from gridgov.errors import ClockError, GridgovError, TransitionError, UnknownUnitError
 from gridgov.model import Level
 from gridgov.modes import StateBoard
+from gridgov.privacy import redact as _redact
 from gridgov.rules import TICKET_LEVELS, TICKET_MODES, TICKET_STEPS, TicketRule
 
 if TYPE_CHECKING:
@@ -152,11 +152,6 @@ _PLAIN_TRIGGERS = frozenset({"track", "supervise", "archive"})
 #: ``emergency``.
 Situation = Callable[[str], str]
 
-_REMOVED = "[removed]"
-# Anything that looks like a phone or identity number: seven or more digits,
-# possibly split by spaces, dashes or brackets.
-_NUMBER = re.compile(r"\+?\d(?:[\s()-]*\d){6,}")
-
 
 class TicketBoard(StateBoard):
     """The ticket workflow machine: a :class:`~gridgov.modes.StateBoard` of tickets."""
@@ -207,16 +202,13 @@ class Private:
 
 
 def redact(text: str, private: Private) -> str:
-    """``text`` without the resident's name, phone and address, nor anything like a phone number.
+    """``text`` without the resident's name, phone and address, nor any other personal item.
 
-    Over-redaction is the safe side: a name is removed wherever it occurs.
+    :func:`gridgov.privacy.redact` with the resident's registered values as
+    ``known``. Over-redaction is the safe side: a name is removed wherever it
+    occurs.
     """
-    out = text
-    for value in (private.phone, private.address, private.name):
-        value = value.strip()
-        if value:
-            out = re.sub(re.escape(value), _REMOVED, out, flags=re.IGNORECASE)
-    return _NUMBER.sub(_REMOVED, out)
+    return _redact(text, known=(private.name, private.phone, private.address))
 
 
 @attrs.frozen
@@ -345,8 +337,8 @@ class Ticket:
             "unit": self.unit,
             "opened": self.opened.isoformat(),
             "updated": self.updated.isoformat(),
-            "summary": self.summary,
-            "result": self.result,
+            "summary": redact(self.summary, self.private),
+            "result": redact(self.result, self.private),
             "score": self.score,
             "escalations": self.escalations,
             "reopens": self.reopens,
@@ -368,8 +360,9 @@ class Ticket:
                 "unit": c.unit,
                 "old": c.old,
                 "new": c.new,
+                # Causes carry reasons already redacted (and unit ids, kept).
                 "cause": c.cause,
-                "data": _public_data(c.data),
+                "data": _public_data(c.data, self.private),
             }
             for c in self.history
         ]
@@ -378,8 +371,16 @@ class Ticket:
         return out
 
 
-def _public_data(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k != "private"}
+#: Free-text fields of ticket events: redacted wherever they are published.
+FREE_TEXT = frozenset({"reason", "note", "result", "summary", "description", "comment"})
+
+
+def _public_data(data: Mapping[str, Any], private: Private) -> dict[str, Any]:
+    return {
+        k: redact(v, private) if k in FREE_TEXT and isinstance(v, str) else v
+        for k, v in data.items()
+        if k != "private"
+    }
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -596,7 +597,7 @@ class TicketDesk:
                 f"(allowed: {', '.join(sorted(allowed))})"
             )
         note = data.get("note")
-        extra: dict[str, Any] = {} if note is None else {"note": str(note)}
+        extra: dict[str, Any] = {} if note is None else {"note": redact(str(note), current.private)}
         if trigger in _PLAIN_TRIGGERS:
             # A step with nothing but its note: no routing, no moves.
             return (self._step(current, new, at, trigger, extra),)
@@ -870,7 +871,9 @@ class TicketDesk:
                 f"ticket {current.id} is at {current.unit}; it can be transferred only up its "
                 f"chain of command (one of: {', '.join(up[here + 1 :]) or 'none'}), not to {to}"
             )
-        data = {"trigger": "transfer", "to": to, "reason": str(reason), **extra}
+        # Reasons are published with the event: recorded redacted.
+        shown = redact(str(reason), current.private)
+        data = {"trigger": "transfer", "to": to, "reason": shown, **extra}
         step = TicketChange(
             "ticket.step",
             current.id,
@@ -879,7 +882,7 @@ class TicketDesk:
             current.state,
             new,
             data,
-            f"transfer from {current.unit} to {to}" + (f": {reason}" if reason else ""),
+            f"transfer from {current.unit} to {to}" + (f": {shown}" if reason else ""),
         )
         hops = self._moves(
             current,
@@ -887,7 +890,7 @@ class TicketDesk:
             self._path_up(current, current.unit, to),
             current.unit,
             at,
-            lambda unit: f"transferred up by {unit}" + (f": {reason}" if reason else ""),
+            lambda unit: f"transferred up by {unit}" + (f": {shown}" if reason else ""),
         )
         return (step, *hops)
 
@@ -908,10 +911,13 @@ class TicketDesk:
                 new,
                 at,
                 "reject",
-                {"reason": str(reason), "by": current.unit, **extra},
+                {"reason": redact(str(reason), current.private), "by": current.unit, **extra},
                 unit=current.origin,
                 kind="ticket.rejected",
-                cause=f"rejected by {current.unit}: {reason}; back to classification",
+                cause=(
+                    f"rejected by {current.unit}: {redact(str(reason), current.private)}; "
+                    "back to classification"
+                ),
             ),
         )
 
@@ -924,8 +930,10 @@ class TicketDesk:
         reason: str = "",
         note: str | None = None,
     ) -> tuple[TicketChange, ...]:
-        cause = "withdrawn by the resident" + (f": {reason}" if reason else "")
-        data = {"reason": str(reason), **extra}
+        # The cause is published with the event: the reason goes in redacted.
+        shown = redact(str(reason), current.private)
+        cause = "withdrawn by the resident" + (f": {shown}" if reason else "")
+        data = {"reason": shown, **extra}
         return (
             self._step(current, new, at, "withdraw", data, kind="ticket.withdrawn", cause=cause),
         )
