@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -21,6 +22,7 @@ from gridgov import AuthorityError, City, Engine, GridgovError, ManualClock
 from gridgov.alerts import (
     CHAIN_TRANSITIONS,
     OUTCOMES,
+    AlertBook,
     AlertError,
     AlertRule,
     CapArea,
@@ -286,6 +288,43 @@ class TestLifecycle:
         receive(gov, update, T0 + HOUR)
         assert zones_of(gov, C1) == {"precaution"}
 
+    def test_update_without_a_health_info_leaves_the_chain(self, gov: Engine) -> None:
+        """A weather Update of a health alert, or an expired one: the seal stays."""
+        receive(gov, cap_message("A", T0, areas=[("东区", [C1])]))
+        weather = cap_message(
+            "W",
+            T0 + HOUR,
+            msg_type="Update",
+            references=[ref("A", T0)],
+            category="Met",
+            areas=[("东区", [C1])],
+        )
+        assert outcome(receive(gov, weather, T0 + HOUR)) == "ignore"
+        lapsed = cap_message(
+            "X",
+            T0 + 2 * HOUR,
+            msg_type="Update",
+            references=[ref("A", T0)],
+            expires=T0 + 2 * HOUR,
+            areas=[("东区", [C1])],
+        )
+        assert outcome(receive(gov, lapsed, T0 + 2 * HOUR)) == "ignore"
+        assert zones_of(gov, C1) == {"sealed"}
+
+    def test_update_to_minor_releases(self, gov: Engine) -> None:
+        """A health Update whose severity calls for no measure releases the area."""
+        receive(gov, cap_message("A", T0, areas=[("东区", [C1])]))
+        minor = cap_message(
+            "M",
+            T0 + HOUR,
+            msg_type="Update",
+            references=[ref("A", T0)],
+            severity="Minor",
+            areas=[("东区", [C1])],
+        )
+        assert outcome(receive(gov, minor, T0 + HOUR)) == "lift"
+        assert not any(c in gov.snapshot()["held"] for c in gov.city.compounds_of(C1))
+
     def test_cancel_of_the_first_message_ends_the_whole_chain(self, gov: Engine) -> None:
         """Alert(001) -> Update(002) -> Cancel(the Alert): 002 is lifted too."""
         receive(gov, cap_message("A", T0, areas=[("东区", [C1])]))
@@ -526,6 +565,23 @@ class TestReplay:
         assert copy.snapshot()["alerts"] == gov.snapshot()["alerts"]
         assert message_key(HEALTH, "A", T0) in copy.alert_book.seen
 
+    def test_book_as_json(self, gov: Engine) -> None:
+        """The book dumps to JSON and loads back to the same book."""
+        receive(gov, cap_message("A", T0, expires=T0 + timedelta(days=2), areas=[("x", [C1])]))
+        receive(gov, cap_message("D", T0, areas=[("向阳区", [XIANGYANG])]))
+        data = json.loads(json.dumps(gov.alert_book._dump(), ensure_ascii=False))
+        book = AlertBook()
+        book._load(data)
+        assert book.snapshot() == gov.alert_book.snapshot()
+        assert book.chains_on(C1) == gov.alert_book.chains_on(C1)
+
+    def test_refusal_is_not_kept_under_an_idempotency_key(self, gov: Engine) -> None:
+        """A hostile message retried with the same key is refused (and recorded) again."""
+        for _ in range(2):
+            with pytest.raises(AlertError):
+                gov.receive_alert("<alert>", key="feed-7")
+        assert len(gov.journal.select(type="alert.refused")) == 2
+
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "alerts.md"
 
@@ -602,3 +658,6 @@ class TestDocs:
                 old = before.get(key, "new")
                 if old != chain.state or old == "new":
                     assert (old, chain.state) in allowed, (old, chain.state, msg_type)
+        # Whatever happened, the journal replays to the same state.
+        copy = Engine.replay(small_city, list(gov.journal), clock=ManualClock(gov.clock.now()))
+        assert copy.snapshot() == gov.snapshot()

@@ -1266,6 +1266,21 @@ class AlertBook:
         elif type == "alert.reviewed":
             self.reviews.pop(str(data["review"]), None)
 
+    def _apply_event(self, event: Any) -> None:
+        """The reducer's step for an event object (anything with ``type`` and ``data``)."""
+        self.apply(event.type, event.data)
+
+    def _dump(self) -> dict[str, Any]:
+        """JSON-ready data of the whole book (for data-only snapshots)."""
+        return self.state()
+
+    def _load(self, data: Mapping[str, Any]) -> None:
+        """Take what :meth:`_dump` wrote; only on a fresh book."""
+        loaded = AlertBook.restore(data)
+        self.seen, self.chains, self.index = loaded.seen, loaded.chains, loaded.index
+        self.reviews, self.review_count = loaded.reviews, loaded.review_count
+        self._by_unit = loaded._by_unit
+
     def _put(self, chain: AlertChain) -> None:
         old = self.chains.get(chain.id)
         if old is not None:
@@ -1398,6 +1413,8 @@ class _Wanted:
         self.end: datetime | None = None
         self.expired: datetime | None = None
         self.handled = 0
+        # Infos of a handled category, not expired (whatever measure they call for).
+        self.health = 0
 
 
 def _measures(city: City, by_zone: Mapping[str, Iterable[str]], reasons: list[str]) -> Measures:
@@ -1449,6 +1466,7 @@ def _wanted(
             out.reasons.append(f"{label}: expired at {info.expires.isoformat()}")
             out.expired = info.expires
             continue
+        out.health += 1
         zone, why = rule.measure(info)
         if zone is None:
             out.reasons.append(f"{label}: {why}")
@@ -1845,6 +1863,11 @@ def plan_alert(
             reasons.append("already expired when received: does nothing")
         if base is None:
             return plan("ignore", reasons)
+        if not wanted.health:
+            # Nothing this rule reads (another category, or expired): the
+            # chain stays as it is; only a health info can supersede it.
+            reasons.append(f"the chain {base.id} stays as it is")
+            return plan("ignore", reasons, index=((key, base.id),))
     chain_id = base.id if base is not None else key
     old_applied = _merge(city, *(c.applied for c in chains.values()))
     measures = _measures(city, wanted.by_zone, reasons)
@@ -1902,8 +1925,6 @@ def plan_alert(
     else:
         state, applied, declares = "active", measures, measures
         lowers, releases, touched = planner.step_down(old_applied, measures, ended, lift=False)
-    if end is not None and start is None and not measures:
-        end = None
     released = _merge(city, *(c.released for c in chains.values()))
     if state == "active":
         released = _merge(city, released, old_applied)

@@ -155,7 +155,7 @@ _TOML_LINE = re.compile(r"at line (\d+)")
 class BundlePart(Protocol):
     """An optional file of a bundle, read and written by the module that owns it.
 
-    ``gridgov.geo`` (``geometry.geojson``) and ``gridgov.supplies``
+    ``gridgov.geo`` (``geometry.geojson``) and ``gridgov.depots``
     (``depots.csv``) provide one each as a module attribute ``BUNDLE_PART``;
     :data:`PARTS` says where. The loader calls :meth:`check` when the file is
     present (its problems join the bundle's), then :meth:`attach` once the
@@ -180,7 +180,7 @@ class BundlePart(Protocol):
 #: A part whose module is not installed (or not written yet) is ignored.
 PARTS: dict[str, str] = {
     "geometry.geojson": "gridgov.geo:BUNDLE_PART",
-    "depots.csv": "gridgov.supplies:BUNDLE_PART",
+    "depots.csv": "gridgov.depots:BUNDLE_PART",
 }
 
 

@@ -666,6 +666,9 @@ class Engine:
             alert = parse_cap(xml, max_bytes=max_bytes)
         except AlertError as exc:
             sender, identifier = _readable_ids(xml)
+            # The refusal is audit data, not the command's result: a retry
+            # with the same idempotency key raises (and is recorded) again.
+            self._pending = None
             plan = self._plan(_SYSTEM if actor is None else actor, command_id)
             plan.record(
                 now,
