@@ -77,6 +77,8 @@ class City:
         buildings: Mapping[str, Building],
         people: Mapping[str, Person],
         organisations: Mapping[str, Organisation],
+        *,
+        _checked: bool = False,
     ) -> None:
         self.name = name
         self.chain = chain
@@ -86,7 +88,8 @@ class City:
         self._people = MappingProxyType(dict(people))
         self._organisations = MappingProxyType(dict(organisations))
         self.depots = ()
-        self._check()
+        if not _checked:  # a city bundle's loader has checked it all, at file:line
+            self._check()
         self._index()
 
     @classmethod
@@ -98,6 +101,8 @@ class City:
         buildings: Iterable[Building] = (),
         people: Iterable[Person] = (),
         organisations: Iterable[Organisation] = (),
+        *,
+        _checked: bool = False,
     ) -> City:
         """Assemble and validate a city.
 
@@ -119,6 +124,7 @@ class City:
             _unique(buildings, "building"),
             _unique(people, "person"),
             _unique(organisations, "organisation"),
+            _checked=_checked,
         )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
