@@ -41,7 +41,7 @@ from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidd
 
 from gridgov.city import City
 from gridgov.errors import AlertError, UnknownUnitError
-from gridgov.modes import ZONES
+from gridgov.vocabulary import ZONES
 
 __all__ = [
     "ACTIONS",

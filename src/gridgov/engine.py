@@ -65,7 +65,6 @@ from gridgov.tickets import Private, TicketChange, TicketDesk, situation_from
 __all__ = ["CommandResult", "Engine"]
 
 _SEVERITY = {zone: rank for rank, zone in enumerate(ZONES)}
-_HOT = ("sealed", "controlled")
 _SYSTEM = "system"
 # Deadlines of zones fall before those of modes at the same instant, so a
 # community sees its compounds' step-downs before it decides its own mode.

@@ -31,6 +31,7 @@ from transitions import Machine
 from gridgov.city import City
 from gridgov.errors import GridgovError, TransitionError
 from gridgov.model import Level
+from gridgov.vocabulary import MODES, ZONES
 
 __all__ = [
     "MODES",
@@ -42,12 +43,6 @@ __all__ = [
     "mode_board",
     "zone_board",
 ]
-
-#: Community modes.
-MODES = ("normal", "alert", "emergency", "recovery")
-
-#: Compound zones, from the mildest to the most severe.
-ZONES = ("open", "precaution", "controlled", "sealed")
 
 #: Triggers of the community mode machine.
 MODE_TRANSITIONS: tuple[dict[str, Any], ...] = (
