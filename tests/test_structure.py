@@ -333,7 +333,7 @@ def test_no_module_declares_the_vocabulary_again() -> None:
                 continue
             spelt = frozenset(e.value for e in value.elts)  # type: ignore[attr-defined]
             offences += [
-                f"{module.name}:{node.lineno}: {name}"
+                f"{module.name}:{getattr(node, 'lineno', 0)}: {name}"
                 for name, words in concepts.items()
                 if spelt == words
             ]

@@ -204,6 +204,10 @@ def _default_posts() -> dict[str, tuple[str, ...]]:
     }
 
 
+def _to_names(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 def _to_posts(value: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
     return {zone: tuple(roles) for zone, roles in value.items()}
 
@@ -232,7 +236,7 @@ class StaffingRule:
     #: The largest share of an organisation's staff that may be drawn at once.
     max_staff_share: float = 0.3
     #: Pools tried in order.
-    pools: tuple[str, ...] = attrs.field(default=POOL_LEVELS, converter=tuple)
+    pools: tuple[str, ...] = attrs.field(default=POOL_LEVELS, converter=_to_names)
     #: The planner dispatches members to tasks; when false, tasks wait on the
     #: community's board to be claimed.
     auto_claim: bool = True
@@ -347,7 +351,7 @@ class TicketRule:
     #: later low score escalates it one level up (at the city it stands).
     reopens: int = 1
     #: Zones whose residents' requests run on the emergency limits.
-    emergency_zones: tuple[str, ...] = attrs.field(default=HOT_ZONES, converter=tuple)
+    emergency_zones: tuple[str, ...] = attrs.field(default=HOT_ZONES, converter=_to_names)
 
     def _meaning(self) -> tuple[Any, ...]:
         modes = {*TICKET_MODES, *self.hours}
