@@ -123,7 +123,7 @@ class TestPrivateNames:
 #: modules (the package's own ``__init__`` is named without it).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Used by every layer: the error tree, the words of the practice, the
-    # TOML toolkit, the clock.
+    # TOML toolkit, the clock, the event records planners hand to the engine.
     (
         "base",
         (
@@ -133,6 +133,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "gridgov.clock",
             "gridgov._gc",
             "gridgov._files",
+            "gridgov.records",
         ),
     ),
     # attrs classes of the city: units, compounds, buildings, people, posts.
@@ -175,6 +176,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             "gridgov.engine",
             "gridgov.engine.*",
+            "gridgov.kernel",
+            "gridgov.state",
             "gridgov.views",
             "gridgov.reducer",
             "gridgov.cloudevents",
