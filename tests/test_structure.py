@@ -194,6 +194,18 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+#: Imports that close a cycle and are tolerated for now, each inside a function
+#: (so importing either module works). Each is a concept in the wrong place;
+#: the list only shrinks.
+LAZY_CYCLES: frozenset[tuple[str, str]] = frozenset(
+    {
+        # City.save() writes a bundle through gridgov.cities, which reads and
+        # builds Cities: saving belongs to gridgov.cities (save_city) alone.
+        ("gridgov.city", "gridgov.cities"),
+    }
+)
+
+
 def layer_of(name: str) -> int | None:
     """The index in LAYERS of the module ``name``; None when it has no line."""
     for index, (_, patterns) in enumerate(LAYERS):
@@ -289,14 +301,25 @@ class TestImportGraph:
 
     def test_no_import_cycle(self) -> None:
         """The modules' imports form no cycle (imports for type checking only, which
-        never run, are left out; the package's own __init__ re-exports and is left out)."""
+        never run, are left out; the package's own __init__ re-exports and is left out;
+        so are the known exceptions of LAZY_CYCLES)."""
         known = modules()
         graph = {
-            name: {t for t in imports(module, known, typing=False) if t in known and t != "gridgov"}
+            name: {
+                t
+                for t in imports(module, known, typing=False)
+                if t in known and t != "gridgov" and (name, t) not in LAZY_CYCLES
+            }
             for name, module in known.items()
             if name != "gridgov"
         }
         assert find_cycle(graph) is None
+
+    def test_lazy_cycles_are_still_there(self) -> None:
+        """Each exception of LAZY_CYCLES is a real import (drop it when it goes)."""
+        known = modules()
+        for source, target in LAZY_CYCLES:
+            assert target in imports(known[source], known, typing=False), (source, target)
 
     def test_find_cycle_finds_one(self) -> None:
         """The cycle finder is not vacuous: it finds the sim cycle this layout removed."""

@@ -33,6 +33,18 @@ def _preset(name: str, seed: int) -> City:
     return factory(seed=seed)
 
 
+def _city(preset: str | None, bundle: str | None, seed: int) -> tuple[City, str]:
+    """The city of ``--preset`` or ``--from`` (not both), and how to name it."""
+    if bundle is not None:
+        if preset is not None:
+            raise click.UsageError("give --preset or --from, not both")
+        from gridgov.cities import load_city
+
+        return load_city(bundle), f"bundle {bundle}"
+    name = preset if preset is not None else "jiamusi"
+    return _preset(name, seed), f"preset {name!r}"
+
+
 def _summary_table(summary: dict[str, Any], title: str) -> Table:
     table = Table(title=title)
     table.add_column("what")
@@ -52,40 +64,73 @@ def cli() -> None:
     """Switch a city's grid-governance organisation between normal and emergency mode."""
 
 
+_FROM_HELP = "A city bundle (a folder with city.toml) instead of a preset."
+
+
 @cli.command()
-@click.option("--preset", default="jiamusi", show_default=True, help="Preset city to build.")
+@click.option("--preset", default=None, help="Preset city to build.  [default: jiamusi]")
+@click.option("--from", "bundle", default=None, type=click.Path(), help=_FROM_HELP)
 @click.option("--seed", default=0, show_default=True, help="Random seed of the preset.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def city(preset: str, seed: int, as_json: bool) -> None:
-    """Print the counts of a built city."""
-    summary = _preset(preset, seed).summary()
+def city(preset: str | None, bundle: str | None, seed: int, as_json: bool) -> None:
+    """Print the counts of a built city (a preset, or a bundle with --from)."""
+    built, source = _city(preset, bundle, seed)
+    summary = built.summary()
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
-        Console().print(_summary_table(summary, f"{summary['name']} (preset {preset!r})"))
+        Console().print(_summary_table(summary, f"{summary['name']} ({source})"))
 
 
 @cli.command()
-@click.option("--preset", default="jiamusi", show_default=True, help="Preset city to export.")
+@click.option("--preset", default=None, help="Preset city to export.  [default: jiamusi]")
+@click.option("--from", "bundle", default=None, type=click.Path(), help=_FROM_HELP)
 @click.option("--seed", default=0, show_default=True, help="Random seed of the preset.")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["graphml", "json", "mermaid"]),
+    type=click.Choice(["graphml", "json", "mermaid", "geojson", "bundle"]),
     default="json",
     show_default=True,
-    help="Output format.",
+    help="Output format (bundle: the whole city as a bundle folder, needs --out).",
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, writable=True),
+    type=click.Path(writable=True),
     default=None,
-    help="Write to this file instead of standard output.",
+    help="Write to this file (a folder for --format bundle) instead of standard output.",
 )
-def export(preset: str, seed: int, fmt: str, out: str | None) -> None:
-    """Export the command chain as GraphML, node-link JSON or a mermaid diagram."""
-    chain = _preset(preset, seed).chain
-    if fmt == "graphml":
+@click.option(
+    "--level",
+    "levels",
+    multiple=True,
+    type=click.Choice(["city", "district", "street", "community", "grid", "compound", "building"]),
+    help="geojson: only features at this level (repeat for several; default: all).",
+)
+def export(
+    preset: str | None,
+    bundle: str | None,
+    seed: int,
+    fmt: str,
+    out: str | None,
+    levels: tuple[str, ...],
+) -> None:
+    """Export the command chain as GraphML, node-link JSON or a mermaid diagram,
+    the city's geometry as GeoJSON (RFC 7946; the geo extra), or the whole city
+    as a city bundle (a folder: --out DIR)."""
+    if levels and fmt != "geojson":
+        raise click.UsageError("--level applies to --format geojson only")
+    if fmt == "bundle" and out is None:
+        raise click.UsageError("--format bundle writes a folder: give --out DIR")
+    city, _ = _city(preset, bundle, seed)
+    if fmt == "bundle":
+        assert out is not None
+        click.echo(str(city.save(out)))
+        return
+    chain = city.chain
+    if fmt == "geojson":
+        text = _geojson(city, levels)
+    elif fmt == "graphml":
         import io
 
         buffer = io.BytesIO()
@@ -103,6 +148,13 @@ def export(preset: str, seed: int, fmt: str, out: str | None) -> None:
                 handle.write(text)
         except OSError as exc:
             raise GridgovError(f"cannot write {out}: {exc.strerror}") from None
+
+
+def _geojson(city: City, levels: Sequence[str]) -> str:
+    """The city's geometry as GeoJSON: synthetic shapes for a preset."""
+    from gridgov.geo import dumps_geojson, synthesize
+
+    return dumps_geojson(city, synthesize(city), levels=levels or None)
 
 
 @cli.command()
@@ -258,12 +310,22 @@ def diagram(machine: str) -> None:
 
 
 @cli.command()
-@click.argument("rules_file", type=click.Path(dir_okay=False))
+@click.argument("rules_file", type=click.Path())
 def check(rules_file: str) -> None:
-    """Validate a rules file: 'ok', or one line per problem (file:line: key.path: problem)."""
+    """Validate a rules file or a city bundle (a folder with city.toml): 'ok', or one
+    line per problem (file:line: key.path: problem)."""
+    from gridgov.cities import check_bundle, is_bundle
     from gridgov.errors import RulesError
     from gridgov.rules import load_rules
 
+    if is_bundle(rules_file):
+        problems = check_bundle(rules_file)
+        for problem in problems:
+            click.echo(str(problem))
+        if problems:
+            sys.exit(1)
+        click.echo("ok")
+        return
     try:
         load_rules(rules_file)
     except RulesError as exc:

@@ -111,7 +111,7 @@ class RunResult:
 
 
 def build_city(scenario: Scenario) -> City:
-    """The scenario's city, from its preset (built once per process and reused)."""
+    """The scenario's city, from its preset or bundle (made once per process and reused)."""
     return scenario.build_city()
 
 
@@ -175,8 +175,9 @@ def run_scenario(
         scenario: the scenario.
         seed: the run's seed (default: the scenario's own).
         progress: show a progress bar on a terminal (silent when not a terminal).
-        city: the built city, when the caller already has it (it must be the
-            scenario's city).
+        city: the city to run on instead of the scenario's own: any city
+            (built in code, loaded from a bundle); the scenario's cases and
+            areas are checked against it first.
         driver: a factory for another outbreak driver (default: the
             scenario's ``outbreak.driver``, from :mod:`gridgov.sim.drivers`).
 
@@ -184,8 +185,9 @@ def run_scenario(
         The metrics, one row per day, and a summary.
 
     Raises:
-        GridgovError: the scenario does not fit its city (an unknown compound
-            in a seed case, an area naming an unknown unit).
+        ScenarioError: the scenario does not fit the given city: every case
+            at a compound the city lacks (at the case's file and line) and
+            every area naming an unknown unit.
     """
     return ScenarioRun(scenario, seed=seed, city=city, driver=driver).run(progress=progress)
 
@@ -202,11 +204,11 @@ class ScenarioRun:
     Args:
         scenario: the scenario.
         seed: the run's seed (default: the scenario's own).
-        city: the built city, when the caller already has it.
+        city: the city to run on instead of the scenario's own (checked first).
         driver: a factory for another outbreak driver.
 
     Raises:
-        GridgovError: the scenario does not fit its city.
+        ScenarioError: the scenario does not fit the given city.
     """
 
     def __init__(
@@ -219,7 +221,11 @@ class ScenarioRun:
     ) -> None:
         self.scenario = scenario
         self.seed = run_seed = scenario.seed if seed is None else seed
-        self.city = city = city if city is not None else build_city(scenario)
+        if city is not None:
+            scenario.check_city(city)  # any city: its cases and areas must fit it
+        else:
+            city = build_city(scenario)
+        self.city = city
         self.clock = ManualClock(EPOCH)
         self.engine = engine = Engine(city, scenario.rules, self.clock, seed=run_seed)
         for case in scenario.outbreak.cases:
