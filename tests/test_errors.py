@@ -44,7 +44,9 @@ class TestTree:
             text = path.read_text(encoding="utf-8")
             outside += [
                 f"{path.relative_to(src)}: {m[1]}"
-                for m in re.finditer(r"^class ([A-Za-z]\w*)\((?:[\w.]*Error|Exception)\b", text, re.M)
+                for m in re.finditer(
+                    r"^class ([A-Za-z]\w*)\((?:[\w.]*Error|Exception)\b", text, re.M
+                )
             ]
         assert outside == []
 

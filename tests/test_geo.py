@@ -28,6 +28,7 @@ from gridgov.geo import (  # noqa: E402
     check_coverage,
     dumps_geojson,
     load_geojson,
+    propose_rebalance,
     read_geojson,
     synthesize,
     write_geojson,
@@ -170,6 +171,13 @@ class TestSynthesize:
         rural = jiamusi_city.grids("rural")
         rural_median = np.median([jiamusi_geo.area_m2(g) for g in rural])
         assert rural_median > 50 * np.median([jiamusi_geo.area_m2(g) for g in urban])
+
+    def test_grids_are_nearly_all_in_one_piece(
+        self, jiamusi_city: City, jiamusi_geo: CityGeometry
+    ) -> None:
+        grids = jiamusi_city.grids()
+        pieces = [jiamusi_geo[g].geom_type == "MultiPolygon" for g in grids]
+        assert sum(pieces) / len(grids) < 0.01
 
     def test_geometry_is_in_wgs84_near_jiamusi(self, jiamusi_geo: CityGeometry) -> None:
         west, south, east, north = jiamusi_geo.bounds()
@@ -488,7 +496,7 @@ class TestAreaMatcher:
     ) -> None:
         compound = sorted(small_city.compounds)[0]
         result = AreaMatcher(small_city, small_geo).match(small_geo[compound])
-        assert compound in result.compound_ids
+        assert compound in result.compound_ids()
         mine = next(c for c in result.compounds if c.id == compound)
         assert mine.share == pytest.approx(1.0)
         assert mine.area_m2 == pytest.approx(small_geo.area_m2(compound), rel=1e-9)
@@ -501,6 +509,20 @@ class TestAreaMatcher:
         ring = [(lat, lon) for lon, lat in shape.exterior.coords]
         matcher = AreaMatcher(small_city, small_geo)
         assert matcher.match_cap(polygons=[ring]) == matcher.match(shape)
+
+    def test_the_matcher_takes_a_cap_area_as_the_alert_planner_calls_it(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        from gridgov.alerts import CapArea
+
+        compound = sorted(small_city.compounds)[0]
+        shape = small_geo[compound]
+        assert isinstance(shape, Polygon)
+        ring = tuple((lat, lon) for lon, lat in shape.exterior.coords)
+        area = CapArea(area_desc="drawn by hand", polygons=(ring,))
+        matcher = AreaMatcher(small_city, small_geo)
+        assert matcher(area) == matcher.match_cap(polygons=[ring])
+        assert compound in matcher(area).compound_ids()
 
     def test_half_a_compound_is_ambiguous_and_goes_to_review(
         self, small_city: City, small_geo: CityGeometry
@@ -518,14 +540,14 @@ class TestAreaMatcher:
         result = AreaMatcher(small_city, small_geo).match(half)
         mine = next(c for c in (*result.compounds, *result.touched) if c.id == compound)
         assert mine.share == pytest.approx(0.45, abs=0.01)
-        assert compound not in result.compound_ids
+        assert compound not in result.compound_ids()
         assert result.needs_review.startswith("ambiguous: ")
         assert compound in result.needs_review
 
     def test_a_whole_district_is_large(self, jiamusi_city: City, jiamusi_geo: CityGeometry) -> None:
         result = AreaMatcher(jiamusi_city, jiamusi_geo).match(jiamusi_geo["230803"])
         inside = [c for c in jiamusi_city.compounds if jiamusi_city.district_of(c) == "230803"]
-        assert sorted(result.compound_ids) == sorted(inside)
+        assert sorted(result.compound_ids()) == sorted(inside)
         assert "large: " in result.needs_review
         assert {c.id for c in result.communities} == set(
             jiamusi_city.chain.below("230803", "community")
@@ -537,7 +559,7 @@ class TestAreaMatcher:
         compound = max(small_city.compounds, key=small_geo.area_m2)
         lon, lat = small_geo[compound].representative_point().coords[0]
         result = AreaMatcher(small_city, small_geo).match_cap(circles=[(lat, lon, 0.01)])
-        assert result.compound_ids == ()
+        assert result.compound_ids() == ()
         assert [c.id for c in result.touched] == [compound]
         assert result.area_m2 == pytest.approx(math.pi * 10.0**2, rel=0.01)
         assert result.needs_review == ""
@@ -553,7 +575,7 @@ class TestAreaMatcher:
         west, south, east, north = geometry.bounds()
         lon, lat = west + u * (east - west), south + v * (north - south)
         area = geometry.projection.circle(lon, lat, km * 1000)
-        got = AreaMatcher(city, geometry).match(area).compound_ids
+        got = AreaMatcher(city, geometry).match(area).compound_ids()
         assert tuple(sorted(got)) == match_brute_force(city, geometry, area)
 
     @pytest.mark.parametrize(
@@ -574,3 +596,140 @@ class TestAreaMatcher:
     ) -> None:
         with pytest.raises(GeometryError, match=message):
             AreaMatcher(small_city, small_geo).match_cap(polygons=polygons, circles=circles)
+
+
+class TestBundle:
+    """geometry.geojson travels with a city bundle; gridgov check BUNDLE reports its coverage."""
+
+    @pytest.fixture
+    def bundle(self, small_city: City, small_geo: CityGeometry, tmp_path: Path) -> Path:
+        return small_city.with_geometry(small_geo).save(tmp_path / "smalltown")
+
+    def test_saved_and_loaded_with_the_city(self, bundle: Path, small_geo: CityGeometry) -> None:
+        from gridgov.cities import load_city
+
+        assert (bundle / "geometry.geojson").is_file()
+        city = load_city(bundle)
+        assert isinstance(city.geometry, CityGeometry)
+        assert city.geometry.ids == small_geo.ids
+        assert np.allclose(city.geometry.areas_m2(), small_geo.areas_m2(), rtol=0, atol=1e-6)
+        again = city.save(bundle.parent / "again")
+        assert (again / "geometry.geojson").read_bytes() == (
+            bundle / "geometry.geojson"
+        ).read_bytes()
+
+    def test_a_city_without_geometry_writes_none(self, small_city: City, tmp_path: Path) -> None:
+        folder = small_city.save(tmp_path / "plain")
+        assert not (folder / "geometry.geojson").exists()
+
+    def test_bad_features_are_bundle_problems_at_their_line(self, bundle: Path) -> None:
+        from gridgov.cities import load_city
+        from gridgov.errors import CityError
+
+        path = bundle / "geometry.geojson"
+        lines = path.read_text(encoding="utf-8").splitlines()
+        # Line 2 is feature 0 (the city); the last feature line names a building.
+        lines[-2] = lines[-2].replace("990101", "880101")
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        with pytest.raises(CityError) as caught:
+            load_city(bundle)
+        [problem] = caught.value.problems
+        assert problem.file == str(path)
+        assert problem.line == len(lines) - 1
+        assert problem.key.startswith(f"feature {len(lines) - 3} (880101")
+        assert problem.message.startswith("unknown id")
+
+    def test_check_reports_coverage_of_a_valid_file(
+        self,
+        bundle: Path,
+        small_city: City,
+        small_geo: CityGeometry,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        assert main(["check", str(bundle)]) == 0
+        assert capsys.readouterr().out == "ok\n"
+        grid = small_city.grids("urban")[0]
+        moved = CityGeometry(
+            {
+                i: shapely.affinity.translate(small_geo[i], xoff=0.0005)
+                if i == grid
+                else small_geo[i]
+                for i in small_geo.ids
+            },
+            synthetic=True,
+            projection=small_geo.projection,
+        )
+        write_geojson(small_city, moved, bundle / "geometry.geojson")
+        assert main(["check", str(bundle)]) == 1
+        out = capsys.readouterr().out.splitlines()
+        expected = [str(p) for p in check_coverage(small_city, moved)]
+        assert [line.split(": ", 2)[2] for line in out] == expected
+        assert all(line.startswith(f"{bundle / 'geometry.geojson'}:0: coverage.") for line in out)
+        assert any(": coverage.gap: gap in community" in line for line in out)
+
+
+class TestRebalance:
+    """Grids far from the 200/50 standard get a split or a merge with a neighbour, on the map."""
+
+    def _scaled(self, city: City, factors: dict[str, float]) -> City:
+        import attrs
+
+        buildings = [
+            attrs.evolve(b, households=round(b.households * factors.get(b.grid, 1)))
+            for b in city.buildings.values()
+        ]
+        return City.build(
+            city.name,
+            city.chain,
+            city.compounds.values(),
+            buildings,
+            city.people.values(),
+            city.organisations.values(),
+        )
+
+    def test_grids_in_band_need_nothing(self, small_city: City, small_geo: CityGeometry) -> None:
+        assert propose_rebalance(small_city, small_geo) == ()
+
+    def test_a_crowded_grid_is_split_into_parts_that_tile_it(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        grid = "990101001001-G001"
+        crowded = self._scaled(small_city, {grid: 3})
+        [change] = propose_rebalance(crowded, small_geo)
+        assert change.kind == "split"
+        assert change.grids == (grid,)
+        total = crowded.households(grid)
+        assert change.before == (total,)
+        assert total > 330  # 300 and the 10 % hysteresis
+        assert len(change.after) == math.ceil(total / 200)
+        assert sum(change.after) == total
+        assert sorted(b for part in change.buildings for b in part) == sorted(
+            crowded.buildings_of(grid)
+        )
+        proj = small_geo.projection
+        pieces = [proj.to_metric(s) for s in change.shapes]
+        assert sum(p.area for p in pieces) == pytest.approx(small_geo.area_m2(grid), rel=1e-9)
+        for part, piece in zip(change.buildings, pieces, strict=True):
+            for b in part:
+                assert piece.buffer(1e-6).contains(small_geo.metric([b])[0])
+        assert str(change).startswith(f"split urban grid {grid} ({total} households")
+
+    def test_an_emptied_grid_merges_into_a_neighbour_that_shares_its_edge(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        small_one, other = "990101201201-G001", "990101201201-G002"
+        emptied = self._scaled(small_city, {small_one: 0.2})
+        [change] = propose_rebalance(emptied, small_geo)
+        assert change.kind == "merge"
+        assert change.grids == (small_one, other)
+        assert change.after == (emptied.households(small_one) + emptied.households(other),)
+        merged = small_geo.projection.to_metric(change.shapes[0])
+        assert merged.area == pytest.approx(
+            small_geo.area_m2(small_one) + small_geo.area_m2(other), rel=1e-9
+        )
+
+    def test_no_merge_past_the_band(self, small_city: City, small_geo: CityGeometry) -> None:
+        # 0.3 x 48 = 14 households, below 22.5; with the neighbour's 53 x 1.3 = 69 it would
+        # stay under 75, but at x 1.5 (80) it would not.
+        emptied = self._scaled(small_city, {"990101201201-G001": 0.3, "990101201201-G002": 1.5})
+        assert propose_rebalance(emptied, small_geo) == ()

@@ -8,6 +8,8 @@ A *run folder* holds one run of a scenario::
     metrics.csv       one row per simulated day, ``day`` first
     metrics.parquet   the same table (when pyarrow, the ``parquet`` extra, is installed)
     summary.json      figures of the whole run
+    zones.csv         day, compound, zone for every compound not ``open`` (maps)
+    modes.csv         day, community, mode for every community not ``normal``
     plot_*.png        the main series (when matplotlib, the ``plot`` extra, is installed)
     report.html       written later by :func:`gridgov.sim.report.write_report`
 
@@ -27,7 +29,7 @@ import io
 import json
 import math
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -42,7 +44,9 @@ __all__ = [
     "PLOT_GROUPS",
     "RunData",
     "RunFolderError",
+    "read_modes",
     "read_run",
+    "read_zones",
     "render_plots",
     "write_run",
 ]
@@ -57,6 +61,8 @@ RUN_FILE = "run.json"
 METRICS_CSV = "metrics.csv"
 METRICS_PARQUET = "metrics.parquet"
 SUMMARY_FILE = "summary.json"
+ZONES_CSV = "zones.csv"
+MODES_CSV = "modes.csv"
 REPORT_FILE = "report.html"
 
 #: The plots of a run: file stem -> (column name prefix, title), in page order.
@@ -124,6 +130,10 @@ def write_run(result: RunResult, folder: Path | str, *, plots: bool = True) -> P
         METRICS_CSV: _metrics_csv(columns, rows),
         SUMMARY_FILE: _summary_json(result.summary, path),
     }
+    if result.zone_days:
+        contents[ZONES_CSV] = _day_table(("day", "compound", "zone"), result.zone_days)
+    if result.mode_days:
+        contents[MODES_CSV] = _day_table(("day", "community", "mode"), result.mode_days)
     skipped: dict[str, str] = {}
     try:
         contents[METRICS_PARQUET] = _metrics_parquet(columns, rows, types)
@@ -287,6 +297,65 @@ def _metrics_csv(columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...]) ->
     writer.writerow(columns)
     writer.writerows([_cell(v) for v in row] for row in rows)
     return buffer.getvalue()
+
+
+def _day_table(
+    header: tuple[str, str, str], by_day: Iterable[tuple[Any, Mapping[str, str]]]
+) -> str:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for day, states in by_day:
+        writer.writerows((_cell(day), node, states[node]) for node in sorted(states))
+    return buffer.getvalue()
+
+
+def read_zones(folder: Path | str) -> list[tuple[Any, dict[str, str]]]:
+    """The zones of a run folder's ``zones.csv``: (day, compound -> zone) per day.
+
+    Days are those of ``metrics.csv``; a day with every compound open has an
+    empty mapping. Empty when the run has no ``zones.csv``.
+
+    Raises:
+        RunFolderError: the folder is not a run, or ``zones.csv`` is damaged.
+    """
+    return _read_day_table(Path(folder), ZONES_CSV, ["day", "compound", "zone"])
+
+
+def read_modes(folder: Path | str) -> list[tuple[Any, dict[str, str]]]:
+    """The modes of a run folder's ``modes.csv``: (day, community -> mode) per day.
+
+    Like :func:`read_zones`: communities in ``normal`` mode are left out.
+
+    Raises:
+        RunFolderError: the folder is not a run, or ``modes.csv`` is damaged.
+    """
+    return _read_day_table(Path(folder), MODES_CSV, ["day", "community", "mode"])
+
+
+def _read_day_table(path: Path, name: str, header: list[str]) -> list[tuple[Any, dict[str, str]]]:
+    data = read_run(path)
+    file = path / name
+    if not file.is_file():
+        return []
+    days = [row[data.columns.index("day")] for row in data.rows] if "day" in data.columns else []
+    by_day: dict[str, dict[str, str]] = {_cell(d): {} for d in days}
+    try:
+        with file.open(encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            if next(reader, None) != header:
+                raise RunFolderError(f"{file}:1: expected the header {','.join(header)}", path)
+            for number, row in enumerate(reader, 2):
+                if len(row) != 3 or row[0] not in by_day:
+                    raise RunFolderError(
+                        f"{file}:{number}: expected a day of metrics.csv, "
+                        f"a {header[1]} and a {header[2]}",
+                        path,
+                    )
+                by_day[row[0]][row[1]] = row[2]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise RunFolderError(f"{file}: unreadable ({error})", path) from None
+    return [(d, by_day[_cell(d)]) for d in days]
 
 
 def _require(module: str, extra: str) -> ModuleType:

@@ -99,6 +99,10 @@ class RunResult:
     rows: tuple[tuple[Any, ...], ...]
     #: Figures of the whole run (JSON-friendly).
     summary: Mapping[str, Any]
+    #: For each row, (day, zone of every compound not ``open``): what maps show.
+    zone_days: tuple[tuple[Any, Mapping[str, str]], ...] = ()
+    #: For each row, (day, mode of every community not ``normal``).
+    mode_days: tuple[tuple[Any, Mapping[str, str]], ...] = ()
 
     def column(self, name: str) -> list[Any]:
         """The values of one metric, day by day."""
@@ -257,6 +261,10 @@ class ScenarioRun:
         #: Every compound's zone at the end of the last step.
         self.zones: Mapping[str, str] = {}
         self.rows: list[tuple[Any, ...]] = []
+        #: For each row, (day, zone of every compound not ``open``).
+        self.zone_days: list[tuple[Any, Mapping[str, str]]] = []
+        #: For each row, (day, mode of every community not ``normal``).
+        self.mode_days: list[tuple[Any, Mapping[str, str]]] = []
         self.household_days = {"sealed": 0.0, "controlled": 0.0}
         self.ticket_totals: Counter[str] = Counter()
         self.latencies: dict[str, list[float]] = {}
@@ -292,7 +300,15 @@ class ScenarioRun:
                 self.close_day(index)
         if bar is not None:
             bar[0].stop()
-        return RunResult(self.scenario, self.seed, self.columns, tuple(self.rows), self.summary())
+        return RunResult(
+            self.scenario,
+            self.seed,
+            self.columns,
+            tuple(self.rows),
+            self.summary(),
+            tuple(self.zone_days),
+            tuple(self.mode_days),
+        )
 
     def step(self, index: int) -> None:
         """Step ``index``: report the outbreak's cases, move the clock, run the requests."""
@@ -334,6 +350,8 @@ class ScenarioRun:
             self.total_confirmed,
         ) + tuple(self._ticket_values())
         self.rows.append(row)
+        self.zone_days.append((row[0], {c: z for c, z in self.zones.items() if z != "open"}))
+        self.mode_days.append((row[0], {c: m for c, m in engine.modes().items() if m != "normal"}))
         peaks = self.peaks
         for name in ("compounds_sealed", "households_sealed"):
             peaks[name] = max(peaks[name], row[COLUMNS.index(name)])
