@@ -367,3 +367,40 @@ def test_no_module_declares_the_vocabulary_again() -> None:
                 if spelt == words
             ]
     assert offences == []
+
+
+# ------------------------------------------------------------- public face
+
+
+class TestPublicFace:
+    """docs/api.md lists every public module with exactly the names it offers."""
+
+    def test_module_lines_match_all(self) -> None:
+        """Each ``- `gridgov.x` (...): `A`, `B``` line names the module's ``__all__``."""
+        import importlib
+        import re
+
+        page = (SRC.parent / "docs" / "api.md").read_text(encoding="utf-8")
+        lines = re.findall(r"^- `(gridgov[\w.]*)` \(.*?\): (.*)$", page, flags=re.M)
+        assert len(lines) > 20
+        for name, listed in lines:
+            module = importlib.import_module(name)
+            assert set(re.findall(r"`(\w+)`", listed)) == set(module.__all__), name
+
+    def test_every_module_is_public_or_said_to_be_internal(self) -> None:
+        """A module of the package is listed as public, is private, or is named as
+        machinery on the page (so a new module is a decision, not an accident)."""
+        page = (SRC.parent / "docs" / "api.md").read_text(encoding="utf-8")
+        unplaced = [
+            name
+            for name in modules()
+            if name != "gridgov"
+            and not any(part.startswith("_") for part in name.split("."))
+            and f"`{name}`" not in page
+            and not any(
+                f"`{name}`".startswith(f"`{p}.")
+                for p in ("gridgov.geo", "gridgov.model", "gridgov.presets")
+            )
+            and name != "gridgov.sim"
+        ]
+        assert unplaced == []
