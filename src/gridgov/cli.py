@@ -181,6 +181,17 @@ def export(
             raise GridgovError(f"cannot write {out}: {exc.strerror}") from None
 
 
+def _area_matcher(city: City) -> Any:
+    """The geometry matcher for alert polygons and circles (None without the geo extra)."""
+    from gridgov.errors import MissingExtraError
+
+    try:
+        from gridgov.geo import CityMatcher
+    except MissingExtraError:
+        return None  # shape-only areas then go to review, as the planner says
+    return CityMatcher(city)
+
+
 def _geometry_of(city: City) -> Any:
     """The city's own geometry (a bundle's), or synthetic shapes (a preset's)."""
     from gridgov.geo import CityGeometry, synthesize
@@ -352,6 +363,10 @@ def demo(as_json: bool, out: str, quiet: bool) -> None:
         "tickets_opened",
         "tickets_escalated",
         "days_to_normal",
+        "supplies_delivered",
+        "household_days_unsupplied",
+        "supplies_latency_hours_p95",
+        "supplies_building_leads_requested",
     ):
         value = figures.get(name)
         shown_value = (
@@ -359,7 +374,10 @@ def demo(as_json: bool, out: str, quiet: bool) -> None:
             if value is None
             else (f"{value:,}" if isinstance(value, int | float) else str(value))
         )
-        metrics.add_row(name.replace("_", " "), shown_value)
+        label = name.replace("_", " ")
+        if name == "supplies_delivered":
+            label = "supplies delivered (kg)"
+        metrics.add_row(label, shown_value)
     console = Console()
     console.print(table)
     console.print(metrics)
@@ -500,7 +518,7 @@ def alert(
     times = [t for _, _, t in payloads if t is not None]
     start = at_time if at_time is not None else (min(times) if times else None)
     clock = ManualClock(start) if start is not None else ManualClock()
-    engine = Engine(city, clock=clock)
+    engine = Engine(city, clock=clock, area_matcher=_area_matcher(city))
     rows: list[dict[str, Any]] = []
     refused = False
     for payload, problem, when in payloads:

@@ -30,6 +30,7 @@ from gridgov.journal import Event
 from gridgov.sim.drivers import OutbreakDriver, make_driver
 from gridgov.sim.requests import ClosedLoopLoad
 from gridgov.sim.scenario import Scenario
+from gridgov.sim.supplies import SupplyDaily
 from gridgov.vocabulary import MODES, POOL_LEVELS, ROLES, TICKET_LEVELS, ZONES
 
 __all__ = [
@@ -103,6 +104,12 @@ class RunResult:
     zone_days: tuple[tuple[Any, Mapping[str, str]], ...] = ()
     #: For each row, (day, mode of every community not ``normal``).
     mode_days: tuple[tuple[Any, Mapping[str, str]], ...] = ()
+    #: Columns of ``supplies.csv`` (empty when the scenario has no ``[supplies]``).
+    supply_columns: tuple[str, ...] = ()
+    #: One row per day of supply figures, in ``supply_columns`` order.
+    supply_rows: tuple[tuple[Any, ...], ...] = ()
+    #: (compound, household-days unsupplied over the run) for every supplied compound.
+    supply_compounds: tuple[tuple[str, int], ...] = ()
 
     def column(self, name: str) -> list[Any]:
         """The values of one metric, day by day."""
@@ -231,7 +238,18 @@ class ScenarioRun:
             city = build_city(scenario)
         self.city = city
         self.clock = ManualClock(EPOCH)
-        self.engine = engine = Engine(city, scenario.rules, self.clock, seed=run_seed)
+        #: The daily supply dispatch (None when the scenario has no ``[supplies]``).
+        self.supplies: SupplyDaily | None = None
+        if scenario.supplies is not None:
+            network = scenario.supplies.network(city)
+            self.supplies = SupplyDaily(scenario.supplies, network, scenario.requests)
+        self.engine = engine = Engine(
+            city,
+            scenario.rules,
+            self.clock,
+            seed=run_seed,
+            supplies=self.supplies.network if self.supplies is not None else None,
+        )
         for case in scenario.outbreak.cases:
             engine.zone(case.compound)  # unknown compounds fail before the run
         self.outbreak = (
@@ -291,6 +309,7 @@ class ScenarioRun:
 
     def run(self, progress: bool = False) -> RunResult:
         """Take every step, close every day; the metrics and the summary."""
+        supplies = self.supplies
         bar = _progress(progress, self.total_steps)
         for index in range(self.total_steps):
             self.step(index)
@@ -308,6 +327,9 @@ class ScenarioRun:
             self.summary(),
             tuple(self.zone_days),
             tuple(self.mode_days),
+            supplies.columns if supplies is not None else (),
+            tuple(supplies.rows) if supplies is not None else (),
+            tuple(sorted(supplies.by_compound.items())) if supplies is not None else (),
         )
 
     def step(self, index: int) -> None:
@@ -352,6 +374,8 @@ class ScenarioRun:
         self.rows.append(row)
         self.zone_days.append((row[0], {c: z for c, z in self.zones.items() if z != "open"}))
         self.mode_days.append((row[0], {c: m for c, m in engine.modes().items() if m != "normal"}))
+        if self.supplies is not None:
+            self.supplies.dispatch(engine, row[0], row[1])
         peaks = self.peaks
         for name in ("compounds_sealed", "households_sealed"):
             peaks[name] = max(peaks[name], row[COLUMNS.index(name)])
@@ -440,6 +464,8 @@ class ScenarioRun:
                 },
             }
         )
+        if self.supplies is not None:
+            summary.update(self.supplies.summary())
         return summary
 
 
