@@ -50,7 +50,7 @@ def state_of(engine: Engine) -> dict[str, Any]:
     return {k: v for k, v in engine.snapshot().items() if k != "commands"}
 
 
-def event(seq: int, **data: Any) -> Event:
+def event(seq: int, /, **data: Any) -> Event:
     return Event(
         seq=seq,
         time=START,

@@ -31,8 +31,9 @@ from transitions import Machine
 
 from gridgov._gc import gc_paused
 from gridgov.city import City
-from gridgov.errors import GridgovError, TransitionError, UnknownUnitError
+from gridgov.errors import GridgovError, NotFoundError, TransitionError
 from gridgov.model import Level
+from gridgov.vocabulary import MODES, ZONES
 
 __all__ = [
     "MODES",
@@ -44,12 +45,6 @@ __all__ = [
     "mode_board",
     "zone_board",
 ]
-
-#: Community modes.
-MODES = ("normal", "alert", "emergency", "recovery")
-
-#: Compound zones, from the mildest to the most severe.
-ZONES = ("open", "precaution", "controlled", "sealed")
 
 #: Triggers of the community mode machine.
 MODE_TRANSITIONS: tuple[dict[str, Any], ...] = (
@@ -194,12 +189,12 @@ class StateBoard:
         """The current state of ``unit``.
 
         Raises:
-            UnknownUnitError: no such unit on this board.
+            NotFoundError: no such unit on this board.
         """
         try:
             return self._models[unit].state
         except KeyError:
-            raise UnknownUnitError(unit, f"{self.kind_label} on the {self.kind} board") from None
+            raise NotFoundError(unit, self.kind_label, f" on the {self.kind} board") from None
 
     def states_of(self) -> dict[str, str]:
         """Every unit's state."""

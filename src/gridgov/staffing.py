@@ -42,7 +42,8 @@ from gridgov.city import City
 from gridgov.errors import GridgovError, UnknownUnitError
 from gridgov.model import Level, PersonKind
 from gridgov.records import EventLike, Record
-from gridgov.rules import STAFF_ROLES, StaffingRule
+from gridgov.rules import StaffingRule
+from gridgov.vocabulary import CLAIMABLE_ROLES, ROLES
 
 __all__ = [
     "CLAIMABLE",
@@ -62,8 +63,6 @@ __all__ = [
     "required_posts",
 ]
 
-#: Emergency roles, in the order posts are filled (most urgent first).
-ROLES = STAFF_ROLES
 
 #: Who may hold each role.
 ROLE_KIND: Mapping[str, PersonKind] = {
@@ -78,7 +77,7 @@ ROLE_KIND: Mapping[str, PersonKind] = {
 
 #: Roles that are tasks on a community's task board, claimed by in-service
 #: members (the "dynamic claiming" of practice).
-CLAIMABLE = frozenset({"checkpoint", "registration", "disinfection"})
+CLAIMABLE = CLAIMABLE_ROLES
 
 _PRIORITY = {role: i for i, role in enumerate(ROLES)}
 
