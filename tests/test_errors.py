@@ -94,7 +94,7 @@ class TestNotFound:
 
         board = zone_board(small().compounds)
         with pytest.raises(NotFoundError, match="no compound with id 'nowhere' on the zone board"):
-            board.fire("nowhere", "seal")
+            board.state("nowhere")
 
 
 class TestOthers:
