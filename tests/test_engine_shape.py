@@ -38,7 +38,6 @@ OVERSIZED = {
     "presets/jiamusi.py:units_table",
     "sim/covasim.py:_make_classes",
     "sim/results.py:write_run",
-    "sim/runner.py:run_scenario",
     "synthesis.py:_check_input",
     "synthesis.py:staff",
 }

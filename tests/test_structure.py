@@ -180,6 +180,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "gridgov.engine",
             "gridgov.engine.*",
             "gridgov.kernel",
+            "gridgov.commands",
             "gridgov.state",
             "gridgov.views",
             "gridgov.reducer",

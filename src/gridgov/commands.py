@@ -26,9 +26,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from gridgov import alerts as _alerts
-from gridgov import measures as _measures
-from gridgov import staffing as _staffing
+import gridgov.alerts as _alerts
+import gridgov.measures as _measures
+import gridgov.staffing as _staffing
 from gridgov.alerts import (
     MAX_ALERT_BYTES,
     AlertBook,

@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from gridgov import staffing as _staffing
 from gridgov.alerts import AlertRule, AreaMatcher
 from gridgov.city import City
 from gridgov.clock import Clock, WallClock
@@ -43,6 +42,7 @@ from gridgov.measures import SEVERITY
 from gridgov.model import Level, Post
 from gridgov.modes import ZONES
 from gridgov.rules import Rules
+from gridgov.staffing import posts_report, response_counts
 from gridgov.supplies import SupplyNetwork
 
 __all__ = ["CommandResult", "Engine"]
@@ -202,12 +202,12 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
             Rows ``{"unit", "level", "role", "needed", "filled", "short"}``.
         """
         with self._kernel.lock:
-            return _staffing.posts_report(self.city, self.roster, Level(level))
+            return posts_report(self.city, self.roster, Level(level))
 
     def response_counts(self) -> dict[str, int]:
         """The counts of the response as practice reports them."""
         with self._kernel.lock:
-            return _staffing.response_counts(self.roster)
+            return response_counts(self.roster)
 
     def subscribe(
         self, callback: Subscriber, *, types: Iterable[str] | None = None

@@ -34,7 +34,6 @@ import attrs
 import orjson
 
 from gridgov.errors import JournalError
-from gridgov.records import Record
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -42,7 +41,6 @@ __all__ = [
     "CommandRecord",
     "Event",
     "MemoryJournal",
-    "Record",
     "SqliteJournal",
     "decode_snapshot",
     "encode_snapshot",
