@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from gridgov import Engine, GridgovError, ManualClock
-from gridgov.journal import SqliteJournal
+from gridgov.journal import SqliteJournal, encode_snapshot
 from gridgov.model import PersonKind
 from gridgov.presets import small
 
@@ -95,27 +95,30 @@ def test_scenario_2_roster_commands_snapshot_after_they_applied(tmp_path: Path) 
 
 
 def test_scenario_3_snapshot_beyond_the_events_is_ignored(tmp_path: Path) -> None:
-    """A snapshot claiming more events than the journal holds is reported and replaced by
-    replay; a retry under a lost command's key then applies it again."""
+    """A snapshot claiming more events than the journal holds (as if taken of commands
+    that were then lost) is reported and replaced by a full replay, never believed."""
     path = tmp_path / "j.sqlite"
     engine = Engine.open(path, city=CITY, clock=ManualClock())
     engine.report_case(COMPOUNDS[0])
+    live = engine.snapshot()
+    count = len(engine.journal)
+    # The state a later, lost command would have left: a ticket.
     engine.open_ticket(COMPOUNDS[1], "medicine", key="t1")
-    engine.close()
+    ahead = engine._kernel.state.dump()
+    engine.journal.close()
     db = sqlite3.connect(path)
     with db:
-        (count,) = db.execute("SELECT COUNT(*) FROM events").fetchone()
-        last_cmd = db.execute("SELECT command FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-        # The tail command is lost, keys and all (as after a crash that kept the snapshot).
-        db.execute("DELETE FROM events WHERE command = ?", last_cmd)
-        db.execute("DELETE FROM commands WHERE key = 't1'")
+        keys = db.execute("SELECT COUNT(*) FROM commands").fetchone()[0]
+        db.execute("DELETE FROM snapshots")
+        db.execute(
+            "INSERT INTO snapshots VALUES (?, ?)",
+            (count + 5, encode_snapshot(count + 5, {"state": ahead, "keys": keys})),
+        )
     db.close()
     again = Engine.open(path, city=CITY, clock=ManualClock())
     assert again.load_report.snapshot == 0
     assert again.load_report.ignored is not None
     assert "beyond" in again.load_report.ignored
-    assert len(again.tickets) == 0
-    again.open_ticket(COMPOUNDS[1], "medicine", key="t1")
-    assert len(again.tickets) == 1
+    assert again.snapshot() != live  # the ticket's command is in the journal ...
+    assert len(again.tickets) == 1  # ... and was replayed, not taken from the snapshot
     again.close()
-    assert count > 0

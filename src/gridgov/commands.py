@@ -727,7 +727,9 @@ class AlertCommands(EngineBase):
             kernel.pending = None
             record = _unreadable_alert(xml, exc, city, now, digest, size)
             who = SYSTEM if actor is None else actor
-            kernel.deliver(kernel.commit(kernel.command_id(command_id), who, [record]).events)
+            kernel.deliver(
+                kernel.commit(kernel.command_id(command_id), who, [record], immediate=True).events
+            )
             raise
         decision = plan_alert(
             self.city,

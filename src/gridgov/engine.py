@@ -261,6 +261,7 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands):
         synchronous: str = "NORMAL",
         snapshot_every: int = 50_000,
         pause_gc: bool = False,
+        recover: str | None = None,
     ) -> Engine:
         """An engine on a durable SQLite journal at ``path``, at the state its events give.
 
@@ -282,13 +283,20 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands):
             synchronous: SQLite ``synchronous``: ``NORMAL`` or ``FULL``.
             snapshot_every: events between snapshots.
             pause_gc: see :class:`Engine`.
+            recover: None (the default): a journal whose hash chain breaks (an
+                edited, reordered, missing or partial event row) is refused
+                with a :class:`JournalError` naming the first bad seq.
+                ``"truncate"``: keep the longest valid prefix that ends on a
+                command boundary and drop the rest; :attr:`load_report`
+                ``.recovered`` says what was dropped.
 
         Raises:
-            JournalError: the file is not a journal, is corrupted, or belongs to
-                another city, rules or seed.
+            JournalError: the file is not a journal, is corrupted, was written by
+                a gridgov without the hash chain, or belongs to another city,
+                rules or seed.
         """
         rules = rules if rules is not None else Rules.default()
-        journal = SqliteJournal(path, synchronous)
+        journal = SqliteJournal(path, synchronous, recover=recover)
         stamp = {
             "city": f"{city.name}:{_digest(repr(sorted(city.summary().items())))}",
             "rules": _digest(rules.to_toml()),

@@ -60,8 +60,6 @@ _log = logging.getLogger("gridgov.engine")
 
 #: The actor of the engine's own actions (deadlines) and the default actor.
 SYSTEM = "system"
-#: Commands whose work may land in several commits (one per due time).
-_MULTI_COMMIT = frozenset({"advance"})
 
 Journal = MemoryJournal | SqliteJournal
 Subscriber = Callable[[Event], object]
@@ -91,6 +89,8 @@ class LoadReport:
     replayed: int = 0
     #: Why the latest snapshot was not used (None: it was, or there was none).
     ignored: str | None = None
+    #: What opening with ``recover="truncate"`` dropped (None: nothing was dropped).
+    recovered: str | None = None
 
 
 def fingerprint(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
@@ -170,7 +170,9 @@ class Kernel:
         self.subscribers: list[tuple[Subscriber, frozenset[str] | None]] = []
         self.delivery_errors: list[tuple[int, Subscriber, BaseException]] = []
         self.pending: tuple[str, str] | None = None
-        self.pending_single = True
+        #: Events of the running command applied to the state but not yet journaled
+        #: (None outside a command): a command's commits reach the journal together.
+        self.batch: list[Event] | None = None
         self.snapshot_every = snapshot_every
         self.snapshot_seq = 0
         self.load_report = LoadReport()
@@ -217,31 +219,52 @@ class Kernel:
                         prior.command, tuple(self.journal.between(prior.first, prior.last))
                     )
                 self.pending = (key, printed)
-                self.pending_single = name not in _MULTI_COMMIT
+            self.batch = []
             try:
                 result = call(*args, **kwargs)
+                # One transaction per command: every commit of the command (several
+                # for advance), with its idempotency key, reaches the journal at once.
+                self._flush()
             except AuthorityError as exc:
-                self.pending = None
+                self._discard()
                 self.deliver(self.refuse(name, exc).events)
                 raise
             except BaseException:
-                self.pending = None
+                self._discard()
                 raise
-            if self.pending is not None:
-                self._remember_key(result)
             self.deliver(result.events)
             self.maybe_snapshot()
             return result
 
-    def _remember_key(self, result: CommandResult) -> None:
-        # Nothing committed carried the key (a command that changed nothing,
-        # or one of several commits): remember it now.
-        assert self.pending is not None
-        key, printed = self.pending
+    @property
+    def next_seq(self) -> int:
+        """The seq the next event gets (after the running command's uncommitted ones)."""
+        return self.journal.next_seq + (len(self.batch) if self.batch else 0)
+
+    def _flush(self) -> None:
+        """Journal the running command's events and its idempotency key in one append."""
+        events, self.batch = self.batch or [], None
+        record = None
+        if self.pending is not None:
+            key, printed = self.pending
+            self.pending = None
+            first = self.journal.next_seq
+            command = events[0].command if events else f"c{self.state.commands + 1:06d}"
+            record = CommandRecord(key, printed, command, first, first + len(events) - 1)
+        if not events and record is None:
+            return
+        try:
+            self.journal.append(events, record)
+        except BaseException:
+            self.rebuild()
+            raise
+
+    def _discard(self) -> None:
+        """Drop the running command's uncommitted events (the state goes back to the journal's)."""
+        events, self.batch = self.batch, None
         self.pending = None
-        seqs = [e.seq for e in result.events] or [self.journal.next_seq]
-        first, last = seqs[0], (seqs[-1] if result.events else seqs[0] - 1)
-        self.journal.append([], CommandRecord(key, printed, result.command, first, last))
+        if events:
+            self.rebuild()
 
     def refuse(self, name: str, exc: AuthorityError) -> CommandResult:
         """Record a refused command: refusals are audit data."""
@@ -308,6 +331,7 @@ class Kernel:
         *,
         heap: list[Deadline] | None = None,
         pushes: Sequence[Deadline] = (),
+        immediate: bool = False,
     ) -> CommandResult:
         """Number ``records`` into events, apply them with the reducer and journal them.
 
@@ -321,26 +345,32 @@ class Kernel:
             records: the staged events, in order.
             heap: the schedule as the planner left it (replaces the engine's).
             pushes: deadlines to add to the engine's schedule.
+            immediate: journal the events now, even inside a command (a refusal
+                recorded before the command raises).
+
+        Inside a command (:meth:`run`), the events are applied at once but
+        journaled when the command returns, all its commits and its
+        idempotency key in one transaction.
         """
-        first = self.journal.next_seq
+        first = self.next_seq
         events = tuple(
             Event(first + i, r.time, r.type, r.unit, command, actor, r.cause, r.old, r.new, r.data)
             for i, r in enumerate(records)
         )
-        record = None
-        if self.pending is not None and self.pending_single:
-            key, printed = self.pending
-            record = CommandRecord(key, printed, command, first, first + len(events) - 1)
         state = self.state
+        batch = None if immediate else self.batch
         try:
             for event in events:
                 state.apply(event)
-            self.journal.append(events, record)
+            if batch is not None:
+                batch.extend(events)
+            else:
+                self.journal.append(events)
         except BaseException:
+            if batch is not None:
+                self.batch = None
             self.rebuild()
             raise
-        if record is not None:
-            self.pending = None
         if heap is not None:
             self.heap = heap
         for item in pushes:
@@ -352,7 +382,19 @@ class Kernel:
     def load(self) -> None:
         """Bring the state to what the journal's events give (a trusted snapshot first)."""
         with self.paused():
-            self.state, self.heap, self.load_report = self._replayed()
+            try:
+                self.state, self.heap, report = self._replayed()
+            except JournalError:
+                raise
+            except (GridgovError, KeyError, TypeError, ValueError, AttributeError) as exc:
+                # Events that pass the journal's checks but not the reducer's.
+                raise JournalError(
+                    f"the journal's events do not replay: {type(exc).__name__}: {exc}"
+                ) from None
+        recovered = getattr(self.journal, "recovered", None)
+        self.load_report = attrs.evolve(report, recovered=recovered)
+        if recovered is not None:
+            _log.warning("journal recovered: %s", recovered)
         self.snapshot_seq = self.load_report.snapshot
         if self.load_report.ignored is not None:
             _log.warning("%s; replayed the whole journal instead", self.load_report.ignored)
