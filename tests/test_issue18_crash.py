@@ -90,7 +90,7 @@ def run_mix(engine: Engine, clock: ManualClock, report: int | None = None) -> No
 def writer(path: Path, report: int) -> None:
     clock = ManualClock()
     engine = Engine.open(path, city=CITY, clock=clock, snapshot_every=3)
-    last = engine._kernel.state.last_time
+    last = engine.last_time
     if last is not None and clock.now() < last:
         clock.set(last)
     os.write(report, b"ready\n")

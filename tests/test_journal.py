@@ -487,8 +487,8 @@ def writer(path: Path, report: int) -> None:
     """The child: open the journal and write the script until killed."""
     clock = ManualClock()
     engine = Engine.open(path, city=CITY, clock=clock, snapshot_every=40)
-    if engine._kernel.state.last_time is not None and clock.now() < engine._kernel.state.last_time:
-        clock.set(engine._kernel.state.last_time)
+    if engine.last_time is not None and clock.now() < engine.last_time:
+        clock.set(engine.last_time)
     os.write(report, b"ready\n")
     run_script(engine, clock, report)
     os.write(report, b"done\n")

@@ -125,6 +125,12 @@ class EngineBase:
         return self._kernel.area_matcher
 
     @property
+    def last_time(self) -> datetime | None:
+        """The time of the latest event (None before the first): where a reopened
+        engine's manual clock should be at least."""
+        return self._kernel.state.last_time
+
+    @property
     def seed(self) -> int:
         """The staffing seed."""
         return self._kernel.seed
@@ -722,9 +728,7 @@ class AlertCommands(EngineBase):
         try:
             alert = parse_cap(xml, max_bytes=max_bytes)
         except AlertError as exc:
-            # The refusal is audit data, not the command's result: a retry
-            # with the same idempotency key raises (and is recorded) again.
-            kernel.pending = None
+            kernel.pending = None  # audit data, not the keyed result: a retry raises again
             record = _unreadable_alert(xml, exc, city, now, digest, size)
             who = SYSTEM if actor is None else actor
             kernel.deliver(
