@@ -71,8 +71,15 @@ def step(engine: Engine, clock: ManualClock, i: int) -> bool:
     return True
 
 
+def _plain(value: object) -> object:
+    # Sets in any order: the same set prints the same.
+    if isinstance(value, (set, frozenset)):
+        return sorted(map(repr, value))
+    return repr(value)
+
+
 def digest(engine: Engine) -> str:
-    text = json.dumps(engine.snapshot(), sort_keys=True, default=str)
+    text = json.dumps(engine.snapshot(), sort_keys=True, default=_plain)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
