@@ -193,3 +193,22 @@ def test_random_corruptions_are_refused_or_harmless(tmp_path: Path) -> None:
 def test_two_thousand_random_corruptions(tmp_path: Path) -> None:
     outcome = corruption_trials(tmp_path, 2000)
     assert sum(outcome.values()) == 2000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"v":1,"seq":1,"time":"2022-09-17T00:00:00","type":"t","unit":"u","command":"c",'
+        '"actor":"a","cause":"","old":null,"new":null,"data":{}}',
+        '{"v":1,"seq":1,"time":"2022-09-17T00:00:00+08:00","type":"t","unit":"u","command":"c",'
+        '"actor":"a","cause":"","old":null,"new":null,"data":[1]}',
+        "null",
+        "[]",
+    ],
+)
+def test_corrupt_records_are_journal_errors(text: str) -> None:
+    """A time without offset, data that is no object, a null record: JournalError only."""
+    from gridgov.journal import Event
+
+    with pytest.raises(JournalError):
+        Event.from_json(text)

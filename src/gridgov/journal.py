@@ -152,6 +152,10 @@ def _from_record(
         else:
             got = times.get(stamp)
             when = times[stamp] = datetime.fromisoformat(stamp) if got is None else got
+        if when.tzinfo is None:
+            raise JournalError(f"event record {record.get('seq')!r} has a time without offset")
+        if not isinstance(data, dict):
+            raise JournalError(f"event record {record.get('seq')!r} has data that is not an object")
         return Event(
             seq=int(record["seq"]),
             time=when,
