@@ -279,6 +279,12 @@ class Kernel:
         )
         return self.commit(self.command_id(None), exc.actor, [record])
 
+    def audit(self, command_id: str | None, actor: str, record: Record) -> None:
+        """Journal and deliver an audit record now, inside a command about to raise."""
+        self.deliver(
+            self.commit(self.command_id(command_id), actor, [record], immediate=True).events
+        )
+
     def deliver(self, events: Iterable[Event]) -> None:
         """Hand committed events to the subscribers; their errors are kept, never raised."""
         if not self.subscribers:
