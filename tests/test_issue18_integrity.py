@@ -212,3 +212,20 @@ def test_corrupt_records_are_journal_errors(text: str) -> None:
 
     with pytest.raises(JournalError):
         Event.from_json(text)
+
+
+@pytest.mark.parametrize("damage", ["delete", "edit"])
+def test_lost_or_edited_idempotency_keys_are_refused(tmp_path: Path, damage: str) -> None:
+    """A deleted or edited `commands` row would let a retry apply a command twice:
+    refused, or accepted as it is only on explicit recovery (and reported)."""
+    path = tmp_path / "j.sqlite"
+    written(path)
+    if damage == "delete":
+        execute(path, "DELETE FROM commands WHERE key = 't'")
+    else:
+        execute(path, "UPDATE commands SET fingerprint = 'other()' WHERE key = 't'")
+    with pytest.raises(JournalError, match="idempotency records"):
+        Engine.open(path, city=CITY, clock=ManualClock())
+    with Engine.open(path, city=CITY, clock=ManualClock(), recover="truncate") as again:
+        assert again.load_report.recovered is not None
+        assert "idempotency records" in again.load_report.recovered

@@ -290,6 +290,15 @@ def row_hash(previous: bytes, seq: int, command: str, record: str, last: bool) -
     return hashlib.sha256(previous + head + record.encode("utf-8")).digest()
 
 
+def key_hash(previous: bytes, record: CommandRecord) -> bytes:
+    """The hash of an idempotency record, chained to the previous one's (a lost or
+    edited key is noticed on open)."""
+    text = "\x1f".join(
+        (record.key, record.fingerprint, record.command, str(record.first), str(record.last))
+    )
+    return hashlib.sha256(previous + text.encode("utf-8")).digest()
+
+
 class MemoryJournal:
     """An append-only, in-memory list of events (the default journal)."""
 
@@ -520,6 +529,41 @@ class SqliteJournal:
                     'open it with recover="truncate" to keep the valid prefix'
                 ) from None
             self._truncate(broken)
+        self._keys_hash = self._verify_keys(recover)
+
+    def _verify_keys(self, recover: str | None) -> bytes:
+        """Check the chain of idempotency records against the one recorded by the last commit."""
+        previous = GENESIS
+        count = 0
+        try:
+            for row in self._db.execute(
+                "SELECT key, fingerprint, command, first_seq, last_seq FROM commands ORDER BY rowid"
+            ):
+                if not all(type(v) is str for v in row[:3]) or not all(
+                    type(v) is int for v in row[3:]
+                ):
+                    raise JournalError(f"{self.path}: idempotency record {row[0]!r} is malformed")
+                previous = key_hash(previous, CommandRecord(*row))
+                count += 1
+            stored = self._db.execute("SELECT value FROM meta WHERE key = 'keys'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{self.path}: idempotency records unreadable: {exc}") from None
+        want = f"{count}:{previous.hex()}"
+        written = "0:" + GENESIS.hex() if stored is None else str(stored[0])
+        if written != want:
+            if recover != "truncate":
+                raise JournalError(
+                    f"{self.path}: the idempotency records do not match the last commit's "
+                    f"({count} found, {written.split(':')[0]} recorded): keys were lost or "
+                    'edited; open it with recover="truncate" to accept the keys as they are'
+                )
+            try:
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('keys', ?)", (want,))
+            except sqlite3.DatabaseError as exc:
+                raise JournalError(f"cannot recover journal {self.path}: {exc}") from None
+            note = f"idempotency records: {count} kept, {written.split(':')[0]} recorded"
+            self.recovered = note if self.recovered is None else f"{self.recovered}; {note}"
+        return previous
 
     def _verify(self, head: str | None) -> tuple[int, bytes]:
         """Check the whole chain; returns (next seq, last hash) or raises :class:`_Broken`."""
@@ -647,6 +691,8 @@ class SqliteJournal:
             rows.append((e.seq, e.command, text, last, previous))
         head = f"{self._next + len(events) - 1}:{previous.hex()}" if rows else None
 
+        keys_hash = self._keys_hash if record is None else key_hash(self._keys_hash, record)
+
         def write(db: sqlite3.Connection) -> None:
             if rows:
                 db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
@@ -656,10 +702,16 @@ class SqliteJournal:
                     "INSERT INTO commands VALUES (?, ?, ?, ?, ?)",
                     (record.key, record.fingerprint, record.command, record.first, record.last),
                 )
+                count = db.execute("SELECT COUNT(*) FROM commands").fetchone()[0]
+                db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('keys', ?)",
+                    (f"{count}:{keys_hash.hex()}",),
+                )
 
         self._write(write)
         self._next += len(events)
         self._hash = previous
+        self._keys_hash = keys_hash
 
     def count_keys(self, upto: int) -> int:
         """How many idempotency records belong to commands ending at or before event ``upto``."""
