@@ -61,6 +61,9 @@ _log = logging.getLogger("gridgov.engine")
 #: The actor of the engine's own actions (deadlines) and the default actor.
 SYSTEM = "system"
 
+#: Marks the idempotency record of a refused command (its fingerprint follows).
+_REFUSED = "refused:"
+
 Journal = MemoryJournal | SqliteJournal
 Subscriber = Callable[[Event], object]
 
@@ -210,14 +213,19 @@ class Kernel:
                 printed = fingerprint(name, args, kwargs)
                 prior = self.journal.lookup(key)
                 if prior is not None:
-                    if prior.fingerprint != printed:
+                    refused = prior.fingerprint.startswith(_REFUSED)
+                    if prior.fingerprint.removeprefix(_REFUSED) != printed:
                         raise GridgovError(
-                            f"idempotency key {key!r} was used for {prior.fingerprint}; "
+                            f"idempotency key {key!r} was used for "
+                            f"{prior.fingerprint.removeprefix(_REFUSED)}; "
                             f"expected the same command again, got {printed}"
                         )
-                    return CommandResult(
-                        prior.command, tuple(self.journal.between(prior.first, prior.last))
-                    )
+                    events = tuple(self.journal.between(prior.first, prior.last))
+                    if refused and events:
+                        # The same refusal again, recorded once: raised, not journaled.
+                        first = events[0]
+                        raise AuthorityError(str(first.data.get("actor")), first.unit, first.cause)
+                    return CommandResult(prior.command, events)
                 self.pending = (key, printed)
             self.batch = []
             try:
@@ -226,8 +234,9 @@ class Kernel:
                 # for advance), with its idempotency key, reaches the journal at once.
                 self._flush()
             except AuthorityError as exc:
+                pending = self.pending
                 self._discard()
-                self.deliver(self.refuse(name, exc).events)
+                self.deliver(self.refuse(name, exc, pending).events)
                 raise
             except BaseException:
                 self._discard()
@@ -266,8 +275,11 @@ class Kernel:
         if events:
             self.rebuild()
 
-    def refuse(self, name: str, exc: AuthorityError) -> CommandResult:
-        """Record a refused command: refusals are audit data."""
+    def refuse(
+        self, name: str, exc: AuthorityError, pending: tuple[str, str] | None = None
+    ) -> CommandResult:
+        """Record a refused command: refusals are audit data (under the command's
+        idempotency key, when it has one, so a retried refusal is recorded once)."""
         record = Record(
             self.clock.now(),
             "command.refused",
@@ -277,7 +289,16 @@ class Kernel:
             None,
             {"command": name, "actor": exc.actor},
         )
-        return self.commit(self.command_id(None), exc.actor, [record])
+        # The refusal and its key in one transaction.
+        self.batch = []
+        self.pending = None if pending is None else (pending[0], _REFUSED + pending[1])
+        try:
+            result = self.commit(self.command_id(None), exc.actor, [record])
+            self._flush()
+        except BaseException:
+            self._discard()
+            raise
+        return result
 
     def audit(self, command_id: str | None, actor: str, record: Record) -> None:
         """Journal and deliver an audit record now, inside a command about to raise."""
