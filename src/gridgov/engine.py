@@ -132,11 +132,13 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands):
 
     def zones(self) -> dict[str, str]:
         """Every compound's zone."""
-        return self.boards[1].states_of()
+        with self._kernel.lock:
+            return self.boards[1].states_of()
 
     def modes(self) -> dict[str, str]:
         """Every community's mode."""
-        return self.boards[0].states_of()
+        with self._kernel.lock:
+            return self.boards[0].states_of()
 
     def next_deadline(self) -> datetime | None:
         """When the next time-based change falls due (None when nothing is scheduled)."""
@@ -158,9 +160,10 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands):
         Raises:
             UnknownUnitError: no such compound.
         """
-        self.zone(compound)
-        holders = self.roster.holder_of(f"{compound}/point_lead")
-        return holders[0] if holders else None
+        with self._kernel.lock:
+            self.zone(compound)
+            holders = self.roster.holder_of(f"{compound}/point_lead")
+            return holders[0] if holders else None
 
     def doing(self, person: str) -> tuple[Post, datetime | None]:
         """What ``person`` is doing now, and since when.
@@ -173,13 +176,14 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands):
         Raises:
             UnknownUnitError: no such person.
         """
-        record = self.city.person(person)
-        roster = self.roster
-        held = roster.assignment.get(person)
-        if held is not None:
-            assignment, since = held
-            return Post(assignment.role, roster.posts[assignment.post].unit), since
-        return record.normal_post, roster.back_since.get(person)
+        with self._kernel.lock:
+            record = self.city.person(person)
+            roster = self.roster
+            held = roster.assignment.get(person)
+            if held is not None:
+                assignment, since = held
+                return Post(assignment.role, roster.posts[assignment.post].unit), since
+            return record.normal_post, roster.back_since.get(person)
 
     def posts_report(self, level: Level | str = Level.COMMUNITY) -> list[dict[str, Any]]:
         """Posts needed, filled and short per unit at ``level`` and role, sorted.
