@@ -48,3 +48,13 @@ def test_refusals_without_a_key_are_each_recorded() -> None:
         with pytest.raises(AuthorityError):
             engine.declare(compound, actor=actor)
     assert len(engine.journal.select(type="command.refused")) == 2
+
+
+@pytest.mark.parametrize("actor", ["system", ""])
+def test_no_magic_actor(actor: str) -> None:
+    """actor="system" (or empty) is no back door: refused and audited."""
+    engine = Engine(CITY, clock=ManualClock())
+    with pytest.raises(AuthorityError):
+        engine.declare(COMPOUNDS[0], actor=actor)
+    assert set(engine.zones().values()) == {"open"}
+    assert [e.type for e in engine.journal] == ["command.refused"]

@@ -112,8 +112,17 @@ def authorise(
         UnknownUnitError: ``actor`` is neither a unit nor a person.
         AuthorityError: ``actor`` may not act there.
     """
-    if actor is None or actor == SYSTEM:
+    if actor is None:
+        # The embedding code itself (it holds the engine): the engine's own authority.
         return SYSTEM
+    if actor == SYSTEM or not actor:
+        # No magic actor string: "system" (or an empty name) passed by a caller is refused.
+        raise AuthorityError(
+            actor or "(empty)",
+            ", ".join(units),
+            f"{actor!r} is not an actor: the engine's own authority is the embedding "
+            "code's, used by leaving actor unset",
+        )
     chain = city.chain
     post_unit = actor
     if actor not in chain:
