@@ -573,19 +573,21 @@ class SqliteJournal:
         digest = hashlib.sha256
         try:
             cursor = self._db.execute(
-                "SELECT seq, command, record, last, hash FROM events ORDER BY seq"
+                "SELECT seq, CAST(command AS BLOB), CAST(record AS BLOB), last, hash, "
+                "typeof(command) || typeof(record) FROM events ORDER BY seq"
             )
             while True:
                 rows = cursor.fetchmany(4096)
                 if not rows:
                     break
-                for seq, command, record, last, stored in rows:
+                for seq, command, record, last, stored, kinds in rows:
                     if seq != expected:
                         raise _Broken(expected, f"event {expected} is missing", boundary)
-                    if type(command) is not str or type(record) is not str or last not in (0, 1):
+                    if kinds != "texttext" or (last != 0 and last != 1):
                         raise _Broken(seq, f"event {seq} is malformed", boundary)
-                    data = b"%d\x1f%s\x1f%d\x1f" % (seq, command.encode("utf-8"), last)
-                    current = digest(previous + data + record.encode("utf-8")).digest()
+                    current = digest(
+                        b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, seq, command, last, record)
+                    ).digest()
                     if current != stored:
                         raise _Broken(seq, f"event {seq} does not match its hash", boundary)
                     previous = current
