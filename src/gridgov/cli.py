@@ -363,6 +363,10 @@ def demo(as_json: bool, out: str, quiet: bool) -> None:
         "tickets_opened",
         "tickets_escalated",
         "days_to_normal",
+        "supplies_delivered",
+        "household_days_unsupplied",
+        "supplies_latency_hours_p95",
+        "supplies_building_leads_requested",
     ):
         value = figures.get(name)
         shown_value = (
@@ -370,7 +374,10 @@ def demo(as_json: bool, out: str, quiet: bool) -> None:
             if value is None
             else (f"{value:,}" if isinstance(value, int | float) else str(value))
         )
-        metrics.add_row(name.replace("_", " "), shown_value)
+        label = name.replace("_", " ")
+        if name == "supplies_delivered":
+            label = "supplies delivered (kg)"
+        metrics.add_row(label, shown_value)
     console = Console()
     console.print(table)
     console.print(metrics)

@@ -22,7 +22,7 @@ import functools
 import hashlib
 import heapq
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -50,6 +50,7 @@ from gridgov.modes import StateBoard, units_compounds
 from gridgov.records import Record
 from gridgov.rules import Rules
 from gridgov.staffing import Pools, Roster, StaffPost
+from gridgov.supply_book import SupplyBook, hands_at, plan_supply_day
 from gridgov.tickets import Private, TicketChange, TicketDesk
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "EngineBase",
     "MeasureCommands",
     "StaffingCommands",
+    "SupplyCommands",
     "TicketCommands",
     "command",
 ]
@@ -129,6 +131,11 @@ class EngineBase:
         """The time of the latest event (None before the first): where a reopened
         engine's manual clock should be at least."""
         return self._kernel.state.last_time
+
+    @property
+    def supplies(self) -> SupplyBook | None:
+        """The supply book (stock and demand carried over), None when supplies are off."""
+        return self._kernel.state.supplies
 
     @property
     def seed(self) -> int:
@@ -852,6 +859,125 @@ class AlertCommands(EngineBase):
         what = f"review {review} rejected by {who}: {reason}"
         record = Record(self.clock.now(), "alert.reviewed", chain.city, what, None, None, data)
         return self._kernel.commit(command, who, [record])
+
+
+class SupplyCommands(EngineBase):
+    """Commands of the supply chain: the day's dispatch to sealed households."""
+
+    @command
+    def dispatch_supplies(
+        self,
+        at: datetime | None = None,
+        *,
+        method: str = "min_cost",
+        requests: Mapping[str, Mapping[str, float]] | None = None,
+        actor: str | None = None,
+        command_id: str | None = None,
+        key: str | None = None,
+    ) -> CommandResult:
+        """Plan the day's supplies for sealed and controlled households and dispatch them.
+
+        Restocks the depots (once per calendar day), adds the day's rations of
+        every sealed or controlled household and its residents' requests to
+        what is owed, plans the dispatch (:func:`gridgov.supplies.plan_dispatch`,
+        or the greedy reference), and records it as ``supply.*`` events (see
+        :mod:`gridgov.supply_book`). Open ``food_supplies`` and ``medicine``
+        tickets of a compound that receives goods of their category are taken
+        through the closed loop up to ``fed_back`` with the delivery as result.
+
+        Args:
+            at: when the dispatch happens (default: now); not in the future.
+            method: ``min_cost`` or ``greedy``.
+            requests: compound -> request category -> requests to add to the
+                day's demand (default: the open food and medicine tickets of
+                each compound on the ticket desk).
+            actor: who orders it (the city or a unit above every compound; default ``system``).
+            command_id: the command's id (default: a new one).
+
+        Raises:
+            GridgovError: supplies are off, ``at`` is in the future, or an unknown method.
+            AuthorityError: ``actor`` does not command the whole city.
+        """
+        book = self.supplies
+        if book is None:
+            raise GridgovError(
+                "supplies are off for this engine (give Engine(..., supplies=SupplyNetwork(...)))"
+            )
+        now = self.clock.now()
+        when = at if at is not None else now
+        if when > now:
+            raise GridgovError(
+                f"dispatch at {when.isoformat()} is in the future (now is {now.isoformat()})"
+            )
+        city = self.city.chain.city
+        who = self._authorise(actor, [city], Level.CITY, "dispatch supplies in")
+        params = book.network.params
+        roster = self.roster
+        seats = ((p.unit, p.role, len(roster.holders.get(p.id, ()))) for p in roster.posts.values())
+        hands = hands_at(seats, params.building_lead_kg, params.volunteer_kg)
+        if requests is None:
+            requests = self._supply_requests(params.request_category)
+        zones = self._kernel.state.measures.zone_board.states_of()
+        outcome = plan_supply_day(book, zones, hands, when, requests, method)
+        records = [
+            Record(when, type, unit, cause, None, None, dict(data))
+            for type, unit, cause, data in outcome.records
+        ]
+        records += _ticket_records(self._fulfil(outcome.plan.deliveries, params, when))
+        command = self._kernel.command_id(command_id)
+        return self._kernel.commit(command, who, records)
+
+    def _supply_requests(self, categories: Mapping[str, str]) -> dict[str, dict[str, float]]:
+        """Open food and medicine tickets per compound, by category."""
+        out: dict[str, dict[str, float]] = {}
+        for ticket in self.tickets:
+            if ticket.compound is None or ticket.category not in categories:
+                continue
+            if ticket.state in _SUPPLY_OPEN:
+                per = out.setdefault(ticket.compound, {})
+                per[ticket.category] = per.get(ticket.category, 0) + 1
+        return out
+
+    def _fulfil(
+        self, deliveries: Mapping[str, Mapping[str, int]], params: Any, when: datetime
+    ) -> list[TicketChange]:
+        """Ticket changes that take the open supply tickets of supplied compounds to fed_back."""
+        changes: list[TicketChange] = []
+        for ticket in sorted(self.tickets, key=lambda t: t.id):
+            category = params.request_category.get(ticket.category)
+            if ticket.compound is None or category is None:
+                continue
+            if ticket.state not in _SUPPLY_OPEN or not deliveries.get(ticket.compound, {}).get(
+                category
+            ):
+                continue
+            # Plan the remaining steps on a scratch desk holding this ticket alone.
+            scratch = TicketDesk(self.city, self.rules.tickets, self.tickets.situation)
+            scratch._apply(ticket.history)
+            state = ticket.state
+            while state != "fed_back":
+                trigger = _TO_FED_BACK[state]
+                data = {"result": f"{category} delivered on {when.date().isoformat()}"}
+                step = scratch.plan_trigger(
+                    ticket.id,
+                    trigger,
+                    max(when, scratch.ticket(ticket.id).updated),
+                    **(data if trigger == "feed_back" else {}),
+                )
+                scratch._apply(step)
+                changes.extend(step)
+                state = scratch.ticket(ticket.id).state
+        return changes
+
+
+#: Ticket states a delivery fulfils, and the trigger that moves each towards fed_back.
+_TO_FED_BACK = {
+    "accepted": "classify",
+    "classified": "track",
+    "tracking": "supervise",
+    "supervising": "feed_back",
+}
+_SUPPLY_OPEN = frozenset(_TO_FED_BACK)
 
 
 def _alert_records(

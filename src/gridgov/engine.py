@@ -29,7 +29,13 @@ from gridgov import staffing as _staffing
 from gridgov.alerts import AlertRule, AreaMatcher
 from gridgov.city import City
 from gridgov.clock import Clock, WallClock
-from gridgov.commands import AlertCommands, MeasureCommands, StaffingCommands, TicketCommands
+from gridgov.commands import (
+    AlertCommands,
+    MeasureCommands,
+    StaffingCommands,
+    SupplyCommands,
+    TicketCommands,
+)
 from gridgov.errors import GridgovError, JournalError, UnknownUnitError
 from gridgov.journal import Event, MemoryJournal, SqliteJournal
 from gridgov.kernel import CommandResult, Kernel, Subscriber
@@ -37,13 +43,14 @@ from gridgov.measures import SEVERITY
 from gridgov.model import Level, Post
 from gridgov.modes import ZONES
 from gridgov.rules import Rules
+from gridgov.supplies import SupplyNetwork
 
 __all__ = ["CommandResult", "Engine"]
 
 Journal = MemoryJournal | SqliteJournal
 
 
-class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands):
+class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, SupplyCommands):
     """Switches a city's communities and compounds by the rules, and records every change.
 
     Args:
@@ -63,6 +70,9 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands):
             person's review (default: :class:`~gridgov.alerts.AlertRule`).
         area_matcher: matches alert polygons and circles to units (the
             geometry layer's); without one, shape-only alert areas go to review.
+        supplies: the depots, hubs and parameters of the supply chain, to
+            dispatch supplies to sealed households (:meth:`dispatch_supplies`);
+            None: supplies are off.
         pause_gc: pause Python's cyclic garbage collector while a command
             runs, the pools are built or a journal is replayed. It speeds up
             bulk work on a big city (measured in ``benchmarks/``) but switches
@@ -85,9 +95,12 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands):
         *,
         alert_rule: AlertRule | None = None,
         area_matcher: AreaMatcher | None = None,
+        supplies: SupplyNetwork | None = None,
         pause_gc: bool = False,
     ) -> None:
         rules = rules if rules is not None else Rules.default()
+        if supplies is not None and supplies.city is not city:
+            raise GridgovError("the supply network is of another city than the engine's")
         chain = city.chain
         for area, members in rules.areas.items():
             missing = [m for m in members if m not in chain]
@@ -103,6 +116,7 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands):
             pause_gc=pause_gc,
             alert_rule=alert_rule if alert_rule is not None else AlertRule(),
             area_matcher=area_matcher,
+            supplies=supplies,
         )
         if len(self._kernel.journal):
             self._kernel.load()
@@ -240,10 +254,11 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands):
         clock: Clock | None = None,
         *,
         seed: int = 0,
+        supplies: SupplyNetwork | None = None,
     ) -> Engine:
         """A new engine whose state is what ``events`` give, with the same journal.
 
-        Pass the same rules and seed as the engine that wrote
+        Pass the same rules, seed and supply network as the engine that wrote
         the events, so that the replayed engine goes on deciding the same way.
 
         Raises:
@@ -251,7 +266,7 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands):
         """
         journal = MemoryJournal()
         journal.append(list(events))
-        return cls(city, rules, clock, journal=journal, seed=seed)
+        return cls(city, rules, clock, journal=journal, seed=seed, supplies=supplies)
 
     @classmethod
     def open(
@@ -264,6 +279,7 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands):
         seed: int = 0,
         synchronous: str = "NORMAL",
         snapshot_every: int = 50_000,
+        supplies: SupplyNetwork | None = None,
         pause_gc: bool = False,
         recover: str | None = None,
     ) -> Engine:
@@ -286,6 +302,7 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands):
             seed: the staffing seed.
             synchronous: SQLite ``synchronous``: ``NORMAL`` or ``FULL``.
             snapshot_every: events between snapshots.
+            supplies: the supply network (see :class:`Engine`).
             pause_gc: see :class:`Engine`.
             recover: None (the default): a journal whose hash chain breaks (an
                 edited, reordered, missing or partial event row) is refused
@@ -323,6 +340,7 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands):
                 journal=journal,
                 seed=seed,
                 snapshot_every=snapshot_every,
+                supplies=supplies,
                 pause_gc=pause_gc,
             )
         except BaseException:

@@ -53,6 +53,7 @@ from gridgov.records import Record
 from gridgov.rules import Rules
 from gridgov.staffing import Pools, plan_staffing, staffing_records
 from gridgov.state import EngineState
+from gridgov.supplies import SupplyNetwork
 
 __all__ = ["SYSTEM", "CommandResult", "Kernel", "LoadReport", "authorise"]
 
@@ -166,7 +167,9 @@ class Kernel:
         pause_gc: bool,
         alert_rule: AlertRule,
         area_matcher: AreaMatcher | None,
+        supplies: SupplyNetwork | None = None,
     ) -> None:
+        self.supplies = supplies
         self.city = city
         self.alert_rule = alert_rule
         self.area_matcher = area_matcher
@@ -175,7 +178,7 @@ class Kernel:
         self.journal = journal
         self.seed = seed
         self.pause_gc = pause_gc
-        self.state = EngineState(city, rules, pause_gc=pause_gc)
+        self.state = EngineState(city, rules, pause_gc=pause_gc, supplies=supplies)
         #: Scheduled step-downs (an index over the state's deadlines).
         self.heap: list[Deadline] = []
         self.lock = threading.RLock()
@@ -189,6 +192,10 @@ class Kernel:
         self.snapshot_seq = 0
         self.load_report = LoadReport()
         self._pools: Pools | None = None
+
+    def fresh_state(self) -> EngineState:
+        """The state of a new engine (before any event)."""
+        return EngineState(self.city, self.rules, pause_gc=self.pause_gc, supplies=self.supplies)
 
     def paused(self) -> contextlib.AbstractContextManager[None]:
         """Pause the garbage collector for bulk work, when the engine was asked to."""
@@ -453,7 +460,7 @@ class Kernel:
 
     def _from_snapshot(self) -> tuple[EngineState, int, str | None]:
         """A new state from the latest snapshot if it can be trusted: (state, seq, why not)."""
-        state = EngineState(self.city, self.rules, pause_gc=self.pause_gc)
+        state = self.fresh_state()
         latest = self.journal.latest_snapshot()
         if latest is None:
             return state, 0, None
@@ -473,10 +480,10 @@ class Kernel:
                 )
             state.load(data["state"])
         except JournalError as exc:
-            return EngineState(self.city, self.rules, pause_gc=self.pause_gc), 0, str(exc)
+            return self.fresh_state(), 0, str(exc)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             return (
-                EngineState(self.city, self.rules, pause_gc=self.pause_gc),
+                self.fresh_state(),
                 0,
                 f"snapshot at event {seq} is malformed ({exc!r})",
             )

@@ -25,11 +25,13 @@ from typing import Any
 
 from gridgov.alerts import ALERT_EVENTS, AlertBook
 from gridgov.city import City
-from gridgov.errors import UnknownUnitError
+from gridgov.errors import JournalError, UnknownUnitError
 from gridgov.measures import ALERT_DUE, MEASURE_EVENTS, Deadline, Measures
 from gridgov.records import EventLike
 from gridgov.rules import Rules
 from gridgov.staffing import STAFFING_EVENTS, Roster
+from gridgov.supplies import SupplyNetwork
+from gridgov.supply_book import SUPPLY_EVENTS, SupplyBook
 from gridgov.tickets import KINDS as TICKET_KINDS
 from gridgov.tickets import TicketDesk, situation_from
 
@@ -52,8 +54,17 @@ class EngineState:
         pause_gc: pause the garbage collector while the machines are built.
     """
 
-    def __init__(self, city: City, rules: Rules, *, pause_gc: bool = False) -> None:
+    def __init__(
+        self,
+        city: City,
+        rules: Rules,
+        *,
+        pause_gc: bool = False,
+        supplies: SupplyNetwork | None = None,
+    ) -> None:
         self.city = city
+        #: The supply book (stock and demand carried over), None when supplies are off.
+        self.supplies = SupplyBook(supplies) if supplies is not None else None
         #: Zones, modes, their deadlines and holds.
         self.measures = Measures(city, pause_gc=pause_gc)
         #: Who holds which emergency post.
@@ -81,6 +92,8 @@ class EngineState:
             self._reducers[kind] = self.tickets._apply_event
         for kind in ALERT_EVENTS:
             self._reducers[kind] = self._apply_alert
+        for kind in SUPPLY_EVENTS:
+            self._reducers[kind] = self._apply_supply
 
     # ---------------------------------------------------------------- reducer
 
@@ -116,6 +129,14 @@ class EngineState:
     def _apply_alert(self, event: EventLike) -> None:
         self.alerts.apply(event.type, event.data)
 
+    def _apply_supply(self, event: EventLike) -> None:
+        if self.supplies is None:
+            raise JournalError(
+                f"event {event.seq} is a supply event, but this engine has no "
+                "supply network (Engine(..., supplies=...))"
+            )
+        self.supplies._apply_event(event)
+
     # ------------------------------------------------------------------ reads
 
     def live(self, item: Deadline) -> bool:
@@ -140,6 +161,7 @@ class EngineState:
         out["tickets"] = self.tickets.snapshot()
         out["task_numbers"] = dict(self.task_numbers)
         out["alerts"] = self.alerts.snapshot()
+        out["supplies"] = self.supplies.to_json() if self.supplies is not None else None
         return out
 
     # -------------------------------------------------------------- snapshots
@@ -154,6 +176,7 @@ class EngineState:
             "last_time": self.last_time.isoformat() if self.last_time is not None else None,
             "task_numbers": dict(self.task_numbers),
             "alerts": self.alerts.state(),
+            "supplies": self.supplies.to_json() if self.supplies is not None else None,
         }
 
     def load(self, data: Mapping[str, Any]) -> None:
@@ -174,3 +197,5 @@ class EngineState:
         self.last_time = datetime.fromisoformat(last) if last is not None else None
         self.task_numbers = {str(k): int(v) for k, v in data["task_numbers"].items()}
         self.alerts = AlertBook.restore(data["alerts"])
+        if self.supplies is not None and data["supplies"] is not None:
+            self.supplies._load(data["supplies"])
