@@ -37,6 +37,7 @@ OVERSIZED = {
     "geo/synth.py:run",
     "presets/jiamusi.py:units_table",
     "sim/covasim.py:_make_classes",
+    "sim/results.py:write_run",
     "sim/runner.py:run_scenario",
     "synthesis.py:_check_input",
     "synthesis.py:staff",
