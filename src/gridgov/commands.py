@@ -737,8 +737,7 @@ class AlertCommands(EngineBase):
         except AlertError as exc:
             kernel.pending = None  # audit data, not the keyed result: a retry raises again
             record = _unreadable_alert(xml, exc, city, now, digest, size)
-            who = SYSTEM if actor is None else actor
-            kernel.deliver(kernel.commit(kernel.command_id(command_id), who, [record]).events)
+            kernel.audit(command_id, SYSTEM if actor is None else actor, record)
             raise
         decision = plan_alert(
             self.city,

@@ -146,11 +146,13 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
 
     def zones(self) -> dict[str, str]:
         """Every compound's zone."""
-        return self.boards[1].states_of()
+        with self._kernel.lock:
+            return self.boards[1].states_of()
 
     def modes(self) -> dict[str, str]:
         """Every community's mode."""
-        return self.boards[0].states_of()
+        with self._kernel.lock:
+            return self.boards[0].states_of()
 
     def next_deadline(self) -> datetime | None:
         """When the next time-based change falls due (None when nothing is scheduled)."""
@@ -172,9 +174,10 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
         Raises:
             UnknownUnitError: no such compound.
         """
-        self.zone(compound)
-        holders = self.roster.holder_of(f"{compound}/point_lead")
-        return holders[0] if holders else None
+        with self._kernel.lock:
+            self.zone(compound)
+            holders = self.roster.holder_of(f"{compound}/point_lead")
+            return holders[0] if holders else None
 
     def doing(self, person: str) -> tuple[Post, datetime | None]:
         """What ``person`` is doing now, and since when.
@@ -187,13 +190,14 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
         Raises:
             UnknownUnitError: no such person.
         """
-        record = self.city.person(person)
-        roster = self.roster
-        held = roster.assignment.get(person)
-        if held is not None:
-            assignment, since = held
-            return Post(assignment.role, roster.posts[assignment.post].unit), since
-        return record.normal_post, roster.back_since.get(person)
+        with self._kernel.lock:
+            record = self.city.person(person)
+            roster = self.roster
+            held = roster.assignment.get(person)
+            if held is not None:
+                assignment, since = held
+                return Post(assignment.role, roster.posts[assignment.post].unit), since
+            return record.normal_post, roster.back_since.get(person)
 
     def posts_report(self, level: Level | str = Level.COMMUNITY) -> list[dict[str, Any]]:
         """Posts needed, filled and short per unit at ``level`` and role, sorted.
@@ -277,6 +281,7 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
         snapshot_every: int = 50_000,
         supplies: SupplyNetwork | None = None,
         pause_gc: bool = False,
+        recover: str | None = None,
     ) -> Engine:
         """An engine on a durable SQLite journal at ``path``, at the state its events give.
 
@@ -299,13 +304,20 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
             snapshot_every: events between snapshots.
             supplies: the supply network (see :class:`Engine`).
             pause_gc: see :class:`Engine`.
+            recover: None (the default): a journal whose hash chain breaks (an
+                edited, reordered, missing or partial event row) is refused
+                with a :class:`JournalError` naming the first bad seq.
+                ``"truncate"``: keep the longest valid prefix that ends on a
+                command boundary and drop the rest; :attr:`load_report`
+                ``.recovered`` says what was dropped.
 
         Raises:
-            JournalError: the file is not a journal, is corrupted, or belongs to
-                another city, rules or seed.
+            JournalError: the file is not a journal, is corrupted, was written by
+                a gridgov without the hash chain, or belongs to another city,
+                rules or seed.
         """
         rules = rules if rules is not None else Rules.default()
-        journal = SqliteJournal(path, synchronous)
+        journal = SqliteJournal(path, synchronous, recover=recover)
         stamp = {
             "city": f"{city.name}:{_digest(repr(sorted(city.summary().items())))}",
             "rules": _digest(rules.to_toml()),

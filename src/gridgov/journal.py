@@ -36,6 +36,8 @@ import orjson
 from gridgov.errors import JournalError
 
 __all__ = [
+    "FORMAT_VERSION",
+    "GENESIS",
     "SCHEMA_VERSION",
     "SNAPSHOT_VERSION",
     "CommandRecord",
@@ -44,10 +46,15 @@ __all__ = [
     "SqliteJournal",
     "decode_snapshot",
     "encode_snapshot",
+    "row_hash",
 ]
 
 #: Version of the JSON form of an event; written into every record.
 SCHEMA_VERSION = 1
+#: Version of the SQLite journal's layout (2: every event row chained by a hash).
+FORMAT_VERSION = 2
+#: The hash a journal's chain starts from.
+GENESIS = b"\0" * 32
 #: Version of the JSON form of a snapshot; a snapshot of another version is not read.
 SNAPSHOT_VERSION = 1
 _SNAPSHOT_FORMAT = "gridgov.snapshot"
@@ -143,6 +150,10 @@ def _from_record(
         else:
             got = times.get(stamp)
             when = times[stamp] = datetime.fromisoformat(stamp) if got is None else got
+        if when.tzinfo is None:
+            raise JournalError(f"event record {record.get('seq')!r} has a time without offset")
+        if not isinstance(data, dict):
+            raise JournalError(f"event record {record.get('seq')!r} has data that is not an object")
         return Event(
             seq=int(record["seq"]),
             time=when,
@@ -267,6 +278,25 @@ def _check_sequence(events: Sequence[Event], expected: int) -> None:
             )
 
 
+def row_hash(previous: bytes, seq: int, command: str, record: str, last: bool) -> bytes:
+    """The hash of an event row: SHA-256 of the previous row's hash and this row's content.
+
+    ``last`` marks the last row of a command, so a journal cut inside a
+    command is noticed.
+    """
+    head = b"%d\x1f%s\x1f%d\x1f" % (seq, command.encode("utf-8"), last)
+    return hashlib.sha256(previous + head + record.encode("utf-8")).digest()
+
+
+def key_hash(previous: bytes, record: CommandRecord) -> bytes:
+    """The hash of an idempotency record, chained to the previous one's (a lost or
+    edited key is noticed on open)."""
+    text = "\x1f".join(
+        (record.key, record.fingerprint, record.command, str(record.first), str(record.last))
+    )
+    return hashlib.sha256(previous + text.encode("utf-8")).digest()
+
+
 class MemoryJournal:
     """An append-only, in-memory list of events (the default journal)."""
 
@@ -385,6 +415,16 @@ def decode_snapshot(blob: bytes, seq: int) -> dict[str, Any]:
     return state
 
 
+class _Broken(Exception):
+    """Where a journal's chain breaks: the first bad seq, why, and the last good boundary."""
+
+    def __init__(self, seq: int, reason: str, boundary: tuple[int, bytes]) -> None:
+        super().__init__(reason)
+        self.seq = seq
+        self.reason = reason
+        self.boundary = boundary
+
+
 class _Rows(list[Any]):
     """Fetched rows (read whole, so a corrupted page fails inside the try)."""
 
@@ -397,7 +437,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
     command TEXT NOT NULL,
-    record TEXT NOT NULL
+    record TEXT NOT NULL,
+    last INTEGER NOT NULL,
+    hash BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS commands (
     key TEXT PRIMARY KEY,
@@ -425,35 +467,173 @@ class SqliteJournal:
 
     durable = True
 
-    def __init__(self, path: str | os.PathLike[str], synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        synchronous: str = "NORMAL",
+        *,
+        recover: str | None = None,
+    ) -> None:
         if synchronous.upper() not in ("NORMAL", "FULL", "OFF", "EXTRA"):
             raise JournalError(
                 f"unknown synchronous setting {synchronous!r} (expected NORMAL, FULL, EXTRA or OFF)"
             )
+        if recover not in (None, "truncate"):
+            raise JournalError(f"unknown recovery {recover!r} (expected None or 'truncate')")
         self.path = os.fspath(path)
+        #: What opening with ``recover="truncate"`` dropped (None: nothing).
+        self.recovered: str | None = None
         try:
             # Autocommit mode: transactions are opened explicitly, one per command.
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            self._db.executescript(_SCHEMA)
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{self.path} is not a readable gridgov journal: {exc}") from None
+        try:
+            self._open(synchronous.upper(), recover)
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _open(self, synchronous: str, recover: str | None) -> None:
+        try:
+            db = self._db
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={synchronous}")
+            columns = [r[1] for r in db.execute("PRAGMA table_info(events)").fetchall()]
+            if columns and "hash" not in columns:
+                raise JournalError(
+                    f"{self.path} is a journal of an older gridgov, without the hash chain "
+                    f"of format {FORMAT_VERSION}; it is not opened (replay its events into a "
+                    "new journal with the gridgov that wrote it, or keep using that version)"
+                )
+            db.executescript(_SCHEMA)
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             if row is None:
-                self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             elif row[0] != str(SCHEMA_VERSION):
                 raise JournalError(
                     f"{self.path} is a journal of schema version {row[0]}; this gridgov "
                     f"writes version {SCHEMA_VERSION}"
                 )
-            last = self._db.execute("SELECT MAX(seq), COUNT(*) FROM events").fetchone()
+            head = db.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path} is not a readable gridgov journal: {exc}") from None
-        self._next = (last[0] or 0) + 1
-        if last[1] != self._next - 1:
-            raise JournalError(
-                f"{self.path}: the event sequence has gaps ({last[1]} events, last seq "
-                f"{self._next - 1})"
+        try:
+            self._next, self._hash = self._verify(None if head is None else str(head[0]))
+        except _Broken as broken:
+            if recover != "truncate":
+                raise JournalError(
+                    f"{self.path}: {broken.reason} (first bad event: seq {broken.seq}); "
+                    'open it with recover="truncate" to keep the valid prefix'
+                ) from None
+            self._truncate(broken)
+        self._keys_hash = self._verify_keys(recover)
+
+    def _verify_keys(self, recover: str | None) -> bytes:
+        """Check the chain of idempotency records against the one recorded by the last commit."""
+        previous = GENESIS
+        count = 0
+        try:
+            for row in self._db.execute(
+                "SELECT key, fingerprint, command, first_seq, last_seq FROM commands ORDER BY rowid"
+            ):
+                if not all(type(v) is str for v in row[:3]) or not all(
+                    type(v) is int for v in row[3:]
+                ):
+                    raise JournalError(f"{self.path}: idempotency record {row[0]!r} is malformed")
+                previous = key_hash(previous, CommandRecord(*row))
+                count += 1
+            stored = self._db.execute("SELECT value FROM meta WHERE key = 'keys'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{self.path}: idempotency records unreadable: {exc}") from None
+        want = f"{count}:{previous.hex()}"
+        written = "0:" + GENESIS.hex() if stored is None else str(stored[0])
+        if written != want:
+            if recover != "truncate":
+                raise JournalError(
+                    f"{self.path}: the idempotency records do not match the last commit's "
+                    f"({count} found, {written.split(':')[0]} recorded): keys were lost or "
+                    'edited; open it with recover="truncate" to accept the keys as they are'
+                )
+            try:
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('keys', ?)", (want,))
+            except sqlite3.DatabaseError as exc:
+                raise JournalError(f"cannot recover journal {self.path}: {exc}") from None
+            note = f"idempotency records: {count} kept, {written.split(':')[0]} recorded"
+            self.recovered = note if self.recovered is None else f"{self.recovered}; {note}"
+        return previous
+
+    def _verify(self, head: str | None) -> tuple[int, bytes]:
+        """Check the whole chain; returns (next seq, last hash) or raises :class:`_Broken`."""
+        previous = GENESIS
+        expected = 1
+        boundary = (0, GENESIS)
+        digest = hashlib.sha256
+        try:
+            cursor = self._db.execute(
+                "SELECT seq, CAST(command AS BLOB), CAST(record AS BLOB), last, hash, "
+                "typeof(command) || typeof(record) FROM events ORDER BY seq"
             )
+            while True:
+                rows = cursor.fetchmany(4096)
+                if not rows:
+                    break
+                for seq, command, record, last, stored, kinds in rows:
+                    if seq != expected:
+                        raise _Broken(expected, f"event {expected} is missing", boundary)
+                    if kinds != "texttext" or (last != 0 and last != 1):
+                        raise _Broken(seq, f"event {seq} is malformed", boundary)
+                    current = digest(
+                        b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, seq, command, last, record)
+                    ).digest()
+                    if current != stored:
+                        raise _Broken(seq, f"event {seq} does not match its hash", boundary)
+                    previous = current
+                    expected += 1
+                    if last:
+                        boundary = (seq, current)
+        except sqlite3.DatabaseError as exc:
+            raise _Broken(expected, f"event {expected} is unreadable ({exc})", boundary) from None
+        end = expected - 1
+        if boundary[0] != end:
+            raise _Broken(
+                boundary[0] + 1, f"the command from event {boundary[0] + 1} is partial", boundary
+            )
+        want = f"{end}:{previous.hex()}"
+        if (head is None and end) or (head is not None and head != want):
+            recorded = (head or "0:").split(":", 1)[0]
+            number = int(recorded) if recorded.isdigit() else 0
+            raise _Broken(
+                end + 1 if number > end else max(1, number),
+                f"the journal ends at event {end}, but its last commit recorded event {recorded}",
+                boundary,
+            )
+        return expected, previous
+
+    def _truncate(self, broken: _Broken) -> None:
+        """Keep the longest valid prefix ending on a command boundary; drop the rest."""
+        keep, last_hash = broken.boundary
+        try:
+            self._begin()
+            db = self._db
+            dropped = db.execute("SELECT COUNT(*) FROM events WHERE seq > ?", (keep,)).fetchone()[0]
+            db.execute("DELETE FROM events WHERE seq > ?", (keep,))
+            db.execute("DELETE FROM commands WHERE last_seq > ?", (keep,))
+            db.execute("DELETE FROM snapshots WHERE seq > ?", (keep,))
+            db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('head', ?)", (f"{keep}:{last_hash.hex()}",)
+            )
+            db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"cannot recover journal {self.path}: {exc}") from None
+        self._next, self._hash = keep + 1, last_hash
+        self.recovered = (
+            f"{broken.reason} (first bad event: seq {broken.seq}); kept events 1-{keep}, "
+            f"dropped {dropped} event row(s) after it"
+        )
+
+    def _begin(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
 
     # ------------------------------------------------------------ metadata
 
@@ -499,22 +679,39 @@ class SqliteJournal:
         # A command's events mostly share one time: put it in ISO form once.
         times: dict[datetime, str] = {}
         rows = []
-        for e in events:
+        previous = self._hash
+        end = len(events) - 1
+        for i, e in enumerate(events):
             iso = times.get(e.time)
             if iso is None:
                 iso = times[e.time] = e.time.isoformat()
-            rows.append((e.seq, e.command, _encode(e, iso)))
+            text = _encode(e, iso)
+            last = int(i == end)
+            previous = row_hash(previous, e.seq, e.command, text, bool(last))
+            rows.append((e.seq, e.command, text, last, previous))
+        head = f"{self._next + len(events) - 1}:{previous.hex()}" if rows else None
+
+        keys_hash = self._keys_hash if record is None else key_hash(self._keys_hash, record)
 
         def write(db: sqlite3.Connection) -> None:
-            db.executemany("INSERT INTO events VALUES (?, ?, ?)", rows)
+            if rows:
+                db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('head', ?)", (head,))
             if record is not None:
                 db.execute(
                     "INSERT INTO commands VALUES (?, ?, ?, ?, ?)",
                     (record.key, record.fingerprint, record.command, record.first, record.last),
                 )
+                count = db.execute("SELECT COUNT(*) FROM commands").fetchone()[0]
+                db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('keys', ?)",
+                    (f"{count}:{keys_hash.hex()}",),
+                )
 
         self._write(write)
         self._next += len(events)
+        self._hash = previous
+        self._keys_hash = keys_hash
 
     def count_keys(self, upto: int) -> int:
         """How many idempotency records belong to commands ending at or before event ``upto``."""
@@ -532,10 +729,20 @@ class SqliteJournal:
     def between(self, first: int, last: int) -> list[Event]:
         """Events with ``first <= seq <= last``."""
         rows = self._query(
-            "SELECT record FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq", (first, last)
+            "SELECT seq, command, record FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq",
+            (first, last),
         )
         times: dict[str, datetime] = {}
-        return [_decode(r[0], times) for r in rows]
+        out = []
+        for seq, command, text in rows:
+            event = _decode(text, times)
+            if event.seq != seq or event.command != command:
+                raise JournalError(
+                    f"{self.path}: event row {seq} holds event {event.seq} of command "
+                    f"{event.command!r}, not of {command!r}"
+                )
+            out.append(event)
+        return out
 
     def since(self, seq: int) -> list[Event]:
         """Events with a sequence number above ``seq``."""

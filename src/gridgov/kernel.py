@@ -61,8 +61,9 @@ _log = logging.getLogger("gridgov.engine")
 
 #: The actor of the engine's own actions (deadlines) and the default actor.
 SYSTEM = "system"
-#: Commands whose work may land in several commits (one per due time).
-_MULTI_COMMIT = frozenset({"advance"})
+
+#: Marks the idempotency record of a refused command (its fingerprint follows).
+_REFUSED = "refused:"
 
 Journal = MemoryJournal | SqliteJournal
 Subscriber = Callable[[Event], object]
@@ -92,6 +93,8 @@ class LoadReport:
     replayed: int = 0
     #: Why the latest snapshot was not used (None: it was, or there was none).
     ignored: str | None = None
+    #: What opening with ``recover="truncate"`` dropped (None: nothing was dropped).
+    recovered: str | None = None
 
 
 def fingerprint(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
@@ -110,8 +113,17 @@ def authorise(
         UnknownUnitError: ``actor`` is neither a unit nor a person.
         AuthorityError: ``actor`` may not act there.
     """
-    if actor is None or actor == SYSTEM:
+    if actor is None:
+        # The embedding code itself (it holds the engine): the engine's own authority.
         return SYSTEM
+    if actor == SYSTEM or not actor:
+        # No magic actor string: "system" (or an empty name) passed by a caller is refused.
+        raise AuthorityError(
+            actor or "(empty)",
+            ", ".join(units),
+            f"{actor!r} is not an actor: the engine's own authority is the embedding "
+            "code's, used by leaving actor unset",
+        )
     chain = city.chain
     post_unit = actor
     if actor not in chain:
@@ -173,7 +185,9 @@ class Kernel:
         self.subscribers: list[tuple[Subscriber, frozenset[str] | None]] = []
         self.delivery_errors: list[tuple[int, Subscriber, BaseException]] = []
         self.pending: tuple[str, str] | None = None
-        self.pending_single = True
+        #: Events of the running command applied to the state but not yet journaled
+        #: (None outside a command): a command's commits reach the journal together.
+        self.batch: list[Event] | None = None
         self.snapshot_every = snapshot_every
         self.snapshot_seq = 0
         self.load_report = LoadReport()
@@ -215,43 +229,73 @@ class Kernel:
                 printed = fingerprint(name, args, kwargs)
                 prior = self.journal.lookup(key)
                 if prior is not None:
-                    if prior.fingerprint != printed:
+                    refused = prior.fingerprint.startswith(_REFUSED)
+                    if prior.fingerprint.removeprefix(_REFUSED) != printed:
                         raise GridgovError(
-                            f"idempotency key {key!r} was used for {prior.fingerprint}; "
+                            f"idempotency key {key!r} was used for "
+                            f"{prior.fingerprint.removeprefix(_REFUSED)}; "
                             f"expected the same command again, got {printed}"
                         )
-                    return CommandResult(
-                        prior.command, tuple(self.journal.between(prior.first, prior.last))
-                    )
+                    events = tuple(self.journal.between(prior.first, prior.last))
+                    if refused and events:
+                        # The same refusal again, recorded once: raised, not journaled.
+                        first = events[0]
+                        raise AuthorityError(str(first.data.get("actor")), first.unit, first.cause)
+                    return CommandResult(prior.command, events)
                 self.pending = (key, printed)
-                self.pending_single = name not in _MULTI_COMMIT
+            self.batch = []
             try:
                 result = call(*args, **kwargs)
+                # One transaction per command: every commit of the command (several
+                # for advance), with its idempotency key, reaches the journal at once.
+                self._flush()
             except AuthorityError as exc:
-                self.pending = None
-                self.deliver(self.refuse(name, exc).events)
+                pending = self.pending
+                self._discard()
+                self.deliver(self.refuse(name, exc, pending).events)
                 raise
             except BaseException:
-                self.pending = None
+                self._discard()
                 raise
-            if self.pending is not None:
-                self._remember_key(result)
             self.deliver(result.events)
             self.maybe_snapshot()
             return result
 
-    def _remember_key(self, result: CommandResult) -> None:
-        # Nothing committed carried the key (a command that changed nothing,
-        # or one of several commits): remember it now.
-        assert self.pending is not None
-        key, printed = self.pending
-        self.pending = None
-        seqs = [e.seq for e in result.events] or [self.journal.next_seq]
-        first, last = seqs[0], (seqs[-1] if result.events else seqs[0] - 1)
-        self.journal.append([], CommandRecord(key, printed, result.command, first, last))
+    @property
+    def next_seq(self) -> int:
+        """The seq the next event gets (after the running command's uncommitted ones)."""
+        return self.journal.next_seq + (len(self.batch) if self.batch else 0)
 
-    def refuse(self, name: str, exc: AuthorityError) -> CommandResult:
-        """Record a refused command: refusals are audit data."""
+    def _flush(self) -> None:
+        """Journal the running command's events and its idempotency key in one append."""
+        events, self.batch = self.batch or [], None
+        record = None
+        if self.pending is not None:
+            key, printed = self.pending
+            self.pending = None
+            first = self.journal.next_seq
+            command = events[0].command if events else f"c{self.state.commands + 1:06d}"
+            record = CommandRecord(key, printed, command, first, first + len(events) - 1)
+        if not events and record is None:
+            return
+        try:
+            self.journal.append(events, record)
+        except BaseException:
+            self.rebuild()
+            raise
+
+    def _discard(self) -> None:
+        """Drop the running command's uncommitted events (the state goes back to the journal's)."""
+        events, self.batch = self.batch, None
+        self.pending = None
+        if events:
+            self.rebuild()
+
+    def refuse(
+        self, name: str, exc: AuthorityError, pending: tuple[str, str] | None = None
+    ) -> CommandResult:
+        """Record a refused command: refusals are audit data (under the command's
+        idempotency key, when it has one, so a retried refusal is recorded once)."""
         record = Record(
             self.clock.now(),
             "command.refused",
@@ -261,7 +305,22 @@ class Kernel:
             None,
             {"command": name, "actor": exc.actor},
         )
-        return self.commit(self.command_id(None), exc.actor, [record])
+        # The refusal and its key in one transaction.
+        self.batch = []
+        self.pending = None if pending is None else (pending[0], _REFUSED + pending[1])
+        try:
+            result = self.commit(self.command_id(None), exc.actor, [record])
+            self._flush()
+        except BaseException:
+            self._discard()
+            raise
+        return result
+
+    def audit(self, command_id: str | None, actor: str, record: Record) -> None:
+        """Journal and deliver an audit record now, inside a command about to raise."""
+        self.deliver(
+            self.commit(self.command_id(command_id), actor, [record], immediate=True).events
+        )
 
     def deliver(self, events: Iterable[Event]) -> None:
         """Hand committed events to the subscribers; their errors are kept, never raised."""
@@ -315,6 +374,7 @@ class Kernel:
         *,
         heap: list[Deadline] | None = None,
         pushes: Sequence[Deadline] = (),
+        immediate: bool = False,
     ) -> CommandResult:
         """Number ``records`` into events, apply them with the reducer and journal them.
 
@@ -328,26 +388,32 @@ class Kernel:
             records: the staged events, in order.
             heap: the schedule as the planner left it (replaces the engine's).
             pushes: deadlines to add to the engine's schedule.
+            immediate: journal the events now, even inside a command (a refusal
+                recorded before the command raises).
+
+        Inside a command (:meth:`run`), the events are applied at once but
+        journaled when the command returns, all its commits and its
+        idempotency key in one transaction.
         """
-        first = self.journal.next_seq
+        first = self.next_seq
         events = tuple(
             Event(first + i, r.time, r.type, r.unit, command, actor, r.cause, r.old, r.new, r.data)
             for i, r in enumerate(records)
         )
-        record = None
-        if self.pending is not None and self.pending_single:
-            key, printed = self.pending
-            record = CommandRecord(key, printed, command, first, first + len(events) - 1)
         state = self.state
+        batch = None if immediate else self.batch
         try:
             for event in events:
                 state.apply(event)
-            self.journal.append(events, record)
+            if batch is not None:
+                batch.extend(events)
+            else:
+                self.journal.append(events)
         except BaseException:
+            if batch is not None:
+                self.batch = None
             self.rebuild()
             raise
-        if record is not None:
-            self.pending = None
         if heap is not None:
             self.heap = heap
         for item in pushes:
@@ -359,7 +425,19 @@ class Kernel:
     def load(self) -> None:
         """Bring the state to what the journal's events give (a trusted snapshot first)."""
         with self.paused():
-            self.state, self.heap, self.load_report = self._replayed()
+            try:
+                self.state, self.heap, report = self._replayed()
+            except JournalError:
+                raise
+            except (GridgovError, KeyError, TypeError, ValueError, AttributeError) as exc:
+                # Events that pass the journal's checks but not the reducer's.
+                raise JournalError(
+                    f"the journal's events do not replay: {type(exc).__name__}: {exc}"
+                ) from None
+        recovered = getattr(self.journal, "recovered", None)
+        self.load_report = attrs.evolve(report, recovered=recovered)
+        if recovered is not None:
+            _log.warning("journal recovered: %s", recovered)
         self.snapshot_seq = self.load_report.snapshot
         if self.load_report.ignored is not None:
             _log.warning("%s; replayed the whole journal instead", self.load_report.ignored)

@@ -37,6 +37,7 @@ from gridgov.tickets import Private, Ticket, TicketChange, TicketDesk
 __all__ = [
     "CapArea",
     "EventCapture",
+    "InvariantError",
     "ManualClock",
     "StandaloneDesk",
     "advance_by",
@@ -45,6 +46,7 @@ __all__ = [
     "assert_staffed",
     "assert_zone",
     "cap_message",
+    "check_invariants",
     "events_of",
     "history",
 ]
@@ -99,6 +101,88 @@ class StandaloneDesk(TicketDesk):
         changes = self.plan_due(now)
         self._apply(changes)
         return changes
+
+
+class InvariantError(AssertionError):
+    """An invariant of the design does not hold (raised by :func:`check_invariants`)."""
+
+
+def check_invariants(engine: Engine) -> None:
+    """Check the invariants of the design on ``engine`` (raises :class:`InvariantError`).
+
+    1. every building is in exactly one grid of the city, and every grid has
+       one chain of command up to the city;
+    2. a person holds at most one active post, and the roster's holders and
+       assignments agree;
+    3. every sealed compound has exactly one point lead, or an open shortfall
+       for that post;
+    4. once every community is back to ``normal``, nobody holds an emergency post;
+    5. replaying the journal gives exactly the live state;
+    6. the journal is whole: seqs from 1 without gaps, each command's events
+       contiguous (a failed command left nothing: what it would have
+       written is either wholly there or absent; the refusal itself is
+       checked where the command is issued, e.g. by comparing
+       ``engine.snapshot()`` and ``len(engine.journal)`` around it).
+
+    Meant for stateful tests and for embedders' own checks; it replays the
+    whole journal, so it costs a full replay.
+    """
+    city = engine.city
+    chain = city.chain
+    with engine._kernel.lock:
+        grids = set(chain.units("grid"))
+        for building in city.buildings.values():
+            if building.grid not in grids:
+                raise InvariantError(f"building {building.id} is in {building.grid!r}, not a grid")
+        for grid in grids:
+            if chain.chain_of_command(grid)[-1] != chain.city:
+                raise InvariantError(f"grid {grid}'s chain of command does not reach the city")
+        roster = engine.roster
+        seen: dict[str, str] = {}
+        for post, holders in roster.holders.items():
+            for person in holders:
+                if person in seen:
+                    raise InvariantError(f"{person} holds both {seen[person]} and {post}")
+                seen[person] = post
+        for person, (assignment, _) in roster.assignment.items():
+            if seen.get(person) != assignment.post:
+                raise InvariantError(
+                    f"{person} is assigned to {assignment.post} but holds {seen.get(person)!r}"
+                )
+        if set(seen) != set(roster.assignment):
+            raise InvariantError("the roster's holders and assignments name different people")
+        zones = engine.zones()
+        for compound, zone in zones.items():
+            if zone != "sealed":
+                continue
+            post = f"{compound}/point_lead"
+            leads = roster.holder_of(post)
+            if len(leads) > 1 or (not leads and post not in roster.shortfalls):
+                raise InvariantError(
+                    f"sealed compound {compound} has {len(leads)} point lead(s) and "
+                    f"{'an' if post in roster.shortfalls else 'no'} open shortfall"
+                )
+        if all(mode == "normal" for mode in engine.modes().values()) and roster.assignment:
+            raise InvariantError(
+                f"every community is normal but {len(roster.assignment)} people hold "
+                "emergency posts"
+            )
+        events = list(engine.journal)
+        finished: set[str] = set()
+        previous: str | None = None
+        for expected, event in enumerate(events, start=1):
+            if event.seq != expected:
+                raise InvariantError(f"journal event {event.seq} where {expected} was expected")
+            if event.command != previous:
+                if event.command in finished:
+                    raise InvariantError(f"command {event.command} is not contiguous")
+                if previous is not None:
+                    finished.add(previous)
+                previous = event.command
+        kernel = engine._kernel
+        replayed = Engine.replay(city, events, kernel.rules, seed=kernel.seed)
+        if replayed.snapshot() != engine.snapshot():
+            raise InvariantError("replaying the journal does not give the live state")
 
 
 def events_of(
