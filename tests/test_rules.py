@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from gridgov import City, Problem, Rules, RulesError
 from gridgov.cli import main
 from gridgov.rules import (
+    MAX_DAYS,
     OFF,
     SCOPE_LEVELS,
     ZONES,
@@ -405,7 +406,7 @@ class TestDurations:
         assert only(f"[{table}]\n{key} = {value}\n") == (
             2,
             f"{table}.{key}",
-            f"must be a positive, finite number of days, got {shown}",
+            f"must be a number of days in (0, 3650], got {shown}",
         )
 
     @pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
@@ -419,7 +420,7 @@ class TestDurations:
     def test_huge_integer(self) -> None:
         """An integer too large for a float is refused, not crashed on."""
         assert only(f"[modes]\nrecovery_days = {10**400}\n")[2] == (
-            "must be a positive, finite number of days, got inf"
+            "must be a number of days in (0, 3650], got inf"
         )
 
     def test_fraction_is_fine(self) -> None:
@@ -734,8 +735,8 @@ class TestAllAtOnce:
             "'community'; scopes must widen: seal <= control <= precaution <= alert",
             "several.toml:11: zones.sealed.step_down_to: sealed steps down to itself, so it "
             "could never be left (expected one of: open, precaution, controlled)",
-            "several.toml:12: zones.sealed.after_quiet_days: must be a positive, finite "
-            "number of days, got 0",
+            "several.toml:12: zones.sealed.after_quiet_days: must be a number of days in "
+            "(0, 3650], got 0",
             "several.toml:15: modes.recovery_days: expected a number of days, got a boolean (true)",
             "several.toml:16: modes.extra: unknown key (allowed: alert_quiet_days, recovery_days)",
         ]
@@ -763,7 +764,7 @@ area_names = st.text(min_size=1, max_size=10).filter(
     lambda s: s.strip() != "" and s not in SCOPE_LEVELS and s != OFF
 )
 unit_ids = st.text(min_size=1, max_size=12).filter(lambda s: s.strip() != "")
-days = st.floats(min_value=0, exclude_min=True, allow_infinity=False, allow_nan=False) | (
+days = st.floats(min_value=0, max_value=MAX_DAYS, exclude_min=True, allow_nan=False) | (
     st.integers(1, 60).map(float)
 )
 
@@ -1040,7 +1041,7 @@ class TestStaffingRules:
             "open = []\n"
         )
         assert problems(text) == [
-            (2, "staffing.checkpoint_shifts", "must be at least 1, got 0"),
+            (2, "staffing.checkpoint_shifts", "must be from 1 to 24, got 0"),
             (3, "staffing.households_per_volunteer", 'expected an integer, got a string ("many")'),
             (4, "staffing.max_staff_share", "must be a share in (0, 1], got 1.5"),
             (
@@ -1169,7 +1170,7 @@ class TestTicketRules:
             (
                 8,
                 "tickets.hours.normal.tracking",
-                "must be a positive, finite number of hours, got 0",
+                "must be a number of hours in (0, 8760], got 0",
             ),
             (
                 9,

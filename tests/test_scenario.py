@@ -314,7 +314,7 @@ class TestOutbreakProblems:
         """Infection rates are 0 or more."""
         problem = only(small("[outbreak]\nstreet = -0.1\n"))
         assert (problem.line, problem.key) == (2, "outbreak.street")
-        assert problem.message == "must be a rate of 0 or more per day, got -0.1"
+        assert problem.message == "must be a rate in [0, 100.0] per case per day, got -0.1"
 
     @pytest.mark.parametrize("value", ["1.5", "-0.5"])
     def test_factor_out_of_range(self, value: str) -> None:
@@ -545,7 +545,7 @@ class TestEveryProblem:
         """A problem reads ``file:line: key.path: what is wrong``."""
         with pytest.raises(ScenarioError) as info:
             Scenario.from_toml(small("[run]\ndays = 0\n"), "s.toml")
-        assert str(info.value) == "s.toml:2: run.days: must be at least 1 day, got 0"
+        assert str(info.value) == "s.toml:2: run.days: must be from 1 to 3,650 days, got 0"
 
     def test_unreadable_file(self, tmp_path: Path) -> None:
         """A scenario file that cannot be read is one problem."""

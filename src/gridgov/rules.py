@@ -86,6 +86,7 @@ from typing import Any
 
 import attrs
 
+from gridgov._files import FileProblem, read_text
 from gridgov.errors import Problem, RulesError
 from gridgov.model import Level
 
@@ -179,6 +180,24 @@ _MODE_KEYS = ("alert_quiet_days", "recovery_days")
 _OVERRIDE_KEYS = ("levels_above",)
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+#: Every number of a rules file has a range; nothing inside it can overflow
+#: a date or make a run last for ever. Durations in days (quiet days before a
+#: step-down or a stand-down, days of recovery): (0, MAX_DAYS].
+MAX_DAYS = 3650
+#: Ticket time limits in hours: (0, MAX_HOURS] (a year).
+MAX_HOURS = 8760
+#: The largest value of each ``[staffing]`` count (all at least 1): households
+#: per post, and posts per compound or per entrance.
+STAFFING_MAXIMA: dict[str, int] = {
+    "households_per_building_lead": 100_000,
+    "households_per_registration": 100_000,
+    "disinfection_per_compound": 100,
+    "checkpoint_shifts": 24,
+    "households_per_volunteer": 100_000,
+}
+#: The most low scores that reopen a ticket before one escalates it.
+MAX_REOPENS = 100
 
 
 @attrs.frozen
@@ -513,10 +532,9 @@ class Rules:
                 syntax error) or breaks the rules of the format (every
                 problem, in line order).
         """
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise RulesError([_syntax_problem(exc, text, source)]) from None
+        data = _parse_toml(text, source)
+        if isinstance(data, Problem):
+            raise RulesError([data])
         reader = _Reader()
         rules = reader.read(data, source, _Locator(text).run())
         found = list(reader.found)
@@ -626,17 +644,9 @@ def load_rules(path: str | os.PathLike[str]) -> Rules:
     """
     source = os.fspath(path)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise RulesError([Problem(source, 0, "(file)", f"cannot read: {reason}")]) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        message = f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
-        raise RulesError([Problem(source, line, "(file)", message)]) from None
+        text = read_text(path, "rules")
+    except FileProblem as exc:
+        raise RulesError([Problem(source, exc.line, "(file)", exc.reason)]) from None
     return Rules.from_toml(text, source=source)
 
 
@@ -968,8 +978,12 @@ def _semantic_problems(rules: Rules) -> Iterator[tuple[KeyPath, str, tuple[KeyPa
 def _staffing_problems(rule: StaffingRule) -> Iterator[tuple[KeyPath, str, tuple[KeyPath, ...]]]:
     for key in _STAFFING_INTS:
         value = getattr(rule, key)
-        if value < 1:
-            yield ("staffing", key), f"must be at least 1, got {value}", ()
+        if not 1 <= value <= STAFFING_MAXIMA[key]:
+            yield (
+                ("staffing", key),
+                f"must be from 1 to {STAFFING_MAXIMA[key]:,}, got {value}",
+                (),
+            )
     if not 0 < rule.max_staff_share <= 1:
         yield (
             ("staffing", "max_staff_share"),
@@ -1014,8 +1028,8 @@ def _ticket_problems(
             f"must be a score from 1 to 5 (scores below it are low), got {rule.low_score}",
             (),
         )
-    if rule.reopens < 0:
-        yield ("tickets", "reopens"), f"must be 0 or more, got {rule.reopens}", ()
+    if not 0 <= rule.reopens <= MAX_REOPENS:
+        yield ("tickets", "reopens"), f"must be from 0 to {MAX_REOPENS}, got {rule.reopens}", ()
     seen: set[str] = set()
     for index, zone in enumerate(rule.emergency_zones):
         path: KeyPath = ("tickets", "emergency_zones", index)
@@ -1100,10 +1114,10 @@ def _hours_problems(
                     f"unknown state {state!r} (expected one of: {', '.join(TICKET_STEPS)})",
                     (),
                 )
-            elif not _positive(value):
+            elif not _positive(value) or value > MAX_HOURS:
                 yield (
                     (*path, mode, state),
-                    f"must be a positive, finite number of hours, got {_toml_number(value)}",
+                    f"must be a number of hours in (0, {MAX_HOURS}], got {_toml_number(value)}",
                     (),
                 )
 
@@ -1228,8 +1242,8 @@ def _zone_problems(rules: Rules) -> Iterator[tuple[KeyPath, str, tuple[KeyPath, 
 def _duration_problems(
     path: KeyPath, days: float
 ) -> Iterator[tuple[KeyPath, str, tuple[KeyPath, ...]]]:
-    if not (math.isfinite(days) and days > 0):
-        yield path, f"must be a positive, finite number of days, got {_toml_number(days)}", ()
+    if not (math.isfinite(days) and 0 < days <= MAX_DAYS):
+        yield path, f"must be a number of days in (0, {MAX_DAYS}], got {_toml_number(days)}", ()
 
 
 # --------------------------------------------------------------- problems
@@ -1263,6 +1277,65 @@ def _render(path: KeyPath) -> str:
             key = _toml_key(part)
             out = f"{out}.{key}" if out else key
     return out
+
+
+#: Tables and arrays may nest this deep in any TOML file gridgov reads (the
+#: formats need four levels); deeper input is refused before it can exhaust the
+#: parser's recursion.
+MAX_TOML_DEPTH = 16
+
+
+def _parse_toml(text: str, source: str) -> dict[str, Any] | Problem:
+    """The data of a TOML document, or the one problem that stops it being read."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return _syntax_problem(exc, text, source)
+    except RecursionError:
+        return _too_deep(text, source)
+    except ValueError as exc:  # tomllib's own checks on values (dates, numbers)
+        return Problem(source, 0, "(syntax)", f"invalid TOML: {exc}")
+    if _depth(data) > MAX_TOML_DEPTH:
+        return _too_deep(text, source)
+    return data
+
+
+def _depth(value: object) -> int:
+    """How deep tables and arrays nest in ``value`` (iteratively: no recursion to exhaust)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: list[object] = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level + 1)
+        if deepest > MAX_TOML_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _too_deep(text: str, source: str) -> Problem:
+    """The problem of a document nested too deeply, at the line where it first gets too deep."""
+    depth, line = 0, 1
+    for char in text:  # brackets counted roughly (strings not skipped): a line to look at
+        if char == "\n":
+            line += 1
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_TOML_DEPTH:
+                break
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    else:
+        line = 1
+    return Problem(
+        source, line, "(syntax)", f"tables and arrays nest deeper than {MAX_TOML_DEPTH} levels"
+    )
 
 
 _ERROR_AT = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")

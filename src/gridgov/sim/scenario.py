@@ -97,13 +97,13 @@ import io
 import math
 import os
 import re
-import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from gridgov._files import FileProblem, read_text
 from gridgov.city import City
 from gridgov.errors import PresetError, Problem, RulesError, ScenarioError
 from gridgov.rules import (
@@ -111,9 +111,9 @@ from gridgov.rules import (
     KeyPath,
     Rules,
     _Locator,
+    _parse_toml,
     _Reader,
     _semantic_problems,
-    _syntax_problem,
     _toml_key,
     _toml_number,
     _toml_string,
@@ -131,6 +131,19 @@ __all__ = [
     "StaffingLevels",
     "load_scenario",
 ]
+
+#: The longest run, in simulated days (ten years).
+MAX_RUN_DAYS = 3650
+#: The largest seed (of a run or of a preset): seeds are 64-bit.
+MAX_SEED = 2**63 - 1
+#: The largest request rate, per household per day.
+MAX_REQUEST_RATE = 10.0
+#: The largest infection rate, per infectious case per day.
+MAX_INFECTION_RATE = 100.0
+#: The longest infectious period or detection delay, in days.
+MAX_DISEASE_DAYS = 365.0
+#: The most seed cases a scenario (or its cases CSV) may give.
+MAX_CASES = 100_000
 
 #: Outbreak drivers a scenario may name: ``compound`` (the built-in
 #: compound-level model), ``replay`` (the given cases only, nothing drawn),
@@ -422,6 +435,8 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
 # ------------------------------------------------------------------ keys
 
 
+_SEED_RANGE = f"from 0 to {MAX_SEED} (2**63 - 1)"
+
 #: The message for a dotted key that is not one.
 _BAD_KEY = "not a dotted key of the scenario format (e.g. 'outbreak.within_compound')"
 
@@ -478,10 +493,9 @@ class _Document:
 
     @classmethod
     def parse(cls, text: str, source: str, base: Path) -> _Document:
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ScenarioError([_syntax_problem(exc, text, source)]) from None
+        data = _parse_toml(text, source)
+        if isinstance(data, Problem):
+            raise ScenarioError([data])
         return cls(data, _Locator(text).run(), source, base)
 
 
@@ -497,20 +511,13 @@ class _Override:
     key: str
 
 
-def _read_text(source: str, key: str) -> str:
-    """The text of a UTF-8 file, or a ScenarioError with one problem."""
+def _read_text(source: str, key: str, kind: str = "scenario") -> str:
+    """The text of a UTF-8 file of ``kind`` (a key of ``gridgov._files.LIMITS``),
+    or a ScenarioError with one problem."""
     try:
-        with open(source, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise ScenarioError([Problem(source, 0, key, f"cannot read: {reason}")]) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        message = f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
-        raise ScenarioError([Problem(source, line, key, message)]) from None
+        return read_text(source, kind)
+    except FileProblem as exc:
+        raise ScenarioError([Problem(source, exc.line, key, exc.reason)]) from None
 
 
 def _display(base: Path, written: str) -> str:
@@ -675,7 +682,13 @@ class _ScenarioReader:
         return number
 
     def integer(
-        self, table: Mapping[str, Any], path: KeyPath, default: int, minimum: int, what: str
+        self,
+        table: Mapping[str, Any],
+        path: KeyPath,
+        default: int,
+        minimum: int,
+        what: str,
+        maximum: int = MAX_SEED,
     ) -> int:
         name = path[-1]
         assert isinstance(name, str)
@@ -685,7 +698,7 @@ class _ScenarioReader:
         if isinstance(value, bool) or not isinstance(value, int):
             self.wrong_type(path, "an integer", value)
             return default
-        if value < minimum:
+        if not minimum <= value <= maximum:
             self.problem(path, f"must be {what}, got {value}")
             return default
         return value
@@ -719,7 +732,7 @@ class _ScenarioReader:
                 f"must be usable as a folder name (letters, digits, '_', '.', '-', not "
                 f"starting with '.' or '-'), got {_toml_string(name)}",
             )
-        seed = self.integer(data, ("seed",), 0, 0, "0 or more")
+        seed = self.integer(data, ("seed",), 0, 0, _SEED_RANGE)
         choice = self.city_choice(data)
         run = self.run(data)
         rules, rules_source, rules_ok = self.rules(data)
@@ -763,7 +776,7 @@ class _ScenarioReader:
                 f"the {preset} preset has one size, so its scale must be 1 "
                 f"(presets with a scale: {', '.join(takes)})",
             )
-        seed = self.integer(table, ("city", "seed"), default.seed, 0, "0 or more")
+        seed = self.integer(table, ("city", "seed"), default.seed, 0, _SEED_RANGE)
         return CityChoice(preset=preset, scale=scale, seed=seed)
 
     def city(self, choice: CityChoice) -> City | None:
@@ -779,8 +792,11 @@ class _ScenarioReader:
     def run(self, data: Mapping[str, Any]) -> RunSpec:
         table = self.table(data, ("run",), _RUN_KEYS)
         default = RunSpec()
-        days = self.integer(table, ("run", "days"), default.days, 1, "at least 1 day")
-        step = self.integer(table, ("run", "step_hours"), default.step_hours, 1, "at least 1 hour")
+        days_range = f"from 1 to {MAX_RUN_DAYS:,} days"
+        days = self.integer(table, ("run", "days"), default.days, 1, days_range, MAX_RUN_DAYS)
+        step = self.integer(
+            table, ("run", "step_hours"), default.step_hours, 1, "from 1 to 24 hours", 24
+        )
         if 24 % step:
             divisors = ", ".join(str(h) for h in range(1, 25) if 24 % h == 0)
             self.problem(("run", "step_hours"), f"must divide a day ({divisors}), got {step}")
@@ -913,11 +929,23 @@ class _ScenarioReader:
             self.problem(("outbreak", "cases_csv"), f"no CSV file {written!r} (looked for {full})")
             return ()
         try:
-            text = _read_text(full, "(file)")
+            text = _read_text(full, "(file)", "cases CSV")
         except ScenarioError as exc:
             self.extra.extend(exc.problems)
             return ()
         reader = csv.reader(io.StringIO(text, newline=""))
+        try:
+            return self.csv_rows(reader, full, city, days)
+        except csv.Error as exc:
+            # A malformed file (a field over the csv module's limit, a NUL byte,
+            # a quote left open): located, and nothing of its content quoted.
+            line = max(1, reader.line_num)
+            self.extra.append(Problem(full, line, "(row)", f"not a readable CSV row: {exc}"))
+            return ()
+
+    def csv_rows(
+        self, reader: Any, full: str, city: City | None, days: int | None
+    ) -> tuple[SeedCase, ...]:
         header = next(reader, None)
         names = [name.strip() for name in header or ()]
         missing = [column for column in _CSV_COLUMNS if column not in names]
@@ -928,10 +956,9 @@ class _ScenarioReader:
                 faults.append(f"no {' or '.join(repr(m) for m in missing)} column")
             if twice:
                 faults.append(f"{', '.join(repr(t) for t in twice)} given twice")
-            got = ",".join(names) if names else "nothing"
-            message = (
-                f"{'; '.join(faults)}: expected a header row naming day and compound (got: {got})"
-            )
+            # The header is not quoted: a file that is not a cases CSV at all
+            # (a password file, a key) must not have its first line echoed.
+            message = f"{'; '.join(faults)}: expected a header row naming day and compound"
             self.extra.append(Problem(full, 1, "(header)", message))
             return ()
         at_day, at_compound = names.index("day"), names.index("compound")
@@ -952,7 +979,7 @@ class _ScenarioReader:
                 day = float(text_day)
             except ValueError:
                 self.extra.append(
-                    Problem(full, line, "day", f"expected a number of days, got {text_day!r}")
+                    Problem(full, line, "day", f"expected a number of days, got {_short(text_day)}")
                 )
                 good = False
             else:
@@ -972,6 +999,11 @@ class _ScenarioReader:
                     good = False
             if good:
                 cases.append(SeedCase(compound, day))
+            if len(cases) > MAX_CASES:
+                self.extra.append(
+                    Problem(full, line, "(row)", f"more than {MAX_CASES:,} cases in one file")
+                )
+                return ()
         return tuple(cases)
 
     def unknown_compound(self, compound: str, city: City) -> str | None:
@@ -982,7 +1014,7 @@ class _ScenarioReader:
             self.hints += 1
             close = difflib.get_close_matches(compound, city.compounds, n=1, cutoff=0.8)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"no compound {compound!r} in the city ({city.name}){hint}"
+        return f"no compound {_short(compound)} in the city ({city.name}){hint}"
 
     def staffing(self, data: Mapping[str, Any]) -> StaffingLevels:
         table = self.table(data, ("staffing",), _STAFFING_KEYS)
@@ -1019,12 +1051,15 @@ class _ScenarioReader:
 
 
 def _check(path: KeyPath, number: float) -> str | None:
-    """What is wrong with ``number`` as the value of ``path``, or None."""
+    """What is wrong with ``number`` as the value of ``path``, or None (ranges: :data:`RANGES`)."""
     key = path[-1]
     shown = _toml_number(number)
-    if key in _RATES or path[:1] == ("requests",):
-        if not (math.isfinite(number) and number >= 0):
-            return f"must be a rate of 0 or more per day, got {shown}"
+    if path[:1] == ("requests",):
+        if not (math.isfinite(number) and 0 <= number <= MAX_REQUEST_RATE):
+            return f"must be a rate in [0, {MAX_REQUEST_RATE}] per household per day, got {shown}"
+    elif key in _RATES:
+        if not (math.isfinite(number) and 0 <= number <= MAX_INFECTION_RATE):
+            return f"must be a rate in [0, {MAX_INFECTION_RATE}] per case per day, got {shown}"
     elif key in _FACTORS or path[:1] == ("staffing",):
         if not 0 <= number <= 1:
             return f"must be a share in [0, 1], got {shown}"
@@ -1032,11 +1067,19 @@ def _check(path: KeyPath, number: float) -> str | None:
         if not 0 < number <= 1:
             return f"must be a share of the published size in (0, 1], got {shown}"
     elif key == "infectious_days":
-        if not (math.isfinite(number) and number > 0):
-            return f"must be a positive, finite number of days, got {shown}"
-    elif key in ("detection_delay_days", "day") and not (math.isfinite(number) and number >= 0):
+        if not (math.isfinite(number) and 0 < number <= MAX_DISEASE_DAYS):
+            return f"must be a number of days in (0, {MAX_DISEASE_DAYS}], got {shown}"
+    elif key == "detection_delay_days":
+        if not (math.isfinite(number) and 0 <= number <= MAX_DISEASE_DAYS):
+            return f"must be a number of days in [0, {MAX_DISEASE_DAYS}], got {shown}"
+    elif key == "day" and not (math.isfinite(number) and 0 <= number <= MAX_RUN_DAYS):
         return f"must be a finite number of days, 0 or more, got {shown}"
     return None
+
+
+def _short(text: str) -> str:
+    """A value read from a file, quoted on one line and cut to 40 characters."""
+    return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
 def _after_run(day: float, days: int) -> str:

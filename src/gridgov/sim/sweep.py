@@ -50,6 +50,7 @@ import hashlib
 import importlib
 import itertools
 import json
+import math
 import multiprocessing
 import os
 import sys
@@ -94,6 +95,11 @@ Writer = Callable[[RunResult, Path], object]
 
 #: Columns every row of ``sweep.csv`` starts with.
 ID_COLUMNS = ("run_id", "replicate", "seed")
+
+#: The most replicates of one combination.
+MAX_REPLICATES = 1000
+#: The most runs of one sweep (combinations times replicates).
+MAX_RUNS = 10_000
 
 _SWEEP_KEYS = ("version", "name", "scenario", "replicates", "parameters")
 
@@ -187,10 +193,17 @@ class Sweep:
         if isinstance(replicates, bool) or not isinstance(replicates, int):
             reader.wrong_type(("replicates",), "an integer", replicates)
             replicates = 1
-        elif replicates < 1:
-            reader.problem(("replicates",), f"must be at least 1, got {replicates}")
+        elif not 1 <= replicates <= MAX_REPLICATES:
+            reader.problem(("replicates",), f"must be from 1 to {MAX_REPLICATES}, got {replicates}")
             replicates = 1
         parameters = _read_parameters(data, reader)
+        runs = replicates * math.prod(len(values) for values in parameters.values())
+        if runs > MAX_RUNS:
+            reader.problem(
+                ("parameters",),
+                f"the sweep has {runs:,} runs (combinations times replicates); "
+                f"at most {MAX_RUNS:,} are allowed",
+            )
         scenario_document = _scenario_document(data, folder, reader)
         problems = [
             Problem(source, _line_from(lines, path), _dotted(path), message)
@@ -258,7 +271,7 @@ def load_sweep(path: str | os.PathLike[str]) -> Sweep:
             (every one, as :meth:`Sweep.from_toml`).
     """
     source = os.fspath(path)
-    text = _read_text(source, "(file)")
+    text = _read_text(source, "(file)", "sweep")
     return Sweep.from_toml(text, source=source, base=Path(source).parent)
 
 
@@ -393,9 +406,13 @@ def _read_parameters(data: Mapping[str, Any], reader: _Reader) -> dict[str, tupl
         if not values:
             reader.problem(where, "needs at least one value")
             continue
+        if len(values) > MAX_RUNS:
+            reader.problem(where, f"has {len(values):,} values; at most {MAX_RUNS:,} are allowed")
+            continue
         repeated = False
+        seen: dict[tuple[type, object], int] = {}
         for index, value in enumerate(values):
-            first = next(i for i, v in enumerate(values) if _same(v, value))
+            first = seen.setdefault(_identity(value), index)
             if first < index:
                 reader.problem((*where, index), f"value listed twice (also at [{first}])")
                 repeated = True
@@ -409,9 +426,14 @@ def _read_parameters(data: Mapping[str, Any], reader: _Reader) -> dict[str, tupl
     return parameters
 
 
-def _same(a: object, b: object) -> bool:
-    """Equal and of the same kind (``1`` and ``true`` are not the same value)."""
-    return type(a) is type(b) and a == b
+def _identity(value: object) -> tuple[type, object]:
+    """What makes two values the same: equal and of the same kind (``1`` and ``true``
+    differ; every nan is the same nan); tables and arrays compared by their text."""
+    if isinstance(value, float) and math.isnan(value):
+        return (float, "nan")
+    if isinstance(value, dict | list):
+        return (type(value), _toml_value(value))
+    return (type(value), value)
 
 
 def _scenario_document(
