@@ -959,34 +959,34 @@ class TestExamples:
 
 
 class TestCheckCommand:
-    """``gridgov check RULES.toml``: 'ok' and exit 0, or one line per problem and exit 1."""
+    """``gridgov check RULES.toml``: 'ok (rules)' and exit 0, or one error line per problem."""
 
     @pytest.mark.parametrize("name", ["default.toml", "sept17.toml"])
     def test_valid_file(self, name: str, capsys: pytest.CaptureFixture[str]) -> None:
-        """A valid file prints ok."""
+        """A valid file prints ok and its kind."""
         assert main(["check", str(EXAMPLES / name)]) == 0
-        assert capsys.readouterr() == ("ok\n", "")
+        assert capsys.readouterr() == ("ok (rules)\n", "")
 
     def test_invalid_file(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        """An invalid file prints every problem, one line each, and exits 1."""
+        """An invalid file prints every problem on stderr, one prefixed line each, and exits 1."""
         path = tmp_path / "several.toml"
         path.write_text(SEVERAL, encoding="utf-8")
         assert main(["check", str(path)]) == 1
         out, err = capsys.readouterr()
-        lines = out.splitlines()
+        lines = err.splitlines()
         assert len(lines) == 8
-        assert lines[0] == f"{path}:1: version: unsupported version 3 (expected 1)"
-        assert lines[-1].startswith(f"{path}:16: modes.extra: unknown key")
-        assert err == ""
+        assert lines[0] == f"gridgov: error: {path}:1: version: unsupported version 3 (expected 1)"
+        assert lines[-1].startswith(f"gridgov: error: {path}:16: modes.extra: unknown key")
+        assert out == ""
 
     def test_syntax_error(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """Invalid TOML is one line with its line number."""
         path = tmp_path / "broken.toml"
         path.write_text("version = 1\n[case\n", encoding="utf-8")
         assert main(["check", str(path)]) == 1
-        out, _ = capsys.readouterr()
-        assert out.splitlines() == [
-            f"{path}:2: (syntax): invalid TOML (column 6): "
+        _, err = capsys.readouterr()
+        assert err.splitlines() == [
+            f"gridgov: error: {path}:2: (syntax): invalid TOML (column 6): "
             "Expected ']' at the end of a table declaration"
         ]
 
@@ -995,8 +995,9 @@ class TestCheckCommand:
         path = tmp_path / "missing.toml"
         assert main(["check", str(path)]) == 1
         out, err = capsys.readouterr()
-        assert (out + err).splitlines() == [
-            f"{path}:0: (file): cannot read: No such file or directory"
+        assert out == ""
+        assert err.splitlines() == [
+            f"gridgov: error: {path}:0: (file): cannot read: No such file or directory"
         ]
 
 

@@ -39,6 +39,8 @@ LIMITS: dict[str, int] = {
     "cases CSV": 64 * _MIB,
     "CAP alert": 1 * _MIB,
     "run file": 512 * _MIB,
+    # a file given to ``gridgov check``, before its kind is known
+    "checked": 1 * _MIB,
 }
 
 
@@ -180,6 +182,8 @@ def check_writable(
             raise fail("is a folder, not a file")
         if not folder and not os.access(target, os.W_OK):
             raise fail("is not writable")
+    if not folder and not target.parent.is_dir():
+        raise fail(f"cannot be written: its folder {target.parent} does not exist")
     base = target if folder and target.is_dir() else _existing_ancestor(target.parent)
     if not base.is_dir():
         raise fail(f"{base} is a file, not a folder")

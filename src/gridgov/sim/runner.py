@@ -15,7 +15,6 @@ seeded from the run's seed, and nothing reads the wall clock.
 from __future__ import annotations
 
 import math
-import sys
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -23,6 +22,7 @@ from typing import Any
 
 import attrs
 
+from gridgov._progress import Progress
 from gridgov.city import City
 from gridgov.clock import EPOCH, ManualClock
 from gridgov.engine import Engine
@@ -167,7 +167,8 @@ def run_scenario(
     Args:
         scenario: the scenario.
         seed: the run's seed (default: the scenario's own).
-        progress: show a progress bar on a terminal (silent when not a terminal).
+        progress: show progress on standard error: a bar on a terminal, else a
+            line every few seconds (``day 12/60, 3.1 s``).
         city: the built city, when the caller already has it (it must be the
             scenario's city).
         driver: a factory for another outbreak driver (default: the
@@ -228,82 +229,82 @@ def run_scenario(
     peaks: Counter[str] = Counter()
     first_emergency: float | None = None
     days_to_normal: float | None = None
-    bar = _progress(progress, total_steps)
-    for index in range(total_steps):
-        day = index * step
-        zones = engine.zones()
-        for compound, when in outbreak.step(day, step, zones):
-            at = EPOCH + timedelta(days=when)
-            if at > clock.now():
-                engine.advance(at)
-            engine.report_case(compound)
-            confirmed_today += 1
-        infections_today += outbreak.new_infections
-        engine.advance(EPOCH + timedelta(days=day + step))
-        zones = engine.zones()
-        if loop is not None:
-            step_start = EPOCH + timedelta(days=day)
-            loop.update_capacity(engine)
-            loop.raise_requests(zones, step_start, step)
-            loop.run_rounds(step_start, step)
-        for zone in household_days:
-            household_days[zone] += step * sum(households[c] for c, z in zones.items() if z == zone)
-        if bar is not None:
-            bar[0].advance(bar[1])
-        if (index + 1) % steps_per_day and index + 1 != total_steps:
-            continue
-        total_confirmed += confirmed_today
-        ticket_values: list[Any] = []
-        if loop is not None:
-            today, latencies = loop.take_day()
-            loop.compact()
-            ticket_totals.update(today)
-            for category, values in latencies.items():
-                all_latencies.setdefault(category, []).extend(values)
-            ticket_values = [
-                today["opened"],
-                today["closed"],
-                loop.open_count(),
-                today["overdue"],
-                *(today[f"escalated_{level}"] for level in _TICKET_LEVELS),
-                today["escalated_on_score"],
-            ]
-            for category in categories:
-                got = latencies.get(category, [])
-                ticket_values += [_blank(_percentile(got, 0.5)), _blank(_percentile(got, 0.95))]
-        else:
-            ticket_values = [0] * (len(columns) - len(COLUMNS) + 9)
-        row = _row(
-            engine,
-            watcher,
-            zones,
-            households,
-            household_days,
-            (index + 1) * step - 1 if step < 1 else day,
-            infections_today,
-            confirmed_today,
-            total_confirmed,
-        ) + tuple(ticket_values)
-        rows.append(row)
-        for name in ("compounds_sealed", "households_sealed"):
-            peaks[name] = max(peaks[name], row[COLUMNS.index(name)])
-        for name, value in engine.response_counts().items():
-            peaks[name] = max(peaks[name], value)
-        emergency = row[COLUMNS.index("communities_emergency")]
-        if emergency and first_emergency is None:
-            first_emergency = row[0]
-        all_normal = row[COLUMNS.index("communities_normal")] == len(engine.modes())
-        if first_emergency is not None and days_to_normal is None and all_normal:
-            days_to_normal = row[0] - first_emergency
-        confirmed_today = 0
-        infections_today = 0
-        watcher.reinforcements.clear()
-        if daily:
-            engine.set_availability(
-                _away(base_away, staffing.availability), seed=run_seed * 1000 + len(rows)
-            )
-    if bar is not None:
-        bar[0].stop()
+    meter = Progress(total_steps, "day", enabled=progress, label=scenario.name, per_step=step)
+    with meter:
+        for index in range(total_steps):
+            day = index * step
+            zones = engine.zones()
+            for compound, when in outbreak.step(day, step, zones):
+                at = EPOCH + timedelta(days=when)
+                if at > clock.now():
+                    engine.advance(at)
+                engine.report_case(compound)
+                confirmed_today += 1
+            infections_today += outbreak.new_infections
+            engine.advance(EPOCH + timedelta(days=day + step))
+            zones = engine.zones()
+            if loop is not None:
+                step_start = EPOCH + timedelta(days=day)
+                loop.update_capacity(engine)
+                loop.raise_requests(zones, step_start, step)
+                loop.run_rounds(step_start, step)
+            for zone in household_days:
+                household_days[zone] += step * sum(
+                    households[c] for c, z in zones.items() if z == zone
+                )
+            meter.advance()
+            if (index + 1) % steps_per_day and index + 1 != total_steps:
+                continue
+            total_confirmed += confirmed_today
+            ticket_values: list[Any] = []
+            if loop is not None:
+                today, latencies = loop.take_day()
+                loop.compact()
+                ticket_totals.update(today)
+                for category, values in latencies.items():
+                    all_latencies.setdefault(category, []).extend(values)
+                ticket_values = [
+                    today["opened"],
+                    today["closed"],
+                    loop.open_count(),
+                    today["overdue"],
+                    *(today[f"escalated_{level}"] for level in _TICKET_LEVELS),
+                    today["escalated_on_score"],
+                ]
+                for category in categories:
+                    got = latencies.get(category, [])
+                    ticket_values += [_blank(_percentile(got, 0.5)), _blank(_percentile(got, 0.95))]
+            else:
+                ticket_values = [0] * (len(columns) - len(COLUMNS) + 9)
+            row = _row(
+                engine,
+                watcher,
+                zones,
+                households,
+                household_days,
+                (index + 1) * step - 1 if step < 1 else day,
+                infections_today,
+                confirmed_today,
+                total_confirmed,
+            ) + tuple(ticket_values)
+            rows.append(row)
+            for name in ("compounds_sealed", "households_sealed"):
+                peaks[name] = max(peaks[name], row[COLUMNS.index(name)])
+            for name, value in engine.response_counts().items():
+                peaks[name] = max(peaks[name], value)
+            emergency = row[COLUMNS.index("communities_emergency")]
+            if emergency and first_emergency is None:
+                first_emergency = row[0]
+            all_normal = row[COLUMNS.index("communities_normal")] == len(engine.modes())
+            if first_emergency is not None and days_to_normal is None and all_normal:
+                days_to_normal = row[0] - first_emergency
+            confirmed_today = 0
+            infections_today = 0
+            watcher.reinforcements.clear()
+            if daily:
+                engine.set_availability(
+                    _away(base_away, staffing.availability), seed=run_seed * 1000 + len(rows)
+                )
     delays = watcher.lead_delays
     summary = {
         "scenario": scenario.name,
@@ -414,15 +415,3 @@ def _row(
 def _blank(value: float) -> float | str:
     """NaN as an empty cell; other values rounded for stable output."""
     return "" if math.isnan(value) else round(value, 3)
-
-
-def _progress(enabled: bool, total: int) -> tuple[Any, Any] | None:
-    """A rich progress bar on a terminal, or None."""
-    if not enabled or not sys.stderr.isatty():
-        return None
-    from rich.progress import Progress
-
-    bar = Progress(transient=True)
-    task = bar.add_task("simulating", total=total)
-    bar.start()
-    return bar, task

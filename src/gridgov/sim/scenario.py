@@ -357,6 +357,23 @@ class Scenario:
         out += _nested(self.rules.to_toml(), "rules.inline")
         return "\n".join(out) + "\n"
 
+    def warnings(self) -> list[str]:
+        """What this valid scenario will do that its author may not expect.
+
+        Returns:
+            One line per warning, ``key.path: what will happen`` (empty when none):
+            a scenario with no cases on a driver that draws none of its own
+            runs every day quiet.
+        """
+        found = []
+        if not self.outbreak.cases and self.outbreak.driver in ("compound", "replay"):
+            found.append(
+                f"outbreak.cases: the scenario gives no cases, so nothing happens: "
+                f"{self.run.days} quiet days on {self.city.preset} "
+                "(give outbreak.cases or outbreak.cases_csv)"
+            )
+        return found
+
     def build_city(self) -> City:
         """The city this scenario runs on.
 
