@@ -13,7 +13,7 @@ import pytest
 
 from gridgov import GridgovError
 from gridgov.sim.report import write_report
-from gridgov.sim.results import RunFolderError, _fallback_scenario_toml, read_run, write_run
+from gridgov.sim.results import RunFolderError, read_run, write_run
 from gridgov.sim.runner import RunResult
 from gridgov.sim.scenario import CityChoice, RunSpec, Scenario
 
@@ -130,7 +130,11 @@ class TestWriteRun:
             encoding="utf-8"
         )
         assert Scenario.from_toml(text) == attrs.evolve(scenario, seed=5)
-        assert Scenario.from_toml(_fallback_scenario_toml(scenario)) == scenario
+        same_seed = RunResult(scenario, 1, COLUMNS, ROWS, SUMMARY)
+        text = (write_run(same_seed, tmp_path / "own", plots=False) / "scenario.toml").read_text(
+            encoding="utf-8"
+        )
+        assert Scenario.from_toml(text) == scenario
 
     def test_rewrite_previous_run(self, tmp_path: Path) -> None:
         """A previous run folder is rewritten: its listed files and report go, others stay."""

@@ -5,21 +5,25 @@ networkx graph; communities and compounds move through ``transitions`` state
 machines; every switch reassigns people and sends them back afterwards.
 """
 
-from gridgov.alerts import AlertError
 from gridgov.chain import CommandChain
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock, WallClock
 from gridgov.engine import CommandResult, Engine
 from gridgov.errors import (
+    AlertError,
     AuthorityError,
     ChainError,
     ClockError,
+    CommandError,
     GriddingError,
     GridgovError,
     JournalError,
+    MissingExtraError,
+    NotFoundError,
     PresetError,
     Problem,
     RulesError,
+    RunFolderError,
     ScenarioError,
     TransitionError,
     UnknownUnitError,
@@ -53,6 +57,7 @@ __all__ = [
     "Clock",
     "ClockError",
     "CommandChain",
+    "CommandError",
     "CommandResult",
     "Compound",
     "Engine",
@@ -65,6 +70,8 @@ __all__ = [
     "Level",
     "ManualClock",
     "MemoryJournal",
+    "MissingExtraError",
+    "NotFoundError",
     "Organisation",
     "Person",
     "PersonKind",
@@ -74,6 +81,7 @@ __all__ = [
     "Problem",
     "Rules",
     "RulesError",
+    "RunFolderError",
     "ScenarioError",
     "SqliteJournal",
     "StaffingRule",

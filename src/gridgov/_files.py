@@ -23,7 +23,7 @@ __all__ = [
     "FileProblem",
     "check_writable",
     "read_bytes",
-    "read_text",
+    "read_limited_text",
     "write_atomic",
 ]
 
@@ -33,6 +33,7 @@ _MIB = 1 << 20
 #: or sweep file of a megabyte is already a hundred times the largest real
 #: one; a cases CSV holds one short line per confirmed case.
 LIMITS: dict[str, int] = {
+    "TOML": 1 * _MIB,
     "rules": 1 * _MIB,
     "scenario": 1 * _MIB,
     "sweep": 1 * _MIB,
@@ -116,7 +117,7 @@ def _too_big(size: int, limit: int, kind: str) -> str:
     return f"refused: the file is {size:,} bytes; a {kind} file may be at most {limit:,}"
 
 
-def read_text(path: str | os.PathLike[str], kind: str) -> str:
+def read_limited_text(path: str | os.PathLike[str], kind: str) -> str:
     """The text of a UTF-8 file (a byte-order mark is dropped), within the limit of its kind.
 
     Raises:

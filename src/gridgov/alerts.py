@@ -40,7 +40,7 @@ import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
 from gridgov.city import City
-from gridgov.errors import GridgovError, UnknownUnitError
+from gridgov.errors import AlertError, UnknownUnitError
 from gridgov.modes import ZONES
 
 __all__ = [
@@ -135,25 +135,6 @@ _NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 _ADMIN_CODE = re.compile(r"[0-9]{6}|[0-9]{9}|[0-9]{12}")
 # identifier and sender: no whitespace, commas, "<" or "&" (CAP 1.2, 3.2.1).
 _RESTRICTED = re.compile(r"[\s,<&]")
-
-
-class AlertError(GridgovError):
-    """A CAP alert is malformed, hostile or outside the CAP 1.2 enumerations.
-
-    The message is one line: which element (as a path such as
-    ``alert/info[1]/urgency``), what it held and what was expected.
-
-    Attributes:
-        element: path of the offending element, or None for the document.
-        alert: the alert's identifier when it was read before the problem.
-    """
-
-    def __init__(self, message: str, *, element: str | None = None, alert: str | None = None):
-        super().__init__(message)
-        #: Path of the offending element (``alert/info[1]/urgency``), if any.
-        self.element = element
-        #: The alert's ``<identifier>``, if it was read before the problem.
-        self.alert = alert
 
 
 # ------------------------------------------------------------------ the model

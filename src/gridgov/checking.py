@@ -82,14 +82,14 @@ def recognise(path: str) -> str | Problem:
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"<") or Path(path).suffix.lower() in (".xml", ".cap"):
         return "alert"
-    from gridgov.rules import _parse_toml
+    from gridgov._toml import parse
 
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         return Problem(path, line, "(file)", "not UTF-8 text: not a rules, scenario or sweep file")
-    parsed = _parse_toml(text, path)
+    parsed = parse(text, path)
     if isinstance(parsed, Problem):
         return parsed
     return _kind_of(parsed, path)

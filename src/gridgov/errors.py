@@ -5,18 +5,28 @@ attributes and a message a person can act on (what was wrong, with which id or
 key, and what was expected)::
 
     GridgovError
-    ├── ChainError           the command chain is malformed, or a unit is unknown
-    │   └── UnknownUnitError an id or administrative code names no unit
-    ├── GriddingError        households cannot be partitioned into grids as asked
-    ├── PresetError          a preset was asked for with impossible parameters
-    ├── RulesError           a rules file has problems (all of them, with file:line)
-    ├── TransitionError      a trigger is not allowed in a unit's current state
-    ├── AuthorityError       an actor commanded outside its jurisdiction
-    ├── ClockError           a clock was moved back or given a naive time
-    ├── JournalError         the event store is unreadable or inconsistent
-    ├── AlertError           a CAP alert is malformed, hostile or not CAP 1.2
-                             (defined in gridgov.alerts, exported as gridgov.AlertError)
-    └── ScenarioError        a scenario file has problems
+    ├── NotFoundError          an id names nothing of its kind (also a KeyError)
+    │   └── UnknownUnitError   an id or administrative code names no unit of the city
+    │                          (also a ChainError)
+    ├── ChainError             the command chain is malformed
+    │   └── UnknownUnitError
+    ├── GriddingError          households cannot be partitioned into grids as asked
+    ├── PresetError            a preset was asked for with impossible parameters
+    ├── RulesError             a rules file has problems (all of them, with file:line)
+    ├── ScenarioError          a scenario or sweep file has problems (all of them)
+    ├── TransitionError        a trigger is not allowed in a unit's current state
+    ├── AuthorityError         an actor commanded outside its jurisdiction
+    ├── CommandError           a command was refused; ``.reason`` says why
+    ├── ClockError             a clock was moved back or given a naive time (also a ValueError)
+    ├── JournalError           the event store is unreadable or inconsistent
+    ├── AlertError             a CAP alert is malformed, hostile or not CAP 1.2
+    ├── RunFolderError         a folder cannot be written or read as a run folder
+    └── MissingExtraError      an optional dependency (an extra of gridgov) is not installed
+
+:class:`NotFoundError` is what lookups of tickets, tasks and actors raise;
+units, compounds, buildings, people and organisations of the city raise its
+subclass :class:`UnknownUnitError`. Catch ``NotFoundError`` to handle any id
+that names nothing, ``UnknownUnitError`` for the city's own ids only.
 
 A command that raises leaves state and journal exactly as they were.
 """
@@ -24,19 +34,25 @@ A command that raises leaves state and journal exactly as they were.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import attrs
 
 __all__ = [
+    "AlertError",
     "AuthorityError",
     "ChainError",
     "ClockError",
+    "CommandError",
     "GriddingError",
     "GridgovError",
     "JournalError",
+    "MissingExtraError",
+    "NotFoundError",
     "PresetError",
     "Problem",
     "RulesError",
+    "RunFolderError",
     "ScenarioError",
     "TransitionError",
     "UnknownUnitError",
@@ -60,20 +76,41 @@ class ChainError(GridgovError):
         self.ids: tuple[str, ...] = tuple(sorted(ids))
 
 
-class UnknownUnitError(ChainError, KeyError):
-    """An id or administrative code names no unit of the city."""
+class NotFoundError(GridgovError, KeyError):
+    """An id names nothing of its kind: no such ticket, task, actor, unit...
 
-    def __init__(self, unit: str, kind: str = "unit") -> None:
+    Also a :class:`KeyError`, as a failed lookup is.
+
+    Attributes:
+        id: the id that was asked for.
+        kind: what it should have named (``ticket``, ``open task``, ...).
+    """
+
+    def __init__(self, id: str, kind: str = "item", where: str = "") -> None:
+        # ``kind`` ending in ";" is a phrase of its own: "no {kind} {id!r}".
         if kind.endswith(";"):
-            message = f"no {kind[:-1]} {unit!r} in this city"
+            message = f"no {kind[:-1]} {id!r}{where}"
         else:
-            message = f"no {kind} with id {unit!r} in this city"
-        super().__init__(message, [unit])
+            message = f"no {kind} with id {id!r}{where}"
+        super().__init__(message)
         #: The id that was asked for.
-        self.unit = unit
+        self.id = id
+        #: What it should have named.
+        self.kind = kind.removesuffix(";")
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+class UnknownUnitError(ChainError, NotFoundError):
+    """An id or administrative code names no unit of the city."""
+
+    def __init__(self, unit: str, kind: str = "unit") -> None:
+        NotFoundError.__init__(self, unit, kind, " in this city")
+        #: The ids of the units involved.
+        self.ids: tuple[str, ...] = (unit,)
+        #: The id that was asked for.
+        self.unit = unit
 
 
 class GriddingError(GridgovError):
@@ -155,9 +192,78 @@ class AuthorityError(GridgovError):
         super().__init__(f"{actor} may not command {target}: {rule}")
 
 
+class CommandError(GridgovError):
+    """A command was refused: its arguments or the state do not allow it; nothing changed.
+
+    Attributes:
+        reason: why, in a few words a program can test (e.g. ``"already open"``).
+        command: the command refused, when known.
+    """
+
+    def __init__(self, message: str, reason: str = "", command: str | None = None) -> None:
+        super().__init__(message)
+        #: Why the command was refused.
+        self.reason = reason or message
+        #: The command refused, when known.
+        self.command = command
+
+
 class ClockError(GridgovError, ValueError):
     """A clock was asked to go back in time or given a time without a time zone."""
 
 
 class JournalError(GridgovError):
     """The event store is unreadable, corrupted or inconsistent with the city."""
+
+
+class AlertError(GridgovError):
+    """A CAP alert is malformed, hostile or outside the CAP 1.2 enumerations.
+
+    The message is one line: which element (as a path such as
+    ``alert/info[1]/urgency``), what it held and what was expected.
+
+    Attributes:
+        element: path of the offending element, or None for the document.
+        alert: the alert's identifier when it was read before the problem.
+    """
+
+    def __init__(self, message: str, *, element: str | None = None, alert: str | None = None):
+        super().__init__(message)
+        #: Path of the offending element (``alert/info[1]/urgency``), if any.
+        self.element = element
+        #: The alert's ``<identifier>``, if it was read before the problem.
+        self.alert = alert
+
+
+class RunFolderError(GridgovError):
+    """A folder cannot be written as a run folder, or read as one.
+
+    Attributes:
+        folder: the folder involved.
+    """
+
+    def __init__(self, message: str, folder: Path) -> None:
+        super().__init__(message)
+        #: The folder involved.
+        self.folder = folder
+
+
+class MissingExtraError(GridgovError):
+    """An optional dependency (an extra of gridgov) is not installed, or fails to import.
+
+    Attributes:
+        module: the module that could not be imported.
+        extra: the extra of gridgov that installs it.
+    """
+
+    def __init__(self, module: str, extra: str, cause: BaseException) -> None:
+        #: The module that could not be imported.
+        self.module = module
+        #: The extra that installs it.
+        self.extra = extra
+        detail = (
+            "is not installed" if isinstance(cause, ModuleNotFoundError) else f"failed: {cause}"
+        )
+        super().__init__(
+            f"{module} {detail}; install the {extra!r} extra: pip install 'gridgov[{extra}]'"
+        )

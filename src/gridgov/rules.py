@@ -74,19 +74,26 @@ Whether the unit ids of an area exist depends on the city:
 
 from __future__ import annotations
 
-import contextlib
-import difflib
 import math
 import os
-import re
-import tomllib
 from collections.abc import Container, Iterable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
 import attrs
 
-from gridgov._files import FileProblem, read_text
+from gridgov._toml import (
+    Document,
+    KeyPath,
+    Reader,
+    compact_number,
+    dumps,
+    format_number,
+    placed,
+    read_text,
+    render_key,
+    unknown_key,
+)
 from gridgov.errors import Problem, RulesError
 from gridgov.model import Level
 
@@ -108,6 +115,7 @@ __all__ = [
     "TicketRule",
     "ZoneStepDown",
     "load_rules",
+    "read_rules",
 ]
 
 #: Compound zones from open to sealed (the order of severity).
@@ -118,9 +126,6 @@ SCOPE_LEVELS = ("compound", "grid", "community", "street", "district", "city")
 
 #: The scope value that switches a measure off in a rules file.
 OFF = "off"
-
-#: A key path inside a rules file: table and key names, and indices into arrays.
-KeyPath = tuple[str | int, ...]
 
 #: The city is this many levels above a compound, the widest gap an override can ask.
 MAX_LEVELS_ABOVE = len(SCOPE_LEVELS) - 1
@@ -178,8 +183,6 @@ _CASE_KEYS = ("seal", "control", "precaution", "alert")
 _ZONE_KEYS = ("step_down_to", "after_quiet_days")
 _MODE_KEYS = ("alert_quiet_days", "recovery_days")
 _OVERRIDE_KEYS = ("levels_above",)
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 #: Every number of a rules file has a range; nothing inside it can overflow
 #: a date or make a run last for ever. Durations in days (quiet days before a
@@ -448,7 +451,7 @@ class TicketRule:
     def limit_key(self, category: str, mode: str, state: str) -> str:
         """The key path in a rules file that sets this limit, e.g.
         ``tickets.categories.medicine.hours.emergency.tracking``."""
-        return _render(_limit_path(self, category, mode, state))
+        return render_key(_limit_path(self, category, mode, state))
 
 
 def _limit_path(rule: TicketRule, category: str, mode: str, state: str) -> KeyPath:
@@ -532,19 +535,10 @@ class Rules:
                 syntax error) or breaks the rules of the format (every
                 problem, in line order).
         """
-        data = _parse_toml(text, source)
-        if isinstance(data, Problem):
-            raise RulesError([data])
-        reader = _Reader()
-        rules = reader.read(data, source, _Locator(text).run())
-        found = list(reader.found)
-        for path, message, involved in _semantic_problems(rules):
-            # A value the reader rejected was replaced by its default; what
-            # that default implies is not the user's mistake.
-            if not reader.bad.intersection((path, *involved)):
-                found.append((path, message))
+        document = Document.parse(text, source, RulesError)
+        rules, found = read_rules(document.data, source, document.lines)
         if found:
-            raise RulesError(_placed(found, rules))
+            raise RulesError(placed(found, source, rules.lines))
         return rules
 
     def to_toml(self) -> str:
@@ -556,45 +550,43 @@ class Rules:
         Returns:
             The TOML text, ending with a newline.
         """
-        out = ["version = 1"]
-        if self.areas:
-            out += ["", "[areas]"]
-            for name, ids in self.areas.items():
-                out.append(f"{_toml_key(name)} = [{', '.join(_toml_string(i) for i in ids)}]")
-        out += ["", "[case]"]
-        for key in _CASE_KEYS:
-            scope = getattr(self.case, key)
-            out.append(f"{key} = {_toml_string(OFF if scope is None else scope)}")
-        for zone, step in self.zones.items():
-            out += [
-                "",
-                f"[zones.{_toml_key(zone)}]",
-                f"step_down_to = {_toml_string(step.step_down_to)}",
-                f"after_quiet_days = {_toml_number(step.after_quiet_days)}",
-            ]
-        out += [
-            "",
-            "[modes]",
-            f"alert_quiet_days = {_toml_number(self.modes.alert_quiet_days)}",
-            f"recovery_days = {_toml_number(self.modes.recovery_days)}",
-            "",
-            "[overrides]",
-            f"levels_above = {self.override_levels_above}",
-        ]
+        return dumps(self.to_table())
+
+    def to_table(self) -> dict[str, Any]:
+        """The rules as the TOML table :meth:`to_toml` writes (plain dicts and lists).
+
+        Used to write rules inside another document, e.g. a scenario's
+        ``[rules.inline]``.
+        """
         staffing = self.staffing
-        out += ["", "[staffing]"]
-        out += [f"{key} = {getattr(staffing, key)}" for key in _STAFFING_INTS]
-        out += [
-            f"max_staff_share = {_toml_number(staffing.max_staff_share)}",
-            f"pools = [{', '.join(_toml_string(p) for p in staffing.pools)}]",
-            f"auto_claim = {'true' if staffing.auto_claim else 'false'}",
-            "",
-            "[staffing.posts]",
-        ]
-        for zone, roles in staffing.posts.items():
-            out.append(f"{_toml_key(zone)} = [{', '.join(_toml_string(r) for r in roles)}]")
-        out += _tickets_toml(self.tickets)
-        return "\n".join(out) + "\n"
+        table: dict[str, Any] = {"version": 1}
+        if self.areas:
+            table["areas"] = {name: list(ids) for name, ids in self.areas.items()}
+        table["case"] = {
+            key: OFF if getattr(self.case, key) is None else getattr(self.case, key)
+            for key in _CASE_KEYS
+        }
+        table["zones"] = {
+            zone: {
+                "step_down_to": step.step_down_to,
+                "after_quiet_days": compact_number(step.after_quiet_days),
+            }
+            for zone, step in self.zones.items()
+        }
+        table["modes"] = {
+            "alert_quiet_days": compact_number(self.modes.alert_quiet_days),
+            "recovery_days": compact_number(self.modes.recovery_days),
+        }
+        table["overrides"] = {"levels_above": self.override_levels_above}
+        table["staffing"] = {
+            **{key: getattr(staffing, key) for key in _STAFFING_INTS},
+            "max_staff_share": compact_number(staffing.max_staff_share),
+            "pools": list(staffing.pools),
+            "auto_claim": staffing.auto_claim,
+            "posts": {zone: list(roles) for zone, roles in staffing.posts.items()},
+        }
+        table["tickets"] = _tickets_table(self.tickets)
+        return table
 
     def check(self) -> list[Problem]:
         """Validate rules built in code the way :meth:`from_toml` validates a file.
@@ -603,7 +595,7 @@ class Rules:
             Every problem, in line order (line 0 when the rules have no file);
             empty when the rules are valid.
         """
-        return _placed([(p, m) for p, m, _ in _semantic_problems(self)], self)
+        return placed([(p, m) for p, m, _ in _semantic_problems(self)], self.source, self.lines)
 
     def check_against(self, chain: Container[str]) -> list[Problem]:
         """Check that every unit id of every area is a unit of a city.
@@ -621,7 +613,7 @@ class Rules:
             for index, unit in enumerate(ids)
             if unit not in chain
         ]
-        return _placed(found, self)
+        return placed(found, self.source, self.lines)
 
     def scope_level(self, scope: str) -> Level | None:
         """The level a scope names, or None when it names an area."""
@@ -643,71 +635,60 @@ def load_rules(path: str | os.PathLike[str]) -> Rules:
             rules of the format (every problem, in line order).
     """
     source = os.fspath(path)
-    try:
-        text = read_text(path, "rules")
-    except FileProblem as exc:
-        raise RulesError([Problem(source, exc.line, "(file)", exc.reason)]) from None
-    return Rules.from_toml(text, source=source)
+    return Rules.from_toml(read_text(source, RulesError, kind="rules"), source=source)
+
+
+def read_rules(
+    data: Mapping[str, Any], source: str = "<data>", lines: Mapping[KeyPath, int] | None = None
+) -> tuple[Rules, list[tuple[KeyPath, str]]]:
+    """Read rules from the data of a parsed TOML table, collecting every problem.
+
+    The step behind :meth:`Rules.from_toml`, for formats that hold a rules
+    table inside them (a scenario's ``[rules.inline]``).
+
+    Args:
+        data: the table, as ``tomllib`` gives it.
+        source: the file name kept as the rules' ``source``.
+        lines: the line of each key path of the table (see
+            :func:`gridgov._toml.locate`); none when unknown.
+
+    Returns:
+        The rules (a rejected value replaced by its default) and every
+        problem as (key path, message), not yet placed; empty when valid.
+    """
+    reader = _Reader()
+    rules = reader.read(data, source, {} if lines is None else lines)
+    found = list(reader.found)
+    for path, message, involved in _semantic_problems(rules):
+        # A value the reader rejected was replaced by its default; what
+        # that default implies is not the user's mistake.
+        if not reader.bad.intersection((path, *involved)):
+            found.append((path, message))
+    return rules, found
 
 
 # ---------------------------------------------------------------- reading
 
 
-class _Reader:
-    """Turns the dict ``tomllib`` gives into :class:`Rules`, collecting type problems.
+class _Reader(Reader):
+    """Turns the dict ``tomllib`` gives into :class:`Rules`, collecting type problems."""
 
-    A rejected value is replaced by its default so that reading goes on and
-    every problem of the file is found in one pass; ``bad`` remembers the
-    rejected paths so that checks on the values do not blame the defaults.
-    """
+    def unknown_keys(self, table: Mapping[str, Any], path: KeyPath, allowed: Any) -> None:
+        for key in table:
+            if key not in allowed:
+                self.problem((*path, key), _unknown_key(key, allowed, path))
 
-    def __init__(self) -> None:
-        self.found: list[tuple[KeyPath, str]] = []
-        self.bad: set[KeyPath] = set()
-
-    def problem(self, path: KeyPath, message: str) -> None:
-        self.found.append((path, message))
-        self.bad.add(path)
-
-    def wrong_type(self, path: KeyPath, expected: str, value: object) -> None:
-        self.problem(path, f"expected {expected}, got {_describe(value)}")
-
-    def table(
-        self, parent: Mapping[str, Any], path: KeyPath, allowed: tuple[str, ...] | None
-    ) -> dict[str, Any]:
-        """The table at ``path`` (empty when absent or not a table), unknown keys reported."""
-        name = path[-1]
-        assert isinstance(name, str)
-        value = parent.get(name)
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.wrong_type(path, "a table", value)
-            return {}
-        if allowed is not None:
-            for key in value:
-                if key not in allowed:
-                    self.problem((*path, key), _unknown_key(key, allowed, path))
-        return value
-
-    def number(self, table: Mapping[str, Any], path: KeyPath, default: float) -> float:
-        name = path[-1]
-        assert isinstance(name, str)
-        if name not in table:
-            return default
-        value = table[name]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.wrong_type(path, "a number of days", value)
-            return default
-        try:
-            return float(value)
-        except OverflowError:  # an integer beyond any float: too long in any case
-            return math.inf
+    def number(
+        self,
+        table: Mapping[str, Any],
+        path: KeyPath,
+        default: float,
+        what: str = "a number of days",
+    ) -> float:
+        return super().number(table, path, default, what)
 
     def read(self, data: Mapping[str, Any], source: str, lines: Mapping[KeyPath, int]) -> Rules:
-        for key in data:
-            if key not in _TOP_KEYS:
-                self.problem((key,), _unknown_key(key, _TOP_KEYS, ()))
+        self.unknown_keys(data, (), _TOP_KEYS)
         if "version" in data:
             version = data["version"]
             if isinstance(version, bool) or not isinstance(version, int):
@@ -906,19 +887,6 @@ class _Reader:
                     into[state] = math.inf
         return merged
 
-    def names(self, value: object, path: KeyPath, what: str) -> tuple[str, ...] | None:
-        """An array of strings, or None (problem reported)."""
-        if not isinstance(value, list):
-            self.wrong_type(path, f"an array of {what}", value)
-            return None
-        wrong = [i for i, item in enumerate(value) if not isinstance(item, str)]
-        for index in wrong:
-            self.wrong_type((*path, index), "a string", value[index])
-        if wrong:
-            self.bad.add(path)
-            return None
-        return tuple(value)
-
     def overrides(self, data: Mapping[str, Any]) -> int:
         table = self.table(data, ("overrides",), _OVERRIDE_KEYS)
         value = table.get("levels_above", 0)
@@ -931,26 +899,7 @@ class _Reader:
 def _unknown_key(key: str, allowed: tuple[str, ...], parent: KeyPath) -> str:
     if parent == ("zones",) and key == "open":
         return f"open is the lowest zone and has no step-down (allowed: {', '.join(allowed)})"
-    close = difflib.get_close_matches(key, allowed, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown key{hint} (allowed: {', '.join(allowed)})"
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, bool):
-        return f"a boolean ({'true' if value else 'false'})"
-    if isinstance(value, int):
-        return f"an integer ({value})"
-    if isinstance(value, float):
-        return f"a float ({value!r})"
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"a string ({_toml_string(shown)})"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return f"a date or time ({value})"
+    return unknown_key(key, allowed)
 
 
 # ------------------------------------------------------------ value checks
@@ -1075,7 +1024,7 @@ def _ticket_problems(
                 continue
             reported.add((urgent_key, normal_key))
             whose = "" if len(urgent_key) == len(normal_key) == 4 else f"{name} "
-            numbers = f"({_toml_number(urgent)} h against {_toml_number(normal)} h)"
+            numbers = f"({format_number(urgent)} h against {format_number(normal)} h)"
             rule_text = "emergency limits are the shorter ones"
             if not lines or urgent_key in lines or normal_key not in lines:
                 where, other = urgent_key, normal_key
@@ -1117,7 +1066,7 @@ def _hours_problems(
             elif not _positive(value) or value > MAX_HOURS:
                 yield (
                     (*path, mode, state),
-                    f"must be a number of hours in (0, {MAX_HOURS}], got {_toml_number(value)}",
+                    f"must be a number of hours in (0, {MAX_HOURS}], got {format_number(value)}",
                     (),
                 )
 
@@ -1243,145 +1192,24 @@ def _duration_problems(
     path: KeyPath, days: float
 ) -> Iterator[tuple[KeyPath, str, tuple[KeyPath, ...]]]:
     if not (math.isfinite(days) and 0 < days <= MAX_DAYS):
-        yield path, f"must be a number of days in (0, {MAX_DAYS}], got {_toml_number(days)}", ()
-
-
-# --------------------------------------------------------------- problems
-
-
-def _placed(found: Iterable[tuple[KeyPath, str]], rules: Rules) -> list[Problem]:
-    """Problems with their file and line, in line order (stable for one line)."""
-    problems = [
-        Problem(rules.source, _line_of(rules.lines, path), _render(path), message)
-        for path, message in found
-    ]
-    return sorted(problems, key=lambda problem: problem.line)
-
-
-def _line_of(lines: Mapping[KeyPath, int], path: KeyPath) -> int:
-    """The line of ``path``, else of its nearest enclosing key or table; 0 if none."""
-    while path:
-        if path in lines:
-            return lines[path]
-        path = path[:-1]
-    return 0
-
-
-def _render(path: KeyPath) -> str:
-    """``areas.urban[2]``; keys that are not bare are quoted as in TOML."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            key = _toml_key(part)
-            out = f"{out}.{key}" if out else key
-    return out
-
-
-#: Tables and arrays may nest this deep in any TOML file gridgov reads (the
-#: formats need four levels); deeper input is refused before it can exhaust the
-#: parser's recursion.
-MAX_TOML_DEPTH = 16
-
-
-def _parse_toml(text: str, source: str) -> dict[str, Any] | Problem:
-    """The data of a TOML document, or the one problem that stops it being read."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        return _syntax_problem(exc, text, source)
-    except RecursionError:
-        return _too_deep(text, source)
-    except ValueError as exc:  # tomllib's own checks on values (dates, numbers)
-        return Problem(source, 0, "(syntax)", f"invalid TOML: {exc}")
-    if _depth(data) > MAX_TOML_DEPTH:
-        return _too_deep(text, source)
-    return data
-
-
-def _depth(value: object) -> int:
-    """How deep tables and arrays nest in ``value`` (iteratively: no recursion to exhaust)."""
-    deepest = 0
-    stack: list[tuple[object, int]] = [(value, 0)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict):
-            children: list[object] = list(item.values())
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, level + 1)
-        if deepest > MAX_TOML_DEPTH:
-            return deepest
-        stack.extend((child, level + 1) for child in children)
-    return deepest
-
-
-def _too_deep(text: str, source: str) -> Problem:
-    """The problem of a document nested too deeply, at the line where it first gets too deep."""
-    depth, line = 0, 1
-    for char in text:  # brackets counted roughly (strings not skipped): a line to look at
-        if char == "\n":
-            line += 1
-        elif char in "[{":
-            depth += 1
-            if depth > MAX_TOML_DEPTH:
-                break
-        elif char in "]}":
-            depth = max(0, depth - 1)
-    else:
-        line = 1
-    return Problem(
-        source, line, "(syntax)", f"tables and arrays nest deeper than {MAX_TOML_DEPTH} levels"
-    )
-
-
-_ERROR_AT = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
-
-
-def _syntax_problem(exc: tomllib.TOMLDecodeError, text: str, source: str) -> Problem:
-    message = str(exc)
-    line: int | None = getattr(exc, "lineno", None)  # Python 3.14 and later
-    column: int | None = getattr(exc, "colno", None)
-    match = _ERROR_AT.search(message)
-    if match is not None:
-        message = message[: match.start()]
-        if match[1] is not None:
-            line, column = int(match[1]), int(match[2])
-    if line is None:  # "at end of document"
-        line, column = max(1, text.count("\n") + (0 if text.endswith("\n") else 1)), None
-    where = f" (column {column})" if column else ""
-    return Problem(source, line, "(syntax)", f"invalid TOML{where}: {message}")
+        yield path, f"must be a number of days in (0, {MAX_DAYS}], got {format_number(days)}", ()
 
 
 # ----------------------------------------------------------------- writing
 
 
-def _tickets_toml(rule: TicketRule) -> list[str]:
-    out = [
-        "",
-        "[tickets]",
-        f"low_score = {rule.low_score}",
-        f"reopens = {rule.reopens}",
-        f"emergency_zones = [{', '.join(_toml_string(z) for z in rule.emergency_zones)}]",
-    ]
-    for mode in _canonical(rule.hours, TICKET_MODES):
-        steps = rule.hours[mode]
-        out += ["", f"[tickets.hours.{_toml_key(mode)}]"]
-        out += [
-            f"{_toml_key(state)} = {_toml_number(steps[state])}"
-            for state in _canonical(steps, TICKET_STEPS)
-        ]
+def _tickets_table(rule: TicketRule) -> dict[str, Any]:
+    table: dict[str, Any] = {
+        "low_score": rule.low_score,
+        "reopens": rule.reopens,
+        "emergency_zones": list(rule.emergency_zones),
+        "hours": {
+            mode: _hours_table(rule.hours[mode]) for mode in _canonical(rule.hours, TICKET_MODES)
+        },
+    }
     defaults = _default_categories()
+    categories: dict[str, Any] = {}
     for name, category in rule.categories.items():
-        out += [
-            "",
-            f"[tickets.categories.{_toml_key(name)}]",
-            f"level = {_toml_string(category.level)}",
-            f"responsible = {_toml_string(category.responsible)}",
-        ]
         # A file that leaves a limit out gets the default category's own one:
         # where this category has none, write the general limit it runs on.
         hours = {mode: dict(steps) for mode, steps in category.hours.items()}
@@ -1391,242 +1219,24 @@ def _tickets_toml(rule: TicketRule) -> list[str]:
                 general = rule.hours.get(mode, {}).get(state)
                 if state not in hours.get(mode, {}) and general is not None:
                     hours.setdefault(mode, {})[state] = general
-        for mode in _canonical(hours, TICKET_MODES):
-            steps = hours[mode]
-            inline = ", ".join(
-                f"{_toml_key(k)} = {_toml_number(steps[k])}"
-                for k in _canonical(steps, TICKET_STEPS)
-            )
-            if inline:
-                out.append(f"hours.{_toml_key(mode)} = {{ {inline} }}")
-    return out
+        entry: dict[str, Any] = {"level": category.level, "responsible": category.responsible}
+        written = {
+            mode: _hours_table(hours[mode])
+            for mode in _canonical(hours, TICKET_MODES)
+            if hours[mode]
+        }
+        if written:
+            entry["hours"] = written
+        categories[name] = entry
+    table["categories"] = categories
+    return table
+
+
+def _hours_table(steps: Mapping[str, float]) -> dict[str, int | float]:
+    return {state: compact_number(steps[state]) for state in _canonical(steps, TICKET_STEPS)}
 
 
 def _canonical(keys: Iterable[str], order: tuple[str, ...]) -> list[str]:
     """``keys`` in the order of ``order``, then the others as they come."""
     given = list(keys)
     return [k for k in order if k in given] + [k for k in given if k not in order]
-
-
-def _toml_string(text: str) -> str:
-    """A TOML basic string; escapes what TOML forbids raw (quote, backslash, controls)."""
-    out = []
-    for char in text:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char < " " or char == "\x7f":
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else _toml_string(key)
-
-
-def _toml_number(value: float) -> str:
-    if isinstance(value, int):
-        return str(value)
-    if value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(value)  # inf and nan are spelled the same in TOML
-
-
-# ---------------------------------------------------------------- locator
-
-
-class _Locator:
-    """Maps the key paths of a TOML document to the 1-based line that defines them.
-
-    ``tomllib`` gives values but no positions, so this scanner reads the text
-    once more: table headers (``[a.b]``, ``[[a]]``), dotted keys, inline
-    tables (each key at its own line), array elements (``path[i]`` at the line
-    the element starts) and strings of every kind, so that nothing inside a
-    string or a multi-line array is mistaken for a key. It runs only on text
-    that ``tomllib`` accepted, and never fails: it gives up quietly instead.
-    """
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        self._pos = 0
-        self._line = 1
-        self._array_tables: dict[KeyPath, int] = {}
-        self.lines: dict[KeyPath, int] = {}
-
-    def run(self) -> dict[KeyPath, int]:
-        # Only text that tomllib rejects could trip the scanner; lines found so far stand.
-        with contextlib.suppress(IndexError, ValueError):
-            self._document()
-        return self.lines
-
-    def _peek(self) -> str:
-        return self._text[self._pos] if self._pos < len(self._text) else ""
-
-    def _at_end(self) -> bool:
-        return self._pos >= len(self._text)
-
-    def _define(self, path: KeyPath) -> None:
-        for end in range(1, len(path)):
-            self.lines.setdefault(path[:end], self._line)
-        self.lines[path] = self._line
-
-    def _skip_spaces(self) -> None:
-        while self._peek() in (" ", "\t", "\r") and not self._at_end():
-            self._pos += 1
-
-    def _skip_blank(self) -> None:
-        """Spaces, comments and newlines."""
-        while not self._at_end():
-            self._skip_spaces()
-            char = self._peek()
-            if char == "#":
-                end = self._text.find("\n", self._pos)
-                self._pos = len(self._text) if end < 0 else end
-            elif char == "\n":
-                self._line += 1
-                self._pos += 1
-            else:
-                return
-
-    def _document(self) -> None:
-        table: KeyPath = ()
-        while True:
-            self._skip_blank()
-            if self._at_end():
-                return
-            start = self._pos
-            if self._peek() == "[":
-                table = self._header()
-            else:
-                path = table + self._key()
-                self._skip_spaces()
-                if self._peek() == "=":
-                    self._pos += 1
-                self._define(path)
-                self._skip_spaces()
-                self._value(path)
-            if self._pos == start:  # never loop on text the scanner does not understand
-                self._pos += 1
-
-    def _header(self) -> KeyPath:
-        array = self._text.startswith("[[", self._pos)
-        self._pos += 2 if array else 1
-        path = self._key()
-        self._skip_spaces()
-        self._pos += 2 if array else 1
-        if array:
-            index = self._array_tables.get(path, 0)
-            self._array_tables[path] = index + 1
-            path = (*path, index)
-        self._define(path)
-        return path
-
-    def _key(self) -> KeyPath:
-        parts: list[str] = []
-        while True:
-            self._skip_spaces()
-            if self._peek() in ('"', "'") and not self._at_end():
-                parts.append(_decode_key(self._string()))
-            else:
-                match = _BARE_KEY.match(self._text, self._pos)
-                if match is None:
-                    return tuple(parts)
-                parts.append(match.group())
-                self._pos = match.end()
-            self._skip_spaces()
-            if self._peek() != ".":
-                return tuple(parts)
-            self._pos += 1
-
-    def _string(self) -> str:
-        """Skip one string of any kind, counting the newlines inside; returns its text."""
-        text = self._text
-        start = self._pos
-        quote = text[self._pos]
-        if text.startswith(quote * 3, self._pos):
-            self._pos += 3
-            while not self._at_end():
-                char = text[self._pos]
-                if char == "\\" and quote == '"':
-                    self._pos += 1
-                    if self._peek() == "\n":
-                        self._line += 1
-                    self._pos += 1
-                elif text.startswith(quote * 3, self._pos):
-                    self._pos += 3
-                    # Up to two more quotes still belong to the string: """a""""".
-                    for _ in range(2):
-                        if self._peek() == quote:
-                            self._pos += 1
-                    break
-                else:
-                    if char == "\n":
-                        self._line += 1
-                    self._pos += 1
-        else:
-            self._pos += 1
-            while not self._at_end():
-                char = text[self._pos]
-                if char == "\\" and quote == '"':
-                    self._pos += 2
-                    continue
-                if char == "\n":  # unterminated: leave the newline to the caller
-                    break
-                self._pos += 1
-                if char == quote:
-                    break
-        return text[start : self._pos]
-
-    def _value(self, path: KeyPath) -> None:
-        char = self._peek()
-        if char in ('"', "'") and not self._at_end():
-            self._string()
-        elif char == "[":
-            self._pos += 1
-            index = 0
-            while True:
-                self._skip_blank()
-                if self._at_end() or self._peek() == "]":
-                    self._pos += 1
-                    return
-                start = self._pos
-                element = (*path, index)
-                self.lines[element] = self._line
-                self._value(element)
-                self._skip_blank()
-                if self._peek() == "," or self._pos == start:
-                    self._pos += 1
-                index += 1
-        elif char == "{":
-            self._pos += 1
-            while True:
-                self._skip_blank()
-                if self._at_end() or self._peek() == "}":
-                    self._pos += 1
-                    return
-                start = self._pos
-                if self._peek() == ",":
-                    self._pos += 1
-                    continue
-                key = (*path, *self._key())
-                self._skip_spaces()
-                if self._peek() == "=":
-                    self._pos += 1
-                self._define(key)
-                self._skip_spaces()
-                self._value(key)
-                if self._pos == start:
-                    self._pos += 1
-        else:  # number, boolean, date or time: up to the next delimiter
-            while not self._at_end() and self._text[self._pos] not in ",]}#\n":
-                self._pos += 1
-
-
-def _decode_key(raw: str) -> str:
-    """The name a quoted key stands for; ``tomllib`` undoes the escapes."""
-    try:
-        value = tomllib.loads(f"k = {raw}")["k"]
-    except tomllib.TOMLDecodeError:  # pragma: no cover - only on text tomllib rejects
-        return raw.strip("\"'")
-    return value if isinstance(value, str) else raw

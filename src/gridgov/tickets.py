@@ -1423,6 +1423,8 @@ class TicketArrays:
         "low_scores",
         "escalations",
     )
+    #: The names of the per-ticket arrays (attributes of this object), in a fixed order.
+    FIELDS: tuple[str, ...] = _ARRAYS
 
     @staticmethod
     def micros(when: datetime) -> int:

@@ -16,14 +16,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from gridgov.sim.results import (
-    PLOT_GROUPS,
-    REPORT_FILE,
-    RunData,
-    _ExtraMissing,
-    read_run,
-    render_plots,
-)
+from gridgov.errors import MissingExtraError
+from gridgov.sim.results import PLOT_GROUPS, REPORT_FILE, RunData, read_run, render_plots
 
 __all__ = ["write_report"]
 
@@ -81,7 +75,7 @@ def _images(path: Path, data: RunData) -> tuple[list[tuple[str, bytes]], str | N
         return images, None
     try:
         drawn = render_plots(data.columns, data.rows)
-    except _ExtraMissing as missing:
+    except MissingExtraError as missing:
         return [], f"No plots: {missing}, then run gridgov report again."
     if not drawn:
         return [], "No plots: the run has no column of the plotted series."

@@ -307,7 +307,7 @@ class ClosedLoopLoad:
         if keep.all():
             return
         kept = int(keep.sum())
-        for name in TicketArrays._ARRAYS:
+        for name in TicketArrays.FIELDS:
             column = getattr(arrays, name)
             column[:kept] = column[:n][keep]
         self.opened_at[:kept] = self.opened_at[:n][keep]

@@ -27,9 +27,7 @@ import io
 import json
 import math
 import numbers
-import re
-import tomllib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -38,9 +36,8 @@ from typing import Any, NamedTuple
 import attrs
 
 from gridgov._files import FileProblem, check_writable, read_bytes, write_atomic
-from gridgov.errors import GridgovError
+from gridgov.errors import MissingExtraError, RunFolderError
 from gridgov.sim.runner import RunResult
-from gridgov.sim.scenario import Scenario
 
 __all__ = [
     "PLOT_GROUPS",
@@ -48,6 +45,7 @@ __all__ = [
     "RunFolderError",
     "check_run_folder",
     "read_run",
+    "read_run_info",
     "render_plots",
     "write_run",
 ]
@@ -73,33 +71,6 @@ PLOT_GROUPS: Mapping[str, tuple[str, str]] = {
     "tickets": ("tickets_", "Tickets opened, closed and escalated"),
     "cases": ("cases_", "Cases"),
 }
-
-
-class RunFolderError(GridgovError):
-    """A folder cannot be written as a run folder, or read as one.
-
-    Attributes:
-        folder: the folder involved.
-    """
-
-    def __init__(self, message: str, folder: Path) -> None:
-        super().__init__(message)
-        #: The folder involved.
-        self.folder = folder
-
-
-class _ExtraMissing(GridgovError):
-    """An optional dependency (an extra of gridgov) is not importable."""
-
-    def __init__(self, module: str, extra: str, cause: BaseException) -> None:
-        self.module = module
-        self.extra = extra
-        detail = (
-            "is not installed" if isinstance(cause, ModuleNotFoundError) else f"failed: {cause}"
-        )
-        super().__init__(
-            f"{module} {detail}; install the {extra!r} extra: pip install 'gridgov[{extra}]'"
-        )
 
 
 class RunData(NamedTuple):
@@ -159,7 +130,7 @@ def write_run(result: RunResult, folder: Path | str, *, plots: bool = True) -> P
     skipped: dict[str, str] = {}
     try:
         contents[METRICS_PARQUET] = _metrics_parquet(columns, rows, types)
-    except _ExtraMissing as missing:
+    except MissingExtraError as missing:
         skipped[METRICS_PARQUET] = str(missing)
     if not plots:
         skipped["plots"] = "not asked for (plots=False)"
@@ -167,7 +138,7 @@ def write_run(result: RunResult, folder: Path | str, *, plots: bool = True) -> P
         try:
             for stem, png in render_plots(columns, rows).items():
                 contents[f"plot_{stem}.png"] = png
-        except _ExtraMissing as missing:
+        except MissingExtraError as missing:
             skipped["plots"] = str(missing)
 
     try:
@@ -258,7 +229,7 @@ def _previous_files(path: Path) -> list[str]:
     if not any(path.iterdir()):
         return []
     try:
-        info = _load_run_info(path)
+        info = read_run_info(path)
     except RunFolderError:
         raise RunFolderError(
             f"refusing to write a run into {path}: the folder is not empty and holds no "
@@ -275,12 +246,12 @@ def _previous_files(path: Path) -> list[str]:
 
 
 def _version() -> str:
+    # From the installed distribution, not the package root: a leaf module of
+    # sim/ imports nothing above it.
     try:
         return metadata.version("gridgov")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-        from gridgov import __version__
-
-        return __version__
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+        return "unknown"
 
 
 def _json_text(value: Any) -> str:
@@ -357,7 +328,7 @@ def _require(module: str, extra: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as error:
-        raise _ExtraMissing(module.partition(".")[0], extra, error) from error
+        raise MissingExtraError(module.partition(".")[0], extra, error) from error
 
 
 def _metrics_parquet(
@@ -468,84 +439,7 @@ def _scenario_toml(result: RunResult) -> str:
     scenario = result.scenario
     if scenario.seed != result.seed:  # the run's seed wins, so the file reruns the run
         scenario = attrs.evolve(scenario, seed=result.seed)
-    to_toml = getattr(scenario, "to_toml", None)
-    if callable(to_toml):
-        text = to_toml()
-        if isinstance(text, str):
-            return text if text.endswith("\n") else text + "\n"
-    return _fallback_scenario_toml(scenario)
-
-
-def _fallback_scenario_toml(scenario: Scenario) -> str:
-    """A TOML document of the scenario's fields, for when Scenario has no ``to_toml``.
-
-    The rules are written inline (``[rules.inline]``) from ``Rules.to_toml``.
-    """
-    fields = attrs.asdict(
-        scenario,
-        filter=lambda field, _: field.name not in {"base", "rules", "rules_source"},
-    )
-    rules = tomllib.loads(scenario.rules.to_toml())
-    document: dict[str, Any] = {"version": 1, **fields, "rules": {"inline": rules}}
-    header = [
-        "# The scenario as resolved by gridgov (written from its fields).",
-        f"# rules from: {_toml_comment(scenario.rules_source)}",
-    ]
-    return "\n".join(header + _toml_table(document, ())) + "\n"
-
-
-def _toml_comment(text: str) -> str:
-    return " ".join(text.splitlines())
-
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else _toml_string(key)
-
-
-def _toml_string(text: str) -> str:
-    # A JSON string is a TOML basic string, but for DEL, which TOML wants escaped.
-    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, numbers.Integral):
-        return str(int(value))
-    if isinstance(value, numbers.Real):
-        number = float(value)
-        if math.isnan(number):
-            return "nan"
-        return repr(number)  # inf, -inf and 1e+20 are TOML too
-    if isinstance(value, Mapping):
-        items = [
-            f"{_toml_key(str(k))} = {_toml_value(v)}" for k, v in value.items() if v is not None
-        ]
-        return "{ " + ", ".join(items) + " }" if items else "{}"
-    if isinstance(value, Iterable) and not isinstance(value, str | bytes):
-        return "[" + ", ".join(_toml_value(v) for v in value if v is not None) + "]"
-    return _toml_string(str(value))
-
-
-def _toml_table(table: Mapping[str, Any], path: tuple[str, ...]) -> list[str]:
-    lines: list[str] = []
-    subtables = []
-    for key, value in table.items():
-        if value is None:
-            continue  # TOML has no null: a missing key takes its default
-        if isinstance(value, Mapping):
-            subtables.append((key, value))
-        else:
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    if path and lines:  # a table of tables only needs no header of its own
-        lines[:0] = ["", "[" + ".".join(_toml_key(p) for p in path) + "]"]
-    for key, value in subtables:
-        if value:
-            lines += _toml_table(value, (*path, key))
-    return lines
+    return scenario.to_toml()
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -566,7 +460,7 @@ def read_run(folder: Path | str) -> RunData:
             its files are missing or do not agree with ``run.json``.
     """
     path = Path(folder)
-    info = _load_run_info(path)
+    info = read_run_info(path)
     listed = info.get("columns", [])
     if not isinstance(listed, list):
         raise RunFolderError(
@@ -612,7 +506,13 @@ def read_run(folder: Path | str) -> RunData:
     return RunData(columns, tuple(rows), summary, info)
 
 
-def _load_run_info(path: Path) -> dict[str, Any]:
+def read_run_info(folder: Path | str) -> dict[str, Any]:
+    """The ``run.json`` of a run folder: present only once the run is complete.
+
+    Raises:
+        RunFolderError: the folder is not a run folder, or its run.json is unreadable.
+    """
+    path = Path(folder)
     if not path.is_dir():
         raise RunFolderError(f"no run folder at {path}: not a folder", path)
     if not (path / RUN_FILE).exists():

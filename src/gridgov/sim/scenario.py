@@ -89,37 +89,37 @@ from __future__ import annotations
 
 import copy
 import csv
-import datetime
-import difflib
 import functools
 import inspect
 import io
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from gridgov._files import FileProblem, read_text
+from gridgov._toml import (
+    Document,
+    KeyPath,
+    Reader,
+    compact_number,
+    did_you_mean,
+    dumps,
+    format_number,
+    format_string,
+    line_of,
+    ordered,
+    read_text,
+    render_key,
+    render_tail,
+    resolve_path,
+)
 from gridgov.city import City
 from gridgov.errors import PresetError, Problem, RulesError, ScenarioError
-from gridgov.rules import (
-    ZONES,
-    KeyPath,
-    Rules,
-    _Locator,
-    _parse_toml,
-    _Reader,
-    _semantic_problems,
-    _toml_key,
-    _toml_number,
-    _toml_string,
-    _unknown_key,
-    load_rules,
-)
+from gridgov.rules import ZONES, Rules, load_rules, read_rules
 
 __all__ = [
     "DRIVERS",
@@ -289,8 +289,8 @@ class Scenario:
             ScenarioError: every problem of the scenario, of its rules file and
                 of its cases CSV, each with its own file and line.
         """
-        document = _Document.parse(text, source, Path.cwd() if base is None else Path(base))
-        scenario, problems = _resolve(document)
+        document = ScenarioDocument.parse(text, source, Path.cwd() if base is None else Path(base))
+        scenario, problems = resolve(document)
         if scenario is None:
             raise ScenarioError(problems)
         return scenario
@@ -305,37 +305,17 @@ class Scenario:
         Returns:
             The TOML text, ending with a newline.
         """
-        out = [
-            "version = 1",
-            f"name = {_toml_string(self.name)}",
-            f"seed = {self.seed}",
-            "",
-            "[city]",
-            f"preset = {_toml_string(self.city.preset)}",
-            f"scale = {_toml_number(self.city.scale)}",
-            f"seed = {self.city.seed}",
-            "",
-            "[outbreak]",
-            f"driver = {_toml_string(self.outbreak.driver)}",
-        ]
         outbreak = self.outbreak
-        if outbreak.cases_csv is not None:
-            out.append(f"# cases replayed from {outbreak.cases_csv}")
-        if outbreak.cases:
-            out.append("cases = [")
-            out += [
-                f"  {{ compound = {_toml_string(c.compound)}, day = {_toml_number(c.day)} }},"
-                for c in outbreak.cases
-            ]
-            out.append("]")
-        else:
-            out.append("cases = []")
-        out += [f"{key} = {_toml_number(getattr(outbreak, key))}" for key in _OUTBREAK_NUMBERS]
+        outbreak_table: dict[str, Any] = {
+            "driver": outbreak.driver,
+            "cases": [
+                {"compound": c.compound, "day": compact_number(c.day)} for c in outbreak.cases
+            ],
+            **{key: compact_number(getattr(outbreak, key)) for key in _OUTBREAK_NUMBERS},
+        }
         if outbreak.options:
-            out += ["", "[outbreak.options]"]
-            out += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in outbreak.options.items()]
-        out += ["", "[staffing]"]
-        out += [f"{key} = {_toml_number(getattr(self.staffing, key))}" for key in _STAFFING_KEYS]
+            outbreak_table["options"] = dict(outbreak.options)
+        requests: dict[str, dict[str, int | float]] = {}
         defaults = _default_requests()
         for zone in sorted({*self.requests, *defaults}, key=_zone_order):
             rates = dict(self.requests.get(zone, {}))
@@ -343,19 +323,30 @@ class Scenario:
             # each one this scenario lacks, so that it reads back meaning the same.
             for category in defaults.get(zone, {}):
                 rates.setdefault(category, 0.0)
-            out += ["", f"[requests.{_toml_key(zone)}]"]
-            out += [f"{_toml_key(c)} = {_toml_number(r)}" for c, r in rates.items()]
-        out += [
-            "",
-            "[run]",
-            f"days = {self.run.days}",
-            f"step_hours = {self.run.step_hours}",
-            "",
-        ]
+            requests[zone] = {c: compact_number(r) for c, r in rates.items()}
+        document = {
+            "version": 1,
+            "name": self.name,
+            "seed": self.seed,
+            "city": {
+                "preset": self.city.preset,
+                "scale": compact_number(self.city.scale),
+                "seed": self.city.seed,
+            },
+            "outbreak": outbreak_table,
+            "staffing": {
+                key: compact_number(getattr(self.staffing, key)) for key in _STAFFING_KEYS
+            },
+            "requests": requests,
+            "run": {"days": self.run.days, "step_hours": self.run.step_hours},
+            "rules": {"inline": self.rules.to_table()},
+        }
+        comments = []
+        if outbreak.cases_csv is not None:
+            comments.append(f"cases replayed from {outbreak.cases_csv}")
         if self.rules_source not in ("<inline>", "<default>"):
-            out.append(f"# rules from {self.rules_source}")
-        out += _nested(self.rules.to_toml(), "rules.inline")
-        return "\n".join(out) + "\n"
+            comments.append(f"rules from {self.rules_source}")
+        return dumps(document, comments)
 
     def warnings(self) -> list[str]:
         """What this valid scenario will do that its author may not expect.
@@ -403,18 +394,18 @@ class Scenario:
             ScenarioError: a key is malformed or a value breaks the format
                 (file ``<values>``, line 0, the key as given).
         """
-        document = _Document.parse(self.to_toml(), f"<{self.name}>", self.base)
+        document = ScenarioDocument.parse(self.to_toml(), f"<{self.name}>", self.base)
         overrides = []
         problems = []
         for key, value in values.items():
-            path = _parse_key(key)
+            path = parse_key(key)
             if path is None:
                 problems.append(Problem("<values>", 0, key, _BAD_KEY))
             else:
-                overrides.append(_Override(path, value, "<values>", 0, key))
+                overrides.append(Override(path, value, "<values>", 0, key))
         if problems:
             raise ScenarioError(problems)
-        scenario, problems = _resolve(document, overrides)
+        scenario, problems = resolve(document, overrides)
         if scenario is None:
             raise ScenarioError(problems)
         # Where the rules and cases came from still holds unless a value replaced them.
@@ -445,7 +436,7 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
             lines for theirs).
     """
     source = os.fspath(path)
-    text = _read_text(source, "(file)")
+    text = read_text(source, ScenarioError, kind="scenario")
     return Scenario.from_toml(text, source=source, base=Path(source).parent)
 
 
@@ -484,7 +475,7 @@ _NAME = re.compile(r"\w[\w.-]*")
 _MAX_HINTS = 20
 
 
-def _parse_key(key: str) -> KeyPath | None:
+def parse_key(key: str) -> KeyPath | None:
     """The key path of a dotted key (``"outbreak.within_compound"``), None if malformed."""
     parts = tuple(key.split("."))
     if not all(_NAME.fullmatch(part) for part in parts):
@@ -500,46 +491,59 @@ def _zone_order(zone: str) -> tuple[int, str]:
 
 
 @attrs.frozen
-class _Document:
-    """A parsed scenario file: its data, the line of each key, where it is."""
+class ScenarioDocument:
+    """A parsed scenario file and the folder its relative paths are resolved against.
 
-    data: Mapping[str, Any]
-    lines: Mapping[KeyPath, int]
-    source: str
+    Machinery shared with :mod:`gridgov.sim.sweep`; not part of the public API.
+    """
+
+    #: The parsed file.
+    toml: Document
+    #: The folder relative paths (rules, cases CSV) are resolved against.
     base: Path
 
+    @property
+    def data(self) -> Mapping[str, Any]:
+        """The data ``tomllib`` gives."""
+        return self.toml.data
+
+    @property
+    def lines(self) -> Mapping[KeyPath, int]:
+        """The line of each key path."""
+        return self.toml.lines
+
+    @property
+    def source(self) -> str:
+        """The file name used in problems."""
+        return self.toml.source
+
     @classmethod
-    def parse(cls, text: str, source: str, base: Path) -> _Document:
-        data = _parse_toml(text, source)
-        if isinstance(data, Problem):
-            raise ScenarioError([data])
-        return cls(data, _Locator(text).run(), source, base)
+    def parse(cls, text: str, source: str, base: Path) -> ScenarioDocument:
+        """Parse a scenario file's text.
+
+        Raises:
+            ScenarioError: the text is not TOML (one problem, at its line).
+        """
+        return cls(Document.parse(text, source, ScenarioError), base)
 
 
 @attrs.frozen
-class _Override:
-    """A value set over a document, and where it was written (e.g. a sweep file)."""
+class Override:
+    """A value set over a document, and where it was written (e.g. a sweep file).
 
+    Machinery shared with :mod:`gridgov.sim.sweep`; not part of the public API.
+    """
+
+    #: The key path the value is set at.
     path: KeyPath
+    #: The value, as ``tomllib`` would give it.
     value: Any
+    #: The file the value was written in.
     file: str
+    #: Its line there (0 when unknown).
     line: int
     #: The key to report problems of this value under, e.g. ``parameters."run.days"[1]``.
     key: str
-
-
-def _read_text(source: str, key: str, kind: str = "scenario") -> str:
-    """The text of a UTF-8 file of ``kind`` (a key of ``gridgov._files.LIMITS``),
-    or a ScenarioError with one problem."""
-    try:
-        return read_text(source, kind)
-    except FileProblem as exc:
-        raise ScenarioError([Problem(source, exc.line, key, exc.reason)]) from None
-
-
-def _display(base: Path, written: str) -> str:
-    """A path relative to ``base`` as a person would write it (``a/../b`` folded)."""
-    return os.path.normpath(base / written)
 
 
 # ------------------------------------------------------------------ cities
@@ -568,10 +572,10 @@ def _presets() -> Mapping[str, Callable[..., City]]:
 # ----------------------------------------------------------------- reading
 
 
-def _resolve(
-    document: _Document, overrides: Sequence[_Override] = ()
+def resolve(
+    document: ScenarioDocument, overrides: Sequence[Override] = ()
 ) -> tuple[Scenario | None, list[Problem]]:
-    """Read a document with values set over it.
+    """Read a document with values set over it (shared with :mod:`gridgov.sim.sweep`).
 
     Args:
         document: the parsed scenario file.
@@ -598,7 +602,7 @@ def _resolve(
     return (None, problems) if problems else (scenario, [])
 
 
-def _set(data: dict[str, Any], override: _Override, reader: _ScenarioReader) -> None:
+def _set(data: dict[str, Any], override: Override, reader: _ScenarioReader) -> None:
     node = data
     for depth, part in enumerate(override.path[:-1]):
         assert isinstance(part, str)
@@ -630,8 +634,8 @@ class _ScenarioReader:
     not blame it twice.
     """
 
-    def __init__(self, document: _Document, overrides: Sequence[_Override]) -> None:
-        self._types = _Reader()
+    def __init__(self, document: ScenarioDocument, overrides: Sequence[Override]) -> None:
+        self._types = Reader()
         #: (key path, message) of every problem of the document, not yet placed.
         self.found = self._types.found
         #: Key paths whose value was rejected.
@@ -660,21 +664,21 @@ class _ScenarioReader:
             size = len(override.path)
             if path[:size] == override.path:
                 return Problem(
-                    override.file, override.line, override.key + _tail(path[size:]), message
+                    override.file, override.line, override.key + render_tail(path[size:]), message
                 )
         for override in self.overrides:
             # A table the override created: the document never wrote it.
             if override.path[: len(path)] == path and path not in self.document.lines:
                 return Problem(
-                    override.file, override.line, override.key, f"{_dotted(path)}: {message}"
+                    override.file, override.line, override.key, f"{render_key(path)}: {message}"
                 )
-        line = _line_from(self.document.lines, path)
-        return Problem(self.document.source, line, _dotted(path), message)
+        line = line_of(self.document.lines, path)
+        return Problem(self.document.source, line, render_key(path), message)
 
     def problems(self) -> list[Problem]:
         placed = [self.place(path, message) for path, message in self.found]
         first = [o.file for o in self.overrides] + [self.document.source]
-        return _ordered([*placed, *self.extra], first)
+        return ordered([*placed, *self.extra], first)
 
     # ------------------------------------------------------------ values
 
@@ -734,9 +738,7 @@ class _ScenarioReader:
     # ---------------------------------------------------------- sections
 
     def read(self, data: Mapping[str, Any]) -> Scenario:
-        for key in data:
-            if key not in _TOP_KEYS:
-                self.problem((key,), _unknown_key(key, _TOP_KEYS, ()))
+        self._types.unknown_keys(data, (), _TOP_KEYS)
         version = self.integer(data, ("version",), 1, 1, "1")
         if version != 1:
             self.problem(("version",), f"unsupported version {version} (expected 1)")
@@ -747,7 +749,7 @@ class _ScenarioReader:
             self.problem(
                 ("name",),
                 f"must be usable as a folder name (letters, digits, '_', '.', '-', not "
-                f"starting with '.' or '-'), got {_toml_string(name)}",
+                f"starting with '.' or '-'), got {format_string(name)}",
             )
         seed = self.integer(data, ("seed",), 0, 0, _SEED_RANGE)
         choice = self.city_choice(data)
@@ -778,8 +780,8 @@ class _ScenarioReader:
         preset = self.string(table, ("city", "preset"), default.preset, "a preset name (a string)")
         presets = _presets()
         if preset not in presets:
-            close = difflib.get_close_matches(preset, presets, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            close = did_you_mean(preset, presets)
+            hint = f"did you mean {close!r}? " if close else ""
             self.problem(
                 ("city", "preset"),
                 f"unknown preset {preset!r} ({hint}expected one of: {', '.join(sorted(presets))})",
@@ -830,7 +832,7 @@ class _ScenarioReader:
             written = self.string(table, ("rules", "path"), "", "a path (a string)")
             if ("rules", "path") in self.bad:
                 return Rules.default(), "<default>", False
-            full = _display(self.document.base, written)
+            full = resolve_path(self.document.base, written)
             if not os.path.isfile(full):
                 self.problem(("rules", "path"), f"no rules file {written!r} (looked for {full})")
                 return Rules.default(), written, False
@@ -850,12 +852,7 @@ class _ScenarioReader:
                 for path, line in self.document.lines.items()
                 if path[:2] == prefix and len(path) > 2
             }
-            reader = _Reader()
-            rules = reader.read(inline, self.document.source, lines)
-            found = list(reader.found)
-            for path, message, involved in _semantic_problems(rules):
-                if not reader.bad.intersection((path, *involved)):
-                    found.append((path, message))
+            rules, found = read_rules(inline, self.document.source, lines)
             for path, message in found:
                 self.problem((*prefix, *path), message)
             return rules, "<inline>", not found
@@ -878,8 +875,8 @@ class _ScenarioReader:
         default = OutbreakSpec()
         driver = self.string(table, ("outbreak", "driver"), default.driver, "a driver name")
         if driver not in DRIVERS:
-            close = difflib.get_close_matches(driver, DRIVERS, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            close = did_you_mean(driver, DRIVERS)
+            hint = f"did you mean {close!r}? " if close else ""
             self.problem(
                 ("outbreak", "driver"),
                 f"unknown driver {driver!r} ({hint}expected one of: {', '.join(DRIVERS)})",
@@ -923,9 +920,7 @@ class _ScenarioReader:
             if not isinstance(item, dict):
                 self.wrong_type(here, "a case ({ compound = ..., day = ... })", item)
                 continue
-            for key in item:
-                if key not in _CASE_KEYS:
-                    self.problem((*here, key), _unknown_key(key, _CASE_KEYS, here))
+            self._types.unknown_keys(item, here, _CASE_KEYS)
             if "compound" not in item:
                 self.problem(here, "a case needs a compound")
                 continue
@@ -941,12 +936,12 @@ class _ScenarioReader:
         return tuple(cases)
 
     def cases_csv(self, written: str, city: City | None, days: int | None) -> tuple[SeedCase, ...]:
-        full = _display(self.document.base, written)
+        full = resolve_path(self.document.base, written)
         if not os.path.isfile(full):
             self.problem(("outbreak", "cases_csv"), f"no CSV file {written!r} (looked for {full})")
             return ()
         try:
-            text = _read_text(full, "(file)", "cases CSV")
+            text = read_text(full, ScenarioError, kind="cases CSV")
         except ScenarioError as exc:
             self.extra.extend(exc.problems)
             return ()
@@ -1029,8 +1024,8 @@ class _ScenarioReader:
         hint = ""
         if self.hints < _MAX_HINTS:
             self.hints += 1
-            close = difflib.get_close_matches(compound, city.compounds, n=1, cutoff=0.8)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = did_you_mean(compound, city.compounds, cutoff=0.8)
+            hint = f"; did you mean {close!r}?" if close else ""
         return f"no compound {_short(compound)} in the city ({city.name}){hint}"
 
     def staffing(self, data: Mapping[str, Any]) -> StaffingLevels:
@@ -1055,8 +1050,8 @@ class _ScenarioReader:
                 rate = self.number(table[zone], here, rates.get(category, 0.0))
                 known = rules.tickets.categories if rules is not None else None
                 if known is not None and category not in known:
-                    close = difflib.get_close_matches(category, known, n=1)
-                    hint = f"did you mean {close[0]!r}? " if close else ""
+                    close = did_you_mean(category, known)
+                    hint = f"did you mean {close!r}? " if close else ""
                     self.problem(
                         here,
                         f"unknown request category {category!r} ({hint}expected a ticket "
@@ -1070,7 +1065,7 @@ class _ScenarioReader:
 def _check(path: KeyPath, number: float) -> str | None:
     """What is wrong with ``number`` as the value of ``path``, or None (ranges: :data:`RANGES`)."""
     key = path[-1]
-    shown = _toml_number(number)
+    shown = format_number(number)
     if path[:1] == ("requests",):
         if not (math.isfinite(number) and 0 <= number <= MAX_REQUEST_RATE):
             return f"must be a rate in [0, {MAX_REQUEST_RATE}] per household per day, got {shown}"
@@ -1100,67 +1095,4 @@ def _short(text: str) -> str:
 
 
 def _after_run(day: float, days: int) -> str:
-    return f"day {_toml_number(day)} is past the end of the run (run.days = {days})"
-
-
-# --------------------------------------------------------------- problems
-
-
-def _line_from(lines: Mapping[KeyPath, int], path: KeyPath) -> int:
-    """The line of ``path``, else of its nearest enclosing key or table; 0 if none."""
-    while path:
-        if path in lines:
-            return lines[path]
-        path = path[:-1]
-    return 0
-
-
-def _dotted(path: KeyPath) -> str:
-    """``outbreak.cases[2].day``; keys that are not bare are quoted as in TOML."""
-    return _tail(path).lstrip(".")
-
-
-def _tail(path: KeyPath) -> str:
-    """The rest of a key path after another: ``[0].day``, ``.medicine``."""
-    return "".join(f"[{part}]" if isinstance(part, int) else f".{_toml_key(part)}" for part in path)
-
-
-def _ordered(problems: Iterable[Problem], first: Sequence[str]) -> list[Problem]:
-    """Problems grouped by file (``first`` in that order, then as met), each in line order."""
-    files: dict[str, list[Problem]] = {name: [] for name in first}
-    for problem in problems:
-        files.setdefault(problem.file, []).append(problem)
-    return [p for group in files.values() for p in sorted(group, key=lambda p: p.line)]
-
-
-# ----------------------------------------------------------------- writing
-
-
-def _nested(text: str, prefix: str) -> list[str]:
-    """A TOML document as the table ``prefix`` of another.
-
-    Only for documents written by :meth:`Rules.to_toml`: every table header
-    starts its line there, and no value spans lines.
-    """
-    out = [f"[{prefix}]"]
-    for line in text.splitlines():
-        out.append(f"[{prefix}.{line[1:]}" if line.startswith("[") else line)
-    return out
-
-
-def _toml_value(value: object) -> str:
-    """Any value ``tomllib`` gives, written back as TOML."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return _toml_number(value)
-    if isinstance(value, str):
-        return _toml_string(value)
-    if isinstance(value, Mapping):
-        items = ", ".join(f"{_toml_key(str(k))} = {_toml_value(v)}" for k, v in value.items())
-        return f"{{ {items} }}" if items else "{}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, datetime.date | datetime.time):
-        return value.isoformat()
-    raise TypeError(f"cannot write {type(value).__name__} as TOML: {value!r}")
+    return f"day {format_number(day)} is past the end of the run (run.days = {days})"

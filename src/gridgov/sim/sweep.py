@@ -62,22 +62,21 @@ from typing import Any
 
 import attrs
 
-from gridgov.errors import GridgovError, Problem, ScenarioError
-from gridgov.rules import KeyPath, _Reader, _toml_key, _toml_string, _unknown_key
-from gridgov.sim.runner import RunResult, run_scenario
-from gridgov.sim.scenario import (
-    Scenario,
-    _display,
-    _Document,
-    _dotted,
-    _line_from,
-    _ordered,
-    _Override,
-    _parse_key,
-    _read_text,
-    _resolve,
-    _toml_value,
+from gridgov._toml import (
+    KeyPath,
+    Reader,
+    dumps,
+    format_value,
+    line_of,
+    ordered,
+    quote_key,
+    read_text,
+    render_key,
+    resolve_path,
 )
+from gridgov.errors import GridgovError, Problem, ScenarioError
+from gridgov.sim.runner import RunResult, run_scenario
+from gridgov.sim.scenario import Override, Scenario, ScenarioDocument, parse_key, resolve
 
 __all__ = [
     "Runner",
@@ -150,7 +149,7 @@ class Sweep:
     source: str = attrs.field(default="<sweep>", eq=False)
     # The scenario file as read, so that problems of the values point at its
     # lines; None for a sweep built in code (the scenario's to_toml is used).
-    _document: _Document | None = attrs.field(default=None, eq=False, repr=False)
+    _document: ScenarioDocument | None = attrs.field(default=None, eq=False, repr=False)
     # The line of each key path in the sweep file.
     _lines: Mapping[KeyPath, int] = attrs.field(factory=dict, eq=False, repr=False)
 
@@ -178,12 +177,10 @@ class Sweep:
                 set over the scenario, each with its own file and line.
         """
         folder = Path.cwd() if base is None else Path(base)
-        document = _Document.parse(text, source, folder)
+        document = ScenarioDocument.parse(text, source, folder)
         data, lines = document.data, document.lines
-        reader = _Reader()
-        for key in data:
-            if key not in _SWEEP_KEYS:
-                reader.problem((key,), _unknown_key(key, _SWEEP_KEYS, ()))
+        reader = Reader()
+        reader.unknown_keys(data, (), _SWEEP_KEYS)
         version = data.get("version", 1)
         if isinstance(version, bool) or not isinstance(version, int):
             reader.wrong_type(("version",), "an integer", version)
@@ -210,19 +207,19 @@ class Sweep:
             )
         scenario_document = _scenario_document(data, folder, reader)
         problems = [
-            Problem(source, _line_from(lines, path), _dotted(path), message)
+            Problem(source, line_of(lines, path), render_key(path), message)
             for path, message in reader.found
         ]
         scenario: Scenario | None = None
-        document_read: _Document | None = None
+        document_read: ScenarioDocument | None = None
         if isinstance(scenario_document, list):
             problems += scenario_document
         elif scenario_document is not None:
             document_read = scenario_document
-            scenario, found = _resolve(document_read)
+            scenario, found = resolve(document_read)
             problems += found
         if scenario is None:
-            raise ScenarioError(_ordered(problems, [source]))
+            raise ScenarioError(ordered(problems, [source]))
         sweep = cls(
             scenario=scenario,
             parameters=parameters,
@@ -236,7 +233,7 @@ class Sweep:
         # were not, so that every problem shows at once.
         problems += _points(sweep)[1]
         if problems:
-            raise ScenarioError(_ordered(problems, [source]))
+            raise ScenarioError(ordered(problems, [source]))
         return sweep
 
     def to_toml(self, scenario: str = "scenario.toml") -> str:
@@ -249,16 +246,15 @@ class Sweep:
         Returns:
             The TOML text, ending with a newline.
         """
-        out = [
-            "version = 1",
-            f"name = {_toml_string(self.name)}",
-            f"scenario = {_toml_string(scenario)}",
-            f"replicates = {self.replicates}",
-            "",
-            "[parameters]",
-        ]
-        out += [f"{_toml_key(k)} = {_toml_value(list(v))}" for k, v in self.parameters.items()]
-        return "\n".join(out) + "\n"
+        return dumps(
+            {
+                "version": 1,
+                "name": self.name,
+                "scenario": scenario,
+                "replicates": self.replicates,
+                "parameters": {key: list(values) for key, values in self.parameters.items()},
+            }
+        )
 
 
 def load_sweep(path: str | os.PathLike[str]) -> Sweep:
@@ -275,7 +271,7 @@ def load_sweep(path: str | os.PathLike[str]) -> Sweep:
             (every one, as :meth:`Sweep.from_toml`).
     """
     source = os.fspath(path)
-    text = _read_text(source, "(file)", "sweep")
+    text = read_text(source, ScenarioError, kind="sweep")
     return Sweep.from_toml(text, source=source, base=Path(source).parent)
 
 
@@ -485,10 +481,10 @@ def run_sweep(
 
 def _finished(folder: Path, run: SweepRun) -> dict[str, Any] | None:
     """What a finished run left in ``folder`` (as :func:`_execute` sends back), or None."""
-    from gridgov.sim.results import RunFolderError, _load_run_info
+    from gridgov.sim.results import RunFolderError, read_run_info
 
     try:
-        info = _load_run_info(folder)
+        info = read_run_info(folder)
         expected = attrs.evolve(run.scenario, seed=run.seed).to_toml()
         if info.get("seed") != run.seed:
             return None
@@ -511,12 +507,12 @@ def _finished(folder: Path, run: SweepRun) -> dict[str, Any] | None:
 # ----------------------------------------------------------------- reading
 
 
-def _read_parameters(data: Mapping[str, Any], reader: _Reader) -> dict[str, tuple[Any, ...]]:
+def _read_parameters(data: Mapping[str, Any], reader: Reader) -> dict[str, tuple[Any, ...]]:
     parameters: dict[str, tuple[Any, ...]] = {}
     paths: dict[str, KeyPath] = {}
     for key, values in reader.table(data, ("parameters",), None).items():
         where: KeyPath = ("parameters", key)
-        path = _parse_key(key)
+        path = parse_key(key)
         if path is None:
             reader.problem(
                 where, "not a dotted key of the scenario format (e.g. 'outbreak.within_compound')"
@@ -554,13 +550,13 @@ def _identity(value: object) -> tuple[type, object]:
     if isinstance(value, float) and math.isnan(value):
         return (float, "nan")
     if isinstance(value, dict | list):
-        return (type(value), _toml_value(value))
+        return (type(value), format_value(value))
     return (type(value), value)
 
 
 def _scenario_document(
-    data: Mapping[str, Any], folder: Path, reader: _Reader
-) -> _Document | list[Problem] | None:
+    data: Mapping[str, Any], folder: Path, reader: Reader
+) -> ScenarioDocument | list[Problem] | None:
     """The scenario file named by the sweep, its problems, or None (reported)."""
     if "scenario" not in data:
         reader.problem(("scenario",), 'missing: the scenario file to vary (scenario = "...")')
@@ -569,12 +565,12 @@ def _scenario_document(
     if not isinstance(written, str):
         reader.wrong_type(("scenario",), "a path (a string)", written)
         return None
-    full = _display(folder, written)
+    full = resolve_path(folder, written)
     if not os.path.isfile(full):
         reader.problem(("scenario",), f"no scenario file {written!r} (looked for {full})")
         return None
     try:
-        return _Document.parse(_read_text(full, "(file)"), full, Path(full).parent)
+        return ScenarioDocument.parse(read_text(full, ScenarioError), full, Path(full).parent)
     except ScenarioError as exc:
         return list(exc.problems)
 
@@ -592,24 +588,24 @@ def _points(sweep: Sweep) -> tuple[list[tuple[dict[str, Any], Scenario]], list[P
     scenario = sweep.scenario
     document = sweep._document
     if document is None:
-        document = _Document.parse(scenario.to_toml(), f"<{scenario.name}>", scenario.base)
+        document = ScenarioDocument.parse(scenario.to_toml(), f"<{scenario.name}>", scenario.base)
     keys = list(sweep.parameters)
     found: dict[tuple[str, int, str, str], Problem] = {}
 
-    def override(key: str, index: int) -> _Override:
-        path = _parse_key(key)
+    def override(key: str, index: int) -> Override:
+        path = parse_key(key)
         if path is None:
             raise ScenarioError(
                 [Problem(sweep.source, 0, key, "not a dotted key of the scenario format")]
             )
-        line = _line_from(sweep._lines, ("parameters", key, index))
-        where = f"parameters.{_toml_key(key)}[{index}]"
-        return _Override(path, sweep.parameters[key][index], sweep.source, line, where)
+        line = line_of(sweep._lines, ("parameters", key, index))
+        where = f"parameters.{quote_key(key)}[{index}]"
+        return Override(path, sweep.parameters[key][index], sweep.source, line, where)
 
-    def collect(overrides: list[_Override]) -> Scenario | None:
-        resolved, problems = _resolve(document, overrides)
+    def collect(overrides: list[Override]) -> Scenario | None:
+        resolved, problems = resolve(document, overrides)
         context = ", ".join(
-            f"{'.'.join(map(str, o.path))} = {_toml_value(o.value)}" for o in overrides
+            f"{'.'.join(map(str, o.path))} = {format_value(o.value)}" for o in overrides
         )
         for problem in problems:
             if problem.file == document.source and context:
@@ -629,7 +625,7 @@ def _points(sweep: Sweep) -> tuple[list[tuple[dict[str, Any], Scenario]], list[P
                 values = {k: sweep.parameters[k][i] for k, i in zip(keys, indices, strict=True)}
                 points.append((values, resolved))
     if found:
-        return [], _ordered(found.values(), [sweep.source, document.source])
+        return [], ordered(found.values(), [sweep.source, document.source])
     return points, []
 
 
@@ -654,7 +650,7 @@ Job = Callable[[SweepRun], dict[str, Any]]
 
 
 def _failed(run: SweepRun, exc: BaseException) -> GridgovError:
-    values = ", ".join(f"{k} = {_toml_value(v)}" for k, v in run.parameters.items())
+    values = ", ".join(f"{k} = {format_value(v)}" for k, v in run.parameters.items())
     where = f" ({values})" if values else ""
     return GridgovError(
         f"sweep run {run.run_id}{where}, seed {run.seed}, failed: {type(exc).__name__}: {exc}"
