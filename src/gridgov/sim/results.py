@@ -44,6 +44,7 @@ __all__ = [
     "RunData",
     "RunFolderError",
     "check_run_folder",
+    "clear_unfinished",
     "read_run",
     "read_run_info",
     "render_plots",
@@ -177,6 +178,27 @@ def write_run(result: RunResult, folder: Path | str, *, plots: bool = True) -> P
 def _cannot_write(path: Path, error: OSError) -> str:
     where = f" ({error.filename})" if error.filename and str(error.filename) != str(path) else ""
     return f"cannot write run folder {path}{where}: {error.strerror or error}"
+
+
+def clear_unfinished(folder: Path | str) -> None:
+    """Remove what an unfinished run left in ``folder`` (no ``run.json``: it was
+    interrupted), so that the run can be written there again.
+
+    Only files a run folder holds are removed (``metrics.csv``, ``plot_*.png``,
+    temporary ``.*.part`` files, ...); anything else stays, and then
+    :func:`write_run` refuses the folder.
+    """
+    path = Path(folder)
+    if not path.is_dir() or (path / RUN_FILE).exists():
+        return
+    names = {SCENARIO_FILE, METRICS_CSV, METRICS_PARQUET, SUMMARY_FILE, REPORT_FILE}
+    for entry in path.iterdir():
+        ours = entry.name in names or (
+            entry.name.startswith("plot_") and entry.name.endswith(".png")
+        )
+        temporary = entry.name.startswith(".") and entry.name.endswith(".part")
+        if (ours or temporary) and entry.is_file():
+            entry.unlink()
 
 
 def check_run_folder(folder: Path | str) -> None:

@@ -449,6 +449,11 @@ def run_sweep(
                 done[run.run_id] = previous
     state.skipped = state.finished = len(done)
     todo = [run for run in runs if run.run_id not in done]
+    if resume:
+        from gridgov.sim.results import clear_unfinished
+
+        for run in todo:
+            clear_unfinished(out / run.run_id)
     job = functools.partial(_execute, out_dir=os.fspath(out), runner=runner, writer=writer)
     meter = Progress(len(runs), "run", enabled=progress, label=f"sweep {sweep.name}")
     with meter:

@@ -1,0 +1,74 @@
+"""docs/cli.md cannot drift: its examples are what gridgov prints, its limits the code's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gridgov._files import LIMITS
+from gridgov.cli import main
+from gridgov.rules import MAX_DAYS, MAX_HOURS, MAX_REOPENS, STAFFING_MAXIMA
+from gridgov.sim.scenario import (
+    MAX_CASES,
+    MAX_DISEASE_DAYS,
+    MAX_INFECTION_RATE,
+    MAX_REQUEST_RATE,
+    MAX_RUN_DAYS,
+    MAX_SEED,
+)
+from gridgov.sim.sweep import MAX_REPLICATES, MAX_RUNS
+
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
+
+
+def text_blocks() -> list[str]:
+    lines = PAGE.read_text(encoding="utf-8").split("```text\n")[1:]
+    return [block.split("```")[0] for block in lines]
+
+
+def test_the_error_example_is_what_check_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("small.toml").write_text("[run]\ndays = 0\nstep_hours = 7\n", encoding="utf-8")
+    assert main(["simulate", "small.toml", "--out", "o"]) == 1
+    assert capsys.readouterr().err == text_blocks()[0]
+
+
+def test_the_usage_example_is_what_gridgov_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulat"]) == 2
+    assert capsys.readouterr().err == text_blocks()[1]
+
+
+def _mib(size: int) -> str:
+    return f"{size >> 20} MiB"
+
+
+def test_the_limits_are_the_code_s() -> None:
+    page = PAGE.read_text(encoding="utf-8")
+    quiet = "`zones.*.after_quiet_days`, `modes.alert_quiet_days`, `modes.recovery_days`"
+    rows = [
+        f"| rules | {quiet} | (0, {MAX_DAYS}] days |",
+        "| rules | `tickets.hours.*.*`, `tickets.categories.*.hours.*.*` | "
+        f"(0, {MAX_HOURS}] hours |",
+        f"| rules | `tickets.reopens` | 0 to {MAX_REOPENS} |",
+        *(f"| rules | `staffing.{key}` | 1 to {most:,} |" for key, most in STAFFING_MAXIMA.items()),
+        f"| scenario | `seed`, `city.seed` | 0 to {MAX_SEED} (2**63 - 1) |",
+        f"| scenario | `run.days` | 1 to {MAX_RUN_DAYS} |",
+        "| scenario | `outbreak.within_compound`, `neighbour`, `street`, `district` | "
+        f"[0, {MAX_INFECTION_RATE:g}] per case per day |",
+        f"| scenario | `outbreak.infectious_days` | (0, {MAX_DISEASE_DAYS:g}] days |",
+        f"| scenario | `outbreak.detection_delay_days` | [0, {MAX_DISEASE_DAYS:g}] days |",
+        f"| scenario | cases in `outbreak.cases` or a cases CSV | at most {MAX_CASES:,} |",
+        f"| scenario | `requests.*.*` | [0, {MAX_REQUEST_RATE:g}] per household per day |",
+        f"| sweep | `replicates` | 1 to {MAX_REPLICATES} |",
+        f"| sweep | runs (combinations times replicates) | at most {MAX_RUNS:,} |",
+        f"| rules, scenario, sweep, any file given to `check` | {_mib(LIMITS['rules'])} |",
+        f"| CAP alert | {_mib(LIMITS['CAP alert'])} |",
+        f"| cases CSV | {_mib(LIMITS['cases CSV'])} |",
+        f"| run folder files read by `report` | {_mib(LIMITS['run file'])} |",
+    ]
+    missing = [row for row in rows if row not in page]
+    assert missing == []
+    assert LIMITS["rules"] == LIMITS["scenario"] == LIMITS["sweep"] == LIMITS["checked"]
