@@ -149,7 +149,8 @@ class TestBuildValidation:
         bad = Building(id="B9", grid="xy-s1-c2-g1", compound="xy-s1-c1-k1", households=3)
         error = refused(buildings=[*toy_buildings(), bad])
         assert str(error) == (
-            "building B9: grid xy-s1-c2-g1 and compound xy-s1-c1-k1 are in different communities"
+            "building B9 is in grid xy-s1-c2-g1 and compound xy-s1-c1-k1, which are in "
+            "different communities (xy-s1-c2 and xy-s1-c1)"
         )
         assert error.ids == ("B9", "xy-s1-c1-k1", "xy-s1-c2-g1")
 
@@ -196,7 +197,7 @@ class TestBuildValidation:
             id="P9",
             kind=PersonKind.IN_SERVICE_MEMBER,
             home="xy-s1-c1",
-            normal_post=Post("in_service_member", "ORG9"),
+            normal_post=Post("in_service_member", "xy-s1-c1"),
             employer="ORG9",
         )
         error = refused(people=[*toy_people(), bad])

@@ -6,6 +6,7 @@ machines; every switch reassigns people and sends them back afterwards.
 """
 
 from gridgov.chain import CommandChain
+from gridgov.cities import check_bundle, load_city
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock, WallClock
 from gridgov.engine import CommandResult, Engine
@@ -13,8 +14,10 @@ from gridgov.errors import (
     AlertError,
     AuthorityError,
     ChainError,
+    CityError,
     ClockError,
     CommandError,
+    GeometryError,
     GriddingError,
     GridgovError,
     JournalError,
@@ -54,6 +57,7 @@ __all__ = [
     "Building",
     "ChainError",
     "City",
+    "CityError",
     "Clock",
     "ClockError",
     "CommandChain",
@@ -62,6 +66,7 @@ __all__ = [
     "Compound",
     "Engine",
     "Event",
+    "GeometryError",
     "GridKind",
     "GridWorkerKind",
     "GriddingError",
@@ -93,4 +98,6 @@ __all__ = [
     "Unit",
     "UnknownUnitError",
     "WallClock",
+    "check_bundle",
+    "load_city",
 ]

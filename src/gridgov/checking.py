@@ -21,7 +21,6 @@ nothing from a file that turned out not to be of a known kind is quoted.
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -190,29 +189,22 @@ def _check_alert(path: str) -> Checked:
 
 
 def _check_bundle(path: str) -> Checked:
-    # City bundles come with gridgov.cities; until it offers a checker, say so.
-    checker: Callable[[str], Any] | None = None
+    from gridgov.cities import check_bundle, is_bundle
+
+    if not is_bundle(path):
+        if not os.path.exists(path):
+            reason = "does not exist"
+        elif os.path.isdir(path):
+            reason = "is a folder without city.toml, not a city bundle"
+        else:
+            reason = "is a file, not a city bundle (a folder with city.toml)"
+        return Checked(path, "bundle", (Problem(path, 0, "(file)", reason),))
     try:
-        cities = importlib.import_module("gridgov.cities")
-    except ImportError:
-        cities = None
-    for name in ("check_bundle", "check"):
-        checker = getattr(cities, name, None)
-        if checker is not None:
-            break
-    if checker is None:
-        if not os.path.isdir(path):
-            reason = "is not a folder" if os.path.exists(path) else "does not exist"
-            return Checked(path, "bundle", (Problem(path, 0, "(file)", f"a city bundle {reason}"),))
-        message = "city bundles cannot be checked by this version of gridgov yet"
-        return Checked(path, "bundle", (Problem(path, 0, "(bundle)", message),))
-    try:
-        found = checker(path)
+        problems = check_bundle(path)
     except GridgovError as exc:
-        problems = getattr(exc, "problems", None) or (Problem(path, 0, "(bundle)", str(exc)),)
-        return Checked(path, "bundle", tuple(problems))
-    problems = tuple(found) if isinstance(found, list | tuple) else ()
-    return Checked(path, "bundle", problems)
+        found = getattr(exc, "problems", None) or (Problem(path, 0, "(bundle)", str(exc)),)
+        return Checked(path, "bundle", tuple(found))
+    return Checked(path, "bundle", tuple(problems))
 
 
 _CHECKERS: dict[str, Callable[[str], Checked]] = {

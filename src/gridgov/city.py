@@ -9,13 +9,16 @@ compound, households per unit, people per home community).
 
 from __future__ import annotations
 
+import difflib
+import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from gridgov.chain import CommandChain
-from gridgov.errors import ChainError, UnknownUnitError
+from gridgov.errors import ChainError, CityError, Problem, UnknownUnitError
 from gridgov.model import (
     BigPartyCommittee,
     Building,
@@ -87,9 +90,15 @@ class City:
         """Assemble and validate a city.
 
         Raises:
-            ChainError: a building outside any grid, a compound and grid of one
-                building in different communities, a person or organisation in
-                no community, or duplicate ids; the message names the ids.
+            CityError: (a :class:`ChainError`) every problem of the data, each
+                naming its object: duplicate ids; a grid whose kind is not
+                urban, rural or exclusive; a building outside any grid, or whose
+                grid and compound are in different communities; a person of an
+                unknown kind or grid-worker kind, living outside any community,
+                with a normal post at no unit, compound, building or
+                organisation of the city, or working for an unknown
+                organisation; an organisation in no community, or whose
+                exclusive grid is not a grid of that community.
         """
         return cls(
             name,
@@ -100,55 +109,137 @@ class City:
             _unique(organisations, "organisation"),
         )
 
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the city as a city bundle (see :mod:`gridgov.cities`).
+
+        Args:
+            path: the folder, created if need be; its bundle files are replaced.
+
+        Returns:
+            The folder.
+
+        Raises:
+            CityError: a value cannot be written, or the folder cannot be written.
+        """
+        from gridgov.cities import save_city
+
+        return save_city(self, path)
+
     # ------------------------------------------------------------ validation
 
     def _check(self) -> None:
         chain = self.chain
-        problems: list[str] = []
+        problems: list[Problem] = []
         ids: set[str] = set()
-        for compound in self._compounds.values():
-            if compound.id not in chain or chain.level(compound.id) is not Level.COMPOUND:
-                problems.append(f"compound {compound.id} is not in the command chain")
-                ids.add(compound.id)
-            elif chain.parent(compound.id) != compound.community:
-                problems.append(
-                    f"compound {compound.id} says it is in {compound.community}, but the chain "
-                    f"puts it under {chain.parent(compound.id)}"
+
+        def problem(key: str, message: str, *offending: str) -> None:
+            problems.append(Problem("", 0, key, f"{key} {message}"))
+            ids.update(offending)
+
+        grid_kinds = {k.value for k in GridKind}
+        for grid in chain.units(Level.GRID):
+            kind = chain.unit(grid).kind
+            if kind not in grid_kinds:
+                problem(
+                    f"grid {grid}", f"has kind {kind!r}, which {_expected(kind, grid_kinds)}", grid
                 )
-                ids.update((compound.id, compound.community))
+        compounds = self._compounds
+        for compound in compounds.values():
+            if compound.id not in chain or chain.level(compound.id) is not Level.COMPOUND:
+                problem(f"compound {compound.id}", "is not in the command chain", compound.id)
+            elif chain.parent(compound.id) != compound.community:
+                problem(
+                    f"compound {compound.id}",
+                    f"says it is in {compound.community}, but the chain puts it under "
+                    f"{chain.parent(compound.id)}",
+                    compound.id,
+                    compound.community,
+                )
         for building in self._buildings.values():
             grid = building.grid
             if grid not in chain or chain.level(grid) is not Level.GRID:
-                problems.append(f"building {building.id} is in {grid!r}, which is not a grid")
-                ids.update((building.id, grid))
+                problem(
+                    f"building {building.id}",
+                    f"is in {grid!r}, which is not a grid",
+                    building.id,
+                    grid,
+                )
                 continue
             if building.compound is not None:
-                if building.compound not in self._compounds:
-                    problems.append(
-                        f"building {building.id} names unknown compound {building.compound}"
+                if building.compound not in compounds:
+                    problem(
+                        f"building {building.id}",
+                        f"names unknown compound {building.compound}",
+                        building.id,
+                        building.compound,
                     )
-                    ids.update((building.id, building.compound))
-                elif chain.community_of(grid) != self._compounds[building.compound].community:
-                    problems.append(
-                        f"building {building.id}: grid {grid} and compound "
-                        f"{building.compound} are in different communities"
+                elif chain.community_of(grid) != compounds[building.compound].community:
+                    problem(
+                        f"building {building.id}",
+                        f"is in grid {grid} and compound {building.compound}, which are in "
+                        f"different communities ({chain.community_of(grid)} and "
+                        f"{compounds[building.compound].community})",
+                        building.id,
+                        grid,
+                        building.compound,
                     )
-                    ids.update((building.id, grid, building.compound))
-        for person in self._people.values():
-            if person.home not in chain or chain.level(person.home) is not Level.COMMUNITY:
-                problems.append(f"person {person.id} lives in {person.home!r}, not a community")
-                ids.add(person.id)
-            if person.employer is not None and person.employer not in self._organisations:
-                problems.append(f"person {person.id} works for unknown {person.employer}")
-                ids.add(person.id)
-        for org in self._organisations.values():
+        organisations = self._organisations
+        for org in organisations.values():
             if org.community not in chain or chain.level(org.community) is not Level.COMMUNITY:
-                problems.append(f"organisation {org.id} sits in {org.community!r}, not a community")
-                ids.add(org.id)
+                problem(
+                    f"organisation {org.id}", f"sits in {org.community!r}, not a community", org.id
+                )
+            elif org.exclusive_grid is not None:
+                grid = org.exclusive_grid
+                if grid not in chain or chain.level(grid) is not Level.GRID:
+                    problem(
+                        f"organisation {org.id}",
+                        f"has exclusive grid {grid!r}, which is not a grid",
+                        org.id,
+                    )
+                elif chain.parent(grid) != org.community:
+                    problem(
+                        f"organisation {org.id}",
+                        f"has exclusive grid {grid}, which belongs to {chain.parent(grid)}, "
+                        f"not to the organisation's community {org.community}",
+                        org.id,
+                        grid,
+                    )
+        person_kinds = {k.value for k in PersonKind}
+        worker_kinds = {k.value for k in GridWorkerKind}
+        buildings = self._buildings
+        for person in self._people.values():
+            key = f"person {person.id}"
+            if person.kind not in person_kinds:
+                problem(
+                    key,
+                    f"has kind {person.kind!r}, which {_expected(person.kind, person_kinds)}",
+                    person.id,
+                )
+            worker = person.grid_worker_kind
+            if worker is not None and worker not in worker_kinds:
+                problem(
+                    key,
+                    f"has grid-worker kind {worker!r}, which "
+                    f"{_expected(str(worker), worker_kinds)}",
+                    person.id,
+                )
+            if person.home not in chain or chain.level(person.home) is not Level.COMMUNITY:
+                problem(key, f"lives in {person.home!r}, not a community", person.id)
+            post = person.normal_post.unit
+            if post not in chain and post not in buildings and post not in organisations:
+                problem(
+                    key,
+                    f"has a normal post ({person.normal_post.role}) at {post!r}, which is no "
+                    "unit, compound, building or organisation of the city",
+                    person.id,
+                )
+            if person.employer is not None and person.employer not in organisations:
+                problem(key, f"works for unknown {person.employer}", person.id)
         if problems:
-            shown = "; ".join(problems[:20])
-            more = f"; and {len(problems) - 20} more" if len(problems) > 20 else ""
-            raise ChainError(shown + more, ids)
+            shown = "; ".join(p.message for p in problems[:_SHOWN])
+            more = f"; and {len(problems) - _SHOWN} more" if len(problems) > _SHOWN else ""
+            raise CityError(problems, ids, shown + more)
 
     def _index(self) -> None:
         chain = self.chain
@@ -380,6 +471,18 @@ class City:
         }
 
 
+#: Problems shown in the message of :class:`CityError` before the rest are counted.
+_SHOWN = 20
+
+
+def _expected(value: str, allowed: Iterable[str]) -> str:
+    """``is not one of ...`` with a "did you mean" for a near miss."""
+    names = sorted(allowed)
+    close = difflib.get_close_matches(str(value), names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"is not one ({hint}expected one of: {', '.join(names)})"
+
+
 def _unique(items: Iterable[Any], what: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     dup: set[str] = set()
@@ -388,5 +491,7 @@ def _unique(items: Iterable[Any], what: str) -> dict[str, Any]:
             dup.add(item.id)
         out[item.id] = item
     if dup:
-        raise ChainError(f"duplicate {what} ids: {', '.join(sorted(dup))}", dup)
+        shown = sorted(dup)
+        problems = [Problem("", 0, f"{what} {i}", f"duplicate {what} id {i}") for i in shown]
+        raise CityError(problems, dup, f"duplicate {what} ids: {', '.join(shown)}")
     return out

@@ -75,6 +75,21 @@ def _preset(name: str, seed: int) -> City:
     return factory(seed=seed)
 
 
+def _city(preset: str | None, bundle: str | None, seed: int) -> tuple[City, str]:
+    """The city of ``--preset`` or ``--from`` (not both), and how to name it."""
+    if bundle is not None:
+        if preset is not None:
+            raise click.UsageError("give --preset or --from, not both")
+        from gridgov.cities import load_city
+
+        return load_city(bundle), f"bundle {bundle}"
+    name = preset if preset is not None else "jiamusi"
+    return _preset(name, seed), f"preset {name!r}"
+
+
+_FROM_HELP = "A city bundle (a folder with city.toml) instead of a preset."
+
+
 def _summary_table(summary: dict[str, Any], title: str) -> Table:
     from gridgov.sim.labels import format_value
 
@@ -111,12 +126,6 @@ def _json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=True, allow_nan=False, default=str))
 
 
-def _check_out_file(out: str) -> None:
-    from gridgov._files import check_writable
-
-    check_writable(out, folder=False, fail=lambda why: GridgovError(f"--out {out} {why}"))
-
-
 class _Group(click.Group):
     """The command group: with no arguments it shows its help and exits 0."""
 
@@ -138,38 +147,74 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--preset", default="jiamusi", show_default=True, help="Preset city to build.")
+@click.option("--preset", default=None, help="Preset city to build.  [default: jiamusi]")
+@click.option("--from", "bundle", default=None, help=_FROM_HELP)
 @click.option("--seed", type=_SEED, default=0, show_default=True, help="Seed of the preset.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def city(preset: str, seed: int, as_json: bool) -> None:
-    """Print the counts of a built city."""
-    summary = _preset(preset, seed).summary()
+def city(preset: str | None, bundle: str | None, seed: int, as_json: bool) -> None:
+    """Print the counts of a built city (a preset, or a bundle with --from)."""
+    built, source = _city(preset, bundle, seed)
+    summary = built.summary()
     if as_json:
         _json(summary)
     else:
-        _stdout().print(_summary_table(summary, f"{summary['name']} (preset {preset!r})"))
+        _stdout().print(_summary_table(summary, f"{summary['name']} ({source})"))
 
 
 @cli.command()
-@click.option("--preset", default="jiamusi", show_default=True, help="Preset city to export.")
+@click.option("--preset", default=None, help="Preset city to export.  [default: jiamusi]")
+@click.option("--from", "bundle", default=None, help=_FROM_HELP)
 @click.option("--seed", type=_SEED, default=0, show_default=True, help="Seed of the preset.")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["graphml", "json", "mermaid"]),
+    type=click.Choice(["graphml", "json", "mermaid", "geojson", "bundle"]),
     default="json",
     show_default=True,
-    help="Output format.",
+    help="Output format (bundle: the whole city as a bundle folder, needs --out).",
 )
-@click.option("--out", default=None, help="Write to this file instead of standard output.")
-def export(preset: str, seed: int, fmt: str, out: str | None) -> None:
-    """Export the command chain as GraphML, node-link JSON or a mermaid diagram."""
-    from gridgov._files import write_atomic
+@click.option(
+    "--out",
+    default=None,
+    help="Write to this file (a folder for --format bundle) instead of standard output.",
+)
+@click.option(
+    "--level",
+    "levels",
+    multiple=True,
+    type=click.Choice(["city", "district", "street", "community", "grid", "compound", "building"]),
+    help="geojson: only features at this level (repeat for several; default: all).",
+)
+def export(
+    preset: str | None,
+    bundle: str | None,
+    seed: int,
+    fmt: str,
+    out: str | None,
+    levels: tuple[str, ...],
+) -> None:
+    """Export the command chain as GraphML, node-link JSON or a mermaid diagram,
+    the city's geometry as GeoJSON (RFC 7946; the geo extra), or the whole city
+    as a city bundle (a folder: --out DIR)."""
+    from gridgov._files import check_writable, write_atomic
 
+    if levels and fmt != "geojson":
+        raise click.UsageError("--level applies to --format geojson only")
+    if fmt == "bundle" and out is None:
+        raise click.UsageError("--format bundle writes a folder: give --out DIR")
     if out is not None:
-        _check_out_file(out)
-    chain = _preset(preset, seed).chain
-    if fmt == "graphml":
+        check_writable(
+            out, folder=fmt == "bundle", fail=lambda why: GridgovError(f"--out {out} {why}")
+        )
+    city, _ = _city(preset, bundle, seed)
+    if fmt == "bundle":
+        assert out is not None
+        click.echo(str(city.save(out)))
+        return
+    chain = city.chain
+    if fmt == "geojson":
+        text = _geojson(city, levels)
+    elif fmt == "graphml":
         import io
 
         buffer = io.BytesIO()
@@ -186,6 +231,13 @@ def export(preset: str, seed: int, fmt: str, out: str | None) -> None:
             write_atomic(out, text)
         except OSError as exc:
             raise GridgovError(f"cannot write {out}: {exc.strerror or exc}") from None
+
+
+def _geojson(city: City, levels: Sequence[str]) -> str:
+    """The city's geometry as GeoJSON: synthetic shapes for a preset."""
+    from gridgov.geo import dumps_geojson, synthesize
+
+    return dumps_geojson(city, synthesize(city), levels=levels or None)
 
 
 @cli.command()

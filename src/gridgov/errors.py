@@ -9,7 +9,9 @@ key, and what was expected)::
     │   └── UnknownUnitError   an id or administrative code names no unit of the city
     │                          (also a ChainError)
     ├── ChainError             the command chain is malformed
-    │   └── UnknownUnitError
+    │   ├── UnknownUnitError
+    │   └── CityError          a city's data (built in code or read from a bundle) has
+    │                          problems: all of them, with file:line for a bundle
     ├── GriddingError          households cannot be partitioned into grids as asked
     ├── PresetError            a preset was asked for with impossible parameters
     ├── RulesError             a rules file has problems (all of them, with file:line)
@@ -21,6 +23,7 @@ key, and what was expected)::
     ├── JournalError           the event store is unreadable or inconsistent
     ├── AlertError             a CAP alert is malformed, hostile or not CAP 1.2
     ├── RunFolderError         a folder cannot be written or read as a run folder
+    ├── GeometryError          geometry (a geometry.geojson, an alert area) has problems
     └── MissingExtraError      an optional dependency (an extra of gridgov) is not installed
 
 :class:`NotFoundError` is what lookups of tickets, tasks and actors raise;
@@ -42,8 +45,10 @@ __all__ = [
     "AlertError",
     "AuthorityError",
     "ChainError",
+    "CityError",
     "ClockError",
     "CommandError",
+    "GeometryError",
     "GriddingError",
     "GridgovError",
     "JournalError",
@@ -111,6 +116,30 @@ class UnknownUnitError(ChainError, NotFoundError):
         self.ids: tuple[str, ...] = (unit,)
         #: The id that was asked for.
         self.unit = unit
+
+
+class CityError(ChainError):
+    """A city's data has problems: every one of them, not just the first.
+
+    Raised by :meth:`gridgov.City.build` (problems of the objects given: file
+    ``""``, line 0, the key names the object, e.g. ``person P9``; the message
+    joins them with ``;`` on one line) and by :func:`gridgov.cities.load_city`
+    (problems of a city bundle, one line each: ``FILE:LINE: column: what is
+    wrong``).
+
+    Attributes:
+        problems: every problem found (a bundle's in file then line order, up
+            to a cap; the last one then says how many more there were).
+        ids: the ids involved, sorted.
+    """
+
+    def __init__(
+        self, problems: Sequence[Problem], ids: Iterable[str] = (), message: str | None = None
+    ) -> None:
+        text = message if message is not None else "\n".join(str(p) for p in problems)
+        super().__init__(text, ids)
+        #: Every problem found.
+        self.problems: tuple[Problem, ...] = tuple(problems)
 
 
 class GriddingError(GridgovError):
@@ -267,3 +296,16 @@ class MissingExtraError(GridgovError):
         super().__init__(
             f"{module} {detail}; install the {extra!r} extra: pip install 'gridgov[{extra}]'"
         )
+
+
+class GeometryError(GridgovError):
+    """Geometry is unreadable or has problems; ``.problems`` lists every one of them.
+
+    Each problem of a file reads ``geometry.geojson: feature N (id): what is
+    wrong`` (N counts from 0, as in the ``features`` array).
+    """
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        #: One line per problem.
+        self.problems: tuple[str, ...] = tuple(problems)
+        super().__init__("\n".join(self.problems))

@@ -104,7 +104,7 @@ class RunResult:
 
 
 def build_city(scenario: Scenario) -> City:
-    """The scenario's city, from its preset (built once per process and reused)."""
+    """The scenario's city, from its preset or bundle (made once per process and reused)."""
     return scenario.build_city()
 
 
@@ -169,8 +169,9 @@ def run_scenario(
         seed: the run's seed (default: the scenario's own).
         progress: show progress on standard error: a bar on a terminal, else a
             line every few seconds (``day 12/60, 3.1 s``).
-        city: the built city, when the caller already has it (it must be the
-            scenario's city).
+        city: the city to run on instead of the scenario's own: any city
+            (built in code, loaded from a bundle); the scenario's cases and
+            areas are checked against it first.
         driver: a factory for another outbreak driver (default: the
             scenario's ``outbreak.driver``).
 
@@ -178,11 +179,15 @@ def run_scenario(
         The metrics, one row per day, and a summary.
 
     Raises:
-        GridgovError: the scenario does not fit its city (an unknown compound
-            in a seed case, an area naming an unknown unit).
+        ScenarioError: the scenario does not fit the given city: every case
+            at a compound the city lacks (at the case's file and line) and
+            every area naming an unknown unit.
     """
     run_seed = scenario.seed if seed is None else seed
-    city = city if city is not None else build_city(scenario)
+    if city is not None:
+        scenario.check_city(city)  # any city: its cases and areas must fit it
+    else:
+        city = build_city(scenario)
     clock = ManualClock(EPOCH)
     engine = Engine(city, scenario.rules, clock, seed=run_seed)
     for case in scenario.outbreak.cases:

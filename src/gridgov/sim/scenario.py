@@ -19,6 +19,8 @@ value shown)::
     preset = "jiamusi"        # a preset of gridgov.presets ("jiamusi", "small")
     scale = 1.0               # share of the published size, in (0, 1] (jiamusi only)
     seed = 0                  # the preset's own seed
+    # path = "../cities/lakeside"   # or a city bundle (a folder with city.toml),
+                                    # relative to the scenario file; not with preset
 
     [rules]
     path = "../rules/sept17.toml"   # relative to the scenario file; or inline:
@@ -69,7 +71,9 @@ Validation (:func:`load_scenario`, :meth:`Scenario.from_toml`) collects every
 problem at once, each as ``file:line: key.path: what is wrong``
 (:class:`gridgov.errors.Problem`): unknown keys, wrong types, an unsupported
 version, a name unusable as a folder, negative seeds, an unknown preset, a
-scale out of range or given to a preset without one, an unknown driver, rates
+scale out of range or given to a preset without one, a city ``path`` that is
+no city bundle or a bundle with problems (its own problems, at the bundle's
+files and lines), ``path`` together with ``preset``, an unknown driver, rates
 below 0, shares and factors outside [0, 1], durations that are not positive
 (the detection delay may be 0), cases on days outside the run, a run of no
 days, a step that does not divide a day, request zones and categories the
@@ -81,8 +85,9 @@ cases CSV that is missing, unreadable or malformed (bad header, bad day,
 unknown compound: at the CSV's own lines, key ``day``, ``compound`` or
 ``(header)``).
 
-The city is built once per process for each (preset, seed, scale) and kept:
-:meth:`Scenario.build_city` gives the same object to the runner.
+The city is built once per process for each (preset, seed, scale), or loaded
+once per bundle, and kept: :meth:`Scenario.build_city` gives the same object
+to the runner.
 """
 
 from __future__ import annotations
@@ -153,7 +158,7 @@ DRIVERS = ("compound", "replay", "covasim")
 
 @attrs.frozen
 class CityChoice:
-    """Which city a scenario runs on."""
+    """Which city a scenario runs on: a preset, or a city bundle."""
 
     #: A preset name of :data:`gridgov.presets.PRESETS`.
     preset: str = "jiamusi"
@@ -161,6 +166,8 @@ class CityChoice:
     scale: float = 1.0
     #: The preset's own seed.
     seed: int = 0
+    #: The city bundle's folder (absolute once validated), instead of the preset.
+    path: str | None = None
 
 
 @attrs.frozen
@@ -171,6 +178,9 @@ class SeedCase:
     compound: str
     #: When it is reported, in days from the start.
     day: float = 0.0
+    #: Where the case was written (file and line, 0 when unknown), so that a
+    #: case that does not fit a city can be placed; takes no part in equality.
+    where: tuple[str, int, str] = attrs.field(default=("<scenario>", 0, "compound"), eq=False)
 
 
 @attrs.frozen
@@ -328,11 +338,15 @@ class Scenario:
             "version": 1,
             "name": self.name,
             "seed": self.seed,
-            "city": {
-                "preset": self.city.preset,
-                "scale": compact_number(self.city.scale),
-                "seed": self.city.seed,
-            },
+            "city": (
+                {"path": self.city.path}
+                if self.city.path is not None
+                else {
+                    "preset": self.city.preset,
+                    "scale": compact_number(self.city.scale),
+                    "seed": self.city.seed,
+                }
+            ),
             "outbreak": outbreak_table,
             "staffing": {
                 key: compact_number(getattr(self.staffing, key)) for key in _STAFFING_KEYS
@@ -368,14 +382,39 @@ class Scenario:
     def build_city(self) -> City:
         """The city this scenario runs on.
 
-        Built once per process for each (preset, seed, scale) and kept, since
-        a city is immutable: validation and the runner share it.
+        Built once per process for each (preset, seed, scale), or loaded once
+        per bundle, and kept, since a city is immutable: validation and the
+        runner share it.
 
         Raises:
             PresetError: the preset cannot be built with these parameters.
+            CityError: the city bundle has problems.
             KeyError: the preset is unknown (a validated scenario never has one).
         """
+        if self.city.path is not None:
+            return _load_bundle(self.city.path)
         return _build_city(self.city.preset, self.city.seed, self.city.scale)
+
+    def check_city(self, city: City) -> None:
+        """Check that this scenario fits ``city``: its cases and its rules' areas.
+
+        Args:
+            city: any city (e.g. one built in code, not the scenario's own).
+
+        Raises:
+            ScenarioError: every case whose compound the city lacks, at the
+                case's own file and line, and every area id of the rules
+                that names no unit of the city.
+        """
+        problems = [
+            Problem(*case.where, _unknown_compound(case.compound, city, hint=i < _MAX_HINTS))
+            for i, case in enumerate(
+                c for c in self.outbreak.cases if c.compound not in city.compounds
+            )
+        ]
+        problems.extend(self.rules.check_against(city.chain))
+        if problems:
+            raise ScenarioError(problems)
 
     def with_values(self, values: Mapping[str, object]) -> Scenario:
         """This scenario with some keys set to new values, validated again.
@@ -449,7 +488,7 @@ _SEED_RANGE = f"from 0 to {MAX_SEED} (2**63 - 1)"
 _BAD_KEY = "not a dotted key of the scenario format (e.g. 'outbreak.within_compound')"
 
 _TOP_KEYS = ("version", "name", "seed", "city", "rules", "outbreak", "staffing", "requests", "run")
-_CITY_KEYS = ("preset", "scale", "seed")
+_CITY_KEYS = ("preset", "scale", "seed", "path")
 _RULES_KEYS = ("path", "inline")
 _RATES = ("within_compound", "neighbour", "street", "district")
 _FACTORS = ("sealed_factor", "controlled_factor")
@@ -557,6 +596,13 @@ def _build_city(preset: str, seed: int, scale: float) -> City:
     if _takes_scale(factory):
         return factory(seed=seed, scale=scale)
     return factory(seed=seed)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_bundle(path: str) -> City:
+    from gridgov.cities import load_city
+
+    return load_city(path)
 
 
 def _takes_scale(factory: Callable[..., City]) -> bool:
@@ -777,6 +823,27 @@ class _ScenarioReader:
     def city_choice(self, data: Mapping[str, Any]) -> CityChoice:
         table = self.table(data, ("city",), _CITY_KEYS)
         default = CityChoice()
+        if "path" in table:
+            written = self.string(table, ("city", "path"), "", "a folder (a string)")
+            for key in ("preset", "scale", "seed"):
+                if key in table:
+                    self.problem(
+                        ("city", key),
+                        "give city.path (a city bundle) or city.preset, not both"
+                        if key == "preset"
+                        else f"a city bundle has no {key}: it is the city as saved",
+                    )
+            if ("city", "path") in self.bad:
+                return default
+            full = os.path.abspath(resolve_path(self.document.base, written))
+            from gridgov.cities import is_bundle
+
+            if not is_bundle(full):
+                self.problem(
+                    ("city", "path"),
+                    f"no city bundle at {written!r} (looked for {full}/city.toml)",
+                )
+            return CityChoice(path=full)
         preset = self.string(table, ("city", "preset"), default.preset, "a preset name (a string)")
         presets = _presets()
         if preset not in presets:
@@ -800,8 +867,18 @@ class _ScenarioReader:
 
     def city(self, choice: CityChoice) -> City | None:
         """The built city, or None when the ``[city]`` table has problems."""
-        if any(path[:1] == ("city",) for path in self.bad):
+        if any(path[:1] == ("city",) for path in self.bad) or any(
+            path[:1] == ("city",) for path, _ in self.found
+        ):
             return None
+        if choice.path is not None:
+            from gridgov.errors import CityError
+
+            try:
+                return _load_bundle(choice.path)
+            except CityError as exc:
+                self.extra.extend(exc.problems)
+                return None
         try:
             return _build_city(choice.preset, choice.seed, choice.scale)
         except PresetError as exc:
@@ -932,7 +1009,8 @@ class _ScenarioReader:
                 message = self.unknown_compound(compound, city)
                 if message is not None:
                     self.problem((*here, "compound"), message)
-            cases.append(SeedCase(compound, day))
+            placed = self.place((*here, "compound"), "")
+            cases.append(SeedCase(compound, day, (placed.file, placed.line, placed.key)))
         return tuple(cases)
 
     def cases_csv(self, written: str, city: City | None, days: int | None) -> tuple[SeedCase, ...]:
@@ -1010,7 +1088,7 @@ class _ScenarioReader:
                     self.extra.append(Problem(full, line, "compound", unknown))
                     good = False
             if good:
-                cases.append(SeedCase(compound, day))
+                cases.append(SeedCase(compound, day, (full, line, "compound")))
             if len(cases) > MAX_CASES:
                 self.extra.append(
                     Problem(full, line, "(row)", f"more than {MAX_CASES:,} cases in one file")
@@ -1021,12 +1099,8 @@ class _ScenarioReader:
     def unknown_compound(self, compound: str, city: City) -> str | None:
         if compound in city.compounds:
             return None
-        hint = ""
-        if self.hints < _MAX_HINTS:
-            self.hints += 1
-            close = did_you_mean(compound, city.compounds, cutoff=0.8)
-            hint = f"; did you mean {close!r}?" if close else ""
-        return f"no compound {_short(compound)} in the city ({city.name}){hint}"
+        self.hints += 1
+        return _unknown_compound(compound, city, hint=self.hints <= _MAX_HINTS)
 
     def staffing(self, data: Mapping[str, Any]) -> StaffingLevels:
         table = self.table(data, ("staffing",), _STAFFING_KEYS)
@@ -1060,6 +1134,13 @@ class _ScenarioReader:
                     continue
                 rates[category] = rate
         return requests
+
+
+def _unknown_compound(compound: str, city: City, hint: bool) -> str:
+    """What is wrong with a case at a compound the city lacks (with a "did you mean")."""
+    close = did_you_mean(compound, city.compounds, cutoff=0.8) if hint else None
+    near = f"; did you mean {close!r}?" if close else ""
+    return f"no compound {compound!r} in the city ({city.name}){near}"
 
 
 def _check(path: KeyPath, number: float) -> str | None:

@@ -1,0 +1,1335 @@
+"""City bundles: a whole city as a folder of CSV files, loaded, saved and checked.
+
+A *city bundle* is the file format of a :class:`~gridgov.city.City` (the full
+specification, with an example, is ``docs/cities.md``)::
+
+    city.toml           format = 1, and [city] id, name (code, kind optional)
+    units.csv           id,parent,level,kind,name,code
+    compounds.csv       id,community,name,kind,entrances
+    buildings.csv       id,grid,compound,households
+    organisations.csv   id,kind,community,name,staff,exclusive_grid
+    people.csv          id,kind,home,post_role,post_unit,employer,grid_worker_kind
+    co_building.csv     organisation,community (links beyond an organisation's own community)
+
+Every file is UTF-8 (a BOM and CRLF line ends are accepted) with one header
+line; columns come in any order; an empty cell means *none*; optional
+columns may be left out, and every CSV but ``units.csv`` may be left out (no
+rows). Optional *parts* of a bundle (``geometry.geojson``, ``depots.csv``)
+are read and written by the modules that own them, through :data:`PARTS`.
+
+:func:`load_city` reads a bundle (and validates it: every problem at once,
+each ``FILE:LINE: column: what is wrong``, with "did you mean" for misspelt
+enumeration values), :func:`save_city` (also :meth:`City.save`) writes one,
+and :func:`check_bundle` validates without building the city. Saving a
+loaded bundle gives the same bytes; a loaded city has the saved city's chain,
+compounds, buildings, organisations and people, in the same order.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import difflib
+import importlib
+import io
+import itertools
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from gridgov._gc import gc_paused
+from gridgov.chain import CommandChain
+from gridgov.city import City
+from gridgov.errors import CityError, GridgovError, Problem
+from gridgov.model import (
+    Building,
+    Compound,
+    GridKind,
+    GridWorkerKind,
+    Level,
+    Organisation,
+    Person,
+    PersonKind,
+    Post,
+    Unit,
+)
+
+__all__ = [
+    "COLUMNS",
+    "FORMAT",
+    "PARTS",
+    "BundlePart",
+    "check_bundle",
+    "is_bundle",
+    "load_city",
+    "save_city",
+]
+
+#: The bundle format this gridgov reads and writes.
+FORMAT = 1
+
+#: The columns of each CSV file of a bundle: (name, required), in the order
+#: :func:`save_city` writes them.
+COLUMNS: dict[str, tuple[tuple[str, bool], ...]] = {
+    "units.csv": (
+        ("id", True),
+        ("parent", True),
+        ("level", True),
+        ("kind", False),
+        ("name", False),
+        ("code", False),
+    ),
+    "compounds.csv": (
+        ("id", True),
+        ("community", True),
+        ("name", False),
+        ("kind", False),
+        ("entrances", False),
+    ),
+    "buildings.csv": (
+        ("id", True),
+        ("grid", True),
+        ("compound", False),
+        ("households", True),
+    ),
+    "organisations.csv": (
+        ("id", True),
+        ("kind", True),
+        ("community", True),
+        ("name", False),
+        ("staff", False),
+        ("exclusive_grid", False),
+    ),
+    "people.csv": (
+        ("id", True),
+        ("kind", True),
+        ("home", True),
+        ("post_role", True),
+        ("post_unit", True),
+        ("employer", False),
+        ("grid_worker_kind", False),
+    ),
+    # Every organisation co-builds with its own community; this optional file
+    # lists the further links (an organisation in one community that also
+    # sits on another's big party committee).
+    "co_building.csv": (
+        ("organisation", True),
+        ("community", True),
+    ),
+}
+
+_TOML = "city.toml"
+_CITY_KEYS = ("id", "name", "code", "kind", "unit_name")
+_TOP_KEYS = ("format", "city")
+
+#: Problems listed before the rest are only counted.
+MAX_PROBLEMS = 100
+#: A bundle file larger than this is refused unread.
+MAX_BYTES = 1 << 30
+# Rows read at a time by the fast path of a CSV file.
+_CHUNK = 1 << 14
+# "Did you mean" compares against every id; past this many unknown ids in one
+# bundle the hints stop, so a badly broken file stays fast to report.
+_MAX_HINTS = 20
+
+_LEVELS = {
+    Level.DISTRICT.value: Level.DISTRICT,
+    Level.STREET.value: Level.STREET,
+    Level.COMMUNITY.value: Level.COMMUNITY,
+    Level.GRID.value: Level.GRID,
+}
+_GRID_KINDS = tuple(k.value for k in GridKind)
+_PERSON_KINDS = {k.value: k for k in PersonKind}
+_WORKER_KINDS = {k.value: k for k in GridWorkerKind}
+_TOML_LINE = re.compile(r"at line (\d+)")
+
+
+# ------------------------------------------------------------------ parts
+
+
+class BundlePart(Protocol):
+    """An optional file of a bundle, read and written by the module that owns it.
+
+    ``gridgov.geo`` (``geometry.geojson``) and ``gridgov.supplies``
+    (``depots.csv``) provide one each as a module attribute ``BUNDLE_PART``;
+    :data:`PARTS` says where. The loader calls :meth:`check` when the file is
+    present (its problems join the bundle's), then :meth:`attach` once the
+    city is built; the saver calls :meth:`write` for every part.
+    """
+
+    #: The file name inside the bundle, e.g. ``geometry.geojson``.
+    file: str
+
+    def check(self, path: Path, shown: str, city: City | None) -> list[Problem]:
+        """Problems of the part's file (``shown`` is its path as problems name it);
+        ``city`` is None when the rest of the bundle has problems."""
+
+    def attach(self, path: Path, city: City) -> City:
+        """The city with the part's data attached (called only when check found none)."""
+
+    def write(self, city: City, folder: Path) -> bool:
+        """Write the part's file into ``folder`` if the city carries its data; True if written."""
+
+
+#: Optional parts: file name -> ``"module:attribute"`` of its :class:`BundlePart`.
+#: A part whose module is not installed (or not written yet) is ignored.
+PARTS: dict[str, str] = {
+    "geometry.geojson": "gridgov.geo:BUNDLE_PART",
+    "depots.csv": "gridgov.supplies:BUNDLE_PART",
+}
+
+
+def _parts() -> list[BundlePart]:
+    found = []
+    for target in PARTS.values():
+        module, _, attribute = target.partition(":")
+        try:
+            part = getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError):
+            continue
+        found.append(part)
+    return found
+
+
+# ------------------------------------------------------------------ public
+
+
+def is_bundle(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a folder with a ``city.toml`` (how ``gridgov check`` tells)."""
+    try:
+        return Path(path).is_dir() and (Path(path) / _TOML).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def load_city(path: str | os.PathLike[str]) -> City:
+    """Read and validate a city bundle.
+
+    Args:
+        path: the bundle's folder (format in the module docstring).
+
+    Returns:
+        The city, equal to the one the bundle was saved from.
+
+    Raises:
+        CityError: every problem of the bundle (up to :data:`MAX_PROBLEMS`,
+            then a count), each ``FILE:LINE: column: what is wrong``; no other
+            exception escapes, whatever the files hold.
+    """
+    reader = _Reader(path)
+    with gc_paused():  # tens of thousands of objects, none of them cyclic garbage
+        city = reader.run(build=True)
+    if city is None:
+        raise CityError(reader.final_problems(), reader.ids)
+    return city
+
+
+def check_bundle(path: str | os.PathLike[str]) -> list[Problem]:
+    """Every problem of a city bundle, without building the city.
+
+    Args:
+        path: the bundle's folder.
+
+    Returns:
+        The problems (empty when the bundle is valid), in file then line
+        order, up to :data:`MAX_PROBLEMS` then one that counts the rest.
+    """
+    reader = _Reader(path)
+    with gc_paused():
+        reader.run(build=False)
+    return reader.final_problems()
+
+
+def save_city(city: City, path: str | os.PathLike[str]) -> Path:
+    """Write ``city`` as a bundle into the folder ``path`` (created if need be).
+
+    The six files are written whole, so saving a loaded bundle gives the same
+    bytes; optional parts (:data:`PARTS`) write their files when the city
+    carries their data.
+
+    Args:
+        city: the city.
+        path: the folder; existing bundle files in it are replaced.
+
+    Returns:
+        The folder.
+
+    Raises:
+        CityError: a value cannot be written (a NUL character, text that is
+            not valid Unicode), or the folder cannot be written.
+    """
+    folder = Path(path)
+    texts = _bundle_texts(city)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in texts.items():
+            (folder / name).write_bytes(text)
+        for part in _parts():
+            part.write(city, folder)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CityError(
+            [Problem(os.fspath(folder), 0, "(bundle)", f"cannot write: {reason}")]
+        ) from None
+    return folder
+
+
+# ------------------------------------------------------------------ saving
+
+
+def _bundle_texts(city: City) -> dict[str, bytes]:
+    chain = city.chain
+    city_unit = chain.unit(chain.city)
+    toml = ["format = 1", "", "[city]", f"id = {_toml_string(city_unit.id)}"]
+    toml.append(f"name = {_toml_string(city.name)}")
+    if city_unit.code:
+        toml.append(f"code = {_toml_string(city_unit.code)}")
+    if city_unit.kind:
+        toml.append(f"kind = {_toml_string(city_unit.kind)}")
+    if city_unit.name != city.name:
+        toml.append(f"unit_name = {_toml_string(city_unit.name)}")
+    units = []
+    for node in chain.units():
+        unit = chain.unit(node)
+        if unit.level is Level.CITY or unit.level is Level.COMPOUND:
+            continue
+        units.append(
+            (unit.id, unit.parent or "", unit.level.value, unit.kind, unit.name, unit.code)
+        )
+    compounds = [
+        (c.id, c.community, c.name, c.kind, str(c.entrances)) for c in city.compounds.values()
+    ]
+    buildings = [
+        (b.id, b.grid, b.compound or "", str(b.households)) for b in city.buildings.values()
+    ]
+    organisations = [
+        (o.id, o.kind, o.community, o.name, str(o.staff), o.exclusive_grid or "")
+        for o in city.organisations.values()
+    ]
+    people = [
+        (
+            p.id,
+            str(p.kind),
+            p.home,
+            p.normal_post.role,
+            p.normal_post.unit,
+            p.employer or "",
+            str(p.grid_worker_kind) if p.grid_worker_kind is not None else "",
+        )
+        for p in city.people.values()
+    ]
+    tables: dict[str, Sequence[Sequence[str]]] = {
+        "units.csv": units,
+        "compounds.csv": compounds,
+        "buildings.csv": buildings,
+        "organisations.csv": organisations,
+        "people.csv": people,
+    }
+    links = _extra_links(city)
+    if links:
+        tables["co_building.csv"] = links
+    out = {_TOML: _encode(_TOML, "\n".join(toml) + "\n")}
+    for name, rows in tables.items():
+        out[name] = _encode(name, _csv_text([c for c, _ in COLUMNS[name]], rows))
+    return out
+
+
+def _extra_links(city: City) -> list[tuple[str, str]]:
+    """Co-building links beyond each organisation's own community, sorted."""
+    chain = city.chain
+    orgs = city.organisations
+    extra: set[tuple[str, str]] = set()
+    for a, b in chain.co_building.edges():
+        for org, community in ((a, b), (b, a)):
+            if org in orgs and community in chain and chain.level(community) is Level.COMMUNITY:
+                if orgs[org].community != community:
+                    extra.add((org, community))
+                break
+        else:
+            raise CityError(
+                [Problem("co_building.csv", 0, "(file)", f"cannot save the link {a} - {b}")],
+                message=(
+                    f"co-building link {a} - {b} cannot be saved: a bundle links "
+                    "organisations to communities"
+                ),
+            )
+    return sorted(extra)
+
+
+def _csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    buffer = io.StringIO()
+    plain = csv.writer(buffer, lineterminator="\n")
+    # The csv module does not quote a lone carriage return, which a reader
+    # would take for a line end: such rows are written fully quoted.
+    quoted = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    plain.writerow(header)
+    for row in rows:
+        (quoted if "\r" in "".join(row) else plain).writerow(row)
+    return buffer.getvalue()
+
+
+def _encode(name: str, text: str) -> bytes:
+    where = text.find("\x00")
+    try:
+        if where >= 0:
+            raise ValueError(f"a NUL character at line {text.count(chr(10), 0, where) + 1}")
+        return text.encode("utf-8")
+    except (UnicodeEncodeError, ValueError) as exc:
+        raise CityError(
+            [Problem(name, 0, "(file)", f"cannot be saved: {exc}")],
+            message=f"{name}: cannot be saved: {exc}",
+        ) from None
+
+
+def _toml_string(text: str) -> str:
+    out = []
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char < " " or char == "\x7f":
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+# ------------------------------------------------------------------ reading
+
+
+_Rows = Sequence[tuple[int, Sequence[str]]]
+_Check = Callable[[str, _Rows], None]
+
+
+class _Stop(Exception):
+    """A file cannot be read further (its problem is already recorded)."""
+
+
+class _Table:
+    """The rows of one CSV file, cells in :data:`COLUMNS` order."""
+
+    __slots__ = ("rows", "shown")
+
+    def __init__(self, shown: str) -> None:
+        #: The file as problems name it.
+        self.shown = shown
+        #: (line, cells) of every row with the right number of cells.
+        self.rows: list[tuple[int, Sequence[str]]] = []
+
+
+class _Reader:
+    """Reads and validates one bundle; see :func:`load_city`."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.folder = Path(path)
+        self.shown = os.fspath(path)
+        self.problems: list[Problem] = []
+        self.count = 0
+        self.ids: set[str] = set()
+        self.hints = 0
+        self.city_id: str | None = None
+        self.city_unit: Unit | None = None
+        self.city_name = ""
+        # id -> (file, line) of every id of the bundle (one namespace).
+        self.owner: dict[str, tuple[str, int]] = {}
+        self.level: dict[str, Level] = {}
+        self.parent: dict[str, str] = {}
+        self.grid_kind: dict[str, str] = {}
+        self.community_of_compound: dict[str, str] = {}
+        self.organisations: set[str] = set()
+        self.buildings: set[str] = set()
+        # Files that could not be read whole, and ids of rows with problems of
+        # their own: a reference to an id that may be in either is not
+        # reported again as unknown (one mistake, one problem).
+        self.broken: set[str] = set()
+        self.shaky: set[str] = set()
+        # Reading stopped at the cap: the count of problems is a lower bound.
+        self.stopped = False
+
+    # -------------------------------------------------------------- problems
+
+    def problem(self, file: str, line: int, key: str, message: str, *ids: str) -> None:
+        """Record a problem; ``ids[0]``, when given, is the id of the row at fault."""
+        self.count += 1
+        if ids:
+            self.shaky.add(ids[0])
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(file, line, key, message))
+            self.ids.update(ids)
+
+    @property
+    def full(self) -> bool:
+        return self.count > MAX_PROBLEMS
+
+    def final_problems(self) -> list[Problem]:
+        order = {name: i for i, name in enumerate((_TOML, *COLUMNS))}
+
+        def rank(p: Problem) -> tuple[int, int]:
+            return (order.get(Path(p.file).name, len(order)), p.line)
+
+        shown = sorted(self.problems, key=rank)
+        if self.count > len(shown):
+            more = self.count - len(shown)
+            message = (
+                f"and at least {more} more problems (checking stopped there)"
+                if self.stopped
+                else f"and {more} more problems (not listed)"
+            )
+            shown.append(Problem(self.shown, 0, "(bundle)", message))
+        return shown
+
+    def hint(self, value: str, choices: Iterable[str]) -> str:
+        """`` (did you mean 'x'?)`` for a near miss among ``choices``, else ""."""
+        if self.hints >= _MAX_HINTS or not value:
+            return ""
+        self.hints += 1
+        close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.75)
+        return f" (did you mean {close[0]!r}?)" if close else ""
+
+    def enum(self, value: str, choices: Sequence[str]) -> str:
+        """``expected one of ...``, with a "did you mean" while problems are still listed."""
+        if self.full:
+            return f"expected one of: {', '.join(choices)}"
+        close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"{hint}expected one of: {', '.join(choices)}"
+
+    # -------------------------------------------------------------- the run
+
+    def run(self, *, build: bool) -> City | None:
+        try:
+            return self._run(build)
+        except GridgovError as exc:
+            # A rule the checks below missed, caught by the model itself.
+            self.problem(self.shown, 0, "(bundle)", str(exc).splitlines()[0])
+        except (MemoryError, RecursionError) as exc:
+            self.problem(self.shown, 0, "(bundle)", f"too large to read ({type(exc).__name__})")
+        return None
+
+    def _run(self, build: bool) -> City | None:
+        try:
+            mode = os.stat(self.folder).st_mode
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            self.problem(self.shown, 0, "(bundle)", f"cannot read the bundle folder: {reason}")
+            return None
+        if not stat.S_ISDIR(mode):
+            self.problem(
+                self.shown, 0, "(bundle)", "not a folder (a city bundle is a folder with city.toml)"
+            )
+            return None
+        try:
+            self.read_toml()
+        except _StopBundle:
+            return None
+        # Units refer to each other, so they are read whole before checking;
+        # the other files refer only to files read before them, so they are
+        # checked batch by batch as they are read, and their rows kept only
+        # while the bundle has no problem (nothing is built otherwise). Past
+        # the cap, reading stops: time and memory stay bounded.
+        units = self.read_table("units.csv", None, required=True)
+        self.check_units(units.shown, units.rows)
+        compounds = self.read_table("compounds.csv", self.check_compounds)
+        buildings = self.read_table("buildings.csv", self.check_buildings)
+        organisations = self.read_table("organisations.csv", self.check_organisations)
+        people = self.read_table("people.csv", self.check_people)
+        links = self.read_table("co_building.csv", self.check_links)
+        parts = [p for p in _parts() if (self.folder / p.file).exists()]
+        if self.count or not build:
+            for part in parts:
+                for problem in part.check(self.folder / part.file, self._file(part.file), None):
+                    self.problem(problem.file, problem.line, problem.key, problem.message)
+            return None
+        city = self.build(units, compounds, buildings, organisations, people, links)
+        for part in parts:
+            found = part.check(self.folder / part.file, self._file(part.file), city)
+            for problem in found:
+                self.problem(problem.file, problem.line, problem.key, problem.message)
+            if not found:
+                city = part.attach(self.folder / part.file, city)
+        return None if self.count else city
+
+    def _file(self, name: str) -> str:
+        return os.path.join(self.shown, name)
+
+    # -------------------------------------------------------------- city.toml
+
+    def read_toml(self) -> None:
+        shown = self._file(_TOML)
+        self.broken.add(_TOML)  # until the city's id is read
+        data = self.read_bytes(_TOML, required=True)
+        if data is None:
+            return
+        try:
+            text = self.decode(shown, data)
+            document = tomllib.loads(text)
+        except _Stop:
+            return
+        except tomllib.TOMLDecodeError as exc:
+            self.broken.add(_TOML)
+            found = _TOML_LINE.search(str(exc))
+            line = int(found.group(1)) if found else 0
+            self.problem(shown, line, "(file)", f"not TOML: {exc}")
+            return
+        lines = text.splitlines()
+
+        def line_of(key: str, table: str | None = None) -> int:
+            inside = table is None
+            for number, raw in enumerate(lines, 1):
+                stripped = raw.strip()
+                if stripped.startswith("["):
+                    inside = stripped.strip("[] \t") == table if table else False
+                    if table is None:
+                        return 0
+                    continue
+                if inside and re.match(rf"{re.escape(key)}\s*=", stripped):
+                    return number
+            return 0
+
+        for key in document:
+            if key not in _TOP_KEYS:
+                self.problem(
+                    shown,
+                    line_of(key),
+                    key,
+                    f"unknown key{self.hint(key, _TOP_KEYS)} (expected: {', '.join(_TOP_KEYS)})",
+                )
+        version = document.get("format")
+        if version is None:
+            self.problem(
+                shown, 0, "format", f"missing (a bundle of this gridgov has format = {FORMAT})"
+            )
+        elif type(version) is not int:
+            self.problem(shown, line_of("format"), "format", f"must be an integer, got {version!r}")
+        elif version > FORMAT:
+            self.problem(
+                shown,
+                line_of("format"),
+                "format",
+                f"bundle format {version} is newer than this gridgov reads (format {FORMAT}); "
+                "upgrade gridgov to load it",
+            )
+            raise _StopBundle
+        elif version < 1:
+            self.problem(shown, line_of("format"), "format", f"must be {FORMAT}, got {version}")
+        table = document.get("city")
+        if not isinstance(table, dict):
+            where = line_of("city") if "city" in document else 0
+            self.problem(shown, where, "city", "missing [city] table (with id and name)")
+            return
+        header = next((n for n, raw in enumerate(lines, 1) if raw.strip() == "[city]"), 0)
+        for key in table:
+            if key not in _CITY_KEYS:
+                self.problem(
+                    shown,
+                    line_of(key, "city") or header,
+                    f"city.{key}",
+                    f"unknown key{self.hint(key, _CITY_KEYS)} (expected: {', '.join(_CITY_KEYS)})",
+                )
+        values: dict[str, str] = {}
+        for key in _CITY_KEYS:
+            value = table.get(key)
+            if value is None:
+                if key in ("id", "name"):
+                    self.problem(shown, header, f"city.{key}", "missing (a string)")
+                continue
+            if not isinstance(value, str):
+                self.problem(
+                    shown,
+                    line_of(key, "city") or header,
+                    f"city.{key}",
+                    f"must be a string, got {value!r}",
+                )
+                continue
+            if key == "id" and not value:
+                self.problem(
+                    shown,
+                    line_of(key, "city") or header,
+                    "city.id",
+                    'empty (the city\'s code, e.g. "230800")',
+                )
+                continue
+            values[key] = value
+        if "id" in values:
+            self.city_id = values["id"]
+            self.city_name = values.get("name", "")
+            self.city_unit = Unit(
+                id=self.city_id,
+                level=Level.CITY,
+                name=values.get("unit_name", self.city_name),
+                code=values.get("code", ""),
+                kind=values.get("kind", ""),
+            )
+            self.owner[self.city_id] = (shown, line_of("id", "city") or header)
+            self.level[self.city_id] = Level.CITY
+            self.broken.discard(_TOML)
+
+    # -------------------------------------------------------------- raw files
+
+    def read_bytes(self, name: str, required: bool = False) -> bytes | None:
+        shown = self._file(name)
+        path = self.folder / name
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            if required:
+                self.problem(shown, 0, "(file)", "missing (every bundle has one)")
+            return None
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            self.problem(shown, 0, "(file)", f"cannot read: {reason}")
+            return None
+        if stat.S_ISDIR(info.st_mode):
+            self.problem(shown, 0, "(file)", "is a folder, not a file")
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            self.problem(shown, 0, "(file)", "not a regular file (a device, pipe or socket)")
+            return None
+        if info.st_size > MAX_BYTES:
+            self.problem(
+                shown,
+                0,
+                "(file)",
+                f"{info.st_size:,} bytes; a bundle file may hold at most {MAX_BYTES:,}",
+            )
+            return None
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_BYTES + 1)
+        except OSError as exc:
+            self.problem(shown, 0, "(file)", f"cannot read: {exc.strerror or exc}")
+            return None
+        if len(data) > MAX_BYTES:
+            self.problem(shown, 0, "(file)", f"more than {MAX_BYTES:,} bytes")
+            return None
+        return data
+
+    def decode(self, shown: str, data: bytes) -> str:
+        skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+        nul = data.find(b"\x00")
+        try:
+            text = data[skip:].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            start = exc.start + skip
+            if 0 <= nul < start:
+                start = nul
+            else:
+                line = data.count(b"\n", 0, start) + 1
+                message = f"not UTF-8 text (byte 0x{data[start]:02x} at offset {start})"
+                try:
+                    data[skip:].decode("gb18030")
+                except UnicodeDecodeError:
+                    pass
+                else:
+                    message += "; it reads as GB18030/GBK: save it as UTF-8"
+                self.problem(shown, line, "(file)", message)
+                raise _Stop from None
+        if nul >= 0:
+            line = data.count(b"\n", 0, nul) + 1
+            self.problem(
+                shown, line, "(file)", f"not text: a NUL byte at offset {nul} (a binary file?)"
+            )
+            raise _Stop
+        return text
+
+    def read_table(self, name: str, check: _Check | None, required: bool = False) -> _Table:
+        """Read one CSV file, checking its rows batch by batch with ``check``."""
+        table = _Table(self._file(name))
+        if self.full:
+            self.stopped = True
+            return table
+        before = self.count
+        self._read_table(name, table, check, required)
+        if any(p.key in ("(file)", "(header)", "(row)") for p in self.problems[before:]) or (
+            self.full and self.count > before
+        ):
+            self.broken.add(name)
+        return table
+
+    def _read_table(self, name: str, table: _Table, check: _Check | None, required: bool) -> None:
+        shown = table.shown
+        data = self.read_bytes(name, required)
+        if data is None:
+            return
+        try:
+            text = self.decode(shown, data)
+        except _Stop:
+            return
+        del data
+        columns = COLUMNS[name]
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        try:
+            header = next(reader, None)
+            if header is None:
+                self.problem(shown, 1, "(header)", "empty file (expected a header line)")
+                return
+            index = self.check_header(shown, header, columns)
+            if index is None:
+                return
+            width = len(header)
+            # Missing optional columns read a cell appended at the end of each row.
+            order = [index.get(c, width) for c, _ in columns]
+            identity = order == list(range(width))
+            last = reader.line_num
+            quoted = '"' in text
+            while not self.full:
+                batch: list[tuple[int, Sequence[str]]] = []
+                if not quoted:
+                    # No quoting, so no cell spans lines: row i of a chunk is
+                    # on line last + 1 + i, and whole chunks go at C speed.
+                    chunk = list(itertools.islice(reader, _CHUNK))
+                    if not chunk:
+                        break
+                    lines = range(last + 1, last + 1 + len(chunk))
+                    last += len(chunk)
+                    if identity and set(map(len, chunk)) == {width}:
+                        batch = list(zip(lines, chunk, strict=True))
+                    else:
+                        for line, row in zip(lines, chunk, strict=True):
+                            self.take(shown, line, row, width, order, identity, batch)
+                else:
+                    read = 0
+                    for row in itertools.islice(reader, _CHUNK):
+                        read += 1
+                        line = last + 1
+                        last = reader.line_num
+                        self.take(shown, line, row, width, order, identity, batch)
+                    if not read:
+                        break
+                if check is None:
+                    table.rows.extend(batch)
+                    continue
+                check(shown, batch)
+                if not self.count:
+                    table.rows.extend(batch)
+            else:
+                self.stopped = True
+        except csv.Error as exc:
+            self.problem(shown, reader.line_num, "(file)", f"not CSV: {exc}")
+
+    def take(
+        self,
+        shown: str,
+        line: int,
+        row: list[str],
+        width: int,
+        order: list[int],
+        identity: bool,
+        rows: list[tuple[int, Sequence[str]]],
+    ) -> None:
+        """Keep one row in column order, or record why it cannot be kept."""
+        if len(row) != width:
+            if row:  # blank lines are skipped
+                self.problem(shown, line, "(row)", f"{len(row)} cells, the header has {width}")
+            return
+        if self.full:
+            return  # past the cap nothing is built, so rows are no longer kept
+        if identity:
+            rows.append((line, row))
+        else:
+            row.append("")
+            rows.append((line, [row[i] for i in order]))
+
+    def check_header(
+        self, shown: str, header: list[str], columns: Sequence[tuple[str, bool]]
+    ) -> dict[str, int] | None:
+        """Where each column is; None when a required one is missing or one is doubled.
+
+        An unknown column is a problem but not a fatal one: the rows are
+        still read (and checked) without it.
+        """
+        names = [c for c, _ in columns]
+        index: dict[str, int] = {}
+        ok = True
+        for i, name in enumerate(header):
+            if name in index:
+                self.problem(
+                    shown, 1, name, f"column given twice (columns {index[name] + 1} and {i + 1})"
+                )
+                ok = False
+            elif name not in names:
+                close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                shown_name = name if len(name) <= 40 else name[:40] + "..."
+                self.problem(
+                    shown,
+                    1,
+                    shown_name or "(header)",
+                    f"unknown column {shown_name!r} ({hint}expected: {', '.join(names)})",
+                )
+            else:
+                index[name] = i
+        for name, required in columns:
+            if not required or name in index:
+                continue
+            ok = False
+            # A misspelt column is already reported, with its "did you mean".
+            if not any(
+                difflib.get_close_matches(h, [name], n=1, cutoff=0.6)
+                for h in header
+                if h not in names
+            ):
+                self.problem(shown, 1, name, "required column missing")
+        if not ok:
+            self.broken.add(Path(shown).name)
+        return index if ok else None
+
+    # -------------------------------------------------------------- checks
+
+    def claim(self, shown: str, line: int, value: str) -> bool:
+        """Record an id; False (and a problem) when it is empty or taken."""
+        if not value:
+            self.problem(shown, line, "id", "empty (every row needs an id)")
+            return False
+        first = self.owner.get(value)
+        if first is not None:
+            where = f"{first[0]}:{first[1]}"
+            self.problem(shown, line, "id", f"duplicate id {value!r} (first at {where})", value)
+            return False
+        self.owner[value] = (shown, line)
+        return True
+
+    def quiet(self, ref: str, *files: str) -> bool:
+        """True when an unknown ``ref`` may come from a row or file already at fault."""
+        if ref in self.shaky:
+            return True
+        return ref not in self.owner and not self.broken.isdisjoint(files)
+
+    def unknown(self, value: str, what: str, choices: Iterable[str]) -> str:
+        """What is wrong with a reference to an id that is not a ``what``."""
+        owner = self.owner.get(value)
+        if owner is not None:
+            level = self.level.get(value)
+            is_a = f"a {level.value}" if level is not None else f"in {Path(owner[0]).name}"
+            return f"{value!r} is {is_a} ({owner[0]}:{owner[1]}), not a {what}"
+        return f"no {what} {value!r}{self.hint(value, choices)}"
+
+    def check_units(self, shown: str, rows: _Rows) -> None:
+        level_of = self.level
+        parent_of = self.parent
+        grid_kind = self.grid_kind
+        codes: dict[str, int] = {}
+        if self.city_unit is not None and self.city_unit.code:
+            codes[self.city_unit.code] = 0
+        kept: list[tuple[int, tuple[str, str]]] = []
+        for line, (uid, parent, level, kind, _name, code) in rows:
+            claimed = self.claim(shown, line, uid)
+            lv = _LEVELS.get(level)
+            if lv is None:
+                if level == "city":
+                    message = "the city is described in city.toml, not in units.csv"
+                elif level == "compound":
+                    message = "compounds go in compounds.csv"
+                elif not level:
+                    message = f"empty (expected one of: {', '.join(_LEVELS)})"
+                else:
+                    message = f"unknown level {level!r} ({self.enum(level, tuple(_LEVELS))})"
+                self.problem(shown, line, "level", message, uid)
+            elif lv is Level.GRID and kind not in _GRID_KINDS:
+                if not kind:
+                    message = "empty: a grid needs its kind (urban, rural or exclusive)"
+                else:
+                    message = f"unknown grid kind {kind!r} ({self.enum(kind, _GRID_KINDS)})"
+                self.problem(shown, line, "kind", message, uid)
+            if code:
+                if code in codes:
+                    first = f"{shown}:{codes[code]}" if codes[code] else f"{self._file(_TOML)}"
+                    self.problem(
+                        shown, line, "code", f"duplicate code {code!r} (first at {first})", uid
+                    )
+                else:
+                    codes[code] = line
+            if claimed and lv is not None:
+                level_of[uid] = lv
+                parent_of[uid] = parent
+                if lv is Level.GRID:
+                    grid_kind[uid] = kind
+                kept.append((line, (uid, parent)))
+        # Parents, once every unit is known.
+        city = self.city_id
+        for line, (uid, parent) in kept:
+            lv = level_of[uid]
+            expected = lv.commander
+            assert expected is not None
+            if not parent:
+                to = (
+                    f" (districts answer to the city, {city!r})"
+                    if lv is Level.DISTRICT and city
+                    else ""
+                )
+                self.problem(
+                    shown,
+                    line,
+                    "parent",
+                    f"empty: a {lv.value} answers to a {expected.value}{to}",
+                    uid,
+                )
+                continue
+            above = level_of.get(parent)
+            if above is None:
+                files = ("units.csv", _TOML) if lv is Level.DISTRICT else ("units.csv",)
+                if self.quiet(parent, *files):
+                    continue
+                if parent in self.owner:
+                    message = self.unknown(parent, "unit", ())
+                else:
+                    message = f"no unit {parent!r}{self.hint(parent, level_of)}"
+                self.problem(shown, line, "parent", message, uid)
+            elif above is not expected:
+                if above is lv:
+                    how = "a unit of the same level"
+                elif above.rank < expected.rank:
+                    how = "this skips a level"
+                else:
+                    how = "this reverses the levels"
+                self.problem(
+                    shown,
+                    line,
+                    "parent",
+                    f"{parent!r} is a {above.value}, but a {lv.value} answers to a "
+                    f"{expected.value} ({how})",
+                    uid,
+                    parent,
+                )
+        self.check_cycles(shown, kept)
+
+    def check_cycles(self, shown: str, kept: list[tuple[int, tuple[str, str]]]) -> None:
+        line_of = {uid: line for line, (uid, _) in kept}
+        parent_of = self.parent
+        done: set[str] = set()
+        for _, (uid, _) in kept:
+            if uid in done:
+                continue
+            path: list[str] = []
+            on_path: set[str] = set()
+            node: str | None = uid
+            while node is not None and node in line_of and node not in done:
+                if node in on_path:
+                    loop = path[path.index(node) :]
+                    first = min(loop, key=lambda n: line_of[n])
+                    start = loop.index(first)
+                    ring = [*loop[start:], *loop[:start], first]
+                    self.problem(
+                        shown,
+                        line_of[first],
+                        "parent",
+                        f"cycle of command: {' -> '.join(ring)}",
+                        *loop,
+                    )
+                    break
+                path.append(node)
+                on_path.add(node)
+                node = parent_of.get(node)
+            done.update(path)
+
+    def check_compounds(self, shown: str, rows: _Rows) -> None:
+        level_of = self.level
+        for line, (cid, community, _name, _kind, entrances) in rows:
+            claimed = self.claim(shown, line, cid)
+            if not community:
+                self.problem(
+                    shown, line, "community", "empty (the community the compound belongs to)", cid
+                )
+            elif level_of.get(community) is not Level.COMMUNITY:
+                if not self.quiet(community, "units.csv"):
+                    self.problem(
+                        shown,
+                        line,
+                        "community",
+                        self.unknown(community, "community", self._of(Level.COMMUNITY)),
+                        cid,
+                    )
+                else:
+                    self.shaky.add(cid)
+            elif claimed:
+                self.community_of_compound[cid] = community
+            if entrances:
+                number = _integer(entrances)
+                if number is None:
+                    self.problem(
+                        shown, line, "entrances", f"not a whole number: {_short(entrances)!r}", cid
+                    )
+                elif number < 1:
+                    self.problem(shown, line, "entrances", f"must be 1 or more, got {number}", cid)
+
+    def check_buildings(self, shown: str, rows: _Rows) -> None:
+        level_of = self.level
+        parent_of = self.parent
+        compounds = self.community_of_compound
+        for line, (bid, grid, compound, households) in rows:
+            if self.claim(shown, line, bid):
+                self.buildings.add(bid)
+            grid_ok = False
+            if not grid:
+                self.problem(
+                    shown, line, "grid", "empty (every building is in exactly one grid)", bid
+                )
+            elif level_of.get(grid) is not Level.GRID:
+                if not self.quiet(grid, "units.csv"):
+                    self.problem(
+                        shown, line, "grid", self.unknown(grid, "grid", self._of(Level.GRID)), bid
+                    )
+            else:
+                grid_ok = True
+            if compound:
+                community = compounds.get(compound)
+                if community is None:
+                    if self.quiet(compound, "compounds.csv"):
+                        pass
+                    elif compound in self.owner:
+                        message = self.unknown(compound, "compound", ())
+                        self.problem(shown, line, "compound", message, bid)
+                    else:
+                        message = f"no compound {compound!r}{self.hint(compound, compounds)}"
+                        self.problem(shown, line, "compound", message, bid)
+                elif grid_ok and parent_of[grid] != community:
+                    self.problem(
+                        shown,
+                        line,
+                        "compound",
+                        f"compound {compound} is in community {community}, but grid {grid} is in "
+                        f"{parent_of[grid]} (a building's grid and compound share a community)",
+                        bid,
+                        grid,
+                        compound,
+                    )
+            number = _integer(households)
+            if number is None:
+                what = "empty" if not households else f"not a whole number: {_short(households)!r}"
+                self.problem(shown, line, "households", f"{what} (a count, 0 or more)", bid)
+            elif number < 0:
+                self.problem(shown, line, "households", f"must be 0 or more, got {number}", bid)
+
+    def check_organisations(self, shown: str, rows: _Rows) -> None:
+        level_of = self.level
+        parent_of = self.parent
+        for line, (oid, kind, community, _name, staff, exclusive) in rows:
+            if self.claim(shown, line, oid):
+                self.organisations.add(oid)
+            if not kind:
+                self.problem(
+                    shown,
+                    line,
+                    "kind",
+                    "empty (e.g. enterprise, institution, agency, hospital, mall)",
+                    oid,
+                )
+            community_ok = False
+            if not community:
+                self.problem(shown, line, "community", "empty (the community it sits in)", oid)
+            elif level_of.get(community) is not Level.COMMUNITY:
+                if not self.quiet(community, "units.csv"):
+                    self.problem(
+                        shown,
+                        line,
+                        "community",
+                        self.unknown(community, "community", self._of(Level.COMMUNITY)),
+                        oid,
+                    )
+            else:
+                community_ok = True
+            if staff:
+                number = _integer(staff)
+                if number is None:
+                    self.problem(
+                        shown, line, "staff", f"not a whole number: {_short(staff)!r}", oid
+                    )
+                elif number < 0:
+                    self.problem(shown, line, "staff", f"must be 0 or more, got {number}", oid)
+            if exclusive:
+                if level_of.get(exclusive) is not Level.GRID:
+                    if self.quiet(exclusive, "units.csv"):
+                        continue
+                    self.problem(
+                        shown,
+                        line,
+                        "exclusive_grid",
+                        self.unknown(exclusive, "grid", self._of(Level.GRID)),
+                        oid,
+                    )
+                elif community_ok and parent_of[exclusive] != community:
+                    self.problem(
+                        shown,
+                        line,
+                        "exclusive_grid",
+                        f"grid {exclusive} belongs to {parent_of[exclusive]}, not to the "
+                        f"organisation's community {community}",
+                        oid,
+                        exclusive,
+                    )
+
+    def check_people(self, shown: str, rows: _Rows) -> None:
+        level_of = self.level
+        organisations = self.organisations
+        buildings = self.buildings
+        compounds = self.community_of_compound
+        person_kinds = tuple(_PERSON_KINDS)
+        worker_kinds = tuple(_WORKER_KINDS)
+        owner = self.owner
+        for line, (pid, kind, home, role, post, employer, worker) in rows:
+            # Person ids share the namespace: claim inline (the hot loop of a big city).
+            if pid and pid not in owner:
+                owner[pid] = (shown, line)
+            else:
+                self.claim(shown, line, pid)
+            if kind not in _PERSON_KINDS:
+                message = "empty" if not kind else f"unknown person kind {kind!r}"
+                self.problem(
+                    shown, line, "kind", f"{message} ({self.enum(kind, person_kinds)})", pid
+                )
+            if level_of.get(home) is not Level.COMMUNITY and not self.quiet(home, "units.csv"):
+                if not home:
+                    message = "empty (the community where the person lives)"
+                else:
+                    message = self.unknown(home, "community", self._of(Level.COMMUNITY))
+                self.problem(shown, line, "home", message, pid)
+            if not role:
+                self.problem(
+                    shown, line, "post_role", "empty (the role of the normal post, e.g. cadre)", pid
+                )
+            if (
+                post not in level_of
+                and post not in organisations
+                and post not in buildings
+                and post not in compounds
+                and not self.quiet(post, *COLUMNS, _TOML)
+            ):
+                if not post:
+                    message = "empty (where the normal post is)"
+                else:
+                    message = (
+                        f"no unit, compound, building or organisation {post!r}"
+                        f"{self.hint(post, level_of)}"
+                    )
+                self.problem(shown, line, "post_unit", message, pid)
+            if (
+                employer
+                and employer not in organisations
+                and not self.quiet(employer, "organisations.csv")
+            ):
+                self.problem(
+                    shown,
+                    line,
+                    "employer",
+                    self.unknown(employer, "organisation", organisations),
+                    pid,
+                )
+            if worker and worker not in _WORKER_KINDS:
+                self.problem(
+                    shown,
+                    line,
+                    "grid_worker_kind",
+                    f"unknown grid-worker kind {worker!r} ({self.enum(worker, worker_kinds)})",
+                    pid,
+                )
+
+    def check_links(self, shown: str, rows: _Rows) -> None:
+        seen: dict[tuple[str, str], int] = {}
+        for line, (org, community) in rows:
+            if org not in self.organisations and not self.quiet(org, "organisations.csv"):
+                message = self.unknown(org, "organisation", self.organisations)
+                self.problem(shown, line, "organisation", message, org)
+            if self.level.get(community) is not Level.COMMUNITY and not self.quiet(
+                community, "units.csv"
+            ):
+                message = self.unknown(community, "community", self._of(Level.COMMUNITY))
+                self.problem(shown, line, "community", message, org)
+            if (org, community) in seen:
+                first = f"{shown}:{seen[org, community]}"
+                self.problem(
+                    shown,
+                    line,
+                    "community",
+                    f"link {org} - {community} given twice (first at {first})",
+                )
+            seen[org, community] = line
+
+    def _of(self, level: Level) -> list[str]:
+        if self.hints >= _MAX_HINTS:
+            return []
+        return [u for u, lv in self.level.items() if lv is level]
+
+    # -------------------------------------------------------------- building
+
+    def build(
+        self,
+        units_table: _Table,
+        compounds_table: _Table,
+        buildings_table: _Table,
+        organisations_table: _Table,
+        people_table: _Table,
+        links_table: _Table,
+    ) -> City:
+        assert self.city_unit is not None
+        units = [self.city_unit]
+        units.extend(
+            Unit(id=uid, level=_LEVELS[level], name=name, parent=parent, code=code, kind=kind)
+            for _, (uid, parent, level, kind, name, code) in units_table.rows
+        )
+        compounds = [
+            Compound(
+                id=cid,
+                community=community,
+                name=name,
+                kind=kind or "residential",
+                entrances=int(entrances) if entrances else 1,
+            )
+            for _, (cid, community, name, kind, entrances) in compounds_table.rows
+        ]
+        buildings = [
+            Building(id=bid, grid=grid, compound=compound or None, households=int(households))
+            for _, (bid, grid, compound, households) in buildings_table.rows
+        ]
+        organisations = [
+            Organisation(
+                id=oid,
+                kind=kind,
+                community=community,
+                name=name,
+                staff=int(staff) if staff else 0,
+                exclusive_grid=exclusive or None,
+            )
+            for _, (oid, kind, community, name, staff, exclusive) in organisations_table.rows
+        ]
+        posts: dict[tuple[str, str], Post] = {}
+        kinds = _PERSON_KINDS
+        workers = _WORKER_KINDS
+        people = []
+        for _, (pid, kind, home, role, post, employer, worker) in people_table.rows:
+            key = (role, post)
+            normal = posts.get(key)
+            if normal is None:
+                normal = posts[key] = Post(role, post)
+            people.append(
+                Person(
+                    id=pid,
+                    kind=kinds[kind],
+                    home=home,
+                    normal_post=normal,
+                    employer=employer or None,
+                    grid_worker_kind=workers[worker] if worker else None,
+                )
+            )
+        links = [(o.id, o.community) for o in organisations]
+        links.extend((org, community) for _, (org, community) in links_table.rows)
+        chain = CommandChain.from_units(units, compounds, links)
+        return City.build(self.city_name, chain, compounds, buildings, people, organisations)
+
+
+class _StopBundle(_Stop):
+    """The bundle cannot be read at all (e.g. a newer format)."""
+
+
+def _integer(text: str) -> int | None:
+    """A whole number written plainly (ASCII digits, an optional minus), else None."""
+    body = text[1:] if text[:1] == "-" else text
+    if not body or not body.isascii() or not body.isdigit():
+        return None
+    return int(text)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else text[:40] + "..."

@@ -1,0 +1,574 @@
+"""Synthetic but plausible geometry for a city that has none (the presets).
+
+The shapes are **synthetic**: drawn to look like a city, not surveyed. They
+are labelled so in :attr:`CityGeometry.synthetic`, in every exported feature
+(``"synthetic": true``) and in the docs. How they are drawn:
+
+1. **Seats.** Each district sits around its seat: for Jiamusi the real seats
+   of its ten divisions (approximate, to a few km); the four urban districts
+   share a dense core around the city centre (46.80 N, 130.32 E), one sector
+   each, in the direction of their seats. Other cities get a generic layout:
+   urban districts in the core, the others on a ring around it.
+2. **Dense and rural places.** Streets whose grids are mostly urban or
+   exclusive (city streets, county towns) are dense: their buildings fill a
+   disc at the seat whose area is proportional to their households
+   (:data:`URBAN_M2_PER_HOUSEHOLD`), so urban areas follow households.
+   Townships are rural: their buildings are spread over the district's share
+   of the city's outline (a Voronoi cell of the seats), so rural units are
+   far wider. Jiamusi's outline is the seats' convex hull, buffered until it
+   has the city's real area, 32,704 km².
+3. **Hierarchy.** A district's points are cut into streets, each street's
+   into communities, down to one point per building, by recursive balanced
+   bisection along the longer side: units stay compact and contiguous, and
+   siblings in id order stay neighbours (so compounds, which run across
+   consecutive grids, stay in one piece).
+4. **Tessellation.** One Voronoi diagram of every building point (with a
+   ring of outside points that draws the outline) gives each building a
+   cell; a grid is the union of its buildings' cells, a compound too, and
+   each unit the union of its children. Units therefore tile their parent
+   exactly, so the coverage checks pass by construction, and every building
+   lies in its grid. A unit with no building gets a point of its own.
+
+Everything is computed in a :class:`LocalProjection` plane and returned in
+WGS84 longitude/latitude rounded to 1e-7 degrees (about 1 cm). The same city
+and seed give the same geometry, to the bit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from gridgov.city import City
+from gridgov.errors import GeometryError
+from gridgov.geo.geometry import CityGeometry
+from gridgov.geo.projection import LocalProjection
+from gridgov.model import GridKind, Level
+
+__all__ = [
+    "JIAMUSI_LAYOUT",
+    "RURAL_M2_PER_HOUSEHOLD",
+    "URBAN_M2_PER_HOUSEHOLD",
+    "Layout",
+    "synthesize",
+]
+
+#: Land per household in dense places (gross: roads, schools and shops included).
+URBAN_M2_PER_HOUSEHOLD = 250.0
+#: Land per zero-household site (premises of an exclusive grid), as for this many households.
+_PREMISES_HOUSEHOLDS = 120
+#: Land per rural household in the generic layout (fields, woods and wetland included).
+RURAL_M2_PER_HOUSEHOLD = 60_000.0
+
+
+@attrs.frozen
+class Layout:
+    """Where a city lies: its centre, its districts' seats and its area."""
+
+    #: (longitude, latitude) of the city centre, the middle of the dense core.
+    centre: tuple[float, float]
+    #: District id -> (longitude, latitude) of its seat.
+    seats: Mapping[str, tuple[float, float]] = attrs.field(factory=dict)
+    #: Area of the city's outline in km², or None for the generic estimate.
+    area_km2: float | None = None
+    #: A rough outline, (longitude, latitude) vertices, scaled to ``area_km2``;
+    #: empty for the seats' convex hull.
+    outline: tuple[tuple[float, float], ...] = ()
+
+
+#: Jiamusi: the seats of its ten divisions (approximate) and its real area.
+JIAMUSI_LAYOUT = Layout(
+    centre=(130.32, 46.80),
+    seats={
+        "230803": (130.33, 46.815),  # Xiangyang District: the centre, north
+        "230804": (130.37, 46.81),  # Qianjin District: east of the centre
+        "230805": (130.40, 46.79),  # Dongfeng District: the east end
+        "230811": (130.28, 46.78),  # Jiao District: west and south, around the city
+        "230822": (130.55, 46.24),  # Huanan County
+        "230826": (130.72, 47.02),  # Huachuan County
+        "230828": (129.90, 46.73),  # Tangyuan County
+        "230881": (132.51, 47.64),  # Tongjiang
+        "230882": (131.98, 47.25),  # Fujin
+        "230883": (134.29, 48.36),  # Fuyuan
+    },
+    area_km2=32704.0,
+    # Hand-drawn to a few tens of km: from Tangyuan in the south-west, along
+    # the Songhua to Tongjiang and the Amur and Ussuri to Fuyuan in the east.
+    outline=(
+        (129.55, 46.55),
+        (129.75, 47.05),
+        (130.45, 47.20),
+        (131.25, 47.70),
+        (132.00, 47.95),
+        (133.20, 48.15),
+        (134.20, 48.45),
+        (134.75, 48.30),
+        (134.90, 47.95),
+        (134.30, 47.75),
+        (133.60, 47.45),
+        (132.90, 47.05),
+        (132.20, 46.85),
+        (131.40, 46.55),
+        (131.10, 46.15),
+        (130.75, 45.85),
+        (130.30, 45.85),
+        (130.00, 46.15),
+    ),
+)
+
+#: Known layouts by city id; other cities get a generic one.
+_LAYOUTS: dict[str, Layout] = {"230800": JIAMUSI_LAYOUT}
+_DEFAULT_CENTRE = (128.0, 46.0)
+
+
+def synthesize(city: City, *, seed: int = 0, layout: Layout | None = None) -> CityGeometry:
+    """Draw synthetic geometry for every unit, compound and building of ``city``.
+
+    Args:
+        city: the city to draw.
+        seed: random seed; the same city and seed give the same shapes.
+        layout: where the city lies; by default Jiamusi's real layout for the
+            Jiamusi city (``230800``) and a generic one (centred on 46.0 N,
+            128.0 E) for any other.
+
+    Returns:
+        A synthetic :class:`CityGeometry` (its ``synthetic`` flag is True).
+
+    Raises:
+        GeometryError: the city is too degenerate to draw (no unit below it).
+    """
+    return _Synth(
+        city, seed, layout or _LAYOUTS.get(city.chain.city, Layout(_DEFAULT_CENTRE))
+    ).run()
+
+
+class _Synth:
+    def __init__(self, city: City, seed: int, layout: Layout) -> None:
+        self.city = city
+        self.chain = city.chain
+        self.rng = np.random.default_rng(seed)
+        self.layout = layout
+        self.proj = LocalProjection(lon0=layout.centre[0], lat0=layout.centre[1])
+        # Sites: one per building, plus one per unit with no building below it.
+        self.sites: dict[str, list[str]] = {}  # unit -> its site ids (in order)
+        self.households: dict[str, int] = {}  # site -> households (for disc areas)
+        self.rural: dict[str, bool] = {}  # street -> rural?
+
+    # ------------------------------------------------------------------ sites
+
+    def _collect(self) -> None:
+        chain, city = self.chain, self.city
+        sites = self.sites
+        for grid in chain.units(Level.GRID):
+            bids = sorted(city.buildings_of(grid))
+            if not bids:
+                bids = [grid]
+                self.households[grid] = 0
+            else:
+                for b in bids:
+                    self.households[b] = city.buildings[b].households
+            sites[grid] = bids
+        for level in (Level.COMMUNITY, Level.STREET, Level.DISTRICT, Level.CITY):
+            for unit in chain.units(level):
+                out: list[str] = []
+                for kid in chain.children(unit):
+                    if chain.level(kid) is not Level.COMPOUND:
+                        out.extend(sites[kid])
+                if not out:
+                    out = [unit]
+                    self.households[unit] = 0
+                sites[unit] = out
+        for street in chain.units(Level.STREET):
+            grids = chain.below(street, Level.GRID)
+            rural = sum(1 for g in grids if chain.unit(g).kind == GridKind.RURAL.value)
+            self.rural[street] = bool(grids) and rural * 2 > len(grids)
+
+    # ---------------------------------------------------------------- layout
+
+    def _seat(self, district: str, k: int, ring: float) -> NDArray[np.float64]:
+        seat = self.layout.seats.get(district)
+        if seat is not None:
+            projected = self.proj.forward(np.array([seat], dtype=np.float64))
+            return np.asarray(projected[0], dtype=np.float64)
+        if ring == 0.0:
+            return np.zeros(2)
+        angle = 2 * math.pi * k / max(1, self._ring_count) + 0.3
+        return np.array([ring * math.cos(angle), ring * math.sin(angle)])
+
+    def _disc_area(self, sites: Sequence[str]) -> float:
+        weight = sum(self.households[s] or _PREMISES_HOUSEHOLDS for s in sites)
+        return max(weight, 1) * URBAN_M2_PER_HOUSEHOLD
+
+    def run(self) -> CityGeometry:
+        self._collect()
+        chain = self.chain
+        districts = chain.children(chain.city, Level.DISTRICT)
+        if not districts:
+            raise GeometryError([f"city {chain.city}: no district to draw"])
+        core = [d for d in districts if chain.unit(d).kind == "urban_district"]
+        others = [d for d in districts if d not in core]
+        dense: dict[str, list[str]] = {}
+        rural: dict[str, list[str]] = {}
+        for d in districts:
+            streets = chain.children(d, Level.STREET)
+            dense[d] = [s for s in streets if not self.rural[s]]
+            rural[d] = [s for s in streets if self.rural[s]]
+            if not streets:  # a district with no street is a site of its own
+                dense[d] = []
+        rural_sites = {d: sum(len(self.sites[s]) for s in rural[d]) for d in districts}
+
+        core_sites = [x for d in core for s in dense[d] for x in self.sites[s]]
+        core_r = math.sqrt(self._disc_area(core_sites) / math.pi) if core_sites else 0.0
+        town_r = {
+            d: math.sqrt(self._disc_area([x for s in dense[d] for x in self.sites[s]]) / math.pi)
+            for d in others
+            if dense[d]
+        }
+        total_rural_hh = sum(
+            self.households[x] for d in districts for s in rural[d] for x in self.sites[s]
+        )
+        generic_area = (
+            total_rural_hh * RURAL_M2_PER_HOUSEHOLD
+            + math.pi * core_r**2
+            + sum(math.pi * r**2 for r in town_r.values())
+        )
+        generic_r = math.sqrt(generic_area / math.pi) if generic_area else core_r
+        self._ring_count = len(others)
+        ring = 0.0 if (not core and len(others) == 1) else 0.6 * max(generic_r, 2 * core_r)
+        seats = {d: self._seat(d, k, ring) for k, d in enumerate(others)}
+        for d in core:
+            seats[d] = self._seat(d, 0, 0.0)
+
+        # The outline of the city.
+        anchors = [np.zeros(2), *seats.values()]
+        hull: Any
+        if self.layout.outline:
+            drawn = self.proj.forward(np.array(self.layout.outline, dtype=np.float64))
+            hull = shapely.Polygon(drawn)
+        else:
+            hull = shapely.convex_hull(shapely.multipoints(np.array(anchors)))
+        target = self.layout.area_km2 * 1e6 if self.layout.area_km2 else generic_area
+        # Seats and dense discs stay well inside the outline whatever its drawing.
+        outline = shapely.union_all(
+            [_buffer_to_area(hull, target), shapely.Point(0, 0).buffer(core_r * 1.5 + 1.0)]
+            + [shapely.Point(*seats[d]).buffer(r * 2 + 3000.0) for d, r in town_r.items()]
+        )
+
+        # Dense points: the core (one sector per urban district) and the towns.
+        xy_parts: list[NDArray[np.float64]] = []
+        owner: list[str] = []  # unit whose sites a block of points belongs to
+        blocks: list[tuple[str, NDArray[np.int64]]] = []
+        n = 0
+
+        def add(points: NDArray[np.float64], unit_sites: list[tuple[str, int]]) -> None:
+            nonlocal n
+            idx = np.arange(n, n + len(points))
+            xy_parts.append(points)
+            n += len(points)
+            pos = 0
+            for unit, count in unit_sites:
+                blocks.append((unit, idx[pos : pos + count]))
+                pos += count
+
+        discs = []
+        rims: list[tuple[NDArray[np.float64], float, int]] = []  # dense discs: centre, r, points
+        if core_sites:
+            pts = self._sunflower(len(core_sites), core_r, np.zeros(2))
+            order = [d for d in core if dense[d]]
+            counts = [sum(len(self.sites[s]) for s in dense[d]) for d in order]
+            angles = [math.atan2(*(seats[d][::-1])) for d in order]
+            parts = _sectors(pts, counts, angles)
+            for d, part in zip(order, parts, strict=True):
+                street_counts = [len(self.sites[s]) for s in dense[d]]
+                for s, sub in zip(dense[d], _kd(pts, part, street_counts), strict=True):
+                    blocks.append((s, sub + n))
+            xy_parts.append(pts)
+            n += len(pts)
+            discs.append(shapely.Point(0, 0).buffer(core_r * 1.02))
+            rims.append((np.zeros(2), core_r, len(pts)))
+        for d, r in town_r.items():
+            town_sites = [len(self.sites[s]) for s in dense[d]]
+            pts = self._sunflower(sum(town_sites), r, seats[d])
+            for s, sub in zip(dense[d], _kd(pts, np.arange(len(pts)), town_sites), strict=True):
+                blocks.append((s, sub + n))
+            xy_parts.append(pts)
+            n += len(pts)
+            discs.append(shapely.Point(*seats[d]).buffer(r * 1.02))
+            rims.append((seats[d], r, len(pts)))
+
+        # Rural points: each rural district's Voronoi share of the outline.
+        with_rural = [d for d in districts if rural_sites[d]]
+        no_street = [d for d in districts if not chain.children(d, Level.STREET)]
+        spacing = math.sqrt(outline.area / max(1, sum(rural_sites.values()) + len(no_street)))
+        if with_rural or no_street:
+            holes = shapely.union_all(discs) if discs else shapely.Polygon()
+            land = outline.difference(holes)
+            rural_units = with_rural + no_street
+            seeds = []
+            for d in rural_units:
+                p = seats[d]
+                if d in core and np.hypot(*p) < core_r:  # push a core seat out of the core
+                    norm = float(np.hypot(*p)) or 1.0
+                    p = p / norm * core_r * 1.5 if norm > 1.0 else np.array([0.0, -core_r * 1.5])
+                seeds.append(p)
+            regions = _regions(np.array(seeds), land)
+            first_rural = n
+            for d, region in zip(rural_units, regions, strict=True):
+                count = rural_sites[d] or 1
+                pts = self._scatter(region, count)
+                if rural_sites[d]:
+                    counts = [len(self.sites[s]) for s in rural[d]]
+                    for s, sub in zip(rural[d], _kd(pts, np.arange(count), counts), strict=True):
+                        blocks.append((s, sub + n))
+                else:
+                    blocks.append((d, np.arange(count)[:1] + n))
+                xy_parts.append(pts)
+                n += len(pts)
+        else:
+            spacing = math.sqrt(outline.area / max(1, n))
+        del owner
+
+        xy = np.concatenate(xy_parts)
+        site_point: dict[str, int] = {}
+        for unit, idx in blocks:
+            self._descend(unit, idx, xy, site_point)
+        if len(site_point) != len(xy):
+            raise GeometryError(
+                [f"city {chain.city}: {len(xy) - len(site_point)} points unassigned"]
+            )
+
+        # Land around dense discs: without it the outermost dense cells would
+        # stretch halfway to the sparse rural points. Each rim point's cell
+        # goes to the unit of the nearest rural site.
+        rim = np.empty((0, 2))
+        rim_owner: list[str] = []
+        if rims and (with_rural or no_street):
+            rim_parts: list[NDArray[np.float64]] = []
+            for centre, r, count in rims:
+                step = r * math.sqrt(math.pi / max(count, 1))
+                k = max(12, int(2 * math.pi * (r + step) / step))
+                angle = np.linspace(0, 2 * math.pi, k, endpoint=False) + self.rng.uniform(0, 1)
+                radius = r * 1.02 + step * 0.6
+                rim_parts.append(centre + radius * np.column_stack([np.cos(angle), np.sin(angle)]))
+            rim = np.concatenate(rim_parts)
+            owner_of = {p: site for site, p in site_point.items()}
+            rural_points: Any = shapely.points(xy[first_rural:])
+            tree = shapely.STRtree(rural_points)
+            nearest = tree.query_nearest(shapely.points(rim), all_matches=False)[1]
+            for k in nearest:
+                site = owner_of[first_rural + int(k)]
+                b = self.city.buildings.get(site)
+                rim_owner.append(b.grid if b is not None else site)
+
+        # Outside points draw the outline; then one Voronoi diagram for all.
+        ring_line = outline.buffer(spacing * 0.5).exterior
+        steps = max(16, int(ring_line.length / spacing))
+        fill = shapely.get_coordinates(
+            shapely.line_interpolate_point(
+                ring_line, np.linspace(0, ring_line.length, steps, endpoint=False)
+            )
+        )
+        everything = np.concatenate([xy, rim, fill])
+        cells = shapely.get_parts(
+            shapely.voronoi_polygons(shapely.multipoints(everything), ordered=True)
+        )
+        if len(cells) != len(everything):
+            raise GeometryError([f"city {chain.city}: two building points coincide"])
+        extra: dict[str, list[int]] = {}
+        for k, unit in enumerate(rim_owner):
+            extra.setdefault(unit, []).append(len(xy) + k)
+        return self._assemble(cells, xy, site_point, extra)
+
+    # ------------------------------------------------------------- placement
+
+    def _sunflower(
+        self, count: int, radius: float, centre: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """``count`` evenly spread points in a disc (Vogel's spiral, jittered)."""
+        i = np.arange(count, dtype=np.float64)
+        r = radius * np.sqrt((i + 0.5) / max(count, 1))
+        theta = i * (math.pi * (3 - math.sqrt(5))) + self.rng.uniform(0, 2 * math.pi)
+        step = radius * math.sqrt(math.pi / max(count, 1))
+        jitter = self.rng.uniform(-0.1 * step, 0.1 * step, (count, 2))
+        pts = np.column_stack([r * np.cos(theta), r * np.sin(theta)]) + jitter
+        # Keep jittered points inside the disc.
+        d = np.hypot(pts[:, 0], pts[:, 1])
+        over = d > radius * 0.999
+        pts[over] *= (radius * 0.999 / d[over])[:, None]
+        return pts + centre
+
+    def _scatter(self, region: Any, count: int) -> NDArray[np.float64]:
+        """``count`` points over ``region`` on a jittered lattice (holes where drawn out)."""
+        x0, y0, x1, y1 = region.bounds
+        step = math.sqrt(max(region.area, 1.0) / count) * 0.97
+        shapely.prepare(region)
+        for _ in range(60):
+            gx = np.arange(x0 + step / 2, x1, step)
+            gy = np.arange(y0 + step / 2, y1, step)
+            if len(gx) and len(gy):
+                mx, my = np.meshgrid(gx, gy)
+                pts = np.column_stack([mx.ravel(), my.ravel()])
+                pts += self.rng.uniform(-0.15 * step, 0.15 * step, pts.shape)
+                pts = pts[shapely.contains_xy(region, pts[:, 0], pts[:, 1])]
+                if len(pts) >= count:
+                    keep = np.sort(self.rng.choice(len(pts), count, replace=False))
+                    return pts[keep]
+            step *= 0.9
+        point = shapely.get_coordinates(shapely.point_on_surface(region))
+        return point + self.rng.uniform(-1, 1, (count, 2))
+
+    def _descend(
+        self, unit: str, idx: NDArray[np.int64], xy: NDArray[np.float64], site_point: dict[str, int]
+    ) -> None:
+        """Share ``unit``'s points among its children, down to one per site."""
+        chain = self.chain
+        stack = [(unit, idx)]
+        while stack:
+            node, ids = stack.pop()
+            if node in self.households and self.sites.get(node, [node]) == [node]:
+                site_point[node] = int(ids[0])
+                continue
+            if node not in self.sites:  # a building
+                site_point[node] = int(ids[0])
+                continue
+            if chain.level(node) is Level.GRID:
+                kids = self.sites[node]
+            else:
+                kids = [k for k in chain.children(node) if chain.level(k) is not Level.COMPOUND]
+                if not kids:
+                    site_point[node] = int(ids[0])
+                    continue
+            counts = [len(self.sites.get(k, [k])) for k in kids]
+            for kid, sub in zip(kids, _kd(xy, ids, counts), strict=True):
+                stack.append((kid, sub))
+
+    # -------------------------------------------------------------- assembly
+
+    def _assemble(
+        self,
+        cells: Any,
+        xy: NDArray[np.float64],
+        site_point: dict[str, int],
+        extra: dict[str, list[int]],
+    ) -> CityGeometry:
+        chain, city = self.chain, self.city
+        shapes: dict[str, Any] = {}
+        order = [Level.GRID, Level.COMMUNITY, Level.STREET, Level.DISTRICT, Level.CITY]
+        for level in order:
+            for unit in chain.units(level):
+                if unit in site_point:
+                    mine = [site_point[unit], *extra.get(unit, ())]
+                    shapes[unit] = shapely.coverage_union_all(cells[mine])
+                elif level is Level.GRID:
+                    mine = [site_point[b] for b in self.sites[unit]] + extra.get(unit, [])
+                    shapes[unit] = shapely.coverage_union_all(cells[mine])
+                else:
+                    kids = [k for k in chain.children(unit) if chain.level(k) is not Level.COMPOUND]
+                    shapes[unit] = shapely.coverage_union_all([shapes[k] for k in kids])
+        for compound in city.compounds:
+            bids = city.buildings_of(compound)
+            if bids:
+                shapes[compound] = shapely.coverage_union_all(cells[[site_point[b] for b in bids]])
+        ordered: list[str] = [u for level in reversed(order) for u in chain.units(level)]
+        ordered += [c for c in city.compounds if c in shapes]
+        geoms = np.empty(len(ordered), dtype=object)
+        geoms[:] = [shapes[i] for i in ordered]
+        building_ids = list(city.buildings)
+        points = shapely.points(xy[[site_point[b] for b in building_ids]])
+        geoms = np.concatenate([geoms, points])
+        proj = self.proj
+
+        def back(coords: NDArray[np.float64]) -> NDArray[np.float64]:
+            return np.round(proj.inverse(coords), 7)
+
+        lonlat = shapely.orient_polygons(shapely.transform(geoms, back))
+        return CityGeometry(
+            zip(ordered + building_ids, lonlat, strict=True), synthetic=True, projection=proj
+        )
+
+
+def _kd(
+    xy: NDArray[np.float64], idx: NDArray[np.int64], counts: Sequence[int]
+) -> list[NDArray[np.int64]]:
+    """Split the points ``idx`` into groups of ``counts`` by balanced bisection.
+
+    Each cut runs across the longer side of the points' bounding box, so the
+    groups are compact; groups keep their order along the cuts.
+    """
+    if len(counts) == 1:
+        return [idx]
+    if max(counts) == 1:  # one point each (buildings of a grid): along the longer side
+        pts = xy[idx]
+        span = pts.max(axis=0) - pts.min(axis=0)
+        order = np.argsort(pts[:, 0 if span[0] >= span[1] else 1], kind="stable")
+        return [idx[o : o + 1] for o in order]
+    out: list[NDArray[np.int64]] = [idx] * len(counts)
+    cum = [0]
+    for c in counts:
+        cum.append(cum[-1] + c)
+    stack = [(idx, 0, len(counts))]
+    while stack:
+        ids, lo, hi = stack.pop()
+        if hi - lo == 1:
+            out[lo] = ids
+            continue
+        half = (cum[lo] + cum[hi]) / 2
+        k = min(range(lo + 1, hi), key=lambda j: abs(cum[j] - half))
+        left = cum[k] - cum[lo]
+        pts = xy[ids]
+        span = pts.max(axis=0) - pts.min(axis=0)
+        order = np.argsort(pts[:, 0 if span[0] >= span[1] else 1], kind="stable")
+        stack.append((ids[order[left:]], k, hi))
+        stack.append((ids[order[:left]], lo, k))
+    return out
+
+
+def _sectors(
+    xy: NDArray[np.float64], counts: Sequence[int], angles: Sequence[float]
+) -> list[NDArray[np.int64]]:
+    """Split a disc's points into angular sectors of ``counts``, ordered by ``angles``."""
+    if len(counts) == 1:
+        return [np.arange(len(xy))]
+    rank = np.argsort(angles, kind="stable")
+    sorted_angles = np.array(angles)[rank]
+    # Start the sweep in the middle of the widest gap between seats.
+    gaps = np.diff(np.concatenate([sorted_angles, [sorted_angles[0] + 2 * math.pi]]))
+    widest = int(np.argmax(gaps))
+    start = sorted_angles[widest] + gaps[widest] / 2
+    rank = np.roll(rank, -(widest + 1))
+    theta = np.mod(np.arctan2(xy[:, 1], xy[:, 0]) - start, 2 * math.pi)
+    order = np.argsort(theta, kind="stable")
+    out: list[NDArray[np.int64]] = [order] * len(counts)
+    pos = 0
+    for r in rank:
+        out[r] = order[pos : pos + counts[r]]
+        pos += counts[r]
+    return out
+
+
+def _regions(seeds: NDArray[np.float64], land: Any) -> list[Any]:
+    """Each seed's Voronoi cell within ``land``."""
+    if len(seeds) == 1:
+        return [land]
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=land, ordered=True)
+    )
+    return [shapely.intersection(c, land) for c in cells]
+
+
+def _buffer_to_area(shape: Any, area: float) -> Any:
+    """``shape`` buffered (out or in) until its area is ``area`` (bisection on the distance)."""
+    lo, hi = -math.sqrt(shape.area) / 4, math.sqrt(area)
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        if shape.buffer(mid, 16).area < area:
+            lo = mid
+        else:
+            hi = mid
+    return shape.buffer(hi, 16)

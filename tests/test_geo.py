@@ -1,0 +1,572 @@
+"""Geometry (the geo extra): projection, synthetic shapes, GeoJSON, coverage checks."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+shapely = pytest.importorskip("shapely", reason="the geo extra (shapely) is not installed")
+
+from gridgov import City, GeometryError, GridgovError, MissingExtraError  # noqa: E402
+from gridgov.cli import main  # noqa: E402
+from gridgov.geo import (  # noqa: E402
+    AreaMatcher,
+    CityGeometry,
+    LocalProjection,
+    check_coverage,
+    dumps_geojson,
+    load_geojson,
+    read_geojson,
+    synthesize,
+    write_geojson,
+)
+from gridgov.geo.match import match_brute_force  # noqa: E402
+from gridgov.presets import small  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# WGS84, written out here so the expected values do not come from the code under test.
+A = 6378137.0
+E2 = (1 / 298.257223563) * (2 - 1 / 298.257223563)
+
+
+def ellipsoid_area(west: float, south: float, east: float, north: float) -> float:
+    """Area of a longitude/latitude box on the WGS84 ellipsoid, by numerical integration."""
+    phi = np.radians(np.linspace(south, north, 20001))
+    w = 1 - E2 * np.sin(phi) ** 2
+    m = A * (1 - E2) / w**1.5
+    n = A / np.sqrt(w)
+    return float(np.trapezoid(m * n * np.cos(phi), phi) * math.radians(east - west))
+
+
+@pytest.fixture(scope="module")
+def small_geo(small_city: City) -> CityGeometry:
+    return synthesize(small_city)
+
+
+@pytest.fixture(scope="module")
+def jiamusi_geo(jiamusi_city: City) -> CityGeometry:
+    return synthesize(jiamusi_city)
+
+
+class TestProjection:
+    """The local projection measures areas in m² within 0.05 % across Jiamusi."""
+
+    @pytest.mark.parametrize(
+        ("lon", "lat"), [(130.32, 46.80), (134.29, 48.36), (130.55, 46.24), (129.9, 46.73)]
+    )
+    def test_box_area_matches_the_ellipsoid(self, lon: float, lat: float) -> None:
+        proj = LocalProjection(lon0=130.32, lat0=46.80)
+        box = shapely.box(lon, lat, lon + 0.01, lat + 0.01)
+        got = proj.to_metric(box).area
+        assert got == pytest.approx(ellipsoid_area(lon, lat, lon + 0.01, lat + 0.01), rel=5e-4)
+
+    @given(
+        st.floats(min_value=125, max_value=136),
+        st.floats(min_value=40, max_value=52),
+    )
+    def test_forward_then_inverse_is_the_identity(self, lon: float, lat: float) -> None:
+        proj = LocalProjection(lon0=130.32, lat0=46.80)
+        back = proj.inverse(proj.forward(np.array([[lon, lat]])))
+        assert back[0] == pytest.approx([lon, lat], abs=1e-9)
+
+    def test_a_degree_of_latitude_is_111_km(self) -> None:
+        # Published meridian arc for one degree centred on 46.8 N: about 111,170 m.
+        proj = LocalProjection(lon0=130.32, lat0=46.80)
+        ys = proj.forward(np.array([[130.32, 46.3], [130.32, 47.3]]))[:, 1]
+        assert ys[1] - ys[0] == pytest.approx(111_170, rel=5e-4)
+
+    def test_circle_has_its_radius(self) -> None:
+        proj = LocalProjection(lon0=130.32, lat0=46.80)
+        circle = proj.circle(130.4, 46.9, 2000.0, vertices=64)
+        # A regular 64-gon inscribed in a circle of radius r.
+        expected = 0.5 * 64 * 2000.0**2 * math.sin(2 * math.pi / 64)
+        assert proj.to_metric(circle).area == pytest.approx(expected, rel=2e-3)
+        assert circle.exterior.is_ccw
+
+    def test_origin_off_the_globe_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="lat0"):
+            LocalProjection(lon0=0.0, lat0=95.0)
+
+
+class TestSynthesize:
+    """Synthetic shapes: complete, valid, deterministic, tiling by construction, plausible."""
+
+    def test_every_unit_compound_and_building_has_a_shape(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        units = set(small_city.chain.units()) - set(small_city.compounds)
+        for node in units | set(small_city.compounds):
+            assert small_geo[node].geom_type in ("Polygon", "MultiPolygon"), node
+        for node in small_city.buildings:
+            assert small_geo[node].geom_type == "Point", node
+        assert len(small_geo) == len(units) + len(small_city.compounds) + len(small_city.buildings)
+        assert small_geo.synthetic
+
+    def test_same_seed_same_shapes_other_seed_other_shapes(self, small_city: City) -> None:
+        one, two = synthesize(small_city, seed=3), synthesize(small_city, seed=3)
+        other = synthesize(small_city, seed=4)
+        assert list(shapely.to_wkb(one.geoms())) == list(shapely.to_wkb(two.geoms()))
+        assert list(shapely.to_wkb(one.geoms())) != list(shapely.to_wkb(other.geoms()))
+
+    def test_small_coverage_is_seamless(self, small_city: City, small_geo: CityGeometry) -> None:
+        assert check_coverage(small_city, small_geo) == []
+
+    def test_jiamusi_coverage_is_seamless(
+        self, jiamusi_city: City, jiamusi_geo: CityGeometry
+    ) -> None:
+        assert check_coverage(jiamusi_city, jiamusi_geo) == []
+        assert shapely.is_valid(jiamusi_geo.geoms()).all()
+
+    def test_jiamusi_has_about_its_real_area(
+        self, jiamusi_city: City, jiamusi_geo: CityGeometry
+    ) -> None:
+        # Jiamusi's published area is 32,704 km²; the outline adds small bumps.
+        assert jiamusi_geo.area_m2(jiamusi_city.chain.city) / 1e6 == pytest.approx(32_704, rel=0.02)
+
+    @pytest.mark.parametrize(
+        ("district", "lon", "lat"),
+        [
+            ("230822", 130.55, 46.24),  # Huanan County
+            ("230826", 130.72, 47.02),  # Huachuan County
+            ("230828", 129.90, 46.73),  # Tangyuan County
+            ("230881", 132.51, 47.64),  # Tongjiang
+            ("230882", 131.98, 47.25),  # Fujin
+            ("230883", 134.29, 48.36),  # Fuyuan
+        ],
+    )
+    def test_counties_lie_around_their_real_seats(
+        self, jiamusi_geo: CityGeometry, district: str, lon: float, lat: float
+    ) -> None:
+        assert jiamusi_geo[district].contains(shapely.Point(lon, lat))
+
+    def test_urban_districts_are_near_the_city_centre(self, jiamusi_geo: CityGeometry) -> None:
+        centre = shapely.Point(130.32, 46.80)
+        for district in ("230803", "230804", "230805"):
+            assert jiamusi_geo[district].distance(centre) < 0.15, district
+
+    def test_urban_grid_areas_follow_households(
+        self, jiamusi_city: City, jiamusi_geo: CityGeometry
+    ) -> None:
+        urban = jiamusi_city.grids("urban")
+        per_household = np.array(
+            [jiamusi_geo.area_m2(g) / jiamusi_city.households(g) for g in urban]
+        )
+        # 250 m² a household (gross), give or take the building-cell noise.
+        assert np.median(per_household) == pytest.approx(250, rel=0.2)
+        rural = jiamusi_city.grids("rural")
+        rural_median = np.median([jiamusi_geo.area_m2(g) for g in rural])
+        assert rural_median > 50 * np.median([jiamusi_geo.area_m2(g) for g in urban])
+
+    def test_geometry_is_in_wgs84_near_jiamusi(self, jiamusi_geo: CityGeometry) -> None:
+        west, south, east, north = jiamusi_geo.bounds()
+        assert 129 < west < east < 135.5
+        assert 45.5 < south < north < 49
+
+    @given(st.integers(min_value=0, max_value=2**31))
+    def test_any_seed_tiles_the_small_preset(self, seed: int) -> None:
+        city = small(seed=seed % 7)
+        geometry = synthesize(city, seed=seed)
+        assert check_coverage(city, geometry) == []
+
+
+def _collection(*features: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": list(features)}
+
+
+def _feature(node: str, geometry: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "Feature", "properties": {"id": node}, "geometry": geometry}
+
+
+def _square(lon: float, lat: float, size: float = 0.001) -> dict[str, Any]:
+    ring = [[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+class TestGeoJSON:
+    """geometry.geojson is written in RFC 7946 and read back with every problem named."""
+
+    def test_round_trip_keeps_ids_and_areas(
+        self, small_city: City, small_geo: CityGeometry, tmp_path: Path
+    ) -> None:
+        path = write_geojson(small_city, small_geo, tmp_path / "geometry.geojson")
+        back = read_geojson(small_city, path)
+        assert back.ids == small_geo.ids
+        assert back.projection == small_geo.projection
+        assert back.synthetic
+        assert np.allclose(back.areas_m2(), small_geo.areas_m2(), rtol=0, atol=1e-6)
+
+    def test_shapely_reads_the_file_with_the_same_ids_and_areas(
+        self, small_city: City, small_geo: CityGeometry, tmp_path: Path
+    ) -> None:
+        path = write_geojson(small_city, small_geo, tmp_path / "g.geojson", levels=["grid"])
+        data = json.loads(path.read_text(encoding="utf-8"))
+        shapes = {
+            f["properties"]["id"]: shapely.geometry.shape(f["geometry"]) for f in data["features"]
+        }
+        assert sorted(shapes) == sorted(small_city.grids())
+        for grid, shape in shapes.items():
+            # Planar lon/lat area, computed by shapely on what it read.
+            assert shape.area == pytest.approx(small_geo[grid].area, rel=1e-9)
+            assert shape.exterior.is_ccw if shape.geom_type == "Polygon" else True
+
+    def test_features_carry_level_kind_name_households_and_the_synthetic_label(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        data = json.loads(dumps_geojson(small_city, small_geo))
+        assert data["gridgov"]["synthetic"] is True
+        by_id = {f["properties"]["id"]: f["properties"] for f in data["features"]}
+        grid = small_city.grids("urban")[0]
+        assert by_id[grid]["level"] == "grid"
+        assert by_id[grid]["kind"] == "urban"
+        assert by_id[grid]["households"] == small_city.households(grid)
+        assert by_id[grid]["synthetic"] is True
+        building = sorted(small_city.buildings)[0]
+        assert by_id[building]["grid"] == small_city.building(building).grid
+
+    def test_unknown_level_is_refused(self, small_city: City, small_geo: CityGeometry) -> None:
+        with pytest.raises(GeometryError, match="unknown level block"):
+            dumps_geojson(small_city, small_geo, levels=["block"])
+
+    def test_every_problem_is_reported_with_feature_number_and_id(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        grid = small_city.grids()[0]
+        grid2 = small_city.grids()[1]
+        building = sorted(small_city.buildings)[0]
+        compound = sorted(small_city.compounds)[0]
+        lon, lat = small_geo[grid].representative_point().coords[0]
+        bowtie = {
+            "type": "Polygon",
+            "coordinates": [
+                [
+                    [lon, lat],
+                    [lon + 0.001, lat + 0.001],
+                    [lon + 0.001, lat],
+                    [lon, lat + 0.001],
+                    [lon, lat],
+                ]
+            ],
+        }
+        data = _collection(
+            _feature(
+                small_city.chain.city,
+                {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [list(p) for p in small_geo[small_city.chain.city].exterior.coords]
+                    ],
+                },
+            ),
+            _feature(grid, bowtie),
+            _feature(grid2, {"type": "Point", "coordinates": [lon, lat]}),
+            _feature("990101001001-G999", _square(lon, lat)),
+            _feature(compound, _square(lon, 95.0)),
+            _feature(building, {"type": "Point", "coordinates": [lon + 1.0, lat]}),
+            _feature(grid, _square(lon, lat)),
+            {"type": "Feature", "properties": {}, "geometry": _square(lon, lat)},
+            _feature(
+                small_city.chain.children(small_city.chain.city)[0],
+                {
+                    "type": "Polygon",
+                    "coordinates": [[[lon, lat], [lon + 0.001, lat], [lon, lat + 0.001]]],
+                },
+            ),
+        )
+        with pytest.raises(GeometryError) as caught:
+            load_geojson(small_city, data)
+        problems = caught.value.problems
+        district = small_city.chain.children(small_city.chain.city)[0]
+        expected_starts = [
+            f"geometry.geojson: feature 1 ({grid}): invalid polygon: self-intersecting ring at (",
+            f"geometry.geojson: feature 2 ({grid2}): "
+            "a grid must be Polygon or MultiPolygon, got 'Point'",
+            "geometry.geojson: feature 3 (990101001001-G999): unknown id",
+            f"geometry.geojson: feature 4 ({compound}): position",
+            f"geometry.geojson: feature 5 ({building}): outside the city's envelope",
+            f"geometry.geojson: feature 6 ({grid}): id already given by feature 1",
+            "geometry.geojson: feature 7: properties.id is missing",
+            f"geometry.geojson: feature 8 ({district}): a ring needs at least 4 positions, got 3",
+        ]
+        assert len(problems) == len(expected_starts), problems
+        for line, start in zip(problems, expected_starts, strict=True):
+            assert line.startswith(start), (line, start)
+        assert "off the globe" in problems[3]
+
+    def test_not_a_feature_collection(self, small_city: City) -> None:
+        with pytest.raises(GeometryError, match="not a GeoJSON FeatureCollection"):
+            load_geojson(small_city, {"type": "Feature"})
+
+    def test_a_foreign_crs_is_refused(self, small_city: City) -> None:
+        data = _collection()
+        data["crs"] = {"type": "name", "properties": {"name": "EPSG:3857"}}
+        with pytest.raises(GeometryError, match="must be WGS84"):
+            load_geojson(small_city, data)
+
+    def test_unreadable_file_is_one_problem(self, small_city: City, tmp_path: Path) -> None:
+        bad = tmp_path / "geometry.geojson"
+        bad.write_text("{not json", encoding="utf-8")
+        with pytest.raises(GeometryError, match=r"geometry.geojson:1: not JSON"):
+            read_geojson(small_city, bad)
+
+
+class TestCoverage:
+    """check_coverage names gaps, overlaps and misplaced places with ids, m² and a point."""
+
+    def _with(self, geometry: CityGeometry, **changes: Any) -> CityGeometry:
+        shapes = {i: geometry[i] for i in geometry.ids}
+        for node, shape in changes.items():
+            if shape is None:
+                del shapes[node]
+            else:
+                shapes[node] = shape
+        return CityGeometry(shapes, projection=geometry.projection)
+
+    def test_a_missing_grid_is_a_gap_of_its_area(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        grid = small_city.grids("urban")[0]
+        community = small_city.community_of(grid)
+        broken = self._with(small_geo, **{grid: None})
+        problems = check_coverage(small_city, broken)
+        kinds = sorted(p.kind for p in problems)
+        assert "missing" in kinds
+        gap = next(p for p in problems if p.kind == "gap")
+        assert gap.ids == (community,)
+        assert gap.area_m2 == pytest.approx(small_geo.area_m2(grid), rel=1e-6)
+        assert small_geo[grid].buffer(1e-9).contains(shapely.Point(gap.point))
+        assert str(gap).startswith(f"gap in community {community}: ")
+
+    def test_overlapping_grids_are_named_with_the_overlap_area(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        first, second = small_city.grids("urban")[:2]
+        grown = small_geo[first].union(small_geo[second].buffer(-0.0002))
+        problems = check_coverage(small_city, self._with(small_geo, **{first: grown}))
+        overlap = [p for p in problems if p.kind == "overlap"]
+        assert len(overlap) == 1
+        assert set(overlap[0].ids) == {first, second}
+        shrunk = small_geo.projection.to_metric(small_geo[second].buffer(-0.0002))
+        assert overlap[0].area_m2 == pytest.approx(shrunk.area, rel=1e-6)
+
+    def test_a_grid_reaching_out_of_its_community(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        grid = small_city.grids("rural")[0]
+        moved = shapely.affinity.translate(small_geo[grid], xoff=0.5)
+        problems = check_coverage(small_city, self._with(small_geo, **{grid: moved}))
+        outside = [p for p in problems if p.kind == "outside" and grid in p.ids]
+        assert outside, problems
+        assert outside[0].area_m2 == pytest.approx(small_geo.area_m2(grid), rel=0.01)
+
+    def test_a_building_outside_its_grid(self, small_city: City, small_geo: CityGeometry) -> None:
+        building = sorted(small_city.buildings)[0]
+        grid = small_city.building(building).grid
+        away = shapely.Point(small_geo[grid].bounds[2] + 0.01, small_geo[grid].bounds[3])
+        problems = check_coverage(small_city, self._with(small_geo, **{building: away}))
+        assert [p.kind for p in problems] == ["building_outside"]
+        assert problems[0].ids == (building, grid)
+        assert problems[0].area_m2 > 700  # 0.01 degree of longitude is about 760 m here
+
+    def test_a_compound_outside_its_community(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        compound = sorted(small_city.compounds)[0]
+        community = small_city.compound(compound).community
+        bigger = small_geo[compound].buffer(0.01)
+        problems = check_coverage(small_city, self._with(small_geo, **{compound: bigger}))
+        assert any(
+            p.kind == "compound_outside" and p.ids == (compound, community) for p in problems
+        )
+        assert any(p.kind == "overlap" and compound in p.ids for p in problems)
+
+    def test_slivers_below_the_tolerance_are_ignored(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        grid = small_city.grids("urban")[0]
+        nudged = small_geo[grid].buffer(1e-8)  # about a millimetre
+        assert check_coverage(small_city, self._with(small_geo, **{grid: nudged})) == []
+
+
+class TestOptionalExtra:
+    """Core gridgov works without shapely; gridgov.geo says which extra to install."""
+
+    def test_core_does_not_import_shapely_and_geo_names_the_extra(self) -> None:
+        code = textwrap.dedent(
+            """
+            import sys
+            sys.modules["shapely"] = None  # as if shapely were not installed
+            import gridgov, gridgov.cli, gridgov.presets
+            city = gridgov.presets.small()
+            try:
+                import gridgov.geo
+            except gridgov.MissingExtraError as exc:
+                print(exc.extra, exc)
+            """
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""},
+        )
+        assert done.stdout.strip() == (
+            "geo shapely is not installed; install the 'geo' extra: pip install 'gridgov[geo]'"
+        )
+
+    def test_export_without_shapely_is_one_error_line(self) -> None:
+        code = textwrap.dedent(
+            """
+            import sys
+            sys.modules["shapely"] = None
+            from gridgov.cli import main
+            sys.exit(main(["export", "--preset", "small", "--format", "geojson"]))
+            """
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
+            env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""},
+        )
+        assert done.returncode == 1
+        assert done.stdout == ""
+        assert done.stderr == (
+            "gridgov: error: shapely is not installed; install the 'geo' extra: "
+            "pip install 'gridgov[geo]'\n"
+        )
+
+    def test_missing_extra_error_is_a_gridgov_error(self) -> None:
+        assert issubclass(MissingExtraError, GridgovError)
+
+
+class TestExportCommand:
+    """gridgov export --format geojson writes a layer shapely reads back."""
+
+    def test_grid_layer_reads_back_with_the_same_ids_and_areas(
+        self, small_city: City, small_geo: CityGeometry, tmp_path: Path
+    ) -> None:
+        target = tmp_path / "grids.geojson"
+        argv = ["export", "--preset", "small", "--format", "geojson", "--level", "grid"]
+        assert main([*argv, "--out", str(target)]) == 0
+        data = json.loads(target.read_text(encoding="utf-8"))
+        ids = [f["properties"]["id"] for f in data["features"]]
+        assert sorted(ids) == sorted(small_city.grids())
+        for feature in data["features"]:
+            shape = shapely.geometry.shape(feature["geometry"])
+            grid = feature["properties"]["id"]
+            metric = small_geo.projection.to_metric(shape).area
+            assert metric == pytest.approx(small_geo.area_m2(grid), rel=1e-9)
+            assert feature["properties"]["level"] == "grid"
+
+    def test_level_without_geojson_is_a_usage_error(self) -> None:
+        assert main(["export", "--preset", "small", "--format", "json", "--level", "grid"]) == 2
+
+
+class TestAreaMatcher:
+    """Alert polygons and circles match compounds by the share of their area inside."""
+
+    def test_a_compound_shape_matches_that_compound_whole(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        compound = sorted(small_city.compounds)[0]
+        result = AreaMatcher(small_city, small_geo).match(small_geo[compound])
+        assert compound in result.compound_ids
+        mine = next(c for c in result.compounds if c.id == compound)
+        assert mine.share == pytest.approx(1.0)
+        assert mine.area_m2 == pytest.approx(small_geo.area_m2(compound), rel=1e-9)
+        assert all(c.share < 0.5 for c in result.touched)
+
+    def test_cap_polygon_is_latitude_first(self, small_city: City, small_geo: CityGeometry) -> None:
+        compound = sorted(small_city.compounds)[0]
+        shape = small_geo[compound]
+        ring = [(lat, lon) for lon, lat in shape.exterior.coords]
+        matcher = AreaMatcher(small_city, small_geo)
+        assert matcher.match_cap(polygons=[ring]) == matcher.match(shape)
+
+    def test_half_a_compound_is_ambiguous_and_goes_to_review(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        compound = max(small_city.compounds, key=small_geo.area_m2)
+        shape = small_geo[compound]
+        west, south, east, north = shape.bounds
+        # Bisect on longitude for the cut that leaves half the area west of it.
+        lo, hi = west, east
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            share = shape.intersection(shapely.box(west, south, mid, north)).area / shape.area
+            lo, hi = (mid, hi) if share < 0.45 else (lo, mid)
+        half = shapely.box(west - 1e-4, south - 1e-4, hi, north + 1e-4)
+        result = AreaMatcher(small_city, small_geo).match(half)
+        mine = next(c for c in (*result.compounds, *result.touched) if c.id == compound)
+        assert mine.share == pytest.approx(0.45, abs=0.01)
+        assert compound not in result.compound_ids
+        assert result.needs_review.startswith("ambiguous: ")
+        assert compound in result.needs_review
+
+    def test_a_whole_district_is_large(self, jiamusi_city: City, jiamusi_geo: CityGeometry) -> None:
+        result = AreaMatcher(jiamusi_city, jiamusi_geo).match(jiamusi_geo["230803"])
+        inside = [c for c in jiamusi_city.compounds if jiamusi_city.district_of(c) == "230803"]
+        assert sorted(result.compound_ids) == sorted(inside)
+        assert "large: " in result.needs_review
+        assert {c.id for c in result.communities} == set(
+            jiamusi_city.chain.below("230803", "community")
+        )
+
+    def test_a_small_circle_touches_but_does_not_match(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        compound = max(small_city.compounds, key=small_geo.area_m2)
+        lon, lat = small_geo[compound].representative_point().coords[0]
+        result = AreaMatcher(small_city, small_geo).match_cap(circles=[(lat, lon, 0.01)])
+        assert result.compound_ids == ()
+        assert [c.id for c in result.touched] == [compound]
+        assert result.area_m2 == pytest.approx(math.pi * 10.0**2, rel=0.01)
+        assert result.needs_review == ""
+
+    @given(
+        st.floats(min_value=0.0, max_value=1.0),
+        st.floats(min_value=0.0, max_value=1.0),
+        st.floats(min_value=0.02, max_value=1.5),
+    )
+    def test_index_agrees_with_the_brute_force_loop(self, u: float, v: float, km: float) -> None:
+        city = small()
+        geometry = synthesize(city)
+        west, south, east, north = geometry.bounds()
+        lon, lat = west + u * (east - west), south + v * (north - south)
+        area = geometry.projection.circle(lon, lat, km * 1000)
+        got = AreaMatcher(city, geometry).match(area).compound_ids
+        assert tuple(sorted(got)) == match_brute_force(city, geometry, area)
+
+    @pytest.mark.parametrize(
+        ("polygons", "circles", "message"),
+        [
+            ((), (), "no polygon or circle"),
+            ((((46.0, 128.0), (46.1, 128.0), (46.0, 128.0)),), (), "fewer than 4 points"),
+            ((), ((46.0, 128.0, 0.0),), "radius must be > 0 km"),
+        ],
+    )
+    def test_bad_areas_are_refused(
+        self,
+        small_city: City,
+        small_geo: CityGeometry,
+        polygons: Any,
+        circles: Any,
+        message: str,
+    ) -> None:
+        with pytest.raises(GeometryError, match=message):
+            AreaMatcher(small_city, small_geo).match_cap(polygons=polygons, circles=circles)
