@@ -570,3 +570,75 @@ class TestAreaMatcher:
     ) -> None:
         with pytest.raises(GeometryError, match=message):
             AreaMatcher(small_city, small_geo).match_cap(polygons=polygons, circles=circles)
+
+
+class TestBundle:
+    """geometry.geojson travels with a city bundle; gridgov check BUNDLE reports its coverage."""
+
+    @pytest.fixture
+    def bundle(self, small_city: City, small_geo: CityGeometry, tmp_path: Path) -> Path:
+        return small_city.with_geometry(small_geo).save(tmp_path / "smalltown")
+
+    def test_saved_and_loaded_with_the_city(self, bundle: Path, small_geo: CityGeometry) -> None:
+        from gridgov.cities import load_city
+
+        assert (bundle / "geometry.geojson").is_file()
+        city = load_city(bundle)
+        assert isinstance(city.geometry, CityGeometry)
+        assert city.geometry.ids == small_geo.ids
+        assert np.allclose(city.geometry.areas_m2(), small_geo.areas_m2(), rtol=0, atol=1e-6)
+        again = city.save(bundle.parent / "again")
+        assert (again / "geometry.geojson").read_bytes() == (
+            bundle / "geometry.geojson"
+        ).read_bytes()
+
+    def test_a_city_without_geometry_writes_none(self, small_city: City, tmp_path: Path) -> None:
+        folder = small_city.save(tmp_path / "plain")
+        assert not (folder / "geometry.geojson").exists()
+
+    def test_bad_features_are_bundle_problems_at_their_line(self, bundle: Path) -> None:
+        from gridgov.cities import load_city
+        from gridgov.errors import CityError
+
+        path = bundle / "geometry.geojson"
+        lines = path.read_text(encoding="utf-8").splitlines()
+        # Line 2 is feature 0 (the city); the last feature line names a building.
+        lines[-2] = lines[-2].replace("990101", "880101")
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        with pytest.raises(CityError) as caught:
+            load_city(bundle)
+        [problem] = caught.value.problems
+        assert problem.file == str(path)
+        assert problem.line == len(lines) - 1
+        assert problem.key.startswith(f"feature {len(lines) - 3} (880101")
+        assert problem.message.startswith("unknown id")
+
+    def test_check_reports_coverage_of_a_valid_file(
+        self,
+        bundle: Path,
+        small_city: City,
+        small_geo: CityGeometry,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        assert main(["check", str(bundle)]) == 0
+        assert capsys.readouterr().out == "ok (bundle)\n"
+        grid = small_city.grids("urban")[0]
+        moved = CityGeometry(
+            {
+                i: shapely.affinity.translate(small_geo[i], xoff=0.0005)
+                if i == grid
+                else small_geo[i]
+                for i in small_geo.ids
+            },
+            synthetic=True,
+            projection=small_geo.projection,
+        )
+        write_geojson(small_city, moved, bundle / "geometry.geojson")
+        assert main(["check", str(bundle)]) == 1
+        err = capsys.readouterr().err.splitlines()
+        assert all(line.startswith("gridgov: error: ") for line in err)
+        out = [line.removeprefix("gridgov: error: ") for line in err]
+        expected = [str(p) for p in check_coverage(small_city, moved)]
+        assert [line.split(": ", 2)[2] for line in out] == expected
+        assert all(line.startswith(f"{bundle / 'geometry.geojson'}:0: coverage.") for line in out)
+        assert any(": coverage.gap: gap in community" in line for line in out)

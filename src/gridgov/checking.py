@@ -204,7 +204,33 @@ def _check_bundle(path: str) -> Checked:
     except GridgovError as exc:
         found = getattr(exc, "problems", None) or (Problem(path, 0, "(bundle)", str(exc)),)
         return Checked(path, "bundle", tuple(found))
-    return Checked(path, "bundle", tuple(problems))
+    if problems:
+        return Checked(path, "bundle", tuple(problems))
+    return _check_coverage(path)
+
+
+def _check_coverage(bundle: str) -> Checked:
+    """A valid bundle's geometry.geojson against its city: ids, shapes, then coverage."""
+    from gridgov.cities import load_city
+    from gridgov.errors import CityError, MissingExtraError
+
+    shown = os.path.join(bundle, "geometry.geojson")
+    if not os.path.exists(shown):
+        return Checked(bundle, "bundle")
+    try:
+        from gridgov.geo import CityGeometry, check_coverage
+    except MissingExtraError as missing:
+        return Checked(bundle, "bundle", warnings=(f"{shown}: geometry not checked: {missing}",))
+    try:
+        city = load_city(bundle)
+    except CityError as exc:
+        return Checked(bundle, "bundle", tuple(exc.problems))
+    assert isinstance(city.geometry, CityGeometry)
+    problems = tuple(
+        Problem(shown, 0, f"coverage.{p.kind}", p.message)
+        for p in check_coverage(city, city.geometry)
+    )
+    return Checked(bundle, "bundle", problems)
 
 
 _CHECKERS: dict[str, Callable[[str], Checked]] = {

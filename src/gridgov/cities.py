@@ -44,7 +44,7 @@ from typing import Protocol
 from gridgov._gc import gc_paused
 from gridgov.chain import CommandChain
 from gridgov.city import City
-from gridgov.errors import CityError, GridgovError, Problem
+from gridgov.errors import CityError, GridgovError, MissingExtraError, Problem
 from gridgov.model import (
     Building,
     Compound,
@@ -189,7 +189,7 @@ def _parts() -> list[BundlePart]:
         module, _, attribute = target.partition(":")
         try:
             part = getattr(importlib.import_module(module), attribute)
-        except (ImportError, AttributeError):
+        except (ImportError, AttributeError, MissingExtraError):
             continue
         found.append(part)
     return found

@@ -53,11 +53,16 @@ class City:
         "_people_at_home",
         "_people_at_post",
         "chain",
+        "geometry",
         "name",
     )
 
     chain: CommandChain
     name: str
+    #: The city's geometry (a :class:`gridgov.geo.CityGeometry`) when it
+    #: carries one (a bundle's ``geometry.geojson``; see :meth:`with_geometry`);
+    #: None otherwise.
+    geometry: object | None
 
     def __init__(
         self,
@@ -70,6 +75,7 @@ class City:
     ) -> None:
         self.name = name
         self.chain = chain
+        self.geometry = None
         self._compounds = MappingProxyType(dict(compounds))
         self._buildings = MappingProxyType(dict(buildings))
         self._people = MappingProxyType(dict(people))
@@ -281,6 +287,25 @@ class City:
             c: BigPartyCommittee(community=c, members=tuple(sorted(m)))
             for c, m in committees.items()
         }
+
+    def with_geometry(self, geometry: object) -> City:
+        """This city carrying its geometry (the rest shared, nothing rebuilt).
+
+        Core gridgov never looks inside: the geometry is a
+        :class:`gridgov.geo.CityGeometry` (the ``geo`` extra), attached by a
+        bundle's ``geometry.geojson`` and written back by :meth:`save`.
+
+        Args:
+            geometry: the city's shapes, or None for none.
+
+        Returns:
+            A city equal to this one in everything else, with :attr:`geometry` set.
+        """
+        twin = object.__new__(City)
+        for slot in City.__slots__:
+            object.__setattr__(twin, slot, getattr(self, slot))
+        twin.geometry = geometry
+        return twin
 
     # --------------------------------------------------------------- lookups
 

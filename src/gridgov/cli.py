@@ -185,6 +185,12 @@ def city(preset: str | None, bundle: str | None, seed: int, as_json: bool) -> No
     type=click.Choice(["city", "district", "street", "community", "grid", "compound", "building"]),
     help="geojson: only features at this level (repeat for several; default: all).",
 )
+@click.option(
+    "--geometry",
+    "with_geometry",
+    is_flag=True,
+    help="bundle: include geometry.geojson (synthetic for a preset; the geo extra).",
+)
 def export(
     preset: str | None,
     bundle: str | None,
@@ -192,6 +198,7 @@ def export(
     fmt: str,
     out: str | None,
     levels: tuple[str, ...],
+    with_geometry: bool,
 ) -> None:
     """Export the command chain as GraphML, node-link JSON or a mermaid diagram,
     the city's geometry as GeoJSON (RFC 7946; the geo extra), or the whole city
@@ -200,6 +207,8 @@ def export(
 
     if levels and fmt != "geojson":
         raise click.UsageError("--level applies to --format geojson only")
+    if with_geometry and fmt != "bundle":
+        raise click.UsageError("--geometry applies to --format bundle only")
     if fmt == "bundle" and out is None:
         raise click.UsageError("--format bundle writes a folder: give --out DIR")
     if out is not None:
@@ -209,6 +218,8 @@ def export(
     city, _ = _city(preset, bundle, seed)
     if fmt == "bundle":
         assert out is not None
+        if with_geometry and city.geometry is None:
+            city = city.with_geometry(_geometry_of(city))
         click.echo(str(city.save(out)))
         return
     chain = city.chain
@@ -233,11 +244,18 @@ def export(
             raise GridgovError(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
-def _geojson(city: City, levels: Sequence[str]) -> str:
-    """The city's geometry as GeoJSON: synthetic shapes for a preset."""
-    from gridgov.geo import dumps_geojson, synthesize
+def _geometry_of(city: City) -> Any:
+    """The city's own geometry (a bundle's), or synthetic shapes (a preset's)."""
+    from gridgov.geo import CityGeometry, synthesize
 
-    return dumps_geojson(city, synthesize(city), levels=levels or None)
+    return city.geometry if isinstance(city.geometry, CityGeometry) else synthesize(city)
+
+
+def _geojson(city: City, levels: Sequence[str]) -> str:
+    """The city's geometry as GeoJSON."""
+    from gridgov.geo import dumps_geojson
+
+    return dumps_geojson(city, _geometry_of(city), levels=levels or None)
 
 
 @cli.command()

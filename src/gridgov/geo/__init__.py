@@ -21,6 +21,7 @@ from gridgov.geo._require import require_shapely
 
 require_shapely()
 
+from gridgov.geo.bundle import BUNDLE_PART  # noqa: E402
 from gridgov.geo.coverage import DEFAULT_TOLERANCE_M2, CoverageProblem, check_coverage  # noqa: E402
 from gridgov.geo.geojson import (  # noqa: E402
     GEOMETRY_FILE,
@@ -42,6 +43,7 @@ from gridgov.geo.projection import LocalProjection  # noqa: E402
 from gridgov.geo.synth import JIAMUSI_LAYOUT, Layout, synthesize  # noqa: E402
 
 __all__ = [
+    "BUNDLE_PART",
     "DEFAULT_TOLERANCE_M2",
     "GEOMETRY_FILE",
     "JIAMUSI_LAYOUT",

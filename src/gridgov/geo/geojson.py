@@ -24,6 +24,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 import shapely
 
@@ -36,10 +37,12 @@ from gridgov.model import Level
 __all__ = [
     "GEOMETRY_FILE",
     "LEVELS",
+    "Issue",
     "dumps_geojson",
     "feature_level",
     "load_geojson",
     "read_geojson",
+    "validate_geojson",
     "write_geojson",
 ]
 
@@ -221,58 +224,98 @@ def read_geojson(city: City, path: str | os.PathLike[str]) -> CityGeometry:
     return load_geojson(city, data, name=name)
 
 
+@attrs.frozen
+class Issue:
+    """One problem of a geometry file: the feature (None for the whole file) and what is wrong."""
+
+    #: Index of the feature in the ``features`` array (from 0), or None.
+    feature: int | None
+    #: The feature's id, when it has one.
+    id: str | None
+    #: What is wrong and what was expected.
+    message: str
+
+    def render(self, name: str) -> str:
+        """``NAME: feature N (id): message``."""
+        if self.feature is None:
+            return f"{name}: {self.message}"
+        label = f"feature {self.feature}" + (f" ({self.id})" if self.id else "")
+        return f"{name}: {label}: {self.message}"
+
+
 def load_geojson(city: City, data: Any, *, name: str = GEOMETRY_FILE) -> CityGeometry:
     """Validate parsed GeoJSON (a FeatureCollection) for ``city``; see :func:`read_geojson`.
 
     Raises:
         GeometryError: every problem, one line each.
     """
-    problems: list[str] = []
+    geometry, issues = validate_geojson(city, data)
+    if issues:
+        raise GeometryError([issue.render(name) for issue in issues])
+    assert geometry is not None
+    return geometry
+
+
+def validate_geojson(city: City, data: Any) -> tuple[CityGeometry | None, list[Issue]]:
+    """The geometry in parsed GeoJSON, or every problem of it (whole-file ones first).
+
+    Returns:
+        (the geometry, []) when valid; (None, the issues) otherwise.
+    """
+    issues: list[Issue] = []
     if not isinstance(data, Mapping) or data.get("type") != "FeatureCollection":
-        raise GeometryError([f"{name}: not a GeoJSON FeatureCollection"])
+        return None, [Issue(None, None, "not a GeoJSON FeatureCollection")]
     features = data.get("features")
     if not isinstance(features, list):
-        raise GeometryError([f"{name}: 'features' must be a list"])
+        return None, [Issue(None, None, "'features' must be a list")]
     crs = data.get("crs")
     if crs is not None:
         crs_name = crs.get("properties", {}).get("name") if isinstance(crs, Mapping) else None
         if crs_name not in _WGS84_CRS:
-            problems.append(
-                f"{name}: crs {crs_name!r}: coordinates must be WGS84 longitude/latitude "
-                "(RFC 7946); reproject the file"
+            issues.append(
+                Issue(
+                    None,
+                    None,
+                    f"crs {crs_name!r}: coordinates must be WGS84 longitude/latitude "
+                    "(RFC 7946); reproject the file",
+                )
             )
     ids: list[str] = []
     geoms: list[Any] = []
     where: list[int] = []
     first: dict[str, int] = {}
     for n, feature in enumerate(features):
-        label = f"{name}: feature {n}"
         if not isinstance(feature, Mapping) or feature.get("type") != "Feature":
-            problems.append(f"{label}: not a GeoJSON Feature")
+            issues.append(Issue(n, None, "not a GeoJSON Feature"))
             continue
         props = feature.get("properties")
         node = props.get("id") if isinstance(props, Mapping) else None
         if node is None:
             node = feature.get("id")
         if not isinstance(node, str) or not node:
-            problems.append(
-                f"{label}: properties.id is missing (expected a unit, compound or building id)"
+            issues.append(
+                Issue(
+                    n, None, "properties.id is missing (expected a unit, compound or building id)"
+                )
             )
             continue
-        label = f"{label} ({node})"
         level = feature_level(city, node)
         if level is None:
-            problems.append(
-                f"{label}: unknown id: no unit, compound or building of {city.chain.city} has it"
+            issues.append(
+                Issue(
+                    n,
+                    node,
+                    f"unknown id: no unit, compound or building of {city.chain.city} has it",
+                )
             )
             continue
         if node in first:
-            problems.append(f"{label}: id already given by feature {first[node]}")
+            issues.append(Issue(n, node, f"id already given by feature {first[node]}"))
             continue
         first[node] = n
         geom, problem = _shape(feature.get("geometry"), level)
         if problem:
-            problems.append(f"{label}: {problem}")
+            issues.append(Issue(n, node, problem))
             continue
         ids.append(node)
         geoms.append(geom)
@@ -283,7 +326,7 @@ def load_geojson(city: City, data: Any, *, name: str = GEOMETRY_FILE) -> CityGeo
         valid = shapely.is_valid(arr)
         for k in np.flatnonzero(~valid):
             reason = shapely.is_valid_reason(arr[k])
-            problems.append(f"{name}: feature {where[k]} ({ids[k]}): {_reason(reason)}")
+            issues.append(Issue(where[k], ids[k], _reason(reason)))
         envelope = _envelope(city, ids, arr)
         if envelope is not None:
             box = shapely.box(*envelope)
@@ -291,33 +334,30 @@ def load_geojson(city: City, data: Any, *, name: str = GEOMETRY_FILE) -> CityGeo
             outside = ~shapely.covers(box, arr)
             for k in np.flatnonzero(outside):
                 w, s, e, nn = (round(v, 4) for v in envelope)
-                problems.append(
-                    f"{name}: feature {where[k]} ({ids[k]}): outside the city's envelope "
-                    f"(lon {w}..{e}, lat {s}..{nn})"
+                issues.append(
+                    Issue(
+                        where[k],
+                        ids[k],
+                        f"outside the city's envelope (lon {w}..{e}, lat {s}..{nn})",
+                    )
                 )
-    if problems:
-        raise GeometryError(sorted(problems, key=_feature_number))
+    if issues:
+        return None, sorted(issues, key=lambda i: -1 if i.feature is None else i.feature)
     found = data.get("gridgov")
     meta: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     projection = None
-    proj = meta.get("projection") if isinstance(meta, Mapping) else None
+    proj = meta.get("projection")
     if isinstance(proj, Mapping):
         try:
             projection = LocalProjection(lon0=float(proj["lon0"]), lat0=float(proj["lat0"]))
         except (KeyError, TypeError, ValueError):
             projection = None
-    return CityGeometry(
+    geometry = CityGeometry(
         zip(ids, arr, strict=True),
         synthetic=bool(meta.get("synthetic", False)),
         projection=projection,
     )
-
-
-def _feature_number(problem: str) -> int:
-    """Sort key: problems of the whole file first, then by feature number."""
-    _, _, rest = problem.partition(": feature ")
-    number = rest.split(" ", 1)[0].rstrip(":")
-    return int(number) if number.isdigit() else -1
+    return geometry, []
 
 
 def _envelope(city: City, ids: list[str], geoms: Any) -> tuple[float, float, float, float] | None:

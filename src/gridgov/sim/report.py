@@ -16,8 +16,16 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from gridgov.errors import MissingExtraError
-from gridgov.sim.results import PLOT_GROUPS, REPORT_FILE, RunData, read_run, render_plots
+from gridgov.errors import GridgovError, MissingExtraError
+from gridgov.sim.results import (
+    PLOT_GROUPS,
+    REPORT_FILE,
+    SCENARIO_FILE,
+    RunData,
+    read_run,
+    read_zones,
+    render_plots,
+)
 
 __all__ = ["write_report"]
 
@@ -58,8 +66,9 @@ def write_report(folder: Path | str) -> Path:
     path = Path(folder)
     data = read_run(path)
     images, notice = _images(path, data)
+    maps = _map_section(path)
     target = path / REPORT_FILE
-    target.write_text(_page(data, images, notice), encoding="utf-8", newline="\n")
+    target.write_text(_page(data, images, notice, maps), encoding="utf-8", newline="\n")
     return target
 
 
@@ -82,7 +91,59 @@ def _images(path: Path, data: RunData) -> tuple[list[tuple[str, bytes]], str | N
     return [(PLOT_GROUPS[stem][1], png) for stem, png in drawn.items()], None
 
 
-def _page(data: RunData, images: list[tuple[str, bytes]], notice: str | None) -> str:
+def _map_section(path: Path) -> list[str]:
+    """The "Map" section: compounds by zone (the geo extra), or a notice saying why not."""
+    try:
+        zone_days = read_zones(path)
+    except GridgovError as error:
+        return ["<h2>Map</h2>", f'<p class="notice">No map: {_e(str(error))}</p>']
+    if not zone_days:
+        return []
+    try:
+        from gridgov.geo import CityGeometry, synthesize
+        from gridgov.geo.maps import MAP_CSS, ZoneDays, run_maps
+    except MissingExtraError as missing:
+        return [
+            "<h2>Map</h2>",
+            f'<p class="notice">No map: {_e(str(missing))}, then run gridgov report again.</p>',
+        ]
+    from gridgov.sim.scenario import load_scenario
+
+    try:
+        city = load_scenario(path / SCENARIO_FILE).build_city()
+        own = city.geometry
+        maps = run_maps(
+            city,
+            own if isinstance(own, CityGeometry) else synthesize(city),
+            ZoneDays(tuple(d for d, _ in zone_days), tuple(z for _, z in zone_days)),
+        )
+    except GridgovError as error:
+        return ["<h2>Map</h2>", f'<p class="notice">No map: {_e(str(error))}</p>']
+    out = [f"<style>\n{MAP_CSS}\n</style>", "<h2>Map: compounds by zone</h2>"]
+    if maps.notice:
+        out.append(f'<p class="notice">{_e(maps.notice)}</p>')
+    for title, png in (
+        ("Compounds by zone on the peak day", maps.peak_png),
+        ("Compounds by zone over the run", maps.strip_png),
+    ):
+        if png is not None:
+            encoded = base64.b64encode(png).decode("ascii")
+            out += [
+                "<figure>",
+                f'<img alt="{_e(title)}" src="data:image/png;base64,{encoded}">',
+                f"<figcaption>{_e(title)}</figcaption>",
+                "</figure>",
+            ]
+    out += ["<h3>Interactive map</h3>", maps.interactive]
+    return out
+
+
+def _page(
+    data: RunData,
+    images: list[tuple[str, bytes]],
+    notice: str | None,
+    maps: list[str] | None = None,
+) -> str:
     info = data.run_info
     name = str(info.get("scenario", ""))
     out = [
@@ -108,6 +169,9 @@ def _page(data: RunData, images: list[tuple[str, bytes]], notice: str | None) ->
 
     out.append("<h2>Summary</h2>")
     out += _table(("figure", "value"), _flatten(data.summary))
+
+    # An emergency manager looks first at what is sealed where.
+    out += maps or []
 
     out.append("<h2>Plots</h2>")
     if notice is not None:

@@ -8,6 +8,7 @@ A *run folder* holds one run of a scenario::
     metrics.csv       one row per simulated day, ``day`` first
     metrics.parquet   the same table (when pyarrow, the ``parquet`` extra, is installed)
     summary.json      figures of the whole run
+    zones.csv         day, compound, zone for every compound not ``open`` (maps)
     plot_*.png        the main series (when matplotlib, the ``plot`` extra, is installed)
     report.html       written later by :func:`gridgov.sim.report.write_report`
 
@@ -27,7 +28,7 @@ import io
 import json
 import math
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -47,6 +48,7 @@ __all__ = [
     "clear_unfinished",
     "read_run",
     "read_run_info",
+    "read_zones",
     "render_plots",
     "write_run",
 ]
@@ -61,6 +63,7 @@ RUN_FILE = "run.json"
 METRICS_CSV = "metrics.csv"
 METRICS_PARQUET = "metrics.parquet"
 SUMMARY_FILE = "summary.json"
+ZONES_CSV = "zones.csv"
 REPORT_FILE = "report.html"
 
 #: The plots of a run: file stem -> (column name prefix, title), in page order.
@@ -128,6 +131,8 @@ def write_run(result: RunResult, folder: Path | str, *, plots: bool = True) -> P
         METRICS_CSV: _metrics_csv(columns, rows),
         SUMMARY_FILE: _summary_json(result.summary, path),
     }
+    if result.zone_days:
+        contents[ZONES_CSV] = _zones_csv(result.zone_days)
     skipped: dict[str, str] = {}
     try:
         contents[METRICS_PARQUET] = _metrics_parquet(columns, rows, types)
@@ -343,6 +348,48 @@ def _metrics_csv(columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...]) ->
     writer.writerow(columns)
     writer.writerows([_cell(v) for v in row] for row in rows)
     return buffer.getvalue()
+
+
+def _zones_csv(zone_days: Iterable[tuple[Any, Mapping[str, str]]]) -> str:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("day", "compound", "zone"))
+    for day, zones in zone_days:
+        writer.writerows((_cell(day), c, zones[c]) for c in sorted(zones))
+    return buffer.getvalue()
+
+
+def read_zones(folder: Path | str) -> list[tuple[Any, dict[str, str]]]:
+    """The zones of a run folder's ``zones.csv``: (day, compound -> zone) per day.
+
+    Days are those of ``metrics.csv``; a day with every compound open has an
+    empty mapping. Empty when the run has no ``zones.csv``.
+
+    Raises:
+        RunFolderError: the folder is not a run, or ``zones.csv`` is damaged.
+    """
+    path = Path(folder)
+    data = read_run(path)
+    file = path / ZONES_CSV
+    if not file.is_file():
+        return []
+    days = [row[data.columns.index("day")] for row in data.rows] if "day" in data.columns else []
+    by_day: dict[str, dict[str, str]] = {_cell(d): {} for d in days}
+    try:
+        with file.open(encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            if next(reader, None) != ["day", "compound", "zone"]:
+                raise RunFolderError(f"{file}:1: expected the header day,compound,zone", path)
+            for number, row in enumerate(reader, 2):
+                if len(row) != 3 or row[0] not in by_day:
+                    raise RunFolderError(
+                        f"{file}:{number}: expected a day of metrics.csv, a compound and a zone",
+                        path,
+                    )
+                by_day[row[0]][row[1]] = row[2]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise RunFolderError(f"{file}: unreadable ({error})", path) from None
+    return [(d, by_day[_cell(d)]) for d in days]
 
 
 def _require(module: str, extra: str) -> ModuleType:

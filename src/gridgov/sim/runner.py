@@ -92,6 +92,8 @@ class RunResult:
     rows: tuple[tuple[Any, ...], ...]
     #: Figures of the whole run (JSON-friendly).
     summary: Mapping[str, Any]
+    #: For each row, (day, zone of every compound not ``open``): what maps show.
+    zone_days: tuple[tuple[Any, Mapping[str, str]], ...] = ()
 
     def column(self, name: str) -> list[Any]:
         """The values of one metric, day by day."""
@@ -227,6 +229,7 @@ def run_scenario(
     total_steps = math.ceil(scenario.run.days / step)
     households = {c: city.households(c) for c in city.compounds}
     rows: list[tuple[Any, ...]] = []
+    zone_days: list[tuple[Any, Mapping[str, str]]] = []
     household_days = {"sealed": 0.0, "controlled": 0.0}
     confirmed_today = 0
     total_confirmed = 0
@@ -293,6 +296,7 @@ def run_scenario(
                 total_confirmed,
             ) + tuple(ticket_values)
             rows.append(row)
+            zone_days.append((row[0], {c: z for c, z in zones.items() if z != "open"}))
             for name in ("compounds_sealed", "households_sealed"):
                 peaks[name] = max(peaks[name], row[COLUMNS.index(name)])
             for name, value in engine.response_counts().items():
@@ -351,7 +355,7 @@ def run_scenario(
             },
         }
     )
-    return RunResult(scenario, run_seed, columns, tuple(rows), summary)
+    return RunResult(scenario, run_seed, columns, tuple(rows), summary, tuple(zone_days))
 
 
 def _away(base: Mapping[str, float], availability: float) -> dict[str, float]:
