@@ -78,3 +78,19 @@ def test_resume_through_the_command_line(
     assert (
         capsys.readouterr().out == f"3 runs (3 already finished) written to {out / 'sweep.csv'}\n"
     )
+
+
+def test_clear_unfinished_knows_every_file_a_run_writes(tmp_path: Path) -> None:
+    """Whatever write_run writes, an unfinished folder (no run.json) is cleared of it."""
+    from gridgov.sim.report import write_report
+    from gridgov.sim.results import clear_unfinished, write_run
+    from gridgov.sim.runner import run_scenario
+    from gridgov.sim.scenario import load_scenario
+
+    scenario = load_scenario(SCENARIOS / "small.toml").with_values({"run.days": 2})
+    folder = write_run(run_scenario(scenario), tmp_path / "run")
+    write_report(folder)
+    (folder / "run.json").unlink()
+    (folder / ".metrics.csv.x.part").write_text("half", encoding="utf-8")
+    clear_unfinished(folder)
+    assert list(folder.iterdir()) == []

@@ -196,7 +196,7 @@ def clear_unfinished(folder: Path | str) -> None:
     path = Path(folder)
     if not path.is_dir() or (path / RUN_FILE).exists():
         return
-    names = {SCENARIO_FILE, METRICS_CSV, METRICS_PARQUET, SUMMARY_FILE, REPORT_FILE}
+    names = {SCENARIO_FILE, METRICS_CSV, METRICS_PARQUET, SUMMARY_FILE, ZONES_CSV, REPORT_FILE}
     for entry in path.iterdir():
         ours = entry.name in names or (
             entry.name.startswith("plot_") and entry.name.endswith(".png")
