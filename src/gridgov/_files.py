@@ -146,12 +146,30 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
     )
     try:
         with os.fdopen(descriptor, "wb") as handle:
+            # mkstemp makes a private file; give it the mode a plain open() would.
+            os.fchmod(handle.fileno(), _mode_for(target))
             handle.write(payload)
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+def _mode_for(target: Path) -> int:
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        return 0o666 & ~_UMASK
 
 
 def _existing_ancestor(path: Path) -> Path:

@@ -71,8 +71,8 @@ PLOT_GROUPS: Mapping[str, tuple[str, str]] = {
     "compounds": ("compounds_", "Compounds by zone"),
     "households": ("households_", "Households by zone"),
     "communities": ("communities_", "Communities by mode"),
-    "posts": ("posts_", "Posts needed, filled and short"),
-    "tickets": ("tickets_", "Tickets opened, closed and escalated"),
+    "posts": ("posts_", "Posts by role: needed, filled and short"),
+    "tickets": ("tickets_", "Requests (tickets) and their escalations"),
     "cases": ("cases_", "Cases"),
 }
 
@@ -452,49 +452,9 @@ def render_plots(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> dict[
     groups = {stem: group for stem, group in groups.items() if group[1]}
     if not groups:
         return {}
-    _require("matplotlib", "plot")
-    # Figure without pyplot: no global state, no GUI backend, safe in worker processes.
-    figure_module = _require("matplotlib.figure", "plot")
-    ticker = _require("matplotlib.ticker", "plot")
-    _require("matplotlib.backends.backend_agg", "plot")
-    if "day" in columns:
-        day = columns.index("day")
-        xs = [_number(r[day]) for r in table]
-    else:
-        xs = [float(i) for i in range(len(table))]
-    images: dict[str, bytes] = {}
-    for stem, (title, names) in groups.items():
-        figure = figure_module.Figure(figsize=(8, 4.5), dpi=100, layout="constrained")
-        axes = figure.add_subplot()
-        for number, name in enumerate(names):
-            index = columns.index(name)
-            axes.plot(
-                xs,
-                [_number(r[index]) for r in table],
-                label=name.removeprefix(PLOT_GROUPS[stem][0]),
-                # the colour cycle has ten colours: vary the line past them
-                linestyle=("-", "--", ":", "-.")[number // 10 % 4],
-            )
-        axes.set_title(title)
-        axes.set_xlabel("day")
-        axes.grid(visible=True, alpha=0.3)
-        axes.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-        if all(types[name] == "int" for name in names):
-            axes.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-        if len(names) <= 6:
-            axes.legend(fontsize="small")
-        else:  # many series (posts by role and level): keep the legend off the lines
-            axes.legend(
-                fontsize="x-small",
-                loc="upper left",
-                bbox_to_anchor=(1.01, 1.0),
-                ncols=1 + len(names) // 20,
-            )
-        buffer = io.BytesIO()
-        # No "Software" chunk: the same data gives the same bytes.
-        figure.savefig(buffer, format="png", metadata={"Software": None})
-        images[stem] = buffer.getvalue()
-    return images
+    from gridgov.sim.plots import draw
+
+    return draw(columns, table, list(groups))
 
 
 def _number(value: Any) -> float:
