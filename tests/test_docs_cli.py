@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,3 +74,47 @@ def test_the_limits_are_the_code_s() -> None:
     missing = [row for row in rows if row not in page]
     assert missing == []
     assert LIMITS["rules"] == LIMITS["scenario"] == LIMITS["sweep"] == LIMITS["checked"]
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.py")), ids=lambda p: p.name)
+def test_examples_take_help(example: Path, tmp_path: Path) -> None:
+    """--help returns at once and writes nothing; examples with options print their usage."""
+    done = subprocess.run(
+        [sys.executable, str(example), "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert list(tmp_path.iterdir()) == []
+    source = example.read_text(encoding="utf-8")
+    if "argparse" in source or "sys.argv" in source:
+        assert done.stdout.startswith("usage:"), done.stdout[:200]
+
+
+def _table_of(text: str) -> str:
+    """The table lines of the covasim example's output (without the plot's path)."""
+    return "".join(line + "\n" for line in text.splitlines() if not line.startswith("plot:"))
+
+
+@pytest.mark.slow
+def test_covasim_doc_table_is_what_the_example_prints(tmp_path: Path) -> None:
+    """docs/covasim.md shows exactly the table examples/covasim_policies.py prints."""
+    pytest.importorskip("covasim")
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "covasim_policies.py"), "--plot", str(tmp_path / "p.png")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    page = (PAGE.parent / "covasim.md").read_text(encoding="utf-8")
+    blocks = [b.split("```")[0] for b in page.split("```text\n")[1:]]
+    table = _table_of(done.stdout)
+    assert table in blocks
