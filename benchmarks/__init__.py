@@ -74,36 +74,44 @@ def load() -> dict[str, Benchmark]:
 
 
 def figure(
-    value: float,
+    value: float | None,
     unit: str,
     target: float,
     what: str,
     baseline: float | None = None,
     baseline_what: str | None = None,
+    higher_is_better: bool = False,
     **details: Any,
 ) -> Figure:
-    """A figure with its target (lower is better) and its baseline.
+    """A figure with its target (lower is better, unless said) and its baseline.
 
     Args:
-        value: the measured figure.
-        unit: its unit (``s``, ``us``, ``MB``).
-        target: the figure meets its target when ``value < target``.
+        value: the measured figure; None when it could not be honestly
+            reported (e.g. outputs that differ): it then misses its target.
+        unit: its unit (``s``, ``us``, ``MB``, ``x`` for a speedup).
+        target: the figure meets its target when ``value < target``
+            (``value >= target`` when ``higher_is_better``).
         what: one line saying what was measured.
         baseline: the same kind of figure, measured in the same run, for a
             reference computation; ``ratio`` is ``value / baseline``.
         baseline_what: one line saying what the baseline measured.
+        higher_is_better: the figure is a speedup or a rate (its JSON says
+            ``"better": "higher"``).
         details: extra fields (individual runs, sample sizes).
     """
+    meets = value is not None and (value >= target if higher_is_better else value < target)
     out: Figure = {
         "what": what,
-        "value": _round(value),
+        "value": None if value is None else _round(value),
         "unit": unit,
         "target": target,
-        "meets_target": value < target,
+        "meets_target": meets,
     }
+    if higher_is_better:
+        out["better"] = "higher"
     if baseline is not None:
         out["baseline"] = {"what": baseline_what or "", "value": _round(baseline), "unit": unit}
-        out["ratio"] = _round(value / baseline) if baseline else None
+        out["ratio"] = _round(value / baseline) if baseline and value is not None else None
     out.update(details)
     return out
 

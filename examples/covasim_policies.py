@@ -3,7 +3,7 @@
 One district (Xiangyang, 230803, of the Jiamusi preset at scale 0.1: 21
 compounds, about 16,600 households) is modelled agent by agent in Covasim,
 one agent a resident. Ten residents are infected unseen on day 0, and a case
-is confirmed in 230803001001-C01 on day 3. Two policies, three seeds each:
+is confirmed in 230803007001-C01 on day 3. Two policies, three seeds each:
 
 * compound: the rules of practice (a case seals its compound, controls its
   grid, puts its community under precaution);
@@ -46,7 +46,7 @@ scale = 0.1
 
 [outbreak]
 driver = "covasim"
-cases = [{{ compound = "230803001001-C01", day = 3 }}]
+cases = [{{ compound = "230803007001-C01", day = 3 }}]
 
 [outbreak.options]
 area = "230803"           # Covasim models this district's residents

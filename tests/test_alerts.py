@@ -18,8 +18,9 @@ from gridgov.alerts import (
     CATEGORIES,
     CPEAS_GEOCODE,
     MAX_ALERT_BYTES,
-    AlertDecision,
+    AlertBook,
     AlertError,
+    AlertPlan,
     AlertRule,
     CapAlert,
     CapArea,
@@ -45,6 +46,17 @@ VILLAGE = "990101201201"
 HEALTH_AUTHORITY = "990101-health-commission"
 SEALED_ID = "99010141600000_20220917093000"
 SEALED_SENT = datetime(2022, 9, 17, 9, 30, tzinfo=timezone(timedelta(hours=8)))
+
+
+#: Rule without review thresholds: the small city's communities are half of it.
+WIDE = AlertRule(review_share=1.0, review_level="city")
+NOW = SEALED_SENT
+
+
+def plan(city: City, cap: CapAlert, rule: AlertRule | None = None, **kwargs: object) -> AlertPlan:
+    """plan_alert at the alert's time, without review thresholds unless a rule is given."""
+    now = kwargs.pop("now", NOW)
+    return plan_alert(city, cap, rule if rule is not None else WIDE, now=now, **kwargs)  # type: ignore[arg-type]
 
 
 def tz(hours: int) -> timezone:
@@ -221,33 +233,38 @@ class TestOasisExamples:
         self, small_city: City, name: str, category: str, event: str
     ) -> None:
         """Against the small preset each is ignored: its category is not a health emergency."""
-        decision = plan_alert(small_city, parse_cap((OASIS / f"{name}.xml").read_bytes()))
+        decision = plan(small_city, parse_cap((OASIS / f"{name}.xml").read_bytes()))
         assert (decision.action, decision.zone, decision.targets) == ("ignore", None, ())
         assert decision.reasons == (
             f"info 1 {event!r}: category {category} is not a health emergency "
             "(handled: Health, CBRNE)",
         )
 
-    def test_ignored_as_no_unit_when_every_category_counts(self, small_city: City) -> None:
-        """With every category handled, their areas match no unit, or the measure is none."""
+    def test_sent_to_review_when_every_category_counts(self, small_city: City) -> None:
+        """With every category handled, areas that match no unit go to a person, never dropped."""
         rule = AlertRule(categories=CATEGORIES)
-        reasons = {
-            name: plan_alert(small_city, parse_cap((OASIS / f"{name}.xml").read_bytes()), rule)
+        caps = {
+            name: parse_cap((OASIS / f"{name}.xml").read_bytes())
             for name in ("oasis-example1", "oasis-example2", "oasis-example3")
         }
-        assert {d.action for d in reasons.values()} == {"ignore"}
-        assert reasons["oasis-example1"].reasons == (
-            "info 1 'Homeland Security Advisory System Update' area 1 "
-            "'U.S. nationwide and interests worldwide': matches no unit of Smalltown "
-            "(no CPEAS Geographic Code geocode; no unit is named so)",
+        # Each read when it was sent (example 2 expires the same afternoon).
+        plans = {name: plan(small_city, cap, rule, now=cap.sent) for name, cap in caps.items()}
+        assert plans["oasis-example1"].outcome == "review"
+        assert plans["oasis-example1"].reasons == (
+            "review R000001: info 1 'Homeland Security Advisory System Update' area 1 "
+            "'U.S. nationwide and interests worldwide': no geocode, and areaDesc names no unit",
         )
-        (why,) = reasons["oasis-example2"].reasons
+        assert plans["oasis-example2"].outcome == "review"
+        (review,) = plans["oasis-example2"].reviews
+        (why,) = review.reasons
         assert why.startswith("info 1 'SEVERE THUNDERSTORM' area 1 'EXTREME NORTH CENTRAL")
         assert why.endswith(
-            "matches no unit of Smalltown (no CPEAS Geographic Code geocode (has: SAME); "
-            "no unit is named so)"
+            "geocode valueName 'SAME' is not accepted (accepted: CPEAS Geographic Code, "
+            "GB/T 2260, GB/T2260, GB 2260, 行政区划代码, 行政区域代码, 区划代码, ADCODE, "
+            "Administrative Division Code); 1 polygon(s), 0 circle(s) and no geometry to "
+            "match them by"
         )
-        assert reasons["oasis-example3"].reasons == (
+        assert plans["oasis-example3"].reasons == (
             "info 1 'Earthquake': severity Minor calls for no measure "
             "(measures: Extreme -> sealed, Severe -> controlled, Moderate -> precaution)",
         )
@@ -263,24 +280,21 @@ class TestChineseAlerts:
         assert cap.infos[0].headline == "东社区发现确诊病例，实行封控管理"
         assert cap.infos[0].areas[0].codes() == (EAST,)
         assert cap.key == (HEALTH_AUTHORITY, SEALED_ID, SEALED_SENT)
-        decision = plan_alert(small_city, cap)
-        assert decision == AlertDecision(
-            alert=SEALED_ID,
-            action="declare",
-            zone="sealed",
-            targets=(EAST,),
-            reasons=(),
-            msg_type="Alert",
-            sender=HEALTH_AUTHORITY,
-            status="Actual",
-            measures=(("sealed", (EAST,)),),
+        decision = plan(small_city, cap)
+        assert (decision.outcome, decision.zone, decision.units) == ("declare", "sealed", (EAST,))
+        assert decision.declares == (("sealed", (EAST,)),)
+        assert (decision.alert, decision.sender, decision.msg_type) == (
+            SEALED_ID,
+            HEALTH_AUTHORITY,
+            "Alert",
         )
+        assert decision.reasons == ("ends at 2022-09-24T09:30:00+08:00 (expires)",)
 
     def test_area_by_name(self, small_city: City) -> None:
         """Health / Severe / Likely / Expected on "West Community" by name: controlled."""
         cap = read("cn-health-areadesc.xml")
         assert cap.infos[0].response_types == ("Avoid", "Monitor")
-        decision = plan_alert(small_city, cap)
+        decision = plan(small_city, cap)
         assert (decision.action, decision.zone, decision.targets) == (
             "declare",
             "controlled",
@@ -292,48 +306,59 @@ class TestChineseAlerts:
         cap = read("cn-exercise.xml")
         assert (cap.status, cap.scope) == ("Exercise", "Restricted")
         assert cap.note == "演练：山村封控演练，不影响居民正常生活。"
-        ignored = plan_alert(small_city, cap)
+        ignored = plan(small_city, cap)
         assert (ignored.action, ignored.targets) == ("ignore", ())
         assert ignored.reasons == (
             "status Exercise: an exercise never changes live state (pass exercise=True to play it)",
         )
-        played = plan_alert(small_city, cap, exercise=True)
+        played = plan(small_city, cap, exercise=True)
         assert (played.action, played.zone, played.targets) == ("declare", "sealed", (VILLAGE,))
         assert played.status == "Exercise"
 
-    def test_cancel_lifts_its_area(self, small_city: City) -> None:
-        """A Cancel referencing the sealing alert lifts its own area to open."""
+    def test_cancel_of_nothing_received(self, small_city: City) -> None:
+        """A Cancel of an alert never received lifts nothing (its own areas are not trusted)."""
         cap = read("cn-cancel.xml")
         assert cap.references == ((HEALTH_AUTHORITY, SEALED_ID, SEALED_SENT),)
         assert cap.references[0] == read("cn-health-sealed.xml").key
-        decision = plan_alert(small_city, cap)
-        assert (decision.action, decision.zone, decision.targets) == ("lift", "open", (EAST,))
+        decision = plan(small_city, cap)
+        assert (decision.outcome, decision.zone, decision.units) == ("ignore", None, ())
         assert decision.references == cap.references
-        assert decision.reasons == ()
+        (why,) = decision.reasons
+        assert why.startswith(f"Cancel refers to {HEALTH_AUTHORITY},{SEALED_ID},")
 
     def test_update_keeps_the_highest_units(self, small_city: City) -> None:
-        """An Update in two languages: street and village sealed, the inner community
-        dropped, the unknown code given as a reason."""
+        """An Update in two languages: the unknown community code falls back to the
+        district, which covers the rest; the village named without a code waits for review."""
         cap = read("cn-update.xml")
         assert [i.language for i in cap.infos] == ["zh-CN", "en-US"]
-        decision = plan_alert(small_city, cap)
-        assert (decision.action, decision.zone) == ("declare", "sealed")
-        assert decision.targets == (STREET, VILLAGE)
-        assert decision.measures == (("sealed", (STREET, VILLAGE)),)
-        assert decision.reasons == (
-            "info 1 '新冠肺炎疫情' area 4 '河畔街道第九社区': matches no unit of Smalltown "
-            "(CPEAS Geographic Code 990101009001 names no unit; no unit is named so)",
+        decision = plan(small_city, cap)
+        # 990101009001 is no unit of the city: its nearest known ancestor is the
+        # district, which covers the rest (the default rule sends that to review).
+        assert (decision.outcome, decision.zone) == ("declare", "sealed")
+        assert decision.declares == (("sealed", (DISTRICT,)),)
+        assert "geocode 990101009001 names no unit; its nearest known ancestor is 990101" in (
+            " ".join(decision.reasons)
         )
+        # The alert carries geocodes, so "Hill Village" (no code) is not matched by name.
+        (village,) = decision.reviews
+        assert village.units == ()
+        assert "areaDesc is not matched" in village.reasons[0]
+        strict = plan(small_city, cap, AlertRule())
+        assert strict.outcome == "review"
+        assert strict.declares == ()
+        # The district for its level; the street, then, for its share (4 of 6 compounds).
+        assert [r.units for r in strict.reviews] == [(), (DISTRICT,), (STREET,)]
 
     def test_jiamusi_codes(self, jiamusi_city: City) -> None:
         """Real Jiamusi codes resolve: a community, a street by 9 digits, a district by 6."""
         chain = jiamusi_city.chain
-        assert resolve_area(jiamusi_city, area("", "230803001001")) == ("230803001001",)
-        assert chain.unit("230803001001").parent == "230803001"
-        assert resolve_area(jiamusi_city, area("", "230803001")) == ("230803001",)
+        assert resolve_area(jiamusi_city, area("", "230803007001")) == ("230803007001",)
+        assert chain.unit("230803007001").parent == "230803007"
+        assert resolve_area(jiamusi_city, area("", "230803007")) == ("230803007",)
         assert resolve_area(jiamusi_city, area("", "230803")) == ("230803",)
         assert resolve_area(jiamusi_city, area("", "230803000000")) == ("230803",)
-        assert resolve_area(jiamusi_city, area("Xiangyang District")) == ("230803",)
+        assert resolve_area(jiamusi_city, area("向阳区")) == ("230803",)
+        assert resolve_area(jiamusi_city, area("西林街道")) == ("230803007",)
 
 
 class TestResolveArea:
@@ -366,9 +391,14 @@ class TestResolveArea:
         """When a code resolves, the areaDesc is not looked at."""
         assert resolve_area(small_city, area("West Community", EAST)) == (EAST,)
 
-    def test_unknown_code_falls_back_to_name(self, small_city: City) -> None:
-        """A code naming no unit leaves the areaDesc to decide."""
-        assert resolve_area(small_city, area("West Community", "990101009001")) == (WEST,)
+    def test_unknown_code_falls_back_to_its_ancestor(self, small_city: City) -> None:
+        """A code of the city naming no unit gives its nearest known ancestor, never the name."""
+        assert resolve_area(small_city, area("West Community", "990101001009")) == (STREET,)
+        assert resolve_area(small_city, area("West Community", "990101009001")) == (DISTRICT,)
+
+    def test_code_outside_the_city_never_falls_back_to_the_name(self, small_city: City) -> None:
+        """Another city's code with a name this city has: nothing."""
+        assert resolve_area(small_city, area("West Community", "230402000000")) == ()
 
     @pytest.mark.parametrize("desc", ["West Community", "west community", " WEST   Community "])
     def test_by_name(self, small_city: City, desc: str) -> None:
@@ -389,18 +419,19 @@ class TestResolveArea:
 
     def test_ambiguous_name_reason(self, small_city: City) -> None:
         """plan_alert says why a shared name was not used."""
-        decision = plan_alert(small_city, alert(info(area("Grid 1"))))
+        decision = plan(small_city, alert(info(area("Grid 1"))))
         (why,) = decision.reasons
         assert (
             "areaDesc names 3 units (990101001001-G001, 990101001002-G001, 990101201201-G001)"
             in why
         )
-        assert why.endswith("give a CPEAS Geographic Code geocode)")
+        (review,) = decision.reviews
+        assert review.candidates == ("990101001001-G001", "990101001002-G001", "990101201201-G001")
 
     def test_bad_code_reason(self, small_city: City) -> None:
         """plan_alert says which code was malformed."""
-        (why,) = plan_alert(small_city, alert(info(area("x", "12ab")))).reasons
-        assert "CPEAS Geographic Code '12ab' is not 6, 9 or 12 digits" in why
+        (why,) = plan(small_city, alert(info(area("x", "12ab")))).reasons
+        assert "geocode '12ab' is not 6, 9 or 12 digits" in why
 
 
 class TestAlertRule:
@@ -506,7 +537,7 @@ class TestPlanAlert:
     def test_statuses(self, small_city: City, status: str, exercise: bool, action: str) -> None:
         """Only Actual changes live state, and Exercise when asked; never Test, Draft, System."""
         cap = alert(info(area("x", EAST)), status=status)
-        decision = plan_alert(small_city, cap, exercise=exercise)
+        decision = plan(small_city, cap, exercise=exercise)
         assert decision.action == action
         if action == "ignore":
             (why,) = decision.reasons
@@ -515,63 +546,79 @@ class TestPlanAlert:
     @pytest.mark.parametrize("msg_type", ["Ack", "Error"])
     def test_ack_and_error(self, small_city: City, msg_type: str) -> None:
         """Ack and Error carry no measure."""
-        decision = plan_alert(small_city, alert(info(area("x", EAST)), msg_type=msg_type))
+        decision = plan(small_city, alert(info(area("x", EAST)), msg_type=msg_type))
         assert decision.action == "ignore"
         assert decision.reasons == (f"msgType {msg_type} carries no measure",)
 
     def test_update_is_an_alert(self, small_city: City) -> None:
         """An Update declares its new measure like an Alert."""
         cap = alert(info(area("x", WEST), severity="Moderate"), msg_type="Update")
-        decision = plan_alert(small_city, cap)
+        decision = plan(small_city, cap)
         assert (decision.action, decision.zone, decision.targets) == (
             "declare",
             "precaution",
             (WEST,),
         )
 
-    def test_cancel_without_info_lifts_the_references(self, small_city: City) -> None:
-        """A Cancel with no area is a lift with no targets, for the engine to resolve."""
-        refs = ((HEALTH_AUTHORITY, SEALED_ID, SEALED_SENT),)
-        decision = plan_alert(small_city, alert(msg_type="Cancel", references=refs))
-        assert (decision.action, decision.zone, decision.targets) == ("lift", "open", ())
+    def test_cancel_without_info_lifts_its_chain(self, small_city: City) -> None:
+        """A Cancel with no area lifts what its referenced chain applied (from the book)."""
+        book = AlertBook()
+        sealed = plan(small_city, alert(info(area("x", EAST))))
+        book.apply("alert.received", sealed.event_data())
+        refs = (("test", "A1", SEALED_SENT),)
+        cancel = attrs.evolve(
+            alert(msg_type="Cancel", references=refs),
+            identifier="C1",
+            sent=SEALED_SENT + timedelta(hours=1),
+        )
+        sealed_now = {c: "sealed" for c in small_city.compounds_of(EAST)}
+        decision = plan(
+            small_city,
+            cancel,
+            book=book,
+            zones=lambda c: sealed_now.get(c, "open"),
+            now=NOW + timedelta(hours=1),
+        )
+        assert (decision.outcome, decision.zone, decision.units) == ("lift", "open", (EAST,))
         assert decision.references == refs
-        (why,) = decision.reasons
-        assert why.startswith("Cancel carries no area: lift what the referenced alerts set")
-        assert SEALED_ID in why
+        assert sorted(decision.lowers) == [(c, "open", False) for c in sorted(sealed_now)]
 
     def test_cancel_without_anything(self, small_city: City) -> None:
         """A Cancel with no info and no references is ignored."""
-        decision = plan_alert(small_city, alert(msg_type="Cancel"))
+        decision = plan(small_city, alert(msg_type="Cancel"))
         assert decision.action == "ignore"
-        assert decision.reasons == ("Cancel carries no <info>: no measure",)
+        assert decision.reasons == ("Cancel names no reference: nothing is known to cancel",)
 
     def test_cancel_of_another_category_lifts_nothing(self, small_city: City) -> None:
         """A weather Cancel never lifts health measures on the same area."""
         cap = alert(info(area("x", EAST), categories=("Met",)), msg_type="Cancel")
-        assert plan_alert(small_city, cap).action == "ignore"
+        assert plan(small_city, cap).action == "ignore"
 
     def test_alert_without_info(self, small_city: City) -> None:
         """An Alert with no info is ignored with a reason."""
-        decision = plan_alert(small_city, alert())
+        decision = plan(small_city, alert())
         assert decision.reasons == ("Alert carries no <info>: no measure",)
 
     def test_info_without_area(self, small_city: City) -> None:
         """An info with no area is ignored with a reason."""
-        (why,) = plan_alert(small_city, alert(info())).reasons
+        (why,) = plan(small_city, alert(info())).reasons
         assert why == "info 1 'outbreak': has no <area>; nothing to resolve"
 
     def test_expired(self, small_city: City) -> None:
         """An info expired at ``now`` is ignored; before then it counts."""
         ends = datetime(2022, 9, 24, 1, 30, tzinfo=UTC)
         cap = alert(info(area("x", EAST), expires=ends))
-        assert plan_alert(small_city, cap, now=ends - timedelta(seconds=1)).action == "declare"
-        late = plan_alert(small_city, cap, now=ends)
+        assert plan(small_city, cap, now=ends - timedelta(seconds=1)).action == "declare"
+        late = plan(small_city, cap, now=ends)
         assert late.action == "ignore"
-        assert late.reasons == ("info 1 'outbreak': expired at 2022-09-24T01:30:00+00:00",)
+        assert late.reasons == (
+            "info 1 'outbreak': expired at 2022-09-24T01:30:00+00:00",
+            "already expired when received: does nothing",
+        )
 
     def test_naive_now(self, small_city: City) -> None:
         """``now`` without a time zone is refused."""
-        with pytest.raises(AlertError, match="has no time zone"):
+        with pytest.raises(AlertError, match="is not an aware datetime"):
             plan_alert(small_city, alert(), now=datetime(2022, 9, 17))
 
     def test_several_zones(self, small_city: City) -> None:
@@ -581,7 +628,7 @@ class TestPlanAlert:
             info(area("x", STREET), area("y", VILLAGE), severity="Moderate"),
             info(area("x", "990101001001"), area("y", WEST), severity="Severe"),
         )
-        decision = plan_alert(small_city, cap)
+        decision = plan(small_city, cap)
         assert (decision.action, decision.zone, decision.targets) == ("declare", "sealed", (EAST,))
         assert decision.measures == (
             ("sealed", (EAST,)),
@@ -595,7 +642,7 @@ class TestPlanAlert:
     def test_milder_inside_severe(self, small_city: City) -> None:
         """A milder measure inside a more severe target is dropped with a reason."""
         cap = alert(info(area("x", STREET)), info(area("y", EAST), severity="Moderate"))
-        decision = plan_alert(small_city, cap)
+        decision = plan(small_city, cap)
         assert decision.measures == (("sealed", (STREET,)),)
         assert decision.reasons == ("precaution on 990101001001: already inside sealed 990101001",)
 
@@ -610,12 +657,12 @@ class TestPlanAlert:
                 area("Compound 1"),  # shared name: ignored
             )
         )
-        decision = plan_alert(small_city, cap)
+        decision = plan(small_city, cap)
         assert decision.targets == (STREET, VILLAGE)
 
     def test_decision_is_frozen(self, small_city: City) -> None:
         """A decision is an immutable value."""
-        decision = plan_alert(small_city, read("cn-health-sealed.xml"))
+        decision = plan(small_city, read("cn-health-sealed.xml"))
         with pytest.raises(attrs.exceptions.FrozenInstanceError):
             decision.action = "lift"  # type: ignore[misc]
 
@@ -981,7 +1028,7 @@ def parses_or_refuses(data: bytes | str, city: City) -> None:
         return
     assert isinstance(cap, CapAlert)
     for exercise in (False, True):
-        decision = plan_alert(city, cap, AlertRule(categories=CATEGORIES), exercise=exercise)
+        decision = plan(city, cap, AlertRule(categories=CATEGORIES), exercise=exercise)
         assert decision.action in ("declare", "lift", "ignore")
 
 
@@ -1032,7 +1079,7 @@ class TestFuzz:
                 urgency=urgency,
             )
         )
-        decision = plan_alert(small_city, cap)
+        decision = plan(small_city, cap)
         chain = small_city.chain
         for _, targets in decision.measures:
             assert list(targets) == sorted(set(targets))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
 import string
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,9 +32,16 @@ from gridgov import (
     load_city,
 )
 from gridgov.cli import main
-from gridgov.presets import small
-from strategies import TOY_CO_BUILDING, cities, toy_compounds, toy_units
+from gridgov.presets import jiamusi, small
+from strategies import (
+    TOY_CO_BUILDING,
+    check_every_building_in_exactly_one_grid,
+    cities,
+    toy_compounds,
+    toy_units,
+)
 
+ROOT = Path(__file__).resolve().parent.parent
 FILES = (
     "city.toml",
     "units.csv",
@@ -429,7 +439,7 @@ CORPUS: dict[str, tuple[Callable[[Path], None], list[str]]] = {
     ),
     "city.toml not TOML": (
         replace("city.toml", "format = 1", "format = "),
-        ["small/city.toml:1: (file): not TOML: Invalid value (at line 1, column 10)"],
+        ["small/city.toml:1: (syntax): invalid TOML (column 10): Invalid value"],
     ),
     "unknown key in city.toml": (
         replace("city.toml", 'name = "Smalltown"', 'name = "Smalltown"\nnmae = "x"'),
@@ -554,10 +564,17 @@ class TestTextAndFiles:
         ]
 
     @pytest.mark.slow
-    def test_50_mb_of_garbage(self, bundle: Path) -> None:
+    @pytest.mark.parametrize(
+        ("name", "row"),
+        [
+            ("people.csv", b"P,wizard,nowhere,,nowhere,,\n"),
+            ("units.csv", b"U,nowhere,stret,,,\n"),
+            ("buildings.csv", b"B,nowhere,,-1\n"),
+        ],
+    )
+    def test_50_mb_of_garbage(self, bundle: Path, name: str, row: bytes) -> None:
         """A malformed 50 MB file: a capped list of problems and a count, no crash."""
-        row = b"P,wizard,nowhere,,nowhere,,\n"
-        with open(bundle / "people.csv", "ab") as handle:
+        with open(bundle / name, "ab") as handle:
             for _ in range(50_000_000 // len(row) // 1000):
                 handle.write(row * 1000)
         problems = check_bundle(bundle)
@@ -856,3 +873,267 @@ class TestScenarios:
             f"{scenario_dir / 'on_preset.toml'}:9: outbreak.cases[0].compound: no compound "
             "'990101001001-C01' in the city (Other)"
         ]
+
+
+# ---------------------------------------------------------------- synthesis
+
+LAKESIDE = """\
+id,parent,level,kind,name,households,population,large_enterprises,hospitals
+330100,,city,,Lakeside,,,,
+330102,330100,district,urban_district,Old Town,,,,
+330102001,330102,street,street,Bridge Street,,,,
+330102001001,330102001,community,,Bridge Community,2400,,1,1
+330102001002,330102001,community,,Mill Community,,5000,,
+330105,330100,district,county,Hill County,,,,
+330105201,330105,street,township,Pine Township,,,,
+330105201201,330105201,community,,Pine Village,260,,,
+"""
+
+
+@pytest.fixture
+def lakeside(tmp_path: Path) -> Path:
+    path = tmp_path / "units.csv"
+    path.write_text(LAKESIDE, encoding="utf-8")
+    return path
+
+
+class TestSynthesis:
+    """A code list with household counts becomes a whole, valid, seeded city."""
+
+    def test_grids_by_the_standard(self, lakeside: Path) -> None:
+        """Urban grids of ~200 households, rural of ~50, one exclusive grid per large org."""
+        from gridgov.synthesis import synthesize
+
+        city = synthesize(lakeside, seed=1)
+        chain = city.chain
+        kinds = {
+            c: Counter(chain.unit(g).kind for g in chain.children(c, "grid"))
+            for c in chain.units("community")
+        }
+        # 2,400 / 200 = 12; 5,000 people / 2.1 = 2,381 households / 200 = 12; 260 / 50 = 5.
+        assert kinds == {
+            "330102001001": {"urban": 12, "exclusive": 2},
+            "330102001002": {"urban": 12},
+            "330105201201": {"rural": 5},
+        }
+        assert city.households("330102001001") == 2400
+        assert city.households("330102001002") == round(5000 / 2.1)
+        assert city.households("330105201201") == 260
+        owners = sorted(o.kind for o in city.organisations.values() if o.exclusive_grid)
+        assert owners == ["enterprise", "hospital"]
+        assert chain.unit("330105201201").kind == "village"
+        assert chain.unit("330102001001").kind == "community"
+
+    def test_seed_deterministic(self, lakeside: Path, tmp_path: Path) -> None:
+        from gridgov.synthesis import synthesize_bundle
+
+        a = synthesize_bundle(lakeside, tmp_path / "a", seed=5)
+        b = synthesize_bundle(lakeside, tmp_path / "b", seed=5)
+        c = synthesize_bundle(lakeside, tmp_path / "c", seed=6)
+        assert read_all(a) == read_all(b)
+        assert read_all(a)["buildings.csv"] != read_all(c)["buildings.csv"]
+        assert check_bundle(a) == []
+
+    def test_grid_team(self, lakeside: Path) -> None:
+        """1 full-time per grid, 1 professional per urban or exclusive grid, N part-time."""
+        from gridgov.synthesis import synthesize
+
+        summary = synthesize(lakeside).summary()
+        by_kind = summary["grid_workers_by_kind"]
+        assert by_kind["full_time"] == 12 + 2 + 12 + 5
+        assert by_kind["professional"] == 12 + 2 + 12
+        assert by_kind["part_time"] == round(2.7047 * 31)
+        assert synthesize(lakeside, grid_workers=100).summary()["grid_workers"] == 100
+
+    def test_rows_in_python(self) -> None:
+        from gridgov.synthesis import synthesize
+
+        rows = list(csv.DictReader(io.StringIO(LAKESIDE)))
+        assert synthesize(rows, seed=2).summary() == synthesize(rows, seed=2).summary()
+
+    def test_command_line(
+        self, lakeside: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        out = tmp_path / "lakeside"
+        code, printed, _ = run(capsys, "synth", str(lakeside), "--out", str(out), "--seed", "3")
+        assert (code, printed) == (0, f"{out}\n")
+        assert run(capsys, "check", str(out)) == (0, "ok (bundle)\n", "")
+        code, printed, _ = run(capsys, "synth", str(lakeside), "--out", str(out), "--json")
+        assert json.loads(printed)["grids"]["total"] == 31
+
+    def test_command_line_errors_are_one_line(
+        self, lakeside: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        missing = tmp_path / "missing.csv"
+        code, out, err = run(capsys, "synth", str(missing), "--out", str(tmp_path / "o"))
+        assert (code, out) == (1, "")
+        assert err == f"gridgov: error: {missing}:0: (file): no such file\n"
+        lakeside.write_text(LAKESIDE.replace(",2400,", ",lots,"), encoding="utf-8")
+        code, out, err = run(capsys, "synth", str(lakeside), "--out", str(tmp_path / "o"))
+        assert (code, out) == (1, "")
+        assert err == (
+            f"gridgov: error: {lakeside}:5: households: expected a whole number, 0 or more, "
+            "got 'lots'\n"
+        )
+        assert not (tmp_path / "o").exists()
+
+    @pytest.mark.parametrize(
+        ("old", "new", "expected"),
+        [
+            (
+                "330105201,330105,street,",
+                "330105201,330105,township,",
+                "units.csv:8: level: unknown level 'township' (expected one of: city, district, "
+                "street, community)",
+            ),
+            (
+                "330102001,330102,street,",
+                "330102001,330102,stret,",
+                "units.csv:4: level: unknown level 'stret' (did you mean 'street'? expected one "
+                "of: city, district, street, community)",
+            ),
+            (
+                "Pine Village,260,",
+                "Pine Village,,",
+                "units.csv:9: households: a community needs households (or population)",
+            ),
+            (
+                "Pine Village,260,",
+                "Pine Village,2.5e2,",
+                "units.csv:9: households: expected a whole number, 0 or more, got '2.5e2'",
+            ),
+            (
+                "330105201201,330105201,community",
+                "330105201201,330105,community",
+                "units.csv:9: parent: '330105' is a district, but a community answers to a street",
+            ),
+            (
+                "330105,330100,district",
+                "330105,,city",
+                "units.csv:7: level: a second city (the first is at units.csv:2)",
+            ),
+            (
+                "community,,Pine Village",
+                "community,rurl,Pine Village",
+                "units.csv:9: kind: unknown community kind 'rurl' (did you mean 'rural'? expected "
+                "one of: community, urban, village, rural, or empty)",
+            ),
+            (
+                "id,parent,level,kind,name,",
+                "id,parent,level,kind,nmae,",
+                "units.csv:1: nmae: unknown column 'nmae' (did you mean 'name'? expected: id, "
+                "parent, level, kind, name, code, households, population, compounds, "
+                "large_enterprises, hospitals, malls, large_institutions)",
+            ),
+        ],
+    )
+    def test_input_problems(self, lakeside: Path, old: str, new: str, expected: str) -> None:
+        from gridgov.synthesis import synthesize
+
+        lakeside.write_text(LAKESIDE.replace(old, new, 1), encoding="utf-8")
+        with pytest.raises(CityError) as info:
+            synthesize(lakeside)
+        got = [str(p).replace(str(lakeside.parent) + os.sep, "") for p in info.value.problems]
+        assert got == [expected]
+
+    def test_recipe_default_is_the_file(self) -> None:
+        """The packaged recipe file and Recipe's defaults agree, and docs show the file."""
+        from gridgov.synthesis import Recipe
+
+        assert Recipe.default() == Recipe()
+        text = (ROOT / "src" / "gridgov" / "data" / "synthesis.toml").read_text(encoding="utf-8")
+        assert f"```toml\n{text}```" in (ROOT / "docs" / "cities.md").read_text(encoding="utf-8")
+
+    def test_recipe_file(self, lakeside: Path, tmp_path: Path) -> None:
+        """A recipe file changes the ratios; its problems are at their lines."""
+        from gridgov.synthesis import load_recipe, synthesize
+
+        recipe = tmp_path / "recipe.toml"
+        recipe.write_text("[grids]\nurban_households = 100\n", encoding="utf-8")
+        city = synthesize(lakeside, recipe=load_recipe(recipe))
+        assert city.summary()["grids"]["urban"] == 24 + 24
+        recipe.write_text(
+            "[grids]\nurban_households = 0\nrural_household = 50\n[people]\n"
+            "volunteers_per_household = -1\n",
+            encoding="utf-8",
+        )
+        with pytest.raises(CityError) as info:
+            load_recipe(recipe)
+        assert [str(p).replace(str(tmp_path) + os.sep, "") for p in info.value.problems] == [
+            "recipe.toml:2: grids.urban_households: expected a whole number, 1 or more, got 0",
+            "recipe.toml:3: grids.rural_household: unknown key; did you mean 'rural_households'? "
+            "(allowed: "
+            "urban_households, rural_households)",
+            "recipe.toml:5: people.volunteers_per_household: expected a number, 0 or more, got -1",
+        ]
+
+    def test_jiamusi_is_one_use_of_synthesis(self, tmp_path: Path) -> None:
+        """The preset's units table, written as CSV and synthesised, is the preset."""
+        from gridgov.presets.jiamusi import PUBLISHED, units_table
+        from gridgov.synthesis import INPUT_COLUMNS, synthesize
+
+        rows = units_table(seed=4, scale=0.125)
+        path = tmp_path / "jiamusi-units.csv"
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, [c for c, _ in INPUT_COLUMNS])
+            writer.writeheader()
+            writer.writerows(rows)
+        workers = round(PUBLISHED["grid_workers"] * 0.125)  # type: ignore[operator]
+        from_csv = synthesize(path, seed=4, grid_workers=workers)
+        same_city(jiamusi(seed=4, scale=0.125), from_csv)
+
+
+@st.composite
+def unit_tables(draw: st.DrawFn) -> list[dict[str, object]]:
+    """Random synthesis inputs: 1-2 districts of 1-2 streets of 1-3 communities."""
+    rows: list[dict[str, object]] = [{"id": "C", "level": "city", "name": "Generated"}]
+    for d in range(draw(st.integers(1, 2))):
+        rows.append({"id": f"D{d}", "parent": "C", "level": "district"})
+        for s in range(draw(st.integers(1, 2))):
+            street = f"D{d}S{s}"
+            kind = draw(st.sampled_from(["street", "town", "township"]))
+            rows.append({"id": street, "parent": f"D{d}", "level": "street", "kind": kind})
+            for c in range(draw(st.integers(1, 3))):
+                rows.append(
+                    {
+                        "id": f"{street}C{c}",
+                        "parent": street,
+                        "level": "community",
+                        "kind": draw(st.sampled_from(["", "urban", "rural"])),
+                        "households": draw(st.integers(1, 3000)),
+                        "large_enterprises": draw(st.integers(0, 2)),
+                        "malls": draw(st.integers(0, 1)),
+                    }
+                )
+    return rows
+
+
+class TestSynthesisInvariants:
+    """Whatever the table, synthesis keeps the standard and every household."""
+
+    @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(rows=unit_tables(), seed=st.integers(0, 2**32 - 1))
+    def test_households_grids_and_round_trip(
+        self, tmp_path: Path, rows: list[dict[str, object]], seed: int
+    ) -> None:
+        from gridgov.synthesis import synthesize
+
+        city = synthesize(rows, seed=seed)
+        chain = city.chain
+        for row in rows:
+            if row["level"] != "community":
+                continue
+            community = str(row["id"])
+            households = int(row["households"])  # type: ignore[call-overload]
+            assert city.households(community) == households
+            urban = row["kind"] == "urban" or (
+                row["kind"] == "" and chain.unit(str(row["parent"])).kind == "street"
+            )
+            size = 200 if urban else 50
+            kinds = Counter(chain.unit(g).kind for g in chain.children(community, "grid"))
+            assert kinds["urban" if urban else "rural"] == max(1, round(households / size))
+            assert kinds["exclusive"] == row["large_enterprises"] + row["malls"]  # type: ignore[operator]
+        check_every_building_in_exactly_one_grid(city)
+        folder = tmp_path / "synth"
+        shutil.rmtree(folder, ignore_errors=True)
+        same_city(city, load_city(city.save(folder)))

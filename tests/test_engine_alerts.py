@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from gridgov import AuthorityError, Engine, ManualClock
-from gridgov.alerts import AlertError
+from gridgov.alerts import AlertError, AlertRule
 from gridgov.presets import small
 
 CITY = small()
@@ -16,8 +18,14 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "cap"
 EAST = "990101001001"
 
 
+#: When the fixtures' first alert was sent (2022-09-17 09:30 +08:00).
+SENT = datetime(2022, 9, 17, 1, 30, tzinfo=UTC)
+#: The small city's communities are half of it: no share threshold here.
+WIDE = AlertRule(review_share=1.0, review_level="city")
+
+
 def engine() -> Engine:
-    return Engine(CITY, clock=ManualClock())
+    return Engine(CITY, clock=ManualClock(SENT), alert_rule=WIDE)
 
 
 def shared_alerts() -> list[Path]:
@@ -56,6 +64,7 @@ class TestApplied:
         """A Cancel referencing the sealing alert lifts the sealed community."""
         gov = engine()
         gov.receive_alert((DATA / "cn-health-sealed.xml").read_bytes())
+        gov.advance(datetime(2022, 10, 1, 1, 0, tzinfo=UTC))
         gov.receive_alert((DATA / "cn-cancel.xml").read_bytes())
         assert {gov.zone(c) for c in CITY.compounds_of(EAST)} == {"open"}
         assert gov.mode(EAST) == "recovery"
@@ -93,10 +102,17 @@ class TestHostile:
 
     @pytest.mark.parametrize("path", sorted((DATA / "hostile").glob("*")), ids=lambda p: p.name)
     def test_refused(self, path: Path) -> None:
-        """Billion laughs, XXE, wrong namespace, truncated...: AlertError, no event, no change."""
+        """Billion laughs, XXE, wrong namespace, truncated...: AlertError, one audit event."""
         gov = engine()
         before = gov.snapshot()
-        with pytest.raises(AlertError):
-            gov.receive_alert(path.read_bytes())
-        assert gov.snapshot() == before
-        assert len(gov.journal) == 0
+        data = path.read_bytes()
+        with pytest.raises(AlertError) as caught:
+            gov.receive_alert(data)
+        assert gov.zones() == before["zones"]
+        assert gov.modes() == before["modes"]
+        [refused] = gov.journal
+        assert refused.type == "alert.refused"
+        assert refused.data["size"] == len(data)
+        assert refused.data["digest"] == hashlib.sha256(data).hexdigest()
+        assert refused.data["reason"] == str(caught.value)
+        assert refused.data["outcome"] == "refused"

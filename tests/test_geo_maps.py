@@ -248,3 +248,50 @@ def test_docs_zone_colour_table_matches_the_code() -> None:
     page = (ROOT / "docs" / "geo.md").read_text(encoding="utf-8")
     rows = dict(re.findall(r"^\| `(\w+)` \| `(#[0-9a-f]{6})`", page, flags=re.M))
     assert rows == dict(ZONE_COLOURS)
+
+
+class TestExportWithARun:
+    """gridgov export --format geojson --run DIR adds zones and modes of one day."""
+
+    def test_peak_day_zones_and_modes(
+        self, run_folder: Path, small_city: City, tmp_path: Path
+    ) -> None:
+        from gridgov.cli import main
+        from gridgov.sim.results import read_modes
+
+        target = tmp_path / "run.geojson"
+        argv = ["export", "--preset", "small", "--format", "geojson", "--run", str(run_folder)]
+        assert (
+            main([*argv, "--level", "compound", "--level", "community", "--out", str(target)]) == 0
+        )
+        features = json.loads(target.read_text(encoding="utf-8"))["features"]
+        zones = read_zones(run_folder)
+        modes = dict(read_modes(run_folder))
+        sealed = [sum(z == "sealed" for z in by.values()) for _, by in zones]
+        day, zone_of = zones[sealed.index(max(sealed))]
+        for feature in features:
+            props = feature["properties"]
+            assert props["day"] == day
+            if props["level"] == "compound":
+                assert props["zone"] == zone_of.get(props["id"], "open")
+            else:
+                assert props["mode"] == modes[day].get(props["id"], "normal")
+        assert {f["properties"]["level"] for f in features} == {"compound", "community"}
+
+    def test_a_day_outside_the_run_is_refused(
+        self, run_folder: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from gridgov.cli import main
+
+        argv = ["export", "--preset", "small", "--format", "geojson", "--run", str(run_folder)]
+        assert main([*argv, "--day", "999"]) == 1
+        assert "day 999 is not a day of run" in capsys.readouterr().err
+
+    def test_a_run_of_another_city_is_refused(
+        self, run_folder: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from gridgov.cli import main
+
+        argv = ["export", "--preset", "jiamusi", "--format", "geojson", "--run", str(run_folder)]
+        assert main(argv) == 1
+        assert "is of another city" in capsys.readouterr().err

@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from gridgov import City, GridgovError, PersonKind, PresetError
-from gridgov.presets import PRESETS, PUBLISHED, URBAN_DISTRICTS, jiamusi, small
+from gridgov.presets import PRESETS, PUBLISHED, URBAN_AREA, URBAN_DISTRICTS, jiamusi, small
+from gridgov.presets.jiamusi import township_kind
 from strategies import (
     check_every_building_in_exactly_one_grid,
     check_every_grid_has_one_chain_to_the_city,
 )
 
-#: Jiamusi's county-level divisions (DOMAIN.md, GB/T 2260): code -> (name, kind).
+#: Jiamusi's county-level divisions (DOMAIN.md, GB/T 2260): code -> (official name, kind).
 DIVISIONS = {
-    "230803": ("Xiangyang", "urban_district"),
-    "230804": ("Qianjin", "urban_district"),
-    "230805": ("Dongfeng", "urban_district"),
-    "230811": ("Jiao", "urban_district"),
-    "230822": ("Huanan", "county"),
-    "230826": ("Huachuan", "county"),
-    "230828": ("Tangyuan", "county"),
-    "230881": ("Tongjiang", "county_city"),
-    "230882": ("Fujin", "county_city"),
-    "230883": ("Fuyuan", "county_city"),
+    "230803": ("向阳区", "urban_district"),
+    "230804": ("前进区", "urban_district"),
+    "230805": ("东风区", "urban_district"),
+    "230811": ("郊区", "urban_district"),
+    "230822": ("桦南县", "county"),
+    "230826": ("桦川县", "county"),
+    "230828": ("汤原县", "county"),
+    "230881": ("同江市", "county_city"),
+    "230882": ("富锦市", "county_city"),
+    "230883": ("抚远市", "county_city"),
 }
 
 #: The published grid figures (DOMAIN.md).
@@ -97,7 +100,7 @@ class TestJiamusiFigures:
             district = chain.by_code(code)
             unit = chain.unit(district)
             assert (district, unit.code, unit.kind) == (code, code + "000000", kind)
-            assert name in unit.name
+            assert unit.name == name
 
     def test_city(self, jiamusi_city: City) -> None:
         """The city is Jiamusi, code 230800."""
@@ -133,11 +136,14 @@ class TestJiamusiFigures:
         assert homes[PersonKind.IN_SERVICE_MEMBER] >= 10000
 
     def test_exclusive_grids_owned(self, jiamusi_city: City) -> None:
-        """Each exclusive grid belongs to one enterprise, hospital or mall of its community."""
+        """Each exclusive grid belongs to one enterprise, hospital or mall of its
+        community, or to a prison (an institution)."""
         owners = [o for o in jiamusi_city.organisations.values() if o.exclusive_grid]
         assert sorted(o.exclusive_grid for o in owners) == sorted(jiamusi_city.grids("exclusive"))
         for org in owners:
-            assert org.kind in {"enterprise", "hospital", "mall"}
+            prison = jiamusi_city.chain.unit(jiamusi_city.street_of(org.community)).kind == "prison"
+            assert org.kind == ("institution" if prison else org.kind)
+            assert org.kind in {"enterprise", "hospital", "mall", "institution"}
             assert jiamusi_city.community_of(org.exclusive_grid) == org.community
 
     def test_volunteer_bases(self, jiamusi_city: City) -> None:
@@ -173,13 +179,33 @@ class TestScale:
         assert a.summary()["grids"] == b.summary()["grids"]
         assert list(a.buildings.values()) != list(b.buildings.values())
 
-    @pytest.mark.parametrize("scale", [0, -0.5, 1.0001, 2])
+    @pytest.mark.parametrize("scale", [0, -0.5, 7.0001, 8])
     def test_scale_out_of_range(self, scale: float) -> None:
-        """A scale outside [MIN_SCALE, 1] is a PresetError naming the scale."""
-        expected = rf"scale must be in \[0.05, 1\], got {scale}"
+        """A scale outside [MIN_SCALE, MAX_SCALE] is a PresetError naming the scale."""
+        expected = rf"scale must be in \[0.05, 7\], got {scale}"
         with pytest.raises(PresetError, match=expected) as info:
             jiamusi(scale=scale)
         assert isinstance(info.value, GridgovError)
+
+    def test_megacity_tiles(self) -> None:
+        """Above 1 the ten divisions are tiled under the documented new codes.
+
+        Scale 1.05 makes two tiles sharing 1.05 times each published count:
+        urban round(4148 * 1.05) = 4355, rural round(4044 * 1.05) = 4246,
+        exclusive round(694 * 1.05) = 729.
+        """
+        city = jiamusi(scale=1.05)
+        grids = city.summary()["grids"]
+        assert (grids["urban"], grids["rural"], grids["exclusive"]) == (4355, 4246, 729)
+        real = ["230803", "230804", "230805", "230811", "230822", "230826", "230828"]
+        real += ["230881", "230882", "230883"]
+        tile = [f"2308{n}" for n in range(30, 40)]
+        assert sorted(city.chain.units("district")) == sorted(real + tile)
+        assert city.chain.unit("230830").name == "向阳区 2"
+        assert city.chain.unit("230839").name == "抚远市 2"
+        assert city.chain.unit("230830007").name == "西林街道 2"
+        assert len(city.chain.units("street")) == 2 * 138
+        check_every_grid_has_one_chain_to_the_city(city)
 
     def test_tiny_scale(self) -> None:
         """A tiny scale in (0, 1] builds, or is refused with a message about the scale."""
@@ -234,3 +260,106 @@ class TestSmall:
     def test_registry(self) -> None:
         """PRESETS names the presets the command line knows."""
         assert {"jiamusi": jiamusi, "small": small} == PRESETS
+
+
+TOWNSHIP_FILE = Path(__file__).resolve().parent.parent / "src" / "gridgov" / "data"
+SHARED_FILE = Path("/work/shared/data/jiamusi-townships-2022.csv")
+
+
+def township_rows() -> list[dict[str, str]]:
+    with open(TOWNSHIP_FILE / "jiamusi-townships-2022.csv", encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+class TestTownships:
+    """Jiamusi's 138 real township-level divisions, from the NBS list of 2022."""
+
+    def test_the_file(self) -> None:
+        """138 rows of 9-digit codes, each under one of the ten districts, no BOM."""
+        raw = (TOWNSHIP_FILE / "jiamusi-townships-2022.csv").read_bytes()
+        assert not raw.startswith(b"\xef\xbb\xbf")
+        assert raw.splitlines()[0] == b"code,name,district"
+        rows = township_rows()
+        assert len(rows) == 138
+        assert len({r["code"] for r in rows}) == 138
+        for row in rows:
+            assert len(row["code"]) == 9, row
+            assert row["code"].isdigit(), row
+            assert row["code"][:6] == row["district"], row
+            assert row["district"] in DIVISIONS, row
+            assert row["name"], row
+        by_district = Counter(r["district"] for r in rows)
+        assert by_district == {
+            "230803": 6, "230804": 5, "230805": 6, "230811": 17, "230822": 16,
+            "230826": 11, "230828": 14, "230881": 23, "230882": 27, "230883": 13,
+        }  # fmt: skip
+
+    def test_the_packaged_file_is_the_open_data(self) -> None:
+        if not SHARED_FILE.exists():
+            pytest.skip("the shared data folder is not beside the repository")
+        assert (TOWNSHIP_FILE / SHARED_FILE.name).read_bytes() == SHARED_FILE.read_bytes()
+
+    def test_streets_are_the_townships(self, jiamusi_city: City) -> None:
+        """Every street of the preset is an official division: code, name, district."""
+        chain = jiamusi_city.chain
+        streets = {s: chain.unit(s) for s in chain.units("street")}
+        assert len(streets) == 138
+        for row in township_rows():
+            unit = streets[row["code"]]
+            assert (unit.name, unit.parent, unit.code) == (
+                row["name"],
+                row["district"],
+                row["code"] + "000",
+            )
+            assert chain.by_code(row["code"]) == row["code"]
+
+    def test_kinds(self, jiamusi_city: City) -> None:
+        """Street kinds follow the NBS code ranges; the special units by their names."""
+        kinds = Counter(jiamusi_city.chain.unit(s).kind for s in jiamusi_city.chain.units("street"))
+        # By code range (awk over the file): 21 streets, 49 towns, 26 townships, 1
+        # directly-administered entry, 41 special units: 2 prisons (监狱), 8
+        # forestry (林业局/林场), 2 development zones (开发区/工业园区), 29 farms.
+        assert kinds == {
+            "street": 21, "town": 49, "township": 26, "direct": 1,
+            "prison": 2, "forestry": 8, "development_zone": 2, "farm": 29,
+        }  # fmt: skip
+        assert township_kind("230803198", "向阳区直辖村级区划") == "direct"
+        assert township_kind("230811480", "莲江口监狱") == "prison"
+        assert township_kind("230822480", "黑龙江桦南经济开发区") == "development_zone"
+        assert township_kind("230882407", "工业园区") == "development_zone"
+        assert township_kind("230822400", "桦南林业局") == "forestry"
+        assert township_kind("230881400", "街津口林场") == "forestry"
+        assert township_kind("230804579", "前进区农垦") == "farm"
+        assert township_kind("230881100", "同江镇") == "town"
+        assert township_kind("230811200", "长青乡") == "township"
+        assert township_kind("230881001", "繁荣街道") == "street"
+
+    def test_urban_area(self, jiamusi_city: City) -> None:
+        """The urban area is the 17 streets of the four urban districts, with 652 compounds."""
+        assert len(URBAN_AREA) == 17
+        names = [jiamusi_city.chain.unit(s).name for s in URBAN_AREA]
+        assert all(name.endswith("街道") for name in names)
+        assert {s[:6] for s in URBAN_AREA} == set(URBAN_DISTRICTS)
+        compounds = sum(len(jiamusi_city.compounds_of(s)) for s in URBAN_AREA)
+        assert compounds == 652
+
+    def test_prisons_and_zones(self, jiamusi_city: City) -> None:
+        """A prison is one institution with an exclusive grid; a zone holds enterprises."""
+        chain = jiamusi_city.chain
+        for street in ("230811480", "230828480"):
+            (community,) = chain.children(street)
+            assert jiamusi_city.households(community) == 0
+            grids = chain.children(community, "grid")
+            assert [chain.unit(g).kind for g in grids] == ["exclusive"]
+        for zone in ("230822480", "230882407"):
+            (community,) = chain.children(zone)
+            kinds = {chain.unit(g).kind for g in chain.children(community, "grid")}
+            assert kinds == {"exclusive"}
+            assert jiamusi_city.households(community) == 0
+
+    def test_community_codes_under_their_street(self, jiamusi_city: City) -> None:
+        chain = jiamusi_city.chain
+        for community in chain.units("community"):
+            unit = chain.unit(community)
+            assert unit.code[:9] == unit.parent
+            assert len(unit.code) == 12

@@ -9,6 +9,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -970,6 +971,120 @@ class TestBulk:
         assert sorted(found.ticket.tolist()) == list(range(3000))
         assert (bulk.unit_level[bulk.unit[:3000]] == 1).all()
         assert bulk.counts()["accepted"] == 3000
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        st.lists(
+            st.tuples(
+                st.sampled_from(GRIDS),
+                st.sampled_from(CATEGORIES),
+                st.sampled_from(["normal", "emergency"]),
+                st.integers(0, 600),
+                st.lists(st.integers(1, 3000), min_size=7, max_size=7),
+            ),
+            min_size=1,
+            max_size=6,
+        ),
+        st.integers(0, 8000),
+    )
+    def test_per_ticket_times_equal_time_order(
+        self, tickets: list[tuple[str, str, str, int, list[int]]], horizon: int
+    ) -> None:
+        """Each ticket's own times in one call (swept to them first) = the desk in time order.
+
+        The bulk side opens every ticket in one call and takes each step of
+        every ticket in one call with each ticket's own time; the desk takes
+        every event in time order, advancing before each. States, units,
+        deadlines and every escalation agree.
+        """
+        steps = ("classify", "track", "supervise", "feed_back", "score", "publish", "archive")
+        end = horizon * 60_000_000
+        times = []  # per ticket: opening, then the end of each step, in microseconds
+        for _, _, _, opened, gaps in tickets:
+            at = [opened * 60_000_000]
+            for gap in gaps:
+                at.append(at[-1] + gap * 60_000_000)
+            times.append(at)
+        modes = {}
+        for grid, _, mode, _, _ in tickets:
+            modes.setdefault(grid, mode)
+        base = TicketArrays.micros(T0)
+        # The desk, in time order.
+        desk = TicketDesk(CITY, RULE, modes.__getitem__)
+        events = sorted(
+            (at, k, i) for i, row in enumerate(times) for k, at in enumerate(row) if at <= end
+        )
+        ids = [f"T{i:06d}" for i in range(len(tickets))]
+        climbs_desk = []
+
+        def advance(micros: int) -> None:
+            for change in desk.advance(T0 + timedelta(microseconds=micros)):
+                if change.kind in ("ticket.escalated", "ticket.overdue"):
+                    climbs_desk.append((ids.index(change.ticket), change.kind, change.new))
+
+        for at, k, i in events:
+            advance(at)
+            when = T0 + timedelta(microseconds=at)
+            if k == 0:
+                desk.open(tickets[i][0], tickets[i][1], when, ticket=ids[i])
+            elif steps[k - 1] == "score":
+                desk.trigger(ids[i], "score", when, score=4)
+            else:
+                desk.trigger(ids[i], steps[k - 1], when)
+        advance(end)
+        # The bulk path: one call per step, each ticket at its own time.
+        bulk = TicketArrays(CITY, RULE, capacity=1)
+        climbs_bulk = []
+
+        def record(found: Any) -> None:
+            for j, b in zip(found.ticket.tolist(), found.to_unit.tolist(), strict=True):
+                climbs_bulk.append((opened[j], "ticket.escalated", bulk.units[b]))
+            for j in found.overdue.tolist():
+                climbs_bulk.append((opened[j], "ticket.overdue", None))
+
+        opened = [i for i, row in enumerate(times) if row[0] <= end]
+        position = {i: j for j, i in enumerate(opened)}
+        if opened:
+            at = np.array([base + times[i][0] for i in opened], dtype=np.int64)
+            got = bulk.open(
+                [tickets[i][0] for i in opened],
+                [tickets[i][1] for i in opened],
+                at,
+                [modes[tickets[i][0]] for i in opened],
+            )
+            assert got.tolist() == list(range(len(opened)))
+        for k, step in enumerate(steps, start=1):
+            chosen = [i for i in opened if times[i][k] <= end]
+            if not chosen:
+                continue
+            idx = [position[i] for i in chosen]
+            at = np.array([base + times[i][k] for i in chosen], dtype=np.int64)
+            record(bulk.sweep(at, idx))
+            if step == "score":
+                bulk.score(idx, [4] * len(idx), at)
+            else:
+                bulk.fire(idx, step, at)
+        record(bulk.sweep(base + end))
+        assert sorted(climbs_bulk, key=repr) == sorted(climbs_desk, key=repr)
+        for j, i in enumerate(opened):
+            ticket = desk.ticket(ids[i])
+            due = None if ticket.due is None else TicketArrays.micros(ticket.due)
+            assert (bulk.state_of(j), bulk.unit_of(j), bulk.due_of(j)) == (
+                ticket.state,
+                ticket.unit,
+                due,
+            )
+
+    def test_per_ticket_times_are_checked(self) -> None:
+        """One time per ticket, or one for all: anything else is refused, naming the count."""
+        bulk = TicketArrays(CITY)
+        idx = bulk.open([GRID] * 2, ["repair"] * 2, np.array([0, 5], dtype=np.int64))
+        assert bulk.due_of(1) == 5 + 2 * 3_600_000_000
+        with pytest.raises(GridgovError, match="2 expected"):
+            bulk.fire(idx, "classify", np.array([1, 2, 3], dtype=np.int64))
+        with pytest.raises(GridgovError, match="2 expected"):
+            bulk.sweep(np.array([1], dtype=np.int64), idx)
+        assert bulk.counts()["accepted"] == 2
 
 
 EPOCH_1970 = datetime(1970, 1, 1, tzinfo=UTC)

@@ -9,6 +9,7 @@ from gridgov.chain import CommandChain
 from gridgov.cities import check_bundle, load_city
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock, WallClock
+from gridgov.depots import load_depots, synth_depots
 from gridgov.engine import CommandResult, Engine
 from gridgov.errors import (
     AlertError,
@@ -17,6 +18,7 @@ from gridgov.errors import (
     CityError,
     ClockError,
     CommandError,
+    DepotsError,
     GeometryError,
     GriddingError,
     GridgovError,
@@ -36,6 +38,7 @@ from gridgov.model import (
     BigPartyCommittee,
     Building,
     Compound,
+    Depot,
     GridKind,
     GridWorkerKind,
     Level,
@@ -46,6 +49,7 @@ from gridgov.model import (
     Unit,
 )
 from gridgov.rules import Rules, StaffingRule, TicketRule
+from gridgov.supplies import DispatchPlan, SupplyNetwork, SupplyParams, plan_dispatch
 from gridgov.tickets import Private, Ticket, TicketChange, TicketDesk
 
 __version__ = "0.1.0"
@@ -64,6 +68,9 @@ __all__ = [
     "CommandError",
     "CommandResult",
     "Compound",
+    "Depot",
+    "DepotsError",
+    "DispatchPlan",
     "Engine",
     "Event",
     "GeometryError",
@@ -90,6 +97,8 @@ __all__ = [
     "ScenarioError",
     "SqliteJournal",
     "StaffingRule",
+    "SupplyNetwork",
+    "SupplyParams",
     "Ticket",
     "TicketChange",
     "TicketDesk",
@@ -100,4 +109,7 @@ __all__ = [
     "WallClock",
     "check_bundle",
     "load_city",
+    "load_depots",
+    "plan_dispatch",
+    "synth_depots",
 ]

@@ -52,12 +52,23 @@ class CommandChain:
 
     __slots__ = ("_by_code", "_children", "_co_building", "_graph", "_level", "_units", "_up")
 
-    def __init__(self, graph: nx.DiGraph, co_building: nx.Graph | None = None) -> None:
-        _validate(graph)
-        self._graph: nx.DiGraph = nx.freeze(graph.copy())
-        self._co_building: nx.Graph = nx.freeze(
-            co_building.copy() if co_building is not None else nx.Graph()
-        )
+    def __init__(
+        self,
+        graph: nx.DiGraph,
+        co_building: nx.Graph | None = None,
+        *,
+        _owned: bool = False,
+        _checked: bool = False,
+    ) -> None:
+        # ``_owned``: the graphs were made for this chain (by from_units), so
+        # they need no defensive copy; ``_checked``: a city bundle's loader
+        # already checked every rule below, row by row, and reported each at
+        # its file and line. Both are gridgov's own shortcuts, not API.
+        if not _checked:
+            _validate(graph)
+        self._graph: nx.DiGraph = nx.freeze(graph if _owned else graph.copy())
+        links = co_building if co_building is not None else nx.Graph()
+        self._co_building: nx.Graph = nx.freeze(links if _owned else links.copy())
         self._level: dict[str, Level] = {}
         self._units: dict[str, Unit] = {}
         self._by_code: dict[str, str] = {}
@@ -95,6 +106,8 @@ class CommandChain:
         units: Iterable[Unit],
         compounds: Iterable[Compound] = (),
         co_building: Iterable[tuple[str, str]] = (),
+        *,
+        _checked: bool = False,
     ) -> CommandChain:
         """Build a chain from units (each naming its parent) and compounds.
 
@@ -146,7 +159,7 @@ class CommandChain:
         graph.add_edges_from(edges)
         links = nx.Graph()
         links.add_edges_from(co_building)
-        return cls(graph, links)
+        return cls(graph, links, _owned=True, _checked=_checked)
 
     @classmethod
     def read_graphml(cls, path: str | PathLike[str]) -> CommandChain:

@@ -34,7 +34,6 @@ import importlib
 import io
 import itertools
 import os
-import re
 import stat
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import Protocol
 
 from gridgov._gc import gc_paused
+from gridgov._toml import locate, syntax_problem
 from gridgov.chain import CommandChain
 from gridgov.city import City
 from gridgov.errors import CityError, GridgovError, MissingExtraError, Problem
@@ -66,6 +66,7 @@ __all__ = [
     "check_bundle",
     "is_bundle",
     "load_city",
+    "read_csv",
     "save_city",
 ]
 
@@ -145,7 +146,6 @@ _LEVELS = {
 _GRID_KINDS = tuple(k.value for k in GridKind)
 _PERSON_KINDS = {k.value: k for k in PersonKind}
 _WORKER_KINDS = {k.value: k for k in GridWorkerKind}
-_TOML_LINE = re.compile(r"at line (\d+)")
 
 
 # ------------------------------------------------------------------ parts
@@ -154,7 +154,7 @@ _TOML_LINE = re.compile(r"at line (\d+)")
 class BundlePart(Protocol):
     """An optional file of a bundle, read and written by the module that owns it.
 
-    ``gridgov.geo`` (``geometry.geojson``) and ``gridgov.supplies``
+    ``gridgov.geo`` (``geometry.geojson``) and ``gridgov.depots``
     (``depots.csv``) provide one each as a module attribute ``BUNDLE_PART``;
     :data:`PARTS` says where. The loader calls :meth:`check` when the file is
     present (its problems join the bundle's), then :meth:`attach` once the
@@ -179,7 +179,7 @@ class BundlePart(Protocol):
 #: A part whose module is not installed (or not written yet) is ignored.
 PARTS: dict[str, str] = {
     "geometry.geojson": "gridgov.geo:BUNDLE_PART",
-    "depots.csv": "gridgov.supplies:BUNDLE_PART",
+    "depots.csv": "gridgov.depots:BUNDLE_PART",
 }
 
 
@@ -242,6 +242,26 @@ def check_bundle(path: str | os.PathLike[str]) -> list[Problem]:
     with gc_paused():
         reader.run(build=False)
     return reader.final_problems()
+
+
+def read_csv(
+    path: str | os.PathLike[str], columns: Sequence[tuple[str, bool]]
+) -> tuple[list[tuple[int, Sequence[str]]], list[Problem]]:
+    """Read one CSV file the way a bundle's files are read (for other formats).
+
+    Args:
+        path: the file.
+        columns: (name, required) of every column the format knows.
+
+    Returns:
+        The rows, each (line, cells in ``columns`` order, "" for a column
+        left out), and every problem of the file (not UTF-8, not CSV, unknown
+        or missing columns, rows of the wrong width), capped like a bundle's.
+    """
+    folder, name = os.path.split(os.fspath(path))
+    reader = _Reader(folder)
+    table = reader.read_table(name, None, required=True, columns=columns)
+    return table.rows, reader.final_problems()
 
 
 def save_city(city: City, path: str | os.PathLike[str]) -> Path:
@@ -441,6 +461,9 @@ class _Reader:
         self.community_of_compound: dict[str, str] = {}
         self.organisations: set[str] = set()
         self.buildings: set[str] = set()
+        # Units read so far: administrative codes (line) and (line, (id, parent)).
+        self.codes: dict[str, int] = {}
+        self.kept: list[tuple[int, tuple[str, str]]] = []
         # Files that could not be read whole, and ids of rows with problems of
         # their own: a reference to an id that may be in either is not
         # reported again as unknown (one mistake, one problem).
@@ -507,6 +530,15 @@ class _Reader:
             self.problem(self.shown, 0, "(bundle)", str(exc).splitlines()[0])
         except (MemoryError, RecursionError) as exc:
             self.problem(self.shown, 0, "(bundle)", f"too large to read ({type(exc).__name__})")
+        except Exception as exc:  # the loader promises: only gridgov errors escape
+            # A check above should have caught what the model refused; say so
+            # plainly rather than let a bare exception reach the user.
+            self.problem(
+                self.shown,
+                0,
+                "(bundle)",
+                f"cannot be read: {type(exc).__name__}: {exc} (a gridgov bug: please report it)",
+            )
         return None
 
     def _run(self, build: bool) -> City | None:
@@ -525,13 +557,13 @@ class _Reader:
             self.read_toml()
         except _StopBundle:
             return None
-        # Units refer to each other, so they are read whole before checking;
-        # the other files refer only to files read before them, so they are
-        # checked batch by batch as they are read, and their rows kept only
-        # while the bundle has no problem (nothing is built otherwise). Past
-        # the cap, reading stops: time and memory stay bounded.
-        units = self.read_table("units.csv", None, required=True)
-        self.check_units(units.shown, units.rows)
+        # Every file is checked batch by batch as it is read, and its rows
+        # kept only while the bundle has no problem (nothing is built
+        # otherwise); past the cap, reading stops, so time and memory stay
+        # bounded. Units refer to each other, so their parents are checked
+        # once all are read; the other files refer only to files read before.
+        units = self.read_table("units.csv", self.check_units, required=True)
+        self.check_parents(units.shown)
         compounds = self.read_table("compounds.csv", self.check_compounds)
         buildings = self.read_table("buildings.csv", self.check_buildings)
         organisations = self.read_table("organisations.csv", self.check_organisations)
@@ -570,24 +602,15 @@ class _Reader:
             return
         except tomllib.TOMLDecodeError as exc:
             self.broken.add(_TOML)
-            found = _TOML_LINE.search(str(exc))
-            line = int(found.group(1)) if found else 0
-            self.problem(shown, line, "(file)", f"not TOML: {exc}")
+            found = syntax_problem(exc, text, shown)
+            self.problem(found.file, found.line, found.key, found.message)
             return
-        lines = text.splitlines()
+        located = locate(text)
 
         def line_of(key: str, table: str | None = None) -> int:
-            inside = table is None
-            for number, raw in enumerate(lines, 1):
-                stripped = raw.strip()
-                if stripped.startswith("["):
-                    inside = stripped.strip("[] \t") == table if table else False
-                    if table is None:
-                        return 0
-                    continue
-                if inside and re.match(rf"{re.escape(key)}\s*=", stripped):
-                    return number
-            return 0
+            """The line of a key (in ``[city]`` when ``table`` says so), 0 if none."""
+            path = (table, key) if table else (key,)
+            return located.get(path, 0)
 
         for key in document:
             if key not in _TOP_KEYS:
@@ -620,7 +643,7 @@ class _Reader:
             where = line_of("city") if "city" in document else 0
             self.problem(shown, where, "city", "missing [city] table (with id and name)")
             return
-        header = next((n for n, raw in enumerate(lines, 1) if raw.strip() == "[city]"), 0)
+        header = located.get(("city",), 0)
         for key in table:
             if key not in _CITY_KEYS:
                 self.problem(
@@ -735,21 +758,34 @@ class _Reader:
             raise _Stop
         return text
 
-    def read_table(self, name: str, check: _Check | None, required: bool = False) -> _Table:
+    def read_table(
+        self,
+        name: str,
+        check: _Check | None,
+        required: bool = False,
+        columns: Sequence[tuple[str, bool]] | None = None,
+    ) -> _Table:
         """Read one CSV file, checking its rows batch by batch with ``check``."""
         table = _Table(self._file(name))
         if self.full:
             self.stopped = True
             return table
         before = self.count
-        self._read_table(name, table, check, required)
+        self._read_table(name, table, check, required, columns or COLUMNS[name])
         if any(p.key in ("(file)", "(header)", "(row)") for p in self.problems[before:]) or (
             self.full and self.count > before
         ):
             self.broken.add(name)
         return table
 
-    def _read_table(self, name: str, table: _Table, check: _Check | None, required: bool) -> None:
+    def _read_table(
+        self,
+        name: str,
+        table: _Table,
+        check: _Check | None,
+        required: bool,
+        columns: Sequence[tuple[str, bool]],
+    ) -> None:
         shown = table.shown
         data = self.read_bytes(name, required)
         if data is None:
@@ -759,7 +795,6 @@ class _Reader:
         except _Stop:
             return
         del data
-        columns = COLUMNS[name]
         reader = csv.reader(io.StringIO(text, newline=""), strict=True)
         try:
             header = next(reader, None)
@@ -908,13 +943,14 @@ class _Reader:
         return f"no {what} {value!r}{self.hint(value, choices)}"
 
     def check_units(self, shown: str, rows: _Rows) -> None:
+        """What one batch of units says about itself (parents come later)."""
         level_of = self.level
         parent_of = self.parent
         grid_kind = self.grid_kind
-        codes: dict[str, int] = {}
+        codes = self.codes
         if self.city_unit is not None and self.city_unit.code:
-            codes[self.city_unit.code] = 0
-        kept: list[tuple[int, tuple[str, str]]] = []
+            codes.setdefault(self.city_unit.code, 0)
+        kept = self.kept
         for line, (uid, parent, level, kind, _name, code) in rows:
             claimed = self.claim(shown, line, uid)
             lv = _LEVELS.get(level)
@@ -948,7 +984,11 @@ class _Reader:
                 if lv is Level.GRID:
                     grid_kind[uid] = kind
                 kept.append((line, (uid, parent)))
-        # Parents, once every unit is known.
+
+    def check_parents(self, shown: str) -> None:
+        """Every unit's commander, once every unit is known."""
+        level_of = self.level
+        kept = self.kept
         city = self.city_id
         for line, (uid, parent) in kept:
             lv = level_of[uid]
@@ -1169,6 +1209,8 @@ class _Reader:
         person_kinds = tuple(_PERSON_KINDS)
         worker_kinds = tuple(_WORKER_KINDS)
         owner = self.owner
+        if rows and self._people_fine(rows):
+            return
         for line, (pid, kind, home, role, post, employer, worker) in rows:
             # Person ids share the namespace: claim inline (the hot loop of a big city).
             if pid and pid not in owner:
@@ -1225,6 +1267,37 @@ class _Reader:
                     f"unknown grid-worker kind {worker!r} ({self.enum(worker, worker_kinds)})",
                     pid,
                 )
+
+    def _people_fine(self, rows: _Rows) -> bool:
+        """True when a batch of people has no problem, checked column by column
+        over distinct values (the common case of a big city, at C speed).
+
+        The batch's ids are recorded only when it is fine.
+        """
+        ids, kinds, homes, roles, posts, employers, workers = zip(
+            *(r for _, r in rows), strict=True
+        )
+        level_of = self.level
+        known = self.owner
+        fresh = set(ids)
+        # A dict view's isdisjoint walks the smaller side; a set's would walk
+        # every id of the bundle for every batch.
+        if len(fresh) != len(ids) or "" in fresh or not known.keys().isdisjoint(fresh):
+            return False
+        if not set(kinds) <= _PERSON_KINDS.keys() or "" in roles:
+            return False
+        if any(level_of.get(h) is not Level.COMMUNITY for h in set(homes)):
+            return False
+        places = (level_of, self.organisations, self.buildings, self.community_of_compound)
+        if any(all(p not in where for where in places) for p in set(posts)):
+            return False
+        if not set(employers) - {""} <= self.organisations:
+            return False
+        if not set(workers) - {""} <= _WORKER_KINDS.keys():
+            return False
+        shown = self._file("people.csv")
+        known.update(zip(ids, ((shown, line) for line, _ in rows), strict=True))
+        return True
 
     def check_links(self, shown: str, rows: _Rows) -> None:
         seen: dict[tuple[str, str], int] = {}
@@ -1315,8 +1388,12 @@ class _Reader:
             )
         links = [(o.id, o.community) for o in organisations]
         links.extend((org, community) for _, (org, community) in links_table.rows)
-        chain = CommandChain.from_units(units, compounds, links)
-        return City.build(self.city_name, chain, compounds, buildings, people, organisations)
+        # Every rule of the chain and the city was checked above, row by row
+        # and at its line: the model does not check it all again.
+        chain = CommandChain.from_units(units, compounds, links, _checked=True)
+        return City.build(
+            self.city_name, chain, compounds, buildings, people, organisations, _checked=True
+        )
 
 
 class _StopBundle(_Stop):

@@ -23,6 +23,7 @@ from gridgov.model import (
     BigPartyCommittee,
     Building,
     Compound,
+    Depot,
     GridKind,
     GridWorkerKind,
     Level,
@@ -53,12 +54,16 @@ class City:
         "_people_at_home",
         "_people_at_post",
         "chain",
+        "depots",
         "geometry",
         "name",
     )
 
     chain: CommandChain
     name: str
+    #: The city's supply depots, when it carries its own (a bundle's
+    #: ``depots.csv``; see :meth:`with_depots`); empty otherwise.
+    depots: tuple[Depot, ...]
     #: The city's geometry (a :class:`gridgov.geo.CityGeometry`) when it
     #: carries one (a bundle's ``geometry.geojson``; see :meth:`with_geometry`);
     #: None otherwise.
@@ -72,6 +77,8 @@ class City:
         buildings: Mapping[str, Building],
         people: Mapping[str, Person],
         organisations: Mapping[str, Organisation],
+        *,
+        _checked: bool = False,
     ) -> None:
         self.name = name
         self.chain = chain
@@ -80,7 +87,9 @@ class City:
         self._buildings = MappingProxyType(dict(buildings))
         self._people = MappingProxyType(dict(people))
         self._organisations = MappingProxyType(dict(organisations))
-        self._check()
+        self.depots = ()
+        if not _checked:  # a city bundle's loader has checked it all, at file:line
+            self._check()
         self._index()
 
     @classmethod
@@ -92,6 +101,8 @@ class City:
         buildings: Iterable[Building] = (),
         people: Iterable[Person] = (),
         organisations: Iterable[Organisation] = (),
+        *,
+        _checked: bool = False,
     ) -> City:
         """Assemble and validate a city.
 
@@ -113,6 +124,7 @@ class City:
             _unique(buildings, "building"),
             _unique(people, "person"),
             _unique(organisations, "organisation"),
+            _checked=_checked,
         )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -214,7 +226,20 @@ class City:
         person_kinds = {k.value for k in PersonKind}
         worker_kinds = {k.value for k in GridWorkerKind}
         buildings = self._buildings
+        communities = set(chain.units(Level.COMMUNITY))
+        # Where a normal post may be: any node of the chain, building or organisation.
+        posts = set(chain).union(buildings, organisations)
         for person in self._people.values():
+            worker = person.grid_worker_kind
+            employer = person.employer
+            if (
+                person.kind in person_kinds
+                and person.home in communities
+                and person.normal_post.unit in posts
+                and (worker is None or worker in worker_kinds)
+                and (employer is None or employer in organisations)
+            ):
+                continue  # the common case, checked in one go
             key = f"person {person.id}"
             if person.kind not in person_kinds:
                 problem(
@@ -222,7 +247,6 @@ class City:
                     f"has kind {person.kind!r}, which {_expected(person.kind, person_kinds)}",
                     person.id,
                 )
-            worker = person.grid_worker_kind
             if worker is not None and worker not in worker_kinds:
                 problem(
                     key,
@@ -230,18 +254,18 @@ class City:
                     f"{_expected(str(worker), worker_kinds)}",
                     person.id,
                 )
-            if person.home not in chain or chain.level(person.home) is not Level.COMMUNITY:
+            if person.home not in communities:
                 problem(key, f"lives in {person.home!r}, not a community", person.id)
             post = person.normal_post.unit
-            if post not in chain and post not in buildings and post not in organisations:
+            if post not in posts:
                 problem(
                     key,
                     f"has a normal post ({person.normal_post.role}) at {post!r}, which is no "
                     "unit, compound, building or organisation of the city",
                     person.id,
                 )
-            if person.employer is not None and person.employer not in organisations:
-                problem(key, f"works for unknown {person.employer}", person.id)
+            if employer is not None and employer not in organisations:
+                problem(key, f"works for unknown {employer}", person.id)
         if problems:
             shown = "; ".join(p.message for p in problems[:_SHOWN])
             more = f"; and {len(problems) - _SHOWN} more" if len(problems) > _SHOWN else ""
@@ -287,6 +311,39 @@ class City:
             c: BigPartyCommittee(community=c, members=tuple(sorted(m)))
             for c, m in committees.items()
         }
+
+    def with_depots(self, depots: Iterable[Depot]) -> City:
+        """This city carrying its supply depots (the rest shared, nothing rebuilt).
+
+        Args:
+            depots: the depots (e.g. from :func:`gridgov.depots.load_depots`).
+
+        Returns:
+            A city equal to this one in everything else, with :attr:`depots` set.
+
+        Raises:
+            ChainError: a depot sits at no unit of the city, or below a community;
+                ids repeat.
+        """
+        depots = tuple(depots)
+        problems = []
+        seen: set[str] = set()
+        for depot in depots:
+            if depot.id in seen:
+                problems.append(f"depot {depot.id} is listed twice")
+            seen.add(depot.id)
+            if (
+                depot.unit not in self.chain
+                or self.chain.level(depot.unit).rank > Level.COMMUNITY.rank
+            ):
+                problems.append(f"depot {depot.id} sits at {depot.unit!r}, not a unit of the city")
+        if problems:
+            raise ChainError("; ".join(problems), [d.id for d in depots])
+        twin = object.__new__(City)
+        for slot in City.__slots__:
+            object.__setattr__(twin, slot, getattr(self, slot))
+        twin.depots = depots
+        return twin
 
     def with_geometry(self, geometry: object) -> City:
         """This city carrying its geometry (the rest shared, nothing rebuilt).

@@ -25,6 +25,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +187,19 @@ def city(preset: str | None, bundle: str | None, seed: int, as_json: bool) -> No
     help="geojson: only features at this level (repeat for several; default: all).",
 )
 @click.option(
+    "--run",
+    "run_dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="geojson: add each compound's zone and community's mode from this run folder.",
+)
+@click.option(
+    "--day",
+    type=float,
+    default=None,
+    help="geojson with --run: the day to show (default: the peak day, most compounds sealed).",
+)
+@click.option(
     "--geometry",
     "with_geometry",
     is_flag=True,
@@ -198,6 +212,8 @@ def export(
     fmt: str,
     out: str | None,
     levels: tuple[str, ...],
+    run_dir: str | None,
+    day: float | None,
     with_geometry: bool,
 ) -> None:
     """Export the command chain as GraphML, node-link JSON or a mermaid diagram,
@@ -207,6 +223,10 @@ def export(
 
     if levels and fmt != "geojson":
         raise click.UsageError("--level applies to --format geojson only")
+    if (run_dir is not None or day is not None) and fmt != "geojson":
+        raise click.UsageError("--run and --day apply to --format geojson only")
+    if day is not None and run_dir is None:
+        raise click.UsageError("--day needs --run")
     if with_geometry and fmt != "bundle":
         raise click.UsageError("--geometry applies to --format bundle only")
     if fmt == "bundle" and out is None:
@@ -224,7 +244,7 @@ def export(
         return
     chain = city.chain
     if fmt == "geojson":
-        text = _geojson(city, levels)
+        text = _geojson(city, levels, _run_properties(city, run_dir, day) if run_dir else None)
     elif fmt == "graphml":
         import io
 
@@ -251,11 +271,85 @@ def _geometry_of(city: City) -> Any:
     return city.geometry if isinstance(city.geometry, CityGeometry) else synthesize(city)
 
 
-def _geojson(city: City, levels: Sequence[str]) -> str:
+def _geojson(
+    city: City, levels: Sequence[str], properties: dict[str, dict[str, Any]] | None = None
+) -> str:
     """The city's geometry as GeoJSON."""
     from gridgov.geo import dumps_geojson
 
-    return dumps_geojson(city, _geometry_of(city), levels=levels or None)
+    return dumps_geojson(city, _geometry_of(city), levels=levels or None, properties=properties)
+
+
+def _run_properties(city: City, run_dir: str, day: float | None) -> dict[str, dict[str, Any]]:
+    """Each compound's zone and each community's mode on one day of a run."""
+    from gridgov.model import Level
+    from gridgov.sim.results import read_modes, read_zones
+
+    zones = read_zones(run_dir)
+    if not zones:
+        raise GridgovError(f"run {run_dir} has no zones.csv (run the scenario again)")
+    modes = dict(read_modes(run_dir)) or {d: {} for d, _ in zones}
+    days = [d for d, _ in zones]
+    if day is None:
+        sealed = [sum(1 for z in by.values() if z == "sealed") for _, by in zones]
+        index = sealed.index(max(sealed))
+    elif day in days:
+        index = days.index(day)
+    else:
+        raise GridgovError(f"day {day:g} is not a day of run {run_dir} ({days[0]:g}..{days[-1]:g})")
+    when, zone_of = zones[index]
+    strangers = sorted(c for c in zone_of if c not in city.compounds)
+    if strangers:
+        raise GridgovError(
+            f"run {run_dir} is of another city: compound {strangers[0]} is not in {city.name}"
+        )
+    mode_of = modes.get(when, {})
+    out: dict[str, dict[str, Any]] = {
+        c: {"zone": zone_of.get(c, "open"), "day": when} for c in city.compounds
+    }
+    for community in city.chain.units(Level.COMMUNITY):
+        out[community] = {"mode": mode_of.get(community, "normal"), "day": when}
+    return out
+
+
+@cli.command()
+@click.argument("units_file", type=click.Path())
+@click.option(
+    "--out", required=True, type=click.Path(), help="Folder for the city bundle it writes."
+)
+@click.option("--seed", default=0, show_default=True, help="Random seed of the synthesis.")
+@click.option(
+    "--recipe",
+    "recipe_file",
+    default=None,
+    type=click.Path(),
+    help="A recipe TOML of ratios (default: gridgov's own, data/synthesis.toml).",
+)
+@click.option(
+    "--grid-workers", type=int, default=None, help="The total of grid workers, when known."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+def synth(
+    units_file: str,
+    out: str,
+    seed: int,
+    recipe_file: str | None,
+    grid_workers: int | None,
+    as_json: bool,
+) -> None:
+    """Synthesise a whole city bundle from a list of units down to communities
+    with their households (see docs/cities.md)."""
+    from gridgov.synthesis import load_recipe, synthesize
+
+    recipe = load_recipe(recipe_file) if recipe_file is not None else None
+    built = synthesize(units_file, seed=seed, recipe=recipe, grid_workers=grid_workers)
+    folder = built.save(out)
+    summary = built.summary()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        Console(stderr=True).print(_summary_table(summary, f"{summary['name']} (synthesised)"))
+        click.echo(str(folder))
 
 
 @cli.command()
@@ -414,6 +508,131 @@ def report(run_dir: str) -> None:
     from gridgov.sim.report import write_report
 
     click.echo(str(write_report(run_dir)))
+
+
+def _when(value: str | None, option: str) -> datetime | None:
+    """An ISO 8601 time with its UTC offset, or a usage error."""
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        when = None
+    if when is None or when.utcoffset() is None:
+        raise click.BadParameter(
+            f"{value!r} is not a time with its UTC offset (e.g. 2022-09-17T09:30:00+08:00)",
+            param_hint=option,
+        )
+    return when
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--preset", default=None, help="Preset city.  [default: jiamusi]")
+@click.option("--from", "bundle", default=None, type=click.Path(), help=_FROM_HELP)
+@click.option("--seed", default=0, show_default=True, help="Random seed of the preset.")
+@click.option("--at", "at", default=None, help="Receive every alert at this time (ISO 8601).")
+@click.option("--until", default=None, help="Then advance the clock to this time (ISO 8601).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def alert(
+    files: Sequence[str],
+    preset: str | None,
+    bundle: str | None,
+    seed: int,
+    at: str | None,
+    until: str | None,
+    as_json: bool,
+) -> None:
+    """Play CAP alert FILES, in the order given, on a fresh engine of the city.
+
+    Each alert is received at its own <sent> time (never before the previous
+    one) unless --at is given; then the clock advances to --until, applying
+    scheduled starts and expiries. Prints each alert's outcome (declare,
+    update, lift, duplicate, stale, review, ignore, refused), zone, units and
+    reasons, and the compounds per zone at the end. Exit 1 when any file was
+    refused (unreadable, hostile or not CAP 1.2), else 0.
+    """
+    from gridgov.alerts import AlertError, parse_cap
+    from gridgov.clock import ManualClock
+    from gridgov.engine import Engine
+
+    at_time, until_time = _when(at, "--at"), _when(until, "--until")
+    city, _ = _city(preset, bundle, seed)
+    # (data or None, why it cannot be read, its <sent> when it parses)
+    payloads: list[tuple[bytes | None, str, datetime | None]] = []
+    for name in files:
+        try:
+            with open(name, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            payloads.append((None, f"cannot read {name}: {exc.strerror or exc}", None))
+            continue
+        try:
+            sent: datetime | None = parse_cap(data).sent
+        except AlertError:
+            sent = None  # refused below, and recorded as such
+        payloads.append((data, "", sent))
+    times = [t for _, _, t in payloads if t is not None]
+    start = at_time if at_time is not None else (min(times) if times else None)
+    clock = ManualClock(start) if start is not None else ManualClock()
+    engine = Engine(city, clock=clock)
+    rows: list[dict[str, Any]] = []
+    refused = False
+    for payload, problem, when in payloads:
+        if payload is None:
+            refused = True
+            rows.append(_alert_row(None, "refused", None, [], [problem]))
+            continue
+        if at_time is None and when is not None and when > clock.now():
+            engine.advance(when)
+        try:
+            result = engine.receive_alert(payload)
+        except AlertError as exc:
+            refused = True
+            rows.append(_alert_row(exc.alert, "refused", None, [], [str(exc)]))
+            continue
+        first = next(e for e in result.events if e.type in ("alert.received", "alert.refused"))
+        rows.append(
+            _alert_row(
+                first.data.get("identifier"),
+                str(first.data["outcome"]),
+                first.data.get("zone"),
+                list(first.data.get("units") or ()),
+                list(first.data.get("reasons") or [first.data.get("reason", "")]),
+            )
+        )
+    if until_time is not None:
+        if until_time < clock.now():
+            raise GridgovError(
+                f"--until {until_time.isoformat()} is before the last alert was received "
+                f"({clock.now().isoformat()}); expected a later time"
+            )
+        engine.advance(until_time)
+    counts = {zone: len(engine.under(zone)) for zone in ("sealed", "controlled", "precaution")}
+    if as_json:
+        click.echo(json.dumps({"alerts": rows, "zones": counts}, ensure_ascii=False, indent=2))
+    else:
+        for name, row in zip(files, rows, strict=True):
+            units = ", ".join(row["units"]) or "-"
+            zone = row["zone"] or "-"
+            click.echo(f"{name}: {row['identifier'] or '?'}: {row['outcome']} {zone} on {units}")
+            for reason in row["reasons"]:
+                click.echo(f"  - {reason}")
+        click.echo("compounds: " + ", ".join(f"{zone} {count}" for zone, count in counts.items()))
+    if refused:
+        sys.exit(1)
+
+
+def _alert_row(
+    identifier: Any, outcome: str, zone: Any, units: list[str], reasons: list[str]
+) -> dict[str, Any]:
+    return {
+        "identifier": identifier,
+        "outcome": outcome,
+        "zone": zone,
+        "units": units,
+        "reasons": [r for r in reasons if r],
+    }
 
 
 @cli.command()

@@ -24,6 +24,7 @@ import heapq
 import logging
 import os
 import pickle
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -33,6 +34,16 @@ from typing import Any, Concatenate, ParamSpec
 import attrs
 
 from gridgov._gc import gc_paused
+from gridgov.alerts import (
+    ALERT_EVENTS,
+    MAX_ALERT_BYTES,
+    AlertBook,
+    AlertError,
+    AlertPlan,
+    AlertRule,
+    AreaMatcher,
+    Review,
+)
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock, WallClock
 from gridgov.errors import AuthorityError, GridgovError, JournalError, UnknownUnitError
@@ -70,6 +81,8 @@ _SYSTEM = "system"
 # Deadlines of zones fall before those of modes at the same instant, so a
 # community sees its compounds' step-downs before it decides its own mode.
 _ZONE, _MODE = 0, 1
+# Alert chains' deadlines (scheduled starts, expiries) come after both, one per commit.
+_ALERT = 2
 
 Deadline = tuple[datetime, int, str]
 
@@ -300,8 +313,17 @@ class Engine:
         journal: Journal | None = None,
         seed: int = 0,
         snapshot_every: int = 50_000,
+        *,
+        alert_rule: AlertRule | None = None,
+        area_matcher: AreaMatcher | None = None,
     ) -> None:
         self.city = city
+        #: How CAP alerts map to measures, and when they need a person (review).
+        self.alert_rule = alert_rule if alert_rule is not None else AlertRule()
+        #: Matches alert polygons and circles to units (the geometry layer's);
+        #: without one, shape-only alert areas go to review.
+        self.area_matcher = area_matcher
+        self._alerts = AlertBook()
         self.rules = rules if rules is not None else Rules.default()
         self.clock: Clock = clock if clock is not None else WallClock()
         self.journal = journal if journal is not None else MemoryJournal()
@@ -419,6 +441,7 @@ class Engine:
             "unavailable": self.roster.unavailable,
             "tickets": self.tickets.snapshot(),
             "task_numbers": dict(self._task_numbers),
+            "alerts": self._alerts.snapshot(),
         }
 
     @property
@@ -604,32 +627,99 @@ class Engine:
         *,
         actor: str | None = None,
         exercise: bool = False,
+        max_bytes: int = MAX_ALERT_BYTES,
         command_id: str | None = None,
         key: str | None = None,
     ) -> CommandResult:
-        """Take an OASIS CAP 1.2 alert as a command.
+        """Take an OASIS CAP 1.2 message as a command, at the engine's clock.
 
-        The alert is parsed safely (:func:`gridgov.alerts.parse_cap`), mapped
-        to measures by the alert rule (:func:`gridgov.alerts.plan_alert`):
-        its areas resolve to units by administrative geocode or name, an
-        ``Alert`` or ``Update`` declares its measures there, a ``Cancel``
-        lifts them (the referenced alert's units when it names no area).
-        An exercise or test changes nothing unless ``exercise=True`` (then an
-        ``Exercise`` is applied). Every alert, applied or ignored, is recorded
-        as an ``alert.received`` event with the reasons for what was ignored.
+        The message is parsed safely (:func:`gridgov.alerts.parse_cap`) and
+        planned by the CAP lifecycle (:func:`gridgov.alerts.plan_alert`)
+        against what this engine received before: a repeat is a duplicate,
+        an older message of a chain is stale (both recorded as
+        ``alert.refused`` and change nothing); an ``Alert`` declares its
+        measures (held while its chain is live), an ``Update`` supersedes its
+        chain, a ``Cancel`` lifts it, never below what another live alert
+        requires; a future onset or effective time and an expiry become
+        deadlines the engine keeps (:meth:`advance`). Parts that need a person
+        go to :attr:`reviews` (``alert.needs_review``). Every message, applied,
+        ignored or sent to review, is recorded as ``alert.received``.
+
+        Args:
+            xml: the message.
+            actor: who applies it (a unit or person; default ``system``).
+            exercise: play ``Exercise`` messages as if they were ``Actual``.
+            max_bytes: the size limit of the message.
 
         Raises:
-            AlertError: the XML is malformed, hostile or not CAP 1.2 (nothing changes).
+            AlertError: the XML is malformed, hostile, oversized or not CAP 1.2;
+                the refusal is recorded as ``alert.refused`` (digest, size,
+                sender and identifier when readable, the reason; never the
+                content) and nothing else changes.
             AuthorityError: ``actor`` may not command the alert's units.
         """
         from gridgov.alerts import parse_cap, plan_alert
 
         now = self.clock.now()
-        alert = parse_cap(xml)
-        decision = plan_alert(self.city, alert, exercise=exercise, now=now)
-        targets = [t for _, units in decision.measures for t in units]
-        if decision.action == "lift" and not decision.targets:
-            targets = self._alert_targets(decision.references)
+        digest, size = _payload_digest(xml)
+        try:
+            alert = parse_cap(xml, max_bytes=max_bytes)
+        except AlertError as exc:
+            sender, identifier = _readable_ids(xml)
+            # The refusal is audit data, not the command's result: a retry
+            # with the same idempotency key raises (and is recorded) again.
+            self._pending = None
+            plan = self._plan(_SYSTEM if actor is None else actor, command_id)
+            plan.record(
+                now,
+                "alert.refused",
+                self.city.chain.city,
+                f"CAP message refused: {exc}",
+                outcome="refused",
+                reason=str(exc),
+                digest=digest,
+                size=size,
+                sender=sender,
+                identifier=identifier if identifier is not None else exc.alert,
+            )
+            self._deliver(self._commit(plan).events)
+            raise
+        decision = plan_alert(
+            self.city,
+            alert,
+            self.alert_rule,
+            now=now,
+            book=self._alerts,
+            zones=self._zones.state,
+            exercise=exercise,
+            matcher=self.area_matcher,
+        )
+        details: dict[str, Any] = {
+            "identifier": alert.identifier,
+            "sender": alert.sender,
+            "sent": alert.sent.isoformat(),
+            "status": alert.status,
+            "msg_type": alert.msg_type,
+            "digest": digest,
+            "size": size,
+        }
+        if decision.outcome in ("duplicate", "stale"):
+            plan = self._plan(_SYSTEM if actor is None else actor, command_id)
+            plan.record(
+                now,
+                "alert.refused",
+                self.city.chain.city,
+                f"CAP {alert.msg_type} {alert.identifier} from {alert.sender}: {decision.outcome}",
+                outcome=decision.outcome,
+                reason=decision.reasons[0],
+                message=decision.message,
+                reasons=list(decision.reasons),
+                chains=[],
+                index=dict(decision.index),
+                **details,
+            )
+            return self._commit(plan)
+        targets = list(decision.units)
         who = _SYSTEM
         if targets:
             level = min((self.city.chain.level(t) for t in targets), key=lambda lv: lv.rank)
@@ -641,32 +731,170 @@ class Engine:
             now,
             "alert.received",
             self.city.chain.city,
-            f"CAP {alert.msg_type} {alert.identifier} from {alert.sender}: {decision.action}",
-            identifier=alert.identifier,
-            sender=alert.sender,
-            status=alert.status,
-            msg_type=alert.msg_type,
-            action=decision.action,
-            measures=[[zone, list(units)] for zone, units in decision.measures],
-            targets=sorted(set(targets)),
-            reasons=list(decision.reasons),
+            f"CAP {alert.msg_type} {alert.identifier} from {alert.sender}: {decision.outcome}",
+            **details,
+            **decision.event_data(),
         )
-        cause = f"CAP alert {alert.identifier}"
-        if decision.action == "declare":
-            for zone, units in decision.measures:
-                self._plan_declare(plan, units_compounds(self.city, units), zone, False, now, cause)
-        elif decision.action == "lift" and targets:
-            self._plan_lift(plan, targets, "open", False, now, cause)
+        self._stage_alert_plan(plan, decision, now)
         return self._commit(plan)
 
-    def _alert_targets(self, references: Iterable[tuple[str, str, datetime]]) -> list[str]:
-        """Units that earlier alerts (named by CAP references) applied measures to."""
-        wanted = {(sender, identifier) for sender, identifier, _ in references}
-        out: list[str] = []
-        for event in self.journal.select(type="alert.received"):
-            if (event.data.get("sender"), event.data.get("identifier")) in wanted:
-                out.extend(str(t) for t in event.data.get("targets", []))
-        return sorted(set(out))
+    def _plan_alert_due(self, chain: str, now: datetime) -> AlertPlan:
+        from gridgov.alerts import plan_due
+
+        return plan_due(self.city, self._alerts, chain, now, self._zones.state)
+
+    def _stage_alert_plan(self, plan: _Plan, decision: AlertPlan, now: datetime) -> None:
+        """Stage what an alert plan asks: its review and deadline events, its zone changes."""
+        city = self.city
+        if not decision.message:  # a deadline of a chain
+            plan.record(
+                now,
+                "alert.due",
+                city.chain.city,
+                decision.reasons[0],
+                outcome=decision.outcome,
+                zone=decision.zone,
+                units=list(decision.units),
+                chains=[c.to_json() for c in decision.chains],
+            )
+        for review in decision.reviews:
+            plan.record(
+                now,
+                "alert.needs_review",
+                city.chain.city,
+                f"alert {review.alert}: {review.zone} needs a person's review ({review.id})",
+                **review.to_json(),
+            )
+        for review_id in decision.superseded:
+            plan.record(
+                now,
+                "alert.reviewed",
+                city.chain.city,
+                f"review {review_id} closed: a newer message superseded its alert",
+                review=review_id,
+                decision="superseded",
+            )
+        for chain in decision.chains:
+            due = chain.due()
+            if due is not None:
+                plan.pushes.append((due, _ALERT, chain.id))
+        cause = f"CAP alert {decision.alert}"
+        touched: dict[str, None] = {}
+        chain_of = city.chain
+        for compound, zone, hold in decision.lowers:
+            if _SEVERITY[plan.zone_of(compound)] > _SEVERITY[zone]:
+                due = None if hold else self._zone_deadline(zone, now)
+                plan.set_zone(compound, zone, due, hold, now, cause)
+                touched[chain_of.community_of(compound)] = None
+        for compound in decision.releases:
+            if plan.held(compound):
+                current = plan.zone_of(compound)
+                plan.set_zone(
+                    compound, current, self._zone_deadline(current, now), False, now, cause
+                )
+                touched[chain_of.community_of(compound)] = None
+        for community in touched:
+            self._settle(plan, community, now, cause)
+        for zone, units in decision.declares:
+            self._plan_declare(plan, units_compounds(city, units), zone, True, now, cause)
+
+    @property
+    def reviews(self) -> list[Review]:
+        """Open alert reviews (parts of alerts waiting for a person), by id."""
+        return [r for _, r in sorted(self._alerts.reviews.items())]
+
+    @property
+    def alert_book(self) -> AlertBook:
+        """What this engine remembers of CAP messages (read it; only the engine changes it)."""
+        return self._alerts
+
+    @_command
+    def approve_review(
+        self,
+        review: str,
+        *,
+        actor: str,
+        units: Sequence[str] | None = None,
+        command_id: str | None = None,
+        key: str | None = None,
+    ) -> CommandResult:
+        """Approve an alert review: its measure is applied (as part of its alert's chain).
+
+        Args:
+            review: the review's id (see :attr:`reviews`).
+            actor: who approves (a unit or person); must command the units.
+            units: the units to apply it to (required when the review names
+                none, e.g. an area that matched no unit).
+
+        Raises:
+            AlertError: no such open review, no units, or its alert has ended.
+            UnknownUnitError: a unit is not of the city.
+            AuthorityError: ``actor`` may not command the units.
+        """
+        from gridgov.alerts import plan_approval
+
+        if not actor:
+            raise GridgovError(f"approving review {review} needs an actor (actor=...)")
+        decision = plan_approval(self.city, self._alerts, review, units, self._zones.state)
+        chain = self.city.chain
+        level = min((chain.level(u) for u in decision.units), key=lambda lv: lv.rank)
+        who = self._authorise(actor, list(decision.units), level, "approve alert measures on")
+        now = self.clock.now()
+        plan = self._plan(who, command_id)
+        plan.record(
+            now,
+            "alert.reviewed",
+            chain.city,
+            f"review {review} approved by {who}: {decision.zone} on {', '.join(decision.units)}",
+            review=review,
+            decision="approved",
+            zone=decision.zone,
+            units=list(decision.units),
+            chains=[c.to_json() for c in decision.chains],
+        )
+        self._stage_alert_plan(plan, decision, now)
+        return self._commit(plan)
+
+    @_command
+    def reject_review(
+        self,
+        review: str,
+        *,
+        actor: str,
+        reason: str,
+        command_id: str | None = None,
+        key: str | None = None,
+    ) -> CommandResult:
+        """Reject an alert review: its measure is never applied; the reason is recorded.
+
+        Raises:
+            AlertError: no such open review.
+            GridgovError: no actor or no reason.
+            AuthorityError: ``actor`` may not command the review's units.
+        """
+        found = self._alerts.reviews.get(review)
+        if found is None:
+            shown = ", ".join(sorted(self._alerts.reviews)) or "none"
+            raise AlertError(f"no open review {review!r} (open: {shown})")
+        if not actor or not str(reason).strip():
+            raise GridgovError(f"rejecting review {review} needs an actor and a reason")
+        chain = self.city.chain
+        if found.units:
+            level = min((chain.level(u) for u in found.units), key=lambda lv: lv.rank)
+            who = self._authorise(actor, list(found.units), level, "reject alert measures on")
+        else:
+            who = self._authorise(actor, [chain.city], chain.level(chain.city), "reject alerts for")
+        plan = self._plan(who, command_id)
+        plan.record(
+            self.clock.now(),
+            "alert.reviewed",
+            chain.city,
+            f"review {review} rejected by {who}: {reason}",
+            review=review,
+            decision="rejected",
+            reason=str(reason),
+        )
+        return self._commit(plan)
 
     @_command
     def advance(
@@ -723,7 +951,13 @@ class Engine:
         due_time = min(dues)
         floor = self._last_time
         when = max(due_time, floor) if floor is not None else due_time
-        while heap and heap[0][0] <= due_time:
+        if heap and heap[0][1] == _ALERT and heap[0][0] == due_time:
+            # An alert chain's deadline is planned against the book as it is,
+            # so it commits on its own.
+            _, _, chain = heapq.heappop(heap)
+            self._stage_alert_plan(plan, self._plan_alert_due(chain, when), when)
+            return self._commit(plan, when)
+        while heap and heap[0][0] <= due_time and heap[0][1] != _ALERT:
             due, kind, unit = heapq.heappop(heap)
             if kind == _ZONE:
                 if plan.zone_due_of(unit) != due:
@@ -975,6 +1209,7 @@ class Engine:
             "commands": self._commands,
             "last_time": self._last_time,
             "task_numbers": self._task_numbers,
+            "alerts": self._alerts.state(),
             "roster": (
                 roster.posts,
                 roster.holders,
@@ -1002,6 +1237,8 @@ class Engine:
         self._commands = int(state["commands"])
         self._last_time = state["last_time"]
         self._task_numbers = dict(state["task_numbers"])
+        if "alerts" in state:
+            self._alerts = AlertBook.restore(state["alerts"])
         roster = self.roster
         (
             roster.posts,
@@ -1052,6 +1289,8 @@ class Engine:
                 if event.type == "post.opened":
                     self._count_task(str(event.data["post"]))
                 self.roster.apply(_staffing_of(event), event.time)
+            elif event.type in ALERT_EVENTS:
+                self._alerts.apply(event.type, event.data)
             elif event.type in ("mode.changed", "mode.renewed"):
                 if event.new is None or event.new not in self._modes.states:
                     raise GridgovError(f"event {event.seq}: unknown mode {event.new!r}")
@@ -1063,6 +1302,7 @@ class Engine:
     def _rebuild_heap(self) -> None:
         heap: list[Deadline] = [(d, _ZONE, u) for u, d in self._zone_due.items() if d is not None]
         heap += [(d, _MODE, u) for u, d in self._mode_due.items() if d is not None]
+        heap += [(d, _ALERT, chain) for d, chain in self._alerts.deadlines()]
         heapq.heapify(heap)
         self._heap = heap
 
@@ -1848,7 +2088,7 @@ class Engine:
             {c: self._zone_due.get(c) for c in plan.zone_due},
             {c: self._mode_due.get(c) for c in plan.mode_due},
             {c for c in plan.hold if c in self._held},
-            {k: Counter(v) for k, v in self._zone_counts.items() if k in plan.counts},
+            {k: Counter(self._zone_counts[k]) for k in plan.counts if k in self._zone_counts},
         )
         first = self.journal.next_seq
         events = tuple(
@@ -1900,6 +2140,8 @@ class Engine:
         for event in events:
             if event.type == "post.opened":
                 self._count_task(str(event.data.get("post", "")))
+            elif event.type in ALERT_EVENTS:
+                self._alerts.apply(event.type, event.data)
         # The roster and the ticket desk change only once the events are recorded.
         if plan.tickets:
             self.tickets.apply(plan.tickets)
@@ -1921,6 +2163,9 @@ class Engine:
 
     def _live(self, item: Deadline) -> bool:
         due, kind, unit = item
+        if kind == _ALERT:
+            chain = self._alerts.chains.get(unit)
+            return chain is not None and chain.due() == due
         dues = self._zone_due if kind == _ZONE else self._mode_due
         return dues.get(unit) == due
 
@@ -1953,6 +2198,37 @@ def _staffing_of(event: Event) -> StaffingPlan:
     if event.type == "front_line.changed":
         return StaffingPlan(hot=tuple(sorted((g, int(d)) for g, d in data["grids"].items())))
     raise GridgovError(f"event {event.seq}: unknown staffing event {event.type!r}")
+
+
+def _payload_digest(xml: object) -> tuple[str, int]:
+    """(sha256 hex, size in bytes) of an alert payload, whatever it is."""
+    if isinstance(xml, str):
+        data = xml.encode("utf-8", "surrogatepass")
+    elif isinstance(xml, bytes):
+        data = xml
+    else:
+        data = repr(type(xml)).encode()
+    return hashlib.sha256(data).hexdigest(), len(data)
+
+
+_ID_PATTERNS = {
+    name: re.compile(
+        rf"<(?:[A-Za-z_][\w.-]*:)?{name}>\s*([^<\s,&]{{1,200}})\s*</(?:[A-Za-z_][\w.-]*:)?{name}>"
+    )
+    for name in ("sender", "identifier")
+}
+
+
+def _readable_ids(xml: object) -> tuple[str | None, str | None]:
+    """The sender and identifier of a refused payload, when they can be read plainly."""
+    if isinstance(xml, bytes):
+        text = xml[:65536].decode("utf-8", "replace")
+    elif isinstance(xml, str):
+        text = xml[:65536]
+    else:
+        return None, None
+    found = [_ID_PATTERNS[name].search(text) for name in ("sender", "identifier")]
+    return found[0].group(1) if found[0] else None, found[1].group(1) if found[1] else None
 
 
 def _digest(text: str) -> str:

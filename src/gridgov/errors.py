@@ -16,6 +16,7 @@ key, and what was expected)::
     ├── PresetError            a preset was asked for with impossible parameters
     ├── RulesError             a rules file has problems (all of them, with file:line)
     ├── ScenarioError          a scenario or sweep file has problems (all of them)
+    ├── DepotsError            a depots.csv has problems (all of them, with file:line)
     ├── TransitionError        a trigger is not allowed in a unit's current state
     ├── AuthorityError         an actor commanded outside its jurisdiction
     ├── CommandError           a command was refused; ``.reason`` says why
@@ -48,6 +49,7 @@ __all__ = [
     "CityError",
     "ClockError",
     "CommandError",
+    "DepotsError",
     "GeometryError",
     "GriddingError",
     "GridgovError",
@@ -182,6 +184,10 @@ class RulesError(_ProblemsError):
 
 class ScenarioError(_ProblemsError):
     """A scenario file has problems; ``.problems`` lists every one of them."""
+
+
+class DepotsError(_ProblemsError):
+    """A ``depots.csv`` has problems; ``.problems`` lists every one of them."""
 
 
 class TransitionError(GridgovError):

@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from datetime import datetime, tzinfo
 from typing import Any
 
-from gridgov.tickets import Ticket, TicketDesk
+from gridgov.tickets import Ticket, TicketDesk, redact
 
 __all__ = ["FIELDS", "dumps", "service_request", "service_requests"]
 
@@ -117,7 +117,7 @@ def service_request(desk: TicketDesk, ticket: Ticket, tz: tzinfo | None = None) 
         "status_notes": "; ".join(notes),
         "service_name": ticket.category.replace("_", " ").capitalize(),
         "service_code": ticket.category,
-        "description": ticket.summary,
+        "description": redact(ticket.summary, ticket.private),
         "agency_responsible": agency,
         "service_notice": notice,
         "requested_datetime": _time(ticket.opened, tz),

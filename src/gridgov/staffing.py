@@ -252,9 +252,10 @@ class Pools:
         district_of = {c: chain.district_of(c) for c in chain.units(Level.COMMUNITY)}
         office_levels = (Level.STREET, Level.DISTRICT, Level.CITY)
         levels = {u: chain.level(u) for u in chain}
-        people = city.people
-        for pid in ids:
-            person = people[pid]
+        # People are grouped in the city's own order (walking them in rank
+        # order jumps all over memory, and that grows worse than linearly
+        # with the city), then each group is put in rank order.
+        for pid, person in city.people.items():
             kind = person.kind
             home = person.home
             local[(home, kind)].append(pid)
@@ -267,6 +268,10 @@ class Pools:
                 employed[(person.employer, kind)].append(pid)
             by_district[(district_of[home], kind)].append(pid)
             everyone[kind].append(pid)
+        by_rank = self.rank.__getitem__
+        for groups in (local, employed, offices, by_district, everyone):
+            for group in groups.values():
+                group.sort(key=by_rank)
         self._local = dict(local)
         self._employed = dict(employed)
         self._offices = dict(offices)
@@ -319,10 +324,11 @@ class Pools:
         if level == "street":
             street = chain.street_of(community)
             order = chain.children(street, Level.COMMUNITY)
-            here = order.index(community)
+            position = {c: i for i, c in enumerate(order)}
+            here = position[community]
             # Neighbouring communities first: ids follow neighbourhood order.
             near = sorted(
-                (c for c in order if c != community), key=lambda c: (abs(order.index(c) - here), c)
+                (c for c in order if c != community), key=lambda c: (abs(position[c] - here), c)
             )
             out = []
             for other in near:

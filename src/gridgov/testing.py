@@ -24,14 +24,16 @@ The pytest plugin (:mod:`gridgov.pytest_plugin`, registered under the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from xml.sax.saxutils import escape
 
 from gridgov.clock import ManualClock
 from gridgov.engine import Engine
 from gridgov.journal import Event
 
 __all__ = [
+    "CapArea",
     "EventCapture",
     "ManualClock",
     "advance_by",
@@ -39,6 +41,7 @@ __all__ = [
     "assert_mode",
     "assert_staffed",
     "assert_zone",
+    "cap_message",
     "events_of",
     "history",
 ]
@@ -245,3 +248,95 @@ class EventCapture:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# ------------------------------------------------------------ CAP messages
+
+#: An area for :func:`cap_message`: (areaDesc, geocodes) where geocodes are
+#: codes (valueName ``CPEAS Geographic Code``) or (valueName, value) pairs;
+#: a third item, when given, is a polygon text (``lat,lon lat,lon ...``).
+CapArea = (
+    tuple[str, Sequence[str | tuple[str, str]]] | tuple[str, Sequence[str | tuple[str, str]], str]
+)
+
+
+def cap_message(
+    identifier: str,
+    sent: datetime,
+    *,
+    sender: str = "230800-health-commission",
+    msg_type: str = "Alert",
+    status: str = "Actual",
+    references: Sequence[tuple[str, str, datetime]] = (),
+    severity: str = "Extreme",
+    certainty: str = "Observed",
+    urgency: str = "Immediate",
+    category: str = "Health",
+    areas: Sequence[CapArea] = (),
+    english_areas: Sequence[CapArea] | None = None,
+    effective: datetime | None = None,
+    onset: datetime | None = None,
+    expires: datetime | None = None,
+) -> str:
+    """A CPEAS-shaped CAP 1.2 message with a Chinese and an English info, as text.
+
+    Both infos carry the same category, severity, certainty, urgency and
+    times; the Chinese one has ``areas``, the English one ``english_areas``
+    (default: the same areas). For tests, benchmarks and examples.
+    """
+
+    def when(tag: str, value: datetime | None) -> str:
+        return f"    <{tag}>{value.isoformat()}</{tag}>\n" if value is not None else ""
+
+    def area_xml(area: CapArea) -> str:
+        desc, codes = area[0], area[1]
+        lines = [f"    <area>\n      <areaDesc>{escape(desc)}</areaDesc>\n"]
+        if len(area) == 3:
+            lines.append(f"      <polygon>{area[2]}</polygon>\n")
+        for code in codes:
+            name, value = ("CPEAS Geographic Code", code) if isinstance(code, str) else code
+            lines.append(
+                f"      <geocode>\n        <valueName>{escape(name)}</valueName>\n"
+                f"        <value>{escape(value)}</value>\n      </geocode>\n"
+            )
+        lines.append("    </area>\n")
+        return "".join(lines)
+
+    def info(language: str, event: str, headline: str, where: Sequence[CapArea]) -> str:
+        return (
+            "  <info>\n"
+            f"    <language>{language}</language>\n"
+            f"    <category>{category}</category>\n"
+            f"    <event>{event}</event>\n"
+            f"    <urgency>{urgency}</urgency>\n"
+            f"    <severity>{severity}</severity>\n"
+            f"    <certainty>{certainty}</certainty>\n"
+            + when("effective", effective)
+            + when("onset", onset)
+            + when("expires", expires)
+            + f"    <senderName>{escape(sender)}</senderName>\n"
+            f"    <headline>{headline}</headline>\n"
+            + "".join(area_xml(a) for a in where)
+            + "  </info>\n"
+        )
+
+    refs = " ".join(f"{s},{i},{t.isoformat()}" for s, i, t in references)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">\n'
+        f"  <identifier>{escape(identifier)}</identifier>\n"
+        f"  <sender>{escape(sender)}</sender>\n"
+        f"  <sent>{sent.isoformat()}</sent>\n"
+        f"  <status>{status}</status>\n"
+        f"  <msgType>{msg_type}</msgType>\n"
+        "  <scope>Public</scope>\n"
+        + (f"  <references>{refs}</references>\n" if refs else "")
+        + info("zh-CN", "突发公共卫生事件", "疫情防控通告", areas)
+        + info(
+            "en-US",
+            "Public health emergency",
+            "Epidemic control notice",
+            areas if english_areas is None else english_areas,
+        )
+        + "</alert>\n"
+    )

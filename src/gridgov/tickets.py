@@ -44,7 +44,6 @@ the Open311 export) is redacted.
 from __future__ import annotations
 
 import heapq
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -55,6 +54,7 @@ from gridgov.city import City
 from gridgov.errors import ClockError, GridgovError, TransitionError, UnknownUnitError
 from gridgov.model import Level
 from gridgov.modes import StateBoard
+from gridgov.privacy import redact as _redact
 from gridgov.rules import TICKET_LEVELS, TICKET_MODES, TICKET_STEPS, TicketRule
 
 if TYPE_CHECKING:
@@ -152,11 +152,6 @@ _PLAIN_TRIGGERS = frozenset({"track", "supervise", "archive"})
 #: ``emergency``.
 Situation = Callable[[str], str]
 
-_REMOVED = "[removed]"
-# Anything that looks like a phone or identity number: seven or more digits,
-# possibly split by spaces, dashes or brackets.
-_NUMBER = re.compile(r"\+?\d(?:[\s()-]*\d){6,}")
-
 
 class TicketBoard(StateBoard):
     """The ticket workflow machine: a :class:`~gridgov.modes.StateBoard` of tickets."""
@@ -207,16 +202,13 @@ class Private:
 
 
 def redact(text: str, private: Private) -> str:
-    """``text`` without the resident's name, phone and address, nor anything like a phone number.
+    """``text`` without the resident's name, phone and address, nor any other personal item.
 
-    Over-redaction is the safe side: a name is removed wherever it occurs.
+    :func:`gridgov.privacy.redact` with the resident's registered values as
+    ``known``. Over-redaction is the safe side: a name is removed wherever it
+    occurs.
     """
-    out = text
-    for value in (private.phone, private.address, private.name):
-        value = value.strip()
-        if value:
-            out = re.sub(re.escape(value), _REMOVED, out, flags=re.IGNORECASE)
-    return _NUMBER.sub(_REMOVED, out)
+    return _redact(text, known=(private.name, private.phone, private.address))
 
 
 @attrs.frozen
@@ -345,8 +337,8 @@ class Ticket:
             "unit": self.unit,
             "opened": self.opened.isoformat(),
             "updated": self.updated.isoformat(),
-            "summary": self.summary,
-            "result": self.result,
+            "summary": redact(self.summary, self.private),
+            "result": redact(self.result, self.private),
             "score": self.score,
             "escalations": self.escalations,
             "reopens": self.reopens,
@@ -368,8 +360,9 @@ class Ticket:
                 "unit": c.unit,
                 "old": c.old,
                 "new": c.new,
+                # Causes carry reasons already redacted (and unit ids, kept).
                 "cause": c.cause,
-                "data": _public_data(c.data),
+                "data": _public_data(c.data, self.private),
             }
             for c in self.history
         ]
@@ -378,8 +371,16 @@ class Ticket:
         return out
 
 
-def _public_data(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k != "private"}
+#: Free-text fields of ticket events: redacted wherever they are published.
+FREE_TEXT = frozenset({"reason", "note", "result", "summary", "description", "comment"})
+
+
+def _public_data(data: Mapping[str, Any], private: Private) -> dict[str, Any]:
+    return {
+        k: redact(v, private) if k in FREE_TEXT and isinstance(v, str) else v
+        for k, v in data.items()
+        if k != "private"
+    }
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -596,7 +597,7 @@ class TicketDesk:
                 f"(allowed: {', '.join(sorted(allowed))})"
             )
         note = data.get("note")
-        extra: dict[str, Any] = {} if note is None else {"note": str(note)}
+        extra: dict[str, Any] = {} if note is None else {"note": redact(str(note), current.private)}
         if trigger in _PLAIN_TRIGGERS:
             # A step with nothing but its note: no routing, no moves.
             return (self._step(current, new, at, trigger, extra),)
@@ -870,7 +871,9 @@ class TicketDesk:
                 f"ticket {current.id} is at {current.unit}; it can be transferred only up its "
                 f"chain of command (one of: {', '.join(up[here + 1 :]) or 'none'}), not to {to}"
             )
-        data = {"trigger": "transfer", "to": to, "reason": str(reason), **extra}
+        # Reasons are published with the event: recorded redacted.
+        shown = redact(str(reason), current.private)
+        data = {"trigger": "transfer", "to": to, "reason": shown, **extra}
         step = TicketChange(
             "ticket.step",
             current.id,
@@ -879,7 +882,7 @@ class TicketDesk:
             current.state,
             new,
             data,
-            f"transfer from {current.unit} to {to}" + (f": {reason}" if reason else ""),
+            f"transfer from {current.unit} to {to}" + (f": {shown}" if reason else ""),
         )
         hops = self._moves(
             current,
@@ -887,7 +890,7 @@ class TicketDesk:
             self._path_up(current, current.unit, to),
             current.unit,
             at,
-            lambda unit: f"transferred up by {unit}" + (f": {reason}" if reason else ""),
+            lambda unit: f"transferred up by {unit}" + (f": {shown}" if reason else ""),
         )
         return (step, *hops)
 
@@ -908,10 +911,13 @@ class TicketDesk:
                 new,
                 at,
                 "reject",
-                {"reason": str(reason), "by": current.unit, **extra},
+                {"reason": redact(str(reason), current.private), "by": current.unit, **extra},
                 unit=current.origin,
                 kind="ticket.rejected",
-                cause=f"rejected by {current.unit}: {reason}; back to classification",
+                cause=(
+                    f"rejected by {current.unit}: {redact(str(reason), current.private)}; "
+                    "back to classification"
+                ),
             ),
         )
 
@@ -924,8 +930,10 @@ class TicketDesk:
         reason: str = "",
         note: str | None = None,
     ) -> tuple[TicketChange, ...]:
-        cause = "withdrawn by the resident" + (f": {reason}" if reason else "")
-        data = {"reason": str(reason), **extra}
+        # The cause is published with the event: the reason goes in redacted.
+        shown = redact(str(reason), current.private)
+        cause = "withdrawn by the resident" + (f": {shown}" if reason else "")
+        data = {"reason": shown, **extra}
         return (
             self._step(current, new, at, "withdraw", data, kind="ticket.withdrawn", cause=cause),
         )
@@ -1444,8 +1452,22 @@ class TicketArrays:
             grown[:size] = old
             setattr(self, name, grown)
 
-    def _time(self, at: datetime | int) -> int:
-        return at if isinstance(at, int) else _micros(at)
+    def _time(self, at: datetime | int | npt.NDArray[np.int64], count: int | None = None) -> Any:
+        """``at`` in microseconds since 1970: an int, or an int64 array of ``count`` times."""
+        if isinstance(at, int):
+            return at
+        if isinstance(at, datetime):
+            return _micros(at)
+        numpy = _numpy()
+        times = numpy.asarray(at, dtype=numpy.int64)
+        if times.ndim == 0:
+            return int(times)
+        if times.ndim != 1 or (count is not None and len(times) != count):
+            raise GridgovError(
+                f"per-ticket times must be one time per ticket ({count} expected, "
+                f"got shape {times.shape})"
+            )
+        return times
 
     def _indices(self, idx: Any) -> Any:
         numpy = _numpy()
@@ -1460,7 +1482,7 @@ class TicketArrays:
         self,
         origins: Sequence[str] | npt.NDArray[np.int32],
         categories: Sequence[str] | npt.NDArray[np.int16],
-        at: datetime | int,
+        at: datetime | int | npt.NDArray[np.int64],
         modes: Sequence[str] | npt.NDArray[np.int8] | None = None,
     ) -> npt.NDArray[np.int64]:
         """Accept many requests at once; returns their indices.
@@ -1468,7 +1490,8 @@ class TicketArrays:
         Args:
             origins: grid ids (or unit indices of grids).
             categories: category names (or indices into :attr:`categories`).
-            at: when.
+            at: when: one time for all, or an int64 array of each ticket's time
+                (microseconds since 1970).
             modes: ``normal``/``emergency`` per ticket (or 0/1); default normal.
 
         Raises:
@@ -1490,8 +1513,8 @@ class TicketArrays:
             bad = self.units[int(origin[self.ancestor[origin, grid] != origin][0])]
             raise GridgovError(f"{bad} is not a grid; tickets come from grids")
         start, stop = self.n, self.n + count
+        now = self._time(at, count)
         self._grow(stop)
-        now = self._time(at)
         accepted = self._state_index["accepted"]
         self.state[start:stop] = accepted
         self.category[start:stop] = category
@@ -1521,10 +1544,16 @@ class TicketArrays:
             ok &= self.parent[self.unit[idx]] >= 0
         return ok
 
-    def fire(self, idx: Any, trigger: str, at: datetime | int) -> npt.NDArray[np.bool_]:
+    def fire(
+        self, idx: Any, trigger: str, at: datetime | int | npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.bool_]:
         """Apply ``trigger`` to every ticket of ``idx`` (distinct indices) at once.
 
-        ``transfer`` moves one level up; ``score`` needs :meth:`score`.
+        ``transfer`` moves one level up; ``score`` needs :meth:`score`. ``at``
+        is one time for all, or an int64 array of each ticket's own time
+        (microseconds since 1970); call :meth:`sweep` with the same ``idx``
+        and times first so that each ticket's deadline is checked before it
+        fires.
 
         Returns:
             Per ticket, whether the stay the trigger ended was on time.
@@ -1537,13 +1566,17 @@ class TicketArrays:
         if trigger in ("score", "reopen"):
             raise GridgovError(f"{trigger!r} goes through TicketArrays.score(idx, scores, at)")
         idx = self._indices(idx)
-        now = self._time(at)
+        now = self._time(at, len(idx))
         column = self._trigger_index.get(trigger)
         if column is None:
             raise GridgovError(
                 f"unknown trigger {trigger!r} (expected one of: {', '.join(self.triggers)})"
             )
-        ok = self.legal(idx, trigger)
+        old = self.state[idx]
+        new = self.table[old, column]
+        ok = new >= 0
+        if trigger == "transfer":
+            ok &= self.parent[self.unit[idx]] >= 0
         if not ok.all():
             first = int(idx[~ok][0])
             state = self.states[int(self.state[first])]
@@ -1557,8 +1590,6 @@ class TicketArrays:
             raise TransitionError(
                 f"ticket #{first}", state, trigger, [t for t in allowed if t != "reopen"]
             )
-        old = self.state[idx]
-        new = self.table[old, column]
         on_time: npt.NDArray[np.bool_] = ~self.breached[idx] & (self.due[idx] >= now)
         if trigger == "transfer":
             self.unit[idx] = self.parent[self.unit[idx]]
@@ -1580,8 +1611,12 @@ class TicketArrays:
         self.breached[idx] = False
         return on_time
 
-    def score(self, idx: Any, scores: Any, at: datetime | int) -> npt.NDArray[np.int64]:
+    def score(
+        self, idx: Any, scores: Any, at: datetime | int | npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.int64]:
         """Scores (1-5) for the tickets ``idx``: low ones reopen, then escalate.
+
+        ``at`` is one time for all or each ticket's own time, as for :meth:`fire`.
 
         Returns:
             The indices that escalated on a low score.
@@ -1604,7 +1639,7 @@ class TicketArrays:
             raise TransitionError(
                 f"ticket #{first}", self.states[int(self.state[first])], "score", ()
             )
-        now = self._time(at)
+        now = self._time(at, len(idx))
         low = given < self.rule.low_score
         count = self.low_scores[idx] + low
         handler = self.handler[idx]
@@ -1624,20 +1659,36 @@ class TicketArrays:
         climbed: npt.NDArray[np.int64] = idx[climb]
         return climbed
 
-    def sweep(self, now: datetime | int) -> Escalations:
+    def sweep(self, now: datetime | int | npt.NDArray[np.int64], idx: Any = None) -> Escalations:
         """Escalate every ticket whose limit passed by ``now``, one level per breach.
 
         A ticket breaching again before ``now`` (its limit started again at
         the breach) climbs again; at the city it becomes overdue and its
         limit stops. Returns what happened.
+
+        Args:
+            now: up to when; with ``idx``, also an int64 array of each
+                ticket's own time (microseconds since 1970).
+            idx: only these tickets (distinct indices); default: all. Tickets
+                do not interact, so sweeping the tickets about to fire up to
+                their own firing times, then firing them, gives the same
+                result as sweeping everything in time order.
         """
         numpy = _numpy()
-        limit_now = self._time(now)
         n = self.n
-        due = self.due[:n]
+        due = self.due
         parts: list[tuple[Any, Any, Any, Any]] = []
         overdue: list[Any] = []
-        hit = numpy.flatnonzero(due <= limit_now)
+        if idx is None:
+            limit_now = self._time(now)
+            hit = numpy.flatnonzero(due[:n] <= limit_now)
+        else:
+            idx = self._indices(idx)
+            limit_now = self._time(now, len(idx))
+            found = due[idx] <= limit_now
+            hit = idx[found]
+            if not isinstance(limit_now, int):
+                limit_now = limit_now[found]
         while hit.size:
             unit = self.unit[hit]
             parent = self.parent[unit]
@@ -1648,6 +1699,8 @@ class TicketArrays:
                 overdue.append(hit[top])
                 self.due[hit[top]] = _NO_DUE
             climb = hit[~top]
+            if not isinstance(limit_now, int):
+                limit_now = limit_now[~top]
             if climb.size:
                 parts.append((climb, unit[~top], parent[~top], at[~top]))
                 self.unit[climb] = parent[~top]
@@ -1655,7 +1708,10 @@ class TicketArrays:
                 limit = self.limits[self.category[climb], self.mode[climb], self.state[climb]]
                 self.due[climb] = at[~top] + limit
             # Only the tickets that just climbed can breach again.
-            hit = climb[self.due[climb] <= limit_now]
+            again = self.due[climb] <= limit_now
+            hit = climb[again]
+            if not isinstance(limit_now, int):
+                limit_now = limit_now[again]
         if parts:
             ticket, from_unit, to_unit, at = (
                 numpy.concatenate(p) for p in zip(*parts, strict=True)

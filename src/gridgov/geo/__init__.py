@@ -15,6 +15,8 @@ gridgov never imports it.
 * :func:`check_coverage`: grids tile their community, and so on up; places lie
   where they belong.
 * :class:`AreaMatcher`: which compounds an alert's polygon or circle covers.
+* :func:`propose_rebalance`: splits and merges for grids far from 200/50 households.
+* :mod:`gridgov.geo.maps`: compounds by zone, static and interactive.
 """
 
 from gridgov.geo._require import require_shapely
@@ -40,6 +42,7 @@ from gridgov.geo.match import (  # noqa: E402
     cap_area_shape,
 )
 from gridgov.geo.projection import LocalProjection  # noqa: E402
+from gridgov.geo.rebalance import GridChange, propose_rebalance  # noqa: E402
 from gridgov.geo.synth import JIAMUSI_LAYOUT, Layout, synthesize  # noqa: E402
 
 __all__ = [
@@ -54,12 +57,14 @@ __all__ = [
     "CityGeometry",
     "CoverageProblem",
     "Covered",
+    "GridChange",
     "Layout",
     "LocalProjection",
     "cap_area_shape",
     "check_coverage",
     "dumps_geojson",
     "load_geojson",
+    "propose_rebalance",
     "read_geojson",
     "synthesize",
     "write_geojson",

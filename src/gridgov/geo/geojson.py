@@ -7,7 +7,7 @@ Polygon or MultiPolygon, buildings Point; coordinates are WGS84 longitude,
 latitude. Reading validates everything and reports every problem at once,
 one line each::
 
-    geometry.geojson: feature 12 (230803001002-G003): self-intersecting ring at (130.3301, 46.8012)
+    geometry.geojson: feature 12 (230803007002-G003): self-intersecting ring at (130.3301, 46.8012)
 
 (N counts from 0, as in the ``features`` array). Written files carry a
 foreign member ``gridgov`` with the projection areas are measured in and

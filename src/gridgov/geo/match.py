@@ -84,9 +84,8 @@ class AreaMatch:
     #: Why the match should be reviewed before acting ("" when it need not be).
     needs_review: str
 
-    @property
     def compound_ids(self) -> tuple[str, ...]:
-        """Ids of the matched compounds."""
+        """Ids of the matched compounds (what the alert planner acts on)."""
         return tuple(c.id for c in self.compounds)
 
 
@@ -204,6 +203,11 @@ class AreaMatcher:
             area_m2=float(area_m.area),
             needs_review="; ".join(reasons),
         )
+
+    def __call__(self, area: Any) -> AreaMatch:
+        """Match a CAP ``<area>`` (anything with ``polygons`` and ``circles``, as
+        :class:`gridgov.alerts.CapArea`): the alert planner's geometry matcher."""
+        return self.match_cap(area.polygons, area.circles)
 
     def match_cap(
         self,

@@ -27,7 +27,10 @@ are labelled so in :attr:`CityGeometry.synthetic`, in every exported feature
    cell; a grid is the union of its buildings' cells, a compound too, and
    each unit the union of its children. Units therefore tile their parent
    exactly, so the coverage checks pass by construction, and every building
-   lies in its grid. A unit with no building gets a point of its own.
+   lies in its grid. A unit with no building gets a point of its own. A
+   building whose cell falls apart from the rest of its grid trades places
+   with a building of a neighbouring grid (same community) when that joins
+   the pieces, so few grids end up in more than one piece.
 
 Everything is computed in a :class:`LocalProjection` plane and returned in
 WGS84 longitude/latitude rounded to 1e-7 degrees (about 1 cm). The same city
@@ -450,6 +453,84 @@ class _Synth:
 
     # -------------------------------------------------------------- assembly
 
+    def _mend(
+        self,
+        cells: Any,
+        site_point: dict[str, int],
+        extra: dict[str, list[int]],
+        shapes: dict[str, Any],
+    ) -> None:
+        """Make grids in several pieces whole by swapping buildings with a neighbour grid.
+
+        A building whose cell lies apart from the rest of its grid trades
+        places with a building of a neighbouring grid of the same community
+        whose cell touches the main piece; a swap is kept only when it joins
+        pieces and splits nothing.
+        """
+        chain, city = self.chain, self.city
+        broken = [g for g in chain.units(Level.GRID) if shapes[g].geom_type == "MultiPolygon"]
+        if not broken:
+            return
+        tree = shapely.STRtree(cells)
+        owner: dict[int, tuple[str, str]] = {}  # cell -> (grid, building)
+        for grid in chain.units(Level.GRID):
+            for b in self.sites[grid]:
+                if b in city.buildings:
+                    owner[site_point[b]] = (grid, b)
+
+        def pieces(grid: str) -> int:
+            return int(shapely.get_num_geometries(shapes[grid]))
+
+        def rebuild(grid: str) -> None:
+            shapes[grid] = shapely.coverage_union_all(
+                cells[_cells_of(grid, self.sites[grid], site_point, extra)]
+            )
+
+        for grid in broken:
+            community = chain.parent(grid)
+            for _ in range(8):
+                parts = list(shapely.get_parts(shapes[grid]))
+                if len(parts) < 2:
+                    break
+                main = max(parts, key=lambda p: p.area)
+                shapely.prepare(main)
+                away = [
+                    b
+                    for b in self.sites[grid]
+                    if b in city.buildings
+                    and not main.contains(shapely.point_on_surface(cells[site_point[b]]))
+                ]
+                if not away:
+                    break
+                b = away[0]
+                lost = cells[site_point[b]]
+                near = set(tree.query(main, predicate="touches")) & {
+                    int(k) for k in tree.query(lost.buffer(lost.length), predicate="intersects")
+                }
+                candidates = sorted(
+                    (k for k in near if k in owner and owner[k][0] != grid),
+                    key=lambda k: float(shapely.distance(cells[k], lost)),
+                )
+                swapped = False
+                for k in candidates[:6]:
+                    other, c = owner[k]
+                    if chain.parent(other) != community:
+                        continue
+                    before = pieces(grid) + pieces(other)
+                    old_b, old_c = site_point[b], site_point[c]
+                    site_point[b], site_point[c] = old_c, old_b
+                    rebuild(grid)
+                    rebuild(other)
+                    if pieces(grid) + pieces(other) < before:
+                        owner[old_c], owner[old_b] = (grid, b), (other, c)
+                        swapped = True
+                        break
+                    site_point[b], site_point[c] = old_b, old_c
+                    rebuild(grid)
+                    rebuild(other)
+                if not swapped:
+                    break
+
     def _assemble(
         self,
         cells: Any,
@@ -460,13 +541,17 @@ class _Synth:
         chain, city = self.chain, self.city
         shapes: dict[str, Any] = {}
         order = [Level.GRID, Level.COMMUNITY, Level.STREET, Level.DISTRICT, Level.CITY]
-        for level in order:
+        for unit in chain.units(Level.GRID):
+            if unit in site_point:
+                mine = [site_point[unit], *extra.get(unit, ())]
+            else:
+                mine = [site_point[b] for b in self.sites[unit]] + extra.get(unit, [])
+            shapes[unit] = shapely.coverage_union_all(cells[mine])
+        self._mend(cells, site_point, extra, shapes)
+        for level in order[1:]:
             for unit in chain.units(level):
                 if unit in site_point:
                     mine = [site_point[unit], *extra.get(unit, ())]
-                    shapes[unit] = shapely.coverage_union_all(cells[mine])
-                elif level is Level.GRID:
-                    mine = [site_point[b] for b in self.sites[unit]] + extra.get(unit, [])
                     shapes[unit] = shapely.coverage_union_all(cells[mine])
                 else:
                     kids = [k for k in chain.children(unit) if chain.level(k) is not Level.COMPOUND]
@@ -491,6 +576,12 @@ class _Synth:
         return CityGeometry(
             zip(ordered + building_ids, lonlat, strict=True), synthetic=True, projection=proj
         )
+
+
+def _cells_of(
+    grid: str, sites: list[str], site_point: dict[str, int], extra: dict[str, list[int]]
+) -> list[int]:
+    return [site_point[b] for b in sites] + extra.get(grid, [])
 
 
 def _kd(

@@ -17,7 +17,7 @@ __all__ = ["BigPartyCommittee", "Organisation"]
 class Organisation:
     """An enterprise, institution or agency with its party organisation."""
 
-    #: Unique id, e.g. ``230803001002-O03``.
+    #: Unique id, e.g. ``230803007002-O03``.
     id: str
     #: ``enterprise``, ``institution``, ``agency``, ``hospital`` or ``mall``.
     kind: str

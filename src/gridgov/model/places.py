@@ -16,7 +16,7 @@ __all__ = ["Building", "Compound"]
 class Compound:
     """A residential compound (or, in a village, a hamlet) of one community."""
 
-    #: Unique id, e.g. ``230803001002-C01``.
+    #: Unique id, e.g. ``230803007002-C01``.
     id: str
     #: Id of the community it belongs to.
     community: str
@@ -32,7 +32,7 @@ class Compound:
 class Building:
     """A building (or, in a village, a row of houses) and its households."""
 
-    #: Unique id, e.g. ``230803001002-C01-B07``.
+    #: Unique id, e.g. ``230803007002-C01-B07``.
     id: str
     #: Id of the grid that covers it: every building is in exactly one grid.
     grid: str

@@ -83,7 +83,7 @@ class GridKind(enum.StrEnum):
 class Unit:
     """One node of the command chain."""
 
-    #: Unique id, e.g. ``230803001002`` or ``230803001002-G003``.
+    #: Unique id, e.g. ``230803007002`` or ``230803007002-G003``.
     id: str = attrs.field(validator=attrs.validators.instance_of(str))
     #: The level of the chain this unit sits at.
     level: Level = attrs.field(converter=Level)
@@ -95,6 +95,9 @@ class Unit:
     #: "" where the unit has none of its own (grids, compounds).
     code: str = ""
     #: Sub-kind: district ``urban_district``/``county``/``county_city``; street
-    #: ``street``/``town``/``township``; community ``community``/``village``;
-    #: grid ``urban``/``rural``/``exclusive``.
+    #: ``street``/``town``/``township``, or a special township-level unit
+    #: ``farm``/``forestry``/``prison``/``development_zone``/``direct`` (see
+    #: :mod:`gridgov.presets.jiamusi`); community ``community``/``village``;
+    #: grid ``urban``/``rural``/``exclusive`` (required: a grid of any other
+    #: kind is refused by :meth:`gridgov.City.build`).
     kind: str = ""

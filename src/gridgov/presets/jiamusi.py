@@ -1,32 +1,86 @@
-"""The Jiamusi preset: the real administrative shape, the published figures.
+"""The Jiamusi preset: the real administrative divisions, the published figures.
 
-Jiamusi (Heilongjiang) has four urban districts, three counties and three
-county-level cities (GB/T 2260 codes below). The preset lays out streets and
-townships, communities and villages in plausible numbers, each with a 12-digit
-administrative code, and reproduces the published figures exactly:
+Jiamusi (Heilongjiang, 佳木斯市, 230800) has four urban districts, three
+counties and three county-level cities, and below them 138 township-level
+divisions: the National Bureau of Statistics' list of 2022
+(``gridgov/data/jiamusi-townships-2022.csv``: code, Chinese name, district).
+The preset takes them all, with their official codes and names (districts
+too: 向阳区, 前进区, ...), lays out communities and villages below them
+(12-digit codes under each 9-digit one), and hands the table to
+:func:`gridgov.synthesis.synthesize`: the preset is one use of synthesis. It
+reproduces the published figures exactly:
 
 * 8,886 grids = 4,148 urban + 4,044 rural + 694 exclusive;
 * 37,762 grid workers (1 full-time per grid, 1 professional per urban or
   exclusive grid, the rest part-time);
 * about 1.03 million households;
-* exactly 652 residential compounds in the urban streets of the four urban
-  districts (the compounds sealed on 17 September); county towns have
+* exactly 652 residential compounds in the urban area: the streets (街道) of
+  the four urban districts, sealed on 17 September; county towns have
   compounds of their own, villages have hamlets;
 * enough cadres and in-service members in the urban districts to staff the
   17 September response (652 point leads, 4,000+ building leads, 10,000+
   deployed members).
 
-Streets and communities are synthetic; the district codes and names are real.
+How each township-level division is treated (the NBS code gives its kind:
+001-099 street, 100-199 town, 200-399 township, 400-599 special):
+
+* **streets** (街道) of the urban districts are the urban area: urban
+  communities and their compounds (2,600 of the urban grids);
+* **county towns** (the streets of 同江市 and 富锦市, and the seat towns
+  桦南镇, 悦来镇, 汤原镇, 抚远镇) hold the other urban grids, shared by the
+  counties' weights;
+* other **towns** and **townships**, the **directly-administered entry**
+  (向阳区直辖村级区划: villages the district governs itself, treated as a
+  township of its own, kind ``direct``), **state farms** and their kin
+  (农场, 农垦, 种畜场, 良种场, 畜牧场, 原种场, 科研所, the 建三江 bureau's
+  own units: kind ``farm``) and **forestry** units (林业局, 林场: kind
+  ``forestry``) are rural: villages (or farm and forest teams) with rural
+  grids, as grid practice covers them;
+* **prisons** (监狱, kind ``prison``) have no residents in the grid system:
+  each is one large institution with an exclusive grid of its own, in a
+  virtual community (虚拟社区), as practice handles closed units;
+* **development zones** (开发区, 工业园区, kind ``development_zone``) hold
+  enterprises, not households: ten large enterprises each with an exclusive
+  grid (scaled), in one virtual community.
+
+Communities and villages are synthetic (numbered names under their street);
+everything above them is official.
+
+A megacity: ``scale`` above 1 (up to :data:`MAX_SCALE`) tiles the ten
+divisions ``ceil(scale)`` times and shares ``scale`` times the published
+figures over them. Tile 0 is the real Jiamusi (its codes, its urban area);
+each further tile repeats the ten divisions and their township-level units
+under new district codes, one block of ten per tile in the order of
+:data:`DISTRICTS`: tile 1 is 230830-230839, tile 2 230840-230849, tile 3
+230850-230859, tile 4 230860-230869, tile 5 230870-230879, tile 6
+230890-230899 (the blocks no real code uses), named like the originals with
+the tile's number (``向阳区 2``).
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import math
+import random
+from importlib import resources
+
 from gridgov._gc import gc_paused
 from gridgov.city import City
 from gridgov.errors import PresetError
-from gridgov.presets._builder import CityBuilder, allocate
+from gridgov.synthesis import Recipe, allocate, synthesize
 
-__all__ = ["MIN_SCALE", "PUBLISHED", "URBAN_AREA", "URBAN_DISTRICTS", "jiamusi"]
+__all__ = [
+    "DISTRICTS",
+    "MAX_SCALE",
+    "MIN_SCALE",
+    "PUBLISHED",
+    "TOWNSHIPS",
+    "URBAN_AREA",
+    "URBAN_DISTRICTS",
+    "jiamusi",
+    "township_kind",
+]
 
 #: The published figures the preset reproduces at scale 1.
 PUBLISHED = {
@@ -38,151 +92,296 @@ PUBLISHED = {
     "deployed_members": 10000,
 }
 
+#: The city's ten county-level divisions: code, official name, kind.
+DISTRICTS: tuple[tuple[str, str, str], ...] = (
+    ("230803", "向阳区", "urban_district"),
+    ("230804", "前进区", "urban_district"),
+    ("230805", "东风区", "urban_district"),
+    ("230811", "郊区", "urban_district"),
+    ("230822", "桦南县", "county"),
+    ("230826", "桦川县", "county"),
+    ("230828", "汤原县", "county"),
+    ("230881", "同江市", "county_city"),
+    ("230882", "富锦市", "county_city"),
+    ("230883", "抚远市", "county_city"),
+)
+
 #: Codes of the four urban districts ("the city's urban districts").
 URBAN_DISTRICTS = ("230803", "230804", "230805", "230811")
 
-#: The urban area sealed on 17 September: the urban streets of the four urban
-#: districts (Jiao District's rural townships are outside it). Its compounds
-#: are the 652 of the published figures.
+
+def _read_townships() -> tuple[tuple[str, str, str], ...]:
+    text = (resources.files("gridgov") / "data" / "jiamusi-townships-2022.csv").read_text(
+        encoding="utf-8"
+    )
+    return tuple((r["code"], r["name"], r["district"]) for r in csv.DictReader(io.StringIO(text)))
+
+
+#: The 138 township-level divisions (NBS, 2022): code, official name, district code.
+TOWNSHIPS: tuple[tuple[str, str, str], ...] = _read_townships()
+
+
+def township_kind(code: str, name: str) -> str:
+    """The kind of a township-level division, by its NBS code and name.
+
+    ``street``, ``town``, ``township`` by the code's range; the special units
+    (codes 400-599) ``prison``, ``development_zone``, ``forestry`` or
+    ``farm`` by their name; the directly-administered entry ``direct``.
+    """
+    number = int(code[6:9])
+    if name.endswith("直辖村级区划"):
+        return "direct"
+    if number < 100:
+        return "street"
+    if number < 200:
+        return "town"
+    if number < 400:
+        return "township"
+    if "监狱" in name:
+        return "prison"
+    if "开发区" in name or "工业园区" in name:
+        return "development_zone"
+    if "林业局" in name or "林场" in name:
+        return "forestry"
+    return "farm"
+
+
+#: The urban area sealed on 17 September: the streets of the four urban
+#: districts (their towns, townships and farms are outside it). Its
+#: compounds are the 652 of the published figures.
 URBAN_AREA = tuple(
-    f"{district}{street:03d}"
-    for district, streets in (("230803", 8), ("230804", 6), ("230805", 6), ("230811", 4))
-    for street in range(1, streets + 1)
+    code
+    for code, name, district in TOWNSHIPS
+    if district in URBAN_DISTRICTS and township_kind(code, name) == "street"
 )
 
-# code, name, kind, urban streets, county-town share, townships
-_DIVISIONS: tuple[tuple[str, str, str, int, float, int], ...] = (
-    ("230803", "Xiangyang District", "urban_district", 8, 0.0, 0),
-    ("230804", "Qianjin District", "urban_district", 6, 0.0, 0),
-    ("230805", "Dongfeng District", "urban_district", 6, 0.0, 0),
-    ("230811", "Jiao District", "urban_district", 4, 0.0, 9),
-    ("230822", "Huanan County", "county", 0, 0.20, 9),
-    ("230826", "Huachuan County", "county", 0, 0.13, 8),
-    ("230828", "Tangyuan County", "county", 0, 0.14, 8),
-    ("230881", "Tongjiang", "county_city", 0, 0.12, 8),
-    ("230882", "Fujin", "county_city", 0, 0.27, 10),
-    ("230883", "Fuyuan", "county_city", 0, 0.14, 7),
-)
+# The county towns (the urban part of each county) and each county's share of
+# the urban grids outside the urban districts.
+_COUNTY_TOWNS = ("230822106", "230826104", "230828104", "230883100")
+_TOWN_SHARES = {
+    "230822": 0.20,
+    "230826": 0.13,
+    "230828": 0.14,
+    "230881": 0.12,
+    "230882": 0.27,
+    "230883": 0.14,
+}
+_URBAN_DISTRICT_GRIDS = 2600  # of the 4,148 urban grids; the rest are in county towns
+_ZONE_ENTERPRISES = 10  # large enterprises of a development zone, at scale 1
 
-#: The smallest scale at which every township still gets a rural grid.
+#: The smallest scale at which every rural division still gets a rural grid.
 MIN_SCALE = 0.05
 
-_URBAN_DISTRICT_GRIDS = 2600  # of the 4,148 urban grids; the rest are in county towns
+#: District-code blocks of the tiles beyond the first (two digits after 2308 = block + index).
+_TILE_BLOCKS = (30, 40, 50, 60, 70, 90)
+
+#: The largest scale: the real divisions and one tile per free block of codes.
+MAX_SCALE = 1 + len(_TILE_BLOCKS)
 
 
 def jiamusi(seed: int = 0, scale: float = 1.0) -> City:
-    """Build the synthetic Jiamusi.
+    """Build Jiamusi: its real divisions, synthetic communities, the published figures.
 
     Args:
         seed: random seed; the same seed gives the same city bit for bit.
         scale: share of the published size (grids, compounds, people); 1.0
-            reproduces the published figures exactly.
+            reproduces the published figures exactly; above 1 (up to
+            :data:`MAX_SCALE`) a megacity of ``ceil(scale)`` tiles of the
+            ten divisions under new codes (see the module docstring).
 
     Raises:
-        PresetError: ``scale`` is not in (0, 1].
+        PresetError: ``scale`` is not in [MIN_SCALE, MAX_SCALE].
     """
-    with gc_paused():
-        return _jiamusi(seed, scale)
-
-
-def _jiamusi(seed: int, scale: float) -> City:
-    """The build itself, with garbage collection paused by :func:`jiamusi`."""
-    if not MIN_SCALE <= scale <= 1:
+    if not MIN_SCALE <= scale <= MAX_SCALE:
         raise PresetError(
-            f"scale must be in [{MIN_SCALE}, 1], got {scale} (below {MIN_SCALE} the "
-            "townships would have no rural grid to share)"
+            f"scale must be in [{MIN_SCALE}, {MAX_SCALE}], got {scale} (below {MIN_SCALE} the "
+            f"townships would have no rural grid to share; above {MAX_SCALE} the tiles run "
+            "out of district codes)"
         )
+    with gc_paused():
+        rows = units_table(seed, scale)
+        city = synthesize(
+            rows,
+            seed=seed,
+            recipe=Recipe.default(),
+            grid_workers=_scaled(PUBLISHED["grid_workers"], scale),  # type: ignore[arg-type]
+        )
+    return city
 
-    def scaled(n: int) -> int:
-        return max(1, round(n * scale))
 
-    builder = CityBuilder("Jiamusi", "230800", seed)
-    rng = builder.rng
-    urban_grids = scaled(PUBLISHED["grids"]["urban"])  # type: ignore[index]
-    rural_grids = scaled(PUBLISHED["grids"]["rural"])  # type: ignore[index]
-    exclusive_grids = scaled(PUBLISHED["grids"]["exclusive"])  # type: ignore[index]
-    district_urban = scaled(_URBAN_DISTRICT_GRIDS)
+def _scaled(n: int, scale: float) -> int:
+    return max(1, round(n * scale))
+
+
+def units_table(seed: int = 0, scale: float = 1.0) -> list[dict[str, object]]:
+    """The synthesis input of the preset: every unit down to the communities.
+
+    Rows as :func:`gridgov.synthesis.synthesize` takes them (the columns of
+    its input CSV); ``gridgov synth`` on this table, written as CSV, builds
+    the same city.
+    """
+    rng = random.Random(seed)
+    grids: dict[str, int] = PUBLISHED["grids"]  # type: ignore[assignment]
+    urban_grids = _scaled(grids["urban"], scale)
+    rural_grids = _scaled(grids["rural"], scale)
+    exclusive_grids = _scaled(grids["exclusive"], scale)
+    district_urban = _scaled(_URBAN_DISTRICT_GRIDS, scale)
     town_urban = urban_grids - district_urban
 
-    # Lay out districts and streets; grids are shared out by weights drawn here.
+    rows: list[dict[str, object]] = [
+        {"id": "230800", "level": "city", "name": "Jiamusi", "code": "230800000000"}
+    ]
     urban_streets: list[str] = []
-    towns: list[str] = []
-    townships: list[str] = []
-    town_weights: list[float] = []
-    for code, name, kind, n_streets, town_share, n_townships in _DIVISIONS:
-        district = builder.district(code, name, kind)
-        short = name.split()[0]
-        for i in range(n_streets):
-            urban_streets.append(
-                builder.street(district, i + 1, f"{short} Street {i + 1}", "street")
-            )
-        if town_share:
-            towns.append(builder.street(district, 100, f"{short} Town", "town"))
-            town_weights.append(town_share)
-        for i in range(n_townships):
-            townships.append(
-                builder.street(district, 200 + i + 1, f"{short} Township {i + 1}", "township")
-            )
+    towns: dict[str, list[str]] = {}
+    rural: list[str] = []
+    prisons: list[str] = []
+    zones: list[str] = []
+    names: dict[str, str] = {}
+    tiles = max(1, math.ceil(scale))
+    index_of = {code: i for i, (code, _, _) in enumerate(DISTRICTS)}
 
+    def moved(tile: int, district: str) -> str:
+        """A real district's code in ``tile`` (tile 0 is the real city)."""
+        if not tile:
+            return district
+        return f"{district[:4]}{_TILE_BLOCKS[tile - 1] + index_of[district]:02d}"
+
+    for tile in range(tiles):
+        for code, name, kind in DISTRICTS:
+            if tile:
+                code, name = moved(tile, code), f"{name} {tile + 1}"
+            rows.append(
+                {
+                    "id": code,
+                    "parent": "230800",
+                    "level": "district",
+                    "kind": kind,
+                    "name": name,
+                    "code": code.ljust(12, "0"),
+                }
+            )
+    tiled = [
+        (
+            moved(tile, district) + code[6:],
+            f"{name} {tile + 1}" if tile else name,
+            moved(tile, district),
+            code,
+            name,
+        )
+        for tile in range(tiles)
+        for code, name, district in TOWNSHIPS
+    ]
+    for code, name, district, real_code, real_name in tiled:
+        kind = township_kind(real_code, real_name)
+        names[code] = name
+        rows.append(
+            {
+                "id": code,
+                "parent": district,
+                "level": "street",
+                "kind": kind,
+                "name": name,
+                "code": code.ljust(12, "0"),
+            }
+        )
+        if kind == "street" and real_code[:6] in URBAN_DISTRICTS:
+            urban_streets.append(code)
+        elif kind == "street" or real_code in _COUNTY_TOWNS:
+            towns.setdefault(real_code[:6], []).append(code)
+        elif kind == "prison":
+            prisons.append(code)
+        elif kind == "development_zone":
+            zones.append(code)
+        else:
+            rural.append(code)
+
+    # Share the grids out by weights drawn here.
     street_grids = allocate(district_urban, [rng.uniform(0.7, 1.3) for _ in urban_streets], 1)
+    town_list = [t for district in _TOWN_SHARES for t in towns[district]]
+    town_weights = [
+        _TOWN_SHARES[district] * rng.uniform(0.7, 1.3) / len(towns[district])
+        for district in _TOWN_SHARES
+        for _ in towns[district]
+    ]
     town_grids = allocate(town_urban, town_weights, 1)
-    township_grids = allocate(rural_grids, [rng.uniform(0.7, 1.3) for _ in townships], 1)
+    rural_shares = allocate(rural_grids, [rng.uniform(0.7, 1.3) for _ in rural], 1)
+    zone_enterprises = _scaled(_ZONE_ENTERPRISES, scale)
+    exclusive_left = exclusive_grids - len(prisons) - zone_enterprises * len(zones)
+    if exclusive_left < 0:
+        raise PresetError(f"scale {scale} leaves no exclusive grids for the urban communities")
 
-    # Communities of the urban streets and towns, with their urban grids.
-    urban_communities: list[tuple[str, int, bool]] = []  # (street, grids, in urban district)
-    for street, grids in zip(urban_streets, street_grids, strict=True):
-        urban_communities.extend(_split_street(rng, street, grids, 8, 12, True))
-    for town, grids in zip(towns, town_grids, strict=True):
-        urban_communities.extend(_split_street(rng, town, grids, 8, 12, False))
-    district_ones = [(s, g) for s, g, urban in urban_communities if urban]
-    if len(district_ones) > scaled(PUBLISHED["urban_compounds"]):  # type: ignore[arg-type]
+    # Communities of the urban streets and county towns, 8 to 12 grids each.
+    urban: list[tuple[str, int, bool]] = []  # (street, grids, in the urban area)
+    for street, n in zip(urban_streets, street_grids, strict=True):
+        urban.extend((street, g, True) for g in _split(rng, n, 8, 12))
+    for town, n in zip(town_list, town_grids, strict=True):
+        urban.extend((town, g, False) for g in _split(rng, n, 8, 12))
+    in_area = [g for _, g, area in urban if area]
+    area_compounds = _scaled(PUBLISHED["urban_compounds"], scale)  # type: ignore[arg-type]
+    if len(in_area) > area_compounds:
         raise PresetError(f"scale {scale} leaves fewer compounds than urban communities")
-    compounds = allocate(
-        scaled(PUBLISHED["urban_compounds"]),  # type: ignore[arg-type]
-        [g for _, g in district_ones],
-        1,
-    )
-    exclusive = allocate(exclusive_grids, [g for _, g, _ in urban_communities])
+    compounds = iter(allocate(area_compounds, in_area, 1))
+    exclusive = allocate(exclusive_left, [g for _, g, _ in urban])
     numbers: dict[str, int] = {}
-    district_iter = iter(compounds)
-    for (street, grids, urban), n_exclusive in zip(urban_communities, exclusive, strict=True):
-        numbers[street] = numbers.get(street, 0) + 1
-        n = numbers[street]
-        community = builder.community(street, n, f"Community {street[-3:]}-{n}", "community")
-        n_compounds = next(district_iter) if urban else max(1, round(grids / 4))
-        builder.urban_community(community, grids, n_compounds, n_exclusive)
+    for (street, g, area), n_exclusive in zip(urban, exclusive, strict=True):
+        numbers[street] = number = numbers.get(street, 0) + 1
+        large = {"enterprise": 0, "hospital": 0, "mall": 0}
+        for _ in range(n_exclusive):
+            large[rng.choices(("enterprise", "hospital", "mall"), (6, 2, 2))[0]] += 1
+        rows.append(
+            {
+                "id": f"{street}{number:03d}",
+                "parent": street,
+                "level": "community",
+                "kind": "community",
+                "name": f"{names[street]}第{number}社区",
+                "code": f"{street}{number:03d}",
+                # Within the grid standard's rounding: 200 per grid, +-4% (under 100).
+                "households": g * 200 + rng.randint(-min(g * 8, 99), min(g * 8, 99)),
+                "compounds": next(compounds) if area else max(1, round(g / 4)),
+                "large_enterprises": large["enterprise"],
+                "hospitals": large["hospital"],
+                "malls": large["mall"],
+            }
+        )
 
-    # Villages of the townships, with their rural grids and hamlets.
-    for township, grids in zip(townships, township_grids, strict=True):
-        for i, (_, village_grids, _) in enumerate(_split_street(rng, township, grids, 4, 8, False)):
-            village = builder.community(
-                township, 200 + i + 1, f"Village {township[-3:]}-{i + 1}", "village"
+    # Villages (farm and forest teams) of the rural divisions, 4 to 8 grids each.
+    for unit, n in zip(rural, rural_shares, strict=True):
+        for i, g in enumerate(_split(rng, n, 4, 8)):
+            cid = f"{unit}{200 + i + 1:03d}"
+            rows.append(
+                {
+                    "id": cid,
+                    "parent": unit,
+                    "level": "community",
+                    "kind": "village",
+                    "name": f"{names[unit]}第{i + 1}村",
+                    "code": cid,
+                    "households": g * 50 + rng.randint(-min(g * 3, 24), min(g * 3, 24)),
+                    "compounds": rng.randint(1, 3),
+                }
             )
-            builder.village(village, village_grids, rng.randint(1, 3))
 
-    builder.staff(
-        grid_workers=scaled(PUBLISHED["grid_workers"]),  # type: ignore[arg-type]
-        cadres_per_office={
-            "city": 300,
-            "district": 100,
-            "street": 30,
-            "community": 6,
-            "village": 3,
-        },
-        member_rate={"community": 0.04, "village": 0.012},
-        volunteer_rate=0.01,
-        volunteer_bases=23,
-    )
-    return builder.build()
+    # Prisons and development zones: a virtual community of exclusive grids.
+    for unit in [*prisons, *zones]:
+        cid = f"{unit}001"
+        count = 1 if unit in prisons else zone_enterprises
+        rows.append(
+            {
+                "id": cid,
+                "parent": unit,
+                "level": "community",
+                "kind": "community",
+                "name": f"{names[unit]}虚拟社区",
+                "code": cid,
+                "households": 0,
+                "large_institutions" if unit in prisons else "large_enterprises": count,
+            }
+        )
+    return rows
 
 
-def _split_street(
-    rng: object, street: str, grids: int, low: int, high: int, urban: bool
-) -> list[tuple[str, int, bool]]:
-    """Cut a street's grids into communities of ``low``..``high`` grids each."""
-    import random
-
-    assert isinstance(rng, random.Random)
+def _split(rng: random.Random, grids: int, low: int, high: int) -> list[int]:
+    """Cut ``grids`` into communities of ``low``..``high`` grids each (at least one)."""
     count = max(1, round(grids / rng.uniform(low, high)))
-    shares = allocate(grids, [rng.uniform(0.6, 1.4) for _ in range(count)], 1)
-    return [(street, share, urban) for share in shares]
+    return allocate(grids, [rng.uniform(0.6, 1.4) for _ in range(count)], 1)

@@ -9,6 +9,7 @@ A *run folder* holds one run of a scenario::
     metrics.parquet   the same table (when pyarrow, the ``parquet`` extra, is installed)
     summary.json      figures of the whole run
     zones.csv         day, compound, zone for every compound not ``open`` (maps)
+    modes.csv         day, community, mode for every community not ``normal``
     plot_*.png        the main series (when matplotlib, the ``plot`` extra, is installed)
     report.html       written later by :func:`gridgov.sim.report.write_report`
 
@@ -46,6 +47,7 @@ __all__ = [
     "RunFolderError",
     "check_run_folder",
     "clear_unfinished",
+    "read_modes",
     "read_run",
     "read_run_info",
     "read_zones",
@@ -64,6 +66,7 @@ METRICS_CSV = "metrics.csv"
 METRICS_PARQUET = "metrics.parquet"
 SUMMARY_FILE = "summary.json"
 ZONES_CSV = "zones.csv"
+MODES_CSV = "modes.csv"
 REPORT_FILE = "report.html"
 
 #: The plots of a run: file stem -> (column name prefix, title), in page order.
@@ -132,7 +135,9 @@ def write_run(result: RunResult, folder: Path | str, *, plots: bool = True) -> P
         SUMMARY_FILE: _summary_json(result.summary, path),
     }
     if result.zone_days:
-        contents[ZONES_CSV] = _zones_csv(result.zone_days)
+        contents[ZONES_CSV] = _day_table(("day", "compound", "zone"), result.zone_days)
+    if result.mode_days:
+        contents[MODES_CSV] = _day_table(("day", "community", "mode"), result.mode_days)
     skipped: dict[str, str] = {}
     try:
         contents[METRICS_PARQUET] = _metrics_parquet(columns, rows, types)
@@ -196,7 +201,8 @@ def clear_unfinished(folder: Path | str) -> None:
     path = Path(folder)
     if not path.is_dir() or (path / RUN_FILE).exists():
         return
-    names = {SCENARIO_FILE, METRICS_CSV, METRICS_PARQUET, SUMMARY_FILE, ZONES_CSV, REPORT_FILE}
+    names = {SCENARIO_FILE, METRICS_CSV, METRICS_PARQUET, SUMMARY_FILE, ZONES_CSV, MODES_CSV}
+    names.add(REPORT_FILE)
     for entry in path.iterdir():
         ours = entry.name in names or (
             entry.name.startswith("plot_") and entry.name.endswith(".png")
@@ -350,12 +356,14 @@ def _metrics_csv(columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...]) ->
     return buffer.getvalue()
 
 
-def _zones_csv(zone_days: Iterable[tuple[Any, Mapping[str, str]]]) -> str:
+def _day_table(
+    header: tuple[str, str, str], by_day: Iterable[tuple[Any, Mapping[str, str]]]
+) -> str:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(("day", "compound", "zone"))
-    for day, zones in zone_days:
-        writer.writerows((_cell(day), c, zones[c]) for c in sorted(zones))
+    writer.writerow(header)
+    for day, states in by_day:
+        writer.writerows((_cell(day), node, states[node]) for node in sorted(states))
     return buffer.getvalue()
 
 
@@ -368,9 +376,23 @@ def read_zones(folder: Path | str) -> list[tuple[Any, dict[str, str]]]:
     Raises:
         RunFolderError: the folder is not a run, or ``zones.csv`` is damaged.
     """
-    path = Path(folder)
+    return _read_day_table(Path(folder), ZONES_CSV, ["day", "compound", "zone"])
+
+
+def read_modes(folder: Path | str) -> list[tuple[Any, dict[str, str]]]:
+    """The modes of a run folder's ``modes.csv``: (day, community -> mode) per day.
+
+    Like :func:`read_zones`: communities in ``normal`` mode are left out.
+
+    Raises:
+        RunFolderError: the folder is not a run, or ``modes.csv`` is damaged.
+    """
+    return _read_day_table(Path(folder), MODES_CSV, ["day", "community", "mode"])
+
+
+def _read_day_table(path: Path, name: str, header: list[str]) -> list[tuple[Any, dict[str, str]]]:
     data = read_run(path)
-    file = path / ZONES_CSV
+    file = path / name
     if not file.is_file():
         return []
     days = [row[data.columns.index("day")] for row in data.rows] if "day" in data.columns else []
@@ -378,12 +400,13 @@ def read_zones(folder: Path | str) -> list[tuple[Any, dict[str, str]]]:
     try:
         with file.open(encoding="utf-8", newline="") as handle:
             reader = csv.reader(handle)
-            if next(reader, None) != ["day", "compound", "zone"]:
-                raise RunFolderError(f"{file}:1: expected the header day,compound,zone", path)
+            if next(reader, None) != header:
+                raise RunFolderError(f"{file}:1: expected the header {','.join(header)}", path)
             for number, row in enumerate(reader, 2):
                 if len(row) != 3 or row[0] not in by_day:
                     raise RunFolderError(
-                        f"{file}:{number}: expected a day of metrics.csv, a compound and a zone",
+                        f"{file}:{number}: expected a day of metrics.csv, "
+                        f"a {header[1]} and a {header[2]}",
                         path,
                     )
                 by_day[row[0]][row[1]] = row[2]

@@ -94,6 +94,8 @@ class RunResult:
     summary: Mapping[str, Any]
     #: For each row, (day, zone of every compound not ``open``): what maps show.
     zone_days: tuple[tuple[Any, Mapping[str, str]], ...] = ()
+    #: For each row, (day, mode of every community not ``normal``).
+    mode_days: tuple[tuple[Any, Mapping[str, str]], ...] = ()
 
     def column(self, name: str) -> list[Any]:
         """The values of one metric, day by day."""
@@ -230,6 +232,7 @@ def run_scenario(
     households = {c: city.households(c) for c in city.compounds}
     rows: list[tuple[Any, ...]] = []
     zone_days: list[tuple[Any, Mapping[str, str]]] = []
+    mode_days: list[tuple[Any, Mapping[str, str]]] = []
     household_days = {"sealed": 0.0, "controlled": 0.0}
     confirmed_today = 0
     total_confirmed = 0
@@ -297,6 +300,8 @@ def run_scenario(
             ) + tuple(ticket_values)
             rows.append(row)
             zone_days.append((row[0], {c: z for c, z in zones.items() if z != "open"}))
+            modes_now = engine.modes().items()
+            mode_days.append((row[0], {c: m for c, m in modes_now if m != "normal"}))
             for name in ("compounds_sealed", "households_sealed"):
                 peaks[name] = max(peaks[name], row[COLUMNS.index(name)])
             for name, value in engine.response_counts().items():
@@ -355,7 +360,9 @@ def run_scenario(
             },
         }
     )
-    return RunResult(scenario, run_seed, columns, tuple(rows), summary, tuple(zone_days))
+    return RunResult(
+        scenario, run_seed, columns, tuple(rows), summary, tuple(zone_days), tuple(mode_days)
+    )
 
 
 def _away(base: Mapping[str, float], availability: float) -> dict[str, float]:

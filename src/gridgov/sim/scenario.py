@@ -29,7 +29,7 @@ value shown)::
 
     [outbreak]
     driver = "compound"       # "compound" (built in), "replay" (the cases only), "covasim"
-    cases = [{ compound = "230803001001-C01", day = 0.0 }]
+    cases = [{ compound = "230803007001-C01", day = 0.0 }]
     # cases_csv = "cases.csv" # instead of cases: columns day, compound (a header row)
     within_compound = 0.35    # infections per infectious case per day, same compound
     neighbour = 0.02          # ... per case, each other compound of the same grid/community
@@ -64,8 +64,8 @@ A cases CSV (UTF-8, a header row naming at least ``day`` and ``compound``, in
 any order; other columns are ignored)::
 
     day,compound
-    0,230803001001-C01
-    0.5,230804001001-C02
+    0,230803007001-C01
+    0.5,230804007001-C02
 
 Validation (:func:`load_scenario`, :meth:`Scenario.from_toml`) collects every
 problem at once, each as ``file:line: key.path: what is wrong``

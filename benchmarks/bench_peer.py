@@ -1,0 +1,552 @@
+"""A peer for the closed loop: the same work through SimPy, ``TicketDesk`` and ``TicketArrays``.
+
+``closed_loop_peer``
+    One workload, three implementations, one run. The workload (drawn once
+    from a seed, shared by all three as integer microseconds):
+
+    * 100,000 requests (10,000 with ``--quick``) arrive over 14 days at
+      random Jiamusi grids, with random categories (uniform over the default
+      rules' nine), in a daily cycle (busy at midday, quiet at night). Every
+      request is in ``emergency`` mode (a lockdown) and is opened at its
+      arrival: step 1, ``accepted``, its limit starts.
+    * 400 handlers (40 with ``--quick``) in one pool, first come first
+      served. One case, one handler: the handler who takes a ticket keeps it
+      until it is archived, and spends a drawn service time on each of the
+      seven handled steps (``classify``, ``track``, ``supervise``,
+      ``feed_back``, ``score`` (always 5), ``publish``, ``archive``), firing
+      the step's trigger when its time ends. The mean total service time is
+      set so that the handlers are 80 % busy on average (more than busy at
+      midday, so queues form and drain).
+    * Time limits, routing and escalation are the default rules' (emergency
+      limits per category and state): classification routes the ticket up
+      to the category's level (a ticket that already climbed stays); each
+      time a limit passes before the step that ends the stay fires, the
+      ticket climbs one level from the unit holding it and the same limit
+      starts again from the breach; at the city it is recorded overdue once
+      and no limit runs until the next step; feedback returns it to its
+      grid. A deadline falling exactly at a step's time breaches first.
+    * It runs until 14 days after the start: a step due later does not
+      happen, and breaches up to the end are counted for every open ticket.
+
+    Outputs, compared exactly: tickets closed (archived), escalations per
+    level climbed to, overdue records, closing latency p50 and p95 (archive
+    time minus arrival, nearest rank, microseconds), and ticket-steps done.
+    The figures are reported only when all three agree
+    (``outputs_equal``); otherwise the ratios are ``null``.
+
+    The three implementations (setup outside the timings: building the city,
+    the peer's plain dicts of parents, ancestors and limits, the desk, the
+    arrays):
+
+    * **SimPy** (``simpy.Resource`` with the handlers as capacity, one
+      process per ticket started by an arrival process, one timeout per
+      step); deadlines are checked arithmetically when a step ends
+      (escalation does not change the handling, so no watchdog events are
+      needed: the fastest honest SimPy model of this loop).
+    * **gridgov, per-ticket path**: the handlers' queue is computed first
+      (``_handling``: one heap of the handlers' free times, first come first
+      served; this time is included), then every opening and step in time
+      order through ``TicketDesk.open``/``trigger``, each preceded by
+      ``TicketDesk.advance`` to the step's time (every change recorded).
+    * **gridgov, bulk path**: the same queue, then round by round (one day;
+      idle rounds skipped; ``bulk_hourly_rounds_vs_simpy`` is the same with
+      60-minute rounds, and a test shows the outputs do not depend on the
+      round's length) the round's openings as one
+      ``TicketArrays.open`` with each ticket's own time, and per step the
+      round's tickets as one ``sweep`` up to each ticket's own time (its
+      deadline checked before it fires) and one ``fire``/``score`` with those
+      times.
+
+    Figures: ``desk_vs_simpy`` and ``bulk_vs_simpy`` are speedups (SimPy's
+    time over the path's; higher is better; targets 3 and 20),
+    ``outputs_equal`` is true or false. Each figure carries the three times
+    and ticket-steps per second.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import heapq
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import attrs
+import numpy as np
+
+from benchmarks import benchmark, figure
+from gridgov import City
+from gridgov.clock import EPOCH
+from gridgov.presets import jiamusi
+from gridgov.rules import TICKET_LEVELS, TicketRule
+from gridgov.tickets import TicketArrays, TicketDesk
+
+DESK_TARGET = 3.0
+BULK_TARGET = 20.0
+HOUR = 3_600_000_000  # microseconds
+DAY = 24 * HOUR
+#: The handled steps in order: (trigger, state it leads to).
+STEPS = (
+    ("classify", "classified"),
+    ("track", "tracking"),
+    ("supervise", "supervising"),
+    ("feed_back", "fed_back"),
+    ("score", "scored"),
+    ("publish", "published"),
+    ("archive", "archived"),
+)
+#: Share of a ticket's mean service time spent on each handled step.
+STEP_SHARES = (0.05, 0.30, 0.20, 0.10, 0.20, 0.10, 0.05)
+LOAD = 0.8  # mean share of the handlers' time spent handling
+SIGMA = 0.8  # lognormal spread of service times
+MODE = "emergency"
+SCORE = 5
+
+
+@attrs.frozen(eq=False)
+class Workload:
+    """The pre-drawn work, shared by the three implementations (times in microseconds)."""
+
+    #: Handlers in the pool.
+    handlers: int
+    #: The end of the run, from the start.
+    horizon: int
+    #: Arrival of each request, from the start, ascending.
+    arrival: np.ndarray
+    #: Origin grid of each request (an index into ``grids``).
+    origin: np.ndarray
+    #: Category of each request (an index into ``categories``).
+    category: np.ndarray
+    #: Service time of each handled step: shape (requests, 7).
+    service: np.ndarray
+    #: Grid ids.
+    grids: tuple[str, ...]
+    #: Category names.
+    categories: tuple[str, ...]
+
+    @property
+    def requests(self) -> int:
+        """Number of requests."""
+        return len(self.arrival)
+
+
+def draw(
+    grids: tuple[str, ...],
+    categories: tuple[str, ...],
+    requests: int,
+    handlers: int,
+    days: int = 14,
+    seed: int = 15,
+) -> Workload:
+    """Draw the workload: arrivals in a daily cycle, lognormal service times at 90 % load."""
+    rng = np.random.default_rng(seed)
+    day = rng.integers(0, days, requests)
+    # Hour of day: a beta(2, 2) bump centred on midday (peak rate 1.5x the mean).
+    within = (rng.beta(2.0, 2.0, requests) * DAY).astype(np.int64)
+    arrival = np.sort(day * DAY + within)
+    mean_total = LOAD * handlers * days * DAY / requests
+    shares = np.array(STEP_SHARES)
+    # Lognormal with mean share * mean_total: median = mean / exp(sigma^2 / 2).
+    medians = shares * mean_total / math.exp(SIGMA**2 / 2)
+    service = rng.lognormal(np.log(medians), SIGMA, (requests, len(STEPS)))
+    service = np.maximum(service.astype(np.int64), 1_000_000)  # at least a second
+    return Workload(
+        handlers=handlers,
+        horizon=days * DAY,
+        arrival=arrival.astype(np.int64),
+        origin=rng.integers(0, len(grids), requests).astype(np.int32),
+        category=rng.integers(0, len(categories), requests).astype(np.int16),
+        service=service,
+        grids=grids,
+        categories=categories,
+    )
+
+
+@attrs.frozen
+class Outputs:
+    """What a run produced; compared exactly across the three."""
+
+    closed: int
+    escalations: tuple[tuple[str, int], ...]
+    overdue: int
+    latency_p50: int | None
+    latency_p95: int | None
+    ticket_steps: int
+
+    def public(self) -> dict[str, Any]:
+        """JSON-friendly, latencies in hours."""
+        return {
+            "closed": self.closed,
+            "escalations": dict(self.escalations),
+            "overdue": self.overdue,
+            "latency_p50_h": None
+            if self.latency_p50 is None
+            else round(self.latency_p50 / HOUR, 4),
+            "latency_p95_h": None
+            if self.latency_p95 is None
+            else round(self.latency_p95 / HOUR, 4),
+            "ticket_steps": self.ticket_steps,
+        }
+
+
+def _rank(ordered: list[int], q: float) -> int | None:
+    """Nearest-rank percentile of a sorted list (None when empty)."""
+    if not ordered:
+        return None
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def _outputs(
+    closed: int, escalations: Counter[str], overdue: int, ordered: list[int], steps: int
+) -> Outputs:
+    """The outputs; ``ordered`` is the closing latencies, sorted."""
+    levels = tuple((level, escalations.get(level, 0)) for level in TICKET_LEVELS[1:])
+    return Outputs(closed, levels, overdue, _rank(ordered, 0.50), _rank(ordered, 0.95), steps)
+
+
+# ===================================================================== SimPy
+
+
+@attrs.frozen(eq=False)
+class PeerTables:
+    """The city and rules as the SimPy model keeps them: plain dicts and lists."""
+
+    #: Unit -> its parent (None at the city).
+    parent: dict[str, str | None]
+    #: Unit -> the index of its level in TICKET_LEVELS.
+    level: dict[str, int]
+    #: (grid, level index) -> the unit at that level above the grid.
+    ancestor: dict[tuple[str, int], str]
+    #: (category, state) -> limit in microseconds (None: no limit), emergency mode.
+    limit: dict[tuple[str, str], int | None]
+    #: Category -> the index of the level holding the authority.
+    category_level: dict[str, int]
+
+
+def peer_tables(city: City, rule: TicketRule, grids: tuple[str, ...]) -> PeerTables:
+    """Plain tables for the SimPy model, from the same city and rules."""
+    chain = city.chain
+    parent: dict[str, str | None] = {}
+    level: dict[str, int] = {}
+    ancestor: dict[tuple[str, int], str] = {}
+    for grid in grids:
+        up = chain.chain_of_command(grid)
+        for below, above in zip(up, (*up[1:], None), strict=True):
+            parent[below] = above
+            level[below] = TICKET_LEVELS.index(chain.level(below).value)
+            ancestor[grid, level[below]] = below
+    states = ("accepted", *(state for _, state in STEPS))
+    limit: dict[tuple[str, str], int | None] = {}
+    for category in rule.categories:
+        for state in states:
+            hours = rule.limit(category, MODE, state)
+            limit[category, state] = None if hours is None else hours // timedelta(microseconds=1)
+    category_level = {c: TICKET_LEVELS.index(r.level) for c, r in rule.categories.items()}
+    return PeerTables(parent, level, ancestor, limit, category_level)
+
+
+def run_simpy(work: Workload, tables: PeerTables) -> Outputs:
+    """The closed loop as a SimPy model: a pool of handlers, one process per ticket."""
+    import simpy
+
+    env = simpy.Environment()
+    pool = simpy.Resource(env, capacity=work.handlers)
+    parent, level, limit = tables.parent, tables.level, tables.limit
+    escalations: Counter[str] = Counter()
+    overdue = 0
+    latencies: list[int] = []
+    steps = 0
+    live: list[list[Any]] = []  # per ticket: [category, state, unit, due]
+    arrivals = work.arrival.tolist()
+    origins = [work.grids[g] for g in work.origin.tolist()]
+    categories = [work.categories[c] for c in work.category.tolist()]
+    service = work.service.tolist()
+
+    def breach(record: list[Any], now: int) -> None:
+        """Every breach of the record's limit up to ``now``, one level each."""
+        nonlocal overdue
+        due = record[3]
+        while due is not None and due <= now:
+            above = parent[record[2]]
+            if above is None:
+                overdue += 1
+                due = None
+            else:
+                escalations[TICKET_LEVELS[level[above]]] += 1
+                record[2] = above
+                due += limit[record[0], record[1]]  # type: ignore[operator]
+        record[3] = due
+
+    def ticket(i: int, arrived: int) -> Iterator[Any]:
+        nonlocal steps
+        category, origin = categories[i], origins[i]
+        first = limit[category, "accepted"]
+        record = [category, "accepted", origin, None if first is None else arrived + first]
+        live.append(record)
+        steps += 1
+        with pool.request() as request:
+            yield request
+            for (trigger, state), spent in zip(STEPS, service[i], strict=True):
+                yield env.timeout(spent)
+                now = env.now
+                breach(record, now)
+                if trigger == "classify":
+                    want = tables.category_level[category]
+                    if level[record[2]] < want:
+                        record[2] = tables.ancestor[origin, want]
+                elif trigger == "feed_back":
+                    record[2] = origin
+                record[1] = state
+                stay = limit[category, state]
+                record[3] = None if stay is None else now + stay
+                steps += 1
+            latencies.append(env.now - arrived)
+
+    def arrive() -> Iterator[Any]:
+        for i, at in enumerate(arrivals):
+            yield env.timeout(at - env.now)
+            env.process(ticket(i, at))
+
+    env.process(arrive())
+    env.run(until=work.horizon + 1)  # steps at the horizon itself happen
+    for record in live:
+        if record[1] != "archived":
+            breach(record, work.horizon)
+    return _outputs(len(latencies), escalations, overdue, sorted(latencies), steps)
+
+
+# ================================================================== gridgov
+
+
+def handling(work: Workload) -> np.ndarray:
+    """When each handled step ends (shape: requests x 7), the handlers first come, first served.
+
+    One case, one handler: a ticket waits for the first free handler, who
+    keeps it through the seven steps. The classic recursion over a heap of
+    the handlers' free times (arrivals are in order).
+    """
+    free = [0] * work.handlers
+    total = work.service.sum(axis=1).tolist()
+    start = []
+    for arrived, busy in zip(work.arrival.tolist(), total, strict=True):
+        earliest = free[0]
+        begin = arrived if arrived > earliest else earliest
+        heapq.heapreplace(free, begin + busy)
+        start.append(begin)
+    ends: np.ndarray = np.asarray(start, dtype=np.int64)[:, None] + np.cumsum(work.service, axis=1)
+    return ends
+
+
+def run_desk(work: Workload, desk: TicketDesk) -> Outputs:
+    """The closed loop through ``TicketDesk``: every opening and step in time order."""
+    ends = handling(work)
+    horizon = work.horizon
+    level_of = {u: desk.city.chain.level(u).value for u in _units(desk.city, work.grids)}
+    events: list[tuple[int, int, int]] = [(a, 0, i) for i, a in enumerate(work.arrival.tolist())]
+    for i, row in enumerate(ends.tolist()):
+        for k, end in enumerate(row, start=1):
+            if end > horizon:
+                break
+            events.append((end, k, i))
+    events.sort()
+    escalations: Counter[str] = Counter()
+    overdue = 0
+    latencies: list[int] = []
+    ids = [f"T{i + 1:06d}" for i in range(work.requests)]
+    origins = [work.grids[g] for g in work.origin.tolist()]
+    categories = [work.categories[c] for c in work.category.tolist()]
+    arrivals = work.arrival.tolist()
+    micro = timedelta(microseconds=1)
+
+    def count(changes: tuple[Any, ...]) -> None:
+        nonlocal overdue
+        for change in changes:
+            if change.kind == "ticket.escalated":
+                escalations[level_of[change.new]] += 1
+            elif change.kind == "ticket.overdue":
+                overdue += 1
+
+    for when, k, i in events:
+        at = EPOCH + when * micro
+        count(desk.advance(at))
+        if k == 0:
+            desk.open(origins[i], categories[i], at, ticket=ids[i])
+            continue
+        trigger = STEPS[k - 1][0]
+        if trigger == "score":
+            desk.trigger(ids[i], "score", at, score=SCORE)
+        else:
+            desk.trigger(ids[i], trigger, at)
+        if trigger == "archive":
+            latencies.append(when - arrivals[i])
+    count(desk.advance(EPOCH + horizon * micro))
+    return _outputs(len(latencies), escalations, overdue, sorted(latencies), len(events))
+
+
+def _units(city: City, grids: tuple[str, ...]) -> set[str]:
+    return {u for g in grids for u in city.chain.chain_of_command(g)}
+
+
+def run_bulk(work: Workload, arrays: TicketArrays, round_minutes: int = 24 * 60) -> Outputs:
+    """The closed loop through ``TicketArrays``, round by round with per-ticket times."""
+    ends = handling(work)
+    horizon = work.horizon
+    base = TicketArrays.micros(EPOCH)
+    grid_units = np.array([arrays.unit_index[g] for g in work.grids], dtype=np.int32)
+    origin = grid_units[work.origin]
+    modes = np.ones(work.requests, np.int8)
+    arrival = work.arrival
+    # Each step's tickets in the order their step ends.
+    order = [np.argsort(ends[:, k]) for k in range(len(STEPS))]
+    sorted_ends = [ends[order[k], k] for k in range(len(STEPS))]
+    escalated = np.zeros(len(TICKET_LEVELS), np.int64)
+    overdue = 0
+    latencies: list[np.ndarray] = []
+    steps = 0
+    width = round_minutes * 60_000_000
+    opened = 0
+    fives = np.full(work.requests, SCORE, np.int64)
+
+    def count(found: Any) -> None:
+        nonlocal overdue, escalated
+        if found.ticket.size:
+            escalated += np.bincount(arrays.unit_level[found.to_unit], minlength=len(escalated))
+        overdue += int(found.overdue.size)
+
+    # A round's bounds come from the next event, so idle rounds cost nothing.
+    cursor = [0] * len(STEPS)
+    while True:
+        upcoming = [
+            int(sorted_ends[k][cursor[k]])
+            for k in range(len(STEPS))
+            if cursor[k] < len(sorted_ends[k])
+        ]
+        if opened < work.requests:
+            upcoming.append(int(arrival[opened]))
+        upcoming = [t for t in upcoming if t <= horizon]
+        if not upcoming:
+            break
+        first = min(upcoming)
+        hi = min(horizon, (first // width + 1) * width - 1)  # the round holding ``first``
+        stop = int(np.searchsorted(arrival, hi, side="right"))
+        if stop > opened:
+            idx = arrays.open(
+                origin[opened:stop],
+                work.category[opened:stop],
+                base + arrival[opened:stop],
+                modes[opened:stop],
+            )
+            assert idx[0] == opened
+            steps += stop - opened
+            opened = stop
+        for k, (trigger, _) in enumerate(STEPS):
+            end = int(np.searchsorted(sorted_ends[k], hi, side="right"))
+            if end <= cursor[k]:
+                continue
+            idx = order[k][cursor[k] : end]
+            at = base + sorted_ends[k][cursor[k] : end]
+            cursor[k] = end
+            count(arrays.sweep(at, idx))
+            if trigger == "score":
+                arrays.score(idx, fives[: len(idx)], at)
+            else:
+                arrays.fire(idx, trigger, at)
+            if trigger == "archive":
+                latencies.append(at - base - arrival[idx])
+            steps += len(idx)
+    count(arrays.sweep(base + horizon))
+    levels = Counter({TICKET_LEVELS[i]: int(c) for i, c in enumerate(escalated) if c})
+    closed = np.sort(np.concatenate(latencies)).tolist() if latencies else []
+    return _outputs(len(closed), levels, overdue, closed, steps)
+
+
+# ================================================================= benchmark
+
+
+@functools.cache
+def _city() -> City:
+    return jiamusi()
+
+
+def _timed(fn: Callable[[], Outputs]) -> tuple[float, Outputs]:
+    gc.collect()
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+@benchmark("closed_loop_peer")
+def closed_loop_peer(quick: bool) -> dict[str, dict[str, object]]:
+    """The closed loop against a SimPy model of the same work: speedups and equal outputs."""
+    try:
+        import simpy  # noqa: F401
+    except ImportError:
+        raise SystemExit(
+            "closed_loop_peer needs SimPy: pip install -e '.[bench]' (or pip install simpy)"
+        ) from None
+    city = _city()
+    rule = TicketRule()
+    requests, handlers = (10_000, 40) if quick else (100_000, 400)
+    grids = tuple(city.chain.units("grid"))
+    work = draw(grids, tuple(rule.categories), requests, handlers)
+    tables = peer_tables(city, rule, grids)
+    desk = TicketDesk(city, rule, situation=lambda origin: MODE)
+    arrays = TicketArrays(city, rule, capacity=requests)
+    simpy_s, simpy_out = _timed(lambda: run_simpy(work, tables))
+    desk_s, desk_out = _timed(lambda: run_desk(work, desk))
+    bulk_s, bulk_out = _timed(lambda: run_bulk(work, arrays))
+    hourly = TicketArrays(city, rule, capacity=requests)
+    hourly_s, hourly_out = _timed(lambda: run_bulk(work, hourly, 60))
+    queue_s, _ = _timed(lambda: (handling(work), simpy_out)[1])
+    equal = simpy_out == desk_out == bulk_out == hourly_out
+    steps = simpy_out.ticket_steps
+    what = (
+        f"{requests:,} requests x 8 steps, {handlers} handlers, 14 days (Jiamusi, emergency "
+        f"limits): {steps:,} ticket-steps"
+    )
+    times = {
+        "simpy_s": round(simpy_s, 3),
+        "desk_s": round(desk_s, 3),
+        "bulk_s": round(bulk_s, 3),
+        "bulk_hourly_rounds_s": round(hourly_s, 3),
+        "bulk_hourly_rounds_vs_simpy": round(simpy_s / hourly_s, 2) if equal else None,
+        "handling_queue_s": round(queue_s, 3),
+        "ticket_steps_per_s": {
+            "simpy": round(steps / simpy_s),
+            "desk": round(steps / desk_s),
+            "bulk": round(steps / bulk_s),
+        },
+    }
+    outputs = {"simpy": simpy_out.public(), "desk": desk_out.public(), "bulk": bulk_out.public()}
+    return {
+        "desk_vs_simpy": figure(
+            simpy_s / desk_s if equal else None,
+            "x",
+            DESK_TARGET,
+            f"SimPy's time over TicketDesk's (per-ticket path) on the same work: {what}",
+            higher_is_better=True,
+            **times,
+        ),
+        "bulk_vs_simpy": figure(
+            simpy_s / bulk_s if equal else None,
+            "x",
+            BULK_TARGET,
+            f"SimPy's time over TicketArrays' (bulk path, one-day rounds, per-ticket times) "
+            f"on the same work: {what}",
+            higher_is_better=True,
+            **times,
+        ),
+        "outputs_equal": {
+            "what": "tickets closed, escalations per level, overdue, latency p50/p95 and "
+            "ticket-steps equal across SimPy, TicketDesk and TicketArrays (both round lengths)",
+            "value": equal,
+            "unit": "bool",
+            "target": True,
+            "meets_target": equal,
+            "outputs": outputs,
+        },
+    }

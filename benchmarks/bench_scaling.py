@@ -1,0 +1,145 @@
+"""Scaling with city size: the Jiamusi preset at 1x, 2x and 4x in one run.
+
+``scaling``
+    ``jiamusi(scale=s)`` for s = 1, 2, 4 (0.25, 0.5, 1 with ``--quick``);
+    above 1 the preset tiles its ten divisions under new district codes (a
+    megacity: 4x is 35,544 grids, about 4.1 million households). At each
+    scale, timed one after the other in this process (the previous city
+    freed first):
+
+    * ``build``: building the city;
+    * ``engine``: ``Engine(city)`` (every community and compound a model of
+      the two machines);
+    * ``pools``: building the staffing candidate pools (``engine.pools``);
+    * ``declare``: ``Engine.declare("urban")`` where the area is every urban
+      district of every tile (it grows with the city), with all its staffing;
+    * ``lift``: ``Engine.lift(city, skip_recovery=True)`` afterwards;
+    * ``case``: ``Engine.report_case`` on random compounds, the median (the
+      city lifted back between cases, outside the timing), after a first
+      untimed pass over the same compounds (which builds the candidate lists
+      they use, once per street or district): the steady state.
+
+    For each of build, engine, pools, declare and lift the figure is the
+    exponent ``k`` of the least-squares fit ``time ~ scale**k`` over the
+    three scales (target <= 1.1: linear); for the case it is the median at
+    the largest scale over the median at the smallest (target <= 1.1: a
+    case costs the same in a bigger city). The baseline of each exponent is
+    1.0, linear scaling; every time is in the figure.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import random
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks import benchmark, figure
+from gridgov import Engine, ManualClock, Rules
+from gridgov.presets import URBAN_DISTRICTS, jiamusi
+
+EXPONENT_TARGET = 1.1
+CASE_TARGET = 1.1
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def exponent(scales: list[float], seconds: list[float]) -> float:
+    """Slope of log(seconds) against log(scale), least squares."""
+    xs = [math.log(s) for s in scales]
+    ys = [math.log(t) for t in seconds]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    num = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    den = sum((x - mx) ** 2 for x in xs)
+    return num / den
+
+
+def _urban(city: Any) -> tuple[str, ...]:
+    """Every urban district of every tile (the same two last digits' position in its block)."""
+    districts = set(city.chain.units("district"))
+    positions = range(len(URBAN_DISTRICTS))
+    tiled = {f"2308{block + i}" for block in (30, 40, 50, 60, 70, 90) for i in positions}
+    return tuple(sorted((set(URBAN_DISTRICTS) | tiled) & districts))
+
+
+def _one_scale(scale: float, cases: int) -> dict[str, Any]:
+    gc.collect()
+    build, city = _timed(lambda: jiamusi(scale=scale))
+    rules = Rules(areas={"urban": _urban(city)})
+    engine_s, engine = _timed(lambda: Engine(city, rules, clock=ManualClock()))
+    pools_s, _ = _timed(lambda: engine.pools)
+    declare_s, declared = _timed(lambda: engine.declare("urban"))
+    sealed = len(engine.under("sealed"))
+    lift_s, _ = _timed(lambda: engine.lift(city.chain.city, skip_recovery=True))
+    compounds = random.Random(0).choices(sorted(city.compounds), k=cases)
+    # A first pass builds the pools' lists these cases use (built once per
+    # street or district, then kept): the timed pass is the steady state.
+    for compound in compounds:
+        engine.report_case(compound)
+        engine.lift(city.chain.city, skip_recovery=True)
+    runs: list[float] = []
+    for compound in compounds:
+        start = time.perf_counter()
+        engine.report_case(compound)
+        runs.append(time.perf_counter() - start)
+        engine.lift(city.chain.city, skip_recovery=True)
+    summary = city.summary()
+    return {
+        "scale": scale,
+        "grids": summary["grids"]["total"],
+        "households": city.households(city.chain.city),
+        "sealed": sealed,
+        "declare_events": len(declared.events),
+        "build_s": build,
+        "engine_s": engine_s,
+        "pools_s": pools_s,
+        "declare_s": declare_s,
+        "lift_s": lift_s,
+        "case_ms": statistics.median(runs) * 1e3,
+    }
+
+
+@benchmark("scaling")
+def scaling(quick: bool) -> dict[str, dict[str, object]]:
+    """Build, Engine(), pools, declare, lift and a case at 1x, 2x, 4x: fitted exponents."""
+    scales = [0.25, 0.5, 1.0] if quick else [1.0, 2.0, 4.0]
+    cases = 30 if quick else 100
+    rows = [_one_scale(s, cases) for s in scales]
+    table = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
+    out: dict[str, dict[str, object]] = {}
+    for name, label in (
+        ("build", "building jiamusi(scale)"),
+        ("engine", "Engine(city)"),
+        ("pools", "engine.pools (staffing candidate pools)"),
+        ("declare", "Engine.declare('urban'), every urban district of every tile"),
+        ("lift", "Engine.lift(city, skip_recovery=True) after the declaration"),
+    ):
+        seconds = [r[f"{name}_s"] for r in rows]
+        out[f"{name}_exponent"] = figure(
+            exponent(scales, seconds),
+            "",
+            EXPONENT_TARGET,
+            f"k in time ~ scale**k for {label}, at scales {scales}",
+            baseline=1.0,
+            baseline_what="linear scaling",
+            seconds=[round(s, 4) for s in seconds],
+        )
+    out["case_4x_over_1x"] = figure(
+        rows[-1]["case_ms"] / rows[0]["case_ms"],
+        "",
+        CASE_TARGET,
+        f"median Engine.report_case at scale {scales[-1]} over the median at {scales[0]} "
+        f"({cases} random compounds each)",
+        baseline=1.0,
+        baseline_what="the same cost in a bigger city",
+        case_ms=[round(r["case_ms"], 4) for r in rows],
+        scales=table,
+    )
+    return out

@@ -1,0 +1,453 @@
+"""The supply book: stock on hand and demand carried over, changed only by supply events.
+
+The engine keeps one :class:`SupplyBook`. Its state changes only through
+:meth:`SupplyBook.apply`, the supply domain's reducer, which the engine calls
+both when a command commits and when it replays a journal, so replaying the
+journal gives exactly the live book.
+
+A day's dispatch (:func:`plan_supply_day`, pure) reads the book, the zones
+and the hands staffed at each compound, and returns the day's
+:class:`~gridgov.supplies.DispatchPlan` with the event records that apply it,
+in this order:
+
+``supply.restocked`` (unit: the city)
+    the depots' daily restock, once per calendar day, up to what each held at
+    the start (its shelves): ``{"date", "depots": {depot: {category: kg}}}``.
+``supply.demanded`` (unit: the city)
+    the day's fresh demand of every sealed or controlled compound, a ration
+    per household per category plus its residents' requests:
+    ``{"compounds": {compound: {category: kg}}, "dropped": [compound, ...]}``;
+    ``dropped`` compounds are no longer sealed or controlled, and what they
+    were still owed is dropped (their residents can shop again).
+``supply.dispatched`` (unit: a depot)
+    what it sends out: ``{"kg": {category: kg}, "to": {street: {category: kg}}}``.
+``supply.delivered`` (unit: a compound)
+    ``{"kg": {category: kg}, "waited_hours": {category: [[hours, kg], ...]}}``:
+    goods handed to the households, the oldest demand first, and how long
+    each part of it waited.
+``supply.short`` (unit: a compound)
+    ``{"kg": {category: kg}, "binding": {category: {constraint: kg}}}``: demand
+    left over, carried to the next day, and what kept it back.
+``supply.hands_requested`` (unit: a compound)
+    ``{"community", "street", "people", "kg"}``: building leads asked of the street.
+
+Demand is carried as *lots* (when raised, kilograms), served oldest first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from gridgov.errors import GridgovError
+from gridgov.supplies import DispatchPlan, SupplyDay, SupplyNetwork, plan_dispatch, plan_greedy
+
+__all__ = [
+    "SUPPLIED_ZONES",
+    "SUPPLY_EVENTS",
+    "SupplyBook",
+    "SupplyOutcome",
+    "hands_at",
+    "percentile",
+    "plan_supply_day",
+]
+
+#: Event types of the supply domain, in the order a dispatch records them.
+SUPPLY_EVENTS = (
+    "supply.restocked",
+    "supply.demanded",
+    "supply.dispatched",
+    "supply.delivered",
+    "supply.short",
+    "supply.hands_requested",
+)
+
+#: Zones whose households need supplies delivered.
+SUPPLIED_ZONES = ("sealed", "controlled")
+
+#: One event record: (type, unit, cause, data).
+Record = tuple[str, str, str, dict[str, Any]]
+
+
+class SupplyBook:
+    """Stock on hand per depot and category, and demand carried over per compound.
+
+    Args:
+        network: the depots, hubs and compounds, and the parameters.
+    """
+
+    def __init__(self, network: SupplyNetwork) -> None:
+        self.network = network
+        self._stock: dict[str, dict[str, int]] = {
+            d.id: dict(d.stock) for d in network.depots.values()
+        }
+        # compound -> category -> [[raised (ISO time), kg], ...], oldest first
+        self._lots: dict[str, dict[str, list[list[Any]]]] = {}
+        self._restocked_on: str | None = None
+
+    # ------------------------------------------------------------- reads
+
+    def stock(self, depot: str | None = None) -> dict[str, int]:
+        """Kilograms on hand per category, at ``depot`` or at every depot together.
+
+        Raises:
+            GridgovError: no such depot.
+        """
+        if depot is not None:
+            if depot not in self._stock:
+                raise GridgovError(f"no depot {depot!r} in the supply network")
+            return dict(self._stock[depot])
+        total: dict[str, int] = {}
+        for per in self._stock.values():
+            for category, kg in per.items():
+                total[category] = total.get(category, 0) + kg
+        return total
+
+    def owed(self, compound: str | None = None) -> dict[str, int]:
+        """Kilograms still owed per category (at ``compound`` or everywhere)."""
+        total: dict[str, int] = {}
+        books = [self._lots.get(compound, {})] if compound is not None else self._lots.values()
+        for per in books:
+            for category, lots in per.items():
+                kg = sum(int(lot[1]) for lot in lots)
+                if kg:
+                    total[category] = total.get(category, 0) + kg
+        return total
+
+    def owed_by_compound(self) -> dict[str, dict[str, int]]:
+        """Compound -> category -> kilograms still owed (owing compounds only)."""
+        out = {}
+        for compound in sorted(self._lots):
+            owed = self.owed(compound)
+            if owed:
+                out[compound] = owed
+        return out
+
+    def lots(self, compound: str, category: str) -> tuple[tuple[str, int], ...]:
+        """What ``compound`` is owed of ``category``: (raised at, kg), oldest first."""
+        return tuple((str(t), int(kg)) for t, kg in self._lots.get(compound, {}).get(category, []))
+
+    def to_json(self) -> dict[str, Any]:
+        """The book as JSON-ready data (for snapshots)."""
+        return {
+            "stock": {d: dict(per) for d, per in sorted(self._stock.items())},
+            "lots": {
+                c: {k: [list(lot) for lot in lots] for k, lots in sorted(per.items())}
+                for c, per in sorted(self._lots.items())
+            },
+            "restocked_on": self._restocked_on,
+        }
+
+    def load_json(self, data: Mapping[str, Any]) -> None:
+        """Restore the book from :meth:`to_json` data.
+
+        Raises:
+            GridgovError: the data names a depot the network lacks.
+        """
+        stock = {
+            str(d): {str(k): int(v) for k, v in per.items()} for d, per in data["stock"].items()
+        }
+        unknown = sorted(set(stock) - set(self._stock))
+        if unknown:
+            raise GridgovError(f"supply snapshot names unknown depot {unknown[0]!r}")
+        self._stock.update(stock)
+        self._lots = {
+            str(c): {str(k): [[str(t), int(kg)] for t, kg in lots] for k, lots in per.items()}
+            for c, per in data["lots"].items()
+        }
+        restocked = data.get("restocked_on")
+        self._restocked_on = None if restocked is None else str(restocked)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SupplyBook):
+            return NotImplemented
+        return self.to_json() == other.to_json()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # ----------------------------------------------------------- reducer
+
+    def apply(self, event: Any) -> None:
+        """Apply one supply event (see the module docstring); other events are ignored.
+
+        This is the supply domain's reducer: the engine calls it on commit and on replay.
+
+        Raises:
+            GridgovError: a restock or dispatch for an unknown depot.
+        """
+        kind = event.type
+        data = event.data
+        if kind == "supply.restocked":
+            for depot, per in data["depots"].items():
+                book = self._depot(depot)
+                for category, kg in per.items():
+                    book[category] = book.get(category, 0) + int(kg)
+            self._restocked_on = str(data["date"])
+        elif kind == "supply.demanded":
+            for compound in data.get("dropped", ()):
+                self._lots.pop(compound, None)
+            raised = event.time.isoformat()
+            for compound, per in data["compounds"].items():
+                lots = self._lots.setdefault(compound, {})
+                for category, kg in per.items():
+                    if int(kg) > 0:
+                        lots.setdefault(category, []).append([raised, int(kg)])
+        elif kind == "supply.dispatched":
+            book = self._depot(event.unit)
+            for category, kg in data["kg"].items():
+                book[category] = book.get(category, 0) - int(kg)
+        elif kind == "supply.delivered":
+            per = self._lots.get(event.unit, {})
+            for category, kg in data["kg"].items():
+                _consume(per.get(category, []), int(kg))
+                if not per.get(category):
+                    per.pop(category, None)
+            if not per:
+                self._lots.pop(event.unit, None)
+
+    def _depot(self, depot: str) -> dict[str, int]:
+        try:
+            return self._stock[depot]
+        except KeyError:
+            raise GridgovError(f"supply event names unknown depot {depot!r}") from None
+
+    # ----------------------------------------------------------- planning
+
+    def restock_due(self, when: datetime) -> bool:
+        """Whether the depots are still to be restocked on ``when``'s date."""
+        return self._restocked_on != when.date().isoformat()
+
+
+def _consume(lots: list[list[Any]], kg: int) -> list[tuple[str, int]]:
+    """Take ``kg`` off the oldest lots; returns (raised at, kg taken) per lot touched."""
+    taken: list[tuple[str, int]] = []
+    while kg > 0 and lots:
+        raised, have = lots[0]
+        take = min(kg, int(have))
+        taken.append((str(raised), take))
+        kg -= take
+        if take == have:
+            lots.pop(0)
+        else:
+            lots[0][1] = int(have) - take
+    return taken
+
+
+@attrs.frozen
+class SupplyOutcome:
+    """One day's dispatch: the plan and the event records that apply it."""
+
+    #: The day's plan.
+    plan: DispatchPlan
+    #: (type, unit, cause, data) of every event, in order.
+    records: tuple[Record, ...]
+
+
+def plan_supply_day(
+    book: SupplyBook,
+    zones: Mapping[str, str],
+    hands: Mapping[str, int],
+    when: datetime,
+    requests: Mapping[str, Mapping[str, float]] | None = None,
+    method: str = "min_cost",
+) -> SupplyOutcome:
+    """Plan one day's dispatch from the book, without changing it.
+
+    Args:
+        book: the supply book (read only).
+        zones: every compound's zone.
+        hands: kilograms the building leads and volunteers of each compound can carry.
+        when: the time of the dispatch.
+        requests: compound -> request category (``food_supplies``, ``medicine``)
+            -> residents' requests to add to the day's demand.
+        method: ``min_cost`` (:func:`~gridgov.supplies.plan_dispatch`) or
+            ``greedy`` (:func:`~gridgov.supplies.plan_greedy`).
+
+    Returns:
+        The plan and its event records.
+
+    Raises:
+        GridgovError: an unknown method or request category.
+    """
+    if method not in ("min_cost", "greedy"):
+        raise GridgovError(f"unknown dispatch method {method!r} (expected min_cost or greedy)")
+    network = book.network
+    records: list[Record] = []
+    city = network.city.chain.city
+    # Work on copies: the book changes only when the engine applies the records.
+    stock = {d: dict(per) for d, per in book._stock.items()}
+    if book.restock_due(when):
+        restock = _restock(network, stock)
+        if restock:
+            records.append(
+                (
+                    "supply.restocked",
+                    city,
+                    "daily restock of the depots",
+                    {"date": when.date().isoformat(), "depots": restock},
+                )
+            )
+    fresh = _fresh_demand(network, zones, requests or {})
+    dropped = sorted(c for c in book._lots if zones.get(c) not in SUPPLIED_ZONES)
+    if fresh or dropped:
+        records.append(
+            (
+                "supply.demanded",
+                city,
+                "rations and requests of sealed and controlled households",
+                {"compounds": fresh, "dropped": dropped},
+            )
+        )
+    demand: dict[str, dict[str, int]] = {}
+    carried: dict[str, dict[str, int]] = {}
+    for compound in sorted({*fresh, *book._lots} - set(dropped)):
+        old = book.owed(compound)
+        new = fresh.get(compound, {})
+        total = {k: old.get(k, 0) + new.get(k, 0) for k in sorted({*old, *new})}
+        if any(total.values()):
+            demand[compound] = total
+            carried[compound] = old
+    day = SupplyDay(
+        stock=stock,
+        demand=demand,
+        hands={c: int(hands.get(c, 0)) for c in demand},
+        carried=carried,
+    )
+    plan = plan_dispatch(network, day) if method == "min_cost" else plan_greedy(network, day)
+    records += _plan_records(book, plan, fresh, when)
+    return SupplyOutcome(plan, tuple(records))
+
+
+def _restock(network: SupplyNetwork, stock: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """The day's restock per depot, added to ``stock``: up to what each depot held
+    at the start (its shelves), never beyond."""
+    out: dict[str, dict[str, int]] = {}
+    for depot in sorted(network.depots.values(), key=lambda d: d.id):
+        per = {}
+        for category, kg in sorted(depot.restock.items()):
+            room = max(0, depot.stock.get(category, 0) - stock[depot.id].get(category, 0))
+            if min(kg, room) > 0:
+                per[category] = min(kg, room)
+                stock[depot.id][category] = stock[depot.id].get(category, 0) + per[category]
+        if per:
+            out[depot.id] = per
+    return out
+
+
+def _fresh_demand(
+    network: SupplyNetwork,
+    zones: Mapping[str, str],
+    requests: Mapping[str, Mapping[str, float]],
+) -> dict[str, dict[str, int]]:
+    """The day's rations of every supplied compound, plus its residents' requests."""
+    params = network.params
+    fresh: dict[str, dict[str, int]] = {}
+    for compound, zone in sorted(zones.items()):
+        if zone not in SUPPLIED_ZONES:
+            continue
+        households = network.households.get(compound, 0)
+        per = {k: round(households * params.ration(k)) for k in params.categories}
+        for request, count in requests.get(compound, {}).items():
+            target = params.request_category.get(request)
+            if target is None:
+                raise GridgovError(
+                    f"request category {request!r} has no supply category (expected one of: "
+                    f"{', '.join(sorted(params.request_category))})"
+                )
+            per[target] = per.get(target, 0) + round(count * params.request_kg.get(request, 0))
+        per = {k: kg for k, kg in per.items() if kg > 0}
+        if per:
+            fresh[compound] = per
+    return fresh
+
+
+def _plan_records(
+    book: SupplyBook, plan: DispatchPlan, fresh: Mapping[str, Mapping[str, int]], when: datetime
+) -> list[Record]:
+    records: list[Record] = []
+    shipped: dict[str, dict[str, int]] = {}
+    for s in plan.shipments:
+        shipped.setdefault(s.depot, {})[s.category] = s.kg
+    routes: dict[str, dict[str, dict[str, int]]] = {}
+    for f in plan.flows:
+        if f.source.startswith("depot:"):
+            depot = f.source[len("depot:") :]
+            street = f.target[len("hub:") :]
+            routes.setdefault(depot, {}).setdefault(street, {})[f.category] = f.kg
+    for depot, per in sorted(shipped.items()):
+        records.append(
+            (
+                "supply.dispatched",
+                depot,
+                f"dispatch of {when.date().isoformat()} ({plan.method})",
+                {"kg": per, "to": routes.get(depot, {})},
+            )
+        )
+    for compound, got in plan.deliveries.items():
+        waited: dict[str, list[list[float]]] = {}
+        for category, kg in got.items():
+            lots = [list(lot) for lot in book._lots.get(compound, {}).get(category, [])]
+            if fresh.get(compound, {}).get(category):
+                lots.append([when.isoformat(), fresh[compound][category]])
+            waited[category] = [
+                [round((when - datetime.fromisoformat(raised)).total_seconds() / 3600, 3), taken]
+                for raised, taken in _consume(lots, kg)
+            ]
+        records.append(
+            (
+                "supply.delivered",
+                compound,
+                "delivered to the households by building leads and volunteers",
+                {"kg": dict(got), "waited_hours": waited},
+            )
+        )
+    short: dict[str, dict[str, Any]] = {}
+    for u in plan.unmet:
+        entry = short.setdefault(u.compound, {"kg": {}, "binding": {}})
+        entry["kg"][u.category] = entry["kg"].get(u.category, 0) + u.kg
+        entry["binding"].setdefault(u.category, {})[u.binding] = u.kg
+    for compound, data in short.items():
+        bindings = ", ".join(f"{k}: {b}" for k, per in data["binding"].items() for b in per)
+        records.append(("supply.short", compound, f"demand carried over ({bindings})", data))
+    for r in plan.reinforcements:
+        records.append(
+            (
+                "supply.hands_requested",
+                r.compound,
+                f"{r.kg} kg left at the checkpoint for want of hands",
+                {"community": r.community, "street": r.street, "people": r.people, "kg": r.kg},
+            )
+        )
+    return records
+
+
+def hands_at(
+    posts: Iterable[tuple[str, str, int]], building_lead_kg: int, volunteer_kg: int
+) -> dict[str, int]:
+    """Kilograms each compound's people can carry, from (compound, role, holders) of its posts."""
+    out: dict[str, int] = {}
+    for compound, role, holders in posts:
+        if role == "building_lead":
+            out[compound] = out.get(compound, 0) + holders * building_lead_kg
+        elif role == "volunteer":
+            out[compound] = out.get(compound, 0) + holders * volunteer_kg
+    return out
+
+
+def percentile(pairs: Iterable[tuple[float, int]], share: float) -> float:
+    """The ``share`` percentile of values weighted by kilograms (NaN when empty)."""
+    ordered = sorted((float(v), int(w)) for v, w in pairs if w > 0)
+    total = sum(w for _, w in ordered)
+    if not total:
+        return math.nan
+    target = share * total
+    running = 0
+    for value, weight in ordered:
+        running += weight
+        if running >= target:
+            return value
+    return ordered[-1][0]
