@@ -57,7 +57,13 @@ class TestDemoReport:
         for text in ("grids: total", "8,886", "37,762", "652", "4,000+", "10,000+"):
             assert text in published, text
 
-    def test_figures_are_labelled_grouped_with_units(self, page: str) -> None:
+    def test_figures_are_labelled_grouped_with_units(self, page: str, demo_folder: Path) -> None:
+        import json
+
+        sealed = json.loads((demo_folder / "summary.json").read_text(encoding="utf-8"))[
+            "household_days_sealed"
+        ]
+        assert float(sealed).is_integer()
         summary = section(page, "summary")
         assert [h for h in re.findall(r"<h3>(.*?)</h3>", summary)][:4] == [
             "Cases",
@@ -68,7 +74,7 @@ class TestDemoReport:
         assert "household_days" not in summary  # no snake_case keys
         row = re.search(r"<td>Household-days sealed</td><td[^>]*>([^<]*)</td>", summary)
         assert row is not None
-        assert row.group(1) == "3,112,974"  # a whole float as an integer, with separators
+        assert row.group(1) == f"{int(sealed):,}"  # a whole float as an integer, with separators
         assert '<td class="unit">hours</td>' in summary
 
     def test_parameters_are_shown(self, page: str) -> None:

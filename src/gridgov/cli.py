@@ -552,6 +552,7 @@ def alert(
     reasons, and the compounds per zone at the end. Exit 1 when any file was
     refused (unreadable, hostile or not CAP 1.2), else 0.
     """
+    from gridgov._files import FileProblem, read_bytes
     from gridgov.alerts import AlertError, parse_cap
     from gridgov.clock import ManualClock
     from gridgov.engine import Engine
@@ -562,10 +563,10 @@ def alert(
     payloads: list[tuple[bytes | None, str, datetime | None]] = []
     for name in files:
         try:
-            with open(name, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            payloads.append((None, f"cannot read {name}: {exc.strerror or exc}", None))
+            # Within the size of an alert, and never a device or a pipe.
+            data = read_bytes(name, "CAP alert")
+        except FileProblem as exc:
+            payloads.append((None, f"{name}: {exc.reason}", None))
             continue
         try:
             sent: datetime | None = parse_cap(data).sent
@@ -620,7 +621,14 @@ def alert(
                 click.echo(f"  - {reason}")
         click.echo("compounds: " + ", ".join(f"{zone} {count}" for zone, count in counts.items()))
     if refused:
-        sys.exit(1)
+        # The outcomes above are the results; each refusal is also an error line.
+        raise _Problems(
+            [
+                f"{name}: refused: {'; '.join(row['reasons']) or 'not a CAP 1.2 alert'}"
+                for name, row in zip(files, rows, strict=True)
+                if row["outcome"] == "refused"
+            ]
+        )
 
 
 def _alert_row(
@@ -676,7 +684,9 @@ def check(paths: tuple[str, ...], kind: str | None) -> None:
 
 
 class _Problems(GridgovError):
-    def __init__(self, problems: Sequence[Problem]) -> None:
+    """Several problems, one error line each."""
+
+    def __init__(self, problems: Sequence[Problem | str]) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = tuple(problems)
 
