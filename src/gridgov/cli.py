@@ -566,7 +566,8 @@ def alert(
             # Within the size of an alert, and never a device or a pipe.
             data = read_bytes(name, "CAP alert")
         except FileProblem as exc:
-            payloads.append((None, f"{name}: {exc.reason}", None))
+            why = exc.reason.removeprefix("cannot read: ")
+            payloads.append((None, f"cannot read {name}: {why}", None))
             continue
         try:
             sent: datetime | None = parse_cap(data).sent
