@@ -34,6 +34,7 @@ __all__ = [
     "median_per_call",
     "median_wall",
     "peak_rss_mb",
+    "probed",
     "run",
 ]
 
@@ -164,11 +165,40 @@ def median_per_call(
 # fresh interpreter of its own because RUSAGE_CHILDREN is the maximum over
 # every child a process ever waited for: measured from the runner itself, a
 # figure would silently include whatever ran before it.
+# (On Linux a forked child also starts from its parent's peak: a child of a
+# big benchmark process would report the parent's peak as its own. The probe
+# is small, and its child is forked from it.)
 _PROBE = """\
 import resource, subprocess, sys
-done = subprocess.run([sys.executable, "-c", sys.argv[1]], check=False)
+done = subprocess.run([sys.executable, "-c", *sys.argv[1:]], check=False)
 print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
+
+
+def probed(code: str, *args: str) -> tuple[str, float]:
+    """Run ``code`` (with ``args`` as ``sys.argv[1:]``) in a fresh interpreter under a probe.
+
+    Returns:
+        The child's standard output and its peak resident set size in MB
+        (10**6 bytes), measured by a probe interpreter of its own.
+
+    Raises:
+        RuntimeError: the code failed in the child.
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, code, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    *output, last = done.stdout.rstrip("\n").split("\n")
+    returncode, maxrss = (int(x) for x in last.split())
+    if returncode != 0:
+        raise RuntimeError(f"benchmark child failed ({returncode}) running: {code}")
+    # ru_maxrss is in KiB on Linux and in bytes on macOS.
+    scale = 1 if sys.platform == "darwin" else 1024
+    return "\n".join(output), maxrss * scale / 1e6
 
 
 def peak_rss_mb(code: str) -> float:
@@ -177,19 +207,7 @@ def peak_rss_mb(code: str) -> float:
     Raises:
         RuntimeError: the code failed in the child.
     """
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE, code],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    )
-    returncode, maxrss = (int(x) for x in done.stdout.split())
-    if returncode != 0:
-        raise RuntimeError(f"benchmark child failed ({returncode}) running: {code}")
-    # ru_maxrss is in KiB on Linux and in bytes on macOS.
-    scale = 1 if sys.platform == "darwin" else 1024
-    return maxrss * scale / 1e6
+    return probed(code)[1]
 
 
 # ------------------------------------------------------------------ runner

@@ -183,7 +183,7 @@ def geo_match(quick: bool) -> dict[str, dict[str, object]]:
     matcher = AreaMatcher(city, geometry)
     area = geometry.projection.circle(130.33, 46.81, 1500.0)
     expected = match_brute_force(city, geometry, area)
-    got = tuple(sorted(matcher.match(area, units=False).compound_ids()))
+    got = tuple(sorted(c.id for c in matcher.match(area, units=False).compounds))
     assert got == expected, "index and brute force disagree"
     repeat = 5 if quick else 50
     seconds, _ = median_wall(lambda: matcher.match(area, units=False), repeat)

@@ -7,14 +7,38 @@
 
 ``journal_reopen``
     Reopening a journal of 1,000,000 events (100,000 with ``--quick``) made by
-    sealing and lifting Jiamusi's urban area again and again: with snapshots
-    (the default, one per 50,000 events) against replaying every event (the
-    baseline, the same journal without its snapshots).
+    sealing and lifting Jiamusi's urban area again and again, then confirmed
+    cases in random compounds until 25,000 events follow the last snapshot
+    (half the interval: the expected tail when a journal is reopened at a
+    random moment; the sealing loop alone ends right on a snapshot, the best
+    case): with snapshots (the default, one per 50,000 events) against
+    replaying every event (the baseline, the same journal without its
+    snapshots).
+
+``journal_append``
+    Events per second appended to a SQLite journal with
+    ``synchronous=NORMAL``, one transaction per command, encoding included:
+    the events of sealing and lifting Jiamusi's urban area twice and of 1,000
+    confirmed cases (200 and once with ``--quick``), recorded first in
+    memory. Baseline: plain ``sqlite3`` inserting the same rows, already
+    encoded, into the same table, one transaction per command. Higher is
+    better; target 200,000 events per second.
+
+``journal_replay``
+    ``full_1m``: the engine built on the ``journal_reopen`` journal with its
+    snapshots hidden, so every event is read, decoded and applied; seconds,
+    scaled to 1,000,000 events (target: under 3 s). Baseline: reading the
+    same rows with plain ``sqlite3`` and ``json.loads``; ``decode_only_s`` is
+    gridgov's reading and decoding alone (``SqliteJournal.since(0)``).
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import os
+import random
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -23,7 +47,7 @@ from pathlib import Path
 
 from benchmarks import benchmark, figure
 from gridgov import City, Engine, ManualClock, Rules
-from gridgov.journal import SqliteJournal
+from gridgov.journal import Event, SqliteJournal
 from gridgov.presets import URBAN_AREA, jiamusi, small
 
 REOPEN_TARGET_S = 5.0
@@ -74,7 +98,21 @@ def journal_commands(quick: bool) -> dict[str, dict[str, object]]:
     return out
 
 
-def _fill(path: Path, city: City, events: int) -> int:
+SNAPSHOT_EVERY = 50_000  # the engine's default
+
+
+def _fill(path: Path, city: City, events: int) -> tuple[int, int]:
+    """Seal and lift the urban area until ``events``, then cases until a realistic tail.
+
+    A declaration of the urban area is about one snapshot interval of
+    events, so the loop alone ends right on a snapshot: the best case for
+    reopening. Cases in random compounds (about a hundred events each) then
+    follow until the events after the last snapshot are half an interval,
+    the expected tail of a journal reopened at a random moment.
+
+    Returns:
+        (events in the journal, events after its last snapshot).
+    """
     clock = ManualClock()
     rules = Rules(areas={"urban": URBAN_AREA})
     engine = Engine.open(path, city=city, rules=rules, clock=clock)
@@ -83,43 +121,69 @@ def _fill(path: Path, city: City, events: int) -> int:
         engine.declare("urban")
         clock.advance(timedelta(days=1))
         engine.lift(city.chain.city, skip_recovery=True)
+    latest = engine.journal.latest_snapshot()
+    snapshot = latest[0] if latest is not None else 0
+    compounds = random.Random(0).sample(sorted(city.compounds), k=len(city.compounds))
+    i = 0
+    while len(engine.journal) - snapshot < SNAPSHOT_EVERY // 2:
+        clock.advance(timedelta(hours=1))
+        engine.report_case(compounds[i % len(compounds)])
+        i += 1
+    latest = engine.journal.latest_snapshot()
+    assert latest is None or latest[0] == snapshot, "the tail must not reach a new snapshot"
     total = len(engine.journal)
     engine.journal.close()  # leave the tail after the last snapshot to replay
-    return total
+    return total, total - snapshot
+
+
+_FOLDER = tempfile.TemporaryDirectory(prefix="gridgov-bench-journal-")
+
+
+@functools.cache
+def _city() -> City:
+    return jiamusi()
+
+
+@functools.cache
+def _long_journal(wanted: int) -> tuple[Path, int, int]:
+    """A journal of about ``wanted`` events with a realistic tail, made once per run."""
+    path = Path(_FOLDER.name) / f"long-{wanted}.sqlite"
+    total, tail = _fill(path, _city(), wanted)
+    return path, total, tail
 
 
 @benchmark("journal_reopen")
 def journal_reopen(quick: bool) -> dict[str, dict[str, object]]:
     """Reopen a long journal: snapshot + tail against replaying every event."""
-    city = jiamusi()
+    city = _city()
     rules = Rules(areas={"urban": URBAN_AREA})
     wanted = 100_000 if quick else 1_000_000
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "long.sqlite"
-        total = _fill(path, city, wanted)
-        size_mb = os.path.getsize(path) / 1e6
-        runs = []
-        for _ in range(1 if quick else 3):
-            start = time.perf_counter()
-            engine = Engine.open(path, city=city, rules=rules, clock=ManualClock())
-            runs.append(time.perf_counter() - start)
-            state = engine.snapshot()
-            engine.journal.close()
-        journal = SqliteJournal(path)
+    path, total, tail = _long_journal(wanted)
+    size_mb = os.path.getsize(path) / 1e6
+    runs = []
+    for _ in range(1 if quick else 3):
         start = time.perf_counter()
-        full = Engine(city, rules, ManualClock(), journal=_NoSnapshots(journal))
-        baseline = time.perf_counter() - start
-        assert full.snapshot() == state, "snapshot + tail must equal a full replay"
-        journal.close()
+        engine = Engine.open(path, city=city, rules=rules, clock=ManualClock())
+        runs.append(time.perf_counter() - start)
+        state = engine.snapshot()
+        engine.journal.close()
+    journal = SqliteJournal(path)
+    start = time.perf_counter()
+    full = Engine(city, rules, ManualClock(), journal=_NoSnapshots(journal))
+    baseline = time.perf_counter() - start
+    assert full.snapshot() == state, "snapshot + tail must equal a full replay"
+    journal.close()
     return {
         "reopen": figure(
             statistics.median(runs),
             "s",
             REOPEN_TARGET_S,
-            f"Engine.open on a journal of {total:,} events ({size_mb:.0f} MB), Jiamusi preset",
+            f"Engine.open on a journal of {total:,} events ({size_mb:.0f} MB), Jiamusi preset, "
+            f"{tail:,} events after the last snapshot",
             baseline=baseline,
             baseline_what="replaying every event (snapshots ignored)",
             events=total,
+            tail_events=tail,
         ),
     }
 
@@ -140,3 +204,111 @@ class _NoSnapshots:
 
     def since(self, seq: int) -> list[object]:
         return self._journal.since(seq)  # type: ignore[return-value]
+
+
+APPEND_TARGET = 200_000.0  # events per second, synchronous=NORMAL
+REPLAY_TARGET_S = 3.0  # a full replay of 1,000,000 events
+
+
+def _commands(city: City, quick: bool) -> list[list[Event]]:
+    """The events of sealing and lifting the urban area and of cases, command by command."""
+    clock = ManualClock()
+    engine = Engine(city, Rules(areas={"urban": URBAN_AREA}), clock=clock)
+    out: list[list[Event]] = []
+    compounds = random.Random(1).sample(sorted(city.compounds), k=200 if quick else 1000)
+    for _ in range(1 if quick else 2):
+        clock.advance(timedelta(days=1))
+        out.append(list(engine.declare("urban").events))
+        clock.advance(timedelta(days=1))
+        out.append(list(engine.lift(city.chain.city, skip_recovery=True).events))
+    for compound in compounds:
+        clock.advance(timedelta(hours=1))
+        out.append(list(engine.report_case(compound).events))
+    return [c for c in out if c]
+
+
+@benchmark("journal_append")
+def journal_append(quick: bool) -> dict[str, dict[str, object]]:
+    """Events per second into SQLite (NORMAL), against plain sqlite3 writing the same rows."""
+    commands = _commands(_city(), quick)
+    events = sum(len(c) for c in commands)
+    rows = [[(e.seq, e.command, e.to_json()) for e in c] for c in commands]
+    ours: list[float] = []
+    plain: list[float] = []
+    with tempfile.TemporaryDirectory() as folder:
+        for run in range(1 if quick else 3):
+            journal = SqliteJournal(Path(folder) / f"ours-{run}.sqlite", synchronous="NORMAL")
+            start = time.perf_counter()
+            for command in commands:
+                journal.append(command)
+            ours.append(time.perf_counter() - start)
+            journal.close()
+            db = sqlite3.connect(Path(folder) / f"plain-{run}.sqlite", isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(
+                "CREATE TABLE events (seq INTEGER PRIMARY KEY, command TEXT NOT NULL, "
+                "record TEXT NOT NULL)"
+            )
+            start = time.perf_counter()
+            for batch in rows:
+                db.execute("BEGIN IMMEDIATE")
+                db.executemany("INSERT INTO events VALUES (?, ?, ?)", batch)
+                db.execute("COMMIT")
+            plain.append(time.perf_counter() - start)
+            db.close()
+    rate = events / statistics.median(ours)
+    base = events / statistics.median(plain)
+    return {
+        "events_per_s_normal": figure(
+            rate,
+            "events/s",
+            APPEND_TARGET,
+            f"SqliteJournal.append, synchronous=NORMAL, one transaction per command: "
+            f"{events:,} events of {len(commands):,} commands (sealing and lifting Jiamusi's "
+            "urban area, confirmed cases), encoding included",
+            baseline=base,
+            baseline_what="plain sqlite3 inserting the same rows, already encoded, one "
+            "transaction per command",
+            higher_is_better=True,
+        ),
+    }
+
+
+@benchmark("journal_replay")
+def journal_replay(quick: bool) -> dict[str, dict[str, object]]:
+    """A full replay of a journal of about 1,000,000 events, against decoding it with json."""
+    city = _city()
+    rules = Rules(areas={"urban": URBAN_AREA})
+    path, total, _ = _long_journal(100_000 if quick else 1_000_000)
+    journal = SqliteJournal(path)
+    start = time.perf_counter()
+    Engine(city, rules, ManualClock(), journal=_NoSnapshots(journal))
+    replay = time.perf_counter() - start
+    start = time.perf_counter()
+    journal.since(0)
+    decode = time.perf_counter() - start
+    journal.close()
+    db = sqlite3.connect(path)
+    start = time.perf_counter()
+    for (record,) in db.execute("SELECT record FROM events ORDER BY seq"):
+        json.loads(record)
+    plain = time.perf_counter() - start
+    db.close()
+    per_million = 1_000_000 / total
+    return {
+        "full_1m": figure(
+            replay * per_million,
+            "s",
+            REPLAY_TARGET_S,
+            f"Engine on a journal of {total:,} events (Jiamusi, sealing and lifting the urban "
+            "area, cases), every event read, decoded and applied (snapshots ignored), scaled "
+            "to 1,000,000 events",
+            baseline=plain * per_million,
+            baseline_what="reading the same rows with plain sqlite3 and json.loads, scaled "
+            "to 1,000,000 events",
+            events=total,
+            replay_s=round(replay, 3),
+            decode_only_s=round(decode * per_million, 3),
+        ),
+    }

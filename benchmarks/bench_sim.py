@@ -4,8 +4,19 @@
     The 17 September scenario (``examples/scenarios/sept17.toml``), 60
     simulated days, on the Jiamusi preset at scales 1/8, 1/4, 1/2 and 1: wall
     time and peak memory of each run in a fresh interpreter (city built
-    there too). The baseline is the quarter-scale run: the full/quarter time
-    ratio shows whether time grows about linearly (target under 4.5).
+    there too), started by a small probe interpreter of its own that reads
+    its peak with ``RUSAGE_CHILDREN`` (on Linux a child forked from the big
+    benchmark process would start from the parent's peak). The baseline is
+    the quarter-scale run: the full/quarter time ratio shows whether time
+    grows about linearly (target under 4.5).
+
+``cliff``
+    The aggressive scenario that once fell off a cliff: the 17 September
+    scenario on Jiamusi at scale 0.2 with ``outbreak.within_compound = 2.5``
+    (seven times its spread inside a compound) for 45 days, in a fresh
+    interpreter under a probe (time, peak memory, cases). Target: under 60 s.
+    Baseline: the same for 15 days, so the ratio shows how the time grows
+    with the epidemic (a run three times as long with far more cases).
 
 ``sim_sweep``
     A sweep of 20 small runs (``examples/scenarios/small.toml``, 10 days):
@@ -16,42 +27,39 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import benchmark, figure
+from benchmarks import benchmark, figure, probed
 
 ROOT = Path(__file__).resolve().parent.parent
 SEPT17 = ROOT / "examples" / "scenarios" / "sept17.toml"
 SMALL = ROOT / "examples" / "scenarios" / "small.toml"
 
 _RUN = """
-import json, resource, sys, time
+import json, sys, time
 from gridgov.sim.runner import run_scenario
 from gridgov.sim.scenario import load_scenario
 start = time.perf_counter()
-scenario = load_scenario(sys.argv[1]).with_values({"city.scale": float(sys.argv[2])})
+values = {"city.scale": float(sys.argv[2]), **json.loads(sys.argv[3])}
+scenario = load_scenario(sys.argv[1]).with_values(values)
 result = run_scenario(scenario)
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
-print(json.dumps({"seconds": seconds, "peak_mb": peak,
+print(json.dumps({"seconds": seconds,
                   "tickets": result.summary["tickets_opened"],
+                  "cases": result.summary["cases_confirmed"],
+                  "events": result.summary["events"],
                   "point_leads": result.summary["point_leads"]}))
 """
 
 
-def _run(scale: float) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, "-c", _RUN, str(SEPT17), str(scale)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+def _run(scale: float, **values: float) -> dict[str, float]:
+    """One run in a fresh interpreter under a probe of its own (its peak memory is its own)."""
+    output, peak = probed(_RUN, str(SEPT17), str(scale), json.dumps(values))
+    got: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    got["peak_mb"] = peak
+    return got
 
 
 @benchmark("sim_scales")
@@ -84,6 +92,31 @@ def sim_scales(quick: bool) -> dict[str, dict[str, object]]:
             "time at full scale divided by time at a quarter (4 would be linear)",
         )
     return out
+
+
+CLIFF_TARGET_S = 60.0
+
+
+@benchmark("cliff")
+def cliff(quick: bool) -> dict[str, dict[str, object]]:
+    """The aggressive scenario (scale 0.2, within_compound 2.5, 45 days) against its 15 days."""
+    aggressive = {"outbreak.within_compound": 2.5}
+    long = _run(0.2, **aggressive, **{"run.days": 45})
+    short = _run(0.2, **aggressive, **{"run.days": 15})
+    return {
+        "aggressive_scenario": figure(
+            long["seconds"],
+            "s",
+            CLIFF_TARGET_S,
+            "the 17 September scenario at scale 0.2, within_compound 2.5, 45 days (city build "
+            f"included), fresh interpreter: {long['cases']:,} cases, {long['events']:,} events, "
+            f"{long['tickets']:,} tickets",
+            baseline=short["seconds"],
+            baseline_what=f"the same for 15 days ({short['cases']:,} cases)",
+            peak_mb=round(long["peak_mb"], 1),
+            baseline_peak_mb=round(short["peak_mb"], 1),
+        ),
+    }
 
 
 @benchmark("sim_sweep")

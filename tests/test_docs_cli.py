@@ -10,14 +10,15 @@ import pytest
 
 from gridgov._files import LIMITS
 from gridgov.cli import main
-from gridgov.rules import MAX_DAYS, MAX_HOURS, MAX_REOPENS, STAFFING_MAXIMA
+from gridgov.rules import MAX_DAYS as MAX_RULE_DAYS
+from gridgov.rules import MAX_HOURS, MAX_REOPENS, STAFFING_MAXIMA
 from gridgov.sim.scenario import (
     MAX_CASES,
-    MAX_DISEASE_DAYS,
-    MAX_INFECTION_RATE,
+    MAX_DAYS,
+    MAX_DURATION_DAYS,
     MAX_REQUEST_RATE,
-    MAX_RUN_DAYS,
     MAX_SEED,
+    MAX_SPREAD_RATE,
 )
 from gridgov.sim.sweep import MAX_REPLICATES, MAX_RUNS
 
@@ -51,17 +52,17 @@ def test_the_limits_are_the_code_s() -> None:
     page = PAGE.read_text(encoding="utf-8")
     quiet = "`zones.*.after_quiet_days`, `modes.alert_quiet_days`, `modes.recovery_days`"
     rows = [
-        f"| rules | {quiet} | (0, {MAX_DAYS}] days |",
+        f"| rules | {quiet} | (0, {MAX_RULE_DAYS}] days |",
         "| rules | `tickets.hours.*.*`, `tickets.categories.*.hours.*.*` | "
         f"(0, {MAX_HOURS}] hours |",
         f"| rules | `tickets.reopens` | 0 to {MAX_REOPENS} |",
         *(f"| rules | `staffing.{key}` | 1 to {most:,} |" for key, most in STAFFING_MAXIMA.items()),
         f"| scenario | `seed`, `city.seed` | 0 to {MAX_SEED} (2**63 - 1) |",
-        f"| scenario | `run.days` | 1 to {MAX_RUN_DAYS} |",
+        f"| scenario | `run.days` | 1 to {MAX_DAYS} |",
         "| scenario | `outbreak.within_compound`, `neighbour`, `street`, `district` | "
-        f"[0, {MAX_INFECTION_RATE:g}] per case per day |",
-        f"| scenario | `outbreak.infectious_days` | (0, {MAX_DISEASE_DAYS:g}] days |",
-        f"| scenario | `outbreak.detection_delay_days` | [0, {MAX_DISEASE_DAYS:g}] days |",
+        f"[0, {MAX_SPREAD_RATE:g}] per case per day |",
+        f"| scenario | `outbreak.infectious_days` | (0, {MAX_DURATION_DAYS:g}] days |",
+        f"| scenario | `outbreak.detection_delay_days` | [0, {MAX_DURATION_DAYS:g}] days |",
         f"| scenario | cases in `outbreak.cases` or a cases CSV | at most {MAX_CASES:,} |",
         f"| scenario | `requests.*.*` | [0, {MAX_REQUEST_RATE:g}] per household per day |",
         f"| sweep | `replicates` | 1 to {MAX_REPLICATES} |",

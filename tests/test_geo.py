@@ -534,7 +534,8 @@ class TestAreaMatcher:
         result = AreaMatcher(small_city, small_geo).match(half)
         mine = next(c for c in (*result.compounds, *result.touched) if c.id == compound)
         assert mine.share == pytest.approx(0.45, abs=0.01)
-        assert compound not in result.compound_ids()
+        assert compound not in [c.id for c in result.compounds]
+        assert compound in result.compound_ids()  # a candidate for the reviewer
         assert result.needs_review.startswith("ambiguous: ")
         assert compound in result.needs_review
 
@@ -569,7 +570,7 @@ class TestAreaMatcher:
         west, south, east, north = geometry.bounds()
         lon, lat = west + u * (east - west), south + v * (north - south)
         area = geometry.projection.circle(lon, lat, km * 1000)
-        got = AreaMatcher(city, geometry).match(area).compound_ids()
+        got = [c.id for c in AreaMatcher(city, geometry).match(area).compounds]
         assert tuple(sorted(got)) == match_brute_force(city, geometry, area)
 
     @pytest.mark.parametrize(
@@ -729,3 +730,66 @@ class TestRebalance:
         # stay under 75, but at x 1.5 (80) it would not.
         emptied = self._scaled(small_city, {"990101201201-G001": 0.3, "990101201201-G002": 1.5})
         assert propose_rebalance(emptied, small_geo) == ()
+
+
+class TestAlertsByGeometry:
+    """A CAP alert with only a polygon or circle is matched to compounds by their shapes."""
+
+    def _alert(self, tmp_path: Path, ring: str, name: str = "a1") -> Path:
+        from datetime import UTC, datetime
+
+        from gridgov.testing import cap_message
+
+        sent = datetime(2026, 9, 17, 8, 0, tzinfo=UTC)
+        path = tmp_path / f"{name}.xml"
+        path.write_text(cap_message(name, sent, areas=[("drawn", (), ring)]), encoding="utf-8")
+        return path
+
+    def test_a_compound_polygon_seals_that_compound(
+        self,
+        small_city: City,
+        small_geo: CityGeometry,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        compound = "990101001001-C01"
+        ring = " ".join(f"{lat},{lon}" for lon, lat in small_geo[compound].exterior.coords)
+        path = self._alert(tmp_path, ring)
+        assert main(["alert", str(path), "--preset", "small", "--json"]) == 0
+        [row] = json.loads(capsys.readouterr().out)["alerts"]
+        assert row["outcome"] == "declare"
+        assert row["units"] == [compound]
+        assert any("matched by geometry (1 polygon(s)" in r for r in row["reasons"])
+
+    def test_half_a_compound_goes_to_review(
+        self,
+        small_city: City,
+        small_geo: CityGeometry,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        compound = "990101001001-C02"
+        shape = small_geo[compound]
+        west, south, east, north = shape.bounds
+        middle = (west + east) / 2
+        half = shapely.box(west - 1e-4, south - 1e-4, middle, north + 1e-4)
+        share = shape.intersection(half).area / shape.area
+        assert 0.3 <= share < 0.7  # the cut leaves an ambiguous share
+        ring = " ".join(f"{lat},{lon}" for lon, lat in half.exterior.coords)
+        assert main(["alert", str(self._alert(tmp_path, ring)), "--preset", "small", "--json"]) == 0
+        [row] = json.loads(capsys.readouterr().out)["alerts"]
+        assert row["outcome"] == "review"
+        assert any("ambiguous" in r and compound in r for r in row["reasons"]), row["reasons"]
+
+    def test_the_city_matcher_uses_a_bundle_geometry(
+        self, small_city: City, small_geo: CityGeometry
+    ) -> None:
+        from gridgov.geo import CityMatcher
+
+        shifted = CityGeometry(
+            {i: shapely.affinity.translate(small_geo[i], xoff=1.0) for i in small_geo.ids},
+            projection=small_geo.projection,
+        )
+        matcher = CityMatcher(small_city.with_geometry(shifted))
+        assert matcher.matcher.geometry is shifted
+        assert CityMatcher(small_city).matcher.geometry.synthetic

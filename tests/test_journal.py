@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import random
+import re
 import signal
 import sqlite3
 import threading
@@ -85,6 +87,40 @@ class TestEventRecords:
         """Any JSON-friendly data survives to_json/from_json unchanged."""
         original = event(7, **data)
         assert Event.from_json(original.to_json()) == original
+
+    @given(st.dictionaries(st.text(max_size=8), json_values, max_size=4))
+    def test_same_record_as_the_standard_library(self, data: dict[str, Any]) -> None:
+        """The fast encoder writes what compact ``json.dumps`` wrote before: the same
+        text, but for how a float's exponent is spelled (``1e16`` for ``1e+16``,
+        ``2.5e-6`` for ``2.5e-06``)."""
+        original = event(7, **data)
+        expected = json.dumps(original.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        text = original.to_json()
+        assert json.loads(text) == json.loads(expected)
+
+        def exponents(spelled: str) -> str:
+            return re.sub(r"(\d)e\+?(-?)0*(\d)", r"\1e\2\3", spelled)
+
+        assert exponents(text) == exponents(expected)
+
+    def test_what_orjson_cannot_encode(self) -> None:
+        """Integer keys become strings and huge integers survive exactly, as with ``json``."""
+        original = event(3, big=2**70, negative=-(2**64), nested=[{"x": 2**65}])
+        text = original.to_json()
+        assert '"big":1180591620717411303424' in text
+        assert Event.from_json(text).data == {
+            "big": 2**70,
+            "negative": -(2**64),
+            "nested": [{"x": 2**65}],
+        }
+        keyed = Event.from_json(event(4, table={1: "a"}).to_json())
+        assert keyed.data == {"table": {"1": "a"}}
+
+    def test_not_json_numbers(self) -> None:
+        """NaN is not JSON: written as null; an old record holding NaN still reads."""
+        assert '"x":null' in event(5, x=float("nan")).to_json()
+        old = event(6).to_json().replace('"data":{}', '"data":{"x":NaN}')
+        assert math.isnan(Event.from_json(old).data["x"])
 
     def test_schema_version_in_every_record(self) -> None:
         """Each record carries v=1; another version is refused with a JournalError."""

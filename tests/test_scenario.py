@@ -314,7 +314,46 @@ class TestOutbreakProblems:
         """Infection rates are 0 or more."""
         problem = only(small("[outbreak]\nstreet = -0.1\n"))
         assert (problem.line, problem.key) == (2, "outbreak.street")
-        assert problem.message == "must be a rate in [0, 100.0] per case per day, got -0.1"
+        assert problem.message == "must be a rate of 0 or more per day, got -0.1"
+
+    def test_unbounded_values(self) -> None:
+        """What would be unbounded is bounded, each at its line with the bound named."""
+        found = problems(
+            small(
+                "[outbreak]\nwithin_compound = 51\ninfectious_days = 400\n"
+                "detection_delay_days = 366\n[requests.sealed]\nmedicine = 11\n"
+                "[run]\ndays = 3661\n"
+            )
+        )
+        got = sorted((p.line, p.key, p.message) for p in found)
+        assert got == [
+            (
+                2,
+                "outbreak.within_compound",
+                "must be at most 50 infections per infectious case per day, got 51",
+            ),
+            (
+                3,
+                "outbreak.infectious_days",
+                "must be a positive number of days, at most 365, got 400",
+            ),
+            (4, "outbreak.detection_delay_days", "must be at most 365 days, got 366"),
+            (
+                6,
+                "requests.sealed.medicine",
+                "must be at most 10 requests per household per day, got 11",
+            ),
+            (8, "run.days", "must be at most 3660 days (ten years), got 3661"),
+        ]
+
+    def test_bounds_are_inclusive(self) -> None:
+        """The bounds themselves are valid values."""
+        text = small(
+            "[outbreak]\nwithin_compound = 50\ninfectious_days = 365\n"
+            "[requests.sealed]\nmedicine = 10\n[run]\ndays = 3660\n"
+        )
+        scenario = Scenario.from_toml(text, "s.toml")
+        assert (scenario.run.days, scenario.outbreak.within_compound) == (3660, 50.0)
 
     @pytest.mark.parametrize("value", ["1.5", "-0.5"])
     def test_factor_out_of_range(self, value: str) -> None:
@@ -545,7 +584,7 @@ class TestEveryProblem:
         """A problem reads ``file:line: key.path: what is wrong``."""
         with pytest.raises(ScenarioError) as info:
             Scenario.from_toml(small("[run]\ndays = 0\n"), "s.toml")
-        assert str(info.value) == "s.toml:2: run.days: must be from 1 to 3,650 days, got 0"
+        assert str(info.value) == "s.toml:2: run.days: must be at least 1 day, got 0"
 
     def test_unreadable_file(self, tmp_path: Path) -> None:
         """A scenario file that cannot be read is one problem."""

@@ -181,7 +181,7 @@ class TestFile:
         with pytest.raises(ScenarioError) as info:
             plan_sweep(sweep)
         assert [str(p) for p in info.value.problems] == [
-            '<sweep>:0: parameters."run.days"[0]: must be from 1 to 3,650 days, got 0'
+            '<sweep>:0: parameters."run.days"[0]: must be at least 1 day, got 0'
         ]
 
 

@@ -264,6 +264,17 @@ def export(
             raise GridgovError(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
+def _area_matcher(city: City) -> Any:
+    """The geometry matcher for alert polygons and circles (None without the geo extra)."""
+    from gridgov.errors import MissingExtraError
+
+    try:
+        from gridgov.geo import CityMatcher
+    except MissingExtraError:
+        return None  # shape-only areas then go to review, as the planner says
+    return CityMatcher(city)
+
+
 def _geometry_of(city: City) -> Any:
     """The city's own geometry (a bundle's), or synthetic shapes (a preset's)."""
     from gridgov.geo import CityGeometry, synthesize
@@ -577,7 +588,7 @@ def alert(
     times = [t for _, _, t in payloads if t is not None]
     start = at_time if at_time is not None else (min(times) if times else None)
     clock = ManualClock(start) if start is not None else ManualClock()
-    engine = Engine(city, clock=clock)
+    engine = Engine(city, clock=clock, area_matcher=_area_matcher(city))
     rows: list[dict[str, Any]] = []
     refused = False
     for payload, problem, when in payloads:

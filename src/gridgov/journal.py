@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any
 
 import attrs
+import orjson
 
 from gridgov.errors import JournalError
 
@@ -81,8 +82,14 @@ class Event:
         }
 
     def to_json(self) -> str:
-        """The event as one line of JSON."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        """The event as one line of JSON (compact, UTF-8 text, keys in the order above).
+
+        Encoded by orjson; data orjson cannot encode (keys that are not
+        strings, integers beyond 64 bits) goes through the standard library's
+        ``json`` with the same layout. NaN and infinities are not JSON: they
+        are written as ``null``.
+        """
+        return _encode(self, self.time.isoformat())
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any]) -> Event:
@@ -91,27 +98,7 @@ class Event:
         Raises:
             JournalError: the record is not an event of a known schema version.
         """
-        try:
-            version = record["v"]
-            if version != SCHEMA_VERSION:
-                raise JournalError(
-                    f"event record of schema version {version!r}; this gridgov reads "
-                    f"version {SCHEMA_VERSION}"
-                )
-            return cls(
-                seq=int(record["seq"]),
-                time=datetime.fromisoformat(record["time"]),
-                type=str(record["type"]),
-                unit=str(record["unit"]),
-                command=str(record["command"]),
-                actor=str(record["actor"]),
-                cause=str(record["cause"]),
-                old=record["old"],
-                new=record["new"],
-                data=dict(record["data"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise JournalError(f"malformed event record: {exc!r}") from None
+        return _from_record(record, None, copy=True)
 
     @classmethod
     def from_json(cls, text: str) -> Event:
@@ -120,13 +107,110 @@ class Event:
         Raises:
             JournalError: the text is not a valid event record.
         """
+        return _decode(text, None)
+
+
+def _from_record(
+    record: Mapping[str, Any], times: dict[str, datetime] | None, copy: bool = False
+) -> Event:
+    """:meth:`Event.from_dict`; ``times`` keeps the times already read (a command's
+    events mostly share one); ``copy`` copies ``data`` even when it is a dict (a
+    record just decoded owns its data)."""
+    try:
+        version = record["v"]
+        if version != SCHEMA_VERSION:
+            raise JournalError(
+                f"event record of schema version {version!r}; this gridgov reads "
+                f"version {SCHEMA_VERSION}"
+            )
+        data = record["data"]
+        stamp = record["time"]
+        if times is None:
+            when = datetime.fromisoformat(stamp)
+        else:
+            got = times.get(stamp)
+            when = times[stamp] = datetime.fromisoformat(stamp) if got is None else got
+        return Event(
+            seq=int(record["seq"]),
+            time=when,
+            type=str(record["type"]),
+            unit=str(record["unit"]),
+            command=str(record["command"]),
+            actor=str(record["actor"]),
+            cause=str(record["cause"]),
+            old=record["old"],
+            new=record["new"],
+            data=dict(data) if copy or type(data) is not dict else data,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise JournalError(f"malformed event record: {exc!r}") from None
+
+
+def _decode(text: str, times: dict[str, datetime] | None) -> Event:
+    """:meth:`Event.from_json`, with ``times`` as for :func:`_from_record`."""
+    try:
+        record = orjson.loads(text)
+        # orjson reads an integer beyond 64 bits as a float: such a
+        # record is read again by the standard library, exactly.
+        if isinstance(record, dict) and _inexact(record.get("data")):
+            record = json.loads(text)
+    except orjson.JSONDecodeError:
+        # What orjson refuses (NaN written by older versions) the
+        # standard library may still read.
         try:
             record = json.loads(text)
         except ValueError as exc:
             raise JournalError(f"event record is not JSON: {exc}") from None
-        if not isinstance(record, dict):
-            raise JournalError("event record is not a JSON object")
-        return cls.from_dict(record)
+    if not isinstance(record, dict):
+        raise JournalError("event record is not a JSON object")
+    return _from_record(record, times)
+
+
+def _encode(event: Event, time: str) -> str:
+    """:meth:`Event.to_json` with the time already in ISO form (shared by a command's events)."""
+    record = {
+        "v": SCHEMA_VERSION,
+        "seq": event.seq,
+        "time": time,
+        "type": event.type,
+        "unit": event.unit,
+        "command": event.command,
+        "actor": event.actor,
+        "cause": event.cause,
+        "old": event.old,
+        "new": event.new,
+        "data": event.data,
+    }
+    try:
+        return orjson.dumps(record).decode()
+    except TypeError:
+        record["data"] = dict(event.data)
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+_BIG = 2.0**63
+
+
+def _inexact(value: Any) -> bool:
+    """Whether decoded data holds a float that may stand for an integer beyond 64 bits."""
+    kind = type(value)
+    if kind is float:
+        return abs(value) >= _BIG and bool(value.is_integer())
+    if kind is dict:
+        items = value.values()
+    elif kind is list:
+        items = value
+    else:
+        return False
+    for item in items:
+        if type(item) in _PLAIN:
+            continue
+        if _inexact(item):
+            return True
+    return False
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})
 
 
 @attrs.frozen
@@ -344,7 +428,14 @@ class SqliteJournal:
                 (nothing is written then).
         """
         _check_sequence(events, self._next)
-        rows = [(e.seq, e.command, e.to_json()) for e in events]
+        # A command's events mostly share one time: put it in ISO form once.
+        times: dict[datetime, str] = {}
+        rows = []
+        for e in events:
+            iso = times.get(e.time)
+            if iso is None:
+                iso = times[e.time] = e.time.isoformat()
+            rows.append((e.seq, e.command, _encode(e, iso)))
 
         def write(db: sqlite3.Connection) -> None:
             db.executemany("INSERT INTO events VALUES (?, ?, ?)", rows)
@@ -370,7 +461,8 @@ class SqliteJournal:
         rows = self._query(
             "SELECT record FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq", (first, last)
         )
-        return [Event.from_json(r[0]) for r in rows]
+        times: dict[str, datetime] = {}
+        return [_decode(r[0], times) for r in rows]
 
     def since(self, seq: int) -> list[Event]:
         """Events with a sequence number above ``seq``."""

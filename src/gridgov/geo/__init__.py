@@ -38,6 +38,7 @@ from gridgov.geo.match import (  # noqa: E402
     MATCH_SHARE,
     AreaMatch,
     AreaMatcher,
+    CityMatcher,
     Covered,
     cap_area_shape,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "AreaMatch",
     "AreaMatcher",
     "CityGeometry",
+    "CityMatcher",
     "CoverageProblem",
     "Covered",
     "GridChange",

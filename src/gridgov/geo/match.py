@@ -42,6 +42,7 @@ __all__ = [
     "MATCH_SHARE",
     "AreaMatch",
     "AreaMatcher",
+    "CityMatcher",
     "Covered",
     "cap_area_shape",
     "match_brute_force",
@@ -85,8 +86,13 @@ class AreaMatch:
     needs_review: str
 
     def compound_ids(self) -> tuple[str, ...]:
-        """Ids of the matched compounds (what the alert planner acts on)."""
-        return tuple(c.id for c in self.compounds)
+        """The compounds for the alert planner: the matched ones, and when the
+        match needs review also the ambiguous ones (candidates for the reviewer)."""
+        ids = [c.id for c in self.compounds]
+        if self.needs_review:
+            low, high = AMBIGUOUS_SHARES
+            ids += [c.id for c in self.touched if low <= c.share < high]
+        return tuple(ids)
 
 
 def cap_area_shape(
@@ -232,3 +238,33 @@ def match_brute_force(
         if shape.intersects(area_m) and shape.intersection(area_m).area >= share * shape.area:
             out.append(compound)
     return tuple(sorted(out))
+
+
+class CityMatcher:
+    """The alert planner's geometry matcher for a city, indexed on first use.
+
+    Uses the city's own geometry (a bundle's ``geometry.geojson``) when it
+    carries one, else synthetic shapes (:func:`gridgov.geo.synthesize`): for a
+    preset, alert polygons are matched against its synthetic map. Pass it as
+    ``Engine(city, area_matcher=CityMatcher(city))``.
+    """
+
+    def __init__(self, city: City, *, share: float = MATCH_SHARE) -> None:
+        self.city = city
+        self.share = share
+        self._matcher: AreaMatcher | None = None
+
+    @property
+    def matcher(self) -> AreaMatcher:
+        """The index (built on first use)."""
+        if self._matcher is None:
+            from gridgov.geo.synth import synthesize
+
+            own = self.city.geometry
+            geometry = own if isinstance(own, CityGeometry) else synthesize(self.city)
+            self._matcher = AreaMatcher(self.city, geometry, share=self.share)
+        return self._matcher
+
+    def __call__(self, area: Any) -> AreaMatch:
+        """Match a CAP ``<area>``'s polygons and circles."""
+        return self.matcher(area)

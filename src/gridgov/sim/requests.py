@@ -124,6 +124,9 @@ class ClosedLoopLoad:
         )
         self.opened_at = np.zeros(arrays.state.size, np.int64)
         self._state = {s: i for i, s in enumerate(arrays.states)}
+        self._open_states = np.array(
+            [i for s, i in self._state.items() if s not in ("archived", "withdrawn")]
+        )
         self.base = np.array(
             [self.capacity.base[_LEVELS[int(level)]] for level in arrays.unit_level],
             dtype=float,
@@ -218,18 +221,17 @@ class ClosedLoopLoad:
                 origins, categories, times = pending
                 stop = int(np.searchsorted(times, now, side="right"))
                 if stop > cursor:
-                    # Accepted as they come; handled from the round after.
-                    for at in np.unique(times[cursor:stop]):
-                        pick = slice(cursor, stop)
-                        same = times[pick] == at
-                        idx = self.arrays.open(
-                            origins[pick][same],
-                            categories[pick][same],
-                            int(at),
-                            np.ones(int(same.sum()), np.int8),
-                        )
-                        self._grow_mirror()
-                        self.opened_at[idx] = at
+                    # Accepted as they come, each at its own time, in one batch
+                    # per round; handled from the round after.
+                    pick = slice(cursor, stop)
+                    idx = self.arrays.open(
+                        origins[pick],
+                        categories[pick],
+                        times[pick],
+                        np.ones(stop - cursor, np.int8),
+                    )
+                    self._grow_mirror()
+                    self.opened_at[idx] = times[pick]
                     cursor = stop
             self._round(now, per_round)
 
@@ -238,12 +240,18 @@ class ClosedLoopLoad:
         n = arrays.n
         if not n:
             return
-        budget = per_round.copy()
         states = arrays.state[:n]
+        # Tickets per state at the start of the round: a step only moves
+        # tickets into states handled before it, so a state empty now stays
+        # empty until its turn. A round with no open ticket has nothing to do.
+        present = np.bincount(states, minlength=len(arrays.states))
+        if not present[self._open_states].any():
+            return
+        budget = per_round.copy()
         for state, trigger in _NEXT:
-            idx = np.flatnonzero(states == self._state[state])
-            if not idx.size:
+            if not present[self._state[state]]:
                 continue
+            idx = np.flatnonzero(states == self._state[state])
             # Oldest deadlines first, as far as each unit's budget goes.
             idx = idx[np.argsort(arrays.due[idx], kind="stable")]
             units = arrays.unit[idx]

@@ -76,7 +76,11 @@ no city bundle or a bundle with problems (its own problems, at the bundle's
 files and lines), ``path`` together with ``preset``, an unknown driver, rates
 below 0, shares and factors outside [0, 1], durations that are not positive
 (the detection delay may be 0), cases on days outside the run, a run of no
-days, a step that does not divide a day, request zones and categories the
+days, a step that does not divide a day, and what would be unbounded: a run
+of more than 3,660 days (ten years), a spread rate above 50 infections per
+infectious case per day, a request rate above 10 per household per day, an
+infectious period or detection delay above 365 days (``MAX_DAYS``,
+``MAX_SPREAD_RATE``, ``MAX_REQUEST_RATE``, ``MAX_DURATION_DAYS``), request zones and categories the
 rules do not know, ``[rules] path`` together with ``[rules.inline]``, a rules
 file that is missing or invalid (its problems with the rules file's own
 lines), inline rules with problems (at the scenario's lines, key
@@ -137,16 +141,8 @@ __all__ = [
     "load_scenario",
 ]
 
-#: The longest run, in simulated days (ten years).
-MAX_RUN_DAYS = 3650
 #: The largest seed (of a run or of a preset): seeds are 64-bit.
 MAX_SEED = 2**63 - 1
-#: The largest request rate, per household per day.
-MAX_REQUEST_RATE = 10.0
-#: The largest infection rate, per infectious case per day.
-MAX_INFECTION_RATE = 100.0
-#: The longest infectious period or detection delay, in days.
-MAX_DISEASE_DAYS = 365.0
 #: The most seed cases a scenario (or its cases CSV) may give.
 MAX_CASES = 100_000
 
@@ -888,11 +884,13 @@ class _ScenarioReader:
     def run(self, data: Mapping[str, Any]) -> RunSpec:
         table = self.table(data, ("run",), _RUN_KEYS)
         default = RunSpec()
-        days_range = f"from 1 to {MAX_RUN_DAYS:,} days"
-        days = self.integer(table, ("run", "days"), default.days, 1, days_range, MAX_RUN_DAYS)
-        step = self.integer(
-            table, ("run", "step_hours"), default.step_hours, 1, "from 1 to 24 hours", 24
-        )
+        days = self.integer(table, ("run", "days"), default.days, 1, "at least 1 day")
+        if days > MAX_DAYS:
+            self.problem(
+                ("run", "days"), f"must be at most {MAX_DAYS} days (ten years), got {days}"
+            )
+            days = default.days
+        step = self.integer(table, ("run", "step_hours"), default.step_hours, 1, "at least 1 hour")
         if 24 % step:
             divisors = ", ".join(str(h) for h in range(1, 25) if 24 % h == 0)
             self.problem(("run", "step_hours"), f"must divide a day ({divisors}), got {step}")
@@ -1143,16 +1141,31 @@ def _unknown_compound(compound: str, city: City, hint: bool) -> str:
     return f"no compound {compound!r} in the city ({city.name}){near}"
 
 
+#: Bounds on what would otherwise be unbounded: a run, a spread rate per
+#: infectious case, a request rate per household, a duration in days.
+MAX_DAYS = 3660
+MAX_SPREAD_RATE = 50.0
+MAX_REQUEST_RATE = 10.0
+MAX_DURATION_DAYS = 365.0
+
+
 def _check(path: KeyPath, number: float) -> str | None:
     """What is wrong with ``number`` as the value of ``path``, or None (ranges: :data:`RANGES`)."""
     key = path[-1]
     shown = format_number(number)
-    if path[:1] == ("requests",):
-        if not (math.isfinite(number) and 0 <= number <= MAX_REQUEST_RATE):
-            return f"must be a rate in [0, {MAX_REQUEST_RATE}] per household per day, got {shown}"
-    elif key in _RATES:
-        if not (math.isfinite(number) and 0 <= number <= MAX_INFECTION_RATE):
-            return f"must be a rate in [0, {MAX_INFECTION_RATE}] per case per day, got {shown}"
+    if key in _RATES or path[:1] == ("requests",):
+        if not (math.isfinite(number) and number >= 0):
+            return f"must be a rate of 0 or more per day, got {shown}"
+        if path[:1] == ("requests",) and number > MAX_REQUEST_RATE:
+            return (
+                f"must be at most {format_number(MAX_REQUEST_RATE)} requests per household "
+                f"per day, got {shown}"
+            )
+        if path[:1] != ("requests",) and number > MAX_SPREAD_RATE:
+            return (
+                f"must be at most {format_number(MAX_SPREAD_RATE)} infections per infectious "
+                f"case per day, got {shown}"
+            )
     elif key in _FACTORS or path[:1] == ("staffing",):
         if not 0 <= number <= 1:
             return f"must be a share in [0, 1], got {shown}"
@@ -1160,13 +1173,15 @@ def _check(path: KeyPath, number: float) -> str | None:
         if not 0 < number <= 1:
             return f"must be a share of the published size in (0, 1], got {shown}"
     elif key == "infectious_days":
-        if not (math.isfinite(number) and 0 < number <= MAX_DISEASE_DAYS):
-            return f"must be a number of days in (0, {MAX_DISEASE_DAYS}], got {shown}"
-    elif key == "detection_delay_days":
-        if not (math.isfinite(number) and 0 <= number <= MAX_DISEASE_DAYS):
-            return f"must be a number of days in [0, {MAX_DISEASE_DAYS}], got {shown}"
-    elif key == "day" and not (math.isfinite(number) and 0 <= number <= MAX_RUN_DAYS):
+        if not (math.isfinite(number) and 0 < number <= MAX_DURATION_DAYS):
+            return (
+                f"must be a positive number of days, at most "
+                f"{format_number(MAX_DURATION_DAYS)}, got {shown}"
+            )
+    elif key in ("detection_delay_days", "day") and not (math.isfinite(number) and number >= 0):
         return f"must be a finite number of days, 0 or more, got {shown}"
+    elif key == "detection_delay_days" and number > MAX_DURATION_DAYS:
+        return f"must be at most {format_number(MAX_DURATION_DAYS)} days, got {shown}"
     return None
 
 
