@@ -43,6 +43,8 @@ C3 = "230803007003"
 STREET = "230803007"
 XIANGYANG = "230803"
 JIAO = "230811"
+#: A stricter rule: measures on a district (above street) need a person.
+STREETWISE = AlertRule(review_level="street")
 #: The small city's communities are half of it: no share threshold there.
 WIDE = AlertRule(review_share=1.0, review_level="city")
 
@@ -437,8 +439,9 @@ class TestTime:
 class TestReview:
     """Too wide, too high or unresolved: a person approves or rejects."""
 
-    def test_district_goes_to_review_and_is_approved(self, gov: Engine) -> None:
-        """A district-level geocode waits for the city's approval, then seals."""
+    def test_district_goes_to_review_and_is_approved(self, jiamusi_city: City) -> None:
+        """With review_level street, a district-level geocode waits for the city's approval."""
+        gov = Engine(jiamusi_city, clock=ManualClock(T0), alert_rule=STREETWISE)
         events = receive(gov, cap_message("D", T0, areas=[("向阳区", [XIANGYANG])]))
         assert outcome(events) == "review"
         assert zones_of(gov, XIANGYANG) == {"open"}
@@ -458,7 +461,26 @@ class TestReview:
         events = receive(gov, cap_message("W", T0, areas=[("佳木斯市", ["230800"])]))
         assert outcome(events) == "review"
         assert set(gov.zones().values()) == {"open"}
-        assert "at or above review_level district" in gov.reviews[0].reasons[-1]
+        assert "above review_level district" in gov.reviews[0].reasons[-1]
+
+    def test_district_applies_by_default(self, gov: Engine) -> None:
+        """A district (8% of Jiamusi's compounds) is not above the default level: applied."""
+        events = receive(gov, cap_message("D", T0, areas=[("向阳区", [XIANGYANG])]))
+        assert outcome(events) == "declare"
+        assert zones_of(gov, XIANGYANG) == {"sealed"}
+
+    def test_largest_units_go_to_review_until_within_the_share(self, gov: Engine) -> None:
+        """Fujin (17% of the compounds) and Jiao District (12%) together exceed 25%:
+        Fujin waits for a person, Jiao District is sealed."""
+        fujin = "230882"
+        text = cap_message("Two", T0, areas=[("富锦市", [fujin]), ("郊区", [JIAO])])
+        events = receive(gov, text)
+        assert outcome(events) == "declare"
+        assert zones_of(gov, JIAO) == {"sealed"}
+        assert zones_of(gov, fujin) == {"open"}
+        (review,) = gov.reviews
+        assert review.units == (fujin,)
+        assert "exceed review_share 25%" in review.reasons[0]
 
     def test_share_threshold(self, jiamusi_city: City) -> None:
         """A lower review_share sends even a street to review."""
@@ -466,8 +488,9 @@ class TestReview:
         events = receive(gov, cap_message("S", T0, areas=[("街道", [STREET])]))
         assert outcome(events) == "review"
 
-    def test_reject_needs_a_reason_and_applies_nothing(self, gov: Engine) -> None:
+    def test_reject_needs_a_reason_and_applies_nothing(self, jiamusi_city: City) -> None:
         """Rejecting records who and why; nothing changes."""
+        gov = Engine(jiamusi_city, clock=ManualClock(T0), alert_rule=STREETWISE)
         receive(gov, cap_message("D", T0, areas=[("向阳区", [XIANGYANG])]))
         (review,) = gov.reviews
         with pytest.raises(GridgovError, match="needs an actor and a reason"):
@@ -489,8 +512,9 @@ class TestReview:
         assert zones_of(gov, C1) == {"sealed"}
         assert zones_of(gov, C2) == {"open"}
 
-    def test_update_supersedes_an_open_review(self, gov: Engine) -> None:
+    def test_update_supersedes_an_open_review(self, jiamusi_city: City) -> None:
         """A newer message of the chain closes its open review (recorded as superseded)."""
+        gov = Engine(jiamusi_city, clock=ManualClock(T0), alert_rule=STREETWISE)
         receive(gov, cap_message("D", T0, areas=[("向阳区", [XIANGYANG])]))
         update = cap_message(
             "U", T0 + HOUR, msg_type="Update", references=[ref("D", T0)], areas=[("东区", [C1])]
@@ -554,7 +578,7 @@ class TestReplay:
         """Replaying gives the same state, and the same next steps."""
         receive(gov, cap_message("A", T0, expires=T0 + timedelta(days=2), areas=[("x", [C1])]))
         receive(gov, cap_message("B", T0, onset=T0 + timedelta(days=1), areas=[("x", [C2])]))
-        receive(gov, cap_message("D", T0, areas=[("向阳区", [XIANGYANG])]))
+        receive(gov, cap_message("D", T0, areas=[("Grid 1", [])]))
         copy = Engine.replay(jiamusi_city, list(gov.journal), clock=ManualClock(T0))
         assert copy.snapshot() == gov.snapshot()
         assert copy.next_deadline() == gov.next_deadline() == T0 + timedelta(days=1)
@@ -568,7 +592,7 @@ class TestReplay:
     def test_book_as_json(self, gov: Engine) -> None:
         """The book dumps to JSON and loads back to the same book."""
         receive(gov, cap_message("A", T0, expires=T0 + timedelta(days=2), areas=[("x", [C1])]))
-        receive(gov, cap_message("D", T0, areas=[("向阳区", [XIANGYANG])]))
+        receive(gov, cap_message("D", T0, areas=[("Grid 1", [])]))
         data = json.loads(json.dumps(gov.alert_book._dump(), ensure_ascii=False))
         book = AlertBook()
         book._load(data)

@@ -346,8 +346,9 @@ class TestChineseAlerts:
         strict = plan(small_city, cap, AlertRule())
         assert strict.outcome == "review"
         assert strict.declares == ()
-        # The district for its level; the street, then, for its share (4 of 6 compounds).
-        assert [r.units for r in strict.reviews] == [(), (DISTRICT,), (STREET,)]
+        # Largest first until the rest is within 25%: the district (6 of 6
+        # compounds), the street (4), East Community (3).
+        assert [r.units for r in strict.reviews] == [(), (DISTRICT, STREET, EAST)]
 
     def test_jiamusi_codes(self, jiamusi_city: City) -> None:
         """Real Jiamusi codes resolve: a community, a street by 9 digits, a district by 6."""

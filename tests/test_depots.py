@@ -145,6 +145,33 @@ class TestCsv:
         assert issubclass(DepotsError, GridgovError)
 
 
+class TestDocs:
+    """The examples of docs/supplies.md read as they say."""
+
+    DOC = Path(__file__).resolve().parent.parent / "docs" / "supplies.md"
+
+    def blocks(self, lang: str) -> list[str]:
+        from test_docs import fenced_blocks
+
+        return [b.code for b in fenced_blocks(self.DOC) if b.lang == lang]
+
+    def test_the_depots_csv_example_loads(self, jiamusi_city: City, tmp_path: Path) -> None:
+        (example,) = [b for b in self.blocks("text") if b.startswith("id,kind,unit")]
+        path = tmp_path / "depots.csv"
+        path.write_text(example, encoding="utf-8")
+        shop, warehouse = load_depots(path, jiamusi_city)
+        assert shop.stock == {"food": 30000}
+        assert warehouse.serves == "city"
+
+    def test_the_supplies_table_is_the_defaults(self) -> None:
+        from gridgov.sim.scenario import Scenario
+        from gridgov.sim.supplies import SupplySpec
+
+        (table,) = [b for b in self.blocks("toml") if b.startswith("[supplies]")]
+        scenario = Scenario.from_toml('version = 1\n[city]\npreset = "small"\n' + table)
+        assert scenario.supplies == SupplySpec()
+
+
 class TestBundle:
     """depots.csv as an optional part of a city bundle."""
 
@@ -184,3 +211,17 @@ class TestBundle:
         # Checking without building the city sees the file's own problems only.
         checked = [str(p) for p in check_bundle(tmp_path / "b")]
         assert any("depots.csv:2: kind: unknown kind 'supermarkt'" in p for p in checked)
+
+    def test_a_scenario_uses_the_bundles_depots(self, small_city: City, tmp_path: Path) -> None:
+        from gridgov.cities import save_city
+        from gridgov.sim.scenario import load_scenario
+
+        street = small_city.chain.units(Level.STREET)[0]
+        shop = Depot(id="X1", kind="supermarket", unit=street, stock={"food": 5}, dispatch=5)
+        save_city(small_city.with_depots([shop]), tmp_path / "b")
+        (tmp_path / "s.toml").write_text(
+            'version = 1\n[city]\npath = "b"\n[supplies]\n', encoding="utf-8"
+        )
+        scenario = load_scenario(tmp_path / "s.toml")
+        assert scenario.supplies is not None
+        assert scenario.supplies.depots_for(scenario.build_city()) == (shop,)

@@ -50,7 +50,7 @@ def run_day(book: SupplyBook, when: datetime, hands: int = 10_000) -> list[FakeE
     outcome = plan_supply_day(book, zones, {"A": hands}, when)
     events = [FakeEvent(t, u, when, d) for t, u, _, d in outcome.records]
     for event in events:
-        book.apply(event)
+        book._apply_event(event)
     return events
 
 
@@ -90,10 +90,10 @@ class TestBook:
             events += run_day(live, T0 + timedelta(days=day), hands=70)
         replayed = SupplyBook(network(150, restock=30))
         for event in events:
-            replayed.apply(event)
+            replayed._apply_event(event)
         assert replayed == live
         again = SupplyBook(network(150, restock=30))
-        again.load_json(live.to_json())
+        again._load(live.to_json())
         assert again == live
 
     def test_hands_short_asks_for_building_leads(self) -> None:
@@ -109,7 +109,7 @@ class TestBook:
         outcome = plan_supply_day(book, {"A": "open"}, {}, T0 + timedelta(days=1))
         demanded = [r for r in outcome.records if r[0] == "supply.demanded"]
         assert demanded[0][3] == {"compounds": {}, "dropped": ["A"]}
-        book.apply(FakeEvent("supply.demanded", "c", T0, demanded[0][3]))
+        book._apply_event(FakeEvent("supply.demanded", "c", T0, demanded[0][3]))
         assert book.owed() == {}
 
     def test_planning_changes_nothing(self) -> None:

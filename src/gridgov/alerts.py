@@ -709,8 +709,8 @@ class AlertRule:
     #: One message may put at most this share of the city's compounds under
     #: measures without a person's approval.
     review_share: float = attrs.field(default=0.25, converter=float)
-    #: Measures on a unit at this level or above (``district``: a district or
-    #: the whole city) need a person's approval.
+    #: Measures on a unit above this level (``district``: the whole city)
+    #: need a person's approval.
     review_level: str = attrs.field(default="district", converter=str)
 
     def __attrs_post_init__(self) -> None:
@@ -1636,12 +1636,12 @@ def _new_part(city: City, applied: Measures, wanted: Measures) -> Measures:
 
 
 def _too_high(city: City, rule: AlertRule, measures: Measures) -> Measures:
-    """The measures on units at or above ``rule.review_level``."""
+    """The measures on units above ``rule.review_level``."""
     chain = city.chain
     limit = Level(rule.review_level).rank
     out = []
     for zone, units in measures:
-        high = tuple(u for u in units if chain.level(u).rank <= limit)
+        high = tuple(u for u in units if chain.level(u).rank < limit)
         if high:
             out.append((zone, high))
     return tuple(out)
@@ -1650,10 +1650,7 @@ def _too_high(city: City, rule: AlertRule, measures: Measures) -> Measures:
 def _high_reason(city: City, rule: AlertRule, units: Iterable[str]) -> str:
     chain = city.chain
     shown = ", ".join(f"{u} ({chain.level(u)})" for u in sorted(units)[:3])
-    return (
-        f"measures on {shown}: at or above review_level {rule.review_level} "
-        "need a person's approval"
-    )
+    return f"measures on {shown}: above review_level {rule.review_level} need a person's approval"
 
 
 def _too_wide(city: City, rule: AlertRule, measures: Measures) -> str:
@@ -1698,7 +1695,7 @@ def plan_alert(
       already expired does nothing.
     * Areas resolve by geocode first (see :func:`resolve_area`); what names
       no unit, is ambiguous, has only a shape without a matcher, or would put
-      more than ``rule.review_share`` of the city (or a unit at or above
+      more than ``rule.review_share`` of the city (or a unit above
       ``rule.review_level``) under measures goes to review instead.
 
     Args:
@@ -1897,6 +1894,7 @@ def plan_alert(
         review(r_zone, r_units, candidates, why)
     fresh = _new_part(city, old_applied, measures)
     high = _too_high(city, rule, fresh)
+    trimmed = {z: set(us) for z, us in wanted.by_zone.items()}
     if high:
         # Units too high go to a person; what they would have covered is
         # planned without them, so a community named beside them still applies.
@@ -1904,16 +1902,24 @@ def plan_alert(
         high_why = _high_reason(city, rule, high_units)
         for h_zone, h_units in high:
             review(h_zone, h_units, (), [high_why])
-        trimmed = {z: set(us) - high_units for z, us in wanted.by_zone.items()}
+        trimmed = {z: us - high_units for z, us in trimmed.items()}
         measures = _measures(city, trimmed, [])
         fresh = _new_part(city, old_applied, measures)
     wide = _too_wide(city, rule, fresh)
     if wide:
-        for f_zone, f_units in fresh:
-            review(f_zone, f_units, (), [wide])
-        fresh_units = {u for _, us in fresh for u in us}
-        measures = tuple((z, tuple(u for u in us if u not in fresh_units)) for z, us in measures)
-        measures = tuple((z, us) for z, us in measures if us)
+        # The largest new units go to a person, one by one, until what is
+        # left is within the share.
+        moved: dict[str, list[str]] = {}
+        while _too_wide(city, rule, fresh):
+            zone_of = {u: z for z, us in fresh for u in us}
+            biggest = max(sorted(zone_of), key=lambda u: len(units_compounds(city, [u])))
+            moved.setdefault(zone_of[biggest], []).append(biggest)
+            trimmed = {z: us - {biggest} for z, us in trimmed.items()}
+            measures = _measures(city, trimmed, [])
+            fresh = _new_part(city, old_applied, measures)
+        for w_zone in _MEASURES[::-1]:
+            if w_zone in moved:
+                review(w_zone, tuple(sorted(moved[w_zone])), (), [wide])
     start = wanted.start if wanted.start is not None and wanted.start > now else None
     end = wanted.end
     ended = set(chains)

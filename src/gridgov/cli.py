@@ -409,6 +409,10 @@ def demo(as_json: bool, out: str, quiet: bool) -> None:
         "tickets_opened",
         "tickets_escalated",
         "days_to_normal",
+        "supplies_delivered",
+        "household_days_unsupplied",
+        "supplies_latency_hours_p95",
+        "supplies_building_leads_requested",
     ):
         _, text, unit = label(name)
         metrics.add_row(text, format_value(figures.get(name)), unit)

@@ -27,7 +27,7 @@ import pickle
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Concatenate, ParamSpec
 
@@ -70,6 +70,8 @@ from gridgov.staffing import (
     StaffPost,
     plan_staffing,
 )
+from gridgov.supplies import SupplyNetwork
+from gridgov.supply_book import SUPPLY_EVENTS, SupplyBook, hands_at, plan_supply_day
 from gridgov.tickets import KINDS as TICKET_KINDS
 from gridgov.tickets import Private, TicketChange, TicketDesk, situation_from
 
@@ -78,6 +80,14 @@ __all__ = ["CommandResult", "Engine"]
 _SEVERITY = {zone: rank for rank, zone in enumerate(ZONES)}
 _HOT = ("sealed", "controlled")
 _SYSTEM = "system"
+# Ticket states a delivery fulfils, and the trigger that moves each towards fed_back.
+_TO_FED_BACK = {
+    "accepted": "classify",
+    "classified": "track",
+    "tracking": "supervise",
+    "supervising": "feed_back",
+}
+_SUPPLY_OPEN = frozenset(_TO_FED_BACK)
 # Deadlines of zones fall before those of modes at the same instant, so a
 # community sees its compounds' step-downs before it decides its own mode.
 _ZONE, _MODE = 0, 1
@@ -299,6 +309,9 @@ class Engine:
         seed: seed of the staffing pools' tie-breaking rank.
         snapshot_every: a durable journal gets a snapshot of the state after
             this many new events.
+        supplies: the depots, hubs and parameters of the supply chain, to
+            dispatch supplies to sealed households (:meth:`dispatch_supplies`);
+            None: supplies are off.
 
     Raises:
         GridgovError: an area of the rules names a unit the city lacks.
@@ -316,6 +329,7 @@ class Engine:
         *,
         alert_rule: AlertRule | None = None,
         area_matcher: AreaMatcher | None = None,
+        supplies: SupplyNetwork | None = None,
     ) -> None:
         self.city = city
         #: How CAP alerts map to measures, and when they need a person (review).
@@ -360,6 +374,12 @@ class Engine:
         self._pending_single = True
         self._snapshot_every = snapshot_every
         self._snapshot_seq = 0
+        #: The supply book (stock and demand carried over), None when supplies are off.
+        self.supplies: SupplyBook | None = None
+        if supplies is not None:
+            if supplies.city is not city:
+                raise GridgovError("the supply network is of another city than the engine's")
+            self.supplies = SupplyBook(supplies)
         if len(self.journal):
             with gc_paused():
                 self._load()
@@ -1101,10 +1121,11 @@ class Engine:
         clock: Clock | None = None,
         *,
         seed: int = 0,
+        supplies: SupplyNetwork | None = None,
     ) -> Engine:
         """A new engine whose state is what ``events`` give, with the same journal.
 
-        Pass the same rules and seed as the engine that wrote
+        Pass the same rules, seed and supply network as the engine that wrote
         the events, so that the replayed engine goes on deciding the same way.
 
         Raises:
@@ -1112,7 +1133,7 @@ class Engine:
         """
         journal = MemoryJournal()
         journal.append(list(events))
-        return cls(city, rules, clock, journal=journal, seed=seed)
+        return cls(city, rules, clock, journal=journal, seed=seed, supplies=supplies)
 
     @classmethod
     def open(
@@ -1125,6 +1146,7 @@ class Engine:
         seed: int = 0,
         synchronous: str = "NORMAL",
         snapshot_every: int = 50_000,
+        supplies: SupplyNetwork | None = None,
     ) -> Engine:
         """An engine on a durable SQLite journal at ``path``, at the state its events give.
 
@@ -1140,6 +1162,7 @@ class Engine:
             seed: the staffing seed.
             synchronous: SQLite ``synchronous``: ``NORMAL`` or ``FULL``.
             snapshot_every: events between snapshots.
+            supplies: the supply network (see :class:`Engine`).
 
         Raises:
             JournalError: the file is not a journal, is corrupted, or belongs to
@@ -1163,7 +1186,13 @@ class Engine:
                         f"{key} {value} (open it with the city, rules and seed it was written with)"
                     )
             return cls(
-                city, rules, clock, journal=journal, seed=seed, snapshot_every=snapshot_every
+                city,
+                rules,
+                clock,
+                journal=journal,
+                seed=seed,
+                snapshot_every=snapshot_every,
+                supplies=supplies,
             )
         except BaseException:
             journal.close()
@@ -1209,6 +1238,7 @@ class Engine:
             "commands": self._commands,
             "last_time": self._last_time,
             "task_numbers": self._task_numbers,
+            "supplies": self.supplies.to_json() if self.supplies is not None else None,
             "alerts": self._alerts.state(),
             "roster": (
                 roster.posts,
@@ -1250,6 +1280,8 @@ class Engine:
             roster.hot,
             roster.unavailable,
         ) = state["roster"]
+        if self.supplies is not None and state.get("supplies") is not None:
+            self.supplies._load(state["supplies"])
 
     def _save_snapshot(self) -> None:
         seq = len(self.journal)
@@ -1291,6 +1323,13 @@ class Engine:
                 self.roster.apply(_staffing_of(event), event.time)
             elif event.type in ALERT_EVENTS:
                 self._alerts.apply(event.type, event.data)
+            elif event.type in SUPPLY_EVENTS:
+                if self.supplies is None:
+                    raise JournalError(
+                        f"event {event.seq} is a supply event, but this engine has no "
+                        "supply network (Engine(..., supplies=...))"
+                    )
+                self.supplies._apply_event(event)
             elif event.type in ("mode.changed", "mode.renewed"):
                 if event.new is None or event.new not in self._modes.states:
                     raise GridgovError(f"event {event.seq}: unknown mode {event.new!r}")
@@ -2010,6 +2049,114 @@ class Engine:
         self._stage_tickets(plan, changes)
         return self._commit(plan)
 
+    @_command
+    def dispatch_supplies(
+        self,
+        at: datetime | None = None,
+        *,
+        method: str = "min_cost",
+        requests: Mapping[str, Mapping[str, float]] | None = None,
+        actor: str | None = None,
+        command_id: str | None = None,
+        key: str | None = None,
+    ) -> CommandResult:
+        """Plan the day's supplies for sealed and controlled households and dispatch them.
+
+        Restocks the depots (once per calendar day), adds the day's rations of
+        every sealed or controlled household and its residents' requests to
+        what is owed, plans the dispatch (:func:`gridgov.supplies.plan_dispatch`,
+        or the greedy reference), and records it as ``supply.*`` events (see
+        :mod:`gridgov.supply_book`). Open ``food_supplies`` and ``medicine``
+        tickets of a compound that receives goods of their category are taken
+        through the closed loop up to ``fed_back`` with the delivery as result.
+
+        Args:
+            at: when the dispatch happens (default: now); not in the future.
+            method: ``min_cost`` or ``greedy``.
+            requests: compound -> request category -> requests to add to the
+                day's demand (default: the open food and medicine tickets of
+                each compound on the ticket desk).
+            actor: who orders it (the city or a unit above every compound; default ``system``).
+            command_id: the command's id (default: a new one).
+
+        Raises:
+            GridgovError: supplies are off, ``at`` is in the future, or an unknown method.
+            AuthorityError: ``actor`` does not command the whole city.
+        """
+        book = self.supplies
+        if book is None:
+            raise GridgovError(
+                "supplies are off for this engine (give Engine(..., supplies=SupplyNetwork(...)))"
+            )
+        now = self.clock.now()
+        when = at if at is not None else now
+        if when > now:
+            raise GridgovError(
+                f"dispatch at {when.isoformat()} is in the future (now is {now.isoformat()})"
+            )
+        city = self.city.chain.city
+        who = self._authorise(actor, [city], Level.CITY, "dispatch supplies in")
+        params = book.network.params
+        roster = self.roster
+        hands = hands_at(
+            (
+                (post.unit, post.role, len(roster.holders.get(post.id, ())))
+                for post in roster.posts.values()
+            ),
+            params.building_lead_kg,
+            params.volunteer_kg,
+        )
+        if requests is None:
+            requests = self._supply_requests(params.request_category)
+        outcome = plan_supply_day(book, self.zones(), hands, when, requests, method)
+        plan = self._plan(who, command_id)
+        for type, unit, cause, data in outcome.records:
+            plan.record(when, type, unit, cause, **data)
+        self._stage_tickets(plan, self._fulfil(outcome.plan.deliveries, params, when))
+        return self._commit(plan, when)
+
+    def _supply_requests(self, categories: Mapping[str, str]) -> dict[str, dict[str, float]]:
+        """Open food and medicine tickets per compound, by category."""
+        out: dict[str, dict[str, float]] = {}
+        for ticket in self.tickets:
+            if ticket.compound is None or ticket.category not in categories:
+                continue
+            if ticket.state in _SUPPLY_OPEN:
+                per = out.setdefault(ticket.compound, {})
+                per[ticket.category] = per.get(ticket.category, 0) + 1
+        return out
+
+    def _fulfil(
+        self, deliveries: Mapping[str, Mapping[str, int]], params: Any, when: datetime
+    ) -> list[TicketChange]:
+        """Ticket changes that take the open supply tickets of supplied compounds to fed_back."""
+        changes: list[TicketChange] = []
+        for ticket in sorted(self.tickets, key=lambda t: t.id):
+            category = params.request_category.get(ticket.category)
+            if ticket.compound is None or category is None:
+                continue
+            if ticket.state not in _SUPPLY_OPEN or not deliveries.get(ticket.compound, {}).get(
+                category
+            ):
+                continue
+            # Plan the remaining steps on a scratch desk holding this ticket alone.
+            scratch = TicketDesk(self.city, self.rules.tickets, self.tickets.situation)
+            scratch.apply(ticket.history)
+            state = ticket.state
+            while state != "fed_back":
+                trigger = _TO_FED_BACK[state]
+                data = {"result": f"{category} delivered on {when.date().isoformat()}"}
+                step = scratch.plan_trigger(
+                    ticket.id,
+                    trigger,
+                    max(when, scratch.ticket(ticket.id).updated),
+                    **(data if trigger == "feed_back" else {}),
+                )
+                scratch.apply(step)
+                changes.extend(step)
+                state = scratch.ticket(ticket.id).state
+        return changes
+
     # -------------------------------------------------------- staffing reads
 
     def commander_of(self, compound: str) -> str | None:
@@ -2142,6 +2289,8 @@ class Engine:
                 self._count_task(str(event.data.get("post", "")))
             elif event.type in ALERT_EVENTS:
                 self._alerts.apply(event.type, event.data)
+            elif event.type in SUPPLY_EVENTS and self.supplies is not None:
+                self.supplies._apply_event(event)
         # The roster and the ticket desk change only once the events are recorded.
         if plan.tickets:
             self.tickets.apply(plan.tickets)

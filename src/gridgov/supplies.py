@@ -626,23 +626,24 @@ def _solve_category(
     category: str,
     aggregate: bool,
 ) -> None:
-    # What each compound can take of this category today (within its gate and hands).
+    # What each compound can still take of this category today (within its
+    # gate and hands), the carried-over part first.
     take: dict[str, tuple[int, int]] = {}  # compound -> (carried part, total)
     for compound, per in day.demand.items():
-        want = int(per.get(category, 0))
+        got = result.delivered[compound][category] if compound in result.delivered else 0
+        want = int(per.get(category, 0)) - got
         if want <= 0:
             continue
-        residual.before[(compound, category)] = (
-            residual.gate[compound],
-            residual.hands[compound],
+        residual.before.setdefault(
+            (compound, category), (residual.gate[compound], residual.hands[compound])
         )
         cap = residual.cap(compound)
         street = network.compound_street[compound]
         total = min(want, cap)
         if total <= 0 or residual.hub[street] <= 0:
             continue
-        carried = min(int(day.carried.get(compound, {}).get(category, 0)), total)
-        take[compound] = (carried, total)
+        owed = int(day.carried.get(compound, {}).get(category, 0)) - got
+        take[compound] = (min(max(0, owed), total), total)
     supply: dict[str, int] = {}
     for depot in network.depots:
         kg = min(residual.stock[depot].get(category, 0), residual.dispatch[depot])
@@ -650,9 +651,10 @@ def _solve_category(
             supply[depot] = kg
     if not take or not supply:
         return
-    graph = _graph(network, residual, take, supply, aggregate)
+    keys = {d: _group_key(network, d, aggregate) for d in supply}
+    graph = _graph(network, residual, take, supply, keys, aggregate)
     _, flow = nx.network_simplex(graph)
-    _apply_flow(network, residual, result, category, take, supply, flow, aggregate)
+    _apply_flow(network, residual, result, category, take, supply, flow, aggregate, keys)
 
 
 def _graph(
@@ -660,6 +662,7 @@ def _graph(
     residual: _Residual,
     take: Mapping[str, tuple[int, int]],
     supply: Mapping[str, int],
+    keys: Mapping[str, tuple[str, ...]],
     aggregate: bool,
 ) -> nx.DiGraph:
     """The flow network of one category: source -> depots -> chain -> compounds -> sink."""
@@ -699,13 +702,13 @@ def _graph(
             graph.add_edge(key, ("sink",), capacity=total - carried, weight=0)
     groups: defaultdict[tuple[str, ...], int] = defaultdict(int)
     for depot, kg in supply.items():
-        groups[_group_key(network, depot, aggregate)] += kg
+        groups[keys[depot]] += kg
     for street in streets:
         graph.add_edge(("street", street), ("hub", street), capacity=residual.hub[street], weight=0)
     if network.positions is not None:
-        _direct_edges(network, graph, supply, streets, aggregate)
+        _direct_edges(network, graph, supply, streets, keys)
     else:
-        _chain_edges(network, graph, supply, streets, aggregate)
+        _chain_edges(network, graph, supply, streets, keys)
     offered = sum(groups.values())
     for group, kg in groups.items():
         graph.add_edge(("source",), group, capacity=kg, weight=0)
@@ -724,7 +727,7 @@ def _chain_edges(
     graph: nx.DiGraph,
     supply: Mapping[str, int],
     streets: Mapping[str, None],
-    aggregate: bool,
+    keys: Mapping[str, tuple[str, ...]],
 ) -> None:
     """Depots reach the hubs along the chain: street -> district -> city and down."""
     districts = {network.street_district[s] for s in streets}
@@ -734,7 +737,7 @@ def _chain_edges(
         graph.add_edge(("city",), ("district", district), weight=1)
     for depot in supply:
         level, unit = network.attach[depot]
-        group = _group_key(network, depot, aggregate)
+        group = keys[depot]
         serves_city = network.depots[depot].serves == "city"
         if level is Level.STREET:
             if unit in streets:
@@ -758,11 +761,11 @@ def _direct_edges(
     graph: nx.DiGraph,
     supply: Mapping[str, int],
     streets: Mapping[str, None],
-    aggregate: bool,
+    keys: Mapping[str, tuple[str, ...]],
 ) -> None:
     """Depots reach every hub of their area directly, at the distance in hectometres."""
     for depot in supply:
-        group = _group_key(network, depot, aggregate)
+        group = keys[depot]
         for street in streets:
             distance = network.distance(depot, street)
             if distance is not None:
@@ -778,13 +781,14 @@ def _apply_flow(
     supply: Mapping[str, int],
     flow: Mapping[tuple[str, ...], Mapping[tuple[str, ...], int]],
     aggregate: bool,
+    keys: Mapping[str, tuple[str, ...]],
 ) -> None:
     # Depots of a group in the order they give: most spare dispatch (beyond
     # their stock of the other categories) first, so later categories keep
     # the vehicles of the depots that hold their goods.
     members: defaultdict[tuple[str, ...], list[str]] = defaultdict(list)
     for depot in sorted(supply):
-        members[_group_key(network, depot, aggregate)].append(depot)
+        members[keys[depot]].append(depot)
     left = dict(supply)
     for depots in members.values():
         depots.sort(

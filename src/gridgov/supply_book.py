@@ -1,9 +1,9 @@
 """The supply book: stock on hand and demand carried over, changed only by supply events.
 
 The engine keeps one :class:`SupplyBook`. Its state changes only through
-:meth:`SupplyBook.apply`, the supply domain's reducer, which the engine calls
-both when a command commits and when it replays a journal, so replaying the
-journal gives exactly the live book.
+``SupplyBook._apply_event``, the supply domain's reducer (private: only the
+engine calls it), both when a command commits and when it replays a journal,
+so replaying the journal gives exactly the live book.
 
 A day's dispatch (:func:`plan_supply_day`, pure) reads the book, the zones
 and the hands staffed at each compound, and returns the day's
@@ -142,7 +142,7 @@ class SupplyBook:
             "restocked_on": self._restocked_on,
         }
 
-    def load_json(self, data: Mapping[str, Any]) -> None:
+    def _load(self, data: Mapping[str, Any]) -> None:
         """Restore the book from :meth:`to_json` data.
 
         Raises:
@@ -171,7 +171,7 @@ class SupplyBook:
 
     # ----------------------------------------------------------- reducer
 
-    def apply(self, event: Any) -> None:
+    def _apply_event(self, event: Any) -> None:
         """Apply one supply event (see the module docstring); other events are ignored.
 
         This is the supply domain's reducer: the engine calls it on commit and on replay.
@@ -389,8 +389,12 @@ def _plan_records(
         )
     for compound, got in plan.deliveries.items():
         waited: dict[str, list[list[float]]] = {}
+        owed = book._lots.get(compound, {})
         for category, kg in got.items():
-            lots = [list(lot) for lot in book._lots.get(compound, {}).get(category, [])]
+            if not owed.get(category):  # nothing carried over: all of it is today's
+                waited[category] = [[0.0, kg]]
+                continue
+            lots = [list(lot) for lot in owed[category]]
             if fresh.get(compound, {}).get(category):
                 lots.append([when.isoformat(), fresh[compound][category]])
             waited[category] = [

@@ -19,6 +19,7 @@ folder is HTML-escaped.
 from __future__ import annotations
 
 import base64
+import csv
 import html
 import math
 import numbers
@@ -32,6 +33,7 @@ from gridgov.sim.results import (
     PLOT_GROUPS,
     REPORT_FILE,
     SCENARIO_FILE,
+    SUPPLY_PLOT_GROUPS,
     RunData,
     read_run,
     read_zones,
@@ -266,7 +268,7 @@ def _images(path: Path, data: RunData) -> tuple[list[tuple[str, bytes]], str | N
     files = {str(name) for name in data.run_info.get("files", ())}
     images = [
         (title, (path / f"plot_{stem}.png").read_bytes())
-        for stem, (_, title) in PLOT_GROUPS.items()
+        for stem, (_, title) in {**PLOT_GROUPS, **SUPPLY_PLOT_GROUPS}.items()
         if f"plot_{stem}.png" in files and (path / f"plot_{stem}.png").is_file()
     ]
     if images:
@@ -278,6 +280,42 @@ def _images(path: Path, data: RunData) -> tuple[list[tuple[str, bytes]], str | N
     if not drawn:
         return [], "No plots: the run has no column of the plotted series."
     return [(PLOT_GROUPS[stem][1], png) for stem, png in drawn.items()], None
+
+
+def _supply_map_section(path: Path) -> list[str]:
+    """The "Supplies" map: compounds shaded by household-days unsupplied (the geo and
+    plot extras), when the run had supplies; a notice when it cannot be drawn."""
+    table = path / "supplies_compounds.csv"
+    if not table.is_file():
+        return []
+    title = "Map: household-days unsupplied"
+    try:
+        with table.open(encoding="utf-8", newline="") as stream:
+            rows = list(csv.reader(stream))[1:]
+        unsupplied = {r[0]: int(r[1]) for r in rows if len(r) == 2}
+    except (OSError, ValueError, csv.Error) as error:
+        return [f"<h2>{title}</h2>", f'<p class="notice">No map: {_e(str(error))}</p>']
+    try:
+        from gridgov.geo import CityGeometry, synthesize
+        from gridgov.sim.scenario import load_scenario
+        from gridgov.sim.supplies import supply_map_png
+
+        city = load_scenario(path / SCENARIO_FILE).build_city()
+        own = city.geometry
+        png = supply_map_png(
+            city, own if isinstance(own, CityGeometry) else synthesize(city), unsupplied
+        )
+    except GridgovError as error:
+        return [f"<h2>{title}</h2>", f'<p class="notice">No map: {_e(str(error))}</p>']
+    encoded = base64.b64encode(png).decode("ascii")
+    caption = "Household-days without at least one supply category, per compound"
+    return [
+        f"<h2>{title}</h2>",
+        "<figure>",
+        f'<img alt="{_e(caption)}" src="data:image/png;base64,{encoded}">',
+        f"<figcaption>{_e(caption)}</figcaption>",
+        "</figure>",
+    ]
 
 
 def _map_section(path: Path) -> list[str]:
@@ -415,6 +453,7 @@ SECTIONS: list[tuple[str, Section]] = [
     ("published", _published_section),
     ("summary", _summary_section),
     ("map", _map),
+    ("supplies-map", lambda path, data: _supply_map_section(path)),
     ("plots", _plots_section),
     ("parameters", _parameters_section),
     ("last-day", _last_day_section),

@@ -10,6 +10,9 @@ A *run folder* holds one run of a scenario::
     summary.json      figures of the whole run
     zones.csv         day, compound, zone for every compound not ``open`` (maps)
     modes.csv         day, community, mode for every community not ``normal``
+    supplies.csv      one row of supply figures per day (only when the scenario
+                      has a ``[supplies]`` table: metrics.csv never changes for it)
+    supplies_compounds.csv  household-days unsupplied per supplied compound (the map)
     plot_*.png        the main series (when matplotlib, the ``plot`` extra, is installed)
     report.html       written later by :func:`gridgov.sim.report.write_report`
 
@@ -43,6 +46,7 @@ from gridgov.sim.runner import RunResult
 
 __all__ = [
     "PLOT_GROUPS",
+    "SUPPLY_PLOT_GROUPS",
     "RunData",
     "RunFolderError",
     "check_run_folder",
@@ -67,6 +71,8 @@ METRICS_PARQUET = "metrics.parquet"
 SUMMARY_FILE = "summary.json"
 ZONES_CSV = "zones.csv"
 MODES_CSV = "modes.csv"
+SUPPLIES_CSV = "supplies.csv"
+SUPPLY_COMPOUNDS_CSV = "supplies_compounds.csv"
 REPORT_FILE = "report.html"
 
 #: The plots of a run: file stem -> (column name prefix, title), in page order.
@@ -77,6 +83,16 @@ PLOT_GROUPS: Mapping[str, tuple[str, str]] = {
     "posts": ("posts_", "Posts by role: needed, filled and short"),
     "tickets": ("tickets_", "Requests (tickets) and their escalations"),
     "cases": ("cases_", "Cases"),
+}
+
+
+#: The plots of a run with supplies, drawn from ``supplies.csv``.
+SUPPLY_PLOT_GROUPS: Mapping[str, tuple[str, str]] = {
+    "supplies_delivered": ("delivered_kg_", "Supplies delivered (kg a day)"),
+    "supplies_unsupplied": (
+        "household_days_unsupplied_",
+        "Households left unsupplied, by category",
+    ),
 }
 
 
@@ -138,6 +154,13 @@ def write_run(result: RunResult, folder: Path | str, *, plots: bool = True) -> P
         contents[ZONES_CSV] = _day_table(("day", "compound", "zone"), result.zone_days)
     if result.mode_days:
         contents[MODES_CSV] = _day_table(("day", "community", "mode"), result.mode_days)
+    if result.supply_columns:
+        contents[SUPPLIES_CSV] = _metrics_csv(
+            tuple(result.supply_columns), tuple(tuple(r) for r in result.supply_rows)
+        )
+        contents[SUPPLY_COMPOUNDS_CSV] = _metrics_csv(
+            ("compound", "household_days_unsupplied"), result.supply_compounds
+        )
     skipped: dict[str, str] = {}
     try:
         contents[METRICS_PARQUET] = _metrics_parquet(columns, rows, types)
@@ -149,6 +172,12 @@ def write_run(result: RunResult, folder: Path | str, *, plots: bool = True) -> P
         try:
             for stem, png in render_plots(columns, rows).items():
                 contents[f"plot_{stem}.png"] = png
+            if result.supply_columns:
+                supply_plots = render_plots(
+                    result.supply_columns, result.supply_rows, SUPPLY_PLOT_GROUPS
+                )
+                for stem, png in supply_plots.items():
+                    contents[f"plot_{stem}.png"] = png
         except MissingExtraError as missing:
             skipped["plots"] = str(missing)
 
@@ -202,7 +231,7 @@ def clear_unfinished(folder: Path | str) -> None:
     if not path.is_dir() or (path / RUN_FILE).exists():
         return
     names = {SCENARIO_FILE, METRICS_CSV, METRICS_PARQUET, SUMMARY_FILE, ZONES_CSV, MODES_CSV}
-    names.add(REPORT_FILE)
+    names.update({REPORT_FILE, SUPPLIES_CSV, SUPPLY_COMPOUNDS_CSV})
     for entry in path.iterdir():
         ours = entry.name in names or (
             entry.name.startswith("plot_") and entry.name.endswith(".png")
@@ -447,8 +476,12 @@ def _metrics_parquet(
     return bytes(sink.getvalue().to_pybytes())
 
 
-def render_plots(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> dict[str, bytes]:
-    """Draw the main series as PNG images, one per group of :data:`PLOT_GROUPS`.
+def render_plots(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    plot_groups: Mapping[str, tuple[str, str]] = PLOT_GROUPS,
+) -> dict[str, bytes]:
+    """Draw the main series as PNG images, one per group of ``plot_groups``.
 
     A group is the numeric columns whose names start with its prefix, drawn
     against ``day`` (or the row number without a ``day`` column); groups with
@@ -457,9 +490,11 @@ def render_plots(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> dict[
     Args:
         columns: the column names.
         rows: the rows, values in column order.
+        plot_groups: file stem -> (column prefix, title); default
+            :data:`PLOT_GROUPS` (:data:`SUPPLY_PLOT_GROUPS` for ``supplies.csv``).
 
     Returns:
-        Group name -> PNG bytes, in the order of :data:`PLOT_GROUPS`.
+        Group name -> PNG bytes, in the order of ``plot_groups``.
 
     Raises:
         GridgovError: matplotlib (the ``plot`` extra) is not installed; the
@@ -470,14 +505,58 @@ def render_plots(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> dict[
     types = _column_types(columns, table)
     groups = {
         stem: (title, [c for c in columns if c.startswith(prefix) and types[c] in {"int", "float"}])
-        for stem, (prefix, title) in PLOT_GROUPS.items()
+        for stem, (prefix, title) in plot_groups.items()
     }
     groups = {stem: group for stem, group in groups.items() if group[1]}
     if not groups:
         return {}
-    from gridgov.sim.plots import draw
+    if plot_groups is PLOT_GROUPS:  # the metrics: readable plots (gridgov.sim.plots)
+        from gridgov.sim.plots import draw
 
-    return draw(columns, table, list(groups))
+        return draw(columns, table, list(groups))
+    _require("matplotlib", "plot")
+    # Figure without pyplot: no global state, no GUI backend, safe in worker processes.
+    figure_module = _require("matplotlib.figure", "plot")
+    ticker = _require("matplotlib.ticker", "plot")
+    _require("matplotlib.backends.backend_agg", "plot")
+    if "day" in columns:
+        day = columns.index("day")
+        xs = [_number(r[day]) for r in table]
+    else:
+        xs = [float(i) for i in range(len(table))]
+    images: dict[str, bytes] = {}
+    for stem, (title, names) in groups.items():
+        figure = figure_module.Figure(figsize=(8, 4.5), dpi=100, layout="constrained")
+        axes = figure.add_subplot()
+        for number, name in enumerate(names):
+            index = columns.index(name)
+            axes.plot(
+                xs,
+                [_number(r[index]) for r in table],
+                label=name.removeprefix(plot_groups[stem][0]),
+                # the colour cycle has ten colours: vary the line past them
+                linestyle=("-", "--", ":", "-.")[number // 10 % 4],
+            )
+        axes.set_title(title)
+        axes.set_xlabel("day")
+        axes.grid(visible=True, alpha=0.3)
+        axes.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+        if all(types[name] == "int" for name in names):
+            axes.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+        if len(names) <= 6:
+            axes.legend(fontsize="small")
+        else:  # many series (posts by role and level): keep the legend off the lines
+            axes.legend(
+                fontsize="x-small",
+                loc="upper left",
+                bbox_to_anchor=(1.01, 1.0),
+                ncols=1 + len(names) // 20,
+            )
+        buffer = io.BytesIO()
+        # No "Software" chunk: the same data gives the same bytes.
+        figure.savefig(buffer, format="png", metadata={"Software": None})
+        images[stem] = buffer.getvalue()
+    return images
 
 
 def _number(value: Any) -> float:

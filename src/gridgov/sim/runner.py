@@ -32,6 +32,7 @@ from gridgov.rules import STAFF_ROLES
 from gridgov.sim.outbreak import OutbreakDriver, make_driver
 from gridgov.sim.requests import ClosedLoopLoad
 from gridgov.sim.scenario import Scenario
+from gridgov.sim.supplies import SupplyDaily
 
 __all__ = ["ARRIVAL_HOURS", "COLUMNS", "RunResult", "build_city", "columns_for", "run_scenario"]
 
@@ -96,6 +97,12 @@ class RunResult:
     zone_days: tuple[tuple[Any, Mapping[str, str]], ...] = ()
     #: For each row, (day, mode of every community not ``normal``).
     mode_days: tuple[tuple[Any, Mapping[str, str]], ...] = ()
+    #: Columns of ``supplies.csv`` (empty when the scenario has no ``[supplies]``).
+    supply_columns: tuple[str, ...] = ()
+    #: One row per day of supply figures, in ``supply_columns`` order.
+    supply_rows: tuple[tuple[Any, ...], ...] = ()
+    #: (compound, household-days unsupplied over the run) for every supplied compound.
+    supply_compounds: tuple[tuple[str, int], ...] = ()
 
     def column(self, name: str) -> list[Any]:
         """The values of one metric, day by day."""
@@ -193,7 +200,17 @@ def run_scenario(
     else:
         city = build_city(scenario)
     clock = ManualClock(EPOCH)
-    engine = Engine(city, scenario.rules, clock, seed=run_seed)
+    supplies = None
+    if scenario.supplies is not None:
+        network = scenario.supplies.network(city)
+        supplies = SupplyDaily(scenario.supplies, network, scenario.requests)
+    engine = Engine(
+        city,
+        scenario.rules,
+        clock,
+        seed=run_seed,
+        supplies=supplies.network if supplies is not None else None,
+    )
     for case in scenario.outbreak.cases:
         engine.zone(case.compound)  # unknown compounds fail before the run
     outbreak = (
@@ -302,6 +319,8 @@ def run_scenario(
             zone_days.append((row[0], {c: z for c, z in zones.items() if z != "open"}))
             modes_now = engine.modes().items()
             mode_days.append((row[0], {c: m for c, m in modes_now if m != "normal"}))
+            if supplies is not None:
+                supplies.dispatch(engine, row[0], row[1])
             for name in ("compounds_sealed", "households_sealed"):
                 peaks[name] = max(peaks[name], row[COLUMNS.index(name)])
             for name, value in engine.response_counts().items():
@@ -360,8 +379,19 @@ def run_scenario(
             },
         }
     )
+    if supplies is not None:
+        summary.update(supplies.summary())
     return RunResult(
-        scenario, run_seed, columns, tuple(rows), summary, tuple(zone_days), tuple(mode_days)
+        scenario,
+        run_seed,
+        columns,
+        tuple(rows),
+        summary,
+        tuple(zone_days),
+        tuple(mode_days),
+        supplies.columns if supplies is not None else (),
+        tuple(supplies.rows) if supplies is not None else (),
+        tuple(sorted(supplies.by_compound.items())) if supplies is not None else (),
     )
 
 

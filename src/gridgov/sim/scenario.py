@@ -129,6 +129,7 @@ from gridgov._toml import (
 from gridgov.city import City
 from gridgov.errors import PresetError, Problem, RulesError, ScenarioError
 from gridgov.rules import ZONES, Rules, load_rules, read_rules
+from gridgov.sim.supplies import SupplySpec, read_supplies
 
 __all__ = [
     "DRIVERS",
@@ -267,6 +268,8 @@ class Scenario:
     #: Requests per household per day: zone -> category -> rate.
     requests: Mapping[str, Mapping[str, float]] = attrs.field(factory=_default_requests)
     run: RunSpec = attrs.field(factory=RunSpec)
+    #: Supplies for sealed households (None: off, the scenario has no ``[supplies]``).
+    supplies: SupplySpec | None = None
     #: The folder relative paths in the file were resolved against.
     base: Path = attrs.field(factory=Path.cwd, eq=False)
 
@@ -349,8 +352,10 @@ class Scenario:
             },
             "requests": requests,
             "run": {"days": self.run.days, "step_hours": self.run.step_hours},
-            "rules": {"inline": self.rules.to_table()},
         }
+        if self.supplies is not None:
+            document["supplies"] = self.supplies.to_table()
+        document["rules"] = {"inline": self.rules.to_table()}
         comments = []
         if outbreak.cases_csv is not None:
             comments.append(f"cases replayed from {outbreak.cases_csv}")
@@ -483,7 +488,18 @@ _SEED_RANGE = f"from 0 to {MAX_SEED} (2**63 - 1)"
 #: The message for a dotted key that is not one.
 _BAD_KEY = "not a dotted key of the scenario format (e.g. 'outbreak.within_compound')"
 
-_TOP_KEYS = ("version", "name", "seed", "city", "rules", "outbreak", "staffing", "requests", "run")
+_TOP_KEYS = (
+    "version",
+    "name",
+    "seed",
+    "city",
+    "rules",
+    "outbreak",
+    "staffing",
+    "requests",
+    "run",
+    "supplies",
+)
 _CITY_KEYS = ("preset", "scale", "seed", "path")
 _RULES_KEYS = ("path", "inline")
 _RATES = ("within_compound", "neighbour", "street", "district")
@@ -803,6 +819,10 @@ class _ScenarioReader:
         outbreak = self.outbreak(data, city, run)
         staffing = self.staffing(data)
         requests = self.requests(data, rules if rules_ok else None)
+        supplies = None
+        if "supplies" in data:
+            table = self.table(data, ("supplies",), None)
+            supplies = read_supplies(table, self.problem, city, self.document.base, self.extra)
         return Scenario(
             name=name,
             seed=seed,
@@ -813,6 +833,7 @@ class _ScenarioReader:
             staffing=staffing,
             requests=requests,
             run=run,
+            supplies=supplies,
             base=self.document.base,
         )
 

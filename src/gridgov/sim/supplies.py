@@ -1,0 +1,563 @@
+"""Supplies in a simulation: the ``[supplies]`` table of a scenario and the daily figures.
+
+Supplies are off unless a scenario has a ``[supplies]`` table. When on, the
+runner dispatches once a day (after the day's cases and step-downs) through
+:meth:`gridgov.Engine.dispatch_supplies`, and writes one row a day to
+``supplies.csv`` in the run folder (:data:`SUPPLY_COLUMNS`). The figures stay
+out of ``metrics.csv`` on purpose: its columns, and its bytes for a scenario
+without supplies, do not change.
+
+The table (every key optional; the values shown are the defaults)::
+
+    [supplies]
+    depots = "auto"             # "auto": the city bundle's depots.csv if it has
+                                # one, else "synth": depots from the ratios of
+                                # gridgov/data/depots.toml; or a depots.csv path,
+                                # relative to the scenario
+    method = "min_cost"         # or "greedy" (the reference planner)
+    distance = "chain"          # costs: links along the chain, or "geometry": straight
+                                # lines between the shapes' centres (the geo extra;
+                                # synthetic shapes for a preset)
+    categories = ["medicine", "food", "daily_goods"]   # planning order
+    checkpoint_kg_per_entrance = 4000
+    building_lead_kg = 450      # kg a building lead carries to the doors a day
+    volunteer_kg = 150
+    hub_kg_per_household = 6.0  # a street hub's throughput per household of its street
+    stock_factor = 1.0          # scales every depot's starting stock
+    restock_factor = 1.0        # ... its daily restock
+    dispatch_factor = 1.0       # ... its dispatch capacity
+    [supplies.ration_kg]        # kg per household per day
+    medicine = 0.05
+    food = 3.2
+    daily_goods = 0.4
+    [supplies.request_kg]       # kg one resident's request adds, by ticket category
+    food_supplies = 5.0
+    medicine = 0.5
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from gridgov.city import City
+from gridgov.depots import load_depots, synth_depots
+from gridgov.errors import DepotsError, MissingExtraError
+from gridgov.model import Depot
+from gridgov.supplies import (
+    BINDING,
+    CATEGORIES,
+    SupplyNetwork,
+    SupplyParams,
+    positions_from_geometry,
+)
+from gridgov.supply_book import percentile
+
+__all__ = [
+    "COMPOUND_COLUMNS",
+    "SUPPLIES_KEYS",
+    "SUPPLY_COLUMNS",
+    "SupplyDaily",
+    "SupplySpec",
+    "read_supplies",
+    "supply_columns",
+    "supply_map_png",
+]
+
+#: Keys of the ``[supplies]`` table.
+SUPPLIES_KEYS = (
+    "depots",
+    "method",
+    "distance",
+    "categories",
+    "checkpoint_kg_per_entrance",
+    "building_lead_kg",
+    "volunteer_kg",
+    "hub_kg_per_household",
+    "stock_factor",
+    "restock_factor",
+    "dispatch_factor",
+    "ration_kg",
+    "request_kg",
+)
+
+#: Zones whose households are supplied.
+SUPPLIED = ("sealed", "controlled")
+
+#: Numbers of the table that are whole kilograms.
+SUPPLIES_INTEGERS = ("checkpoint_kg_per_entrance", "building_lead_kg", "volunteer_kg")
+#: Numbers of the table that are real numbers, 0 or more.
+SUPPLIES_NUMBERS = ("hub_kg_per_household", "stock_factor", "restock_factor", "dispatch_factor")
+
+
+def _default_params() -> SupplyParams:
+    return SupplyParams()
+
+
+@attrs.frozen
+class SupplySpec:
+    """A scenario's ``[supplies]`` table, resolved (see the module docstring)."""
+
+    #: ``auto``, ``synth`` or the path of a depots.csv, as written.
+    depots: str = "auto"
+    #: ``min_cost`` or ``greedy``.
+    method: str = "min_cost"
+    #: ``chain`` (links along the chain) or ``geometry`` (straight-line distances).
+    distance: str = "chain"
+    #: Rations and capacities.
+    params: SupplyParams = attrs.field(factory=_default_params)
+    #: Scale factors on the depots' stock, restock and dispatch capacity.
+    stock_factor: float = 1.0
+    restock_factor: float = 1.0
+    dispatch_factor: float = 1.0
+    #: The depots read from ``depots`` (a CSV's rows); empty for ``synth``,
+    #: which builds them from the city. Takes no part in equality.
+    loaded: tuple[Depot, ...] = attrs.field(default=(), eq=False)
+
+    def depots_for(self, city: City) -> tuple[Depot, ...]:
+        """The depots of ``city`` with the factors applied."""
+        if self.depots == "auto":
+            base = city.depots or synth_depots(city)
+        elif self.depots == "synth":
+            base = synth_depots(city)
+        else:
+            base = self.loaded
+        return tuple(
+            attrs.evolve(
+                d,
+                stock={k: math.floor(v * self.stock_factor) for k, v in d.stock.items()},
+                restock={k: math.floor(v * self.restock_factor) for k, v in d.restock.items()},
+                dispatch=math.floor(d.dispatch * self.dispatch_factor),
+            )
+            for d in base
+        )
+
+    def network(self, city: City) -> SupplyNetwork:
+        """The supply network of ``city`` by this table.
+
+        Raises:
+            MissingExtraError: ``distance = "geometry"`` without the geo extra.
+        """
+        positions = None
+        if self.distance == "geometry":
+            from gridgov.geo import synthesize
+
+            positions = positions_from_geometry(city, synthesize(city))
+        return SupplyNetwork(city, self.depots_for(city), self.params, positions)
+
+    def to_table(self) -> dict[str, Any]:
+        """The table as TOML-ready data (what :meth:`Scenario.to_toml` writes)."""
+        p = self.params
+        return {
+            "depots": self.depots,
+            "method": self.method,
+            "distance": self.distance,
+            "categories": list(p.categories),
+            "checkpoint_kg_per_entrance": p.checkpoint_kg_per_entrance,
+            "building_lead_kg": p.building_lead_kg,
+            "volunteer_kg": p.volunteer_kg,
+            "hub_kg_per_household": p.hub_kg_per_household,
+            "stock_factor": self.stock_factor,
+            "restock_factor": self.restock_factor,
+            "dispatch_factor": self.dispatch_factor,
+            "ration_kg": dict(sorted(p.ration_kg.items())),
+            "request_kg": dict(sorted(p.request_kg.items())),
+        }
+
+
+def read_supplies(
+    table: Mapping[str, Any],
+    problem: Any,
+    city: City | None,
+    base: Path,
+    extra: list[Any],
+) -> SupplySpec:
+    """Read a ``[supplies]`` table, reporting problems through ``problem(path, message)``.
+
+    Args:
+        table: the table as parsed.
+        problem: called with (key path, message) for each problem of the table.
+        city: the scenario's city (to check a depots.csv against), if built.
+        base: the folder a depots.csv path is relative to.
+        extra: problems of the depots.csv (with its own lines) are added here.
+    """
+    default = SupplySpec()
+    for key in table:
+        if key not in SUPPLIES_KEYS:
+            close = difflib.get_close_matches(key, SUPPLIES_KEYS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            problem(
+                ("supplies", key),
+                f"unknown key ({hint}expected one of: {', '.join(SUPPLIES_KEYS)})",
+            )
+    depots, loaded = _read_depots(table, problem, city, base, extra)
+    choices = {"method": ("min_cost", "greedy"), "distance": ("chain", "geometry")}
+    chosen: dict[str, str] = {}
+    for key, allowed in choices.items():
+        value = table.get(key, getattr(default, key))
+        if value not in allowed:
+            problem(("supplies", key), f"unknown {key} {value!r} (expected {' or '.join(allowed)})")
+            value = getattr(default, key)
+        chosen[key] = value
+    categories = table.get("categories", list(CATEGORIES))
+    if (
+        not isinstance(categories, list)
+        or not categories
+        or not all(isinstance(k, str) and k for k in categories)
+        or len(set(categories)) != len(categories)
+    ):
+        problem(
+            ("supplies", "categories"),
+            f"must be a list of distinct category names, got {categories!r}",
+        )
+        categories = list(CATEGORIES)
+    values, factors = _read_numbers(table, problem)
+    ration = _read_kg(table, "ration_kg", None, problem)
+    missing = [k for k in categories if k not in ration]
+    if missing:
+        problem(
+            ("supplies", "categories"),
+            f"category {missing[0]!r} has no ration (add it under [supplies.ration_kg])",
+        )
+    params = SupplyParams(
+        categories=tuple(categories),
+        ration_kg=ration,
+        request_kg=_read_kg(table, "request_kg", ("food_supplies", "medicine"), problem),
+        request_category={
+            r: k for r, k in default.params.request_category.items() if k in categories
+        },
+        **values,
+    )
+    return SupplySpec(
+        depots=depots,
+        method=chosen["method"],
+        distance=chosen["distance"],
+        params=params,
+        loaded=loaded,
+        **factors,
+    )
+
+
+def _read_depots(
+    table: Mapping[str, Any], problem: Any, city: City | None, base: Path, extra: list[Any]
+) -> tuple[str, tuple[Depot, ...]]:
+    depots = table.get("depots", SupplySpec().depots)
+    if not isinstance(depots, str) or not depots:
+        problem(
+            ("supplies", "depots"),
+            f"must be 'auto', 'synth' or the path of a depots.csv, got {depots!r}",
+        )
+        return SupplySpec().depots, ()
+    if depots in ("auto", "synth"):
+        return depots, ()
+    path = base / depots
+    if not path.is_file():
+        problem(
+            ("supplies", "depots"),
+            f"no depots.csv at {str(path)!r} (expected 'auto', 'synth' or a file)",
+        )
+        return depots, ()
+    try:
+        return depots, load_depots(path, city)
+    except DepotsError as exc:
+        extra.extend(exc.problems)
+        return depots, ()
+
+
+def _is_kg(value: object) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and math.isfinite(value)
+        and value >= 0
+    )
+
+
+def _read_numbers(
+    table: Mapping[str, Any], problem: Any
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """The whole-kg capacities, the hub's throughput and the factors."""
+    values: dict[str, Any] = {}
+    factors: dict[str, float] = {}
+    for key in SUPPLIES_INTEGERS:
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                problem(
+                    ("supplies", key), f"must be a whole number of kg, 0 or more, got {value!r}"
+                )
+            else:
+                values[key] = value
+    for key in SUPPLIES_NUMBERS:
+        if key in table:
+            value = table[key]
+            if not _is_kg(value):
+                problem(("supplies", key), f"must be a finite number, 0 or more, got {value!r}")
+            elif key == "hub_kg_per_household":
+                values[key] = float(value)
+            else:
+                factors[key] = float(value)
+    return values, factors
+
+
+def _read_kg(
+    table: Mapping[str, Any], key: str, known: tuple[str, ...] | None, problem: Any
+) -> dict[str, float]:
+    """A sub-table of kg per name over its defaults (``known``: the names allowed)."""
+    out = dict(getattr(SupplySpec().params, key))
+    if key not in table:
+        return out
+    sub = table[key]
+    if not isinstance(sub, dict):
+        problem(("supplies", key), f"must be a table of kg per category, got {sub!r}")
+        return out
+    for name, value in sub.items():
+        if known is not None and name not in known:
+            problem(
+                ("supplies", key, name),
+                f"unknown request category {name!r} (expected one of: {', '.join(known)})",
+            )
+        elif not _is_kg(value):
+            problem(("supplies", key, name), f"must be kg, 0 or more, got {value!r}")
+        else:
+            out[name] = float(value)
+    return out
+
+
+def supply_columns(categories: Sequence[str]) -> tuple[str, ...]:
+    """The columns of ``supplies.csv`` for these categories."""
+    return (
+        "day",
+        "date",
+        "compounds_supplied",
+        *(f"demand_kg_{k}" for k in categories),
+        *(f"delivered_kg_{k}" for k in categories),
+        *(f"unmet_kg_{k}" for k in categories),
+        *(f"household_days_unsupplied_{k}" for k in categories),
+        "latency_hours_p50",
+        "latency_hours_p95",
+        *(f"unmet_kg_{b}" for b in BINDING),
+        "binding",
+        "building_leads_requested",
+        *(f"stock_kg_{k}" for k in categories),
+    )
+
+
+#: The columns of ``supplies_compounds.csv``: the run's totals per compound.
+COMPOUND_COLUMNS = ("compound", "household_days_unsupplied")
+
+
+def supply_map_png(city: City, geometry: Any, unsupplied: Mapping[str, int]) -> bytes:
+    """A map of the compounds that went unsupplied: household-days over the run.
+
+    Compounds are drawn in the geometry's local projection, shaded by the
+    household-days their households spent without at least one category;
+    compounds that never lacked anything are light grey. The map frames the
+    communities of the compounds that were supplied at all.
+
+    Args:
+        city: the city.
+        geometry: its :class:`gridgov.geo.CityGeometry` (the ``geo`` extra).
+        unsupplied: compound -> household-days (compounds that were supplied).
+
+    Returns:
+        PNG bytes (the ``plot`` extra: matplotlib).
+
+    Raises:
+        MissingExtraError: matplotlib or shapely is not installed.
+    """
+    import importlib
+
+    importlib.import_module("gridgov.geo")  # MissingExtraError without shapely
+    shapely = importlib.import_module("shapely")
+    try:
+        figure_module = importlib.import_module("matplotlib.figure")
+        colormaps = importlib.import_module("matplotlib").colormaps
+        importlib.import_module("matplotlib.backends.backend_agg")
+    except ImportError as exc:
+        raise MissingExtraError("matplotlib", "plot", exc) from None
+    communities = sorted({city.compounds[c].community for c in unsupplied if c in city.compounds})
+    shown = sorted(
+        c for c, comp in city.compounds.items() if comp.community in communities and c in geometry
+    )
+    figure = figure_module.Figure(figsize=(7, 6), dpi=100, layout="constrained")
+    axes = figure.add_subplot()
+    top = max([v for v in unsupplied.values()] + [1])
+    cmap = colormaps["Reds"]
+    for compound, shape in zip(shown, geometry.metric(shown), strict=True):
+        value = unsupplied.get(compound, 0)
+        colour = cmap(0.15 + 0.85 * value / top) if value else "#dfe5ec"
+        for part in shapely.get_parts(shape):
+            if part.geom_type != "Polygon":
+                continue
+            xs, ys = part.exterior.xy
+            axes.fill(list(xs), list(ys), color=colour, linewidth=0.3, edgecolor="#5b6573")
+    axes.set_aspect("equal")
+    axes.set_axis_off()
+    axes.set_title(f"Household-days unsupplied over the run (darkest: {top:,})")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+#: The columns of ``supplies.csv`` for the default categories.
+SUPPLY_COLUMNS = supply_columns(CATEGORIES)
+
+
+class SupplyDaily:
+    """Dispatches supplies once a day during a run and collects ``supplies.csv``'s rows.
+
+    Args:
+        spec: the scenario's ``[supplies]`` table.
+        network: the supply network of the run's city (``spec.network(city)``).
+        rates: the scenario's request rates (zone -> ticket category -> per
+            household per day); the food and medicine ones add their expected
+            number of requests to each supplied compound's demand (no random
+            draw, so the run's other figures do not change).
+    """
+
+    def __init__(
+        self,
+        spec: SupplySpec,
+        network: SupplyNetwork,
+        rates: Mapping[str, Mapping[str, float]],
+    ) -> None:
+        self.spec = spec
+        self.network = network
+        self.rates = {z: dict(r) for z, r in rates.items()}
+        self.categories = network.params.categories
+        self.columns = supply_columns(self.categories)
+        self.rows: list[tuple[Any, ...]] = []
+        self.totals: dict[str, float] = {}
+        #: Compound -> household-days without at least one category, over the run.
+        self.by_compound: dict[str, int] = {}
+        self._waited: list[tuple[float, int]] = []
+
+    def dispatch(self, engine: Any, day: float, date: str) -> tuple[Any, ...]:
+        """Run the day's dispatch on ``engine`` and return (and keep) the day's row.
+
+        On a day with no sealed or controlled compound and nothing owed there
+        is no dispatch (and the depots' restock waits for a day with work).
+        """
+        zones = engine.zones()
+        supplied = [c for c, z in zones.items() if z in SUPPLIED]
+        if not supplied and not engine.supplies.owed():
+            return self._row(engine, (), zones, day, date)
+        requested = set(self.network.params.request_category)
+        requests: dict[str, dict[str, float]] = {}
+        for compound in supplied:
+            rates = self.rates.get(zones[compound])
+            if not rates:
+                continue
+            households = self.network.households.get(compound, 0)
+            per = {k: households * r for k, r in rates.items() if k in requested and r > 0}
+            if per:
+                requests[compound] = per
+        result = engine.dispatch_supplies(method=self.spec.method, requests=requests)
+        return self._row(engine, result.events, zones, day, date)
+
+    def _row(
+        self, engine: Any, events: Sequence[Any], zones: Mapping[str, str], day: float, date: str
+    ) -> tuple[Any, ...]:
+        categories = self.categories
+        params = self.network.params
+        demand = dict.fromkeys(categories, 0)
+        delivered = dict.fromkeys(categories, 0)
+        binding = dict.fromkeys(BINDING, 0)
+        waited: list[tuple[float, int]] = []
+        leads = 0
+        for event in events:
+            if event.type == "supply.demanded":
+                for per in event.data["compounds"].values():
+                    for k, kg in per.items():
+                        demand[k] = demand.get(k, 0) + int(kg)
+            elif event.type == "supply.delivered":
+                for k, kg in event.data["kg"].items():
+                    delivered[k] = delivered.get(k, 0) + int(kg)
+                for pairs in event.data["waited_hours"].values():
+                    waited += [(float(h), int(kg)) for h, kg in pairs]
+            elif event.type == "supply.short":
+                for per in event.data["binding"].values():
+                    for name, kg in per.items():
+                        binding[name] += int(kg)
+            elif event.type == "supply.hands_requested":
+                leads += int(event.data["people"])
+        book = engine.supplies
+        owed = book.owed_by_compound()
+        unmet = dict.fromkeys(categories, 0)
+        unsupplied = dict.fromkeys(categories, 0)
+        for compound, per in owed.items():
+            households = self.network.households.get(compound, 0)
+            lacking = 0
+            for k, kg in per.items():
+                unmet[k] = unmet.get(k, 0) + kg
+                ration = params.ration(k)
+                if ration > 0 and k in unsupplied:
+                    short = min(households, math.ceil(kg / ration))
+                    unsupplied[k] += short
+                    lacking = max(lacking, short)
+            # Households left without at least one category today (for the map).
+            self.by_compound[compound] = self.by_compound.get(compound, 0) + lacking
+        stock = book.stock()
+        supplied = sum(1 for z in zones.values() if z in SUPPLIED)
+        top = max(BINDING, key=lambda b: (binding[b], -BINDING.index(b)))
+        p50 = percentile(waited, 0.5)
+        p95 = percentile(waited, 0.95)
+        self._waited += waited
+        row = (
+            day,
+            date,
+            supplied,
+            *(demand[k] for k in categories),
+            *(delivered[k] for k in categories),
+            *(unmet[k] for k in categories),
+            *(unsupplied[k] for k in categories),
+            "" if math.isnan(p50) else round(p50, 3),
+            "" if math.isnan(p95) else round(p95, 3),
+            *(binding[b] for b in BINDING),
+            top if binding[top] else "",
+            leads,
+            *(stock.get(k, 0) for k in categories),
+        )
+        for k in categories:
+            self.totals[f"delivered_{k}"] = self.totals.get(f"delivered_{k}", 0) + delivered[k]
+            self.totals[f"unsupplied_{k}"] = self.totals.get(f"unsupplied_{k}", 0) + unsupplied[k]
+        self.totals["leads"] = self.totals.get("leads", 0) + leads
+        self.rows.append(row)
+        return row
+
+    def summary(self) -> dict[str, Any]:
+        """The run's supply figures for ``summary.json``."""
+        categories = self.categories
+        p95 = percentile(self._waited, 0.95)
+        binding_totals = dict.fromkeys(BINDING, 0)
+        for row in self.rows:
+            for b in BINDING:
+                binding_totals[b] += int(row[self.columns.index(f"unmet_kg_{b}")])
+        return {
+            "supplies_method": self.spec.method,
+            "supplies_depots": len(self.network.depots),
+            "supplies_delivered": int(
+                sum(self.totals.get(f"delivered_{k}", 0) for k in categories)
+            ),
+            **{
+                f"supplies_delivered_{k}": int(self.totals.get(f"delivered_{k}", 0))
+                for k in categories
+            },
+            "household_days_unsupplied": int(
+                sum(self.totals.get(f"unsupplied_{k}", 0) for k in categories)
+            ),
+            **{
+                f"household_days_unsupplied_{k}": int(self.totals.get(f"unsupplied_{k}", 0))
+                for k in categories
+            },
+            "supplies_latency_hours_p95": None if math.isnan(p95) else round(p95, 3),
+            "supplies_unmet_kg_by_binding": binding_totals,
+            "supplies_building_leads_requested": int(self.totals.get("leads", 0)),
+        }
