@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import attrs
 import pytest
@@ -236,12 +236,13 @@ class TestBuildValidation:
     )
     def test_duplicate_ids(self, part: str, what: str, item: object) -> None:
         """Two buildings (compounds, people, organisations) with one id are refused."""
-        originals = {
+        makers: dict[str, Callable[[], Sequence[object]]] = {
             "buildings": toy_buildings,
             "compounds": toy_compounds,
             "people": toy_people,
             "organisations": toy_organisations,
-        }[part]()
+        }
+        originals = makers[part]()
         error = refused(**{part: [*originals, item]})
         assert str(error) == f"duplicate {what} ids: {item.id}"  # type: ignore[attr-defined]
         assert error.ids == (item.id,)  # type: ignore[attr-defined]

@@ -60,7 +60,8 @@ def layer_edges(outbreak: CovasimOutbreak, key: str) -> dict[str, np.ndarray]:
 def touches(outbreak: CovasimOutbreak, edges: dict[str, np.ndarray], compound: str) -> np.ndarray:
     inside = np.zeros(outbreak.map.agents, dtype=bool)
     inside[outbreak.map.agents_in(compound)] = True
-    return inside[edges["p1"]] | inside[edges["p2"]]
+    either: np.ndarray = inside[edges["p1"]] | inside[edges["p2"]]
+    return either
 
 
 class TestOptions:
@@ -116,7 +117,7 @@ class TestAgentMap:
             building = CITY.building(agent_map.buildings[agent_map.building[agent]])
             assert building.compound == agent_map.compounds[agent_map.compound[agent]]
             assert building.grid == agent_map.grids[agent_map.grid[agent]]
-        buildings_of = {}
+        buildings_of: dict[int, int] = {}
         for household, building in zip(agent_map.household, agent_map.building, strict=True):
             assert buildings_of.setdefault(household, building) == building
 

@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 
 shapely = pytest.importorskip("shapely", reason="the geo extra (shapely) is not installed")
 
+from shapely.geometry import Polygon  # noqa: E402
+
 from gridgov import City, GeometryError, GridgovError, MissingExtraError  # noqa: E402
 from gridgov.cli import main  # noqa: E402
 from gridgov.geo import (  # noqa: E402
@@ -93,6 +95,7 @@ class TestProjection:
         # A regular 64-gon inscribed in a circle of radius r.
         expected = 0.5 * 64 * 2000.0**2 * math.sin(2 * math.pi / 64)
         assert proj.to_metric(circle).area == pytest.approx(expected, rel=2e-3)
+        assert isinstance(circle, Polygon)
         assert circle.exterior.is_ccw
 
     def test_origin_off_the_globe_is_refused(self) -> None:
@@ -254,6 +257,8 @@ class TestGeoJSON:
         building = sorted(small_city.buildings)[0]
         compound = sorted(small_city.compounds)[0]
         lon, lat = small_geo[grid].representative_point().coords[0]
+        city_shape = small_geo[small_city.chain.city]
+        assert isinstance(city_shape, Polygon)
         bowtie = {
             "type": "Polygon",
             "coordinates": [
@@ -271,9 +276,7 @@ class TestGeoJSON:
                 small_city.chain.city,
                 {
                     "type": "Polygon",
-                    "coordinates": [
-                        [list(p) for p in small_geo[small_city.chain.city].exterior.coords]
-                    ],
+                    "coordinates": [[list(p) for p in city_shape.exterior.coords]],
                 },
             ),
             _feature(grid, bowtie),
@@ -502,6 +505,7 @@ class TestAreaMatcher:
     def test_cap_polygon_is_latitude_first(self, small_city: City, small_geo: CityGeometry) -> None:
         compound = sorted(small_city.compounds)[0]
         shape = small_geo[compound]
+        assert isinstance(shape, Polygon)
         ring = [(lat, lon) for lon, lat in shape.exterior.coords]
         matcher = AreaMatcher(small_city, small_geo)
         assert matcher.match_cap(polygons=[ring]) == matcher.match(shape)
@@ -512,7 +516,9 @@ class TestAreaMatcher:
         from gridgov.alerts import CapArea
 
         compound = sorted(small_city.compounds)[0]
-        ring = tuple((lat, lon) for lon, lat in small_geo[compound].exterior.coords)
+        shape = small_geo[compound]
+        assert isinstance(shape, Polygon)
+        ring = tuple((lat, lon) for lon, lat in shape.exterior.coords)
         area = CapArea(area_desc="drawn by hand", polygons=(ring,))
         matcher = AreaMatcher(small_city, small_geo)
         assert matcher(area) == matcher.match_cap(polygons=[ring])
@@ -753,7 +759,9 @@ class TestAlertsByGeometry:
         capsys: pytest.CaptureFixture[str],
     ) -> None:
         compound = "990101001001-C01"
-        ring = " ".join(f"{lat},{lon}" for lon, lat in small_geo[compound].exterior.coords)
+        shape = small_geo[compound]
+        assert isinstance(shape, Polygon)
+        ring = " ".join(f"{lat},{lon}" for lon, lat in shape.exterior.coords)
         path = self._alert(tmp_path, ring)
         assert main(["alert", str(path), "--preset", "small", "--json"]) == 0
         [row] = json.loads(capsys.readouterr().out)["alerts"]

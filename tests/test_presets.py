@@ -138,13 +138,15 @@ class TestJiamusiFigures:
     def test_exclusive_grids_owned(self, jiamusi_city: City) -> None:
         """Each exclusive grid belongs to one enterprise, hospital or mall of its
         community, or to a prison (an institution)."""
-        owners = [o for o in jiamusi_city.organisations.values() if o.exclusive_grid]
-        assert sorted(o.exclusive_grid for o in owners) == sorted(jiamusi_city.grids("exclusive"))
-        for org in owners:
+        owners = {
+            o.exclusive_grid: o for o in jiamusi_city.organisations.values() if o.exclusive_grid
+        }
+        assert sorted(owners) == sorted(jiamusi_city.grids("exclusive"))
+        for grid, org in owners.items():
             prison = jiamusi_city.chain.unit(jiamusi_city.street_of(org.community)).kind == "prison"
             assert org.kind == ("institution" if prison else org.kind)
             assert org.kind in {"enterprise", "hospital", "mall", "institution"}
-            assert jiamusi_city.community_of(org.exclusive_grid) == org.community
+            assert jiamusi_city.community_of(grid) == org.community
 
     def test_volunteer_bases(self, jiamusi_city: City) -> None:
         """The volunteer federation runs 23 service bases."""

@@ -170,6 +170,7 @@ class TestRuns:
         """distance = "geometry" plans on synthetic shapes; metrics.csv is unchanged."""
         pytest.importorskip("gridgov.geo")
         plain, supplied = runs
+        assert supplied.scenario.supplies is not None
         spec = attrs.evolve(supplied.scenario.supplies, distance="geometry")
         real = run_scenario(attrs.evolve(supplied.scenario, supplies=spec))
         assert real.rows == plain.rows

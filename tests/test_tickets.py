@@ -579,10 +579,11 @@ class TestReplay:
                 ticket = sorted(t.id for t in desk)[which % len(desk)]
                 if command == "forward":
                     command = FORWARD.get(desk.ticket(ticket).state, "archive")
-                data: dict[str, Any] = {
+                arguments: dict[str, dict[str, Any]] = {
                     "score": {"score": value},
                     "reject": {"reason": "not ours"},
-                }.get(command, {})
+                }
+                data = arguments.get(command, {})
                 try:
                     changes = desk.plan_trigger(ticket, command, now, **data)
                 except GridgovError:
@@ -684,7 +685,8 @@ class TestScorecards:
         assert card.tickets == 3
         assert card.on_time["accepted"] == 1.0
         assert card.on_time["classified"] == 0.5  # the late repair breached
-        assert (card.escalated, card.escalation_rate) == (1, pytest.approx(1 / 3))
+        assert card.escalated == 1
+        assert card.escalation_rate == pytest.approx(1 / 3)
         assert (card.reopened, card.reopen_rate) == (1, 0.5)
         assert (card.scores, card.mean_score) == (2, 2.5)
         assert card.withdrawn == 1
@@ -1000,12 +1002,12 @@ class TestBulk:
         steps = ("classify", "track", "supervise", "feed_back", "score", "publish", "archive")
         end = horizon * 60_000_000
         times = []  # per ticket: opening, then the end of each step, in microseconds
-        for _, _, _, opened, gaps in tickets:
-            at = [opened * 60_000_000]
+        for _, _, _, start, gaps in tickets:
+            stamps = [start * 60_000_000]
             for gap in gaps:
-                at.append(at[-1] + gap * 60_000_000)
-            times.append(at)
-        modes = {}
+                stamps.append(stamps[-1] + gap * 60_000_000)
+            times.append(stamps)
+        modes: dict[str, str] = {}
         for grid, _, mode, _, _ in tickets:
             modes.setdefault(grid, mode)
         base = TicketArrays.micros(T0)
@@ -1022,9 +1024,9 @@ class TestBulk:
                 if change.kind in ("ticket.escalated", "ticket.overdue"):
                     climbs_desk.append((ids.index(change.ticket), change.kind, change.new))
 
-        for at, k, i in events:
-            advance(at)
-            when = T0 + timedelta(microseconds=at)
+        for micros, k, i in events:
+            advance(micros)
+            when = T0 + timedelta(microseconds=micros)
             if k == 0:
                 desk.open(tickets[i][0], tickets[i][1], when, ticket=ids[i])
             elif steps[k - 1] == "score":

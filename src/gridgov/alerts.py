@@ -42,7 +42,8 @@ from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidd
 from gridgov.city import City
 from gridgov.errors import AlertError, GridgovError, UnknownUnitError
 from gridgov.model import Level
-from gridgov.modes import ZONES, units_compounds
+from gridgov.modes import units_compounds
+from gridgov.vocabulary import ZONES
 
 __all__ = [
     "ACTIONS",

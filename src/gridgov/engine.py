@@ -78,7 +78,6 @@ from gridgov.tickets import Private, TicketChange, TicketDesk, situation_from
 __all__ = ["CommandResult", "Engine"]
 
 _SEVERITY = {zone: rank for rank, zone in enumerate(ZONES)}
-_HOT = ("sealed", "controlled")
 _SYSTEM = "system"
 # Ticket states a delivery fulfils, and the trigger that moves each towards fed_back.
 _TO_FED_BACK = {

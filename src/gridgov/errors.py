@@ -93,9 +93,13 @@ class NotFoundError(GridgovError, KeyError):
         kind: what it should have named (``ticket``, ``open task``, ...).
     """
 
-    def __init__(self, id: str, kind: str = "item", where: str = "") -> None:
+    def __init__(
+        self, id: str, kind: str = "item", where: str = "", *, message: str | None = None
+    ) -> None:
         # ``kind`` ending in ";" is a phrase of its own: "no {kind} {id!r}".
-        if kind.endswith(";"):
+        if message is not None:
+            pass
+        elif kind.endswith(";"):
             message = f"no {kind[:-1]} {id!r}{where}"
         else:
             message = f"no {kind} with id {id!r}{where}"
@@ -291,17 +295,21 @@ class MissingExtraError(GridgovError):
         extra: the extra of gridgov that installs it.
     """
 
-    def __init__(self, module: str, extra: str, cause: BaseException) -> None:
+    def __init__(
+        self, module: str, extra: str, cause: BaseException, *, message: str | None = None
+    ) -> None:
         #: The module that could not be imported.
         self.module = module
         #: The extra that installs it.
         self.extra = extra
-        detail = (
-            "is not installed" if isinstance(cause, ModuleNotFoundError) else f"failed: {cause}"
-        )
-        super().__init__(
-            f"{module} {detail}; install the {extra!r} extra: pip install 'gridgov[{extra}]'"
-        )
+        if message is None:
+            detail = (
+                "is not installed" if isinstance(cause, ModuleNotFoundError) else f"failed: {cause}"
+            )
+            message = (
+                f"{module} {detail}; install the {extra!r} extra: pip install 'gridgov[{extra}]'"
+            )
+        super().__init__(message)
 
 
 class GeometryError(GridgovError):

@@ -29,8 +29,9 @@ from typing import Any
 from transitions import Machine
 
 from gridgov.city import City
-from gridgov.errors import GridgovError, TransitionError
+from gridgov.errors import GridgovError, NotFoundError, TransitionError
 from gridgov.model import Level
+from gridgov.vocabulary import MODES, ZONES
 
 __all__ = [
     "MODES",
@@ -42,12 +43,6 @@ __all__ = [
     "mode_board",
     "zone_board",
 ]
-
-#: Community modes.
-MODES = ("normal", "alert", "emergency", "recovery")
-
-#: Compound zones, from the mildest to the most severe.
-ZONES = ("open", "precaution", "controlled", "sealed")
 
 #: Triggers of the community mode machine.
 MODE_TRANSITIONS: tuple[dict[str, Any], ...] = (
@@ -226,11 +221,11 @@ class StateBoard:
         Raises:
             TransitionError: the trigger is not allowed in the unit's state
                 (nothing changes).
-            GridgovError: no such unit on this board.
+            NotFoundError: no such unit on this board.
         """
         model = self._models.get(unit)
         if model is None:
-            raise GridgovError(f"no {self.kind_label} with id {unit!r} on the {self.kind} board")
+            raise NotFoundError(unit, self.kind_label, f" on the {self.kind} board")
         self.destination(unit, model.state, trigger)
         model.trigger(trigger)  # type: ignore[attr-defined]
         return model.state

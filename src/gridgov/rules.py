@@ -96,6 +96,18 @@ from gridgov._toml import (
 )
 from gridgov.errors import Problem, RulesError
 from gridgov.model import Level
+from gridgov.vocabulary import (
+    HOT_ZONES,
+    OFF,
+    POOL_LEVELS,
+    ROLES,
+    SCOPE_LEVELS,
+    STEPPING_ZONES,
+    TICKET_LEVELS,
+    TICKET_MODES,
+    TICKET_STEPS,
+    ZONES,
+)
 
 __all__ = [
     "OFF",
@@ -118,55 +130,15 @@ __all__ = [
     "read_rules",
 ]
 
-#: Compound zones from open to sealed (the order of severity).
-ZONES = ("open", "precaution", "controlled", "sealed")
-
-#: Levels a scope may name, lowest first.
-SCOPE_LEVELS = ("compound", "grid", "community", "street", "district", "city")
-
-#: The scope value that switches a measure off in a rules file.
-OFF = "off"
-
 #: The city is this many levels above a compound, the widest gap an override can ask.
 MAX_LEVELS_ABOVE = len(SCOPE_LEVELS) - 1
 
 # Zones that step down, most severe first; ``open`` is where they all end.
-_STEPPING = ("sealed", "controlled", "precaution")
+_STEPPING = STEPPING_ZONES
 _SEVERITY = {zone: i for i, zone in enumerate(ZONES)}
 
 #: Emergency roles a zone can ask for, in the order posts are filled.
-STAFF_ROLES = (
-    "point_lead",
-    "building_lead",
-    "checkpoint",
-    "registration",
-    "disinfection",
-    "volunteer",
-    "front_line",
-)
-
-#: Pool levels people are drawn from, in the default filling order.
-POOL_LEVELS = ("community", "big_party_committee", "street", "district", "city")
-
-#: States of the eight-step closed loop that have a time limit, in loop order:
-#: how long a ticket may stay in each before its next step.
-TICKET_STEPS = (
-    "accepted",
-    "classified",
-    "tracking",
-    "supervising",
-    "fed_back",
-    "scored",
-    "published",
-)
-
-#: The situations a ticket's time limits depend on: ``emergency`` for a
-#: request from a compound in one of ``TicketRule.emergency_zones`` or from a
-#: community in emergency mode, ``normal`` otherwise.
-TICKET_MODES = ("normal", "emergency")
-
-#: Levels that may hold the authority for a request category, lowest first.
-TICKET_LEVELS = ("grid", "community", "street", "district", "city")
+STAFF_ROLES = ROLES
 
 _TOP_KEYS = ("version", "areas", "case", "zones", "modes", "overrides", "staffing", "tickets")
 _TICKET_KEYS = ("low_score", "reopens", "emergency_zones", "hours", "categories")
@@ -250,6 +222,10 @@ def _default_posts() -> dict[str, tuple[str, ...]]:
     }
 
 
+def _to_names(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 def _to_posts(value: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
     return {zone: tuple(roles) for zone, roles in value.items()}
 
@@ -278,7 +254,7 @@ class StaffingRule:
     #: The largest share of an organisation's staff that may be drawn at once.
     max_staff_share: float = 0.3
     #: Pools tried in order.
-    pools: tuple[str, ...] = attrs.field(default=POOL_LEVELS, converter=tuple)
+    pools: tuple[str, ...] = attrs.field(default=POOL_LEVELS, converter=_to_names)
     #: The planner dispatches members to tasks; when false, tasks wait on the
     #: community's board to be claimed.
     auto_claim: bool = True
@@ -393,9 +369,7 @@ class TicketRule:
     #: later low score escalates it one level up (at the city it stands).
     reopens: int = 1
     #: Zones whose residents' requests run on the emergency limits.
-    emergency_zones: tuple[str, ...] = attrs.field(
-        default=("sealed", "controlled"), converter=tuple
-    )
+    emergency_zones: tuple[str, ...] = attrs.field(default=HOT_ZONES, converter=_to_names)
 
     def _meaning(self) -> tuple[Any, ...]:
         modes = {*TICKET_MODES, *self.hours}

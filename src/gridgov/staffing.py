@@ -39,7 +39,8 @@ import attrs
 from gridgov.city import City
 from gridgov.errors import GridgovError
 from gridgov.model import Level, PersonKind
-from gridgov.rules import STAFF_ROLES, StaffingRule
+from gridgov.rules import StaffingRule
+from gridgov.vocabulary import CLAIMABLE_ROLES, ROLES
 
 __all__ = [
     "CLAIMABLE",
@@ -57,8 +58,6 @@ __all__ = [
     "required_posts",
 ]
 
-#: Emergency roles, in the order posts are filled (most urgent first).
-ROLES = STAFF_ROLES
 
 #: Who may hold each role.
 ROLE_KIND: Mapping[str, PersonKind] = {
@@ -73,7 +72,7 @@ ROLE_KIND: Mapping[str, PersonKind] = {
 
 #: Roles that are tasks on a community's task board, claimed by in-service
 #: members (the "dynamic claiming" of practice).
-CLAIMABLE = frozenset({"checkpoint", "registration", "disinfection"})
+CLAIMABLE = CLAIMABLE_ROLES
 
 _PRIORITY = {role: i for i, role in enumerate(ROLES)}
 

@@ -95,12 +95,16 @@ def _float_map(value: Mapping[str, float]) -> dict[str, float]:
     return {str(k): float(v) for k, v in dict(value).items()}
 
 
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class SupplyParams:
     """Rations and capacities of the supply chain (defaults and sources in docs/supplies.md)."""
 
     #: Supply categories, in planning order (most urgent first).
-    categories: tuple[str, ...] = attrs.field(default=CATEGORIES, converter=tuple)
+    categories: tuple[str, ...] = attrs.field(default=CATEGORIES, converter=_names)
     #: Kilograms per household per day, per category.
     ration_kg: Mapping[str, float] = attrs.field(
         factory=lambda: {"medicine": 0.05, "food": 3.2, "daily_goods": 0.4},

@@ -45,6 +45,7 @@ import attrs
 
 from gridgov.errors import GridgovError
 from gridgov.supplies import DispatchPlan, SupplyDay, SupplyNetwork, plan_dispatch, plan_greedy
+from gridgov.vocabulary import HOT_ZONES
 
 __all__ = [
     "SUPPLIED_ZONES",
@@ -67,7 +68,7 @@ SUPPLY_EVENTS = (
 )
 
 #: Zones whose households need supplies delivered.
-SUPPLIED_ZONES = ("sealed", "controlled")
+SUPPLIED_ZONES = HOT_ZONES
 
 #: One event record: (type, unit, cause, data).
 Record = tuple[str, str, str, dict[str, Any]]

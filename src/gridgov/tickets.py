@@ -55,7 +55,14 @@ from gridgov.errors import ClockError, GridgovError, TransitionError, UnknownUni
 from gridgov.model import Level
 from gridgov.modes import StateBoard
 from gridgov.privacy import redact as _redact
-from gridgov.rules import TICKET_LEVELS, TICKET_MODES, TICKET_STEPS, TicketRule
+from gridgov.rules import TicketRule
+from gridgov.vocabulary import (
+    CLOSED_TICKET_STATES,
+    TICKET_LEVELS,
+    TICKET_MODES,
+    TICKET_STATES,
+    TICKET_STEPS,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -83,17 +90,7 @@ __all__ = [
 ]
 
 #: The states of a ticket, in loop order; ``accepted`` is the initial one.
-STATES = (
-    "accepted",
-    "classified",
-    "tracking",
-    "supervising",
-    "fed_back",
-    "scored",
-    "published",
-    "archived",
-    "withdrawn",
-)
+STATES = TICKET_STATES
 
 #: The workflow: one ``transitions`` definition, the single source of truth.
 TICKET_TRANSITIONS: tuple[dict[str, Any], ...] = (
@@ -111,7 +108,7 @@ TICKET_TRANSITIONS: tuple[dict[str, Any], ...] = (
 )
 
 #: States in which a ticket is closed (Open311 ``closed``).
-CLOSED_STATES = frozenset({"published", "archived", "withdrawn"})
+CLOSED_STATES = CLOSED_TICKET_STATES
 
 #: Kinds of change record, each an event type; ``old``/``new`` are states for
 #: the first six and units for the three moves.

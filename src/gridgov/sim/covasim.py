@@ -83,7 +83,13 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from gridgov.city import City
-from gridgov.errors import GridgovError, Problem, ScenarioError
+from gridgov.errors import (
+    GridgovError,
+    MissingExtraError,
+    NotFoundError,
+    Problem,
+    ScenarioError,
+)
 from gridgov.sim.outbreak import PEOPLE_PER_HOUSEHOLD
 from gridgov.sim.scenario import OutbreakSpec, Scenario, SeedCase
 
@@ -295,9 +301,12 @@ def _covasim() -> tuple[ModuleType, ModuleType]:
             cv = importlib.import_module("covasim")
         ss = importlib.import_module("starsim")
     except ImportError as error:
-        raise GridgovError(
-            "the covasim outbreak driver needs Covasim: pip install 'gridgov[covasim]' "
-            f"({COVASIM_SPEC}); {error}"
+        raise MissingExtraError(
+            "covasim",
+            "covasim",
+            error,
+            message="the covasim outbreak driver needs Covasim: pip install 'gridgov[covasim]' "
+            f"({COVASIM_SPEC}); {error}",
         ) from None
     return cv, ss
 
@@ -339,14 +348,16 @@ class AgentMap:
         """The agents (uids, sorted) living in ``compound``.
 
         Raises:
-            GridgovError: the compound is not in the modelled area.
+            NotFoundError: the compound is not in the modelled area.
         """
         import numpy as np
 
         try:
             index = self.compounds.index(compound)
         except ValueError:
-            raise GridgovError(f"compound {compound!r} is not in the modelled area") from None
+            raise NotFoundError(
+                compound, "compound", message=f"compound {compound!r} is not in the modelled area"
+            ) from None
         return np.flatnonzero(self.compound == index)
 
     def agents_per_compound(self) -> np.ndarray:

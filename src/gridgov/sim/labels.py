@@ -56,6 +56,7 @@ GROUPS: dict[str, tuple[Figure, ...]] = {
         ("tickets_escalated_district", "Escalated to the district", "tickets"),
         ("tickets_escalated_city", "Escalated to the city", "tickets"),
     ),
+    "Supplies": (("supplies_delivered", "Supplies delivered", "kg"),),
     "Run": (
         ("scenario", "Scenario", ""),
         ("seed", "Seed", ""),

@@ -1,8 +1,10 @@
 """Outbreak drivers: where confirmed cases come from in a simulation.
 
-A driver is anything with the small :class:`OutbreakDriver` interface: the
-runner tells it the zones of the compounds at each step, and it answers with
-the cases confirmed during that step (compound and time). The built-in
+A driver is anything with the small
+:class:`~gridgov.sim.drivers.OutbreakDriver` interface: the runner tells it
+the zones of the compounds at each step, and it answers with the cases
+confirmed during that step (compound and time); the registry of
+:mod:`gridgov.sim.drivers` builds the one a scenario names. The built-in
 :class:`CompoundOutbreak` is a compound-level stochastic model, with no heavy
 dependency beyond numpy:
 
@@ -17,52 +19,29 @@ dependency beyond numpy:
   the engine then, and stays infectious for ``infectious_days``.
 
 :class:`ReplayOutbreak` only replays the cases the scenario lists (from
-``cases`` or a CSV). A Covasim adapter plugs in behind the same interface.
+``cases`` or a CSV). A Covasim adapter (:mod:`gridgov.sim.covasim`) plugs in
+behind the same interface.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from gridgov.city import City
 from gridgov.model import Level
+from gridgov.sim.drivers import OutbreakDriver, make_driver
 from gridgov.sim.scenario import OutbreakSpec, SeedCase
 
-if TYPE_CHECKING:  # numpy is an extra, imported when a driver starts
+if TYPE_CHECKING:  # numpy is imported when a driver starts
     import numpy as np
+
+    from gridgov.engine import Engine
 
 __all__ = ["CompoundOutbreak", "OutbreakDriver", "ReplayOutbreak", "make_driver"]
 
 #: People per household, to turn households into susceptible residents.
 PEOPLE_PER_HOUSEHOLD = 2.1
-
-
-class OutbreakDriver(Protocol):
-    """What the runner needs of an outbreak driver."""
-
-    def step(self, day: float, days: float, zones: Mapping[str, str]) -> list[tuple[str, float]]:
-        """Advance from ``day`` by ``days``; return the cases confirmed meanwhile.
-
-        Args:
-            day: the start of the step, in days from the start of the run.
-            days: the length of the step, in days.
-            zones: every compound's zone now.
-
-        Returns:
-            (compound, day confirmed) pairs, in time order.
-        """
-        ...
-
-    @property
-    def infections(self) -> int:
-        """Infections so far (confirmed or not)."""
-        ...
-
-    @property
-    def new_infections(self) -> int:
-        """Infections during the last step."""
-        ...
 
 
 class ReplayOutbreak:
@@ -72,6 +51,14 @@ class ReplayOutbreak:
         self._cases = sorted(cases, key=lambda c: (c.day, c.compound))
         self._next = 0
         self._new = 0
+
+    @classmethod
+    def from_spec(cls, city: City, spec: OutbreakSpec, seed: int) -> ReplayOutbreak:
+        """The driver the registry builds: the spec's cases (city and seed unused)."""
+        return cls(spec.cases)
+
+    def bind(self, engine: Engine) -> None:
+        """Nothing to read off the engine."""
 
     def step(self, day: float, days: float, zones: Mapping[str, str]) -> list[tuple[str, float]]:
         """The listed cases whose day falls in [day, day + days)."""
@@ -139,6 +126,14 @@ class CompoundOutbreak:
         self._factor = {"sealed": spec.sealed_factor, "controlled": spec.controlled_factor}
         self._zeros = np.zeros(count)
 
+    @classmethod
+    def from_spec(cls, city: City, spec: OutbreakSpec, seed: int) -> CompoundOutbreak:
+        """The driver the registry builds."""
+        return cls(city, spec, seed)
+
+    def bind(self, engine: Engine) -> None:
+        """Nothing to read off the engine: the zones come with each step."""
+
     @property
     def infections(self) -> int:
         """Infections so far (confirmed or not)."""
@@ -195,25 +190,3 @@ class CompoundOutbreak:
         due = sorted((d, i) for d, i in self._pending if d < end)
         self._pending = [(d, i) for d, i in self._pending if d >= end]
         return [(self.compounds[i], d) for d, i in due]
-
-
-def make_driver(city: City, spec: OutbreakSpec, seed: int) -> OutbreakDriver:
-    """The driver a scenario asks for.
-
-    Raises:
-        GridgovError: an unknown driver, or an external one whose extra is missing.
-    """
-    from gridgov.errors import GridgovError
-
-    if spec.driver == "compound":
-        return CompoundOutbreak(city, spec, seed)
-    if spec.driver == "replay":
-        return ReplayOutbreak(spec.cases)
-    if spec.driver == "covasim":
-        # The extra, imported only when asked for.
-        from gridgov.sim.covasim import CovasimOutbreak
-
-        return CovasimOutbreak.from_spec(city, spec, seed)
-    raise GridgovError(
-        f"unknown outbreak driver {spec.driver!r} (expected compound, replay or covasim)"
-    )

@@ -32,6 +32,7 @@ from gridgov.engine import Engine
 from gridgov.model import Level
 from gridgov.rules import TicketRule
 from gridgov.tickets import TicketArrays
+from gridgov.vocabulary import TICKET_LEVELS
 
 __all__ = ["ClosedLoopLoad", "HandlingCapacity"]
 
@@ -44,7 +45,7 @@ _NEXT = (
     ("classified", "track"),
     ("accepted", "classify"),
 )
-_LEVELS = ("grid", "community", "street", "district", "city")
+_LEVELS = TICKET_LEVELS
 _MICROS_PER_HOUR = 3_600_000_000
 
 

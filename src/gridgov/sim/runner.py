@@ -27,20 +27,27 @@ from gridgov.city import City
 from gridgov.clock import EPOCH, ManualClock
 from gridgov.engine import Engine
 from gridgov.journal import Event
-from gridgov.modes import MODES, ZONES
-from gridgov.rules import STAFF_ROLES
-from gridgov.sim.outbreak import OutbreakDriver, make_driver
+from gridgov.sim.drivers import OutbreakDriver, make_driver
 from gridgov.sim.requests import ClosedLoopLoad
 from gridgov.sim.scenario import Scenario
 from gridgov.sim.supplies import SupplyDaily
+from gridgov.vocabulary import MODES, POOL_LEVELS, ROLES, TICKET_LEVELS, ZONES
 
-__all__ = ["ARRIVAL_HOURS", "COLUMNS", "RunResult", "build_city", "columns_for", "run_scenario"]
+__all__ = [
+    "ARRIVAL_HOURS",
+    "COLUMNS",
+    "RunResult",
+    "ScenarioRun",
+    "build_city",
+    "columns_for",
+    "run_scenario",
+]
 
-_LEVELS = ("big_party_committee", "street", "district", "city")
-_TICKET_LEVELS = ("community", "street", "district", "city")
+_LEVELS = POOL_LEVELS[1:]
+_TICKET_LEVELS = TICKET_LEVELS[1:]
 # Where the people on emergency posts came from: the pool levels, a claim on
 # the task board, or their own grid (front-line duty).
-_FILL_LEVELS = ("community", "big_party_committee", "street", "district", "city", "claim", "grid")
+_FILL_LEVELS = (*POOL_LEVELS, "claim", "grid")
 
 #: The metric columns, in order (``day`` first).
 COLUMNS: tuple[str, ...] = (
@@ -54,7 +61,7 @@ COLUMNS: tuple[str, ...] = (
     *(f"households_{z}" for z in ZONES[1:]),
     "household_days_controlled",
     "household_days_sealed",
-    *(f"posts_{what}_{role}" for role in STAFF_ROLES for what in ("needed", "filled", "short")),
+    *(f"posts_{what}_{role}" for role in ROLES for what in ("needed", "filled", "short")),
     *(f"posts_filled_from_{level}" for level in _FILL_LEVELS),
     *(f"reinforcements_{level}" for level in _LEVELS),
     "seal_to_point_lead_hours_p50",
@@ -184,7 +191,7 @@ def run_scenario(
             (built in code, loaded from a bundle); the scenario's cases and
             areas are checked against it first.
         driver: a factory for another outbreak driver (default: the
-            scenario's ``outbreak.driver``).
+            scenario's ``outbreak.driver``, from :mod:`gridgov.sim.drivers`).
 
     Returns:
         The metrics, one row per day, and a summary.
@@ -194,205 +201,277 @@ def run_scenario(
             at a compound the city lacks (at the case's file and line) and
             every area naming an unknown unit.
     """
-    run_seed = scenario.seed if seed is None else seed
-    if city is not None:
-        scenario.check_city(city)  # any city: its cases and areas must fit it
-    else:
-        city = build_city(scenario)
-    clock = ManualClock(EPOCH)
-    supplies = None
-    if scenario.supplies is not None:
-        network = scenario.supplies.network(city)
-        supplies = SupplyDaily(scenario.supplies, network, scenario.requests)
-    engine = Engine(
-        city,
-        scenario.rules,
-        clock,
-        seed=run_seed,
-        supplies=supplies.network if supplies is not None else None,
-    )
-    for case in scenario.outbreak.cases:
-        engine.zone(case.compound)  # unknown compounds fail before the run
-    outbreak = (
-        driver(city, scenario, run_seed)
-        if driver is not None
-        else make_driver(city, scenario.outbreak, run_seed)
-    )
-    bind = getattr(outbreak, "bind", None)
-    if bind is not None:
-        bind(engine)  # drivers that read point leads and posts off the engine (covasim)
-    watcher = _Watcher()
-    engine.subscribe(watcher)
-    columns = columns_for(scenario)
-    categories = sorted({c for rates in scenario.requests.values() for c in rates})
-    loop = (
-        ClosedLoopLoad(city, scenario.rules.tickets, scenario.requests, run_seed)
-        if categories
-        else None
-    )
-    ticket_totals: Counter[str] = Counter()
-    all_latencies: dict[str, list[float]] = {}
-    staffing = scenario.staffing
-    base_away = {
-        "cadre": 1 - staffing.cadres,
-        "in_service_member": 1 - staffing.in_service_members,
-        "volunteer": 1 - staffing.volunteers,
-        "grid_worker": 1 - staffing.grid_workers,
-    }
-    daily = staffing.availability < 1.0
-    if daily or any(v > 0 for v in base_away.values()):
-        engine.set_availability(_away(base_away, staffing.availability), seed=run_seed)
+    return ScenarioRun(scenario, seed=seed, city=city, driver=driver).run(progress=progress)
 
-    step = scenario.run.step_hours / 24
-    steps_per_day = max(1, round(1 / step)) if step < 1 else 1
-    total_steps = math.ceil(scenario.run.days / step)
-    households = {c: city.households(c) for c in city.compounds}
-    rows: list[tuple[Any, ...]] = []
-    zone_days: list[tuple[Any, Mapping[str, str]]] = []
-    mode_days: list[tuple[Any, Mapping[str, str]]] = []
-    household_days = {"sealed": 0.0, "controlled": 0.0}
-    confirmed_today = 0
-    total_confirmed = 0
-    infections_today = 0
-    peaks: Counter[str] = Counter()
-    first_emergency: float | None = None
-    days_to_normal: float | None = None
-    meter = Progress(total_steps, "day", enabled=progress, label=scenario.name, per_step=step)
-    with meter:
-        for index in range(total_steps):
-            day = index * step
-            zones = engine.zones()
-            for compound, when in outbreak.step(day, step, zones):
-                at = EPOCH + timedelta(days=when)
-                if at > clock.now():
-                    engine.advance(at)
-                engine.report_case(compound)
-                confirmed_today += 1
-            infections_today += outbreak.new_infections
-            engine.advance(EPOCH + timedelta(days=day + step))
-            zones = engine.zones()
-            if loop is not None:
-                step_start = EPOCH + timedelta(days=day)
-                loop.update_capacity(engine)
-                loop.raise_requests(zones, step_start, step)
-                loop.run_rounds(step_start, step)
-            for zone in household_days:
-                household_days[zone] += step * sum(
-                    households[c] for c, z in zones.items() if z == zone
-                )
-            meter.advance()
-            if (index + 1) % steps_per_day and index + 1 != total_steps:
-                continue
-            total_confirmed += confirmed_today
-            ticket_values: list[Any] = []
-            if loop is not None:
-                today, latencies = loop.take_day()
-                loop.compact()
-                ticket_totals.update(today)
-                for category, values in latencies.items():
-                    all_latencies.setdefault(category, []).extend(values)
-                ticket_values = [
-                    today["opened"],
-                    today["closed"],
-                    loop.open_count(),
-                    today["overdue"],
-                    *(today[f"escalated_{level}"] for level in _TICKET_LEVELS),
-                    today["escalated_on_score"],
-                ]
-                for category in categories:
-                    got = latencies.get(category, [])
-                    ticket_values += [_blank(_percentile(got, 0.5)), _blank(_percentile(got, 0.95))]
-            else:
-                ticket_values = [0] * (len(columns) - len(COLUMNS) + 9)
-            row = _row(
-                engine,
-                watcher,
-                zones,
-                households,
-                household_days,
-                (index + 1) * step - 1 if step < 1 else day,
-                infections_today,
-                confirmed_today,
-                total_confirmed,
-            ) + tuple(ticket_values)
-            rows.append(row)
-            zone_days.append((row[0], {c: z for c, z in zones.items() if z != "open"}))
-            modes_now = engine.modes().items()
-            mode_days.append((row[0], {c: m for c, m in modes_now if m != "normal"}))
-            if supplies is not None:
-                supplies.dispatch(engine, row[0], row[1])
-            for name in ("compounds_sealed", "households_sealed"):
-                peaks[name] = max(peaks[name], row[COLUMNS.index(name)])
-            for name, value in engine.response_counts().items():
-                peaks[name] = max(peaks[name], value)
-            emergency = row[COLUMNS.index("communities_emergency")]
-            if emergency and first_emergency is None:
-                first_emergency = row[0]
-            all_normal = row[COLUMNS.index("communities_normal")] == len(engine.modes())
-            if first_emergency is not None and days_to_normal is None and all_normal:
-                days_to_normal = row[0] - first_emergency
-            confirmed_today = 0
-            infections_today = 0
-            watcher.reinforcements.clear()
-            if daily:
-                engine.set_availability(
-                    _away(base_away, staffing.availability), seed=run_seed * 1000 + len(rows)
-                )
-    delays = watcher.lead_delays
-    summary = {
-        "scenario": scenario.name,
-        "seed": run_seed,
-        "days": scenario.run.days,
-        "infections": outbreak.infections,
-        "cases_confirmed": total_confirmed,
-        "household_days_sealed": round(household_days["sealed"], 3),
-        "household_days_controlled": round(household_days["controlled"], 3),
-        "peak_compounds_sealed": peaks["compounds_sealed"],
-        "peak_households_sealed": peaks["households_sealed"],
-        "point_leads": peaks["point_leads"],
-        "building_leads": peaks["building_leads"],
-        "deployed_members": peaks["deployed_members"],
-        "grid_workers_front_line": peaks["grid_workers_front_line"],
-        "volunteers": peaks["volunteers"],
-        "peak_shortfall_seats": peaks["shortfall_seats"],
-        "seal_to_point_lead_hours_p50": _json_number(_percentile(delays, 0.5)),
-        "seal_to_point_lead_hours_p95": _json_number(_percentile(delays, 0.95)),
-        "seal_to_point_lead_hours_max": _json_number(max(delays) if delays else math.nan),
-        "events": len(engine.journal),
-        "final_communities_normal": len(engine.in_mode("normal")),
-        "days_to_normal": days_to_normal,
-    }
-    escalated = sum(ticket_totals[f"escalated_{level}"] for level in _TICKET_LEVELS)
-    summary.update(
-        {
-            "tickets_opened": ticket_totals["opened"],
-            "tickets_closed": ticket_totals["closed"],
-            "tickets_escalated": escalated + ticket_totals["escalated_on_score"],
-            **{
-                f"tickets_escalated_{level}": ticket_totals[f"escalated_{level}"]
-                for level in _TICKET_LEVELS
-            },
-            "tickets_overdue": ticket_totals["overdue"],
-            **{
-                f"ticket_latency_hours_p95_{c}": _json_number(_percentile(v, 0.95))
-                for c, v in sorted(all_latencies.items())
-            },
+
+class ScenarioRun:
+    """One run of a scenario, in named phases (:func:`run_scenario` is the short way).
+
+    :meth:`__init__` sets the run up (city, engine on a manual clock, outbreak
+    driver bound to the engine, residents' requests, staffing availability);
+    :meth:`run` then takes every step (:meth:`step`: the outbreak's cases, the
+    engine's clock, the requests) and closes every day (:meth:`close_day`: one
+    row of metrics), and :meth:`summary` gives the figures of the whole run.
+
+    Args:
+        scenario: the scenario.
+        seed: the run's seed (default: the scenario's own).
+        city: the city to run on instead of the scenario's own (checked first).
+        driver: a factory for another outbreak driver.
+
+    Raises:
+        ScenarioError: the scenario does not fit the given city.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        seed: int | None = None,
+        city: City | None = None,
+        driver: Callable[[City, Scenario, int], OutbreakDriver] | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.seed = run_seed = scenario.seed if seed is None else seed
+        if city is not None:
+            scenario.check_city(city)  # any city: its cases and areas must fit it
+        else:
+            city = build_city(scenario)
+        self.city = city
+        self.clock = ManualClock(EPOCH)
+        #: The daily supply dispatch (None when the scenario has no ``[supplies]``).
+        self.supplies: SupplyDaily | None = None
+        if scenario.supplies is not None:
+            network = scenario.supplies.network(city)
+            self.supplies = SupplyDaily(scenario.supplies, network, scenario.requests)
+        self.engine = engine = Engine(
+            city,
+            scenario.rules,
+            self.clock,
+            seed=run_seed,
+            supplies=self.supplies.network if self.supplies is not None else None,
+        )
+        for case in scenario.outbreak.cases:
+            engine.zone(case.compound)  # unknown compounds fail before the run
+        self.outbreak = (
+            driver(city, scenario, run_seed)
+            if driver is not None
+            else make_driver(city, scenario.outbreak, run_seed)
+        )
+        bind = getattr(self.outbreak, "bind", None)
+        if bind is not None:  # a factory given by the caller may build a driver without one
+            bind(engine)
+        self.watcher = _Watcher()
+        engine.subscribe(self.watcher)
+        self.columns = columns_for(scenario)
+        self.categories = sorted({c for rates in scenario.requests.values() for c in rates})
+        self.loop = (
+            ClosedLoopLoad(city, scenario.rules.tickets, scenario.requests, run_seed)
+            if self.categories
+            else None
+        )
+        self._availability()
+        step = scenario.run.step_hours / 24
+        #: Days per step.
+        self.step_days = step
+        self.steps_per_day = max(1, round(1 / step)) if step < 1 else 1
+        self.total_steps = math.ceil(scenario.run.days / step)
+        self.households = {c: city.households(c) for c in city.compounds}
+        #: Every compound's zone at the end of the last step.
+        self.zones: Mapping[str, str] = {}
+        self.rows: list[tuple[Any, ...]] = []
+        #: For each row, (day, zone of every compound not ``open``).
+        self.zone_days: list[tuple[Any, Mapping[str, str]]] = []
+        #: For each row, (day, mode of every community not ``normal``).
+        self.mode_days: list[tuple[Any, Mapping[str, str]]] = []
+        self.household_days = {"sealed": 0.0, "controlled": 0.0}
+        self.ticket_totals: Counter[str] = Counter()
+        self.latencies: dict[str, list[float]] = {}
+        self.confirmed_today = 0
+        self.total_confirmed = 0
+        self.infections_today = 0
+        self.peaks: Counter[str] = Counter()
+        self.first_emergency: float | None = None
+        self.days_to_normal: float | None = None
+
+    def _availability(self) -> None:
+        staffing = self.scenario.staffing
+        self.base_away = {
+            "cadre": 1 - staffing.cadres,
+            "in_service_member": 1 - staffing.in_service_members,
+            "volunteer": 1 - staffing.volunteers,
+            "grid_worker": 1 - staffing.grid_workers,
         }
-    )
-    if supplies is not None:
-        summary.update(supplies.summary())
-    return RunResult(
-        scenario,
-        run_seed,
-        columns,
-        tuple(rows),
-        summary,
-        tuple(zone_days),
-        tuple(mode_days),
-        supplies.columns if supplies is not None else (),
-        tuple(supplies.rows) if supplies is not None else (),
-        tuple(sorted(supplies.by_compound.items())) if supplies is not None else (),
-    )
+        self.daily_availability = staffing.availability < 1.0
+        if self.daily_availability or any(v > 0 for v in self.base_away.values()):
+            self.engine.set_availability(
+                _away(self.base_away, staffing.availability), seed=self.seed
+            )
+
+    def run(self, progress: bool = False) -> RunResult:
+        """Take every step, close every day; the metrics and the summary."""
+        supplies = self.supplies
+        meter = Progress(
+            self.total_steps,
+            "day",
+            enabled=progress,
+            label=self.scenario.name,
+            per_step=self.step_days,
+        )
+        with meter:
+            for index in range(self.total_steps):
+                self.step(index)
+                meter.advance()
+                if (index + 1) % self.steps_per_day == 0 or index + 1 == self.total_steps:
+                    self.close_day(index)
+        return RunResult(
+            self.scenario,
+            self.seed,
+            self.columns,
+            tuple(self.rows),
+            self.summary(),
+            tuple(self.zone_days),
+            tuple(self.mode_days),
+            supplies.columns if supplies is not None else (),
+            tuple(supplies.rows) if supplies is not None else (),
+            tuple(sorted(supplies.by_compound.items())) if supplies is not None else (),
+        )
+
+    def step(self, index: int) -> None:
+        """Step ``index``: report the outbreak's cases, move the clock, run the requests."""
+        engine, step = self.engine, self.step_days
+        day = index * step
+        for compound, when in self.outbreak.step(day, step, engine.zones()):
+            at = EPOCH + timedelta(days=when)
+            if at > self.clock.now():
+                engine.advance(at)
+            engine.report_case(compound)
+            self.confirmed_today += 1
+        self.infections_today += self.outbreak.new_infections
+        engine.advance(EPOCH + timedelta(days=day + step))
+        self.zones = zones = engine.zones()
+        if self.loop is not None:
+            step_start = EPOCH + timedelta(days=day)
+            self.loop.update_capacity(engine)
+            self.loop.raise_requests(zones, step_start, step)
+            self.loop.run_rounds(step_start, step)
+        for zone in self.household_days:
+            self.household_days[zone] += step * sum(
+                self.households[c] for c, z in zones.items() if z == zone
+            )
+
+    def close_day(self, index: int) -> None:
+        """Record the day that ends with step ``index``: one row of metrics."""
+        engine, step = self.engine, self.step_days
+        day = index * step
+        self.total_confirmed += self.confirmed_today
+        row = _row(
+            engine,
+            self.watcher,
+            self.zones,
+            self.households,
+            self.household_days,
+            (index + 1) * step - 1 if step < 1 else day,
+            self.infections_today,
+            self.confirmed_today,
+            self.total_confirmed,
+        ) + tuple(self._ticket_values())
+        self.rows.append(row)
+        self.zone_days.append((row[0], {c: z for c, z in self.zones.items() if z != "open"}))
+        self.mode_days.append((row[0], {c: m for c, m in engine.modes().items() if m != "normal"}))
+        if self.supplies is not None:
+            self.supplies.dispatch(engine, row[0], row[1])
+        peaks = self.peaks
+        for name in ("compounds_sealed", "households_sealed"):
+            peaks[name] = max(peaks[name], row[COLUMNS.index(name)])
+        for name, value in engine.response_counts().items():
+            peaks[name] = max(peaks[name], value)
+        emergency = row[COLUMNS.index("communities_emergency")]
+        if emergency and self.first_emergency is None:
+            self.first_emergency = row[0]
+        all_normal = row[COLUMNS.index("communities_normal")] == len(engine.modes())
+        if self.first_emergency is not None and self.days_to_normal is None and all_normal:
+            self.days_to_normal = row[0] - self.first_emergency
+        self.confirmed_today = 0
+        self.infections_today = 0
+        self.watcher.reinforcements.clear()
+        if self.daily_availability:
+            engine.set_availability(
+                _away(self.base_away, self.scenario.staffing.availability),
+                seed=self.seed * 1000 + len(self.rows),
+            )
+
+    def _ticket_values(self) -> list[Any]:
+        """The day's ticket columns (and the day's counts added to the run's)."""
+        loop = self.loop
+        if loop is None:
+            return [0] * (len(self.columns) - len(COLUMNS) + 9)
+        today, latencies = loop.take_day()
+        loop.compact()
+        self.ticket_totals.update(today)
+        for category, hours in latencies.items():
+            self.latencies.setdefault(category, []).extend(hours)
+        values: list[Any] = [
+            today["opened"],
+            today["closed"],
+            loop.open_count(),
+            today["overdue"],
+            *(today[f"escalated_{level}"] for level in _TICKET_LEVELS),
+            today["escalated_on_score"],
+        ]
+        for category in self.categories:
+            got = latencies.get(category, [])
+            values += [_blank(_percentile(got, 0.5)), _blank(_percentile(got, 0.95))]
+        return values
+
+    def summary(self) -> dict[str, Any]:
+        """The figures of the whole run (so far)."""
+        scenario, engine, peaks = self.scenario, self.engine, self.peaks
+        delays = self.watcher.lead_delays
+        summary = {
+            "scenario": scenario.name,
+            "seed": self.seed,
+            "days": scenario.run.days,
+            "infections": self.outbreak.infections,
+            "cases_confirmed": self.total_confirmed,
+            "household_days_sealed": round(self.household_days["sealed"], 3),
+            "household_days_controlled": round(self.household_days["controlled"], 3),
+            "peak_compounds_sealed": peaks["compounds_sealed"],
+            "peak_households_sealed": peaks["households_sealed"],
+            "point_leads": peaks["point_leads"],
+            "building_leads": peaks["building_leads"],
+            "deployed_members": peaks["deployed_members"],
+            "grid_workers_front_line": peaks["grid_workers_front_line"],
+            "volunteers": peaks["volunteers"],
+            "peak_shortfall_seats": peaks["shortfall_seats"],
+            "seal_to_point_lead_hours_p50": _json_number(_percentile(delays, 0.5)),
+            "seal_to_point_lead_hours_p95": _json_number(_percentile(delays, 0.95)),
+            "seal_to_point_lead_hours_max": _json_number(max(delays) if delays else math.nan),
+            "events": len(engine.journal),
+            "final_communities_normal": len(engine.in_mode("normal")),
+            "days_to_normal": self.days_to_normal,
+        }
+        totals = self.ticket_totals
+        escalated = sum(totals[f"escalated_{level}"] for level in _TICKET_LEVELS)
+        summary.update(
+            {
+                "tickets_opened": totals["opened"],
+                "tickets_closed": totals["closed"],
+                "tickets_escalated": escalated + totals["escalated_on_score"],
+                **{
+                    f"tickets_escalated_{level}": totals[f"escalated_{level}"]
+                    for level in _TICKET_LEVELS
+                },
+                "tickets_overdue": totals["overdue"],
+                **{
+                    f"ticket_latency_hours_p95_{c}": _json_number(_percentile(v, 0.95))
+                    for c, v in sorted(self.latencies.items())
+                },
+            }
+        )
+        if self.supplies is not None:
+            summary.update(self.supplies.summary())
+        return summary
 
 
 def _away(base: Mapping[str, float], availability: float) -> dict[str, float]:
@@ -444,7 +523,7 @@ def _row(
         round(household_days["controlled"], 3),
         round(household_days["sealed"], 3),
     ]
-    for role in STAFF_ROLES:
+    for role in ROLES:
         values += [needed[role], filled[role], needed[role] - filled[role]]
     sources = Counter(assignment.level for assignment, _ in roster.assignment.values())
     values += [sources[level] for level in _FILL_LEVELS]

@@ -128,8 +128,10 @@ from gridgov._toml import (
 )
 from gridgov.city import City
 from gridgov.errors import PresetError, Problem, RulesError, ScenarioError
-from gridgov.rules import ZONES, Rules, load_rules, read_rules
+from gridgov.rules import Rules, load_rules, read_rules
+from gridgov.sim.drivers import driver_names
 from gridgov.sim.supplies import SupplySpec, read_supplies
+from gridgov.vocabulary import ZONES
 
 __all__ = [
     "DRIVERS",
@@ -147,10 +149,11 @@ MAX_SEED = 2**63 - 1
 #: The most seed cases a scenario (or its cases CSV) may give.
 MAX_CASES = 100_000
 
-#: Outbreak drivers a scenario may name: ``compound`` (the built-in
+#: The built-in outbreak drivers a scenario may name: ``compound`` (the
 #: compound-level model), ``replay`` (the given cases only, nothing drawn),
-#: ``covasim`` (an adapter, an extra).
-DRIVERS = ("compound", "replay", "covasim")
+#: ``covasim`` (an adapter, an extra). Others join with
+#: :func:`gridgov.sim.drivers.register_driver`.
+DRIVERS = driver_names()
 
 
 @attrs.frozen
@@ -970,12 +973,13 @@ class _ScenarioReader:
         table = self.table(data, ("outbreak",), _OUTBREAK_KEYS)
         default = OutbreakSpec()
         driver = self.string(table, ("outbreak", "driver"), default.driver, "a driver name")
-        if driver not in DRIVERS:
-            close = did_you_mean(driver, DRIVERS)
+        names = driver_names()
+        if driver not in names:
+            close = did_you_mean(driver, names)
             hint = f"did you mean {close!r}? " if close else ""
             self.problem(
                 ("outbreak", "driver"),
-                f"unknown driver {driver!r} ({hint}expected one of: {', '.join(DRIVERS)})",
+                f"unknown driver {driver!r} ({hint}expected one of: {', '.join(names)})",
             )
         numbers = {
             key: self.number(table, ("outbreak", key), getattr(default, key))

@@ -58,6 +58,7 @@ from gridgov.supplies import (
     positions_from_geometry,
 )
 from gridgov.supply_book import percentile
+from gridgov.vocabulary import HOT_ZONES
 
 __all__ = [
     "COMPOUND_COLUMNS",
@@ -88,7 +89,7 @@ SUPPLIES_KEYS = (
 )
 
 #: Zones whose households are supplied.
-SUPPLIED = ("sealed", "controlled")
+SUPPLIED = HOT_ZONES
 
 #: Numbers of the table that are whole kilograms.
 SUPPLIES_INTEGERS = ("checkpoint_kg_per_entrance", "building_lead_kg", "volunteer_kg")

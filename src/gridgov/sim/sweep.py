@@ -74,7 +74,7 @@ from gridgov._toml import (
     render_key,
     resolve_path,
 )
-from gridgov.errors import GridgovError, Problem, ScenarioError
+from gridgov.errors import GridgovError, MissingExtraError, Problem, ScenarioError
 from gridgov.sim.runner import RunResult, run_scenario
 from gridgov.sim.scenario import Override, Scenario, ScenarioDocument, parse_key, resolve
 
@@ -737,8 +737,8 @@ def _on_dask(
 ) -> list[dict[str, Any]]:
     try:
         distributed: Any = importlib.import_module("dask.distributed")
-    except ImportError:
-        raise GridgovError(_DASK_MISSING) from None
+    except ImportError as error:
+        raise MissingExtraError("dask", "dask", error, message=_DASK_MISSING) from None
     with contextlib.ExitStack() as stack:
         if address == "local":
             # Worker processes started while SIGINT is ignored keep ignoring it
