@@ -154,7 +154,7 @@ class TestDemo:
             assert figure in out
         assert "report" in out
         assert "Supplies delivered" in out
-        assert "household days unsupplied" in out
+        assert "Household-days unsupplied" in out
         assert (tmp_path / "demo" / "report.html").is_file()
         assert (tmp_path / "demo" / "supplies.csv").is_file()
 

@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 
 from gridgov.presets import PUBLISHED
+from gridgov.sim.labels import published_rows
 from gridgov.sim.runner import RunResult, build_city, run_scenario
 from gridgov.sim.supplies import SupplySpec
 
@@ -93,27 +94,3 @@ def figures(result: RunResult, city: dict[str, Any]) -> dict[str, Any]:
         "published": PUBLISHED,
         "summary": summary,
     }
-
-
-def published_rows(figures_: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """The published figures beside the simulated ones: (figure, published, gridgov).
-
-    The table ``gridgov demo`` prints and ``report.html`` of the demo leads
-    with; numbers with thousands separators, published text as published.
-    """
-    from gridgov.sim.labels import format_value
-
-    published: dict[str, Any] = PUBLISHED
-    grids = figures_["grids"]
-    rows: list[tuple[str, Any, Any]] = [
-        ("grids: urban", published["grids"]["urban"], grids["urban"]),
-        ("grids: rural", published["grids"]["rural"], grids["rural"]),
-        ("grids: exclusive", published["grids"]["exclusive"], grids["exclusive"]),
-        ("grids: total", published["grids"]["total"], grids["total"]),
-        ("grid workers", published["grid_workers"], figures_["grid_workers"]),
-        ("households", "about 1.03 million", figures_["households"]),
-        ("point leads (sealed compounds)", published["point_leads"], figures_["point_leads"]),
-        ("building leads", "4,000+", figures_["building_leads"]),
-        ("in-service members deployed", "10,000+", figures_["deployed_members"]),
-    ]
-    return [(name, format_value(then), format_value(now)) for name, then, now in rows]

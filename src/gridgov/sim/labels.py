@@ -16,7 +16,7 @@ import numbers
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["GROUPS", "Figure", "figures", "format_value", "label"]
+__all__ = ["GROUPS", "Figure", "figures", "format_value", "label", "published_rows"]
 
 #: One figure: (summary key, label, unit).
 Figure = tuple[str, str, str]
@@ -137,3 +137,27 @@ def format_value(value: Any, key: str = "") -> str:
     if isinstance(value, list | tuple):
         return ", ".join(format_value(v) for v in value)
     return str(value)
+
+
+def published_rows(figures_: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The published figures beside the simulated ones: (figure, published, gridgov).
+
+    The table ``gridgov demo`` prints and ``report.html`` of the demo leads
+    with; numbers with thousands separators, published text as published.
+    """
+    from gridgov.presets import PUBLISHED
+
+    published: dict[str, Any] = PUBLISHED
+    grids = figures_["grids"]
+    rows: list[tuple[str, Any, Any]] = [
+        ("grids: urban", published["grids"]["urban"], grids["urban"]),
+        ("grids: rural", published["grids"]["rural"], grids["rural"]),
+        ("grids: exclusive", published["grids"]["exclusive"], grids["exclusive"]),
+        ("grids: total", published["grids"]["total"], grids["total"]),
+        ("grid workers", published["grid_workers"], figures_["grid_workers"]),
+        ("households", "about 1.03 million", figures_["households"]),
+        ("point leads (sealed compounds)", published["point_leads"], figures_["point_leads"]),
+        ("building leads", "4,000+", figures_["building_leads"]),
+        ("in-service members deployed", "10,000+", figures_["deployed_members"]),
+    ]
+    return [(name, format_value(then), format_value(now)) for name, then, now in rows]

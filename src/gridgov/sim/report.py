@@ -131,7 +131,7 @@ def add_section(name: str, section: Section, *, after: str | None = None) -> Non
 
 def _published_section(path: Path, data: RunData) -> list[str]:
     """The published figures of Jiamusi beside the run's: runs on the full preset only."""
-    from gridgov.sim.demo import published_rows
+    from gridgov.sim.labels import published_rows
     from gridgov.sim.scenario import load_scenario
 
     try:
