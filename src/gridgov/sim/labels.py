@@ -56,7 +56,12 @@ GROUPS: dict[str, tuple[Figure, ...]] = {
         ("tickets_escalated_district", "Escalated to the district", "tickets"),
         ("tickets_escalated_city", "Escalated to the city", "tickets"),
     ),
-    "Supplies": (("supplies_delivered", "Supplies delivered", "kg"),),
+    "Supplies": (
+        ("supplies_delivered", "Supplies delivered", "kg"),
+        ("household_days_unsupplied", "Household-days unsupplied", "household-days"),
+        ("supplies_latency_hours_p95", "Supplies waited for, 95th percentile", "hours"),
+        ("supplies_building_leads_requested", "Building leads asked for to deliver", "people"),
+    ),
     "Run": (
         ("scenario", "Scenario", ""),
         ("seed", "Seed", ""),
