@@ -19,13 +19,13 @@ then the means, and a plot of both policies day by day.
 
 Needs the extras: pip install 'gridgov[covasim,plot]'. About 30 s.
 
-    python examples/covasim_policies.py [PLOT.png]
+    python examples/covasim_policies.py [--plot PLOT.png]
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -150,5 +150,19 @@ def draw(runs: dict[str, list[CoupledRun]], path: Path) -> None:
     plt.close(fig)
 
 
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Sealing single compounds vs the whole district, with Covasim as the "
+        "epidemic: three seeds of each policy on one district (about 30 s).",
+    )
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        default=Path("covasim_policies.png"),
+        help="where to write the plot (default: covasim_policies.png)",
+    )
+    return parser.parse_args()
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("covasim_policies.png"))
+    main(arguments().plot)

@@ -718,17 +718,17 @@ class TestCommandLine:
         assert "not both" in err
 
     def test_check_bundle_ok(self, bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        assert run(capsys, "check", str(bundle)) == (0, "ok\n", "")
+        assert run(capsys, "check", str(bundle)) == (0, "ok (bundle)\n", "")
 
     def test_check_bundle_problems(self, bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
         CORPUS["misspelt level"][0](bundle)
         CORPUS["negative households"][0](bundle)
         code, out, err = run(capsys, "check", str(bundle))
-        assert (code, err) == (1, "")
-        assert out.splitlines() == [
-            f"{bundle}/units.csv:3: level: unknown level 'stret' (did you mean 'street'? "
-            "expected one of: district, street, community, grid)",
-            f"{bundle}/buildings.csv:2: households: must be 0 or more, got -4",
+        assert (code, out) == (1, "")
+        assert err.splitlines() == [
+            f"gridgov: error: {bundle}/units.csv:3: level: unknown level 'stret' (did you mean "
+            "'street'? expected one of: district, street, community, grid)",
+            f"gridgov: error: {bundle}/buildings.csv:2: households: must be 0 or more, got -4",
         ]
 
     def test_city_from_broken_bundle_one_line(
@@ -962,7 +962,7 @@ class TestSynthesis:
         out = tmp_path / "lakeside"
         code, printed, _ = run(capsys, "synth", str(lakeside), "--out", str(out), "--seed", "3")
         assert (code, printed) == (0, f"{out}\n")
-        assert run(capsys, "check", str(out)) == (0, "ok\n", "")
+        assert run(capsys, "check", str(out)) == (0, "ok (bundle)\n", "")
         code, printed, _ = run(capsys, "synth", str(lakeside), "--out", str(out), "--json")
         assert json.loads(printed)["grids"]["total"] == 31
 

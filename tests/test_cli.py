@@ -153,8 +153,8 @@ class TestDemo:
         for figure in ("4,148", "4,044", "694", "8,886", "37,762", "652", "4,000+", "10,000+"):
             assert figure in out
         assert "report" in out
-        assert "supplies delivered (kg)" in out
-        assert "household days unsupplied" in out
+        assert "Supplies delivered" in out
+        assert "Household-days unsupplied" in out
         assert (tmp_path / "demo" / "report.html").is_file()
         assert (tmp_path / "demo" / "supplies.csv").is_file()
 

@@ -648,7 +648,7 @@ class TestBundle:
         capsys: pytest.CaptureFixture[str],
     ) -> None:
         assert main(["check", str(bundle)]) == 0
-        assert capsys.readouterr().out == "ok\n"
+        assert capsys.readouterr().out == "ok (bundle)\n"
         grid = small_city.grids("urban")[0]
         moved = CityGeometry(
             {
@@ -662,7 +662,9 @@ class TestBundle:
         )
         write_geojson(small_city, moved, bundle / "geometry.geojson")
         assert main(["check", str(bundle)]) == 1
-        out = capsys.readouterr().out.splitlines()
+        err = capsys.readouterr().err.splitlines()
+        assert all(line.startswith("gridgov: error: ") for line in err)
+        out = [line.removeprefix("gridgov: error: ") for line in err]
         expected = [str(p) for p in check_coverage(small_city, moved)]
         assert [line.split(": ", 2)[2] for line in out] == expected
         assert all(line.startswith(f"{bundle / 'geometry.geojson'}:0: coverage.") for line in out)

@@ -319,10 +319,10 @@ class TestReport:
         """The page shows the run, the summary values and the last day's metrics."""
         page = write_report(write_run(result(), tmp_path / "run")).read_text(encoding="utf-8")
         assert "<title>gridgov run: tiny</title>" in page
-        assert '<td>seal_to_point_lead_hours_p95</td><td class="num">5.5</td>' in page
-        assert '<td>latency_hours_p95.medicine</td><td class="num">2.25</td>' in page
+        assert '<td>Seal to point lead, 95th percentile</td><td class="num">5.5</td>' in page
+        assert '<td>Latency hours p95.medicine</td><td class="num">2.25</td>' in page
         assert '<td>households_sealed</td><td class="num">431</td>' in page
-        assert "Last day (day 2)" in page
+        assert "Every metric on the last day (day 2)" in page
         assert "<link" not in page
         assert "<script" not in page
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from gridgov import City, Problem, Rules, RulesError
 from gridgov.cli import main
 from gridgov.rules import (
+    MAX_DAYS,
     OFF,
     SCOPE_LEVELS,
     ZONES,
@@ -405,7 +406,7 @@ class TestDurations:
         assert only(f"[{table}]\n{key} = {value}\n") == (
             2,
             f"{table}.{key}",
-            f"must be a positive, finite number of days, got {shown}",
+            f"must be a number of days in (0, 3650], got {shown}",
         )
 
     @pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
@@ -419,7 +420,7 @@ class TestDurations:
     def test_huge_integer(self) -> None:
         """An integer too large for a float is refused, not crashed on."""
         assert only(f"[modes]\nrecovery_days = {10**400}\n")[2] == (
-            "must be a positive, finite number of days, got inf"
+            "must be a number of days in (0, 3650], got inf"
         )
 
     def test_fraction_is_fine(self) -> None:
@@ -734,8 +735,8 @@ class TestAllAtOnce:
             "'community'; scopes must widen: seal <= control <= precaution <= alert",
             "several.toml:11: zones.sealed.step_down_to: sealed steps down to itself, so it "
             "could never be left (expected one of: open, precaution, controlled)",
-            "several.toml:12: zones.sealed.after_quiet_days: must be a positive, finite "
-            "number of days, got 0",
+            "several.toml:12: zones.sealed.after_quiet_days: must be a number of days in "
+            "(0, 3650], got 0",
             "several.toml:15: modes.recovery_days: expected a number of days, got a boolean (true)",
             "several.toml:16: modes.extra: unknown key (allowed: alert_quiet_days, recovery_days)",
         ]
@@ -763,7 +764,7 @@ area_names = st.text(min_size=1, max_size=10).filter(
     lambda s: s.strip() != "" and s not in SCOPE_LEVELS and s != OFF
 )
 unit_ids = st.text(min_size=1, max_size=12).filter(lambda s: s.strip() != "")
-days = st.floats(min_value=0, exclude_min=True, allow_infinity=False, allow_nan=False) | (
+days = st.floats(min_value=0, max_value=MAX_DAYS, exclude_min=True, allow_nan=False) | (
     st.integers(1, 60).map(float)
 )
 
@@ -959,34 +960,34 @@ class TestExamples:
 
 
 class TestCheckCommand:
-    """``gridgov check RULES.toml``: 'ok' and exit 0, or one line per problem and exit 1."""
+    """``gridgov check RULES.toml``: 'ok (rules)' and exit 0, or one error line per problem."""
 
     @pytest.mark.parametrize("name", ["default.toml", "sept17.toml"])
     def test_valid_file(self, name: str, capsys: pytest.CaptureFixture[str]) -> None:
-        """A valid file prints ok."""
+        """A valid file prints ok and its kind."""
         assert main(["check", str(EXAMPLES / name)]) == 0
-        assert capsys.readouterr() == ("ok\n", "")
+        assert capsys.readouterr() == ("ok (rules)\n", "")
 
     def test_invalid_file(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        """An invalid file prints every problem, one line each, and exits 1."""
+        """An invalid file prints every problem on stderr, one prefixed line each, and exits 1."""
         path = tmp_path / "several.toml"
         path.write_text(SEVERAL, encoding="utf-8")
         assert main(["check", str(path)]) == 1
         out, err = capsys.readouterr()
-        lines = out.splitlines()
+        lines = err.splitlines()
         assert len(lines) == 8
-        assert lines[0] == f"{path}:1: version: unsupported version 3 (expected 1)"
-        assert lines[-1].startswith(f"{path}:16: modes.extra: unknown key")
-        assert err == ""
+        assert lines[0] == f"gridgov: error: {path}:1: version: unsupported version 3 (expected 1)"
+        assert lines[-1].startswith(f"gridgov: error: {path}:16: modes.extra: unknown key")
+        assert out == ""
 
     def test_syntax_error(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """Invalid TOML is one line with its line number."""
         path = tmp_path / "broken.toml"
         path.write_text("version = 1\n[case\n", encoding="utf-8")
         assert main(["check", str(path)]) == 1
-        out, _ = capsys.readouterr()
-        assert out.splitlines() == [
-            f"{path}:2: (syntax): invalid TOML (column 6): "
+        _, err = capsys.readouterr()
+        assert err.splitlines() == [
+            f"gridgov: error: {path}:2: (syntax): invalid TOML (column 6): "
             "Expected ']' at the end of a table declaration"
         ]
 
@@ -995,8 +996,9 @@ class TestCheckCommand:
         path = tmp_path / "missing.toml"
         assert main(["check", str(path)]) == 1
         out, err = capsys.readouterr()
-        assert (out + err).splitlines() == [
-            f"{path}:0: (file): cannot read: No such file or directory"
+        assert out == ""
+        assert err.splitlines() == [
+            f"gridgov: error: {path}:0: (file): cannot read: No such file or directory"
         ]
 
 
@@ -1041,7 +1043,7 @@ class TestStaffingRules:
             "open = []\n"
         )
         assert problems(text) == [
-            (2, "staffing.checkpoint_shifts", "must be at least 1, got 0"),
+            (2, "staffing.checkpoint_shifts", "must be from 1 to 24, got 0"),
             (3, "staffing.households_per_volunteer", 'expected an integer, got a string ("many")'),
             (4, "staffing.max_staff_share", "must be a share in (0, 1], got 1.5"),
             (
@@ -1170,7 +1172,7 @@ class TestTicketRules:
             (
                 8,
                 "tickets.hours.normal.tracking",
-                "must be a positive, finite number of hours, got 0",
+                "must be a number of hours in (0, 8760], got 0",
             ),
             (
                 9,

@@ -133,6 +133,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "gridgov.clock",
             "gridgov._gc",
             "gridgov._files",
+            "gridgov._progress",
             "gridgov.records",
         ),
     ),
@@ -191,7 +192,14 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Everything that drives an engine: simulation, the command line, test helpers.
     (
         "sim/cli",
-        ("gridgov.sim", "gridgov.sim.*", "gridgov.cli", "gridgov.testing", "gridgov.pytest_plugin"),
+        (
+            "gridgov.sim",
+            "gridgov.sim.*",
+            "gridgov.checking",
+            "gridgov.cli",
+            "gridgov.testing",
+            "gridgov.pytest_plugin",
+        ),
     ),
     # The curated public face re-exports from every layer.
     ("package", ("gridgov",)),

@@ -39,6 +39,7 @@ from typing import Any
 import attrs
 import tomli_w
 
+from gridgov._files import FileProblem, read_limited_text
 from gridgov.errors import GridgovError, Problem
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "KeyPath",
     "Reader",
     "compact_number",
+    "depth",
     "describe",
     "did_you_mean",
     "dumps",
@@ -56,6 +58,7 @@ __all__ = [
     "line_of",
     "locate",
     "ordered",
+    "parse",
     "placed",
     "quote_key",
     "read_text",
@@ -80,34 +83,31 @@ BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 # ---------------------------------------------------------------- reading
 
 
-def read_text(path: str | os.PathLike[str], error: ErrorFactory, key: str = "(file)") -> str:
-    """The text of a UTF-8 file (a byte-order mark is dropped).
+def read_text(
+    path: str | os.PathLike[str], error: ErrorFactory, key: str = "(file)", kind: str = "TOML"
+) -> str:
+    """The text of a UTF-8 file (a byte-order mark is dropped), within the size of its kind.
 
     Args:
         path: the file.
         error: makes the error to raise from the one problem found.
         key: the key the problem is reported under.
+        kind: what the file is, a key of :data:`gridgov._files.LIMITS`
+            (its largest size).
 
     Returns:
         The text.
 
     Raises:
-        GridgovError: made by ``error``: the file cannot be read (line 0) or
-            is not UTF-8 (at the line of the first bad byte).
+        GridgovError: made by ``error``: the file cannot be read, is not a
+            regular file or is too large (line 0), or is not UTF-8 (at the
+            line of the first bad byte).
     """
     source = os.fspath(path)
     try:
-        with open(source, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise error([Problem(source, 0, key, f"cannot read: {reason}")]) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        message = f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
-        raise error([Problem(source, line, key, message)]) from None
+        return read_limited_text(source, kind)
+    except FileProblem as exc:
+        raise error([Problem(source, exc.line, key, exc.reason)]) from None
 
 
 def resolve_path(base: str | os.PathLike[str], written: str) -> str:
@@ -135,11 +135,74 @@ class Document:
             GridgovError: made by ``error``: the text is not TOML (one problem
                 at the line of the syntax error).
         """
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise error([syntax_problem(exc, text, source)]) from None
+        data = parse(text, source)
+        if isinstance(data, Problem):
+            raise error([data])
         return cls(data, locate(text), source)
+
+
+#: Tables and arrays may nest this deep in any TOML file gridgov reads (its
+#: formats need five levels); deeper input is refused, so that nothing (the
+#: parser, a reader, a deep copy) can exhaust Python's recursion on it.
+MAX_DEPTH = 16
+
+
+def parse(text: str, source: str) -> dict[str, Any] | Problem:
+    """The data of a TOML text, or the one problem that stops it being read.
+
+    Every exception of the parser becomes a located problem: a syntax error
+    at its line, nesting deeper than :data:`MAX_DEPTH` at the line it gets too
+    deep (the parser recurses, so depth is also checked on what it returns).
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return syntax_problem(exc, text, source)
+    except RecursionError:
+        return _too_deep(text, source)
+    except ValueError as exc:  # tomllib's own checks on values (dates, numbers)
+        return Problem(source, 0, "(syntax)", f"invalid TOML: {' '.join(str(exc).split())}")
+    if depth(data) > MAX_DEPTH:
+        return _too_deep(text, source)
+    return data
+
+
+def depth(value: object) -> int:
+    """How deep tables and arrays nest in ``value`` (iteratively: no recursion to exhaust);
+    counted up to one past :data:`MAX_DEPTH`."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: list[object] = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level + 1)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _too_deep(text: str, source: str) -> Problem:
+    """The problem of a text nested too deeply, at the line where it first gets too deep."""
+    level, line = 0, 1
+    for char in text:  # brackets counted roughly (strings not skipped): a line to look at
+        if char == "\n":
+            line += 1
+        elif char in "[{":
+            level += 1
+            if level > MAX_DEPTH:
+                break
+        elif char in "]}":
+            level = max(0, level - 1)
+    else:
+        line = 1  # nested by dotted keys or headers: no bracket count tells where
+    message = f"tables and arrays nest deeper than {MAX_DEPTH} levels"
+    return Problem(source, line, "(syntax)", message)
 
 
 _ERROR_AT = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")

@@ -1,15 +1,32 @@
 """The ``gridgov`` command.
 
-Every gridgov error becomes one line on stderr and exit code 1; usage errors
-exit 2 (click's convention); nothing prints a traceback.
+The contract every command keeps (``docs/cli.md``):
+
+* results (tables, paths, JSON) go to standard output; progress, warnings
+  and errors to standard error;
+* an error is one line on standard error, ``gridgov: error: ...``, and exit
+  code 1; a file with several problems gives one such line per problem
+  (``gridgov: error: file:line: key.path: what is wrong``);
+* a usage error (an unknown command or option, a missing argument, a value
+  of the wrong form) is one such line too, and exit code 2;
+* Ctrl-C (SIGINT) prints ``gridgov: interrupted`` on its own line, exit 130;
+* no traceback, ever: an exception gridgov did not expect is still one line
+  (``internal error``), and ``GRIDGOV_DEBUG=1`` shows its traceback;
+* nothing is half-written: outputs are written to a temporary name and
+  renamed, and an output that cannot be written is refused before the work.
+
+The contract lives in :func:`main`, around every command, so that commands
+added later keep it without doing anything.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -17,9 +34,34 @@ from rich.console import Console
 from rich.table import Table
 
 from gridgov.city import City
-from gridgov.errors import GridgovError
+from gridgov.errors import GridgovError, Problem
 
 __all__ = ["main"]
+
+#: Exit codes: an error, a usage error (click's and argparse's convention), SIGINT.
+EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+#: The most problem lines printed for one failure; the rest are counted.
+MAX_PROBLEM_LINES = 50
+
+_SEED = click.IntRange(0, 2**63 - 1)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with a line saying how to take the work up again."""
+
+    def __init__(self, hint: str) -> None:
+        super().__init__(hint)
+        self.hint = hint
+
+
+def _stdout() -> Console:
+    return Console(soft_wrap=False)
+
+
+def _warn(lines: Iterable[str]) -> None:
+    for line in lines:
+        click.echo(f"gridgov: warning: {line}", err=True)
 
 
 def _preset(name: str, seed: int) -> City:
@@ -46,47 +88,84 @@ def _city(preset: str | None, bundle: str | None, seed: int) -> tuple[City, str]
     return _preset(name, seed), f"preset {name!r}"
 
 
+_FROM_HELP = "A city bundle (a folder with city.toml) instead of a preset."
+
+
 def _summary_table(summary: dict[str, Any], title: str) -> Table:
+    from gridgov.sim.labels import format_value
+
     table = Table(title=title)
     table.add_column("what")
     table.add_column("count", justify="right")
     for key, value in summary.items():
         if isinstance(value, dict):
             for sub, count in value.items():
-                table.add_row(f"{key}: {sub}", f"{count:,}")
+                table.add_row(f"{key}: {sub}", format_value(count))
         elif isinstance(value, int):
-            table.add_row(key, f"{value:,}")
+            table.add_row(key.replace("_", " "), format_value(value, key))
     return table
 
 
-@click.group()
+def _figures_table(summary: dict[str, Any], title: str) -> Table:
+    """A run's summary, grouped and labelled, with units."""
+    from gridgov.sim.labels import figures, format_value
+
+    table = Table(title=title)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    for group, rows in figures(summary):
+        table.add_section()
+        table.add_row(f"[bold]{group}[/bold]", "", "")
+        for text, unit, value in rows:
+            key = "seed" if text == "Seed" else ""
+            table.add_row(f"  {text}", format_value(value, key), unit)
+    return table
+
+
+def _json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True, allow_nan=False, default=str))
+
+
+class _Group(click.Group):
+    """The command group: with no arguments it shows its help and exits 0."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args:
+            click.echo(ctx.get_help())
+            ctx.exit(0)
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_Group)
 @click.version_option(package_name="gridgov")
 def cli() -> None:
-    """Switch a city's grid-governance organisation between normal and emergency mode."""
+    """Switch a city's grid-governance organisation between normal and emergency mode.
 
-
-_FROM_HELP = "A city bundle (a folder with city.toml) instead of a preset."
+    Errors are one line on standard error ('gridgov: error: ...') with exit
+    code 1; usage errors exit 2; Ctrl-C exits 130.
+    """
 
 
 @cli.command()
 @click.option("--preset", default=None, help="Preset city to build.  [default: jiamusi]")
-@click.option("--from", "bundle", default=None, type=click.Path(), help=_FROM_HELP)
-@click.option("--seed", default=0, show_default=True, help="Random seed of the preset.")
+@click.option("--from", "bundle", default=None, help=_FROM_HELP)
+@click.option("--seed", type=_SEED, default=0, show_default=True, help="Seed of the preset.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def city(preset: str | None, bundle: str | None, seed: int, as_json: bool) -> None:
     """Print the counts of a built city (a preset, or a bundle with --from)."""
     built, source = _city(preset, bundle, seed)
     summary = built.summary()
     if as_json:
-        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        _json(summary)
     else:
-        Console().print(_summary_table(summary, f"{summary['name']} ({source})"))
+        _stdout().print(_summary_table(summary, f"{summary['name']} ({source})"))
 
 
 @cli.command()
 @click.option("--preset", default=None, help="Preset city to export.  [default: jiamusi]")
-@click.option("--from", "bundle", default=None, type=click.Path(), help=_FROM_HELP)
-@click.option("--seed", default=0, show_default=True, help="Random seed of the preset.")
+@click.option("--from", "bundle", default=None, help=_FROM_HELP)
+@click.option("--seed", type=_SEED, default=0, show_default=True, help="Seed of the preset.")
 @click.option(
     "--format",
     "fmt",
@@ -97,7 +176,6 @@ def city(preset: str | None, bundle: str | None, seed: int, as_json: bool) -> No
 )
 @click.option(
     "--out",
-    type=click.Path(writable=True),
     default=None,
     help="Write to this file (a folder for --format bundle) instead of standard output.",
 )
@@ -141,6 +219,8 @@ def export(
     """Export the command chain as GraphML, node-link JSON or a mermaid diagram,
     the city's geometry as GeoJSON (RFC 7946; the geo extra), or the whole city
     as a city bundle (a folder: --out DIR)."""
+    from gridgov._files import check_writable, write_atomic
+
     if levels and fmt != "geojson":
         raise click.UsageError("--level applies to --format geojson only")
     if (run_dir is not None or day is not None) and fmt != "geojson":
@@ -151,6 +231,10 @@ def export(
         raise click.UsageError("--geometry applies to --format bundle only")
     if fmt == "bundle" and out is None:
         raise click.UsageError("--format bundle writes a folder: give --out DIR")
+    if out is not None:
+        check_writable(
+            out, folder=fmt == "bundle", fail=lambda why: GridgovError(f"--out {out} {why}")
+        )
     city, _ = _city(preset, bundle, seed)
     if fmt == "bundle":
         assert out is not None
@@ -175,10 +259,9 @@ def export(
         click.echo(text, nl=False)
     else:
         try:
-            with open(out, "w", encoding="utf-8") as handle:
-                handle.write(text)
+            write_atomic(out, text)
         except OSError as exc:
-            raise GridgovError(f"cannot write {out}: {exc.strerror}") from None
+            raise GridgovError(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
 def _area_matcher(city: City) -> Any:
@@ -240,30 +323,6 @@ def _run_properties(city: City, run_dir: str, day: float | None) -> dict[str, di
     return out
 
 
-def _coverage_problems(bundle: str) -> list[str]:
-    """A valid bundle's geometry.geojson against its city: ids, shapes, then coverage."""
-    import os
-
-    from gridgov.cities import load_city
-    from gridgov.errors import CityError, MissingExtraError
-
-    shown = os.path.join(bundle, "geometry.geojson")
-    if not os.path.exists(shown):
-        return []
-    try:
-        from gridgov.geo import CityGeometry, check_coverage
-    except MissingExtraError as missing:
-        return [f"{shown}:0: geometry: not checked: {missing}"]
-    try:
-        city = load_city(bundle)
-    except CityError as exc:
-        return [str(p) for p in exc.problems]
-    assert isinstance(city.geometry, CityGeometry)
-    return [
-        f"{shown}:0: coverage.{p.kind}: {p.message}" for p in check_coverage(city, city.geometry)
-    ]
-
-
 @cli.command()
 @click.argument("units_file", type=click.Path())
 @click.option(
@@ -307,13 +366,9 @@ def synth(
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @click.option(
-    "--out",
-    default="gridgov-demo",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Folder for the run and its report.",
+    "--out", default="gridgov-demo", show_default=True, help="Folder for the run and its report."
 )
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress on standard error.")
 def demo(as_json: bool, out: str, quiet: bool) -> None:
     """The main job: the 17 September response on the Jiamusi preset.
 
@@ -323,36 +378,27 @@ def demo(as_json: bool, out: str, quiet: bool) -> None:
     beside the simulated ones and writes the run and its report to --out.
     """
     from gridgov.presets import PUBLISHED
-    from gridgov.sim.demo import run_demo
+    from gridgov.sim.demo import published_rows, run_demo
+    from gridgov.sim.labels import format_value, label
+    from gridgov.sim.results import check_run_folder
 
-    figures = run_demo(out, progress=not quiet and not as_json)
+    check_run_folder(out)
+    figures = run_demo(out, progress=not quiet)
     if as_json:
         shown = {k: v for k, v in figures.items() if k != "published"}
         shown["published"] = PUBLISHED
-        click.echo(json.dumps(shown, indent=2, sort_keys=True))
+        _json(shown)
         return
-    published: dict[str, Any] = PUBLISHED
-    grids = figures["grids"]
-    rows = [
-        ("grids: urban", published["grids"]["urban"], grids["urban"]),
-        ("grids: rural", published["grids"]["rural"], grids["rural"]),
-        ("grids: exclusive", published["grids"]["exclusive"], grids["exclusive"]),
-        ("grids: total", published["grids"]["total"], grids["total"]),
-        ("grid workers", published["grid_workers"], figures["grid_workers"]),
-        ("households", "about 1.03 million", figures["households"]),
-        ("point leads (sealed compounds)", published["point_leads"], figures["point_leads"]),
-        ("building leads", "4,000+", figures["building_leads"]),
-        ("in-service members deployed", "10,000+", figures["deployed_members"]),
-    ]
     table = Table(title="17 September: published figures and the simulation")
     table.add_column("figure")
     table.add_column("published", justify="right")
     table.add_column("gridgov", justify="right")
-    for name, then, now in rows:
-        table.add_row(name, f"{then:,}" if isinstance(then, int) else str(then), f"{now:,}")
+    for name, then, now in published_rows(figures):
+        table.add_row(name, then, now)
     metrics = Table(title="Governance metrics of the run (60 days)")
     metrics.add_column("metric")
     metrics.add_column("value", justify="right")
+    metrics.add_column("unit")
     for name in (
         "cases_confirmed",
         "peak_compounds_sealed",
@@ -368,58 +414,53 @@ def demo(as_json: bool, out: str, quiet: bool) -> None:
         "supplies_latency_hours_p95",
         "supplies_building_leads_requested",
     ):
-        value = figures.get(name)
-        shown_value = (
-            "-"
-            if value is None
-            else (f"{value:,}" if isinstance(value, int | float) else str(value))
-        )
-        label = name.replace("_", " ")
-        if name == "supplies_delivered":
-            label = "supplies delivered (kg)"
-        metrics.add_row(label, shown_value)
-    console = Console()
+        _, text, unit = label(name)
+        metrics.add_row(text, format_value(figures.get(name)), unit)
+    console = _stdout()
     console.print(table)
     console.print(metrics)
-    console.print(f"run and report written to {figures['out']}/ (open report.html)")
+    click.echo(f"run and report written to {figures['out']}/ (open report.html)")
+
+
+def _load_scenario(path: str) -> Any:
+    from gridgov.sim.scenario import load_scenario
+
+    scenario = load_scenario(path)
+    _warn(f"{path}: {warning}" for warning in scenario.warnings())
+    return scenario
 
 
 @cli.command()
-@click.argument("scenario_file", type=click.Path(dir_okay=False))
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Folder for the run (metrics.csv, summary.json, plots).",
-)
-@click.option("--seed", type=int, default=None, help="Seed instead of the scenario's own.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.argument("scenario_file")
+@click.option("--out", required=True, help="Folder for the run (metrics.csv, summary.json, plots).")
+@click.option("--seed", type=_SEED, default=None, help="Seed instead of the scenario's own.")
+@click.option("--quiet", is_flag=True, help="No progress on standard error.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
-def simulate(scenario_file: str, out: str, seed: int | None, quiet: bool, no_plots: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def simulate(
+    scenario_file: str, out: str, seed: int | None, quiet: bool, no_plots: bool, as_json: bool
+) -> None:
     """Run a scenario file and write its run folder."""
-    from gridgov.sim.results import write_run
+    from gridgov.sim.results import check_run_folder, write_run
     from gridgov.sim.runner import run_scenario
-    from gridgov.sim.scenario import load_scenario
 
-    scenario = load_scenario(scenario_file)
+    scenario = _load_scenario(scenario_file)
+    check_run_folder(out)
     result = run_scenario(scenario, seed=seed, progress=not quiet)
     folder = write_run(result, out, plots=not no_plots)
-    if not quiet:
-        Console(stderr=True).print(_summary_table(dict(result.summary), f"{scenario.name}"))
+    if as_json:
+        _json({"out": str(folder), "summary": dict(result.summary)})
+        return
+    _stdout().print(_figures_table(dict(result.summary), f"{scenario.name}"))
     click.echo(str(folder))
 
 
 @cli.command()
-@click.argument("sweep_file", type=click.Path(dir_okay=False))
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Folder for sweep.csv and one folder per run.",
-)
+@click.argument("sweep_file")
+@click.option("--out", required=True, help="Folder for sweep.csv and one folder per run.")
 @click.option(
     "--workers",
-    type=int,
+    type=click.IntRange(1, 1024),
     default=None,
     help="Local processes (default: one per core; 1 runs serially).",
 )
@@ -429,23 +470,54 @@ def simulate(scenario_file: str, out: str, seed: int | None, quiet: bool, no_plo
     default=None,
     help="Run on Dask: 'local' for a LocalCluster, or a scheduler address.",
 )
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--resume", is_flag=True, help="Skip the runs already finished in --out (same sweep)."
+)
+@click.option("--quiet", is_flag=True, help="No progress on standard error.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 def sweep(
-    sweep_file: str, out: str, workers: int | None, dask_address: str | None, quiet: bool
+    sweep_file: str,
+    out: str,
+    workers: int | None,
+    dask_address: str | None,
+    resume: bool,
+    quiet: bool,
+    as_json: bool,
 ) -> None:
     """Run a sweep: a grid of parameter values times replicate seeds."""
-    from gridgov.sim.sweep import load_sweep, run_sweep
+    from gridgov.sim.sweep import SweepProgress, check_sweep_folder, load_sweep, run_sweep
 
     if workers is not None and dask_address is not None:
-        raise GridgovError("give --workers or --dask, not both")
-    rows = run_sweep(
-        load_sweep(sweep_file), out, workers=workers, dask=dask_address, progress=not quiet
-    )
-    click.echo(f"{len(rows)} runs written to {out}/sweep.csv")
+        raise click.UsageError("give --workers or --dask, not both")
+    loaded = load_sweep(sweep_file)
+    _warn(f"{sweep_file}: {warning}" for warning in loaded.scenario.warnings())
+    check_sweep_folder(loaded, out, resume=resume)
+    state = SweepProgress()
+    try:
+        rows = run_sweep(
+            loaded,
+            out,
+            workers=workers,
+            dask=dask_address,
+            progress=not quiet,
+            resume=resume,
+            state=state,
+        )
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"{state.finished} of {state.total} runs are finished in {out}; "
+            f"resume with: gridgov sweep {sweep_file} --out {out} --resume"
+        ) from None
+    csv_path = Path(out) / "sweep.csv"
+    if as_json:
+        _json({"runs": len(rows), "skipped": state.skipped, "sweep_csv": str(csv_path)})
+        return
+    skipped = f" ({state.skipped} already finished)" if state.skipped else ""
+    click.echo(f"{len(rows)} runs{skipped} written to {csv_path}")
 
 
 @cli.command()
-@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("run_dir")
 def report(run_dir: str) -> None:
     """Write report.html for a run folder and print its path."""
     from gridgov.sim.report import write_report
@@ -495,6 +567,7 @@ def alert(
     reasons, and the compounds per zone at the end. Exit 1 when any file was
     refused (unreadable, hostile or not CAP 1.2), else 0.
     """
+    from gridgov._files import FileProblem, read_bytes
     from gridgov.alerts import AlertError, parse_cap
     from gridgov.clock import ManualClock
     from gridgov.engine import Engine
@@ -505,10 +578,11 @@ def alert(
     payloads: list[tuple[bytes | None, str, datetime | None]] = []
     for name in files:
         try:
-            with open(name, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            payloads.append((None, f"cannot read {name}: {exc.strerror or exc}", None))
+            # Within the size of an alert, and never a device or a pipe.
+            data = read_bytes(name, "CAP alert")
+        except FileProblem as exc:
+            why = exc.reason.removeprefix("cannot read: ")
+            payloads.append((None, f"cannot read {name}: {why}", None))
             continue
         try:
             sent: datetime | None = parse_cap(data).sent
@@ -563,7 +637,14 @@ def alert(
                 click.echo(f"  - {reason}")
         click.echo("compounds: " + ", ".join(f"{zone} {count}" for zone, count in counts.items()))
     if refused:
-        sys.exit(1)
+        # The outcomes above are the results; each refusal is also an error line.
+        raise _Problems(
+            [
+                f"{name}: refused: {'; '.join(row['reasons']) or 'not a CAP 1.2 alert'}"
+                for name, row in zip(files, rows, strict=True)
+                if row["outcome"] == "refused"
+            ]
+        )
 
 
 def _alert_row(
@@ -589,64 +670,158 @@ def diagram(machine: str) -> None:
 
 
 @cli.command()
-@click.argument("rules_file", type=click.Path())
-def check(rules_file: str) -> None:
-    """Validate a rules file or a city bundle (a folder with city.toml): 'ok', or one
-    line per problem (file:line: key.path: problem)."""
-    from gridgov.cities import check_bundle, is_bundle
-    from gridgov.errors import RulesError
-    from gridgov.rules import load_rules
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--kind",
+    type=click.Choice(["rules", "scenario", "sweep", "bundle", "alert"]),
+    default=None,
+    help="What the files are (default: recognised from each file).",
+)
+def check(paths: tuple[str, ...], kind: str | None) -> None:
+    """Validate rules, scenario, sweep, city bundle or CAP alert files.
 
-    if is_bundle(rules_file):
-        problems: list[Any] = list(check_bundle(rules_file))
-        if not problems:
-            problems = _coverage_problems(rules_file)
-        for problem in problems:
-            click.echo(str(problem))
-        if problems:
-            sys.exit(1)
-        click.echo("ok")
-        return
+    Each file's kind is recognised from its content. Prints 'ok (KIND)' on
+    standard output for a valid file (prefixed by its path when several are
+    given), else one line per problem on standard error
+    ('gridgov: error: file:line: key.path: what is wrong') and exits 1.
+    """
+    from gridgov.checking import check_path
+
+    problems: list[Problem] = []
+    for path in paths:
+        found = check_path(path, kind)
+        _warn(found.warnings)
+        if found.problems:
+            problems += found.problems
+        else:
+            click.echo(f"{path}: ok ({found.kind})" if len(paths) > 1 else f"ok ({found.kind})")
+    if problems:
+        raise _Problems(problems)
+
+
+class _Problems(GridgovError):
+    """Several problems, one error line each."""
+
+    def __init__(self, problems: Sequence[Problem | str]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = tuple(problems)
+
+
+# ------------------------------------------------------------ the contract
+
+
+def _error_lines(exc: GridgovError) -> list[str]:
+    problems = getattr(exc, "problems", None)
+    if problems:
+        lines = [" ".join(str(p).split()) for p in problems]
+    else:
+        text = " ".join(str(exc).split())
+        lines = [text or type(exc).__name__]
+    if len(lines) > MAX_PROBLEM_LINES:
+        more = len(lines) - MAX_PROBLEM_LINES + 1
+        lines = [*lines[: MAX_PROBLEM_LINES - 1], f"... and {more} more problems"]
+    return lines
+
+
+def _say(lines: Iterable[str]) -> None:
     try:
-        load_rules(rules_file)
-    except RulesError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem))
-        sys.exit(1)
-    click.echo("ok")
+        for line in lines:
+            click.echo(line, err=True)
+    except OSError:  # standard error itself is gone: nothing left to tell
+        pass
+
+
+def _broken_pipe() -> int:
+    # The reader of standard output went away (``gridgov city | head``): stop
+    # quietly, and keep Python from complaining again when it flushes at exit.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_ERROR
+
+
+def _usage(exc: click.UsageError) -> int:
+    command = exc.ctx.command_path if exc.ctx is not None else "gridgov"
+    message = " ".join(exc.format_message().split())
+    _say([f"gridgov: error: {message} (see '{command} --help')"])
+    return EXIT_USAGE
+
+
+def _debug() -> bool:
+    return os.environ.get("GRIDGOV_DEBUG", "") not in ("", "0")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code.
+    """Run the command line and return its exit code; never raises, never prints a traceback.
 
     Args:
         argv: arguments (without the program name); defaults to ``sys.argv[1:]``.
+
+    Returns:
+        0 on success, 1 on an error, 2 on a usage error, 130 on Ctrl-C.
     """
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        cli.main(
-            args=list(argv) if argv is not None else None,
-            prog_name="gridgov",
-            standalone_mode=False,
-        )
-    except GridgovError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        click.echo(f"gridgov: error: {first}", err=True)
-        return 1
-    except click.exceptions.Abort:
-        click.echo("gridgov: aborted", err=True)
-        return 1
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
+        try:
+            with cli.make_context("gridgov", args) as ctx:
+                cli.invoke(ctx)
+        except click.exceptions.Exit as exc:  # --help, --version
+            return exc.exit_code
+        except click.UsageError as exc:
+            return _usage(exc)
+        except click.ClickException as exc:
+            _say([f"gridgov: error: {' '.join(exc.format_message().split())}"])
+            return exc.exit_code or EXIT_ERROR
+        except click.exceptions.Abort:
+            raise KeyboardInterrupt from None
+        except GridgovError as exc:
+            _say(f"gridgov: error: {line}" for line in _error_lines(exc))
+            return EXIT_ERROR
+        except BrokenPipeError:
+            return _broken_pipe()
+        except OSError as exc:
+            if _debug():
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            _say([f"gridgov: error: {where}{exc.strerror or exc}"])
+            return EXIT_ERROR
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else EXIT_ERROR
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:
+            if _debug():
+                raise
+            text = " ".join(str(exc).split())[:300]
+            _say(
+                [
+                    f"gridgov: error: internal error: {type(exc).__name__}: {text} "
+                    "(a bug: please report it; GRIDGOV_DEBUG=1 shows the traceback)"
+                ]
+            )
+            return EXIT_ERROR
+    except KeyboardInterrupt as exc:
+        # On its own line, even after a progress line without its newline.
+        _say(["", "gridgov: interrupted"] if _on_terminal() else ["gridgov: interrupted"])
+        if isinstance(exc, Interrupted):
+            _say([f"gridgov: {exc.hint}"])
+        return EXIT_INTERRUPTED
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+def _on_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def run() -> None:
     """Console-script entry point: exit with :func:`main`'s code."""
     sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

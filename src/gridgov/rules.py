@@ -156,6 +156,24 @@ _ZONE_KEYS = ("step_down_to", "after_quiet_days")
 _MODE_KEYS = ("alert_quiet_days", "recovery_days")
 _OVERRIDE_KEYS = ("levels_above",)
 
+#: Every number of a rules file has a range; nothing inside it can overflow
+#: a date or make a run last for ever. Durations in days (quiet days before a
+#: step-down or a stand-down, days of recovery): (0, MAX_DAYS].
+MAX_DAYS = 3650
+#: Ticket time limits in hours: (0, MAX_HOURS] (a year).
+MAX_HOURS = 8760
+#: The largest value of each ``[staffing]`` count (all at least 1): households
+#: per post, and posts per compound or per entrance.
+STAFFING_MAXIMA: dict[str, int] = {
+    "households_per_building_lead": 100_000,
+    "households_per_registration": 100_000,
+    "disinfection_per_compound": 100,
+    "checkpoint_shifts": 24,
+    "households_per_volunteer": 100_000,
+}
+#: The most low scores that reopen a ticket before one escalates it.
+MAX_REOPENS = 100
+
 
 @attrs.frozen
 class CaseRule:
@@ -591,7 +609,7 @@ def load_rules(path: str | os.PathLike[str]) -> Rules:
             rules of the format (every problem, in line order).
     """
     source = os.fspath(path)
-    return Rules.from_toml(read_text(source, RulesError), source=source)
+    return Rules.from_toml(read_text(source, RulesError, kind="rules"), source=source)
 
 
 def read_rules(
@@ -883,8 +901,12 @@ def _semantic_problems(rules: Rules) -> Iterator[tuple[KeyPath, str, tuple[KeyPa
 def _staffing_problems(rule: StaffingRule) -> Iterator[tuple[KeyPath, str, tuple[KeyPath, ...]]]:
     for key in _STAFFING_INTS:
         value = getattr(rule, key)
-        if value < 1:
-            yield ("staffing", key), f"must be at least 1, got {value}", ()
+        if not 1 <= value <= STAFFING_MAXIMA[key]:
+            yield (
+                ("staffing", key),
+                f"must be from 1 to {STAFFING_MAXIMA[key]:,}, got {value}",
+                (),
+            )
     if not 0 < rule.max_staff_share <= 1:
         yield (
             ("staffing", "max_staff_share"),
@@ -929,8 +951,8 @@ def _ticket_problems(
             f"must be a score from 1 to 5 (scores below it are low), got {rule.low_score}",
             (),
         )
-    if rule.reopens < 0:
-        yield ("tickets", "reopens"), f"must be 0 or more, got {rule.reopens}", ()
+    if not 0 <= rule.reopens <= MAX_REOPENS:
+        yield ("tickets", "reopens"), f"must be from 0 to {MAX_REOPENS}, got {rule.reopens}", ()
     seen: set[str] = set()
     for index, zone in enumerate(rule.emergency_zones):
         path: KeyPath = ("tickets", "emergency_zones", index)
@@ -1015,10 +1037,10 @@ def _hours_problems(
                     f"unknown state {state!r} (expected one of: {', '.join(TICKET_STEPS)})",
                     (),
                 )
-            elif not _positive(value):
+            elif not _positive(value) or value > MAX_HOURS:
                 yield (
                     (*path, mode, state),
-                    f"must be a positive, finite number of hours, got {format_number(value)}",
+                    f"must be a number of hours in (0, {MAX_HOURS}], got {format_number(value)}",
                     (),
                 )
 
@@ -1143,8 +1165,8 @@ def _zone_problems(rules: Rules) -> Iterator[tuple[KeyPath, str, tuple[KeyPath, 
 def _duration_problems(
     path: KeyPath, days: float
 ) -> Iterator[tuple[KeyPath, str, tuple[KeyPath, ...]]]:
-    if not (math.isfinite(days) and days > 0):
-        yield path, f"must be a positive, finite number of days, got {format_number(days)}", ()
+    if not (math.isfinite(days) and 0 < days <= MAX_DAYS):
+        yield path, f"must be a number of days in (0, {MAX_DAYS}], got {format_number(days)}", ()
 
 
 # ----------------------------------------------------------------- writing

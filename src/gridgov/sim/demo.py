@@ -27,10 +27,11 @@ from typing import Any
 import attrs
 
 from gridgov.presets import PUBLISHED
+from gridgov.sim.labels import published_rows
 from gridgov.sim.runner import RunResult, build_city, run_scenario
 from gridgov.sim.supplies import SupplySpec
 
-__all__ = ["demo_scenario_path", "figures", "run_demo"]
+__all__ = ["demo_scenario_path", "figures", "published_rows", "run_demo"]
 
 
 def demo_scenario_path() -> Path:

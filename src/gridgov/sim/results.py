@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 
 import attrs
 
+from gridgov._files import FileProblem, check_writable, read_bytes, write_atomic
 from gridgov.errors import MissingExtraError, RunFolderError
 from gridgov.sim.runner import RunResult
 
@@ -48,8 +49,11 @@ __all__ = [
     "SUPPLY_PLOT_GROUPS",
     "RunData",
     "RunFolderError",
+    "check_run_folder",
+    "clear_unfinished",
     "read_modes",
     "read_run",
+    "read_run_info",
     "read_zones",
     "render_plots",
     "write_run",
@@ -76,8 +80,8 @@ PLOT_GROUPS: Mapping[str, tuple[str, str]] = {
     "compounds": ("compounds_", "Compounds by zone"),
     "households": ("households_", "Households by zone"),
     "communities": ("communities_", "Communities by mode"),
-    "posts": ("posts_", "Posts needed, filled and short"),
-    "tickets": ("tickets_", "Tickets opened, closed and escalated"),
+    "posts": ("posts_", "Posts by role: needed, filled and short"),
+    "tickets": ("tickets_", "Requests (tickets) and their escalations"),
     "cases": ("cases_", "Cases"),
 }
 
@@ -177,14 +181,16 @@ def write_run(result: RunResult, folder: Path | str, *, plots: bool = True) -> P
         except MissingExtraError as missing:
             skipped["plots"] = str(missing)
 
-    path.mkdir(parents=True, exist_ok=True)
-    for name in previous:
-        (path / name).unlink(missing_ok=True)
-    for name, data in contents.items():
-        if isinstance(data, str):
-            (path / name).write_text(data, encoding="utf-8", newline="\n")
-        else:
-            (path / name).write_bytes(data)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        for name in previous:
+            (path / name).unlink(missing_ok=True)
+        # Each file whole (a temporary name, then a rename): an interrupted
+        # write leaves no half file, and no run.json, so no "complete" run.
+        for name, data in contents.items():
+            write_atomic(path / name, data)
+    except OSError as error:
+        raise RunFolderError(_cannot_write(path, error), path) from None
     files = list(contents)
 
     info = {
@@ -199,9 +205,59 @@ def write_run(result: RunResult, folder: Path | str, *, plots: bool = True) -> P
         "files": sorted(files),
         "skipped": skipped,
     }
-    # run.json last: a folder with a valid run.json holds a complete run.
-    (path / RUN_FILE).write_text(_json_text(info), encoding="utf-8", newline="\n")
+    # run.json last: a folder with a valid run.json holds a complete run (the
+    # marker a resumed sweep looks for).
+    try:
+        write_atomic(path / RUN_FILE, _json_text(info))
+    except OSError as error:
+        raise RunFolderError(_cannot_write(path, error), path) from None
     return path
+
+
+def _cannot_write(path: Path, error: OSError) -> str:
+    where = f" ({error.filename})" if error.filename and str(error.filename) != str(path) else ""
+    return f"cannot write run folder {path}{where}: {error.strerror or error}"
+
+
+def clear_unfinished(folder: Path | str) -> None:
+    """Remove what an unfinished run left in ``folder`` (no ``run.json``: it was
+    interrupted), so that the run can be written there again.
+
+    Only files a run folder holds are removed (``metrics.csv``, ``plot_*.png``,
+    temporary ``.*.part`` files, ...); anything else stays, and then
+    :func:`write_run` refuses the folder.
+    """
+    path = Path(folder)
+    if not path.is_dir() or (path / RUN_FILE).exists():
+        return
+    names = {SCENARIO_FILE, METRICS_CSV, METRICS_PARQUET, SUMMARY_FILE, ZONES_CSV, MODES_CSV}
+    names.update({REPORT_FILE, SUPPLIES_CSV, SUPPLY_COMPOUNDS_CSV})
+    for entry in path.iterdir():
+        ours = entry.name in names or (
+            entry.name.startswith("plot_") and entry.name.endswith(".png")
+        )
+        temporary = entry.name.startswith(".") and entry.name.endswith(".part")
+        if (ours or temporary) and entry.is_file():
+            entry.unlink()
+
+
+def check_run_folder(folder: Path | str) -> None:
+    """Check, before a run, that :func:`write_run` will be able to write ``folder``.
+
+    Creates nothing. The folder may be missing (it will be created), empty,
+    or hold a previous run (which will be replaced).
+
+    Raises:
+        RunFolderError: the folder is a file, holds something that is not a
+            gridgov run, or cannot be written.
+    """
+    path = Path(folder)
+    _previous_files(path)
+    check_writable(
+        path,
+        folder=True,
+        fail=lambda reason: RunFolderError(f"cannot write run folder {path}: {reason}", path),
+    )
 
 
 def _check_table(columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...], path: Path) -> None:
@@ -235,7 +291,7 @@ def _previous_files(path: Path) -> list[str]:
     if not any(path.iterdir()):
         return []
     try:
-        info = _load_run_info(path)
+        info = read_run_info(path)
     except RunFolderError:
         raise RunFolderError(
             f"refusing to write a run into {path}: the folder is not empty and holds no "
@@ -293,7 +349,8 @@ def _column_types(columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...]) -
     """Each column's type: ``int``, ``float``, ``bool`` or ``str`` (None is allowed in each)."""
     types: dict[str, str] = {}
     for index, name in enumerate(columns):
-        values = [row[index] for row in rows if row[index] is not None]
+        # An empty cell is a missing value (a percentile of no tickets), whatever the column.
+        values = [row[index] for row in rows if row[index] is not None and row[index] != ""]
         if values and all(isinstance(v, bool) for v in values):
             types[name] = "bool"
         elif any(isinstance(v, bool) for v in values):
@@ -410,7 +467,8 @@ def _metrics_parquet(
     arrays = []
     for index, name in enumerate(columns):
         kind = types[name]
-        values = [None if r[index] is None else convert[kind](r[index]) for r in rows]
+        missing: tuple[Any, ...] = (None,) if kind == "str" else (None, "")
+        values = [None if r[index] in missing else convert[kind](r[index]) for r in rows]
         arrays.append(pa.array(values, type=arrow_types[kind]))
     table = pa.Table.from_arrays(arrays, names=list(columns))
     sink = pa.BufferOutputStream()
@@ -452,6 +510,10 @@ def render_plots(
     groups = {stem: group for stem, group in groups.items() if group[1]}
     if not groups:
         return {}
+    if plot_groups is PLOT_GROUPS:  # the metrics: readable plots (gridgov.sim.plots)
+        from gridgov.sim.plots import draw
+
+        return draw(columns, table, list(groups))
     _require("matplotlib", "plot")
     # Figure without pyplot: no global state, no GUI backend, safe in worker processes.
     figure_module = _require("matplotlib.figure", "plot")
@@ -529,17 +591,24 @@ def read_run(folder: Path | str) -> RunData:
             its files are missing or do not agree with ``run.json``.
     """
     path = Path(folder)
-    info = _load_run_info(path)
-    columns = tuple(str(c) for c in info.get("columns", ()))
+    info = read_run_info(path)
+    listed = info.get("columns", [])
+    if not isinstance(listed, list):
+        raise RunFolderError(
+            f"run folder {path} is damaged: {RUN_FILE} columns is not a list", path
+        )
+    columns = tuple(str(c) for c in listed)
     types = info.get("column_types", {})
     if not isinstance(types, dict):
         types = {}
     try:
-        with (path / METRICS_CSV).open(encoding="utf-8", newline="") as stream:
-            table = list(csv.reader(stream))
-        summary = json.loads((path / SUMMARY_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, csv.Error, json.JSONDecodeError) as error:
-        raise RunFolderError(f"run folder {path} is damaged: {error}", path) from None
+        metrics = read_bytes(path / METRICS_CSV, "run file").decode("utf-8")
+        table = list(csv.reader(io.StringIO(metrics, newline="")))
+        summary = json.loads(read_bytes(path / SUMMARY_FILE, "run file").decode("utf-8"))
+    except FileProblem as problem:
+        raise RunFolderError(f"run folder {path} is damaged: {problem.reason}", path) from None
+    except (UnicodeDecodeError, csv.Error, ValueError, RecursionError) as error:
+        raise RunFolderError(f"run folder {path} is damaged: {_short(error)}", path) from None
     if not table or tuple(table[0]) != columns:
         raise RunFolderError(
             f"run folder {path} is damaged: the header of {METRICS_CSV} is not the "
@@ -568,18 +637,27 @@ def read_run(folder: Path | str) -> RunData:
     return RunData(columns, tuple(rows), summary, info)
 
 
-def _load_run_info(path: Path) -> dict[str, Any]:
+def read_run_info(folder: Path | str) -> dict[str, Any]:
+    """The ``run.json`` of a run folder: present only once the run is complete.
+
+    Raises:
+        RunFolderError: the folder is not a run folder, or its run.json is unreadable.
+    """
+    path = Path(folder)
     if not path.is_dir():
         raise RunFolderError(f"no run folder at {path}: not a folder", path)
+    if not (path / RUN_FILE).exists():
+        raise RunFolderError(f"{path} is not a gridgov run folder: it has no {RUN_FILE}", path)
     try:
-        info = json.loads((path / RUN_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
+        info = json.loads(read_bytes(path / RUN_FILE, "run file").decode("utf-8"))
+    except FileProblem as problem:
         raise RunFolderError(
-            f"{path} is not a gridgov run folder: it has no {RUN_FILE}", path
+            f"{path} is not a gridgov run folder: {RUN_FILE}: {problem.reason}", path
         ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise RunFolderError(
-            f"{path} is not a gridgov run folder: {RUN_FILE} is unreadable ({error})", path
+            f"{path} is not a gridgov run folder: {RUN_FILE} is unreadable ({_short(error)})",
+            path,
         ) from None
     if not isinstance(info, dict) or info.get("format") != RUN_FORMAT:
         raise RunFolderError(
@@ -593,6 +671,12 @@ def _load_run_info(path: Path) -> dict[str, Any]:
             path,
         )
     return info
+
+
+def _short(error: BaseException) -> str:
+    """The parser's message, on one line and short (never the file's content)."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _parse_str(text: str) -> str:

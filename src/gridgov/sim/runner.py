@@ -15,7 +15,6 @@ seeded from the run's seed, and nothing reads the wall clock.
 from __future__ import annotations
 
 import math
-import sys
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -23,6 +22,7 @@ from typing import Any
 
 import attrs
 
+from gridgov._progress import Progress
 from gridgov.city import City
 from gridgov.clock import EPOCH, ManualClock
 from gridgov.engine import Engine
@@ -185,7 +185,8 @@ def run_scenario(
     Args:
         scenario: the scenario.
         seed: the run's seed (default: the scenario's own).
-        progress: show a progress bar on a terminal (silent when not a terminal).
+        progress: show progress on standard error: a bar on a terminal, else a
+            line every few seconds (``day 12/60, 3.1 s``).
         city: the city to run on instead of the scenario's own: any city
             (built in code, loaded from a bundle); the scenario's cases and
             areas are checked against it first.
@@ -310,15 +311,19 @@ class ScenarioRun:
     def run(self, progress: bool = False) -> RunResult:
         """Take every step, close every day; the metrics and the summary."""
         supplies = self.supplies
-        bar = _progress(progress, self.total_steps)
-        for index in range(self.total_steps):
-            self.step(index)
-            if bar is not None:
-                bar[0].advance(bar[1])
-            if (index + 1) % self.steps_per_day == 0 or index + 1 == self.total_steps:
-                self.close_day(index)
-        if bar is not None:
-            bar[0].stop()
+        meter = Progress(
+            self.total_steps,
+            "day",
+            enabled=progress,
+            label=self.scenario.name,
+            per_step=self.step_days,
+        )
+        with meter:
+            for index in range(self.total_steps):
+                self.step(index)
+                meter.advance()
+                if (index + 1) % self.steps_per_day == 0 or index + 1 == self.total_steps:
+                    self.close_day(index)
         return RunResult(
             self.scenario,
             self.seed,
@@ -535,15 +540,3 @@ def _row(
 def _blank(value: float) -> float | str:
     """NaN as an empty cell; other values rounded for stable output."""
     return "" if math.isnan(value) else round(value, 3)
-
-
-def _progress(enabled: bool, total: int) -> tuple[Any, Any] | None:
-    """A rich progress bar on a terminal, or None."""
-    if not enabled or not sys.stderr.isatty():
-        return None
-    from rich.progress import Progress
-
-    bar = Progress(transient=True)
-    task = bar.add_task("simulating", total=total)
-    bar.start()
-    return bar, task

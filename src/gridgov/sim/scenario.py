@@ -144,6 +144,11 @@ __all__ = [
     "load_scenario",
 ]
 
+#: The largest seed (of a run or of a preset): seeds are 64-bit.
+MAX_SEED = 2**63 - 1
+#: The most seed cases a scenario (or its cases CSV) may give.
+MAX_CASES = 100_000
+
 #: The built-in outbreak drivers a scenario may name: ``compound`` (the
 #: compound-level model), ``replay`` (the given cases only, nothing drawn),
 #: ``covasim`` (an adapter, an extra). Others join with
@@ -361,6 +366,23 @@ class Scenario:
             comments.append(f"rules from {self.rules_source}")
         return dumps(document, comments)
 
+    def warnings(self) -> list[str]:
+        """What this valid scenario will do that its author may not expect.
+
+        Returns:
+            One line per warning, ``key.path: what will happen`` (empty when none):
+            a scenario with no cases on a driver that draws none of its own
+            runs every day quiet.
+        """
+        found = []
+        if not self.outbreak.cases and self.outbreak.driver in ("compound", "replay"):
+            found.append(
+                f"outbreak.cases: the scenario gives no cases, so nothing happens: "
+                f"{self.run.days} quiet days on {self.city.preset} "
+                "(give outbreak.cases or outbreak.cases_csv)"
+            )
+        return found
+
     def build_city(self) -> City:
         """The city this scenario runs on.
 
@@ -457,12 +479,14 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
             lines for theirs).
     """
     source = os.fspath(path)
-    text = read_text(source, ScenarioError)
+    text = read_text(source, ScenarioError, kind="scenario")
     return Scenario.from_toml(text, source=source, base=Path(source).parent)
 
 
 # ------------------------------------------------------------------ keys
 
+
+_SEED_RANGE = f"from 0 to {MAX_SEED} (2**63 - 1)"
 
 #: The message for a dotted key that is not one.
 _BAD_KEY = "not a dotted key of the scenario format (e.g. 'outbreak.within_compound')"
@@ -740,7 +764,13 @@ class _ScenarioReader:
         return number
 
     def integer(
-        self, table: Mapping[str, Any], path: KeyPath, default: int, minimum: int, what: str
+        self,
+        table: Mapping[str, Any],
+        path: KeyPath,
+        default: int,
+        minimum: int,
+        what: str,
+        maximum: int = MAX_SEED,
     ) -> int:
         name = path[-1]
         assert isinstance(name, str)
@@ -750,7 +780,7 @@ class _ScenarioReader:
         if isinstance(value, bool) or not isinstance(value, int):
             self.wrong_type(path, "an integer", value)
             return default
-        if value < minimum:
+        if not minimum <= value <= maximum:
             self.problem(path, f"must be {what}, got {value}")
             return default
         return value
@@ -782,7 +812,7 @@ class _ScenarioReader:
                 f"must be usable as a folder name (letters, digits, '_', '.', '-', not "
                 f"starting with '.' or '-'), got {format_string(name)}",
             )
-        seed = self.integer(data, ("seed",), 0, 0, "0 or more")
+        seed = self.integer(data, ("seed",), 0, 0, _SEED_RANGE)
         choice = self.city_choice(data)
         run = self.run(data)
         rules, rules_source, rules_ok = self.rules(data)
@@ -852,7 +882,7 @@ class _ScenarioReader:
                 f"the {preset} preset has one size, so its scale must be 1 "
                 f"(presets with a scale: {', '.join(takes)})",
             )
-        seed = self.integer(table, ("city", "seed"), default.seed, 0, "0 or more")
+        seed = self.integer(table, ("city", "seed"), default.seed, 0, _SEED_RANGE)
         return CityChoice(preset=preset, scale=scale, seed=seed)
 
     def city(self, choice: CityChoice) -> City | None:
@@ -1012,11 +1042,23 @@ class _ScenarioReader:
             self.problem(("outbreak", "cases_csv"), f"no CSV file {written!r} (looked for {full})")
             return ()
         try:
-            text = read_text(full, ScenarioError)
+            text = read_text(full, ScenarioError, kind="cases CSV")
         except ScenarioError as exc:
             self.extra.extend(exc.problems)
             return ()
         reader = csv.reader(io.StringIO(text, newline=""))
+        try:
+            return self.csv_rows(reader, full, city, days)
+        except csv.Error as exc:
+            # A malformed file (a field over the csv module's limit, a NUL byte,
+            # a quote left open): located, and nothing of its content quoted.
+            line = max(1, reader.line_num)
+            self.extra.append(Problem(full, line, "(row)", f"not a readable CSV row: {exc}"))
+            return ()
+
+    def csv_rows(
+        self, reader: Any, full: str, city: City | None, days: int | None
+    ) -> tuple[SeedCase, ...]:
         header = next(reader, None)
         names = [name.strip() for name in header or ()]
         missing = [column for column in _CSV_COLUMNS if column not in names]
@@ -1027,10 +1069,9 @@ class _ScenarioReader:
                 faults.append(f"no {' or '.join(repr(m) for m in missing)} column")
             if twice:
                 faults.append(f"{', '.join(repr(t) for t in twice)} given twice")
-            got = ",".join(names) if names else "nothing"
-            message = (
-                f"{'; '.join(faults)}: expected a header row naming day and compound (got: {got})"
-            )
+            # The header is not quoted: a file that is not a cases CSV at all
+            # (a password file, a key) must not have its first line echoed.
+            message = f"{'; '.join(faults)}: expected a header row naming day and compound"
             self.extra.append(Problem(full, 1, "(header)", message))
             return ()
         at_day, at_compound = names.index("day"), names.index("compound")
@@ -1051,7 +1092,7 @@ class _ScenarioReader:
                 day = float(text_day)
             except ValueError:
                 self.extra.append(
-                    Problem(full, line, "day", f"expected a number of days, got {text_day!r}")
+                    Problem(full, line, "day", f"expected a number of days, got {_short(text_day)}")
                 )
                 good = False
             else:
@@ -1071,6 +1112,11 @@ class _ScenarioReader:
                     good = False
             if good:
                 cases.append(SeedCase(compound, day, (full, line, "compound")))
+            if len(cases) > MAX_CASES:
+                self.extra.append(
+                    Problem(full, line, "(row)", f"more than {MAX_CASES:,} cases in one file")
+                )
+                return ()
         return tuple(cases)
 
     def unknown_compound(self, compound: str, city: City) -> str | None:
@@ -1129,7 +1175,7 @@ MAX_DURATION_DAYS = 365.0
 
 
 def _check(path: KeyPath, number: float) -> str | None:
-    """What is wrong with ``number`` as the value of ``path``, or None."""
+    """What is wrong with ``number`` as the value of ``path``, or None (ranges: :data:`RANGES`)."""
     key = path[-1]
     shown = format_number(number)
     if key in _RATES or path[:1] == ("requests",):
@@ -1162,6 +1208,11 @@ def _check(path: KeyPath, number: float) -> str | None:
     elif key == "detection_delay_days" and number > MAX_DURATION_DAYS:
         return f"must be at most {format_number(MAX_DURATION_DAYS)} days, got {shown}"
     return None
+
+
+def _short(text: str) -> str:
+    """A value read from a file, quoted on one line and cut to 40 characters."""
+    return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
 def _after_run(day: float, days: int) -> str:

@@ -48,10 +48,13 @@ import csv
 import functools
 import hashlib
 import importlib
+import io
 import itertools
 import json
+import math
 import multiprocessing
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -78,8 +81,10 @@ from gridgov.sim.scenario import Override, Scenario, ScenarioDocument, parse_key
 __all__ = [
     "Runner",
     "Sweep",
+    "SweepProgress",
     "SweepRun",
     "Writer",
+    "check_sweep_folder",
     "load_sweep",
     "plan_sweep",
     "replicate_seed",
@@ -93,6 +98,11 @@ Writer = Callable[[RunResult, Path], object]
 
 #: Columns every row of ``sweep.csv`` starts with.
 ID_COLUMNS = ("run_id", "replicate", "seed")
+
+#: The most replicates of one combination.
+MAX_REPLICATES = 1000
+#: The most runs of one sweep (combinations times replicates).
+MAX_RUNS = 10_000
 
 _SWEEP_KEYS = ("version", "name", "scenario", "replicates", "parameters")
 
@@ -184,10 +194,17 @@ class Sweep:
         if isinstance(replicates, bool) or not isinstance(replicates, int):
             reader.wrong_type(("replicates",), "an integer", replicates)
             replicates = 1
-        elif replicates < 1:
-            reader.problem(("replicates",), f"must be at least 1, got {replicates}")
+        elif not 1 <= replicates <= MAX_REPLICATES:
+            reader.problem(("replicates",), f"must be from 1 to {MAX_REPLICATES}, got {replicates}")
             replicates = 1
         parameters = _read_parameters(data, reader)
+        runs = replicates * math.prod(len(values) for values in parameters.values())
+        if runs > MAX_RUNS:
+            reader.problem(
+                ("parameters",),
+                f"the sweep has {runs:,} runs (combinations times replicates); "
+                f"at most {MAX_RUNS:,} are allowed",
+            )
         scenario_document = _scenario_document(data, folder, reader)
         problems = [
             Problem(source, line_of(lines, path), render_key(path), message)
@@ -254,7 +271,7 @@ def load_sweep(path: str | os.PathLike[str]) -> Sweep:
             (every one, as :meth:`Sweep.from_toml`).
     """
     source = os.fspath(path)
-    text = read_text(source, ScenarioError)
+    text = read_text(source, ScenarioError, kind="sweep")
     return Sweep.from_toml(text, source=source, base=Path(source).parent)
 
 
@@ -305,6 +322,58 @@ def plan_sweep(sweep: Sweep) -> list[SweepRun]:
     return runs
 
 
+@attrs.define
+class SweepProgress:
+    """How far a sweep got: read it after :func:`run_sweep` returns or is interrupted."""
+
+    #: Runs in the sweep.
+    total: int = 0
+    #: Runs finished, including those a resume skipped.
+    finished: int = 0
+    #: Runs skipped because a previous attempt finished them.
+    skipped: int = 0
+
+
+def check_sweep_folder(sweep: Sweep, out_dir: str | os.PathLike[str], *, resume: bool) -> None:
+    """Check, before a sweep runs, that its output folder can take it.
+
+    Args:
+        sweep: the sweep.
+        out_dir: its output folder.
+        resume: whether finished runs there are to be kept.
+
+    Raises:
+        GridgovError: the folder is a file or cannot be written; or, to
+            resume, it holds a different sweep (its ``sweep.toml`` or
+            ``scenario.toml`` differ from this sweep's).
+    """
+    from gridgov._files import check_writable
+
+    out = Path(out_dir)
+    check_writable(
+        out, folder=True, fail=lambda why: GridgovError(f"cannot write sweep folder {out}: {why}")
+    )
+    if not resume or not (out / "sweep.toml").exists():
+        return
+    for name, text in _sweep_files(sweep).items():
+        try:
+            same = (out / name).read_text(encoding="utf-8") == text
+        except (OSError, UnicodeDecodeError):
+            same = False
+        if not same:
+            raise GridgovError(
+                f"cannot resume in {out}: its {name} is not this sweep's (the folder holds "
+                "another sweep, or this one changed); run it in a new folder"
+            )
+
+
+def _sweep_files(sweep: Sweep) -> dict[str, str]:
+    return {
+        "scenario.toml": sweep.scenario.to_toml(),
+        "sweep.toml": sweep.to_toml("scenario.toml"),
+    }
+
+
 def run_sweep(
     sweep: Sweep,
     out_dir: str | os.PathLike[str],
@@ -314,8 +383,15 @@ def run_sweep(
     progress: bool = False,
     runner: Runner = run_scenario,
     writer: Writer | None = None,
+    resume: bool = False,
+    state: SweepProgress | None = None,
 ) -> list[dict[str, Any]]:
     """Run every run of a sweep and write its results.
+
+    The sweep and its scenario (``sweep.toml``, ``scenario.toml``) are written
+    first, each run's folder as the run ends (its ``run.json``, written last,
+    marks it finished), ``sweep.csv`` when every run is done; each file is
+    written whole (a temporary name, then a rename).
 
     Args:
         sweep: the sweep.
@@ -326,10 +402,15 @@ def run_sweep(
         dask: ``"local"`` for a Dask LocalCluster of two worker processes,
             or the address of a scheduler (``"tcp://host:8786"``), whose
             workers must be able to write ``out_dir`` (a shared folder).
-        progress: show a progress bar on standard error (when it is a terminal).
+        progress: show progress on standard error (a bar on a terminal, else
+            a line every few seconds).
         runner: what runs one scenario (a test double in tests).
         writer: what writes one run's folder; None for
             :func:`gridgov.sim.results.write_run`.
+        resume: skip the runs whose folder already holds the finished run
+            (a valid ``run.json``, the same seed and scenario), and take their
+            figures from their ``summary.json``.
+        state: filled in as runs finish (to say how far an interrupted sweep got).
 
     Returns:
         The rows of ``sweep.csv`` as dicts, one per run in run order, keys in
@@ -341,6 +422,9 @@ def run_sweep(
             scheduler cannot be reached; a run failed (the message names it).
         ScenarioError: the sweep has problems (see :func:`plan_sweep`).
     """
+    from gridgov._files import write_atomic
+    from gridgov._progress import Progress
+
     if workers is not None and dask is not None:
         raise GridgovError("give workers or dask, not both")
     if workers is not None and workers < 1:
@@ -348,25 +432,81 @@ def run_sweep(
     runs = plan_sweep(sweep)
     if writer is None:
         writer = _default_writer()
+    state = state if state is not None else SweepProgress()
+    state.total = len(runs)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in _sweep_files(sweep).items():
+            write_atomic(out / name, text)
+    except OSError as exc:
+        raise GridgovError(f"cannot write sweep folder {out}: {exc.strerror or exc}") from None
+    done: dict[str, dict[str, Any]] = {}
+    if resume:
+        for run in runs:
+            previous = _finished(out / run.run_id, run)
+            if previous is not None:
+                done[run.run_id] = previous
+    state.skipped = state.finished = len(done)
+    todo = [run for run in runs if run.run_id not in done]
+    if resume:
+        from gridgov.sim.results import clear_unfinished
+
+        for run in todo:
+            clear_unfinished(out / run.run_id)
     job = functools.partial(_execute, out_dir=os.fspath(out), runner=runner, writer=writer)
-    with _progress_bar(progress, len(runs), f"sweep {sweep.name}") as advance:
-        if dask is not None:
-            results = _on_dask(dask, runs, job, advance)
-        elif workers == 1 or len(runs) == 1:
+    meter = Progress(len(runs), "run", enabled=progress, label=f"sweep {sweep.name}")
+    with meter:
+        meter.advance(len(done))
+
+        def advance() -> None:
+            state.finished += 1
+            meter.advance()
+
+        if not todo:
             results = []
-            for run in runs:
+        elif dask is not None:
+            results = _on_dask(dask, todo, job, advance)
+        elif workers == 1 or len(todo) == 1:
+            results = []
+            for run in todo:
                 results.append(_guarded(job, run))
                 advance()
         else:
             _check_importable(runner, writer)
-            results = _on_processes(workers or os.cpu_count() or 1, runs, job, advance)
-    columns, rows = _table(sweep, results)
-    _write_csv(out / "sweep.csv", columns, rows)
-    (out / "scenario.toml").write_text(sweep.scenario.to_toml(), encoding="utf-8")
-    (out / "sweep.toml").write_text(sweep.to_toml("scenario.toml"), encoding="utf-8")
+            results = _on_processes(workers or os.cpu_count() or 1, todo, job, advance)
+    done.update((result["run_id"], result) for result in results)
+    columns, rows = _table(sweep, [done[run.run_id] for run in runs])
+    try:
+        write_atomic(out / "sweep.csv", _csv_text(columns, rows))
+    except OSError as exc:
+        raise GridgovError(f"cannot write {out / 'sweep.csv'}: {exc.strerror or exc}") from None
     return rows
+
+
+def _finished(folder: Path, run: SweepRun) -> dict[str, Any] | None:
+    """What a finished run left in ``folder`` (as :func:`_execute` sends back), or None."""
+    from gridgov.sim.results import RunFolderError, read_run_info
+
+    try:
+        info = read_run_info(folder)
+        expected = attrs.evolve(run.scenario, seed=run.seed).to_toml()
+        if info.get("seed") != run.seed:
+            return None
+        if (folder / "scenario.toml").read_text(encoding="utf-8") != expected:
+            return None
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (RunFolderError, OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(summary, dict):
+        return None
+    return {
+        "run_id": run.run_id,
+        "replicate": run.replicate,
+        "seed": run.seed,
+        "parameters": dict(run.parameters),
+        "summary": summary,
+    }
 
 
 # ----------------------------------------------------------------- reading
@@ -389,9 +529,13 @@ def _read_parameters(data: Mapping[str, Any], reader: Reader) -> dict[str, tuple
         if not values:
             reader.problem(where, "needs at least one value")
             continue
+        if len(values) > MAX_RUNS:
+            reader.problem(where, f"has {len(values):,} values; at most {MAX_RUNS:,} are allowed")
+            continue
         repeated = False
+        seen: dict[tuple[type, object], int] = {}
         for index, value in enumerate(values):
-            first = next(i for i, v in enumerate(values) if _same(v, value))
+            first = seen.setdefault(_identity(value), index)
             if first < index:
                 reader.problem((*where, index), f"value listed twice (also at [{first}])")
                 repeated = True
@@ -405,9 +549,14 @@ def _read_parameters(data: Mapping[str, Any], reader: Reader) -> dict[str, tuple
     return parameters
 
 
-def _same(a: object, b: object) -> bool:
-    """Equal and of the same kind (``1`` and ``true`` are not the same value)."""
-    return type(a) is type(b) and a == b
+def _identity(value: object) -> tuple[type, object]:
+    """What makes two values the same: equal and of the same kind (``1`` and ``true``
+    differ; every nan is the same nan); tables and arrays compared by their text."""
+    if isinstance(value, float) and math.isnan(value):
+        return (float, "nan")
+    if isinstance(value, dict | list):
+        return (type(value), format_value(value))
+    return (type(value), value)
 
 
 def _scenario_document(
@@ -545,22 +694,42 @@ def _on_processes(
     # that runs threads (a progress bar, a Dask client).
     context = multiprocessing.get_context("spawn")
     results: dict[str, dict[str, Any]] = {}
-    with concurrent.futures.ProcessPoolExecutor(
-        max_workers=min(workers, len(runs)), mp_context=context
-    ) as pool:
+    # Workers ignore Ctrl-C: the parent alone answers it (one message, no
+    # traceback from each worker), stops them and says how to resume.
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=min(workers, len(runs)), mp_context=context, initializer=_ignore_interrupts
+    )
+    try:
         futures = {pool.submit(job, run): run for run in runs}
-        try:
-            for future in concurrent.futures.as_completed(futures):
-                run = futures[future]
-                try:
-                    results[run.run_id] = future.result()
-                except Exception as exc:
-                    raise _failed(run, exc) from exc
-                advance()
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+        for future in concurrent.futures.as_completed(futures):
+            run = futures[future]
+            try:
+                results[run.run_id] = future.result()
+            except Exception as exc:
+                raise _failed(run, exc) from exc
+            advance()
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
     return [results[run.run_id] for run in runs]
+
+
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Stop a pool now: queued runs cancelled, running ones ended (their folders
+    have no run.json, so a resume runs them again)."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(timeout=5)
 
 
 def _on_dask(
@@ -572,11 +741,15 @@ def _on_dask(
         raise MissingExtraError("dask", "dask", error, message=_DASK_MISSING) from None
     with contextlib.ExitStack() as stack:
         if address == "local":
-            cluster = stack.enter_context(
-                distributed.LocalCluster(
-                    n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+            # Worker processes started while SIGINT is ignored keep ignoring it
+            # (Python installs its handler only where SIGINT is not ignored), so
+            # Ctrl-C reaches this process alone, not five tracebacks of workers.
+            with _interrupts_ignored():
+                cluster = stack.enter_context(
+                    distributed.LocalCluster(
+                        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+                    )
                 )
-            )
             client = stack.enter_context(distributed.Client(cluster))
         else:
             try:
@@ -599,6 +772,20 @@ def _on_dask(
     return [results[run.run_id] for run in runs]
 
 
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """SIGINT ignored for the duration (main thread only; elsewhere a no-op)."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _default_writer() -> Writer:
     try:
         results = importlib.import_module("gridgov.sim.results")
@@ -611,20 +798,6 @@ def _default_writer() -> Writer:
             "from this installation of gridgov"
         )
     return write_run
-
-
-@contextlib.contextmanager
-def _progress_bar(enabled: bool, total: int, label: str) -> Iterator[Callable[[], None]]:
-    if not enabled:
-        yield lambda: None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    console = Console(stderr=True)
-    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda: bar.advance(task)
 
 
 # ------------------------------------------------------------------- table
@@ -676,12 +849,13 @@ def _cell(value: object) -> object:
     return value
 
 
-def _write_csv(path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([_text(row.get(column)) for column in columns])
+def _csv_text(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_text(row.get(column)) for column in columns])
+    return buffer.getvalue()
 
 
 def _text(value: object) -> str:

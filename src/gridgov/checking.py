@@ -1,0 +1,242 @@
+"""``gridgov check``: recognise what a file is, and validate it as that.
+
+A path is one of five kinds:
+
+* ``rules``: a rules file (TOML with ``[case]``, ``[zones]``, ``[modes]``,
+  ``[areas]``, ``[overrides]``, ``[tickets]`` or rules' ``[staffing]`` keys);
+* ``scenario``: a scenario file (TOML with ``[city]``, ``[rules]``,
+  ``[outbreak]``, ``[requests]``, ``[run]``, ``name``, ``seed`` or
+  scenario's ``[staffing]`` shares);
+* ``sweep``: a sweep file (TOML with ``scenario``, ``replicates`` or
+  ``[parameters]``);
+* ``alert``: a CAP 1.2 alert (XML: the first thing in the file is ``<``);
+* ``bundle``: a city bundle (a folder).
+
+The kind is the one whose keys the file uses; a file using none (an empty
+TOML file) or the keys of two kinds is a problem that says so, and
+``--kind`` names the kind outright. Every problem is a
+:class:`gridgov.errors.Problem` (``file:line: key.path: what is wrong``);
+nothing from a file that turned out not to be of a known kind is quoted.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from gridgov._files import FileProblem, read_bytes
+from gridgov.errors import GridgovError, Problem, RulesError, ScenarioError
+
+__all__ = ["KINDS", "Checked", "check_path", "recognise"]
+
+#: The kinds ``gridgov check`` knows, as ``--kind`` names them.
+KINDS = ("rules", "scenario", "sweep", "bundle", "alert")
+
+_RULES_ONLY = {"areas", "case", "zones", "modes", "overrides", "tickets"}
+_SCENARIO_ONLY = {"name", "seed", "city", "rules", "outbreak", "requests", "run"}
+_SWEEP_ONLY = {"scenario", "replicates", "parameters"}
+_RULES_STAFFING = {
+    "households_per_building_lead",
+    "households_per_registration",
+    "disinfection_per_compound",
+    "checkpoint_shifts",
+    "households_per_volunteer",
+    "max_staff_share",
+    "pools",
+    "auto_claim",
+    "posts",
+}
+_SCENARIO_STAFFING = {"cadres", "in_service_members", "volunteers", "grid_workers", "availability"}
+
+
+@attrs.frozen
+class Checked:
+    """The outcome of checking one path."""
+
+    #: The path as given.
+    path: str
+    #: The kind it was checked as (``unknown`` when it could not be told).
+    kind: str
+    #: Every problem; empty when the file is valid.
+    problems: tuple[Problem, ...] = ()
+    #: What a valid file will do that its author may not expect.
+    warnings: tuple[str, ...] = ()
+
+
+def recognise(path: str) -> str | Problem:
+    """The kind of the file or folder at ``path``, or the problem that stops telling it.
+
+    Reads at most ``gridgov._files.LIMITS["checked"]`` bytes; quotes nothing of the file.
+    """
+    if os.path.isdir(path):
+        return "bundle"
+    try:
+        data = read_bytes(path, "checked")
+    except FileProblem as exc:
+        return Problem(path, exc.line, "(file)", exc.reason)
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"<") or Path(path).suffix.lower() in (".xml", ".cap"):
+        return "alert"
+    from gridgov._toml import parse
+
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return Problem(path, line, "(file)", "not UTF-8 text: not a rules, scenario or sweep file")
+    parsed = parse(text, path)
+    if isinstance(parsed, Problem):
+        return parsed
+    return _kind_of(parsed, path)
+
+
+def _kind_of(data: Mapping[str, Any], path: str) -> str | Problem:
+    keys = set(data)
+    votes = {
+        "rules": keys & _RULES_ONLY,
+        "scenario": keys & _SCENARIO_ONLY,
+        "sweep": keys & _SWEEP_ONLY,
+    }
+    staffing = data.get("staffing")
+    if isinstance(staffing, dict):
+        if set(staffing) & _RULES_STAFFING:
+            votes["rules"] = votes["rules"] | {"staffing"}
+        if set(staffing) & _SCENARIO_STAFFING:
+            votes["scenario"] = votes["scenario"] | {"staffing"}
+    kinds = [kind for kind, found in votes.items() if found]
+    if len(kinds) == 1:
+        return kinds[0]
+    if not kinds:
+        return Problem(
+            path,
+            0,
+            "(file)",
+            "cannot tell what this file is: it has no key of a rules file ([case], [zones], "
+            "...), a scenario ([outbreak], [run], ...) or a sweep (parameters, scenario); "
+            "name the kind with --kind",
+        )
+    mixed = "; ".join(f"{kind}: {', '.join(sorted(votes[kind]))}" for kind in kinds)
+    return Problem(
+        path,
+        0,
+        "(file)",
+        f"cannot tell what this file is: it has keys of several kinds ({mixed}); "
+        "name the kind with --kind",
+    )
+
+
+def check_path(path: str, kind: str | None = None) -> Checked:
+    """Check one path as ``kind``, or as the kind :func:`recognise` finds.
+
+    Returns:
+        The kind and every problem (none when valid), and the warnings.
+    """
+    if kind is None:
+        found = recognise(path)
+        if isinstance(found, Problem):
+            return Checked(path, "unknown", (found,))
+        kind = found
+    return _CHECKERS[kind](path)
+
+
+def _check_rules(path: str) -> Checked:
+    from gridgov.rules import load_rules
+
+    try:
+        load_rules(path)
+    except RulesError as exc:
+        return Checked(path, "rules", exc.problems)
+    return Checked(path, "rules")
+
+
+def _check_scenario(path: str) -> Checked:
+    from gridgov.sim.scenario import load_scenario
+
+    try:
+        scenario = load_scenario(path)
+    except ScenarioError as exc:
+        return Checked(path, "scenario", exc.problems)
+    return Checked(path, "scenario", warnings=tuple(f"{path}: {w}" for w in scenario.warnings()))
+
+
+def _check_sweep(path: str) -> Checked:
+    from gridgov.sim.sweep import load_sweep
+
+    try:
+        sweep = load_sweep(path)
+    except ScenarioError as exc:
+        return Checked(path, "sweep", exc.problems)
+    warnings = tuple(f"{path}: {w}" for w in sweep.scenario.warnings())
+    return Checked(path, "sweep", warnings=warnings)
+
+
+def _check_alert(path: str) -> Checked:
+    from gridgov.alerts import AlertError, parse_cap
+
+    try:
+        data = read_bytes(path, "CAP alert")
+    except FileProblem as exc:
+        return Checked(path, "alert", (Problem(path, exc.line, "(file)", exc.reason),))
+    try:
+        parse_cap(data)
+    except AlertError as exc:
+        return Checked(path, "alert", (Problem(path, 0, "alert", " ".join(str(exc).split())),))
+    return Checked(path, "alert")
+
+
+def _check_bundle(path: str) -> Checked:
+    from gridgov.cities import check_bundle, is_bundle
+
+    if not is_bundle(path):
+        if not os.path.exists(path):
+            reason = "does not exist"
+        elif os.path.isdir(path):
+            reason = "is a folder without city.toml, not a city bundle"
+        else:
+            reason = "is a file, not a city bundle (a folder with city.toml)"
+        return Checked(path, "bundle", (Problem(path, 0, "(file)", reason),))
+    try:
+        problems = check_bundle(path)
+    except GridgovError as exc:
+        found = getattr(exc, "problems", None) or (Problem(path, 0, "(bundle)", str(exc)),)
+        return Checked(path, "bundle", tuple(found))
+    if problems:
+        return Checked(path, "bundle", tuple(problems))
+    return _check_coverage(path)
+
+
+def _check_coverage(bundle: str) -> Checked:
+    """A valid bundle's geometry.geojson against its city: ids, shapes, then coverage."""
+    from gridgov.cities import load_city
+    from gridgov.errors import CityError, MissingExtraError
+
+    shown = os.path.join(bundle, "geometry.geojson")
+    if not os.path.exists(shown):
+        return Checked(bundle, "bundle")
+    try:
+        from gridgov.geo import CityGeometry, check_coverage
+    except MissingExtraError as missing:
+        return Checked(bundle, "bundle", warnings=(f"{shown}: geometry not checked: {missing}",))
+    try:
+        city = load_city(bundle)
+    except CityError as exc:
+        return Checked(bundle, "bundle", tuple(exc.problems))
+    assert isinstance(city.geometry, CityGeometry)
+    problems = tuple(
+        Problem(shown, 0, f"coverage.{p.kind}", p.message)
+        for p in check_coverage(city, city.geometry)
+    )
+    return Checked(bundle, "bundle", problems)
+
+
+_CHECKERS: dict[str, Callable[[str], Checked]] = {
+    "rules": _check_rules,
+    "scenario": _check_scenario,
+    "sweep": _check_sweep,
+    "alert": _check_alert,
+    "bundle": _check_bundle,
+}
