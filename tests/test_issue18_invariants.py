@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import timedelta
 
 import attrs
@@ -21,7 +22,7 @@ COMMUNITY = CITY.chain.community_of(COMPOUNDS[0])
 def test_invariants_hold_after_every_step() -> None:
     clock = ManualClock()
     engine = Engine(CITY, clock=clock)
-    steps = [
+    steps: list[Callable[[], object]] = [
         lambda: engine.report_case(COMPOUNDS[0]),
         lambda: engine.open_ticket(COMPOUNDS[0], "medicine"),
         lambda: engine.post_task(COMMUNITY, "medicine_delivery", capacity=2),
