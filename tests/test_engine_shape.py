@@ -37,7 +37,10 @@ OVERSIZED = {
     "geo/synth.py:run",
     "presets/jiamusi.py:units_table",
     "sim/covasim.py:_make_classes",
+    "sim/results.py:render_plots",
     "sim/results.py:write_run",
+    "sim/sweep.py:from_toml",
+    "sim/sweep.py:run_sweep",
     "synthesis.py:_check_input",
     "synthesis.py:staff",
 }
