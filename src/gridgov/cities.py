@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Protocol
 
 from gridgov._gc import gc_paused
-from gridgov._toml import locate, syntax_problem
+from gridgov._toml import format_string, locate, syntax_problem
 from gridgov.chain import CommandChain
 from gridgov.city import City
 from gridgov.errors import CityError, GridgovError, MissingExtraError, Problem
@@ -304,14 +304,14 @@ def save_city(city: City, path: str | os.PathLike[str]) -> Path:
 def _bundle_texts(city: City) -> dict[str, bytes]:
     chain = city.chain
     city_unit = chain.unit(chain.city)
-    toml = ["format = 1", "", "[city]", f"id = {_toml_string(city_unit.id)}"]
-    toml.append(f"name = {_toml_string(city.name)}")
+    toml = ["format = 1", "", "[city]", f"id = {format_string(city_unit.id)}"]
+    toml.append(f"name = {format_string(city.name)}")
     if city_unit.code:
-        toml.append(f"code = {_toml_string(city_unit.code)}")
+        toml.append(f"code = {format_string(city_unit.code)}")
     if city_unit.kind:
-        toml.append(f"kind = {_toml_string(city_unit.kind)}")
+        toml.append(f"kind = {format_string(city_unit.kind)}")
     if city_unit.name != city.name:
-        toml.append(f"unit_name = {_toml_string(city_unit.name)}")
+        toml.append(f"unit_name = {format_string(city_unit.name)}")
     units = []
     for node in chain.units():
         unit = chain.unit(node)
@@ -403,18 +403,6 @@ def _encode(name: str, text: str) -> bytes:
             [Problem(name, 0, "(file)", f"cannot be saved: {exc}")],
             message=f"{name}: cannot be saved: {exc}",
         ) from None
-
-
-def _toml_string(text: str) -> str:
-    out = []
-    for char in text:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char < " " or char == "\x7f":
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
 
 
 # ------------------------------------------------------------------ reading
