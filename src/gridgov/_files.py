@@ -18,6 +18,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from gridgov.errors import FileProblem
+
 __all__ = [
     "LIMITS",
     "FileProblem",
@@ -43,20 +45,6 @@ LIMITS: dict[str, int] = {
     # a file given to ``gridgov check``, before its kind is known
     "checked": 1 * _MIB,
 }
-
-
-class FileProblem(Exception):
-    """Why a file cannot be read; turned into each loader's own error.
-
-    Attributes:
-        reason: what is wrong, without the file name (``"is a folder, not a file"``).
-        line: the 1-based line of a decoding error, 0 otherwise.
-    """
-
-    def __init__(self, reason: str, line: int = 0) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.line = line
 
 
 def _kind_of(mode: int) -> str:

@@ -24,6 +24,10 @@ key, and what was expected)::
     ├── JournalError           the event store is unreadable or inconsistent
     ├── AlertError             a CAP alert is malformed, hostile or not CAP 1.2
     ├── RunFolderError         a folder cannot be written or read as a run folder
+    ├── FileProblem            a file cannot be read (missing, not a regular file, too big,
+    │                          not UTF-8); each loader turns it into its own error
+    ├── InvariantError         an invariant of the design does not hold (also an
+    │                          AssertionError; raised by gridgov.testing.check_invariants)
     ├── GeometryError          geometry (a geometry.geojson, an alert area) has problems
     └── MissingExtraError      an optional dependency (an extra of gridgov) is not installed
 
@@ -50,9 +54,11 @@ __all__ = [
     "ClockError",
     "CommandError",
     "DepotsError",
+    "FileProblem",
     "GeometryError",
     "GriddingError",
     "GridgovError",
+    "InvariantError",
     "JournalError",
     "MissingExtraError",
     "NotFoundError",
@@ -285,6 +291,24 @@ class RunFolderError(GridgovError):
         super().__init__(message)
         #: The folder involved.
         self.folder = folder
+
+
+class FileProblem(GridgovError):
+    """Why a file cannot be read; each loader turns it into its own error.
+
+    Attributes:
+        reason: what is wrong, without the file name (``"is a folder, not a file"``).
+        line: the 1-based line of a decoding error, 0 otherwise.
+    """
+
+    def __init__(self, reason: str, line: int = 0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+
+
+class InvariantError(GridgovError, AssertionError):
+    """An invariant of the design does not hold (raised by ``gridgov.testing.check_invariants``)."""
 
 
 class MissingExtraError(GridgovError):

@@ -31,6 +31,7 @@ from xml.sax.saxutils import escape
 
 from gridgov.clock import ManualClock
 from gridgov.engine import Engine
+from gridgov.errors import InvariantError
 from gridgov.journal import Event
 from gridgov.tickets import Private, Ticket, TicketChange, TicketDesk
 
@@ -101,10 +102,6 @@ class StandaloneDesk(TicketDesk):
         changes = self.plan_due(now)
         self._apply(changes)
         return changes
-
-
-class InvariantError(AssertionError):
-    """An invariant of the design does not hold (raised by :func:`check_invariants`)."""
 
 
 def check_invariants(engine: Engine) -> None:
