@@ -128,6 +128,14 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     write("alert.xml", "<alert>not cap</alert>\n")
     write("bomb.xml", '<?xml version="1.0"?><!DOCTYPE a [<!ENTITY b "c">]><a>&b;</a>')
     write("out-file", "I am a file\n")
+    units = (
+        "id,parent,level,kind,name,households\n330100,,city,,Lakeside,\n"
+        "330102,330100,district,urban_district,Old Town,\n"
+        "330102001,330102,street,street,Bridge Street,\n"
+        "330102001001,330102001,community,,Bridge Community,{households}\n"
+    )
+    write("units.csv", units.format(households=2400))
+    write("units-huge.csv", units.format(households=10**13))
     return files
 
 
@@ -243,6 +251,19 @@ def _cases() -> list[tuple[str, list[str], int]]:
         ("synth-passwd", ["synth", "{passwd.csv}", "--out", "{tmp}/s"], 1),
         ("synth-devzero", ["synth", "/dev/zero", "--out", "{tmp}/s"], 1),
         ("synth-out-file", ["synth", "{cases.csv}", "--out", "{out-file}"], 1),
+        ("synth-huge-households", ["synth", "{units-huge.csv}", "--out", "{tmp}/s"], 1),
+        (
+            "synth-grid-workers-huge",
+            ["synth", "{units.csv}", "--out", "{tmp}/s", "--grid-workers", str(10**6)],
+            1,
+        ),
+        (
+            "synth-grid-workers-absurd",
+            ["synth", "{units.csv}", "--out", "{tmp}/s", "--grid-workers", str(10**30)],
+            2,
+        ),
+        ("synth-seed-negative", ["synth", "{units.csv}", "--out", "{tmp}/s", "--seed", "-1"], 2),
+        ("alert-seed-negative", ["alert", "--seed", "-1", "{alert.xml}"], 2),
         ("city-from-missing", ["city", "--from", "{tmp}/nowhere"], 1),
         ("city-from-file", ["city", "--from", "{a-file.txt}"], 1),
         ("city-from-and-preset", ["city", "--from", "{folder}", "--preset", "small"], 2),
