@@ -425,6 +425,7 @@ class TestWhatTheErrorsSay:
         tmp_path: Path,
         capsys: pytest.CaptureFixture[str],
     ) -> None:
+        """A folder made read-only with chmod (the real thing; root ignores it)."""
         run = tmp_path / "run"
         assert main(["simulate", str(SCENARIOS / "small.toml"), "--out", str(run), "--quiet"]) == 0
         capsys.readouterr()
@@ -439,6 +440,112 @@ class TestWhatTheErrorsSay:
             run.chmod(0o700)
         out, err = capsys.readouterr()
         assert violations(code, 1, out, err) == []
+
+
+def _refuse_writes_in(monkeypatch: pytest.MonkeyPatch, folder: Path, *, probe: bool) -> None:
+    """Make ``folder`` refuse new files as a read-only folder does (EACCES), even for root.
+
+    gridgov creates every file through :mod:`tempfile` (a probe folder before
+    the work, a temporary file renamed into place), so refusing those two
+    calls inside ``folder`` is what the operating system would do. With
+    ``probe=False`` the check before the work passes and the refusal comes
+    only when the results are written (the folder turned read-only mid-run).
+    """
+    import errno
+    import tempfile
+
+    def inside(where: object) -> bool:
+        return where is not None and Path(str(where)).resolve().is_relative_to(folder.resolve())
+
+    def refused(original: Callable[..., object]) -> Callable[..., object]:
+        def call(*args: object, **kwargs: object) -> object:
+            if inside(kwargs.get("dir")):
+                raise PermissionError(errno.EACCES, "Permission denied", str(kwargs.get("dir")))
+            return original(*args, **kwargs)
+
+        return call
+
+    if probe:
+        monkeypatch.setattr(tempfile, "mkdtemp", refused(tempfile.mkdtemp))
+    monkeypatch.setattr(tempfile, "mkstemp", refused(tempfile.mkstemp))
+
+
+def _no_run(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the run started although its output cannot be written")
+
+
+class TestReadOnlyOutputs:
+    """Outputs that cannot be written, as root too (CI runs as root): refused before the
+    work by the check, or, when the folder turns read-only during the work, one error
+    line and no half-written file."""
+
+    @pytest.fixture
+    def run(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+        run = tmp_path / "run"
+        assert main(["simulate", str(SCENARIOS / "small.toml"), "--out", str(run), "--quiet"]) == 0
+        capsys.readouterr()
+        return run
+
+    @pytest.mark.parametrize("command", ["simulate", "demo", "sweep", "export", "synth"])
+    def test_refused_before_the_work(
+        self,
+        command: str,
+        tmp_path: Path,
+        corpus: dict[str, Path],
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        _refuse_writes_in(monkeypatch, folder, probe=True)
+        import gridgov.sim.runner
+        import gridgov.synthesis
+
+        monkeypatch.setattr(gridgov.sim.runner.ScenarioRun, "run", _no_run)
+        monkeypatch.setattr(gridgov.synthesis, "_synthesize", _no_run)
+        args = {
+            "simulate": ["simulate", str(corpus["small.toml"]), "--out", str(folder), "--quiet"],
+            "demo": ["demo", "--out", str(folder / "demo"), "--quiet"],
+            "sweep": ["sweep", str(corpus["sweep.toml"]), "--out", str(folder), "--quiet"],
+            "export": ["export", "--preset", "small", "--out", str(folder / "chain.json")],
+            "synth": ["synth", str(corpus["units.csv"]), "--out", str(folder / "bundle")],
+        }[command]
+        code = main(args)
+        out, err = capsys.readouterr()
+        assert violations(code, 1, out, err) == []
+        assert "Permission denied" in err
+        assert list(folder.iterdir()) == []
+
+    def test_report_of_a_read_only_run(
+        self, run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        before = sorted(p.name for p in run.iterdir())
+        _refuse_writes_in(monkeypatch, run, probe=True)
+        code = main(["report", str(run)])
+        out, err = capsys.readouterr()
+        assert violations(code, 1, out, err) == []
+        assert f"cannot write the report {run / 'report.html'}" in err
+        assert sorted(p.name for p in run.iterdir()) == before
+
+    @pytest.mark.parametrize("command", ["simulate", "report"])
+    def test_refused_while_writing(
+        self,
+        command: str,
+        run: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """The check passed, the folder refuses the results: one line, no .part file."""
+        _refuse_writes_in(monkeypatch, run, probe=False)
+        if command == "simulate":
+            args = ["simulate", str(SCENARIOS / "small.toml"), "--out", str(run), "--quiet"]
+        else:
+            args = ["report", str(run)]
+        code = main(args)
+        out, err = capsys.readouterr()
+        assert violations(code, 1, out, err) == []
+        assert "Permission denied" in err
+        assert not [p for p in run.iterdir() if p.name.endswith(".part")]
 
 
 # ------------------------------------------------------------------ SIGINT

@@ -355,8 +355,10 @@ def synth(
 ) -> None:
     """Synthesise a whole city bundle from a list of units down to communities
     with their households (see docs/cities.md)."""
+    from gridgov._files import check_writable
     from gridgov.synthesis import load_recipe, synthesize
 
+    check_writable(out, folder=True, fail=lambda why: GridgovError(f"--out {out} {why}"))
     recipe = load_recipe(recipe_file) if recipe_file is not None else None
     built = synthesize(units_file, seed=seed, recipe=recipe, grid_workers=grid_workers)
     folder = built.save(out)
