@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -622,3 +623,68 @@ def test_sigint_during_a_sweep_says_how_to_resume(tmp_path: Path) -> None:
     assert lines[-2] == "gridgov: interrupted"
     assert lines[-1].startswith("gridgov: ")
     assert f"resume with: gridgov sweep {sweep} --out {out} --resume" in lines[-1]
+
+
+#: A progress line of a sweep off a terminal (the only stderr lines not from the contract).
+PROGRESS = re.compile(r"^sweep \S+: run \d+/\d+, \d+\.\d s$")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("on", "target", "seed"),
+    [
+        ("dask", "process", 0),
+        ("dask", "group", 0),
+        ("dask", "group", 1),
+        ("dask", "group", 2),
+        ("processes", "group", 0),
+        ("processes", "group", 1),
+    ],
+)
+def test_sigint_during_a_parallel_sweep(tmp_path: Path, on: str, target: str, seed: int) -> None:
+    """Ctrl-C at a random moment of ``sweep --dask local`` or ``--workers 2`` (while the
+    workers start or run): 130, the interrupted line and how to resume, and not one
+    traceback, neither from gridgov nor from a worker. ``group`` signals every process
+    of the group, as a terminal does; ``process`` the gridgov process alone, as
+    ``kill -INT`` does."""
+    if on == "dask":
+        pytest.importorskip("dask.distributed", reason="the dask extra is not installed")
+    long = _long_scenario(tmp_path)
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(
+        f'scenario = "{long.name}"\nreplicates = 4\n[parameters]\n"run.days" = [2000, 3000]\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    env = {**os.environ, "GRIDGOV_PROGRESS_SECONDS": "0"}
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
+    )
+    argv = ["sweep", str(sweep), "--out", str(out)]
+    argv += ["--dask", "local"] if on == "dask" else ["--workers", "2"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gridgov.cli", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # a process group of its own, as a terminal's job is
+    )
+    assert process.stderr is not None
+    first = process.stderr.readline()
+    time.sleep(random.Random(seed).uniform(0.0, 4.0))
+    if target == "group":
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=120)
+    err = first + rest
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    stray = [
+        line for line in lines if not line.startswith("gridgov: ") and not PROGRESS.match(line)
+    ]
+    assert stray == []
+    assert lines[-2] == "gridgov: interrupted"
+    assert lines[-1].endswith(f"resume with: gridgov sweep {sweep} --out {out} --resume")
