@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import settings
 
@@ -27,6 +31,32 @@ def jiamusi_city() -> City:
     return jiamusi()
 
 
+@attrs.frozen
+class DemoRun:
+    """One ``gridgov demo --quiet --out FOLDER``: its exit code, streams and folder."""
+
+    code: int
+    out: str
+    err: str
+    folder: Path
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """``gridgov demo`` run once per test process (about ten seconds).
+
+    The tests that read it are in the xdist group "demo", so with ``-n auto``
+    they share one worker and the demo runs once for the whole suite.
+    """
+    from gridgov.cli import main
+
+    folder = tmp_path_factory.mktemp("demo") / "demo"
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["demo", "--quiet", "--out", str(folder)])
+    return DemoRun(code, out.getvalue(), err.getvalue(), folder)
+
+
 @pytest.fixture(scope="session")
 def small_city() -> City:
     """The small preset with its default seed."""
@@ -35,6 +65,6 @@ def small_city() -> City:
 
 # Hypothesis profiles: "dev" (the default) keeps the developer loop short;
 # CI selects "ci" with HYPOTHESIS_PROFILE=ci for many more examples.
-settings.register_profile("dev", max_examples=50, deadline=None)
+settings.register_profile("dev", max_examples=25, deadline=None)
 settings.register_profile("ci", max_examples=300, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
