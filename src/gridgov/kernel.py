@@ -452,10 +452,13 @@ class Kernel:
     def _replayed(self) -> tuple[EngineState, list[Deadline], LoadReport]:
         """A new state at the journal's last event, its schedule, and how it was reached."""
         state, start, ignored = self._from_snapshot()
-        events = self.journal.since(start)
-        apply = state.apply
-        for event in events:
-            apply(event)
+        # A replay makes objects by the million: the cycle search waits (as
+        # for every bulk operation, whatever the engine's pause_gc says).
+        with gc_paused():
+            events = self.journal.since(start)
+            apply = state.apply
+            for event in events:
+                apply(event)
         return state, state.deadlines(), LoadReport(start, len(events), ignored)
 
     def _from_snapshot(self) -> tuple[EngineState, int, str | None]:
