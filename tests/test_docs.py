@@ -201,3 +201,16 @@ def test_public_api_is_documented() -> None:
     assert listed == list(gridgov.__all__)
     for name in gridgov.__all__:
         assert hasattr(gridgov, name), name
+
+
+def test_ci_runs_the_long_tests_the_loop_leaves_out() -> None:
+    """docs/testing.md's CI command is in .ci/run, and addopts leaves ``slow`` out."""
+    import tomllib
+
+    page = (DOCS / "testing.md").read_text(encoding="utf-8")
+    command = 'HYPOTHESIS_PROFILE=ci python -m pytest -m "slow or hypothesis"'
+    assert command in page
+    assert command in (DOCS.parent / ".ci" / "run").read_text(encoding="utf-8")
+    project = tomllib.loads((DOCS.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    addopts = project["tool"]["pytest"]["ini_options"]["addopts"]
+    assert addopts[addopts.index("-m") + 1] == "not slow"
