@@ -99,11 +99,11 @@ class TestConfirmedCase:
         assert changed["zone.changed"] == len(COMPOUNDS) - zones_now["open"]
 
     def test_case_in_the_future_is_refused(self) -> None:
-        """A case dated after the clock is refused and changes nothing."""
+        """A case dated after the clock is refused: no state changes, one refusal is recorded."""
         engine, clock = make_engine()
         with pytest.raises(GridgovError, match="in the future"):
             engine.report_case(east_compound(), at=clock.now() + DAY)
-        assert len(engine.journal) == 0
+        assert [e.type for e in engine.journal] == ["command.refused"]
         assert set(engine.zones().values()) == {"open"}
 
     def test_unknown_compound_is_refused(self) -> None:
@@ -111,7 +111,7 @@ class TestConfirmedCase:
         engine, _ = make_engine()
         with pytest.raises(UnknownUnitError, match="no compound with id 'nowhere'"):
             engine.report_case("nowhere")
-        assert len(engine.journal) == 0
+        assert [e.type for e in engine.journal] == ["command.refused"]
 
 
 class TestStepDown:
@@ -253,7 +253,7 @@ class TestDeclareAndLift:
         engine, _ = make_engine()
         with pytest.raises(GridgovError, match="cannot declare zone 'open'"):
             engine.declare(EAST, "open")
-        assert len(engine.journal) == 0
+        assert [e.type for e in engine.journal] == ["command.refused"]
 
     def test_unknown_target(self) -> None:
         """Declaring on an unknown unit or area names it."""
@@ -360,7 +360,7 @@ class TestAtomicity:
         """If the reducer fails mid-command, states and journal are restored."""
         engine, _ = make_engine()
         before = engine.snapshot()
-        _, zones = engine.boards
+        zones = engine._kernel.state.measures.zone_board  # the live board, not the view
         calls = {"n": 0}
         original = zones._force
 
@@ -483,10 +483,13 @@ class SwitchingMachine(RuleBasedStateMachine):
 
     @rule(unit=st.sampled_from(["nowhere", EAST]), zone=st.sampled_from(["open", "bogus"]))
     def rejected(self, unit: str, zone: str) -> None:
-        before = self._snapshot()
+        before, length = self._snapshot()
         with pytest.raises(GridgovError):
             self.engine.declare(unit, zone)
-        assert self._snapshot() == before
+        after, new_length = self._snapshot()
+        assert after == before, "a refusal changes no state"
+        assert new_length == length + 1, "a refusal is recorded as one audit event"
+        assert self.engine.journal[-1].type == "command.refused"
 
     @rule(compound=st.sampled_from(COMPOUNDS))
     def refused_actor(self, compound: str) -> None:

@@ -301,8 +301,10 @@ class TestReadOnlyViews:
         assert [e.to_dict() for e in engine.journal] == [e.to_dict() for e in untouched.journal]
 
     def test_the_check_finds_a_public_mutator(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Made public again, the desk's and the roster's appliers are caught."""
+        """Made public again, the desk's applier is caught; the roster's cannot reach the
+        state at all (``engine.roster`` is a copy no command shares)."""
         monkeypatch.setattr(TicketDesk, "apply", TicketDesk._apply, raising=False)
         monkeypatch.setattr(Roster, "apply", Roster._apply, raising=False)
         found = _state_changing_calls(busy_engine())
-        assert {"engine.tickets.apply", "engine.roster.apply"} <= set(found)
+        assert "engine.tickets.apply" in found
+        assert "engine.roster.apply" not in found

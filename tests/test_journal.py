@@ -597,7 +597,7 @@ class TestCrash:
 @settings(max_examples=20, deadline=None)
 @given(st.sampled_from(COMPOUNDS), st.sampled_from([EAST, "nowhere", STREET]))
 def test_unknown_units_change_nothing(compound: str, target: str) -> None:
-    """Commands naming unknown units raise a gridgov error and change nothing."""
+    """Commands naming unknown units raise a gridgov error and change no state."""
     engine = Engine(CITY, clock=ManualClock())
     engine.report_case(compound)
     before, length = engine.snapshot(), len(engine.journal)
@@ -606,7 +606,8 @@ def test_unknown_units_change_nothing(compound: str, target: str) -> None:
     with pytest.raises(GridgovError):
         engine.report_case("ghost-compound")
     assert engine.snapshot() == before
-    assert len(engine.journal) == length
+    # Each refusal is one audit event, nothing else.
+    assert [e.type for e in list(engine.journal)[length:]] == ["command.refused"] * 2
 
 
 def test_memory_journal_default() -> None:

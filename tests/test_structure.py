@@ -134,6 +134,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "gridgov._gc",
             "gridgov._files",
             "gridgov._progress",
+            "gridgov._arguments",
             "gridgov.records",
         ),
     ),

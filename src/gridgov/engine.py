@@ -139,7 +139,7 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
         Raises:
             GridgovError: ``mode`` is not a mode.
         """
-        states = self.boards[0].states
+        states = self._kernel.state.measures.mode_board.states
         if mode not in states:
             raise GridgovError(f"unknown mode {mode!r} (expected one of: {', '.join(states)})")
         return sorted(c for c, m in self.modes().items() if m == mode)
@@ -147,12 +147,12 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
     def zones(self) -> dict[str, str]:
         """Every compound's zone."""
         with self._kernel.lock:
-            return self.boards[1].states_of()
+            return self._kernel.state.measures.zone_board.states_of()
 
     def modes(self) -> dict[str, str]:
         """Every community's mode."""
         with self._kernel.lock:
-            return self.boards[0].states_of()
+            return self._kernel.state.measures.mode_board.states_of()
 
     def next_deadline(self) -> datetime | None:
         """When the next time-based change falls due (None when nothing is scheduled)."""
@@ -176,7 +176,7 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
         """
         with self._kernel.lock:
             self.zone(compound)
-            holders = self.roster.holder_of(f"{compound}/point_lead")
+            holders = self._kernel.state.roster.holder_of(f"{compound}/point_lead")
             return holders[0] if holders else None
 
     def doing(self, person: str) -> tuple[Post, datetime | None]:
@@ -192,7 +192,7 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
         """
         with self._kernel.lock:
             record = self.city.person(person)
-            roster = self.roster
+            roster = self._kernel.state.roster
             held = roster.assignment.get(person)
             if held is not None:
                 assignment, since = held
@@ -206,12 +206,12 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
             Rows ``{"unit", "level", "role", "needed", "filled", "short"}``.
         """
         with self._kernel.lock:
-            return posts_report(self.city, self.roster, Level(level))
+            return posts_report(self.city, self._kernel.state.roster, Level(level))
 
     def response_counts(self) -> dict[str, int]:
         """The counts of the response as practice reports them."""
         with self._kernel.lock:
-            return response_counts(self.roster)
+            return response_counts(self._kernel.state.roster)
 
     def subscribe(
         self, callback: Subscriber, *, types: Iterable[str] | None = None

@@ -20,6 +20,7 @@ key, and what was expected)::
     ├── TransitionError        a trigger is not allowed in a unit's current state
     ├── AuthorityError         an actor commanded outside its jurisdiction
     ├── CommandError           a command was refused; ``.reason`` says why
+    │   └── ArgumentError      a command's argument has the wrong type or value
     ├── ClockError             a clock was moved back or given a naive time (also a ValueError)
     ├── JournalError           the event store is unreadable or inconsistent
     ├── AlertError             a CAP alert is malformed, hostile or not CAP 1.2
@@ -48,6 +49,7 @@ import attrs
 
 __all__ = [
     "AlertError",
+    "ArgumentError",
     "AuthorityError",
     "ChainError",
     "CityError",
@@ -251,6 +253,31 @@ class CommandError(GridgovError):
         self.reason = reason or message
         #: The command refused, when known.
         self.command = command
+
+
+class ArgumentError(CommandError):
+    """A command's argument has the wrong type or value; the command was refused before it ran.
+
+    Raised for every public command of :class:`gridgov.Engine` by the checks
+    its signature declares (``docs/embedding.md``, *Typed arguments*): a wrong type, a
+    naive datetime, NaN or infinity, a bool where a count is expected, a
+    count or share out of range, an empty or over-long name.
+
+    Attributes:
+        argument: the argument's name (``away['volunteer']`` for an item).
+        expected: what it should have been, in words.
+    """
+
+    def __init__(self, command: str, argument: str, expected: str, got: str) -> None:
+        super().__init__(
+            f"{command}: argument {argument} must be {expected}, got {got}",
+            reason="bad argument",
+            command=command,
+        )
+        #: The argument's name.
+        self.argument = argument
+        #: What it should have been.
+        self.expected = expected
 
 
 class ClockError(GridgovError, ValueError):

@@ -39,7 +39,7 @@ from typing import Any
 import attrs
 
 from gridgov.city import City
-from gridgov.errors import GridgovError, UnknownUnitError
+from gridgov.errors import AuthorityError, GridgovError, UnknownUnitError
 from gridgov.model import Level, PersonKind
 from gridgov.records import EventLike, Record
 from gridgov.rules import StaffingRule
@@ -546,6 +546,19 @@ class Roster:
             self._drawn[employer] -= 1
         self._back_since[person] = when
 
+    def _copy(self) -> Roster:
+        """A copy that later events leave as it is: a consistent view for readers."""
+        copy = Roster(self._city)
+        copy._posts.update(self._posts)
+        copy._holders.update(self._holders)
+        copy._assignment.update(self._assignment)
+        copy._back_since.update(self._back_since)
+        copy._shortfalls.update(self._shortfalls)
+        copy._drawn.update(self._drawn)
+        copy._hot.update(self._hot)
+        copy._unavailable = self._unavailable
+        return copy
+
     # -------------------------------------------------------------- snapshots
 
     def _dump(self) -> dict[str, Any]:
@@ -764,7 +777,11 @@ def plan_staffing(
         wanted = draft.post(post_id)
         if wanted is None or (wanted.role in CLAIMABLE and not rule.auto_claim):
             continue
-        _fill(draft, pools, wanted, rule)
+        if wanted.role == "front_line":
+            # Front-line duty is the grid's own workers', not the pools'.
+            _front_line_fill(draft, city, wanted)
+        else:
+            _fill(draft, pools, wanted, rule)
     reinforcements = tuple(
         Reinforcement(fl, fu, tl, tu, role, counts[0], counts[1])
         for (fl, fu, tl, tu, role), counts in draft.reinforcements.items()
@@ -819,22 +836,48 @@ def _close(draft: _Draft, post_id: str, reason: str) -> None:
         draft.shortfalls[post_id] = attrs.evolve(old, missing=0, reason=reason)
 
 
+def _grid_workers(city: City, grid: str) -> list[str]:
+    return [p for p in city.people_at_post(grid) if city.people[p].kind is PersonKind.GRID_WORKER]
+
+
 def _front_line_on(draft: _Draft, city: City, grid: str) -> None:
-    workers = [
-        p for p in city.people_at_post(grid) if city.people[p].kind is PersonKind.GRID_WORKER
-    ]
+    workers = _grid_workers(city, grid)
     if not workers:
         return
     post = StaffPost(
         f"{grid}/front_line", "front_line", grid, city.community_of(grid), len(workers)
     )
     draft.opened[post.id] = post
-    for person in workers:
+    _front_line_fill(draft, city, post)
+
+
+def _front_line_fill(draft: _Draft, city: City, post: StaffPost) -> None:
+    """Switch the grid's own free workers to front-line duty; the seats of those away
+    or busy elsewhere are a recorded shortfall, never a silent gap."""
+    for person in _grid_workers(city, post.unit):
+        if draft.held(post.id) >= post.capacity:
+            break
         if draft.is_busy(person):
             continue
         draft.busy.add(person)
         draft.assignments.append(Assignment(person, post.id, "front_line", "grid"))
         draft.fill_counts[post.id] += 1
+    missing = post.capacity - draft.held(post.id)
+    known = draft.roster.shortfalls.get(post.id)
+    if missing > 0:
+        draft.shortfalls[post.id] = Shortfall(
+            post.id,
+            post.role,
+            post.unit,
+            post.community,
+            missing,
+            f"{missing} of the {post.capacity} grid workers of {post.unit} are away or "
+            "on other posts",
+        )
+    elif known is not None:
+        draft.shortfalls[post.id] = attrs.evolve(
+            known, missing=0, reason=f"every grid worker of {post.unit} is on front-line duty"
+        )
 
 
 def _fill(draft: _Draft, pools: Pools, post: StaffPost, rule: StaffingRule) -> None:
@@ -1059,9 +1102,10 @@ def plan_claim(
 
     Raises:
         UnknownUnitError: no such task or person.
-        GridgovError: the person is not an in-service member of that community,
-            already holds a post, the task is full, or their employer has
-            given its share of staff.
+        AuthorityError: the person is registered in another community.
+        GridgovError: the person is not an in-service member, already holds
+            a post, the task is full, or their employer has given its share
+            of staff.
     """
     post = open_task(roster, task)
     member = city.person(person)
@@ -1070,9 +1114,12 @@ def plan_claim(
             f"{person} is a {member.kind.value}; only in-service members claim tasks"
         )
     if member.home != post.community:
-        raise GridgovError(
+        # Outside the member's jurisdiction: refused (and audited) as an authority matter.
+        raise AuthorityError(
+            person,
+            task,
             f"{person} is registered at {member.home}; task {task} is on "
-            f"the board of {post.community}"
+            f"the board of {post.community}",
         )
     if person in roster.assignment:
         held = roster.assignment[person][0]
