@@ -12,6 +12,7 @@ import pytest
 from gridgov import (
     ArgumentError,
     AuthorityError,
+    CommandError,
     Engine,
     GridgovError,
     ManualClock,
@@ -113,6 +114,10 @@ REFUSALS: dict[str, tuple[type[GridgovError], Callable[[Engine, str, str], objec
     "unknown ticket": (NotFoundError, lambda e, t, k: e.handle_ticket("T999999", "classify")),
     "advance by an outsider": (AuthorityError, lambda e, t, k: e.advance(actor=outsider()[0])),
     "hand back without a task": (GridgovError, lambda e, t, k: e.hand_back(PEOPLE[0])),
+    "reserved command id": (
+        CommandError,
+        lambda e, t, k: e.report_case(COMPOUNDS[0], command_id="c000001"),
+    ),
 }
 
 

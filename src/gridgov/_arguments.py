@@ -34,6 +34,7 @@ from gridgov.errors import ArgumentError
 __all__ = [
     "Actor",
     "Amount",
+    "Checker",
     "Count",
     "Fields",
     "Name",
@@ -72,7 +73,11 @@ class Text:
             return "not valid Unicode (a lone surrogate)"
         if "\x00" in value:
             return "holding a NUL character"
-        if self.name and any(unicodedata.category(c) == "Cc" for c in value):
+        if (
+            self.name
+            and not value.isprintable()
+            and any(unicodedata.category(c) == "Cc" for c in value)
+        ):
             return "holding a control character"
         return None
 
@@ -210,80 +215,135 @@ def _describe(hint: Any) -> str:
     return str(hint)
 
 
-def _check(value: Any, hint: Any, where: str) -> None:
-    """Raise _Refusal when ``value`` does not fit ``hint``."""
+#: Checks one value (raises _Refusal naming ``where``); compiled once per declared type.
+Checker = Callable[[Any, str], None]
+
+
+def _compile(hint: Any) -> Checker:
+    """The checker of values declared ``hint`` (built once per command, run per call)."""
     if hint is Any or hint is object:
-        return
+        return _accept
     origin = typing.get_origin(hint)
+    if hint is str:
+        hint = Annotated[str, Text()]
+        origin = Annotated
     if origin is Annotated:
-        _check_annotated(value, hint, where)
-    elif origin in (Union, types.UnionType):
-        _check_union(value, hint, where)
-    elif origin in (Mapping, dict, Sequence, list, tuple):
-        _check_container(value, hint, where)
-    elif hint in _PLAIN:
-        problem = _PLAIN[hint](value)
+        return _compile_annotated(hint)
+    if origin in (Union, types.UnionType):
+        return _compile_union(hint)
+    if origin in (Mapping, dict, Sequence, list, tuple):
+        return _compile_container(hint)
+    if hint in _PLAIN:
+        return _compile_plain(hint)
+    if isinstance(hint, type):
+        return _compile_record(hint)
+    raise TypeError(f"no argument check for {hint!r}")  # pragma: no cover - a coding error
+
+
+def _compile_plain(hint: Any) -> Checker:
+    plain, expected = _PLAIN[hint], _describe(hint)
+
+    def check_plain(value: Any, where: str) -> None:
+        problem = plain(value)
         if problem is not None:
-            raise _Refusal(where, _describe(hint), problem)
-    elif isinstance(hint, type):
-        _check_record(value, hint, where)
-    else:  # pragma: no cover - a coding error in a command's signature
-        raise TypeError(f"no argument check for {hint!r}")
+            raise _Refusal(where, expected, problem)
+
+    return check_plain
 
 
-def _check_annotated(value: Any, hint: Any, where: str) -> None:
+def _accept(value: Any, where: str) -> None:
+    return None
+
+
+def _compile_annotated(hint: Any) -> Checker:
     base, *meta = typing.get_args(hint)
-    try:
-        _check(value, base, where)
-    except _Refusal as refusal:
-        raise _Refusal(where, _describe(hint), refusal.got) from None
-    for constraint in meta:
-        problem = constraint.problem(value) if hasattr(constraint, "problem") else None
-        if problem is not None:
-            raise _Refusal(where, _describe(hint), f"{_got(value)} ({problem})")
+    # The base type itself (a bare str's default Text would come back here).
+    inner = _compile_plain(base) if base in _PLAIN else _compile(base)
+    expected = _describe(hint)
+    constraints = [m for m in meta if hasattr(m, "problem")]
 
-
-def _check_union(value: Any, hint: Any, where: str) -> None:
-    refusals: list[_Refusal] = []
-    for option in typing.get_args(hint):
+    def check_annotated(value: Any, where: str) -> None:
         try:
-            _check(value, option, where)
+            inner(value, where)
+        except _Refusal as refusal:
+            raise _Refusal(where, expected, refusal.got) from None
+        for constraint in constraints:
+            problem = constraint.problem(value)
+            if problem is not None:
+                raise _Refusal(where, expected, f"{_got(value)} ({problem})")
+
+    return check_annotated
+
+
+def _compile_union(hint: Any) -> Checker:
+    members = typing.get_args(hint)
+    optional = type(None) in members
+    options = [_compile(m) for m in members if m is not type(None)]
+    expected = _describe(hint)
+
+    def check_union(value: Any, where: str) -> None:
+        if value is None and optional:
             return
-        except _Refusal as exc:
-            refusals.append(exc)
-    # The closest miss: a value of the right type with a bad value says why.
-    for refusal in refusals:
-        if refusal.got != _got(value):
-            raise refusal
-    raise _Refusal(where, _describe(hint), _got(value))
+        refusals: list[_Refusal] = []
+        for option in options:
+            try:
+                option(value, where)
+                return
+            except _Refusal as exc:
+                refusals.append(exc)
+        # The closest miss: a value of the right type with a bad value says why.
+        for refusal in refusals:
+            if refusal.got != _got(value):
+                raise refusal
+        raise _Refusal(where, expected, _got(value))
+
+    return check_union
 
 
-def _check_container(value: Any, hint: Any, where: str) -> None:
+def _compile_container(hint: Any) -> Checker:
     mapping = typing.get_origin(hint) in (Mapping, dict)
-    if not isinstance(value, Mapping if mapping else list | tuple):
-        raise _Refusal(where, _describe(hint), _got(value))
-    if len(value) > MAX_ITEMS:
-        raise _Refusal(where, _describe(hint), f"{len(value)} items")
-    if isinstance(value, Mapping):
-        key_hint, value_hint = typing.get_args(hint)
-        for key, item in value.items():
-            _check(key, key_hint, f"{where} key {shown(key)}")
-            _check(item, value_hint, f"{where}[{shown(key)}]")
-    else:
-        item_hint = typing.get_args(hint)[0]
-        for index, item in enumerate(value):
-            _check(item, item_hint, f"{where}[{index}]")
+    kinds: Any = Mapping if mapping else list | tuple
+    expected = _describe(hint)
+    args = typing.get_args(hint)
+    keys, items = (
+        (_compile(args[0]), _compile(args[1])) if mapping else (_accept, _compile(args[0]))
+    )
+
+    def check_container(value: Any, where: str) -> None:
+        if not isinstance(value, kinds):
+            raise _Refusal(where, expected, _got(value))
+        if len(value) > MAX_ITEMS:
+            raise _Refusal(where, expected, f"{len(value)} items")
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                keys(key, f"{where} key {shown(key)}")
+                items(item, f"{where}[{shown(key)}]")
+        else:
+            for index, item in enumerate(value):
+                items(item, f"{where}[{index}]")
+
+    return check_container
 
 
-def _check_record(value: Any, hint: type, where: str) -> None:
-    if not isinstance(value, hint):
-        raise _Refusal(where, _describe(hint), _got(value))
-    record: Any = type(value)
-    if attrs.has(record):
+def _compile_record(hint: type) -> Checker:
+    expected = _describe(hint)
+    fields: list[tuple[str, Checker]] = []
+    if attrs.has(hint):
         # An attrs record (e.g. a resident's Private data): each field by its type.
-        for field in attrs.fields(attrs.resolve_types(record)):
-            if field.type is not None:
-                _check(getattr(value, field.name), field.type, f"{where}.{field.name}")
+        record: Any = hint
+        fields = [
+            (f.name, _compile(f.type))
+            for f in attrs.fields(attrs.resolve_types(record))
+            if f.type is not None
+        ]
+
+    def check_record(value: Any, where: str) -> None:
+        if not isinstance(value, hint):
+            raise _Refusal(where, expected, _got(value))
+        for name, field in fields:
+            field(getattr(value, name), f"{where}.{name}")
+
+    return check_record
 
 
 def _none(value: Any) -> str | None:
@@ -311,10 +371,8 @@ def _time(value: Any) -> str | None:
 
 
 def _str(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return _got(value)
-    problem = Text().problem(value)
-    return None if problem is None else f"{_got(value)} ({problem})"
+    # Its length and characters: the Text constraint (bare ``str`` gets the default one).
+    return None if isinstance(value, str) else _got(value)
 
 
 def _bytes(value: Any) -> str | None:
@@ -335,52 +393,81 @@ _PLAIN: dict[Any, Callable[[Any], str | None]] = {
 
 @attrs.frozen
 class Signature:
-    """A command's parameters and their declared types (read once per command)."""
+    """A command's parameters and their compiled checks (built once per command)."""
 
     #: The command's name.
     command: str
-    #: The Python signature (without ``self``).
-    signature: inspect.Signature
-    #: Parameter name -> declared type.
-    hints: Mapping[str, Any]
+    #: Names of the parameters that may be given by position, in order.
+    positional: tuple[str, ...]
+    #: Names that may be given by keyword.
+    keywords: frozenset[str]
+    #: Names that must be given.
+    required: frozenset[str]
+    #: Parameter name -> its check.
+    checks: Mapping[str, Checker]
+    #: The checks of ``**keywords`` by name (None: the command takes none).
+    fields: Mapping[str, Checker] | None
 
     @classmethod
     def of(cls, fn: Callable[..., Any]) -> Signature:
         """The signature of a command method ``fn(self, ...)``."""
         hints = typing.get_type_hints(fn, include_extras=True)
-        full = inspect.signature(fn)
-        parameters = list(full.parameters.values())[1:]
-        hints = {p.name: hints.get(p.name, Any) for p in parameters}
-        return cls(fn.__name__, full.replace(parameters=parameters), hints)
+        parameters = list(inspect.signature(fn).parameters.values())[1:]
+        kind = inspect.Parameter
+        positional = tuple(
+            p.name
+            for p in parameters
+            if p.kind in (kind.POSITIONAL_ONLY, kind.POSITIONAL_OR_KEYWORD)
+        )
+        keywords = frozenset(
+            p.name for p in parameters if p.kind in (kind.POSITIONAL_OR_KEYWORD, kind.KEYWORD_ONLY)
+        )
+        required = frozenset(
+            p.name
+            for p in parameters
+            if p.default is p.empty and p.kind not in (kind.VAR_KEYWORD, kind.VAR_POSITIONAL)
+        )
+        checks = {
+            p.name: _compile(hints.get(p.name, Any))
+            for p in parameters
+            if p.kind not in (kind.VAR_KEYWORD, kind.VAR_POSITIONAL)
+        }
+        fields: dict[str, Checker] | None = None
+        for p in parameters:
+            if p.kind is kind.VAR_KEYWORD:
+                fields = {k: _compile(h) for k, h in _fields_of(hints.get(p.name, Any)).items()}
+        return cls(fn.__name__, positional, keywords, required, checks, fields)
 
 
 def check_call(spec: Signature, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
     """Check a call's arguments against the command's declared types.
 
     Raises:
-        ArgumentError: a missing or unknown argument, or one of the wrong type
-            or value (the first found, in the signature's order).
+        ArgumentError: a missing, repeated or unknown argument, or one of the
+            wrong type or value (the first found: positional ones, then
+            keywords in the order given).
     """
     try:
-        bound = spec.signature.bind(*args, **kwargs)
-    except TypeError as exc:
-        raise ArgumentError(
-            spec.command, "(the call)", "a call of its signature", str(exc)
-        ) from None
-    try:
-        for name, value in bound.arguments.items():
-            hint = spec.hints[name]
-            kind = spec.signature.parameters[name].kind
-            if kind is inspect.Parameter.VAR_KEYWORD:
-                fields = _fields_of(hint)
-                for key, item in value.items():
-                    if key in fields:
-                        _check(item, fields[key], key)
-            elif kind is inspect.Parameter.VAR_POSITIONAL:
-                for index, item in enumerate(value):
-                    _check(item, hint, f"{name}[{index}]")
-            else:
-                _check(value, hint, name)
+        if len(args) > len(spec.positional):
+            raise _Refusal(
+                "(the call)",
+                f"at most {len(spec.positional)} positional argument(s)",
+                str(len(args)),
+            )
+        for name, value in zip(spec.positional, args, strict=False):
+            if name in kwargs:
+                raise _Refusal(name, "given once", "given by position and by keyword")
+            spec.checks[name](value, name)
+        for name, value in kwargs.items():
+            if name in spec.keywords:
+                spec.checks[name](value, name)
+            elif spec.fields is None:
+                raise _Refusal(name, "an argument of the command", "an unknown keyword")
+            elif name in spec.fields:
+                spec.fields[name](value, name)
+        given = set(spec.positional[: len(args)]) | kwargs.keys()
+        for name in sorted(spec.required - given):
+            raise _Refusal(name, "given", "nothing")
     except _Refusal as refusal:
         raise ArgumentError(spec.command, refusal.where, refusal.expected, refusal.got) from None
 

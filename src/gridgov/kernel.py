@@ -431,8 +431,21 @@ class Kernel:
         return self._pools
 
     def command_id(self, command_id: str | None) -> str:
-        """``command_id``, or the next engine-made id."""
-        return command_id if command_id is not None else f"c{self.state.commands + 1:06d}"
+        """``command_id``, or the next engine-made id.
+
+        Raises:
+            CommandError: ``command_id`` has the form of the engine's own ids
+                (``c`` or ``r`` and digits), which would collide with them.
+        """
+        if command_id is None:
+            return f"c{self.state.commands + 1:06d}"
+        if command_id[:1] in ("c", "r") and command_id[1:].isdigit():
+            raise CommandError(
+                f"command id {command_id!r} has the form of the engine's own ids (c000042, "
+                "r000042); choose another form for the ids you give",
+                reason="reserved command id",
+            )
+        return command_id
 
     # ------------------------------------------------------------- running
 
