@@ -61,7 +61,7 @@ import attrs
 import networkx as nx
 
 from gridgov.city import City
-from gridgov.errors import GridgovError
+from gridgov.errors import CommandError, GridgovError, NotFoundError
 from gridgov.model import Depot, Level
 
 __all__ = [
@@ -406,14 +406,19 @@ def _ordered_categories(network: SupplyNetwork, day: SupplyDay) -> list[str]:
 def _check_day(network: SupplyNetwork, day: SupplyDay) -> None:
     unknown = sorted(set(day.stock) - set(network.depots))
     if unknown:
-        raise GridgovError(f"stock given for unknown depot {unknown[0]!r}")
+        raise NotFoundError(
+            unknown[0], "depot;", message=f"stock given for unknown depot {unknown[0]!r}"
+        )
     for compound, per in day.demand.items():
         if compound not in network.checkpoint:
-            raise GridgovError(f"demand given for unknown compound {compound!r}")
+            raise NotFoundError(
+                compound, "compound;", message=f"demand given for unknown compound {compound!r}"
+            )
         for category, kg in per.items():
             if kg < 0:
-                raise GridgovError(
-                    f"demand of {compound} for {category} is {kg} kg (expected 0 or more)"
+                raise CommandError(
+                    f"demand of {compound} for {category} is {kg} kg (expected 0 or more)",
+                    reason="negative demand",
                 )
 
 
@@ -434,8 +439,9 @@ def plan_dispatch(
         The frozen plan.
 
     Raises:
-        GridgovError: stock for an unknown depot, demand for an unknown
-            compound, or negative demand.
+        NotFoundError: stock for an unknown depot, demand for an unknown
+            compound.
+        CommandError: negative demand.
     """
     _check_day(network, day)
     residual = _Residual(network, day)

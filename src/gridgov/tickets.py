@@ -51,7 +51,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from gridgov.city import City
-from gridgov.errors import ClockError, GridgovError, TransitionError, UnknownUnitError
+from gridgov.errors import (
+    ClockError,
+    GridgovError,
+    NotFoundError,
+    TransitionError,
+    UnknownUnitError,
+)
 from gridgov.model import Level
 from gridgov.modes import StateBoard
 from gridgov.privacy import redact as _redact
@@ -865,12 +871,12 @@ class TicketDesk(_StepPlanner):
         """The ticket ``ticket``.
 
         Raises:
-            UnknownUnitError: no such ticket on this desk.
+            NotFoundError: no such ticket on this desk.
         """
         try:
             return self._tickets[ticket]
         except KeyError:
-            raise UnknownUnitError(ticket, "ticket") from None
+            raise NotFoundError(ticket, "ticket", " in this city") from None
 
     def allowed(self, ticket: str) -> tuple[str, ...]:
         """The triggers the ticket's state allows, sorted (``reopen`` follows a low score)."""
@@ -964,7 +970,8 @@ class TicketDesk(_StepPlanner):
 
         Raises:
             TransitionError: the trigger is not allowed in the ticket's state.
-            UnknownUnitError: no such ticket, or ``to`` names no unit.
+            NotFoundError: no such ticket.
+            UnknownUnitError: ``to`` names no unit.
             GridgovError: missing or unexpected data, a score outside 1-5,
                 ``at`` before the ticket's last change, ``reopen`` asked for
                 directly, or a transfer that does not go up the chain.
