@@ -34,7 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gridgov.city import City
-from gridgov.errors import GridgovError, Problem
+from gridgov.errors import GridgovError, NotFoundError, Problem, RunFolderError
 
 __all__ = ["main"]
 
@@ -70,8 +70,10 @@ def _preset(name: str, seed: int) -> City:
     try:
         factory: Callable[..., City] = PRESETS[name]
     except KeyError:
-        raise GridgovError(
-            f"unknown preset {name!r} (expected one of: {', '.join(sorted(PRESETS))})"
+        raise NotFoundError(
+            name,
+            "preset;",
+            message=f"unknown preset {name!r} (expected one of: {', '.join(sorted(PRESETS))})",
         ) from None
     return factory(seed=seed)
 
@@ -298,7 +300,7 @@ def _run_properties(city: City, run_dir: str, day: float | None) -> dict[str, di
 
     zones = read_zones(run_dir)
     if not zones:
-        raise GridgovError(f"run {run_dir} has no zones.csv (run the scenario again)")
+        raise RunFolderError(f"run {run_dir} has no zones.csv (run the scenario again)", run_dir)
     modes = dict(read_modes(run_dir)) or {d: {} for d, _ in zones}
     days = [d for d, _ in zones]
     if day is None:
@@ -307,12 +309,15 @@ def _run_properties(city: City, run_dir: str, day: float | None) -> dict[str, di
     elif day in days:
         index = days.index(day)
     else:
-        raise GridgovError(f"day {day:g} is not a day of run {run_dir} ({days[0]:g}..{days[-1]:g})")
+        span = f"{days[0]:g}..{days[-1]:g}"
+        message = f"day {day:g} is not a day of run {run_dir} ({span})"
+        raise NotFoundError(f"{day:g}", "day;", message=message)
     when, zone_of = zones[index]
     strangers = sorted(c for c in zone_of if c not in city.compounds)
     if strangers:
-        raise GridgovError(
-            f"run {run_dir} is of another city: compound {strangers[0]} is not in {city.name}"
+        raise RunFolderError(
+            f"run {run_dir} is of another city: compound {strangers[0]} is not in {city.name}",
+            run_dir,
         )
     mode_of = modes.get(when, {})
     out: dict[str, dict[str, Any]] = {
