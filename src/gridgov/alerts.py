@@ -32,6 +32,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, NoReturn, Protocol
 from xml.etree.ElementTree import Element, ParseError
 
@@ -65,6 +66,7 @@ __all__ = [
     "URGENCIES",
     "VALUE_NAMES",
     "AlertBook",
+    "AlertBookView",
     "AlertChain",
     "AlertError",
     "AlertPlan",
@@ -1206,8 +1208,9 @@ ALERT_EVENTS = frozenset(
 class AlertBook:
     """What the engine remembers of alerts: messages seen, chains, open reviews.
 
-    Only the engine changes it, and only by :meth:`apply` with recorded
-    events, so replaying the journal rebuilds it exactly. Planners read it.
+    Only the engine changes it, and only by applying recorded events (the
+    reducer's step for alerts), so replaying the journal rebuilds it exactly.
+    Planners read it; an engine shows it as a read-only :class:`AlertBookView`.
     """
 
     def __init__(self) -> None:
@@ -1251,7 +1254,7 @@ class AlertBook:
                 out.append((due, chain.id))
         return out
 
-    def apply(self, type: str, data: Mapping[str, Any]) -> None:
+    def _apply(self, type: str, data: Mapping[str, Any]) -> None:
         """Take one recorded alert event (the reducer's step for alerts)."""
         message = data.get("message")
         if type in ("alert.received", "alert.refused") and isinstance(message, str):
@@ -1269,7 +1272,7 @@ class AlertBook:
 
     def _apply_event(self, event: Any) -> None:
         """The reducer's step for an event object (anything with ``type`` and ``data``)."""
-        self.apply(event.type, event.data)
+        self._apply(event.type, event.data)
 
     def _dump(self) -> dict[str, Any]:
         """JSON-ready data of the whole book (for data-only snapshots)."""
@@ -1318,6 +1321,80 @@ class AlertBook:
         book.reviews = {k: Review.from_json(v) for k, v in state["reviews"].items()}
         book.review_count = int(state["review_count"])
         return book
+
+
+class AlertBookView:
+    """The read-only face of an engine's :class:`AlertBook` (:attr:`gridgov.Engine.alert_book`).
+
+    Queries only; what it returns cannot change the book (read-only
+    mappings, frozensets, fresh lists). Only the engine's commands change the
+    book, through recorded events.
+
+    Args:
+        book: the book viewed.
+    """
+
+    __slots__ = ("_book",)
+
+    def __init__(self, book: AlertBook) -> None:
+        self._book = book
+
+    def __repr__(self) -> str:
+        book = self._book
+        return f"<AlertBookView: {len(book.chains)} chains, {len(book.reviews)} open reviews>"
+
+    @property
+    def seen(self) -> frozenset[str]:
+        """Keys of every readable message received."""
+        return frozenset(self._book.seen)
+
+    @property
+    def chains(self) -> Mapping[str, AlertChain]:
+        """Chains by id."""
+        return MappingProxyType(self._book.chains)
+
+    @property
+    def index(self) -> Mapping[str, str]:
+        """Chain id by message key (also keys only referenced so far)."""
+        return MappingProxyType(self._book.index)
+
+    @property
+    def reviews(self) -> Mapping[str, Review]:
+        """Open reviews by id."""
+        return MappingProxyType(self._book.reviews)
+
+    @property
+    def review_count(self) -> int:
+        """Reviews ever opened."""
+        return self._book.review_count
+
+    def chain_of(self, key: str) -> AlertChain | None:
+        """The chain a message key belongs to, if any."""
+        return self._book.chain_of(key)
+
+    def requiring(self, unit: str) -> Iterator[AlertChain]:
+        """Chains with a measure in force on ``unit`` itself."""
+        return self._book.requiring(unit)
+
+    def chains_on(self, unit: str) -> frozenset[str]:
+        """Ids of chains with a measure in force on ``unit`` itself."""
+        return frozenset(self._book.chains_on(unit))
+
+    def live(self) -> list[AlertChain]:
+        """Scheduled and active chains, by id."""
+        return self._book.live()
+
+    def deadlines(self) -> list[tuple[datetime, str]]:
+        """(due, chain id) of every chain with a deadline."""
+        return self._book.deadlines()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole book, comparable with ``==`` (for replay checks)."""
+        return self._book.snapshot()
+
+    def state(self) -> dict[str, Any]:
+        """JSON-ready data of the whole book (what :meth:`AlertBook.restore` takes)."""
+        return self._book.state()
 
 
 class ZoneView(Protocol):

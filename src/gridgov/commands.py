@@ -31,7 +31,7 @@ import gridgov.measures as _measures
 import gridgov.staffing as _staffing
 from gridgov.alerts import (
     MAX_ALERT_BYTES,
-    AlertBook,
+    AlertBookView,
     AlertError,
     AlertPlan,
     AlertRule,
@@ -42,7 +42,7 @@ from gridgov.alerts import (
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock
 from gridgov.errors import ClockError, CommandError, UnknownUnitError
-from gridgov.journal import Event, MemoryJournal, SqliteJournal
+from gridgov.journal import Event, JournalView, MemoryJournal, SqliteJournal
 from gridgov.kernel import SYSTEM, CommandResult, Kernel, LoadReport, Subscriber, authorise
 from gridgov.measures import Deadline, MeasuresDraft
 from gridgov.model import Level, PersonKind
@@ -111,9 +111,10 @@ class EngineBase:
         return self._kernel.clock
 
     @property
-    def journal(self) -> Journal:
-        """Where the events are."""
-        return self._kernel.journal
+    def journal(self) -> JournalView:
+        """The events, read-only (:class:`~gridgov.journal.JournalView`): only commands add
+        to them, and :meth:`close` closes the journal."""
+        return JournalView(self._kernel.journal)
 
     @property
     def alert_rule(self) -> AlertRule:
@@ -788,9 +789,9 @@ class AlertCommands(EngineBase):
         return [r for _, r in sorted(self._kernel.state.alerts.reviews.items())]
 
     @property
-    def alert_book(self) -> AlertBook:
-        """What this engine remembers of CAP messages (read it; only the engine changes it)."""
-        return self._kernel.state.alerts
+    def alert_book(self) -> AlertBookView:
+        """What this engine remembers of CAP messages, read-only (only commands change it)."""
+        return AlertBookView(self._kernel.state.alerts)
 
     @command
     def approve_review(
