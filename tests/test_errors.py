@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +148,7 @@ class TestWhatCommandsRaise:
         community = sorted(engine.city.chain.units(gridgov.Level.COMMUNITY))[0]
         compound = sorted(engine.city.compounds)[0]
         before = self.state(engine)
-        calls = {
+        calls: dict[str, Callable[[], object]] = {
             "ticket": lambda: engine.handle_ticket("T999", "classify"),
             "open task": lambda: engine.complete_task(f"{community}/task/99"),
             "actor (unit or person)": lambda: engine.declare(compound, actor="ghost"),

@@ -300,7 +300,9 @@ def _run_properties(city: City, run_dir: str, day: float | None) -> dict[str, di
 
     zones = read_zones(run_dir)
     if not zones:
-        raise RunFolderError(f"run {run_dir} has no zones.csv (run the scenario again)", run_dir)
+        raise RunFolderError(
+            f"run {run_dir} has no zones.csv (run the scenario again)", Path(run_dir)
+        )
     modes = dict(read_modes(run_dir)) or {d: {} for d, _ in zones}
     days = [d for d, _ in zones]
     if day is None:
@@ -317,7 +319,7 @@ def _run_properties(city: City, run_dir: str, day: float | None) -> dict[str, di
     if strangers:
         raise RunFolderError(
             f"run {run_dir} is of another city: compound {strangers[0]} is not in {city.name}",
-            run_dir,
+            Path(run_dir),
         )
     mode_of = modes.get(when, {})
     out: dict[str, dict[str, Any]] = {
