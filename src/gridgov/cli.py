@@ -33,6 +33,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from gridgov._gc import gc_paused
 from gridgov.city import City
 from gridgov.errors import GridgovError, NotFoundError, Problem, RunFolderError
 
@@ -75,7 +76,9 @@ def _preset(name: str, seed: int) -> City:
             "preset;",
             message=f"unknown preset {name!r} (expected one of: {', '.join(sorted(PRESETS))})",
         ) from None
-    return factory(seed=seed)
+    # The command line owns its process: pausing the collector for the build is its call.
+    with gc_paused():
+        return factory(seed=seed)
 
 
 def _city(preset: str | None, bundle: str | None, seed: int) -> tuple[City, str]:
@@ -85,7 +88,7 @@ def _city(preset: str | None, bundle: str | None, seed: int) -> tuple[City, str]
             raise click.UsageError("give --preset or --from, not both")
         from gridgov.cities import load_city
 
-        return load_city(bundle), f"bundle {bundle}"
+        return load_city(bundle, pause_gc=True), f"bundle {bundle}"
     name = preset if preset is not None else "jiamusi"
     return _preset(name, seed), f"preset {name!r}"
 
@@ -360,7 +363,9 @@ def synth(
     from gridgov.synthesis import load_recipe, synthesize
 
     recipe = load_recipe(recipe_file) if recipe_file is not None else None
-    built = synthesize(units_file, seed=seed, recipe=recipe, grid_workers=grid_workers)
+    built = synthesize(
+        units_file, seed=seed, recipe=recipe, grid_workers=grid_workers, pause_gc=True
+    )
     folder = built.save(out)
     summary = built.summary()
     if as_json:

@@ -38,6 +38,7 @@ same city bit for bit.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 import os
 import random
@@ -777,6 +778,7 @@ def synthesize(
     seed: int = 0,
     recipe: Recipe | None = None,
     grid_workers: int | None = None,
+    pause_gc: bool = False,
 ) -> City:
     """A whole city from a list of units down to communities with their households.
 
@@ -787,6 +789,11 @@ def synthesize(
         recipe: the ratios (default: :meth:`Recipe.default`).
         grid_workers: the total of grid workers when it is known (else
             from the recipe's part-time workers per grid).
+        pause_gc: pause Python's cyclic garbage collector while building: a
+            city of a million households makes hundreds of thousands of
+            objects and builds faster without the collector walking them
+            (measured in ``benchmarks/bench_gc.py``); the switch is
+            process-wide, so it is off unless asked for.
 
     Returns:
         The city, validated.
@@ -796,7 +803,7 @@ def synthesize(
             wrong`` (``<units>`` and the row's position + 1 for rows given in
             Python), or grid workers too few for the grids.
     """
-    with gc_paused():
+    with gc_paused() if pause_gc else contextlib.nullcontext():
         rows = _read_input(units)
         return _synthesize(rows, seed, recipe or Recipe.default(), grid_workers)
 
@@ -808,8 +815,11 @@ def synthesize_bundle(
     seed: int = 0,
     recipe: Recipe | None = None,
     grid_workers: int | None = None,
+    pause_gc: bool = False,
 ) -> Path:
     """:func:`synthesize`, then save the city as a bundle in the folder ``out``.
+
+    ``pause_gc`` is :func:`synthesize`'s.
 
     Returns:
         The bundle's folder.
@@ -817,7 +827,7 @@ def synthesize_bundle(
     Raises:
         CityError: as :func:`synthesize`, or the folder cannot be written.
     """
-    city = synthesize(units, seed=seed, recipe=recipe, grid_workers=grid_workers)
+    city = synthesize(units, seed=seed, recipe=recipe, grid_workers=grid_workers, pause_gc=pause_gc)
     return city.save(out)
 
 
