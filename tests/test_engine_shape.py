@@ -25,25 +25,14 @@ MAX_FUNCTION_LINES = 80
 #: Known offenders outside the engine's redesign, to be split by their owners.
 #: The list may only shrink: an entry that no longer offends fails the test.
 OVERSIZED = {
-    "alerts.py:_wanted",
-    "alerts.py:plan_alert",
     "cities.py:_Reader",
     "cities.py:read_toml",
-    "city.py:City",
-    "city.py:_check",
     "cli.py:alert",
-    "geo/coverage.py:check_coverage",
-    "geo/geojson.py:dumps_geojson",
-    "geo/geojson.py:validate_geojson",
-    "geo/synth.py:run",
-    "presets/jiamusi.py:units_table",
     "sim/covasim.py:_make_classes",
     "sim/results.py:render_plots",
     "sim/results.py:write_run",
     "sim/sweep.py:from_toml",
     "sim/sweep.py:run_sweep",
-    "synthesis.py:_check_input",
-    "synthesis.py:staff",
 }
 
 
