@@ -431,13 +431,9 @@ class Kernel:
 
     def load(self) -> None:
         """Bring the state to what the journal's events give (a trusted snapshot first)."""
-        # A kernel fresh from its constructor already holds a new state: building
-        # another (tens of thousands of state machines on a big city) would
-        # double the cost of opening.
-        fresh = self.state if self.state.last_time is None else None
         with self.paused():
             try:
-                self.state, self.heap, report = self._replayed(fresh)
+                self.state, self.heap, report = self._replayed()
             except JournalError:
                 raise
             except (GridgovError, KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -460,23 +456,18 @@ class Kernel:
         except Exception:  # pragma: no cover - the journal itself is unreadable
             _log.exception("could not rebuild the state from the journal")
 
-    def _replayed(
-        self, fresh: EngineState | None = None
-    ) -> tuple[EngineState, list[Deadline], LoadReport]:
-        """A new state at the journal's last event, its schedule, and how it was reached
-        (``fresh``: a new state, never applied to, to start from)."""
-        state, start, ignored = self._from_snapshot(fresh)
+    def _replayed(self) -> tuple[EngineState, list[Deadline], LoadReport]:
+        """A new state at the journal's last event, its schedule, and how it was reached."""
+        state, start, ignored = self._from_snapshot()
         events = self.journal.since(start)
         apply = state.apply
         for event in events:
             apply(event)
         return state, state.deadlines(), LoadReport(start, len(events), ignored)
 
-    def _from_snapshot(
-        self, fresh: EngineState | None = None
-    ) -> tuple[EngineState, int, str | None]:
+    def _from_snapshot(self) -> tuple[EngineState, int, str | None]:
         """A new state from the latest snapshot if it can be trusted: (state, seq, why not)."""
-        state = fresh if fresh is not None else self.fresh_state()
+        state = self.fresh_state()
         latest = self.journal.latest_snapshot()
         if latest is None:
             return state, 0, None
