@@ -533,7 +533,5 @@ class SwitchingMachine(RuleBasedStateMachine):
         assert set(self.engine.modes().values()) == {"normal"}
 
 
-SwitchingMachine.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=25, deadline=None
-)
+SwitchingMachine.TestCase.settings = settings(stateful_step_count=25, deadline=None)
 TestSwitching = SwitchingMachine.TestCase

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import itertools
 from collections.abc import Iterator
@@ -39,7 +40,8 @@ def _sources() -> Iterator[tuple[str, ast.Module]]:
         yield str(path.relative_to(SRC)), ast.parse(path.read_text(encoding="utf-8"))
 
 
-def _oversized() -> set[str]:
+@functools.cache
+def _oversized() -> frozenset[str]:
     found: set[str] = set()
     for name, tree in _sources():
         for node in ast.walk(tree):
@@ -52,7 +54,7 @@ def _oversized() -> set[str]:
             assert node.end_lineno is not None
             if node.end_lineno - node.lineno + 1 > limit:
                 found.add(f"{name}:{node.name}")
-    return found
+    return frozenset(found)
 
 
 class TestSizes:

@@ -539,6 +539,7 @@ def writer(path: Path, report: int) -> None:
 class TestCrash:
     """A writer killed at random points loses nothing committed and leaves nothing half-done."""
 
+    @pytest.mark.slow
     def test_sigkill_fifty_times(self, tmp_path: Path) -> None:
         """SIGKILL at 50 random moments; after each reopen: state == replay, no committed
         command lost; in the end the history equals an uncrashed run's."""

@@ -1261,7 +1261,5 @@ class StaffingMachine(RuleBasedStateMachine):
             assert counts["post.assigned"] == counts["post.released"], person
 
 
-StaffingMachine.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=30, deadline=None
-)
+StaffingMachine.TestCase.settings = settings(stateful_step_count=30, deadline=None)
 TestStaffingMachine = StaffingMachine.TestCase

@@ -528,6 +528,28 @@ class TestRefusals:
             desk.apply([attrs_evolve(good[0], ticket="T404")])
         assert desk.snapshot() == before
 
+    def test_malformed_record_is_refused_whole(self) -> None:
+        """A recorded step without the data its trigger needs is refused before anything changes."""
+        desk = desk_with()
+        ticket = desk.open(GRID, "repair", T0).id
+        good = desk.plan_trigger(ticket, "classify", T0)
+        data = {k: v for k, v in good[0].data.items() if k != "category"}
+        before = desk.snapshot()
+        with pytest.raises(GridgovError, match="malformed"):
+            desk.apply([attrs_evolve(good[0], data=data), *good[1:]])
+        assert desk.snapshot() == before
+
+    def test_a_view_does_not_change(self) -> None:
+        """A ticket taken from the desk stays as it was when the desk changes it later."""
+        desk = desk_with()
+        taken = desk.open(GRID, "repair", T0)
+        desk.trigger(taken.id, "classify", T0 + HOUR)
+        assert (taken.state, len(taken.history)) == ("accepted", 1)
+        now = desk.ticket(taken.id)
+        assert now.state == "classified"
+        assert now.history[0] == taken.history[0]
+        assert now.updated == T0 + HOUR
+
 
 def attrs_evolve(change: TicketChange, **values: Any) -> TicketChange:
     import attrs

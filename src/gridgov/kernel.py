@@ -185,6 +185,10 @@ class Kernel:
         self.seed = seed
         self.pause_gc = pause_gc
         self.state = EngineState(city, rules, pause_gc=pause_gc, supplies=supplies)
+        # The state above while nothing was applied to it: opening a journal
+        # replays into it instead of building a second fresh state (building
+        # one costs as much as replaying hundreds of thousands of events).
+        self._unused: EngineState | None = self.state
         #: Scheduled step-downs (an index over the state's deadlines).
         self.heap: list[Deadline] = []
         self.lock = threading.RLock()
@@ -202,6 +206,11 @@ class Kernel:
     def fresh_state(self) -> EngineState:
         """The state of a new engine (before any event)."""
         return EngineState(self.city, self.rules, pause_gc=self.pause_gc, supplies=self.supplies)
+
+    def _first_state(self) -> EngineState:
+        """A state before any event: the engine's own while nothing was applied to it."""
+        state, self._unused = self._unused, None
+        return state if state is not None else self.fresh_state()
 
     def paused(self) -> contextlib.AbstractContextManager[None]:
         """Pause the garbage collector for bulk work, when the engine was asked to."""
@@ -402,6 +411,7 @@ class Kernel:
         journaled when the command returns, all its commits and its
         idempotency key in one transaction.
         """
+        self._unused = None
         first = self.next_seq
         events = tuple(
             Event(first + i, r.time, r.type, r.unit, command, actor, r.cause, r.old, r.new, r.data)
@@ -459,15 +469,18 @@ class Kernel:
     def _replayed(self) -> tuple[EngineState, list[Deadline], LoadReport]:
         """A new state at the journal's last event, its schedule, and how it was reached."""
         state, start, ignored = self._from_snapshot()
-        events = self.journal.since(start)
-        apply = state.apply
-        for event in events:
-            apply(event)
+        # A replay makes objects by the million: the cycle search waits (as
+        # for every bulk operation, whatever the engine's pause_gc says).
+        with gc_paused():
+            events = self.journal.since(start)
+            apply = state.apply
+            for event in events:
+                apply(event)
         return state, state.deadlines(), LoadReport(start, len(events), ignored)
 
     def _from_snapshot(self) -> tuple[EngineState, int, str | None]:
         """A new state from the latest snapshot if it can be trusted: (state, seq, why not)."""
-        state = self.fresh_state()
+        state = self._first_state()
         latest = self.journal.latest_snapshot()
         if latest is None:
             return state, 0, None

@@ -479,8 +479,18 @@ class Roster:
             JournalError: not a staffing event.
             KeyError, ValueError: the event lacks data it needs.
         """
-        if event.type == "availability.changed":
-            self._set_availability(dict(event.data["away"]), int(event.data["seed"]))
+        kind = event.type
+        data = event.data
+        # The commonest events (a journal replay is mostly these) are applied
+        # directly, as the one-step plan of plan_of_event would be.
+        if kind == "post.assigned":
+            self._assign(
+                Assignment(data["person"], data["post"], data["role"], data["level"]), event.time
+            )
+        elif kind == "post.released":
+            self._release(data["person"], data["post"], event.time)
+        elif kind == "availability.changed":
+            self._set_availability(dict(data["away"]), int(data["seed"]))
         else:
             self._apply(plan_of_event(event), event.time)
 
@@ -506,7 +516,6 @@ class Roster:
 
     def _apply(self, plan: StaffingPlan, when: datetime) -> None:
         """Apply a plan at time ``when`` (all checks were made when planning)."""
-        people = self._city.people
         for post_id in plan.closed:
             self._posts.pop(post_id, None)
             self._holders.pop(post_id, None)
@@ -521,19 +530,20 @@ class Roster:
             if self._hot[grid] <= 0:
                 del self._hot[grid]
         for assignment in plan.assignments:
-            self._holders[assignment.post] = (
-                *self._holders.get(assignment.post, ()),
-                assignment.person,
-            )
-            self._assignment[assignment.person] = (assignment, when)
-            employer = people[assignment.person].employer
-            if employer is not None and assignment.role != "front_line":
-                self._drawn[employer] += 1
+            self._assign(assignment, when)
         for shortfall in plan.shortfalls:
             if shortfall.missing > 0:
                 self._shortfalls[shortfall.post] = shortfall
             else:
                 self._shortfalls.pop(shortfall.post, None)
+
+    def _assign(self, assignment: Assignment, when: datetime) -> None:
+        person = assignment.person
+        self._holders[assignment.post] = (*self._holders.get(assignment.post, ()), person)
+        self._assignment[person] = (assignment, when)
+        employer = self._city.people[person].employer
+        if employer is not None and assignment.role != "front_line":
+            self._drawn[employer] += 1
 
     def _release(self, person: str, post: str, when: datetime) -> None:
         held = self._assignment.pop(person, None)

@@ -84,6 +84,7 @@ class EngineState:
         #: The last task number per community (never reused).
         self.task_numbers: dict[str, int] = {}
         self._reducers: dict[str, Callable[[EventLike], None]] = {}
+        self._command: str | None = None  # the command of the last event applied
         for kind in MEASURE_EVENTS:
             self._reducers[kind] = self.measures._apply_event
         for kind in STAFFING_EVENTS:
@@ -108,9 +109,13 @@ class EngineState:
             JournalError: the event does not fit (unknown zone or mode, ...).
             GridgovError: a ticket or staffing event that does not fit.
         """
-        number = command_number(event.command)
-        if number is not None and number > self.commands:
-            self.commands = number
+        command = event.command
+        if command != self._command:
+            # A command's events come together: its number is read once.
+            self._command = command
+            number = command_number(command)
+            if number is not None and number > self.commands:
+                self.commands = number
         if self.last_time is None or event.time > self.last_time:
             self.last_time = event.time
         reducer = self._reducers.get(event.type)

@@ -100,7 +100,8 @@ class StandaloneDesk(TicketDesk):
     def advance(self, now: datetime) -> tuple[TicketChange, ...]:
         """Plan and apply :meth:`~gridgov.tickets.TicketDesk.plan_due`; returns the changes."""
         changes = self.plan_due(now)
-        self._apply(changes)
+        if changes:
+            self._apply(changes)
         return changes
 
 

@@ -284,7 +284,11 @@ class _EventLike(Protocol):
 
 @attrs.frozen
 class Ticket:
-    """One ticket as it stands (immutable; the desk replaces it on every change)."""
+    """One ticket as it stands: an immutable view, taken from the desk when asked for.
+
+    The desk keeps each ticket as a mutable record and hands out a view of it
+    (made once per change, on demand): holding a view never sees later changes.
+    """
 
     #: The ticket's number.
     id: str
@@ -399,6 +403,109 @@ def _hours(delta: timedelta) -> str:
     return f"{delta / timedelta(hours=1):g} h"
 
 
+_LIVE_FIELDS = (
+    "id",
+    "category",
+    "origin",
+    "compound",
+    "state",
+    "unit",
+    "handler",
+    "mode",
+    "opened",
+    "updated",
+    "due",
+    "breached",
+    "low_scores",
+    "escalations",
+    "reopens",
+    "score",
+    "summary",
+    "result",
+    "private",
+)
+
+
+class _Live:
+    """A ticket as the desk keeps it: changed in place, its history a list.
+
+    The fields are :class:`Ticket`'s; :meth:`view` gives the immutable
+    :class:`Ticket` (made once per change, when asked for). Only the desk's
+    apply functions change a record, so the views it hands out stay true.
+    """
+
+    __slots__ = (*_LIVE_FIELDS, "history", "_view")
+
+    id: str
+    category: str
+    origin: str
+    compound: str | None
+    state: str
+    unit: str
+    handler: str | None
+    mode: str
+    opened: datetime
+    updated: datetime
+    due: datetime | None
+    breached: bool
+    low_scores: int
+    escalations: int
+    reopens: int
+    score: int | None
+    summary: str
+    result: str
+    private: Private
+    history: list[TicketChange]
+    _view: Ticket | None
+
+    def view(self) -> Ticket:
+        """The ticket as it stands, immutable."""
+        view = self._view
+        if view is None:
+            view = self._view = Ticket(
+                self.id,
+                self.category,
+                self.origin,
+                self.compound,
+                self.state,
+                self.unit,
+                self.handler,
+                self.mode,
+                self.opened,
+                self.updated,
+                self.due,
+                self.breached,
+                self.low_scores,
+                self.escalations,
+                self.reopens,
+                self.score,
+                self.summary,
+                self.result,
+                self.private,
+                tuple(self.history),
+            )
+        return view
+
+    def copy(self) -> _Live:
+        """A record with the same fields and a copy of the history (for planning ahead)."""
+        other = _Live.__new__(_Live)
+        for name in _LIVE_FIELDS:
+            setattr(other, name, getattr(self, name))
+        other.history = list(self.history)
+        other._view = None
+        return other
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> _Live:
+        """The record of a view (a snapshot's ticket)."""
+        live = cls.__new__(cls)
+        for name in _LIVE_FIELDS:
+            setattr(live, name, getattr(ticket, name))
+        live.history = list(ticket.history)
+        live._view = ticket
+        return live
+
+
 # ======================================================================== desk
 
 
@@ -442,8 +549,10 @@ class _StepPlanner:
     _city: City
     _rule: TicketRule
     _situation: Situation
-    _tickets: dict[str, Ticket]
+    _tickets: dict[str, _Live]
+    _limits: dict[tuple[str, str, str], timedelta | None]
     _last: datetime | None
+    _fired_rules: dict[tuple[str, str, str], tuple[str, str]]
 
     @property
     def city(self) -> City:
@@ -485,8 +594,17 @@ class _StepPlanner:
             )
         return mode
 
+    def _limit(self, category: str, mode: str, state: str) -> timedelta | None:
+        """The rules' limit, looked up once per (category, mode, state)."""
+        key = (category, mode, state)
+        try:
+            return self._limits[key]
+        except KeyError:
+            limit = self._limits[key] = self.rule.limit(category, mode, state)
+            return limit
+
     def _due(self, category: str, mode: str, state: str, start: datetime) -> datetime | None:
-        limit = self.rule.limit(category, mode, state)
+        limit = self._limit(category, mode, state)
         return None if limit is None else start + limit
 
     def _next_id(self) -> str:
@@ -497,7 +615,7 @@ class _StepPlanner:
 
     def _step(
         self,
-        current: Ticket,
+        current: _Live,
         new: str,
         at: datetime,
         trigger: str,
@@ -526,14 +644,14 @@ class _StepPlanner:
             kind, current.id, where, at, current.state, new, data, cause or f"{trigger} at {where}"
         )
 
-    def _path_up(self, current: Ticket, start: str, to: str) -> list[str]:
+    def _path_up(self, current: _Live, start: str, to: str) -> list[str]:
         """Units from ``start`` (exclusive) up to ``to`` (inclusive) on the origin's chain."""
         up = self.city.chain.chain_of_command(current.origin)
         return list(up[up.index(start) + 1 : up.index(to) + 1])
 
     def _moves(
         self,
-        current: Ticket,
+        current: _Live,
         kind: str,
         path: Sequence[str],
         start: str,
@@ -554,7 +672,7 @@ class _StepPlanner:
 
     def _plan_classify(
         self,
-        current: Ticket,
+        current: _Live,
         new: str,
         at: datetime,
         extra: dict[str, Any],
@@ -590,7 +708,7 @@ class _StepPlanner:
 
     def _plan_transfer(
         self,
-        current: Ticket,
+        current: _Live,
         new: str,
         at: datetime,
         extra: dict[str, Any],
@@ -637,7 +755,7 @@ class _StepPlanner:
 
     def _plan_reject(
         self,
-        current: Ticket,
+        current: _Live,
         new: str,
         at: datetime,
         extra: dict[str, Any],
@@ -664,7 +782,7 @@ class _StepPlanner:
 
     def _plan_withdraw(
         self,
-        current: Ticket,
+        current: _Live,
         new: str,
         at: datetime,
         extra: dict[str, Any],
@@ -681,7 +799,7 @@ class _StepPlanner:
 
     def _plan_publish(
         self,
-        current: Ticket,
+        current: _Live,
         new: str,
         at: datetime,
         extra: dict[str, Any],
@@ -692,7 +810,7 @@ class _StepPlanner:
 
     def _plan_feed_back(
         self,
-        current: Ticket,
+        current: _Live,
         new: str,
         at: datetime,
         extra: dict[str, Any],
@@ -719,7 +837,7 @@ class _StepPlanner:
 
     def _plan_score(
         self,
-        current: Ticket,
+        current: _Live,
         new: str,
         at: datetime,
         extra: dict[str, Any],
@@ -748,7 +866,8 @@ class _StepPlanner:
         scored = self._step(current, new, at, "score", data, kind="ticket.scored", cause=cause)
         if effect in ("accepted", "final"):
             return (scored,)
-        after = _applied(current, scored)
+        after = current.copy()
+        _mutate(after, scored)
         reopened = self._step(
             after,
             "tracking",
@@ -778,20 +897,28 @@ class _StepPlanner:
         )
         return (scored, reopened, escalated)
 
+    def _fired(self, category: str, mode: str, state: str) -> tuple[str, str]:
+        """The key of the limit that fired and the rule in words (looked up once)."""
+        key = (category, mode, state)
+        try:
+            return self._fired_rules[key]
+        except KeyError:
+            limit = self._limit(category, mode, state)
+            assert limit is not None
+            name = self.rule.limit_key(category, mode, state)
+            found = self._fired_rules[key] = (name, f"{name} = {_hours(limit)}")
+            return found
+
     def _breach(
-        self, current: Ticket, unit: str, mode: str, due: datetime
+        self, current: _Live, unit: str, mode: str, due: datetime
     ) -> tuple[TicketChange, datetime | None]:
         """The change a breach at ``due`` makes to a ticket held by ``unit``, and its next due.
 
         ``mode`` is the one the breached limit was set by.
         """
-        rule = self.rule
         state = current.state
-        key = rule.limit_key(current.category, mode, state)
-        limit = rule.limit(current.category, mode, state)
-        assert limit is not None
+        key, fired = self._fired(current.category, mode, state)
         when = due if self._last is None else max(due, self._last)
-        fired = f"{key} = {_hours(limit)}"
         parent = self.city.chain.parent(unit)
         if parent is None:
             data: dict[str, Any] = {
@@ -841,10 +968,16 @@ class TicketDesk(_StepPlanner):
         self._rule = rule if rule is not None else TicketRule()
         self._situation: Situation = situation if situation is not None else _always_normal
         self._board = ticket_board()
-        self._tickets: dict[str, Ticket] = {}
+        self._table = self._board.table()
+        # Each ticket as a mutable record; views are made when asked for.
+        self._tickets: dict[str, _Live] = {}
+        # (due, ticket) of every running limit, and stale ones below the top:
+        # the top entry is always live (see _apply), so the next due is read in O(1).
         self._heap: list[tuple[datetime, str]] = []
         self._timed = 0  # tickets with a running limit
         self._last: datetime | None = None
+        self._limits = {}
+        self._fired_rules = {}
 
     # ------------------------------------------------------------------ reads
 
@@ -865,7 +998,7 @@ class TicketDesk(_StepPlanner):
         return len(self._tickets)
 
     def __iter__(self) -> Iterator[Ticket]:
-        return iter(self._tickets.values())
+        return (live.view() for live in list(self._tickets.values()))
 
     def ticket(self, ticket: str) -> Ticket:
         """The ticket ``ticket``.
@@ -874,7 +1007,7 @@ class TicketDesk(_StepPlanner):
             NotFoundError: no such ticket on this desk.
         """
         try:
-            return self._tickets[ticket]
+            return self._tickets[ticket].view()
         except KeyError:
             raise NotFoundError(ticket, "ticket", " in this city") from None
 
@@ -884,14 +1017,13 @@ class TicketDesk(_StepPlanner):
 
     def next_due(self) -> datetime | None:
         """When the next time limit passes (None when no limit is running)."""
-        for due, ticket in _in_order(self._heap):
-            if self._tickets[ticket].due == due:
-                return due
-        return None
+        heap = self._heap
+        return heap[0][0] if heap else None
 
     def snapshot(self) -> dict[str, Any]:
         """The whole desk, comparable with ``==`` (for replay checks)."""
-        return {"tickets": dict(self._tickets), "next_due": self.next_due(), "last": self._last}
+        tickets = {ticket: live.view() for ticket, live in self._tickets.items()}
+        return {"tickets": tickets, "next_due": self.next_due(), "last": self._last}
 
     # --------------------------------------------------------------- planning
 
@@ -977,7 +1109,9 @@ class TicketDesk(_StepPlanner):
                 directly, or a transfer that does not go up the chain.
             ClockError: ``at`` has no time zone.
         """
-        current = self.ticket(ticket)
+        current = self._tickets.get(ticket)
+        if current is None:
+            raise UnknownUnitError(ticket, "ticket")
         _aware(at)
         if at < current.updated:
             raise GridgovError(
@@ -989,19 +1123,22 @@ class TicketDesk(_StepPlanner):
                 f"ticket {ticket}: 'reopen' follows a low score (below tickets.low_score = "
                 f"{self.rule.low_score}); score the ticket instead"
             )
-        if (current.state, trigger) not in self.board.table():
+        new = self._table.get((current.state, trigger))
+        if new is None:
             legal = [t for t in self.board.allowed(current.state) if t != "reopen"]
             raise TransitionError(f"ticket {ticket}", current.state, trigger, legal)
-        new = self.board.table()[(current.state, trigger)]
-        allowed = _TRIGGER_DATA[trigger]
-        unexpected = sorted(set(data) - allowed)
-        if unexpected:
-            raise GridgovError(
-                f"ticket {ticket}: {trigger!r} takes no {', '.join(unexpected)} "
-                f"(allowed: {', '.join(sorted(allowed))})"
-            )
-        note = data.get("note")
-        extra: dict[str, Any] = {} if note is None else {"note": redact(str(note), current.private)}
+        extra: dict[str, Any] = {}
+        if data:
+            allowed = _TRIGGER_DATA[trigger]
+            unexpected = sorted(set(data) - allowed)
+            if unexpected:
+                raise GridgovError(
+                    f"ticket {ticket}: {trigger!r} takes no {', '.join(unexpected)} "
+                    f"(allowed: {', '.join(sorted(allowed))})"
+                )
+            note = data.get("note")
+            if note is not None:
+                extra["note"] = redact(str(note), current.private)
         if trigger in _PLAIN_TRIGGERS:
             # A step with nothing but its note: no routing, no moves.
             return (self._step(current, new, at, trigger, extra),)
@@ -1023,6 +1160,10 @@ class TicketDesk(_StepPlanner):
             ClockError: ``now`` has no time zone.
         """
         _aware(now)
+        heap = self._heap
+        if not heap or heap[0][0] > now:
+            # The top of the schedule is always a live deadline: nothing is due.
+            return ()
         changes: list[TicketChange] = []
         overlay: dict[str, tuple[str, datetime | None, str]] = {}  # ticket -> (unit, due, mode)
         local: list[tuple[datetime, str]] = []
@@ -1054,33 +1195,69 @@ class TicketDesk(_StepPlanner):
     def _apply(self, changes: Iterable[TicketChange]) -> None:
         """Apply planned or recorded changes, in order, all or nothing (the engine's job).
 
+        Every change is checked against the tickets as the changes before it
+        leave them before any is applied, so a change that does not fit
+        leaves the desk as it was.
+
         Raises:
             GridgovError: a change does not fit the desk (an unknown ticket, a
                 state or unit other than the one it starts from); nothing is
                 applied.
         """
-        staged: dict[str, Ticket] = {}
-        last = self._last
-        for change in changes:
-            got = staged.get(change.ticket, self._tickets.get(change.ticket))
-            staged[change.ticket] = _applied(got, change)
-            last = change.time if last is None else max(last, change.time)
+        if not isinstance(changes, (tuple, list)):
+            changes = tuple(changes)
+        if not changes:
+            return
+        tickets = self._tickets
+        if len(changes) == 1:
+            change = changes[0]
+            live = tickets.get(change.ticket)
+            if live is None:
+                _check(False, None, None, change)
+            else:
+                _check(True, live.state, live.unit, change)
+        else:
+            # Check the whole batch first, on each ticket's (state, unit) as it goes.
+            overlay: dict[str, tuple[str | None, str]] = {}
+            for change in changes:
+                ticket = change.ticket
+                seen = overlay.get(ticket)
+                if seen is None:
+                    live = tickets.get(ticket)
+                    if live is not None:
+                        seen = (live.state, live.unit)
+                if seen is None:
+                    state = _check(False, None, None, change)
+                else:
+                    state = _check(True, seen[0], seen[1], change)
+                overlay[ticket] = (state, change.unit)
         heap = self._heap
-        for ticket, after in staged.items():
-            before = self._tickets.get(ticket)
-            self._tickets[ticket] = after
-            before_due = before.due if before is not None else None
-            if after.due != before_due:
-                self._timed += (after.due is not None) - (before_due is not None)
-                if after.due is not None:
-                    heapq.heappush(heap, (after.due, ticket))
+        last = self._last
+        timed = self._timed
+        for change in changes:
+            if change.kind == "ticket.opened":
+                live = tickets[change.ticket] = _opened(change)
+                before = None
+            else:
+                live = tickets[change.ticket]
+                before = live.due
+                _mutate(live, change)
+            due = live.due
+            if due != before:
+                timed += (due is not None) - (before is not None)
+                if due is not None:
+                    heapq.heappush(heap, (due, change.ticket))
+            time = change.time
+            if last is None or time > last:
+                last = time
         self._last = last
+        self._timed = timed
         # Entries of changed deadlines stay in the heap until they reach its
         # top; when they outnumber the live ones the heap is rebuilt.
-        while heap and self._tickets[heap[0][1]].due != heap[0][0]:
+        while heap and tickets[heap[0][1]].due != heap[0][0]:
             heapq.heappop(heap)
-        if len(heap) > 2 * self._timed + 1024:
-            self._heap = [(t.due, t.id) for t in self._tickets.values() if t.due is not None]
+        if len(heap) > 2 * timed + 1024:
+            self._heap = [(t.due, t.id) for t in tickets.values() if t.due is not None]
             heapq.heapify(self._heap)
 
     def _apply_event(self, event: EventLike) -> None:
@@ -1108,7 +1285,7 @@ class TicketDesk(_StepPlanner):
         """
         for record in data["tickets"]:
             ticket = _load_ticket(record)
-            self._tickets[ticket.id] = ticket
+            self._tickets[ticket.id] = _Live.of(ticket)
         self._last = _parse(data["last"])
         self._heap = [(t.due, t.id) for t in self._tickets.values() if t.due is not None]
         heapq.heapify(self._heap)
@@ -1138,85 +1315,113 @@ def _in_order(heap: Sequence[tuple[datetime, str]]) -> Iterator[tuple[datetime, 
                 heapq.heappush(frontier, (heap[child], child))
 
 
-def _applied(ticket: Ticket | None, change: TicketChange) -> Ticket:
-    """The ticket after one change.
+def _opened(change: TicketChange) -> _Live:
+    """The record a ``ticket.opened`` change starts.
+
+    Raises:
+        GridgovError: the opening record is malformed.
+    """
+    data = change.data
+    live = _Live.__new__(_Live)
+    try:
+        live.category = str(data["category"])
+        live.origin = str(data["origin"])
+        live.mode = str(data["mode"])
+        live.private = Private(**data.get("private", {}))
+    except (KeyError, TypeError) as exc:
+        raise GridgovError(f"ticket {change.ticket}: malformed opening record ({exc})") from None
+    live.id = change.ticket
+    live.compound = data.get("compound")
+    live.state = "accepted"
+    live.unit = change.unit
+    live.handler = None
+    live.opened = live.updated = change.time
+    live.due = _parse(data.get("due"))
+    live.breached = False
+    live.low_scores = live.escalations = live.reopens = 0
+    live.score = None
+    live.summary = str(data.get("summary", ""))
+    live.result = ""
+    live.history = [change]
+    live._view = None
+    return live
+
+
+#: Data a recorded change must carry, by trigger and by kind (else it is malformed).
+_NEEDS = {"classify": ("category",), "feed_back": ("handler",)}
+_KIND_NEEDS = {"ticket.scored": ("score", "low_scores")}
+
+
+def _check(exists: bool, state: str | None, unit: str | None, change: TicketChange) -> str | None:
+    """Check that ``change`` starts from a ticket as given; returns the state after it.
+
+    ``exists``, ``state`` and ``unit`` describe the ticket before the change.
 
     Raises:
         GridgovError: the change does not start from the ticket as it is.
     """
-    data = change.data
-    if change.kind == "ticket.opened":
-        if ticket is not None:
+    kind = change.kind
+    if kind == "ticket.opened":
+        if exists:
             raise GridgovError(f"ticket {change.ticket} is opened twice")
-        try:
-            return Ticket(
-                id=change.ticket,
-                category=str(data["category"]),
-                origin=str(data["origin"]),
-                compound=data.get("compound"),
-                state="accepted",
-                unit=change.unit,
-                handler=None,
-                mode=str(data["mode"]),
-                opened=change.time,
-                updated=change.time,
-                due=_parse(data.get("due")),
-                breached=False,
-                low_scores=0,
-                escalations=0,
-                reopens=0,
-                score=None,
-                summary=str(data.get("summary", "")),
-                result="",
-                private=Private(**data.get("private", {})),
-                history=(change,),
-            )
-        except (KeyError, TypeError) as exc:
+        return "accepted"
+    if not exists:
+        raise GridgovError(f"{kind} for ticket {change.ticket}, which was never opened")
+    if kind in _STATE_KINDS:
+        if change.old != state:
             raise GridgovError(
-                f"ticket {change.ticket}: malformed opening record ({exc})"
-            ) from None
-    if ticket is None:
-        raise GridgovError(f"{change.kind} for ticket {change.ticket}, which was never opened")
-    if change.kind not in KINDS:
-        raise GridgovError(f"ticket {change.ticket}: unknown change {change.kind!r}")
-    values: dict[str, Any] = {"unit": change.unit, "updated": change.time}
-    if change.kind in _STATE_KINDS:
-        if change.old != ticket.state:
-            raise GridgovError(
-                f"{change.kind} for ticket {change.ticket} starts from {change.old}, "
-                f"but the ticket is {ticket.state}"
+                f"{kind} for ticket {change.ticket} starts from {change.old}, "
+                f"but the ticket is {state}"
             )
-        assert change.new is not None
-        values["state"] = change.new
-    elif change.kind in _MOVE_KINDS and change.old != ticket.unit:
-        raise GridgovError(
-            f"{change.kind} for ticket {change.ticket} moves it from {change.old}, "
-            f"but it is at {ticket.unit}"
-        )
+        if change.new is None:
+            raise GridgovError(f"{kind} for ticket {change.ticket} names no new state")
+        state = change.new
+    elif kind in _MOVE_KINDS:
+        if change.old != unit:
+            raise GridgovError(
+                f"{kind} for ticket {change.ticket} moves it from {change.old}, but it is at {unit}"
+            )
+    elif kind not in KINDS:
+        raise GridgovError(f"ticket {change.ticket}: unknown change {kind!r}")
+    data = change.data
+    needs = _NEEDS.get(data.get("trigger"), ()) + _KIND_NEEDS.get(kind, ())  # type: ignore[arg-type]
+    for key in needs:
+        if key not in data:
+            raise GridgovError(f"{kind} for ticket {change.ticket} is malformed (no {key!r})")
+    return state
+
+
+def _mutate(live: _Live, change: TicketChange) -> None:
+    """Apply one change, already checked with :func:`_check`, to a record in place."""
+    data = change.data
+    kind = change.kind
+    live.unit = change.unit
+    live.updated = change.time
+    if kind in _STATE_KINDS:
+        live.state = change.new  # type: ignore[assignment]
     if "due" in data:
-        values["due"] = _parse(data["due"])
+        live.due = _parse(data["due"])
         if "mode" in data:
-            values["mode"] = data["mode"]
-        values["breached"] = change.kind in ("ticket.escalated", "ticket.overdue") and bool(
-            data.get("breach", True)
-        )
-    elif change.kind == "ticket.escalated":
-        values["breached"] = ticket.breached
+            live.mode = data["mode"]
+        live.breached = kind in _BREACH_KINDS and bool(data.get("breach", True))
     trigger = data.get("trigger")
     if trigger == "classify":
-        values["category"] = data["category"]
+        live.category = data["category"]
     elif trigger == "feed_back":
-        values["handler"] = data["handler"]
-        values["result"] = data.get("result", "")
-    if change.kind == "ticket.scored":
-        values["score"] = data["score"]
-        values["low_scores"] = data["low_scores"]
-    elif change.kind == "ticket.reopened":
-        values["reopens"] = ticket.reopens + 1
-    elif change.kind == "ticket.escalated":
-        values["escalations"] = ticket.escalations + 1
-    values["history"] = (*ticket.history, change)
-    return attrs.evolve(ticket, **values)
+        live.handler = data["handler"]
+        live.result = data.get("result", "")
+    if kind == "ticket.scored":
+        live.score = data["score"]
+        live.low_scores = data["low_scores"]
+    elif kind == "ticket.reopened":
+        live.reopens += 1
+    elif kind == "ticket.escalated":
+        live.escalations += 1
+    live.history.append(change)
+    live._view = None
+
+
+_BREACH_KINDS = frozenset({"ticket.escalated", "ticket.overdue"})
 
 
 _TICKET_FIELDS = (
@@ -1238,7 +1443,7 @@ _TICKET_FIELDS = (
 )
 
 
-def _dump_ticket(ticket: Ticket) -> dict[str, Any]:
+def _dump_ticket(ticket: Ticket | _Live) -> dict[str, Any]:
     out: dict[str, Any] = {name: getattr(ticket, name) for name in _TICKET_FIELDS}
     out["opened"] = ticket.opened.isoformat()
     out["updated"] = ticket.updated.isoformat()
