@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from gridgov._files import write_atomic
 from gridgov._gc import gc_paused
 from gridgov._toml import format_string, locate, syntax_problem
 from gridgov.chain import CommandChain
@@ -294,7 +295,7 @@ def save_city(city: City, path: str | os.PathLike[str]) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for name, text in texts.items():
-            (folder / name).write_bytes(text)
+            write_atomic(folder / name, text)  # whole or not at all
         for part in _parts():
             part.write(city, folder)
     except OSError as exc:

@@ -338,7 +338,9 @@ def _run_properties(city: City, run_dir: str, day: float | None) -> dict[str, di
 @click.option(
     "--out", required=True, type=click.Path(), help="Folder for the city bundle it writes."
 )
-@click.option("--seed", default=0, show_default=True, help="Random seed of the synthesis.")
+@click.option(
+    "--seed", type=_SEED, default=0, show_default=True, help="Random seed of the synthesis."
+)
 @click.option(
     "--recipe",
     "recipe_file",
@@ -347,7 +349,10 @@ def _run_properties(city: City, run_dir: str, day: float | None) -> dict[str, di
     help="A recipe TOML of ratios (default: gridgov's own, data/synthesis.toml).",
 )
 @click.option(
-    "--grid-workers", type=int, default=None, help="The total of grid workers, when known."
+    "--grid-workers",
+    type=click.IntRange(0, 10_000_000),
+    default=None,
+    help="The total of grid workers, when known.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 def synth(
@@ -360,8 +365,10 @@ def synth(
 ) -> None:
     """Synthesise a whole city bundle from a list of units down to communities
     with their households (see docs/cities.md)."""
+    from gridgov._files import check_writable
     from gridgov.synthesis import load_recipe, synthesize
 
+    check_writable(out, folder=True, fail=lambda why: GridgovError(f"--out {out} {why}"))
     recipe = load_recipe(recipe_file) if recipe_file is not None else None
     built = synthesize(
         units_file, seed=seed, recipe=recipe, grid_workers=grid_workers, pause_gc=True
@@ -369,10 +376,11 @@ def synth(
     folder = built.save(out)
     summary = built.summary()
     if as_json:
-        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
-    else:
-        Console(stderr=True).print(_summary_table(summary, f"{summary['name']} (synthesised)"))
-        click.echo(str(folder))
+        _json({"out": str(folder), "summary": summary})
+        return
+    # The table and the bundle's path are both results: standard output, path last.
+    _stdout().print(_summary_table(summary, f"{summary['name']} (synthesised)"))
+    click.echo(str(folder))
 
 
 @cli.command()
@@ -557,7 +565,7 @@ def _when(value: str | None, option: str) -> datetime | None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--preset", default=None, help="Preset city.  [default: jiamusi]")
 @click.option("--from", "bundle", default=None, type=click.Path(), help=_FROM_HELP)
-@click.option("--seed", default=0, show_default=True, help="Random seed of the preset.")
+@click.option("--seed", type=_SEED, default=0, show_default=True, help="Seed of the preset.")
 @click.option("--at", "at", default=None, help="Receive every alert at this time (ISO 8601).")
 @click.option("--until", default=None, help="Then advance the clock to this time (ISO 8601).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")

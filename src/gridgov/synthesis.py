@@ -776,6 +776,11 @@ _COUNTS = (
     "large_institutions",
 )
 _INPUT_LEVELS = ("city", "district", "street", "community")
+#: The largest count a row may give (a community of a million households is
+#: ten times the largest there is): beyond it synthesis would run for hours.
+MAX_UNIT_COUNT = 1_000_000
+#: The most grid workers a synthesis may be asked for, per grid.
+MAX_WORKERS_PER_GRID = 50
 _URBAN = {"": None, "community": "community", "urban": "community"}
 _RURAL = {"village": "village", "rural": "village"}
 
@@ -947,6 +952,10 @@ def _input_rows(
                 counts[column] = -1  # present but wrong: no second problem for it
                 continue
             counts[column] = int(text)
+            if counts[column] > MAX_UNIT_COUNT:
+                problem(line, column, f"at most {MAX_UNIT_COUNT:,}, got {text[:40]}")
+                counts[column] = -1
+                continue
             if level != "community":
                 problem(line, column, "only communities have households and organisations")
         if not uid:
@@ -1058,6 +1067,10 @@ def _synthesize(rows: list[_Row], seed: int, recipe: Recipe, grid_workers: int |
         if grid_workers is not None
         else all_grids + professional + round(recipe.part_time_per_grid * all_grids)
     )
+    most = MAX_WORKERS_PER_GRID * max(1, all_grids)
+    if not 0 <= workers <= most:
+        why = f"expected 0 to {most:,} ({MAX_WORKERS_PER_GRID} per grid), got {workers:,}"
+        raise CityError([Problem("<synthesis>", 0, "grid_workers", why)])
     bases = round(total / recipe.households_per_volunteer_base)
     try:
         builder.staff(
