@@ -18,7 +18,6 @@ from gridgov import (
     ManualClock,
     NotFoundError,
     TransitionError,
-    UnknownUnitError,
 )
 from gridgov.presets import small
 from gridgov.testing import check_invariants
@@ -98,7 +97,7 @@ def outside_member(task_community: str) -> str:
 
 
 REFUSALS: dict[str, tuple[type[GridgovError], Callable[[Engine, str, str], object]]] = {
-    "unknown actor": (UnknownUnitError, lambda e, t, k: e.declare(COMPOUNDS[1], actor="nobody")),
+    "unknown actor": (NotFoundError, lambda e, t, k: e.declare(COMPOUNDS[1], actor="nobody")),
     "empty actor": (AuthorityError, lambda e, t, k: e.declare(COMPOUNDS[1], actor="")),
     "magic actor": (AuthorityError, lambda e, t, k: e.staff(actor="system")),
     "outside jurisdiction": (

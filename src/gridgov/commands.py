@@ -45,7 +45,7 @@ from gridgov._arguments import (
 )
 from gridgov.alerts import (
     MAX_ALERT_BYTES,
-    AlertBook,
+    AlertBookView,
     AlertError,
     AlertPlan,
     AlertRule,
@@ -55,8 +55,8 @@ from gridgov.alerts import (
 )
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock
-from gridgov.errors import GridgovError, UnknownUnitError
-from gridgov.journal import Event, MemoryJournal, SqliteJournal
+from gridgov.errors import ClockError, CommandError, UnknownUnitError
+from gridgov.journal import Event, JournalView, MemoryJournal, SqliteJournal
 from gridgov.kernel import SYSTEM, CommandResult, Kernel, LoadReport, Subscriber, authorise
 from gridgov.measures import Deadline, MeasuresDraft
 from gridgov.model import Level, PersonKind
@@ -143,9 +143,10 @@ class EngineBase:
         return self._kernel.clock
 
     @property
-    def journal(self) -> Journal:
-        """Where the events are."""
-        return self._kernel.journal
+    def journal(self) -> JournalView:
+        """The events, read-only (:class:`~gridgov.journal.JournalView`): only commands add
+        to them, and :meth:`close` closes the journal."""
+        return JournalView(self._kernel.journal)
 
     @property
     def alert_rule(self) -> AlertRule:
@@ -330,15 +331,16 @@ class MeasureCommands(EngineBase):
         Raises:
             UnknownUnitError: no such compound.
             AuthorityError: ``actor`` does not command the compound.
-            GridgovError: ``at`` is in the future.
+            CommandError: ``at`` is in the future.
         """
         now = self.clock.now()
         self.zone(compound)
         when = at if at is not None else now
         if when > now:
-            raise GridgovError(
+            raise CommandError(
                 f"case in {compound} at {when.isoformat()} is in the future "
-                f"(now is {now.isoformat()})"
+                f"(now is {now.isoformat()})",
+                reason="case in the future",
             )
         who = self._authorise(actor, [compound], Level.COMPOUND, "report a case in")
         command = self._kernel.command_id(command_id)
@@ -382,7 +384,7 @@ class MeasureCommands(EngineBase):
         Raises:
             UnknownUnitError: ``target`` names no unit or area.
             AuthorityError: ``actor`` may not command ``target``.
-            GridgovError: ``zone`` is not one of the three measures.
+            CommandError: ``zone`` is not one of the three measures.
         """
         _measures.check_declarable(zone)
         units, level = self._target(target)
@@ -418,7 +420,7 @@ class MeasureCommands(EngineBase):
         Raises:
             UnknownUnitError: ``target`` names no unit or area.
             AuthorityError: ``actor`` may not command ``target``.
-            GridgovError: ``to`` is not a zone.
+            CommandError: ``to`` is not a zone.
         """
         _measures.check_liftable(to)
         units, level = self._target(target)
@@ -449,17 +451,20 @@ class MeasureCommands(EngineBase):
                 the embedding code's own authority, journaled as ``system``).
 
         Raises:
-            GridgovError: ``to`` is earlier than the clock, or the clock cannot be moved.
+            CommandError: the engine's clock is not a manual clock.
+            ClockError: ``to`` is earlier than the clock.
+            ArgumentError: ``to`` is not a timezone-aware datetime.
             AuthorityError: ``actor`` is not the city's command.
         """
         clock = self.clock
         if to is not None:
             if not isinstance(clock, ManualClock):
-                raise GridgovError(
-                    "advance(to=...) needs a ManualClock; this engine's clock moves by itself"
+                raise CommandError(
+                    "advance(to=...) needs a ManualClock; this engine's clock moves by itself",
+                    reason="needs a manual clock",
                 )
             if to < clock.now():
-                raise GridgovError(
+                raise ClockError(
                     f"cannot advance to {to.isoformat()}: the clock is at "
                     f"{clock.now().isoformat()} (expected a later, timezone-aware time)"
                 )
@@ -552,19 +557,24 @@ class StaffingCommands(EngineBase):
 
         Raises:
             UnknownUnitError: no such community or unit.
+            CommandError: not a community, or the community is in normal mode.
             ArgumentError: capacity not a whole number from 1 to 1,000,000.
             AuthorityError: ``actor`` does not command the community.
         """
         chain = self.city.chain
         if chain.level(community) is not Level.COMMUNITY:
-            raise GridgovError(f"{community} is a {chain.level(community)}, not a community")
+            raise CommandError(
+                f"{community} is a {chain.level(community)}, not a community",
+                reason="not a community",
+            )
         target = unit if unit is not None else community
         if target not in chain or chain.community_of(target) != community:
             raise UnknownUnitError(target, f"unit of community {community} named")
         if self.mode(community) == "normal":
-            raise GridgovError(
+            raise CommandError(
                 f"community {community} is in normal mode; its task board opens with an "
-                "alert or emergency (tasks close when it is back to normal)"
+                "alert or emergency (tasks close when it is back to normal)",
+                reason="community in normal mode",
             )
         who = self._authorise(actor, [community], Level.COMMUNITY, "post tasks for")
         command = self._kernel.command_id(command_id)
@@ -593,11 +603,11 @@ class StaffingCommands(EngineBase):
                 unit commanding the task's community that assigns them.
 
         Raises:
-            NotFoundError: no such task or person (UnknownUnitError for a person).
+            NotFoundError: no such task (UnknownUnitError: no such person).
             AuthorityError: the person is registered in another community, or
                 ``actor`` does not command the task's community.
-            GridgovError: the person is not an in-service member, already
-                holds a post, or the task is full.
+            CommandError: the person is not an in-service member, already holds
+                a post, or the task is full.
         """
         who = self._self_or(actor, person, task, "assign tasks of")
         rule = self.rules.staffing
@@ -626,7 +636,7 @@ class StaffingCommands(EngineBase):
         Raises:
             UnknownUnitError: no such person.
             AuthorityError: ``actor`` does not command the task's community.
-            GridgovError: the person holds no task.
+            CommandError: the person holds no task.
         """
         held = self._roster_now.assignment.get(person)
         who = self._self_or(actor, person, held[0].post if held else None, "release members of")
@@ -658,7 +668,7 @@ class StaffingCommands(EngineBase):
         """A task is done: it leaves the board and its members go back to their normal posts.
 
         Raises:
-            UnknownUnitError: no such open task.
+            NotFoundError: no such open task.
         """
         post = _staffing.open_task(self._roster_now, task)
         who = self._authorise(actor, [post.community], Level.COMMUNITY, "complete tasks of")
@@ -688,7 +698,7 @@ class StaffingCommands(EngineBase):
             seed: which people are away is drawn with this seed.
 
         Raises:
-            GridgovError: an unknown kind.
+            CommandError: an unknown kind.
             ArgumentError: a share that is not a number from 0 to 1, a seed
                 that is not a whole number from 0 up.
             AuthorityError: ``actor`` is not the city's command.
@@ -696,8 +706,9 @@ class StaffingCommands(EngineBase):
         kinds = {k.value for k in PersonKind}
         for kind in away:
             if kind not in kinds:
-                raise GridgovError(
-                    f"unknown person kind {kind!r} (expected one of: {', '.join(sorted(kinds))})"
+                raise CommandError(
+                    f"unknown person kind {kind!r} (expected one of: {', '.join(sorted(kinds))})",
+                    reason="unknown person kind",
                 )
         city = self.city.chain.city
         who = self._authorise(actor, [city], Level.CITY, "set availability for")
@@ -791,7 +802,7 @@ class TicketCommands(EngineBase):
                 ``result``, ``score``, ``note``).
 
         Raises:
-            UnknownUnitError: no such ticket.
+            NotFoundError: no such ticket.
             TransitionError: the trigger is not allowed in the ticket's state.
             AuthorityError: ``actor`` does not command the ticket's unit.
             GridgovError: missing or bad data for the trigger.
@@ -895,10 +906,10 @@ class AlertCommands(EngineBase):
             return [r for _, r in sorted(self._kernel.state.alerts.reviews.items())]
 
     @property
-    def alert_book(self) -> AlertBook:
-        """What this engine remembers of CAP messages: a read-only view that reads under
-        the engine's lock (only the engine changes the book)."""
-        return cast(AlertBook, self._kernel.guarded(self._kernel.state.alerts))
+    def alert_book(self) -> AlertBookView:
+        """What this engine remembers of CAP messages, read-only (only commands change it;
+        its reads take the engine's lock and hand out copies)."""
+        return cast(AlertBookView, self._kernel.guarded(AlertBookView(self._kernel.state.alerts)))
 
     @command
     def approve_review(
@@ -926,7 +937,9 @@ class AlertCommands(EngineBase):
         from gridgov.alerts import plan_approval
 
         if not actor:
-            raise GridgovError(f"approving review {review} needs an actor (actor=...)")
+            raise CommandError(
+                f"approving review {review} needs an actor (actor=...)", reason="no actor"
+            )
         state = self._kernel.state
         decision = plan_approval(self.city, state.alerts, review, units, state.measures.zone)
         chain = self.city.chain
@@ -959,7 +972,7 @@ class AlertCommands(EngineBase):
 
         Raises:
             AlertError: no such open review.
-            GridgovError: no actor or no reason.
+            CommandError: no actor or no reason.
             AuthorityError: ``actor`` may not command the review's units.
         """
         reviews = self._kernel.state.alerts.reviews
@@ -968,7 +981,10 @@ class AlertCommands(EngineBase):
             shown = ", ".join(sorted(reviews)) or "none"
             raise AlertError(f"no open review {review!r} (open: {shown})")
         if not actor or not str(reason).strip():
-            raise GridgovError(f"rejecting review {review} needs an actor and a reason")
+            raise CommandError(
+                f"rejecting review {review} needs an actor and a reason",
+                reason="no actor or reason",
+            )
         chain = self.city.chain
         if found.units:
             level = min((chain.level(u) for u in found.units), key=lambda lv: lv.rank)
@@ -1016,19 +1032,21 @@ class SupplyCommands(EngineBase):
             command_id: the command's id (default: a new one).
 
         Raises:
-            GridgovError: supplies are off, ``at`` is in the future, or an unknown method.
+            CommandError: supplies are off, ``at`` is in the future, or an unknown method.
             AuthorityError: ``actor`` does not command the whole city.
         """
         book = self._kernel.state.supplies
         if book is None:
-            raise GridgovError(
-                "supplies are off for this engine (give Engine(..., supplies=SupplyNetwork(...)))"
+            raise CommandError(
+                "supplies are off for this engine (give Engine(..., supplies=SupplyNetwork(...)))",
+                reason="supplies are off",
             )
         now = self.clock.now()
         when = at if at is not None else now
         if when > now:
-            raise GridgovError(
-                f"dispatch at {when.isoformat()} is in the future (now is {now.isoformat()})"
+            raise CommandError(
+                f"dispatch at {when.isoformat()} is in the future (now is {now.isoformat()})",
+                reason="dispatch in the future",
             )
         city = self.city.chain.city
         who = self._authorise(actor, [city], Level.CITY, "dispatch supplies in")

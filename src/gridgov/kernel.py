@@ -36,6 +36,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -51,7 +52,7 @@ from gridgov.errors import (
     CommandError,
     GridgovError,
     JournalError,
-    UnknownUnitError,
+    NotFoundError,
 )
 from gridgov.journal import (
     CommandRecord,
@@ -212,7 +213,7 @@ def authorise(
     """Check that ``actor`` may act on ``units`` (at ``level``); returns the actor's name.
 
     Raises:
-        UnknownUnitError: ``actor`` is neither a unit nor a person.
+        NotFoundError: ``actor`` is neither a unit nor a person.
         AuthorityError: ``actor`` may not act there.
     """
     if actor is None:
@@ -231,7 +232,7 @@ def authorise(
     if actor not in chain:
         person = city.people.get(actor)
         if person is None:
-            raise UnknownUnitError(actor, "actor (unit or person)")
+            raise NotFoundError(actor, "actor (unit or person)", " in this city")
         post_unit = person.normal_post.unit
         if post_unit not in chain:
             raise AuthorityError(
@@ -336,6 +337,9 @@ def _settled(value: Any, lock: threading.RLock) -> Any:
         return value
     if isinstance(value, tuple):
         return tuple(_settled(v, lock) for v in value)
+    if isinstance(value, MappingProxyType):
+        # A view that chose to be read-only stays so: a read-only copy.
+        return MappingProxyType({k: _settled(v, lock) for k, v in value.items()})
     # Fresh copies: the caller may change them; the state never sees it.
     if isinstance(value, Mapping):
         return {k: _settled(v, lock) for k, v in value.items()}
@@ -538,7 +542,7 @@ class Kernel:
             raise CommandError(
                 f"idempotency key {key!r} was used for {fingerprinted}; "
                 f"expected the same command again, got {printed}",
-                reason="key reused",
+                reason="idempotency key reused",
                 command=name,
             )
         events = tuple(self.journal.between(prior.first, prior.last))
