@@ -45,6 +45,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -208,6 +209,9 @@ class _NoSnapshots:
 
     def since(self, seq: int) -> list[object]:
         return self._journal.since(seq)  # type: ignore[return-value]
+
+    def stream(self, seq: int) -> Iterator[object]:
+        return self._journal.stream(seq)  # type: ignore[return-value]
 
 
 APPEND_TARGET = 200_000.0  # events per second, synchronous=NORMAL

@@ -408,6 +408,10 @@ class MemoryJournal:
         """Events with a sequence number above ``seq``."""
         return self._events[max(0, seq) :]
 
+    def stream(self, seq: int) -> Iterator[Event]:
+        """The events of :meth:`since`, one by one (what a replay reads)."""
+        return iter(self._events[max(0, seq) :])
+
     def select(
         self, type: str | None = None, unit: str | None = None, command: str | None = None
     ) -> list[Event]:
@@ -730,7 +734,7 @@ class SqliteJournal:
         return self._next - 1
 
     def __iter__(self) -> Iterator[Event]:
-        return iter(self.since(0))
+        return self.stream(0)
 
     def __getitem__(self, index: int) -> Event:
         seq = index + 1 if index >= 0 else self._next + index
@@ -842,6 +846,23 @@ class SqliteJournal:
     def since(self, seq: int) -> list[Event]:
         """Events with a sequence number above ``seq``."""
         return self.between(seq + 1, self._next)
+
+    def stream(self, seq: int, chunk: int = 20_000) -> Iterator[Event]:
+        """The events of :meth:`since`, read and decoded ``chunk`` rows at a time.
+
+        What a replay reads: a journal of millions of events is never held
+        in memory at once (the events end where the journal ended when the
+        stream started).
+
+        Raises:
+            JournalError: a row is unreadable or malformed (when it is reached).
+        """
+        end = self._next - 1
+        first = seq + 1
+        while first <= end:
+            last = min(end, first + chunk - 1)
+            yield from self.between(first, last)
+            first = last + 1
 
     def select(
         self, type: str | None = None, unit: str | None = None, command: str | None = None
