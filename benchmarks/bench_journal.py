@@ -32,7 +32,11 @@
     snapshots hidden, so every event is read, decoded and applied; seconds,
     scaled to 1,000,000 events (target: under 3 s). Baseline: reading the
     same rows with plain ``sqlite3`` and ``json.loads``; ``decode_only_s`` is
-    gridgov's reading and decoding alone (``SqliteJournal.since(0)``).
+    gridgov's reading and decoding alone (``SqliteJournal.since(0)``),
+    ``verify_s`` opening the journal (the whole hash chain checked), and
+    ``replay_cpu_s`` / ``baseline_cpu_s`` the CPU time of the replay and of
+    the baseline (on a shared machine the wall time also counts the waits
+    for a CPU); all scaled to 1,000,000 events.
 """
 
 from __future__ import annotations
