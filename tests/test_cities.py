@@ -960,11 +960,15 @@ class TestSynthesis:
         self, lakeside: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         out = tmp_path / "lakeside"
-        code, printed, _ = run(capsys, "synth", str(lakeside), "--out", str(out), "--seed", "3")
-        assert (code, printed) == (0, f"{out}\n")
+        code, printed, err = run(capsys, "synth", str(lakeside), "--out", str(out), "--seed", "3")
+        # Results on standard output: the table of counts, then the bundle's path.
+        assert (code, err) == (0, "")
+        assert "Lakeside (synthesised)" in printed
+        assert printed.splitlines()[-1] == str(out)
         assert run(capsys, "check", str(out)) == (0, "ok (bundle)\n", "")
         code, printed, _ = run(capsys, "synth", str(lakeside), "--out", str(out), "--json")
-        assert json.loads(printed)["grids"]["total"] == 31
+        assert json.loads(printed)["summary"]["grids"]["total"] == 31
+        assert json.loads(printed)["out"] == str(out)
 
     def test_command_line_errors_are_one_line(
         self, lakeside: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]

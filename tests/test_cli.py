@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import DemoRun
 from gridgov.cli import main
 from gridgov.presets import small
 
@@ -143,20 +144,19 @@ class TestErrors:
 class TestDemo:
     """``gridgov demo`` prints the published figures beside the simulated ones."""
 
-    def test_demo_prints_the_published_figures(
-        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
-    ) -> None:
+    @pytest.mark.xdist_group("demo")
+    def test_demo_prints_the_published_figures(self, demo_run: DemoRun) -> None:
         """The table shows the published grid and staffing figures and where the report is."""
-        assert main(["demo", "--quiet", "--out", str(tmp_path / "demo")]) == 0
-        out, err = capsys.readouterr()
+        assert demo_run.code == 0
+        out, err, folder = demo_run.out, demo_run.err, demo_run.folder
         assert err == ""
         for figure in ("4,148", "4,044", "694", "8,886", "37,762", "652", "4,000+", "10,000+"):
             assert figure in out
         assert "report" in out
         assert "Supplies delivered" in out
         assert "Household-days unsupplied" in out
-        assert (tmp_path / "demo" / "report.html").is_file()
-        assert (tmp_path / "demo" / "supplies.csv").is_file()
+        assert (folder / "report.html").is_file()
+        assert (folder / "supplies.csv").is_file()
 
 
 def _console_script() -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -128,6 +129,14 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     write("alert.xml", "<alert>not cap</alert>\n")
     write("bomb.xml", '<?xml version="1.0"?><!DOCTYPE a [<!ENTITY b "c">]><a>&b;</a>')
     write("out-file", "I am a file\n")
+    units = (
+        "id,parent,level,kind,name,households\n330100,,city,,Lakeside,\n"
+        "330102,330100,district,urban_district,Old Town,\n"
+        "330102001,330102,street,street,Bridge Street,\n"
+        "330102001001,330102001,community,,Bridge Community,{households}\n"
+    )
+    write("units.csv", units.format(households=2400))
+    write("units-huge.csv", units.format(households=10**13))
     return files
 
 
@@ -243,6 +252,19 @@ def _cases() -> list[tuple[str, list[str], int]]:
         ("synth-passwd", ["synth", "{passwd.csv}", "--out", "{tmp}/s"], 1),
         ("synth-devzero", ["synth", "/dev/zero", "--out", "{tmp}/s"], 1),
         ("synth-out-file", ["synth", "{cases.csv}", "--out", "{out-file}"], 1),
+        ("synth-huge-households", ["synth", "{units-huge.csv}", "--out", "{tmp}/s"], 1),
+        (
+            "synth-grid-workers-huge",
+            ["synth", "{units.csv}", "--out", "{tmp}/s", "--grid-workers", str(10**6)],
+            1,
+        ),
+        (
+            "synth-grid-workers-absurd",
+            ["synth", "{units.csv}", "--out", "{tmp}/s", "--grid-workers", str(10**30)],
+            2,
+        ),
+        ("synth-seed-negative", ["synth", "{units.csv}", "--out", "{tmp}/s", "--seed", "-1"], 2),
+        ("alert-seed-negative", ["alert", "--seed", "-1", "{alert.xml}"], 2),
         ("city-from-missing", ["city", "--from", "{tmp}/nowhere"], 1),
         ("city-from-file", ["city", "--from", "{a-file.txt}"], 1),
         ("city-from-and-preset", ["city", "--from", "{folder}", "--preset", "small"], 2),
@@ -404,6 +426,7 @@ class TestWhatTheErrorsSay:
         tmp_path: Path,
         capsys: pytest.CaptureFixture[str],
     ) -> None:
+        """A folder made read-only with chmod (the real thing; root ignores it)."""
         run = tmp_path / "run"
         assert main(["simulate", str(SCENARIOS / "small.toml"), "--out", str(run), "--quiet"]) == 0
         capsys.readouterr()
@@ -418,6 +441,112 @@ class TestWhatTheErrorsSay:
             run.chmod(0o700)
         out, err = capsys.readouterr()
         assert violations(code, 1, out, err) == []
+
+
+def _refuse_writes_in(monkeypatch: pytest.MonkeyPatch, folder: Path, *, probe: bool) -> None:
+    """Make ``folder`` refuse new files as a read-only folder does (EACCES), even for root.
+
+    gridgov creates every file through :mod:`tempfile` (a probe folder before
+    the work, a temporary file renamed into place), so refusing those two
+    calls inside ``folder`` is what the operating system would do. With
+    ``probe=False`` the check before the work passes and the refusal comes
+    only when the results are written (the folder turned read-only mid-run).
+    """
+    import errno
+    import tempfile
+
+    def inside(where: object) -> bool:
+        return where is not None and Path(str(where)).resolve().is_relative_to(folder.resolve())
+
+    def refused(original: Callable[..., object]) -> Callable[..., object]:
+        def call(*args: object, **kwargs: object) -> object:
+            if inside(kwargs.get("dir")):
+                raise PermissionError(errno.EACCES, "Permission denied", str(kwargs.get("dir")))
+            return original(*args, **kwargs)
+
+        return call
+
+    if probe:
+        monkeypatch.setattr(tempfile, "mkdtemp", refused(tempfile.mkdtemp))
+    monkeypatch.setattr(tempfile, "mkstemp", refused(tempfile.mkstemp))
+
+
+def _no_run(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the run started although its output cannot be written")
+
+
+class TestReadOnlyOutputs:
+    """Outputs that cannot be written, as root too (CI runs as root): refused before the
+    work by the check, or, when the folder turns read-only during the work, one error
+    line and no half-written file."""
+
+    @pytest.fixture
+    def run(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+        run = tmp_path / "run"
+        assert main(["simulate", str(SCENARIOS / "small.toml"), "--out", str(run), "--quiet"]) == 0
+        capsys.readouterr()
+        return run
+
+    @pytest.mark.parametrize("command", ["simulate", "demo", "sweep", "export", "synth"])
+    def test_refused_before_the_work(
+        self,
+        command: str,
+        tmp_path: Path,
+        corpus: dict[str, Path],
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        _refuse_writes_in(monkeypatch, folder, probe=True)
+        import gridgov.sim.runner
+        import gridgov.synthesis
+
+        monkeypatch.setattr(gridgov.sim.runner.ScenarioRun, "run", _no_run)
+        monkeypatch.setattr(gridgov.synthesis, "_synthesize", _no_run)
+        args = {
+            "simulate": ["simulate", str(corpus["small.toml"]), "--out", str(folder), "--quiet"],
+            "demo": ["demo", "--out", str(folder / "demo"), "--quiet"],
+            "sweep": ["sweep", str(corpus["sweep.toml"]), "--out", str(folder), "--quiet"],
+            "export": ["export", "--preset", "small", "--out", str(folder / "chain.json")],
+            "synth": ["synth", str(corpus["units.csv"]), "--out", str(folder / "bundle")],
+        }[command]
+        code = main(args)
+        out, err = capsys.readouterr()
+        assert violations(code, 1, out, err) == []
+        assert "Permission denied" in err
+        assert list(folder.iterdir()) == []
+
+    def test_report_of_a_read_only_run(
+        self, run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        before = sorted(p.name for p in run.iterdir())
+        _refuse_writes_in(monkeypatch, run, probe=True)
+        code = main(["report", str(run)])
+        out, err = capsys.readouterr()
+        assert violations(code, 1, out, err) == []
+        assert f"cannot write the report {run / 'report.html'}" in err
+        assert sorted(p.name for p in run.iterdir()) == before
+
+    @pytest.mark.parametrize("command", ["simulate", "report"])
+    def test_refused_while_writing(
+        self,
+        command: str,
+        run: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """The check passed, the folder refuses the results: one line, no .part file."""
+        _refuse_writes_in(monkeypatch, run, probe=False)
+        if command == "simulate":
+            args = ["simulate", str(SCENARIOS / "small.toml"), "--out", str(run), "--quiet"]
+        else:
+            args = ["report", str(run)]
+        code = main(args)
+        out, err = capsys.readouterr()
+        assert violations(code, 1, out, err) == []
+        assert "Permission denied" in err
+        assert not [p for p in run.iterdir() if p.name.endswith(".part")]
 
 
 # ------------------------------------------------------------------ SIGINT
@@ -494,3 +623,68 @@ def test_sigint_during_a_sweep_says_how_to_resume(tmp_path: Path) -> None:
     assert lines[-2] == "gridgov: interrupted"
     assert lines[-1].startswith("gridgov: ")
     assert f"resume with: gridgov sweep {sweep} --out {out} --resume" in lines[-1]
+
+
+#: A progress line of a sweep off a terminal (the only stderr lines not from the contract).
+PROGRESS = re.compile(r"^sweep \S+: run \d+/\d+, \d+\.\d s$")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("on", "target", "seed"),
+    [
+        ("dask", "process", 0),
+        ("dask", "group", 0),
+        ("dask", "group", 1),
+        ("dask", "group", 2),
+        ("processes", "group", 0),
+        ("processes", "group", 1),
+    ],
+)
+def test_sigint_during_a_parallel_sweep(tmp_path: Path, on: str, target: str, seed: int) -> None:
+    """Ctrl-C at a random moment of ``sweep --dask local`` or ``--workers 2`` (while the
+    workers start or run): 130, the interrupted line and how to resume, and not one
+    traceback, neither from gridgov nor from a worker. ``group`` signals every process
+    of the group, as a terminal does; ``process`` the gridgov process alone, as
+    ``kill -INT`` does."""
+    if on == "dask":
+        pytest.importorskip("dask.distributed", reason="the dask extra is not installed")
+    long = _long_scenario(tmp_path)
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(
+        f'scenario = "{long.name}"\nreplicates = 4\n[parameters]\n"run.days" = [2000, 3000]\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    env = {**os.environ, "GRIDGOV_PROGRESS_SECONDS": "0"}
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
+    )
+    argv = ["sweep", str(sweep), "--out", str(out)]
+    argv += ["--dask", "local"] if on == "dask" else ["--workers", "2"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gridgov.cli", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # a process group of its own, as a terminal's job is
+    )
+    assert process.stderr is not None
+    first = process.stderr.readline()
+    time.sleep(random.Random(seed).uniform(0.0, 4.0))
+    if target == "group":
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=120)
+    err = first + rest
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    stray = [
+        line for line in lines if not line.startswith("gridgov: ") and not PROGRESS.match(line)
+    ]
+    assert stray == []
+    assert lines[-2] == "gridgov: interrupted"
+    assert lines[-1].endswith(f"resume with: gridgov sweep {sweep} --out {out} --resume")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import DemoRun
 from gridgov.sim.plots import ZONE_COLOURS
 from gridgov.sim.report import SECTIONS, add_section, write_report
 
@@ -28,14 +29,14 @@ CHROMIUM_FLAGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo's run folder and report (the 17 September scenario, about ten seconds)."""
-    from gridgov.sim.demo import run_demo
+pytestmark = pytest.mark.xdist_group("demo")
 
-    out = tmp_path_factory.mktemp("demo") / "demo"
-    run_demo(out)
-    return out
+
+@pytest.fixture(scope="module")
+def demo_folder(demo_run: DemoRun) -> Path:
+    """The demo's run folder and report (the 17 September scenario, run once: conftest)."""
+    assert demo_run.code == 0, demo_run.err
+    return demo_run.folder
 
 
 @pytest.fixture(scope="module")

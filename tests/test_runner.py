@@ -150,6 +150,7 @@ class TestCommandLine:
         assert err.startswith("gridgov: error:")
         assert "Traceback" not in err
 
+    @pytest.mark.slow
     def test_demo_json(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """The demo reproduces the published figures and reports its governance metrics."""
         assert main(["demo", "--json", "--out", str(tmp_path / "demo")]) == 0

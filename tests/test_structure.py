@@ -6,6 +6,7 @@ These tests read ``src/gridgov`` as text; they import nothing of it.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import attrs
@@ -28,6 +29,7 @@ class Module:
         return self.path.name == "__init__.py"
 
 
+@functools.cache
 def modules() -> dict[str, Module]:
     """Every module of ``src/gridgov`` by dotted name."""
     found = {}
@@ -134,6 +136,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "gridgov._gc",
             "gridgov._files",
             "gridgov._progress",
+            "gridgov._interrupts",
             "gridgov.records",
         ),
     ),

@@ -5,6 +5,8 @@ networkx graph; communities and compounds move through ``transitions`` state
 machines; every switch reassigns people and sends them back afterwards.
 """
 
+# First of all: a worker process of the gridgov command leaves Ctrl-C to the command.
+from gridgov._interrupts import ignore_in_workers as _ignore_in_workers  # noqa: F401 (on import)
 from gridgov.chain import CommandChain
 from gridgov.cities import check_bundle, load_city
 from gridgov.city import City

@@ -22,16 +22,20 @@ nothing from a file that turned out not to be of a known kind is quoted.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from gridgov._files import FileProblem, read_bytes
 from gridgov.errors import GridgovError, Problem, RulesError, ScenarioError
 
-__all__ = ["KINDS", "Checked", "check_path", "recognise"]
+if TYPE_CHECKING:
+    from gridgov.alerts import AlertRule, CapAlert, CapArea, CapInfo
+
+__all__ = ["KINDS", "Checked", "alert_findings", "check_path", "recognise"]
 
 #: The kinds ``gridgov check`` knows, as ``--kind`` names them.
 KINDS = ("rules", "scenario", "sweep", "bundle", "alert")
@@ -182,10 +186,151 @@ def _check_alert(path: str) -> Checked:
     except FileProblem as exc:
         return Checked(path, "alert", (Problem(path, exc.line, "(file)", exc.reason),))
     try:
-        parse_cap(data)
+        alert = parse_cap(data)
     except AlertError as exc:
         return Checked(path, "alert", (Problem(path, 0, "alert", " ".join(str(exc).split())),))
-    return Checked(path, "alert")
+    findings = alert_findings(alert)
+    problems = tuple(Problem(path, 0, key, what) for key, what, bad in findings if bad)
+    warnings = tuple(f"{path}: {key}: {what}" for key, what, bad in findings if not bad)
+    return Checked(path, "alert", problems, warnings)
+
+
+def alert_findings(alert: CapAlert, rule: AlertRule | None = None) -> list[tuple[str, str, bool]]:
+    """What the alert intake will make of a parsed alert, in any city.
+
+    The checks of :func:`gridgov.alerts.plan_alert` that need no city and no
+    history: the status and message type it acts on, the references an
+    ``Update`` or ``Cancel`` needs, times that contradict each other, the
+    infos the rule maps to a measure, and the areas it can resolve (an
+    accepted geocode of 6, 9 or 12 digits, or a shape). Which units an area
+    names, and what was received before, depend on the city and are left to
+    ``gridgov alert``.
+
+    Args:
+        alert: the parsed alert (:func:`gridgov.alerts.parse_cap`).
+        rule: the intake's rule (default: :class:`gridgov.alerts.AlertRule`'s).
+
+    Returns:
+        ``(key, what, is_problem)`` for each finding, in document order:
+        problems make the alert wrong, the others say what will be ignored.
+    """
+    from gridgov.alerts import AlertRule
+
+    rule = AlertRule() if rule is None else rule
+    found: list[tuple[str, str, bool]] = []
+    if alert.status != "Actual":
+        found.append(("alert/status", f"{alert.status}: the intake changes nothing for it", False))
+    if alert.msg_type in ("Ack", "Error"):
+        found.append(("alert/msgType", f"{alert.msg_type} carries no measure", False))
+    elif alert.msg_type in ("Update", "Cancel") and not alert.references:
+        what = "update" if alert.msg_type == "Update" else "cancel"
+        found.append(
+            ("alert/references", f"a {alert.msg_type} names no earlier alert to {what}", True)
+        )
+    for sender, identifier, sent in alert.references:
+        if sender != alert.sender:
+            found.append(
+                (
+                    "alert/references",
+                    f"{sender},{identifier},{sent.isoformat()} is another sender's: the intake "
+                    "ignores it (a sender updates or cancels only its own)",
+                    False,
+                )
+            )
+        elif sent > alert.sent:
+            found.append(
+                (
+                    "alert/references",
+                    f"{identifier} was sent {sent.isoformat()}, after this alert "
+                    f"({alert.sent.isoformat()}); expected an earlier alert",
+                    True,
+                )
+            )
+    measures = 0
+    for number, info in enumerate(alert.infos, 1):
+        found += _info_findings(alert, info, f"alert/info[{number}]", rule)
+        measures += rule.handles(info) and rule.measure(info)[0] is not None and bool(info.areas)
+    if alert.msg_type in ("Alert", "Update") and alert.status == "Actual" and not measures:
+        found.append(
+            ("alert/info", "no info calls for a measure: the alert changes nothing", False)
+        )
+    return found
+
+
+def _info_findings(
+    alert: CapAlert, info: CapInfo, where: str, rule: AlertRule
+) -> list[tuple[str, str, bool]]:
+    found: list[tuple[str, str, bool]] = []
+    if info.expires is not None:
+        if info.expires <= alert.sent:
+            found.append(
+                (
+                    f"{where}/expires",
+                    f"{info.expires.isoformat()} is not after the alert was sent "
+                    f"({alert.sent.isoformat()}): expired before it was issued",
+                    True,
+                )
+            )
+        for name, start in (("effective", info.effective), ("onset", info.onset)):
+            if start is not None and start >= info.expires:
+                found.append(
+                    (
+                        f"{where}/{name}",
+                        f"{start.isoformat()} is not before expires ({info.expires.isoformat()}): "
+                        "never in force",
+                        True,
+                    )
+                )
+    if not rule.handles(info):
+        handled = ", ".join(rule.categories)
+        found.append(
+            (
+                f"{where}/category",
+                f"{', '.join(info.categories)} is not a health emergency (handled: {handled}): "
+                "the intake ignores this info",
+                False,
+            )
+        )
+        return found
+    zone, why = rule.measure(info)
+    if zone is None:
+        found.append((where, f"{why}: the intake ignores this info", False))
+    if not info.areas:
+        found.append((f"{where}/area", "none: a measure needs an area", zone is not None))
+    for number, area in enumerate(info.areas, 1):
+        found += _area_findings(area, f"{where}/area[{number}]", rule)
+    return found
+
+
+def _area_findings(area: CapArea, where: str, rule: AlertRule) -> list[tuple[str, str, bool]]:
+    found: list[tuple[str, str, bool]] = []
+    codes = [code.strip() for name in rule.value_names for code in area.codes(name)]
+    for code in codes:
+        if not re.fullmatch(r"[0-9]{6}|[0-9]{9}|[0-9]{12}", code):
+            shown = code if len(code) <= 40 else code[:37] + "..."
+            found.append(
+                (
+                    f"{where}/geocode",
+                    f"{shown!r} is not an administrative code of 6, 9 or 12 digits",
+                    True,
+                )
+            )
+    if not codes and area.geocodes:
+        names = ", ".join(sorted({name for name, _ in area.geocodes}))
+        accepted = ", ".join(rule.value_names)
+        found.append(
+            (
+                f"{where}/geocode",
+                f"valueName {names} is not read (accepted: {accepted}): "
+                + (
+                    "the area is matched by its shapes"
+                    if area.polygons or area.circles
+                    else "the area goes to review"
+                ),
+                False,
+            )
+        )
+    return found
 
 
 def _check_bundle(path: str) -> Checked:

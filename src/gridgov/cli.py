@@ -33,8 +33,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from gridgov._gc import gc_paused
 from gridgov.city import City
-from gridgov.errors import GridgovError, Problem
+from gridgov.errors import GridgovError, NotFoundError, Problem, RunFolderError
 
 __all__ = ["main"]
 
@@ -70,10 +71,14 @@ def _preset(name: str, seed: int) -> City:
     try:
         factory: Callable[..., City] = PRESETS[name]
     except KeyError:
-        raise GridgovError(
-            f"unknown preset {name!r} (expected one of: {', '.join(sorted(PRESETS))})"
+        raise NotFoundError(
+            name,
+            "preset;",
+            message=f"unknown preset {name!r} (expected one of: {', '.join(sorted(PRESETS))})",
         ) from None
-    return factory(seed=seed)
+    # The command line owns its process: pausing the collector for the build is its call.
+    with gc_paused():
+        return factory(seed=seed)
 
 
 def _city(preset: str | None, bundle: str | None, seed: int) -> tuple[City, str]:
@@ -83,7 +88,7 @@ def _city(preset: str | None, bundle: str | None, seed: int) -> tuple[City, str]
             raise click.UsageError("give --preset or --from, not both")
         from gridgov.cities import load_city
 
-        return load_city(bundle), f"bundle {bundle}"
+        return load_city(bundle, pause_gc=True), f"bundle {bundle}"
     name = preset if preset is not None else "jiamusi"
     return _preset(name, seed), f"preset {name!r}"
 
@@ -298,7 +303,9 @@ def _run_properties(city: City, run_dir: str, day: float | None) -> dict[str, di
 
     zones = read_zones(run_dir)
     if not zones:
-        raise GridgovError(f"run {run_dir} has no zones.csv (run the scenario again)")
+        raise RunFolderError(
+            f"run {run_dir} has no zones.csv (run the scenario again)", Path(run_dir)
+        )
     modes = dict(read_modes(run_dir)) or {d: {} for d, _ in zones}
     days = [d for d, _ in zones]
     if day is None:
@@ -307,12 +314,15 @@ def _run_properties(city: City, run_dir: str, day: float | None) -> dict[str, di
     elif day in days:
         index = days.index(day)
     else:
-        raise GridgovError(f"day {day:g} is not a day of run {run_dir} ({days[0]:g}..{days[-1]:g})")
+        span = f"{days[0]:g}..{days[-1]:g}"
+        message = f"day {day:g} is not a day of run {run_dir} ({span})"
+        raise NotFoundError(f"{day:g}", "day;", message=message)
     when, zone_of = zones[index]
     strangers = sorted(c for c in zone_of if c not in city.compounds)
     if strangers:
-        raise GridgovError(
-            f"run {run_dir} is of another city: compound {strangers[0]} is not in {city.name}"
+        raise RunFolderError(
+            f"run {run_dir} is of another city: compound {strangers[0]} is not in {city.name}",
+            Path(run_dir),
         )
     mode_of = modes.get(when, {})
     out: dict[str, dict[str, Any]] = {
@@ -328,7 +338,9 @@ def _run_properties(city: City, run_dir: str, day: float | None) -> dict[str, di
 @click.option(
     "--out", required=True, type=click.Path(), help="Folder for the city bundle it writes."
 )
-@click.option("--seed", default=0, show_default=True, help="Random seed of the synthesis.")
+@click.option(
+    "--seed", type=_SEED, default=0, show_default=True, help="Random seed of the synthesis."
+)
 @click.option(
     "--recipe",
     "recipe_file",
@@ -337,7 +349,10 @@ def _run_properties(city: City, run_dir: str, day: float | None) -> dict[str, di
     help="A recipe TOML of ratios (default: gridgov's own, data/synthesis.toml).",
 )
 @click.option(
-    "--grid-workers", type=int, default=None, help="The total of grid workers, when known."
+    "--grid-workers",
+    type=click.IntRange(0, 10_000_000),
+    default=None,
+    help="The total of grid workers, when known.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 def synth(
@@ -350,17 +365,22 @@ def synth(
 ) -> None:
     """Synthesise a whole city bundle from a list of units down to communities
     with their households (see docs/cities.md)."""
+    from gridgov._files import check_writable
     from gridgov.synthesis import load_recipe, synthesize
 
+    check_writable(out, folder=True, fail=lambda why: GridgovError(f"--out {out} {why}"))
     recipe = load_recipe(recipe_file) if recipe_file is not None else None
-    built = synthesize(units_file, seed=seed, recipe=recipe, grid_workers=grid_workers)
+    built = synthesize(
+        units_file, seed=seed, recipe=recipe, grid_workers=grid_workers, pause_gc=True
+    )
     folder = built.save(out)
     summary = built.summary()
     if as_json:
-        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
-    else:
-        Console(stderr=True).print(_summary_table(summary, f"{summary['name']} (synthesised)"))
-        click.echo(str(folder))
+        _json({"out": str(folder), "summary": summary})
+        return
+    # The table and the bundle's path are both results: standard output, path last.
+    _stdout().print(_summary_table(summary, f"{summary['name']} (synthesised)"))
+    click.echo(str(folder))
 
 
 @cli.command()
@@ -545,7 +565,7 @@ def _when(value: str | None, option: str) -> datetime | None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--preset", default=None, help="Preset city.  [default: jiamusi]")
 @click.option("--from", "bundle", default=None, type=click.Path(), help=_FROM_HELP)
-@click.option("--seed", default=0, show_default=True, help="Random seed of the preset.")
+@click.option("--seed", type=_SEED, default=0, show_default=True, help="Seed of the preset.")
 @click.option("--at", "at", default=None, help="Receive every alert at this time (ISO 8601).")
 @click.option("--until", default=None, help="Then advance the clock to this time (ISO 8601).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")

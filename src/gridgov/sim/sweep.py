@@ -51,6 +51,7 @@ import importlib
 import io
 import itertools
 import json
+import logging
 import math
 import multiprocessing
 import os
@@ -74,7 +75,7 @@ from gridgov._toml import (
     render_key,
     resolve_path,
 )
-from gridgov.errors import GridgovError, MissingExtraError, Problem, ScenarioError
+from gridgov.errors import GridgovError, MissingExtraError, Problem, RunFolderError, ScenarioError
 from gridgov.sim.runner import RunResult, run_scenario
 from gridgov.sim.scenario import Override, Scenario, ScenarioDocument, parse_key, resolve
 
@@ -361,9 +362,10 @@ def check_sweep_folder(sweep: Sweep, out_dir: str | os.PathLike[str], *, resume:
         except (OSError, UnicodeDecodeError):
             same = False
         if not same:
-            raise GridgovError(
+            raise RunFolderError(
                 f"cannot resume in {out}: its {name} is not this sweep's (the folder holds "
-                "another sweep, or this one changed); run it in a new folder"
+                "another sweep, or this one changed); run it in a new folder",
+                out,
             )
 
 
@@ -700,7 +702,8 @@ def _on_processes(
         max_workers=min(workers, len(runs)), mp_context=context, initializer=_ignore_interrupts
     )
     try:
-        futures = {pool.submit(job, run): run for run in runs}
+        with _children_without_stderr():  # the pool starts its workers here
+            futures = {pool.submit(job, run): run for run in runs}
         for future in concurrent.futures.as_completed(futures):
             run = futures[future]
             try:
@@ -741,13 +744,22 @@ def _on_dask(
         raise MissingExtraError("dask", "dask", error, message=_DASK_MISSING) from None
     with contextlib.ExitStack() as stack:
         if address == "local":
-            # Worker processes started while SIGINT is ignored keep ignoring it
-            # (Python installs its handler only where SIGINT is not ignored), so
-            # Ctrl-C reaches this process alone, not five tracebacks of workers.
-            with _interrupts_ignored():
+            # The workers ignore SIGINT (a preload; the gridgov command's own
+            # children from their first import): Ctrl-C is this process's
+            # alone, not five tracebacks of workers. A Ctrl-C while the cluster
+            # starts is held until it has started, then stops it cleanly (a
+            # half-started cluster cannot be closed); Dask's logging is off,
+            # and the workers' standard error too (a worker hit while Python
+            # itself starts, before gridgov's code runs there, would speak).
+            with _interrupts_deferred(), _children_without_stderr():
                 cluster = stack.enter_context(
                     distributed.LocalCluster(
-                        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+                        n_workers=2,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=":0",
+                        silence_logs=logging.CRITICAL,
+                        preload=["gridgov.sim._dask_worker"],
                     )
                 )
             client = stack.enter_context(distributed.Client(cluster))
@@ -773,17 +785,76 @@ def _on_dask(
 
 
 @contextlib.contextmanager
-def _interrupts_ignored() -> Iterator[None]:
-    """SIGINT ignored for the duration (main thread only; elsewhere a no-op)."""
+def _interrupts_deferred() -> Iterator[None]:
+    """Ctrl-C in the block is held, and raised as KeyboardInterrupt when the block ends.
+
+    SIGINT is also blocked in this thread meanwhile, so the threads started in
+    the block inherit the mask, and so do the processes they start: a worker
+    process cannot be interrupted while it starts (it ignores SIGINT once it
+    runs gridgov's code). The block failing after a Ctrl-C is the interrupt
+    too (a cluster stopped as it started). Main thread only; elsewhere a no-op.
+    """
+    pressed: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        pressed.append(signum)
+
     try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        previous = signal.signal(signal.SIGINT, hold)
     except ValueError:  # not the main thread
         yield
         return
+    can_block = hasattr(signal, "pthread_sigmask")  # POSIX
+    if can_block:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
+    except Exception:
+        if pressed:
+            raise KeyboardInterrupt from None
+        raise
     finally:
+        if can_block:
+            # A Ctrl-C still pending is taken here, not left to a thread that
+            # blocks it for ever (it would kill the process at its exit).
+            if signal.SIGINT in signal.sigpending():
+                signal.sigwait({signal.SIGINT})
+                pressed.append(signal.SIGINT)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _children_without_stderr() -> Iterator[None]:
+    """Processes started in the block get the null device as standard error.
+
+    This process keeps its own: only the gridgov process speaks to the user,
+    and a worker's failure comes back to it as the run's error.
+    ``GRIDGOV_DEBUG=1`` leaves the workers' standard error alone.
+    """
+    if os.environ.get("GRIDGOV_DEBUG", "") not in ("", "0"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no standard error to keep
+        yield
+        return
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 2)
+        finally:
+            os.close(null)
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _default_writer() -> Writer:
