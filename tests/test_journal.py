@@ -30,7 +30,7 @@ from gridgov import (
     Rules,
 )
 from gridgov.cloudevents import to_cloudevent, to_cloudevent_json
-from gridgov.journal import CommandRecord, SqliteJournal
+from gridgov.journal import CommandRecord, MemoryJournal, SqliteJournal
 from gridgov.presets import small
 
 CITY = small()
