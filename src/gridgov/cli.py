@@ -33,6 +33,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from gridgov._progress import Phase
 from gridgov.city import City
 from gridgov.errors import GridgovError, Problem
 
@@ -345,6 +346,7 @@ def _run_properties(city: City, run_dir: str, day: float | None) -> dict[str, di
     help="The total of grid workers, when known.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress on standard error.")
 def synth(
     units_file: str,
     out: str,
@@ -352,6 +354,7 @@ def synth(
     recipe_file: str | None,
     grid_workers: int | None,
     as_json: bool,
+    quiet: bool,
 ) -> None:
     """Synthesise a whole city bundle from a list of units down to communities
     with their households (see docs/cities.md)."""
@@ -360,8 +363,9 @@ def synth(
 
     check_writable(out, folder=True, fail=lambda why: GridgovError(f"--out {out} {why}"))
     recipe = load_recipe(recipe_file) if recipe_file is not None else None
-    built = synthesize(units_file, seed=seed, recipe=recipe, grid_workers=grid_workers)
-    folder = built.save(out)
+    with Phase("synthesising the city", enabled=not quiet, label=Path(units_file).name):
+        built = synthesize(units_file, seed=seed, recipe=recipe, grid_workers=grid_workers)
+        folder = built.save(out)
     summary = built.summary()
     if as_json:
         _json({"out": str(folder), "summary": summary})
@@ -455,7 +459,9 @@ def simulate(
     scenario = _load_scenario(scenario_file)
     check_run_folder(out)
     result = run_scenario(scenario, seed=seed, progress=not quiet)
-    folder = write_run(result, out, plots=not no_plots)
+    what = "writing the run folder" + ("" if no_plots else " and its plots")
+    with Phase(what, enabled=not quiet, label=scenario.name):
+        folder = write_run(result, out, plots=not no_plots)
     if as_json:
         _json({"out": str(folder), "summary": dict(result.summary)})
         return
@@ -526,11 +532,14 @@ def sweep(
 
 @cli.command()
 @click.argument("run_dir")
-def report(run_dir: str) -> None:
+@click.option("--quiet", is_flag=True, help="No progress on standard error.")
+def report(run_dir: str, quiet: bool) -> None:
     """Write report.html for a run folder and print its path."""
     from gridgov.sim.report import write_report
 
-    click.echo(str(write_report(run_dir)))
+    with Phase("writing the report", enabled=not quiet, label=Path(run_dir).name):
+        written = write_report(run_dir)
+    click.echo(str(written))
 
 
 def _when(value: str | None, option: str) -> datetime | None:
