@@ -435,7 +435,7 @@ class TestWhatTheErrorsSay:
             if command == "simulate":
                 args = ["simulate", str(SCENARIOS / "small.toml"), "--out", str(run), "--quiet"]
             else:
-                args = ["report", str(run)]
+                args = ["report", str(run), "--quiet"]
             code = main(args)
         finally:
             run.chmod(0o700)
@@ -522,7 +522,7 @@ class TestReadOnlyOutputs:
     ) -> None:
         before = sorted(p.name for p in run.iterdir())
         _refuse_writes_in(monkeypatch, run, probe=True)
-        code = main(["report", str(run)])
+        code = main(["report", str(run), "--quiet"])
         out, err = capsys.readouterr()
         assert violations(code, 1, out, err) == []
         assert f"cannot write the report {run / 'report.html'}" in err
@@ -541,7 +541,7 @@ class TestReadOnlyOutputs:
         if command == "simulate":
             args = ["simulate", str(SCENARIOS / "small.toml"), "--out", str(run), "--quiet"]
         else:
-            args = ["report", str(run)]
+            args = ["report", str(run), "--quiet"]
         code = main(args)
         out, err = capsys.readouterr()
         assert violations(code, 1, out, err) == []
