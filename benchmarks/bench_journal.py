@@ -136,7 +136,7 @@ def _fill(path: Path, city: City, events: int) -> tuple[int, int]:
     latest = engine.journal.latest_snapshot()
     assert latest is None or latest[0] == snapshot, "the tail must not reach a new snapshot"
     total = len(engine.journal)
-    engine.journal.close()  # leave the tail after the last snapshot to replay
+    engine._kernel.journal.close()  # leave the tail after the last snapshot to replay
     return total, total - snapshot
 
 
@@ -170,7 +170,7 @@ def journal_reopen(quick: bool) -> dict[str, dict[str, object]]:
         engine = Engine.open(path, city=city, rules=rules, clock=ManualClock())
         runs.append(time.perf_counter() - start)
         state = engine.snapshot()
-        engine.journal.close()
+        engine._kernel.journal.close()
     journal = SqliteJournal(path)
     start = time.perf_counter()
     full = Engine(city, rules, ManualClock(), journal=_NoSnapshots(journal))

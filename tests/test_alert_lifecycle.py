@@ -593,7 +593,7 @@ class TestReplay:
         """The book dumps to JSON and loads back to the same book."""
         receive(gov, cap_message("A", T0, expires=T0 + timedelta(days=2), areas=[("x", [C1])]))
         receive(gov, cap_message("D", T0, areas=[("Grid 1", [])]))
-        data = json.loads(json.dumps(gov.alert_book._dump(), ensure_ascii=False))
+        data = json.loads(json.dumps(gov.alert_book.state(), ensure_ascii=False))
         book = AlertBook()
         book._load(data)
         assert book.snapshot() == gov.alert_book.snapshot()

@@ -21,6 +21,7 @@ from gridgov import (
     TransitionError,
     UnknownUnitError,
 )
+from gridgov.journal import MemoryJournal
 from gridgov.presets import small
 from gridgov.rules import CaseRule, ModeRule, ZoneStepDown
 
@@ -382,7 +383,8 @@ class TestAtomicity:
 
     def test_failure_while_journaling_rolls_back(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """If the journal refuses the events, the applied state is put back."""
-        engine, _ = make_engine()
+        journal = MemoryJournal()
+        engine = Engine(CITY, clock=ManualClock(), journal=journal)
         engine.report_case(east_compound())
         before = engine.snapshot()
         length = len(engine.journal)
@@ -390,7 +392,7 @@ class TestAtomicity:
         def broken(*args: object, **kwargs: object) -> None:
             raise JournalError("disk full")
 
-        monkeypatch.setattr(engine.journal, "append", broken)
+        monkeypatch.setattr(journal, "append", broken)
         with pytest.raises(JournalError, match="disk full"):
             engine.declare(EAST)
         assert engine.snapshot() == before

@@ -158,7 +158,7 @@ def crash_loop(tmp_path: Path, kills_wanted: int, seed: int) -> int:
                 # Only the command in flight when the kill came may follow the last ack.
                 later = {e.command for e in reopened.journal.since(int(length))}
                 assert len(later) <= 1, f"{len(later)} unacknowledged commands"
-        reopened.journal.close()
+        reopened._kernel.journal.close()
     return kills
 
 

@@ -105,7 +105,7 @@ def test_scenario_3_snapshot_beyond_the_events_is_ignored(tmp_path: Path) -> Non
     # The state a later, lost command would have left: a ticket.
     engine.open_ticket(COMPOUNDS[1], "medicine", key="t1")
     ahead = engine._kernel.state.dump()
-    engine.journal.close()
+    engine._kernel.journal.close()
     db = sqlite3.connect(path)
     with db:
         keys = db.execute("SELECT COUNT(*) FROM commands").fetchone()[0]

@@ -30,7 +30,7 @@ from gridgov import (
     Rules,
 )
 from gridgov.cloudevents import to_cloudevent, to_cloudevent_json
-from gridgov.journal import CommandRecord, MemoryJournal, SqliteJournal
+from gridgov.journal import CommandRecord, SqliteJournal
 from gridgov.presets import small
 
 CITY = small()
@@ -212,7 +212,7 @@ class TestSqliteJournal:
         engine = Engine.open(path, city=CITY, clock=ManualClock())
         for compound in COMPOUNDS:
             engine.report_case(compound)
-        engine.journal.close()  # no snapshot: the last pages hold events
+        engine._kernel.journal.close()  # no snapshot: the last pages hold events
         size = path.stat().st_size
         with path.open("r+b") as handle:
             handle.seek(size - 4096)
@@ -266,7 +266,7 @@ class TestEngineOpen:
             if i % 4 == 0:
                 engine.lift(TOWNSHIP)
         engine.advance(clock.now() + timedelta(days=1))
-        engine.journal.close()  # no final snapshot: the tail must be replayed
+        engine._kernel.journal.close()  # no final snapshot: the tail must be replayed
         journal = SqliteJournal(path)
         snapshot = journal.latest_snapshot()
         assert snapshot is not None
@@ -586,13 +586,13 @@ class TestCrash:
             assert missing == [], "a command reported committed was lost"
             reopened = Engine.open(path, city=CITY, clock=ManualClock())
             assert reopened.snapshot() == Engine.replay(CITY, events).snapshot()
-            reopened.journal.close()
+            reopened._kernel.journal.close()
         clock = ManualClock()
         reference = Engine(CITY, clock=clock)
         run_script(reference, clock)
         final = Engine.open(path, city=CITY, clock=ManualClock())
         assert state_of(final) == state_of(reference)
-        final.journal.close()
+        final._kernel.journal.close()
 
 
 @settings(max_examples=20, deadline=None)
@@ -612,4 +612,6 @@ def test_unknown_units_change_nothing(compound: str, target: str) -> None:
 
 def test_memory_journal_default() -> None:
     """Without a path the engine keeps its events in memory."""
-    assert isinstance(Engine(CITY).journal, MemoryJournal)
+    journal = Engine(CITY).journal
+    assert not journal.durable
+    assert journal.path is None

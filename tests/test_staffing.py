@@ -17,7 +17,16 @@ from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from gridgov import City, Engine, GridgovError, ManualClock, PersonKind, Rules, UnknownUnitError
+from gridgov import (
+    City,
+    Engine,
+    GridgovError,
+    ManualClock,
+    NotFoundError,
+    PersonKind,
+    Rules,
+    UnknownUnitError,
+)
 from gridgov.presets import URBAN_AREA, small
 from gridgov.rules import StaffingRule
 from gridgov.staffing import CLAIMABLE, ROLE_KIND, Pools, required_posts
@@ -794,10 +803,10 @@ class TestClaiming:
 
     @pytest.mark.parametrize("task", ["nowhere/task/1", f"{EAST}-C01/point_lead"])
     def test_unknown_or_not_a_task(self, task: str) -> None:
-        """Claiming what is not an open task raises UnknownUnitError naming it."""
+        """Claiming what is not an open task raises NotFoundError naming it."""
         engine = board_engine()
         before = state(engine)
-        with pytest.raises(UnknownUnitError, match="open task"):
+        with pytest.raises(NotFoundError, match="open task"):
             engine.claim(task, members_of(EAST)[0])
         assert state(engine) == before
 
@@ -835,7 +844,7 @@ class TestClaiming:
         for member in people:
             assert engine.doing(member) == (CITY.people[member].normal_post, engine.clock.now())
         before = state(engine)
-        with pytest.raises(UnknownUnitError, match="open task"):
+        with pytest.raises(NotFoundError, match="open task"):
             engine.complete_task(task)
         assert state(engine) == before
         check_roster(engine)

@@ -33,9 +33,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from gridgov._gc import gc_paused
 from gridgov._progress import Phase
 from gridgov.city import City
-from gridgov.errors import GridgovError, Problem
+from gridgov.errors import GridgovError, NotFoundError, Problem, RunFolderError
 
 __all__ = ["main"]
 
@@ -71,10 +72,14 @@ def _preset(name: str, seed: int) -> City:
     try:
         factory: Callable[..., City] = PRESETS[name]
     except KeyError:
-        raise GridgovError(
-            f"unknown preset {name!r} (expected one of: {', '.join(sorted(PRESETS))})"
+        raise NotFoundError(
+            name,
+            "preset;",
+            message=f"unknown preset {name!r} (expected one of: {', '.join(sorted(PRESETS))})",
         ) from None
-    return factory(seed=seed)
+    # The command line owns its process: pausing the collector for the build is its call.
+    with gc_paused():
+        return factory(seed=seed)
 
 
 def _city(preset: str | None, bundle: str | None, seed: int) -> tuple[City, str]:
@@ -84,7 +89,7 @@ def _city(preset: str | None, bundle: str | None, seed: int) -> tuple[City, str]
             raise click.UsageError("give --preset or --from, not both")
         from gridgov.cities import load_city
 
-        return load_city(bundle), f"bundle {bundle}"
+        return load_city(bundle, pause_gc=True), f"bundle {bundle}"
     name = preset if preset is not None else "jiamusi"
     return _preset(name, seed), f"preset {name!r}"
 
@@ -299,7 +304,9 @@ def _run_properties(city: City, run_dir: str, day: float | None) -> dict[str, di
 
     zones = read_zones(run_dir)
     if not zones:
-        raise GridgovError(f"run {run_dir} has no zones.csv (run the scenario again)")
+        raise RunFolderError(
+            f"run {run_dir} has no zones.csv (run the scenario again)", Path(run_dir)
+        )
     modes = dict(read_modes(run_dir)) or {d: {} for d, _ in zones}
     days = [d for d, _ in zones]
     if day is None:
@@ -308,12 +315,15 @@ def _run_properties(city: City, run_dir: str, day: float | None) -> dict[str, di
     elif day in days:
         index = days.index(day)
     else:
-        raise GridgovError(f"day {day:g} is not a day of run {run_dir} ({days[0]:g}..{days[-1]:g})")
+        span = f"{days[0]:g}..{days[-1]:g}"
+        message = f"day {day:g} is not a day of run {run_dir} ({span})"
+        raise NotFoundError(f"{day:g}", "day;", message=message)
     when, zone_of = zones[index]
     strangers = sorted(c for c in zone_of if c not in city.compounds)
     if strangers:
-        raise GridgovError(
-            f"run {run_dir} is of another city: compound {strangers[0]} is not in {city.name}"
+        raise RunFolderError(
+            f"run {run_dir} is of another city: compound {strangers[0]} is not in {city.name}",
+            Path(run_dir),
         )
     mode_of = modes.get(when, {})
     out: dict[str, dict[str, Any]] = {
@@ -364,7 +374,9 @@ def synth(
     check_writable(out, folder=True, fail=lambda why: GridgovError(f"--out {out} {why}"))
     recipe = load_recipe(recipe_file) if recipe_file is not None else None
     with Phase("synthesising the city", enabled=not quiet, label=Path(units_file).name):
-        built = synthesize(units_file, seed=seed, recipe=recipe, grid_workers=grid_workers)
+        built = synthesize(
+            units_file, seed=seed, recipe=recipe, grid_workers=grid_workers, pause_gc=True
+        )
         folder = built.save(out)
     summary = built.summary()
     if as_json:

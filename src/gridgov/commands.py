@@ -31,7 +31,7 @@ import gridgov.measures as _measures
 import gridgov.staffing as _staffing
 from gridgov.alerts import (
     MAX_ALERT_BYTES,
-    AlertBook,
+    AlertBookView,
     AlertError,
     AlertPlan,
     AlertRule,
@@ -41,8 +41,8 @@ from gridgov.alerts import (
 )
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock
-from gridgov.errors import GridgovError, UnknownUnitError
-from gridgov.journal import Event, MemoryJournal, SqliteJournal
+from gridgov.errors import ClockError, CommandError, UnknownUnitError
+from gridgov.journal import Event, JournalView, MemoryJournal, SqliteJournal
 from gridgov.kernel import SYSTEM, CommandResult, Kernel, LoadReport, Subscriber, authorise
 from gridgov.measures import Deadline, MeasuresDraft
 from gridgov.model import Level, PersonKind
@@ -111,9 +111,10 @@ class EngineBase:
         return self._kernel.clock
 
     @property
-    def journal(self) -> Journal:
-        """Where the events are."""
-        return self._kernel.journal
+    def journal(self) -> JournalView:
+        """The events, read-only (:class:`~gridgov.journal.JournalView`): only commands add
+        to them, and :meth:`close` closes the journal."""
+        return JournalView(self._kernel.journal)
 
     @property
     def alert_rule(self) -> AlertRule:
@@ -276,15 +277,16 @@ class MeasureCommands(EngineBase):
         Raises:
             UnknownUnitError: no such compound.
             AuthorityError: ``actor`` does not command the compound.
-            GridgovError: ``at`` is in the future.
+            CommandError: ``at`` is in the future.
         """
         now = self.clock.now()
         self.zone(compound)
         when = at if at is not None else now
         if when > now:
-            raise GridgovError(
+            raise CommandError(
                 f"case in {compound} at {when.isoformat()} is in the future "
-                f"(now is {now.isoformat()})"
+                f"(now is {now.isoformat()})",
+                reason="case in the future",
             )
         who = self._authorise(actor, [compound], Level.COMPOUND, "report a case in")
         command = self._kernel.command_id(command_id)
@@ -328,7 +330,7 @@ class MeasureCommands(EngineBase):
         Raises:
             UnknownUnitError: ``target`` names no unit or area.
             AuthorityError: ``actor`` may not command ``target``.
-            GridgovError: ``zone`` is not one of the three measures.
+            CommandError: ``zone`` is not one of the three measures.
         """
         _measures.check_declarable(zone)
         units, level = self._target(target)
@@ -364,7 +366,7 @@ class MeasureCommands(EngineBase):
         Raises:
             UnknownUnitError: ``target`` names no unit or area.
             AuthorityError: ``actor`` may not command ``target``.
-            GridgovError: ``to`` is not a zone.
+            CommandError: ``to`` is not a zone.
         """
         _measures.check_liftable(to)
         units, level = self._target(target)
@@ -388,16 +390,18 @@ class MeasureCommands(EngineBase):
                 the clock's current time.
 
         Raises:
-            GridgovError: ``to`` is earlier than the clock, or the clock cannot be moved.
+            CommandError: the engine's clock is not a manual clock.
+            ClockError: ``to`` is earlier than the clock or has no time zone.
         """
         clock = self.clock
         if to is not None:
             if not isinstance(clock, ManualClock):
-                raise GridgovError(
-                    "advance(to=...) needs a ManualClock; this engine's clock moves by itself"
+                raise CommandError(
+                    "advance(to=...) needs a ManualClock; this engine's clock moves by itself",
+                    reason="needs a manual clock",
                 )
             if to.tzinfo is None or to < clock.now():
-                raise GridgovError(
+                raise ClockError(
                     f"cannot advance to {to.isoformat()}: the clock is at "
                     f"{clock.now().isoformat()} (expected a later, timezone-aware time)"
                 )
@@ -488,21 +492,27 @@ class StaffingCommands(EngineBase):
 
         Raises:
             UnknownUnitError: no such community or unit.
-            GridgovError: capacity below 1.
+            CommandError: not a community, capacity below 1, or the community is in normal mode.
             AuthorityError: ``actor`` does not command the community.
         """
         chain = self.city.chain
         if chain.level(community) is not Level.COMMUNITY:
-            raise GridgovError(f"{community} is a {chain.level(community)}, not a community")
+            raise CommandError(
+                f"{community} is a {chain.level(community)}, not a community",
+                reason="not a community",
+            )
         target = unit if unit is not None else community
         if target not in chain or chain.community_of(target) != community:
             raise UnknownUnitError(target, f"unit of community {community} named")
         if capacity < 1:
-            raise GridgovError(f"task capacity must be at least 1, got {capacity}")
+            raise CommandError(
+                f"task capacity must be at least 1, got {capacity}", reason="capacity below 1"
+            )
         if self.mode(community) == "normal":
-            raise GridgovError(
+            raise CommandError(
                 f"community {community} is in normal mode; its task board opens with an "
-                "alert or emergency (tasks close when it is back to normal)"
+                "alert or emergency (tasks close when it is back to normal)",
+                reason="community in normal mode",
             )
         who = self._authorise(actor, [community], Level.COMMUNITY, "post tasks for")
         command = self._kernel.command_id(command_id)
@@ -519,8 +529,8 @@ class StaffingCommands(EngineBase):
         """An in-service member claims a seat of a task on their home community's board.
 
         Raises:
-            UnknownUnitError: no such task or person.
-            GridgovError: the person is not an in-service member of that community,
+            NotFoundError: no such task (UnknownUnitError: no such person).
+            CommandError: the person is not an in-service member of that community,
                 already holds a post, or the task is full.
         """
         rule = self.rules.staffing
@@ -536,7 +546,7 @@ class StaffingCommands(EngineBase):
 
         Raises:
             UnknownUnitError: no such person.
-            GridgovError: the person holds no task.
+            CommandError: the person holds no task.
         """
         rule = self.rules.staffing
         records = _staffing.plan_hand_back(self.city, self.roster, rule, person, self.clock.now())
@@ -555,7 +565,7 @@ class StaffingCommands(EngineBase):
         """A task is done: it leaves the board and its members go back to their normal posts.
 
         Raises:
-            UnknownUnitError: no such open task.
+            NotFoundError: no such open task.
         """
         post = _staffing.open_task(self.roster, task)
         who = self._authorise(actor, [post.community], Level.COMMUNITY, "complete tasks of")
@@ -585,17 +595,21 @@ class StaffingCommands(EngineBase):
             seed: which people are away is drawn with this seed.
 
         Raises:
-            GridgovError: an unknown kind or a share outside 0..1.
+            CommandError: an unknown kind or a share outside 0..1.
             AuthorityError: ``actor`` is not the city's command.
         """
         kinds = {k.value for k in PersonKind}
         for kind, share in away.items():
             if kind not in kinds:
-                raise GridgovError(
-                    f"unknown person kind {kind!r} (expected one of: {', '.join(sorted(kinds))})"
+                raise CommandError(
+                    f"unknown person kind {kind!r} (expected one of: {', '.join(sorted(kinds))})",
+                    reason="unknown person kind",
                 )
             if not 0.0 <= share <= 1.0:
-                raise GridgovError(f"share away for {kind} must be in 0..1, got {share}")
+                raise CommandError(
+                    f"share away for {kind} must be in 0..1, got {share}",
+                    reason="share outside 0..1",
+                )
         city = self.city.chain.city
         who = self._authorise(actor, [city], Level.CITY, "set availability for")
         command = self._kernel.command_id(command_id)
@@ -672,7 +686,7 @@ class TicketCommands(EngineBase):
                 ``result``, ``score``, ``note``).
 
         Raises:
-            UnknownUnitError: no such ticket.
+            NotFoundError: no such ticket.
             TransitionError: the trigger is not allowed in the ticket's state.
             AuthorityError: ``actor`` does not command the ticket's unit.
             GridgovError: missing or bad data for the trigger.
@@ -775,9 +789,9 @@ class AlertCommands(EngineBase):
         return [r for _, r in sorted(self._kernel.state.alerts.reviews.items())]
 
     @property
-    def alert_book(self) -> AlertBook:
-        """What this engine remembers of CAP messages (read it; only the engine changes it)."""
-        return self._kernel.state.alerts
+    def alert_book(self) -> AlertBookView:
+        """What this engine remembers of CAP messages, read-only (only commands change it)."""
+        return AlertBookView(self._kernel.state.alerts)
 
     @command
     def approve_review(
@@ -805,7 +819,9 @@ class AlertCommands(EngineBase):
         from gridgov.alerts import plan_approval
 
         if not actor:
-            raise GridgovError(f"approving review {review} needs an actor (actor=...)")
+            raise CommandError(
+                f"approving review {review} needs an actor (actor=...)", reason="no actor"
+            )
         state = self._kernel.state
         decision = plan_approval(self.city, state.alerts, review, units, state.measures.zone)
         chain = self.city.chain
@@ -838,7 +854,7 @@ class AlertCommands(EngineBase):
 
         Raises:
             AlertError: no such open review.
-            GridgovError: no actor or no reason.
+            CommandError: no actor or no reason.
             AuthorityError: ``actor`` may not command the review's units.
         """
         reviews = self._kernel.state.alerts.reviews
@@ -847,7 +863,10 @@ class AlertCommands(EngineBase):
             shown = ", ".join(sorted(reviews)) or "none"
             raise AlertError(f"no open review {review!r} (open: {shown})")
         if not actor or not str(reason).strip():
-            raise GridgovError(f"rejecting review {review} needs an actor and a reason")
+            raise CommandError(
+                f"rejecting review {review} needs an actor and a reason",
+                reason="no actor or reason",
+            )
         chain = self.city.chain
         if found.units:
             level = min((chain.level(u) for u in found.units), key=lambda lv: lv.rank)
@@ -895,19 +914,21 @@ class SupplyCommands(EngineBase):
             command_id: the command's id (default: a new one).
 
         Raises:
-            GridgovError: supplies are off, ``at`` is in the future, or an unknown method.
+            CommandError: supplies are off, ``at`` is in the future, or an unknown method.
             AuthorityError: ``actor`` does not command the whole city.
         """
         book = self.supplies
         if book is None:
-            raise GridgovError(
-                "supplies are off for this engine (give Engine(..., supplies=SupplyNetwork(...)))"
+            raise CommandError(
+                "supplies are off for this engine (give Engine(..., supplies=SupplyNetwork(...)))",
+                reason="supplies are off",
             )
         now = self.clock.now()
         when = at if at is not None else now
         if when > now:
-            raise GridgovError(
-                f"dispatch at {when.isoformat()} is in the future (now is {now.isoformat()})"
+            raise CommandError(
+                f"dispatch at {when.isoformat()} is in the future (now is {now.isoformat()})",
+                reason="dispatch in the future",
             )
         city = self.city.chain.city
         who = self._authorise(actor, [city], Level.CITY, "dispatch supplies in")

@@ -35,7 +35,7 @@ from gridgov.commands import (
     SupplyCommands,
     TicketCommands,
 )
-from gridgov.errors import GridgovError, JournalError, UnknownUnitError
+from gridgov.errors import GridgovError, JournalError, NotFoundError, UnknownUnitError
 from gridgov.journal import Event, MemoryJournal, SqliteJournal
 from gridgov.kernel import CommandResult, Kernel, Subscriber
 from gridgov.measures import SEVERITY
@@ -127,21 +127,29 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
         """Compounds in ``zone``, sorted.
 
         Raises:
-            GridgovError: ``zone`` is not a zone.
+            NotFoundError: ``zone`` is not a zone.
         """
         if zone not in SEVERITY:
-            raise GridgovError(f"unknown zone {zone!r} (expected one of: {', '.join(ZONES)})")
+            raise NotFoundError(
+                zone,
+                "zone;",
+                message=f"unknown zone {zone!r} (expected one of: {', '.join(ZONES)})",
+            )
         return sorted(c for c, z in self.zones().items() if z == zone)
 
     def in_mode(self, mode: str) -> list[str]:
         """Communities in ``mode``, sorted.
 
         Raises:
-            GridgovError: ``mode`` is not a mode.
+            NotFoundError: ``mode`` is not a mode.
         """
         states = self.boards[0].states
         if mode not in states:
-            raise GridgovError(f"unknown mode {mode!r} (expected one of: {', '.join(states)})")
+            raise NotFoundError(
+                mode,
+                "mode;",
+                message=f"unknown mode {mode!r} (expected one of: {', '.join(states)})",
+            )
         return sorted(c for c, m in self.modes().items() if m == mode)
 
     def zones(self) -> dict[str, str]:

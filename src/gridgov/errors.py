@@ -183,9 +183,9 @@ class Problem:
 
 
 class _ProblemsError(GridgovError):
-    def __init__(self, problems: Sequence[Problem]) -> None:
+    def __init__(self, problems: Sequence[Problem], message: str | None = None) -> None:
         self.problems: tuple[Problem, ...] = tuple(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+        super().__init__(message if message is not None else "\n".join(map(str, self.problems)))
 
 
 class RulesError(_ProblemsError):
@@ -197,7 +197,12 @@ class ScenarioError(_ProblemsError):
 
 
 class DepotsError(_ProblemsError):
-    """A ``depots.csv`` has problems; ``.problems`` lists every one of them."""
+    """A ``depots.csv`` has problems; ``.problems`` lists every one of them.
+
+    Also raised by :class:`gridgov.supplies.SupplyNetwork` for depots given in
+    code (file ``""``, line 0, the key names the depot; the message is the
+    problem alone).
+    """
 
 
 class TransitionError(GridgovError):

@@ -43,6 +43,7 @@ __all__ = [
     "SNAPSHOT_VERSION",
     "CommandRecord",
     "Event",
+    "JournalView",
     "MemoryJournal",
     "SqliteJournal",
     "decode_snapshot",
@@ -887,3 +888,80 @@ class SqliteJournal:
             db.execute("COMMIT")
         except (sqlite3.DatabaseError, sqlite3.ProgrammingError) as exc:
             raise JournalError(f"cannot write journal {self.path}: {exc}") from None
+
+
+class JournalView:
+    """The read-only face of an engine's journal (:attr:`gridgov.Engine.journal`).
+
+    Queries only: events by position, sequence, type, unit or command, and
+    the idempotency records. Appending, snapshotting and closing are the
+    engine's (:meth:`gridgov.Engine.close`), so nothing reached from an engine
+    can add to its history or cut it short behind its back. The journal an
+    embedder passed in (``Engine(..., journal=...)``) stays theirs.
+
+    Args:
+        journal: the journal viewed.
+    """
+
+    __slots__ = ("_journal",)
+
+    def __init__(self, journal: MemoryJournal | SqliteJournal) -> None:
+        self._journal = journal
+
+    def __repr__(self) -> str:
+        return f"<JournalView of {type(self._journal).__name__}: {len(self._journal)} events>"
+
+    def __len__(self) -> int:
+        return len(self._journal)
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self._journal)
+
+    def __getitem__(self, index: int) -> Event:
+        return self._journal[index]
+
+    @property
+    def durable(self) -> bool:
+        """Whether the events are on disk (a SQLite journal)."""
+        return bool(self._journal.durable)
+
+    @property
+    def path(self) -> str | None:
+        """The journal's file (None for an in-memory journal)."""
+        return getattr(self._journal, "path", None)
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next event gets."""
+        return self._journal.next_seq
+
+    def lookup(self, key: str) -> CommandRecord | None:
+        """The command that carried idempotency ``key``, if any."""
+        return self._journal.lookup(key)
+
+    def count_keys(self, upto: int) -> int:
+        """How many idempotency records belong to commands ending at or before event ``upto``."""
+        return self._journal.count_keys(upto)
+
+    def between(self, first: int, last: int) -> list[Event]:
+        """Events with ``first <= seq <= last``."""
+        return self._journal.between(first, last)
+
+    def since(self, seq: int) -> list[Event]:
+        """Events with a sequence number above ``seq``."""
+        return self._journal.since(seq)
+
+    def select(
+        self, type: str | None = None, unit: str | None = None, command: str | None = None
+    ) -> list[Event]:
+        """Events matching every given filter (``type`` may end in ``.*``)."""
+        return self._journal.select(type, unit, command)
+
+    def latest_snapshot(self) -> tuple[int, bytes] | None:
+        """The newest snapshot, as (seq, state), or None (always None in memory)."""
+        return self._journal.latest_snapshot()
+
+    def meta(self, key: str) -> str | None:
+        """A stamp of a durable journal (``city``, ``rules``, ``seed``...); None in memory."""
+        journal = self._journal
+        return journal.meta(key) if isinstance(journal, SqliteJournal) else None

@@ -38,7 +38,13 @@ from gridgov._gc import gc_paused
 from gridgov.alerts import AlertRule, AreaMatcher
 from gridgov.city import City
 from gridgov.clock import Clock
-from gridgov.errors import AuthorityError, GridgovError, JournalError, UnknownUnitError
+from gridgov.errors import (
+    AuthorityError,
+    CommandError,
+    GridgovError,
+    JournalError,
+    NotFoundError,
+)
 from gridgov.journal import (
     CommandRecord,
     Event,
@@ -110,7 +116,7 @@ def authorise(
     """Check that ``actor`` may act on ``units`` (at ``level``); returns the actor's name.
 
     Raises:
-        UnknownUnitError: ``actor`` is neither a unit nor a person.
+        NotFoundError: ``actor`` is neither a unit nor a person.
         AuthorityError: ``actor`` may not act there.
     """
     if actor is None:
@@ -129,7 +135,7 @@ def authorise(
     if actor not in chain:
         person = city.people.get(actor)
         if person is None:
-            raise UnknownUnitError(actor, "actor (unit or person)")
+            raise NotFoundError(actor, "actor (unit or person)", " in this city")
         post_unit = person.normal_post.unit
         if post_unit not in chain:
             raise AuthorityError(
@@ -240,10 +246,11 @@ class Kernel:
                 if prior is not None:
                     refused = prior.fingerprint.startswith(_REFUSED)
                     if prior.fingerprint.removeprefix(_REFUSED) != printed:
-                        raise GridgovError(
+                        raise CommandError(
                             f"idempotency key {key!r} was used for "
                             f"{prior.fingerprint.removeprefix(_REFUSED)}; "
-                            f"expected the same command again, got {printed}"
+                            f"expected the same command again, got {printed}",
+                            reason="idempotency key reused",
                         )
                     events = tuple(self.journal.between(prior.first, prior.last))
                     if refused and events:

@@ -39,7 +39,7 @@ from typing import Any
 import attrs
 
 from gridgov.city import City
-from gridgov.errors import GridgovError, UnknownUnitError
+from gridgov.errors import CommandError, JournalError, NotFoundError
 from gridgov.model import Level, PersonKind
 from gridgov.records import EventLike, Record
 from gridgov.rules import StaffingRule
@@ -315,7 +315,7 @@ class Pools:
         """Everyone of ``kind`` in the pool of ``level`` seen from ``community``, nearest first.
 
         Raises:
-            GridgovError: ``level`` is not a pool level.
+            NotFoundError: ``level`` is not a pool level.
         """
         key = (
             level,
@@ -362,9 +362,11 @@ class Pools:
             return out
         if level == "city":
             return self._everyone.get(kind, []) + self._offices.get((chain.city, kind), [])
-        raise GridgovError(
-            f"unknown pool level {level!r} (expected community, big_party_committee, "
-            "street, district or city)"
+        raise NotFoundError(
+            str(level),
+            "pool level;",
+            message=f"unknown pool level {level!r} (expected community, big_party_committee, "
+            "street, district or city)",
         )
 
 
@@ -474,7 +476,7 @@ class Roster:
         """Apply one staffing event (the reducer; the engine's job).
 
         Raises:
-            GridgovError: not a staffing event.
+            JournalError: not a staffing event.
             KeyError, ValueError: the event lacks data it needs.
         """
         kind = event.type
@@ -635,7 +637,7 @@ def plan_of_event(event: EventLike) -> StaffingPlan:
     """The one-step staffing plan a recorded staffing event stands for.
 
     Raises:
-        GridgovError: not a staffing event.
+        JournalError: not a staffing event.
         KeyError, ValueError: the event lacks data it needs.
     """
     data = event.data
@@ -663,7 +665,7 @@ def plan_of_event(event: EventLike) -> StaffingPlan:
         return StaffingPlan(shortfalls=(shortfall,))
     if event.type == "front_line.changed":
         return StaffingPlan(hot=tuple(sorted((g, int(d)) for g, d in data["grids"].items())))
-    raise GridgovError(f"event {event.seq}: unknown staffing event {event.type!r}")
+    raise JournalError(f"event {event.seq}: unknown staffing event {event.type!r}")
 
 
 # ---------------------------------------------------------------- planner
@@ -1042,11 +1044,11 @@ def open_task(roster: Roster, task: str) -> StaffPost:
     """The open task ``task``.
 
     Raises:
-        UnknownUnitError: no such open task.
+        NotFoundError: no such open task.
     """
     post = roster.posts.get(task)
     if post is None or not is_task(post):
-        raise UnknownUnitError(task, "open task")
+        raise NotFoundError(task, "open task", " in this city")
     return post
 
 
@@ -1068,38 +1070,44 @@ def plan_claim(
     """The events of ``person`` claiming a seat of ``task``.
 
     Raises:
-        UnknownUnitError: no such task or person.
-        GridgovError: the person is not an in-service member of that community,
+        NotFoundError: no such task (UnknownUnitError: no such person).
+        CommandError: the person is not an in-service member of that community,
             already holds a post, the task is full, or their employer has
             given its share of staff.
     """
     post = open_task(roster, task)
     member = city.person(person)
     if member.kind is not PersonKind.IN_SERVICE_MEMBER:
-        raise GridgovError(
-            f"{person} is a {member.kind.value}; only in-service members claim tasks"
+        raise CommandError(
+            f"{person} is a {member.kind.value}; only in-service members claim tasks",
+            reason="not an in-service member",
         )
     if member.home != post.community:
-        raise GridgovError(
+        raise CommandError(
             f"{person} is registered at {member.home}; task {task} is on "
-            f"the board of {post.community}"
+            f"the board of {post.community}",
+            reason="task of another community",
         )
     if person in roster.assignment:
         held = roster.assignment[person][0]
-        raise GridgovError(
+        raise CommandError(
             f"{person} already holds {held.post}; a member holds one "
-            "task at a time (hand it back first)"
+            "task at a time (hand it back first)",
+            reason="already holds a post",
         )
     if roster.missing(task) <= 0:
-        raise GridgovError(f"task {task} is full ({post.capacity} of {post.capacity})")
+        raise CommandError(
+            f"task {task} is full ({post.capacity} of {post.capacity})", reason="task full"
+        )
     if member.employer is not None:
         staff = city.organisation(member.employer).staff
         cap = int(staff * rule.max_staff_share)
         if roster.drawn[member.employer] >= cap:
-            raise GridgovError(
+            raise CommandError(
                 f"{member.employer} already has {roster.drawn[member.employer]} of "
                 f"its {staff} staff drawn (staffing.max_staff_share = "
-                f"{rule.max_staff_share:g}); {person} is needed at work"
+                f"{rule.max_staff_share:g}); {person} is needed at work",
+                reason="employer's share drawn",
             )
     records = _seat_change(roster, rule, post, -1, now, "a seat was claimed")
     data: dict[str, Any] = {"person": person, "post": task, "role": post.role, "level": "claim"}
@@ -1114,12 +1122,12 @@ def plan_hand_back(
 
     Raises:
         UnknownUnitError: no such person.
-        GridgovError: the person holds no task.
+        CommandError: the person holds no task.
     """
     city.person(person)
     held = roster.assignment.get(person)
     if held is None or not is_task(roster.posts[held[0].post]):
-        raise GridgovError(f"{person} holds no task to hand back")
+        raise CommandError(f"{person} holds no task to hand back", reason="holds no task")
     post = roster.posts[held[0].post]
     data: dict[str, Any] = {"person": person, "post": post.id, "role": post.role}
     records = [Record(now, "post.released", post.unit, "handed back", None, None, data)]
@@ -1131,7 +1139,7 @@ def plan_complete(roster: Roster, task: str, now: datetime) -> tuple[Record, ...
     """The events of completing ``task``: it closes, its members go back.
 
     Raises:
-        UnknownUnitError: no such open task.
+        NotFoundError: no such open task.
     """
     post = open_task(roster, task)
     closed: dict[str, Any] = {"post": task, "role": post.role}

@@ -84,7 +84,7 @@ import attrs
 
 from gridgov.city import City
 from gridgov.errors import (
-    GridgovError,
+    InvariantError,
     MissingExtraError,
     NotFoundError,
     Problem,
@@ -147,6 +147,11 @@ _RESERVED_SIM = frozenset(
 
 
 # ------------------------------------------------------------------ options
+
+
+def _option_error(key: str, message: str) -> ScenarioError:
+    """A problem of the value of ``outbreak.options.<key>`` found while running."""
+    return ScenarioError([Problem("<scenario>", 0, f"outbreak.options.{key}", message)])
 
 
 @attrs.frozen
@@ -410,10 +415,10 @@ def build_agent_map(
     if area is None:
         area = city.chain.city
     if area not in city.chain:
-        raise GridgovError(f"outbreak.options.area: no unit {area!r} in the city ({city.name})")
+        raise _option_error("area", f"no unit {area!r} in the city ({city.name})")
     compounds = tuple(sorted(c for c in city.compounds_of(area) if city.households(c) > 0))
     if not compounds:
-        raise GridgovError(f"outbreak.options.area: {area!r} has no households to put agents in")
+        raise _option_error("area", f"{area!r} has no households to put agents in")
     labels, household = np.unique(np.asarray(clusters), return_inverse=True)
     count = len(labels)
     per_compound = _apportion(count, np.array([city.households(c) for c in compounds], dtype=float))
@@ -530,7 +535,7 @@ class _WeightedLayer:
             return
         kept = np.flatnonzero(alive[self.p1] & alive[self.p2])
         if len(kept) != live:
-            raise GridgovError(
+            raise InvariantError(
                 f"a Covasim layer has {live} edges where {len(kept)} were expected: something "
                 "other than the gridgov driver edited it"
             )
@@ -798,7 +803,7 @@ class CovasimOutbreak:
         intervention_class, recorder_class = _classes()
         area = options.area if options.area is not None else city.chain.city
         if area not in city.chain:
-            raise GridgovError(f"outbreak.options.area: no unit {area!r} in the city ({city.name})")
+            raise _option_error("area", f"no unit {area!r} in the city ({city.name})")
         pop_size = options.pop_size
         if pop_size is None:
             pop_size = max(1, round(city.households(area) * PEOPLE_PER_HOUSEHOLD))
@@ -846,9 +851,16 @@ class CovasimOutbreak:
         self._index = {c: i for i, c in enumerate(self.map.compounds)}
         outside = sorted({c.compound for c in spec.cases if c.compound not in self._index})
         if outside:
-            raise GridgovError(
-                f"outbreak.cases: compound {outside[0]!r} is outside the modelled area "
-                f"{area!r} (or has no households)"
+            raise ScenarioError(
+                [
+                    Problem(
+                        "<scenario>",
+                        0,
+                        "outbreak.cases",
+                        f"compound {outside[0]!r} is outside the modelled area "
+                        f"{area!r} (or has no households)",
+                    )
+                ]
             )
         self._cases: list[SeedCase] = sorted(spec.cases, key=lambda c: (c.day, c.compound))
         self._next_case = 0
@@ -892,9 +904,10 @@ class CovasimOutbreak:
         while self._next_day < end - 1e-9:
             today = self._next_day
             if today >= self.days:
-                raise GridgovError(
+                raise _option_error(
+                    "horizon_days",
                     f"Covasim was set up for {self.days} days; day {today} asked for "
-                    "(raise outbreak.options.horizon_days)"
+                    "(raise outbreak.options.horizon_days)",
                 )
             self._run_day(today, zones)
             self._next_day += 1

@@ -75,7 +75,7 @@ from gridgov._toml import (
     render_key,
     resolve_path,
 )
-from gridgov.errors import GridgovError, MissingExtraError, Problem, ScenarioError
+from gridgov.errors import GridgovError, MissingExtraError, Problem, RunFolderError, ScenarioError
 from gridgov.sim.runner import RunResult, run_scenario
 from gridgov.sim.scenario import Override, Scenario, ScenarioDocument, parse_key, resolve
 
@@ -347,9 +347,10 @@ def check_sweep_folder(sweep: Sweep, out_dir: str | os.PathLike[str], *, resume:
         except (OSError, UnicodeDecodeError):
             same = False
         if not same:
-            raise GridgovError(
+            raise RunFolderError(
                 f"cannot resume in {out}: its {name} is not this sweep's (the folder holds "
-                "another sweep, or this one changed); run it in a new folder"
+                "another sweep, or this one changed); run it in a new folder",
+                out,
             )
 
 
