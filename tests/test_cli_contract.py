@@ -137,6 +137,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )
     write("units.csv", units.format(households=2400))
     write("units-huge.csv", units.format(households=10**13))
+    many = "".join(f"33010200100{i:02d},330102001,community,,C{i},1000000\n" for i in range(25))
+    write("units-huge-city.csv", units.format(households=1) + many)
     return files
 
 
@@ -253,6 +255,7 @@ def _cases() -> list[tuple[str, list[str], int]]:
         ("synth-devzero", ["synth", "/dev/zero", "--out", "{tmp}/s"], 1),
         ("synth-out-file", ["synth", "{cases.csv}", "--out", "{out-file}"], 1),
         ("synth-huge-households", ["synth", "{units-huge.csv}", "--out", "{tmp}/s"], 1),
+        ("synth-huge-city", ["synth", "{units-huge-city.csv}", "--out", "{tmp}/s"], 1),
         (
             "synth-grid-workers-huge",
             ["synth", "{units.csv}", "--out", "{tmp}/s", "--grid-workers", str(10**6)],
