@@ -36,7 +36,7 @@ from rich.table import Table
 from gridgov._gc import gc_paused
 from gridgov._progress import Phase
 from gridgov.city import City
-from gridgov.errors import GridgovError, NotFoundError, Problem, RunFolderError
+from gridgov.errors import ClockError, GridgovError, NotFoundError, Problem, RunFolderError
 
 __all__ = ["main"]
 
@@ -609,7 +609,7 @@ def alert(
     rows = [_play_alert(engine, payload, at_time is not None) for payload in payloads]
     if until_time is not None:
         if until_time < clock.now():
-            raise GridgovError(
+            raise ClockError(
                 f"--until {until_time.isoformat()} is before the last alert was received "
                 f"({clock.now().isoformat()}); expected a later time"
             )

@@ -438,7 +438,8 @@ def run_sweep(
     try:
         write_atomic(out / "sweep.csv", _csv_text(columns, rows))
     except OSError as exc:
-        raise GridgovError(f"cannot write {out / 'sweep.csv'}: {exc.strerror or exc}") from None
+        message = f"cannot write {out / 'sweep.csv'}: {exc.strerror or exc}"
+        raise RunFolderError(message, out) from None
     return rows
 
 
@@ -458,7 +459,8 @@ def _start_folder(sweep: Sweep, out: Path) -> None:
         for name, text in _sweep_files(sweep).items():
             write_atomic(out / name, text)
     except OSError as exc:
-        raise GridgovError(f"cannot write sweep folder {out}: {exc.strerror or exc}") from None
+        message = f"cannot write sweep folder {out}: {exc.strerror or exc}"
+        raise RunFolderError(message, out) from None
 
 
 def _already_done(runs: Sequence[SweepRun], out: Path) -> dict[str, dict[str, Any]]:
