@@ -17,6 +17,17 @@
     engine before the redesign; the ratio must stay at most 1.5. The figure
     ``reopen_paused_gc`` times today's engine with ``pause_gc=True`` (the
     engine before paused the collector always; today's only when asked).
+    After each reopening the worker also times its two parts apart: opening
+    the journal file alone (``journal_file_s``; today with the check of its
+    whole hash chain, issue #18) and ``Engine(..., journal=j)`` on it
+    (``engine_on_open_journal``: the engine's own part, snapshot and replay
+    of the tail, against the same for the engine before).
+
+    Each engine builds its own version's Jiamusi preset: both reproduce the
+    published grids and households (8,886 grids, about 1.03 million
+    households); today's has the real divisions (138 streets and townships,
+    2,498 compounds against 89 and 2,428), so its journal is of the same size
+    within a few per cent (the event counts are in the figure).
 
     Needs git and the repository's history (run from a clone); without them
     the figures are reported as not measured.
@@ -81,11 +92,16 @@ for line in sys.stdin:
     took = time.perf_counter() - start
     journal = engine._kernel.journal if hasattr(engine, "_kernel") else engine.journal
     journal.close()
-    # Opening the journal file alone (today: with the check of its hash chain).
+    # The same in two parts: the journal file alone (today: with the check of its
+    # hash chain), then the engine on it (snapshot, replay of the tail).
     start = time.perf_counter()
-    SqliteJournal(path).close()
+    journal = SqliteJournal(path)
     alone = time.perf_counter() - start
-    print("TOOK " + json.dumps({"s": took, "journal_s": alone}), flush=True)
+    start = time.perf_counter()
+    Engine(city, rules, ManualClock(), journal=journal, **options)
+    own = time.perf_counter() - start
+    journal.close()
+    print("TOOK " + json.dumps({"s": took, "journal_s": alone, "engine_s": own}), flush=True)
 """
 
 
@@ -109,14 +125,14 @@ def _worker(src: Path, journal: Path, wanted: int) -> subprocess.Popen[str]:
     )
 
 
-def _reopen(worker: subprocess.Popen[str], command: str) -> tuple[float, float]:
-    """(seconds Engine.open took, seconds opening the journal file alone took)."""
+def _reopen(worker: subprocess.Popen[str], command: str) -> tuple[float, float, float]:
+    """Seconds Engine.open took; then, apart, opening the journal file and the engine on it."""
     assert worker.stdin is not None
     assert worker.stdout is not None
     worker.stdin.write(command + "\n")
     worker.stdin.flush()
     answer = _answer(worker.stdout, "TOOK")
-    return float(answer["s"]), float(answer["journal_s"])
+    return float(answer["s"]), float(answer["journal_s"]), float(answer["engine_s"])
 
 
 def _export(commit: str, folder: Path) -> bool:
@@ -161,15 +177,17 @@ def journal_reopen_before_redesign(quick: bool) -> dict[str, dict[str, object]]:
                 ready[name] = _answer(worker.stdout, "READY")
             runs: dict[str, list[float]] = {"before": [], "today": [], "paused": []}
             files: dict[str, list[float]] = {"before": [], "today": [], "paused": []}
+            engines: dict[str, list[float]] = {"before": [], "today": [], "paused": []}
             for _ in range(repeat):
                 for name, worker, command in (
                     ("before", workers["before"], "reopen"),
                     ("today", workers["today"], "reopen"),
                     ("paused", workers["today"], "reopen paused"),
                 ):
-                    took, alone = _reopen(worker, command)
+                    took, alone, own = _reopen(worker, command)
                     runs[name].append(took)
                     files[name].append(alone)
+                    engines[name].append(own)
         finally:
             for worker in workers.values():
                 if worker.stdin is not None:
@@ -187,7 +205,10 @@ def journal_reopen_before_redesign(quick: bool) -> dict[str, dict[str, object]]:
         # (issue #18), which the engine before did not have.
         "journal_file_s": round(statistics.median(files["today"]), 4),
         "before_journal_file_s": round(statistics.median(files["before"]), 4),
+        "journal_file_runs": [round(r, 4) for r in files["today"]],
+        "before_journal_file_runs": [round(r, 4) for r in files["before"]],
     }
+    own_before = statistics.median(engines["before"])
     return {
         "reopen": figure(
             statistics.median(runs["today"]),
@@ -197,6 +218,18 @@ def journal_reopen_before_redesign(quick: bool) -> dict[str, dict[str, object]]:
             baseline=before,
             baseline_what=f"the engine before the redesign ({BEFORE}), same workload",
             **extra,
+        ),
+        "engine_on_open_journal": figure(
+            statistics.median(engines["today"]),
+            "s",
+            MAX_RATIO * own_before,
+            what.replace("Engine.open", "Engine(..., journal=j)")
+            + " on a journal file already open: the engine's own part (snapshot, "
+            "replay of the tail), without the journal's checks",
+            baseline=own_before,
+            baseline_what=f"the same for the engine before the redesign ({BEFORE})",
+            runs=[round(r, 4) for r in engines["today"]],
+            before_runs=[round(r, 4) for r in engines["before"]],
         ),
         "reopen_paused_gc": figure(
             statistics.median(runs["paused"]),

@@ -212,13 +212,11 @@ BARE_RAISES = {
     "sim/drivers.py": 1,
     # run_sweep: workers and dask both given, workers < 1, a function defined
     # interactively (cannot reach worker processes), an unreachable Dask scheduler, an
-    # installation without write_run: arguments and environment, not data. Two more
-    # (the sweep folder or sweep.csv cannot be written) are RunFolderErrors to be:
-    # run_sweep is being split (#16), so they wait for that to land.
-    "sim/sweep.py": 7,
-    # cli export: the output file cannot be written (an OSError); cli alert: --until
-    # before the last alert (a ClockError to be: the alert command is being split, #16).
-    "cli.py": 2,
+    # installation without write_run: arguments and environment, not data.
+    "sim/sweep.py": 5,
+    # cli export: the output file cannot be written (an OSError on a file the user
+    # named, which is no run folder).
+    "cli.py": 1,
     # The bulk ticket path without numpy, which gridgov itself depends on: a broken
     # installation, with no extra of gridgov to name.
     "tickets.py": 1,

@@ -30,7 +30,7 @@ from gridgov import (
     Rules,
 )
 from gridgov.cloudevents import to_cloudevent, to_cloudevent_json
-from gridgov.journal import CommandRecord, SqliteJournal
+from gridgov.journal import CommandRecord, MemoryJournal, SqliteJournal
 from gridgov.presets import small
 
 CITY = small()
@@ -144,6 +144,19 @@ class TestEventRecords:
 
 class TestSqliteJournal:
     """The SQLite store: append-only, one transaction per command, gap-free."""
+
+    def test_stream_reads_in_chunks(self, tmp_path: Path) -> None:
+        """A stream gives the events of since(), whatever the chunk size, in order."""
+        journal = SqliteJournal(tmp_path / "j.sqlite")
+        journal.append([event(1), event(2, a=1), event(3)])
+        journal.append([event(4, b="x"), event(5)])
+        memory = MemoryJournal()
+        memory.append(journal.since(0))
+        for chunk in (1, 2, 3, 10):
+            for seq in (0, 2, 5):
+                assert list(journal.stream(seq, chunk)) == journal.since(seq)
+                assert list(memory.stream(seq)) == journal.since(seq)
+        journal.close()
 
     def test_append_and_read(self, tmp_path: Path) -> None:
         """Events come back in order, by range, by command and by filter."""

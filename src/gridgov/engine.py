@@ -80,7 +80,8 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
             unless asked for.
 
     Raises:
-        GridgovError: an area of the rules names a unit the city lacks.
+        UnknownUnitError: an area of the rules names a unit the city lacks.
+        GridgovError: the supply network is of another city.
         JournalError: the journal's events do not fit this city.
     """
 

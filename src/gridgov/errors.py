@@ -247,6 +247,10 @@ class AuthorityError(GridgovError):
 class CommandError(GridgovError):
     """A command was refused: its arguments or the state do not allow it; nothing changed.
 
+    Raised by the engine's commands and by the pure planners they call (a
+    ticket desk's, the bulk ticket path's, the supply planner's), before
+    anything is applied.
+
     Attributes:
         reason: why, in a few words a program can test (e.g. ``"already open"``).
         command: the command refused, when known.

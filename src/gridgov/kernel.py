@@ -755,12 +755,14 @@ class Kernel:
         state, start, ignored = self._from_snapshot()
         # A replay makes objects by the million: the cycle search waits (as
         # for every bulk operation, whatever the engine's pause_gc says).
+        # The events are read a chunk at a time, never all held at once.
+        replayed = 0
         with gc_paused():
-            events = self.journal.since(start)
             apply = state.apply
-            for event in events:
+            for event in self.journal.stream(start):
                 apply(event)
-        return state, state.deadlines(), LoadReport(start, len(events), ignored)
+                replayed += 1
+        return state, state.deadlines(), LoadReport(start, replayed, ignored)
 
     def _from_snapshot(self) -> tuple[EngineState, int, str | None]:
         """A new state from the latest snapshot if it can be trusted: (state, seq, why not)."""

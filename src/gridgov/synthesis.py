@@ -779,6 +779,9 @@ _INPUT_LEVELS = ("city", "district", "street", "community")
 #: The largest count a row may give (a community of a million households is
 #: ten times the largest there is): beyond it synthesis would run for hours.
 MAX_UNIT_COUNT = 1_000_000
+#: The most households a synthesised city may have in all (Jiamusi has about
+#: a million): beyond it synthesis would run for hours.
+MAX_CITY_HOUSEHOLDS = 20_000_000
 #: The most grid workers a synthesis may be asked for, per grid.
 MAX_WORKERS_PER_GRID = 50
 _URBAN = {"": None, "community": "community", "urban": "community"}
@@ -1011,7 +1014,22 @@ def _large(counts: Mapping[str, int]) -> list[str]:
     )
 
 
+def _check_size(rows: list[_Row], recipe: Recipe) -> None:
+    """Refuse a city too big to synthesise in reasonable time (:data:`MAX_CITY_HOUSEHOLDS`)."""
+    total = 0
+    for row in rows:
+        if row.level == "community":
+            given = row.counts.get("households")
+            if given is None:
+                given = round(row.counts.get("population", 0) / recipe.persons_per_household)
+            total += given
+    if total > MAX_CITY_HOUSEHOLDS:
+        why = f"{total:,} households in all; a synthesised city may have at most "
+        raise CityError([Problem("<synthesis>", 0, "households", why + f"{MAX_CITY_HOUSEHOLDS:,}")])
+
+
 def _synthesize(rows: list[_Row], seed: int, recipe: Recipe, grid_workers: int | None) -> City:
+    _check_size(rows, recipe)
     city_row = next(r for r in rows if r.level == "city")
     city = Unit(
         id=city_row.id,

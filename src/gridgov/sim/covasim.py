@@ -591,11 +591,59 @@ def _classes() -> tuple[type[Any], type[Any]]:
     return _make_classes(*_covasim())
 
 
+class _LayerWeights:
+    """The contact weights of Covasim's layers, for gridgov's intervention (a mixin:
+    the intervention's class is made once Covasim is imported)."""
+
+    coupling: _Coupling | None
+    sim: Any
+    _orig: dict[str, dict[str, Any]]
+    _weighted: dict[str, _WeightedLayer]
+
+    def _layer(self, key: str) -> _WeightedLayer:
+        """The weighting of layer ``key``, following the edges Covasim has now."""
+        layer = self._weighted.get(key)
+        if layer is None:
+            coupling = self.coupling
+            assert coupling is not None
+            orig = self._orig[key]
+            layer = _WeightedLayer(
+                orig["p1"],
+                orig["p2"],
+                orig["beta"],
+                coupling.map.compound,
+                len(coupling.map.compounds),
+            )
+            self._weighted[key] = layer
+        layer.follow(len(self.sim.networks[key].edges["p1"]), self.sim.people.alive.raw)
+        return layer
+
+    def apply_factors(self) -> None:
+        """Weight the layers' edges by the contact factors at both ends (0: cut)."""
+        coupling = self.coupling
+        assert coupling is not None
+        import numpy as np
+
+        before = coupling.applied if coupling.applied is not None else np.ones_like(coupling.factor)
+        changed = np.flatnonzero(before != coupling.factor)
+        factor = coupling.factor.astype(np.float32)
+        for key in self._orig:
+            edges = self.sim.networks[key].edges
+            self._layer(key).reweight(edges["beta"], factor, changed)
+        everyone = bool((coupling.factor == 1).all())
+        coupling.applied = None if everyone else coupling.factor.copy()
+        coupling.edges_cut = sum(layer.cut for layer in self._weighted.values())
+
+
 @functools.cache
 def _make_classes(cv: ModuleType, ss: ModuleType) -> tuple[type[Any], type[Any]]:
+    return _intervention_class(cv, ss), _recorder_class(ss)
+
+
+def _intervention_class(cv: ModuleType, ss: ModuleType) -> type[Any]:
     import numpy as np
 
-    class GridgovIntervention(cv.Intervention):  # type: ignore[misc,name-defined]
+    class GridgovIntervention(_LayerWeights, cv.Intervention):  # type: ignore[misc,name-defined]
         """Applies the day's zones to Covasim: contact weights, mass tests, seed infections."""
 
         def __init__(self, layers: Sequence[str], test_delay: int, **kwargs: Any) -> None:
@@ -623,40 +671,6 @@ def _make_classes(cv: ModuleType, ss: ModuleType) -> tuple[type[Any], type[Any]]
                 if key in nets
             }
 
-        def _layer(self, key: str) -> _WeightedLayer:
-            """The weighting of layer ``key``, following the edges Covasim has now."""
-            layer = self._weighted.get(key)
-            if layer is None:
-                coupling = self.coupling
-                assert coupling is not None
-                orig = self._orig[key]
-                layer = _WeightedLayer(
-                    orig["p1"],
-                    orig["p2"],
-                    orig["beta"],
-                    coupling.map.compound,
-                    len(coupling.map.compounds),
-                )
-                self._weighted[key] = layer
-            layer.follow(len(self.sim.networks[key].edges["p1"]), self.sim.people.alive.raw)
-            return layer
-
-        def apply_factors(self) -> None:
-            """Weight the layers' edges by the contact factors at both ends (0: cut)."""
-            coupling = self.coupling
-            assert coupling is not None
-            before = (
-                coupling.applied if coupling.applied is not None else np.ones_like(coupling.factor)
-            )
-            changed = np.flatnonzero(before != coupling.factor)
-            factor = coupling.factor.astype(np.float32)
-            for key in self._orig:
-                edges = self.sim.networks[key].edges
-                self._layer(key).reweight(edges["beta"], factor, changed)
-            everyone = bool((coupling.factor == 1).all())
-            coupling.applied = None if everyone else coupling.factor.copy()
-            coupling.edges_cut = sum(layer.cut for layer in self._weighted.values())
-
         def step(self) -> None:
             coupling = self.coupling
             if coupling is None:
@@ -677,17 +691,25 @@ def _make_classes(cv: ModuleType, ss: ModuleType) -> tuple[type[Any], type[Any]]
             coupling.imports = []
             coupling.tests_sealed = 0
             if coupling.test_prob.any():
-                chance = coupling.test_prob[coupling.map.compound]
-                count = len(chance)
-                chance[~self.sim.people.alive.raw[:count]] = 0.0
-                chance[covid.diagnosed.raw[:count]] = 0.0
-                candidates = ss.uids(np.flatnonzero(chance))
-                if len(candidates):
-                    self._mass_test.set(p=chance[candidates])
-                    chosen = candidates[self._mass_test.rvs(candidates)]
-                    coupling.tests_sealed = len(chosen)
-                    covid.test(chosen, test_delay=self.test_delay)
+                self.mass_test(coupling, covid)
 
+        def mass_test(self, coupling: _Coupling, covid: Any) -> None:
+            """Test the living, undiagnosed agents of compounds under mass testing."""
+            chance = coupling.test_prob[coupling.map.compound]
+            count = len(chance)
+            chance[~self.sim.people.alive.raw[:count]] = 0.0
+            chance[covid.diagnosed.raw[:count]] = 0.0
+            candidates = ss.uids(np.flatnonzero(chance))
+            if len(candidates):
+                self._mass_test.set(p=chance[candidates])
+                chosen = candidates[self._mass_test.rvs(candidates)]
+                coupling.tests_sealed = len(chosen)
+                covid.test(chosen, test_delay=self.test_delay)
+
+    return GridgovIntervention
+
+
+def _recorder_class(ss: ModuleType) -> type[Any]:
     class GovernanceRecorder(ss.Analyzer):  # type: ignore[misc,name-defined]
         """Writes the governance side of each day into the Covasim results."""
 
@@ -730,7 +752,7 @@ def _make_classes(cv: ModuleType, ss: ModuleType) -> tuple[type[Any], type[Any]]
             for name, _ in self.FIGURES:
                 self.results[name][self.ti] = figures.get(name, 0)
 
-    return GridgovIntervention, GovernanceRecorder
+    return GovernanceRecorder
 
 
 # ------------------------------------------------------------------ driver
