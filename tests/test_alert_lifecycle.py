@@ -593,18 +593,26 @@ class TestReplay:
         """The book dumps to JSON and loads back to the same book."""
         receive(gov, cap_message("A", T0, expires=T0 + timedelta(days=2), areas=[("x", [C1])]))
         receive(gov, cap_message("D", T0, areas=[("Grid 1", [])]))
-        data = json.loads(json.dumps(gov.alert_book._dump(), ensure_ascii=False))
+        data = json.loads(json.dumps(gov.alert_book.state(), ensure_ascii=False))
         book = AlertBook()
         book._load(data)
         assert book.snapshot() == gov.alert_book.snapshot()
         assert book.chains_on(C1) == gov.alert_book.chains_on(C1)
 
-    def test_refusal_is_not_kept_under_an_idempotency_key(self, gov: Engine) -> None:
-        """A hostile message retried with the same key is refused (and recorded) again."""
+    def test_a_refusal_under_an_idempotency_key_is_recorded_once(self, gov: Engine) -> None:
+        """A hostile message retried with the same key is refused again, recorded once
+        (issue 18: a retried refusal is one audit event); without a key, each is recorded."""
+        errors = []
+        for _ in range(2):
+            with pytest.raises(AlertError) as info:
+                gov.receive_alert("<alert>", key="feed-7")
+            errors.append(str(info.value))
+        assert errors[0] == errors[1]
+        assert len(gov.journal.select(type="alert.refused")) == 1
         for _ in range(2):
             with pytest.raises(AlertError):
-                gov.receive_alert("<alert>", key="feed-7")
-        assert len(gov.journal.select(type="alert.refused")) == 2
+                gov.receive_alert("<alert>")
+        assert len(gov.journal.select(type="alert.refused")) == 3
 
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "alerts.md"

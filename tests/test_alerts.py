@@ -565,7 +565,7 @@ class TestPlanAlert:
         """A Cancel with no area lifts what its referenced chain applied (from the book)."""
         book = AlertBook()
         sealed = plan(small_city, alert(info(area("x", EAST))))
-        book.apply("alert.received", sealed.event_data())
+        book._apply("alert.received", sealed.event_data())
         refs = (("test", "A1", SEALED_SENT),)
         cancel = attrs.evolve(
             alert(msg_type="Cancel", references=refs),

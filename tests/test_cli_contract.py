@@ -137,6 +137,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )
     write("units.csv", units.format(households=2400))
     write("units-huge.csv", units.format(households=10**13))
+    many = "".join(f"33010200100{i:02d},330102001,community,,C{i},1000000\n" for i in range(25))
+    write("units-huge-city.csv", units.format(households=1) + many)
     return files
 
 
@@ -253,6 +255,7 @@ def _cases() -> list[tuple[str, list[str], int]]:
         ("synth-devzero", ["synth", "/dev/zero", "--out", "{tmp}/s"], 1),
         ("synth-out-file", ["synth", "{cases.csv}", "--out", "{out-file}"], 1),
         ("synth-huge-households", ["synth", "{units-huge.csv}", "--out", "{tmp}/s"], 1),
+        ("synth-huge-city", ["synth", "{units-huge-city.csv}", "--out", "{tmp}/s"], 1),
         (
             "synth-grid-workers-huge",
             ["synth", "{units.csv}", "--out", "{tmp}/s", "--grid-workers", str(10**6)],
@@ -435,7 +438,7 @@ class TestWhatTheErrorsSay:
             if command == "simulate":
                 args = ["simulate", str(SCENARIOS / "small.toml"), "--out", str(run), "--quiet"]
             else:
-                args = ["report", str(run)]
+                args = ["report", str(run), "--quiet"]
             code = main(args)
         finally:
             run.chmod(0o700)
@@ -522,7 +525,7 @@ class TestReadOnlyOutputs:
     ) -> None:
         before = sorted(p.name for p in run.iterdir())
         _refuse_writes_in(monkeypatch, run, probe=True)
-        code = main(["report", str(run)])
+        code = main(["report", str(run), "--quiet"])
         out, err = capsys.readouterr()
         assert violations(code, 1, out, err) == []
         assert f"cannot write the report {run / 'report.html'}" in err
@@ -541,7 +544,7 @@ class TestReadOnlyOutputs:
         if command == "simulate":
             args = ["simulate", str(SCENARIOS / "small.toml"), "--out", str(run), "--quiet"]
         else:
-            args = ["report", str(run)]
+            args = ["report", str(run), "--quiet"]
         code = main(args)
         out, err = capsys.readouterr()
         assert violations(code, 1, out, err) == []

@@ -36,7 +36,7 @@ DOCUMENT_COMMANDS = {"export", "diagram", "report", "check"}
 def _synth(tmp: Path) -> list[str]:
     units = tmp / "units.csv"
     units.write_text(UNITS, encoding="utf-8")
-    return ["synth", str(units), "--out", str(tmp / "bundle")]
+    return ["synth", str(units), "--out", str(tmp / "bundle"), "--quiet"]
 
 
 def _sweep(tmp: Path) -> list[str]:

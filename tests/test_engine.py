@@ -21,6 +21,7 @@ from gridgov import (
     TransitionError,
     UnknownUnitError,
 )
+from gridgov.journal import MemoryJournal
 from gridgov.presets import small
 from gridgov.rules import CaseRule, ModeRule, ZoneStepDown
 
@@ -99,11 +100,11 @@ class TestConfirmedCase:
         assert changed["zone.changed"] == len(COMPOUNDS) - zones_now["open"]
 
     def test_case_in_the_future_is_refused(self) -> None:
-        """A case dated after the clock is refused and changes nothing."""
+        """A case dated after the clock is refused: no state changes, one refusal is recorded."""
         engine, clock = make_engine()
         with pytest.raises(GridgovError, match="in the future"):
             engine.report_case(east_compound(), at=clock.now() + DAY)
-        assert len(engine.journal) == 0
+        assert [e.type for e in engine.journal] == ["command.refused"]
         assert set(engine.zones().values()) == {"open"}
 
     def test_unknown_compound_is_refused(self) -> None:
@@ -111,7 +112,7 @@ class TestConfirmedCase:
         engine, _ = make_engine()
         with pytest.raises(UnknownUnitError, match="no compound with id 'nowhere'"):
             engine.report_case("nowhere")
-        assert len(engine.journal) == 0
+        assert [e.type for e in engine.journal] == ["command.refused"]
 
 
 class TestStepDown:
@@ -253,7 +254,7 @@ class TestDeclareAndLift:
         engine, _ = make_engine()
         with pytest.raises(GridgovError, match="cannot declare zone 'open'"):
             engine.declare(EAST, "open")
-        assert len(engine.journal) == 0
+        assert [e.type for e in engine.journal] == ["command.refused"]
 
     def test_unknown_target(self) -> None:
         """Declaring on an unknown unit or area names it."""
@@ -360,7 +361,7 @@ class TestAtomicity:
         """If the reducer fails mid-command, states and journal are restored."""
         engine, _ = make_engine()
         before = engine.snapshot()
-        _, zones = engine.boards
+        zones = engine._kernel.state.measures.zone_board  # the live board, not the view
         calls = {"n": 0}
         original = zones._force
 
@@ -382,7 +383,8 @@ class TestAtomicity:
 
     def test_failure_while_journaling_rolls_back(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """If the journal refuses the events, the applied state is put back."""
-        engine, _ = make_engine()
+        journal = MemoryJournal()
+        engine = Engine(CITY, clock=ManualClock(), journal=journal)
         engine.report_case(east_compound())
         before = engine.snapshot()
         length = len(engine.journal)
@@ -390,7 +392,7 @@ class TestAtomicity:
         def broken(*args: object, **kwargs: object) -> None:
             raise JournalError("disk full")
 
-        monkeypatch.setattr(engine.journal, "append", broken)
+        monkeypatch.setattr(journal, "append", broken)
         with pytest.raises(JournalError, match="disk full"):
             engine.declare(EAST)
         assert engine.snapshot() == before
@@ -483,10 +485,13 @@ class SwitchingMachine(RuleBasedStateMachine):
 
     @rule(unit=st.sampled_from(["nowhere", EAST]), zone=st.sampled_from(["open", "bogus"]))
     def rejected(self, unit: str, zone: str) -> None:
-        before = self._snapshot()
+        before, length = self._snapshot()
         with pytest.raises(GridgovError):
             self.engine.declare(unit, zone)
-        assert self._snapshot() == before
+        after, new_length = self._snapshot()
+        assert after == before, "a refusal changes no state"
+        assert new_length == length + 1, "a refusal is recorded as one audit event"
+        assert self.engine.journal[-1].type == "command.refused"
 
     @rule(compound=st.sampled_from(COMPOUNDS))
     def refused_actor(self, compound: str) -> None:

@@ -65,13 +65,16 @@ class TestTicketCommands:
         assert Engine.replay(CITY, list(gov.journal)).snapshot() == gov.snapshot()
 
     def test_illegal_step_changes_nothing(self) -> None:
-        """Scoring a ticket that was never handled is refused and records nothing."""
+        """Scoring a ticket that was never handled is refused: the ticket is as it was,
+        and the refusal is recorded (one ``command.refused`` event)."""
         gov, _ = engine()
         ticket = gov.open_ticket(GRID, "garbage").events[0].data["ticket"]
-        length = len(gov.journal)
+        length, before = len(gov.journal), gov.snapshot()
         with pytest.raises(TransitionError):
             gov.handle_ticket(ticket, "score", score=5)
-        assert len(gov.journal) == length
+        assert gov.snapshot() == before
+        (refusal,) = list(gov.journal)[length:]
+        assert (refusal.type, refusal.data["error"]) == ("command.refused", "TransitionError")
 
     def test_jurisdiction(self) -> None:
         """Another street cannot handle this street's tickets (and the refusal is audited)."""

@@ -25,7 +25,7 @@ def written(path: Path) -> dict[str, object]:
         engine.report_case(compound)
     engine.open_ticket(COMPOUNDS[0], "medicine", key="t")
     live = engine.snapshot()
-    engine.journal.close()  # no snapshot: everything is replayed
+    engine._kernel.journal.close()  # no snapshot: everything is replayed
     return live
 
 
@@ -176,7 +176,7 @@ def corruption_trials(tmp_path: Path, trials: int) -> dict[str, int]:
                 # Anything else believed is a silently wrong state.
                 raise AssertionError(f"trial {trial} ({kind}): a wrong state was believed")
         finally:
-            engine.journal.close()
+            engine._kernel.journal.close()
         path.unlink()
     return outcome
 

@@ -105,7 +105,7 @@ def test_scenario_3_snapshot_beyond_the_events_is_ignored(tmp_path: Path) -> Non
     # The state a later, lost command would have left: a ticket.
     engine.open_ticket(COMPOUNDS[1], "medicine", key="t1")
     ahead = engine._kernel.state.dump()
-    engine.journal.close()
+    engine._kernel.journal.close()
     db = sqlite3.connect(path)
     with db:
         keys = db.execute("SELECT COUNT(*) FROM commands").fetchone()[0]
@@ -122,3 +122,23 @@ def test_scenario_3_snapshot_beyond_the_events_is_ignored(tmp_path: Path) -> Non
     assert again.snapshot() != live  # the ticket's command is in the journal ...
     assert len(again.tickets) == 1  # ... and was replayed, not taken from the snapshot
     again.close()
+
+
+def test_a_keyed_command_without_events_after_a_snapshot_keeps_it_trusted(
+    tmp_path: Path,
+) -> None:
+    """An ``advance`` with nothing due, under a key, right after a snapshot records its
+    key but no event: the snapshot's count of keys still matches, so it is used (found
+    by the hypothesis test of the arguments: it was reported untrusted and replayed)."""
+    path = tmp_path / "j.sqlite"
+    engine = Engine.open(path, city=CITY, clock=ManualClock())
+    engine.report_case(COMPOUNDS[0], key="case")
+    engine.close()  # snapshots
+    with Engine.open(path, city=CITY, clock=ManualClock()) as again:
+        assert again.advance(key="tick").events == ()
+        live = again.snapshot()
+    with Engine.open(path, city=CITY, clock=ManualClock()) as third:
+        assert third.load_report.ignored is None
+        assert third.load_report.snapshot > 0
+        assert third.snapshot() == live
+        assert third.advance(key="tick").events == ()  # the key is still known

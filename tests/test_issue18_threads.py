@@ -7,8 +7,9 @@ import threading
 from datetime import timedelta
 
 from gridgov import Engine, GridgovError, ManualClock
+from gridgov.model import PersonKind
 from gridgov.presets import small
-from gridgov.testing import check_invariants
+from gridgov.testing import cap_message, check_invariants
 
 CITY = small()
 COMPOUNDS = sorted(CITY.compounds)
@@ -63,4 +64,85 @@ def test_four_readers_four_writers() -> None:
         thread.join()
     assert errors == []
     clock.advance(timedelta(hours=1))
+    check_invariants(engine)
+
+
+def test_views_under_four_readers_four_writers() -> None:
+    """engine.roster, engine.tickets, engine.alert_book, engine.boards, engine.reviews
+    and engine.pools read while four writers run the whole command mix (tickets, tasks,
+    alerts): no reader ever fails, and every view is consistent with itself."""
+    clock = ManualClock()
+    engine = Engine(CITY, clock=clock)
+    community = CITY.chain.community_of(COMPOUNDS[0])
+    members = sorted(
+        p.id
+        for p in CITY.people.values()
+        if p.kind.value == "in_service_member" and p.home == community
+    )
+    errors: list[BaseException] = []
+    stop = threading.Event()
+    reads = [0]
+
+    def write(n: int) -> None:
+        try:
+            for i in range(40):
+                compound = COMPOUNDS[(n * 5 + i) % len(COMPOUNDS)]
+                with contextlib.suppress(GridgovError):
+                    step = (n + i) % 6
+                    if step == 0:
+                        engine.report_case(compound)
+                    elif step == 1:
+                        engine.open_ticket(compound, "medicine", description=f"w{n} {i}")
+                    elif step == 2:
+                        tickets = [t.id for t in engine.tickets if t.state == "accepted"]
+                        if tickets:
+                            engine.handle_ticket(tickets[0], "classify")
+                    elif step == 3:
+                        task = engine.post_task(community, "medicine_delivery", capacity=3)
+                        engine.claim(task.events[0].data["post"], members[(n + i) % len(members)])
+                    elif step == 4:
+                        engine.hand_back(members[(n + i) % len(members)])
+                    else:
+                        when = clock.now() - timedelta(minutes=1)
+                        xml = cap_message(f"A{n}-{i}", when, areas=[("x", [compound])])
+                        engine.receive_alert(xml)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                roster = engine.roster
+                for person, (assignment, _) in roster.assignment.items():
+                    assert person in roster.holders[assignment.post]
+                for post in roster.posts.values():
+                    len(roster.holders.get(post.id, ()))
+                tickets = list(engine.tickets)
+                assert len({t.id for t in tickets}) == len(tickets)
+                len(engine.tickets)
+                book = engine.alert_book
+                for key in list(book.chains):
+                    book.chain_of(key)
+                book.live()
+                assert isinstance(engine.reviews, list)
+                modes, zones = engine.boards
+                modes.states_of()
+                zones.states_of()
+                engine.pools.candidates("community", community, PersonKind.IN_SERVICE_MEMBER)
+                reads[0] += 1
+        except BaseException as exc:
+            errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in readers + writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    stop.set()
+    for thread in readers:
+        thread.join()
+    assert errors == []
+    assert reads[0] > 0
+    assert len(engine.tickets) > 0
     check_invariants(engine)

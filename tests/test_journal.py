@@ -145,6 +145,19 @@ class TestEventRecords:
 class TestSqliteJournal:
     """The SQLite store: append-only, one transaction per command, gap-free."""
 
+    def test_stream_reads_in_chunks(self, tmp_path: Path) -> None:
+        """A stream gives the events of since(), whatever the chunk size, in order."""
+        journal = SqliteJournal(tmp_path / "j.sqlite")
+        journal.append([event(1), event(2, a=1), event(3)])
+        journal.append([event(4, b="x"), event(5)])
+        memory = MemoryJournal()
+        memory.append(journal.since(0))
+        for chunk in (1, 2, 3, 10):
+            for seq in (0, 2, 5):
+                assert list(journal.stream(seq, chunk)) == journal.since(seq)
+                assert list(memory.stream(seq)) == journal.since(seq)
+        journal.close()
+
     def test_append_and_read(self, tmp_path: Path) -> None:
         """Events come back in order, by range, by command and by filter."""
         journal = SqliteJournal(tmp_path / "j.sqlite")
@@ -212,7 +225,7 @@ class TestSqliteJournal:
         engine = Engine.open(path, city=CITY, clock=ManualClock())
         for compound in COMPOUNDS:
             engine.report_case(compound)
-        engine.journal.close()  # no snapshot: the last pages hold events
+        engine._kernel.journal.close()  # no snapshot: the last pages hold events
         size = path.stat().st_size
         with path.open("r+b") as handle:
             handle.seek(size - 4096)
@@ -266,7 +279,7 @@ class TestEngineOpen:
             if i % 4 == 0:
                 engine.lift(TOWNSHIP)
         engine.advance(clock.now() + timedelta(days=1))
-        engine.journal.close()  # no final snapshot: the tail must be replayed
+        engine._kernel.journal.close()  # no final snapshot: the tail must be replayed
         journal = SqliteJournal(path)
         snapshot = journal.latest_snapshot()
         assert snapshot is not None
@@ -586,19 +599,19 @@ class TestCrash:
             assert missing == [], "a command reported committed was lost"
             reopened = Engine.open(path, city=CITY, clock=ManualClock())
             assert reopened.snapshot() == Engine.replay(CITY, events).snapshot()
-            reopened.journal.close()
+            reopened._kernel.journal.close()
         clock = ManualClock()
         reference = Engine(CITY, clock=clock)
         run_script(reference, clock)
         final = Engine.open(path, city=CITY, clock=ManualClock())
         assert state_of(final) == state_of(reference)
-        final.journal.close()
+        final._kernel.journal.close()
 
 
 @settings(max_examples=20, deadline=None)
 @given(st.sampled_from(COMPOUNDS), st.sampled_from([EAST, "nowhere", STREET]))
 def test_unknown_units_change_nothing(compound: str, target: str) -> None:
-    """Commands naming unknown units raise a gridgov error and change nothing."""
+    """Commands naming unknown units raise a gridgov error and change no state."""
     engine = Engine(CITY, clock=ManualClock())
     engine.report_case(compound)
     before, length = engine.snapshot(), len(engine.journal)
@@ -607,9 +620,12 @@ def test_unknown_units_change_nothing(compound: str, target: str) -> None:
     with pytest.raises(GridgovError):
         engine.report_case("ghost-compound")
     assert engine.snapshot() == before
-    assert len(engine.journal) == length
+    # Each refusal is one audit event, nothing else.
+    assert [e.type for e in list(engine.journal)[length:]] == ["command.refused"] * 2
 
 
 def test_memory_journal_default() -> None:
     """Without a path the engine keeps its events in memory."""
-    assert isinstance(Engine(CITY).journal, MemoryJournal)
+    journal = Engine(CITY).journal
+    assert not journal.durable
+    assert journal.path is None

@@ -73,7 +73,7 @@ class TestWholeState:
         """With a snapshot every few events, each one covers whole commands only."""
         path = tmp_path / "j.sqlite"
         engine, _ = written(path, snapshot_every=3)
-        engine.journal.close()
+        engine._kernel.journal.close()
         journal = SqliteJournal(path)
         latest = journal.latest_snapshot()
         assert latest is not None

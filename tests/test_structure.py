@@ -136,6 +136,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "gridgov._gc",
             "gridgov._files",
             "gridgov._progress",
+            "gridgov._arguments",
             "gridgov._interrupts",
             "gridgov.records",
         ),

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from gridgov import Engine, ManualClock, Rules
-from gridgov.journal import SqliteJournal
 from gridgov.testing import (
     EventCapture,
     advance_by,
@@ -39,7 +38,8 @@ class TestPluginFixtures:
     def test_durable_engine_fixture(self, gridgov_durable_engine: Engine) -> None:
         """gridgov_durable_engine writes to a SQLite journal."""
         gridgov_durable_engine.report_case(COMPOUND)
-        assert isinstance(gridgov_durable_engine.journal, SqliteJournal)
+        assert gridgov_durable_engine.journal.durable
+        assert gridgov_durable_engine.journal.path is not None
         assert len(gridgov_durable_engine.journal) > 0
 
     def test_plugin_is_registered(self, pytestconfig: pytest.Config) -> None:

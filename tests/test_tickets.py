@@ -14,7 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gridgov import ClockError, Event, GridgovError, TransitionError, UnknownUnitError
+from gridgov import (
+    ClockError,
+    Event,
+    GridgovError,
+    NotFoundError,
+    TransitionError,
+    UnknownUnitError,
+)
 from gridgov.clock import EPOCH
 from gridgov.open311 import FIELDS, dumps, service_requests
 from gridgov.presets import small
@@ -501,7 +508,7 @@ class TestRefusals:
         """An unknown ticket, a taken number or unexpected data is refused."""
         desk = desk_with()
         ticket = desk.open(GRID, "repair", T0).id
-        with pytest.raises(UnknownUnitError, match="no ticket with id 'T9'"):
+        with pytest.raises(NotFoundError, match="no ticket with id 'T9'"):
             desk.trigger("T9", "classify", T0)
         with pytest.raises(GridgovError, match="already exists"):
             desk.open(GRID, "repair", T0, ticket=ticket)

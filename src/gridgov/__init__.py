@@ -15,6 +15,7 @@ from gridgov.depots import load_depots, synth_depots
 from gridgov.engine import CommandResult, Engine
 from gridgov.errors import (
     AlertError,
+    ArgumentError,
     AuthorityError,
     ChainError,
     CityError,
@@ -60,6 +61,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AlertError",
+    "ArgumentError",
     "AuthorityError",
     "BigPartyCommittee",
     "Building",

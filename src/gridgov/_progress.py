@@ -8,20 +8,27 @@ done. Off a terminal (CI, a pipe, a log file), one short line every few
 seconds (``day 12/60, 3.1 s``) and a last one when the work ends, if any
 was printed. Both go to standard error, so standard output keeps only results.
 
+Work without steps to count (building the city, writing the plots and the
+report) is a :class:`Phase`: a spinner with the time so far on a terminal;
+off a terminal a line every few seconds while it lasts (``sept17: writing
+the report, 2.0 s``) and a last one when it ends, if any was printed.
+
 ``GRIDGOV_PROGRESS_SECONDS`` sets the seconds between lines off a terminal
-(default 2; 0 prints a line at every step).
+(default 2; 0 prints a line at every step, and at the start and end of
+every phase).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import IO, Any
 
-__all__ = ["Progress"]
+__all__ = ["Phase", "Progress"]
 
 #: Seconds between two progress lines off a terminal.
 DEFAULT_EVERY = 2.0
@@ -174,3 +181,97 @@ def _rich_bar(progress: Progress) -> tuple[Any, Any]:
     task = bar.add_task(progress.label or progress.what, total=progress.total)
     bar.start()
     return bar, task
+
+
+class Phase:
+    """A stretch of work without steps to count, shown as ``label: what, 3.1 s``.
+
+    Args:
+        what: what is being done (``building the city``).
+        enabled: False shows nothing (``--quiet``, or a library call).
+        label: a short name shown before it (the scenario's).
+        stream: where to write (standard error by default).
+    """
+
+    def __init__(
+        self, what: str, *, enabled: bool = True, label: str = "", stream: IO[str] | None = None
+    ) -> None:
+        self.what = what
+        self.label = label
+        self.enabled = enabled
+        self.stream = stream if stream is not None else sys.stderr
+        self._start = time.monotonic()
+        self._every = _every()
+        self._printed = False
+        self._done = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._bar: Any = None
+
+    def line(self, done: bool = False) -> str:
+        """The off-terminal line: ``sept17: writing the report, 2.0 s``."""
+        head = f"{self.label}: " if self.label else ""
+        end = " done" if done else ""
+        return f"{head}{self.what}{end}, {time.monotonic() - self._start:.1f} s"
+
+    def __enter__(self) -> Phase:
+        self._start = time.monotonic()
+        if not self.enabled:
+            return self
+        if _isatty(self.stream):
+            self._bar = _rich_spinner(self)
+            return self
+        if self._every == 0:
+            self._write(self.line())
+        else:
+            # A line every few seconds while the work lasts, from a thread that
+            # only sleeps and writes: the work itself is not touched.
+            self._ticker = threading.Thread(target=self._tick, name="gridgov progress", daemon=True)
+            self._ticker.start()
+        return self
+
+    def _tick(self) -> None:
+        while not self._done.wait(self._every):
+            self._write(self.line())
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):  # a closed or broken stream: progress is not worth failing
+            self.enabled = False
+            self._done.set()
+        else:
+            self._printed = True
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._done.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+        elif self.enabled and self._printed and kind is None:
+            self._write(self.line(done=True))
+
+
+def _rich_spinner(phase: Phase) -> Any:
+    from rich.console import Console
+    from rich.progress import Progress as RichProgress
+    from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    head = f"{phase.label}: " if phase.label else ""
+    bar = RichProgress(
+        SpinnerColumn(),
+        TextColumn(f"{head}{phase.what}"),
+        TimeElapsedColumn(),
+        console=Console(file=phase.stream),
+        transient=True,
+    )
+    bar.add_task(phase.what, total=None)
+    bar.start()
+    return bar

@@ -32,6 +32,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, NoReturn, Protocol
 from xml.etree.ElementTree import Element, ParseError
 
@@ -65,6 +66,7 @@ __all__ = [
     "URGENCIES",
     "VALUE_NAMES",
     "AlertBook",
+    "AlertBookView",
     "AlertChain",
     "AlertError",
     "AlertPlan",
@@ -1206,8 +1208,9 @@ ALERT_EVENTS = frozenset(
 class AlertBook:
     """What the engine remembers of alerts: messages seen, chains, open reviews.
 
-    Only the engine changes it, and only by :meth:`apply` with recorded
-    events, so replaying the journal rebuilds it exactly. Planners read it.
+    Only the engine changes it, and only by applying recorded events (the
+    reducer's step for alerts), so replaying the journal rebuilds it exactly.
+    Planners read it; an engine shows it as a read-only :class:`AlertBookView`.
     """
 
     def __init__(self) -> None:
@@ -1251,7 +1254,7 @@ class AlertBook:
                 out.append((due, chain.id))
         return out
 
-    def apply(self, type: str, data: Mapping[str, Any]) -> None:
+    def _apply(self, type: str, data: Mapping[str, Any]) -> None:
         """Take one recorded alert event (the reducer's step for alerts)."""
         message = data.get("message")
         if type in ("alert.received", "alert.refused") and isinstance(message, str):
@@ -1269,7 +1272,7 @@ class AlertBook:
 
     def _apply_event(self, event: Any) -> None:
         """The reducer's step for an event object (anything with ``type`` and ``data``)."""
-        self.apply(event.type, event.data)
+        self._apply(event.type, event.data)
 
     def _dump(self) -> dict[str, Any]:
         """JSON-ready data of the whole book (for data-only snapshots)."""
@@ -1318,6 +1321,80 @@ class AlertBook:
         book.reviews = {k: Review.from_json(v) for k, v in state["reviews"].items()}
         book.review_count = int(state["review_count"])
         return book
+
+
+class AlertBookView:
+    """The read-only face of an engine's :class:`AlertBook` (:attr:`gridgov.Engine.alert_book`).
+
+    Queries only; what it returns cannot change the book (read-only
+    mappings, frozensets, fresh lists). Only the engine's commands change the
+    book, through recorded events.
+
+    Args:
+        book: the book viewed.
+    """
+
+    __slots__ = ("_book",)
+
+    def __init__(self, book: AlertBook) -> None:
+        self._book = book
+
+    def __repr__(self) -> str:
+        book = self._book
+        return f"<AlertBookView: {len(book.chains)} chains, {len(book.reviews)} open reviews>"
+
+    @property
+    def seen(self) -> frozenset[str]:
+        """Keys of every readable message received."""
+        return frozenset(self._book.seen)
+
+    @property
+    def chains(self) -> Mapping[str, AlertChain]:
+        """Chains by id."""
+        return MappingProxyType(self._book.chains)
+
+    @property
+    def index(self) -> Mapping[str, str]:
+        """Chain id by message key (also keys only referenced so far)."""
+        return MappingProxyType(self._book.index)
+
+    @property
+    def reviews(self) -> Mapping[str, Review]:
+        """Open reviews by id."""
+        return MappingProxyType(self._book.reviews)
+
+    @property
+    def review_count(self) -> int:
+        """Reviews ever opened."""
+        return self._book.review_count
+
+    def chain_of(self, key: str) -> AlertChain | None:
+        """The chain a message key belongs to, if any."""
+        return self._book.chain_of(key)
+
+    def requiring(self, unit: str) -> Iterator[AlertChain]:
+        """Chains with a measure in force on ``unit`` itself."""
+        return self._book.requiring(unit)
+
+    def chains_on(self, unit: str) -> frozenset[str]:
+        """Ids of chains with a measure in force on ``unit`` itself."""
+        return frozenset(self._book.chains_on(unit))
+
+    def live(self) -> list[AlertChain]:
+        """Scheduled and active chains, by id."""
+        return self._book.live()
+
+    def deadlines(self) -> list[tuple[datetime, str]]:
+        """(due, chain id) of every chain with a deadline."""
+        return self._book.deadlines()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole book, comparable with ``==`` (for replay checks)."""
+        return self._book.snapshot()
+
+    def state(self) -> dict[str, Any]:
+        """JSON-ready data of the whole book (what :meth:`AlertBook.restore` takes)."""
+        return self._book.state()
 
 
 class ZoneView(Protocol):
@@ -1490,6 +1567,21 @@ def _wanted(
                 out.reasons.append(f"{where}: not in {city.name} ({'; '.join(match.notes)})")
             else:
                 pending.append((where, zone, info.language, area, match))
+    _review_pending(out, alert, pending, languages_resolved)
+    if starts:
+        # The earliest info start, but only when every info has one.
+        out.start = None if any(t is None for t in starts) else min(t for t in starts if t)
+        out.end = None if any(t is None for t in ends) else max(t for t in ends if t)
+    return out
+
+
+def _review_pending(
+    out: _Wanted,
+    alert: CapAlert,
+    pending: list[tuple[str, str, str, CapArea, _Match]],
+    languages_resolved: set[str],
+) -> None:
+    """Areas no unit matched: dropped as translations, or one review per zone."""
     coded = {
         info.language
         for info in alert.infos
@@ -1514,11 +1606,6 @@ def _wanted(
             whys.append(f"{where}: {notes}")
     for zone, (cands, whys) in unresolved.items():
         out.review.append((zone, (), tuple(cands), tuple(whys)))
-    if starts:
-        # The earliest info start, but only when every info has one.
-        out.start = None if any(t is None for t in starts) else min(t for t in starts if t)
-        out.end = None if any(t is None for t in ends) else max(t for t in ends if t)
-    return out
 
 
 def _by_unit(measures: Measures) -> dict[str, str]:
@@ -1718,19 +1805,50 @@ def plan_alert(
     """
     if not isinstance(now, datetime) or now.utcoffset() is None:
         raise AlertError(f"now={now!r} is not an aware datetime; expected one with its UTC offset")
-    rule = AlertRule() if rule is None else rule
-    book = AlertBook() if book is None else book
-    zones = zones if zones is not None else (lambda _compound: "open")
-    key = message_key(alert.sender, alert.identifier, alert.sent)
+    planning = _MessagePlanning(
+        city,
+        alert,
+        AlertRule() if rule is None else rule,
+        now,
+        AlertBook() if book is None else book,
+        zones if zones is not None else (lambda _compound: "open"),
+        matcher,
+    )
+    return planning.run(exercise)
 
-    def plan(outcome: str, reasons: Iterable[str], **fields: Any) -> AlertPlan:
+
+class _MessagePlanning:
+    """The steps of :func:`plan_alert` for one message (a pure computation)."""
+
+    def __init__(
+        self,
+        city: City,
+        alert: CapAlert,
+        rule: AlertRule,
+        now: datetime,
+        book: AlertBook,
+        zones: Callable[[str], str],
+        matcher: AreaMatcher | None,
+    ) -> None:
+        self.city, self.alert, self.rule, self.now = city, alert, rule, now
+        self.book, self.zones, self.matcher = book, zones, matcher
+        self.key = message_key(alert.sender, alert.identifier, alert.sent)
+        self.reasons: list[str] = []
+        #: The chains this message belongs to: those of its references (same
+        #: sender only) and its own.
+        self.chains: dict[str, AlertChain] = {}
+        #: References to messages never received.
+        self.unknown: list[str] = []
+
+    def plan(self, outcome: str, reasons: Iterable[str], **fields: Any) -> AlertPlan:
+        alert = self.alert
         return AlertPlan(
             alert=alert.identifier,
             outcome=outcome,
             zone=fields.pop("zone", None),
             units=tuple(fields.pop("units", ())),
             reasons=tuple(reasons),
-            message=key,
+            message=self.key,
             sender=alert.sender,
             msg_type=alert.msg_type,
             status=alert.status,
@@ -1738,55 +1856,63 @@ def plan_alert(
             **fields,
         )
 
-    if key in book.seen:
-        return plan("duplicate", [f"message {key} was received before: nothing changes"])
-    if alert.status != "Actual" and not (exercise and alert.status == "Exercise"):
-        return plan("ignore", [f"status {alert.status}: {_STATUS_REASONS[alert.status]}"])
-    if alert.msg_type in ("Ack", "Error"):
-        return plan("ignore", [f"msgType {alert.msg_type} carries no measure"])
-
-    # The chains this message belongs to: those of its references (same sender only).
-    reasons: list[str] = []
-    chains: dict[str, AlertChain] = {}
-    unknown: list[str] = []
-    for sender, identifier, sent in alert.references:
-        ref = message_key(sender, identifier, sent)
-        if sender != alert.sender:
-            reasons.append(
-                f"reference {ref} is another sender's: a sender updates or cancels only its own"
+    def run(self, exercise: bool) -> AlertPlan:
+        alert, key, book = self.alert, self.key, self.book
+        if key in book.seen:
+            return self.plan("duplicate", [f"message {key} was received before: nothing changes"])
+        if alert.status != "Actual" and not (exercise and alert.status == "Exercise"):
+            return self.plan("ignore", [f"status {alert.status}: {_STATUS_REASONS[alert.status]}"])
+        if alert.msg_type in ("Ack", "Error"):
+            return self.plan("ignore", [f"msgType {alert.msg_type} carries no measure"])
+        self._find_chains()
+        chains = self.chains
+        newer = sorted(c.latest for c in chains.values() if c.latest > alert.sent)
+        if newer:
+            return self.plan(
+                "stale",
+                [
+                    f"sent {alert.sent.isoformat()} is older than {newer[-1].isoformat()}, the "
+                    "newest message applied to its chain: refused as stale",
+                    *self.reasons,
+                ],
+                index=tuple((key, c) for c in sorted(chains)[:1]),
             )
-            continue
-        found = book.chain_of(ref)
-        if found is None:
-            unknown.append(ref)
-        else:
-            chains[found.id] = found
-    own = book.chain_of(key)
-    if own is not None:
-        chains[own.id] = own
-    newer = sorted(c.latest for c in chains.values() if c.latest > alert.sent)
-    if newer:
-        return plan(
-            "stale",
-            [
-                f"sent {alert.sent.isoformat()} is older than {newer[-1].isoformat()}, the newest "
-                "message applied to its chain: refused as stale",
-                *reasons,
-            ],
-            index=tuple((key, c) for c in sorted(chains)[:1]),
-        )
-    planner = _Planner(city, book, zones)
-    index = [(ref, "") for ref in unknown]
-    lowers: list[tuple[str, str, bool]]
-    releases: list[str]
-    touched: list[str]
-    declares: Measures
+        if alert.msg_type == "Cancel":
+            return self.cancel()
+        return self.alert_or_update()
 
-    if alert.msg_type == "Cancel":
+    def _find_chains(self) -> None:
+        alert, book = self.alert, self.book
+        for sender, identifier, sent in alert.references:
+            ref = message_key(sender, identifier, sent)
+            if sender != alert.sender:
+                self.reasons.append(
+                    f"reference {ref} is another sender's: a sender updates or cancels only its own"
+                )
+                continue
+            found = book.chain_of(ref)
+            if found is None:
+                self.unknown.append(ref)
+            else:
+                self.chains[found.id] = found
+        own = book.chain_of(self.key)
+        if own is not None:
+            self.chains[own.id] = own
+
+    def cancel(self) -> AlertPlan:
+        """A Cancel: end the chains it refers to and lift what they applied."""
+        alert, key, chains, unknown, reasons = (
+            self.alert,
+            self.key,
+            self.chains,
+            self.unknown,
+            self.reasons,
+        )
         if not alert.references:
-            return plan("ignore", ["Cancel names no reference: nothing is known to cancel"])
+            return self.plan("ignore", ["Cancel names no reference: nothing is known to cancel"])
+        planner = _Planner(self.city, self.book, self.zones)
         ended = set(chains)
-        lowers = []
+        lowers: list[tuple[str, str, bool]] = []
         units: set[str] = set()
         out: list[AlertChain] = []
         for chain in sorted(chains.values(), key=lambda c: c.id):
@@ -1811,186 +1937,231 @@ def plan_alert(
                 )
             )
         if not out:
-            # Referenced messages not received (yet): their chain is closed,
-            # so that a late copy of them is refused as stale.
-            closed = AlertChain(
-                id=key,
-                sender=alert.sender,
-                messages=(*unknown, key),
-                latest=alert.sent,
-                state="ended",
-                ended_by=f"Cancel {alert.identifier}",
-            )
-            return plan(
-                "ignore",
-                [
-                    *reasons,
-                    f"Cancel refers to {', '.join(unknown) or 'nothing'} not received: nothing "
-                    "to lift (a late copy of them will be refused as stale)",
-                ],
-                chains=(closed,),
-                index=tuple((k, key) for k in (*unknown, key)),
-            )
-        superseded = tuple(sorted(r.id for r in book.reviews.values() if r.chain in ended))
+            return self._cancel_unknown()
+        superseded = tuple(sorted(r.id for r in self.book.reviews.values() if r.chain in ended))
         kept = sum(1 for c in chains.values() for _ in c.applied) and not lowers
         if kept:
             reasons.append("nothing lowered: what the chain applied is still required or changed")
-        return plan(
+        return self.plan(
             "lift",
             reasons,
             zone="open",
             units=sorted(units),
             lowers=tuple(lowers),
             chains=tuple(out),
-            index=((key, out[0].id), *((k, out[0].id) for k, _ in index)),
+            index=((key, out[0].id), *((k, out[0].id) for k in unknown)),
             superseded=superseded,
         )
 
-    # Alert or Update.
-    if not alert.infos:
-        return plan("ignore", [*reasons, f"{alert.msg_type} carries no <info>: no measure"])
-    wanted = _wanted(city, alert, rule, now, matcher)
-    reasons += wanted.reasons
-    base = min(chains.values(), key=lambda c: c.id) if chains else None
-    if base is None and unknown and (wanted.handled or wanted.review):
-        reasons.append(
-            f"refers to {', '.join(unknown)} not received: taken as the start of a chain"
+    def _cancel_unknown(self) -> AlertPlan:
+        """A Cancel of messages not received (yet): their chain is closed, so that a
+        late copy of them is refused as stale."""
+        alert, key, unknown = self.alert, self.key, self.unknown
+        closed = AlertChain(
+            id=key,
+            sender=alert.sender,
+            messages=(*unknown, key),
+            latest=alert.sent,
+            state="ended",
+            ended_by=f"Cancel {alert.identifier}",
         )
-    if not wanted.handled and not wanted.review:
-        if wanted.expired is not None and not wanted.by_zone:
-            reasons.append("already expired when received: does nothing")
-        if base is None:
-            return plan("ignore", reasons)
-        if not wanted.health:
-            # Nothing this rule reads (another category, or expired): the
-            # chain stays as it is; only a health info can supersede it.
-            reasons.append(f"the chain {base.id} stays as it is")
-            return plan("ignore", reasons, index=((key, base.id),))
-    chain_id = base.id if base is not None else key
-    old_applied = _merge(city, *(c.applied for c in chains.values()))
-    measures = _measures(city, wanted.by_zone, reasons)
-    # Parts that need a person: unresolved areas, and new measures too wide.
-    reviews: list[Review] = []
-    count = book.review_count
+        return self.plan(
+            "ignore",
+            [
+                *self.reasons,
+                f"Cancel refers to {', '.join(unknown) or 'nothing'} not received: nothing "
+                "to lift (a late copy of them will be refused as stale)",
+            ],
+            chains=(closed,),
+            index=tuple((k, key) for k in (*unknown, key)),
+        )
 
-    def review(
-        zone: str, units: tuple[str, ...], candidates: tuple[str, ...], why: Sequence[str]
-    ) -> None:
-        nonlocal count
-        count += 1
-        reviews.append(
-            Review(
-                f"R{count:06d}",
-                chain_id,
-                key,
-                alert.identifier,
-                zone,
-                units,
-                candidates,
-                tuple(why),
+    def alert_or_update(self) -> AlertPlan:
+        """An Alert or an Update: start a chain, or supersede the one it refers to."""
+        alert, chains, unknown, reasons = self.alert, self.chains, self.unknown, self.reasons
+        if not alert.infos:
+            return self.plan(
+                "ignore", [*reasons, f"{alert.msg_type} carries no <info>: no measure"]
             )
-        )
+        wanted = _wanted(self.city, alert, self.rule, self.now, self.matcher)
+        reasons += wanted.reasons
+        base = min(chains.values(), key=lambda c: c.id) if chains else None
+        if base is None and unknown and (wanted.handled or wanted.review):
+            reasons.append(
+                f"refers to {', '.join(unknown)} not received: taken as the start of a chain"
+            )
+        if not wanted.handled and not wanted.review:
+            if wanted.expired is not None and not wanted.by_zone:
+                reasons.append("already expired when received: does nothing")
+            if base is None:
+                return self.plan("ignore", reasons)
+            if not wanted.health:
+                # Nothing this rule reads (another category, or expired): the
+                # chain stays as it is; only a health info can supersede it.
+                reasons.append(f"the chain {base.id} stays as it is")
+                return self.plan("ignore", reasons, index=((self.key, base.id),))
+        chain_id = base.id if base is not None else self.key
+        old_applied = _merge(self.city, *(c.applied for c in chains.values()))
+        measures, reviews = self._screen(wanted, chain_id, old_applied)
+        return self._supersede(wanted, base, chain_id, old_applied, measures, reviews)
 
-    for r_zone, r_units, candidates, why in wanted.review:
-        review(r_zone, r_units, candidates, why)
-    fresh = _new_part(city, old_applied, measures)
-    high = _too_high(city, rule, fresh)
-    trimmed = {z: set(us) for z, us in wanted.by_zone.items()}
-    if high:
-        # Units too high go to a person; what they would have covered is
-        # planned without them, so a community named beside them still applies.
-        high_units = {u for _, us in high for u in us}
-        high_why = _high_reason(city, rule, high_units)
-        for h_zone, h_units in high:
-            review(h_zone, h_units, (), [high_why])
-        trimmed = {z: us - high_units for z, us in trimmed.items()}
-        measures = _measures(city, trimmed, [])
+    def _screen(
+        self, wanted: _Wanted, chain_id: str, old_applied: Measures
+    ) -> tuple[Measures, list[Review]]:
+        """The measures to apply, and the parts that need a person: unresolved areas,
+        and new measures too high or too wide."""
+        city, rule, alert = self.city, self.rule, self.alert
+        measures = _measures(city, wanted.by_zone, self.reasons)
+        reviews: list[Review] = []
+        count = self.book.review_count
+
+        def review(
+            zone: str, units: tuple[str, ...], candidates: tuple[str, ...], why: Sequence[str]
+        ) -> None:
+            nonlocal count
+            count += 1
+            reviews.append(
+                Review(
+                    f"R{count:06d}",
+                    chain_id,
+                    self.key,
+                    alert.identifier,
+                    zone,
+                    units,
+                    candidates,
+                    tuple(why),
+                )
+            )
+
+        for r_zone, r_units, candidates, why in wanted.review:
+            review(r_zone, r_units, candidates, why)
         fresh = _new_part(city, old_applied, measures)
-    wide = _too_wide(city, rule, fresh)
-    if wide:
-        # The largest new units go to a person, one by one, until what is
-        # left is within the share.
-        moved: dict[str, list[str]] = {}
-        while _too_wide(city, rule, fresh):
-            zone_of = {u: z for z, us in fresh for u in us}
-            biggest = max(sorted(zone_of), key=lambda u: len(units_compounds(city, [u])))
-            moved.setdefault(zone_of[biggest], []).append(biggest)
-            trimmed = {z: us - {biggest} for z, us in trimmed.items()}
+        high = _too_high(city, rule, fresh)
+        trimmed = {z: set(us) for z, us in wanted.by_zone.items()}
+        if high:
+            # Units too high go to a person; what they would have covered is
+            # planned without them, so a community named beside them still applies.
+            high_units = {u for _, us in high for u in us}
+            high_why = _high_reason(city, rule, high_units)
+            for h_zone, h_units in high:
+                review(h_zone, h_units, (), [high_why])
+            trimmed = {z: us - high_units for z, us in trimmed.items()}
             measures = _measures(city, trimmed, [])
             fresh = _new_part(city, old_applied, measures)
-        for w_zone in _MEASURES[::-1]:
-            if w_zone in moved:
-                review(w_zone, tuple(sorted(moved[w_zone])), (), [wide])
-    start = wanted.start if wanted.start is not None and wanted.start > now else None
-    end = wanted.end
-    ended = set(chains)
-    if start is not None:
-        # Scheduled: what is in force stays until the start deadline.
-        state, applied, declares = "scheduled", old_applied, ()
-        lowers, releases, touched = [], [], []
-        reasons.append(f"takes effect at {start.isoformat()} (onset/effective): scheduled")
-    else:
-        state, applied, declares = "active", measures, measures
-        lowers, releases, touched = planner.step_down(old_applied, measures, ended, lift=False)
-    released = _merge(city, *(c.released for c in chains.values()))
-    if state == "active":
-        released = _merge(city, released, old_applied)
-    new_chain = AlertChain(
-        id=chain_id,
-        sender=alert.sender,
-        messages=(*(base.messages if base is not None else ()), key),
-        latest=alert.sent,
-        state=state,
-        measures=measures,
-        applied=applied,
-        start=start,
-        end=end,
-        released=released,
-    )
-    others = [
-        attrs.evolve(
-            c, state="ended", applied=(), start=None, end=None, ended_by=f"superseded by {key}"
+        wide = _too_wide(city, rule, fresh)
+        if wide:
+            # The largest new units go to a person, one by one, until what is
+            # left is within the share.
+            moved: dict[str, list[str]] = {}
+            while _too_wide(city, rule, fresh):
+                zone_of = {u: z for z, us in fresh for u in us}
+                biggest = max(sorted(zone_of), key=lambda u: len(units_compounds(city, [u])))
+                moved.setdefault(zone_of[biggest], []).append(biggest)
+                trimmed = {z: us - {biggest} for z, us in trimmed.items()}
+                measures = _measures(city, trimmed, [])
+                fresh = _new_part(city, old_applied, measures)
+            for w_zone in _MEASURES[::-1]:
+                if w_zone in moved:
+                    review(w_zone, tuple(sorted(moved[w_zone])), (), [wide])
+        return measures, reviews
+
+    def _supersede(
+        self,
+        wanted: _Wanted,
+        base: AlertChain | None,
+        chain_id: str,
+        old_applied: Measures,
+        measures: Measures,
+        reviews: list[Review],
+    ) -> AlertPlan:
+        """The new chain in force (or scheduled), the chains it ends, and the plan."""
+        city, key, chains, reasons, now = self.city, self.key, self.chains, self.reasons, self.now
+        start = wanted.start if wanted.start is not None and wanted.start > now else None
+        end = wanted.end
+        ended = set(chains)
+        declares: Measures
+        if start is not None:
+            # Scheduled: what is in force stays until the start deadline.
+            state, applied, declares = "scheduled", old_applied, ()
+            lowers: list[tuple[str, str, bool]] = []
+            releases: list[str] = []
+            touched: list[str] = []
+            reasons.append(f"takes effect at {start.isoformat()} (onset/effective): scheduled")
+        else:
+            state, applied, declares = "active", measures, measures
+            planner = _Planner(city, self.book, self.zones)
+            lowers, releases, touched = planner.step_down(old_applied, measures, ended, lift=False)
+        released = _merge(city, *(c.released for c in chains.values()))
+        if state == "active":
+            released = _merge(city, released, old_applied)
+        new_chain = AlertChain(
+            id=chain_id,
+            sender=self.alert.sender,
+            messages=(*(base.messages if base is not None else ()), key),
+            latest=self.alert.sent,
+            state=state,
+            measures=measures,
+            applied=applied,
+            start=start,
+            end=end,
+            released=released,
         )
-        for c in sorted(chains.values(), key=lambda c: c.id)
-        if c.id != chain_id
-    ]
-    superseded = tuple(sorted(r.id for r in book.reviews.values() if r.chain in ended))
-    if lowers or releases:
-        reasons.append(
-            f"superseded: {len(lowers)} compound(s) lowered, {len(releases)} back to the rules' "
-            "normal step-down (no longer named, or milder)"
+        others = [
+            attrs.evolve(
+                c, state="ended", applied=(), start=None, end=None, ended_by=f"superseded by {key}"
+            )
+            for c in sorted(chains.values(), key=lambda c: c.id)
+            if c.id != chain_id
+        ]
+        superseded = tuple(sorted(r.id for r in self.book.reviews.values() if r.chain in ended))
+        if lowers or releases:
+            reasons.append(
+                f"superseded: {len(lowers)} compound(s) lowered, {len(releases)} back to the "
+                "rules' normal step-down (no longer named, or milder)"
+            )
+        if end is not None:
+            reasons.append(f"ends at {end.isoformat()} (expires)")
+        outcome, top, acted = _outcome(
+            base is not None, declares, start, measures, lowers, releases, touched, reviews
         )
-    if end is not None:
-        reasons.append(f"ends at {end.isoformat()} (expires)")
+        reasons.extend(f"review {r.id}: {'; '.join(r.reasons)}" for r in reviews)
+        return self.plan(
+            outcome,
+            reasons,
+            zone=top,
+            units=acted,
+            declares=declares,
+            lowers=tuple(lowers),
+            releases=tuple(releases),
+            chains=(new_chain, *others),
+            index=((key, chain_id), *((k, chain_id) for k in self.unknown)),
+            reviews=tuple(reviews),
+            superseded=superseded,
+        )
+
+
+def _outcome(
+    updates: bool,
+    declares: Measures,
+    start: datetime | None,
+    measures: Measures,
+    lowers: list[tuple[str, str, bool]],
+    releases: list[str],
+    touched: list[str],
+    reviews: list[Review],
+) -> tuple[str, str | None, list[str]]:
+    """(outcome, top zone, units acted on) of an Alert or Update."""
     acted = sorted({u for _, us in declares for u in us} | set(touched))
-    top: str | None = None
     if declares:
-        outcome, top = ("update" if base is not None else "declare"), declares[0][0]
-    elif start is not None and measures:
-        outcome, top = ("update" if base is not None else "declare"), measures[0][0]
-        acted = sorted({u for _, us in measures for u in us})
-    elif lowers or releases:
-        outcome, top = ("update" if measures else "lift"), ("open" if not measures else None)
-    elif reviews:
-        outcome, top = "review", reviews[0].zone
-        acted = sorted({u for r in reviews for u in r.units})
-    else:
-        outcome = "update" if base is not None else "ignore"
-    for r in reviews:
-        reasons.append(f"review {r.id}: {'; '.join(r.reasons)}")
-    return plan(
-        outcome,
-        reasons,
-        zone=top,
-        units=acted,
-        declares=declares,
-        lowers=tuple(lowers),
-        releases=tuple(releases),
-        chains=(new_chain, *others),
-        index=((key, chain_id), *((k, chain_id) for k, _ in index)),
-        reviews=tuple(reviews),
-        superseded=superseded,
-    )
+        return ("update" if updates else "declare"), declares[0][0], acted
+    if start is not None and measures:
+        units = sorted({u for _, us in measures for u in us})
+        return ("update" if updates else "declare"), measures[0][0], units
+    if lowers or releases:
+        return ("update" if measures else "lift"), ("open" if not measures else None), acted
+    if reviews:
+        return "review", reviews[0].zone, sorted({u for r in reviews for u in r.units})
+    return ("update" if updates else "ignore"), None, acted
 
 
 def plan_due(

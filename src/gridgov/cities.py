@@ -28,6 +28,7 @@ compounds, buildings, organisations and people, in the same order.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import difflib
 import importlib
@@ -36,9 +37,9 @@ import itertools
 import os
 import stat
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from gridgov._files import write_atomic
 from gridgov._gc import gc_paused
@@ -207,11 +208,16 @@ def is_bundle(path: str | os.PathLike[str]) -> bool:
         return False
 
 
-def load_city(path: str | os.PathLike[str]) -> City:
+def load_city(path: str | os.PathLike[str], *, pause_gc: bool = False) -> City:
     """Read and validate a city bundle.
 
     Args:
         path: the bundle's folder (format in the module docstring).
+        pause_gc: pause Python's cyclic garbage collector while reading: a
+            big bundle makes hundreds of thousands of objects, none of them
+            cyclic garbage, and reads faster without the collector walking
+            them (measured in ``benchmarks/bench_gc.py``); the switch is
+            process-wide, so it is off unless asked for.
 
     Returns:
         The city, equal to the one the bundle was saved from.
@@ -222,25 +228,26 @@ def load_city(path: str | os.PathLike[str]) -> City:
             exception escapes, whatever the files hold.
     """
     reader = _Reader(path)
-    with gc_paused():  # tens of thousands of objects, none of them cyclic garbage
+    with gc_paused() if pause_gc else contextlib.nullcontext():
         city = reader.run(build=True)
     if city is None:
         raise CityError(reader.final_problems(), reader.ids)
     return city
 
 
-def check_bundle(path: str | os.PathLike[str]) -> list[Problem]:
+def check_bundle(path: str | os.PathLike[str], *, pause_gc: bool = False) -> list[Problem]:
     """Every problem of a city bundle, without building the city.
 
     Args:
         path: the bundle's folder.
+        pause_gc: as :func:`load_city`.
 
     Returns:
         The problems (empty when the bundle is valid), in file then line
         order, up to :data:`MAX_PROBLEMS` then one that counts the rest.
     """
     reader = _Reader(path)
-    with gc_paused():
+    with gc_paused() if pause_gc else contextlib.nullcontext():
         reader.run(build=False)
     return reader.final_problems()
 
@@ -429,8 +436,8 @@ class _Table:
         self.rows: list[tuple[int, Sequence[str]]] = []
 
 
-class _Reader:
-    """Reads and validates one bundle; see :func:`load_city`."""
+class _ReaderState:
+    """What reading one bundle has found so far: its ids, levels, and problems."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.folder = Path(path)
@@ -511,67 +518,9 @@ class _Reader:
 
     # -------------------------------------------------------------- the run
 
-    def run(self, *, build: bool) -> City | None:
-        try:
-            return self._run(build)
-        except GridgovError as exc:
-            # A rule the checks below missed, caught by the model itself.
-            self.problem(self.shown, 0, "(bundle)", str(exc).splitlines()[0])
-        except (MemoryError, RecursionError) as exc:
-            self.problem(self.shown, 0, "(bundle)", f"too large to read ({type(exc).__name__})")
-        except Exception as exc:  # the loader promises: only gridgov errors escape
-            # A check above should have caught what the model refused; say so
-            # plainly rather than let a bare exception reach the user.
-            self.problem(
-                self.shown,
-                0,
-                "(bundle)",
-                f"cannot be read: {type(exc).__name__}: {exc} (a gridgov bug: please report it)",
-            )
-        return None
 
-    def _run(self, build: bool) -> City | None:
-        try:
-            mode = os.stat(self.folder).st_mode
-        except (OSError, ValueError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            self.problem(self.shown, 0, "(bundle)", f"cannot read the bundle folder: {reason}")
-            return None
-        if not stat.S_ISDIR(mode):
-            self.problem(
-                self.shown, 0, "(bundle)", "not a folder (a city bundle is a folder with city.toml)"
-            )
-            return None
-        try:
-            self.read_toml()
-        except _StopBundle:
-            return None
-        # Every file is checked batch by batch as it is read, and its rows
-        # kept only while the bundle has no problem (nothing is built
-        # otherwise); past the cap, reading stops, so time and memory stay
-        # bounded. Units refer to each other, so their parents are checked
-        # once all are read; the other files refer only to files read before.
-        units = self.read_table("units.csv", self.check_units, required=True)
-        self.check_parents(units.shown)
-        compounds = self.read_table("compounds.csv", self.check_compounds)
-        buildings = self.read_table("buildings.csv", self.check_buildings)
-        organisations = self.read_table("organisations.csv", self.check_organisations)
-        people = self.read_table("people.csv", self.check_people)
-        links = self.read_table("co_building.csv", self.check_links)
-        parts = [p for p in _parts() if (self.folder / p.file).exists()]
-        if self.count or not build:
-            for part in parts:
-                for problem in part.check(self.folder / part.file, self._file(part.file), None):
-                    self.problem(problem.file, problem.line, problem.key, problem.message)
-            return None
-        city = self.build(units, compounds, buildings, organisations, people, links)
-        for part in parts:
-            found = part.check(self.folder / part.file, self._file(part.file), city)
-            for problem in found:
-                self.problem(problem.file, problem.line, problem.key, problem.message)
-            if not found:
-                city = part.attach(self.folder / part.file, city)
-        return None if self.count else city
+class _FileReader(_ReaderState):
+    """Reading a bundle's files: city.toml, and its CSV files checked cell by cell."""
 
     def _file(self, name: str) -> str:
         return os.path.join(self.shown, name)
@@ -601,6 +550,18 @@ class _Reader:
             path = (table, key) if table else (key,)
             return located.get(path, 0)
 
+        self._check_top(shown, document, line_of)
+        table = document.get("city")
+        if not isinstance(table, dict):
+            where = line_of("city") if "city" in document else 0
+            self.problem(shown, where, "city", "missing [city] table (with id and name)")
+            return
+        self._read_city_table(shown, table, located.get(("city",), 0), line_of)
+
+    def _check_top(
+        self, shown: str, document: Mapping[str, Any], line_of: Callable[..., int]
+    ) -> None:
+        """The top-level keys of city.toml, and its format."""
         for key in document:
             if key not in _TOP_KEYS:
                 self.problem(
@@ -627,12 +588,11 @@ class _Reader:
             raise _StopBundle
         elif version < 1:
             self.problem(shown, line_of("format"), "format", f"must be {FORMAT}, got {version}")
-        table = document.get("city")
-        if not isinstance(table, dict):
-            where = line_of("city") if "city" in document else 0
-            self.problem(shown, where, "city", "missing [city] table (with id and name)")
-            return
-        header = located.get(("city",), 0)
+
+    def _read_city_table(
+        self, shown: str, table: Mapping[str, Any], header: int, line_of: Callable[..., int]
+    ) -> None:
+        """The ``[city]`` table: the city's id, name and codes (``header``: its line)."""
         for key in table:
             if key not in _CITY_KEYS:
                 self.problem(
@@ -903,6 +863,15 @@ class _Reader:
 
     # -------------------------------------------------------------- checks
 
+
+class _UnitChecks(_FileReader):
+    """The checks of the chain's units and of the places in them."""
+
+    def _of(self, level: Level) -> list[str]:
+        if self.hints >= _MAX_HINTS:
+            return []
+        return [u for u, lv in self.level.items() if lv is level]
+
     def claim(self, shown: str, line: int, value: str) -> bool:
         """Record an id; False (and a problem) when it is empty or taken."""
         if not value:
@@ -1132,6 +1101,72 @@ class _Reader:
             elif number < 0:
                 self.problem(shown, line, "households", f"must be 0 or more, got {number}", bid)
 
+
+class _Reader(_UnitChecks):
+    """Reads and validates one bundle; see :func:`load_city`."""
+
+    def run(self, *, build: bool) -> City | None:
+        try:
+            return self._run(build)
+        except GridgovError as exc:
+            # A rule the checks below missed, caught by the model itself.
+            self.problem(self.shown, 0, "(bundle)", str(exc).splitlines()[0])
+        except (MemoryError, RecursionError) as exc:
+            self.problem(self.shown, 0, "(bundle)", f"too large to read ({type(exc).__name__})")
+        except Exception as exc:  # the loader promises: only gridgov errors escape
+            # A check above should have caught what the model refused; say so
+            # plainly rather than let a bare exception reach the user.
+            self.problem(
+                self.shown,
+                0,
+                "(bundle)",
+                f"cannot be read: {type(exc).__name__}: {exc} (a gridgov bug: please report it)",
+            )
+        return None
+
+    def _run(self, build: bool) -> City | None:
+        try:
+            mode = os.stat(self.folder).st_mode
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            self.problem(self.shown, 0, "(bundle)", f"cannot read the bundle folder: {reason}")
+            return None
+        if not stat.S_ISDIR(mode):
+            self.problem(
+                self.shown, 0, "(bundle)", "not a folder (a city bundle is a folder with city.toml)"
+            )
+            return None
+        try:
+            self.read_toml()
+        except _StopBundle:
+            return None
+        # Every file is checked batch by batch as it is read, and its rows
+        # kept only while the bundle has no problem (nothing is built
+        # otherwise); past the cap, reading stops, so time and memory stay
+        # bounded. Units refer to each other, so their parents are checked
+        # once all are read; the other files refer only to files read before.
+        units = self.read_table("units.csv", self.check_units, required=True)
+        self.check_parents(units.shown)
+        compounds = self.read_table("compounds.csv", self.check_compounds)
+        buildings = self.read_table("buildings.csv", self.check_buildings)
+        organisations = self.read_table("organisations.csv", self.check_organisations)
+        people = self.read_table("people.csv", self.check_people)
+        links = self.read_table("co_building.csv", self.check_links)
+        parts = [p for p in _parts() if (self.folder / p.file).exists()]
+        if self.count or not build:
+            for part in parts:
+                for problem in part.check(self.folder / part.file, self._file(part.file), None):
+                    self.problem(problem.file, problem.line, problem.key, problem.message)
+            return None
+        city = self.build(units, compounds, buildings, organisations, people, links)
+        for part in parts:
+            found = part.check(self.folder / part.file, self._file(part.file), city)
+            for problem in found:
+                self.problem(problem.file, problem.line, problem.key, problem.message)
+            if not found:
+                city = part.attach(self.folder / part.file, city)
+        return None if self.count else city
+
     def check_organisations(self, shown: str, rows: _Rows) -> None:
         level_of = self.level
         parent_of = self.parent
@@ -1308,11 +1343,6 @@ class _Reader:
                     f"link {org} - {community} given twice (first at {first})",
                 )
             seen[org, community] = line
-
-    def _of(self, level: Level) -> list[str]:
-        if self.hints >= _MAX_HINTS:
-            return []
-        return [u for u, lv in self.level.items() if lv is level]
 
     # -------------------------------------------------------------- building
 

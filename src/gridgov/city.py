@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -146,7 +146,6 @@ class City:
     # ------------------------------------------------------------ validation
 
     def _check(self) -> None:
-        chain = self.chain
         problems: list[Problem] = []
         ids: set[str] = set()
 
@@ -154,118 +153,9 @@ class City:
             problems.append(Problem("", 0, key, f"{key} {message}"))
             ids.update(offending)
 
-        grid_kinds = {k.value for k in GridKind}
-        for grid in chain.units(Level.GRID):
-            kind = chain.unit(grid).kind
-            if kind not in grid_kinds:
-                problem(
-                    f"grid {grid}", f"has kind {kind!r}, which {_expected(kind, grid_kinds)}", grid
-                )
-        compounds = self._compounds
-        for compound in compounds.values():
-            if compound.id not in chain or chain.level(compound.id) is not Level.COMPOUND:
-                problem(f"compound {compound.id}", "is not in the command chain", compound.id)
-            elif chain.parent(compound.id) != compound.community:
-                problem(
-                    f"compound {compound.id}",
-                    f"says it is in {compound.community}, but the chain puts it under "
-                    f"{chain.parent(compound.id)}",
-                    compound.id,
-                    compound.community,
-                )
-        for building in self._buildings.values():
-            grid = building.grid
-            if grid not in chain or chain.level(grid) is not Level.GRID:
-                problem(
-                    f"building {building.id}",
-                    f"is in {grid!r}, which is not a grid",
-                    building.id,
-                    grid,
-                )
-                continue
-            if building.compound is not None:
-                if building.compound not in compounds:
-                    problem(
-                        f"building {building.id}",
-                        f"names unknown compound {building.compound}",
-                        building.id,
-                        building.compound,
-                    )
-                elif chain.community_of(grid) != compounds[building.compound].community:
-                    problem(
-                        f"building {building.id}",
-                        f"is in grid {grid} and compound {building.compound}, which are in "
-                        f"different communities ({chain.community_of(grid)} and "
-                        f"{compounds[building.compound].community})",
-                        building.id,
-                        grid,
-                        building.compound,
-                    )
-        organisations = self._organisations
-        for org in organisations.values():
-            if org.community not in chain or chain.level(org.community) is not Level.COMMUNITY:
-                problem(
-                    f"organisation {org.id}", f"sits in {org.community!r}, not a community", org.id
-                )
-            elif org.exclusive_grid is not None:
-                grid = org.exclusive_grid
-                if grid not in chain or chain.level(grid) is not Level.GRID:
-                    problem(
-                        f"organisation {org.id}",
-                        f"has exclusive grid {grid!r}, which is not a grid",
-                        org.id,
-                    )
-                elif chain.parent(grid) != org.community:
-                    problem(
-                        f"organisation {org.id}",
-                        f"has exclusive grid {grid}, which belongs to {chain.parent(grid)}, "
-                        f"not to the organisation's community {org.community}",
-                        org.id,
-                        grid,
-                    )
-        person_kinds = {k.value for k in PersonKind}
-        worker_kinds = {k.value for k in GridWorkerKind}
-        buildings = self._buildings
-        communities = set(chain.units(Level.COMMUNITY))
-        # Where a normal post may be: any node of the chain, building or organisation.
-        posts = set(chain).union(buildings, organisations)
-        for person in self._people.values():
-            worker = person.grid_worker_kind
-            employer = person.employer
-            if (
-                person.kind in person_kinds
-                and person.home in communities
-                and person.normal_post.unit in posts
-                and (worker is None or worker in worker_kinds)
-                and (employer is None or employer in organisations)
-            ):
-                continue  # the common case, checked in one go
-            key = f"person {person.id}"
-            if person.kind not in person_kinds:
-                problem(
-                    key,
-                    f"has kind {person.kind!r}, which {_expected(person.kind, person_kinds)}",
-                    person.id,
-                )
-            if worker is not None and worker not in worker_kinds:
-                problem(
-                    key,
-                    f"has grid-worker kind {worker!r}, which "
-                    f"{_expected(str(worker), worker_kinds)}",
-                    person.id,
-                )
-            if person.home not in communities:
-                problem(key, f"lives in {person.home!r}, not a community", person.id)
-            post = person.normal_post.unit
-            if post not in posts:
-                problem(
-                    key,
-                    f"has a normal post ({person.normal_post.role}) at {post!r}, which is no "
-                    "unit, compound, building or organisation of the city",
-                    person.id,
-                )
-            if employer is not None and employer not in organisations:
-                problem(key, f"works for unknown {employer}", person.id)
+        _check_places(self, problem)
+        _check_organisations(self, problem)
+        _check_people(self, problem)
         if problems:
             shown = "; ".join(p.message for p in problems[:_SHOWN])
             more = f"; and {len(problems) - _SHOWN} more" if len(problems) > _SHOWN else ""
@@ -551,6 +441,134 @@ class City:
             "in_service_members": kinds[PersonKind.IN_SERVICE_MEMBER],
             "volunteers": kinds[PersonKind.VOLUNTEER],
         }
+
+
+#: Records one problem of a city built in code: (key, message, offending ids).
+_Report = Callable[..., None]
+
+
+def _check_places(city: City, problem: _Report) -> None:
+    """Grids of a known kind; compounds where the chain puts them; buildings in a grid
+    and a compound of the same community."""
+    chain = city.chain
+    grid_kinds = {k.value for k in GridKind}
+    for grid in chain.units(Level.GRID):
+        kind = chain.unit(grid).kind
+        if kind not in grid_kinds:
+            problem(f"grid {grid}", f"has kind {kind!r}, which {_expected(kind, grid_kinds)}", grid)
+    compounds = city._compounds
+    for compound in compounds.values():
+        if compound.id not in chain or chain.level(compound.id) is not Level.COMPOUND:
+            problem(f"compound {compound.id}", "is not in the command chain", compound.id)
+        elif chain.parent(compound.id) != compound.community:
+            problem(
+                f"compound {compound.id}",
+                f"says it is in {compound.community}, but the chain puts it under "
+                f"{chain.parent(compound.id)}",
+                compound.id,
+                compound.community,
+            )
+    for building in city._buildings.values():
+        grid = building.grid
+        if grid not in chain or chain.level(grid) is not Level.GRID:
+            problem(
+                f"building {building.id}",
+                f"is in {grid!r}, which is not a grid",
+                building.id,
+                grid,
+            )
+            continue
+        if building.compound is not None:
+            if building.compound not in compounds:
+                problem(
+                    f"building {building.id}",
+                    f"names unknown compound {building.compound}",
+                    building.id,
+                    building.compound,
+                )
+            elif chain.community_of(grid) != compounds[building.compound].community:
+                problem(
+                    f"building {building.id}",
+                    f"is in grid {grid} and compound {building.compound}, which are in "
+                    f"different communities ({chain.community_of(grid)} and "
+                    f"{compounds[building.compound].community})",
+                    building.id,
+                    grid,
+                    building.compound,
+                )
+
+
+def _check_organisations(city: City, problem: _Report) -> None:
+    """Organisations in a community, their exclusive grid in it."""
+    chain = city.chain
+    organisations = city._organisations
+    for org in organisations.values():
+        if org.community not in chain or chain.level(org.community) is not Level.COMMUNITY:
+            problem(f"organisation {org.id}", f"sits in {org.community!r}, not a community", org.id)
+        elif org.exclusive_grid is not None:
+            grid = org.exclusive_grid
+            if grid not in chain or chain.level(grid) is not Level.GRID:
+                problem(
+                    f"organisation {org.id}",
+                    f"has exclusive grid {grid!r}, which is not a grid",
+                    org.id,
+                )
+            elif chain.parent(grid) != org.community:
+                problem(
+                    f"organisation {org.id}",
+                    f"has exclusive grid {grid}, which belongs to {chain.parent(grid)}, "
+                    f"not to the organisation's community {org.community}",
+                    org.id,
+                    grid,
+                )
+
+
+def _check_people(city: City, problem: _Report) -> None:
+    """People of a known kind, at home in a community, posted somewhere of the city."""
+    chain = city.chain
+    organisations = city._organisations
+    person_kinds = {k.value for k in PersonKind}
+    worker_kinds = {k.value for k in GridWorkerKind}
+    buildings = city._buildings
+    communities = set(chain.units(Level.COMMUNITY))
+    # Where a normal post may be: any node of the chain, building or organisation.
+    posts = set(chain).union(buildings, organisations)
+    for person in city._people.values():
+        worker = person.grid_worker_kind
+        employer = person.employer
+        if (
+            person.kind in person_kinds
+            and person.home in communities
+            and person.normal_post.unit in posts
+            and (worker is None or worker in worker_kinds)
+            and (employer is None or employer in organisations)
+        ):
+            continue  # the common case, checked in one go
+        key = f"person {person.id}"
+        if person.kind not in person_kinds:
+            problem(
+                key,
+                f"has kind {person.kind!r}, which {_expected(person.kind, person_kinds)}",
+                person.id,
+            )
+        if worker is not None and worker not in worker_kinds:
+            problem(
+                key,
+                f"has grid-worker kind {worker!r}, which {_expected(str(worker), worker_kinds)}",
+                person.id,
+            )
+        if person.home not in communities:
+            problem(key, f"lives in {person.home!r}, not a community", person.id)
+        post = person.normal_post.unit
+        if post not in posts:
+            problem(
+                key,
+                f"has a normal post ({person.normal_post.role}) at {post!r}, which is no "
+                "unit, compound, building or organisation of the city",
+                person.id,
+            )
+        if employer is not None and employer not in organisations:
+            problem(key, f"works for unknown {employer}", person.id)
 
 
 #: Problems shown in the message of :class:`CityError` before the rest are counted.

@@ -33,8 +33,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from gridgov._gc import gc_paused
+from gridgov._progress import Phase
 from gridgov.city import City
-from gridgov.errors import GridgovError, Problem
+from gridgov.errors import ClockError, GridgovError, NotFoundError, Problem, RunFolderError
 
 __all__ = ["main"]
 
@@ -70,10 +72,14 @@ def _preset(name: str, seed: int) -> City:
     try:
         factory: Callable[..., City] = PRESETS[name]
     except KeyError:
-        raise GridgovError(
-            f"unknown preset {name!r} (expected one of: {', '.join(sorted(PRESETS))})"
+        raise NotFoundError(
+            name,
+            "preset;",
+            message=f"unknown preset {name!r} (expected one of: {', '.join(sorted(PRESETS))})",
         ) from None
-    return factory(seed=seed)
+    # The command line owns its process: pausing the collector for the build is its call.
+    with gc_paused():
+        return factory(seed=seed)
 
 
 def _city(preset: str | None, bundle: str | None, seed: int) -> tuple[City, str]:
@@ -83,7 +89,7 @@ def _city(preset: str | None, bundle: str | None, seed: int) -> tuple[City, str]
             raise click.UsageError("give --preset or --from, not both")
         from gridgov.cities import load_city
 
-        return load_city(bundle), f"bundle {bundle}"
+        return load_city(bundle, pause_gc=True), f"bundle {bundle}"
     name = preset if preset is not None else "jiamusi"
     return _preset(name, seed), f"preset {name!r}"
 
@@ -298,7 +304,9 @@ def _run_properties(city: City, run_dir: str, day: float | None) -> dict[str, di
 
     zones = read_zones(run_dir)
     if not zones:
-        raise GridgovError(f"run {run_dir} has no zones.csv (run the scenario again)")
+        raise RunFolderError(
+            f"run {run_dir} has no zones.csv (run the scenario again)", Path(run_dir)
+        )
     modes = dict(read_modes(run_dir)) or {d: {} for d, _ in zones}
     days = [d for d, _ in zones]
     if day is None:
@@ -307,12 +315,15 @@ def _run_properties(city: City, run_dir: str, day: float | None) -> dict[str, di
     elif day in days:
         index = days.index(day)
     else:
-        raise GridgovError(f"day {day:g} is not a day of run {run_dir} ({days[0]:g}..{days[-1]:g})")
+        span = f"{days[0]:g}..{days[-1]:g}"
+        message = f"day {day:g} is not a day of run {run_dir} ({span})"
+        raise NotFoundError(f"{day:g}", "day;", message=message)
     when, zone_of = zones[index]
     strangers = sorted(c for c in zone_of if c not in city.compounds)
     if strangers:
-        raise GridgovError(
-            f"run {run_dir} is of another city: compound {strangers[0]} is not in {city.name}"
+        raise RunFolderError(
+            f"run {run_dir} is of another city: compound {strangers[0]} is not in {city.name}",
+            Path(run_dir),
         )
     mode_of = modes.get(when, {})
     out: dict[str, dict[str, Any]] = {
@@ -345,6 +356,7 @@ def _run_properties(city: City, run_dir: str, day: float | None) -> dict[str, di
     help="The total of grid workers, when known.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress on standard error.")
 def synth(
     units_file: str,
     out: str,
@@ -352,6 +364,7 @@ def synth(
     recipe_file: str | None,
     grid_workers: int | None,
     as_json: bool,
+    quiet: bool,
 ) -> None:
     """Synthesise a whole city bundle from a list of units down to communities
     with their households (see docs/cities.md)."""
@@ -360,8 +373,11 @@ def synth(
 
     check_writable(out, folder=True, fail=lambda why: GridgovError(f"--out {out} {why}"))
     recipe = load_recipe(recipe_file) if recipe_file is not None else None
-    built = synthesize(units_file, seed=seed, recipe=recipe, grid_workers=grid_workers)
-    folder = built.save(out)
+    with Phase("synthesising the city", enabled=not quiet, label=Path(units_file).name):
+        built = synthesize(
+            units_file, seed=seed, recipe=recipe, grid_workers=grid_workers, pause_gc=True
+        )
+        folder = built.save(out)
     summary = built.summary()
     if as_json:
         _json({"out": str(folder), "summary": summary})
@@ -455,7 +471,9 @@ def simulate(
     scenario = _load_scenario(scenario_file)
     check_run_folder(out)
     result = run_scenario(scenario, seed=seed, progress=not quiet)
-    folder = write_run(result, out, plots=not no_plots)
+    what = "writing the run folder" + ("" if no_plots else " and its plots")
+    with Phase(what, enabled=not quiet, label=scenario.name):
+        folder = write_run(result, out, plots=not no_plots)
     if as_json:
         _json({"out": str(folder), "summary": dict(result.summary)})
         return
@@ -526,11 +544,14 @@ def sweep(
 
 @cli.command()
 @click.argument("run_dir")
-def report(run_dir: str) -> None:
+@click.option("--quiet", is_flag=True, help="No progress on standard error.")
+def report(run_dir: str, quiet: bool) -> None:
     """Write report.html for a run folder and print its path."""
     from gridgov.sim.report import write_report
 
-    click.echo(str(write_report(run_dir)))
+    with Phase("writing the report", enabled=not quiet, label=Path(run_dir).name):
+        written = write_report(run_dir)
+    click.echo(str(written))
 
 
 def _when(value: str | None, option: str) -> datetime | None:
@@ -575,18 +596,48 @@ def alert(
     reasons, and the compounds per zone at the end. Exit 1 when any file was
     refused (unreadable, hostile or not CAP 1.2), else 0.
     """
-    from gridgov._files import FileProblem, read_bytes
-    from gridgov.alerts import AlertError, parse_cap
     from gridgov.clock import ManualClock
     from gridgov.engine import Engine
 
     at_time, until_time = _when(at, "--at"), _when(until, "--until")
     city, _ = _city(preset, bundle, seed)
-    # (data or None, why it cannot be read, its <sent> when it parses)
-    payloads: list[tuple[bytes | None, str, datetime | None]] = []
+    payloads = _read_alerts(files)
+    times = [t for _, _, t in payloads if t is not None]
+    start = at_time if at_time is not None else (min(times) if times else None)
+    clock = ManualClock(start) if start is not None else ManualClock()
+    engine = Engine(city, clock=clock, area_matcher=_area_matcher(city))
+    rows = [_play_alert(engine, payload, at_time is not None) for payload in payloads]
+    if until_time is not None:
+        if until_time < clock.now():
+            raise ClockError(
+                f"--until {until_time.isoformat()} is before the last alert was received "
+                f"({clock.now().isoformat()}); expected a later time"
+            )
+        engine.advance(until_time)
+    counts = {zone: len(engine.under(zone)) for zone in ("sealed", "controlled", "precaution")}
+    _print_alerts(files, rows, counts, as_json)
+    refused = [
+        f"{name}: refused: {'; '.join(row['reasons']) or 'not a CAP 1.2 alert'}"
+        for name, row in zip(files, rows, strict=True)
+        if row["outcome"] == "refused"
+    ]
+    if refused:
+        # The outcomes above are the results; each refusal is also an error line.
+        raise _Problems(refused)
+
+
+#: One alert file as read: (data or None, why it cannot be read, its <sent> when it parses).
+_Payload = tuple[bytes | None, str, datetime | None]
+
+
+def _read_alerts(files: Sequence[str]) -> list[_Payload]:
+    """Each file's bytes (within the size of an alert, never a device or a pipe)."""
+    from gridgov._files import FileProblem, read_bytes
+    from gridgov.alerts import AlertError, parse_cap
+
+    payloads: list[_Payload] = []
     for name in files:
         try:
-            # Within the size of an alert, and never a device or a pipe.
             data = read_bytes(name, "CAP alert")
         except FileProblem as exc:
             why = exc.reason.removeprefix("cannot read: ")
@@ -595,64 +646,47 @@ def alert(
         try:
             sent: datetime | None = parse_cap(data).sent
         except AlertError:
-            sent = None  # refused below, and recorded as such
+            sent = None  # refused when played, and recorded as such
         payloads.append((data, "", sent))
-    times = [t for _, _, t in payloads if t is not None]
-    start = at_time if at_time is not None else (min(times) if times else None)
-    clock = ManualClock(start) if start is not None else ManualClock()
-    engine = Engine(city, clock=clock, area_matcher=_area_matcher(city))
-    rows: list[dict[str, Any]] = []
-    refused = False
-    for payload, problem, when in payloads:
-        if payload is None:
-            refused = True
-            rows.append(_alert_row(None, "refused", None, [], [problem]))
-            continue
-        if at_time is None and when is not None and when > clock.now():
-            engine.advance(when)
-        try:
-            result = engine.receive_alert(payload)
-        except AlertError as exc:
-            refused = True
-            rows.append(_alert_row(exc.alert, "refused", None, [], [str(exc)]))
-            continue
-        first = next(e for e in result.events if e.type in ("alert.received", "alert.refused"))
-        rows.append(
-            _alert_row(
-                first.data.get("identifier"),
-                str(first.data["outcome"]),
-                first.data.get("zone"),
-                list(first.data.get("units") or ()),
-                list(first.data.get("reasons") or [first.data.get("reason", "")]),
-            )
-        )
-    if until_time is not None:
-        if until_time < clock.now():
-            raise GridgovError(
-                f"--until {until_time.isoformat()} is before the last alert was received "
-                f"({clock.now().isoformat()}); expected a later time"
-            )
-        engine.advance(until_time)
-    counts = {zone: len(engine.under(zone)) for zone in ("sealed", "controlled", "precaution")}
+    return payloads
+
+
+def _play_alert(engine: Any, payload: _Payload, fixed_time: bool) -> dict[str, Any]:
+    """Receive one alert (at its <sent> time, unless ``fixed_time``); its row of results."""
+    from gridgov.alerts import AlertError
+
+    data, problem, when = payload
+    if data is None:
+        return _alert_row(None, "refused", None, [], [problem])
+    if not fixed_time and when is not None and when > engine.clock.now():
+        engine.advance(when)
+    try:
+        result = engine.receive_alert(data)
+    except AlertError as exc:
+        return _alert_row(exc.alert, "refused", None, [], [str(exc)])
+    first = next(e for e in result.events if e.type in ("alert.received", "alert.refused"))
+    return _alert_row(
+        first.data.get("identifier"),
+        str(first.data["outcome"]),
+        first.data.get("zone"),
+        list(first.data.get("units") or ()),
+        list(first.data.get("reasons") or [first.data.get("reason", "")]),
+    )
+
+
+def _print_alerts(
+    files: Sequence[str], rows: list[dict[str, Any]], counts: dict[str, int], as_json: bool
+) -> None:
     if as_json:
         click.echo(json.dumps({"alerts": rows, "zones": counts}, ensure_ascii=False, indent=2))
-    else:
-        for name, row in zip(files, rows, strict=True):
-            units = ", ".join(row["units"]) or "-"
-            zone = row["zone"] or "-"
-            click.echo(f"{name}: {row['identifier'] or '?'}: {row['outcome']} {zone} on {units}")
-            for reason in row["reasons"]:
-                click.echo(f"  - {reason}")
-        click.echo("compounds: " + ", ".join(f"{zone} {count}" for zone, count in counts.items()))
-    if refused:
-        # The outcomes above are the results; each refusal is also an error line.
-        raise _Problems(
-            [
-                f"{name}: refused: {'; '.join(row['reasons']) or 'not a CAP 1.2 alert'}"
-                for name, row in zip(files, rows, strict=True)
-                if row["outcome"] == "refused"
-            ]
-        )
+        return
+    for name, row in zip(files, rows, strict=True):
+        units = ", ".join(row["units"]) or "-"
+        zone = row["zone"] or "-"
+        click.echo(f"{name}: {row['identifier'] or '?'}: {row['outcome']} {zone} on {units}")
+        for reason in row["reasons"]:
+            click.echo(f"  - {reason}")
+    click.echo("compounds: " + ", ".join(f"{zone} {count}" for zone, count in counts.items()))
 
 
 def _alert_row(

@@ -24,14 +24,28 @@ import heapq
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar, cast
 
 import gridgov.alerts as _alerts
 import gridgov.measures as _measures
 import gridgov.staffing as _staffing
+from gridgov._arguments import (
+    Actor,
+    Amount,
+    Count,
+    Fields,
+    Name,
+    Seed,
+    Share,
+    Signature,
+    Size,
+    Time,
+    Words,
+    check_call,
+)
 from gridgov.alerts import (
     MAX_ALERT_BYTES,
-    AlertBook,
+    AlertBookView,
     AlertError,
     AlertPlan,
     AlertRule,
@@ -41,8 +55,8 @@ from gridgov.alerts import (
 )
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock
-from gridgov.errors import GridgovError, UnknownUnitError
-from gridgov.journal import Event, MemoryJournal, SqliteJournal
+from gridgov.errors import ClockError, CommandError, UnknownUnitError
+from gridgov.journal import Event, JournalView, MemoryJournal, SqliteJournal
 from gridgov.kernel import SYSTEM, CommandResult, Kernel, LoadReport, Subscriber, authorise
 from gridgov.measures import Deadline, MeasuresDraft
 from gridgov.model import Level, PersonKind
@@ -54,6 +68,7 @@ from gridgov.supply_book import SupplyBook, hands_at, plan_supply_day
 from gridgov.tickets import Private, TicketChange, TicketDesk
 
 __all__ = [
+    "COMMANDS",
     "AlertCommands",
     "EngineBase",
     "MeasureCommands",
@@ -68,20 +83,37 @@ E = TypeVar("E", bound="EngineBase")
 Journal = MemoryJournal | SqliteJournal
 
 
+#: The names of the engine's commands (every method made by :func:`command`).
+COMMANDS: set[str] = set()
+
+
 def command(
     fn: Callable[Concatenate[E, P], CommandResult],
 ) -> Callable[Concatenate[E, P], CommandResult]:
-    """Make ``fn`` an engine command: serialised, retry-safe, audited, delivered.
+    """Make ``fn`` an engine command: checked, serialised, retry-safe, audited, delivered.
 
-    The wrapper holds the engine's lock for the whole command; answers a
-    repeated idempotency ``key`` with the first result; records a refusal
-    event when the command raises :class:`AuthorityError`; and hands the
-    committed events to the subscribers (:meth:`gridgov.kernel.Kernel.run`).
+    The wrapper checks the arguments against the types ``fn`` declares
+    (:mod:`gridgov._arguments`: a wrong type or value raises
+    :class:`~gridgov.errors.ArgumentError` before anything happens), holds the
+    engine's lock for the whole command, answers a repeated idempotency
+    ``key`` with the first result, records one refusal event when the command
+    is refused, and hands the committed events to the subscribers
+    (:meth:`gridgov.kernel.Kernel.run`).
     """
+
+    COMMANDS.add(fn.__name__)
+
+    @functools.cache
+    def spec() -> Signature:
+        # Read on first use: the annotations name types imported after this module.
+        return Signature.of(fn)
+
+    def check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        check_call(spec(), args, kwargs)
 
     @functools.wraps(fn)
     def run(self: E, /, *args: P.args, **kwargs: P.kwargs) -> CommandResult:
-        return self._kernel.run(fn.__name__, functools.partial(fn, self), args, kwargs)
+        return self._kernel.run(fn.__name__, functools.partial(fn, self), args, kwargs, check)
 
     return run
 
@@ -111,9 +143,10 @@ class EngineBase:
         return self._kernel.clock
 
     @property
-    def journal(self) -> Journal:
-        """Where the events are."""
-        return self._kernel.journal
+    def journal(self) -> JournalView:
+        """The events, read-only (:class:`~gridgov.journal.JournalView`): only commands add
+        to them, and :meth:`close` closes the journal."""
+        return JournalView(self._kernel.journal)
 
     @property
     def alert_rule(self) -> AlertRule:
@@ -134,8 +167,10 @@ class EngineBase:
 
     @property
     def supplies(self) -> SupplyBook | None:
-        """The supply book (stock and demand carried over), None when supplies are off."""
-        return self._kernel.state.supplies
+        """The supply book (stock and demand carried over), None when supplies are off
+        (a read-only view that reads under the engine's lock)."""
+        book = self._kernel.state.supplies
+        return None if book is None else cast(SupplyBook, self._kernel.guarded(book))
 
     @property
     def seed(self) -> int:
@@ -144,29 +179,47 @@ class EngineBase:
 
     @property
     def roster(self) -> Roster:
-        """Who holds which emergency post (read-only: only commands change it)."""
-        return self._kernel.state.roster
+        """Who holds which emergency post: a copy taken under the engine's lock, which
+        later commands leave as it is (the same object until the next event)."""
+        return self._kernel.roster_view()
 
     @property
     def tickets(self) -> TicketDesk:
-        """The closed loop's tickets (read-only: only commands change them)."""
-        return self._kernel.state.tickets
+        """The closed loop's tickets: a read-only view that reads under the engine's lock."""
+        return cast(TicketDesk, self._kernel.guarded(self._kernel.state.tickets))
 
     @property
     def pools(self) -> Pools:
-        """The candidate pools of the city (built on first use, ranked by the engine's seed)."""
-        return self._kernel.pools
+        """The candidate pools of the city (built on first use, ranked by the engine's
+        seed; a read-only view that reads under the engine's lock)."""
+        return cast(Pools, self._kernel.guarded(self._kernel.pools))
 
     @property
     def boards(self) -> tuple[StateBoard, StateBoard]:
-        """The community mode board and the compound zone board (read-only)."""
+        """The community mode board and the compound zone board (read-only views that
+        read under the engine's lock)."""
         measures = self._kernel.state.measures
-        return measures.mode_board, measures.zone_board
+        guarded = self._kernel.guarded
+        return (
+            cast(StateBoard, guarded(measures.mode_board)),
+            cast(StateBoard, guarded(measures.zone_board)),
+        )
+
+    @property
+    def _roster_now(self) -> Roster:
+        # The live roster, for commands (they hold the lock).
+        return self._kernel.state.roster
+
+    @property
+    def _desk_now(self) -> TicketDesk:
+        # The live ticket desk, for commands (they hold the lock).
+        return self._kernel.state.tickets
 
     @property
     def delivery_errors(self) -> tuple[tuple[int, Subscriber, BaseException], ...]:
         """Errors raised by subscribers: (event seq, subscriber, the exception), in order."""
-        return tuple(self._kernel.delivery_errors)
+        with self._kernel.lock:
+            return tuple(self._kernel.delivery_errors)
 
     @property
     def load_report(self) -> LoadReport:
@@ -184,10 +237,11 @@ class EngineBase:
         Raises:
             UnknownUnitError: no such community.
         """
-        measures = self._kernel.state.measures
-        if community not in measures.mode_board:
-            raise UnknownUnitError(community, "community")
-        return measures.mode(community)
+        with self._kernel.lock:
+            measures = self._kernel.state.measures
+            if community not in measures.mode_board:
+                raise UnknownUnitError(community, "community")
+            return measures.mode(community)
 
     def zone(self, compound: str) -> str:
         """The zone of ``compound``.
@@ -195,10 +249,11 @@ class EngineBase:
         Raises:
             UnknownUnitError: no such compound.
         """
-        measures = self._kernel.state.measures
-        if compound not in measures.zone_board:
-            raise UnknownUnitError(compound, "compound")
-        return measures.zone(compound)
+        with self._kernel.lock:
+            measures = self._kernel.state.measures
+            if compound not in measures.zone_board:
+                raise UnknownUnitError(compound, "compound")
+            return measures.zone(compound)
 
     def _draft(self) -> MeasuresDraft:
         return MeasuresDraft(self._kernel.state.measures, self.city, self.rules)
@@ -227,7 +282,7 @@ class EngineBase:
     def _commit_alert(
         self,
         command: str,
-        actor: str,
+        actor: Actor,
         lead: list[Record],
         decision: AlertPlan,
         now: datetime,
@@ -251,12 +306,12 @@ class MeasureCommands(EngineBase):
     @command
     def report_case(
         self,
-        compound: str,
-        at: datetime | None = None,
+        compound: Name,
+        at: Time | None = None,
         *,
-        actor: str | None = None,
-        command_id: str | None = None,
-        key: str | None = None,
+        actor: Actor | None = None,
+        command_id: Name | None = None,
+        key: Name | None = None,
     ) -> CommandResult:
         """A confirmed case in ``compound``: apply the rules' case measures.
 
@@ -276,15 +331,16 @@ class MeasureCommands(EngineBase):
         Raises:
             UnknownUnitError: no such compound.
             AuthorityError: ``actor`` does not command the compound.
-            GridgovError: ``at`` is in the future.
+            CommandError: ``at`` is in the future.
         """
         now = self.clock.now()
         self.zone(compound)
         when = at if at is not None else now
         if when > now:
-            raise GridgovError(
+            raise CommandError(
                 f"case in {compound} at {when.isoformat()} is in the future "
-                f"(now is {now.isoformat()})"
+                f"(now is {now.isoformat()})",
+                reason="case in the future",
             )
         who = self._authorise(actor, [compound], Level.COMPOUND, "report a case in")
         command = self._kernel.command_id(command_id)
@@ -301,13 +357,13 @@ class MeasureCommands(EngineBase):
     @command
     def declare(
         self,
-        target: str,
-        zone: str = "sealed",
+        target: Name,
+        zone: Name = "sealed",
         *,
-        actor: str | None = None,
+        actor: Actor | None = None,
         hold: bool = False,
-        command_id: str | None = None,
-        key: str | None = None,
+        command_id: Name | None = None,
+        key: Name | None = None,
     ) -> CommandResult:
         """Declare measures on any node of the chain (or a named area) and everything below.
 
@@ -328,7 +384,7 @@ class MeasureCommands(EngineBase):
         Raises:
             UnknownUnitError: ``target`` names no unit or area.
             AuthorityError: ``actor`` may not command ``target``.
-            GridgovError: ``zone`` is not one of the three measures.
+            CommandError: ``zone`` is not one of the three measures.
         """
         _measures.check_declarable(zone)
         units, level = self._target(target)
@@ -346,13 +402,13 @@ class MeasureCommands(EngineBase):
     @command
     def lift(
         self,
-        target: str,
-        to: str = "open",
+        target: Name,
+        to: Name = "open",
         *,
-        actor: str | None = None,
+        actor: Actor | None = None,
         skip_recovery: bool = False,
-        command_id: str | None = None,
-        key: str | None = None,
+        command_id: Name | None = None,
+        key: Name | None = None,
     ) -> CommandResult:
         """Lift measures at or below ``target`` down to zone ``to``.
 
@@ -364,7 +420,7 @@ class MeasureCommands(EngineBase):
         Raises:
             UnknownUnitError: ``target`` names no unit or area.
             AuthorityError: ``actor`` may not command ``target``.
-            GridgovError: ``to`` is not a zone.
+            CommandError: ``to`` is not a zone.
         """
         _measures.check_liftable(to)
         units, level = self._target(target)
@@ -379,35 +435,48 @@ class MeasureCommands(EngineBase):
 
     @command
     def advance(
-        self, to: datetime | None = None, *, command_id: str | None = None, key: str | None = None
+        self,
+        to: Time | None = None,
+        *,
+        actor: Actor | None = None,
+        command_id: Name | None = None,
+        key: Name | None = None,
     ) -> CommandResult:
         """Move the clock to ``to`` and apply every step-down that falls due, in time order.
 
         Args:
             to: the new time (a :class:`ManualClock` is moved there); default:
                 the clock's current time.
+            actor: who moves the engine's time (the city's command; default:
+                the embedding code's own authority, journaled as ``system``).
 
         Raises:
-            GridgovError: ``to`` is earlier than the clock, or the clock cannot be moved.
+            CommandError: the engine's clock is not a manual clock.
+            ClockError: ``to`` is earlier than the clock.
+            ArgumentError: ``to`` is not a timezone-aware datetime.
+            AuthorityError: ``actor`` is not the city's command.
         """
         clock = self.clock
         if to is not None:
             if not isinstance(clock, ManualClock):
-                raise GridgovError(
-                    "advance(to=...) needs a ManualClock; this engine's clock moves by itself"
+                raise CommandError(
+                    "advance(to=...) needs a ManualClock; this engine's clock moves by itself",
+                    reason="needs a manual clock",
                 )
-            if to.tzinfo is None or to < clock.now():
-                raise GridgovError(
+            if to < clock.now():
+                raise ClockError(
                     f"cannot advance to {to.isoformat()}: the clock is at "
                     f"{clock.now().isoformat()} (expected a later, timezone-aware time)"
                 )
+        city = self.city.chain.city
+        who = self._authorise(actor, [city], Level.CITY, "move the time of")
         now = to if to is not None else clock.now()
         command = self._kernel.command_id(command_id)
         events: list[Event] = []
         # One commit per due time: each instant's step-downs and the
         # staffing they release land together, in time order.
         while True:
-            batch = self._advance_batch(command, now)
+            batch = self._advance_batch(command, now, who)
             if batch is None:
                 break
             events.extend(batch.events)
@@ -416,7 +485,7 @@ class MeasureCommands(EngineBase):
             clock.set(to)
         return CommandResult(command, tuple(events))
 
-    def _advance_batch(self, command: str, now: datetime) -> CommandResult | None:
+    def _advance_batch(self, command: str, now: datetime, who: str) -> CommandResult | None:
         """Apply every deadline of the earliest due time up to ``now``; None when none is due."""
         kernel = self._kernel
         state = kernel.state
@@ -438,7 +507,7 @@ class MeasureCommands(EngineBase):
             # so it commits on its own.
             chain = heapq.heappop(heap)[2]
             decision = _alerts.plan_due(self.city, state.alerts, chain, when, state.measures.zone)
-            return self._commit_alert(command, SYSTEM, [], decision, when, heap=heap)
+            return self._commit_alert(command, who, [], decision, when, heap=heap)
         draft = self._draft()
         _measures.plan_due(draft, heap, due_time, when)
         plan = draft.plan()
@@ -446,7 +515,7 @@ class MeasureCommands(EngineBase):
         if ticket_due is not None and ticket_due <= due_time:
             records += _ticket_records(state.tickets.plan_due(due_time))
         records += kernel.staffing_after(plan, when)
-        return kernel.commit(command, SYSTEM, records, heap=heap)
+        return kernel.commit(command, who, records, heap=heap)
 
 
 class StaffingCommands(EngineBase):
@@ -454,7 +523,7 @@ class StaffingCommands(EngineBase):
 
     @command
     def staff(
-        self, *, actor: str | None = None, command_id: str | None = None, key: str | None = None
+        self, *, actor: Actor | None = None, command_id: Name | None = None, key: Name | None = None
     ) -> CommandResult:
         """Try again to fill every open shortfall from the pools (e.g. after people came back).
 
@@ -469,14 +538,14 @@ class StaffingCommands(EngineBase):
     @command
     def post_task(
         self,
-        community: str,
-        kind: str,
+        community: Name,
+        kind: Name,
         *,
-        unit: str | None = None,
-        capacity: int = 1,
-        actor: str | None = None,
-        command_id: str | None = None,
-        key: str | None = None,
+        unit: Name | None = None,
+        capacity: Count = 1,
+        actor: Actor | None = None,
+        command_id: Name | None = None,
+        key: Name | None = None,
     ) -> CommandResult:
         """Post a task on a community's task board for its in-service members to claim.
 
@@ -488,21 +557,24 @@ class StaffingCommands(EngineBase):
 
         Raises:
             UnknownUnitError: no such community or unit.
-            GridgovError: capacity below 1.
+            CommandError: not a community, or the community is in normal mode.
+            ArgumentError: capacity not a whole number from 1 to 1,000,000.
             AuthorityError: ``actor`` does not command the community.
         """
         chain = self.city.chain
         if chain.level(community) is not Level.COMMUNITY:
-            raise GridgovError(f"{community} is a {chain.level(community)}, not a community")
+            raise CommandError(
+                f"{community} is a {chain.level(community)}, not a community",
+                reason="not a community",
+            )
         target = unit if unit is not None else community
         if target not in chain or chain.community_of(target) != community:
             raise UnknownUnitError(target, f"unit of community {community} named")
-        if capacity < 1:
-            raise GridgovError(f"task capacity must be at least 1, got {capacity}")
         if self.mode(community) == "normal":
-            raise GridgovError(
+            raise CommandError(
                 f"community {community} is in normal mode; its task board opens with an "
-                "alert or emergency (tasks close when it is back to normal)"
+                "alert or emergency (tasks close when it is back to normal)",
+                reason="community in normal mode",
             )
         who = self._authorise(actor, [community], Level.COMMUNITY, "post tasks for")
         command = self._kernel.command_id(command_id)
@@ -514,64 +586,105 @@ class StaffingCommands(EngineBase):
 
     @command
     def claim(
-        self, task: str, person: str, *, command_id: str | None = None, key: str | None = None
+        self,
+        task: Name,
+        person: Name,
+        *,
+        actor: Actor | None = None,
+        command_id: Name | None = None,
+        key: Name | None = None,
     ) -> CommandResult:
         """An in-service member claims a seat of a task on their home community's board.
 
+        Args:
+            task: the task.
+            person: who takes the seat.
+            actor: who claims it: the person themselves (the default), or a
+                unit commanding the task's community that assigns them.
+
         Raises:
-            UnknownUnitError: no such task or person.
-            GridgovError: the person is not an in-service member of that community,
-                already holds a post, or the task is full.
+            NotFoundError: no such task (UnknownUnitError: no such person).
+            AuthorityError: the person is registered in another community, or
+                ``actor`` does not command the task's community.
+            CommandError: the person is not an in-service member, already holds
+                a post, or the task is full.
         """
+        who = self._self_or(actor, person, task, "assign tasks of")
         rule = self.rules.staffing
-        records = _staffing.plan_claim(self.city, self.roster, rule, task, person, self.clock.now())
+        records = _staffing.plan_claim(
+            self.city, self._roster_now, rule, task, person, self.clock.now()
+        )
         command = self._kernel.command_id(command_id)
-        return self._kernel.commit(command, person, records)
+        return self._kernel.commit(command, who, records)
 
     @command
     def hand_back(
-        self, person: str, *, command_id: str | None = None, key: str | None = None
+        self,
+        person: Name,
+        *,
+        actor: Actor | None = None,
+        command_id: Name | None = None,
+        key: Name | None = None,
     ) -> CommandResult:
         """A member hands their task back; its seat opens for others to claim.
 
+        Args:
+            person: who hands it back.
+            actor: the person themselves (the default), or a unit commanding
+                the task's community that releases them.
+
         Raises:
             UnknownUnitError: no such person.
-            GridgovError: the person holds no task.
+            AuthorityError: ``actor`` does not command the task's community.
+            CommandError: the person holds no task.
         """
+        held = self._roster_now.assignment.get(person)
+        who = self._self_or(actor, person, held[0].post if held else None, "release members of")
         rule = self.rules.staffing
-        records = _staffing.plan_hand_back(self.city, self.roster, rule, person, self.clock.now())
+        records = _staffing.plan_hand_back(
+            self.city, self._roster_now, rule, person, self.clock.now()
+        )
         command = self._kernel.command_id(command_id)
-        return self._kernel.commit(command, person, records)
+        return self._kernel.commit(command, who, records)
+
+    def _self_or(self, actor: str | None, person: str, task: str | None, what: str) -> str:
+        """The actor of a member's own step: the person, or a unit over the task's community."""
+        if actor is None or actor == person:
+            self.city.person(person)
+            return person
+        post = self._roster_now.posts.get(task) if task is not None else None
+        community = post.community if post is not None else self.city.person(person).home
+        return self._authorise(actor, [community], Level.COMMUNITY, what)
 
     @command
     def complete_task(
         self,
-        task: str,
+        task: Name,
         *,
-        actor: str | None = None,
-        command_id: str | None = None,
-        key: str | None = None,
+        actor: Actor | None = None,
+        command_id: Name | None = None,
+        key: Name | None = None,
     ) -> CommandResult:
         """A task is done: it leaves the board and its members go back to their normal posts.
 
         Raises:
-            UnknownUnitError: no such open task.
+            NotFoundError: no such open task.
         """
-        post = _staffing.open_task(self.roster, task)
+        post = _staffing.open_task(self._roster_now, task)
         who = self._authorise(actor, [post.community], Level.COMMUNITY, "complete tasks of")
         command = self._kernel.command_id(command_id)
-        records = _staffing.plan_complete(self.roster, task, self.clock.now())
+        records = _staffing.plan_complete(self._roster_now, task, self.clock.now())
         return self._kernel.commit(command, who, records)
 
     @command
     def set_availability(
         self,
-        away: dict[str, float],
+        away: Mapping[str, Share],
         *,
-        seed: int = 0,
-        actor: str | None = None,
-        command_id: str | None = None,
-        key: str | None = None,
+        seed: Seed = 0,
+        actor: Actor | None = None,
+        command_id: Name | None = None,
+        key: Name | None = None,
     ) -> CommandResult:
         """Make a share of each kind of person unavailable for new posts.
 
@@ -585,17 +698,18 @@ class StaffingCommands(EngineBase):
             seed: which people are away is drawn with this seed.
 
         Raises:
-            GridgovError: an unknown kind or a share outside 0..1.
+            CommandError: an unknown kind.
+            ArgumentError: a share that is not a number from 0 to 1, a seed
+                that is not a whole number from 0 up.
             AuthorityError: ``actor`` is not the city's command.
         """
         kinds = {k.value for k in PersonKind}
-        for kind, share in away.items():
+        for kind in away:
             if kind not in kinds:
-                raise GridgovError(
-                    f"unknown person kind {kind!r} (expected one of: {', '.join(sorted(kinds))})"
+                raise CommandError(
+                    f"unknown person kind {kind!r} (expected one of: {', '.join(sorted(kinds))})",
+                    reason="unknown person kind",
                 )
-            if not 0.0 <= share <= 1.0:
-                raise GridgovError(f"share away for {kind} must be in 0..1, got {share}")
         city = self.city.chain.city
         who = self._authorise(actor, [city], Level.CITY, "set availability for")
         command = self._kernel.command_id(command_id)
@@ -606,21 +720,37 @@ class StaffingCommands(EngineBase):
         return self._kernel.commit(command, who, [record])
 
 
+#: The data a ticket's trigger takes (see :meth:`TicketDesk.plan_trigger`), by keyword.
+TicketData = Annotated[
+    object,
+    Fields(
+        {
+            "category": Name,
+            "to": Name,
+            "reason": Words,
+            "result": Words,
+            "score": int,
+            "note": Words,
+        }
+    ),
+]
+
+
 class TicketCommands(EngineBase):
     """Commands of the closed loop for residents' requests."""
 
     @command
     def open_ticket(
         self,
-        where: str,
-        category: str,
+        where: Name,
+        category: Name,
         *,
-        description: str = "",
+        description: Words = "",
         resident: Private | None = None,
-        ticket: str | None = None,
-        actor: str | None = None,
-        command_id: str | None = None,
-        key: str | None = None,
+        ticket: Name | None = None,
+        actor: Actor | None = None,
+        command_id: Name | None = None,
+        key: Name | None = None,
     ) -> CommandResult:
         """Accept a resident's request (step 1 of the closed loop) at the clock's time.
 
@@ -639,7 +769,7 @@ class TicketCommands(EngineBase):
             AuthorityError: ``actor`` does not command ``where``.
         """
         now = self.clock.now()
-        changes = self.tickets.plan_open(
+        changes = self._desk_now.plan_open(
             where, category, now, description=description, resident=resident, ticket=ticket
         )
         unit = changes[0].unit
@@ -651,13 +781,13 @@ class TicketCommands(EngineBase):
     def handle_ticket(
         self,
         /,
-        ticket: str,
-        trigger: str,
+        ticket: Name,
+        trigger: Name,
         *,
-        actor: str | None = None,
-        command_id: str | None = None,
-        key: str | None = None,
-        **data: Any,
+        actor: Actor | None = None,
+        command_id: Name | None = None,
+        key: Name | None = None,
+        **data: TicketData,
     ) -> CommandResult:
         """Move a ticket one step of the closed loop (see :meth:`TicketDesk.plan_trigger`).
 
@@ -672,15 +802,15 @@ class TicketCommands(EngineBase):
                 ``result``, ``score``, ``note``).
 
         Raises:
-            UnknownUnitError: no such ticket.
+            NotFoundError: no such ticket.
             TransitionError: the trigger is not allowed in the ticket's state.
             AuthorityError: ``actor`` does not command the ticket's unit.
             GridgovError: missing or bad data for the trigger.
         """
-        current = self.tickets.ticket(ticket)
+        current = self._desk_now.ticket(ticket)
         level = self.city.chain.level(current.unit)
         who = self._authorise(actor, [current.unit], level, "handle tickets at")
-        changes = self.tickets.plan_trigger(ticket, trigger, self.clock.now(), **data)
+        changes = self._desk_now.plan_trigger(ticket, trigger, self.clock.now(), **data)
         command = self._kernel.command_id(command_id)
         return self._kernel.commit(command, who, _ticket_records(changes))
 
@@ -691,13 +821,13 @@ class AlertCommands(EngineBase):
     @command
     def receive_alert(
         self,
-        xml: bytes | str,
+        xml: object,
         *,
-        actor: str | None = None,
+        actor: Actor | None = None,
         exercise: bool = False,
-        max_bytes: int = MAX_ALERT_BYTES,
-        command_id: str | None = None,
-        key: str | None = None,
+        max_bytes: Size = MAX_ALERT_BYTES,
+        command_id: Name | None = None,
+        key: Name | None = None,
     ) -> CommandResult:
         """Take an OASIS CAP 1.2 message as a command, at the engine's clock.
 
@@ -733,11 +863,11 @@ class AlertCommands(EngineBase):
         city = self.city.chain.city
         digest, size = _payload_digest(xml)
         try:
-            alert = parse_cap(xml, max_bytes=max_bytes)
+            # Anything but bytes or text is refused by the parser (an AlertError).
+            alert = parse_cap(cast(bytes | str, xml), max_bytes=max_bytes)
         except AlertError as exc:
-            kernel.pending = None  # audit data, not the keyed result: a retry raises again
-            record = _unreadable_alert(xml, exc, city, now, digest, size)
-            kernel.audit(command_id, SYSTEM if actor is None else actor, record)
+            # The refusal's own record (instead of a command.refused one).
+            kernel.refusal = _unreadable_alert(xml, exc, city, now, digest, size)
             raise
         decision = plan_alert(
             self.city,
@@ -772,22 +902,24 @@ class AlertCommands(EngineBase):
     @property
     def reviews(self) -> list[Review]:
         """Open alert reviews (parts of alerts waiting for a person), by id."""
-        return [r for _, r in sorted(self._kernel.state.alerts.reviews.items())]
+        with self._kernel.lock:
+            return [r for _, r in sorted(self._kernel.state.alerts.reviews.items())]
 
     @property
-    def alert_book(self) -> AlertBook:
-        """What this engine remembers of CAP messages (read it; only the engine changes it)."""
-        return self._kernel.state.alerts
+    def alert_book(self) -> AlertBookView:
+        """What this engine remembers of CAP messages, read-only (only commands change it;
+        its reads take the engine's lock and hand out copies)."""
+        return cast(AlertBookView, self._kernel.guarded(AlertBookView(self._kernel.state.alerts)))
 
     @command
     def approve_review(
         self,
-        review: str,
+        review: Name,
         *,
-        actor: str,
-        units: Sequence[str] | None = None,
-        command_id: str | None = None,
-        key: str | None = None,
+        actor: Actor,
+        units: Sequence[Name] | None = None,
+        command_id: Name | None = None,
+        key: Name | None = None,
     ) -> CommandResult:
         """Approve an alert review: its measure is applied (as part of its alert's chain).
 
@@ -805,7 +937,9 @@ class AlertCommands(EngineBase):
         from gridgov.alerts import plan_approval
 
         if not actor:
-            raise GridgovError(f"approving review {review} needs an actor (actor=...)")
+            raise CommandError(
+                f"approving review {review} needs an actor (actor=...)", reason="no actor"
+            )
         state = self._kernel.state
         decision = plan_approval(self.city, state.alerts, review, units, state.measures.zone)
         chain = self.city.chain
@@ -827,18 +961,18 @@ class AlertCommands(EngineBase):
     @command
     def reject_review(
         self,
-        review: str,
+        review: Name,
         *,
-        actor: str,
-        reason: str,
-        command_id: str | None = None,
-        key: str | None = None,
+        actor: Actor,
+        reason: Words,
+        command_id: Name | None = None,
+        key: Name | None = None,
     ) -> CommandResult:
         """Reject an alert review: its measure is never applied; the reason is recorded.
 
         Raises:
             AlertError: no such open review.
-            GridgovError: no actor or no reason.
+            CommandError: no actor or no reason.
             AuthorityError: ``actor`` may not command the review's units.
         """
         reviews = self._kernel.state.alerts.reviews
@@ -847,7 +981,10 @@ class AlertCommands(EngineBase):
             shown = ", ".join(sorted(reviews)) or "none"
             raise AlertError(f"no open review {review!r} (open: {shown})")
         if not actor or not str(reason).strip():
-            raise GridgovError(f"rejecting review {review} needs an actor and a reason")
+            raise CommandError(
+                f"rejecting review {review} needs an actor and a reason",
+                reason="no actor or reason",
+            )
         chain = self.city.chain
         if found.units:
             level = min((chain.level(u) for u in found.units), key=lambda lv: lv.rank)
@@ -867,13 +1004,13 @@ class SupplyCommands(EngineBase):
     @command
     def dispatch_supplies(
         self,
-        at: datetime | None = None,
+        at: Time | None = None,
         *,
-        method: str = "min_cost",
-        requests: Mapping[str, Mapping[str, float]] | None = None,
-        actor: str | None = None,
-        command_id: str | None = None,
-        key: str | None = None,
+        method: Name = "min_cost",
+        requests: Mapping[Name, Mapping[Name, Amount]] | None = None,
+        actor: Actor | None = None,
+        command_id: Name | None = None,
+        key: Name | None = None,
     ) -> CommandResult:
         """Plan the day's supplies for sealed and controlled households and dispatch them.
 
@@ -895,24 +1032,26 @@ class SupplyCommands(EngineBase):
             command_id: the command's id (default: a new one).
 
         Raises:
-            GridgovError: supplies are off, ``at`` is in the future, or an unknown method.
+            CommandError: supplies are off, ``at`` is in the future, or an unknown method.
             AuthorityError: ``actor`` does not command the whole city.
         """
-        book = self.supplies
+        book = self._kernel.state.supplies
         if book is None:
-            raise GridgovError(
-                "supplies are off for this engine (give Engine(..., supplies=SupplyNetwork(...)))"
+            raise CommandError(
+                "supplies are off for this engine (give Engine(..., supplies=SupplyNetwork(...)))",
+                reason="supplies are off",
             )
         now = self.clock.now()
         when = at if at is not None else now
         if when > now:
-            raise GridgovError(
-                f"dispatch at {when.isoformat()} is in the future (now is {now.isoformat()})"
+            raise CommandError(
+                f"dispatch at {when.isoformat()} is in the future (now is {now.isoformat()})",
+                reason="dispatch in the future",
             )
         city = self.city.chain.city
         who = self._authorise(actor, [city], Level.CITY, "dispatch supplies in")
         params = book.network.params
-        roster = self.roster
+        roster = self._roster_now
         seats = ((p.unit, p.role, len(roster.holders.get(p.id, ()))) for p in roster.posts.values())
         hands = hands_at(seats, params.building_lead_kg, params.volunteer_kg)
         if requests is None:
@@ -930,7 +1069,7 @@ class SupplyCommands(EngineBase):
     def _supply_requests(self, categories: Mapping[str, str]) -> dict[str, dict[str, float]]:
         """Open food and medicine tickets per compound, by category."""
         out: dict[str, dict[str, float]] = {}
-        for ticket in self.tickets:
+        for ticket in self._desk_now:
             if ticket.compound is None or ticket.category not in categories:
                 continue
             if ticket.state in _SUPPLY_OPEN:
@@ -943,7 +1082,7 @@ class SupplyCommands(EngineBase):
     ) -> list[TicketChange]:
         """Ticket changes that take the open supply tickets of supplied compounds to fed_back."""
         changes: list[TicketChange] = []
-        for ticket in sorted(self.tickets, key=lambda t: t.id):
+        for ticket in sorted(self._desk_now, key=lambda t: t.id):
             category = params.request_category.get(ticket.category)
             if ticket.compound is None or category is None:
                 continue
@@ -952,7 +1091,7 @@ class SupplyCommands(EngineBase):
             ):
                 continue
             # Plan the remaining steps on a scratch desk holding this ticket alone.
-            scratch = TicketDesk(self.city, self.rules.tickets, self.tickets.situation)
+            scratch = TicketDesk(self.city, self.rules.tickets, self._desk_now.situation)
             scratch._apply(ticket.history)
             state = ticket.state
             while state != "fed_back":

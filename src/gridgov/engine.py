@@ -35,7 +35,7 @@ from gridgov.commands import (
     SupplyCommands,
     TicketCommands,
 )
-from gridgov.errors import GridgovError, JournalError, UnknownUnitError
+from gridgov.errors import GridgovError, JournalError, NotFoundError, UnknownUnitError
 from gridgov.journal import Event, MemoryJournal, SqliteJournal
 from gridgov.kernel import CommandResult, Kernel, Subscriber
 from gridgov.measures import SEVERITY
@@ -80,7 +80,8 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
             unless asked for.
 
     Raises:
-        GridgovError: an area of the rules names a unit the city lacks.
+        UnknownUnitError: an area of the rules names a unit the city lacks.
+        GridgovError: the supply network is of another city.
         JournalError: the journal's events do not fit this city.
     """
 
@@ -127,32 +128,40 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
         """Compounds in ``zone``, sorted.
 
         Raises:
-            GridgovError: ``zone`` is not a zone.
+            NotFoundError: ``zone`` is not a zone.
         """
         if zone not in SEVERITY:
-            raise GridgovError(f"unknown zone {zone!r} (expected one of: {', '.join(ZONES)})")
+            raise NotFoundError(
+                zone,
+                "zone;",
+                message=f"unknown zone {zone!r} (expected one of: {', '.join(ZONES)})",
+            )
         return sorted(c for c, z in self.zones().items() if z == zone)
 
     def in_mode(self, mode: str) -> list[str]:
         """Communities in ``mode``, sorted.
 
         Raises:
-            GridgovError: ``mode`` is not a mode.
+            NotFoundError: ``mode`` is not a mode.
         """
-        states = self.boards[0].states
+        states = self._kernel.state.measures.mode_board.states
         if mode not in states:
-            raise GridgovError(f"unknown mode {mode!r} (expected one of: {', '.join(states)})")
+            raise NotFoundError(
+                mode,
+                "mode;",
+                message=f"unknown mode {mode!r} (expected one of: {', '.join(states)})",
+            )
         return sorted(c for c, m in self.modes().items() if m == mode)
 
     def zones(self) -> dict[str, str]:
         """Every compound's zone."""
         with self._kernel.lock:
-            return self.boards[1].states_of()
+            return self._kernel.state.measures.zone_board.states_of()
 
     def modes(self) -> dict[str, str]:
         """Every community's mode."""
         with self._kernel.lock:
-            return self.boards[0].states_of()
+            return self._kernel.state.measures.mode_board.states_of()
 
     def next_deadline(self) -> datetime | None:
         """When the next time-based change falls due (None when nothing is scheduled)."""
@@ -176,7 +185,7 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
         """
         with self._kernel.lock:
             self.zone(compound)
-            holders = self.roster.holder_of(f"{compound}/point_lead")
+            holders = self._kernel.state.roster.holder_of(f"{compound}/point_lead")
             return holders[0] if holders else None
 
     def doing(self, person: str) -> tuple[Post, datetime | None]:
@@ -192,7 +201,7 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
         """
         with self._kernel.lock:
             record = self.city.person(person)
-            roster = self.roster
+            roster = self._kernel.state.roster
             held = roster.assignment.get(person)
             if held is not None:
                 assignment, since = held
@@ -206,12 +215,12 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
             Rows ``{"unit", "level", "role", "needed", "filled", "short"}``.
         """
         with self._kernel.lock:
-            return posts_report(self.city, self.roster, Level(level))
+            return posts_report(self.city, self._kernel.state.roster, Level(level))
 
     def response_counts(self) -> dict[str, int]:
         """The counts of the response as practice reports them."""
         with self._kernel.lock:
-            return response_counts(self.roster)
+            return response_counts(self._kernel.state.roster)
 
     def subscribe(
         self, callback: Subscriber, *, types: Iterable[str] | None = None

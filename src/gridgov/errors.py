@@ -20,6 +20,7 @@ key, and what was expected)::
     ├── TransitionError        a trigger is not allowed in a unit's current state
     ├── AuthorityError         an actor commanded outside its jurisdiction
     ├── CommandError           a command was refused; ``.reason`` says why
+    │   └── ArgumentError      a command's argument has the wrong type or value
     ├── ClockError             a clock was moved back or given a naive time (also a ValueError)
     ├── JournalError           the event store is unreadable or inconsistent
     ├── AlertError             a CAP alert is malformed, hostile or not CAP 1.2
@@ -48,6 +49,7 @@ import attrs
 
 __all__ = [
     "AlertError",
+    "ArgumentError",
     "AuthorityError",
     "ChainError",
     "CityError",
@@ -183,9 +185,9 @@ class Problem:
 
 
 class _ProblemsError(GridgovError):
-    def __init__(self, problems: Sequence[Problem]) -> None:
+    def __init__(self, problems: Sequence[Problem], message: str | None = None) -> None:
         self.problems: tuple[Problem, ...] = tuple(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+        super().__init__(message if message is not None else "\n".join(map(str, self.problems)))
 
 
 class RulesError(_ProblemsError):
@@ -197,7 +199,12 @@ class ScenarioError(_ProblemsError):
 
 
 class DepotsError(_ProblemsError):
-    """A ``depots.csv`` has problems; ``.problems`` lists every one of them."""
+    """A ``depots.csv`` has problems; ``.problems`` lists every one of them.
+
+    Also raised by :class:`gridgov.supplies.SupplyNetwork` for depots given in
+    code (file ``""``, line 0, the key names the depot; the message is the
+    problem alone).
+    """
 
 
 class TransitionError(GridgovError):
@@ -240,6 +247,10 @@ class AuthorityError(GridgovError):
 class CommandError(GridgovError):
     """A command was refused: its arguments or the state do not allow it; nothing changed.
 
+    Raised by the engine's commands and by the pure planners they call (a
+    ticket desk's, the bulk ticket path's, the supply planner's), before
+    anything is applied.
+
     Attributes:
         reason: why, in a few words a program can test (e.g. ``"already open"``).
         command: the command refused, when known.
@@ -251,6 +262,31 @@ class CommandError(GridgovError):
         self.reason = reason or message
         #: The command refused, when known.
         self.command = command
+
+
+class ArgumentError(CommandError):
+    """A command's argument has the wrong type or value; the command was refused before it ran.
+
+    Raised for every public command of :class:`gridgov.Engine` by the checks
+    its signature declares (``docs/embedding.md``, *Typed arguments*): a wrong type, a
+    naive datetime, NaN or infinity, a bool where a count is expected, a
+    count or share out of range, an empty or over-long name.
+
+    Attributes:
+        argument: the argument's name (``away['volunteer']`` for an item).
+        expected: what it should have been, in words.
+    """
+
+    def __init__(self, command: str, argument: str, expected: str, got: str) -> None:
+        super().__init__(
+            f"{command}: argument {argument} must be {expected}, got {got}",
+            reason="bad argument",
+            command=command,
+        )
+        #: The argument's name.
+        self.argument = argument
+        #: What it should have been.
+        self.expected = expected
 
 
 class ClockError(GridgovError, ValueError):

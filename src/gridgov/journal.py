@@ -43,6 +43,7 @@ __all__ = [
     "SNAPSHOT_VERSION",
     "CommandRecord",
     "Event",
+    "JournalView",
     "MemoryJournal",
     "SqliteJournal",
     "decode_snapshot",
@@ -397,8 +398,10 @@ class MemoryJournal:
         return self._keys.get(key)
 
     def count_keys(self, upto: int) -> int:
-        """How many idempotency records belong to commands ending at or before event ``upto``."""
-        return sum(1 for r in self._keys.values() if r.last <= upto)
+        """How many idempotency records belong to commands that began at or before event
+        ``upto`` (a keyed command without events begins after the last event of its time,
+        so a later one is never counted at ``upto``: the count of a snapshot stays exact)."""
+        return sum(1 for r in self._keys.values() if r.first <= upto)
 
     def between(self, first: int, last: int) -> list[Event]:
         """Events with ``first <= seq <= last``."""
@@ -407,6 +410,10 @@ class MemoryJournal:
     def since(self, seq: int) -> list[Event]:
         """Events with a sequence number above ``seq``."""
         return self._events[max(0, seq) :]
+
+    def stream(self, seq: int) -> Iterator[Event]:
+        """The events of :meth:`since`, one by one (what a replay reads)."""
+        return iter(self._events[max(0, seq) :])
 
     def select(
         self, type: str | None = None, unit: str | None = None, command: str | None = None
@@ -639,18 +646,25 @@ class SqliteJournal:
         boundary = (0, GENESIS)
         digest = hashlib.sha256
         try:
+            # The first malformed row, found by SQLite in one pass (the loop
+            # below then only compares seqs): a command or record that is not
+            # text, or a last-row flag other than 0 or 1.
+            bad = self._db.execute(
+                "SELECT min(seq) FROM events WHERE typeof(command) != 'text' "
+                "OR typeof(record) != 'text' OR last NOT IN (0, 1)"
+            ).fetchone()[0]
             cursor = self._db.execute(
-                "SELECT seq, CAST(command AS BLOB), CAST(record AS BLOB), last, hash, "
-                "typeof(command) || typeof(record) FROM events ORDER BY seq"
+                "SELECT seq, CAST(command AS BLOB), CAST(record AS BLOB), last, hash "
+                "FROM events ORDER BY seq"
             )
             while True:
                 rows = cursor.fetchmany(4096)
                 if not rows:
                     break
-                for seq, command, record, last, stored, kinds in rows:
+                for seq, command, record, last, stored in rows:
                     if seq != expected:
                         raise _Broken(expected, f"event {expected} is missing", boundary)
-                    if kinds != "texttext" or (last != 0 and last != 1):
+                    if seq == bad:
                         raise _Broken(seq, f"event {seq} is malformed", boundary)
                     current = digest(
                         b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, seq, command, last, record)
@@ -723,7 +737,7 @@ class SqliteJournal:
         return self._next - 1
 
     def __iter__(self) -> Iterator[Event]:
-        return iter(self.since(0))
+        return self.stream(0)
 
     def __getitem__(self, index: int) -> Event:
         seq = index + 1 if index >= 0 else self._next + index
@@ -783,15 +797,15 @@ class SqliteJournal:
             previous = sha256(
                 b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, e.seq, command, last, blob)
             ).digest()
-            rows.append((e.seq, e.command, blob, last, previous))
+            # Bound as text: cheaper than binding the bytes and casting in SQL.
+            rows.append((e.seq, e.command, blob.decode(), last, previous))
         head = f"{self._next + len(events) - 1}:{previous.hex()}" if rows else None
 
         keys_hash = self._keys_hash if record is None else key_hash(self._keys_hash, record)
 
         def write(db: sqlite3.Connection) -> None:
             if rows:
-                # The record is bound as UTF-8 bytes and stored as text.
-                db.executemany("INSERT INTO events VALUES (?, ?, CAST(? AS TEXT), ?, ?)", rows)
+                db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('head', ?)", (head,))
             if record is not None:
                 db.execute(
@@ -810,8 +824,9 @@ class SqliteJournal:
         self._keys_hash = keys_hash
 
     def count_keys(self, upto: int) -> int:
-        """How many idempotency records belong to commands ending at or before event ``upto``."""
-        row = self._query("SELECT COUNT(*) FROM commands WHERE last_seq <= ?", (upto,)).fetchone()
+        """How many idempotency records belong to commands that began at or before event
+        ``upto`` (see :meth:`MemoryJournal.count_keys`)."""
+        row = self._query("SELECT COUNT(*) FROM commands WHERE first_seq <= ?", (upto,)).fetchone()
         return int(row[0])
 
     def lookup(self, key: str) -> CommandRecord | None:
@@ -835,6 +850,23 @@ class SqliteJournal:
     def since(self, seq: int) -> list[Event]:
         """Events with a sequence number above ``seq``."""
         return self.between(seq + 1, self._next)
+
+    def stream(self, seq: int, chunk: int = 20_000) -> Iterator[Event]:
+        """The events of :meth:`since`, read and decoded ``chunk`` rows at a time.
+
+        What a replay reads: a journal of millions of events is never held
+        in memory at once (the events end where the journal ended when the
+        stream started).
+
+        Raises:
+            JournalError: a row is unreadable or malformed (when it is reached).
+        """
+        end = self._next - 1
+        first = seq + 1
+        while first <= end:
+            last = min(end, first + chunk - 1)
+            yield from self.between(first, last)
+            first = last + 1
 
     def select(
         self, type: str | None = None, unit: str | None = None, command: str | None = None
@@ -887,3 +919,80 @@ class SqliteJournal:
             db.execute("COMMIT")
         except (sqlite3.DatabaseError, sqlite3.ProgrammingError) as exc:
             raise JournalError(f"cannot write journal {self.path}: {exc}") from None
+
+
+class JournalView:
+    """The read-only face of an engine's journal (:attr:`gridgov.Engine.journal`).
+
+    Queries only: events by position, sequence, type, unit or command, and
+    the idempotency records. Appending, snapshotting and closing are the
+    engine's (:meth:`gridgov.Engine.close`), so nothing reached from an engine
+    can add to its history or cut it short behind its back. The journal an
+    embedder passed in (``Engine(..., journal=...)``) stays theirs.
+
+    Args:
+        journal: the journal viewed.
+    """
+
+    __slots__ = ("_journal",)
+
+    def __init__(self, journal: MemoryJournal | SqliteJournal) -> None:
+        self._journal = journal
+
+    def __repr__(self) -> str:
+        return f"<JournalView of {type(self._journal).__name__}: {len(self._journal)} events>"
+
+    def __len__(self) -> int:
+        return len(self._journal)
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self._journal)
+
+    def __getitem__(self, index: int) -> Event:
+        return self._journal[index]
+
+    @property
+    def durable(self) -> bool:
+        """Whether the events are on disk (a SQLite journal)."""
+        return bool(self._journal.durable)
+
+    @property
+    def path(self) -> str | None:
+        """The journal's file (None for an in-memory journal)."""
+        return getattr(self._journal, "path", None)
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next event gets."""
+        return self._journal.next_seq
+
+    def lookup(self, key: str) -> CommandRecord | None:
+        """The command that carried idempotency ``key``, if any."""
+        return self._journal.lookup(key)
+
+    def count_keys(self, upto: int) -> int:
+        """How many idempotency records belong to commands ending at or before event ``upto``."""
+        return self._journal.count_keys(upto)
+
+    def between(self, first: int, last: int) -> list[Event]:
+        """Events with ``first <= seq <= last``."""
+        return self._journal.between(first, last)
+
+    def since(self, seq: int) -> list[Event]:
+        """Events with a sequence number above ``seq``."""
+        return self._journal.since(seq)
+
+    def select(
+        self, type: str | None = None, unit: str | None = None, command: str | None = None
+    ) -> list[Event]:
+        """Events matching every given filter (``type`` may end in ``.*``)."""
+        return self._journal.select(type, unit, command)
+
+    def latest_snapshot(self) -> tuple[int, bytes] | None:
+        """The newest snapshot, as (seq, state), or None (always None in memory)."""
+        return self._journal.latest_snapshot()
+
+    def meta(self, key: str) -> str | None:
+        """A stamp of a durable journal (``city``, ``rules``, ``seed``...); None in memory."""
+        journal = self._journal
+        return journal.meta(key) if isinstance(journal, SqliteJournal) else None

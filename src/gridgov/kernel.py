@@ -3,8 +3,11 @@
 Every command of :class:`gridgov.engine.Engine` runs through :class:`Kernel`:
 
 1. :meth:`Kernel.run` takes the engine's lock, answers a repeated idempotency
-   key with the first result, and records a refusal (``command.refused``) when
-   the command raises :class:`~gridgov.errors.AuthorityError`;
+   key with the first result, checks the arguments against the types the
+   command declares (:mod:`gridgov._arguments`), and records a refusal (one
+   ``command.refused`` event, no other change) when the command raises any
+   :class:`~gridgov.errors.GridgovError` but a
+   :class:`~gridgov.errors.JournalError`;
 2. the command authorises its actor (:func:`authorise`) and asks the pure
    planners of its domain for event records (:class:`gridgov.records.Record`);
 3. :meth:`Kernel.commit` numbers the records into events, applies each with
@@ -25,20 +28,32 @@ of a full replay; :attr:`Kernel.load_report` says what happened.
 from __future__ import annotations
 
 import contextlib
+import enum
+import functools
 import heapq
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import attrs
 
+from gridgov._arguments import Text
 from gridgov._gc import gc_paused
 from gridgov.alerts import AlertRule, AreaMatcher
 from gridgov.city import City
 from gridgov.clock import Clock
-from gridgov.errors import AuthorityError, GridgovError, JournalError, UnknownUnitError
+from gridgov.errors import (
+    AlertError,
+    AuthorityError,
+    CommandError,
+    GridgovError,
+    JournalError,
+    NotFoundError,
+)
 from gridgov.journal import (
     CommandRecord,
     Event,
@@ -51,16 +66,19 @@ from gridgov.measures import Deadline, MeasuresPlan
 from gridgov.model import Level
 from gridgov.records import Record
 from gridgov.rules import Rules
-from gridgov.staffing import Pools, plan_staffing, staffing_records
+from gridgov.staffing import Pools, Roster, plan_staffing, staffing_records
 from gridgov.state import EngineState
 from gridgov.supplies import SupplyNetwork
 
-__all__ = ["SYSTEM", "CommandResult", "Kernel", "LoadReport", "authorise"]
+__all__ = ["SYSTEM", "CommandResult", "Guarded", "Kernel", "LoadReport", "authorise"]
 
 _log = logging.getLogger("gridgov.engine")
 
 #: The actor of the engine's own actions (deadlines) and the default actor.
 SYSTEM = "system"
+
+#: What an idempotency key must be (the commands declare ``key: Name``).
+_KEY = Text(1, 200, name=True)
 
 #: Marks the idempotency record of a refused command (its fingerprint follows).
 _REFUSED = "refused:"
@@ -99,9 +117,94 @@ class LoadReport:
 
 def fingerprint(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     """A command's name and arguments, to refuse a key reused for another command."""
-    shown = [repr(a) for a in args]
-    shown += [f"{k}={v!r}" for k, v in sorted(kwargs.items()) if k not in ("key", "command_id")]
+    shown = [_repr(a) for a in args]
+    shown += [
+        f"{k}={_repr(v)}" for k, v in sorted(kwargs.items()) if k not in ("key", "command_id")
+    ]
     return f"{name}({', '.join(shown)})"
+
+
+def _repr(value: object) -> str:
+    try:
+        return repr(value)
+    except Exception:  # a hostile __repr__: the call is refused by the argument check
+        return f"<{type(value).__name__}>"
+
+
+class _Again(Exception):
+    """Internal: carries the error of a refusal answered again under its key."""
+
+    def __init__(self, error: GridgovError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+#: Attribute values of an error kept with its refusal (to raise it again on a retry).
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def error_data(exc: GridgovError) -> dict[str, Any]:
+    """What a ``command.refused`` event keeps of the error: its type, message and ids."""
+    fields: dict[str, Any] = {}
+    for name, value in vars(exc).items():
+        if name.startswith("_"):
+            continue
+        if isinstance(value, _PLAIN):
+            fields[name] = value
+        elif isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+            fields[name] = list(value)
+    return {"error": type(exc).__name__, "message": str(exc)[:1000], "fields": fields}
+
+
+def error_again(event: Event) -> GridgovError:
+    """The error of a recorded refusal, to raise again on a retry under its key."""
+    data = event.data
+    if event.type == "alert.refused":
+        return AlertError(str(data.get("reason")), alert=data.get("identifier"))
+    cls = _ERRORS.get(str(data.get("error", "AuthorityError")))
+    if cls is None or "message" not in data:
+        # A refusal recorded before the error's type was kept: an AuthorityError.
+        return AuthorityError(str(data.get("actor")), event.unit, event.cause)
+    error = cls.__new__(cls)
+    Exception.__init__(error, str(data["message"]))
+    for name, value in dict(data.get("fields") or {}).items():
+        setattr(error, name, tuple(value) if isinstance(value, list) else value)
+    return error
+
+
+def _error_classes() -> dict[str, type[GridgovError]]:
+    import gridgov.errors as errors
+
+    found = {}
+    for name in errors.__all__:
+        value = getattr(errors, name)
+        if isinstance(value, type) and issubclass(value, GridgovError):
+            found[name] = value
+    return found
+
+
+_ERRORS = _error_classes()
+
+
+def refusal_actor(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], exc: Exception) -> str:
+    """Who issued a refused command, as far as its arguments tell (for the audit event)."""
+    if isinstance(exc, AuthorityError):
+        return exc.actor
+    actor = kwargs.get("actor")
+    if actor is None and name in _SELF_ACTING:
+        # claim and hand_back: the person acts for themselves unless an actor is named.
+        actor = kwargs.get(
+            "person", args[_SELF_ACTING[name]] if len(args) > _SELF_ACTING[name] else None
+        )
+    if actor is None:
+        return SYSTEM
+    if isinstance(actor, str) and 0 < len(actor) <= 200 and actor.isprintable():
+        return actor
+    return "(unreadable)"
+
+
+#: Commands whose person argument is their actor by default: name -> its position.
+_SELF_ACTING = {"claim": 1, "hand_back": 0}
 
 
 def authorise(
@@ -110,7 +213,7 @@ def authorise(
     """Check that ``actor`` may act on ``units`` (at ``level``); returns the actor's name.
 
     Raises:
-        UnknownUnitError: ``actor`` is neither a unit nor a person.
+        NotFoundError: ``actor`` is neither a unit nor a person.
         AuthorityError: ``actor`` may not act there.
     """
     if actor is None:
@@ -129,7 +232,7 @@ def authorise(
     if actor not in chain:
         person = city.people.get(actor)
         if person is None:
-            raise UnknownUnitError(actor, "actor (unit or person)")
+            raise NotFoundError(actor, "actor (unit or person)", " in this city")
         post_unit = person.normal_post.unit
         if post_unit not in chain:
             raise AuthorityError(
@@ -150,6 +253,119 @@ def authorise(
         if not chain.commands(post_unit, unit):
             raise AuthorityError(actor, unit, f"{unit} is outside the jurisdiction of {post_unit}")
     return actor
+
+
+class Guarded:
+    """A read-only view of a part of the state that reads it under the engine's lock.
+
+    Attribute reads and method calls run while holding the lock, and what they
+    return is settled before the lock is released: mappings, lists and sets
+    become fresh copies (iterators run to the end), other mutable gridgov
+    objects guarded views in turn. So a reader on another
+    thread never iterates a dict a command is changing, and nothing reached
+    through the view can change the state. Private names are not reachable.
+    """
+
+    __slots__ = ("_lock", "_target")
+
+    def __init__(self, target: object, lock: threading.RLock) -> None:
+        object.__setattr__(self, "_target", target)
+        object.__setattr__(self, "_lock", lock)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(f"{name} is not part of the read-only view")
+        lock = self._lock
+        with lock:
+            value = getattr(self._target, name)
+            if callable(value) and not isinstance(value, type):
+                return _locked_call(value, lock)
+            return _settled(value, lock)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{name}: the engine's state is read-only (only commands change it)")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{name}: the engine's state is read-only (only commands change it)")
+
+    def __dir__(self) -> list[str]:
+        return [n for n in dir(self._target) if not n.startswith("_")]
+
+    def __iter__(self) -> Iterator[Any]:
+        with self._lock:
+            return iter(tuple(_settled(v, self._lock) for v in self._target))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._target)
+
+    def __contains__(self, item: object) -> bool:
+        with self._lock:
+            return item in self._target
+
+    def __getitem__(self, key: object) -> Any:
+        with self._lock:
+            return _settled(self._target[key], self._lock)
+
+    def __repr__(self) -> str:
+        with self._lock:
+            return f"<read-only view of {self._target!r}>"
+
+    def __eq__(self, other: object) -> bool:
+        with self._lock:
+            other = other._target if isinstance(other, Guarded) else other
+            return bool(self._target == other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _locked_call(method: Callable[..., Any], lock: threading.RLock) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return _settled(method(*args, **kwargs), lock)
+
+    return call
+
+
+_IMMUTABLE = (str, bytes, int, float, bool, type(None), datetime, frozenset, enum.Enum)
+
+
+def _settled(value: Any, lock: threading.RLock) -> Any:
+    """``value`` made safe to read after the lock is released (see :class:`Guarded`)."""
+    if isinstance(value, _IMMUTABLE) or attrs.has(type(value)):
+        return value
+    if isinstance(value, tuple):
+        return tuple(_settled(v, lock) for v in value)
+    if isinstance(value, MappingProxyType):
+        # A view that chose to be read-only stays so: a read-only copy.
+        return MappingProxyType({k: _settled(v, lock) for k, v in value.items()})
+    # Fresh copies: the caller may change them; the state never sees it.
+    if isinstance(value, Mapping):
+        return {k: _settled(v, lock) for k, v in value.items()}
+    if isinstance(value, AbstractSet):
+        return set(value)
+    if isinstance(value, list):
+        return [_settled(v, lock) for v in value]
+    if isinstance(value, Iterator):
+        return iter([_settled(v, lock) for v in value])
+    module = type(value).__module__
+    if module.startswith("gridgov") and not module.startswith(_INPUTS):
+        return Guarded(value, lock)
+    return value
+
+
+#: Modules of what the engine is given, immutable (the city, its chain and model,
+#: the rules, the supply network) or the embedder's (clock, journal): not guarded.
+_INPUTS = (
+    "gridgov.city",
+    "gridgov.chain",
+    "gridgov.model",
+    "gridgov.rules",
+    "gridgov.supplies",
+    "gridgov.clock",
+    "gridgov.journal",
+)
 
 
 class Kernel:
@@ -189,6 +405,8 @@ class Kernel:
         self.subscribers: list[tuple[Subscriber, frozenset[str] | None]] = []
         self.delivery_errors: list[tuple[int, Subscriber, BaseException]] = []
         self.pending: tuple[str, str] | None = None
+        #: The refusal record the running command made for itself, if it is refused.
+        self.refusal: Record | None = None
         #: Events of the running command applied to the state but not yet journaled
         #: (None outside a command): a command's commits reach the journal together.
         self.batch: list[Event] | None = None
@@ -196,6 +414,20 @@ class Kernel:
         self.snapshot_seq = 0
         self.load_report = LoadReport()
         self._pools: Pools | None = None
+        self._roster_view: tuple[tuple[int, int], Roster] | None = None
+
+    def roster_view(self) -> Roster:
+        """The roster as a copy no later event changes (taken under the lock, kept
+        until the next event)."""
+        with self.lock:
+            mark = (id(self.state), self.next_seq)
+            if self._roster_view is None or self._roster_view[0] != mark:
+                self._roster_view = (mark, self.state.roster._copy())
+            return self._roster_view[1]
+
+    def guarded(self, target: object) -> Any:
+        """A read-only view of ``target`` that reads it under the lock (:class:`Guarded`)."""
+        return Guarded(target, self.lock)
 
     def fresh_state(self) -> EngineState:
         """The state of a new engine (before any event)."""
@@ -219,8 +451,21 @@ class Kernel:
         return self._pools
 
     def command_id(self, command_id: str | None) -> str:
-        """``command_id``, or the next engine-made id."""
-        return command_id if command_id is not None else f"c{self.state.commands + 1:06d}"
+        """``command_id``, or the next engine-made id.
+
+        Raises:
+            CommandError: ``command_id`` has the form of the engine's own ids
+                (``c`` or ``r`` and digits), which would collide with them.
+        """
+        if command_id is None:
+            return f"c{self.state.commands + 1:06d}"
+        if command_id[:1] in ("c", "r") and command_id[1:].isdigit():
+            raise CommandError(
+                f"command id {command_id!r} has the form of the engine's own ids (c000042, "
+                "r000042); choose another form for the ids you give",
+                reason="reserved command id",
+            )
+        return command_id
 
     # ------------------------------------------------------------- running
 
@@ -230,38 +475,56 @@ class Kernel:
         call: Callable[..., CommandResult],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
+        check: Callable[[tuple[Any, ...], dict[str, Any]], None] | None = None,
     ) -> CommandResult:
-        """Run one command: serialised, retry-safe, audited, delivered, snapshotted."""
+        """Run one command: checked, serialised, retry-safe, audited, delivered, snapshotted.
+
+        Args:
+            name: the command's name.
+            call: the command (its arguments are ``args`` and ``kwargs``).
+            args: positional arguments.
+            kwargs: keyword arguments (``key``: the idempotency key).
+            check: checks the arguments' types and values before anything
+                else (raises :class:`~gridgov.errors.ArgumentError`).
+
+        A command that raises a :class:`~gridgov.errors.GridgovError` (other
+        than a :class:`~gridgov.errors.JournalError`: the store failing is not
+        a refusal) was refused: the refusal is recorded as one event
+        (``command.refused``; an unreadable CAP message as ``alert.refused``)
+        and nothing else changes. Under a key, the refusal is the key's
+        result: a retry raises the same error again and records nothing.
+        """
         key = kwargs.get("key")
+        if not isinstance(key, str) or _KEY.problem(key) is not None:
+            key = None  # a malformed key is refused by the check, and never stored
         with self.lock, self.paused():
-            if key is not None:
-                printed = fingerprint(name, args, kwargs)
-                prior = self.journal.lookup(key)
-                if prior is not None:
-                    refused = prior.fingerprint.startswith(_REFUSED)
-                    if prior.fingerprint.removeprefix(_REFUSED) != printed:
-                        raise GridgovError(
-                            f"idempotency key {key!r} was used for "
-                            f"{prior.fingerprint.removeprefix(_REFUSED)}; "
-                            f"expected the same command again, got {printed}"
-                        )
-                    events = tuple(self.journal.between(prior.first, prior.last))
-                    if refused and events:
-                        # The same refusal again, recorded once: raised, not journaled.
-                        first = events[0]
-                        raise AuthorityError(str(first.data.get("actor")), first.unit, first.cause)
-                    return CommandResult(prior.command, events)
-                self.pending = (key, printed)
             self.batch = []
+            self.refusal = None
+            self.pending = None
             try:
+                if key is not None:
+                    printed = fingerprint(name, args, kwargs)
+                    prior = self.journal.lookup(key)
+                    if prior is not None:
+                        return self._again(name, key, printed, prior)
+                    self.pending = (key, printed)
+                if check is not None:
+                    check(args, kwargs)
                 result = call(*args, **kwargs)
                 # One transaction per command: every commit of the command (several
                 # for advance), with its idempotency key, reaches the journal at once.
                 self._flush()
-            except AuthorityError as exc:
-                pending = self.pending
+            except JournalError:
                 self._discard()
-                self.deliver(self.refuse(name, exc, pending).events)
+                raise
+            except _Again as again:
+                self._discard()
+                raise again.error from None
+            except GridgovError as exc:
+                pending, record = self.pending, self.refusal
+                self._discard()
+                actor = refusal_actor(name, args, kwargs, exc)
+                self.deliver(self.refuse(name, exc, pending, actor, record).events)
                 raise
             except BaseException:
                 self._discard()
@@ -269,6 +532,24 @@ class Kernel:
             self.deliver(result.events)
             self.maybe_snapshot()
             return result
+
+    def _again(self, name: str, key: str, printed: str, prior: CommandRecord) -> CommandResult:
+        """The answer to a key seen before: its result, or its refusal raised again."""
+        self.batch = None
+        fingerprinted = prior.fingerprint.removeprefix(_REFUSED)
+        if fingerprinted != printed:
+            # A refusal of its own (recorded, without the key: it is the other command's).
+            raise CommandError(
+                f"idempotency key {key!r} was used for {fingerprinted}; "
+                f"expected the same command again, got {printed}",
+                reason="idempotency key reused",
+                command=name,
+            )
+        events = tuple(self.journal.between(prior.first, prior.last))
+        if prior.fingerprint.startswith(_REFUSED) and events:
+            # The same refusal again, recorded once: raised, not journaled.
+            raise _Again(error_again(events[0]))
+        return CommandResult(prior.command, events)
 
     @property
     def next_seq(self) -> int:
@@ -301,35 +582,45 @@ class Kernel:
             self.rebuild()
 
     def refuse(
-        self, name: str, exc: AuthorityError, pending: tuple[str, str] | None = None
+        self,
+        name: str,
+        exc: GridgovError,
+        pending: tuple[str, str] | None = None,
+        actor: str = SYSTEM,
+        record: Record | None = None,
     ) -> CommandResult:
-        """Record a refused command: refusals are audit data (under the command's
-        idempotency key, when it has one, so a retried refusal is recorded once)."""
-        record = Record(
-            self.clock.now(),
-            "command.refused",
-            exc.target,
-            exc.rule,
-            None,
-            None,
-            {"command": name, "actor": exc.actor},
-        )
-        # The refusal and its key in one transaction.
+        """Record a refused command: refusals are audit data, one event each (under
+        the command's idempotency key, when it has one, so a retried refusal is
+        recorded once).
+
+        Args:
+            name: the command's name.
+            exc: why it was refused.
+            pending: its idempotency key and fingerprint, if it had a key.
+            actor: who issued it (as far as it could be read).
+            record: the refusal's own record, when the command made one (an
+                unreadable CAP message's ``alert.refused``); else a
+                ``command.refused`` record is made from ``exc``.
+        """
+        if record is None:
+            if isinstance(exc, AuthorityError):
+                unit, cause, actor = exc.target, exc.rule, exc.actor
+            else:
+                unit, cause = self.city.chain.city, str(exc)[:1000]
+            data: dict[str, Any] = {"command": name, "actor": actor, **error_data(exc)}
+            record = Record(self.clock.now(), "command.refused", unit, cause, None, None, data)
+        # The refusal and its key in one transaction. Its command id is made from
+        # its seq (``r000042``): unique without a counter, so a refusal leaves
+        # the state's counters as they were.
         self.batch = []
         self.pending = None if pending is None else (pending[0], _REFUSED + pending[1])
         try:
-            result = self.commit(self.command_id(None), exc.actor, [record])
+            result = self.commit(f"r{self.journal.next_seq:06d}", actor, [record])
             self._flush()
         except BaseException:
             self._discard()
             raise
         return result
-
-    def audit(self, command_id: str | None, actor: str, record: Record) -> None:
-        """Journal and deliver an audit record now, inside a command about to raise."""
-        self.deliver(
-            self.commit(self.command_id(command_id), actor, [record], immediate=True).events
-        )
 
     def deliver(self, events: Iterable[Event]) -> None:
         """Hand committed events to the subscribers; their errors are kept, never raised."""
@@ -464,12 +755,14 @@ class Kernel:
         state, start, ignored = self._from_snapshot()
         # A replay makes objects by the million: the cycle search waits (as
         # for every bulk operation, whatever the engine's pause_gc says).
+        # The events are read a chunk at a time, never all held at once.
+        replayed = 0
         with gc_paused():
-            events = self.journal.since(start)
             apply = state.apply
-            for event in events:
+            for event in self.journal.stream(start):
                 apply(event)
-        return state, state.deadlines(), LoadReport(start, len(events), ignored)
+                replayed += 1
+        return state, state.deadlines(), LoadReport(start, replayed, ignored)
 
     def _from_snapshot(self) -> tuple[EngineState, int, str | None]:
         """A new state from the latest snapshot if it can be trusted: (state, seq, why not)."""

@@ -33,7 +33,7 @@ from typing import Any
 import attrs
 
 from gridgov.city import City
-from gridgov.errors import GridgovError, JournalError
+from gridgov.errors import CommandError, JournalError
 from gridgov.model import Level
 from gridgov.modes import (
     ZONES,
@@ -484,16 +484,20 @@ class MeasuresDraft:
 def check_declarable(zone: str) -> None:
     """Raise unless ``zone`` can be declared (sealed, controlled or precaution)."""
     if zone not in SEVERITY or zone == "open":
-        raise GridgovError(
+        raise CommandError(
             f"cannot declare zone {zone!r} (expected sealed, controlled or precaution; "
-            "use lift to open)"
+            "use lift to open)",
+            reason="not a zone to declare",
         )
 
 
 def check_liftable(to: str) -> None:
     """Raise unless measures can be lifted to ``to`` (open, precaution or controlled)."""
     if to not in SEVERITY or to == "sealed":
-        raise GridgovError(f"cannot lift to {to!r} (expected open, precaution or controlled)")
+        raise CommandError(
+            f"cannot lift to {to!r} (expected open, precaution or controlled)",
+            reason="not a zone to lift to",
+        )
 
 
 def plan_case(draft: MeasuresDraft, compound: str, when: datetime, now: datetime) -> None:

@@ -31,7 +31,7 @@ from transitions import Machine
 
 from gridgov._gc import gc_paused
 from gridgov.city import City
-from gridgov.errors import GridgovError, NotFoundError, TransitionError
+from gridgov.errors import NotFoundError, TransitionError
 from gridgov.model import Level
 from gridgov.vocabulary import MODES, ZONES
 
@@ -294,7 +294,7 @@ def compounds_in_scope(
         when ``compound`` lies inside it; otherwise just ``compound``.
 
     Raises:
-        GridgovError: ``scope`` names neither a level nor an area.
+        NotFoundError: ``scope`` names neither a level nor an area.
     """
     if scope in areas:
         members = areas[scope]
@@ -305,7 +305,11 @@ def compounds_in_scope(
     try:
         level = Level(scope)
     except ValueError:
-        raise GridgovError(f"scope {scope!r} is neither a level nor a defined area") from None
+        raise NotFoundError(
+            scope,
+            "level or area;",
+            message=f"scope {scope!r} is neither a level nor a defined area",
+        ) from None
     if level is Level.COMPOUND:
         return (compound,)
     if level is Level.GRID:

@@ -39,7 +39,7 @@ from typing import Any
 import attrs
 
 from gridgov.city import City
-from gridgov.errors import GridgovError, UnknownUnitError
+from gridgov.errors import AuthorityError, CommandError, JournalError, NotFoundError
 from gridgov.model import Level, PersonKind
 from gridgov.records import EventLike, Record
 from gridgov.rules import StaffingRule
@@ -315,7 +315,7 @@ class Pools:
         """Everyone of ``kind`` in the pool of ``level`` seen from ``community``, nearest first.
 
         Raises:
-            GridgovError: ``level`` is not a pool level.
+            NotFoundError: ``level`` is not a pool level.
         """
         key = (
             level,
@@ -362,9 +362,11 @@ class Pools:
             return out
         if level == "city":
             return self._everyone.get(kind, []) + self._offices.get((chain.city, kind), [])
-        raise GridgovError(
-            f"unknown pool level {level!r} (expected community, big_party_committee, "
-            "street, district or city)"
+        raise NotFoundError(
+            str(level),
+            "pool level;",
+            message=f"unknown pool level {level!r} (expected community, big_party_committee, "
+            "street, district or city)",
         )
 
 
@@ -474,7 +476,7 @@ class Roster:
         """Apply one staffing event (the reducer; the engine's job).
 
         Raises:
-            GridgovError: not a staffing event.
+            JournalError: not a staffing event.
             KeyError, ValueError: the event lacks data it needs.
         """
         kind = event.type
@@ -556,6 +558,19 @@ class Roster:
             self._drawn[employer] -= 1
         self._back_since[person] = when
 
+    def _copy(self) -> Roster:
+        """A copy that later events leave as it is: a consistent view for readers."""
+        copy = Roster(self._city)
+        copy._posts.update(self._posts)
+        copy._holders.update(self._holders)
+        copy._assignment.update(self._assignment)
+        copy._back_since.update(self._back_since)
+        copy._shortfalls.update(self._shortfalls)
+        copy._drawn.update(self._drawn)
+        copy._hot.update(self._hot)
+        copy._unavailable = self._unavailable
+        return copy
+
     # -------------------------------------------------------------- snapshots
 
     def _dump(self) -> dict[str, Any]:
@@ -635,7 +650,7 @@ def plan_of_event(event: EventLike) -> StaffingPlan:
     """The one-step staffing plan a recorded staffing event stands for.
 
     Raises:
-        GridgovError: not a staffing event.
+        JournalError: not a staffing event.
         KeyError, ValueError: the event lacks data it needs.
     """
     data = event.data
@@ -663,7 +678,7 @@ def plan_of_event(event: EventLike) -> StaffingPlan:
         return StaffingPlan(shortfalls=(shortfall,))
     if event.type == "front_line.changed":
         return StaffingPlan(hot=tuple(sorted((g, int(d)) for g, d in data["grids"].items())))
-    raise GridgovError(f"event {event.seq}: unknown staffing event {event.type!r}")
+    raise JournalError(f"event {event.seq}: unknown staffing event {event.type!r}")
 
 
 # ---------------------------------------------------------------- planner
@@ -774,7 +789,11 @@ def plan_staffing(
         wanted = draft.post(post_id)
         if wanted is None or (wanted.role in CLAIMABLE and not rule.auto_claim):
             continue
-        _fill(draft, pools, wanted, rule)
+        if wanted.role == "front_line":
+            # Front-line duty is the grid's own workers', not the pools'.
+            _front_line_fill(draft, city, wanted)
+        else:
+            _fill(draft, pools, wanted, rule)
     reinforcements = tuple(
         Reinforcement(fl, fu, tl, tu, role, counts[0], counts[1])
         for (fl, fu, tl, tu, role), counts in draft.reinforcements.items()
@@ -829,22 +848,48 @@ def _close(draft: _Draft, post_id: str, reason: str) -> None:
         draft.shortfalls[post_id] = attrs.evolve(old, missing=0, reason=reason)
 
 
+def _grid_workers(city: City, grid: str) -> list[str]:
+    return [p for p in city.people_at_post(grid) if city.people[p].kind is PersonKind.GRID_WORKER]
+
+
 def _front_line_on(draft: _Draft, city: City, grid: str) -> None:
-    workers = [
-        p for p in city.people_at_post(grid) if city.people[p].kind is PersonKind.GRID_WORKER
-    ]
+    workers = _grid_workers(city, grid)
     if not workers:
         return
     post = StaffPost(
         f"{grid}/front_line", "front_line", grid, city.community_of(grid), len(workers)
     )
     draft.opened[post.id] = post
-    for person in workers:
+    _front_line_fill(draft, city, post)
+
+
+def _front_line_fill(draft: _Draft, city: City, post: StaffPost) -> None:
+    """Switch the grid's own free workers to front-line duty; the seats of those away
+    or busy elsewhere are a recorded shortfall, never a silent gap."""
+    for person in _grid_workers(city, post.unit):
+        if draft.held(post.id) >= post.capacity:
+            break
         if draft.is_busy(person):
             continue
         draft.busy.add(person)
         draft.assignments.append(Assignment(person, post.id, "front_line", "grid"))
         draft.fill_counts[post.id] += 1
+    missing = post.capacity - draft.held(post.id)
+    known = draft.roster.shortfalls.get(post.id)
+    if missing > 0:
+        draft.shortfalls[post.id] = Shortfall(
+            post.id,
+            post.role,
+            post.unit,
+            post.community,
+            missing,
+            f"{missing} of the {post.capacity} grid workers of {post.unit} are away or "
+            "on other posts",
+        )
+    elif known is not None:
+        draft.shortfalls[post.id] = attrs.evolve(
+            known, missing=0, reason=f"every grid worker of {post.unit} is on front-line duty"
+        )
 
 
 def _fill(draft: _Draft, pools: Pools, post: StaffPost, rule: StaffingRule) -> None:
@@ -1042,11 +1087,11 @@ def open_task(roster: Roster, task: str) -> StaffPost:
     """The open task ``task``.
 
     Raises:
-        UnknownUnitError: no such open task.
+        NotFoundError: no such open task.
     """
     post = roster.posts.get(task)
     if post is None or not is_task(post):
-        raise UnknownUnitError(task, "open task")
+        raise NotFoundError(task, "open task", " in this city")
     return post
 
 
@@ -1068,38 +1113,47 @@ def plan_claim(
     """The events of ``person`` claiming a seat of ``task``.
 
     Raises:
-        UnknownUnitError: no such task or person.
-        GridgovError: the person is not an in-service member of that community,
-            already holds a post, the task is full, or their employer has
-            given its share of staff.
+        NotFoundError: no such task (UnknownUnitError: no such person).
+        AuthorityError: the person is registered in another community.
+        CommandError: the person is not an in-service member, already holds
+            a post, the task is full, or their employer has given its share
+            of staff.
     """
     post = open_task(roster, task)
     member = city.person(person)
     if member.kind is not PersonKind.IN_SERVICE_MEMBER:
-        raise GridgovError(
-            f"{person} is a {member.kind.value}; only in-service members claim tasks"
+        raise CommandError(
+            f"{person} is a {member.kind.value}; only in-service members claim tasks",
+            reason="not an in-service member",
         )
     if member.home != post.community:
-        raise GridgovError(
+        # Outside the member's jurisdiction: refused (and audited) as an authority matter.
+        raise AuthorityError(
+            person,
+            task,
             f"{person} is registered at {member.home}; task {task} is on "
-            f"the board of {post.community}"
+            f"the board of {post.community}",
         )
     if person in roster.assignment:
         held = roster.assignment[person][0]
-        raise GridgovError(
+        raise CommandError(
             f"{person} already holds {held.post}; a member holds one "
-            "task at a time (hand it back first)"
+            "task at a time (hand it back first)",
+            reason="already holds a post",
         )
     if roster.missing(task) <= 0:
-        raise GridgovError(f"task {task} is full ({post.capacity} of {post.capacity})")
+        raise CommandError(
+            f"task {task} is full ({post.capacity} of {post.capacity})", reason="task full"
+        )
     if member.employer is not None:
         staff = city.organisation(member.employer).staff
         cap = int(staff * rule.max_staff_share)
         if roster.drawn[member.employer] >= cap:
-            raise GridgovError(
+            raise CommandError(
                 f"{member.employer} already has {roster.drawn[member.employer]} of "
                 f"its {staff} staff drawn (staffing.max_staff_share = "
-                f"{rule.max_staff_share:g}); {person} is needed at work"
+                f"{rule.max_staff_share:g}); {person} is needed at work",
+                reason="employer's share drawn",
             )
     records = _seat_change(roster, rule, post, -1, now, "a seat was claimed")
     data: dict[str, Any] = {"person": person, "post": task, "role": post.role, "level": "claim"}
@@ -1114,12 +1168,12 @@ def plan_hand_back(
 
     Raises:
         UnknownUnitError: no such person.
-        GridgovError: the person holds no task.
+        CommandError: the person holds no task.
     """
     city.person(person)
     held = roster.assignment.get(person)
     if held is None or not is_task(roster.posts[held[0].post]):
-        raise GridgovError(f"{person} holds no task to hand back")
+        raise CommandError(f"{person} holds no task to hand back", reason="holds no task")
     post = roster.posts[held[0].post]
     data: dict[str, Any] = {"person": person, "post": post.id, "role": post.role}
     records = [Record(now, "post.released", post.unit, "handed back", None, None, data)]
@@ -1131,7 +1185,7 @@ def plan_complete(roster: Roster, task: str, now: datetime) -> tuple[Record, ...
     """The events of completing ``task``: it closes, its members go back.
 
     Raises:
-        UnknownUnitError: no such open task.
+        NotFoundError: no such open task.
     """
     post = open_task(roster, task)
     closed: dict[str, Any] = {"post": task, "role": post.role}

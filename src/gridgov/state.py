@@ -132,7 +132,7 @@ class EngineState:
                 self.task_numbers[community] = max(known, int(number_text))
 
     def _apply_alert(self, event: EventLike) -> None:
-        self.alerts.apply(event.type, event.data)
+        self.alerts._apply_event(event)
 
     def _apply_supply(self, event: EventLike) -> None:
         if self.supplies is None:

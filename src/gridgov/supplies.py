@@ -61,7 +61,7 @@ import attrs
 import networkx as nx
 
 from gridgov.city import City
-from gridgov.errors import GridgovError
+from gridgov.errors import CommandError, DepotsError, NotFoundError, Problem
 from gridgov.model import Depot, Level
 
 __all__ = [
@@ -237,6 +237,11 @@ class DispatchPlan:
 # ================================================================ the network
 
 
+def _depot_error(key: str, message: str) -> DepotsError:
+    """A problem of depots given in code (no file): the message alone."""
+    return DepotsError([Problem("", 0, key, message)], message)
+
+
 class SupplyNetwork:
     """The static part of the supply chain: where depots, hubs and compounds are.
 
@@ -246,8 +251,9 @@ class SupplyNetwork:
         params: rations and capacities.
 
     Raises:
-        GridgovError: a depot id is repeated, sits at no unit of the city (or
-            below a street), or a depot at the city level serves only a district.
+        DepotsError: a depot id is repeated, sits at no unit of the city (or
+            below a street), a depot at the city level serves only a district,
+            or real distances lack a position.
     """
 
     def __init__(
@@ -273,17 +279,24 @@ class SupplyNetwork:
         self.depot_district: dict[str, str | None] = {}
         for depot in depots:
             if depot.id in self.depots:
-                raise GridgovError(f"depot {depot.id} is listed twice (expected unique ids)")
+                raise _depot_error(
+                    depot.id, f"depot {depot.id} is listed twice (expected unique ids)"
+                )
             if depot.unit not in chain:
-                raise GridgovError(f"depot {depot.id} sits at {depot.unit!r}, no unit of the city")
+                raise _depot_error(
+                    depot.id, f"depot {depot.id} sits at {depot.unit!r}, no unit of the city"
+                )
             level = chain.level(depot.unit)
             if level.rank > Level.COMMUNITY.rank:
-                raise GridgovError(
+                raise _depot_error(
+                    depot.id,
                     f"depot {depot.id} sits at {depot.unit} ({level.value}); "
-                    "expected a community, street, district or the city"
+                    "expected a community, street, district or the city",
                 )
             if level is Level.CITY and depot.serves != "city":
-                raise GridgovError(f"depot {depot.id} sits at the city level but serves a district")
+                raise _depot_error(
+                    depot.id, f"depot {depot.id} sits at the city level but serves a district"
+                )
             self.depots[depot.id] = depot
             if level is Level.COMMUNITY:
                 self.attach[depot.id] = (Level.STREET, chain.street_of(depot.unit))
@@ -312,9 +325,10 @@ class SupplyNetwork:
             needed = {unit for _, unit in self.attach.values()} | set(self.street_compounds)
             missing = sorted(needed - set(self.positions))
             if missing:
-                raise GridgovError(
+                raise _depot_error(
+                    missing[0],
                     f"no position for {missing[0]} (and {len(missing) - 1} more): real "
-                    "distances need every depot's unit and every street with compounds"
+                    "distances need every depot's unit and every street with compounds",
                 )
 
     def distance(self, depot: str, street: str) -> int | None:
@@ -406,14 +420,19 @@ def _ordered_categories(network: SupplyNetwork, day: SupplyDay) -> list[str]:
 def _check_day(network: SupplyNetwork, day: SupplyDay) -> None:
     unknown = sorted(set(day.stock) - set(network.depots))
     if unknown:
-        raise GridgovError(f"stock given for unknown depot {unknown[0]!r}")
+        raise NotFoundError(
+            unknown[0], "depot;", message=f"stock given for unknown depot {unknown[0]!r}"
+        )
     for compound, per in day.demand.items():
         if compound not in network.checkpoint:
-            raise GridgovError(f"demand given for unknown compound {compound!r}")
+            raise NotFoundError(
+                compound, "compound;", message=f"demand given for unknown compound {compound!r}"
+            )
         for category, kg in per.items():
             if kg < 0:
-                raise GridgovError(
-                    f"demand of {compound} for {category} is {kg} kg (expected 0 or more)"
+                raise CommandError(
+                    f"demand of {compound} for {category} is {kg} kg (expected 0 or more)",
+                    reason="negative demand",
                 )
 
 
@@ -434,8 +453,9 @@ def plan_dispatch(
         The frozen plan.
 
     Raises:
-        GridgovError: stock for an unknown depot, demand for an unknown
-            compound, or negative demand.
+        NotFoundError: stock for an unknown depot, demand for an unknown
+            compound.
+        CommandError: negative demand.
     """
     _check_day(network, day)
     residual = _Residual(network, day)
@@ -453,7 +473,7 @@ def plan_greedy(network: SupplyNetwork, day: SupplyDay) -> DispatchPlan:
     compound may take the only stock another one could have reached.
 
     Raises:
-        GridgovError: as :func:`plan_dispatch`.
+        NotFoundError, CommandError: as :func:`plan_dispatch`.
     """
     _check_day(network, day)
     residual = _Residual(network, day)

@@ -43,7 +43,7 @@ from typing import Any
 
 import attrs
 
-from gridgov.errors import GridgovError
+from gridgov.errors import CommandError, JournalError, NotFoundError
 from gridgov.supplies import DispatchPlan, SupplyDay, SupplyNetwork, plan_dispatch, plan_greedy
 from gridgov.vocabulary import HOT_ZONES
 
@@ -96,11 +96,11 @@ class SupplyBook:
         """Kilograms on hand per category, at ``depot`` or at every depot together.
 
         Raises:
-            GridgovError: no such depot.
+            NotFoundError: no such depot.
         """
         if depot is not None:
             if depot not in self._stock:
-                raise GridgovError(f"no depot {depot!r} in the supply network")
+                raise NotFoundError(depot, "depot;", " in the supply network")
             return dict(self._stock[depot])
         total: dict[str, int] = {}
         for per in self._stock.values():
@@ -147,14 +147,14 @@ class SupplyBook:
         """Restore the book from :meth:`to_json` data.
 
         Raises:
-            GridgovError: the data names a depot the network lacks.
+            JournalError: the data names a depot the network lacks.
         """
         stock = {
             str(d): {str(k): int(v) for k, v in per.items()} for d, per in data["stock"].items()
         }
         unknown = sorted(set(stock) - set(self._stock))
         if unknown:
-            raise GridgovError(f"supply snapshot names unknown depot {unknown[0]!r}")
+            raise JournalError(f"supply snapshot names unknown depot {unknown[0]!r}")
         self._stock.update(stock)
         self._lots = {
             str(c): {str(k): [[str(t), int(kg)] for t, kg in lots] for k, lots in per.items()}
@@ -178,7 +178,7 @@ class SupplyBook:
         This is the supply domain's reducer: the engine calls it on commit and on replay.
 
         Raises:
-            GridgovError: a restock or dispatch for an unknown depot.
+            JournalError: a restock or dispatch for an unknown depot.
         """
         kind = event.type
         data = event.data
@@ -214,7 +214,7 @@ class SupplyBook:
         try:
             return self._stock[depot]
         except KeyError:
-            raise GridgovError(f"supply event names unknown depot {depot!r}") from None
+            raise JournalError(f"supply event names unknown depot {depot!r}") from None
 
     # ----------------------------------------------------------- planning
 
@@ -272,10 +272,13 @@ def plan_supply_day(
         The plan and its event records.
 
     Raises:
-        GridgovError: an unknown method or request category.
+        CommandError: an unknown method or request category.
     """
     if method not in ("min_cost", "greedy"):
-        raise GridgovError(f"unknown dispatch method {method!r} (expected min_cost or greedy)")
+        raise CommandError(
+            f"unknown dispatch method {method!r} (expected min_cost or greedy)",
+            reason="unknown dispatch method",
+        )
     network = book.network
     records: list[Record] = []
     city = network.city.chain.city
@@ -355,9 +358,10 @@ def _fresh_demand(
         for request, count in requests.get(compound, {}).items():
             target = params.request_category.get(request)
             if target is None:
-                raise GridgovError(
+                raise CommandError(
                     f"request category {request!r} has no supply category (expected one of: "
-                    f"{', '.join(sorted(params.request_category))})"
+                    f"{', '.join(sorted(params.request_category))})",
+                    reason="request category without supply category",
                 )
             per[target] = per.get(target, 0) + round(count * params.request_kg.get(request, 0))
         per = {k: kg for k, kg in per.items() if kg > 0}

@@ -38,10 +38,11 @@ same city bit for bit.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 import os
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -582,6 +583,13 @@ class CityBuilder:
             volunteer_rate: registered volunteers per household.
             volunteer_bases: number of volunteer service bases.
         """
+        self._staff_grids(grid_workers)
+        parents = self._parents()
+        self._staff_cadres(cadres_per_office, parents)
+        self._staff_members(member_rate, volunteer_rate, volunteer_bases, parents)
+
+    def _staff_grids(self, grid_workers: int) -> None:
+        """Grid workers: full-time, professional, and part-time spread by weight."""
         rng = self.rng
         grids = self._grids
         professional = sum(1 for _, kind, _ in grids if kind != GridKind.RURAL.value)
@@ -619,7 +627,11 @@ class CityBuilder:
                     worker=GridWorkerKind.PART_TIME,
                 )
 
-        parents = self._parents()
+    def _staff_cadres(
+        self, cadres_per_office: dict[str, int], parents: dict[str, str | None]
+    ) -> None:
+        """Cadres of every office (living in a community below it) and organisation."""
+        rng = self.rng
         communities_below: dict[str, list[str]] = {}
         for unit in self.units:
             if unit.level is Level.COMMUNITY:
@@ -638,6 +650,15 @@ class CityBuilder:
                     PersonKind.CADRE, org.community, Post("cadre", org.id), employer=org.id
                 )
 
+    def _staff_members(
+        self,
+        member_rate: dict[str, float],
+        volunteer_rate: float,
+        volunteer_bases: int,
+        parents: dict[str, str | None],
+    ) -> None:
+        """In-service members (employed in their district) and volunteers."""
+        rng = self.rng
         district_orgs: dict[str, list[str]] = {}
         for org in self.organisations:
             district = _ancestors_of(org.community, parents)[-2]
@@ -758,6 +779,9 @@ _INPUT_LEVELS = ("city", "district", "street", "community")
 #: The largest count a row may give (a community of a million households is
 #: ten times the largest there is): beyond it synthesis would run for hours.
 MAX_UNIT_COUNT = 1_000_000
+#: The most households a synthesised city may have in all (Jiamusi has about
+#: a million): beyond it synthesis would run for hours.
+MAX_CITY_HOUSEHOLDS = 20_000_000
 #: The most grid workers a synthesis may be asked for, per grid.
 MAX_WORKERS_PER_GRID = 50
 _URBAN = {"": None, "community": "community", "urban": "community"}
@@ -782,6 +806,7 @@ def synthesize(
     seed: int = 0,
     recipe: Recipe | None = None,
     grid_workers: int | None = None,
+    pause_gc: bool = False,
 ) -> City:
     """A whole city from a list of units down to communities with their households.
 
@@ -792,6 +817,11 @@ def synthesize(
         recipe: the ratios (default: :meth:`Recipe.default`).
         grid_workers: the total of grid workers when it is known (else
             from the recipe's part-time workers per grid).
+        pause_gc: pause Python's cyclic garbage collector while building: a
+            city of a million households makes hundreds of thousands of
+            objects and builds faster without the collector walking them
+            (measured in ``benchmarks/bench_gc.py``); the switch is
+            process-wide, so it is off unless asked for.
 
     Returns:
         The city, validated.
@@ -801,7 +831,7 @@ def synthesize(
             wrong`` (``<units>`` and the row's position + 1 for rows given in
             Python), or grid workers too few for the grids.
     """
-    with gc_paused():
+    with gc_paused() if pause_gc else contextlib.nullcontext():
         rows = _read_input(units)
         return _synthesize(rows, seed, recipe or Recipe.default(), grid_workers)
 
@@ -813,8 +843,11 @@ def synthesize_bundle(
     seed: int = 0,
     recipe: Recipe | None = None,
     grid_workers: int | None = None,
+    pause_gc: bool = False,
 ) -> Path:
     """:func:`synthesize`, then save the city as a bundle in the folder ``out``.
+
+    ``pause_gc`` is :func:`synthesize`'s.
 
     Returns:
         The bundle's folder.
@@ -822,7 +855,7 @@ def synthesize_bundle(
     Raises:
         CityError: as :func:`synthesize`, or the folder cannot be written.
     """
-    city = synthesize(units, seed=seed, recipe=recipe, grid_workers=grid_workers)
+    city = synthesize(units, seed=seed, recipe=recipe, grid_workers=grid_workers, pause_gc=pause_gc)
     return city.save(out)
 
 
@@ -862,40 +895,9 @@ def _check_input(source: str, raw: Sequence[tuple[int, Sequence[str]]]) -> list[
     def problem(line: int, key: str, message: str) -> None:
         problems.append(Problem(source, line, key, message))
 
-    rows: list[_Row] = []
-    first: dict[str, int] = {}
     # Rows with a problem of their own: what refers to them is not blamed again.
     faulty: set[str] = set()
-    for line, cells in raw:
-        uid, parent, level, kind, name, code, *numbers = cells
-        counts: dict[str, int] = {}
-        for column, text in zip(_COUNTS, numbers, strict=True):
-            if not text:
-                continue
-            if not (text.isascii() and text.isdigit()):
-                problem(line, column, f"expected a whole number, 0 or more, got {text[:40]!r}")
-                counts[column] = -1  # present but wrong: no second problem for it
-                continue
-            counts[column] = int(text)
-            if counts[column] > MAX_UNIT_COUNT:
-                problem(line, column, f"at most {MAX_UNIT_COUNT:,}, got {text[:40]}")
-                counts[column] = -1
-                continue
-            if level != "community":
-                problem(line, column, "only communities have households and organisations")
-        if not uid:
-            problem(line, "id", "empty (every row needs an id)")
-        elif uid in first:
-            problem(line, "id", f"duplicate id {uid!r} (first at {source}:{first[uid]})")
-        else:
-            first[uid] = line
-        if level not in _INPUT_LEVELS:
-            faulty.add(uid)
-            close = did_you_mean(level, _INPUT_LEVELS)
-            hint = f"did you mean {close!r}? " if close else ""
-            what = "empty" if not level else f"unknown level {level!r}"
-            problem(line, "level", f"{what} ({hint}expected one of: {', '.join(_INPUT_LEVELS)})")
-        rows.append(_Row(line, uid, parent, level, kind, name, code, counts))
+    rows = _input_rows(source, raw, problem, faulty)
     levels = {r.id: r.level for r in rows if r.id}
     cities = [r for r in rows if r.level == "city"]
     if not cities:
@@ -927,32 +929,79 @@ def _check_input(source: str, raw: Sequence[tuple[int, Sequence[str]]]) -> list[
                 f"{row.parent!r} is a {levels[row.parent]}, but a {row.level} answers to a {want}",
             )
         if row.level == "community":
-            if row.kind not in _URBAN and row.kind not in _RURAL:
-                choices = ("community", "urban", "village", "rural")
-                close = did_you_mean(row.kind, choices)
-                hint = f"did you mean {close!r}? " if close else ""
-                problem(
-                    row.line,
-                    "kind",
-                    f"unknown community kind {row.kind!r} ({hint}expected one of: "
-                    f"{', '.join(choices)}, or empty)",
-                )
-            given = row.counts
-            if "households" not in given and "population" not in given:
-                problem(row.line, "households", "a community needs households (or population)")
-            elif (
-                not given.get("households", given.get("population", 0))
-                and not _large(given)
-                and -1 not in given.values()
-            ):
-                problem(
-                    row.line,
-                    "households",
-                    "no households and no large organisation: nothing to cut into grids",
-                )
+            _check_community(row, problem)
     if problems:
         raise CityError(problems)
     return rows
+
+
+def _input_rows(
+    source: str,
+    raw: Sequence[tuple[int, Sequence[str]]],
+    problem: Callable[[int, str, str], None],
+    faulty: set[str],
+) -> list[_Row]:
+    """The rows, with the problems of each row on its own (ids, levels, numbers)."""
+    rows: list[_Row] = []
+    first: dict[str, int] = {}
+    for line, cells in raw:
+        uid, parent, level, kind, name, code, *numbers = cells
+        counts: dict[str, int] = {}
+        for column, text in zip(_COUNTS, numbers, strict=True):
+            if not text:
+                continue
+            if not (text.isascii() and text.isdigit()):
+                problem(line, column, f"expected a whole number, 0 or more, got {text[:40]!r}")
+                counts[column] = -1  # present but wrong: no second problem for it
+                continue
+            counts[column] = int(text)
+            if counts[column] > MAX_UNIT_COUNT:
+                problem(line, column, f"at most {MAX_UNIT_COUNT:,}, got {text[:40]}")
+                counts[column] = -1
+                continue
+            if level != "community":
+                problem(line, column, "only communities have households and organisations")
+        if not uid:
+            problem(line, "id", "empty (every row needs an id)")
+        elif uid in first:
+            problem(line, "id", f"duplicate id {uid!r} (first at {source}:{first[uid]})")
+        else:
+            first[uid] = line
+        if level not in _INPUT_LEVELS:
+            faulty.add(uid)
+            close = did_you_mean(level, _INPUT_LEVELS)
+            hint = f"did you mean {close!r}? " if close else ""
+            what = "empty" if not level else f"unknown level {level!r}"
+            problem(line, "level", f"{what} ({hint}expected one of: {', '.join(_INPUT_LEVELS)})")
+        rows.append(_Row(line, uid, parent, level, kind, name, code, counts))
+    return rows
+
+
+def _check_community(row: _Row, problem: Callable[[int, str, str], None]) -> None:
+    """A community's kind and households."""
+    if row.kind not in _URBAN and row.kind not in _RURAL:
+        choices = ("community", "urban", "village", "rural")
+        close = did_you_mean(row.kind, choices)
+        hint = f"did you mean {close!r}? " if close else ""
+        problem(
+            row.line,
+            "kind",
+            f"unknown community kind {row.kind!r} ({hint}expected one of: "
+            f"{', '.join(choices)}, or empty)",
+        )
+    given = row.counts
+    if "households" not in given and "population" not in given:
+        problem(row.line, "households", "a community needs households (or population)")
+    elif (
+        not given.get("households", given.get("population", 0))
+        and not _large(given)
+        and -1 not in given.values()
+    ):
+        problem(
+            row.line,
+            "households",
+            "no households and no large organisation: nothing to cut into grids",
+        )
 
 
 def _large(counts: Mapping[str, int]) -> list[str]:
@@ -965,7 +1014,22 @@ def _large(counts: Mapping[str, int]) -> list[str]:
     )
 
 
+def _check_size(rows: list[_Row], recipe: Recipe) -> None:
+    """Refuse a city too big to synthesise in reasonable time (:data:`MAX_CITY_HOUSEHOLDS`)."""
+    total = 0
+    for row in rows:
+        if row.level == "community":
+            given = row.counts.get("households")
+            if given is None:
+                given = round(row.counts.get("population", 0) / recipe.persons_per_household)
+            total += given
+    if total > MAX_CITY_HOUSEHOLDS:
+        why = f"{total:,} households in all; a synthesised city may have at most "
+        raise CityError([Problem("<synthesis>", 0, "households", why + f"{MAX_CITY_HOUSEHOLDS:,}")])
+
+
 def _synthesize(rows: list[_Row], seed: int, recipe: Recipe, grid_workers: int | None) -> City:
+    _check_size(rows, recipe)
     city_row = next(r for r in rows if r.level == "city")
     city = Unit(
         id=city_row.id,

@@ -119,8 +119,9 @@ def check_invariants(engine: Engine) -> None:
     6. the journal is whole: seqs from 1 without gaps, each command's events
        contiguous (a failed command left nothing: what it would have
        written is either wholly there or absent; the refusal itself is
-       checked where the command is issued, e.g. by comparing
-       ``engine.snapshot()`` and ``len(engine.journal)`` around it).
+       checked where the command is issued: ``engine.snapshot()`` is the
+       same around it and the journal holds one more event, its
+       ``command.refused``).
 
     Meant for stateful tests and for embedders' own checks; it replays the
     whole journal, so it costs a full replay.
@@ -178,7 +179,9 @@ def check_invariants(engine: Engine) -> None:
                     finished.add(previous)
                 previous = event.command
         kernel = engine._kernel
-        replayed = Engine.replay(city, events, kernel.rules, seed=kernel.seed)
+        replayed = Engine.replay(
+            city, events, kernel.rules, seed=kernel.seed, supplies=kernel.supplies
+        )
         if replayed.snapshot() != engine.snapshot():
             raise InvariantError("replaying the journal does not give the live state")
 

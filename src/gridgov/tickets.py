@@ -51,7 +51,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from gridgov.city import City
-from gridgov.errors import ClockError, GridgovError, TransitionError, UnknownUnitError
+from gridgov.errors import (
+    ClockError,
+    CommandError,
+    GridgovError,
+    JournalError,
+    NotFoundError,
+    TransitionError,
+    UnknownUnitError,
+)
 from gridgov.model import Level
 from gridgov.modes import StateBoard
 from gridgov.privacy import redact as _redact
@@ -248,12 +256,12 @@ class TicketChange:
         """The change an event recorded with :meth:`event_fields` stands for.
 
         Raises:
-            GridgovError: the event is not a ticket event.
+            JournalError: the event is not a ticket event.
         """
         data = dict(event.data)
         ticket = data.pop("ticket", None)
         if event.type not in KINDS or not isinstance(ticket, str):
-            raise GridgovError(f"event of type {event.type!r} is not a ticket change")
+            raise JournalError(f"event of type {event.type!r} is not a ticket change")
         return cls(
             event.type, ticket, event.unit, event.time, event.old, event.new, data, event.cause
         )
@@ -568,7 +576,10 @@ class _StepPlanner:
         if where in city.compounds:
             grids = city.grids_of_compound(where)
             if not grids:
-                raise GridgovError(f"compound {where} is covered by no grid; name a grid instead")
+                raise CommandError(
+                    f"compound {where} is covered by no grid; name a grid instead",
+                    reason="compound in no grid",
+                )
             return grids[0], where
         if where in city.chain and city.chain.level(where) is Level.GRID:
             return where, None
@@ -577,14 +588,16 @@ class _StepPlanner:
     def _category(self, category: str) -> None:
         if category not in self.rule.categories:
             known = ", ".join(sorted(self.rule.categories))
-            raise GridgovError(f"unknown request category {category!r} (expected one of: {known})")
+            message = f"unknown request category {category!r} (expected one of: {known})"
+            raise NotFoundError(category, "request category;", message=message)
 
     def _mode(self, origin: str) -> str:
         mode = self._situation(origin)
         if mode not in TICKET_MODES:
-            raise GridgovError(
+            raise CommandError(
                 f"the situation of {origin} is {mode!r} "
-                f"(expected one of: {', '.join(TICKET_MODES)})"
+                f"(expected one of: {', '.join(TICKET_MODES)})",
+                reason="unknown situation",
             )
         return mode
 
@@ -715,14 +728,18 @@ class _StepPlanner:
         if to is None:
             parent = chain.parent(current.unit)
             if parent is None:
-                raise GridgovError(f"ticket {current.id} is at the city; there is no level above")
+                raise CommandError(
+                    f"ticket {current.id} is at the city; there is no level above",
+                    reason="no level above",
+                )
             to = parent
         chain.level(to)
         here = up.index(current.unit)
         if to not in up or up.index(to) <= here:
-            raise GridgovError(
+            raise CommandError(
                 f"ticket {current.id} is at {current.unit}; it can be transferred only up its "
-                f"chain of command (one of: {', '.join(up[here + 1 :]) or 'none'}), not to {to}"
+                f"chain of command (one of: {', '.join(up[here + 1 :]) or 'none'}), not to {to}",
+                reason="transfer not up the chain",
             )
         # Reasons are published with the event: recorded redacted.
         shown = redact(str(reason), current.private)
@@ -757,7 +774,10 @@ class _StepPlanner:
         note: str | None = None,
     ) -> tuple[TicketChange, ...]:
         if not str(reason).strip():
-            raise GridgovError(f"ticket {current.id}: a rejection needs a reason (reason=...)")
+            raise CommandError(
+                f"ticket {current.id}: a rejection needs a reason (reason=...)",
+                reason="no reason given",
+            )
         return (
             self._step(
                 current,
@@ -839,8 +859,9 @@ class _StepPlanner:
         note: str | None = None,
     ) -> tuple[TicketChange, ...]:
         if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
-            raise GridgovError(
-                f"ticket {current.id}: a score is a whole number from 1 to 5, got {score!r}"
+            raise CommandError(
+                f"ticket {current.id}: a score is a whole number from 1 to 5, got {score!r}",
+                reason="score outside 1..5",
             )
         rule = self.rule
         low = score < rule.low_score
@@ -998,12 +1019,12 @@ class TicketDesk(_StepPlanner):
         """The ticket ``ticket``.
 
         Raises:
-            UnknownUnitError: no such ticket on this desk.
+            NotFoundError: no such ticket on this desk.
         """
         try:
             return self._tickets[ticket].view()
         except KeyError:
-            raise UnknownUnitError(ticket, "ticket") from None
+            raise NotFoundError(ticket, "ticket", " in this city") from None
 
     def allowed(self, ticket: str) -> tuple[str, ...]:
         """The triggers the ticket's state allows, sorted (``reopen`` follows a low score)."""
@@ -1048,8 +1069,8 @@ class TicketDesk(_StepPlanner):
 
         Raises:
             UnknownUnitError: ``where`` names no grid, compound or building.
-            GridgovError: unknown category, a ticket number already taken, or
-                a grid-less compound.
+            NotFoundError: an unknown category.
+            CommandError: a ticket number already taken, or a grid-less compound.
             ClockError: ``at`` has no time zone.
         """
         _aware(at)
@@ -1058,7 +1079,10 @@ class TicketDesk(_StepPlanner):
         if ticket is None:
             ticket = self._next_id()
         elif ticket in self._tickets:
-            raise GridgovError(f"ticket {ticket} already exists (ticket numbers are unique)")
+            raise CommandError(
+                f"ticket {ticket} already exists (ticket numbers are unique)",
+                reason="ticket exists",
+            )
         private = attrs.evolve(resident or Private(), description=description)
         mode = self._mode(compound or grid)
         due = self._due(category, mode, "accepted", at)
@@ -1096,8 +1120,9 @@ class TicketDesk(_StepPlanner):
 
         Raises:
             TransitionError: the trigger is not allowed in the ticket's state.
-            UnknownUnitError: no such ticket, or ``to`` names no unit.
-            GridgovError: missing or unexpected data, a score outside 1-5,
+            NotFoundError: no such ticket.
+            UnknownUnitError: ``to`` names no unit.
+            CommandError: missing or unexpected data, a score outside 1-5,
                 ``at`` before the ticket's last change, ``reopen`` asked for
                 directly, or a transfer that does not go up the chain.
             ClockError: ``at`` has no time zone.
@@ -1107,14 +1132,16 @@ class TicketDesk(_StepPlanner):
             raise UnknownUnitError(ticket, "ticket")
         _aware(at)
         if at < current.updated:
-            raise GridgovError(
+            raise CommandError(
                 f"ticket {ticket} last changed at {current.updated.isoformat()}; "
-                f"{trigger!r} at {at.isoformat()} would go back in time"
+                f"{trigger!r} at {at.isoformat()} would go back in time",
+                reason="before the ticket's last change",
             )
         if trigger == "reopen":
-            raise GridgovError(
+            raise CommandError(
                 f"ticket {ticket}: 'reopen' follows a low score (below tickets.low_score = "
-                f"{self.rule.low_score}); score the ticket instead"
+                f"{self.rule.low_score}); score the ticket instead",
+                reason="reopen follows a low score",
             )
         new = self._table.get((current.state, trigger))
         if new is None:
@@ -1125,9 +1152,10 @@ class TicketDesk(_StepPlanner):
             allowed = _TRIGGER_DATA[trigger]
             unexpected = sorted(set(data) - allowed)
             if unexpected:
-                raise GridgovError(
+                raise CommandError(
                     f"ticket {ticket}: {trigger!r} takes no {', '.join(unexpected)} "
-                    f"(allowed: {', '.join(sorted(allowed))})"
+                    f"(allowed: {', '.join(sorted(allowed))})",
+                    reason="unexpected data",
                 )
             note = data.get("note")
             if note is not None:
@@ -1193,7 +1221,7 @@ class TicketDesk(_StepPlanner):
         leaves the desk as it was.
 
         Raises:
-            GridgovError: a change does not fit the desk (an unknown ticket, a
+            JournalError: a change does not fit the desk (an unknown ticket, a
                 state or unit other than the one it starts from); nothing is
                 applied.
         """
@@ -1257,7 +1285,7 @@ class TicketDesk(_StepPlanner):
         """Apply one recorded ticket event (the reducer of ticket events).
 
         Raises:
-            GridgovError: the event does not fit the desk.
+            JournalError: the event does not fit the desk.
         """
         self._apply((TicketChange.from_event(event),))
 
@@ -1312,7 +1340,7 @@ def _opened(change: TicketChange) -> _Live:
     """The record a ``ticket.opened`` change starts.
 
     Raises:
-        GridgovError: the opening record is malformed.
+        JournalError: the opening record is malformed.
     """
     data = change.data
     live = _Live.__new__(_Live)
@@ -1322,7 +1350,7 @@ def _opened(change: TicketChange) -> _Live:
         live.mode = str(data["mode"])
         live.private = Private(**data.get("private", {}))
     except (KeyError, TypeError) as exc:
-        raise GridgovError(f"ticket {change.ticket}: malformed opening record ({exc})") from None
+        raise JournalError(f"ticket {change.ticket}: malformed opening record ({exc})") from None
     live.id = change.ticket
     live.compound = data.get("compound")
     live.state = "accepted"
@@ -1351,36 +1379,36 @@ def _check(exists: bool, state: str | None, unit: str | None, change: TicketChan
     ``exists``, ``state`` and ``unit`` describe the ticket before the change.
 
     Raises:
-        GridgovError: the change does not start from the ticket as it is.
+        JournalError: the change does not start from the ticket as it is.
     """
     kind = change.kind
     if kind == "ticket.opened":
         if exists:
-            raise GridgovError(f"ticket {change.ticket} is opened twice")
+            raise JournalError(f"ticket {change.ticket} is opened twice")
         return "accepted"
     if not exists:
-        raise GridgovError(f"{kind} for ticket {change.ticket}, which was never opened")
+        raise JournalError(f"{kind} for ticket {change.ticket}, which was never opened")
     if kind in _STATE_KINDS:
         if change.old != state:
-            raise GridgovError(
+            raise JournalError(
                 f"{kind} for ticket {change.ticket} starts from {change.old}, "
                 f"but the ticket is {state}"
             )
         if change.new is None:
-            raise GridgovError(f"{kind} for ticket {change.ticket} names no new state")
+            raise JournalError(f"{kind} for ticket {change.ticket} names no new state")
         state = change.new
     elif kind in _MOVE_KINDS:
         if change.old != unit:
-            raise GridgovError(
+            raise JournalError(
                 f"{kind} for ticket {change.ticket} moves it from {change.old}, but it is at {unit}"
             )
     elif kind not in KINDS:
-        raise GridgovError(f"ticket {change.ticket}: unknown change {kind!r}")
+        raise JournalError(f"ticket {change.ticket}: unknown change {kind!r}")
     data = change.data
     needs = _NEEDS.get(data.get("trigger"), ()) + _KIND_NEEDS.get(kind, ())  # type: ignore[arg-type]
     for key in needs:
         if key not in data:
-            raise GridgovError(f"{kind} for ticket {change.ticket} is malformed (no {key!r})")
+            raise JournalError(f"{kind} for ticket {change.ticket} is malformed (no {key!r})")
     return state
 
 
@@ -1523,14 +1551,15 @@ def scorecards(
         end: end of the period, excluded (default: open).
 
     Raises:
-        GridgovError: ``level`` is not a level tickets are assessed at.
+        NotFoundError: ``level`` is not a level tickets are assessed at.
     """
     try:
         want = Level(level)
     except ValueError:
         want = Level.COMPOUND
     if want.value not in TICKET_LEVELS:
-        raise GridgovError(f"scorecards are kept per {', '.join(TICKET_LEVELS)}; not per {level!s}")
+        message = f"scorecards are kept per {', '.join(TICKET_LEVELS)}; not per {level!s}"
+        raise NotFoundError(str(level), "scorecard level;", message=message)
     records = [
         item if isinstance(item, TicketChange) else TicketChange.from_event(item)
         for item in changes
@@ -1765,9 +1794,10 @@ class TicketArrays:
         if times.ndim == 0:
             return int(times)
         if times.ndim != 1 or (count is not None and len(times) != count):
-            raise GridgovError(
+            raise CommandError(
                 f"per-ticket times must be one time per ticket ({count} expected, "
-                f"got shape {times.shape})"
+                f"got shape {times.shape})",
+                reason="times of the wrong shape",
             )
         return times
 
@@ -1775,7 +1805,9 @@ class TicketArrays:
         numpy = _numpy()
         out = numpy.asarray(idx, dtype=numpy.int64)
         if out.size and (out.min() < 0 or out.max() >= self.n):
-            raise GridgovError(f"ticket indices must be in 0..{self.n - 1}")
+            raise CommandError(
+                f"ticket indices must be in 0..{self.n - 1}", reason="index out of range"
+            )
         return out
 
     # ------------------------------------------------------------------ writes
@@ -1797,7 +1829,8 @@ class TicketArrays:
             modes: ``normal``/``emergency`` per ticket (or 0/1); default normal.
 
         Raises:
-            GridgovError: an origin is not a grid, or a category or mode is unknown.
+            CommandError: an origin is not a grid.
+            NotFoundError: an unknown category or mode.
         """
         numpy = _numpy()
         origin = self._unit_array(origins)
@@ -1809,11 +1842,15 @@ class TicketArrays:
             else self._lookup(modes, {m: i for i, m in enumerate(TICKET_MODES)}, "mode", numpy.int8)
         )
         if len(category) != count or len(mode) != count:
-            raise GridgovError("origins, categories and modes must have the same length")
+            raise CommandError(
+                "origins, categories and modes must have the same length", reason="lengths differ"
+            )
         grid = TICKET_LEVELS.index("grid")
         if count and (self.ancestor[origin, grid] != origin).any():
             bad = self.units[int(origin[self.ancestor[origin, grid] != origin][0])]
-            raise GridgovError(f"{bad} is not a grid; tickets come from grids")
+            raise CommandError(
+                f"{bad} is not a grid; tickets come from grids", reason="origin not a grid"
+            )
         start, stop = self.n, self.n + count
         now = self._time(at, count)
         self._grow(stop)
@@ -1866,13 +1903,17 @@ class TicketArrays:
         """
         numpy = _numpy()
         if trigger in ("score", "reopen"):
-            raise GridgovError(f"{trigger!r} goes through TicketArrays.score(idx, scores, at)")
+            raise CommandError(
+                f"{trigger!r} goes through TicketArrays.score(idx, scores, at)",
+                reason="score goes through score()",
+            )
         idx = self._indices(idx)
         now = self._time(at, len(idx))
         column = self._trigger_index.get(trigger)
         if column is None:
-            raise GridgovError(
-                f"unknown trigger {trigger!r} (expected one of: {', '.join(self.triggers)})"
+            raise CommandError(
+                f"unknown trigger {trigger!r} (expected one of: {', '.join(self.triggers)})",
+                reason="unknown trigger",
             )
         old = self.state[idx]
         new = self.table[old, column]
@@ -1888,7 +1929,10 @@ class TicketArrays:
                 if self.table[self.state[first], self._trigger_index[t]] >= 0
             ]
             if trigger == "transfer" and self.table[self.state[first], column] >= 0:
-                raise GridgovError(f"ticket #{first} is at the city; there is no level above")
+                raise CommandError(
+                    f"ticket #{first} is at the city; there is no level above",
+                    reason="no level above",
+                )
             raise TransitionError(
                 f"ticket #{first}", state, trigger, [t for t in allowed if t != "reopen"]
             )
@@ -1931,9 +1975,9 @@ class TicketArrays:
         idx = self._indices(idx)
         given = numpy.asarray(scores, dtype=numpy.int64)
         if len(given) != len(idx):
-            raise GridgovError("one score per ticket")
+            raise CommandError("one score per ticket", reason="one score per ticket")
         if given.size and (given.min() < 1 or given.max() > 5):
-            raise GridgovError("a score is a whole number from 1 to 5")
+            raise CommandError("a score is a whole number from 1 to 5", reason="score outside 1..5")
         column = self._trigger_index["score"]
         ok = self.table[self.state[idx], column] >= 0
         if not ok.all():
@@ -2071,6 +2115,8 @@ class TicketArrays:
         try:
             return numpy.array([index[v] for v in values], dtype=dtype)
         except KeyError as exc:
-            raise GridgovError(
-                f"unknown {what} {exc.args[0]!r} (expected one of: {', '.join(index)})"
+            raise NotFoundError(
+                str(exc.args[0]),
+                f"{what};",
+                message=f"unknown {what} {exc.args[0]!r} (expected one of: {', '.join(index)})",
             ) from None

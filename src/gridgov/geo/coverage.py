@@ -20,6 +20,7 @@ ignored: floating-point slivers along shared edges are not gaps.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -88,14 +89,24 @@ def check_coverage(
         Every problem found (empty when the coverage is seamless), parents in
         chain order.
     """
-    chain = city.chain
     proj = geometry.projection
-    problems: list[CoverageProblem] = []
 
     def point_of(piece: Any) -> tuple[float, float]:
         p = shapely.get_coordinates(proj.to_lonlat(shapely.point_on_surface(piece)))[0]
         return round(float(p[0]), 6), round(float(p[1]), 6)
 
+    problems = _missing(city, geometry)
+    for upper, lower in _TILES:
+        problems += _tiling(city, geometry, upper, lower, tolerance_m2, sliver_m, point_of)
+    problems += _compounds_placed(city, geometry, tolerance_m2, sliver_m, point_of)
+    problems += _buildings_placed(city, geometry)
+    return problems
+
+
+def _missing(city: City, geometry: CityGeometry) -> list[CoverageProblem]:
+    """Units and compounds without a shape."""
+    chain = city.chain
+    problems: list[CoverageProblem] = []
     for level in (Level.CITY, Level.DISTRICT, Level.STREET, Level.COMMUNITY, Level.GRID):
         for unit in chain.units(level):
             if unit not in geometry:
@@ -111,63 +122,85 @@ def check_coverage(
                     "missing", (compound,), 0.0, None, f"compound {compound} has no shape"
                 )
             )
+    return problems
 
-    for upper, lower in _TILES:
-        parents = [u for u in chain.units(upper) if u in geometry]
-        kids_of: dict[str, list[str]] = {}
-        for parent in parents:
-            kids = [k for k in chain.children(parent, lower) if k in geometry]
-            if kids:
-                kids_of[parent] = kids
-        if not kids_of:
-            continue
-        order = list(kids_of)
-        unions = np.empty(len(order), dtype=object)
-        unions[:] = [shapely.union_all(geometry.metric(kids_of[p])) for p in order]
-        mine = geometry.metric(order)
-        gaps, spill = _differences(mine, unions, tolerance_m2)
-        for parent, gap, out in zip(order, gaps, spill, strict=True):
-            for piece in _pieces(gap, tolerance_m2, sliver_m):
-                area = float(piece.area)
-                problems.append(
-                    CoverageProblem(
-                        "gap",
-                        (parent,),
-                        area,
-                        point_of(piece),
-                        f"gap in {upper.value} {parent}: {area:,.1f} m2 not covered by its "
-                        f"{lower.value}s, near {_fmt(point_of(piece))}",
-                    )
-                )
-            for piece in _pieces(out, tolerance_m2, sliver_m):
-                area = float(piece.area)
-                kids = kids_of[parent]
-                hit = [
-                    k
-                    for k, g in zip(kids, geometry.metric(kids), strict=True)
-                    if g.intersects(piece)
-                ]
-                verb = "reaches" if len(hit) == 1 else "reach"
-                problems.append(
-                    CoverageProblem(
-                        "outside",
-                        (parent, *hit),
-                        area,
-                        point_of(piece),
-                        f"{', '.join(hit)} of {upper.value} {parent} {verb} "
-                        f"{area:,.1f} m2 outside it, near {_fmt(point_of(piece))}",
-                    )
-                )
-        problems += _overlaps(
-            [k for p in order for k in kids_of[p]],
-            geometry,
-            lower.value,
-            tolerance_m2,
-            sliver_m,
-            point_of,
-        )
 
-    # Compounds within their community, and apart from each other.
+def _tiling(
+    city: City,
+    geometry: CityGeometry,
+    upper: Level,
+    lower: Level,
+    tolerance_m2: float,
+    sliver_m: float,
+    point_of: Callable[[Any], tuple[float, float]],
+) -> list[CoverageProblem]:
+    """Gaps in each ``upper`` unit not covered by its ``lower`` units, pieces of them
+    outside it, and overlaps between them."""
+    chain = city.chain
+    problems: list[CoverageProblem] = []
+    parents = [u for u in chain.units(upper) if u in geometry]
+    kids_of: dict[str, list[str]] = {}
+    for parent in parents:
+        kids = [k for k in chain.children(parent, lower) if k in geometry]
+        if kids:
+            kids_of[parent] = kids
+    if not kids_of:
+        return problems
+    order = list(kids_of)
+    unions = np.empty(len(order), dtype=object)
+    unions[:] = [shapely.union_all(geometry.metric(kids_of[p])) for p in order]
+    mine = geometry.metric(order)
+    gaps, spill = _differences(mine, unions, tolerance_m2)
+    for parent, gap, out in zip(order, gaps, spill, strict=True):
+        for piece in _pieces(gap, tolerance_m2, sliver_m):
+            area = float(piece.area)
+            problems.append(
+                CoverageProblem(
+                    "gap",
+                    (parent,),
+                    area,
+                    point_of(piece),
+                    f"gap in {upper.value} {parent}: {area:,.1f} m2 not covered by its "
+                    f"{lower.value}s, near {_fmt(point_of(piece))}",
+                )
+            )
+        for piece in _pieces(out, tolerance_m2, sliver_m):
+            area = float(piece.area)
+            kids = kids_of[parent]
+            hit = [
+                k for k, g in zip(kids, geometry.metric(kids), strict=True) if g.intersects(piece)
+            ]
+            verb = "reaches" if len(hit) == 1 else "reach"
+            problems.append(
+                CoverageProblem(
+                    "outside",
+                    (parent, *hit),
+                    area,
+                    point_of(piece),
+                    f"{', '.join(hit)} of {upper.value} {parent} {verb} "
+                    f"{area:,.1f} m2 outside it, near {_fmt(point_of(piece))}",
+                )
+            )
+    problems += _overlaps(
+        [k for p in order for k in kids_of[p]],
+        geometry,
+        lower.value,
+        tolerance_m2,
+        sliver_m,
+        point_of,
+    )
+    return problems
+
+
+def _compounds_placed(
+    city: City,
+    geometry: CityGeometry,
+    tolerance_m2: float,
+    sliver_m: float,
+    point_of: Callable[[Any], tuple[float, float]],
+) -> list[CoverageProblem]:
+    """Compounds within their community, and apart from each other."""
+    problems: list[CoverageProblem] = []
     compounds = [c for c in city.compounds if c in geometry]
     communities = [city.compounds[c].community for c in compounds]
     present = [(c, m) for c, m in zip(compounds, communities, strict=True) if m in geometry]
@@ -192,8 +225,12 @@ def check_coverage(
                     )
                 )
     problems += _overlaps(compounds, geometry, "compound", tolerance_m2, sliver_m, point_of)
+    return problems
 
-    # Buildings in their grid.
+
+def _buildings_placed(city: City, geometry: CityGeometry) -> list[CoverageProblem]:
+    """Buildings in their grid, and with a point."""
+    problems: list[CoverageProblem] = []
     bids = [b for b in city.buildings if b in geometry and city.buildings[b].grid in geometry]
     if bids:
         grids = [city.buildings[b].grid for b in bids]

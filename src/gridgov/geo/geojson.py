@@ -100,7 +100,6 @@ def dumps_geojson(
             raise GeometryError(
                 [f"unknown level {', '.join(unknown)} (expected some of: {', '.join(LEVELS)})"]
             )
-    chain = city.chain
     ids: list[str] = []
     props: list[str] = []
     synthetic = geometry.synthetic
@@ -109,39 +108,7 @@ def dumps_geojson(
         level = feature_level(city, node)
         if level is None or (levels is not None and level not in levels):
             continue
-        if level == "building":
-            b = city.buildings[node]
-            p: dict[str, Any] = {
-                "id": node,
-                "level": level,
-                "kind": "building",
-                "name": "",
-                "households": b.households,
-                "grid": b.grid,
-                "compound": b.compound,
-            }
-        elif level == "compound":
-            c = city.compounds[node]
-            p = {
-                "id": node,
-                "level": level,
-                "kind": c.kind,
-                "name": c.name,
-                "households": city.households(node),
-                "community": c.community,
-            }
-        else:
-            u = chain.unit(node)
-            p = {
-                "id": node,
-                "level": level,
-                "kind": u.kind,
-                "name": u.name,
-                "households": city.households(node),
-                "parent": u.parent,
-            }
-            if u.code:
-                p["code"] = u.code
+        p = _feature_properties(city, node, level)
         if synthetic:
             p["synthetic"] = True
         p.update(extra.get(node, {}))
@@ -150,7 +117,7 @@ def dumps_geojson(
     geoms = shapely.orient_polygons(geometry.geoms(ids))
     texts: list[str] = list(shapely.to_geojson(geoms)) if len(ids) else []
     meta: dict[str, Any] = {
-        "city": chain.city,
+        "city": city.chain.city,
         "synthetic": synthetic,
         "projection": {
             "kind": "local sinusoidal on WGS84 radii",
@@ -170,6 +137,43 @@ def dumps_geojson(
     lines.append(",\n".join(body))
     lines.append("]}")
     return "\n".join(lines) + "\n"
+
+
+def _feature_properties(city: City, node: str, level: str) -> dict[str, Any]:
+    """The properties of one feature: its id, level, kind, name, households and parent."""
+    if level == "building":
+        b = city.buildings[node]
+        return {
+            "id": node,
+            "level": level,
+            "kind": "building",
+            "name": "",
+            "households": b.households,
+            "grid": b.grid,
+            "compound": b.compound,
+        }
+    if level == "compound":
+        c = city.compounds[node]
+        return {
+            "id": node,
+            "level": level,
+            "kind": c.kind,
+            "name": c.name,
+            "households": city.households(node),
+            "community": c.community,
+        }
+    u = city.chain.unit(node)
+    p: dict[str, Any] = {
+        "id": node,
+        "level": level,
+        "kind": u.kind,
+        "name": u.name,
+        "households": city.households(node),
+        "parent": u.parent,
+    }
+    if u.code:
+        p["code"] = u.code
+    return p
 
 
 def write_geojson(
@@ -280,6 +284,52 @@ def validate_geojson(city: City, data: Any) -> tuple[CityGeometry | None, list[I
                     "(RFC 7946); reproject the file",
                 )
             )
+    ids, geoms, where = _feature_shapes(city, features, issues)
+    arr = np.empty(len(geoms), dtype=object)
+    arr[:] = geoms
+    if len(arr):
+        valid = shapely.is_valid(arr)
+        for k in np.flatnonzero(~valid):
+            reason = shapely.is_valid_reason(arr[k])
+            issues.append(Issue(where[k], ids[k], _reason(reason)))
+        envelope = _envelope(city, ids, arr)
+        if envelope is not None:
+            box = shapely.box(*envelope)
+            shapely.prepare(box)
+            outside = ~shapely.covers(box, arr)
+            for k in np.flatnonzero(outside):
+                w, s, e, nn = (round(v, 4) for v in envelope)
+                issues.append(
+                    Issue(
+                        where[k],
+                        ids[k],
+                        f"outside the city's envelope (lon {w}..{e}, lat {s}..{nn})",
+                    )
+                )
+    if issues:
+        return None, sorted(issues, key=lambda i: -1 if i.feature is None else i.feature)
+    found = data.get("gridgov")
+    meta: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    projection = None
+    proj = meta.get("projection")
+    if isinstance(proj, Mapping):
+        try:
+            projection = LocalProjection(lon0=float(proj["lon0"]), lat0=float(proj["lat0"]))
+        except (KeyError, TypeError, ValueError):
+            projection = None
+    geometry = CityGeometry(
+        zip(ids, arr, strict=True),
+        synthetic=bool(meta.get("synthetic", False)),
+        projection=projection,
+    )
+    return geometry, []
+
+
+def _feature_shapes(
+    city: City, features: list[Any], issues: list[Issue]
+) -> tuple[list[str], list[Any], list[int]]:
+    """(ids, shapes, feature numbers) of the readable features; the others' issues
+    go to ``issues``."""
     ids: list[str] = []
     geoms: list[Any] = []
     where: list[int] = []
@@ -320,44 +370,7 @@ def validate_geojson(city: City, data: Any) -> tuple[CityGeometry | None, list[I
         ids.append(node)
         geoms.append(geom)
         where.append(n)
-    arr = np.empty(len(geoms), dtype=object)
-    arr[:] = geoms
-    if len(arr):
-        valid = shapely.is_valid(arr)
-        for k in np.flatnonzero(~valid):
-            reason = shapely.is_valid_reason(arr[k])
-            issues.append(Issue(where[k], ids[k], _reason(reason)))
-        envelope = _envelope(city, ids, arr)
-        if envelope is not None:
-            box = shapely.box(*envelope)
-            shapely.prepare(box)
-            outside = ~shapely.covers(box, arr)
-            for k in np.flatnonzero(outside):
-                w, s, e, nn = (round(v, 4) for v in envelope)
-                issues.append(
-                    Issue(
-                        where[k],
-                        ids[k],
-                        f"outside the city's envelope (lon {w}..{e}, lat {s}..{nn})",
-                    )
-                )
-    if issues:
-        return None, sorted(issues, key=lambda i: -1 if i.feature is None else i.feature)
-    found = data.get("gridgov")
-    meta: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
-    projection = None
-    proj = meta.get("projection")
-    if isinstance(proj, Mapping):
-        try:
-            projection = LocalProjection(lon0=float(proj["lon0"]), lat0=float(proj["lat0"]))
-        except (KeyError, TypeError, ValueError):
-            projection = None
-    geometry = CityGeometry(
-        zip(ids, arr, strict=True),
-        synthetic=bool(meta.get("synthetic", False)),
-        projection=projection,
-    )
-    return geometry, []
+    return ids, geoms, where
 
 
 def _envelope(city: City, ids: list[str], geoms: Any) -> tuple[float, float, float, float] | None:

@@ -151,6 +151,47 @@ def synthesize(city: City, *, seed: int = 0, layout: Layout | None = None) -> Ci
     ).run()
 
 
+@attrs.define
+class _Plan:
+    """Where the districts of a city sit and how big their dense discs are."""
+
+    districts: Sequence[str]
+    #: The urban districts (one sector each of the central disc).
+    core: list[str]
+    #: Each district's dense (urban) and rural streets.
+    dense: dict[str, list[str]]
+    rural: dict[str, list[str]]
+    #: Sites of each district's rural streets.
+    rural_sites: dict[str, int]
+    #: Sites of the central disc, and its radius.
+    core_sites: list[str]
+    core_r: float
+    #: Radius of each other district's town disc.
+    town_r: dict[str, float]
+    #: The area of the city when the layout gives none (m²).
+    generic_area: float
+    #: Each district's seat (projected metres).
+    seats: dict[str, NDArray[np.float64]]
+
+    @property
+    def with_rural(self) -> list[str]:
+        """Districts with rural sites."""
+        return [d for d in self.districts if self.rural_sites[d]]
+
+
+class _Points:
+    """Points drawn so far, and which unit's sites each block of them belongs to."""
+
+    def __init__(self) -> None:
+        self.xy_parts: list[NDArray[np.float64]] = []
+        self.blocks: list[tuple[str, NDArray[np.int64]]] = []
+        self.n = 0
+
+    def add(self, points: NDArray[np.float64]) -> None:
+        self.xy_parts.append(points)
+        self.n += len(points)
+
+
 class _Synth:
     def __init__(self, city: City, seed: int, layout: Layout) -> None:
         self.city = city
@@ -210,6 +251,42 @@ class _Synth:
 
     def run(self) -> CityGeometry:
         self._collect()
+        plan = self._plan()
+        outline = self._outline(plan)
+        points = _Points()
+        discs, rims = self._dense_points(plan, points)
+        first_rural = points.n
+        spacing = self._rural_points(plan, outline, discs, points)
+        xy = np.concatenate(points.xy_parts)
+        site_point: dict[str, int] = {}
+        for unit, idx in points.blocks:
+            self._descend(unit, idx, xy, site_point)
+        if len(site_point) != len(xy):
+            raise GeometryError(
+                [f"city {self.chain.city}: {len(xy) - len(site_point)} points unassigned"]
+            )
+        rim, rim_owner = self._rim(plan, rims, xy, site_point, first_rural)
+        # Outside points draw the outline; then one Voronoi diagram for all.
+        ring_line = outline.buffer(spacing * 0.5).exterior
+        steps = max(16, int(ring_line.length / spacing))
+        fill = shapely.get_coordinates(
+            shapely.line_interpolate_point(
+                ring_line, np.linspace(0, ring_line.length, steps, endpoint=False)
+            )
+        )
+        everything = np.concatenate([xy, rim, fill])
+        cells = shapely.get_parts(
+            shapely.voronoi_polygons(shapely.multipoints(everything), ordered=True)
+        )
+        if len(cells) != len(everything):
+            raise GeometryError([f"city {self.chain.city}: two building points coincide"])
+        extra: dict[str, list[int]] = {}
+        for k, unit in enumerate(rim_owner):
+            extra.setdefault(unit, []).append(len(xy) + k)
+        return self._assemble(cells, xy, site_point, extra)
+
+    def _plan(self) -> _Plan:
+        """Where the districts sit and how big their dense discs are."""
         chain = self.chain
         districts = chain.children(chain.city, Level.DISTRICT)
         if not districts:
@@ -224,8 +301,6 @@ class _Synth:
             rural[d] = [s for s in streets if self.rural[s]]
             if not streets:  # a district with no street is a site of its own
                 dense[d] = []
-        rural_sites = {d: sum(len(self.sites[s]) for s in rural[d]) for d in districts}
-
         core_sites = [x for d in core for s in dense[d] for x in self.sites[s]]
         core_r = math.sqrt(self._disc_area(core_sites) / math.pi) if core_sites else 0.0
         town_r = {
@@ -247,8 +322,22 @@ class _Synth:
         seats = {d: self._seat(d, k, ring) for k, d in enumerate(others)}
         for d in core:
             seats[d] = self._seat(d, 0, 0.0)
+        return _Plan(
+            districts=districts,
+            core=core,
+            dense=dense,
+            rural=rural,
+            rural_sites={d: sum(len(self.sites[s]) for s in rural[d]) for d in districts},
+            core_sites=core_sites,
+            core_r=core_r,
+            town_r=town_r,
+            generic_area=generic_area,
+            seats=seats,
+        )
 
-        # The outline of the city.
+    def _outline(self, plan: _Plan) -> Any:
+        """The outline of the city."""
+        seats = plan.seats
         anchors = [np.zeros(2), *seats.values()]
         hull: Any
         if self.layout.outline:
@@ -256,137 +345,126 @@ class _Synth:
             hull = shapely.Polygon(drawn)
         else:
             hull = shapely.convex_hull(shapely.multipoints(np.array(anchors)))
-        target = self.layout.area_km2 * 1e6 if self.layout.area_km2 else generic_area
+        target = self.layout.area_km2 * 1e6 if self.layout.area_km2 else plan.generic_area
         # Seats and dense discs stay well inside the outline whatever its drawing.
-        outline = shapely.union_all(
-            [_buffer_to_area(hull, target), shapely.Point(0, 0).buffer(core_r * 1.5 + 1.0)]
-            + [shapely.Point(*seats[d]).buffer(r * 2 + 3000.0) for d, r in town_r.items()]
+        return shapely.union_all(
+            [
+                _buffer_to_area(hull, target),
+                shapely.Point(0, 0).buffer(plan.core_r * 1.5 + 1.0),
+            ]
+            + [shapely.Point(*seats[d]).buffer(r * 2 + 3000.0) for d, r in plan.town_r.items()]
         )
 
-        # Dense points: the core (one sector per urban district) and the towns.
-        xy_parts: list[NDArray[np.float64]] = []
-        owner: list[str] = []  # unit whose sites a block of points belongs to
-        blocks: list[tuple[str, NDArray[np.int64]]] = []
-        n = 0
+    def _dense_points(
+        self, plan: _Plan, points: _Points
+    ) -> tuple[list[Any], list[tuple[NDArray[np.float64], float, int]]]:
+        """Dense points: the core (one sector per urban district) and the towns.
 
-        def add(points: NDArray[np.float64], unit_sites: list[tuple[str, int]]) -> None:
-            nonlocal n
-            idx = np.arange(n, n + len(points))
-            xy_parts.append(points)
-            n += len(points)
-            pos = 0
-            for unit, count in unit_sites:
-                blocks.append((unit, idx[pos : pos + count]))
-                pos += count
-
+        Returns:
+            The dense discs, and each disc's (centre, radius, points).
+        """
+        core, dense, seats, sites = plan.core, plan.dense, plan.seats, self.sites
         discs = []
-        rims: list[tuple[NDArray[np.float64], float, int]] = []  # dense discs: centre, r, points
-        if core_sites:
-            pts = self._sunflower(len(core_sites), core_r, np.zeros(2))
+        rims: list[tuple[NDArray[np.float64], float, int]] = []
+        if plan.core_sites:
+            core_r = plan.core_r
+            pts = self._sunflower(len(plan.core_sites), core_r, np.zeros(2))
             order = [d for d in core if dense[d]]
-            counts = [sum(len(self.sites[s]) for s in dense[d]) for d in order]
+            counts = [sum(len(sites[s]) for s in dense[d]) for d in order]
             angles = [math.atan2(*(seats[d][::-1])) for d in order]
             parts = _sectors(pts, counts, angles)
             for d, part in zip(order, parts, strict=True):
-                street_counts = [len(self.sites[s]) for s in dense[d]]
+                street_counts = [len(sites[s]) for s in dense[d]]
                 for s, sub in zip(dense[d], _kd(pts, part, street_counts), strict=True):
-                    blocks.append((s, sub + n))
-            xy_parts.append(pts)
-            n += len(pts)
+                    points.blocks.append((s, sub + points.n))
+            points.add(pts)
             discs.append(shapely.Point(0, 0).buffer(core_r * 1.02))
             rims.append((np.zeros(2), core_r, len(pts)))
-        for d, r in town_r.items():
-            town_sites = [len(self.sites[s]) for s in dense[d]]
+        for d, r in plan.town_r.items():
+            town_sites = [len(sites[s]) for s in dense[d]]
             pts = self._sunflower(sum(town_sites), r, seats[d])
             for s, sub in zip(dense[d], _kd(pts, np.arange(len(pts)), town_sites), strict=True):
-                blocks.append((s, sub + n))
-            xy_parts.append(pts)
-            n += len(pts)
+                points.blocks.append((s, sub + points.n))
+            points.add(pts)
             discs.append(shapely.Point(*seats[d]).buffer(r * 1.02))
             rims.append((seats[d], r, len(pts)))
+        return discs, rims
 
-        # Rural points: each rural district's Voronoi share of the outline.
-        with_rural = [d for d in districts if rural_sites[d]]
-        no_street = [d for d in districts if not chain.children(d, Level.STREET)]
+    def _rural_points(self, plan: _Plan, outline: Any, discs: list[Any], points: _Points) -> float:
+        """Rural points: each rural district's Voronoi share of the outline.
+
+        Returns:
+            The spacing of the points drawing the outline.
+        """
+        rural_sites, seats = plan.rural_sites, plan.seats
+        with_rural, no_street = plan.with_rural, self._no_street(plan)
         spacing = math.sqrt(outline.area / max(1, sum(rural_sites.values()) + len(no_street)))
-        if with_rural or no_street:
-            holes = shapely.union_all(discs) if discs else shapely.Polygon()
-            land = outline.difference(holes)
-            rural_units = with_rural + no_street
-            seeds = []
-            for d in rural_units:
-                p = seats[d]
-                if d in core and np.hypot(*p) < core_r:  # push a core seat out of the core
-                    norm = float(np.hypot(*p)) or 1.0
-                    p = p / norm * core_r * 1.5 if norm > 1.0 else np.array([0.0, -core_r * 1.5])
-                seeds.append(p)
-            regions = _regions(np.array(seeds), land)
-            first_rural = n
-            for d, region in zip(rural_units, regions, strict=True):
-                count = rural_sites[d] or 1
-                pts = self._scatter(region, count)
-                if rural_sites[d]:
-                    counts = [len(self.sites[s]) for s in rural[d]]
-                    for s, sub in zip(rural[d], _kd(pts, np.arange(count), counts), strict=True):
-                        blocks.append((s, sub + n))
-                else:
-                    blocks.append((d, np.arange(count)[:1] + n))
-                xy_parts.append(pts)
-                n += len(pts)
-        else:
-            spacing = math.sqrt(outline.area / max(1, n))
-        del owner
+        if not (with_rural or no_street):
+            return math.sqrt(outline.area / max(1, points.n))
+        holes = shapely.union_all(discs) if discs else shapely.Polygon()
+        land = outline.difference(holes)
+        rural_units = with_rural + no_street
+        seeds = []
+        core_r = plan.core_r
+        for d in rural_units:
+            p = seats[d]
+            if d in plan.core and np.hypot(*p) < core_r:  # push a core seat out of the core
+                norm = float(np.hypot(*p)) or 1.0
+                p = p / norm * core_r * 1.5 if norm > 1.0 else np.array([0.0, -core_r * 1.5])
+            seeds.append(p)
+        regions = _regions(np.array(seeds), land)
+        for d, region in zip(rural_units, regions, strict=True):
+            count = rural_sites[d] or 1
+            pts = self._scatter(region, count)
+            if rural_sites[d]:
+                counts = [len(self.sites[s]) for s in plan.rural[d]]
+                subs = _kd(pts, np.arange(count), counts)
+                for s, sub in zip(plan.rural[d], subs, strict=True):
+                    points.blocks.append((s, sub + points.n))
+            else:
+                points.blocks.append((d, np.arange(count)[:1] + points.n))
+            points.add(pts)
+        return spacing
 
-        xy = np.concatenate(xy_parts)
-        site_point: dict[str, int] = {}
-        for unit, idx in blocks:
-            self._descend(unit, idx, xy, site_point)
-        if len(site_point) != len(xy):
-            raise GeometryError(
-                [f"city {chain.city}: {len(xy) - len(site_point)} points unassigned"]
-            )
+    def _no_street(self, plan: _Plan) -> list[str]:
+        return [d for d in plan.districts if not self.chain.children(d, Level.STREET)]
 
-        # Land around dense discs: without it the outermost dense cells would
-        # stretch halfway to the sparse rural points. Each rim point's cell
-        # goes to the unit of the nearest rural site.
+    def _rim(
+        self,
+        plan: _Plan,
+        rims: list[tuple[NDArray[np.float64], float, int]],
+        xy: NDArray[np.float64],
+        site_point: dict[str, int],
+        first_rural: int,
+    ) -> tuple[NDArray[np.float64], list[str]]:
+        """Land around dense discs: without it the outermost dense cells would stretch
+        halfway to the sparse rural points. Each rim point's cell goes to the unit of
+        the nearest rural site.
+
+        Returns:
+            The rim points, and the unit of each.
+        """
         rim = np.empty((0, 2))
         rim_owner: list[str] = []
-        if rims and (with_rural or no_street):
-            rim_parts: list[NDArray[np.float64]] = []
-            for centre, r, count in rims:
-                step = r * math.sqrt(math.pi / max(count, 1))
-                k = max(12, int(2 * math.pi * (r + step) / step))
-                angle = np.linspace(0, 2 * math.pi, k, endpoint=False) + self.rng.uniform(0, 1)
-                radius = r * 1.02 + step * 0.6
-                rim_parts.append(centre + radius * np.column_stack([np.cos(angle), np.sin(angle)]))
-            rim = np.concatenate(rim_parts)
-            owner_of = {p: site for site, p in site_point.items()}
-            rural_points: Any = shapely.points(xy[first_rural:])
-            tree = shapely.STRtree(rural_points)
-            nearest = tree.query_nearest(shapely.points(rim), all_matches=False)[1]
-            for k in nearest:
-                site = owner_of[first_rural + int(k)]
-                b = self.city.buildings.get(site)
-                rim_owner.append(b.grid if b is not None else site)
-
-        # Outside points draw the outline; then one Voronoi diagram for all.
-        ring_line = outline.buffer(spacing * 0.5).exterior
-        steps = max(16, int(ring_line.length / spacing))
-        fill = shapely.get_coordinates(
-            shapely.line_interpolate_point(
-                ring_line, np.linspace(0, ring_line.length, steps, endpoint=False)
-            )
-        )
-        everything = np.concatenate([xy, rim, fill])
-        cells = shapely.get_parts(
-            shapely.voronoi_polygons(shapely.multipoints(everything), ordered=True)
-        )
-        if len(cells) != len(everything):
-            raise GeometryError([f"city {chain.city}: two building points coincide"])
-        extra: dict[str, list[int]] = {}
-        for k, unit in enumerate(rim_owner):
-            extra.setdefault(unit, []).append(len(xy) + k)
-        return self._assemble(cells, xy, site_point, extra)
+        if not rims or not (plan.with_rural or self._no_street(plan)):
+            return rim, rim_owner
+        rim_parts: list[NDArray[np.float64]] = []
+        for centre, r, count in rims:
+            step = r * math.sqrt(math.pi / max(count, 1))
+            k = max(12, int(2 * math.pi * (r + step) / step))
+            angle = np.linspace(0, 2 * math.pi, k, endpoint=False) + self.rng.uniform(0, 1)
+            radius = r * 1.02 + step * 0.6
+            rim_parts.append(centre + radius * np.column_stack([np.cos(angle), np.sin(angle)]))
+        rim = np.concatenate(rim_parts)
+        owner_of = {p: site for site, p in site_point.items()}
+        rural_points: Any = shapely.points(xy[first_rural:])
+        tree = shapely.STRtree(rural_points)
+        nearest = tree.query_nearest(shapely.points(rim), all_matches=False)[1]
+        for k in nearest:
+            site = owner_of[first_rural + int(k)]
+            b = self.city.buildings.get(site)
+            rim_owner.append(b.grid if b is not None else site)
+        return rim, rim_owner
 
     # ------------------------------------------------------------- placement
 

@@ -233,15 +233,62 @@ def units_table(seed: int = 0, scale: float = 1.0) -> list[dict[str, object]]:
     exclusive_grids = _scaled(grids["exclusive"], scale)
     district_urban = _scaled(_URBAN_DISTRICT_GRIDS, scale)
     town_urban = urban_grids - district_urban
+    rows, names, kinds = _divisions(scale)
+    urban_streets, rural = kinds["urban_street"], kinds["rural"]
+    prisons, zones = kinds["prison"], kinds["development_zone"]
 
+    # Share the grids out by weights drawn here.
+    street_grids = allocate(district_urban, [rng.uniform(0.7, 1.3) for _ in urban_streets], 1)
+    town_list = [t for district in _TOWN_SHARES for t in kinds[f"town {district}"]]
+    town_weights = [
+        _TOWN_SHARES[district] * rng.uniform(0.7, 1.3) / len(kinds[f"town {district}"])
+        for district in _TOWN_SHARES
+        for _ in kinds[f"town {district}"]
+    ]
+    town_grids = allocate(town_urban, town_weights, 1)
+    rural_shares = allocate(rural_grids, [rng.uniform(0.7, 1.3) for _ in rural], 1)
+    zone_enterprises = _scaled(_ZONE_ENTERPRISES, scale)
+    exclusive_left = exclusive_grids - len(prisons) - zone_enterprises * len(zones)
+    if exclusive_left < 0:
+        raise PresetError(f"scale {scale} leaves no exclusive grids for the urban communities")
+    urban = [
+        *zip(urban_streets, street_grids, [True] * len(urban_streets), strict=True),
+        *zip(town_list, town_grids, [False] * len(town_list), strict=True),
+    ]
+    rows += _urban_communities(rng, scale, names, urban, exclusive_left)
+    rows += _villages(rng, names, rural, rural_shares)
+
+    # Prisons and development zones: a virtual community of exclusive grids.
+    for unit in [*prisons, *zones]:
+        cid = f"{unit}001"
+        count = 1 if unit in prisons else zone_enterprises
+        rows.append(
+            {
+                "id": cid,
+                "parent": unit,
+                "level": "community",
+                "kind": "community",
+                "name": f"{names[unit]}虚拟社区",
+                "code": cid,
+                "households": 0,
+                "large_institutions" if unit in prisons else "large_enterprises": count,
+            }
+        )
+    return rows
+
+
+def _divisions(
+    scale: float,
+) -> tuple[list[dict[str, object]], dict[str, str], dict[str, list[str]]]:
+    """The rows of the city, its districts and its streets and townships (tiled above
+    a scale of 1); their names; and the streets and townships by kind (``urban_street``,
+    ``town <real district>``, ``prison``, ``development_zone``, ``rural``)."""
     rows: list[dict[str, object]] = [
         {"id": "230800", "level": "city", "name": "Jiamusi", "code": "230800000000"}
     ]
-    urban_streets: list[str] = []
-    towns: dict[str, list[str]] = {}
-    rural: list[str] = []
-    prisons: list[str] = []
-    zones: list[str] = []
+    kinds: dict[str, list[str]] = {
+        k: [] for k in ("urban_street", "rural", "prison", "development_zone")
+    }
     names: dict[str, str] = {}
     tiles = max(1, math.ceil(scale))
     index_of = {code: i for i, (code, _, _) in enumerate(DISTRICTS)}
@@ -291,45 +338,37 @@ def units_table(seed: int = 0, scale: float = 1.0) -> list[dict[str, object]]:
             }
         )
         if kind == "street" and real_code[:6] in URBAN_DISTRICTS:
-            urban_streets.append(code)
+            kinds["urban_street"].append(code)
         elif kind == "street" or real_code in _COUNTY_TOWNS:
-            towns.setdefault(real_code[:6], []).append(code)
-        elif kind == "prison":
-            prisons.append(code)
-        elif kind == "development_zone":
-            zones.append(code)
+            kinds.setdefault(f"town {real_code[:6]}", []).append(code)
+        elif kind in ("prison", "development_zone"):
+            kinds[kind].append(code)
         else:
-            rural.append(code)
+            kinds["rural"].append(code)
+    return rows, names, kinds
 
-    # Share the grids out by weights drawn here.
-    street_grids = allocate(district_urban, [rng.uniform(0.7, 1.3) for _ in urban_streets], 1)
-    town_list = [t for district in _TOWN_SHARES for t in towns[district]]
-    town_weights = [
-        _TOWN_SHARES[district] * rng.uniform(0.7, 1.3) / len(towns[district])
-        for district in _TOWN_SHARES
-        for _ in towns[district]
-    ]
-    town_grids = allocate(town_urban, town_weights, 1)
-    rural_shares = allocate(rural_grids, [rng.uniform(0.7, 1.3) for _ in rural], 1)
-    zone_enterprises = _scaled(_ZONE_ENTERPRISES, scale)
-    exclusive_left = exclusive_grids - len(prisons) - zone_enterprises * len(zones)
-    if exclusive_left < 0:
-        raise PresetError(f"scale {scale} leaves no exclusive grids for the urban communities")
 
-    # Communities of the urban streets and county towns, 8 to 12 grids each.
-    urban: list[tuple[str, int, bool]] = []  # (street, grids, in the urban area)
-    for street, n in zip(urban_streets, street_grids, strict=True):
-        urban.extend((street, g, True) for g in _split(rng, n, 8, 12))
-    for town, n in zip(town_list, town_grids, strict=True):
-        urban.extend((town, g, False) for g in _split(rng, n, 8, 12))
-    in_area = [g for _, g, area in urban if area]
+def _urban_communities(
+    rng: random.Random,
+    scale: float,
+    names: dict[str, str],
+    urban: list[tuple[str, int, bool]],
+    exclusive_left: int,
+) -> list[dict[str, object]]:
+    """Communities of the urban streets and county towns, 8 to 12 grids each
+    (``urban``: street or town, its grids, whether it is in the urban area)."""
+    communities: list[tuple[str, int, bool]] = []  # (street, grids, in the urban area)
+    for street, n, area in urban:
+        communities.extend((street, g, area) for g in _split(rng, n, 8, 12))
+    in_area = [g for _, g, area in communities if area]
     area_compounds = _scaled(PUBLISHED["urban_compounds"], scale)  # type: ignore[arg-type]
     if len(in_area) > area_compounds:
         raise PresetError(f"scale {scale} leaves fewer compounds than urban communities")
     compounds = iter(allocate(area_compounds, in_area, 1))
-    exclusive = allocate(exclusive_left, [g for _, g, _ in urban])
+    exclusive = allocate(exclusive_left, [g for _, g, _ in communities])
     numbers: dict[str, int] = {}
-    for (street, g, area), n_exclusive in zip(urban, exclusive, strict=True):
+    rows: list[dict[str, object]] = []
+    for (street, g, area), n_exclusive in zip(communities, exclusive, strict=True):
         numbers[street] = number = numbers.get(street, 0) + 1
         large = {"enterprise": 0, "hospital": 0, "mall": 0}
         for _ in range(n_exclusive):
@@ -350,9 +389,15 @@ def units_table(seed: int = 0, scale: float = 1.0) -> list[dict[str, object]]:
                 "malls": large["mall"],
             }
         )
+    return rows
 
-    # Villages (farm and forest teams) of the rural divisions, 4 to 8 grids each.
-    for unit, n in zip(rural, rural_shares, strict=True):
+
+def _villages(
+    rng: random.Random, names: dict[str, str], rural: list[str], shares: list[int]
+) -> list[dict[str, object]]:
+    """Villages (farm and forest teams) of the rural divisions, 4 to 8 grids each."""
+    rows: list[dict[str, object]] = []
+    for unit, n in zip(rural, shares, strict=True):
         for i, g in enumerate(_split(rng, n, 4, 8)):
             cid = f"{unit}{200 + i + 1:03d}"
             rows.append(
@@ -367,23 +412,6 @@ def units_table(seed: int = 0, scale: float = 1.0) -> list[dict[str, object]]:
                     "compounds": rng.randint(1, 3),
                 }
             )
-
-    # Prisons and development zones: a virtual community of exclusive grids.
-    for unit in [*prisons, *zones]:
-        cid = f"{unit}001"
-        count = 1 if unit in prisons else zone_enterprises
-        rows.append(
-            {
-                "id": cid,
-                "parent": unit,
-                "level": "community",
-                "kind": "community",
-                "name": f"{names[unit]}虚拟社区",
-                "code": cid,
-                "households": 0,
-                "large_institutions" if unit in prisons else "large_enterprises": count,
-            }
-        )
     return rows
 
 

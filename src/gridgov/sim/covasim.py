@@ -84,7 +84,7 @@ import attrs
 
 from gridgov.city import City
 from gridgov.errors import (
-    GridgovError,
+    InvariantError,
     MissingExtraError,
     NotFoundError,
     Problem,
@@ -147,6 +147,11 @@ _RESERVED_SIM = frozenset(
 
 
 # ------------------------------------------------------------------ options
+
+
+def _option_error(key: str, message: str) -> ScenarioError:
+    """A problem of the value of ``outbreak.options.<key>`` found while running."""
+    return ScenarioError([Problem("<scenario>", 0, f"outbreak.options.{key}", message)])
 
 
 @attrs.frozen
@@ -410,10 +415,10 @@ def build_agent_map(
     if area is None:
         area = city.chain.city
     if area not in city.chain:
-        raise GridgovError(f"outbreak.options.area: no unit {area!r} in the city ({city.name})")
+        raise _option_error("area", f"no unit {area!r} in the city ({city.name})")
     compounds = tuple(sorted(c for c in city.compounds_of(area) if city.households(c) > 0))
     if not compounds:
-        raise GridgovError(f"outbreak.options.area: {area!r} has no households to put agents in")
+        raise _option_error("area", f"{area!r} has no households to put agents in")
     labels, household = np.unique(np.asarray(clusters), return_inverse=True)
     count = len(labels)
     per_compound = _apportion(count, np.array([city.households(c) for c in compounds], dtype=float))
@@ -530,7 +535,7 @@ class _WeightedLayer:
             return
         kept = np.flatnonzero(alive[self.p1] & alive[self.p2])
         if len(kept) != live:
-            raise GridgovError(
+            raise InvariantError(
                 f"a Covasim layer has {live} edges where {len(kept)} were expected: something "
                 "other than the gridgov driver edited it"
             )
@@ -586,11 +591,59 @@ def _classes() -> tuple[type[Any], type[Any]]:
     return _make_classes(*_covasim())
 
 
+class _LayerWeights:
+    """The contact weights of Covasim's layers, for gridgov's intervention (a mixin:
+    the intervention's class is made once Covasim is imported)."""
+
+    coupling: _Coupling | None
+    sim: Any
+    _orig: dict[str, dict[str, Any]]
+    _weighted: dict[str, _WeightedLayer]
+
+    def _layer(self, key: str) -> _WeightedLayer:
+        """The weighting of layer ``key``, following the edges Covasim has now."""
+        layer = self._weighted.get(key)
+        if layer is None:
+            coupling = self.coupling
+            assert coupling is not None
+            orig = self._orig[key]
+            layer = _WeightedLayer(
+                orig["p1"],
+                orig["p2"],
+                orig["beta"],
+                coupling.map.compound,
+                len(coupling.map.compounds),
+            )
+            self._weighted[key] = layer
+        layer.follow(len(self.sim.networks[key].edges["p1"]), self.sim.people.alive.raw)
+        return layer
+
+    def apply_factors(self) -> None:
+        """Weight the layers' edges by the contact factors at both ends (0: cut)."""
+        coupling = self.coupling
+        assert coupling is not None
+        import numpy as np
+
+        before = coupling.applied if coupling.applied is not None else np.ones_like(coupling.factor)
+        changed = np.flatnonzero(before != coupling.factor)
+        factor = coupling.factor.astype(np.float32)
+        for key in self._orig:
+            edges = self.sim.networks[key].edges
+            self._layer(key).reweight(edges["beta"], factor, changed)
+        everyone = bool((coupling.factor == 1).all())
+        coupling.applied = None if everyone else coupling.factor.copy()
+        coupling.edges_cut = sum(layer.cut for layer in self._weighted.values())
+
+
 @functools.cache
 def _make_classes(cv: ModuleType, ss: ModuleType) -> tuple[type[Any], type[Any]]:
+    return _intervention_class(cv, ss), _recorder_class(ss)
+
+
+def _intervention_class(cv: ModuleType, ss: ModuleType) -> type[Any]:
     import numpy as np
 
-    class GridgovIntervention(cv.Intervention):  # type: ignore[misc,name-defined]
+    class GridgovIntervention(_LayerWeights, cv.Intervention):  # type: ignore[misc,name-defined]
         """Applies the day's zones to Covasim: contact weights, mass tests, seed infections."""
 
         def __init__(self, layers: Sequence[str], test_delay: int, **kwargs: Any) -> None:
@@ -618,40 +671,6 @@ def _make_classes(cv: ModuleType, ss: ModuleType) -> tuple[type[Any], type[Any]]
                 if key in nets
             }
 
-        def _layer(self, key: str) -> _WeightedLayer:
-            """The weighting of layer ``key``, following the edges Covasim has now."""
-            layer = self._weighted.get(key)
-            if layer is None:
-                coupling = self.coupling
-                assert coupling is not None
-                orig = self._orig[key]
-                layer = _WeightedLayer(
-                    orig["p1"],
-                    orig["p2"],
-                    orig["beta"],
-                    coupling.map.compound,
-                    len(coupling.map.compounds),
-                )
-                self._weighted[key] = layer
-            layer.follow(len(self.sim.networks[key].edges["p1"]), self.sim.people.alive.raw)
-            return layer
-
-        def apply_factors(self) -> None:
-            """Weight the layers' edges by the contact factors at both ends (0: cut)."""
-            coupling = self.coupling
-            assert coupling is not None
-            before = (
-                coupling.applied if coupling.applied is not None else np.ones_like(coupling.factor)
-            )
-            changed = np.flatnonzero(before != coupling.factor)
-            factor = coupling.factor.astype(np.float32)
-            for key in self._orig:
-                edges = self.sim.networks[key].edges
-                self._layer(key).reweight(edges["beta"], factor, changed)
-            everyone = bool((coupling.factor == 1).all())
-            coupling.applied = None if everyone else coupling.factor.copy()
-            coupling.edges_cut = sum(layer.cut for layer in self._weighted.values())
-
         def step(self) -> None:
             coupling = self.coupling
             if coupling is None:
@@ -672,17 +691,25 @@ def _make_classes(cv: ModuleType, ss: ModuleType) -> tuple[type[Any], type[Any]]
             coupling.imports = []
             coupling.tests_sealed = 0
             if coupling.test_prob.any():
-                chance = coupling.test_prob[coupling.map.compound]
-                count = len(chance)
-                chance[~self.sim.people.alive.raw[:count]] = 0.0
-                chance[covid.diagnosed.raw[:count]] = 0.0
-                candidates = ss.uids(np.flatnonzero(chance))
-                if len(candidates):
-                    self._mass_test.set(p=chance[candidates])
-                    chosen = candidates[self._mass_test.rvs(candidates)]
-                    coupling.tests_sealed = len(chosen)
-                    covid.test(chosen, test_delay=self.test_delay)
+                self.mass_test(coupling, covid)
 
+        def mass_test(self, coupling: _Coupling, covid: Any) -> None:
+            """Test the living, undiagnosed agents of compounds under mass testing."""
+            chance = coupling.test_prob[coupling.map.compound]
+            count = len(chance)
+            chance[~self.sim.people.alive.raw[:count]] = 0.0
+            chance[covid.diagnosed.raw[:count]] = 0.0
+            candidates = ss.uids(np.flatnonzero(chance))
+            if len(candidates):
+                self._mass_test.set(p=chance[candidates])
+                chosen = candidates[self._mass_test.rvs(candidates)]
+                coupling.tests_sealed = len(chosen)
+                covid.test(chosen, test_delay=self.test_delay)
+
+    return GridgovIntervention
+
+
+def _recorder_class(ss: ModuleType) -> type[Any]:
     class GovernanceRecorder(ss.Analyzer):  # type: ignore[misc,name-defined]
         """Writes the governance side of each day into the Covasim results."""
 
@@ -725,7 +752,7 @@ def _make_classes(cv: ModuleType, ss: ModuleType) -> tuple[type[Any], type[Any]]
             for name, _ in self.FIGURES:
                 self.results[name][self.ti] = figures.get(name, 0)
 
-    return GridgovIntervention, GovernanceRecorder
+    return GovernanceRecorder
 
 
 # ------------------------------------------------------------------ driver
@@ -776,7 +803,7 @@ class CovasimOutbreak:
         intervention_class, recorder_class = _classes()
         area = options.area if options.area is not None else city.chain.city
         if area not in city.chain:
-            raise GridgovError(f"outbreak.options.area: no unit {area!r} in the city ({city.name})")
+            raise _option_error("area", f"no unit {area!r} in the city ({city.name})")
         pop_size = options.pop_size
         if pop_size is None:
             pop_size = max(1, round(city.households(area) * PEOPLE_PER_HOUSEHOLD))
@@ -824,9 +851,16 @@ class CovasimOutbreak:
         self._index = {c: i for i, c in enumerate(self.map.compounds)}
         outside = sorted({c.compound for c in spec.cases if c.compound not in self._index})
         if outside:
-            raise GridgovError(
-                f"outbreak.cases: compound {outside[0]!r} is outside the modelled area "
-                f"{area!r} (or has no households)"
+            raise ScenarioError(
+                [
+                    Problem(
+                        "<scenario>",
+                        0,
+                        "outbreak.cases",
+                        f"compound {outside[0]!r} is outside the modelled area "
+                        f"{area!r} (or has no households)",
+                    )
+                ]
             )
         self._cases: list[SeedCase] = sorted(spec.cases, key=lambda c: (c.day, c.compound))
         self._next_case = 0
@@ -870,9 +904,10 @@ class CovasimOutbreak:
         while self._next_day < end - 1e-9:
             today = self._next_day
             if today >= self.days:
-                raise GridgovError(
+                raise _option_error(
+                    "horizon_days",
                     f"Covasim was set up for {self.days} days; day {today} asked for "
-                    "(raise outbreak.options.horizon_days)"
+                    "(raise outbreak.options.horizon_days)",
                 )
             self._run_day(today, zones)
             self._next_day += 1

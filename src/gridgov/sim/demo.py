@@ -44,25 +44,30 @@ def run_demo(out: Path | str | None = "gridgov-demo", *, progress: bool = False)
 
     Args:
         out: the folder for the run and ``report.html`` (None: write nothing).
-        progress: show a progress bar on a terminal.
+        progress: show progress on standard error: a bar or a spinner on a
+            terminal, else a line every few seconds.
 
     Returns:
         The figures :func:`figures` reports.
     """
+    from gridgov._progress import Phase
     from gridgov.sim.scenario import load_scenario
 
     scenario = load_scenario(demo_scenario_path())
     if scenario.supplies is None:
         scenario = attrs.evolve(scenario, supplies=SupplySpec())
-    city = build_city(scenario)
+    with Phase("building the city", enabled=progress, label=scenario.name):
+        city = build_city(scenario)
     result = run_scenario(scenario, city=city, progress=progress)
     out_path = None
     if out is not None:
         from gridgov.sim.report import write_report
         from gridgov.sim.results import write_run
 
-        out_path = write_run(result, Path(out))
-        write_report(out_path)
+        with Phase("writing the run folder and its plots", enabled=progress, label=scenario.name):
+            out_path = write_run(result, Path(out))
+        with Phase("writing the report", enabled=progress, label=scenario.name):
+            write_report(out_path)
     figures_ = figures(result, city.summary())
     figures_["out"] = str(out_path) if out_path is not None else None
     return figures_

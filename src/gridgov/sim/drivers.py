@@ -29,7 +29,7 @@ import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gridgov.errors import GridgovError
+from gridgov.errors import GridgovError, NotFoundError
 
 if TYPE_CHECKING:  # types only: this module sits below the drivers and the scenario
     from gridgov.city import City
@@ -113,7 +113,8 @@ def make_driver(city: City, spec: OutbreakSpec, seed: int) -> OutbreakDriver:
     """
     factory = DRIVERS.get(spec.driver)
     if factory is None:
-        raise GridgovError(f"unknown outbreak driver {spec.driver!r} (expected {_names_text()})")
+        message = f"unknown outbreak driver {spec.driver!r} (expected {_names_text()})"
+        raise NotFoundError(spec.driver, "outbreak driver;", message=message)
     module_name, _, attribute = factory.partition(":")
     target: Any = importlib.import_module(module_name)
     for part in attribute.split("."):

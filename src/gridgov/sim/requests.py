@@ -99,11 +99,13 @@ class ClosedLoopLoad:
         self.rng = np.random.Generator(np.random.PCG64(seed))
         unknown = {c for zone in rates.values() for c in zone} - set(rule.categories)
         if unknown:
-            from gridgov.errors import GridgovError
+            from gridgov.errors import NotFoundError
 
-            raise GridgovError(
-                f"request categories {', '.join(sorted(unknown))} are not ticket categories of "
-                f"the rules (expected some of: {', '.join(rule.categories)})"
+            raise NotFoundError(
+                min(unknown),
+                "ticket category;",
+                message=f"request categories {', '.join(sorted(unknown))} are not ticket "
+                f"categories of the rules (expected some of: {', '.join(rule.categories)})",
             )
         self.rates = {z: dict(c) for z, c in rates.items()}
         self.compounds = sorted(city.compounds)

@@ -145,22 +145,7 @@ def write_run(result: RunResult, folder: Path | str, *, plots: bool = True) -> P
     types = _column_types(columns, rows)
 
     # Everything is rendered before the disk is touched: a failure writes nothing.
-    contents: dict[str, str | bytes] = {
-        SCENARIO_FILE: _scenario_toml(result),
-        METRICS_CSV: _metrics_csv(columns, rows),
-        SUMMARY_FILE: _summary_json(result.summary, path),
-    }
-    if result.zone_days:
-        contents[ZONES_CSV] = _day_table(("day", "compound", "zone"), result.zone_days)
-    if result.mode_days:
-        contents[MODES_CSV] = _day_table(("day", "community", "mode"), result.mode_days)
-    if result.supply_columns:
-        contents[SUPPLIES_CSV] = _metrics_csv(
-            tuple(result.supply_columns), tuple(tuple(r) for r in result.supply_rows)
-        )
-        contents[SUPPLY_COMPOUNDS_CSV] = _metrics_csv(
-            ("compound", "household_days_unsupplied"), result.supply_compounds
-        )
+    contents = _tables(result, path, columns, rows)
     skipped: dict[str, str] = {}
     try:
         contents[METRICS_PARQUET] = _metrics_parquet(columns, rows, types)
@@ -170,14 +155,7 @@ def write_run(result: RunResult, folder: Path | str, *, plots: bool = True) -> P
         skipped["plots"] = "not asked for (plots=False)"
     else:
         try:
-            for stem, png in render_plots(columns, rows).items():
-                contents[f"plot_{stem}.png"] = png
-            if result.supply_columns:
-                supply_plots = render_plots(
-                    result.supply_columns, result.supply_rows, SUPPLY_PLOT_GROUPS
-                )
-                for stem, png in supply_plots.items():
-                    contents[f"plot_{stem}.png"] = png
+            contents.update(_plots(result, columns, rows))
         except MissingExtraError as missing:
             skipped["plots"] = str(missing)
 
@@ -212,6 +190,44 @@ def write_run(result: RunResult, folder: Path | str, *, plots: bool = True) -> P
     except OSError as error:
         raise RunFolderError(_cannot_write(path, error), path) from None
     return path
+
+
+def _tables(
+    result: RunResult, path: Path, columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...]
+) -> dict[str, str | bytes]:
+    """The text files of a run folder, by name."""
+    contents: dict[str, str | bytes] = {
+        SCENARIO_FILE: _scenario_toml(result),
+        METRICS_CSV: _metrics_csv(columns, rows),
+        SUMMARY_FILE: _summary_json(result.summary, path),
+    }
+    if result.zone_days:
+        contents[ZONES_CSV] = _day_table(("day", "compound", "zone"), result.zone_days)
+    if result.mode_days:
+        contents[MODES_CSV] = _day_table(("day", "community", "mode"), result.mode_days)
+    if result.supply_columns:
+        contents[SUPPLIES_CSV] = _metrics_csv(
+            tuple(result.supply_columns), tuple(tuple(r) for r in result.supply_rows)
+        )
+        contents[SUPPLY_COMPOUNDS_CSV] = _metrics_csv(
+            ("compound", "household_days_unsupplied"), result.supply_compounds
+        )
+    return contents
+
+
+def _plots(
+    result: RunResult, columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...]
+) -> dict[str, bytes]:
+    """The PNG plots of a run folder, by file name.
+
+    Raises:
+        MissingExtraError: matplotlib (the ``plot`` extra) is not installed.
+    """
+    images = {f"plot_{stem}.png": png for stem, png in render_plots(columns, rows).items()}
+    if result.supply_columns:
+        supply_plots = render_plots(result.supply_columns, result.supply_rows, SUPPLY_PLOT_GROUPS)
+        images.update((f"plot_{stem}.png", png) for stem, png in supply_plots.items())
+    return images
 
 
 def _cannot_write(path: Path, error: OSError) -> str:
@@ -514,6 +530,17 @@ def render_plots(
         from gridgov.sim.plots import draw
 
         return draw(columns, table, list(groups))
+    return _draw_groups(columns, table, types, groups, plot_groups)
+
+
+def _draw_groups(
+    columns: tuple[str, ...],
+    table: tuple[tuple[Any, ...], ...],
+    types: Mapping[str, str],
+    groups: Mapping[str, tuple[str, list[str]]],
+    plot_groups: Mapping[str, tuple[str, str]],
+) -> dict[str, bytes]:
+    """One plain line plot per group (the supplies' plots), as PNG bytes by stem."""
     _require("matplotlib", "plot")
     # Figure without pyplot: no global state, no GUI backend, safe in worker processes.
     figure_module = _require("matplotlib.figure", "plot")

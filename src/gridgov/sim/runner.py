@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from gridgov._progress import Progress
+from gridgov._progress import Phase, Progress
 from gridgov.city import City
 from gridgov.clock import EPOCH, ManualClock
 from gridgov.engine import Engine
@@ -201,7 +201,10 @@ def run_scenario(
             at a compound the city lacks (at the case's file and line) and
             every area naming an unknown unit.
     """
-    return ScenarioRun(scenario, seed=seed, city=city, driver=driver).run(progress=progress)
+    what = "setting up the run" if city is not None else "building the city and the engine"
+    with Phase(what, enabled=progress, label=scenario.name):
+        run = ScenarioRun(scenario, seed=seed, city=city, driver=driver)
+    return run.run(progress=progress)
 
 
 class ScenarioRun:

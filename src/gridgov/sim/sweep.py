@@ -75,7 +75,7 @@ from gridgov._toml import (
     render_key,
     resolve_path,
 )
-from gridgov.errors import GridgovError, MissingExtraError, Problem, ScenarioError
+from gridgov.errors import GridgovError, MissingExtraError, Problem, RunFolderError, ScenarioError
 from gridgov.sim.runner import RunResult, run_scenario
 from gridgov.sim.scenario import Override, Scenario, ScenarioDocument, parse_key, resolve
 
@@ -182,22 +182,7 @@ class Sweep:
         data, lines = document.data, document.lines
         reader = Reader()
         reader.unknown_keys(data, (), _SWEEP_KEYS)
-        version = data.get("version", 1)
-        if isinstance(version, bool) or not isinstance(version, int):
-            reader.wrong_type(("version",), "an integer", version)
-        elif version != 1:
-            reader.problem(("version",), f"unsupported version {version} (expected 1)")
-        name = data.get("name", "sweep" if source.startswith("<") else Path(source).stem)
-        if not isinstance(name, str):
-            reader.wrong_type(("name",), "a name (a string)", name)
-            name = "sweep"
-        replicates = data.get("replicates", 1)
-        if isinstance(replicates, bool) or not isinstance(replicates, int):
-            reader.wrong_type(("replicates",), "an integer", replicates)
-            replicates = 1
-        elif not 1 <= replicates <= MAX_REPLICATES:
-            reader.problem(("replicates",), f"must be from 1 to {MAX_REPLICATES}, got {replicates}")
-            replicates = 1
+        name, replicates = _read_header(data, source, reader)
         parameters = _read_parameters(data, reader)
         runs = replicates * math.prod(len(values) for values in parameters.values())
         if runs > MAX_RUNS:
@@ -362,9 +347,10 @@ def check_sweep_folder(sweep: Sweep, out_dir: str | os.PathLike[str], *, resume:
         except (OSError, UnicodeDecodeError):
             same = False
         if not same:
-            raise GridgovError(
+            raise RunFolderError(
                 f"cannot resume in {out}: its {name} is not this sweep's (the folder holds "
-                "another sweep, or this one changed); run it in a new folder"
+                "another sweep, or this one changed); run it in a new folder",
+                out,
             )
 
 
@@ -426,35 +412,17 @@ def run_sweep(
     from gridgov._files import write_atomic
     from gridgov._progress import Progress
 
-    if workers is not None and dask is not None:
-        raise GridgovError("give workers or dask, not both")
-    if workers is not None and workers < 1:
-        raise GridgovError(f"workers must be at least 1, got {workers}")
+    _check_parallelism(workers, dask)
     runs = plan_sweep(sweep)
     if writer is None:
         writer = _default_writer()
     state = state if state is not None else SweepProgress()
     state.total = len(runs)
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        for name, text in _sweep_files(sweep).items():
-            write_atomic(out / name, text)
-    except OSError as exc:
-        raise GridgovError(f"cannot write sweep folder {out}: {exc.strerror or exc}") from None
-    done: dict[str, dict[str, Any]] = {}
-    if resume:
-        for run in runs:
-            previous = _finished(out / run.run_id, run)
-            if previous is not None:
-                done[run.run_id] = previous
+    _start_folder(sweep, out)
+    done = _already_done(runs, out) if resume else {}
     state.skipped = state.finished = len(done)
     todo = [run for run in runs if run.run_id not in done]
-    if resume:
-        from gridgov.sim.results import clear_unfinished
-
-        for run in todo:
-            clear_unfinished(out / run.run_id)
     job = functools.partial(_execute, out_dir=os.fspath(out), runner=runner, writer=writer)
     meter = Progress(len(runs), "run", enabled=progress, label=f"sweep {sweep.name}")
     with meter:
@@ -464,25 +432,76 @@ def run_sweep(
             state.finished += 1
             meter.advance()
 
-        if not todo:
-            results = []
-        elif dask is not None:
-            results = _on_dask(dask, todo, job, advance)
-        elif workers == 1 or len(todo) == 1:
-            results = []
-            for run in todo:
-                results.append(_guarded(job, run))
-                advance()
-        else:
-            _check_importable(runner, writer)
-            results = _on_processes(workers or os.cpu_count() or 1, todo, job, advance)
+        results = _dispatch(todo, job, advance, workers=workers, dask=dask, check=(runner, writer))
     done.update((result["run_id"], result) for result in results)
     columns, rows = _table(sweep, [done[run.run_id] for run in runs])
     try:
         write_atomic(out / "sweep.csv", _csv_text(columns, rows))
     except OSError as exc:
-        raise GridgovError(f"cannot write {out / 'sweep.csv'}: {exc.strerror or exc}") from None
+        message = f"cannot write {out / 'sweep.csv'}: {exc.strerror or exc}"
+        raise RunFolderError(message, out) from None
     return rows
+
+
+def _check_parallelism(workers: int | None, dask: str | None) -> None:
+    if workers is not None and dask is not None:
+        raise GridgovError("give workers or dask, not both")
+    if workers is not None and workers < 1:
+        raise GridgovError(f"workers must be at least 1, got {workers}")
+
+
+def _start_folder(sweep: Sweep, out: Path) -> None:
+    """The sweep folder, with the sweep and its scenario written first."""
+    from gridgov._files import write_atomic
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in _sweep_files(sweep).items():
+            write_atomic(out / name, text)
+    except OSError as exc:
+        message = f"cannot write sweep folder {out}: {exc.strerror or exc}"
+        raise RunFolderError(message, out) from None
+
+
+def _already_done(runs: Sequence[SweepRun], out: Path) -> dict[str, dict[str, Any]]:
+    """The finished runs of a resumed sweep; what the unfinished ones left is cleared."""
+    from gridgov.sim.results import clear_unfinished
+
+    done: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        previous = _finished(out / run.run_id, run)
+        if previous is not None:
+            done[run.run_id] = previous
+        else:
+            clear_unfinished(out / run.run_id)
+    return done
+
+
+def _dispatch(
+    todo: Sequence[SweepRun],
+    job: Job,
+    advance: Callable[[], None],
+    *,
+    workers: int | None,
+    dask: str | None,
+    check: tuple[Runner, Writer],
+) -> list[dict[str, Any]]:
+    """Run ``todo`` serially, on local processes or on Dask; their results in run order.
+
+    ``check`` is the runner and the writer, which processes must be able to import.
+    """
+    if not todo:
+        return []
+    if dask is not None:
+        return _on_dask(dask, todo, job, advance)
+    if workers == 1 or len(todo) == 1:
+        results = []
+        for run in todo:
+            results.append(_guarded(job, run))
+            advance()
+        return results
+    _check_importable(*check)
+    return _on_processes(workers or os.cpu_count() or 1, todo, job, advance)
 
 
 def _finished(folder: Path, run: SweepRun) -> dict[str, Any] | None:
@@ -511,6 +530,27 @@ def _finished(folder: Path, run: SweepRun) -> dict[str, Any] | None:
 
 
 # ----------------------------------------------------------------- reading
+
+
+def _read_header(data: Mapping[str, Any], source: str, reader: Reader) -> tuple[str, int]:
+    """The sweep's name and replicates (their defaults where they are wrong); checks version."""
+    version = data.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int):
+        reader.wrong_type(("version",), "an integer", version)
+    elif version != 1:
+        reader.problem(("version",), f"unsupported version {version} (expected 1)")
+    name = data.get("name", "sweep" if source.startswith("<") else Path(source).stem)
+    if not isinstance(name, str):
+        reader.wrong_type(("name",), "a name (a string)", name)
+        name = "sweep"
+    replicates = data.get("replicates", 1)
+    if isinstance(replicates, bool) or not isinstance(replicates, int):
+        reader.wrong_type(("replicates",), "an integer", replicates)
+        replicates = 1
+    elif not 1 <= replicates <= MAX_REPLICATES:
+        reader.problem(("replicates",), f"must be from 1 to {MAX_REPLICATES}, got {replicates}")
+        replicates = 1
+    return name, replicates
 
 
 def _read_parameters(data: Mapping[str, Any], reader: Reader) -> dict[str, tuple[Any, ...]]:

@@ -1,0 +1,89 @@
+"""The cost of checking every command's arguments (issue 18's typed arguments).
+
+``command_checks``
+    Commands per second on the small preset (a ticket opened, classified and
+    tracked; a task posted, claimed and handed back; the availability set:
+    seven commands per round, in-memory journal) with the argument checks,
+    against the same commands with the checks switched off (the baseline),
+    in the same run, alternating runs, medians. The figure is the ratio of
+    the two rates (higher is better; 1.0 = free). ``per_check_us`` is the
+    check of one ``report_case`` call on its own.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import timeit
+from datetime import timedelta
+from typing import Any
+from unittest import mock
+
+from benchmarks import benchmark, figure
+from gridgov import Engine, ManualClock
+from gridgov import commands as _commands
+from gridgov._arguments import Signature, check_call
+from gridgov.presets import small
+
+CITY = small()
+COMPOUND = sorted(CITY.compounds)[0]
+COMMUNITY = CITY.chain.community_of(COMPOUND)
+MEMBER = sorted(
+    p.id
+    for p in CITY.people.values()
+    if p.kind.value == "in_service_member" and p.home == COMMUNITY
+)[0]
+
+
+def _rate(rounds: int) -> float:
+    clock = ManualClock()
+    engine = Engine(CITY, clock=clock)
+    engine.report_case(COMPOUND)
+    start = time.perf_counter()
+    for n in range(rounds):
+        ticket = engine.open_ticket(COMPOUND, "medicine", description=f"round {n}")
+        number = ticket.events[0].data["ticket"]
+        engine.handle_ticket(number, "classify", note="checked")
+        engine.handle_ticket(number, "track")
+        task = engine.post_task(COMMUNITY, "medicine_delivery", capacity=2)
+        engine.claim(task.events[0].data["post"], MEMBER)
+        engine.hand_back(MEMBER)
+        engine.set_availability({"volunteer": 0.1}, seed=n)
+        clock.advance(timedelta(minutes=1))
+    return rounds * 7 / (time.perf_counter() - start)
+
+
+def _unchecked(spec: Any, args: Any, kwargs: Any) -> None:
+    return None
+
+
+@benchmark("command_checks")
+def command_checks(quick: bool) -> dict[str, dict[str, object]]:
+    """Commands per second with the argument checks, relative to none."""
+    rounds = 100 if quick else 400
+    checked_runs, plain_runs = [], []
+    for _ in range(1 if quick else 5):
+        checked_runs.append(_rate(rounds))
+        with mock.patch.object(_commands, "check_call", _unchecked):
+            plain_runs.append(_rate(rounds))
+    checked, plain = statistics.median(checked_runs), statistics.median(plain_runs)
+    spec = Signature.of(Engine.report_case.__wrapped__)  # type: ignore[attr-defined]
+    number = 2_000 if quick else 20_000
+    seconds = timeit.timeit(
+        lambda: check_call(spec, (COMPOUND,), {"actor": COMMUNITY, "key": "k1"}), number=number
+    )
+    return {
+        "rate": figure(
+            checked / plain,
+            "x",
+            0.9,
+            f"commands/s with argument checks, relative to none ({rounds * 7:,} commands: "
+            "tickets, tasks, availability, small preset, in-memory journal)",
+            baseline=1.0,
+            baseline_what="the same commands with the checks switched off",
+            higher_is_better=True,
+            checked_commands_per_second=round(checked),
+            unchecked_commands_per_second=round(plain),
+            per_check_us=round(seconds / number * 1e6, 2),
+        ),
+    }

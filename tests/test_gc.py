@@ -1,0 +1,77 @@
+"""The cyclic garbage collector: gridgov switches it off only when a call asks (issue #11)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gridgov import Engine, ManualClock
+from gridgov.cities import check_bundle, load_city
+from gridgov.presets import small
+from gridgov.synthesis import synthesize
+
+UNITS = """\
+id,parent,level,kind,name,households,population,large_enterprises,hospitals
+330100,,city,,Lakeside,,,,
+330102,330100,district,urban_district,Old Town,,,,
+330102001,330102,street,street,Bridge Street,,,,
+330102001001,330102001,community,,Bridge Community,2400,,1,1
+330105,330100,district,county,Hill County,,,,
+330105201,330105,street,township,Pine Township,,,,
+330105201201,330105201,community,,Pine Village,260,,,
+"""
+
+
+@pytest.fixture
+def switches(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every gc.disable() made meanwhile (the collector is still switched for real)."""
+    calls: list[str] = []
+    disable = gc.disable
+
+    def recording() -> None:
+        calls.append("disable")
+        disable()
+
+    monkeypatch.setattr(gc, "disable", recording)
+    yield calls
+    assert gc.isenabled()
+
+
+def bulk_work(tmp_path: Path, pause_gc: bool) -> None:
+    """Synthesise a city, save it, load and check the bundle, run an engine."""
+    units = tmp_path / "units.csv"
+    units.write_text(UNITS, encoding="utf-8")
+    synthesize(units, pause_gc=pause_gc)
+    city = small()
+    bundle = city.save(tmp_path / "bundle")
+    load_city(bundle, pause_gc=pause_gc)
+    check_bundle(bundle, pause_gc=pause_gc)
+    engine = Engine(city, clock=ManualClock(), pause_gc=pause_gc)
+    engine.report_case(sorted(city.compounds)[0])
+    assert engine.pools is not None
+
+
+class TestCollector:
+    """Process-wide switches are the caller's choice, never a default."""
+
+    def test_nothing_switches_it_by_default(self, tmp_path: Path, switches: list[str]) -> None:
+        """Synthesis, bundles and the engine leave the collector alone unless asked."""
+        bulk_work(tmp_path, pause_gc=False)
+        assert switches == []
+
+    def test_asked_it_pauses_and_resumes(self, tmp_path: Path, switches: list[str]) -> None:
+        """With pause_gc=True each bulk step pauses it, and it runs again afterwards."""
+        bulk_work(tmp_path, pause_gc=True)
+        assert len(switches) >= 4
+
+    def test_a_collector_left_off_stays_off(self, tmp_path: Path) -> None:
+        """Pausing restores the caller's setting: off stays off."""
+        gc.disable()
+        try:
+            bulk_work(tmp_path, pause_gc=True)
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
