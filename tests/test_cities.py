@@ -806,6 +806,7 @@ class TestScenarios:
         written = (scenario_dir / "on_bundle" / "scenario.toml").read_text(encoding="utf-8")
         assert f'path = "{scenario_dir / "small"}"' in written
 
+    @pytest.mark.slow
     def test_sweep_on_a_bundle(
         self, scenario_dir: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

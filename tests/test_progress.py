@@ -71,6 +71,7 @@ def test_quiet_is_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
     assert stream.getvalue() == ""
 
 
+@pytest.mark.slow
 def test_simulate_off_a_terminal(tmp_path: Path) -> None:
     """Progress lines on stderr, the figures and the folder on stdout."""
     out = tmp_path / "run"
@@ -188,6 +189,7 @@ class TestPhase:
         ]
 
 
+@pytest.mark.slow
 def test_synth_and_report_show_their_phases(tmp_path: Path) -> None:
     """The other long commands: synthesis, and the report of a run folder."""
     units = tmp_path / "units.csv"

@@ -387,6 +387,7 @@ class TestRunning:
         ).read_bytes()
         assert (tmp_path / "b" / "r008" / "summary.json").is_file()
 
+    @pytest.mark.slow
     def test_same_rows_on_dask(self, tmp_path: Path) -> None:
         """A Dask LocalCluster of two worker processes gives the same rows as a serial run."""
         sweep = self.sweep(tmp_path)
@@ -397,6 +398,7 @@ class TestRunning:
         assert on_dask == serial
         assert (tmp_path / "b" / "r008" / "summary.json").is_file()
 
+    @pytest.mark.slow
     def test_dask_scheduler_address(self, tmp_path: Path) -> None:
         """A scheduler address connects a client to a running cluster."""
         distributed = pytest.importorskip("distributed")
@@ -477,6 +479,7 @@ class TestRealRunner:
         assert len(serial) == 8
         assert len({row["seed"] for row in serial}) == 2
 
+    @pytest.mark.slow
     def test_same_rows_on_dask_with_the_real_runner(
         self, real_sweep: Sweep, tmp_path: Path
     ) -> None:

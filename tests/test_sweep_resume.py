@@ -49,6 +49,7 @@ def test_resume_runs_only_what_is_missing(sweep_file: Path, tmp_path: Path) -> N
     assert (out / "sweep.csv").read_bytes() == whole
 
 
+@pytest.mark.slow
 def test_resume_refuses_another_sweep(
     sweep_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -67,6 +68,7 @@ def test_resume_refuses_another_sweep(
     assert out_text == ""
 
 
+@pytest.mark.slow
 def test_resume_through_the_command_line(
     sweep_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
