@@ -340,7 +340,7 @@ TestWholeApiShort.settings = settings(
 def test_whole_api_500_runs_of_50_steps(part: int) -> None:
     """The CI run: 500 runs of 50 steps (four parts of 125, so that they run side by
     side), invariants after every step."""
-    run_state_machine_as_test(  # type: ignore[no-untyped-call]
+    run_state_machine_as_test(  # type: ignore[no-untyped-call, unused-ignore]
         WholeApi,
         settings=settings(
             max_examples=125,
