@@ -41,6 +41,17 @@ def _every() -> float:
         return DEFAULT_EVERY
 
 
+def _write_line(stream: IO[str], text: str) -> bool:
+    """Write one line and flush; False when the stream is closed or broken
+    (progress is not worth failing a command for)."""
+    try:
+        stream.write(text + "\n")
+        stream.flush()
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 class Progress:
     """Progress of ``total`` steps, shown as ``what done/total``.
 
@@ -109,13 +120,10 @@ class Progress:
             self._write(self.line())
 
     def _write(self, text: str) -> None:
-        try:
-            self.stream.write(text + "\n")
-            self.stream.flush()
-        except (OSError, ValueError):  # a closed or broken stream: progress is not worth failing
-            self.enabled = False
-        else:
+        if _write_line(self.stream, text):
             self._printed = True
+        else:
+            self.enabled = False
 
     def __exit__(
         self,
@@ -234,14 +242,11 @@ class Phase:
             self._write(self.line())
 
     def _write(self, text: str) -> None:
-        try:
-            self.stream.write(text + "\n")
-            self.stream.flush()
-        except (OSError, ValueError):  # a closed or broken stream: progress is not worth failing
+        if _write_line(self.stream, text):
+            self._printed = True
+        else:
             self.enabled = False
             self._done.set()
-        else:
-            self._printed = True
 
     def __exit__(
         self,
