@@ -20,8 +20,7 @@ from typing import Any
 from unittest import mock
 
 from benchmarks import benchmark, figure
-from gridgov import Engine, ManualClock
-from gridgov import commands as _commands
+from gridgov import Engine, ManualClock, _commands
 from gridgov._arguments import Signature, check_call
 from gridgov.presets import small
 

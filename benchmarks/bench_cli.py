@@ -9,7 +9,7 @@
 ``cli_check``
     ``gridgov check BUNDLE`` through :func:`gridgov.cli.main` (the whole
     command: parsing, recognising the kind, the ``ok (bundle)`` line),
-    against :func:`gridgov.checking.check_path` on the same bundle (the
+    against :func:`gridgov._checking.check_path` on the same bundle (the
     baseline), both in this process, on the ``small`` preset saved as a
     bundle: the cost of the command line around the check.
 """
@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks import benchmark, figure, median_wall
-from gridgov.checking import check_path
+from gridgov._checking import check_path
 from gridgov.cli import main
 from gridgov.presets import small
 
@@ -92,7 +92,7 @@ def cli_check(quick: bool) -> dict[str, dict[str, object]]:
             f"gridgov check of the small preset's bundle through gridgov.cli.main, "
             f"median of {repeat}",
             baseline=base,
-            baseline_what="gridgov.checking.check_path on the same bundle",
+            baseline_what="gridgov._checking.check_path on the same bundle",
             runs=[round(r, 4) for r in runs],
             baseline_runs=[round(r, 4) for r in base_runs],
         )

@@ -38,7 +38,7 @@ import attrs
 from benchmarks import benchmark, figure
 from gridgov import City, Engine, ManualClock
 from gridgov.depots import synth_depots
-from gridgov.sim.demo import demo_scenario_path
+from gridgov.sim._demo import demo_scenario_path
 from gridgov.sim.runner import run_scenario
 from gridgov.sim.scenario import Scenario, load_scenario
 from gridgov.sim.supplies import SupplySpec

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from gridgov._checking import alert_findings, check_path
 from gridgov.alerts import AlertRule, parse_cap
-from gridgov.checking import alert_findings, check_path
 from gridgov.cli import main
 from gridgov.testing import cap_message
 

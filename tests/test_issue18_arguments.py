@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gridgov import ArgumentError, Engine, GridgovError, ManualClock, Private
-from gridgov.commands import COMMANDS
+from gridgov._commands import COMMANDS
 from gridgov.depots import synth_depots
 from gridgov.presets import small
 from gridgov.supplies import SupplyNetwork, SupplyParams

@@ -35,7 +35,7 @@ from hypothesis.stateful import (
 )
 
 from gridgov import Engine, GridgovError, ManualClock
-from gridgov.commands import COMMANDS
+from gridgov._commands import COMMANDS
 from gridgov.depots import synth_depots
 from gridgov.presets import small
 from gridgov.supplies import SupplyNetwork, SupplyParams

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DemoRun
-from gridgov.sim.plots import ZONE_COLOURS
+from gridgov.sim._plots import ZONE_COLOURS
 from gridgov.sim.report import SECTIONS, add_section, write_report
 
 CHROMIUM_FLAGS = [

@@ -8,7 +8,7 @@ import attrs
 import pytest
 
 from gridgov.errors import ScenarioError
-from gridgov.sim.demo import figures
+from gridgov.sim._demo import figures
 from gridgov.sim.results import write_run
 from gridgov.sim.runner import RunResult, run_scenario
 from gridgov.sim.scenario import Scenario, load_scenario

@@ -3,7 +3,7 @@
 Every public command of :class:`gridgov.engine.Engine` declares its
 arguments with the types below (``compound: Name``, ``capacity: Count``,
 ``at: Time | None``, ``away: Mapping[str, Share]``...). The ``@command``
-decorator (:mod:`gridgov.commands`) reads the signature once and
+decorator (:mod:`gridgov._commands`) reads the signature once and
 :func:`check_call` holds every call to it, before the command runs: a wrong
 type, a naive datetime, NaN or infinity, a bool where a number is expected, a
 count or share out of range, an empty or over-long name, an unknown keyword

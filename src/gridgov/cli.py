@@ -98,7 +98,7 @@ _FROM_HELP = "A city bundle (a folder with city.toml) instead of a preset."
 
 
 def _summary_table(summary: dict[str, Any], title: str) -> Table:
-    from gridgov.sim.labels import format_value
+    from gridgov.sim._labels import format_value
 
     table = Table(title=title)
     table.add_column("what")
@@ -114,7 +114,7 @@ def _summary_table(summary: dict[str, Any], title: str) -> Table:
 
 def _figures_table(summary: dict[str, Any], title: str) -> Table:
     """A run's summary, grouped and labelled, with units."""
-    from gridgov.sim.labels import figures, format_value
+    from gridgov.sim._labels import figures, format_value
 
     table = Table(title=title)
     table.add_column("figure")
@@ -402,8 +402,8 @@ def demo(as_json: bool, out: str, quiet: bool) -> None:
     beside the simulated ones and writes the run and its report to --out.
     """
     from gridgov.presets import PUBLISHED
-    from gridgov.sim.demo import published_rows, run_demo
-    from gridgov.sim.labels import format_value, label
+    from gridgov.sim._demo import published_rows, run_demo
+    from gridgov.sim._labels import format_value, label
     from gridgov.sim.results import check_run_folder
 
     check_run_folder(out)
@@ -727,7 +727,7 @@ def check(paths: tuple[str, ...], kind: str | None) -> None:
     given), else one line per problem on standard error
     ('gridgov: error: file:line: key.path: what is wrong') and exits 1.
     """
-    from gridgov.checking import check_path
+    from gridgov._checking import check_path
 
     problems: list[Problem] = []
     for path in paths:

@@ -1,11 +1,11 @@
 """The Engine: the facade that switches communities and compounds, all or nothing.
 
-Every command takes the same path (see :mod:`gridgov.kernel`): **authorise**
+Every command takes the same path (see :mod:`gridgov._kernel`): **authorise**
 the actor, **plan** the changes with the pure planner of its domain
 (:mod:`gridgov.measures`, :mod:`gridgov.staffing`, :mod:`gridgov.tickets`,
 :mod:`gridgov.alerts`) against read-only views of the state, turn the plan
 into **events**, **apply** each with the one reducer
-(:meth:`gridgov.state.EngineState.apply`), append them to the **journal** in
+(:meth:`gridgov._state.EngineState.apply`), append them to the **journal** in
 one go, and **deliver** them to the subscribers. A command that would make an
 illegal move raises while planning, before anything changes; replaying the
 journal runs the same reducer, so it gives exactly the live state.
@@ -25,19 +25,19 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from gridgov.alerts import AlertRule, AreaMatcher
-from gridgov.city import City
-from gridgov.clock import Clock, WallClock
-from gridgov.commands import (
+from gridgov._commands import (
     AlertCommands,
     MeasureCommands,
     StaffingCommands,
     SupplyCommands,
     TicketCommands,
 )
+from gridgov._kernel import CommandResult, Kernel, Subscriber
+from gridgov.alerts import AlertRule, AreaMatcher
+from gridgov.city import City
+from gridgov.clock import Clock, WallClock
 from gridgov.errors import GridgovError, JournalError, NotFoundError, UnknownUnitError
 from gridgov.journal import Event, MemoryJournal, SqliteJournal
-from gridgov.kernel import CommandResult, Kernel, Subscriber
 from gridgov.measures import SEVERITY
 from gridgov.model import Level, Post
 from gridgov.modes import ZONES

@@ -16,7 +16,7 @@ what happened instead::
       #2  2022-09-17 00:00  zone.changed      open -> sealed  (case in 990101001001-C01)
       ...
 
-The pytest plugin (:mod:`gridgov.pytest_plugin`, registered under the
+The pytest plugin (:mod:`gridgov._pytest_plugin`, registered under the
 ``pytest11`` entry point) provides fixtures built from these pieces:
 ``gridgov_city``, ``gridgov_rules``, ``gridgov_clock``, ``gridgov_engine`` and
 ``gridgov_durable_engine``.

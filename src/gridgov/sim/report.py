@@ -131,7 +131,7 @@ def add_section(name: str, section: Section, *, after: str | None = None) -> Non
 
 def _published_section(path: Path, data: RunData) -> list[str]:
     """The published figures of Jiamusi beside the run's: runs on the full preset only."""
-    from gridgov.sim.labels import published_rows
+    from gridgov.sim._labels import published_rows
     from gridgov.sim.scenario import load_scenario
 
     try:
@@ -173,7 +173,7 @@ def _published_section(path: Path, data: RunData) -> list[str]:
 
 
 def _summary_section(path: Path, data: RunData) -> list[str]:
-    from gridgov.sim.labels import figures, format_value
+    from gridgov.sim._labels import figures, format_value
 
     out = ["<h2>Figures of the run</h2>"]
     for group, rows in figures(data.summary):
@@ -366,7 +366,7 @@ def _map_section(path: Path) -> list[str]:
 
 
 def _page(data: RunData, body: list[str]) -> str:
-    from gridgov.sim.labels import format_value
+    from gridgov.sim._labels import format_value
 
     info = data.run_info
     name = str(info.get("scenario", ""))

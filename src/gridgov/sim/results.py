@@ -526,8 +526,8 @@ def render_plots(
     groups = {stem: group for stem, group in groups.items() if group[1]}
     if not groups:
         return {}
-    if plot_groups is PLOT_GROUPS:  # the metrics: readable plots (gridgov.sim.plots)
-        from gridgov.sim.plots import draw
+    if plot_groups is PLOT_GROUPS:  # the metrics: readable plots (gridgov.sim._plots)
+        from gridgov.sim._plots import draw
 
         return draw(columns, table, list(groups))
     return _draw_groups(columns, table, types, groups, plot_groups)

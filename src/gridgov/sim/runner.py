@@ -27,8 +27,8 @@ from gridgov.city import City
 from gridgov.clock import EPOCH, ManualClock
 from gridgov.engine import Engine
 from gridgov.journal import Event
+from gridgov.sim._requests import ClosedLoopLoad
 from gridgov.sim.drivers import OutbreakDriver, make_driver
-from gridgov.sim.requests import ClosedLoopLoad
 from gridgov.sim.scenario import Scenario
 from gridgov.sim.supplies import SupplyDaily
 from gridgov.vocabulary import MODES, POOL_LEVELS, ROLES, TICKET_LEVELS, ZONES

@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 
 from gridgov.presets import PUBLISHED
-from gridgov.sim.labels import published_rows
+from gridgov.sim._labels import published_rows
 from gridgov.sim.runner import RunResult, build_city, run_scenario
 from gridgov.sim.supplies import SupplySpec
 

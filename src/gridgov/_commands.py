@@ -1,4 +1,4 @@
-"""The engine's commands, one class per domain, over the :class:`~gridgov.kernel.Kernel`.
+"""The engine's commands, one class per domain, over the :class:`~gridgov._kernel.Kernel`.
 
 :class:`gridgov.engine.Engine` is made of these classes: :class:`EngineBase`
 holds the kernel and the read-only properties every command needs;
@@ -8,12 +8,12 @@ holds the kernel and the read-only properties every command needs;
 
 A command method is thin: it checks its arguments, authorises the actor,
 asks the domain's pure planner for event records, and hands them to
-:meth:`Kernel.commit <gridgov.kernel.Kernel.commit>`; the ``@command``
-decorator runs it through :meth:`Kernel.run <gridgov.kernel.Kernel.run>`
+:meth:`Kernel.commit <gridgov._kernel.Kernel.commit>`; the ``@command``
+decorator runs it through :meth:`Kernel.run <gridgov._kernel.Kernel.run>`
 (lock, idempotency, refusal audit, delivery, snapshots). A new command goes
 into the class of its domain (or a new one that :class:`~gridgov.engine.Engine`
 then inherits), and a new kind of state change into the reducer of its domain
-(see :mod:`gridgov.state`).
+(see :mod:`gridgov._state`).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from gridgov._arguments import (
     Words,
     check_call,
 )
+from gridgov._kernel import SYSTEM, CommandResult, Kernel, LoadReport, Subscriber, authorise
 from gridgov.alerts import (
     MAX_ALERT_BYTES,
     AlertBookView,
@@ -57,7 +58,6 @@ from gridgov.city import City
 from gridgov.clock import Clock, ManualClock
 from gridgov.errors import ClockError, CommandError, UnknownUnitError
 from gridgov.journal import Event, JournalView, MemoryJournal, SqliteJournal
-from gridgov.kernel import SYSTEM, CommandResult, Kernel, LoadReport, Subscriber, authorise
 from gridgov.measures import Deadline, MeasuresDraft
 from gridgov.model import Level, PersonKind
 from gridgov.modes import StateBoard, units_compounds
@@ -98,7 +98,7 @@ def command(
     engine's lock for the whole command, answers a repeated idempotency
     ``key`` with the first result, records one refusal event when the command
     is refused, and hands the committed events to the subscribers
-    (:meth:`gridgov.kernel.Kernel.run`).
+    (:meth:`gridgov._kernel.Kernel.run`).
     """
 
     COMMANDS.add(fn.__name__)

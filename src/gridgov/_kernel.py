@@ -11,7 +11,7 @@ Every command of :class:`gridgov.engine.Engine` runs through :class:`Kernel`:
 2. the command authorises its actor (:func:`authorise`) and asks the pure
    planners of its domain for event records (:class:`gridgov.records.Record`);
 3. :meth:`Kernel.commit` numbers the records into events, applies each with
-   the one reducer (:meth:`gridgov.state.EngineState.apply`) and appends them
+   the one reducer (:meth:`gridgov._state.EngineState.apply`) and appends them
    to the journal in one go; if anything fails, the state is rebuilt from the
    journal, which never saw the command;
 4. :meth:`Kernel.run` hands the events to the subscribers and, on a durable
@@ -43,6 +43,7 @@ import attrs
 
 from gridgov._arguments import Text
 from gridgov._gc import gc_paused
+from gridgov._state import EngineState
 from gridgov.alerts import AlertRule, AreaMatcher
 from gridgov.city import City
 from gridgov.clock import Clock
@@ -67,7 +68,6 @@ from gridgov.model import Level
 from gridgov.records import Record
 from gridgov.rules import Rules
 from gridgov.staffing import Pools, Roster, plan_staffing, staffing_records
-from gridgov.state import EngineState
 from gridgov.supplies import SupplyNetwork
 
 __all__ = ["SYSTEM", "CommandResult", "Guarded", "Kernel", "LoadReport", "authorise"]
