@@ -323,6 +323,7 @@ class SupplyNetwork:
         self._graphs: dict[bool, nx.DiGraph] = {}
         self._layouts: dict[bool, _Layout] = {}
         self._reaching: dict[str, tuple[str, ...]] = {}
+        self._programs: dict[tuple[bool, tuple[str, ...], tuple[str, ...]], _Program] = {}
         if self.positions is not None:
             needed = {unit for _, unit in self.attach.values()} | set(self.street_compounds)
             missing = sorted(needed - set(self.positions))
@@ -408,6 +409,19 @@ class SupplyNetwork:
                 graph.add_edge(community, ("compound", compound), weight=self.down)
         self._graphs[aggregate] = graph
         return graph
+
+    def program(
+        self, aggregate: bool, compounds: tuple[str, ...], categories: tuple[str, ...]
+    ) -> _Program:
+        """The planner's integer program for these compounds (the last few kept)."""
+        key = (aggregate, compounds, categories)
+        program = self._programs.get(key)
+        if program is None:
+            program = _Program(self, self.layout(aggregate), compounds, categories)
+            if len(self._programs) >= 4:
+                self._programs.pop(next(iter(self._programs)))
+            self._programs[key] = program
+        return program
 
     def layout(self, aggregate: bool = True) -> _Layout:
         """The planner's compiled form of :meth:`graph` (built once, then shared)."""
@@ -720,13 +734,7 @@ def _solve_joint(
     aggregate: bool,
 ) -> None:
     """Plan every category at once: a multi-commodity min-cost flow, solved as an
-    integer linear program with HiGHS (:func:`scipy.optimize.milp`) in two steps:
-    the most kilograms delivered, then, at that amount, the cheapest plan."""
-    import numpy as np
-    from scipy import sparse
-    from scipy.optimize import Bounds, LinearConstraint, milp
-
-    layout = network.layout(aggregate)
+    integer linear program by HiGHS (see :class:`_Program`)."""
     rank = {k: i for i, k in enumerate(categories)}
     # What each compound can take of each category (carried part, fresh part).
     take: dict[str, dict[str, tuple[int, int]]] = {}
@@ -754,150 +762,201 @@ def _solve_joint(
                 supply[(depot, category)] = min(kg, residual.dispatch[depot])
     if not take or not supply:
         return
-    streets = sorted({network.compound_street[c] for c in take})
-    street_set = set(streets)
-    # Columns: depot sends (s), group -> hub edges (e), deliveries (carried yc, fresh yf).
-    upper: list[float] = []
-    cost: list[float] = []
-    delivered_cols: list[int] = []
-    rows: list[int] = []
-    cols: list[int] = []
-    n_rows = 0
-    node_row: dict[tuple[Any, ...], int] = {}
+    program = network.program(aggregate, tuple(take), tuple(categories))
+    values = program.solve(residual, take, supply)
+    if values is not None:
+        _apply_joint(network, residual, result, program, take, values, categories)
 
-    def row(node: tuple[Any, ...]) -> int:
-        nonlocal n_rows
-        if node not in node_row:
-            node_row[node] = n_rows
-            n_rows += 1
-        return node_row[node]
 
-    vals: list[float] = []
+class _Program:
+    """The integer linear program of a day's dispatch, for one set of compounds.
 
-    def column(ub: float, c: float) -> int:
-        upper.append(ub)
-        cost.append(c)
-        return len(upper) - 1
+    Columns, per category: what each depot sends (within its stock and
+    dispatch), the flow on each group -> hub edge of the graph, and what each
+    compound receives, carried-over and fresh parts apart. Rows: conservation
+    at each group and hub per category; each depot's dispatch, each hub's
+    throughput and each compound's gate and hands, all categories together.
+    The matrix depends only on which compounds want goods, so it is built once
+    and reused while they stay the same (a lockdown's days); each day only
+    sets the bounds.
+    """
 
-    def enter(r: int, j: int, v: float) -> None:
-        rows.append(r)
-        cols.append(j)
-        vals.append(v)
+    def __init__(
+        self,
+        network: SupplyNetwork,
+        layout: _Layout,
+        compounds: tuple[str, ...],
+        categories: tuple[str, ...],
+    ) -> None:
+        import numpy as np
+        from scipy import sparse
 
-    n = len(categories)
-    # Old demand first (above any category bonus and distance), then categories
-    # in priority order (above any distance), then the shortest way.
-    unit = layout.longest + 1
-    carried_reward = unit * n
-    sends: list[tuple[int, str, str]] = []
-    edges: list[tuple[int, tuple[str, ...], str, str, int]] = []
-    for (depot, category), kg in supply.items():
-        j = column(kg, 0.0)
-        sends.append((j, depot, category))
-        enter(row(("group", layout.group_of[depot], category)), j, 1.0)
-    active_groups = {(layout.group_of[d], k) for d, k in supply}
-    for group, reach in layout.reach.items():
-        for category in categories:
-            if (group, category) not in active_groups:
-                continue
-            g = row(("group", group, category))
-            for street, distance in reach:
-                if street in street_set:
-                    j = column(np.inf, float(distance))
-                    edges.append((j, group, street, category, distance))
-                    enter(g, j, -1.0)
-                    enter(row(("street", street, category)), j, 1.0)
-    deliveries: list[tuple[int, str, str, bool]] = []
-    for compound, per in take.items():
-        street = network.compound_street[compound]
-        for category, (owed, fresh) in per.items():
-            s = row(("street", street, category))
-            bonus = unit * (n - 1 - rank[category])
-            for carried, kg in ((True, owed), (False, fresh)):
-                if kg > 0:
-                    j = column(kg, -float(bonus + (carried_reward if carried else 0)))
-                    deliveries.append((j, compound, category, carried))
-                    delivered_cols.append(j)
-                    enter(s, j, -1.0)
-    n_eq = n_rows
-    # Shared capacities: a depot's dispatch, a hub's throughput, a compound's gate and hands.
-    limits: list[float] = []
-    for depot in sorted({d for d, _ in supply}):
-        r = row(("dispatch", depot))
-        limits.append(residual.dispatch[depot])
-        for j, d, _ in sends:
-            if d == depot:
-                enter(r, j, 1.0)
-    for street in streets:
-        row(("hub", street))
-        limits.append(residual.hub[street])
-    for compound in take:
-        row(("compound", compound))
-        limits.append(residual.cap(compound))
-    for j, compound, _, _ in deliveries:
-        enter(node_row[("hub", network.compound_street[compound])], j, 1.0)
-        enter(node_row[("compound", compound)], j, 1.0)
-    size = len(upper)
-    matrix = sparse.csr_array((vals, (rows, cols)), shape=(n_rows, size))
-    lower = np.zeros(n_rows)
-    top = np.concatenate([np.zeros(n_eq), np.asarray(limits, dtype=float)])
-    lower[n_eq:] = -np.inf
-    bounds = Bounds(np.zeros(size), np.asarray(upper, dtype=float))
-    integral = np.ones(size)
-    options = {"mip_rel_gap": 0.0, "presolve": True}
-    # Step 1: the most kilograms delivered.
-    most = np.zeros(size)
-    most[delivered_cols] = -1.0
-    first = milp(
-        most,
-        integrality=integral,
-        bounds=bounds,
-        constraints=LinearConstraint(matrix, lower, top),
-        options=options,
-    )
-    if first.x is None:
-        raise InvariantError(f"the dispatch plan found no solution ({first.message})")
-    best = round(-first.fun)
-    if best <= 0:
-        return
-    # Step 2: at that amount, old demand first, categories by priority, shortest ways.
-    floor = np.zeros((1, size))
-    floor[0, delivered_cols] = 1.0
-    second = milp(
-        np.asarray(cost),
-        integrality=integral,
-        bounds=bounds,
-        constraints=[
-            LinearConstraint(matrix, lower, top),
-            LinearConstraint(floor, best - 0.5, np.inf),
-        ],
-        options=options,
-    )
-    x = second.x if second.x is not None else first.x
-    values = np.rint(x).astype(np.int64).tolist()
-    _apply_joint(
-        network, residual, result, layout, take, sends, edges, deliveries, values, categories
-    )
+        self.layout = layout
+        n = len(categories)
+        streets = sorted({network.compound_street[c] for c in compounds})
+        street_set = set(streets)
+        depots = sorted(network.depots)
+        node_row: dict[tuple[Any, ...], int] = {}
+        rows: list[int] = []
+        cols: list[int] = []
+        cost: list[float] = []
+
+        def row(node: tuple[Any, ...]) -> int:
+            return node_row.setdefault(node, len(node_row))
+
+        # Old demand first (above any category's priority and distance), then
+        # categories in priority order (above any distance), then the shortest way.
+        unit = layout.longest + 1
+        carried_reward = unit * n
+        #: (depot, category) of each send column.
+        self.sends: list[tuple[str, str]] = []
+        for depot in depots:
+            group = layout.group_of[depot]
+            for category in categories:
+                rows.append(row(("group", group, category)))
+                cols.append(len(cost))
+                cost.append(0.0)
+                self.sends.append((depot, category))
+        n_sends = len(cost)
+        #: (group, street, category, distance) of each edge column.
+        self.edges: list[tuple[tuple[str, ...], str, str, int]] = []
+        for group, reach in layout.reach.items():
+            for category in categories:
+                g = row(("group", group, category))
+                for street, distance in reach:
+                    if street in street_set:
+                        j = len(cost)
+                        rows += [g, row(("street", street, category))]
+                        cols += [j, j]
+                        cost.append(float(distance))
+                        self.edges.append((group, street, category, distance))
+        n_edges = len(cost) - n_sends
+        #: (compound, category, carried) of each delivery column.
+        self.deliveries: list[tuple[str, str, bool]] = []
+        for compound in compounds:
+            street = network.compound_street[compound]
+            for i, category in enumerate(categories):
+                s = row(("street", street, category))
+                bonus = unit * (n - 1 - i)
+                for carried in (True, False):
+                    rows.append(s)
+                    cols.append(len(cost))
+                    cost.append(-float(bonus + (carried_reward if carried else 0)))
+                    self.deliveries.append((compound, category, carried))
+        size = len(cost)
+        n_eq = len(node_row)
+        values = [1.0] * n_sends + [-1.0, 1.0] * n_edges + [-1.0] * (size - n_sends - n_edges)
+        # Shared rows, after the conservation rows: dispatch, hubs, compounds.
+        for depot in depots:
+            row(("dispatch", depot))
+        for street in streets:
+            row(("hub", street))
+        for compound in compounds:
+            row(("compound", compound))
+        for j, (depot, _) in enumerate(self.sends):
+            rows.append(row(("dispatch", depot)))
+            cols.append(j)
+        start = n_sends + n_edges
+        for j, (compound, _, _) in enumerate(self.deliveries, start):
+            rows += [row(("hub", network.compound_street[compound])), row(("compound", compound))]
+            cols += [j, j]
+        values += [1.0] * (len(rows) - len(values))
+        self.depots = depots
+        self.streets = streets
+        self.compounds = compounds
+        self.n_eq = n_eq
+        self.n_sends = n_sends
+        self.start = start
+        self.matrix = sparse.csr_array((values, (rows, cols)), shape=(len(node_row), size))
+        #: Lower bounds of the rows: 0 for conservation, none for capacities.
+        self.lower = np.zeros(len(node_row))
+        self.lower[n_eq:] = -np.inf
+        self.cost = np.asarray(cost)
+        self.delivered = np.zeros(size)
+        self.delivered[start:] = 1.0
+        # A kilogram delivered is worth more than any cost or reward of the second step.
+        self.weight = 2.0 * (carried_reward + unit * n) + 1.0
+
+    def solve(
+        self,
+        residual: _Residual,
+        take: Mapping[str, Mapping[str, tuple[int, int]]],
+        supply: Mapping[tuple[str, str], int],
+    ) -> list[int] | None:
+        """Column values of the day's best plan (None: nothing can move).
+
+        Two steps in principle: the most kilograms delivered, then at that
+        amount the least cost. One solve of cost - weight x delivered does
+        both when it delivers everything wanted, or as much as the first
+        step finds (then nothing else delivers more, and among plans that
+        deliver as much it costs least); otherwise the second step is solved
+        with the first step's amount as a floor.
+        """
+        import numpy as np
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
+        upper = np.zeros(len(self.cost))
+        upper[: self.n_sends] = [supply.get(key, 0) for key in self.sends]
+        upper[self.n_sends : self.start] = np.inf
+        parts = []
+        for compound, category, carried in self.deliveries:
+            pair = take[compound].get(category)
+            parts.append(0 if pair is None else pair[0 if carried else 1])
+        upper[self.start :] = parts
+        limits = np.concatenate(
+            [
+                np.zeros(self.n_eq),
+                [residual.dispatch[d] for d in self.depots],
+                [residual.hub[s] for s in self.streets],
+                [residual.cap(c) for c in self.compounds],
+            ]
+        )
+        rows = LinearConstraint(self.matrix, self.lower, limits)
+        bounds = Bounds(np.zeros(len(self.cost)), upper)
+        integral = np.ones(len(self.cost))
+        options = {"mip_rel_gap": 0.0, "presolve": True}
+
+        def run(objective: Any, constraints: Any) -> Any:
+            out = milp(
+                objective,
+                integrality=integral,
+                bounds=bounds,
+                constraints=constraints,
+                options=options,
+            )
+            if out.x is None:
+                raise InvariantError(f"the dispatch plan found no solution ({out.message})")
+            return out.x
+
+        x = run(self.cost - self.weight * self.delivered, rows)
+        delivered = round(float(self.delivered @ x))
+        if delivered < round(float(upper[self.start :].sum())):
+            most = round(float(self.delivered @ run(-self.delivered, rows)))
+            if most > delivered:
+                floor = LinearConstraint(self.delivered[np.newaxis, :], most - 0.5, np.inf)
+                x = run(self.cost, [rows, floor])
+                delivered = most
+        if delivered <= 0:
+            return None
+        return [int(v) for v in np.rint(x)]
 
 
 def _apply_joint(
     network: SupplyNetwork,
     residual: _Residual,
     result: _Result,
-    layout: _Layout,
+    program: _Program,
     take: Mapping[str, Mapping[str, tuple[int, int]]],
-    sends: Sequence[tuple[int, str, str]],
-    edges: Sequence[tuple[int, tuple[str, ...], str, str, int]],
-    deliveries: Sequence[tuple[int, str, str, bool]],
     values: Sequence[int],
     categories: Sequence[str],
 ) -> None:
     # What each depot of a group sends, shared out over the group's hubs in
     # depot id order (their edges and costs are identical).
-    left = {(d, k): values[j] for j, d, k in sends if values[j] > 0}
-    for j, group, street, category, distance in edges:
+    left = {key: kg for key, kg in zip(program.sends, values, strict=False) if kg > 0}
+    members = program.layout.members
+    for j, (group, street, category, distance) in enumerate(program.edges, program.n_sends):
         kg = values[j]
-        for depot in layout.members[group]:
+        for depot in members[group]:
             if kg <= 0:
                 break
             give = min(kg, left.get((depot, category), 0))
@@ -908,9 +967,8 @@ def _apply_joint(
             residual.stock[depot][category] -= give
             residual.dispatch[depot] -= give
             result.ship(depot, street, category, give, distance)
-    # Down from the hubs: a street's goods shared among its compounds (see _split).
     got: dict[str, dict[str, list[int]]] = {}
-    for j, compound, category, carried in deliveries:
+    for j, (compound, category, carried) in enumerate(program.deliveries, program.start):
         if values[j] > 0:
             pair = got.setdefault(compound, {}).setdefault(category, [0, 0])
             pair[0 if carried else 1] += values[j]
