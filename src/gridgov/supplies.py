@@ -792,90 +792,91 @@ class _Program:
         from scipy import sparse
 
         self.layout = layout
-        n = len(categories)
-        streets = sorted({network.compound_street[c] for c in compounds})
-        street_set = set(streets)
-        depots = sorted(network.depots)
-        node_row: dict[tuple[Any, ...], int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
+        self.depots = sorted(network.depots)
+        self.streets = sorted({network.compound_street[c] for c in compounds})
+        self.compounds = compounds
+        #: Row of each node: conservation rows first, then the shared ones.
+        self._rows: dict[tuple[Any, ...], int] = {}
+        #: Nonzero entries of the matrix: row, column, value.
+        self._entries: tuple[list[int], list[int], list[float]] = ([], [], [])
+        cost = self._columns(network, categories)
+        self.n_eq = len(self._rows)
+        self._shared_rows(network)
+        rows, cols, values = self._entries
+        shape = (len(self._rows), len(cost))
+        self.matrix = sparse.csr_array((values, (rows, cols)), shape=shape)
+        #: Lower bounds of the rows: 0 for conservation, none for capacities.
+        self.lower = np.zeros(len(self._rows))
+        self.lower[self.n_eq :] = -np.inf
+        self.cost = np.asarray(cost)
+        self.delivered = np.zeros(len(cost))
+        self.delivered[self.start :] = 1.0
+        # A kilogram delivered is worth more than any cost or reward of the second step.
+        self.weight = 2.0 * float(-self.cost.min(initial=0.0) + self.cost.max(initial=0.0)) + 1.0
+
+    def _row(self, node: tuple[Any, ...]) -> int:
+        return self._rows.setdefault(node, len(self._rows))
+
+    def _enter(self, node: tuple[Any, ...], column: int, value: float) -> None:
+        rows, cols, values = self._entries
+        rows.append(self._row(node))
+        cols.append(column)
+        values.append(value)
+
+    def _columns(self, network: SupplyNetwork, categories: tuple[str, ...]) -> list[float]:
+        """The columns and their conservation rows; returns each column's cost."""
+        layout = self.layout
+        street_set = set(self.streets)
         cost: list[float] = []
-
-        def row(node: tuple[Any, ...]) -> int:
-            return node_row.setdefault(node, len(node_row))
-
+        n = len(categories)
         # Old demand first (above any category's priority and distance), then
         # categories in priority order (above any distance), then the shortest way.
         unit = layout.longest + 1
         carried_reward = unit * n
         #: (depot, category) of each send column.
         self.sends: list[tuple[str, str]] = []
-        for depot in depots:
-            group = layout.group_of[depot]
+        for depot in self.depots:
             for category in categories:
-                rows.append(row(("group", group, category)))
-                cols.append(len(cost))
+                self._enter(("group", layout.group_of[depot], category), len(cost), 1.0)
                 cost.append(0.0)
                 self.sends.append((depot, category))
-        n_sends = len(cost)
+        self.n_sends = len(cost)
         #: (group, street, category, distance) of each edge column.
         self.edges: list[tuple[tuple[str, ...], str, str, int]] = []
         for group, reach in layout.reach.items():
             for category in categories:
-                g = row(("group", group, category))
                 for street, distance in reach:
                     if street in street_set:
-                        j = len(cost)
-                        rows += [g, row(("street", street, category))]
-                        cols += [j, j]
+                        self._enter(("group", group, category), len(cost), -1.0)
+                        self._enter(("street", street, category), len(cost), 1.0)
                         cost.append(float(distance))
                         self.edges.append((group, street, category, distance))
-        n_edges = len(cost) - n_sends
+        self.start = len(cost)
         #: (compound, category, carried) of each delivery column.
         self.deliveries: list[tuple[str, str, bool]] = []
-        for compound in compounds:
+        for compound in self.compounds:
             street = network.compound_street[compound]
             for i, category in enumerate(categories):
-                s = row(("street", street, category))
                 bonus = unit * (n - 1 - i)
                 for carried in (True, False):
-                    rows.append(s)
-                    cols.append(len(cost))
+                    self._enter(("street", street, category), len(cost), -1.0)
                     cost.append(-float(bonus + (carried_reward if carried else 0)))
                     self.deliveries.append((compound, category, carried))
-        size = len(cost)
-        n_eq = len(node_row)
-        values = [1.0] * n_sends + [-1.0, 1.0] * n_edges + [-1.0] * (size - n_sends - n_edges)
-        # Shared rows, after the conservation rows: dispatch, hubs, compounds.
-        for depot in depots:
-            row(("dispatch", depot))
-        for street in streets:
-            row(("hub", street))
-        for compound in compounds:
-            row(("compound", compound))
+        return cost
+
+    def _shared_rows(self, network: SupplyNetwork) -> None:
+        """Rows after the conservation ones: dispatch, hubs, compounds (in that order)."""
+        for depot in self.depots:
+            self._row(("dispatch", depot))
+        for street in self.streets:
+            self._row(("hub", street))
+        for compound in self.compounds:
+            self._row(("compound", compound))
         for j, (depot, _) in enumerate(self.sends):
-            rows.append(row(("dispatch", depot)))
-            cols.append(j)
-        start = n_sends + n_edges
-        for j, (compound, _, _) in enumerate(self.deliveries, start):
-            rows += [row(("hub", network.compound_street[compound])), row(("compound", compound))]
-            cols += [j, j]
-        values += [1.0] * (len(rows) - len(values))
-        self.depots = depots
-        self.streets = streets
-        self.compounds = compounds
-        self.n_eq = n_eq
-        self.n_sends = n_sends
-        self.start = start
-        self.matrix = sparse.csr_array((values, (rows, cols)), shape=(len(node_row), size))
-        #: Lower bounds of the rows: 0 for conservation, none for capacities.
-        self.lower = np.zeros(len(node_row))
-        self.lower[n_eq:] = -np.inf
-        self.cost = np.asarray(cost)
-        self.delivered = np.zeros(size)
-        self.delivered[start:] = 1.0
-        # A kilogram delivered is worth more than any cost or reward of the second step.
-        self.weight = 2.0 * (carried_reward + unit * n) + 1.0
+            self._enter(("dispatch", depot), j, 1.0)
+        for j, (compound, _, _) in enumerate(self.deliveries, self.start):
+            self._enter(("hub", network.compound_street[compound]), j, 1.0)
+            self._enter(("compound", compound), j, 1.0)
 
     def solve(
         self,
