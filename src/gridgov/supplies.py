@@ -126,6 +126,9 @@ class SupplyParams:
     volunteer_kg: int = attrs.field(default=150, validator=attrs.validators.ge(0))
     #: A street hub's throughput per household of its street per day (kg).
     hub_kg_per_household: float = attrs.field(default=6.0, validator=attrs.validators.ge(0))
+    #: Days a ration or request stays owed: demand owed this long at a dispatch
+    #: is written off before planning (``supply.expired``), see docs/supplies.md.
+    owed_days: int = attrs.field(default=3, validator=attrs.validators.ge(1))
 
     def ration(self, category: str) -> float:
         """Kilograms per household per day of ``category`` (0 when it has none)."""
