@@ -895,6 +895,32 @@ class _Program:
             self._enter(("hub", network.compound_street[compound]), j, 1.0)
             self._enter(("compound", compound), j, 1.0)
 
+    def _bounds(
+        self,
+        residual: _Residual,
+        take: Mapping[str, Mapping[str, tuple[int, int]]],
+        supply: Mapping[tuple[str, str], int],
+    ) -> tuple[Any, Any]:
+        """The day's column bounds (upper; lower are 0) and row limits."""
+        import numpy as np
+
+        upper = np.zeros(len(self.cost))
+        upper[: self.n_sends] = [supply[key] for key in self.sends]
+        upper[self.n_sends : self.start] = np.inf
+        upper[self.start :] = [
+            take[compound][category][0 if carried else 1]
+            for compound, category, carried in self.deliveries
+        ]
+        limits = np.concatenate(
+            [
+                np.zeros(self.n_eq),
+                [residual.dispatch[d] for d in self.depots],
+                [residual.hub[s] for s in self.streets],
+                [residual.cap(c) for c in self.compounds],
+            ]
+        )
+        return upper, limits
+
     def solve(
         self,
         residual: _Residual,
@@ -916,21 +942,7 @@ class _Program:
         import numpy as np
         from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-        upper = np.zeros(len(self.cost))
-        upper[: self.n_sends] = [supply[key] for key in self.sends]
-        upper[self.n_sends : self.start] = np.inf
-        upper[self.start :] = [
-            take[compound][category][0 if carried else 1]
-            for compound, category, carried in self.deliveries
-        ]
-        limits = np.concatenate(
-            [
-                np.zeros(self.n_eq),
-                [residual.dispatch[d] for d in self.depots],
-                [residual.hub[s] for s in self.streets],
-                [residual.cap(c) for c in self.compounds],
-            ]
-        )
+        upper, limits = self._bounds(residual, take, supply)
         rows = LinearConstraint(self.matrix, self.lower, limits)
         bounds = Bounds(np.zeros(len(self.cost)), upper)
         integral = np.ones(len(self.cost))

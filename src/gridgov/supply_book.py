@@ -331,6 +331,20 @@ def plan_supply_day(
                 {"compounds": fresh, "dropped": dropped},
             )
         )
+    day = _supply_day(stock, fresh, owed_lots, dropped, hands)
+    plan = plan_dispatch(network, day) if method == "min_cost" else plan_greedy(network, day)
+    records += _plan_records(owed_lots, plan, fresh, when)
+    return SupplyOutcome(plan, tuple(records))
+
+
+def _supply_day(
+    stock: dict[str, dict[str, int]],
+    fresh: Mapping[str, Mapping[str, int]],
+    owed_lots: Mapping[str, Mapping[str, list[list[Any]]]],
+    dropped: Iterable[str],
+    hands: Mapping[str, int],
+) -> SupplyDay:
+    """The planner's day: what is owed (after write-offs) plus the fresh demand."""
     demand: dict[str, dict[str, int]] = {}
     carried: dict[str, dict[str, int]] = {}
     for compound in sorted({*fresh, *owed_lots} - set(dropped)):
@@ -343,15 +357,12 @@ def plan_supply_day(
         if any(total.values()):
             demand[compound] = total
             carried[compound] = old
-    day = SupplyDay(
+    return SupplyDay(
         stock=stock,
         demand=demand,
         hands={c: int(hands.get(c, 0)) for c in demand},
         carried=carried,
     )
-    plan = plan_dispatch(network, day) if method == "min_cost" else plan_greedy(network, day)
-    records += _plan_records(owed_lots, plan, fresh, when)
-    return SupplyOutcome(plan, tuple(records))
 
 
 def _restock(network: SupplyNetwork, stock: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:

@@ -424,6 +424,41 @@ def supply_map_png(city: City, geometry: Any, unsupplied: Mapping[str, int]) -> 
     return buffer.getvalue()
 
 
+class _Tally:
+    """A day's supply events added up per category (and per binding constraint)."""
+
+    def __init__(self, categories: Sequence[str], events: Sequence[Any]) -> None:
+        self.demand = dict.fromkeys(categories, 0)
+        self.delivered = dict.fromkeys(categories, 0)
+        self.binding = dict.fromkeys(BINDING, 0)
+        self.expired = dict.fromkeys(categories, 0)
+        self.expired_days = dict.fromkeys(categories, 0)
+        self.waited: list[tuple[float, int]] = []
+        self.leads = 0
+        for event in events:
+            data = event.data
+            if event.type == "supply.demanded":
+                for per in data["compounds"].values():
+                    _add(self.demand, per)
+            elif event.type == "supply.delivered":
+                _add(self.delivered, data["kg"])
+                for pairs in data["waited_hours"].values():
+                    self.waited += [(float(h), int(kg)) for h, kg in pairs]
+            elif event.type == "supply.short":
+                for per in data["binding"].values():
+                    _add(self.binding, per)
+            elif event.type == "supply.expired":
+                _add(self.expired, data["kg"])
+                _add(self.expired_days, data["household_days"])
+            elif event.type == "supply.hands_requested":
+                self.leads += int(data["people"])
+
+
+def _add(into: dict[str, int], amounts: Mapping[str, Any]) -> None:
+    for key, value in amounts.items():
+        into[key] = into.get(key, 0) + int(value)
+
+
 #: The columns of ``supplies.csv`` for the default categories.
 SUPPLY_COLUMNS = supply_columns(CATEGORIES)
 
@@ -509,34 +544,14 @@ class SupplyDaily:
     ) -> tuple[Any, ...]:
         categories = self.categories
         params = self.network.params
-        demand = dict.fromkeys(categories, 0)
-        delivered = dict.fromkeys(categories, 0)
-        binding = dict.fromkeys(BINDING, 0)
-        expired = dict.fromkeys(categories, 0)
-        expired_days = dict.fromkeys(categories, 0)
-        waited: list[tuple[float, int]] = []
-        leads = 0
-        for event in events:
-            if event.type == "supply.demanded":
-                for per in event.data["compounds"].values():
-                    for k, kg in per.items():
-                        demand[k] = demand.get(k, 0) + int(kg)
-            elif event.type == "supply.delivered":
-                for k, kg in event.data["kg"].items():
-                    delivered[k] = delivered.get(k, 0) + int(kg)
-                for pairs in event.data["waited_hours"].values():
-                    waited += [(float(h), int(kg)) for h, kg in pairs]
-            elif event.type == "supply.short":
-                for per in event.data["binding"].values():
-                    for name, kg in per.items():
-                        binding[name] += int(kg)
-            elif event.type == "supply.expired":
-                for k, kg in event.data["kg"].items():
-                    expired[k] = expired.get(k, 0) + int(kg)
-                for k, n in event.data["household_days"].items():
-                    expired_days[k] = expired_days.get(k, 0) + int(n)
-            elif event.type == "supply.hands_requested":
-                leads += int(event.data["people"])
+        tally = _Tally(categories, events)
+        demand, delivered, binding = tally.demand, tally.delivered, tally.binding
+        expired, expired_days, waited, leads = (
+            tally.expired,
+            tally.expired_days,
+            tally.waited,
+            tally.leads,
+        )
         book = engine.supplies
         owed = book.owed_by_compound()
         unmet = dict.fromkeys(categories, 0)
