@@ -809,5 +809,8 @@ class Kernel:
         # The keys themselves live in the journal, written with their command's
         # events; the snapshot records how many there were, to notice lost ones.
         data = {"state": self.state.dump(), "keys": self.journal.count_keys(seq)}
-        self.journal.save_snapshot(seq, encode_snapshot(seq, data))
+        # The chain's hash at ``seq`` ties the snapshot to the history it was
+        # taken of: reopening then checks only the events after it (the
+        # others before they are first read).
+        self.journal.save_snapshot(seq, encode_snapshot(seq, data, self.journal.hash_at(seq)))
         self.snapshot_seq = seq

@@ -291,6 +291,7 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
         supplies: SupplyNetwork | None = None,
         pause_gc: bool = False,
         recover: str | None = None,
+        verify: str = "snapshot",
     ) -> Engine:
         """An engine on a durable SQLite journal at ``path``, at the state its events give.
 
@@ -319,6 +320,14 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
                 ``"truncate"``: keep the longest valid prefix that ends on a
                 command boundary and drop the rest; :attr:`load_report`
                 ``.recovered`` says what was dropped.
+            verify: ``"snapshot"`` (the default): when the latest snapshot
+                records the hash chain at its seq and the journal holds that
+                hash there, the snapshot vouches for the events it covers:
+                only the events after it are checked on open, and the others
+                before the first of them is read (a full replay, a query of
+                old events); the state is never built from an event that was
+                not checked. ``"full"``: check every event on open (what
+                ``gridgov check JOURNAL`` does). See ``docs/embedding.md``.
 
         Raises:
             JournalError: the file is not a journal, is corrupted, was written by
@@ -326,7 +335,7 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
                 rules or seed.
         """
         rules = rules if rules is not None else Rules.default()
-        journal = SqliteJournal(path, synchronous, recover=recover)
+        journal = SqliteJournal(path, synchronous, recover=recover, verify=verify)
         stamp = {
             "city": f"{city.name}:{_digest(repr(sorted(city.summary().items())))}",
             "rules": _digest(rules.to_toml()),
