@@ -320,14 +320,8 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
                 ``"truncate"``: keep the longest valid prefix that ends on a
                 command boundary and drop the rest; :attr:`load_report`
                 ``.recovered`` says what was dropped.
-            verify: ``"snapshot"`` (the default): when the latest snapshot
-                records the hash chain at its seq and the journal holds that
-                hash there, the snapshot vouches for the events it covers:
-                only the events after it are checked on open, and the others
-                before the first of them is read (a full replay, a query of
-                old events); the state is never built from an event that was
-                not checked. ``"full"``: check every event on open (what
-                ``gridgov check JOURNAL`` does). See ``docs/embedding.md``.
+            verify: ``"snapshot"`` (the default) or ``"full"``: see
+                :class:`SqliteJournal` and ``docs/embedding.md``.
 
         Raises:
             JournalError: the file is not a journal, is corrupted, was written by

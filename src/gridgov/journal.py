@@ -611,6 +611,119 @@ _MAX_SEQ = 2**63 - 1
 _CHECKPOINT_PAGES = 16384
 
 
+def _check_chain(
+    db: sqlite3.Connection, head: str | None, start: int, previous: bytes, stop: int | None
+) -> tuple[int, bytes] | None:
+    """:meth:`SqliteJournal._verify`'s fast path: (next seq, last hash), or None when
+    anything is off (then :func:`_diagnose` says what).
+
+    One pass over the rows with the least work per row: SQLite hands
+    over each row's fields as bytes, NULL where a field is malformed (so
+    the row's hash fails to compute), and the loop hashes and compares.
+    """
+    expected = start
+    last = 1
+    sha256 = hashlib.sha256
+    try:
+        cursor = db.execute(
+            "SELECT seq, CASE WHEN typeof(command) = 'text' THEN CAST(command AS BLOB) END, "
+            "CASE WHEN last IN (0, 1) THEN last END, "
+            "CASE WHEN typeof(record) = 'text' THEN CAST(record AS BLOB) END, hash "
+            "FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq",
+            (start, _MAX_SEQ if stop is None else stop),
+        )
+        fetch = cursor.fetchmany
+        while True:
+            rows = fetch(4096)
+            if not rows:
+                break
+            for seq, command, last, record, stored in rows:
+                if seq != expected:
+                    return None
+                previous = sha256(
+                    b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, seq, command, last, record)
+                ).digest()
+                if previous != stored:
+                    return None
+                expected += 1
+    except (sqlite3.DatabaseError, TypeError):
+        # TypeError: a NULL field (malformed) in the hash's input.
+        return None
+    end = expected - 1
+    if not last or (stop is not None and end != stop):
+        return None  # a partial command, or events missing
+    if stop is None:
+        want = f"{end}:{previous.hex()}"
+        if (head is None and end) or (head is not None and head != want):
+            return None
+    return expected, previous
+
+
+def _diagnose(
+    db: sqlite3.Connection, head: str | None, start: int, previous: bytes, stop: int | None
+) -> tuple[int, bytes]:
+    """:meth:`SqliteJournal._verify` row by row, naming what breaks the chain: returns
+    (next seq, last hash), or raises :class:`_Broken` with the first bad seq and the last
+    good boundary."""
+    expected = start
+    boundary = (start - 1, previous)
+    digest = hashlib.sha256
+    upto = _MAX_SEQ if stop is None else stop
+    try:
+        # The first malformed row, found by SQLite in one pass (the loop
+        # below then only compares seqs): a command or record that is not
+        # text, or a last-row flag other than 0 or 1.
+        bad = db.execute(
+            "SELECT min(seq) FROM events WHERE seq >= ? AND seq <= ? AND ("
+            "typeof(command) != 'text' OR typeof(record) != 'text' OR last NOT IN (0, 1))",
+            (start, upto),
+        ).fetchone()[0]
+        cursor = db.execute(
+            "SELECT seq, CAST(command AS BLOB), CAST(record AS BLOB), last, hash "
+            "FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq",
+            (start, upto),
+        )
+        while True:
+            rows = cursor.fetchmany(4096)
+            if not rows:
+                break
+            for seq, command, record, last, stored in rows:
+                if seq != expected:
+                    raise _Broken(expected, f"event {expected} is missing", boundary)
+                if seq == bad:
+                    raise _Broken(seq, f"event {seq} is malformed", boundary)
+                current = digest(
+                    b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, seq, command, last, record)
+                ).digest()
+                if current != stored:
+                    raise _Broken(seq, f"event {seq} does not match its hash", boundary)
+                previous = current
+                expected += 1
+                if last:
+                    boundary = (seq, current)
+    except sqlite3.DatabaseError as exc:
+        raise _Broken(expected, f"event {expected} is unreadable ({exc})", boundary) from None
+    end = expected - 1
+    if stop is not None and end != stop:
+        raise _Broken(expected, f"event {expected} is missing", boundary)
+    if boundary[0] != end:
+        raise _Broken(
+            boundary[0] + 1, f"the command from event {boundary[0] + 1} is partial", boundary
+        )
+    if stop is not None:
+        return expected, previous
+    want = f"{end}:{previous.hex()}"
+    if (head is None and end) or (head is not None and head != want):
+        recorded = (head or "0:").split(":", 1)[0]
+        number = int(recorded) if recorded.isdigit() else 0
+        raise _Broken(
+            end + 1 if number > end else max(1, number),
+            f"the journal ends at event {end}, but its last commit recorded event {recorded}",
+            boundary,
+        )
+    return expected, previous
+
+
 class SqliteJournal:
     """An append-only event store in SQLite, one transaction per command.
 
@@ -820,125 +933,15 @@ class SqliteJournal:
 
         Returns (next seq, last hash), or raises :class:`_Broken`. The chain
         is checked first on a fast path that only answers "intact or not";
-        a chain that is not intact is checked again by :meth:`_diagnose`,
+        a chain that is not intact is checked again by :func:`_diagnose`,
         which finds the first bad seq and the last good command boundary (a
         broken journal is rare: its second pass costs nothing in the common
         case).
         """
-        checked = self._check_chain(head, start, previous, stop)
+        checked = _check_chain(self._db, head, start, previous, stop)
         if checked is not None:
             return checked
-        return self._diagnose(head, start, previous, stop)
-
-    def _check_chain(
-        self, head: str | None, start: int, previous: bytes, stop: int | None
-    ) -> tuple[int, bytes] | None:
-        """:meth:`_verify`'s fast path: (next seq, last hash), or None when anything is
-        off (then :meth:`_diagnose` says what).
-
-        One pass over the rows with the least work per row: SQLite hands
-        over each row's fields as bytes, NULL where a field is malformed (so
-        the row's hash fails to compute), and the loop hashes and compares.
-        """
-        expected = start
-        last = 1
-        sha256 = hashlib.sha256
-        try:
-            cursor = self._db.execute(
-                "SELECT seq, CASE WHEN typeof(command) = 'text' THEN CAST(command AS BLOB) END, "
-                "CASE WHEN last IN (0, 1) THEN last END, "
-                "CASE WHEN typeof(record) = 'text' THEN CAST(record AS BLOB) END, hash "
-                "FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq",
-                (start, _MAX_SEQ if stop is None else stop),
-            )
-            fetch = cursor.fetchmany
-            while True:
-                rows = fetch(4096)
-                if not rows:
-                    break
-                for seq, command, last, record, stored in rows:
-                    if seq != expected:
-                        return None
-                    previous = sha256(
-                        b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, seq, command, last, record)
-                    ).digest()
-                    if previous != stored:
-                        return None
-                    expected += 1
-        except (sqlite3.DatabaseError, TypeError):
-            # TypeError: a NULL field (malformed) in the hash's input.
-            return None
-        end = expected - 1
-        if not last or (stop is not None and end != stop):
-            return None  # a partial command, or events missing
-        if stop is None:
-            want = f"{end}:{previous.hex()}"
-            if (head is None and end) or (head is not None and head != want):
-                return None
-        return expected, previous
-
-    def _diagnose(
-        self, head: str | None, start: int, previous: bytes, stop: int | None
-    ) -> tuple[int, bytes]:
-        """:meth:`_verify` row by row, naming what breaks the chain: returns (next seq, last
-        hash), or raises :class:`_Broken` with the first bad seq and the last good boundary."""
-        expected = start
-        boundary = (start - 1, previous)
-        digest = hashlib.sha256
-        upto = _MAX_SEQ if stop is None else stop
-        try:
-            # The first malformed row, found by SQLite in one pass (the loop
-            # below then only compares seqs): a command or record that is not
-            # text, or a last-row flag other than 0 or 1.
-            bad = self._db.execute(
-                "SELECT min(seq) FROM events WHERE seq >= ? AND seq <= ? AND ("
-                "typeof(command) != 'text' OR typeof(record) != 'text' OR last NOT IN (0, 1))",
-                (start, upto),
-            ).fetchone()[0]
-            cursor = self._db.execute(
-                "SELECT seq, CAST(command AS BLOB), CAST(record AS BLOB), last, hash "
-                "FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq",
-                (start, upto),
-            )
-            while True:
-                rows = cursor.fetchmany(4096)
-                if not rows:
-                    break
-                for seq, command, record, last, stored in rows:
-                    if seq != expected:
-                        raise _Broken(expected, f"event {expected} is missing", boundary)
-                    if seq == bad:
-                        raise _Broken(seq, f"event {seq} is malformed", boundary)
-                    current = digest(
-                        b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, seq, command, last, record)
-                    ).digest()
-                    if current != stored:
-                        raise _Broken(seq, f"event {seq} does not match its hash", boundary)
-                    previous = current
-                    expected += 1
-                    if last:
-                        boundary = (seq, current)
-        except sqlite3.DatabaseError as exc:
-            raise _Broken(expected, f"event {expected} is unreadable ({exc})", boundary) from None
-        end = expected - 1
-        if stop is not None and end != stop:
-            raise _Broken(expected, f"event {expected} is missing", boundary)
-        if boundary[0] != end:
-            raise _Broken(
-                boundary[0] + 1, f"the command from event {boundary[0] + 1} is partial", boundary
-            )
-        if stop is not None:
-            return expected, previous
-        want = f"{end}:{previous.hex()}"
-        if (head is None and end) or (head is not None and head != want):
-            recorded = (head or "0:").split(":", 1)[0]
-            number = int(recorded) if recorded.isdigit() else 0
-            raise _Broken(
-                end + 1 if number > end else max(1, number),
-                f"the journal ends at event {end}, but its last commit recorded event {recorded}",
-                boundary,
-            )
-        return expected, previous
+        return _diagnose(self._db, head, start, previous, stop)
 
     def _truncate(self, broken: _Broken) -> None:
         """Keep the longest valid prefix ending on a command boundary; drop the rest."""
