@@ -1477,7 +1477,7 @@ class _Reader(_UnitChecks):
         units = [self.city_unit]
         units.extend(
             Unit(id=uid, level=_LEVELS[level], name=name, parent=parent, code=code, kind=kind)
-            for _, (uid, parent, level, kind, name, code) in units_table.rows
+            for uid, parent, level, kind, name, code in units_table.cells()
         )
         compounds = [
             Compound(
@@ -1487,11 +1487,11 @@ class _Reader(_UnitChecks):
                 kind=kind or "residential",
                 entrances=int(entrances) if entrances else 1,
             )
-            for _, (cid, community, name, kind, entrances) in compounds_table.rows
+            for cid, community, name, kind, entrances in compounds_table.cells()
         ]
         buildings = [
             Building(id=bid, grid=grid, compound=compound or None, households=int(households))
-            for _, (bid, grid, compound, households) in buildings_table.rows
+            for bid, grid, compound, households in buildings_table.cells()
         ]
         organisations = [
             Organisation(
@@ -1502,27 +1502,25 @@ class _Reader(_UnitChecks):
                 staff=int(staff) if staff else 0,
                 exclusive_grid=exclusive or None,
             )
-            for _, (oid, kind, community, name, staff, exclusive) in organisations_table.rows
+            for oid, kind, community, name, staff, exclusive in organisations_table.cells()
         ]
-        posts: dict[tuple[str, str], Post] = {}
-        kinds = _PERSON_KINDS
-        workers = _WORKER_KINDS
-        people = []
-        for _, (pid, kind, home, role, post, employer, worker) in people_table.rows:
-            key = (role, post)
-            normal = posts.get(key)
-            if normal is None:
-                normal = posts[key] = Post(role, post)
-            people.append(
-                Person(
-                    id=pid,
-                    kind=kinds[kind],
-                    home=home,
-                    normal_post=normal,
-                    employer=employer or None,
-                    grid_worker_kind=workers[worker] if worker else None,
-                )
+        # People column by column (a big city has hundreds of thousands): one
+        # Post per distinct normal post, shared, as a preset shares them.
+        column = people_table.column
+        roles, places = column(3), column(4)
+        posts = {key: Post(*key) for key in dict.fromkeys(zip(roles, places, strict=True))}
+        workers: dict[str, GridWorkerKind | None] = {"": None, **_WORKER_KINDS}
+        people = list(
+            map(
+                Person,
+                column(0),
+                map(_PERSON_KINDS.__getitem__, column(1)),
+                column(2),
+                map(posts.__getitem__, zip(roles, places, strict=True)),
+                [employer or None for employer in column(5)],
+                map(workers.__getitem__, column(6)),
             )
+        )
         links = [(o.id, o.community) for o in organisations]
         links.extend((org, community) for _, (org, community) in links_table.rows)
         # Every rule of the chain and the city was checked above, row by row
