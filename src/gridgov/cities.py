@@ -502,6 +502,7 @@ class _ReaderState:
         # the garbage collector to walk; see ``where``.)
         self.owner: dict[str, int] = {}
         self.sources: list[str] = []
+        self.source_of: dict[str, int] = {}
         self.level: dict[str, Level] = {}
         self.parent: dict[str, str] = {}
         self.grid_kind: dict[str, str] = {}
@@ -523,11 +524,11 @@ class _ReaderState:
 
     def source(self, shown: str) -> int:
         """The ``owner`` code of line 0 of the file ``shown``."""
-        try:
-            return self.sources.index(shown) * _SPAN
-        except ValueError:
+        code = self.source_of.get(shown)
+        if code is None:
+            code = self.source_of[shown] = len(self.sources) * _SPAN
             self.sources.append(shown)
-            return (len(self.sources) - 1) * _SPAN
+        return code
 
     def where(self, value: str) -> tuple[str, int] | None:
         """(file, line) where the id ``value`` was first given, or None."""
@@ -1172,7 +1173,32 @@ class _UnitChecks(_FileReader):
                 elif number < 1:
                     self.problem(shown, line, "entrances", f"must be 1 or more, got {number}", cid)
 
+    def _buildings_fine(self, shown: str, rows: _Batch) -> bool:
+        """True when a batch of buildings has no problem, checked column by
+        column over distinct values (as :meth:`_people_fine`); the batch's
+        ids are recorded only when it is fine."""
+        ids, grids, compounds, households = rows.columns
+        fresh = set(ids)
+        if len(fresh) != len(ids) or "" in fresh or not self.owner.keys().isdisjoint(fresh):
+            return False
+        level_of = self.level
+        if any(level_of.get(g) is not Level.GRID for g in set(grids)):
+            return False
+        community_of = self.community_of_compound
+        parent_of = self.parent
+        for grid, compound in set(zip(grids, compounds, strict=True)):
+            if compound and community_of.get(compound) != parent_of[grid]:
+                return False
+        if not all(h.isascii() and h.isdigit() for h in set(households)):
+            return False
+        base = self.source(shown)
+        self.owner.update(zip(ids, map(base.__add__, rows.lines), strict=True))
+        self.buildings.update(ids)
+        return True
+
     def check_buildings(self, shown: str, rows: _Rows) -> None:
+        if rows and self._buildings_fine(shown, rows):
+            return
         level_of = self.level
         parent_of = self.parent
         compounds = self.community_of_compound
@@ -1506,21 +1532,25 @@ class _Reader(_UnitChecks):
         ]
         # People column by column (a big city has hundreds of thousands): one
         # Post per distinct normal post, shared, as a preset shares them.
-        column = people_table.column
-        roles, places = column(3), column(4)
-        posts = {key: Post(*key) for key in dict.fromkeys(zip(roles, places, strict=True))}
+        posts: dict[tuple[str, str], Post] = {}
         workers: dict[str, GridWorkerKind | None] = {"": None, **_WORKER_KINDS}
-        people = list(
-            map(
-                Person,
-                column(0),
-                map(_PERSON_KINDS.__getitem__, column(1)),
-                column(2),
-                map(posts.__getitem__, zip(roles, places, strict=True)),
-                [employer or None for employer in column(5)],
-                map(workers.__getitem__, column(6)),
+        people: list[Person] = []
+        for batch in people_table.batches:
+            ids, kinds, homes, roles, places, employers, grid_workers = batch.columns
+            for key in dict.fromkeys(zip(roles, places, strict=True)):
+                if key not in posts:
+                    posts[key] = Post(*key)
+            people.extend(
+                map(
+                    Person,
+                    ids,
+                    map(_PERSON_KINDS.__getitem__, kinds),
+                    homes,
+                    map(posts.__getitem__, zip(roles, places, strict=True)),
+                    [employer or None for employer in employers],
+                    map(workers.__getitem__, grid_workers),
+                )
             )
-        )
         links = [(o.id, o.community) for o in organisations]
         links.extend((org, community) for _, (org, community) in links_table.rows)
         # Every rule of the chain and the city was checked above, row by row
