@@ -519,6 +519,8 @@ class _ReaderState:
         self.shaky: set[str] = set()
         # Reading stopped at the cap: the count of problems is a lower bound.
         self.stopped = False
+        # Checked rows are kept to build the city (not when only checking).
+        self.keep = True
 
     # -------------------------------------------------------------- ids
 
@@ -853,7 +855,7 @@ class _FileReader(_ReaderState):
             table.batches.append(batch)
             return
         check(shown, batch)
-        if not self.count:
+        if self.keep and not self.count:
             table.batches.append(batch)
 
     def _read_plain(
@@ -1281,6 +1283,7 @@ class _Reader(_UnitChecks):
                 self.shown, 0, "(bundle)", "not a folder (a city bundle is a folder with city.toml)"
             )
             return None
+        self.keep = build
         try:
             self.read_toml()
         except _StopBundle:
