@@ -468,7 +468,7 @@ class _Table:
         self.batches: list[_Batch] = []
 
     @property
-    def rows(self) -> list[tuple[int, tuple[str, ...]]]:
+    def rows(self) -> list[tuple[int, Sequence[str]]]:
         """(line, cells) of every row with the right number of cells."""
         return [row for batch in self.batches for row in batch]
 

@@ -589,7 +589,9 @@ def _unique(items: Iterable[Any], what: str) -> dict[str, Any]:
     if len(out) == len(items):
         return out
     seen: set[str] = set()
-    dup = {i.id for i in items if i.id in seen or seen.add(i.id)}
+    dup: set[str] = set()
+    for item in items:
+        (dup if item.id in seen else seen).add(item.id)
     shown = sorted(dup)
     problems = [Problem("", 0, f"{what} {i}", f"duplicate {what} id {i}") for i in shown]
     raise CityError(problems, dup, f"duplicate {what} ids: {', '.join(shown)}")
