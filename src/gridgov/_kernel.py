@@ -282,6 +282,12 @@ class Guarded:
                 return _locked_call(value, lock)
             return _settled(value, lock)
 
+    @property  # type: ignore[misc, unused-ignore]
+    def __class__(self) -> type[Any]:
+        """The viewed object's class, so ``isinstance(view, TicketDesk)`` holds (as for a mock's
+        ``spec``); ``type(view)`` is still :class:`Guarded`."""
+        return type(self._target)
+
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{name}: the engine's state is read-only (only commands change it)")
 

@@ -22,10 +22,12 @@ can be answered with its first result instead of being done twice.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -1160,26 +1162,42 @@ class JournalView:
     can add to its history or cut it short behind its back. The journal an
     embedder passed in (``Engine(..., journal=...)``) stays theirs.
 
+    Every read runs under the engine's lock when one is given (the engine
+    gives its own), so a reader on another thread never sees half of a
+    command's events; iteration reads the events there are when it starts.
+
     Args:
         journal: the journal viewed.
+        lock: the lock commands hold while they append (default: none).
     """
 
-    __slots__ = ("_journal",)
+    __slots__ = ("_journal", "_lock")
 
-    def __init__(self, journal: MemoryJournal | SqliteJournal) -> None:
+    def __init__(
+        self,
+        journal: MemoryJournal | SqliteJournal,
+        lock: threading.RLock | None = None,
+    ) -> None:
         self._journal = journal
+        self._lock: contextlib.AbstractContextManager[Any] = (
+            lock if lock is not None else contextlib.nullcontext()
+        )
 
     def __repr__(self) -> str:
-        return f"<JournalView of {type(self._journal).__name__}: {len(self._journal)} events>"
+        with self._lock:
+            return f"<JournalView of {type(self._journal).__name__}: {len(self._journal)} events>"
 
     def __len__(self) -> int:
-        return len(self._journal)
+        with self._lock:
+            return len(self._journal)
 
     def __iter__(self) -> Iterator[Event]:
-        return iter(self._journal)
+        with self._lock:
+            return iter(list(self._journal))
 
     def __getitem__(self, index: int) -> Event:
-        return self._journal[index]
+        with self._lock:
+            return self._journal[index]
 
     @property
     def durable(self) -> bool:
@@ -1194,7 +1212,8 @@ class JournalView:
     @property
     def next_seq(self) -> int:
         """The sequence number the next event gets."""
-        return self._journal.next_seq
+        with self._lock:
+            return self._journal.next_seq
 
     @property
     def unverified(self) -> int:
@@ -1213,31 +1232,38 @@ class JournalView:
 
     def lookup(self, key: str) -> CommandRecord | None:
         """The command that carried idempotency ``key``, if any."""
-        return self._journal.lookup(key)
+        with self._lock:
+            return self._journal.lookup(key)
 
     def count_keys(self, upto: int) -> int:
         """How many idempotency records belong to commands ending at or before event ``upto``."""
-        return self._journal.count_keys(upto)
+        with self._lock:
+            return self._journal.count_keys(upto)
 
     def between(self, first: int, last: int) -> list[Event]:
         """Events with ``first <= seq <= last``."""
-        return self._journal.between(first, last)
+        with self._lock:
+            return self._journal.between(first, last)
 
     def since(self, seq: int) -> list[Event]:
         """Events with a sequence number above ``seq``."""
-        return self._journal.since(seq)
+        with self._lock:
+            return self._journal.since(seq)
 
     def select(
         self, type: str | None = None, unit: str | None = None, command: str | None = None
     ) -> list[Event]:
         """Events matching every given filter (``type`` may end in ``.*``)."""
-        return self._journal.select(type, unit, command)
+        with self._lock:
+            return self._journal.select(type, unit, command)
 
     def latest_snapshot(self) -> tuple[int, bytes] | None:
         """The newest snapshot, as (seq, state), or None (always None in memory)."""
-        return self._journal.latest_snapshot()
+        with self._lock:
+            return self._journal.latest_snapshot()
 
     def meta(self, key: str) -> str | None:
         """A stamp of a durable journal (``city``, ``rules``, ``seed``...); None in memory."""
         journal = self._journal
-        return journal.meta(key) if isinstance(journal, SqliteJournal) else None
+        with self._lock:
+            return journal.meta(key) if isinstance(journal, SqliteJournal) else None
