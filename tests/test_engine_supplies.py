@@ -132,3 +132,24 @@ class TestTickets:
         assert result.changes("ticket.step")
         assert food_id is not None
         assert garbage.events
+
+    def test_a_request_adds_to_demand_once(self, small_city: City) -> None:
+        """With no hands at all nothing is delivered, so the food ticket stays open: it
+        adds its 5 kg to the first dispatch's demand, not to the next day's."""
+        params = SupplyParams(building_lead_kg=0, volunteer_kg=0)
+        engine = sealed_engine(
+            small_city, SupplyNetwork(small_city, synth_depots(small_city), params)
+        )
+        compound = engine.under("sealed")[0]
+        rations = round(small_city.households(compound) * params.ration("food"))
+        engine.open_ticket(compound, "food_supplies")
+
+        def food_demanded() -> int:
+            result = engine.dispatch_supplies()
+            (demanded,) = result.changes("supply.demanded")
+            return int(demanded.data["compounds"][compound]["food"])
+
+        assert food_demanded() == rations + 5
+        engine.advance(engine.clock.now() + timedelta(days=1))
+        assert food_demanded() == rations
+        assert {t.category: t.state for t in engine.tickets}["food_supplies"] == "accepted"
