@@ -153,3 +153,25 @@ class TestTickets:
         engine.advance(engine.clock.now() + timedelta(days=1))
         assert food_demanded() == rations
         assert {t.category: t.state for t in engine.tickets}["food_supplies"] == "accepted"
+
+
+class TestRequestArguments:
+    """A bad requests mapping is refused naming the place (key by key) and what was expected."""
+
+    @pytest.mark.parametrize(
+        ("requests", "where"),
+        [
+            ({"A": {"food_supplies": -1}}, "requests['A']['food_supplies'] must be a finite"),
+            ({"A": [1]}, "requests['A'] must be a mapping"),
+            ({"ok": {}, "B\x00": {}}, "requests key 'B\\\\x00' must be a name"),
+        ],
+    )
+    def test_refused_at_its_key(
+        self, small_city: City, network: SupplyNetwork, requests: object, where: str
+    ) -> None:
+        from gridgov.errors import ArgumentError
+
+        engine = sealed_engine(small_city, network)
+        with pytest.raises(ArgumentError) as info:
+            engine.dispatch_supplies(requests=requests)  # type: ignore[arg-type]
+        assert where in str(info.value)
