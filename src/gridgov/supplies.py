@@ -625,10 +625,10 @@ class _Result:
         unmet: list[Unmet] = []
         hands_short: dict[str, int] = {}
         for compound in sorted(day.demand):
-            for category, want in sorted(day.demand[compound].items()):
-                got = self.delivered[compound][category] if compound in self.delivered else 0
-                if want - got <= 0:
-                    continue
+            have: Mapping[str, int] = self.delivered.get(compound, {})
+            short = [(k, want) for k, want in day.demand[compound].items() if want > have.get(k, 0)]
+            for category, want in sorted(short):
+                got = have.get(category, 0)
                 for binding, kg in _bindings(network, residual, compound, category, want, got):
                     unmet.append(Unmet(compound, category, kg, binding))
                     if binding == "hands":
@@ -1060,6 +1060,13 @@ def _split(
     Where that cannot place everything (gates and hands shared by the
     categories), the solver's own split stands.
     """
+    solver = {c: {k: sum(v) for k, v in got.get(c, {}).items()} for c in compounds}
+    if all(
+        tuple(got.get(c, {}).get(k, (0, 0))) == pair
+        for c in compounds
+        for k, pair in take[c].items()
+    ):
+        return solver  # everyone got all they wanted: there is nothing to share
     room = {c: residual.cap(c) for c in compounds}
     out: dict[str, dict[str, int]] = {c: {} for c in compounds}
     for category in categories:
@@ -1069,7 +1076,7 @@ def _split(
                 continue
             caps = [min(take[c].get(category, (0, 0))[part], room[c]) for c in compounds]
             if sum(caps) < total:
-                return {c: {k: sum(v) for k, v in got.get(c, {}).items()} for c in compounds}
+                return solver
             for compound, kg in zip(compounds, _proportional(total, caps), strict=True):
                 if kg:
                     out[compound][category] = out[compound].get(category, 0) + kg
