@@ -45,11 +45,12 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 import attrs
 
+from gridgov._gc import gc_paused
 from gridgov.city import City
 from gridgov.errors import (
     ClockError,
@@ -82,6 +83,7 @@ __all__ = [
     "KINDS",
     "STATES",
     "TICKET_TRANSITIONS",
+    "Changes",
     "Escalations",
     "Private",
     "Scorecard",
@@ -405,6 +407,33 @@ def _hours(delta: timedelta) -> str:
     return f"{delta / timedelta(hours=1):g} h"
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+def _us(when: datetime) -> int:
+    """A time in microseconds since 1970 (exact: datetimes are whole microseconds)."""
+    return (when - _EPOCH) // _MICRO
+
+
+def _us_or_none(when: datetime | None) -> int | None:
+    return None if when is None else (when - _EPOCH) // _MICRO
+
+
+def _dt(micros: int, tz: tzinfo) -> datetime:
+    """The datetime of ``micros`` since 1970, shown in ``tz``."""
+    when = _EPOCH + _MICRO * micros
+    return when if tz is UTC else when.astimezone(tz)
+
+
+def _dt_or_none(micros: int | None, tz: tzinfo) -> datetime | None:
+    return None if micros is None else _dt(micros, tz)
+
+
+def _iso_us(micros: int | None, tz: tzinfo) -> str | None:
+    return None if micros is None else _dt(micros, tz).isoformat()
+
+
 _LIVE_FIELDS = (
     "id",
     "category",
@@ -414,9 +443,10 @@ _LIVE_FIELDS = (
     "unit",
     "handler",
     "mode",
-    "opened",
-    "updated",
-    "due",
+    "opened_us",
+    "updated_us",
+    "due_us",
+    "tz",
     "breached",
     "low_scores",
     "escalations",
@@ -427,11 +457,26 @@ _LIVE_FIELDS = (
     "private",
 )
 
+#: A change recorded by the fast path (:meth:`TicketDesk._play`) before anyone
+#: reads it: ``(make, kind, ticket, unit, *rest)``; ``make(*record[1:])`` is the
+#: :class:`TicketChange`, made only when the history or the changes are read.
+_Compact = tuple[Any, ...]
+
+
+def _materialise(item: TicketChange | _Compact) -> TicketChange:
+    if item.__class__ is TicketChange:
+        return item
+    record: _Compact = item  # type: ignore[assignment]
+    change: TicketChange = record[0](*record[1:])
+    return change
+
 
 class _Live:
     """A ticket as the desk keeps it: changed in place, its history a list.
 
-    The fields are :class:`Ticket`'s; :meth:`view` gives the immutable
+    The fields are :class:`Ticket`'s, with times kept as microseconds since
+    1970 (shown in ``tz``, the time zone of the latest change) and history
+    entries kept compact until read; :meth:`view` gives the immutable
     :class:`Ticket` (made once per change, when asked for). Only the desk's
     apply functions change a record, so the views it hands out stay true.
     """
@@ -446,9 +491,10 @@ class _Live:
     unit: str
     handler: str | None
     mode: str
-    opened: datetime
-    updated: datetime
-    due: datetime | None
+    opened_us: int
+    updated_us: int
+    due_us: int | None
+    tz: tzinfo
     breached: bool
     low_scores: int
     escalations: int
@@ -457,8 +503,28 @@ class _Live:
     summary: str
     result: str
     private: Private
-    history: list[TicketChange]
+    history: list[TicketChange | _Compact]
     _view: Ticket | None
+
+    @property
+    def opened(self) -> datetime:
+        return _dt(self.opened_us, self.tz)
+
+    @property
+    def updated(self) -> datetime:
+        return _dt(self.updated_us, self.tz)
+
+    @property
+    def due(self) -> datetime | None:
+        return _dt_or_none(self.due_us, self.tz)
+
+    def changes(self) -> tuple[TicketChange, ...]:
+        """The history as change records (compact entries made and kept)."""
+        history = self.history
+        for i, item in enumerate(history):
+            if item.__class__ is not TicketChange:
+                history[i] = _materialise(item)
+        return tuple(history)  # type: ignore[arg-type]
 
     def view(self) -> Ticket:
         """The ticket as it stands, immutable."""
@@ -484,7 +550,7 @@ class _Live:
                 self.summary,
                 self.result,
                 self.private,
-                tuple(self.history),
+                self.changes(),
             )
         return view
 
@@ -502,7 +568,12 @@ class _Live:
         """The record of a view (a snapshot's ticket)."""
         live = cls.__new__(cls)
         for name in _LIVE_FIELDS:
-            setattr(live, name, getattr(ticket, name))
+            if not name.endswith("_us") and name != "tz":
+                setattr(live, name, getattr(ticket, name))
+        live.tz = ticket.updated.tzinfo or UTC
+        live.opened_us = _us(ticket.opened)
+        live.updated_us = _us(ticket.updated)
+        live.due_us = _us_or_none(ticket.due)
         live.history = list(ticket.history)
         live._view = ticket
         return live
@@ -553,8 +624,15 @@ class _StepPlanner:
     _situation: Situation
     _tickets: dict[str, _Live]
     _limits: dict[tuple[str, str, str], timedelta | None]
-    _last: datetime | None
+    _last_us: int | None
+    _last_tz: tzinfo
     _fired_rules: dict[tuple[str, str, str], tuple[str, str]]
+
+    @property
+    def _last(self) -> datetime | None:
+        """The time of the latest change applied (None before any)."""
+        last = self._last_us
+        return None if last is None else _dt(last, self._last_tz)
 
     @property
     def city(self) -> City:
@@ -642,7 +720,8 @@ class _StepPlanner:
         data: dict[str, Any] = {"trigger": trigger}
         if current.state in TICKET_STEPS and trigger not in ("reject", "withdraw", "reopen"):
             data["step"] = current.state
-            data["on_time"] = not current.breached and (current.due is None or at <= current.due)
+            due_us = current.due_us
+            data["on_time"] = not current.breached and (due_us is None or _us(at) <= due_us)
         data.update(extra)
         data["mode"] = mode
         data["due"] = _iso(due)
@@ -988,11 +1067,20 @@ class TicketDesk(_StepPlanner):
         self._tickets: dict[str, _Live] = {}
         # (due, ticket) of every running limit, and stale ones below the top:
         # the top entry is always live (see _apply), so the next due is read in O(1).
-        self._heap: list[tuple[datetime, str]] = []
+        # Due times are microseconds since 1970.
+        self._heap: list[tuple[int, str]] = []
         self._timed = 0  # tickets with a running limit
-        self._last: datetime | None = None
+        self._last_us: int | None = None
+        self._last_tz: tzinfo = UTC
         self._limits = {}
         self._fired_rules = {}
+        self._limits_us: dict[tuple[str, str, str], int | None] = {}
+        self._parent_cache: dict[str, str | None] = {}
+        self._grid_cache: frozenset[str] | None = None
+        self._level_cache: dict[str, str] = {}
+        self._category_info: dict[str, tuple[dict[str, Any], str, str, str]] = {}
+        # Classification and feedback routes, by (origin, unit, category or None).
+        self._routes: dict[tuple[str, str, str | None], Any] = {}
 
     # ------------------------------------------------------------------ reads
 
@@ -1033,7 +1121,10 @@ class TicketDesk(_StepPlanner):
     def next_due(self) -> datetime | None:
         """When the next time limit passes (None when no limit is running)."""
         heap = self._heap
-        return heap[0][0] if heap else None
+        if not heap:
+            return None
+        due, ticket = heap[0]
+        return _dt(due, self._tickets[ticket].tz)
 
     def snapshot(self) -> dict[str, Any]:
         """The whole desk, comparable with ``==`` (for replay checks)."""
@@ -1131,7 +1222,7 @@ class TicketDesk(_StepPlanner):
         if current is None:
             raise UnknownUnitError(ticket, "ticket")
         _aware(at)
-        if at < current.updated:
+        if _us(at) < current.updated_us:
             raise CommandError(
                 f"ticket {ticket} last changed at {current.updated.isoformat()}; "
                 f"{trigger!r} at {at.isoformat()} would go back in time",
@@ -1182,12 +1273,13 @@ class TicketDesk(_StepPlanner):
         """
         _aware(now)
         heap = self._heap
-        if not heap or heap[0][0] > now:
+        now_us = _us(now)
+        if not heap or heap[0][0] > now_us:
             # The top of the schedule is always a live deadline: nothing is due.
             return ()
         changes: list[TicketChange] = []
-        overlay: dict[str, tuple[str, datetime | None, str]] = {}  # ticket -> (unit, due, mode)
-        local: list[tuple[datetime, str]] = []
+        overlay: dict[str, tuple[str, int | None, str]] = {}  # ticket -> (unit, due, mode)
+        local: list[tuple[int, str]] = []
         walk = _in_order(self._heap)
         upcoming = next(walk, None)
         while True:
@@ -1198,17 +1290,18 @@ class TicketDesk(_StepPlanner):
                 upcoming = next(walk, None)
             else:
                 break
-            if due > now:
+            if due > now_us:
                 break
             current = self._tickets[ticket]
-            unit, live_due, mode = overlay.get(ticket, (current.unit, current.due, current.mode))
+            unit, live_due, mode = overlay.get(ticket, (current.unit, current.due_us, current.mode))
             if live_due != due:
                 continue  # superseded by a later change
-            change, next_due = self._breach(current, unit, mode, due)
+            change, next_due = self._breach(current, unit, mode, _dt(due, current.tz))
             changes.append(change)
-            overlay[ticket] = (change.unit, next_due, str(change.data.get("mode", mode)))
-            if next_due is not None:
-                heapq.heappush(local, (next_due, ticket))
+            next_us = _us_or_none(next_due)
+            overlay[ticket] = (change.unit, next_us, str(change.data.get("mode", mode)))
+            if next_us is not None:
+                heapq.heappush(local, (next_us, ticket))
         return tuple(changes)
 
     # ------------------------------------------------------------- applying
@@ -1253,7 +1346,8 @@ class TicketDesk(_StepPlanner):
                     state = _check(True, seen[0], seen[1], change)
                 overlay[ticket] = (state, change.unit)
         heap = self._heap
-        last = self._last
+        last = self._last_us
+        last_tz = self._last_tz
         timed = self._timed
         for change in changes:
             if change.kind == "ticket.opened":
@@ -1261,25 +1355,571 @@ class TicketDesk(_StepPlanner):
                 before = None
             else:
                 live = tickets[change.ticket]
-                before = live.due
+                before = live.due_us
                 _mutate(live, change)
-            due = live.due
+            due = live.due_us
             if due != before:
                 timed += (due is not None) - (before is not None)
                 if due is not None:
                     heapq.heappush(heap, (due, change.ticket))
-            time = change.time
+            time = live.updated_us
             if last is None or time > last:
                 last = time
-        self._last = last
+                last_tz = live.tz
+        self._last_us = last
+        self._last_tz = last_tz
         self._timed = timed
+        self._tidy()
+
+    def _tidy(self) -> None:
+        """Keep the top of the schedule live, and rebuild it when stale entries abound."""
         # Entries of changed deadlines stay in the heap until they reach its
         # top; when they outnumber the live ones the heap is rebuilt.
-        while heap and tickets[heap[0][1]].due != heap[0][0]:
+        heap = self._heap
+        tickets = self._tickets
+        while heap and tickets[heap[0][1]].due_us != heap[0][0]:
             heapq.heappop(heap)
-        if len(heap) > 2 * timed + 1024:
-            self._heap = [(t.due, t.id) for t in tickets.values() if t.due is not None]
+        if len(heap) > 2 * self._timed + 1024:
+            self._heap = [(t.due_us, t.id) for t in tickets.values() if t.due_us is not None]
             heapq.heapify(self._heap)
+
+    # ------------------------------------------------------------ fast path
+
+    def _play(
+        self,
+        at: Sequence[int | datetime],
+        tickets: Sequence[str],
+        triggers: Sequence[str],
+        data: Sequence[Mapping[str, Any] | None] | None = None,
+        tz: tzinfo = UTC,
+    ) -> Changes:
+        """Apply a stream of openings and steps, each on its own ticket at its own time.
+
+        Step ``i`` is ticket ``tickets[i]`` taking ``triggers[i]`` (or
+        ``open``, with ``where`` and ``category`` in ``data[i]``) at ``at[i]``,
+        after every breach of the ticket's limits up to that time; after the
+        last step, every ticket's breaches up to the latest time of the
+        stream. Tickets do not affect one another, so the steps may come in
+        any order that keeps each ticket's own steps in time order (in time
+        order, or ticket by ticket): the desk ends exactly as if, for each step
+        in time order, :meth:`plan_due` up to its time and then
+        :meth:`plan_open` or :meth:`plan_trigger` had been applied. The
+        common steps are decided and applied in place, with times kept as
+        microseconds, each change kept compact until it is read, and the
+        cyclic garbage collector paused; anything else (other data, low
+        scores, other triggers) goes through the planners.
+
+        Args:
+            at: each step's time: microseconds since 1970 (as
+                :meth:`TicketArrays.micros` gives) or a timezone-aware datetime.
+            tickets: each step's ticket (for an opening: the new number).
+            triggers: each step's trigger, or ``open``.
+            data: each step's data (None: none).
+            tz: the time zone the recorded times are shown in.
+
+        Returns:
+            Every change: each ticket's in order, in the order of the steps
+            that made them; the breaches after the last steps at the end.
+
+        Raises:
+            CommandError: the sequences differ in length; or as the planners
+                raise, for the first step that fails (the steps before it
+                stay applied, each whole).
+        """
+        count = len(at)
+        if (
+            len(tickets) != count
+            or len(triggers) != count
+            or (data is not None and len(data) != count)
+        ):
+            raise CommandError(
+                "times, tickets, triggers and data must have the same length",
+                reason="lengths differ",
+            )
+        out: list[TicketChange | _Compact] = []
+        push = out.append
+        records = self._tickets
+        table = self._table
+        situation = self._situation
+        rule = self._rule
+        low_score = rule.low_score
+        categories = rule.categories
+        limits = self._limits_us
+        limit_us = self._limit_us
+        fired_rules = self._fired_rules
+        parents = self._parents()
+        steps = _STEP_STATES
+        modes = _MODES
+        fast = _FAST_TRIGGERS
+        grids = self._grids()
+        routes = self._routes
+        floor = self._last_us
+        latest = -(2**63)
+        timed = self._timed
+        touched: list[_Live] = []
+        nobody = _NOBODY
+        i = 0
+        done = False
+        running: _Live | None = None
+        try:
+            with gc_paused():
+                while i < count:
+                    tid = tickets[i]
+                    live = records.get(tid)
+                    if live is None:
+                        now = at[i]
+                        if now.__class__ is not int:
+                            _aware(now)  # type: ignore[arg-type]
+                            now = _us(now)  # type: ignore[arg-type]
+                        given = data[i] if data is not None else None
+                        where = category = None
+                        if given is not None and len(given) == 2:
+                            where = given.get("where")
+                            category = given.get("category")
+                        if triggers[i] == "open" and where in grids and category in categories:
+                            mode = situation(where)
+                            if mode not in modes:
+                                mode = self._mode(where)
+                            limit = limit_us(category, mode, "accepted")  # type: ignore[arg-type]
+                            due = None if limit is None else now + limit
+                            record: _Compact = (
+                                _make_opened, "ticket.opened", tid, where, now, tz,
+                                category, mode, due,
+                            )  # fmt: skip
+                            live = _Live.__new__(_Live)
+                            live.id = tid
+                            live.category = category  # type: ignore[assignment]
+                            live.origin = live.unit = where
+                            live.compound = live.handler = live.score = None
+                            live.state = "accepted"
+                            live.mode = mode
+                            live.opened_us = live.updated_us = now
+                            live.due_us = due
+                            live.tz = tz
+                            live.breached = False
+                            live.low_scores = live.escalations = live.reopens = 0
+                            live.summary = live.result = ""
+                            live.private = nobody
+                            live.history = [record]
+                            live._view = None
+                            records[tid] = live
+                            push(record)
+                            if due is not None:
+                                timed += 1
+                            if now > latest:
+                                latest = now
+                            i += 1
+                        else:
+                            # An opening the planner decides (or refuses), or a step
+                            # for a ticket that does not exist (refused).
+                            self._timed = timed
+                            latest = self._slow_step(
+                                tid,
+                                triggers[i],
+                                now,
+                                given,
+                                tz,
+                                floor,
+                                latest,
+                                push,
+                            )
+                            timed = self._timed
+                            i += 1
+                            continue
+                    touched.append(live)
+                    running = live
+                    # This ticket's run of steps, with its fields in local variables.
+                    state = live.state
+                    unit = live.unit
+                    due = live.due_us
+                    updated = live.updated_us
+                    breached = live.breached
+                    mode = live.mode
+                    category = live.category
+                    origin = live.origin
+                    where = live.compound or origin
+                    history = live.history
+                    note = history.append
+                    while i < count and tickets[i] == tid:
+                        now = at[i]
+                        if now.__class__ is not int:
+                            _aware(now)  # type: ignore[arg-type]
+                            now = _us(now)  # type: ignore[arg-type]
+                        trigger = triggers[i]
+                        given = data[i] if data is not None else None
+                        if due is not None and due <= now:
+                            # Every breach of this ticket's limits up to now first.
+                            live_tz = live.tz
+                            while due is not None and due <= now:
+                                key = (category, mode, state)
+                                fired = fired_rules.get(key)
+                                if fired is None:
+                                    fired = self._fired(category, mode, state)
+                                when = due if floor is None or due > floor else floor
+                                parent = parents[unit]
+                                if parent is None:
+                                    record = (
+                                        _make_overdue, "ticket.overdue", tid, unit, when, live_tz,
+                                        state, fired[0], fired[1], due,
+                                    )  # fmt: skip
+                                    next_due = None
+                                    timed -= 1
+                                else:
+                                    mode = situation(where)
+                                    if mode not in modes:
+                                        mode = self._mode(where)
+                                    limit = limits.get((category, mode, state), _UNKNOWN)
+                                    if limit is _UNKNOWN:
+                                        limit = limit_us(category, mode, state)
+                                    next_due = None if limit is None else due + limit
+                                    record = (
+                                        _make_escalated, "ticket.escalated", tid, parent,
+                                        when, live_tz, unit, state, fired[0], fired[1], due,
+                                        mode, next_due,
+                                    )  # fmt: skip
+                                    unit = parent
+                                    live.escalations += 1
+                                    if next_due is None:
+                                        timed -= 1
+                                due = next_due
+                                breached = True
+                                updated = when
+                                note(record)
+                                push(record)
+                        new = table.get((state, trigger))
+                        if (
+                            new is None
+                            or trigger not in fast
+                            or now < updated
+                            or (
+                                given
+                                and not (
+                                    trigger == "score"
+                                    and len(given) == 1
+                                    and given.get("score").__class__ is int
+                                    and low_score <= given["score"] <= 5
+                                )
+                            )
+                            or (trigger == "score" and not given)
+                        ):
+                            # Anything else: through the planners, as one call would do it.
+                            live.state, live.unit, live.due_us = state, unit, due
+                            live.updated_us, live.breached, live.mode = updated, breached, mode
+                            live._view = None
+                            self._timed = timed
+                            latest = self._slow_step(
+                                tid,
+                                trigger,
+                                now,
+                                given,
+                                tz,
+                                floor,
+                                latest,
+                                push,
+                            )
+                            timed = self._timed
+                            state, unit, due = live.state, live.unit, live.due_us
+                            updated, breached, mode = live.updated_us, live.breached, live.mode
+                            category = live.category
+                            i += 1
+                            continue
+                        mode = situation(where)
+                        if mode not in modes:
+                            mode = self._mode(where)
+                        limit = limits.get((category, mode, new), _UNKNOWN)
+                        if limit is _UNKNOWN:
+                            limit = limit_us(category, mode, new)
+                        on_time = (
+                            (not breached and (due is None or now <= due))
+                            if state in steps
+                            else None
+                        )
+                        before = due
+                        due = None if limit is None else now + limit
+                        if trigger == "classify":
+                            route = routes.get((origin, unit, category))
+                            if route is None:
+                                route = self._route_up(origin, unit, category)
+                            record = (
+                                _make_step, "ticket.step", tid, unit, now, tz, state, new,
+                                trigger, on_time, route[0], mode, due, route[1],
+                            )  # fmt: skip
+                            note(record)
+                            push(record)
+                            for hop in route[2]:
+                                moved = (_make_move, "ticket.transferred", tid, *hop, now, tz)
+                                note(moved)
+                                push(moved)
+                                unit = hop[0]
+                        elif trigger == "feed_back":
+                            record = (
+                                _make_step, "ticket.step", tid, unit, now, tz, state, new,
+                                trigger, on_time, {"handler": unit, "result": ""}, mode, due,
+                                f"result fed back by {unit}",
+                            )  # fmt: skip
+                            note(record)
+                            push(record)
+                            live.handler = unit
+                            live.result = ""
+                            hops = routes.get((origin, unit, None))
+                            if hops is None:
+                                hops = self._route_down(origin, unit)
+                            for hop in hops:
+                                moved = (_make_move, "ticket.returned", tid, *hop, now, tz)
+                                note(moved)
+                                push(moved)
+                            unit = origin
+                        elif trigger == "score":
+                            score = given["score"]  # type: ignore[index]
+                            record = (
+                                _make_scored, "ticket.scored", tid, unit, now, tz, state, new,
+                                on_time, score, live.low_scores, mode, due,
+                            )  # fmt: skip
+                            note(record)
+                            push(record)
+                            live.score = score
+                        elif trigger == "publish":
+                            summary = (
+                                f"{live.summary} -> {live.result}" if live.result else live.summary
+                            )
+                            record = (
+                                _make_step, "ticket.step", tid, unit, now, tz, state, new,
+                                trigger, on_time, {"summary": summary}, mode, due, None,
+                            )  # fmt: skip
+                            note(record)
+                            push(record)
+                        else:
+                            record = (
+                                _make_step, "ticket.step", tid, unit, now, tz, state, new,
+                                trigger, on_time, None, mode, due, None,
+                            )  # fmt: skip
+                            note(record)
+                            push(record)
+                        state = new
+                        updated = now
+                        breached = False
+                        if due is None:
+                            if before is not None:
+                                timed -= 1
+                        elif before is None:
+                            timed += 1
+                        i += 1
+                    live.state = state
+                    live.unit = unit
+                    live.due_us = due
+                    live.updated_us = updated
+                    live.breached = breached
+                    live.mode = mode
+                    live.tz = tz
+                    live._view = None
+                    running = None
+                    if updated > latest:
+                        latest = updated
+            done = True
+        finally:
+            if running is not None:
+                # A refusal inside a ticket's run: its record as far as it got.
+                running.state, running.unit, running.due_us = state, unit, due
+                running.updated_us, running.breached, running.mode = updated, breached, mode
+                running._view = None
+                if updated > latest:
+                    latest = updated
+            # The desk whole even when a step was refused: the schedule holds
+            # every touched ticket's deadline, the counts and times are kept.
+            heap = self._heap
+            for live in touched:
+                if live.due_us is not None:
+                    heapq.heappush(heap, (live.due_us, live.id))
+            if latest > -(2**63) and (self._last_us is None or latest > self._last_us):
+                self._last_us = latest
+                self._last_tz = tz
+            self._timed = timed
+            if done and latest > -(2**63):
+                # Every ticket's breaches up to the latest step (plan_due, applied).
+                self._breaches_until(latest, floor, push)
+            self._tidy()
+        return Changes(out)
+
+    def _slow_step(
+        self,
+        ticket: str,
+        trigger: str,
+        now: int,
+        given: Mapping[str, Any] | None,
+        tz: tzinfo,
+        floor: int | None,
+        latest: int,
+        push: Callable[[TicketChange | _Compact], None],
+    ) -> int:
+        """One step of :meth:`_play` through the planners; returns the latest time seen."""
+        live = self._tickets.get(ticket)
+        if live is not None and live.due_us is not None and live.due_us <= now:
+            self._timed += self._breach_in_place(live, now, floor, push)
+        when = _dt(now, tz)
+        if trigger == "open":
+            options = dict(given or {})
+            where = options.pop("where", None)
+            category = options.pop("category", None)
+            if not isinstance(where, str) or not isinstance(category, str):
+                raise CommandError(
+                    f"opening {ticket} needs where= and category= in its data",
+                    reason="opening without where or category",
+                )
+            changes = self.plan_open(where, category, when, ticket=ticket, **options)
+        else:
+            changes = self.plan_trigger(ticket, trigger, when, **(given or {}))
+        last, last_tz = self._last_us, self._last_tz
+        self._apply(changes)
+        # _apply moved the desk's latest change on; the stream keeps its own until the end.
+        self._last_us, self._last_tz = last, last_tz
+        for change in changes:
+            push(change)
+        return max(latest, now)
+
+    def _breach_in_place(
+        self,
+        live: _Live,
+        now: int,
+        floor: int | None,
+        push: Callable[[_Compact], None],
+    ) -> int:
+        """Apply every breach of ``live``'s limits up to ``now`` (as :meth:`plan_due` plans
+        them) and hand each change to ``push``; returns the change in running limits (0 or -1).
+
+        ``floor``: a breach before it is recorded at it (the desk's latest
+        change before the stream).
+        """
+        due = live.due_us
+        tid = live.id
+        state = live.state
+        parents = self._parents()
+        situation = self._situation
+        live_tz = live.tz
+        while due is not None and due <= now:
+            unit = live.unit
+            key, fired = self._fired(live.category, live.mode, state)
+            when = due if floor is None or due > floor else floor
+            parent = parents[unit]
+            record: _Compact
+            if parent is None:
+                record = (
+                    _make_overdue, "ticket.overdue", tid, unit, when, live_tz,
+                    state, key, fired, due,
+                )  # fmt: skip
+                next_due = None
+            else:
+                mode = situation(live.compound or live.origin)
+                if mode not in _MODES:
+                    mode = self._mode(live.compound or live.origin)
+                limit = self._limit_us(live.category, mode, state)
+                next_due = None if limit is None else due + limit
+                record = (
+                    _make_escalated, "ticket.escalated", tid, parent, when, live_tz,
+                    unit, state, key, fired, due, mode, next_due,
+                )  # fmt: skip
+                live.unit = parent
+                live.escalations += 1
+                live.mode = mode
+            live.due_us = due = next_due
+            live.breached = True
+            live.updated_us = when
+            live.history.append(record)
+            live._view = None
+            push(record)
+        return 0 if due is not None else -1
+
+    def _breaches_until(
+        self, now: int, floor: int | None, push: Callable[[_Compact], None]
+    ) -> None:
+        """Every ticket's breaches up to ``now``, in time order (:meth:`plan_due`, applied)."""
+        heap = self._heap
+        tickets = self._tickets
+        while heap and heap[0][0] <= now:
+            due, tid = heapq.heappop(heap)
+            live = tickets[tid]
+            if live.due_us != due:
+                continue  # superseded by a later change
+            # One breach at a time (up to its own due), so that breaches of
+            # different tickets interleave in time order.
+            self._timed += self._breach_in_place(live, due, floor, push)
+            if self._last_us is None or live.updated_us > self._last_us:
+                self._last_us = live.updated_us
+                self._last_tz = live.tz
+            if live.due_us is not None:
+                heapq.heappush(heap, (live.due_us, tid))
+
+    def _limit_us(self, category: str, mode: str, state: str) -> int | None:
+        """The rules' limit in microseconds (None: no limit), looked up once."""
+        key = (category, mode, state)
+        try:
+            return self._limits_us[key]
+        except KeyError:
+            limit = self._limit(category, mode, state)
+            found = self._limits_us[key] = None if limit is None else limit // _MICRO
+            return found
+
+    def _parents(self) -> dict[str, str | None]:
+        parents = self._parent_cache
+        if not parents:
+            chain = self.city.chain
+            parents.update((unit, chain.parent(unit)) for unit in chain)
+        return parents
+
+    def _levels(self) -> dict[str, str]:
+        """Each unit's level name (read from the chain once)."""
+        levels = self._level_cache
+        if not levels:
+            chain = self.city.chain
+            levels.update((unit, chain.level(unit).value) for unit in chain)
+        return levels
+
+    def _grids(self) -> frozenset[str]:
+        grids = self._grid_cache
+        if grids is None:
+            grids = self._grid_cache = frozenset(self.city.chain.units("grid"))
+        return grids
+
+    def _route_up(
+        self, origin: str, unit: str, chosen: str
+    ) -> tuple[dict[str, Any], str, tuple[tuple[str, str, str], ...]]:
+        """What classifying a ticket from ``origin`` held by ``unit`` as ``chosen`` records:
+        the step's data and cause, and the hops up (unit, unit left, cause)."""
+        per = self._category_info.get(chosen)
+        if per is None:
+            rule = self.rule.categories[chosen]
+            info = {"category": chosen, "level": rule.level, "responsible": rule.responsible}
+            cause = (
+                f"classified as {chosen}: the {rule.level} holds the authority ({rule.responsible})"
+            )
+            lacking = f" lacks the authority for {chosen} (lowest level: {rule.level})"
+            per = self._category_info[chosen] = (info, cause, rule.level, lacking)
+        info, cause, level, lacking = per
+        levels = self._levels()
+        up = self.city.chain.chain_of_command(origin)
+        here = up.index(unit)
+        hops = []
+        for i in range(here, len(up)):
+            if levels[up[i]] == level:
+                previous = unit
+                for above in up[here + 1 : i + 1]:
+                    hops.append((above, previous, previous + lacking))
+                    previous = above
+                break
+        route = (info, cause, tuple(hops))
+        self._routes[origin, unit, chosen] = route
+        return route
+
+    def _route_down(self, origin: str, handler: str) -> tuple[tuple[str, str, str], ...]:
+        """The hops feedback makes from ``handler`` down to ``origin``."""
+        up = self.city.chain.chain_of_command(origin)
+        hops = []
+        previous = handler
+        for unit in reversed(up[: up.index(handler)]):
+            hops.append((unit, previous, f"result passed down by {previous}"))
+            previous = unit
+        route = tuple(hops)
+        self._routes[origin, handler, None] = route
+        return route
 
     def _apply_event(self, event: EventLike) -> None:
         """Apply one recorded ticket event (the reducer of ticket events).
@@ -1295,7 +1935,7 @@ class TicketDesk(_StepPlanner):
         """The desk as JSON-ready data."""
         return {
             "last": _iso(self._last),
-            "tickets": [_dump_ticket(t) for t in self._tickets.values()],
+            "tickets": [_dump_ticket(t.view()) for t in self._tickets.values()],
         }
 
     def _load(self, data: Mapping[str, Any]) -> None:
@@ -1307,8 +1947,10 @@ class TicketDesk(_StepPlanner):
         for record in data["tickets"]:
             ticket = _load_ticket(record)
             self._tickets[ticket.id] = _Live.of(ticket)
-        self._last = _parse(data["last"])
-        self._heap = [(t.due, t.id) for t in self._tickets.values() if t.due is not None]
+        last = _parse(data["last"])
+        self._last_us = _us_or_none(last)
+        self._last_tz = UTC if last is None or last.tzinfo is None else last.tzinfo
+        self._heap = [(t.due_us, t.id) for t in self._tickets.values() if t.due_us is not None]
         heapq.heapify(self._heap)
         self._timed = len(self._heap)
 
@@ -1317,16 +1959,185 @@ class TicketDesk(_StepPlanner):
         return TicketArrays(self.city, self.rule, capacity)
 
 
+#: A limit not looked up yet.
+_UNKNOWN: Any = object()
+#: The resident of a request opened without personal data.
+_NOBODY = Private()
+#: States whose stay a step ends on time or late (its ``on_time`` is recorded).
+_STEP_STATES = frozenset(TICKET_STEPS)
+_MODES = frozenset(TICKET_MODES)
+#: Triggers the fast path decides itself (with no data, or a score).
+_FAST_TRIGGERS = frozenset(
+    {"classify", "track", "supervise", "feed_back", "score", "publish", "archive"}
+)
+
+
+def _make_opened(
+    kind: str, ticket: str, unit: str, t: int, tz: tzinfo, category: str, mode: str, due: int | None
+) -> TicketChange:
+    data = {
+        "origin": unit,
+        "compound": None,
+        "category": category,
+        "mode": mode,
+        "due": _iso_us(due, tz),
+        "summary": "",
+        "private": attrs.asdict(_NOBODY),
+    }
+    cause = f"{category} request registered at {unit}"
+    return TicketChange(kind, ticket, unit, _dt(t, tz), None, "accepted", data, cause)
+
+
+def _make_step(
+    kind: str,
+    ticket: str,
+    unit: str,
+    t: int,
+    tz: tzinfo,
+    old: str,
+    new: str,
+    trigger: str,
+    on_time: bool | None,
+    extra: Mapping[str, Any] | None,
+    mode: str,
+    due: int | None,
+    cause: str | None,
+) -> TicketChange:
+    data: dict[str, Any] = {"trigger": trigger}
+    if on_time is not None:
+        data["step"] = old
+        data["on_time"] = on_time
+    if extra:
+        data.update(extra)
+    data["mode"] = mode
+    data["due"] = _iso_us(due, tz)
+    why = cause if cause is not None else f"{trigger} at {unit}"
+    return TicketChange(kind, ticket, unit, _dt(t, tz), old, new, data, why)
+
+
+def _make_scored(
+    kind: str,
+    ticket: str,
+    unit: str,
+    t: int,
+    tz: tzinfo,
+    old: str,
+    new: str,
+    on_time: bool | None,
+    score: int,
+    low_scores: int,
+    mode: str,
+    due: int | None,
+) -> TicketChange:
+    extra = {"score": score, "low": False, "low_scores": low_scores, "effect": "accepted"}
+    return _make_step(
+        kind, ticket, unit, t, tz, old, new, "score", on_time, extra, mode, due, f"scored {score}"
+    )
+
+
+def _make_move(
+    kind: str, ticket: str, unit: str, old: str, cause: str, t: int, tz: tzinfo
+) -> TicketChange:
+    return TicketChange(kind, ticket, unit, _dt(t, tz), old, unit, {}, cause)
+
+
+def _make_escalated(
+    kind: str,
+    ticket: str,
+    unit: str,
+    t: int,
+    tz: tzinfo,
+    old: str,
+    state: str,
+    key: str,
+    fired: str,
+    due: int,
+    mode: str,
+    next_due: int | None,
+) -> TicketChange:
+    data = {
+        "reason": "time limit",
+        "rule": key,
+        "state": state,
+        "breach": True,
+        "breached_at": _dt(due, tz).isoformat(),
+        "mode": mode,
+        "due": _iso_us(next_due, tz),
+    }
+    cause = f"{state} over its limit at {old} ({fired}): one level up to {unit}"
+    return TicketChange(kind, ticket, unit, _dt(t, tz), old, unit, data, cause)
+
+
+def _make_overdue(
+    kind: str,
+    ticket: str,
+    unit: str,
+    t: int,
+    tz: tzinfo,
+    state: str,
+    key: str,
+    fired: str,
+    due: int,
+) -> TicketChange:
+    data = {
+        "rule": key,
+        "state": state,
+        "breach": True,
+        "breached_at": _dt(due, tz).isoformat(),
+        "due": None,
+    }
+    cause = f"{state} over its limit at the city ({fired}); there is no higher level"
+    return TicketChange(kind, ticket, unit, _dt(t, tz), None, None, data, cause)
+
+
+class Changes(Sequence[TicketChange]):
+    """The changes a stream of steps recorded, in order; each made when it is read.
+
+    A sequence of :class:`TicketChange`; :meth:`heads` reads what each change
+    is without making it.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: list[TicketChange | _Compact]) -> None:
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> TicketChange: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[TicketChange, ...]: ...
+    def __getitem__(self, index: int | slice) -> TicketChange | tuple[TicketChange, ...]:
+        items = self._items
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(items))))
+        item = items[index]
+        if item.__class__ is not TicketChange:
+            item = items[index] = _materialise(item)
+        return item
+
+    def heads(self) -> Iterator[tuple[str, str, str]]:
+        """``(kind, ticket, unit)`` of each change, in order, without making the changes."""
+        for item in self._items:
+            if item.__class__ is TicketChange:
+                change: TicketChange = item
+                yield change.kind, change.ticket, change.unit
+            else:
+                yield item[1], item[2], item[3]  # type: ignore[index]
+
+
 def _aware(when: datetime) -> None:
     if when.tzinfo is None:
         raise ClockError(f"time {when.isoformat()} has no time zone")
 
 
-def _in_order(heap: Sequence[tuple[datetime, str]]) -> Iterator[tuple[datetime, str]]:
+def _in_order(heap: Sequence[tuple[int, str]]) -> Iterator[tuple[int, str]]:
     """A heap's items in sorted order, without changing it: cost grows with the items read."""
     if not heap:
         return
-    frontier: list[tuple[tuple[datetime, str], int]] = [(heap[0], 0)]
+    frontier: list[tuple[tuple[int, str], int]] = [(heap[0], 0)]
     size = len(heap)
     while frontier:
         item, index = heapq.heappop(frontier)
@@ -1356,8 +2167,9 @@ def _opened(change: TicketChange) -> _Live:
     live.state = "accepted"
     live.unit = change.unit
     live.handler = None
-    live.opened = live.updated = change.time
-    live.due = _parse(data.get("due"))
+    live.tz = change.time.tzinfo or UTC
+    live.opened_us = live.updated_us = _us(change.time)
+    live.due_us = _us_or_none(_parse(data.get("due")))
     live.breached = False
     live.low_scores = live.escalations = live.reopens = 0
     live.score = None
@@ -1417,11 +2229,13 @@ def _mutate(live: _Live, change: TicketChange) -> None:
     data = change.data
     kind = change.kind
     live.unit = change.unit
-    live.updated = change.time
+    time = change.time
+    live.updated_us = _us(time)
+    live.tz = time.tzinfo or UTC
     if kind in _STATE_KINDS:
         live.state = change.new  # type: ignore[assignment]
     if "due" in data:
-        live.due = _parse(data["due"])
+        live.due_us = _us_or_none(_parse(data["due"]))
         if "mode" in data:
             live.mode = data["mode"]
         live.breached = kind in _BREACH_KINDS and bool(data.get("breach", True))
@@ -1464,7 +2278,7 @@ _TICKET_FIELDS = (
 )
 
 
-def _dump_ticket(ticket: Ticket | _Live) -> dict[str, Any]:
+def _dump_ticket(ticket: Ticket) -> dict[str, Any]:
     out: dict[str, Any] = {name: getattr(ticket, name) for name in _TICKET_FIELDS}
     out["opened"] = ticket.opened.isoformat()
     out["updated"] = ticket.updated.isoformat()
@@ -1641,8 +2455,6 @@ def _cards(
 
 
 _NO_DUE = 2**63 - 1
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
 
 
 def _numpy() -> Any:
@@ -1656,7 +2468,7 @@ def _numpy() -> Any:
 def _micros(when: datetime) -> int:
     """Microseconds since 1970 (exact: datetimes are whole microseconds)."""
     _aware(when)
-    return (when - _EPOCH) // _MICRO
+    return _us(when)
 
 
 @attrs.frozen(eq=False)
