@@ -351,13 +351,16 @@ def handling(work: Workload) -> np.ndarray:
     return ends
 
 
-def _stream(work: Workload, by_ticket: bool = False) -> tuple[list[int], list[int], list[int]]:
+def _stream(
+    work: Workload, by_ticket: bool = False, base: int = 0
+) -> tuple[list[int], list[int], list[int]]:
     """Every opening and step up to the horizon: (times, step numbers, requests).
 
     Step 0 is the opening, 1-7 the handled steps. In time order (at equal
     times openings and earlier steps first, then lower request numbers: the
     order of sorted ``(time, step, request)`` tuples), or ``by_ticket``:
-    request by request, each one's steps in time order.
+    request by request, each one's steps in time order. Times from the
+    start, plus ``base``.
     """
     ends = handling(work)
     times = np.concatenate([work.arrival[:, None], ends], axis=1)
@@ -368,7 +371,7 @@ def _stream(work: Workload, by_ticket: bool = False) -> tuple[list[int], list[in
     if not by_ticket:
         order = np.lexsort((i, k, when))
         when, k, i = when[order], k[order], i[order]
-    return when.tolist(), k.tolist(), i.tolist()
+    return (when + base).tolist(), k.tolist(), i.tolist()
 
 
 def run_desk(work: Workload, desk: StandaloneDesk) -> Outputs:
@@ -377,8 +380,8 @@ def run_desk(work: Workload, desk: StandaloneDesk) -> Outputs:
     Tickets do not affect one another, so the stream goes ticket by ticket
     (each one's steps in time order); the desk ends as with the steps in time order.
     """
-    when, step, request = _stream(work, by_ticket=True)
     base = TicketArrays.micros(EPOCH)
+    when, step, request = _stream(work, by_ticket=True, base=base)
     ids = [f"T{i + 1:06d}" for i in range(work.requests)]
     names = ("open", *(trigger for trigger, _ in STEPS))
     opening = [
@@ -391,11 +394,10 @@ def run_desk(work: Workload, desk: StandaloneDesk) -> Outputs:
         opening[i] if k == 0 else five if k == score else None
         for k, i in zip(step, request, strict=True)
     ]
-    changes = desk.play(
-        [base + t for t in when], [ids[i] for i in request], [names[k] for k in step], data
-    )
+    changes = desk.play(when, [ids[i] for i in request], [names[k] for k in step], data)
     horizon = EPOCH + work.horizon * timedelta(microseconds=1)
-    return _desk_outputs(work, desk, changes.heads(), desk.advance(horizon), when, step, request)
+    heads = iter(changes.heads())
+    return _desk_outputs(work, desk, heads, desk.advance(horizon), when, step, request, base)
 
 
 def run_desk_calls(work: Workload, desk: StandaloneDesk) -> Outputs:
@@ -421,7 +423,7 @@ def run_desk_calls(work: Workload, desk: StandaloneDesk) -> Outputs:
         else:
             desk.trigger(ids[i], trigger, at)
     horizon = EPOCH + work.horizon * micro
-    return _desk_outputs(work, desk, iter(found), desk.advance(horizon), when, step, request)
+    return _desk_outputs(work, desk, iter(found), desk.advance(horizon), when, step, request, 0)
 
 
 def _desk_outputs(
@@ -432,8 +434,10 @@ def _desk_outputs(
     when: list[int],
     step: list[int],
     request: list[int],
+    base: int,
 ) -> Outputs:
-    """The outputs of a desk run: breaches from the changes, latencies from the archive steps."""
+    """The outputs of a desk run: breaches from the changes, latencies from the archive steps
+    (``when`` are the steps' times from the start, plus ``base``)."""
     level_of = {u: desk.city.chain.level(u).value for u in _units(desk.city, work.grids)}
     escalations: Counter[str] = Counter()
     overdue = 0
@@ -442,7 +446,7 @@ def _desk_outputs(
             escalations[level_of[unit]] += 1
         elif kind == "ticket.overdue":
             overdue += 1
-    arrivals = work.arrival.tolist()
+    arrivals = (work.arrival + base).tolist()
     archive = len(STEPS)
     latencies = [
         t - arrivals[i] for t, k, i in zip(when, step, request, strict=True) if k == archive

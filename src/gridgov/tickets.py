@@ -458,8 +458,8 @@ _LIVE_FIELDS = (
 )
 
 #: A change recorded by the fast path (:meth:`TicketDesk._play`) before anyone
-#: reads it: ``(make, kind, ticket, unit, *rest)``; ``make(*record[1:])`` is the
-#: :class:`TicketChange`, made only when the history or the changes are read.
+#: reads it: ``(maker, kind, ticket, unit, *rest)``; ``_MAKERS[maker](*record[1:])``
+#: is the :class:`TicketChange`, made only when the history or the changes are read.
 _Compact = tuple[Any, ...]
 
 
@@ -467,7 +467,7 @@ def _materialise(item: TicketChange | _Compact) -> TicketChange:
     if item.__class__ is TicketChange:
         return item
     record: _Compact = item  # type: ignore[assignment]
-    change: TicketChange = record[0](*record[1:])
+    change: TicketChange = _MAKERS[record[0]](*record[1:])
     return change
 
 
@@ -1078,9 +1078,12 @@ class TicketDesk(_StepPlanner):
         self._parent_cache: dict[str, str | None] = {}
         self._grid_cache: frozenset[str] | None = None
         self._level_cache: dict[str, str] = {}
-        self._category_info: dict[str, tuple[dict[str, Any], str, str, str]] = {}
-        # Classification and feedback routes, by (origin, unit, category or None).
-        self._routes: dict[tuple[str, str, str | None], Any] = {}
+        self._state_limit_cache: dict[tuple[str, str], dict[str, int | None]] = {}
+        self._fast_table: dict[str, dict[str, str]] = {}
+        # What classification records, by (unit, category); the way feedback
+        # goes down, by (origin, handler).
+        self._routes: dict[tuple[str, str], Any] = {}
+        self._routes_down: dict[tuple[str, str], tuple[tuple[str, str, str], ...]] = {}
 
     # ------------------------------------------------------------------ reads
 
@@ -1439,20 +1442,20 @@ class TicketDesk(_StepPlanner):
         out: list[TicketChange | _Compact] = []
         push = out.append
         records = self._tickets
-        table = self._table
         situation = self._situation
         rule = self._rule
         low_score = rule.low_score
         categories = rule.categories
-        limits = self._limits_us
         limit_us = self._limit_us
         fired_rules = self._fired_rules
         parents = self._parents()
         steps = _STEP_STATES
         modes = _MODES
-        fast = _FAST_TRIGGERS
+        plain = _PLAIN_TRIGGERS
+        fast_next = self._fast_next()
         grids = self._grids()
         routes = self._routes
+        routes_down = self._routes_down
         floor = self._last_us
         latest = -(2**63)
         timed = self._timed
@@ -1483,7 +1486,7 @@ class TicketDesk(_StepPlanner):
                             limit = limit_us(category, mode, "accepted")  # type: ignore[arg-type]
                             due = None if limit is None else now + limit
                             record: _Compact = (
-                                _make_opened, "ticket.opened", tid, where, now, tz,
+                                _OPENED, "ticket.opened", tid, where, now, tz,
                                 category, mode, due,
                             )  # fmt: skip
                             live = _Live.__new__(_Live)
@@ -1529,6 +1532,8 @@ class TicketDesk(_StepPlanner):
                     touched.append(live)
                     running = live
                     # This ticket's run of steps, with its fields in local variables.
+                    # Nothing changes a zone or a mode while the stream runs, so the
+                    # situation is asked once per run, and its limits read once.
                     state = live.state
                     unit = live.unit
                     due = live.due_us
@@ -1538,6 +1543,10 @@ class TicketDesk(_StepPlanner):
                     category = live.category
                     origin = live.origin
                     where = live.compound or origin
+                    asked = situation(where)
+                    if asked not in modes:
+                        asked = self._mode(where)
+                    by_state = self._state_limits(category, asked)
                     history = live.history
                     note = history.append
                     while i < count and tickets[i] == tid:
@@ -1551,29 +1560,24 @@ class TicketDesk(_StepPlanner):
                             # Every breach of this ticket's limits up to now first.
                             live_tz = live.tz
                             while due is not None and due <= now:
-                                key = (category, mode, state)
-                                fired = fired_rules.get(key)
+                                fired = fired_rules.get((category, mode, state))
                                 if fired is None:
                                     fired = self._fired(category, mode, state)
                                 when = due if floor is None or due > floor else floor
                                 parent = parents[unit]
                                 if parent is None:
                                     record = (
-                                        _make_overdue, "ticket.overdue", tid, unit, when, live_tz,
+                                        _OVERDUE, "ticket.overdue", tid, unit, when, live_tz,
                                         state, fired[0], fired[1], due,
                                     )  # fmt: skip
                                     next_due = None
                                     timed -= 1
                                 else:
-                                    mode = situation(where)
-                                    if mode not in modes:
-                                        mode = self._mode(where)
-                                    limit = limits.get((category, mode, state), _UNKNOWN)
-                                    if limit is _UNKNOWN:
-                                        limit = limit_us(category, mode, state)
+                                    mode = asked
+                                    limit = by_state[state]
                                     next_due = None if limit is None else due + limit
                                     record = (
-                                        _make_escalated, "ticket.escalated", tid, parent,
+                                        _ESCALATED, "ticket.escalated", tid, parent,
                                         when, live_tz, unit, state, fired[0], fired[1], due,
                                         mode, next_due,
                                     )  # fmt: skip
@@ -1586,49 +1590,37 @@ class TicketDesk(_StepPlanner):
                                 updated = when
                                 note(record)
                                 push(record)
-                        new = table.get((state, trigger))
-                        if (
-                            new is None
-                            or trigger not in fast
-                            or now < updated
-                            or (
-                                given
-                                and not (
-                                    trigger == "score"
-                                    and len(given) == 1
-                                    and given.get("score").__class__ is int
-                                    and low_score <= given["score"] <= 5
-                                )
-                            )
-                            or (trigger == "score" and not given)
-                        ):
+                        new = fast_next[state].get(trigger)
+                        if given:
+                            score = given.get("score")
+                            if (
+                                trigger != "score"
+                                or len(given) != 1
+                                or score.__class__ is not int
+                                or not low_score <= score <= 5
+                            ):
+                                new = None
+                        elif trigger == "score":
+                            new = None
+                        if new is None or now < updated:
                             # Anything else: through the planners, as one call would do it.
                             live.state, live.unit, live.due_us = state, unit, due
                             live.updated_us, live.breached, live.mode = updated, breached, mode
                             live._view = None
                             self._timed = timed
                             latest = self._slow_step(
-                                tid,
-                                trigger,
-                                now,
-                                given,
-                                tz,
-                                floor,
-                                latest,
-                                push,
-                            )
+                                tid, trigger, now, given, tz, floor, latest, push
+                            )  # fmt: skip
                             timed = self._timed
                             state, unit, due = live.state, live.unit, live.due_us
                             updated, breached, mode = live.updated_us, live.breached, live.mode
-                            category = live.category
+                            if live.category != category:
+                                category = live.category
+                                by_state = self._state_limits(category, asked)
                             i += 1
                             continue
-                        mode = situation(where)
-                        if mode not in modes:
-                            mode = self._mode(where)
-                        limit = limits.get((category, mode, new), _UNKNOWN)
-                        if limit is _UNKNOWN:
-                            limit = limit_us(category, mode, new)
+                        mode = asked
+                        limit = by_state[new]
                         on_time = (
                             (not breached and (due is None or now <= due))
                             if state in steps
@@ -1636,62 +1628,61 @@ class TicketDesk(_StepPlanner):
                         )
                         before = due
                         due = None if limit is None else now + limit
-                        if trigger == "classify":
-                            route = routes.get((origin, unit, category))
-                            if route is None:
-                                route = self._route_up(origin, unit, category)
+                        if trigger in plain:
                             record = (
-                                _make_step, "ticket.step", tid, unit, now, tz, state, new,
+                                _STEP, "ticket.step", tid, unit, now, tz, state, new,
+                                trigger, on_time, None, mode, due, None,
+                            )  # fmt: skip
+                            note(record)
+                            push(record)
+                        elif trigger == "classify":
+                            route = routes.get((unit, category))
+                            if route is None:
+                                route = self._route_up(unit, category)
+                            record = (
+                                _STEP, "ticket.step", tid, unit, now, tz, state, new,
                                 trigger, on_time, route[0], mode, due, route[1],
                             )  # fmt: skip
                             note(record)
                             push(record)
                             for hop in route[2]:
-                                moved = (_make_move, "ticket.transferred", tid, *hop, now, tz)
+                                moved = (_MOVE, "ticket.transferred", tid, *hop, now, tz)
                                 note(moved)
                                 push(moved)
                                 unit = hop[0]
                         elif trigger == "feed_back":
                             record = (
-                                _make_step, "ticket.step", tid, unit, now, tz, state, new,
-                                trigger, on_time, {"handler": unit, "result": ""}, mode, due,
+                                _STEP, "ticket.step", tid, unit, now, tz, state, new,
+                                trigger, on_time, (("handler", unit), ("result", "")), mode, due,
                                 f"result fed back by {unit}",
                             )  # fmt: skip
                             note(record)
                             push(record)
                             live.handler = unit
                             live.result = ""
-                            hops = routes.get((origin, unit, None))
+                            hops = routes_down.get((origin, unit))
                             if hops is None:
                                 hops = self._route_down(origin, unit)
                             for hop in hops:
-                                moved = (_make_move, "ticket.returned", tid, *hop, now, tz)
+                                moved = (_MOVE, "ticket.returned", tid, *hop, now, tz)
                                 note(moved)
                                 push(moved)
                             unit = origin
                         elif trigger == "score":
-                            score = given["score"]  # type: ignore[index]
                             record = (
-                                _make_scored, "ticket.scored", tid, unit, now, tz, state, new,
+                                _SCORED, "ticket.scored", tid, unit, now, tz, state, new,
                                 on_time, score, live.low_scores, mode, due,
                             )  # fmt: skip
                             note(record)
                             push(record)
                             live.score = score
-                        elif trigger == "publish":
+                        else:  # publish
                             summary = (
                                 f"{live.summary} -> {live.result}" if live.result else live.summary
                             )
                             record = (
-                                _make_step, "ticket.step", tid, unit, now, tz, state, new,
-                                trigger, on_time, {"summary": summary}, mode, due, None,
-                            )  # fmt: skip
-                            note(record)
-                            push(record)
-                        else:
-                            record = (
-                                _make_step, "ticket.step", tid, unit, now, tz, state, new,
-                                trigger, on_time, None, mode, due, None,
+                                _STEP, "ticket.step", tid, unit, now, tz, state, new,
+                                trigger, on_time, (("summary", summary),), mode, due, None,
                             )  # fmt: skip
                             note(record)
                             push(record)
@@ -1727,9 +1718,13 @@ class TicketDesk(_StepPlanner):
             # The desk whole even when a step was refused: the schedule holds
             # every touched ticket's deadline, the counts and times are kept.
             heap = self._heap
-            for live in touched:
-                if live.due_us is not None:
-                    heapq.heappush(heap, (live.due_us, live.id))
+            pending = [(live.due_us, live.id) for live in touched if live.due_us is not None]
+            if len(pending) > len(heap):
+                heap.extend(pending)
+                heapq.heapify(heap)
+            else:
+                for entry in pending:
+                    heapq.heappush(heap, entry)
             if latest > -(2**63) and (self._last_us is None or latest > self._last_us):
                 self._last_us = latest
                 self._last_tz = tz
@@ -1803,7 +1798,7 @@ class TicketDesk(_StepPlanner):
             record: _Compact
             if parent is None:
                 record = (
-                    _make_overdue, "ticket.overdue", tid, unit, when, live_tz,
+                    _OVERDUE, "ticket.overdue", tid, unit, when, live_tz,
                     state, key, fired, due,
                 )  # fmt: skip
                 next_due = None
@@ -1814,7 +1809,7 @@ class TicketDesk(_StepPlanner):
                 limit = self._limit_us(live.category, mode, state)
                 next_due = None if limit is None else due + limit
                 record = (
-                    _make_escalated, "ticket.escalated", tid, parent, when, live_tz,
+                    _ESCALATED, "ticket.escalated", tid, parent, when, live_tz,
                     unit, state, key, fired, due, mode, next_due,
                 )  # fmt: skip
                 live.unit = parent
@@ -1848,6 +1843,28 @@ class TicketDesk(_StepPlanner):
             if live.due_us is not None:
                 heapq.heappush(heap, (live.due_us, tid))
 
+    def _state_limits(self, category: str, mode: str) -> dict[str, int | None]:
+        """Each state's limit in microseconds for ``category`` in ``mode`` (None: no limit)."""
+        key = (category, mode)
+        found = self._state_limit_cache.get(key)
+        if found is None:
+            found = self._state_limit_cache[key] = {
+                state: self._limit_us(category, mode, state) for state in STATES
+            }
+        return found
+
+    def _fast_next(self) -> dict[str, dict[str, str]]:
+        """State -> {trigger -> next state} for the triggers the fast path decides."""
+        found = self._fast_table
+        if not found:
+            for state in STATES:
+                found[state] = {
+                    trigger: new
+                    for (source, trigger), new in self._table.items()
+                    if source == state and trigger in _FAST_TRIGGERS
+                }
+        return found
+
     def _limit_us(self, category: str, mode: str, state: str) -> int | None:
         """The rules' limit in microseconds (None: no limit), looked up once."""
         key = (category, mode, state)
@@ -1880,33 +1897,27 @@ class TicketDesk(_StepPlanner):
         return grids
 
     def _route_up(
-        self, origin: str, unit: str, chosen: str
-    ) -> tuple[dict[str, Any], str, tuple[tuple[str, str, str], ...]]:
-        """What classifying a ticket from ``origin`` held by ``unit`` as ``chosen`` records:
-        the step's data and cause, and the hops up (unit, unit left, cause)."""
-        per = self._category_info.get(chosen)
-        if per is None:
-            rule = self.rule.categories[chosen]
-            info = {"category": chosen, "level": rule.level, "responsible": rule.responsible}
-            cause = (
-                f"classified as {chosen}: the {rule.level} holds the authority ({rule.responsible})"
-            )
-            lacking = f" lacks the authority for {chosen} (lowest level: {rule.level})"
-            per = self._category_info[chosen] = (info, cause, rule.level, lacking)
-        info, cause, level, lacking = per
+        self, unit: str, chosen: str
+    ) -> tuple[tuple[tuple[str, str], ...], str, tuple[tuple[str, str, str], ...]]:
+        """What classifying a ticket held by ``unit`` as ``chosen`` records: the step's
+        data and cause, and the hops up (unit, unit left, cause). The hops depend
+        only on the chain above ``unit``."""
+        rule = self.rule.categories[chosen]
+        level = rule.level
+        info = (("category", chosen), ("level", level), ("responsible", rule.responsible))
+        cause = f"classified as {chosen}: the {level} holds the authority ({rule.responsible})"
+        lacking = f" lacks the authority for {chosen} (lowest level: {level})"
         levels = self._levels()
-        up = self.city.chain.chain_of_command(origin)
-        here = up.index(unit)
-        hops = []
-        for i in range(here, len(up)):
-            if levels[up[i]] == level:
+        up = self.city.chain.chain_of_command(unit)
+        hops: list[tuple[str, str, str]] = []
+        for i, above in enumerate(up):
+            if levels[above] == level:
                 previous = unit
-                for above in up[here + 1 : i + 1]:
-                    hops.append((above, previous, previous + lacking))
-                    previous = above
+                for higher in up[1 : i + 1]:
+                    hops.append((higher, previous, previous + lacking))
+                    previous = higher
                 break
-        route = (info, cause, tuple(hops))
-        self._routes[origin, unit, chosen] = route
+        route = self._routes[unit, chosen] = (info, cause, tuple(hops))
         return route
 
     def _route_down(self, origin: str, handler: str) -> tuple[tuple[str, str, str], ...]:
@@ -1918,7 +1929,7 @@ class TicketDesk(_StepPlanner):
             hops.append((unit, previous, f"result passed down by {previous}"))
             previous = unit
         route = tuple(hops)
-        self._routes[origin, handler, None] = route
+        self._routes_down[origin, handler] = route
         return route
 
     def _apply_event(self, event: EventLike) -> None:
@@ -1998,7 +2009,7 @@ def _make_step(
     new: str,
     trigger: str,
     on_time: bool | None,
-    extra: Mapping[str, Any] | None,
+    extra: tuple[tuple[str, Any], ...] | None,
     mode: str,
     due: int | None,
     cause: str | None,
@@ -2029,7 +2040,7 @@ def _make_scored(
     mode: str,
     due: int | None,
 ) -> TicketChange:
-    extra = {"score": score, "low": False, "low_scores": low_scores, "effect": "accepted"}
+    extra = (("score", score), ("low", False), ("low_scores", low_scores), ("effect", "accepted"))
     return _make_step(
         kind, ticket, unit, t, tz, old, new, "score", on_time, extra, mode, due, f"scored {score}"
     )
@@ -2090,6 +2101,19 @@ def _make_overdue(
     return TicketChange(kind, ticket, unit, _dt(t, tz), None, None, data, cause)
 
 
+#: Compact records name their maker by number (a record holding only strings,
+#: numbers and time zones is one the cyclic garbage collector stops tracking).
+_MAKERS: tuple[Callable[..., TicketChange], ...] = (
+    _make_opened,
+    _make_step,
+    _make_scored,
+    _make_move,
+    _make_escalated,
+    _make_overdue,
+)
+_OPENED, _STEP, _SCORED, _MOVE, _ESCALATED, _OVERDUE = range(len(_MAKERS))
+
+
 class Changes(Sequence[TicketChange]):
     """The changes a stream of steps recorded, in order; each made when it is read.
 
@@ -2118,14 +2142,12 @@ class Changes(Sequence[TicketChange]):
             item = items[index] = _materialise(item)
         return item
 
-    def heads(self) -> Iterator[tuple[str, str, str]]:
+    def heads(self) -> list[tuple[str, str, str]]:
         """``(kind, ticket, unit)`` of each change, in order, without making the changes."""
-        for item in self._items:
-            if item.__class__ is TicketChange:
-                change: TicketChange = item
-                yield change.kind, change.ticket, change.unit
-            else:
-                yield item[1], item[2], item[3]  # type: ignore[index]
+        return [
+            (item.kind, item.ticket, item.unit) if isinstance(item, TicketChange) else item[1:4]
+            for item in self._items
+        ]
 
 
 def _aware(when: datetime) -> None:
