@@ -19,18 +19,23 @@ ticket by ticket (each ticket's own steps in time order).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from gridgov._gc import gc_paused
 from gridgov.errors import CommandError
 from gridgov.vocabulary import TICKET_MODES, TICKET_STATES, TICKET_STEPS
 
 if TYPE_CHECKING:
-    from gridgov.tickets import Changes, TicketChange, TicketDesk, _Live
+    from gridgov.tickets import TicketChange, TicketDesk
 
-__all__ = ["play"]
+__all__ = ["ESCALATED", "MOVE", "OPENED", "OVERDUE", "SCORED", "STEP", "Kit", "Tables", "play"]
+
+#: What a compact record makes, by its first field (the desk keeps one maker each).
+OPENED, STEP, SCORED, MOVE, ESCALATED, OVERDUE = range(6)
 
 #: The lowest time: no step seen yet.
 _NEVER = -(2**63)
@@ -44,6 +49,24 @@ _STEP_STATES = frozenset(TICKET_STEPS)
 _MODES = frozenset(TICKET_MODES)
 
 Hops = tuple[tuple[str, str, str], ...]
+#: A ticket's record as the desk keeps it (``gridgov.tickets``' mutable record).
+Live = Any
+
+
+@attrs.frozen
+class Kit:
+    """What the desk hands a stream: its record type and its ways with times and changes."""
+
+    #: A new, empty ticket record.
+    new_live: Callable[[], Live]
+    #: The resident of a request opened without personal data.
+    nobody: Any
+    #: An aware datetime in microseconds since 1970 (raises ClockError when naive).
+    micros: Callable[[datetime], int]
+    #: Microseconds since 1970 as a datetime in a time zone.
+    moment: Callable[[int, tzinfo], datetime]
+    #: The sequence of changes a stream returns, from its compact records and changes.
+    changes: Callable[[list[Any]], Any]
 
 
 class Tables:
@@ -118,10 +141,13 @@ class Tables:
 class _Stream:
     """One call's shared state: the desk, its tables, the changes so far."""
 
-    __slots__ = ("desk", "floor", "latest", "out", "push", "tables", "timed", "touched", "tz")
+    __slots__ = (
+        "desk", "floor", "kit", "latest", "out", "push", "tables", "timed", "touched", "tz",
+    )  # fmt: skip
 
-    def __init__(self, desk: TicketDesk, tz: tzinfo) -> None:
+    def __init__(self, desk: TicketDesk, kit: Kit, tz: tzinfo) -> None:
         self.desk = desk
+        self.kit = kit
         self.tables: Tables = desk._stream_tables()
         self.tz = tz
         #: A breach before this time is recorded at it (as plan_due does).
@@ -130,7 +156,7 @@ class _Stream:
         self.timed = desk._timed
         self.out: list[Any] = []
         self.push = self.out.append
-        self.touched: list[_Live] = []
+        self.touched: list[Live] = []
 
 
 def play(
@@ -140,17 +166,16 @@ def play(
     triggers: Sequence[str],
     data: Sequence[Mapping[str, Any] | None] | None,
     tz: tzinfo,
-) -> Changes:
-    """See ``TicketDesk._play``."""
-    from gridgov.tickets import Changes
-
+    kit: Kit,
+) -> Any:
+    """See ``TicketDesk._play``; ``kit`` is what the desk hands a stream."""
     count = len(at)
     if len(tickets) != count or len(triggers) != count or (data is not None and len(data) != count):
         raise CommandError(
             "times, tickets, triggers and data must have the same length",
             reason="lengths differ",
         )
-    stream = _Stream(desk, tz)
+    stream = _Stream(desk, kit, tz)
     records = desk._tickets
     done = False
     try:
@@ -160,7 +185,9 @@ def play(
                 live = records.get(tickets[i])
                 if live is None:
                     given = data[i] if data is not None else None
-                    live = _open(stream, tickets[i], triggers[i], _micros(at[i]), given)
+                    when = at[i]
+                    now = when if when.__class__ is int else kit.micros(when)  # type: ignore[arg-type]
+                    live = _open(stream, tickets[i], triggers[i], now, given)
                     i += 1
                     if live is None:
                         continue
@@ -169,24 +196,13 @@ def play(
         done = True
     finally:
         _finish(stream, done)
-    return Changes(stream.out)
-
-
-def _micros(when: int | datetime) -> int:
-    if when.__class__ is int:
-        return when
-    from gridgov.tickets import _aware, _us
-
-    _aware(when)  # type: ignore[arg-type]
-    return _us(when)  # type: ignore[arg-type]
+    return kit.changes(stream.out)
 
 
 def _open(
     stream: _Stream, tid: str, trigger: str, now: int, given: Mapping[str, Any] | None
-) -> _Live | None:
+) -> Live | None:
     """An opening at a grid decided in place (its record), else through the planner (None)."""
-    from gridgov.tickets import _NOBODY, _OPENED, _Live
-
     desk = stream.desk
     where = category = None
     if given is not None and len(given) == 2:
@@ -201,10 +217,10 @@ def _open(
     mode = desk._mode(where)
     limit = desk._limit_us(category, mode, "accepted")  # type: ignore[arg-type]
     due = None if limit is None else now + limit
-    record = (_OPENED, "ticket.opened", tid, where, now, stream.tz, category, mode, due)
-    live = _Live.__new__(_Live)
+    record = (OPENED, "ticket.opened", tid, where, now, stream.tz, category, mode, due)
+    live = stream.kit.new_live()
     live.id = tid
-    live.category = category  # type: ignore[assignment]
+    live.category = category
     live.origin = live.unit = where
     live.compound = live.handler = live.score = None
     live.state = "accepted"
@@ -215,7 +231,7 @@ def _open(
     live.breached = False
     live.low_scores = live.escalations = live.reopens = 0
     live.summary = live.result = ""
-    live.private = _NOBODY
+    live.private = stream.kit.nobody
     live.history = [record]
     live._view = None
     desk._tickets[tid] = live
@@ -227,7 +243,7 @@ def _open(
 
 def _run(
     stream: _Stream,
-    live: _Live,
+    live: Live,
     i: int,
     at: Sequence[int | datetime],
     tickets: Sequence[str],
@@ -235,8 +251,6 @@ def _run(
     data: Sequence[Mapping[str, Any] | None] | None,
 ) -> int:
     """Steps of ``live`` from ``i`` on, its fields in local variables; returns the next index."""
-    from gridgov.tickets import _STEP
-
     tid, tz, push, note = live.id, stream.tz, stream.push, live.history.append
     fast_next, plain, steps = stream.tables.fast_next, _PLAIN_TRIGGERS, _STEP_STATES
     low_score = stream.desk.rule.low_score
@@ -250,7 +264,7 @@ def _run(
         while i < count and tickets[i] == tid:
             now = at[i]
             if now.__class__ is not int:
-                now = _micros(now)
+                now = stream.kit.micros(now)  # type: ignore[arg-type]
             trigger = triggers[i]
             given = data[i] if data is not None else None
             if due is not None and due <= now:
@@ -284,7 +298,7 @@ def _run(
             due = None if limit is None else now + limit
             if trigger in plain:
                 record = (
-                    _STEP, "ticket.step", tid, unit, now, tz, state, new,
+                    STEP, "ticket.step", tid, unit, now, tz, state, new,
                     trigger, on_time, None, mode, due, None,
                 )  # fmt: skip
                 note(record)
@@ -308,7 +322,7 @@ def _run(
 
 def _breaches(
     stream: _Stream,
-    live: _Live,
+    live: Live,
     now: int,
     state: str,
     unit: str,
@@ -318,8 +332,6 @@ def _breaches(
 ) -> tuple[str, int | None, str]:
     """Every breach of ``live``'s limit up to ``now`` (as ``TicketDesk._breach`` plans
     them), recorded; returns the unit, due time and mode after them."""
-    from gridgov.tickets import _ESCALATED, _OVERDUE
-
     desk, tables, floor, push = stream.desk, stream.tables, stream.floor, stream.push
     tid, category, live_tz, note = live.id, live.category, live.tz, live.history.append
     next_due: int | None = due
@@ -331,7 +343,7 @@ def _breaches(
         record: tuple[Any, ...]
         if parent is None:
             record = (
-                _OVERDUE, "ticket.overdue", tid, unit, when, live_tz,
+                OVERDUE, "ticket.overdue", tid, unit, when, live_tz,
                 state, key, fired, due,
             )  # fmt: skip
             next_due = None
@@ -340,7 +352,7 @@ def _breaches(
             limit = tables.limits(category, mode)[state]
             next_due = None if limit is None else due + limit
             record = (
-                _ESCALATED, "ticket.escalated", tid, parent, when, live_tz,
+                ESCALATED, "ticket.escalated", tid, parent, when, live_tz,
                 unit, state, key, fired, due, mode, next_due,
             )  # fmt: skip
             unit = parent
@@ -355,7 +367,7 @@ def _breaches(
 
 def _record(
     stream: _Stream,
-    live: _Live,
+    live: Live,
     trigger: str,
     now: int,
     state: str,
@@ -368,52 +380,50 @@ def _record(
 ) -> str:
     """Record a ``classify``, ``feed_back``, ``score`` or ``publish`` step decided in place
     (with the moves it causes); returns the unit holding the ticket after it."""
-    from gridgov.tickets import _MOVE, _SCORED, _STEP
-
     tid, tz, push, note = live.id, stream.tz, stream.push, live.history.append
     record: tuple[Any, ...]
     if trigger == "classify":
         tables = stream.tables
         route = tables.routes.get((unit, live.category)) or tables.route_up(unit, live.category)
         record = (
-            _STEP, "ticket.step", tid, unit, now, tz, state, new,
+            STEP, "ticket.step", tid, unit, now, tz, state, new,
             trigger, on_time, route[0], mode, due, route[1],
         )  # fmt: skip
         note(record)
         push(record)
         for hop in route[2]:
-            moved = (_MOVE, "ticket.transferred", tid, *hop, now, tz)
+            moved = (MOVE, "ticket.transferred", tid, *hop, now, tz)
             note(moved)
             push(moved)
             unit = hop[0]
         return unit
     if trigger == "feed_back":
         record = (
-            _STEP, "ticket.step", tid, unit, now, tz, state, new, trigger, on_time,
+            STEP, "ticket.step", tid, unit, now, tz, state, new, trigger, on_time,
             (("handler", unit), ("result", "")), mode, due, f"result fed back by {unit}",
         )  # fmt: skip
         note(record)
         push(record)
         live.handler, live.result = unit, ""
-        origin = live.origin
+        origin: str = live.origin
         tables = stream.tables
         hops = tables.routes_down.get((origin, unit))
         for hop in hops if hops is not None else tables.route_down(origin, unit):
-            moved = (_MOVE, "ticket.returned", tid, *hop, now, tz)
+            moved = (MOVE, "ticket.returned", tid, *hop, now, tz)
             note(moved)
             push(moved)
         return origin
     if trigger == "score":
         score = given["score"]  # type: ignore[index]
         record = (
-            _SCORED, "ticket.scored", tid, unit, now, tz, state, new,
+            SCORED, "ticket.scored", tid, unit, now, tz, state, new,
             on_time, score, live.low_scores, mode, due,
         )  # fmt: skip
         live.score = score
     else:  # publish
         summary = f"{live.summary} -> {live.result}" if live.result else live.summary
         record = (
-            _STEP, "ticket.step", tid, unit, now, tz, state, new,
+            STEP, "ticket.step", tid, unit, now, tz, state, new,
             trigger, on_time, (("summary", summary),), mode, due, None,
         )  # fmt: skip
     note(record)
@@ -425,8 +435,6 @@ def _slow(
     stream: _Stream, tid: str, trigger: str, now: int, given: Mapping[str, Any] | None
 ) -> None:
     """One step through the desk's planners, as one call would do it (or its refusal)."""
-    from gridgov.tickets import _dt
-
     desk = stream.desk
     live = desk._tickets.get(tid)
     if live is not None and live.due_us is not None and live.due_us <= now:
@@ -437,7 +445,7 @@ def _slow(
         )
         live.breached = True
         live._view = None
-    when = _dt(now, stream.tz)
+    when = stream.kit.moment(now, stream.tz)
     changes: tuple[TicketChange, ...]
     if trigger == "open":
         options = dict(given or {})

@@ -50,6 +50,17 @@ from typing import TYPE_CHECKING, Any, Protocol, overload
 
 import attrs
 
+from gridgov._ticket_stream import (
+    ESCALATED,
+    MOVE,
+    OPENED,
+    OVERDUE,
+    SCORED,
+    STEP,
+    Kit,
+    Tables,
+)
+from gridgov._ticket_stream import play as _play_stream
 from gridgov.city import City
 from gridgov.errors import (
     ClockError,
@@ -1074,7 +1085,7 @@ class TicketDesk(_StepPlanner):
         self._limits = {}
         self._fired_rules = {}
         self._limits_us: dict[tuple[str, str, str], int | None] = {}
-        self._tables: Any = None  # what streams look up, made on the first one
+        self._tables: Tables | None = None  # what streams look up, made on the first one
 
     # ------------------------------------------------------------------ reads
 
@@ -1420,15 +1431,12 @@ class TicketDesk(_StepPlanner):
                 raise, for the first step that fails (the steps before it
                 stay applied, each whole).
         """
-        from gridgov._ticket_stream import play
+        changes: Changes = _play_stream(self, at, tickets, triggers, data, tz, _KIT)
+        return changes
 
-        return play(self, at, tickets, triggers, data, tz)
-
-    def _stream_tables(self) -> Any:
-        """The tables streams look up (``gridgov._ticket_stream.Tables``), made once."""
+    def _stream_tables(self) -> Tables:
+        """The tables streams look up, made on the first stream."""
         if self._tables is None:
-            from gridgov._ticket_stream import Tables
-
             self._tables = Tables(self)
         return self._tables
 
@@ -1604,15 +1612,14 @@ def _make_overdue(
 
 #: Compact records name their maker by number (a record holding only strings,
 #: numbers and time zones is one the cyclic garbage collector stops tracking).
-_MAKERS: tuple[Callable[..., TicketChange], ...] = (
-    _make_opened,
-    _make_step,
-    _make_scored,
-    _make_move,
-    _make_escalated,
-    _make_overdue,
-)
-_OPENED, _STEP, _SCORED, _MOVE, _ESCALATED, _OVERDUE = range(len(_MAKERS))
+_MAKERS: dict[int, Callable[..., TicketChange]] = {
+    OPENED: _make_opened,
+    STEP: _make_step,
+    SCORED: _make_scored,
+    MOVE: _make_move,
+    ESCALATED: _make_escalated,
+    OVERDUE: _make_overdue,
+}
 
 
 class Changes(Sequence[TicketChange]):
@@ -1649,6 +1656,20 @@ class Changes(Sequence[TicketChange]):
             (item.kind, item.ticket, item.unit) if isinstance(item, TicketChange) else item[1:4]
             for item in self._items
         ]
+
+
+def _new_live() -> _Live:
+    return _Live.__new__(_Live)
+
+
+#: What the desk hands a stream of steps (``gridgov._ticket_stream``).
+_KIT = Kit(
+    new_live=_new_live,
+    nobody=_NOBODY,
+    micros=lambda when: _micros(when),
+    moment=_dt,
+    changes=lambda items: Changes(items),
+)
 
 
 def _aware(when: datetime) -> None:
