@@ -3,27 +3,38 @@
 ``covasim_coupling``
     100,000 agents, 60 days (20,000 and 20 with ``--quick``), each run in a
     fresh interpreter (imports outside the timing, peak RSS of the whole
-    process). The baseline is Covasim alone: the hybrid population, 20 agents
-    infected on day 0, Covasim's symptomatic testing (``test_prob``,
-    ``symp_prob=0.1``, one day to a result), stepped day by day. The coupled
-    run is the same Covasim set-up driven by ``run_scenario`` with
-    :class:`gridgov.sim.covasim.CovasimOutbreak` on the Jiamusi preset at
-    scale 0.05 (170 compounds, about 51,800 households; city built inside the
-    timing): diagnoses reported to the real engine, zones, staffing, the
-    contact weights and mass tests of the intervention, the recorder.
+    process), in three rounds of four runs back to back (so a change of load
+    on the machine hits each of a round's runs alike):
 
-    - ``coupled``: the coupling, residents' requests switched off (target: under
-      1.25 x Covasim alone);
-    - ``coupled_with_requests``: the same with the scenario's default request
-      rates, so the closed loop of residents' tickets runs too (a gridgov
-      feature of its own, reported for scale);
+    - Covasim alone: the hybrid population, 20 agents infected on day 0,
+      Covasim's symptomatic testing (``test_prob``, ``symp_prob=0.1``, one day
+      to a result), stepped day by day; no intervention, so a bigger epidemic;
+    - the coupled run: the same Covasim set-up driven by ``run_scenario`` with
+      :class:`gridgov.sim.covasim.CovasimOutbreak` on the Jiamusi preset at
+      scale 0.05 (170 compounds, about 51,800 households; the city is built
+      before the timing, as an input): diagnoses reported to the real engine,
+      zones, staffing, the contact weights and mass tests of the intervention,
+      the recorder. It records the contact factor and mass-test chance of
+      every compound on every day;
+    - the replay: the same Covasim set-up with gridgov's intervention fed that
+      record from a file instead of by the engine. Its epidemic is the coupled
+      run's, infection for infection (checked), with none of gridgov's engine,
+      city or agent map in the loop;
+    - the coupled run with the scenario's default residents' requests.
+
+    Figures:
+
+    - ``same_epidemic_overhead``: coupled / replay - 1, per round, median
+      (target < 0.10); None when an epidemic differs from its replay;
+    - ``requests_overhead``: with requests / without - 1, per round, median
+      (target < 0.15);
+    - ``coupled``, ``coupled_with_requests``: seconds, against Covasim alone
+      (target: under 1.25 x Covasim alone, whose epidemic is bigger);
     - ``peak_rss``: peak memory of the coupled run (target: under 1.5 x Covasim
       alone's).
 
-    The coupled epidemic is not Covasim alone's: sealing cuts it (both
-    infection counts are printed). Each coupled figure carries the seconds
-    spent in the intervention inside Covasim's steps and in gridgov's engine
-    and runner outside them.
+    Each coupled figure carries the seconds spent in the intervention inside
+    Covasim's steps and in gridgov's engine and runner outside them.
 
 Skipped (one figure saying so) when the ``covasim`` extra is not installed.
 """
@@ -35,6 +46,7 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +67,35 @@ if mode == "alone":
                  n_days=days, verbose=0, interventions=[cv.test_prob(symp_prob=0.1, test_delay=1)])
     sim.init()
     for _ in range(days):
+        sim.run_one_step()
+    seconds = time.perf_counter() - start
+    out["infections"] = 20 + int(sim.diseases.covid.results["new_infections"][:days].sum())
+elif mode == "replay":
+    # Covasim with gridgov's own intervention, fed the coupled run's day-by-day
+    # contact factors and mass-test chances from a file instead of by the
+    # engine: the same epidemic, with nothing of gridgov's engine in the loop.
+    import gridgov.sim.covasim as gc
+    saved = np.load(sys.argv[4])
+    factors, tests = saved["factor"], saved["tests"]
+    intervention_class, recorder_class = gc._classes()
+    start = time.perf_counter()
+    sim = cv.Sim(dict(pop_size=agents, pop_type="hybrid", pop_infected=20, beta=0.016,
+                      rand_seed=1, n_days=days, verbose=0),
+                 interventions=[cv.test_prob(symp_prob=0.1, asymp_prob=0.0, test_delay=1),
+                                intervention_class(gc.CUT_LAYERS, 1)],
+                 analyzers=[recorder_class()])
+    sim.init()
+    replayed = sim.interventions["gridgov_zones"]
+    import types
+    agent_map = types.SimpleNamespace(compound=saved["compound"], compounds=range(factors.shape[1]))
+    coupling = gc._Coupling(agent_map, gc.CovasimOptions())
+    coupling.factor = np.ones(factors.shape[1])
+    coupling.test_prob = np.zeros(factors.shape[1])
+    replayed.coupling = coupling
+    sim.analyzers["gridgov"].coupling = coupling
+    for day in range(days):
+        coupling.factor = factors[day]
+        coupling.test_prob = tests[day]
         sim.run_one_step()
     seconds = time.perf_counter() - start
     out["infections"] = 20 + int(sim.diseases.covid.results["new_infections"][:days].sum())
@@ -83,10 +124,24 @@ else:
         '[outbreak]\ndriver = "covasim"\n[outbreak.options]\n'
         f'pop_size = {agents}\npop_infected = 20\nsymp_prob = 0.1\n'
         f'{requests}[run]\ndays = {days}\n')
-    start = time.perf_counter()
+    schedule = {"factor": [], "tests": []}
+    if mode == "coupled_recorded":
+        set_zones = gc.CovasimOutbreak._set_zones
+        def recording(self, zones):
+            set_zones(self, zones)
+            schedule["factor"].append(self._coupling.factor.copy())
+            schedule["tests"].append(self._coupling.test_prob.copy())
+            schedule["compound"] = self.map.compound
+        gc.CovasimOutbreak._set_zones = recording
+    city_start = time.perf_counter()
     city = scenario.build_city()
+    out["city_s"] = time.perf_counter() - city_start
+    start = time.perf_counter()
     result = run_scenario(scenario, city=city, driver=gc.CovasimOutbreak)
     seconds = time.perf_counter() - start
+    if mode == "coupled_recorded":
+        np.savez(sys.argv[4], factor=np.array(schedule["factor"]),
+                 tests=np.array(schedule["tests"]), compound=schedule["compound"])
     out["infections"] = result.summary["infections"]
     out["peak_compounds_sealed"] = result.summary["peak_compounds_sealed"]
     out["intervention_s"] = spent["intervention"]
@@ -98,9 +153,9 @@ print(json.dumps(out))
 """
 
 
-def _run(mode: str, agents: int, days: int) -> dict[str, Any]:
+def _run(mode: str, agents: int, days: int, schedule: str = "") -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, mode, str(agents), str(days)],
+        [sys.executable, "-c", _CHILD, mode, str(agents), str(days), schedule],
         capture_output=True,
         text=True,
         check=True,
@@ -118,6 +173,36 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return middle
 
 
+def _pairs(agents: int, days: int, repeat: int) -> dict[str, list[dict[str, Any]]]:
+    """``repeat`` rounds of the four runs, back to back, so load changes hit each alike.
+
+    Each round: Covasim alone, the coupled run (recording its day-by-day
+    contact factors and test chances), the replay of that record, and the
+    coupled run with residents' requests.
+    """
+    runs: dict[str, list[dict[str, Any]]] = {
+        "alone": [],
+        "coupled": [],
+        "replay": [],
+        "coupled_with_requests": [],
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        schedule = str(Path(folder) / "schedule.npz")
+        for _ in range(repeat):
+            runs["alone"].append(_run("alone", agents, days))
+            runs["coupled"].append(_run("coupled_recorded", agents, days, schedule))
+            runs["replay"].append(_run("replay", agents, days, schedule))
+            runs["coupled_with_requests"].append(_run("coupled_with_requests", agents, days))
+    return runs
+
+
+def _paired_overhead(runs: list[dict[str, Any]], bases: list[dict[str, Any]]) -> float:
+    """The median over rounds of run / baseline - 1 (each ratio within one round)."""
+    return statistics.median(
+        r["seconds"] / b["seconds"] - 1 for r, b in zip(runs, bases, strict=True)
+    )
+
+
 @benchmark("covasim_coupling")
 def covasim_coupling(quick: bool) -> dict[str, dict[str, object]]:
     """Covasim alone vs Covasim driven through gridgov's engine, 100,000 agents, 60 days."""
@@ -129,13 +214,43 @@ def covasim_coupling(quick: bool) -> dict[str, dict[str, object]]:
             }
         }
     agents, days, repeat = (20_000, 20, 1) if quick else (100_000, 60, 3)
-    got = {
-        mode: _median([_run(mode, agents, days) for _ in range(repeat)])
-        for mode in ("alone", "coupled", "coupled_with_requests")
-    }
+    runs = _pairs(agents, days, repeat)
+    got = {mode: _median(found) for mode, found in runs.items()}
     alone = got["alone"]
     size = f"{agents:,} agents, {days} days"
     out: dict[str, dict[str, object]] = {}
+    same = [r["infections"] for r in runs["coupled"]] == [r["infections"] for r in runs["replay"]]
+    out["same_epidemic_overhead"] = figure(
+        _paired_overhead(runs["coupled"], runs["replay"]) if same else None,
+        "x",
+        0.10,
+        f"the coupled run's time over Covasim's on the same epidemic, minus 1, {size}, "
+        f"median over {repeat} rounds of the two run back to back in fresh interpreters "
+        "(None when the epidemics differ)",
+        baseline=got["replay"]["seconds"],
+        baseline_what=(
+            "Covasim with gridgov's intervention fed the coupled run's recorded day-by-day "
+            "contact factors and mass-test chances from a file (no engine, no city, no "
+            "agent map): the same epidemic, every infection alike"
+        ),
+        coupled_s=got["coupled"]["runs_s"],
+        replay_s=got["replay"]["runs_s"],
+        infections=[r["infections"] for r in runs["coupled"]],
+        replay_infections=[r["infections"] for r in runs["replay"]],
+    )
+    with_requests = got["coupled_with_requests"]
+    out["requests_overhead"] = figure(
+        _paired_overhead(runs["coupled_with_requests"], runs["coupled"]),
+        "x",
+        0.15,
+        "the coupled run with the scenario's default residents' requests over the same run "
+        f"without them, minus 1, {size}, median over {repeat} rounds",
+        baseline=got["coupled"]["seconds"],
+        baseline_what="the coupled run without requests, in the same rounds",
+        with_requests_s=with_requests["runs_s"],
+        infections=with_requests["infections"],
+        baseline_infections=got["coupled"]["infections"],
+    )
     for mode, what in (
         ("coupled", "Covasim driven through gridgov (engine, zones, staffing, intervention)"),
         ("coupled_with_requests", "the same with residents' requests through the closed loop"),
@@ -147,7 +262,10 @@ def covasim_coupling(quick: bool) -> dict[str, dict[str, object]]:
             round(alone["seconds"] * 1.25, 4),
             f"{what}, {size}, median of {repeat} fresh interpreters",
             baseline=alone["seconds"],
-            baseline_what=f"Covasim alone, the same population, seeding and testing, {size}",
+            baseline_what=(
+                f"Covasim alone (no intervention: a bigger epidemic), the same population, "
+                f"seeding and testing, {size}"
+            ),
             runs_s=run["runs_s"],
             baseline_runs_s=alone["runs_s"],
             driver_setup_s=round(run["driver_setup_s"], 3),

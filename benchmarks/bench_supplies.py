@@ -22,7 +22,9 @@ from the building leads and volunteers the engine staffed there.
     supplies on (defaults, one min-cost dispatch a day), in seconds (median of
     5, interleaved with the baseline's runs so both see the same machine).
     Baseline: the same run without supplies; the figure's target is 1.3 x the
-    baseline. ``run_ratio``: the two divided (target < 1.3).
+    baseline. ``run_ratio``: the median of the five pairs' ratios, each pair
+    run back to back (target < 1.3); the ratio of the medians and of the
+    minima are given beside it.
 """
 
 from __future__ import annotations
@@ -193,6 +195,9 @@ def supplies_run(quick: bool) -> dict[str, Any]:
         without_runs.append(_median(lambda: run_scenario(plain, city=city), 1)[0])
         with_runs.append(_median(lambda: run_scenario(supplied, city=city), 1)[0])
     without_s, with_s = statistics.median(without_runs), statistics.median(with_runs)
+    # Each pair ran back to back on the same machine: the ratio of a pair cancels
+    # most of the others' load, and the median of the pairs' ratios is the figure.
+    pair_ratios = [w / b for w, b in zip(with_runs, without_runs, strict=True)]
     result = run_scenario(supplied, city=city)
     return {
         "run_with_supplies": figure(
@@ -209,6 +214,12 @@ def supplies_run(quick: bool) -> dict[str, Any]:
             household_days_unsupplied=result.summary["household_days_unsupplied"],
         ),
         "run_ratio": figure(
-            with_s / without_s, "x", RUN_RATIO_TARGET, "run with supplies / run without"
+            statistics.median(pair_ratios),
+            "x",
+            RUN_RATIO_TARGET,
+            "run with supplies / run without: the median of the interleaved pairs' ratios",
+            pair_ratios=[round(r, 3) for r in pair_ratios],
+            ratio_of_medians=round(with_s / without_s, 3),
+            ratio_of_minima=round(min(with_runs) / min(without_runs), 3),
         ),
     }

@@ -22,6 +22,7 @@ from os import PathLike
 from typing import Any
 from xml.etree import ElementTree
 
+import attrs
 import networkx as nx
 
 from gridgov.errors import ChainError, UnknownUnitError
@@ -59,44 +60,55 @@ class CommandChain:
         *,
         _owned: bool = False,
         _checked: bool = False,
+        _units: dict[str, Unit] | None = None,
     ) -> None:
         # ``_owned``: the graphs were made for this chain (by from_units), so
         # they need no defensive copy; ``_checked``: a city bundle's loader
         # already checked every rule below, row by row, and reported each at
-        # its file and line. Both are gridgov's own shortcuts, not API.
+        # its file and line; ``_units``: the graph's nodes as units, in its
+        # order (from_units has them). All gridgov's own shortcuts, not API.
         if not _checked:
             _validate(graph)
         self._graph: nx.DiGraph = nx.freeze(graph if _owned else graph.copy())
         links = co_building if co_building is not None else nx.Graph()
         self._co_building: nx.Graph = nx.freeze(links if _owned else links.copy())
-        self._level: dict[str, Level] = {}
-        self._units: dict[str, Unit] = {}
-        self._by_code: dict[str, str] = {}
-        self._children: dict[str, tuple[str, ...]] = {}
-        self._up: dict[str, tuple[str, ...]] = {}
-        pred = graph.pred
-        for node, data in graph.nodes(data=True):
-            level = Level(data["level"])
-            parents = list(pred[node])
-            unit = Unit(
-                id=node,
-                level=level,
-                name=str(data.get("name", "")),
-                parent=parents[0] if parents else None,
-                code=str(data.get("code", "")),
-                kind=str(data.get("kind", "")),
-            )
-            self._level[node] = level
-            self._units[node] = unit
-            if unit.code:
-                self._by_code[unit.code] = node
-        succ = graph.succ
-        for node in graph:
-            self._children[node] = tuple(sorted(succ[node]))
-        # Top-down so each node's chain is its own id plus its parent's chain.
-        for node in nx.topological_sort(graph):
-            parent = self._units[node].parent
-            self._up[node] = (node, *self._up[parent]) if parent is not None else (node,)
+        if _units is None:
+            _units = {}
+            pred = graph.pred
+            for node, data in graph.nodes(data=True):
+                parents = list(pred[node])
+                _units[node] = Unit(
+                    id=node,
+                    level=Level(data["level"]),
+                    name=str(data.get("name", "")),
+                    parent=parents[0] if parents else None,
+                    code=str(data.get("code", "")),
+                    kind=str(data.get("kind", "")),
+                )
+        # Compiled from the units (each naming its one commander, as the
+        # graph says): plain dicts for the hot paths.
+        self._units: dict[str, Unit] = _units
+        self._level: dict[str, Level] = {node: unit.level for node, unit in _units.items()}
+        self._by_code: dict[str, str] = {
+            unit.code: node for node, unit in _units.items() if unit.code
+        }
+        kids: dict[str, list[str]] = {}
+        by_level: dict[Level, list[Unit]] = {level: [] for level in Level}
+        for node, unit in _units.items():
+            by_level[unit.level].append(unit)
+            if unit.parent is not None:
+                kids.setdefault(unit.parent, []).append(node)
+        self._children: dict[str, tuple[str, ...]] = {
+            node: tuple(sorted(kids[node])) if node in kids else () for node in _units
+        }
+        # Top-down (a commander ranks above its units) so each node's chain is
+        # its own id plus its commander's chain.
+        up: dict[str, tuple[str, ...]] = {}
+        for level in Level:
+            for unit in by_level[level]:
+                parent = unit.parent
+                up[unit.id] = (unit.id, *up[parent]) if parent is not None else (unit.id,)
+        self._up = up
 
     # ----------------------------------------------------------- construction
 
@@ -120,29 +132,34 @@ class CommandChain:
             ChainError: duplicate ids, or any problem :class:`CommandChain` rejects.
         """
         graph = nx.DiGraph()
-        seen: set[str] = set()
+        made: dict[str, Unit] = {}
         duplicates: set[str] = set()
         edges: list[tuple[str, str]] = []
+        add_node = graph.add_node
         for unit in units:
-            if unit.id in seen:
+            if unit.id in made:
                 duplicates.add(unit.id)
-            seen.add(unit.id)
-            graph.add_node(
-                unit.id, level=unit.level.value, name=unit.name, code=unit.code, kind=unit.kind
-            )
+            name, code, kind = unit.name, unit.code, unit.kind
+            if type(name) is not str or type(code) is not str or type(kind) is not str:
+                name, code, kind = str(name), str(code), str(kind)
+                unit = attrs.evolve(unit, name=name, code=code, kind=kind)
+            made[unit.id] = unit
+            add_node(unit.id, level=unit.level.value, name=name, code=code, kind=kind)
             if unit.parent is not None:
                 edges.append((unit.parent, unit.id))
         for compound in compounds:
-            if compound.id in seen:
+            if compound.id in made:
                 duplicates.add(compound.id)
-            seen.add(compound.id)
-            graph.add_node(
-                compound.id,
-                level=Level.COMPOUND.value,
-                name=compound.name,
+            name, kind = str(compound.name), str(compound.kind)
+            made[compound.id] = Unit(
+                id=compound.id,
+                level=Level.COMPOUND,
+                name=name,
+                parent=compound.community,
                 code="",
-                kind=compound.kind,
+                kind=kind,
             )
+            add_node(compound.id, level=Level.COMPOUND.value, name=name, code="", kind=kind)
             edges.append((compound.community, compound.id))
         if duplicates:
             raise ChainError(
@@ -159,7 +176,8 @@ class CommandChain:
         graph.add_edges_from(edges)
         links = nx.Graph()
         links.add_edges_from(co_building)
-        return cls(graph, links, _owned=True, _checked=_checked)
+        # The graph's nodes are the units as given, in the same order.
+        return cls(graph, links, _owned=True, _checked=_checked, _units=made)
 
     @classmethod
     def read_graphml(cls, path: str | PathLike[str]) -> CommandChain:

@@ -37,7 +37,7 @@ import itertools
 import os
 import stat
 import tomllib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -416,8 +416,40 @@ def _encode(name: str, text: str) -> bytes:
 # ------------------------------------------------------------------ reading
 
 
-_Rows = Sequence[tuple[int, Sequence[str]]]
-_Check = Callable[[str, _Rows], None]
+class _Batch:
+    """Rows of a CSV file read together, kept column by column.
+
+    A big city's files hold hundreds of thousands of rows: kept as one list
+    per column (of strings, which the cyclic garbage collector never walks)
+    rather than a list and a tuple per row, reading them leaves almost no
+    objects for the collector to walk again and again. Iterating gives
+    ``(line, cells)`` per row, made on the fly.
+    """
+
+    __slots__ = ("columns", "lines")
+
+    def __init__(self, lines: Sequence[int], columns: list[list[str]]) -> None:
+        #: The line of each row (a range when the rows are on consecutive lines).
+        self.lines = lines
+        #: One list per column, in :data:`COLUMNS` order.
+        self.columns = columns
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[tuple[int, Sequence[str]]], width: int) -> _Batch:
+        if not rows:
+            return cls([], [[] for _ in range(width)])
+        columns = [list(c) for c in zip(*(r for _, r in rows), strict=True)]
+        return cls([line for line, _ in rows], columns)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def __iter__(self) -> Iterator[tuple[int, tuple[str, ...]]]:
+        return zip(self.lines, zip(*self.columns, strict=True), strict=True)
+
+
+_Rows = _Batch
+_Check = Callable[[str, _Batch], None]
 
 
 class _Stop(Exception):
@@ -427,13 +459,28 @@ class _Stop(Exception):
 class _Table:
     """The rows of one CSV file, cells in :data:`COLUMNS` order."""
 
-    __slots__ = ("rows", "shown")
+    __slots__ = ("batches", "shown")
 
     def __init__(self, shown: str) -> None:
         #: The file as problems name it.
         self.shown = shown
-        #: (line, cells) of every row with the right number of cells.
-        self.rows: list[tuple[int, Sequence[str]]] = []
+        #: The rows with the right number of cells, batch by batch.
+        self.batches: list[_Batch] = []
+
+    @property
+    def rows(self) -> list[tuple[int, Sequence[str]]]:
+        """(line, cells) of every row with the right number of cells."""
+        return [row for batch in self.batches for row in batch]
+
+    def cells(self) -> Iterator[tuple[str, ...]]:
+        """The cells of every row, row by row."""
+        return itertools.chain.from_iterable(zip(*b.columns, strict=True) for b in self.batches)
+
+    def column(self, index: int) -> list[str]:
+        """Every row's cell of one column."""
+        if len(self.batches) == 1:
+            return self.batches[0].columns[index]
+        return [cell for batch in self.batches for cell in batch.columns[index]]
 
 
 class _ReaderState:
@@ -450,7 +497,12 @@ class _ReaderState:
         self.city_unit: Unit | None = None
         self.city_name = ""
         # id -> (file, line) of every id of the bundle (one namespace).
-        self.owner: dict[str, tuple[str, int]] = {}
+        # (Kept as one int per id, the file's number times _SPAN plus the
+        # line: a tuple per id would be hundreds of thousands of objects for
+        # the garbage collector to walk; see ``where``.)
+        self.owner: dict[str, int] = {}
+        self.sources: list[str] = []
+        self.source_of: dict[str, int] = {}
         self.level: dict[str, Level] = {}
         self.parent: dict[str, str] = {}
         self.grid_kind: dict[str, str] = {}
@@ -467,6 +519,25 @@ class _ReaderState:
         self.shaky: set[str] = set()
         # Reading stopped at the cap: the count of problems is a lower bound.
         self.stopped = False
+        # Checked rows are kept to build the city (not when only checking).
+        self.keep = True
+
+    # -------------------------------------------------------------- ids
+
+    def source(self, shown: str) -> int:
+        """The ``owner`` code of line 0 of the file ``shown``."""
+        code = self.source_of.get(shown)
+        if code is None:
+            code = self.source_of[shown] = len(self.sources) * _SPAN
+            self.sources.append(shown)
+        return code
+
+    def where(self, value: str) -> tuple[str, int] | None:
+        """(file, line) where the id ``value`` was first given, or None."""
+        code = self.owner.get(value)
+        if code is None:
+            return None
+        return self.sources[code // _SPAN], code % _SPAN
 
     # -------------------------------------------------------------- problems
 
@@ -635,7 +706,7 @@ class _FileReader(_ReaderState):
                 code=values.get("code", ""),
                 kind=values.get("kind", ""),
             )
-            self.owner[self.city_id] = (shown, line_of("id", "city") or header)
+            self.owner[self.city_id] = self.source(shown) + (line_of("id", "city") or header)
             self.level[self.city_id] = Level.CITY
             self.broken.discard(_TOML)
 
@@ -744,6 +815,10 @@ class _FileReader(_ReaderState):
         except _Stop:
             return
         del data
+        plain = _plain(text)
+        if plain is not None:
+            self._read_plain(shown, plain, table, check, columns)
+            return
         reader = csv.reader(io.StringIO(text, newline=""), strict=True)
         try:
             header = next(reader, None)
@@ -758,41 +833,88 @@ class _FileReader(_ReaderState):
             order = [index.get(c, width) for c, _ in columns]
             identity = order == list(range(width))
             last = reader.line_num
-            quoted = '"' in text
             while not self.full:
                 batch: list[tuple[int, Sequence[str]]] = []
-                if not quoted:
-                    # No quoting, so no cell spans lines: row i of a chunk is
-                    # on line last + 1 + i, and whole chunks go at C speed.
-                    chunk = list(itertools.islice(reader, _CHUNK))
-                    if not chunk:
-                        break
-                    lines = range(last + 1, last + 1 + len(chunk))
-                    last += len(chunk)
-                    if identity and set(map(len, chunk)) == {width}:
-                        batch = list(zip(lines, chunk, strict=True))
-                    else:
-                        for line, row in zip(lines, chunk, strict=True):
-                            self.take(shown, line, row, width, order, identity, batch)
-                else:
-                    read = 0
-                    for row in itertools.islice(reader, _CHUNK):
-                        read += 1
-                        line = last + 1
-                        last = reader.line_num
-                        self.take(shown, line, row, width, order, identity, batch)
-                    if not read:
-                        break
-                if check is None:
-                    table.rows.extend(batch)
-                    continue
-                check(shown, batch)
-                if not self.count:
-                    table.rows.extend(batch)
+                read = 0
+                for row in itertools.islice(reader, _CHUNK):
+                    read += 1
+                    line = last + 1
+                    last = reader.line_num
+                    self.take(shown, line, row, width, order, identity, batch)
+                if not read:
+                    break
+                self._keep(shown, table, check, _Batch.of_rows(batch, len(columns)))
             else:
                 self.stopped = True
         except csv.Error as exc:
             self.problem(shown, reader.line_num, "(file)", f"not CSV: {exc}")
+
+    def _keep(self, shown: str, table: _Table, check: _Check | None, batch: _Batch) -> None:
+        """Check one batch and keep it while the bundle has no problem."""
+        if check is None:
+            table.batches.append(batch)
+            return
+        check(shown, batch)
+        if self.keep and not self.count:
+            table.batches.append(batch)
+
+    def _read_plain(
+        self,
+        shown: str,
+        text: str,
+        table: _Table,
+        check: _Check | None,
+        columns: Sequence[tuple[str, bool]],
+    ) -> None:
+        """Read a CSV text without quotes (so no cell spans lines) and with
+        "\\n" line ends: the common case, split at C speed, row i of a batch
+        on line ``first + i``; it reads exactly as ``csv.reader`` would."""
+        end = text.find("\n")
+        head = text if end < 0 else text[:end]
+        if not text:
+            self.problem(shown, 1, "(header)", "empty file (expected a header line)")
+            return
+        if _long_field([head]) is not None:
+            self.problem(shown, 1, "(file)", f"not CSV: {_TOO_LONG}{csv.field_size_limit()})")
+            return
+        header = head.split(",") if head else []
+        index = self.check_header(shown, header, columns)
+        if index is None:
+            return
+        width = len(header)
+        order = [index.get(c, width) for c, _ in columns]
+        identity = order == list(range(width))
+        first = 2
+        for lines in _line_batches(text, len(text) if end < 0 else end + 1):
+            if self.full:
+                break
+            count = len(lines)
+            long = _long_field(lines)
+            if long is not None:  # as csv.reader: that batch is lost, reading stops
+                message = f"not CSV: {_TOO_LONG}{csv.field_size_limit()})"
+                self.problem(shown, first + long, "(file)", message)
+                return
+            if (width > 1 or "" not in lines) and all(
+                n == width - 1 for n in set(map(str.count, lines, itertools.repeat(",")))
+            ):
+                flat = ",".join(lines).split(",")
+                cells = [flat[i::width] for i in range(width)]
+                del flat
+                blank = [""] * count
+                batch = _Batch(
+                    range(first, first + count),
+                    [cells[i] if i < width else blank for i in order],
+                )
+            else:
+                rows: list[tuple[int, Sequence[str]]] = []
+                for line, text_line in enumerate(lines, first):
+                    row = text_line.split(",") if text_line else []
+                    self.take(shown, line, row, width, order, identity, rows)
+                batch = _Batch.of_rows(rows, len(columns))
+            first += count
+            self._keep(shown, table, check, batch)
+        if self.full:
+            self.stopped = True
 
     def take(
         self,
@@ -877,12 +999,12 @@ class _UnitChecks(_FileReader):
         if not value:
             self.problem(shown, line, "id", "empty (every row needs an id)")
             return False
-        first = self.owner.get(value)
+        first = self.where(value)
         if first is not None:
             where = f"{first[0]}:{first[1]}"
             self.problem(shown, line, "id", f"duplicate id {value!r} (first at {where})", value)
             return False
-        self.owner[value] = (shown, line)
+        self.owner[value] = self.source(shown) + line
         return True
 
     def quiet(self, ref: str, *files: str) -> bool:
@@ -893,7 +1015,7 @@ class _UnitChecks(_FileReader):
 
     def unknown(self, value: str, what: str, choices: Iterable[str]) -> str:
         """What is wrong with a reference to an id that is not a ``what``."""
-        owner = self.owner.get(value)
+        owner = self.where(value)
         if owner is not None:
             level = self.level.get(value)
             is_a = f"a {level.value}" if level is not None else f"in {Path(owner[0]).name}"
@@ -1053,7 +1175,32 @@ class _UnitChecks(_FileReader):
                 elif number < 1:
                     self.problem(shown, line, "entrances", f"must be 1 or more, got {number}", cid)
 
+    def _buildings_fine(self, shown: str, rows: _Batch) -> bool:
+        """True when a batch of buildings has no problem, checked column by
+        column over distinct values (as :meth:`_people_fine`); the batch's
+        ids are recorded only when it is fine."""
+        ids, grids, compounds, households = rows.columns
+        fresh = set(ids)
+        if len(fresh) != len(ids) or "" in fresh or not self.owner.keys().isdisjoint(fresh):
+            return False
+        level_of = self.level
+        if any(level_of.get(g) is not Level.GRID for g in set(grids)):
+            return False
+        community_of = self.community_of_compound
+        parent_of = self.parent
+        for grid, compound in set(zip(grids, compounds, strict=True)):
+            if compound and community_of.get(compound) != parent_of[grid]:
+                return False
+        if not all(h.isascii() and h.isdigit() for h in set(households)):
+            return False
+        base = self.source(shown)
+        self.owner.update(zip(ids, map(base.__add__, rows.lines), strict=True))
+        self.buildings.update(ids)
+        return True
+
     def check_buildings(self, shown: str, rows: _Rows) -> None:
+        if rows and self._buildings_fine(shown, rows):
+            return
         level_of = self.level
         parent_of = self.parent
         compounds = self.community_of_compound
@@ -1136,6 +1283,7 @@ class _Reader(_UnitChecks):
                 self.shown, 0, "(bundle)", "not a folder (a city bundle is a folder with city.toml)"
             )
             return None
+        self.keep = build
         try:
             self.read_toml()
         except _StopBundle:
@@ -1233,12 +1381,13 @@ class _Reader(_UnitChecks):
         person_kinds = tuple(_PERSON_KINDS)
         worker_kinds = tuple(_WORKER_KINDS)
         owner = self.owner
+        base = self.source(shown)
         if rows and self._people_fine(rows):
             return
         for line, (pid, kind, home, role, post, employer, worker) in rows:
             # Person ids share the namespace: claim inline (the hot loop of a big city).
             if pid and pid not in owner:
-                owner[pid] = (shown, line)
+                owner[pid] = base + line
             else:
                 self.claim(shown, line, pid)
             if kind not in _PERSON_KINDS:
@@ -1298,9 +1447,7 @@ class _Reader(_UnitChecks):
 
         The batch's ids are recorded only when it is fine.
         """
-        ids, kinds, homes, roles, posts, employers, workers = zip(
-            *(r for _, r in rows), strict=True
-        )
+        ids, kinds, homes, roles, posts, employers, workers = rows.columns
         level_of = self.level
         known = self.owner
         fresh = set(ids)
@@ -1319,8 +1466,8 @@ class _Reader(_UnitChecks):
             return False
         if not set(workers) - {""} <= _WORKER_KINDS.keys():
             return False
-        shown = self._file("people.csv")
-        known.update(zip(ids, ((shown, line) for line, _ in rows), strict=True))
+        base = self.source(self._file("people.csv"))
+        known.update(zip(ids, map(base.__add__, rows.lines), strict=True))
         return True
 
     def check_links(self, shown: str, rows: _Rows) -> None:
@@ -1359,7 +1506,7 @@ class _Reader(_UnitChecks):
         units = [self.city_unit]
         units.extend(
             Unit(id=uid, level=_LEVELS[level], name=name, parent=parent, code=code, kind=kind)
-            for _, (uid, parent, level, kind, name, code) in units_table.rows
+            for uid, parent, level, kind, name, code in units_table.cells()
         )
         compounds = [
             Compound(
@@ -1369,11 +1516,11 @@ class _Reader(_UnitChecks):
                 kind=kind or "residential",
                 entrances=int(entrances) if entrances else 1,
             )
-            for _, (cid, community, name, kind, entrances) in compounds_table.rows
+            for cid, community, name, kind, entrances in compounds_table.cells()
         ]
         buildings = [
             Building(id=bid, grid=grid, compound=compound or None, households=int(households))
-            for _, (bid, grid, compound, households) in buildings_table.rows
+            for bid, grid, compound, households in buildings_table.cells()
         ]
         organisations = [
             Organisation(
@@ -1384,25 +1531,27 @@ class _Reader(_UnitChecks):
                 staff=int(staff) if staff else 0,
                 exclusive_grid=exclusive or None,
             )
-            for _, (oid, kind, community, name, staff, exclusive) in organisations_table.rows
+            for oid, kind, community, name, staff, exclusive in organisations_table.cells()
         ]
+        # People column by column (a big city has hundreds of thousands): one
+        # Post per distinct normal post, shared, as a preset shares them.
         posts: dict[tuple[str, str], Post] = {}
-        kinds = _PERSON_KINDS
-        workers = _WORKER_KINDS
-        people = []
-        for _, (pid, kind, home, role, post, employer, worker) in people_table.rows:
-            key = (role, post)
-            normal = posts.get(key)
-            if normal is None:
-                normal = posts[key] = Post(role, post)
-            people.append(
-                Person(
-                    id=pid,
-                    kind=kinds[kind],
-                    home=home,
-                    normal_post=normal,
-                    employer=employer or None,
-                    grid_worker_kind=workers[worker] if worker else None,
+        workers: dict[str, GridWorkerKind | None] = {"": None, **_WORKER_KINDS}
+        people: list[Person] = []
+        for batch in people_table.batches:
+            ids, kinds, homes, roles, places, employers, grid_workers = batch.columns
+            for key in dict.fromkeys(zip(roles, places, strict=True)):
+                if key not in posts:
+                    posts[key] = Post(*key)
+            people.extend(
+                map(
+                    Person,
+                    ids,
+                    map(_PERSON_KINDS.__getitem__, kinds),
+                    homes,
+                    map(posts.__getitem__, zip(roles, places, strict=True)),
+                    [employer or None for employer in employers],
+                    map(workers.__getitem__, grid_workers),
                 )
             )
         links = [(o.id, o.community) for o in organisations]
@@ -1417,6 +1566,60 @@ class _Reader(_UnitChecks):
 
 class _StopBundle(_Stop):
     """The bundle cannot be read at all (e.g. a newer format)."""
+
+
+# An id's owner code: the number of its file times this, plus its line.
+_SPAN = 1 << 40
+# Characters of text split into lines at a time by the plain reader.
+_TOO_LONG = "field larger than field limit ("
+_PIECE = 1 << 22
+
+
+def _plain(text: str) -> str | None:
+    """``text`` with "\\n" line ends when it reads the same split at commas
+    and line ends as through ``csv.reader`` (no quotes, no carriage return
+    but in CRLF); else None."""
+    if '"' in text:
+        return None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:
+            return None
+    return text
+
+
+def _long_field(lines: Sequence[str]) -> int | None:
+    """The index of the first line with a cell longer than the csv module's
+    field limit (which ``csv.reader`` refuses), else None."""
+    limit = csv.field_size_limit()
+    if max(map(len, lines), default=0) <= limit:
+        return None
+    for i, line in enumerate(lines):
+        if len(line) > limit and max(map(len, line.split(","))) > limit:
+            return i
+    return None  # pragma: no cover - a line this long always has a long cell
+
+
+def _line_batches(text: str, start: int) -> Iterator[list[str]]:
+    """The lines of ``text`` from offset ``start``, :data:`_CHUNK` at a time
+    (a final line end ends the last line; it does not start an empty one)."""
+    pending: list[str] = []
+    size = len(text)
+    pos = start
+    while pos < size:
+        end = text.find("\n", pos + _PIECE)
+        if end < 0:
+            piece = text[pos:-1] if text.endswith("\n") else text[pos:]
+            pos = size
+        else:
+            piece = text[pos:end]
+            pos = end + 1
+        pending.extend(piece.split("\n"))
+        while len(pending) >= _CHUNK:
+            yield pending[:_CHUNK]
+            del pending[:_CHUNK]
+    if pending:
+        yield pending
 
 
 def _integer(text: str) -> int | None:

@@ -10,6 +10,8 @@ compound, households per unit, people per home community).
 from __future__ import annotations
 
 import difflib
+import itertools
+import operator
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -181,11 +183,11 @@ class City:
             count = households[grid]
             for up in chain.chain_of_command(grid)[1:]:
                 households[up] += count
-        at_home: defaultdict[str, list[str]] = defaultdict(list)
-        at_post: defaultdict[str, list[str]] = defaultdict(list)
-        for person in self._people.values():
-            at_home[person.home].append(person.id)
-            at_post[person.normal_post.unit].append(person.id)
+        # People run in blocks of the same home (and often the same post):
+        # each run is added at C speed.
+        people = self._people.values()
+        self._people_at_home = _grouped(map(_HOME, people), map(_ID, people))
+        self._people_at_post = _grouped(map(_POST_UNIT, people), map(_ID, people))
         committees: defaultdict[str, set[str]] = defaultdict(set)
         for org in self._organisations.values():
             committees[org.community].add(org.id)
@@ -195,8 +197,6 @@ class City:
         self._grids_of_compound = {k: tuple(sorted(v)) for k, v in grids_of.items()}
         self._compounds_of_grid = {k: tuple(sorted(v)) for k, v in compounds_of.items()}
         self._households = dict(households)
-        self._people_at_home = {k: tuple(v) for k, v in at_home.items()}
-        self._people_at_post = {k: tuple(v) for k, v in at_post.items()}
         self._committees = {
             c: BigPartyCommittee(community=c, members=tuple(sorted(m)))
             for c, m in committees.items()
@@ -584,14 +584,35 @@ def _expected(value: str, allowed: Iterable[str]) -> str:
 
 
 def _unique(items: Iterable[Any], what: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    items = list(items)
+    out: dict[str, Any] = dict(zip(map(_ID, items), items, strict=True))
+    if len(out) == len(items):
+        return out
+    seen: set[str] = set()
     dup: set[str] = set()
     for item in items:
-        if item.id in out:
-            dup.add(item.id)
-        out[item.id] = item
-    if dup:
-        shown = sorted(dup)
-        problems = [Problem("", 0, f"{what} {i}", f"duplicate {what} id {i}") for i in shown]
-        raise CityError(problems, dup, f"duplicate {what} ids: {', '.join(shown)}")
-    return out
+        (dup if item.id in seen else seen).add(item.id)
+    shown = sorted(dup)
+    problems = [Problem("", 0, f"{what} {i}", f"duplicate {what} id {i}") for i in shown]
+    raise CityError(problems, dup, f"duplicate {what} ids: {', '.join(shown)}")
+
+
+_ID = operator.attrgetter("id")
+_HOME = operator.attrgetter("home")
+_POST_UNIT = operator.attrgetter("normal_post.unit")
+
+
+def _grouped(keys: Iterable[str], values: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Each key's values, in order (a run of equal keys is added in one step)."""
+    out: dict[str, list[str]] = {}
+    for key, run in itertools.groupby(zip(keys, values, strict=True), _FIRST):
+        found = out.get(key)
+        if found is None:
+            out[key] = list(map(_SECOND, run))
+        else:
+            found.extend(map(_SECOND, run))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+_FIRST = operator.itemgetter(0)
+_SECOND = operator.itemgetter(1)

@@ -24,25 +24,25 @@ its depots, the parameters) and a :class:`SupplyDay` (stock on hand, demand,
 hands) and returns a frozen :class:`DispatchPlan`: the flow on every edge,
 deliveries and unmet demand per compound with the *binding constraint* named
 (``stock``, ``transport``, ``checkpoint``, ``hands``), and requests for more
-building leads where hands were short. It solves, per category, a min-cost
-flow on a networkx graph (:func:`networkx.network_simplex`): delivered goods
-are maximised first, carried-over demand is served before fresh demand, and
-among those plans the goods travel the shortest distance along the chain
-(same street 0, same district 2, across districts 4 links; a district-level
-depot 1 or 3, the city warehouse 2).
+building leads where hands were short.
 
-Two aggregations keep the graph small, both exact for a category (see
-``docs/supplies.md``): depots at the same unit that serve the same area are
-one node (their edges and costs are identical), and the compounds of a
-community are one node with two edges to the sink, one for carried-over
-demand and one for fresh demand, sized by the sum of each compound's
-deliverable amount (below a community every compound is one link away, so any
-split within these sums is feasible and costs the same). Categories share the
-depots' dispatch, the hubs, the checkpoints and the hands: they are planned
-one after the other in the order of :attr:`SupplyParams.categories` (medicine
-first by default), each on what the earlier ones left. Within a category the
-plan is optimal; across categories it is a priority order, not a joint
-optimum.
+Categories share the depots' dispatch, the hubs, the checkpoints and the
+hands, so they are planned together: a multi-commodity min-cost flow over
+the graph of :meth:`SupplyNetwork.graph` (networkx: depot groups -> street
+hubs -> communities -> compounds), solved as an integer linear program by
+HiGHS (:func:`scipy.optimize.milp`) in two steps. First the most kilograms
+delivered, all categories counted alike (so the plan never leaves more unmet
+than greedy, which is one of the plans it chooses among); then, at that
+amount, the cheapest plan: carried-over demand before fresh demand, then
+categories in the order of :attr:`SupplyParams.categories` (medicine first
+by default), then the shortest distance along the chain (same street 0, same
+district 2, across districts 4 links; a district-level depot 1 or 3, the
+city warehouse 2). Depots at the same unit that serve the same area are one
+node of the graph (their edges and costs are identical; what each sends is
+its own variable, within its stock and dispatch), and the graph is compiled
+once per network and reused every day. Below a street hub every kilogram
+costs the same, so the street's goods are shared among its compounds in
+proportion to their demand, carried-over part first (see ``docs/supplies.md``).
 
 :func:`plan_greedy` is the reference to beat: categories in the same order,
 compounds in id order, each served from its nearest depot first.
@@ -51,7 +51,6 @@ compounds in id order, each served from its nearest depot first.
 from __future__ import annotations
 
 import importlib
-import itertools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -61,7 +60,7 @@ import attrs
 import networkx as nx
 
 from gridgov.city import City
-from gridgov.errors import CommandError, DepotsError, NotFoundError, Problem
+from gridgov.errors import CommandError, DepotsError, InvariantError, NotFoundError, Problem
 from gridgov.model import Depot, Level
 
 __all__ = [
@@ -321,6 +320,10 @@ class SupplyNetwork:
             for s in self.street_district
         }
         self.households = {c: city.households(c) for c in city.compounds}
+        self._graphs: dict[bool, nx.DiGraph] = {}
+        self._layouts: dict[bool, _Layout] = {}
+        self._reaching: dict[str, tuple[str, ...]] = {}
+        self._programs: dict[tuple[bool, tuple[str, ...], tuple[str, ...]], _Program] = {}
         if self.positions is not None:
             needed = {unit for _, unit in self.attach.values()} | set(self.street_compounds)
             missing = sorted(needed - set(self.positions))
@@ -362,6 +365,71 @@ class SupplyNetwork:
         """Whether a depot ships to a compound at all."""
         return self.distance(depot, self.compound_street[compound]) is not None
 
+    def reaching(self, street: str) -> tuple[str, ...]:
+        """The depots that ship to ``street``'s hub, sorted."""
+        cached = self._reaching.get(street)
+        if cached is None:
+            cached = tuple(d for d in sorted(self.depots) if self.distance(d, street) is not None)
+            self._reaching[street] = cached
+        return cached
+
+    def graph(self, aggregate: bool = True) -> nx.DiGraph:
+        """The supply chain as a networkx graph (built once, then shared).
+
+        Nodes: depot groups ``("group", level, unit, serves)`` (depots at the
+        same unit serving the same area; ``aggregate=False``: one
+        ``("depot", id)`` node each) with their ``depots``; ``("hub", street)``
+        with its ``capacity``; ``("community", id)``; ``("compound", id)`` with
+        its checkpoint ``capacity``. Edges carry the ``weight`` of a kilogram:
+        a group reaches every hub of its area at :meth:`distance`, and a hub
+        its communities and their compounds at one link each (0 with real
+        distances). Do not change it: the planner compiles it once.
+        """
+        cached = self._graphs.get(aggregate)
+        if cached is not None:
+            return cached
+        graph = nx.DiGraph()
+        for depot in sorted(self.depots):
+            group = _group_key(self, depot, aggregate)
+            if group not in graph:
+                graph.add_node(group, kind="group", depots=[])
+            graph.nodes[group]["depots"].append(depot)
+            for street in self.street_compounds:
+                distance = self.distance(depot, street)
+                if distance is not None:
+                    graph.add_edge(group, ("hub", street), weight=distance)
+        for street, compounds in self.street_compounds.items():
+            graph.add_node(("hub", street), kind="hub", capacity=self.hub_capacity[street])
+            for compound in compounds:
+                community = ("community", self.compound_community[compound])
+                graph.add_edge(("hub", street), community, weight=self.down)
+                graph.add_node(
+                    ("compound", compound), kind="compound", capacity=self.checkpoint[compound]
+                )
+                graph.add_edge(community, ("compound", compound), weight=self.down)
+        self._graphs[aggregate] = graph
+        return graph
+
+    def program(
+        self, aggregate: bool, compounds: tuple[str, ...], categories: tuple[str, ...]
+    ) -> _Program:
+        """The planner's integer program for these compounds (the last few kept)."""
+        key = (aggregate, compounds, categories)
+        program = self._programs.get(key)
+        if program is None:
+            program = _Program(self, self.layout(aggregate), compounds, categories)
+            if len(self._programs) >= 4:
+                self._programs.pop(next(iter(self._programs)))
+            self._programs[key] = program
+        return program
+
+    def layout(self, aggregate: bool = True) -> _Layout:
+        """The planner's compiled form of :meth:`graph` (built once, then shared)."""
+        cached = self._layouts.get(aggregate)
+        if cached is None:
+            cached = self._layouts[aggregate] = _Layout(self, aggregate)
+        return cached
+
 
 def positions_from_geometry(city: City, geometry: Any) -> dict[str, tuple[float, float]]:
     """Where each street, district and the city lie: the centroids of their shapes, in metres.
@@ -393,7 +461,7 @@ def positions_from_geometry(city: City, geometry: Any) -> dict[str, tuple[float,
 
 
 class _Residual:
-    """Capacities shared by the categories, used up one category after another."""
+    """Capacities shared by the categories, as they are used up."""
 
     def __init__(self, network: SupplyNetwork, day: SupplyDay) -> None:
         self.dispatch = {d: network.depots[d].dispatch for d in network.depots}
@@ -404,8 +472,6 @@ class _Residual:
         compounds = [c for c, per in day.demand.items() if any(v > 0 for v in per.values())]
         self.gate = {c: network.checkpoint[c] for c in compounds}
         self.hands = {c: max(0, int(day.hands.get(c, 0))) for c in compounds}
-        #: Gate and hands before each category took its share (for naming the binding).
-        self.before: dict[tuple[str, str], tuple[int, int]] = {}
 
     def cap(self, compound: str) -> int:
         return min(self.gate[compound], self.hands[compound])
@@ -439,14 +505,13 @@ def _check_day(network: SupplyNetwork, day: SupplyDay) -> None:
 def plan_dispatch(
     network: SupplyNetwork, day: SupplyDay, *, aggregate: bool = True
 ) -> DispatchPlan:
-    """The day's dispatch as a min-cost flow per category (see the module docstring).
+    """The day's dispatch as one min-cost flow of every category (see the module docstring).
 
     Args:
         network: depots, hubs, compounds and parameters.
         day: stock on hand, demand and hands.
-        aggregate: solve on the aggregated graph (depots by unit and area,
-            compounds by community); ``False`` solves the full graph, one
-            node per depot and compound, with the same result (slower; kept
+        aggregate: depots at the same unit serving the same area are one
+            node; ``False``: one node per depot, with the same result (kept
             to show that the aggregation is exact).
 
     Returns:
@@ -460,8 +525,8 @@ def plan_dispatch(
     _check_day(network, day)
     residual = _Residual(network, day)
     result = _Result()
-    for category in _ordered_categories(network, day):
-        _solve_category(network, day, residual, result, category, aggregate)
+    categories = _ordered_categories(network, day)
+    _solve_joint(network, day, residual, result, categories, aggregate)
     return result.finish("min_cost", network, day, residual)
 
 
@@ -484,10 +549,6 @@ def plan_greedy(network: SupplyNetwork, day: SupplyDay) -> DispatchPlan:
             want = int(day.demand[compound].get(category, 0))
             if want <= 0:
                 continue
-            residual.before[(compound, category)] = (
-                residual.gate[compound],
-                residual.hands[compound],
-            )
             street = network.compound_street[compound]
             need = min(want, residual.cap(compound), residual.hub[street])
             if need <= 0:
@@ -603,36 +664,27 @@ def _bindings(
     want: int,
     got: int,
 ) -> list[tuple[str, int]]:
-    """Which constraints kept the rest of ``want`` from ``compound``, and how much each.
+    """What kept the rest of ``want`` from ``compound``: the first constraint found
+    full on the way from its doors back to the depots, once the plan is made.
 
-    What lay beyond the compound's gate or hands when its category's turn
-    came is theirs; the rest is upstream: its street hub was full, or the
-    depots that reach it had no stock left, or had stock but no dispatch.
+    Its gate or hands full (``checkpoint`` or ``hands``, whichever has less
+    room left); else its street hub full (``transport``); else, when a depot
+    that reaches it still holds the goods, that depot's dispatch (``transport``);
+    else ``stock``.
     """
-    gate, hands = residual.before.get((compound, category), (0, 0))
     short = want - got
-    local = min(short, max(0, want - min(gate, hands)))
-    out: list[tuple[str, int]] = []
-    if local > 0:
-        out.append(("hands" if hands < gate else "checkpoint", local))
-    rest = short - local
-    if rest > 0:
-        street = network.compound_street[compound]
-        if residual.hub[street] <= 0:
-            binding = "transport"
-        elif any(
-            residual.stock[d].get(category, 0) > 0
-            for d in network.depots
-            if network.distance(d, street) is not None
-        ):
-            binding = "transport"  # stock is there, but no depot holding it can send more
-        else:
-            binding = "stock"
-        out.append((binding, rest))
-    return out
+    if residual.cap(compound) <= 0:
+        hands, gate = residual.hands[compound], residual.gate[compound]
+        return [("hands" if hands < gate else "checkpoint", short)]
+    street = network.compound_street[compound]
+    if residual.hub[street] <= 0:
+        return [("transport", short)]
+    if any(residual.stock[d].get(category, 0) > 0 for d in network.reaching(street)):
+        return [("transport", short)]  # stock is there, but no depot holding it can send more
+    return [("stock", short)]
 
 
-# -------------------------------------------------------- the min-cost flow
+# ------------------------------------------------------ the joint min-cost plan
 
 
 def _group_key(network: SupplyNetwork, depot: str, aggregate: bool) -> tuple[str, ...]:
@@ -642,271 +694,335 @@ def _group_key(network: SupplyNetwork, depot: str, aggregate: bool) -> tuple[str
     return ("group", level.value, unit, network.depots[depot].serves)
 
 
-def _solve_category(
+class _Layout:
+    """The static part of the flow network, compiled once from the networkx graph.
+
+    Depot groups (depots at the same unit serving the same area: their edges
+    and costs are identical) reach every street hub of their area directly,
+    at the distance of :meth:`SupplyNetwork.distance`; hubs feed their
+    compounds. The graph is :meth:`SupplyNetwork.graph`; this is its edge
+    list as arrays, read once per network and reused every day.
+    """
+
+    def __init__(self, network: SupplyNetwork, aggregate: bool) -> None:
+        graph = network.graph(aggregate)
+        #: Group -> its depots, sorted.
+        self.members: dict[tuple[str, ...], tuple[str, ...]] = {
+            node: tuple(data["depots"])
+            for node, data in sorted(graph.nodes(data=True))
+            if data.get("kind") == "group"
+        }
+        #: Group -> ((street, distance), ...) it reaches, sorted by street.
+        self.reach: dict[tuple[str, ...], tuple[tuple[str, int], ...]] = {
+            group: tuple(
+                sorted((v[1], int(d["weight"])) for _, v, d in graph.out_edges(group, data=True))
+            )
+            for group in self.members
+        }
+        #: Depot -> its group.
+        self.group_of = {d: g for g, depots in self.members.items() for d in depots}
+        #: The largest distance of any group to any hub (for the rewards).
+        self.longest = max((d for edges in self.reach.values() for _, d in edges), default=0)
+
+
+def _solve_joint(
     network: SupplyNetwork,
     day: SupplyDay,
     residual: _Residual,
     result: _Result,
-    category: str,
+    categories: Sequence[str],
     aggregate: bool,
 ) -> None:
-    # What each compound can still take of this category today (within its
-    # gate and hands), the carried-over part first.
-    take: dict[str, tuple[int, int]] = {}  # compound -> (carried part, total)
-    for compound, per in day.demand.items():
-        got = result.delivered[compound][category] if compound in result.delivered else 0
-        want = int(per.get(category, 0)) - got
-        if want <= 0:
-            continue
-        residual.before.setdefault(
-            (compound, category), (residual.gate[compound], residual.hands[compound])
-        )
+    """Plan every category at once: a multi-commodity min-cost flow, solved as an
+    integer linear program by HiGHS (see :class:`_Program`)."""
+    rank = {k: i for i, k in enumerate(categories)}
+    # What each compound can take of each category (carried part, fresh part).
+    take: dict[str, dict[str, tuple[int, int]]] = {}
+    for compound in sorted(residual.gate):
         cap = residual.cap(compound)
         street = network.compound_street[compound]
-        total = min(want, cap)
-        if total <= 0 or residual.hub[street] <= 0:
+        if cap <= 0 or residual.hub[street] <= 0:
             continue
-        owed = int(day.carried.get(compound, {}).get(category, 0)) - got
-        take[compound] = (min(max(0, owed), total), total)
-    supply: dict[str, int] = {}
-    for depot in network.depots:
-        kg = min(residual.stock[depot].get(category, 0), residual.dispatch[depot])
-        if kg > 0:
-            supply[depot] = kg
+        per: dict[str, tuple[int, int]] = {}
+        for category, kg in sorted(day.demand[compound].items(), key=lambda i: rank[i[0]]):
+            want = int(kg)
+            if want <= 0:
+                continue
+            owed = min(want, max(0, int(day.carried.get(compound, {}).get(category, 0))))
+            per[category] = (owed, want - owed)
+        if per:
+            take[compound] = per
+    wanted = {k for per in take.values() for k in per}
+    supply: dict[tuple[str, str], int] = {}  # (depot, category) -> kg it can send
+    for depot in sorted(network.depots):
+        if residual.dispatch[depot] <= 0:
+            continue
+        for category, kg in sorted(residual.stock[depot].items()):
+            if category in wanted and min(kg, residual.dispatch[depot]) > 0:
+                supply[(depot, category)] = min(kg, residual.dispatch[depot])
     if not take or not supply:
         return
-    keys = {d: _group_key(network, d, aggregate) for d in supply}
-    graph = _graph(network, residual, take, supply, keys, aggregate)
-    _, flow = nx.network_simplex(graph)
-    _apply_flow(network, residual, result, category, take, supply, flow, aggregate, keys)
+    program = network.program(aggregate, tuple(take), tuple(categories))
+    values = program.solve(residual, take, supply)
+    if values is not None:
+        _apply_joint(network, residual, result, program, take, values, categories)
 
 
-def _graph(
-    network: SupplyNetwork,
-    residual: _Residual,
-    take: Mapping[str, tuple[int, int]],
-    supply: Mapping[str, int],
-    keys: Mapping[str, tuple[str, ...]],
-    aggregate: bool,
-) -> nx.DiGraph:
-    """The flow network of one category: source -> depots -> chain -> compounds -> sink."""
-    graph = nx.DiGraph()
-    streets: dict[str, None] = {}
-    sinks: defaultdict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
-    for compound, (carried, total) in take.items():
-        street = network.compound_street[compound]
-        streets[street] = None
-        if aggregate:
-            # Every compound below a street hub is two links away from it:
-            # the street's compounds are one sink.
-            key: tuple[str, ...] = ("hub", street)
-        else:
-            community = ("community", network.compound_community[compound])
-            key = ("compound", compound)
-            graph.add_edge(("hub", street), community, weight=1)
-            graph.add_edge(community, key, weight=1)
-        sinks[key][0] += carried
-        sinks[key][1] += total
-    # The last link (hub -> community -> compound) costs the same for every
-    # kilogram, so the aggregated graph leaves it out. Carried-over demand is
-    # rewarded above the cost of any path, so it goes first wherever it is.
-    reward = _CARRIED_REWARD
-    if network.positions is not None:
-        reward = 1 + max(
-            (d for dep in supply for st in streets if (d := network.distance(dep, st)) is not None),
-            default=0,
+class _Program:
+    """The integer linear program of a day's dispatch, for one set of compounds.
+
+    Columns, per category: what each depot sends (within its stock and
+    dispatch), the flow on each group -> hub edge of the graph, and what each
+    compound receives, carried-over and fresh parts apart. Rows: conservation
+    at each group and hub per category; each depot's dispatch, each hub's
+    throughput and each compound's gate and hands, all categories together.
+    The matrix depends only on which compounds want goods, so it is built once
+    and reused while they stay the same (a lockdown's days); each day only
+    sets the bounds.
+    """
+
+    def __init__(
+        self,
+        network: SupplyNetwork,
+        layout: _Layout,
+        compounds: tuple[str, ...],
+        categories: tuple[str, ...],
+    ) -> None:
+        import numpy as np
+        from scipy import sparse
+
+        self.layout = layout
+        self.depots = sorted(network.depots)
+        self.streets = sorted({network.compound_street[c] for c in compounds})
+        self.compounds = compounds
+        #: Row of each node: conservation rows first, then the shared ones.
+        self._rows: dict[tuple[Any, ...], int] = {}
+        #: Nonzero entries of the matrix: row, column, value.
+        self._entries: tuple[list[int], list[int], list[float]] = ([], [], [])
+        cost = self._columns(network, categories)
+        self.n_eq = len(self._rows)
+        self._shared_rows(network)
+        rows, cols, values = self._entries
+        shape = (len(self._rows), len(cost))
+        self.matrix = sparse.csr_array((values, (rows, cols)), shape=shape)
+        #: Lower bounds of the rows: 0 for conservation, none for capacities.
+        self.lower = np.zeros(len(self._rows))
+        self.lower[self.n_eq :] = -np.inf
+        self.cost = np.asarray(cost)
+        self.delivered = np.zeros(len(cost))
+        self.delivered[self.start :] = 1.0
+        # A kilogram delivered is worth more than any cost or reward of the second step.
+        self.weight = 2.0 * float(-self.cost.min(initial=0.0) + self.cost.max(initial=0.0)) + 1.0
+
+    def _row(self, node: tuple[Any, ...]) -> int:
+        return self._rows.setdefault(node, len(self._rows))
+
+    def _enter(self, node: tuple[Any, ...], column: int, value: float) -> None:
+        rows, cols, values = self._entries
+        rows.append(self._row(node))
+        cols.append(column)
+        values.append(value)
+
+    def _columns(self, network: SupplyNetwork, categories: tuple[str, ...]) -> list[float]:
+        """The columns and their conservation rows; returns each column's cost."""
+        layout = self.layout
+        street_set = set(self.streets)
+        cost: list[float] = []
+        n = len(categories)
+        # Old demand first (above any category's priority and distance), then
+        # categories in priority order (above any distance), then the shortest way.
+        unit = layout.longest + 1
+        carried_reward = unit * n
+        #: (depot, category) of each send column.
+        self.sends: list[tuple[str, str]] = []
+        for depot in self.depots:
+            for category in categories:
+                self._enter(("group", layout.group_of[depot], category), len(cost), 1.0)
+                cost.append(0.0)
+                self.sends.append((depot, category))
+        self.n_sends = len(cost)
+        #: (group, street, category, distance) of each edge column.
+        self.edges: list[tuple[tuple[str, ...], str, str, int]] = []
+        for group, reach in layout.reach.items():
+            for category in categories:
+                for street, distance in reach:
+                    if street in street_set:
+                        self._enter(("group", group, category), len(cost), -1.0)
+                        self._enter(("street", street, category), len(cost), 1.0)
+                        cost.append(float(distance))
+                        self.edges.append((group, street, category, distance))
+        self.start = len(cost)
+        #: (compound, category, carried) of each delivery column.
+        self.deliveries: list[tuple[str, str, bool]] = []
+        for compound in self.compounds:
+            street = network.compound_street[compound]
+            for i, category in enumerate(categories):
+                bonus = unit * (n - 1 - i)
+                for carried in (True, False):
+                    self._enter(("street", street, category), len(cost), -1.0)
+                    cost.append(-float(bonus + (carried_reward if carried else 0)))
+                    self.deliveries.append((compound, category, carried))
+        return cost
+
+    def _shared_rows(self, network: SupplyNetwork) -> None:
+        """Rows after the conservation ones: dispatch, hubs, compounds (in that order)."""
+        for depot in self.depots:
+            self._row(("dispatch", depot))
+        for street in self.streets:
+            self._row(("hub", street))
+        for compound in self.compounds:
+            self._row(("compound", compound))
+        for j, (depot, _) in enumerate(self.sends):
+            self._enter(("dispatch", depot), j, 1.0)
+        for j, (compound, _, _) in enumerate(self.deliveries, self.start):
+            self._enter(("hub", network.compound_street[compound]), j, 1.0)
+            self._enter(("compound", compound), j, 1.0)
+
+    def solve(
+        self,
+        residual: _Residual,
+        take: Mapping[str, Mapping[str, tuple[int, int]]],
+        supply: Mapping[tuple[str, str], int],
+    ) -> list[int] | None:
+        """Column values of the day's best plan (None: nothing can move).
+
+        Two steps in principle: the most kilograms delivered, then at that
+        amount the least cost. One solve of cost - weight x delivered does
+        both when it delivers everything wanted, or as much as the first
+        step finds (then nothing else delivers more, and among plans that
+        deliver as much it costs least); otherwise the second step is solved
+        with the first step's amount as a floor.
+        """
+        import numpy as np
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
+        upper = np.zeros(len(self.cost))
+        upper[: self.n_sends] = [supply.get(key, 0) for key in self.sends]
+        upper[self.n_sends : self.start] = np.inf
+        parts = []
+        for compound, category, carried in self.deliveries:
+            pair = take[compound].get(category)
+            parts.append(0 if pair is None else pair[0 if carried else 1])
+        upper[self.start :] = parts
+        limits = np.concatenate(
+            [
+                np.zeros(self.n_eq),
+                [residual.dispatch[d] for d in self.depots],
+                [residual.hub[s] for s in self.streets],
+                [residual.cap(c) for c in self.compounds],
+            ]
         )
-    wanted = 0
-    for key, (carried, total) in sinks.items():
-        wanted += total
-        if carried:
-            graph.add_edge(key, ("carried", *key), capacity=carried, weight=-reward)
-            graph.add_edge(("carried", *key), ("sink",), weight=0)
-        if total > carried:
-            graph.add_edge(key, ("sink",), capacity=total - carried, weight=0)
-    groups: defaultdict[tuple[str, ...], int] = defaultdict(int)
-    for depot, kg in supply.items():
-        groups[keys[depot]] += kg
-    for street in streets:
-        graph.add_edge(("street", street), ("hub", street), capacity=residual.hub[street], weight=0)
-    if network.positions is not None:
-        _direct_edges(network, graph, supply, streets, keys)
-    else:
-        _chain_edges(network, graph, supply, streets, keys)
-    offered = sum(groups.values())
-    for group, kg in groups.items():
-        graph.add_edge(("source",), group, capacity=kg, weight=0)
-    # Whatever cannot be delivered goes straight from source to sink at a
-    # price above any path's cost, so the plan delivers as much as it can.
-    penalty = (reward + 10) * (graph.number_of_nodes() + 2) + 100
-    flow_in = min(offered, wanted)
-    graph.add_edge(("source",), ("sink",), capacity=flow_in, weight=penalty)
-    graph.add_node(("source",), demand=-flow_in)
-    graph.add_node(("sink",), demand=flow_in)
-    return graph
+        rows = LinearConstraint(self.matrix, self.lower, limits)
+        bounds = Bounds(np.zeros(len(self.cost)), upper)
+        integral = np.ones(len(self.cost))
+        options = {"mip_rel_gap": 0.0, "presolve": True}
+
+        def run(objective: Any, constraints: Any) -> Any:
+            out = milp(
+                objective,
+                integrality=integral,
+                bounds=bounds,
+                constraints=constraints,
+                options=options,
+            )
+            if out.x is None:
+                raise InvariantError(f"the dispatch plan found no solution ({out.message})")
+            return out.x
+
+        x = run(self.cost - self.weight * self.delivered, rows)
+        delivered = round(float(self.delivered @ x))
+        if delivered < round(float(upper[self.start :].sum())):
+            most = round(float(self.delivered @ run(-self.delivered, rows)))
+            if most > delivered:
+                floor = LinearConstraint(self.delivered[np.newaxis, :], most - 0.5, np.inf)
+                x = run(self.cost, [rows, floor])
+                delivered = most
+        if delivered <= 0:
+            return None
+        return [int(v) for v in np.rint(x)]
 
 
-def _chain_edges(
-    network: SupplyNetwork,
-    graph: nx.DiGraph,
-    supply: Mapping[str, int],
-    streets: Mapping[str, None],
-    keys: Mapping[str, tuple[str, ...]],
-) -> None:
-    """Depots reach the hubs along the chain: street -> district -> city and down."""
-    districts = {network.street_district[s] for s in streets}
-    for street in streets:
-        graph.add_edge(("district", network.street_district[street]), ("street", street), weight=1)
-    for district in districts:
-        graph.add_edge(("city",), ("district", district), weight=1)
-    for depot in supply:
-        level, unit = network.attach[depot]
-        group = keys[depot]
-        serves_city = network.depots[depot].serves == "city"
-        if level is Level.STREET:
-            if unit in streets:
-                graph.add_edge(group, ("street", unit), weight=0)
-            district = network.street_district[unit]
-            if district in districts:
-                graph.add_edge(group, ("district", district), weight=1)
-            if serves_city:
-                graph.add_edge(group, ("city",), weight=2)
-        elif level is Level.DISTRICT:
-            if unit in districts:
-                graph.add_edge(group, ("district", unit), weight=0)
-            if serves_city:
-                graph.add_edge(group, ("city",), weight=1)
-        else:
-            graph.add_edge(group, ("city",), weight=0)
-
-
-def _direct_edges(
-    network: SupplyNetwork,
-    graph: nx.DiGraph,
-    supply: Mapping[str, int],
-    streets: Mapping[str, None],
-    keys: Mapping[str, tuple[str, ...]],
-) -> None:
-    """Depots reach every hub of their area directly, at the distance in hectometres."""
-    for depot in supply:
-        group = keys[depot]
-        for street in streets:
-            distance = network.distance(depot, street)
-            if distance is not None:
-                graph.add_edge(group, ("street", street), weight=distance)
-
-
-def _apply_flow(
+def _apply_joint(
     network: SupplyNetwork,
     residual: _Residual,
     result: _Result,
-    category: str,
-    take: Mapping[str, tuple[int, int]],
-    supply: Mapping[str, int],
-    flow: Mapping[tuple[str, ...], Mapping[tuple[str, ...], int]],
-    aggregate: bool,
-    keys: Mapping[str, tuple[str, ...]],
+    program: _Program,
+    take: Mapping[str, Mapping[str, tuple[int, int]]],
+    values: Sequence[int],
+    categories: Sequence[str],
 ) -> None:
-    # Depots of a group in the order they give: most spare dispatch (beyond
-    # their stock of the other categories) first, so later categories keep
-    # the vehicles of the depots that hold their goods.
-    members: defaultdict[tuple[str, ...], list[str]] = defaultdict(list)
-    for depot in sorted(supply):
-        members[keys[depot]].append(depot)
-    left = dict(supply)
-    for depots in members.values():
-        depots.sort(
-            key=lambda d: (-(residual.dispatch[d] - _other_stock(residual, d, category)), d)
-        )
-    # Paths from each group down to the street nodes: the tree below the groups
-    # carries no flow in a cycle, so peeling paths off in a fixed order works.
-    remaining = {u: dict(vs) for u, vs in flow.items()}
-    for group in sorted(members):
-        for street, kg in _peel(remaining, group):
-            for depot in members[group]:
-                give = min(kg, left[depot])
-                if give <= 0:
-                    continue
-                left[depot] -= give
-                kg -= give
-                residual.stock[depot][category] -= give
-                residual.dispatch[depot] -= give
-                distance = network.distance(depot, street)
-                assert distance is not None
-                result.ship(depot, street, category, give, distance)
-                if not kg:
-                    break
-    if aggregate:
-        # Down from the hubs: the street's goods shared among its compounds.
-        for street in {network.compound_street[c] for c in take}:
-            hub = ("hub", street)
-            out = flow.get(hub, {})
-            carried = out.get(("carried", *hub), 0)
-            fresh = out.get(("sink",), 0)
-            if carried or fresh:
-                residual.hub[street] -= carried + fresh
-                _split_street(network, residual, result, category, street, carried, fresh, take)
-        return
-    for key, targets in flow.items():
-        if key[0] == "hub":
-            for target, kg in targets.items():
+    # What each depot of a group sends, shared out over the group's hubs in
+    # depot id order (their edges and costs are identical).
+    left = {key: kg for key, kg in zip(program.sends, values, strict=False) if kg > 0}
+    members = program.layout.members
+    for j, (group, street, category, distance) in enumerate(program.edges, program.n_sends):
+        kg = values[j]
+        for depot in members[group]:
+            if kg <= 0:
+                break
+            give = min(kg, left.get((depot, category), 0))
+            if give <= 0:
+                continue
+            left[(depot, category)] -= give
+            kg -= give
+            residual.stock[depot][category] -= give
+            residual.dispatch[depot] -= give
+            result.ship(depot, street, category, give, distance)
+    got: dict[str, dict[str, list[int]]] = {}
+    for j, (compound, category, carried) in enumerate(program.deliveries, program.start):
+        if values[j] > 0:
+            pair = got.setdefault(compound, {}).setdefault(category, [0, 0])
+            pair[0 if carried else 1] += values[j]
+    by_street: dict[str, list[str]] = {}
+    for compound in take:
+        by_street.setdefault(network.compound_street[compound], []).append(compound)
+    for street, compounds in by_street.items():
+        split = _split(residual, take, categories, compounds, got)
+        per_community: dict[tuple[str, str], int] = {}
+        for compound, per in split.items():
+            for category, kg in per.items():
                 if kg > 0:
-                    residual.hub[key[1]] -= kg
-                    result.add_flow(f"hub:{key[1]}", f"community:{target[1]}", category, kg)
-                    result.distance += network.down * kg
-        elif key[0] == "community":
-            for target, kg in targets.items():
-                if kg > 0:
-                    _deliver(network, residual, result, category, target[1], kg)
+                    key = (network.compound_community[compound], category)
+                    per_community[key] = per_community.get(key, 0) + kg
+                    _deliver(network, residual, result, category, compound, kg)
+                    residual.hub[street] -= kg
+        for (community, category), kg in sorted(per_community.items()):
+            result.add_flow(f"hub:{street}", f"community:{community}", category, kg)
+            result.distance += network.down * kg
 
 
-def _other_stock(residual: _Residual, depot: str, category: str) -> int:
-    return sum(kg for k, kg in residual.stock[depot].items() if k != category)
-
-
-def _peel(
-    remaining: dict[tuple[str, ...], dict[tuple[str, ...], int]], start: tuple[str, ...]
-) -> list[tuple[str, int]]:
-    """Take paths of flow off from ``start`` down to the street nodes: (street, kg) each."""
-    out: list[tuple[str, int]] = []
-    while True:
-        path = [start]
-        node = start
-        while node[0] != "street":
-            nxt = next((v for v, kg in sorted(remaining.get(node, {}).items()) if kg > 0), None)
-            if nxt is None:
-                return out
-            path.append(nxt)
-            node = nxt
-        kg = min(remaining[u][v] for u, v in itertools.pairwise(path))
-        for u, v in itertools.pairwise(path):
-            remaining[u][v] -= kg
-        out.append((node[1], kg))
-
-
-def _split_street(
-    network: SupplyNetwork,
+def _split(
     residual: _Residual,
-    result: _Result,
-    category: str,
-    street: str,
-    carried_kg: int,
-    fresh_kg: int,
-    take: Mapping[str, tuple[int, int]],
-) -> None:
-    """Share a street's goods among its compounds: the carried-over part in
-    proportion to their carried-over demand, the fresh part to their fresh demand."""
-    compounds = sorted(c for c in network.street_compounds[street] if c in take)
-    carried = _proportional(carried_kg, [take[c][0] for c in compounds])
-    fresh = _proportional(fresh_kg, [take[c][1] - take[c][0] for c in compounds])
-    per_community: defaultdict[str, int] = defaultdict(int)
-    for compound, a, b in zip(compounds, carried, fresh, strict=True):
-        if a + b:
-            per_community[network.compound_community[compound]] += a + b
-            _deliver(network, residual, result, category, compound, a + b)
-    for community, kg in sorted(per_community.items()):
-        result.add_flow(f"hub:{street}", f"community:{community}", category, kg)
-        result.distance += network.down * kg
+    take: Mapping[str, Mapping[str, tuple[int, int]]],
+    categories: Sequence[str],
+    compounds: Sequence[str],
+    got: Mapping[str, Mapping[str, Sequence[int]]],
+) -> dict[str, dict[str, int]]:
+    """Share a street's goods among its compounds, fairly where the plan is indifferent.
+
+    Every kilogram below a hub costs the same, so the solver's split among a
+    street's compounds is one of many equal ones. The street's carried-over
+    part of each category goes out in proportion to the compounds' carried-over
+    demand, then the fresh part in proportion to their fresh demand, both
+    within what each compound can still take, categories in priority order.
+    Where that cannot place everything (gates and hands shared by the
+    categories), the solver's own split stands.
+    """
+    room = {c: residual.cap(c) for c in compounds}
+    out: dict[str, dict[str, int]] = {c: {} for c in compounds}
+    for category in categories:
+        for part in (0, 1):
+            total = sum(got.get(c, {}).get(category, (0, 0))[part] for c in compounds)
+            if total <= 0:
+                continue
+            caps = [min(take[c].get(category, (0, 0))[part], room[c]) for c in compounds]
+            if sum(caps) < total:
+                return {c: {k: sum(v) for k, v in got.get(c, {}).items()} for c in compounds}
+            for compound, kg in zip(compounds, _proportional(total, caps), strict=True):
+                if kg:
+                    out[compound][category] = out[compound].get(category, 0) + kg
+                    room[compound] -= kg
+    return out
 
 
 def _deliver(

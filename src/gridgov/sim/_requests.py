@@ -333,13 +333,18 @@ class ClosedLoopLoad:
 
 def _rank_within(groups: np.ndarray) -> np.ndarray:
     """For each element, how many earlier elements share its group (0, 1, 2, ...)."""
-    if not groups.size:
-        return groups
+    size = groups.size
+    if size < 2:
+        return np.zeros(size, dtype=np.intp)
     order = np.argsort(groups, kind="stable")
     sorted_groups = groups[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_groups)) + 1]
-    counts = np.diff(np.r_[starts, sorted_groups.size])
-    first = np.repeat(starts, counts)
-    rank = np.empty_like(order)
-    rank[order] = np.arange(groups.size) - first
+    # Where each run of one group starts, in sorted order; then, for every
+    # position, the start of its run (a running maximum of the starts).
+    starts = np.empty(size, dtype=bool)
+    starts[0] = True
+    np.not_equal(sorted_groups[1:], sorted_groups[:-1], out=starts[1:])
+    positions = np.arange(size)
+    first = np.maximum.accumulate(np.where(starts, positions, 0))
+    rank = np.empty(size, dtype=np.intp)
+    rank[order] = positions - first
     return rank

@@ -46,6 +46,7 @@ from typing import Any
 
 import attrs
 
+from gridgov._gc import gc_paused
 from gridgov.city import City
 from gridgov.depots import load_depots, synth_depots
 from gridgov.errors import DepotsError, MissingExtraError
@@ -445,7 +446,13 @@ class SupplyDaily:
 
         On a day with no sealed or controlled compound and nothing owed there
         is no dispatch (and the depots' restock waits for a day with work).
+        The cycle search of the garbage collector waits meanwhile: a dispatch
+        makes thousands of short-lived objects (see :mod:`gridgov._gc`).
         """
+        with gc_paused():
+            return self._dispatch(engine, day, date)
+
+    def _dispatch(self, engine: Any, day: float, date: str) -> tuple[Any, ...]:
         zones = engine.zones()
         supplied = [c for c, z in zones.items() if z in SUPPLIED]
         if not supplied and not engine.supplies.owed():
