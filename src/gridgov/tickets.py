@@ -1085,8 +1085,9 @@ class TicketDesk(_StepPlanner):
         rule: the ticket rules (default: those of practice).
         situation: tells a ticket's mode from its compound (or grid); see
             :func:`situation_from`. Default: always ``normal``. It is asked
-            whenever a deadline is set; the answer is recorded in the change,
-            so replaying never asks it.
+            whenever a deadline is set (a stream of steps asks it once per
+            ticket per run of its steps); the answer is recorded in the
+            change, so replaying never asks it.
     """
 
     def __init__(
