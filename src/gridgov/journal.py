@@ -831,10 +831,11 @@ class SqliteJournal:
                     'open it with recover="truncate" to keep the valid prefix'
                 ) from None
             self._truncate(broken)
-        self._keys_hash = self._verify_keys(recover)
+        self._keys_hash, self._keys = self._verify_keys(recover)
 
-    def _verify_keys(self, recover: str | None) -> bytes:
-        """Check the chain of idempotency records against the one recorded by the last commit."""
+    def _verify_keys(self, recover: str | None) -> tuple[bytes, int]:
+        """Check the chain of idempotency records against the one recorded by the last
+        commit; returns its last hash and the number of records."""
         previous = GENESIS
         count = 0
         try:
@@ -865,7 +866,7 @@ class SqliteJournal:
                 raise JournalError(f"cannot recover journal {self.path}: {exc}") from None
             note = f"idempotency records: {count} kept, {written.split(':')[0]} recorded"
             self.recovered = note if self.recovered is None else f"{self.recovered}; {note}"
-        return previous
+        return previous, count
 
     def _vouched(self) -> tuple[int, bytes] | None:
         """The latest snapshot's (seq, chain hash) when it vouches for the events it covers.
@@ -1026,16 +1027,18 @@ class SqliteJournal:
                     "INSERT INTO commands VALUES (?, ?, ?, ?, ?)",
                     (record.key, record.fingerprint, record.command, record.first, record.last),
                 )
-                count = db.execute("SELECT COUNT(*) FROM commands").fetchone()[0]
+                # The count is kept in memory: counting the table would make
+                # each keyed command cost as much as all the keys before it.
                 db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('keys', ?)",
-                    (f"{count}:{keys_hash.hex()}",),
+                    (f"{self._keys + 1}:{keys_hash.hex()}",),
                 )
 
         self._write(write)
         self._next += len(events)
         self._hash = previous
         self._keys_hash = keys_hash
+        self._keys += record is not None
 
     def count_keys(self, upto: int) -> int:
         """How many idempotency records belong to commands that began at or before event
