@@ -174,6 +174,38 @@ class TestDamage:
             with pytest.raises(JournalError, match=bad):
                 SqliteJournal(damaged, verify="full")
 
+    @pytest.mark.parametrize("damage", ["delete", "swap", "hash"])
+    def test_every_kind_of_damage_under_the_snapshot_is_named(
+        self, journal: tuple[Path, dict[str, object], int, int], damage: str
+    ) -> None:
+        """A missing row, two rows' records swapped, a row's hash edited: each names its
+        first bad seq when the covered events are checked, and never changes the state."""
+        path, live, snapshot, _ = journal
+        seq = snapshot // 2
+        db = sqlite3.connect(path)
+        with db:
+            if damage == "delete":
+                db.execute("DELETE FROM events WHERE seq = ?", (seq,))
+                reason = f"event {seq} is missing"
+            elif damage == "swap":
+                a, b = db.execute(
+                    "SELECT record FROM events WHERE seq IN (?, ?) ORDER BY seq", (seq, seq + 1)
+                ).fetchall()
+                db.execute("UPDATE events SET record = ? WHERE seq = ?", (b[0], seq))
+                db.execute("UPDATE events SET record = ? WHERE seq = ?", (a[0], seq + 1))
+                reason = f"event {seq} does not match its hash"
+            else:
+                db.execute("UPDATE events SET hash = ? WHERE seq = ?", (b"\1" * 32, seq))
+                reason = f"event {seq} does not match its hash"
+        db.close()
+        engine = Engine.open(path, city=CITY, clock=ManualClock())
+        try:
+            assert engine.snapshot() == live
+            with pytest.raises(JournalError, match=rf"{reason} \(first bad event: seq {seq}\)"):
+                engine.journal.verify()
+        finally:
+            engine._kernel.journal.close()
+
     def test_recovery_checks_the_whole_chain(
         self, journal: tuple[Path, dict[str, object], int, int]
     ) -> None:
