@@ -352,6 +352,22 @@ def row_hash(previous: bytes, seq: int, command: str, record: str, last: bool) -
     return hashlib.sha256(previous + head + record.encode("utf-8")).digest()
 
 
+#: The keys of an event record, in the order they are written.
+_RECORD_KEYS = (
+    "v",
+    "seq",
+    "time",
+    "type",
+    "unit",
+    "command",
+    "actor",
+    "cause",
+    "old",
+    "new",
+    "data",
+)
+
+
 def _encode_rows(
     events: Sequence[Event], previous: bytes
 ) -> list[tuple[int, str, str, bool, bytes]]:
@@ -368,44 +384,41 @@ def _encode_rows(
     append = rows.append
     dumps = orjson.dumps
     sha256 = hashlib.sha256
-    version = SCHEMA_VERSION
     final = events[-1] if events else None
     when: datetime | None = None
-    iso = ""
     command: str | None = None
     encoded = b""
+    # One record dict for all the events, its keys in the order of the
+    # format: setting a key keeps its place, and fields shared by the
+    # command's events are set once.
+    record: dict[str, Any] = dict.fromkeys(_RECORD_KEYS)
+    record["v"] = SCHEMA_VERSION
     for e in events:
         if e.time is not when:
             when = e.time
-            iso = when.isoformat()
+            record["time"] = when.isoformat()
         if e.command is not command:
             command = e.command
             encoded = command.encode("utf-8")
+            record["command"] = command
+        seq = e.seq
+        record["seq"] = seq
+        record["type"] = e.type
+        record["unit"] = e.unit
+        record["actor"] = e.actor
+        record["cause"] = e.cause
+        record["old"] = e.old
+        record["new"] = e.new
+        record["data"] = e.data
         try:
-            blob = dumps(
-                {
-                    "v": version,
-                    "seq": e.seq,
-                    "time": iso,
-                    "type": e.type,
-                    "unit": e.unit,
-                    "command": command,
-                    "actor": e.actor,
-                    "cause": e.cause,
-                    "old": e.old,
-                    "new": e.new,
-                    "data": e.data,
-                }
-            )
+            blob = dumps(record)
         except TypeError:
-            blob = _encode_bytes(e, iso)  # data orjson cannot encode: the slow path
+            blob = _encode_bytes(e, record["time"])  # data orjson cannot encode: the slow path
         last = e is final
         # ``%d`` writes a bool as 0 or 1, and SQLite stores it as that integer.
-        previous = sha256(
-            b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, e.seq, encoded, last, blob)
-        ).digest()
+        previous = sha256(b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, seq, encoded, last, blob)).digest()
         # Bound as text: cheaper than binding the bytes and casting in SQL.
-        append((e.seq, command, blob.decode(), last, previous))
+        append((seq, command, blob.decode(), last, previous))
     return rows
 
 
