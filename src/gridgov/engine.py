@@ -316,7 +316,8 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
             pause_gc: see :class:`Engine`.
             recover: None (the default): a journal whose hash chain breaks (an
                 edited, reordered, missing or partial event row) is refused
-                with a :class:`JournalError` naming the first bad seq.
+                with a :class:`JournalError` naming the first bad seq, when
+                the break is checked (see ``verify``).
                 ``"truncate"``: keep the longest valid prefix that ends on a
                 command boundary and drop the rest; :attr:`load_report`
                 ``.recovered`` says what was dropped.

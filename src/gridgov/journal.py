@@ -13,8 +13,11 @@ Two journals share one interface:
   library's ``sqlite3``) in WAL mode. Each command's events, and its
   idempotency key, are written in one transaction, so after a crash a command
   is either wholly there or not at all. Events are stored as JSON with a
-  schema version in every record; periodic snapshots of the engine's state
-  make reopening a long journal fast.
+  schema version in every record, each row chained to the previous one by a
+  SHA-256 hash; periodic snapshots of the engine's state make reopening a
+  long journal fast (a snapshot records the chain's hash at its seq, so
+  reopening checks the events after it, and the events it covers before
+  any of them is read).
 
 Both remember the idempotency key of each command, so that a retried command
 can be answered with its first result instead of being done twice.
