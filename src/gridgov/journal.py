@@ -655,15 +655,17 @@ def _check_chain(
             rows = fetch(4096)
             if not rows:
                 break
+            # Seqs are unique and ascending: a batch whose first and last are
+            # where they belong has no gap.
+            if rows[0][0] != expected or rows[-1][0] != expected + len(rows) - 1:
+                return None
+            expected += len(rows)
             for seq, command, last, record, stored in rows:
-                if seq != expected:
-                    return None
                 previous = sha256(
                     b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, seq, command, last, record)
                 ).digest()
                 if previous != stored:
                     return None
-                expected += 1
     except (sqlite3.DatabaseError, TypeError):
         # TypeError: a NULL field (malformed) in the hash's input.
         return None
