@@ -1518,8 +1518,18 @@ class _Reader(_UnitChecks):
             )
             for cid, community, name, kind, entrances in compounds_table.cells()
         ]
+        # Cells that repeat an id are replaced by one string per id (a CSV
+        # reader makes a new string per cell): a fraction of the memory, and
+        # the objects that hold them sit closer together.
+        same: dict[str, str] = {}
+        one = same.setdefault
         buildings = [
-            Building(id=bid, grid=grid, compound=compound or None, households=int(households))
+            Building(
+                id=bid,
+                grid=one(grid, grid),
+                compound=one(compound, compound) or None,
+                households=int(households),
+            )
             for bid, grid, compound, households in buildings_table.cells()
         ]
         organisations = [
@@ -1540,6 +1550,8 @@ class _Reader(_UnitChecks):
         people: list[Person] = []
         for batch in people_table.batches:
             ids, kinds, homes, roles, places, employers, grid_workers = batch.columns
+            homes, roles, places = (list(map(one, c, c)) for c in (homes, roles, places))
+            employers = list(map(one, employers, employers))
             for key in dict.fromkeys(zip(roles, places, strict=True)):
                 if key not in posts:
                     posts[key] = Post(*key)
