@@ -294,6 +294,19 @@ class TestReadOnlyViews:
         assert "engine.roster.apply" not in found
 
 
+def test_views_pass_isinstance_and_stay_read_only() -> None:
+    """A guarded view passes ``isinstance`` for the class it views (code written against
+    the classes keeps working), and is still not that object: it refuses assignment."""
+    from gridgov.staffing import Pools
+
+    engine = busy_engine()
+    assert isinstance(engine.tickets, TicketDesk)
+    assert isinstance(engine.pools, Pools)
+    assert type(engine.tickets) is not TicketDesk
+    with pytest.raises(AttributeError):
+        engine.tickets.rule = None  # type: ignore[misc, assignment, unused-ignore]
+
+
 class TestJournalAndAlertBookViews:
     """engine.journal and engine.alert_book answer queries and change nothing."""
 

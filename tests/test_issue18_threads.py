@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 import threading
 from datetime import timedelta
+from pathlib import Path
 
-from gridgov import Engine, GridgovError, ManualClock
+import pytest
+
+from gridgov import Engine, GridgovError, ManualClock, SqliteJournal
 from gridgov.model import PersonKind
 from gridgov.presets import small
 from gridgov.testing import cap_message, check_invariants
@@ -146,3 +149,79 @@ def test_views_under_four_readers_four_writers() -> None:
     assert reads[0] > 0
     assert len(engine.tickets) > 0
     check_invariants(engine)
+
+
+@pytest.mark.parametrize("durable", [False, True], ids=["memory", "sqlite"])
+def test_journal_reads_see_whole_commands(durable: bool, tmp_path: Path) -> None:
+    """engine.journal read by four threads while four write: every read sees whole
+    commands only (each command's events all there, or none of them)."""
+    clock = ManualClock()
+    journal = SqliteJournal(tmp_path / "j.db") if durable else None
+    engine = Engine(CITY, clock=clock, journal=journal)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+    seen: list[list[tuple[str, int]]] = []
+
+    def write(n: int) -> None:
+        try:
+            for i in range(40):
+                compound = COMPOUNDS[(n * 3 + i) % len(COMPOUNDS)]
+                with contextlib.suppress(GridgovError):
+                    if i % 2 == 0:
+                        engine.report_case(compound)
+                    else:
+                        engine.lift(compound, skip_recovery=True)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                journal = engine.journal
+                events = list(journal)
+                seen.append([(e.command, e.seq) for e in events])
+                assert [e.seq for e in events] == list(range(1, len(events) + 1))
+                journal.since(max(0, len(events) - 5))
+                len(journal)
+        except BaseException as exc:
+            errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in readers + writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    stop.set()
+    for thread in readers:
+        thread.join()
+    assert errors == []
+    per_command: dict[str, int] = {}
+    for event in engine.journal:
+        per_command[event.command] = per_command.get(event.command, 0) + 1
+    assert len(seen) > 0
+    for read_ in seen:
+        counts: dict[str, int] = {}
+        for command, _ in read_:
+            counts[command] = counts.get(command, 0) + 1
+        assert all(counts[c] == per_command[c] for c in counts)
+
+
+def test_journal_reads_wait_for_the_running_command() -> None:
+    """A read of engine.journal waits while a command holds the engine's lock."""
+    engine = Engine(CITY, clock=ManualClock())
+    engine.report_case(COMPOUNDS[0])
+    done = threading.Event()
+
+    def read() -> None:
+        len(engine.journal)
+        list(engine.journal)
+        done.set()
+
+    lock = engine._kernel.lock  # what every command holds while it runs
+    with lock:
+        reader = threading.Thread(target=read)
+        reader.start()
+        assert not done.wait(0.3)
+    assert done.wait(10)
+    reader.join()

@@ -1,6 +1,6 @@
 """``gridgov check``: recognise what a file is, and validate it as that.
 
-A path is one of five kinds:
+A path is one of six kinds:
 
 * ``rules``: a rules file (TOML with ``[case]``, ``[zones]``, ``[modes]``,
   ``[areas]``, ``[overrides]``, ``[tickets]`` or rules' ``[staffing]`` keys);
@@ -10,7 +10,10 @@ A path is one of five kinds:
 * ``sweep``: a sweep file (TOML with ``scenario``, ``replicates`` or
   ``[parameters]``);
 * ``alert``: a CAP 1.2 alert (XML: the first thing in the file is ``<``);
-* ``bundle``: a city bundle (a folder).
+* ``bundle``: a city bundle (a folder);
+* ``journal``: a SQLite journal (the file starts with SQLite's header): its
+  whole hash chain and its idempotency records are checked, whatever its
+  snapshots vouch for (what ``Engine.open(..., verify="full")`` does).
 
 The kind is the one whose keys the file uses; a file using none (an empty
 TOML file) or the keys of two kinds is a problem that says so, and
@@ -38,7 +41,10 @@ if TYPE_CHECKING:
 __all__ = ["KINDS", "Checked", "alert_findings", "check_path", "recognise"]
 
 #: The kinds ``gridgov check`` knows, as ``--kind`` names them.
-KINDS = ("rules", "scenario", "sweep", "bundle", "alert")
+KINDS = ("rules", "scenario", "sweep", "bundle", "alert", "journal")
+
+#: The first bytes of every SQLite database file.
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _RULES_ONLY = {"areas", "case", "zones", "modes", "overrides", "tickets"}
 _SCENARIO_ONLY = {"name", "seed", "city", "rules", "outbreak", "requests", "run"}
@@ -78,6 +84,12 @@ def recognise(path: str) -> str | Problem:
     """
     if os.path.isdir(path):
         return "bundle"
+    try:
+        with open(path, "rb") as file:
+            if file.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC:
+                return "journal"
+    except OSError:
+        pass  # read_bytes below says what is wrong
     try:
         data = read_bytes(path, "checked")
     except FileProblem as exc:
@@ -378,10 +390,42 @@ def _check_coverage(bundle: str) -> Checked:
     return Checked(bundle, "bundle", problems)
 
 
+def _check_journal(path: str) -> Checked:
+    """Check a SQLite journal without changing it: every event's hash, the idempotency
+    records, the last commit's record."""
+    import sqlite3
+
+    from gridgov.errors import JournalError
+    from gridgov.journal import SqliteJournal
+
+    # Opening a journal creates what is missing: only a file that already
+    # holds a journal's event table with its chain is opened as one.
+    try:
+        db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            columns = {r[1] for r in db.execute("PRAGMA table_info(events)").fetchall()}
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        return Checked(path, "journal", (Problem(path, 0, "(file)", f"unreadable: {exc}"),))
+    if not {"seq", "command", "record", "last", "hash"} <= columns:
+        what = "without the hash chain (an older gridgov)" if columns else "without events"
+        return Checked(
+            path, "journal", (Problem(path, 0, "(file)", f"not a gridgov journal: {what}"),)
+        )
+    try:
+        SqliteJournal(path, verify="full").close()
+    except JournalError as exc:
+        message = str(exc).removeprefix(f"{path}: ")
+        return Checked(path, "journal", (Problem(path, 0, "events", message),))
+    return Checked(path, "journal")
+
+
 _CHECKERS: dict[str, Callable[[str], Checked]] = {
     "rules": _check_rules,
     "scenario": _check_scenario,
     "sweep": _check_sweep,
     "alert": _check_alert,
     "bundle": _check_bundle,
+    "journal": _check_journal,
 }

@@ -146,7 +146,7 @@ class EngineBase:
     def journal(self) -> JournalView:
         """The events, read-only (:class:`~gridgov.journal.JournalView`): only commands add
         to them, and :meth:`close` closes the journal."""
-        return JournalView(self._kernel.journal)
+        return JournalView(self._kernel.journal, self._kernel.lock)
 
     @property
     def alert_rule(self) -> AlertRule:

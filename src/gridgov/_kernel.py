@@ -282,6 +282,12 @@ class Guarded:
                 return _locked_call(value, lock)
             return _settled(value, lock)
 
+    @property  # type: ignore[misc, unused-ignore]
+    def __class__(self) -> type[Any]:
+        """The viewed object's class, so ``isinstance(view, TicketDesk)`` holds (as for a mock's
+        ``spec``); ``type(view)`` is still :class:`Guarded`."""
+        return type(self._target)
+
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{name}: the engine's state is read-only (only commands change it)")
 
@@ -809,5 +815,8 @@ class Kernel:
         # The keys themselves live in the journal, written with their command's
         # events; the snapshot records how many there were, to notice lost ones.
         data = {"state": self.state.dump(), "keys": self.journal.count_keys(seq)}
-        self.journal.save_snapshot(seq, encode_snapshot(seq, data))
+        # The chain's hash at ``seq`` ties the snapshot to the history it was
+        # taken of: reopening then checks only the events after it (the
+        # others before they are first read).
+        self.journal.save_snapshot(seq, encode_snapshot(seq, data, self.journal.hash_at(seq)))
         self.snapshot_seq = seq

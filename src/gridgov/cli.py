@@ -715,12 +715,12 @@ def diagram(machine: str) -> None:
 @click.argument("paths", nargs=-1, required=True)
 @click.option(
     "--kind",
-    type=click.Choice(["rules", "scenario", "sweep", "bundle", "alert"]),
+    type=click.Choice(["rules", "scenario", "sweep", "bundle", "alert", "journal"]),
     default=None,
     help="What the files are (default: recognised from each file).",
 )
 def check(paths: tuple[str, ...], kind: str | None) -> None:
-    """Validate rules, scenario, sweep, city bundle or CAP alert files.
+    """Validate rules, scenario, sweep, city bundle, CAP alert or journal files.
 
     Each file's kind is recognised from its content. Prints 'ok (KIND)' on
     standard output for a valid file (prefixed by its path when several are

@@ -291,6 +291,7 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
         supplies: SupplyNetwork | None = None,
         pause_gc: bool = False,
         recover: str | None = None,
+        verify: str = "snapshot",
     ) -> Engine:
         """An engine on a durable SQLite journal at ``path``, at the state its events give.
 
@@ -319,6 +320,8 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
                 ``"truncate"``: keep the longest valid prefix that ends on a
                 command boundary and drop the rest; :attr:`load_report`
                 ``.recovered`` says what was dropped.
+            verify: ``"snapshot"`` (the default) or ``"full"``: see
+                :class:`SqliteJournal` and ``docs/embedding.md``.
 
         Raises:
             JournalError: the file is not a journal, is corrupted, was written by
@@ -326,7 +329,7 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
                 rules or seed.
         """
         rules = rules if rules is not None else Rules.default()
-        journal = SqliteJournal(path, synchronous, recover=recover)
+        journal = SqliteJournal(path, synchronous, recover=recover, verify=verify)
         stamp = {
             "city": f"{city.name}:{_digest(repr(sorted(city.summary().items())))}",
             "rules": _digest(rules.to_toml()),

@@ -22,10 +22,12 @@ can be answered with its first result instead of being done twice.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -350,6 +352,63 @@ def row_hash(previous: bytes, seq: int, command: str, record: str, last: bool) -
     return hashlib.sha256(previous + head + record.encode("utf-8")).digest()
 
 
+def _encode_rows(
+    events: Sequence[Event], previous: bytes
+) -> list[tuple[int, str, str, bool, bytes]]:
+    """The journal rows of one command's events: (seq, command, record, last, hash).
+
+    Each row is hashed as :func:`row_hash` does, inline, over the encoded
+    bytes that are stored, chained from ``previous``. This is the append
+    path's whole Python cost, so it is written for speed: a command's events
+    mostly share one time object and one command id, each put in ISO form
+    (or UTF-8) once, checked by identity (two equal times with different
+    offsets must keep their own ISO form).
+    """
+    rows: list[tuple[int, str, str, bool, bytes]] = []
+    append = rows.append
+    dumps = orjson.dumps
+    sha256 = hashlib.sha256
+    version = SCHEMA_VERSION
+    final = events[-1] if events else None
+    when: datetime | None = None
+    iso = ""
+    command: str | None = None
+    encoded = b""
+    for e in events:
+        if e.time is not when:
+            when = e.time
+            iso = when.isoformat()
+        if e.command is not command:
+            command = e.command
+            encoded = command.encode("utf-8")
+        try:
+            blob = dumps(
+                {
+                    "v": version,
+                    "seq": e.seq,
+                    "time": iso,
+                    "type": e.type,
+                    "unit": e.unit,
+                    "command": command,
+                    "actor": e.actor,
+                    "cause": e.cause,
+                    "old": e.old,
+                    "new": e.new,
+                    "data": e.data,
+                }
+            )
+        except TypeError:
+            blob = _encode_bytes(e, iso)  # data orjson cannot encode: the slow path
+        last = e is final
+        # ``%d`` writes a bool as 0 or 1, and SQLite stores it as that integer.
+        previous = sha256(
+            b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, e.seq, encoded, last, blob)
+        ).digest()
+        # Bound as text: cheaper than binding the bytes and casting in SQL.
+        append((e.seq, command, blob.decode(), last, previous))
+    return rows
+
+
 def key_hash(previous: bytes, record: CommandRecord) -> bytes:
     """The hash of an idempotency record, chained to the previous one's (a lost or
     edited key is noticed on open)."""
@@ -421,6 +480,16 @@ class MemoryJournal:
         """Events matching every given filter (``type`` may end in ``.*``)."""
         return _select(self._events, type, unit, command)
 
+    #: Always 0: a memory journal has nothing to check.
+    unverified = 0
+
+    def verify(self) -> None:
+        """Nothing to check in memory."""
+
+    def hash_at(self, seq: int) -> bytes | None:
+        """Always None: a memory journal has no hash chain."""
+        return None
+
     def save_snapshot(self, seq: int, state: bytes) -> None:
         """Memory journals keep no snapshots (replaying them is already fast)."""
 
@@ -432,21 +501,38 @@ class MemoryJournal:
         """Nothing to close."""
 
 
-def encode_snapshot(seq: int, state: Mapping[str, Any]) -> bytes:
+def encode_snapshot(seq: int, state: Mapping[str, Any], chain: bytes | None = None) -> bytes:
     """A snapshot as data only: a JSON header line, then the state as canonical JSON.
 
     The header names the format, its version, the seq the state covers and
     the SHA-256 of the state's bytes, so a reader can refuse anything it does
-    not fully trust before reading the state.
+    not fully trust before reading the state; and, given ``chain``, the
+    journal's hash chain at ``seq`` (hex): what ties the snapshot to the
+    history it was taken of (see :class:`SqliteJournal`'s ``verify``).
     """
     body = json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    header = {
+    header: dict[str, Any] = {
         "format": _SNAPSHOT_FORMAT,
         "version": SNAPSHOT_VERSION,
         "seq": seq,
         "digest": hashlib.sha256(body).hexdigest(),
     }
+    if chain is not None:
+        header["chain"] = chain.hex()
     return json.dumps(header, sort_keys=True).encode() + b"\n" + body
+
+
+def _snapshot_header(blob: bytes) -> dict[str, Any] | None:
+    """The header of a snapshot (its first line) when it is one of this format and
+    version, else None."""
+    head, sep, _ = bytes(blob).partition(b"\n")
+    try:
+        header = json.loads(head) if sep else None
+    except ValueError:
+        return None
+    if not isinstance(header, dict) or header.get("format") != _SNAPSHOT_FORMAT:
+        return None
+    return header if header.get("version") == SNAPSHOT_VERSION else None
 
 
 def decode_snapshot(blob: bytes, seq: int) -> dict[str, Any]:
@@ -520,18 +606,147 @@ CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, state BLOB NOT NU
 """
 
 
+#: Above any seq (SQLite's largest integer): the end of an open range of rows.
+_MAX_SEQ = 2**63 - 1
+
 #: Pages of write-ahead log between automatic checkpoints (SQLite's default: 1000).
 _CHECKPOINT_PAGES = 16384
 
 
+def _check_chain(
+    db: sqlite3.Connection, head: str | None, start: int, previous: bytes, stop: int | None
+) -> tuple[int, bytes] | None:
+    """:meth:`SqliteJournal._verify`'s fast path: (next seq, last hash), or None when
+    anything is off (then :func:`_diagnose` says what).
+
+    One pass over the rows with the least work per row: SQLite hands
+    over each row's fields as bytes, NULL where a field is malformed (so
+    the row's hash fails to compute), and the loop hashes and compares.
+    """
+    expected = start
+    last = 1
+    sha256 = hashlib.sha256
+    try:
+        cursor = db.execute(
+            "SELECT seq, CASE WHEN typeof(command) = 'text' THEN CAST(command AS BLOB) END, "
+            "CASE WHEN last IN (0, 1) THEN last END, "
+            "CASE WHEN typeof(record) = 'text' THEN CAST(record AS BLOB) END, hash "
+            "FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq",
+            (start, _MAX_SEQ if stop is None else stop),
+        )
+        fetch = cursor.fetchmany
+        while True:
+            rows = fetch(4096)
+            if not rows:
+                break
+            for seq, command, last, record, stored in rows:
+                if seq != expected:
+                    return None
+                previous = sha256(
+                    b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, seq, command, last, record)
+                ).digest()
+                if previous != stored:
+                    return None
+                expected += 1
+    except (sqlite3.DatabaseError, TypeError):
+        # TypeError: a NULL field (malformed) in the hash's input.
+        return None
+    end = expected - 1
+    if not last or (stop is not None and end != stop):
+        return None  # a partial command, or events missing
+    if stop is None:
+        want = f"{end}:{previous.hex()}"
+        if (head is None and end) or (head is not None and head != want):
+            return None
+    return expected, previous
+
+
+def _diagnose(
+    db: sqlite3.Connection, head: str | None, start: int, previous: bytes, stop: int | None
+) -> tuple[int, bytes]:
+    """:meth:`SqliteJournal._verify` row by row, naming what breaks the chain: returns
+    (next seq, last hash), or raises :class:`_Broken` with the first bad seq and the last
+    good boundary."""
+    expected = start
+    boundary = (start - 1, previous)
+    digest = hashlib.sha256
+    upto = _MAX_SEQ if stop is None else stop
+    try:
+        # The first malformed row, found by SQLite in one pass (the loop
+        # below then only compares seqs): a command or record that is not
+        # text, or a last-row flag other than 0 or 1.
+        bad = db.execute(
+            "SELECT min(seq) FROM events WHERE seq >= ? AND seq <= ? AND ("
+            "typeof(command) != 'text' OR typeof(record) != 'text' OR last NOT IN (0, 1))",
+            (start, upto),
+        ).fetchone()[0]
+        cursor = db.execute(
+            "SELECT seq, CAST(command AS BLOB), CAST(record AS BLOB), last, hash "
+            "FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq",
+            (start, upto),
+        )
+        while True:
+            rows = cursor.fetchmany(4096)
+            if not rows:
+                break
+            for seq, command, record, last, stored in rows:
+                if seq != expected:
+                    raise _Broken(expected, f"event {expected} is missing", boundary)
+                if seq == bad:
+                    raise _Broken(seq, f"event {seq} is malformed", boundary)
+                current = digest(
+                    b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, seq, command, last, record)
+                ).digest()
+                if current != stored:
+                    raise _Broken(seq, f"event {seq} does not match its hash", boundary)
+                previous = current
+                expected += 1
+                if last:
+                    boundary = (seq, current)
+    except sqlite3.DatabaseError as exc:
+        raise _Broken(expected, f"event {expected} is unreadable ({exc})", boundary) from None
+    end = expected - 1
+    if stop is not None and end != stop:
+        raise _Broken(expected, f"event {expected} is missing", boundary)
+    if boundary[0] != end:
+        raise _Broken(
+            boundary[0] + 1, f"the command from event {boundary[0] + 1} is partial", boundary
+        )
+    if stop is not None:
+        return expected, previous
+    want = f"{end}:{previous.hex()}"
+    if (head is None and end) or (head is not None and head != want):
+        recorded = (head or "0:").split(":", 1)[0]
+        number = int(recorded) if recorded.isdigit() else 0
+        raise _Broken(
+            end + 1 if number > end else max(1, number),
+            f"the journal ends at event {end}, but its last commit recorded event {recorded}",
+            boundary,
+        )
+    return expected, previous
+
+
 class SqliteJournal:
     """An append-only event store in SQLite, one transaction per command.
+
+    Opening checks the hash chain (see ``verify``): a journal whose chain
+    breaks is refused with a :class:`JournalError` naming the first bad seq,
+    unless ``recover="truncate"`` asks to keep the valid prefix.
 
     Args:
         path: the database file (created when missing).
         synchronous: SQLite's ``synchronous`` setting: ``NORMAL`` (the default
             in WAL mode: a power cut may lose the last commits, a process crash
             loses nothing) or ``FULL`` (every commit reaches the disk).
+        recover: None, or ``"truncate"``: keep the longest valid prefix that
+            ends on a command boundary and drop the rest (:attr:`recovered`
+            says what was dropped); the whole chain is then checked on open.
+        verify: ``"snapshot"`` (the default): when the latest snapshot
+            records the chain's hash at its seq and that hash is the one
+            stored there, only the events after it are checked on open; the
+            events it covers are checked, all of them from the first, before
+            any of them is read (:attr:`unverified` counts them until then).
+            ``"full"``: the whole chain is checked on open.
 
     Raises:
         JournalError: the file is not a gridgov journal, or is corrupted.
@@ -545,6 +760,7 @@ class SqliteJournal:
         synchronous: str = "NORMAL",
         *,
         recover: str | None = None,
+        verify: str = "snapshot",
     ) -> None:
         if synchronous.upper() not in ("NORMAL", "FULL", "OFF", "EXTRA"):
             raise JournalError(
@@ -552,7 +768,12 @@ class SqliteJournal:
             )
         if recover not in (None, "truncate"):
             raise JournalError(f"unknown recovery {recover!r} (expected None or 'truncate')")
+        if verify not in ("snapshot", "full"):
+            raise JournalError(f"unknown verification {verify!r} (expected 'snapshot' or 'full')")
         self.path = os.fspath(path)
+        #: Events at the start of the journal whose chain is not checked yet (0: none):
+        #: those a trusted snapshot covers, checked before the first of them is read.
+        self.unverified = 0
         #: What opening with ``recover="truncate"`` dropped (None: nothing).
         self.recovered: str | None = None
         try:
@@ -561,12 +782,12 @@ class SqliteJournal:
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path} is not a readable gridgov journal: {exc}") from None
         try:
-            self._open(synchronous.upper(), recover)
+            self._open(synchronous.upper(), recover, verify)
         except BaseException:
             self._db.close()
             raise
 
-    def _open(self, synchronous: str, recover: str | None) -> None:
+    def _open(self, synchronous: str, recover: str | None, verify: str) -> None:
         try:
             db = self._db
             db.execute("PRAGMA journal_mode=WAL")
@@ -594,8 +815,15 @@ class SqliteJournal:
             head = db.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path} is not a readable gridgov journal: {exc}") from None
+        head_text = None if head is None else str(head[0])
+        vouched = self._vouched() if verify == "snapshot" and recover is None else None
         try:
-            self._next, self._hash = self._verify(None if head is None else str(head[0]))
+            if vouched is None:
+                self._next, self._hash = self._verify(head_text, 1, GENESIS)
+            else:
+                # The snapshot's events are checked on first read (see ``verify``).
+                self._next, self._hash = self._verify(head_text, vouched[0] + 1, vouched[1])
+                self.unverified = vouched[0]
         except _Broken as broken:
             if recover != "truncate":
                 raise JournalError(
@@ -639,59 +867,83 @@ class SqliteJournal:
             self.recovered = note if self.recovered is None else f"{self.recovered}; {note}"
         return previous
 
-    def _verify(self, head: str | None) -> tuple[int, bytes]:
-        """Check the whole chain; returns (next seq, last hash) or raises :class:`_Broken`."""
-        previous = GENESIS
-        expected = 1
-        boundary = (0, GENESIS)
-        digest = hashlib.sha256
+    def _vouched(self) -> tuple[int, bytes] | None:
+        """The latest snapshot's (seq, chain hash) when it vouches for the events it covers.
+
+        It does when its header records the chain's hash at its seq, that
+        seq is a command's last event, and its stored hash is the one
+        recorded: the snapshot was taken of that very history. Anything else
+        (no snapshot, an older one without the hash, a header that does not
+        parse, a seq beyond the events) vouches for nothing, and the whole
+        chain is checked on open.
+        """
         try:
-            # The first malformed row, found by SQLite in one pass (the loop
-            # below then only compares seqs): a command or record that is not
-            # text, or a last-row flag other than 0 or 1.
-            bad = self._db.execute(
-                "SELECT min(seq) FROM events WHERE typeof(command) != 'text' "
-                "OR typeof(record) != 'text' OR last NOT IN (0, 1)"
-            ).fetchone()[0]
-            cursor = self._db.execute(
-                "SELECT seq, CAST(command AS BLOB), CAST(record AS BLOB), last, hash "
-                "FROM events ORDER BY seq"
-            )
-            while True:
-                rows = cursor.fetchmany(4096)
-                if not rows:
-                    break
-                for seq, command, record, last, stored in rows:
-                    if seq != expected:
-                        raise _Broken(expected, f"event {expected} is missing", boundary)
-                    if seq == bad:
-                        raise _Broken(seq, f"event {seq} is malformed", boundary)
-                    current = digest(
-                        b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, seq, command, last, record)
-                    ).digest()
-                    if current != stored:
-                        raise _Broken(seq, f"event {seq} does not match its hash", boundary)
-                    previous = current
-                    expected += 1
-                    if last:
-                        boundary = (seq, current)
-        except sqlite3.DatabaseError as exc:
-            raise _Broken(expected, f"event {expected} is unreadable ({exc})", boundary) from None
-        end = expected - 1
-        if boundary[0] != end:
-            raise _Broken(
-                boundary[0] + 1, f"the command from event {boundary[0] + 1} is partial", boundary
-            )
-        want = f"{end}:{previous.hex()}"
-        if (head is None and end) or (head is not None and head != want):
-            recorded = (head or "0:").split(":", 1)[0]
-            number = int(recorded) if recorded.isdigit() else 0
-            raise _Broken(
-                end + 1 if number > end else max(1, number),
-                f"the journal ends at event {end}, but its last commit recorded event {recorded}",
-                boundary,
-            )
-        return expected, previous
+            row = self._db.execute(
+                "SELECT seq, substr(state, 1, 1024) FROM snapshots ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            if row is None or type(row[0]) is not int or type(row[1]) is not bytes:
+                return None
+            seq = row[0]
+            header = _snapshot_header(row[1])
+            chain = None if header is None or header.get("seq") != seq else header.get("chain")
+            if type(chain) is not str or len(chain) != 64:
+                return None
+            stored = self._db.execute(
+                "SELECT hash, last FROM events WHERE seq = ?", (seq,)
+            ).fetchone()
+        except sqlite3.DatabaseError:
+            return None  # the whole check then says what is unreadable
+        if stored is None or stored[1] != 1 or type(stored[0]) is not bytes:
+            return None
+        if stored[0].hex() != chain:
+            return None
+        return seq, stored[0]
+
+    def _check_unverified(self) -> None:
+        """Check the chain of the events a snapshot covered (before any of them is read).
+
+        Raises:
+            JournalError: the chain breaks there (naming the first bad seq).
+        """
+        upto = self.unverified
+        if not upto:
+            return
+        try:
+            self._verify(None, 1, GENESIS, upto)
+        except _Broken as broken:
+            raise JournalError(
+                f"{self.path}: {broken.reason} (first bad event: seq {broken.seq}); "
+                'open it with recover="truncate" to keep the valid prefix'
+            ) from None
+        self.unverified = 0
+
+    def verify(self) -> None:
+        """Check now the chain of any events not checked on open (see ``verify``).
+
+        After this, every event of the journal has been checked.
+
+        Raises:
+            JournalError: the chain breaks (naming the first bad seq).
+        """
+        self._check_unverified()
+
+    def _verify(
+        self, head: str | None, start: int, previous: bytes, stop: int | None = None
+    ) -> tuple[int, bytes]:
+        """Check the chain from event ``start`` (chained from ``previous``) to ``stop``, or
+        to the end and against ``head`` (the last commit's record) when ``stop`` is None.
+
+        Returns (next seq, last hash), or raises :class:`_Broken`. The chain
+        is checked first on a fast path that only answers "intact or not";
+        a chain that is not intact is checked again by :func:`_diagnose`,
+        which finds the first bad seq and the last good command boundary (a
+        broken journal is rare: its second pass costs nothing in the common
+        case).
+        """
+        checked = _check_chain(self._db, head, start, previous, stop)
+        if checked is not None:
+            return checked
+        return _diagnose(self._db, head, start, previous, stop)
 
     def _truncate(self, broken: _Broken) -> None:
         """Keep the longest valid prefix ending on a command boundary; drop the rest."""
@@ -759,46 +1011,8 @@ class SqliteJournal:
                 (nothing is written then).
         """
         _check_sequence(events, self._next)
-        # A command's events mostly share one time and one command id: each is
-        # put in ISO form (or UTF-8) once. The row is hashed as :func:`row_hash`
-        # does, inline, over the encoded bytes that are stored.
-        times: dict[datetime, str] = {}
-        commands: dict[str, bytes] = {}
-        rows = []
-        previous = self._hash
-        end = len(events) - 1
-        sha256 = hashlib.sha256
-        for i, e in enumerate(events):
-            iso = times.get(e.time)
-            if iso is None:
-                iso = times[e.time] = e.time.isoformat()
-            command = commands.get(e.command)
-            if command is None:
-                command = commands[e.command] = e.command.encode("utf-8")
-            try:
-                blob = orjson.dumps(
-                    {
-                        "v": SCHEMA_VERSION,
-                        "seq": e.seq,
-                        "time": iso,
-                        "type": e.type,
-                        "unit": e.unit,
-                        "command": e.command,
-                        "actor": e.actor,
-                        "cause": e.cause,
-                        "old": e.old,
-                        "new": e.new,
-                        "data": e.data,
-                    }
-                )
-            except TypeError:
-                blob = _encode_bytes(e, iso)  # data orjson cannot encode: the slow path
-            last = int(i == end)
-            previous = sha256(
-                b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, e.seq, command, last, blob)
-            ).digest()
-            # Bound as text: cheaper than binding the bytes and casting in SQL.
-            rows.append((e.seq, e.command, blob.decode(), last, previous))
+        rows = _encode_rows(events, self._hash)
+        previous = rows[-1][4] if rows else self._hash
         head = f"{self._next + len(events) - 1}:{previous.hex()}" if rows else None
 
         keys_hash = self._keys_hash if record is None else key_hash(self._keys_hash, record)
@@ -838,7 +1052,14 @@ class SqliteJournal:
         return None if row is None else CommandRecord(*row)
 
     def between(self, first: int, last: int) -> list[Event]:
-        """Events with ``first <= seq <= last``."""
+        """Events with ``first <= seq <= last``.
+
+        Raises:
+            JournalError: a row is unreadable or malformed, or the chain of the
+                events a snapshot covered breaks (checked on their first read).
+        """
+        if first <= self.unverified and last >= 1:
+            self._check_unverified()
         rows = self._query(
             "SELECT seq, command, record FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq",
             (first, last),
@@ -873,6 +1094,7 @@ class SqliteJournal:
     ) -> list[Event]:
         """Events matching every given filter (``type`` may end in ``.*``)."""
         if command is not None:
+            self._check_unverified()
             rows = self._query(
                 "SELECT record FROM events WHERE command = ? ORDER BY seq", (command,)
             )
@@ -880,6 +1102,16 @@ class SqliteJournal:
         return _select(iter(self), type, unit, None)
 
     # ----------------------------------------------------------- snapshots
+
+    def hash_at(self, seq: int) -> bytes | None:
+        """The chain's hash at event ``seq`` (what a snapshot of that seq records), or None
+        when there is no such event."""
+        if seq == self._next - 1:
+            return self._hash
+        if seq == 0:
+            return GENESIS
+        row = self._query("SELECT hash FROM events WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None or type(row[0]) is not bytes else bytes(row[0])
 
     def save_snapshot(self, seq: int, state: bytes) -> None:
         """Keep the engine's state as of event ``seq`` (older snapshots are dropped)."""
@@ -930,26 +1162,42 @@ class JournalView:
     can add to its history or cut it short behind its back. The journal an
     embedder passed in (``Engine(..., journal=...)``) stays theirs.
 
+    Every read runs under the engine's lock when one is given (the engine
+    gives its own), so a reader on another thread never sees half of a
+    command's events; iteration reads the events there are when it starts.
+
     Args:
         journal: the journal viewed.
+        lock: the lock commands hold while they append (default: none).
     """
 
-    __slots__ = ("_journal",)
+    __slots__ = ("_journal", "_lock")
 
-    def __init__(self, journal: MemoryJournal | SqliteJournal) -> None:
+    def __init__(
+        self,
+        journal: MemoryJournal | SqliteJournal,
+        lock: threading.RLock | None = None,
+    ) -> None:
         self._journal = journal
+        self._lock: contextlib.AbstractContextManager[Any] = (
+            lock if lock is not None else contextlib.nullcontext()
+        )
 
     def __repr__(self) -> str:
-        return f"<JournalView of {type(self._journal).__name__}: {len(self._journal)} events>"
+        with self._lock:
+            return f"<JournalView of {type(self._journal).__name__}: {len(self._journal)} events>"
 
     def __len__(self) -> int:
-        return len(self._journal)
+        with self._lock:
+            return len(self._journal)
 
     def __iter__(self) -> Iterator[Event]:
-        return iter(self._journal)
+        with self._lock:
+            return iter(list(self._journal))
 
     def __getitem__(self, index: int) -> Event:
-        return self._journal[index]
+        with self._lock:
+            return self._journal[index]
 
     @property
     def durable(self) -> bool:
@@ -964,35 +1212,58 @@ class JournalView:
     @property
     def next_seq(self) -> int:
         """The sequence number the next event gets."""
-        return self._journal.next_seq
+        with self._lock:
+            return self._journal.next_seq
+
+    @property
+    def unverified(self) -> int:
+        """Events at the start whose hash chain is not checked yet: those a trusted
+        snapshot vouched for on open (0: every event is checked)."""
+        return self._journal.unverified
+
+    def verify(self) -> None:
+        """Check now the hash chain of the events not checked on open (a no-op when
+        :attr:`unverified` is 0).
+
+        Raises:
+            JournalError: the chain breaks (naming the first bad seq).
+        """
+        self._journal.verify()
 
     def lookup(self, key: str) -> CommandRecord | None:
         """The command that carried idempotency ``key``, if any."""
-        return self._journal.lookup(key)
+        with self._lock:
+            return self._journal.lookup(key)
 
     def count_keys(self, upto: int) -> int:
         """How many idempotency records belong to commands ending at or before event ``upto``."""
-        return self._journal.count_keys(upto)
+        with self._lock:
+            return self._journal.count_keys(upto)
 
     def between(self, first: int, last: int) -> list[Event]:
         """Events with ``first <= seq <= last``."""
-        return self._journal.between(first, last)
+        with self._lock:
+            return self._journal.between(first, last)
 
     def since(self, seq: int) -> list[Event]:
         """Events with a sequence number above ``seq``."""
-        return self._journal.since(seq)
+        with self._lock:
+            return self._journal.since(seq)
 
     def select(
         self, type: str | None = None, unit: str | None = None, command: str | None = None
     ) -> list[Event]:
         """Events matching every given filter (``type`` may end in ``.*``)."""
-        return self._journal.select(type, unit, command)
+        with self._lock:
+            return self._journal.select(type, unit, command)
 
     def latest_snapshot(self) -> tuple[int, bytes] | None:
         """The newest snapshot, as (seq, state), or None (always None in memory)."""
-        return self._journal.latest_snapshot()
+        with self._lock:
+            return self._journal.latest_snapshot()
 
     def meta(self, key: str) -> str | None:
         """A stamp of a durable journal (``city``, ``rules``, ``seed``...); None in memory."""
         journal = self._journal
-        return journal.meta(key) if isinstance(journal, SqliteJournal) else None
+        with self._lock:
+            return journal.meta(key) if isinstance(journal, SqliteJournal) else None

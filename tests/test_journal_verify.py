@@ -1,0 +1,262 @@
+"""What a snapshot vouches for: reopening checks the tail on open and the events a
+snapshot covers before any of them is read (issue 11 item 4, issue 18 item 3)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from gridgov import Engine, ManualClock
+from gridgov.cli import main
+from gridgov.errors import JournalError
+from gridgov.journal import GENESIS, SqliteJournal, encode_snapshot, row_hash
+from gridgov.presets import small
+
+CITY = small()
+COMPOUNDS = sorted(CITY.compounds)
+
+
+def written(path: Path) -> tuple[dict[str, object], int, int]:
+    """A journal with a snapshot, then a tail of commands after it.
+
+    Returns (the live state, the snapshot's seq, the number of events).
+    """
+    engine = Engine.open(path, city=CITY, clock=ManualClock())
+    for compound in COMPOUNDS[:3]:
+        engine.report_case(compound, key=compound)
+    engine.close()  # snapshots here
+    engine = Engine.open(path, city=CITY, clock=ManualClock())
+    snapshot = engine.load_report.snapshot
+    for compound in COMPOUNDS[3:5]:
+        engine.report_case(compound, key=compound)
+    live = engine.snapshot()
+    total = len(engine.journal)
+    engine._kernel.journal.close()  # no new snapshot: the tail stays a tail
+    return live, snapshot, total
+
+
+def edit_record(path: Path, seq: int) -> None:
+    """Change one character of event ``seq``'s record (still valid JSON)."""
+    db = sqlite3.connect(path)
+    with db:
+        (text,) = db.execute("SELECT record FROM events WHERE seq = ?", (seq,)).fetchone()
+        db.execute(
+            "UPDATE events SET record = ? WHERE seq = ?", (text.replace('"v":1', '"v":1 '), seq)
+        )
+    db.close()
+
+
+def snapshot_header(path: Path) -> tuple[int, dict[str, object], bytes]:
+    with sqlite3.connect(path) as db:
+        seq, blob = db.execute("SELECT seq, state FROM snapshots").fetchone()
+    head, _, body = bytes(blob).partition(b"\n")
+    return seq, json.loads(head), body
+
+
+def set_snapshot(path: Path, blob: bytes) -> None:
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("UPDATE snapshots SET state = ?", (blob,))
+    db.close()
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object], int, int]:
+    path = tmp_path_factory.mktemp("pristine") / "j.sqlite"
+    live, snapshot, total = written(path)
+    return path, live, snapshot, total
+
+
+@pytest.fixture
+def journal(
+    pristine: tuple[Path, dict[str, object], int, int], tmp_path: Path
+) -> tuple[Path, dict[str, object], int, int]:
+    source, live, snapshot, total = pristine
+    path = tmp_path / "j.sqlite"
+    shutil.copyfile(source, path)
+    return path, live, snapshot, total
+
+
+class TestTheSnapshotVouches:
+    """A snapshot whose recorded chain hash is the journal's: only the tail is checked on open."""
+
+    def test_the_snapshot_records_the_chain_at_its_seq(
+        self, journal: tuple[Path, dict[str, object], int, int]
+    ) -> None:
+        path, _, snapshot, _ = journal
+        seq, header, _ = snapshot_header(path)
+        assert seq == snapshot > 0
+        with sqlite3.connect(path) as db:
+            rows = db.execute(
+                "SELECT seq, command, record, last FROM events WHERE seq <= ? ORDER BY seq", (seq,)
+            ).fetchall()
+        chain = GENESIS
+        for number, command, record, last in rows:
+            chain = row_hash(chain, number, command, record, bool(last))
+        assert header["chain"] == chain.hex()
+
+    def test_reopening_leaves_the_covered_events_unverified_until_read(
+        self, journal: tuple[Path, dict[str, object], int, int]
+    ) -> None:
+        path, live, snapshot, total = journal
+        with Engine.open(path, city=CITY, clock=ManualClock()) as engine:
+            assert engine.load_report.snapshot == snapshot
+            assert engine.load_report.replayed == total - snapshot
+            assert engine.journal.unverified == snapshot
+            assert engine.snapshot() == live
+            assert engine.journal[0].seq == 1  # reading checks them all first
+            assert engine.journal.unverified == 0
+
+    def test_full_verification_on_request(
+        self, journal: tuple[Path, dict[str, object], int, int]
+    ) -> None:
+        path, live, _, _ = journal
+        with Engine.open(path, city=CITY, clock=ManualClock(), verify="full") as engine:
+            assert engine.journal.unverified == 0
+            assert engine.snapshot() == live
+        journal_ = SqliteJournal(path)
+        assert journal_.unverified > 0
+        journal_.verify()
+        assert journal_.unverified == 0
+        journal_.close()
+
+    def test_an_unknown_verification_is_refused(self, tmp_path: Path) -> None:
+        with pytest.raises(JournalError, match="unknown verification 'some'"):
+            SqliteJournal(tmp_path / "j.sqlite", verify="some")
+
+
+class TestDamage:
+    """Every damaged event is refused, on open or before it is read; the state is never wrong."""
+
+    def test_damage_in_the_tail_is_refused_on_open(
+        self, journal: tuple[Path, dict[str, object], int, int]
+    ) -> None:
+        path, _, snapshot, total = journal
+        for seq in (snapshot + 1, total):
+            damaged = path.with_name(f"tail{seq}.sqlite")
+            shutil.copyfile(path, damaged)
+            edit_record(damaged, seq)
+            with pytest.raises(JournalError, match=rf"first bad event: seq {seq}\b"):
+                Engine.open(damaged, city=CITY, clock=ManualClock())
+
+    def test_damage_under_the_snapshot_is_found_before_it_is_believed(
+        self, journal: tuple[Path, dict[str, object], int, int]
+    ) -> None:
+        """Each event the snapshot covers, damaged in turn: the engine opens on the
+        snapshot's (right) state, and the event is refused when read, by verify(),
+        by verify="full" and by gridgov check."""
+        path, live, snapshot, _ = journal
+        for seq in range(1, snapshot + 1, max(1, snapshot // 7)):
+            damaged = path.with_name(f"under{seq}.sqlite")
+            shutil.copyfile(path, damaged)
+            edit_record(damaged, seq)
+            bad = rf"first bad event: seq {seq}\b"
+            engine = Engine.open(damaged, city=CITY, clock=ManualClock())
+            try:
+                assert engine.snapshot() == live
+                assert engine.journal.unverified == snapshot
+                with pytest.raises(JournalError, match=bad):
+                    engine.journal.between(seq, seq)
+                with pytest.raises(JournalError, match=bad):
+                    list(engine.journal)
+                with pytest.raises(JournalError, match=bad):
+                    engine.journal.select(command="anything")
+                with pytest.raises(JournalError, match=bad):
+                    engine.journal.verify()
+            finally:
+                engine._kernel.journal.close()
+            with pytest.raises(JournalError, match=bad):
+                Engine.open(damaged, city=CITY, clock=ManualClock(), verify="full")
+            with pytest.raises(JournalError, match=bad):
+                SqliteJournal(damaged, verify="full")
+
+    def test_recovery_checks_the_whole_chain(
+        self, journal: tuple[Path, dict[str, object], int, int]
+    ) -> None:
+        path, _, snapshot, _ = journal
+        edit_record(path, snapshot - 1)
+        with Engine.open(path, city=CITY, clock=ManualClock(), recover="truncate") as engine:
+            report = engine.load_report.recovered
+            assert report is not None
+            assert f"seq {snapshot - 1}" in report
+            assert engine.journal.unverified == 0
+            assert len(engine.journal) < snapshot
+
+    def test_a_snapshot_with_another_chain_vouches_for_nothing(
+        self, journal: tuple[Path, dict[str, object], int, int]
+    ) -> None:
+        path, _, _, _ = journal
+        _, header, body = snapshot_header(path)
+        header["chain"] = "ab" * 32
+        set_snapshot(path, json.dumps(header, sort_keys=True).encode() + b"\n" + body)
+        edit_record(path, 2)
+        with pytest.raises(JournalError, match=r"first bad event: seq 2\b"):
+            Engine.open(path, city=CITY, clock=ManualClock())
+
+    def test_a_snapshot_without_a_chain_vouches_for_nothing(
+        self, journal: tuple[Path, dict[str, object], int, int]
+    ) -> None:
+        """A snapshot written before the chain's hash was recorded: the whole chain is
+        checked on open, and the snapshot still restores the state."""
+        path, live, snapshot, _ = journal
+        seq, _, body = snapshot_header(path)
+        set_snapshot(path, encode_snapshot(seq, json.loads(body)))
+        engine = Engine.open(path, city=CITY, clock=ManualClock())
+        assert engine.journal.unverified == 0
+        assert engine.load_report.snapshot == snapshot
+        assert engine.snapshot() == live
+        engine._kernel.journal.close()  # close() would take a new snapshot
+        edit_record(path, 1)
+        with pytest.raises(JournalError, match=r"first bad event: seq 1\b"):
+            Engine.open(path, city=CITY, clock=ManualClock())
+
+    def test_an_ignored_snapshot_replays_only_checked_events(
+        self, journal: tuple[Path, dict[str, object], int, int]
+    ) -> None:
+        """The snapshot vouches (its header and hash are right) but its state does not
+        match its digest: the engine replays everything, and the replay checks first."""
+        path, _, _, _ = journal
+        _, header, body = snapshot_header(path)
+        set_snapshot(path, json.dumps(header, sort_keys=True).encode() + b"\n" + body + b" ")
+        edit_record(path, 3)
+        with pytest.raises(JournalError, match=r"first bad event: seq 3\b"):
+            Engine.open(path, city=CITY, clock=ManualClock())
+
+
+class TestCheckCommand:
+    """``gridgov check JOURNAL`` checks the whole chain."""
+
+    def test_a_sound_journal(
+        self, journal: tuple[Path, dict[str, object], int, int], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path, _, _, _ = journal
+        assert main(["check", str(path)]) == 0
+        assert capsys.readouterr().out == "ok (journal)\n"
+
+    def test_damage_under_the_snapshot(
+        self, journal: tuple[Path, dict[str, object], int, int], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path, _, _, _ = journal
+        edit_record(path, 2)
+        assert main(["check", str(path)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"gridgov: error: {path}:0: events: event 2 does not match")
+        assert "first bad event: seq 2" in err
+
+    def test_a_database_that_is_not_a_journal_is_left_alone(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path = tmp_path / "other.sqlite"
+        db = sqlite3.connect(path)
+        with db:
+            db.execute("CREATE TABLE things (x)")
+        db.close()
+        assert main(["check", str(path)]) == 1
+        assert "not a gridgov journal: without events" in capsys.readouterr().err
+        with sqlite3.connect(path) as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+        assert tables == {"things"}
