@@ -171,6 +171,37 @@ class TestDocs:
         scenario = Scenario.from_toml('version = 1\n[city]\npreset = "small"\n' + table)
         assert scenario.supplies == SupplySpec()
 
+    def rows(self, header: str) -> list[str]:
+        """The first cells of the table whose header row starts with ``header``."""
+        lines = self.DOC.read_text(encoding="utf-8").splitlines()
+        start = lines.index(header)
+        cells = []
+        for line in lines[start + 2 :]:
+            if not line.startswith("|"):
+                break
+            cells.append(line.split("|")[1].strip())
+        return cells
+
+    def test_the_columns_table_is_supplies_csv(self) -> None:
+        """The table of supplies.csv's columns names every column, in order."""
+        from gridgov.sim.supplies import SUPPLY_COLUMNS
+        from gridgov.supplies import CATEGORIES
+
+        shown: list[str] = []
+        for cell in self.rows("| column | what |"):
+            for name in cell.replace("`", "").split(", "):
+                if "<category>" in name:
+                    shown += [name.replace("<category>", k) for k in CATEGORIES]
+                else:
+                    shown.append(name)
+        assert sorted(shown) == sorted(SUPPLY_COLUMNS)
+
+    def test_the_events_table_is_the_supply_events(self) -> None:
+        from gridgov.supply_book import SUPPLY_EVENTS
+
+        shown = [cell.strip("`") for cell in self.rows("| event | unit | what |")]
+        assert shown == list(SUPPLY_EVENTS)
+
 
 class TestBundle:
     """depots.csv as an optional part of a city bundle."""

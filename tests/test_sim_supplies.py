@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import attrs
+import numpy as np
 import pytest
 
+from gridgov import City
 from gridgov.errors import ScenarioError
 from gridgov.sim._demo import figures
+from gridgov.sim._requests import ClosedLoopLoad
 from gridgov.sim.results import write_run
 from gridgov.sim.runner import RunResult, run_scenario
 from gridgov.sim.scenario import Scenario, load_scenario
@@ -79,7 +83,7 @@ class TestTable:
             "(expected 'auto', 'synth' or a file)",
             f"{path}:7: supplies.methd: unknown key (did you mean 'method'? expected one of: "
             "depots, method, distance, categories, checkpoint_kg_per_entrance, building_lead_kg, "
-            "volunteer_kg, hub_kg_per_household, stock_factor, restock_factor, "
+            "volunteer_kg, hub_kg_per_household, owed_days, stock_factor, restock_factor, "
             "dispatch_factor, ration_kg, request_kg)",
             f"{path}:8: supplies.building_lead_kg: must be a whole number of kg, 0 or more, got -3",
             f"{path}:9: supplies.categories: category 'water' has no ration (add it under "
@@ -126,15 +130,23 @@ def runs() -> tuple[RunResult, RunResult]:
     return run_scenario(plain), run_scenario(attrs.evolve(plain, supplies=spec))
 
 
-class TestRuns:
-    """Supplies in a run: metrics.csv untouched, supplies.csv beside it."""
+def outside_the_loop(run: RunResult) -> list[tuple[object, ...]]:
+    """metrics.csv's rows without the closed loop's columns (tickets_*, ticket_latency_*)."""
+    keep = [i for i, c in enumerate(run.columns) if not c.startswith(("tickets_", "ticket_"))]
+    return [tuple(row[i] for i in keep) for row in run.rows]
 
-    def test_metrics_do_not_change(self, runs: tuple[RunResult, RunResult]) -> None:
-        """Switching supplies on changes no value and no column of metrics.csv."""
+
+class TestRuns:
+    """Supplies in a run: supplies.csv beside metrics.csv; only the closed loop changes."""
+
+    def test_only_the_closed_loop_changes(self, runs: tuple[RunResult, RunResult]) -> None:
+        """Switching supplies on keeps metrics.csv's columns and every value outside the
+        closed loop; deliveries fulfil food and medicine tickets, so the loop moves."""
         plain, supplied = runs
         assert supplied.columns == plain.columns
-        assert supplied.rows == plain.rows
+        assert outside_the_loop(supplied) == outside_the_loop(plain)
         assert plain.supply_rows == ()
+        assert supplied.summary["supplies_tickets_fulfilled"] > 0
 
     def test_one_row_a_day(self, runs: tuple[RunResult, RunResult]) -> None:
         _, supplied = runs
@@ -144,7 +156,8 @@ class TestRuns:
 
     def test_demand_is_delivered_or_owed(self, runs: tuple[RunResult, RunResult]) -> None:
         """Each day, per category: delivered <= owed from yesterday + demanded today, and
-        while compounds stay supplied, owed today = owed yesterday + demanded - delivered."""
+        while compounds stay supplied, owed today = owed yesterday + demanded - delivered
+        - written off (owed too long)."""
         _, supplied = runs
         index = {c: i for i, c in enumerate(supplied.supply_columns)}
         rows = supplied.supply_rows
@@ -153,12 +166,13 @@ class TestRuns:
             for before, row in zip((None, *rows), rows, strict=False):
                 demanded = row[index[f"demand_kg_{k}"]]
                 delivered = row[index[f"delivered_kg_{k}"]]
-                assert delivered <= owed + demanded
+                expired = row[index[f"expired_kg_{k}"]]
+                assert delivered + expired <= owed + demanded
                 same = before is not None and (
                     before[index["compounds_supplied"]] == row[index["compounds_supplied"]]
                 )
                 if same:
-                    assert row[index[f"unmet_kg_{k}"]] == owed + demanded - delivered
+                    assert row[index[f"unmet_kg_{k}"]] == owed + demanded - delivered - expired
                 owed = row[index[f"unmet_kg_{k}"]]
 
     def test_something_binds_with_thin_stock(self, runs: tuple[RunResult, RunResult]) -> None:
@@ -173,8 +187,41 @@ class TestRuns:
         assert supplied.scenario.supplies is not None
         spec = attrs.evolve(supplied.scenario.supplies, distance="geometry")
         real = run_scenario(attrs.evolve(supplied.scenario, supplies=spec))
-        assert real.rows == plain.rows
+        assert outside_the_loop(real) == outside_the_loop(plain)
         assert real.summary["supplies_delivered"] > 0
+
+    def test_thin_stock_writes_off_old_demand(self, runs: tuple[RunResult, RunResult]) -> None:
+        """With thin stock some demand is owed for owed_days (3) and written off; each
+        written-off lot stands for at least one household-day."""
+        _, supplied = runs
+        index = {c: i for i, c in enumerate(supplied.supply_columns)}
+        for row in supplied.supply_rows:
+            for k in ("medicine", "food", "daily_goods"):
+                kg, days = row[index[f"expired_kg_{k}"]], row[index[f"household_days_expired_{k}"]]
+                assert (kg > 0) == (days > 0)
+        assert supplied.summary["household_days_expired"] > 0
+
+    def test_requests_are_the_runs_tickets(self) -> None:
+        """Demand is the rations plus request_kg per ticket the loop opened: with request_kg
+        at 0 the food demanded is the rations alone, and more with it (5 kg a ticket)."""
+        plain = load_scenario(EXAMPLES / "small.toml").with_values({"run.days": 4})
+        base = attrs.evolve(
+            plain,
+            supplies=SupplySpec(
+                params=SupplyParams(request_kg={"food_supplies": 0.0, "medicine": 0.0})
+            ),
+        )
+        with_requests = attrs.evolve(plain, supplies=SupplySpec())
+        low, high = run_scenario(base), run_scenario(with_requests)
+        column = low.supply_columns.index("demand_kg_food")
+        opened = low.columns.index("tickets_opened")
+        extra = sum(
+            b[column] - a[column] for a, b in zip(low.supply_rows, high.supply_rows, strict=True)
+        )
+        # Every extra kilogram is 5 kg per food ticket; some tickets were opened.
+        assert extra > 0
+        assert extra % 5 == 0
+        assert extra // 5 <= sum(row[opened] for row in high.rows)
 
     def test_same_seed_same_supplies(self, runs: tuple[RunResult, RunResult]) -> None:
         _, supplied = runs
@@ -188,9 +235,10 @@ class TestRuns:
         assert not (tmp_path / "plain" / "supplies.csv").exists()
         text = (tmp_path / "supplied" / "supplies.csv").read_text(encoding="utf-8")
         assert text.splitlines()[0] == ",".join(SUPPLY_COLUMNS)
-        assert (tmp_path / "plain" / "metrics.csv").read_bytes() == (
-            tmp_path / "supplied" / "metrics.csv"
-        ).read_bytes()
+        header = (tmp_path / "plain" / "metrics.csv").read_text(encoding="utf-8").splitlines()[0]
+        assert (tmp_path / "supplied" / "metrics.csv").read_text(encoding="utf-8").splitlines()[
+            0
+        ] == header
         assert "scenario.toml" in {p.name for p in (tmp_path / "supplied").iterdir()}
         assert (
             load_scenario(tmp_path / "supplied" / "scenario.toml").supplies
@@ -229,3 +277,53 @@ def test_the_supplies_example_loads() -> None:
     assert supplied.supplies is not None
     assert supplied.supplies.stock_factor == 0.2
     assert attrs.evolve(supplied, supplies=None, name=plain.name) == plain
+
+
+class TestLoopRequests:
+    """The closed loop's tickets as supply requests: counted per compound, fulfilled."""
+
+    def loop(self, city: City) -> tuple[ClosedLoopLoad, dict[str, str]]:
+        rule = Scenario.from_toml(HEAD).rules.tickets
+        load = ClosedLoopLoad(city, rule, {"sealed": {"food_supplies": 0.5, "garbage": 0.5}}, 3)
+        zones = dict.fromkeys(city.compounds, "open")
+        for compound in sorted(city.compounds)[:4]:
+            zones[compound] = "sealed"
+        start = datetime(2022, 9, 17, tzinfo=UTC)
+        load.raise_requests(zones, start, 1.0)
+        load.run_rounds(start, 1.0)
+        return load, zones
+
+    def test_take_requests_counts_the_opened_tickets(self, small_city: City) -> None:
+        """Per compound, the food tickets opened; the day's total is the loop's own count;
+        a second call finds none."""
+        load, zones = self.loop(small_city)
+        taken = load.take_requests(["food_supplies", "medicine"])
+        assert set(taken) <= {c for c, z in zones.items() if z == "sealed"}
+        assert (
+            sum(per["food_supplies"] for per in taken.values())
+            == (load.today["opened_food_supplies"])
+        )
+        assert load.take_requests(["food_supplies"]) == {}
+
+    def test_fulfil_takes_a_compounds_tickets_to_fed_back(self, small_city: City) -> None:
+        """The open food tickets of the compound reached go to fed_back; its garbage
+        tickets and the other compounds' tickets stay where they were."""
+        load, zones = self.loop(small_city)
+        arrays = load.arrays
+        n = arrays.n
+        target = sorted(c for c, z in zones.items() if z == "sealed")[0]
+        index = load.compounds.index(target)
+        food = arrays.category_index["food_supplies"]
+        fed_back = arrays.states.index("fed_back")
+        before = arrays.state[:n].copy()
+        open_states = [
+            arrays.states.index(s) for s in ("accepted", "classified", "tracking", "supervising")
+        ]
+        mine = (load.compound_of[:n] == index) & (arrays.category[:n] == food)
+        expected = int((mine & np.isin(before, open_states)).sum())
+        assert expected > 0
+        done = load.fulfil([target], "food_supplies", datetime(2022, 9, 18, 1, tzinfo=UTC))
+        assert done == expected
+        after = arrays.state[:n]
+        assert (after[mine & np.isin(before, open_states)] == fed_back).all()
+        assert (after[~mine] == before[~mine]).all()

@@ -131,6 +131,76 @@ class TestBook:
         assert outcome.plan.deliveries == {"A": {"food": 110}}
 
 
+class TestExpiry:
+    """Demand owed for owed_days (3 by default) is written off, with its household-days."""
+
+    def test_an_empty_depot_writes_off_the_first_day_on_the_fourth(self) -> None:
+        """Nothing in stock: day 0's 100 kg are owed at the dispatches of days 1 and 2,
+        and at day 3's (3 days old) written off: 100 kg, 100 households' rations of
+        1 kg = 100 household-days. Days 1 to 3 stay owed."""
+        book = SupplyBook(network(0))
+        for day in range(3):
+            events = run_day(book, T0 + timedelta(days=day))
+            assert "supply.expired" not in [e.type for e in events]
+        assert book.owed("A") == {"food": 300}
+        day3 = T0 + timedelta(days=3)
+        events = run_day(book, day3)
+        expired = [e for e in events if e.type == "supply.expired"]
+        assert [(e.unit, e.data) for e in expired] == [
+            ("A", {"kg": {"food": 100}, "household_days": {"food": 100}})
+        ]
+        assert [e.type for e in events][:2] == ["supply.expired", "supply.demanded"]
+        assert book.lots("A", "food") == tuple(
+            ((T0 + timedelta(days=d)).isoformat(), 100) for d in (1, 2, 3)
+        )
+
+    def test_a_part_lot_counts_its_households(self) -> None:
+        """A lot of 30 kg left of a 1 kg ration stands for 30 household-days."""
+        book = SupplyBook(network(70))
+        run_day(book, T0)
+        assert book.owed("A") == {"food": 30}
+        for day in (1, 2):
+            run_day(book, T0 + timedelta(days=day), hands=0)
+        events = run_day(book, T0 + timedelta(days=3), hands=0)
+        (expired,) = [e for e in events if e.type == "supply.expired"]
+        assert expired.data == {"kg": {"food": 30}, "household_days": {"food": 30}}
+
+    def test_owed_days_is_a_parameter(self) -> None:
+        """With owed_days = 1 yesterday's lot (no hands yesterday) goes at today's
+        dispatch, before planning: only today's 100 kg are delivered."""
+        params = attrs.evolve(PARAMS, owed_days=1)
+        shop = Depot(
+            id="S1",
+            kind="supermarket",
+            unit="d1-s1",
+            stock={"food": 500},
+            dispatch=10_000,
+        )
+        book = SupplyBook(SupplyNetwork(CITY, [shop], params))
+        run_day(book, T0, hands=0)
+        assert book.owed("A") == {"food": 100}
+        events = run_day(book, T0 + timedelta(days=1))
+        assert [e.type for e in events][:2] == ["supply.expired", "supply.demanded"]
+        delivered = next(e for e in events if e.type == "supply.delivered")
+        assert delivered.data["waited_hours"] == {"food": [[0.0, 100]]}
+        assert book.owed() == {}
+
+    def test_replay_with_expiry(self) -> None:
+        live = SupplyBook(network(40, restock=40))
+        events = []
+        for day in range(6):
+            events += run_day(live, T0 + timedelta(days=day), hands=50)
+        assert "supply.expired" in {e.type for e in events}
+        replayed = SupplyBook(network(40, restock=40))
+        for event in events:
+            replayed._apply_event(event)
+        assert replayed == live
+
+    def test_owed_days_below_one_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="owed_days"):
+            SupplyParams(owed_days=0)
+
+
 class TestPercentile:
     """Latencies are weighted by kilograms."""
 

@@ -126,6 +126,9 @@ class SupplyParams:
     volunteer_kg: int = attrs.field(default=150, validator=attrs.validators.ge(0))
     #: A street hub's throughput per household of its street per day (kg).
     hub_kg_per_household: float = attrs.field(default=6.0, validator=attrs.validators.ge(0))
+    #: Days a ration or request stays owed: demand owed this long at a dispatch
+    #: is written off before planning (``supply.expired``), see docs/supplies.md.
+    owed_days: int = attrs.field(default=3, validator=attrs.validators.ge(1))
 
     def ration(self, category: str) -> float:
         """Kilograms per household per day of ``category`` (0 when it has none)."""
@@ -323,7 +326,7 @@ class SupplyNetwork:
         self._graphs: dict[bool, nx.DiGraph] = {}
         self._layouts: dict[bool, _Layout] = {}
         self._reaching: dict[str, tuple[str, ...]] = {}
-        self._programs: dict[tuple[bool, tuple[str, ...], tuple[str, ...]], _Program] = {}
+        self._programs: dict[tuple[Any, ...], _Program] = {}
         if self.positions is not None:
             needed = {unit for _, unit in self.attach.values()} | set(self.street_compounds)
             missing = sorted(needed - set(self.positions))
@@ -411,13 +414,18 @@ class SupplyNetwork:
         return graph
 
     def program(
-        self, aggregate: bool, compounds: tuple[str, ...], categories: tuple[str, ...]
+        self,
+        aggregate: bool,
+        sends: tuple[tuple[str, str], ...],
+        deliveries: tuple[tuple[str, str, bool], ...],
+        categories: tuple[str, ...],
     ) -> _Program:
-        """The planner's integer program for these compounds (the last few kept)."""
-        key = (aggregate, compounds, categories)
+        """The planner's integer program for these columns (the last few kept)."""
+        key = (aggregate, sends, deliveries, categories)
         program = self._programs.get(key)
         if program is None:
-            program = _Program(self, self.layout(aggregate), compounds, categories)
+            layout = self.layout(aggregate)
+            program = _Program(self, layout, sends, deliveries, categories)
             if len(self._programs) >= 4:
                 self._programs.pop(next(iter(self._programs)))
             self._programs[key] = program
@@ -762,39 +770,51 @@ def _solve_joint(
                 supply[(depot, category)] = min(kg, residual.dispatch[depot])
     if not take or not supply:
         return
-    program = network.program(aggregate, tuple(take), tuple(categories))
+    deliveries = tuple(
+        (compound, category, carried)
+        for compound, per in take.items()
+        for category, (owed, fresh) in per.items()
+        for carried, kg in ((True, owed), (False, fresh))
+        if kg > 0
+    )
+    program = network.program(aggregate, tuple(supply), deliveries, tuple(categories))
     values = program.solve(residual, take, supply)
     if values is not None:
         _apply_joint(network, residual, result, program, take, values, categories)
 
 
 class _Program:
-    """The integer linear program of a day's dispatch, for one set of compounds.
+    """The integer linear program of a day's dispatch.
 
-    Columns, per category: what each depot sends (within its stock and
-    dispatch), the flow on each group -> hub edge of the graph, and what each
-    compound receives, carried-over and fresh parts apart. Rows: conservation
-    at each group and hub per category; each depot's dispatch, each hub's
-    throughput and each compound's gate and hands, all categories together.
-    The matrix depends only on which compounds want goods, so it is built once
-    and reused while they stay the same (a lockdown's days); each day only
-    sets the bounds.
+    Columns, per category: what each depot that has some sends (within its
+    stock and dispatch), the flow on each group -> hub edge of the graph that
+    can carry some, and what each compound receives, carried-over and fresh
+    parts apart (those it wants). Rows: conservation at each group and hub per
+    category; each depot's dispatch, each hub's throughput and each compound's
+    gate and hands, all categories together. The matrix depends only on which
+    columns there are, so it is built once and reused while they stay the same
+    (a lockdown's days, as a rule); each day only sets the bounds.
     """
 
     def __init__(
         self,
         network: SupplyNetwork,
         layout: _Layout,
-        compounds: tuple[str, ...],
+        sends: tuple[tuple[str, str], ...],
+        deliveries: tuple[tuple[str, str, bool], ...],
         categories: tuple[str, ...],
     ) -> None:
         import numpy as np
         from scipy import sparse
 
         self.layout = layout
-        self.depots = sorted(network.depots)
-        self.streets = sorted({network.compound_street[c] for c in compounds})
-        self.compounds = compounds
+        #: (depot, category) of each send column.
+        self.sends = sends
+        #: (compound, category, carried) of each delivery column.
+        self.deliveries = deliveries
+        self.depots = sorted({d for d, _ in sends})
+        self.compounds = tuple(dict.fromkeys(c for c, _, _ in deliveries))
+        self.streets = sorted({network.compound_street[c] for c in self.compounds})
         #: Row of each node: conservation rows first, then the shared ones.
         self._rows: dict[tuple[Any, ...], int] = {}
         #: Nonzero entries of the matrix: row, column, value.
@@ -826,42 +846,39 @@ class _Program:
     def _columns(self, network: SupplyNetwork, categories: tuple[str, ...]) -> list[float]:
         """The columns and their conservation rows; returns each column's cost."""
         layout = self.layout
-        street_set = set(self.streets)
         cost: list[float] = []
         n = len(categories)
+        rank = {k: i for i, k in enumerate(categories)}
         # Old demand first (above any category's priority and distance), then
         # categories in priority order (above any distance), then the shortest way.
         unit = layout.longest + 1
         carried_reward = unit * n
-        #: (depot, category) of each send column.
-        self.sends: list[tuple[str, str]] = []
-        for depot in self.depots:
-            for category in categories:
-                self._enter(("group", layout.group_of[depot], category), len(cost), 1.0)
-                cost.append(0.0)
-                self.sends.append((depot, category))
+        offered: set[tuple[tuple[str, ...], str]] = set()
+        for depot, category in self.sends:
+            group = layout.group_of[depot]
+            offered.add((group, category))
+            self._enter(("group", group, category), len(cost), 1.0)
+            cost.append(0.0)
         self.n_sends = len(cost)
+        wanted = {(network.compound_street[c], k) for c, k, _ in self.deliveries}
         #: (group, street, category, distance) of each edge column.
         self.edges: list[tuple[tuple[str, ...], str, str, int]] = []
         for group, reach in layout.reach.items():
             for category in categories:
+                if (group, category) not in offered:
+                    continue
                 for street, distance in reach:
-                    if street in street_set:
+                    if (street, category) in wanted:
                         self._enter(("group", group, category), len(cost), -1.0)
                         self._enter(("street", street, category), len(cost), 1.0)
                         cost.append(float(distance))
                         self.edges.append((group, street, category, distance))
         self.start = len(cost)
-        #: (compound, category, carried) of each delivery column.
-        self.deliveries: list[tuple[str, str, bool]] = []
-        for compound in self.compounds:
+        for compound, category, carried in self.deliveries:
             street = network.compound_street[compound]
-            for i, category in enumerate(categories):
-                bonus = unit * (n - 1 - i)
-                for carried in (True, False):
-                    self._enter(("street", street, category), len(cost), -1.0)
-                    cost.append(-float(bonus + (carried_reward if carried else 0)))
-                    self.deliveries.append((compound, category, carried))
+            self._enter(("street", street, category), len(cost), -1.0)
+            bonus = unit * (n - 1 - rank[category])
+            cost.append(-float(bonus + (carried_reward if carried else 0)))
         return cost
 
     def _shared_rows(self, network: SupplyNetwork) -> None:
@@ -878,32 +895,22 @@ class _Program:
             self._enter(("hub", network.compound_street[compound]), j, 1.0)
             self._enter(("compound", compound), j, 1.0)
 
-    def solve(
+    def _bounds(
         self,
         residual: _Residual,
         take: Mapping[str, Mapping[str, tuple[int, int]]],
         supply: Mapping[tuple[str, str], int],
-    ) -> list[int] | None:
-        """Column values of the day's best plan (None: nothing can move).
-
-        Two steps in principle: the most kilograms delivered, then at that
-        amount the least cost. One solve of cost - weight x delivered does
-        both when it delivers everything wanted, or as much as the first
-        step finds (then nothing else delivers more, and among plans that
-        deliver as much it costs least); otherwise the second step is solved
-        with the first step's amount as a floor.
-        """
+    ) -> tuple[Any, Any]:
+        """The day's column bounds (upper; lower are 0) and row limits."""
         import numpy as np
-        from scipy.optimize import Bounds, LinearConstraint, milp
 
         upper = np.zeros(len(self.cost))
-        upper[: self.n_sends] = [supply.get(key, 0) for key in self.sends]
+        upper[: self.n_sends] = [supply[key] for key in self.sends]
         upper[self.n_sends : self.start] = np.inf
-        parts = []
-        for compound, category, carried in self.deliveries:
-            pair = take[compound].get(category)
-            parts.append(0 if pair is None else pair[0 if carried else 1])
-        upper[self.start :] = parts
+        upper[self.start :] = [
+            take[compound][category][0 if carried else 1]
+            for compound, category, carried in self.deliveries
+        ]
         limits = np.concatenate(
             [
                 np.zeros(self.n_eq),
@@ -912,12 +919,52 @@ class _Program:
                 [residual.cap(c) for c in self.compounds],
             ]
         )
+        return upper, limits
+
+    def solve(
+        self,
+        residual: _Residual,
+        take: Mapping[str, Mapping[str, tuple[int, int]]],
+        supply: Mapping[tuple[str, str], int],
+    ) -> dict[int, int] | None:
+        """The nonzero column values of the day's best plan (None: nothing can move).
+
+        Two steps in principle: the most kilograms delivered, then at that
+        amount the least cost. One solve of cost - weight x delivered does
+        both when it delivers everything wanted, or as much as the first
+        step finds (then nothing else delivers more, and among plans that
+        deliver as much it costs least); otherwise the second step is solved
+        with the first step's amount as a floor. Each solve tries the linear
+        relaxation first (HiGHS' dual simplex, a vertex): when its solution
+        is whole it is the integer optimum too; else the integer program is
+        solved.
+        """
+        import numpy as np
+        from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
+        upper, limits = self._bounds(residual, take, supply)
         rows = LinearConstraint(self.matrix, self.lower, limits)
         bounds = Bounds(np.zeros(len(self.cost)), upper)
         integral = np.ones(len(self.cost))
         options = {"mip_rel_gap": 0.0, "presolve": True}
 
+        eq = self.matrix[: self.n_eq]
+        ub = self.matrix[self.n_eq :]
+        box = np.column_stack([np.zeros(len(self.cost)), upper])
+
         def run(objective: Any, constraints: Any) -> Any:
+            if not isinstance(constraints, list):
+                relaxed = linprog(
+                    objective,
+                    A_ub=ub,
+                    b_ub=limits[self.n_eq :],
+                    A_eq=eq,
+                    b_eq=limits[: self.n_eq],
+                    bounds=box,
+                    method="highs-ds",
+                )
+                if relaxed.x is not None and np.abs(relaxed.x - np.rint(relaxed.x)).max() < 1e-6:
+                    return relaxed.x
             out = milp(
                 objective,
                 integrality=integral,
@@ -939,7 +986,8 @@ class _Program:
                 delivered = most
         if delivered <= 0:
             return None
-        return [int(v) for v in np.rint(x)]
+        whole = np.rint(x).astype(np.int64)
+        return {int(j): int(whole[j]) for j in np.flatnonzero(whole)}
 
 
 def _apply_joint(
@@ -948,15 +996,18 @@ def _apply_joint(
     result: _Result,
     program: _Program,
     take: Mapping[str, Mapping[str, tuple[int, int]]],
-    values: Sequence[int],
+    values: Mapping[int, int],
     categories: Sequence[str],
 ) -> None:
     # What each depot of a group sends, shared out over the group's hubs in
     # depot id order (their edges and costs are identical).
-    left = {key: kg for key, kg in zip(program.sends, values, strict=False) if kg > 0}
+    left = {program.sends[j]: kg for j, kg in values.items() if j < program.n_sends}
     members = program.layout.members
-    for j, (group, street, category, distance) in enumerate(program.edges, program.n_sends):
-        kg = values[j]
+    start = program.start
+    for j, kg in sorted(values.items()):
+        if j < program.n_sends or j >= start:
+            continue
+        group, street, category, distance = program.edges[j - program.n_sends]
         for depot in members[group]:
             if kg <= 0:
                 break
@@ -969,10 +1020,11 @@ def _apply_joint(
             residual.dispatch[depot] -= give
             result.ship(depot, street, category, give, distance)
     got: dict[str, dict[str, list[int]]] = {}
-    for j, (compound, category, carried) in enumerate(program.deliveries, program.start):
-        if values[j] > 0:
+    for j, kg in values.items():
+        if j >= start:
+            compound, category, carried = program.deliveries[j - start]
             pair = got.setdefault(compound, {}).setdefault(category, [0, 0])
-            pair[0 if carried else 1] += values[j]
+            pair[0 if carried else 1] += kg
     by_street: dict[str, list[str]] = {}
     for compound in take:
         by_street.setdefault(network.compound_street[compound], []).append(compound)

@@ -13,6 +13,12 @@ in this order:
 ``supply.restocked`` (unit: the city)
     the depots' daily restock, once per calendar day, up to what each held at
     the start (its shelves): ``{"date", "depots": {depot: {category: kg}}}``.
+``supply.expired`` (unit: a compound)
+    ``{"kg": {category: kg}, "household_days": {category: n}}``: demand owed
+    for :attr:`~gridgov.supplies.SupplyParams.owed_days` days or more, written
+    off before the plan (the oldest lots), and the household-days of rations
+    it stood for (per lot, its kilograms over the ration, at most the
+    compound's households).
 ``supply.demanded`` (unit: the city)
     the day's fresh demand of every sealed or controlled compound, a ration
     per household per category plus its residents' requests:
@@ -38,7 +44,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -60,6 +66,7 @@ __all__ = [
 #: Event types of the supply domain, in the order a dispatch records them.
 SUPPLY_EVENTS = (
     "supply.restocked",
+    "supply.expired",
     "supply.demanded",
     "supply.dispatched",
     "supply.delivered",
@@ -197,6 +204,14 @@ class SupplyBook:
                 for category, kg in per.items():
                     if int(kg) > 0:
                         lots.setdefault(category, []).append([raised, int(kg)])
+        elif kind == "supply.expired":
+            per = self._lots.get(event.unit, {})
+            for category, kg in data["kg"].items():
+                _consume(per.get(category, []), int(kg))
+                if not per.get(category):
+                    per.pop(category, None)
+            if not per:
+                self._lots.pop(event.unit, None)
         elif kind == "supply.dispatched":
             book = self._depot(event.unit)
             for category, kg in data["kg"].items():
@@ -297,6 +312,16 @@ def plan_supply_day(
             )
     fresh = _fresh_demand(network, zones, requests or {})
     dropped = sorted(c for c in book._lots if zones.get(c) not in SUPPLIED_ZONES)
+    owed_lots, expired = _expire(book, dropped, when)
+    for compound, data in expired.items():
+        records.append(
+            (
+                "supply.expired",
+                compound,
+                f"owed for {network.params.owed_days} days or more: written off",
+                data,
+            )
+        )
     if fresh or dropped:
         records.append(
             (
@@ -306,24 +331,38 @@ def plan_supply_day(
                 {"compounds": fresh, "dropped": dropped},
             )
         )
+    day = _supply_day(stock, fresh, owed_lots, dropped, hands)
+    plan = plan_dispatch(network, day) if method == "min_cost" else plan_greedy(network, day)
+    records += _plan_records(owed_lots, plan, fresh, when)
+    return SupplyOutcome(plan, tuple(records))
+
+
+def _supply_day(
+    stock: dict[str, dict[str, int]],
+    fresh: Mapping[str, Mapping[str, int]],
+    owed_lots: Mapping[str, Mapping[str, list[list[Any]]]],
+    dropped: Iterable[str],
+    hands: Mapping[str, int],
+) -> SupplyDay:
+    """The planner's day: what is owed (after write-offs) plus the fresh demand."""
     demand: dict[str, dict[str, int]] = {}
     carried: dict[str, dict[str, int]] = {}
-    for compound in sorted({*fresh, *book._lots} - set(dropped)):
-        old = book.owed(compound)
+    for compound in sorted({*fresh, *owed_lots} - set(dropped)):
+        old = {
+            k: sum(int(lot[1]) for lot in lots) for k, lots in owed_lots.get(compound, {}).items()
+        }
+        old = {k: kg for k, kg in old.items() if kg}
         new = fresh.get(compound, {})
         total = {k: old.get(k, 0) + new.get(k, 0) for k in sorted({*old, *new})}
         if any(total.values()):
             demand[compound] = total
             carried[compound] = old
-    day = SupplyDay(
+    return SupplyDay(
         stock=stock,
         demand=demand,
         hands={c: int(hands.get(c, 0)) for c in demand},
         carried=carried,
     )
-    plan = plan_dispatch(network, day) if method == "min_cost" else plan_greedy(network, day)
-    records += _plan_records(book, plan, fresh, when)
-    return SupplyOutcome(plan, tuple(records))
 
 
 def _restock(network: SupplyNetwork, stock: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
@@ -370,8 +409,51 @@ def _fresh_demand(
     return fresh
 
 
+def _expire(
+    book: SupplyBook, dropped: Iterable[str], when: datetime
+) -> tuple[dict[str, dict[str, list[list[Any]]]], dict[str, dict[str, Any]]]:
+    """What stays owed after the lots owed ``owed_days`` or more are written off,
+    and the ``supply.expired`` data of each compound that had such lots."""
+    network = book.network
+    params = network.params
+    cutoff = when - timedelta(days=params.owed_days)
+
+    def due(lot: list[Any]) -> bool:
+        return datetime.fromisoformat(str(lot[0])) <= cutoff
+
+    skip = set(dropped)
+    owed: dict[str, dict[str, list[list[Any]]]] = {}
+    expired: dict[str, dict[str, Any]] = {}
+    for compound, per in book._lots.items():
+        if compound in skip:
+            continue
+        # Lots are kept oldest first: the first one tells.
+        if not any(lots and due(lots[0]) for lots in per.values()):
+            owed[compound] = per
+            continue
+        households = network.households.get(compound, 0)
+        kept: dict[str, list[list[Any]]] = {}
+        data: dict[str, Any] = {"kg": {}, "household_days": {}}
+        for category, lots in sorted(per.items()):
+            old = [lot for lot in lots if due(lot)]
+            kept[category] = lots[len(old) :]
+            if not old:
+                continue
+            ration = params.ration(category)
+            data["kg"][category] = sum(int(kg) for _, kg in old)
+            data["household_days"][category] = sum(
+                min(households, math.ceil(int(kg) / ration)) if ration > 0 else 0 for _, kg in old
+            )
+        owed[compound] = {k: lots for k, lots in kept.items() if lots}
+        expired[compound] = data
+    return owed, expired
+
+
 def _plan_records(
-    book: SupplyBook, plan: DispatchPlan, fresh: Mapping[str, Mapping[str, int]], when: datetime
+    owed_lots: Mapping[str, Mapping[str, list[list[Any]]]],
+    plan: DispatchPlan,
+    fresh: Mapping[str, Mapping[str, int]],
+    when: datetime,
 ) -> list[Record]:
     records: list[Record] = []
     shipped: dict[str, dict[str, int]] = {}
@@ -394,7 +476,7 @@ def _plan_records(
         )
     for compound, got in plan.deliveries.items():
         waited: dict[str, list[list[float]]] = {}
-        owed = book._lots.get(compound, {})
+        owed = owed_lots.get(compound, {})
         for category, kg in got.items():
             if not owed.get(category):  # nothing carried over: all of it is today's
                 waited[category] = [[0.0, kg]]

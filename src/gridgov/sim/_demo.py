@@ -14,8 +14,9 @@ synthesised from the documented ratios): every day the sealed households'
 rations are dispatched from the depots by a min-cost flow and delivered by
 the building leads, and the run folder gets ``supplies.csv``. The scenario
 file itself has no ``[supplies]`` table, so ``gridgov simulate`` on it writes
-the same ``metrics.csv`` as before; the demo's ``metrics.csv`` is the same
-too, since supplies never change the other figures.
+the same ``metrics.csv`` as before. In the demo, deliveries fulfil the
+residents' food and medicine tickets, so its closed-loop figures differ from
+``gridgov simulate``'s; every other figure is the same.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ and then escalate it. Closed tickets leave the arrays each day.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 
 import attrs
@@ -44,6 +44,13 @@ _NEXT = (
     ("tracking", "supervise"),
     ("classified", "track"),
     ("accepted", "classify"),
+)
+#: The steps a delivery takes an open ticket through, up to fed_back, in order.
+_FULFIL = (
+    ("accepted", "classify"),
+    ("classified", "track"),
+    ("tracking", "supervise"),
+    ("supervising", "feed_back"),
 )
 _LEVELS = TICKET_LEVELS
 _MICROS_PER_HOUR = 3_600_000_000
@@ -126,6 +133,10 @@ class ClosedLoopLoad:
             dtype=np.int32,
         )
         self.opened_at = np.zeros(arrays.state.size, np.int64)
+        #: Each ticket's compound (an index of ``compounds``), beside the arrays.
+        self.compound_of = np.zeros(arrays.state.size, np.int32)
+        #: Tickets opened per compound and category since :meth:`take_requests`.
+        self.requested = np.zeros((len(self.compounds), len(arrays.categories)), np.int64)
         self._state = {s: i for i, s in enumerate(arrays.states)}
         self._open_states = np.array(
             [i for s, i in self._state.items() if s not in ("archived", "withdrawn")]
@@ -138,7 +149,7 @@ class ClosedLoopLoad:
         # Today's counts, read and reset by the runner.
         self.today: Counter[str] = Counter()
         self.latencies: dict[str, list[float]] = {}
-        self._pending: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._pending: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ staff
 
@@ -169,6 +180,7 @@ class ClosedLoopLoad:
         zone_of = np.array([zones[c] for c in self.compounds])
         origins: list[np.ndarray] = []
         categories: list[np.ndarray] = []
+        which: list[np.ndarray] = []
         total = 0
         for zone, rates in sorted(self.rates.items()):
             mask = zone_of == zone
@@ -176,12 +188,14 @@ class ClosedLoopLoad:
                 continue
             households = self.households[mask]
             where = self.origin[mask]
+            compounds = np.flatnonzero(mask).astype(np.int32)
             for category, rate in sorted(rates.items()):
                 counts = self.rng.poisson(households * rate * days)
                 count = int(counts.sum())
                 if not count:
                     continue
                 origins.append(np.repeat(where, counts))
+                which.append(np.repeat(compounds, counts))
                 categories.append(
                     np.full(count, self.arrays.category_index[category], dtype=np.int16)
                 )
@@ -195,6 +209,7 @@ class ClosedLoopLoad:
                 np.concatenate(origins)[order],
                 np.concatenate(categories)[order],
                 (base + offsets[order]).astype(np.int64),
+                np.concatenate(which)[order],
             )
         else:
             self._pending = None
@@ -207,6 +222,9 @@ class ClosedLoopLoad:
             grown = np.zeros(size, np.int64)
             grown[: self.opened_at.size] = self.opened_at
             self.opened_at = grown
+            where = np.zeros(size, np.int32)
+            where[: self.compound_of.size] = self.compound_of
+            self.compound_of = where
 
     # ----------------------------------------------------------------- rounds
 
@@ -221,7 +239,7 @@ class ClosedLoopLoad:
         for index in range(rounds):
             now = TicketArrays.micros(start + step * (index + 1))
             if pending is not None:
-                origins, categories, times = pending
+                origins, categories, times, which = pending
                 stop = int(np.searchsorted(times, now, side="right"))
                 if stop > cursor:
                     # Accepted as they come, each at its own time, in one batch
@@ -235,6 +253,8 @@ class ClosedLoopLoad:
                     )
                     self._grow_mirror()
                     self.opened_at[idx] = times[pick]
+                    self.compound_of[idx] = which[pick]
+                    np.add.at(self.requested, (which[pick], categories[pick]), 1)
                     cursor = stop
             self._round(now, per_round)
 
@@ -322,7 +342,51 @@ class ClosedLoopLoad:
             column = getattr(arrays, name)
             column[:kept] = column[:n][keep]
         self.opened_at[:kept] = self.opened_at[:n][keep]
+        self.compound_of[:kept] = self.compound_of[:n][keep]
         arrays.n = kept
+
+    def take_requests(self, categories: Collection[str]) -> dict[str, dict[str, int]]:
+        """Tickets of ``categories`` opened per compound since the last call, reset after.
+
+        Returns:
+            Compound -> ticket category -> tickets (compounds with some only).
+        """
+        arrays = self.arrays
+        picked = [
+            (c, arrays.category_index[c]) for c in sorted(categories) if c in arrays.category_index
+        ]
+        out: dict[str, dict[str, int]] = {}
+        for name, c in picked:
+            for i in np.flatnonzero(self.requested[:, c]).tolist():
+                out.setdefault(self.compounds[i], {})[name] = int(self.requested[i, c])
+        self.requested[:] = 0
+        return out
+
+    def fulfil(self, compounds: Collection[str], category: str, now: datetime) -> int:
+        """Take the open ``category`` tickets of ``compounds`` to ``fed_back``: what they
+        asked for was delivered. The residents then score them as usual.
+
+        Returns:
+            The tickets fulfilled.
+        """
+        arrays = self.arrays
+        c = arrays.category_index.get(category)
+        n = arrays.n
+        if c is None or not n or not compounds:
+            return 0
+        index = {name: i for i, name in enumerate(self.compounds)}
+        wanted = np.zeros(len(self.compounds), np.bool_)
+        wanted[[index[name] for name in compounds if name in index]] = True
+        mine = (arrays.category[:n] == c) & wanted[self.compound_of[:n]]
+        at = TicketArrays.micros(now)
+        done = 0
+        for state, trigger in _FULFIL:
+            idx = np.flatnonzero(mine & (arrays.state[:n] == self._state[state]))
+            if idx.size:
+                arrays.fire(idx, trigger, at)
+                if trigger == "feed_back":
+                    done = int(idx.size)
+        return done
 
     def take_day(self) -> tuple[Counter[str], dict[str, list[float]]]:
         """Today's counts and closing latencies, reset for tomorrow."""

@@ -246,7 +246,7 @@ class ScenarioRun:
         self.supplies: SupplyDaily | None = None
         if scenario.supplies is not None:
             network = scenario.supplies.network(city)
-            self.supplies = SupplyDaily(scenario.supplies, network, scenario.requests)
+            self.supplies = SupplyDaily(scenario.supplies, network)
         self.engine = engine = Engine(
             city,
             scenario.rules,
@@ -383,7 +383,7 @@ class ScenarioRun:
         self.zone_days.append((row[0], {c: z for c, z in self.zones.items() if z != "open"}))
         self.mode_days.append((row[0], {c: m for c, m in engine.modes().items() if m != "normal"}))
         if self.supplies is not None:
-            self.supplies.dispatch(engine, row[0], row[1])
+            self.supplies.dispatch(engine, row[0], row[1], self.loop)
         peaks = self.peaks
         for name in ("compounds_sealed", "households_sealed"):
             peaks[name] = max(peaks[name], row[COLUMNS.index(name)])

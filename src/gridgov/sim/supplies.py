@@ -23,6 +23,7 @@ The table (every key optional; the values shown are the defaults)::
     building_lead_kg = 450      # kg a building lead carries to the doors a day
     volunteer_kg = 150
     hub_kg_per_household = 6.0  # a street hub's throughput per household of its street
+    owed_days = 3               # demand owed this many days is written off
     stock_factor = 1.0          # scales every depot's starting stock
     restock_factor = 1.0        # ... its daily restock
     dispatch_factor = 1.0       # ... its dispatch capacity
@@ -51,6 +52,7 @@ from gridgov.city import City
 from gridgov.depots import load_depots, synth_depots
 from gridgov.errors import DepotsError, MissingExtraError
 from gridgov.model import Depot
+from gridgov.sim._requests import ClosedLoopLoad
 from gridgov.supplies import (
     BINDING,
     CATEGORIES,
@@ -82,6 +84,7 @@ SUPPLIES_KEYS = (
     "building_lead_kg",
     "volunteer_kg",
     "hub_kg_per_household",
+    "owed_days",
     "stock_factor",
     "restock_factor",
     "dispatch_factor",
@@ -165,6 +168,7 @@ class SupplySpec:
             "building_lead_kg": p.building_lead_kg,
             "volunteer_kg": p.volunteer_kg,
             "hub_kg_per_household": p.hub_kg_per_household,
+            "owed_days": p.owed_days,
             "stock_factor": self.stock_factor,
             "restock_factor": self.restock_factor,
             "dispatch_factor": self.dispatch_factor,
@@ -296,6 +300,15 @@ def _read_numbers(
                 )
             else:
                 values[key] = value
+    if "owed_days" in table:
+        value = table["owed_days"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            problem(
+                ("supplies", "owed_days"),
+                f"must be a whole number of days, 1 or more, got {value!r}",
+            )
+        else:
+            values["owed_days"] = value
     for key in SUPPLIES_NUMBERS:
         if key in table:
             value = table[key]
@@ -342,6 +355,9 @@ def supply_columns(categories: Sequence[str]) -> tuple[str, ...]:
         *(f"delivered_kg_{k}" for k in categories),
         *(f"unmet_kg_{k}" for k in categories),
         *(f"household_days_unsupplied_{k}" for k in categories),
+        *(f"expired_kg_{k}" for k in categories),
+        *(f"household_days_expired_{k}" for k in categories),
+        "tickets_fulfilled",
         "latency_hours_p50",
         "latency_hours_p95",
         *(f"unmet_kg_{b}" for b in BINDING),
@@ -408,6 +424,41 @@ def supply_map_png(city: City, geometry: Any, unsupplied: Mapping[str, int]) -> 
     return buffer.getvalue()
 
 
+class _Tally:
+    """A day's supply events added up per category (and per binding constraint)."""
+
+    def __init__(self, categories: Sequence[str], events: Sequence[Any]) -> None:
+        self.demand = dict.fromkeys(categories, 0)
+        self.delivered = dict.fromkeys(categories, 0)
+        self.binding = dict.fromkeys(BINDING, 0)
+        self.expired = dict.fromkeys(categories, 0)
+        self.expired_days = dict.fromkeys(categories, 0)
+        self.waited: list[tuple[float, int]] = []
+        self.leads = 0
+        for event in events:
+            data = event.data
+            if event.type == "supply.demanded":
+                for per in data["compounds"].values():
+                    _add(self.demand, per)
+            elif event.type == "supply.delivered":
+                _add(self.delivered, data["kg"])
+                for pairs in data["waited_hours"].values():
+                    self.waited += [(float(h), int(kg)) for h, kg in pairs]
+            elif event.type == "supply.short":
+                for per in data["binding"].values():
+                    _add(self.binding, per)
+            elif event.type == "supply.expired":
+                _add(self.expired, data["kg"])
+                _add(self.expired_days, data["household_days"])
+            elif event.type == "supply.hands_requested":
+                self.leads += int(data["people"])
+
+
+def _add(into: dict[str, int], amounts: Mapping[str, Any]) -> None:
+    for key, value in amounts.items():
+        into[key] = into.get(key, 0) + int(value)
+
+
 #: The columns of ``supplies.csv`` for the default categories.
 SUPPLY_COLUMNS = supply_columns(CATEGORIES)
 
@@ -415,24 +466,20 @@ SUPPLY_COLUMNS = supply_columns(CATEGORIES)
 class SupplyDaily:
     """Dispatches supplies once a day during a run and collects ``supplies.csv``'s rows.
 
+    The residents' food and medicine requests are the run's own tickets: each
+    one the closed loop opened since the last dispatch adds its ``request_kg``
+    to its compound's demand, and when a delivery of its category reaches the
+    compound, its open tickets of that category are taken to ``fed_back``
+    (the residents then score them as usual).
+
     Args:
         spec: the scenario's ``[supplies]`` table.
         network: the supply network of the run's city (``spec.network(city)``).
-        rates: the scenario's request rates (zone -> ticket category -> per
-            household per day); the food and medicine ones add their expected
-            number of requests to each supplied compound's demand (no random
-            draw, so the run's other figures do not change).
     """
 
-    def __init__(
-        self,
-        spec: SupplySpec,
-        network: SupplyNetwork,
-        rates: Mapping[str, Mapping[str, float]],
-    ) -> None:
+    def __init__(self, spec: SupplySpec, network: SupplyNetwork) -> None:
         self.spec = spec
         self.network = network
-        self.rates = {z: dict(r) for z, r in rates.items()}
         self.categories = network.params.categories
         self.columns = supply_columns(self.categories)
         self.rows: list[tuple[Any, ...]] = []
@@ -441,8 +488,13 @@ class SupplyDaily:
         self.by_compound: dict[str, int] = {}
         self._waited: list[tuple[float, int]] = []
 
-    def dispatch(self, engine: Any, day: float, date: str) -> tuple[Any, ...]:
+    def dispatch(
+        self, engine: Any, day: float, date: str, loop: ClosedLoopLoad | None = None
+    ) -> tuple[Any, ...]:
         """Run the day's dispatch on ``engine`` and return (and keep) the day's row.
+
+        ``loop`` is the run's closed loop (None: the scenario raises no requests):
+        the tickets it opened add to demand, and deliveries fulfil them.
 
         On a day with no sealed or controlled compound and nothing owed there
         is no dispatch (and the depots' restock waits for a day with work).
@@ -450,52 +502,56 @@ class SupplyDaily:
         makes thousands of short-lived objects (see :mod:`gridgov._gc`).
         """
         with gc_paused():
-            return self._dispatch(engine, day, date)
+            return self._dispatch(engine, day, date, loop)
 
-    def _dispatch(self, engine: Any, day: float, date: str) -> tuple[Any, ...]:
+    def _dispatch(
+        self, engine: Any, day: float, date: str, loop: ClosedLoopLoad | None
+    ) -> tuple[Any, ...]:
+        params = self.network.params
+        # Taken every day, so a day without dispatch drops its requests (nobody
+        # is sealed: the residents can shop).
+        requests: Mapping[str, Mapping[str, float]] = (
+            loop.take_requests(params.request_category) if loop is not None else {}
+        )
         zones = engine.zones()
         supplied = [c for c, z in zones.items() if z in SUPPLIED]
         if not supplied and not engine.supplies.owed():
-            return self._row(engine, (), zones, day, date)
-        requested = set(self.network.params.request_category)
-        requests: dict[str, dict[str, float]] = {}
-        for compound in supplied:
-            rates = self.rates.get(zones[compound])
-            if not rates:
-                continue
-            households = self.network.households.get(compound, 0)
-            per = {k: households * r for k, r in rates.items() if k in requested and r > 0}
-            if per:
-                requests[compound] = per
+            return self._row(engine, (), zones, day, date, 0)
+        requests = {c: per for c, per in requests.items() if zones.get(c) in SUPPLIED}
         result = engine.dispatch_supplies(method=self.spec.method, requests=requests)
-        return self._row(engine, result.events, zones, day, date)
+        fulfilled = 0
+        if loop is not None:
+            reached: dict[str, list[str]] = {}
+            now = None
+            for event in result.events:
+                if event.type == "supply.delivered":
+                    now = event.time
+                    for category in event.data["kg"]:
+                        reached.setdefault(category, []).append(event.unit)
+            for request, category in sorted(params.request_category.items()):
+                if now is not None and reached.get(category):
+                    fulfilled += loop.fulfil(reached[category], request, now)
+        return self._row(engine, result.events, zones, day, date, fulfilled)
 
     def _row(
-        self, engine: Any, events: Sequence[Any], zones: Mapping[str, str], day: float, date: str
+        self,
+        engine: Any,
+        events: Sequence[Any],
+        zones: Mapping[str, str],
+        day: float,
+        date: str,
+        fulfilled: int,
     ) -> tuple[Any, ...]:
         categories = self.categories
         params = self.network.params
-        demand = dict.fromkeys(categories, 0)
-        delivered = dict.fromkeys(categories, 0)
-        binding = dict.fromkeys(BINDING, 0)
-        waited: list[tuple[float, int]] = []
-        leads = 0
-        for event in events:
-            if event.type == "supply.demanded":
-                for per in event.data["compounds"].values():
-                    for k, kg in per.items():
-                        demand[k] = demand.get(k, 0) + int(kg)
-            elif event.type == "supply.delivered":
-                for k, kg in event.data["kg"].items():
-                    delivered[k] = delivered.get(k, 0) + int(kg)
-                for pairs in event.data["waited_hours"].values():
-                    waited += [(float(h), int(kg)) for h, kg in pairs]
-            elif event.type == "supply.short":
-                for per in event.data["binding"].values():
-                    for name, kg in per.items():
-                        binding[name] += int(kg)
-            elif event.type == "supply.hands_requested":
-                leads += int(event.data["people"])
+        tally = _Tally(categories, events)
+        demand, delivered, binding = tally.demand, tally.delivered, tally.binding
+        expired, expired_days, waited, leads = (
+            tally.expired,
+            tally.expired_days,
+            tally.waited,
+            tally.leads,
+        )
         book = engine.supplies
         owed = book.owed_by_compound()
         unmet = dict.fromkeys(categories, 0)
@@ -526,6 +582,9 @@ class SupplyDaily:
             *(delivered[k] for k in categories),
             *(unmet[k] for k in categories),
             *(unsupplied[k] for k in categories),
+            *(expired[k] for k in categories),
+            *(expired_days[k] for k in categories),
+            fulfilled,
             "" if math.isnan(p50) else round(p50, 3),
             "" if math.isnan(p95) else round(p95, 3),
             *(binding[b] for b in BINDING),
@@ -536,7 +595,9 @@ class SupplyDaily:
         for k in categories:
             self.totals[f"delivered_{k}"] = self.totals.get(f"delivered_{k}", 0) + delivered[k]
             self.totals[f"unsupplied_{k}"] = self.totals.get(f"unsupplied_{k}", 0) + unsupplied[k]
+            self.totals[f"expired_{k}"] = self.totals.get(f"expired_{k}", 0) + expired_days[k]
         self.totals["leads"] = self.totals.get("leads", 0) + leads
+        self.totals["fulfilled"] = self.totals.get("fulfilled", 0) + fulfilled
         self.rows.append(row)
         return row
 
@@ -565,6 +626,10 @@ class SupplyDaily:
                 f"household_days_unsupplied_{k}": int(self.totals.get(f"unsupplied_{k}", 0))
                 for k in categories
             },
+            "household_days_expired": int(
+                sum(self.totals.get(f"expired_{k}", 0) for k in categories)
+            ),
+            "supplies_tickets_fulfilled": int(self.totals.get("fulfilled", 0)),
             "supplies_latency_hours_p95": None if math.isnan(p95) else round(p95, 3),
             "supplies_unmet_kg_by_binding": binding_totals,
             "supplies_building_leads_requested": int(self.totals.get("leads", 0)),
