@@ -4,6 +4,7 @@ snapshot covers before any of them is read (issue 11 item 4, issue 18 item 3).""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -290,6 +291,15 @@ class TestCheckCommand:
         err = capsys.readouterr().err
         assert err.startswith(f"gridgov: error: {path}:0: events: event 2 does not match")
         assert "first bad event: seq 2" in err
+
+    def test_a_pipe_is_not_peeked_at(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Recognising a journal reads nothing from a pipe (it would wait for a writer)."""
+        fifo = tmp_path / "fifo"
+        os.mkfifo(fifo)
+        assert main(["check", str(fifo)]) == 1
+        assert "a pipe (FIFO)" in capsys.readouterr().err
 
     def test_a_database_that_is_not_a_journal_is_left_alone(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
