@@ -4,19 +4,29 @@ snapshot covers before any of them is read (issue 11 item 4, issue 18 item 3).""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
+import tempfile
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridgov import Engine, ManualClock
 from gridgov.cli import main
 from gridgov.errors import JournalError
-from gridgov.journal import GENESIS, Event, SqliteJournal, _encode_rows, encode_snapshot, row_hash
+from gridgov.journal import (
+    GENESIS,
+    CommandRecord,
+    Event,
+    SqliteJournal,
+    _encode_rows,
+    encode_snapshot,
+    row_hash,
+)
 from gridgov.presets import small
 
 CITY = small()
@@ -282,6 +292,15 @@ class TestCheckCommand:
         assert err.startswith(f"gridgov: error: {path}:0: events: event 2 does not match")
         assert "first bad event: seq 2" in err
 
+    def test_a_pipe_is_not_peeked_at(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Recognising a journal reads nothing from a pipe (it would wait for a writer)."""
+        fifo = tmp_path / "fifo"
+        os.mkfifo(fifo)
+        assert main(["check", str(fifo)]) == 1
+        assert "a pipe (FIFO)" in capsys.readouterr().err
+
     def test_a_database_that_is_not_a_journal_is_left_alone(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -341,3 +360,51 @@ class TestAppendRows:
             assert last == (event is events[-1])
             previous = row_hash(previous, seq, command, record, last)
             assert digest == previous
+
+
+class TestKeyChain:
+    """The idempotency records' chain read on open is the one their commits wrote."""
+
+    @settings(max_examples=40, deadline=None)
+    @given(
+        st.lists(
+            st.tuples(st.text(max_size=6), st.text(max_size=6), st.integers(0, 2**40)),
+            max_size=5,
+            unique_by=lambda t: t[0],
+        )
+    )
+    def test_any_keys_reopen(self, keys: list[tuple[str, str, int]]) -> None:
+        """Keys and fingerprints of any text (NUL and non-ASCII included), any seqs:
+        reopening finds the chain the appends recorded."""
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "j.sqlite"
+            journal = SqliteJournal(path)
+            for number, (key, fingerprint, seq) in enumerate(keys):
+                journal.append([], CommandRecord(key, fingerprint, f"c{number}", seq, seq - 1))
+            journal.close()
+            again = SqliteJournal(path)
+            try:
+                for key, fingerprint, _ in keys:
+                    found = again.lookup(key)
+                    assert found is not None
+                    assert found.fingerprint == fingerprint
+            finally:
+                again.close()
+
+    @pytest.mark.parametrize(
+        ("column", "value"), [("first_seq", "x"), ("fingerprint", b"f"), ("key", None)]
+    )
+    def test_a_malformed_record_is_named(self, tmp_path: Path, column: str, value: object) -> None:
+        """A record with a field of another type is refused, naming the record."""
+        path = tmp_path / "j.sqlite"
+        journal = SqliteJournal(path)
+        journal.append([], CommandRecord("k1", "f()", "c1", 1, 0))
+        journal.append([], CommandRecord("k2", "g()", "c2", 1, 0))
+        journal.close()
+        db = sqlite3.connect(path)
+        with db:
+            db.execute(f"UPDATE commands SET {column} = ? WHERE key = 'k2'", (value,))
+        db.close()
+        name = "None" if column == "key" else "'k2'"
+        with pytest.raises(JournalError, match=f"idempotency record {name} is malformed"):
+            SqliteJournal(path)
