@@ -17,7 +17,11 @@
     ``load_4x``: loading a bundle four times Jiamusi (four renamed copies of
     every district, street, community, grid, compound, building,
     organisation and person under one city), divided by the 1x load time
-    measured in the same run (target < 4.4: loading is linear).
+    measured in the same run (target < 4.4: loading is linear). Each load
+    starts after an untimed ``gc.collect()`` (as in ``bench_scaling``: it
+    pays for the full collections its own objects cause, not for those the
+    load before left pending); ``collector`` lists, per run, the full
+    collections inside the load and their wall time.
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ import shutil
 import statistics
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import gridgov
 from benchmarks import benchmark, figure, median_wall
+from benchmarks.bench_scaling import _timed
 from gridgov.cities import COLUMNS, check_bundle, load_city
 from gridgov.presets import jiamusi
 
@@ -213,9 +219,14 @@ def bundle_linearity(quick: bool) -> dict[str, dict[str, object]]:
     assert check_bundle(four) == []
     one_runs: list[float] = []
     four_runs: list[float] = []
+    seen: dict[str, list[dict[str, Any]]] = {"1x": [], "4x": []}
     for _ in range(repeat):  # interleaved, as above
-        one_runs.extend(median_wall(lambda: load_city(one), 1)[1])
-        four_runs.extend(median_wall(lambda: load_city(four), 1)[1])
+        for runs, path, key in ((one_runs, one, "1x"), (four_runs, four, "4x")):
+            collector: dict[str, Any] = {}
+            seconds, city = _timed(functools.partial(load_city, path), collector)
+            del city
+            runs.append(seconds)
+            seen[key].append(collector)
     one_s, four_s = statistics.median(one_runs), statistics.median(four_runs)
     return {
         "load_4x": figure(
@@ -226,5 +237,7 @@ def bundle_linearity(quick: bool) -> dict[str, dict[str, object]]:
             one_x_s=round(one_s, 4),
             four_x_s=round(four_s, 4),
             runs=[round(r, 4) for r in four_runs],
+            one_x_runs=[round(r, 4) for r in one_runs],
+            collector=seen,
         ),
     }

@@ -44,10 +44,18 @@
       (escalation does not change the handling, so no watchdog events are
       needed: the fastest honest SimPy model of this loop).
     * **gridgov, per-ticket path**: the handlers' queue is computed first
-      (``_handling``: one heap of the handlers' free times, first come first
-      served; this time is included), then every opening and step in time
-      order through ``TicketDesk.open``/``trigger``, each preceded by
-      ``TicketDesk.advance`` to the step's time (every change recorded).
+      (``handling``: one heap of the handlers' free times, first come first
+      served; this time is included), then every opening and step through
+      ``StandaloneDesk.play`` in one call, ticket by ticket (each step
+      decided on its own ticket at its own time after that ticket's
+      breaches, every change recorded; tickets do not affect one another,
+      so the desk ends as with the steps in time order, which a test
+      checks), then ``advance`` to the horizon. The same, one call per step
+      in time order (``advance`` then ``open``/``trigger``), is reported as
+      ``desk_per_call_vs_simpy``. The desk pauses the cyclic garbage
+      collector during ``play`` (as the engine's bulk commands do); SimPy
+      run with the collector paused too is reported as ``simpy_gc_paused_s``
+      and ``desk_vs_simpy_gc_paused``.
     * **gridgov, bulk path**: the same queue, then round by round (one day;
       idle rounds skipped; ``bulk_hourly_rounds_vs_simpy`` is the same with
       60-minute rounds, and a test shows the outputs do not depend on the
@@ -68,6 +76,7 @@ from __future__ import annotations
 import functools
 import gc
 import heapq
+import itertools
 import math
 import time
 from collections import Counter
@@ -342,38 +351,70 @@ def handling(work: Workload) -> np.ndarray:
     return ends
 
 
-def run_desk(work: Workload, desk: StandaloneDesk) -> Outputs:
-    """The closed loop through ``TicketDesk``: every opening and step in time order."""
+def _stream(
+    work: Workload, by_ticket: bool = False, base: int = 0
+) -> tuple[list[int], list[int], list[int]]:
+    """Every opening and step up to the horizon: (times, step numbers, requests).
+
+    Step 0 is the opening, 1-7 the handled steps. In time order (at equal
+    times openings and earlier steps first, then lower request numbers: the
+    order of sorted ``(time, step, request)`` tuples), or ``by_ticket``:
+    request by request, each one's steps in time order. Times from the
+    start, plus ``base``.
+    """
     ends = handling(work)
-    horizon = work.horizon
-    level_of = {u: desk.city.chain.level(u).value for u in _units(desk.city, work.grids)}
-    events: list[tuple[int, int, int]] = [(a, 0, i) for i, a in enumerate(work.arrival.tolist())]
-    for i, row in enumerate(ends.tolist()):
-        for k, end in enumerate(row, start=1):
-            if end > horizon:
-                break
-            events.append((end, k, i))
-    events.sort()
-    escalations: Counter[str] = Counter()
-    overdue = 0
-    latencies: list[int] = []
+    times = np.concatenate([work.arrival[:, None], ends], axis=1)
+    step = np.broadcast_to(np.arange(len(STEPS) + 1), times.shape)
+    request = np.broadcast_to(np.arange(work.requests)[:, None], times.shape)
+    keep = times <= work.horizon
+    when, k, i = times[keep], step[keep], request[keep]
+    if not by_ticket:
+        order = np.lexsort((i, k, when))
+        when, k, i = when[order], k[order], i[order]
+    return (when + base).tolist(), k.tolist(), i.tolist()
+
+
+def run_desk(work: Workload, desk: StandaloneDesk) -> Outputs:
+    """The closed loop through ``TicketDesk``, batched: every ticket's steps in one ``play`` call.
+
+    Tickets do not affect one another, so the stream goes ticket by ticket
+    (each one's steps in time order); the desk ends as with the steps in time order.
+    """
+    base = TicketArrays.micros(EPOCH)
+    when, step, request = _stream(work, by_ticket=True, base=base)
+    ids = [f"T{i + 1:06d}" for i in range(work.requests)]
+    names = ("open", *(trigger for trigger, _ in STEPS))
+    opening = [
+        {"where": work.grids[g], "category": work.categories[c]}
+        for g, c in zip(work.origin.tolist(), work.category.tolist(), strict=True)
+    ]
+    five = {"score": SCORE}
+    score = names.index("score")
+    data = [
+        opening[i] if k == 0 else five if k == score else None
+        for k, i in zip(step, request, strict=True)
+    ]
+    changes = desk.play(when, [ids[i] for i in request], [names[k] for k in step], data)
+    horizon = EPOCH + work.horizon * timedelta(microseconds=1)
+    kinds, _, units = changes.columns()
+    heads = zip(kinds, units, units, strict=True)
+    return _desk_outputs(work, desk, heads, desk.advance(horizon), when, step, request, base)
+
+
+def run_desk_calls(work: Workload, desk: StandaloneDesk) -> Outputs:
+    """The closed loop through ``TicketDesk``, one call per step (advance, open or trigger)."""
+    when, step, request = _stream(work)
     ids = [f"T{i + 1:06d}" for i in range(work.requests)]
     origins = [work.grids[g] for g in work.origin.tolist()]
     categories = [work.categories[c] for c in work.category.tolist()]
-    arrivals = work.arrival.tolist()
     micro = timedelta(microseconds=1)
-
-    def count(changes: tuple[Any, ...]) -> None:
-        nonlocal overdue
-        for change in changes:
-            if change.kind == "ticket.escalated":
-                escalations[level_of[change.new]] += 1
-            elif change.kind == "ticket.overdue":
-                overdue += 1
-
-    for when, k, i in events:
-        at = EPOCH + when * micro
-        count(desk.advance(at))
+    found: list[tuple[str, str, str]] = []
+    note = found.extend
+    for t, k, i in zip(when, step, request, strict=True):
+        at = EPOCH + t * micro
+        due = desk.advance(at)
+        if due:
+            note((c.kind, c.ticket, c.unit) for c in due)
         if k == 0:
             desk.open(origins[i], categories[i], at, ticket=ids[i])
             continue
@@ -382,10 +423,36 @@ def run_desk(work: Workload, desk: StandaloneDesk) -> Outputs:
             desk.trigger(ids[i], "score", at, score=SCORE)
         else:
             desk.trigger(ids[i], trigger, at)
-        if trigger == "archive":
-            latencies.append(when - arrivals[i])
-    count(desk.advance(EPOCH + horizon * micro))
-    return _outputs(len(latencies), escalations, overdue, sorted(latencies), len(events))
+    horizon = EPOCH + work.horizon * micro
+    return _desk_outputs(work, desk, iter(found), desk.advance(horizon), when, step, request, 0)
+
+
+def _desk_outputs(
+    work: Workload,
+    desk: StandaloneDesk,
+    heads: Iterator[tuple[str, str, str]],
+    last: tuple[Any, ...],
+    when: list[int],
+    step: list[int],
+    request: list[int],
+    base: int,
+) -> Outputs:
+    """The outputs of a desk run: breaches from the changes, latencies from the archive steps
+    (``when`` are the steps' times from the start, plus ``base``)."""
+    level_of = {u: desk.city.chain.level(u).value for u in _units(desk.city, work.grids)}
+    escalations: Counter[str] = Counter()
+    overdue = 0
+    for kind, _, unit in itertools.chain(heads, ((c.kind, c.ticket, c.unit) for c in last)):
+        if kind == "ticket.escalated":
+            escalations[level_of[unit]] += 1
+        elif kind == "ticket.overdue":
+            overdue += 1
+    arrivals = (work.arrival + base).tolist()
+    archive = len(STEPS)
+    latencies = [
+        t - arrivals[i] for t, k, i in zip(when, step, request, strict=True) if k == archive
+    ]
+    return _outputs(len(latencies), escalations, overdue, sorted(latencies), len(when))
 
 
 def _units(city: City, grids: tuple[str, ...]) -> set[str]:
@@ -473,6 +540,15 @@ def _city() -> City:
     return jiamusi()
 
 
+def _gc_paused(fn: Callable[[], Outputs]) -> Outputs:
+    """``fn()`` with the cyclic garbage collector paused."""
+    gc.disable()
+    try:
+        return fn()
+    finally:
+        gc.enable()
+
+
 #: CPU seconds of the latest :func:`_timed` call, by label.
 _CPU: dict[str, float] = {}
 
@@ -505,14 +581,19 @@ def closed_loop_peer(quick: bool) -> dict[str, dict[str, object]]:
     work = draw(grids, tuple(rule.categories), requests, handlers)
     tables = peer_tables(city, rule, grids)
     desk = StandaloneDesk(city, rule, situation=lambda origin: MODE)
+    calls_desk = StandaloneDesk(city, rule, situation=lambda origin: MODE)
     arrays = TicketArrays(city, rule, capacity=requests)
     simpy_s, simpy_out = _timed(lambda: run_simpy(work, tables), "simpy")
     desk_s, desk_out = _timed(lambda: run_desk(work, desk), "desk")
+    calls_s, calls_out = _timed(lambda: run_desk_calls(work, calls_desk), "desk_calls")
+    # The desk pauses the cyclic collector during a stream (as the engine does
+    # for bulk commands); SimPy with the collector paused too, for comparison.
+    quiet_s, quiet_out = _timed(lambda: _gc_paused(lambda: run_simpy(work, tables)), "simpy_gc")
     bulk_s, bulk_out = _timed(lambda: run_bulk(work, arrays), "bulk")
     hourly = TicketArrays(city, rule, capacity=requests)
     hourly_s, hourly_out = _timed(lambda: run_bulk(work, hourly, 60))
     queue_s, _ = _timed(lambda: (handling(work), simpy_out)[1])
-    equal = simpy_out == desk_out == bulk_out == hourly_out
+    equal = simpy_out == desk_out == calls_out == quiet_out == bulk_out == hourly_out
     steps = simpy_out.ticket_steps
     what = (
         f"{requests:,} requests x 8 steps, {handlers} handlers, 14 days (Jiamusi, emergency "
@@ -520,7 +601,11 @@ def closed_loop_peer(quick: bool) -> dict[str, dict[str, object]]:
     )
     times = {
         "simpy_s": round(simpy_s, 3),
+        "simpy_gc_paused_s": round(quiet_s, 3),
         "desk_s": round(desk_s, 3),
+        "desk_per_call_s": round(calls_s, 3),
+        "desk_per_call_vs_simpy": round(simpy_s / calls_s, 3) if equal else None,
+        "desk_vs_simpy_gc_paused": round(quiet_s / desk_s, 3) if equal else None,
         "bulk_s": round(bulk_s, 3),
         "bulk_hourly_rounds_s": round(hourly_s, 3),
         "bulk_hourly_rounds_vs_simpy": round(simpy_s / hourly_s, 2) if equal else None,
@@ -531,16 +616,23 @@ def closed_loop_peer(quick: bool) -> dict[str, dict[str, object]]:
         "ticket_steps_per_s": {
             "simpy": round(steps / simpy_s),
             "desk": round(steps / desk_s),
+            "desk_per_call": round(steps / calls_s),
             "bulk": round(steps / bulk_s),
         },
     }
-    outputs = {"simpy": simpy_out.public(), "desk": desk_out.public(), "bulk": bulk_out.public()}
+    outputs = {
+        "simpy": simpy_out.public(),
+        "desk": desk_out.public(),
+        "desk_per_call": calls_out.public(),
+        "bulk": bulk_out.public(),
+    }
     return {
         "desk_vs_simpy": figure(
             simpy_s / desk_s if equal else None,
             "x",
             DESK_TARGET,
-            f"SimPy's time over TicketDesk's (per-ticket path) on the same work: {what}",
+            f"SimPy's time over TicketDesk's (per-ticket path, the stream in one "
+            f"StandaloneDesk.play call) on the same work: {what}",
             higher_is_better=True,
             **times,
         ),

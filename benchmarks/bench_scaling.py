@@ -19,6 +19,12 @@
       untimed pass over the same compounds (which builds the candidate lists
       they use, once per street or district): the steady state.
 
+    Each timed step starts after an untimed ``gc.collect()``, so that it pays
+    for the full collections of Python's cyclic garbage collector that its
+    own objects cause (the collector runs as usual inside the step), not for
+    those the step before left pending; each figure lists, per scale, how
+    many full collections ran inside the step and their wall time.
+
     For each of build, engine, pools, declare and lift the figure is the
     exponent ``k`` of the least-squares fit ``time ~ scale**k`` over the
     three scales (target <= 1.1: linear); for the case it is the median at
@@ -45,10 +51,41 @@ EXPONENT_TARGET = 1.1
 CASE_TARGET = 1.1
 
 
-def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
+class _FullCollections:
+    """Counts the collector's full (generation 2) collections and their wall time."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.seconds = 0.0
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.count += 1
+            self.seconds += time.perf_counter() - self._start
+
+
+def _timed(fn: Callable[[], Any], gc_seen: dict[str, Any] | None = None) -> tuple[float, Any]:
+    # Each step starts from a collected heap (untimed), so that it pays for
+    # the full collections its own objects cause, not for those the step
+    # before left pending (which made the exponents jump with where the
+    # collector's thresholds fell); the collector runs as usual inside.
+    gc.collect()
+    probe = _FullCollections()
+    gc.callbacks.append(probe)
+    try:
+        start = time.perf_counter()
+        out = fn()
+        elapsed = time.perf_counter() - start
+    finally:
+        gc.callbacks.remove(probe)
+    if gc_seen is not None:
+        gc_seen.update(full_collections=probe.count, full_collections_s=round(probe.seconds, 4))
+    return elapsed, out
 
 
 def exponent(scales: list[float], seconds: list[float]) -> float:
@@ -70,14 +107,14 @@ def _urban(city: Any) -> tuple[str, ...]:
 
 
 def _one_scale(scale: float, cases: int) -> dict[str, Any]:
-    gc.collect()
-    build, city = _timed(lambda: jiamusi(scale=scale))
+    seen: dict[str, dict[str, Any]] = {name: {} for name in _STEPS}
+    build, city = _timed(lambda: jiamusi(scale=scale), seen["build"])
     rules = Rules(areas={"urban": _urban(city)})
-    engine_s, engine = _timed(lambda: Engine(city, rules, clock=ManualClock()))
-    pools_s, _ = _timed(lambda: engine.pools)
-    declare_s, declared = _timed(lambda: engine.declare("urban"))
+    engine_s, engine = _timed(lambda: Engine(city, rules, clock=ManualClock()), seen["engine"])
+    pools_s, _ = _timed(lambda: engine.pools, seen["pools"])
+    declare_s, declared = _timed(lambda: engine.declare("urban"), seen["declare"])
     sealed = len(engine.under("sealed"))
-    lift_s, _ = _timed(lambda: engine.lift(city.chain.city, skip_recovery=True))
+    lift_s, _ = _timed(lambda: engine.lift(city.chain.city, skip_recovery=True), seen["lift"])
     compounds = random.Random(0).choices(sorted(city.compounds), k=cases)
     # A first pass builds the pools' lists these cases use (built once per
     # street or district, then kept): the timed pass is the steady state.
@@ -103,7 +140,11 @@ def _one_scale(scale: float, cases: int) -> dict[str, Any]:
         "declare_s": declare_s,
         "lift_s": lift_s,
         "case_ms": statistics.median(runs) * 1e3,
+        "collector": seen,
     }
+
+
+_STEPS = ("build", "engine", "pools", "declare", "lift")
 
 
 @benchmark("scaling")
@@ -130,6 +171,8 @@ def scaling(quick: bool) -> dict[str, dict[str, object]]:
             baseline=1.0,
             baseline_what="linear scaling",
             seconds=[round(s, 4) for s in seconds],
+            full_collections=[r["collector"][name]["full_collections"] for r in rows],
+            full_collections_s=[r["collector"][name]["full_collections_s"] for r in rows],
         )
     out["case_4x_over_1x"] = figure(
         rows[-1]["case_ms"] / rows[0]["case_ms"],

@@ -12,6 +12,7 @@ from benchmarks.bench_peer import (
     peer_tables,
     run_bulk,
     run_desk,
+    run_desk_calls,
     run_simpy,
 )
 
@@ -111,3 +112,12 @@ def test_same_outputs_on_a_drawn_workload(round_minutes: int) -> None:
     assert simpy_out == desk_out == bulk_out
     assert simpy_out.closed > 0
     assert all(count > 0 for _, count in simpy_out.escalations)
+
+
+def test_the_desk_ends_the_same_ticket_by_ticket_as_one_call_per_step() -> None:
+    """``play`` ticket by ticket and one call per step in time order: same outputs, same desk."""
+    work = draw(GRIDS, CATEGORIES, requests=300, handlers=2, days=3, seed=5)
+    batched = StandaloneDesk(CITY, RULE, situation=lambda origin: "emergency")
+    calls = StandaloneDesk(CITY, RULE, situation=lambda origin: "emergency")
+    assert run_desk(work, batched) == run_desk_calls(work, calls)
+    assert batched.snapshot() == calls.snapshot()

@@ -170,6 +170,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "gridgov.modes",
             "gridgov.staffing",
             "gridgov.tickets",
+            "gridgov._ticket_stream",
             "gridgov.alerts",
             "gridgov.measures",
             "gridgov.supplies",

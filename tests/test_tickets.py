@@ -647,6 +647,207 @@ class TestReplay:
         json.dumps([e.data for e in events])  # JSON-friendly
 
 
+# ------------------------------------------------------------ many steps
+
+stream_commands = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [
+                "open",
+                "open",
+                "classify",
+                "transfer",
+                "reject",
+                "withdraw",
+                "score",
+                "note",
+                "forward",
+                "forward",
+                "forward",
+                "forward",
+                "forward",
+                "forward",
+            ]
+        ),
+        st.integers(0, 7),
+        st.integers(1, 5),
+        st.integers(0, 20 * 60),
+    ),
+    min_size=5,
+    max_size=80,
+)
+
+
+def per_ticket(changes: Any) -> dict[str, list[TicketChange]]:
+    """Each ticket's changes, in order."""
+    out: dict[str, list[TicketChange]] = {}
+    for change in changes:
+        out.setdefault(change.ticket, []).append(change)
+    return out
+
+
+def stream_of(
+    steps: list[tuple[str, int, int, int]], emergency: bool
+) -> tuple[StandaloneDesk, list[TicketChange], list[tuple[datetime, str, str, Any]], datetime]:
+    """Run random steps one call at a time (advance, then open or trigger), in time order.
+
+    Returns the desk (advanced to the last step's time), every change, the
+    steps it took (refused ones left out) as (time, ticket, trigger, data),
+    and the last step's time.
+    """
+    desk = desk_with(emergency=emergency)
+    record: list[TicketChange] = []
+    taken: list[tuple[datetime, str, str, Any]] = []
+    now = T0
+    for command, which, value, minutes in steps:
+        now += timedelta(minutes=minutes)
+        ids = sorted(t.id for t in desk)
+        data: dict[str, Any] | None
+        if command == "open" or not ids:
+            where = (GRIDS[which % len(GRIDS)], COMPOUND, BUILDING)[value % 3 if which == 7 else 0]
+            ticket, trigger = f"T{len(ids) + 1:06d}", "open"
+            data = {"where": where, "category": CATEGORIES[(which + value) % len(CATEGORIES)]}
+            if which == 6:
+                data["description"] = WORDS
+        else:
+            ticket = ids[which % len(ids)]
+            state = desk.ticket(ticket).state
+            trigger = FORWARD.get(state, "archive") if command in ("forward", "note") else command
+            options: dict[str, dict[str, Any]] = {
+                "score": {"score": value},
+                "reject": {"reason": "not ours"},
+                "classify": {"category": CATEGORIES[value]} if which == 5 else {},
+            }
+            data = options.get(trigger) or None
+            if command == "note":
+                data = {**(data or {}), "note": f"looked at by {RESIDENT.name}"}
+        record.extend(desk.advance(now))
+        try:
+            if trigger == "open":
+                assert data is not None
+                desk.open(
+                    data["where"],
+                    data["category"],
+                    now,
+                    ticket=ticket,
+                    description=data.get("description", ""),
+                )
+                record.extend(desk.ticket(ticket).history[:1])
+            else:
+                record.extend(desk.trigger(ticket, trigger, now, **(data or {})))
+        except GridgovError:
+            continue
+        taken.append((now, ticket, trigger, data))
+    record.extend(desk.advance(now))
+    return desk, record, taken, now
+
+
+class TestPlay:
+    """A stream of steps in one call: the same desk and changes as one call per step."""
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(stream_commands, st.booleans(), st.booleans())
+    def test_same_as_one_call_per_step(
+        self, steps: list[tuple[str, int, int, int]], emergency: bool, by_ticket: bool
+    ) -> None:
+        """Random legal streams, in time order or ticket by ticket: same desk, same changes."""
+        calls, record, taken, end = stream_of(steps, emergency)
+        if by_ticket:
+            taken.sort(key=lambda step: step[1])  # stable: each ticket's steps stay in order
+        desk = desk_with(emergency=emergency)
+        changes = desk.play(
+            [TicketArrays.micros(t) for t, _, _, _ in taken],
+            [ticket for _, ticket, _, _ in taken],
+            [trigger for _, _, trigger, _ in taken],
+            [data for _, _, _, data in taken],
+        )
+        # Refused steps were left out; their times still moved the one-call desk on.
+        after = desk.advance(end)
+        assert desk.snapshot() == calls.snapshot()
+        assert per_ticket([*changes, *after]) == per_ticket(record)
+        assert list(changes.heads()) == [(c.kind, c.ticket, c.unit) for c in changes]
+        assert len(changes) + len(after) == len(record)
+
+    def test_a_refused_step_names_itself_and_keeps_the_steps_before(self) -> None:
+        """A refused step raises as the one call would; the steps before it stay, whole."""
+        desk = desk_with()
+        at = [TicketArrays.micros(T0 + k * HOUR) for k in range(4)]
+        with pytest.raises(TransitionError, match="T000001"):
+            desk.play(
+                at,
+                ["T000001"] * 4,
+                ["open", "classify", "track", "archive"],
+                [{"where": GRID, "category": "repair"}, None, None, None],
+            )
+        calls = desk_with()
+        calls.open(GRID, "repair", T0, ticket="T000001")
+        calls.trigger("T000001", "classify", T0 + HOUR)
+        calls.trigger("T000001", "track", T0 + 2 * HOUR)
+        assert desk.snapshot() == calls.snapshot()
+        assert desk.next_due() == calls.next_due() is not None
+
+    def test_going_back_in_time_is_refused(self) -> None:
+        """A ticket's step before its last change is refused, naming both times."""
+        desk = desk_with()
+        with pytest.raises(GridgovError, match="would go back in time"):
+            desk.play(
+                [TicketArrays.micros(T0 + HOUR), TicketArrays.micros(T0)],
+                ["T000001", "T000001"],
+                ["open", "classify"],
+                [{"where": GRID, "category": "repair"}, None],
+            )
+        assert desk.ticket("T000001").state == "accepted"
+
+    def test_lengths_must_agree(self) -> None:
+        """Times, tickets, triggers and data of different lengths are refused; nothing changes."""
+        desk = desk_with()
+        with pytest.raises(GridgovError, match="same length") as caught:
+            desk.play([0, 1], ["T1"], ["open", "open"])
+        assert getattr(caught.value, "reason", None) == "lengths differ"
+        assert len(desk) == 0
+
+    def test_datetimes_and_time_zones(self) -> None:
+        """Aware datetimes are taken as well as microseconds; times are shown in ``tz``."""
+        beijing = timezone(timedelta(hours=8))
+        desk = desk_with()
+        desk.play(
+            [T0, T0 + HOUR],
+            ["T1", "T1"],
+            ["open", "classify"],
+            [{"where": GRID, "category": "repair"}, None],
+            tz=beijing,
+        )
+        calls = desk_with()
+        calls.open(GRID, "repair", T0.astimezone(beijing), ticket="T1")
+        calls.trigger("T1", "classify", (T0 + HOUR).astimezone(beijing))
+        assert desk.snapshot() == calls.snapshot()
+        history = desk.ticket("T1").history
+        assert [c.time.isoformat() for c in history] == [
+            c.time.isoformat() for c in calls.ticket("T1").history
+        ]
+        assert history[0].time.utcoffset() == timedelta(hours=8)
+        with pytest.raises(ClockError):
+            desk.play(
+                [datetime(2022, 9, 17)], ["T2"], ["open"], [{"where": GRID, "category": "repair"}]
+            )
+
+    def test_breaches_of_untouched_tickets_up_to_the_last_step(self) -> None:
+        """A ticket the stream does not touch again still breaches up to the stream's last time."""
+        desk = desk_with()
+        desk.play(
+            [TicketArrays.micros(T0), TicketArrays.micros(T0 + 3 * DAY)],
+            ["T1", "T2"],
+            ["open", "open"],
+            [{"where": GRID, "category": "repair"}, {"where": GRID, "category": "repair"}],
+        )
+        calls = desk_with()
+        calls.open(GRID, "repair", T0, ticket="T1")
+        calls.advance(T0 + 3 * DAY)
+        calls.open(GRID, "repair", T0 + 3 * DAY, ticket="T2")
+        assert desk.snapshot() == calls.snapshot()
+        assert desk.ticket("T1").escalations >= 1
+
+
 class TestPublicAndArchive:
     """Published text carries no personal data; the archive keeps the full history."""
 

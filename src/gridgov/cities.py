@@ -1518,8 +1518,18 @@ class _Reader(_UnitChecks):
             )
             for cid, community, name, kind, entrances in compounds_table.cells()
         ]
+        # Cells that repeat an id are replaced by one string per id (a CSV
+        # reader makes a new string per cell): a fraction of the memory, and
+        # the objects that hold them sit closer together.
+        same: dict[str, str] = {}
+        one = same.setdefault
         buildings = [
-            Building(id=bid, grid=grid, compound=compound or None, households=int(households))
+            Building(
+                id=bid,
+                grid=one(grid, grid),
+                compound=one(compound, compound) or None,
+                households=int(households),
+            )
             for bid, grid, compound, households in buildings_table.cells()
         ]
         organisations = [
@@ -1535,25 +1545,7 @@ class _Reader(_UnitChecks):
         ]
         # People column by column (a big city has hundreds of thousands): one
         # Post per distinct normal post, shared, as a preset shares them.
-        posts: dict[tuple[str, str], Post] = {}
-        workers: dict[str, GridWorkerKind | None] = {"": None, **_WORKER_KINDS}
-        people: list[Person] = []
-        for batch in people_table.batches:
-            ids, kinds, homes, roles, places, employers, grid_workers = batch.columns
-            for key in dict.fromkeys(zip(roles, places, strict=True)):
-                if key not in posts:
-                    posts[key] = Post(*key)
-            people.extend(
-                map(
-                    Person,
-                    ids,
-                    map(_PERSON_KINDS.__getitem__, kinds),
-                    homes,
-                    map(posts.__getitem__, zip(roles, places, strict=True)),
-                    [employer or None for employer in employers],
-                    map(workers.__getitem__, grid_workers),
-                )
-            )
+        people = _people(people_table, one)
         links = [(o.id, o.community) for o in organisations]
         links.extend((org, community) for _, (org, community) in links_table.rows)
         # Every rule of the chain and the city was checked above, row by row
@@ -1562,6 +1554,34 @@ class _Reader(_UnitChecks):
         return City.build(
             self.city_name, chain, compounds, buildings, people, organisations, _checked=True
         )
+
+
+def _people(table: _Table, one: Callable[[str, str], str]) -> list[Person]:
+    """The people of a checked ``people.csv``, built column by column (a big
+    city has hundreds of thousands); one Post per distinct normal post, shared
+    as a preset shares them; ``one`` gives one string per repeated id."""
+    posts: dict[tuple[str, str], Post] = {}
+    workers: dict[str, GridWorkerKind | None] = {"": None, **_WORKER_KINDS}
+    people: list[Person] = []
+    for batch in table.batches:
+        ids, kinds, homes, roles, places, employers, grid_workers = batch.columns
+        homes, roles, places = (list(map(one, c, c)) for c in (homes, roles, places))
+        employers = list(map(one, employers, employers))
+        for key in dict.fromkeys(zip(roles, places, strict=True)):
+            if key not in posts:
+                posts[key] = Post(*key)
+        people.extend(
+            map(
+                Person,
+                ids,
+                map(_PERSON_KINDS.__getitem__, kinds),
+                homes,
+                map(posts.__getitem__, zip(roles, places, strict=True)),
+                [employer or None for employer in employers],
+                map(workers.__getitem__, grid_workers),
+            )
+        )
+    return people
 
 
 class _StopBundle(_Stop):

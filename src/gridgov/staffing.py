@@ -28,13 +28,14 @@ same state and seed always give the same plan. A pool that runs dry raises a
 
 from __future__ import annotations
 
+import array
 import math
 import random
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -232,6 +233,19 @@ def _front_line_zones(rule: StaffingRule) -> frozenset[str]:
 # ---------------------------------------------------------------- pools
 
 
+_K = TypeVar("_K")
+
+
+def _in_rank_order(groups: Mapping[_K, list[int]], ids: Sequence[str]) -> dict[_K, list[str]]:
+    """Each group's people in rank order (``ids[rank]`` is the person of that rank)."""
+    pid_at = ids.__getitem__
+    out: dict[_K, list[str]] = {}
+    for key, ranks in groups.items():
+        ranks.sort()
+        out[key] = list(map(pid_at, ranks))
+    return out
+
+
 class Pools:
     """The candidate lists of one city, ranked once per seed.
 
@@ -245,42 +259,51 @@ class Pools:
         self._seed = seed
         chain = city.chain
         ids = sorted(city.people)
-        random.Random(seed).shuffle(ids)
-        self._rank: dict[str, int] = {pid: i for i, pid in enumerate(ids)}
-        local: defaultdict[tuple[str, PersonKind], list[str]] = defaultdict(list)
-        employed: defaultdict[tuple[str, PersonKind], list[str]] = defaultdict(list)
-        offices: defaultdict[tuple[str, PersonKind], list[str]] = defaultdict(list)
-        by_district: defaultdict[tuple[str, PersonKind], list[str]] = defaultdict(list)
-        everyone: defaultdict[PersonKind, list[str]] = defaultdict(list)
+        # The seeded shuffle of ``ids``, done on their positions (plain ints
+        # in an array: shuffling the ids themselves touches every id string
+        # in random order, which grows worse than linearly with the city as
+        # they stop fitting the CPU's caches); the same draws, the same order.
+        count = len(ids)
+        order = array.array("q", range(count))
+        random.Random(seed).shuffle(order)
+        rank_of = array.array("q", bytes(8 * count))
+        for position, index in enumerate(order):
+            rank_of[index] = position
+        self._rank: dict[str, int] = dict(zip(ids, rank_of, strict=True))
+        ids = list(map(ids.__getitem__, order))
+        local: defaultdict[tuple[str, PersonKind], list[int]] = defaultdict(list)
+        employed: defaultdict[tuple[str, PersonKind], list[int]] = defaultdict(list)
+        offices: defaultdict[tuple[str, PersonKind], list[int]] = defaultdict(list)
+        by_district: defaultdict[tuple[str, PersonKind], list[int]] = defaultdict(list)
+        everyone: defaultdict[PersonKind, list[int]] = defaultdict(list)
         # Looked up once per unit, not once per person.
         district_of = {c: chain.district_of(c) for c in chain.units(Level.COMMUNITY)}
         office_levels = (Level.STREET, Level.DISTRICT, Level.CITY)
         levels = {u: chain.level(u) for u in chain}
+        rank = self._rank
         # People are grouped in the city's own order (walking them in rank
         # order jumps all over memory, and that grows worse than linearly
-        # with the city), then each group is put in rank order.
+        # with the city), each by their rank; then each group's ranks are
+        # sorted as plain ints (no key function) and turned back into ids.
         for pid, person in city.people.items():
             kind = person.kind
             home = person.home
-            local[(home, kind)].append(pid)
+            r = rank[pid]
+            local[(home, kind)].append(r)
             post_level = levels.get(person.normal_post.unit)
             if post_level in office_levels:
-                offices[(person.normal_post.unit, kind)].append(pid)
+                offices[(person.normal_post.unit, kind)].append(r)
             elif post_level is Level.COMMUNITY and person.normal_post.unit != home:
-                local[(person.normal_post.unit, kind)].append(pid)
+                local[(person.normal_post.unit, kind)].append(r)
             if person.employer is not None:
-                employed[(person.employer, kind)].append(pid)
-            by_district[(district_of[home], kind)].append(pid)
-            everyone[kind].append(pid)
-        by_rank = self._rank.__getitem__
-        for groups in (local, employed, offices, by_district, everyone):
-            for group in groups.values():
-                group.sort(key=by_rank)
-        self._local = dict(local)
-        self._employed = dict(employed)
-        self._offices = dict(offices)
-        self._district = dict(by_district)
-        self._everyone = dict(everyone)
+                employed[(person.employer, kind)].append(r)
+            by_district[(district_of[home], kind)].append(r)
+            everyone[kind].append(r)
+        self._local = _in_rank_order(local, ids)
+        self._employed = _in_rank_order(employed, ids)
+        self._offices = _in_rank_order(offices, ids)
+        self._district = _in_rank_order(by_district, ids)
+        self._everyone = _in_rank_order(everyone, ids)
         self._street_order: dict[str, list[str]] = {}
         self._cache: dict[tuple[str, str, PersonKind], tuple[str, ...]] = {}
 

@@ -340,6 +340,10 @@ class CityBuilder:
         self._orgs_of_community: dict[str, list[Organisation]] = {}
         self._households: dict[str, int] = {}
         self._next_person = 1
+        # One Post object per distinct normal post, shared by the people who
+        # hold it (a city has a hundred thousand people but a fraction of
+        # that in posts; fewer objects for the garbage collector to walk).
+        self._posts: dict[tuple[str, str], Post] = {}
 
     # ------------------------------------------------------------- the chain
 
@@ -556,7 +560,7 @@ class CityBuilder:
                 id=f"P{self._next_person:07d}",
                 kind=kind,
                 home=home,
-                normal_post=post,
+                normal_post=self._posts.setdefault((post.role, post.unit), post),
                 employer=employer,
                 grid_worker_kind=worker,
             )

@@ -24,8 +24,8 @@ The pytest plugin (:mod:`gridgov._pytest_plugin`, registered under the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -33,7 +33,7 @@ from gridgov.clock import ManualClock
 from gridgov.engine import Engine
 from gridgov.errors import InvariantError
 from gridgov.journal import Event
-from gridgov.tickets import Private, Ticket, TicketChange, TicketDesk
+from gridgov.tickets import Changes, Private, Ticket, TicketChange, TicketDesk
 
 __all__ = [
     "CapArea",
@@ -96,6 +96,38 @@ class StandaloneDesk(TicketDesk):
         changes = self.plan_trigger(ticket, trigger, at, **data)
         self._apply(changes)
         return changes
+
+    def play(
+        self,
+        at: Sequence[int | datetime],
+        tickets: Sequence[str],
+        triggers: Sequence[str],
+        data: Sequence[Mapping[str, Any] | None] | None = None,
+        tz: tzinfo = UTC,
+    ) -> Changes:
+        """Apply a stream of openings and steps in one call: the per-ticket path, batched.
+
+        Step ``i`` is ticket ``tickets[i]`` taking ``triggers[i]`` (or
+        ``open``, with ``where`` and ``category`` in ``data[i]``) at ``at[i]``
+        (microseconds since 1970, or an aware datetime), after every deadline
+        up to that time: the same changes, in the same order, and the same
+        desk as calling :meth:`advance` then :meth:`open` or :meth:`trigger`
+        for each step in turn (see ``docs/tickets.md``, "Many steps in one
+        call").
+
+        The situation is asked once per ticket per run of its steps (nothing
+        changes a zone or a mode while the stream runs).
+
+        Returns:
+            Every change: each ticket's in order (see
+            :meth:`~gridgov.tickets.TicketDesk._play`); each is made into a
+            :class:`~gridgov.tickets.TicketChange` when read.
+
+        Raises:
+            GridgovError: as :meth:`open` and :meth:`trigger` raise, for the
+                first step that fails; the steps before it stay applied.
+        """
+        return self._play(at, tickets, triggers, data, tz)
 
     def advance(self, now: datetime) -> tuple[TicketChange, ...]:
         """Plan and apply :meth:`~gridgov.tickets.TicketDesk.plan_due`; returns the changes."""

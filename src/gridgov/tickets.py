@@ -45,11 +45,25 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 import attrs
 
+from gridgov._ticket_stream import (
+    ESCALATED,
+    FED_BACK,
+    MOVE,
+    OPENED,
+    OVERDUE,
+    PUBLISHED,
+    SCORED,
+    STEP,
+    WIDTHS,
+    Kit,
+    Tables,
+)
+from gridgov._ticket_stream import play as _play_stream
 from gridgov.city import City
 from gridgov.errors import (
     ClockError,
@@ -82,6 +96,7 @@ __all__ = [
     "KINDS",
     "STATES",
     "TICKET_TRANSITIONS",
+    "Changes",
     "Escalations",
     "Private",
     "Scorecard",
@@ -405,6 +420,33 @@ def _hours(delta: timedelta) -> str:
     return f"{delta / timedelta(hours=1):g} h"
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+def _us(when: datetime) -> int:
+    """A time in microseconds since 1970 (exact: datetimes are whole microseconds)."""
+    return (when - _EPOCH) // _MICRO
+
+
+def _us_or_none(when: datetime | None) -> int | None:
+    return None if when is None else (when - _EPOCH) // _MICRO
+
+
+def _dt(micros: int, tz: tzinfo) -> datetime:
+    """The datetime of ``micros`` since 1970, shown in ``tz``."""
+    when = _EPOCH + _MICRO * micros
+    return when if tz is UTC else when.astimezone(tz)
+
+
+def _dt_or_none(micros: int | None, tz: tzinfo) -> datetime | None:
+    return None if micros is None else _dt(micros, tz)
+
+
+def _iso_us(micros: int | None, tz: tzinfo) -> str | None:
+    return None if micros is None else _dt(micros, tz).isoformat()
+
+
 _LIVE_FIELDS = (
     "id",
     "category",
@@ -414,9 +456,10 @@ _LIVE_FIELDS = (
     "unit",
     "handler",
     "mode",
-    "opened",
-    "updated",
-    "due",
+    "opened_us",
+    "updated_us",
+    "due_us",
+    "tz",
     "breached",
     "low_scores",
     "escalations",
@@ -427,11 +470,43 @@ _LIVE_FIELDS = (
     "private",
 )
 
+#: A change recorded by the fast path (:meth:`TicketDesk._play`) before anyone
+#: reads it is kept flat in the ticket's history list: ``maker, kind, ticket,
+#: unit, *rest`` (``WIDTHS[maker]`` entries, strings and numbers only, so the
+#: cyclic garbage collector has nothing to follow); ``_MAKERS[maker](*rest)``
+#: is the :class:`TicketChange`, made only when the history or the changes are read.
+_Compact = tuple[Any, ...]
+
+
+def _records(
+    history: list[Any], start: int, stop: int
+) -> Iterator[tuple[int, TicketChange | None]]:
+    """``(offset, change)`` of each change in ``history[start:stop]``: the change
+    itself, or None for a flat record starting at ``offset``."""
+    k = start
+    while k < stop:
+        item = history[k]
+        if item.__class__ is TicketChange:
+            yield k, item
+            k += 1
+        else:
+            yield k, None
+            k += WIDTHS[item]
+
+
+def _made(history: list[Any], offset: int) -> TicketChange:
+    """The change of the flat record at ``history[offset]``."""
+    code = history[offset]
+    change: TicketChange = _MAKERS[code](*history[offset + 1 : offset + WIDTHS[code]])
+    return change
+
 
 class _Live:
     """A ticket as the desk keeps it: changed in place, its history a list.
 
-    The fields are :class:`Ticket`'s; :meth:`view` gives the immutable
+    The fields are :class:`Ticket`'s, with times kept as microseconds since
+    1970 (shown in ``tz``, the time zone of the latest change) and history
+    entries kept compact until read; :meth:`view` gives the immutable
     :class:`Ticket` (made once per change, when asked for). Only the desk's
     apply functions change a record, so the views it hands out stay true.
     """
@@ -446,9 +521,10 @@ class _Live:
     unit: str
     handler: str | None
     mode: str
-    opened: datetime
-    updated: datetime
-    due: datetime | None
+    opened_us: int
+    updated_us: int
+    due_us: int | None
+    tz: tzinfo
     breached: bool
     low_scores: int
     escalations: int
@@ -457,8 +533,32 @@ class _Live:
     summary: str
     result: str
     private: Private
-    history: list[TicketChange]
+    history: list[Any]
     _view: Ticket | None
+
+    @property
+    def opened(self) -> datetime:
+        return _dt(self.opened_us, self.tz)
+
+    @property
+    def updated(self) -> datetime:
+        return _dt(self.updated_us, self.tz)
+
+    @property
+    def due(self) -> datetime | None:
+        return _dt_or_none(self.due_us, self.tz)
+
+    def changes(self) -> tuple[TicketChange, ...]:
+        """The history as change records (flat records made, and kept in a new list)."""
+        history = self.history
+        made = tuple(
+            change if change is not None else _made(history, k)
+            for k, change in _records(history, 0, len(history))
+        )
+        if len(made) != len(history):
+            # A new list: changes handed out earlier point into the old one.
+            self.history = list(made)
+        return made
 
     def view(self) -> Ticket:
         """The ticket as it stands, immutable."""
@@ -484,7 +584,7 @@ class _Live:
                 self.summary,
                 self.result,
                 self.private,
-                tuple(self.history),
+                self.changes(),
             )
         return view
 
@@ -502,7 +602,12 @@ class _Live:
         """The record of a view (a snapshot's ticket)."""
         live = cls.__new__(cls)
         for name in _LIVE_FIELDS:
-            setattr(live, name, getattr(ticket, name))
+            if not name.endswith("_us") and name != "tz":
+                setattr(live, name, getattr(ticket, name))
+        live.tz = ticket.updated.tzinfo or UTC
+        live.opened_us = _us(ticket.opened)
+        live.updated_us = _us(ticket.updated)
+        live.due_us = _us_or_none(ticket.due)
         live.history = list(ticket.history)
         live._view = ticket
         return live
@@ -553,8 +658,15 @@ class _StepPlanner:
     _situation: Situation
     _tickets: dict[str, _Live]
     _limits: dict[tuple[str, str, str], timedelta | None]
-    _last: datetime | None
+    _last_us: int | None
+    _last_tz: tzinfo
     _fired_rules: dict[tuple[str, str, str], tuple[str, str]]
+
+    @property
+    def _last(self) -> datetime | None:
+        """The time of the latest change applied (None before any)."""
+        last = self._last_us
+        return None if last is None else _dt(last, self._last_tz)
 
     @property
     def city(self) -> City:
@@ -642,7 +754,8 @@ class _StepPlanner:
         data: dict[str, Any] = {"trigger": trigger}
         if current.state in TICKET_STEPS and trigger not in ("reject", "withdraw", "reopen"):
             data["step"] = current.state
-            data["on_time"] = not current.breached and (current.due is None or at <= current.due)
+            due_us = current.due_us
+            data["on_time"] = not current.breached and (due_us is None or _us(at) <= due_us)
         data.update(extra)
         data["mode"] = mode
         data["due"] = _iso(due)
@@ -972,8 +1085,9 @@ class TicketDesk(_StepPlanner):
         rule: the ticket rules (default: those of practice).
         situation: tells a ticket's mode from its compound (or grid); see
             :func:`situation_from`. Default: always ``normal``. It is asked
-            whenever a deadline is set; the answer is recorded in the change,
-            so replaying never asks it.
+            whenever a deadline is set (a stream of steps asks it once per
+            ticket per run of its steps); the answer is recorded in the
+            change, so replaying never asks it.
     """
 
     def __init__(
@@ -988,11 +1102,15 @@ class TicketDesk(_StepPlanner):
         self._tickets: dict[str, _Live] = {}
         # (due, ticket) of every running limit, and stale ones below the top:
         # the top entry is always live (see _apply), so the next due is read in O(1).
-        self._heap: list[tuple[datetime, str]] = []
+        # Due times are microseconds since 1970.
+        self._heap: list[tuple[int, str]] = []
         self._timed = 0  # tickets with a running limit
-        self._last: datetime | None = None
+        self._last_us: int | None = None
+        self._last_tz: tzinfo = UTC
         self._limits = {}
         self._fired_rules = {}
+        self._limits_us: dict[tuple[str, str, str], int | None] = {}
+        self._tables: Tables | None = None  # what streams look up, made on the first one
 
     # ------------------------------------------------------------------ reads
 
@@ -1033,7 +1151,10 @@ class TicketDesk(_StepPlanner):
     def next_due(self) -> datetime | None:
         """When the next time limit passes (None when no limit is running)."""
         heap = self._heap
-        return heap[0][0] if heap else None
+        if not heap:
+            return None
+        due, ticket = heap[0]
+        return _dt(due, self._tickets[ticket].tz)
 
     def snapshot(self) -> dict[str, Any]:
         """The whole desk, comparable with ``==`` (for replay checks)."""
@@ -1131,7 +1252,7 @@ class TicketDesk(_StepPlanner):
         if current is None:
             raise UnknownUnitError(ticket, "ticket")
         _aware(at)
-        if at < current.updated:
+        if _us(at) < current.updated_us:
             raise CommandError(
                 f"ticket {ticket} last changed at {current.updated.isoformat()}; "
                 f"{trigger!r} at {at.isoformat()} would go back in time",
@@ -1182,12 +1303,13 @@ class TicketDesk(_StepPlanner):
         """
         _aware(now)
         heap = self._heap
-        if not heap or heap[0][0] > now:
+        now_us = _us(now)
+        if not heap or heap[0][0] > now_us:
             # The top of the schedule is always a live deadline: nothing is due.
             return ()
         changes: list[TicketChange] = []
-        overlay: dict[str, tuple[str, datetime | None, str]] = {}  # ticket -> (unit, due, mode)
-        local: list[tuple[datetime, str]] = []
+        overlay: dict[str, tuple[str, int | None, str]] = {}  # ticket -> (unit, due, mode)
+        local: list[tuple[int, str]] = []
         walk = _in_order(self._heap)
         upcoming = next(walk, None)
         while True:
@@ -1198,17 +1320,18 @@ class TicketDesk(_StepPlanner):
                 upcoming = next(walk, None)
             else:
                 break
-            if due > now:
+            if due > now_us:
                 break
             current = self._tickets[ticket]
-            unit, live_due, mode = overlay.get(ticket, (current.unit, current.due, current.mode))
+            unit, live_due, mode = overlay.get(ticket, (current.unit, current.due_us, current.mode))
             if live_due != due:
                 continue  # superseded by a later change
-            change, next_due = self._breach(current, unit, mode, due)
+            change, next_due = self._breach(current, unit, mode, _dt(due, current.tz))
             changes.append(change)
-            overlay[ticket] = (change.unit, next_due, str(change.data.get("mode", mode)))
-            if next_due is not None:
-                heapq.heappush(local, (next_due, ticket))
+            next_us = _us_or_none(next_due)
+            overlay[ticket] = (change.unit, next_us, str(change.data.get("mode", mode)))
+            if next_us is not None:
+                heapq.heappush(local, (next_us, ticket))
         return tuple(changes)
 
     # ------------------------------------------------------------- applying
@@ -1253,7 +1376,8 @@ class TicketDesk(_StepPlanner):
                     state = _check(True, seen[0], seen[1], change)
                 overlay[ticket] = (state, change.unit)
         heap = self._heap
-        last = self._last
+        last = self._last_us
+        last_tz = self._last_tz
         timed = self._timed
         for change in changes:
             if change.kind == "ticket.opened":
@@ -1261,25 +1385,95 @@ class TicketDesk(_StepPlanner):
                 before = None
             else:
                 live = tickets[change.ticket]
-                before = live.due
+                before = live.due_us
                 _mutate(live, change)
-            due = live.due
+            due = live.due_us
             if due != before:
                 timed += (due is not None) - (before is not None)
                 if due is not None:
                     heapq.heappush(heap, (due, change.ticket))
-            time = change.time
+            time = live.updated_us
             if last is None or time > last:
                 last = time
-        self._last = last
+                last_tz = live.tz
+        self._last_us = last
+        self._last_tz = last_tz
         self._timed = timed
+        self._tidy()
+
+    def _tidy(self) -> None:
+        """Keep the top of the schedule live, and rebuild it when stale entries abound."""
         # Entries of changed deadlines stay in the heap until they reach its
         # top; when they outnumber the live ones the heap is rebuilt.
-        while heap and tickets[heap[0][1]].due != heap[0][0]:
+        heap = self._heap
+        tickets = self._tickets
+        while heap and tickets[heap[0][1]].due_us != heap[0][0]:
             heapq.heappop(heap)
-        if len(heap) > 2 * timed + 1024:
-            self._heap = [(t.due, t.id) for t in tickets.values() if t.due is not None]
+        if len(heap) > 2 * self._timed + 1024:
+            self._heap = [(t.due_us, t.id) for t in tickets.values() if t.due_us is not None]
             heapq.heapify(self._heap)
+
+    # ------------------------------------------------------------ fast path
+
+    def _play(
+        self,
+        at: Sequence[int | datetime],
+        tickets: Sequence[str],
+        triggers: Sequence[str],
+        data: Sequence[Mapping[str, Any] | None] | None = None,
+        tz: tzinfo = UTC,
+    ) -> Changes:
+        """Apply a stream of openings and steps, each on its own ticket at its own time.
+
+        Step ``i`` is ticket ``tickets[i]`` taking ``triggers[i]`` (or
+        ``open``, with ``where`` and ``category`` in ``data[i]``) at ``at[i]``,
+        after every breach of the ticket's limits up to that time; after the
+        last step, every ticket's breaches up to the latest time of the
+        stream. Tickets do not affect one another, so the steps may come in
+        any order that keeps each ticket's own steps in time order (in time
+        order, or ticket by ticket): the desk ends exactly as if, for each step
+        in time order, :meth:`plan_due` up to its time and then
+        :meth:`plan_open` or :meth:`plan_trigger` had been applied. The
+        common steps are decided and applied in place, with times kept as
+        microseconds, each change kept compact until it is read, and the
+        cyclic garbage collector paused; anything else (other data, low
+        scores, other triggers) goes through the planners.
+
+        Args:
+            at: each step's time: microseconds since 1970 (as
+                :meth:`TicketArrays.micros` gives) or a timezone-aware datetime.
+            tickets: each step's ticket (for an opening: the new number).
+            triggers: each step's trigger, or ``open``.
+            data: each step's data (None: none).
+            tz: the time zone the recorded times are shown in.
+
+        Returns:
+            Every change: each ticket's in order, in the order of the steps
+            that made them; the breaches after the last steps at the end.
+
+        Raises:
+            CommandError: the sequences differ in length; or as the planners
+                raise, for the first step that fails (the steps before it
+                stay applied, each whole).
+        """
+        changes: Changes = _play_stream(self, at, tickets, triggers, data, tz, _KIT)
+        return changes
+
+    def _stream_tables(self) -> Tables:
+        """The tables streams look up, made on the first stream."""
+        if self._tables is None:
+            self._tables = Tables(self)
+        return self._tables
+
+    def _limit_us(self, category: str, mode: str, state: str) -> int | None:
+        """The rules' limit in microseconds (None: no limit), looked up once."""
+        key = (category, mode, state)
+        try:
+            return self._limits_us[key]
+        except KeyError:
+            limit = self._limit(category, mode, state)
+            found = self._limits_us[key] = None if limit is None else limit // _MICRO
+            return found
 
     def _apply_event(self, event: EventLike) -> None:
         """Apply one recorded ticket event (the reducer of ticket events).
@@ -1295,7 +1489,7 @@ class TicketDesk(_StepPlanner):
         """The desk as JSON-ready data."""
         return {
             "last": _iso(self._last),
-            "tickets": [_dump_ticket(t) for t in self._tickets.values()],
+            "tickets": [_dump_ticket(t.view()) for t in self._tickets.values()],
         }
 
     def _load(self, data: Mapping[str, Any]) -> None:
@@ -1307,8 +1501,10 @@ class TicketDesk(_StepPlanner):
         for record in data["tickets"]:
             ticket = _load_ticket(record)
             self._tickets[ticket.id] = _Live.of(ticket)
-        self._last = _parse(data["last"])
-        self._heap = [(t.due, t.id) for t in self._tickets.values() if t.due is not None]
+        last = _parse(data["last"])
+        self._last_us = _us_or_none(last)
+        self._last_tz = UTC if last is None or last.tzinfo is None else last.tzinfo
+        self._heap = [(t.due_us, t.id) for t in self._tickets.values() if t.due_us is not None]
         heapq.heapify(self._heap)
         self._timed = len(self._heap)
 
@@ -1317,16 +1513,274 @@ class TicketDesk(_StepPlanner):
         return TicketArrays(self.city, self.rule, capacity)
 
 
+#: The resident of a request opened without personal data.
+_NOBODY = Private()
+
+
+def _make_opened(
+    kind: str, ticket: str, unit: str, t: int, tz: tzinfo, category: str, mode: str, due: int | None
+) -> TicketChange:
+    data = {
+        "origin": unit,
+        "compound": None,
+        "category": category,
+        "mode": mode,
+        "due": _iso_us(due, tz),
+        "summary": "",
+        "private": attrs.asdict(_NOBODY),
+    }
+    cause = f"{category} request registered at {unit}"
+    return TicketChange(kind, ticket, unit, _dt(t, tz), None, "accepted", data, cause)
+
+
+def _make_step(
+    kind: str,
+    ticket: str,
+    unit: str,
+    t: int,
+    tz: tzinfo,
+    old: str,
+    new: str,
+    trigger: str,
+    on_time: bool | None,
+    extra: tuple[tuple[str, Any], ...] | None,
+    mode: str,
+    due: int | None,
+    cause: str | None,
+) -> TicketChange:
+    data: dict[str, Any] = {"trigger": trigger}
+    if on_time is not None:
+        data["step"] = old
+        data["on_time"] = on_time
+    if extra:
+        data.update(extra)
+    data["mode"] = mode
+    data["due"] = _iso_us(due, tz)
+    why = cause if cause is not None else f"{trigger} at {unit}"
+    return TicketChange(kind, ticket, unit, _dt(t, tz), old, new, data, why)
+
+
+def _make_scored(
+    kind: str,
+    ticket: str,
+    unit: str,
+    t: int,
+    tz: tzinfo,
+    old: str,
+    new: str,
+    on_time: bool | None,
+    score: int,
+    low_scores: int,
+    mode: str,
+    due: int | None,
+) -> TicketChange:
+    extra = (("score", score), ("low", False), ("low_scores", low_scores), ("effect", "accepted"))
+    return _make_step(
+        kind, ticket, unit, t, tz, old, new, "score", on_time, extra, mode, due, f"scored {score}"
+    )
+
+
+def _make_fed_back(
+    kind: str,
+    ticket: str,
+    unit: str,
+    t: int,
+    tz: tzinfo,
+    old: str,
+    new: str,
+    on_time: bool | None,
+    mode: str,
+    due: int | None,
+) -> TicketChange:
+    extra = (("handler", unit), ("result", ""))
+    cause = f"result fed back by {unit}"
+    return _make_step(
+        kind, ticket, unit, t, tz, old, new, "feed_back", on_time, extra, mode, due, cause
+    )
+
+
+def _make_published(
+    kind: str,
+    ticket: str,
+    unit: str,
+    t: int,
+    tz: tzinfo,
+    old: str,
+    new: str,
+    on_time: bool | None,
+    summary: str,
+    mode: str,
+    due: int | None,
+) -> TicketChange:
+    extra = (("summary", summary),)
+    return _make_step(
+        kind, ticket, unit, t, tz, old, new, "publish", on_time, extra, mode, due, None
+    )
+
+
+def _make_move(
+    kind: str, ticket: str, unit: str, old: str, cause: str, t: int, tz: tzinfo
+) -> TicketChange:
+    return TicketChange(kind, ticket, unit, _dt(t, tz), old, unit, {}, cause)
+
+
+def _make_escalated(
+    kind: str,
+    ticket: str,
+    unit: str,
+    t: int,
+    tz: tzinfo,
+    old: str,
+    state: str,
+    key: str,
+    fired: str,
+    due: int,
+    mode: str,
+    next_due: int | None,
+) -> TicketChange:
+    data = {
+        "reason": "time limit",
+        "rule": key,
+        "state": state,
+        "breach": True,
+        "breached_at": _dt(due, tz).isoformat(),
+        "mode": mode,
+        "due": _iso_us(next_due, tz),
+    }
+    cause = f"{state} over its limit at {old} ({fired}): one level up to {unit}"
+    return TicketChange(kind, ticket, unit, _dt(t, tz), old, unit, data, cause)
+
+
+def _make_overdue(
+    kind: str,
+    ticket: str,
+    unit: str,
+    t: int,
+    tz: tzinfo,
+    state: str,
+    key: str,
+    fired: str,
+    due: int,
+) -> TicketChange:
+    data = {
+        "rule": key,
+        "state": state,
+        "breach": True,
+        "breached_at": _dt(due, tz).isoformat(),
+        "due": None,
+    }
+    cause = f"{state} over its limit at the city ({fired}); there is no higher level"
+    return TicketChange(kind, ticket, unit, _dt(t, tz), None, None, data, cause)
+
+
+#: Compact records name their maker by number (a record holding only strings,
+#: numbers and time zones is one the cyclic garbage collector stops tracking).
+_MAKERS: dict[int, Callable[..., TicketChange]] = {
+    OPENED: _make_opened,
+    STEP: _make_step,
+    SCORED: _make_scored,
+    MOVE: _make_move,
+    ESCALATED: _make_escalated,
+    OVERDUE: _make_overdue,
+    FED_BACK: _make_fed_back,
+    PUBLISHED: _make_published,
+}
+
+
+def _parts(flat: list[Any]) -> Iterator[tuple[list[Any], int, int]]:
+    """The parts of histories a stream wrote, from its flat list ``history, start, stop, ...``."""
+    for k in range(0, len(flat), 3):
+        yield flat[k], flat[k + 1], flat[k + 2]
+
+
+class Changes(Sequence[TicketChange]):
+    """The changes a stream of steps recorded, in order; each made when it is read.
+
+    A sequence of :class:`TicketChange`; :meth:`heads` reads what each change
+    is without making it.
+    """
+
+    __slots__ = ("_index", "_segments")
+
+    def __init__(self, segments: list[Any]) -> None:
+        #: Parts of tickets' histories, flat: history, start, stop, history, ...
+        self._segments = segments
+        self._index: list[tuple[list[Any], int, TicketChange | None]] | None = None
+
+    def _where(self) -> list[tuple[list[Any], int, TicketChange | None]]:
+        index = self._index
+        if index is None:
+            index = self._index = [
+                (history, k, change)
+                for history, start, stop in _parts(self._segments)
+                for k, change in _records(history, start, stop)
+            ]
+        return index
+
+    def __len__(self) -> int:
+        return len(self._where())
+
+    @overload
+    def __getitem__(self, index: int) -> TicketChange: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[TicketChange, ...]: ...
+    def __getitem__(self, index: int | slice) -> TicketChange | tuple[TicketChange, ...]:
+        where = self._where()
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(where))))
+        history, k, change = where[index]
+        if change is None:
+            change = _made(history, k)
+            where[index] = (history, k, change)
+        return change
+
+    def heads(self) -> list[tuple[str, str, str]]:
+        """``(kind, ticket, unit)`` of each change, in order, without making the changes."""
+        return list(zip(*self.columns(), strict=True))
+
+    def columns(self) -> tuple[list[str], list[str], list[str]]:
+        """The kinds, tickets and units of the changes, in order, as three lists
+        (:meth:`heads` without a tuple per change)."""
+        kinds: list[str] = []
+        tickets: list[str] = []
+        units: list[str] = []
+        for history, start, stop in _parts(self._segments):
+            for k, change in _records(history, start, stop):
+                if change is None:
+                    kinds.append(history[k + 1])
+                    tickets.append(history[k + 2])
+                    units.append(history[k + 3])
+                else:
+                    kinds.append(change.kind)
+                    tickets.append(change.ticket)
+                    units.append(change.unit)
+        return kinds, tickets, units
+
+
+def _new_live() -> _Live:
+    return _Live.__new__(_Live)
+
+
+#: What the desk hands a stream of steps (``gridgov._ticket_stream``).
+_KIT = Kit(
+    new_live=_new_live,
+    nobody=_NOBODY,
+    micros=lambda when: _micros(when),
+    moment=_dt,
+    changes=lambda items: Changes(items),
+)
+
+
 def _aware(when: datetime) -> None:
     if when.tzinfo is None:
         raise ClockError(f"time {when.isoformat()} has no time zone")
 
 
-def _in_order(heap: Sequence[tuple[datetime, str]]) -> Iterator[tuple[datetime, str]]:
+def _in_order(heap: Sequence[tuple[int, str]]) -> Iterator[tuple[int, str]]:
     """A heap's items in sorted order, without changing it: cost grows with the items read."""
     if not heap:
         return
-    frontier: list[tuple[tuple[datetime, str], int]] = [(heap[0], 0)]
+    frontier: list[tuple[tuple[int, str], int]] = [(heap[0], 0)]
     size = len(heap)
     while frontier:
         item, index = heapq.heappop(frontier)
@@ -1356,8 +1810,9 @@ def _opened(change: TicketChange) -> _Live:
     live.state = "accepted"
     live.unit = change.unit
     live.handler = None
-    live.opened = live.updated = change.time
-    live.due = _parse(data.get("due"))
+    live.tz = change.time.tzinfo or UTC
+    live.opened_us = live.updated_us = _us(change.time)
+    live.due_us = _us_or_none(_parse(data.get("due")))
     live.breached = False
     live.low_scores = live.escalations = live.reopens = 0
     live.score = None
@@ -1417,11 +1872,13 @@ def _mutate(live: _Live, change: TicketChange) -> None:
     data = change.data
     kind = change.kind
     live.unit = change.unit
-    live.updated = change.time
+    time = change.time
+    live.updated_us = _us(time)
+    live.tz = time.tzinfo or UTC
     if kind in _STATE_KINDS:
         live.state = change.new  # type: ignore[assignment]
     if "due" in data:
-        live.due = _parse(data["due"])
+        live.due_us = _us_or_none(_parse(data["due"]))
         if "mode" in data:
             live.mode = data["mode"]
         live.breached = kind in _BREACH_KINDS and bool(data.get("breach", True))
@@ -1464,7 +1921,7 @@ _TICKET_FIELDS = (
 )
 
 
-def _dump_ticket(ticket: Ticket | _Live) -> dict[str, Any]:
+def _dump_ticket(ticket: Ticket) -> dict[str, Any]:
     out: dict[str, Any] = {name: getattr(ticket, name) for name in _TICKET_FIELDS}
     out["opened"] = ticket.opened.isoformat()
     out["updated"] = ticket.updated.isoformat()
@@ -1641,8 +2098,6 @@ def _cards(
 
 
 _NO_DUE = 2**63 - 1
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
 
 
 def _numpy() -> Any:
@@ -1656,7 +2111,7 @@ def _numpy() -> Any:
 def _micros(when: datetime) -> int:
     """Microseconds since 1970 (exact: datetimes are whole microseconds)."""
     _aware(when)
-    return (when - _EPOCH) // _MICRO
+    return _us(when)
 
 
 @attrs.frozen(eq=False)
