@@ -1053,7 +1053,11 @@ class SupplyCommands(EngineBase):
         who = self._authorise(actor, [city], Level.CITY, "dispatch supplies in")
         params = book.network.params
         roster = self._roster_now
-        seats = ((p.unit, p.role, len(roster.holders.get(p.id, ()))) for p in roster.posts.values())
+        seats = (
+            (p.unit, p.role, len(roster.holders.get(p.id, ())))
+            for p in roster.posts.values()
+            if p.role in _HANDS_ROLES
+        )
         hands = hands_at(seats, params.building_lead_kg, params.volunteer_kg)
         if requests is None:
             requests = self._supply_requests(params.request_category, book.demanded_at())
@@ -1114,6 +1118,9 @@ class SupplyCommands(EngineBase):
                 state = scratch.ticket(ticket.id).state
         return changes
 
+
+#: Roles whose holders carry supplies to the doors (see :func:`gridgov.supply_book.hands_at`).
+_HANDS_ROLES = frozenset({"building_lead", "volunteer"})
 
 #: Ticket states a delivery fulfils, and the trigger that moves each towards fed_back.
 _TO_FED_BACK = {

@@ -747,7 +747,6 @@ def _solve_joint(
 ) -> None:
     """Plan every category at once: a multi-commodity min-cost flow, solved as an
     integer linear program by HiGHS (see :class:`_Program`)."""
-    rank = {k: i for i, k in enumerate(categories)}
     # What each compound can take of each category (carried part, fresh part).
     take: dict[str, dict[str, tuple[int, int]]] = {}
     for compound in sorted(residual.gate):
@@ -756,11 +755,13 @@ def _solve_joint(
         if cap <= 0 or residual.hub[street] <= 0:
             continue
         per: dict[str, tuple[int, int]] = {}
-        for category, kg in sorted(day.demand[compound].items(), key=lambda i: rank[i[0]]):
-            want = int(kg)
+        wants = day.demand[compound]
+        old = day.carried.get(compound) or {}
+        for category in categories:  # every category of the day, in priority order
+            want = int(wants.get(category, 0))
             if want <= 0:
                 continue
-            owed = min(want, max(0, int(day.carried.get(compound, {}).get(category, 0))))
+            owed = min(want, max(0, int(old.get(category, 0)))) if old else 0
             per[category] = (owed, want - owed)
         if per:
             take[compound] = per

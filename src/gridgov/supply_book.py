@@ -364,7 +364,10 @@ def _supply_day(
         }
         old = {k: kg for k, kg in old.items() if kg}
         new = fresh.get(compound, {})
-        total = {k: old.get(k, 0) + new.get(k, 0) for k in sorted({*old, *new})}
+        if old:
+            total = {k: old.get(k, 0) + new.get(k, 0) for k in sorted({*old, *new})}
+        else:
+            total = dict(sorted(new.items()))
         if any(total.values()):
             demand[compound] = total
             carried[compound] = old
@@ -400,11 +403,10 @@ def _fresh_demand(
     """The day's rations of every supplied compound, plus its residents' requests."""
     params = network.params
     fresh: dict[str, dict[str, int]] = {}
-    for compound, zone in sorted(zones.items()):
-        if zone not in SUPPLIED_ZONES:
-            continue
+    rations = [(k, params.ration(k)) for k in params.categories]
+    for compound in sorted(c for c, zone in zones.items() if zone in SUPPLIED_ZONES):
         households = network.households.get(compound, 0)
-        per = {k: round(households * params.ration(k)) for k in params.categories}
+        per = {k: round(households * ration) for k, ration in rations}
         for request, count in requests.get(compound, {}).items():
             target = params.request_category.get(request)
             if target is None:
