@@ -433,7 +433,8 @@ class _Tally:
         self.binding = dict.fromkeys(BINDING, 0)
         self.expired = dict.fromkeys(categories, 0)
         self.expired_days = dict.fromkeys(categories, 0)
-        self.waited: list[tuple[float, int]] = []
+        #: Hours waited -> kilograms delivered after that wait.
+        self.waited: dict[float, int] = {}
         self.leads = 0
         for event in events:
             data = event.data
@@ -442,8 +443,10 @@ class _Tally:
                     _add(self.demand, per)
             elif event.type == "supply.delivered":
                 _add(self.delivered, data["kg"])
+                waited = self.waited
                 for pairs in data["waited_hours"].values():
-                    self.waited += [(float(h), int(kg)) for h, kg in pairs]
+                    for h, kg in pairs:
+                        waited[float(h)] = waited.get(float(h), 0) + int(kg)
             elif event.type == "supply.short":
                 for per in data["binding"].values():
                     _add(self.binding, per)
@@ -486,7 +489,8 @@ class SupplyDaily:
         self.totals: dict[str, float] = {}
         #: Compound -> household-days without at least one category, over the run.
         self.by_compound: dict[str, int] = {}
-        self._waited: list[tuple[float, int]] = []
+        # Hours waited -> kilograms, over the run.
+        self._waited: dict[float, int] = {}
 
     def dispatch(
         self,
@@ -584,9 +588,10 @@ class SupplyDaily:
         stock = book.stock()
         supplied = sum(1 for z in zones.values() if z in SUPPLIED)
         top = max(BINDING, key=lambda b: (binding[b], -BINDING.index(b)))
-        p50 = percentile(waited, 0.5)
-        p95 = percentile(waited, 0.95)
-        self._waited += waited
+        p50 = percentile(waited.items(), 0.5)
+        p95 = percentile(waited.items(), 0.95)
+        for hours, kg in waited.items():
+            self._waited[hours] = self._waited.get(hours, 0) + kg
         row = (
             day,
             date,
@@ -617,7 +622,7 @@ class SupplyDaily:
     def summary(self) -> dict[str, Any]:
         """The run's supply figures for ``summary.json``."""
         categories = self.categories
-        p95 = percentile(self._waited, 0.95)
+        p95 = percentile(self._waited.items(), 0.95)
         binding_totals = dict.fromkeys(BINDING, 0)
         for row in self.rows:
             for b in BINDING:
