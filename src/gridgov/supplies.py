@@ -398,13 +398,16 @@ class SupplyNetwork:
         graph = nx.DiGraph()
         for depot in sorted(self.depots):
             group = _group_key(self, depot, aggregate)
-            if group not in graph:
-                graph.add_node(group, kind="group", depots=[])
-            graph.nodes[group]["depots"].append(depot)
-            for street in self.street_compounds:
-                distance = self.distance(depot, street)
-                if distance is not None:
-                    graph.add_edge(group, ("hub", street), weight=distance)
+            if group in graph:
+                # Its group's edges are its own: the same unit and area.
+                graph.nodes[group]["depots"].append(depot)
+                continue
+            graph.add_node(group, kind="group", depots=[depot])
+            graph.add_edges_from(
+                (group, ("hub", street), {"weight": distance})
+                for street in self.street_compounds
+                if (distance := self.distance(depot, street)) is not None
+            )
         for street, compounds in self.street_compounds.items():
             graph.add_node(("hub", street), kind="hub", capacity=self.hub_capacity[street])
             for compound in compounds:
