@@ -177,7 +177,8 @@ class _Stream:
         self.latest = _NEVER
         self.timed = desk._timed
         #: The parts of histories the stream wrote: (history, start, stop).
-        self.out: list[tuple[list[Any], int, int]] = []
+        #: (flat, three entries a part, so that no object is kept per part).
+        self.out: list[Any] = []
         self.touched: list[Live] = []
 
 
@@ -257,7 +258,7 @@ def _open(
     live.history = history = list(record)
     live._view = None
     desk._tickets[tid] = live
-    stream.out.append((history, 0, len(history)))
+    stream.out += (history, 0, len(history))
     stream.timed += due is not None
     stream.latest = max(stream.latest, now)
     return live
@@ -304,7 +305,7 @@ def _run(
             if new is None or now < updated:
                 live.state, live.unit, live.due_us = state, unit, due
                 live.updated_us, live.breached, live.mode = updated, breached, mode
-                stream.out.append((history, start, len(history)))
+                stream.out += (history, start, len(history))
                 _slow(stream, tid, trigger, now, given)
                 start = len(history)
                 state, unit, due = live.state, live.unit, live.due_us
@@ -338,7 +339,7 @@ def _run(
         live._view = None
         stream.latest = max(stream.latest, updated)
         if len(history) > start:
-            stream.out.append((history, start, len(history)))
+            stream.out += (history, start, len(history))
     return i
 
 
@@ -479,7 +480,7 @@ def _slow(
     desk._last_us, desk._last_tz = last, last_tz
     stream.timed = desk._timed
     live = desk._tickets[tid]
-    stream.out.append((live.history, start, len(live.history)))
+    stream.out += (live.history, start, len(live.history))
     stream.latest = max(stream.latest, now)
     if trigger == "open":
         stream.touched.append(live)
@@ -524,7 +525,7 @@ def _breaches_until(stream: _Stream, now: int) -> None:
         live.unit, live.due_us, live.mode = _breaches(
             stream, live, due, live.state, live.unit, due, live.mode, asked
         )
-        stream.out.append((live.history, start, len(live.history)))
+        stream.out += (live.history, start, len(live.history))
         live.breached = True
         live._view = None
         if desk._last_us is None or live.updated_us > desk._last_us:

@@ -1687,6 +1687,12 @@ _MAKERS: dict[int, Callable[..., TicketChange]] = {
 }
 
 
+def _parts(flat: list[Any]) -> Iterator[tuple[list[Any], int, int]]:
+    """The parts of histories a stream wrote, from its flat list ``history, start, stop, ...``."""
+    for k in range(0, len(flat), 3):
+        yield flat[k], flat[k + 1], flat[k + 2]
+
+
 class Changes(Sequence[TicketChange]):
     """The changes a stream of steps recorded, in order; each made when it is read.
 
@@ -1696,8 +1702,8 @@ class Changes(Sequence[TicketChange]):
 
     __slots__ = ("_index", "_segments")
 
-    def __init__(self, segments: list[tuple[list[Any], int, int]]) -> None:
-        #: Parts of tickets' histories: (history, start, stop).
+    def __init__(self, segments: list[Any]) -> None:
+        #: Parts of tickets' histories, flat: history, start, stop, history, ...
         self._segments = segments
         self._index: list[tuple[list[Any], int, TicketChange | None]] | None = None
 
@@ -1706,7 +1712,7 @@ class Changes(Sequence[TicketChange]):
         if index is None:
             index = self._index = [
                 (history, k, change)
-                for history, start, stop in self._segments
+                for history, start, stop in _parts(self._segments)
                 for k, change in _records(history, start, stop)
             ]
         return index
@@ -1738,7 +1744,7 @@ class Changes(Sequence[TicketChange]):
         kinds: list[str] = []
         tickets: list[str] = []
         units: list[str] = []
-        for history, start, stop in self._segments:
+        for history, start, stop in _parts(self._segments):
             for k, change in _records(history, start, stop):
                 if change is None:
                     kinds.append(history[k + 1])
