@@ -396,7 +396,8 @@ def run_desk(work: Workload, desk: StandaloneDesk) -> Outputs:
     ]
     changes = desk.play(when, [ids[i] for i in request], [names[k] for k in step], data)
     horizon = EPOCH + work.horizon * timedelta(microseconds=1)
-    heads = iter(changes.heads())
+    kinds, _, units = changes.columns()
+    heads = zip(kinds, units, units, strict=True)
     return _desk_outputs(work, desk, heads, desk.advance(horizon), when, step, request, base)
 
 

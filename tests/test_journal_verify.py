@@ -4,16 +4,29 @@ snapshot covers before any of them is read (issue 11 item 4, issue 18 item 3).""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
+import tempfile
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridgov import Engine, ManualClock
 from gridgov.cli import main
 from gridgov.errors import JournalError
-from gridgov.journal import GENESIS, SqliteJournal, encode_snapshot, row_hash
+from gridgov.journal import (
+    GENESIS,
+    CommandRecord,
+    Event,
+    SqliteJournal,
+    _encode_rows,
+    encode_snapshot,
+    row_hash,
+)
 from gridgov.presets import small
 
 CITY = small()
@@ -174,6 +187,38 @@ class TestDamage:
             with pytest.raises(JournalError, match=bad):
                 SqliteJournal(damaged, verify="full")
 
+    @pytest.mark.parametrize("damage", ["delete", "swap", "hash"])
+    def test_every_kind_of_damage_under_the_snapshot_is_named(
+        self, journal: tuple[Path, dict[str, object], int, int], damage: str
+    ) -> None:
+        """A missing row, two rows' records swapped, a row's hash edited: each names its
+        first bad seq when the covered events are checked, and never changes the state."""
+        path, live, snapshot, _ = journal
+        seq = snapshot // 2
+        db = sqlite3.connect(path)
+        with db:
+            if damage == "delete":
+                db.execute("DELETE FROM events WHERE seq = ?", (seq,))
+                reason = f"event {seq} is missing"
+            elif damage == "swap":
+                a, b = db.execute(
+                    "SELECT record FROM events WHERE seq IN (?, ?) ORDER BY seq", (seq, seq + 1)
+                ).fetchall()
+                db.execute("UPDATE events SET record = ? WHERE seq = ?", (b[0], seq))
+                db.execute("UPDATE events SET record = ? WHERE seq = ?", (a[0], seq + 1))
+                reason = f"event {seq} does not match its hash"
+            else:
+                db.execute("UPDATE events SET hash = ? WHERE seq = ?", (b"\1" * 32, seq))
+                reason = f"event {seq} does not match its hash"
+        db.close()
+        engine = Engine.open(path, city=CITY, clock=ManualClock())
+        try:
+            assert engine.snapshot() == live
+            with pytest.raises(JournalError, match=rf"{reason} \(first bad event: seq {seq}\)"):
+                engine.journal.verify()
+        finally:
+            engine._kernel.journal.close()
+
     def test_recovery_checks_the_whole_chain(
         self, journal: tuple[Path, dict[str, object], int, int]
     ) -> None:
@@ -247,6 +292,15 @@ class TestCheckCommand:
         assert err.startswith(f"gridgov: error: {path}:0: events: event 2 does not match")
         assert "first bad event: seq 2" in err
 
+    def test_a_pipe_is_not_peeked_at(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Recognising a journal reads nothing from a pipe (it would wait for a writer)."""
+        fifo = tmp_path / "fifo"
+        os.mkfifo(fifo)
+        assert main(["check", str(fifo)]) == 1
+        assert "a pipe (FIFO)" in capsys.readouterr().err
+
     def test_a_database_that_is_not_a_journal_is_left_alone(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -260,3 +314,97 @@ class TestCheckCommand:
         with sqlite3.connect(path) as db:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
         assert tables == {"things"}
+
+
+class TestAppendRows:
+    """The append path's rows are the events' own records, hashed as row_hash says."""
+
+    @given(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["c1", "c2"]),
+                st.sampled_from([timedelta(0), timedelta(hours=1)]),
+                st.sampled_from([UTC, timezone(timedelta(hours=8))]),
+                st.dictionaries(
+                    st.text(max_size=5),
+                    st.none() | st.integers() | st.text(max_size=5) | st.floats(),
+                    max_size=3,
+                ),
+            ),
+            min_size=1,
+            max_size=6,
+        )
+    )
+    def test_rows_match_to_json_and_row_hash(
+        self, specs: list[tuple[str, timedelta, tzinfo, dict[str, object]]]
+    ) -> None:
+        """Whatever the times, offsets, command ids and data (integers beyond 64 bits
+        and NaN included), each row holds ``to_json()`` and the chained ``row_hash``."""
+        start = datetime(2022, 9, 17, tzinfo=UTC)
+        events = [
+            Event(
+                seq,
+                (start + shift).astimezone(zone),
+                "zone.changed",
+                "u",
+                command,
+                "a",
+                data=data,
+            )
+            for seq, (command, shift, zone, data) in enumerate(specs, start=1)
+        ]
+        rows = _encode_rows(events, GENESIS)
+        previous = GENESIS
+        for event, (seq, command, record, last, digest) in zip(events, rows, strict=True):
+            assert (seq, command, record) == (event.seq, event.command, event.to_json())
+            assert last == (event is events[-1])
+            previous = row_hash(previous, seq, command, record, last)
+            assert digest == previous
+
+
+class TestKeyChain:
+    """The idempotency records' chain read on open is the one their commits wrote."""
+
+    @settings(max_examples=40, deadline=None)
+    @given(
+        st.lists(
+            st.tuples(st.text(max_size=6), st.text(max_size=6), st.integers(0, 2**40)),
+            max_size=5,
+            unique_by=lambda t: t[0],
+        )
+    )
+    def test_any_keys_reopen(self, keys: list[tuple[str, str, int]]) -> None:
+        """Keys and fingerprints of any text (NUL and non-ASCII included), any seqs:
+        reopening finds the chain the appends recorded."""
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "j.sqlite"
+            journal = SqliteJournal(path)
+            for number, (key, fingerprint, seq) in enumerate(keys):
+                journal.append([], CommandRecord(key, fingerprint, f"c{number}", seq, seq - 1))
+            journal.close()
+            again = SqliteJournal(path)
+            try:
+                for key, fingerprint, _ in keys:
+                    found = again.lookup(key)
+                    assert found is not None
+                    assert found.fingerprint == fingerprint
+            finally:
+                again.close()
+
+    @pytest.mark.parametrize(
+        ("column", "value"), [("first_seq", "x"), ("fingerprint", b"f"), ("key", None)]
+    )
+    def test_a_malformed_record_is_named(self, tmp_path: Path, column: str, value: object) -> None:
+        """A record with a field of another type is refused, naming the record."""
+        path = tmp_path / "j.sqlite"
+        journal = SqliteJournal(path)
+        journal.append([], CommandRecord("k1", "f()", "c1", 1, 0))
+        journal.append([], CommandRecord("k2", "g()", "c2", 1, 0))
+        journal.close()
+        db = sqlite3.connect(path)
+        with db:
+            db.execute(f"UPDATE commands SET {column} = ? WHERE key = 'k2'", (value,))
+        db.close()
+        name = "None" if column == "key" else "'k2'"
+        with pytest.raises(JournalError, match=f"idempotency record {name} is malformed"):
+            SqliteJournal(path)

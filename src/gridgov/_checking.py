@@ -84,12 +84,15 @@ def recognise(path: str) -> str | Problem:
     """
     if os.path.isdir(path):
         return "bundle"
-    try:
-        with open(path, "rb") as file:
-            if file.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC:
-                return "journal"
-    except OSError:
-        pass  # read_bytes below says what is wrong
+    # Only a regular file is peeked at (a pipe or a device is refused by
+    # read_bytes below before a byte is read).
+    if os.path.isfile(path):
+        try:
+            with open(path, "rb") as file:
+                if file.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC:
+                    return "journal"
+        except OSError:
+            pass  # read_bytes below says what is wrong
     try:
         data = read_bytes(path, "checked")
     except FileProblem as exc:

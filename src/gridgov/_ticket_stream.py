@@ -32,10 +32,34 @@ from gridgov.vocabulary import TICKET_MODES, TICKET_STATES, TICKET_STEPS
 if TYPE_CHECKING:
     from gridgov.tickets import TicketChange, TicketDesk
 
-__all__ = ["ESCALATED", "MOVE", "OPENED", "OVERDUE", "SCORED", "STEP", "Kit", "Tables", "play"]
+__all__ = [
+    "ESCALATED",
+    "FED_BACK",
+    "MOVE",
+    "OPENED",
+    "OVERDUE",
+    "PUBLISHED",
+    "SCORED",
+    "STEP",
+    "WIDTHS",
+    "Kit",
+    "Tables",
+    "play",
+]
 
-#: What a compact record makes, by its first field (the desk keeps one maker each).
-OPENED, STEP, SCORED, MOVE, ESCALATED, OVERDUE = range(6)
+#: What a flat record makes, by its first entry (the desk keeps one maker each).
+OPENED, STEP, SCORED, MOVE, ESCALATED, OVERDUE, FED_BACK, PUBLISHED = range(8)
+#: Entries of a flat record in a ticket's history, the maker's number included.
+WIDTHS = {
+    OPENED: 9,
+    STEP: 14,
+    SCORED: 13,
+    MOVE: 8,
+    ESCALATED: 13,
+    OVERDUE: 10,
+    FED_BACK: 11,
+    PUBLISHED: 12,
+}
 
 #: The lowest time: no step seen yet.
 _NEVER = -(2**63)
@@ -141,9 +165,7 @@ class Tables:
 class _Stream:
     """One call's shared state: the desk, its tables, the changes so far."""
 
-    __slots__ = (
-        "desk", "floor", "kit", "latest", "out", "push", "tables", "timed", "touched", "tz",
-    )  # fmt: skip
+    __slots__ = ("desk", "floor", "kit", "latest", "out", "tables", "timed", "touched", "tz")
 
     def __init__(self, desk: TicketDesk, kit: Kit, tz: tzinfo) -> None:
         self.desk = desk
@@ -154,8 +176,9 @@ class _Stream:
         self.floor: int | None = desk._last_us
         self.latest = _NEVER
         self.timed = desk._timed
+        #: The parts of histories the stream wrote: (history, start, stop).
+        #: (flat, three entries a part, so that no object is kept per part).
         self.out: list[Any] = []
-        self.push = self.out.append
         self.touched: list[Live] = []
 
 
@@ -232,10 +255,10 @@ def _open(
     live.low_scores = live.escalations = live.reopens = 0
     live.summary = live.result = ""
     live.private = stream.kit.nobody
-    live.history = [record]
+    live.history = history = list(record)
     live._view = None
     desk._tickets[tid] = live
-    stream.push(record)
+    stream.out += (history, 0, len(history))
     stream.timed += due is not None
     stream.latest = max(stream.latest, now)
     return live
@@ -251,7 +274,8 @@ def _run(
     data: Sequence[Mapping[str, Any] | None] | None,
 ) -> int:
     """Steps of ``live`` from ``i`` on, its fields in local variables; returns the next index."""
-    tid, tz, push, note = live.id, stream.tz, stream.push, live.history.append
+    tid, tz, history = live.id, stream.tz, live.history
+    note, start = history.extend, len(history)
     fast_next, plain, steps = stream.tables.fast_next, _PLAIN_TRIGGERS, _STEP_STATES
     low_score = stream.desk.rule.low_score
     # No zone or mode changes during a stream: the situation is asked once per run.
@@ -271,21 +295,19 @@ def _run(
                 unit, due, mode = _breaches(stream, live, now, state, unit, due, mode, asked)
                 breached, updated = True, live.updated_us
             new = fast_next[state].get(trigger)
-            if given:
+            if given:  # data: only a score that is not low is decided in place
                 score = given.get("score")
-                if (
-                    trigger != "score"
-                    or len(given) != 1
-                    or score.__class__ is not int
-                    or not low_score <= score <= 5
-                ):
+                whole = trigger == "score" and len(given) == 1 and score.__class__ is int
+                if not whole or not low_score <= score <= 5:  # type: ignore[operator]
                     new = None
             elif trigger == "score":
                 new = None
             if new is None or now < updated:
                 live.state, live.unit, live.due_us = state, unit, due
                 live.updated_us, live.breached, live.mode = updated, breached, mode
+                stream.out += (history, start, len(history))
                 _slow(stream, tid, trigger, now, given)
+                start = len(history)
                 state, unit, due = live.state, live.unit, live.due_us
                 updated, breached, mode = live.updated_us, live.breached, live.mode
                 by_state = stream.tables.limits(live.category, asked)
@@ -302,7 +324,6 @@ def _run(
                     trigger, on_time, None, mode, due, None,
                 )  # fmt: skip
                 note(record)
-                push(record)
             else:
                 unit = _record(
                     stream, live, trigger, now, state, new, unit, on_time, mode, due, given
@@ -317,6 +338,8 @@ def _run(
         live.tz = tz
         live._view = None
         stream.latest = max(stream.latest, updated)
+        if len(history) > start:
+            stream.out += (history, start, len(history))
     return i
 
 
@@ -332,8 +355,8 @@ def _breaches(
 ) -> tuple[str, int | None, str]:
     """Every breach of ``live``'s limit up to ``now`` (as ``TicketDesk._breach`` plans
     them), recorded; returns the unit, due time and mode after them."""
-    desk, tables, floor, push = stream.desk, stream.tables, stream.floor, stream.push
-    tid, category, live_tz, note = live.id, live.category, live.tz, live.history.append
+    desk, tables, floor = stream.desk, stream.tables, stream.floor
+    tid, category, live_tz, note = live.id, live.category, live.tz, live.history.extend
     next_due: int | None = due
     while next_due is not None and next_due <= now:
         due = next_due
@@ -361,7 +384,6 @@ def _breaches(
             stream.timed -= 1
         live.updated_us = when
         note(record)
-        push(record)
     return unit, next_due, mode
 
 
@@ -380,7 +402,7 @@ def _record(
 ) -> str:
     """Record a ``classify``, ``feed_back``, ``score`` or ``publish`` step decided in place
     (with the moves it causes); returns the unit holding the ticket after it."""
-    tid, tz, push, note = live.id, stream.tz, stream.push, live.history.append
+    tid, tz, note = live.id, stream.tz, live.history.extend
     record: tuple[Any, ...]
     if trigger == "classify":
         tables = stream.tables
@@ -390,20 +412,14 @@ def _record(
             trigger, on_time, route[0], mode, due, route[1],
         )  # fmt: skip
         note(record)
-        push(record)
         for hop in route[2]:
             moved = (MOVE, "ticket.transferred", tid, *hop, now, tz)
             note(moved)
-            push(moved)
             unit = hop[0]
         return unit
     if trigger == "feed_back":
-        record = (
-            STEP, "ticket.step", tid, unit, now, tz, state, new, trigger, on_time,
-            (("handler", unit), ("result", "")), mode, due, f"result fed back by {unit}",
-        )  # fmt: skip
+        record = (FED_BACK, "ticket.step", tid, unit, now, tz, state, new, on_time, mode, due)
         note(record)
-        push(record)
         live.handler, live.result = unit, ""
         origin: str = live.origin
         tables = stream.tables
@@ -411,7 +427,6 @@ def _record(
         for hop in hops if hops is not None else tables.route_down(origin, unit):
             moved = (MOVE, "ticket.returned", tid, *hop, now, tz)
             note(moved)
-            push(moved)
         return origin
     if trigger == "score":
         score = given["score"]  # type: ignore[index]
@@ -423,11 +438,10 @@ def _record(
     else:  # publish
         summary = f"{live.summary} -> {live.result}" if live.result else live.summary
         record = (
-            STEP, "ticket.step", tid, unit, now, tz, state, new,
-            trigger, on_time, (("summary", summary),), mode, due, None,
+            PUBLISHED, "ticket.step", tid, unit, now, tz, state, new,
+            on_time, summary, mode, due,
         )  # fmt: skip
     note(record)
-    push(record)
     return unit
 
 
@@ -437,6 +451,7 @@ def _slow(
     """One step through the desk's planners, as one call would do it (or its refusal)."""
     desk = stream.desk
     live = desk._tickets.get(tid)
+    start = len(live.history) if live is not None else 0
     if live is not None and live.due_us is not None and live.due_us <= now:
         mode = live.mode
         asked = desk._mode(live.compound or live.origin)
@@ -464,10 +479,11 @@ def _slow(
     # The stream keeps the desk's latest change until it ends.
     desk._last_us, desk._last_tz = last, last_tz
     stream.timed = desk._timed
-    stream.out.extend(changes)
+    live = desk._tickets[tid]
+    stream.out += (live.history, start, len(live.history))
     stream.latest = max(stream.latest, now)
     if trigger == "open":
-        stream.touched.append(desk._tickets[tid])
+        stream.touched.append(live)
 
 
 def _finish(stream: _Stream, done: bool) -> None:
@@ -505,9 +521,11 @@ def _breaches_until(stream: _Stream, now: int) -> None:
         # One breach at a time (up to its own due), so that breaches of
         # different tickets interleave in time order.
         asked = desk._mode(live.compound or live.origin)
+        start = len(live.history)
         live.unit, live.due_us, live.mode = _breaches(
             stream, live, due, live.state, live.unit, due, live.mode, asked
         )
+        stream.out += (live.history, start, len(live.history))
         live.breached = True
         live._view = None
         if desk._last_us is None or live.updated_us > desk._last_us:

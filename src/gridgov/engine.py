@@ -315,8 +315,8 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
             supplies: the supply network (see :class:`Engine`).
             pause_gc: see :class:`Engine`.
             recover: None (the default): a journal whose hash chain breaks (an
-                edited, reordered, missing or partial event row) is refused
-                with a :class:`JournalError` naming the first bad seq.
+                edited, reordered, missing or partial row; when: see ``verify``)
+                is refused with a :class:`JournalError` naming the first bad seq.
                 ``"truncate"``: keep the longest valid prefix that ends on a
                 command boundary and drop the rest; :attr:`load_report`
                 ``.recovered`` says what was dropped.

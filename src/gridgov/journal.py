@@ -13,8 +13,11 @@ Two journals share one interface:
   library's ``sqlite3``) in WAL mode. Each command's events, and its
   idempotency key, are written in one transaction, so after a crash a command
   is either wholly there or not at all. Events are stored as JSON with a
-  schema version in every record; periodic snapshots of the engine's state
-  make reopening a long journal fast.
+  schema version in every record, each row chained to the previous one by a
+  SHA-256 hash; periodic snapshots of the engine's state make reopening a
+  long journal fast (a snapshot records the chain's hash at its seq, so
+  reopening checks the events after it, and the events it covers before
+  any of them is read).
 
 Both remember the idempotency key of each command, so that a retried command
 can be answered with its first result instead of being done twice.
@@ -352,6 +355,22 @@ def row_hash(previous: bytes, seq: int, command: str, record: str, last: bool) -
     return hashlib.sha256(previous + head + record.encode("utf-8")).digest()
 
 
+#: The keys of an event record, in the order they are written.
+_RECORD_KEYS = (
+    "v",
+    "seq",
+    "time",
+    "type",
+    "unit",
+    "command",
+    "actor",
+    "cause",
+    "old",
+    "new",
+    "data",
+)
+
+
 def _encode_rows(
     events: Sequence[Event], previous: bytes
 ) -> list[tuple[int, str, str, bool, bytes]]:
@@ -368,45 +387,64 @@ def _encode_rows(
     append = rows.append
     dumps = orjson.dumps
     sha256 = hashlib.sha256
-    version = SCHEMA_VERSION
     final = events[-1] if events else None
     when: datetime | None = None
-    iso = ""
     command: str | None = None
     encoded = b""
+    # One record dict for all the events, its keys in the order of the
+    # format: setting a key keeps its place, and fields shared by the
+    # command's events are set once.
+    record: dict[str, Any] = dict.fromkeys(_RECORD_KEYS)
+    record["v"] = SCHEMA_VERSION
     for e in events:
         if e.time is not when:
             when = e.time
-            iso = when.isoformat()
+            record["time"] = when.isoformat()
         if e.command is not command:
             command = e.command
             encoded = command.encode("utf-8")
+            record["command"] = command
+        seq = e.seq
+        record["seq"] = seq
+        record["type"] = e.type
+        record["unit"] = e.unit
+        record["actor"] = e.actor
+        record["cause"] = e.cause
+        record["old"] = e.old
+        record["new"] = e.new
+        record["data"] = e.data
         try:
-            blob = dumps(
-                {
-                    "v": version,
-                    "seq": e.seq,
-                    "time": iso,
-                    "type": e.type,
-                    "unit": e.unit,
-                    "command": command,
-                    "actor": e.actor,
-                    "cause": e.cause,
-                    "old": e.old,
-                    "new": e.new,
-                    "data": e.data,
-                }
-            )
+            blob = dumps(record)
         except TypeError:
-            blob = _encode_bytes(e, iso)  # data orjson cannot encode: the slow path
+            blob = _encode_bytes(e, record["time"])  # data orjson cannot encode: the slow path
         last = e is final
         # ``%d`` writes a bool as 0 or 1, and SQLite stores it as that integer.
-        previous = sha256(
-            b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, e.seq, encoded, last, blob)
-        ).digest()
+        previous = sha256(b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, seq, encoded, last, blob)).digest()
         # Bound as text: cheaper than binding the bytes and casting in SQL.
-        append((e.seq, command, blob.decode(), last, previous))
+        append((seq, command, blob.decode(), last, previous))
     return rows
+
+
+def _chain_keys(db: sqlite3.Connection) -> tuple[bytes, int]:
+    """The chain of the idempotency records (as :func:`key_hash` makes it) and their
+    number, on a fast path: SQLite joins each record's fields; (GENESIS, -1) when a
+    record is malformed (a field of another type), for the caller to name it."""
+    previous = GENESIS
+    count = 0
+    sha256 = hashlib.sha256
+    rows = db.execute(
+        "SELECT CAST(key || char(31) || fingerprint || char(31) || command || char(31) "
+        "|| first_seq || char(31) || last_seq AS BLOB), typeof(key) = 'text' AND "
+        "typeof(fingerprint) = 'text' AND typeof(command) = 'text' AND "
+        "typeof(first_seq) = 'integer' AND typeof(last_seq) = 'integer' "
+        "FROM commands ORDER BY rowid"
+    )
+    for text, sound in rows:
+        if not sound:
+            return GENESIS, -1
+        previous = sha256(previous + text).digest()
+        count += 1
+    return previous, count
 
 
 def key_hash(previous: bytes, record: CommandRecord) -> bytes:
@@ -639,15 +677,17 @@ def _check_chain(
             rows = fetch(4096)
             if not rows:
                 break
+            # Seqs are unique and ascending: a batch whose first and last are
+            # where they belong has no gap.
+            if rows[0][0] != expected or rows[-1][0] != expected + len(rows) - 1:
+                return None
+            expected += len(rows)
             for seq, command, last, record, stored in rows:
-                if seq != expected:
-                    return None
                 previous = sha256(
                     b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, seq, command, last, record)
                 ).digest()
                 if previous != stored:
                     return None
-                expected += 1
     except (sqlite3.DatabaseError, TypeError):
         # TypeError: a NULL field (malformed) in the hash's input.
         return None
@@ -831,22 +871,25 @@ class SqliteJournal:
                     'open it with recover="truncate" to keep the valid prefix'
                 ) from None
             self._truncate(broken)
-        self._keys_hash = self._verify_keys(recover)
+        self._keys_hash, self._keys = self._verify_keys(recover)
 
-    def _verify_keys(self, recover: str | None) -> bytes:
-        """Check the chain of idempotency records against the one recorded by the last commit."""
-        previous = GENESIS
-        count = 0
+    def _verify_keys(self, recover: str | None) -> tuple[bytes, int]:
+        """Check the chain of idempotency records against the one recorded by the last
+        commit; returns its last hash and the number of records."""
         try:
-            for row in self._db.execute(
-                "SELECT key, fingerprint, command, first_seq, last_seq FROM commands ORDER BY rowid"
-            ):
-                if not all(type(v) is str for v in row[:3]) or not all(
-                    type(v) is int for v in row[3:]
+            previous, count = _chain_keys(self._db)
+            if count < 0:
+                # A malformed record: the records are read again, to name it.
+                for row in self._db.execute(
+                    "SELECT key, fingerprint, command, first_seq, last_seq FROM commands "
+                    "ORDER BY rowid"
                 ):
-                    raise JournalError(f"{self.path}: idempotency record {row[0]!r} is malformed")
-                previous = key_hash(previous, CommandRecord(*row))
-                count += 1
+                    if not all(type(v) is str for v in row[:3]) or not all(
+                        type(v) is int for v in row[3:]
+                    ):
+                        raise JournalError(
+                            f"{self.path}: idempotency record {row[0]!r} is malformed"
+                        )
             stored = self._db.execute("SELECT value FROM meta WHERE key = 'keys'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path}: idempotency records unreadable: {exc}") from None
@@ -865,7 +908,7 @@ class SqliteJournal:
                 raise JournalError(f"cannot recover journal {self.path}: {exc}") from None
             note = f"idempotency records: {count} kept, {written.split(':')[0]} recorded"
             self.recovered = note if self.recovered is None else f"{self.recovered}; {note}"
-        return previous
+        return previous, count
 
     def _vouched(self) -> tuple[int, bytes] | None:
         """The latest snapshot's (seq, chain hash) when it vouches for the events it covers.
@@ -1026,16 +1069,18 @@ class SqliteJournal:
                     "INSERT INTO commands VALUES (?, ?, ?, ?, ?)",
                     (record.key, record.fingerprint, record.command, record.first, record.last),
                 )
-                count = db.execute("SELECT COUNT(*) FROM commands").fetchone()[0]
+                # The count is kept in memory: counting the table would make
+                # each keyed command cost as much as all the keys before it.
                 db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('keys', ?)",
-                    (f"{count}:{keys_hash.hex()}",),
+                    (f"{self._keys + 1}:{keys_hash.hex()}",),
                 )
 
         self._write(write)
         self._next += len(events)
         self._hash = previous
         self._keys_hash = keys_hash
+        self._keys += record is not None
 
     def count_keys(self, upto: int) -> int:
         """How many idempotency records belong to commands that began at or before event

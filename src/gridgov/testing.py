@@ -115,8 +115,12 @@ class StandaloneDesk(TicketDesk):
         for each step in turn (see ``docs/tickets.md``, "Many steps in one
         call").
 
+        The situation is asked once per ticket per run of its steps (nothing
+        changes a zone or a mode while the stream runs).
+
         Returns:
-            Every change, in order; each is made into a
+            Every change: each ticket's in order (see
+            :meth:`~gridgov.tickets.TicketDesk._play`); each is made into a
             :class:`~gridgov.tickets.TicketChange` when read.
 
         Raises:

@@ -52,11 +52,14 @@ import attrs
 
 from gridgov._ticket_stream import (
     ESCALATED,
+    FED_BACK,
     MOVE,
     OPENED,
     OVERDUE,
+    PUBLISHED,
     SCORED,
     STEP,
+    WIDTHS,
     Kit,
     Tables,
 )
@@ -468,16 +471,33 @@ _LIVE_FIELDS = (
 )
 
 #: A change recorded by the fast path (:meth:`TicketDesk._play`) before anyone
-#: reads it: ``(maker, kind, ticket, unit, *rest)``; ``_MAKERS[maker](*record[1:])``
+#: reads it is kept flat in the ticket's history list: ``maker, kind, ticket,
+#: unit, *rest`` (``WIDTHS[maker]`` entries, strings and numbers only, so the
+#: cyclic garbage collector has nothing to follow); ``_MAKERS[maker](*rest)``
 #: is the :class:`TicketChange`, made only when the history or the changes are read.
 _Compact = tuple[Any, ...]
 
 
-def _materialise(item: TicketChange | _Compact) -> TicketChange:
-    if item.__class__ is TicketChange:
-        return item
-    record: _Compact = item  # type: ignore[assignment]
-    change: TicketChange = _MAKERS[record[0]](*record[1:])
+def _records(
+    history: list[Any], start: int, stop: int
+) -> Iterator[tuple[int, TicketChange | None]]:
+    """``(offset, change)`` of each change in ``history[start:stop]``: the change
+    itself, or None for a flat record starting at ``offset``."""
+    k = start
+    while k < stop:
+        item = history[k]
+        if item.__class__ is TicketChange:
+            yield k, item
+            k += 1
+        else:
+            yield k, None
+            k += WIDTHS[item]
+
+
+def _made(history: list[Any], offset: int) -> TicketChange:
+    """The change of the flat record at ``history[offset]``."""
+    code = history[offset]
+    change: TicketChange = _MAKERS[code](*history[offset + 1 : offset + WIDTHS[code]])
     return change
 
 
@@ -513,7 +533,7 @@ class _Live:
     summary: str
     result: str
     private: Private
-    history: list[TicketChange | _Compact]
+    history: list[Any]
     _view: Ticket | None
 
     @property
@@ -529,12 +549,16 @@ class _Live:
         return _dt_or_none(self.due_us, self.tz)
 
     def changes(self) -> tuple[TicketChange, ...]:
-        """The history as change records (compact entries made and kept)."""
+        """The history as change records (flat records made, and kept in a new list)."""
         history = self.history
-        for i, item in enumerate(history):
-            if item.__class__ is not TicketChange:
-                history[i] = _materialise(item)
-        return tuple(history)  # type: ignore[arg-type]
+        made = tuple(
+            change if change is not None else _made(history, k)
+            for k, change in _records(history, 0, len(history))
+        )
+        if len(made) != len(history):
+            # A new list: changes handed out earlier point into the old one.
+            self.history = list(made)
+        return made
 
     def view(self) -> Ticket:
         """The ticket as it stands, immutable."""
@@ -1061,8 +1085,9 @@ class TicketDesk(_StepPlanner):
         rule: the ticket rules (default: those of practice).
         situation: tells a ticket's mode from its compound (or grid); see
             :func:`situation_from`. Default: always ``normal``. It is asked
-            whenever a deadline is set; the answer is recorded in the change,
-            so replaying never asks it.
+            whenever a deadline is set (a stream of steps asks it once per
+            ticket per run of its steps); the answer is recorded in the
+            change, so replaying never asks it.
     """
 
     def __init__(
@@ -1555,6 +1580,44 @@ def _make_scored(
     )
 
 
+def _make_fed_back(
+    kind: str,
+    ticket: str,
+    unit: str,
+    t: int,
+    tz: tzinfo,
+    old: str,
+    new: str,
+    on_time: bool | None,
+    mode: str,
+    due: int | None,
+) -> TicketChange:
+    extra = (("handler", unit), ("result", ""))
+    cause = f"result fed back by {unit}"
+    return _make_step(
+        kind, ticket, unit, t, tz, old, new, "feed_back", on_time, extra, mode, due, cause
+    )
+
+
+def _make_published(
+    kind: str,
+    ticket: str,
+    unit: str,
+    t: int,
+    tz: tzinfo,
+    old: str,
+    new: str,
+    on_time: bool | None,
+    summary: str,
+    mode: str,
+    due: int | None,
+) -> TicketChange:
+    extra = (("summary", summary),)
+    return _make_step(
+        kind, ticket, unit, t, tz, old, new, "publish", on_time, extra, mode, due, None
+    )
+
+
 def _make_move(
     kind: str, ticket: str, unit: str, old: str, cause: str, t: int, tz: tzinfo
 ) -> TicketChange:
@@ -1619,7 +1682,15 @@ _MAKERS: dict[int, Callable[..., TicketChange]] = {
     MOVE: _make_move,
     ESCALATED: _make_escalated,
     OVERDUE: _make_overdue,
+    FED_BACK: _make_fed_back,
+    PUBLISHED: _make_published,
 }
+
+
+def _parts(flat: list[Any]) -> Iterator[tuple[list[Any], int, int]]:
+    """The parts of histories a stream wrote, from its flat list ``history, start, stop, ...``."""
+    for k in range(0, len(flat), 3):
+        yield flat[k], flat[k + 1], flat[k + 2]
 
 
 class Changes(Sequence[TicketChange]):
@@ -1629,33 +1700,61 @@ class Changes(Sequence[TicketChange]):
     is without making it.
     """
 
-    __slots__ = ("_items",)
+    __slots__ = ("_index", "_segments")
 
-    def __init__(self, items: list[TicketChange | _Compact]) -> None:
-        self._items = items
+    def __init__(self, segments: list[Any]) -> None:
+        #: Parts of tickets' histories, flat: history, start, stop, history, ...
+        self._segments = segments
+        self._index: list[tuple[list[Any], int, TicketChange | None]] | None = None
+
+    def _where(self) -> list[tuple[list[Any], int, TicketChange | None]]:
+        index = self._index
+        if index is None:
+            index = self._index = [
+                (history, k, change)
+                for history, start, stop in _parts(self._segments)
+                for k, change in _records(history, start, stop)
+            ]
+        return index
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._where())
 
     @overload
     def __getitem__(self, index: int) -> TicketChange: ...
     @overload
     def __getitem__(self, index: slice) -> tuple[TicketChange, ...]: ...
     def __getitem__(self, index: int | slice) -> TicketChange | tuple[TicketChange, ...]:
-        items = self._items
+        where = self._where()
         if isinstance(index, slice):
-            return tuple(self[i] for i in range(*index.indices(len(items))))
-        item = items[index]
-        if item.__class__ is not TicketChange:
-            item = items[index] = _materialise(item)
-        return item
+            return tuple(self[i] for i in range(*index.indices(len(where))))
+        history, k, change = where[index]
+        if change is None:
+            change = _made(history, k)
+            where[index] = (history, k, change)
+        return change
 
     def heads(self) -> list[tuple[str, str, str]]:
         """``(kind, ticket, unit)`` of each change, in order, without making the changes."""
-        return [
-            (item.kind, item.ticket, item.unit) if isinstance(item, TicketChange) else item[1:4]
-            for item in self._items
-        ]
+        return list(zip(*self.columns(), strict=True))
+
+    def columns(self) -> tuple[list[str], list[str], list[str]]:
+        """The kinds, tickets and units of the changes, in order, as three lists
+        (:meth:`heads` without a tuple per change)."""
+        kinds: list[str] = []
+        tickets: list[str] = []
+        units: list[str] = []
+        for history, start, stop in _parts(self._segments):
+            for k, change in _records(history, start, stop):
+                if change is None:
+                    kinds.append(history[k + 1])
+                    tickets.append(history[k + 2])
+                    units.append(history[k + 3])
+                else:
+                    kinds.append(change.kind)
+                    tickets.append(change.ticket)
+                    units.append(change.unit)
+        return kinds, tickets, units
 
 
 def _new_live() -> _Live:
