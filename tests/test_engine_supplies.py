@@ -132,3 +132,46 @@ class TestTickets:
         assert result.changes("ticket.step")
         assert food_id is not None
         assert garbage.events
+
+    def test_a_request_adds_to_demand_once(self, small_city: City) -> None:
+        """With no hands at all nothing is delivered, so the food ticket stays open: it
+        adds its 5 kg to the first dispatch's demand, not to the next day's."""
+        params = SupplyParams(building_lead_kg=0, volunteer_kg=0)
+        engine = sealed_engine(
+            small_city, SupplyNetwork(small_city, synth_depots(small_city), params)
+        )
+        compound = engine.under("sealed")[0]
+        rations = round(small_city.households(compound) * params.ration("food"))
+        engine.open_ticket(compound, "food_supplies")
+
+        def food_demanded() -> int:
+            result = engine.dispatch_supplies()
+            (demanded,) = result.changes("supply.demanded")
+            return int(demanded.data["compounds"][compound]["food"])
+
+        assert food_demanded() == rations + 5
+        engine.advance(engine.clock.now() + timedelta(days=1))
+        assert food_demanded() == rations
+        assert {t.category: t.state for t in engine.tickets}["food_supplies"] == "accepted"
+
+
+class TestRequestArguments:
+    """A bad requests mapping is refused naming the place (key by key) and what was expected."""
+
+    @pytest.mark.parametrize(
+        ("requests", "where"),
+        [
+            ({"A": {"food_supplies": -1}}, "requests['A']['food_supplies'] must be a finite"),
+            ({"A": [1]}, "requests['A'] must be a mapping"),
+            ({"ok": {}, "B\x00": {}}, "requests key 'B\\\\x00' must be a name"),
+        ],
+    )
+    def test_refused_at_its_key(
+        self, small_city: City, network: SupplyNetwork, requests: object, where: str
+    ) -> None:
+        from gridgov.errors import ArgumentError
+
+        engine = sealed_engine(small_city, network)
+        with pytest.raises(ArgumentError) as info:
+            engine.dispatch_supplies(requests=requests)  # type: ignore[arg-type]
+        assert where in str(info.value)

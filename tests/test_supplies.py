@@ -492,3 +492,66 @@ class TestRealDistances:
         assert small_city.chain.city in positions
         for street in small_city.chain.units(Level.STREET):
             assert street in positions
+
+
+@st.composite
+def random_networks(draw: st.DrawFn) -> tuple[SupplyNetwork, SupplyDay]:
+    """Random cities (tests/strategies.py), depots anywhere from a community up to the
+    city, random stock of three categories, demand, carried-over parts and hands."""
+    from strategies import cities
+
+    city = draw(cities())
+    chain = city.chain
+    places = [
+        *chain.units(Level.COMMUNITY),
+        *chain.units(Level.STREET),
+        *chain.units(Level.DISTRICT),
+        chain.city,
+    ]
+    categories = ("medicine", "food", "daily_goods")
+    params = SupplyParams(
+        checkpoint_kg_per_entrance=draw(st.integers(0, 80)),
+        hub_kg_per_household=draw(st.sampled_from([0.05, 0.2, 1.0, 50.0])),
+    )
+    depots = []
+    for i in range(draw(st.integers(1, 6))):
+        unit = draw(st.sampled_from(places))
+        serves = "city" if unit == chain.city else draw(st.sampled_from(["district", "city"]))
+        stock = {k: draw(st.integers(0, 60)) for k in categories}
+        depots.append(
+            Depot(
+                id=f"D{i}",
+                kind="supermarket",
+                unit=unit,
+                serves=serves,
+                stock=stock,
+                dispatch=draw(st.integers(0, 80)),
+            )
+        )
+    compounds = sorted(city.compounds)
+    wanting = draw(st.lists(st.sampled_from(compounds), unique=True, max_size=8))
+    demand, carried, hands = {}, {}, {}
+    for compound in wanting:
+        per = {k: draw(st.integers(0, 40)) for k in categories}
+        demand[compound] = per
+        carried[compound] = {k: draw(st.integers(0, kg)) for k, kg in per.items()}
+        hands[compound] = draw(st.integers(0, 90))
+    network = SupplyNetwork(city, depots, params)
+    return network, SupplyDay(
+        stock={d.id: d.stock for d in depots}, demand=demand, hands=hands, carried=carried
+    )
+
+
+class TestRandomNetworks:
+    """On random cities and depots, every category together."""
+
+    @given(random_networks())
+    @settings(max_examples=40)
+    def test_never_worse_than_greedy_and_within_capacities(
+        self, case: tuple[SupplyNetwork, SupplyDay]
+    ) -> None:
+        best = plan_dispatch(*case)
+        greedy = plan_greedy(*case)
+        assert best.unmet_kg() <= greedy.unmet_kg()
+        check_conservation(*case, best)
+        check_conservation(*case, greedy)

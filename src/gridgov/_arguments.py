@@ -316,8 +316,15 @@ def _compile_container(hint: Any) -> Checker:
             raise _Refusal(where, expected, f"{len(value)} items")
         if isinstance(value, Mapping):
             for key, item in value.items():
-                keys(key, f"{where} key {shown(key)}")
-                items(item, f"{where}[{shown(key)}]")
+                try:
+                    keys(key, where)
+                    items(item, where)
+                except _Refusal:
+                    # Checked again naming the key: the place is spelled out only
+                    # for a refusal (showing every key made big mappings slow).
+                    keys(key, f"{where} key {shown(key)}")
+                    items(item, f"{where}[{shown(key)}]")
+                    raise
         else:
             for index, item in enumerate(value):
                 items(item, f"{where}[{index}]")

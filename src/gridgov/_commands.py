@@ -1026,8 +1026,9 @@ class SupplyCommands(EngineBase):
             at: when the dispatch happens (default: now); not in the future.
             method: ``min_cost`` or ``greedy``.
             requests: compound -> request category -> requests to add to the
-                day's demand (default: the open food and medicine tickets of
-                each compound on the ticket desk).
+                day's demand (default: the food and medicine tickets of each
+                compound on the ticket desk opened since the last dispatch
+                that raised demand, and still open).
             actor: who orders it (the city or a unit above every compound; default ``system``).
             command_id: the command's id (default: a new one).
 
@@ -1055,7 +1056,7 @@ class SupplyCommands(EngineBase):
         seats = ((p.unit, p.role, len(roster.holders.get(p.id, ()))) for p in roster.posts.values())
         hands = hands_at(seats, params.building_lead_kg, params.volunteer_kg)
         if requests is None:
-            requests = self._supply_requests(params.request_category)
+            requests = self._supply_requests(params.request_category, book.demanded_at())
         zones = self._kernel.state.measures.zone_board.states_of()
         outcome = plan_supply_day(book, zones, hands, when, requests, method)
         records = [
@@ -1066,11 +1067,16 @@ class SupplyCommands(EngineBase):
         command = self._kernel.command_id(command_id)
         return self._kernel.commit(command, who, records)
 
-    def _supply_requests(self, categories: Mapping[str, str]) -> dict[str, dict[str, float]]:
-        """Open food and medicine tickets per compound, by category."""
+    def _supply_requests(
+        self, categories: Mapping[str, str], since: datetime | None
+    ) -> dict[str, dict[str, float]]:
+        """Open food and medicine tickets per compound, by category, opened after
+        ``since`` (each request adds to demand once)."""
         out: dict[str, dict[str, float]] = {}
         for ticket in self._desk_now:
             if ticket.compound is None or ticket.category not in categories:
+                continue
+            if since is not None and ticket.opened <= since:
                 continue
             if ticket.state in _SUPPLY_OPEN:
                 per = out.setdefault(ticket.compound, {})

@@ -85,6 +85,10 @@ CATEGORIES = ("medicine", "food", "daily_goods")
 #: What can stop goods reaching a compound, in the order they are named.
 BINDING = ("stock", "transport", "checkpoint", "hands")
 
+#: Where a delivery column of the planner ends: ("compound", id), or
+#: ("street", id) for the compounds of a street that can take all they want.
+Sink = tuple[str, str]
+
 # Cost of a kilogram served from carried-over demand (a reward): greater than
 # any path's length, so old demand goes first wherever it is.
 _CARRIED_REWARD = 10
@@ -417,7 +421,7 @@ class SupplyNetwork:
         self,
         aggregate: bool,
         sends: tuple[tuple[str, str], ...],
-        deliveries: tuple[tuple[str, str, bool], ...],
+        deliveries: tuple[tuple[Sink, str, bool], ...],
         categories: tuple[str, ...],
     ) -> _Program:
         """The planner's integer program for these columns (the last few kept)."""
@@ -625,10 +629,10 @@ class _Result:
         unmet: list[Unmet] = []
         hands_short: dict[str, int] = {}
         for compound in sorted(day.demand):
-            for category, want in sorted(day.demand[compound].items()):
-                got = self.delivered[compound][category] if compound in self.delivered else 0
-                if want - got <= 0:
-                    continue
+            have: Mapping[str, int] = self.delivered.get(compound, {})
+            short = [(k, want) for k, want in day.demand[compound].items() if want > have.get(k, 0)]
+            for category, want in sorted(short):
+                got = have.get(category, 0)
                 for binding, kg in _bindings(network, residual, compound, category, want, got):
                     unmet.append(Unmet(compound, category, kg, binding))
                     if binding == "hands":
@@ -770,17 +774,52 @@ def _solve_joint(
                 supply[(depot, category)] = min(kg, residual.dispatch[depot])
     if not take or not supply:
         return
-    deliveries = tuple(
-        (compound, category, carried)
-        for compound, per in take.items()
-        for category, (owed, fresh) in per.items()
-        for carried, kg in ((True, owed), (False, fresh))
-        if kg > 0
-    )
-    program = network.program(aggregate, tuple(supply), deliveries, tuple(categories))
-    values = program.solve(residual, take, supply)
+    # A compound whose gate and hands can take all it wants has no constraint
+    # of its own: below its hub it is one sink with the street's other such
+    # compounds (every kilogram there costs the same), shared out after.
+    parts: dict[tuple[Sink, str, bool], int] = {}
+    free: dict[str, list[str]] = {}
+    for compound, per in take.items():
+        if residual.cap(compound) >= sum(owed + fresh for owed, fresh in per.values()):
+            street = network.compound_street[compound]
+            sink: Sink = ("street", street)
+            free.setdefault(street, []).append(compound)
+        else:
+            sink = ("compound", compound)
+        for category, (owed, fresh) in per.items():
+            for carried, kg in ((True, owed), (False, fresh)):
+                if kg > 0:
+                    parts[(sink, category, carried)] = parts.get((sink, category, carried), 0) + kg
+    program = network.program(aggregate, tuple(supply), tuple(parts), tuple(categories))
+    values = program.solve(residual, parts, supply)
     if values is not None:
-        _apply_joint(network, residual, result, program, take, values, categories)
+        got = _received(program, take, free, values)
+        _apply_joint(network, residual, result, program, take, got, values, categories)
+
+
+def _received(
+    program: _Program,
+    take: Mapping[str, Mapping[str, tuple[int, int]]],
+    free: Mapping[str, Sequence[str]],
+    values: Mapping[int, int],
+) -> dict[str, dict[str, list[int]]]:
+    """Compound -> category -> [carried, fresh] kg from the solution; a street sink's
+    goods shared among its compounds in proportion to what each wants."""
+    got: dict[str, dict[str, list[int]]] = {}
+    for j, kg in values.items():
+        if j < program.start:
+            continue
+        (kind, name), category, carried = program.deliveries[j - program.start]
+        part = 0 if carried else 1
+        if kind == "compound":
+            got.setdefault(name, {}).setdefault(category, [0, 0])[part] += kg
+            continue
+        compounds = free[name]
+        wants = [take[c][category][part] if category in take[c] else 0 for c in compounds]
+        for compound, share in zip(compounds, _proportional(kg, wants), strict=True):
+            if share:
+                got.setdefault(compound, {}).setdefault(category, [0, 0])[part] += share
+    return got
 
 
 class _Program:
@@ -801,7 +840,7 @@ class _Program:
         network: SupplyNetwork,
         layout: _Layout,
         sends: tuple[tuple[str, str], ...],
-        deliveries: tuple[tuple[str, str, bool], ...],
+        deliveries: tuple[tuple[Sink, str, bool], ...],
         categories: tuple[str, ...],
     ) -> None:
         import numpy as np
@@ -810,11 +849,19 @@ class _Program:
         self.layout = layout
         #: (depot, category) of each send column.
         self.sends = sends
-        #: (compound, category, carried) of each delivery column.
+        #: (sink, category, carried) of each delivery column.
         self.deliveries = deliveries
+        #: The street of each delivery column.
+        self.street_of = [
+            network.compound_street[name] if kind == "compound" else name
+            for (kind, name), _, _ in deliveries
+        ]
         self.depots = sorted({d for d, _ in sends})
-        self.compounds = tuple(dict.fromkeys(c for c, _, _ in deliveries))
-        self.streets = sorted({network.compound_street[c] for c in self.compounds})
+        #: Compounds with a gate-and-hands row of their own.
+        self.compounds = tuple(
+            dict.fromkeys(name for (kind, name), _, _ in deliveries if kind == "compound")
+        )
+        self.streets = sorted(set(self.street_of))
         #: Row of each node: conservation rows first, then the shared ones.
         self._rows: dict[tuple[Any, ...], int] = {}
         #: Nonzero entries of the matrix: row, column, value.
@@ -860,7 +907,9 @@ class _Program:
             self._enter(("group", group, category), len(cost), 1.0)
             cost.append(0.0)
         self.n_sends = len(cost)
-        wanted = {(network.compound_street[c], k) for c, k, _ in self.deliveries}
+        wanted = {
+            (street, k) for street, (_, k, _) in zip(self.street_of, self.deliveries, strict=True)
+        }
         #: (group, street, category, distance) of each edge column.
         self.edges: list[tuple[tuple[str, ...], str, str, int]] = []
         for group, reach in layout.reach.items():
@@ -874,8 +923,7 @@ class _Program:
                         cost.append(float(distance))
                         self.edges.append((group, street, category, distance))
         self.start = len(cost)
-        for compound, category, carried in self.deliveries:
-            street = network.compound_street[compound]
+        for street, (_, category, carried) in zip(self.street_of, self.deliveries, strict=True):
             self._enter(("street", street, category), len(cost), -1.0)
             bonus = unit * (n - 1 - rank[category])
             cost.append(-float(bonus + (carried_reward if carried else 0)))
@@ -891,14 +939,15 @@ class _Program:
             self._row(("compound", compound))
         for j, (depot, _) in enumerate(self.sends):
             self._enter(("dispatch", depot), j, 1.0)
-        for j, (compound, _, _) in enumerate(self.deliveries, self.start):
-            self._enter(("hub", network.compound_street[compound]), j, 1.0)
-            self._enter(("compound", compound), j, 1.0)
+        for j, ((kind, name), _, _) in enumerate(self.deliveries, self.start):
+            self._enter(("hub", self.street_of[j - self.start]), j, 1.0)
+            if kind == "compound":
+                self._enter(("compound", name), j, 1.0)
 
     def _bounds(
         self,
         residual: _Residual,
-        take: Mapping[str, Mapping[str, tuple[int, int]]],
+        parts: Mapping[tuple[Sink, str, bool], int],
         supply: Mapping[tuple[str, str], int],
     ) -> tuple[Any, Any]:
         """The day's column bounds (upper; lower are 0) and row limits."""
@@ -907,10 +956,7 @@ class _Program:
         upper = np.zeros(len(self.cost))
         upper[: self.n_sends] = [supply[key] for key in self.sends]
         upper[self.n_sends : self.start] = np.inf
-        upper[self.start :] = [
-            take[compound][category][0 if carried else 1]
-            for compound, category, carried in self.deliveries
-        ]
+        upper[self.start :] = [parts[key] for key in self.deliveries]
         limits = np.concatenate(
             [
                 np.zeros(self.n_eq),
@@ -924,7 +970,7 @@ class _Program:
     def solve(
         self,
         residual: _Residual,
-        take: Mapping[str, Mapping[str, tuple[int, int]]],
+        parts: Mapping[tuple[Sink, str, bool], int],
         supply: Mapping[tuple[str, str], int],
     ) -> dict[int, int] | None:
         """The nonzero column values of the day's best plan (None: nothing can move).
@@ -942,7 +988,7 @@ class _Program:
         import numpy as np
         from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-        upper, limits = self._bounds(residual, take, supply)
+        upper, limits = self._bounds(residual, parts, supply)
         rows = LinearConstraint(self.matrix, self.lower, limits)
         bounds = Bounds(np.zeros(len(self.cost)), upper)
         integral = np.ones(len(self.cost))
@@ -996,6 +1042,7 @@ def _apply_joint(
     result: _Result,
     program: _Program,
     take: Mapping[str, Mapping[str, tuple[int, int]]],
+    got: Mapping[str, Mapping[str, Sequence[int]]],
     values: Mapping[int, int],
     categories: Sequence[str],
 ) -> None:
@@ -1019,12 +1066,6 @@ def _apply_joint(
             residual.stock[depot][category] -= give
             residual.dispatch[depot] -= give
             result.ship(depot, street, category, give, distance)
-    got: dict[str, dict[str, list[int]]] = {}
-    for j, kg in values.items():
-        if j >= start:
-            compound, category, carried = program.deliveries[j - start]
-            pair = got.setdefault(compound, {}).setdefault(category, [0, 0])
-            pair[0 if carried else 1] += kg
     by_street: dict[str, list[str]] = {}
     for compound in take:
         by_street.setdefault(network.compound_street[compound], []).append(compound)
@@ -1060,6 +1101,13 @@ def _split(
     Where that cannot place everything (gates and hands shared by the
     categories), the solver's own split stands.
     """
+    solver = {c: {k: sum(v) for k, v in got.get(c, {}).items()} for c in compounds}
+    if all(
+        tuple(got.get(c, {}).get(k, (0, 0))) == pair
+        for c in compounds
+        for k, pair in take[c].items()
+    ):
+        return solver  # everyone got all they wanted: there is nothing to share
     room = {c: residual.cap(c) for c in compounds}
     out: dict[str, dict[str, int]] = {c: {} for c in compounds}
     for category in categories:
@@ -1069,7 +1117,7 @@ def _split(
                 continue
             caps = [min(take[c].get(category, (0, 0))[part], room[c]) for c in compounds]
             if sum(caps) < total:
-                return {c: {k: sum(v) for k, v in got.get(c, {}).items()} for c in compounds}
+                return solver
             for compound, kg in zip(compounds, _proportional(total, caps), strict=True):
                 if kg:
                     out[compound][category] = out[compound].get(category, 0) + kg

@@ -96,6 +96,8 @@ class SupplyBook:
         # compound -> category -> [[raised (ISO time), kg], ...], oldest first
         self._lots: dict[str, dict[str, list[list[Any]]]] = {}
         self._restocked_on: str | None = None
+        # When demand was last raised (ISO time): requests before it are counted.
+        self._demanded_at: str | None = None
 
     # ------------------------------------------------------------- reads
 
@@ -148,6 +150,7 @@ class SupplyBook:
                 for c, per in sorted(self._lots.items())
             },
             "restocked_on": self._restocked_on,
+            "demanded_at": self._demanded_at,
         }
 
     def _load(self, data: Mapping[str, Any]) -> None:
@@ -169,6 +172,8 @@ class SupplyBook:
         }
         restocked = data.get("restocked_on")
         self._restocked_on = None if restocked is None else str(restocked)
+        demanded = data.get("demanded_at")  # absent from snapshots before it was kept
+        self._demanded_at = None if demanded is None else str(demanded)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SupplyBook):
@@ -199,6 +204,7 @@ class SupplyBook:
             for compound in data.get("dropped", ()):
                 self._lots.pop(compound, None)
             raised = event.time.isoformat()
+            self._demanded_at = raised
             for compound, per in data["compounds"].items():
                 lots = self._lots.setdefault(compound, {})
                 for category, kg in per.items():
@@ -232,6 +238,11 @@ class SupplyBook:
             raise JournalError(f"supply event names unknown depot {depot!r}") from None
 
     # ----------------------------------------------------------- planning
+
+    def demanded_at(self) -> datetime | None:
+        """When the last dispatch raised demand (None: never): requests opened since
+        then are the ones the next dispatch adds."""
+        return None if self._demanded_at is None else datetime.fromisoformat(self._demanded_at)
 
     def restock_due(self, when: datetime) -> bool:
         """Whether the depots are still to be restocked on ``when``'s date."""

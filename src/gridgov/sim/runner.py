@@ -383,7 +383,7 @@ class ScenarioRun:
         self.zone_days.append((row[0], {c: z for c, z in self.zones.items() if z != "open"}))
         self.mode_days.append((row[0], {c: m for c, m in engine.modes().items() if m != "normal"}))
         if self.supplies is not None:
-            self.supplies.dispatch(engine, row[0], row[1], self.loop)
+            self.supplies.dispatch(engine, row[0], row[1], self.loop, self.zones)
         peaks = self.peaks
         for name in ("compounds_sealed", "households_sealed"):
             peaks[name] = max(peaks[name], row[COLUMNS.index(name)])

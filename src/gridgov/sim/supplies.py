@@ -489,12 +489,19 @@ class SupplyDaily:
         self._waited: list[tuple[float, int]] = []
 
     def dispatch(
-        self, engine: Any, day: float, date: str, loop: ClosedLoopLoad | None = None
+        self,
+        engine: Any,
+        day: float,
+        date: str,
+        loop: ClosedLoopLoad | None = None,
+        zones: Mapping[str, str] | None = None,
     ) -> tuple[Any, ...]:
         """Run the day's dispatch on ``engine`` and return (and keep) the day's row.
 
         ``loop`` is the run's closed loop (None: the scenario raises no requests):
         the tickets it opened add to demand, and deliveries fulfil them.
+        ``zones`` are the compounds' zones now, if the caller has them (default:
+        the engine's).
 
         On a day with no sealed or controlled compound and nothing owed there
         is no dispatch (and the depots' restock waits for a day with work).
@@ -502,10 +509,15 @@ class SupplyDaily:
         makes thousands of short-lived objects (see :mod:`gridgov._gc`).
         """
         with gc_paused():
-            return self._dispatch(engine, day, date, loop)
+            return self._dispatch(engine, day, date, loop, zones)
 
     def _dispatch(
-        self, engine: Any, day: float, date: str, loop: ClosedLoopLoad | None
+        self,
+        engine: Any,
+        day: float,
+        date: str,
+        loop: ClosedLoopLoad | None,
+        zones: Mapping[str, str] | None,
     ) -> tuple[Any, ...]:
         params = self.network.params
         # Taken every day, so a day without dispatch drops its requests (nobody
@@ -513,7 +525,8 @@ class SupplyDaily:
         requests: Mapping[str, Mapping[str, float]] = (
             loop.take_requests(params.request_category) if loop is not None else {}
         )
-        zones = engine.zones()
+        if zones is None:
+            zones = engine.zones()
         supplied = [c for c, z in zones.items() if z in SUPPLIED]
         if not supplied and not engine.supplies.owed():
             return self._row(engine, (), zones, day, date, 0)
