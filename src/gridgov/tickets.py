@@ -1744,16 +1744,22 @@ class Changes(Sequence[TicketChange]):
         kinds: list[str] = []
         tickets: list[str] = []
         units: list[str] = []
+        kind, ticket, unit = kinds.append, tickets.append, units.append
+        widths = WIDTHS
         for history, start, stop in _parts(self._segments):
-            for k, change in _records(history, start, stop):
-                if change is None:
-                    kinds.append(history[k + 1])
-                    tickets.append(history[k + 2])
-                    units.append(history[k + 3])
+            k = start
+            while k < stop:  # _records, inline: this reads every change
+                item = history[k]
+                if item.__class__ is TicketChange:
+                    kind(item.kind)
+                    ticket(item.ticket)
+                    unit(item.unit)
+                    k += 1
                 else:
-                    kinds.append(change.kind)
-                    tickets.append(change.ticket)
-                    units.append(change.unit)
+                    kind(history[k + 1])
+                    ticket(history[k + 2])
+                    unit(history[k + 3])
+                    k += widths[item]
         return kinds, tickets, units
 
 
