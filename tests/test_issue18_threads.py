@@ -225,3 +225,19 @@ def test_journal_reads_wait_for_the_running_command() -> None:
         assert not done.wait(0.3)
     assert done.wait(10)
     reader.join()
+
+
+def test_a_caller_command_id_may_label_several_commands(tmp_path: Path) -> None:
+    """command_id is a label: two commands under one id both apply, select finds both,
+    and the journal reopens to the same state (the key, not the id, de-duplicates)."""
+    path = tmp_path / "j.db"
+    engine = Engine(CITY, clock=ManualClock(), journal=SqliteJournal(path))
+    first = engine.report_case(COMPOUNDS[0], command_id="trace-1")
+    second = engine.report_case(COMPOUNDS[5], command_id="trace-1")
+    labelled = engine.journal.select(command="trace-1")
+    assert [e.seq for e in labelled] == [e.seq for e in first.events + second.events]
+    state = engine.snapshot()
+    engine.close()
+    reopened = Engine.open(path, city=CITY, clock=ManualClock())
+    assert reopened.snapshot() == state
+    assert len(reopened.journal.select(command="trace-1")) == len(labelled)
