@@ -394,7 +394,9 @@ def run_desk(work: Workload, desk: StandaloneDesk) -> Outputs:
         opening[i] if k == 0 else five if k == score else None
         for k, i in zip(step, request, strict=True)
     ]
-    changes = desk.play(when, [ids[i] for i in request], [names[k] for k in step], data)
+    changes = desk.play(
+        when, [ids[i] for i in request], [names[k] for k in step], data, pause_gc=True
+    )
     horizon = EPOCH + work.horizon * timedelta(microseconds=1)
     kinds, _, units = changes.columns()
     heads = zip(kinds, units, units, strict=True)

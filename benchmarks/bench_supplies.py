@@ -21,6 +21,7 @@ from the building leads and volunteers the engine staffed there.
     ``run_with_supplies``: a 60-day run of the 17 September scenario with
     supplies on (defaults, one min-cost dispatch a day), in seconds (median of
     5, interleaved with the baseline's runs so both see the same machine).
+    Both runs take ``pause_gc=True``, as ``gridgov simulate`` runs them.
     Baseline: the same run without supplies; the figure's target is 1.3 x the
     baseline. ``run_ratio``: the median of the five pairs' ratios, each pair
     run back to back (target < 1.3); the ratio of the medians and of the
@@ -189,8 +190,8 @@ def supplies_run(quick: bool) -> dict[str, Any]:
     city = plain.build_city()
     # The city's pools and caches warm, and the planner's imports (scipy) done,
     # outside the timing.
-    run_scenario(plain, city=city)
-    run_scenario(supplied, city=city)
+    run_scenario(plain, city=city, pause_gc=True)
+    run_scenario(supplied, city=city, pause_gc=True)
     repeat = 1 if quick else 5
     # Interleaved, so that both see the same machine (others' load drifts).
     without_runs: list[float] = []
@@ -205,7 +206,7 @@ def supplies_run(quick: bool) -> dict[str, Any]:
             (with_runs, with_cpu, supplied),
         ):
             start = time.process_time()
-            runs.append(_median(lambda s=scenario: run_scenario(s, city=city), 1)[0])
+            runs.append(_median(lambda s=scenario: run_scenario(s, city=city, pause_gc=True), 1)[0])
             cpu.append(time.process_time() - start)
     without_s, with_s = statistics.median(without_runs), statistics.median(with_runs)
     # Each pair ran back to back on the same machine: the ratio of a pair cancels

@@ -75,3 +75,52 @@ class TestCollector:
             assert not gc.isenabled()
         finally:
             gc.enable()
+
+
+def reopen_play_and_run(tmp_path: Path, pause_gc: bool) -> None:
+    """Reopen a journal (replaying its tail), read it back, play a ticket stream on a
+    desk, and run a scenario with supplies: the bulk paths added after issue #11."""
+    from gridgov import SqliteJournal
+    from gridgov.sim.runner import run_scenario
+    from gridgov.sim.scenario import Scenario
+    from gridgov.testing import StandaloneDesk
+
+    city = small()
+    compound = sorted(city.compounds)[0]
+    path = tmp_path / "j.db"
+    engine = Engine(city, clock=ManualClock(), journal=SqliteJournal(path))
+    engine.report_case(compound)
+    engine.close()
+    reopened = Engine.open(path, city=city, clock=ManualClock(), pause_gc=pause_gc)
+    assert len(list(reopened.journal)) == len(reopened.journal.between(1, 10**6)) > 0
+    reopened.close()
+    desk = StandaloneDesk(city)
+    grid = city.buildings[sorted(city.buildings)[0]].grid
+    changes = desk.play(
+        [0, 1],
+        ["T1", "T1"],
+        ["open", "classify"],
+        [{"where": grid, "category": "medicine"}, None],
+        pause_gc=pause_gc,
+    )
+    assert len(changes) >= 2
+    scenario = Scenario.from_toml(
+        'version = 1\nname = "t"\n[city]\npreset = "small"\n'
+        f'[outbreak]\ncases = [{{ compound = "{compound}", day = 0 }}]\n'
+        "[supplies]\n[run]\ndays = 3\n"
+    )
+    result = run_scenario(scenario, pause_gc=pause_gc)
+    assert result.supply_rows
+
+
+class TestCollectorOnTheBulkPaths:
+    """Reopening, reading a journal, a ticket stream and a run's daily dispatch leave
+    the collector alone unless the call asks (pause_gc=True)."""
+
+    def test_not_switched_by_default(self, tmp_path: Path, switches: list[str]) -> None:
+        reopen_play_and_run(tmp_path, pause_gc=False)
+        assert switches == []
+
+    def test_switched_when_asked(self, tmp_path: Path, switches: list[str]) -> None:
+        reopen_play_and_run(tmp_path, pause_gc=True)
+        assert len(switches) >= 3

@@ -759,11 +759,11 @@ class Kernel:
     def _replayed(self) -> tuple[EngineState, list[Deadline], LoadReport]:
         """A new state at the journal's last event, its schedule, and how it was reached."""
         state, start, ignored = self._from_snapshot()
-        # A replay makes objects by the million: the cycle search waits (as
-        # for every bulk operation, whatever the engine's pause_gc says).
+        # A replay makes objects by the million: the cycle search waits when
+        # the engine was asked to pause it (pause_gc), as for every bulk step.
         # The events are read a chunk at a time, never all held at once.
         replayed = 0
-        with gc_paused():
+        with self.paused():
             apply = state.apply
             for event in self.journal.stream(start):
                 apply(event)

@@ -470,7 +470,8 @@ def simulate(
 
     scenario = _load_scenario(scenario_file)
     check_run_folder(out)
-    result = run_scenario(scenario, seed=seed, progress=not quiet)
+    # The command line owns its process: pausing the collector is its call.
+    result = run_scenario(scenario, seed=seed, progress=not quiet, pause_gc=True)
     what = "writing the run folder" + ("" if no_plots else " and its plots")
     with Phase(what, enabled=not quiet, label=scenario.name):
         folder = write_run(result, out, plots=not no_plots)

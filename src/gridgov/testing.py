@@ -104,6 +104,7 @@ class StandaloneDesk(TicketDesk):
         triggers: Sequence[str],
         data: Sequence[Mapping[str, Any] | None] | None = None,
         tz: tzinfo = UTC,
+        pause_gc: bool = False,
     ) -> Changes:
         """Apply a stream of openings and steps in one call: the per-ticket path, batched.
 
@@ -116,7 +117,9 @@ class StandaloneDesk(TicketDesk):
         call").
 
         The situation is asked once per ticket per run of its steps (nothing
-        changes a zone or a mode while the stream runs).
+        changes a zone or a mode while the stream runs). ``pause_gc=True``
+        pauses the cyclic garbage collector meanwhile (process-wide: off
+        unless asked).
 
         Returns:
             Every change: each ticket's in order (see
@@ -127,7 +130,7 @@ class StandaloneDesk(TicketDesk):
             GridgovError: as :meth:`open` and :meth:`trigger` raise, for the
                 first step that fails; the steps before it stay applied.
         """
-        return self._play(at, tickets, triggers, data, tz)
+        return self._play(at, tickets, triggers, data, tz, pause_gc)
 
     def advance(self, now: datetime) -> tuple[TicketChange, ...]:
         """Plan and apply :meth:`~gridgov.tickets.TicketDesk.plan_due`; returns the changes."""

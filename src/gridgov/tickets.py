@@ -1422,6 +1422,7 @@ class TicketDesk(_StepPlanner):
         triggers: Sequence[str],
         data: Sequence[Mapping[str, Any] | None] | None = None,
         tz: tzinfo = UTC,
+        pause_gc: bool = False,
     ) -> Changes:
         """Apply a stream of openings and steps, each on its own ticket at its own time.
 
@@ -1446,6 +1447,9 @@ class TicketDesk(_StepPlanner):
             triggers: each step's trigger, or ``open``.
             data: each step's data (None: none).
             tz: the time zone the recorded times are shown in.
+            pause_gc: pause Python's cyclic garbage collector while the
+                stream runs (process-wide, so off unless asked; it pays on
+                long streams, see ``benchmarks/bench_peer.py``).
 
         Returns:
             Every change: each ticket's in order, in the order of the steps
@@ -1456,7 +1460,7 @@ class TicketDesk(_StepPlanner):
                 raise, for the first step that fails (the steps before it
                 stay applied, each whole).
         """
-        changes: Changes = _play_stream(self, at, tickets, triggers, data, tz, _KIT)
+        changes: Changes = _play_stream(self, at, tickets, triggers, data, tz, _KIT, pause_gc)
         return changes
 
     def _stream_tables(self) -> Tables:

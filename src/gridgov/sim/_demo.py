@@ -59,7 +59,7 @@ def run_demo(out: Path | str | None = "gridgov-demo", *, progress: bool = False)
         scenario = attrs.evolve(scenario, supplies=SupplySpec())
     with Phase("building the city", enabled=progress, label=scenario.name):
         city = build_city(scenario)
-    result = run_scenario(scenario, city=city, progress=progress)
+    result = run_scenario(scenario, city=city, progress=progress, pause_gc=True)
     out_path = None
     if out is not None:
         from gridgov.sim.report import write_report

@@ -179,6 +179,7 @@ def run_scenario(
     progress: bool = False,
     city: City | None = None,
     driver: Callable[[City, Scenario, int], OutbreakDriver] | None = None,
+    pause_gc: bool = False,
 ) -> RunResult:
     """Run ``scenario`` on the real engine and collect its daily metrics.
 
@@ -192,6 +193,9 @@ def run_scenario(
             areas are checked against it first.
         driver: a factory for another outbreak driver (default: the
             scenario's ``outbreak.driver``, from :mod:`gridgov.sim.drivers`).
+        pause_gc: pause Python's cyclic garbage collector during the engine's
+            bulk steps and the daily supply dispatch (process-wide, so off
+            unless asked; the ``gridgov`` command asks, as it owns its process).
 
     Returns:
         The metrics, one row per day, and a summary.
@@ -203,7 +207,7 @@ def run_scenario(
     """
     what = "setting up the run" if city is not None else "building the city and the engine"
     with Phase(what, enabled=progress, label=scenario.name):
-        run = ScenarioRun(scenario, seed=seed, city=city, driver=driver)
+        run = ScenarioRun(scenario, seed=seed, city=city, driver=driver, pause_gc=pause_gc)
     return run.run(progress=progress)
 
 
@@ -221,6 +225,7 @@ class ScenarioRun:
         seed: the run's seed (default: the scenario's own).
         city: the city to run on instead of the scenario's own (checked first).
         driver: a factory for another outbreak driver.
+        pause_gc: see :func:`run_scenario`.
 
     Raises:
         ScenarioError: the scenario does not fit the given city.
@@ -233,6 +238,7 @@ class ScenarioRun:
         seed: int | None = None,
         city: City | None = None,
         driver: Callable[[City, Scenario, int], OutbreakDriver] | None = None,
+        pause_gc: bool = False,
     ) -> None:
         self.scenario = scenario
         self.seed = run_seed = scenario.seed if seed is None else seed
@@ -246,13 +252,14 @@ class ScenarioRun:
         self.supplies: SupplyDaily | None = None
         if scenario.supplies is not None:
             network = scenario.supplies.network(city)
-            self.supplies = SupplyDaily(scenario.supplies, network)
+            self.supplies = SupplyDaily(scenario.supplies, network, pause_gc=pause_gc)
         self.engine = engine = Engine(
             city,
             scenario.rules,
             self.clock,
             seed=run_seed,
             supplies=self.supplies.network if self.supplies is not None else None,
+            pause_gc=pause_gc,
         )
         for case in scenario.outbreak.cases:
             engine.zone(case.compound)  # unknown compounds fail before the run

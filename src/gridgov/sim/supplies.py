@@ -38,6 +38,7 @@ The table (every key optional; the values shown are the defaults)::
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import io
 import math
@@ -478,10 +479,13 @@ class SupplyDaily:
     Args:
         spec: the scenario's ``[supplies]`` table.
         network: the supply network of the run's city (``spec.network(city)``).
+        pause_gc: pause the cyclic garbage collector during each dispatch
+            (process-wide: off unless the run asks).
     """
 
-    def __init__(self, spec: SupplySpec, network: SupplyNetwork) -> None:
+    def __init__(self, spec: SupplySpec, network: SupplyNetwork, pause_gc: bool = False) -> None:
         self.spec = spec
+        self.pause_gc = pause_gc
         self.network = network
         self.categories = network.params.categories
         self.columns = supply_columns(self.categories)
@@ -509,10 +513,11 @@ class SupplyDaily:
 
         On a day with no sealed or controlled compound and nothing owed there
         is no dispatch (and the depots' restock waits for a day with work).
-        The cycle search of the garbage collector waits meanwhile: a dispatch
-        makes thousands of short-lived objects (see :mod:`gridgov._gc`).
+        With ``pause_gc`` the cycle search of the garbage collector waits
+        meanwhile: a dispatch makes thousands of short-lived objects (see
+        :mod:`gridgov._gc`).
         """
-        with gc_paused():
+        with gc_paused() if self.pause_gc else contextlib.nullcontext():
             return self._dispatch(engine, day, date, loop, zones)
 
     def _dispatch(
