@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +18,22 @@ from gridgov.testing import cap_message, check_invariants
 CITY = small()
 COMPOUNDS = sorted(CITY.compounds)
 PEOPLE = sorted(CITY.people)
+
+
+def four_readers_four_writers(
+    read: Callable[[], None], write: Callable[[int], None], stop: threading.Event
+) -> None:
+    """Run ``read`` on four threads and ``write(n)`` on four more; stop the readers
+    (``stop``) once every writer is done."""
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in readers + writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    stop.set()
+    for thread in readers:
+        thread.join()
 
 
 def test_four_readers_four_writers() -> None:
@@ -56,15 +73,7 @@ def test_four_readers_four_writers() -> None:
         except BaseException as exc:
             errors.append(exc)
 
-    readers = [threading.Thread(target=read) for _ in range(4)]
-    writers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
-    for thread in readers + writers:
-        thread.start()
-    for thread in writers:
-        thread.join()
-    stop.set()
-    for thread in readers:
-        thread.join()
+    four_readers_four_writers(read, write, stop)
     assert errors == []
     clock.advance(timedelta(hours=1))
     check_invariants(engine)
@@ -136,15 +145,7 @@ def test_views_under_four_readers_four_writers() -> None:
         except BaseException as exc:
             errors.append(exc)
 
-    readers = [threading.Thread(target=read) for _ in range(4)]
-    writers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
-    for thread in readers + writers:
-        thread.start()
-    for thread in writers:
-        thread.join()
-    stop.set()
-    for thread in readers:
-        thread.join()
+    four_readers_four_writers(read, write, stop)
     assert errors == []
     assert reads[0] > 0
     assert len(engine.tickets) > 0
@@ -186,15 +187,7 @@ def test_journal_reads_see_whole_commands(durable: bool, tmp_path: Path) -> None
         except BaseException as exc:
             errors.append(exc)
 
-    readers = [threading.Thread(target=read) for _ in range(4)]
-    writers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
-    for thread in readers + writers:
-        thread.start()
-    for thread in writers:
-        thread.join()
-    stop.set()
-    for thread in readers:
-        thread.join()
+    four_readers_four_writers(read, write, stop)
     assert errors == []
     per_command: dict[str, int] = {}
     for event in engine.journal:

@@ -829,9 +829,7 @@ class _FileReader(_ReaderState):
             if index is None:
                 return
             width = len(header)
-            # Missing optional columns read a cell appended at the end of each row.
-            order = [index.get(c, width) for c, _ in columns]
-            identity = order == list(range(width))
+            order, identity = _column_order(index, columns, width)
             last = reader.line_num
             while not self.full:
                 batch: list[tuple[int, Sequence[str]]] = []
@@ -882,8 +880,7 @@ class _FileReader(_ReaderState):
         if index is None:
             return
         width = len(header)
-        order = [index.get(c, width) for c, _ in columns]
-        identity = order == list(range(width))
+        order, identity = _column_order(index, columns, width)
         first = 2
         for lines in _line_batches(text, len(text) if end < 0 else end + 1):
             if self.full:
@@ -1618,6 +1615,15 @@ def _long_field(lines: Sequence[str]) -> int | None:
         if len(line) > limit and max(map(len, line.split(","))) > limit:
             return i
     return None  # pragma: no cover - a line this long always has a long cell
+
+
+def _column_order(
+    index: Mapping[str, int], columns: Sequence[tuple[str, bool]], width: int
+) -> tuple[list[int], bool]:
+    """Where each expected column is in a row (a missing optional one reads the cell
+    appended at the end, index ``width``), and whether that is the file's own order."""
+    order = [index.get(c, width) for c, _ in columns]
+    return order, order == list(range(width))
 
 
 def _line_batches(text: str, start: int) -> Iterator[list[str]]:

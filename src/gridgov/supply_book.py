@@ -210,7 +210,8 @@ class SupplyBook:
                 for category, kg in per.items():
                     if int(kg) > 0:
                         lots.setdefault(category, []).append([raised, int(kg)])
-        elif kind == "supply.expired":
+        elif kind in ("supply.expired", "supply.delivered"):
+            # Written off or delivered: either way the oldest owed lots go first.
             per = self._lots.get(event.unit, {})
             for category, kg in data["kg"].items():
                 _consume(per.get(category, []), int(kg))
@@ -222,14 +223,6 @@ class SupplyBook:
             book = self._depot(event.unit)
             for category, kg in data["kg"].items():
                 book[category] = book.get(category, 0) - int(kg)
-        elif kind == "supply.delivered":
-            per = self._lots.get(event.unit, {})
-            for category, kg in data["kg"].items():
-                _consume(per.get(category, []), int(kg))
-                if not per.get(category):
-                    per.pop(category, None)
-            if not per:
-                self._lots.pop(event.unit, None)
 
     def _depot(self, depot: str) -> dict[str, int]:
         try:
