@@ -82,6 +82,21 @@ def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when is not None else None
 
 
+#: Due times read from events, by their ISO form (a command's events share a few).
+_DUE_TIMES: dict[str, datetime] = {}
+
+
+def _from_iso(text: str) -> datetime:
+    """``datetime.fromisoformat(text)``, remembered (the text says everything: offset too)."""
+    got = _DUE_TIMES.get(text)
+    if got is None:
+        got = datetime.fromisoformat(text)
+        if len(_DUE_TIMES) >= 4096:
+            _DUE_TIMES.clear()
+        _DUE_TIMES[text] = got
+    return got
+
+
 def _days(days: float) -> timedelta:
     return timedelta(days=days)
 
@@ -190,7 +205,7 @@ class Measures:
             KeyError: the event names a unit the city lacks.
         """
         due = event.data.get("due")
-        when = datetime.fromisoformat(due) if isinstance(due, str) else None
+        when = _from_iso(due) if isinstance(due, str) else None
         new = event.new
         if event.type.startswith("zone."):
             if new is None or new not in SEVERITY:

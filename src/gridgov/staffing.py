@@ -103,6 +103,25 @@ class StaffPost:
     capacity: int = attrs.field(validator=attrs.validators.ge(1))
 
 
+_new_object = object.__new__
+_POST_FIELDS = tuple(StaffPost.__dict__[a.name].__set__ for a in attrs.fields(StaffPost))
+
+
+def _staff_post(id: str, role: str, unit: str, community: str, capacity: int) -> StaffPost:
+    """``StaffPost(...)`` as the reducer makes it: its fields set directly (the only check,
+    ``capacity >= 1``, made here), in half the time of the class's own ``__init__``."""
+    if capacity < 1:
+        raise ValueError(f"'capacity' must be >= 1: {capacity}")
+    post = _new_object(StaffPost)
+    set_id, set_role, set_unit, set_community, set_capacity = _POST_FIELDS
+    set_id(post, id)
+    set_role(post, role)
+    set_unit(post, unit)
+    set_community(post, community)
+    set_capacity(post, capacity)
+    return post
+
+
 @attrs.frozen
 class Assignment:
     """A person taking (part of) a post."""
@@ -245,7 +264,17 @@ def _required_rows(city: City, compound: str, zone: str, rule: StaffingRule) -> 
 
 
 def _front_line_zones(rule: StaffingRule) -> frozenset[str]:
-    return frozenset(z for z, roles in rule.posts.items() if "front_line" in roles)
+    got = _HOT_ZONES.get(id(rule))
+    if got is None or got[0] is not rule:
+        zones = frozenset(z for z, roles in rule.posts.items() if "front_line" in roles)
+        if len(_HOT_ZONES) >= 64:
+            _HOT_ZONES.clear()
+        got = _HOT_ZONES[id(rule)] = (rule, zones)
+    return got[1]
+
+
+#: The zones needing front-line duty, by the rules asked with (kept alive with them).
+_HOT_ZONES: dict[int, tuple[StaffingRule, frozenset[str]]] = {}
 
 
 # ---------------------------------------------------------------- pools
@@ -325,6 +354,8 @@ class Pools:
         self._street_order: dict[str, list[str]] = {}
         self._cache: dict[tuple[str, str, PersonKind], tuple[str, ...]] = {}
         self._workers: dict[str, tuple[str, ...]] = {}
+        self._front_line: dict[str, PostRow | None] = {}
+        self._required: dict[tuple[str, str], tuple[StaffingRule, list[PostRow]]] = {}
 
     @property
     def city(self) -> City:
@@ -378,6 +409,26 @@ class Pools:
             got = tuple(self._build(level, community, kind))
             self._cache[key] = got
         return key, got
+
+    def required(self, compound: str, zone: str, rule: StaffingRule) -> list[PostRow]:
+        """:func:`required_posts` as rows (kept once asked for, per rules)."""
+        key = (compound, zone)
+        got = self._required.get(key)
+        if got is None or got[0] is not rule:
+            got = self._required[key] = (rule, _required_rows(self._city, compound, zone, rule))
+        return got[1]
+
+    def front_line_post(self, grid: str) -> PostRow | None:
+        """The front-line post of ``grid`` (None: the grid has no workers)."""
+        if grid in self._front_line:
+            return self._front_line[grid]
+        workers = self.grid_workers(grid)
+        post: PostRow | None = None
+        if workers:
+            community = self._city.community_of(grid)
+            post = (f"{grid}/front_line", "front_line", grid, community, len(workers))
+        self._front_line[grid] = post
+        return post
 
     def grid_workers(self, grid: str) -> tuple[str, ...]:
         """The grid workers whose normal post is ``grid`` (kept once asked for)."""
@@ -588,11 +639,19 @@ class Roster:
             self._holders.pop(post_id, None)
             self._shortfalls.pop(post_id, None)
         elif kind == "post.opened":
-            post = StaffPost(
+            post = _staff_post(
                 data["post"], data["role"], event.unit, data["community"], int(data["capacity"])
             )
             self._posts[post.id] = post
             self._holders.setdefault(post.id, ())
+        elif kind == "front_line.changed":
+            hot = self._hot
+            for grid, step in data["grids"].items():
+                count = hot[grid] + int(step)
+                if count <= 0:
+                    hot.pop(grid, None)
+                else:
+                    hot[grid] = count
         elif kind == "availability.changed":
             self._set_availability(dict(data["away"]), int(data["seed"]))
         else:
@@ -930,7 +989,7 @@ def planned_records(
         draft.closed_posts(),
         draft.releases,
         draft.opened.values(),
-        draft.reinforcement_list(),
+        [(*hop, counts[0], counts[1]) for hop, counts in draft.reinforcements.items()],
         draft.assignments,
         draft.shortfalls.values(),
         draft.hot,
@@ -953,24 +1012,25 @@ def _plan(
     """:func:`plan_staffing`'s work, left in a draft."""
     draft = _Draft(roster)
     hot_zones = _front_line_zones(rule)
-    hot_delta: Counter[str] = Counter()
+    hot_delta: dict[str, int] = {}
     to_fill: list[str] = []
     for post_id in close:
         if post_id in roster._posts:
             _close(draft, post_id, "its community is back to normal")
     for compound in sorted(changes):
         old, new = changes[compound]
-        to_fill += _repost(draft, city, compound, old, new, rule)
+        to_fill += _repost(draft, pools, compound, old, new, rule)
         step = (new in hot_zones) - (old in hot_zones)
         if step:
             for grid in city.grids_of_compound(compound):
-                hot_delta[grid] += step
+                hot_delta[grid] = hot_delta.get(grid, 0) + step
     hot = roster._hot
     for grid in sorted(hot_delta):
-        before_hot = hot[grid] > 0
-        after_hot = hot[grid] + hot_delta[grid] > 0
+        now_hot = hot.get(grid, 0)
+        before_hot = now_hot > 0
+        after_hot = now_hot + hot_delta[grid] > 0
         if after_hot and not before_hot:
-            _front_line_on(draft, city, pools, grid)
+            _front_line_on(draft, pools, grid)
         elif before_hot and not after_hot:
             _close(draft, f"{grid}/front_line", f"no compound of {grid} needs front-line duty")
     if refill or draft.freed:
@@ -995,13 +1055,13 @@ def _plan(
 
 
 def _repost(
-    draft: _Draft, city: City, compound: str, old: str, new: str, rule: StaffingRule
+    draft: _Draft, pools: Pools, compound: str, old: str, new: str, rule: StaffingRule
 ) -> list[str]:
     """Stage the posts of ``compound`` going from zone ``old`` to ``new``; returns those to fill."""
     roster = draft.roster
     posts = roster._posts
-    before = {p[0]: p for p in _required_rows(city, compound, old, rule)}
-    after = {p[0]: p for p in _required_rows(city, compound, new, rule)}
+    before = {p[0]: p for p in pools.required(compound, old, rule)}
+    after = {p[0]: p for p in pools.required(compound, new, rule)}
     for post_id in before.keys() - after.keys():
         # A task completed on the board is already gone.
         if post_id in posts:
@@ -1035,11 +1095,10 @@ def _close(draft: _Draft, post_id: str, reason: str) -> None:
         draft.shortfalls[post_id] = attrs.evolve(old, missing=0, reason=reason)
 
 
-def _front_line_on(draft: _Draft, city: City, pools: Pools, grid: str) -> None:
-    workers = pools.grid_workers(grid)
-    if not workers:
+def _front_line_on(draft: _Draft, pools: Pools, grid: str) -> None:
+    post = pools.front_line_post(grid)
+    if post is None:
         return
-    post = (f"{grid}/front_line", "front_line", grid, city.community_of(grid), len(workers))
     draft.opened[post[0]] = post
     _front_line_fill(draft, pools, post)
 
@@ -1050,12 +1109,14 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
     post_id, role, unit, community, capacity = post
     held = draft.held(post_id)
     busy = draft.busy
+    roster = draft.roster
+    unavailable, assigned, freed = roster._unavailable, roster._assignment, draft.freed
     add = draft.assignments.append
     filled = 0
     for person in pools.grid_workers(unit):
         if held + filled >= capacity:
             break
-        if draft.is_busy(person):
+        if person in busy or person in unavailable or (person in assigned and person not in freed):
             continue
         busy.add(person)
         add((person, post_id, "front_line", "grid"))
@@ -1206,7 +1267,7 @@ def staffing_records(
         staffing.closed,
         [(r.person, r.post, r.reason) for r in staffing.releases],
         [_row_of(p) for p in staffing.opened],
-        staffing.reinforcements,
+        [attrs.astuple(hop) for hop in staffing.reinforcements],
         [(a.person, a.post, a.role, a.level) for a in staffing.assignments],
         staffing.shortfalls,
         staffing.hot,
@@ -1221,7 +1282,7 @@ def _rows(
     closed: Iterable[str],
     releases: Iterable[tuple[str, str, str]],
     opened: Iterable[PostRow],
-    reinforcements: Iterable[Reinforcement],
+    reinforcements: Iterable[tuple[str, str, str, str, str, int, int]],
     assignments: Iterable[tuple[str, str, str, str]],
     shortfalls: Iterable[Shortfall],
     hot: tuple[tuple[str, int], ...],
@@ -1250,15 +1311,15 @@ def _rows(
             "task": role in CLAIMABLE,
         }
         yield (when, "post.opened", unit, f"{role} needed at {unit}", None, None, data)
-    for hop in reinforcements:
-        asked: dict[str, Any] = {"to": hop.to_unit, "level": hop.to_level, "role": hop.role}
-        asked["requested"] = hop.requested
-        cause = f"{hop.from_level} pool ran dry"
-        yield (when, "reinforcement.requested", hop.from_unit, cause, None, None, asked)
-        answer: dict[str, Any] = {"to": hop.from_unit, "level": hop.from_level, "role": hop.role}
-        answer.update(requested=hop.requested, granted=hop.granted)
-        cause = f"answer to {hop.from_unit}"
-        yield (when, "reinforcement.answered", hop.to_unit, cause, None, None, answer)
+    for from_level, from_unit, to_level, to_unit, role, requested, granted in reinforcements:
+        asked: dict[str, Any] = {"to": to_unit, "level": to_level, "role": role}
+        asked["requested"] = requested
+        cause = f"{from_level} pool ran dry"
+        yield (when, "reinforcement.requested", from_unit, cause, None, None, asked)
+        answer: dict[str, Any] = {"to": from_unit, "level": from_level, "role": role}
+        answer.update(requested=requested, granted=granted)
+        cause = f"answer to {from_unit}"
+        yield (when, "reinforcement.answered", to_unit, cause, None, None, answer)
     # One cause string per role and level, one unit lookup per post.
     causes: dict[tuple[str, str], str] = {}
     units: dict[str, str] = {}
