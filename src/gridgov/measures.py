@@ -129,6 +129,8 @@ class Measures:
                 # Every zone present (0 for none): reading a count never misses.
                 counts = self._counts[compound.community] = Counter(dict.fromkeys(ZONES, 0))
             counts["open"] += 1
+        #: Compounds not open (what a lift may touch: a lift reads these, not the city).
+        self._raised: set[str] = set()
         #: What a case around each compound reaches, by the rules it was asked with
         #: (a memo of :func:`case_scopes`: the city never changes).
         self._case_scopes: dict[str, tuple[Any, ...]] = {}
@@ -164,6 +166,10 @@ class Measures:
     def held(self, compound: str) -> bool:
         """``compound``'s measure is kept until lifted."""
         return compound in self._held
+
+    def raised(self) -> frozenset[str]:
+        """Compounds whose zone is not ``open``."""
+        return frozenset(self._raised)
 
     def counts(self, community: str) -> Mapping[str, int]:
         """How many of ``community``'s compounds are in each zone (0 for a zone without)."""
@@ -216,6 +222,10 @@ class Measures:
                 counts = self._counts[self._city.chain.community_of(event.unit)]
                 counts[old] -= 1
                 counts[new] += 1
+                if new == "open":
+                    self._raised.discard(event.unit)
+                else:
+                    self._raised.add(event.unit)
             self._zone_due[event.unit] = when
             if event.data.get("hold"):
                 self._held.add(event.unit)
@@ -254,6 +264,10 @@ class Measures:
             counts = self._counts[self._city.chain.community_of(compound)]
             counts[old] -= 1
             counts[zone] += 1
+            if zone == "open":
+                self._raised.discard(compound)
+            else:
+                self._raised.add(compound)
         for community, mode in data["modes"].items():
             if mode not in self._modes.states:
                 raise ValueError(f"unknown mode {mode!r}")
@@ -593,10 +607,29 @@ def plan_lift(
     now: datetime,
     cause: str,
 ) -> None:
-    """Stage stepping the compounds at or below ``units`` down to ``to``."""
+    """Stage stepping the compounds at or below ``units`` down to ``to``.
+
+    Only compounds not open can step down: the lift reads those (the state
+    keeps them), not every compound below ``units``, so lifting the whole
+    city costs what it changes.
+    """
     touched: dict[str, None] = {}
-    chain = draft.city.chain
-    for compound in units_compounds(draft.city, units):
+    city = draft.city
+    chain = city.chain
+    raised = draft.state._raised.union(draft.zone)
+    covered: set[str] = set()
+    above: set[str] = set()
+    for unit in units:
+        if chain.level(unit) is Level.GRID:
+            covered.update(city.compounds_of(unit))
+        else:
+            above.add(unit)
+    reached = [
+        c
+        for c in raised
+        if c in covered or not above.isdisjoint(chain.chain_of_command(c))
+    ]
+    for compound in sorted(reached):
         if SEVERITY[draft.zone_of(compound)] > SEVERITY[to]:
             draft.set_zone(compound, to, draft.zone_deadline(to, now), False, now, cause)
             touched[chain.community_of(compound)] = None
