@@ -219,6 +219,9 @@ class _NoSnapshots:
     def stream(self, seq: int) -> Iterator[object]:
         return self._journal.stream(seq)  # type: ignore[return-value]
 
+    def replay(self, seq: int) -> Iterator[object]:
+        return self._journal.replay(seq)  # type: ignore[return-value]
+
 
 APPEND_TARGET = 200_000.0  # events per second, synchronous=NORMAL
 REPLAY_TARGET_S = 3.0  # a full replay of 1,000,000 events

@@ -12,12 +12,13 @@ Two journals share one interface:
 * :class:`SqliteJournal`: an append-only store in SQLite (the standard
   library's ``sqlite3``) in WAL mode. Each command's events, and its
   idempotency key, are written in one transaction, so after a crash a command
-  is either wholly there or not at all. Events are stored as JSON with a
-  schema version in every record, each row chained to the previous one by a
-  SHA-256 hash; periodic snapshots of the engine's state make reopening a
-  long journal fast (a snapshot records the chain's hash at its seq, so
-  reopening checks the events after it, and the events it covers before
-  any of them is read).
+  is either wholly there or not at all. Each event is stored as a compact
+  JSON array of its fields (:func:`encode_row`; rows written as
+  :meth:`Event.to_json` objects by older versions still read), each row
+  chained to the previous one by a SHA-256 hash; periodic snapshots of the
+  engine's state make reopening a long journal fast (a snapshot records the
+  chain's hash at its seq, so reopening checks the events after it, and the
+  events it covers before any of them is read).
 
 Both remember the idempotency key of each command, so that a retried command
 can be answered with its first result instead of being done twice.
@@ -27,13 +28,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import orjson
@@ -49,16 +51,28 @@ __all__ = [
     "Event",
     "JournalView",
     "MemoryJournal",
+    "Replayed",
     "SqliteJournal",
     "decode_snapshot",
+    "encode_row",
     "encode_snapshot",
     "row_hash",
 ]
 
 #: Version of the JSON form of an event; written into every record.
 SCHEMA_VERSION = 1
-#: Version of the SQLite journal's layout (2: every event row chained by a hash).
-FORMAT_VERSION = 2
+#: Version of the SQLite journal's layout (2: every event row chained by a hash;
+#: 3: each row's record a compact JSON array of the event's fields, see
+#: :func:`encode_row`). Journals of format 2 still open, read and replay; the
+#: first command appended to one writes format 3 rows after its old ones.
+FORMAT_VERSION = 3
+#: ``meta`` ``schema`` of a journal whose rows are all JSON objects (format 2).
+_OBJECT_ROWS = "1"
+#: ``meta`` ``schema`` of a journal that may hold format 3 rows (arrays).
+_ARRAY_ROWS = "2"
+#: The last element of a format 3 record encoded by the standard library (data
+#: orjson cannot encode exactly): such a record is read back by it too.
+_EXACT = "json"
 #: The hash a journal's chain starts from.
 GENESIS = b"\0" * 32
 #: Version of the JSON form of a snapshot; a snapshot of another version is not read.
@@ -223,52 +237,156 @@ def _encode_bytes(event: Event, time: str) -> bytes:
         return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _decode_rows(rows: Iterable[tuple[int, str, str]], path: str) -> list[Event]:
+class Replayed(NamedTuple):
+    """An event as a replay reads it: the fields of :class:`Event`, in its order, in a
+    plain tuple (what :meth:`SqliteJournal.replay` yields: cheaper to make than an
+    :class:`Event`; the reducers read both alike)."""
+
+    seq: int
+    time: datetime
+    type: str
+    unit: str
+    command: str
+    actor: str
+    cause: str
+    old: str | None
+    new: str | None
+    data: dict[str, Any]
+
+
+def encode_row(event: Event) -> str:
+    """The record a journal row of format 3 stores for ``event`` (what is hashed).
+
+    A compact JSON array of the event's fields in the order of :class:`Event`
+    (``[seq, time, type, unit, command, actor, cause, old, new, data]``, the
+    time in ISO form), encoded by orjson; data orjson cannot encode exactly
+    (keys that are not strings, integers beyond 64 bits) is encoded by the
+    standard library, with ``"json"`` as an eleventh element so that it is
+    read back by it too. NaN and infinities are written as ``null``.
+    """
+    return _row_blob(_row_fields(event, event.time.isoformat())).decode()
+
+
+def _row_fields(event: Event, time: str) -> tuple[Any, ...]:
+    return (
+        event.seq,
+        time,
+        event.type,
+        event.unit,
+        event.command,
+        event.actor,
+        event.cause,
+        event.old,
+        event.new,
+        event.data,
+    )
+
+
+def _row_blob(fields: tuple[Any, ...]) -> bytes:
+    """:func:`encode_row`'s bytes of an event's fields."""
+    try:
+        return orjson.dumps(fields)
+    except TypeError:
+        return _row_blob_exact(fields)
+
+
+def _row_blob_exact(fields: tuple[Any, ...]) -> bytes:
+    """The record of data only the standard library encodes exactly (marked as such)."""
+    exact = [*fields[:9], _finite(dict(fields[9])), _EXACT]
+    return json.dumps(exact, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as None (as orjson writes them)."""
+    kind = type(value)
+    if kind is float:
+        return value if value == value and abs(value) != float("inf") else None
+    if kind is dict:
+        return {k: _finite(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_finite(v) for v in value]
+    return value
+
+
+def _fields_of(record: list[Any], text: str, times: dict[str, datetime]) -> list[Any] | None:
+    """The fields of a format 3 record (time as a datetime), checked; None when it is
+    malformed (the caller names it)."""
+    if len(record) != 10:
+        if len(record) != 11 or record[10] != _EXACT:
+            return None
+        try:
+            record = json.loads(text)
+        except ValueError:
+            return None
+        del record[10]
+    seq, stamp, kind, unit, command, actor, cause, old, new, data = record
+    if type(stamp) is not str:
+        return None
+    when = times.get(stamp)
+    if when is None:
+        try:
+            when = datetime.fromisoformat(stamp)
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            return None
+        times[stamp] = when
+    if (
+        type(seq) is not int
+        or type(data) is not dict
+        or type(kind) is not str
+        or type(unit) is not str
+        or type(command) is not str
+        or type(actor) is not str
+        or type(cause) is not str
+        or (old is not None and type(old) is not str)
+        or (new is not None and type(new) is not str)
+    ):
+        return None
+    record[1] = when
+    return record
+
+
+def _decode_rows(
+    rows: Iterable[tuple[int, str, str]],
+    path: str,
+    light: bool = False,
+    times: dict[str, datetime] | None = None,
+) -> list[Any]:
     """The events of journal rows (seq, command, record), each checked against its row.
 
-    The common record (an object of this schema version with object data
-    that orjson read exactly, a time with an offset) is read on a fast path
-    with the same checks as :func:`_from_record`; anything else goes through
-    :func:`_decode`, which says what is wrong.
+    Rows of format 3 (a JSON array, :func:`encode_row`) and of format 2 (a
+    JSON object, :meth:`Event.to_json`) are both read, each by its own
+    form. The common record is read on a fast path with every check;
+    anything else goes through the slow path, which says what is wrong.
+    ``light``: :class:`Replayed` tuples instead of :class:`Event` objects
+    (the rows of format 2 still give events: the reducers read both).
 
     Raises:
         JournalError: a record is malformed, or not the event of its row.
     """
-    times: dict[str, datetime] = {}
-    out: list[Event] = []
+    times = {} if times is None else times
+    out: list[Any] = []
     append = out.append
     loads = orjson.loads
-    make = Event
+    make: Any = tuple.__new__ if light else None
     for seq, command, text in rows:
         try:
             record = loads(text)
         except orjson.JSONDecodeError:
             record = None
-        event = None
-        if type(record) is dict and record.get("v") == SCHEMA_VERSION:
-            try:
-                stamp = record["time"]
-                when = times.get(stamp)
-                if when is None:
-                    when = times[stamp] = datetime.fromisoformat(stamp)
-                data = record["data"]
-                if when.tzinfo is not None and type(data) is dict and not _inexact(data):
-                    event = make(
-                        int(record["seq"]),
-                        when,
-                        str(record["type"]),
-                        str(record["unit"]),
-                        str(record["command"]),
-                        str(record["actor"]),
-                        str(record["cause"]),
-                        record["old"],
-                        record["new"],
-                        data,
-                    )
-            except (KeyError, TypeError, ValueError):
-                event = None
-        if event is None:
-            event = _decode(text, times)  # raises the precise error
+        if type(record) is list:
+            fields = _fields_of(record, text, times)
+            if fields is None:
+                raise JournalError(f"{path}: event row {seq} holds a malformed record")
+            if fields[0] != seq or fields[4] != command:
+                raise JournalError(
+                    f"{path}: event row {seq} holds event {fields[0]} of command "
+                    f"{fields[4]!r}, not of {command!r}"
+                )
+            append(make(Replayed, fields) if light else Event(*fields))
+            continue
+        event = _decode_object(record, text, times)
         if event.seq != seq or event.command != command:
             raise JournalError(
                 f"{path}: event row {seq} holds event {event.seq} of command "
@@ -276,6 +394,75 @@ def _decode_rows(rows: Iterable[tuple[int, str, str]], path: str) -> list[Event]
             )
         append(event)
     return out
+
+
+def _replay_rows(
+    rows: Iterable[tuple[int, str, str]], path: str, times: dict[str, datetime]
+) -> list[Replayed | Event]:
+    """:func:`_decode_rows` with ``light``, on the replay's fast path: each format 3
+    record checked for what a replay relies on (its row's seq and command, a time
+    with an offset, object data) and handed over as it was read; any other record
+    (format 2, marked, malformed) goes through :func:`_decode_rows`, which reads it
+    or says what is wrong. ``times`` keeps the times read, across chunks."""
+    out: list[Any] = []
+    append = out.append
+    loads = orjson.loads
+    make = tuple.__new__
+    lookup = times.get
+    for row in rows:
+        seq, command, text = row
+        try:
+            record = loads(text)
+            if (
+                type(record) is list
+                and len(record) == 10
+                and record[0] == seq
+                and record[4] == command
+                and type(record[9]) is dict
+            ):
+                when = lookup(record[1])
+                if when is not None:
+                    record[1] = when
+                    append(make(Replayed, record))
+                    continue
+        except orjson.JSONDecodeError:
+            record = None
+        if type(record) is dict:
+            # A row of format 2: its event.
+            event = _decode_object(record, text, times)
+            if event.seq == seq and event.command == command:
+                append(event)
+                continue
+        # A time not seen yet, or anything else: the careful path.
+        out.extend(_decode_rows((row,), path, True, times))
+    return out
+
+
+def _decode_object(record: Any, text: str, times: dict[str, datetime]) -> Event:
+    """The event of a format 2 record (``record``: ``text`` as orjson read it, or None)."""
+    if type(record) is dict and record.get("v") == SCHEMA_VERSION:
+        try:
+            stamp = record["time"]
+            when = times.get(stamp)
+            if when is None:
+                when = times[stamp] = datetime.fromisoformat(stamp)
+            data = record["data"]
+            if when.tzinfo is not None and type(data) is dict and not _inexact(data):
+                return Event(
+                    int(record["seq"]),
+                    when,
+                    str(record["type"]),
+                    str(record["unit"]),
+                    str(record["command"]),
+                    str(record["actor"]),
+                    str(record["cause"]),
+                    record["old"],
+                    record["new"],
+                    data,
+                )
+        except (KeyError, TypeError, ValueError):
+            pass
+    return _decode(text, times)  # raises the precise error
 
 
 _BIG = 2.0**63
@@ -354,33 +541,22 @@ def row_hash(previous: bytes, seq: int, command: str, record: str, last: bool) -
     return hashlib.sha256(previous + head + record.encode("utf-8")).digest()
 
 
-#: The keys of an event record, in the order they are written.
-_RECORD_KEYS = (
-    "v",
-    "seq",
-    "time",
-    "type",
-    "unit",
-    "command",
-    "actor",
-    "cause",
-    "old",
-    "new",
-    "data",
-)
-
-
 def _encode_rows(
-    events: Sequence[Event], previous: bytes
+    events: Sequence[Event], previous: bytes, expected: int
 ) -> list[tuple[int, str, str, bool, bytes]]:
     """The journal rows of one command's events: (seq, command, record, last, hash).
 
-    Each row is hashed as :func:`row_hash` does, inline, over the encoded
-    bytes that are stored, chained from ``previous``. This is the append
-    path's whole Python cost, so it is written for speed: a command's events
-    mostly share one time object and one command id, each put in ISO form
-    (or UTF-8) once, checked by identity (two equal times with different
-    offsets must keep their own ISO form).
+    Each record is :func:`encode_row`'s, hashed as :func:`row_hash` does,
+    inline, over the encoded bytes that are stored, chained from
+    ``previous``; the events must number on from ``expected``. This is the
+    append path's whole Python cost, so it is written for speed: one tuple
+    and one orjson call per event; a command's events mostly share one time
+    object and one command id, each put in ISO form (or UTF-8) once, checked
+    by identity (two equal times with different offsets must keep their own
+    ISO form).
+
+    Raises:
+        JournalError: the events do not continue the sequence without gaps.
     """
     rows: list[tuple[int, str, str, bool, bytes]] = []
     append = rows.append
@@ -388,34 +564,25 @@ def _encode_rows(
     sha256 = hashlib.sha256
     final = events[-1] if events else None
     when: datetime | None = None
+    stamp = ""
     command: str | None = None
     encoded = b""
-    # One record dict for all the events, its keys in the order of the
-    # format: setting a key keeps its place, and fields shared by the
-    # command's events are set once.
-    record: dict[str, Any] = dict.fromkeys(_RECORD_KEYS)
-    record["v"] = SCHEMA_VERSION
     for e in events:
+        seq = e.seq
+        if seq != expected:
+            raise JournalError(f"event {seq} breaks the journal's sequence (expected {expected})")
+        expected += 1
         if e.time is not when:
             when = e.time
-            record["time"] = when.isoformat()
+            stamp = when.isoformat()
         if e.command is not command:
             command = e.command
             encoded = command.encode("utf-8")
-            record["command"] = command
-        seq = e.seq
-        record["seq"] = seq
-        record["type"] = e.type
-        record["unit"] = e.unit
-        record["actor"] = e.actor
-        record["cause"] = e.cause
-        record["old"] = e.old
-        record["new"] = e.new
-        record["data"] = e.data
+        fields = (seq, stamp, e.type, e.unit, command, e.actor, e.cause, e.old, e.new, e.data)
         try:
-            blob = dumps(record)
+            blob = dumps(fields)
         except TypeError:
-            blob = _encode_bytes(e, record["time"])  # data orjson cannot encode: the slow path
+            blob = _row_blob_exact(fields)  # data orjson cannot encode: the slow path
         last = e is final
         # ``%d`` writes a bool as 0 or 1, and SQLite stores it as that integer.
         previous = sha256(b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, seq, encoded, last, blob)).digest()
@@ -510,6 +677,10 @@ class MemoryJournal:
     def stream(self, seq: int) -> Iterator[Event]:
         """The events of :meth:`since`, one by one (what a replay reads)."""
         return iter(self._events[max(0, seq) :])
+
+    def replay(self, seq: int) -> Iterator[Event]:
+        """What a replay reads: :meth:`stream` (the events themselves, in memory)."""
+        return self.stream(seq)
 
     def select(
         self, type: str | None = None, unit: str | None = None, command: str | None = None
@@ -845,12 +1016,14 @@ class SqliteJournal:
             db.executescript(_SCHEMA)
             row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             if row is None:
-                db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            elif row[0] != str(SCHEMA_VERSION):
+                db.execute("INSERT INTO meta VALUES ('schema', ?)", (_ARRAY_ROWS,))
+            elif row[0] not in (_OBJECT_ROWS, _ARRAY_ROWS):
                 raise JournalError(
                     f"{self.path} is a journal of schema version {row[0]}; this gridgov "
-                    f"writes version {SCHEMA_VERSION}"
+                    f"reads versions {_OBJECT_ROWS} and {_ARRAY_ROWS}"
                 )
+            # Format 2 (rows of JSON objects) until the first append writes format 3.
+            self._object_rows = row is not None and row[0] == _OBJECT_ROWS
             head = db.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path} is not a readable gridgov journal: {exc}") from None
@@ -1052,15 +1225,20 @@ class SqliteJournal:
             JournalError: the events do not continue the sequence, or the write failed
                 (nothing is written then).
         """
-        _check_sequence(events, self._next)
-        rows = _encode_rows(events, self._hash)
+        rows = _encode_rows(events, self._hash, self._next)
         previous = rows[-1][4] if rows else self._hash
         head = f"{self._next + len(events) - 1}:{previous.hex()}" if rows else None
 
         keys_hash = self._keys_hash if record is None else key_hash(self._keys_hash, record)
 
+        upgrade = bool(rows) and self._object_rows
+
         def write(db: sqlite3.Connection) -> None:
             if rows:
+                if upgrade:
+                    # The first rows of format 3 in a journal of format 2: a
+                    # gridgov that reads only objects now refuses it by name.
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (_ARRAY_ROWS,))
                 db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('head', ?)", (head,))
             if record is not None:
@@ -1076,6 +1254,8 @@ class SqliteJournal:
                 )
 
         self._write(write)
+        if upgrade:
+            self._object_rows = False
         self._next += len(events)
         self._hash = previous
         self._keys_hash = keys_hash
@@ -1104,11 +1284,13 @@ class SqliteJournal:
         """
         if first <= self.unverified and last >= 1:
             self._check_unverified()
-        rows = self._query(
+        return _decode_rows(self._rows(first, last), self.path)
+
+    def _rows(self, first: int, last: int) -> _Rows:
+        return self._query(
             "SELECT seq, command, record FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq",
             (first, last),
         )
-        return _decode_rows(rows, self.path)
 
     def since(self, seq: int) -> list[Event]:
         """Events with a sequence number above ``seq``."""
@@ -1131,6 +1313,33 @@ class SqliteJournal:
             yield from self.between(first, last)
             first = last + 1
 
+    def replay(self, seq: int, chunk: int = 512) -> Iterator[Event | Replayed]:
+        """The events of :meth:`stream` as a replay reads them: :class:`Replayed` tuples
+        (rows of format 2 still give :class:`Event` objects), with the same checks.
+
+        What the engine replays through its reducer: the same fields as an
+        :class:`Event` at a fraction of the cost of making one. The rows are
+        read ``chunk`` at a time: small chunks keep the rows being read and
+        the state being changed in the processor's caches together (a replay
+        of a million events took a third longer in chunks of 20,000).
+
+        Raises:
+            JournalError: a row is unreadable or malformed (when it is reached).
+        """
+        if seq + 1 <= self.unverified and self._next > 1:
+            self._check_unverified()
+        # The chunks' events one after the other without a Python frame per event.
+        return itertools.chain.from_iterable(self._replay_chunks(seq, chunk))
+
+    def _replay_chunks(self, seq: int, chunk: int) -> Iterator[list[Replayed | Event]]:
+        end = self._next - 1
+        first = seq + 1
+        times: dict[str, datetime] = {}
+        while first <= end:
+            last = min(end, first + chunk - 1)
+            yield _replay_rows(self._rows(first, last), self.path, times)
+            first = last + 1
+
     def select(
         self, type: str | None = None, unit: str | None = None, command: str | None = None
     ) -> list[Event]:
@@ -1138,9 +1347,10 @@ class SqliteJournal:
         if command is not None:
             self._check_unverified()
             rows = self._query(
-                "SELECT record FROM events WHERE command = ? ORDER BY seq", (command,)
+                "SELECT seq, command, record FROM events WHERE command = ? ORDER BY seq",
+                (command,),
             )
-            return _select((Event.from_json(r[0]) for r in rows), type, unit, None)
+            return _select(_decode_rows(rows, self.path), type, unit, None)
         return _select(iter(self), type, unit, None)
 
     # ----------------------------------------------------------- snapshots

@@ -1,7 +1,7 @@
 """Writes ``format2.sqlite``: a journal as gridgov wrote it at commit f2dffcd (format 2,
 each event row a JSON object), for the test that today's gridgov still opens it.
 
-Run with that commit's gridgov (``git worktree add /tmp/old f2dffcd`` and
+Run with that commit's gridgov (``git archive f2dffcd src | tar -x -C /tmp/old`` and
 ``PYTHONPATH=/tmp/old/src python tests/data/journal/make_format2.py``); it also
 writes ``format2.json``: the events as that gridgov encoded them (``Event.to_json``)
 and the live state (``engine.snapshot()``) it had, to compare the replay with.
@@ -9,14 +9,23 @@ and the live state (``engine.snapshot()``) it had, to compare the replay with.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import timedelta
 from pathlib import Path
 
 from gridgov import Engine, ManualClock, Rules
+from gridgov.errors import GridgovError
 from gridgov.presets import small
 
 HERE = Path(__file__).parent
+
+
+def plain(value: object) -> object:
+    """What JSON cannot hold, as text (sets sorted)."""
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    return str(value)
 
 
 def main() -> None:
@@ -34,10 +43,8 @@ def main() -> None:
     community = city.compounds[compounds[1]].community
     engine.post_task(community, "delivery", capacity=2, key="task")
     engine.set_availability({"volunteer": 0.25}, seed=3)
-    try:
+    with contextlib.suppress(GridgovError):  # a refusal, recorded under its key
         engine.report_case("no-such-compound", key="refused")
-    except Exception:
-        pass
     clock.advance(timedelta(days=3))
     engine.advance(key="advance")
     engine.lift(city.street_of(compounds[0]), skip_recovery=True)
@@ -48,7 +55,7 @@ def main() -> None:
     # Closed without a final snapshot: reopening replays a tail after the last one.
     engine._kernel.journal.close()
     (HERE / "format2.json").write_text(
-        json.dumps({"events": events, "state": live}, default=str, sort_keys=True, indent=0)
+        json.dumps({"events": events, "state": live}, default=plain, sort_keys=True, indent=0)
     )
 
 
