@@ -682,6 +682,13 @@ class MemoryJournal:
         """What a replay reads: :meth:`stream` (the events themselves, in memory)."""
         return self.stream(seq)
 
+    #: Always False: a memory journal has no transactions to group.
+    grouped = False
+
+    def group(self) -> contextlib.AbstractContextManager[None]:
+        """Nothing to group in memory: every append is there at once."""
+        return contextlib.nullcontext()
+
     def select(
         self, type: str | None = None, unit: str | None = None, command: str | None = None
     ) -> list[Event]:
@@ -986,6 +993,7 @@ class SqliteJournal:
         self.unverified = 0
         #: What opening with ``recover="truncate"`` dropped (None: nothing).
         self.recovered: str | None = None
+        self._group = 0  # depth of group() blocks; > 0: one transaction is open
         try:
             # Autocommit mode: transactions are opened explicitly, one per command.
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -1380,7 +1388,17 @@ class SqliteJournal:
         return None if row is None else (int(row[0]), bytes(row[1]))
 
     def close(self) -> None:
-        """Close the database (later calls raise JournalError)."""
+        """Close the database (later calls raise JournalError).
+
+        Raises:
+            JournalError: inside a :meth:`group` block (leave it first: closing
+                would drop its writes).
+        """
+        if self._group:
+            raise JournalError(
+                f"journal {self.path} closed inside a group; leave the group first "
+                "(its writes are committed when it exits)"
+            )
         self._db.close()
 
     # ------------------------------------------------------------- private
@@ -1392,17 +1410,88 @@ class SqliteJournal:
             raise JournalError(f"cannot read journal {self.path}: {exc}") from None
 
     def _write(self, action: Any) -> None:
+        """Run ``action`` in a transaction of its own, or inside a group in a savepoint
+        of its own: all of it is written, or none of it."""
         db = self._db
+        grouped = self._group > 0
         try:
-            db.execute("BEGIN IMMEDIATE")
+            db.execute("SAVEPOINT write" if grouped else "BEGIN IMMEDIATE")
             try:
                 action(db)
             except BaseException:
-                db.execute("ROLLBACK")
+                if grouped:
+                    db.execute("ROLLBACK TO write")
+                    db.execute("RELEASE write")
+                else:
+                    db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
+            db.execute("RELEASE write" if grouped else "COMMIT")
         except (sqlite3.DatabaseError, sqlite3.ProgrammingError) as exc:
             raise JournalError(f"cannot write journal {self.path}: {exc}") from None
+
+    # --------------------------------------------------------- group commit
+
+    @property
+    def grouped(self) -> bool:
+        """Whether a :meth:`group` block is open (its writes not yet committed)."""
+        return self._group > 0
+
+    @contextlib.contextmanager
+    def group(self) -> Iterator[None]:
+        """Group commit: every write inside the block shares one transaction, committed
+        (with ``synchronous=FULL``, synced to the disk once) when the block exits.
+
+        Each append is still all or nothing on its own (a savepoint); the block
+        is not: when it exits, also by an exception, what was written in it is
+        committed. Until then nothing of it is durable: a process killed inside
+        the block leaves the journal as it was before it. Blocks nest (the
+        outermost one commits). See ``docs/embedding.md``.
+
+        Raises:
+            JournalError: the transaction could not begin, or the commit failed
+                (then nothing written in the block is in the journal, and this
+                journal's counters are read back from the file).
+        """
+        if self._group:
+            self._group += 1
+            try:
+                yield
+            finally:
+                self._group -= 1
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except (sqlite3.DatabaseError, sqlite3.ProgrammingError) as exc:
+            raise JournalError(f"cannot write journal {self.path}: {exc}") from None
+        self._group = 1
+        try:
+            yield
+        finally:
+            self._group = 0
+            self._commit_group()
+
+    def _commit_group(self) -> None:
+        try:
+            self._db.execute("COMMIT")
+        except (sqlite3.DatabaseError, sqlite3.ProgrammingError) as exc:
+            with contextlib.suppress(sqlite3.DatabaseError, sqlite3.ProgrammingError):
+                self._db.execute("ROLLBACK")
+            self._reread()
+            raise JournalError(
+                f"cannot write journal {self.path}: {exc} (the group's writes are not in it)"
+            ) from None
+
+    def _reread(self) -> None:
+        """The counters kept in memory, read back from the file (after a failed group)."""
+        try:
+            rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError:  # pragma: no cover - the file itself is gone
+            return
+        seq, _, digest = str(rows.get("head") or "0:" + GENESIS.hex()).partition(":")
+        self._next, self._hash = int(seq) + 1, bytes.fromhex(digest)
+        count, _, digest = str(rows.get("keys") or "0:" + GENESIS.hex()).partition(":")
+        self._keys, self._keys_hash = int(count), bytes.fromhex(digest)
+        self._object_rows = rows.get("schema") == _OBJECT_ROWS
 
 
 class JournalView:
