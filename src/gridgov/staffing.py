@@ -285,18 +285,19 @@ class Pools:
         # order jumps all over memory, and that grows worse than linearly
         # with the city), each by their rank; then each group's ranks are
         # sorted as plain ints (no key function) and turned back into ids.
-        for pid, person in city.people.items():
-            kind = person.kind
-            home = person.home
+        people = city.people  # read column by column: no Person is made
+        for pid, kind, home, post, employer in zip(
+            people.ids, people.kinds, people.homes, people.post_units, people.employers, strict=True
+        ):
             r = rank[pid]
             local[(home, kind)].append(r)
-            post_level = levels.get(person.normal_post.unit)
+            post_level = levels.get(post)
             if post_level in office_levels:
-                offices[(person.normal_post.unit, kind)].append(r)
-            elif post_level is Level.COMMUNITY and person.normal_post.unit != home:
-                local[(person.normal_post.unit, kind)].append(r)
-            if person.employer is not None:
-                employed[(person.employer, kind)].append(r)
+                offices[(post, kind)].append(r)
+            elif post_level is Level.COMMUNITY and post != home:
+                local[(post, kind)].append(r)
+            if employer is not None:
+                employed[(employer, kind)].append(r)
             by_district[(district_of[home], kind)].append(r)
             everyone[kind].append(r)
         self._local = _in_rank_order(local, ids)
@@ -526,8 +527,9 @@ class Roster:
         """
         if self._by_kind is None:
             by_kind: dict[PersonKind, list[str]] = {}
+            kind_of = self._city.people.kind
             for pid in sorted(self._city.people):
-                by_kind.setdefault(self._city.people[pid].kind, []).append(pid)
+                by_kind.setdefault(kind_of(pid), []).append(pid)
             self._by_kind = by_kind
         rng = random.Random(seed)
         chosen: set[str] = set()
@@ -564,7 +566,7 @@ class Roster:
         person = assignment.person
         self._holders[assignment.post] = (*self._holders.get(assignment.post, ()), person)
         self._assignment[person] = (assignment, when)
-        employer = self._city.people[person].employer
+        employer = self._city.people.employer(person)
         if employer is not None and assignment.role != "front_line":
             self._drawn[employer] += 1
 
@@ -576,7 +578,7 @@ class Roster:
         if seats is not None and person in seats:
             index = seats.index(person)
             self._holders[post] = seats[:index] + seats[index + 1 :]
-        employer = self._city.people[person].employer
+        employer = self._city.people.employer(person)
         if employer is not None and held[0].role != "front_line":
             self._drawn[employer] -= 1
         self._back_since[person] = when
@@ -739,7 +741,7 @@ class _Draft:
     def release(self, person: str, post: str, reason: str) -> None:
         self.freed.add(person)
         self.releases.append(Release(person, post, reason))
-        employer = self.roster.city.people[person].employer
+        employer = self.roster.city.people.employer(person)
         held = self.roster.assignment.get(person)
         if employer is not None and held is not None and held[0].role != "front_line":
             self.drawn[employer] -= 1
@@ -872,7 +874,8 @@ def _close(draft: _Draft, post_id: str, reason: str) -> None:
 
 
 def _grid_workers(city: City, grid: str) -> list[str]:
-    return [p for p in city.people_at_post(grid) if city.people[p].kind is PersonKind.GRID_WORKER]
+    kind_of = city.people.kind
+    return [p for p in city.people_at_post(grid) if kind_of(p) is PersonKind.GRID_WORKER]
 
 
 def _front_line_on(draft: _Draft, city: City, grid: str) -> None:
@@ -949,7 +952,7 @@ def _fill(draft: _Draft, pools: Pools, post: StaffPost, rule: StaffingRule) -> N
             index += 1
             if draft.is_busy(person):
                 continue
-            employer = people[person].employer
+            employer = people.employer(person)
             if employer is not None:
                 org = organisations[employer]
                 cap = math.floor(org.staff * rule.max_staff_share)
