@@ -35,6 +35,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import attrs
@@ -51,7 +52,6 @@ __all__ = [
     "Event",
     "JournalView",
     "MemoryJournal",
-    "Replayed",
     "SqliteJournal",
     "decode_snapshot",
     "encode_row",
@@ -78,12 +78,11 @@ GENESIS = b"\0" * 32
 #: Version of the JSON form of a snapshot; a snapshot of another version is not read.
 SNAPSHOT_VERSION = 1
 _SNAPSHOT_FORMAT = "gridgov.snapshot"
+#: Makes an :class:`Event` from its ten fields without a Python call (the engine's commit).
+_new_tuple = tuple.__new__
 
 
-@attrs.frozen
-class Event:
-    """One change, as recorded."""
-
+class _EventFields(NamedTuple):
     #: Position in the journal, from 1, without gaps.
     seq: int
     #: When the change took effect, on the engine's clock.
@@ -103,7 +102,49 @@ class Event:
     #: State after the change (None where it does not apply).
     new: str | None = None
     #: Further details, JSON-friendly (strings, numbers, booleans, None, lists, objects).
-    data: Mapping[str, Any] = attrs.field(factory=dict)
+    data: Mapping[str, Any] = MappingProxyType({})
+
+
+class Event(_EventFields):
+    """One change, as recorded: immutable, its fields read by name.
+
+    ``Event(seq, time, type, unit, command, actor, cause="", old=None,
+    new=None, data={})``, by position or by name; ``data`` defaults to a new
+    empty dict. An event is a named tuple of these fields (made in a quarter
+    of the time a frozen class's ``__init__`` takes, which counts when one
+    command records fifty thousand of them), and it answers ``attrs``' own
+    functions as the frozen class it was: ``attrs.evolve(event, seq=2)``,
+    ``attrs.asdict(event)``, ``attrs.fields(Event)``.
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        seq: int,
+        time: datetime,
+        type: str,
+        unit: str,
+        command: str,
+        actor: str,
+        cause: str = "",
+        old: str | None = None,
+        new: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> Event:
+        fields = (
+            seq,
+            time,
+            type,
+            unit,
+            command,
+            actor,
+            cause,
+            old,
+            new,
+            {} if data is None else data,
+        )
+        return _new_tuple(cls, fields)
 
     def to_dict(self) -> dict[str, Any]:
         """The event as a JSON-ready dict, with the schema version under ``v``."""
@@ -148,6 +189,25 @@ class Event:
             JournalError: the text is not a valid event record.
         """
         return _decode(text, None)
+
+
+@attrs.frozen
+class _EventShape:
+    """The fields of :class:`Event` as ``attrs`` describes them (see its docstring)."""
+
+    seq: int
+    time: datetime
+    type: str
+    unit: str
+    command: str
+    actor: str
+    cause: str = ""
+    old: str | None = None
+    new: str | None = None
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+Event.__attrs_attrs__ = _EventShape.__attrs_attrs__  # type: ignore[attr-defined]
 
 
 def _from_record(
@@ -235,23 +295,6 @@ def _encode_bytes(event: Event, time: str) -> bytes:
     except TypeError:
         record["data"] = dict(event.data)
         return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-class Replayed(NamedTuple):
-    """An event as a replay reads it: the fields of :class:`Event`, in its order, in a
-    plain tuple (what :meth:`SqliteJournal.replay` yields: cheaper to make than an
-    :class:`Event`; the reducers read both alike)."""
-
-    seq: int
-    time: datetime
-    type: str
-    unit: str
-    command: str
-    actor: str
-    cause: str
-    old: str | None
-    new: str | None
-    data: dict[str, Any]
 
 
 def encode_row(event: Event) -> str:
@@ -348,94 +391,78 @@ def _fields_of(record: list[Any], text: str, times: dict[str, datetime]) -> list
 
 
 def _decode_rows(
-    rows: Iterable[tuple[int, str, str]],
-    path: str,
-    light: bool = False,
-    times: dict[str, datetime] | None = None,
-) -> list[Any]:
+    rows: Iterable[tuple[int, str, str]], path: str, times: dict[str, datetime] | None = None
+) -> list[Event]:
     """The events of journal rows (seq, command, record), each checked against its row.
 
     Rows of format 3 (a JSON array, :func:`encode_row`) and of format 2 (a
-    JSON object, :meth:`Event.to_json`) are both read, each by its own
-    form. The common record is read on a fast path with every check;
-    anything else goes through the slow path, which says what is wrong.
-    ``light``: :class:`Replayed` tuples instead of :class:`Event` objects
-    (the rows of format 2 still give events: the reducers read both).
+    JSON object, :meth:`Event.to_json`) are both read. The common record (a
+    format 3 array of its row's seq and command, fields of their types, a
+    time already seen) is read on a fast path, every check inline, and
+    becomes its event as it was read; any other record goes through
+    :func:`_decode_row`, which reads it or says what is wrong. ``times``
+    keeps the times read (a command's events mostly share one), across calls.
 
     Raises:
         JournalError: a record is malformed, or not the event of its row.
     """
     times = {} if times is None else times
-    out: list[Any] = []
+    out: list[Event] = []
     append = out.append
     loads = orjson.loads
-    make: Any = tuple.__new__ if light else None
-    for seq, command, text in rows:
-        try:
-            record = loads(text)
-        except orjson.JSONDecodeError:
-            record = None
-        if type(record) is list:
-            fields = _fields_of(record, text, times)
-            if fields is None:
-                raise JournalError(f"{path}: event row {seq} holds a malformed record")
-            if fields[0] != seq or fields[4] != command:
-                raise JournalError(
-                    f"{path}: event row {seq} holds event {fields[0]} of command "
-                    f"{fields[4]!r}, not of {command!r}"
-                )
-            append(make(Replayed, fields) if light else Event(*fields))
-            continue
-        event = _decode_object(record, text, times)
-        if event.seq != seq or event.command != command:
-            raise JournalError(
-                f"{path}: event row {seq} holds event {event.seq} of command "
-                f"{event.command!r}, not of {command!r}"
-            )
-        append(event)
-    return out
-
-
-def _replay_rows(
-    rows: Iterable[tuple[int, str, str]], path: str, times: dict[str, datetime]
-) -> list[Replayed | Event]:
-    """:func:`_decode_rows` with ``light``, on the replay's fast path: each format 3
-    record checked for what a replay relies on (its row's seq and command, a time
-    with an offset, object data) and handed over as it was read; any other record
-    (format 2, marked, malformed) goes through :func:`_decode_rows`, which reads it
-    or says what is wrong. ``times`` keeps the times read, across chunks."""
-    out: list[Any] = []
-    append = out.append
-    loads = orjson.loads
-    make = tuple.__new__
+    make = _new_tuple
     lookup = times.get
     for row in rows:
         seq, command, text = row
         try:
             record = loads(text)
-            if (
-                type(record) is list
-                and len(record) == 10
-                and record[0] == seq
-                and record[4] == command
-                and type(record[9]) is dict
-            ):
-                when = lookup(record[1])
-                if when is not None:
-                    record[1] = when
-                    append(make(Replayed, record))
-                    continue
         except orjson.JSONDecodeError:
             record = None
-        if type(record) is dict:
-            # A row of format 2: its event.
-            event = _decode_object(record, text, times)
-            if event.seq == seq and event.command == command:
-                append(event)
+        if (
+            type(record) is list
+            and len(record) == 10
+            and record[0] == seq
+            and record[4] == command
+            and type(record[0]) is int
+            and type(record[9]) is dict
+            and type(record[2]) is str
+            and type(record[3]) is str
+            and type(record[5]) is str
+            and type(record[6]) is str
+            and (record[7] is None or type(record[7]) is str)
+            and (record[8] is None or type(record[8]) is str)
+        ):
+            when = lookup(record[1])
+            if when is not None:
+                record[1] = when
+                append(make(Event, record))
                 continue
-        # A time not seen yet, or anything else: the careful path.
-        out.extend(_decode_rows((row,), path, True, times))
+        # A time not seen yet, a row of format 2, or anything else: the careful path.
+        append(_decode_row(seq, command, text, record, path, times))
     return out
+
+
+def _decode_row(
+    seq: int, command: str, text: str, record: Any, path: str, times: dict[str, datetime]
+) -> Event:
+    """The event of one row (``record``: its ``text`` as orjson read it, or None).
+
+    Raises:
+        JournalError: the record is malformed, or not the event of its row.
+    """
+    if type(record) is list:
+        fields = _fields_of(record, text, times)
+        if fields is None:
+            raise JournalError(f"{path}: event row {seq} holds a malformed record")
+        event = _new_tuple(Event, fields)
+    else:
+        event = _decode_object(record, text, times)
+    if event.seq != seq or event.command != command:
+        raise JournalError(
+            f"{path}: event row {seq} holds event {event.seq} of command "
+            f"{event.command!r}, not of {command!r}"
+        )
+    return event
 
 
 def _decode_object(record: Any, text: str, times: dict[str, datetime]) -> Event:
@@ -1321,31 +1348,29 @@ class SqliteJournal:
             yield from self.between(first, last)
             first = last + 1
 
-    def replay(self, seq: int, chunk: int = 512) -> Iterator[Event | Replayed]:
-        """The events of :meth:`stream` as a replay reads them: :class:`Replayed` tuples
-        (rows of format 2 still give :class:`Event` objects), with the same checks.
+    def replay(self, seq: int, chunk: int = 512) -> Iterator[Event]:
+        """The events of :meth:`stream`, as a replay reads them.
 
-        What the engine replays through its reducer: the same fields as an
-        :class:`Event` at a fraction of the cost of making one. The rows are
-        read ``chunk`` at a time: small chunks keep the rows being read and
-        the state being changed in the processor's caches together (a replay
-        of a million events took a third longer in chunks of 20,000).
+        The rows are read ``chunk`` at a time and their events handed over
+        without a Python frame per event: small chunks keep the rows being
+        read and the state being changed in the processor's caches together
+        (a replay of a million events took a third longer in chunks of
+        20,000).
 
         Raises:
             JournalError: a row is unreadable or malformed (when it is reached).
         """
         if seq + 1 <= self.unverified and self._next > 1:
             self._check_unverified()
-        # The chunks' events one after the other without a Python frame per event.
-        return itertools.chain.from_iterable(self._replay_chunks(seq, chunk))
+        return itertools.chain.from_iterable(self._chunks(seq, chunk))
 
-    def _replay_chunks(self, seq: int, chunk: int) -> Iterator[list[Replayed | Event]]:
+    def _chunks(self, seq: int, chunk: int) -> Iterator[list[Event]]:
         end = self._next - 1
         first = seq + 1
         times: dict[str, datetime] = {}
         while first <= end:
             last = min(end, first + chunk - 1)
-            yield _replay_rows(self._rows(first, last), self.path, times)
+            yield _decode_rows(self._rows(first, last), self.path, times)
             first = last + 1
 
     def select(
