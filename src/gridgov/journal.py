@@ -595,17 +595,18 @@ def _encode_rows(
     command: str | None = None
     encoded = b""
     for e in events:
-        seq = e.seq
+        # An event is a named tuple of its fields: unpacked at once.
+        seq, time, kind, unit, name, actor, cause, old, new, data = e
         if seq != expected:
             raise JournalError(f"event {seq} breaks the journal's sequence (expected {expected})")
         expected += 1
-        if e.time is not when:
-            when = e.time
-            stamp = when.isoformat()
-        if e.command is not command:
-            command = e.command
-            encoded = command.encode("utf-8")
-        fields = (seq, stamp, e.type, e.unit, command, e.actor, e.cause, e.old, e.new, e.data)
+        if time is not when:
+            when = time
+            stamp = time.isoformat()
+        if name is not command:
+            command = name
+            encoded = name.encode("utf-8")
+        fields = (seq, stamp, kind, unit, name, actor, cause, old, new, data)
         try:
             blob = dumps(fields)
         except TypeError:
@@ -614,7 +615,7 @@ def _encode_rows(
         # ``%d`` writes a bool as 0 or 1, and SQLite stores it as that integer.
         previous = sha256(b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, seq, encoded, last, blob)).digest()
         # Bound as text: cheaper than binding the bytes and casting in SQL.
-        append((seq, command, blob.decode(), last, previous))
+        append((seq, name, blob.decode(), last, previous))
     return rows
 
 
@@ -970,7 +971,105 @@ def _diagnose(
     return expected, previous
 
 
-class SqliteJournal:
+class _Transactions:
+    """How a :class:`SqliteJournal` writes: a transaction per write, or, inside
+    :meth:`group`, one transaction for the block and a savepoint per write."""
+
+    path: str
+    _db: sqlite3.Connection
+    _group: int
+    _next: int
+    _hash: bytes
+    _keys: int
+    _keys_hash: bytes
+    _object_rows: bool
+
+    def _write(self, action: Any) -> None:
+        """Run ``action`` in a transaction of its own, or inside a group in a savepoint
+        of its own: all of it is written, or none of it."""
+        db = self._db
+        grouped = self._group > 0
+        try:
+            db.execute("SAVEPOINT write" if grouped else "BEGIN IMMEDIATE")
+            try:
+                action(db)
+            except BaseException:
+                if grouped:
+                    db.execute("ROLLBACK TO write")
+                    db.execute("RELEASE write")
+                else:
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("RELEASE write" if grouped else "COMMIT")
+        except (sqlite3.DatabaseError, sqlite3.ProgrammingError) as exc:
+            raise JournalError(f"cannot write journal {self.path}: {exc}") from None
+
+    # --------------------------------------------------------- group commit
+
+    @property
+    def grouped(self) -> bool:
+        """Whether a :meth:`group` block is open (its writes not yet committed)."""
+        return self._group > 0
+
+    @contextlib.contextmanager
+    def group(self) -> Iterator[None]:
+        """Group commit: every write inside the block shares one transaction, committed
+        (with ``synchronous=FULL``, synced to the disk once) when the block exits.
+
+        Each append is still all or nothing on its own (a savepoint); the block
+        is not: when it exits, also by an exception, what was written in it is
+        committed. Until then nothing of it is durable: a process killed inside
+        the block leaves the journal as it was before it. Blocks nest (the
+        outermost one commits). See ``docs/embedding.md``.
+
+        Raises:
+            JournalError: the transaction could not begin, or the commit failed
+                (then nothing written in the block is in the journal, and this
+                journal's counters are read back from the file).
+        """
+        if self._group:
+            self._group += 1
+            try:
+                yield
+            finally:
+                self._group -= 1
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except (sqlite3.DatabaseError, sqlite3.ProgrammingError) as exc:
+            raise JournalError(f"cannot write journal {self.path}: {exc}") from None
+        self._group = 1
+        try:
+            yield
+        finally:
+            self._group = 0
+            self._commit_group()
+
+    def _commit_group(self) -> None:
+        try:
+            self._db.execute("COMMIT")
+        except (sqlite3.DatabaseError, sqlite3.ProgrammingError) as exc:
+            with contextlib.suppress(sqlite3.DatabaseError, sqlite3.ProgrammingError):
+                self._db.execute("ROLLBACK")
+            self._reread()
+            raise JournalError(
+                f"cannot write journal {self.path}: {exc} (the group's writes are not in it)"
+            ) from None
+
+    def _reread(self) -> None:
+        """The counters kept in memory, read back from the file (after a failed group)."""
+        try:
+            rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError:  # pragma: no cover - the file itself is gone
+            return
+        seq, _, digest = str(rows.get("head") or "0:" + GENESIS.hex()).partition(":")
+        self._next, self._hash = int(seq) + 1, bytes.fromhex(digest)
+        count, _, digest = str(rows.get("keys") or "0:" + GENESIS.hex()).partition(":")
+        self._keys, self._keys_hash = int(count), bytes.fromhex(digest)
+        self._object_rows = rows.get("schema") == _OBJECT_ROWS
+
+
+class SqliteJournal(_Transactions):
     """An append-only event store in SQLite, one transaction per command.
 
     Opening checks the hash chain (see ``verify``): a journal whose chain
@@ -1433,90 +1532,6 @@ class SqliteJournal:
             return _Rows(self._db.execute(sql, args).fetchall())
         except (sqlite3.DatabaseError, sqlite3.ProgrammingError) as exc:
             raise JournalError(f"cannot read journal {self.path}: {exc}") from None
-
-    def _write(self, action: Any) -> None:
-        """Run ``action`` in a transaction of its own, or inside a group in a savepoint
-        of its own: all of it is written, or none of it."""
-        db = self._db
-        grouped = self._group > 0
-        try:
-            db.execute("SAVEPOINT write" if grouped else "BEGIN IMMEDIATE")
-            try:
-                action(db)
-            except BaseException:
-                if grouped:
-                    db.execute("ROLLBACK TO write")
-                    db.execute("RELEASE write")
-                else:
-                    db.execute("ROLLBACK")
-                raise
-            db.execute("RELEASE write" if grouped else "COMMIT")
-        except (sqlite3.DatabaseError, sqlite3.ProgrammingError) as exc:
-            raise JournalError(f"cannot write journal {self.path}: {exc}") from None
-
-    # --------------------------------------------------------- group commit
-
-    @property
-    def grouped(self) -> bool:
-        """Whether a :meth:`group` block is open (its writes not yet committed)."""
-        return self._group > 0
-
-    @contextlib.contextmanager
-    def group(self) -> Iterator[None]:
-        """Group commit: every write inside the block shares one transaction, committed
-        (with ``synchronous=FULL``, synced to the disk once) when the block exits.
-
-        Each append is still all or nothing on its own (a savepoint); the block
-        is not: when it exits, also by an exception, what was written in it is
-        committed. Until then nothing of it is durable: a process killed inside
-        the block leaves the journal as it was before it. Blocks nest (the
-        outermost one commits). See ``docs/embedding.md``.
-
-        Raises:
-            JournalError: the transaction could not begin, or the commit failed
-                (then nothing written in the block is in the journal, and this
-                journal's counters are read back from the file).
-        """
-        if self._group:
-            self._group += 1
-            try:
-                yield
-            finally:
-                self._group -= 1
-            return
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except (sqlite3.DatabaseError, sqlite3.ProgrammingError) as exc:
-            raise JournalError(f"cannot write journal {self.path}: {exc}") from None
-        self._group = 1
-        try:
-            yield
-        finally:
-            self._group = 0
-            self._commit_group()
-
-    def _commit_group(self) -> None:
-        try:
-            self._db.execute("COMMIT")
-        except (sqlite3.DatabaseError, sqlite3.ProgrammingError) as exc:
-            with contextlib.suppress(sqlite3.DatabaseError, sqlite3.ProgrammingError):
-                self._db.execute("ROLLBACK")
-            self._reread()
-            raise JournalError(
-                f"cannot write journal {self.path}: {exc} (the group's writes are not in it)"
-            ) from None
-
-    def _reread(self) -> None:
-        """The counters kept in memory, read back from the file (after a failed group)."""
-        try:
-            rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.DatabaseError:  # pragma: no cover - the file itself is gone
-            return
-        seq, _, digest = str(rows.get("head") or "0:" + GENESIS.hex()).partition(":")
-        self._next, self._hash = int(seq) + 1, bytes.fromhex(digest)
-        count, _, digest = str(rows.get("keys") or "0:" + GENESIS.hex()).partition(":")
-        self._keys, self._keys_hash = int(count), bytes.fromhex(digest)
-        self._object_rows = rows.get("schema") == _OBJECT_ROWS
 
 
 class JournalView:
