@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, tzinfo
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -74,6 +75,20 @@ _STEP_STATES = frozenset(TICKET_STEPS)
 _MODES = frozenset(TICKET_MODES)
 
 Hops = tuple[tuple[str, str, str], ...]
+#: What a fast step records (besides the step): nothing, a route up, a route down,
+#: a score, a summary.
+_PLAIN, _CLASSIFY, _FEED_BACK, _SCORE, _PUBLISH = range(5)
+_ACTIONS = {
+    "track": _PLAIN,
+    "supervise": _PLAIN,
+    "archive": _PLAIN,
+    "classify": _CLASSIFY,
+    "feed_back": _FEED_BACK,
+    "score": _SCORE,
+    "publish": _PUBLISH,
+}
+#: A fast step, looked up once per state and trigger (see :meth:`Tables.rows`).
+Entry = tuple[str, "int | None", tuple["bool | None", "bool | None"], int, dict[str, Any]]
 #: A ticket's record as the desk keeps it (``gridgov.tickets``' mutable record).
 Live = Any
 
@@ -116,10 +131,42 @@ class Tables:
         }
         self._desk = desk
         self._limits: dict[tuple[str, str], dict[str, int | None]] = {}
+        self._rows: dict[tuple[str, str], dict[str, dict[str, Entry]]] = {}
+        self._breaches: dict[tuple[str, str], dict[str, tuple[str, str, int | None]]] = {}
         #: (unit, category) -> what classification records: data, cause, hops up.
         self.routes: dict[tuple[str, str], tuple[tuple[tuple[str, str], ...], str, Hops]] = {}
         #: (origin, handler) -> the hops feedback makes down to the origin.
         self.routes_down: dict[tuple[str, str], Hops] = {}
+
+    def rows(self, category: str, mode: str) -> dict[str, dict[str, Entry]]:
+        """State -> fast trigger -> everything a step needs, for ``category`` in ``mode``:
+        (new state, its limit in microseconds or None, the on-time flag when
+        not breached and when breached, what to record, the new state's row,
+        the step's (state, new state, trigger))."""
+        found = self._rows.get((category, mode))
+        if found is None:
+            limits = self.limits(category, mode)
+            found = self._rows[category, mode] = {state: {} for state in TICKET_STATES}
+            for state, nexts in self.fast_next.items():
+                flags = (True, False) if state in _STEP_STATES else (None, None)
+                for trigger, new in nexts.items():
+                    found[state][trigger] = (
+                        new, limits[new], flags, _ACTIONS[trigger], found[new],
+                    )  # fmt: skip
+        return found
+
+    def breaches(self, category: str, mode: str) -> dict[str, tuple[str, str, int | None]]:
+        """State -> (the limit's key, the rule in words, the limit again) for a limit
+        set in ``mode`` breaching while the situation still asks for ``mode``."""
+        found = self._breaches.get((category, mode))
+        if found is None:
+            limits = self.limits(category, mode)
+            found = self._breaches[category, mode] = {
+                state: (*self._desk._fired(category, mode, state), limits[state])
+                for state in TICKET_STATES
+                if limits[state] is not None
+            }
+        return found
 
     def limits(self, category: str, mode: str) -> dict[str, int | None]:
         """Each state's limit in microseconds for ``category`` in ``mode`` (None: no limit)."""
@@ -201,27 +248,196 @@ def play(
             reason="lengths differ",
         )
     stream = _Stream(desk, kit, tz)
-    records = desk._tickets
     done = False
     try:
         with gc_paused() if pause_gc else contextlib.nullcontext():
-            i = 0
-            while i < count:
-                live = records.get(tickets[i])
-                if live is None:
-                    given = data[i] if data is not None else None
-                    when = at[i]
-                    now = when if when.__class__ is int else kit.micros(when)  # type: ignore[arg-type]
-                    live = _open(stream, tickets[i], triggers[i], now, given)
-                    i += 1
-                    if live is None:
-                        continue
-                stream.touched.append(live)
-                i = _run(stream, live, i, at, tickets, triggers, data)
+            given = repeat(None, count) if data is None else data
+            _loop(stream, zip(at, tickets, triggers, given, strict=True))
         done = True
     finally:
         _finish(stream, done)
     return kit.changes(stream.out)
+
+
+def _loop(stream: _Stream, steps: Iterator[tuple[Any, str, str, Any]]) -> None:
+    """Every step of the stream, in one loop: the ticket in hand has its fields in
+    local variables while its steps follow one another; each step is one lookup
+    of what it does (:meth:`Tables.rows`)."""
+    desk, kit, tables, tz = stream.desk, stream.kit, stream.tables, stream.tz
+    records, out, touched = desk._tickets, stream.out, stream.touched.append
+    floor = _NEVER if stream.floor is None else stream.floor
+    parents, low_score, micros = tables.parents, desk.rule.low_score, kit.micros
+    routes, routes_down = tables.routes, tables.routes_down
+    live: Live = None
+    tid: str | None = None
+    # The ticket in hand (meaningful while ``live`` is not None).
+    state = unit = mode = asked = category = ""
+    due: int | None = None
+    updated = escalations = start = timed = 0
+    breached = False
+    ltz = tz
+    history: list[Any] = []
+    note: Any = None
+    row: dict[str, Entry] = {}
+    try:
+        for now, t, trigger, given in steps:
+            if t is not tid and t != tid:
+                if live is not None:  # put the ticket in hand back
+                    live.state, live.unit, live.due_us, live.mode = state, unit, due, mode
+                    live.updated_us, live.breached, live.tz = updated, breached, ltz
+                    live.escalations, live._view = escalations, None
+                    if len(history) > start:
+                        out += (history, start, len(history))
+                    if updated > stream.latest:
+                        stream.latest = updated
+                    live = None
+                tid = t
+                found = records.get(t)
+                if found is None:
+                    if now.__class__ is not int:
+                        now = micros(now)
+                    stream.timed += timed
+                    timed = 0
+                    found = _open(stream, t, trigger, now, given)
+                    if found is None:
+                        tid = None  # opened (or refused) by the planners
+                        continue
+                    step = False
+                else:
+                    step = True
+                live = found
+                touched(live)
+                category, state, unit = live.category, live.state, live.unit
+                due, updated, breached, mode = (
+                    live.due_us,
+                    live.updated_us,
+                    live.breached,
+                    live.mode,
+                )
+                escalations, ltz, history = live.escalations, live.tz, live.history
+                note, start = history.extend, len(history)
+                # No zone or mode changes during a stream: the situation is asked
+                # once per run of a ticket's steps.
+                asked = desk._mode(live.compound or live.origin)
+                row = tables.rows(category, asked)[state]
+                if not step:
+                    continue
+            if now.__class__ is not int:
+                now = micros(now)
+            if due is not None and due <= now:
+                breach = tables.breaches(category, asked).get(state)
+                if breach is not None and (mode is asked or mode == asked):
+                    key, fired, limit = breach
+                    while due is not None and due <= now:
+                        when = due if due > floor else floor
+                        parent = parents[unit]
+                        if parent is None:
+                            note((
+                                OVERDUE, "ticket.overdue", tid, unit, when, ltz,
+                                state, key, fired, due,
+                            ))  # fmt: skip
+                            due = None
+                        else:
+                            later = None if limit is None else due + limit
+                            note((
+                                ESCALATED, "ticket.escalated", tid, parent, when, ltz,
+                                unit, state, key, fired, due, asked, later,
+                            ))  # fmt: skip
+                            unit, due = parent, later
+                            escalations += 1
+                        if due is None:
+                            timed -= 1
+                        updated = when
+                else:  # the first breach under a limit set in another mode
+                    live.escalations = escalations
+                    stream.timed += timed
+                    timed = 0
+                    unit, due, mode = _breaches(stream, live, now, state, unit, due, mode, asked)
+                    escalations, updated = live.escalations, live.updated_us
+                breached = True
+            entry = row.get(trigger)
+            if (
+                entry is None
+                or now < updated
+                or (
+                    entry[3] == _SCORE
+                    if not given
+                    else entry[3] != _SCORE
+                    or len(given) != 1
+                    or (score := given.get("score")).__class__ is not int
+                    or not low_score <= score <= 5
+                )
+            ):
+                # Through the planners, as one call would do it (or its refusal).
+                live.state, live.unit, live.due_us, live.mode = state, unit, due, mode
+                live.updated_us, live.breached, live.tz = updated, breached, ltz
+                live.escalations = escalations
+                if len(history) > start:
+                    out += (history, start, len(history))
+                stream.timed += timed
+                timed = 0
+                _slow(stream, tid, trigger, now, given)
+                state, unit, due, mode = live.state, live.unit, live.due_us, live.mode
+                updated, breached, ltz = live.updated_us, live.breached, live.tz
+                escalations, history = live.escalations, live.history
+                note, start = history.extend, len(history)
+                category = live.category  # classification may change it
+                row = tables.rows(category, asked)[state]
+                continue
+            new, limit, flags, action, row = entry
+            on_time = flags[breached]
+            before = due
+            due = None if limit is None else now + limit
+            if action == _PLAIN:
+                note((
+                    STEP, "ticket.step", tid, unit, now, tz, state, new,
+                    trigger, on_time, None, asked, due, None,
+                ))  # fmt: skip
+            elif action == _CLASSIFY:
+                route = routes.get((unit, category)) or tables.route_up(unit, category)
+                note((
+                    STEP, "ticket.step", tid, unit, now, tz, state, new,
+                    trigger, on_time, route[0], asked, due, route[1],
+                ))  # fmt: skip
+                for hop in route[2]:
+                    note((MOVE, "ticket.transferred", tid, *hop, now, tz))
+                    unit = hop[0]
+            elif action == _FEED_BACK:
+                note((
+                    FED_BACK, "ticket.step", tid, unit, now, tz, state, new,
+                    on_time, asked, due,
+                ))  # fmt: skip
+                live.handler, live.result = unit, ""
+                origin = live.origin
+                hops = routes_down.get((origin, unit))
+                for hop in hops if hops is not None else tables.route_down(origin, unit):
+                    note((MOVE, "ticket.returned", tid, *hop, now, tz))
+                unit = origin
+            elif action == _SCORE:
+                note((
+                    SCORED, "ticket.scored", tid, unit, now, tz, state, new,
+                    on_time, score, live.low_scores, asked, due,
+                ))  # fmt: skip
+                live.score = score
+            else:  # publish
+                summary = f"{live.summary} -> {live.result}" if live.result else live.summary
+                note((
+                    PUBLISHED, "ticket.step", tid, unit, now, tz, state, new,
+                    on_time, summary, asked, due,
+                ))  # fmt: skip
+            if (due is None) is not (before is None):
+                timed += 1 if before is None else -1
+            state, updated, breached, mode, ltz = new, now, False, asked, tz
+    finally:
+        if live is not None:
+            live.state, live.unit, live.due_us, live.mode = state, unit, due, mode
+            live.updated_us, live.breached, live.tz = updated, breached, ltz
+            live.escalations, live._view = escalations, None
+            if len(history) > start:
+                out += (history, start, len(history))
+            if updated > stream.latest:
+                stream.latest = updated
+        stream.timed += timed
 
 
 def _open(
@@ -266,85 +482,6 @@ def _open(
     return live
 
 
-def _run(
-    stream: _Stream,
-    live: Live,
-    i: int,
-    at: Sequence[int | datetime],
-    tickets: Sequence[str],
-    triggers: Sequence[str],
-    data: Sequence[Mapping[str, Any] | None] | None,
-) -> int:
-    """Steps of ``live`` from ``i`` on, its fields in local variables; returns the next index."""
-    tid, tz, history = live.id, stream.tz, live.history
-    note, start = history.extend, len(history)
-    fast_next, plain, steps = stream.tables.fast_next, _PLAIN_TRIGGERS, _STEP_STATES
-    low_score = stream.desk.rule.low_score
-    # No zone or mode changes during a stream: the situation is asked once per run.
-    asked = stream.desk._mode(live.compound or live.origin)
-    by_state = stream.tables.limits(live.category, asked)
-    state, unit, due, updated = live.state, live.unit, live.due_us, live.updated_us
-    breached, mode = live.breached, live.mode
-    count = len(at)
-    try:
-        while i < count and tickets[i] == tid:
-            now = at[i]
-            if now.__class__ is not int:
-                now = stream.kit.micros(now)  # type: ignore[arg-type]
-            trigger = triggers[i]
-            given = data[i] if data is not None else None
-            if due is not None and due <= now:
-                unit, due, mode = _breaches(stream, live, now, state, unit, due, mode, asked)
-                breached, updated = True, live.updated_us
-            new = fast_next[state].get(trigger)
-            if given:  # data: only a score that is not low is decided in place
-                score = given.get("score")
-                whole = trigger == "score" and len(given) == 1 and score.__class__ is int
-                if not whole or not low_score <= score <= 5:  # type: ignore[operator]
-                    new = None
-            elif trigger == "score":
-                new = None
-            if new is None or now < updated:
-                live.state, live.unit, live.due_us = state, unit, due
-                live.updated_us, live.breached, live.mode = updated, breached, mode
-                stream.out += (history, start, len(history))
-                _slow(stream, tid, trigger, now, given)
-                start = len(history)
-                state, unit, due = live.state, live.unit, live.due_us
-                updated, breached, mode = live.updated_us, live.breached, live.mode
-                by_state = stream.tables.limits(live.category, asked)
-                i += 1
-                continue
-            mode = asked
-            limit = by_state[new]
-            on_time = (not breached and (due is None or now <= due)) if state in steps else None
-            before = due
-            due = None if limit is None else now + limit
-            if trigger in plain:
-                record = (
-                    STEP, "ticket.step", tid, unit, now, tz, state, new,
-                    trigger, on_time, None, mode, due, None,
-                )  # fmt: skip
-                note(record)
-            else:
-                unit = _record(
-                    stream, live, trigger, now, state, new, unit, on_time, mode, due, given
-                )
-            state, updated, breached = new, now, False
-            if (due is None) != (before is None):
-                stream.timed += 1 if before is None else -1
-            i += 1
-    finally:
-        live.state, live.unit, live.due_us = state, unit, due
-        live.updated_us, live.breached, live.mode = updated, breached, mode
-        live.tz = tz
-        live._view = None
-        stream.latest = max(stream.latest, updated)
-        if len(history) > start:
-            stream.out += (history, start, len(history))
-    return i
-
-
 def _breaches(
     stream: _Stream,
     live: Live,
@@ -387,64 +524,6 @@ def _breaches(
         live.updated_us = when
         note(record)
     return unit, next_due, mode
-
-
-def _record(
-    stream: _Stream,
-    live: Live,
-    trigger: str,
-    now: int,
-    state: str,
-    new: str,
-    unit: str,
-    on_time: bool | None,
-    mode: str,
-    due: int | None,
-    given: Mapping[str, Any] | None,
-) -> str:
-    """Record a ``classify``, ``feed_back``, ``score`` or ``publish`` step decided in place
-    (with the moves it causes); returns the unit holding the ticket after it."""
-    tid, tz, note = live.id, stream.tz, live.history.extend
-    record: tuple[Any, ...]
-    if trigger == "classify":
-        tables = stream.tables
-        route = tables.routes.get((unit, live.category)) or tables.route_up(unit, live.category)
-        record = (
-            STEP, "ticket.step", tid, unit, now, tz, state, new,
-            trigger, on_time, route[0], mode, due, route[1],
-        )  # fmt: skip
-        note(record)
-        for hop in route[2]:
-            moved = (MOVE, "ticket.transferred", tid, *hop, now, tz)
-            note(moved)
-            unit = hop[0]
-        return unit
-    if trigger == "feed_back":
-        record = (FED_BACK, "ticket.step", tid, unit, now, tz, state, new, on_time, mode, due)
-        note(record)
-        live.handler, live.result = unit, ""
-        origin: str = live.origin
-        tables = stream.tables
-        hops = tables.routes_down.get((origin, unit))
-        for hop in hops if hops is not None else tables.route_down(origin, unit):
-            moved = (MOVE, "ticket.returned", tid, *hop, now, tz)
-            note(moved)
-        return origin
-    if trigger == "score":
-        score = given["score"]  # type: ignore[index]
-        record = (
-            SCORED, "ticket.scored", tid, unit, now, tz, state, new,
-            on_time, score, live.low_scores, mode, due,
-        )  # fmt: skip
-        live.score = score
-    else:  # publish
-        summary = f"{live.summary} -> {live.result}" if live.result else live.summary
-        record = (
-            PUBLISHED, "ticket.step", tid, unit, now, tz, state, new,
-            on_time, summary, mode, due,
-        )  # fmt: skip
-    note(record)
-    return unit
 
 
 def _slow(
