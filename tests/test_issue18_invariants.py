@@ -6,7 +6,6 @@ import contextlib
 from collections.abc import Callable
 from datetime import timedelta
 
-import attrs
 import pytest
 
 from gridgov import Engine, GridgovError, ManualClock
@@ -59,7 +58,7 @@ def test_a_journal_with_an_interleaved_command_is_noticed() -> None:
     events = list(engine.journal)
     first = events[0]
     # The first command's event again at the end: its command is no longer contiguous.
-    late = attrs.evolve(first, seq=len(events) + 1)
+    late = first._replace(seq=len(events) + 1)
     journal = MemoryJournal()
     journal.append([*events, late])
     engine._kernel.journal = journal

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -629,3 +630,42 @@ def test_memory_journal_default() -> None:
     journal = Engine(CITY).journal
     assert not journal.durable
     assert journal.path is None
+
+
+T0 = START
+
+
+class TestEventShape:
+    """An event is a named tuple of its fields that still answers attrs' functions."""
+
+    def test_made_by_name_or_position_alike(self) -> None:
+        by_name = Event(seq=1, time=T0, type="a.b", unit="u", command="c1", actor="x")
+        assert by_name == Event(1, T0, "a.b", "u", "c1", "x", "", None, None, {})
+        assert by_name.data == {}
+        assert by_name.cause == ""
+        other = Event(seq=2, time=T0, type="a.b", unit="u", command="c1", actor="x")
+        assert other.data is not by_name.data  # a fresh dict each, never shared
+
+    def test_immutable(self) -> None:
+        event = Event(1, T0, "a.b", "u", "c1", "x")
+        with pytest.raises(AttributeError):
+            event.seq = 2  # type: ignore[misc]
+
+    def test_attrs_functions_still_work(self) -> None:
+        event = Event(1, T0, "a.b", "u", "c1", "x", "why", "old", "new", {"k": 1})
+        moved = attrs.evolve(event, seq=7)  # type: ignore[misc]
+        assert type(moved) is Event
+        assert moved.seq == 7
+        assert moved.data == {"k": 1}
+        names = list(Event._fields)
+        assert [f.name for f in attrs.fields(Event)] == names  # type: ignore[arg-type]
+        assert attrs.has(Event)
+        assert attrs.asdict(event)["cause"] == "why"  # type: ignore[arg-type]
+
+    def test_pickles_and_round_trips(self) -> None:
+        import pickle
+
+        event = Event(3, T0, "a.b", "u", "c1", "x", "why", None, "n", {"k": [1, 2]})
+        assert pickle.loads(pickle.dumps(event)) == event
+        assert Event.from_json(event.to_json()) == event
+        assert Event.from_dict(event.to_dict()) == event

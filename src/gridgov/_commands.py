@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import heapq
+import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -276,7 +277,7 @@ class EngineBase:
     ) -> CommandResult:
         """Commit leading records, a measures draft and the staffing that follows."""
         plan = draft.plan()
-        records = [*lead, *plan.records, *self._kernel.staffing_after(plan, when)]
+        records = itertools.chain(lead, plan.records, self._kernel.staffing_after(plan, when))
         return self._kernel.commit(command, actor, records, pushes=plan.pushes)
 
     def _commit_alert(
@@ -296,8 +297,8 @@ class EngineBase:
         )
         plan = draft.plan()
         kernel = self._kernel
-        records = [*lead, *records, *plan.records, *kernel.staffing_after(plan, now)]
-        return kernel.commit(command, actor, records, heap=heap, pushes=[*pushes, *plan.pushes])
+        staged = itertools.chain(lead, records, plan.records, kernel.staffing_after(plan, now))
+        return kernel.commit(command, actor, staged, heap=heap, pushes=[*pushes, *plan.pushes])
 
 
 class MeasureCommands(EngineBase):
@@ -514,8 +515,8 @@ class MeasureCommands(EngineBase):
         records = list(plan.records)
         if ticket_due is not None and ticket_due <= due_time:
             records += _ticket_records(state.tickets.plan_due(due_time))
-        records += kernel.staffing_after(plan, when)
-        return kernel.commit(command, who, records, heap=heap)
+        staged = itertools.chain(records, kernel.staffing_after(plan, when))
+        return kernel.commit(command, who, staged, heap=heap)
 
 
 class StaffingCommands(EngineBase):

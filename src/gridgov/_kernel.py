@@ -67,12 +67,15 @@ from gridgov.measures import Deadline, MeasuresPlan
 from gridgov.model import Level
 from gridgov.records import Record
 from gridgov.rules import Rules
-from gridgov.staffing import Pools, Roster, plan_staffing, staffing_records
+from gridgov.staffing import Pools, Roster, StaffingRow, planned_records
 from gridgov.supplies import SupplyNetwork
 
 __all__ = ["SYSTEM", "CommandResult", "Guarded", "Kernel", "LoadReport", "authorise"]
 
 _log = logging.getLogger("gridgov.engine")
+
+#: Makes an :class:`Event` from its fields in order (no Python call per event).
+_new_event = tuple.__new__
 
 #: The actor of the engine's own actions (deadlines) and the default actor.
 SYSTEM = "system"
@@ -339,7 +342,7 @@ _IMMUTABLE = (str, bytes, int, float, bool, type(None), datetime, frozenset, enu
 
 def _settled(value: Any, lock: threading.RLock) -> Any:
     """``value`` made safe to read after the lock is released (see :class:`Guarded`)."""
-    if isinstance(value, _IMMUTABLE) or attrs.has(type(value)):
+    if isinstance(value, _IMMUTABLE) or attrs.has(type(value)) or type(value) is Event:
         return value
     if isinstance(value, tuple):
         return tuple(_settled(v, lock) for v in value)
@@ -646,8 +649,12 @@ class Kernel:
 
     def staffing_after(
         self, plan: MeasuresPlan | None, when: datetime, *, refill: bool = False
-    ) -> list[Record]:
-        """The staffing records that follow a measures plan (and a refill when asked)."""
+    ) -> Iterator[StaffingRow]:
+        """The staffing records that follow a measures plan (and a refill when asked).
+
+        The plan is made now; its records are made as they are read (by
+        :meth:`commit`, before any of them is applied).
+        """
         changes = plan.changes if plan is not None else {}
         normal = plan.normal if plan is not None else frozenset()
         roster = self.state.roster
@@ -658,17 +665,17 @@ class Kernel:
             else []
         )
         if not changes and not refill and not close:
-            return []
-        staffing = plan_staffing(
+            return iter(())
+        return planned_records(
             self.city,
             self.pools,
             roster,
             changes,
             self.rules.staffing,
+            when,
             refill=refill,
             close=close,
         )
-        return staffing_records(staffing, roster, self.city.chain.city, when)
 
     # ----------------------------------------------------------- committing
 
@@ -676,7 +683,7 @@ class Kernel:
         self,
         command: str,
         actor: str,
-        records: Sequence[Record],
+        records: Iterable[Record | tuple[Any, ...]],
         *,
         heap: list[Deadline] | None = None,
         pushes: Sequence[Deadline] = (),
@@ -703,9 +710,13 @@ class Kernel:
         """
         self._unused = None
         first = self.next_seq
+        # Each record becomes its event in one step (a named tuple made from its
+        # fields); records given as an iterator are made one at a time, so a
+        # command's records and events are not all held twice.
+        make = _new_event
         events = tuple(
-            Event(first + i, r.time, r.type, r.unit, command, actor, r.cause, r.old, r.new, r.data)
-            for i, r in enumerate(records)
+            make(Event, (first + i, t, kind, unit, command, actor, cause, old, new, data))
+            for i, (t, kind, unit, cause, old, new, data) in enumerate(records)
         )
         state = self.state
         batch = None if immediate else self.batch

@@ -32,7 +32,7 @@ import array
 import math
 import random
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -81,6 +81,10 @@ ROLE_KIND: Mapping[str, PersonKind] = {
 CLAIMABLE = CLAIMABLE_ROLES
 
 _PRIORITY = {role: i for i, role in enumerate(ROLES)}
+
+#: An event record as a plain tuple, in :class:`~gridgov.records.Record`'s field order
+#: (what :func:`planned_records` gives the engine).
+StaffingRow = tuple[datetime, str, str, str, str | None, str | None, dict[str, Any]]
 
 
 @attrs.frozen
@@ -396,6 +400,32 @@ class Pools:
 # ---------------------------------------------------------------- roster
 
 
+class _Assignments(Mapping[str, tuple[Assignment, datetime]]):
+    """The roster's assignments, read-only: each busy person's :class:`Assignment`
+    and since when, made when read (the roster keeps plain tuples)."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: Mapping[str, tuple[str, str, str, datetime]]) -> None:
+        self._raw = raw
+
+    def __getitem__(self, person: str) -> tuple[Assignment, datetime]:
+        post, role, level, since = self._raw[person]
+        return Assignment(person, post, role, level), since
+
+    def __contains__(self, person: object) -> bool:
+        return person in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict(self)!r})"
+
+
 class Roster:
     """Who holds which emergency post now: the staffing state the engine keeps.
 
@@ -408,7 +438,10 @@ class Roster:
         self._city = city
         self._posts: dict[str, StaffPost] = {}
         self._holders: dict[str, tuple[str, ...]] = {}
-        self._assignment: dict[str, tuple[Assignment, datetime]] = {}
+        # person -> (post, role, level, since): plain tuples of strings and a
+        # time, which the collector stops tracking (an Assignment per busy
+        # person is made only when one is read, see :attr:`assignment`).
+        self._assignment: dict[str, tuple[str, str, str, datetime]] = {}
         self._back_since: dict[str, datetime] = {}
         self._shortfalls: dict[str, Shortfall] = {}
         self._drawn: Counter[str] = Counter()
@@ -418,7 +451,7 @@ class Roster:
         self._views = (
             MappingProxyType(self._posts),
             MappingProxyType(self._holders),
-            MappingProxyType(self._assignment),
+            _Assignments(self._assignment),
             MappingProxyType(self._back_since),
             MappingProxyType(self._shortfalls),
             MappingProxyType(self._drawn),
@@ -485,7 +518,7 @@ class Roster:
         return {
             "posts": dict(self._posts),
             "holders": {k: list(v) for k, v in self._holders.items() if v},
-            "assignment": dict(self._assignment),
+            "assignment": dict(self._views[2]),
             "back_since": dict(self._back_since),
             "shortfalls": dict(self._shortfalls),
             "drawn": {k: v for k, v in self._drawn.items() if v},
@@ -507,11 +540,15 @@ class Roster:
         # The commonest events (a journal replay is mostly these) are applied
         # directly, as the one-step plan of plan_of_event would be.
         if kind == "post.assigned":
-            self._assign(
-                Assignment(data["person"], data["post"], data["role"], data["level"]), event.time
-            )
+            self._assign_to(data["person"], data["post"], data["role"], data["level"], event.time)
         elif kind == "post.released":
             self._release(data["person"], data["post"], event.time)
+        elif kind == "post.opened":
+            post = StaffPost(
+                data["post"], data["role"], event.unit, data["community"], int(data["capacity"])
+            )
+            self._posts[post.id] = post
+            self._holders.setdefault(post.id, ())
         elif kind == "availability.changed":
             self._set_availability(dict(data["away"]), int(data["seed"]))
         else:
@@ -561,12 +598,18 @@ class Roster:
                 self._shortfalls.pop(shortfall.post, None)
 
     def _assign(self, assignment: Assignment, when: datetime) -> None:
-        person = assignment.person
-        self._holders[assignment.post] = (*self._holders.get(assignment.post, ()), person)
-        self._assignment[person] = (assignment, when)
-        employer = self._city.people[person].employer
-        if employer is not None and assignment.role != "front_line":
-            self._drawn[employer] += 1
+        a = assignment
+        self._assign_to(a.person, a.post, a.role, a.level, when)
+
+    def _assign_to(self, person: str, post: str, role: str, level: str, when: datetime) -> None:
+        holders = self._holders
+        held = holders.get(post)
+        holders[post] = (person,) if held is None else (*held, person)
+        self._assignment[person] = (post, role, level, when)
+        if role != "front_line":
+            employer = self._city.people[person].employer
+            if employer is not None:
+                self._drawn[employer] += 1
 
     def _release(self, person: str, post: str, when: datetime) -> None:
         held = self._assignment.pop(person, None)
@@ -576,9 +619,10 @@ class Roster:
         if seats is not None and person in seats:
             index = seats.index(person)
             self._holders[post] = seats[:index] + seats[index + 1 :]
-        employer = self._city.people[person].employer
-        if employer is not None and held[0].role != "front_line":
-            self._drawn[employer] -= 1
+        if held[1] != "front_line":
+            employer = self._city.people[person].employer
+            if employer is not None:
+                self._drawn[employer] -= 1
         self._back_since[person] = when
 
     def _copy(self) -> Roster:
@@ -604,8 +648,8 @@ class Roster:
             ],
             "holders": {k: list(v) for k, v in self._holders.items()},
             "assignment": {
-                person: [a.post, a.role, a.level, since.isoformat()]
-                for person, (a, since) in self._assignment.items()
+                person: [post, role, level, since.isoformat()]
+                for person, (post, role, level, since) in self._assignment.items()
             },
             "back_since": {p: when.isoformat() for p, when in self._back_since.items()},
             "shortfalls": [
@@ -633,7 +677,9 @@ class Roster:
         for person, (post, role, level, since) in data["assignment"].items():
             people[person]  # an unknown person is malformed data
             self._assignment[str(person)] = (
-                Assignment(str(person), str(post), str(role), str(level)),
+                str(post),
+                str(role),
+                str(level),
                 datetime.fromisoformat(since),
             )
         for person, when in data["back_since"].items():
@@ -708,7 +754,12 @@ def plan_of_event(event: EventLike) -> StaffingPlan:
 
 
 class _Draft:
-    """Mutable working state of one planning run."""
+    """Mutable working state of one planning run.
+
+    Assignments and releases are kept as plain tuples of strings (the
+    collector stops tracking them); :func:`plan_staffing` turns them into
+    the frozen plan's objects, the engine records them directly.
+    """
 
     def __init__(self, roster: Roster) -> None:
         self.roster = roster
@@ -717,39 +768,57 @@ class _Draft:
         self.drawn: Counter[str] = Counter()
         self.opened: dict[str, StaffPost] = {}
         self.closed: dict[str, None] = {}
-        self.releases: list[Release] = []
-        self.assignments: list[Assignment] = []
+        #: (person, post, reason)
+        self.releases: list[tuple[str, str, str]] = []
+        #: (person, post, role, level)
+        self.assignments: list[tuple[str, str, str, str]] = []
         self.fill_counts: Counter[str] = Counter()
         self.shortfalls: dict[str, Shortfall] = {}
         self.reinforcements: dict[tuple[str, str, str, str, str], list[int]] = {}
         self.cursors: dict[tuple[str, str, PersonKind], int] = {}
+        #: The most people each employer may give (by the rules' share).
+        self.caps: dict[str, int] = {}
+        #: Change in the number of front-line compounds per grid, sorted by grid.
+        self.hot: tuple[tuple[str, int], ...] = ()
 
     def is_busy(self, person: str) -> bool:
-        if person in self.busy or person in self.roster.unavailable:
+        if person in self.busy or person in self.roster._unavailable:
             return True
-        return person in self.roster.assignment and person not in self.freed
+        return person in self.roster._assignment and person not in self.freed
 
     def held(self, post: str) -> int:
         """Seats of ``post`` taken once this draft is applied."""
         if post in self.closed and post not in self.opened:
             return self.fill_counts[post]
-        current = sum(1 for p in self.roster.holders.get(post, ()) if p not in self.freed)
+        holders = self.roster._holders.get(post, ())
+        freed = self.freed
+        current = sum(1 for p in holders if p not in freed) if freed else len(holders)
         return current + self.fill_counts[post]
 
     def release(self, person: str, post: str, reason: str) -> None:
         self.freed.add(person)
-        self.releases.append(Release(person, post, reason))
-        employer = self.roster.city.people[person].employer
-        held = self.roster.assignment.get(person)
-        if employer is not None and held is not None and held[0].role != "front_line":
-            self.drawn[employer] -= 1
+        self.releases.append((person, post, reason))
+        held = self.roster._assignment.get(person)
+        if held is not None and held[1] != "front_line":
+            employer = self.roster.city.people[person].employer
+            if employer is not None:
+                self.drawn[employer] -= 1
 
     def post(self, post_id: str) -> StaffPost | None:
         if post_id in self.opened:
             return self.opened[post_id]
         if post_id in self.closed:
             return None
-        return self.roster.posts.get(post_id)
+        return self.roster._posts.get(post_id)
+
+    def closed_posts(self) -> tuple[str, ...]:
+        return tuple(p for p in self.closed if p not in self.opened)
+
+    def reinforcement_list(self) -> tuple[Reinforcement, ...]:
+        return tuple(
+            Reinforcement(fl, fu, tl, tu, role, counts[0], counts[1])
+            for (fl, fu, tl, tu, role), counts in self.reinforcements.items()
+        )
 
 
 def plan_staffing(
@@ -779,12 +848,67 @@ def plan_staffing(
         The plan: posts opened and closed, releases, assignments, shortfalls
         and reinforcement requests. Deterministic for the same inputs.
     """
+    draft = _plan(city, pools, roster, changes, rule, refill=refill, close=close)
+    return StaffingPlan(
+        opened=tuple(draft.opened.values()),
+        closed=draft.closed_posts(),
+        releases=tuple(Release(*r) for r in draft.releases),
+        assignments=tuple(Assignment(*a) for a in draft.assignments),
+        shortfalls=tuple(draft.shortfalls.values()),
+        reinforcements=draft.reinforcement_list(),
+        hot=draft.hot,
+    )
+
+
+def planned_records(
+    city: City,
+    pools: Pools,
+    roster: Roster,
+    changes: Mapping[str, tuple[str, str]],
+    rule: StaffingRule,
+    when: datetime,
+    *,
+    refill: bool = False,
+    close: Sequence[str] = (),
+) -> Iterator[StaffingRow]:
+    """The event records of :func:`plan_staffing`'s plan, as :func:`staffing_records`
+    gives them, without the plan's objects (what the engine commits).
+
+    The plan is made at once (its errors are raised here); its records are
+    made one at a time as they are read: read them before the roster changes.
+    """
+    draft = _plan(city, pools, roster, changes, rule, refill=refill, close=close)
+    return _rows(
+        draft.closed_posts(),
+        draft.releases,
+        draft.opened.values(),
+        draft.reinforcement_list(),
+        draft.assignments,
+        draft.shortfalls.values(),
+        draft.hot,
+        roster,
+        city.chain.city,
+        when,
+    )
+
+
+def _plan(
+    city: City,
+    pools: Pools,
+    roster: Roster,
+    changes: Mapping[str, tuple[str, str]],
+    rule: StaffingRule,
+    *,
+    refill: bool,
+    close: Sequence[str],
+) -> _Draft:
+    """:func:`plan_staffing`'s work, left in a draft."""
     draft = _Draft(roster)
     hot_zones = _front_line_zones(rule)
     hot_delta: Counter[str] = Counter()
     to_fill: list[str] = []
     for post_id in close:
-        if post_id in roster.posts:
+        if post_id in roster._posts:
             _close(draft, post_id, "its community is back to normal")
     for compound in sorted(changes):
         old, new = changes[compound]
@@ -793,15 +917,16 @@ def plan_staffing(
         if step:
             for grid in city.grids_of_compound(compound):
                 hot_delta[grid] += step
+    hot = roster._hot
     for grid in sorted(hot_delta):
-        before_hot = roster.hot[grid] > 0
-        after_hot = roster.hot[grid] + hot_delta[grid] > 0
+        before_hot = hot[grid] > 0
+        after_hot = hot[grid] + hot_delta[grid] > 0
         if after_hot and not before_hot:
             _front_line_on(draft, city, grid)
         elif before_hot and not after_hot:
             _close(draft, f"{grid}/front_line", f"no compound of {grid} needs front-line duty")
     if refill or draft.freed:
-        to_fill.extend(sorted(roster.shortfalls))
+        to_fill.extend(sorted(roster._shortfalls))
     seen: set[str] = set()
     ordered: list[str] = []
     for post_id in sorted(to_fill, key=lambda p: (_role_priority(draft, p), p)):
@@ -817,19 +942,8 @@ def plan_staffing(
             _front_line_fill(draft, city, wanted)
         else:
             _fill(draft, pools, wanted, rule)
-    reinforcements = tuple(
-        Reinforcement(fl, fu, tl, tu, role, counts[0], counts[1])
-        for (fl, fu, tl, tu, role), counts in draft.reinforcements.items()
-    )
-    return StaffingPlan(
-        opened=tuple(draft.opened.values()),
-        closed=tuple(p for p in draft.closed if p not in draft.opened),
-        releases=tuple(draft.releases),
-        assignments=tuple(draft.assignments),
-        shortfalls=tuple(draft.shortfalls.values()),
-        reinforcements=reinforcements,
-        hot=tuple(sorted((g, d) for g, d in hot_delta.items() if d)),
-    )
+    draft.hot = tuple(sorted((g, d) for g, d in hot_delta.items() if d))
+    return draft
 
 
 def _repost(
@@ -837,19 +951,20 @@ def _repost(
 ) -> list[str]:
     """Stage the posts of ``compound`` going from zone ``old`` to ``new``; returns those to fill."""
     roster = draft.roster
+    posts = roster._posts
     before = {p.id: p for p in required_posts(city, compound, old, rule)}
     after = {p.id: p for p in required_posts(city, compound, new, rule)}
     for post_id in before.keys() - after.keys():
         # A task completed on the board is already gone.
-        if post_id in roster.posts:
+        if post_id in posts:
             _close(draft, post_id, f"{compound} is {new}")
     to_fill: list[str] = []
     for post_id, post in after.items():
-        current = roster.posts.get(post_id)
+        current = posts.get(post_id)
         if current == post:
             continue
         draft.opened[post_id] = post
-        holders = roster.holders.get(post_id, ())
+        holders = roster._holders.get(post_id, ())
         # A smaller post lets its latest comers go first.
         for extra in holders[post.capacity :][::-1]:
             draft.release(extra, post_id, f"{post_id} needs {post.capacity}")
@@ -864,15 +979,17 @@ def _role_priority(draft: _Draft, post_id: str) -> int:
 
 def _close(draft: _Draft, post_id: str, reason: str) -> None:
     draft.closed[post_id] = None
-    for person in draft.roster.holders.get(post_id, ()):
+    for person in draft.roster._holders.get(post_id, ()):
         draft.release(person, post_id, reason)
-    if post_id in draft.roster.shortfalls:
-        old = draft.roster.shortfalls[post_id]
+    old = draft.roster._shortfalls.get(post_id)
+    if old is not None:
         draft.shortfalls[post_id] = attrs.evolve(old, missing=0, reason=reason)
 
 
 def _grid_workers(city: City, grid: str) -> list[str]:
-    return [p for p in city.people_at_post(grid) if city.people[p].kind is PersonKind.GRID_WORKER]
+    people = city.people
+    worker = PersonKind.GRID_WORKER
+    return [p for p in city.people_at_post(grid) if people[p].kind is worker]
 
 
 def _front_line_on(draft: _Draft, city: City, grid: str) -> None:
@@ -883,34 +1000,41 @@ def _front_line_on(draft: _Draft, city: City, grid: str) -> None:
         f"{grid}/front_line", "front_line", grid, city.community_of(grid), len(workers)
     )
     draft.opened[post.id] = post
-    _front_line_fill(draft, city, post)
+    _front_line_fill(draft, city, post, workers)
 
 
-def _front_line_fill(draft: _Draft, city: City, post: StaffPost) -> None:
+def _front_line_fill(
+    draft: _Draft, city: City, post: StaffPost, workers: list[str] | None = None
+) -> None:
     """Switch the grid's own free workers to front-line duty; the seats of those away
     or busy elsewhere are a recorded shortfall, never a silent gap."""
-    for person in _grid_workers(city, post.unit):
-        if draft.held(post.id) >= post.capacity:
+    post_id, capacity = post.id, post.capacity
+    held = draft.held(post_id)
+    busy = draft.busy
+    add = draft.assignments.append
+    filled = 0
+    for person in _grid_workers(city, post.unit) if workers is None else workers:
+        if held + filled >= capacity:
             break
         if draft.is_busy(person):
             continue
-        draft.busy.add(person)
-        draft.assignments.append(Assignment(person, post.id, "front_line", "grid"))
-        draft.fill_counts[post.id] += 1
-    missing = post.capacity - draft.held(post.id)
-    known = draft.roster.shortfalls.get(post.id)
+        busy.add(person)
+        add((person, post_id, "front_line", "grid"))
+        filled += 1
+    draft.fill_counts[post_id] += filled
+    missing = capacity - (held + filled)
+    known = draft.roster._shortfalls.get(post_id)
     if missing > 0:
-        draft.shortfalls[post.id] = Shortfall(
-            post.id,
+        draft.shortfalls[post_id] = Shortfall(
+            post_id,
             post.role,
             post.unit,
             post.community,
             missing,
-            f"{missing} of the {post.capacity} grid workers of {post.unit} are away or "
-            "on other posts",
+            f"{missing} of the {capacity} grid workers of {post.unit} are away or on other posts",
         )
     elif known is not None:
-        draft.shortfalls[post.id] = attrs.evolve(
+        draft.shortfalls[post_id] = attrs.evolve(
             known, missing=0, reason=f"every grid worker of {post.unit} is on front-line duty"
         )
 
@@ -920,73 +1044,107 @@ def _fill(draft: _Draft, pools: Pools, post: StaffPost, rule: StaffingRule) -> N
     people = roster.city.people
     organisations = roster.city.organisations
     kind = ROLE_KIND.get(post.role, PersonKind.IN_SERVICE_MEMBER)
-    need = post.capacity - draft.held(post.id)
+    post_id, role, community = post.id, post.role, post.community
+    need = post.capacity - draft.held(post_id)
     if need <= 0:
-        if post.id in roster.shortfalls:
-            draft.shortfalls[post.id] = attrs.evolve(
-                roster.shortfalls[post.id], missing=0, reason="every seat is taken"
+        if post_id in roster._shortfalls:
+            draft.shortfalls[post_id] = attrs.evolve(
+                roster._shortfalls[post_id], missing=0, reason="every seat is taken"
             )
         return
+    busy, unavailable, assigned, freed = (
+        draft.busy,
+        roster._unavailable,
+        roster._assignment,
+        draft.freed,
+    )
+    drawn_before, drawn, caps = roster._drawn, draft.drawn, draft.caps
+    add = draft.assignments.append
+    share = rule.max_staff_share
     levels = rule.pools
     levels_used = levels[0]
     requested: list[int] = []
+    filled = 0
     for depth, level in enumerate(levels):
         if need <= 0:
             break
         if depth:
             requested.append(need)
-        pool = pools.candidates(level, post.community, kind)
+        pool = pools.candidates(level, community, kind)
         key = (
             level,
-            post.community
+            community
             if level in ("community", "big_party_committee", "street")
-            else pools.anchor(level, post.community),
+            else pools.anchor(level, community),
             kind,
         )
         index = draft.cursors.get(key, 0)
-        while need > 0 and index < len(pool):
+        size = len(pool)
+        while need > 0 and index < size:
             person = pool[index]
             index += 1
-            if draft.is_busy(person):
+            if (
+                person in busy
+                or person in unavailable
+                or (person in assigned and person not in freed)
+            ):
                 continue
             employer = people[person].employer
             if employer is not None:
-                org = organisations[employer]
-                cap = math.floor(org.staff * rule.max_staff_share)
-                if roster.drawn[employer] + draft.drawn[employer] >= cap:
+                cap = caps.get(employer)
+                if cap is None:
+                    cap = caps[employer] = math.floor(organisations[employer].staff * share)
+                if drawn_before[employer] + drawn[employer] >= cap:
                     continue
-                draft.drawn[employer] += 1
-            draft.busy.add(person)
-            draft.assignments.append(Assignment(person, post.id, post.role, level))
-            draft.fill_counts[post.id] += 1
+                drawn[employer] += 1
+            busy.add(person)
+            add((person, post_id, role, level))
+            filled += 1
             levels_used = level
             need -= 1
         draft.cursors[key] = index
+    draft.fill_counts[post_id] += filled
+    _fill_outcome(draft, pools, post, kind, levels, requested, need, levels_used)
+
+
+def _fill_outcome(
+    draft: _Draft,
+    pools: Pools,
+    post: StaffPost,
+    kind: PersonKind,
+    levels: Sequence[str],
+    requested: list[int],
+    need: int,
+    levels_used: str,
+) -> None:
+    """Record what filling ``post`` asked up the chain and what it left empty."""
+    post_id, community = post.id, post.community
     for depth, asked in enumerate(requested):
         lower, upper = levels[depth], levels[depth + 1]
         hop = (
             lower,
-            pools.anchor(lower, post.community),
+            pools.anchor(lower, community),
             upper,
-            pools.anchor(upper, post.community),
+            pools.anchor(upper, community),
             post.role,
         )
         counts = draft.reinforcements.setdefault(hop, [0, 0])
         counts[0] += asked
         counts[1] += asked - max(need, 0)
+    shortfalls = draft.roster._shortfalls
     if need > 0:
         tried = ", ".join(levels)
-        draft.shortfalls[post.id] = Shortfall(
-            post.id,
+        draft.shortfalls[post_id] = Shortfall(
+            post_id,
             post.role,
             post.unit,
-            post.community,
+            community,
             need,
             f"no free {kind.value.replace('_', ' ')} left in the pools tried ({tried})",
         )
-    elif post.id in roster.shortfalls:
-        draft.shortfalls[post.id] = attrs.evolve(
-            roster.shortfalls[post.id], missing=0, reason=f"filled from the {levels_used} pool"
+    elif post_id in shortfalls:
+        draft.shortfalls[post_id] = attrs.evolve(
+            shortfalls[post_id], missing=0, reason=f"filled from the {levels_used} pool"
         )
 
 
@@ -1009,21 +1167,46 @@ def staffing_records(
         city_unit: the city's unit id (the unit of ``front_line.changed``).
         when: the time of the events.
     """
-    out: list[Record] = []
-    posts = roster.posts
-    for post_id in staffing.closed:
+    rows = _rows(
+        staffing.closed,
+        [(r.person, r.post, r.reason) for r in staffing.releases],
+        staffing.opened,
+        staffing.reinforcements,
+        [(a.person, a.post, a.role, a.level) for a in staffing.assignments],
+        staffing.shortfalls,
+        staffing.hot,
+        roster,
+        city_unit,
+        when,
+    )
+    return [Record(*row) for row in rows]
+
+
+def _rows(
+    closed: Iterable[str],
+    releases: Iterable[tuple[str, str, str]],
+    opened: Iterable[StaffPost],
+    reinforcements: Iterable[Reinforcement],
+    assignments: Iterable[tuple[str, str, str, str]],
+    shortfalls: Iterable[Shortfall],
+    hot: tuple[tuple[str, int], ...],
+    roster: Roster,
+    city_unit: str,
+    when: datetime,
+) -> Iterator[StaffingRow]:
+    """The records of a plan's parts, one at a time (see :func:`staffing_records`)."""
+    posts = roster._posts
+    for post_id in closed:
         post = posts[post_id]
         data: dict[str, Any] = {"post": post_id, "role": post.role}
-        out.append(
-            Record(
-                when, "post.closed", post.unit, f"{post.role} no longer needed", None, None, data
-            )
-        )
-    for release in staffing.releases:
-        post = posts[release.post]
-        data = {"person": release.person, "post": release.post, "role": post.role}
-        out.append(Record(when, "post.released", post.unit, release.reason, None, None, data))
-    for post in staffing.opened:
+        yield (when, "post.closed", post.unit, f"{post.role} no longer needed", None, None, data)
+    for person, post_id, reason in releases:
+        post = posts[post_id]
+        data = {"person": person, "post": post_id, "role": post.role}
+        yield (when, "post.released", post.unit, reason, None, None, data)
+    new_posts: dict[str, StaffPost] = {}
+    for post in opened:
+        new_posts[post.id] = post
         data = {
             "post": post.id,
             "role": post.role,
@@ -1032,41 +1215,40 @@ def staffing_records(
             "task": post.role in CLAIMABLE,
         }
         cause = f"{post.role} needed at {post.unit}"
-        out.append(Record(when, "post.opened", post.unit, cause, None, None, data))
-    for hop in staffing.reinforcements:
+        yield (when, "post.opened", post.unit, cause, None, None, data)
+    for hop in reinforcements:
         asked: dict[str, Any] = {"to": hop.to_unit, "level": hop.to_level, "role": hop.role}
         asked["requested"] = hop.requested
         cause = f"{hop.from_level} pool ran dry"
-        out.append(Record(when, "reinforcement.requested", hop.from_unit, cause, None, None, asked))
+        yield (when, "reinforcement.requested", hop.from_unit, cause, None, None, asked)
         answer: dict[str, Any] = {"to": hop.from_unit, "level": hop.from_level, "role": hop.role}
         answer.update(requested=hop.requested, granted=hop.granted)
         cause = f"answer to {hop.from_unit}"
-        out.append(Record(when, "reinforcement.answered", hop.to_unit, cause, None, None, answer))
-    opened = {p.id: p for p in staffing.opened}
-    for assignment in staffing.assignments:
-        serving = opened.get(assignment.post) or posts.get(assignment.post)
-        unit = serving.unit if serving is not None else assignment.post
-        data = {
-            "person": assignment.person,
-            "post": assignment.post,
-            "role": assignment.role,
-            "level": assignment.level,
-        }
-        cause = f"{assignment.role} from the {assignment.level} pool"
-        out.append(Record(when, "post.assigned", unit, cause, None, None, data))
-    for shortfall in staffing.shortfalls:
+        yield (when, "reinforcement.answered", hop.to_unit, cause, None, None, answer)
+    # One cause string per role and level, one unit lookup per post.
+    causes: dict[tuple[str, str], str] = {}
+    units: dict[str, str] = {}
+    for person, post_id, role, level in assignments:
+        at = units.get(post_id)
+        if at is None:
+            serving = new_posts.get(post_id) or posts.get(post_id)
+            at = units[post_id] = serving.unit if serving is not None else post_id
+        said = causes.get((role, level))
+        if said is None:
+            said = causes[(role, level)] = f"{role} from the {level} pool"
+        data = {"person": person, "post": post_id, "role": role, "level": level}
+        yield (when, "post.assigned", at, said, None, None, data)
+    open_shortfalls = roster._shortfalls
+    for shortfall in shortfalls:
         if shortfall.missing == 0:
             kind = "shortfall.closed"
         else:
-            kind = (
-                "shortfall.updated" if shortfall.post in roster.shortfalls else "shortfall.opened"
-            )
-        out.append(_shortfall_record(when, kind, shortfall, shortfall.reason))
-    if staffing.hot:
-        data = {"grids": {g: d for g, d in staffing.hot}}
+            kind = "shortfall.updated" if shortfall.post in open_shortfalls else "shortfall.opened"
+        yield _shortfall_record(when, kind, shortfall, shortfall.reason)
+    if hot:
+        data = {"grids": {g: d for g, d in hot}}
         cause = "compounds needing front-line duty changed"
-        out.append(Record(when, "front_line.changed", city_unit, cause, None, None, data))
-    return out
+        yield (when, "front_line.changed", city_unit, cause, None, None, data)
 
 
 def _shortfall_record(when: datetime, kind: str, shortfall: Shortfall, why: str) -> Record:
