@@ -22,7 +22,7 @@ import contextlib
 import heapq
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, tzinfo
-from itertools import repeat
+from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -36,10 +36,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ESCALATED",
+    "FAR",
     "FED_BACK",
     "MOVE",
     "OPENED",
     "OVERDUE",
+    "PLAIN",
     "PUBLISHED",
     "SCORED",
     "STEP",
@@ -50,7 +52,7 @@ __all__ = [
 ]
 
 #: What a flat record makes, by its first entry (the desk keeps one maker each).
-OPENED, STEP, SCORED, MOVE, ESCALATED, OVERDUE, FED_BACK, PUBLISHED = range(8)
+OPENED, STEP, SCORED, MOVE, ESCALATED, OVERDUE, FED_BACK, PUBLISHED, PLAIN = range(9)
 #: Entries of a flat record in a ticket's history, the maker's number included.
 WIDTHS = {
     OPENED: 9,
@@ -61,7 +63,13 @@ WIDTHS = {
     OVERDUE: 10,
     FED_BACK: 11,
     PUBLISHED: 12,
+    PLAIN: 9,
 }
+#: In a flat record, a due time at or after this means none (a run keeps "no
+#: limit" as a time far in the future, so that a step needs no test for it).
+FAR = 2**61
+_FAR = FAR
+_NO_DUE = 2**62
 
 #: The lowest time: no step seen yet.
 _NEVER = -(2**63)
@@ -88,7 +96,9 @@ _ACTIONS = {
     "publish": _PUBLISH,
 }
 #: A fast step, looked up once per state and trigger (see :meth:`Tables.rows`).
-Entry = tuple[str, "int | None", tuple["bool | None", "bool | None"], int, dict[str, Any]]
+Entry = tuple[
+    str, int, tuple["bool | None", "bool | None"], int, dict[str, Any], tuple[str, str, str, str]
+]
 #: A ticket's record as the desk keeps it (``gridgov.tickets``' mutable record).
 Live = Any
 
@@ -132,7 +142,7 @@ class Tables:
         self._desk = desk
         self._limits: dict[tuple[str, str], dict[str, int | None]] = {}
         self._rows: dict[tuple[str, str], dict[str, dict[str, Entry]]] = {}
-        self._breaches: dict[tuple[str, str], dict[str, tuple[str, str, int | None]]] = {}
+        self._breaches: dict[tuple[str, str], dict[str, tuple[str, str, int]]] = {}
         #: (unit, category) -> what classification records: data, cause, hops up.
         self.routes: dict[tuple[str, str], tuple[tuple[tuple[str, str], ...], str, Hops]] = {}
         #: (origin, handler) -> the hops feedback makes down to the origin.
@@ -140,9 +150,9 @@ class Tables:
 
     def rows(self, category: str, mode: str) -> dict[str, dict[str, Entry]]:
         """State -> fast trigger -> everything a step needs, for ``category`` in ``mode``:
-        (new state, its limit in microseconds or None, the on-time flag when
-        not breached and when breached, what to record, the new state's row,
-        the step's (state, new state, trigger))."""
+        (new state, its limit in microseconds (far when none), the on-time flag
+        when not breached and when breached, what to record, the new state's
+        row, the step's (state, new state, trigger, mode))."""
         found = self._rows.get((category, mode))
         if found is None:
             limits = self.limits(category, mode)
@@ -150,21 +160,22 @@ class Tables:
             for state, nexts in self.fast_next.items():
                 flags = (True, False) if state in _STEP_STATES else (None, None)
                 for trigger, new in nexts.items():
+                    limit = limits[new]
                     found[state][trigger] = (
-                        new, limits[new], flags, _ACTIONS[trigger], found[new],
+                        new, _NO_DUE if limit is None else limit, flags, _ACTIONS[trigger],
+                        found[new], (state, new, trigger, mode),
                     )  # fmt: skip
         return found
 
-    def breaches(self, category: str, mode: str) -> dict[str, tuple[str, str, int | None]]:
+    def breaches(self, category: str, mode: str) -> dict[str, tuple[str, str, int]]:
         """State -> (the limit's key, the rule in words, the limit again) for a limit
         set in ``mode`` breaching while the situation still asks for ``mode``."""
         found = self._breaches.get((category, mode))
         if found is None:
-            limits = self.limits(category, mode)
             found = self._breaches[category, mode] = {
-                state: (*self._desk._fired(category, mode, state), limits[state])
-                for state in TICKET_STATES
-                if limits[state] is not None
+                state: (*self._desk._fired(category, mode, state), limit)
+                for state, limit in self.limits(category, mode).items()
+                if limit is not None
             }
         return found
 
@@ -247,197 +258,214 @@ def play(
             "times, tickets, triggers and data must have the same length",
             reason="lengths differ",
         )
+    times = _times(at, kit.micros)
     stream = _Stream(desk, kit, tz)
     done = False
     try:
         with gc_paused() if pause_gc else contextlib.nullcontext():
             given = repeat(None, count) if data is None else data
-            _loop(stream, zip(at, tickets, triggers, given, strict=True))
+            _loop(stream, zip(times, tickets, triggers, given, strict=True))
         done = True
     finally:
         _finish(stream, done)
     return kit.changes(stream.out)
 
 
-def _loop(stream: _Stream, steps: Iterator[tuple[Any, str, str, Any]]) -> None:
-    """Every step of the stream, in one loop: the ticket in hand has its fields in
-    local variables while its steps follow one another; each step is one lookup
-    of what it does (:meth:`Tables.rows`)."""
-    desk, kit, tables, tz = stream.desk, stream.kit, stream.tables, stream.tz
-    records, out, touched = desk._tickets, stream.out, stream.touched.append
-    floor = _NEVER if stream.floor is None else stream.floor
-    parents, low_score, micros = tables.parents, desk.rule.low_score, kit.micros
-    routes, routes_down = tables.routes, tables.routes_down
-    live: Live = None
-    tid: str | None = None
-    # The ticket in hand (meaningful while ``live`` is not None).
-    state = unit = mode = asked = category = ""
-    due: int | None = None
-    updated = escalations = start = timed = 0
-    breached = False
-    ltz = tz
-    history: list[Any] = []
-    note: Any = None
-    row: dict[str, Entry] = {}
+def _times(at: Sequence[int | datetime], micros: Callable[[datetime], int]) -> Sequence[int]:
+    """Every step's time in microseconds, all checked before the first step.
+
+    Raises:
+        ClockError: a datetime has no time zone.
+    """
+    tolist = getattr(at, "tolist", None)
+    if tolist is not None:  # an array of integers
+        at = tolist()
+    if set(map(type, at)) <= {int}:
+        return at  # type: ignore[return-value]
+    return [when if when.__class__ is int else micros(when) for when in at]  # type: ignore[arg-type]
+
+
+def _loop(stream: _Stream, steps: Iterator[tuple[int, str, str, Any]]) -> None:
+    """Every step of the stream: openings here, each run of a ticket's steps in :func:`_run`."""
+    records, touched = stream.desk._tickets, stream.touched.append
+    pending = next(steps, None)
+    while pending is not None:
+        now, tid, trigger, given = pending
+        live = records.get(tid)
+        if live is None:
+            live = _open(stream, tid, trigger, now, given)
+            pending = next(steps, None)
+            if live is None:
+                continue
+            touched(live)
+            if pending is None or pending[1] != tid:
+                continue
+        else:
+            touched(live)
+        pending = _run(stream, live, pending, steps)
+
+
+def _run(
+    stream: _Stream, live: Live, first: tuple[int, str, str, Any], steps: Iterator[Any]
+) -> tuple[int, str, str, Any] | None:
+    """The steps of ``live`` from ``first`` on while they are its own, its fields in
+    local variables, each step one lookup of what it does (:meth:`Tables.rows`);
+    returns the next ticket's first step (None: the stream is done)."""
+    desk, tables, tz, out = stream.desk, stream.tables, stream.tz, stream.out
+    tid, category, history, low_score = live.id, live.category, live.history, desk.rule.low_score
+    state, unit, mode, updated, breached = (
+        live.state, live.unit, live.mode, live.updated_us, live.breached
+    )  # fmt: skip
+    due = _NO_DUE if live.due_us is None else live.due_us
+    # Whether the stream counts the ticket as timed (settled when the run ends).
+    had, ltz = due < _FAR, live.tz
+    note, start, routes, downs = history.extend, len(history), tables.routes, tables.routes_down
+    # No zone or mode changes during a stream: the situation is asked once per run.
+    asked = desk._mode(live.compound or live.origin)
+    row = tables.rows(category, asked)[state]
+    following = None
     try:
-        for now, t, trigger, given in steps:
+        for now, t, trigger, given in chain((first,), steps):
             if t is not tid and t != tid:
-                if live is not None:  # put the ticket in hand back
-                    live.state, live.unit, live.due_us, live.mode = state, unit, due, mode
-                    live.updated_us, live.breached, live.tz = updated, breached, ltz
-                    live.escalations, live._view = escalations, None
-                    if len(history) > start:
-                        out += (history, start, len(history))
-                    if updated > stream.latest:
-                        stream.latest = updated
-                    live = None
-                tid = t
-                found = records.get(t)
-                if found is None:
-                    if now.__class__ is not int:
-                        now = micros(now)
-                    stream.timed += timed
-                    timed = 0
-                    found = _open(stream, t, trigger, now, given)
-                    if found is None:
-                        tid = None  # opened (or refused) by the planners
-                        continue
-                    step = False
-                else:
-                    step = True
-                live = found
-                touched(live)
-                category, state, unit = live.category, live.state, live.unit
-                due, updated, breached, mode = (
-                    live.due_us,
-                    live.updated_us,
-                    live.breached,
-                    live.mode,
-                )
-                escalations, ltz, history = live.escalations, live.tz, live.history
-                note, start = history.extend, len(history)
-                # No zone or mode changes during a stream: the situation is asked
-                # once per run of a ticket's steps.
-                asked = desk._mode(live.compound or live.origin)
-                row = tables.rows(category, asked)[state]
-                if not step:
-                    continue
-            if now.__class__ is not int:
-                now = micros(now)
-            if due is not None and due <= now:
-                breach = tables.breaches(category, asked).get(state)
-                if breach is not None and (mode is asked or mode == asked):
-                    key, fired, limit = breach
-                    while due is not None and due <= now:
-                        when = due if due > floor else floor
-                        parent = parents[unit]
-                        if parent is None:
-                            note((
-                                OVERDUE, "ticket.overdue", tid, unit, when, ltz,
-                                state, key, fired, due,
-                            ))  # fmt: skip
-                            due = None
-                        else:
-                            later = None if limit is None else due + limit
-                            note((
-                                ESCALATED, "ticket.escalated", tid, parent, when, ltz,
-                                unit, state, key, fired, due, asked, later,
-                            ))  # fmt: skip
-                            unit, due = parent, later
-                            escalations += 1
-                        if due is None:
-                            timed -= 1
-                        updated = when
-                else:  # the first breach under a limit set in another mode
-                    live.escalations = escalations
-                    stream.timed += timed
-                    timed = 0
-                    unit, due, mode = _breaches(stream, live, now, state, unit, due, mode, asked)
-                    escalations, updated = live.escalations, live.updated_us
-                breached = True
+                following = (now, t, trigger, given)
+                break
+            if due <= now:
+                stream.timed += 1 - had
+                unit, due, mode, updated = _climb(stream, live, now, state, unit, due, mode, asked)
+                had, breached = due < _FAR, True
             entry = row.get(trigger)
             if (
                 entry is None
                 or now < updated
-                or (
-                    entry[3] == _SCORE
-                    if not given
-                    else entry[3] != _SCORE
-                    or len(given) != 1
-                    or (score := given.get("score")).__class__ is not int
-                    or not low_score <= score <= 5
-                )
-            ):
-                # Through the planners, as one call would do it (or its refusal).
-                live.state, live.unit, live.due_us, live.mode = state, unit, due, mode
-                live.updated_us, live.breached, live.tz = updated, breached, ltz
-                live.escalations = escalations
+                or (entry[3] == _SCORE if not given else _not_whole(entry, given, low_score))
+            ):  # through the planners, as one call would do it (or its refusal)
                 if len(history) > start:
                     out += (history, start, len(history))
-                stream.timed += timed
-                timed = 0
-                _slow(stream, tid, trigger, now, given)
-                state, unit, due, mode = live.state, live.unit, live.due_us, live.mode
-                updated, breached, ltz = live.updated_us, live.breached, live.tz
-                escalations, history = live.escalations, live.history
-                note, start = history.extend, len(history)
-                category = live.category  # classification may change it
-                row = tables.rows(category, asked)[state]
+                fields = (state, unit, due, mode, updated, breached, ltz, had)
+                state, unit, due, mode, updated, breached, ltz, had = _detour(
+                    stream, live, trigger, now, given, fields
+                )
+                category, history = live.category, live.history  # classifying may change it
+                note, start, row = history.extend, len(history), tables.rows(category, asked)[state]
                 continue
-            new, limit, flags, action, row = entry
-            on_time = flags[breached]
-            before = due
-            due = None if limit is None else now + limit
+            new, limit, flags, action, row, shared = entry
+            on_time, due = flags[breached], now + limit
             if action == _PLAIN:
-                note((
-                    STEP, "ticket.step", tid, unit, now, tz, state, new,
-                    trigger, on_time, None, asked, due, None,
-                ))  # fmt: skip
+                note((PLAIN, "ticket.step", tid, unit, now, tz, on_time, due, shared))
             elif action == _CLASSIFY:
                 route = routes.get((unit, category)) or tables.route_up(unit, category)
-                note((
-                    STEP, "ticket.step", tid, unit, now, tz, state, new,
-                    trigger, on_time, route[0], asked, due, route[1],
-                ))  # fmt: skip
+                note((STEP, "ticket.step", tid, unit, now, tz, state, new, trigger, on_time))
+                note((route[0], asked, due, route[1]))
                 for hop in route[2]:
                     note((MOVE, "ticket.transferred", tid, *hop, now, tz))
                     unit = hop[0]
             elif action == _FEED_BACK:
-                note((
-                    FED_BACK, "ticket.step", tid, unit, now, tz, state, new,
-                    on_time, asked, due,
-                ))  # fmt: skip
-                live.handler, live.result = unit, ""
-                origin = live.origin
-                hops = routes_down.get((origin, unit))
-                for hop in hops if hops is not None else tables.route_down(origin, unit):
+                note((FED_BACK, "ticket.step", tid, unit, now, tz, state, new, on_time, asked, due))
+                live.handler, live.result, origin = unit, "", live.origin
+                hops = downs.get((origin, unit))
+                for hop in tables.route_down(origin, unit) if hops is None else hops:
                     note((MOVE, "ticket.returned", tid, *hop, now, tz))
                 unit = origin
             elif action == _SCORE:
-                note((
-                    SCORED, "ticket.scored", tid, unit, now, tz, state, new,
-                    on_time, score, live.low_scores, asked, due,
-                ))  # fmt: skip
-                live.score = score
+                live.score = score = given["score"]
+                note((SCORED, "ticket.scored", tid, unit, now, tz, state, new, on_time, score))
+                note((live.low_scores, asked, due))
             else:  # publish
                 summary = f"{live.summary} -> {live.result}" if live.result else live.summary
-                note((
-                    PUBLISHED, "ticket.step", tid, unit, now, tz, state, new,
-                    on_time, summary, asked, due,
-                ))  # fmt: skip
-            if (due is None) is not (before is None):
-                timed += 1 if before is None else -1
+                note((PUBLISHED, "ticket.step", tid, unit, now, tz, state, new, on_time, summary))
+                note((asked, due))
             state, updated, breached, mode, ltz = new, now, False, asked, tz
     finally:
-        if live is not None:
-            live.state, live.unit, live.due_us, live.mode = state, unit, due, mode
-            live.updated_us, live.breached, live.tz = updated, breached, ltz
-            live.escalations, live._view = escalations, None
-            if len(history) > start:
-                out += (history, start, len(history))
-            if updated > stream.latest:
-                stream.latest = updated
-        stream.timed += timed
+        if len(history) > start:
+            out += (history, start, len(history))
+        stream.timed += (due < _FAR) - had
+        _hand_back(live, state, unit, due, mode, updated, breached, ltz)
+        if updated > stream.latest:
+            stream.latest = updated
+    return following
+
+
+def _detour(
+    stream: _Stream,
+    live: Live,
+    trigger: str,
+    now: int,
+    given: Mapping[str, Any] | None,
+    fields: tuple[str, str, int, str, int, bool, tzinfo, bool],
+) -> tuple[str, str, int, str, int, bool, tzinfo, bool]:
+    """A step of the ticket in hand through the planners (:func:`_slow`): its fields
+    (state, unit, due, mode, latest time, breached, time zone, counted as timed)
+    handed back to its record before, taken again after."""
+    state, unit, due, mode, updated, breached, tz, had = fields
+    stream.timed += (due < _FAR) - had
+    _hand_back(live, state, unit, due, mode, updated, breached, tz)
+    _slow(stream, live.id, trigger, now, given)
+    due = _NO_DUE if live.due_us is None else live.due_us
+    return (
+        live.state, live.unit, due, live.mode, live.updated_us, live.breached, live.tz,
+        due < _FAR,
+    )  # fmt: skip
+
+
+def _not_whole(entry: Entry, given: Mapping[str, Any], low_score: int) -> bool:
+    """Whether a step with data is not a score the stream decides (a whole, not low one)."""
+    if entry[3] != _SCORE or len(given) != 1:
+        return True
+    score = given.get("score")
+    return score.__class__ is not int or not low_score <= score <= 5
+
+
+def _hand_back(
+    live: Live,
+    state: str,
+    unit: str,
+    due: int,
+    mode: str,
+    updated: int,
+    breached: bool,
+    tz: tzinfo,
+) -> None:
+    """Put the fields a run kept in local variables back into the ticket's record."""
+    live.state, live.unit, live.mode, live.updated_us = state, unit, mode, updated
+    live.due_us = due if due < _FAR else None
+    live.breached, live.tz, live._view = breached, tz, None
+
+
+def _climb(
+    stream: _Stream,
+    live: Live,
+    now: int,
+    state: str,
+    unit: str,
+    due: int,
+    mode: str,
+    asked: str,
+) -> tuple[str, int, str, int]:
+    """Every breach of the ticket in hand up to ``now``, recorded (as :func:`_breaches`);
+    returns its unit, due time (far when none), mode and latest time after them."""
+    breach = stream.tables.breaches(live.category, asked).get(state)
+    if breach is None or mode != asked:  # a limit set in another mode: the general way
+        unit, after, mode = _breaches(stream, live, now, state, unit, due, mode, asked)
+        return unit, _NO_DUE if after is None else after, mode, live.updated_us
+    key, fired, limit = breach
+    floor = _NEVER if stream.floor is None else stream.floor
+    tid, tz, note, parents = live.id, live.tz, live.history.extend, stream.tables.parents
+    when = due
+    while due <= now:
+        when = due if due > floor else floor
+        parent = parents[unit]
+        if parent is None:
+            note((OVERDUE, "ticket.overdue", tid, unit, when, tz, state, key, fired, due))
+            due = _NO_DUE
+            stream.timed -= 1
+        else:
+            later = due + limit
+            note((ESCALATED, "ticket.escalated", tid, parent, when, tz, unit, state, key))
+            note((fired, due, asked, later))
+            unit, due = parent, later
+            live.escalations += 1
+    live.updated_us = when
+    return unit, due, asked, when
 
 
 def _open(

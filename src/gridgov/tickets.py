@@ -52,10 +52,12 @@ import attrs
 
 from gridgov._ticket_stream import (
     ESCALATED,
+    FAR,
     FED_BACK,
     MOVE,
     OPENED,
     OVERDUE,
+    PLAIN,
     PUBLISHED,
     SCORED,
     STEP,
@@ -444,7 +446,8 @@ def _dt_or_none(micros: int | None, tz: tzinfo) -> datetime | None:
 
 
 def _iso_us(micros: int | None, tz: tzinfo) -> str | None:
-    return None if micros is None else _dt(micros, tz).isoformat()
+    """The time as ISO text; None for none (in a stream's flat records, also a far time)."""
+    return None if micros is None or micros >= FAR else _dt(micros, tz).isoformat()
 
 
 _LIVE_FIELDS = (
@@ -1463,6 +1466,29 @@ class TicketDesk(_StepPlanner):
         changes: Changes = _play_stream(self, at, tickets, triggers, data, tz, _KIT, pause_gc)
         return changes
 
+    def prepare(self) -> None:
+        """Build now the lookup tables a stream of steps (``StandaloneDesk.play``) uses:
+        for every grid and category the route classification takes, for every
+        unit above a grid the way feedback comes back down, the limits of every
+        category and mode. Otherwise each is built the first time a ticket needs
+        it; a desk that will take many tickets from all over the city can pay
+        for them once, up front (under a second for Jiamusi's 8,886 grids).
+        """
+        tables = self._stream_tables()
+        chain = self.city.chain
+        for unit in chain:
+            for category in self.rule.categories:
+                if (unit, category) not in tables.routes:
+                    tables.route_up(unit, category)
+        for grid in tables.grids:
+            for unit in chain.chain_of_command(grid):
+                if (grid, unit) not in tables.routes_down:
+                    tables.route_down(grid, unit)
+        for category in self.rule.categories:
+            for mode in TICKET_MODES:
+                tables.rows(category, mode)
+                tables.breaches(category, mode)
+
     def _stream_tables(self) -> Tables:
         """The tables streams look up, made on the first stream."""
         if self._tables is None:
@@ -1562,6 +1588,20 @@ def _make_step(
     data["due"] = _iso_us(due, tz)
     why = cause if cause is not None else f"{trigger} at {unit}"
     return TicketChange(kind, ticket, unit, _dt(t, tz), old, new, data, why)
+
+
+def _make_plain(
+    kind: str,
+    ticket: str,
+    unit: str,
+    t: int,
+    tz: tzinfo,
+    on_time: bool | None,
+    due: int,
+    shared: tuple[str, str, str, str],
+) -> TicketChange:
+    old, new, trigger, mode = shared
+    return _make_step(kind, ticket, unit, t, tz, old, new, trigger, on_time, None, mode, due, None)
 
 
 def _make_scored(
@@ -1688,6 +1728,7 @@ _MAKERS: dict[int, Callable[..., TicketChange]] = {
     OVERDUE: _make_overdue,
     FED_BACK: _make_fed_back,
     PUBLISHED: _make_published,
+    PLAIN: _make_plain,
 }
 
 
