@@ -289,18 +289,19 @@ class Pools:
         # order jumps all over memory, and that grows worse than linearly
         # with the city), each by their rank; then each group's ranks are
         # sorted as plain ints (no key function) and turned back into ids.
-        for pid, person in city.people.items():
-            kind = person.kind
-            home = person.home
+        people = city.people  # read column by column: no Person is made
+        for pid, kind, home, post, employer in zip(
+            people.ids, people.kinds, people.homes, people.post_units, people.employers, strict=True
+        ):
             r = rank[pid]
             local[(home, kind)].append(r)
-            post_level = levels.get(person.normal_post.unit)
+            post_level = levels.get(post)
             if post_level in office_levels:
-                offices[(person.normal_post.unit, kind)].append(r)
-            elif post_level is Level.COMMUNITY and person.normal_post.unit != home:
-                local[(person.normal_post.unit, kind)].append(r)
-            if person.employer is not None:
-                employed[(person.employer, kind)].append(r)
+                offices[(post, kind)].append(r)
+            elif post_level is Level.COMMUNITY and post != home:
+                local[(post, kind)].append(r)
+            if employer is not None:
+                employed[(employer, kind)].append(r)
             by_district[(district_of[home], kind)].append(r)
             everyone[kind].append(r)
         self._local = _in_rank_order(local, ids)
@@ -563,8 +564,9 @@ class Roster:
         """
         if self._by_kind is None:
             by_kind: dict[PersonKind, list[str]] = {}
+            kind_of = self._city.people.kind
             for pid in sorted(self._city.people):
-                by_kind.setdefault(self._city.people[pid].kind, []).append(pid)
+                by_kind.setdefault(kind_of(pid), []).append(pid)
             self._by_kind = by_kind
         rng = random.Random(seed)
         chosen: set[str] = set()
@@ -607,7 +609,7 @@ class Roster:
         holders[post] = (person,) if held is None else (*held, person)
         self._assignment[person] = (post, role, level, when)
         if role != "front_line":
-            employer = self._city.people[person].employer
+            employer = self._city.people.employer(person)
             if employer is not None:
                 self._drawn[employer] += 1
 
@@ -620,7 +622,7 @@ class Roster:
             index = seats.index(person)
             self._holders[post] = seats[:index] + seats[index + 1 :]
         if held[1] != "front_line":
-            employer = self._city.people[person].employer
+            employer = self._city.people.employer(person)
             if employer is not None:
                 self._drawn[employer] -= 1
         self._back_since[person] = when
@@ -800,7 +802,7 @@ class _Draft:
         self.releases.append((person, post, reason))
         held = self.roster._assignment.get(person)
         if held is not None and held[1] != "front_line":
-            employer = self.roster.city.people[person].employer
+            employer = self.roster.city.people.employer(person)
             if employer is not None:
                 self.drawn[employer] -= 1
 
@@ -987,9 +989,9 @@ def _close(draft: _Draft, post_id: str, reason: str) -> None:
 
 
 def _grid_workers(city: City, grid: str) -> list[str]:
-    people = city.people
+    kind_of = city.people.kind
     worker = PersonKind.GRID_WORKER
-    return [p for p in city.people_at_post(grid) if people[p].kind is worker]
+    return [p for p in city.people_at_post(grid) if kind_of(p) is worker]
 
 
 def _front_line_on(draft: _Draft, city: City, grid: str) -> None:
@@ -1089,7 +1091,7 @@ def _fill(draft: _Draft, pools: Pools, post: StaffPost, rule: StaffingRule) -> N
                 or (person in assigned and person not in freed)
             ):
                 continue
-            employer = people[person].employer
+            employer = people.employer(person)
             if employer is not None:
                 cap = caps.get(employer)
                 if cap is None:
