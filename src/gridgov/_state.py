@@ -152,7 +152,8 @@ class EngineState:
                     if number is not None and number > commands:
                         commands = number
                 when = event.time
-                if last_time is None or when > last_time:
+                # A command's events mostly share one time object: compared once.
+                if when is not last_time and (last_time is None or when > last_time):
                     last_time = when
                 kind = event.type
                 reducer = reducers(kind)

@@ -418,25 +418,25 @@ def _decode_rows(
             record = loads(text)
         except orjson.JSONDecodeError:
             record = None
-        if (
-            type(record) is list
-            and len(record) == 10
-            and record[0] == seq
-            and record[4] == command
-            and type(record[0]) is int
-            and type(record[9]) is dict
-            and type(record[2]) is str
-            and type(record[3]) is str
-            and type(record[5]) is str
-            and type(record[6]) is str
-            and (record[7] is None or type(record[7]) is str)
-            and (record[8] is None or type(record[8]) is str)
-        ):
-            when = lookup(record[1])
-            if when is not None:
-                record[1] = when
-                append(make(Event, record))
-                continue
+        if type(record) is list and len(record) == 10:
+            number, stamp, kind, unit, name, actor, cause, old, new, data = record
+            if (
+                number == seq
+                and name == command
+                and type(number) is int
+                and type(data) is dict
+                and type(kind) is str
+                and type(unit) is str
+                and type(actor) is str
+                and type(cause) is str
+                and (old is None or type(old) is str)
+                and (new is None or type(new) is str)
+            ):
+                when = lookup(stamp)
+                if when is not None:
+                    record[1] = when
+                    append(make(Event, record))
+                    continue
         # A time not seen yet, a row of format 2, or anything else: the careful path.
         append(_decode_row(seq, command, text, record, path, times))
     return out
@@ -593,7 +593,7 @@ def _encode_rows(
     when: datetime | None = None
     stamp = ""
     command: str | None = None
-    encoded = b""
+    middle = ending = b""
     for e in events:
         # An event is a named tuple of its fields: unpacked at once.
         seq, time, kind, unit, name, actor, cause, old, new, data = e
@@ -605,15 +605,17 @@ def _encode_rows(
             stamp = time.isoformat()
         if name is not command:
             command = name
-            encoded = name.encode("utf-8")
+            # What row_hash puts between the seq and the record: the command and
+            # the last-row flag (0 or 1), made once per command id.
+            middle = b"\x1f%b\x1f0\x1f" % name.encode("utf-8")
+            ending = middle[:-2] + b"1\x1f"
         fields = (seq, stamp, kind, unit, name, actor, cause, old, new, data)
         try:
             blob = dumps(fields)
         except TypeError:
             blob = _row_blob_exact(fields)  # data orjson cannot encode: the slow path
         last = e is final
-        # ``%d`` writes a bool as 0 or 1, and SQLite stores it as that integer.
-        previous = sha256(b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, seq, encoded, last, blob)).digest()
+        previous = sha256(b"%b%d%b%b" % (previous, seq, ending if last else middle, blob)).digest()
         # Bound as text: cheaper than binding the bytes and casting in SQL.
         append((seq, name, blob.decode(), last, previous))
     return rows
