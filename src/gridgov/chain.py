@@ -9,7 +9,12 @@ never blur the line of command.
 
 The graph is the single source of truth; the chain compiles it once into
 plain dicts (parent, children, the chain of command of every node) because
-queries such as "who commands this building" sit on every hot path.
+queries such as "who commands this building" sit on every hot path. A chain
+made from units (:meth:`CommandChain.from_units`, as every city is) checks
+the same rules on the units themselves and makes its networkx graphs only
+when first asked for (:attr:`CommandChain.graph`, the exports): the graphs
+are a dict or three per node, which Python's cyclic garbage collector would
+otherwise walk on every full collection for the life of the city.
 """
 
 from __future__ import annotations
@@ -17,12 +22,11 @@ from __future__ import annotations
 import io
 import json
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from os import PathLike
 from typing import Any
 from xml.etree import ElementTree
 
-import attrs
 import networkx as nx
 
 from gridgov.errors import ChainError, UnknownUnitError
@@ -51,64 +55,88 @@ class CommandChain:
             every problem and ``.ids`` every offending id.
     """
 
-    __slots__ = ("_by_code", "_children", "_co_building", "_graph", "_level", "_units", "_up")
+    __slots__ = (
+        "_by_code",
+        "_children",
+        "_co_building",
+        "_graph",
+        "_level",
+        "_links",
+        "_neighbours",
+        "_table",
+        "_up",
+    )
 
     def __init__(
         self,
-        graph: nx.DiGraph,
+        graph: nx.DiGraph | None,
         co_building: nx.Graph | None = None,
         *,
-        _owned: bool = False,
         _checked: bool = False,
-        _units: dict[str, Unit] | None = None,
+        _table: _UnitTable | None = None,
+        _links: list[tuple[str, str]] | None = None,
     ) -> None:
-        # ``_owned``: the graphs were made for this chain (by from_units), so
-        # they need no defensive copy; ``_checked``: a city bundle's loader
-        # already checked every rule below, row by row, and reported each at
-        # its file and line; ``_units``: the graph's nodes as units, in its
-        # order (from_units has them). All gridgov's own shortcuts, not API.
-        if not _checked:
-            _validate(graph)
-        self._graph: nx.DiGraph = nx.freeze(graph if _owned else graph.copy())
-        links = co_building if co_building is not None else nx.Graph()
-        self._co_building: nx.Graph = nx.freeze(links if _owned else links.copy())
-        if _units is None:
-            _units = {}
+        # gridgov's own shortcuts, not API: from_units and a bundle's loader
+        # pass no graph but ``_table`` (every node, in order, already
+        # checked) and ``_links`` (the co-building links), and the graphs
+        # are made when first asked for; ``_checked``: the loader already
+        # checked every rule below, row by row, at its file and line.
+        self._graph: nx.DiGraph | None = None
+        self._co_building: nx.Graph | None = None
+        self._links: list[tuple[str, str]] = _links if _links is not None else []
+        if graph is not None:
+            if not _checked:
+                _validate(graph)
+            self._graph = nx.freeze(graph.copy())
+            links = co_building.copy() if co_building is not None else nx.Graph()
+            self._co_building = nx.freeze(links)
+            self._links = list(links.edges())
+        if _table is None:
+            assert graph is not None
+            _table = _UnitTable()
             pred = graph.pred
             for node, data in graph.nodes(data=True):
                 parents = list(pred[node])
-                _units[node] = Unit(
-                    id=node,
-                    level=Level(data["level"]),
-                    name=str(data.get("name", "")),
-                    parent=parents[0] if parents else None,
-                    code=str(data.get("code", "")),
-                    kind=str(data.get("kind", "")),
+                _table.add(
+                    node,
+                    Level(data["level"]),
+                    str(data.get("name", "")),
+                    parents[0] if parents else None,
+                    str(data.get("code", "")),
+                    str(data.get("kind", "")),
                 )
-        # Compiled from the units (each naming its one commander, as the
-        # graph says): plain dicts for the hot paths.
-        self._units: dict[str, Unit] = _units
-        self._level: dict[str, Level] = {node: unit.level for node, unit in _units.items()}
-        self._by_code: dict[str, str] = {
-            unit.code: node for node, unit in _units.items() if unit.code
-        }
+        # Every node's fields as plain dicts (strings: nothing for the cyclic
+        # garbage collector to walk); a Unit is made when one is asked for.
+        self._table = _table
+        self._level: dict[str, Level] = _table.level
+        self._by_code: dict[str, str] = {code: node for node, code in _table.code.items() if code}
         kids: dict[str, list[str]] = {}
-        by_level: dict[Level, list[Unit]] = {level: [] for level in Level}
-        for node, unit in _units.items():
-            by_level[unit.level].append(unit)
-            if unit.parent is not None:
-                kids.setdefault(unit.parent, []).append(node)
+        by_level: dict[Level, list[str]] = {level: [] for level in Level}
+        for node, level in self._level.items():
+            by_level[level].append(node)
+        for node, parent in _table.parent.items():
+            if parent is not None:
+                kids.setdefault(parent, []).append(node)
         self._children: dict[str, tuple[str, ...]] = {
-            node: tuple(sorted(kids[node])) if node in kids else () for node in _units
+            node: tuple(sorted(kids[node])) if node in kids else () for node in self._level
         }
         # Top-down (a commander ranks above its units) so each node's chain is
         # its own id plus its commander's chain.
         up: dict[str, tuple[str, ...]] = {}
+        parent_of = _table.parent
         for level in Level:
-            for unit in by_level[level]:
-                parent = unit.parent
-                up[unit.id] = (unit.id, *up[parent]) if parent is not None else (unit.id,)
+            for node in by_level[level]:
+                parent = parent_of[node]
+                up[node] = (node, *up[parent]) if parent is not None else (node,)
         self._up = up
+        # Each node's co-building partners, sorted (what the queries ask).
+        partners: dict[str, set[str]] = {}
+        for a, b in self._links:
+            partners.setdefault(a, set()).add(b)
+            partners.setdefault(b, set()).add(a)
+        self._neighbours: dict[str, tuple[str, ...]] = {
+            node: tuple(sorted(found)) for node, found in partners.items()
+        }
 
     # ----------------------------------------------------------- construction
 
@@ -131,53 +159,92 @@ class CommandChain:
         Raises:
             ChainError: duplicate ids, or any problem :class:`CommandChain` rejects.
         """
-        graph = nx.DiGraph()
-        made: dict[str, Unit] = {}
+        table = _UnitTable()
+        add = table.add
         duplicates: set[str] = set()
-        edges: list[tuple[str, str]] = []
-        add_node = graph.add_node
         for unit in units:
-            if unit.id in made:
+            if not add(
+                unit.id, unit.level, str(unit.name), unit.parent, str(unit.code), str(unit.kind)
+            ):
                 duplicates.add(unit.id)
-            name, code, kind = unit.name, unit.code, unit.kind
-            if type(name) is not str or type(code) is not str or type(kind) is not str:
-                name, code, kind = str(name), str(code), str(kind)
-                unit = attrs.evolve(unit, name=name, code=code, kind=kind)
-            made[unit.id] = unit
-            add_node(unit.id, level=unit.level.value, name=name, code=code, kind=kind)
-            if unit.parent is not None:
-                edges.append((unit.parent, unit.id))
         for compound in compounds:
-            if compound.id in made:
+            if not add(
+                compound.id,
+                Level.COMPOUND,
+                str(compound.name),
+                compound.community,
+                "",
+                str(compound.kind),
+            ):
                 duplicates.add(compound.id)
-            name, kind = str(compound.name), str(compound.kind)
-            made[compound.id] = Unit(
-                id=compound.id,
-                level=Level.COMPOUND,
-                name=name,
-                parent=compound.community,
-                code="",
-                kind=kind,
-            )
-            add_node(compound.id, level=Level.COMPOUND.value, name=name, code="", kind=kind)
-            edges.append((compound.community, compound.id))
+        return cls._of_table(table, duplicates, list(co_building), _checked)
+
+    @classmethod
+    def from_columns(
+        cls,
+        ids: Sequence[str],
+        levels: Sequence[Level | str],
+        names: Sequence[str],
+        parents: Sequence[str | None],
+        codes: Sequence[str],
+        kinds: Sequence[str],
+        co_building: Iterable[tuple[str, str]] = (),
+        *,
+        _checked: bool = False,
+    ) -> CommandChain:
+        """Build a chain from its nodes given field by field (as a bundle's loader does).
+
+        The same chain as :meth:`from_units` with one :class:`Unit` per node
+        (compounds included, at level ``compound``), without making them.
+
+        Args:
+            ids, levels, names, parents, codes, kinds: one value per node, in
+                order (the fields of :class:`Unit`; None for the city's parent).
+            co_building: (organisation id, community id) co-building links.
+
+        Raises:
+            ChainError: the columns differ in length, a level is unknown,
+                duplicate ids, or any problem :class:`CommandChain` rejects.
+        """
+        count = len(ids)
+        if any(len(c) != count for c in (levels, names, parents, codes, kinds)):
+            raise ChainError("every column of a chain needs one value per node")
+        table = _UnitTable()
+        table.level = dict(zip(ids, map(_level, levels), strict=True))
+        table.name = dict(zip(ids, names, strict=True))
+        table.parent = dict(zip(ids, parents, strict=True))
+        table.code = dict(zip(ids, codes, strict=True))
+        table.kind = dict(zip(ids, kinds, strict=True))
+        duplicates: set[str] = set()
+        if len(table.level) != count:
+            seen: set[str] = set()
+            duplicates = {i for i in ids if i in seen or seen.add(i)}  # type: ignore[func-returns-value]
+        return cls._of_table(table, duplicates, list(co_building), _checked)
+
+    @classmethod
+    def _of_table(
+        cls,
+        table: _UnitTable,
+        duplicates: set[str],
+        co_building: list[tuple[str, str]],
+        checked: bool,
+    ) -> CommandChain:
         if duplicates:
             raise ChainError(
                 f"duplicate ids: {', '.join(sorted(duplicates))} (every id must be unique)",
                 duplicates,
             )
-        unknown = sorted({p for p, _ in edges if p not in graph})
+        level = table.level
+        unknown = sorted({p for p in table.parent.values() if p is not None and p not in level})
         if unknown:
             raise ChainError(
                 f"commanders not in the chain: {', '.join(unknown)} "
                 "(every parent must be a unit of the chain)",
                 unknown,
             )
-        graph.add_edges_from(edges)
-        links = nx.Graph()
-        links.add_edges_from(co_building)
-        # The graph's nodes are the units as given, in the same order.
-        return cls(graph, links, _owned=True, _checked=_checked, _units=made)
+        if not checked:
+            _validate_units(table)
+        return cls(None, _checked=True, _table=table, _links=co_building)
 
     @classmethod
     def read_graphml(cls, path: str | PathLike[str]) -> CommandChain:
@@ -197,12 +264,30 @@ class CommandChain:
     @property
     def graph(self) -> nx.DiGraph:
         """The (frozen) command graph, commander -> subordinate."""
-        return self._graph
+        graph = self._graph
+        if graph is None:  # made from units: the graph is made once, when asked for
+            graph = nx.DiGraph()
+            table = self._table
+            name, code, kind = table.name, table.code, table.kind
+            for node, level in table.level.items():
+                graph.add_node(
+                    node, level=level.value, name=name[node], code=code[node], kind=kind[node]
+                )
+            graph.add_edges_from(
+                (parent, node) for node, parent in table.parent.items() if parent is not None
+            )
+            self._graph = graph = nx.freeze(graph)
+        return graph
 
     @property
     def co_building(self) -> nx.Graph:
         """The (frozen) co-building links between organisations and communities."""
-        return self._co_building
+        links = self._co_building
+        if links is None:  # as the graph above
+            links = nx.Graph()
+            links.add_edges_from(self._links)
+            self._co_building = links = nx.freeze(links)
+        return links
 
     @property
     def city(self) -> str:
@@ -224,10 +309,14 @@ class CommandChain:
         Raises:
             UnknownUnitError: no such unit.
         """
+        table = self._table
         try:
-            return self._units[node]
+            level = table.level[node]
         except KeyError:
             raise UnknownUnitError(node) from None
+        return Unit(
+            node, level, table.name[node], table.parent[node], table.code[node], table.kind[node]
+        )
 
     def level(self, node: str) -> Level:
         """The level of ``node``.
@@ -241,8 +330,26 @@ class CommandChain:
             raise UnknownUnitError(node) from None
 
     def parent(self, node: str) -> str | None:
-        """The commander of ``node`` (None for the city)."""
-        return self.unit(node).parent
+        """The commander of ``node`` (None for the city).
+
+        Raises:
+            UnknownUnitError: no such unit.
+        """
+        try:
+            return self._table.parent[node]
+        except KeyError:
+            raise UnknownUnitError(node) from None
+
+    def kind(self, node: str) -> str:
+        """The sub-kind of ``node`` (:attr:`Unit.kind`; e.g. a grid's ``urban``).
+
+        Raises:
+            UnknownUnitError: no such unit.
+        """
+        try:
+            return self._table.kind[node]
+        except KeyError:
+            raise UnknownUnitError(node) from None
 
     def children(self, node: str, level: Level | str | None = None) -> tuple[str, ...]:
         """Direct subordinates of ``node``, sorted, optionally only at ``level``."""
@@ -350,19 +457,17 @@ class CommandChain:
     def co_building_units(self, community: str) -> tuple[str, ...]:
         """Organisations linked to ``community`` for co-building, sorted."""
         self.unit(community)
-        if community not in self._co_building:
-            return ()
-        return tuple(sorted(self._co_building[community]))
+        return self._neighbours.get(community, ())
 
     # ---------------------------------------------------------------- exports
 
     def write_graphml(self, path: str | PathLike[str] | io.BufferedIOBase) -> None:
         """Write the command graph as GraphML (networkx's writer)."""
-        nx.write_graphml(self._graph, path)
+        nx.write_graphml(self.graph, path)
 
     def to_node_link(self) -> dict[str, Any]:
         """The command graph as node-link JSON data (networkx's format)."""
-        data: dict[str, Any] = nx.node_link_data(self._graph, edges="edges")
+        data: dict[str, Any] = nx.node_link_data(self.graph, edges="edges")
         return data
 
     def to_json(self) -> str:
@@ -373,8 +478,8 @@ class CommandChain:
         """A mermaid flowchart of the top of the chain, down to ``depth``."""
         last = _level(depth).rank
         lines = ["flowchart TD"]
-        for node in nx.topological_sort(self._graph):
-            unit = self._units[node]
+        for node in nx.topological_sort(self.graph):
+            unit = self.unit(node)
             if unit.level.rank > last:
                 continue
             label = (unit.name or node).replace('"', "'")
@@ -410,13 +515,7 @@ def _validate(graph: nx.DiGraph) -> None:
         raise ChainError("a command chain must be a directed graph (commander -> subordinate)")
     if graph.number_of_nodes() == 0:
         raise ChainError("no city at the top of the chain (the graph is empty)")
-    problems: list[str] = []
-    ids: set[str] = set()
-
-    def problem(message: str, *offending: str) -> None:
-        problems.append(message)
-        ids.update(offending)
-
+    found = _Problems()
     levels: dict[str, Level] = {}
     for node, data in graph.nodes(data=True):
         raw = data.get("level")
@@ -424,23 +523,120 @@ def _validate(graph: nx.DiGraph) -> None:
             levels[node] = Level(str(raw))
         except ValueError:
             names = ", ".join(m.value for m in Level)
-            problem(f"{node} has level {raw!r} (expected one of: {names})", node)
+            found(f"{node} has level {raw!r} (expected one of: {names})", node)
+    cycles = [sorted(c) for c in nx.strongly_connected_components(graph) if len(c) > 1]
+    pred = graph.pred
+    _check_tree(
+        found,
+        graph,
+        levels,
+        lambda node: sorted(pred[node]),
+        cycles,
+        list(nx.nodes_with_selfloops(graph)),
+    )
+    found.raise_any()
 
-    for component in nx.strongly_connected_components(graph):
-        if len(component) > 1:
-            members = sorted(component)
-            problem(f"cycle of command through {', '.join(members)}", *members)
-    for node in nx.nodes_with_selfloops(graph):
+
+class _UnitTable:
+    """Every node of a chain, field by field: dicts keyed by id, in chain order."""
+
+    __slots__ = ("code", "kind", "level", "name", "parent")
+
+    def __init__(self) -> None:
+        self.level: dict[str, Level] = {}
+        self.name: dict[str, str] = {}
+        self.parent: dict[str, str | None] = {}
+        self.code: dict[str, str] = {}
+        self.kind: dict[str, str] = {}
+
+    def add(
+        self, node: str, level: Level, name: str, parent: str | None, code: str, kind: str
+    ) -> bool:
+        """Add one node (its last fields win); False when its id was already there."""
+        fresh = node not in self.level
+        self.level[node] = level
+        self.name[node] = name
+        self.parent[node] = parent
+        self.code[node] = code
+        self.kind[node] = kind
+        return fresh
+
+
+def _validate_units(table: _UnitTable) -> None:
+    """:func:`_validate` on the graph the units make, without making it."""
+    units = table.parent
+    if not units:
+        raise ChainError("no city at the top of the chain (the graph is empty)")
+    found = _Problems()
+    cycles: list[list[str]] = []
+    loops: list[str] = []
+    done: set[str] = set()
+    for start, parent in units.items():
+        if parent == start:
+            loops.append(start)
+        path: list[str] = []
+        on_path: dict[str, int] = {}
+        node: str | None = start
+        while node is not None and node not in done and node in units:
+            if node in on_path:
+                loop = path[on_path[node] :]
+                if len(loop) > 1:
+                    cycles.append(sorted(loop))
+                break
+            on_path[node] = len(path)
+            path.append(node)
+            node = units[node]
+        done.update(path)
+    no_one: list[str] = []
+    _check_tree(
+        found,
+        units,
+        table.level,
+        lambda node: [p] if (p := units[node]) is not None else no_one,
+        cycles,
+        loops,
+    )
+    found.raise_any()
+
+
+class _Problems:
+    """Problems of a chain and the ids at fault, raised together as one ChainError."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.ids: set[str] = set()
+
+    def __call__(self, message: str, *offending: str) -> None:
+        self.messages.append(message)
+        self.ids.update(offending)
+
+    def raise_any(self) -> None:
+        if self.messages:
+            raise ChainError("; ".join(self.messages), self.ids)
+
+
+def _check_tree(
+    problem: _Problems,
+    nodes: Iterable[str],
+    levels: dict[str, Level],
+    commanders_of: Callable[[str], list[str]],
+    cycles: list[list[str]],
+    loops: list[str],
+) -> None:
+    """The rules of a chain of command, given each node's level and commanders."""
+    for members in cycles:
+        problem(f"cycle of command through {', '.join(members)}", *members)
+    for node in loops:
         problem(f"{node} commands itself", node)
 
     cities = sorted(n for n, lv in levels.items() if lv is Level.CITY)
     if len(cities) > 1:
         problem(f"more than one city: {', '.join(cities)} (a chain has one top)", *cities)
-    elif not cities and graph.number_of_nodes():
+    elif not cities:
         problem("no city at the top of the chain")
 
-    for node in graph:
-        commanders = sorted(graph.pred[node])
+    for node in nodes:
+        commanders = commanders_of(node)
         level = levels.get(node)
         if len(commanders) > 1:
             problem(
@@ -476,5 +672,3 @@ def _validate(graph: nx.DiGraph) -> None:
                 node,
                 commander,
             )
-    if problems:
-        raise ChainError("; ".join(problems), ids)

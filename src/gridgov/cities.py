@@ -48,15 +48,14 @@ from gridgov.chain import CommandChain
 from gridgov.city import City
 from gridgov.errors import CityError, GridgovError, MissingExtraError, Problem
 from gridgov.model import (
-    Building,
+    Buildings,
     Compound,
     GridKind,
     GridWorkerKind,
     Level,
     Organisation,
-    Person,
+    People,
     PersonKind,
-    Post,
     Unit,
 )
 
@@ -148,6 +147,7 @@ _LEVELS = {
 _GRID_KINDS = tuple(k.value for k in GridKind)
 _PERSON_KINDS = {k.value: k for k in PersonKind}
 _WORKER_KINDS = {k.value: k for k in GridWorkerKind}
+_WORKERS: dict[str, GridWorkerKind | None] = {"": None, **_WORKER_KINDS}
 
 
 # ------------------------------------------------------------------ parts
@@ -331,25 +331,33 @@ def _bundle_texts(city: City) -> dict[str, bytes]:
     compounds = [
         (c.id, c.community, c.name, c.kind, str(c.entrances)) for c in city.compounds.values()
     ]
-    buildings = [
-        (b.id, b.grid, b.compound or "", str(b.households)) for b in city.buildings.values()
-    ]
     organisations = [
         (o.id, o.kind, o.community, o.name, str(o.staff), o.exclusive_grid or "")
         for o in city.organisations.values()
     ]
-    people = [
-        (
-            p.id,
-            str(p.kind),
-            p.home,
-            p.normal_post.role,
-            p.normal_post.unit,
-            p.employer or "",
-            str(p.grid_worker_kind) if p.grid_worker_kind is not None else "",
+    every_building = city.buildings
+    buildings = list(
+        zip(
+            every_building.ids,
+            every_building.grids,
+            [c or "" for c in every_building.compounds],
+            map(str, every_building.households),
+            strict=True,
         )
-        for p in city.people.values()
-    ]
+    )
+    every = city.people
+    people = list(
+        zip(
+            every.ids,
+            map(str, every.kinds),
+            every.homes,
+            every.post_roles,
+            every.post_units,
+            [e or "" for e in every.employers],
+            ["" if w is None else str(w) for w in every.grid_worker_kinds],
+            strict=True,
+        )
+    )
     tables: dict[str, Sequence[Sequence[str]]] = {
         "units.csv": units,
         "compounds.csv": compounds,
@@ -419,16 +427,17 @@ def _encode(name: str, text: str) -> bytes:
 class _Batch:
     """Rows of a CSV file read together, kept column by column.
 
-    A big city's files hold hundreds of thousands of rows: kept as one list
-    per column (of strings, which the cyclic garbage collector never walks)
-    rather than a list and a tuple per row, reading them leaves almost no
-    objects for the collector to walk again and again. Iterating gives
-    ``(line, cells)`` per row, made on the fly.
+    A big city's files hold hundreds of thousands of rows: kept as one tuple
+    per column rather than a list and a tuple per row, reading them leaves
+    almost no objects for the collector to walk again and again (a tuple of
+    strings is dropped from the collector's lists at its first collection;
+    a list would have every cell looked at in every full collection).
+    Iterating gives ``(line, cells)`` per row, made on the fly.
     """
 
     __slots__ = ("columns", "lines")
 
-    def __init__(self, lines: Sequence[int], columns: list[list[str]]) -> None:
+    def __init__(self, lines: Sequence[int], columns: list[tuple[str, ...]]) -> None:
         #: The line of each row (a range when the rows are on consecutive lines).
         self.lines = lines
         #: One list per column, in :data:`COLUMNS` order.
@@ -437,8 +446,8 @@ class _Batch:
     @classmethod
     def of_rows(cls, rows: Sequence[tuple[int, Sequence[str]]], width: int) -> _Batch:
         if not rows:
-            return cls([], [[] for _ in range(width)])
-        columns = [list(c) for c in zip(*(r for _, r in rows), strict=True)]
+            return cls([], [() for _ in range(width)])
+        columns = list(zip(*(r for _, r in rows), strict=True))
         return cls([line for line, _ in rows], columns)
 
     def __len__(self) -> int:
@@ -476,11 +485,11 @@ class _Table:
         """The cells of every row, row by row."""
         return itertools.chain.from_iterable(zip(*b.columns, strict=True) for b in self.batches)
 
-    def column(self, index: int) -> list[str]:
+    def column(self, index: int) -> tuple[str, ...]:
         """Every row's cell of one column."""
         if len(self.batches) == 1:
             return self.batches[0].columns[index]
-        return [cell for batch in self.batches for cell in batch.columns[index]]
+        return tuple(itertools.chain.from_iterable(b.columns[index] for b in self.batches))
 
 
 class _ReaderState:
@@ -507,8 +516,11 @@ class _ReaderState:
         self.parent: dict[str, str] = {}
         self.grid_kind: dict[str, str] = {}
         self.community_of_compound: dict[str, str] = {}
-        self.organisations: set[str] = set()
-        self.buildings: set[str] = set()
+        # Ids as dict keys (a dict of strings to None holds nothing the
+        # collector walks; a set of them would be walked in every full
+        # collection while the bundle is read).
+        self.organisations: dict[str, None] = {}
+        self.buildings: dict[str, None] = {}
         # Units read so far: administrative codes (line) and (line, (id, parent)).
         self.codes: dict[str, int] = {}
         self.kept: list[tuple[int, tuple[str, str]]] = []
@@ -895,9 +907,9 @@ class _FileReader(_ReaderState):
                 n == width - 1 for n in set(map(str.count, lines, itertools.repeat(",")))
             ):
                 flat = ",".join(lines).split(",")
-                cells = [flat[i::width] for i in range(width)]
+                cells = [tuple(flat[i::width]) for i in range(width)]
                 del flat
-                blank = [""] * count
+                blank = ("",) * count
                 batch = _Batch(
                     range(first, first + count),
                     [cells[i] if i < width else blank for i in order],
@@ -1192,7 +1204,7 @@ class _UnitChecks(_FileReader):
             return False
         base = self.source(shown)
         self.owner.update(zip(ids, map(base.__add__, rows.lines), strict=True))
-        self.buildings.update(ids)
+        self.buildings.update(dict.fromkeys(ids))
         return True
 
     def check_buildings(self, shown: str, rows: _Rows) -> None:
@@ -1203,7 +1215,7 @@ class _UnitChecks(_FileReader):
         compounds = self.community_of_compound
         for line, (bid, grid, compound, households) in rows:
             if self.claim(shown, line, bid):
-                self.buildings.add(bid)
+                self.buildings[bid] = None
             grid_ok = False
             if not grid:
                 self.problem(
@@ -1317,7 +1329,7 @@ class _Reader(_UnitChecks):
         parent_of = self.parent
         for line, (oid, kind, community, _name, staff, exclusive) in rows:
             if self.claim(shown, line, oid):
-                self.organisations.add(oid)
+                self.organisations[oid] = None
             if not kind:
                 self.problem(
                     shown,
@@ -1459,7 +1471,7 @@ class _Reader(_UnitChecks):
         places = (level_of, self.organisations, self.buildings, self.community_of_compound)
         if any(all(p not in where for where in places) for p in set(posts)):
             return False
-        if not set(employers) - {""} <= self.organisations:
+        if not set(employers) - {""} <= self.organisations.keys():
             return False
         if not set(workers) - {""} <= _WORKER_KINDS.keys():
             return False
@@ -1499,12 +1511,8 @@ class _Reader(_UnitChecks):
         people_table: _Table,
         links_table: _Table,
     ) -> City:
-        assert self.city_unit is not None
-        units = [self.city_unit]
-        units.extend(
-            Unit(id=uid, level=_LEVELS[level], name=name, parent=parent, code=code, kind=kind)
-            for uid, parent, level, kind, name, code in units_table.cells()
-        )
+        city = self.city_unit
+        assert city is not None
         compounds = [
             Compound(
                 id=cid,
@@ -1520,15 +1528,13 @@ class _Reader(_UnitChecks):
         # the objects that hold them sit closer together.
         same: dict[str, str] = {}
         one = same.setdefault
-        buildings = [
-            Building(
-                id=bid,
-                grid=one(grid, grid),
-                compound=one(compound, compound) or None,
-                households=int(households),
-            )
-            for bid, grid, compound, households in buildings_table.cells()
-        ]
+        ids, grids, in_compounds, households = (buildings_table.column(i) for i in range(4))
+        buildings = Buildings(
+            ids,
+            map(one, grids, grids),
+            [one(c, c) if c else None for c in in_compounds],
+            map(int, households),
+        )
         organisations = [
             Organisation(
                 id=oid,
@@ -1540,45 +1546,45 @@ class _Reader(_UnitChecks):
             )
             for oid, kind, community, name, staff, exclusive in organisations_table.cells()
         ]
-        # People column by column (a big city has hundreds of thousands): one
-        # Post per distinct normal post, shared, as a preset shares them.
+        # People column by column (a big city has hundreds of thousands).
         people = _people(people_table, one)
         links = [(o.id, o.community) for o in organisations]
         links.extend((org, community) for _, (org, community) in links_table.rows)
-        # Every rule of the chain and the city was checked above, row by row
-        # and at its line: the model does not check it all again.
-        chain = CommandChain.from_units(units, compounds, links, _checked=True)
+        # The chain's nodes column by column: the city, the units, the
+        # compounds. Every rule of the chain and the city was checked above,
+        # row by row and at its line: the model does not check it all again.
+        uids, parents, levels, kinds, names, codes = (units_table.column(i) for i in range(6))
+        chain = CommandChain.from_columns(
+            (city.id, *uids, *(c.id for c in compounds)),
+            (Level.CITY, *map(_LEVELS.__getitem__, levels), *(Level.COMPOUND for _ in compounds)),
+            (city.name, *names, *(c.name for c in compounds)),
+            (None, *map(one, parents, parents), *(c.community for c in compounds)),
+            (city.code, *codes, *("" for _ in compounds)),
+            (city.kind, *kinds, *(c.kind for c in compounds)),
+            links,
+            _checked=True,
+        )
         return City.build(
             self.city_name, chain, compounds, buildings, people, organisations, _checked=True
         )
 
 
-def _people(table: _Table, one: Callable[[str, str], str]) -> list[Person]:
-    """The people of a checked ``people.csv``, built column by column (a big
-    city has hundreds of thousands); one Post per distinct normal post, shared
-    as a preset shares them; ``one`` gives one string per repeated id."""
-    posts: dict[tuple[str, str], Post] = {}
-    workers: dict[str, GridWorkerKind | None] = {"": None, **_WORKER_KINDS}
-    people: list[Person] = []
-    for batch in table.batches:
-        ids, kinds, homes, roles, places, employers, grid_workers = batch.columns
-        homes, roles, places = (list(map(one, c, c)) for c in (homes, roles, places))
-        employers = list(map(one, employers, employers))
-        for key in dict.fromkeys(zip(roles, places, strict=True)):
-            if key not in posts:
-                posts[key] = Post(*key)
-        people.extend(
-            map(
-                Person,
-                ids,
-                map(_PERSON_KINDS.__getitem__, kinds),
-                homes,
-                map(posts.__getitem__, zip(roles, places, strict=True)),
-                [employer or None for employer in employers],
-                map(workers.__getitem__, grid_workers),
-            )
-        )
-    return people
+def _people(table: _Table, one: Callable[[str, str], str]) -> People:
+    """The people of a checked ``people.csv``, column by column (a big city has
+    hundreds of thousands; see :class:`People`); ``one`` gives one string per
+    repeated id."""
+    ids, kinds, homes, roles, places, employers, workers = (
+        table.column(i) for i in range(len(COLUMNS["people.csv"]))
+    )
+    return People(
+        ids,
+        map(_PERSON_KINDS.__getitem__, kinds),
+        map(one, homes, homes),
+        map(one, roles, roles),
+        map(one, places, places),
+        [one(e, e) if e else None for e in employers],
+        map(_WORKERS.__getitem__, workers),
+    )
 
 
 class _StopBundle(_Stop):

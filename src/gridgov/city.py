@@ -17,19 +17,21 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from gridgov.chain import CommandChain
 from gridgov.errors import ChainError, CityError, Problem, UnknownUnitError
 from gridgov.model import (
     BigPartyCommittee,
     Building,
+    Buildings,
     Compound,
     Depot,
     GridKind,
     GridWorkerKind,
     Level,
     Organisation,
+    People,
     Person,
     PersonKind,
 )
@@ -76,8 +78,8 @@ class City:
         name: str,
         chain: CommandChain,
         compounds: Mapping[str, Compound],
-        buildings: Mapping[str, Building],
-        people: Mapping[str, Person],
+        buildings: Buildings | Mapping[str, Building],
+        people: People | Mapping[str, Person],
         organisations: Mapping[str, Organisation],
         *,
         _checked: bool = False,
@@ -86,8 +88,11 @@ class City:
         self.chain = chain
         self.geometry = None
         self._compounds = MappingProxyType(dict(compounds))
-        self._buildings = MappingProxyType(dict(buildings))
-        self._people = MappingProxyType(dict(people))
+        # Buildings and people are kept column by column (see :class:`Buildings`).
+        self._buildings = (
+            buildings if isinstance(buildings, Buildings) else Buildings.of(buildings.values())
+        )
+        self._people = people if isinstance(people, People) else People.of(people.values())
         self._organisations = MappingProxyType(dict(organisations))
         self.depots = ()
         if not _checked:  # a city bundle's loader has checked it all, at file:line
@@ -100,8 +105,8 @@ class City:
         name: str,
         chain: CommandChain,
         compounds: Iterable[Compound] = (),
-        buildings: Iterable[Building] = (),
-        people: Iterable[Person] = (),
+        buildings: Iterable[Building] | Buildings = (),
+        people: Iterable[Person] | People = (),
         organisations: Iterable[Organisation] = (),
         *,
         _checked: bool = False,
@@ -123,8 +128,8 @@ class City:
             name,
             chain,
             _unique(compounds, "compound"),
-            _unique(buildings, "building"),
-            _unique(people, "person"),
+            _unique_columns(Buildings.of(buildings), "building"),
+            _unique_columns(People.of(people), "person"),
             _unique(organisations, "organisation"),
             _checked=_checked,
         )
@@ -169,14 +174,17 @@ class City:
         grids_of: defaultdict[str, set[str]] = defaultdict(set)
         compounds_of: defaultdict[str, set[str]] = defaultdict(set)
         households: Counter[str] = Counter()
-        for building in self._buildings.values():
-            by_place[building.grid].append(building.id)
-            households[building.grid] += building.households
-            if building.compound is not None:
-                by_place[building.compound].append(building.id)
-                households[building.compound] += building.households
-                grids_of[building.compound].add(building.grid)
-                compounds_of[building.grid].add(building.compound)
+        buildings = self._buildings
+        for bid, grid, compound, count in zip(
+            buildings.ids, buildings.grids, buildings.compounds, buildings.households, strict=True
+        ):
+            by_place[grid].append(bid)
+            households[grid] += count
+            if compound is not None:
+                by_place[compound].append(bid)
+                households[compound] += count
+                grids_of[compound].add(grid)
+                compounds_of[grid].add(compound)
         # Roll grid households up the chain; compounds are counted only once,
         # through their grids.
         for grid in chain.units(Level.GRID):
@@ -185,9 +193,9 @@ class City:
                 households[up] += count
         # People run in blocks of the same home (and often the same post):
         # each run is added at C speed.
-        people = self._people.values()
-        self._people_at_home = _grouped(map(_HOME, people), map(_ID, people))
-        self._people_at_post = _grouped(map(_POST_UNIT, people), map(_ID, people))
+        people = self._people
+        self._people_at_home = _grouped(people.homes, people.ids)
+        self._people_at_post = _grouped(people.post_units, people.ids)
         committees: defaultdict[str, set[str]] = defaultdict(set)
         for org in self._organisations.values():
             committees[org.community].add(org.id)
@@ -197,10 +205,8 @@ class City:
         self._grids_of_compound = {k: tuple(sorted(v)) for k, v in grids_of.items()}
         self._compounds_of_grid = {k: tuple(sorted(v)) for k, v in compounds_of.items()}
         self._households = dict(households)
-        self._committees = {
-            c: BigPartyCommittee(community=c, members=tuple(sorted(m)))
-            for c, m in committees.items()
-        }
+        # Members only; the committee is made when asked for.
+        self._committees = {c: tuple(sorted(m)) for c, m in committees.items()}
 
     def with_depots(self, depots: Iterable[Depot]) -> City:
         """This city carrying its supply depots (the rest shared, nothing rebuilt).
@@ -262,13 +268,13 @@ class City:
         return self._compounds
 
     @property
-    def buildings(self) -> Mapping[str, Building]:
-        """Every building by id (read-only)."""
+    def buildings(self) -> Buildings:
+        """Every building by id (read-only; kept column by column, see :class:`Buildings`)."""
         return self._buildings
 
     @property
-    def people(self) -> Mapping[str, Person]:
-        """Every person by id (read-only)."""
+    def people(self) -> People:
+        """Every person by id (read-only; kept column by column, see :class:`People`)."""
         return self._people
 
     @property
@@ -331,15 +337,15 @@ class City:
         Raises:
             UnknownUnitError: ``node`` is neither a unit nor a building.
         """
-        building = self._buildings.get(node)
-        if building is not None:
-            return self.chain.chain_of_command(building.grid)
+        buildings = self._buildings
+        if node in buildings:
+            return self.chain.chain_of_command(buildings.grid(node))
         return self.chain.chain_of_command(node)
 
     def ancestor(self, node: str, level: Level | str) -> str:
         """The unit at ``level`` above a unit, compound or building."""
-        building = self._buildings.get(node)
-        return self.chain.ancestor(building.grid if building else node, level)
+        buildings = self._buildings
+        return self.chain.ancestor(buildings.grid(node) if node in buildings else node, level)
 
     def community_of(self, node: str) -> str:
         """The community of a grid, compound or building."""
@@ -379,9 +385,9 @@ class City:
 
     def households(self, node: str) -> int:
         """Households in a building, compound, grid or any unit's subtree."""
-        building = self._buildings.get(node)
-        if building is not None:
-            return building.households
+        buildings = self._buildings
+        if node in buildings:
+            return buildings.households_of(node)
         self.chain.level(node)
         return self._households.get(node, 0)
 
@@ -398,7 +404,7 @@ class City:
         """The community's big party committee (its co-building organisations)."""
         if self.chain.level(community) is not Level.COMMUNITY:
             raise ChainError(f"{community} is not a community", [community])
-        return self._committees.get(community, BigPartyCommittee(community=community))
+        return BigPartyCommittee(community=community, members=self._committees.get(community, ()))
 
     def grids(self, kind: GridKind | str | None = None) -> list[str]:
         """Ids of every grid, or of those of ``kind``."""
@@ -410,16 +416,14 @@ class City:
         except ValueError:
             names = ", ".join(k.value for k in GridKind)
             raise ChainError(f"unknown grid kind {kind!r} (expected one of: {names})") from None
-        return [g for g in grids if self.chain.unit(g).kind == want]
+        return [g for g in grids if self.chain.kind(g) == want]
 
     def summary(self) -> dict[str, Any]:
         """The counts of the city, as printed by ``gridgov city``."""
         chain = self.chain
-        grid_kinds = Counter(chain.unit(g).kind for g in chain.units(Level.GRID))
-        kinds = Counter(p.kind for p in self._people.values())
-        worker_kinds = Counter(
-            p.grid_worker_kind.value for p in self._people.values() if p.grid_worker_kind
-        )
+        grid_kinds = Counter(map(chain.kind, chain.units(Level.GRID)))
+        kinds = Counter(self._people.kinds)
+        worker_kinds = Counter(self._people.grid_worker_kinds)
         return {
             "name": self.name,
             "districts": len(chain.units(Level.DISTRICT)),
@@ -436,7 +440,7 @@ class City:
             "households": self._households.get(chain.city, 0),
             "organisations": len(self._organisations),
             "grid_workers": kinds[PersonKind.GRID_WORKER],
-            "grid_workers_by_kind": {k.value: worker_kinds[k.value] for k in GridWorkerKind},
+            "grid_workers_by_kind": {k.value: worker_kinds[k] for k in GridWorkerKind},
             "cadres": kinds[PersonKind.CADRE],
             "in_service_members": kinds[PersonKind.IN_SERVICE_MEMBER],
             "volunteers": kinds[PersonKind.VOLUNTEER],
@@ -453,7 +457,7 @@ def _check_places(city: City, problem: _Report) -> None:
     chain = city.chain
     grid_kinds = {k.value for k in GridKind}
     for grid in chain.units(Level.GRID):
-        kind = chain.unit(grid).kind
+        kind = chain.kind(grid)
         if kind not in grid_kinds:
             problem(f"grid {grid}", f"has kind {kind!r}, which {_expected(kind, grid_kinds)}", grid)
     compounds = city._compounds
@@ -468,33 +472,31 @@ def _check_places(city: City, problem: _Report) -> None:
                 compound.id,
                 compound.community,
             )
-    for building in city._buildings.values():
-        grid = building.grid
+    buildings = city._buildings
+    if buildings.households and min(buildings.households) < 0:
+        for bid, count in zip(buildings.ids, buildings.households, strict=True):
+            if count < 0:
+                problem(f"building {bid}", f"has {count} households (0 or more)", bid)
+    for bid, grid, in_compound in zip(
+        buildings.ids, buildings.grids, buildings.compounds, strict=True
+    ):
         if grid not in chain or chain.level(grid) is not Level.GRID:
-            problem(
-                f"building {building.id}",
-                f"is in {grid!r}, which is not a grid",
-                building.id,
-                grid,
-            )
+            problem(f"building {bid}", f"is in {grid!r}, which is not a grid", bid, grid)
             continue
-        if building.compound is not None:
-            if building.compound not in compounds:
+        if in_compound is not None:
+            if in_compound not in compounds:
                 problem(
-                    f"building {building.id}",
-                    f"names unknown compound {building.compound}",
-                    building.id,
-                    building.compound,
+                    f"building {bid}", f"names unknown compound {in_compound}", bid, in_compound
                 )
-            elif chain.community_of(grid) != compounds[building.compound].community:
+            elif chain.community_of(grid) != compounds[in_compound].community:
                 problem(
-                    f"building {building.id}",
-                    f"is in grid {grid} and compound {building.compound}, which are in "
+                    f"building {bid}",
+                    f"is in grid {grid} and compound {in_compound}, which are in "
                     f"different communities ({chain.community_of(grid)} and "
-                    f"{compounds[building.compound].community})",
-                    building.id,
+                    f"{compounds[in_compound].community})",
+                    bid,
                     grid,
-                    building.compound,
+                    in_compound,
                 )
 
 
@@ -533,7 +535,18 @@ def _check_people(city: City, problem: _Report) -> None:
     communities = set(chain.units(Level.COMMUNITY))
     # Where a normal post may be: any node of the chain, building or organisation.
     posts = set(chain).union(buildings, organisations)
-    for person in city._people.values():
+    people = city._people
+    # The common case, column by column over distinct values (at C speed);
+    # a city with a problem is walked person by person to name each one.
+    if (
+        set(people.kinds) <= person_kinds
+        and set(people.homes) <= communities
+        and set(people.post_units) <= posts
+        and set(people.grid_worker_kinds) - {None} <= worker_kinds
+        and set(people.employers) - {None} <= organisations.keys()
+    ):
+        return
+    for person in people.values():
         worker = person.grid_worker_kind
         employer = person.employer
         if (
@@ -543,7 +556,7 @@ def _check_people(city: City, problem: _Report) -> None:
             and (worker is None or worker in worker_kinds)
             and (employer is None or employer in organisations)
         ):
-            continue  # the common case, checked in one go
+            continue
         key = f"person {person.id}"
         if person.kind not in person_kinds:
             problem(
@@ -597,9 +610,19 @@ def _unique(items: Iterable[Any], what: str) -> dict[str, Any]:
     raise CityError(problems, dup, f"duplicate {what} ids: {', '.join(shown)}")
 
 
+def _unique_columns(table: _T, what: str) -> _T:
+    dup = table.duplicates()
+    if not dup:
+        return table
+    shown = sorted(dup)
+    problems = [Problem("", 0, f"{what} {i}", f"duplicate {what} id {i}") for i in shown]
+    raise CityError(problems, dup, f"duplicate {what} ids: {', '.join(shown)}")
+
+
+_T = TypeVar("_T", People, Buildings)
+
+
 _ID = operator.attrgetter("id")
-_HOME = operator.attrgetter("home")
-_POST_UNIT = operator.attrgetter("normal_post.unit")
 
 
 def _grouped(keys: Iterable[str], values: Iterable[str]) -> dict[str, tuple[str, ...]]:

@@ -624,11 +624,7 @@ def plan_lift(
             covered.update(city.compounds_of(unit))
         else:
             above.add(unit)
-    reached = [
-        c
-        for c in raised
-        if c in covered or not above.isdisjoint(chain.chain_of_command(c))
-    ]
+    reached = [c for c in raised if c in covered or not above.isdisjoint(chain.chain_of_command(c))]
     for compound in sorted(reached):
         if SEVERITY[draft.zone_of(compound)] > SEVERITY[to]:
             draft.set_zone(compound, to, draft.zone_deadline(to, now), False, now, cause)

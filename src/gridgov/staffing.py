@@ -332,18 +332,19 @@ class Pools:
         # order jumps all over memory, and that grows worse than linearly
         # with the city), each by their rank; then each group's ranks are
         # sorted as plain ints (no key function) and turned back into ids.
-        for pid, person in city.people.items():
-            kind = person.kind
-            home = person.home
+        people = city.people  # read column by column: no Person is made
+        for pid, kind, home, post, employer in zip(
+            people.ids, people.kinds, people.homes, people.post_units, people.employers, strict=True
+        ):
             r = rank[pid]
             local[(home, kind)].append(r)
-            post_level = levels.get(person.normal_post.unit)
+            post_level = levels.get(post)
             if post_level in office_levels:
-                offices[(person.normal_post.unit, kind)].append(r)
-            elif post_level is Level.COMMUNITY and person.normal_post.unit != home:
-                local[(person.normal_post.unit, kind)].append(r)
-            if person.employer is not None:
-                employed[(person.employer, kind)].append(r)
+                offices[(post, kind)].append(r)
+            elif post_level is Level.COMMUNITY and post != home:
+                local[(post, kind)].append(r)
+            if employer is not None:
+                employed[(employer, kind)].append(r)
             by_district[(district_of[home], kind)].append(r)
             everyone[kind].append(r)
         self._local = _in_rank_order(local, ids)
@@ -435,9 +436,9 @@ class Pools:
         got = self._workers.get(grid)
         if got is None:
             city = self._city
-            people = city.people
+            kind_of = city.people.kind
             worker = PersonKind.GRID_WORKER
-            got = tuple(p for p in city.people_at_post(grid) if people[p].kind is worker)
+            got = tuple(p for p in city.people_at_post(grid) if kind_of(p) is worker)
             self._workers[grid] = got
         return got
 
@@ -666,8 +667,9 @@ class Roster:
         """
         if self._by_kind is None:
             by_kind: dict[PersonKind, list[str]] = {}
+            kind_of = self._city.people.kind
             for pid in sorted(self._city.people):
-                by_kind.setdefault(self._city.people[pid].kind, []).append(pid)
+                by_kind.setdefault(kind_of(pid), []).append(pid)
             self._by_kind = by_kind
         rng = random.Random(seed)
         chosen: set[str] = set()
@@ -710,7 +712,7 @@ class Roster:
         holders[post] = (person,) if held is None else (*held, person)
         self._assignment[person] = (post, role, level, when)
         if role != "front_line":
-            employer = self._people[person].employer
+            employer = self._people.employer(person)
             if employer is not None:
                 drawn = self._drawn
                 drawn[employer] = drawn.get(employer, 0) + 1
@@ -724,7 +726,7 @@ class Roster:
             index = seats.index(person)
             self._holders[post] = seats[:index] + seats[index + 1 :]
         if held[1] != "front_line":
-            employer = self._people[person].employer
+            employer = self._people.employer(person)
             if employer is not None:
                 self._drawn[employer] -= 1
         self._back_since[person] = when
@@ -904,7 +906,7 @@ class _Draft:
         self.releases.append((person, post, reason))
         held = self.roster._assignment.get(person)
         if held is not None and held[1] != "front_line":
-            employer = self.roster._people[person].employer
+            employer = self.roster._people.employer(person)
             if employer is not None:
                 drawn = self.drawn
                 drawn[employer] = drawn.get(employer, 0) - 1
@@ -1183,7 +1185,7 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
                 or (person in assigned and person not in freed)
             ):
                 continue
-            employer = people[person].employer
+            employer = people.employer(person)
             if employer is not None:
                 cap = caps.get(employer)
                 if cap is None:

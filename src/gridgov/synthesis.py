@@ -55,13 +55,13 @@ from gridgov.city import City
 from gridgov.errors import CityError, PresetError, Problem
 from gridgov.gridding import partition
 from gridgov.model import (
-    Building,
+    Buildings,
     Compound,
     GridKind,
     GridWorkerKind,
     Level,
     Organisation,
-    Person,
+    People,
     PersonKind,
     Post,
     Unit,
@@ -332,18 +332,16 @@ class CityBuilder:
             else Unit(id=self.city_id, level=Level.CITY, name=name, code=code[:6].ljust(12, "0"))
         ]
         self.compounds: list[Compound] = []
-        self.buildings: list[Building] = []
+        # The buildings and the people, column by column (the fields of
+        # Buildings and People, in order): no object per building or person.
+        self._buildings: tuple[list[Any], ...] = ([], [], [], [])
         self.organisations: list[Organisation] = []
-        self.people: list[Person] = []
+        self._people: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
         self.co_building: list[tuple[str, str]] = []
         self._grids: list[tuple[str, str, str]] = []  # (grid id, kind, community)
         self._orgs_of_community: dict[str, list[Organisation]] = {}
         self._households: dict[str, int] = {}
         self._next_person = 1
-        # One Post object per distinct normal post, shared by the people who
-        # hold it (a city has a hundred thousand people but a fraction of
-        # that in posts; fewer objects for the garbage collector to walk).
-        self._posts: dict[tuple[str, str], Post] = {}
 
     # ------------------------------------------------------------- the chain
 
@@ -444,7 +442,7 @@ class CityBuilder:
             kind = rng.choices(kinds, weights)[0] if isinstance(exclusive, int) else exclusive[i]
             org = self._organisation(community, kind, rng.randint(*recipe.exclusive_staff), gid)
             self._grid(gid, GridKind.EXCLUSIVE, community, f"{org.name} grid")
-            self.buildings.append(Building(id=f"{gid}-B01", grid=gid, compound=None, households=0))
+            self._building(f"{gid}-B01", gid, None, 0)
 
     def village(
         self,
@@ -517,10 +515,15 @@ class CityBuilder:
             self._grid(gid, kind, community, f"Grid {g + 1}")
             lookup = dict(placed)
             for bid in members:
-                self.buildings.append(
-                    Building(id=bid, grid=gid, compound=compound_of[bid], households=lookup[bid])
-                )
+                self._building(bid, gid, compound_of[bid], lookup[bid])
                 self._households[community] = self._households.get(community, 0) + lookup[bid]
+
+    def _building(self, bid: str, grid: str, compound: str | None, households: int) -> None:
+        ids, grids, compounds, counts = self._buildings
+        ids.append(bid)
+        grids.append(grid)
+        compounds.append(compound)
+        counts.append(households)
 
     def _grid(self, gid: str, kind: GridKind, community: str, name: str) -> None:
         self.units.append(
@@ -555,16 +558,14 @@ class CityBuilder:
         employer: str | None = None,
         worker: GridWorkerKind | None = None,
     ) -> None:
-        self.people.append(
-            Person(
-                id=f"P{self._next_person:07d}",
-                kind=kind,
-                home=home,
-                normal_post=self._posts.setdefault((post.role, post.unit), post),
-                employer=employer,
-                grid_worker_kind=worker,
-            )
-        )
+        ids, kinds, homes, roles, units, employers, workers = self._people
+        ids.append(f"P{self._next_person:07d}")
+        kinds.append(kind)
+        homes.append(home)
+        roles.append(post.role)
+        units.append(post.unit)
+        employers.append(employer)
+        workers.append(worker)
         self._next_person += 1
 
     def staff(
@@ -708,6 +709,16 @@ class CityBuilder:
         return {u.id: u.parent for u in self.units}
 
     # ------------------------------------------------------------------ build
+
+    @property
+    def buildings(self) -> Buildings:
+        """The buildings added so far."""
+        return Buildings(*self._buildings)
+
+    @property
+    def people(self) -> People:
+        """The people added so far."""
+        return People(*self._people)
 
     def build(self) -> City:
         """Validate and return the city."""

@@ -2,8 +2,8 @@
 
 from gridgov.model.depots import DEPOT_KINDS, SERVES, Depot
 from gridgov.model.organisations import BigPartyCommittee, Organisation
-from gridgov.model.people import GridWorkerKind, Person, PersonKind, Post
-from gridgov.model.places import Building, Compound
+from gridgov.model.people import GridWorkerKind, People, Person, PersonKind, Post
+from gridgov.model.places import Building, Buildings, Compound
 from gridgov.model.units import GridKind, Level, Unit
 
 __all__ = [
@@ -11,12 +11,14 @@ __all__ = [
     "SERVES",
     "BigPartyCommittee",
     "Building",
+    "Buildings",
     "Compound",
     "Depot",
     "GridKind",
     "GridWorkerKind",
     "Level",
     "Organisation",
+    "People",
     "Person",
     "PersonKind",
     "Post",

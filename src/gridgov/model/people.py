@@ -9,10 +9,13 @@ back to their normal post afterwards.
 from __future__ import annotations
 
 import enum
+import operator
+from collections.abc import ItemsView, Iterable, Iterator, Mapping, ValuesView
+from typing import Any
 
 import attrs
 
-__all__ = ["GridWorkerKind", "Person", "PersonKind", "Post"]
+__all__ = ["GridWorkerKind", "People", "Person", "PersonKind", "Post"]
 
 
 class PersonKind(enum.StrEnum):
@@ -64,3 +67,223 @@ class Person:
     employer: str | None = None
     #: For grid workers: full-time, professional or part-time.
     grid_worker_kind: GridWorkerKind | None = None
+
+
+#: Each kind by its value (a kind given as its plain string is kept as the kind).
+_KINDS: dict[object, object] = {k.value: k for k in PersonKind}
+_WORKER_KINDS: dict[object, object] = {None: None, **{k.value: k for k in GridWorkerKind}}
+
+
+class People(Mapping[str, Person]):
+    """Every person of a city by id: a read-only mapping kept column by column.
+
+    A city has a hundred thousand people or more. Kept as one tuple per field
+    (of strings, which Python's cyclic garbage collector does not walk one by
+    one) rather than one object per person, a big city costs the collector
+    almost nothing, however often it runs. A :class:`Person` is made when one
+    is asked for: equal to the person the city was built with, not the same
+    object. The columns are public for code that walks every person (in
+    city order, the ``i``-th entry of each is the ``i``-th person), and the
+    lookups :meth:`kind`, :meth:`home`, :meth:`employer` and
+    :meth:`normal_post` read one field without making a person.
+
+    Args:
+        ids, kinds, homes, post_roles, post_units, employers, grid_worker_kinds:
+            one value per person, in the city's order (the fields of
+            :class:`Person`; the normal post as its role and unit). A kind
+            given as its plain string is kept as the :class:`PersonKind`.
+
+    Raises:
+        ValueError: the columns are not all of the same length.
+    """
+
+    __slots__ = (
+        "_index",
+        "employers",
+        "grid_worker_kinds",
+        "homes",
+        "ids",
+        "kinds",
+        "post_roles",
+        "post_units",
+    )
+
+    #: Person ids, in the city's order.
+    ids: tuple[str, ...]
+    #: Each person's :class:`PersonKind`.
+    kinds: tuple[PersonKind, ...]
+    #: Each person's home community.
+    homes: tuple[str, ...]
+    #: The role of each person's normal post.
+    post_roles: tuple[str, ...]
+    #: The unit (or organisation, compound, building) of each normal post.
+    post_units: tuple[str, ...]
+    #: Each person's employer, or None.
+    employers: tuple[str | None, ...]
+    #: Each person's grid-worker kind, or None.
+    grid_worker_kinds: tuple[GridWorkerKind | None, ...]
+
+    def __init__(
+        self,
+        ids: Iterable[str] = (),
+        kinds: Iterable[PersonKind | str] = (),
+        homes: Iterable[str] = (),
+        post_roles: Iterable[str] = (),
+        post_units: Iterable[str] = (),
+        employers: Iterable[str | None] = (),
+        grid_worker_kinds: Iterable[GridWorkerKind | str | None] = (),
+    ) -> None:
+        self.ids = tuple(ids)
+        raw_kinds = tuple(kinds)
+        self.kinds = tuple(map(_KINDS.get, raw_kinds, raw_kinds))  # type: ignore[arg-type]
+        self.homes = tuple(homes)
+        self.post_roles = tuple(post_roles)
+        self.post_units = tuple(post_units)
+        self.employers = tuple(employers)
+        raw_workers = tuple(grid_worker_kinds)
+        self.grid_worker_kinds = tuple(map(_WORKER_KINDS.get, raw_workers, raw_workers))  # type: ignore[arg-type]
+        count = len(self.ids)
+        columns = (self.kinds, self.homes, self.post_roles, self.post_units, self.employers)
+        if any(len(c) != count for c in (*columns, self.grid_worker_kinds)):
+            raise ValueError("every column of People needs one value per person")
+        # A dict of strings to ints holds nothing the collector walks.
+        self._index: dict[str, int] = dict(zip(self.ids, range(count), strict=True))
+
+    @classmethod
+    def of(cls, people: Iterable[Person] | People) -> People:
+        """The people of ``people`` (Person objects), in that order."""
+        if isinstance(people, People):
+            return people
+        persons = list(people)
+        return cls(
+            map(_ID, persons),
+            map(_KIND, persons),
+            map(_HOME, persons),
+            map(_ROLE, persons),
+            map(_UNIT, persons),
+            map(_EMPLOYER, persons),
+            map(_WORKER, persons),
+        )
+
+    def duplicates(self) -> set[str]:
+        """Ids given to more than one person (empty for a city's people)."""
+        if len(self._index) == len(self.ids):
+            return set()
+        seen: set[str] = set()
+        return {i for i in self.ids if i in seen or seen.add(i)}  # type: ignore[func-returns-value]
+
+    # -------------------------------------------------------------- mapping
+
+    def __getitem__(self, person: str) -> Person:
+        return self._make(self._index[person])
+
+    def __contains__(self, person: object) -> bool:
+        return person in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def get(self, person: str, default: Any = None) -> Any:
+        """The person with this id, made now, or ``default``."""
+        index = self._index.get(person)
+        return default if index is None else self._make(index)
+
+    def values(self) -> ValuesView[Person]:
+        """Every Person, made as the view is walked, in the city\'s order."""
+        return _Values(self)
+
+    def items(self) -> ItemsView[str, Person]:
+        """(id, Person) pairs, made as the view is walked, in the city\'s order."""
+        return _Items(self)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, People):
+            return self._columns() == other._columns()
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<People: {len(self)} people>"
+
+    # -------------------------------------------------------------- one field
+
+    def kind(self, person: str) -> PersonKind:
+        """The kind of ``person`` (KeyError for an unknown id)."""
+        return self.kinds[self._index[person]]
+
+    def home(self, person: str) -> str:
+        """The home community of ``person`` (KeyError for an unknown id)."""
+        return self.homes[self._index[person]]
+
+    def employer(self, person: str) -> str | None:
+        """The employer of ``person``, or None (KeyError for an unknown id)."""
+        return self.employers[self._index[person]]
+
+    def normal_post(self, person: str) -> Post:
+        """The normal post of ``person`` (KeyError for an unknown id)."""
+        i = self._index[person]
+        return Post(self.post_roles[i], self.post_units[i])
+
+    # -------------------------------------------------------------- private
+
+    def _make(self, i: int) -> Person:
+        return Person(
+            self.ids[i],
+            self.kinds[i],
+            self.homes[i],
+            Post(self.post_roles[i], self.post_units[i]),
+            self.employers[i],
+            self.grid_worker_kinds[i],
+        )
+
+    def _all(self) -> Iterator[Person]:
+        return map(
+            Person,
+            self.ids,
+            self.kinds,
+            self.homes,
+            map(Post, self.post_roles, self.post_units),
+            self.employers,
+            self.grid_worker_kinds,
+        )
+
+    def _columns(self) -> tuple[tuple[Any, ...], ...]:
+        return (
+            self.ids,
+            self.kinds,
+            self.homes,
+            self.post_roles,
+            self.post_units,
+            self.employers,
+            self.grid_worker_kinds,
+        )
+
+
+class _Values(ValuesView[Person]):
+    __slots__ = ()
+    _mapping: People
+
+    def __iter__(self) -> Iterator[Person]:
+        return self._mapping._all()
+
+
+class _Items(ItemsView[str, Person]):
+    __slots__ = ()
+    _mapping: People
+
+    def __iter__(self) -> Iterator[tuple[str, Person]]:
+        people = self._mapping
+        return zip(people.ids, people._all(), strict=True)
+
+
+_ID = operator.attrgetter("id")
+_KIND = operator.attrgetter("kind")
+_HOME = operator.attrgetter("home")
+_ROLE = operator.attrgetter("normal_post.role")
+_UNIT = operator.attrgetter("normal_post.unit")
+_EMPLOYER = operator.attrgetter("employer")
+_WORKER = operator.attrgetter("grid_worker_kind")
