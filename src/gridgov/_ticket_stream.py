@@ -477,7 +477,7 @@ def _open(
     stream: _Stream, tid: str, trigger: str, now: int, given: Mapping[str, Any] | None
 ) -> Live | None:
     """An opening at a grid decided in place (its record), else through the planner (None)."""
-    desk = stream.desk
+    desk, tz = stream.desk, stream.tz
     where = category = None
     if given is not None and len(given) == 2:
         where, category = given.get("where"), given.get("category")
@@ -491,27 +491,21 @@ def _open(
     mode = desk._mode(where)
     limit = desk._limit_us(category, mode, "accepted")  # type: ignore[arg-type]
     due = None if limit is None else now + limit
-    record = (OPENED, "ticket.opened", tid, where, now, stream.tz, category, mode, due)
     live = stream.kit.new_live()
-    live.id = tid
-    live.category = category
-    live.origin = live.unit = where
+    live.id, live.category, live.origin, live.unit = tid, category, where, where
     live.compound = live.handler = live.score = None
-    live.state = "accepted"
-    live.mode = mode
-    live.opened_us = live.updated_us = now
-    live.due_us = due
-    live.tz = stream.tz
-    live.breached = False
+    live.state, live.mode, live.opened_us, live.updated_us = "accepted", mode, now, now
+    live.due_us, live.tz, live.breached, live.private = due, tz, False, stream.kit.nobody
     live.low_scores = live.escalations = live.reopens = 0
     live.summary = live.result = ""
-    live.private = stream.kit.nobody
-    live.history = history = list(record)
     live._view = None
+    live.history = history = [OPENED, "ticket.opened", tid, where, now, tz, category, mode, due]
     desk._tickets[tid] = live
-    stream.out += (history, 0, len(history))
-    stream.timed += due is not None
-    stream.latest = max(stream.latest, now)
+    stream.out += (history, 0, 9)
+    if due is not None:
+        stream.timed += 1
+    if now > stream.latest:
+        stream.latest = now
     return live
 
 
