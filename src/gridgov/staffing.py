@@ -487,16 +487,26 @@ class Pools:
 
 class _Assignments(Mapping[str, tuple[Assignment, datetime]]):
     """The roster's assignments, read-only: each busy person's :class:`Assignment`
-    and since when, made when read (the roster keeps plain tuples)."""
+    and since when, made when read (the roster keeps one dict per field)."""
 
-    __slots__ = ("_raw",)
+    __slots__ = ("_levels", "_raw", "_roles", "_since")
 
-    def __init__(self, raw: Mapping[str, tuple[str, str, str, datetime]]) -> None:
-        self._raw = raw
+    def __init__(
+        self,
+        posts: Mapping[str, str],
+        roles: Mapping[str, str],
+        levels: Mapping[str, str],
+        since: Mapping[str, datetime],
+    ) -> None:
+        self._raw = posts
+        self._roles = roles
+        self._levels = levels
+        self._since = since
 
     def __getitem__(self, person: str) -> tuple[Assignment, datetime]:
-        post, role, level, since = self._raw[person]
-        return Assignment(person, post, role, level), since
+        post = self._raw[person]
+        assignment = Assignment(person, post, self._roles[person], self._levels[person])
+        return assignment, self._since[person]
 
     def __contains__(self, person: object) -> bool:
         return person in self._raw
@@ -524,10 +534,14 @@ class Roster:
         self._people = city.people
         self._posts: dict[str, StaffPost] = {}
         self._holders: dict[str, tuple[str, ...]] = {}
-        # person -> (post, role, level, since): plain tuples of strings and a
-        # time, which the collector stops tracking (an Assignment per busy
-        # person is made only when one is read, see :attr:`assignment`).
-        self._assignment: dict[str, tuple[str, str, str, datetime]] = {}
+        # Each busy person's post, role, level and since when, one dict per
+        # field: dicts of strings and times, which the collector does not
+        # track, and no object per assignment (an Assignment is made only
+        # when one is read, see :attr:`assignment`).
+        self._assignment: dict[str, str] = {}
+        self._roles: dict[str, str] = {}
+        self._levels: dict[str, str] = {}
+        self._since: dict[str, datetime] = {}
         self._back_since: dict[str, datetime] = {}
         self._shortfalls: dict[str, Shortfall] = {}
         self._drawn: Counter[str] = Counter()
@@ -537,7 +551,7 @@ class Roster:
         self._views = (
             MappingProxyType(self._posts),
             MappingProxyType(self._holders),
-            _Assignments(self._assignment),
+            _Assignments(self._assignment, self._roles, self._levels, self._since),
             MappingProxyType(self._back_since),
             MappingProxyType(self._shortfalls),
             MappingProxyType(self._drawn),
@@ -594,7 +608,7 @@ class Roster:
     def sources(self) -> Counter[str]:
         """People on posts by the pool level they came from (``community``, ...,
         ``claim`` for a claimed task, ``grid`` for front-line duty)."""
-        return Counter(level for _, _, level, _ in self._assignment.values())
+        return Counter(self._levels.values())
 
     def holder_of(self, post: str) -> tuple[str, ...]:
         """Who holds ``post`` now."""
@@ -710,7 +724,10 @@ class Roster:
         holders = self._holders
         held = holders.get(post)
         holders[post] = (person,) if held is None else (*held, person)
-        self._assignment[person] = (post, role, level, when)
+        self._assignment[person] = post
+        self._roles[person] = role
+        self._levels[person] = level
+        self._since[person] = when
         if role != "front_line":
             employer = self._people.employer(person)
             if employer is not None:
@@ -718,14 +735,15 @@ class Roster:
                 drawn[employer] = drawn.get(employer, 0) + 1
 
     def _release(self, person: str, post: str, when: datetime) -> None:
-        held = self._assignment.pop(person, None)
-        if held is None:
+        if self._assignment.pop(person, None) is None:
             return
+        role = self._roles.pop(person)
+        del self._levels[person], self._since[person]
         seats = self._holders.get(post)
         if seats is not None and person in seats:
             index = seats.index(person)
             self._holders[post] = seats[:index] + seats[index + 1 :]
-        if held[1] != "front_line":
+        if role != "front_line":
             employer = self._people.employer(person)
             if employer is not None:
                 self._drawn[employer] -= 1
@@ -737,6 +755,9 @@ class Roster:
         copy._posts.update(self._posts)
         copy._holders.update(self._holders)
         copy._assignment.update(self._assignment)
+        copy._roles.update(self._roles)
+        copy._levels.update(self._levels)
+        copy._since.update(self._since)
         copy._back_since.update(self._back_since)
         copy._shortfalls.update(self._shortfalls)
         copy._drawn.update(self._drawn)
@@ -754,8 +775,13 @@ class Roster:
             ],
             "holders": {k: list(v) for k, v in self._holders.items()},
             "assignment": {
-                person: [post, role, level, since.isoformat()]
-                for person, (post, role, level, since) in self._assignment.items()
+                person: [
+                    post,
+                    self._roles[person],
+                    self._levels[person],
+                    self._since[person].isoformat(),
+                ]
+                for person, post in self._assignment.items()
             },
             "back_since": {p: when.isoformat() for p, when in self._back_since.items()},
             "shortfalls": [
@@ -782,12 +808,11 @@ class Roster:
             self._holders[str(post)] = tuple(str(p) for p in persons)
         for person, (post, role, level, since) in data["assignment"].items():
             people[person]  # an unknown person is malformed data
-            self._assignment[str(person)] = (
-                str(post),
-                str(role),
-                str(level),
-                datetime.fromisoformat(since),
-            )
+            key = str(person)
+            self._assignment[key] = str(post)
+            self._roles[key] = str(role)
+            self._levels[key] = str(level)
+            self._since[key] = datetime.fromisoformat(since)
         for person, when in data["back_since"].items():
             self._back_since[str(person)] = datetime.fromisoformat(when)
         for post, role, unit, community, missing, reason in data["shortfalls"]:
@@ -876,8 +901,12 @@ class _Draft:
         self.closed: dict[str, None] = {}
         #: (person, post, reason)
         self.releases: list[tuple[str, str, str]] = []
-        #: (person, post, role, level)
-        self.assignments: list[tuple[str, str, str, str]] = []
+        #: The assignments, one list per field (person, post, role, level): no
+        #: object per assignment while the command runs.
+        self.persons: list[str] = []
+        self.posts: list[str] = []
+        self.roles: list[str] = []
+        self.levels: list[str] = []
         self.fill_counts: Counter[str] = Counter()
         self.shortfalls: dict[str, Shortfall] = {}
         self.reinforcements: dict[tuple[str, str, str, str, str], list[int]] = {}
@@ -904,8 +933,8 @@ class _Draft:
     def release(self, person: str, post: str, reason: str) -> None:
         self.freed.add(person)
         self.releases.append((person, post, reason))
-        held = self.roster._assignment.get(person)
-        if held is not None and held[1] != "front_line":
+        role = self.roster._roles.get(person)
+        if role is not None and role != "front_line":
             employer = self.roster._people.employer(person)
             if employer is not None:
                 drawn = self.drawn
@@ -919,6 +948,10 @@ class _Draft:
             return None
         post = self.roster._posts.get(post_id)
         return None if post is None else _row_of(post)
+
+    def assignments(self) -> Iterator[tuple[str, str, str, str]]:
+        """(person, post, role, level) of each assignment, in order."""
+        return zip(self.persons, self.posts, self.roles, self.levels, strict=True)
 
     def closed_posts(self) -> tuple[str, ...]:
         return tuple(p for p in self.closed if p not in self.opened)
@@ -962,7 +995,7 @@ def plan_staffing(
         opened=tuple(StaffPost(*row) for row in draft.opened.values()),
         closed=draft.closed_posts(),
         releases=tuple(Release(*r) for r in draft.releases),
-        assignments=tuple(Assignment(*a) for a in draft.assignments),
+        assignments=tuple(Assignment(*a) for a in draft.assignments()),
         shortfalls=tuple(draft.shortfalls.values()),
         reinforcements=draft.reinforcement_list(),
         hot=draft.hot,
@@ -992,7 +1025,7 @@ def planned_records(
         draft.releases,
         draft.opened.values(),
         [(*hop, counts[0], counts[1]) for hop, counts in draft.reinforcements.items()],
-        draft.assignments,
+        draft.assignments(),
         draft.shortfalls.values(),
         draft.hot,
         roster,
@@ -1113,7 +1146,8 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
     busy = draft.busy
     roster = draft.roster
     unavailable, assigned, freed = roster._unavailable, roster._assignment, draft.freed
-    add = draft.assignments.append
+    add_person, add_post = draft.persons.append, draft.posts.append
+    add_role, add_level = draft.roles.append, draft.levels.append
     filled = 0
     for person in pools.grid_workers(unit):
         if held + filled >= capacity:
@@ -1121,7 +1155,10 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
         if person in busy or person in unavailable or (person in assigned and person not in freed):
             continue
         busy.add(person)
-        add((person, post_id, "front_line", "grid"))
+        add_person(person)
+        add_post(post_id)
+        add_role("front_line")
+        add_level("grid")
         filled += 1
     if filled:
         draft.fill_counts[post_id] = draft.fill_counts.get(post_id, 0) + filled
@@ -1162,7 +1199,8 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
         draft.freed,
     )
     drawn_before, drawn, caps = roster._drawn, draft.drawn, draft.caps
-    add = draft.assignments.append
+    add_person, add_post = draft.persons.append, draft.posts.append
+    add_role, add_level = draft.roles.append, draft.levels.append
     share = rule.max_staff_share
     levels = rule.pools
     levels_used = levels[0]
@@ -1195,7 +1233,10 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
                     continue
                 drawn[employer] = taken + 1
             busy.add(person)
-            add((person, post_id, role, level))
+            add_person(person)
+            add_post(post_id)
+            add_role(role)
+            add_level(level)
             filled += 1
             levels_used = level
             need -= 1
