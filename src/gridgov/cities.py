@@ -533,6 +533,8 @@ class _ReaderState:
         self.stopped = False
         # Checked rows are kept to build the city (not when only checking).
         self.keep = True
+        # One string per repeated cell value of the rows kept (see _keep).
+        self.same: dict[str, str] = {}
 
     # -------------------------------------------------------------- ids
 
@@ -866,6 +868,14 @@ class _FileReader(_ReaderState):
             return
         check(shown, batch)
         if self.keep and not self.count:
+            # Cells that repeat a value (every column but the ids: a
+            # community, a kind, a grid) are replaced by one string per value
+            # as each batch is kept: the copies go at once, so a big file
+            # never holds a string per cell (a fraction of the memory, and
+            # the memory of one batch is reused by the next).
+            one = self.same.setdefault
+            first, *rest = batch.columns
+            batch.columns = [first, *(tuple(map(one, c, c)) for c in rest)]
             table.batches.append(batch)
 
     def _read_plain(
@@ -1523,18 +1533,9 @@ class _Reader(_UnitChecks):
             )
             for cid, community, name, kind, entrances in compounds_table.cells()
         ]
-        # Cells that repeat an id are replaced by one string per id (a CSV
-        # reader makes a new string per cell): a fraction of the memory, and
-        # the objects that hold them sit closer together.
-        same: dict[str, str] = {}
-        one = same.setdefault
+        # (Cells that repeat a value are one string per value: see _keep.)
         ids, grids, in_compounds, households = (buildings_table.column(i) for i in range(4))
-        buildings = Buildings(
-            ids,
-            map(one, grids, grids),
-            [one(c, c) if c else None for c in in_compounds],
-            map(int, households),
-        )
+        buildings = Buildings(ids, grids, [c or None for c in in_compounds], map(int, households))
         organisations = [
             Organisation(
                 id=oid,
@@ -1547,7 +1548,7 @@ class _Reader(_UnitChecks):
             for oid, kind, community, name, staff, exclusive in organisations_table.cells()
         ]
         # People column by column (a big city has hundreds of thousands).
-        people = _people(people_table, one)
+        people = _people(people_table)
         links = [(o.id, o.community) for o in organisations]
         links.extend((org, community) for _, (org, community) in links_table.rows)
         # The chain's nodes column by column: the city, the units, the
@@ -1558,7 +1559,7 @@ class _Reader(_UnitChecks):
             (city.id, *uids, *(c.id for c in compounds)),
             (Level.CITY, *map(_LEVELS.__getitem__, levels), *(Level.COMPOUND for _ in compounds)),
             (city.name, *names, *(c.name for c in compounds)),
-            (None, *map(one, parents, parents), *(c.community for c in compounds)),
+            (None, *parents, *(c.community for c in compounds)),
             (city.code, *codes, *("" for _ in compounds)),
             (city.kind, *kinds, *(c.kind for c in compounds)),
             links,
@@ -1569,20 +1570,19 @@ class _Reader(_UnitChecks):
         )
 
 
-def _people(table: _Table, one: Callable[[str, str], str]) -> People:
+def _people(table: _Table) -> People:
     """The people of a checked ``people.csv``, column by column (a big city has
-    hundreds of thousands; see :class:`People`); ``one`` gives one string per
-    repeated id."""
+    hundreds of thousands; see :class:`People`)."""
     ids, kinds, homes, roles, places, employers, workers = (
         table.column(i) for i in range(len(COLUMNS["people.csv"]))
     )
     return People(
         ids,
         map(_PERSON_KINDS.__getitem__, kinds),
-        map(one, homes, homes),
-        map(one, roles, roles),
-        map(one, places, places),
-        [one(e, e) if e else None for e in employers],
+        homes,
+        roles,
+        places,
+        [e or None for e in employers],
         map(_WORKERS.__getitem__, workers),
     )
 

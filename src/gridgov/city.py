@@ -13,7 +13,7 @@ import difflib
 import itertools
 import operator
 import os
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -169,44 +169,52 @@ class City:
             raise CityError(problems, ids, shown + more)
 
     def _index(self) -> None:
+        # Built from the columns, a run of equal keys at a time, without a
+        # list or set per key that would outlive its step (a big city has
+        # tens of thousands of keys: each one more object for the collector).
         chain = self.chain
-        by_place: defaultdict[str, list[str]] = defaultdict(list)
-        grids_of: defaultdict[str, set[str]] = defaultdict(set)
-        compounds_of: defaultdict[str, set[str]] = defaultdict(set)
-        households: Counter[str] = Counter()
         buildings = self._buildings
-        for bid, grid, compound, count in zip(
-            buildings.ids, buildings.grids, buildings.compounds, buildings.households, strict=True
-        ):
-            by_place[grid].append(bid)
-            households[grid] += count
-            if compound is not None:
-                by_place[compound].append(bid)
-                households[compound] += count
-                grids_of[compound].add(grid)
-                compounds_of[grid].add(compound)
+        ids, grids, compounds = buildings.ids, buildings.grids, buildings.compounds
+        counts = buildings.households
+        households: dict[str, int] = {}
+        get = households.get
+        for grid, count in zip(grids, counts, strict=True):
+            households[grid] = get(grid, 0) + count
+        placed = [c is not None for c in compounds]
+        in_compounds: list[str] = list(itertools.compress(compounds, placed))  # type: ignore[arg-type]
+        for compound, count in zip(in_compounds, itertools.compress(counts, placed), strict=True):
+            households[compound] = get(compound, 0) + count
         # Roll grid households up the chain; compounds are counted only once,
         # through their grids.
         for grid in chain.units(Level.GRID):
-            count = households[grid]
+            count = get(grid, 0)
             for up in chain.chain_of_command(grid)[1:]:
-                households[up] += count
+                households[up] = get(up, 0) + count
+        self._households = households
+        buildings_of = _grouped(grids, ids)
+        buildings_of.update(_grouped(in_compounds, itertools.compress(ids, placed)))
+        self._buildings_of = buildings_of
+        # Each distinct (compound, grid) pair once, in order.
+        pairs = list(
+            dict.fromkeys(zip(in_compounds, itertools.compress(grids, placed), strict=True))
+        )
+        self._grids_of_compound = _grouped_sorted(map(_FIRST, pairs), map(_SECOND, pairs))
+        pairs.sort(key=_SECOND)
+        self._compounds_of_grid = _grouped_sorted(map(_SECOND, pairs), map(_FIRST, pairs))
+        del pairs
         # People run in blocks of the same home (and often the same post):
         # each run is added at C speed.
         people = self._people
         self._people_at_home = _grouped(people.homes, people.ids)
         self._people_at_post = _grouped(people.post_units, people.ids)
-        committees: defaultdict[str, set[str]] = defaultdict(set)
-        for org in self._organisations.values():
-            committees[org.community].add(org.id)
+        organisations = self._organisations.values()
+        own = _grouped([o.community for o in organisations], [o.id for o in organisations])
+        committees: dict[str, tuple[str, ...]] = {}
         for community in chain.units(Level.COMMUNITY):
-            committees[community].update(chain.co_building_units(community))
-        self._buildings_of = {k: tuple(v) for k, v in by_place.items()}
-        self._grids_of_compound = {k: tuple(sorted(v)) for k, v in grids_of.items()}
-        self._compounds_of_grid = {k: tuple(sorted(v)) for k, v in compounds_of.items()}
-        self._households = dict(households)
-        # Members only; the committee is made when asked for.
-        self._committees = {c: tuple(sorted(m)) for c, m in committees.items()}
+            # Members only; the committee is made when asked for.
+            mine, partners = own.get(community, ()), chain.co_building_units(community)
+            committees[community] = tuple(sorted({*mine, *partners}))
+        self._committees = committees
 
     def with_depots(self, depots: Iterable[Depot]) -> City:
         """This city carrying its supply depots (the rest shared, nothing rebuilt).
@@ -626,15 +634,26 @@ _ID = operator.attrgetter("id")
 
 
 def _grouped(keys: Iterable[str], values: Iterable[str]) -> dict[str, tuple[str, ...]]:
-    """Each key's values, in order (a run of equal keys is added in one step)."""
-    out: dict[str, list[str]] = {}
+    """Each key's values, in order (a run of equal keys is added in one step;
+    a list is made only for a key whose runs are apart)."""
+    out: dict[str, tuple[str, ...]] = {}
+    apart: dict[str, list[str]] = {}
     for key, run in itertools.groupby(zip(keys, values, strict=True), _FIRST):
         found = out.get(key)
         if found is None:
-            out[key] = list(map(_SECOND, run))
+            out[key] = tuple(map(_SECOND, run))
+        elif key in apart:
+            apart[key].extend(map(_SECOND, run))
         else:
-            found.extend(map(_SECOND, run))
-    return {k: tuple(v) for k, v in out.items()}
+            apart[key] = [*found, *map(_SECOND, run)]
+    for key, more in apart.items():
+        out[key] = tuple(more)
+    return out
+
+
+def _grouped_sorted(keys: Iterable[str], values: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Each key's values, sorted."""
+    return {k: tuple(sorted(v)) for k, v in _grouped(keys, values).items()}
 
 
 _FIRST = operator.itemgetter(0)

@@ -326,11 +326,14 @@ class CityBuilder:
         self.recipe = recipe if recipe is not None else Recipe()
         self.name = name
         self.city_id = city.id if city is not None else code[:6]
-        self.units: list[Unit] = [
+        # The chain's units, column by column (the fields of Unit, in order):
+        # no object per unit (a city has thousands of grids).
+        self._units: tuple[list[Any], ...] = ([], [], [], [], [], [])
+        self._add(
             city
             if city is not None
             else Unit(id=self.city_id, level=Level.CITY, name=name, code=code[:6].ljust(12, "0"))
-        ]
+        )
         self.compounds: list[Compound] = []
         # The buildings and the people, column by column (the fields of
         # Buildings and People, in order): no object per building or person.
@@ -345,48 +348,47 @@ class CityBuilder:
 
     # ------------------------------------------------------------- the chain
 
+    @property
+    def units(self) -> list[Unit]:
+        """The units added so far, the city first."""
+        return list(map(Unit, *self._units))
+
+    def _add(self, unit: Unit) -> None:
+        self._node(unit.id, unit.level, unit.name, unit.parent, unit.code, unit.kind)
+
+    def _node(
+        self, uid: str, level: Level, name: str, parent: str | None, code: str, kind: str
+    ) -> None:
+        ids, levels, names, parents, codes, kinds = self._units
+        ids.append(uid)
+        levels.append(level)
+        names.append(name)
+        parents.append(parent)
+        codes.append(code)
+        kinds.append(kind)
+
     def unit(self, unit: Unit) -> str:
         """Add any unit below the city (a community gets its organisations' list)."""
-        self.units.append(unit)
+        self._add(unit)
         if unit.level is Level.COMMUNITY:
             self._orgs_of_community[unit.id] = []
         return unit.id
 
     def district(self, code6: str, name: str, kind: str) -> str:
         """Add a district or county under the city; returns its id."""
-        self.units.append(
-            Unit(
-                id=code6,
-                level=Level.DISTRICT,
-                name=name,
-                parent=self.city_id,
-                code=code6.ljust(12, "0"),
-                kind=kind,
-            )
-        )
+        self._node(code6, Level.DISTRICT, name, self.city_id, code6.ljust(12, "0"), kind)
         return code6
 
     def street(self, district: str, number: int, name: str, kind: str) -> str:
         """Add a street, town or township; returns its 9-digit id."""
         sid = f"{district}{number:03d}"
-        self.units.append(
-            Unit(
-                id=sid,
-                level=Level.STREET,
-                name=name,
-                parent=district,
-                code=sid.ljust(12, "0"),
-                kind=kind,
-            )
-        )
+        self._node(sid, Level.STREET, name, district, sid.ljust(12, "0"), kind)
         return sid
 
     def community(self, street: str, number: int, name: str, kind: str) -> str:
         """Add a community or village; returns its 12-digit id."""
         cid = f"{street}{number:03d}"
-        self.units.append(
-            Unit(id=cid, level=Level.COMMUNITY, name=name, parent=street, code=cid, kind=kind)
-        )
+        self._node(cid, Level.COMMUNITY, name, street, cid, kind)
         self._orgs_of_community[cid] = []
         return cid
 
@@ -526,9 +528,7 @@ class CityBuilder:
         counts.append(households)
 
     def _grid(self, gid: str, kind: GridKind, community: str, name: str) -> None:
-        self.units.append(
-            Unit(id=gid, level=Level.GRID, name=name, parent=community, kind=kind.value)
-        )
+        self._node(gid, Level.GRID, name, community, "", kind.value)
         self._grids.append((gid, kind.value, community))
 
     def _organisation(
@@ -638,17 +638,18 @@ class CityBuilder:
         """Cadres of every office (living in a community below it) and organisation."""
         rng = self.rng
         communities_below: dict[str, list[str]] = {}
-        for unit in self.units:
-            if unit.level is Level.COMMUNITY:
-                for up in _ancestors_of(unit.id, parents):
-                    communities_below.setdefault(up, []).append(unit.id)
-        for unit in self.units:
-            if unit.level is Level.GRID:
+        ids, levels, _, _, _, kinds = self._units
+        for uid, level in zip(ids, levels, strict=True):
+            if level is Level.COMMUNITY:
+                for up in _ancestors_of(uid, parents):
+                    communities_below.setdefault(up, []).append(uid)
+        for uid, level, kind in zip(ids, levels, kinds, strict=True):
+            if level is Level.GRID:
                 continue
-            key = unit.kind if unit.level is Level.COMMUNITY else unit.level.value
+            key = kind if level is Level.COMMUNITY else level.value
             for _ in range(cadres_per_office.get(key, 0)):
-                home = rng.choice(communities_below.get(unit.id) or [unit.id])
-                self._person(PersonKind.CADRE, home, Post("cadre", unit.id))
+                home = rng.choice(communities_below.get(uid) or [uid])
+                self._person(PersonKind.CADRE, home, Post("cadre", uid))
         for org in self.organisations:
             for _ in range(max(1, org.staff // self.recipe.staff_per_cadre)):
                 self._person(
@@ -669,28 +670,30 @@ class CityBuilder:
             district = _ancestors_of(org.community, parents)[-2]
             district_orgs.setdefault(district, []).append(org.id)
         bases = self._volunteer_bases(volunteer_bases, parents)
-        for unit in self.units:
-            if unit.level is not Level.COMMUNITY:
+        ids, levels, _, _, _, kinds = self._units
+        for uid, level, kind in zip(ids, levels, kinds, strict=True):
+            if level is not Level.COMMUNITY:
                 continue
-            households = self._households.get(unit.id, 0)
-            district = _ancestors_of(unit.id, parents)[-2]
+            households = self._households.get(uid, 0)
+            district = _ancestors_of(uid, parents)[-2]
             employers = district_orgs.get(district, [])
-            for _ in range(round(households * member_rate.get(unit.kind, 0.0))):
+            for _ in range(round(households * member_rate.get(kind, 0.0))):
                 employer = rng.choice(employers) if employers else None
                 self._person(
                     PersonKind.IN_SERVICE_MEMBER,
-                    unit.id,
-                    Post("in_service_member", employer or unit.id),
+                    uid,
+                    Post("in_service_member", employer or uid),
                     employer=employer,
                 )
             base = bases.get(district) or bases.get("")
             for _ in range(round(households * volunteer_rate)):
-                self._person(PersonKind.VOLUNTEER, unit.id, Post("volunteer", base or unit.id))
+                self._person(PersonKind.VOLUNTEER, uid, Post("volunteer", base or uid))
 
     def _volunteer_bases(self, count: int, parents: dict[str, str | None]) -> dict[str, str]:
         """Spread the volunteer service bases over the districts; one base per district
         is where that district's volunteers are registered."""
-        districts = [u.id for u in self.units if u.level is Level.DISTRICT]
+        ids, levels = self._units[:2]
+        districts = [u for u, lv in zip(ids, levels, strict=True) if lv is Level.DISTRICT]
         urban = [c for c, orgs in self._orgs_of_community.items() if orgs]
         if not count or not urban:
             return {}
@@ -706,7 +709,8 @@ class CityBuilder:
         return out
 
     def _parents(self) -> dict[str, str | None]:
-        return {u.id: u.parent for u in self.units}
+        ids, _, _, parents = self._units[:4]
+        return dict(zip(ids, parents, strict=True))
 
     # ------------------------------------------------------------------ build
 
@@ -722,7 +726,17 @@ class CityBuilder:
 
     def build(self) -> City:
         """Validate and return the city."""
-        chain = CommandChain.from_units(self.units, self.compounds, self.co_building)
+        ids, levels, names, parents, codes, kinds = self._units
+        compounds = self.compounds
+        chain = CommandChain.from_columns(
+            [*ids, *(c.id for c in compounds)],
+            [*levels, *(Level.COMPOUND for _ in compounds)],
+            [*names, *(c.name for c in compounds)],
+            [*parents, *(c.community for c in compounds)],
+            [*codes, *("" for _ in compounds)],
+            [*kinds, *(c.kind for c in compounds)],
+            self.co_building,
+        )
         return City.build(
             self.name, chain, self.compounds, self.buildings, self.people, self.organisations
         )
