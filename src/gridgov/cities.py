@@ -49,11 +49,11 @@ from gridgov.city import City
 from gridgov.errors import CityError, GridgovError, MissingExtraError, Problem
 from gridgov.model import (
     Buildings,
-    Compound,
+    Compounds,
     GridKind,
     GridWorkerKind,
     Level,
-    Organisation,
+    Organisations,
     People,
     PersonKind,
     Unit,
@@ -1523,45 +1523,44 @@ class _Reader(_UnitChecks):
     ) -> City:
         city = self.city_unit
         assert city is not None
-        compounds = [
-            Compound(
-                id=cid,
-                community=community,
-                name=name,
-                kind=kind or "residential",
-                entrances=int(entrances) if entrances else 1,
-            )
-            for cid, community, name, kind, entrances in compounds_table.cells()
-        ]
-        # (Cells that repeat a value are one string per value: see _keep.)
+        # Every record column by column (see gridgov.model.Columns); cells
+        # that repeat a value are one string per value (see _keep).
+        cids, communities, cnames, ckinds, entrances = (compounds_table.column(i) for i in range(5))
+        compounds = Compounds(
+            cids,
+            communities,
+            cnames,
+            [kind or "residential" for kind in ckinds],
+            [int(e) if e else 1 for e in entrances],
+        )
         ids, grids, in_compounds, households = (buildings_table.column(i) for i in range(4))
         buildings = Buildings(ids, grids, [c or None for c in in_compounds], map(int, households))
-        organisations = [
-            Organisation(
-                id=oid,
-                kind=kind,
-                community=community,
-                name=name,
-                staff=int(staff) if staff else 0,
-                exclusive_grid=exclusive or None,
-            )
-            for oid, kind, community, name, staff, exclusive in organisations_table.cells()
-        ]
+        oids, okinds, ocommunities, onames, staff, exclusive = (
+            organisations_table.column(i) for i in range(6)
+        )
+        organisations = Organisations(
+            oids,
+            okinds,
+            ocommunities,
+            onames,
+            [int(s) if s else 0 for s in staff],
+            [e or None for e in exclusive],
+        )
         # People column by column (a big city has hundreds of thousands).
         people = _people(people_table)
-        links = [(o.id, o.community) for o in organisations]
+        links = list(zip(oids, ocommunities, strict=True))
         links.extend((org, community) for _, (org, community) in links_table.rows)
         # The chain's nodes column by column: the city, the units, the
         # compounds. Every rule of the chain and the city was checked above,
         # row by row and at its line: the model does not check it all again.
         uids, parents, levels, kinds, names, codes = (units_table.column(i) for i in range(6))
         chain = CommandChain.from_columns(
-            (city.id, *uids, *(c.id for c in compounds)),
-            (Level.CITY, *map(_LEVELS.__getitem__, levels), *(Level.COMPOUND for _ in compounds)),
-            (city.name, *names, *(c.name for c in compounds)),
-            (None, *parents, *(c.community for c in compounds)),
-            (city.code, *codes, *("" for _ in compounds)),
-            (city.kind, *kinds, *(c.kind for c in compounds)),
+            (city.id, *uids, *compounds.ids),
+            (Level.CITY, *map(_LEVELS.__getitem__, levels), *(Level.COMPOUND,) * len(compounds)),
+            (city.name, *names, *compounds.names),
+            (None, *parents, *compounds.communities),
+            (city.code, *codes, *("",) * len(compounds)),
+            (city.kind, *kinds, *compounds.kinds),
             links,
             _checked=True,
         )

@@ -16,7 +16,6 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, TypeVar
 
 from gridgov.chain import CommandChain
@@ -26,11 +25,13 @@ from gridgov.model import (
     Building,
     Buildings,
     Compound,
+    Compounds,
     Depot,
     GridKind,
     GridWorkerKind,
     Level,
     Organisation,
+    Organisations,
     People,
     Person,
     PersonKind,
@@ -77,23 +78,29 @@ class City:
         self,
         name: str,
         chain: CommandChain,
-        compounds: Mapping[str, Compound],
+        compounds: Compounds | Mapping[str, Compound],
         buildings: Buildings | Mapping[str, Building],
         people: People | Mapping[str, Person],
-        organisations: Mapping[str, Organisation],
+        organisations: Organisations | Mapping[str, Organisation],
         *,
         _checked: bool = False,
     ) -> None:
         self.name = name
         self.chain = chain
         self.geometry = None
-        self._compounds = MappingProxyType(dict(compounds))
-        # Buildings and people are kept column by column (see :class:`Buildings`).
+        # The records are kept column by column (see :class:`Columns`).
+        self._compounds = (
+            compounds if isinstance(compounds, Compounds) else Compounds.of(compounds.values())
+        )
         self._buildings = (
             buildings if isinstance(buildings, Buildings) else Buildings.of(buildings.values())
         )
         self._people = people if isinstance(people, People) else People.of(people.values())
-        self._organisations = MappingProxyType(dict(organisations))
+        self._organisations = (
+            organisations
+            if isinstance(organisations, Organisations)
+            else Organisations.of(organisations.values())
+        )
         self.depots = ()
         if not _checked:  # a city bundle's loader has checked it all, at file:line
             self._check()
@@ -104,10 +111,10 @@ class City:
         cls,
         name: str,
         chain: CommandChain,
-        compounds: Iterable[Compound] = (),
+        compounds: Iterable[Compound] | Compounds = (),
         buildings: Iterable[Building] | Buildings = (),
         people: Iterable[Person] | People = (),
-        organisations: Iterable[Organisation] = (),
+        organisations: Iterable[Organisation] | Organisations = (),
         *,
         _checked: bool = False,
     ) -> City:
@@ -127,10 +134,10 @@ class City:
         return cls(
             name,
             chain,
-            _unique(compounds, "compound"),
+            _unique_columns(Compounds.of(compounds), "compound"),
             _unique_columns(Buildings.of(buildings), "building"),
             _unique_columns(People.of(people), "person"),
-            _unique(organisations, "organisation"),
+            _unique_columns(Organisations.of(organisations), "organisation"),
             _checked=_checked,
         )
 
@@ -207,8 +214,8 @@ class City:
         people = self._people
         self._people_at_home = _grouped(people.homes, people.ids)
         self._people_at_post = _grouped(people.post_units, people.ids)
-        organisations = self._organisations.values()
-        own = _grouped([o.community for o in organisations], [o.id for o in organisations])
+        organisations = self._organisations
+        own = _grouped(organisations.communities, organisations.ids)
         committees: dict[str, tuple[str, ...]] = {}
         for community in chain.units(Level.COMMUNITY):
             # Members only; the committee is made when asked for.
@@ -271,8 +278,8 @@ class City:
     # --------------------------------------------------------------- lookups
 
     @property
-    def compounds(self) -> Mapping[str, Compound]:
-        """Every compound by id (read-only)."""
+    def compounds(self) -> Compounds:
+        """Every compound by id (read-only; kept column by column, see :class:`Compounds`)."""
         return self._compounds
 
     @property
@@ -286,8 +293,8 @@ class City:
         return self._people
 
     @property
-    def organisations(self) -> Mapping[str, Organisation]:
-        """Every organisation by id (read-only)."""
+    def organisations(self) -> Organisations:
+        """Every organisation by id (read-only; kept column by column)."""
         return self._organisations
 
     def compound(self, compound_id: str) -> Compound:
@@ -496,12 +503,12 @@ def _check_places(city: City, problem: _Report) -> None:
                 problem(
                     f"building {bid}", f"names unknown compound {in_compound}", bid, in_compound
                 )
-            elif chain.community_of(grid) != compounds[in_compound].community:
+            elif chain.community_of(grid) != compounds.community(in_compound):
                 problem(
                     f"building {bid}",
                     f"is in grid {grid} and compound {in_compound}, which are in "
                     f"different communities ({chain.community_of(grid)} and "
-                    f"{compounds[in_compound].community})",
+                    f"{compounds.community(in_compound)})",
                     bid,
                     grid,
                     in_compound,
@@ -604,20 +611,6 @@ def _expected(value: str, allowed: Iterable[str]) -> str:
     return f"is not one ({hint}expected one of: {', '.join(names)})"
 
 
-def _unique(items: Iterable[Any], what: str) -> dict[str, Any]:
-    items = list(items)
-    out: dict[str, Any] = dict(zip(map(_ID, items), items, strict=True))
-    if len(out) == len(items):
-        return out
-    seen: set[str] = set()
-    dup: set[str] = set()
-    for item in items:
-        (dup if item.id in seen else seen).add(item.id)
-    shown = sorted(dup)
-    problems = [Problem("", 0, f"{what} {i}", f"duplicate {what} id {i}") for i in shown]
-    raise CityError(problems, dup, f"duplicate {what} ids: {', '.join(shown)}")
-
-
 def _unique_columns(table: _T, what: str) -> _T:
     dup = table.duplicates()
     if not dup:
@@ -627,7 +620,7 @@ def _unique_columns(table: _T, what: str) -> _T:
     raise CityError(problems, dup, f"duplicate {what} ids: {', '.join(shown)}")
 
 
-_T = TypeVar("_T", People, Buildings)
+_T = TypeVar("_T", People, Buildings, Compounds, Organisations)
 
 
 _ID = operator.attrgetter("id")

@@ -56,11 +56,11 @@ from gridgov.errors import CityError, PresetError, Problem
 from gridgov.gridding import partition
 from gridgov.model import (
     Buildings,
-    Compound,
+    Compounds,
     GridKind,
     GridWorkerKind,
     Level,
-    Organisation,
+    Organisations,
     People,
     PersonKind,
     Post,
@@ -334,15 +334,16 @@ class CityBuilder:
             if city is not None
             else Unit(id=self.city_id, level=Level.CITY, name=name, code=code[:6].ljust(12, "0"))
         )
-        self.compounds: list[Compound] = []
+        self._compounds: tuple[list[Any], ...] = ([], [], [], [], [])
         # The buildings and the people, column by column (the fields of
         # Buildings and People, in order): no object per building or person.
         self._buildings: tuple[list[Any], ...] = ([], [], [], [])
-        self.organisations: list[Organisation] = []
+        self._organisations: tuple[list[Any], ...] = ([], [], [], [], [], [])
         self._people: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
         self.co_building: list[tuple[str, str]] = []
         self._grids: list[tuple[str, str, str]] = []  # (grid id, kind, community)
-        self._orgs_of_community: dict[str, list[Organisation]] = {}
+        # How many organisations each community has (their ids are numbered).
+        self._orgs_of_community: dict[str, int] = {}
         self._households: dict[str, int] = {}
         self._next_person = 1
 
@@ -371,7 +372,7 @@ class CityBuilder:
         """Add any unit below the city (a community gets its organisations' list)."""
         self._add(unit)
         if unit.level is Level.COMMUNITY:
-            self._orgs_of_community[unit.id] = []
+            self._orgs_of_community[unit.id] = 0
         return unit.id
 
     def district(self, code6: str, name: str, kind: str) -> str:
@@ -389,7 +390,7 @@ class CityBuilder:
         """Add a community or village; returns its 12-digit id."""
         cid = f"{street}{number:03d}"
         self._node(cid, Level.COMMUNITY, name, street, cid, kind)
-        self._orgs_of_community[cid] = []
+        self._orgs_of_community[cid] = 0
         return cid
 
     # ------------------------------------------------------ places and grids
@@ -442,8 +443,8 @@ class CityBuilder:
             numbered += 1
             gid = f"{community}-G{numbered:03d}"
             kind = rng.choices(kinds, weights)[0] if isinstance(exclusive, int) else exclusive[i]
-            org = self._organisation(community, kind, rng.randint(*recipe.exclusive_staff), gid)
-            self._grid(gid, GridKind.EXCLUSIVE, community, f"{org.name} grid")
+            _, name = self._organisation(community, kind, rng.randint(*recipe.exclusive_staff), gid)
+            self._grid(gid, GridKind.EXCLUSIVE, community, f"{name} grid")
             self._building(f"{gid}-B01", gid, None, 0)
 
     def village(
@@ -499,15 +500,12 @@ class CityBuilder:
                 self.recipe.max_entrances, 1 + households // self.recipe.households_per_entrance
             )
             label = "Hamlet" if compound_kind == "hamlet" else "Compound"
-            self.compounds.append(
-                Compound(
-                    id=cid,
-                    community=community,
-                    name=f"{label} {c + 1}",
-                    kind=compound_kind,
-                    entrances=entrances,
-                )
-            )
+            for column, value in zip(
+                self._compounds,
+                (cid, community, f"{label} {c + 1}", compound_kind, entrances),
+                strict=True,
+            ):
+                column.append(value)
             for b, h in enumerate(run):
                 bid = f"{cid}-B{b + 1:02d}"
                 placed.append((bid, h))
@@ -533,20 +531,20 @@ class CityBuilder:
 
     def _organisation(
         self, community: str, kind: str, staff: int, exclusive_grid: str | None
-    ) -> Organisation:
-        orgs = self._orgs_of_community[community]
-        org = Organisation(
-            id=f"{community}-O{len(orgs) + 1:02d}",
-            kind=kind,
-            community=community,
-            name=f"{kind.title()} {community[-3:]}-{len(orgs) + 1}",
-            staff=staff,
-            exclusive_grid=exclusive_grid,
-        )
-        orgs.append(org)
-        self.organisations.append(org)
-        self.co_building.append((org.id, community))
-        return org
+    ) -> tuple[str, str]:
+        """Add an organisation; its id and name."""
+        number = self._orgs_of_community[community] + 1
+        self._orgs_of_community[community] = number
+        oid = _org_id(community, number)
+        name = f"{kind.title()} {community[-3:]}-{number}"
+        for column, value in zip(
+            self._organisations,
+            (oid, kind, community, name, staff, exclusive_grid),
+            strict=True,
+        ):
+            column.append(value)
+        self.co_building.append((oid, community))
+        return oid, name
 
     # ----------------------------------------------------------------- people
 
@@ -608,7 +606,7 @@ class CityBuilder:
         weights = [{"urban": heavy, "exclusive": heavy}.get(kind, 1.0) for _, kind, _ in grids]
         extra = allocate(part_time, weights)
         for (gid, kind, community), n_part in zip(grids, extra, strict=True):
-            orgs = self._orgs_of_community[community]
+            orgs = range(1, self._orgs_of_community[community] + 1)
             self._person(
                 PersonKind.GRID_WORKER,
                 community,
@@ -623,7 +621,7 @@ class CityBuilder:
                     worker=GridWorkerKind.PROFESSIONAL,
                 )
             for _ in range(n_part):
-                employer = rng.choice(orgs).id if orgs else None
+                employer = _org_id(community, rng.choice(orgs)) if orgs else None
                 self._person(
                     PersonKind.GRID_WORKER,
                     community,
@@ -650,11 +648,10 @@ class CityBuilder:
             for _ in range(cadres_per_office.get(key, 0)):
                 home = rng.choice(communities_below.get(uid) or [uid])
                 self._person(PersonKind.CADRE, home, Post("cadre", uid))
-        for org in self.organisations:
-            for _ in range(max(1, org.staff // self.recipe.staff_per_cadre)):
-                self._person(
-                    PersonKind.CADRE, org.community, Post("cadre", org.id), employer=org.id
-                )
+        oids, _, communities, _, staffs, _ = self._organisations
+        for oid, community, staff in zip(oids, communities, staffs, strict=True):
+            for _ in range(max(1, staff // self.recipe.staff_per_cadre)):
+                self._person(PersonKind.CADRE, community, Post("cadre", oid), employer=oid)
 
     def _staff_members(
         self,
@@ -666,9 +663,10 @@ class CityBuilder:
         """In-service members (employed in their district) and volunteers."""
         rng = self.rng
         district_orgs: dict[str, list[str]] = {}
-        for org in self.organisations:
-            district = _ancestors_of(org.community, parents)[-2]
-            district_orgs.setdefault(district, []).append(org.id)
+        oids, _, communities = self._organisations[:3]
+        for oid, community in zip(oids, communities, strict=True):
+            district = _ancestors_of(community, parents)[-2]
+            district_orgs.setdefault(district, []).append(oid)
         bases = self._volunteer_bases(volunteer_bases, parents)
         ids, levels, _, _, _, kinds = self._units
         for uid, level, kind in zip(ids, levels, kinds, strict=True):
@@ -694,15 +692,15 @@ class CityBuilder:
         is where that district's volunteers are registered."""
         ids, levels = self._units[:2]
         districts = [u for u, lv in zip(ids, levels, strict=True) if lv is Level.DISTRICT]
-        urban = [c for c, orgs in self._orgs_of_community.items() if orgs]
+        urban = [c for c, count in self._orgs_of_community.items() if count]
         if not count or not urban:
             return {}
         out: dict[str, str] = {}
         for i in range(count):
             community = urban[(i * 7919) % len(urban)]
-            base = self._organisation(community, "volunteer_base", 10, None)
+            base, _ = self._organisation(community, "volunteer_base", 10, None)
             district = _ancestors_of(community, parents)[-2]
-            out.setdefault(district, base.id)
+            out.setdefault(district, base)
         out[""] = next(iter(out.values()))
         for district in districts:
             out.setdefault(district, out[""])
@@ -724,22 +722,36 @@ class CityBuilder:
         """The people added so far."""
         return People(*self._people)
 
+    @property
+    def organisations(self) -> Organisations:
+        """The organisations added so far."""
+        return Organisations(*self._organisations)
+
+    @property
+    def compounds(self) -> Compounds:
+        """The compounds added so far."""
+        return Compounds(*self._compounds)
+
     def build(self) -> City:
         """Validate and return the city."""
         ids, levels, names, parents, codes, kinds = self._units
         compounds = self.compounds
         chain = CommandChain.from_columns(
-            [*ids, *(c.id for c in compounds)],
-            [*levels, *(Level.COMPOUND for _ in compounds)],
-            [*names, *(c.name for c in compounds)],
-            [*parents, *(c.community for c in compounds)],
-            [*codes, *("" for _ in compounds)],
-            [*kinds, *(c.kind for c in compounds)],
+            [*ids, *compounds.ids],
+            [*levels, *(Level.COMPOUND,) * len(compounds)],
+            [*names, *compounds.names],
+            [*parents, *compounds.communities],
+            [*codes, *("",) * len(compounds)],
+            [*kinds, *compounds.kinds],
             self.co_building,
         )
         return City.build(
-            self.name, chain, self.compounds, self.buildings, self.people, self.organisations
+            self.name, chain, compounds, self.buildings, self.people, self.organisations
         )
+
+
+def _org_id(community: str, number: int) -> str:
+    return f"{community}-O{number:02d}"
 
 
 def _sizes(rng: random.Random, total: int, low: int, high: int, exact: bool = True) -> list[int]:
