@@ -148,6 +148,19 @@ _GRID_KINDS = tuple(k.value for k in GridKind)
 _PERSON_KINDS = {k.value: k for k in PersonKind}
 _WORKER_KINDS = {k.value: k for k in GridWorkerKind}
 _WORKERS: dict[str, GridWorkerKind | None] = {"": None, **_WORKER_KINDS}
+# The columns (by index in COLUMNS order) whose cells name another row or
+# repeat a few words: kept as one string per value (see _Reader._keep).
+_REPEATED: dict[str, tuple[int, ...]] = {
+    name: tuple(
+        i
+        for i, (column, _) in enumerate(columns)
+        if column
+        in {"parent", "level", "community", "grid", "compound", "home", "post_role", "post_unit"}
+        or (column == "kind" and name != "people.csv")
+        or column in {"employer", "exclusive_grid", "organisation"}
+    )
+    for name, columns in COLUMNS.items()
+}
 
 
 # ------------------------------------------------------------------ parts
@@ -533,8 +546,8 @@ class _ReaderState:
         self.stopped = False
         # Checked rows are kept to build the city (not when only checking).
         self.keep = True
-        # One string per repeated cell value of the rows kept (see _keep).
-        self.same: dict[str, str] = {}
+        # One string per repeated cell value of the rows kept, per column (see _keep).
+        self.same: dict[tuple[str, int], dict[str, str]] = {}
 
     # -------------------------------------------------------------- ids
 
@@ -868,14 +881,15 @@ class _FileReader(_ReaderState):
             return
         check(shown, batch)
         if self.keep and not self.count:
-            # Cells that repeat a value (every column but the ids: a
-            # community, a kind, a grid) are replaced by one string per value
-            # as each batch is kept: the copies go at once, so a big file
-            # never holds a string per cell (a fraction of the memory, and
-            # the memory of one batch is reused by the next).
-            one = self.same.setdefault
-            first, *rest = batch.columns
-            batch.columns = [first, *(tuple(map(one, c, c)) for c in rest)]
+            # Cells that name another row (a parent, a community, a grid, a
+            # home, a post) are replaced by one string per value as each
+            # batch is kept: the copies go at once, so a big file never holds
+            # a string per cell (a fraction of the memory, and the memory of
+            # one batch is reused by the next). One small table per column.
+            columns = batch.columns
+            for i in _REPEATED.get(Path(shown).name, ()):
+                one = self.same.setdefault((shown, i), {}).setdefault
+                columns[i] = tuple(map(one, columns[i], columns[i]))
             table.batches.append(batch)
 
     def _read_plain(
