@@ -27,6 +27,7 @@ compounds, buildings, organisations and people, in the same order.
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import contextlib
 import csv
@@ -34,6 +35,7 @@ import difflib
 import importlib
 import io
 import itertools
+import operator
 import os
 import stat
 import tomllib
@@ -523,6 +525,14 @@ class _ReaderState:
         # line: a tuple per id would be hundreds of thousands of objects for
         # the garbage collector to walk; see ``where``.)
         self.owner: dict[str, int] = {}
+        # People (the last file that gives ids, and the biggest) are not in
+        # ``owner`` while their batches are fine: each id maps to its row,
+        # and this dict becomes the city's index of people (one table of
+        # hundreds of thousands of ids instead of two); ``person_batches``
+        # gives the lines of those rows.
+        self.person_rows: dict[str, int] = {}
+        self.person_batches: list[tuple[int, Sequence[int]]] = []
+        self.people_slow = False
         self.sources: list[str] = []
         self.source_of: dict[str, int] = {}
         self.level: dict[str, Level] = {}
@@ -562,9 +572,14 @@ class _ReaderState:
     def where(self, value: str) -> tuple[str, int] | None:
         """(file, line) where the id ``value`` was first given, or None."""
         code = self.owner.get(value)
-        if code is None:
+        if code is not None:
+            return self.sources[code // _SPAN], code % _SPAN
+        row = self.person_rows.get(value)
+        if row is None:
             return None
-        return self.sources[code // _SPAN], code % _SPAN
+        batch = bisect.bisect_right(self.person_batches, row, key=_FIRST) - 1
+        first, lines = self.person_batches[batch]
+        return os.path.join(self.shown, "people.csv"), lines[row - first]
 
     # -------------------------------------------------------------- problems
 
@@ -1044,7 +1059,11 @@ class _UnitChecks(_FileReader):
         """True when an unknown ``ref`` may come from a row or file already at fault."""
         if ref in self.shaky:
             return True
-        return ref not in self.owner and not self.broken.isdisjoint(files)
+        return (
+            ref not in self.owner
+            and ref not in self.person_rows
+            and not self.broken.isdisjoint(files)
+        )
 
     def unknown(self, value: str, what: str, choices: Iterable[str]) -> str:
         """What is wrong with a reference to an id that is not a ``what``."""
@@ -1126,7 +1145,7 @@ class _UnitChecks(_FileReader):
                 files = ("units.csv", _TOML) if lv is Level.DISTRICT else ("units.csv",)
                 if self.quiet(parent, *files):
                     continue
-                if parent in self.owner:
+                if parent in self.owner or parent in self.person_rows:
                     message = self.unknown(parent, "unit", ())
                 else:
                     message = f"no unit {parent!r}{self.hint(parent, level_of)}"
@@ -1257,7 +1276,7 @@ class _UnitChecks(_FileReader):
                 if community is None:
                     if self.quiet(compound, "compounds.csv"):
                         pass
-                    elif compound in self.owner:
+                    elif compound in self.owner or compound in self.person_rows:
                         message = self.unknown(compound, "compound", ())
                         self.problem(shown, line, "compound", message, bid)
                     else:
@@ -1417,9 +1436,11 @@ class _Reader(_UnitChecks):
         base = self.source(shown)
         if rows and self._people_fine(rows):
             return
+        self.people_slow = True
+        earlier = self.person_rows
         for line, (pid, kind, home, role, post, employer, worker) in rows:
             # Person ids share the namespace: claim inline (the hot loop of a big city).
-            if pid and pid not in owner:
+            if pid and pid not in owner and pid not in earlier:
                 owner[pid] = base + line
             else:
                 self.claim(shown, line, pid)
@@ -1482,11 +1503,16 @@ class _Reader(_UnitChecks):
         """
         ids, kinds, homes, roles, posts, employers, workers = rows.columns
         level_of = self.level
-        known = self.owner
+        earlier = self.person_rows
         fresh = set(ids)
         # A dict view's isdisjoint walks the smaller side; a set's would walk
         # every id of the bundle for every batch.
-        if len(fresh) != len(ids) or "" in fresh or not known.keys().isdisjoint(fresh):
+        if (
+            len(fresh) != len(ids)
+            or "" in fresh
+            or not self.owner.keys().isdisjoint(fresh)
+            or not earlier.keys().isdisjoint(fresh)
+        ):
             return False
         if not set(kinds) <= _PERSON_KINDS.keys() or "" in roles:
             return False
@@ -1499,8 +1525,9 @@ class _Reader(_UnitChecks):
             return False
         if not set(workers) - {""} <= _WORKER_KINDS.keys():
             return False
-        base = self.source(self._file("people.csv"))
-        known.update(zip(ids, map(base.__add__, rows.lines), strict=True))
+        first = len(earlier)
+        earlier.update(zip(ids, range(first, first + len(ids)), strict=True))
+        self.person_batches.append((first, rows.lines))
         return True
 
     def check_links(self, shown: str, rows: _Rows) -> None:
@@ -1561,7 +1588,7 @@ class _Reader(_UnitChecks):
             [e or None for e in exclusive],
         )
         # People column by column (a big city has hundreds of thousands).
-        people = _people(people_table)
+        people = _people(people_table, None if self.people_slow else self.person_rows)
         links = list(zip(oids, ocommunities, strict=True))
         links.extend((org, community) for _, (org, community) in links_table.rows)
         # The chain's nodes column by column: the city, the units, the
@@ -1583,9 +1610,10 @@ class _Reader(_UnitChecks):
         )
 
 
-def _people(table: _Table) -> People:
+def _people(table: _Table, rows: dict[str, int] | None) -> People:
     """The people of a checked ``people.csv``, column by column (a big city has
-    hundreds of thousands; see :class:`People`)."""
+    hundreds of thousands; see :class:`People`); ``rows``: each id's row, when
+    the reader has it (it becomes the index of the people)."""
     ids, kinds, homes, roles, places, employers, workers = (
         table.column(i) for i in range(len(COLUMNS["people.csv"]))
     )
@@ -1597,6 +1625,7 @@ def _people(table: _Table) -> People:
         places,
         [e or None for e in employers],
         map(_WORKERS.__getitem__, workers),
+        _index=rows if rows is not None and len(rows) == len(ids) else None,
     )
 
 
@@ -1665,6 +1694,9 @@ def _line_batches(text: str, start: int) -> Iterator[list[str]]:
             del pending[:_CHUNK]
     if pending:
         yield pending
+
+
+_FIRST = operator.itemgetter(0)
 
 
 def _integer(text: str) -> int | None:

@@ -133,6 +133,8 @@ class People(Columns[Person]):
         post_units: Iterable[str] = (),
         employers: Iterable[str | None] = (),
         grid_worker_kinds: Iterable[GridWorkerKind | str | None] = (),
+        *,
+        _index: dict[str, int] | None = None,
     ) -> None:
         self.ids = tuple(ids)
         raw_kinds = tuple(kinds)
@@ -144,7 +146,12 @@ class People(Columns[Person]):
         raw_workers = tuple(grid_worker_kinds)
         self.grid_worker_kinds = tuple(map(_WORKER_KINDS.get, raw_workers, raw_workers))  # type: ignore[arg-type]
         self._check_lengths("person")
-        self._index_ids(self.ids)
+        # ``_index``: each id's row, when a bundle's reader made it while
+        # checking the ids (gridgov's own shortcut, not API).
+        if _index is not None and len(_index) == len(self.ids):
+            self._index = _index
+        else:
+            self._index_ids(self.ids)
 
     @classmethod
     def of(cls, people: Iterable[Person] | People) -> People:
