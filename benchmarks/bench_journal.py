@@ -3,7 +3,10 @@
 ``journal_commands``
     The same scripted commands (a case in a compound, then lifting its
     street) on the small preset, committed to the in-memory journal (the
-    baseline), to SQLite with ``synchronous=NORMAL`` and with ``FULL``.
+    baseline), to SQLite with ``synchronous=NORMAL`` and with ``FULL``;
+    ``full_grouped``: the same with ``FULL``, 20 commands to each
+    ``engine.group()`` (group commit: one transaction, one sync), against
+    ``sqlite_full`` of the same run.
 
 ``journal_reopen``
     Reopening a journal of 1,000,000 events (100,000 with ``--quick``) made by
@@ -43,6 +46,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -64,18 +68,25 @@ from gridgov.presets import URBAN_AREA, jiamusi, small
 REOPEN_TARGET_S = 5.0
 
 
-def _commands_per_second(engine: Engine, clock: ManualClock, count: int) -> float:
+def _commands_per_second(engine: Engine, clock: ManualClock, count: int, group: int = 1) -> float:
+    """Commands per second; ``group`` > 1: that many commands per ``engine.group()``."""
     city = engine.city
     compounds = sorted(city.compounds)
     start = time.perf_counter()
-    for i in range(count):
-        clock.advance(timedelta(hours=1))
-        compound = compounds[i % len(compounds)]
-        if i % 2 == 0:
-            engine.report_case(compound)
-        else:
-            engine.lift(city.street_of(compound), skip_recovery=True)
+    for first in range(0, count, group):
+        with engine.group() if group > 1 else contextlib.nullcontext():
+            for i in range(first, min(count, first + group)):
+                clock.advance(timedelta(hours=1))
+                compound = compounds[i % len(compounds)]
+                if i % 2 == 0:
+                    engine.report_case(compound)
+                else:
+                    engine.lift(city.street_of(compound), skip_recovery=True)
     return count / (time.perf_counter() - start)
+
+
+#: Commands per group in ``full_grouped``.
+GROUP = 20
 
 
 @benchmark("journal_commands")
@@ -106,6 +117,26 @@ def journal_commands(quick: bool) -> dict[str, dict[str, object]]:
                 commands_per_second=round(rate, 1),
                 memory_commands_per_second=round(memory, 1),
             )
+        # Group commit: the same commands with FULL, GROUP to a transaction (one
+        # sync each), against FULL one command at a time measured just above.
+        clock = ManualClock()
+        path = Path(folder) / "FULL-grouped.sqlite"
+        engine = Engine.open(path, city=city, clock=clock, synchronous="FULL")
+        grouped = _commands_per_second(engine, clock, count, group=GROUP)
+        engine.close()
+        full = out["sqlite_full"]
+        out["full_grouped"] = figure(
+            1e3 / grouped,
+            "ms",
+            50.0,
+            f"ms per committed command, SQLite synchronous=FULL, {GROUP} commands per "
+            f"engine.group() (one transaction and one sync per group; {count} commands)",
+            baseline=1e3 / float(full["commands_per_second"]),  # type: ignore[arg-type]
+            baseline_what="the same commands with synchronous=FULL, one transaction each "
+            "(sqlite_full, same run)",
+            commands_per_second=round(grouped, 1),
+            ungrouped_commands_per_second=full["commands_per_second"],
+        )
     return out
 
 
@@ -218,6 +249,9 @@ class _NoSnapshots:
 
     def stream(self, seq: int) -> Iterator[object]:
         return self._journal.stream(seq)  # type: ignore[return-value]
+
+    def replay(self, seq: int) -> Iterator[object]:
+        return self._journal.replay(seq)  # type: ignore[return-value]
 
 
 APPEND_TARGET = 200_000.0  # events per second, synchronous=NORMAL

@@ -23,7 +23,7 @@ from unittest import mock
 
 from benchmarks import benchmark, figure
 from gridgov import journal as _journal
-from gridgov.journal import GENESIS, Event, SqliteJournal, row_hash
+from gridgov.journal import GENESIS, Event, SqliteJournal, encode_row, row_hash
 
 VERIFY_TARGET_S = 2.0
 PER_COMMAND = 5
@@ -82,7 +82,7 @@ def _rows(count: int) -> Iterator[tuple[int, str, str, int, bytes]]:
     previous = GENESIS
     for seq in range(1, count + 1):
         event = _event(seq)
-        text = event.to_json()
+        text = encode_row(event)  # the rows of today's journals (format 3)
         last = int(seq % PER_COMMAND == 0 or seq == count)
         previous = row_hash(previous, seq, event.command, text, bool(last))
         yield seq, event.command, text, last, previous

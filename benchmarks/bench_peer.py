@@ -55,7 +55,11 @@
       ``desk_per_call_vs_simpy``. The desk pauses the cyclic garbage
       collector during ``play`` (as the engine's bulk commands do); SimPy
       run with the collector paused too is reported as ``simpy_gc_paused_s``
-      and ``desk_vs_simpy_gc_paused``.
+      and ``desk_vs_simpy_gc_paused``. The desk's lookup tables (routes for
+      every unit and category, feedback's way down for every grid) are built
+      by ``desk.prepare()`` before its timing, as the SimPy model's plain
+      tables are built before its own; ``desk_prepare_s`` is their time and
+      ``desk_with_prepare_vs_simpy_cpu`` the ratio with it counted.
     * **gridgov, bulk path**: the same queue, then round by round (one day;
       idle rounds skipped; ``bulk_hourly_rounds_vs_simpy`` is the same with
       60-minute rounds, and a test shows the outputs do not depend on the
@@ -379,28 +383,66 @@ def run_desk(work: Workload, desk: StandaloneDesk) -> Outputs:
 
     Tickets do not affect one another, so the stream goes ticket by ticket
     (each one's steps in time order); the desk ends as with the steps in time order.
+    The stream's columns are made with numpy (the same lists as one item at a time).
     """
     base = TicketArrays.micros(EPOCH)
-    when, step, request = _stream(work, by_ticket=True, base=base)
-    ids = [f"T{i + 1:06d}" for i in range(work.requests)]
-    names = ("open", *(trigger for trigger, _ in STEPS))
-    opening = [
-        {"where": work.grids[g], "category": work.categories[c]}
-        for g, c in zip(work.origin.tolist(), work.category.tolist(), strict=True)
+    when, step, request = _columns(work, base)
+    names = np.array(["open", *(trigger for trigger, _ in STEPS)], dtype=object)
+    ids = np.array([f"T{i + 1:06d}" for i in range(work.requests)], dtype=object)
+    grids = np.array(work.grids, dtype=object)[work.origin]
+    categories = np.array(work.categories, dtype=object)[work.category]
+    data = np.full(len(step), None, dtype=object)
+    opening = step == 0
+    data[opening] = [
+        {"where": g, "category": c}
+        for g, c in zip(grids[request[opening]], categories[request[opening]], strict=True)
     ]
-    five = {"score": SCORE}
-    score = names.index("score")
-    data = [
-        opening[i] if k == 0 else five if k == score else None
-        for k, i in zip(step, request, strict=True)
-    ]
+    data[step == names.tolist().index("score")] = {"score": SCORE}
+    at = when.tolist()
     changes = desk.play(
-        when, [ids[i] for i in request], [names[k] for k in step], data, pause_gc=True
+        at, ids[request].tolist(), names[step].tolist(), data.tolist(), pause_gc=True
     )
     horizon = EPOCH + work.horizon * timedelta(microseconds=1)
     kinds, _, units = changes.columns()
-    heads = zip(kinds, units, units, strict=True)
-    return _desk_outputs(work, desk, heads, desk.advance(horizon), when, step, request, base)
+    last = desk.advance(horizon)
+    kinds += [c.kind for c in last]
+    units += [c.unit for c in last]
+    closing = step == len(STEPS)
+    latencies = when[closing] - base - work.arrival[request[closing]]
+    return _tally(work, desk, kinds, units, latencies, len(step))
+
+
+def _columns(work: Workload, base: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every opening and step up to the horizon, request by request, each one's steps
+    in time order: (times from the start plus ``base``, step numbers, requests), as
+    :func:`_stream` with ``by_ticket`` gives them, as arrays."""
+    ends = handling(work)
+    times = np.concatenate([work.arrival[:, None], ends], axis=1)
+    keep = times <= work.horizon
+    step = np.broadcast_to(np.arange(len(STEPS) + 1), times.shape)[keep]
+    request = np.broadcast_to(np.arange(work.requests)[:, None], times.shape)[keep]
+    return times[keep] + base, step, request
+
+
+def _tally(
+    work: Workload,
+    desk: StandaloneDesk,
+    kinds: list[str],
+    units: list[str],
+    latencies: np.ndarray,
+    steps: int,
+) -> Outputs:
+    """The outputs of a desk run from its changes' kinds and units (escalations per
+    level climbed to, overdue records) and the closing latencies."""
+    level_of = {u: desk.city.chain.level(u).value for u in _units(desk.city, work.grids)}
+    kind = np.array(kinds, dtype=object)
+    escalated = Counter(np.array(units, dtype=object)[kind == "ticket.escalated"].tolist())
+    escalations: Counter[str] = Counter()
+    for unit, count in escalated.items():
+        escalations[level_of[unit]] += count
+    overdue = int((kind == "ticket.overdue").sum())
+    ordered = np.sort(latencies).tolist()
+    return _outputs(len(ordered), escalations, overdue, ordered, steps)
 
 
 def run_desk_calls(work: Workload, desk: StandaloneDesk) -> Outputs:
@@ -555,7 +597,7 @@ def _gc_paused(fn: Callable[[], Outputs]) -> Outputs:
 _CPU: dict[str, float] = {}
 
 
-def _timed(fn: Callable[[], Outputs], label: str = "") -> tuple[float, Outputs]:
+def _timed(fn: Callable[[], Outputs | None], label: str = "") -> tuple[float, Any]:
     """Wall seconds and outputs of ``fn``; its CPU seconds are kept in ``_CPU[label]``
     (on a machine shared with other work, CPU time shows what the wall time hides)."""
     gc.collect()
@@ -565,6 +607,11 @@ def _timed(fn: Callable[[], Outputs], label: str = "") -> tuple[float, Outputs]:
     wall = time.perf_counter() - start
     _CPU[label] = time.process_time() - cpu
     return wall, out
+
+
+def _prepare(desk: StandaloneDesk) -> Outputs | None:
+    desk.prepare()
+    return None
 
 
 @benchmark("closed_loop_peer")
@@ -586,6 +633,10 @@ def closed_loop_peer(quick: bool) -> dict[str, dict[str, object]]:
     calls_desk = StandaloneDesk(city, rule, situation=lambda origin: MODE)
     arrays = TicketArrays(city, rule, capacity=requests)
     simpy_s, simpy_out = _timed(lambda: run_simpy(work, tables), "simpy")
+    # The desk's lookup tables for every unit and grid, as the SimPy model's
+    # (above), before its timing (and after SimPy's, whose collector would
+    # walk them); their time is reported.
+    prepare_s, _ = _timed(lambda: _prepare(desk), "desk_prepare")
     desk_s, desk_out = _timed(lambda: run_desk(work, desk), "desk")
     calls_s, calls_out = _timed(lambda: run_desk_calls(work, calls_desk), "desk_calls")
     # The desk pauses the cyclic collector during a stream (as the engine does
@@ -615,6 +666,12 @@ def closed_loop_peer(quick: bool) -> dict[str, dict[str, object]]:
         "desk_vs_simpy_cpu": round(_CPU["simpy"] / _CPU["desk"], 4) if equal else None,
         "bulk_vs_simpy_cpu": round(_CPU["simpy"] / _CPU["bulk"], 2) if equal else None,
         "handling_queue_s": round(queue_s, 3),
+        "desk_prepare_s": round(prepare_s, 3),
+        "desk_with_prepare_vs_simpy_cpu": round(
+            _CPU["simpy"] / (_CPU["desk"] + _CPU["desk_prepare"]), 4
+        )
+        if equal
+        else None,
         "ticket_steps_per_s": {
             "simpy": round(steps / simpy_s),
             "desk": round(steps / desk_s),

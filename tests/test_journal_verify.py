@@ -23,7 +23,9 @@ from gridgov.journal import (
     CommandRecord,
     Event,
     SqliteJournal,
+    _decode_rows,
     _encode_rows,
+    encode_row,
     encode_snapshot,
     row_hash,
 )
@@ -53,13 +55,13 @@ def written(path: Path) -> tuple[dict[str, object], int, int]:
 
 
 def edit_record(path: Path, seq: int) -> None:
-    """Change one character of event ``seq``'s record (still valid JSON)."""
+    """Add a space after the first comma of event ``seq``'s record (still valid JSON)."""
     db = sqlite3.connect(path)
     with db:
         (text,) = db.execute("SELECT record FROM events WHERE seq = ?", (seq,)).fetchone()
-        db.execute(
-            "UPDATE events SET record = ? WHERE seq = ?", (text.replace('"v":1', '"v":1 '), seq)
-        )
+        edited = text.replace(",", ", ", 1)
+        assert edited != text
+        db.execute("UPDATE events SET record = ? WHERE seq = ?", (edited, seq))
     db.close()
 
 
@@ -353,13 +355,16 @@ class TestAppendRows:
             )
             for seq, (command, shift, zone, data) in enumerate(specs, start=1)
         ]
-        rows = _encode_rows(events, GENESIS)
+        rows = _encode_rows(events, GENESIS, 1)
         previous = GENESIS
         for event, (seq, command, record, last, digest) in zip(events, rows, strict=True):
-            assert (seq, command, record) == (event.seq, event.command, event.to_json())
+            assert (seq, command, record) == (event.seq, event.command, encode_row(event))
             assert last == (event is events[-1])
             previous = row_hash(previous, seq, command, record, last)
             assert digest == previous
+        # Each row reads back as the event its JSON form gives (NaN as null).
+        decoded = _decode_rows([r[:3] for r in rows], "j.sqlite")
+        assert decoded == [Event.from_json(e.to_json()) for e in events]
 
 
 class TestKeyChain:

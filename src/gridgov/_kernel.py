@@ -721,8 +721,7 @@ class Kernel:
         state = self.state
         batch = None if immediate else self.batch
         try:
-            for event in events:
-                state.apply(event)
+            state.apply_all(events)
             if batch is not None:
                 batch.extend(events)
             else:
@@ -773,12 +772,12 @@ class Kernel:
         # A replay makes objects by the million: the cycle search waits when
         # the engine was asked to pause it (pause_gc), as for every bulk step.
         # The events are read a chunk at a time, never all held at once.
-        replayed = 0
+        # A durable journal reads its rows in small chunks for a replay
+        # (``replay``); any other journal hands over its events.
+        replay = getattr(self.journal, "replay", None)
         with self.paused():
-            apply = state.apply
-            for event in self.journal.stream(start):
-                apply(event)
-                replayed += 1
+            events = replay(start) if replay is not None else self.journal.stream(start)
+            replayed = state.apply_all(events)
         return state, state.deadlines(), LoadReport(start, replayed, ignored)
 
     def _from_snapshot(self) -> tuple[EngineState, int, str | None]:

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, tzinfo
+from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -35,10 +36,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ESCALATED",
+    "FAR",
     "FED_BACK",
     "MOVE",
     "OPENED",
     "OVERDUE",
+    "PLAIN",
     "PUBLISHED",
     "SCORED",
     "STEP",
@@ -49,7 +52,7 @@ __all__ = [
 ]
 
 #: What a flat record makes, by its first entry (the desk keeps one maker each).
-OPENED, STEP, SCORED, MOVE, ESCALATED, OVERDUE, FED_BACK, PUBLISHED = range(8)
+OPENED, STEP, SCORED, MOVE, ESCALATED, OVERDUE, FED_BACK, PUBLISHED, PLAIN = range(9)
 #: Entries of a flat record in a ticket's history, the maker's number included.
 WIDTHS = {
     OPENED: 9,
@@ -60,7 +63,13 @@ WIDTHS = {
     OVERDUE: 10,
     FED_BACK: 11,
     PUBLISHED: 12,
+    PLAIN: 9,
 }
+#: In a flat record, a due time at or after this means none (a run keeps "no
+#: limit" as a time far in the future, so that a step needs no test for it).
+FAR = 2**61
+_FAR = FAR
+_NO_DUE = 2**62
 
 #: The lowest time: no step seen yet.
 _NEVER = -(2**63)
@@ -74,6 +83,26 @@ _STEP_STATES = frozenset(TICKET_STEPS)
 _MODES = frozenset(TICKET_MODES)
 
 Hops = tuple[tuple[str, str, str], ...]
+#: A step of a stream: (time, ticket, trigger, data).
+Step = tuple[int, str, str, Any]
+#: What a fast step records (besides the step): nothing, a route up, a route down,
+#: a score, a summary.
+_PLAIN, _CLASSIFY, _FEED_BACK, _SCORE, _PUBLISH = range(5)
+_ACTIONS = {
+    "track": _PLAIN,
+    "supervise": _PLAIN,
+    "archive": _PLAIN,
+    "classify": _CLASSIFY,
+    "feed_back": _FEED_BACK,
+    "score": _SCORE,
+    "publish": _PUBLISH,
+}
+#: The key of a score's entry in a row (a score is only decided with its data).
+_SCORED = ("score",)
+#: A fast step, looked up once per state and trigger (see :meth:`Tables.rows`).
+Entry = tuple[
+    str, int, tuple["bool | None", "bool | None"], int, dict[Any, Any], tuple[str, str, str, str]
+]
 #: A ticket's record as the desk keeps it (``gridgov.tickets``' mutable record).
 Live = Any
 
@@ -116,10 +145,44 @@ class Tables:
         }
         self._desk = desk
         self._limits: dict[tuple[str, str], dict[str, int | None]] = {}
+        self._rows: dict[tuple[str, str], dict[str, dict[Any, Entry]]] = {}
+        self._breaches: dict[tuple[str, str], dict[str, tuple[str, str, int]]] = {}
         #: (unit, category) -> what classification records: data, cause, hops up.
         self.routes: dict[tuple[str, str], tuple[tuple[tuple[str, str], ...], str, Hops]] = {}
         #: (origin, handler) -> the hops feedback makes down to the origin.
         self.routes_down: dict[tuple[str, str], Hops] = {}
+
+    def rows(self, category: str, mode: str) -> dict[str, dict[Any, Entry]]:
+        """State -> fast trigger -> everything a step needs, for ``category`` in ``mode``:
+        (new state, its limit in microseconds (far when none), the on-time flag
+        when not breached and when breached, what to record, the new state's
+        row, the step's (state, new state, trigger, mode))."""
+        found = self._rows.get((category, mode))
+        if found is None:
+            limits = self.limits(category, mode)
+            found = self._rows[category, mode] = {state: {} for state in TICKET_STATES}
+            for state, nexts in self.fast_next.items():
+                flags = (True, False) if state in _STEP_STATES else (None, None)
+                for trigger, new in nexts.items():
+                    limit = limits[new]
+                    # A score is decided here only with its data: its entry has its own key.
+                    found[state][_SCORED if trigger == "score" else trigger] = (
+                        new, _NO_DUE if limit is None else limit, flags, _ACTIONS[trigger],
+                        found[new], (state, new, trigger, mode),
+                    )  # fmt: skip
+        return found
+
+    def breaches(self, category: str, mode: str) -> dict[str, tuple[str, str, int]]:
+        """State -> (the limit's key, the rule in words, the limit again) for a limit
+        set in ``mode`` breaching while the situation still asks for ``mode``."""
+        found = self._breaches.get((category, mode))
+        if found is None:
+            found = self._breaches[category, mode] = {
+                state: (*self._desk._fired(category, mode, state), limit)
+                for state, limit in self.limits(category, mode).items()
+                if limit is not None
+            }
+        return found
 
     def limits(self, category: str, mode: str) -> dict[str, int | None]:
         """Each state's limit in microseconds for ``category`` in ``mode`` (None: no limit)."""
@@ -200,35 +263,221 @@ def play(
             "times, tickets, triggers and data must have the same length",
             reason="lengths differ",
         )
+    times = _times(at, kit.micros)
     stream = _Stream(desk, kit, tz)
-    records = desk._tickets
     done = False
     try:
         with gc_paused() if pause_gc else contextlib.nullcontext():
-            i = 0
-            while i < count:
-                live = records.get(tickets[i])
-                if live is None:
-                    given = data[i] if data is not None else None
-                    when = at[i]
-                    now = when if when.__class__ is int else kit.micros(when)  # type: ignore[arg-type]
-                    live = _open(stream, tickets[i], triggers[i], now, given)
-                    i += 1
-                    if live is None:
-                        continue
-                stream.touched.append(live)
-                i = _run(stream, live, i, at, tickets, triggers, data)
+            given = repeat(None, count) if data is None else data
+            _loop(stream, zip(times, tickets, triggers, given, strict=True))
         done = True
     finally:
         _finish(stream, done)
     return kit.changes(stream.out)
 
 
+def _times(at: Sequence[int | datetime], micros: Callable[[datetime], int]) -> Sequence[int]:
+    """Every step's time in microseconds, all checked before the first step.
+
+    Raises:
+        ClockError: a datetime has no time zone.
+    """
+    tolist = getattr(at, "tolist", None)
+    if tolist is not None:  # an array of integers
+        at = tolist()
+    if set(map(type, at)) <= {int}:
+        return at  # type: ignore[return-value]
+    return [when if when.__class__ is int else micros(when) for when in at]  # type: ignore[arg-type]
+
+
+def _loop(stream: _Stream, steps: Iterator[Step]) -> None:
+    """Every step of the stream: openings here, each run of a ticket's steps in :func:`_run`."""
+    records, touched = stream.desk._tickets, stream.touched.append
+    pending = next(steps, None)
+    while pending is not None:
+        now, tid, trigger, given = pending
+        live = records.get(tid)
+        if live is None:
+            live = _open(stream, tid, trigger, now, given)
+            pending = next(steps, None)
+            if live is None:
+                continue
+            touched(live)
+            if pending is None or pending[1] != tid:
+                continue
+            asked = live.mode  # the situation was just asked
+        else:
+            touched(live)
+            # No zone or mode changes during a stream: the situation is asked
+            # once per run of a ticket's steps.
+            asked = stream.desk._mode(live.compound or live.origin)
+        pending = _run(stream, live, pending, steps, asked)
+
+
+def _run(
+    stream: _Stream, live: Live, first: Step, steps: Iterator[Step], asked: str
+) -> Step | None:
+    """The steps of ``live`` from ``first`` on while they are its own, its fields in local
+    variables, each step one lookup of what it does (:meth:`Tables.rows`) in the mode
+    ``asked``; returns the next ticket's first step (None: the stream is done)."""
+    plain, classify, feed_back, scored = _PLAIN, _CLASSIFY, _FEED_BACK, _SCORED  # local: faster
+    tables, tz, out, low_score = stream.tables, stream.tz, stream.out, stream.desk.rule.low_score
+    tid, category, history = live.id, live.category, live.history
+    state, unit, mode, updated, breached = (
+        live.state, live.unit, live.mode, live.updated_us, live.breached
+    )  # fmt: skip
+    due = _NO_DUE if live.due_us is None else live.due_us
+    # Whether the stream counts the ticket as timed (settled when the run ends).
+    had, ltz = due < _FAR, live.tz
+    note, start, routes, downs = history.extend, len(history), tables.routes, tables.routes_down
+    row = tables.rows(category, asked)[state]
+    try:
+        for now, t, trigger, given in chain((first,), steps):
+            if t is not tid and t != tid:
+                return (now, t, trigger, given)
+            if due <= now:
+                stream.timed += 1 - had
+                unit, due, mode, updated = _climb(stream, live, now, state, unit, due, mode, asked)
+                had, breached = due < _FAR, True
+            if not given:
+                entry = row.get(trigger)
+            else:  # only a score that is not low is decided here
+                entry = row.get(scored) if _whole(trigger, given, low_score) else None
+            if entry is None or now < updated:  # through the planners, as one call would do it
+                if len(history) > start:
+                    out += (history, start, len(history))
+                fields = (state, unit, due, mode, updated, breached, ltz, had)
+                state, unit, due, mode, updated, breached, ltz, had = _detour(
+                    stream, live, trigger, now, given, fields
+                )
+                category, history = live.category, live.history  # classifying may change it
+                note, start, row = history.extend, len(history), tables.rows(category, asked)[state]
+                continue
+            new, limit, flags, action, row, shared = entry
+            on_time, due = flags[breached], now + limit
+            if action == plain:
+                note((PLAIN, "ticket.step", tid, unit, now, tz, on_time, due, shared))
+            elif action == classify:
+                route = routes.get((unit, category)) or tables.route_up(unit, category)
+                note((STEP, "ticket.step", tid, unit, now, tz, state, new, trigger, on_time))
+                note((route[0], asked, due, route[1]))
+                for hop in route[2]:
+                    note((MOVE, "ticket.transferred", tid, *hop, now, tz))
+                    unit = hop[0]
+            elif action == feed_back:
+                note((FED_BACK, "ticket.step", tid, unit, now, tz, state, new, on_time, asked, due))
+                live.handler, live.result, origin = unit, "", live.origin
+                hops = downs.get((origin, unit))
+                for hop in tables.route_down(origin, unit) if hops is None else hops:
+                    note((MOVE, "ticket.returned", tid, *hop, now, tz))
+                unit = origin
+            elif action == _SCORE:  # (rarer: a score or a publication last)
+                live.score = score = given["score"]
+                note((SCORED, "ticket.scored", tid, unit, now, tz, state, new, on_time, score))
+                note((live.low_scores, asked, due))
+            else:  # publish
+                summary = f"{live.summary} -> {live.result}" if live.result else live.summary
+                note((PUBLISHED, "ticket.step", tid, unit, now, tz, state, new, on_time, summary))
+                note((asked, due))
+            state, updated, breached, mode, ltz = new, now, False, asked, tz
+    finally:
+        if len(history) > start:
+            out += (history, start, len(history))
+        stream.timed += (due < _FAR) - had
+        _hand_back(live, state, unit, due, mode, updated, breached, ltz)
+        if updated > stream.latest:
+            stream.latest = updated
+    return None
+
+
+def _detour(
+    stream: _Stream,
+    live: Live,
+    trigger: str,
+    now: int,
+    given: Mapping[str, Any] | None,
+    fields: tuple[str, str, int, str, int, bool, tzinfo, bool],
+) -> tuple[str, str, int, str, int, bool, tzinfo, bool]:
+    """A step of the ticket in hand through the planners (:func:`_slow`): its fields
+    (state, unit, due, mode, latest time, breached, time zone, counted as timed)
+    handed back to its record before, taken again after."""
+    state, unit, due, mode, updated, breached, tz, had = fields
+    stream.timed += (due < _FAR) - had
+    _hand_back(live, state, unit, due, mode, updated, breached, tz)
+    _slow(stream, live.id, trigger, now, given)
+    due = _NO_DUE if live.due_us is None else live.due_us
+    return (
+        live.state, live.unit, due, live.mode, live.updated_us, live.breached, live.tz,
+        due < _FAR,
+    )  # fmt: skip
+
+
+def _whole(trigger: str, given: Mapping[str, Any], low_score: int) -> bool:
+    """Whether a step with data is a score the stream decides: a whole one, not low."""
+    if trigger != "score" or len(given) != 1:
+        return False
+    score = given.get("score")
+    return score.__class__ is int and low_score <= score <= 5
+
+
+def _hand_back(
+    live: Live,
+    state: str,
+    unit: str,
+    due: int,
+    mode: str,
+    updated: int,
+    breached: bool,
+    tz: tzinfo,
+) -> None:
+    """Put the fields a run kept in local variables back into the ticket's record."""
+    live.state, live.unit, live.mode, live.updated_us = state, unit, mode, updated
+    live.due_us = due if due < _FAR else None
+    live.breached, live.tz, live._view = breached, tz, None
+
+
+def _climb(
+    stream: _Stream,
+    live: Live,
+    now: int,
+    state: str,
+    unit: str,
+    due: int,
+    mode: str,
+    asked: str,
+) -> tuple[str, int, str, int]:
+    """Every breach of the ticket in hand up to ``now``, recorded (as :func:`_breaches`);
+    returns its unit, due time (far when none), mode and latest time after them."""
+    breach = stream.tables.breaches(live.category, asked).get(state)
+    if breach is None or mode != asked:  # a limit set in another mode: the general way
+        unit, after, mode = _breaches(stream, live, now, state, unit, due, mode, asked)
+        return unit, _NO_DUE if after is None else after, mode, live.updated_us
+    key, fired, limit = breach
+    floor = _NEVER if stream.floor is None else stream.floor
+    tid, tz, note, parents = live.id, live.tz, live.history.extend, stream.tables.parents
+    when = due
+    while due <= now:
+        when = due if due > floor else floor
+        parent = parents[unit]
+        if parent is None:
+            note((OVERDUE, "ticket.overdue", tid, unit, when, tz, state, key, fired, due))
+            due = _NO_DUE
+            stream.timed -= 1
+        else:
+            later = due + limit
+            note((ESCALATED, "ticket.escalated", tid, parent, when, tz, unit, state, key))
+            note((fired, due, asked, later))
+            unit, due = parent, later
+            live.escalations += 1
+    live.updated_us = when
+    return unit, due, asked, when
+
+
 def _open(
     stream: _Stream, tid: str, trigger: str, now: int, given: Mapping[str, Any] | None
 ) -> Live | None:
     """An opening at a grid decided in place (its record), else through the planner (None)."""
-    desk = stream.desk
+    desk, tz = stream.desk, stream.tz
     where = category = None
     if given is not None and len(given) == 2:
         where, category = given.get("where"), given.get("category")
@@ -242,107 +491,22 @@ def _open(
     mode = desk._mode(where)
     limit = desk._limit_us(category, mode, "accepted")  # type: ignore[arg-type]
     due = None if limit is None else now + limit
-    record = (OPENED, "ticket.opened", tid, where, now, stream.tz, category, mode, due)
     live = stream.kit.new_live()
-    live.id = tid
-    live.category = category
-    live.origin = live.unit = where
+    live.id, live.category, live.origin, live.unit = tid, category, where, where
     live.compound = live.handler = live.score = None
-    live.state = "accepted"
-    live.mode = mode
-    live.opened_us = live.updated_us = now
-    live.due_us = due
-    live.tz = stream.tz
-    live.breached = False
+    live.state, live.mode, live.opened_us, live.updated_us = "accepted", mode, now, now
+    live.due_us, live.tz, live.breached, live.private = due, tz, False, stream.kit.nobody
     live.low_scores = live.escalations = live.reopens = 0
     live.summary = live.result = ""
-    live.private = stream.kit.nobody
-    live.history = history = list(record)
     live._view = None
+    live.history = history = [OPENED, "ticket.opened", tid, where, now, tz, category, mode, due]
     desk._tickets[tid] = live
-    stream.out += (history, 0, len(history))
-    stream.timed += due is not None
-    stream.latest = max(stream.latest, now)
+    stream.out += (history, 0, 9)
+    if due is not None:
+        stream.timed += 1
+    if now > stream.latest:
+        stream.latest = now
     return live
-
-
-def _run(
-    stream: _Stream,
-    live: Live,
-    i: int,
-    at: Sequence[int | datetime],
-    tickets: Sequence[str],
-    triggers: Sequence[str],
-    data: Sequence[Mapping[str, Any] | None] | None,
-) -> int:
-    """Steps of ``live`` from ``i`` on, its fields in local variables; returns the next index."""
-    tid, tz, history = live.id, stream.tz, live.history
-    note, start = history.extend, len(history)
-    fast_next, plain, steps = stream.tables.fast_next, _PLAIN_TRIGGERS, _STEP_STATES
-    low_score = stream.desk.rule.low_score
-    # No zone or mode changes during a stream: the situation is asked once per run.
-    asked = stream.desk._mode(live.compound or live.origin)
-    by_state = stream.tables.limits(live.category, asked)
-    state, unit, due, updated = live.state, live.unit, live.due_us, live.updated_us
-    breached, mode = live.breached, live.mode
-    count = len(at)
-    try:
-        while i < count and tickets[i] == tid:
-            now = at[i]
-            if now.__class__ is not int:
-                now = stream.kit.micros(now)  # type: ignore[arg-type]
-            trigger = triggers[i]
-            given = data[i] if data is not None else None
-            if due is not None and due <= now:
-                unit, due, mode = _breaches(stream, live, now, state, unit, due, mode, asked)
-                breached, updated = True, live.updated_us
-            new = fast_next[state].get(trigger)
-            if given:  # data: only a score that is not low is decided in place
-                score = given.get("score")
-                whole = trigger == "score" and len(given) == 1 and score.__class__ is int
-                if not whole or not low_score <= score <= 5:  # type: ignore[operator]
-                    new = None
-            elif trigger == "score":
-                new = None
-            if new is None or now < updated:
-                live.state, live.unit, live.due_us = state, unit, due
-                live.updated_us, live.breached, live.mode = updated, breached, mode
-                stream.out += (history, start, len(history))
-                _slow(stream, tid, trigger, now, given)
-                start = len(history)
-                state, unit, due = live.state, live.unit, live.due_us
-                updated, breached, mode = live.updated_us, live.breached, live.mode
-                by_state = stream.tables.limits(live.category, asked)
-                i += 1
-                continue
-            mode = asked
-            limit = by_state[new]
-            on_time = (not breached and (due is None or now <= due)) if state in steps else None
-            before = due
-            due = None if limit is None else now + limit
-            if trigger in plain:
-                record = (
-                    STEP, "ticket.step", tid, unit, now, tz, state, new,
-                    trigger, on_time, None, mode, due, None,
-                )  # fmt: skip
-                note(record)
-            else:
-                unit = _record(
-                    stream, live, trigger, now, state, new, unit, on_time, mode, due, given
-                )
-            state, updated, breached = new, now, False
-            if (due is None) != (before is None):
-                stream.timed += 1 if before is None else -1
-            i += 1
-    finally:
-        live.state, live.unit, live.due_us = state, unit, due
-        live.updated_us, live.breached, live.mode = updated, breached, mode
-        live.tz = tz
-        live._view = None
-        stream.latest = max(stream.latest, updated)
-        if len(history) > start:
-            stream.out += (history, start, len(history))
-    return i
 
 
 def _breaches(
@@ -387,64 +551,6 @@ def _breaches(
         live.updated_us = when
         note(record)
     return unit, next_due, mode
-
-
-def _record(
-    stream: _Stream,
-    live: Live,
-    trigger: str,
-    now: int,
-    state: str,
-    new: str,
-    unit: str,
-    on_time: bool | None,
-    mode: str,
-    due: int | None,
-    given: Mapping[str, Any] | None,
-) -> str:
-    """Record a ``classify``, ``feed_back``, ``score`` or ``publish`` step decided in place
-    (with the moves it causes); returns the unit holding the ticket after it."""
-    tid, tz, note = live.id, stream.tz, live.history.extend
-    record: tuple[Any, ...]
-    if trigger == "classify":
-        tables = stream.tables
-        route = tables.routes.get((unit, live.category)) or tables.route_up(unit, live.category)
-        record = (
-            STEP, "ticket.step", tid, unit, now, tz, state, new,
-            trigger, on_time, route[0], mode, due, route[1],
-        )  # fmt: skip
-        note(record)
-        for hop in route[2]:
-            moved = (MOVE, "ticket.transferred", tid, *hop, now, tz)
-            note(moved)
-            unit = hop[0]
-        return unit
-    if trigger == "feed_back":
-        record = (FED_BACK, "ticket.step", tid, unit, now, tz, state, new, on_time, mode, due)
-        note(record)
-        live.handler, live.result = unit, ""
-        origin: str = live.origin
-        tables = stream.tables
-        hops = tables.routes_down.get((origin, unit))
-        for hop in hops if hops is not None else tables.route_down(origin, unit):
-            moved = (MOVE, "ticket.returned", tid, *hop, now, tz)
-            note(moved)
-        return origin
-    if trigger == "score":
-        score = given["score"]  # type: ignore[index]
-        record = (
-            SCORED, "ticket.scored", tid, unit, now, tz, state, new,
-            on_time, score, live.low_scores, mode, due,
-        )  # fmt: skip
-        live.score = score
-    else:  # publish
-        summary = f"{live.summary} -> {live.result}" if live.result else live.summary
-        record = (
-            PUBLISHED, "ticket.step", tid, unit, now, tz, state, new,
-            on_time, summary, mode, due,
-        )  # fmt: skip
-    note(record)
-    return unit
 
 
 def _slow(

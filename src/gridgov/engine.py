@@ -18,10 +18,11 @@ into the event that set it, so replaying the journal restores the schedule.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -359,10 +360,45 @@ class Engine(MeasureCommands, AlertCommands, StaffingCommands, TicketCommands, S
             journal.close()
             raise
 
-    def close(self) -> None:
-        """Snapshot the state (durable journals) and close the journal."""
+    @contextlib.contextmanager
+    def group(self) -> Iterator[None]:
+        """Group commit: the commands run inside the block share one transaction of
+        the journal, committed (with ``synchronous="FULL"``, synced once) when it exits.
+
+        Each command is still atomic and retry-safe (its events and its
+        idempotency key in a savepoint of their own; a retried key inside the
+        block answers from the block), but none of them is durable before the
+        block exits: a process killed inside it loses every command of the
+        block, and none partly. When the block exits, also by an exception,
+        the commands done in it are committed. The block holds the engine's
+        lock: other threads' commands and reads wait until it exits. On a
+        memory journal the block only holds the lock. The whole contract:
+        ``docs/embedding.md``.
+
+        Raises:
+            JournalError: the commit failed; then none of the block's commands
+                is in the journal, and the engine's state is rebuilt from it.
+        """
         kernel = self._kernel
         with kernel.lock:
+            try:
+                with kernel.journal.group():
+                    yield
+            except JournalError:
+                # A failed commit took the block's commands back out of the journal.
+                kernel.rebuild()
+                raise
+
+    def close(self) -> None:
+        """Snapshot the state (durable journals) and close the journal.
+
+        Raises:
+            JournalError: inside :meth:`group` (leave the block first).
+        """
+        kernel = self._kernel
+        with kernel.lock:
+            if kernel.journal.grouped:
+                raise JournalError("engine.close() inside engine.group(); leave the block first")
             if kernel.journal.durable and len(kernel.journal) > kernel.snapshot_seq:
                 kernel.save_snapshot()
             kernel.journal.close()

@@ -12,12 +12,13 @@ Two journals share one interface:
 * :class:`SqliteJournal`: an append-only store in SQLite (the standard
   library's ``sqlite3``) in WAL mode. Each command's events, and its
   idempotency key, are written in one transaction, so after a crash a command
-  is either wholly there or not at all. Events are stored as JSON with a
-  schema version in every record, each row chained to the previous one by a
-  SHA-256 hash; periodic snapshots of the engine's state make reopening a
-  long journal fast (a snapshot records the chain's hash at its seq, so
-  reopening checks the events after it, and the events it covers before
-  any of them is read).
+  is either wholly there or not at all. Each event is stored as a compact
+  JSON array of its fields (:func:`encode_row`; rows written as
+  :meth:`Event.to_json` objects by older versions still read), each row
+  chained to the previous one by a SHA-256 hash; periodic snapshots of the
+  engine's state make reopening a long journal fast (a snapshot records the
+  chain's hash at its seq, so reopening checks the events after it, and the
+  events it covers before any of them is read).
 
 Both remember the idempotency key of each command, so that a retried command
 can be answered with its first result instead of being done twice.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
@@ -52,14 +54,25 @@ __all__ = [
     "MemoryJournal",
     "SqliteJournal",
     "decode_snapshot",
+    "encode_row",
     "encode_snapshot",
     "row_hash",
 ]
 
 #: Version of the JSON form of an event; written into every record.
 SCHEMA_VERSION = 1
-#: Version of the SQLite journal's layout (2: every event row chained by a hash).
-FORMAT_VERSION = 2
+#: Version of the SQLite journal's layout (2: every event row chained by a hash;
+#: 3: each row's record a compact JSON array of the event's fields, see
+#: :func:`encode_row`). Journals of format 2 still open, read and replay; the
+#: first command appended to one writes format 3 rows after its old ones.
+FORMAT_VERSION = 3
+#: ``meta`` ``schema`` of a journal whose rows are all JSON objects (format 2).
+_OBJECT_ROWS = "1"
+#: ``meta`` ``schema`` of a journal that may hold format 3 rows (arrays).
+_ARRAY_ROWS = "2"
+#: The last element of a format 3 record encoded by the standard library (data
+#: orjson cannot encode exactly): such a record is read back by it too.
+_EXACT = "json"
 #: The hash a journal's chain starts from.
 GENESIS = b"\0" * 32
 #: Version of the JSON form of a snapshot; a snapshot of another version is not read.
@@ -284,59 +297,199 @@ def _encode_bytes(event: Event, time: str) -> bytes:
         return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _decode_rows(rows: Iterable[tuple[int, str, str]], path: str) -> list[Event]:
+def encode_row(event: Event) -> str:
+    """The record a journal row of format 3 stores for ``event`` (what is hashed).
+
+    A compact JSON array of the event's fields in the order of :class:`Event`
+    (``[seq, time, type, unit, command, actor, cause, old, new, data]``, the
+    time in ISO form), encoded by orjson; data orjson cannot encode exactly
+    (keys that are not strings, integers beyond 64 bits) is encoded by the
+    standard library, with ``"json"`` as an eleventh element so that it is
+    read back by it too. NaN and infinities are written as ``null``.
+    """
+    return _row_blob(_row_fields(event, event.time.isoformat())).decode()
+
+
+def _row_fields(event: Event, time: str) -> tuple[Any, ...]:
+    return (
+        event.seq,
+        time,
+        event.type,
+        event.unit,
+        event.command,
+        event.actor,
+        event.cause,
+        event.old,
+        event.new,
+        event.data,
+    )
+
+
+def _row_blob(fields: tuple[Any, ...]) -> bytes:
+    """:func:`encode_row`'s bytes of an event's fields."""
+    try:
+        return orjson.dumps(fields)
+    except TypeError:
+        return _row_blob_exact(fields)
+
+
+def _row_blob_exact(fields: tuple[Any, ...]) -> bytes:
+    """The record of data only the standard library encodes exactly (marked as such)."""
+    exact = [*fields[:9], _finite(dict(fields[9])), _EXACT]
+    return json.dumps(exact, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as None (as orjson writes them)."""
+    kind = type(value)
+    if kind is float:
+        return value if value == value and abs(value) != float("inf") else None
+    if kind is dict:
+        return {k: _finite(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_finite(v) for v in value]
+    return value
+
+
+def _fields_of(record: list[Any], text: str, times: dict[str, datetime]) -> list[Any] | None:
+    """The fields of a format 3 record (time as a datetime), checked; None when it is
+    malformed (the caller names it)."""
+    if len(record) != 10:
+        if len(record) != 11 or record[10] != _EXACT:
+            return None
+        try:
+            record = json.loads(text)
+        except ValueError:
+            return None
+        del record[10]
+    seq, stamp, kind, unit, command, actor, cause, old, new, data = record
+    if type(stamp) is not str:
+        return None
+    when = times.get(stamp)
+    if when is None:
+        try:
+            when = datetime.fromisoformat(stamp)
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            return None
+        times[stamp] = when
+    if (
+        type(seq) is not int
+        or type(data) is not dict
+        or type(kind) is not str
+        or type(unit) is not str
+        or type(command) is not str
+        or type(actor) is not str
+        or type(cause) is not str
+        or (old is not None and type(old) is not str)
+        or (new is not None and type(new) is not str)
+    ):
+        return None
+    record[1] = when
+    return record
+
+
+def _decode_rows(
+    rows: Iterable[tuple[int, str, str]], path: str, times: dict[str, datetime] | None = None
+) -> list[Event]:
     """The events of journal rows (seq, command, record), each checked against its row.
 
-    The common record (an object of this schema version with object data
-    that orjson read exactly, a time with an offset) is read on a fast path
-    with the same checks as :func:`_from_record`; anything else goes through
-    :func:`_decode`, which says what is wrong.
+    Rows of format 3 (a JSON array, :func:`encode_row`) and of format 2 (a
+    JSON object, :meth:`Event.to_json`) are both read. The common record (a
+    format 3 array of its row's seq and command, fields of their types, a
+    time already seen) is read on a fast path, every check inline, and
+    becomes its event as it was read; any other record goes through
+    :func:`_decode_row`, which reads it or says what is wrong. ``times``
+    keeps the times read (a command's events mostly share one), across calls.
 
     Raises:
         JournalError: a record is malformed, or not the event of its row.
     """
-    times: dict[str, datetime] = {}
+    times = {} if times is None else times
     out: list[Event] = []
     append = out.append
     loads = orjson.loads
-    make = Event
-    for seq, command, text in rows:
+    make = _new_tuple
+    lookup = times.get
+    for row in rows:
+        seq, command, text = row
         try:
             record = loads(text)
         except orjson.JSONDecodeError:
             record = None
-        event = None
-        if type(record) is dict and record.get("v") == SCHEMA_VERSION:
-            try:
-                stamp = record["time"]
-                when = times.get(stamp)
-                if when is None:
-                    when = times[stamp] = datetime.fromisoformat(stamp)
-                data = record["data"]
-                if when.tzinfo is not None and type(data) is dict and not _inexact(data):
-                    event = make(
-                        int(record["seq"]),
-                        when,
-                        str(record["type"]),
-                        str(record["unit"]),
-                        str(record["command"]),
-                        str(record["actor"]),
-                        str(record["cause"]),
-                        record["old"],
-                        record["new"],
-                        data,
-                    )
-            except (KeyError, TypeError, ValueError):
-                event = None
-        if event is None:
-            event = _decode(text, times)  # raises the precise error
-        if event.seq != seq or event.command != command:
-            raise JournalError(
-                f"{path}: event row {seq} holds event {event.seq} of command "
-                f"{event.command!r}, not of {command!r}"
-            )
-        append(event)
+        if type(record) is list and len(record) == 10:
+            number, stamp, kind, unit, name, actor, cause, old, new, data = record
+            if (
+                number == seq
+                and name == command
+                and type(number) is int
+                and type(data) is dict
+                and type(kind) is str
+                and type(unit) is str
+                and type(actor) is str
+                and type(cause) is str
+                and (old is None or type(old) is str)
+                and (new is None or type(new) is str)
+            ):
+                when = lookup(stamp)
+                if when is not None:
+                    record[1] = when
+                    append(make(Event, record))
+                    continue
+        # A time not seen yet, a row of format 2, or anything else: the careful path.
+        append(_decode_row(seq, command, text, record, path, times))
     return out
+
+
+def _decode_row(
+    seq: int, command: str, text: str, record: Any, path: str, times: dict[str, datetime]
+) -> Event:
+    """The event of one row (``record``: its ``text`` as orjson read it, or None).
+
+    Raises:
+        JournalError: the record is malformed, or not the event of its row.
+    """
+    if type(record) is list:
+        fields = _fields_of(record, text, times)
+        if fields is None:
+            raise JournalError(f"{path}: event row {seq} holds a malformed record")
+        event = _new_tuple(Event, fields)
+    else:
+        event = _decode_object(record, text, times)
+    if event.seq != seq or event.command != command:
+        raise JournalError(
+            f"{path}: event row {seq} holds event {event.seq} of command "
+            f"{event.command!r}, not of {command!r}"
+        )
+    return event
+
+
+def _decode_object(record: Any, text: str, times: dict[str, datetime]) -> Event:
+    """The event of a format 2 record (``record``: ``text`` as orjson read it, or None)."""
+    if type(record) is dict and record.get("v") == SCHEMA_VERSION:
+        try:
+            stamp = record["time"]
+            when = times.get(stamp)
+            if when is None:
+                when = times[stamp] = datetime.fromisoformat(stamp)
+            data = record["data"]
+            if when.tzinfo is not None and type(data) is dict and not _inexact(data):
+                return Event(
+                    int(record["seq"]),
+                    when,
+                    str(record["type"]),
+                    str(record["unit"]),
+                    str(record["command"]),
+                    str(record["actor"]),
+                    str(record["cause"]),
+                    record["old"],
+                    record["new"],
+                    data,
+                )
+        except (KeyError, TypeError, ValueError):
+            pass
+    return _decode(text, times)  # raises the precise error
 
 
 _BIG = 2.0**63
@@ -415,33 +568,22 @@ def row_hash(previous: bytes, seq: int, command: str, record: str, last: bool) -
     return hashlib.sha256(previous + head + record.encode("utf-8")).digest()
 
 
-#: The keys of an event record, in the order they are written.
-_RECORD_KEYS = (
-    "v",
-    "seq",
-    "time",
-    "type",
-    "unit",
-    "command",
-    "actor",
-    "cause",
-    "old",
-    "new",
-    "data",
-)
-
-
 def _encode_rows(
-    events: Sequence[Event], previous: bytes
+    events: Sequence[Event], previous: bytes, expected: int
 ) -> list[tuple[int, str, str, bool, bytes]]:
     """The journal rows of one command's events: (seq, command, record, last, hash).
 
-    Each row is hashed as :func:`row_hash` does, inline, over the encoded
-    bytes that are stored, chained from ``previous``. This is the append
-    path's whole Python cost, so it is written for speed: a command's events
-    mostly share one time object and one command id, each put in ISO form
-    (or UTF-8) once, checked by identity (two equal times with different
-    offsets must keep their own ISO form).
+    Each record is :func:`encode_row`'s, hashed as :func:`row_hash` does,
+    inline, over the encoded bytes that are stored, chained from
+    ``previous``; the events must number on from ``expected``. This is the
+    append path's whole Python cost, so it is written for speed: one tuple
+    and one orjson call per event; a command's events mostly share one time
+    object and one command id, each put in ISO form (or UTF-8) once, checked
+    by identity (two equal times with different offsets must keep their own
+    ISO form).
+
+    Raises:
+        JournalError: the events do not continue the sequence without gaps.
     """
     rows: list[tuple[int, str, str, bool, bytes]] = []
     append = rows.append
@@ -449,39 +591,33 @@ def _encode_rows(
     sha256 = hashlib.sha256
     final = events[-1] if events else None
     when: datetime | None = None
+    stamp = ""
     command: str | None = None
-    encoded = b""
-    # One record dict for all the events, its keys in the order of the
-    # format: setting a key keeps its place, and fields shared by the
-    # command's events are set once.
-    record: dict[str, Any] = dict.fromkeys(_RECORD_KEYS)
-    record["v"] = SCHEMA_VERSION
+    middle = ending = b""
     for e in events:
-        if e.time is not when:
-            when = e.time
-            record["time"] = when.isoformat()
-        if e.command is not command:
-            command = e.command
-            encoded = command.encode("utf-8")
-            record["command"] = command
-        seq = e.seq
-        record["seq"] = seq
-        record["type"] = e.type
-        record["unit"] = e.unit
-        record["actor"] = e.actor
-        record["cause"] = e.cause
-        record["old"] = e.old
-        record["new"] = e.new
-        record["data"] = e.data
+        # An event is a named tuple of its fields: unpacked at once.
+        seq, time, kind, unit, name, actor, cause, old, new, data = e
+        if seq != expected:
+            raise JournalError(f"event {seq} breaks the journal's sequence (expected {expected})")
+        expected += 1
+        if time is not when:
+            when = time
+            stamp = time.isoformat()
+        if name is not command:
+            command = name
+            # What row_hash puts between the seq and the record: the command and
+            # the last-row flag (0 or 1), made once per command id.
+            middle = b"\x1f%b\x1f0\x1f" % name.encode("utf-8")
+            ending = middle[:-2] + b"1\x1f"
+        fields = (seq, stamp, kind, unit, name, actor, cause, old, new, data)
         try:
-            blob = dumps(record)
+            blob = dumps(fields)
         except TypeError:
-            blob = _encode_bytes(e, record["time"])  # data orjson cannot encode: the slow path
+            blob = _row_blob_exact(fields)  # data orjson cannot encode: the slow path
         last = e is final
-        # ``%d`` writes a bool as 0 or 1, and SQLite stores it as that integer.
-        previous = sha256(b"%b%d\x1f%b\x1f%d\x1f%b" % (previous, seq, encoded, last, blob)).digest()
+        previous = sha256(b"%b%d%b%b" % (previous, seq, ending if last else middle, blob)).digest()
         # Bound as text: cheaper than binding the bytes and casting in SQL.
-        append((seq, command, blob.decode(), last, previous))
+        append((seq, name, blob.decode(), last, previous))
     return rows
 
 
@@ -571,6 +707,17 @@ class MemoryJournal:
     def stream(self, seq: int) -> Iterator[Event]:
         """The events of :meth:`since`, one by one (what a replay reads)."""
         return iter(self._events[max(0, seq) :])
+
+    def replay(self, seq: int) -> Iterator[Event]:
+        """What a replay reads: :meth:`stream` (the events themselves, in memory)."""
+        return self.stream(seq)
+
+    #: Always False: a memory journal has no transactions to group.
+    grouped = False
+
+    def group(self) -> contextlib.AbstractContextManager[None]:
+        """Nothing to group in memory: every append is there at once."""
+        return contextlib.nullcontext()
 
     def select(
         self, type: str | None = None, unit: str | None = None, command: str | None = None
@@ -826,7 +973,105 @@ def _diagnose(
     return expected, previous
 
 
-class SqliteJournal:
+class _Transactions:
+    """How a :class:`SqliteJournal` writes: a transaction per write, or, inside
+    :meth:`group`, one transaction for the block and a savepoint per write."""
+
+    path: str
+    _db: sqlite3.Connection
+    _group: int
+    _next: int
+    _hash: bytes
+    _keys: int
+    _keys_hash: bytes
+    _object_rows: bool
+
+    def _write(self, action: Any) -> None:
+        """Run ``action`` in a transaction of its own, or inside a group in a savepoint
+        of its own: all of it is written, or none of it."""
+        db = self._db
+        grouped = self._group > 0
+        try:
+            db.execute("SAVEPOINT write" if grouped else "BEGIN IMMEDIATE")
+            try:
+                action(db)
+            except BaseException:
+                if grouped:
+                    db.execute("ROLLBACK TO write")
+                    db.execute("RELEASE write")
+                else:
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("RELEASE write" if grouped else "COMMIT")
+        except (sqlite3.DatabaseError, sqlite3.ProgrammingError) as exc:
+            raise JournalError(f"cannot write journal {self.path}: {exc}") from None
+
+    # --------------------------------------------------------- group commit
+
+    @property
+    def grouped(self) -> bool:
+        """Whether a :meth:`group` block is open (its writes not yet committed)."""
+        return self._group > 0
+
+    @contextlib.contextmanager
+    def group(self) -> Iterator[None]:
+        """Group commit: every write inside the block shares one transaction, committed
+        (with ``synchronous=FULL``, synced to the disk once) when the block exits.
+
+        Each append is still all or nothing on its own (a savepoint); the block
+        is not: when it exits, also by an exception, what was written in it is
+        committed. Until then nothing of it is durable: a process killed inside
+        the block leaves the journal as it was before it. Blocks nest (the
+        outermost one commits). See ``docs/embedding.md``.
+
+        Raises:
+            JournalError: the transaction could not begin, or the commit failed
+                (then nothing written in the block is in the journal, and this
+                journal's counters are read back from the file).
+        """
+        if self._group:
+            self._group += 1
+            try:
+                yield
+            finally:
+                self._group -= 1
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except (sqlite3.DatabaseError, sqlite3.ProgrammingError) as exc:
+            raise JournalError(f"cannot write journal {self.path}: {exc}") from None
+        self._group = 1
+        try:
+            yield
+        finally:
+            self._group = 0
+            self._commit_group()
+
+    def _commit_group(self) -> None:
+        try:
+            self._db.execute("COMMIT")
+        except (sqlite3.DatabaseError, sqlite3.ProgrammingError) as exc:
+            with contextlib.suppress(sqlite3.DatabaseError, sqlite3.ProgrammingError):
+                self._db.execute("ROLLBACK")
+            self._reread()
+            raise JournalError(
+                f"cannot write journal {self.path}: {exc} (the group's writes are not in it)"
+            ) from None
+
+    def _reread(self) -> None:
+        """The counters kept in memory, read back from the file (after a failed group)."""
+        try:
+            rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError:  # pragma: no cover - the file itself is gone
+            return
+        seq, _, digest = str(rows.get("head") or "0:" + GENESIS.hex()).partition(":")
+        self._next, self._hash = int(seq) + 1, bytes.fromhex(digest)
+        count, _, digest = str(rows.get("keys") or "0:" + GENESIS.hex()).partition(":")
+        self._keys, self._keys_hash = int(count), bytes.fromhex(digest)
+        self._object_rows = rows.get("schema") == _OBJECT_ROWS
+
+
+class SqliteJournal(_Transactions):
     """An append-only event store in SQLite, one transaction per command.
 
     Opening checks the hash chain (see ``verify``): a journal whose chain
@@ -876,6 +1121,7 @@ class SqliteJournal:
         self.unverified = 0
         #: What opening with ``recover="truncate"`` dropped (None: nothing).
         self.recovered: str | None = None
+        self._group = 0  # depth of group() blocks; > 0: one transaction is open
         try:
             # Autocommit mode: transactions are opened explicitly, one per command.
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -906,12 +1152,14 @@ class SqliteJournal:
             db.executescript(_SCHEMA)
             row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             if row is None:
-                db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            elif row[0] != str(SCHEMA_VERSION):
+                db.execute("INSERT INTO meta VALUES ('schema', ?)", (_ARRAY_ROWS,))
+            elif row[0] not in (_OBJECT_ROWS, _ARRAY_ROWS):
                 raise JournalError(
                     f"{self.path} is a journal of schema version {row[0]}; this gridgov "
-                    f"writes version {SCHEMA_VERSION}"
+                    f"reads versions {_OBJECT_ROWS} and {_ARRAY_ROWS}"
                 )
+            # Format 2 (rows of JSON objects) until the first append writes format 3.
+            self._object_rows = row is not None and row[0] == _OBJECT_ROWS
             head = db.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path} is not a readable gridgov journal: {exc}") from None
@@ -1113,15 +1361,20 @@ class SqliteJournal:
             JournalError: the events do not continue the sequence, or the write failed
                 (nothing is written then).
         """
-        _check_sequence(events, self._next)
-        rows = _encode_rows(events, self._hash)
+        rows = _encode_rows(events, self._hash, self._next)
         previous = rows[-1][4] if rows else self._hash
         head = f"{self._next + len(events) - 1}:{previous.hex()}" if rows else None
 
         keys_hash = self._keys_hash if record is None else key_hash(self._keys_hash, record)
 
+        upgrade = bool(rows) and self._object_rows
+
         def write(db: sqlite3.Connection) -> None:
             if rows:
+                if upgrade:
+                    # The first rows of format 3 in a journal of format 2: a
+                    # gridgov that reads only objects now refuses it by name.
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (_ARRAY_ROWS,))
                 db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('head', ?)", (head,))
             if record is not None:
@@ -1137,6 +1390,8 @@ class SqliteJournal:
                 )
 
         self._write(write)
+        if upgrade:
+            self._object_rows = False
         self._next += len(events)
         self._hash = previous
         self._keys_hash = keys_hash
@@ -1165,11 +1420,13 @@ class SqliteJournal:
         """
         if first <= self.unverified and last >= 1:
             self._check_unverified()
-        rows = self._query(
+        return _decode_rows(self._rows(first, last), self.path)
+
+    def _rows(self, first: int, last: int) -> _Rows:
+        return self._query(
             "SELECT seq, command, record FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq",
             (first, last),
         )
-        return _decode_rows(rows, self.path)
 
     def since(self, seq: int) -> list[Event]:
         """Events with a sequence number above ``seq``."""
@@ -1192,6 +1449,31 @@ class SqliteJournal:
             yield from self.between(first, last)
             first = last + 1
 
+    def replay(self, seq: int, chunk: int = 512) -> Iterator[Event]:
+        """The events of :meth:`stream`, as a replay reads them.
+
+        The rows are read ``chunk`` at a time and their events handed over
+        without a Python frame per event: small chunks keep the rows being
+        read and the state being changed in the processor's caches together
+        (a replay of a million events took a third longer in chunks of
+        20,000).
+
+        Raises:
+            JournalError: a row is unreadable or malformed (when it is reached).
+        """
+        if seq + 1 <= self.unverified and self._next > 1:
+            self._check_unverified()
+        return itertools.chain.from_iterable(self._chunks(seq, chunk))
+
+    def _chunks(self, seq: int, chunk: int) -> Iterator[list[Event]]:
+        end = self._next - 1
+        first = seq + 1
+        times: dict[str, datetime] = {}
+        while first <= end:
+            last = min(end, first + chunk - 1)
+            yield _decode_rows(self._rows(first, last), self.path, times)
+            first = last + 1
+
     def select(
         self, type: str | None = None, unit: str | None = None, command: str | None = None
     ) -> list[Event]:
@@ -1199,9 +1481,10 @@ class SqliteJournal:
         if command is not None:
             self._check_unverified()
             rows = self._query(
-                "SELECT record FROM events WHERE command = ? ORDER BY seq", (command,)
+                "SELECT seq, command, record FROM events WHERE command = ? ORDER BY seq",
+                (command,),
             )
-            return _select((Event.from_json(r[0]) for r in rows), type, unit, None)
+            return _select(_decode_rows(rows, self.path), type, unit, None)
         return _select(iter(self), type, unit, None)
 
     # ----------------------------------------------------------- snapshots
@@ -1231,7 +1514,17 @@ class SqliteJournal:
         return None if row is None else (int(row[0]), bytes(row[1]))
 
     def close(self) -> None:
-        """Close the database (later calls raise JournalError)."""
+        """Close the database (later calls raise JournalError).
+
+        Raises:
+            JournalError: inside a :meth:`group` block (leave it first: closing
+                would drop its writes).
+        """
+        if self._group:
+            raise JournalError(
+                f"journal {self.path} closed inside a group; leave the group first "
+                "(its writes are committed when it exits)"
+            )
         self._db.close()
 
     # ------------------------------------------------------------- private
@@ -1241,19 +1534,6 @@ class SqliteJournal:
             return _Rows(self._db.execute(sql, args).fetchall())
         except (sqlite3.DatabaseError, sqlite3.ProgrammingError) as exc:
             raise JournalError(f"cannot read journal {self.path}: {exc}") from None
-
-    def _write(self, action: Any) -> None:
-        db = self._db
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                action(db)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        except (sqlite3.DatabaseError, sqlite3.ProgrammingError) as exc:
-            raise JournalError(f"cannot write journal {self.path}: {exc}") from None
 
 
 class JournalView:

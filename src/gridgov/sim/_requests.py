@@ -20,6 +20,7 @@ and then escalate it. Closed tickets leave the arrays each day.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
@@ -54,6 +55,8 @@ _FULFIL = (
 )
 _LEVELS = TICKET_LEVELS
 _MICROS_PER_HOUR = 3_600_000_000
+#: Up to this many tickets in a turn, a round chooses in Python (above: with arrays).
+_SMALL = 32
 
 
 @attrs.frozen
@@ -138,9 +141,17 @@ class ClosedLoopLoad:
         #: Tickets opened per compound and category since :meth:`take_requests`.
         self.requested = np.zeros((len(self.compounds), len(arrays.categories)), np.int64)
         self._state = {s: i for i, s in enumerate(arrays.states)}
-        self._open_states = np.array(
-            [i for s, i in self._state.items() if s not in ("archived", "withdrawn")]
-        )
+        self._open_states = [
+            i for s, i in self._state.items() if s not in ("archived", "withdrawn")
+        ]
+        #: The rounds' turns: (state, trigger, state index), in order.
+        self._turns = tuple((state, trigger, self._state[state]) for state, trigger in _NEXT)
+        self._turn_states = [i for _, _, i in self._turns]
+        self._fed_back = self._state["fed_back"]
+        self._triggers = tuple(trigger for _, trigger, _ in self._turns)
+        #: Each state's turn in a round (states without one after the last).
+        self._turn_of = np.full(len(arrays.states), len(self._turns), np.int8)
+        self._turn_of[self._turn_states] = np.arange(len(self._turns))
         self.base = np.array(
             [self.capacity.base[_LEVELS[int(level)]] for level in arrays.unit_level],
             dtype=float,
@@ -232,62 +243,62 @@ class ClosedLoopLoad:
         """Handle tickets round by round from ``start`` for ``days``."""
         step = timedelta(minutes=self.capacity.round_minutes)
         rounds = max(1, round(days * 24 * 60 / self.capacity.round_minutes))
-        per_round = (self.base + self.extra) * self.capacity.round_minutes / 60
+        per_round = ((self.base + self.extra) * self.capacity.round_minutes / 60).tolist()
         pending = self._pending
         self._pending = None
         cursor = 0
-        for index in range(rounds):
-            now = TicketArrays.micros(start + step * (index + 1))
-            if pending is not None:
-                origins, categories, times, which = pending
-                stop = int(np.searchsorted(times, now, side="right"))
-                if stop > cursor:
-                    # Accepted as they come, each at its own time, in one batch
-                    # per round; handled from the round after.
-                    pick = slice(cursor, stop)
-                    idx = self.arrays.open(
-                        origins[pick],
-                        categories[pick],
-                        times[pick],
-                        np.ones(stop - cursor, np.int8),
-                    )
-                    self._grow_mirror()
-                    self.opened_at[idx] = times[pick]
-                    self.compound_of[idx] = which[pick]
-                    np.add.at(self.requested, (which[pick], categories[pick]), 1)
-                    cursor = stop
+        # Each round's last opening, found at once (the requests are in time order).
+        ends = [TicketArrays.micros(start + step * (index + 1)) for index in range(rounds)]
+        if pending is not None:
+            origins, categories, times, which = pending
+            stops = np.searchsorted(times, ends, side="right").tolist()
+            emergency = np.ones(len(times), np.int8)
+        for index, now in enumerate(ends):
+            if pending is not None and stops[index] > cursor:
+                # Accepted as they come, each at its own time, in one batch
+                # per round; handled from the round after. The requests were
+                # drawn valid (grids, categories), so the arrays take them unchecked.
+                stop = stops[index]
+                pick = slice(cursor, stop)
+                idx = self.arrays._open_checked(
+                    origins[pick], categories[pick], times[pick], emergency[pick]
+                )
+                self._grow_mirror()
+                self.opened_at[idx] = times[pick]
+                self.compound_of[idx] = which[pick]
+                np.add.at(self.requested, (which[pick], categories[pick]), 1)
+                cursor = stop
             self._round(now, per_round)
 
-    def _round(self, now: int, per_round: np.ndarray) -> None:
+    def _round(self, now: int, per_round: list[float]) -> None:
         arrays = self.arrays
         n = arrays.n
         if not n:
             return
         states = arrays.state[:n]
         # Tickets per state at the start of the round: a step only moves
-        # tickets into states handled before it, so a state empty now stays
-        # empty until its turn. A round with no open ticket has nothing to do.
-        present = np.bincount(states, minlength=len(arrays.states))
-        if not present[self._open_states].any():
+        # tickets into states handled before it, so each state holds at its
+        # turn the tickets it held at the start. A round with no open ticket
+        # has nothing to do.
+        present = np.bincount(states, minlength=len(arrays.states)).tolist()
+        if not any(present[s] for s in self._open_states):
             return
-        budget = per_round.copy()
-        for state, trigger in _NEXT:
-            if not present[self._state[state]]:
-                continue
-            idx = np.flatnonzero(states == self._state[state])
-            # Oldest deadlines first, as far as each unit's budget goes.
-            idx = idx[np.argsort(arrays.due[idx], kind="stable")]
-            units = arrays.unit[idx]
-            rank = _rank_within(units)
-            take = idx[rank < np.floor(budget[units] + self.rng.random(units.size))]
-            if not take.size:
-                continue
-            np.subtract.at(budget, arrays.unit[take], 1.0)
-            if trigger == "archive":
-                self._record_latency(take, now)
-            arrays.fire(take, trigger, now)
-            states = arrays.state[:n]
-        waiting = np.flatnonzero(states == self._state["fed_back"])
+        # The handled tickets turn by turn, oldest deadline first (ties: lower
+        # index): each state's tickets as a stable sort of them by due.
+        counts = [present[s] for s in self._turn_states]
+        order = np.lexsort((arrays.due[:n], self._turn_of[states]))
+        handled = order[: sum(counts)]
+        units = arrays.unit[handled]
+        # One draw for every turn's tickets: the same numbers as a draw per turn.
+        draws = self.rng.random(len(units))
+        taken, runs = _choose(units, draws, counts, self._triggers, per_round)
+        if taken:
+            take = handled[taken]
+            if runs[0][0] == "archive":
+                self._record_latency(take[: runs[0][1]], now)
+            # Legal by construction: every ticket takes its state's next trigger.
+            arrays._fire_runs(take, runs, now)
+        waiting = np.flatnonzero(arrays.state[:n] == self._fed_back)
         if waiting.size:
             low = self.rng.random(waiting.size) < self.capacity.low_score_share
             scores = np.where(
@@ -295,24 +306,33 @@ class ClosedLoopLoad:
                 self.rng.integers(1, self.rule.low_score, waiting.size),
                 self.rng.integers(self.rule.low_score, 6, waiting.size),
             )
-            climbed = arrays.score(waiting, scores, now)
+            climbed = arrays._score_checked(waiting, scores.astype(np.int64), now)
             self.today["low_scores"] += int(low.sum())
             self.today["escalated_on_score"] += int(climbed.size)
         # Whatever waited past its limit climbs, one level per breach.
-        escalated = arrays.sweep(now)
-        if escalated.ticket.size:
-            levels = arrays.unit_level[escalated.to_unit]
-            for level, count in zip(*np.unique(levels, return_counts=True), strict=True):
-                self.today[f"escalated_{_LEVELS[int(level)]}"] += int(count)
-        self.today["overdue"] += int(escalated.overdue.size)
+        if arrays.due[:n].min() <= now:
+            escalated = arrays.sweep(now)
+            if escalated.ticket.size:
+                levels = np.bincount(
+                    arrays.unit_level[escalated.to_unit], minlength=len(_LEVELS)
+                ).tolist()
+                for level, count in enumerate(levels):
+                    if count:
+                        self.today[f"escalated_{_LEVELS[level]}"] += count
+            self.today["overdue"] += int(escalated.overdue.size)
+        else:
+            self.today["overdue"] += 0
 
     def _record_latency(self, idx: np.ndarray, now: int) -> None:
         hours = (now - self.opened_at[idx]) / _MICROS_PER_HOUR
         categories = self.arrays.category[idx]
-        for c, name in enumerate(self.arrays.categories):
-            picked = hours[categories == c]
-            if picked.size:
-                self.latencies.setdefault(name, []).extend(picked.tolist())
+        # Each category's latencies in order, categories in index order.
+        found: dict[int, list[float]] = {}
+        for hour, c in zip(hours.tolist(), categories.tolist(), strict=True):
+            found.setdefault(c, []).append(hour)
+        names = self.arrays.categories
+        for c in sorted(found):
+            self.latencies.setdefault(names[c], []).extend(found[c])
         self.today["closed"] += int(idx.size)
 
     # ----------------------------------------------------------------- reads
@@ -393,6 +413,56 @@ class ClosedLoopLoad:
         today, latencies = self.today, self.latencies
         self.today, self.latencies = Counter(), {}
         return today, latencies
+
+
+def _choose(
+    units: np.ndarray,
+    draws: np.ndarray,
+    counts: list[int],
+    triggers: tuple[str, ...],
+    per_round: list[float],
+) -> tuple[list[int], list[tuple[str, int]]]:
+    """Which tickets a round moves: positions in ``units`` (the tickets' units, turn
+    by turn, ``counts[t]`` of them in turn ``t``, each turn oldest deadline
+    first) and the runs of them (trigger, how many) in turn order.
+
+    Within a turn, a unit moves its ``k``-th ticket (from 0) when ``k < floor(b
+    + draw)``, ``b`` being what is left of its budget when the turn starts; each
+    ticket moved then takes one from it.
+    """
+    budget = list(per_round)
+    unit_list, draw_list = units.tolist(), draws.tolist()
+    taken: list[int] = []
+    runs: list[tuple[str, int]] = []
+    floor = math.floor
+    stop = 0
+    for trigger, count in zip(triggers, counts, strict=True):
+        if not count:
+            continue
+        start, stop = stop, stop + count
+        if count > _SMALL:
+            group = units[start:stop]
+            ranks = _rank_within(group)
+            left = np.array([budget[unit] for unit in group.tolist()])
+            chosen = np.flatnonzero(ranks < np.floor(left + draws[start:stop]))
+            moved: list[int] = group[chosen].tolist()
+            taken += (chosen + start).tolist()
+        else:
+            seen: dict[int, int] = {}
+            moved = []
+            for j, unit, draw in zip(
+                range(start, stop), unit_list[start:stop], draw_list[start:stop], strict=True
+            ):
+                rank = seen.get(unit, 0)
+                seen[unit] = rank + 1
+                if rank < floor(budget[unit] + draw):
+                    taken.append(j)
+                    moved.append(unit)
+        if moved:
+            for unit in moved:
+                budget[unit] -= 1.0
+            runs.append((trigger, len(moved)))
+    return taken, runs
 
 
 def _rank_within(groups: np.ndarray) -> np.ndarray:
