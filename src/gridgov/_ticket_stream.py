@@ -83,6 +83,8 @@ _STEP_STATES = frozenset(TICKET_STEPS)
 _MODES = frozenset(TICKET_MODES)
 
 Hops = tuple[tuple[str, str, str], ...]
+#: A step of a stream: (time, ticket, trigger, data).
+Step = tuple[int, str, str, Any]
 #: What a fast step records (besides the step): nothing, a route up, a route down,
 #: a score, a summary.
 _PLAIN, _CLASSIFY, _FEED_BACK, _SCORE, _PUBLISH = range(5)
@@ -95,9 +97,11 @@ _ACTIONS = {
     "score": _SCORE,
     "publish": _PUBLISH,
 }
+#: The key of a score's entry in a row (a score is only decided with its data).
+_SCORED = ("score",)
 #: A fast step, looked up once per state and trigger (see :meth:`Tables.rows`).
 Entry = tuple[
-    str, int, tuple["bool | None", "bool | None"], int, dict[str, Any], tuple[str, str, str, str]
+    str, int, tuple["bool | None", "bool | None"], int, dict[Any, Any], tuple[str, str, str, str]
 ]
 #: A ticket's record as the desk keeps it (``gridgov.tickets``' mutable record).
 Live = Any
@@ -141,14 +145,14 @@ class Tables:
         }
         self._desk = desk
         self._limits: dict[tuple[str, str], dict[str, int | None]] = {}
-        self._rows: dict[tuple[str, str], dict[str, dict[str, Entry]]] = {}
+        self._rows: dict[tuple[str, str], dict[str, dict[Any, Entry]]] = {}
         self._breaches: dict[tuple[str, str], dict[str, tuple[str, str, int]]] = {}
         #: (unit, category) -> what classification records: data, cause, hops up.
         self.routes: dict[tuple[str, str], tuple[tuple[tuple[str, str], ...], str, Hops]] = {}
         #: (origin, handler) -> the hops feedback makes down to the origin.
         self.routes_down: dict[tuple[str, str], Hops] = {}
 
-    def rows(self, category: str, mode: str) -> dict[str, dict[str, Entry]]:
+    def rows(self, category: str, mode: str) -> dict[str, dict[Any, Entry]]:
         """State -> fast trigger -> everything a step needs, for ``category`` in ``mode``:
         (new state, its limit in microseconds (far when none), the on-time flag
         when not breached and when breached, what to record, the new state's
@@ -161,7 +165,8 @@ class Tables:
                 flags = (True, False) if state in _STEP_STATES else (None, None)
                 for trigger, new in nexts.items():
                     limit = limits[new]
-                    found[state][trigger] = (
+                    # A score is decided here only with its data: its entry has its own key.
+                    found[state][_SCORED if trigger == "score" else trigger] = (
                         new, _NO_DUE if limit is None else limit, flags, _ACTIONS[trigger],
                         found[new], (state, new, trigger, mode),
                     )  # fmt: skip
@@ -285,7 +290,7 @@ def _times(at: Sequence[int | datetime], micros: Callable[[datetime], int]) -> S
     return [when if when.__class__ is int else micros(when) for when in at]  # type: ignore[arg-type]
 
 
-def _loop(stream: _Stream, steps: Iterator[tuple[int, str, str, Any]]) -> None:
+def _loop(stream: _Stream, steps: Iterator[Step]) -> None:
     """Every step of the stream: openings here, each run of a ticket's steps in :func:`_run`."""
     records, touched = stream.desk._tickets, stream.touched.append
     pending = next(steps, None)
@@ -300,19 +305,24 @@ def _loop(stream: _Stream, steps: Iterator[tuple[int, str, str, Any]]) -> None:
             touched(live)
             if pending is None or pending[1] != tid:
                 continue
+            asked = live.mode  # the situation was just asked
         else:
             touched(live)
-        pending = _run(stream, live, pending, steps)
+            # No zone or mode changes during a stream: the situation is asked
+            # once per run of a ticket's steps.
+            asked = stream.desk._mode(live.compound or live.origin)
+        pending = _run(stream, live, pending, steps, asked)
 
 
 def _run(
-    stream: _Stream, live: Live, first: tuple[int, str, str, Any], steps: Iterator[Any]
-) -> tuple[int, str, str, Any] | None:
-    """The steps of ``live`` from ``first`` on while they are its own, its fields in
-    local variables, each step one lookup of what it does (:meth:`Tables.rows`);
-    returns the next ticket's first step (None: the stream is done)."""
-    desk, tables, tz, out = stream.desk, stream.tables, stream.tz, stream.out
-    tid, category, history, low_score = live.id, live.category, live.history, desk.rule.low_score
+    stream: _Stream, live: Live, first: Step, steps: Iterator[Step], asked: str
+) -> Step | None:
+    """The steps of ``live`` from ``first`` on while they are its own, its fields in local
+    variables, each step one lookup of what it does (:meth:`Tables.rows`) in the mode
+    ``asked``; returns the next ticket's first step (None: the stream is done)."""
+    plain, classify, feed_back, scored = _PLAIN, _CLASSIFY, _FEED_BACK, _SCORED  # local: faster
+    tables, tz, out, low_score = stream.tables, stream.tz, stream.out, stream.desk.rule.low_score
+    tid, category, history = live.id, live.category, live.history
     state, unit, mode, updated, breached = (
         live.state, live.unit, live.mode, live.updated_us, live.breached
     )  # fmt: skip
@@ -320,25 +330,20 @@ def _run(
     # Whether the stream counts the ticket as timed (settled when the run ends).
     had, ltz = due < _FAR, live.tz
     note, start, routes, downs = history.extend, len(history), tables.routes, tables.routes_down
-    # No zone or mode changes during a stream: the situation is asked once per run.
-    asked = desk._mode(live.compound or live.origin)
     row = tables.rows(category, asked)[state]
-    following = None
     try:
         for now, t, trigger, given in chain((first,), steps):
             if t is not tid and t != tid:
-                following = (now, t, trigger, given)
-                break
+                return (now, t, trigger, given)
             if due <= now:
                 stream.timed += 1 - had
                 unit, due, mode, updated = _climb(stream, live, now, state, unit, due, mode, asked)
                 had, breached = due < _FAR, True
-            entry = row.get(trigger)
-            if (
-                entry is None
-                or now < updated
-                or (entry[3] == _SCORE if not given else _not_whole(entry, given, low_score))
-            ):  # through the planners, as one call would do it (or its refusal)
+            if not given:
+                entry = row.get(trigger)
+            else:  # only a score that is not low is decided here
+                entry = row.get(scored) if _whole(trigger, given, low_score) else None
+            if entry is None or now < updated:  # through the planners, as one call would do it
                 if len(history) > start:
                     out += (history, start, len(history))
                 fields = (state, unit, due, mode, updated, breached, ltz, had)
@@ -350,23 +355,23 @@ def _run(
                 continue
             new, limit, flags, action, row, shared = entry
             on_time, due = flags[breached], now + limit
-            if action == _PLAIN:
+            if action == plain:
                 note((PLAIN, "ticket.step", tid, unit, now, tz, on_time, due, shared))
-            elif action == _CLASSIFY:
+            elif action == classify:
                 route = routes.get((unit, category)) or tables.route_up(unit, category)
                 note((STEP, "ticket.step", tid, unit, now, tz, state, new, trigger, on_time))
                 note((route[0], asked, due, route[1]))
                 for hop in route[2]:
                     note((MOVE, "ticket.transferred", tid, *hop, now, tz))
                     unit = hop[0]
-            elif action == _FEED_BACK:
+            elif action == feed_back:
                 note((FED_BACK, "ticket.step", tid, unit, now, tz, state, new, on_time, asked, due))
                 live.handler, live.result, origin = unit, "", live.origin
                 hops = downs.get((origin, unit))
                 for hop in tables.route_down(origin, unit) if hops is None else hops:
                     note((MOVE, "ticket.returned", tid, *hop, now, tz))
                 unit = origin
-            elif action == _SCORE:
+            elif action == _SCORE:  # (rarer: a score or a publication last)
                 live.score = score = given["score"]
                 note((SCORED, "ticket.scored", tid, unit, now, tz, state, new, on_time, score))
                 note((live.low_scores, asked, due))
@@ -382,7 +387,7 @@ def _run(
         _hand_back(live, state, unit, due, mode, updated, breached, ltz)
         if updated > stream.latest:
             stream.latest = updated
-    return following
+    return None
 
 
 def _detour(
@@ -407,12 +412,12 @@ def _detour(
     )  # fmt: skip
 
 
-def _not_whole(entry: Entry, given: Mapping[str, Any], low_score: int) -> bool:
-    """Whether a step with data is not a score the stream decides (a whole, not low one)."""
-    if entry[3] != _SCORE or len(given) != 1:
-        return True
+def _whole(trigger: str, given: Mapping[str, Any], low_score: int) -> bool:
+    """Whether a step with data is a score the stream decides: a whole one, not low."""
+    if trigger != "score" or len(given) != 1:
+        return False
     score = given.get("score")
-    return score.__class__ is not int or not low_score <= score <= 5
+    return score.__class__ is int and low_score <= score <= 5
 
 
 def _hand_back(
@@ -472,7 +477,7 @@ def _open(
     stream: _Stream, tid: str, trigger: str, now: int, given: Mapping[str, Any] | None
 ) -> Live | None:
     """An opening at a grid decided in place (its record), else through the planner (None)."""
-    desk = stream.desk
+    desk, tz = stream.desk, stream.tz
     where = category = None
     if given is not None and len(given) == 2:
         where, category = given.get("where"), given.get("category")
@@ -486,27 +491,21 @@ def _open(
     mode = desk._mode(where)
     limit = desk._limit_us(category, mode, "accepted")  # type: ignore[arg-type]
     due = None if limit is None else now + limit
-    record = (OPENED, "ticket.opened", tid, where, now, stream.tz, category, mode, due)
     live = stream.kit.new_live()
-    live.id = tid
-    live.category = category
-    live.origin = live.unit = where
+    live.id, live.category, live.origin, live.unit = tid, category, where, where
     live.compound = live.handler = live.score = None
-    live.state = "accepted"
-    live.mode = mode
-    live.opened_us = live.updated_us = now
-    live.due_us = due
-    live.tz = stream.tz
-    live.breached = False
+    live.state, live.mode, live.opened_us, live.updated_us = "accepted", mode, now, now
+    live.due_us, live.tz, live.breached, live.private = due, tz, False, stream.kit.nobody
     live.low_scores = live.escalations = live.reopens = 0
     live.summary = live.result = ""
-    live.private = stream.kit.nobody
-    live.history = history = list(record)
     live._view = None
+    live.history = history = [OPENED, "ticket.opened", tid, where, now, tz, category, mode, due]
     desk._tickets[tid] = live
-    stream.out += (history, 0, len(history))
-    stream.timed += due is not None
-    stream.latest = max(stream.latest, now)
+    stream.out += (history, 0, 9)
+    if due is not None:
+        stream.timed += 1
+    if now > stream.latest:
+        stream.latest = now
     return live
 
 
