@@ -721,8 +721,7 @@ class Kernel:
         state = self.state
         batch = None if immediate else self.batch
         try:
-            for event in events:
-                state.apply(event)
+            state.apply_all(events)
             if batch is not None:
                 batch.extend(events)
             else:

@@ -74,8 +74,27 @@ ZONE_DUE, MODE_DUE, ALERT_DUE = 0, 1, 2
 Deadline = tuple[datetime, int, str]
 
 
+#: The counts of a community without compounds.
+_NO_COUNTS: Mapping[str, int] = Counter()
+
+
 def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when is not None else None
+
+
+#: Due times read from events, by their ISO form (a command's events share a few).
+_DUE_TIMES: dict[str, datetime] = {}
+
+
+def _from_iso(text: str) -> datetime:
+    """``datetime.fromisoformat(text)``, remembered (the text says everything: offset too)."""
+    got = _DUE_TIMES.get(text)
+    if got is None:
+        got = datetime.fromisoformat(text)
+        if len(_DUE_TIMES) >= 4096:
+            _DUE_TIMES.clear()
+        _DUE_TIMES[text] = got
+    return got
 
 
 def _days(days: float) -> timedelta:
@@ -105,7 +124,16 @@ class Measures:
         self._held: set[str] = set()
         self._counts: dict[str, Counter[str]] = {}
         for compound in city.compounds.values():
-            self._counts.setdefault(compound.community, Counter())["open"] += 1
+            counts = self._counts.get(compound.community)
+            if counts is None:
+                # Every zone present (0 for none): reading a count never misses.
+                counts = self._counts[compound.community] = Counter(dict.fromkeys(ZONES, 0))
+            counts["open"] += 1
+        #: Compounds not open (what a lift may touch: a lift reads these, not the city).
+        self._raised: set[str] = set()
+        #: What a case around each compound reaches, by the rules it was asked with
+        #: (a memo of :func:`case_scopes`: the city never changes).
+        self._case_scopes: dict[str, tuple[Any, ...]] = {}
 
     # ------------------------------------------------------------------ reads
 
@@ -139,9 +167,14 @@ class Measures:
         """``compound``'s measure is kept until lifted."""
         return compound in self._held
 
+    def raised(self) -> frozenset[str]:
+        """Compounds whose zone is not ``open``."""
+        return frozenset(self._raised)
+
     def counts(self, community: str) -> Mapping[str, int]:
-        """How many of ``community``'s compounds are in each zone."""
-        return self._counts.get(community, Counter())
+        """How many of ``community``'s compounds are in each zone (0 for a zone without)."""
+        got = self._counts.get(community)
+        return got if got is not None else _NO_COUNTS
 
     def live(self, item: Deadline) -> bool:
         """``item`` is still the unit's deadline (not superseded by a later change)."""
@@ -178,7 +211,7 @@ class Measures:
             KeyError: the event names a unit the city lacks.
         """
         due = event.data.get("due")
-        when = datetime.fromisoformat(due) if isinstance(due, str) else None
+        when = _from_iso(due) if isinstance(due, str) else None
         new = event.new
         if event.type.startswith("zone."):
             if new is None or new not in SEVERITY:
@@ -189,6 +222,10 @@ class Measures:
                 counts = self._counts[self._city.chain.community_of(event.unit)]
                 counts[old] -= 1
                 counts[new] += 1
+                if new == "open":
+                    self._raised.discard(event.unit)
+                else:
+                    self._raised.add(event.unit)
             self._zone_due[event.unit] = when
             if event.data.get("hold"):
                 self._held.add(event.unit)
@@ -227,6 +264,10 @@ class Measures:
             counts = self._counts[self._city.chain.community_of(compound)]
             counts[old] -= 1
             counts[zone] += 1
+            if zone == "open":
+                self._raised.discard(compound)
+            else:
+                self._raised.add(compound)
         for community, mode in data["modes"].items():
             if mode not in self._modes.states:
                 raise ValueError(f"unknown mode {mode!r}")
@@ -310,11 +351,18 @@ class MeasuresDraft:
         return self.state.mode_due(community)
 
     def count(self, community: str) -> Counter[str]:
+        """The draft's own counts of ``community``'s zones, to change."""
         got = self.counts.get(community)
         if got is None:
-            got = Counter(self.state.counts(community))
+            got = Counter()
+            dict.update(got, self.state.counts(community))
             self.counts[community] = got
         return got
+
+    def counts_now(self, community: str) -> Mapping[str, int]:
+        """``community``'s zone counts as the draft has them (read only: no copy)."""
+        got = self.counts.get(community)
+        return got if got is not None else self.state.counts(community)
 
     def plan(self) -> MeasuresPlan:
         """The frozen result of this run."""
@@ -436,7 +484,7 @@ class MeasuresDraft:
         start = alert_from if alert_from is not None else now
         for community in communities:
             self.settle(community, now, cause)
-            counts = self.count(community)
+            counts = self.counts_now(community)
             mode = self.mode_of(community)
             if counts["sealed"] + counts["controlled"]:
                 continue
@@ -454,7 +502,7 @@ class MeasuresDraft:
         emergency begins recovery; recovery and alert end once their period is
         over and every compound is open (``hurry`` ends them at once).
         """
-        counts = self.count(community)
+        counts = self.counts_now(community)
         mode = self.mode_of(community)
         if counts["sealed"] + counts["controlled"]:
             if mode in ("normal", "alert"):
@@ -502,9 +550,28 @@ def check_liftable(to: str) -> None:
 
 def plan_case(draft: MeasuresDraft, compound: str, when: datetime, now: datetime) -> None:
     """Stage the rules' case measures around ``compound`` (case confirmed at ``when``)."""
-    rules, city = draft.rules, draft.city
-    case, areas = rules.case, rules.areas
     cause = f"case in {compound}"
+    memo = draft.state._case_scopes
+    got = memo.get(compound)
+    if got is None or got[0] is not draft.rules:
+        # The scopes depend on the city and the rules only: worked out once per compound.
+        got = memo[compound] = (draft.rules, *case_scopes(draft.city, draft.rules, compound))
+    _, sealed, controlled, watched, alert = got
+    touched: dict[str, None] = {}
+    for zone, members in (("sealed", sealed), ("controlled", controlled), ("precaution", watched)):
+        touched.update(draft.step_up(members, zone, when, now, cause))
+    alerted: dict[str, None] = dict.fromkeys(alert)
+    alerted.update(touched)
+    draft.settle_all(alerted, now, cause, alert_from=when)
+
+
+def case_scopes(
+    city: City, rules: Rules, compound: str
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """What the rules' case measures reach around ``compound``: the compounds sealed,
+    controlled and under precaution (each sorted, none in two), and the communities
+    put on alert (sorted)."""
+    case, areas = rules.case, rules.areas
     sealed = set(compounds_in_scope(city, compound, case.seal, areas))
     controlled: set[str] = set()
     if case.control is not None:
@@ -513,14 +580,10 @@ def plan_case(draft: MeasuresDraft, compound: str, when: datetime, now: datetime
     if case.precaution is not None:
         watched = set(compounds_in_scope(city, compound, case.precaution, areas))
         watched -= sealed | controlled
-    touched: dict[str, None] = {}
-    for zone, members in (("sealed", sealed), ("controlled", controlled), ("precaution", watched)):
-        touched.update(draft.step_up(sorted(members), zone, when, now, cause))
-    alerted: dict[str, None] = {}
+    alerted: tuple[str, ...] = ()
     if case.alert is not None:
-        alerted.update(dict.fromkeys(communities_in_scope(city, compound, case.alert, areas)))
-    alerted.update(touched)
-    draft.settle_all(alerted, now, cause, alert_from=when)
+        alerted = communities_in_scope(city, compound, case.alert, areas)
+    return tuple(sorted(sealed)), tuple(sorted(controlled)), tuple(sorted(watched)), alerted
 
 
 def plan_declare(
@@ -544,10 +607,25 @@ def plan_lift(
     now: datetime,
     cause: str,
 ) -> None:
-    """Stage stepping the compounds at or below ``units`` down to ``to``."""
+    """Stage stepping the compounds at or below ``units`` down to ``to``.
+
+    Only compounds not open can step down: the lift reads those (the state
+    keeps them), not every compound below ``units``, so lifting the whole
+    city costs what it changes.
+    """
     touched: dict[str, None] = {}
-    chain = draft.city.chain
-    for compound in units_compounds(draft.city, units):
+    city = draft.city
+    chain = city.chain
+    raised = draft.state._raised.union(draft.zone)
+    covered: set[str] = set()
+    above: set[str] = set()
+    for unit in units:
+        if chain.level(unit) is Level.GRID:
+            covered.update(city.compounds_of(unit))
+        else:
+            above.add(unit)
+    reached = [c for c in raised if c in covered or not above.isdisjoint(chain.chain_of_command(c))]
+    for compound in sorted(reached):
         if SEVERITY[draft.zone_of(compound)] > SEVERITY[to]:
             draft.set_zone(compound, to, draft.zone_deadline(to, now), False, now, cause)
             touched[chain.community_of(compound)] = None

@@ -174,6 +174,7 @@ class StateBoard:
         self._kind = kind
         self._pause_gc = pause_gc
         self._states = tuple(states)
+        self._state_set = frozenset(states)
         self._definition = [dict(t) for t in transitions]
         self._machine = _LeanMachine(
             model=None,
@@ -291,9 +292,14 @@ class StateBoard:
         """Set a state directly: the engine's reducer applies recorded events this way.
 
         Every change was checked against :meth:`table` when it was planned
-        (or comes from the journal), so the machine is not asked again.
+        (or comes from the journal), so the machine is not asked again: the
+        state is set on the model as ``transitions``' ``set_state`` sets it.
         """
-        self._machine.set_state(state, model=self._models[unit])
+        model = self._models[unit]
+        if state not in self._state_set:
+            # What transitions' own set_state would refuse.
+            self._machine.set_state(state, model=model)
+        model.state = state
 
     # ---------------------------------------------------------------- diagram
 

@@ -103,6 +103,25 @@ class StaffPost:
     capacity: int = attrs.field(validator=attrs.validators.ge(1))
 
 
+_new_object = object.__new__
+_POST_FIELDS = tuple(StaffPost.__dict__[a.name].__set__ for a in attrs.fields(StaffPost))
+
+
+def _staff_post(id: str, role: str, unit: str, community: str, capacity: int) -> StaffPost:
+    """``StaffPost(...)`` as the reducer makes it: its fields set directly (the only check,
+    ``capacity >= 1``, made here), in half the time of the class's own ``__init__``."""
+    if capacity < 1:
+        raise ValueError(f"'capacity' must be >= 1: {capacity}")
+    post = _new_object(StaffPost)
+    set_id, set_role, set_unit, set_community, set_capacity = _POST_FIELDS
+    set_id(post, id)
+    set_role(post, role)
+    set_unit(post, unit)
+    set_community(post, community)
+    set_capacity(post, capacity)
+    return post
+
+
 @attrs.frozen
 class Assignment:
     """A person taking (part of) a post."""
@@ -210,6 +229,20 @@ def required_posts(city: City, compound: str, zone: str, rule: StaffingRule) -> 
         One post per role the zone asks for, sized by households, entrances
         and the rules' ratios.
     """
+    return [StaffPost(*row) for row in _required_rows(city, compound, zone, rule)]
+
+
+#: A post as a plain tuple: (id, role, unit, community, capacity), as :class:`StaffPost`
+#: has them (what the planner works with: the collector does not track it).
+PostRow = tuple[str, str, str, str, int]
+
+
+def _row_of(post: StaffPost) -> PostRow:
+    return (post.id, post.role, post.unit, post.community, post.capacity)
+
+
+def _required_rows(city: City, compound: str, zone: str, rule: StaffingRule) -> list[PostRow]:
+    """:func:`required_posts` as rows."""
     roles = rule.posts.get(zone, ())
     if not roles:
         return []
@@ -224,14 +257,24 @@ def required_posts(city: City, compound: str, zone: str, rule: StaffingRule) -> 
         "volunteer": math.ceil(households / rule.households_per_volunteer),
     }
     return [
-        StaffPost(f"{compound}/{role}", role, compound, record.community, sizes[role])
+        (f"{compound}/{role}", role, compound, record.community, sizes[role])
         for role in roles
         if role != "front_line" and sizes[role] > 0
     ]
 
 
 def _front_line_zones(rule: StaffingRule) -> frozenset[str]:
-    return frozenset(z for z, roles in rule.posts.items() if "front_line" in roles)
+    got = _HOT_ZONES.get(id(rule))
+    if got is None or got[0] is not rule:
+        zones = frozenset(z for z, roles in rule.posts.items() if "front_line" in roles)
+        if len(_HOT_ZONES) >= 64:
+            _HOT_ZONES.clear()
+        got = _HOT_ZONES[id(rule)] = (rule, zones)
+    return got[1]
+
+
+#: The zones needing front-line duty, by the rules asked with (kept alive with them).
+_HOT_ZONES: dict[int, tuple[StaffingRule, frozenset[str]]] = {}
 
 
 # ---------------------------------------------------------------- pools
@@ -311,6 +354,9 @@ class Pools:
         self._everyone = _in_rank_order(everyone, ids)
         self._street_order: dict[str, list[str]] = {}
         self._cache: dict[tuple[str, str, PersonKind], tuple[str, ...]] = {}
+        self._workers: dict[str, tuple[str, ...]] = {}
+        self._front_line: dict[str, PostRow | None] = {}
+        self._required: dict[tuple[str, str], tuple[StaffingRule, list[PostRow]]] = {}
 
     @property
     def city(self) -> City:
@@ -345,6 +391,13 @@ class Pools:
         Raises:
             NotFoundError: ``level`` is not a pool level.
         """
+        return self._pool(level, community, kind)[1]
+
+    def _pool(
+        self, level: str, community: str, kind: PersonKind
+    ) -> tuple[tuple[str, str, PersonKind], tuple[str, ...]]:
+        """A pool's key (one per street or district where the level is shared) and its
+        people nearest first (built once, then kept)."""
         key = (
             level,
             community
@@ -356,6 +409,37 @@ class Pools:
         if got is None:
             got = tuple(self._build(level, community, kind))
             self._cache[key] = got
+        return key, got
+
+    def required(self, compound: str, zone: str, rule: StaffingRule) -> list[PostRow]:
+        """:func:`required_posts` as rows (kept once asked for, per rules)."""
+        key = (compound, zone)
+        got = self._required.get(key)
+        if got is None or got[0] is not rule:
+            got = self._required[key] = (rule, _required_rows(self._city, compound, zone, rule))
+        return got[1]
+
+    def front_line_post(self, grid: str) -> PostRow | None:
+        """The front-line post of ``grid`` (None: the grid has no workers)."""
+        if grid in self._front_line:
+            return self._front_line[grid]
+        workers = self.grid_workers(grid)
+        post: PostRow | None = None
+        if workers:
+            community = self._city.community_of(grid)
+            post = (f"{grid}/front_line", "front_line", grid, community, len(workers))
+        self._front_line[grid] = post
+        return post
+
+    def grid_workers(self, grid: str) -> tuple[str, ...]:
+        """The grid workers whose normal post is ``grid`` (kept once asked for)."""
+        got = self._workers.get(grid)
+        if got is None:
+            city = self._city
+            kind_of = city.people.kind
+            worker = PersonKind.GRID_WORKER
+            got = tuple(p for p in city.people_at_post(grid) if kind_of(p) is worker)
+            self._workers[grid] = got
         return got
 
     def _build(self, level: str, community: str, kind: PersonKind) -> list[str]:
@@ -437,6 +521,7 @@ class Roster:
 
     def __init__(self, city: City) -> None:
         self._city = city
+        self._people = city.people
         self._posts: dict[str, StaffPost] = {}
         self._holders: dict[str, tuple[str, ...]] = {}
         # person -> (post, role, level, since): plain tuples of strings and a
@@ -506,6 +591,11 @@ class Roster:
         """People not available for new posts (off duty, sick, not drawn)."""
         return self._unavailable
 
+    def sources(self) -> Counter[str]:
+        """People on posts by the pool level they came from (``community``, ...,
+        ``claim`` for a claimed task, ``grid`` for front-line duty)."""
+        return Counter(level for _, _, level, _ in self._assignment.values())
+
     def holder_of(self, post: str) -> tuple[str, ...]:
         """Who holds ``post`` now."""
         return self._holders.get(post, ())
@@ -544,12 +634,25 @@ class Roster:
             self._assign_to(data["person"], data["post"], data["role"], data["level"], event.time)
         elif kind == "post.released":
             self._release(data["person"], data["post"], event.time)
+        elif kind == "post.closed":
+            post_id = data["post"]
+            self._posts.pop(post_id, None)
+            self._holders.pop(post_id, None)
+            self._shortfalls.pop(post_id, None)
         elif kind == "post.opened":
-            post = StaffPost(
+            post = _staff_post(
                 data["post"], data["role"], event.unit, data["community"], int(data["capacity"])
             )
             self._posts[post.id] = post
             self._holders.setdefault(post.id, ())
+        elif kind == "front_line.changed":
+            hot = self._hot
+            for grid, step in data["grids"].items():
+                count = hot[grid] + int(step)
+                if count <= 0:
+                    hot.pop(grid, None)
+                else:
+                    hot[grid] = count
         elif kind == "availability.changed":
             self._set_availability(dict(data["away"]), int(data["seed"]))
         else:
@@ -609,9 +712,10 @@ class Roster:
         holders[post] = (person,) if held is None else (*held, person)
         self._assignment[person] = (post, role, level, when)
         if role != "front_line":
-            employer = self._city.people.employer(person)
+            employer = self._people.employer(person)
             if employer is not None:
-                self._drawn[employer] += 1
+                drawn = self._drawn
+                drawn[employer] = drawn.get(employer, 0) + 1
 
     def _release(self, person: str, post: str, when: datetime) -> None:
         held = self._assignment.pop(person, None)
@@ -622,7 +726,7 @@ class Roster:
             index = seats.index(person)
             self._holders[post] = seats[:index] + seats[index + 1 :]
         if held[1] != "front_line":
-            employer = self._city.people.employer(person)
+            employer = self._people.employer(person)
             if employer is not None:
                 self._drawn[employer] -= 1
         self._back_since[person] = when
@@ -768,7 +872,7 @@ class _Draft:
         self.busy: set[str] = set()
         self.freed: set[str] = set()
         self.drawn: Counter[str] = Counter()
-        self.opened: dict[str, StaffPost] = {}
+        self.opened: dict[str, PostRow] = {}
         self.closed: dict[str, None] = {}
         #: (person, post, reason)
         self.releases: list[tuple[str, str, str]] = []
@@ -791,27 +895,30 @@ class _Draft:
     def held(self, post: str) -> int:
         """Seats of ``post`` taken once this draft is applied."""
         if post in self.closed and post not in self.opened:
-            return self.fill_counts[post]
+            return self.fill_counts.get(post, 0)
         holders = self.roster._holders.get(post, ())
         freed = self.freed
         current = sum(1 for p in holders if p not in freed) if freed else len(holders)
-        return current + self.fill_counts[post]
+        return current + self.fill_counts.get(post, 0)
 
     def release(self, person: str, post: str, reason: str) -> None:
         self.freed.add(person)
         self.releases.append((person, post, reason))
         held = self.roster._assignment.get(person)
         if held is not None and held[1] != "front_line":
-            employer = self.roster.city.people.employer(person)
+            employer = self.roster._people.employer(person)
             if employer is not None:
-                self.drawn[employer] -= 1
+                drawn = self.drawn
+                drawn[employer] = drawn.get(employer, 0) - 1
 
-    def post(self, post_id: str) -> StaffPost | None:
-        if post_id in self.opened:
-            return self.opened[post_id]
+    def post(self, post_id: str) -> PostRow | None:
+        row = self.opened.get(post_id)
+        if row is not None:
+            return row
         if post_id in self.closed:
             return None
-        return self.roster._posts.get(post_id)
+        post = self.roster._posts.get(post_id)
+        return None if post is None else _row_of(post)
 
     def closed_posts(self) -> tuple[str, ...]:
         return tuple(p for p in self.closed if p not in self.opened)
@@ -852,7 +959,7 @@ def plan_staffing(
     """
     draft = _plan(city, pools, roster, changes, rule, refill=refill, close=close)
     return StaffingPlan(
-        opened=tuple(draft.opened.values()),
+        opened=tuple(StaffPost(*row) for row in draft.opened.values()),
         closed=draft.closed_posts(),
         releases=tuple(Release(*r) for r in draft.releases),
         assignments=tuple(Assignment(*a) for a in draft.assignments),
@@ -884,7 +991,7 @@ def planned_records(
         draft.closed_posts(),
         draft.releases,
         draft.opened.values(),
-        draft.reinforcement_list(),
+        [(*hop, counts[0], counts[1]) for hop, counts in draft.reinforcements.items()],
         draft.assignments,
         draft.shortfalls.values(),
         draft.hot,
@@ -907,24 +1014,25 @@ def _plan(
     """:func:`plan_staffing`'s work, left in a draft."""
     draft = _Draft(roster)
     hot_zones = _front_line_zones(rule)
-    hot_delta: Counter[str] = Counter()
+    hot_delta: dict[str, int] = {}
     to_fill: list[str] = []
     for post_id in close:
         if post_id in roster._posts:
             _close(draft, post_id, "its community is back to normal")
     for compound in sorted(changes):
         old, new = changes[compound]
-        to_fill += _repost(draft, city, compound, old, new, rule)
+        to_fill += _repost(draft, pools, compound, old, new, rule)
         step = (new in hot_zones) - (old in hot_zones)
         if step:
             for grid in city.grids_of_compound(compound):
-                hot_delta[grid] += step
+                hot_delta[grid] = hot_delta.get(grid, 0) + step
     hot = roster._hot
     for grid in sorted(hot_delta):
-        before_hot = hot[grid] > 0
-        after_hot = hot[grid] + hot_delta[grid] > 0
+        now_hot = hot.get(grid, 0)
+        before_hot = now_hot > 0
+        after_hot = now_hot + hot_delta[grid] > 0
         if after_hot and not before_hot:
-            _front_line_on(draft, city, grid)
+            _front_line_on(draft, pools, grid)
         elif before_hot and not after_hot:
             _close(draft, f"{grid}/front_line", f"no compound of {grid} needs front-line duty")
     if refill or draft.freed:
@@ -937,11 +1045,11 @@ def _plan(
             ordered.append(post_id)
     for post_id in ordered:
         wanted = draft.post(post_id)
-        if wanted is None or (wanted.role in CLAIMABLE and not rule.auto_claim):
+        if wanted is None or (wanted[1] in CLAIMABLE and not rule.auto_claim):
             continue
-        if wanted.role == "front_line":
+        if wanted[1] == "front_line":
             # Front-line duty is the grid's own workers', not the pools'.
-            _front_line_fill(draft, city, wanted)
+            _front_line_fill(draft, pools, wanted)
         else:
             _fill(draft, pools, wanted, rule)
     draft.hot = tuple(sorted((g, d) for g, d in hot_delta.items() if d))
@@ -949,13 +1057,13 @@ def _plan(
 
 
 def _repost(
-    draft: _Draft, city: City, compound: str, old: str, new: str, rule: StaffingRule
+    draft: _Draft, pools: Pools, compound: str, old: str, new: str, rule: StaffingRule
 ) -> list[str]:
     """Stage the posts of ``compound`` going from zone ``old`` to ``new``; returns those to fill."""
     roster = draft.roster
     posts = roster._posts
-    before = {p.id: p for p in required_posts(city, compound, old, rule)}
-    after = {p.id: p for p in required_posts(city, compound, new, rule)}
+    before = {p[0]: p for p in pools.required(compound, old, rule)}
+    after = {p[0]: p for p in pools.required(compound, new, rule)}
     for post_id in before.keys() - after.keys():
         # A task completed on the board is already gone.
         if post_id in posts:
@@ -963,20 +1071,21 @@ def _repost(
     to_fill: list[str] = []
     for post_id, post in after.items():
         current = posts.get(post_id)
-        if current == post:
+        if current is not None and _row_of(current) == post:
             continue
         draft.opened[post_id] = post
         holders = roster._holders.get(post_id, ())
+        capacity = post[4]
         # A smaller post lets its latest comers go first.
-        for extra in holders[post.capacity :][::-1]:
-            draft.release(extra, post_id, f"{post_id} needs {post.capacity}")
+        for extra in holders[capacity:][::-1]:
+            draft.release(extra, post_id, f"{post_id} needs {capacity}")
         to_fill.append(post_id)
     return to_fill
 
 
 def _role_priority(draft: _Draft, post_id: str) -> int:
     post = draft.post(post_id)
-    return _PRIORITY.get(post.role, len(_PRIORITY)) if post is not None else len(_PRIORITY)
+    return _PRIORITY.get(post[1], len(_PRIORITY)) if post is not None else len(_PRIORITY)
 
 
 def _close(draft: _Draft, post_id: str, reason: str) -> None:
@@ -988,66 +1097,58 @@ def _close(draft: _Draft, post_id: str, reason: str) -> None:
         draft.shortfalls[post_id] = attrs.evolve(old, missing=0, reason=reason)
 
 
-def _grid_workers(city: City, grid: str) -> list[str]:
-    kind_of = city.people.kind
-    worker = PersonKind.GRID_WORKER
-    return [p for p in city.people_at_post(grid) if kind_of(p) is worker]
-
-
-def _front_line_on(draft: _Draft, city: City, grid: str) -> None:
-    workers = _grid_workers(city, grid)
-    if not workers:
+def _front_line_on(draft: _Draft, pools: Pools, grid: str) -> None:
+    post = pools.front_line_post(grid)
+    if post is None:
         return
-    post = StaffPost(
-        f"{grid}/front_line", "front_line", grid, city.community_of(grid), len(workers)
-    )
-    draft.opened[post.id] = post
-    _front_line_fill(draft, city, post, workers)
+    draft.opened[post[0]] = post
+    _front_line_fill(draft, pools, post)
 
 
-def _front_line_fill(
-    draft: _Draft, city: City, post: StaffPost, workers: list[str] | None = None
-) -> None:
+def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
     """Switch the grid's own free workers to front-line duty; the seats of those away
     or busy elsewhere are a recorded shortfall, never a silent gap."""
-    post_id, capacity = post.id, post.capacity
+    post_id, role, unit, community, capacity = post
     held = draft.held(post_id)
     busy = draft.busy
+    roster = draft.roster
+    unavailable, assigned, freed = roster._unavailable, roster._assignment, draft.freed
     add = draft.assignments.append
     filled = 0
-    for person in _grid_workers(city, post.unit) if workers is None else workers:
+    for person in pools.grid_workers(unit):
         if held + filled >= capacity:
             break
-        if draft.is_busy(person):
+        if person in busy or person in unavailable or (person in assigned and person not in freed):
             continue
         busy.add(person)
         add((person, post_id, "front_line", "grid"))
         filled += 1
-    draft.fill_counts[post_id] += filled
+    if filled:
+        draft.fill_counts[post_id] = draft.fill_counts.get(post_id, 0) + filled
     missing = capacity - (held + filled)
     known = draft.roster._shortfalls.get(post_id)
     if missing > 0:
         draft.shortfalls[post_id] = Shortfall(
             post_id,
-            post.role,
-            post.unit,
-            post.community,
+            role,
+            unit,
+            community,
             missing,
-            f"{missing} of the {capacity} grid workers of {post.unit} are away or on other posts",
+            f"{missing} of the {capacity} grid workers of {unit} are away or on other posts",
         )
     elif known is not None:
         draft.shortfalls[post_id] = attrs.evolve(
-            known, missing=0, reason=f"every grid worker of {post.unit} is on front-line duty"
+            known, missing=0, reason=f"every grid worker of {unit} is on front-line duty"
         )
 
 
-def _fill(draft: _Draft, pools: Pools, post: StaffPost, rule: StaffingRule) -> None:
+def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> None:
     roster = draft.roster
-    people = roster.city.people
-    organisations = roster.city.organisations
-    kind = ROLE_KIND.get(post.role, PersonKind.IN_SERVICE_MEMBER)
-    post_id, role, community = post.id, post.role, post.community
-    need = post.capacity - draft.held(post_id)
+    people = roster._people
+    organisations = roster._city.organisations
+    post_id, role, _, community, capacity = post
+    kind = ROLE_KIND.get(role, PersonKind.IN_SERVICE_MEMBER)
+    need = capacity - draft.held(post_id)
     if need <= 0:
         if post_id in roster._shortfalls:
             draft.shortfalls[post_id] = attrs.evolve(
@@ -1072,14 +1173,7 @@ def _fill(draft: _Draft, pools: Pools, post: StaffPost, rule: StaffingRule) -> N
             break
         if depth:
             requested.append(need)
-        pool = pools.candidates(level, community, kind)
-        key = (
-            level,
-            community
-            if level in ("community", "big_party_committee", "street")
-            else pools.anchor(level, community),
-            kind,
-        )
+        key, pool = pools._pool(level, community, kind)
         index = draft.cursors.get(key, 0)
         size = len(pool)
         while need > 0 and index < size:
@@ -1096,23 +1190,25 @@ def _fill(draft: _Draft, pools: Pools, post: StaffPost, rule: StaffingRule) -> N
                 cap = caps.get(employer)
                 if cap is None:
                     cap = caps[employer] = math.floor(organisations[employer].staff * share)
-                if drawn_before[employer] + drawn[employer] >= cap:
+                taken = drawn.get(employer, 0)
+                if drawn_before.get(employer, 0) + taken >= cap:
                     continue
-                drawn[employer] += 1
+                drawn[employer] = taken + 1
             busy.add(person)
             add((person, post_id, role, level))
             filled += 1
             levels_used = level
             need -= 1
         draft.cursors[key] = index
-    draft.fill_counts[post_id] += filled
+    if filled:
+        draft.fill_counts[post_id] = draft.fill_counts.get(post_id, 0) + filled
     _fill_outcome(draft, pools, post, kind, levels, requested, need, levels_used)
 
 
 def _fill_outcome(
     draft: _Draft,
     pools: Pools,
-    post: StaffPost,
+    post: PostRow,
     kind: PersonKind,
     levels: Sequence[str],
     requested: list[int],
@@ -1120,7 +1216,7 @@ def _fill_outcome(
     levels_used: str,
 ) -> None:
     """Record what filling ``post`` asked up the chain and what it left empty."""
-    post_id, community = post.id, post.community
+    post_id, role, unit, community, _ = post
     for depth, asked in enumerate(requested):
         lower, upper = levels[depth], levels[depth + 1]
         hop = (
@@ -1128,7 +1224,7 @@ def _fill_outcome(
             pools.anchor(lower, community),
             upper,
             pools.anchor(upper, community),
-            post.role,
+            role,
         )
         counts = draft.reinforcements.setdefault(hop, [0, 0])
         counts[0] += asked
@@ -1138,8 +1234,8 @@ def _fill_outcome(
         tried = ", ".join(levels)
         draft.shortfalls[post_id] = Shortfall(
             post_id,
-            post.role,
-            post.unit,
+            role,
+            unit,
             community,
             need,
             f"no free {kind.value.replace('_', ' ')} left in the pools tried ({tried})",
@@ -1172,8 +1268,8 @@ def staffing_records(
     rows = _rows(
         staffing.closed,
         [(r.person, r.post, r.reason) for r in staffing.releases],
-        staffing.opened,
-        staffing.reinforcements,
+        [_row_of(p) for p in staffing.opened],
+        [attrs.astuple(hop) for hop in staffing.reinforcements],
         [(a.person, a.post, a.role, a.level) for a in staffing.assignments],
         staffing.shortfalls,
         staffing.hot,
@@ -1187,8 +1283,8 @@ def staffing_records(
 def _rows(
     closed: Iterable[str],
     releases: Iterable[tuple[str, str, str]],
-    opened: Iterable[StaffPost],
-    reinforcements: Iterable[Reinforcement],
+    opened: Iterable[PostRow],
+    reinforcements: Iterable[tuple[str, str, str, str, str, int, int]],
     assignments: Iterable[tuple[str, str, str, str]],
     shortfalls: Iterable[Shortfall],
     hot: tuple[tuple[str, int], ...],
@@ -1206,35 +1302,37 @@ def _rows(
         post = posts[post_id]
         data = {"person": person, "post": post_id, "role": post.role}
         yield (when, "post.released", post.unit, reason, None, None, data)
-    new_posts: dict[str, StaffPost] = {}
-    for post in opened:
-        new_posts[post.id] = post
+    new_units: dict[str, str] = {}
+    for post_id, role, unit, community, capacity in opened:
+        new_units[post_id] = unit
         data = {
-            "post": post.id,
-            "role": post.role,
-            "community": post.community,
-            "capacity": post.capacity,
-            "task": post.role in CLAIMABLE,
+            "post": post_id,
+            "role": role,
+            "community": community,
+            "capacity": capacity,
+            "task": role in CLAIMABLE,
         }
-        cause = f"{post.role} needed at {post.unit}"
-        yield (when, "post.opened", post.unit, cause, None, None, data)
-    for hop in reinforcements:
-        asked: dict[str, Any] = {"to": hop.to_unit, "level": hop.to_level, "role": hop.role}
-        asked["requested"] = hop.requested
-        cause = f"{hop.from_level} pool ran dry"
-        yield (when, "reinforcement.requested", hop.from_unit, cause, None, None, asked)
-        answer: dict[str, Any] = {"to": hop.from_unit, "level": hop.from_level, "role": hop.role}
-        answer.update(requested=hop.requested, granted=hop.granted)
-        cause = f"answer to {hop.from_unit}"
-        yield (when, "reinforcement.answered", hop.to_unit, cause, None, None, answer)
+        yield (when, "post.opened", unit, f"{role} needed at {unit}", None, None, data)
+    for from_level, from_unit, to_level, to_unit, role, requested, granted in reinforcements:
+        asked: dict[str, Any] = {"to": to_unit, "level": to_level, "role": role}
+        asked["requested"] = requested
+        cause = f"{from_level} pool ran dry"
+        yield (when, "reinforcement.requested", from_unit, cause, None, None, asked)
+        answer: dict[str, Any] = {"to": from_unit, "level": from_level, "role": role}
+        answer.update(requested=requested, granted=granted)
+        cause = f"answer to {from_unit}"
+        yield (when, "reinforcement.answered", to_unit, cause, None, None, answer)
     # One cause string per role and level, one unit lookup per post.
     causes: dict[tuple[str, str], str] = {}
     units: dict[str, str] = {}
     for person, post_id, role, level in assignments:
         at = units.get(post_id)
         if at is None:
-            serving = new_posts.get(post_id) or posts.get(post_id)
-            at = units[post_id] = serving.unit if serving is not None else post_id
+            at = new_units.get(post_id)
+            if at is None:
+                serving = posts.get(post_id)
+                at = serving.unit if serving is not None else post_id
+            units[post_id] = at
         said = causes.get((role, level))
         if said is None:
             said = causes[(role, level)] = f"{role} from the {level} pool"

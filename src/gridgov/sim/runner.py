@@ -535,7 +535,7 @@ def _row(
     ]
     for role in ROLES:
         values += [needed[role], filled[role], needed[role] - filled[role]]
-    sources = Counter(assignment.level for assignment, _ in roster.assignment.values())
+    sources = roster.sources()
     values += [sources[level] for level in _FILL_LEVELS]
     values += [watcher.reinforcements[level] for level in _LEVELS]
     values += [

@@ -1,0 +1,123 @@
+"""The cheaper command path (issue 15 item 5) gives what the plain path gives.
+
+The engine commits from a staffing draft's tuples (``planned_records``), applies
+assignments and releases in a batch (``EngineState.apply_all``), keeps the
+roster's assignments as tuples and lifts only the compounds that are not open.
+Each is checked here against the public, plain form it stands for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+
+import attrs
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gridgov import Engine, GridgovError, ManualClock
+from gridgov._state import EngineState
+from gridgov.modes import units_compounds
+from gridgov.presets import jiamusi
+from gridgov.staffing import Assignment, plan_staffing, planned_records, staffing_records
+
+CITY = jiamusi(scale=0.05)
+COMPOUNDS = sorted(CITY.compounds)
+UNITS = sorted(CITY.chain.units())
+SEVERITY = {"open": 0, "precaution": 1, "controlled": 2, "sealed": 3}
+
+#: One step of a history: a case, a declaration, a lift, or time passing.
+step = st.one_of(
+    st.tuples(st.just("case"), st.sampled_from(COMPOUNDS)),
+    st.tuples(
+        st.just("declare"),
+        st.sampled_from(UNITS),
+        st.sampled_from(["sealed", "controlled", "precaution"]),
+    ),
+    st.tuples(st.just("lift"), st.sampled_from(UNITS), st.sampled_from(["open", "precaution"])),
+    st.tuples(st.just("wait"), st.integers(1, 20)),
+)
+
+
+def _play(history: list[tuple[object, ...]]) -> Engine:
+    clock = ManualClock()
+    engine = Engine(CITY, clock=clock)
+    for item in history:
+        clock.advance(timedelta(hours=6))
+        with contextlib.suppress(GridgovError):
+            if item[0] == "case":
+                engine.report_case(str(item[1]))
+            elif item[0] == "declare":
+                engine.declare(str(item[1]), str(item[2]))
+            elif item[0] == "lift":
+                engine.lift(str(item[1]), str(item[2]), skip_recovery=True)
+            else:
+                engine.advance(clock.now() + timedelta(days=int(str(item[1]))))
+    return engine
+
+
+@given(st.lists(step, max_size=8), st.sampled_from(UNITS), st.sampled_from(["open", "precaution"]))
+def test_a_lift_reaches_exactly_the_compounds_below_its_target(
+    history: list[tuple[object, ...]], target: str, to: str
+) -> None:
+    engine = _play(history)
+    before = {c: engine.zone(c) for c in COMPOUNDS}
+    with contextlib.suppress(GridgovError):
+        engine.lift(target, to)
+    below = set(units_compounds(CITY, [target]))
+    for compound in COMPOUNDS:
+        after = engine.zone(compound)
+        if compound in below and SEVERITY[before[compound]] > SEVERITY[to]:
+            assert after == to, compound
+        else:
+            assert after == before[compound], compound
+
+
+@given(st.lists(step, min_size=1, max_size=8))
+def test_the_batch_apply_gives_the_state_one_event_at_a_time_gives(
+    history: list[tuple[object, ...]],
+) -> None:
+    engine = _play(history)
+    kernel = engine._kernel
+    one_by_one = EngineState(CITY, engine.rules)
+    for event in kernel.journal:
+        one_by_one.apply(event)
+    batched = EngineState(CITY, engine.rules)
+    batched.apply_all(list(kernel.journal))
+    assert one_by_one.snapshot() == kernel.state.snapshot()
+    assert batched.snapshot() == kernel.state.snapshot()
+
+
+@given(st.lists(step, max_size=6), st.sampled_from(COMPOUNDS), st.booleans())
+def test_the_engine_records_what_the_public_plan_records(
+    history: list[tuple[object, ...]], compound: str, refill: bool
+) -> None:
+    engine = _play(history)
+    kernel = engine._kernel
+    roster = kernel.state.roster
+    zone = engine.zone(compound)
+    changes = {} if zone == "sealed" else {compound: (zone, "sealed")}
+    rule = engine.rules.staffing
+    when = engine.clock.now()
+    plan = plan_staffing(CITY, kernel.pools, roster, changes, rule, refill=refill)
+    expected = staffing_records(plan, roster, CITY.chain.city, when)
+    got = list(planned_records(CITY, kernel.pools, roster, changes, rule, when, refill=refill))
+    assert [tuple(r) for r in expected] == got
+
+
+def test_the_roster_reads_its_assignments_as_objects() -> None:
+    engine = Engine(CITY, clock=ManualClock())
+    engine.report_case(COMPOUNDS[0])
+    roster = engine.roster
+    assert len(roster.assignment) > 0
+    for person, (assignment, since) in roster.assignment.items():
+        assert isinstance(assignment, Assignment)
+        assert assignment.person == person
+        assert person in roster.assignment
+        assert since == engine.clock.now()
+        assert roster.holders[assignment.post].count(person) == 1
+    assert "nobody" not in roster.assignment
+    levels = [a.level for a, _ in roster.assignment.values()]
+    assert roster.sources() == {level: levels.count(level) for level in set(levels)}
+    first = next(iter(roster.assignment))
+    assert attrs.evolve(roster.assignment[first][0]).person == first
