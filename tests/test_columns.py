@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from pathlib import Path
 
 import networkx as nx
 import pytest
@@ -17,8 +18,18 @@ from gridgov import (
     PersonKind,
     Post,
     UnknownUnitError,
+    load_city,
 )
-from gridgov.model import Building, Buildings, GridWorkerKind, People
+from gridgov.model import (
+    Building,
+    Buildings,
+    Compound,
+    Compounds,
+    GridWorkerKind,
+    Organisation,
+    Organisations,
+    People,
+)
 from gridgov.presets import small
 from strategies import cities
 
@@ -117,6 +128,43 @@ class TestBuildings:
         assert Buildings.of([*given, given[0]]).duplicates() == {"B1"}
         with pytest.raises(ValueError, match="one value per building"):
             Buildings(["B1"], ["G1"], [], [1])
+
+
+class TestCompoundsAndOrganisations:
+    """Compounds and Organisations: the same mapping for the other two tables."""
+
+    def test_gives_back_equal_records(self) -> None:
+        """Records read back equal the ones given; bad values are refused."""
+        compounds = [Compound("C1", "X1", "Court", "residential", 2), Compound("C2", "X1")]
+        table = Compounds.of(compounds)
+        assert list(table.values()) == compounds
+        assert table["C2"] == compounds[1]
+        assert table.community("C1") == "X1"
+        assert dict(table.items()) == {c.id: c for c in compounds}
+        with pytest.raises(ValueError, match="entrances must be 1 or more"):
+            Compounds(["C1"], ["X1"], [""], ["residential"], [0])
+        organisations = [
+            Organisation("O1", "mall", "X1", "Mall", 300, "X1-G9"),
+            Organisation("O2", "enterprise", "X1"),
+        ]
+        orgs = Organisations.of(organisations)
+        assert list(orgs.values()) == organisations
+        assert orgs["O1"] == organisations[0]
+        assert orgs == {o.id: o for o in organisations}
+        assert Organisations.of([*organisations, organisations[1]]).duplicates() == {"O2"}
+        with pytest.raises(ValueError, match="staff must be 0 or more"):
+            Organisations(["O1"], ["mall"], ["X1"], [""], [-1], [None])
+
+    def test_loaded_city_tracks_almost_nothing(self, tmp_path: Path, jiamusi_city: City) -> None:
+        """A loaded Jiamusi adds a few hundred objects the collector tracks, not one per record."""
+        jiamusi_city.save(tmp_path / "b")
+        gc.collect()
+        before = len(gc.get_objects())
+        loaded = load_city(tmp_path / "b")
+        gc.collect()
+        records = len(loaded.people) + len(loaded.buildings) + len(loaded.compounds)
+        assert records > 100_000
+        assert len(gc.get_objects()) - before < 500
 
 
 class TestCityColumns:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,7 +21,7 @@ from gridgov import Engine, ManualClock, Rules
 from gridgov._state import EngineState
 from gridgov.cli import main
 from gridgov.errors import JournalError
-from gridgov.journal import GENESIS, Event, SqliteJournal, row_hash
+from gridgov.journal import Event, SqliteJournal, row_hash
 from gridgov.presets import small
 
 CITY = small()
@@ -177,21 +178,40 @@ class TestFormat3:
             '[2,"2022-09-17T08:00:00+00:00","t","u","c000001","a","","o","n",{}]',  # seq
             '[1,"2022-09-17T08:00:00+00:00",5,"u","c000001","a","","o","n",{}]',
             '[1,"2022-09-17T08:00:00+00:00","t","u","c000001","a","","o","n",{},"x"]',
+            '[1,["2022"],"t","u","c000001","a","","o","n",{}]',
+            '[1,{},"t","u","c000001","a","","o","n",{}]',
+            '[1,"2022-09-17T08:00:00+00:00","t","u","c000001","a","",1,"n",{}]',
             "[1,2,3,4,5,6,7,8,9,10]",
             "null",
         ],
     )
-    def test_a_malformed_record_is_a_journal_error(self, tmp_path: Path, record: str) -> None:
+    @pytest.mark.parametrize("after_a_good_row", [False, True])
+    def test_a_malformed_record_is_a_journal_error(
+        self, tmp_path: Path, record: str, after_a_good_row: bool
+    ) -> None:
         """A row whose chain is intact but whose record is not an event of its row (as
-        another writer could leave it): a JournalError on every way of reading it."""
+        another writer could leave it): a JournalError on every way of reading it,
+        also after a good row of the same time (the decoder's fast path)."""
         path = tmp_path / "j.sqlite"
         journal = SqliteJournal(path)
-        journal.append([event(1, {})])
+        when = datetime(2022, 9, 17, 8, tzinfo=UTC)
+        good = Event(1, when, "t", "u", "c000000", "a")
+        seq = 1
+        if after_a_good_row:
+            journal.append([good])
+            seq = 2
+            # The same record one row on (the one of another seq stays of another).
+            record = record.replace("[2,", "[3,", 1).replace("[1,", "[2,", 1)
+        previous = journal.hash_at(seq - 1)
+        assert previous is not None
+        journal.append([attrs.evolve(event(seq, {}), time=when)])  # type: ignore[misc]
         journal.close()
-        digest = row_hash(GENESIS, 1, "c000001", record, True)
+        digest = row_hash(previous, seq, "c000001", record, True)
         with sqlite3.connect(path) as db:
-            db.execute("UPDATE events SET record = ?, hash = ?", (record, digest))
-            db.execute("UPDATE meta SET value = ? WHERE key = 'head'", (f"1:{digest.hex()}",))
+            db.execute(
+                "UPDATE events SET record = ?, hash = ? WHERE seq = ?", (record, digest, seq)
+            )
+            db.execute("UPDATE meta SET value = ? WHERE key = 'head'", (f"{seq}:{digest.hex()}",))
         journal = SqliteJournal(path, verify="full")  # the chain holds
         with pytest.raises(JournalError):
             journal.since(0)

@@ -831,6 +831,20 @@ class TestPlay:
                 [datetime(2022, 9, 17)], ["T2"], ["open"], [{"where": GRID, "category": "repair"}]
             )
 
+    def test_a_naive_time_refuses_the_whole_stream(self) -> None:
+        """Every time is checked before the first step: a naive one changes nothing."""
+        desk = desk_with()
+        desk.open(GRID, "repair", T0, ticket="T1")
+        before = desk.snapshot()
+        with pytest.raises(ClockError):
+            desk.play(
+                [T0 + HOUR, datetime(2022, 9, 17, 2)],
+                ["T1", "T2"],
+                ["classify", "open"],
+                [None, {"where": GRID, "category": "repair"}],
+            )
+        assert desk.snapshot() == before
+
     def test_breaches_of_untouched_tickets_up_to_the_last_step(self) -> None:
         """A ticket the stream does not touch again still breaches up to the stream's last time."""
         desk = desk_with()

@@ -20,7 +20,9 @@ otherwise walk on every full collection for the life of the city.
 from __future__ import annotations
 
 import io
+import itertools
 import json
+import operator
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from os import PathLike
@@ -110,15 +112,14 @@ class CommandChain:
         self._table = _table
         self._level: dict[str, Level] = _table.level
         self._by_code: dict[str, str] = {code: node for node, code in _table.code.items() if code}
-        kids: dict[str, list[str]] = {}
         by_level: dict[Level, list[str]] = {level: [] for level in Level}
         for node, level in self._level.items():
             by_level[level].append(node)
-        for node, parent in _table.parent.items():
-            if parent is not None:
-                kids.setdefault(parent, []).append(node)
+        # Grouped from sorted (commander, subordinate) pairs: no list or set
+        # per node for the collector (a big city has tens of thousands).
+        kids = _sorted_groups((p, n) for n, p in _table.parent.items() if p is not None)
         self._children: dict[str, tuple[str, ...]] = {
-            node: tuple(sorted(kids[node])) if node in kids else () for node in self._level
+            node: kids.get(node, ()) for node in self._level
         }
         # Top-down (a commander ranks above its units) so each node's chain is
         # its own id plus its commander's chain.
@@ -130,13 +131,10 @@ class CommandChain:
                 up[node] = (node, *up[parent]) if parent is not None else (node,)
         self._up = up
         # Each node's co-building partners, sorted (what the queries ask).
-        partners: dict[str, set[str]] = {}
-        for a, b in self._links:
-            partners.setdefault(a, set()).add(b)
-            partners.setdefault(b, set()).add(a)
-        self._neighbours: dict[str, tuple[str, ...]] = {
-            node: tuple(sorted(found)) for node, found in partners.items()
-        }
+        links = self._links
+        self._neighbours = _sorted_groups(
+            itertools.chain(links, ((b, a) for a, b in links)), distinct=True
+        )
 
     # ----------------------------------------------------------- construction
 
@@ -535,6 +533,18 @@ def _validate(graph: nx.DiGraph) -> None:
         list(nx.nodes_with_selfloops(graph)),
     )
     found.raise_any()
+
+
+def _sorted_groups(
+    pairs: Iterable[tuple[str, str]], distinct: bool = False
+) -> dict[str, tuple[str, ...]]:
+    """Each first item's second items, sorted (each pair once when ``distinct``)."""
+    ordered = sorted(dict.fromkeys(pairs) if distinct else pairs)
+    return {key: tuple(map(_SECOND, run)) for key, run in itertools.groupby(ordered, _FIRST)}
+
+
+_FIRST = operator.itemgetter(0)
+_SECOND = operator.itemgetter(1)
 
 
 class _UnitTable:

@@ -27,6 +27,7 @@ compounds, buildings, organisations and people, in the same order.
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import contextlib
 import csv
@@ -34,6 +35,7 @@ import difflib
 import importlib
 import io
 import itertools
+import operator
 import os
 import stat
 import tomllib
@@ -49,11 +51,11 @@ from gridgov.city import City
 from gridgov.errors import CityError, GridgovError, MissingExtraError, Problem
 from gridgov.model import (
     Buildings,
-    Compound,
+    Compounds,
     GridKind,
     GridWorkerKind,
     Level,
-    Organisation,
+    Organisations,
     People,
     PersonKind,
     Unit,
@@ -148,6 +150,19 @@ _GRID_KINDS = tuple(k.value for k in GridKind)
 _PERSON_KINDS = {k.value: k for k in PersonKind}
 _WORKER_KINDS = {k.value: k for k in GridWorkerKind}
 _WORKERS: dict[str, GridWorkerKind | None] = {"": None, **_WORKER_KINDS}
+# The columns (by index in COLUMNS order) whose cells name another row or
+# repeat a few words: kept as one string per value (see _Reader._keep).
+_REPEATED: dict[str, tuple[int, ...]] = {
+    name: tuple(
+        i
+        for i, (column, _) in enumerate(columns)
+        if column
+        in {"parent", "level", "community", "grid", "compound", "home", "post_role", "post_unit"}
+        or (column == "kind" and name != "people.csv")
+        or column in {"employer", "exclusive_grid", "organisation"}
+    )
+    for name, columns in COLUMNS.items()
+}
 
 
 # ------------------------------------------------------------------ parts
@@ -510,6 +525,14 @@ class _ReaderState:
         # line: a tuple per id would be hundreds of thousands of objects for
         # the garbage collector to walk; see ``where``.)
         self.owner: dict[str, int] = {}
+        # People (the last file that gives ids, and the biggest) are not in
+        # ``owner`` while their batches are fine: each id maps to its row,
+        # and this dict becomes the city's index of people (one table of
+        # hundreds of thousands of ids instead of two); ``person_batches``
+        # gives the lines of those rows.
+        self.person_rows: dict[str, int] = {}
+        self.person_batches: list[tuple[int, Sequence[int]]] = []
+        self.people_slow = False
         self.sources: list[str] = []
         self.source_of: dict[str, int] = {}
         self.level: dict[str, Level] = {}
@@ -533,6 +556,8 @@ class _ReaderState:
         self.stopped = False
         # Checked rows are kept to build the city (not when only checking).
         self.keep = True
+        # One string per repeated cell value of the rows kept, per column (see _keep).
+        self.same: dict[tuple[str, int], dict[str, str]] = {}
 
     # -------------------------------------------------------------- ids
 
@@ -547,9 +572,14 @@ class _ReaderState:
     def where(self, value: str) -> tuple[str, int] | None:
         """(file, line) where the id ``value`` was first given, or None."""
         code = self.owner.get(value)
-        if code is None:
+        if code is not None:
+            return self.sources[code // _SPAN], code % _SPAN
+        row = self.person_rows.get(value)
+        if row is None:
             return None
-        return self.sources[code // _SPAN], code % _SPAN
+        batch = bisect.bisect_right(self.person_batches, row, key=_FIRST) - 1
+        first, lines = self.person_batches[batch]
+        return os.path.join(self.shown, "people.csv"), lines[row - first]
 
     # -------------------------------------------------------------- problems
 
@@ -866,6 +896,15 @@ class _FileReader(_ReaderState):
             return
         check(shown, batch)
         if self.keep and not self.count:
+            # Cells that name another row (a parent, a community, a grid, a
+            # home, a post) are replaced by one string per value as each
+            # batch is kept: the copies go at once, so a big file never holds
+            # a string per cell (a fraction of the memory, and the memory of
+            # one batch is reused by the next). One small table per column.
+            columns = batch.columns
+            for i in _REPEATED.get(Path(shown).name, ()):
+                one = self.same.setdefault((shown, i), {}).setdefault
+                columns[i] = tuple(map(one, columns[i], columns[i]))
             table.batches.append(batch)
 
     def _read_plain(
@@ -1020,7 +1059,11 @@ class _UnitChecks(_FileReader):
         """True when an unknown ``ref`` may come from a row or file already at fault."""
         if ref in self.shaky:
             return True
-        return ref not in self.owner and not self.broken.isdisjoint(files)
+        return (
+            ref not in self.owner
+            and ref not in self.person_rows
+            and not self.broken.isdisjoint(files)
+        )
 
     def unknown(self, value: str, what: str, choices: Iterable[str]) -> str:
         """What is wrong with a reference to an id that is not a ``what``."""
@@ -1102,7 +1145,7 @@ class _UnitChecks(_FileReader):
                 files = ("units.csv", _TOML) if lv is Level.DISTRICT else ("units.csv",)
                 if self.quiet(parent, *files):
                     continue
-                if parent in self.owner:
+                if parent in self.owner or parent in self.person_rows:
                     message = self.unknown(parent, "unit", ())
                 else:
                     message = f"no unit {parent!r}{self.hint(parent, level_of)}"
@@ -1233,7 +1276,7 @@ class _UnitChecks(_FileReader):
                 if community is None:
                     if self.quiet(compound, "compounds.csv"):
                         pass
-                    elif compound in self.owner:
+                    elif compound in self.owner or compound in self.person_rows:
                         message = self.unknown(compound, "compound", ())
                         self.problem(shown, line, "compound", message, bid)
                     else:
@@ -1393,9 +1436,11 @@ class _Reader(_UnitChecks):
         base = self.source(shown)
         if rows and self._people_fine(rows):
             return
+        self.people_slow = True
+        earlier = self.person_rows
         for line, (pid, kind, home, role, post, employer, worker) in rows:
             # Person ids share the namespace: claim inline (the hot loop of a big city).
-            if pid and pid not in owner:
+            if pid and pid not in owner and pid not in earlier:
                 owner[pid] = base + line
             else:
                 self.claim(shown, line, pid)
@@ -1458,11 +1503,16 @@ class _Reader(_UnitChecks):
         """
         ids, kinds, homes, roles, posts, employers, workers = rows.columns
         level_of = self.level
-        known = self.owner
+        earlier = self.person_rows
         fresh = set(ids)
         # A dict view's isdisjoint walks the smaller side; a set's would walk
         # every id of the bundle for every batch.
-        if len(fresh) != len(ids) or "" in fresh or not known.keys().isdisjoint(fresh):
+        if (
+            len(fresh) != len(ids)
+            or "" in fresh
+            or not self.owner.keys().isdisjoint(fresh)
+            or not earlier.keys().isdisjoint(fresh)
+        ):
             return False
         if not set(kinds) <= _PERSON_KINDS.keys() or "" in roles:
             return False
@@ -1475,8 +1525,9 @@ class _Reader(_UnitChecks):
             return False
         if not set(workers) - {""} <= _WORKER_KINDS.keys():
             return False
-        base = self.source(self._file("people.csv"))
-        known.update(zip(ids, map(base.__add__, rows.lines), strict=True))
+        first = len(earlier)
+        earlier.update(zip(ids, range(first, first + len(ids)), strict=True))
+        self.person_batches.append((first, rows.lines))
         return True
 
     def check_links(self, shown: str, rows: _Rows) -> None:
@@ -1513,54 +1564,44 @@ class _Reader(_UnitChecks):
     ) -> City:
         city = self.city_unit
         assert city is not None
-        compounds = [
-            Compound(
-                id=cid,
-                community=community,
-                name=name,
-                kind=kind or "residential",
-                entrances=int(entrances) if entrances else 1,
-            )
-            for cid, community, name, kind, entrances in compounds_table.cells()
-        ]
-        # Cells that repeat an id are replaced by one string per id (a CSV
-        # reader makes a new string per cell): a fraction of the memory, and
-        # the objects that hold them sit closer together.
-        same: dict[str, str] = {}
-        one = same.setdefault
-        ids, grids, in_compounds, households = (buildings_table.column(i) for i in range(4))
-        buildings = Buildings(
-            ids,
-            map(one, grids, grids),
-            [one(c, c) if c else None for c in in_compounds],
-            map(int, households),
+        # Every record column by column (see gridgov.model.Columns); cells
+        # that repeat a value are one string per value (see _keep).
+        cids, communities, cnames, ckinds, entrances = (compounds_table.column(i) for i in range(5))
+        compounds = Compounds(
+            cids,
+            communities,
+            cnames,
+            [kind or "residential" for kind in ckinds],
+            [int(e) if e else 1 for e in entrances],
         )
-        organisations = [
-            Organisation(
-                id=oid,
-                kind=kind,
-                community=community,
-                name=name,
-                staff=int(staff) if staff else 0,
-                exclusive_grid=exclusive or None,
-            )
-            for oid, kind, community, name, staff, exclusive in organisations_table.cells()
-        ]
+        ids, grids, in_compounds, households = (buildings_table.column(i) for i in range(4))
+        buildings = Buildings(ids, grids, [c or None for c in in_compounds], map(int, households))
+        oids, okinds, ocommunities, onames, staff, exclusive = (
+            organisations_table.column(i) for i in range(6)
+        )
+        organisations = Organisations(
+            oids,
+            okinds,
+            ocommunities,
+            onames,
+            [int(s) if s else 0 for s in staff],
+            [e or None for e in exclusive],
+        )
         # People column by column (a big city has hundreds of thousands).
-        people = _people(people_table, one)
-        links = [(o.id, o.community) for o in organisations]
+        people = _people(people_table, None if self.people_slow else self.person_rows)
+        links = list(zip(oids, ocommunities, strict=True))
         links.extend((org, community) for _, (org, community) in links_table.rows)
         # The chain's nodes column by column: the city, the units, the
         # compounds. Every rule of the chain and the city was checked above,
         # row by row and at its line: the model does not check it all again.
         uids, parents, levels, kinds, names, codes = (units_table.column(i) for i in range(6))
         chain = CommandChain.from_columns(
-            (city.id, *uids, *(c.id for c in compounds)),
-            (Level.CITY, *map(_LEVELS.__getitem__, levels), *(Level.COMPOUND for _ in compounds)),
-            (city.name, *names, *(c.name for c in compounds)),
-            (None, *map(one, parents, parents), *(c.community for c in compounds)),
-            (city.code, *codes, *("" for _ in compounds)),
-            (city.kind, *kinds, *(c.kind for c in compounds)),
+            (city.id, *uids, *compounds.ids),
+            (Level.CITY, *map(_LEVELS.__getitem__, levels), *(Level.COMPOUND,) * len(compounds)),
+            (city.name, *names, *compounds.names),
+            (None, *parents, *compounds.communities),
+            (city.code, *codes, *("",) * len(compounds)),
+            (city.kind, *kinds, *compounds.kinds),
             links,
             _checked=True,
         )
@@ -1569,21 +1610,22 @@ class _Reader(_UnitChecks):
         )
 
 
-def _people(table: _Table, one: Callable[[str, str], str]) -> People:
+def _people(table: _Table, rows: dict[str, int] | None) -> People:
     """The people of a checked ``people.csv``, column by column (a big city has
-    hundreds of thousands; see :class:`People`); ``one`` gives one string per
-    repeated id."""
+    hundreds of thousands; see :class:`People`); ``rows``: each id's row, when
+    the reader has it (it becomes the index of the people)."""
     ids, kinds, homes, roles, places, employers, workers = (
         table.column(i) for i in range(len(COLUMNS["people.csv"]))
     )
     return People(
         ids,
         map(_PERSON_KINDS.__getitem__, kinds),
-        map(one, homes, homes),
-        map(one, roles, roles),
-        map(one, places, places),
-        [one(e, e) if e else None for e in employers],
+        homes,
+        roles,
+        places,
+        [e or None for e in employers],
         map(_WORKERS.__getitem__, workers),
+        _index=rows if rows is not None and len(rows) == len(ids) else None,
     )
 
 
@@ -1652,6 +1694,9 @@ def _line_batches(text: str, start: int) -> Iterator[list[str]]:
             del pending[:_CHUNK]
     if pending:
         yield pending
+
+
+_FIRST = operator.itemgetter(0)
 
 
 def _integer(text: str) -> int | None:

@@ -13,10 +13,9 @@ import difflib
 import itertools
 import operator
 import os
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, TypeVar
 
 from gridgov.chain import CommandChain
@@ -26,11 +25,13 @@ from gridgov.model import (
     Building,
     Buildings,
     Compound,
+    Compounds,
     Depot,
     GridKind,
     GridWorkerKind,
     Level,
     Organisation,
+    Organisations,
     People,
     Person,
     PersonKind,
@@ -77,23 +78,29 @@ class City:
         self,
         name: str,
         chain: CommandChain,
-        compounds: Mapping[str, Compound],
+        compounds: Compounds | Mapping[str, Compound],
         buildings: Buildings | Mapping[str, Building],
         people: People | Mapping[str, Person],
-        organisations: Mapping[str, Organisation],
+        organisations: Organisations | Mapping[str, Organisation],
         *,
         _checked: bool = False,
     ) -> None:
         self.name = name
         self.chain = chain
         self.geometry = None
-        self._compounds = MappingProxyType(dict(compounds))
-        # Buildings and people are kept column by column (see :class:`Buildings`).
+        # The records are kept column by column (see :class:`Columns`).
+        self._compounds = (
+            compounds if isinstance(compounds, Compounds) else Compounds.of(compounds.values())
+        )
         self._buildings = (
             buildings if isinstance(buildings, Buildings) else Buildings.of(buildings.values())
         )
         self._people = people if isinstance(people, People) else People.of(people.values())
-        self._organisations = MappingProxyType(dict(organisations))
+        self._organisations = (
+            organisations
+            if isinstance(organisations, Organisations)
+            else Organisations.of(organisations.values())
+        )
         self.depots = ()
         if not _checked:  # a city bundle's loader has checked it all, at file:line
             self._check()
@@ -104,10 +111,10 @@ class City:
         cls,
         name: str,
         chain: CommandChain,
-        compounds: Iterable[Compound] = (),
+        compounds: Iterable[Compound] | Compounds = (),
         buildings: Iterable[Building] | Buildings = (),
         people: Iterable[Person] | People = (),
-        organisations: Iterable[Organisation] = (),
+        organisations: Iterable[Organisation] | Organisations = (),
         *,
         _checked: bool = False,
     ) -> City:
@@ -127,10 +134,10 @@ class City:
         return cls(
             name,
             chain,
-            _unique(compounds, "compound"),
+            _unique_columns(Compounds.of(compounds), "compound"),
             _unique_columns(Buildings.of(buildings), "building"),
             _unique_columns(People.of(people), "person"),
-            _unique(organisations, "organisation"),
+            _unique_columns(Organisations.of(organisations), "organisation"),
             _checked=_checked,
         )
 
@@ -169,44 +176,52 @@ class City:
             raise CityError(problems, ids, shown + more)
 
     def _index(self) -> None:
+        # Built from the columns, a run of equal keys at a time, without a
+        # list or set per key that would outlive its step (a big city has
+        # tens of thousands of keys: each one more object for the collector).
         chain = self.chain
-        by_place: defaultdict[str, list[str]] = defaultdict(list)
-        grids_of: defaultdict[str, set[str]] = defaultdict(set)
-        compounds_of: defaultdict[str, set[str]] = defaultdict(set)
-        households: Counter[str] = Counter()
         buildings = self._buildings
-        for bid, grid, compound, count in zip(
-            buildings.ids, buildings.grids, buildings.compounds, buildings.households, strict=True
-        ):
-            by_place[grid].append(bid)
-            households[grid] += count
-            if compound is not None:
-                by_place[compound].append(bid)
-                households[compound] += count
-                grids_of[compound].add(grid)
-                compounds_of[grid].add(compound)
+        ids, grids, compounds = buildings.ids, buildings.grids, buildings.compounds
+        counts = buildings.households
+        households: dict[str, int] = {}
+        get = households.get
+        for grid, count in zip(grids, counts, strict=True):
+            households[grid] = get(grid, 0) + count
+        placed = [c is not None for c in compounds]
+        in_compounds: list[str] = list(itertools.compress(compounds, placed))  # type: ignore[arg-type]
+        for compound, count in zip(in_compounds, itertools.compress(counts, placed), strict=True):
+            households[compound] = get(compound, 0) + count
         # Roll grid households up the chain; compounds are counted only once,
         # through their grids.
         for grid in chain.units(Level.GRID):
-            count = households[grid]
+            count = get(grid, 0)
             for up in chain.chain_of_command(grid)[1:]:
-                households[up] += count
+                households[up] = get(up, 0) + count
+        self._households = households
+        buildings_of = _grouped(grids, ids)
+        buildings_of.update(_grouped(in_compounds, itertools.compress(ids, placed)))
+        self._buildings_of = buildings_of
+        # Each distinct (compound, grid) pair once, in order.
+        pairs = list(
+            dict.fromkeys(zip(in_compounds, itertools.compress(grids, placed), strict=True))
+        )
+        self._grids_of_compound = _grouped_sorted(map(_FIRST, pairs), map(_SECOND, pairs))
+        pairs.sort(key=_SECOND)
+        self._compounds_of_grid = _grouped_sorted(map(_SECOND, pairs), map(_FIRST, pairs))
+        del pairs
         # People run in blocks of the same home (and often the same post):
         # each run is added at C speed.
         people = self._people
         self._people_at_home = _grouped(people.homes, people.ids)
         self._people_at_post = _grouped(people.post_units, people.ids)
-        committees: defaultdict[str, set[str]] = defaultdict(set)
-        for org in self._organisations.values():
-            committees[org.community].add(org.id)
+        organisations = self._organisations
+        own = _grouped(organisations.communities, organisations.ids)
+        committees: dict[str, tuple[str, ...]] = {}
         for community in chain.units(Level.COMMUNITY):
-            committees[community].update(chain.co_building_units(community))
-        self._buildings_of = {k: tuple(v) for k, v in by_place.items()}
-        self._grids_of_compound = {k: tuple(sorted(v)) for k, v in grids_of.items()}
-        self._compounds_of_grid = {k: tuple(sorted(v)) for k, v in compounds_of.items()}
-        self._households = dict(households)
-        # Members only; the committee is made when asked for.
-        self._committees = {c: tuple(sorted(m)) for c, m in committees.items()}
+            # Members only; the committee is made when asked for.
+            mine, partners = own.get(community, ()), chain.co_building_units(community)
+            committees[community] = tuple(sorted({*mine, *partners}))
+        self._committees = committees
 
     def with_depots(self, depots: Iterable[Depot]) -> City:
         """This city carrying its supply depots (the rest shared, nothing rebuilt).
@@ -263,8 +278,8 @@ class City:
     # --------------------------------------------------------------- lookups
 
     @property
-    def compounds(self) -> Mapping[str, Compound]:
-        """Every compound by id (read-only)."""
+    def compounds(self) -> Compounds:
+        """Every compound by id (read-only; kept column by column, see :class:`Compounds`)."""
         return self._compounds
 
     @property
@@ -278,8 +293,8 @@ class City:
         return self._people
 
     @property
-    def organisations(self) -> Mapping[str, Organisation]:
-        """Every organisation by id (read-only)."""
+    def organisations(self) -> Organisations:
+        """Every organisation by id (read-only; kept column by column)."""
         return self._organisations
 
     def compound(self, compound_id: str) -> Compound:
@@ -488,12 +503,12 @@ def _check_places(city: City, problem: _Report) -> None:
                 problem(
                     f"building {bid}", f"names unknown compound {in_compound}", bid, in_compound
                 )
-            elif chain.community_of(grid) != compounds[in_compound].community:
+            elif chain.community_of(grid) != compounds.community(in_compound):
                 problem(
                     f"building {bid}",
                     f"is in grid {grid} and compound {in_compound}, which are in "
                     f"different communities ({chain.community_of(grid)} and "
-                    f"{compounds[in_compound].community})",
+                    f"{compounds.community(in_compound)})",
                     bid,
                     grid,
                     in_compound,
@@ -596,20 +611,6 @@ def _expected(value: str, allowed: Iterable[str]) -> str:
     return f"is not one ({hint}expected one of: {', '.join(names)})"
 
 
-def _unique(items: Iterable[Any], what: str) -> dict[str, Any]:
-    items = list(items)
-    out: dict[str, Any] = dict(zip(map(_ID, items), items, strict=True))
-    if len(out) == len(items):
-        return out
-    seen: set[str] = set()
-    dup: set[str] = set()
-    for item in items:
-        (dup if item.id in seen else seen).add(item.id)
-    shown = sorted(dup)
-    problems = [Problem("", 0, f"{what} {i}", f"duplicate {what} id {i}") for i in shown]
-    raise CityError(problems, dup, f"duplicate {what} ids: {', '.join(shown)}")
-
-
 def _unique_columns(table: _T, what: str) -> _T:
     dup = table.duplicates()
     if not dup:
@@ -619,22 +620,33 @@ def _unique_columns(table: _T, what: str) -> _T:
     raise CityError(problems, dup, f"duplicate {what} ids: {', '.join(shown)}")
 
 
-_T = TypeVar("_T", People, Buildings)
+_T = TypeVar("_T", People, Buildings, Compounds, Organisations)
 
 
 _ID = operator.attrgetter("id")
 
 
 def _grouped(keys: Iterable[str], values: Iterable[str]) -> dict[str, tuple[str, ...]]:
-    """Each key's values, in order (a run of equal keys is added in one step)."""
-    out: dict[str, list[str]] = {}
+    """Each key's values, in order (a run of equal keys is added in one step;
+    a list is made only for a key whose runs are apart)."""
+    out: dict[str, tuple[str, ...]] = {}
+    apart: dict[str, list[str]] = {}
     for key, run in itertools.groupby(zip(keys, values, strict=True), _FIRST):
         found = out.get(key)
         if found is None:
-            out[key] = list(map(_SECOND, run))
+            out[key] = tuple(map(_SECOND, run))
+        elif key in apart:
+            apart[key].extend(map(_SECOND, run))
         else:
-            found.extend(map(_SECOND, run))
-    return {k: tuple(v) for k, v in out.items()}
+            apart[key] = [*found, *map(_SECOND, run)]
+    for key, more in apart.items():
+        out[key] = tuple(more)
+    return out
+
+
+def _grouped_sorted(keys: Iterable[str], values: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Each key's values, sorted."""
+    return {k: tuple(sorted(v)) for k, v in _grouped(keys, values).items()}
 
 
 _FIRST = operator.itemgetter(0)

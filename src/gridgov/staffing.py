@@ -283,13 +283,18 @@ _HOT_ZONES: dict[int, tuple[StaffingRule, frozenset[str]]] = {}
 _K = TypeVar("_K")
 
 
-def _in_rank_order(groups: Mapping[_K, list[int]], ids: Sequence[str]) -> dict[_K, list[str]]:
-    """Each group's people in rank order (``ids[rank]`` is the person of that rank)."""
+def _in_rank_order(groups: Mapping[_K, list[int]], ids: Sequence[str]) -> dict[_K, tuple[str, ...]]:
+    """Each group's people in rank order (``ids[rank]`` is the person of that rank).
+
+    Tuples, not lists: a tuple of strings leaves the cyclic collector's lists
+    at its first collection, so the pools (every person in several groups)
+    add nothing to the heap each full collection walks.
+    """
     pid_at = ids.__getitem__
-    out: dict[_K, list[str]] = {}
+    out: dict[_K, tuple[str, ...]] = {}
     for key, ranks in groups.items():
         ranks.sort()
-        out[key] = list(map(pid_at, ranks))
+        out[key] = tuple(map(pid_at, ranks))
     return out
 
 
@@ -445,11 +450,11 @@ class Pools:
     def _build(self, level: str, community: str, kind: PersonKind) -> list[str]:
         chain = self.city.chain
         if level == "community":
-            return self._local.get((community, kind), [])
+            return list(self._local.get((community, kind), ()))
         if level == "big_party_committee":
             out: list[str] = []
             for org in self.city.big_party_committee(community).members:
-                out.extend(self._employed.get((org, kind), []))
+                out.extend(self._employed.get((org, kind), ()))
             return sorted(set(out), key=self._rank.__getitem__)
         if level == "street":
             street = chain.street_of(community)
@@ -462,18 +467,18 @@ class Pools:
             )
             out = []
             for other in near:
-                out.extend(self._local.get((other, kind), []))
-            out.extend(self._offices.get((street, kind), []))
+                out.extend(self._local.get((other, kind), ()))
+            out.extend(self._offices.get((street, kind), ()))
             return out
         if level == "district":
             district = chain.district_of(community)
-            out = list(self._district.get((district, kind), []))
+            out = list(self._district.get((district, kind), ()))
             for street in chain.children(district, Level.STREET):
-                out.extend(self._offices.get((street, kind), []))
-            out.extend(self._offices.get((district, kind), []))
+                out.extend(self._offices.get((street, kind), ()))
+            out.extend(self._offices.get((district, kind), ()))
             return out
         if level == "city":
-            return self._everyone.get(kind, []) + self._offices.get((chain.city, kind), [])
+            return [*self._everyone.get(kind, ()), *self._offices.get((chain.city, kind), ())]
         raise NotFoundError(
             str(level),
             "pool level;",

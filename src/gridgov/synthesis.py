@@ -56,11 +56,11 @@ from gridgov.errors import CityError, PresetError, Problem
 from gridgov.gridding import partition
 from gridgov.model import (
     Buildings,
-    Compound,
+    Compounds,
     GridKind,
     GridWorkerKind,
     Level,
-    Organisation,
+    Organisations,
     People,
     PersonKind,
     Post,
@@ -326,68 +326,71 @@ class CityBuilder:
         self.recipe = recipe if recipe is not None else Recipe()
         self.name = name
         self.city_id = city.id if city is not None else code[:6]
-        self.units: list[Unit] = [
+        # The chain's units, column by column (the fields of Unit, in order):
+        # no object per unit (a city has thousands of grids).
+        self._units: tuple[list[Any], ...] = ([], [], [], [], [], [])
+        self._add(
             city
             if city is not None
             else Unit(id=self.city_id, level=Level.CITY, name=name, code=code[:6].ljust(12, "0"))
-        ]
-        self.compounds: list[Compound] = []
+        )
+        self._compounds: tuple[list[Any], ...] = ([], [], [], [], [])
         # The buildings and the people, column by column (the fields of
         # Buildings and People, in order): no object per building or person.
         self._buildings: tuple[list[Any], ...] = ([], [], [], [])
-        self.organisations: list[Organisation] = []
+        self._organisations: tuple[list[Any], ...] = ([], [], [], [], [], [])
         self._people: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
         self.co_building: list[tuple[str, str]] = []
         self._grids: list[tuple[str, str, str]] = []  # (grid id, kind, community)
-        self._orgs_of_community: dict[str, list[Organisation]] = {}
+        # How many organisations each community has (their ids are numbered).
+        self._orgs_of_community: dict[str, int] = {}
         self._households: dict[str, int] = {}
         self._next_person = 1
 
     # ------------------------------------------------------------- the chain
 
+    @property
+    def units(self) -> list[Unit]:
+        """The units added so far, the city first."""
+        return list(map(Unit, *self._units))
+
+    def _add(self, unit: Unit) -> None:
+        self._node(unit.id, unit.level, unit.name, unit.parent, unit.code, unit.kind)
+
+    def _node(
+        self, uid: str, level: Level, name: str, parent: str | None, code: str, kind: str
+    ) -> None:
+        ids, levels, names, parents, codes, kinds = self._units
+        ids.append(uid)
+        levels.append(level)
+        names.append(name)
+        parents.append(parent)
+        codes.append(code)
+        kinds.append(kind)
+
     def unit(self, unit: Unit) -> str:
         """Add any unit below the city (a community gets its organisations' list)."""
-        self.units.append(unit)
+        self._add(unit)
         if unit.level is Level.COMMUNITY:
-            self._orgs_of_community[unit.id] = []
+            self._orgs_of_community[unit.id] = 0
         return unit.id
 
     def district(self, code6: str, name: str, kind: str) -> str:
         """Add a district or county under the city; returns its id."""
-        self.units.append(
-            Unit(
-                id=code6,
-                level=Level.DISTRICT,
-                name=name,
-                parent=self.city_id,
-                code=code6.ljust(12, "0"),
-                kind=kind,
-            )
-        )
+        self._node(code6, Level.DISTRICT, name, self.city_id, code6.ljust(12, "0"), kind)
         return code6
 
     def street(self, district: str, number: int, name: str, kind: str) -> str:
         """Add a street, town or township; returns its 9-digit id."""
         sid = f"{district}{number:03d}"
-        self.units.append(
-            Unit(
-                id=sid,
-                level=Level.STREET,
-                name=name,
-                parent=district,
-                code=sid.ljust(12, "0"),
-                kind=kind,
-            )
-        )
+        self._node(sid, Level.STREET, name, district, sid.ljust(12, "0"), kind)
         return sid
 
     def community(self, street: str, number: int, name: str, kind: str) -> str:
         """Add a community or village; returns its 12-digit id."""
         cid = f"{street}{number:03d}"
-        self.units.append(
-            Unit(id=cid, level=Level.COMMUNITY, name=name, parent=street, code=cid, kind=kind)
-        )
-        self._orgs_of_community[cid] = []
+        self._node(cid, Level.COMMUNITY, name, street, cid, kind)
+        self._orgs_of_community[cid] = 0
         return cid
 
     # ------------------------------------------------------ places and grids
@@ -440,8 +443,8 @@ class CityBuilder:
             numbered += 1
             gid = f"{community}-G{numbered:03d}"
             kind = rng.choices(kinds, weights)[0] if isinstance(exclusive, int) else exclusive[i]
-            org = self._organisation(community, kind, rng.randint(*recipe.exclusive_staff), gid)
-            self._grid(gid, GridKind.EXCLUSIVE, community, f"{org.name} grid")
+            _, name = self._organisation(community, kind, rng.randint(*recipe.exclusive_staff), gid)
+            self._grid(gid, GridKind.EXCLUSIVE, community, f"{name} grid")
             self._building(f"{gid}-B01", gid, None, 0)
 
     def village(
@@ -497,15 +500,12 @@ class CityBuilder:
                 self.recipe.max_entrances, 1 + households // self.recipe.households_per_entrance
             )
             label = "Hamlet" if compound_kind == "hamlet" else "Compound"
-            self.compounds.append(
-                Compound(
-                    id=cid,
-                    community=community,
-                    name=f"{label} {c + 1}",
-                    kind=compound_kind,
-                    entrances=entrances,
-                )
-            )
+            for column, value in zip(
+                self._compounds,
+                (cid, community, f"{label} {c + 1}", compound_kind, entrances),
+                strict=True,
+            ):
+                column.append(value)
             for b, h in enumerate(run):
                 bid = f"{cid}-B{b + 1:02d}"
                 placed.append((bid, h))
@@ -526,27 +526,25 @@ class CityBuilder:
         counts.append(households)
 
     def _grid(self, gid: str, kind: GridKind, community: str, name: str) -> None:
-        self.units.append(
-            Unit(id=gid, level=Level.GRID, name=name, parent=community, kind=kind.value)
-        )
+        self._node(gid, Level.GRID, name, community, "", kind.value)
         self._grids.append((gid, kind.value, community))
 
     def _organisation(
         self, community: str, kind: str, staff: int, exclusive_grid: str | None
-    ) -> Organisation:
-        orgs = self._orgs_of_community[community]
-        org = Organisation(
-            id=f"{community}-O{len(orgs) + 1:02d}",
-            kind=kind,
-            community=community,
-            name=f"{kind.title()} {community[-3:]}-{len(orgs) + 1}",
-            staff=staff,
-            exclusive_grid=exclusive_grid,
-        )
-        orgs.append(org)
-        self.organisations.append(org)
-        self.co_building.append((org.id, community))
-        return org
+    ) -> tuple[str, str]:
+        """Add an organisation; its id and name."""
+        number = self._orgs_of_community[community] + 1
+        self._orgs_of_community[community] = number
+        oid = _org_id(community, number)
+        name = f"{kind.title()} {community[-3:]}-{number}"
+        for column, value in zip(
+            self._organisations,
+            (oid, kind, community, name, staff, exclusive_grid),
+            strict=True,
+        ):
+            column.append(value)
+        self.co_building.append((oid, community))
+        return oid, name
 
     # ----------------------------------------------------------------- people
 
@@ -608,7 +606,7 @@ class CityBuilder:
         weights = [{"urban": heavy, "exclusive": heavy}.get(kind, 1.0) for _, kind, _ in grids]
         extra = allocate(part_time, weights)
         for (gid, kind, community), n_part in zip(grids, extra, strict=True):
-            orgs = self._orgs_of_community[community]
+            orgs = range(1, self._orgs_of_community[community] + 1)
             self._person(
                 PersonKind.GRID_WORKER,
                 community,
@@ -623,7 +621,7 @@ class CityBuilder:
                     worker=GridWorkerKind.PROFESSIONAL,
                 )
             for _ in range(n_part):
-                employer = rng.choice(orgs).id if orgs else None
+                employer = _org_id(community, rng.choice(orgs)) if orgs else None
                 self._person(
                     PersonKind.GRID_WORKER,
                     community,
@@ -638,22 +636,22 @@ class CityBuilder:
         """Cadres of every office (living in a community below it) and organisation."""
         rng = self.rng
         communities_below: dict[str, list[str]] = {}
-        for unit in self.units:
-            if unit.level is Level.COMMUNITY:
-                for up in _ancestors_of(unit.id, parents):
-                    communities_below.setdefault(up, []).append(unit.id)
-        for unit in self.units:
-            if unit.level is Level.GRID:
+        ids, levels, _, _, _, kinds = self._units
+        for uid, level in zip(ids, levels, strict=True):
+            if level is Level.COMMUNITY:
+                for up in _ancestors_of(uid, parents):
+                    communities_below.setdefault(up, []).append(uid)
+        for uid, level, kind in zip(ids, levels, kinds, strict=True):
+            if level is Level.GRID:
                 continue
-            key = unit.kind if unit.level is Level.COMMUNITY else unit.level.value
+            key = kind if level is Level.COMMUNITY else level.value
             for _ in range(cadres_per_office.get(key, 0)):
-                home = rng.choice(communities_below.get(unit.id) or [unit.id])
-                self._person(PersonKind.CADRE, home, Post("cadre", unit.id))
-        for org in self.organisations:
-            for _ in range(max(1, org.staff // self.recipe.staff_per_cadre)):
-                self._person(
-                    PersonKind.CADRE, org.community, Post("cadre", org.id), employer=org.id
-                )
+                home = rng.choice(communities_below.get(uid) or [uid])
+                self._person(PersonKind.CADRE, home, Post("cadre", uid))
+        oids, _, communities, _, staffs, _ = self._organisations
+        for oid, community, staff in zip(oids, communities, staffs, strict=True):
+            for _ in range(max(1, staff // self.recipe.staff_per_cadre)):
+                self._person(PersonKind.CADRE, community, Post("cadre", oid), employer=oid)
 
     def _staff_members(
         self,
@@ -665,48 +663,52 @@ class CityBuilder:
         """In-service members (employed in their district) and volunteers."""
         rng = self.rng
         district_orgs: dict[str, list[str]] = {}
-        for org in self.organisations:
-            district = _ancestors_of(org.community, parents)[-2]
-            district_orgs.setdefault(district, []).append(org.id)
+        oids, _, communities = self._organisations[:3]
+        for oid, community in zip(oids, communities, strict=True):
+            district = _ancestors_of(community, parents)[-2]
+            district_orgs.setdefault(district, []).append(oid)
         bases = self._volunteer_bases(volunteer_bases, parents)
-        for unit in self.units:
-            if unit.level is not Level.COMMUNITY:
+        ids, levels, _, _, _, kinds = self._units
+        for uid, level, kind in zip(ids, levels, kinds, strict=True):
+            if level is not Level.COMMUNITY:
                 continue
-            households = self._households.get(unit.id, 0)
-            district = _ancestors_of(unit.id, parents)[-2]
+            households = self._households.get(uid, 0)
+            district = _ancestors_of(uid, parents)[-2]
             employers = district_orgs.get(district, [])
-            for _ in range(round(households * member_rate.get(unit.kind, 0.0))):
+            for _ in range(round(households * member_rate.get(kind, 0.0))):
                 employer = rng.choice(employers) if employers else None
                 self._person(
                     PersonKind.IN_SERVICE_MEMBER,
-                    unit.id,
-                    Post("in_service_member", employer or unit.id),
+                    uid,
+                    Post("in_service_member", employer or uid),
                     employer=employer,
                 )
             base = bases.get(district) or bases.get("")
             for _ in range(round(households * volunteer_rate)):
-                self._person(PersonKind.VOLUNTEER, unit.id, Post("volunteer", base or unit.id))
+                self._person(PersonKind.VOLUNTEER, uid, Post("volunteer", base or uid))
 
     def _volunteer_bases(self, count: int, parents: dict[str, str | None]) -> dict[str, str]:
         """Spread the volunteer service bases over the districts; one base per district
         is where that district's volunteers are registered."""
-        districts = [u.id for u in self.units if u.level is Level.DISTRICT]
-        urban = [c for c, orgs in self._orgs_of_community.items() if orgs]
+        ids, levels = self._units[:2]
+        districts = [u for u, lv in zip(ids, levels, strict=True) if lv is Level.DISTRICT]
+        urban = [c for c, count in self._orgs_of_community.items() if count]
         if not count or not urban:
             return {}
         out: dict[str, str] = {}
         for i in range(count):
             community = urban[(i * 7919) % len(urban)]
-            base = self._organisation(community, "volunteer_base", 10, None)
+            base, _ = self._organisation(community, "volunteer_base", 10, None)
             district = _ancestors_of(community, parents)[-2]
-            out.setdefault(district, base.id)
+            out.setdefault(district, base)
         out[""] = next(iter(out.values()))
         for district in districts:
             out.setdefault(district, out[""])
         return out
 
     def _parents(self) -> dict[str, str | None]:
-        return {u.id: u.parent for u in self.units}
+        ids, _, _, parents = self._units[:4]
+        return dict(zip(ids, parents, strict=True))
 
     # ------------------------------------------------------------------ build
 
@@ -720,12 +722,36 @@ class CityBuilder:
         """The people added so far."""
         return People(*self._people)
 
+    @property
+    def organisations(self) -> Organisations:
+        """The organisations added so far."""
+        return Organisations(*self._organisations)
+
+    @property
+    def compounds(self) -> Compounds:
+        """The compounds added so far."""
+        return Compounds(*self._compounds)
+
     def build(self) -> City:
         """Validate and return the city."""
-        chain = CommandChain.from_units(self.units, self.compounds, self.co_building)
-        return City.build(
-            self.name, chain, self.compounds, self.buildings, self.people, self.organisations
+        ids, levels, names, parents, codes, kinds = self._units
+        compounds = self.compounds
+        chain = CommandChain.from_columns(
+            [*ids, *compounds.ids],
+            [*levels, *(Level.COMPOUND,) * len(compounds)],
+            [*names, *compounds.names],
+            [*parents, *compounds.communities],
+            [*codes, *("",) * len(compounds)],
+            [*kinds, *compounds.kinds],
+            self.co_building,
         )
+        return City.build(
+            self.name, chain, compounds, self.buildings, self.people, self.organisations
+        )
+
+
+def _org_id(community: str, number: int) -> str:
+    return f"{community}-O{number:02d}"
 
 
 def _sizes(rng: random.Random, total: int, low: int, high: int, exact: bool = True) -> list[int]:

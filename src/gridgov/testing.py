@@ -128,7 +128,9 @@ class StandaloneDesk(TicketDesk):
 
         Raises:
             GridgovError: as :meth:`open` and :meth:`trigger` raise, for the
-                first step that fails; the steps before it stay applied.
+                first step that fails; the steps before it stay applied. A
+                datetime without a time zone refuses the whole stream (every
+                time is checked first): nothing changes.
         """
         return self._play(at, tickets, triggers, data, tz, pause_gc)
 

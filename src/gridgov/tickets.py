@@ -1462,6 +1462,8 @@ class TicketDesk(_StepPlanner):
             CommandError: the sequences differ in length; or as the planners
                 raise, for the first step that fails (the steps before it
                 stay applied, each whole).
+            ClockError: a time is a datetime without a time zone (every time
+                is checked before the first step: nothing changes).
         """
         changes: Changes = _play_stream(self, at, tickets, triggers, data, tz, _KIT, pause_gc)
         return changes

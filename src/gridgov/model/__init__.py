@@ -1,9 +1,9 @@
 """The immutable city model: units, compounds, buildings, people, organisations."""
 
 from gridgov.model.depots import DEPOT_KINDS, SERVES, Depot
-from gridgov.model.organisations import BigPartyCommittee, Organisation
+from gridgov.model.organisations import BigPartyCommittee, Organisation, Organisations
 from gridgov.model.people import GridWorkerKind, People, Person, PersonKind, Post
-from gridgov.model.places import Building, Buildings, Compound
+from gridgov.model.places import Building, Buildings, Compound, Compounds
 from gridgov.model.units import GridKind, Level, Unit
 
 __all__ = [
@@ -13,11 +13,13 @@ __all__ = [
     "Building",
     "Buildings",
     "Compound",
+    "Compounds",
     "Depot",
     "GridKind",
     "GridWorkerKind",
     "Level",
     "Organisation",
+    "Organisations",
     "People",
     "Person",
     "PersonKind",

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import enum
 import operator
-from collections.abc import ItemsView, Iterable, Iterator, Mapping, ValuesView
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import attrs
+
+from gridgov.model._columns import Columns
 
 __all__ = ["GridWorkerKind", "People", "Person", "PersonKind", "Post"]
 
@@ -74,7 +76,7 @@ _KINDS: dict[object, object] = {k.value: k for k in PersonKind}
 _WORKER_KINDS: dict[object, object] = {None: None, **{k.value: k for k in GridWorkerKind}}
 
 
-class People(Mapping[str, Person]):
+class People(Columns[Person]):
     """Every person of a city by id: a read-only mapping kept column by column.
 
     A city has a hundred thousand people or more. Kept as one tuple per field
@@ -98,7 +100,6 @@ class People(Mapping[str, Person]):
     """
 
     __slots__ = (
-        "_index",
         "employers",
         "grid_worker_kinds",
         "homes",
@@ -132,6 +133,8 @@ class People(Mapping[str, Person]):
         post_units: Iterable[str] = (),
         employers: Iterable[str | None] = (),
         grid_worker_kinds: Iterable[GridWorkerKind | str | None] = (),
+        *,
+        _index: dict[str, int] | None = None,
     ) -> None:
         self.ids = tuple(ids)
         raw_kinds = tuple(kinds)
@@ -142,12 +145,13 @@ class People(Mapping[str, Person]):
         self.employers = tuple(employers)
         raw_workers = tuple(grid_worker_kinds)
         self.grid_worker_kinds = tuple(map(_WORKER_KINDS.get, raw_workers, raw_workers))  # type: ignore[arg-type]
-        count = len(self.ids)
-        columns = (self.kinds, self.homes, self.post_roles, self.post_units, self.employers)
-        if any(len(c) != count for c in (*columns, self.grid_worker_kinds)):
-            raise ValueError("every column of People needs one value per person")
-        # A dict of strings to ints holds nothing the collector walks.
-        self._index: dict[str, int] = dict(zip(self.ids, range(count), strict=True))
+        self._check_lengths("person")
+        # ``_index``: each id's row, when a bundle's reader made it while
+        # checking the ids (gridgov's own shortcut, not API).
+        if _index is not None and len(_index) == len(self.ids):
+            self._index = _index
+        else:
+            self._index_ids(self.ids)
 
     @classmethod
     def of(cls, people: Iterable[Person] | People) -> People:
@@ -164,50 +168,6 @@ class People(Mapping[str, Person]):
             map(_EMPLOYER, persons),
             map(_WORKER, persons),
         )
-
-    def duplicates(self) -> set[str]:
-        """Ids given to more than one person (empty for a city's people)."""
-        if len(self._index) == len(self.ids):
-            return set()
-        seen: set[str] = set()
-        return {i for i in self.ids if i in seen or seen.add(i)}  # type: ignore[func-returns-value]
-
-    # -------------------------------------------------------------- mapping
-
-    def __getitem__(self, person: str) -> Person:
-        return self._make(self._index[person])
-
-    def __contains__(self, person: object) -> bool:
-        return person in self._index
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._index)
-
-    def __len__(self) -> int:
-        return len(self._index)
-
-    def get(self, person: str, default: Any = None) -> Any:
-        """The person with this id, made now, or ``default``."""
-        index = self._index.get(person)
-        return default if index is None else self._make(index)
-
-    def values(self) -> ValuesView[Person]:
-        """Every Person, made as the view is walked, in the city\'s order."""
-        return _Values(self)
-
-    def items(self) -> ItemsView[str, Person]:
-        """(id, Person) pairs, made as the view is walked, in the city\'s order."""
-        return _Items(self)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, People):
-            return self._columns() == other._columns()
-        return super().__eq__(other)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"<People: {len(self)} people>"
 
     # -------------------------------------------------------------- one field
 
@@ -261,23 +221,6 @@ class People(Mapping[str, Person]):
             self.employers,
             self.grid_worker_kinds,
         )
-
-
-class _Values(ValuesView[Person]):
-    __slots__ = ()
-    _mapping: People
-
-    def __iter__(self) -> Iterator[Person]:
-        return self._mapping._all()
-
-
-class _Items(ItemsView[str, Person]):
-    __slots__ = ()
-    _mapping: People
-
-    def __iter__(self) -> Iterator[tuple[str, Person]]:
-        people = self._mapping
-        return zip(people.ids, people._all(), strict=True)
 
 
 _ID = operator.attrgetter("id")

@@ -8,12 +8,14 @@ city of a million households needs tens of thousands of objects, not a million.
 from __future__ import annotations
 
 import operator
-from collections.abc import ItemsView, Iterable, Iterator, Mapping, ValuesView
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import attrs
 
-__all__ = ["Building", "Buildings", "Compound"]
+from gridgov.model._columns import Columns
+
+__all__ = ["Building", "Buildings", "Compound", "Compounds"]
 
 
 @attrs.frozen
@@ -47,7 +49,83 @@ class Building:
     households: int = attrs.field(validator=attrs.validators.ge(0))
 
 
-class Buildings(Mapping[str, Building]):
+class Compounds(Columns[Compound]):
+    """Every compound of a city by id: a read-only mapping kept column by column.
+
+    As :class:`gridgov.model.People`: a :class:`Compound` is made when one is
+    asked for (equal to the one the city was built with, not the same
+    object); the columns serve code that walks every compound.
+
+    Args:
+        ids, communities, names, kinds, entrances: one value per compound, in
+            the city's order (the fields of :class:`Compound`).
+
+    Raises:
+        ValueError: the columns are not all of the same length.
+    """
+
+    __slots__ = ("communities", "entrances", "ids", "kinds", "names")
+
+    #: Compound ids, in the city's order.
+    ids: tuple[str, ...]
+    #: Each compound's community.
+    communities: tuple[str, ...]
+    #: Each compound's name.
+    names: tuple[str, ...]
+    #: Each compound's kind (``residential`` or ``hamlet``).
+    kinds: tuple[str, ...]
+    #: Each compound's entrances.
+    entrances: tuple[int, ...]
+
+    def __init__(
+        self,
+        ids: Iterable[str] = (),
+        communities: Iterable[str] = (),
+        names: Iterable[str] = (),
+        kinds: Iterable[str] = (),
+        entrances: Iterable[int] = (),
+    ) -> None:
+        self.ids = tuple(ids)
+        self.communities = tuple(communities)
+        self.names = tuple(names)
+        self.kinds = tuple(kinds)
+        self.entrances = tuple(entrances)
+        self._check_lengths("compound")
+        if self.entrances and min(self.entrances) < 1:
+            raise ValueError("entrances must be 1 or more")
+        self._index_ids(self.ids)
+
+    @classmethod
+    def of(cls, compounds: Iterable[Compound] | Compounds) -> Compounds:
+        """The compounds of ``compounds`` (Compound objects), in that order."""
+        if isinstance(compounds, Compounds):
+            return compounds
+        every = list(compounds)
+        return cls(
+            map(_ID, every),
+            map(_COMMUNITY, every),
+            map(_NAME, every),
+            map(_KIND, every),
+            map(_ENTRANCES, every),
+        )
+
+    def community(self, compound: str) -> str:
+        """The community of ``compound`` (KeyError for an unknown id)."""
+        return self.communities[self._index[compound]]
+
+    def _make(self, i: int) -> Compound:
+        return Compound(
+            self.ids[i], self.communities[i], self.names[i], self.kinds[i], self.entrances[i]
+        )
+
+    def _all(self) -> Iterator[Compound]:
+        return map(Compound, self.ids, self.communities, self.names, self.kinds, self.entrances)
+
+    def _columns(self) -> tuple[tuple[Any, ...], ...]:
+        return (self.ids, self.communities, self.names, self.kinds, self.entrances)
+
+
+class Buildings(Columns[Building]):
     """Every building of a city by id: a read-only mapping kept column by column.
 
     As :class:`gridgov.model.People`: a city has tens of thousands of
@@ -56,8 +134,8 @@ class Buildings(Mapping[str, Building]):
     per building; a :class:`Building` is made when one is asked for (equal to
     the one the city was built with, not the same object). The columns are
     public for code that walks every building, and :meth:`grid`,
-    :meth:`compound` and :meth:`households` read one field without making a
-    building.
+    :meth:`compound` and :meth:`households_of` read one field without making
+    a building.
 
     Args:
         ids, grids, compounds, households: one value per building, in the
@@ -67,7 +145,7 @@ class Buildings(Mapping[str, Building]):
         ValueError: the columns are not all of the same length.
     """
 
-    __slots__ = ("_index", "compounds", "grids", "households", "ids")
+    __slots__ = ("compounds", "grids", "households", "ids")
 
     #: Building ids, in the city's order.
     ids: tuple[str, ...]
@@ -89,11 +167,8 @@ class Buildings(Mapping[str, Building]):
         self.grids = tuple(grids)
         self.compounds = tuple(compounds)
         self.households = tuple(households)
-        count = len(self.ids)
-        if any(len(c) != count for c in (self.grids, self.compounds, self.households)):
-            raise ValueError("every column of Buildings needs one value per building")
-        # A dict of strings to ints holds nothing the collector walks.
-        self._index: dict[str, int] = dict(zip(self.ids, range(count), strict=True))
+        self._check_lengths("building")
+        self._index_ids(self.ids)
 
     @classmethod
     def of(cls, buildings: Iterable[Building] | Buildings) -> Buildings:
@@ -104,52 +179,6 @@ class Buildings(Mapping[str, Building]):
         return cls(
             map(_ID, every), map(_GRID, every), map(_COMPOUND, every), map(_HOUSEHOLDS, every)
         )
-
-    def duplicates(self) -> set[str]:
-        """Ids given to more than one building (empty for a city's buildings)."""
-        if len(self._index) == len(self.ids):
-            return set()
-        seen: set[str] = set()
-        return {i for i in self.ids if i in seen or seen.add(i)}  # type: ignore[func-returns-value]
-
-    # -------------------------------------------------------------- mapping
-
-    def __getitem__(self, building: str) -> Building:
-        return self._make(self._index[building])
-
-    def __contains__(self, building: object) -> bool:
-        return building in self._index
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._index)
-
-    def __len__(self) -> int:
-        return len(self._index)
-
-    def get(self, building: str, default: Any = None) -> Any:
-        """The building with this id, made now, or ``default``."""
-        index = self._index.get(building)
-        return default if index is None else self._make(index)
-
-    def values(self) -> ValuesView[Building]:
-        """Every Building, made as the view is walked, in the city\'s order."""
-        return _Values(self)
-
-    def items(self) -> ItemsView[str, Building]:
-        """(id, Building) pairs, made as the view is walked, in the city\'s order."""
-        return _Items(self)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Buildings):
-            return self._columns() == other._columns()
-        return super().__eq__(other)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"<Buildings: {len(self)} buildings>"
-
-    # -------------------------------------------------------------- one field
 
     def grid(self, building: str) -> str:
         """The grid of ``building`` (KeyError for an unknown id)."""
@@ -163,8 +192,6 @@ class Buildings(Mapping[str, Building]):
         """The households of ``building`` (KeyError for an unknown id)."""
         return self.households[self._index[building]]
 
-    # -------------------------------------------------------------- private
-
     def _make(self, i: int) -> Building:
         return Building(self.ids[i], self.grids[i], self.compounds[i], self.households[i])
 
@@ -175,24 +202,11 @@ class Buildings(Mapping[str, Building]):
         return (self.ids, self.grids, self.compounds, self.households)
 
 
-class _Values(ValuesView[Building]):
-    __slots__ = ()
-    _mapping: Buildings
-
-    def __iter__(self) -> Iterator[Building]:
-        return self._mapping._all()
-
-
-class _Items(ItemsView[str, Building]):
-    __slots__ = ()
-    _mapping: Buildings
-
-    def __iter__(self) -> Iterator[tuple[str, Building]]:
-        buildings = self._mapping
-        return zip(buildings.ids, buildings._all(), strict=True)
-
-
 _ID = operator.attrgetter("id")
 _GRID = operator.attrgetter("grid")
 _COMPOUND = operator.attrgetter("compound")
 _HOUSEHOLDS = operator.attrgetter("households")
+_COMMUNITY = operator.attrgetter("community")
+_NAME = operator.attrgetter("name")
+_KIND = operator.attrgetter("kind")
+_ENTRANCES = operator.attrgetter("entrances")
