@@ -8,12 +8,13 @@ planner under test.
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter, defaultdict
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from hypothesis import event, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -29,7 +30,7 @@ from gridgov import (
 )
 from gridgov.presets import URBAN_AREA, small
 from gridgov.rules import StaffingRule
-from gridgov.staffing import CLAIMABLE, ROLE_KIND, Pools, required_posts
+from gridgov.staffing import CLAIMABLE, ROLE_KIND, Pools, _shuffled, required_posts
 
 CITY = small()
 CHAIN = CITY.chain
@@ -644,6 +645,41 @@ class TestPools:
         """A pool level that does not exist is a GridgovError naming the levels."""
         with pytest.raises(GridgovError, match="unknown pool level 'galaxy'"):
             Pools(CITY).candidates("galaxy", EAST, PersonKind.CADRE)
+
+    @settings(max_examples=30, deadline=None)
+    @given(count=st.integers(0, 300), seed=st.integers(0, 2**32))
+    def test_rank_order_is_the_seeded_shuffle(self, count: int, seed: int) -> None:
+        """The pools' own shuffle draws what ``random.Random(seed).shuffle`` draws."""
+        expected = list(range(count))
+        random.Random(seed).shuffle(expected)
+        assert list(_shuffled(count, seed)) == expected
+
+    @pytest.mark.parametrize("seed", [0, 5])
+    def test_ranks_follow_the_seeded_shuffle_of_sorted_ids(self, seed: int) -> None:
+        """rank(person) is its place once the sorted ids are shuffled with the seed."""
+        ids = sorted(CITY.people)
+        random.Random(seed).shuffle(ids)
+        pools = Pools(CITY, seed=seed)
+        assert [pools.rank(p) for p in ids] == list(range(len(ids)))
+
+    @pytest.mark.parametrize("seed", [0, 3])
+    def test_pools_do_not_depend_on_the_order_people_are_listed_in(self, seed: int) -> None:
+        """The same people listed in another order give the same pools, in rank order."""
+        listed = dict(reversed(list(CITY.people.items())))
+        shuffled = City(
+            CITY.name, CHAIN, CITY.compounds, CITY.buildings, listed, CITY.organisations
+        )
+        assert list(shuffled.people.ids) != sorted(shuffled.people.ids)
+        mine, theirs = Pools(CITY, seed=seed), Pools(shuffled, seed=seed)
+        levels = ("community", "big_party_committee", "street", "district", "city")
+        for community in COMMUNITIES:
+            for kind in PersonKind:
+                for level in levels:
+                    got = theirs.candidates(level, community, kind)
+                    assert got == mine.candidates(level, community, kind)
+                    ranks = [mine.rank(p) for p in got]
+                    if level in ("community", "big_party_committee"):
+                        assert ranks == sorted(ranks)
 
 
 # -------------------------------------------------------------- determinism

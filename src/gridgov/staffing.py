@@ -29,15 +29,17 @@ same state and seed always give the same plan. A pool that runs dry raises a
 from __future__ import annotations
 
 import array
+import itertools
 import math
 import random
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
+import numpy as np
 
 from gridgov.city import City
 from gridgov.errors import AuthorityError, CommandError, JournalError, NotFoundError
@@ -283,19 +285,94 @@ _HOT_ZONES: dict[int, tuple[StaffingRule, frozenset[str]]] = {}
 _K = TypeVar("_K")
 
 
-def _in_rank_order(groups: Mapping[_K, list[int]], ids: Sequence[str]) -> dict[_K, tuple[str, ...]]:
-    """Each group's people in rank order (``ids[rank]`` is the person of that rank).
+def _codes(column: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
+    """Each value of ``column`` as a small int (its place among the distinct values, in
+    order of first appearance), and the distinct values: two passes in C, no per-value
+    Python call."""
+    distinct = list(dict.fromkeys(column))
+    table = {value: i for i, value in enumerate(distinct)}
+    codes = np.fromiter(map(table.__getitem__, column), dtype=np.int64, count=len(column))
+    return codes, distinct
 
-    Tuples, not lists: a tuple of strings leaves the cyclic collector's lists
-    at its first collection, so the pools (every person in several groups)
-    add nothing to the heap each full collection walks.
+
+def _shuffled(count: int, seed: int) -> array.array[int]:
+    """``range(count)`` shuffled exactly as ``random.Random(seed).shuffle`` shuffles it.
+
+    Its own loop (Fisher-Yates, drawing each swap's index with ``getrandbits``
+    and rejection, as :meth:`random.Random.shuffle` does), written out so that
+    it makes no method call per element; on positions (plain ints in an
+    array), not on the ids: shuffling the ids themselves touches every id
+    string in random order, which grows worse than linearly with the city.
     """
-    pid_at = ids.__getitem__
-    out: dict[_K, tuple[str, ...]] = {}
-    for key, ranks in groups.items():
-        ranks.sort()
-        out[key] = tuple(map(pid_at, ranks))
+    out = array.array("q", range(count))
+    getrandbits = random.Random(seed).getrandbits
+    for i in range(count - 1, 0, -1):
+        n = i + 1
+        bits = n.bit_length()
+        j = getrandbits(bits)
+        while j >= n:
+            j = getrandbits(bits)
+        out[i], out[j] = out[j], out[i]
     return out
+
+
+class _Groups(Generic[_K]):
+    """Each group's people in rank order, made into a tuple the first time it is asked for.
+
+    Built with one sort of every entry by (group, rank) as plain ints: nothing
+    is looked up or made per person or per group (no Python object the
+    collector tracks). A group's people are turned into id strings only when a
+    pool needs them (a community's people lie together in the city's columns,
+    so that reads little memory; making every group up front touched every id
+    string in rank order, all over memory, which grew worse than linearly with
+    the city). Tuples, not lists: a tuple of strings leaves the cyclic
+    collector's lists at its first collection.
+    """
+
+    __slots__ = ("_code", "_ids", "_index", "_made", "_members", "_name", "_starts")
+
+    def __init__(
+        self,
+        keys: np.ndarray,
+        ranks: np.ndarray,
+        code: Callable[[_K], int | None],
+        name: Callable[[int], _K],
+        rank_to_person: np.ndarray,
+        ids: Sequence[str],
+    ) -> None:
+        self._code = code
+        self._name = name
+        self._ids = ids
+        self._made: dict[_K, tuple[str, ...]] = {}
+        # (group, rank) as one int, sorted, then split back.
+        count = max(len(rank_to_person), 1)
+        keys, ranks = np.divmod(np.sort(keys * count + ranks), count)
+        self._members = rank_to_person[ranks]
+        if len(keys):
+            starts = [0, *(np.flatnonzero(np.diff(keys)) + 1).tolist(), len(keys)]
+            first = keys[np.asarray(starts[:-1], dtype=np.int64)].tolist()
+        else:
+            starts, first = [0], []
+        #: group code -> its place (plain ints: a dict the collector does not track).
+        self._index: dict[int, int] = dict(zip(first, range(len(first)), strict=True))
+        self._starts: list[int] = starts
+
+    def keys(self) -> list[_K]:
+        """Every group's key."""
+        return list(map(self._name, self._index))
+
+    def get(self, key: _K, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """The people of group ``key`` in rank order (``default`` if it has none)."""
+        got = self._made.get(key)
+        if got is None:
+            code = self._code(key)
+            place = None if code is None else self._index.get(code)
+            if place is None:
+                return default
+            starts = self._starts
+            members = self._members[starts[place] : starts[place + 1]].tolist()
+            got = self._made[key] = tuple(map(self._ids.__getitem__, members))
+        return got
 
 
 class Pools:
@@ -310,53 +387,92 @@ class Pools:
         self._city = city
         self._seed = seed
         chain = city.chain
-        ids = sorted(city.people)
-        # The seeded shuffle of ``ids``, done on their positions (plain ints
-        # in an array: shuffling the ids themselves touches every id string
-        # in random order, which grows worse than linearly with the city as
-        # they stop fitting the CPU's caches); the same draws, the same order.
-        count = len(ids)
-        order = array.array("q", range(count))
-        random.Random(seed).shuffle(order)
-        rank_of = array.array("q", bytes(8 * count))
-        for position, index in enumerate(order):
-            rank_of[index] = position
-        self._rank: dict[str, int] = dict(zip(ids, rank_of, strict=True))
-        ids = list(map(ids.__getitem__, order))
-        local: defaultdict[tuple[str, PersonKind], list[int]] = defaultdict(list)
-        employed: defaultdict[tuple[str, PersonKind], list[int]] = defaultdict(list)
-        offices: defaultdict[tuple[str, PersonKind], list[int]] = defaultdict(list)
-        by_district: defaultdict[tuple[str, PersonKind], list[int]] = defaultdict(list)
-        everyone: defaultdict[PersonKind, list[int]] = defaultdict(list)
-        # Looked up once per unit, not once per person.
-        district_of = {c: chain.district_of(c) for c in chain.units(Level.COMMUNITY)}
-        office_levels = (Level.STREET, Level.DISTRICT, Level.CITY)
-        levels = {u: chain.level(u) for u in chain}
-        rank = self._rank
-        # People are grouped in the city's own order (walking them in rank
-        # order jumps all over memory, and that grows worse than linearly
-        # with the city), each by their rank; then each group's ranks are
-        # sorted as plain ints (no key function) and turned back into ids.
         people = city.people  # read column by column: no Person is made
-        for pid, kind, home, post, employer in zip(
-            people.ids, people.kinds, people.homes, people.post_units, people.employers, strict=True
-        ):
-            r = rank[pid]
-            local[(home, kind)].append(r)
-            post_level = levels.get(post)
-            if post_level in office_levels:
-                offices[(post, kind)].append(r)
-            elif post_level is Level.COMMUNITY and post != home:
-                local[(post, kind)].append(r)
-            if employer is not None:
-                employed[(employer, kind)].append(r)
-            by_district[(district_of[home], kind)].append(r)
-            everyone[kind].append(r)
-        self._local = _in_rank_order(local, ids)
-        self._employed = _in_rank_order(employed, ids)
-        self._offices = _in_rank_order(offices, ids)
-        self._district = _in_rank_order(by_district, ids)
-        self._everyone = _in_rank_order(everyone, ids)
+        pid = people.ids
+        ids = sorted(pid)
+        count = len(ids)
+        # person_at[rank]: the city's index of the person of that rank (the
+        # seeded shuffle of the ids in sorted order); rank_of: its inverse.
+        person_at = np.frombuffer(_shuffled(count, seed), dtype=np.int64)
+        if ids != list(pid):  # the city's own order is not sorted by id
+            at = np.fromiter(map(people._index.__getitem__, ids), dtype=np.int64, count=count)
+            person_at = at[person_at]
+        rank_of = np.empty(count, dtype=np.int64)
+        rank_of[person_at] = np.arange(count, dtype=np.int64)
+        self._ranks = array.array("q", rank_of.tobytes())
+        # Every unit as a code; a person's home, post and employer as codes, in
+        # the city's order (each column read once, in order: walking people in
+        # rank order jumps all over memory, and that grows worse than linearly
+        # with the city).
+        units = list(chain)
+        unit_code = {u: i for i, u in enumerate(units)}
+        none = len(units)  # the code of "not a unit of the chain"
+        level_of = [chain.level(u) for u in units]
+        office = np.array(
+            [lv in (Level.STREET, Level.DISTRICT, Level.CITY) for lv in level_of] + [False]
+        )
+        community = np.array([lv is Level.COMMUNITY for lv in level_of] + [False])
+        district = np.array(
+            [
+                unit_code[chain.district_of(u)] if lv is Level.COMMUNITY else none
+                for u, lv in zip(units, level_of, strict=True)
+            ]
+            + [none],
+            dtype=np.int64,
+        )
+        kinds, kind_names = _codes(people.kinds)
+        nkinds = max(len(kind_names), 1)
+        homes = np.fromiter(map(unit_code.__getitem__, people.homes), dtype=np.int64, count=count)
+        posts = np.fromiter(
+            map(unit_code.get, people.post_units, itertools.repeat(none)),
+            dtype=np.int64,
+            count=count,
+        )
+        employers, employer_names = _codes(people.employers)
+        # Groups are asked for by (unit or organisation, kind): their codes and back.
+        named = [*units, None]
+        kind_code = {k: i for i, k in enumerate(kind_names)}
+        employer_code = {e: i for i, e in enumerate(employer_names)}
+
+        def coder(table: Mapping[Any, int]) -> Callable[[tuple[Any, Any]], int | None]:
+            def code(key: tuple[Any, Any]) -> int | None:
+                at, kind = table.get(key[0]), kind_code.get(key[1])
+                return None if at is None or kind is None else at * nkinds + kind
+
+            return code
+
+        def namer(names: Sequence[Any]) -> Callable[[int], tuple[Any, PersonKind]]:
+            return lambda code: (names[code // nkinds], kind_names[code % nkinds])
+
+        unit_kind = coder(unit_code), namer(named)
+        # Community pools: where people live, and their community post if elsewhere.
+        second = community[posts] & (posts != homes)
+        self._local = _Groups(
+            np.concatenate((homes * nkinds + kinds, (posts * nkinds + kinds)[second])),
+            np.concatenate((rank_of, rank_of[second])),
+            *unit_kind,
+            person_at,
+            pid,
+        )
+        at_office = office[posts]
+        self._offices = _Groups(
+            (posts * nkinds + kinds)[at_office], rank_of[at_office], *unit_kind, person_at, pid
+        )
+        employed = employers != employer_code.get(None, -1)
+        self._employed = _Groups(
+            (employers * nkinds + kinds)[employed],
+            rank_of[employed],
+            coder(employer_code),
+            namer(employer_names),
+            person_at,
+            pid,
+        )
+        self._district = _Groups(
+            district[homes] * nkinds + kinds, rank_of, *unit_kind, person_at, pid
+        )
+        self._everyone: _Groups[PersonKind] = _Groups(
+            kinds, rank_of, kind_code.get, kind_names.__getitem__, person_at, pid
+        )
         self._street_order: dict[str, list[str]] = {}
         self._cache: dict[tuple[str, str, PersonKind], tuple[str, ...]] = {}
         self._workers: dict[str, tuple[str, ...]] = {}
@@ -375,7 +491,7 @@ class Pools:
 
     def rank(self, person: str) -> int:
         """``person``'s place in the seeded tie-breaking order (lower comes first)."""
-        return self._rank[person]
+        return self._ranks[self._city.people._index[person]]
 
     def anchor(self, level: str, community: str) -> str:
         """The unit a pool level stands for, seen from ``community``."""
@@ -455,7 +571,7 @@ class Pools:
             out: list[str] = []
             for org in self.city.big_party_committee(community).members:
                 out.extend(self._employed.get((org, kind), ()))
-            return sorted(set(out), key=self._rank.__getitem__)
+            return sorted(set(out), key=self.rank)
         if level == "street":
             street = chain.street_of(community)
             order = chain.children(street, Level.COMMUNITY)
