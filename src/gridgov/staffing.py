@@ -1302,7 +1302,9 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
 
 def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> None:
     roster = draft.roster
+    # Columns read directly (no method call per person looked at).
     people = roster._people
+    person_index, employers = people._index, people.employers
     organisations = roster._city.organisations
     post_id, role, _, community, capacity = post
     kind = ROLE_KIND.get(role, PersonKind.IN_SERVICE_MEMBER)
@@ -1344,11 +1346,12 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
                 or (person in assigned and person not in freed)
             ):
                 continue
-            employer = people.employer(person)
+            employer = employers[person_index[person]]
             if employer is not None:
                 cap = caps.get(employer)
                 if cap is None:
-                    cap = caps[employer] = math.floor(organisations[employer].staff * share)
+                    staff = organisations.staff[organisations._index[employer]]
+                    cap = caps[employer] = math.floor(staff * share)
                 taken = drawn.get(employer, 0)
                 if drawn_before.get(employer, 0) + taken >= cap:
                     continue
