@@ -48,6 +48,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from gridgov._gc import gc_paused
 from gridgov.city import City
 from gridgov.errors import GeometryError
 from gridgov.geo.geometry import CityGeometry
@@ -146,9 +147,12 @@ def synthesize(city: City, *, seed: int = 0, layout: Layout | None = None) -> Ci
     Raises:
         GeometryError: the city is too degenerate to draw (no unit below it).
     """
-    return _Synth(
-        city, seed, layout or _LAYOUTS.get(city.chain.city, Layout(_DEFAULT_CENTRE))
-    ).run()
+    # Tens of thousands of shapes are made (and most dropped) here: the cyclic
+    # collector would walk the whole heap again and again (a sixth of the time).
+    with gc_paused():
+        return _Synth(
+            city, seed, layout or _LAYOUTS.get(city.chain.city, Layout(_DEFAULT_CENTRE))
+        ).run()
 
 
 @attrs.define
@@ -209,6 +213,8 @@ class _Synth:
     def _collect(self) -> None:
         chain, city = self.chain, self.city
         sites = self.sites
+        buildings = city.buildings
+        households = dict(zip(buildings.ids, buildings.households, strict=True))
         for grid in chain.units(Level.GRID):
             bids = sorted(city.buildings_of(grid))
             if not bids:
@@ -216,7 +222,7 @@ class _Synth:
                 self.households[grid] = 0
             else:
                 for b in bids:
-                    self.households[b] = city.buildings[b].households
+                    self.households[b] = households[b]
             sites[grid] = bids
         for level in (Level.COMMUNITY, Level.STREET, Level.DISTRICT, Level.CITY):
             for unit in chain.units(level):
@@ -230,7 +236,7 @@ class _Synth:
                 sites[unit] = out
         for street in chain.units(Level.STREET):
             grids = chain.below(street, Level.GRID)
-            rural = sum(1 for g in grids if chain.unit(g).kind == GridKind.RURAL.value)
+            rural = sum(1 for g in grids if chain.kind(g) == GridKind.RURAL.value)
             self.rural[street] = bool(grids) and rural * 2 > len(grids)
 
     # ---------------------------------------------------------------- layout
@@ -460,10 +466,10 @@ class _Synth:
         rural_points: Any = shapely.points(xy[first_rural:])
         tree = shapely.STRtree(rural_points)
         nearest = tree.query_nearest(shapely.points(rim), all_matches=False)[1]
-        for k in nearest:
-            site = owner_of[first_rural + int(k)]
-            b = self.city.buildings.get(site)
-            rim_owner.append(b.grid if b is not None else site)
+        buildings = self.city.buildings
+        for k in nearest.tolist():
+            site = owner_of[first_rural + k]
+            rim_owner.append(buildings.grid(site) if site in buildings else site)
         return rim, rim_owner
 
     # ------------------------------------------------------------- placement
@@ -520,11 +526,19 @@ class _Synth:
                 continue
             if chain.level(node) is Level.GRID:
                 kids = self.sites[node]
-            else:
-                kids = [k for k in chain.children(node) if chain.level(k) is not Level.COMPOUND]
-                if not kids:
-                    site_point[node] = int(ids[0])
-                    continue
+                if len(kids) == 1:
+                    site_point[kids[0]] = int(ids[0])
+                else:  # one point per building, along the longer side (as _kd)
+                    pts = xy[ids]
+                    span = pts.max(axis=0) - pts.min(axis=0)
+                    axis = 0 if span[0] >= span[1] else 1
+                    order = np.argsort(pts[:, axis], kind="stable")
+                    site_point.update(zip(kids, ids[order].tolist(), strict=True))
+                continue
+            kids = [k for k in chain.children(node) if chain.level(k) is not Level.COMPOUND]
+            if not kids:
+                site_point[node] = int(ids[0])
+                continue
             counts = [len(self.sites.get(k, [k])) for k in kids]
             for kid, sub in zip(kids, _kd(xy, ids, counts), strict=True):
                 stack.append((kid, sub))
@@ -550,10 +564,11 @@ class _Synth:
         if not broken:
             return
         tree = shapely.STRtree(cells)
+        buildings = city.buildings
         owner: dict[int, tuple[str, str]] = {}  # cell -> (grid, building)
         for grid in chain.units(Level.GRID):
             for b in self.sites[grid]:
-                if b in city.buildings:
+                if b in buildings:
                     owner[site_point[b]] = (grid, b)
 
         def pieces(grid: str) -> int:
@@ -619,26 +634,37 @@ class _Synth:
         chain, city = self.chain, self.city
         shapes: dict[str, Any] = {}
         order = [Level.GRID, Level.COMMUNITY, Level.STREET, Level.DISTRICT, Level.CITY]
-        for unit in chain.units(Level.GRID):
+        units = {level: chain.units(level) for level in order}
+        groups: list[list[int]] = []
+        for unit in units[Level.GRID]:
             if unit in site_point:
-                mine = [site_point[unit], *extra.get(unit, ())]
+                groups.append([site_point[unit], *extra.get(unit, ())])
             else:
-                mine = [site_point[b] for b in self.sites[unit]] + extra.get(unit, [])
-            shapes[unit] = shapely.coverage_union_all(cells[mine])
+                groups.append([site_point[b] for b in self.sites[unit]] + extra.get(unit, []))
+        shapes.update(zip(units[Level.GRID], _unions(cells, groups), strict=True))
         self._mend(cells, site_point, extra, shapes)
+        below = units[Level.GRID]
         for level in order[1:]:
-            for unit in chain.units(level):
+            # One pool: the level below's shapes, then this level's own cells.
+            pool = np.empty(len(below) + len(cells), dtype=object)
+            pool[: len(below)] = [shapes[k] for k in below]
+            pool[len(below) :] = cells
+            position = dict(zip(below, range(len(below)), strict=True))
+            groups = []
+            for unit in units[level]:
                 if unit in site_point:
-                    mine = [site_point[unit], *extra.get(unit, ())]
-                    shapes[unit] = shapely.coverage_union_all(cells[mine])
+                    own = [site_point[unit], *extra.get(unit, ())]
+                    groups.append([len(below) + k for k in own])
                 else:
                     kids = [k for k in chain.children(unit) if chain.level(k) is not Level.COMPOUND]
-                    shapes[unit] = shapely.coverage_union_all([shapes[k] for k in kids])
-        for compound in city.compounds:
-            bids = city.buildings_of(compound)
-            if bids:
-                shapes[compound] = shapely.coverage_union_all(cells[[site_point[b] for b in bids]])
-        ordered: list[str] = [u for level in reversed(order) for u in chain.units(level)]
+                    groups.append([position[k] for k in kids])
+            shapes.update(zip(units[level], _unions(pool, groups), strict=True))
+            below = units[level]
+        buildings_of = [(c, city.buildings_of(c)) for c in city.compounds]
+        drawn = [(c, bids) for c, bids in buildings_of if bids]
+        compound_shapes = _unions(cells, [[site_point[b] for b in bids] for _, bids in drawn])
+        shapes.update(zip([c for c, _ in drawn], compound_shapes, strict=True))
+        ordered: list[str] = [u for level in reversed(order) for u in units[level]]
         ordered += [c for c in city.compounds if c in shapes]
         geoms = np.empty(len(ordered), dtype=object)
         geoms[:] = [shapes[i] for i in ordered]
@@ -654,6 +680,24 @@ class _Synth:
         return CityGeometry(
             zip(ordered + building_ids, lonlat, strict=True), synthetic=True, projection=proj
         )
+
+
+def _unions(pool: Any, groups: Sequence[Sequence[int]]) -> list[Any]:
+    """The coverage union of each group of ``pool``'s shapes (by position), in order.
+
+    Groups of the same size are unioned in one vectorised call (a 2-D array,
+    one row per group): the same GEOS operation on the same collections as one
+    call per group, so the same shapes.
+    """
+    out: list[Any] = [None] * len(groups)
+    by_size: dict[int, list[int]] = {}
+    for i, group in enumerate(groups):
+        by_size.setdefault(len(group), []).append(i)
+    for members in by_size.values():
+        rows = pool[np.array([groups[i] for i in members], dtype=np.intp)]
+        for i, shape in zip(members, shapely.coverage_union_all(rows, axis=1), strict=True):
+            out[i] = shape
+    return out
 
 
 def _cells_of(
