@@ -126,6 +126,8 @@ JIAMUSI_LAYOUT = Layout(
     ),
 )
 
+_MULTIPOLYGON = int(shapely.GeometryType.MULTIPOLYGON)
+
 #: Known layouts by city id; other cities get a generic one.
 _LAYOUTS: dict[str, Layout] = {"230800": JIAMUSI_LAYOUT}
 _DEFAULT_CENTRE = (128.0, 46.0)
@@ -516,6 +518,7 @@ class _Synth:
         """Share ``unit``'s points among its children, down to one per site."""
         chain = self.chain
         stack = [(unit, idx)]
+        grids: list[tuple[list[str], NDArray[np.int64]]] = []
         while stack:
             node, ids = stack.pop()
             if node in self.households and self.sites.get(node, [node]) == [node]:
@@ -525,15 +528,7 @@ class _Synth:
                 site_point[node] = int(ids[0])
                 continue
             if chain.level(node) is Level.GRID:
-                kids = self.sites[node]
-                if len(kids) == 1:
-                    site_point[kids[0]] = int(ids[0])
-                else:  # one point per building, along the longer side (as _kd)
-                    pts = xy[ids]
-                    span = pts.max(axis=0) - pts.min(axis=0)
-                    axis = 0 if span[0] >= span[1] else 1
-                    order = np.argsort(pts[:, axis], kind="stable")
-                    site_point.update(zip(kids, ids[order].tolist(), strict=True))
+                grids.append((self.sites[node], ids))
                 continue
             kids = [k for k in chain.children(node) if chain.level(k) is not Level.COMPOUND]
             if not kids:
@@ -542,6 +537,8 @@ class _Synth:
             counts = [len(self.sites.get(k, [k])) for k in kids]
             for kid, sub in zip(kids, _kd(xy, ids, counts), strict=True):
                 stack.append((kid, sub))
+        if grids:
+            _one_each(grids, xy, site_point)
 
     # -------------------------------------------------------------- assembly
 
@@ -560,13 +557,15 @@ class _Synth:
         pieces and splits nothing.
         """
         chain, city = self.chain, self.city
-        broken = [g for g in chain.units(Level.GRID) if shapes[g].geom_type == "MultiPolygon"]
+        grids = chain.units(Level.GRID)
+        kinds = shapely.get_type_id(np.array([shapes[g] for g in grids], dtype=object))
+        broken = [g for g, kind in zip(grids, kinds.tolist(), strict=True) if kind == _MULTIPOLYGON]
         if not broken:
             return
         tree = shapely.STRtree(cells)
         buildings = city.buildings
         owner: dict[int, tuple[str, str]] = {}  # cell -> (grid, building)
-        for grid in chain.units(Level.GRID):
+        for grid in grids:
             for b in self.sites[grid]:
                 if b in buildings:
                     owner[site_point[b]] = (grid, b)
@@ -610,6 +609,7 @@ class _Synth:
                     if chain.parent(other) != community:
                         continue
                     before = pieces(grid) + pieces(other)
+                    kept = shapes[grid], shapes[other]
                     old_b, old_c = site_point[b], site_point[c]
                     site_point[b], site_point[c] = old_c, old_b
                     rebuild(grid)
@@ -618,9 +618,9 @@ class _Synth:
                         owner[old_c], owner[old_b] = (grid, b), (other, c)
                         swapped = True
                         break
+                    # Undone: the shapes of the cells as they were (no need to redo them).
                     site_point[b], site_point[c] = old_b, old_c
-                    rebuild(grid)
-                    rebuild(other)
+                    shapes[grid], shapes[other] = kept
                 if not swapped:
                     break
 
@@ -695,7 +695,8 @@ def _unions(pool: Any, groups: Sequence[Sequence[int]]) -> list[Any]:
         by_size.setdefault(len(group), []).append(i)
     for members in by_size.values():
         rows = pool[np.array([groups[i] for i in members], dtype=np.intp)]
-        for i, shape in zip(members, shapely.coverage_union_all(rows, axis=1), strict=True):
+        unions: Any = shapely.coverage_union_all(rows, axis=1)
+        for i, shape in zip(members, unions, strict=True):
             out[i] = shape
     return out
 
@@ -704,6 +705,32 @@ def _cells_of(
     grid: str, sites: list[str], site_point: dict[str, int], extra: dict[str, list[int]]
 ) -> list[int]:
     return [site_point[b] for b in sites] + extra.get(grid, [])
+
+
+def _one_each(
+    groups: Sequence[tuple[Sequence[str], NDArray[np.int64]]],
+    xy: NDArray[np.float64],
+    site_point: dict[str, int],
+) -> None:
+    """Give each site of each group one of the group's points, in order along the
+    longer side of the points' bounding box (as :func:`_kd` does with counts of one),
+    every group at once.
+    """
+    sizes = np.array([len(ids) for _, ids in groups], dtype=np.intp)
+    wrong = [len(sites) for sites, ids in groups if len(sites) != len(ids)]
+    if wrong:  # pragma: no cover - _kd gives each grid one point per site
+        raise GeometryError([f"{len(wrong)} grids got other than one point per site"])
+    ids = np.concatenate([ids for _, ids in groups])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    pts = xy[ids]
+    span = np.maximum.reduceat(pts, starts, axis=0) - np.minimum.reduceat(pts, starts, axis=0)
+    axis = np.where(span[:, 0] >= span[:, 1], 0, 1)
+    group = np.repeat(np.arange(len(groups)), sizes)
+    key = pts[np.arange(len(ids)), axis[group]]
+    order = np.lexsort((key, group))  # stable: by group, then along its axis
+    site_point.update(
+        zip([site for sites, _ in groups for site in sites], ids[order].tolist(), strict=True)
+    )
 
 
 def _kd(
@@ -736,7 +763,7 @@ def _kd(
         left = cum[k] - cum[lo]
         pts = xy[ids]
         span = pts.max(axis=0) - pts.min(axis=0)
-        order = np.argsort(pts[:, 0 if span[0] >= span[1] else 1], kind="stable")
+        order = pts[:, 0 if span[0] >= span[1] else 1].argsort(kind="stable")
         stack.append((ids[order[left:]], k, hi))
         stack.append((ids[order[:left]], lo, k))
     return out
