@@ -563,12 +563,7 @@ class _Synth:
         if not broken:
             return
         tree = shapely.STRtree(cells)
-        buildings = city.buildings
-        owner: dict[int, tuple[str, str]] = {}  # cell -> (grid, building)
-        for grid in grids:
-            for b in self.sites[grid]:
-                if b in buildings:
-                    owner[site_point[b]] = (grid, b)
+        owner = self._owners(grids, site_point)
 
         def pieces(grid: str) -> int:
             return int(shapely.get_num_geometries(shapes[grid]))
@@ -623,6 +618,16 @@ class _Synth:
                     shapes[grid], shapes[other] = kept
                 if not swapped:
                     break
+
+    def _owners(self, grids: list[str], site_point: dict[str, int]) -> dict[int, tuple[str, str]]:
+        """Cell -> (grid, building) of every building's cell."""
+        buildings = self.city.buildings
+        owner: dict[int, tuple[str, str]] = {}
+        for grid in grids:
+            for b in self.sites[grid]:
+                if b in buildings:
+                    owner[site_point[b]] = (grid, b)
+        return owner
 
     def _assemble(
         self,
