@@ -34,6 +34,7 @@ from gridgov.geo import (  # noqa: E402
     write_geojson,
 )
 from gridgov.geo.match import match_brute_force  # noqa: E402
+from gridgov.geo.synth import _kd, _one_each, _unions  # noqa: E402
 from gridgov.presets import small  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -189,6 +190,43 @@ class TestSynthesize:
         city = small(seed=seed % 7)
         geometry = synthesize(city, seed=seed)
         assert check_coverage(city, geometry) == []
+
+    @given(
+        st.lists(
+            st.lists(st.integers(0, 35), min_size=1, max_size=6, unique=True),
+            min_size=1,
+            max_size=12,
+        )
+    )
+    def test_unions_in_batches_are_the_unions_one_group_at_a_time(
+        self, groups: list[list[int]]
+    ) -> None:
+        # Cells of a 6 x 6 lattice; groups may share a size or cells, and be in pieces.
+        cells = np.empty(36, dtype=object)
+        cells[:] = [shapely.box(i % 6, i // 6, i % 6 + 1, i // 6 + 1) for i in range(36)]
+        one_by_one = [shapely.coverage_union_all(cells[g]) for g in groups]
+        batched = _unions(cells, groups)
+        assert [s.wkb for s in batched] == [s.wkb for s in one_by_one]
+
+    @given(st.integers(0, 2**31), st.lists(st.integers(1, 9), min_size=1, max_size=8))
+    def test_buildings_placed_at_once_as_one_grid_at_a_time(
+        self, seed: int, sizes: list[int]
+    ) -> None:
+        rng = np.random.default_rng(seed)
+        xy = rng.uniform(0, 100, (sum(sizes), 2)) * rng.uniform(0.1, 1, 2)
+        ids = rng.permutation(len(xy))
+        groups, start = [], 0
+        for g, n in enumerate(sizes):
+            groups.append(([f"b{g}.{k}" for k in range(n)], ids[start : start + n]))
+            start += n
+        at_once: dict[str, int] = {}
+        _one_each(groups, xy, at_once)
+        one_at_a_time = {
+            site: int(sub[0])
+            for sites, idx in groups
+            for site, sub in zip(sites, _kd(xy, idx, [1] * len(sites)), strict=True)
+        }
+        assert at_once == one_at_a_time
 
 
 def _collection(*features: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import os
 import random
 import signal
 import time
-import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from gridgov.journal import SqliteJournal
 from gridgov.model import PersonKind
 from gridgov.presets import small
 from gridgov.testing import check_invariants
+from processes import fork_writer
 
 CITY = small()
 COMPOUNDS = sorted(CITY.compounds)
@@ -114,17 +114,7 @@ def crash_loop(tmp_path: Path, kills_wanted: int, seed: int) -> int:
     done = False
     kills = 0
     while kills < kills_wanted or not done:
-        read, write = os.pipe()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child
-            os.close(read)
-            try:
-                writer(path, write)
-            finally:
-                os._exit(0)
-        os.close(write)
+        pid, read = fork_writer(writer, path)
         received = b""
         killed = False
         if kills < kills_wanted:

@@ -11,7 +11,6 @@ import signal
 import sqlite3
 import threading
 import time
-import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from gridgov import (
 from gridgov.cloudevents import to_cloudevent, to_cloudevent_json
 from gridgov.journal import CommandRecord, MemoryJournal, SqliteJournal
 from gridgov.presets import small
+from processes import fork_writer
 
 CITY = small()
 COMPOUNDS = sorted(CITY.compounds)
@@ -563,17 +563,7 @@ class TestCrash:
         done = False
         kills = 0
         while kills < 50 or not done:
-            read, write = os.pipe()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child
-                os.close(read)
-                try:
-                    writer(path, write)
-                finally:
-                    os._exit(0)
-            os.close(write)
+            pid, read = fork_writer(writer, path)
             killed = False
             received = b""
             if kills < 50:

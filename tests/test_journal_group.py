@@ -9,7 +9,6 @@ import random
 import signal
 import sqlite3
 import time
-import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from gridgov.errors import JournalError, UnknownUnitError
 from gridgov.journal import SqliteJournal
 from gridgov.presets import small
 from gridgov.testing import check_invariants
+from processes import fork_writer
 
 CITY = small()
 COMPOUNDS = sorted(CITY.compounds)
@@ -218,17 +218,7 @@ def test_a_process_killed_inside_a_group_leaves_every_command_of_it_out(
     rng = random.Random(15)
     acked: set[int] = set()
     for _ in range(8):
-        read, write = os.pipe()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child
-            os.close(read)
-            try:
-                writer(path, write)
-            finally:
-                os._exit(0)
-        os.close(write)
+        pid, read = fork_writer(writer, path)
         received = b""
         while b"ready" not in received:
             chunk = os.read(read, 4096)

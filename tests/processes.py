@@ -1,0 +1,29 @@
+"""A writer in a child process, for the tests that kill it mid-write."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+
+def fork_writer(writer: Callable[[Path, int], None], path: Path) -> tuple[int, int]:
+    """Run ``writer(path, fd)`` in a forked child that reports on the pipe ``fd``.
+
+    Returns the child's pid and the read end of its pipe (the parent's end of
+    the write side is closed, so reading ends when the child does).
+    """
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        # Forking a process with threads: the children here only write and exit.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(read)
+        try:
+            writer(path, write)
+        finally:
+            os._exit(0)
+    os.close(write)
+    return pid, read
