@@ -41,6 +41,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 import numpy as np
 
+from gridgov.chain import CommandChain
 from gridgov.city import City
 from gridgov.errors import AuthorityError, CommandError, JournalError, NotFoundError
 from gridgov.model import Level, PersonKind
@@ -375,6 +376,31 @@ class _Groups(Generic[_K]):
         return got
 
 
+def _unit_tables(
+    chain: CommandChain,
+) -> tuple[list[str], dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
+    """Every unit of ``chain`` with its code (its place), and by code (plus one more
+    for "not a unit"): is it an office (street, district, city), a community, and
+    its district's code."""
+    units = list(chain)
+    unit_code = {u: i for i, u in enumerate(units)}
+    none = len(units)
+    level_of = [chain.level(u) for u in units]
+    office = np.array(
+        [lv in (Level.STREET, Level.DISTRICT, Level.CITY) for lv in level_of] + [False]
+    )
+    community = np.array([lv is Level.COMMUNITY for lv in level_of] + [False])
+    district = np.array(
+        [
+            unit_code[chain.district_of(u)] if lv is Level.COMMUNITY else none
+            for u, lv in zip(units, level_of, strict=True)
+        ]
+        + [none],
+        dtype=np.int64,
+    )
+    return units, unit_code, office, community, district
+
+
 class Pools:
     """The candidate lists of one city, ranked once per seed.
 
@@ -386,7 +412,6 @@ class Pools:
     def __init__(self, city: City, seed: int = 0) -> None:
         self._city = city
         self._seed = seed
-        chain = city.chain
         people = city.people  # read column by column: no Person is made
         pid = people.ids
         ids = sorted(pid)
@@ -404,22 +429,8 @@ class Pools:
         # the city's order (each column read once, in order: walking people in
         # rank order jumps all over memory, and that grows worse than linearly
         # with the city).
-        units = list(chain)
-        unit_code = {u: i for i, u in enumerate(units)}
+        units, unit_code, office, community, district = _unit_tables(city.chain)
         none = len(units)  # the code of "not a unit of the chain"
-        level_of = [chain.level(u) for u in units]
-        office = np.array(
-            [lv in (Level.STREET, Level.DISTRICT, Level.CITY) for lv in level_of] + [False]
-        )
-        community = np.array([lv is Level.COMMUNITY for lv in level_of] + [False])
-        district = np.array(
-            [
-                unit_code[chain.district_of(u)] if lv is Level.COMMUNITY else none
-                for u, lv in zip(units, level_of, strict=True)
-            ]
-            + [none],
-            dtype=np.int64,
-        )
         kinds, kind_names = _codes(people.kinds)
         nkinds = max(len(kind_names), 1)
         homes = np.fromiter(map(unit_code.__getitem__, people.homes), dtype=np.int64, count=count)
