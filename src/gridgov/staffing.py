@@ -36,10 +36,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
-import numpy as np
 
 from gridgov.chain import CommandChain
 from gridgov.city import City
@@ -48,6 +47,9 @@ from gridgov.model import Level, PersonKind
 from gridgov.records import EventLike, Record
 from gridgov.rules import StaffingRule
 from gridgov.vocabulary import CLAIMABLE_ROLES, ROLES
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "CLAIMABLE",
@@ -290,6 +292,8 @@ def _codes(column: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
     """Each value of ``column`` as a small int (its place among the distinct values, in
     order of first appearance), and the distinct values: two passes in C, no per-value
     Python call."""
+    import numpy as np  # lazily: importing gridgov does not load numpy
+
     distinct = list(dict.fromkeys(column))
     table = {value: i for i, value in enumerate(distinct)}
     codes = np.fromiter(map(table.__getitem__, column), dtype=np.int64, count=len(column))
@@ -341,6 +345,8 @@ class _Groups(Generic[_K]):
         rank_to_person: np.ndarray,
         ids: Sequence[str],
     ) -> None:
+        import numpy as np  # lazily: importing gridgov does not load numpy
+
         self._code = code
         self._name = name
         self._ids = ids
@@ -382,6 +388,8 @@ def _unit_tables(
     """Every unit of ``chain`` with its code (its place), and by code (plus one more
     for "not a unit"): is it an office (street, district, city), a community, and
     its district's code."""
+    import numpy as np  # lazily: importing gridgov does not load numpy
+
     units = list(chain)
     unit_code = {u: i for i, u in enumerate(units)}
     none = len(units)
@@ -410,6 +418,8 @@ class Pools:
     """
 
     def __init__(self, city: City, seed: int = 0) -> None:
+        import numpy as np  # lazily: importing gridgov does not load numpy
+
         self._city = city
         self._seed = seed
         people = city.people  # read column by column: no Person is made
@@ -425,10 +435,8 @@ class Pools:
         rank_of = np.empty(count, dtype=np.int64)
         rank_of[person_at] = np.arange(count, dtype=np.int64)
         self._ranks = array.array("q", rank_of.tobytes())
-        # Every unit as a code; a person's home, post and employer as codes, in
-        # the city's order (each column read once, in order: walking people in
-        # rank order jumps all over memory, and that grows worse than linearly
-        # with the city).
+        # Home, post, employer as codes, each column read once in the city's order (walking
+        # people in rank order jumps all over memory: worse than linear with the city).
         units, unit_code, office, community, district = _unit_tables(city.chain)
         none = len(units)  # the code of "not a unit of the chain"
         kinds, kind_names = _codes(people.kinds)
