@@ -10,6 +10,7 @@ import pytest
 
 from gridgov import Engine, ManualClock
 from gridgov.cities import check_bundle, load_city
+from gridgov.geo import synthesize as geo_synthesize
 from gridgov.presets import small
 from gridgov.synthesis import synthesize
 
@@ -41,11 +42,12 @@ def switches(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 def bulk_work(tmp_path: Path, pause_gc: bool) -> None:
-    """Synthesise a city, save it, load and check the bundle, run an engine."""
+    """Synthesise a city, draw its geometry, save it, load and check the bundle, run an engine."""
     units = tmp_path / "units.csv"
     units.write_text(UNITS, encoding="utf-8")
     synthesize(units, pause_gc=pause_gc)
     city = small()
+    geo_synthesize(city, pause_gc=pause_gc)
     bundle = city.save(tmp_path / "bundle")
     load_city(bundle, pause_gc=pause_gc)
     check_bundle(bundle, pause_gc=pause_gc)

@@ -285,7 +285,9 @@ def _geometry_of(city: City) -> Any:
     """The city's own geometry (a bundle's), or synthetic shapes (a preset's)."""
     from gridgov.geo import CityGeometry, synthesize
 
-    return city.geometry if isinstance(city.geometry, CityGeometry) else synthesize(city)
+    # The command owns its process: it asks for the collector to be paused.
+    own = city.geometry
+    return own if isinstance(own, CityGeometry) else synthesize(city, pause_gc=True)
 
 
 def _geojson(

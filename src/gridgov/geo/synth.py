@@ -39,6 +39,7 @@ and seed give the same geometry, to the bit.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -133,7 +134,9 @@ _LAYOUTS: dict[str, Layout] = {"230800": JIAMUSI_LAYOUT}
 _DEFAULT_CENTRE = (128.0, 46.0)
 
 
-def synthesize(city: City, *, seed: int = 0, layout: Layout | None = None) -> CityGeometry:
+def synthesize(
+    city: City, *, seed: int = 0, layout: Layout | None = None, pause_gc: bool = False
+) -> CityGeometry:
     """Draw synthetic geometry for every unit, compound and building of ``city``.
 
     Args:
@@ -142,6 +145,13 @@ def synthesize(city: City, *, seed: int = 0, layout: Layout | None = None) -> Ci
         layout: where the city lies; by default Jiamusi's real layout for the
             Jiamusi city (``230800``) and a generic one (centred on 46.0 N,
             128.0 E) for any other.
+        pause_gc: pause Python's cyclic garbage collector while drawing (the
+            caller's setting is restored after): tens of thousands of shapes
+            are made and most dropped, and the collector would walk the whole
+            heap again and again (about a sixth of the time). Off by default:
+            the collector is switched only when a caller asks, as everywhere
+            in gridgov (the ``gridgov`` command asks, since it owns its
+            process).
 
     Returns:
         A synthetic :class:`CityGeometry` (its ``synthetic`` flag is True).
@@ -149,9 +159,7 @@ def synthesize(city: City, *, seed: int = 0, layout: Layout | None = None) -> Ci
     Raises:
         GeometryError: the city is too degenerate to draw (no unit below it).
     """
-    # Tens of thousands of shapes are made (and most dropped) here: the cyclic
-    # collector would walk the whole heap again and again (a sixth of the time).
-    with gc_paused():
+    with gc_paused() if pause_gc else contextlib.nullcontext():
         return _Synth(
             city, seed, layout or _LAYOUTS.get(city.chain.city, Layout(_DEFAULT_CENTRE))
         ).run()
