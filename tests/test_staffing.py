@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -30,7 +30,7 @@ from gridgov import (
 )
 from gridgov.presets import URBAN_AREA, small
 from gridgov.rules import StaffingRule
-from gridgov.staffing import CLAIMABLE, ROLE_KIND, Pools, _shuffled, required_posts
+from gridgov.staffing import CLAIMABLE, ROLE_KIND, Pools, required_posts
 
 CITY = small()
 CHAIN = CITY.chain
@@ -645,14 +645,6 @@ class TestPools:
         """A pool level that does not exist is a GridgovError naming the levels."""
         with pytest.raises(GridgovError, match="unknown pool level 'galaxy'"):
             Pools(CITY).candidates("galaxy", EAST, PersonKind.CADRE)
-
-    @settings(max_examples=30, deadline=None)
-    @given(count=st.integers(0, 300), seed=st.integers(0, 2**32))
-    def test_rank_order_is_the_seeded_shuffle(self, count: int, seed: int) -> None:
-        """The pools' own shuffle draws what ``random.Random(seed).shuffle`` draws."""
-        expected = list(range(count))
-        random.Random(seed).shuffle(expected)
-        assert list(_shuffled(count, seed)) == expected
 
     @pytest.mark.parametrize("seed", [0, 5])
     def test_ranks_follow_the_seeded_shuffle_of_sorted_ids(self, seed: int) -> None:

@@ -301,23 +301,12 @@ def _codes(column: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
 
 
 def _shuffled(count: int, seed: int) -> array.array[int]:
-    """``range(count)`` shuffled exactly as ``random.Random(seed).shuffle`` shuffles it.
-
-    Its own loop (Fisher-Yates, drawing each swap's index with ``getrandbits``
-    and rejection, as :meth:`random.Random.shuffle` does), written out so that
-    it makes no method call per element; on positions (plain ints in an
-    array), not on the ids: shuffling the ids themselves touches every id
-    string in random order, which grows worse than linearly with the city.
-    """
+    """``range(count)`` shuffled by ``random.Random(seed).shuffle``: on positions
+    (plain ints in an array), not on the ids, since shuffling the ids themselves
+    touches every id string in random order, which grows worse than linearly
+    with the city."""
     out = array.array("q", range(count))
-    getrandbits = random.Random(seed).getrandbits
-    for i in range(count - 1, 0, -1):
-        n = i + 1
-        bits = n.bit_length()
-        j = getrandbits(bits)
-        while j >= n:
-            j = getrandbits(bits)
-        out[i], out[j] = out[j], out[i]
+    random.Random(seed).shuffle(out)
     return out
 
 
