@@ -73,6 +73,17 @@
     time over the path's; higher is better; targets 3 and 20),
     ``outputs_equal`` is true or false. Each figure carries the three times
     and ticket-steps per second.
+
+    The floor (``floor_vs_simpy``, a reference line): :func:`run_floor`, the
+    least a per-ticket path in Python does on the desk's stream (find the
+    step's ticket, its breaches, one lookup, the on-time flag, the due time,
+    a compact record per change, the routes' hops; then the outputs read
+    from the records), with a mutable record and a list history per ticket
+    as issue #15 asks of the desk (``floor_vs_simpy``), and with nothing per
+    ticket that the collector keeps walking (each ticket a tuple between its
+    runs, every history in one shared list: ``floor_untracked_vs_simpy``).
+    Its outputs must equal SimPy's too. What the desk does beyond the floor
+    is ``desk_over_floor_cpu``.
 """
 
 from __future__ import annotations
@@ -576,6 +587,216 @@ def run_bulk(work: Workload, arrays: TicketArrays, round_minutes: int = 24 * 60)
     return _outputs(len(closed), levels, overdue, closed, steps)
 
 
+# ==================================================================== floor
+
+
+@attrs.frozen(eq=False)
+class FloorTables:
+    """What the floor loops look up (built before their timing, as ``desk.prepare()``)."""
+
+    #: Category -> (state, trigger) -> (new state, its limit (far when none), what
+    #: to record besides the step (0 nothing, 1 a route up, 2 a route down), the
+    #: step's shared fields (state, new state, trigger, mode)).
+    rows: dict[str, dict[tuple[str, str], tuple[str, int, int, tuple[str, str, str, str]]]]
+    #: Unit -> its parent (None at the city).
+    parent: dict[str, str | None]
+    #: Unit -> its level's index in TICKET_LEVELS.
+    level: dict[str, int]
+    #: (category, state) -> limit in microseconds (far when none), emergency mode.
+    limit: dict[tuple[str, str], int]
+    #: Category -> the index of the level holding the authority.
+    category_level: dict[str, int]
+    #: (grid, unit above it) -> the units feedback passes on its way down.
+    down: dict[tuple[str, str], tuple[str, ...]]
+
+
+_FLOOR_FAR = 2**62
+
+
+def floor_tables(city: City, rule: TicketRule, grids: tuple[str, ...]) -> FloorTables:
+    """The floor loops' tables, from the same city and rules as :func:`peer_tables`."""
+    peer = peer_tables(city, rule, grids)
+    limit = {key: _FLOOR_FAR if value is None else value for key, value in peer.limit.items()}
+    rows: dict[str, dict[tuple[str, str], tuple[str, int, int, tuple[str, str, str, str]]]] = {}
+    actions = {"classify": 1, "feed_back": 2}
+    for category in rule.categories:
+        old = "accepted"
+        row = rows[category] = {}
+        for trigger, new in STEPS:
+            shared = (old, new, trigger, MODE)
+            row[old, trigger] = (new, limit[category, new], actions.get(trigger, 0), shared)
+            old = new
+    down: dict[tuple[str, str], tuple[str, ...]] = {}
+    for grid in grids:
+        up = city.chain.chain_of_command(grid)
+        for i, unit in enumerate(up):
+            down[grid, unit] = tuple(reversed(up[:i]))
+    return FloorTables(rows, peer.parent, peer.level, limit, peer.category_level, down)
+
+
+class _FloorTicket:
+    """A ticket as the floor loop with mutable records keeps it."""
+
+    __slots__ = (
+        "breached", "category", "due", "escalations", "history", "origin", "score", "state",
+        "unit", "updated",
+    )  # fmt: skip
+
+
+def run_floor(
+    work: Workload, tables: FloorTables, untracked: bool = False, pause_gc: bool = False
+) -> Outputs:
+    """The least a per-ticket path in Python must do, on the desk's stream and inputs.
+
+    The same stream as :func:`run_desk` (ticket by ticket, ids, triggers and
+    data as the desk gets them), and per ticket-step only: find the step's
+    ticket, every breach of its limit up to the step (one record each,
+    climbing one level, overdue at the city), one lookup of what the step
+    does, the on-time flag, the new due time, a compact record of the change
+    (``code, time, unit, on_time, due, shared fields``), a record per hop of
+    classification's route up and feedback's way down; after the stream,
+    every open ticket's breaches up to the horizon; then the outputs read
+    from the records. No checks, no journal-ready records, no views: a
+    reference line, not a ticket desk.
+
+    ``untracked=False`` keeps what the issue asks for (a mutable record and
+    a list history per ticket: two objects per ticket the cyclic collector
+    tracks); ``untracked=True`` keeps every history in one shared list (each
+    ticket's part by start and stop) and each ticket, between its runs, as a
+    tuple of plain values (untracked by the collector at its first pass).
+    ``pause_gc`` pauses the cyclic collector from the first step to the last
+    breach, as the benchmark's ``play(..., pause_gc=True)`` does for the desk.
+    """
+    base = TicketArrays.micros(EPOCH)
+    when, step, request = _columns(work, base)
+    names = np.array(["open", *(trigger for trigger, _ in STEPS)], dtype=object)
+    ids = np.array([f"T{i + 1:06d}" for i in range(work.requests)], dtype=object)
+    grids = np.array(work.grids, dtype=object)[work.origin]
+    categories = np.array(work.categories, dtype=object)[work.category]
+    data = np.full(len(step), None, dtype=object)
+    opening = step == 0
+    data[opening] = [
+        {"where": g, "category": c}
+        for g, c in zip(grids[request[opening]], categories[request[opening]], strict=True)
+    ]
+    data[step == names.tolist().index("score")] = {"score": SCORE}
+    rows, parent, limit = tables.rows, tables.parent, tables.limit
+    level, category_level, down = tables.level, tables.category_level, tables.down
+    tickets: dict[str, Any] = {}
+    log: list[Any] = []
+    current: Any = None
+    tid: Any = None
+    state = unit = origin = category = ""
+    due = updated = escalations = start = 0
+    breached = False
+    history: list[Any] = log
+    row: dict[tuple[str, str], tuple[str, int, int, tuple[str, str, str, str]]] = {}
+    paused = pause_gc and gc.isenabled()
+    if paused:
+        gc.disable()
+    for now, ticket, trigger, given in zip(
+        when.tolist(), ids[request].tolist(), names[step].tolist(), data.tolist(), strict=True
+    ):
+        if ticket is not tid:  # another ticket's run: hand this one back, take or open that one
+            if tid is not None:
+                if untracked:
+                    tickets[tid] = (state, unit, due, updated, breached, escalations, start,
+                                    len(log), category, origin)  # fmt: skip
+                else:
+                    current.state, current.unit, current.due = state, unit, due
+                    current.updated, current.breached = updated, breached
+                    current.escalations = escalations
+            tid = ticket
+            if trigger == "open":  # (every run of this stream starts with its opening)
+                origin, category = given["where"], given["category"]
+                state, unit, updated, breached, escalations = "accepted", origin, now, False, 0
+                due = now + limit[category, "accepted"]
+                row = rows[category]
+                if untracked:
+                    start = len(log)
+                    log += (0, now, unit, category, due)
+                else:
+                    current = _FloorTicket()
+                    current.origin, current.category = origin, category
+                    history = current.history = [0, now, unit, category, due]
+                    tickets[tid] = current
+                continue
+            raise AssertionError("the floor loop takes each ticket's steps in one run")
+        while due <= now:  # every breach up to the step, one level each
+            above = parent[unit]
+            if above is None:
+                history += (5, due, unit, state)
+                due = _FLOOR_FAR
+            else:
+                history += (4, due, above, unit, state)
+                unit = above
+                due += limit[category, state]
+                escalations += 1
+            breached = True
+        new, stay, action, shared = row[state, trigger]
+        due = now + stay
+        history += (1, now, unit, not breached, due, shared)
+        if action == 1:  # classify: up to the category's level
+            want = category_level[category]
+            while level[unit] < want:
+                above = parent[unit]
+                history += (2, now, above, unit)
+                unit = above  # type: ignore[assignment]
+        elif action == 2:  # feed_back: down to the origin
+            for below in down[origin, unit]:
+                history += (3, now, below, unit)
+                unit = below
+        elif given is not None:
+            history += (6, given["score"])
+        state, updated, breached = new, now, False
+    if tid is not None:
+        if untracked:
+            tickets[tid] = (state, unit, due, updated, breached, escalations, start, len(log),
+                            category, origin)  # fmt: skip
+        else:
+            current.state, current.unit, current.due = state, unit, due
+            current.updated, current.breached = updated, breached
+            current.escalations = escalations
+    horizon = base + work.horizon
+    late: list[Any] = []
+    for kept in tickets.values():  # every open ticket's breaches up to the horizon
+        if untracked:
+            state, unit, due, _, _, _, _, _, category, _ = kept
+        else:
+            state, unit, due, category = kept.state, kept.unit, kept.due, kept.category
+        history = late if untracked else kept.history
+        while due <= horizon:
+            above = parent[unit]
+            if above is None:
+                history += (5, due, unit, state)
+                due = _FLOOR_FAR
+            else:
+                history += (4, due, above, unit, state)
+                unit = above
+                due += limit[category, state]
+    if paused:
+        gc.enable()
+    escalated: Counter[str] = Counter()
+    overdue = 0
+    widths = (5, 6, 4, 4, 5, 4, 2)
+    parts = [late] + ([log] if untracked else [kept.history for kept in tickets.values()])
+    for part in parts:  # the outputs, read from the records
+        k, stop = 0, len(part)
+        while k < stop:
+            code = part[k]
+            if code == 4:
+                escalated[part[k + 2]] += 1
+            elif code == 5:
+                overdue += 1
+            k += widths[code]
+    escalations_by_level: Counter[str] = Counter()
+    for unit, count in escalated.items():
+        escalations_by_level[TICKET_LEVELS[level[unit]]] += count
+    closing = step == len(STEPS)
+    latencies = np.sort(when[closing] - base - work.arrival[request[closing]]).tolist()
+    return _outputs(len(latencies), escalations_by_level, overdue, latencies, len(step))
+
+
 # ================================================================= benchmark
 
 
@@ -646,6 +867,14 @@ def closed_loop_peer(quick: bool) -> dict[str, dict[str, object]]:
     hourly = TicketArrays(city, rule, capacity=requests)
     hourly_s, hourly_out = _timed(lambda: run_bulk(work, hourly, 60))
     queue_s, _ = _timed(lambda: (handling(work), simpy_out)[1])
+    # The floor: the least a per-ticket path in Python does on the same stream
+    # (its tables built before its timing, as the desk's; paused as the desk's play).
+    floors = floor_tables(city, rule, grids)
+    floor_s, floor_out = _timed(lambda: run_floor(work, floors, pause_gc=True), "floor")
+    untracked_s, untracked_out = _timed(
+        lambda: run_floor(work, floors, untracked=True, pause_gc=True), "floor_untracked"
+    )
+    floors_equal = simpy_out == floor_out == untracked_out
     equal = simpy_out == desk_out == calls_out == quiet_out == bulk_out == hourly_out
     steps = simpy_out.ticket_steps
     what = (
@@ -666,6 +895,14 @@ def closed_loop_peer(quick: bool) -> dict[str, dict[str, object]]:
         "desk_vs_simpy_cpu": round(_CPU["simpy"] / _CPU["desk"], 4) if equal else None,
         "bulk_vs_simpy_cpu": round(_CPU["simpy"] / _CPU["bulk"], 2) if equal else None,
         "handling_queue_s": round(queue_s, 3),
+        "floor_s": round(floor_s, 3),
+        "floor_untracked_s": round(untracked_s, 3),
+        "floor_vs_simpy_cpu": round(_CPU["simpy"] / _CPU["floor"], 4) if floors_equal else None,
+        "floor_untracked_vs_simpy": round(simpy_s / untracked_s, 3) if floors_equal else None,
+        "floor_untracked_vs_simpy_cpu": round(_CPU["simpy"] / _CPU["floor_untracked"], 4)
+        if floors_equal
+        else None,
+        "desk_over_floor_cpu": round(_CPU["desk"] / _CPU["floor"], 3),
         "desk_prepare_s": round(prepare_s, 3),
         "desk_with_prepare_vs_simpy_cpu": round(
             _CPU["simpy"] / (_CPU["desk"] + _CPU["desk_prepare"]), 4
@@ -702,6 +939,18 @@ def closed_loop_peer(quick: bool) -> dict[str, dict[str, object]]:
             f"SimPy's time over TicketArrays' (bulk path, one-day rounds, per-ticket times) "
             f"on the same work: {what}",
             higher_is_better=True,
+            **times,
+        ),
+        "floor_vs_simpy": figure(
+            simpy_s / floor_s if floors_equal else None,
+            "x",
+            DESK_TARGET,
+            "SimPy's time over the floor's (run_floor: the least a per-ticket path in Python "
+            "does per ticket-step, with a mutable record and a list history per ticket, the "
+            f"collector paused as for the desk's play; outputs equal to SimPy's) on {what}; "
+            "a reference line for desk_vs_simpy, not a ticket desk",
+            higher_is_better=True,
+            floors_equal=floors_equal,
             **times,
         ),
         "outputs_equal": {
