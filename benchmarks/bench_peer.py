@@ -69,6 +69,12 @@
       deadline checked before it fires) and one ``fire``/``score`` with those
       times.
 
+    SimPy, the desk's stream and the two floors (below) run in turn
+    ``ROUNDS`` times (once with ``--quick``); their times are the medians,
+    ``desk_vs_simpy`` and the floors' ratios the medians of each round's
+    ratio (both sides measured in the same round), and every round must give
+    the same outputs. The other paths run once.
+
     Figures: ``desk_vs_simpy`` and ``bulk_vs_simpy`` are speedups (SimPy's
     time over the path's; higher is better; targets 3 and 20),
     ``outputs_equal`` is true or false. Each figure carries the three times
@@ -93,6 +99,7 @@ import gc
 import heapq
 import itertools
 import math
+import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -129,6 +136,9 @@ STEP_SHARES = (0.05, 0.30, 0.20, 0.10, 0.20, 0.10, 0.05)
 LOAD = 0.8  # mean share of the handlers' time spent handling
 SIGMA = 0.8  # lognormal spread of service times
 MODE = "emergency"
+#: SimPy, the desk and the floor run in turn this many times (medians reported).
+ROUNDS = 3
+_ROUND_SIDES = ("simpy", "desk", "floor", "floor_untracked")
 SCORE = 5
 
 
@@ -850,15 +860,44 @@ def closed_loop_peer(quick: bool) -> dict[str, dict[str, object]]:
     grids = tuple(city.chain.units("grid"))
     work = draw(grids, tuple(rule.categories), requests, handlers)
     tables = peer_tables(city, rule, grids)
-    desk = StandaloneDesk(city, rule, situation=lambda origin: MODE)
     calls_desk = StandaloneDesk(city, rule, situation=lambda origin: MODE)
     arrays = TicketArrays(city, rule, capacity=requests)
-    simpy_s, simpy_out = _timed(lambda: run_simpy(work, tables), "simpy")
-    # The desk's lookup tables for every unit and grid, as the SimPy model's
-    # (above), before its timing (and after SimPy's, whose collector would
-    # walk them); their time is reported.
-    prepare_s, _ = _timed(lambda: _prepare(desk), "desk_prepare")
-    desk_s, desk_out = _timed(lambda: run_desk(work, desk), "desk")
+    floors = floor_tables(city, rule, grids)
+    # SimPy, the desk and the floor in turn, ROUNDS times (the load of a shared
+    # machine drifts: each round's ratios are measured minutes apart at most).
+    walls: dict[str, list[float]] = {name: [] for name in _ROUND_SIDES}
+    cpus: dict[str, list[float]] = {name: [] for name in _ROUND_SIDES}
+    found: list[tuple[Outputs, ...]] = []
+    prepare_s = 0.0
+    for _ in range(1 if quick else ROUNDS):
+        simpy_s, simpy_out = _timed(lambda: run_simpy(work, tables), "simpy")
+        # The desk's lookup tables for every unit and grid, as the SimPy model's
+        # (above), before its timing (and after SimPy's, whose collector would
+        # walk them); their time is reported.
+        desk = StandaloneDesk(city, rule, situation=lambda origin: MODE)
+        prepare_s, _ = _timed(lambda d=desk: _prepare(d), "desk_prepare")  # type: ignore[misc]
+        desk_s, desk_out = _timed(lambda d=desk: run_desk(work, d), "desk")  # type: ignore[misc]
+        del desk
+        # The floor: the least a per-ticket path in Python does on the same stream
+        # (its tables built before its timing, as the desk's; paused as the desk's play).
+        floor_s, floor_out = _timed(lambda: run_floor(work, floors, pause_gc=True), "floor")
+        untracked_s, untracked_out = _timed(
+            lambda: run_floor(work, floors, untracked=True, pause_gc=True), "floor_untracked"
+        )
+        found.append((simpy_out, desk_out, floor_out, untracked_out))
+        for name, wall in zip(_ROUND_SIDES, (simpy_s, desk_s, floor_s, untracked_s), strict=True):
+            walls[name].append(wall)
+            cpus[name].append(_CPU[name])
+    simpy_s, desk_s, floor_s, untracked_s = (statistics.median(walls[n]) for n in _ROUND_SIDES)
+    for name in _ROUND_SIDES:
+        _CPU[name] = statistics.median(cpus[name])
+    simpy_out, desk_out, floor_out, untracked_out = found[0]
+    same_rounds = all(outs == found[0] for outs in found)
+
+    def ratio(side: str, clock: dict[str, list[float]]) -> float:
+        """The median over the rounds of SimPy's time over ``side``'s in the same round."""
+        return statistics.median(s / t for s, t in zip(clock["simpy"], clock[side], strict=True))
+
     calls_s, calls_out = _timed(lambda: run_desk_calls(work, calls_desk), "desk_calls")
     # The desk pauses the cyclic collector during a stream (as the engine does
     # for bulk commands); SimPy with the collector paused too, for comparison.
@@ -867,15 +906,9 @@ def closed_loop_peer(quick: bool) -> dict[str, dict[str, object]]:
     hourly = TicketArrays(city, rule, capacity=requests)
     hourly_s, hourly_out = _timed(lambda: run_bulk(work, hourly, 60))
     queue_s, _ = _timed(lambda: (handling(work), simpy_out)[1])
-    # The floor: the least a per-ticket path in Python does on the same stream
-    # (its tables built before its timing, as the desk's; paused as the desk's play).
-    floors = floor_tables(city, rule, grids)
-    floor_s, floor_out = _timed(lambda: run_floor(work, floors, pause_gc=True), "floor")
-    untracked_s, untracked_out = _timed(
-        lambda: run_floor(work, floors, untracked=True, pause_gc=True), "floor_untracked"
-    )
-    floors_equal = simpy_out == floor_out == untracked_out
-    equal = simpy_out == desk_out == calls_out == quiet_out == bulk_out == hourly_out
+    floors_equal = same_rounds and simpy_out == floor_out == untracked_out
+    equal = same_rounds and simpy_out == desk_out == calls_out == quiet_out == bulk_out
+    equal = equal and bulk_out == hourly_out
     steps = simpy_out.ticket_steps
     what = (
         f"{requests:,} requests x 8 steps, {handlers} handlers, 14 days (Jiamusi, emergency "
@@ -892,17 +925,23 @@ def closed_loop_peer(quick: bool) -> dict[str, dict[str, object]]:
         "bulk_hourly_rounds_s": round(hourly_s, 3),
         "bulk_hourly_rounds_vs_simpy": round(simpy_s / hourly_s, 2) if equal else None,
         "cpu_s": {name: round(seconds, 3) for name, seconds in _CPU.items() if name},
-        "desk_vs_simpy_cpu": round(_CPU["simpy"] / _CPU["desk"], 4) if equal else None,
+        "desk_vs_simpy_cpu": round(ratio("desk", cpus), 4) if equal else None,
         "bulk_vs_simpy_cpu": round(_CPU["simpy"] / _CPU["bulk"], 2) if equal else None,
         "handling_queue_s": round(queue_s, 3),
         "floor_s": round(floor_s, 3),
         "floor_untracked_s": round(untracked_s, 3),
-        "floor_vs_simpy_cpu": round(_CPU["simpy"] / _CPU["floor"], 4) if floors_equal else None,
-        "floor_untracked_vs_simpy": round(simpy_s / untracked_s, 3) if floors_equal else None,
-        "floor_untracked_vs_simpy_cpu": round(_CPU["simpy"] / _CPU["floor_untracked"], 4)
+        "floor_vs_simpy_cpu": round(ratio("floor", cpus), 4) if floors_equal else None,
+        "floor_untracked_vs_simpy": round(ratio("floor_untracked", walls), 3)
+        if floors_equal
+        else None,
+        "floor_untracked_vs_simpy_cpu": round(ratio("floor_untracked", cpus), 4)
         if floors_equal
         else None,
         "desk_over_floor_cpu": round(_CPU["desk"] / _CPU["floor"], 3),
+        "rounds": {
+            "wall_s": {name: [round(t, 3) for t in walls[name]] for name in _ROUND_SIDES},
+            "cpu_s": {name: [round(t, 3) for t in cpus[name]] for name in _ROUND_SIDES},
+        },
         "desk_prepare_s": round(prepare_s, 3),
         "desk_with_prepare_vs_simpy_cpu": round(
             _CPU["simpy"] / (_CPU["desk"] + _CPU["desk_prepare"]), 4
@@ -924,7 +963,7 @@ def closed_loop_peer(quick: bool) -> dict[str, dict[str, object]]:
     }
     return {
         "desk_vs_simpy": figure(
-            simpy_s / desk_s if equal else None,
+            ratio("desk", walls) if equal else None,
             "x",
             DESK_TARGET,
             f"SimPy's time over TicketDesk's (per-ticket path, the stream in one "
@@ -942,7 +981,7 @@ def closed_loop_peer(quick: bool) -> dict[str, dict[str, object]]:
             **times,
         ),
         "floor_vs_simpy": figure(
-            simpy_s / floor_s if floors_equal else None,
+            ratio("floor", walls) if floors_equal else None,
             "x",
             DESK_TARGET,
             "SimPy's time over the floor's (run_floor: the least a per-ticket path in Python "
