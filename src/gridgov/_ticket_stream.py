@@ -7,8 +7,10 @@ every change is recorded; what a stream saves is the cost around a step:
 tickets are taken run by run with their fields in local variables, times
 stay microseconds since 1970, each change is kept as a compact record
 (strings and numbers, made into a :class:`~gridgov.tickets.TicketChange`
-only when read), and the cyclic garbage collector waits until the stream is
-done. Anything but the common steps goes through the desk's planners, so the
+only when read) in one log the stream's tickets share while a ticket's
+records follow one another there (no list per ticket for the cyclic garbage
+collector to walk), and, when the caller asks, the collector waits until
+the stream is done. Anything but the common steps goes through the desk's planners, so the
 rules live in one place: the planners; a hypothesis test checks that a
 stream gives the same desk and changes as one call per step.
 
