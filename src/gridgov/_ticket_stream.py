@@ -24,7 +24,7 @@ import contextlib
 import heapq
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, tzinfo
-from itertools import repeat
+from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -297,81 +297,52 @@ def _times(at: Sequence[int | datetime], micros: Callable[[datetime], int]) -> S
 
 
 def _loop(stream: _Stream, steps: Iterator[Step]) -> None:
-    """Every step of the stream, in one loop: the ticket in hand's fields in local
-    variables while its steps follow one another (a run), each step one lookup of
-    what it does (:meth:`Tables.rows`) in the mode asked once per run; an opening
-    at a grid decided in place; anything else through the planners."""
-    desk, tables, tz, out, log = stream.desk, stream.tables, stream.tz, stream.out, stream.log
-    records, touched, rows_of = desk._tickets, stream.touched.append, tables._rows
+    """Every step of the stream: openings here, each run of a ticket's steps in :func:`_run`."""
+    records, touched = stream.desk._tickets, stream.touched.append
+    pending = next(steps, None)
+    while pending is not None:
+        now, tid, trigger, given = pending
+        live = records.get(tid)
+        if live is None:
+            live = _open(stream, tid, trigger, now, given)
+            pending = next(steps, None)
+            if live is None:
+                continue
+            touched(live)
+            if pending is None or pending[1] != tid:
+                continue
+            asked = live.mode  # the situation was just asked
+        else:
+            touched(live)
+            # No zone or mode changes during a stream: the situation is asked
+            # once per run of a ticket's steps.
+            asked = stream.desk._mode(live.compound or live.origin)
+        pending = _run(stream, live, pending, steps, asked)
+
+
+def _run(
+    stream: _Stream, live: Live, first: Step, steps: Iterator[Step], asked: str
+) -> Step | None:
+    """The steps of ``live`` from ``first`` on while they are its own, its fields in local
+    variables, each step one lookup of what it does (:meth:`Tables.rows`) in the mode
+    ``asked``; returns the next ticket's first step (None: the stream is done)."""
     plain, classify, feed_back, scored = _PLAIN, _CLASSIFY, _FEED_BACK, _SCORED  # local: faster
-    low_score, routes, downs = desk._rule.low_score, tables.routes, tables.routes_down
-    grids, categories = tables.grids, desk._rule.categories
-    new_live, nobody = stream.kit.new_live, stream.kit.nobody
-    live: Live = None
-    tid: Any = None
-    state = unit = mode = asked = category = ""
-    due = updated = start = 0
-    breached = had = False
-    ltz = tz
-    history: list[Any] = log
-    note = log.extend
-    row: dict[Any, Entry] = {}
+    tables, tz, out, low_score = stream.tables, stream.tz, stream.out, stream.desk.rule.low_score
+    tid, category, log = live.id, live.category, stream.log
+    # The ticket's records go on in the log while they end it, else to its own list.
+    history = log if live._log is log and live._stop == len(log) else live.history
+    state, unit, mode, updated, breached = (
+        live.state, live.unit, live.mode, live.updated_us, live.breached
+    )  # fmt: skip
+    due = _NO_DUE if live.due_us is None else live.due_us
+    # Whether the stream counts the ticket as timed (settled when the run ends).
+    had, ltz = due < _FAR, live.tz
+    note, start, routes, downs = history.extend, len(history), tables.routes, tables.routes_down
+    row = tables.rows(category, asked)[state]
     try:
-        for now, t, trigger, given in steps:
-            if t is not tid and t != tid:  # another ticket: hand this one back, take that one
-                if live is not None:
-                    _put_back(stream, live, history, start, state, unit, due, mode, updated,
-                              breached, ltz, had)  # fmt: skip
-                    live = None
-                tid = t
-                found = records.get(t)
-                if found is None:
-                    where: Any = None
-                    kind: Any = None
-                    if given is not None and len(given) == 2:
-                        where, kind = given.get("where"), given.get("category")
-                    if trigger != "open" or where not in grids or kind not in categories:
-                        _slow(stream, t, trigger, now, given)
-                        tid = None
-                        continue
-                    # An opening at a grid, decided in place (as plan_open would).
-                    category = kind
-                    mode = asked = desk._mode(where)
-                    limit = tables.limits(category, mode)["accepted"]
-                    due = _NO_DUE if limit is None else now + limit
-                    live = new_live()
-                    live.id, live.category, live.origin = t, category, where
-                    live.compound = live.handler = live.score = live._view = live._hist = None
-                    live.opened_us, live.private, live.tz = now, nobody, tz
-                    live.low_scores = live.escalations = live.reopens = 0
-                    live.summary = live.result = ""
-                    live._log = log
-                    live._start = live._stop = start = len(log)
-                    log += (OPENED, "ticket.opened", t, where, now, tz, category, mode,
-                            None if limit is None else due)  # fmt: skip
-                    records[t] = live
-                    touched(live)
-                    state, unit, updated, ltz = "accepted", where, now, tz
-                    breached = had = False
-                    history, note = log, log.extend
-                    found_rows = rows_of.get((category, asked))
-                    row = (found_rows or tables.rows(category, asked))["accepted"]
-                    continue
-                live = found
-                touched(live)
-                # No zone or mode changes during a stream: the situation is asked
-                # once per run of a ticket's steps.
-                asked = desk._mode(live.compound or live.origin)
-                category = live.category
-                state, unit, mode, updated, breached, ltz = (
-                    live.state, live.unit, live.mode, live.updated_us, live.breached, live.tz
-                )  # fmt: skip
-                due = _NO_DUE if live.due_us is None else live.due_us
-                had = due < _FAR  # counted as timed (settled when the run ends)
-                # The ticket's records go on in the log while they end it, else to its list.
-                history = log if live._log is log and live._stop == len(log) else live.history
-                note, start = history.extend, len(history)
-                row = tables.rows(category, asked)[state]
+        for now, t, trigger, given in chain((first,), steps):
+            if t is not tid and t != tid:
+                return (now, t, trigger, given)
             if due <= now:
                 stream.timed += 1 - had
                 unit, due, mode, updated = _climb(
@@ -419,38 +390,16 @@ def _loop(stream: _Stream, steps: Iterator[Step]) -> None:
                 summary = f"{live.summary} -> {live.result}" if live.result else live.summary
                 note((PUBLISHED, "ticket.step", tid, unit, now, tz, state, new, on_time, summary))
                 note((asked, due))
-            state, updated, breached = new, now, False
-            mode = asked
-            ltz = tz
+            state, updated, breached, mode, ltz = new, now, False, asked, tz
     finally:
-        if live is not None:
-            _put_back(stream, live, history, start, state, unit, due, mode, updated, breached,
-                      ltz, had)  # fmt: skip
-
-
-def _put_back(
-    stream: _Stream,
-    live: Live,
-    history: list[Any],
-    start: int,
-    state: str,
-    unit: str,
-    due: int,
-    mode: str,
-    updated: int,
-    breached: bool,
-    tz: tzinfo,
-    had: bool,
-) -> None:
-    """The end of a run: its records a part of the stream's, the ticket's fields back
-    in its record, the timed count and the stream's latest time settled."""
-    _part(stream.out, history, start, len(history))
-    if history is stream.log:
-        live._stop = len(history)
-    stream.timed += (due < _FAR) - had
-    _hand_back(live, state, unit, due, mode, updated, breached, tz)
-    if updated > stream.latest:
-        stream.latest = updated
+        _part(out, history, start, len(history))
+        if history is log:
+            live._stop = len(log)
+        stream.timed += (due < _FAR) - had
+        _hand_back(live, state, unit, due, mode, updated, breached, ltz)
+        if updated > stream.latest:
+            stream.latest = updated
+    return None
 
 
 def _detour(
@@ -546,6 +495,45 @@ def _climb(
             live.escalations += 1
     live.updated_us = when
     return unit, due, asked, when
+
+
+def _open(
+    stream: _Stream, tid: str, trigger: str, now: int, given: Mapping[str, Any] | None
+) -> Live | None:
+    """An opening at a grid decided in place (its record), else through the planner (None)."""
+    desk, tz = stream.desk, stream.tz
+    where = category = None
+    if given is not None and len(given) == 2:
+        where, category = given.get("where"), given.get("category")
+    if (
+        trigger != "open"
+        or where not in stream.tables.grids
+        or category not in desk.rule.categories
+    ):
+        _slow(stream, tid, trigger, now, given)
+        return None
+    mode = desk._mode(where)
+    limit = desk._limit_us(category, mode, "accepted")  # type: ignore[arg-type]
+    due = None if limit is None else now + limit
+    live = stream.kit.new_live()
+    live.id, live.category, live.origin, live.unit = tid, category, where, where
+    live.compound = live.handler = live.score = None
+    live.state, live.mode, live.opened_us, live.updated_us = "accepted", mode, now, now
+    live.due_us, live.tz, live.breached, live.private = due, tz, False, stream.kit.nobody
+    live.low_scores = live.escalations = live.reopens = 0
+    live.summary = live.result = ""
+    live._view = live._hist = None
+    log = live._log = stream.log
+    live._start = start = len(log)
+    log += (OPENED, "ticket.opened", tid, where, now, tz, category, mode, due)
+    live._stop = start + 9
+    desk._tickets[tid] = live
+    _part(stream.out, log, start, start + 9)
+    if due is not None:
+        stream.timed += 1
+    if now > stream.latest:
+        stream.latest = now
+    return live
 
 
 def _breaches(
