@@ -84,8 +84,11 @@ def test_the_batch_apply_gives_the_state_one_event_at_a_time_gives(
         one_by_one.apply(event)
     batched = EngineState(CITY, engine.rules)
     batched.apply_all(list(kernel.journal))
+    columns = EngineState(CITY, engine.rules)
+    columns.apply_all(kernel.journal.replay(0))  # the memory journal's columns
     assert one_by_one.snapshot() == kernel.state.snapshot()
     assert batched.snapshot() == kernel.state.snapshot()
+    assert columns.snapshot() == kernel.state.snapshot()
 
 
 @given(st.lists(step, max_size=6), st.sampled_from(COMPOUNDS), st.booleans())

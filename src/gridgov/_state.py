@@ -26,6 +26,7 @@ from typing import Any
 from gridgov.alerts import ALERT_EVENTS, AlertBook
 from gridgov.city import City
 from gridgov.errors import JournalError, UnknownUnitError
+from gridgov.journal import Events
 from gridgov.measures import ALERT_DUE, MEASURE_EVENTS, Deadline, Measures
 from gridgov.records import EventLike
 from gridgov.rules import Rules
@@ -142,6 +143,8 @@ class EngineState:
         Raises:
             as :meth:`apply`.
         """
+        if isinstance(events, Events):
+            return self._apply_events(events)
         reducers = self._reducers.get
         roster = self.roster
         assign, release = roster._assign_to, roster._release
@@ -191,6 +194,53 @@ class EngineState:
             self.commands = commands
             self.last_time = last_time
         return count
+
+    def _apply_events(self, events: Events) -> int:
+        """:meth:`apply_all` on events kept column by column (a command's, or a
+        memory journal's): the same loop, read from the columns, with an
+        :class:`~gridgov.journal.Event` made only for the reducers that read one."""
+        reducers = self._reducers.get
+        roster = self.roster
+        assign, release = roster._assign_to, roster._release
+        command = self._command
+        commands = self.commands
+        last_time = self.last_time
+        first = events.first
+        times, kinds, _, names = events._columns[:4]
+        datas = events._columns[8]
+        index = 0
+        try:
+            for index, (when, kind, name, data) in enumerate(
+                zip(times, kinds, names, datas, strict=True)
+            ):
+                if name != command:
+                    command = name
+                    number = command_number(name)
+                    if number is not None and number > commands:
+                        commands = number
+                # A command's events mostly share one time object: compared once.
+                if when is not last_time and (last_time is None or when > last_time):
+                    last_time = when
+                if kind == "post.assigned":
+                    assign(data["person"], data["post"], data["role"], data["level"], when)
+                elif kind == "post.released":
+                    release(data["person"], data["post"], when)
+                else:
+                    reducer = reducers(kind)
+                    if reducer is not None:
+                        event = events._event(index)
+                        reducer(event)
+                        if kind == "post.opened":
+                            self._task_number(event)
+        except KeyError:
+            raise UnknownUnitError(
+                events._columns[2][index], f"unit (event {first + index}) named"
+            ) from None
+        finally:
+            self._command = command
+            self.commands = commands
+            self.last_time = last_time
+        return len(events)
 
     def _task_number(self, event: EventLike) -> None:
         community, sep, number_text = str(event.data["post"]).partition("/task/")

@@ -112,18 +112,11 @@ _new_object = object.__new__
 _POST_FIELDS = tuple(StaffPost.__dict__[a.name].__set__ for a in attrs.fields(StaffPost))
 
 
-def _staff_post(id: str, role: str, unit: str, community: str, capacity: int) -> StaffPost:
-    """``StaffPost(...)`` as the reducer makes it: its fields set directly (the only check,
-    ``capacity >= 1``, made here), in half the time of the class's own ``__init__``."""
-    if capacity < 1:
-        raise ValueError(f"'capacity' must be >= 1: {capacity}")
+def _post_of(row: PostRow) -> StaffPost:
+    """The :class:`StaffPost` of a row the roster keeps (checked when it was kept)."""
     post = _new_object(StaffPost)
-    set_id, set_role, set_unit, set_community, set_capacity = _POST_FIELDS
-    set_id(post, id)
-    set_role(post, role)
-    set_unit(post, unit)
-    set_community(post, community)
-    set_capacity(post, capacity)
+    for set_field, value in zip(_POST_FIELDS, row, strict=True):
+        set_field(post, value)
     return post
 
 
@@ -339,7 +332,7 @@ class _Groups(Generic[_K]):
         self._code = code
         self._name = name
         self._ids = ids
-        self._made: dict[_K, tuple[str, ...]] = {}
+        self._made: dict[int, tuple[str, ...]] = {}
         # (group, rank) as one int, sorted, then split back.
         count = max(len(rank_to_person), 1)
         keys, ranks = np.divmod(np.sort(keys * count + ranks), count)
@@ -359,16 +352,28 @@ class _Groups(Generic[_K]):
 
     def get(self, key: _K, default: tuple[str, ...] = ()) -> tuple[str, ...]:
         """The people of group ``key`` in rank order (``default`` if it has none)."""
-        got = self._made.get(key)
+        code = self._code(key)
+        place = None if code is None else self._index.get(code)
+        if place is None:
+            return default
+        # Kept by the group's place (an int): the cache holds no key object the
+        # collector tracks (a key names a PersonKind, an instance of a class).
+        got = self._made.get(place)
         if got is None:
-            code = self._code(key)
-            place = None if code is None else self._index.get(code)
-            if place is None:
-                return default
             starts = self._starts
             members = self._members[starts[place] : starts[place + 1]].tolist()
-            got = self._made[key] = tuple(map(self._ids.__getitem__, members))
+            got = self._made[place] = tuple(map(self._ids.__getitem__, members))
         return got
+
+    def positions(self, key: _K) -> np.ndarray | None:
+        """The city's indices of the people of group ``key`` in rank order (a view;
+        None if it has none): to join several groups without making each one."""
+        code = self._code(key)
+        place = None if code is None else self._index.get(code)
+        if place is None:
+            return None
+        starts = self._starts
+        return self._members[starts[place] : starts[place + 1]]  # type: ignore[no-any-return]
 
 
 def _unit_tables(
@@ -481,11 +486,17 @@ class Pools:
         self._everyone: _Groups[PersonKind] = _Groups(
             kinds, rank_of, kind_code.get, kind_names.__getitem__, person_at, pid
         )
-        self._street_order: dict[str, list[str]] = {}
-        self._cache: dict[tuple[str, str, PersonKind], tuple[str, ...]] = {}
+        self._ids = pid
+        self._caches()
+
+    def _caches(self) -> None:
+        # What is kept once asked for: no key or value the collector keeps
+        # tracking (strings, ints, tuples of them; a kind by its value).
+        self._cache: dict[tuple[str, str, str], tuple[str, ...]] = {}
         self._workers: dict[str, tuple[str, ...]] = {}
         self._front_line: dict[str, PostRow | None] = {}
-        self._required: dict[tuple[str, str], tuple[StaffingRule, list[PostRow]]] = {}
+        self._required: dict[tuple[str, str], tuple[PostRow, ...]] = {}
+        self._required_rule: StaffingRule | None = None
 
     @property
     def city(self) -> City:
@@ -524,7 +535,7 @@ class Pools:
 
     def _pool(
         self, level: str, community: str, kind: PersonKind
-    ) -> tuple[tuple[str, str, PersonKind], tuple[str, ...]]:
+    ) -> tuple[tuple[str, str, str], tuple[str, ...]]:
         """A pool's key (one per street or district where the level is shared) and its
         people nearest first (built once, then kept)."""
         key = (
@@ -532,21 +543,23 @@ class Pools:
             community
             if level in ("community", "big_party_committee", "street")
             else self.anchor(level, community),
-            kind,
+            kind._value_,
         )
         got = self._cache.get(key)
         if got is None:
-            got = tuple(self._build(level, community, kind))
-            self._cache[key] = got
+            got = self._cache[key] = self._build(level, community, kind)
         return key, got
 
-    def required(self, compound: str, zone: str, rule: StaffingRule) -> list[PostRow]:
-        """:func:`required_posts` as rows (kept once asked for, per rules)."""
+    def required(self, compound: str, zone: str, rule: StaffingRule) -> tuple[PostRow, ...]:
+        """:func:`required_posts` as rows (kept once asked for, for the rules last asked with)."""
+        if rule is not self._required_rule:
+            self._required.clear()
+            self._required_rule = rule
         key = (compound, zone)
         got = self._required.get(key)
-        if got is None or got[0] is not rule:
-            got = self._required[key] = (rule, _required_rows(self._city, compound, zone, rule))
-        return got[1]
+        if got is None:
+            got = self._required[key] = tuple(_required_rows(self._city, compound, zone, rule))
+        return got
 
     def front_line_post(self, grid: str) -> PostRow | None:
         """The front-line post of ``grid`` (None: the grid has no workers)."""
@@ -571,15 +584,16 @@ class Pools:
             self._workers[grid] = got
         return got
 
-    def _build(self, level: str, community: str, kind: PersonKind) -> list[str]:
+    def _build(self, level: str, community: str, kind: PersonKind) -> tuple[str, ...]:
         chain = self.city.chain
         if level == "community":
-            return list(self._local.get((community, kind), ()))
+            return self._local.get((community, kind), ())
         if level == "big_party_committee":
             out: list[str] = []
             for org in self.city.big_party_committee(community).members:
                 out.extend(self._employed.get((org, kind), ()))
-            return sorted(set(out), key=self.rank)
+            return tuple(sorted(set(out), key=self.rank))
+        parts: list[np.ndarray | None]
         if level == "street":
             street = chain.street_of(community)
             order = chain.children(street, Level.COMMUNITY)
@@ -589,26 +603,35 @@ class Pools:
             near = sorted(
                 (c for c in order if c != community), key=lambda c: (abs(position[c] - here), c)
             )
-            out = []
-            for other in near:
-                out.extend(self._local.get((other, kind), ()))
-            out.extend(self._offices.get((street, kind), ()))
-            return out
-        if level == "district":
+            local = self._local.positions
+            parts = [local((other, kind)) for other in near]
+            parts.append(self._offices.positions((street, kind)))
+        elif level == "district":
             district = chain.district_of(community)
-            out = list(self._district.get((district, kind), ()))
-            for street in chain.children(district, Level.STREET):
-                out.extend(self._offices.get((street, kind), ()))
-            out.extend(self._offices.get((district, kind), ()))
-            return out
-        if level == "city":
-            return [*self._everyone.get(kind, ()), *self._offices.get((chain.city, kind), ())]
-        raise NotFoundError(
-            str(level),
-            "pool level;",
-            message=f"unknown pool level {level!r} (expected community, big_party_committee, "
-            "street, district or city)",
-        )
+            offices = self._offices.positions
+            parts = [self._district.positions((district, kind))]
+            parts += [offices((street, kind)) for street in chain.children(district, Level.STREET)]
+            parts.append(offices((district, kind)))
+        elif level == "city":
+            parts = [self._everyone.positions(kind), self._offices.positions((chain.city, kind))]
+        else:
+            raise NotFoundError(
+                str(level),
+                "pool level;",
+                message=f"unknown pool level {level!r} (expected community, "
+                "big_party_committee, street, district or city)",
+            )
+        return self._joined([p for p in parts if p is not None])
+
+    def _joined(self, parts: list[np.ndarray]) -> tuple[str, ...]:
+        """The ids of the people of ``parts`` (index arrays), in order: one list of
+        ints from numpy, one id lookup each, no tuple per group on the way."""
+        import numpy as np  # lazily: importing gridgov does not load numpy
+
+        if not parts:
+            return ()
+        joined = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return tuple(map(self._ids.__getitem__, joined.tolist()))
 
 
 # ---------------------------------------------------------------- roster
@@ -650,6 +673,31 @@ class _Assignments(Mapping[str, tuple[Assignment, datetime]]):
         return f"{type(self).__name__}({dict(self)!r})"
 
 
+class _Posts(Mapping[str, StaffPost]):
+    """The roster's open posts, read-only: each a :class:`StaffPost` made when read
+    (the roster keeps them as rows)."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: Mapping[str, PostRow]) -> None:
+        self._rows = rows
+
+    def __getitem__(self, post: str) -> StaffPost:
+        return _post_of(self._rows[post])
+
+    def __contains__(self, post: object) -> bool:
+        return post in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict(self)!r})"
+
+
 class Roster:
     """Who holds which emergency post now: the staffing state the engine keeps.
 
@@ -661,7 +709,10 @@ class Roster:
     def __init__(self, city: City) -> None:
         self._city = city
         self._people = city.people
-        self._posts: dict[str, StaffPost] = {}
+        # Open posts as rows (id, role, unit, community, capacity): tuples of
+        # strings and an int, which the collector stops tracking (a StaffPost is
+        # made when one is read, see :attr:`posts`).
+        self._posts: dict[str, PostRow] = {}
         self._holders: dict[str, tuple[str, ...]] = {}
         # Each busy person's post, role, level and since when, one dict per
         # field: dicts of strings and times, which the collector does not
@@ -678,7 +729,7 @@ class Roster:
         self._unavailable: frozenset[str] = frozenset()
         self._by_kind: dict[PersonKind, list[str]] | None = None
         self._views = (
-            MappingProxyType(self._posts),
+            _Posts(self._posts),
             MappingProxyType(self._holders),
             _Assignments(self._assignment, self._roles, self._levels, self._since),
             MappingProxyType(self._back_since),
@@ -745,12 +796,12 @@ class Roster:
 
     def missing(self, post: str) -> int:
         """Empty seats of ``post``."""
-        return self._posts[post].capacity - len(self._holders.get(post, ()))
+        return self._posts[post][4] - len(self._holders.get(post, ()))
 
     def snapshot(self) -> dict[str, Any]:
         """The roster, comparable with ``==`` (for replay checks)."""
         return {
-            "posts": dict(self._posts),
+            "posts": dict(self._views[0]),
             "holders": {k: list(v) for k, v in self._holders.items() if v},
             "assignment": dict(self._views[2]),
             "back_since": dict(self._back_since),
@@ -783,11 +834,12 @@ class Roster:
             self._holders.pop(post_id, None)
             self._shortfalls.pop(post_id, None)
         elif kind == "post.opened":
-            post = _staff_post(
-                data["post"], data["role"], event.unit, data["community"], int(data["capacity"])
-            )
-            self._posts[post.id] = post
-            self._holders.setdefault(post.id, ())
+            post_id = data["post"]
+            capacity = int(data["capacity"])
+            if capacity < 1:
+                raise ValueError(f"'capacity' must be >= 1: {capacity}")
+            self._posts[post_id] = (post_id, data["role"], event.unit, data["community"], capacity)
+            self._holders.setdefault(post_id, ())
         elif kind == "front_line.changed":
             hot = self._hot
             for grid, step in data["grids"].items():
@@ -831,7 +883,7 @@ class Roster:
         for release in plan.releases:
             self._release(release.person, release.post, when)
         for post in plan.opened:
-            self._posts[post.id] = post
+            self._posts[post.id] = _row_of(post)
             self._holders.setdefault(post.id, ())
         for grid, step in plan.hot:
             self._hot[grid] += step
@@ -899,9 +951,7 @@ class Roster:
     def _dump(self) -> dict[str, Any]:
         """The roster as JSON-ready data."""
         return {
-            "posts": [
-                [p.id, p.role, p.unit, p.community, p.capacity] for p in self._posts.values()
-            ],
+            "posts": [list(row) for row in self._posts.values()],
             "holders": {k: list(v) for k, v in self._holders.items()},
             "assignment": {
                 person: [
@@ -930,8 +980,8 @@ class Roster:
         """
         people = self._city.people
         for pid, role, unit, community, capacity in data["posts"]:
-            self._posts[str(pid)] = StaffPost(
-                str(pid), str(role), str(unit), str(community), _count(capacity)
+            self._posts[str(pid)] = _row_of(
+                StaffPost(str(pid), str(role), str(unit), str(community), _count(capacity))
             )
         for post, persons in data["holders"].items():
             self._holders[str(post)] = tuple(str(p) for p in persons)
@@ -1039,7 +1089,7 @@ class _Draft:
         self.fill_counts: Counter[str] = Counter()
         self.shortfalls: dict[str, Shortfall] = {}
         self.reinforcements: dict[tuple[str, str, str, str, str], list[int]] = {}
-        self.cursors: dict[tuple[str, str, PersonKind], int] = {}
+        self.cursors: dict[tuple[str, str, str], int] = {}
         #: The most people each employer may give (by the rules' share).
         self.caps: dict[str, int] = {}
         #: Change in the number of front-line compounds per grid, sorted by grid.
@@ -1075,8 +1125,7 @@ class _Draft:
             return row
         if post_id in self.closed:
             return None
-        post = self.roster._posts.get(post_id)
-        return None if post is None else _row_of(post)
+        return self.roster._posts.get(post_id)
 
     def assignments(self) -> Iterator[tuple[str, str, str, str]]:
         """(person, post, role, level) of each assignment, in order."""
@@ -1233,7 +1282,7 @@ def _repost(
     to_fill: list[str] = []
     for post_id, post in after.items():
         current = posts.get(post_id)
-        if current is not None and _row_of(current) == post:
+        if current is not None and current == post:
             continue
         draft.opened[post_id] = post
         holders = roster._holders.get(post_id, ())
@@ -1468,13 +1517,13 @@ def _rows(
     """The records of a plan's parts, one at a time (see :func:`staffing_records`)."""
     posts = roster._posts
     for post_id in closed:
-        post = posts[post_id]
-        data: dict[str, Any] = {"post": post_id, "role": post.role}
-        yield (when, "post.closed", post.unit, f"{post.role} no longer needed", None, None, data)
+        _, role, unit, _, _ = posts[post_id]
+        data: dict[str, Any] = {"post": post_id, "role": role}
+        yield (when, "post.closed", unit, f"{role} no longer needed", None, None, data)
     for person, post_id, reason in releases:
-        post = posts[post_id]
-        data = {"person": person, "post": post_id, "role": post.role}
-        yield (when, "post.released", post.unit, reason, None, None, data)
+        _, role, unit, _, _ = posts[post_id]
+        data = {"person": person, "post": post_id, "role": role}
+        yield (when, "post.released", unit, reason, None, None, data)
     new_units: dict[str, str] = {}
     for post_id, role, unit, community, capacity in opened:
         new_units[post_id] = unit
@@ -1504,7 +1553,7 @@ def _rows(
             at = new_units.get(post_id)
             if at is None:
                 serving = posts.get(post_id)
-                at = serving.unit if serving is not None else post_id
+                at = serving[2] if serving is not None else post_id
             units[post_id] = at
         said = causes.get((role, level))
         if said is None:
