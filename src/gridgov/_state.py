@@ -19,6 +19,7 @@ form). Nothing in a snapshot is ever executed.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -197,50 +198,71 @@ class EngineState:
 
     def _apply_events(self, events: Events) -> int:
         """:meth:`apply_all` on events kept column by column (a command's, or a
-        memory journal's): the same loop, read from the columns, with an
-        :class:`~gridgov.journal.Event` made only for the reducers that read one."""
+        memory journal's), a run of events of one type at a time.
+
+        A run of ``post.assigned`` events (sealing the urban area records
+        forty thousand in a row) goes to the roster at once
+        (:meth:`Roster._assign_all <gridgov.staffing.Roster._assign_all>`,
+        which changes nothing when an event of the run does not fit: the run
+        is then applied one event at a time, which raises at that event as
+        :meth:`apply` would); ``post.released`` events go to the roster's
+        reducer for them; the other reducers get an
+        :class:`~gridgov.journal.Event` each. The counters (command number,
+        latest time) are read from the columns of the events applied.
+        """
+        columns = events._columns
+        times, kinds, units, names = columns[0], columns[1], columns[2], columns[3]
+        datas = columns[8]
         reducers = self._reducers.get
         roster = self.roster
         assign, release = roster._assign_to, roster._release
-        command = self._command
-        commands = self.commands
-        last_time = self.last_time
-        first = events.first
-        times, kinds, _, names = events._columns[:4]
-        datas = events._columns[8]
-        index = 0
+        index = start = 0
+        applied = False
         try:
-            for index, (when, kind, name, data) in enumerate(
-                zip(times, kinds, names, datas, strict=True)
-            ):
-                if name != command:
-                    command = name
-                    number = command_number(name)
-                    if number is not None and number > commands:
-                        commands = number
-                # A command's events mostly share one time object: compared once.
-                if when is not last_time and (last_time is None or when > last_time):
-                    last_time = when
+            for kind, run in itertools.groupby(kinds):
+                stop = start + len(list(run))
                 if kind == "post.assigned":
-                    assign(data["person"], data["post"], data["role"], data["level"], when)
+                    if not roster._assign_all(datas[start:stop], times[start:stop]):
+                        for index in range(start, stop):
+                            data = datas[index]
+                            person, post = data["person"], data["post"]
+                            assign(person, post, data["role"], data["level"], times[index])
                 elif kind == "post.released":
-                    release(data["person"], data["post"], when)
+                    for index in range(start, stop):
+                        data = datas[index]
+                        release(data["person"], data["post"], times[index])
                 else:
                     reducer = reducers(kind)
                     if reducer is not None:
-                        event = events._event(index)
-                        reducer(event)
-                        if kind == "post.opened":
-                            self._task_number(event)
+                        for index in range(start, stop):
+                            event = events._event(index)
+                            reducer(event)
+                            if kind == "post.opened":
+                                self._task_number(event)
+                start = index = stop
+            applied = True
         except KeyError:
-            raise UnknownUnitError(
-                events._columns[2][index], f"unit (event {first + index}) named"
-            ) from None
+            seq = events.first + index
+            raise UnknownUnitError(units[index], f"unit (event {seq}) named") from None
         finally:
-            self._command = command
-            self.commands = commands
-            self.last_time = last_time
-        return len(events)
+            # The counters of the events applied (and of the one that raised).
+            self._counted(names, times, len(kinds) if applied else index + 1)
+        return len(kinds)
+
+    def _counted(self, names: list[str], times: list[datetime], end: int) -> None:
+        """Move the counters past the first ``end`` events of these columns."""
+        if end <= 0:
+            return
+        if end < len(names):
+            names, times = names[:end], times[:end]
+        for name in set(names):
+            number = command_number(name)
+            if number is not None and number > self.commands:
+                self.commands = number
+        self._command = names[-1]
+        latest = max(times)
+        if self.last_time is None or latest > self.last_time:
+            self.last_time = latest
 
     def _task_number(self, event: EventLike) -> None:
         community, sep, number_text = str(event.data["post"]).partition("/task/")

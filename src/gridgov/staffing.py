@@ -639,26 +639,16 @@ class Pools:
 
 class _Assignments(Mapping[str, tuple[Assignment, datetime]]):
     """The roster's assignments, read-only: each busy person's :class:`Assignment`
-    and since when, made when read (the roster keeps one dict per field)."""
+    and since when, made when read (the roster keeps a tuple of plain values)."""
 
-    __slots__ = ("_levels", "_raw", "_roles", "_since")
+    __slots__ = ("_raw",)
 
-    def __init__(
-        self,
-        posts: Mapping[str, str],
-        roles: Mapping[str, str],
-        levels: Mapping[str, str],
-        since: Mapping[str, datetime],
-    ) -> None:
-        self._raw = posts
-        self._roles = roles
-        self._levels = levels
-        self._since = since
+    def __init__(self, raw: Mapping[str, tuple[str, str, str, datetime]]) -> None:
+        self._raw = raw
 
     def __getitem__(self, person: str) -> tuple[Assignment, datetime]:
-        post = self._raw[person]
-        assignment = Assignment(person, post, self._roles[person], self._levels[person])
-        return assignment, self._since[person]
+        post, role, level, since = self._raw[person]
+        return Assignment(person, post, role, level), since
 
     def __contains__(self, person: object) -> bool:
         return person in self._raw
@@ -714,14 +704,11 @@ class Roster:
         # made when one is read, see :attr:`posts`).
         self._posts: dict[str, PostRow] = {}
         self._holders: dict[str, tuple[str, ...]] = {}
-        # Each busy person's post, role, level and since when, one dict per
-        # field: dicts of strings and times, which the collector does not
-        # track, and no object per assignment (an Assignment is made only
-        # when one is read, see :attr:`assignment`).
-        self._assignment: dict[str, str] = {}
-        self._roles: dict[str, str] = {}
-        self._levels: dict[str, str] = {}
-        self._since: dict[str, datetime] = {}
+        # Each busy person's (post, role, level, since when): a tuple of strings
+        # and a time, which the collector stops tracking at its first
+        # collection (an Assignment is made only when one is read, see
+        # :attr:`assignment`); one dict to change per assignment, not four.
+        self._assignment: dict[str, tuple[str, str, str, datetime]] = {}
         self._back_since: dict[str, datetime] = {}
         self._shortfalls: dict[str, Shortfall] = {}
         self._drawn: Counter[str] = Counter()
@@ -731,7 +718,7 @@ class Roster:
         self._views = (
             _Posts(self._posts),
             MappingProxyType(self._holders),
-            _Assignments(self._assignment, self._roles, self._levels, self._since),
+            _Assignments(self._assignment),
             MappingProxyType(self._back_since),
             MappingProxyType(self._shortfalls),
             MappingProxyType(self._drawn),
@@ -788,7 +775,7 @@ class Roster:
     def sources(self) -> Counter[str]:
         """People on posts by the pool level they came from (``community``, ...,
         ``claim`` for a claimed task, ``grid`` for front-line duty)."""
-        return Counter(self._levels.values())
+        return Counter(held[2] for held in self._assignment.values())
 
     def holder_of(self, post: str) -> tuple[str, ...]:
         """Who holds ``post`` now."""
@@ -901,14 +888,45 @@ class Roster:
         a = assignment
         self._assign_to(a.person, a.post, a.role, a.level, when)
 
+    def _assign_all(self, datas: Sequence[Mapping[str, Any]], times: Sequence[datetime]) -> bool:
+        """Apply a run of ``post.assigned`` events (their data and times), as
+        :meth:`_assign_to` one by one does; all or nothing: False, and nothing
+        changed, when one of them does not fit (data missing, a person unknown).
+
+        Each field is read for the whole run and set with one ``dict.update``
+        (no call per event); holders and the employers' counts follow the
+        events in order.
+        """
+        try:
+            persons = [data["person"] for data in datas]
+            posts = [data["post"] for data in datas]
+            roles = [data["role"] for data in datas]
+            levels = [data["level"] for data in datas]
+            rows = list(map(self._people._index.__getitem__, persons))
+        except (KeyError, TypeError):
+            return False
+        holders = self._holders
+        held_by = holders.get
+        for person, post in zip(persons, posts, strict=True):
+            held = held_by(post)
+            holders[post] = (person,) if held is None else (*held, person)
+        fields = zip(posts, roles, levels, times, strict=True)
+        self._assignment.update(zip(persons, fields, strict=True))
+        employers = self._people.employers
+        drawn = self._drawn
+        count = drawn.get
+        for row, role in zip(rows, roles, strict=True):
+            if role != "front_line":
+                employer = employers[row]
+                if employer is not None:
+                    drawn[employer] = count(employer, 0) + 1
+        return True
+
     def _assign_to(self, person: str, post: str, role: str, level: str, when: datetime) -> None:
         holders = self._holders
         held = holders.get(post)
         holders[post] = (person,) if held is None else (*held, person)
-        self._assignment[person] = post
-        self._roles[person] = role
-        self._levels[person] = level
-        self._since[person] = when
+        self._assignment[person] = (post, role, level, when)
         if role != "front_line":
             employer = self._people.employer(person)
             if employer is not None:
@@ -916,10 +934,10 @@ class Roster:
                 drawn[employer] = drawn.get(employer, 0) + 1
 
     def _release(self, person: str, post: str, when: datetime) -> None:
-        if self._assignment.pop(person, None) is None:
+        held = self._assignment.pop(person, None)
+        if held is None:
             return
-        role = self._roles.pop(person)
-        del self._levels[person], self._since[person]
+        role = held[1]
         seats = self._holders.get(post)
         if seats is not None and person in seats:
             index = seats.index(person)
@@ -936,9 +954,6 @@ class Roster:
         copy._posts.update(self._posts)
         copy._holders.update(self._holders)
         copy._assignment.update(self._assignment)
-        copy._roles.update(self._roles)
-        copy._levels.update(self._levels)
-        copy._since.update(self._since)
         copy._back_since.update(self._back_since)
         copy._shortfalls.update(self._shortfalls)
         copy._drawn.update(self._drawn)
@@ -954,13 +969,8 @@ class Roster:
             "posts": [list(row) for row in self._posts.values()],
             "holders": {k: list(v) for k, v in self._holders.items()},
             "assignment": {
-                person: [
-                    post,
-                    self._roles[person],
-                    self._levels[person],
-                    self._since[person].isoformat(),
-                ]
-                for person, post in self._assignment.items()
+                person: [post, role, level, since.isoformat()]
+                for person, (post, role, level, since) in self._assignment.items()
             },
             "back_since": {p: when.isoformat() for p, when in self._back_since.items()},
             "shortfalls": [
@@ -988,10 +998,12 @@ class Roster:
         for person, (post, role, level, since) in data["assignment"].items():
             people[person]  # an unknown person is malformed data
             key = str(person)
-            self._assignment[key] = str(post)
-            self._roles[key] = str(role)
-            self._levels[key] = str(level)
-            self._since[key] = datetime.fromisoformat(since)
+            self._assignment[key] = (
+                str(post),
+                str(role),
+                str(level),
+                datetime.fromisoformat(since),
+            )
         for person, when in data["back_since"].items():
             self._back_since[str(person)] = datetime.fromisoformat(when)
         for post, role, unit, community, missing, reason in data["shortfalls"]:
@@ -1112,7 +1124,8 @@ class _Draft:
     def release(self, person: str, post: str, reason: str) -> None:
         self.freed.add(person)
         self.releases.append((person, post, reason))
-        role = self.roster._roles.get(person)
+        held = self.roster._assignment.get(person)
+        role = None if held is None else held[1]
         if role is not None and role != "front_line":
             employer = self.roster._people.employer(person)
             if employer is not None:
