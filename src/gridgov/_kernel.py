@@ -66,7 +66,7 @@ from gridgov.journal import (
 )
 from gridgov.measures import Deadline, MeasuresPlan
 from gridgov.model import Level
-from gridgov.records import Record
+from gridgov.records import Record, RecordColumns
 from gridgov.rules import Rules
 from gridgov.staffing import Pools, Roster, StaffingRow, planned_records
 from gridgov.supplies import SupplyNetwork
@@ -651,7 +651,7 @@ class Kernel:
 
     def staffing_after(
         self, plan: MeasuresPlan | None, when: datetime, *, refill: bool = False
-    ) -> Iterator[StaffingRow]:
+    ) -> Iterator[StaffingRow | RecordColumns]:
         """The staffing records that follow a measures plan (and a refill when asked).
 
         The plan is made now; its records are made as they are read (by
@@ -685,7 +685,7 @@ class Kernel:
         self,
         command: str,
         actor: str,
-        records: Iterable[Record | tuple[Any, ...]],
+        records: Iterable[Record | tuple[Any, ...] | RecordColumns],
         *,
         heap: list[Deadline] | None = None,
         pushes: Sequence[Deadline] = (),
@@ -715,28 +715,7 @@ class Kernel:
         # The records become the events' columns as they are read (records given
         # as an iterator are made one at a time): no object per event is kept, so
         # the collector has nothing to walk for them (see :class:`Events`).
-        times: list[datetime] = []
-        kinds: list[str] = []
-        units: list[str] = []
-        causes: list[str] = []
-        olds: list[str | None] = []
-        news: list[str | None] = []
-        datas: list[Mapping[str, Any]] = []
-        add_time, add_kind, add_unit = times.append, kinds.append, units.append
-        add_cause, add_old, add_new, add_data = (
-            causes.append,
-            olds.append,
-            news.append,
-            datas.append,
-        )
-        for t, kind, unit, cause, old, new, data in records:
-            add_time(t)
-            add_kind(kind)
-            add_unit(unit)
-            add_cause(cause)
-            add_old(old)
-            add_new(new)
-            add_data(data)
+        times, kinds, units, causes, olds, news, datas = _columns(records)
         count = len(times)
         events = Events(
             first,
@@ -854,3 +833,48 @@ class Kernel:
         # others before they are first read).
         self.journal.save_snapshot(seq, encode_snapshot(seq, data, self.journal.hash_at(seq)))
         self.snapshot_seq = seq
+
+
+def _columns(
+    records: Iterable[Record | tuple[Any, ...] | RecordColumns],
+) -> tuple[
+    list[datetime],
+    list[str],
+    list[str],
+    list[str],
+    list[str | None],
+    list[str | None],
+    list[Mapping[str, Any]],
+]:
+    """The fields of ``records`` (in :class:`Record`'s order), one list per field:
+    records one at a time, :class:`RecordColumns` a list at a time."""
+    times: list[datetime] = []
+    kinds: list[str] = []
+    units: list[str] = []
+    causes: list[str] = []
+    olds: list[str | None] = []
+    news: list[str | None] = []
+    datas: list[Mapping[str, Any]] = []
+    add_time, add_kind, add_unit = times.append, kinds.append, units.append
+    add_cause, add_old, add_new, add_data = causes.append, olds.append, news.append, datas.append
+    record: Any
+    for record in records:
+        if type(record) is RecordColumns:
+            # A planner's records made in columns: taken a list at a time.
+            times += record.times
+            kinds += record.kinds
+            units += record.units
+            causes += record.causes
+            olds += record.olds
+            news += record.news
+            datas += record.datas
+            continue
+        t, kind, unit, cause, old, new, data = record
+        add_time(t)
+        add_kind(kind)
+        add_unit(unit)
+        add_cause(cause)
+        add_old(old)
+        add_new(new)
+        add_data(data)
+    return times, kinds, units, causes, olds, news, datas

@@ -44,7 +44,7 @@ from gridgov.chain import CommandChain
 from gridgov.city import City
 from gridgov.errors import AuthorityError, CommandError, JournalError, NotFoundError
 from gridgov.model import Level, PersonKind
-from gridgov.records import EventLike, Record
+from gridgov.records import EventLike, Record, RecordColumns
 from gridgov.rules import StaffingRule
 from gridgov.vocabulary import CLAIMABLE_ROLES, ROLES
 
@@ -376,6 +376,33 @@ class _Groups(Generic[_K]):
         return self._members[starts[place] : starts[place + 1]]  # type: ignore[no-any-return]
 
 
+def _worker_spans(
+    kinds: np.ndarray, kind_names: Sequence[Any], posts: np.ndarray, units: Sequence[str]
+) -> tuple[dict[str, tuple[int, int]], np.ndarray]:
+    """Where each unit's grid workers lie in the returned array of city indices (in
+    the city's order, as :meth:`City.people_at_post <gridgov.city.City.people_at_post>`
+    lists them): one stable sort of the grid workers by their post's code."""
+    import numpy as np  # lazily: importing gridgov does not load numpy
+
+    if PersonKind.GRID_WORKER not in kind_names:
+        return {}, np.empty(0, dtype=np.int64)
+    at = np.flatnonzero(kinds == kind_names.index(PersonKind.GRID_WORKER))
+    where = posts[at]
+    order = np.argsort(where, kind="stable")
+    at, where = at[order], where[order]
+    if not len(at):
+        return {}, at
+    cuts = (np.flatnonzero(np.diff(where)) + 1).tolist()
+    starts, stops = [0, *cuts], [*cuts, len(at)]
+    codes = where[np.asarray(starts, dtype=np.int64)].tolist()
+    spans = {
+        units[code]: (start, stop)
+        for code, start, stop in zip(codes, starts, stops, strict=True)
+        if code < len(units)
+    }
+    return spans, at
+
+
 def _unit_tables(
     chain: CommandChain,
 ) -> tuple[list[str], dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
@@ -487,6 +514,8 @@ class Pools:
             kinds, rank_of, kind_code.get, kind_names.__getitem__, person_at, pid
         )
         self._ids = pid
+        # Each unit's grid workers (city order): where front-line duty comes from.
+        self._worker_spans, self._worker_at = _worker_spans(kinds, kind_names, posts, units)
         self._caches()
 
     def _caches(self) -> None:
@@ -577,10 +606,17 @@ class Pools:
         """The grid workers whose normal post is ``grid`` (kept once asked for)."""
         got = self._workers.get(grid)
         if got is None:
-            city = self._city
-            kind_of = city.people.kind
-            worker = PersonKind.GRID_WORKER
-            got = tuple(p for p in city.people_at_post(grid) if kind_of(p) is worker)
+            span = self._worker_spans.get(grid)
+            if span is not None:
+                at = self._worker_at[span[0] : span[1]].tolist()
+                got = tuple(map(self._ids.__getitem__, at))
+            elif grid in self._city.chain:
+                got = ()
+            else:  # not a unit (an organisation): read from the city
+                city = self._city
+                kind_of = city.people.kind
+                worker = PersonKind.GRID_WORKER
+                got = tuple(p for p in city.people_at_post(grid) if kind_of(p) is worker)
             self._workers[grid] = got
         return got
 
@@ -1203,12 +1239,14 @@ def planned_records(
     *,
     refill: bool = False,
     close: Sequence[str] = (),
-) -> Iterator[StaffingRow]:
+) -> Iterator[StaffingRow | RecordColumns]:
     """The event records of :func:`plan_staffing`'s plan, as :func:`staffing_records`
     gives them, without the plan's objects (what the engine commits).
 
     The plan is made at once (its errors are raised here); its records are
-    made one at a time as they are read: read them before the roster changes.
+    made one at a time as they are read (the assignments' all at once, in
+    columns: :class:`~gridgov.records.RecordColumns`): read them before the
+    roster changes.
     """
     draft = _plan(city, pools, roster, changes, rule, refill=refill, close=close)
     return _rows(
@@ -1216,7 +1254,7 @@ def planned_records(
         draft.releases,
         draft.opened.values(),
         [(*hop, counts[0], counts[1]) for hop, counts in draft.reinforcements.items()],
-        draft.assignments(),
+        (draft.persons, draft.posts, draft.roles, draft.levels),
         draft.shortfalls.values(),
         draft.hot,
         roster,
@@ -1505,14 +1543,25 @@ def staffing_records(
         [(r.person, r.post, r.reason) for r in staffing.releases],
         [_row_of(p) for p in staffing.opened],
         [attrs.astuple(hop) for hop in staffing.reinforcements],
-        [(a.person, a.post, a.role, a.level) for a in staffing.assignments],
+        (
+            [a.person for a in staffing.assignments],
+            [a.post for a in staffing.assignments],
+            [a.role for a in staffing.assignments],
+            [a.level for a in staffing.assignments],
+        ),
         staffing.shortfalls,
         staffing.hot,
         roster,
         city_unit,
         when,
     )
-    return [Record(*row) for row in rows]
+    out: list[Record] = []
+    for row in rows:
+        if isinstance(row, RecordColumns):
+            out.extend(Record(*record) for record in row)
+        else:
+            out.append(Record(*row))
+    return out
 
 
 def _rows(
@@ -1520,14 +1569,15 @@ def _rows(
     releases: Iterable[tuple[str, str, str]],
     opened: Iterable[PostRow],
     reinforcements: Iterable[tuple[str, str, str, str, str, int, int]],
-    assignments: Iterable[tuple[str, str, str, str]],
+    assignments: tuple[list[str], list[str], list[str], list[str]],
     shortfalls: Iterable[Shortfall],
     hot: tuple[tuple[str, int], ...],
     roster: Roster,
     city_unit: str,
     when: datetime,
-) -> Iterator[StaffingRow]:
-    """The records of a plan's parts, one at a time (see :func:`staffing_records`)."""
+) -> Iterator[StaffingRow | RecordColumns]:
+    """The records of a plan's parts, one at a time, the assignments' in columns
+    (see :func:`staffing_records`)."""
     posts = roster._posts
     for post_id in closed:
         _, role, unit, _, _ = posts[post_id]
@@ -1557,22 +1607,9 @@ def _rows(
         answer.update(requested=requested, granted=granted)
         cause = f"answer to {from_unit}"
         yield (when, "reinforcement.answered", to_unit, cause, None, None, answer)
-    # One cause string per role and level, one unit lookup per post.
-    causes: dict[tuple[str, str], str] = {}
-    units: dict[str, str] = {}
-    for person, post_id, role, level in assignments:
-        at = units.get(post_id)
-        if at is None:
-            at = new_units.get(post_id)
-            if at is None:
-                serving = posts.get(post_id)
-                at = serving[2] if serving is not None else post_id
-            units[post_id] = at
-        said = causes.get((role, level))
-        if said is None:
-            said = causes[(role, level)] = f"{role} from the {level} pool"
-        data = {"person": person, "post": post_id, "role": role, "level": level}
-        yield (when, "post.assigned", at, said, None, None, data)
+    persons, post_ids, roles, levels = assignments
+    if persons:
+        yield _assignment_columns(persons, post_ids, roles, levels, posts, new_units, when)
     open_shortfalls = roster._shortfalls
     for shortfall in shortfalls:
         if shortfall.missing == 0:
@@ -1584,6 +1621,69 @@ def _rows(
         data = {"grids": {g: d for g, d in hot}}
         cause = "compounds needing front-line duty changed"
         yield (when, "front_line.changed", city_unit, cause, None, None, data)
+
+
+def _assignment_columns(
+    persons: list[str],
+    post_ids: list[str],
+    roles: list[str],
+    levels: list[str],
+    posts: Mapping[str, PostRow],
+    new_units: Mapping[str, str],
+    when: datetime,
+) -> RecordColumns:
+    """The ``post.assigned`` records of the assignments (one list per field), made
+    a column at a time: one unit lookup per post, one cause per role and level."""
+    count = len(persons)
+    causes = _Causes()
+    return RecordColumns(
+        [when] * count,
+        ["post.assigned"] * count,
+        list(map(_Units(posts, new_units).__getitem__, post_ids)),
+        [causes[role][level] for role, level in zip(roles, levels, strict=True)],
+        [None] * count,
+        [None] * count,
+        [
+            {"person": person, "post": post_id, "role": role, "level": level}
+            for person, post_id, role, level in zip(persons, post_ids, roles, levels, strict=True)
+        ],
+    )
+
+
+class _Units(dict[str, str]):
+    """The unit of each post, looked up once: a post opened by the plan, one the
+    roster holds, or (for neither) the post's id."""
+
+    def __init__(self, posts: Mapping[str, PostRow], opened: Mapping[str, str]) -> None:
+        super().__init__()
+        self.posts = posts
+        self.opened = opened
+
+    def __missing__(self, post_id: str) -> str:
+        at = self.opened.get(post_id)
+        if at is None:
+            serving = self.posts.get(post_id)
+            at = serving[2] if serving is not None else post_id
+        self[post_id] = at
+        return at
+
+
+class _Causes(dict[str, dict[str, str]]):
+    """The cause of an assignment, by role then level, each made once."""
+
+    def __missing__(self, role: str) -> dict[str, str]:
+        got = self[role] = _Cause(role)
+        return got
+
+
+class _Cause(dict[str, str]):
+    def __init__(self, role: str) -> None:
+        super().__init__()
+        self.role = role
+
+    def __missing__(self, level: str) -> str:
+        said = self[level] = f"{self.role} from the {level} pool"
+        return said
 
 
 def _shortfall_record(when: datetime, kind: str, shortfall: Shortfall, why: str) -> Record:
