@@ -1634,13 +1634,23 @@ def _assignment_columns(
 ) -> RecordColumns:
     """The ``post.assigned`` records of the assignments (one list per field), made
     a column at a time: one unit lookup per post, one cause per role and level."""
+    units: dict[str, str] = {}
+    for post_id in dict.fromkeys(post_ids):
+        at = new_units.get(post_id)
+        if at is None:
+            serving = posts.get(post_id)
+            at = serving[2] if serving is not None else post_id
+        units[post_id] = at
+    causes = {
+        (role, level): f"{role} from the {level} pool"
+        for role, level in dict.fromkeys(zip(roles, levels, strict=True))
+    }
     count = len(persons)
-    causes = _Causes()
     return RecordColumns(
         [when] * count,
         ["post.assigned"] * count,
-        list(map(_Units(posts, new_units).__getitem__, post_ids)),
-        [causes[role][level] for role, level in zip(roles, levels, strict=True)],
+        list(map(units.__getitem__, post_ids)),
+        list(map(causes.__getitem__, zip(roles, levels, strict=True))),
         [None] * count,
         [None] * count,
         [
@@ -1648,42 +1658,6 @@ def _assignment_columns(
             for person, post_id, role, level in zip(persons, post_ids, roles, levels, strict=True)
         ],
     )
-
-
-class _Units(dict[str, str]):
-    """The unit of each post, looked up once: a post opened by the plan, one the
-    roster holds, or (for neither) the post's id."""
-
-    def __init__(self, posts: Mapping[str, PostRow], opened: Mapping[str, str]) -> None:
-        super().__init__()
-        self.posts = posts
-        self.opened = opened
-
-    def __missing__(self, post_id: str) -> str:
-        at = self.opened.get(post_id)
-        if at is None:
-            serving = self.posts.get(post_id)
-            at = serving[2] if serving is not None else post_id
-        self[post_id] = at
-        return at
-
-
-class _Causes(dict[str, dict[str, str]]):
-    """The cause of an assignment, by role then level, each made once."""
-
-    def __missing__(self, role: str) -> dict[str, str]:
-        got = self[role] = _Cause(role)
-        return got
-
-
-class _Cause(dict[str, str]):
-    def __init__(self, role: str) -> None:
-        super().__init__()
-        self.role = role
-
-    def __missing__(self, level: str) -> str:
-        said = self[level] = f"{self.role} from the {level} pool"
-        return said
 
 
 def _shortfall_record(when: datetime, kind: str, shortfall: Shortfall, why: str) -> Record:
