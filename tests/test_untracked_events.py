@@ -154,3 +154,46 @@ def test_the_live_events_are_the_replayed_events(tmp_path: Path) -> None:
     assert list(memory.journal) == live
     assert memory._kernel.state.snapshot() == again._kernel.state.snapshot()
     again.close()
+
+
+BAD = {
+    "no post": lambda data: data.pop("post"),
+    "unknown person": lambda data: data.update(person="nobody"),
+    "capacity 0": lambda data: data.update(capacity=0),
+    "capacity not a number": lambda data: data.update(capacity="many"),
+}
+
+
+@given(st.sampled_from(sorted(CITY.compounds)), st.sampled_from(sorted(BAD)), st.data())
+def test_a_run_with_a_misfit_fails_as_one_event_at_a_time_does(
+    compound: str, bad: str, data: st.DataObject
+) -> None:
+    """A run applied at once (post.assigned, post.opened) that meets an event that
+    does not fit raises what applying one event at a time raises, at that event,
+    and leaves the same state."""
+    from gridgov._state import EngineState
+
+    engine = Engine(CITY, clock=ManualClock())
+    events = list(engine.report_case(compound).events)
+    runs = [i for i, e in enumerate(events) if e.type in ("post.assigned", "post.opened")]
+    at = data.draw(st.sampled_from(runs))
+    spoilt = dict(events[at].data)
+    BAD[bad](spoilt)
+    events[at] = events[at]._replace(data=spoilt)
+    states, errors = [], []
+    for one_by_one in (True, False):
+        state = EngineState(CITY, engine.rules)
+        try:
+            if one_by_one:
+                for event in events:
+                    state.apply(event)
+            else:
+                state.apply_all(Events.of(events))
+            errors.append(None)
+        except Exception as exc:  # whatever it is, both must raise it
+            errors.append((type(exc), str(exc)))
+        states.append((state.snapshot(), state.last_time, state.commands))
+    assert errors[0] == errors[1]
+    assert states[0] == states[1]
+    if bad == "no post" or (bad.startswith("capacity") and events[at].type == "post.opened"):
+        assert errors[0] is not None

@@ -200,11 +200,12 @@ class EngineState:
         """:meth:`apply_all` on events kept column by column (a command's, or a
         memory journal's), a run of events of one type at a time.
 
-        A run of ``post.assigned`` events (sealing the urban area records
-        forty thousand in a row) goes to the roster at once
-        (:meth:`Roster._assign_all <gridgov.staffing.Roster._assign_all>`,
-        which changes nothing when an event of the run does not fit: the run
-        is then applied one event at a time, which raises at that event as
+        A run of ``post.assigned`` or ``post.opened`` events (sealing the
+        urban area records forty thousand and eight thousand in a row) goes
+        to the roster at once (:meth:`Roster._assign_all
+        <gridgov.staffing.Roster._assign_all>`, ``_open_all``, which change
+        nothing when an event of the run does not fit: the run is then
+        applied one event at a time, which raises at that event as
         :meth:`apply` would); ``post.released`` events go to the roster's
         reducer for them; the other reducers get an
         :class:`~gridgov.journal.Event` each. The counters (command number,
@@ -231,6 +232,12 @@ class EngineState:
                     for index in range(start, stop):
                         data = datas[index]
                         release(data["person"], data["post"], times[index])
+                elif kind == "post.opened" and roster._open_all(
+                    units[start:stop], datas[start:stop]
+                ):
+                    for data in datas[start:stop]:
+                        if "/task/" in data["post"]:
+                            self._task_post(data["post"])
                 else:
                     reducer = reducers(kind)
                     if reducer is not None:
@@ -265,7 +272,10 @@ class EngineState:
             self.last_time = latest
 
     def _task_number(self, event: EventLike) -> None:
-        community, sep, number_text = str(event.data["post"]).partition("/task/")
+        self._task_post(str(event.data["post"]))
+
+    def _task_post(self, post: str) -> None:
+        community, sep, number_text = post.partition("/task/")
         if sep and number_text.isdigit():
             known = self.task_numbers.get(community, 0)
             self.task_numbers[community] = max(known, int(number_text))

@@ -958,6 +958,26 @@ class Roster:
                     drawn[employer] = count(employer, 0) + 1
         return True
 
+    def _open_all(self, units: Sequence[str], datas: Sequence[Mapping[str, Any]]) -> bool:
+        """Apply a run of ``post.opened`` events (their units and data), as
+        :meth:`_apply_event` one by one does; all or nothing: False, and nothing
+        changed, when one of them does not fit."""
+        try:
+            ids = [data["post"] for data in datas]
+            roles = [data["role"] for data in datas]
+            communities = [data["community"] for data in datas]
+            capacities = [int(data["capacity"]) for data in datas]
+        except (KeyError, TypeError, ValueError):
+            return False
+        if capacities and min(capacities) < 1:
+            return False
+        rows = zip(ids, roles, units, communities, capacities, strict=True)
+        self._posts.update(zip(ids, rows, strict=True))
+        seats = self._holders.setdefault
+        for post_id in ids:
+            seats(post_id, ())
+        return True
+
     def _assign_to(self, person: str, post: str, role: str, level: str, when: datetime) -> None:
         holders = self._holders
         held = holders.get(post)
