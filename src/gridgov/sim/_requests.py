@@ -303,7 +303,8 @@ class ClosedLoopLoad:
             return
         # Tickets waiting for a score: those already there (a delivery put
         # them there between rounds) and those fed back in this round.
-        scoring = present[self._fed_back] > 0
+        already = present[self._fed_back] > 0
+        fed_back: np.ndarray | None = None
         if handled_count:
             # The handled tickets turn by turn, oldest deadline first (ties:
             # lower index): each state's tickets as a stable sort of them by due.
@@ -318,9 +319,17 @@ class ClosedLoopLoad:
                     self._record_latency(take[: runs[0][1]], now)
                 # Legal by construction: every ticket takes its state's next trigger.
                 arrays._fire_runs(take, runs, now)
-                scoring = scoring or any(trigger == "feed_back" for trigger, _ in runs)
-        if scoring:
+                start = 0
+                for trigger, count in runs:
+                    if trigger == "feed_back":
+                        fed_back = take[start : start + count]
+                        break
+                    start += count
+        if already:
             self._score(np.flatnonzero(arrays.state[:n] == self._fed_back), now)
+        elif fed_back is not None:
+            # The only tickets waiting: those fed back just now, in index order.
+            self._score(np.sort(fed_back), now)
         # Whatever waited past its limit climbs, one level per breach.
         if arrays.due[:n].min() <= now:
             escalated = arrays.sweep(now)
