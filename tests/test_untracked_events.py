@@ -180,7 +180,8 @@ def test_a_run_with_a_misfit_fails_as_one_event_at_a_time_does(
     spoilt = dict(events[at].data)
     BAD[bad](spoilt)
     events[at] = events[at]._replace(data=spoilt)
-    states, errors = [], []
+    states: list[tuple[object, ...]] = []
+    errors: list[tuple[type[Exception], str] | None] = []
     for one_by_one in (True, False):
         state = EngineState(CITY, engine.rules)
         try:
