@@ -544,9 +544,10 @@ class _ReaderState:
         # collection while the bundle is read).
         self.organisations: dict[str, None] = {}
         self.buildings: dict[str, None] = {}
-        # Units read so far: administrative codes (line) and (line, (id, parent)).
+        # Units read so far: administrative codes (line) and (line, id, parent)
+        # (flat tuples of atoms, which the collector stops tracking at once).
         self.codes: dict[str, int] = {}
-        self.kept: list[tuple[int, tuple[str, str]]] = []
+        self.kept: list[tuple[int, str, str]] = []
         # Files that could not be read whole, and ids of rows with problems of
         # their own: a reference to an id that may be in either is not
         # reported again as unknown (one mistake, one problem).
@@ -1115,14 +1116,14 @@ class _UnitChecks(_FileReader):
                 parent_of[uid] = parent
                 if lv is Level.GRID:
                     grid_kind[uid] = kind
-                kept.append((line, (uid, parent)))
+                kept.append((line, uid, parent))
 
     def check_parents(self, shown: str) -> None:
         """Every unit's commander, once every unit is known."""
         level_of = self.level
         kept = self.kept
         city = self.city_id
-        for line, (uid, parent) in kept:
+        for line, uid, parent in kept:
             lv = level_of[uid]
             expected = lv.commander
             assert expected is not None
@@ -1168,11 +1169,11 @@ class _UnitChecks(_FileReader):
                 )
         self.check_cycles(shown, kept)
 
-    def check_cycles(self, shown: str, kept: list[tuple[int, tuple[str, str]]]) -> None:
-        line_of = {uid: line for line, (uid, _) in kept}
+    def check_cycles(self, shown: str, kept: list[tuple[int, str, str]]) -> None:
+        line_of = {uid: line for line, uid, _ in kept}
         parent_of = self.parent
         done: set[str] = set()
-        for _, (uid, _) in kept:
+        for _, uid, _ in kept:
             if uid in done:
                 continue
             path: list[str] = []
