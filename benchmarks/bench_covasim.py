@@ -3,8 +3,12 @@
 ``covasim_coupling``
     100,000 agents, 60 days (20,000 and 20 with ``--quick``), each run in a
     fresh interpreter (imports outside the timing, peak RSS of the whole
-    process), in three rounds of four runs back to back (so a change of load
-    on the machine hits each of a round's runs alike):
+    process), in five rounds of four runs back to back (so a change of load
+    on the machine hits each of a round's runs alike), the order of the four
+    turned by one place each round (each kind of run goes first, second, ...
+    in some round, so none always follows the same one or always pays for a
+    cold start); before the rounds, one untimed coupled run records the
+    day-by-day contact factors and mass-test chances the replays are fed:
 
     - Covasim alone: the hybrid population, 20 agents infected on day 0,
       Covasim's symptomatic testing (``test_prob``, ``symp_prob=0.1``, one day
@@ -21,6 +25,13 @@
       run's, infection for infection (checked), with none of gridgov's engine,
       city or agent map in the loop;
     - the coupled run with the scenario's default residents' requests.
+
+    Every run reports its wall time and the CPU time of its timed part
+    (``time.process_time`` in the child), and the parent the child's whole
+    CPU time (``resource.getrusage(RUSAGE_CHILDREN)``: start, imports and
+    all). Wall time is what a user waits for and is the headline; on a
+    loaded machine the CPU-time figures beside it (``cpu_value``, the same
+    paired median on CPU times) show how much of a difference is load.
 
     Figures:
 
@@ -43,6 +54,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -63,12 +75,14 @@ import numpy as np
 out = {}
 if mode == "alone":
     start = time.perf_counter()
+    cpu_start = time.process_time()
     sim = cv.Sim(pop_size=agents, pop_type="hybrid", pop_infected=20, beta=0.016, rand_seed=1,
                  n_days=days, verbose=0, interventions=[cv.test_prob(symp_prob=0.1, test_delay=1)])
     sim.init()
     for _ in range(days):
         sim.run_one_step()
     seconds = time.perf_counter() - start
+    cpu_s = time.process_time() - cpu_start
     out["infections"] = 20 + int(sim.diseases.covid.results["new_infections"][:days].sum())
 elif mode == "replay":
     # Covasim with gridgov's own intervention, fed the coupled run's day-by-day
@@ -79,6 +93,7 @@ elif mode == "replay":
     factors, tests = saved["factor"], saved["tests"]
     intervention_class, recorder_class = gc._classes()
     start = time.perf_counter()
+    cpu_start = time.process_time()
     sim = cv.Sim(dict(pop_size=agents, pop_type="hybrid", pop_infected=20, beta=0.016,
                       rand_seed=1, n_days=days, verbose=0),
                  interventions=[cv.test_prob(symp_prob=0.1, asymp_prob=0.0, test_delay=1),
@@ -98,6 +113,7 @@ elif mode == "replay":
         coupling.test_prob = tests[day]
         sim.run_one_step()
     seconds = time.perf_counter() - start
+    cpu_s = time.process_time() - cpu_start
     out["infections"] = 20 + int(sim.diseases.covid.results["new_infections"][:days].sum())
 else:
     import gridgov.sim.covasim as gc
@@ -137,8 +153,10 @@ else:
     city = scenario.build_city()
     out["city_s"] = time.perf_counter() - city_start
     start = time.perf_counter()
+    cpu_start = time.process_time()
     result = run_scenario(scenario, city=city, driver=gc.CovasimOutbreak)
     seconds = time.perf_counter() - start
+    cpu_s = time.process_time() - cpu_start
     if mode == "coupled_recorded":
         np.savez(sys.argv[4], factor=np.array(schedule["factor"]),
                  tests=np.array(schedule["tests"]), compound=schedule["compound"])
@@ -148,12 +166,15 @@ else:
     out["driver_setup_s"] = spent["driver_setup"]
     out["gridgov_outside_covasim_s"] = seconds - spent["driver_step"] - spent["driver_setup"]
 out["seconds"] = seconds
+out["cpu_s"] = cpu_s
 out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
 print(json.dumps(out))
 """
 
 
 def _run(mode: str, agents: int, days: int, schedule: str = "") -> dict[str, Any]:
+    """One run in a fresh interpreter; its figures, with the child's whole CPU time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, mode, str(agents), str(days), schedule],
         capture_output=True,
@@ -161,46 +182,69 @@ def _run(mode: str, agents: int, days: int, schedule: str = "") -> dict[str, Any
         check=True,
         cwd=ROOT,
     )
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    out["process_cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return out
 
 
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run of median time, with every run's time beside it."""
+    """The run of median time, with every run's wall and CPU times beside it."""
     ordered = sorted(runs, key=lambda r: r["seconds"])
     middle = dict(ordered[len(ordered) // 2])
     middle["runs_s"] = [round(r["seconds"], 3) for r in runs]
+    middle["runs_cpu_s"] = [round(r["cpu_s"], 3) for r in runs]
+    middle["runs_process_cpu_s"] = [round(r["process_cpu_s"], 3) for r in runs]
     middle["seconds"] = statistics.median(r["seconds"] for r in runs)
+    middle["cpu_s"] = statistics.median(r["cpu_s"] for r in runs)
     return middle
+
+
+#: The four kinds of run, in the first round's order (turned by one each round).
+MODES = ("alone", "coupled", "replay", "coupled_with_requests")
 
 
 def _pairs(agents: int, days: int, repeat: int) -> dict[str, list[dict[str, Any]]]:
     """``repeat`` rounds of the four runs, back to back, so load changes hit each alike.
 
-    Each round: Covasim alone, the coupled run (recording its day-by-day
-    contact factors and test chances), the replay of that record, and the
-    coupled run with residents' requests.
+    One untimed coupled run first records its day-by-day contact factors and
+    test chances (a file the replays read). Each round then runs Covasim
+    alone, the coupled run, the replay of the record and the coupled run with
+    residents' requests, starting one place further along that list each
+    round (round 2: coupled, replay, with requests, alone; ...).
     """
-    runs: dict[str, list[dict[str, Any]]] = {
-        "alone": [],
-        "coupled": [],
-        "replay": [],
-        "coupled_with_requests": [],
-    }
+    runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in MODES}
     with tempfile.TemporaryDirectory() as folder:
         schedule = str(Path(folder) / "schedule.npz")
-        for _ in range(repeat):
-            runs["alone"].append(_run("alone", agents, days))
-            runs["coupled"].append(_run("coupled_recorded", agents, days, schedule))
-            runs["replay"].append(_run("replay", agents, days, schedule))
-            runs["coupled_with_requests"].append(_run("coupled_with_requests", agents, days))
+        recorded = _run("coupled_recorded", agents, days, schedule)
+        for index in range(repeat):
+            turn = index % len(MODES)
+            for mode in MODES[turn:] + MODES[:turn]:
+                runs[mode].append(_run(mode, agents, days, schedule if mode == "replay" else ""))
+    runs["recorded"] = [recorded]
     return runs
 
 
-def _paired_overhead(runs: list[dict[str, Any]], bases: list[dict[str, Any]]) -> float:
+def _paired_overhead(
+    runs: list[dict[str, Any]], bases: list[dict[str, Any]], key: str = "seconds"
+) -> float:
     """The median over rounds of run / baseline - 1 (each ratio within one round)."""
-    return statistics.median(
-        r["seconds"] / b["seconds"] - 1 for r, b in zip(runs, bases, strict=True)
-    )
+    return statistics.median(r[key] / b[key] - 1 for r, b in zip(runs, bases, strict=True))
+
+
+def _paired(runs: list[dict[str, Any]], bases: list[dict[str, Any]]) -> dict[str, Any]:
+    """The paired figure on CPU time beside the wall-time one, and every round's ratios.
+
+    (The children's whole CPU times, ``runs_process_cpu_s``, include starting
+    Python, imports and, for coupled runs only, building the city: listed, not
+    paired.)
+    """
+    pairs = list(zip(runs, bases, strict=True))
+    return {
+        "cpu_value": round(_paired_overhead(runs, bases, "cpu_s"), 4),
+        "rounds": [round(r["seconds"] / b["seconds"] - 1, 4) for r, b in pairs],
+        "rounds_cpu": [round(r["cpu_s"] / b["cpu_s"] - 1, 4) for r, b in pairs],
+    }
 
 
 @benchmark("covasim_coupling")
@@ -213,28 +257,33 @@ def covasim_coupling(quick: bool) -> dict[str, dict[str, object]]:
                 "meets_target": True,
             }
         }
-    agents, days, repeat = (20_000, 20, 1) if quick else (100_000, 60, 3)
+    agents, days, repeat = (20_000, 20, 1) if quick else (100_000, 60, 5)
     runs = _pairs(agents, days, repeat)
-    got = {mode: _median(found) for mode, found in runs.items()}
+    got = {mode: _median(runs[mode]) for mode in MODES}
     alone = got["alone"]
     size = f"{agents:,} agents, {days} days"
     out: dict[str, dict[str, object]] = {}
-    same = [r["infections"] for r in runs["coupled"]] == [r["infections"] for r in runs["replay"]]
+    infections = {r["infections"] for mode in ("coupled", "replay", "recorded") for r in runs[mode]}
+    same = len(infections) == 1
     out["same_epidemic_overhead"] = figure(
         _paired_overhead(runs["coupled"], runs["replay"]) if same else None,
         "x",
         0.10,
         f"the coupled run's time over Covasim's on the same epidemic, minus 1, {size}, "
-        f"median over {repeat} rounds of the two run back to back in fresh interpreters "
-        "(None when the epidemics differ)",
+        f"median over {repeat} rounds of the two run in fresh interpreters, in rounds of "
+        "the four runs with the order turned each round (None when the epidemics differ); "
+        "cpu_value: the same on the CPU time of the timed parts",
         baseline=got["replay"]["seconds"],
         baseline_what=(
             "Covasim with gridgov's intervention fed the coupled run's recorded day-by-day "
             "contact factors and mass-test chances from a file (no engine, no city, no "
             "agent map): the same epidemic, every infection alike"
         ),
+        **_paired(runs["coupled"], runs["replay"]),
         coupled_s=got["coupled"]["runs_s"],
         replay_s=got["replay"]["runs_s"],
+        coupled_cpu_s=got["coupled"]["runs_cpu_s"],
+        replay_cpu_s=got["replay"]["runs_cpu_s"],
         infections=[r["infections"] for r in runs["coupled"]],
         replay_infections=[r["infections"] for r in runs["replay"]],
     )
@@ -244,10 +293,13 @@ def covasim_coupling(quick: bool) -> dict[str, dict[str, object]]:
         "x",
         0.15,
         "the coupled run with the scenario's default residents' requests over the same run "
-        f"without them, minus 1, {size}, median over {repeat} rounds",
+        f"without them, minus 1, {size}, median over {repeat} rounds; cpu_value: the same "
+        "on the CPU time of the timed parts",
         baseline=got["coupled"]["seconds"],
         baseline_what="the coupled run without requests, in the same rounds",
+        **_paired(runs["coupled_with_requests"], runs["coupled"]),
         with_requests_s=with_requests["runs_s"],
+        with_requests_cpu_s=with_requests["runs_cpu_s"],
         infections=with_requests["infections"],
         baseline_infections=got["coupled"]["infections"],
     )
@@ -268,6 +320,13 @@ def covasim_coupling(quick: bool) -> dict[str, dict[str, object]]:
             ),
             runs_s=run["runs_s"],
             baseline_runs_s=alone["runs_s"],
+            cpu_s=round(run["cpu_s"], 4),
+            baseline_cpu_s=round(alone["cpu_s"], 4),
+            cpu_ratio=round(run["cpu_s"] / alone["cpu_s"], 4),
+            runs_cpu_s=run["runs_cpu_s"],
+            baseline_runs_cpu_s=alone["runs_cpu_s"],
+            runs_process_cpu_s=run["runs_process_cpu_s"],
+            baseline_runs_process_cpu_s=alone["runs_process_cpu_s"],
             driver_setup_s=round(run["driver_setup_s"], 3),
             intervention_s=round(run["intervention_s"], 3),
             gridgov_outside_covasim_s=round(run["gridgov_outside_covasim_s"], 3),

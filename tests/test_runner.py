@@ -165,3 +165,37 @@ class TestCommandLine:
         assert figures["household_days_sealed"] > 0
         assert not math.isnan(float(figures["household_days_sealed"]))
         assert (tmp_path / "demo" / "report.html").is_file()
+
+
+class TestDailyReadings:
+    """What the runner reads off the roster each day is what the engine reports."""
+
+    @pytest.mark.parametrize(
+        ("name", "values"),
+        [
+            ("small.toml", {"run.days": 30}),
+            ("sept17.toml", {"run.days": 12, "city.scale": 0.1}),
+        ],
+    )
+    def test_response_counts_and_waiting_compounds(
+        self, name: str, values: dict[str, object]
+    ) -> None:
+        """The peaks' counts (from the seats filled per role) are Engine.response_counts
+        and the compounds waiting for a point lead are those with no commander_of, day
+        by day."""
+        from gridgov.sim.runner import ScenarioRun, _Staffed
+
+        run = ScenarioRun(load_scenario(EXAMPLES / name).with_values(values))
+        engine = run.engine
+        busy_days = 0
+        for index in range(run.total_steps):
+            run.step(index)
+            counts = engine.response_counts()
+            assert _Staffed(engine).response_counts() == counts
+            waiting = sum(
+                1 for c, z in run.zones.items() if z == "sealed" and engine.commander_of(c) is None
+            )
+            run.close_day(index)
+            assert run.rows[-1][COLUMNS.index("compounds_sealed_without_point_lead")] == waiting
+            busy_days += counts["point_leads"] > 0 and counts["deployed_members"] > 0
+        assert busy_days  # the counts were not all zero

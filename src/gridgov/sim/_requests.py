@@ -20,7 +20,6 @@ and then escalate it. Closed tickets leave the arrays each day.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
@@ -118,6 +117,8 @@ class ClosedLoopLoad:
                 f"categories of the rules (expected some of: {', '.join(rule.categories)})",
             )
         self.rates = {z: dict(c) for z, c in rates.items()}
+        #: Whether any zone raises requests at all (all rates 0: none ever).
+        self._raising = any(rate > 0 for zone in self.rates.values() for rate in zone.values())
         self.compounds = sorted(city.compounds)
         self.households = np.array([city.households(c) for c in self.compounds], dtype=float)
         arrays = self.arrays
@@ -148,6 +149,7 @@ class ClosedLoopLoad:
         self._turns = tuple((state, trigger, self._state[state]) for state, trigger in _NEXT)
         self._turn_states = [i for _, _, i in self._turns]
         self._fed_back = self._state["fed_back"]
+        self._state_count = len(arrays.states)
         self._triggers = tuple(trigger for _, trigger, _ in self._turns)
         #: Each state's turn in a round (states without one after the last).
         self._turn_of = np.full(len(arrays.states), len(self._turns), np.int8)
@@ -157,6 +159,7 @@ class ClosedLoopLoad:
             dtype=float,
         )
         self.extra = np.zeros(len(arrays.units))
+        self._roster: object = None
         # Today's counts, read and reset by the runner.
         self.today: Counter[str] = Counter()
         self.latencies: dict[str, list[float]] = {}
@@ -166,9 +169,14 @@ class ClosedLoopLoad:
 
     def update_capacity(self, engine: Engine) -> None:
         """Refresh the units' capacities from who is on emergency duty now."""
+        roster = engine.roster
+        # The engine hands out the same roster until the next event: no event,
+        # no change of who is on duty.
+        if roster is self._roster:
+            return
+        self._roster = roster
         arrays = self.arrays
         extra = np.zeros(len(arrays.units))
-        roster = engine.roster
         per_worker = self.capacity.per_front_line_worker
         per_staff = self.capacity.per_community_staff
         for post in roster.posts.values():
@@ -188,6 +196,10 @@ class ClosedLoopLoad:
 
         They are opened by :meth:`run_rounds` at their own times, spread over the step.
         """
+        if not self._raising:
+            self._pending = None
+            self.today["opened"] += 0
+            return 0
         zone_of = np.array([zones[c] for c in self.compounds])
         origins: list[np.ndarray] = []
         categories: list[np.ndarray] = []
@@ -246,33 +258,37 @@ class ClosedLoopLoad:
         per_round = ((self.base + self.extra) * self.capacity.round_minutes / 60).tolist()
         pending = self._pending
         self._pending = None
-        cursor = 0
         # Each round's last opening, found at once (the requests are in time order).
         ends = [TicketArrays.micros(start + step * (index + 1)) for index in range(rounds)]
-        if pending is not None:
-            origins, categories, times, which = pending
-            stops = np.searchsorted(times, ends, side="right").tolist()
-            emergency = np.ones(len(times), np.int8)
+        if pending is None:
+            for now in ends:
+                self._round(now, per_round, self.arrays.n)
+            return
+        # The step's requests are opened at once, each at its own time, in time
+        # order: a round sees only those opened by its end (the first
+        # ``visible`` tickets), and handles them from the round after. A ticket
+        # not yet visible has its deadline after the round (its time plus a
+        # limit of 0 or more), so no sweep touches it early. The requests
+        # were drawn valid (grids, categories): the arrays take them unchecked.
+        origins, categories, times, which = pending
+        stops = np.searchsorted(times, ends, side="right").tolist()
+        # (Requests after the last round's end, if rounds do not fill the
+        # step, are never opened.)
+        last = stops[-1]
+        origins, categories = origins[:last], categories[:last]
+        times, which = times[:last], which[:last]
+        first = self.arrays.n
+        idx = self.arrays._open_checked(origins, categories, times, np.ones(last, np.int8))
+        self._grow_mirror()
+        self.opened_at[idx] = times
+        self.compound_of[idx] = which
+        np.add.at(self.requested, (which, categories), 1)
         for index, now in enumerate(ends):
-            if pending is not None and stops[index] > cursor:
-                # Accepted as they come, each at its own time, in one batch
-                # per round; handled from the round after. The requests were
-                # drawn valid (grids, categories), so the arrays take them unchecked.
-                stop = stops[index]
-                pick = slice(cursor, stop)
-                idx = self.arrays._open_checked(
-                    origins[pick], categories[pick], times[pick], emergency[pick]
-                )
-                self._grow_mirror()
-                self.opened_at[idx] = times[pick]
-                self.compound_of[idx] = which[pick]
-                np.add.at(self.requested, (which[pick], categories[pick]), 1)
-                cursor = stop
-            self._round(now, per_round)
+            self._round(now, per_round, first + stops[index])
 
-    def _round(self, now: int, per_round: list[float]) -> None:
+    def _round(self, now: int, per_round: list[float], n: int) -> None:
+        """One round at ``now`` over the first ``n`` tickets (those opened by now)."""
         arrays = self.arrays
-        n = arrays.n
         if not n:
             return
         states = arrays.state[:n]
@@ -280,35 +296,40 @@ class ClosedLoopLoad:
         # tickets into states handled before it, so each state holds at its
         # turn the tickets it held at the start. A round with no open ticket
         # has nothing to do.
-        present = np.bincount(states, minlength=len(arrays.states)).tolist()
-        if not any(present[s] for s in self._open_states):
-            return
-        # The handled tickets turn by turn, oldest deadline first (ties: lower
-        # index): each state's tickets as a stable sort of them by due.
+        present = np.bincount(states, minlength=self._state_count).tolist()
         counts = [present[s] for s in self._turn_states]
-        order = np.lexsort((arrays.due[:n], self._turn_of[states]))
-        handled = order[: sum(counts)]
-        units = arrays.unit[handled]
-        # One draw for every turn's tickets: the same numbers as a draw per turn.
-        draws = self.rng.random(len(units))
-        taken, runs = _choose(units, draws, counts, self._triggers, per_round)
-        if taken:
-            take = handled[taken]
-            if runs[0][0] == "archive":
-                self._record_latency(take[: runs[0][1]], now)
-            # Legal by construction: every ticket takes its state's next trigger.
-            arrays._fire_runs(take, runs, now)
-        waiting = np.flatnonzero(arrays.state[:n] == self._fed_back)
-        if waiting.size:
-            low = self.rng.random(waiting.size) < self.capacity.low_score_share
-            scores = np.where(
-                low,
-                self.rng.integers(1, self.rule.low_score, waiting.size),
-                self.rng.integers(self.rule.low_score, 6, waiting.size),
-            )
-            climbed = arrays._score_checked(waiting, scores.astype(np.int64), now)
-            self.today["low_scores"] += int(low.sum())
-            self.today["escalated_on_score"] += int(climbed.size)
+        handled_count = sum(counts)
+        if not handled_count and not any(present[s] for s in self._open_states):
+            return
+        # Tickets waiting for a score: those already there (a delivery put
+        # them there between rounds) and those fed back in this round.
+        already = present[self._fed_back] > 0
+        fed_back: np.ndarray | None = None
+        if handled_count:
+            # The handled tickets turn by turn, oldest deadline first (ties:
+            # lower index): each state's tickets as a stable sort of them by due.
+            order = np.lexsort((arrays.due[:n], self._turn_of[states]))
+            handled = order[:handled_count]
+            # One draw for every turn's tickets: the same numbers as a draw per turn.
+            draws = self.rng.random(handled_count)
+            taken, runs = _choose(arrays.unit[handled], draws, counts, self._triggers, per_round)
+            if taken:
+                take = handled[taken]
+                if runs[0][0] == "archive":
+                    self._record_latency(take[: runs[0][1]], now)
+                # Legal by construction: every ticket takes its state's next trigger.
+                arrays._fire_runs(take, runs, now)
+                start = 0
+                for trigger, count in runs:
+                    if trigger == "feed_back":
+                        fed_back = take[start : start + count]
+                        break
+                    start += count
+        if already:
+            self._score(np.flatnonzero(arrays.state[:n] == self._fed_back), now)
+        elif fed_back is not None:
+            # The only tickets waiting: those fed back just now, in index order.
+            self._score(np.sort(fed_back), now)
         # Whatever waited past its limit climbs, one level per breach.
         if arrays.due[:n].min() <= now:
             escalated = arrays.sweep(now)
@@ -323,19 +344,43 @@ class ClosedLoopLoad:
         else:
             self.today["overdue"] += 0
 
+    def _score(self, waiting: np.ndarray, now: int) -> None:
+        """The residents score the tickets ``waiting`` (fed back): a small share low."""
+        size = waiting.size
+        rng = self.rng
+        low = rng.random(size) < self.capacity.low_score_share
+        # Both draws are made (as np.where's arguments), in this order.
+        low_scores = rng.integers(1, self.rule.low_score, size)
+        scores = rng.integers(self.rule.low_score, 6, size)
+        lows = int(np.count_nonzero(low))
+        if lows:
+            scores = np.where(low, low_scores, scores)
+        climbed = self.arrays._score_checked(waiting, scores, now)
+        self.today["low_scores"] += lows
+        self.today["escalated_on_score"] += int(climbed.size)
+
     def _record_latency(self, idx: np.ndarray, now: int) -> None:
-        hours = (now - self.opened_at[idx]) / _MICROS_PER_HOUR
-        categories = self.arrays.category[idx]
-        # Each category's latencies in order, categories in index order.
-        found: dict[int, list[float]] = {}
-        for hour, c in zip(hours.tolist(), categories.tolist(), strict=True):
-            found.setdefault(c, []).append(hour)
+        hours = ((now - self.opened_at[idx]) / _MICROS_PER_HOUR).tolist()
+        categories = self.arrays.category[idx].tolist()
         names = self.arrays.categories
-        for c in sorted(found):
-            self.latencies.setdefault(names[c], []).extend(found[c])
-        self.today["closed"] += int(idx.size)
+        latencies = self.latencies
+        first = categories[0]
+        if categories.count(first) == len(categories):
+            latencies.setdefault(names[first], []).extend(hours)
+        else:
+            # Each category's latencies in order, categories in index order.
+            found: dict[int, list[float]] = {}
+            for hour, c in zip(hours, categories, strict=True):
+                found.setdefault(c, []).append(hour)
+            for c in sorted(found):
+                latencies.setdefault(names[c], []).extend(found[c])
+        self.today["closed"] += len(hours)
 
     # ----------------------------------------------------------------- reads
+
+    def busy(self) -> bool:
+        """Whether the next rounds have anything to do: open tickets or requests to open."""
+        return self._pending is not None or self.open_count() > 0
 
     def open_count(self) -> int:
         """Tickets not yet closed."""
@@ -434,7 +479,6 @@ def _choose(
     unit_list, draw_list = units.tolist(), draws.tolist()
     taken: list[int] = []
     runs: list[tuple[str, int]] = []
-    floor = math.floor
     stop = 0
     for trigger, count in zip(triggers, counts, strict=True):
         if not count:
@@ -448,14 +492,15 @@ def _choose(
             moved: list[int] = group[chosen].tolist()
             taken += (chosen + start).tolist()
         else:
+            # The k-th ticket of a unit (from 1) moves when k <= b + draw, the
+            # same test as k - 1 < floor(b + draw) for whole k.
             seen: dict[int, int] = {}
             moved = []
-            for j, unit, draw in zip(
-                range(start, stop), unit_list[start:stop], draw_list[start:stop], strict=True
-            ):
-                rank = seen.get(unit, 0)
-                seen[unit] = rank + 1
-                if rank < floor(budget[unit] + draw):
+            for j in range(start, stop):
+                unit = unit_list[j]
+                rank = seen.get(unit, 0) + 1
+                seen[unit] = rank
+                if rank <= budget[unit] + draw_list[j]:
                     taken.append(j)
                     moved.append(unit)
         if moved:

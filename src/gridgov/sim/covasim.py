@@ -422,20 +422,24 @@ def build_agent_map(
     labels, household = np.unique(np.asarray(clusters), return_inverse=True)
     count = len(labels)
     per_compound = _apportion(count, np.array([city.households(c) for c in compounds], dtype=float))
+    # Read from the buildings' columns (no Building made per building).
+    table = city.buildings
+    households_of, grid_of = table.households_of, table.grid
     buildings: list[str] = []
     per_building: list[int] = []
-    for compound, share in zip(compounds, per_compound, strict=True):
-        inside = sorted(b for b in city.buildings_of(compound) if city.building(b).households > 0)
+    building_compound_list: list[int] = []
+    for position, (compound, share) in enumerate(zip(compounds, per_compound, strict=True)):
+        inside = sorted(b for b in city.buildings_of(compound) if households_of(b) > 0)
         buildings += inside
-        weights = np.array([city.building(b).households for b in inside], dtype=float)
+        building_compound_list += [position] * len(inside)
+        weights = np.array([households_of(b) for b in inside], dtype=float)
         per_building += _apportion(int(share), weights).tolist()
-    grid_ids = sorted({city.building(b).grid for b in buildings})
+    building_grids = [grid_of(b) for b in buildings]
+    grid_ids = sorted(set(building_grids))
     grid_index = {g: i for i, g in enumerate(grid_ids)}
-    building_grid = np.array([grid_index[city.building(b).grid] for b in buildings], dtype=np.int32)
-    compound_index = {c: i for i, c in enumerate(compounds)}
-    building_compound = np.array(
-        [compound_index[str(city.building(b).compound)] for b in buildings], dtype=np.int32
-    )
+    building_grid = np.array([grid_index[g] for g in building_grids], dtype=np.int32)
+    # A compound's buildings are in that compound (buildings_of).
+    building_compound = np.array(building_compound_list, dtype=np.int32)
     # Household k of the shuffle goes to the k-th slot of the buildings in order.
     slots = np.repeat(np.arange(len(buildings), dtype=np.int32), per_building)
     rng = np.random.Generator(np.random.PCG64(seed))
@@ -483,6 +487,19 @@ class _Coupling:
         #: Tests done today in sealed compounds, and edges cut now.
         self.tests_sealed = 0
         self.edges_cut = 0
+        self._by_compound: tuple[np.ndarray, np.ndarray] | None = None
+
+    def agents_of(self, compounds: np.ndarray) -> np.ndarray:
+        """The agents (uids, sorted) living in ``compounds`` (indices into ``map.compounds``)."""
+        import numpy as np
+
+        if self._by_compound is None:
+            self._by_compound = _index_by(self.map.compound, len(self.map.compounds))
+        order, starts = self._by_compound
+        picked = [order[starts[k] : starts[k + 1]] for k in compounds.tolist()]
+        if not picked:
+            return np.zeros(0, dtype=np.int64)
+        return np.sort(np.concatenate(picked)).astype(np.int64)
 
 
 class _WeightedLayer:
@@ -517,11 +534,15 @@ class _WeightedLayer:
         # The edges of each compound, by the end it is at (a stable sort keeps them in order).
         self.by1, self.starts1 = _index_by(self.c1, compounds)
         self.by2, self.starts2 = _index_by(self.c2, compounds)
+        # The same edges' betas and other ends, in that order: a compound's
+        # edges are then read as one slice each, not gathered across the layer.
+        self.beta1, self.other1 = beta[self.by1], self.c2[self.by1]
+        self.beta2, self.other2 = beta[self.by2], self.c1[self.by2]
         #: Where each kept edge is in Covasim's layer now (None: all there, in place).
         self.position: np.ndarray | None = None
         self.live = len(p1)
-        #: Edges of weight 0 now.
-        self.cut = 0
+        #: Edges of weight 0 now (None: to be counted, as after Covasim dropped edges).
+        self.cut: int | None = None
 
     def follow(self, live: int, alive: np.ndarray) -> None:
         """Map the kept edges onto Covasim's layer after it dropped the edges of the dead.
@@ -533,19 +554,27 @@ class _WeightedLayer:
 
         if live == self.live:
             return
-        kept = np.flatnonzero(alive[self.p1] & alive[self.p2])
-        if len(kept) != live:
+        keep = alive[self.p1] & alive[self.p2]
+        # Each kept edge's place among the kept ones (-1: dropped), in one pass.
+        counted: np.ndarray = np.cumsum(keep, dtype=np.int32 if len(keep) < 2**31 else np.int64)
+        found = int(counted[-1]) if len(counted) else 0
+        if found != live:
             raise InvariantError(
-                f"a Covasim layer has {live} edges where {len(kept)} were expected: something "
+                f"a Covasim layer has {live} edges where {found} were expected: something "
                 "other than the gridgov driver edited it"
             )
-        position = np.full(len(self.p1), -1, dtype=np.int64)
-        position[kept] = np.arange(live)
+        position = counted - 1
+        position[~keep] = -1
         self.position = position
         self.live = live
+        self.cut = None
 
     def reweight(self, betas: np.ndarray, factor: np.ndarray, changed: np.ndarray) -> None:
         """Rewrite ``betas`` (Covasim's, in place) where the compounds in ``changed`` are.
+
+        Each edge's beta is its kept beta times the factors at its two ends
+        (float32, in that order), whichever way it is computed; the edges of
+        weight 0 are counted from what changed.
 
         Args:
             betas: the layer's betas, weighted for the previous factors.
@@ -554,24 +583,44 @@ class _WeightedLayer:
         """
         import numpy as np
 
-        one = self.starts1[changed + 1] - self.starts1[changed]
-        two = self.starts2[changed + 1] - self.starts2[changed]
+        starts1, starts2 = self.starts1, self.starts2
+        one = starts1[changed + 1] - starts1[changed]
+        two = starts2[changed + 1] - starts2[changed]
         if int(one.sum() + two.sum()) * 2 > len(self.p1):
             weighted = self.beta * (factor[self.c1] * factor[self.c2])
             betas[:] = weighted if self.position is None else weighted[self.position >= 0]
-        else:
-            # An edge with both ends in changed compounds comes twice: written twice, alike.
-            index = np.concatenate(
-                [self.by1[self.starts1[k] : self.starts1[k + 1]] for k in changed]
-                + [self.by2[self.starts2[k] : self.starts2[k + 1]] for k in changed]
-            )
-            values = self.beta[index] * (factor[self.c1[index]] * factor[self.c2[index]])
+            self.cut = len(betas) - int(np.count_nonzero(betas))
+            return
+        # Each changed compound's edges, one slice by either end; an edge with
+        # both ends changed is taken once (by its first end).
+        is_changed = np.zeros(len(factor), dtype=bool)
+        is_changed[changed] = True
+        indices: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        for k in changed.tolist():
+            here = factor[k]
+            a, b = starts1[k], starts1[k + 1]
+            if b > a:
+                indices.append(self.by1[a:b])
+                values.append(self.beta1[a:b] * (here * factor[self.other1[a:b]]))
+            a, b = starts2[k], starts2[k + 1]
+            if b > a:
+                other = self.other2[a:b]
+                single = ~is_changed[other]
+                indices.append(self.by2[a:b][single])
+                values.append(self.beta2[a:b][single] * (factor[other[single]] * here))
+        if indices:
+            index = np.concatenate(indices)
+            value = np.concatenate(values)
             if self.position is not None:
                 where = self.position[index]
                 there = where >= 0
-                index, values = where[there], values[there]
-            betas[index] = values
-        self.cut = len(betas) - int(np.count_nonzero(betas))
+                index, value = where[there], value[there]
+            if self.cut is not None:
+                self.cut += int(np.count_nonzero(betas[index])) - int(np.count_nonzero(value))
+            betas[index] = value
+        if self.cut is None:
+            self.cut = len(betas) - int(np.count_nonzero(betas))
 
 
 def _index_by(ends: np.ndarray, compounds: int) -> tuple[np.ndarray, np.ndarray]:
@@ -632,7 +681,7 @@ class _LayerWeights:
             self._layer(key).reweight(edges["beta"], factor, changed)
         everyone = bool((coupling.factor == 1).all())
         coupling.applied = None if everyone else coupling.factor.copy()
-        coupling.edges_cut = sum(layer.cut for layer in self._weighted.values())
+        coupling.edges_cut = sum(layer.cut or 0 for layer in self._weighted.values())
 
 
 @functools.cache
@@ -695,13 +744,14 @@ def _intervention_class(cv: ModuleType, ss: ModuleType) -> type[Any]:
 
         def mass_test(self, coupling: _Coupling, covid: Any) -> None:
             """Test the living, undiagnosed agents of compounds under mass testing."""
-            chance = coupling.test_prob[coupling.map.compound]
-            count = len(chance)
-            chance[~self.sim.people.alive.raw[:count]] = 0.0
-            chance[covid.diagnosed.raw[:count]] = 0.0
-            candidates = ss.uids(np.flatnonzero(chance))
+            # The agents of the compounds with a test chance, in uid order (not
+            # a pass over every agent): the living, undiagnosed ones are tested.
+            agents = coupling.agents_of(np.flatnonzero(coupling.test_prob))
+            agents = agents[self.sim.people.alive.raw[agents] & ~covid.diagnosed.raw[agents]]
+            candidates = ss.uids(agents)
             if len(candidates):
-                self._mass_test.set(p=chance[candidates])
+                chance = coupling.test_prob[coupling.map.compound[agents]]
+                self._mass_test.set(p=chance)
                 chosen = candidates[self._mass_test.rvs(candidates)]
                 coupling.tests_sealed = len(chosen)
                 covid.test(chosen, test_delay=self.test_delay)
@@ -962,32 +1012,36 @@ class CovasimOutbreak:
         np = self._np
         options = self.options
         coupling = self._coupling
-        factor = np.ones(len(self.map.compounds))
-        tests = np.zeros(len(self.map.compounds))
+        compounds = self.map.compounds
+        zone = np.array([zones.get(c, "open") for c in compounds])
+        sealed = zone == "sealed"
+        controlled = zone == "controlled"
+        factor = np.ones(len(compounds))
+        factor[controlled] = self._controlled
+        tests = np.zeros(len(compounds))
         engine = self._engine
         unled = needed = filled = 0
-        for index, compound in enumerate(self.map.compounds):
-            zone = zones.get(compound, "open")
-            if zone == "controlled":
-                factor[index] = self._controlled
-            elif zone == "sealed":
-                if engine is None:
+        if engine is None:
+            factor[sealed] = 0.0
+            tests[sealed] = options.sealed_test_prob
+        else:
+            # Only sealed compounds need the roster: their point lead (what
+            # Engine.commander_of reads) and their registration seats.
+            roster = engine.roster
+            holder_of, posts = roster.holder_of, roster.posts
+            for index in np.flatnonzero(sealed).tolist():
+                compound = compounds[index]
+                if holder_of(f"{compound}/point_lead"):
                     factor[index] = 0.0
-                    tests[index] = options.sealed_test_prob
-                    continue
-                if engine.commander_of(compound) is None:
+                else:
                     unled += 1
                     factor[index] = options.unled_seal_factor
-                else:
-                    factor[index] = 0.0
-                post = engine.roster.posts.get(f"{compound}/registration")
+                post = posts.get(f"{compound}/registration")
                 if post is not None:
-                    seats = len(engine.roster.holders.get(post.id, ()))
+                    seats = len(holder_of(post.id))
                     needed += post.capacity
                     filled += seats
                     tests[index] = options.sealed_test_prob * seats / post.capacity
-        sealed = np.array([zones.get(c, "open") == "sealed" for c in self.map.compounds])
-        controlled = np.array([zones.get(c, "open") == "controlled" for c in self.map.compounds])
         coupling.factor = factor
         coupling.test_prob = tests
         coupling.governance = {

@@ -360,11 +360,15 @@ class ScenarioRun:
         self.infections_today += self.outbreak.new_infections
         engine.advance(EPOCH + timedelta(days=day + step))
         self.zones = zones = engine.zones()
-        if self.loop is not None:
+        loop = self.loop
+        if loop is not None:
             step_start = EPOCH + timedelta(days=day)
-            self.loop.update_capacity(engine)
-            self.loop.raise_requests(zones, step_start, step)
-            self.loop.run_rounds(step_start, step)
+            loop.raise_requests(zones, step_start, step)
+            # Rounds with no open ticket and no request coming do nothing
+            # (nor draw anything): a step without either is skipped whole.
+            if loop.busy():
+                loop.update_capacity(engine)
+                loop.run_rounds(step_start, step)
         for zone in self.household_days:
             self.household_days[zone] += step * sum(
                 self.households[c] for c, z in zones.items() if z == zone
@@ -375,10 +379,14 @@ class ScenarioRun:
         engine, step = self.engine, self.step_days
         day = index * step
         self.total_confirmed += self.confirmed_today
+        modes = engine.modes()
+        staffed = _Staffed(engine)
         row = _row(
             engine,
             self.watcher,
             self.zones,
+            modes,
+            staffed,
             self.households,
             self.household_days,
             (index + 1) * step - 1 if step < 1 else day,
@@ -388,18 +396,18 @@ class ScenarioRun:
         ) + tuple(self._ticket_values())
         self.rows.append(row)
         self.zone_days.append((row[0], {c: z for c, z in self.zones.items() if z != "open"}))
-        self.mode_days.append((row[0], {c: m for c, m in engine.modes().items() if m != "normal"}))
+        self.mode_days.append((row[0], {c: m for c, m in modes.items() if m != "normal"}))
         if self.supplies is not None:
             self.supplies.dispatch(engine, row[0], row[1], self.loop, self.zones)
         peaks = self.peaks
         for name in ("compounds_sealed", "households_sealed"):
             peaks[name] = max(peaks[name], row[COLUMNS.index(name)])
-        for name, value in engine.response_counts().items():
+        for name, value in staffed.response_counts().items():
             peaks[name] = max(peaks[name], value)
         emergency = row[COLUMNS.index("communities_emergency")]
         if emergency and self.first_emergency is None:
             self.first_emergency = row[0]
-        all_normal = row[COLUMNS.index("communities_normal")] == len(engine.modes())
+        all_normal = row[COLUMNS.index("communities_normal")] == len(modes)
         if self.first_emergency is not None and self.days_to_normal is None and all_normal:
             self.days_to_normal = row[0] - self.first_emergency
         self.confirmed_today = 0
@@ -496,10 +504,47 @@ def _json_number(value: float) -> float | None:
     return None if math.isnan(value) else round(value, 3)
 
 
+class _Staffed:
+    """The day's posts: seats needed and filled per role, read once from the roster."""
+
+    def __init__(self, engine: Engine) -> None:
+        roster = engine.roster
+        self.roster = roster
+        self.needed: Counter[str] = Counter()
+        self.filled: Counter[str] = Counter()
+        holders = roster.holders
+        for post in roster.posts.values():
+            self.needed[post.role] += post.capacity
+            self.filled[post.role] += len(holders.get(post.id, ()))
+
+    def response_counts(self) -> dict[str, int]:
+        """What :meth:`Engine.response_counts` gives, from the seats filled per role.
+
+        Every busy person holds one seat of their post, in the post's role
+        (tests/test_runner.py checks it against the engine's counts day by day),
+        so no :class:`~gridgov.staffing.Assignment` is made per busy person.
+        """
+        filled = self.filled
+        return {
+            "point_leads": filled["point_lead"],
+            "building_leads": filled["building_lead"],
+            "deployed_members": sum(
+                n
+                for role, n in filled.items()
+                if role not in ("point_lead", "building_lead", "volunteer", "front_line")
+            ),
+            "grid_workers_front_line": filled["front_line"],
+            "volunteers": filled["volunteer"],
+            "shortfall_seats": sum(s.missing for s in self.roster.shortfalls.values()),
+        }
+
+
 def _row(
     engine: Engine,
     watcher: _Watcher,
     zones: Mapping[str, str],
+    community_modes: Mapping[str, str],
+    staffed: _Staffed,
     households: Mapping[str, int],
     household_days: Mapping[str, float],
     day: float,
@@ -507,19 +552,18 @@ def _row(
     confirmed: int,
     total_confirmed: int,
 ) -> tuple[Any, ...]:
-    modes = Counter(engine.modes().values())
+    modes = Counter(community_modes.values())
     zone_counts = Counter(zones.values())
     zone_households: Counter[str] = Counter()
     for compound, zone in zones.items():
         zone_households[zone] += households[compound]
-    needed: Counter[str] = Counter()
-    filled: Counter[str] = Counter()
-    roster = engine.roster
-    for post in roster.posts.values():
-        needed[post.role] += post.capacity
-        filled[post.role] += len(roster.holders.get(post.id, ()))
+    needed, filled = staffed.needed, staffed.filled
+    roster = staffed.roster
     delays = watcher.lead_delays
-    waiting = sum(1 for c, z in zones.items() if z == "sealed" and engine.commander_of(c) is None)
+    # A sealed compound waits for its point lead while that post has no holder
+    # (what Engine.commander_of reads, without its lock and checks per compound).
+    holder_of = roster.holder_of
+    waiting = sum(1 for c, z in zones.items() if z == "sealed" and not holder_of(f"{c}/point_lead"))
     date = (EPOCH + timedelta(days=day)).date().isoformat()
     values: list[Any] = [
         round(day, 6),
