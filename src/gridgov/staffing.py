@@ -924,20 +924,22 @@ class Roster:
         a = assignment
         self._assign_to(a.person, a.post, a.role, a.level, when)
 
-    def _assign_all(self, datas: Sequence[Mapping[str, Any]], times: Sequence[datetime]) -> bool:
-        """Apply a run of ``post.assigned`` events (their data and times), as
-        :meth:`_assign_to` one by one does; all or nothing: False, and nothing
-        changed, when one of them does not fit (data missing, a person unknown).
+    def _assign_all(
+        self,
+        persons: Sequence[str],
+        posts: Sequence[str],
+        roles: Sequence[str],
+        levels: Sequence[str],
+        times: Sequence[datetime],
+    ) -> bool:
+        """Apply a run of ``post.assigned`` events (their data's fields, one sequence
+        each, and their times), as :meth:`_assign_to` one by one does; all or
+        nothing: False, and nothing changed, when a person is unknown.
 
-        Each field is read for the whole run and set with one ``dict.update``
-        (no call per event); holders and the employers' counts follow the
-        events in order.
+        The assignments are set with one ``dict.update`` (no call per event);
+        holders and the employers' counts follow the events in order.
         """
         try:
-            persons = [data["person"] for data in datas]
-            posts = [data["post"] for data in datas]
-            roles = [data["role"] for data in datas]
-            levels = [data["level"] for data in datas]
             rows = list(map(self._people._index.__getitem__, persons))
         except (KeyError, TypeError):
             return False
@@ -958,16 +960,20 @@ class Roster:
                     drawn[employer] = count(employer, 0) + 1
         return True
 
-    def _open_all(self, units: Sequence[str], datas: Sequence[Mapping[str, Any]]) -> bool:
-        """Apply a run of ``post.opened`` events (their units and data), as
-        :meth:`_apply_event` one by one does; all or nothing: False, and nothing
-        changed, when one of them does not fit."""
+    def _open_all(
+        self,
+        units: Sequence[str],
+        ids: Sequence[str],
+        roles: Sequence[str],
+        communities: Sequence[str],
+        sizes: Sequence[Any],
+    ) -> bool:
+        """Apply a run of ``post.opened`` events (their units, and their data's fields,
+        one sequence each), as :meth:`_apply_event` one by one does; all or
+        nothing: False, and nothing changed, when one of them does not fit."""
         try:
-            ids = [data["post"] for data in datas]
-            roles = [data["role"] for data in datas]
-            communities = [data["community"] for data in datas]
-            capacities = [int(data["capacity"]) for data in datas]
-        except (KeyError, TypeError, ValueError):
+            capacities = list(map(int, sizes))
+        except (TypeError, ValueError):
             return False
         if capacities and min(capacities) < 1:
             return False
@@ -1673,11 +1679,13 @@ def _assignment_columns(
         list(map(causes.__getitem__, zip(roles, levels, strict=True))),
         [None] * count,
         [None] * count,
-        [
-            {"person": person, "post": post_id, "role": role, "level": level}
-            for person, post_id, role, level in zip(persons, post_ids, roles, levels, strict=True)
-        ],
+        # Compact data (see RecordColumns): a dict is made when one is read.
+        list(zip(itertools.repeat(_ASSIGNED), persons, post_ids, roles, levels)),
     )
+
+
+#: The keys of a ``post.assigned`` event's data, in order.
+_ASSIGNED = ("person", "post", "role", "level")
 
 
 def _shortfall_record(when: datetime, kind: str, shortfall: Shortfall, why: str) -> Record:
