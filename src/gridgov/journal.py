@@ -30,6 +30,7 @@ import contextlib
 import hashlib
 import itertools
 import json
+import operator
 import os
 import sqlite3
 import threading
@@ -82,6 +83,7 @@ SNAPSHOT_VERSION = 1
 _SNAPSHOT_FORMAT = "gridgov.snapshot"
 #: Makes an :class:`Event` from its ten fields without a Python call (the engine's commit).
 _new_tuple = tuple.__new__
+_FIRST = operator.itemgetter(0)
 
 
 class _EventFields(NamedTuple):
@@ -363,13 +365,14 @@ class Events(Sequence[Event]):
         datas = self._columns[8][start:stop]
         if not datas:
             return tuple([] for _ in keys)
-        if set(map(type, datas)) == {tuple}:
-            try:
-                columns = list(zip(*datas, strict=True))  # all of one length
-            except ValueError:
-                columns = []
-            if len(columns) == len(keys) + 1 and columns[0].count(keys) == len(datas):
-                return tuple(columns[1:])
+        # (A field at a time with itemgetter: zip(*datas) would make an iterator
+        # per event, tracked objects the collector would promote meanwhile.)
+        if (
+            set(map(type, datas)) == {tuple}
+            and set(map(len, datas)) == {len(keys) + 1}
+            and list(map(_FIRST, datas)).count(keys) == len(datas)
+        ):
+            return tuple(list(map(operator.itemgetter(i), datas)) for i in range(1, len(keys) + 1))
         try:
             read = [record_data(data) for data in datas]
             return tuple([data[key] for data in read] for key in keys)
