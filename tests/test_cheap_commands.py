@@ -140,3 +140,18 @@ def test_the_pools_grid_workers_are_the_city_s_grid_workers_at_each_post() -> No
         expected = tuple(p for p in at_post if kind(p) is PersonKind.GRID_WORKER)
         assert pools.grid_workers(unit) == expected, unit
     assert pools.grid_workers("no such unit") == ()
+
+
+@given(
+    st.sampled_from(sorted(CITY.chain.units("community"))),
+    st.sampled_from(["community", "big_party_committee", "street", "district", "city"]),
+    st.sampled_from(sorted(PersonKind)),
+)
+def test_each_pool_keeps_its_people_s_employers_beside_them(
+    community: str, level: str, kind: PersonKind
+) -> None:
+    """What the filling reads in order instead of looking up each person's employer."""
+    pools = Engine(CITY, clock=ManualClock())._kernel.pools
+    _, people, employers = pools._pool(level, community, kind)
+    assert people == pools.candidates(level, community, kind)
+    assert list(employers) == [CITY.people.employer(p) for p in people]

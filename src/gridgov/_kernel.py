@@ -66,7 +66,7 @@ from gridgov.journal import (
 )
 from gridgov.measures import Deadline, MeasuresPlan
 from gridgov.model import Level
-from gridgov.records import Record, RecordColumns
+from gridgov.records import CompactData, Record, RecordColumns
 from gridgov.rules import Rules
 from gridgov.staffing import Pools, Roster, StaffingRow, planned_records
 from gridgov.supplies import SupplyNetwork
@@ -844,7 +844,7 @@ def _columns(
     list[str],
     list[str | None],
     list[str | None],
-    list[Mapping[str, Any]],
+    list[Mapping[str, Any] | CompactData],
 ]:
     """The fields of ``records`` (in :class:`Record`'s order), one list per field:
     records one at a time, :class:`RecordColumns` a list at a time."""
@@ -854,7 +854,7 @@ def _columns(
     causes: list[str] = []
     olds: list[str | None] = []
     news: list[str | None] = []
-    datas: list[Mapping[str, Any]] = []
+    datas: list[Mapping[str, Any] | CompactData] = []
     add_time, add_kind, add_unit = times.append, kinds.append, units.append
     add_cause, add_old, add_new, add_data = causes.append, olds.append, news.append, datas.append
     record: Any

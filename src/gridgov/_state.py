@@ -40,6 +40,11 @@ from gridgov.tickets import TicketDesk, situation_from
 __all__ = ["EngineState", "command_number"]
 
 
+#: The data keys of the runs the roster applies at once.
+_ASSIGNED = ("person", "post", "role", "level")
+_OPENED = ("post", "role", "community", "capacity")
+
+
 def command_number(command: str) -> int | None:
     """The number of an engine-made command id (``c000042`` -> 42), else None."""
     if command.startswith("c") and command[1:].isdigit():
@@ -213,7 +218,7 @@ class EngineState:
         """
         columns = events._columns
         times, kinds, units, names = columns[0], columns[1], columns[2], columns[3]
-        datas = columns[8]
+        data_of, fields = events._data, events._fields
         reducers = self._reducers.get
         roster = self.roster
         assign, release = roster._assign_to, roster._release
@@ -222,22 +227,32 @@ class EngineState:
         try:
             for kind, run in itertools.groupby(kinds):
                 stop = start + len(list(run))
+                # A whole run at once where the roster can (all or nothing).
+                done = False
                 if kind == "post.assigned":
-                    if not roster._assign_all(datas[start:stop], times[start:stop]):
-                        for index in range(start, stop):
-                            data = datas[index]
-                            person, post = data["person"], data["post"]
-                            assign(person, post, data["role"], data["level"], times[index])
+                    got = fields(start, stop, _ASSIGNED)
+                    if got is not None:
+                        persons, posts, roles, levels = got
+                        done = roster._assign_all(persons, posts, roles, levels, times[start:stop])
+                elif kind == "post.opened":
+                    got = fields(start, stop, _OPENED)
+                    if got is not None:
+                        ids, roles, communities, sizes = got
+                        done = roster._open_all(units[start:stop], ids, roles, communities, sizes)
+                    for post in ids if done else ():
+                        if "/task/" in post:
+                            self._task_post(post)
+                if done:
+                    pass
+                elif kind == "post.assigned":
+                    for index in range(start, stop):
+                        data = data_of(index)
+                        person, post = data["person"], data["post"]
+                        assign(person, post, data["role"], data["level"], times[index])
                 elif kind == "post.released":
                     for index in range(start, stop):
-                        data = datas[index]
+                        data = data_of(index)
                         release(data["person"], data["post"], times[index])
-                elif kind == "post.opened" and roster._open_all(
-                    units[start:stop], datas[start:stop]
-                ):
-                    for data in datas[start:stop]:
-                        if "/task/" in data["post"]:
-                            self._task_post(data["post"])
                 else:
                     reducer = reducers(kind)
                     if reducer is not None:

@@ -30,6 +30,7 @@ import contextlib
 import hashlib
 import itertools
 import json
+import operator
 import os
 import sqlite3
 import threading
@@ -42,6 +43,7 @@ import attrs
 import orjson
 
 from gridgov.errors import JournalError
+from gridgov.records import CompactData, record_data
 
 __all__ = [
     "FORMAT_VERSION",
@@ -81,6 +83,7 @@ SNAPSHOT_VERSION = 1
 _SNAPSHOT_FORMAT = "gridgov.snapshot"
 #: Makes an :class:`Event` from its ten fields without a Python call (the engine's commit).
 _new_tuple = tuple.__new__
+_FIRST = operator.itemgetter(0)
 
 
 class _EventFields(NamedTuple):
@@ -221,7 +224,7 @@ _Columns = tuple[
     list[str],
     list[str | None],
     list[str | None],
-    list[Mapping[str, Any]],
+    list[Mapping[str, Any] | CompactData],
 ]
 
 
@@ -346,9 +349,35 @@ class Events(Sequence[Event]):
                 c[5][index],
                 c[6][index],
                 c[7][index],
-                c[8][index],
+                record_data(c[8][index]),
             ),
         )
+
+    def _data(self, index: int) -> Mapping[str, Any]:
+        """The data of the event at ``index`` (a dict made from compact data)."""
+        return record_data(self._columns[8][index])
+
+    def _fields(self, start: int, stop: int, keys: tuple[str, ...]) -> tuple[Any, ...] | None:
+        """For the events ``start:stop``, each of ``keys`` read from every event's
+        data: one sequence per key (None when an event's data lacks one). Compact
+        data of these keys (see :class:`~gridgov.records.RecordColumns`) is read
+        a column at a time, in C."""
+        datas = self._columns[8][start:stop]
+        if not datas:
+            return tuple([] for _ in keys)
+        # (A field at a time with itemgetter: zip(*datas) would make an iterator
+        # per event, tracked objects the collector would promote meanwhile.)
+        if (
+            set(map(type, datas)) == {tuple}
+            and set(map(len, datas)) == {len(keys) + 1}
+            and list(map(_FIRST, datas)).count(keys) == len(datas)
+        ):
+            return tuple(list(map(operator.itemgetter(i), datas)) for i in range(1, len(keys) + 1))
+        try:
+            read = [record_data(data) for data in datas]
+            return tuple([data[key] for data in read] for key in keys)
+        except (KeyError, TypeError, ValueError):
+            return None
 
     @overload
     def __getitem__(self, index: int) -> Event: ...
@@ -374,7 +403,13 @@ class Events(Sequence[Event]):
     def rows(self) -> Iterator[EventRow]:
         """Each event's fields as a plain tuple, in :class:`Event`'s order (no
         :class:`Event` made: what the journals and the reducer read)."""
-        return zip(range(self._first, self._first + self._size), *self._columns, strict=True)
+        c = self._columns
+        return zip(
+            range(self._first, self._first + self._size),
+            *c[:8],
+            map(record_data, c[8]),
+            strict=True,
+        )
 
     def __iter__(self) -> Iterator[Event]:
         return map(_new_tuple, itertools.repeat(Event), self.rows())
@@ -387,8 +422,17 @@ class Events(Sequence[Event]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Events):
-            return self._size == other._size and (
-                not self._size or (self._first == other._first and self._columns == other._columns)
+            if self._size != other._size:
+                return False
+            if not self._size:
+                return True
+            mine, theirs = self._columns, other._columns
+            return self._first == other._first and (
+                mine == theirs
+                or (
+                    mine[:8] == theirs[:8]
+                    and list(map(record_data, mine[8])) == list(map(record_data, theirs[8]))
+                )
             )
         if isinstance(other, tuple):
             return len(other) == self._size and tuple(self) == other

@@ -13,7 +13,21 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-__all__ = ["EventLike", "Record", "RecordColumns"]
+__all__ = ["EventLike", "Record", "RecordColumns", "record_data"]
+
+#: A record's data kept compact: its keys (a tuple shared by many records), then
+#: its values in their order; the dict is made when the data is read
+#: (:func:`record_data`). A tuple of strings is not tracked by the cyclic
+#: collector and costs a third of a dict.
+CompactData = tuple[Any, ...]
+
+
+def record_data(data: Mapping[str, Any] | CompactData) -> Mapping[str, Any]:
+    """The data of a record or event as a mapping: ``data`` itself, or the dict of
+    compact data (``(keys, value, value, ...)``, see :class:`RecordColumns`)."""
+    if type(data) is tuple:
+        return dict(zip(data[0], data[1:], strict=True))
+    return data  # type: ignore[return-value]
 
 
 class Record(NamedTuple):
@@ -64,8 +78,11 @@ class RecordColumns:
     A planner that keeps its draft in columns (the staffing planner's forty
     thousand assignments when a city's urban area is sealed) hands them over
     so, and the engine's commit takes the lists as they are, where a record
-    at a time costs a tuple, an unpacking and seven appends each. Iterating
-    gives the records one by one, as tuples.
+    at a time costs a tuple, an unpacking and seven appends each. Each
+    record's data may be kept compact: ``(keys, value, value, ...)``, the
+    same keys tuple for every record (:func:`record_data` makes its dict; the
+    engine keeps it so, and makes the dict when an event's data is read).
+    Iterating gives the records one by one, as tuples, their data as dicts.
     """
 
     __slots__ = ("causes", "datas", "kinds", "news", "olds", "times", "units")
@@ -78,7 +95,7 @@ class RecordColumns:
         causes: list[str],
         olds: list[str | None],
         news: list[str | None],
-        datas: list[dict[str, Any]],
+        datas: list[Mapping[str, Any] | CompactData],
     ) -> None:
         self.times = times
         self.kinds = kinds
@@ -99,6 +116,6 @@ class RecordColumns:
             self.causes,
             self.olds,
             self.news,
-            self.datas,
+            map(record_data, self.datas),
             strict=True,
         )

@@ -514,14 +514,23 @@ class Pools:
             kinds, rank_of, kind_code.get, kind_names.__getitem__, person_at, pid
         )
         self._ids = pid
-        # Each unit's grid workers (city order): where front-line duty comes from.
-        self._worker_spans, self._worker_at = _worker_spans(kinds, kind_names, posts, units)
-        self._caches()
+        self._caches(employers, employer_names, _worker_spans(kinds, kind_names, posts, units))
 
-    def _caches(self) -> None:
+    def _caches(
+        self,
+        employers: np.ndarray,
+        employer_names: list[Any],
+        workers: tuple[dict[str, tuple[int, int]], np.ndarray],
+    ) -> None:
+        # Each person's employer as a code, to give each pool its employers beside
+        # its ids (read in order while filling, not looked up person by person).
+        self._employer_codes, self._employer_names = employers.astype("int32"), employer_names
+        # Each unit's grid workers (city order): where front-line duty comes from.
+        self._worker_spans, self._worker_at = workers
         # What is kept once asked for: no key or value the collector keeps
         # tracking (strings, ints, tuples of them; a kind by its value).
-        self._cache: dict[tuple[str, str, str], tuple[str, ...]] = {}
+        self._cache: dict[tuple[str, str, str], tuple[tuple[str, ...], tuple[str | None, ...]]]
+        self._cache = {}
         self._workers: dict[str, tuple[str, ...]] = {}
         self._front_line: dict[str, PostRow | None] = {}
         self._required: dict[tuple[str, str], tuple[PostRow, ...]] = {}
@@ -564,9 +573,9 @@ class Pools:
 
     def _pool(
         self, level: str, community: str, kind: PersonKind
-    ) -> tuple[tuple[str, str, str], tuple[str, ...]]:
-        """A pool's key (one per street or district where the level is shared) and its
-        people nearest first (built once, then kept)."""
+    ) -> tuple[tuple[str, str, str], tuple[str, ...], tuple[str | None, ...]]:
+        """A pool's key (one per street or district where the level is shared), its
+        people nearest first and their employers (built once, then kept)."""
         key = (
             level,
             community
@@ -577,7 +586,7 @@ class Pools:
         got = self._cache.get(key)
         if got is None:
             got = self._cache[key] = self._build(level, community, kind)
-        return key, got
+        return key, got[0], got[1]
 
     def required(self, compound: str, zone: str, rule: StaffingRule) -> tuple[PostRow, ...]:
         """:func:`required_posts` as rows (kept once asked for, for the rules last asked with)."""
@@ -620,17 +629,28 @@ class Pools:
             self._workers[grid] = got
         return got
 
-    def _build(self, level: str, community: str, kind: PersonKind) -> tuple[str, ...]:
+    def _build(
+        self, level: str, community: str, kind: PersonKind
+    ) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
+        import numpy as np  # lazily: importing gridgov does not load numpy
+
         chain = self.city.chain
-        if level == "community":
-            return self._local.get((community, kind), ())
-        if level == "big_party_committee":
-            out: list[str] = []
-            for org in self.city.big_party_committee(community).members:
-                out.extend(self._employed.get((org, kind), ()))
-            return tuple(sorted(set(out), key=self.rank))
         parts: list[np.ndarray | None]
-        if level == "street":
+        if level == "community":
+            parts = [self._local.positions((community, kind))]
+        elif level == "big_party_committee":
+            employed = self._employed.positions
+            found = [
+                employed((org, kind)) for org in self.city.big_party_committee(community).members
+            ]
+            members = [p for p in found if p is not None]
+            if not members:
+                return (), ()
+            # Each member once, by rank.
+            at = np.unique(np.concatenate(members))
+            ranks = np.frombuffer(self._ranks, dtype=np.int64)[at]
+            parts = [at[np.argsort(ranks, kind="stable")]]
+        elif level == "street":
             street = chain.street_of(community)
             order = chain.children(street, Level.COMMUNITY)
             position = {c: i for i, c in enumerate(order)}
@@ -659,15 +679,18 @@ class Pools:
             )
         return self._joined([p for p in parts if p is not None])
 
-    def _joined(self, parts: list[np.ndarray]) -> tuple[str, ...]:
-        """The ids of the people of ``parts`` (index arrays), in order: one list of
-        ints from numpy, one id lookup each, no tuple per group on the way."""
+    def _joined(self, parts: list[np.ndarray]) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
+        """The ids of the people of ``parts`` (index arrays), in order, and their
+        employers: one list of ints from numpy, one id lookup each, no tuple per
+        group on the way."""
         import numpy as np  # lazily: importing gridgov does not load numpy
 
         if not parts:
-            return ()
+            return (), ()
         joined = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        return tuple(map(self._ids.__getitem__, joined.tolist()))
+        ids = tuple(map(self._ids.__getitem__, joined.tolist()))
+        codes = self._employer_codes[joined].tolist()
+        return ids, tuple(map(self._employer_names.__getitem__, codes))
 
 
 # ---------------------------------------------------------------- roster
@@ -924,20 +947,22 @@ class Roster:
         a = assignment
         self._assign_to(a.person, a.post, a.role, a.level, when)
 
-    def _assign_all(self, datas: Sequence[Mapping[str, Any]], times: Sequence[datetime]) -> bool:
-        """Apply a run of ``post.assigned`` events (their data and times), as
-        :meth:`_assign_to` one by one does; all or nothing: False, and nothing
-        changed, when one of them does not fit (data missing, a person unknown).
+    def _assign_all(
+        self,
+        persons: Sequence[str],
+        posts: Sequence[str],
+        roles: Sequence[str],
+        levels: Sequence[str],
+        times: Sequence[datetime],
+    ) -> bool:
+        """Apply a run of ``post.assigned`` events (their data's fields, one sequence
+        each, and their times), as :meth:`_assign_to` one by one does; all or
+        nothing: False, and nothing changed, when a person is unknown.
 
-        Each field is read for the whole run and set with one ``dict.update``
-        (no call per event); holders and the employers' counts follow the
-        events in order.
+        The assignments are set with one ``dict.update`` (no call per event);
+        holders and the employers' counts follow the events in order.
         """
         try:
-            persons = [data["person"] for data in datas]
-            posts = [data["post"] for data in datas]
-            roles = [data["role"] for data in datas]
-            levels = [data["level"] for data in datas]
             rows = list(map(self._people._index.__getitem__, persons))
         except (KeyError, TypeError):
             return False
@@ -958,16 +983,20 @@ class Roster:
                     drawn[employer] = count(employer, 0) + 1
         return True
 
-    def _open_all(self, units: Sequence[str], datas: Sequence[Mapping[str, Any]]) -> bool:
-        """Apply a run of ``post.opened`` events (their units and data), as
-        :meth:`_apply_event` one by one does; all or nothing: False, and nothing
-        changed, when one of them does not fit."""
+    def _open_all(
+        self,
+        units: Sequence[str],
+        ids: Sequence[str],
+        roles: Sequence[str],
+        communities: Sequence[str],
+        sizes: Sequence[Any],
+    ) -> bool:
+        """Apply a run of ``post.opened`` events (their units, and their data's fields,
+        one sequence each), as :meth:`_apply_event` one by one does; all or
+        nothing: False, and nothing changed, when one of them does not fit."""
         try:
-            ids = [data["post"] for data in datas]
-            roles = [data["role"] for data in datas]
-            communities = [data["community"] for data in datas]
-            capacities = [int(data["capacity"]) for data in datas]
-        except (KeyError, TypeError, ValueError):
+            capacities = list(map(int, sizes))
+        except (TypeError, ValueError):
             return False
         if capacities and min(capacities) < 1:
             return False
@@ -1430,9 +1459,7 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
 
 def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> None:
     roster = draft.roster
-    # Columns read directly (no method call per person looked at).
-    people = roster._people
-    person_index, employers = people._index, people.employers
+    # Each pool's employers are read beside its people (no lookup per person).
     organisations = roster._city.organisations
     post_id, role, _, community, capacity = post
     kind = ROLE_KIND.get(role, PersonKind.IN_SERVICE_MEMBER)
@@ -1462,7 +1489,7 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
             break
         if depth:
             requested.append(need)
-        key, pool = pools._pool(level, community, kind)
+        key, pool, pool_employers = pools._pool(level, community, kind)
         index = draft.cursors.get(key, 0)
         size = len(pool)
         while need > 0 and index < size:
@@ -1474,7 +1501,7 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
                 or (person in assigned and person not in freed)
             ):
                 continue
-            employer = employers[person_index[person]]
+            employer = pool_employers[index - 1]
             if employer is not None:
                 cap = caps.get(employer)
                 if cap is None:
@@ -1673,11 +1700,13 @@ def _assignment_columns(
         list(map(causes.__getitem__, zip(roles, levels, strict=True))),
         [None] * count,
         [None] * count,
-        [
-            {"person": person, "post": post_id, "role": role, "level": level}
-            for person, post_id, role, level in zip(persons, post_ids, roles, levels, strict=True)
-        ],
+        # Compact data (see RecordColumns): a dict is made when one is read.
+        list(zip(itertools.repeat(_ASSIGNED), persons, post_ids, roles, levels)),
     )
+
+
+#: The keys of a ``post.assigned`` event's data, in order.
+_ASSIGNED = ("person", "post", "role", "level")
 
 
 def _shortfall_record(when: datetime, kind: str, shortfall: Shortfall, why: str) -> Record:
