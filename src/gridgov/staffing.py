@@ -532,6 +532,7 @@ class Pools:
         self._cache: dict[tuple[str, str, str], tuple[tuple[str, ...], tuple[str | None, ...]]]
         self._cache = {}
         self._workers: dict[str, tuple[str, ...]] = {}
+        self._grids: dict[str, tuple[str, ...]] = {}
         self._front_line: dict[str, PostRow | None] = {}
         self._required: dict[tuple[str, str], tuple[PostRow, ...]] = {}
         self._required_rule: StaffingRule | None = None
@@ -610,6 +611,14 @@ class Pools:
             post = (f"{grid}/front_line", "front_line", grid, community, len(workers))
         self._front_line[grid] = post
         return post
+
+    def grids_of(self, compound: str) -> tuple[str, ...]:
+        """:meth:`City.grids_of_compound <gridgov.city.City.grids_of_compound>`, kept
+        once asked for (the city checks the compound each time)."""
+        got = self._grids.get(compound)
+        if got is None:
+            got = self._grids[compound] = self._city.grids_of_compound(compound)
+        return got
 
     def grid_workers(self, grid: str) -> tuple[str, ...]:
         """The grid workers whose normal post is ``grid`` (kept once asked for)."""
@@ -1335,7 +1344,7 @@ def _plan(
         to_fill += _repost(draft, pools, compound, old, new, rule)
         step = (new in hot_zones) - (old in hot_zones)
         if step:
-            for grid in city.grids_of_compound(compound):
+            for grid in pools.grids_of(compound):
                 hot_delta[grid] = hot_delta.get(grid, 0) + step
     hot = roster._hot
     for grid in sorted(hot_delta):
