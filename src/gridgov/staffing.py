@@ -648,17 +648,17 @@ class Pools:
         if level == "community":
             parts = [self._local.positions((community, kind))]
         elif level == "big_party_committee":
+            # Each member organisation's people, each person once, by rank (a few
+            # people: sorted in Python, where numpy's fixed costs would dominate).
             employed = self._employed.positions
-            found = [
-                employed((org, kind)) for org in self.city.big_party_committee(community).members
-            ]
-            members = [p for p in found if p is not None]
-            if not members:
+            rows: set[int] = set()
+            for org in self.city.big_party_committee(community).members:
+                found = employed((org, kind))
+                if found is not None:
+                    rows.update(found.tolist())
+            if not rows:
                 return (), ()
-            # Each member once, by rank.
-            at = np.unique(np.concatenate(members))
-            ranks = np.frombuffer(self._ranks, dtype=np.int64)[at]
-            parts = [at[np.argsort(ranks, kind="stable")]]
+            parts = [np.asarray(sorted(rows, key=self._ranks.__getitem__), dtype=np.int64)]
         elif level == "street":
             street = chain.street_of(community)
             order = chain.children(street, Level.COMMUNITY)
@@ -1433,21 +1433,21 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
     busy = draft.busy
     roster = draft.roster
     unavailable, assigned, freed = roster._unavailable, roster._assignment, draft.freed
-    add_person, add_post = draft.persons.append, draft.posts.append
-    add_role, add_level = draft.roles.append, draft.levels.append
-    filled = 0
-    for person in pools.grid_workers(unit):
-        if held + filled >= capacity:
-            break
-        if person in busy or person in unavailable or (person in assigned and person not in freed):
-            continue
-        busy.add(person)
-        add_person(person)
-        add_post(post_id)
-        add_role("front_line")
-        add_level("grid")
-        filled += 1
+    # The free workers, in order, as many as there are seats (a list at a time).
+    free = [
+        person
+        for person in pools.grid_workers(unit)
+        if not (
+            person in busy or person in unavailable or (person in assigned and person not in freed)
+        )
+    ][: max(capacity - held, 0)]
+    filled = len(free)
     if filled:
+        busy.update(free)
+        draft.persons += free
+        draft.posts += [post_id] * filled
+        draft.roles += ["front_line"] * filled
+        draft.levels += ["grid"] * filled
         draft.fill_counts[post_id] = draft.fill_counts.get(post_id, 0) + filled
     missing = capacity - (held + filled)
     known = draft.roster._shortfalls.get(post_id)
