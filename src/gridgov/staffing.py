@@ -1486,8 +1486,6 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
         draft.freed,
     )
     drawn_before, drawn, caps = roster._drawn, draft.drawn, draft.caps
-    add_person, add_post = draft.persons.append, draft.posts.append
-    add_role, add_level = draft.roles.append, draft.levels.append
     share = rule.max_staff_share
     levels = rule.pools
     levels_used = levels[0]
@@ -1501,6 +1499,8 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
         key, pool, pool_employers = pools._pool(level, community, kind)
         index = draft.cursors.get(key, 0)
         size = len(pool)
+        chosen: list[str] = []
+        take = chosen.append
         while need > 0 and index < size:
             person = pool[index]
             index += 1
@@ -1521,14 +1521,18 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
                     continue
                 drawn[employer] = taken + 1
             busy.add(person)
-            add_person(person)
-            add_post(post_id)
-            add_role(role)
-            add_level(level)
-            filled += 1
-            levels_used = level
+            take(person)
             need -= 1
         draft.cursors[key] = index
+        if chosen:
+            # This level's people, added to the draft's columns a list at a time.
+            count = len(chosen)
+            draft.persons += chosen
+            draft.posts += [post_id] * count
+            draft.roles += [role] * count
+            draft.levels += [level] * count
+            filled += count
+            levels_used = level
     if filled:
         draft.fill_counts[post_id] = draft.fill_counts.get(post_id, 0) + filled
     _fill_outcome(draft, pools, post, kind, levels, requested, need, levels_used)
