@@ -17,16 +17,26 @@
     ``load_4x``: loading a bundle four times Jiamusi (four renamed copies of
     every district, street, community, grid, compound, building,
     organisation and person under one city), divided by the 1x load time
-    measured in the same run (target < 4.4: loading is linear). Each load
-    starts after an untimed ``gc.collect()`` (as in ``bench_scaling``: it
-    pays for the full collections its own objects cause, not for those the
-    load before left pending); ``collector`` lists, per run, the full
-    collections inside the load and their wall time. Baseline: the same
-    ratio for the least any loader does with these bytes in Python, measured
-    in the same run (``_bare_read``: each file read, decoded, split into
-    columns and its first column indexed in a dict; no checks, no city),
-    so the figure can be read against what this machine's memory makes of
-    four times the data.
+    measured in the same run (target < 4.4: loading is linear). Each load is
+    timed in a fresh interpreter of its own (``_fresh``: gridgov imported,
+    the small preset's bundle loaded once to import what a first load
+    imports (numpy, the bundle parts), ``gc.collect()``, then the load
+    timed, all untimed but the load), the
+    1x and 4x runs interleaved, median of 5: a load does not inherit the
+    heap the loads before it left (in one long process a 1x load after a 4x
+    one reuses the 4x heap's pages, about 5,000 page faults instead of
+    27,000, while a 4x load after a 1x one pays about 70,000 of its 101,000;
+    see RESULTS.md, "bundle linearity in fresh interpreters"). The collector
+    runs as a user's would; ``collector`` lists, per run, the full
+    collections inside the load and their wall time, ``faults`` the minor
+    page faults. Baseline: the same ratio, measured the same way in the same
+    run, for the least any loader does with these bytes in Python
+    (``_bare_read``: each file read, decoded, split into columns and its
+    first column indexed in a dict; no checks, no city), so the figure can
+    be read against what this machine's memory makes of four times the
+    data. ``in_process`` keeps the figures of the previous method (every
+    load in the benchmark's own process, after an untimed ``gc.collect()``,
+    median of 3), measured in the same run, for comparison.
 """
 
 from __future__ import annotations
@@ -35,8 +45,12 @@ import atexit
 import csv
 import functools
 import io
+import json
+import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -45,7 +59,7 @@ import gridgov
 from benchmarks import benchmark, figure, median_wall
 from benchmarks.bench_scaling import _timed
 from gridgov.cities import COLUMNS, check_bundle, load_city
-from gridgov.presets import jiamusi
+from gridgov.presets import jiamusi, small
 
 LOAD_TARGET_S = 1.0
 LOAD_RATIO_TARGET = 1.5
@@ -112,6 +126,12 @@ def _bundle_4x() -> Path:
                             row[i] = f"{copy}{row[i]}"
                     writer.writerow(row)
     return out
+
+
+@functools.cache
+def _small_bundle() -> Path:
+    """The small preset's bundle: what a fresh interpreter loads to warm up."""
+    return small().save(_folder() / "small")
 
 
 def _plain_write(folder: Path) -> None:
@@ -231,45 +251,120 @@ def _bare_read(path: Path) -> int:
     return rows
 
 
+# One timed step in a fresh interpreter: gridgov imported and warmed up by
+# loading the small preset's bundle (the modules a load imports on its first
+# call, numpy and the bundle parts among them, are imported before the timing,
+# as in the benchmark's own process), then ``_timed`` (the heap collected,
+# only the step timed).
+_FRESH = """\
+import json, resource, sys, time
+from pathlib import Path
+from benchmarks.bench_cities import _bare_read
+from benchmarks.bench_scaling import _timed
+from gridgov.cities import load_city
+what, path, warm = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+load_city(warm)
+_bare_read(Path(warm))
+step = (lambda: load_city(path)) if what == "load" else (lambda: _bare_read(path))
+collector = {}
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+cpu = time.process_time()
+seconds, out = _timed(step, collector)
+cpu = time.process_time() - cpu
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+size = len(out.people) if what == "load" else out
+print(json.dumps({"seconds": seconds, "cpu_s": cpu, "faults": faults, "size": size, **collector}))
+"""
+
+
+def _fresh(what: str, path: Path) -> dict[str, Any]:
+    """Time ``load_city`` (``what`` = "load") or ``_bare_read`` on ``path`` in a
+    fresh interpreter running this benchmark's gridgov."""
+    root = Path(__file__).resolve().parent.parent
+    src = Path(gridgov.__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(src), str(root)))}
+    done = subprocess.run(
+        [sys.executable, "-c", _FRESH, what, str(path), str(_small_bundle())],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+        env=env,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _in_process(one: Path, four: Path, repeat: int) -> dict[str, Any]:
+    """The previous method: every load in this process, interleaved, after an
+    untimed ``gc.collect()`` (figures kept for comparison, same run)."""
+    runs: dict[str, list[float]] = {"1x": [], "4x": [], "bare_1x": [], "bare_4x": []}
+    for _ in range(repeat):
+        for path, key in ((one, "1x"), (four, "4x")):
+            seconds, city = _timed(functools.partial(load_city, path), {})
+            del city
+            runs[key].append(seconds)
+    for _ in range(repeat):
+        for path, key in ((one, "bare_1x"), (four, "bare_4x")):
+            runs[key].append(_timed(functools.partial(_bare_read, path), {})[0])
+    med = {key: statistics.median(values) for key, values in runs.items()}
+    return {
+        "load_4x": round(med["4x"] / med["1x"], 3),
+        "bare_4x": round(med["bare_4x"] / med["bare_1x"], 3),
+        "one_x_s": round(med["1x"], 4),
+        "four_x_s": round(med["4x"], 4),
+        "runs": {key: [round(v, 4) for v in values] for key, values in runs.items()},
+    }
+
+
 @benchmark("bundle_linearity")
 def bundle_linearity(quick: bool) -> dict[str, dict[str, object]]:
     """Loading four times Jiamusi takes about four times as long (linear)."""
-    repeat = 1 if quick else 3
+    repeat = 1 if quick else 5
     one, four = _bundle(), _bundle_4x()
     assert check_bundle(four) == []
-    one_runs: list[float] = []
-    four_runs: list[float] = []
-    seen: dict[str, list[dict[str, Any]]] = {"1x": [], "4x": []}
-    for _ in range(repeat):  # interleaved, as above
-        for runs, path, key in ((one_runs, one, "1x"), (four_runs, four, "4x")):
-            collector: dict[str, Any] = {}
-            seconds, city = _timed(functools.partial(load_city, path), collector)
-            del city
-            runs.append(seconds)
-            seen[key].append(collector)
-    one_s, four_s = statistics.median(one_runs), statistics.median(four_runs)
-    bare: dict[str, list[float]] = {"1x": [], "4x": []}
-    for _ in range(repeat):
-        for path, key in ((one, "1x"), (four, "4x")):
-            seconds, _rows = _timed(functools.partial(_bare_read, path), {})
-            bare[key].append(seconds)
-    bare_one, bare_four = statistics.median(bare["1x"]), statistics.median(bare["4x"])
+    people = len(_city().people)
+    seen: dict[str, list[dict[str, Any]]] = {"1x": [], "4x": [], "bare_1x": [], "bare_4x": []}
+    for _ in range(repeat):  # interleaved, so that load changes hit each alike
+        for what, path, key in (
+            ("load", one, "1x"),
+            ("load", four, "4x"),
+            ("bare", one, "bare_1x"),
+            ("bare", four, "bare_4x"),
+        ):
+            run = _fresh(what, path)
+            if what == "load":
+                assert run["size"] == people * (1 if path == one else 4), run
+            seen[key].append(run)
+    med = {key: statistics.median(r["seconds"] for r in runs) for key, runs in seen.items()}
+    cpu = {key: statistics.median(r["cpu_s"] for r in runs) for key, runs in seen.items()}
+    one_s, four_s = med["1x"], med["4x"]
+    bare_one, bare_four = med["bare_1x"], med["bare_4x"]
+    in_process = _in_process(one, four, 1 if quick else 3)
     return {
         "load_4x": figure(
             four_s / one_s,
             "x",
             LINEAR_TARGET,
-            f"load time of a 4x Jiamusi bundle divided by the 1x load time, median of {repeat}",
+            f"load time of a 4x Jiamusi bundle divided by the 1x load time, each load in a "
+            f"fresh interpreter, median of {repeat}",
             baseline=bare_four / bare_one,
             baseline_what="the same ratio for reading, decoding and splitting the same files "
             "into columns and indexing their ids in a dict, in plain Python (no checks, no "
-            f"city), median of {repeat}",
+            f"city), each in a fresh interpreter, median of {repeat}",
             bare_one_x_s=round(bare_one, 4),
             bare_four_x_s=round(bare_four, 4),
             one_x_s=round(one_s, 4),
             four_x_s=round(four_s, 4),
-            runs=[round(r, 4) for r in four_runs],
-            one_x_runs=[round(r, 4) for r in one_runs],
-            collector=seen,
+            cpu_ratio=round(cpu["4x"] / cpu["1x"], 3),
+            bare_cpu_ratio=round(cpu["bare_4x"] / cpu["bare_1x"], 3),
+            runs=[round(r["seconds"], 4) for r in seen["4x"]],
+            one_x_runs=[round(r["seconds"], 4) for r in seen["1x"]],
+            faults={key: [r["faults"] for r in runs] for key, runs in seen.items()},
+            collector={
+                key: [{k: r[k] for k in ("full_collections", "full_collections_s")} for r in runs]
+                for key, runs in seen.items()
+                if not key.startswith("bare")
+            },
+            in_process=in_process,
         ),
     }

@@ -69,10 +69,27 @@
       deadline checked before it fires) and one ``fire``/``score`` with those
       times.
 
+    SimPy, the desk's stream and the two floors (below) run in turn
+    ``ROUNDS`` times (once with ``--quick``); their times are the medians,
+    ``desk_vs_simpy`` and the floors' ratios the medians of each round's
+    ratio (both sides measured in the same round), and every round must give
+    the same outputs. The other paths run once.
+
     Figures: ``desk_vs_simpy`` and ``bulk_vs_simpy`` are speedups (SimPy's
     time over the path's; higher is better; targets 3 and 20),
     ``outputs_equal`` is true or false. Each figure carries the three times
     and ticket-steps per second.
+
+    The floor (``floor_vs_simpy``, a reference line): :func:`run_floor`, the
+    least a per-ticket path in Python does on the desk's stream (find the
+    step's ticket, its breaches, one lookup, the on-time flag, the due time,
+    a compact record per change, the routes' hops; then the outputs read
+    from the records), with a mutable record and a list history per ticket
+    as issue #15 asks of the desk (``floor_vs_simpy``), and with nothing per
+    ticket that the collector keeps walking (each ticket a tuple between its
+    runs, every history in one shared list: ``floor_untracked_vs_simpy``).
+    Its outputs must equal SimPy's too. What the desk does beyond the floor
+    is ``desk_over_floor_cpu``.
 """
 
 from __future__ import annotations
@@ -82,6 +99,7 @@ import gc
 import heapq
 import itertools
 import math
+import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -118,6 +136,9 @@ STEP_SHARES = (0.05, 0.30, 0.20, 0.10, 0.20, 0.10, 0.05)
 LOAD = 0.8  # mean share of the handlers' time spent handling
 SIGMA = 0.8  # lognormal spread of service times
 MODE = "emergency"
+#: SimPy, the desk and the floor run in turn this many times (medians reported).
+ROUNDS = 3
+_ROUND_SIDES = ("simpy", "desk", "floor", "floor_untracked")
 SCORE = 5
 
 
@@ -576,6 +597,216 @@ def run_bulk(work: Workload, arrays: TicketArrays, round_minutes: int = 24 * 60)
     return _outputs(len(closed), levels, overdue, closed, steps)
 
 
+# ==================================================================== floor
+
+
+@attrs.frozen(eq=False)
+class FloorTables:
+    """What the floor loops look up (built before their timing, as ``desk.prepare()``)."""
+
+    #: Category -> (state, trigger) -> (new state, its limit (far when none), what
+    #: to record besides the step (0 nothing, 1 a route up, 2 a route down), the
+    #: step's shared fields (state, new state, trigger, mode)).
+    rows: dict[str, dict[tuple[str, str], tuple[str, int, int, tuple[str, str, str, str]]]]
+    #: Unit -> its parent (None at the city).
+    parent: dict[str, str | None]
+    #: Unit -> its level's index in TICKET_LEVELS.
+    level: dict[str, int]
+    #: (category, state) -> limit in microseconds (far when none), emergency mode.
+    limit: dict[tuple[str, str], int]
+    #: Category -> the index of the level holding the authority.
+    category_level: dict[str, int]
+    #: (grid, unit above it) -> the units feedback passes on its way down.
+    down: dict[tuple[str, str], tuple[str, ...]]
+
+
+_FLOOR_FAR = 2**62
+
+
+def floor_tables(city: City, rule: TicketRule, grids: tuple[str, ...]) -> FloorTables:
+    """The floor loops' tables, from the same city and rules as :func:`peer_tables`."""
+    peer = peer_tables(city, rule, grids)
+    limit = {key: _FLOOR_FAR if value is None else value for key, value in peer.limit.items()}
+    rows: dict[str, dict[tuple[str, str], tuple[str, int, int, tuple[str, str, str, str]]]] = {}
+    actions = {"classify": 1, "feed_back": 2}
+    for category in rule.categories:
+        old = "accepted"
+        row = rows[category] = {}
+        for trigger, new in STEPS:
+            shared = (old, new, trigger, MODE)
+            row[old, trigger] = (new, limit[category, new], actions.get(trigger, 0), shared)
+            old = new
+    down: dict[tuple[str, str], tuple[str, ...]] = {}
+    for grid in grids:
+        up = city.chain.chain_of_command(grid)
+        for i, unit in enumerate(up):
+            down[grid, unit] = tuple(reversed(up[:i]))
+    return FloorTables(rows, peer.parent, peer.level, limit, peer.category_level, down)
+
+
+class _FloorTicket:
+    """A ticket as the floor loop with mutable records keeps it."""
+
+    __slots__ = (
+        "breached", "category", "due", "escalations", "history", "origin", "score", "state",
+        "unit", "updated",
+    )  # fmt: skip
+
+
+def run_floor(
+    work: Workload, tables: FloorTables, untracked: bool = False, pause_gc: bool = False
+) -> Outputs:
+    """The least a per-ticket path in Python must do, on the desk's stream and inputs.
+
+    The same stream as :func:`run_desk` (ticket by ticket, ids, triggers and
+    data as the desk gets them), and per ticket-step only: find the step's
+    ticket, every breach of its limit up to the step (one record each,
+    climbing one level, overdue at the city), one lookup of what the step
+    does, the on-time flag, the new due time, a compact record of the change
+    (``code, time, unit, on_time, due, shared fields``), a record per hop of
+    classification's route up and feedback's way down; after the stream,
+    every open ticket's breaches up to the horizon; then the outputs read
+    from the records. No checks, no journal-ready records, no views: a
+    reference line, not a ticket desk.
+
+    ``untracked=False`` keeps what the issue asks for (a mutable record and
+    a list history per ticket: two objects per ticket the cyclic collector
+    tracks); ``untracked=True`` keeps every history in one shared list (each
+    ticket's part by start and stop) and each ticket, between its runs, as a
+    tuple of plain values (untracked by the collector at its first pass).
+    ``pause_gc`` pauses the cyclic collector from the first step to the last
+    breach, as the benchmark's ``play(..., pause_gc=True)`` does for the desk.
+    """
+    base = TicketArrays.micros(EPOCH)
+    when, step, request = _columns(work, base)
+    names = np.array(["open", *(trigger for trigger, _ in STEPS)], dtype=object)
+    ids = np.array([f"T{i + 1:06d}" for i in range(work.requests)], dtype=object)
+    grids = np.array(work.grids, dtype=object)[work.origin]
+    categories = np.array(work.categories, dtype=object)[work.category]
+    data = np.full(len(step), None, dtype=object)
+    opening = step == 0
+    data[opening] = [
+        {"where": g, "category": c}
+        for g, c in zip(grids[request[opening]], categories[request[opening]], strict=True)
+    ]
+    data[step == names.tolist().index("score")] = {"score": SCORE}
+    rows, parent, limit = tables.rows, tables.parent, tables.limit
+    level, category_level, down = tables.level, tables.category_level, tables.down
+    tickets: dict[str, Any] = {}
+    log: list[Any] = []
+    current: Any = None
+    tid: Any = None
+    state = unit = origin = category = ""
+    due = updated = escalations = start = 0
+    breached = False
+    history: list[Any] = log
+    row: dict[tuple[str, str], tuple[str, int, int, tuple[str, str, str, str]]] = {}
+    paused = pause_gc and gc.isenabled()
+    if paused:
+        gc.disable()
+    for now, ticket, trigger, given in zip(
+        when.tolist(), ids[request].tolist(), names[step].tolist(), data.tolist(), strict=True
+    ):
+        if ticket is not tid:  # another ticket's run: hand this one back, take or open that one
+            if tid is not None:
+                if untracked:
+                    tickets[tid] = (state, unit, due, updated, breached, escalations, start,
+                                    len(log), category, origin)  # fmt: skip
+                else:
+                    current.state, current.unit, current.due = state, unit, due
+                    current.updated, current.breached = updated, breached
+                    current.escalations = escalations
+            tid = ticket
+            if trigger == "open":  # (every run of this stream starts with its opening)
+                origin, category = given["where"], given["category"]
+                state, unit, updated, breached, escalations = "accepted", origin, now, False, 0
+                due = now + limit[category, "accepted"]
+                row = rows[category]
+                if untracked:
+                    start = len(log)
+                    log += (0, now, unit, category, due)
+                else:
+                    current = _FloorTicket()
+                    current.origin, current.category = origin, category
+                    history = current.history = [0, now, unit, category, due]
+                    tickets[tid] = current
+                continue
+            raise AssertionError("the floor loop takes each ticket's steps in one run")
+        while due <= now:  # every breach up to the step, one level each
+            above = parent[unit]
+            if above is None:
+                history += (5, due, unit, state)
+                due = _FLOOR_FAR
+            else:
+                history += (4, due, above, unit, state)
+                unit = above
+                due += limit[category, state]
+                escalations += 1
+            breached = True
+        new, stay, action, shared = row[state, trigger]
+        due = now + stay
+        history += (1, now, unit, not breached, due, shared)
+        if action == 1:  # classify: up to the category's level
+            want = category_level[category]
+            while level[unit] < want:
+                above = parent[unit]
+                history += (2, now, above, unit)
+                unit = above  # type: ignore[assignment]
+        elif action == 2:  # feed_back: down to the origin
+            for below in down[origin, unit]:
+                history += (3, now, below, unit)
+                unit = below
+        elif given is not None:
+            history += (6, given["score"])
+        state, updated, breached = new, now, False
+    if tid is not None:
+        if untracked:
+            tickets[tid] = (state, unit, due, updated, breached, escalations, start, len(log),
+                            category, origin)  # fmt: skip
+        else:
+            current.state, current.unit, current.due = state, unit, due
+            current.updated, current.breached = updated, breached
+            current.escalations = escalations
+    horizon = base + work.horizon
+    late: list[Any] = []
+    for kept in tickets.values():  # every open ticket's breaches up to the horizon
+        if untracked:
+            state, unit, due, _, _, _, _, _, category, _ = kept
+        else:
+            state, unit, due, category = kept.state, kept.unit, kept.due, kept.category
+        history = late if untracked else kept.history
+        while due <= horizon:
+            above = parent[unit]
+            if above is None:
+                history += (5, due, unit, state)
+                due = _FLOOR_FAR
+            else:
+                history += (4, due, above, unit, state)
+                unit = above
+                due += limit[category, state]
+    if paused:
+        gc.enable()
+    escalated: Counter[str] = Counter()
+    overdue = 0
+    widths = (5, 6, 4, 4, 5, 4, 2)
+    parts = [late] + ([log] if untracked else [kept.history for kept in tickets.values()])
+    for part in parts:  # the outputs, read from the records
+        k, stop = 0, len(part)
+        while k < stop:
+            code = part[k]
+            if code == 4:
+                escalated[part[k + 2]] += 1
+            elif code == 5:
+                overdue += 1
+            k += widths[code]
+    escalations_by_level: Counter[str] = Counter()
+    for unit, count in escalated.items():
+        escalations_by_level[TICKET_LEVELS[level[unit]]] += count
+    closing = step == len(STEPS)
+    latencies = np.sort(when[closing] - base - work.arrival[request[closing]]).tolist()
+    return _outputs(len(latencies), escalations_by_level, overdue, latencies, len(step))
+
+
 # ================================================================= benchmark
 
 
@@ -629,15 +860,44 @@ def closed_loop_peer(quick: bool) -> dict[str, dict[str, object]]:
     grids = tuple(city.chain.units("grid"))
     work = draw(grids, tuple(rule.categories), requests, handlers)
     tables = peer_tables(city, rule, grids)
-    desk = StandaloneDesk(city, rule, situation=lambda origin: MODE)
     calls_desk = StandaloneDesk(city, rule, situation=lambda origin: MODE)
     arrays = TicketArrays(city, rule, capacity=requests)
-    simpy_s, simpy_out = _timed(lambda: run_simpy(work, tables), "simpy")
-    # The desk's lookup tables for every unit and grid, as the SimPy model's
-    # (above), before its timing (and after SimPy's, whose collector would
-    # walk them); their time is reported.
-    prepare_s, _ = _timed(lambda: _prepare(desk), "desk_prepare")
-    desk_s, desk_out = _timed(lambda: run_desk(work, desk), "desk")
+    floors = floor_tables(city, rule, grids)
+    # SimPy, the desk and the floor in turn, ROUNDS times (the load of a shared
+    # machine drifts: each round's ratios are measured minutes apart at most).
+    walls: dict[str, list[float]] = {name: [] for name in _ROUND_SIDES}
+    cpus: dict[str, list[float]] = {name: [] for name in _ROUND_SIDES}
+    found: list[tuple[Outputs, ...]] = []
+    prepare_s = 0.0
+    for _ in range(1 if quick else ROUNDS):
+        simpy_s, simpy_out = _timed(lambda: run_simpy(work, tables), "simpy")
+        # The desk's lookup tables for every unit and grid, as the SimPy model's
+        # (above), before its timing (and after SimPy's, whose collector would
+        # walk them); their time is reported.
+        desk = StandaloneDesk(city, rule, situation=lambda origin: MODE)
+        prepare_s, _ = _timed(lambda d=desk: _prepare(d), "desk_prepare")  # type: ignore[misc]
+        desk_s, desk_out = _timed(lambda d=desk: run_desk(work, d), "desk")  # type: ignore[misc]
+        del desk
+        # The floor: the least a per-ticket path in Python does on the same stream
+        # (its tables built before its timing, as the desk's; paused as the desk's play).
+        floor_s, floor_out = _timed(lambda: run_floor(work, floors, pause_gc=True), "floor")
+        untracked_s, untracked_out = _timed(
+            lambda: run_floor(work, floors, untracked=True, pause_gc=True), "floor_untracked"
+        )
+        found.append((simpy_out, desk_out, floor_out, untracked_out))
+        for name, wall in zip(_ROUND_SIDES, (simpy_s, desk_s, floor_s, untracked_s), strict=True):
+            walls[name].append(wall)
+            cpus[name].append(_CPU[name])
+    simpy_s, desk_s, floor_s, untracked_s = (statistics.median(walls[n]) for n in _ROUND_SIDES)
+    for name in _ROUND_SIDES:
+        _CPU[name] = statistics.median(cpus[name])
+    simpy_out, desk_out, floor_out, untracked_out = found[0]
+    same_rounds = all(outs == found[0] for outs in found)
+
+    def ratio(side: str, clock: dict[str, list[float]]) -> float:
+        """The median over the rounds of SimPy's time over ``side``'s in the same round."""
+        return statistics.median(s / t for s, t in zip(clock["simpy"], clock[side], strict=True))
+
     calls_s, calls_out = _timed(lambda: run_desk_calls(work, calls_desk), "desk_calls")
     # The desk pauses the cyclic collector during a stream (as the engine does
     # for bulk commands); SimPy with the collector paused too, for comparison.
@@ -646,7 +906,9 @@ def closed_loop_peer(quick: bool) -> dict[str, dict[str, object]]:
     hourly = TicketArrays(city, rule, capacity=requests)
     hourly_s, hourly_out = _timed(lambda: run_bulk(work, hourly, 60))
     queue_s, _ = _timed(lambda: (handling(work), simpy_out)[1])
-    equal = simpy_out == desk_out == calls_out == quiet_out == bulk_out == hourly_out
+    floors_equal = same_rounds and simpy_out == floor_out == untracked_out
+    equal = same_rounds and simpy_out == desk_out == calls_out == quiet_out == bulk_out
+    equal = equal and bulk_out == hourly_out
     steps = simpy_out.ticket_steps
     what = (
         f"{requests:,} requests x 8 steps, {handlers} handlers, 14 days (Jiamusi, emergency "
@@ -663,9 +925,23 @@ def closed_loop_peer(quick: bool) -> dict[str, dict[str, object]]:
         "bulk_hourly_rounds_s": round(hourly_s, 3),
         "bulk_hourly_rounds_vs_simpy": round(simpy_s / hourly_s, 2) if equal else None,
         "cpu_s": {name: round(seconds, 3) for name, seconds in _CPU.items() if name},
-        "desk_vs_simpy_cpu": round(_CPU["simpy"] / _CPU["desk"], 4) if equal else None,
+        "desk_vs_simpy_cpu": round(ratio("desk", cpus), 4) if equal else None,
         "bulk_vs_simpy_cpu": round(_CPU["simpy"] / _CPU["bulk"], 2) if equal else None,
         "handling_queue_s": round(queue_s, 3),
+        "floor_s": round(floor_s, 3),
+        "floor_untracked_s": round(untracked_s, 3),
+        "floor_vs_simpy_cpu": round(ratio("floor", cpus), 4) if floors_equal else None,
+        "floor_untracked_vs_simpy": round(ratio("floor_untracked", walls), 3)
+        if floors_equal
+        else None,
+        "floor_untracked_vs_simpy_cpu": round(ratio("floor_untracked", cpus), 4)
+        if floors_equal
+        else None,
+        "desk_over_floor_cpu": round(_CPU["desk"] / _CPU["floor"], 3),
+        "rounds": {
+            "wall_s": {name: [round(t, 3) for t in walls[name]] for name in _ROUND_SIDES},
+            "cpu_s": {name: [round(t, 3) for t in cpus[name]] for name in _ROUND_SIDES},
+        },
         "desk_prepare_s": round(prepare_s, 3),
         "desk_with_prepare_vs_simpy_cpu": round(
             _CPU["simpy"] / (_CPU["desk"] + _CPU["desk_prepare"]), 4
@@ -687,7 +963,7 @@ def closed_loop_peer(quick: bool) -> dict[str, dict[str, object]]:
     }
     return {
         "desk_vs_simpy": figure(
-            simpy_s / desk_s if equal else None,
+            ratio("desk", walls) if equal else None,
             "x",
             DESK_TARGET,
             f"SimPy's time over TicketDesk's (per-ticket path, the stream in one "
@@ -702,6 +978,18 @@ def closed_loop_peer(quick: bool) -> dict[str, dict[str, object]]:
             f"SimPy's time over TicketArrays' (bulk path, one-day rounds, per-ticket times) "
             f"on the same work: {what}",
             higher_is_better=True,
+            **times,
+        ),
+        "floor_vs_simpy": figure(
+            ratio("floor", walls) if floors_equal else None,
+            "x",
+            DESK_TARGET,
+            "SimPy's time over the floor's (run_floor: the least a per-ticket path in Python "
+            "does per ticket-step, with a mutable record and a list history per ticket, the "
+            f"collector paused as for the desk's play; outputs equal to SimPy's) on {what}; "
+            "a reference line for desk_vs_simpy, not a ticket desk",
+            higher_is_better=True,
+            floors_equal=floors_equal,
             **times,
         ),
         "outputs_equal": {

@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 
 from gridgov import Engine, GridgovError, ManualClock
 from gridgov._state import EngineState
+from gridgov.model import PersonKind
 from gridgov.modes import units_compounds
 from gridgov.presets import jiamusi
+from gridgov.records import RecordColumns
 from gridgov.staffing import Assignment, plan_staffing, planned_records, staffing_records
 
 CITY = jiamusi(scale=0.05)
@@ -84,8 +86,11 @@ def test_the_batch_apply_gives_the_state_one_event_at_a_time_gives(
         one_by_one.apply(event)
     batched = EngineState(CITY, engine.rules)
     batched.apply_all(list(kernel.journal))
+    columns = EngineState(CITY, engine.rules)
+    columns.apply_all(kernel.journal.replay(0))  # the memory journal's columns
     assert one_by_one.snapshot() == kernel.state.snapshot()
     assert batched.snapshot() == kernel.state.snapshot()
+    assert columns.snapshot() == kernel.state.snapshot()
 
 
 @given(st.lists(step, max_size=6), st.sampled_from(COMPOUNDS), st.booleans())
@@ -101,7 +106,10 @@ def test_the_engine_records_what_the_public_plan_records(
     when = engine.clock.now()
     plan = plan_staffing(CITY, kernel.pools, roster, changes, rule, refill=refill)
     expected = staffing_records(plan, roster, CITY.chain.city, when)
-    got = list(planned_records(CITY, kernel.pools, roster, changes, rule, when, refill=refill))
+    got: list[tuple[object, ...]] = []
+    for item in planned_records(CITY, kernel.pools, roster, changes, rule, when, refill=refill):
+        # The assignments come in columns (RecordColumns): record by record here.
+        got.extend(item) if isinstance(item, RecordColumns) else got.append(item)
     assert [tuple(r) for r in expected] == got
 
 
@@ -121,3 +129,29 @@ def test_the_roster_reads_its_assignments_as_objects() -> None:
     assert roster.sources() == {level: levels.count(level) for level in set(levels)}
     first = next(iter(roster.assignment))
     assert attrs.evolve(roster.assignment[first][0]).person == first
+
+
+def test_the_pools_grid_workers_are_the_city_s_grid_workers_at_each_post() -> None:
+    """Read from one sort of the grid workers by post (Pools), as the city lists them."""
+    pools = Engine(CITY, clock=ManualClock())._kernel.pools
+    kind = CITY.people.kind
+    for unit in UNITS:
+        at_post = CITY.people_at_post(unit)
+        expected = tuple(p for p in at_post if kind(p) is PersonKind.GRID_WORKER)
+        assert pools.grid_workers(unit) == expected, unit
+    assert pools.grid_workers("no such unit") == ()
+
+
+@given(
+    st.sampled_from(sorted(CITY.chain.units("community"))),
+    st.sampled_from(["community", "big_party_committee", "street", "district", "city"]),
+    st.sampled_from(sorted(PersonKind)),
+)
+def test_each_pool_keeps_its_people_s_employers_beside_them(
+    community: str, level: str, kind: PersonKind
+) -> None:
+    """What the filling reads in order instead of looking up each person's employer."""
+    pools = Engine(CITY, clock=ManualClock())._kernel.pools
+    _, people, employers = pools._pool(level, community, kind)
+    assert people == pools.candidates(level, community, kind)
+    assert list(employers) == [CITY.people.employer(p) for p in people]

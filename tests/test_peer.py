@@ -9,10 +9,12 @@ from benchmarks.bench_peer import (
     Outputs,
     Workload,
     draw,
+    floor_tables,
     peer_tables,
     run_bulk,
     run_desk,
     run_desk_calls,
+    run_floor,
     run_simpy,
 )
 
@@ -121,3 +123,15 @@ def test_the_desk_ends_the_same_ticket_by_ticket_as_one_call_per_step() -> None:
     calls = StandaloneDesk(CITY, RULE, situation=lambda origin: "emergency")
     assert run_desk(work, batched) == run_desk_calls(work, calls)
     assert batched.snapshot() == calls.snapshot()
+
+
+@pytest.mark.parametrize("untracked", [False, True])
+def test_the_floor_loop_gives_the_same_outputs(untracked: bool) -> None:
+    """The benchmark's reference line does the same work: its outputs are SimPy's."""
+    work = draw(GRIDS, CATEGORIES, requests=300, handlers=3, days=2, seed=4)
+    tables = peer_tables(CITY, RULE, work.grids)
+    expected = run_simpy(work, tables)
+    assert expected.escalations != tuple((level, 0) for level, _ in expected.escalations)
+    floors = floor_tables(CITY, RULE, work.grids)
+    assert run_floor(work, floors, untracked=untracked) == expected
+    assert run_floor(work, floors, untracked=untracked, pause_gc=True) == expected

@@ -6,7 +6,7 @@ import json
 import os
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import attrs
 import pytest
@@ -255,7 +255,7 @@ def check_redact(count: int) -> None:
             assert not leaked(item, out), (item, s.text, out)
 
 
-def opened_ticket(events: tuple[Event, ...]) -> str:
+def opened_ticket(events: Sequence[Event]) -> str:
     """The ticket number a ticket.opened event carries."""
     opened = next(e for e in events if e.type == "ticket.opened")
     return str(opened.data["ticket"])

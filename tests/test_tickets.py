@@ -768,6 +768,31 @@ class TestPlay:
         assert list(changes.heads()) == [(c.kind, c.ticket, c.unit) for c in changes]
         assert len(changes) + len(after) == len(record)
 
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(stream_commands, st.booleans(), st.integers(0, 80), st.booleans())
+    def test_two_streams_in_turn_as_one(
+        self, steps: list[tuple[str, int, int, int]], emergency: bool, cut: int, peek: bool
+    ) -> None:
+        """A stream cut in two (in time order): a ticket's records go on in the second
+        stream after the first's (its history a part of a stream's log, or a list of its
+        own once read: ``peek`` reads every ticket between the two), the same desk."""
+        calls, record, taken, end = stream_of(steps, emergency)
+        desk = desk_with(emergency=emergency)
+        changes: list[TicketChange] = []
+        for part in (taken[:cut], taken[cut:]):
+            changes += desk.play(
+                [TicketArrays.micros(t) for t, _, _, _ in part],
+                [ticket for _, ticket, _, _ in part],
+                [trigger for _, _, trigger, _ in part],
+                [data for _, _, _, data in part],
+            )
+            if peek:
+                for ticket in desk:
+                    assert ticket.history == tuple(per_ticket(changes).get(ticket.id, ()))
+        after = desk.advance(end)
+        assert desk.snapshot() == calls.snapshot()
+        assert per_ticket([*changes, *after]) == per_ticket(record)
+
     def test_a_refused_step_names_itself_and_keeps_the_steps_before(self) -> None:
         """A refused step raises as the one call would; the steps before it stay, whole."""
         desk = desk_with()

@@ -58,7 +58,7 @@ from gridgov.alerts import (
 from gridgov.city import City
 from gridgov.clock import Clock, ManualClock
 from gridgov.errors import ClockError, CommandError, UnknownUnitError
-from gridgov.journal import Event, JournalView, MemoryJournal, SqliteJournal
+from gridgov.journal import Events, JournalView, MemoryJournal, SqliteJournal
 from gridgov.measures import Deadline, MeasuresDraft
 from gridgov.model import Level, PersonKind
 from gridgov.modes import StateBoard, units_compounds
@@ -473,18 +473,20 @@ class MeasureCommands(EngineBase):
         who = self._authorise(actor, [city], Level.CITY, "move the time of")
         now = to if to is not None else clock.now()
         command = self._kernel.command_id(command_id)
-        events: list[Event] = []
+        parts: list[Events] = []
         # One commit per due time: each instant's step-downs and the
         # staffing they release land together, in time order.
         while True:
             batch = self._advance_batch(command, now, who)
             if batch is None:
                 break
-            events.extend(batch.events)
+            parts.append(batch.events)
         if to is not None:
             assert isinstance(clock, ManualClock)
             clock.set(to)
-        return CommandResult(command, tuple(events))
+        return CommandResult(
+            command, Events.join(parts) if parts else Events(self._kernel.next_seq)
+        )
 
     def _advance_batch(self, command: str, now: datetime, who: str) -> CommandResult | None:
         """Apply every deadline of the earliest due time up to ``now``; None when none is due."""

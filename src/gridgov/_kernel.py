@@ -58,6 +58,7 @@ from gridgov.errors import (
 from gridgov.journal import (
     CommandRecord,
     Event,
+    Events,
     MemoryJournal,
     SqliteJournal,
     decode_snapshot,
@@ -65,7 +66,7 @@ from gridgov.journal import (
 )
 from gridgov.measures import Deadline, MeasuresPlan
 from gridgov.model import Level
-from gridgov.records import Record
+from gridgov.records import CompactData, Record, RecordColumns
 from gridgov.rules import Rules
 from gridgov.staffing import Pools, Roster, StaffingRow, planned_records
 from gridgov.supplies import SupplyNetwork
@@ -73,9 +74,6 @@ from gridgov.supplies import SupplyNetwork
 __all__ = ["SYSTEM", "CommandResult", "Guarded", "Kernel", "LoadReport", "authorise"]
 
 _log = logging.getLogger("gridgov.engine")
-
-#: Makes an :class:`Event` from its fields in order (no Python call per event).
-_new_event = tuple.__new__
 
 #: The actor of the engine's own actions (deadlines) and the default actor.
 SYSTEM = "system"
@@ -96,8 +94,9 @@ class CommandResult:
 
     #: The command's id (in every event it caused).
     command: str
-    #: The events it recorded, in order.
-    events: tuple[Event, ...]
+    #: The events it recorded, in order (a tuple-like :class:`~gridgov.journal.Events`,
+    #: kept column by column: each :class:`~gridgov.journal.Event` is made when read).
+    events: Events
 
     def changes(self, type: str | None = None) -> list[Event]:
         """The events of ``type`` (all when None)."""
@@ -416,9 +415,10 @@ class Kernel:
         self.pending: tuple[str, str] | None = None
         #: The refusal record the running command made for itself, if it is refused.
         self.refusal: Record | None = None
-        #: Events of the running command applied to the state but not yet journaled
-        #: (None outside a command): a command's commits reach the journal together.
-        self.batch: list[Event] | None = None
+        #: Events of the running command applied to the state but not yet journaled,
+        #: one :class:`Events` per commit (None outside a command): a command's
+        #: commits reach the journal together.
+        self.batch: list[Events] | None = None
         self.snapshot_every = snapshot_every
         self.snapshot_seq = 0
         self.load_report = LoadReport()
@@ -554,7 +554,7 @@ class Kernel:
                 reason="idempotency key reused",
                 command=name,
             )
-        events = tuple(self.journal.between(prior.first, prior.last))
+        events = Events.of(self.journal.between(prior.first, prior.last))
         if prior.fingerprint.startswith(_REFUSED) and events:
             # The same refusal again, recorded once: raised, not journaled.
             raise _Again(error_again(events[0]))
@@ -563,11 +563,13 @@ class Kernel:
     @property
     def next_seq(self) -> int:
         """The seq the next event gets (after the running command's uncommitted ones)."""
-        return self.journal.next_seq + (len(self.batch) if self.batch else 0)
+        batch = self.batch
+        return self.journal.next_seq + (sum(map(len, batch)) if batch else 0)
 
     def _flush(self) -> None:
         """Journal the running command's events and its idempotency key in one append."""
-        events, self.batch = self.batch or [], None
+        parts, self.batch = self.batch or [], None
+        events = Events.join(parts) if parts else Events(self.journal.next_seq)
         record = None
         if self.pending is not None:
             key, printed = self.pending
@@ -649,7 +651,7 @@ class Kernel:
 
     def staffing_after(
         self, plan: MeasuresPlan | None, when: datetime, *, refill: bool = False
-    ) -> Iterator[StaffingRow]:
+    ) -> Iterator[StaffingRow | RecordColumns]:
         """The staffing records that follow a measures plan (and a refill when asked).
 
         The plan is made now; its records are made as they are read (by
@@ -683,7 +685,7 @@ class Kernel:
         self,
         command: str,
         actor: str,
-        records: Iterable[Record | tuple[Any, ...]],
+        records: Iterable[Record | tuple[Any, ...] | RecordColumns],
         *,
         heap: list[Deadline] | None = None,
         pushes: Sequence[Deadline] = (),
@@ -710,20 +712,21 @@ class Kernel:
         """
         self._unused = None
         first = self.next_seq
-        # Each record becomes its event in one step (a named tuple made from its
-        # fields); records given as an iterator are made one at a time, so a
-        # command's records and events are not all held twice.
-        make = _new_event
-        events = tuple(
-            make(Event, (first + i, t, kind, unit, command, actor, cause, old, new, data))
-            for i, (t, kind, unit, cause, old, new, data) in enumerate(records)
+        # The records become the events' columns as they are read (records given
+        # as an iterator are made one at a time): no object per event is kept, so
+        # the collector has nothing to walk for them (see :class:`Events`).
+        times, kinds, units, causes, olds, news, datas = _columns(records)
+        count = len(times)
+        events = Events(
+            first,
+            (times, kinds, units, [command] * count, [actor] * count, causes, olds, news, datas),
         )
         state = self.state
         batch = None if immediate else self.batch
         try:
             state.apply_all(events)
             if batch is not None:
-                batch.extend(events)
+                batch.append(events)
             else:
                 self.journal.append(events)
         except BaseException:
@@ -830,3 +833,48 @@ class Kernel:
         # others before they are first read).
         self.journal.save_snapshot(seq, encode_snapshot(seq, data, self.journal.hash_at(seq)))
         self.snapshot_seq = seq
+
+
+def _columns(
+    records: Iterable[Record | tuple[Any, ...] | RecordColumns],
+) -> tuple[
+    list[datetime],
+    list[str],
+    list[str],
+    list[str],
+    list[str | None],
+    list[str | None],
+    list[Mapping[str, Any] | CompactData],
+]:
+    """The fields of ``records`` (in :class:`Record`'s order), one list per field:
+    records one at a time, :class:`RecordColumns` a list at a time."""
+    times: list[datetime] = []
+    kinds: list[str] = []
+    units: list[str] = []
+    causes: list[str] = []
+    olds: list[str | None] = []
+    news: list[str | None] = []
+    datas: list[Mapping[str, Any] | CompactData] = []
+    add_time, add_kind, add_unit = times.append, kinds.append, units.append
+    add_cause, add_old, add_new, add_data = causes.append, olds.append, news.append, datas.append
+    record: Any
+    for record in records:
+        if type(record) is RecordColumns:
+            # A planner's records made in columns: taken a list at a time.
+            times += record.times
+            kinds += record.kinds
+            units += record.units
+            causes += record.causes
+            olds += record.olds
+            news += record.news
+            datas += record.datas
+            continue
+        t, kind, unit, cause, old, new, data = record
+        add_time(t)
+        add_kind(kind)
+        add_unit(unit)
+        add_cause(cause)
+        add_old(old)
+        add_new(new)
+        add_data(data)
+    return times, kinds, units, causes, olds, news, datas

@@ -19,6 +19,7 @@ form). Nothing in a snapshot is ever executed.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 from gridgov.alerts import ALERT_EVENTS, AlertBook
 from gridgov.city import City
 from gridgov.errors import JournalError, UnknownUnitError
+from gridgov.journal import Events
 from gridgov.measures import ALERT_DUE, MEASURE_EVENTS, Deadline, Measures
 from gridgov.records import EventLike
 from gridgov.rules import Rules
@@ -36,6 +38,11 @@ from gridgov.tickets import KINDS as TICKET_KINDS
 from gridgov.tickets import TicketDesk, situation_from
 
 __all__ = ["EngineState", "command_number"]
+
+
+#: The data keys of the runs the roster applies at once.
+_ASSIGNED = ("person", "post", "role", "level")
+_OPENED = ("post", "role", "community", "capacity")
 
 
 def command_number(command: str) -> int | None:
@@ -142,6 +149,8 @@ class EngineState:
         Raises:
             as :meth:`apply`.
         """
+        if isinstance(events, Events):
+            return self._apply_events(events)
         reducers = self._reducers.get
         roster = self.roster
         assign, release = roster._assign_to, roster._release
@@ -192,8 +201,96 @@ class EngineState:
             self.last_time = last_time
         return count
 
+    def _apply_events(self, events: Events) -> int:
+        """:meth:`apply_all` on events kept column by column (a command's, or a
+        memory journal's), a run of events of one type at a time.
+
+        A run of ``post.assigned`` or ``post.opened`` events (sealing the
+        urban area records forty thousand and eight thousand in a row) goes
+        to the roster at once (:meth:`Roster._assign_all
+        <gridgov.staffing.Roster._assign_all>`, ``_open_all``, which change
+        nothing when an event of the run does not fit: the run is then
+        applied one event at a time, which raises at that event as
+        :meth:`apply` would); ``post.released`` events go to the roster's
+        reducer for them; the other reducers get an
+        :class:`~gridgov.journal.Event` each. The counters (command number,
+        latest time) are read from the columns of the events applied.
+        """
+        columns = events._columns
+        times, kinds, units, names = columns[0], columns[1], columns[2], columns[3]
+        data_of, fields = events._data, events._fields
+        reducers = self._reducers.get
+        roster = self.roster
+        assign, release = roster._assign_to, roster._release
+        index = start = 0
+        applied = False
+        try:
+            for kind, run in itertools.groupby(kinds):
+                stop = start + len(list(run))
+                # A whole run at once where the roster can (all or nothing).
+                done = False
+                if kind == "post.assigned":
+                    got = fields(start, stop, _ASSIGNED)
+                    if got is not None:
+                        persons, posts, roles, levels = got
+                        done = roster._assign_all(persons, posts, roles, levels, times[start:stop])
+                elif kind == "post.opened":
+                    got = fields(start, stop, _OPENED)
+                    if got is not None:
+                        ids, roles, communities, sizes = got
+                        done = roster._open_all(units[start:stop], ids, roles, communities, sizes)
+                    for post in ids if done else ():
+                        if "/task/" in post:
+                            self._task_post(post)
+                if done:
+                    pass
+                elif kind == "post.assigned":
+                    for index in range(start, stop):
+                        data = data_of(index)
+                        person, post = data["person"], data["post"]
+                        assign(person, post, data["role"], data["level"], times[index])
+                elif kind == "post.released":
+                    for index in range(start, stop):
+                        data = data_of(index)
+                        release(data["person"], data["post"], times[index])
+                else:
+                    reducer = reducers(kind)
+                    if reducer is not None:
+                        for index in range(start, stop):
+                            event = events._event(index)
+                            reducer(event)
+                            if kind == "post.opened":
+                                self._task_number(event)
+                start = index = stop
+            applied = True
+        except KeyError:
+            seq = events.first + index
+            raise UnknownUnitError(units[index], f"unit (event {seq}) named") from None
+        finally:
+            # The counters of the events applied (and of the one that raised).
+            self._counted(names, times, len(kinds) if applied else index + 1)
+        return len(kinds)
+
+    def _counted(self, names: list[str], times: list[datetime], end: int) -> None:
+        """Move the counters past the first ``end`` events of these columns."""
+        if end <= 0:
+            return
+        if end < len(names):
+            names, times = names[:end], times[:end]
+        for name in set(names):
+            number = command_number(name)
+            if number is not None and number > self.commands:
+                self.commands = number
+        self._command = names[-1]
+        latest = max(times)
+        if self.last_time is None or latest > self.last_time:
+            self.last_time = latest
+
     def _task_number(self, event: EventLike) -> None:
-        community, sep, number_text = str(event.data["post"]).partition("/task/")
+        self._task_post(str(event.data["post"]))
+
+    def _task_post(self, post: str) -> None:
+        community, sep, number_text = post.partition("/task/")
         if sep and number_text.isdigit():
             known = self.task_numbers.get(community, 0)
             self.task_numbers[community] = max(known, int(number_text))

@@ -7,8 +7,10 @@ every change is recorded; what a stream saves is the cost around a step:
 tickets are taken run by run with their fields in local variables, times
 stay microseconds since 1970, each change is kept as a compact record
 (strings and numbers, made into a :class:`~gridgov.tickets.TicketChange`
-only when read), and the cyclic garbage collector waits until the stream is
-done. Anything but the common steps goes through the desk's planners, so the
+only when read) in one log the stream's tickets share while a ticket's
+records follow one another there (no list per ticket for the cyclic garbage
+collector to walk), and, when the caller asks, the collector waits until
+the stream is done. Anything but the common steps goes through the desk's planners, so the
 rules live in one place: the planners; a hypothesis test checks that a
 stream gives the same desk and changes as one call per step.
 
@@ -229,7 +231,9 @@ class Tables:
 class _Stream:
     """One call's shared state: the desk, its tables, the changes so far."""
 
-    __slots__ = ("desk", "floor", "kit", "latest", "out", "tables", "timed", "touched", "tz")
+    __slots__ = (
+        "desk", "floor", "kit", "latest", "log", "out", "tables", "timed", "touched", "tz"
+    )  # fmt: skip
 
     def __init__(self, desk: TicketDesk, kit: Kit, tz: tzinfo) -> None:
         self.desk = desk
@@ -244,6 +248,8 @@ class _Stream:
         #: (flat, three entries a part, so that no object is kept per part).
         self.out: list[Any] = []
         self.touched: list[Live] = []
+        #: The records of the tickets whose history is a part of it (see ``_Live._log``).
+        self.log: list[Any] = []
 
 
 def play(
@@ -322,7 +328,9 @@ def _run(
     ``asked``; returns the next ticket's first step (None: the stream is done)."""
     plain, classify, feed_back, scored = _PLAIN, _CLASSIFY, _FEED_BACK, _SCORED  # local: faster
     tables, tz, out, low_score = stream.tables, stream.tz, stream.out, stream.desk.rule.low_score
-    tid, category, history = live.id, live.category, live.history
+    tid, category, log = live.id, live.category, stream.log
+    # The ticket's records go on in the log while they end it, else to its own list.
+    history = log if live._log is log and live._stop == len(log) else live.history
     state, unit, mode, updated, breached = (
         live.state, live.unit, live.mode, live.updated_us, live.breached
     )  # fmt: skip
@@ -337,15 +345,18 @@ def _run(
                 return (now, t, trigger, given)
             if due <= now:
                 stream.timed += 1 - had
-                unit, due, mode, updated = _climb(stream, live, now, state, unit, due, mode, asked)
+                unit, due, mode, updated = _climb(
+                    stream, live, now, state, unit, due, mode, asked, note
+                )
                 had, breached = due < _FAR, True
             if not given:
                 entry = row.get(trigger)
             else:  # only a score that is not low is decided here
                 entry = row.get(scored) if _whole(trigger, given, low_score) else None
             if entry is None or now < updated:  # through the planners, as one call would do it
-                if len(history) > start:
-                    out += (history, start, len(history))
+                _part(out, history, start, len(history))
+                if history is log:
+                    live._stop = len(log)
                 fields = (state, unit, due, mode, updated, breached, ltz, had)
                 state, unit, due, mode, updated, breached, ltz, had = _detour(
                     stream, live, trigger, now, given, fields
@@ -381,8 +392,9 @@ def _run(
                 note((asked, due))
             state, updated, breached, mode, ltz = new, now, False, asked, tz
     finally:
-        if len(history) > start:
-            out += (history, start, len(history))
+        _part(out, history, start, len(history))
+        if history is log:
+            live._stop = len(log)
         stream.timed += (due < _FAR) - had
         _hand_back(live, state, unit, due, mode, updated, breached, ltz)
         if updated > stream.latest:
@@ -410,6 +422,16 @@ def _detour(
         live.state, live.unit, due, live.mode, live.updated_us, live.breached, live.tz,
         due < _FAR,
     )  # fmt: skip
+
+
+def _part(out: list[Any], history: list[Any], start: int, stop: int) -> None:
+    """Add ``history[start:stop]`` to the parts a stream wrote (joined to the last when it
+    follows it: a stream ticket by ticket writes one part of its log)."""
+    if stop > start:
+        if out and out[-1] == start and out[-3] is history:
+            out[-1] = stop
+        else:
+            out += (history, start, stop)
 
 
 def _whole(trigger: str, given: Mapping[str, Any], low_score: int) -> bool:
@@ -445,16 +467,18 @@ def _climb(
     due: int,
     mode: str,
     asked: str,
+    note: Callable[[tuple[Any, ...]], None],
 ) -> tuple[str, int, str, int]:
-    """Every breach of the ticket in hand up to ``now``, recorded (as :func:`_breaches`);
-    returns its unit, due time (far when none), mode and latest time after them."""
+    """Every breach of the ticket in hand up to ``now``, recorded with ``note`` (as
+    :func:`_breaches`); returns its unit, due time (far when none), mode and latest
+    time after them."""
     breach = stream.tables.breaches(live.category, asked).get(state)
     if breach is None or mode != asked:  # a limit set in another mode: the general way
-        unit, after, mode = _breaches(stream, live, now, state, unit, due, mode, asked)
+        unit, after, mode = _breaches(stream, live, now, state, unit, due, mode, asked, note)
         return unit, _NO_DUE if after is None else after, mode, live.updated_us
     key, fired, limit = breach
     floor = _NEVER if stream.floor is None else stream.floor
-    tid, tz, note, parents = live.id, live.tz, live.history.extend, stream.tables.parents
+    tid, tz, parents = live.id, live.tz, stream.tables.parents
     when = due
     while due <= now:
         when = due if due > floor else floor
@@ -498,10 +522,13 @@ def _open(
     live.due_us, live.tz, live.breached, live.private = due, tz, False, stream.kit.nobody
     live.low_scores = live.escalations = live.reopens = 0
     live.summary = live.result = ""
-    live._view = None
-    live.history = history = [OPENED, "ticket.opened", tid, where, now, tz, category, mode, due]
+    live._view = live._hist = None
+    log = live._log = stream.log
+    live._start = start = len(log)
+    log += (OPENED, "ticket.opened", tid, where, now, tz, category, mode, due)
+    live._stop = start + 9
     desk._tickets[tid] = live
-    stream.out += (history, 0, 9)
+    _part(stream.out, log, start, start + 9)
     if due is not None:
         stream.timed += 1
     if now > stream.latest:
@@ -518,11 +545,12 @@ def _breaches(
     due: int,
     mode: str,
     asked: str,
+    note: Callable[[tuple[Any, ...]], None],
 ) -> tuple[str, int | None, str]:
     """Every breach of ``live``'s limit up to ``now`` (as ``TicketDesk._breach`` plans
-    them), recorded; returns the unit, due time and mode after them."""
+    them), recorded with ``note``; returns the unit, due time and mode after them."""
     desk, tables, floor = stream.desk, stream.tables, stream.floor
-    tid, category, live_tz, note = live.id, live.category, live.tz, live.history.extend
+    tid, category, live_tz = live.id, live.category, live.tz
     next_due: int | None = due
     while next_due is not None and next_due <= now:
         due = next_due
@@ -564,8 +592,9 @@ def _slow(
         mode = live.mode
         asked = desk._mode(live.compound or live.origin)
         live.unit, live.due_us, live.mode = _breaches(
-            stream, live, now, live.state, live.unit, live.due_us, mode, asked
-        )
+            stream, live, now, live.state, live.unit, live.due_us, mode, asked,
+            live.history.extend,
+        )  # fmt: skip
         live.breached = True
         live._view = None
     when = stream.kit.moment(now, stream.tz)
@@ -588,7 +617,8 @@ def _slow(
     desk._last_us, desk._last_tz = last, last_tz
     stream.timed = desk._timed
     live = desk._tickets[tid]
-    stream.out += (live.history, start, len(live.history))
+    history = live.history
+    _part(stream.out, history, start, len(history))
     stream.latest = max(stream.latest, now)
     if trigger == "open":
         stream.touched.append(live)
@@ -629,11 +659,12 @@ def _breaches_until(stream: _Stream, now: int) -> None:
         # One breach at a time (up to its own due), so that breaches of
         # different tickets interleave in time order.
         asked = desk._mode(live.compound or live.origin)
-        start = len(live.history)
+        history = live.history
+        start = len(history)
         live.unit, live.due_us, live.mode = _breaches(
-            stream, live, due, live.state, live.unit, due, live.mode, asked
+            stream, live, due, live.state, live.unit, due, live.mode, asked, history.extend
         )
-        stream.out += (live.history, start, len(live.history))
+        _part(stream.out, history, start, len(history))
         live.breached = True
         live._view = None
         if desk._last_us is None or live.updated_us > desk._last_us:

@@ -150,6 +150,11 @@ _GRID_KINDS = tuple(k.value for k in GridKind)
 _PERSON_KINDS = {k.value: k for k in PersonKind}
 _WORKER_KINDS = {k.value: k for k in GridWorkerKind}
 _WORKERS: dict[str, GridWorkerKind | None] = {"": None, **_WORKER_KINDS}
+# What a look-up of a cell that is no kind gives (a string no cell holds: a
+# cell never spans lines).
+_BAD = "\n"
+# Optional columns naming another row whose empty cell is kept as None.
+_NONE_IF_EMPTY = frozenset({"employer", "exclusive_grid", "compound"})
 # The columns (by index in COLUMNS order) whose cells name another row or
 # repeat a few words: kept as one string per value (see _Reader._keep).
 _REPEATED: dict[str, tuple[int, ...]] = {
@@ -450,13 +455,16 @@ class _Batch:
     Iterating gives ``(line, cells)`` per row, made on the fly.
     """
 
-    __slots__ = ("columns", "lines")
+    __slots__ = ("columns", "done", "lines")
 
-    def __init__(self, lines: Sequence[int], columns: list[tuple[str, ...]]) -> None:
+    def __init__(self, lines: Sequence[int], columns: list[tuple[Any, ...]]) -> None:
         #: The line of each row (a range when the rows are on consecutive lines).
         self.lines = lines
-        #: One list per column, in :data:`COLUMNS` order.
+        #: One tuple per column, in :data:`COLUMNS` order.
         self.columns = columns
+        #: True when the columns are already as the city keeps them (repeated
+        #: values one string each, kinds as enums; see :meth:`_Reader._people_fine`).
+        self.done = False
 
     @classmethod
     def of_rows(cls, rows: Sequence[tuple[int, Sequence[str]]], width: int) -> _Batch:
@@ -531,7 +539,7 @@ class _ReaderState:
         # hundreds of thousands of ids instead of two); ``person_batches``
         # gives the lines of those rows.
         self.person_rows: dict[str, int] = {}
-        self.person_batches: list[tuple[int, Sequence[int]]] = []
+        self.person_batches: list[tuple[int, Sequence[int], tuple[str, ...]]] = []
         self.people_slow = False
         self.sources: list[str] = []
         self.source_of: dict[str, int] = {}
@@ -544,9 +552,10 @@ class _ReaderState:
         # collection while the bundle is read).
         self.organisations: dict[str, None] = {}
         self.buildings: dict[str, None] = {}
-        # Units read so far: administrative codes (line) and (line, (id, parent)).
+        # Units read so far: administrative codes (line) and (line, id, parent)
+        # (flat tuples of atoms, which the collector stops tracking at once).
         self.codes: dict[str, int] = {}
-        self.kept: list[tuple[int, tuple[str, str]]] = []
+        self.kept: list[tuple[int, str, str]] = []
         # Files that could not be read whole, and ids of rows with problems of
         # their own: a reference to an id that may be in either is not
         # reported again as unknown (one mistake, one problem).
@@ -557,7 +566,7 @@ class _ReaderState:
         # Checked rows are kept to build the city (not when only checking).
         self.keep = True
         # One string per repeated cell value of the rows kept, per column (see _keep).
-        self.same: dict[tuple[str, int], dict[str, str]] = {}
+        self.same: dict[tuple[str, int], dict[str, str | None]] = {}
 
     # -------------------------------------------------------------- ids
 
@@ -578,8 +587,17 @@ class _ReaderState:
         if row is None:
             return None
         batch = bisect.bisect_right(self.person_batches, row, key=_FIRST) - 1
-        first, lines = self.person_batches[batch]
+        first, lines, _ = self.person_batches[batch]
         return os.path.join(self.shown, "people.csv"), lines[row - first]
+
+    def one(self, shown: str, column: int) -> Callable[[str, Any], Any]:
+        """The ``setdefault`` of the table giving one string per value of a
+        column (an empty employer, exclusive grid or compound is None)."""
+        table = self.same.get((shown, column))
+        if table is None:
+            name = COLUMNS[Path(shown).name][column][0]
+            table = self.same[shown, column] = {"": None} if name in _NONE_IF_EMPTY else {}
+        return table.setdefault
 
     # -------------------------------------------------------------- problems
 
@@ -896,16 +914,26 @@ class _FileReader(_ReaderState):
             return
         check(shown, batch)
         if self.keep and not self.count:
-            # Cells that name another row (a parent, a community, a grid, a
-            # home, a post) are replaced by one string per value as each
-            # batch is kept: the copies go at once, so a big file never holds
-            # a string per cell (a fraction of the memory, and the memory of
-            # one batch is reused by the next). One small table per column.
-            columns = batch.columns
-            for i in _REPEATED.get(Path(shown).name, ()):
-                one = self.same.setdefault((shown, i), {}).setdefault
-                columns[i] = tuple(map(one, columns[i], columns[i]))
+            if not batch.done:
+                self._as_kept(shown, batch)
             table.batches.append(batch)
+
+    def _as_kept(self, shown: str, batch: _Batch) -> None:
+        """Cells that name another row (a parent, a community, a grid, a home,
+        a post) are replaced by one string per value as each batch is kept:
+        the copies go at once, so a big file never holds a string per cell (a
+        fraction of the memory, and the memory of one batch is reused by the
+        next). One small table per column. A person's kind and grid-worker
+        kind become the enums the city keeps."""
+        columns = batch.columns
+        name = Path(shown).name
+        for i in _REPEATED.get(name, ()):
+            one = self.one(shown, i)
+            columns[i] = tuple(map(one, columns[i], columns[i]))
+        if name == "people.csv":
+            columns[1] = tuple(map(_PERSON_KINDS.__getitem__, columns[1]))
+            columns[6] = tuple(map(_WORKERS.__getitem__, columns[6]))
+        batch.done = True
 
     def _read_plain(
         self,
@@ -1115,14 +1143,18 @@ class _UnitChecks(_FileReader):
                 parent_of[uid] = parent
                 if lv is Level.GRID:
                     grid_kind[uid] = kind
-                kept.append((line, (uid, parent)))
+                kept.append((line, uid, parent))
 
     def check_parents(self, shown: str) -> None:
         """Every unit's commander, once every unit is known."""
         level_of = self.level
         kept = self.kept
         city = self.city_id
-        for line, (uid, parent) in kept:
+        # A cycle needs a unit whose commander is not of the level above its
+        # own (else each step up the chain ranks higher): only then is the
+        # chain walked for cycles.
+        ranked = True
+        for line, uid, parent in kept:
             lv = level_of[uid]
             expected = lv.commander
             assert expected is not None
@@ -1151,6 +1183,7 @@ class _UnitChecks(_FileReader):
                     message = f"no unit {parent!r}{self.hint(parent, level_of)}"
                 self.problem(shown, line, "parent", message, uid)
             elif above is not expected:
+                ranked = False
                 if above is lv:
                     how = "a unit of the same level"
                 elif above.rank < expected.rank:
@@ -1166,13 +1199,14 @@ class _UnitChecks(_FileReader):
                     uid,
                     parent,
                 )
-        self.check_cycles(shown, kept)
+        if not ranked:
+            self.check_cycles(shown, kept)
 
-    def check_cycles(self, shown: str, kept: list[tuple[int, tuple[str, str]]]) -> None:
-        line_of = {uid: line for line, (uid, _) in kept}
+    def check_cycles(self, shown: str, kept: list[tuple[int, str, str]]) -> None:
+        line_of = {uid: line for line, uid, _ in kept}
         parent_of = self.parent
         done: set[str] = set()
-        for _, (uid, _) in kept:
+        for _, uid, _ in kept:
             if uid in done:
                 continue
             path: list[str] = []
@@ -1434,7 +1468,7 @@ class _Reader(_UnitChecks):
         worker_kinds = tuple(_WORKER_KINDS)
         owner = self.owner
         base = self.source(shown)
-        if rows and self._people_fine(rows):
+        if rows and self._people_fine(shown, rows):
             return
         self.people_slow = True
         earlier = self.person_rows
@@ -1495,40 +1529,62 @@ class _Reader(_UnitChecks):
                     pid,
                 )
 
-    def _people_fine(self, rows: _Rows) -> bool:
+    def _people_fine(self, shown: str, rows: _Rows) -> bool:
         """True when a batch of people has no problem, checked column by column
         over distinct values (the common case of a big city, at C speed).
 
-        The batch's ids are recorded only when it is fine.
+        The batch's ids are recorded only when it is fine. While the city is
+        to be built (and no problem is found yet), the columns are made as the
+        city keeps them on the way (see :meth:`_as_kept`), and their distinct
+        values are taken from those: each cell is looked up once.
         """
         ids, kinds, homes, roles, posts, employers, workers = rows.columns
+        keep = self.keep and not self.count
+        if keep:
+            homes, roles, posts, employers = (
+                tuple(map(self.one(shown, i), column, column))
+                for i, column in ((2, homes), (3, roles), (4, posts), (5, employers))
+            )
+        kinds = tuple(map(_PERSON_KINDS.get, kinds, itertools.repeat(_BAD)))
+        workers = tuple(map(_WORKERS.get, workers, itertools.repeat(_BAD)))
+        if _BAD in kinds or _BAD in workers or "" in set(roles):
+            return False
         level_of = self.level
-        earlier = self.person_rows
-        fresh = set(ids)
-        # A dict view's isdisjoint walks the smaller side; a set's would walk
-        # every id of the bundle for every batch.
-        if (
-            len(fresh) != len(ids)
-            or "" in fresh
-            or not self.owner.keys().isdisjoint(fresh)
-            or not earlier.keys().isdisjoint(fresh)
-        ):
-            return False
-        if not set(kinds) <= _PERSON_KINDS.keys() or "" in roles:
-            return False
         if any(level_of.get(h) is not Level.COMMUNITY for h in set(homes)):
             return False
         places = (level_of, self.organisations, self.buildings, self.community_of_compound)
         if any(all(p not in where for where in places) for p in set(posts)):
             return False
-        if not set(employers) - {""} <= self.organisations.keys():
+        if not set(employers) - {"", None} <= self.organisations.keys():
             return False
-        if not set(workers) - {""} <= _WORKER_KINDS.keys():
+        if not self._people_ids(ids, rows.lines):
             return False
+        if keep:
+            rows.columns = [ids, kinds, homes, roles, posts, employers, workers]
+            rows.done = True
+        return True
+
+    def _people_ids(self, ids: tuple[str, ...], lines: Sequence[int]) -> bool:
+        """Record a batch of person ids in the index of people; False (and
+        nothing recorded) when one is empty, repeated, or already an id.
+
+        The ids are added at once and counted (one look-up each in a table
+        of hundreds of thousands, where checking first and adding after
+        would be two); on a duplicate the index is made again from the ids
+        of the batches before (a broken bundle's path).
+        """
+        if not self.owner.keys().isdisjoint(ids):
+            return False
+        earlier = self.person_rows
         first = len(earlier)
         earlier.update(zip(ids, range(first, first + len(ids)), strict=True))
-        self.person_batches.append((first, rows.lines))
-        return True
+        if len(earlier) == first + len(ids) and "" not in earlier:
+            self.person_batches.append((first, lines, ids))
+            return True
+        earlier.clear()
+        for start, _, before in self.person_batches:
+            earlier.update(zip(before, range(start, start + len(before)), strict=True))
+        return False
 
     def check_links(self, shown: str, rows: _Rows) -> None:
         seen: dict[tuple[str, str], int] = {}
@@ -1575,7 +1631,8 @@ class _Reader(_UnitChecks):
             [int(e) if e else 1 for e in entrances],
         )
         ids, grids, in_compounds, households = (buildings_table.column(i) for i in range(4))
-        buildings = Buildings(ids, grids, [c or None for c in in_compounds], map(int, households))
+        # (An empty compound or exclusive grid is None already: see _as_kept.)
+        buildings = Buildings(ids, grids, in_compounds, map(int, households))
         oids, okinds, ocommunities, onames, staff, exclusive = (
             organisations_table.column(i) for i in range(6)
         )
@@ -1585,7 +1642,7 @@ class _Reader(_UnitChecks):
             ocommunities,
             onames,
             [int(s) if s else 0 for s in staff],
-            [e or None for e in exclusive],
+            exclusive,
         )
         # People column by column (a big city has hundreds of thousands).
         people = _people(people_table, None if self.people_slow else self.person_rows)
@@ -1612,20 +1669,22 @@ class _Reader(_UnitChecks):
 
 def _people(table: _Table, rows: dict[str, int] | None) -> People:
     """The people of a checked ``people.csv``, column by column (a big city has
-    hundreds of thousands; see :class:`People`); ``rows``: each id's row, when
-    the reader has it (it becomes the index of the people)."""
+    hundreds of thousands; see :class:`People`), its batches as the city keeps
+    them (see :meth:`_Reader._as_kept`); ``rows``: each id's row, when the
+    reader has it (it becomes the index of the people)."""
     ids, kinds, homes, roles, places, employers, workers = (
         table.column(i) for i in range(len(COLUMNS["people.csv"]))
     )
     return People(
         ids,
-        map(_PERSON_KINDS.__getitem__, kinds),
+        kinds,
         homes,
         roles,
         places,
-        [e or None for e in employers],
-        map(_WORKERS.__getitem__, workers),
+        employers,
+        workers,
         _index=rows if rows is not None and len(rows) == len(ids) else None,
+        _exact=True,
     )
 
 

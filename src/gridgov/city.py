@@ -627,20 +627,27 @@ _ID = operator.attrgetter("id")
 
 
 def _grouped(keys: Iterable[str], values: Iterable[str]) -> dict[str, tuple[str, ...]]:
-    """Each key's values, in order (a run of equal keys is added in one step;
-    a list is made only for a key whose runs are apart)."""
+    """Each key's values, in order (a run of equal keys is added in one step).
+
+    The runs of a key that comes back after other keys are put aside (the
+    key in one list, the run in another) and joined at the end, in order,
+    after a stable sort by key: no list per key, no pair per run (a big city
+    has tens of thousands of keys; each list or pair holding a tuple would be
+    one more object for the collector to walk in every full collection).
+    """
     out: dict[str, tuple[str, ...]] = {}
-    apart: dict[str, list[str]] = {}
+    later: list[str] = []
+    runs: list[tuple[str, ...]] = []
     for key, run in itertools.groupby(zip(keys, values, strict=True), _FIRST):
-        found = out.get(key)
-        if found is None:
-            out[key] = tuple(map(_SECOND, run))
-        elif key in apart:
-            apart[key].extend(map(_SECOND, run))
+        if key in out:
+            later.append(key)
+            runs.append(tuple(map(_SECOND, run)))
         else:
-            apart[key] = [*found, *map(_SECOND, run)]
-    for key, more in apart.items():
-        out[key] = tuple(more)
+            out[key] = tuple(map(_SECOND, run))
+    if later:
+        order = sorted(range(len(later)), key=later.__getitem__)
+        for key, where in itertools.groupby(order, later.__getitem__):
+            out[key] = tuple(itertools.chain(out[key], *map(runs.__getitem__, where)))
     return out
 
 

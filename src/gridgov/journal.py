@@ -30,18 +30,20 @@ import contextlib
 import hashlib
 import itertools
 import json
+import operator
 import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 import attrs
 import orjson
 
 from gridgov.errors import JournalError
+from gridgov.records import CompactData, record_data
 
 __all__ = [
     "FORMAT_VERSION",
@@ -50,6 +52,7 @@ __all__ = [
     "SNAPSHOT_VERSION",
     "CommandRecord",
     "Event",
+    "Events",
     "JournalView",
     "MemoryJournal",
     "SqliteJournal",
@@ -80,6 +83,7 @@ SNAPSHOT_VERSION = 1
 _SNAPSHOT_FORMAT = "gridgov.snapshot"
 #: Makes an :class:`Event` from its ten fields without a Python call (the engine's commit).
 _new_tuple = tuple.__new__
+_FIRST = operator.itemgetter(0)
 
 
 class _EventFields(NamedTuple):
@@ -208,6 +212,260 @@ class _EventShape:
 
 
 Event.__attrs_attrs__ = _EventShape.__attrs_attrs__  # type: ignore[attr-defined]
+
+#: An event's fields but its seq, one list per field, in :class:`Event`'s order
+#: (time, type, unit, command, actor, cause, old, new, data).
+_Columns = tuple[
+    list[datetime],
+    list[str],
+    list[str],
+    list[str],
+    list[str],
+    list[str],
+    list[str | None],
+    list[str | None],
+    list[Mapping[str, Any] | CompactData],
+]
+
+
+def _empty_columns() -> _Columns:
+    return ([], [], [], [], [], [], [], [], [])
+
+
+class Events(Sequence[Event]):
+    """Consecutive events (seq ``first``, ``first + 1``, ...) kept column by column;
+    what a command returns (:attr:`CommandResult.events <gridgov.engine.CommandResult>`).
+
+    It reads as the tuple of its :class:`Event` objects: indexing, iterating
+    and slicing give events (made when read: two reads give equal events,
+    not the same object), and ``==``, ``+``, ``in``, ``len``, ``hash``,
+    ``repr`` and pickling answer as for that tuple (``events == ()`` when
+    there are none; ``+`` gives a tuple). Why columns: one list per field
+    holds strings, times and data dicts of plain values, none of which
+    Python's cyclic collector tracks, where an :class:`Event` (a named tuple,
+    like any instance of a class) is always tracked: fifty thousand events of
+    one command, kept as events, made the collector walk the whole heap
+    inside the command (see ``benchmarks/RESULTS.md``).
+    """
+
+    __slots__ = ("_columns", "_first", "_size")
+
+    def __init__(self, first: int = 1, columns: _Columns | None = None) -> None:
+        self._first = first
+        self._columns = _empty_columns() if columns is None else columns
+        self._size = len(self._columns[0])
+
+    @classmethod
+    def of(cls, events: Iterable[Event]) -> Events:
+        """The events of ``events`` (consecutive seqs), as :class:`Events`.
+
+        Raises:
+            JournalError: the seqs are not consecutive.
+        """
+        out = cls()
+        out._extend(events)
+        return out
+
+    @classmethod
+    def join(cls, parts: Sequence[Events]) -> Events:
+        """One :class:`Events` of consecutive ``parts`` (each following the one before).
+
+        Raises:
+            JournalError: a part does not follow the one before.
+        """
+        if len(parts) == 1:
+            return parts[0]
+        out = cls(parts[0]._first if parts else 1)
+        for part in parts:
+            out._extend_by(part)
+        return out
+
+    def _extend(self, events: Iterable[Event]) -> None:
+        """Add events after the last (their seqs must follow on)."""
+        if isinstance(events, Events):
+            self._extend_by(events)
+            return
+        columns = self._columns
+        times, kinds, units, commands, actors, causes, olds, news, datas = columns
+        at_time, at_type, at_unit = times.append, kinds.append, units.append
+        at_command, at_actor, at_cause = commands.append, actors.append, causes.append
+        at_old, at_new, at_data = olds.append, news.append, datas.append
+        expected = self._first + self._size
+        for seq, time, kind, unit, command, actor, cause, old, new, data in events:
+            if seq != expected:
+                if not self._size and not columns[0]:
+                    self._first = expected = seq
+                else:
+                    raise JournalError(
+                        f"event {seq} breaks the journal's sequence (expected {expected})"
+                    )
+            expected += 1
+            at_time(time)
+            at_type(kind)
+            at_unit(unit)
+            at_command(command)
+            at_actor(actor)
+            at_cause(cause)
+            at_old(old)
+            at_new(new)
+            at_data(data)
+        self._size = len(columns[0])
+
+    def _extend_by(self, other: Events) -> None:
+        if not other._size:
+            return
+        if not self._size:
+            self._first = other._first
+        elif other._first != self._first + self._size:
+            raise JournalError(
+                f"event {other._first} breaks the journal's sequence "
+                f"(expected {self._first + self._size})"
+            )
+        mine: tuple[list[Any], ...] = self._columns
+        theirs: tuple[list[Any], ...] = other._columns
+        for column, more in zip(mine, theirs, strict=True):
+            column.extend(more)
+        self._size = len(self._columns[0])
+
+    @property
+    def first(self) -> int:
+        """The seq of the first event (the next seq when there are none)."""
+        return self._first
+
+    def __len__(self) -> int:
+        return self._size
+
+    def _event(self, index: int) -> Event:
+        c = self._columns
+        return _new_tuple(
+            Event,
+            (
+                self._first + index,
+                c[0][index],
+                c[1][index],
+                c[2][index],
+                c[3][index],
+                c[4][index],
+                c[5][index],
+                c[6][index],
+                c[7][index],
+                record_data(c[8][index]),
+            ),
+        )
+
+    def _data(self, index: int) -> Mapping[str, Any]:
+        """The data of the event at ``index`` (a dict made from compact data)."""
+        return record_data(self._columns[8][index])
+
+    def _fields(self, start: int, stop: int, keys: tuple[str, ...]) -> tuple[Any, ...] | None:
+        """For the events ``start:stop``, each of ``keys`` read from every event's
+        data: one sequence per key (None when an event's data lacks one). Compact
+        data of these keys (see :class:`~gridgov.records.RecordColumns`) is read
+        a column at a time, in C."""
+        datas = self._columns[8][start:stop]
+        if not datas:
+            return tuple([] for _ in keys)
+        # (A field at a time with itemgetter: zip(*datas) would make an iterator
+        # per event, tracked objects the collector would promote meanwhile.)
+        if (
+            set(map(type, datas)) == {tuple}
+            and set(map(len, datas)) == {len(keys) + 1}
+            and list(map(_FIRST, datas)).count(keys) == len(datas)
+        ):
+            return tuple(list(map(operator.itemgetter(i), datas)) for i in range(1, len(keys) + 1))
+        try:
+            read = [record_data(data) for data in datas]
+            return tuple([data[key] for data in read] for key in keys)
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+    @overload
+    def __getitem__(self, index: slice) -> Events: ...
+
+    def __getitem__(self, index: int | slice) -> Event | Events:
+        size = self._size
+        if isinstance(index, slice):
+            start, stop, step = index.indices(size)
+            if step != 1:
+                raise TypeError("Events slices take no step (use tuple(events)[::step])")
+            stop = max(start, stop)
+            columns = tuple(column[start:stop] for column in self._columns)
+            return Events(self._first + start, columns)  # type: ignore[arg-type]
+        at = index.__index__()
+        if at < 0:
+            at += size
+        if not 0 <= at < size:
+            raise IndexError("event index out of range")
+        return self._event(at)
+
+    def rows(self) -> Iterator[EventRow]:
+        """Each event's fields as a plain tuple, in :class:`Event`'s order (no
+        :class:`Event` made: what the journals and the reducer read)."""
+        c = self._columns
+        return zip(
+            range(self._first, self._first + self._size),
+            *c[:8],
+            map(record_data, c[8]),
+            strict=True,
+        )
+
+    def __iter__(self) -> Iterator[Event]:
+        return map(_new_tuple, itertools.repeat(Event), self.rows())
+
+    def __reversed__(self) -> Iterator[Event]:
+        return map(self._event, range(self._size - 1, -1, -1))
+
+    def __contains__(self, value: object) -> bool:
+        return any(value == event for event in self)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Events):
+            if self._size != other._size:
+                return False
+            if not self._size:
+                return True
+            mine, theirs = self._columns, other._columns
+            return self._first == other._first and (
+                mine == theirs
+                or (
+                    mine[:8] == theirs[:8]
+                    and list(map(record_data, mine[8])) == list(map(record_data, theirs[8]))
+                )
+            )
+        if isinstance(other, tuple):
+            return len(other) == self._size and tuple(self) == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __add__(self, other: object) -> tuple[Event, ...]:
+        if isinstance(other, Events | tuple):
+            return (*self, *other)
+        return NotImplemented
+
+    def __radd__(self, other: object) -> tuple[Event, ...]:
+        if isinstance(other, tuple):
+            return (*other, *self)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Events, (self._first, tuple(list(column) for column in self._columns)))
+
+
+#: An event's fields as a plain tuple, in :class:`Event`'s order.
+EventRow = tuple[int, datetime, str, str, str, str, str, str | None, str | None, Mapping[str, Any]]
+
+
+def event_rows(events: Iterable[Event]) -> Iterable[EventRow]:
+    """The fields of each event of ``events``, without making an :class:`Event` per
+    row when they are kept as :class:`Events`."""
+    return events.rows() if isinstance(events, Events) else events
 
 
 def _from_record(
@@ -599,13 +857,14 @@ def _encode_rows(
     append = rows.append
     dumps = orjson.dumps
     sha256 = hashlib.sha256
-    final = events[-1] if events else None
+    # The seq of the last event (each event is checked to follow the one before).
+    final = expected + len(events) - 1
     when: datetime | None = None
     stamp = ""
     command: str | None = None
     middle = ending = b""
-    for e in events:
-        # An event is a named tuple of its fields: unpacked at once.
+    for e in event_rows(events):
+        # An event is a tuple of its fields: unpacked at once.
         seq, time, kind, unit, name, actor, cause, old, new, data = e
         if seq != expected:
             raise JournalError(f"event {seq} breaks the journal's sequence (expected {expected})")
@@ -624,7 +883,7 @@ def _encode_rows(
             blob = dumps(fields)
         except TypeError:
             blob = _row_blob_exact(fields)  # data orjson cannot encode: the slow path
-        last = e is final
+        last = seq == final
         previous = sha256(b"%b%d%b%b" % (previous, seq, ending if last else middle, blob)).digest()
         # Bound as text: cheaper than binding the bytes and casting in SQL.
         append((seq, name, blob.decode(), last, previous))
@@ -663,21 +922,29 @@ def key_hash(previous: bytes, record: CommandRecord) -> bytes:
 
 
 class MemoryJournal:
-    """An append-only, in-memory list of events (the default journal)."""
+    """An append-only, in-memory list of events (the default journal), kept column
+    by column (:class:`Events`): the collector does not walk a long journal."""
 
     durable = False
 
     def __init__(self) -> None:
-        self._events: list[Event] = []
+        self._events = Events()
         self._keys: dict[str, CommandRecord] = {}
 
     def __len__(self) -> int:
         return len(self._events)
 
     def __iter__(self) -> Iterator[Event]:
-        return iter(list(self._events))
+        return iter(self._events[:])
 
-    def __getitem__(self, index: int) -> Event:
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Event]: ...
+
+    def __getitem__(self, index: int | slice) -> Event | list[Event]:
+        if isinstance(index, slice):
+            return list(self._events)[index]
         return self._events[index]
 
     @property
@@ -691,8 +958,14 @@ class MemoryJournal:
         Raises:
             JournalError: the events do not continue the sequence without gaps.
         """
-        _check_sequence(events, self.next_seq)
-        self._events.extend(events)
+        if isinstance(events, Events):
+            if events and events.first != self.next_seq:
+                raise JournalError(
+                    f"event {events.first} breaks the journal's sequence (expected {self.next_seq})"
+                )
+        else:
+            _check_sequence(events, self.next_seq)
+        self._events._extend(events)
         if record is not None:
             self._keys[record.key] = record
 
@@ -708,19 +981,23 @@ class MemoryJournal:
 
     def between(self, first: int, last: int) -> list[Event]:
         """Events with ``first <= seq <= last``."""
+        return list(self.run(first, last))
+
+    def run(self, first: int, last: int) -> Events:
+        """:meth:`between` as :class:`Events` (no event made until read)."""
         return self._events[max(0, first - 1) : max(0, last)]
 
     def since(self, seq: int) -> list[Event]:
         """Events with a sequence number above ``seq``."""
-        return self._events[max(0, seq) :]
+        return list(self._events[max(0, seq) :])
 
     def stream(self, seq: int) -> Iterator[Event]:
         """The events of :meth:`since`, one by one (what a replay reads)."""
         return iter(self._events[max(0, seq) :])
 
-    def replay(self, seq: int) -> Iterator[Event]:
-        """What a replay reads: :meth:`stream` (the events themselves, in memory)."""
-        return self.stream(seq)
+    def replay(self, seq: int) -> Events:
+        """What a replay reads: the events of :meth:`since` as :class:`Events`."""
+        return self._events[max(0, seq) :]
 
     #: Always False: a memory journal has no transactions to group.
     grouped = False
@@ -733,7 +1010,7 @@ class MemoryJournal:
         self, type: str | None = None, unit: str | None = None, command: str | None = None
     ) -> list[Event]:
         """Events matching every given filter (``type`` may end in ``.*``)."""
-        return _select(self._events, type, unit, command)
+        return _select(self._events[:], type, unit, command)
 
     #: Always 0: a memory journal has nothing to check.
     unverified = 0

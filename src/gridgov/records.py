@@ -9,11 +9,25 @@ the journal need not import each other.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-__all__ = ["EventLike", "Record"]
+__all__ = ["EventLike", "Record", "RecordColumns", "record_data"]
+
+#: A record's data kept compact: its keys (a tuple shared by many records), then
+#: its values in their order; the dict is made when the data is read
+#: (:func:`record_data`). A tuple of strings is not tracked by the cyclic
+#: collector and costs a third of a dict.
+CompactData = tuple[Any, ...]
+
+
+def record_data(data: Mapping[str, Any] | CompactData) -> Mapping[str, Any]:
+    """The data of a record or event as a mapping: ``data`` itself, or the dict of
+    compact data (``(keys, value, value, ...)``, see :class:`RecordColumns`)."""
+    if type(data) is tuple:
+        return dict(zip(data[0], data[1:], strict=True))
+    return data  # type: ignore[return-value]
 
 
 class Record(NamedTuple):
@@ -56,3 +70,52 @@ class EventLike(Protocol):
     def data(self) -> Mapping[str, Any]: ...
     @property
     def cause(self) -> str: ...
+
+
+class RecordColumns:
+    """Records a planner made together, one list per field (in :class:`Record`'s order).
+
+    A planner that keeps its draft in columns (the staffing planner's forty
+    thousand assignments when a city's urban area is sealed) hands them over
+    so, and the engine's commit takes the lists as they are, where a record
+    at a time costs a tuple, an unpacking and seven appends each. Each
+    record's data may be kept compact: ``(keys, value, value, ...)``, the
+    same keys tuple for every record (:func:`record_data` makes its dict; the
+    engine keeps it so, and makes the dict when an event's data is read).
+    Iterating gives the records one by one, as tuples, their data as dicts.
+    """
+
+    __slots__ = ("causes", "datas", "kinds", "news", "olds", "times", "units")
+
+    def __init__(
+        self,
+        times: list[datetime],
+        kinds: list[str],
+        units: list[str],
+        causes: list[str],
+        olds: list[str | None],
+        news: list[str | None],
+        datas: list[Mapping[str, Any] | CompactData],
+    ) -> None:
+        self.times = times
+        self.kinds = kinds
+        self.units = units
+        self.causes = causes
+        self.olds = olds
+        self.news = news
+        self.datas = datas
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return zip(
+            self.times,
+            self.kinds,
+            self.units,
+            self.causes,
+            self.olds,
+            self.news,
+            map(record_data, self.datas),
+            strict=True,
+        )

@@ -44,7 +44,7 @@ from gridgov.chain import CommandChain
 from gridgov.city import City
 from gridgov.errors import AuthorityError, CommandError, JournalError, NotFoundError
 from gridgov.model import Level, PersonKind
-from gridgov.records import EventLike, Record
+from gridgov.records import EventLike, Record, RecordColumns
 from gridgov.rules import StaffingRule
 from gridgov.vocabulary import CLAIMABLE_ROLES, ROLES
 
@@ -112,18 +112,11 @@ _new_object = object.__new__
 _POST_FIELDS = tuple(StaffPost.__dict__[a.name].__set__ for a in attrs.fields(StaffPost))
 
 
-def _staff_post(id: str, role: str, unit: str, community: str, capacity: int) -> StaffPost:
-    """``StaffPost(...)`` as the reducer makes it: its fields set directly (the only check,
-    ``capacity >= 1``, made here), in half the time of the class's own ``__init__``."""
-    if capacity < 1:
-        raise ValueError(f"'capacity' must be >= 1: {capacity}")
+def _post_of(row: PostRow) -> StaffPost:
+    """The :class:`StaffPost` of a row the roster keeps (checked when it was kept)."""
     post = _new_object(StaffPost)
-    set_id, set_role, set_unit, set_community, set_capacity = _POST_FIELDS
-    set_id(post, id)
-    set_role(post, role)
-    set_unit(post, unit)
-    set_community(post, community)
-    set_capacity(post, capacity)
+    for set_field, value in zip(_POST_FIELDS, row, strict=True):
+        set_field(post, value)
     return post
 
 
@@ -339,7 +332,7 @@ class _Groups(Generic[_K]):
         self._code = code
         self._name = name
         self._ids = ids
-        self._made: dict[_K, tuple[str, ...]] = {}
+        self._made: dict[int, tuple[str, ...]] = {}
         # (group, rank) as one int, sorted, then split back.
         count = max(len(rank_to_person), 1)
         keys, ranks = np.divmod(np.sort(keys * count + ranks), count)
@@ -359,16 +352,55 @@ class _Groups(Generic[_K]):
 
     def get(self, key: _K, default: tuple[str, ...] = ()) -> tuple[str, ...]:
         """The people of group ``key`` in rank order (``default`` if it has none)."""
-        got = self._made.get(key)
+        code = self._code(key)
+        place = None if code is None else self._index.get(code)
+        if place is None:
+            return default
+        # Kept by the group's place (an int): the cache holds no key object the
+        # collector tracks (a key names a PersonKind, an instance of a class).
+        got = self._made.get(place)
         if got is None:
-            code = self._code(key)
-            place = None if code is None else self._index.get(code)
-            if place is None:
-                return default
             starts = self._starts
             members = self._members[starts[place] : starts[place + 1]].tolist()
-            got = self._made[key] = tuple(map(self._ids.__getitem__, members))
+            got = self._made[place] = tuple(map(self._ids.__getitem__, members))
         return got
+
+    def positions(self, key: _K) -> np.ndarray | None:
+        """The city's indices of the people of group ``key`` in rank order (a view;
+        None if it has none): to join several groups without making each one."""
+        code = self._code(key)
+        place = None if code is None else self._index.get(code)
+        if place is None:
+            return None
+        starts = self._starts
+        return self._members[starts[place] : starts[place + 1]]  # type: ignore[no-any-return]
+
+
+def _worker_spans(
+    kinds: np.ndarray, kind_names: Sequence[Any], posts: np.ndarray, units: Sequence[str]
+) -> tuple[dict[str, tuple[int, int]], np.ndarray]:
+    """Where each unit's grid workers lie in the returned array of city indices (in
+    the city's order, as :meth:`City.people_at_post <gridgov.city.City.people_at_post>`
+    lists them): one stable sort of the grid workers by their post's code."""
+    import numpy as np  # lazily: importing gridgov does not load numpy
+
+    if PersonKind.GRID_WORKER not in kind_names:
+        return {}, np.empty(0, dtype=np.int64)
+    at = np.flatnonzero(kinds == kind_names.index(PersonKind.GRID_WORKER))
+    where = posts[at]
+    order = np.argsort(where, kind="stable")
+    at, where = at[order], where[order]
+    if not len(at):
+        return {}, at
+    cuts = (np.flatnonzero(np.diff(where)) + 1).tolist()
+    starts, stops = [0, *cuts], [*cuts, len(at)]
+    codes = where[np.asarray(starts, dtype=np.int64)].tolist()
+    spans = {
+        units[code]: (start, stop)
+        for code, start, stop in zip(codes, starts, stops, strict=True)
+        if code < len(units)
+    }
+    return spans, at
 
 
 def _unit_tables(
@@ -481,11 +513,28 @@ class Pools:
         self._everyone: _Groups[PersonKind] = _Groups(
             kinds, rank_of, kind_code.get, kind_names.__getitem__, person_at, pid
         )
-        self._street_order: dict[str, list[str]] = {}
-        self._cache: dict[tuple[str, str, PersonKind], tuple[str, ...]] = {}
+        self._ids = pid
+        self._caches(employers, employer_names, _worker_spans(kinds, kind_names, posts, units))
+
+    def _caches(
+        self,
+        employers: np.ndarray,
+        employer_names: list[Any],
+        workers: tuple[dict[str, tuple[int, int]], np.ndarray],
+    ) -> None:
+        # Each person's employer as a code, to give each pool its employers beside
+        # its ids (read in order while filling, not looked up person by person).
+        self._employer_codes, self._employer_names = employers.astype("int32"), employer_names
+        # Each unit's grid workers (city order): where front-line duty comes from.
+        self._worker_spans, self._worker_at = workers
+        # What is kept once asked for: no key or value the collector keeps
+        # tracking (strings, ints, tuples of them; a kind by its value).
+        self._cache: dict[tuple[str, str, str], tuple[tuple[str, ...], tuple[str | None, ...]]]
+        self._cache = {}
         self._workers: dict[str, tuple[str, ...]] = {}
         self._front_line: dict[str, PostRow | None] = {}
-        self._required: dict[tuple[str, str], tuple[StaffingRule, list[PostRow]]] = {}
+        self._required: dict[tuple[str, str], tuple[PostRow, ...]] = {}
+        self._required_rule: StaffingRule | None = None
 
     @property
     def city(self) -> City:
@@ -524,29 +573,31 @@ class Pools:
 
     def _pool(
         self, level: str, community: str, kind: PersonKind
-    ) -> tuple[tuple[str, str, PersonKind], tuple[str, ...]]:
-        """A pool's key (one per street or district where the level is shared) and its
-        people nearest first (built once, then kept)."""
+    ) -> tuple[tuple[str, str, str], tuple[str, ...], tuple[str | None, ...]]:
+        """A pool's key (one per street or district where the level is shared), its
+        people nearest first and their employers (built once, then kept)."""
         key = (
             level,
             community
             if level in ("community", "big_party_committee", "street")
             else self.anchor(level, community),
-            kind,
+            kind._value_,
         )
         got = self._cache.get(key)
         if got is None:
-            got = tuple(self._build(level, community, kind))
-            self._cache[key] = got
-        return key, got
+            got = self._cache[key] = self._build(level, community, kind)
+        return key, got[0], got[1]
 
-    def required(self, compound: str, zone: str, rule: StaffingRule) -> list[PostRow]:
-        """:func:`required_posts` as rows (kept once asked for, per rules)."""
+    def required(self, compound: str, zone: str, rule: StaffingRule) -> tuple[PostRow, ...]:
+        """:func:`required_posts` as rows (kept once asked for, for the rules last asked with)."""
+        if rule is not self._required_rule:
+            self._required.clear()
+            self._required_rule = rule
         key = (compound, zone)
         got = self._required.get(key)
-        if got is None or got[0] is not rule:
-            got = self._required[key] = (rule, _required_rows(self._city, compound, zone, rule))
-        return got[1]
+        if got is None:
+            got = self._required[key] = tuple(_required_rows(self._city, compound, zone, rule))
+        return got
 
     def front_line_post(self, grid: str) -> PostRow | None:
         """The front-line post of ``grid`` (None: the grid has no workers)."""
@@ -564,23 +615,42 @@ class Pools:
         """The grid workers whose normal post is ``grid`` (kept once asked for)."""
         got = self._workers.get(grid)
         if got is None:
-            city = self._city
-            kind_of = city.people.kind
-            worker = PersonKind.GRID_WORKER
-            got = tuple(p for p in city.people_at_post(grid) if kind_of(p) is worker)
+            span = self._worker_spans.get(grid)
+            if span is not None:
+                at = self._worker_at[span[0] : span[1]].tolist()
+                got = tuple(map(self._ids.__getitem__, at))
+            elif grid in self._city.chain:
+                got = ()
+            else:  # not a unit (an organisation): read from the city
+                city = self._city
+                kind_of = city.people.kind
+                worker = PersonKind.GRID_WORKER
+                got = tuple(p for p in city.people_at_post(grid) if kind_of(p) is worker)
             self._workers[grid] = got
         return got
 
-    def _build(self, level: str, community: str, kind: PersonKind) -> list[str]:
+    def _build(
+        self, level: str, community: str, kind: PersonKind
+    ) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
+        import numpy as np  # lazily: importing gridgov does not load numpy
+
         chain = self.city.chain
+        parts: list[np.ndarray | None]
         if level == "community":
-            return list(self._local.get((community, kind), ()))
-        if level == "big_party_committee":
-            out: list[str] = []
-            for org in self.city.big_party_committee(community).members:
-                out.extend(self._employed.get((org, kind), ()))
-            return sorted(set(out), key=self.rank)
-        if level == "street":
+            parts = [self._local.positions((community, kind))]
+        elif level == "big_party_committee":
+            employed = self._employed.positions
+            found = [
+                employed((org, kind)) for org in self.city.big_party_committee(community).members
+            ]
+            members = [p for p in found if p is not None]
+            if not members:
+                return (), ()
+            # Each member once, by rank.
+            at = np.unique(np.concatenate(members))
+            ranks = np.frombuffer(self._ranks, dtype=np.int64)[at]
+            parts = [at[np.argsort(ranks, kind="stable")]]
+        elif level == "street":
             street = chain.street_of(community)
             order = chain.children(street, Level.COMMUNITY)
             position = {c: i for i, c in enumerate(order)}
@@ -589,26 +659,38 @@ class Pools:
             near = sorted(
                 (c for c in order if c != community), key=lambda c: (abs(position[c] - here), c)
             )
-            out = []
-            for other in near:
-                out.extend(self._local.get((other, kind), ()))
-            out.extend(self._offices.get((street, kind), ()))
-            return out
-        if level == "district":
+            local = self._local.positions
+            parts = [local((other, kind)) for other in near]
+            parts.append(self._offices.positions((street, kind)))
+        elif level == "district":
             district = chain.district_of(community)
-            out = list(self._district.get((district, kind), ()))
-            for street in chain.children(district, Level.STREET):
-                out.extend(self._offices.get((street, kind), ()))
-            out.extend(self._offices.get((district, kind), ()))
-            return out
-        if level == "city":
-            return [*self._everyone.get(kind, ()), *self._offices.get((chain.city, kind), ())]
-        raise NotFoundError(
-            str(level),
-            "pool level;",
-            message=f"unknown pool level {level!r} (expected community, big_party_committee, "
-            "street, district or city)",
-        )
+            offices = self._offices.positions
+            parts = [self._district.positions((district, kind))]
+            parts += [offices((street, kind)) for street in chain.children(district, Level.STREET)]
+            parts.append(offices((district, kind)))
+        elif level == "city":
+            parts = [self._everyone.positions(kind), self._offices.positions((chain.city, kind))]
+        else:
+            raise NotFoundError(
+                str(level),
+                "pool level;",
+                message=f"unknown pool level {level!r} (expected community, "
+                "big_party_committee, street, district or city)",
+            )
+        return self._joined([p for p in parts if p is not None])
+
+    def _joined(self, parts: list[np.ndarray]) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
+        """The ids of the people of ``parts`` (index arrays), in order, and their
+        employers: one list of ints from numpy, one id lookup each, no tuple per
+        group on the way."""
+        import numpy as np  # lazily: importing gridgov does not load numpy
+
+        if not parts:
+            return (), ()
+        joined = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        ids = tuple(map(self._ids.__getitem__, joined.tolist()))
+        codes = self._employer_codes[joined].tolist()
+        return ids, tuple(map(self._employer_names.__getitem__, codes))
 
 
 # ---------------------------------------------------------------- roster
@@ -616,26 +698,16 @@ class Pools:
 
 class _Assignments(Mapping[str, tuple[Assignment, datetime]]):
     """The roster's assignments, read-only: each busy person's :class:`Assignment`
-    and since when, made when read (the roster keeps one dict per field)."""
+    and since when, made when read (the roster keeps a tuple of plain values)."""
 
-    __slots__ = ("_levels", "_raw", "_roles", "_since")
+    __slots__ = ("_raw",)
 
-    def __init__(
-        self,
-        posts: Mapping[str, str],
-        roles: Mapping[str, str],
-        levels: Mapping[str, str],
-        since: Mapping[str, datetime],
-    ) -> None:
-        self._raw = posts
-        self._roles = roles
-        self._levels = levels
-        self._since = since
+    def __init__(self, raw: Mapping[str, tuple[str, str, str, datetime]]) -> None:
+        self._raw = raw
 
     def __getitem__(self, person: str) -> tuple[Assignment, datetime]:
-        post = self._raw[person]
-        assignment = Assignment(person, post, self._roles[person], self._levels[person])
-        return assignment, self._since[person]
+        post, role, level, since = self._raw[person]
+        return Assignment(person, post, role, level), since
 
     def __contains__(self, person: object) -> bool:
         return person in self._raw
@@ -645,6 +717,31 @@ class _Assignments(Mapping[str, tuple[Assignment, datetime]]):
 
     def __len__(self) -> int:
         return len(self._raw)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict(self)!r})"
+
+
+class _Posts(Mapping[str, StaffPost]):
+    """The roster's open posts, read-only: each a :class:`StaffPost` made when read
+    (the roster keeps them as rows)."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: Mapping[str, PostRow]) -> None:
+        self._rows = rows
+
+    def __getitem__(self, post: str) -> StaffPost:
+        return _post_of(self._rows[post])
+
+    def __contains__(self, post: object) -> bool:
+        return post in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({dict(self)!r})"
@@ -661,16 +758,16 @@ class Roster:
     def __init__(self, city: City) -> None:
         self._city = city
         self._people = city.people
-        self._posts: dict[str, StaffPost] = {}
+        # Open posts as rows (id, role, unit, community, capacity): tuples of
+        # strings and an int, which the collector stops tracking (a StaffPost is
+        # made when one is read, see :attr:`posts`).
+        self._posts: dict[str, PostRow] = {}
         self._holders: dict[str, tuple[str, ...]] = {}
-        # Each busy person's post, role, level and since when, one dict per
-        # field: dicts of strings and times, which the collector does not
-        # track, and no object per assignment (an Assignment is made only
-        # when one is read, see :attr:`assignment`).
-        self._assignment: dict[str, str] = {}
-        self._roles: dict[str, str] = {}
-        self._levels: dict[str, str] = {}
-        self._since: dict[str, datetime] = {}
+        # Each busy person's (post, role, level, since when): a tuple of strings
+        # and a time, which the collector stops tracking at its first
+        # collection (an Assignment is made only when one is read, see
+        # :attr:`assignment`); one dict to change per assignment, not four.
+        self._assignment: dict[str, tuple[str, str, str, datetime]] = {}
         self._back_since: dict[str, datetime] = {}
         self._shortfalls: dict[str, Shortfall] = {}
         self._drawn: Counter[str] = Counter()
@@ -678,9 +775,9 @@ class Roster:
         self._unavailable: frozenset[str] = frozenset()
         self._by_kind: dict[PersonKind, list[str]] | None = None
         self._views = (
-            MappingProxyType(self._posts),
+            _Posts(self._posts),
             MappingProxyType(self._holders),
-            _Assignments(self._assignment, self._roles, self._levels, self._since),
+            _Assignments(self._assignment),
             MappingProxyType(self._back_since),
             MappingProxyType(self._shortfalls),
             MappingProxyType(self._drawn),
@@ -737,7 +834,7 @@ class Roster:
     def sources(self) -> Counter[str]:
         """People on posts by the pool level they came from (``community``, ...,
         ``claim`` for a claimed task, ``grid`` for front-line duty)."""
-        return Counter(self._levels.values())
+        return Counter(held[2] for held in self._assignment.values())
 
     def holder_of(self, post: str) -> tuple[str, ...]:
         """Who holds ``post`` now."""
@@ -745,12 +842,12 @@ class Roster:
 
     def missing(self, post: str) -> int:
         """Empty seats of ``post``."""
-        return self._posts[post].capacity - len(self._holders.get(post, ()))
+        return self._posts[post][4] - len(self._holders.get(post, ()))
 
     def snapshot(self) -> dict[str, Any]:
         """The roster, comparable with ``==`` (for replay checks)."""
         return {
-            "posts": dict(self._posts),
+            "posts": dict(self._views[0]),
             "holders": {k: list(v) for k, v in self._holders.items() if v},
             "assignment": dict(self._views[2]),
             "back_since": dict(self._back_since),
@@ -783,11 +880,12 @@ class Roster:
             self._holders.pop(post_id, None)
             self._shortfalls.pop(post_id, None)
         elif kind == "post.opened":
-            post = _staff_post(
-                data["post"], data["role"], event.unit, data["community"], int(data["capacity"])
-            )
-            self._posts[post.id] = post
-            self._holders.setdefault(post.id, ())
+            post_id = data["post"]
+            capacity = int(data["capacity"])
+            if capacity < 1:
+                raise ValueError(f"'capacity' must be >= 1: {capacity}")
+            self._posts[post_id] = (post_id, data["role"], event.unit, data["community"], capacity)
+            self._holders.setdefault(post_id, ())
         elif kind == "front_line.changed":
             hot = self._hot
             for grid, step in data["grids"].items():
@@ -831,7 +929,7 @@ class Roster:
         for release in plan.releases:
             self._release(release.person, release.post, when)
         for post in plan.opened:
-            self._posts[post.id] = post
+            self._posts[post.id] = _row_of(post)
             self._holders.setdefault(post.id, ())
         for grid, step in plan.hot:
             self._hot[grid] += step
@@ -849,14 +947,71 @@ class Roster:
         a = assignment
         self._assign_to(a.person, a.post, a.role, a.level, when)
 
+    def _assign_all(
+        self,
+        persons: Sequence[str],
+        posts: Sequence[str],
+        roles: Sequence[str],
+        levels: Sequence[str],
+        times: Sequence[datetime],
+    ) -> bool:
+        """Apply a run of ``post.assigned`` events (their data's fields, one sequence
+        each, and their times), as :meth:`_assign_to` one by one does; all or
+        nothing: False, and nothing changed, when a person is unknown.
+
+        The assignments are set with one ``dict.update`` (no call per event);
+        holders and the employers' counts follow the events in order.
+        """
+        try:
+            rows = list(map(self._people._index.__getitem__, persons))
+        except (KeyError, TypeError):
+            return False
+        holders = self._holders
+        held_by = holders.get
+        for person, post in zip(persons, posts, strict=True):
+            held = held_by(post)
+            holders[post] = (person,) if held is None else (*held, person)
+        fields = zip(posts, roles, levels, times, strict=True)
+        self._assignment.update(zip(persons, fields, strict=True))
+        employers = self._people.employers
+        drawn = self._drawn
+        count = drawn.get
+        for row, role in zip(rows, roles, strict=True):
+            if role != "front_line":
+                employer = employers[row]
+                if employer is not None:
+                    drawn[employer] = count(employer, 0) + 1
+        return True
+
+    def _open_all(
+        self,
+        units: Sequence[str],
+        ids: Sequence[str],
+        roles: Sequence[str],
+        communities: Sequence[str],
+        sizes: Sequence[Any],
+    ) -> bool:
+        """Apply a run of ``post.opened`` events (their units, and their data's fields,
+        one sequence each), as :meth:`_apply_event` one by one does; all or
+        nothing: False, and nothing changed, when one of them does not fit."""
+        try:
+            capacities = list(map(int, sizes))
+        except (TypeError, ValueError):
+            return False
+        if capacities and min(capacities) < 1:
+            return False
+        rows = zip(ids, roles, units, communities, capacities, strict=True)
+        self._posts.update(zip(ids, rows, strict=True))
+        seats = self._holders.setdefault
+        for post_id in ids:
+            seats(post_id, ())
+        return True
+
     def _assign_to(self, person: str, post: str, role: str, level: str, when: datetime) -> None:
         holders = self._holders
         held = holders.get(post)
         holders[post] = (person,) if held is None else (*held, person)
-        self._assignment[person] = post
-        self._roles[person] = role
-        self._levels[person] = level
-        self._since[person] = when
+        self._assignment[person] = (post, role, level, when)
         if role != "front_line":
             employer = self._people.employer(person)
             if employer is not None:
@@ -864,10 +1019,10 @@ class Roster:
                 drawn[employer] = drawn.get(employer, 0) + 1
 
     def _release(self, person: str, post: str, when: datetime) -> None:
-        if self._assignment.pop(person, None) is None:
+        held = self._assignment.pop(person, None)
+        if held is None:
             return
-        role = self._roles.pop(person)
-        del self._levels[person], self._since[person]
+        role = held[1]
         seats = self._holders.get(post)
         if seats is not None and person in seats:
             index = seats.index(person)
@@ -884,9 +1039,6 @@ class Roster:
         copy._posts.update(self._posts)
         copy._holders.update(self._holders)
         copy._assignment.update(self._assignment)
-        copy._roles.update(self._roles)
-        copy._levels.update(self._levels)
-        copy._since.update(self._since)
         copy._back_since.update(self._back_since)
         copy._shortfalls.update(self._shortfalls)
         copy._drawn.update(self._drawn)
@@ -899,18 +1051,11 @@ class Roster:
     def _dump(self) -> dict[str, Any]:
         """The roster as JSON-ready data."""
         return {
-            "posts": [
-                [p.id, p.role, p.unit, p.community, p.capacity] for p in self._posts.values()
-            ],
+            "posts": [list(row) for row in self._posts.values()],
             "holders": {k: list(v) for k, v in self._holders.items()},
             "assignment": {
-                person: [
-                    post,
-                    self._roles[person],
-                    self._levels[person],
-                    self._since[person].isoformat(),
-                ]
-                for person, post in self._assignment.items()
+                person: [post, role, level, since.isoformat()]
+                for person, (post, role, level, since) in self._assignment.items()
             },
             "back_since": {p: when.isoformat() for p, when in self._back_since.items()},
             "shortfalls": [
@@ -930,18 +1075,20 @@ class Roster:
         """
         people = self._city.people
         for pid, role, unit, community, capacity in data["posts"]:
-            self._posts[str(pid)] = StaffPost(
-                str(pid), str(role), str(unit), str(community), _count(capacity)
+            self._posts[str(pid)] = _row_of(
+                StaffPost(str(pid), str(role), str(unit), str(community), _count(capacity))
             )
         for post, persons in data["holders"].items():
             self._holders[str(post)] = tuple(str(p) for p in persons)
         for person, (post, role, level, since) in data["assignment"].items():
             people[person]  # an unknown person is malformed data
             key = str(person)
-            self._assignment[key] = str(post)
-            self._roles[key] = str(role)
-            self._levels[key] = str(level)
-            self._since[key] = datetime.fromisoformat(since)
+            self._assignment[key] = (
+                str(post),
+                str(role),
+                str(level),
+                datetime.fromisoformat(since),
+            )
         for person, when in data["back_since"].items():
             self._back_since[str(person)] = datetime.fromisoformat(when)
         for post, role, unit, community, missing, reason in data["shortfalls"]:
@@ -1039,7 +1186,7 @@ class _Draft:
         self.fill_counts: Counter[str] = Counter()
         self.shortfalls: dict[str, Shortfall] = {}
         self.reinforcements: dict[tuple[str, str, str, str, str], list[int]] = {}
-        self.cursors: dict[tuple[str, str, PersonKind], int] = {}
+        self.cursors: dict[tuple[str, str, str], int] = {}
         #: The most people each employer may give (by the rules' share).
         self.caps: dict[str, int] = {}
         #: Change in the number of front-line compounds per grid, sorted by grid.
@@ -1062,7 +1209,8 @@ class _Draft:
     def release(self, person: str, post: str, reason: str) -> None:
         self.freed.add(person)
         self.releases.append((person, post, reason))
-        role = self.roster._roles.get(person)
+        held = self.roster._assignment.get(person)
+        role = None if held is None else held[1]
         if role is not None and role != "front_line":
             employer = self.roster._people.employer(person)
             if employer is not None:
@@ -1075,8 +1223,7 @@ class _Draft:
             return row
         if post_id in self.closed:
             return None
-        post = self.roster._posts.get(post_id)
-        return None if post is None else _row_of(post)
+        return self.roster._posts.get(post_id)
 
     def assignments(self) -> Iterator[tuple[str, str, str, str]]:
         """(person, post, role, level) of each assignment, in order."""
@@ -1141,12 +1288,14 @@ def planned_records(
     *,
     refill: bool = False,
     close: Sequence[str] = (),
-) -> Iterator[StaffingRow]:
+) -> Iterator[StaffingRow | RecordColumns]:
     """The event records of :func:`plan_staffing`'s plan, as :func:`staffing_records`
     gives them, without the plan's objects (what the engine commits).
 
     The plan is made at once (its errors are raised here); its records are
-    made one at a time as they are read: read them before the roster changes.
+    made one at a time as they are read (the assignments' all at once, in
+    columns: :class:`~gridgov.records.RecordColumns`): read them before the
+    roster changes.
     """
     draft = _plan(city, pools, roster, changes, rule, refill=refill, close=close)
     return _rows(
@@ -1154,7 +1303,7 @@ def planned_records(
         draft.releases,
         draft.opened.values(),
         [(*hop, counts[0], counts[1]) for hop, counts in draft.reinforcements.items()],
-        draft.assignments(),
+        (draft.persons, draft.posts, draft.roles, draft.levels),
         draft.shortfalls.values(),
         draft.hot,
         roster,
@@ -1233,7 +1382,7 @@ def _repost(
     to_fill: list[str] = []
     for post_id, post in after.items():
         current = posts.get(post_id)
-        if current is not None and _row_of(current) == post:
+        if current is not None and current == post:
             continue
         draft.opened[post_id] = post
         holders = roster._holders.get(post_id, ())
@@ -1310,9 +1459,7 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
 
 def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> None:
     roster = draft.roster
-    # Columns read directly (no method call per person looked at).
-    people = roster._people
-    person_index, employers = people._index, people.employers
+    # Each pool's employers are read beside its people (no lookup per person).
     organisations = roster._city.organisations
     post_id, role, _, community, capacity = post
     kind = ROLE_KIND.get(role, PersonKind.IN_SERVICE_MEMBER)
@@ -1342,7 +1489,7 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
             break
         if depth:
             requested.append(need)
-        key, pool = pools._pool(level, community, kind)
+        key, pool, pool_employers = pools._pool(level, community, kind)
         index = draft.cursors.get(key, 0)
         size = len(pool)
         while need > 0 and index < size:
@@ -1354,7 +1501,7 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
                 or (person in assigned and person not in freed)
             ):
                 continue
-            employer = employers[person_index[person]]
+            employer = pool_employers[index - 1]
             if employer is not None:
                 cap = caps.get(employer)
                 if cap is None:
@@ -1443,14 +1590,25 @@ def staffing_records(
         [(r.person, r.post, r.reason) for r in staffing.releases],
         [_row_of(p) for p in staffing.opened],
         [attrs.astuple(hop) for hop in staffing.reinforcements],
-        [(a.person, a.post, a.role, a.level) for a in staffing.assignments],
+        (
+            [a.person for a in staffing.assignments],
+            [a.post for a in staffing.assignments],
+            [a.role for a in staffing.assignments],
+            [a.level for a in staffing.assignments],
+        ),
         staffing.shortfalls,
         staffing.hot,
         roster,
         city_unit,
         when,
     )
-    return [Record(*row) for row in rows]
+    out: list[Record] = []
+    for row in rows:
+        if isinstance(row, RecordColumns):
+            out.extend(Record(*record) for record in row)
+        else:
+            out.append(Record(*row))
+    return out
 
 
 def _rows(
@@ -1458,23 +1616,24 @@ def _rows(
     releases: Iterable[tuple[str, str, str]],
     opened: Iterable[PostRow],
     reinforcements: Iterable[tuple[str, str, str, str, str, int, int]],
-    assignments: Iterable[tuple[str, str, str, str]],
+    assignments: tuple[list[str], list[str], list[str], list[str]],
     shortfalls: Iterable[Shortfall],
     hot: tuple[tuple[str, int], ...],
     roster: Roster,
     city_unit: str,
     when: datetime,
-) -> Iterator[StaffingRow]:
-    """The records of a plan's parts, one at a time (see :func:`staffing_records`)."""
+) -> Iterator[StaffingRow | RecordColumns]:
+    """The records of a plan's parts, one at a time, the assignments' in columns
+    (see :func:`staffing_records`)."""
     posts = roster._posts
     for post_id in closed:
-        post = posts[post_id]
-        data: dict[str, Any] = {"post": post_id, "role": post.role}
-        yield (when, "post.closed", post.unit, f"{post.role} no longer needed", None, None, data)
+        _, role, unit, _, _ = posts[post_id]
+        data: dict[str, Any] = {"post": post_id, "role": role}
+        yield (when, "post.closed", unit, f"{role} no longer needed", None, None, data)
     for person, post_id, reason in releases:
-        post = posts[post_id]
-        data = {"person": person, "post": post_id, "role": post.role}
-        yield (when, "post.released", post.unit, reason, None, None, data)
+        _, role, unit, _, _ = posts[post_id]
+        data = {"person": person, "post": post_id, "role": role}
+        yield (when, "post.released", unit, reason, None, None, data)
     new_units: dict[str, str] = {}
     for post_id, role, unit, community, capacity in opened:
         new_units[post_id] = unit
@@ -1495,22 +1654,9 @@ def _rows(
         answer.update(requested=requested, granted=granted)
         cause = f"answer to {from_unit}"
         yield (when, "reinforcement.answered", to_unit, cause, None, None, answer)
-    # One cause string per role and level, one unit lookup per post.
-    causes: dict[tuple[str, str], str] = {}
-    units: dict[str, str] = {}
-    for person, post_id, role, level in assignments:
-        at = units.get(post_id)
-        if at is None:
-            at = new_units.get(post_id)
-            if at is None:
-                serving = posts.get(post_id)
-                at = serving.unit if serving is not None else post_id
-            units[post_id] = at
-        said = causes.get((role, level))
-        if said is None:
-            said = causes[(role, level)] = f"{role} from the {level} pool"
-        data = {"person": person, "post": post_id, "role": role, "level": level}
-        yield (when, "post.assigned", at, said, None, None, data)
+    persons, post_ids, roles, levels = assignments
+    if persons:
+        yield _assignment_columns(persons, post_ids, roles, levels, posts, new_units, when)
     open_shortfalls = roster._shortfalls
     for shortfall in shortfalls:
         if shortfall.missing == 0:
@@ -1522,6 +1668,45 @@ def _rows(
         data = {"grids": {g: d for g, d in hot}}
         cause = "compounds needing front-line duty changed"
         yield (when, "front_line.changed", city_unit, cause, None, None, data)
+
+
+def _assignment_columns(
+    persons: list[str],
+    post_ids: list[str],
+    roles: list[str],
+    levels: list[str],
+    posts: Mapping[str, PostRow],
+    new_units: Mapping[str, str],
+    when: datetime,
+) -> RecordColumns:
+    """The ``post.assigned`` records of the assignments (one list per field), made
+    a column at a time: one unit lookup per post, one cause per role and level."""
+    units: dict[str, str] = {}
+    for post_id in dict.fromkeys(post_ids):
+        at = new_units.get(post_id)
+        if at is None:
+            serving = posts.get(post_id)
+            at = serving[2] if serving is not None else post_id
+        units[post_id] = at
+    causes = {
+        (role, level): f"{role} from the {level} pool"
+        for role, level in dict.fromkeys(zip(roles, levels, strict=True))
+    }
+    count = len(persons)
+    return RecordColumns(
+        [when] * count,
+        ["post.assigned"] * count,
+        list(map(units.__getitem__, post_ids)),
+        list(map(causes.__getitem__, zip(roles, levels, strict=True))),
+        [None] * count,
+        [None] * count,
+        # Compact data (see RecordColumns): a dict is made when one is read.
+        list(zip(itertools.repeat(_ASSIGNED), persons, post_ids, roles, levels)),
+    )
+
+
+#: The keys of a ``post.assigned`` event's data, in order.
+_ASSIGNED = ("person", "post", "role", "level")
 
 
 def _shortfall_record(when: datetime, kind: str, shortfall: Shortfall, why: str) -> Record:

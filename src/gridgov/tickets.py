@@ -514,7 +514,7 @@ class _Live:
     apply functions change a record, so the views it hands out stay true.
     """
 
-    __slots__ = (*_LIVE_FIELDS, "history", "_view")
+    __slots__ = (*_LIVE_FIELDS, "_hist", "_log", "_start", "_stop", "_view")
 
     id: str
     category: str
@@ -536,8 +536,30 @@ class _Live:
     summary: str
     result: str
     private: Private
-    history: list[Any]
+    #: The history as a list of its own (None while it is a part of a stream's log).
+    _hist: list[Any] | None
+    #: A stream's log holding the whole history from ``_start`` to ``_stop`` (None:
+    #: the history is ``_hist``). A stream writes a ticket's records into its
+    #: shared log while they follow one another there, so that no list is kept
+    #: per ticket (fewer objects for the cyclic collector to walk).
+    _log: list[Any] | None
+    _start: int
+    _stop: int
     _view: Ticket | None
+
+    @property
+    def history(self) -> list[Any]:
+        """The history: changes and compact records (a list of its own, made when read)."""
+        log = self._log
+        if log is not None:
+            self._hist = log[self._start : self._stop]
+            self._log = None
+        return self._hist  # type: ignore[return-value]
+
+    @history.setter
+    def history(self, history: list[Any]) -> None:
+        self._hist = history
+        self._log = None
 
     @property
     def opened(self) -> datetime:

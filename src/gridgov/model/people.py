@@ -135,16 +135,23 @@ class People(Columns[Person]):
         grid_worker_kinds: Iterable[GridWorkerKind | str | None] = (),
         *,
         _index: dict[str, int] | None = None,
+        _exact: bool = False,
     ) -> None:
         self.ids = tuple(ids)
-        raw_kinds = tuple(kinds)
-        self.kinds = tuple(map(_KINDS.get, raw_kinds, raw_kinds))  # type: ignore[arg-type]
         self.homes = tuple(homes)
         self.post_roles = tuple(post_roles)
         self.post_units = tuple(post_units)
         self.employers = tuple(employers)
-        raw_workers = tuple(grid_worker_kinds)
-        self.grid_worker_kinds = tuple(map(_WORKER_KINDS.get, raw_workers, raw_workers))  # type: ignore[arg-type]
+        if _exact:
+            # ``_exact`` (gridgov's own shortcut, not API): a bundle's reader
+            # gives the kinds as the enums already (one pass less per column).
+            self.kinds = tuple(kinds)  # type: ignore[arg-type]
+            self.grid_worker_kinds = tuple(grid_worker_kinds)  # type: ignore[arg-type]
+        else:
+            raw_kinds = tuple(kinds)
+            self.kinds = tuple(map(_KINDS.get, raw_kinds, raw_kinds))  # type: ignore[arg-type]
+            raw_workers = tuple(grid_worker_kinds)
+            self.grid_worker_kinds = tuple(map(_WORKER_KINDS.get, raw_workers, raw_workers))  # type: ignore[arg-type]
         self._check_lengths("person")
         # ``_index``: each id's row, when a bundle's reader made it while
         # checking the ids (gridgov's own shortcut, not API).
