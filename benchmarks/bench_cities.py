@@ -257,7 +257,7 @@ def _bare_read(path: Path) -> int:
 # as in the benchmark's own process), then ``_timed`` (the heap collected,
 # only the step timed).
 _FRESH = """\
-import json, resource, sys, time
+import json, resource, sys
 from pathlib import Path
 from benchmarks.bench_cities import _bare_read
 from benchmarks.bench_scaling import _timed
@@ -268,9 +268,7 @@ _bare_read(Path(warm))
 step = (lambda: load_city(path)) if what == "load" else (lambda: _bare_read(path))
 collector = {}
 faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-cpu = time.process_time()
-seconds, out = _timed(step, collector)
-cpu = time.process_time() - cpu
+seconds, cpu, out = _timed(step, collector)
 faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
 size = len(out.people) if what == "load" else out
 print(json.dumps({"seconds": seconds, "cpu_s": cpu, "faults": faults, "size": size, **collector}))
@@ -300,7 +298,7 @@ def _in_process(one: Path, four: Path, repeat: int) -> dict[str, Any]:
     runs: dict[str, list[float]] = {"1x": [], "4x": [], "bare_1x": [], "bare_4x": []}
     for _ in range(repeat):
         for path, key in ((one, "1x"), (four, "4x")):
-            seconds, city = _timed(functools.partial(load_city, path), {})
+            seconds, _cpu, city = _timed(functools.partial(load_city, path), {})
             del city
             runs[key].append(seconds)
     for _ in range(repeat):

@@ -508,11 +508,26 @@ class _Table:
         """The cells of every row, row by row."""
         return itertools.chain.from_iterable(zip(*b.columns, strict=True) for b in self.batches)
 
-    def column(self, index: int) -> tuple[str, ...]:
-        """Every row's cell of one column."""
+    def column(self, index: int) -> tuple[Any, ...]:
+        """Every row's cell of one column, taken out of the batches (read once).
+
+        Each batch's copy is dropped as soon as it is copied, while its cells
+        are still in the processor's caches (dropped at the end instead, a big
+        city's hundreds of thousands of cells would all be visited again).
+        """
         if len(self.batches) == 1:
-            return self.batches[0].columns[index]
-        return tuple(itertools.chain.from_iterable(b.columns[index] for b in self.batches))
+            cells = self.batches[0].columns[index]
+            self.batches[0].columns[index] = ()
+            return cells
+        return tuple(itertools.chain.from_iterable(_drained(self.batches, index)))
+
+
+def _drained(batches: list[_Batch], index: int) -> Iterator[tuple[Any, ...]]:
+    """Each batch's cells of one column, each dropped from its batch as it is given."""
+    for batch in batches:
+        cells = batch.columns[index]
+        batch.columns[index] = ()
+        yield cells
 
 
 class _ReaderState:
@@ -1385,6 +1400,8 @@ class _Reader(_UnitChecks):
         buildings = self.read_table("buildings.csv", self.check_buildings)
         organisations = self.read_table("organisations.csv", self.check_organisations)
         people = self.read_table("people.csv", self.check_people)
+        # The batches' ids were kept only to undo a batch of people that fails.
+        self.person_batches = [(first, lines, ()) for first, lines, _ in self.person_batches]
         links = self.read_table("co_building.csv", self.check_links)
         parts = [p for p in _parts() if (self.folder / p.file).exists()]
         if self.count or not build:
