@@ -424,13 +424,17 @@ def run_desk(work: Workload, desk: StandaloneDesk) -> Outputs:
         at, ids[request].tolist(), names[step].tolist(), data.tolist(), pause_gc=True
     )
     horizon = EPOCH + work.horizon * timedelta(microseconds=1)
-    kinds, _, units = changes.columns()
-    last = desk.advance(horizon)
+    kinds, _, units = changes.columns(_BREACHES)
+    last = [c for c in desk.advance(horizon) if c.kind in _BREACHES]
     kinds += [c.kind for c in last]
     units += [c.unit for c in last]
     closing = step == len(STEPS)
     latencies = when[closing] - base - work.arrival[request[closing]]
     return _tally(work, desk, kinds, units, latencies, len(step))
+
+
+#: The kinds of changes the outputs count.
+_BREACHES = ("ticket.escalated", "ticket.overdue")
 
 
 def _columns(work: Workload, base: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -455,13 +459,17 @@ def _tally(
 ) -> Outputs:
     """The outputs of a desk run from its changes' kinds and units (escalations per
     level climbed to, overdue records) and the closing latencies."""
-    level_of = {u: desk.city.chain.level(u).value for u in _units(desk.city, work.grids)}
-    kind = np.array(kinds, dtype=object)
-    escalated = Counter(np.array(units, dtype=object)[kind == "ticket.escalated"].tolist())
+    escalated: Counter[str] = Counter()
+    overdue = 0
+    for kind, unit in zip(kinds, units, strict=True):
+        if kind == "ticket.escalated":
+            escalated[unit] += 1
+        elif kind == "ticket.overdue":
+            overdue += 1
+    chain = desk.city.chain
     escalations: Counter[str] = Counter()
-    for unit, count in escalated.items():
-        escalations[level_of[unit]] += count
-    overdue = int((kind == "ticket.overdue").sum())
+    for unit, count in escalated.items():  # each unit climbed to, its level once
+        escalations[chain.level(unit).value] += count
     ordered = np.sort(latencies).tolist()
     return _outputs(len(ordered), escalations, overdue, ordered, steps)
 

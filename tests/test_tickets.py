@@ -766,6 +766,10 @@ class TestPlay:
         assert desk.snapshot() == calls.snapshot()
         assert per_ticket([*changes, *after]) == per_ticket(record)
         assert list(changes.heads()) == [(c.kind, c.ticket, c.unit) for c in changes]
+        breaches = {"ticket.escalated", "ticket.overdue"}
+        assert list(zip(*changes.columns(breaches), strict=True)) == [
+            (c.kind, c.ticket, c.unit) for c in changes if c.kind in breaches
+        ]
         assert len(changes) + len(after) == len(record)
 
     @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -372,15 +372,14 @@ def _run(
                 route = routes.get((unit, category)) or tables.route_up(unit, category)
                 note((STEP, "ticket.step", tid, unit, now, tz, state, new, trigger, on_time))
                 note((route[0], asked, due, route[1]))
-                for hop in route[2]:
-                    note((MOVE, "ticket.transferred", tid, *hop, now, tz))
-                    unit = hop[0]
+                for unit, left, why in route[2]:
+                    note((MOVE, "ticket.transferred", tid, unit, left, why, now, tz))
             elif action == feed_back:
                 note((FED_BACK, "ticket.step", tid, unit, now, tz, state, new, on_time, asked, due))
                 live.handler, live.result, origin = unit, "", live.origin
                 hops = downs.get((origin, unit))
-                for hop in tables.route_down(origin, unit) if hops is None else hops:
-                    note((MOVE, "ticket.returned", tid, *hop, now, tz))
+                for below, left, why in tables.route_down(origin, unit) if hops is None else hops:
+                    note((MOVE, "ticket.returned", tid, below, left, why, now, tz))
                 unit = origin
             elif action == _SCORE:  # (rarer: a score or a publication last)
                 live.score = score = given["score"]
@@ -390,7 +389,8 @@ def _run(
                 summary = f"{live.summary} -> {live.result}" if live.result else live.summary
                 note((PUBLISHED, "ticket.step", tid, unit, now, tz, state, new, on_time, summary))
                 note((asked, due))
-            state, updated, breached, mode, ltz = new, now, False, asked, tz
+            state, updated, breached = new, now, False
+            mode, ltz = asked, tz
     finally:
         _part(out, history, start, len(history))
         if history is log:

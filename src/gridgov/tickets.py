@@ -44,7 +44,7 @@ the Open311 export) is redacted.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
@@ -1807,29 +1807,35 @@ class Changes(Sequence[TicketChange]):
         """``(kind, ticket, unit)`` of each change, in order, without making the changes."""
         return list(zip(*self.columns(), strict=True))
 
-    def columns(self) -> tuple[list[str], list[str], list[str]]:
+    def columns(
+        self, kinds: Collection[str] | None = None
+    ) -> tuple[list[str], list[str], list[str]]:
         """The kinds, tickets and units of the changes, in order, as three lists
-        (:meth:`heads` without a tuple per change)."""
-        kinds: list[str] = []
+        (:meth:`heads` without a tuple per change); only the changes of ``kinds``
+        when given (e.g. ``("ticket.escalated", "ticket.overdue")``)."""
+        found: list[str] = []
         tickets: list[str] = []
         units: list[str] = []
-        kind, ticket, unit = kinds.append, tickets.append, units.append
+        kind, ticket, unit = found.append, tickets.append, units.append
         widths = WIDTHS
+        wanted = None if kinds is None else frozenset(kinds)
         for history, start, stop in _parts(self._segments):
             k = start
             while k < stop:  # _records, inline: this reads every change
                 item = history[k]
                 if item.__class__ is TicketChange:
-                    kind(item.kind)
-                    ticket(item.ticket)
-                    unit(item.unit)
+                    if wanted is None or item.kind in wanted:
+                        kind(item.kind)
+                        ticket(item.ticket)
+                        unit(item.unit)
                     k += 1
                 else:
-                    kind(history[k + 1])
-                    ticket(history[k + 2])
-                    unit(history[k + 3])
+                    if wanted is None or history[k + 1] in wanted:
+                        kind(history[k + 1])
+                        ticket(history[k + 2])
+                        unit(history[k + 3])
                     k += widths[item]
-        return kinds, tickets, units
+        return found, tickets, units
 
 
 def _new_live() -> _Live:
