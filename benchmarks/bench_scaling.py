@@ -262,9 +262,9 @@ def _rounds(
     return got
 
 
-def _median_round(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
+def _median_round(runs: list[dict[str, Any]], key: Callable[[dict[str, Any]], float]) -> Any:
     """The round whose ``key`` is the median (its other figures go with it)."""
-    ordered = sorted(runs, key=lambda r: r[key])
+    ordered = sorted(runs, key=key)
     return ordered[len(ordered) // 2]
 
 
@@ -286,7 +286,10 @@ def scaling(quick: bool) -> dict[str, dict[str, object]]:
     ):
         wall = [statistics.median(r["wall"][name] for r in runs) for runs in per_scale]
         cpu = [statistics.median(r["cpu"][name] for r in runs) for runs in per_scale]
-        middle = [_median_round(runs, "wall")["collector"][name] for runs in per_scale]
+        middle = [
+            _median_round(runs, lambda r, step=name: r["wall"][step])["collector"][name]
+            for runs in per_scale
+        ]
         out[f"{name}_exponent"] = figure(
             exponent(scales, wall),
             "",
@@ -316,7 +319,7 @@ def scaling(quick: bool) -> dict[str, dict[str, object]]:
     per_event = [statistics.median(r["case_us_per_event"] for r in runs) for runs in per_scale]
     table = [
         {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items() if k != "collector"}
-        for r in (_median_round(runs, "case_ms") for runs in per_scale)
+        for r in (_median_round(runs, lambda r: r["case_ms"]) for runs in per_scale)
     ]
     out["case_4x_over_1x"] = figure(
         case_ms[-1] / case_ms[0],

@@ -84,6 +84,8 @@ _SNAPSHOT_FORMAT = "gridgov.snapshot"
 #: Makes an :class:`Event` from its ten fields without a Python call (the engine's commit).
 _new_tuple = tuple.__new__
 _FIRST = operator.itemgetter(0)
+#: The values of compact data, by their place (see :class:`Events`).
+_GETTERS = tuple(operator.itemgetter(i) for i in range(1, 17))
 
 
 class _EventFields(NamedTuple):
@@ -365,17 +367,16 @@ class Events(Sequence[Event]):
         datas = self._columns[8][start:stop]
         if not datas:
             return tuple([] for _ in keys)
-        # (A field at a time with itemgetter: zip(*datas) would make an iterator
-        # per event, tracked objects the collector would promote meanwhile.)
-        if (
-            set(map(type, datas)) == {tuple}
-            and set(map(len, datas)) == {len(keys) + 1}
-            and list(map(_FIRST, datas)).count(keys) == len(datas)
-        ):
-            return tuple(list(map(operator.itemgetter(i), datas)) for i in range(1, len(keys) + 1))
+        # A field at a time with itemgetter, in C (zip(*datas) would make an
+        # iterator per event: tracked objects the collector would promote).
         try:
-            read = [record_data(data) for data in datas]
-            return tuple([data[key] for data in read] for key in keys)
+            if list(map(_FIRST, datas)).count(keys) == len(datas):
+                return tuple([list(map(get, datas)) for get in _GETTERS[: len(keys)]])
+        except (KeyError, IndexError, TypeError):
+            pass  # some data is a dict (no item 0), or not compact data of these keys
+        try:
+            read = [data if type(data) is not tuple else record_data(data) for data in datas]
+            return tuple([list(map(operator.itemgetter(key), read)) for key in keys])
         except (KeyError, TypeError, ValueError):
             return None
 

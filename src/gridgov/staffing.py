@@ -532,6 +532,7 @@ class Pools:
         self._cache: dict[tuple[str, str, str], tuple[tuple[str, ...], tuple[str | None, ...]]]
         self._cache = {}
         self._workers: dict[str, tuple[str, ...]] = {}
+        self._grids: dict[str, tuple[str, ...]] = {}
         self._front_line: dict[str, PostRow | None] = {}
         self._required: dict[tuple[str, str], tuple[PostRow, ...]] = {}
         self._required_rule: StaffingRule | None = None
@@ -611,6 +612,14 @@ class Pools:
         self._front_line[grid] = post
         return post
 
+    def grids_of(self, compound: str) -> tuple[str, ...]:
+        """:meth:`City.grids_of_compound <gridgov.city.City.grids_of_compound>`, kept
+        once asked for (the city checks the compound each time)."""
+        got = self._grids.get(compound)
+        if got is None:
+            got = self._grids[compound] = self._city.grids_of_compound(compound)
+        return got
+
     def grid_workers(self, grid: str) -> tuple[str, ...]:
         """The grid workers whose normal post is ``grid`` (kept once asked for)."""
         got = self._workers.get(grid)
@@ -639,17 +648,17 @@ class Pools:
         if level == "community":
             parts = [self._local.positions((community, kind))]
         elif level == "big_party_committee":
+            # Each member organisation's people, each person once, by rank (a few
+            # people: sorted in Python, where numpy's fixed costs would dominate).
             employed = self._employed.positions
-            found = [
-                employed((org, kind)) for org in self.city.big_party_committee(community).members
-            ]
-            members = [p for p in found if p is not None]
-            if not members:
+            rows: set[int] = set()
+            for org in self.city.big_party_committee(community).members:
+                found = employed((org, kind))
+                if found is not None:
+                    rows.update(found.tolist())
+            if not rows:
                 return (), ()
-            # Each member once, by rank.
-            at = np.unique(np.concatenate(members))
-            ranks = np.frombuffer(self._ranks, dtype=np.int64)[at]
-            parts = [at[np.argsort(ranks, kind="stable")]]
+            parts = [np.asarray(sorted(rows, key=self._ranks.__getitem__), dtype=np.int64)]
         elif level == "street":
             street = chain.street_of(community)
             order = chain.children(street, Level.COMMUNITY)
@@ -1335,7 +1344,7 @@ def _plan(
         to_fill += _repost(draft, pools, compound, old, new, rule)
         step = (new in hot_zones) - (old in hot_zones)
         if step:
-            for grid in city.grids_of_compound(compound):
+            for grid in pools.grids_of(compound):
                 hot_delta[grid] = hot_delta.get(grid, 0) + step
     hot = roster._hot
     for grid in sorted(hot_delta):
@@ -1424,21 +1433,21 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
     busy = draft.busy
     roster = draft.roster
     unavailable, assigned, freed = roster._unavailable, roster._assignment, draft.freed
-    add_person, add_post = draft.persons.append, draft.posts.append
-    add_role, add_level = draft.roles.append, draft.levels.append
-    filled = 0
-    for person in pools.grid_workers(unit):
-        if held + filled >= capacity:
-            break
-        if person in busy or person in unavailable or (person in assigned and person not in freed):
-            continue
-        busy.add(person)
-        add_person(person)
-        add_post(post_id)
-        add_role("front_line")
-        add_level("grid")
-        filled += 1
+    # The free workers, in order, as many as there are seats (a list at a time).
+    free = [
+        person
+        for person in pools.grid_workers(unit)
+        if not (
+            person in busy or person in unavailable or (person in assigned and person not in freed)
+        )
+    ][: max(capacity - held, 0)]
+    filled = len(free)
     if filled:
+        busy.update(free)
+        draft.persons += free
+        draft.posts += [post_id] * filled
+        draft.roles += ["front_line"] * filled
+        draft.levels += ["grid"] * filled
         draft.fill_counts[post_id] = draft.fill_counts.get(post_id, 0) + filled
     missing = capacity - (held + filled)
     known = draft.roster._shortfalls.get(post_id)
@@ -1477,8 +1486,6 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
         draft.freed,
     )
     drawn_before, drawn, caps = roster._drawn, draft.drawn, draft.caps
-    add_person, add_post = draft.persons.append, draft.posts.append
-    add_role, add_level = draft.roles.append, draft.levels.append
     share = rule.max_staff_share
     levels = rule.pools
     levels_used = levels[0]
@@ -1492,6 +1499,8 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
         key, pool, pool_employers = pools._pool(level, community, kind)
         index = draft.cursors.get(key, 0)
         size = len(pool)
+        chosen: list[str] = []
+        take = chosen.append
         while need > 0 and index < size:
             person = pool[index]
             index += 1
@@ -1512,14 +1521,18 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
                     continue
                 drawn[employer] = taken + 1
             busy.add(person)
-            add_person(person)
-            add_post(post_id)
-            add_role(role)
-            add_level(level)
-            filled += 1
-            levels_used = level
+            take(person)
             need -= 1
         draft.cursors[key] = index
+        if chosen:
+            # This level's people, added to the draft's columns a list at a time.
+            count = len(chosen)
+            draft.persons += chosen
+            draft.posts += [post_id] * count
+            draft.roles += [role] * count
+            draft.levels += [level] * count
+            filled += count
+            levels_used = level
     if filled:
         draft.fill_counts[post_id] = draft.fill_counts.get(post_id, 0) + filled
     _fill_outcome(draft, pools, post, kind, levels, requested, need, levels_used)

@@ -265,11 +265,11 @@ class ClosedLoopLoad:
                 self._round(now, per_round, self.arrays.n)
             return
         # The step's requests are opened at once, each at its own time, in time
-        # order: a round sees only those opened by its end (the first
-        # ``visible`` tickets), and handles them from the round after. A ticket
-        # not yet visible has its deadline after the round (its time plus a
-        # limit of 0 or more), so no sweep touches it early. The requests
-        # were drawn valid (grids, categories): the arrays take them unchecked.
+        # order: a round works on the tickets opened by its end only (the first
+        # ``n`` it is given), and handles those from the round after. A ticket
+        # opened later has its deadline after the round (its time plus a limit
+        # of 0 or more), so no sweep touches it early. The requests were drawn
+        # valid (grids, categories): the arrays take them unchecked.
         origins, categories, times, which = pending
         stops = np.searchsorted(times, ends, side="right").tolist()
         # (Requests after the last round's end, if rounds do not fill the
