@@ -190,6 +190,21 @@ class TestHandChecked:
         assert delivered(plan) == {"C": 5}
         assert plan.unmet == (Unmet("A", "food", 5, "stock"),)
 
+    def test_carried_over_demand_goes_first_even_when_others_must_reroute(self) -> None:
+        """W (whole city, street d1-s1) and shop V (d1-s2) hold 1 kg each; A (d1-s1) and
+        C (d2-s1) want 1 kg carried over, B (d1-s2) 1 kg fresh. Serving C from W (4 links)
+        moves A to V (2 links) and leaves B unmet: 6 links more than W to A and V to B,
+        more than a carried kilogram's reward on one path. Both carried kilograms still
+        go first: C and A get theirs, B is unmet, distance 4 + 2 + 2 * 2 = 10."""
+        depots = [depot("W", "d1-s1", 1, serves="city", kind="warehouse"), depot("V", "d1-s2", 1)]
+        today = day(depots, {"A": 1, "B": 1, "C": 1}, carried={"A": 1, "C": 1})
+        network = SupplyNetwork(CITY, depots, WIDE)
+        for aggregate in (True, False):
+            plan = plan_dispatch(network, today, aggregate=aggregate)
+            assert delivered(plan) == {"A": 1, "C": 1}
+            assert plan.unmet == (Unmet("B", "food", 1, "stock"),)
+            assert plan.distance == 10
+
     def test_a_street_shares_carried_first_then_in_proportion(self) -> None:
         """A and A2 share street d1-s1 and 8 kg. A: 10 wanted, 5 carried over; A2: 10 fresh.
         A's 5 carried go first; the 3 left split by fresh demand 5:10, i.e. 1 and 2."""
@@ -483,6 +498,38 @@ class TestRealDistances:
         assert small.distance == full.distance
         check_conservation(real, today, small)
         assert small.unmet_kg() <= plan_greedy(real, today).unmet_kg()
+
+    def test_aggregation_is_exact_when_carried_demand_needs_a_detour(self) -> None:
+        """Hypothesis' case: D0 (whole city) holds 2 kg, D1 and D3 (both d1-s1, one node
+        when aggregated) 1 kg each, all sending what they hold; B (d1-s2) wants 3 kg and
+        C (d2-s1) 1 kg, all carried over, A (d1-s1) 1 kg fresh; streets d1-s1 and d2-s1
+        lie 1 hm from the rest. 4 kg can move; both carried demands go first (C only
+        from D0, 1 hm; B from D0, 0 hm, and D1 and D3, 1 hm each) and A is unmet:
+        distance 3 with or without aggregation (the rewards alone tied this with
+        A and B served at distance 1, and the two graphs broke the tie apart)."""
+        params = SupplyParams(
+            categories=("food",), checkpoint_kg_per_entrance=3, hub_kg_per_household=0.1
+        )
+        depots = [
+            depot("D0", "c", 2, dispatch=2, serves="city"),
+            depot("D1", "d1-s1", 1, dispatch=1),
+            depot("D2", "d1-s1", 0, dispatch=0),
+            depot("D3", "d1-s1", 1, dispatch=1),
+        ]
+        xs = [0, 0, 0, 51, 0, 51]
+        positions = {u: (float(x), 0.0) for u, x in zip(POSITIONS, xs, strict=True)}
+        network = SupplyNetwork(CITY, depots, params, positions=positions)
+        today = day(
+            depots,
+            {"A": 1, "A2": 0, "B": 3, "C": 1},
+            hands={"A": 1, "A2": 0, "B": 3, "C": 1},
+            carried={"B": 3, "C": 1},
+        )
+        for aggregate in (True, False):
+            plan = plan_dispatch(network, today, aggregate=aggregate)
+            assert delivered(plan) == {"B": 3, "C": 1}
+            assert plan.unmet == (Unmet("A", "food", 1, "stock"),)
+            assert plan.distance == 3
 
     def test_positions_from_synthetic_geometry(self, small_city: City) -> None:
         geo = pytest.importorskip("gridgov.geo")

@@ -30,14 +30,17 @@ Categories share the depots' dispatch, the hubs, the checkpoints and the
 hands, so they are planned together: a multi-commodity min-cost flow over
 the graph of :meth:`SupplyNetwork.graph` (networkx: depot groups -> street
 hubs -> communities -> compounds), solved as an integer linear program by
-HiGHS (:func:`scipy.optimize.milp`) in two steps. First the most kilograms
-delivered, all categories counted alike (so the plan never leaves more unmet
-than greedy, which is one of the plans it chooses among); then, at that
-amount, the cheapest plan: carried-over demand before fresh demand, then
-categories in the order of :attr:`SupplyParams.categories` (medicine first
-by default), then the shortest distance along the chain (same street 0, same
-district 2, across districts 4 links; a district-level depot 1 or 3, the
-city warehouse 2). Depots at the same unit that serve the same area are one
+HiGHS (:func:`scipy.optimize.milp`), the best plan in a strict order of
+priorities (lexicographic: each one counts only among the plans that tie on
+all before it). First the most kilograms delivered, all categories counted
+alike (so the plan never leaves more unmet than greedy, which is one of the
+plans it chooses among); then the most carried-over demand; then the most of
+each category in the order of :attr:`SupplyParams.categories` (medicine
+first by default); then the shortest distance along the chain (same street
+0, same district 2, across districts 4 links; a district-level depot 1 or 3,
+the city warehouse 2). The plan is the same whichever of equally good plans
+the solver meets first, so it does not depend on how the graph is drawn
+(``aggregate``). Depots at the same unit that serve the same area are one
 node of the graph (their edges and costs are identical; what each sends is
 its own variable, within its stock and dispatch), and the graph is compiled
 once per network and reused every day. Below a street hub every kilogram
@@ -88,10 +91,6 @@ BINDING = ("stock", "transport", "checkpoint", "hands")
 #: Where a delivery column of the planner ends: ("compound", id), or
 #: ("street", id) for the compounds of a street that can take all they want.
 Sink = tuple[str, str]
-
-# Cost of a kilogram served from carried-over demand (a reward): greater than
-# any path's length, so old demand goes first wherever it is.
-_CARRIED_REWARD = 10
 
 
 def _float_map(value: Mapping[str, float]) -> dict[str, float]:
@@ -876,14 +875,29 @@ class _Program:
         rows, cols, values = self._entries
         shape = (len(self._rows), len(cost))
         self.matrix = sparse.csr_array((values, (rows, cols)), shape=shape)
+        self._eq, self._ub = self.matrix[: self.n_eq], self.matrix[self.n_eq :]
         #: Lower bounds of the rows: 0 for conservation, none for capacities.
         self.lower = np.zeros(len(self._rows))
         self.lower[self.n_eq :] = -np.inf
         self.cost = np.asarray(cost)
         self.delivered = np.zeros(len(cost))
         self.delivered[self.start :] = 1.0
-        # A kilogram delivered is worth more than any cost or reward of the second step.
+        # A kilogram delivered is worth more than any cost or reward of one path
+        # (a first guess only: solve() checks every level of the order).
         self.weight = 2.0 * float(-self.cost.min(initial=0.0) + self.cost.max(initial=0.0)) + 1.0
+        #: The levels of the order after "most delivered", each a 0/1 vector of
+        #: the kilograms it counts (to maximise, in this order): carried-over
+        #: demand, then each category but the last in priority order (the
+        #: last one is what the delivered total leaves).
+        self.levels: list[Any] = []
+        present = [k for k in categories if any(k == kk for _, kk, _ in deliveries)]
+        masks = [[carried for _, _, carried in deliveries]]
+        masks += [[k == category for _, k, _ in deliveries] for category in present[:-1]]
+        for mask in masks:
+            if any(mask) and not all(mask):  # all: the delivered total itself
+                level = np.zeros(len(cost))
+                level[self.start :] = mask
+                self.levels.append(level)
 
     def _row(self, node: tuple[Any, ...]) -> int:
         return self._rows.setdefault(node, len(self._rows))
@@ -900,8 +914,10 @@ class _Program:
         cost: list[float] = []
         n = len(categories)
         rank = {k: i for i, k in enumerate(categories)}
-        # Old demand first (above any category's priority and distance), then
-        # categories in priority order (above any distance), then the shortest way.
+        # Old demand first, then categories in priority order, then the shortest
+        # way: rewards that rank one kilogram's path so. Rerouting other goods to
+        # make room can cost more than one path, so they are a first guess only;
+        # solve() makes the order exact.
         unit = layout.longest + 1
         carried_reward = unit * n
         offered: set[tuple[tuple[str, ...], str]] = set()
@@ -979,65 +995,103 @@ class _Program:
     ) -> dict[int, int] | None:
         """The nonzero column values of the day's best plan (None: nothing can move).
 
-        Two steps in principle: the most kilograms delivered, then at that
-        amount the least cost. One solve of cost - weight x delivered does
-        both when it delivers everything wanted, or as much as the first
-        step finds (then nothing else delivers more, and among plans that
-        deliver as much it costs least); otherwise the second step is solved
-        with the first step's amount as a floor. Each solve tries the linear
-        relaxation first (HiGHS' dual simplex, a vertex): when its solution
-        is whole it is the integer optimum too; else the integer program is
-        solved.
+        The best plan in the planner's order, exactly: the most kilograms
+        delivered; at that, the most carried-over demand; at that, the most
+        of each category in priority order; at that, the shortest distance.
+        A first solve of ``cost - weight x delivered`` ranks each kilogram's
+        path so, but making room for one kilogram can reroute others over
+        more than one path's length, so it can tie or lose against a plan
+        that is better in the order (a fresh kilogram nearby for a carried
+        one far away). Each level is therefore checked: one at its bound
+        (everything it counts delivered) holds in every plan that fixes
+        those columns full; otherwise it is maximised with the levels
+        before it as floors. When the first solve reaches every level's
+        best it is the answer (among plans that do, it costs least, and
+        they differ only in distance); else the least cost (the distance,
+        then) is solved with every level's floor. Each solve tries the
+        linear relaxation first (HiGHS' dual simplex, a vertex): when its
+        solution is whole it is the integer optimum too; else the integer
+        program is solved.
         """
         import numpy as np
-        from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
         upper, limits = self._bounds(residual, parts, supply)
-        rows = LinearConstraint(self.matrix, self.lower, limits)
-        bounds = Bounds(np.zeros(len(self.cost)), upper)
-        integral = np.ones(len(self.cost))
-        options = {"mip_rel_gap": 0.0, "presolve": True}
+        lower = np.zeros(len(self.cost))
+        # (level, least kilograms) of the levels decided below their bound.
+        floors: list[tuple[Any, int]] = []
 
-        eq = self.matrix[: self.n_eq]
-        ub = self.matrix[self.n_eq :]
-        box = np.column_stack([np.zeros(len(self.cost)), upper])
+        def run(objective: Any) -> Any:
+            return self._run(objective, lower, upper, limits, floors)
 
-        def run(objective: Any, constraints: Any) -> Any:
-            if not isinstance(constraints, list):
-                relaxed = linprog(
-                    objective,
-                    A_ub=ub,
-                    b_ub=limits[self.n_eq :],
-                    A_eq=eq,
-                    b_eq=limits[: self.n_eq],
-                    bounds=box,
-                    method="highs-ds",
-                )
-                if relaxed.x is not None and np.abs(relaxed.x - np.rint(relaxed.x)).max() < 1e-6:
-                    return relaxed.x
-            out = milp(
-                objective,
-                integrality=integral,
-                bounds=bounds,
-                constraints=constraints,
-                options=options,
-            )
-            if out.x is None:
-                raise InvariantError(f"the dispatch plan found no solution ({out.message})")
-            return out.x
-
-        x = run(self.cost - self.weight * self.delivered, rows)
+        first = x = run(self.cost - self.weight * self.delivered)
+        exact = True
+        for level in (self.delivered, *self.levels):
+            counted = level > 0
+            bound = round(float(upper[counted].sum()))
+            best = round(float(level @ x))
+            if best < bound:
+                x = run(-level)
+                best = round(float(level @ x))
+            if best >= bound:
+                lower[counted] = upper[counted]  # every column it counts full
+            else:
+                floors.append((level, best))
+            exact = exact and round(float(level @ first)) == best
+        x = first if exact else run(self.cost)
         delivered = round(float(self.delivered @ x))
-        if delivered < round(float(upper[self.start :].sum())):
-            most = round(float(self.delivered @ run(-self.delivered, rows)))
-            if most > delivered:
-                floor = LinearConstraint(self.delivered[np.newaxis, :], most - 0.5, np.inf)
-                x = run(self.cost, [rows, floor])
-                delivered = most
         if delivered <= 0:
             return None
         whole = np.rint(x).astype(np.int64)
         return {int(j): int(whole[j]) for j in np.flatnonzero(whole)}
+
+    def _run(
+        self,
+        objective: Any,
+        lower: Any,
+        upper: Any,
+        limits: Any,
+        floors: Sequence[tuple[Any, int]],
+    ) -> Any:
+        """The best whole column values for ``objective``, each level of ``floors``
+        at its least: the linear relaxation when its vertex is whole, else the
+        integer program."""
+        import numpy as np
+        from scipy import sparse
+        from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
+        ub, b_ub = self._ub, limits[self.n_eq :]
+        constraints = [LinearConstraint(self.matrix, self.lower, limits)]
+        if floors:
+            levels = np.vstack([level for level, _ in floors])
+            least = np.array([kg - 0.5 for _, kg in floors])  # whole kilograms
+            ub = sparse.vstack([ub, sparse.csr_array(-levels)], format="csr")
+            b_ub = np.concatenate([b_ub, -least])
+            constraints.append(LinearConstraint(levels, least, np.inf))
+        relaxed = linprog(
+            objective,
+            A_ub=ub,
+            b_ub=b_ub,
+            A_eq=self._eq,
+            b_eq=limits[: self.n_eq],
+            bounds=np.column_stack([lower, upper]),
+            method="highs-ds",
+        )
+        if (
+            relaxed.status == 0
+            and relaxed.x is not None
+            and np.abs(relaxed.x - np.rint(relaxed.x)).max() < 1e-6
+        ):
+            return relaxed.x
+        out = milp(
+            objective,
+            integrality=np.ones(len(self.cost)),
+            bounds=Bounds(lower, upper),
+            constraints=constraints,
+            options={"mip_rel_gap": 0.0, "presolve": True},
+        )
+        if out.x is None:
+            raise InvariantError(f"the dispatch plan found no solution ({out.message})")
+        return out.x
 
 
 def _apply_joint(
