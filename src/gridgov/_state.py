@@ -43,6 +43,7 @@ __all__ = ["EngineState", "command_number"]
 #: The data keys of the runs the roster applies at once.
 _ASSIGNED = ("person", "post", "role", "level")
 _OPENED = ("post", "role", "community", "capacity")
+_RELEASED = ("person", "post")
 
 
 def command_number(command: str) -> int | None:
@@ -250,9 +251,15 @@ class EngineState:
                         person, post = data["person"], data["post"]
                         assign(person, post, data["role"], data["level"], times[index])
                 elif kind == "post.released":
-                    for index in range(start, stop):
-                        data = data_of(index)
-                        release(data["person"], data["post"], times[index])
+                    got = fields(start, stop, _RELEASED)
+                    if got is None:  # data missing: raised at its event, one at a time
+                        for index in range(start, stop):
+                            data = data_of(index)
+                            release(data["person"], data["post"], times[index])
+                    else:
+                        span = zip(range(start, stop), *got, times[start:stop], strict=True)
+                        for index, person, post, when in span:  # noqa: B007 (the handler reads it)
+                            release(person, post, when)
                 else:
                     reducer = reducers(kind)
                     if reducer is not None:
