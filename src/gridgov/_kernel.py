@@ -564,7 +564,7 @@ class Kernel:
     def next_seq(self) -> int:
         """The seq the next event gets (after the running command's uncommitted ones)."""
         batch = self.batch
-        return self.journal.next_seq + (sum(map(len, batch)) if batch else 0)
+        return self.journal.next_seq + (sum(part._size for part in batch) if batch else 0)
 
     def _flush(self) -> None:
         """Journal the running command's events and its idempotency key in one append."""

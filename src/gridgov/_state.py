@@ -40,6 +40,10 @@ from gridgov.tickets import TicketDesk, situation_from
 __all__ = ["EngineState", "command_number"]
 
 
+#: Events of a command from which they are applied a run at a time (below, the
+#: loop one event at a time costs less than finding the runs).
+_RUNS_FROM = 32
+
 #: The data keys of the runs the roster applies at once.
 _ASSIGNED = ("person", "post", "role", "level")
 _OPENED = ("post", "role", "community", "capacity")
@@ -150,7 +154,7 @@ class EngineState:
         Raises:
             as :meth:`apply`.
         """
-        if isinstance(events, Events):
+        if isinstance(events, Events) and events._size >= _RUNS_FROM:
             return self._apply_events(events)
         reducers = self._reducers.get
         roster = self.roster
