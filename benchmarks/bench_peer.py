@@ -407,18 +407,7 @@ def run_desk(work: Workload, desk: StandaloneDesk) -> Outputs:
     The stream's columns are made with numpy (the same lists as one item at a time).
     """
     base = TicketArrays.micros(EPOCH)
-    when, step, request = _columns(work, base)
-    names = np.array(["open", *(trigger for trigger, _ in STEPS)], dtype=object)
-    ids = np.array([f"T{i + 1:06d}" for i in range(work.requests)], dtype=object)
-    grids = np.array(work.grids, dtype=object)[work.origin]
-    categories = np.array(work.categories, dtype=object)[work.category]
-    data = np.full(len(step), None, dtype=object)
-    opening = step == 0
-    data[opening] = [
-        {"where": g, "category": c}
-        for g, c in zip(grids[request[opening]], categories[request[opening]], strict=True)
-    ]
-    data[step == names.tolist().index("score")] = {"score": SCORE}
+    when, step, request, names, ids, data = _stream_columns(work, base)
     at = when.tolist()
     changes = desk.play(
         at, ids[request].tolist(), names[step].tolist(), data.tolist(), pause_gc=True
@@ -447,6 +436,27 @@ def _columns(work: Workload, base: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     step = np.broadcast_to(np.arange(len(STEPS) + 1), times.shape)[keep]
     request = np.broadcast_to(np.arange(work.requests)[:, None], times.shape)[keep]
     return times[keep] + base, step, request
+
+
+def _stream_columns(
+    work: Workload, base: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The desk's stream as columns: (times, step numbers, requests) as :func:`_columns`
+    gives them (plus ``base``), the step names, the ticket ids and each step's
+    data (an opening's place and category, the score's score)."""
+    when, step, request = _columns(work, base)
+    names = np.array(["open", *(trigger for trigger, _ in STEPS)], dtype=object)
+    ids = np.array([f"T{i + 1:06d}" for i in range(work.requests)], dtype=object)
+    grids = np.array(work.grids, dtype=object)[work.origin]
+    categories = np.array(work.categories, dtype=object)[work.category]
+    data = np.full(len(step), None, dtype=object)
+    opening = step == 0
+    data[opening] = [
+        {"where": g, "category": c}
+        for g, c in zip(grids[request[opening]], categories[request[opening]], strict=True)
+    ]
+    data[step == names.tolist().index("score")] = {"score": SCORE}
+    return when, step, request, names, ids, data
 
 
 def _tally(
@@ -686,18 +696,7 @@ def run_floor(
     breach, as the benchmark's ``play(..., pause_gc=True)`` does for the desk.
     """
     base = TicketArrays.micros(EPOCH)
-    when, step, request = _columns(work, base)
-    names = np.array(["open", *(trigger for trigger, _ in STEPS)], dtype=object)
-    ids = np.array([f"T{i + 1:06d}" for i in range(work.requests)], dtype=object)
-    grids = np.array(work.grids, dtype=object)[work.origin]
-    categories = np.array(work.categories, dtype=object)[work.category]
-    data = np.full(len(step), None, dtype=object)
-    opening = step == 0
-    data[opening] = [
-        {"where": g, "category": c}
-        for g, c in zip(grids[request[opening]], categories[request[opening]], strict=True)
-    ]
-    data[step == names.tolist().index("score")] = {"score": SCORE}
+    when, step, request, names, ids, data = _stream_columns(work, base)
     rows, parent, limit = tables.rows, tables.parent, tables.limit
     level, category_level, down = tables.level, tables.category_level, tables.down
     tickets: dict[str, Any] = {}

@@ -1900,6 +1900,12 @@ def posts_report(city: City, roster: Roster, level: Level) -> list[dict[str, Any
 def response_counts(roster: Roster) -> dict[str, int]:
     """The counts of the response as practice reports them."""
     roles: Counter[str] = Counter(a.role for a, _ in roster.assignment.values())
+    return response_counts_of(roles, roster)
+
+
+def response_counts_of(roles: Mapping[str, int], roster: Roster) -> dict[str, int]:
+    """:func:`response_counts` from the busy people counted by role (``roles``
+    answers 0 for a role nobody holds, as a :class:`~collections.Counter`)."""
     return {
         "point_leads": roles["point_lead"],
         "building_leads": roles["building_lead"],

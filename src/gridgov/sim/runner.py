@@ -31,6 +31,7 @@ from gridgov.sim._requests import ClosedLoopLoad
 from gridgov.sim.drivers import OutbreakDriver, make_driver
 from gridgov.sim.scenario import Scenario
 from gridgov.sim.supplies import SupplyDaily
+from gridgov.staffing import response_counts_of
 from gridgov.vocabulary import MODES, POOL_LEVELS, ROLES, TICKET_LEVELS, ZONES
 
 __all__ = [
@@ -524,19 +525,7 @@ class _Staffed:
         (tests/test_runner.py checks it against the engine's counts day by day),
         so no :class:`~gridgov.staffing.Assignment` is made per busy person.
         """
-        filled = self.filled
-        return {
-            "point_leads": filled["point_lead"],
-            "building_leads": filled["building_lead"],
-            "deployed_members": sum(
-                n
-                for role, n in filled.items()
-                if role not in ("point_lead", "building_lead", "volunteer", "front_line")
-            ),
-            "grid_workers_front_line": filled["front_line"],
-            "volunteers": filled["volunteer"],
-            "shortfall_seats": sum(s.missing for s in self.roster.shortfalls.values()),
-        }
+        return response_counts_of(self.filled, self.roster)
 
 
 def _row(
