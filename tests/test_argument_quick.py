@@ -97,8 +97,10 @@ def test_a_quick_yes_is_a_full_yes(command: str, parameter: str, value: Any) -> 
 def test_quick_paths_cover_the_common_arguments() -> None:
     """Names, counts, shares, flags and optional ones take the quick path."""
     quick = SPECS["open_ticket"].quick
-    assert quick["where"]("community-1") and quick["description"]("round 5")
-    assert quick["actor"](None) and quick["key"]("k1")
+    assert quick["where"]("community-1")
+    assert quick["description"]("round 5")
+    assert quick["actor"](None)
+    assert quick["key"]("k1")
     assert SPECS["post_task"].quick["capacity"](2)
     assert SPECS["set_availability"].quick["away"]({"volunteer": 0.1})
     assert not SPECS["post_task"].quick["capacity"](True)
