@@ -1057,9 +1057,9 @@ class SupplyCommands(EngineBase):
         params = book.network.params
         roster = self._roster_now
         seats = (
-            (p.unit, p.role, len(roster.holders.get(p.id, ())))
-            for p in roster.posts.values()
-            if p.role in _HANDS_ROLES
+            (unit, role, held)
+            for role, unit, _, held in roster._seats()  # rows: no post object each
+            if role in _HANDS_ROLES
         )
         hands = hands_at(seats, params.building_lead_kg, params.volunteer_kg)
         if requests is None:
