@@ -1545,7 +1545,9 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
             levels_used = level
     if filled:
         draft.fill_counts[post_id] = draft.fill_counts.get(post_id, 0) + filled
-    _fill_outcome(draft, pools, post, kind, levels, requested, need, levels_used)
+    if requested or need > 0 or post_id in roster._shortfalls:
+        # Something to record: reinforcements asked, seats left empty, a shortfall closed.
+        _fill_outcome(draft, pools, post, kind, levels, requested, need, levels_used)
 
 
 def _fill_outcome(
