@@ -31,6 +31,7 @@ from __future__ import annotations
 import array
 import itertools
 import math
+import operator
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -335,7 +336,11 @@ class _Groups(Generic[_K]):
         self._made: dict[int, tuple[str, ...]] = {}
         # (group, rank) as one int, sorted, then split back.
         count = max(len(rank_to_person), 1)
-        keys, ranks = np.divmod(np.sort(keys * count + ranks), count)
+        combined = keys * count  # a new array: sorted in place, no further copies
+        combined += ranks
+        combined.sort()
+        keys, ranks = np.divmod(combined, count)
+        del combined
         self._members = rank_to_person[ranks]
         if len(keys):
             starts = [0, *(np.flatnonzero(np.diff(keys)) + 1).tolist(), len(keys)]
@@ -445,13 +450,18 @@ class Pools:
         self._seed = seed
         people = city.people  # read column by column: no Person is made
         pid = people.ids
-        ids = sorted(pid)
-        count = len(ids)
+        count = len(pid)
         # person_at[rank]: the city's index of the person of that rank (the
         # seeded shuffle of the ids in sorted order); rank_of: its inverse.
         person_at = np.frombuffer(_shuffled(count, seed), dtype=np.int64)
-        if ids != list(pid):  # the city's own order is not sorted by id
+        # The city's own order is usually sorted by id (a preset's, a bundle saved by
+        # gridgov): checked in one pass over the ids, without copying them into
+        # lists (a sorted copy and a list to compare it with touched every id
+        # string again, and the collector walked both lists).
+        if not all(map(operator.lt, pid, itertools.islice(pid, 1, None))):
+            ids = sorted(pid)
             at = np.fromiter(map(people._index.__getitem__, ids), dtype=np.int64, count=count)
+            del ids
             person_at = at[person_at]
         rank_of = np.empty(count, dtype=np.int64)
         rank_of[person_at] = np.arange(count, dtype=np.int64)
