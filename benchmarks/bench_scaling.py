@@ -25,6 +25,10 @@
 
     Engine(), pools, declare and lift are timed three times in each
     interpreter (a new engine each time, on the same city; the median kept).
+    The first of the three is a user's only engine (memory fresh from the
+    system); its own fits are given beside (``first_engine_value``,
+    ``first_engine_cpu_value``). numpy, which the pools import lazily, is
+    imported before any timing (the first engine's pools paid for it before).
 
     The interpreters run in rounds, one per scale, five rounds (one with
     ``--quick``), the order of the scales turned by one place each round
