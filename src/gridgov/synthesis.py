@@ -560,7 +560,7 @@ class CityBuilder:
         home: str,
         role: str,
         unit: str | list[str],
-        employer: str | list[str | None] | None,
+        employer: str | list[str] | None,
         worker: GridWorkerKind | None,
     ) -> None:
         """``count`` people in a row with these fields (``unit`` and ``employer`` may
@@ -630,13 +630,13 @@ class CityBuilder:
         extra = allocate(part_time, weights)
         worker = PersonKind.GRID_WORKER
         rural = GridKind.RURAL.value
-        full_time, professional = GridWorkerKind.FULL_TIME, GridWorkerKind.PROFESSIONAL
+        full_time, pro = GridWorkerKind.FULL_TIME, GridWorkerKind.PROFESSIONAL
         part_time_kind = GridWorkerKind.PART_TIME
         for (gid, kind, community), n_part in zip(grids, extra, strict=True):
             orgs = range(1, self._orgs_of_community[community] + 1)
             self._run(1, worker, community, "grid_worker", gid, None, full_time)
             if kind != rural:
-                self._run(1, worker, community, "grid_worker", gid, None, professional)
+                self._run(1, worker, community, "grid_worker", gid, None, pro)
             employers = (
                 [_org_id(community, rng.choice(orgs)) for _ in range(n_part)] if orgs else None
             )
