@@ -44,7 +44,7 @@ import attrs
 from gridgov.chain import CommandChain
 from gridgov.city import City
 from gridgov.errors import AuthorityError, CommandError, JournalError, NotFoundError
-from gridgov.model import Level, PersonKind
+from gridgov.model import Level, People, PersonKind
 from gridgov.records import EventLike, Record, RecordColumns
 from gridgov.rules import StaffingRule
 from gridgov.vocabulary import CLAIMABLE_ROLES, ROLES
@@ -435,6 +435,24 @@ def _unit_tables(
     return units, unit_code, office, community, district
 
 
+def _person_at(people: People, seed: int) -> np.ndarray:
+    """person_at[rank]: the city's index of the person of that rank (the seeded
+    shuffle of the ids in sorted order)."""
+    import numpy as np  # lazily: importing gridgov does not load numpy
+
+    pid = people.ids
+    count = len(pid)
+    person_at = np.frombuffer(_shuffled(count, seed), dtype=np.int64)
+    # The city's own order is usually sorted by id (a preset's, a bundle saved by
+    # gridgov): checked in one pass over the ids, without copying them into
+    # lists (a sorted copy and a list to compare it with touched every id
+    # string again, and the collector walked both lists).
+    if all(map(operator.lt, pid, itertools.islice(pid, 1, None))):
+        return person_at
+    at = np.fromiter(map(people._index.__getitem__, sorted(pid)), dtype=np.int64, count=count)
+    return at[person_at]
+
+
 class Pools:
     """The candidate lists of one city, ranked once per seed.
 
@@ -451,18 +469,7 @@ class Pools:
         people = city.people  # read column by column: no Person is made
         pid = people.ids
         count = len(pid)
-        # person_at[rank]: the city's index of the person of that rank (the
-        # seeded shuffle of the ids in sorted order); rank_of: its inverse.
-        person_at = np.frombuffer(_shuffled(count, seed), dtype=np.int64)
-        # The city's own order is usually sorted by id (a preset's, a bundle saved by
-        # gridgov): checked in one pass over the ids, without copying them into
-        # lists (a sorted copy and a list to compare it with touched every id
-        # string again, and the collector walked both lists).
-        if not all(map(operator.lt, pid, itertools.islice(pid, 1, None))):
-            ids = sorted(pid)
-            at = np.fromiter(map(people._index.__getitem__, ids), dtype=np.int64, count=count)
-            del ids
-            person_at = at[person_at]
+        person_at = _person_at(people, seed)
         rank_of = np.empty(count, dtype=np.int64)
         rank_of[person_at] = np.arange(count, dtype=np.int64)
         self._ranks = array.array("q", rank_of.tobytes())
