@@ -673,11 +673,6 @@ def _decode_rows(
         JournalError: a record is malformed, or not the event of its row.
     """
     times = {} if times is None else times
-    rows = rows if isinstance(rows, list) else list(rows)
-    if rows:
-        events = _decode_bulk(rows, times)
-        if events is not None:
-            return events
     out: list[Event] = []
     append = out.append
     loads = orjson.loads
@@ -721,76 +716,6 @@ def _decode_rows(
         # A time not seen yet, a row of format 2, or anything else: the careful path.
         append(_decode_row(seq, command, text, record, path, times))
     return out
-
-
-_DICT = frozenset({dict})
-_LIST = frozenset({list})
-_TEN = frozenset({10})
-_OPTIONAL = frozenset({str, type(None)})
-
-
-def _decode_bulk(
-    rows: list[tuple[int, str, str]], times: dict[str, datetime]
-) -> list[Event] | None:
-    """:func:`_decode_rows`' common case, a batch of rows at a time: every record a
-    format 3 array of its row's seq and command, its fields of their types; None
-    when any row is not so (the caller then reads them one by one and names what
-    is wrong).
-
-    Each step is one pass over the batch in C (``map``, ``zip``, ``join``,
-    ``set``, tuple comparison): decoding, splitting the records into their
-    fields, checking each field's type, looking the times up and making the
-    events; no Python code runs per row.
-    """
-    seqs, commands, texts = zip(*rows, strict=True)
-    try:
-        records = list(map(orjson.loads, texts))
-    except orjson.JSONDecodeError:
-        return None
-    if set(map(type, records)) != _LIST or set(map(len, records)) != _TEN:
-        return None
-    numbers, stamps, kinds, units, names, actors, causes, olds, news, datas = zip(
-        *records, strict=True
-    )
-    # The seqs equal the rows' (ints): a float or a bool equal to one is not an int,
-    # and makes the sum a float, or is the first seq (True == 1; seqs go up from 1).
-    if (
-        numbers != seqs
-        or names != commands
-        or type(numbers[0]) is not int
-        or type(sum(numbers)) is not int
-        or set(map(type, datas)) != _DICT
-        or not set(map(type, olds + news)) <= _OPTIONAL
-    ):
-        return None
-    try:
-        # Strings only (join refuses anything else); the times, looked up.
-        "".join(itertools.chain(kinds, units, actors, causes))
-        whens = list(map(times.get, stamps))
-    except TypeError:
-        return None
-    if None in whens:
-        for index, when in enumerate(whens):
-            if when is None:
-                stamp = stamps[index]
-                if type(stamp) is not str:
-                    return None
-                try:
-                    when = datetime.fromisoformat(stamp)
-                except ValueError:
-                    return None
-                if when.tzinfo is None:
-                    return None
-                whens[index] = times[stamp] = when
-    return list(
-        map(
-            _new_tuple,
-            itertools.repeat(Event),
-            zip(
-                numbers, whens, kinds, units, names, actors, causes, olds, news, datas, strict=True
-            ),
-        )
-    )
 
 
 def _decode_row(
