@@ -137,6 +137,7 @@ def names(engine: Engine) -> dict[str, st.SearchStrategy[Any]]:
         "requests": st.none(),
         "resident": st.builds(Private, name=st.text(max_size=8), phone=st.just("555")),
         "units": st.lists(st.sampled_from(COMPOUNDS[:6]), max_size=2),
+        "compounds": st.lists(st.sampled_from(COMPOUNDS[:6]), max_size=3),
         "max_bytes": st.integers(0, 1 << 20),
     }
 
@@ -144,6 +145,7 @@ def names(engine: Engine) -> dict[str, st.SearchStrategy[Any]]:
 #: Each command: positional arguments and keyword arguments, by kind of value.
 CALLS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "report_case": (("compound",), {"at": "time", "actor": "actor"}),
+    "report_cases": (("compounds",), {"at": "time", "actor": "actor"}),
     "declare": (("unit", "zone"), {"actor": "actor", "hold": "bool"}),
     "lift": (("unit", "zone"), {"actor": "actor", "skip_recovery": "bool"}),
     "advance": ((), {"to": "time", "actor": "actor"}),

@@ -132,6 +132,15 @@ class WholeApi(RuleBasedStateMachine):
         self.do("report_case", lambda: self.engine.report_case(compound, actor=actor, **kw))
 
     @rule(
+        compounds=odd_or(st.lists(st.sampled_from(COMPOUNDS), max_size=4)),
+        actor=actors,
+        data=st.data(),
+    )
+    def report_cases(self, compounds: Any, actor: str | None, data: st.DataObject) -> None:
+        kw = self.key(data)
+        self.do("report_cases", lambda: self.engine.report_cases(compounds, actor=actor, **kw))
+
+    @rule(
         unit=st.sampled_from(TARGETS),
         zone=odd_or(st.sampled_from(["sealed", "controlled", "precaution"])),
         hold=st.booleans(),

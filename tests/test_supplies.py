@@ -602,3 +602,113 @@ class TestRandomNetworks:
         assert best.unmet_kg() <= greedy.unmet_kg()
         check_conservation(*case, best)
         check_conservation(*case, greedy)
+
+
+def planned_both_ways(
+    monkeypatch: pytest.MonkeyPatch, network: SupplyNetwork, today: SupplyDay, aggregate: bool
+) -> tuple[DispatchPlan, DispatchPlan]:
+    """The plan with the planner's cheap bounds (a level the plan at hand already
+    reaches is not solved for) and with every level below its demand solved for."""
+    import gridgov.supplies
+
+    fast = plan_dispatch(network, today, aggregate=aggregate)
+    with monkeypatch.context() as patch:
+        patch.setattr(gridgov.supplies, "_CERTIFY", False)
+        full = plan_dispatch(network, today, aggregate=aggregate)
+    return fast, full
+
+
+def count_solves(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one on every solve of the planner's program."""
+    import gridgov.supplies
+
+    solves: list[int] = []
+    real = gridgov.supplies._Program._run
+
+    def counted(self: object, *args: object) -> object:
+        solves.append(1)
+        return real(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gridgov.supplies._Program, "_run", counted)
+    return solves
+
+
+class TestCheapBounds:
+    """A level of the order the plan at hand already reaches by a cheap bound is not
+    solved for, and the plan is exactly the one the full lexicographic path gives."""
+
+    def test_hands_bound_skips_the_solves(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The warehouse W (4 links from C) and shop V (A's street) hold 20 kg each; A
+        and C want 10 each but have hands for 3: the first solve delivers 6, which
+        the hands allow at most, so the most delivered is not solved for again."""
+        depots = [
+            depot("W", "d1-s1", 20, serves="city", kind="warehouse"),
+            depot("V", "d1-s1", 20),
+        ]
+        network = SupplyNetwork(CITY, depots, WIDE)
+        today = day(depots, {"A": 10, "C": 10}, hands=3)
+        solves = count_solves(monkeypatch)
+        fast, full = planned_both_ways(monkeypatch, network, today, aggregate=True)
+        assert delivered(fast) == {"A": 3, "C": 3}
+        assert fast == full
+        assert len(solves) == 1 + 2  # the fast path: one; the full path: two
+
+    @given(supply_days())
+    @settings(max_examples=100)
+    def test_same_plan_on_random_days(self, case: tuple[SupplyNetwork, SupplyDay]) -> None:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            fast, full = planned_both_ways(monkeypatch, *case, aggregate=True)
+        assert fast == full
+
+    @given(random_networks(), st.booleans())
+    @settings(max_examples=60)
+    def test_same_plan_on_random_networks(
+        self, case: tuple[SupplyNetwork, SupplyDay], aggregate: bool
+    ) -> None:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            fast, full = planned_both_ways(monkeypatch, *case, aggregate=aggregate)
+        assert fast == full
+
+    def test_same_plan_on_many_scarce_days(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """60 seeded days of the toy city where stock, dispatch, gates and hands bind."""
+        import random
+
+        rng = random.Random(17)
+        skipped = 0
+        for _ in range(60):
+            params = SupplyParams(
+                categories=("medicine", "food", "daily_goods"),
+                checkpoint_kg_per_entrance=rng.randint(5, 60),
+                hub_kg_per_household=rng.choice([0.1, 0.3, 1.0]),
+            )
+            depots = [
+                Depot(
+                    id=f"D{i}",
+                    kind="supermarket",
+                    unit=unit,
+                    serves="city" if unit == "c" else rng.choice(["district", "city"]),
+                    stock={k: rng.randint(0, 30) for k in params.categories},
+                    dispatch=rng.randint(5, 60),
+                )
+                for i, unit in enumerate(rng.choices(STREETS, k=rng.randint(1, 5)))
+            ]
+            demand = {c: {k: rng.randint(0, 25) for k in params.categories} for c in COMPOUNDS}
+            today = SupplyDay(
+                stock={d.id: d.stock for d in depots},
+                demand=demand,
+                hands={c: rng.randint(0, 60) for c in COMPOUNDS},
+                carried={
+                    c: {k: rng.randint(0, kg) for k, kg in per.items()} for c, per in demand.items()
+                },
+            )
+            network = SupplyNetwork(CITY, depots, params)
+            solves = count_solves(monkeypatch)
+            fast = plan_dispatch(network, today)
+            used = len(solves)
+            monkeypatch.setattr("gridgov.supplies._CERTIFY", False)
+            full = plan_dispatch(network, today)
+            monkeypatch.setattr("gridgov.supplies._CERTIFY", True)
+            assert fast == full
+            skipped += len(solves) - 2 * used
+            monkeypatch.undo()
+        assert skipped > 0  # the bounds did spare solves on some of these days

@@ -356,6 +356,68 @@ class MeasureCommands(EngineBase):
         return self._commit_measures(command, who, lead, draft, now)
 
     @command
+    def report_cases(
+        self,
+        compounds: Sequence[Name],
+        at: Time | None = None,
+        *,
+        actor: Actor | None = None,
+        command_id: Name | None = None,
+        key: Name | None = None,
+    ) -> CommandResult:
+        """Several confirmed cases at once (a day's diagnoses): one command.
+
+        The events are those of :meth:`report_case` on each compound in turn,
+        in the order given: each case is planned by the same planner against
+        the zones and posts the cases before it left, so replaying the
+        journal gives the same state. They carry one command id and reach the
+        journal in one transaction. A compound listed twice is two cases
+        there (as two :meth:`report_case` calls would be).
+
+        Args:
+            compounds: where the cases are, in the order they were confirmed.
+            at: when they were confirmed (default: now); not in the future.
+            actor: who reports them (a unit id; default ``system``); must
+                command every compound.
+            command_id: the command's id (default: a new one).
+
+        Raises:
+            CommandError: no compound given, or ``at`` is in the future.
+            UnknownUnitError: a compound is not of the city.
+            AuthorityError: ``actor`` does not command every compound.
+
+        Nothing is reported unless every case can be: the compounds, the
+        time and the actor are checked before the first case is planned.
+        """
+        if not compounds:
+            raise CommandError(
+                "report_cases needs at least one compound (got none)", reason="no cases"
+            )
+        now = self.clock.now()
+        for compound in compounds:
+            self.zone(compound)
+        when = at if at is not None else now
+        if when > now:
+            raise CommandError(
+                f"cases in {compounds[0]} and {len(compounds) - 1} more at {when.isoformat()} "
+                f"are in the future (now is {now.isoformat()})",
+                reason="case in the future",
+            )
+        places = list(dict.fromkeys(compounds))
+        who = self._authorise(actor, places, Level.COMPOUND, "report a case in")
+        command = self._kernel.command_id(command_id)
+        data: dict[str, Any] = {"at": when.isoformat()}
+        parts = []
+        for compound in compounds:
+            # What report_case records, one case after the other.
+            cause = f"case confirmed in {compound}"
+            lead = [Record(now, "case.confirmed", compound, cause, None, None, dict(data))]
+            draft = self._draft()
+            _measures.plan_case(draft, compound, when, now)
+            parts.append(self._commit_measures(command, who, lead, draft, now).events)
+        return CommandResult(command, Events.join(parts))
+
+    @command
     def declare(
         self,
         target: Name,
@@ -1057,9 +1119,9 @@ class SupplyCommands(EngineBase):
         params = book.network.params
         roster = self._roster_now
         seats = (
-            (p.unit, p.role, len(roster.holders.get(p.id, ())))
-            for p in roster.posts.values()
-            if p.role in _HANDS_ROLES
+            (unit, role, held)
+            for role, unit, _, held in roster._seats()  # rows: no post object each
+            if role in _HANDS_ROLES
         )
         hands = hands_at(seats, params.building_lead_kg, params.volunteer_kg)
         if requests is None:

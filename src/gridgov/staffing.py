@@ -853,6 +853,16 @@ class Roster:
         """Empty seats of ``post``."""
         return self._posts[post][4] - len(self._holders.get(post, ()))
 
+    def _seats(self) -> Iterator[tuple[str, str, str, int]]:
+        """(role, unit, community, holders) of every post someone holds, in the
+        order of :attr:`posts`, read from the rows (no :class:`StaffPost` made:
+        the simulation and the supply dispatch read them every day)."""
+        holders = self._holders
+        for post, (_, role, unit, community, _) in self._posts.items():
+            people = holders.get(post)
+            if people:
+                yield role, unit, community, len(people)
+
     def snapshot(self) -> dict[str, Any]:
         """The roster, comparable with ``==`` (for replay checks)."""
         return {

@@ -88,6 +88,10 @@ CATEGORIES = ("medicine", "food", "daily_goods")
 #: What can stop goods reaching a compound, in the order they are named.
 BINDING = ("stock", "transport", "checkpoint", "hands")
 
+#: Check each level of the order against a cheap upper bound before solving for it
+#: (:meth:`_Program._ceiling`); tests turn it off to compare with the full path.
+_CERTIFY = True
+
 #: Where a delivery column of the planner ends: ("compound", id), or
 #: ("street", id) for the compounds of a street that can take all they want.
 Sink = tuple[str, str]
@@ -330,6 +334,7 @@ class SupplyNetwork:
         self._layouts: dict[bool, _Layout] = {}
         self._reaching: dict[str, tuple[str, ...]] = {}
         self._programs: dict[tuple[Any, ...], _Program] = {}
+        self._labels: dict[str, tuple[str, str, str]] | None = None
         if self.positions is not None:
             needed = {unit for _, unit in self.attach.values()} | set(self.street_compounds)
             missing = sorted(needed - set(self.positions))
@@ -436,6 +441,17 @@ class SupplyNetwork:
                 self._programs.pop(next(iter(self._programs)))
             self._programs[key] = program
         return program
+
+    def labels(self) -> dict[str, tuple[str, str, str]]:
+        """Compound -> (its community, ``community:<id>``, ``compound:<id>``): the
+        ends of its last flow, made once per network."""
+        cached = self._labels
+        if cached is None:
+            cached = self._labels = {
+                c: (community, f"community:{community}", f"compound:{c}")
+                for c, community in self.compound_community.items()
+            }
+        return cached
 
     def layout(self, aggregate: bool = True) -> _Layout:
         """The planner's compiled form of :meth:`graph` (built once, then shared)."""
@@ -818,10 +834,16 @@ def _received(
             got.setdefault(name, {}).setdefault(category, [0, 0])[part] += kg
             continue
         compounds = free[name]
-        wants = [take[c][category][part] if category in take[c] else 0 for c in compounds]
+        wants = [take[c].get(category, (0, 0))[part] for c in compounds]
         for compound, share in zip(compounds, _proportional(kg, wants), strict=True):
             if share:
-                got.setdefault(compound, {}).setdefault(category, [0, 0])[part] += share
+                per = got.get(compound)
+                if per is None:
+                    per = got[compound] = {}
+                pair = per.get(category)
+                if pair is None:
+                    pair = per[category] = [0, 0]
+                pair[part] += share
     return got
 
 
@@ -890,14 +912,40 @@ class _Program:
         #: demand, then each category but the last in priority order (the
         #: last one is what the delivered total leaves).
         self.levels: list[Any] = []
+        #: The category each level counts (None: carried-over demand, any category).
+        self.level_category: list[str | None] = []
         present = [k for k in categories if any(k == kk for _, kk, _ in deliveries)]
-        masks = [[carried for _, _, carried in deliveries]]
-        masks += [[k == category for _, k, _ in deliveries] for category in present[:-1]]
-        for mask in masks:
+        masks: list[tuple[str | None, list[bool]]] = [
+            (None, [carried for _, _, carried in deliveries])
+        ]
+        masks += [(c, [k == c for _, k, _ in deliveries]) for c in present[:-1]]
+        for category, mask in masks:
             if any(mask) and not all(mask):  # all: the delivered total itself
                 level = np.zeros(len(cost))
                 level[self.start :] = mask
                 self.levels.append(level)
+                self.level_category.append(category)
+        self._bounds_index(network)
+
+    def _bounds_index(self, network: SupplyNetwork) -> None:
+        """Where each column's kilograms pass (for :meth:`_ceiling`): the depot of
+        each send column, and the street and gate row of each delivery column."""
+        import numpy as np
+
+        depot_at = {d: i for i, d in enumerate(self.depots)}
+        street_at = {s: i for i, s in enumerate(self.streets)}
+        compound_at = {c: i for i, c in enumerate(self.compounds)}
+        self.send_depot = np.array([depot_at[d] for d, _ in self.sends], dtype=np.intp)
+        self.send_category = [k for _, k in self.sends]
+        self.column_street = np.array([street_at[s] for s in self.street_of], dtype=np.intp)
+        # -1: a street's sink of compounds that can take all they want (no gate row).
+        self.column_gate = np.array(
+            [compound_at[n] if kind == "compound" else -1 for (kind, n), _, _ in self.deliveries],
+            dtype=np.intp,
+        )
+        self.gate_street = np.array(
+            [street_at[network.compound_street[c]] for c in self.compounds], dtype=np.intp
+        )
 
     def _row(self, node: tuple[Any, ...]) -> int:
         return self._rows.setdefault(node, len(self._rows))
@@ -1025,13 +1073,24 @@ class _Program:
 
         first = x = run(self.cost - self.weight * self.delivered)
         exact = True
-        for level in (self.delivered, *self.levels):
+        most = 0  # the most kilograms delivered, once known
+        ranked = 0  # kilograms the categories before this one hold at least
+        for level, category in zip(
+            (self.delivered, *self.levels), ("*", *self.level_category), strict=True
+        ):
             counted = level > 0
             bound = round(float(upper[counted].sum()))
             best = round(float(level @ x))
-            if best < bound:
+            if best < bound and (
+                not _CERTIFY
+                or best < self._ceiling(counted, category, upper, limits, most - ranked)
+            ):
                 x = run(-level)
                 best = round(float(level @ x))
+            if category == "*":
+                most = best
+            elif category is not None:
+                ranked += best
             if best >= bound:
                 lower[counted] = upper[counted]  # every column it counts full
             else:
@@ -1043,6 +1102,43 @@ class _Program:
             return None
         whole = np.rint(x).astype(np.int64)
         return {int(j): int(whole[j]) for j in np.flatnonzero(whole)}
+
+    def _ceiling(
+        self, counted: Any, category: str | None, upper: Any, limits: Any, left: int
+    ) -> int:
+        """An upper bound of a level's kilograms under the levels before it, cheap
+        to compute: when the plan at hand reaches it, no solve can do better.
+
+        The least of: what the gates (a compound's gate and hands) and then the
+        street hubs let through of the columns it counts; what the depots can
+        send of its category (all categories for the delivered total or the
+        carried-over demand), each within its dispatch; and for a category,
+        the most delivered less what the categories before it hold at least
+        (``left``; for carried-over demand the most delivered).
+        """
+        import numpy as np
+
+        start = self.start
+        n_streets = len(self.streets)
+        want = np.where(counted[start:], upper[start:], 0.0)
+        gates = self.column_gate >= 0
+        at_gate = np.bincount(self.column_gate[gates], want[gates], minlength=len(self.compounds))
+        rows = limits[self.n_eq :]
+        n_depots = len(self.depots)
+        hubs = rows[n_depots : n_depots + n_streets]
+        caps = rows[n_depots + n_streets :]
+        through = np.bincount(
+            self.gate_street, np.minimum(at_gate, caps), minlength=n_streets
+        ) + np.bincount(self.column_street[~gates], want[~gates], minlength=n_streets)
+        ceiling = float(np.minimum(through, hubs).sum())
+        sends = upper[: self.n_sends]
+        if category is not None and category != "*":
+            sends = np.where([k == category for k in self.send_category], sends, 0.0)
+        sent = np.bincount(self.send_depot, sends, minlength=n_depots)
+        ceiling = min(ceiling, float(np.minimum(sent, rows[:n_depots]).sum()))
+        if category != "*":
+            ceiling = min(ceiling, float(left))
+        return math.floor(ceiling + 1e-6)
 
     def _run(
         self,
@@ -1125,21 +1221,34 @@ def _apply_joint(
             residual.dispatch[depot] -= give
             result.ship(depot, street, category, give, distance)
     by_street: dict[str, list[str]] = {}
+    compound_street = network.compound_street
     for compound in take:
-        by_street.setdefault(network.compound_street[compound], []).append(compound)
+        by_street.setdefault(compound_street[compound], []).append(compound)
+    # What _deliver does, inlined: thousands of (compound, category) a day.
+    labels = network.labels()
+    flows, delivered = result.flows, result.delivered
+    gate, hands, hub = residual.gate, residual.hands, residual.hub
     for street, compounds in by_street.items():
         split = _split(residual, take, categories, compounds, got)
         per_community: dict[tuple[str, str], int] = {}
+        street_kg = 0
         for compound, per in split.items():
+            community, source, target = labels[compound]
             for category, kg in per.items():
                 if kg > 0:
-                    key = (network.compound_community[compound], category)
+                    key = (community, category)
                     per_community[key] = per_community.get(key, 0) + kg
-                    _deliver(network, residual, result, category, compound, kg)
-                    residual.hub[street] -= kg
+                    flows[(source, target, category)] += kg
+                    delivered[compound][category] += kg
+                    gate[compound] -= kg
+                    hands[compound] -= kg
+                    street_kg += kg
+        hub[street] -= street_kg
+        hub_label = f"hub:{street}"
         for (community, category), kg in sorted(per_community.items()):
-            result.add_flow(f"hub:{street}", f"community:{community}", category, kg)
-            result.distance += network.down * kg
+            flows[(hub_label, f"community:{community}", category)] += kg
+        # A link from the hub to the community, and one on to the compound.
+        result.distance += 2 * network.down * street_kg
 
 
 def _split(
@@ -1159,13 +1268,20 @@ def _split(
     Where that cannot place everything (gates and hands shared by the
     categories), the solver's own split stands.
     """
-    solver = {c: {k: sum(v) for k, v in got.get(c, {}).items()} for c in compounds}
-    if all(
-        tuple(got.get(c, {}).get(k, (0, 0))) == pair
-        for c in compounds
-        for k, pair in take[c].items()
-    ):
-        return solver  # everyone got all they wanted: there is nothing to share
+    none: Mapping[str, Sequence[int]] = {}
+    solver: dict[str, dict[str, int]] = {}
+    everyone = True  # got all they wanted: then there is nothing to share
+    for c in compounds:
+        mine = got.get(c, none)
+        solver[c] = {k: v[0] + v[1] for k, v in mine.items()}
+        if everyone:
+            for k, (owed, fresh) in take[c].items():
+                pair = mine.get(k, (0, 0))
+                if pair[0] != owed or pair[1] != fresh:
+                    everyone = False
+                    break
+    if everyone:
+        return solver
     room = {c: residual.cap(c) for c in compounds}
     out: dict[str, dict[str, int]] = {c: {} for c in compounds}
     for category in categories:
@@ -1183,24 +1299,6 @@ def _split(
     return out
 
 
-def _deliver(
-    network: SupplyNetwork,
-    residual: _Residual,
-    result: _Result,
-    category: str,
-    compound: str,
-    kg: int,
-) -> None:
-    if kg <= 0:
-        return
-    community = network.compound_community[compound]
-    result.add_flow(f"community:{community}", f"compound:{compound}", category, kg)
-    result.deliver(compound, category, kg)
-    result.distance += network.down * kg
-    residual.gate[compound] -= kg
-    residual.hands[compound] -= kg
-
-
 def _proportional(total: int, caps: Sequence[int]) -> list[int]:
     """Split ``total`` (at most ``sum(caps)``) in proportion to ``caps``, never above one."""
     whole = sum(caps)
@@ -1208,6 +1306,8 @@ def _proportional(total: int, caps: Sequence[int]) -> list[int]:
         return [0] * len(caps)
     shares = [total * c // whole for c in caps]
     left = total - sum(shares)
+    if not left:  # as a rule: everyone gets all they asked for
+        return shares
     order = sorted(range(len(caps)), key=lambda i: (-(total * caps[i] % whole), i))
     for i in order:
         if left <= 0:

@@ -352,12 +352,20 @@ class ScenarioRun:
         """Step ``index``: report the outbreak's cases, move the clock, run the requests."""
         engine, step = self.engine, self.step_days
         day = index * step
+        # The cases confirmed at one time (a Covasim day's diagnoses) go in one
+        # report_cases command: the events of report_case on each in turn.
+        cases: list[str] = []
         for compound, when in self.outbreak.step(day, step, engine.zones()):
             at = EPOCH + timedelta(days=when)
             if at > self.clock.now():
+                if cases:
+                    engine.report_cases(cases)
+                    cases = []
                 engine.advance(at)
-            engine.report_case(compound)
+            cases.append(compound)
             self.confirmed_today += 1
+        if cases:
+            engine.report_cases(cases)
         self.infections_today += self.outbreak.new_infections
         engine.advance(EPOCH + timedelta(days=day + step))
         self.zones = zones = engine.zones()
