@@ -38,6 +38,7 @@ __all__ = [
     "Count",
     "Fields",
     "Name",
+    "Quick",
     "Range",
     "Seed",
     "Share",
@@ -386,6 +387,98 @@ def _bytes(value: Any) -> str | None:
     return None if isinstance(value, bytes) else _got(value)
 
 
+#: A check's quick path: True only when the full check would accept the value
+#: (False: run the full check, which accepts it or says why not). Made once per
+#: declared type; the common values (a short printable name, a number in range)
+#: are accepted with a few comparisons, without the full check's calls.
+Quick = Callable[[Any], bool]
+
+
+def _never(value: Any) -> bool:
+    return False
+
+
+def _always(value: Any) -> bool:
+    return True
+
+
+def _quick(hint: Any) -> Quick:
+    """The quick path of values declared ``hint`` (see :data:`Quick`)."""
+    if hint is Any or hint is object:
+        return _always
+    if hint is str:
+        hint = Annotated[str, Text()]
+    origin = typing.get_origin(hint)
+    if origin is Annotated:
+        base, *meta = typing.get_args(hint)
+        constraints = [m for m in meta if hasattr(m, "problem")]
+        if len(constraints) == 1 and base is str and isinstance(constraints[0], Text):
+            return _quick_text(constraints[0])
+        if len(constraints) == 1 and base in (int, float) and isinstance(constraints[0], Range):
+            return _quick_range(base, constraints[0])
+        return _never
+    if origin in (Union, types.UnionType):
+        members = typing.get_args(hint)
+        others = [m for m in members if m is not type(None)]
+        if len(members) == 2 and len(others) == 1:
+            inner = _quick(others[0])
+            if inner is _never:
+                return _never
+            return lambda value: value is None or inner(value)
+        return _never
+    if origin in (Mapping, dict):
+        keys, items = (_quick(h) for h in typing.get_args(hint))
+        if keys is _never or items is _never:
+            return _never
+
+        def quick_mapping(value: Any) -> bool:
+            if type(value) is not dict or len(value) > MAX_ITEMS:
+                return False
+            return all(keys(key) and items(item) for key, item in value.items())
+
+        return quick_mapping
+    if hint is bool:
+        return lambda value: type(value) is bool
+    if hint is int:
+        return lambda value: type(value) is int
+    if hint is type(None):
+        return lambda value: value is None
+    return _never
+
+
+def _quick_text(text: Text) -> Quick:
+    # A printable string holds no NUL, no control character and no lone surrogate
+    # (str.isprintable is False for the categories Cc, Cf, Cs, Co, Cn, Zl, Zp, Zs
+    # but the space): what Text.problem refuses beyond the length.
+    low, high = text.low, text.high
+
+    def quick_text(value: Any) -> bool:
+        return type(value) is str and low <= len(value) <= high and value.isprintable()
+
+    return quick_text
+
+
+def _quick_range(base: type, bounds: Range) -> Quick:
+    low, high = bounds.low, bounds.high
+    if base is int:
+        if low is None or high is None:
+            return _never
+
+        def quick_int(value: Any) -> bool:
+            return type(value) is int and low <= value <= high
+
+        return quick_int
+    if low is None or high is None:
+        return _never
+
+    # Both bounds finite: NaN and the infinities fail the comparisons (and take the
+    # full check, which names them).
+    def quick_float(value: Any) -> bool:
+        return (type(value) is float or type(value) is int) and low <= value <= high
+
+    return quick_float
+
+
 #: The checks of plain types: value -> what was wrong with it (None: fine).
 _PLAIN: dict[Any, Callable[[Any], str | None]] = {
     type(None): _none,
@@ -414,6 +507,11 @@ class Signature:
     checks: Mapping[str, Checker]
     #: The checks of ``**keywords`` by name (None: the command takes none).
     fields: Mapping[str, Checker] | None
+    #: Parameter name -> its check's quick path (:data:`Quick`).
+    quick: Mapping[str, Quick] = attrs.field(factory=dict)
+    #: Calls with at least this many positional arguments give every required
+    #: parameter by position (None: some required parameter is keyword-only).
+    leading: int | None = None
 
     @classmethod
     def of(cls, fn: Callable[..., Any]) -> Signature:
@@ -443,7 +541,17 @@ class Signature:
         for p in parameters:
             if p.kind is kind.VAR_KEYWORD:
                 fields = {k: _compile(h) for k, h in _fields_of(hints.get(p.name, Any)).items()}
-        return cls(fn.__name__, positional, keywords, required, checks, fields)
+        quick = {
+            p.name: _quick(hints.get(p.name, Any))
+            for p in parameters
+            if p.kind not in (kind.VAR_KEYWORD, kind.VAR_POSITIONAL)
+        }
+        leading = (
+            max((positional.index(name) + 1 for name in required), default=0)
+            if required <= set(positional)
+            else None
+        )
+        return cls(fn.__name__, positional, keywords, required, checks, fields, quick, leading)
 
 
 def check_call(spec: Signature, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
@@ -454,27 +562,31 @@ def check_call(spec: Signature, args: tuple[Any, ...], kwargs: Mapping[str, Any]
             wrong type or value (the first found: positional ones, then
             keywords in the order given).
     """
+    positional, quick, checks = spec.positional, spec.quick, spec.checks
     try:
-        if len(args) > len(spec.positional):
+        if len(args) > len(positional):
             raise _Refusal(
                 "(the call)",
-                f"at most {len(spec.positional)} positional argument(s)",
+                f"at most {len(positional)} positional argument(s)",
                 str(len(args)),
             )
-        for name, value in zip(spec.positional, args, strict=False):
-            if name in kwargs:
+        for name, value in zip(positional, args, strict=False):
+            if kwargs and name in kwargs:
                 raise _Refusal(name, "given once", "given by position and by keyword")
-            spec.checks[name](value, name)
+            if not quick[name](value):
+                checks[name](value, name)
         for name, value in kwargs.items():
             if name in spec.keywords:
-                spec.checks[name](value, name)
+                if not quick[name](value):
+                    checks[name](value, name)
             elif spec.fields is None:
                 raise _Refusal(name, "an argument of the command", "an unknown keyword")
             elif name in spec.fields:
                 spec.fields[name](value, name)
-        given = set(spec.positional[: len(args)]) | kwargs.keys()
-        for name in sorted(spec.required - given):
-            raise _Refusal(name, "given", "nothing")
+        if spec.leading is None or len(args) < spec.leading:
+            given = set(positional[: len(args)]) | kwargs.keys()
+            for name in sorted(spec.required - given):
+                raise _Refusal(name, "given", "nothing")
     except _Refusal as refusal:
         raise ArgumentError(spec.command, refusal.where, refusal.expected, refusal.got) from None
 
