@@ -31,6 +31,7 @@ from __future__ import annotations
 import array
 import itertools
 import math
+import operator
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -43,7 +44,7 @@ import attrs
 from gridgov.chain import CommandChain
 from gridgov.city import City
 from gridgov.errors import AuthorityError, CommandError, JournalError, NotFoundError
-from gridgov.model import Level, PersonKind
+from gridgov.model import Level, People, PersonKind
 from gridgov.records import EventLike, Record, RecordColumns
 from gridgov.rules import StaffingRule
 from gridgov.vocabulary import CLAIMABLE_ROLES, ROLES
@@ -335,7 +336,11 @@ class _Groups(Generic[_K]):
         self._made: dict[int, tuple[str, ...]] = {}
         # (group, rank) as one int, sorted, then split back.
         count = max(len(rank_to_person), 1)
-        keys, ranks = np.divmod(np.sort(keys * count + ranks), count)
+        combined = keys * count  # a new array: sorted in place, no further copies
+        combined += ranks
+        combined.sort()
+        keys, ranks = np.divmod(combined, count)
+        del combined
         self._members = rank_to_person[ranks]
         if len(keys):
             starts = [0, *(np.flatnonzero(np.diff(keys)) + 1).tolist(), len(keys)]
@@ -430,6 +435,24 @@ def _unit_tables(
     return units, unit_code, office, community, district
 
 
+def _person_at(people: People, seed: int) -> np.ndarray:
+    """person_at[rank]: the city's index of the person of that rank (the seeded
+    shuffle of the ids in sorted order)."""
+    import numpy as np  # lazily: importing gridgov does not load numpy
+
+    pid = people.ids
+    count = len(pid)
+    person_at = np.frombuffer(_shuffled(count, seed), dtype=np.int64)
+    # The city's own order is usually sorted by id (a preset's, a bundle saved by
+    # gridgov): checked in one pass over the ids, without copying them into
+    # lists (a sorted copy and a list to compare it with touched every id
+    # string again, and the collector walked both lists).
+    if all(map(operator.lt, pid, itertools.islice(pid, 1, None))):
+        return person_at
+    at = np.fromiter(map(people._index.__getitem__, sorted(pid)), dtype=np.int64, count=count)
+    return at[person_at]
+
+
 class Pools:
     """The candidate lists of one city, ranked once per seed.
 
@@ -445,14 +468,8 @@ class Pools:
         self._seed = seed
         people = city.people  # read column by column: no Person is made
         pid = people.ids
-        ids = sorted(pid)
-        count = len(ids)
-        # person_at[rank]: the city's index of the person of that rank (the
-        # seeded shuffle of the ids in sorted order); rank_of: its inverse.
-        person_at = np.frombuffer(_shuffled(count, seed), dtype=np.int64)
-        if ids != list(pid):  # the city's own order is not sorted by id
-            at = np.fromiter(map(people._index.__getitem__, ids), dtype=np.int64, count=count)
-            person_at = at[person_at]
+        count = len(pid)
+        person_at = _person_at(people, seed)
         rank_of = np.empty(count, dtype=np.int64)
         rank_of[person_at] = np.arange(count, dtype=np.int64)
         self._ranks = array.array("q", rank_of.tobytes())

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.resources
+import itertools
 import os
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -63,7 +64,6 @@ from gridgov.model import (
     Organisations,
     People,
     PersonKind,
-    Post,
     Unit,
 )
 
@@ -339,7 +339,12 @@ class CityBuilder:
         # Buildings and People, in order): no object per building or person.
         self._buildings: tuple[list[Any], ...] = ([], [], [], [])
         self._organisations: tuple[list[Any], ...] = ([], [], [], [], [], [])
-        self._people: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
+        # People by runs of equal fields (kind, home, post role, post unit, employer,
+        # grid-worker kind: each column its values and how many people in a row have
+        # each), their ids numbered: no list of one entry per person, made into tuples
+        # once (a person-per-entry list copied into a tuple, then freed, wrote and
+        # read every column twice over, several megabytes each in a big city).
+        self._people: tuple[tuple[list[Any], list[int]], ...] = tuple(([], []) for _ in range(6))
         self.co_building: list[tuple[str, str]] = []
         self._grids: list[tuple[str, str, str]] = []  # (grid id, kind, community)
         # How many organisations each community has (their ids are numbered).
@@ -548,23 +553,41 @@ class CityBuilder:
 
     # ----------------------------------------------------------------- people
 
-    def _person(
+    def _run(
         self,
+        count: int,
         kind: PersonKind,
         home: str,
-        post: Post,
-        employer: str | None = None,
-        worker: GridWorkerKind | None = None,
+        role: str,
+        unit: str | list[str],
+        employer: str | list[str] | None,
+        worker: GridWorkerKind | None,
     ) -> None:
-        ids, kinds, homes, roles, units, employers, workers = self._people
-        ids.append(f"P{self._next_person:07d}")
-        kinds.append(kind)
-        homes.append(home)
-        roles.append(post.role)
-        units.append(post.unit)
-        employers.append(employer)
-        workers.append(worker)
-        self._next_person += 1
+        """``count`` people in a row with these fields (``unit`` and ``employer`` may
+        instead give one value per person, as lists)."""
+        if count <= 0:
+            return
+        for (values, counts), value in zip(
+            self._people, (kind, home, role, unit, employer, worker), strict=True
+        ):
+            if isinstance(value, list):
+                values += value
+                counts += itertools.repeat(1, count)
+            elif values and values[-1] is value:
+                counts[-1] += count
+            else:
+                values.append(value)
+                counts.append(count)
+        self._next_person += count
+
+    def _people_columns(self) -> tuple[tuple[Any, ...], ...]:
+        """The people's columns as tuples (the ids first: ``P`` and a 7-digit number)."""
+        ids = tuple(map("P{:07d}".format, range(1, self._next_person)))
+        columns = (
+            tuple(itertools.chain.from_iterable(map(itertools.repeat, values, counts)))
+            for values, counts in self._people
+        )
+        return (ids, *columns)
 
     def staff(
         self,
@@ -605,30 +628,19 @@ class CityBuilder:
         heavy = self.recipe.part_time_weight_urban
         weights = [{"urban": heavy, "exclusive": heavy}.get(kind, 1.0) for _, kind, _ in grids]
         extra = allocate(part_time, weights)
+        worker = PersonKind.GRID_WORKER
+        rural = GridKind.RURAL.value
+        full_time, pro = GridWorkerKind.FULL_TIME, GridWorkerKind.PROFESSIONAL
+        part_time_kind = GridWorkerKind.PART_TIME
         for (gid, kind, community), n_part in zip(grids, extra, strict=True):
             orgs = range(1, self._orgs_of_community[community] + 1)
-            self._person(
-                PersonKind.GRID_WORKER,
-                community,
-                Post("grid_worker", gid),
-                worker=GridWorkerKind.FULL_TIME,
+            self._run(1, worker, community, "grid_worker", gid, None, full_time)
+            if kind != rural:
+                self._run(1, worker, community, "grid_worker", gid, None, pro)
+            employers = (
+                [_org_id(community, rng.choice(orgs)) for _ in range(n_part)] if orgs else None
             )
-            if kind != GridKind.RURAL.value:
-                self._person(
-                    PersonKind.GRID_WORKER,
-                    community,
-                    Post("grid_worker", gid),
-                    worker=GridWorkerKind.PROFESSIONAL,
-                )
-            for _ in range(n_part):
-                employer = _org_id(community, rng.choice(orgs)) if orgs else None
-                self._person(
-                    PersonKind.GRID_WORKER,
-                    community,
-                    Post("grid_worker", gid),
-                    employer=employer,
-                    worker=GridWorkerKind.PART_TIME,
-                )
+            self._run(n_part, worker, community, "grid_worker", gid, employers, part_time_kind)
 
     def _staff_cadres(
         self, cadres_per_office: dict[str, int], parents: dict[str, str | None]
@@ -647,11 +659,13 @@ class CityBuilder:
             key = kind if level is Level.COMMUNITY else level.value
             for _ in range(cadres_per_office.get(key, 0)):
                 home = rng.choice(communities_below.get(uid) or [uid])
-                self._person(PersonKind.CADRE, home, Post("cadre", uid))
+                self._run(1, PersonKind.CADRE, home, "cadre", uid, None, None)
         oids, _, communities, _, staffs, _ = self._organisations
+        per_cadre = self.recipe.staff_per_cadre
         for oid, community, staff in zip(oids, communities, staffs, strict=True):
-            for _ in range(max(1, staff // self.recipe.staff_per_cadre)):
-                self._person(PersonKind.CADRE, community, Post("cadre", oid), employer=oid)
+            self._run(
+                max(1, staff // per_cadre), PersonKind.CADRE, community, "cadre", oid, oid, None
+            )
 
     def _staff_members(
         self,
@@ -669,23 +683,22 @@ class CityBuilder:
             district_orgs.setdefault(district, []).append(oid)
         bases = self._volunteer_bases(volunteer_bases, parents)
         ids, levels, _, _, _, kinds = self._units
+        member = PersonKind.IN_SERVICE_MEMBER
         for uid, level, kind in zip(ids, levels, kinds, strict=True):
             if level is not Level.COMMUNITY:
                 continue
             households = self._households.get(uid, 0)
             district = _ancestors_of(uid, parents)[-2]
             employers = district_orgs.get(district, [])
-            for _ in range(round(households * member_rate.get(kind, 0.0))):
-                employer = rng.choice(employers) if employers else None
-                self._person(
-                    PersonKind.IN_SERVICE_MEMBER,
-                    uid,
-                    Post("in_service_member", employer or uid),
-                    employer=employer,
-                )
+            members = round(households * member_rate.get(kind, 0.0))
+            if employers:
+                chosen = [rng.choice(employers) for _ in range(members)]
+                self._run(members, member, uid, "in_service_member", chosen, chosen, None)
+            else:
+                self._run(members, member, uid, "in_service_member", uid, None, None)
             base = bases.get(district) or bases.get("")
-            for _ in range(round(households * volunteer_rate)):
-                self._person(PersonKind.VOLUNTEER, uid, Post("volunteer", base or uid))
+            volunteers = round(households * volunteer_rate)
+            self._run(volunteers, PersonKind.VOLUNTEER, uid, "volunteer", base or uid, None, None)
 
     def _volunteer_bases(self, count: int, parents: dict[str, str | None]) -> dict[str, str]:
         """Spread the volunteer service bases over the districts; one base per district
@@ -720,7 +733,7 @@ class CityBuilder:
     @property
     def people(self) -> People:
         """The people added so far."""
-        return People(*self._people)
+        return People(*self._people_columns(), _exact=True)
 
     @property
     def organisations(self) -> Organisations:
