@@ -4,6 +4,7 @@ open, verify and replay exactly, and take new commands after their old rows."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shutil
@@ -126,6 +127,67 @@ class TestFormat2:
             SqliteJournal(path, verify="full")
 
 
+def stored_rows(path: Path) -> list[tuple[Any, ...]]:
+    """Every event row as stored: seq, command, record, last-row flag, hash, and the
+    SQLite types of the flag and the hash."""
+    with sqlite3.connect(path) as db:
+        return db.execute(
+            "SELECT seq, command, record, last, hash, typeof(last), typeof(hash) "
+            "FROM events ORDER BY seq"
+        ).fetchall()
+
+
+class TestWrittenByF0532b0:
+    """Journals written by gridgov at f0532b0 (format 3, before the row's flag and
+    hash were bound as an int and a bytearray; see make_format3.py): they open,
+    verify and replay, and today's gridgov writes the very same rows for their
+    events (same records, flags, hashes and SQLite types)."""
+
+    @pytest.mark.parametrize("name", ["format3.sqlite", "format3-data.sqlite"])
+    def test_the_same_events_make_the_same_rows(self, tmp_path: Path, name: str) -> None:
+        old = stored_rows(FIXTURE / name)
+        assert old
+        assert all(r[5:] == ("integer", "blob") for r in old)
+        journal = SqliteJournal(FIXTURE / name, verify="full")
+        events = journal.since(0)
+        commands = [list(group) for _, group in itertools.groupby(events, lambda e: e.command)]
+        journal.close()
+        path = tmp_path / "again.sqlite"
+        again = SqliteJournal(path)
+        for command in commands:
+            again.append(command)
+        again.close()
+        assert stored_rows(path) == old
+
+    @pytest.mark.parametrize("verify", ["snapshot", "full"])
+    def test_it_opens_and_replays_to_the_state_it_was_written_with(
+        self, tmp_path: Path, verify: str
+    ) -> None:
+        path = tmp_path / "format3.sqlite"
+        shutil.copyfile(FIXTURE / "format3.sqlite", path)
+        written = json.loads((FIXTURE / "format3.json").read_text())["state"]
+        engine = Engine.open(path, city=CITY, clock=ManualClock(), verify=verify)
+        assert engine.load_report.snapshot == 280
+        assert engine.load_report.replayed == 1
+        assert plain(engine.snapshot()) == written
+        engine._kernel.journal.close()
+        with sqlite3.connect(path) as db:
+            db.execute("DELETE FROM snapshots")
+        engine = Engine.open(path, city=CITY, clock=ManualClock(), verify=verify)
+        assert engine.load_report.replayed == 281
+        assert plain(engine.snapshot()) == written
+        engine._kernel.journal.close()
+        assert main(["check", str(path)]) == 0
+
+    def test_its_data_reads_back_exactly(self) -> None:
+        journal = SqliteJournal(FIXTURE / "format3-data.sqlite", verify="full")
+        events = list(journal.replay(0))
+        journal.close()
+        assert [e.data for e in events] == [{"big": 2**70, "1": "one"}, {"x": [1.5]}, {}]
+        assert (events[1].cause, events[1].new, events[2].actor) == ("佳木斯", "新", "系统")
+        assert events[2].time.utcoffset() == timedelta(hours=8)
+
+
 def event(seq: int, data: dict[Any, Any], command: str = "c000001") -> Event:
     when = datetime(2022, 9, 17, 8, tzinfo=UTC) + timedelta(minutes=seq)
     return Event(seq, when, "case.confirmed", "u", command, "a", "why", None, "x", data)
@@ -182,6 +244,12 @@ class TestFormat3:
             '[1,{},"t","u","c000001","a","","o","n",{}]',
             '[1,"2022-09-17T08:00:00+00:00","t","u","c000001","a","",1,"n",{}]',
             "[1,2,3,4,5,6,7,8,9,10]",
+            # A seq equal to the row's but not an int.
+            '[true,"2022-09-17T08:00:00+00:00","t","u","c000001","a","","o","n",{}]',
+            '[1.0,"2022-09-17T08:00:00+00:00","t","u","c000001","a","","o","n",{}]',
+            '[1,"2022-09-17T08:00:00+00:00","t","u","c000001","a",0,"o","n",{}]',
+            '[1,"2022-09-17T08:00:00+00:00","t","u","c000001","a","",false,"n",{}]',
+            '[1,"2022-09-17T08:00:00+00:00","t","u","c000001","a","","o","n",null]',
             "null",
         ],
     )
@@ -202,6 +270,7 @@ class TestFormat3:
             seq = 2
             # The same record one row on (the one of another seq stays of another).
             record = record.replace("[2,", "[3,", 1).replace("[1,", "[2,", 1)
+            record = record.replace("[1.0,", "[2.0,", 1)
         previous = journal.hash_at(seq - 1)
         assert previous is not None
         journal.append([attrs.evolve(event(seq, {}), time=when)])  # type: ignore[misc]

@@ -360,7 +360,7 @@ class TestAppendRows:
         for event, (seq, command, record, last, digest) in zip(events, rows, strict=True):
             assert (seq, command, record) == (event.seq, event.command, encode_row(event))
             assert last == (event is events[-1])
-            previous = row_hash(previous, seq, command, record, last)
+            previous = row_hash(previous, seq, command, record, bool(last))
             assert digest == previous
         # Each row reads back as the event its JSON form gives (NaN as null).
         decoded = _decode_rows([r[:3] for r in rows], "j.sqlite")

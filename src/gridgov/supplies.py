@@ -1081,9 +1081,11 @@ class _Program:
             counted = level > 0
             bound = round(float(upper[counted].sum()))
             best = round(float(level @ x))
+            # Solved for unless the plan at hand is exactly at the cheap bound (a
+            # plan above it would mean a wrong bound: solving is then the safe way).
             if best < bound and (
                 not _CERTIFY
-                or best < self._ceiling(counted, category, upper, limits, most - ranked)
+                or best != self._ceiling(counted, category, upper, limits, most - ranked)
             ):
                 x = run(-level)
                 best = round(float(level @ x))
