@@ -23,7 +23,9 @@
     ``synchronous=NORMAL``, one transaction per command, encoding included:
     the events of sealing and lifting Jiamusi's urban area twice and of 1,000
     confirmed cases (200 and once with ``--quick``), recorded first in
-    memory. Baseline: plain ``sqlite3`` inserting the same rows, already
+    memory and appended as each command's ``Events``, as the engine hands
+    them to its journal (each row's data made from the columns while it is
+    encoded). Baseline: plain ``sqlite3`` inserting the same rows, already
     encoded, into the same table, one transaction per command, with the
     journal's SQLite settings (WAL, ``synchronous=NORMAL``, a checkpoint
     every 64 MB of log); both timings end with closing the database, so the
@@ -62,7 +64,7 @@ from pathlib import Path
 from benchmarks import benchmark, figure
 from gridgov import City, Engine, ManualClock, Rules
 from gridgov.journal import _CHECKPOINT_PAGES as CHECKPOINT_PAGES
-from gridgov.journal import Event, SqliteJournal
+from gridgov.journal import Events, SqliteJournal
 from gridgov.presets import URBAN_AREA, jiamusi, small
 
 REOPEN_TARGET_S = 5.0
@@ -258,20 +260,23 @@ APPEND_TARGET = 200_000.0  # events per second, synchronous=NORMAL
 REPLAY_TARGET_S = 3.0  # a full replay of 1,000,000 events
 
 
-def _commands(city: City, quick: bool) -> list[list[Event]]:
-    """The events of sealing and lifting the urban area and of cases, command by command."""
+def _commands(city: City, quick: bool) -> list[Events]:
+    """The events of sealing and lifting the urban area and of cases, command by command,
+    kept as the engine hands them to its journal (each command's :class:`Events`, whose
+    rows are made from its columns while they are encoded), not as lists of
+    :class:`Event` made beforehand outside the timing."""
     clock = ManualClock()
     engine = Engine(city, Rules(areas={"urban": URBAN_AREA}), clock=clock)
-    out: list[list[Event]] = []
+    out: list[Events] = []
     compounds = random.Random(1).sample(sorted(city.compounds), k=200 if quick else 1000)
     for _ in range(1 if quick else 2):
         clock.advance(timedelta(days=1))
-        out.append(list(engine.declare("urban").events))
+        out.append(engine.declare("urban").events)
         clock.advance(timedelta(days=1))
-        out.append(list(engine.lift(city.chain.city, skip_recovery=True).events))
+        out.append(engine.lift(city.chain.city, skip_recovery=True).events)
     for compound in compounds:
         clock.advance(timedelta(hours=1))
-        out.append(list(engine.report_case(compound).events))
+        out.append(engine.report_case(compound).events)
     return [c for c in out if c]
 
 
