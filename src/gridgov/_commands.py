@@ -344,13 +344,16 @@ class MeasureCommands(EngineBase):
                 reason="case in the future",
             )
         who = self._authorise(actor, [compound], Level.COMPOUND, "report a case in")
-        command = self._kernel.command_id(command_id)
+        return self._case(self._kernel.command_id(command_id), who, compound, when, now)
+
+    def _case(
+        self, command: str, who: str, compound: str, when: datetime, now: datetime
+    ) -> CommandResult:
+        """One confirmed case, checked and authorised: its record, the measures
+        planned for it against the state at hand, committed."""
         data: dict[str, Any] = {"at": when.isoformat()}
-        lead = [
-            Record(
-                now, "case.confirmed", compound, f"case confirmed in {compound}", None, None, data
-            )
-        ]
+        cause = f"case confirmed in {compound}"
+        lead = [Record(now, "case.confirmed", compound, cause, None, None, data)]
         draft = self._draft()
         _measures.plan_case(draft, compound, when, now)
         return self._commit_measures(command, who, lead, draft, now)
@@ -406,15 +409,8 @@ class MeasureCommands(EngineBase):
         places = list(dict.fromkeys(compounds))
         who = self._authorise(actor, places, Level.COMPOUND, "report a case in")
         command = self._kernel.command_id(command_id)
-        data: dict[str, Any] = {"at": when.isoformat()}
-        parts = []
-        for compound in compounds:
-            # What report_case records, one case after the other.
-            cause = f"case confirmed in {compound}"
-            lead = [Record(now, "case.confirmed", compound, cause, None, None, dict(data))]
-            draft = self._draft()
-            _measures.plan_case(draft, compound, when, now)
-            parts.append(self._commit_measures(command, who, lead, draft, now).events)
+        # What report_case records, one case after the other.
+        parts = [self._case(command, who, compound, when, now).events for compound in compounds]
         return CommandResult(command, Events.join(parts))
 
     @command

@@ -47,6 +47,8 @@ _RUNS_FROM = 32
 #: The data keys of the runs the roster applies at once.
 _ASSIGNED = ("person", "post", "role", "level")
 _OPENED = ("post", "role", "community", "capacity")
+#: The kinds whose runs the roster applies at once.
+_AT_ONCE = frozenset({"post.assigned", "post.opened"})
 _RELEASED = ("person", "post")
 
 
@@ -232,24 +234,10 @@ class EngineState:
         try:
             for kind, run in itertools.groupby(kinds):
                 stop = start + len(list(run))
-                # A whole run at once where the roster can (all or nothing).
-                done = False
+                if kind in _AT_ONCE and self._run_at_once(events, kind, start, stop):
+                    start = index = stop
+                    continue
                 if kind == "post.assigned":
-                    got = fields(start, stop, _ASSIGNED)
-                    if got is not None:
-                        persons, posts, roles, levels = got
-                        done = roster._assign_all(persons, posts, roles, levels, times[start:stop])
-                elif kind == "post.opened":
-                    got = fields(start, stop, _OPENED)
-                    if got is not None:
-                        ids, roles, communities, sizes = got
-                        done = roster._open_all(units[start:stop], ids, roles, communities, sizes)
-                    for post in ids if done else ():
-                        if "/task/" in post:
-                            self._task_post(post)
-                if done:
-                    pass
-                elif kind == "post.assigned":
                     for index in range(start, stop):
                         data = data_of(index)
                         person, post = data["person"], data["post"]
@@ -281,6 +269,26 @@ class EngineState:
             # The counters of the events applied (and of the one that raised).
             self._counted(names, times, len(kinds) if applied else index + 1)
         return len(kinds)
+
+    def _run_at_once(self, events: Events, kind: str, start: int, stop: int) -> bool:
+        """Apply the run ``start:stop`` of ``post.assigned`` or ``post.opened`` events
+        to the roster at once; all or nothing: False, and nothing changed, when an
+        event of the run does not fit (the caller then applies it one event at a
+        time, which raises at that event)."""
+        columns = events._columns
+        if kind == "post.assigned":
+            got = events._fields(start, stop, _ASSIGNED)
+            if got is None:
+                return False
+            persons, posts, roles, levels = got
+            return self.roster._assign_all(persons, posts, roles, levels, columns[0][start:stop])
+        got = events._fields(start, stop, _OPENED)
+        if got is None or not self.roster._open_all(columns[2][start:stop], *got):
+            return False
+        for post in got[0]:
+            if "/task/" in post:
+                self._task_post(post)
+        return True
 
     def _counted(self, names: list[str], times: list[datetime], end: int) -> None:
         """Move the counters past the first ``end`` events of these columns."""

@@ -216,7 +216,7 @@ class SupplyBook:
             for category, kg in data["kg"].items():
                 owed = per.get(category)
                 if owed:
-                    _take(owed, int(kg))
+                    _consume(owed, int(kg))
                 if not owed:
                     per.pop(category, None)
             if not per:
@@ -242,19 +242,6 @@ class SupplyBook:
     def restock_due(self, when: datetime) -> bool:
         """Whether the depots are still to be restocked on ``when``'s date."""
         return self._restocked_on != when.date().isoformat()
-
-
-def _take(lots: list[list[Any]], kg: int) -> None:
-    """Take ``kg`` off the oldest lots (what :func:`_consume` does, for the reducer,
-    which needs no account of the lots touched)."""
-    while kg > 0 and lots:
-        have = int(lots[0][1])
-        if kg >= have:
-            del lots[0]
-            kg -= have
-        else:
-            lots[0][1] = have - kg
-            kg = 0
 
 
 def _consume(lots: list[list[Any]], kg: int) -> list[tuple[str, int]]:
