@@ -43,7 +43,13 @@ import attrs
 
 from gridgov.chain import CommandChain
 from gridgov.city import City
-from gridgov.errors import AuthorityError, CommandError, JournalError, NotFoundError
+from gridgov.errors import (
+    AuthorityError,
+    CommandError,
+    JournalError,
+    NotFoundError,
+    UnknownUnitError,
+)
 from gridgov.model import Level, People, PersonKind
 from gridgov.records import EventLike, Record, RecordColumns
 from gridgov.rules import StaffingRule
@@ -245,18 +251,24 @@ def _required_rows(city: City, compound: str, zone: str, rule: StaffingRule) -> 
     roles = rule.posts.get(zone, ())
     if not roles:
         return []
-    record = city.compound(compound)
+    compounds = city.compounds
+    try:
+        at = compounds._index[compound]
+    except KeyError:
+        raise UnknownUnitError(compound, "compound") from None
+    # Read from the city's columns (no Compound made).
+    community, entrances = compounds.communities[at], compounds.entrances[at]
     households = max(1, city.households(compound))
     sizes = {
         "point_lead": 1,
         "building_lead": math.ceil(households / rule.households_per_building_lead),
         "registration": math.ceil(households / rule.households_per_registration),
         "disinfection": rule.disinfection_per_compound,
-        "checkpoint": record.entrances * rule.checkpoint_shifts,
+        "checkpoint": entrances * rule.checkpoint_shifts,
         "volunteer": math.ceil(households / rule.households_per_volunteer),
     }
     return [
-        (f"{compound}/{role}", role, compound, record.community, sizes[role])
+        (f"{compound}/{role}", role, compound, community, sizes[role])
         for role in roles
         if role != "front_line" and sizes[role] > 0
     ]
@@ -317,7 +329,7 @@ class _Groups(Generic[_K]):
     collector's lists at its first collection.
     """
 
-    __slots__ = ("_code", "_ids", "_index", "_made", "_members", "_name", "_starts")
+    __slots__ = ("_code", "_ids", "_index", "_made", "_members", "_name", "_rows", "_starts")
 
     def __init__(
         self,
@@ -342,6 +354,9 @@ class _Groups(Generic[_K]):
         keys, ranks = np.divmod(combined, count)
         del combined
         self._members = rank_to_person[ranks]
+        # The same, read by plain Python (a slice of it is a few people's indices
+        # without a numpy call: what a community's pool reads).
+        self._rows = array.array("q", self._members.tobytes())
         if len(keys):
             starts = [0, *(np.flatnonzero(np.diff(keys)) + 1).tolist(), len(keys)]
             first = keys[np.asarray(starts[:-1], dtype=np.int64)].tolist()
@@ -369,6 +384,15 @@ class _Groups(Generic[_K]):
             members = self._members[starts[place] : starts[place + 1]].tolist()
             got = self._made[place] = tuple(map(self._ids.__getitem__, members))
         return got
+
+    def rows(self, key: _K) -> array.array[int] | None:
+        """:meth:`positions` as a plain array of ints (None if it has none)."""
+        code = self._code(key)
+        place = None if code is None else self._index.get(code)
+        if place is None:
+            return None
+        starts = self._starts
+        return self._rows[starts[place] : starts[place + 1]]
 
     def positions(self, key: _K) -> np.ndarray | None:
         """The city's indices of the people of group ``key`` in rank order (a view;
@@ -542,8 +566,10 @@ class Pools:
         # Each person's employer as a code, to give each pool its employers beside
         # its ids (read in order while filling, not looked up person by person).
         self._employer_codes, self._employer_names = employers.astype("int32"), employer_names
+        self._employer_of = array.array("i", self._employer_codes.tobytes())
         # Each unit's grid workers (city order): where front-line duty comes from.
         self._worker_spans, self._worker_at = workers
+        self._worker_rows = array.array("q", self._worker_at.tobytes())
         # What is kept once asked for: no key or value the collector keeps
         # tracking (strings, ints, tuples of them; a kind by its value).
         self._cache: dict[tuple[str, str, str], tuple[tuple[str, ...], tuple[str | None, ...]]]
@@ -643,8 +669,7 @@ class Pools:
         if got is None:
             span = self._worker_spans.get(grid)
             if span is not None:
-                at = self._worker_at[span[0] : span[1]].tolist()
-                got = tuple(map(self._ids.__getitem__, at))
+                got = tuple(map(self._ids.__getitem__, self._worker_rows[span[0] : span[1]]))
             elif grid in self._city.chain:
                 got = ()
             else:  # not a unit (an organisation): read from the city
@@ -658,25 +683,25 @@ class Pools:
     def _build(
         self, level: str, community: str, kind: PersonKind
     ) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
-        import numpy as np  # lazily: importing gridgov does not load numpy
-
         chain = self.city.chain
         parts: list[np.ndarray | None]
         if level == "community":
-            parts = [self._local.positions((community, kind))]
-        elif level == "big_party_committee":
+            # A few people: read in plain Python (numpy's fixed costs would dominate).
+            return self._named(self._local.rows((community, kind)) or ())
+        if level == "big_party_committee":
             # Each member organisation's people, each person once, by rank (a few
             # people: sorted in Python, where numpy's fixed costs would dominate).
-            employed = self._employed.positions
-            rows: set[int] = set()
-            for org in self.city.big_party_committee(community).members:
-                found = employed((org, kind))
-                if found is not None:
-                    rows.update(found.tolist())
-            if not rows:
-                return (), ()
-            parts = [np.asarray(sorted(rows, key=self._ranks.__getitem__), dtype=np.int64)]
-        elif level == "street":
+            employed = self._employed.rows
+            found: set[int] = set()
+            members = self.city._committees.get(community)
+            if members is None:
+                members = self.city.big_party_committee(community).members
+            for org in members:
+                got = employed((org, kind))
+                if got is not None:
+                    found.update(got)
+            return self._named(sorted(found, key=self._ranks.__getitem__))
+        if level == "street":
             street = chain.street_of(community)
             order = chain.children(street, Level.COMMUNITY)
             position = {c: i for i, c in enumerate(order)}
@@ -685,10 +710,17 @@ class Pools:
             near = sorted(
                 (c for c in order if c != community), key=lambda c: (abs(position[c] - here), c)
             )
-            local = self._local.positions
-            parts = [local((other, kind)) for other in near]
-            parts.append(self._offices.positions((street, kind)))
-        elif level == "district":
+            local = self._local.rows
+            rows = array.array("q")
+            for other in near:
+                got = local((other, kind))
+                if got is not None:
+                    rows += got
+            got = self._offices.rows((street, kind))
+            if got is not None:
+                rows += got
+            return self._named(rows)
+        if level == "district":
             district = chain.district_of(community)
             offices = self._offices.positions
             parts = [self._district.positions((district, kind))]
@@ -704,6 +736,16 @@ class Pools:
                 "big_party_committee, street, district or city)",
             )
         return self._joined([p for p in parts if p is not None])
+
+    def _named(self, rows: Iterable[int]) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
+        """The ids of the people at ``rows`` (city indices), in order, and their
+        employers, read in plain Python (a pool of a few people)."""
+        ids = tuple(map(self._ids.__getitem__, rows))
+        if not ids:
+            return (), ()
+        names = self._employer_names
+        codes = map(self._employer_of.__getitem__, rows)
+        return ids, tuple(map(names.__getitem__, codes))
 
     def _joined(self, parts: list[np.ndarray]) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
         """The ids of the people of ``parts`` (index arrays), in order, and their
@@ -1208,7 +1250,7 @@ class _Draft:
         self.roster = roster
         self.busy: set[str] = set()
         self.freed: set[str] = set()
-        self.drawn: Counter[str] = Counter()
+        self.drawn: dict[str, int] = {}
         self.opened: dict[str, PostRow] = {}
         self.closed: dict[str, None] = {}
         #: (person, post, reason)
@@ -1219,7 +1261,7 @@ class _Draft:
         self.posts: list[str] = []
         self.roles: list[str] = []
         self.levels: list[str] = []
-        self.fill_counts: Counter[str] = Counter()
+        self.fill_counts: dict[str, int] = {}
         self.shortfalls: dict[str, Shortfall] = {}
         self.reinforcements: dict[tuple[str, str, str, str, str], list[int]] = {}
         self.cursors: dict[tuple[str, str, str], int] = {}
@@ -1676,17 +1718,10 @@ def _rows(
         _, role, unit, _, _ = posts[post_id]
         data = {"person": person, "post": post_id, "role": role}
         yield (when, "post.released", unit, reason, None, None, data)
-    new_units: dict[str, str] = {}
-    for post_id, role, unit, community, capacity in opened:
-        new_units[post_id] = unit
-        data = {
-            "post": post_id,
-            "role": role,
-            "community": community,
-            "capacity": capacity,
-            "task": role in CLAIMABLE,
-        }
-        yield (when, "post.opened", unit, f"{role} needed at {unit}", None, None, data)
+    rows = list(opened)
+    new_units: dict[str, str] = {row[0]: row[2] for row in rows}
+    if rows:
+        yield _opened_columns(rows, when)
     for from_level, from_unit, to_level, to_unit, role, requested, granted in reinforcements:
         asked: dict[str, Any] = {"to": to_unit, "level": to_level, "role": role}
         asked["requested"] = requested
@@ -1710,6 +1745,29 @@ def _rows(
         data = {"grids": {g: d for g, d in hot}}
         cause = "compounds needing front-line duty changed"
         yield (when, "front_line.changed", city_unit, cause, None, None, data)
+
+
+def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
+    """The ``post.opened`` records of ``rows``, made a column at a time, their data
+    compact (see :class:`~gridgov.records.RecordColumns`)."""
+    count = len(rows)
+    units = [row[2] for row in rows]
+    return RecordColumns(
+        [when] * count,
+        ["post.opened"] * count,
+        units,
+        [f"{row[1]} needed at {unit}" for row, unit in zip(rows, units, strict=True)],
+        [None] * count,
+        [None] * count,
+        [
+            (_OPENED, post_id, role, community, capacity, role in CLAIMABLE)
+            for post_id, role, _, community, capacity in rows
+        ],
+    )
+
+
+#: The keys of a ``post.opened`` event's data, in order.
+_OPENED = ("post", "role", "community", "capacity", "task")
 
 
 def _assignment_columns(
