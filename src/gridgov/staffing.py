@@ -579,6 +579,9 @@ class Pools:
         self._front_line: dict[str, PostRow | None] = {}
         self._required: dict[tuple[str, str], tuple[PostRow, ...]] = {}
         self._required_rule: StaffingRule | None = None
+        #: The most people each employer may give, by the rules' share (worked out
+        #: once asked for: the city's staff counts never change).
+        self._caps: dict[float, dict[str, int]] = {}
 
     @property
     def city(self) -> City:
@@ -1265,8 +1268,6 @@ class _Draft:
         self.shortfalls: dict[str, Shortfall] = {}
         self.reinforcements: dict[tuple[str, str, str, str, str], list[int]] = {}
         self.cursors: dict[tuple[str, str, str], int] = {}
-        #: The most people each employer may give (by the rules' share).
-        self.caps: dict[str, int] = {}
         #: Change in the number of front-line compounds per grid, sorted by grid.
         self.hot: tuple[tuple[str, int], ...] = ()
 
@@ -1554,8 +1555,12 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
         roster._assignment,
         draft.freed,
     )
-    drawn_before, drawn, caps = roster._drawn, draft.drawn, draft.caps
+    drawn_before, drawn = roster._drawn, draft.drawn
     share = rule.max_staff_share
+    # The caps depend on the city and the share only: kept by the pools across plans.
+    caps = pools._caps.get(share)
+    if caps is None:
+        caps = pools._caps[share] = {}
     levels = rule.pools
     levels_used = levels[0]
     requested: list[int] = []
