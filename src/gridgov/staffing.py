@@ -572,8 +572,10 @@ class Pools:
         self._worker_rows = array.array("q", self._worker_at.tobytes())
         # What is kept once asked for: no key or value the collector keeps
         # tracking (strings, ints, tuples of them; a kind by its value).
-        self._cache: dict[tuple[str, str, str], tuple[tuple[str, ...], tuple[str | None, ...]]]
-        self._cache = {}
+        # A pool is kept as its people's places in the city's columns (an array of
+        # ints: nothing the collector tracks, made without an id looked up); filling
+        # reads the ids and employers of those it reaches.
+        self._cache: dict[tuple[str, str, str], array.array[int]] = {}
         self._workers: dict[str, tuple[str, ...]] = {}
         self._grids: dict[str, tuple[str, ...]] = {}
         self._front_line: dict[str, PostRow | None] = {}
@@ -621,8 +623,18 @@ class Pools:
     def _pool(
         self, level: str, community: str, kind: PersonKind
     ) -> tuple[tuple[str, str, str], tuple[str, ...], tuple[str | None, ...]]:
-        """A pool's key (one per street or district where the level is shared), its
-        people nearest first and their employers (built once, then kept)."""
+        """A pool's key, its people nearest first and their employers."""
+        key, rows = self._rows(level, community, kind)
+        ids = tuple(map(self._ids.__getitem__, rows))
+        names, codes = self._employer_names, map(self._employer_of.__getitem__, rows)
+        return key, ids, tuple(map(names.__getitem__, codes))
+
+    def _rows(
+        self, level: str, community: str, kind: PersonKind
+    ) -> tuple[tuple[str, str, str], array.array[int]]:
+        """A pool's key (one per street or district where the level is shared) and its
+        people nearest first, as their places in the city's columns (built once,
+        then kept)."""
         key = (
             level,
             community
@@ -633,7 +645,7 @@ class Pools:
         got = self._cache.get(key)
         if got is None:
             got = self._cache[key] = self._build(level, community, kind)
-        return key, got[0], got[1]
+        return key, got
 
     def required(self, compound: str, zone: str, rule: StaffingRule) -> tuple[PostRow, ...]:
         """:func:`required_posts` as rows (kept once asked for, for the rules last asked with)."""
@@ -683,14 +695,15 @@ class Pools:
             self._workers[grid] = got
         return got
 
-    def _build(
-        self, level: str, community: str, kind: PersonKind
-    ) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
+    def _build(self, level: str, community: str, kind: PersonKind) -> array.array[int]:
+        import numpy as np  # lazily: importing gridgov does not load numpy
+
         chain = self.city.chain
         parts: list[np.ndarray | None]
         if level == "community":
-            # A few people: read in plain Python (numpy's fixed costs would dominate).
-            return self._named(self._local.rows((community, kind)) or ())
+            # A few people: a slice of the groups' array (no numpy call).
+            got = self._local.rows((community, kind))
+            return got if got is not None else array.array("q")
         if level == "big_party_committee":
             # Each member organisation's people, each person once, by rank (a few
             # people: sorted in Python, where numpy's fixed costs would dominate).
@@ -703,7 +716,7 @@ class Pools:
                 got = employed((org, kind))
                 if got is not None:
                     found.update(got)
-            return self._named(sorted(found, key=self._ranks.__getitem__))
+            return array.array("q", sorted(found, key=self._ranks.__getitem__))
         if level == "street":
             street = chain.street_of(community)
             order = chain.children(street, Level.COMMUNITY)
@@ -722,7 +735,7 @@ class Pools:
             got = self._offices.rows((street, kind))
             if got is not None:
                 rows += got
-            return self._named(rows)
+            return rows
         if level == "district":
             district = chain.district_of(community)
             offices = self._offices.positions
@@ -738,30 +751,11 @@ class Pools:
                 message=f"unknown pool level {level!r} (expected community, "
                 "big_party_committee, street, district or city)",
             )
-        return self._joined([p for p in parts if p is not None])
-
-    def _named(self, rows: Iterable[int]) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
-        """The ids of the people at ``rows`` (city indices), in order, and their
-        employers, read in plain Python (a pool of a few people)."""
-        ids = tuple(map(self._ids.__getitem__, rows))
-        if not ids:
-            return (), ()
-        names = self._employer_names
-        codes = map(self._employer_of.__getitem__, rows)
-        return ids, tuple(map(names.__getitem__, codes))
-
-    def _joined(self, parts: list[np.ndarray]) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
-        """The ids of the people of ``parts`` (index arrays), in order, and their
-        employers: one list of ints from numpy, one id lookup each, no tuple per
-        group on the way."""
-        import numpy as np  # lazily: importing gridgov does not load numpy
-
-        if not parts:
-            return (), ()
-        joined = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        ids = tuple(map(self._ids.__getitem__, joined.tolist()))
-        codes = self._employer_codes[joined].tolist()
-        return ids, tuple(map(self._employer_names.__getitem__, codes))
+        present = [p for p in parts if p is not None]
+        if not present:
+            return array.array("q")
+        joined = present[0] if len(present) == 1 else np.concatenate(present)
+        return array.array("q", joined.astype(np.int64, copy=False).tobytes())
 
 
 # ---------------------------------------------------------------- roster
@@ -1538,8 +1532,10 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
 
 def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> None:
     roster = draft.roster
-    # Each pool's employers are read beside its people (no lookup per person).
+    # A pool is its people's places in the city's columns: their ids and employers
+    # are read there, for those the filling reaches.
     organisations = roster._city.organisations
+    ids, employer_of, employer_names = pools._ids, pools._employer_of, pools._employer_names
     post_id, role, _, community, capacity = post
     kind = ROLE_KIND.get(role, PersonKind.IN_SERVICE_MEMBER)
     need = capacity - draft.held(post_id)
@@ -1570,13 +1566,14 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
             break
         if depth:
             requested.append(need)
-        key, pool, pool_employers = pools._pool(level, community, kind)
+        key, pool = pools._rows(level, community, kind)
         index = draft.cursors.get(key, 0)
         size = len(pool)
         chosen: list[str] = []
         take = chosen.append
         while need > 0 and index < size:
-            person = pool[index]
+            row = pool[index]
+            person = ids[row]
             index += 1
             if (
                 person in busy
@@ -1584,7 +1581,7 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
                 or (person in assigned and person not in freed)
             ):
                 continue
-            employer = pool_employers[index - 1]
+            employer = employer_names[employer_of[row]]
             if employer is not None:
                 cap = caps.get(employer)
                 if cap is None:
