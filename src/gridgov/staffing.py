@@ -572,10 +572,10 @@ class Pools:
         self._worker_rows = array.array("q", self._worker_at.tobytes())
         # What is kept once asked for: no key or value the collector keeps
         # tracking (strings, ints, tuples of them; a kind by its value).
-        # A pool is kept as its people's places in the city's columns (an array of
-        # ints: nothing the collector tracks, made without an id looked up); filling
-        # reads the ids and employers of those it reaches.
-        self._cache: dict[tuple[str, str, str], array.array[int]] = {}
+        # A pool is kept as its people's places in the city's columns (a tuple of
+        # ints, which the collector stops tracking, made without an id looked up);
+        # filling reads the ids and employers of those it reaches.
+        self._cache: dict[tuple[str, str, str], tuple[int, ...]] = {}
         self._workers: dict[str, tuple[str, ...]] = {}
         self._grids: dict[str, tuple[str, ...]] = {}
         self._front_line: dict[str, PostRow | None] = {}
@@ -631,7 +631,7 @@ class Pools:
 
     def _rows(
         self, level: str, community: str, kind: PersonKind
-    ) -> tuple[tuple[str, str, str], array.array[int]]:
+    ) -> tuple[tuple[str, str, str], tuple[int, ...]]:
         """A pool's key (one per street or district where the level is shared) and its
         people nearest first, as their places in the city's columns (built once,
         then kept)."""
@@ -695,7 +695,7 @@ class Pools:
             self._workers[grid] = got
         return got
 
-    def _build(self, level: str, community: str, kind: PersonKind) -> array.array[int]:
+    def _build(self, level: str, community: str, kind: PersonKind) -> tuple[int, ...]:
         import numpy as np  # lazily: importing gridgov does not load numpy
 
         chain = self.city.chain
@@ -703,7 +703,7 @@ class Pools:
         if level == "community":
             # A few people: a slice of the groups' array (no numpy call).
             got = self._local.rows((community, kind))
-            return got if got is not None else array.array("q")
+            return tuple(got) if got is not None else ()
         if level == "big_party_committee":
             # Each member organisation's people, each person once, by rank (a few
             # people: sorted in Python, where numpy's fixed costs would dominate).
@@ -716,7 +716,7 @@ class Pools:
                 got = employed((org, kind))
                 if got is not None:
                     found.update(got)
-            return array.array("q", sorted(found, key=self._ranks.__getitem__))
+            return tuple(sorted(found, key=self._ranks.__getitem__))
         if level == "street":
             street = chain.street_of(community)
             order = chain.children(street, Level.COMMUNITY)
@@ -735,7 +735,7 @@ class Pools:
             got = self._offices.rows((street, kind))
             if got is not None:
                 rows += got
-            return rows
+            return tuple(rows)
         if level == "district":
             district = chain.district_of(community)
             offices = self._offices.positions
@@ -753,9 +753,9 @@ class Pools:
             )
         present = [p for p in parts if p is not None]
         if not present:
-            return array.array("q")
+            return ()
         joined = present[0] if len(present) == 1 else np.concatenate(present)
-        return array.array("q", joined.astype(np.int64, copy=False).tobytes())
+        return tuple(joined.tolist())
 
 
 # ---------------------------------------------------------------- roster
@@ -1037,8 +1037,16 @@ class Roster:
         The assignments are set with one ``dict.update`` (no call per event);
         holders and the employers' counts follow the events in order.
         """
+        # Each employer drawn from (front-line duty draws from none: its people are
+        # not looked up, as one at a time does not look them up either).
+        people = self._people
+        index, employer_of = people._index, people.employers
         try:
-            rows = list(map(self._people._index.__getitem__, persons))
+            employers = [
+                employer_of[index[person]]
+                for person, role in zip(persons, roles, strict=True)
+                if role != "front_line"
+            ]
         except (KeyError, TypeError):
             return False
         holders = self._holders
@@ -1048,14 +1056,11 @@ class Roster:
             holders[post] = (person,) if held is None else (*held, person)
         fields = zip(posts, roles, levels, times, strict=True)
         self._assignment.update(zip(persons, fields, strict=True))
-        employers = self._people.employers
         drawn = self._drawn
         count = drawn.get
-        for row, role in zip(rows, roles, strict=True):
-            if role != "front_line":
-                employer = employers[row]
-                if employer is not None:
-                    drawn[employer] = count(employer, 0) + 1
+        for employer in employers:
+            if employer is not None:
+                drawn[employer] = count(employer, 0) + 1
         return True
 
     def _open_all(
@@ -1421,13 +1426,8 @@ def _plan(
             _close(draft, f"{grid}/front_line", f"no compound of {grid} needs front-line duty")
     if refill or draft.freed:
         to_fill.extend(sorted(roster._shortfalls))
-    seen: set[str] = set()
-    ordered: list[str] = []
-    for post_id in sorted(to_fill, key=lambda p: (_role_priority(draft, p), p)):
-        if post_id not in seen:
-            seen.add(post_id)
-            ordered.append(post_id)
-    for post_id in ordered:
+    # By role, then id, each post once (a post's key is its own: no ties to keep).
+    for post_id in sorted(set(to_fill), key=lambda p: (_role_priority(draft, p), p)):
         wanted = draft.post(post_id)
         if wanted is None or (wanted[1] in CLAIMABLE and not rule.auto_claim):
             continue
