@@ -181,7 +181,8 @@ class EngineBase:
     @property
     def roster(self) -> Roster:
         """Who holds which emergency post: a copy taken under the engine's lock, which
-        later commands leave as it is (the same object until the next event)."""
+        later commands leave as it is (the same object until an event changes the
+        roster: a staffing event)."""
         return self._kernel.roster_view()
 
     @property
