@@ -22,6 +22,7 @@ from gridgov.errors import GridgovError
 from gridgov.model import Level
 from gridgov.staffing import STAFFING_EVENTS, Roster
 from gridgov.supplies import SupplyNetwork, SupplyParams
+from gridgov.supply_book import hands_at
 
 
 def _exact(roster: Roster) -> list[Any]:
@@ -58,6 +59,7 @@ class TestKept:
         assert result.events
         assert not {e.type for e in result.events} & STAFFING_EVENTS
         assert _check(engine) is before
+        _check_hands(engine)
 
     def test_a_staffing_event_gives_a_new_copy(self, small_city: City) -> None:
         engine = _engine(small_city)
@@ -68,6 +70,17 @@ class TestKept:
         assert after is not before
         assert _exact(after) != _exact(before)
 
+    def test_hands_follow_the_roster(self, small_city: City) -> None:
+        """A dispatch after staffing changed plans with the new roster's hands."""
+        engine = _engine(small_city)
+        streets = small_city.chain.units(Level.STREET)
+        engine.declare(streets[0], "sealed")
+        engine.dispatch_supplies()
+        first = _check_hands(engine)
+        engine.declare(streets[1], "sealed")
+        engine.dispatch_supplies()
+        assert _check_hands(engine) != first
+
     def test_a_replayed_state_gives_a_new_copy(self, small_city: City) -> None:
         engine = _engine(small_city)
         engine.declare(small_city.chain.units(Level.STREET)[0], "sealed")
@@ -76,6 +89,22 @@ class TestKept:
         after = _check(engine)
         assert after is not before
         assert _exact(after) == _exact(before)
+
+
+def _check_hands(engine: Engine) -> dict[str, int]:
+    """The hands the last dispatch planned with are what the live roster gives."""
+    book = engine._kernel.state.supplies
+    assert book is not None
+    assert book._hands is not None
+    params = book.network.params
+    seats = (
+        (unit, role, held)
+        for role, unit, _, held in engine._kernel.state.roster._seats()
+        if role in ("building_lead", "volunteer")
+    )
+    hands = hands_at(seats, params.building_lead_kg, params.volunteer_kg)
+    assert book._hands[1] == hands
+    return hands
 
 
 _STEPS = st.lists(
@@ -112,6 +141,7 @@ def test_the_copy_is_always_the_live_roster(small_city: City, steps: list[tuple[
                 engine.report_case(compounds[n % len(compounds)])
             elif what == "dispatch":
                 engine.dispatch_supplies()
+                _check_hands(engine)
             elif what == "ticket":
                 engine.open_ticket(grids[n % len(grids)], "food_supplies")
             elif what == "advance":

@@ -98,6 +98,9 @@ class SupplyBook:
         self._restocked_on: str | None = None
         # When demand was last raised (ISO time): requests before it are counted.
         self._demanded_at: str | None = None
+        # The engine's last reading of the hands (what the roster gives, and the
+        # roster's mark then): not part of the book, kept to spare the reading.
+        self._hands: tuple[tuple[int, int], dict[str, int]] | None = None
 
     # ------------------------------------------------------------- reads
 
@@ -403,7 +406,7 @@ def _fresh_demand(
     fresh: dict[str, dict[str, int]] = {}
     # Each compound's rations are the same every day: made once per network.
     fixed = network.rations()
-    nothing = ({k: 0 for k in params.categories}, {})
+    nothing: tuple[dict[str, int], dict[str, int]] = ({k: 0 for k in params.categories}, {})
     supplied = [c for c, zone in zones.items() if zone in SUPPLIED_ZONES]
     supplied.sort()
     for compound in supplied:
