@@ -1782,29 +1782,24 @@ def _assignment_columns(
     when: datetime,
 ) -> RecordColumns:
     """The ``post.assigned`` records of the assignments (one list per field), made
-    a column at a time: the assignments come in runs of one post, role and level
-    (a post filled from one pool), each run's unit and cause worked out once."""
-    units_column: list[str] = []
-    causes: list[str] = []
-    seen: dict[tuple[str, str, str], tuple[str, str]] = {}
-    for key, run in itertools.groupby(zip(post_ids, roles, levels, strict=True)):
-        size = len(list(run))
-        got = seen.get(key)
-        if got is None:
-            post_id, role, level = key
-            at = new_units.get(post_id)
-            if at is None:
-                serving = posts.get(post_id)
-                at = serving[2] if serving is not None else post_id
-            got = seen[key] = (at, f"{role} from the {level} pool")
-        units_column += [got[0]] * size
-        causes += [got[1]] * size
+    a column at a time: one unit lookup per post, one cause per role and level."""
+    units: dict[str, str] = {}
+    for post_id in dict.fromkeys(post_ids):
+        at = new_units.get(post_id)
+        if at is None:
+            serving = posts.get(post_id)
+            at = serving[2] if serving is not None else post_id
+        units[post_id] = at
+    causes = {
+        (role, level): f"{role} from the {level} pool"
+        for role, level in dict.fromkeys(zip(roles, levels, strict=True))
+    }
     count = len(persons)
     return RecordColumns(
         [when] * count,
         ["post.assigned"] * count,
-        units_column,
-        causes,
+        list(map(units.__getitem__, post_ids)),
+        list(map(causes.__getitem__, zip(roles, levels, strict=True))),
         [None] * count,
         [None] * count,
         # Compact data (see RecordColumns): a dict is made when one is read.
