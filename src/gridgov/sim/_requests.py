@@ -151,6 +151,8 @@ class ClosedLoopLoad:
         self._fed_back = self._state["fed_back"]
         self._state_count = len(arrays.states)
         self._triggers = tuple(trigger for _, trigger, _ in self._turns)
+        #: The state (index) each turn's trigger takes its tickets from.
+        self._state_of_trigger = {trigger: i for _, trigger, i in self._turns}
         #: Each state's turn in a round (states without one after the last).
         self._turn_of = np.full(len(arrays.states), len(self._turns), np.int8)
         self._turn_of[self._turn_states] = np.arange(len(self._turns))
@@ -317,8 +319,10 @@ class ClosedLoopLoad:
                 take = handled[taken]
                 if runs[0][0] == "archive":
                     self._record_latency(take[: runs[0][1]], now)
-                # Legal by construction: every ticket takes its state's next trigger.
-                arrays._fire_runs(take, runs, now)
+                # Legal by construction: every ticket takes its state's next trigger,
+                # each run's tickets from its turn's state.
+                state_of = self._state_of_trigger
+                arrays._fire_runs(take, runs, now, [state_of[t] for t, _ in runs])
                 start = 0
                 for trigger, count in runs:
                     if trigger == "feed_back":
@@ -355,7 +359,7 @@ class ClosedLoopLoad:
         lows = int(np.count_nonzero(low))
         if lows:
             scores = np.where(low, low_scores, scores)
-        climbed = self.arrays._score_checked(waiting, scores, now)
+        climbed = self.arrays._score_checked(waiting, scores, now, lows)
         self.today["low_scores"] += lows
         self.today["escalated_on_score"] += int(climbed.size)
 
@@ -495,14 +499,17 @@ def _choose(
             # The k-th ticket of a unit (from 1) moves when k <= b + draw, the
             # same test as k - 1 < floor(b + draw) for whole k.
             seen: dict[int, int] = {}
+            ranked = seen.get
             moved = []
-            for j in range(start, stop):
-                unit = unit_list[j]
-                rank = seen.get(unit, 0) + 1
+            move, take = moved.append, taken.append
+            for j, unit, draw in zip(
+                range(start, stop), unit_list[start:stop], draw_list[start:stop], strict=True
+            ):
+                rank = ranked(unit, 0) + 1
                 seen[unit] = rank
-                if rank <= budget[unit] + draw_list[j]:
-                    taken.append(j)
-                    moved.append(unit)
+                if rank <= budget[unit] + draw:
+                    take(j)
+                    move(unit)
         if moved:
             for unit in moved:
                 budget[unit] -= 1.0
