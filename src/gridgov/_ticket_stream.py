@@ -142,7 +142,8 @@ class Tables:
             state: {
                 trigger: new
                 for (source, trigger), new in desk.board.table().items()
-                if source == state and trigger in _FAST_TRIGGERS
+                # (a fast step always changes the state: see _run)
+                if source == state and trigger in _FAST_TRIGGERS and new != state
             }
             for state in TICKET_STATES
         }
@@ -233,8 +234,8 @@ class _Stream:
     """One call's shared state: the desk, its tables, the changes so far."""
 
     __slots__ = (
-        "desk", "floor", "kit", "latest", "log", "marks", "out", "tables", "timed", "touched",
-        "tz",
+        "categories", "desk", "floor", "grids", "kit", "latest", "log", "marks", "out",
+        "tables", "timed", "touched", "tz",
     )  # fmt: skip
 
     def __init__(self, desk: TicketDesk, kit: Kit, tz: tzinfo) -> None:
@@ -242,6 +243,9 @@ class _Stream:
         self.kit = kit
         self.tables: Tables = desk._stream_tables()
         self.tz = tz
+        #: Where and what an opening decided in place may be: the grids, the categories.
+        self.grids = self.tables.grids
+        self.categories = desk.rule.categories
         #: A breach before this time is recorded at it (as plan_due does).
         self.floor: int | None = desk._last_us
         self.latest = _NEVER
@@ -348,6 +352,10 @@ def _run(
     due = _NO_DUE if live.due_us is None else live.due_us
     # Whether the stream counts the ticket as timed (settled when the run ends).
     had, ltz = due < _FAR, live.tz
+    # A fast step sets the mode to ``asked`` and the time zone to the stream's; it
+    # always changes the state, so while the state is still ``kept`` the ticket's own
+    # mode and time zone stand, and after that ``asked`` and ``tz``.
+    kept = state
     note, start, routes, downs = history.extend, len(history), tables.routes, tables.routes_down
     if opened >= 0:
         start = opened
@@ -358,6 +366,8 @@ def _run(
                 return (now, t, trigger, given)
             if due <= now:
                 stream.timed += 1 - had
+                if state is not kept:
+                    mode, ltz, kept = asked, tz, state
                 unit, due, mode, updated = _climb(
                     stream, live, now, state, unit, due, mode, asked, history
                 )
@@ -374,10 +384,13 @@ def _run(
                 _part(out, history, start, len(history))
                 if history is log:
                     live._stop = len(log)
+                if state is not kept:
+                    mode, ltz = asked, tz
                 fields = (state, unit, due, mode, updated, breached, ltz, had)
                 state, unit, due, mode, updated, breached, ltz, had = _detour(
                     stream, live, trigger, now, given, fields
                 )
+                kept = state
                 category, history = live.category, live.history  # classifying may change it
                 note, start, row = history.extend, len(history), tables.rows(category, asked)[state]
                 continue
@@ -407,8 +420,9 @@ def _run(
                 note((PUBLISHED, "ticket.step", tid, unit, now, tz, state, new, on_time, summary))
                 note((asked, due))
             state, updated, breached = new, now, False
-            mode, ltz = asked, tz
     finally:
+        if state is not kept:
+            mode, ltz = asked, tz
         _part(out, history, start, len(history))
         if history is log:
             live._stop = len(log)
@@ -493,6 +507,7 @@ def _climb(
     tid, tz, parents = live.id, live.tz, stream.tables.parents
     note, marks = history.extend, stream.marks
     when = due
+    climbed = 0
     while due <= now:
         when = due if due > floor else floor
         parent = parents[unit]
@@ -504,10 +519,13 @@ def _climb(
             stream.timed -= 1
         else:
             later = due + limit
-            note((ESCALATED, "ticket.escalated", tid, parent, when, tz, unit, state, key))
-            note((fired, due, asked, later))
+            note((
+                ESCALATED, "ticket.escalated", tid, parent, when, tz, unit, state, key, fired,
+                due, asked, later,
+            ))  # fmt: skip
             unit, due = parent, later
-            live.escalations += 1
+            climbed += 1
+    live.escalations += climbed
     live.updated_us = when
     return unit, due, asked, when
 
@@ -520,11 +538,7 @@ def _open(
     where = category = None
     if given is not None and len(given) == 2:
         where, category = given.get("where"), given.get("category")
-    if (
-        trigger != "open"
-        or where not in stream.tables.grids
-        or category not in desk.rule.categories
-    ):
+    if trigger != "open" or where not in stream.grids or category not in stream.categories:
         _slow(stream, tid, trigger, now, given)
         return None
     mode = desk._mode(where)

@@ -2257,6 +2257,8 @@ class TicketArrays:
         board = ticket_board()
         self.states, self.triggers, table = compile_table(board)
         self.table = numpy.array(table, dtype=numpy.int8)
+        #: The same table as lists (a few runs' new states are read faster there).
+        self._table_rows: list[list[int]] = self.table.tolist()
         self._state_index = {s: i for i, s in enumerate(self.states)}
         self._trigger_index = {t: i for i, t in enumerate(self.triggers)}
         chain = city.chain
@@ -2525,14 +2527,11 @@ class TicketArrays:
         numpy = _numpy()
         triggers = self._trigger_index
         if olds:
-            table = self.table
-            news = [
-                int(table[old, triggers[trigger]])
-                for (trigger, _), old in zip(runs, olds, strict=True)
-            ]
-            new = numpy.repeat(
-                numpy.array(news, dtype=self.state.dtype), [count for _, count in runs]
-            )
+            rows = self._table_rows
+            news: list[int] = []
+            for (trigger, count), old in zip(runs, olds, strict=True):
+                news += [rows[old][triggers[trigger]]] * count
+            new = numpy.array(news, dtype=self.state.dtype)
         else:
             columns: list[int] = []
             for trigger, count in runs:

@@ -496,15 +496,22 @@ def _choose(
             moved: list[int] = group[chosen].tolist()
             taken += (chosen + start).tolist()
         else:
+            mine = unit_list[start:stop]
+            if len(set(mine)) == count and all(budget[unit] >= 1.0 for unit in mine):
+                # Each unit's only ticket, with a whole one left: 1 <= b <= b + draw,
+                # every ticket moves.
+                taken += range(start, stop)
+                for unit in mine:
+                    budget[unit] -= 1.0
+                runs.append((trigger, count))
+                continue
             # The k-th ticket of a unit (from 1) moves when k <= b + draw, the
             # same test as k - 1 < floor(b + draw) for whole k.
             seen: dict[int, int] = {}
             ranked = seen.get
             moved = []
             move, take = moved.append, taken.append
-            for j, unit, draw in zip(
-                range(start, stop), unit_list[start:stop], draw_list[start:stop], strict=True
-            ):
+            for j, unit, draw in zip(range(start, stop), mine, draw_list[start:stop], strict=True):
                 rank = ranked(unit, 0) + 1
                 seen[unit] = rank
                 if rank <= budget[unit] + draw:
