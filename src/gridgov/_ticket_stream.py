@@ -234,8 +234,8 @@ class _Stream:
     """One call's shared state: the desk, its tables, the changes so far."""
 
     __slots__ = (
-        "categories", "desk", "floor", "grids", "kit", "latest", "log", "marks", "out",
-        "tables", "timed", "touched", "tz",
+        "categories", "desk", "floor", "grids", "kit", "latest", "log", "low_score", "marks",
+        "out", "rows", "tables", "timed", "touched", "tz",
     )  # fmt: skip
 
     def __init__(self, desk: TicketDesk, kit: Kit, tz: tzinfo) -> None:
@@ -246,6 +246,9 @@ class _Stream:
         #: Where and what an opening decided in place may be: the grids, the categories.
         self.grids = self.tables.grids
         self.categories = desk.rule.categories
+        self.low_score = desk.rule.low_score
+        #: (category, mode) -> state -> fast trigger -> entry (see :meth:`Tables.rows`).
+        self.rows = self.tables._rows
         #: A breach before this time is recorded at it (as plan_due does).
         self.floor: int | None = desk._last_us
         self.latest = _NEVER
@@ -337,29 +340,23 @@ def _run(
     stream: _Stream, live: Live, first: Step, steps: Iterator[Step], asked: str, opened: int = -1
 ) -> Step | None:
     """The steps of ``live`` from ``first`` on while they are its own, its fields in local
-    variables, each step one lookup of what it does (:meth:`Tables.rows`) in the mode
-    ``asked``; returns the next ticket's first step (None: the stream is done).
-    ``opened``: where the ticket's opening record starts in the stream's log, when the
-    stream just opened it (its part not yet noted: the run's part starts there)."""
+    variables, each step one lookup (:meth:`Tables.rows`) in the mode ``asked``; returns
+    the next ticket's first step (None: done). ``opened``: where its opening record starts
+    in the log, when the stream just opened it (the run's part starts there)."""
     plain, classify, feed_back, scored = _PLAIN, _CLASSIFY, _FEED_BACK, _SCORED  # local: faster
-    tables, tz, out, low_score = stream.tables, stream.tz, stream.out, stream.desk.rule.low_score
+    tables, tz, low_score = stream.tables, stream.tz, stream.low_score
     tid, category, log = live.id, live.category, stream.log
     # The ticket's records go on in the log while they end it, else to its own list.
     history = log if live._log is log and live._stop == len(log) else live.history
-    state, unit, mode, updated, breached = (
-        live.state, live.unit, live.mode, live.updated_us, live.breached
-    )  # fmt: skip
+    state, unit, mode = live.state, live.unit, live.mode
+    updated, breached, ltz = live.updated_us, live.breached, live.tz
     due = _NO_DUE if live.due_us is None else live.due_us
-    # Whether the stream counts the ticket as timed (settled when the run ends).
-    had, ltz = due < _FAR, live.tz
-    # A fast step sets the mode to ``asked`` and the time zone to the stream's; it
-    # always changes the state, so while the state is still ``kept`` the ticket's own
-    # mode and time zone stand, and after that ``asked`` and ``tz``.
-    kept = state
-    note, start, routes, downs = history.extend, len(history), tables.routes, tables.routes_down
-    if opened >= 0:
-        start = opened
-    row = tables.rows(category, asked)[state]
+    had = due < _FAR  # whether the stream counts it as timed (settled when the run ends)
+    # A fast step sets mode and zone to ``asked``, ``tz`` and a new state (till then: kept).
+    kept, start = state, opened if opened >= 0 else len(history)
+    note, routes, downs = history.extend, tables.routes, tables.routes_down
+    rows = stream.rows.get((category, asked))
+    row = (tables.rows(category, asked) if rows is None else rows)[state]
     try:
         for now, t, trigger, given in chain((first,), steps):
             if t is not tid and t != tid:
@@ -374,24 +371,18 @@ def _run(
                 had, breached = due < _FAR, True
             if not given:
                 entry = row.get(trigger)
-            elif trigger == "score" and len(given) == 1:  # only a whole score, not low
-                score = given.get("score")
+            else:  # only a whole score, not low, is decided here
+                score = given.get("score") if trigger == "score" and len(given) == 1 else None
                 whole = score.__class__ is int and low_score <= score <= 5
                 entry = row.get(scored) if whole else None
-            else:
-                entry = None
             if entry is None or now < updated:  # through the planners, as one call would do it
-                _part(out, history, start, len(history))
-                if history is log:
-                    live._stop = len(log)
                 if state is not kept:
                     mode, ltz = asked, tz
                 fields = (state, unit, due, mode, updated, breached, ltz, had)
                 state, unit, due, mode, updated, breached, ltz, had = _detour(
-                    stream, live, trigger, now, given, fields
+                    stream, live, trigger, now, given, fields, history, start
                 )
-                kept = state
-                category, history = live.category, live.history  # classifying may change it
+                kept, category, history = state, live.category, live.history  # (classified)
                 note, start, row = history.extend, len(history), tables.rows(category, asked)[state]
                 continue
             new, limit, flags, action, row, shared = entry
@@ -423,17 +414,30 @@ def _run(
     finally:
         if state is not kept:
             mode, ltz = asked, tz
-        _part(out, history, start, len(history))
-        if history is log:
-            live._stop = len(log)
-        stream.timed += (due < _FAR) - had
-        # (_hand_back, inline)
-        live.state, live.unit, live.mode, live.updated_us = state, unit, mode, updated
-        live.due_us = due if due < _FAR else None
-        live.breached, live.tz, live._view = breached, ltz, None
-        if updated > stream.latest:
-            stream.latest = updated
+        _settle(stream, live, history, start, (state, unit, due, mode, updated, breached, ltz, had))
     return None
+
+
+def _settle(
+    stream: _Stream,
+    live: Live,
+    history: list[Any],
+    start: int,
+    fields: tuple[str, str, int, str, int, bool, tzinfo, bool],
+) -> None:
+    """The end of a run of ``live``'s steps (or of its part before a detour): the part
+    of ``history`` it wrote from ``start`` noted, its fields (state, unit, due, mode,
+    latest time, breached, time zone, counted as timed) handed back to its record."""
+    state, unit, due, mode, updated, breached, tz, had = fields
+    _part(stream.out, history, start, len(history))
+    if history is stream.log:
+        live._stop = len(history)
+    stream.timed += (due < _FAR) - had
+    live.state, live.unit, live.mode, live.updated_us = state, unit, mode, updated
+    live.due_us = due if due < _FAR else None
+    live.breached, live.tz, live._view = breached, tz, None
+    if updated > stream.latest:
+        stream.latest = updated
 
 
 def _detour(
@@ -443,13 +447,13 @@ def _detour(
     now: int,
     given: Mapping[str, Any] | None,
     fields: tuple[str, str, int, str, int, bool, tzinfo, bool],
+    history: list[Any],
+    start: int,
 ) -> tuple[str, str, int, str, int, bool, tzinfo, bool]:
     """A step of the ticket in hand through the planners (:func:`_slow`): its fields
-    (state, unit, due, mode, latest time, breached, time zone, counted as timed)
+    (as :func:`_settle` takes them) and the part of ``history`` written from ``start``
     handed back to its record before, taken again after."""
-    state, unit, due, mode, updated, breached, tz, had = fields
-    stream.timed += (due < _FAR) - had
-    _hand_back(live, state, unit, due, mode, updated, breached, tz)
+    _settle(stream, live, history, start, fields)
     _slow(stream, live.id, trigger, now, given)
     due = _NO_DUE if live.due_us is None else live.due_us
     return (
@@ -466,22 +470,6 @@ def _part(out: list[Any], history: list[Any], start: int, stop: int) -> None:
             out[-1] = stop
         else:
             out += (history, start, stop)
-
-
-def _hand_back(
-    live: Live,
-    state: str,
-    unit: str,
-    due: int,
-    mode: str,
-    updated: int,
-    breached: bool,
-    tz: tzinfo,
-) -> None:
-    """Put the fields a run kept in local variables back into the ticket's record."""
-    live.state, live.unit, live.mode, live.updated_us = state, unit, mode, updated
-    live.due_us = due if due < _FAR else None
-    live.breached, live.tz, live._view = breached, tz, None
 
 
 def _climb(

@@ -2257,8 +2257,6 @@ class TicketArrays:
         board = ticket_board()
         self.states, self.triggers, table = compile_table(board)
         self.table = numpy.array(table, dtype=numpy.int8)
-        #: The same table as lists (a few runs' new states are read faster there).
-        self._table_rows: list[list[int]] = self.table.tolist()
         self._state_index = {s: i for i, s in enumerate(self.states)}
         self._trigger_index = {t: i for i, t in enumerate(self.triggers)}
         chain = city.chain
@@ -2515,29 +2513,18 @@ class TicketArrays:
         self._move(idx, trigger)
         self._restart(idx, new, now)
 
-    def _fire_runs(
-        self, idx: Any, runs: Sequence[tuple[str, int]], now: Any, olds: Sequence[int] = ()
-    ) -> None:
+    def _fire_runs(self, idx: Any, runs: Sequence[tuple[str, int]], now: Any) -> None:
         """:meth:`fire` on runs of tickets: ``runs`` is (trigger, how many) for each
         run of ``idx`` in turn, every trigger known to be allowed for its run's
         tickets (not ``transfer``, ``score`` or ``reopen``): no checks (internal
-        callers). Tickets do not interact, so this is :meth:`fire` once per run.
-        ``olds``, when given, is the state (index) every ticket of each run is in:
-        each run's new state is then looked up once, not per ticket."""
+        callers). Tickets do not interact, so this is :meth:`fire` once per run."""
         numpy = _numpy()
         triggers = self._trigger_index
-        if olds:
-            rows = self._table_rows
-            news: list[int] = []
-            for (trigger, count), old in zip(runs, olds, strict=True):
-                news += [rows[old][triggers[trigger]]] * count
-            new = numpy.array(news, dtype=self.state.dtype)
-        else:
-            columns: list[int] = []
-            for trigger, count in runs:
-                columns += [triggers[trigger]] * count
-            column = numpy.array(columns, dtype=numpy.intp)
-            new = self.table[self.state[idx], column]
+        columns: list[int] = []
+        for trigger, count in runs:
+            columns += [triggers[trigger]] * count
+        column = numpy.array(columns, dtype=numpy.intp)
+        new = self.table[self.state[idx], column]
         self.state[idx] = new
         stop = 0
         for trigger, count in runs:
@@ -2596,17 +2583,15 @@ class TicketArrays:
             raise TransitionError(
                 f"ticket #{first}", self.states[int(self.state[first])], "score", ()
             )
-        return self._score_checked(idx, given, self._time(at, len(idx)))
+        climbed: npt.NDArray[np.int64] = self._score_checked(idx, given, self._time(at, len(idx)))
+        return climbed
 
-    def _score_checked(
-        self, idx: Any, given: Any, now: Any, lows: int | None = None
-    ) -> npt.NDArray[np.int64]:
-        """:meth:`score` for tickets known to wait for a score, scores known to be
-        1-5 (int64), times in microseconds (internal callers); ``lows``, when
-        given, is how many of the scores are low."""
+    def _score_checked(self, idx: Any, given: Any, now: Any, lows: int = -1) -> Any:
+        """:meth:`score` for tickets known to wait for a score, scores known to be 1-5
+        (int64), times in microseconds, ``lows`` of them low (-1: not known); internal."""
         numpy = _numpy()
         scored = self._state_index["scored"]
-        if lows == 0 or (lows is None and not (given < self.rule.low_score).any()):
+        if lows == 0 or (lows < 0 and not (given < self.rule.low_score).any()):
             # Every score accepted: each ticket on to ``scored``, where it stays.
             self.state[idx] = scored
             self._restart(idx, scored, now)

@@ -151,8 +151,6 @@ class ClosedLoopLoad:
         self._fed_back = self._state["fed_back"]
         self._state_count = len(arrays.states)
         self._triggers = tuple(trigger for _, trigger, _ in self._turns)
-        #: The state (index) each turn's trigger takes its tickets from.
-        self._state_of_trigger = {trigger: i for _, trigger, i in self._turns}
         #: Each state's turn in a round (states without one after the last).
         self._turn_of = np.full(len(arrays.states), len(self._turns), np.int8)
         self._turn_of[self._turn_states] = np.arange(len(self._turns))
@@ -319,10 +317,8 @@ class ClosedLoopLoad:
                 take = handled[taken]
                 if runs[0][0] == "archive":
                     self._record_latency(take[: runs[0][1]], now)
-                # Legal by construction: every ticket takes its state's next trigger,
-                # each run's tickets from its turn's state.
-                state_of = self._state_of_trigger
-                arrays._fire_runs(take, runs, now, [state_of[t] for t, _ in runs])
+                # Legal by construction: every ticket takes its state's next trigger.
+                arrays._fire_runs(take, runs, now)
                 start = 0
                 for trigger, count in runs:
                     if trigger == "feed_back":
