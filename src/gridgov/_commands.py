@@ -181,7 +181,8 @@ class EngineBase:
     @property
     def roster(self) -> Roster:
         """Who holds which emergency post: a copy taken under the engine's lock, which
-        later commands leave as it is (the same object until the next event)."""
+        later commands leave as it is (the same object until an event changes the
+        roster: a staffing event)."""
         return self._kernel.roster_view()
 
     @property
@@ -1113,13 +1114,20 @@ class SupplyCommands(EngineBase):
         city = self.city.chain.city
         who = self._authorise(actor, [city], Level.CITY, "dispatch supplies in")
         params = book.network.params
-        roster = self._roster_now
-        seats = (
-            (unit, role, held)
-            for role, unit, _, held in roster._seats()  # rows: no post object each
-            if role in _HANDS_ROLES
-        )
-        hands = hands_at(seats, params.building_lead_kg, params.volunteer_kg)
+        # The hands change only with the roster: kept while no event changes it.
+        kernel = self._kernel
+        mark = (id(kernel.state), kernel._roster_epoch)
+        kept = book._hands
+        if kept is not None and kept[0] == mark:
+            hands = kept[1]
+        else:
+            seats = (
+                (unit, role, held)
+                for role, unit, _, held in self._roster_now._seats()  # rows: no post object each
+                if role in _HANDS_ROLES
+            )
+            hands = hands_at(seats, params.building_lead_kg, params.volunteer_kg)
+            book._hands = (mark, hands)
         if requests is None:
             requests = self._supply_requests(params.request_category, book.demanded_at())
         zones = self._kernel.state.measures.zone_board.states_of()

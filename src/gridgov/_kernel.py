@@ -68,7 +68,7 @@ from gridgov.measures import Deadline, MeasuresPlan
 from gridgov.model import Level
 from gridgov.records import CompactData, Record, RecordColumns
 from gridgov.rules import Rules
-from gridgov.staffing import Pools, Roster, StaffingRow, planned_records
+from gridgov.staffing import STAFFING_EVENTS, Pools, Roster, StaffingRow, planned_records
 from gridgov.supplies import SupplyNetwork
 
 __all__ = ["SYSTEM", "CommandResult", "Guarded", "Kernel", "LoadReport", "authorise"]
@@ -424,12 +424,16 @@ class Kernel:
         self.load_report = LoadReport()
         self._pools: Pools | None = None
         self._roster_view: tuple[tuple[int, int], Roster] | None = None
+        #: Moves on whenever the roster may have changed: a commit with a
+        #: staffing event, a state replayed (the roster view's mark).
+        self._roster_epoch = 0
 
     def roster_view(self) -> Roster:
         """The roster as a copy no later event changes (taken under the lock, kept
-        until the next event)."""
+        until the next event that changes it: other events, supplies' for one,
+        leave the roster, and so its copy, as it was)."""
         with self.lock:
-            mark = (id(self.state), self.next_seq)
+            mark = (id(self.state), self._roster_epoch)
             if self._roster_view is None or self._roster_view[0] != mark:
                 self._roster_view = (mark, self.state.roster._copy())
             return self._roster_view[1]
@@ -723,6 +727,8 @@ class Kernel:
         )
         state = self.state
         batch = None if immediate else self.batch
+        if not STAFFING_EVENTS.isdisjoint(kinds):
+            self._roster_epoch += 1
         try:
             state.apply_all(events)
             if batch is not None:
@@ -745,6 +751,7 @@ class Kernel:
     def load(self) -> None:
         """Bring the state to what the journal's events give (a trusted snapshot first)."""
         with self.paused():
+            self._roster_epoch += 1
             try:
                 self.state, self.heap, report = self._replayed()
             except JournalError:
@@ -764,6 +771,7 @@ class Kernel:
 
     def rebuild(self) -> None:
         """Put the state back to what the journal gives (after a failed commit)."""
+        self._roster_epoch += 1
         try:
             self.state, self.heap, _ = self._replayed()
         except Exception:  # pragma: no cover - the journal itself is unreadable
@@ -777,10 +785,15 @@ class Kernel:
         # The events are read a chunk at a time, never all held at once.
         # A durable journal reads its rows in small chunks for a replay
         # (``replay``); any other journal hands over its events.
+        chunks = getattr(self.journal, "replay_chunks", None)
         replay = getattr(self.journal, "replay", None)
         with self.paused():
-            events = replay(start) if replay is not None else self.journal.stream(start)
-            replayed = state.apply_all(events)
+            if chunks is not None:
+                # A chunk of rows at a time, as columns (see SqliteJournal.replay_chunks).
+                replayed = sum(map(state.apply_all, chunks(start)))
+            else:
+                events = replay(start) if replay is not None else self.journal.stream(start)
+                replayed = state.apply_all(events)
         return state, state.deadlines(), LoadReport(start, replayed, ignored)
 
     def _from_snapshot(self) -> tuple[EngineState, int, str | None]:

@@ -335,6 +335,7 @@ class SupplyNetwork:
         self._reaching: dict[str, tuple[str, ...]] = {}
         self._programs: dict[tuple[Any, ...], _Program] = {}
         self._labels: dict[str, tuple[str, str, str]] | None = None
+        self._rations: dict[str, tuple[dict[str, int], dict[str, int]]] | None = None
         if self.positions is not None:
             needed = {unit for _, unit in self.attach.values()} | set(self.street_compounds)
             missing = sorted(needed - set(self.positions))
@@ -451,6 +452,21 @@ class SupplyNetwork:
                 c: (community, f"community:{community}", f"compound:{c}")
                 for c, community in self.compound_community.items()
             }
+        return cached
+
+    def rations(self) -> dict[str, tuple[dict[str, int], dict[str, int]]]:
+        """Compound -> (its households' daily rations per category in the parameters'
+        order, the same without the categories of 0 kg): the fixed part of each
+        day's demand, made once per network (callers copy before changing them)."""
+        cached = self._rations
+        if cached is None:
+            params = self.params
+            rations = [(k, params.ration(k)) for k in params.categories]
+            cached = {}
+            for compound, households in self.households.items():
+                per = {k: round(households * ration) for k, ration in rations}
+                cached[compound] = (per, {k: kg for k, kg in per.items() if kg > 0})
+            self._rations = cached
         return cached
 
     def layout(self, aggregate: bool = True) -> _Layout:
@@ -767,22 +783,30 @@ def _solve_joint(
     integer linear program by HiGHS (see :class:`_Program`)."""
     # What each compound can take of each category (carried part, fresh part).
     take: dict[str, dict[str, tuple[int, int]]] = {}
-    for compound in sorted(residual.gate):
-        cap = residual.cap(compound)
-        street = network.compound_street[compound]
-        if cap <= 0 or residual.hub[street] <= 0:
+    # Compounds whose gate and hands take all they want (see below).
+    unbound: set[str] = set()
+    gate, hands, hub = residual.gate, residual.hands, residual.hub
+    compound_street = network.compound_street
+    demand, carried = day.demand, day.carried
+    for compound in sorted(gate):
+        cap = min(gate[compound], hands[compound])
+        if cap <= 0 or hub[compound_street[compound]] <= 0:
             continue
         per: dict[str, tuple[int, int]] = {}
-        wants = day.demand[compound]
-        old = day.carried.get(compound) or {}
+        wants = demand[compound]
+        old = carried.get(compound)
+        total = 0
         for category in categories:  # every category of the day, in priority order
             want = int(wants.get(category, 0))
             if want <= 0:
                 continue
             owed = min(want, max(0, int(old.get(category, 0)))) if old else 0
             per[category] = (owed, want - owed)
+            total += want
         if per:
             take[compound] = per
+            if cap >= total:
+                unbound.add(compound)
     wanted = {k for per in take.values() for k in per}
     supply: dict[tuple[str, str], int] = {}  # (depot, category) -> kg it can send
     for depot in sorted(network.depots):
@@ -799,16 +823,20 @@ def _solve_joint(
     parts: dict[tuple[Sink, str, bool], int] = {}
     free: dict[str, list[str]] = {}
     for compound, per in take.items():
-        if residual.cap(compound) >= sum(owed + fresh for owed, fresh in per.values()):
-            street = network.compound_street[compound]
-            sink: Sink = ("street", street)
+        sink: Sink
+        if compound in unbound:
+            street = compound_street[compound]
+            sink = ("street", street)
             free.setdefault(street, []).append(compound)
         else:
             sink = ("compound", compound)
         for category, (owed, fresh) in per.items():
-            for carried, kg in ((True, owed), (False, fresh)):
-                if kg > 0:
-                    parts[(sink, category, carried)] = parts.get((sink, category, carried), 0) + kg
+            if owed > 0:
+                key = (sink, category, True)
+                parts[key] = parts.get(key, 0) + owed
+            if fresh > 0:
+                key = (sink, category, False)
+                parts[key] = parts.get(key, 0) + fresh
     program = network.program(aggregate, tuple(supply), tuple(parts), tuple(categories))
     values = program.solve(residual, parts, supply)
     if values is not None:
@@ -1236,15 +1264,21 @@ def _apply_joint(
         street_kg = 0
         for compound, per in split.items():
             community, source, target = labels[compound]
+            mine = None
+            taken = 0
             for category, kg in per.items():
                 if kg > 0:
                     key = (community, category)
                     per_community[key] = per_community.get(key, 0) + kg
                     flows[(source, target, category)] += kg
-                    delivered[compound][category] += kg
-                    gate[compound] -= kg
-                    hands[compound] -= kg
-                    street_kg += kg
+                    if mine is None:
+                        mine = delivered[compound]
+                    mine[category] += kg
+                    taken += kg
+            if taken:
+                gate[compound] -= taken
+                hands[compound] -= taken
+                street_kg += taken
         hub[street] -= street_kg
         hub_label = f"hub:{street}"
         for (community, category), kg in sorted(per_community.items()):

@@ -98,6 +98,9 @@ class SupplyBook:
         self._restocked_on: str | None = None
         # When demand was last raised (ISO time): requests before it are counted.
         self._demanded_at: str | None = None
+        # The engine's last reading of the hands (what the roster gives, and the
+        # roster's mark then): not part of the book, kept to spare the reading.
+        self._hands: tuple[tuple[int, int], dict[str, int]] | None = None
 
     # ------------------------------------------------------------- reads
 
@@ -353,12 +356,15 @@ def _supply_day(
     """The planner's day: what is owed (after write-offs) plus the fresh demand."""
     demand: dict[str, dict[str, int]] = {}
     carried: dict[str, dict[str, int]] = {}
+    none: dict[str, int] = {}
     for compound in sorted({*fresh, *owed_lots} - set(dropped)):
-        old = {
-            k: sum(int(lot[1]) for lot in lots) for k, lots in owed_lots.get(compound, {}).items()
-        }
-        old = {k: kg for k, kg in old.items() if kg}
-        new = fresh.get(compound, {})
+        lots_of = owed_lots.get(compound)
+        if lots_of:
+            old = {k: sum(int(lot[1]) for lot in lots) for k, lots in lots_of.items()}
+            old = {k: kg for k, kg in old.items() if kg}
+        else:
+            old = {}
+        new = fresh.get(compound, none)
         if old:
             total = {k: old.get(k, 0) + new.get(k, 0) for k in sorted({*old, *new})}
         else:
@@ -398,11 +404,20 @@ def _fresh_demand(
     """The day's rations of every supplied compound, plus its residents' requests."""
     params = network.params
     fresh: dict[str, dict[str, int]] = {}
-    rations = [(k, params.ration(k)) for k in params.categories]
-    for compound in sorted(c for c, zone in zones.items() if zone in SUPPLIED_ZONES):
-        households = network.households.get(compound, 0)
-        per = {k: round(households * ration) for k, ration in rations}
-        for request, count in requests.get(compound, {}).items():
+    # Each compound's rations are the same every day: made once per network.
+    fixed = network.rations()
+    nothing: tuple[dict[str, int], dict[str, int]] = ({k: 0 for k in params.categories}, {})
+    supplied = [c for c, zone in zones.items() if zone in SUPPLIED_ZONES]
+    supplied.sort()
+    for compound in supplied:
+        rations, positive = fixed.get(compound, nothing)
+        asked = requests.get(compound)
+        if not asked:
+            if positive:
+                fresh[compound] = dict(positive)
+            continue
+        per = dict(rations)
+        for request, count in asked.items():
             target = params.request_category.get(request)
             if target is None:
                 raise CommandError(

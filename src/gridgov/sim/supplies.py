@@ -426,35 +426,49 @@ def supply_map_png(city: City, geometry: Any, unsupplied: Mapping[str, int]) -> 
 
 
 class _Tally:
-    """A day's supply events added up per category (and per binding constraint)."""
+    """A day's supply events added up per category (and per binding constraint),
+    and which compounds got goods of each category (one pass over the events)."""
 
     def __init__(self, categories: Sequence[str], events: Sequence[Any]) -> None:
         self.demand = dict.fromkeys(categories, 0)
-        self.delivered = dict.fromkeys(categories, 0)
+        self.delivered = delivered = dict.fromkeys(categories, 0)
         self.binding = dict.fromkeys(BINDING, 0)
         self.expired = dict.fromkeys(categories, 0)
         self.expired_days = dict.fromkeys(categories, 0)
         #: Hours waited -> kilograms delivered after that wait.
         self.waited: dict[float, int] = {}
         self.leads = 0
+        #: Category -> the compounds a delivery of it reached, in event order.
+        self.reached: dict[str, list[str]] = {}
+        #: The time of the last delivery (None: nothing delivered).
+        self.now: Any = None
+        waited, reached = self.waited, self.reached
         for event in events:
+            kind = event.type
             data = event.data
-            if event.type == "supply.demanded":
-                for per in data["compounds"].values():
-                    _add(self.demand, per)
-            elif event.type == "supply.delivered":
-                _add(self.delivered, data["kg"])
-                waited = self.waited
+            if kind == "supply.delivered":
+                self.now = event.time
+                unit = event.unit
+                for category, kg in data["kg"].items():
+                    delivered[category] = delivered.get(category, 0) + int(kg)
+                    got = reached.get(category)
+                    if got is None:
+                        reached[category] = [unit]
+                    else:
+                        got.append(unit)
                 for pairs in data["waited_hours"].values():
                     for h, kg in pairs:
                         waited[float(h)] = waited.get(float(h), 0) + int(kg)
-            elif event.type == "supply.short":
+            elif kind == "supply.demanded":
+                for per in data["compounds"].values():
+                    _add(self.demand, per)
+            elif kind == "supply.short":
                 for per in data["binding"].values():
                     _add(self.binding, per)
-            elif event.type == "supply.expired":
+            elif kind == "supply.expired":
                 _add(self.expired, data["kg"])
                 _add(self.expired_days, data["household_days"])
-            elif event.type == "supply.hands_requested":
+            elif kind == "supply.hands_requested":
                 self.leads += int(data["people"])
 
 
@@ -538,35 +552,31 @@ class SupplyDaily:
             zones = engine.zones()
         supplied = [c for c, z in zones.items() if z in SUPPLIED]
         if not supplied and not engine.supplies.owed():
-            return self._row(engine, (), zones, day, date, 0)
+            return self._row(engine, _Tally(self.categories, ()), 0, day, date, 0)
         requests = {c: per for c, per in requests.items() if zones.get(c) in SUPPLIED}
         result = engine.dispatch_supplies(method=self.spec.method, requests=requests)
+        tally = _Tally(self.categories, result.events)
         fulfilled = 0
         if loop is not None:
-            reached: dict[str, list[str]] = {}
-            now = None
-            for event in result.events:
-                if event.type == "supply.delivered":
-                    now = event.time
-                    for category in event.data["kg"]:
-                        reached.setdefault(category, []).append(event.unit)
+            reached, now = tally.reached, tally.now
             for request, category in sorted(params.request_category.items()):
                 if now is not None and reached.get(category):
                     fulfilled += loop.fulfil(reached[category], request, now)
-        return self._row(engine, result.events, zones, day, date, fulfilled)
+        return self._row(engine, tally, len(supplied), day, date, fulfilled)
 
     def _row(
         self,
         engine: Any,
-        events: Sequence[Any],
-        zones: Mapping[str, str],
+        tally: _Tally,
+        supplied: int,
         day: float,
         date: str,
         fulfilled: int,
     ) -> tuple[Any, ...]:
+        """The day's row from its events' tally; ``supplied``: the sealed and
+        controlled compounds now."""
         categories = self.categories
         params = self.network.params
-        tally = _Tally(categories, events)
         demand, delivered, binding = tally.demand, tally.delivered, tally.binding
         expired, expired_days, waited, leads = (
             tally.expired,
@@ -591,7 +601,6 @@ class SupplyDaily:
             # Households left without at least one category today (for the map).
             self.by_compound[compound] = self.by_compound.get(compound, 0) + lacking
         stock = book.stock()
-        supplied = sum(1 for z in zones.values() if z in SUPPLIED)
         top = max(BINDING, key=lambda b: (binding[b], -BINDING.index(b)))
         p50 = percentile(waited.items(), 0.5)
         p95 = percentile(waited.items(), 0.95)
