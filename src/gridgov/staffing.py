@@ -1448,9 +1448,11 @@ def _repost(
     posts = roster._posts
     before = {p[0]: p for p in pools.required(compound, old, rule)}
     after = {p[0]: p for p in pools.required(compound, new, rule)}
-    for post_id in before.keys() - after.keys():
+    # In the order the posts are required (a set difference would follow the
+    # strings' hashes, which change from one process to the next).
+    for post_id in before:
         # A task completed on the board is already gone.
-        if post_id in posts:
+        if post_id not in after and post_id in posts:
             _close(draft, post_id, f"{compound} is {new}")
     to_fill: list[str] = []
     for post_id, post in after.items():
