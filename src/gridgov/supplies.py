@@ -1187,13 +1187,12 @@ class _Program:
         from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
         ub, b_ub = self._ub, limits[self.n_eq :]
-        constraints = [LinearConstraint(self.matrix, self.lower, limits)]
+        levels = least = None
         if floors:
             levels = np.vstack([level for level, _ in floors])
             least = np.array([kg - 0.5 for _, kg in floors])  # whole kilograms
             ub = sparse.vstack([ub, sparse.csr_array(-levels)], format="csr")
             b_ub = np.concatenate([b_ub, -least])
-            constraints.append(LinearConstraint(levels, least, np.inf))
         relaxed = linprog(
             objective,
             A_ub=ub,
@@ -1209,6 +1208,10 @@ class _Program:
             and np.abs(relaxed.x - np.rint(relaxed.x)).max() < 1e-6
         ):
             return relaxed.x
+        # The integer program, only when the relaxation's vertex is not whole.
+        constraints = [LinearConstraint(self.matrix, self.lower, limits)]
+        if levels is not None:
+            constraints.append(LinearConstraint(levels, least, np.inf))
         out = milp(
             objective,
             integrality=np.ones(len(self.cost)),
