@@ -3,11 +3,12 @@
 ``covasim_coupling``
     100,000 agents, 60 days (20,000 and 20 with ``--quick``), each run in a
     fresh interpreter (imports outside the timing, peak RSS of the whole
-    process), in five rounds of four runs back to back (so a change of load
-    on the machine hits each of a round's runs alike), the order of the four
-    turned by one place each round (each kind of run goes first, second, ...
-    in some round, so none always follows the same one or always pays for a
-    cold start); before the rounds, one untimed coupled run records the
+    process), in six rounds of four runs back to back (so a change of load
+    on the machine hits each of a round's runs alike), in the order alone,
+    replay, coupled, with requests, and the reverse every other round: the
+    runs of each paired figure (replay and coupled, coupled and with
+    requests) are always next to each other, and each of a pair goes first
+    in half the rounds; before the rounds, one untimed coupled run records the
     day-by-day contact factors and mass-test chances the replays are fed:
 
     - Covasim alone: the hybrid population, 20 agents infected on day 0,
@@ -200,8 +201,10 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return middle
 
 
-#: The four kinds of run, in the first round's order (turned by one each round).
-MODES = ("alone", "coupled", "replay", "coupled_with_requests")
+#: The four kinds of run, in the first round's order (reversed every other round):
+#: each paired figure's two runs (replay and coupled, coupled and with requests)
+#: next to each other.
+MODES = ("alone", "replay", "coupled", "coupled_with_requests")
 
 
 def _pairs(agents: int, days: int, repeat: int) -> dict[str, list[dict[str, Any]]]:
@@ -209,17 +212,17 @@ def _pairs(agents: int, days: int, repeat: int) -> dict[str, list[dict[str, Any]
 
     One untimed coupled run first records its day-by-day contact factors and
     test chances (a file the replays read). Each round then runs Covasim
-    alone, the coupled run, the replay of the record and the coupled run with
-    residents' requests, starting one place further along that list each
-    round (round 2: coupled, replay, with requests, alone; ...).
+    alone, the replay of the record, the coupled run and the coupled run with
+    residents' requests, in that order and in the reverse order every other
+    round (A B B A: the two runs of each paired figure are neighbours, and
+    each goes first in half the rounds).
     """
     runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in MODES}
     with tempfile.TemporaryDirectory() as folder:
         schedule = str(Path(folder) / "schedule.npz")
         recorded = _run("coupled_recorded", agents, days, schedule)
         for index in range(repeat):
-            turn = index % len(MODES)
-            for mode in MODES[turn:] + MODES[:turn]:
+            for mode in MODES if index % 2 == 0 else MODES[::-1]:
                 runs[mode].append(_run(mode, agents, days, schedule if mode == "replay" else ""))
     runs["recorded"] = [recorded]
     return runs
@@ -257,7 +260,7 @@ def covasim_coupling(quick: bool) -> dict[str, dict[str, object]]:
                 "meets_target": True,
             }
         }
-    agents, days, repeat = (20_000, 20, 1) if quick else (100_000, 60, 5)
+    agents, days, repeat = (20_000, 20, 1) if quick else (100_000, 60, 6)
     runs = _pairs(agents, days, repeat)
     got = {mode: _median(runs[mode]) for mode in MODES}
     alone = got["alone"]
@@ -271,7 +274,8 @@ def covasim_coupling(quick: bool) -> dict[str, dict[str, object]]:
         0.10,
         f"the coupled run's time over Covasim's on the same epidemic, minus 1, {size}, "
         f"median over {repeat} rounds of the two run in fresh interpreters, in rounds of "
-        "the four runs with the order turned each round (None when the epidemics differ); "
+        "the four runs, the order reversed every other round, the two runs neighbours "
+        "(None when the epidemics differ); "
         "cpu_value: the same on the CPU time of the timed parts",
         baseline=got["replay"]["seconds"],
         baseline_what=(

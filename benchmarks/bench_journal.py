@@ -255,6 +255,9 @@ class _NoSnapshots:
     def replay(self, seq: int) -> Iterator[object]:
         return self._journal.replay(seq)  # type: ignore[return-value]
 
+    def replay_chunks(self, seq: int) -> Iterator[object]:
+        return self._journal.replay_chunks(seq)  # type: ignore[return-value]
+
 
 APPEND_TARGET = 200_000.0  # events per second, synchronous=NORMAL
 REPLAY_TARGET_S = 3.0  # a full replay of 1,000,000 events

@@ -469,13 +469,9 @@ def _tally(
 ) -> Outputs:
     """The outputs of a desk run from its changes' kinds and units (escalations per
     level climbed to, overdue records) and the closing latencies."""
-    escalated: Counter[str] = Counter()
-    overdue = 0
-    for kind, unit in zip(kinds, units, strict=True):
-        if kind == "ticket.escalated":
-            escalated[unit] += 1
-        elif kind == "ticket.overdue":
-            overdue += 1
+    is_escalation = map("ticket.escalated".__eq__, kinds)
+    escalated = Counter(itertools.compress(units, is_escalation))
+    overdue = kinds.count("ticket.overdue")
     chain = desk.city.chain
     escalations: Counter[str] = Counter()
     for unit, count in escalated.items():  # each unit climbed to, its level once

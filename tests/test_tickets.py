@@ -860,6 +860,36 @@ class TestPlay:
                 [datetime(2022, 9, 17)], ["T2"], ["open"], [{"where": GRID, "category": "repair"}]
             )
 
+    @pytest.mark.parametrize("detour", [False, True])
+    def test_breaches_read_from_their_marks(self, detour: bool) -> None:
+        """A stream notes where it wrote each breach: the breaches read from those
+        notes are the breaches among all its changes, in order; after a step through
+        the planners (a withdrawal) they are read from all its changes, the same."""
+        desk = desk_with(emergency=True)
+        day = timedelta(days=1)
+        tickets = [f"T{i}" for i in range(6)]
+        at = [TicketArrays.micros(T0 + i * HOUR) for i in range(6)]
+        triggers = ["open"] * 6
+        data: list[Any] = [{"where": GRID, "category": "repair"}] * 6
+        for i, ticket in enumerate(tickets[:6]):  # late steps: each climbs before it
+            at.append(TicketArrays.micros(T0 + (i + 1) * day))
+            tickets.append(ticket)
+            triggers.append("classify")
+            data.append(None)
+        if detour:
+            at.append(at[-1])
+            tickets.append("T5")
+            triggers.append("withdraw")
+            data.append(None)
+        changes = desk.play(at, tickets, triggers, data)
+        assert (changes._marks is None) == detour
+        breaches = ("ticket.escalated", "ticket.overdue")
+        expected = [(c.kind, c.ticket, c.unit) for c in changes if c.kind in breaches]
+        assert len(expected) >= 6
+        assert list(zip(*changes.columns(breaches), strict=True)) == expected
+        escalated = [(c.kind, c.ticket, c.unit) for c in changes if c.kind == breaches[0]]
+        assert list(zip(*changes.columns(breaches[:1]), strict=True)) == escalated
+
     def test_a_naive_time_refuses_the_whole_stream(self) -> None:
         """Every time is checked before the first step: a naive one changes nothing."""
         desk = desk_with()

@@ -785,10 +785,15 @@ class Kernel:
         # The events are read a chunk at a time, never all held at once.
         # A durable journal reads its rows in small chunks for a replay
         # (``replay``); any other journal hands over its events.
+        chunks = getattr(self.journal, "replay_chunks", None)
         replay = getattr(self.journal, "replay", None)
         with self.paused():
-            events = replay(start) if replay is not None else self.journal.stream(start)
-            replayed = state.apply_all(events)
+            if chunks is not None:
+                # A chunk of rows at a time, as columns (see SqliteJournal.replay_chunks).
+                replayed = sum(map(state.apply_all, chunks(start)))
+            else:
+                events = replay(start) if replay is not None else self.journal.stream(start)
+                replayed = state.apply_all(events)
         return state, state.deadlines(), LoadReport(start, replayed, ignored)
 
     def _from_snapshot(self) -> tuple[EngineState, int, str | None]:

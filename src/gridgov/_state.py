@@ -47,6 +47,8 @@ _RUNS_FROM = 32
 #: The data keys of the runs the roster applies at once.
 _ASSIGNED = ("person", "post", "role", "level")
 _OPENED = ("post", "role", "community", "capacity")
+#: The same with the last key the planner writes (its compact data has all five).
+_OPENED_DATA = (*_OPENED, "task")
 #: The kinds whose runs the roster applies at once.
 _AT_ONCE = frozenset({"post.assigned", "post.opened"})
 _RELEASED = ("person", "post")
@@ -252,6 +254,12 @@ class EngineState:
                         span = zip(range(start, stop), *got, times[start:stop], strict=True)
                         for index, person, post, when in span:  # noqa: B007 (the handler reads it)
                             release(person, post, when)
+                elif kind in MEASURE_EVENTS:
+                    # Zones and modes read from the columns: no event object made.
+                    apply_fields, news = self.measures._apply_fields, columns[7]
+                    for index in range(start, stop):
+                        seq = events.first + index
+                        apply_fields(kind, units[index], news[index], data_of(index), seq)
                 else:
                     reducer = reducers(kind)
                     if reducer is not None:
@@ -282,8 +290,10 @@ class EngineState:
                 return False
             persons, posts, roles, levels = got
             return self.roster._assign_all(persons, posts, roles, levels, columns[0][start:stop])
-        got = events._fields(start, stop, _OPENED)
-        if got is None or not self.roster._open_all(columns[2][start:stop], *got):
+        # Compact data of the planner's five keys (read a column at a time), else
+        # the four keys the roster needs.
+        got = events._fields(start, stop, _OPENED_DATA) or events._fields(start, stop, _OPENED)
+        if got is None or not self.roster._open_all(columns[2][start:stop], *got[:4]):
             return False
         for post in got[0]:
             if "/task/" in post:

@@ -121,8 +121,9 @@ class Kit:
     micros: Callable[[datetime], int]
     #: Microseconds since 1970 as a datetime in a time zone.
     moment: Callable[[int, tzinfo], datetime]
-    #: The sequence of changes a stream returns, from its compact records and changes.
-    changes: Callable[[list[Any]], Any]
+    #: The sequence of changes a stream returns, from the parts of histories it
+    #: wrote and where its breach records are (None: not known).
+    changes: Callable[[list[Any], list[Any] | None], Any]
 
 
 class Tables:
@@ -141,7 +142,8 @@ class Tables:
             state: {
                 trigger: new
                 for (source, trigger), new in desk.board.table().items()
-                if source == state and trigger in _FAST_TRIGGERS
+                # (a fast step always changes the state: see _run)
+                if source == state and trigger in _FAST_TRIGGERS and new != state
             }
             for state in TICKET_STATES
         }
@@ -232,7 +234,8 @@ class _Stream:
     """One call's shared state: the desk, its tables, the changes so far."""
 
     __slots__ = (
-        "desk", "floor", "kit", "latest", "log", "out", "tables", "timed", "touched", "tz"
+        "categories", "desk", "floor", "grids", "kit", "latest", "log", "low_score", "marks",
+        "out", "rows", "tables", "timed", "touched", "tz",
     )  # fmt: skip
 
     def __init__(self, desk: TicketDesk, kit: Kit, tz: tzinfo) -> None:
@@ -240,6 +243,12 @@ class _Stream:
         self.kit = kit
         self.tables: Tables = desk._stream_tables()
         self.tz = tz
+        #: Where and what an opening decided in place may be: the grids, the categories.
+        self.grids = self.tables.grids
+        self.categories = desk.rule.categories
+        self.low_score = desk.rule.low_score
+        #: (category, mode) -> state -> fast trigger -> entry (see :meth:`Tables.rows`).
+        self.rows = self.tables._rows
         #: A breach before this time is recorded at it (as plan_due does).
         self.floor: int | None = desk._last_us
         self.latest = _NEVER
@@ -248,8 +257,13 @@ class _Stream:
         #: (flat, three entries a part, so that no object is kept per part).
         self.out: list[Any] = []
         self.touched: list[Live] = []
-        #: The records of the tickets whose history is a part of it (see ``_Live._log``).
-        self.log: list[Any] = []
+        #: The records of the tickets whose history is a part of it (see ``_Live._log``):
+        #: the desk's, shared by its streams.
+        self.log: list[Any] = desk._log
+        #: Where the stream's breach records (escalated, overdue) are, in the order
+        #: written (the order of the changes), flat: history, offset, history, ...
+        #: None once a step went through the planners (their changes are not marked).
+        self.marks: list[Any] | None = []
 
 
 def play(
@@ -279,7 +293,7 @@ def play(
         done = True
     finally:
         _finish(stream, done)
-    return kit.changes(stream.out)
+    return kit.changes(stream.out, stream.marks)
 
 
 def _times(at: Sequence[int | datetime], micros: Callable[[datetime], int]) -> Sequence[int]:
@@ -310,58 +324,65 @@ def _loop(stream: _Stream, steps: Iterator[Step]) -> None:
                 continue
             touched(live)
             if pending is None or pending[1] != tid:
+                _part(stream.out, stream.log, live._start, live._stop)
                 continue
-            asked = live.mode  # the situation was just asked
-        else:
-            touched(live)
-            # No zone or mode changes during a stream: the situation is asked
-            # once per run of a ticket's steps.
-            asked = stream.desk._mode(live.compound or live.origin)
+            # The situation was just asked; the opening's record starts the run's part.
+            pending = _run(stream, live, pending, steps, live.mode, live._start)
+            continue
+        touched(live)
+        # No zone or mode changes during a stream: the situation is asked
+        # once per run of a ticket's steps.
+        asked = stream.desk._mode(live.compound or live.origin)
         pending = _run(stream, live, pending, steps, asked)
 
 
 def _run(
-    stream: _Stream, live: Live, first: Step, steps: Iterator[Step], asked: str
+    stream: _Stream, live: Live, first: Step, steps: Iterator[Step], asked: str, opened: int = -1
 ) -> Step | None:
     """The steps of ``live`` from ``first`` on while they are its own, its fields in local
-    variables, each step one lookup of what it does (:meth:`Tables.rows`) in the mode
-    ``asked``; returns the next ticket's first step (None: the stream is done)."""
+    variables, each step one lookup (:meth:`Tables.rows`) in the mode ``asked``; returns
+    the next ticket's first step (None: done). ``opened``: where its opening record starts
+    in the log, when the stream just opened it (the run's part starts there)."""
     plain, classify, feed_back, scored = _PLAIN, _CLASSIFY, _FEED_BACK, _SCORED  # local: faster
-    tables, tz, out, low_score = stream.tables, stream.tz, stream.out, stream.desk.rule.low_score
+    tables, tz, low_score = stream.tables, stream.tz, stream.low_score
     tid, category, log = live.id, live.category, stream.log
     # The ticket's records go on in the log while they end it, else to its own list.
     history = log if live._log is log and live._stop == len(log) else live.history
-    state, unit, mode, updated, breached = (
-        live.state, live.unit, live.mode, live.updated_us, live.breached
-    )  # fmt: skip
+    state, unit, mode = live.state, live.unit, live.mode
+    updated, breached, ltz = live.updated_us, live.breached, live.tz
     due = _NO_DUE if live.due_us is None else live.due_us
-    # Whether the stream counts the ticket as timed (settled when the run ends).
-    had, ltz = due < _FAR, live.tz
-    note, start, routes, downs = history.extend, len(history), tables.routes, tables.routes_down
-    row = tables.rows(category, asked)[state]
+    had = due < _FAR  # whether the stream counts it as timed (settled when the run ends)
+    # A fast step sets mode and zone to ``asked``, ``tz`` and a new state (till then: kept).
+    kept, start = state, opened if opened >= 0 else len(history)
+    note, routes, downs = history.extend, tables.routes, tables.routes_down
+    rows = stream.rows.get((category, asked))
+    row = (tables.rows(category, asked) if rows is None else rows)[state]
     try:
         for now, t, trigger, given in chain((first,), steps):
             if t is not tid and t != tid:
                 return (now, t, trigger, given)
             if due <= now:
                 stream.timed += 1 - had
+                if state is not kept:
+                    mode, ltz, kept = asked, tz, state
                 unit, due, mode, updated = _climb(
-                    stream, live, now, state, unit, due, mode, asked, note
+                    stream, live, now, state, unit, due, mode, asked, history
                 )
                 had, breached = due < _FAR, True
             if not given:
                 entry = row.get(trigger)
-            else:  # only a score that is not low is decided here
-                entry = row.get(scored) if _whole(trigger, given, low_score) else None
+            else:  # only a whole score, not low, is decided here
+                score = given.get("score") if trigger == "score" and len(given) == 1 else None
+                whole = score.__class__ is int and low_score <= score <= 5
+                entry = row.get(scored) if whole else None
             if entry is None or now < updated:  # through the planners, as one call would do it
-                _part(out, history, start, len(history))
-                if history is log:
-                    live._stop = len(log)
+                if state is not kept:
+                    mode, ltz = asked, tz
                 fields = (state, unit, due, mode, updated, breached, ltz, had)
                 state, unit, due, mode, updated, breached, ltz, had = _detour(
-                    stream, live, trigger, now, given, fields
+                    stream, live, trigger, now, given, fields, history, start
                 )
-                category, history = live.category, live.history  # classifying may change it
+                kept, category, history = state, live.category, live.history  # (classified)
                 note, start, row = history.extend, len(history), tables.rows(category, asked)[state]
                 continue
             new, limit, flags, action, row, shared = entry
@@ -382,7 +403,7 @@ def _run(
                     note((MOVE, "ticket.returned", tid, below, left, why, now, tz))
                 unit = origin
             elif action == _SCORE:  # (rarer: a score or a publication last)
-                live.score = score = given["score"]
+                live.score = score
                 note((SCORED, "ticket.scored", tid, unit, now, tz, state, new, on_time, score))
                 note((live.low_scores, asked, due))
             else:  # publish
@@ -390,16 +411,33 @@ def _run(
                 note((PUBLISHED, "ticket.step", tid, unit, now, tz, state, new, on_time, summary))
                 note((asked, due))
             state, updated, breached = new, now, False
-            mode, ltz = asked, tz
     finally:
-        _part(out, history, start, len(history))
-        if history is log:
-            live._stop = len(log)
-        stream.timed += (due < _FAR) - had
-        _hand_back(live, state, unit, due, mode, updated, breached, ltz)
-        if updated > stream.latest:
-            stream.latest = updated
+        if state is not kept:
+            mode, ltz = asked, tz
+        _settle(stream, live, history, start, (state, unit, due, mode, updated, breached, ltz, had))
     return None
+
+
+def _settle(
+    stream: _Stream,
+    live: Live,
+    history: list[Any],
+    start: int,
+    fields: tuple[str, str, int, str, int, bool, tzinfo, bool],
+) -> None:
+    """The end of a run of ``live``'s steps (or of its part before a detour): the part
+    of ``history`` it wrote from ``start`` noted, its fields (state, unit, due, mode,
+    latest time, breached, time zone, counted as timed) handed back to its record."""
+    state, unit, due, mode, updated, breached, tz, had = fields
+    _part(stream.out, history, start, len(history))
+    if history is stream.log:
+        live._stop = len(history)
+    stream.timed += (due < _FAR) - had
+    live.state, live.unit, live.mode, live.updated_us = state, unit, mode, updated
+    live.due_us = due if due < _FAR else None
+    live.breached, live.tz, live._view = breached, tz, None
+    if updated > stream.latest:
+        stream.latest = updated
 
 
 def _detour(
@@ -409,13 +447,13 @@ def _detour(
     now: int,
     given: Mapping[str, Any] | None,
     fields: tuple[str, str, int, str, int, bool, tzinfo, bool],
+    history: list[Any],
+    start: int,
 ) -> tuple[str, str, int, str, int, bool, tzinfo, bool]:
     """A step of the ticket in hand through the planners (:func:`_slow`): its fields
-    (state, unit, due, mode, latest time, breached, time zone, counted as timed)
+    (as :func:`_settle` takes them) and the part of ``history`` written from ``start``
     handed back to its record before, taken again after."""
-    state, unit, due, mode, updated, breached, tz, had = fields
-    stream.timed += (due < _FAR) - had
-    _hand_back(live, state, unit, due, mode, updated, breached, tz)
+    _settle(stream, live, history, start, fields)
     _slow(stream, live.id, trigger, now, given)
     due = _NO_DUE if live.due_us is None else live.due_us
     return (
@@ -434,30 +472,6 @@ def _part(out: list[Any], history: list[Any], start: int, stop: int) -> None:
             out += (history, start, stop)
 
 
-def _whole(trigger: str, given: Mapping[str, Any], low_score: int) -> bool:
-    """Whether a step with data is a score the stream decides: a whole one, not low."""
-    if trigger != "score" or len(given) != 1:
-        return False
-    score = given.get("score")
-    return score.__class__ is int and low_score <= score <= 5
-
-
-def _hand_back(
-    live: Live,
-    state: str,
-    unit: str,
-    due: int,
-    mode: str,
-    updated: int,
-    breached: bool,
-    tz: tzinfo,
-) -> None:
-    """Put the fields a run kept in local variables back into the ticket's record."""
-    live.state, live.unit, live.mode, live.updated_us = state, unit, mode, updated
-    live.due_us = due if due < _FAR else None
-    live.breached, live.tz, live._view = breached, tz, None
-
-
 def _climb(
     stream: _Stream,
     live: Live,
@@ -467,32 +481,39 @@ def _climb(
     due: int,
     mode: str,
     asked: str,
-    note: Callable[[tuple[Any, ...]], None],
+    history: list[Any],
 ) -> tuple[str, int, str, int]:
-    """Every breach of the ticket in hand up to ``now``, recorded with ``note`` (as
+    """Every breach of the ticket in hand up to ``now``, recorded in ``history`` (as
     :func:`_breaches`); returns its unit, due time (far when none), mode and latest
     time after them."""
     breach = stream.tables.breaches(live.category, asked).get(state)
     if breach is None or mode != asked:  # a limit set in another mode: the general way
-        unit, after, mode = _breaches(stream, live, now, state, unit, due, mode, asked, note)
+        unit, after, mode = _breaches(stream, live, now, state, unit, due, mode, asked, history)
         return unit, _NO_DUE if after is None else after, mode, live.updated_us
     key, fired, limit = breach
     floor = _NEVER if stream.floor is None else stream.floor
     tid, tz, parents = live.id, live.tz, stream.tables.parents
+    note, marks = history.extend, stream.marks
     when = due
+    climbed = 0
     while due <= now:
         when = due if due > floor else floor
         parent = parents[unit]
+        if marks is not None:
+            marks += (history, len(history))
         if parent is None:
             note((OVERDUE, "ticket.overdue", tid, unit, when, tz, state, key, fired, due))
             due = _NO_DUE
             stream.timed -= 1
         else:
             later = due + limit
-            note((ESCALATED, "ticket.escalated", tid, parent, when, tz, unit, state, key))
-            note((fired, due, asked, later))
+            note((
+                ESCALATED, "ticket.escalated", tid, parent, when, tz, unit, state, key, fired,
+                due, asked, later,
+            ))  # fmt: skip
             unit, due = parent, later
-            live.escalations += 1
+            climbed += 1
+    live.escalations += climbed
     live.updated_us = when
     return unit, due, asked, when
 
@@ -505,11 +526,7 @@ def _open(
     where = category = None
     if given is not None and len(given) == 2:
         where, category = given.get("where"), given.get("category")
-    if (
-        trigger != "open"
-        or where not in stream.tables.grids
-        or category not in desk.rule.categories
-    ):
+    if trigger != "open" or where not in stream.grids or category not in stream.categories:
         _slow(stream, tid, trigger, now, given)
         return None
     mode = desk._mode(where)
@@ -528,7 +545,7 @@ def _open(
     log += (OPENED, "ticket.opened", tid, where, now, tz, category, mode, due)
     live._stop = start + 9
     desk._tickets[tid] = live
-    _part(stream.out, log, start, start + 9)
+    # (The caller notes the opening's part, with the ticket's run when one follows.)
     if due is not None:
         stream.timed += 1
     if now > stream.latest:
@@ -545,11 +562,11 @@ def _breaches(
     due: int,
     mode: str,
     asked: str,
-    note: Callable[[tuple[Any, ...]], None],
+    history: list[Any],
 ) -> tuple[str, int | None, str]:
     """Every breach of ``live``'s limit up to ``now`` (as ``TicketDesk._breach`` plans
-    them), recorded with ``note``; returns the unit, due time and mode after them."""
-    desk, tables, floor = stream.desk, stream.tables, stream.floor
+    them), recorded in ``history``; returns the unit, due time and mode after them."""
+    desk, tables, floor, marks = stream.desk, stream.tables, stream.floor, stream.marks
     tid, category, live_tz = live.id, live.category, live.tz
     next_due: int | None = due
     while next_due is not None and next_due <= now:
@@ -577,7 +594,9 @@ def _breaches(
         if next_due is None:
             stream.timed -= 1
         live.updated_us = when
-        note(record)
+        if marks is not None:
+            marks += (history, len(history))
+        history.extend(record)
     return unit, next_due, mode
 
 
@@ -586,14 +605,16 @@ def _slow(
 ) -> None:
     """One step through the desk's planners, as one call would do it (or its refusal)."""
     desk = stream.desk
+    # The planners' changes are not marked: the stream's breaches are no longer
+    # known by their marks alone.
+    stream.marks = None
     live = desk._tickets.get(tid)
     start = len(live.history) if live is not None else 0
     if live is not None and live.due_us is not None and live.due_us <= now:
         mode = live.mode
         asked = desk._mode(live.compound or live.origin)
         live.unit, live.due_us, live.mode = _breaches(
-            stream, live, now, live.state, live.unit, live.due_us, mode, asked,
-            live.history.extend,
+            stream, live, now, live.state, live.unit, live.due_us, mode, asked, live.history
         )  # fmt: skip
         live.breached = True
         live._view = None
@@ -662,7 +683,7 @@ def _breaches_until(stream: _Stream, now: int) -> None:
         history = live.history
         start = len(history)
         live.unit, live.due_us, live.mode = _breaches(
-            stream, live, due, live.state, live.unit, due, live.mode, asked, history.extend
+            stream, live, due, live.state, live.unit, due, live.mode, asked, history
         )
         _part(stream.out, history, start, len(history))
         live.breached = True

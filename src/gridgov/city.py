@@ -394,8 +394,13 @@ class City:
         return tuple(self.chain.below(node, Level.COMPOUND))
 
     def grids_of_compound(self, compound_id: str) -> tuple[str, ...]:
-        """The grids covering a compound, sorted."""
-        self.compound(compound_id)
+        """The grids covering a compound, sorted.
+
+        Raises:
+            UnknownUnitError: no such compound.
+        """
+        if compound_id not in self._compounds:
+            self.compound(compound_id)  # raises: no such compound
         return self._grids_of_compound.get(compound_id, ())
 
     def households(self, node: str) -> int:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -76,10 +76,6 @@ Deadline = tuple[datetime, int, str]
 
 #: The counts of a community without compounds.
 _NO_COUNTS: Mapping[str, int] = Counter()
-
-
-def _iso(when: datetime | None) -> str | None:
-    return when.isoformat() if when is not None else None
 
 
 #: Due times read from events, by their ISO form (a command's events share a few).
@@ -134,6 +130,14 @@ class Measures:
         #: What a case around each compound reaches, by the rules it was asked with
         #: (a memo of :func:`case_scopes`: the city never changes).
         self._case_scopes: dict[str, tuple[Any, ...]] = {}
+        self._below_units: _Below | None = None
+
+    def _below(self) -> _Below:
+        """The city's compounds and communities below each unit (made on first use)."""
+        got = self._below_units
+        if got is None:
+            got = self._below_units = _Below(self._city)
+        return got
 
     # ------------------------------------------------------------------ reads
 
@@ -210,32 +214,38 @@ class Measures:
             JournalError: the event names an unknown zone or mode.
             KeyError: the event names a unit the city lacks.
         """
-        due = event.data.get("due")
+        self._apply_fields(event.type, event.unit, event.new, event.data, event.seq)
+
+    def _apply_fields(
+        self, kind: str, unit: str, new: str | None, data: Mapping[str, Any], seq: int
+    ) -> None:
+        """:meth:`_apply_event` on the fields it reads (the engine's apply loop reads
+        them from a command's columns: no event object made)."""
+        due = data.get("due")
         when = _from_iso(due) if isinstance(due, str) else None
-        new = event.new
-        if event.type.startswith("zone."):
+        if kind.startswith("zone."):
             if new is None or new not in SEVERITY:
-                raise JournalError(f"event {event.seq}: unknown zone {new!r}")
-            old = self._zones.state(event.unit)
+                raise JournalError(f"event {seq}: unknown zone {new!r}")
+            old = self._zones.state(unit)
             if new != old:
-                self._zones._force(event.unit, new)
-                counts = self._counts[self._city.chain.community_of(event.unit)]
+                self._zones._force(unit, new)
+                counts = self._counts[self._city.compounds.community(unit)]
                 counts[old] -= 1
                 counts[new] += 1
                 if new == "open":
-                    self._raised.discard(event.unit)
+                    self._raised.discard(unit)
                 else:
-                    self._raised.add(event.unit)
-            self._zone_due[event.unit] = when
-            if event.data.get("hold"):
-                self._held.add(event.unit)
+                    self._raised.add(unit)
+            self._zone_due[unit] = when
+            if data.get("hold"):
+                self._held.add(unit)
             else:
-                self._held.discard(event.unit)
+                self._held.discard(unit)
         else:
             if new is None or new not in self._modes.states:
-                raise JournalError(f"event {event.seq}: unknown mode {new!r}")
-            self._modes._force(event.unit, new)
-            self._mode_due[event.unit] = when
+                raise JournalError(f"event {seq}: unknown mode {new!r}")
+            self._modes._force(unit, new)
+            self._mode_due[unit] = when
 
     # -------------------------------------------------------------- snapshots
 
@@ -324,6 +334,19 @@ class MeasuresDraft:
         self.first_zone: dict[str, str] = {}
         #: Pushes already put on the heap of :func:`plan_due`.
         self.scheduled = 0
+        #: A compound's community, read from the city's columns.
+        self.community_of = city.compounds.community
+        #: The last due time written into a record, and its ISO form (a command's
+        #: records mostly share a few).
+        self._iso: tuple[datetime | None, str | None] = (None, None)
+
+    def iso(self, due: datetime | None) -> str | None:
+        """``due.isoformat()`` (None for None), remembered for the last time asked."""
+        last, text = self._iso
+        if due is not last:
+            text = due.isoformat() if due is not None else None
+            self._iso = (due, text)
+        return text
 
     # ------------------------------------------------------------- overlay
 
@@ -390,19 +413,20 @@ class MeasuresDraft:
         self.zone_due[compound] = due
         self.hold[compound] = hold
         if new == old:
-            data: dict[str, Any] = {"due": _iso(due), "hold": hold}
+            data: dict[str, Any] = {"due": self.iso(due), "hold": hold}
             self.records.append(Record(when, "zone.renewed", compound, cause, old, new, data))
         else:
             trigger = board.trigger_to(old, new)
             if trigger is None:  # pragma: no cover - every pair of zones has a trigger
                 board.destination(compound, old, f"to {new}")
                 return
-            self.first_zone.setdefault(compound, old)
+            if compound not in self.first_zone:
+                self.first_zone[compound] = old
             self.zone[compound] = new
-            counts = self.count(self.city.chain.community_of(compound))
+            counts = self.count(self.community_of(compound))
             counts[old] -= 1
             counts[new] += 1
-            data = {"trigger": trigger, "due": _iso(due), "hold": hold}
+            data = {"trigger": trigger, "due": self.iso(due), "hold": hold}
             self.records.append(Record(when, "zone.changed", compound, cause, old, new, data))
         if due is not None:
             self.pushes.append((due, ZONE_DUE, compound))
@@ -414,7 +438,7 @@ class MeasuresDraft:
         new = self.state.mode_board.destination(community, old, trigger)
         self.mode[community] = new
         self.mode_due[community] = due
-        data = {"trigger": trigger, "due": _iso(due)}
+        data = {"trigger": trigger, "due": self.iso(due)}
         self.records.append(Record(when, "mode.changed", community, cause, old, new, data))
         if due is not None:
             self.pushes.append((due, MODE_DUE, community))
@@ -422,7 +446,7 @@ class MeasuresDraft:
     def renew_mode(self, community: str, due: datetime, when: datetime, cause: str) -> None:
         mode = self.mode_of(community)
         self.mode_due[community] = due
-        data = {"due": _iso(due)}
+        data = {"due": self.iso(due)}
         self.records.append(Record(when, "mode.renewed", community, cause, mode, mode, data))
         self.pushes.append((due, MODE_DUE, community))
 
@@ -443,7 +467,7 @@ class MeasuresDraft:
         hold: bool = False,
     ) -> dict[str, None]:
         """Raise compounds to ``zone`` (never lower); returns the communities touched."""
-        chain = self.city.chain
+        community_of = self.community_of
         touched: dict[str, None] = {}
         target = SEVERITY[zone]
         due = None if hold else self.zone_deadline(zone, start)
@@ -451,7 +475,7 @@ class MeasuresDraft:
             current = self.zone_of(compound)
             if SEVERITY[current] < target:
                 self.set_zone(compound, zone, due, hold, now, cause)
-                touched[chain.community_of(compound)] = None
+                touched[community_of(compound)] = None
             elif current == zone:
                 old_due = self.zone_due_of(compound)
                 if hold and not self.held(compound):
@@ -462,7 +486,7 @@ class MeasuresDraft:
                     and (old_due is None or due > old_due)
                 ):
                     self.set_zone(compound, zone, due, False, now, cause)
-                touched[chain.community_of(compound)] = None
+                touched[community_of(compound)] = None
         return touched
 
     def step_down(self, compound: str, when: datetime) -> None:
@@ -482,18 +506,44 @@ class MeasuresDraft:
     ) -> None:
         quiet = _days(self.rules.modes.alert_quiet_days)
         start = alert_from if alert_from is not None else now
+        until = start + quiet
+        # What settle() and the reads below would look up, read here directly (a
+        # case settles a street's communities; most of them change nothing).
+        state = self.state
+        draft_counts, state_counts = self.counts, state._counts
+        draft_modes, models = self.mode, state._modes._models
+        draft_dues, state_dues = self.mode_due, state._mode_due
+        counts: Mapping[str, int] | None
         for community in communities:
-            self.settle(community, now, cause)
-            counts = self.counts_now(community)
-            mode = self.mode_of(community)
+            counts = draft_counts.get(community)
+            if counts is None:
+                counts = state_counts.get(community, _NO_COUNTS)
+            mode = draft_modes.get(community)
+            if mode is None:
+                mode = models[community].state
             if counts["sealed"] + counts["controlled"]:
+                if mode != "emergency":
+                    self.settle(community, now, cause)
                 continue
+            if mode == "emergency":
+                self.settle(community, now, cause)
+                mode = self.mode_of(community)
+            elif (mode == "alert" or mode == "recovery") and not counts["precaution"]:
+                due = (
+                    draft_dues[community] if community in draft_dues else state_dues.get(community)
+                )
+                if due is not None and due <= now:
+                    # Its period is over: settle() ends it.
+                    self.settle(community, now, cause)
+                    mode = self.mode_of(community)
             if mode == "normal":
-                self.set_mode(community, "raise_alert", start + quiet, now, cause)
+                self.set_mode(community, "raise_alert", until, now, cause)
             elif mode == "alert":
-                due = self.mode_due_of(community)
-                if due is None or start + quiet > due:
-                    self.renew_mode(community, start + quiet, now, cause)
+                due = (
+                    draft_dues[community] if community in draft_dues else state_dues.get(community)
+                )
+                if due is None or until > due:
+                    self.renew_mode(community, until, now, cause)
 
     def settle(self, community: str, when: datetime, cause: str, hurry: bool = False) -> None:
         """Bring a community's mode in line with its compounds' zones at ``when``.
@@ -555,7 +605,8 @@ def plan_case(draft: MeasuresDraft, compound: str, when: datetime, now: datetime
     got = memo.get(compound)
     if got is None or got[0] is not draft.rules:
         # The scopes depend on the city and the rules only: worked out once per compound.
-        got = memo[compound] = (draft.rules, *case_scopes(draft.city, draft.rules, compound))
+        below = draft.state._below()
+        got = memo[compound] = (draft.rules, *case_scopes(draft.city, draft.rules, compound, below))
     _, sealed, controlled, watched, alert = got
     touched: dict[str, None] = {}
     for zone, members in (("sealed", sealed), ("controlled", controlled), ("precaution", watched)):
@@ -566,24 +617,74 @@ def plan_case(draft: MeasuresDraft, compound: str, when: datetime, now: datetime
 
 
 def case_scopes(
-    city: City, rules: Rules, compound: str
+    city: City, rules: Rules, compound: str, below: _Below | None = None
 ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """What the rules' case measures reach around ``compound``: the compounds sealed,
     controlled and under precaution (each sorted, none in two), and the communities
-    put on alert (sorted)."""
+    put on alert (sorted).
+
+    ``below`` (the city's units' compounds and communities, worked out at once)
+    answers the scopes that are levels as :func:`~gridgov.modes.compounds_in_scope`
+    and :func:`~gridgov.modes.communities_in_scope` do, without walking the chain."""
     case, areas = rules.case, rules.areas
-    sealed = set(compounds_in_scope(city, compound, case.seal, areas))
+    reach = compounds_in_scope if below is None else below.compounds_in_scope
+    sealed = set(reach(city, compound, case.seal, areas))
     controlled: set[str] = set()
     if case.control is not None:
-        controlled = set(compounds_in_scope(city, compound, case.control, areas)) - sealed
+        controlled = set(reach(city, compound, case.control, areas)) - sealed
     watched: set[str] = set()
     if case.precaution is not None:
-        watched = set(compounds_in_scope(city, compound, case.precaution, areas))
+        watched = set(reach(city, compound, case.precaution, areas))
         watched -= sealed | controlled
     alerted: tuple[str, ...] = ()
     if case.alert is not None:
-        alerted = communities_in_scope(city, compound, case.alert, areas)
+        alert = communities_in_scope if below is None else below.communities_in_scope
+        alerted = alert(city, compound, case.alert, areas)
     return tuple(sorted(sealed)), tuple(sorted(controlled)), tuple(sorted(watched)), alerted
+
+
+class _Below:
+    """The compounds and the communities below every unit of a city (each sorted),
+    worked out in one pass over the chain: what a case's scopes read."""
+
+    __slots__ = ("_communities", "_compounds")
+
+    def __init__(self, city: City) -> None:
+        chain = city.chain
+        compounds: dict[str, list[str]] = {}
+        communities: dict[str, list[str]] = {}
+        for table, level in ((compounds, Level.COMPOUND), (communities, Level.COMMUNITY)):
+            for unit in chain.units(level):
+                for up in chain.chain_of_command(unit)[1:]:
+                    got = table.get(up)
+                    if got is None:
+                        table[up] = [unit]
+                    else:
+                        got.append(unit)
+        self._compounds = {u: tuple(sorted(c)) for u, c in compounds.items()}
+        self._communities = {u: tuple(sorted(c)) for u, c in communities.items()}
+
+    def compounds_in_scope(
+        self, city: City, compound: str, scope: str, areas: Mapping[str, Sequence[str]]
+    ) -> tuple[str, ...]:
+        """:func:`~gridgov.modes.compounds_in_scope` (the same answer, the same errors)."""
+        level = _LEVELS.get(scope)
+        if level is None or scope in areas or level is Level.COMPOUND or level is Level.GRID:
+            return compounds_in_scope(city, compound, scope, areas)
+        return self._compounds.get(city.chain.ancestor(compound, level), ())
+
+    def communities_in_scope(
+        self, city: City, compound: str, scope: str, areas: Mapping[str, Sequence[str]]
+    ) -> tuple[str, ...]:
+        """:func:`~gridgov.modes.communities_in_scope` (the same answer, the same errors)."""
+        level = _LEVELS.get(scope)
+        if level is None or scope in areas or level.rank >= Level.COMMUNITY.rank:
+            return communities_in_scope(city, compound, scope, areas)
+        return self._communities.get(city.chain.ancestor(compound, level), ())
+
+
+#: Every level by its name.
+_LEVELS = {level.value: level for level in Level}
 
 
 def plan_declare(

@@ -43,7 +43,13 @@ import attrs
 
 from gridgov.chain import CommandChain
 from gridgov.city import City
-from gridgov.errors import AuthorityError, CommandError, JournalError, NotFoundError
+from gridgov.errors import (
+    AuthorityError,
+    CommandError,
+    JournalError,
+    NotFoundError,
+    UnknownUnitError,
+)
 from gridgov.model import Level, People, PersonKind
 from gridgov.records import EventLike, Record, RecordColumns
 from gridgov.rules import StaffingRule
@@ -245,18 +251,24 @@ def _required_rows(city: City, compound: str, zone: str, rule: StaffingRule) -> 
     roles = rule.posts.get(zone, ())
     if not roles:
         return []
-    record = city.compound(compound)
+    compounds = city.compounds
+    try:
+        at = compounds._index[compound]
+    except KeyError:
+        raise UnknownUnitError(compound, "compound") from None
+    # Read from the city's columns (no Compound made).
+    community, entrances = compounds.communities[at], compounds.entrances[at]
     households = max(1, city.households(compound))
     sizes = {
         "point_lead": 1,
         "building_lead": math.ceil(households / rule.households_per_building_lead),
         "registration": math.ceil(households / rule.households_per_registration),
         "disinfection": rule.disinfection_per_compound,
-        "checkpoint": record.entrances * rule.checkpoint_shifts,
+        "checkpoint": entrances * rule.checkpoint_shifts,
         "volunteer": math.ceil(households / rule.households_per_volunteer),
     }
     return [
-        (f"{compound}/{role}", role, compound, record.community, sizes[role])
+        (f"{compound}/{role}", role, compound, community, sizes[role])
         for role in roles
         if role != "front_line" and sizes[role] > 0
     ]
@@ -317,7 +329,7 @@ class _Groups(Generic[_K]):
     collector's lists at its first collection.
     """
 
-    __slots__ = ("_code", "_ids", "_index", "_made", "_members", "_name", "_starts")
+    __slots__ = ("_code", "_ids", "_index", "_made", "_members", "_name", "_rows", "_starts")
 
     def __init__(
         self,
@@ -342,6 +354,9 @@ class _Groups(Generic[_K]):
         keys, ranks = np.divmod(combined, count)
         del combined
         self._members = rank_to_person[ranks]
+        # The same, read by plain Python (a slice of it is a few people's indices
+        # without a numpy call: what a community's pool reads).
+        self._rows = array.array("q", self._members.tobytes())
         if len(keys):
             starts = [0, *(np.flatnonzero(np.diff(keys)) + 1).tolist(), len(keys)]
             first = keys[np.asarray(starts[:-1], dtype=np.int64)].tolist()
@@ -369,6 +384,15 @@ class _Groups(Generic[_K]):
             members = self._members[starts[place] : starts[place + 1]].tolist()
             got = self._made[place] = tuple(map(self._ids.__getitem__, members))
         return got
+
+    def rows(self, key: _K) -> array.array[int] | None:
+        """:meth:`positions` as a plain array of ints (None if it has none)."""
+        code = self._code(key)
+        place = None if code is None else self._index.get(code)
+        if place is None:
+            return None
+        starts = self._starts
+        return self._rows[starts[place] : starts[place + 1]]
 
     def positions(self, key: _K) -> np.ndarray | None:
         """The city's indices of the people of group ``key`` in rank order (a view;
@@ -542,17 +566,24 @@ class Pools:
         # Each person's employer as a code, to give each pool its employers beside
         # its ids (read in order while filling, not looked up person by person).
         self._employer_codes, self._employer_names = employers.astype("int32"), employer_names
+        self._employer_of = array.array("i", self._employer_codes.tobytes())
         # Each unit's grid workers (city order): where front-line duty comes from.
         self._worker_spans, self._worker_at = workers
+        self._worker_rows = array.array("q", self._worker_at.tobytes())
         # What is kept once asked for: no key or value the collector keeps
         # tracking (strings, ints, tuples of them; a kind by its value).
-        self._cache: dict[tuple[str, str, str], tuple[tuple[str, ...], tuple[str | None, ...]]]
-        self._cache = {}
+        # A pool is kept as its people's places in the city's columns (a tuple of
+        # ints, which the collector stops tracking, made without an id looked up);
+        # filling reads the ids and employers of those it reaches.
+        self._cache: dict[tuple[str, str, str], tuple[int, ...]] = {}
         self._workers: dict[str, tuple[str, ...]] = {}
         self._grids: dict[str, tuple[str, ...]] = {}
         self._front_line: dict[str, PostRow | None] = {}
         self._required: dict[tuple[str, str], tuple[PostRow, ...]] = {}
         self._required_rule: StaffingRule | None = None
+        #: The most people each employer may give, by the rules' share (worked out
+        #: once asked for: the city's staff counts never change).
+        self._caps: dict[float, dict[str, int]] = {}
 
     @property
     def city(self) -> City:
@@ -592,8 +623,18 @@ class Pools:
     def _pool(
         self, level: str, community: str, kind: PersonKind
     ) -> tuple[tuple[str, str, str], tuple[str, ...], tuple[str | None, ...]]:
-        """A pool's key (one per street or district where the level is shared), its
-        people nearest first and their employers (built once, then kept)."""
+        """A pool's key, its people nearest first and their employers."""
+        key, rows = self._rows(level, community, kind)
+        ids = tuple(map(self._ids.__getitem__, rows))
+        names, codes = self._employer_names, map(self._employer_of.__getitem__, rows)
+        return key, ids, tuple(map(names.__getitem__, codes))
+
+    def _rows(
+        self, level: str, community: str, kind: PersonKind
+    ) -> tuple[tuple[str, str, str], tuple[int, ...]]:
+        """A pool's key (one per street or district where the level is shared) and its
+        people nearest first, as their places in the city's columns (built once,
+        then kept)."""
         key = (
             level,
             community
@@ -604,7 +645,7 @@ class Pools:
         got = self._cache.get(key)
         if got is None:
             got = self._cache[key] = self._build(level, community, kind)
-        return key, got[0], got[1]
+        return key, got
 
     def required(self, compound: str, zone: str, rule: StaffingRule) -> tuple[PostRow, ...]:
         """:func:`required_posts` as rows (kept once asked for, for the rules last asked with)."""
@@ -643,8 +684,7 @@ class Pools:
         if got is None:
             span = self._worker_spans.get(grid)
             if span is not None:
-                at = self._worker_at[span[0] : span[1]].tolist()
-                got = tuple(map(self._ids.__getitem__, at))
+                got = tuple(map(self._ids.__getitem__, self._worker_rows[span[0] : span[1]]))
             elif grid in self._city.chain:
                 got = ()
             else:  # not a unit (an organisation): read from the city
@@ -655,28 +695,29 @@ class Pools:
             self._workers[grid] = got
         return got
 
-    def _build(
-        self, level: str, community: str, kind: PersonKind
-    ) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
+    def _build(self, level: str, community: str, kind: PersonKind) -> tuple[int, ...]:
         import numpy as np  # lazily: importing gridgov does not load numpy
 
         chain = self.city.chain
         parts: list[np.ndarray | None]
         if level == "community":
-            parts = [self._local.positions((community, kind))]
-        elif level == "big_party_committee":
+            # A few people: a slice of the groups' array (no numpy call).
+            got = self._local.rows((community, kind))
+            return tuple(got) if got is not None else ()
+        if level == "big_party_committee":
             # Each member organisation's people, each person once, by rank (a few
             # people: sorted in Python, where numpy's fixed costs would dominate).
-            employed = self._employed.positions
-            rows: set[int] = set()
-            for org in self.city.big_party_committee(community).members:
-                found = employed((org, kind))
-                if found is not None:
-                    rows.update(found.tolist())
-            if not rows:
-                return (), ()
-            parts = [np.asarray(sorted(rows, key=self._ranks.__getitem__), dtype=np.int64)]
-        elif level == "street":
+            employed = self._employed.rows
+            found: set[int] = set()
+            members = self.city._committees.get(community)
+            if members is None:
+                members = self.city.big_party_committee(community).members
+            for org in members:
+                got = employed((org, kind))
+                if got is not None:
+                    found.update(got)
+            return tuple(sorted(found, key=self._ranks.__getitem__))
+        if level == "street":
             street = chain.street_of(community)
             order = chain.children(street, Level.COMMUNITY)
             position = {c: i for i, c in enumerate(order)}
@@ -685,10 +726,17 @@ class Pools:
             near = sorted(
                 (c for c in order if c != community), key=lambda c: (abs(position[c] - here), c)
             )
-            local = self._local.positions
-            parts = [local((other, kind)) for other in near]
-            parts.append(self._offices.positions((street, kind)))
-        elif level == "district":
+            local = self._local.rows
+            rows = array.array("q")
+            for other in near:
+                got = local((other, kind))
+                if got is not None:
+                    rows += got
+            got = self._offices.rows((street, kind))
+            if got is not None:
+                rows += got
+            return tuple(rows)
+        if level == "district":
             district = chain.district_of(community)
             offices = self._offices.positions
             parts = [self._district.positions((district, kind))]
@@ -703,20 +751,11 @@ class Pools:
                 message=f"unknown pool level {level!r} (expected community, "
                 "big_party_committee, street, district or city)",
             )
-        return self._joined([p for p in parts if p is not None])
-
-    def _joined(self, parts: list[np.ndarray]) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
-        """The ids of the people of ``parts`` (index arrays), in order, and their
-        employers: one list of ints from numpy, one id lookup each, no tuple per
-        group on the way."""
-        import numpy as np  # lazily: importing gridgov does not load numpy
-
-        if not parts:
-            return (), ()
-        joined = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        ids = tuple(map(self._ids.__getitem__, joined.tolist()))
-        codes = self._employer_codes[joined].tolist()
-        return ids, tuple(map(self._employer_names.__getitem__, codes))
+        present = [p for p in parts if p is not None]
+        if not present:
+            return ()
+        joined = present[0] if len(present) == 1 else np.concatenate(present)
+        return tuple(joined.tolist())
 
 
 # ---------------------------------------------------------------- roster
@@ -998,8 +1037,16 @@ class Roster:
         The assignments are set with one ``dict.update`` (no call per event);
         holders and the employers' counts follow the events in order.
         """
+        # Each employer drawn from (front-line duty draws from none: its people are
+        # not looked up, as one at a time does not look them up either).
+        people = self._people
+        index, employer_of = people._index, people.employers
         try:
-            rows = list(map(self._people._index.__getitem__, persons))
+            employers = [
+                employer_of[index[person]]
+                for person, role in zip(persons, roles, strict=True)
+                if role != "front_line"
+            ]
         except (KeyError, TypeError):
             return False
         holders = self._holders
@@ -1009,14 +1056,11 @@ class Roster:
             holders[post] = (person,) if held is None else (*held, person)
         fields = zip(posts, roles, levels, times, strict=True)
         self._assignment.update(zip(persons, fields, strict=True))
-        employers = self._people.employers
         drawn = self._drawn
         count = drawn.get
-        for row, role in zip(rows, roles, strict=True):
-            if role != "front_line":
-                employer = employers[row]
-                if employer is not None:
-                    drawn[employer] = count(employer, 0) + 1
+        for employer in employers:
+            if employer is not None:
+                drawn[employer] = count(employer, 0) + 1
         return True
 
     def _open_all(
@@ -1208,7 +1252,7 @@ class _Draft:
         self.roster = roster
         self.busy: set[str] = set()
         self.freed: set[str] = set()
-        self.drawn: Counter[str] = Counter()
+        self.drawn: dict[str, int] = {}
         self.opened: dict[str, PostRow] = {}
         self.closed: dict[str, None] = {}
         #: (person, post, reason)
@@ -1219,12 +1263,10 @@ class _Draft:
         self.posts: list[str] = []
         self.roles: list[str] = []
         self.levels: list[str] = []
-        self.fill_counts: Counter[str] = Counter()
+        self.fill_counts: dict[str, int] = {}
         self.shortfalls: dict[str, Shortfall] = {}
         self.reinforcements: dict[tuple[str, str, str, str, str], list[int]] = {}
         self.cursors: dict[tuple[str, str, str], int] = {}
-        #: The most people each employer may give (by the rules' share).
-        self.caps: dict[str, int] = {}
         #: Change in the number of front-line compounds per grid, sorted by grid.
         self.hot: tuple[tuple[str, int], ...] = ()
 
@@ -1384,13 +1426,8 @@ def _plan(
             _close(draft, f"{grid}/front_line", f"no compound of {grid} needs front-line duty")
     if refill or draft.freed:
         to_fill.extend(sorted(roster._shortfalls))
-    seen: set[str] = set()
-    ordered: list[str] = []
-    for post_id in sorted(to_fill, key=lambda p: (_role_priority(draft, p), p)):
-        if post_id not in seen:
-            seen.add(post_id)
-            ordered.append(post_id)
-    for post_id in ordered:
+    # By role, then id, each post once (a post's key is its own: no ties to keep).
+    for post_id in sorted(set(to_fill), key=lambda p: (_role_priority(draft, p), p)):
         wanted = draft.post(post_id)
         if wanted is None or (wanted[1] in CLAIMABLE and not rule.auto_claim):
             continue
@@ -1495,8 +1532,10 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
 
 def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> None:
     roster = draft.roster
-    # Each pool's employers are read beside its people (no lookup per person).
+    # A pool is its people's places in the city's columns: their ids and employers
+    # are read there, for those the filling reaches.
     organisations = roster._city.organisations
+    ids, employer_of, employer_names = pools._ids, pools._employer_of, pools._employer_names
     post_id, role, _, community, capacity = post
     kind = ROLE_KIND.get(role, PersonKind.IN_SERVICE_MEMBER)
     need = capacity - draft.held(post_id)
@@ -1512,8 +1551,12 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
         roster._assignment,
         draft.freed,
     )
-    drawn_before, drawn, caps = roster._drawn, draft.drawn, draft.caps
+    drawn_before, drawn = roster._drawn, draft.drawn
     share = rule.max_staff_share
+    # The caps depend on the city and the share only: kept by the pools across plans.
+    caps = pools._caps.get(share)
+    if caps is None:
+        caps = pools._caps[share] = {}
     levels = rule.pools
     levels_used = levels[0]
     requested: list[int] = []
@@ -1523,13 +1566,14 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
             break
         if depth:
             requested.append(need)
-        key, pool, pool_employers = pools._pool(level, community, kind)
+        key, pool = pools._rows(level, community, kind)
         index = draft.cursors.get(key, 0)
         size = len(pool)
         chosen: list[str] = []
         take = chosen.append
         while need > 0 and index < size:
-            person = pool[index]
+            row = pool[index]
+            person = ids[row]
             index += 1
             if (
                 person in busy
@@ -1537,7 +1581,7 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
                 or (person in assigned and person not in freed)
             ):
                 continue
-            employer = pool_employers[index - 1]
+            employer = employer_names[employer_of[row]]
             if employer is not None:
                 cap = caps.get(employer)
                 if cap is None:
@@ -1676,17 +1720,10 @@ def _rows(
         _, role, unit, _, _ = posts[post_id]
         data = {"person": person, "post": post_id, "role": role}
         yield (when, "post.released", unit, reason, None, None, data)
-    new_units: dict[str, str] = {}
-    for post_id, role, unit, community, capacity in opened:
-        new_units[post_id] = unit
-        data = {
-            "post": post_id,
-            "role": role,
-            "community": community,
-            "capacity": capacity,
-            "task": role in CLAIMABLE,
-        }
-        yield (when, "post.opened", unit, f"{role} needed at {unit}", None, None, data)
+    rows = list(opened)
+    new_units: dict[str, str] = {row[0]: row[2] for row in rows}
+    if rows:
+        yield _opened_columns(rows, when)
     for from_level, from_unit, to_level, to_unit, role, requested, granted in reinforcements:
         asked: dict[str, Any] = {"to": to_unit, "level": to_level, "role": role}
         asked["requested"] = requested
@@ -1710,6 +1747,29 @@ def _rows(
         data = {"grids": {g: d for g, d in hot}}
         cause = "compounds needing front-line duty changed"
         yield (when, "front_line.changed", city_unit, cause, None, None, data)
+
+
+def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
+    """The ``post.opened`` records of ``rows``, made a column at a time, their data
+    compact (see :class:`~gridgov.records.RecordColumns`)."""
+    count = len(rows)
+    units = [row[2] for row in rows]
+    return RecordColumns(
+        [when] * count,
+        ["post.opened"] * count,
+        units,
+        [f"{row[1]} needed at {unit}" for row, unit in zip(rows, units, strict=True)],
+        [None] * count,
+        [None] * count,
+        [
+            (_OPENED, post_id, role, community, capacity, role in CLAIMABLE)
+            for post_id, role, _, community, capacity in rows
+        ],
+    )
+
+
+#: The keys of a ``post.opened`` event's data, in order.
+_OPENED = ("post", "role", "community", "capacity", "task")
 
 
 def _assignment_columns(

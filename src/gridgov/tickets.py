@@ -1136,6 +1136,10 @@ class TicketDesk(_StepPlanner):
         self._fired_rules = {}
         self._limits_us: dict[tuple[str, str, str], int | None] = {}
         self._tables: Tables | None = None  # what streams look up, made on the first one
+        # The flat records streams write, one list for all of them (see _Live._log):
+        # made with the desk, so that by a big stream the collector counts it as
+        # old and its young collections do not walk every record.
+        self._log: list[Any] = []
 
     # ------------------------------------------------------------------ reads
 
@@ -1769,11 +1773,14 @@ class Changes(Sequence[TicketChange]):
     is without making it.
     """
 
-    __slots__ = ("_index", "_segments")
+    __slots__ = ("_index", "_marks", "_segments")
 
-    def __init__(self, segments: list[Any]) -> None:
+    def __init__(self, segments: list[Any], marks: list[Any] | None = None) -> None:
         #: Parts of tickets' histories, flat: history, start, stop, history, ...
         self._segments = segments
+        #: Where every breach record (escalated, overdue) of the parts is, in order,
+        #: flat: history, offset, history, ... (None: not known).
+        self._marks = marks
         self._index: list[tuple[list[Any], int, TicketChange | None]] | None = None
 
     def _where(self) -> list[tuple[list[Any], int, TicketChange | None]]:
@@ -1819,6 +1826,15 @@ class Changes(Sequence[TicketChange]):
         kind, ticket, unit = found.append, tickets.append, units.append
         widths = WIDTHS
         wanted = None if kinds is None else frozenset(kinds)
+        marks = self._marks
+        if wanted is not None and marks is not None and wanted <= _MARKED:
+            # Only breaches asked for, and the stream marked where each one is.
+            for history, k in zip(marks[::2], marks[1::2], strict=True):
+                if history[k + 1] in wanted:
+                    kind(history[k + 1])
+                    ticket(history[k + 2])
+                    unit(history[k + 3])
+            return found, tickets, units
         for history, start, stop in _parts(self._segments):
             k = start
             while k < stop:  # _records, inline: this reads every change
@@ -1838,6 +1854,10 @@ class Changes(Sequence[TicketChange]):
         return found, tickets, units
 
 
+#: The kinds of changes a stream marks where they are (:attr:`Changes._marks`).
+_MARKED = frozenset({"ticket.escalated", "ticket.overdue"})
+
+
 def _new_live() -> _Live:
     return _Live.__new__(_Live)
 
@@ -1848,7 +1868,7 @@ _KIT = Kit(
     nobody=_NOBODY,
     micros=lambda when: _micros(when),
     moment=_dt,
-    changes=lambda items: Changes(items),
+    changes=lambda items, marks: Changes(items, marks),
 )
 
 
@@ -2530,7 +2550,9 @@ class TicketArrays:
     def _restart(self, idx: Any, new: Any, now: Any) -> None:
         """The limit of the state ``new`` starts at ``now`` for the tickets ``idx``."""
         limit = self.limits[self.category[idx], self.mode[idx], new]
-        self.due[idx] = _numpy().where(limit >= 0, now + limit, _NO_DUE)
+        due = limit + now
+        due[limit < 0] = _NO_DUE
+        self.due[idx] = due
         self.breached[idx] = False
 
     def score(
@@ -2561,20 +2583,21 @@ class TicketArrays:
             raise TransitionError(
                 f"ticket #{first}", self.states[int(self.state[first])], "score", ()
             )
-        return self._score_checked(idx, given, self._time(at, len(idx)))
+        climbed: npt.NDArray[np.int64] = self._score_checked(idx, given, self._time(at, len(idx)))
+        return climbed
 
-    def _score_checked(self, idx: Any, given: Any, now: Any) -> npt.NDArray[np.int64]:
-        """:meth:`score` for tickets known to wait for a score, scores known to be
-        1-5 (int64), times in microseconds (internal callers)."""
+    def _score_checked(self, idx: Any, given: Any, now: Any, lows: int = -1) -> Any:
+        """:meth:`score` for tickets known to wait for a score, scores known to be 1-5
+        (int64), times in microseconds, ``lows`` of them low (-1: not known); internal."""
         numpy = _numpy()
-        low = given < self.rule.low_score
         scored = self._state_index["scored"]
-        if not low.any():
+        if lows == 0 or (lows < 0 and not (given < self.rule.low_score).any()):
             # Every score accepted: each ticket on to ``scored``, where it stays.
             self.state[idx] = scored
             self._restart(idx, scored, now)
             none: npt.NDArray[np.int64] = idx[:0]
             return none
+        low = given < self.rule.low_score
         count = self.low_scores[idx] + low
         handler = self.handler[idx]
         parent = self.parent[handler]

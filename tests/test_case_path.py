@@ -1,0 +1,248 @@
+"""A confirmed case's cheaper path (issue 15 item 5) gives what the general path gives.
+
+A case reads its scopes from tables of the city's units worked out at once
+(``measures._Below``), settles the communities it reaches reading the state
+directly (``MeasuresDraft.settle_all``), reads small pools in plain Python
+(``Pools._named``) and records the posts it opens in columns. Each is checked
+here against the general form it stands for: the chain walked unit by unit,
+``settle`` called per community, the pools joined by numpy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridgov import Engine, GridgovError, ManualClock, Rules
+from gridgov.measures import MeasuresDraft, _Below, case_scopes
+from gridgov.model import Level, PersonKind
+from gridgov.presets import jiamusi
+from gridgov.rules import CaseRule
+
+#: Streets of several communities (a case puts the others on alert).
+CITY = jiamusi(scale=0.1)
+COMPOUNDS = sorted(CITY.compounds)
+COMMUNITIES = sorted(CITY.chain.units(Level.COMMUNITY))
+UNITS = sorted(CITY.chain.units())
+BELOW = _Below(CITY)
+LEVELS = ["compound", "grid", "community", "street", "district", "city"]
+
+#: A scope: a level, a named area, or nothing (for the optional measures).
+scope = st.sampled_from([*LEVELS, "area"])
+optional = st.one_of(st.none(), scope)
+
+
+@settings(max_examples=60)
+@given(
+    st.sampled_from(COMPOUNDS),
+    scope,
+    optional,
+    optional,
+    optional,
+    st.lists(st.sampled_from(UNITS), min_size=1, max_size=3),
+)
+def test_a_case_s_scopes_from_the_tables_are_the_chain_s(
+    compound: str,
+    seal: str,
+    control: str | None,
+    precaution: str | None,
+    alert: str | None,
+    area: list[str],
+) -> None:
+    rules = Rules(
+        areas={"area": area},
+        case=CaseRule(seal=seal, control=control, precaution=precaution, alert=alert),
+    )
+    assert case_scopes(CITY, rules, compound, BELOW) == case_scopes(CITY, rules, compound)
+
+
+def test_the_tables_list_every_unit_s_compounds_and_communities_as_the_chain_does() -> None:
+    chain = CITY.chain
+    for unit in UNITS:
+        level = chain.level(unit)
+        if level.rank < Level.COMPOUND.rank:
+            assert BELOW._compounds.get(unit, ()) == tuple(sorted(chain.below(unit, "compound")))
+        if level.rank < Level.COMMUNITY.rank:
+            got = BELOW._communities.get(unit, ())
+            assert got == tuple(sorted(chain.below(unit, "community")))
+
+
+#: One step of a history: a case, a declaration, a lift, or time passing.
+step = st.one_of(
+    st.tuples(st.just("case"), st.sampled_from(COMPOUNDS)),
+    st.tuples(
+        st.just("declare"),
+        st.sampled_from(UNITS),
+        st.sampled_from(["sealed", "controlled", "precaution"]),
+    ),
+    st.tuples(
+        st.just("lift"),
+        st.sampled_from(UNITS),
+        st.sampled_from(["open", "precaution"]),
+        st.booleans(),
+    ),
+    st.tuples(st.just("wait"), st.integers(1, 20)),
+)
+
+
+def _play(history: list[tuple[object, ...]]) -> tuple[Engine, ManualClock]:
+    clock = ManualClock()
+    engine = Engine(CITY, clock=clock)
+    for item in history:
+        clock.advance(timedelta(hours=6))
+        with contextlib.suppress(GridgovError):
+            if item[0] == "case":
+                engine.report_case(str(item[1]))
+            elif item[0] == "declare":
+                engine.declare(str(item[1]), str(item[2]))
+            elif item[0] == "lift":
+                engine.lift(str(item[1]), str(item[2]), skip_recovery=bool(item[3]))
+            else:
+                clock.advance(timedelta(days=int(str(item[1]))))
+    return engine, clock
+
+
+def _settle_all_one_by_one(
+    draft: MeasuresDraft,
+    communities: Iterable[str],
+    now: datetime,
+    cause: str,
+    alert_from: datetime | None = None,
+) -> None:
+    """``settle_all`` as it was written before it read the state directly."""
+    quiet = timedelta(days=draft.rules.modes.alert_quiet_days)
+    start = alert_from if alert_from is not None else now
+    for community in communities:
+        draft.settle(community, now, cause)
+        counts = draft.counts_now(community)
+        mode = draft.mode_of(community)
+        if counts["sealed"] + counts["controlled"]:
+            continue
+        if mode == "normal":
+            draft.set_mode(community, "raise_alert", start + quiet, now, cause)
+        elif mode == "alert":
+            due = draft.mode_due_of(community)
+            if due is None or start + quiet > due:
+                draft.renew_mode(community, start + quiet, now, cause)
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(step, min_size=1, max_size=12),
+    st.lists(st.sampled_from(COMMUNITIES), max_size=6),
+    st.lists(st.sampled_from(COMPOUNDS), max_size=3),
+    st.sampled_from(["sealed", "controlled", "precaution"]),
+    st.one_of(st.integers(0, 30), st.integers(-1, 200).map(lambda i: f"due {i}")),
+    st.booleans(),
+)
+def test_settling_reading_the_state_directly_settles_as_one_by_one(
+    history: list[tuple[object, ...]],
+    communities: list[str],
+    raised: list[str],
+    zone: str,
+    when: int | str,
+    alert_from: bool,
+) -> None:
+    """The same records and deadlines, from every mix of modes, zones and due times
+    (compounds raised in the draft first, as a case does before it settles; the
+    communities of the engine's raised compounds and modes settled too; the time
+    some days on or exactly a due time of the state)."""
+    engine, clock = _play(history)
+    state = engine._kernel.state.measures
+    dues = sorted({d for d in state._mode_due.values() if d is not None})
+    if isinstance(when, str) and dues:
+        now = dues[int(when.split()[1]) % len(dues)]
+    else:
+        now = clock.now() + timedelta(days=when if isinstance(when, int) else 0)
+    start = clock.now() if alert_from else None
+    reached = [*communities, *sorted(state._mode_due), *(CITY.community_of(c) for c in raised)]
+    reached += sorted(CITY.community_of(c) for c in state._raised)
+    drafts = []
+    for settle_all in (MeasuresDraft.settle_all, _settle_all_one_by_one):
+        draft = MeasuresDraft(state, CITY, engine.rules)
+        draft.step_up(raised, zone, now, now, "test")
+        settle_all(draft, dict.fromkeys(reached), now, "test", alert_from=start)
+        drafts.append(draft)
+    fast, slow = drafts
+    assert fast.records == slow.records
+    assert fast.pushes == slow.pushes
+    assert fast.plan() == slow.plan()
+
+
+def _joined(
+    pools: object, level: str, community: str, kind: PersonKind
+) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
+    """A pool as the numpy join of its groups' positions gives it."""
+    import numpy as np
+
+    p: object = pools
+    local, offices, employed = p._local, p._offices, p._employed  # type: ignore[attr-defined]
+    chain = CITY.chain
+    parts: list[object | None]
+    if level == "community":
+        parts = [local.positions((community, kind))]
+    elif level == "big_party_committee":
+        rows: set[int] = set()
+        for org in CITY.big_party_committee(community).members:
+            found = employed.positions((org, kind))
+            if found is not None:
+                rows.update(found.tolist())
+        ranks = p._ranks  # type: ignore[attr-defined]
+        parts = [np.asarray(sorted(rows, key=ranks.__getitem__), dtype=np.int64)] if rows else []
+    else:
+        street = chain.street_of(community)
+        order = chain.children(street, Level.COMMUNITY)
+        here = order.index(community)
+        near = sorted(
+            (c for c in order if c != community), key=lambda c: (abs(order.index(c) - here), c)
+        )
+        parts = [local.positions((other, kind)) for other in near]
+        parts.append(offices.positions((street, kind)))
+    present = [x for x in parts if x is not None]
+    if not present:
+        return (), ()
+    joined = np.concatenate(present).tolist()  # type: ignore[arg-type]
+    ids = tuple(CITY.people.ids[i] for i in joined)
+    return ids, tuple(CITY.people.employers[i] for i in joined)
+
+
+@settings(max_examples=20)
+@given(st.integers(0, 3))
+def test_pools_kept_as_places_are_the_numpy_joins(seed: int) -> None:
+    engine = Engine(CITY, clock=ManualClock(), seed=seed)
+    pools = engine._kernel.pools
+    for community in COMMUNITIES:
+        for kind in PersonKind:
+            for level in ("community", "big_party_committee", "street"):
+                _, people, employers = pools._pool(level, community, kind)
+                assert (people, employers) == _joined(pools, level, community, kind)
+
+
+def test_a_case_opens_its_posts_with_their_data() -> None:
+    """The posts a case opens (recorded in columns, their data compact) read as the
+    dicts of the posts the public plan opens."""
+    from gridgov.staffing import CLAIMABLE, required_posts
+
+    engine = Engine(CITY, clock=ManualClock())
+    compound = COMPOUNDS[5]
+    result = engine.report_case(compound)
+    opened = {e.data["post"]: e for e in result.changes("post.opened")}
+    for post in required_posts(CITY, compound, "sealed", engine.rules.staffing):
+        event = opened[post.id]
+        assert event.unit == post.unit
+        assert event.cause == f"{post.role} needed at {post.unit}"
+        assert dict(event.data) == {
+            "post": post.id,
+            "role": post.role,
+            "community": post.community,
+            "capacity": post.capacity,
+            "task": post.role in CLAIMABLE,
+        }
+    first, last = result.events.first, result.events.first + len(result.events) - 1
+    assert [tuple(e) for e in result.events] == [
+        tuple(e) for e in engine._kernel.journal.between(first, last)
+    ]
