@@ -685,16 +685,17 @@ class _Result:
                     compound, community, network.compound_street[compound], max(people, 1), kg
                 )
             )
+        # Sorted by key (keys are unique: the same order as sorting the items, with
+        # fewer comparisons of nested tuples).
+        flows, shipped, delivered = self.flows, self.shipped, self.delivered
         return DispatchPlan(
             method=method,
-            flows=tuple(Flow(s, t, k, kg) for (s, t, k), kg in sorted(self.flows.items()) if kg),
-            shipments=tuple(
-                Shipment(d, k, kg) for (d, k), kg in sorted(self.shipped.items()) if kg
-            ),
+            flows=tuple(Flow(*key, kg) for key in sorted(flows) if (kg := flows[key])),
+            shipments=tuple(Shipment(*key, kg) for key in sorted(shipped) if (kg := shipped[key])),
             deliveries={
                 c: {k: v for k, v in sorted(per.items()) if v}
-                for c, per in sorted(self.delivered.items())
-                if any(per.values())
+                for c in sorted(delivered)
+                if any((per := delivered[c]).values())
             },
             unmet=tuple(unmet),
             reinforcements=tuple(requests),
@@ -1186,13 +1187,12 @@ class _Program:
         from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
         ub, b_ub = self._ub, limits[self.n_eq :]
-        constraints = [LinearConstraint(self.matrix, self.lower, limits)]
+        levels = least = None
         if floors:
             levels = np.vstack([level for level, _ in floors])
             least = np.array([kg - 0.5 for _, kg in floors])  # whole kilograms
             ub = sparse.vstack([ub, sparse.csr_array(-levels)], format="csr")
             b_ub = np.concatenate([b_ub, -least])
-            constraints.append(LinearConstraint(levels, least, np.inf))
         relaxed = linprog(
             objective,
             A_ub=ub,
@@ -1208,6 +1208,10 @@ class _Program:
             and np.abs(relaxed.x - np.rint(relaxed.x)).max() < 1e-6
         ):
             return relaxed.x
+        # The integer program, only when the relaxation's vertex is not whole.
+        constraints = [LinearConstraint(self.matrix, self.lower, limits)]
+        if levels is not None:
+            constraints.append(LinearConstraint(levels, least, np.inf))
         out = milp(
             objective,
             integrality=np.ones(len(self.cost)),
@@ -1235,7 +1239,8 @@ def _apply_joint(
     left = {program.sends[j]: kg for j, kg in values.items() if j < program.n_sends}
     members = program.layout.members
     start = program.start
-    for j, kg in sorted(values.items()):
+    for j in sorted(values):
+        kg = values[j]
         if j < program.n_sends or j >= start:
             continue
         group, street, category, distance = program.edges[j - program.n_sends]
@@ -1281,7 +1286,8 @@ def _apply_joint(
                 street_kg += taken
         hub[street] -= street_kg
         hub_label = f"hub:{street}"
-        for (community, category), kg in sorted(per_community.items()):
+        for community, category in sorted(per_community):
+            kg = per_community[(community, category)]
             flows[(hub_label, f"community:{community}", category)] += kg
         # A link from the hub to the community, and one on to the compound.
         result.distance += 2 * network.down * street_kg

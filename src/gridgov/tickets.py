@@ -2550,9 +2550,7 @@ class TicketArrays:
     def _restart(self, idx: Any, new: Any, now: Any) -> None:
         """The limit of the state ``new`` starts at ``now`` for the tickets ``idx``."""
         limit = self.limits[self.category[idx], self.mode[idx], new]
-        due = limit + now
-        due[limit < 0] = _NO_DUE
-        self.due[idx] = due
+        self.due[idx] = _numpy().where(limit >= 0, now + limit, _NO_DUE)
         self.breached[idx] = False
 
     def score(
@@ -2583,21 +2581,20 @@ class TicketArrays:
             raise TransitionError(
                 f"ticket #{first}", self.states[int(self.state[first])], "score", ()
             )
-        climbed: npt.NDArray[np.int64] = self._score_checked(idx, given, self._time(at, len(idx)))
-        return climbed
+        return self._score_checked(idx, given, self._time(at, len(idx)))
 
-    def _score_checked(self, idx: Any, given: Any, now: Any, lows: int = -1) -> Any:
-        """:meth:`score` for tickets known to wait for a score, scores known to be 1-5
-        (int64), times in microseconds, ``lows`` of them low (-1: not known); internal."""
+    def _score_checked(self, idx: Any, given: Any, now: Any) -> npt.NDArray[np.int64]:
+        """:meth:`score` for tickets known to wait for a score, scores known to be
+        1-5 (int64), times in microseconds (internal callers)."""
         numpy = _numpy()
+        low = given < self.rule.low_score
         scored = self._state_index["scored"]
-        if lows == 0 or (lows < 0 and not (given < self.rule.low_score).any()):
+        if not low.any():
             # Every score accepted: each ticket on to ``scored``, where it stays.
             self.state[idx] = scored
             self._restart(idx, scored, now)
             none: npt.NDArray[np.int64] = idx[:0]
             return none
-        low = given < self.rule.low_score
         count = self.low_scores[idx] + low
         handler = self.handler[idx]
         parent = self.parent[handler]

@@ -355,7 +355,7 @@ class ClosedLoopLoad:
         lows = int(np.count_nonzero(low))
         if lows:
             scores = np.where(low, low_scores, scores)
-        climbed = self.arrays._score_checked(waiting, scores, now, lows)
+        climbed = self.arrays._score_checked(waiting, scores, now)
         self.today["low_scores"] += lows
         self.today["escalated_on_score"] += int(climbed.size)
 
@@ -492,27 +492,17 @@ def _choose(
             moved: list[int] = group[chosen].tolist()
             taken += (chosen + start).tolist()
         else:
-            mine = unit_list[start:stop]
-            if len(set(mine)) == count and all(budget[unit] >= 1.0 for unit in mine):
-                # Each unit's only ticket, with a whole one left: 1 <= b <= b + draw,
-                # every ticket moves.
-                taken += range(start, stop)
-                for unit in mine:
-                    budget[unit] -= 1.0
-                runs.append((trigger, count))
-                continue
             # The k-th ticket of a unit (from 1) moves when k <= b + draw, the
             # same test as k - 1 < floor(b + draw) for whole k.
             seen: dict[int, int] = {}
-            ranked = seen.get
             moved = []
-            move, take = moved.append, taken.append
-            for j, unit, draw in zip(range(start, stop), mine, draw_list[start:stop], strict=True):
-                rank = ranked(unit, 0) + 1
+            for j in range(start, stop):
+                unit = unit_list[j]
+                rank = seen.get(unit, 0) + 1
                 seen[unit] = rank
-                if rank <= budget[unit] + draw:
-                    take(j)
-                    move(unit)
+                if rank <= budget[unit] + draw_list[j]:
+                    taken.append(j)
+                    moved.append(unit)
         if moved:
             for unit in moved:
                 budget[unit] -= 1.0
