@@ -565,7 +565,15 @@ def _gridgov(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[
         stderr=subprocess.PIPE,
         text=True,
         env=full_env,
+        # As from a terminal: a suite run as a background job (``cmd &`` in a
+        # shell without job control) ignores SIGINT, and an ignored signal is
+        # inherited, so the command would never see the tests' Ctrl-C.
+        preexec_fn=_default_interrupt,
     )
+
+
+def _default_interrupt() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _interrupt(process: subprocess.Popen[str], ready: Callable[[str], bool], delay: float) -> str:
