@@ -680,6 +680,7 @@ def test_sigint_during_a_parallel_sweep(tmp_path: Path, on: str, target: str, se
         text=True,
         env=env,
         start_new_session=True,  # a process group of its own, as a terminal's job is
+        preexec_fn=_default_interrupt,  # SIGINT not ignored, as from a terminal
     )
     assert process.stderr is not None
     first = process.stderr.readline()
