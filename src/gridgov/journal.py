@@ -635,13 +635,9 @@ def _fields_of(record: list[Any], text: str, times: dict[str, datetime]) -> list
         return None
     when = times.get(stamp)
     if when is None:
-        try:
-            when = datetime.fromisoformat(stamp)
-        except ValueError:
+        when = _new_time(stamp, times)
+        if when is None:
             return None
-        if when.tzinfo is None:
-            return None
-        times[stamp] = when
     if (
         type(seq) is not int
         or type(data) is not dict
@@ -804,16 +800,22 @@ def _times_of(stamps: Sequence[str], times: dict[str, datetime]) -> list[datetim
     """The times of ISO ``stamps``, each read once and kept in ``times``; None when one
     is not a time with an offset."""
     for stamp in set(stamps).difference(times):
-        if type(stamp) is not str:
+        if type(stamp) is not str or _new_time(stamp, times) is None:
             return None
-        try:
-            when = datetime.fromisoformat(stamp)
-        except ValueError:
-            return None
-        if when.tzinfo is None:
-            return None
-        times[stamp] = when
     return list(map(times.__getitem__, stamps))
+
+
+def _new_time(stamp: str, times: dict[str, datetime]) -> datetime | None:
+    """The time of an ISO ``stamp`` not read before, kept in ``times``; None when it
+    is not a time with an offset."""
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return None
+    times[stamp] = when
+    return when
 
 
 def _decode_row(
