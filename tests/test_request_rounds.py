@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from unittest import mock
+
+import attrs
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gridgov.sim._requests import _choose, _rank_within
+from gridgov.city import City
+from gridgov.rules import TicketRule
+from gridgov.sim import _requests
+from gridgov.sim._requests import ClosedLoopLoad, HandlingCapacity, _choose, _rank_within
 
 
 @given(st.lists(st.integers(min_value=0, max_value=6), max_size=60))
@@ -69,4 +76,58 @@ def test_choose_is_the_turn_by_turn_rule(counts: list[int], budget: list[float],
     draws = rng.random(total)
     triggers = ("archive", "publish", "feed_back", "supervise", "track", "classify")
     expected = turn_by_turn(units.tolist(), draws.tolist(), counts, triggers, budget)
-    assert _choose(units, draws, counts, triggers, budget) == expected
+    assert _choose(units.tolist(), draws.tolist(), counts, triggers, budget) == expected
+
+
+def _rule(hours: float) -> TicketRule:
+    """The default ticket rules with every limit ``hours`` (short ones: many breaches)."""
+    rule = TicketRule()
+    return attrs.evolve(
+        rule, hours={mode: dict.fromkeys(steps, hours) for mode, steps in rule.hours.items()}
+    )
+
+
+def _days(
+    city: City, listed: bool, seed: int, hours: float, capacity: HandlingCapacity, days: int
+) -> list[object]:
+    """Everything a load gives over ``days`` one-day steps, its tickets in lists or arrays."""
+    rates = {"sealed": {"food_supplies": 0.4, "medicine": 0.1}, "controlled": {"garbage": 0.2}}
+    load = ClosedLoopLoad(city, _rule(hours), rates, seed, capacity)
+    zones = {
+        c: ("sealed", "controlled", "open")[i % 3] for i, c in enumerate(sorted(city.compounds))
+    }
+    quiet = dict.fromkeys(city.compounds, "open")
+    start = datetime(2022, 9, 17, tzinfo=UTC)
+    out: list[object] = []
+    with mock.patch.object(_requests, "_LISTED", 10**9 if listed else 0):
+        for day in range(days):
+            at = start + timedelta(days=day)
+            # No requests on the last day: rounds over the tickets left only.
+            load.raise_requests(zones if day < days - 1 else quiet, at, 1.0)
+            load.run_rounds(at, 1.0)
+            today, latencies = load.take_day()
+            arrays = load.arrays
+            columns = [getattr(arrays, name)[: arrays.n].tolist() for name in arrays.FIELDS]
+            out += [sorted(today.items()), latencies, columns, load.open_count()]
+            load.compact()
+    out.append(load.rng.bit_generator.state)
+    return out
+
+
+@given(
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    hours=st.sampled_from([0.1, 0.5, 3.0, 48.0]),
+    base=st.floats(min_value=0.5, max_value=8.0),
+    low=st.sampled_from([0.0, 0.3, 1.0]),
+)
+def test_rounds_in_lists_are_the_rounds_with_arrays(
+    small_city: City, seed: int, hours: float, base: float, low: float
+) -> None:
+    """A light load's rounds on lists move, score, escalate and count every ticket as the
+    rounds on arrays do (the general form), draw for draw, day after day."""
+    capacity = HandlingCapacity(
+        base=dict.fromkeys(("grid", "community", "street", "district", "city"), base),
+        low_score_share=low,
+    )
+    listed = _days(small_city, True, seed, hours, capacity, 3)
+    assert listed == _days(small_city, False, seed, hours, capacity, 3)

@@ -20,6 +20,7 @@ and then escalate it. Closed tickets leave the arrays each day.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
@@ -31,7 +32,7 @@ from gridgov.city import City
 from gridgov.engine import Engine
 from gridgov.model import Level
 from gridgov.rules import TicketRule
-from gridgov.tickets import TicketArrays
+from gridgov.tickets import _NO_DUE, TicketArrays
 from gridgov.vocabulary import TICKET_LEVELS
 
 __all__ = ["ClosedLoopLoad", "HandlingCapacity"]
@@ -56,6 +57,9 @@ _LEVELS = TICKET_LEVELS
 _MICROS_PER_HOUR = 3_600_000_000
 #: Up to this many tickets in a turn, a round chooses in Python (above: with arrays).
 _SMALL = 32
+#: Up to this many tickets per round on average, a step handles them in lists
+#: (:class:`_Listed`; above: with arrays).
+_LISTED = 16
 
 
 @attrs.frozen
@@ -160,6 +164,7 @@ class ClosedLoopLoad:
         )
         self.extra = np.zeros(len(arrays.units))
         self._roster: object = None
+        self._tables = _Tables(arrays, self._turn_of.tolist())
         # Today's counts, read and reset by the runner.
         self.today: Counter[str] = Counter()
         self.latencies: dict[str, list[float]] = {}
@@ -260,31 +265,98 @@ class ClosedLoopLoad:
         self._pending = None
         # Each round's last opening, found at once (the requests are in time order).
         ends = [TicketArrays.micros(start + step * (index + 1)) for index in range(rounds)]
+        arrays = self.arrays
+        first = arrays.n
         if pending is None:
-            for now in ends:
-                self._round(now, per_round, self.arrays.n)
+            stops = [first] * rounds
+        else:
+            # The step's requests are opened at once, each at its own time, in
+            # time order: a round works on the tickets opened by its end only
+            # (the first ``stops[r]``), and handles those from the round after.
+            # A ticket opened later has its deadline after the round (its time
+            # plus a limit of 0 or more), so no sweep touches it early. The
+            # requests were drawn valid (grids, categories): the arrays take
+            # them unchecked.
+            origins, categories, times, which = pending
+            stops = (first + np.searchsorted(times, ends, side="right")).tolist()
+            # (Requests after the last round's end, if rounds do not fill the
+            # step, are never opened.)
+            last = stops[-1] - first
+            origins, categories = origins[:last], categories[:last]
+            times, which = times[:last], which[:last]
+            idx = arrays._open_checked(origins, categories, times, np.ones(last, np.int8))
+            self._grow_mirror()
+            self.opened_at[idx] = times
+            self.compound_of[idx] = which
+            np.add.at(self.requested, (which, categories), 1)
+        live = self._live()
+        if live.size <= _LISTED * rounds:
+            tickets = _Listed(self._tables, arrays, live, self.opened_at[live].tolist())
+            for now, n in zip(ends, stops, strict=True):
+                tickets.show(n)
+                self._listed_round(tickets, now, per_round)
+            tickets.write(arrays)
+        else:
+            for now, n in zip(ends, stops, strict=True):
+                self._round(now, per_round, n)
+
+    def _live(self) -> np.ndarray:
+        """The tickets the rounds can still change: open, or with a limit running."""
+        arrays = self.arrays
+        n = arrays.n
+        closed = np.isin(arrays.state[:n], self._tables.closed)
+        return np.flatnonzero(~closed | (arrays.due[:n] != _NO_DUE))
+
+    def _listed_round(self, tickets: _Listed, now: int, per_round: list[float]) -> None:
+        """:meth:`_round` on the tickets in lists: the same moves, draws and counts."""
+        state, due, turn = tickets.state, tickets.due, tickets.turn
+        # The tickets turn by turn, oldest deadline first (ties: lower index), as
+        # two stable sorts; after them, those without a turn (fed back, closed).
+        order = sorted(tickets.active, key=due.__getitem__)
+        order.sort(key=turn.__getitem__)
+        per_turn = Counter(map(turn.__getitem__, order))
+        counts = [per_turn.get(t, 0) for t in range(len(self._turns))]
+        handled_count = sum(counts)
+        handled = order[:handled_count]
+        # The others, those that can no longer change left out for good.
+        gone = self._tables.gone
+        rest = [p for p in order[handled_count:] if not gone[state[p]] or due[p] != _NO_DUE]
+        tickets.active = active = sorted(handled + rest)
+        if not handled and all(gone[state[p]] for p in rest):
             return
-        # The step's requests are opened at once, each at its own time, in time
-        # order: a round works on the tickets opened by its end only (the first
-        # ``n`` it is given), and handles those from the round after. A ticket
-        # opened later has its deadline after the round (its time plus a limit
-        # of 0 or more), so no sweep touches it early. The requests were drawn
-        # valid (grids, categories): the arrays take them unchecked.
-        origins, categories, times, which = pending
-        stops = np.searchsorted(times, ends, side="right").tolist()
-        # (Requests after the last round's end, if rounds do not fill the
-        # step, are never opened.)
-        last = stops[-1]
-        origins, categories = origins[:last], categories[:last]
-        times, which = times[:last], which[:last]
-        first = self.arrays.n
-        idx = self.arrays._open_checked(origins, categories, times, np.ones(last, np.int8))
-        self._grow_mirror()
-        self.opened_at[idx] = times
-        self.compound_of[idx] = which
-        np.add.at(self.requested, (which, categories), 1)
-        for index, now in enumerate(ends):
-            self._round(now, per_round, first + stops[index])
+        # Tickets waiting for a score: those already there and those fed back now.
+        waiting = [p for p in rest if state[p] == self._fed_back]
+        if handled:
+            draws = self.rng.random(handled_count).tolist()
+            units = list(map(tickets.unit.__getitem__, handled))
+            taken, runs = _choose(units, draws, counts, self._triggers, per_round)
+            take = list(map(handled.__getitem__, taken))
+            start = 0
+            for trigger, count in runs:
+                moved = take[start : start + count]
+                start += count
+                if trigger == "archive":
+                    self._record_latency(
+                        [(now - tickets.opened_at[p]) / _MICROS_PER_HOUR for p in moved],
+                        list(map(tickets.category.__getitem__, moved)),
+                    )
+                elif trigger == "feed_back":
+                    waiting += moved
+                tickets.fire(moved, trigger, now)
+        if waiting:
+            waiting.sort()
+            given, lows = self._scores(len(waiting))
+            climbed = tickets.score(waiting, given, now)
+            self.today["low_scores"] += lows
+            self.today["escalated_on_score"] += climbed
+        # Whatever waited past its limit climbs, one level per breach.
+        overdue = 0
+        if min(map(due.__getitem__, active)) <= now:
+            climbs, overdue = tickets.sweep([p for p in active if due[p] <= now], now)
+            for level, count in enumerate(climbs):
+                if count:
+                    self.today[f"escalated_{_LEVELS[level]}"] += count
+        self.today["overdue"] += overdue
 
     def _round(self, now: int, per_round: list[float], n: int) -> None:
         """One round at ``now`` over the first ``n`` tickets (those opened by now)."""
@@ -312,11 +384,17 @@ class ClosedLoopLoad:
             handled = order[:handled_count]
             # One draw for every turn's tickets: the same numbers as a draw per turn.
             draws = self.rng.random(handled_count)
-            taken, runs = _choose(arrays.unit[handled], draws, counts, self._triggers, per_round)
+            taken, runs = _choose(
+                arrays.unit[handled].tolist(), draws.tolist(), counts, self._triggers, per_round
+            )
             if taken:
                 take = handled[taken]
                 if runs[0][0] == "archive":
-                    self._record_latency(take[: runs[0][1]], now)
+                    closed = take[: runs[0][1]]
+                    self._record_latency(
+                        ((now - self.opened_at[closed]) / _MICROS_PER_HOUR).tolist(),
+                        arrays.category[closed].tolist(),
+                    )
                 # Legal by construction: every ticket takes its state's next trigger.
                 arrays._fire_runs(take, runs, now)
                 start = 0
@@ -346,22 +424,27 @@ class ClosedLoopLoad:
 
     def _score(self, waiting: np.ndarray, now: int) -> None:
         """The residents score the tickets ``waiting`` (fed back): a small share low."""
-        size = waiting.size
-        rng = self.rng
-        low = rng.random(size) < self.capacity.low_score_share
-        # Both draws are made (as np.where's arguments), in this order.
-        low_scores = rng.integers(1, self.rule.low_score, size)
-        scores = rng.integers(self.rule.low_score, 6, size)
-        lows = int(np.count_nonzero(low))
-        if lows:
-            scores = np.where(low, low_scores, scores)
-        climbed = self.arrays._score_checked(waiting, scores, now)
+        given, lows = self._scores(waiting.size)
+        climbed = self.arrays._score_checked(waiting, np.array(given, np.int64), now)
         self.today["low_scores"] += lows
         self.today["escalated_on_score"] += int(climbed.size)
 
-    def _record_latency(self, idx: np.ndarray, now: int) -> None:
-        hours = ((now - self.opened_at[idx]) / _MICROS_PER_HOUR).tolist()
-        categories = self.arrays.category[idx].tolist()
+    def _scores(self, size: int) -> tuple[list[int], int]:
+        """``size`` scores as the residents give them (a small share low), and how many are low."""
+        rng = self.rng
+        share = self.capacity.low_score_share
+        # All three draws are made, in this order, whatever the first gives.
+        draws = rng.random(size).tolist()
+        low_scores = rng.integers(1, self.rule.low_score, size).tolist()
+        scores = rng.integers(self.rule.low_score, 6, size).tolist()
+        given = [
+            low if draw < share else score
+            for draw, low, score in zip(draws, low_scores, scores, strict=True)
+        ]
+        return given, sum(draw < share for draw in draws)
+
+    def _record_latency(self, hours: list[float], categories: list[int]) -> None:
+        """The closing latencies (hours) of tickets of ``categories`` archived together."""
         names = self.arrays.categories
         latencies = self.latencies
         first = categories[0]
@@ -461,8 +544,8 @@ class ClosedLoopLoad:
 
 
 def _choose(
-    units: np.ndarray,
-    draws: np.ndarray,
+    units: list[int],
+    draws: list[float],
     counts: list[int],
     triggers: tuple[str, ...],
     per_round: list[float],
@@ -476,7 +559,6 @@ def _choose(
     ticket moved then takes one from it.
     """
     budget = list(per_round)
-    unit_list, draw_list = units.tolist(), draws.tolist()
     taken: list[int] = []
     runs: list[tuple[str, int]] = []
     stop = 0
@@ -485,10 +567,10 @@ def _choose(
             continue
         start, stop = stop, stop + count
         if count > _SMALL:
-            group = units[start:stop]
+            group = np.array(units[start:stop])
             ranks = _rank_within(group)
-            left = np.array([budget[unit] for unit in group.tolist()])
-            chosen = np.flatnonzero(ranks < np.floor(left + draws[start:stop]))
+            left = np.array([budget[unit] for unit in units[start:stop]])
+            chosen = np.flatnonzero(ranks < np.floor(left + np.array(draws[start:stop])))
             moved: list[int] = group[chosen].tolist()
             taken += (chosen + start).tolist()
         else:
@@ -496,11 +578,11 @@ def _choose(
             # same test as k - 1 < floor(b + draw) for whole k.
             seen: dict[int, int] = {}
             moved = []
-            for j in range(start, stop):
-                unit = unit_list[j]
+            turn = zip(range(start, stop), units[start:stop], draws[start:stop], strict=True)
+            for j, unit, draw in turn:
                 rank = seen.get(unit, 0) + 1
                 seen[unit] = rank
-                if rank <= budget[unit] + draw_list[j]:
+                if rank <= budget[unit] + draw:
                     taken.append(j)
                     moved.append(unit)
         if moved:
@@ -527,3 +609,180 @@ def _rank_within(groups: np.ndarray) -> np.ndarray:
     rank = np.empty(size, dtype=np.intp)
     rank[order] = positions - first
     return rank
+
+
+class _Tables:
+    """The arrays' rules as plain lists, for tickets handled one by one."""
+
+    def __init__(self, arrays: TicketArrays, turn_of: list[int]) -> None:
+        #: Each state's turn in a round (states without one: after the last).
+        self.turn_of = turn_of
+        self.table: list[list[int]] = arrays.table.tolist()
+        self.column = dict(arrays._trigger_index)
+        self.limits: list[list[list[int]]] = arrays.limits.tolist()
+        self.parent: list[int] = arrays.parent.tolist()
+        self.ancestor: list[list[int]] = arrays.ancestor.tolist()
+        self.unit_level: list[int] = arrays.unit_level.tolist()
+        self.category_level: list[int] = arrays.category_level.tolist()
+        states = arrays._state_index
+        self.closed = (states["archived"], states["withdrawn"])
+        #: Per state, whether a ticket there is closed.
+        self.gone = [i in self.closed for i in range(len(arrays.states))]
+        self.scored = states["scored"]
+        self.tracking = states["tracking"]
+        self.low_score = arrays.rule.low_score
+        self.reopens = arrays.rule.reopens
+
+
+class _Listed:
+    """Tickets of the arrays copied into lists, handled one by one, then written back.
+
+    A round of a light load moves a few dozen tickets: numpy's fixed cost per
+    call would be most of its work, so a step reads the tickets it can change
+    once, its rounds work on lists, and it writes them back once. Position
+    ``p`` is ticket ``index[p]`` (in index order). :meth:`fire`, :meth:`score`
+    and :meth:`sweep` do what :meth:`TicketArrays.fire`,
+    :meth:`TicketArrays.score` and :meth:`TicketArrays.sweep` do with the
+    same rules (the tests check them against each other).
+
+    Args:
+        tables: the arrays' rules as lists.
+        arrays: the tickets.
+        index: the tickets to copy (ascending).
+        opened_at: their opening times.
+    """
+
+    #: The columns a round changes (the others are only read).
+    CHANGED = ("state", "unit", "handler", "due", "breached", "low_scores", "escalations")
+
+    def __init__(
+        self, tables: _Tables, arrays: TicketArrays, index: np.ndarray, opened_at: list[int]
+    ) -> None:
+        self.tables = tables
+        self.index = index
+        self.opened_at = opened_at
+        self.state: list[int] = arrays.state[index].tolist()
+        self.category: list[int] = arrays.category[index].tolist()
+        self.mode: list[int] = arrays.mode[index].tolist()
+        self.origin: list[int] = arrays.origin[index].tolist()
+        self.unit: list[int] = arrays.unit[index].tolist()
+        self.handler: list[int] = arrays.handler[index].tolist()
+        self.due: list[int] = arrays.due[index].tolist()
+        self.breached: list[bool] = arrays.breached[index].tolist()
+        self.low_scores: list[int] = arrays.low_scores[index].tolist()
+        self.escalations: list[int] = arrays.escalations[index].tolist()
+        self._indices: list[int] = index.tolist()
+        #: Each ticket's turn in a round (by its state).
+        self.turn = list(map(tables.turn_of.__getitem__, self.state))
+        #: Each ticket's limits by state (its category's, in its mode).
+        self.limits = [tables.limits[c][m] for c, m in zip(self.category, self.mode, strict=True)]
+        #: Positions of the tickets opened so far (by :meth:`show`) still able to change.
+        self.active: list[int] = []
+        self._shown = 0
+
+    def show(self, n: int) -> None:
+        """Take in the tickets among the arrays' first ``n`` (those opened by now)."""
+        stop = bisect_left(self._indices, n, self._shown)
+        self.active += range(self._shown, stop)
+        self._shown = stop
+
+    def write(self, arrays: TicketArrays) -> None:
+        """Write the tickets back into ``arrays``."""
+        for name in self.CHANGED:
+            getattr(arrays, name)[self.index] = getattr(self, name)
+
+    def fire(self, positions: list[int], trigger: str, now: int) -> None:
+        """:meth:`TicketArrays.fire` for tickets in one state known to take ``trigger``
+        (a round's: not ``reject``, ``transfer``, ``score`` or ``reopen``), at ``now``."""
+        if not positions:
+            return
+        tables = self.tables
+        state, unit, origin = self.state, self.unit, self.origin
+        new = tables.table[state[positions[0]]][tables.column[trigger]]
+        if trigger == "classify":
+            # Up to the category's level; a ticket that already climbed higher stays.
+            level_of, unit_level, ancestor = (
+                tables.category_level,
+                tables.unit_level,
+                tables.ancestor,
+            )
+            for p in positions:
+                level = level_of[self.category[p]]
+                if level > unit_level[unit[p]]:
+                    unit[p] = ancestor[origin[p]][level]
+        elif trigger == "feed_back":
+            for p in positions:
+                self.handler[p] = unit[p]
+                unit[p] = origin[p]
+        # The new state's limit starts now.
+        limits, due, breached, turn = self.limits, self.due, self.breached, self.turn
+        turn_of_new = tables.turn_of[new]
+        for p in positions:
+            state[p] = new
+            turn[p] = turn_of_new
+            limit = limits[p][new]
+            due[p] = now + limit if limit >= 0 else _NO_DUE
+            breached[p] = False
+
+    def _restart(self, positions: list[int], now: int) -> None:
+        """Each ticket's (new) state counts: its turn, and its limit from ``now``."""
+        limits, state, due, breached = self.limits, self.state, self.due, self.breached
+        turn, turn_of = self.turn, self.tables.turn_of
+        for p in positions:
+            turn[p] = turn_of[state[p]]
+            limit = limits[p][state[p]]
+            due[p] = now + limit if limit >= 0 else _NO_DUE
+            breached[p] = False
+
+    def score(self, positions: list[int], given: list[int], now: int) -> int:
+        """:meth:`TicketArrays.score` for tickets known to wait for a score, scores
+        known to be 1-5; returns how many escalated."""
+        tables = self.tables
+        low_score, reopens, parent = tables.low_score, tables.reopens, tables.parent
+        state, unit = self.state, self.unit
+        climbed = 0
+        for p, score in zip(positions, given, strict=True):
+            if score >= low_score:
+                state[p] = tables.scored
+                continue
+            count = self.low_scores[p] + 1
+            self.low_scores[p] = count
+            handler = self.handler[p]
+            up = parent[handler]
+            if count <= reopens:
+                state[p] = tables.tracking
+                unit[p] = handler
+            elif up >= 0:
+                state[p] = tables.tracking
+                unit[p] = up
+                self.escalations[p] += 1
+                climbed += 1
+            else:
+                state[p] = tables.scored
+        self._restart(positions, now)
+        return climbed
+
+    def sweep(self, positions: list[int], now: int) -> tuple[list[int], int]:
+        """:meth:`TicketArrays.sweep` of the tickets ``positions`` up to ``now``:
+        escalations to each level (by index in TICKET_LEVELS), and how many became
+        overdue."""
+        tables = self.tables
+        parent, unit_level = tables.parent, tables.unit_level
+        unit, due = self.unit, self.due
+        climbs = [0] * len(_LEVELS)
+        overdue = 0
+        for p in positions:
+            at = due[p]
+            while at <= now:
+                self.breached[p] = True
+                up = parent[unit[p]]
+                if up < 0:
+                    overdue += 1
+                    due[p] = _NO_DUE
+                    break
+                unit[p] = up
+                self.escalations[p] += 1
+                climbs[unit_level[up]] += 1
+                at += self.limits[p][self.state[p]]
+                due[p] = at
+        return climbs, overdue
