@@ -2320,6 +2320,8 @@ class TicketArrays:
     )
     #: The names of the per-ticket arrays (attributes of this object), in a fixed order.
     FIELDS: tuple[str, ...] = _ARRAYS
+    #: The due time of a ticket with no limit running (in a state without one, or overdue).
+    NO_DUE: int = _NO_DUE
 
     @staticmethod
     def micros(when: datetime) -> int:

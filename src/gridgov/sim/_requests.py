@@ -32,7 +32,7 @@ from gridgov.city import City
 from gridgov.engine import Engine
 from gridgov.model import Level
 from gridgov.rules import TicketRule
-from gridgov.tickets import _NO_DUE, TicketArrays
+from gridgov.tickets import TicketArrays
 from gridgov.vocabulary import TICKET_LEVELS
 
 __all__ = ["ClosedLoopLoad", "HandlingCapacity"]
@@ -54,6 +54,7 @@ _FULFIL = (
     ("supervising", "feed_back"),
 )
 _LEVELS = TICKET_LEVELS
+_NO_DUE = TicketArrays.NO_DUE
 _MICROS_PER_HOUR = 3_600_000_000
 #: Up to this many tickets in a turn, a round chooses in Python (above: with arrays).
 _SMALL = 32
@@ -164,7 +165,7 @@ class ClosedLoopLoad:
         )
         self.extra = np.zeros(len(arrays.units))
         self._roster: object = None
-        self._tables = _Tables(arrays, self._turn_of.tolist())
+        self._tables = _Tables(arrays)
         # Today's counts, read and reset by the runner.
         self.today: Counter[str] = Counter()
         self.latencies: dict[str, list[float]] = {}
@@ -309,23 +310,31 @@ class ClosedLoopLoad:
 
     def _listed_round(self, tickets: _Listed, now: int, per_round: list[float]) -> None:
         """:meth:`_round` on the tickets in lists: the same moves, draws and counts."""
-        state, due, turn = tickets.state, tickets.due, tickets.turn
-        # The tickets turn by turn, oldest deadline first (ties: lower index), as
-        # two stable sorts; after them, those without a turn (fed back, closed).
-        order = sorted(tickets.active, key=due.__getitem__)
-        order.sort(key=turn.__getitem__)
-        per_turn = Counter(map(turn.__getitem__, order))
-        counts = [per_turn.get(t, 0) for t in range(len(self._turns))]
-        handled_count = sum(counts)
-        handled = order[:handled_count]
-        # The others, those that can no longer change left out for good.
+        state, due = tickets.state, tickets.due
+        # The tickets in each state at the start of the round (in index order),
+        # those that can no longer change left out for good.
+        by_state: list[list[int]] = [[] for _ in range(self._state_count)]
         gone = self._tables.gone
-        rest = [p for p in order[handled_count:] if not gone[state[p]] or due[p] != _NO_DUE]
-        tickets.active = active = sorted(handled + rest)
-        if not handled and all(gone[state[p]] for p in rest):
+        active: list[int] = []
+        for p in tickets.active:
+            s = state[p]
+            if gone[s] and due[p] == _NO_DUE:
+                continue
+            by_state[s].append(p)
+            active.append(p)
+        tickets.active = active
+        if not any(by_state[s] for s in self._open_states):
             return
+        # Each turn's tickets, oldest deadline first (ties: lower index).
+        groups = [by_state[s] for s in self._turn_states]
+        handled: list[int] = []
+        for group in groups:
+            group.sort(key=due.__getitem__)
+            handled += group
+        counts = [len(group) for group in groups]
+        handled_count = len(handled)
         # Tickets waiting for a score: those already there and those fed back now.
-        waiting = [p for p in rest if state[p] == self._fed_back]
+        waiting = by_state[self._fed_back]
         if handled:
             draws = self.rng.random(handled_count).tolist()
             units = list(map(tickets.unit.__getitem__, handled))
@@ -614,9 +623,7 @@ def _rank_within(groups: np.ndarray) -> np.ndarray:
 class _Tables:
     """The arrays' rules as plain lists, for tickets handled one by one."""
 
-    def __init__(self, arrays: TicketArrays, turn_of: list[int]) -> None:
-        #: Each state's turn in a round (states without one: after the last).
-        self.turn_of = turn_of
+    def __init__(self, arrays: TicketArrays) -> None:
         self.table: list[list[int]] = arrays.table.tolist()
         self.column = dict(arrays._trigger_index)
         self.limits: list[list[list[int]]] = arrays.limits.tolist()
@@ -672,8 +679,6 @@ class _Listed:
         self.low_scores: list[int] = arrays.low_scores[index].tolist()
         self.escalations: list[int] = arrays.escalations[index].tolist()
         self._indices: list[int] = index.tolist()
-        #: Each ticket's turn in a round (by its state).
-        self.turn = list(map(tables.turn_of.__getitem__, self.state))
         #: Each ticket's limits by state (its category's, in its mode).
         self.limits = [tables.limits[c][m] for c, m in zip(self.category, self.mode, strict=True)]
         #: Positions of the tickets opened so far (by :meth:`show`) still able to change.
@@ -715,21 +720,17 @@ class _Listed:
                 self.handler[p] = unit[p]
                 unit[p] = origin[p]
         # The new state's limit starts now.
-        limits, due, breached, turn = self.limits, self.due, self.breached, self.turn
-        turn_of_new = tables.turn_of[new]
+        limits, due, breached = self.limits, self.due, self.breached
         for p in positions:
             state[p] = new
-            turn[p] = turn_of_new
             limit = limits[p][new]
             due[p] = now + limit if limit >= 0 else _NO_DUE
             breached[p] = False
 
     def _restart(self, positions: list[int], now: int) -> None:
-        """Each ticket's (new) state counts: its turn, and its limit from ``now``."""
+        """The limit of each ticket's (new) state starts at ``now``."""
         limits, state, due, breached = self.limits, self.state, self.due, self.breached
-        turn, turn_of = self.turn, self.tables.turn_of
         for p in positions:
-            turn[p] = turn_of[state[p]]
             limit = limits[p][state[p]]
             due[p] = now + limit if limit >= 0 else _NO_DUE
             breached[p] = False
