@@ -402,30 +402,37 @@ def _run(
                 note, start, row = history.extend, len(history), tables.rows(category, asked)[state]
                 continue
             new, limit, flags, action, row, shared = entry
-            on_time, due = flags[breached], now + limit
+            # (a bool index is not a fast subscript)
+            on_time, due = flags[1] if breached else flags[0], now + limit
             if action == plain:
                 note((PLAIN, "ticket.step", tid, unit, now, tz, on_time, due, shared))
             elif action == classify:
-                route = routes.get((unit, category)) or tables.route_up(unit, category)
-                note((STEP, "ticket.step", tid, unit, now, tz, state, new, trigger, on_time))
-                note((route[0], asked, due, route[1]))
-                for unit, left, why in route[2]:
+                info, cause, hops = routes.get((unit, category)) or tables.route_up(unit, category)
+                note((
+                    STEP, "ticket.step", tid, unit, now, tz, state, new, trigger, on_time, info,
+                    asked, due, cause,
+                ))  # fmt: skip
+                for unit, left, why in hops:
                     note((MOVE, "ticket.transferred", tid, unit, left, why, now, tz))
             elif action == feed_back:
                 note((FED_BACK, "ticket.step", tid, unit, now, tz, state, new, on_time, asked, due))
                 live.handler, live.result, origin = unit, "", live.origin
-                hops = downs.get((origin, unit))
-                for below, left, why in tables.route_down(origin, unit) if hops is None else hops:
+                down = downs.get((origin, unit))
+                for below, left, why in tables.route_down(origin, unit) if down is None else down:
                     note((MOVE, "ticket.returned", tid, below, left, why, now, tz))
                 unit = origin
             elif action == _SCORE:  # (rarer: a score or a publication last)
                 live.score = score
-                note((SCORED, "ticket.scored", tid, unit, now, tz, state, new, on_time, score))
-                note((live.low_scores, asked, due))
+                note((
+                    SCORED, "ticket.scored", tid, unit, now, tz, state, new, on_time, score,
+                    live.low_scores, asked, due,
+                ))  # fmt: skip
             else:  # publish
                 summary = f"{live.summary} -> {live.result}" if live.result else live.summary
-                note((PUBLISHED, "ticket.step", tid, unit, now, tz, state, new, on_time, summary))
-                note((asked, due))
+                note((
+                    PUBLISHED, "ticket.step", tid, unit, now, tz, state, new, on_time, summary,
+                    asked, due,
+                ))  # fmt: skip
             state, updated, breached = new, now, False
     finally:
         if state is not kept:
