@@ -87,6 +87,9 @@ _MODES = frozenset(TICKET_MODES)
 Hops = tuple[tuple[str, str, str], ...]
 #: A step of a stream: (time, ticket, trigger, data).
 Step = tuple[int, str, str, Any]
+#: The fields of a ticket a run keeps in local variables: state, unit, due time (far
+#: when none), mode, latest time, breached, time zone, counted as timed by the stream.
+Fields = tuple[str, str, int, str, int, bool, tzinfo, bool]
 #: What a fast step records (besides the step): nothing, a route up, a route down,
 #: a score, a summary.
 _PLAIN, _CLASSIFY, _FEED_BACK, _SCORE, _PUBLISH = range(5)
@@ -335,10 +338,11 @@ def _resume(stream: _Stream, live: Live, first: Step, steps: Iterator[Step]) -> 
     log = stream.log
     # The ticket's records go on in the log while they end it, else to its own list.
     history = log if live._log is log and live._stop == len(log) else live.history
-    return _run(stream, live, first, steps, asked, _fields(live), history, len(history))
+    steps = chain((first,), steps)
+    return _run(stream, live, steps, asked, _fields(live), history, len(history))
 
 
-def _fields(live: Live) -> tuple[str, str, int, str, int, bool, tzinfo, bool]:
+def _fields(live: Live) -> Fields:
     """The fields of ``live`` a run keeps in local variables, as :func:`_settle` takes them."""
     due = _NO_DUE if live.due_us is None else live.due_us
     return (
@@ -350,36 +354,30 @@ def _fields(live: Live) -> tuple[str, str, int, str, int, bool, tzinfo, bool]:
 def _run(
     stream: _Stream,
     live: Live,
-    first: Step | None,
     steps: Iterator[Step],
     asked: str,
-    fields: tuple[str, str, int, str, int, bool, tzinfo, bool],
+    fields: Fields,
     history: list[Any],
     start: int,
 ) -> Step | None:
-    """The steps of ``live`` from ``first`` on while they are its own, its ``fields`` (as
-    :func:`_settle` takes them) in local variables, each step one lookup (:meth:`Tables.rows`)
-    in the mode ``asked``, its records written to ``history``, whose part from ``start``
-    is the run's; returns the next ticket's first step (None: done)."""
+    """The ``steps`` of ``live`` while its own, its ``fields`` in local variables, one lookup
+    a step (:meth:`Tables.rows`); returns the next ticket's first step (None: done)."""
     plain, classify, feed_back, scored = _PLAIN, _CLASSIFY, _FEED_BACK, _SCORED  # local: faster
     tables, tz, low_score = stream.tables, stream.tz, stream.low_score
     tid, category = live.id, live.category
     state, unit, due, mode, updated, breached, ltz, had = fields
-    # A fast step sets mode and zone to ``asked``, ``tz`` and a new state (till then: kept).
-    kept = state
+    kept = state  # a fast step sets mode and zone to ``asked`` and ``tz`` (till then: kept)
     note, routes, downs = history.extend, tables.routes, tables.routes_down
-    rows = stream.rows.get((category, asked))
-    row = (tables.rows(category, asked) if rows is None else rows)[state]
+    row = (stream.rows.get((category, asked)) or tables.rows(category, asked))[state]
     try:
-        for now, t, trigger, given in steps if first is None else chain((first,), steps):
+        for now, t, trigger, given in steps:
             if t is not tid and t != tid:
                 return (now, t, trigger, given)
             if due <= now:
-                stream.timed += 1 - had
                 if state is not kept:
                     mode, ltz, kept = asked, tz, state
                 unit, due, mode, updated = _climb(
-                    stream, live, now, state, unit, due, mode, asked, history
+                    stream, live, now, state, unit, due, mode, asked, history, had
                 )
                 had, breached = due < _FAR, True
             if not given:
@@ -408,10 +406,8 @@ def _run(
                 note((PLAIN, "ticket.step", tid, unit, now, tz, on_time, due, shared))
             elif action == classify:
                 info, cause, hops = routes.get((unit, category)) or tables.route_up(unit, category)
-                note((
-                    STEP, "ticket.step", tid, unit, now, tz, state, new, trigger, on_time, info,
-                    asked, due, cause,
-                ))  # fmt: skip
+                note((STEP, "ticket.step", tid, unit, now, tz, state, new, trigger, on_time,
+                      info, asked, due, cause))  # fmt: skip
                 for unit, left, why in hops:
                     note((MOVE, "ticket.transferred", tid, unit, left, why, now, tz))
             elif action == feed_back:
@@ -423,16 +419,12 @@ def _run(
                 unit = origin
             elif action == _SCORE:  # (rarer: a score or a publication last)
                 live.score = score
-                note((
-                    SCORED, "ticket.scored", tid, unit, now, tz, state, new, on_time, score,
-                    live.low_scores, asked, due,
-                ))  # fmt: skip
+                note((SCORED, "ticket.scored", tid, unit, now, tz, state, new, on_time, score,
+                      live.low_scores, asked, due))  # fmt: skip
             else:  # publish
                 summary = f"{live.summary} -> {live.result}" if live.result else live.summary
-                note((
-                    PUBLISHED, "ticket.step", tid, unit, now, tz, state, new, on_time, summary,
-                    asked, due,
-                ))  # fmt: skip
+                note((PUBLISHED, "ticket.step", tid, unit, now, tz, state, new, on_time,
+                      summary, asked, due))  # fmt: skip
             state, updated, breached = new, now, False
     finally:
         if state is not kept:
@@ -446,7 +438,7 @@ def _settle(
     live: Live,
     history: list[Any],
     start: int,
-    fields: tuple[str, str, int, str, int, bool, tzinfo, bool],
+    fields: Fields,
 ) -> None:
     """The end of a run of ``live``'s steps (or of its part before a detour): the part
     of ``history`` it wrote from ``start`` noted, its fields (state, unit, due, mode,
@@ -469,10 +461,10 @@ def _detour(
     trigger: str,
     now: int,
     given: Mapping[str, Any] | None,
-    fields: tuple[str, str, int, str, int, bool, tzinfo, bool],
+    fields: Fields,
     history: list[Any],
     start: int,
-) -> tuple[str, str, int, str, int, bool, tzinfo, bool]:
+) -> Fields:
     """A step of the ticket in hand through the planners (:func:`_slow`): its fields
     (as :func:`_settle` takes them) and the part of ``history`` written from ``start``
     handed back to its record before, taken again after."""
@@ -501,10 +493,12 @@ def _climb(
     mode: str,
     asked: str,
     history: list[Any],
+    had: bool,
 ) -> tuple[str, int, str, int]:
     """Every breach of the ticket in hand up to ``now``, recorded in ``history`` (as
     :func:`_breaches`); returns its unit, due time (far when none), mode and latest
-    time after them."""
+    time after them. ``had``: whether the stream counts it as timed."""
+    stream.timed += 1 - had
     breaches = stream.breach_rows.get((live.category, asked))
     if breaches is None:
         breaches = stream.tables.breaches(live.category, asked)
@@ -572,7 +566,7 @@ def _open(stream: _Stream, first: Step, steps: Iterator[Step]) -> Step | None:
     # The rest of the record (state, unit, due, mode, latest time, ...) is written
     # when the run ends (_settle), and the stream counts the ticket as timed then.
     fields = ("accepted", where, _NO_DUE if due is None else due, mode, now, False, tz, False)
-    return _run(stream, live, next(steps, None), steps, mode, fields, log, start)
+    return _run(stream, live, steps, mode, fields, log, start)
 
 
 def _breaches(
