@@ -460,7 +460,7 @@ def _unit_tables(
     # tuple of strings leaves their lists at its first pass.
     units = tuple(chain)
     none = len(units)
-    unit_code = dict(zip(units, range(none)))
+    unit_code = dict(zip(units, range(none), strict=True))
     level_code = {level: i for i, level in enumerate(Level)}
     levels = np.fromiter(
         map(level_code.__getitem__, map(chain.level, units)), dtype=np.int8, count=none
