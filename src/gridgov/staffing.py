@@ -332,7 +332,7 @@ def _shuffled(count: int, seed: int) -> array.array[int]:
 
 
 class _Groups(Generic[_K]):
-    """Each group's people in rank order, made into a tuple the first time it is asked for.
+    """Each group's people in rank order, as their positions in the city's columns.
 
     Built with one sort of every entry by (group, rank) as plain ints: nothing
     is looked up or made per person or per group (no Python object the
@@ -340,27 +340,21 @@ class _Groups(Generic[_K]):
     pool needs them (a community's people lie together in the city's columns,
     so that reads little memory; making every group up front touched every id
     string in rank order, all over memory, which grew worse than linearly with
-    the city). Tuples, not lists: a tuple of strings leaves the cyclic
-    collector's lists at its first collection.
+    the city).
     """
 
-    __slots__ = ("_code", "_ids", "_index", "_made", "_members", "_name", "_rows", "_starts")
+    __slots__ = ("_code", "_index", "_members", "_rows", "_starts")
 
     def __init__(
         self,
         keys: np.ndarray,
         ranks: np.ndarray,
         code: Callable[[_K], int | None],
-        name: Callable[[int], _K],
         rank_to_person: np.ndarray,
-        ids: Sequence[str],
     ) -> None:
         import numpy as np  # lazily: importing gridgov does not load numpy
 
         self._code = code
-        self._name = name
-        self._ids = ids
-        self._made: dict[int, tuple[str, ...]] = {}
         # (group, rank) as one int, sorted, then split back.
         count = max(len(rank_to_person), 1)
         combined = keys * count  # a new array: sorted in place, no further copies
@@ -380,25 +374,6 @@ class _Groups(Generic[_K]):
         #: group code -> its place (plain ints: a dict the collector does not track).
         self._index: dict[int, int] = dict(zip(first, range(len(first)), strict=True))
         self._starts: list[int] = starts
-
-    def keys(self) -> list[_K]:
-        """Every group's key."""
-        return list(map(self._name, self._index))
-
-    def get(self, key: _K, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        """The people of group ``key`` in rank order (``default`` if it has none)."""
-        code = self._code(key)
-        place = None if code is None else self._index.get(code)
-        if place is None:
-            return default
-        # Kept by the group's place (an int): the cache holds no key object the
-        # collector tracks (a key names a PersonKind, an instance of a class).
-        got = self._made.get(place)
-        if got is None:
-            starts = self._starts
-            members = self._members[starts[place] : starts[place + 1]].tolist()
-            got = self._made[place] = tuple(map(self._ids.__getitem__, members))
-        return got
 
     def rows(self, key: _K) -> array.array[int] | None:
         """:meth:`positions` as a plain array of ints (None if it has none)."""
@@ -527,8 +502,7 @@ class Pools:
             count=count,
         )
         employers, employer_names = _codes(people.employers)
-        # Groups are asked for by (unit or organisation, kind): their codes and back.
-        named = (*units, None)
+        # Groups are asked for by (unit or organisation, kind): their codes.
         kind_code = {k: i for i, k in enumerate(kind_names)}
         employer_code = {e: i for i, e in enumerate(employer_names)}
 
@@ -539,38 +513,28 @@ class Pools:
 
             return code
 
-        def namer(names: Sequence[Any]) -> Callable[[int], tuple[Any, PersonKind]]:
-            return lambda code: (names[code // nkinds], kind_names[code % nkinds])
-
-        unit_kind = coder(unit_code), namer(named)
+        unit_kind = coder(unit_code)
         # Community pools: where people live, and their community post if elsewhere.
         second = community[posts] & (posts != homes)
         self._local = _Groups(
             np.concatenate((homes * nkinds + kinds, (posts * nkinds + kinds)[second])),
             np.concatenate((rank_of, rank_of[second])),
-            *unit_kind,
+            unit_kind,
             person_at,
-            pid,
         )
         at_office = office[posts]
         self._offices = _Groups(
-            (posts * nkinds + kinds)[at_office], rank_of[at_office], *unit_kind, person_at, pid
+            (posts * nkinds + kinds)[at_office], rank_of[at_office], unit_kind, person_at
         )
         employed = employers != employer_code.get(None, -1)
         self._employed = _Groups(
             (employers * nkinds + kinds)[employed],
             rank_of[employed],
             coder(employer_code),
-            namer(employer_names),
             person_at,
-            pid,
         )
-        self._district = _Groups(
-            district[homes] * nkinds + kinds, rank_of, *unit_kind, person_at, pid
-        )
-        self._everyone: _Groups[PersonKind] = _Groups(
-            kinds, rank_of, kind_code.get, kind_names.__getitem__, person_at, pid
-        )
+        self._district = _Groups(district[homes] * nkinds + kinds, rank_of, unit_kind, person_at)
+        self._everyone: _Groups[PersonKind] = _Groups(kinds, rank_of, kind_code.get, person_at)
         self._ids = pid
         self._caches(employers, employer_names, _worker_spans(kinds, kind_names, posts, units))
 
