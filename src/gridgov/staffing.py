@@ -460,10 +460,11 @@ def _person_at(people: People, seed: int) -> np.ndarray:
     count = len(pid)
     person_at = np.frombuffer(_shuffled(count, seed), dtype=np.int32)
     # The city's own order is usually sorted by id (a preset's, a bundle saved by
-    # gridgov): checked in one pass over the ids, without copying them into
-    # lists (a sorted copy and a list to compare it with touched every id
-    # string again, and the collector walked both lists).
-    if all(map(operator.lt, pid, itertools.islice(pid, 1, None))):
+    # gridgov): known when the city was synthesised so, else checked in one pass
+    # over the ids, without copying them into lists (a sorted copy and a list to
+    # compare it with touched every id string again, and the collector walked
+    # both lists).
+    if people._ids_sorted or all(map(operator.lt, pid, itertools.islice(pid, 1, None))):
         return person_at
     at = np.fromiter(map(people._index.__getitem__, sorted(pid)), dtype=np.int32, count=count)
     return at[person_at]

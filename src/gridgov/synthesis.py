@@ -737,7 +737,9 @@ class CityBuilder:
     @property
     def people(self) -> People:
         """The people added so far."""
-        return People(*self._people_columns(), _exact=True)
+        # "P" and 7 digits from 1 up: in sorted order while the numbers keep 7 digits.
+        ids_sorted = self._next_person <= _PERSON_NUMBERS
+        return People(*self._people_columns(), _exact=True, _sorted=ids_sorted)
 
     @property
     def organisations(self) -> Organisations:
@@ -765,6 +767,10 @@ class CityBuilder:
         return City.build(
             self.name, chain, compounds, self.buildings, self.people, self.organisations
         )
+
+
+#: How many person numbers the ids' 7 digits hold (1 to 9,999,999), plus one.
+_PERSON_NUMBERS = 10**7
 
 
 def _org_id(community: str, number: int) -> str:
