@@ -22,6 +22,7 @@ from gridgov import (
     City,
     Engine,
     GridgovError,
+    Level,
     ManualClock,
     NotFoundError,
     PersonKind,
@@ -30,7 +31,7 @@ from gridgov import (
 )
 from gridgov.presets import URBAN_AREA, small
 from gridgov.rules import StaffingRule
-from gridgov.staffing import CLAIMABLE, ROLE_KIND, Pools, required_posts
+from gridgov.staffing import CLAIMABLE, ROLE_KIND, Pools, _unit_tables, required_posts
 
 CITY = small()
 CHAIN = CITY.chain
@@ -640,6 +641,25 @@ class TestPools:
         assert office, "the street has an office"
         assert office <= seen
         assert all(in_pool("street", p, here, jiamusi_city) for p in seen)
+
+    def test_unit_tables_agree_with_the_chain_unit_by_unit(self) -> None:
+        """The pools' codes of the units (their place in the chain), and by code: an
+        office (street, district, city), a community, and the community's district's
+        code; one more code for "not a unit"."""
+        units, code, office, community, district = _unit_tables(CHAIN)
+        assert list(units) == list(CHAIN)
+        none = len(units)
+        assert list(map(code.__getitem__, units)) == list(range(none))
+        offices = {Level.STREET, Level.DISTRICT, Level.CITY}
+        levels = [CHAIN.level(u) for u in units]
+        assert office.tolist() == [lv in offices for lv in levels] + [False]
+        assert community.tolist() == [lv is Level.COMMUNITY for lv in levels] + [False]
+        places = list(CHAIN)
+        expected = [
+            places.index(CHAIN.district_of(u)) if lv is Level.COMMUNITY else none
+            for u, lv in zip(units, levels, strict=True)
+        ]
+        assert district.tolist() == [*expected, none]
 
     def test_unknown_level(self) -> None:
         """A pool level that does not exist is a GridgovError naming the levels."""

@@ -632,14 +632,18 @@ class CityBuilder:
         rural = GridKind.RURAL.value
         full_time, pro = GridWorkerKind.FULL_TIME, GridWorkerKind.PROFESSIONAL
         part_time_kind = GridWorkerKind.PART_TIME
+        # Each community's organisations, numbered from 1 (the ids themselves, not
+        # new equal strings: one object per id wherever the city keeps it).
+        orgs_of: dict[str, list[str]] = {}
+        oids, _, communities = self._organisations[:3]
+        for oid, community in zip(oids, communities, strict=True):
+            orgs_of.setdefault(community, []).append(oid)
         for (gid, kind, community), n_part in zip(grids, extra, strict=True):
-            orgs = range(1, self._orgs_of_community[community] + 1)
+            orgs = orgs_of.get(community, [])
             self._run(1, worker, community, "grid_worker", gid, None, full_time)
             if kind != rural:
                 self._run(1, worker, community, "grid_worker", gid, None, pro)
-            employers = (
-                [_org_id(community, rng.choice(orgs)) for _ in range(n_part)] if orgs else None
-            )
+            employers = [rng.choice(orgs) for _ in range(n_part)] if orgs else None
             self._run(n_part, worker, community, "grid_worker", gid, employers, part_time_kind)
 
     def _staff_cadres(
