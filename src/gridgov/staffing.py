@@ -932,10 +932,7 @@ class Roster:
         elif kind == "post.released":
             self._release(data["person"], data["post"], event.time)
         elif kind == "post.closed":
-            post_id = data["post"]
-            self._posts.pop(post_id, None)
-            self._holders.pop(post_id, None)
-            self._shortfalls.pop(post_id, None)
+            self._close_all((data["post"],))
         elif kind == "post.opened":
             post_id = data["post"]
             capacity = int(data["capacity"])
@@ -979,10 +976,7 @@ class Roster:
 
     def _apply(self, plan: StaffingPlan, when: datetime) -> None:
         """Apply a plan at time ``when`` (all checks were made when planning)."""
-        for post_id in plan.closed:
-            self._posts.pop(post_id, None)
-            self._holders.pop(post_id, None)
-            self._shortfalls.pop(post_id, None)
+        self._close_all(plan.closed)
         for release in plan.releases:
             self._release(release.person, release.post, when)
         for post in plan.opened:
@@ -1038,11 +1032,8 @@ class Roster:
             holders[post] = (person,) if held is None else (*held, person)
         fields = zip(posts, roles, levels, times, strict=True)
         self._assignment.update(zip(persons, fields, strict=True))
-        drawn = self._drawn
-        count = drawn.get
-        for employer in employers:
-            if employer is not None:
-                drawn[employer] = count(employer, 0) + 1
+        # Counted in C (Counter.update), in the order drawn.
+        self._drawn.update([employer for employer in employers if employer is not None])
         return True
 
     def _open_all(
@@ -1069,6 +1060,55 @@ class Roster:
             seats(post_id, ())
         return True
 
+    def _close_all(self, post_ids: Iterable[str]) -> None:
+        """Close these posts (a run of ``post.closed`` events): their seats and
+        shortfalls go with them."""
+        posts, holders, shortfalls = self._posts.pop, self._holders.pop, self._shortfalls.pop
+        for post_id in post_ids:
+            posts(post_id, None)
+            holders(post_id, None)
+            shortfalls(post_id, None)
+
+    def _release_all(
+        self, persons: Sequence[str], posts: Sequence[str], times: Sequence[datetime]
+    ) -> int:
+        """Apply a run of ``post.released`` events (their data's fields, one sequence
+        each, and their times), as :meth:`_release` one by one does, up to the
+        first that names a person unknown to the city on a post drawn from an
+        employer (where :meth:`_release` raises KeyError, nothing changed for
+        it); returns how many were applied.
+
+        The roster's tables are read from locals, and a person's employer from
+        the city's column: no call per event (a lift records tens of thousands).
+        """
+        assignment = self._assignment
+        held_by, row_of = assignment.get, self._people._index.get
+        employers, holders, back, drawn = (
+            self._people.employers,
+            self._holders,
+            self._back_since,
+            self._drawn,
+        )
+        done = 0
+        for person, post, when in zip(persons, posts, times, strict=True):
+            held = held_by(person)
+            if held is not None:
+                if held[1] != "front_line":
+                    row = row_of(person)
+                    if row is None:
+                        return done
+                    employer = employers[row]
+                    if employer is not None:
+                        drawn[employer] -= 1
+                del assignment[person]
+                seats = holders.get(post)
+                if seats is not None and person in seats:
+                    index = seats.index(person)
+                    holders[post] = seats[:index] + seats[index + 1 :]
+                back[person] = when
+            done += 1
+        return done
+
     def _assign_to(self, person: str, post: str, role: str, level: str, when: datetime) -> None:
         holders = self._holders
         held = holders.get(post)
@@ -1081,18 +1121,24 @@ class Roster:
                 drawn[employer] = drawn.get(employer, 0) + 1
 
     def _release(self, person: str, post: str, when: datetime) -> None:
-        held = self._assignment.pop(person, None)
+        """Release ``person`` from ``post`` (nothing when not on a post).
+
+        Raises:
+            KeyError: ``person`` is unknown to the city and on a post drawn from
+                an employer (nothing changed).
+        """
+        held = self._assignment.get(person)
         if held is None:
             return
-        role = held[1]
+        if held[1] != "front_line":
+            employer = self._people.employer(person)
+            if employer is not None:
+                self._drawn[employer] -= 1
+        del self._assignment[person]
         seats = self._holders.get(post)
         if seats is not None and person in seats:
             index = seats.index(person)
             self._holders[post] = seats[:index] + seats[index + 1 :]
-        if role != "front_line":
-            employer = self._people.employer(person)
-            if employer is not None:
-                self._drawn[employer] -= 1
         self._back_since[person] = when
 
     def _copy(self) -> Roster:
