@@ -22,15 +22,18 @@ from gridgov import (
     City,
     Engine,
     GridgovError,
+    Level,
     ManualClock,
     NotFoundError,
     PersonKind,
     Rules,
     UnknownUnitError,
 )
+from gridgov.model import People
 from gridgov.presets import URBAN_AREA, small
 from gridgov.rules import StaffingRule
-from gridgov.staffing import CLAIMABLE, ROLE_KIND, Pools, required_posts
+from gridgov.staffing import CLAIMABLE, ROLE_KIND, Pools, _unit_tables, required_posts
+from gridgov.synthesis import _PERSON_NUMBERS
 
 CITY = small()
 CHAIN = CITY.chain
@@ -640,6 +643,47 @@ class TestPools:
         assert office, "the street has an office"
         assert office <= seen
         assert all(in_pool("street", p, here, jiamusi_city) for p in seen)
+
+    def test_unit_tables_agree_with_the_chain_unit_by_unit(self) -> None:
+        """The pools' codes of the units (their place in the chain), and by code: an
+        office (street, district, city), a community, and the community's district's
+        code; one more code for "not a unit"."""
+        units, code, office, community, district = _unit_tables(CHAIN)
+        assert list(units) == list(CHAIN)
+        none = len(units)
+        assert list(map(code.__getitem__, units)) == list(range(none))
+        offices = {Level.STREET, Level.DISTRICT, Level.CITY}
+        levels = [CHAIN.level(u) for u in units]
+        assert office.tolist() == [lv in offices for lv in levels] + [False]
+        assert community.tolist() == [lv is Level.COMMUNITY for lv in levels] + [False]
+        places = list(CHAIN)
+        expected = [
+            places.index(CHAIN.district_of(u)) if lv is Level.COMMUNITY else none
+            for u, lv in zip(units, levels, strict=True)
+        ]
+        assert district.tolist() == [*expected, none]
+
+    def test_a_synthesised_city_says_its_ids_are_sorted_when_they_are(self) -> None:
+        """The preset's people say their ids are in sorted order (the pools then skip
+        comparing them), and they are; the same columns given without saying so
+        (the pools compare the ids) give the same ranks and pools."""
+        people = CITY.people
+        assert people._ids_sorted
+        assert list(people.ids) == sorted(people.ids)
+        # The synthesiser's bound: the last number that keeps 7 digits.
+        assert len(f"P{_PERSON_NUMBERS - 1:07d}") == 8
+        assert len(f"P{_PERSON_NUMBERS:07d}") == 9
+        plain = People(*people._columns())
+        assert not plain._ids_sorted
+        rebuilt = City(CITY.name, CHAIN, CITY.compounds, CITY.buildings, plain, CITY.organisations)
+        mine, theirs = Pools(CITY, seed=2), Pools(rebuilt, seed=2)
+        assert [theirs.rank(p) for p in people.ids] == [mine.rank(p) for p in people.ids]
+        for community in COMMUNITIES:
+            for kind in PersonKind:
+                for level in ("community", "big_party_committee", "street", "district", "city"):
+                    assert theirs.candidates(level, community, kind) == mine.candidates(
+                        level, community, kind
+                    )
 
     def test_unknown_level(self) -> None:
         """A pool level that does not exist is a GridgovError naming the levels."""

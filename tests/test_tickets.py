@@ -797,6 +797,37 @@ class TestPlay:
         assert desk.snapshot() == calls.snapshot()
         assert per_ticket([*changes, *after]) == per_ticket(record)
 
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(stream_commands, st.booleans(), st.integers(1, 80))
+    def test_a_refusal_in_a_run_leaves_its_record_whole(
+        self, steps: list[tuple[str, int, int, int]], emergency: bool, cut: int
+    ) -> None:
+        """A stream refused in the middle of a ticket's run (right after its opening or
+        a step): the ticket's record, whose fields the run keeps in local variables until
+        it ends, reads as after one call per step, and every record reads whole."""
+        _, _, taken, _ = stream_of(steps, emergency)
+        kept = taken[: min(cut, len(taken))]
+        at, ticket, _, _ = kept[-1]
+        stream = [*kept, (at, ticket, "fly", None)]  # no such trigger: refused
+        desk = desk_with(emergency=emergency)
+        with pytest.raises(GridgovError, match=ticket):
+            desk.play(
+                [TicketArrays.micros(t) for t, _, _, _ in stream],
+                [tid for _, tid, _, _ in stream],
+                [trigger for _, _, trigger, _ in stream],
+                [data for _, _, _, data in stream],
+            )
+        calls = desk_with(emergency=emergency)
+        for t, tid, trigger, data in kept:
+            calls.advance(t)
+            if trigger == "open":
+                description = data.get("description", "")
+                calls.open(data["where"], data["category"], t, ticket=tid, description=description)
+            else:
+                calls.trigger(tid, trigger, t, **(data or {}))
+        assert desk.ticket(ticket) == calls.ticket(ticket)
+        assert {t.id for t in desk} == {t.id for t in calls}
+
     def test_a_refused_step_names_itself_and_keeps_the_steps_before(self) -> None:
         """A refused step raises as the one call would; the steps before it stay, whole."""
         desk = desk_with()

@@ -52,6 +52,16 @@ _OPENED_DATA = (*_OPENED, "task")
 #: The kinds whose runs the roster applies at once.
 _AT_ONCE = frozenset({"post.assigned", "post.opened"})
 _RELEASED = ("person", "post")
+_CLOSED = ("post",)
+
+
+def _all_text(columns: tuple[list[Any], ...]) -> bool:
+    """Whether every value of these columns is text (ids a dict can be keyed by:
+    a run of them is applied at once, nothing in it can raise)."""
+    return all(set(map(type, column)) <= _TEXT for column in columns)
+
+
+_TEXT = frozenset({str})
 
 
 def command_number(command: str) -> int | None:
@@ -220,8 +230,9 @@ class EngineState:
         <gridgov.staffing.Roster._assign_all>`, ``_open_all``, which change
         nothing when an event of the run does not fit: the run is then
         applied one event at a time, which raises at that event as
-        :meth:`apply` would); ``post.released`` events go to the roster's
-        reducer for them; the other reducers get an
+        :meth:`apply` would); so does a run of ``post.released`` or
+        ``post.closed`` events (lifting the area records as many), up to the
+        event that does not fit; the other reducers get an
         :class:`~gridgov.journal.Event` each. The counters (command number,
         latest time) are read from the columns of the events applied.
         """
@@ -246,14 +257,22 @@ class EngineState:
                         assign(person, post, data["role"], data["level"], times[index])
                 elif kind == "post.released":
                     got = fields(start, stop, _RELEASED)
-                    if got is None:  # data missing: raised at its event, one at a time
+                    if got is not None and _all_text(got):
+                        persons, posts = got
+                        index = start + roster._release_all(persons, posts, times[start:stop])
+                        if index < stop:  # an unknown person: raised at its event
+                            raise KeyError(persons[index - start])
+                    else:  # data missing or odd: raised at its event, one at a time
                         for index in range(start, stop):
                             data = data_of(index)
                             release(data["person"], data["post"], times[index])
-                    else:
-                        span = zip(range(start, stop), *got, times[start:stop], strict=True)
-                        for index, person, post, when in span:  # noqa: B007 (the handler reads it)
-                            release(person, post, when)
+                elif kind == "post.closed":
+                    got = fields(start, stop, _CLOSED)
+                    if got is not None and _all_text(got):
+                        roster._close_all(got[0])
+                    else:  # data missing or odd: raised at its event, one at a time
+                        for index in range(start, stop):
+                            roster._close_all((data_of(index)["post"],))
                 elif kind in MEASURE_EVENTS:
                     # Zones and modes read from the columns: no event object made.
                     apply_fields, news = self.measures._apply_fields, columns[7]

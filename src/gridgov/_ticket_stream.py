@@ -87,6 +87,9 @@ _MODES = frozenset(TICKET_MODES)
 Hops = tuple[tuple[str, str, str], ...]
 #: A step of a stream: (time, ticket, trigger, data).
 Step = tuple[int, str, str, Any]
+#: The fields of a ticket a run keeps in local variables: state, unit, due time (far
+#: when none), mode, latest time, breached, time zone, counted as timed by the stream.
+Fields = tuple[str, str, int, str, int, bool, tzinfo, bool]
 #: What a fast step records (besides the step): nothing, a route up, a route down,
 #: a score, a summary.
 _PLAIN, _CLASSIFY, _FEED_BACK, _SCORE, _PUBLISH = range(5)
@@ -234,8 +237,8 @@ class _Stream:
     """One call's shared state: the desk, its tables, the changes so far."""
 
     __slots__ = (
-        "categories", "desk", "floor", "grids", "kit", "latest", "log", "low_score", "marks",
-        "out", "rows", "tables", "timed", "touched", "tz",
+        "breach_rows", "categories", "desk", "floor", "grids", "kit", "latest", "limits", "log",
+        "low_score", "marks", "out", "rows", "tables", "timed", "touched", "tz",
     )  # fmt: skip
 
     def __init__(self, desk: TicketDesk, kit: Kit, tz: tzinfo) -> None:
@@ -249,6 +252,9 @@ class _Stream:
         self.low_score = desk.rule.low_score
         #: (category, mode) -> state -> fast trigger -> entry (see :meth:`Tables.rows`).
         self.rows = self.tables._rows
+        #: (category, mode) -> state -> its limit; -> its breach (see :meth:`Tables.breaches`).
+        self.limits = self.tables._limits
+        self.breach_rows = self.tables._breaches
         #: A breach before this time is recorded at it (as plan_due does).
         self.floor: int | None = desk._last_us
         self.latest = _NEVER
@@ -311,66 +317,74 @@ def _times(at: Sequence[int | datetime], micros: Callable[[datetime], int]) -> S
 
 
 def _loop(stream: _Stream, steps: Iterator[Step]) -> None:
-    """Every step of the stream: openings here, each run of a ticket's steps in :func:`_run`."""
+    """Every step of the stream: each ticket's run of steps from its opening
+    (:func:`_open`) or from its record (:func:`_resume`)."""
     records, touched = stream.desk._tickets, stream.touched.append
     pending = next(steps, None)
     while pending is not None:
-        now, tid, trigger, given = pending
-        live = records.get(tid)
+        live = records.get(pending[1])
         if live is None:
-            live = _open(stream, tid, trigger, now, given)
-            pending = next(steps, None)
-            if live is None:
-                continue
+            pending = _open(stream, pending, steps)
+        else:
             touched(live)
-            if pending is None or pending[1] != tid:
-                _part(stream.out, stream.log, live._start, live._stop)
-                continue
-            # The situation was just asked; the opening's record starts the run's part.
-            pending = _run(stream, live, pending, steps, live.mode, live._start)
-            continue
-        touched(live)
-        # No zone or mode changes during a stream: the situation is asked
-        # once per run of a ticket's steps.
-        asked = stream.desk._mode(live.compound or live.origin)
-        pending = _run(stream, live, pending, steps, asked)
+            pending = _resume(stream, live, pending, steps)
+
+
+def _resume(stream: _Stream, live: Live, first: Step, steps: Iterator[Step]) -> Step | None:
+    """The run of ``live``'s steps from ``first`` (see :func:`_run`), from its record."""
+    # No zone or mode changes during a stream: the situation is asked
+    # once per run of a ticket's steps.
+    asked = stream.desk._mode(live.compound or live.origin)
+    log = stream.log
+    # The ticket's records go on in the log while they end it, else to its own list.
+    history = log if live._log is log and live._stop == len(log) else live.history
+    steps = chain((first,), steps)
+    return _run(stream, live, steps, asked, _fields(live), history, len(history))
+
+
+def _fields(live: Live) -> Fields:
+    """The fields of ``live`` a run keeps in local variables, as :func:`_settle` takes them."""
+    due = _NO_DUE if live.due_us is None else live.due_us
+    return (
+        live.state, live.unit, due, live.mode, live.updated_us, live.breached, live.tz,
+        due < _FAR,
+    )  # fmt: skip
 
 
 def _run(
-    stream: _Stream, live: Live, first: Step, steps: Iterator[Step], asked: str, opened: int = -1
+    stream: _Stream,
+    live: Live,
+    steps: Iterator[Step],
+    asked: str,
+    fields: Fields,
+    history: list[Any],
+    start: int,
 ) -> Step | None:
-    """The steps of ``live`` from ``first`` on while they are its own, its fields in local
-    variables, each step one lookup (:meth:`Tables.rows`) in the mode ``asked``; returns
-    the next ticket's first step (None: done). ``opened``: where its opening record starts
-    in the log, when the stream just opened it (the run's part starts there)."""
+    """The ``steps`` of ``live`` while its own, its ``fields`` in local variables, one lookup
+    a step (:meth:`Tables.rows`); returns the next ticket's first step (None: done)."""
     plain, classify, feed_back, scored = _PLAIN, _CLASSIFY, _FEED_BACK, _SCORED  # local: faster
     tables, tz, low_score = stream.tables, stream.tz, stream.low_score
-    tid, category, log = live.id, live.category, stream.log
-    # The ticket's records go on in the log while they end it, else to its own list.
-    history = log if live._log is log and live._stop == len(log) else live.history
-    state, unit, mode = live.state, live.unit, live.mode
-    updated, breached, ltz = live.updated_us, live.breached, live.tz
-    due = _NO_DUE if live.due_us is None else live.due_us
-    had = due < _FAR  # whether the stream counts it as timed (settled when the run ends)
-    # A fast step sets mode and zone to ``asked``, ``tz`` and a new state (till then: kept).
-    kept, start = state, opened if opened >= 0 else len(history)
+    tid, category = live.id, live.category
+    state, unit, due, mode, updated, breached, ltz, had = fields
+    kept = state  # a fast step sets mode and zone to ``asked`` and ``tz`` (till then: kept)
     note, routes, downs = history.extend, tables.routes, tables.routes_down
-    rows = stream.rows.get((category, asked))
-    row = (tables.rows(category, asked) if rows is None else rows)[state]
+    row = (stream.rows.get((category, asked)) or tables.rows(category, asked))[state]
     try:
-        for now, t, trigger, given in chain((first,), steps):
+        for now, t, trigger, given in steps:
             if t is not tid and t != tid:
                 return (now, t, trigger, given)
             if due <= now:
-                stream.timed += 1 - had
                 if state is not kept:
                     mode, ltz, kept = asked, tz, state
                 unit, due, mode, updated = _climb(
-                    stream, live, now, state, unit, due, mode, asked, history
+                    stream, live, now, state, unit, due, mode, asked, history, had
                 )
                 had, breached = due < _FAR, True
             if not given:
-                entry = row.get(trigger)
+                try:
+                    entry = row[trigger]
+                except KeyError:  # (not a fast trigger from this state)
+                    entry = None
             else:  # only a whole score, not low, is decided here
                 score = given.get("score") if trigger == "score" and len(given) == 1 else None
                 whole = score.__class__ is int and low_score <= score <= 5
@@ -386,30 +400,31 @@ def _run(
                 note, start, row = history.extend, len(history), tables.rows(category, asked)[state]
                 continue
             new, limit, flags, action, row, shared = entry
-            on_time, due = flags[breached], now + limit
+            # (a bool index is not a fast subscript)
+            on_time, due = flags[1] if breached else flags[0], now + limit
             if action == plain:
                 note((PLAIN, "ticket.step", tid, unit, now, tz, on_time, due, shared))
             elif action == classify:
-                route = routes.get((unit, category)) or tables.route_up(unit, category)
-                note((STEP, "ticket.step", tid, unit, now, tz, state, new, trigger, on_time))
-                note((route[0], asked, due, route[1]))
-                for unit, left, why in route[2]:
+                info, cause, hops = routes.get((unit, category)) or tables.route_up(unit, category)
+                note((STEP, "ticket.step", tid, unit, now, tz, state, new, trigger, on_time,
+                      info, asked, due, cause))  # fmt: skip
+                for unit, left, why in hops:
                     note((MOVE, "ticket.transferred", tid, unit, left, why, now, tz))
             elif action == feed_back:
                 note((FED_BACK, "ticket.step", tid, unit, now, tz, state, new, on_time, asked, due))
                 live.handler, live.result, origin = unit, "", live.origin
-                hops = downs.get((origin, unit))
-                for below, left, why in tables.route_down(origin, unit) if hops is None else hops:
+                down = downs.get((origin, unit))
+                for below, left, why in tables.route_down(origin, unit) if down is None else down:
                     note((MOVE, "ticket.returned", tid, below, left, why, now, tz))
                 unit = origin
             elif action == _SCORE:  # (rarer: a score or a publication last)
                 live.score = score
-                note((SCORED, "ticket.scored", tid, unit, now, tz, state, new, on_time, score))
-                note((live.low_scores, asked, due))
+                note((SCORED, "ticket.scored", tid, unit, now, tz, state, new, on_time, score,
+                      live.low_scores, asked, due))  # fmt: skip
             else:  # publish
                 summary = f"{live.summary} -> {live.result}" if live.result else live.summary
-                note((PUBLISHED, "ticket.step", tid, unit, now, tz, state, new, on_time, summary))
-                note((asked, due))
+                note((PUBLISHED, "ticket.step", tid, unit, now, tz, state, new, on_time,
+                      summary, asked, due))  # fmt: skip
             state, updated, breached = new, now, False
     finally:
         if state is not kept:
@@ -423,7 +438,7 @@ def _settle(
     live: Live,
     history: list[Any],
     start: int,
-    fields: tuple[str, str, int, str, int, bool, tzinfo, bool],
+    fields: Fields,
 ) -> None:
     """The end of a run of ``live``'s steps (or of its part before a detour): the part
     of ``history`` it wrote from ``start`` noted, its fields (state, unit, due, mode,
@@ -446,20 +461,16 @@ def _detour(
     trigger: str,
     now: int,
     given: Mapping[str, Any] | None,
-    fields: tuple[str, str, int, str, int, bool, tzinfo, bool],
+    fields: Fields,
     history: list[Any],
     start: int,
-) -> tuple[str, str, int, str, int, bool, tzinfo, bool]:
+) -> Fields:
     """A step of the ticket in hand through the planners (:func:`_slow`): its fields
     (as :func:`_settle` takes them) and the part of ``history`` written from ``start``
     handed back to its record before, taken again after."""
     _settle(stream, live, history, start, fields)
     _slow(stream, live.id, trigger, now, given)
-    due = _NO_DUE if live.due_us is None else live.due_us
-    return (
-        live.state, live.unit, due, live.mode, live.updated_us, live.breached, live.tz,
-        due < _FAR,
-    )  # fmt: skip
+    return _fields(live)
 
 
 def _part(out: list[Any], history: list[Any], start: int, stop: int) -> None:
@@ -482,11 +493,16 @@ def _climb(
     mode: str,
     asked: str,
     history: list[Any],
+    had: bool,
 ) -> tuple[str, int, str, int]:
     """Every breach of the ticket in hand up to ``now``, recorded in ``history`` (as
     :func:`_breaches`); returns its unit, due time (far when none), mode and latest
-    time after them."""
-    breach = stream.tables.breaches(live.category, asked).get(state)
+    time after them. ``had``: whether the stream counts it as timed."""
+    stream.timed += 1 - had
+    breaches = stream.breach_rows.get((live.category, asked))
+    if breaches is None:
+        breaches = stream.tables.breaches(live.category, asked)
+    breach = breaches.get(state)
     if breach is None or mode != asked:  # a limit set in another mode: the general way
         unit, after, mode = _breaches(stream, live, now, state, unit, due, mode, asked, history)
         return unit, _NO_DUE if after is None else after, mode, live.updated_us
@@ -518,39 +534,39 @@ def _climb(
     return unit, due, asked, when
 
 
-def _open(
-    stream: _Stream, tid: str, trigger: str, now: int, given: Mapping[str, Any] | None
-) -> Live | None:
-    """An opening at a grid decided in place (its record), else through the planner (None)."""
-    desk, tz = stream.desk, stream.tz
-    where = category = None
+def _open(stream: _Stream, first: Step, steps: Iterator[Step]) -> Step | None:
+    """An opening, and the run of its ticket's steps after it: at a grid, decided in
+    place (its record started here, its run's fields handed on in local variables, so
+    that they are written to the record once, when the run ends); else through the
+    planner. Returns the next ticket's first step (None: done)."""
+    now, tid, trigger, given = first
+    where: Any = None
+    category: Any = None
     if given is not None and len(given) == 2:
         where, category = given.get("where"), given.get("category")
     if trigger != "open" or where not in stream.grids or category not in stream.categories:
         _slow(stream, tid, trigger, now, given)
-        return None
+        return next(steps, None)
+    desk, tz, kit = stream.desk, stream.tz, stream.kit
     mode = desk._mode(where)
-    limit = desk._limit_us(category, mode, "accepted")  # type: ignore[arg-type]
-    due = None if limit is None else now + limit
-    live = stream.kit.new_live()
-    live.id, live.category, live.origin, live.unit = tid, category, where, where
+    limits = stream.limits.get((category, mode))
+    limit = (stream.tables.limits(category, mode) if limits is None else limits)["accepted"]
+    live = kit.new_live()
+    live.id, live.category, live.origin, live.opened_us, live.tz = tid, category, where, now, tz
     live.compound = live.handler = live.score = None
-    live.state, live.mode, live.opened_us, live.updated_us = "accepted", mode, now, now
-    live.due_us, live.tz, live.breached, live.private = due, tz, False, stream.kit.nobody
     live.low_scores = live.escalations = live.reopens = 0
     live.summary = live.result = ""
-    live._view = live._hist = None
+    live.private = kit.nobody
     log = live._log = stream.log
     live._start = start = len(log)
+    due = None if limit is None else now + limit
     log += (OPENED, "ticket.opened", tid, where, now, tz, category, mode, due)
-    live._stop = start + 9
     desk._tickets[tid] = live
-    # (The caller notes the opening's part, with the ticket's run when one follows.)
-    if due is not None:
-        stream.timed += 1
-    if now > stream.latest:
-        stream.latest = now
-    return live
+    stream.touched.append(live)
+    # The rest of the record (state, unit, due, mode, latest time, ...) is written
+    # when the run ends (_settle), and the stream counts the ticket as timed then.
+    fields = ("accepted", where, _NO_DUE if due is None else due, mode, now, False, tz, False)
+    return _run(stream, live, steps, mode, fields, log, start)
 
 
 def _breaches(

@@ -293,6 +293,11 @@ _HOT_ZONES: dict[int, tuple[StaffingRule, frozenset[str]]] = {}
 
 _K = TypeVar("_K")
 
+#: The typecode of a person's position in the city's columns, in the pools'
+#: arrays: 32 bits (a city of up to 2**31 people) halves the memory that the
+#: random gathers by rank reach, which keeps a 4x city's within the core's cache.
+_POSITION = "i"
+
 
 def _codes(column: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
     """Each value of ``column`` as a small int (its place among the distinct values, in
@@ -306,18 +311,28 @@ def _codes(column: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
     return codes, distinct
 
 
+def _plain(typecode: str, values: np.ndarray) -> array.array[int]:
+    """``values`` (of the same item size as ``typecode``) as a plain array, which plain
+    Python indexes without making a numpy scalar: copied once from the array's own
+    buffer (``tobytes`` made a bytes object first, a second copy in new memory)."""
+    out = array.array(typecode)
+    out.frombytes(values.data.cast("B"))
+    return out
+
+
 def _shuffled(count: int, seed: int) -> array.array[int]:
     """``range(count)`` shuffled by ``random.Random(seed).shuffle``: on positions
     (plain ints in an array), not on the ids, since shuffling the ids themselves
     touches every id string in random order, which grows worse than linearly
-    with the city."""
-    out = array.array("q", range(count))
+    with the city. 32-bit positions (:data:`_POSITION`): half the memory the
+    shuffle's random swaps (and the pools' gathers after it) reach."""
+    out = array.array(_POSITION, range(count))
     random.Random(seed).shuffle(out)
     return out
 
 
 class _Groups(Generic[_K]):
-    """Each group's people in rank order, made into a tuple the first time it is asked for.
+    """Each group's people in rank order, as their positions in the city's columns.
 
     Built with one sort of every entry by (group, rank) as plain ints: nothing
     is looked up or made per person or per group (no Python object the
@@ -325,27 +340,21 @@ class _Groups(Generic[_K]):
     pool needs them (a community's people lie together in the city's columns,
     so that reads little memory; making every group up front touched every id
     string in rank order, all over memory, which grew worse than linearly with
-    the city). Tuples, not lists: a tuple of strings leaves the cyclic
-    collector's lists at its first collection.
+    the city).
     """
 
-    __slots__ = ("_code", "_ids", "_index", "_made", "_members", "_name", "_rows", "_starts")
+    __slots__ = ("_code", "_index", "_members", "_rows", "_starts")
 
     def __init__(
         self,
         keys: np.ndarray,
         ranks: np.ndarray,
         code: Callable[[_K], int | None],
-        name: Callable[[int], _K],
         rank_to_person: np.ndarray,
-        ids: Sequence[str],
     ) -> None:
         import numpy as np  # lazily: importing gridgov does not load numpy
 
         self._code = code
-        self._name = name
-        self._ids = ids
-        self._made: dict[int, tuple[str, ...]] = {}
         # (group, rank) as one int, sorted, then split back.
         count = max(len(rank_to_person), 1)
         combined = keys * count  # a new array: sorted in place, no further copies
@@ -356,7 +365,7 @@ class _Groups(Generic[_K]):
         self._members = rank_to_person[ranks]
         # The same, read by plain Python (a slice of it is a few people's indices
         # without a numpy call: what a community's pool reads).
-        self._rows = array.array("q", self._members.tobytes())
+        self._rows = _plain(_POSITION, self._members)
         if len(keys):
             starts = [0, *(np.flatnonzero(np.diff(keys)) + 1).tolist(), len(keys)]
             first = keys[np.asarray(starts[:-1], dtype=np.int64)].tolist()
@@ -365,25 +374,6 @@ class _Groups(Generic[_K]):
         #: group code -> its place (plain ints: a dict the collector does not track).
         self._index: dict[int, int] = dict(zip(first, range(len(first)), strict=True))
         self._starts: list[int] = starts
-
-    def keys(self) -> list[_K]:
-        """Every group's key."""
-        return list(map(self._name, self._index))
-
-    def get(self, key: _K, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        """The people of group ``key`` in rank order (``default`` if it has none)."""
-        code = self._code(key)
-        place = None if code is None else self._index.get(code)
-        if place is None:
-            return default
-        # Kept by the group's place (an int): the cache holds no key object the
-        # collector tracks (a key names a PersonKind, an instance of a class).
-        got = self._made.get(place)
-        if got is None:
-            starts = self._starts
-            members = self._members[starts[place] : starts[place + 1]].tolist()
-            got = self._made[place] = tuple(map(self._ids.__getitem__, members))
-        return got
 
     def rows(self, key: _K) -> array.array[int] | None:
         """:meth:`positions` as a plain array of ints (None if it has none)."""
@@ -434,27 +424,29 @@ def _worker_spans(
 
 def _unit_tables(
     chain: CommandChain,
-) -> tuple[list[str], dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[tuple[str, ...], dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
     """Every unit of ``chain`` with its code (its place), and by code (plus one more
     for "not a unit"): is it an office (street, district, city), a community, and
     its district's code."""
     import numpy as np  # lazily: importing gridgov does not load numpy
 
-    units = list(chain)
-    unit_code = {u: i for i, u in enumerate(units)}
+    # A tuple and numpy arrays, no list per unit: the collector's young passes walk
+    # a list of every unit (each id read, all over memory) as long as it lives; a
+    # tuple of strings leaves their lists at its first pass.
+    units = tuple(chain)
     none = len(units)
-    level_of = [chain.level(u) for u in units]
-    office = np.array(
-        [lv in (Level.STREET, Level.DISTRICT, Level.CITY) for lv in level_of] + [False]
+    unit_code = dict(zip(units, range(none), strict=True))
+    level_code = {level: i for i, level in enumerate(Level)}
+    levels = np.fromiter(
+        map(level_code.__getitem__, map(chain.level, units)), dtype=np.int8, count=none
     )
-    community = np.array([lv is Level.COMMUNITY for lv in level_of] + [False])
-    district = np.array(
-        [
-            unit_code[chain.district_of(u)] if lv is Level.COMMUNITY else none
-            for u, lv in zip(units, level_of, strict=True)
-        ]
-        + [none],
-        dtype=np.int64,
+    offices = [level_code[lv] for lv in (Level.STREET, Level.DISTRICT, Level.CITY)]
+    office = np.append(np.isin(levels, offices), False)
+    community = np.append(levels == level_code[Level.COMMUNITY], False)
+    district = np.full(none + 1, none, dtype=np.int64)
+    communities = itertools.compress(units, community)
+    district[community] = np.fromiter(
+        map(unit_code.__getitem__, map(chain.district_of, communities)), dtype=np.int64
     )
     return units, unit_code, office, community, district
 
@@ -466,14 +458,15 @@ def _person_at(people: People, seed: int) -> np.ndarray:
 
     pid = people.ids
     count = len(pid)
-    person_at = np.frombuffer(_shuffled(count, seed), dtype=np.int64)
+    person_at = np.frombuffer(_shuffled(count, seed), dtype=np.int32)
     # The city's own order is usually sorted by id (a preset's, a bundle saved by
-    # gridgov): checked in one pass over the ids, without copying them into
-    # lists (a sorted copy and a list to compare it with touched every id
-    # string again, and the collector walked both lists).
-    if all(map(operator.lt, pid, itertools.islice(pid, 1, None))):
+    # gridgov): known when the city was synthesised so, else checked in one pass
+    # over the ids, without copying them into lists (a sorted copy and a list to
+    # compare it with touched every id string again, and the collector walked
+    # both lists).
+    if people._ids_sorted or all(map(operator.lt, pid, itertools.islice(pid, 1, None))):
         return person_at
-    at = np.fromiter(map(people._index.__getitem__, sorted(pid)), dtype=np.int64, count=count)
+    at = np.fromiter(map(people._index.__getitem__, sorted(pid)), dtype=np.int32, count=count)
     return at[person_at]
 
 
@@ -494,9 +487,9 @@ class Pools:
         pid = people.ids
         count = len(pid)
         person_at = _person_at(people, seed)
-        rank_of = np.empty(count, dtype=np.int64)
-        rank_of[person_at] = np.arange(count, dtype=np.int64)
-        self._ranks = array.array("q", rank_of.tobytes())
+        rank_of = np.empty(count, dtype=np.int32)
+        rank_of[person_at] = np.arange(count, dtype=np.int32)
+        self._ranks = _plain(_POSITION, rank_of)
         # Home, post, employer as codes, each column read once in the city's order (walking
         # people in rank order jumps all over memory: worse than linear with the city).
         units, unit_code, office, community, district = _unit_tables(city.chain)
@@ -510,8 +503,7 @@ class Pools:
             count=count,
         )
         employers, employer_names = _codes(people.employers)
-        # Groups are asked for by (unit or organisation, kind): their codes and back.
-        named = [*units, None]
+        # Groups are asked for by (unit or organisation, kind): their codes.
         kind_code = {k: i for i, k in enumerate(kind_names)}
         employer_code = {e: i for i, e in enumerate(employer_names)}
 
@@ -522,38 +514,28 @@ class Pools:
 
             return code
 
-        def namer(names: Sequence[Any]) -> Callable[[int], tuple[Any, PersonKind]]:
-            return lambda code: (names[code // nkinds], kind_names[code % nkinds])
-
-        unit_kind = coder(unit_code), namer(named)
+        unit_kind = coder(unit_code)
         # Community pools: where people live, and their community post if elsewhere.
         second = community[posts] & (posts != homes)
         self._local = _Groups(
             np.concatenate((homes * nkinds + kinds, (posts * nkinds + kinds)[second])),
             np.concatenate((rank_of, rank_of[second])),
-            *unit_kind,
+            unit_kind,
             person_at,
-            pid,
         )
         at_office = office[posts]
         self._offices = _Groups(
-            (posts * nkinds + kinds)[at_office], rank_of[at_office], *unit_kind, person_at, pid
+            (posts * nkinds + kinds)[at_office], rank_of[at_office], unit_kind, person_at
         )
         employed = employers != employer_code.get(None, -1)
         self._employed = _Groups(
             (employers * nkinds + kinds)[employed],
             rank_of[employed],
             coder(employer_code),
-            namer(employer_names),
             person_at,
-            pid,
         )
-        self._district = _Groups(
-            district[homes] * nkinds + kinds, rank_of, *unit_kind, person_at, pid
-        )
-        self._everyone: _Groups[PersonKind] = _Groups(
-            kinds, rank_of, kind_code.get, kind_names.__getitem__, person_at, pid
-        )
+        self._district = _Groups(district[homes] * nkinds + kinds, rank_of, unit_kind, person_at)
+        self._everyone: _Groups[PersonKind] = _Groups(kinds, rank_of, kind_code.get, person_at)
         self._ids = pid
         self._caches(employers, employer_names, _worker_spans(kinds, kind_names, posts, units))
 
@@ -566,10 +548,10 @@ class Pools:
         # Each person's employer as a code, to give each pool its employers beside
         # its ids (read in order while filling, not looked up person by person).
         self._employer_codes, self._employer_names = employers.astype("int32"), employer_names
-        self._employer_of = array.array("i", self._employer_codes.tobytes())
+        self._employer_of = _plain("i", self._employer_codes)
         # Each unit's grid workers (city order): where front-line duty comes from.
         self._worker_spans, self._worker_at = workers
-        self._worker_rows = array.array("q", self._worker_at.tobytes())
+        self._worker_rows = _plain("q", self._worker_at)
         # What is kept once asked for: no key or value the collector keeps
         # tracking (strings, ints, tuples of them; a kind by its value).
         # A pool is kept as its people's places in the city's columns (a tuple of
@@ -727,7 +709,7 @@ class Pools:
                 (c for c in order if c != community), key=lambda c: (abs(position[c] - here), c)
             )
             local = self._local.rows
-            rows = array.array("q")
+            rows = array.array(_POSITION)
             for other in near:
                 got = local((other, kind))
                 if got is not None:
@@ -950,10 +932,7 @@ class Roster:
         elif kind == "post.released":
             self._release(data["person"], data["post"], event.time)
         elif kind == "post.closed":
-            post_id = data["post"]
-            self._posts.pop(post_id, None)
-            self._holders.pop(post_id, None)
-            self._shortfalls.pop(post_id, None)
+            self._close_all((data["post"],))
         elif kind == "post.opened":
             post_id = data["post"]
             capacity = int(data["capacity"])
@@ -997,10 +976,7 @@ class Roster:
 
     def _apply(self, plan: StaffingPlan, when: datetime) -> None:
         """Apply a plan at time ``when`` (all checks were made when planning)."""
-        for post_id in plan.closed:
-            self._posts.pop(post_id, None)
-            self._holders.pop(post_id, None)
-            self._shortfalls.pop(post_id, None)
+        self._close_all(plan.closed)
         for release in plan.releases:
             self._release(release.person, release.post, when)
         for post in plan.opened:
@@ -1056,11 +1032,8 @@ class Roster:
             holders[post] = (person,) if held is None else (*held, person)
         fields = zip(posts, roles, levels, times, strict=True)
         self._assignment.update(zip(persons, fields, strict=True))
-        drawn = self._drawn
-        count = drawn.get
-        for employer in employers:
-            if employer is not None:
-                drawn[employer] = count(employer, 0) + 1
+        # Counted in C (Counter.update), in the order drawn.
+        self._drawn.update([employer for employer in employers if employer is not None])
         return True
 
     def _open_all(
@@ -1087,6 +1060,55 @@ class Roster:
             seats(post_id, ())
         return True
 
+    def _close_all(self, post_ids: Iterable[str]) -> None:
+        """Close these posts (a run of ``post.closed`` events): their seats and
+        shortfalls go with them."""
+        posts, holders, shortfalls = self._posts.pop, self._holders.pop, self._shortfalls.pop
+        for post_id in post_ids:
+            posts(post_id, None)
+            holders(post_id, None)
+            shortfalls(post_id, None)
+
+    def _release_all(
+        self, persons: Sequence[str], posts: Sequence[str], times: Sequence[datetime]
+    ) -> int:
+        """Apply a run of ``post.released`` events (their data's fields, one sequence
+        each, and their times), as :meth:`_release` one by one does, up to the
+        first that names a person unknown to the city on a post drawn from an
+        employer (where :meth:`_release` raises KeyError, nothing changed for
+        it); returns how many were applied.
+
+        The roster's tables are read from locals, and a person's employer from
+        the city's column: no call per event (a lift records tens of thousands).
+        """
+        assignment = self._assignment
+        held_by, row_of = assignment.get, self._people._index.get
+        employers, holders, back, drawn = (
+            self._people.employers,
+            self._holders,
+            self._back_since,
+            self._drawn,
+        )
+        done = 0
+        for person, post, when in zip(persons, posts, times, strict=True):
+            held = held_by(person)
+            if held is not None:
+                if held[1] != "front_line":
+                    row = row_of(person)
+                    if row is None:
+                        return done
+                    employer = employers[row]
+                    if employer is not None:
+                        drawn[employer] -= 1
+                del assignment[person]
+                seats = holders.get(post)
+                if seats is not None and person in seats:
+                    index = seats.index(person)
+                    holders[post] = seats[:index] + seats[index + 1 :]
+                back[person] = when
+            done += 1
+        return done
+
     def _assign_to(self, person: str, post: str, role: str, level: str, when: datetime) -> None:
         holders = self._holders
         held = holders.get(post)
@@ -1099,18 +1121,24 @@ class Roster:
                 drawn[employer] = drawn.get(employer, 0) + 1
 
     def _release(self, person: str, post: str, when: datetime) -> None:
-        held = self._assignment.pop(person, None)
+        """Release ``person`` from ``post`` (nothing when not on a post).
+
+        Raises:
+            KeyError: ``person`` is unknown to the city and on a post drawn from
+                an employer (nothing changed).
+        """
+        held = self._assignment.get(person)
         if held is None:
             return
-        role = held[1]
+        if held[1] != "front_line":
+            employer = self._people.employer(person)
+            if employer is not None:
+                self._drawn[employer] -= 1
+        del self._assignment[person]
         seats = self._holders.get(post)
         if seats is not None and person in seats:
             index = seats.index(person)
             self._holders[post] = seats[:index] + seats[index + 1 :]
-        if role != "front_line":
-            employer = self._people.employer(person)
-            if employer is not None:
-                self._drawn[employer] -= 1
         self._back_since[person] = when
 
     def _copy(self) -> Roster:

@@ -632,14 +632,18 @@ class CityBuilder:
         rural = GridKind.RURAL.value
         full_time, pro = GridWorkerKind.FULL_TIME, GridWorkerKind.PROFESSIONAL
         part_time_kind = GridWorkerKind.PART_TIME
+        # Each community's organisations, numbered from 1 (the ids themselves, not
+        # new equal strings: one object per id wherever the city keeps it).
+        orgs_of: dict[str, list[str]] = {}
+        oids, _, communities = self._organisations[:3]
+        for oid, community in zip(oids, communities, strict=True):
+            orgs_of.setdefault(community, []).append(oid)
         for (gid, kind, community), n_part in zip(grids, extra, strict=True):
-            orgs = range(1, self._orgs_of_community[community] + 1)
+            orgs = orgs_of.get(community, [])
             self._run(1, worker, community, "grid_worker", gid, None, full_time)
             if kind != rural:
                 self._run(1, worker, community, "grid_worker", gid, None, pro)
-            employers = (
-                [_org_id(community, rng.choice(orgs)) for _ in range(n_part)] if orgs else None
-            )
+            employers = [rng.choice(orgs) for _ in range(n_part)] if orgs else None
             self._run(n_part, worker, community, "grid_worker", gid, employers, part_time_kind)
 
     def _staff_cadres(
@@ -733,7 +737,9 @@ class CityBuilder:
     @property
     def people(self) -> People:
         """The people added so far."""
-        return People(*self._people_columns(), _exact=True)
+        # "P" and 7 digits from 1 up: in sorted order while the numbers keep 7 digits.
+        ids_sorted = self._next_person <= _PERSON_NUMBERS
+        return People(*self._people_columns(), _exact=True, _sorted=ids_sorted)
 
     @property
     def organisations(self) -> Organisations:
@@ -761,6 +767,10 @@ class CityBuilder:
         return City.build(
             self.name, chain, compounds, self.buildings, self.people, self.organisations
         )
+
+
+#: How many person numbers the ids' 7 digits hold (1 to 9,999,999), plus one.
+_PERSON_NUMBERS = 10**7
 
 
 def _org_id(community: str, number: int) -> str:

@@ -1858,13 +1858,9 @@ class Changes(Sequence[TicketChange]):
 _MARKED = frozenset({"ticket.escalated", "ticket.overdue"})
 
 
-def _new_live() -> _Live:
-    return _Live.__new__(_Live)
-
-
 #: What the desk hands a stream of steps (``gridgov._ticket_stream``).
 _KIT = Kit(
-    new_live=_new_live,
+    new_live=_Live,
     nobody=_NOBODY,
     micros=lambda when: _micros(when),
     moment=_dt,

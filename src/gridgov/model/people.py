@@ -100,6 +100,7 @@ class People(Columns[Person]):
     """
 
     __slots__ = (
+        "_ids_sorted",
         "employers",
         "grid_worker_kinds",
         "homes",
@@ -136,6 +137,7 @@ class People(Columns[Person]):
         *,
         _index: dict[str, int] | None = None,
         _exact: bool = False,
+        _sorted: bool = False,
     ) -> None:
         self.ids = tuple(ids)
         self.homes = tuple(homes)
@@ -153,6 +155,10 @@ class People(Columns[Person]):
             raw_workers = tuple(grid_worker_kinds)
             self.grid_worker_kinds = tuple(map(_WORKER_KINDS.get, raw_workers, raw_workers))  # type: ignore[arg-type]
         self._check_lengths("person")
+        # ``_sorted`` (gridgov's own shortcut, not API): the caller made the ids in
+        # sorted order, so the staffing pools need not compare them to know it
+        # (a pass over every id string, long out of the caches in a big city).
+        self._ids_sorted = _sorted
         # ``_index``: each id's row, when a bundle's reader made it while
         # checking the ids (gridgov's own shortcut, not API).
         if _index is not None and len(_index) == len(self.ids):

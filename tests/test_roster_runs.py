@@ -1,0 +1,189 @@
+"""Runs of releases and closed posts applied at once (issue 15 item 8) are the
+events applied one by one.
+
+A replay and a lift's commit hand the roster a run of ``post.released`` or
+``post.closed`` events at a time (``Roster._release_all``, ``_close_all``);
+each is checked here against its general form: :meth:`EngineState.apply`
+one event at a time, and ``Roster._release`` one person at a time.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gridgov import Engine, ManualClock, UnknownUnitError
+from gridgov._state import EngineState
+from gridgov.journal import Event, Events
+from gridgov.presets import jiamusi
+from gridgov.staffing import Roster
+
+CITY = jiamusi(scale=0.05)
+COMPOUNDS = sorted(CITY.compounds)
+T0 = datetime(2021, 9, 17, tzinfo=UTC)
+
+
+def _case_and_lift(compound: str) -> tuple[Engine, list[Event]]:
+    engine = Engine(CITY, clock=ManualClock())
+    events = list(engine.report_case(compound).events)
+    engine.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
+    events += engine.lift(CITY.chain.city, skip_recovery=True).events
+    return engine, events
+
+
+#: Ways of spoiling one event's data.
+BAD = {
+    "no post": lambda data: data.pop("post"),
+    "no person": lambda data: data.pop("person", None),
+    "unknown person": lambda data: data.update(person="nobody"),
+    "post not text": lambda data: data.update(post=["a", "list"]),
+    "person not text": lambda data: data.update(person=7),
+}
+
+
+@given(st.sampled_from(COMPOUNDS), st.sampled_from(sorted(BAD)), st.data())
+def test_a_spoilt_release_or_close_fails_as_one_event_at_a_time_does(
+    compound: str, bad: str, data: st.DataObject
+) -> None:
+    """A run of releases or closed posts with one event that does not fit raises
+    what applying one event at a time raises, at that event, and leaves the same
+    state (and without a spoilt event, the same state)."""
+    engine, events = _case_and_lift(compound)
+    runs = [i for i, e in enumerate(events) if e.type in ("post.released", "post.closed")]
+    assert len(events) >= 32  # applied a run at a time
+    at = data.draw(st.sampled_from(runs))
+    spoilt = dict(events[at].data)
+    BAD[bad](spoilt)
+    events[at] = events[at]._replace(data=spoilt)
+    states: list[tuple[object, ...]] = []
+    errors: list[tuple[type[Exception], str] | None] = []
+    for one_by_one in (True, False):
+        state = EngineState(CITY, engine.rules)
+        try:
+            if one_by_one:
+                for event in events:
+                    state.apply(event)
+            else:
+                assert state.apply_all(Events.of(events)) == len(events)
+            errors.append(None)
+        except Exception as exc:  # whatever it is, both must raise it
+            errors.append((type(exc), str(exc)))
+        states.append((state.snapshot(), state.last_time, state.commands))
+    assert errors[0] == errors[1]
+    assert states[0] == states[1]
+    if bad == "no post" or (bad == "post not text" and events[at].type == "post.closed"):
+        assert errors[0] is not None
+
+
+def test_a_lift_applied_in_runs_gives_the_live_state() -> None:
+    """Replaying a case and its lift in columns gives the engine's own state."""
+    engine, events = _case_and_lift(COMPOUNDS[0])
+    state = EngineState(CITY, engine.rules)
+    state.apply_all(Events.of(events))
+    assert state.snapshot() == engine._kernel.state.snapshot()
+    assert not state.roster.assignment  # everyone went back
+
+
+def _staffed() -> tuple[Roster, list[str]]:
+    """A roster after a case: its people on posts, and who they are."""
+    engine, _ = _case_and_lift(COMPOUNDS[1])
+    state = EngineState(CITY, engine.rules)
+    state.apply_all(Events.of(list(engine.report_case(COMPOUNDS[1]).events)))
+    return state.roster, list(state.roster.assignment)
+
+
+ROSTER, ON_POSTS = _staffed()
+OFF_POST = sorted(CITY.people)[:3]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            # A few people, so that one comes back, or comes after nobody.
+            st.sampled_from([*ON_POSTS[:8], *OFF_POST, "nobody"]),
+            st.booleans(),  # released from the post held, or from another
+            st.integers(0, 3),  # minutes after T0
+        ),
+        max_size=40,
+    ),
+    st.booleans(),
+)
+def test_a_run_of_releases_is_each_release_in_turn(
+    releases: list[tuple[str, bool, int]], nobody_on_a_post: bool
+) -> None:
+    """``_release_all`` changes the roster as ``_release`` one person at a time
+    does, and stops where ``_release`` raises (a person unknown to the city, on
+    a post drawn from an employer), having changed nothing for it."""
+    roster = ROSTER._copy()
+    if nobody_on_a_post:  # only a hostile journal gets one there
+        post, _, level, since = roster._assignment[ON_POSTS[0]]
+        roster._assignment["nobody"] = (post, "checkpoint", level, since)
+    persons, posts, times = [], [], []
+    for person, own, minutes in releases:
+        held = roster._assignment.get(person)
+        persons.append(person)
+        posts.append(held[0] if own and held is not None else "elsewhere/checkpoint")
+        times.append(T0 + timedelta(minutes=minutes))
+    one_by_one = roster._copy()
+    applied = 0
+    for person, post, when in zip(persons, posts, times, strict=True):
+        try:
+            one_by_one._release(person, post, when)
+        except KeyError:
+            break
+        applied += 1
+    at_once = roster._copy()
+    assert at_once._release_all(persons, posts, times) == applied
+    assert at_once.snapshot() == one_by_one.snapshot()
+    assert dict(at_once._drawn) == dict(one_by_one._drawn)
+
+
+def test_closing_a_run_of_posts_drops_their_seats_and_shortfalls() -> None:
+    """``_close_all`` leaves no trace of the posts it closes, and the others as they were."""
+    roster = ROSTER._copy()
+    held = sorted({post for post, *_ in roster._assignment.values()})
+    closed, kept = held[::2], held[1::2]
+    before: dict[str, Any] = {post: roster._holders[post] for post in kept}
+    roster._close_all([*closed, "never/opened"])
+    for post in closed:
+        assert post not in roster.posts
+        assert post not in roster.holders
+        assert post not in roster.shortfalls
+    assert {post: roster._holders[post] for post in kept} == before
+
+
+@given(st.sampled_from(COMPOUNDS), st.data())
+def test_a_release_of_someone_the_city_does_not_know_is_refused_at_its_event(
+    compound: str, data: st.DataObject
+) -> None:
+    """A person unknown to the city released from a post drawn from an employer
+    (only a hostile journal puts one there) is refused at that event, whether
+    the lift is applied in runs or one event at a time, leaving the same state."""
+    engine = Engine(CITY, clock=ManualClock())
+    case = list(engine.report_case(compound).events)
+    engine.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
+    lift = list(engine.lift(CITY.chain.city, skip_recovery=True).events)
+    releases = [i for i, e in enumerate(lift) if e.type == "post.released"]
+    at = data.draw(st.sampled_from(releases))
+    lift[at] = lift[at]._replace(data={**lift[at].data, "person": "nobody"})
+    outcomes = []
+    for one_by_one in (True, False):
+        state = EngineState(CITY, engine.rules)
+        state.apply_all(Events.of(case))
+        post, _, level, since = next(iter(state.roster._assignment.values()))
+        state.roster._assignment["nobody"] = (post, "checkpoint", level, since)
+        apply_all = _one_by_one if one_by_one else EngineState.apply_all
+        with pytest.raises(UnknownUnitError) as raised:
+            apply_all(state, Events.of(lift))
+        outcomes.append((str(raised.value), state.snapshot(), state.last_time))
+    assert outcomes[0] == outcomes[1]
+    assert f"event {lift[at].seq}" in outcomes[0][0]
+
+
+def _one_by_one(state: EngineState, events: Events) -> None:
+    for event in events:
+        state.apply(event)
