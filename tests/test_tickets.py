@@ -827,6 +827,9 @@ class TestPlay:
                 calls.trigger(tid, trigger, t, **(data or {}))
         assert desk.ticket(ticket) == calls.ticket(ticket)
         assert {t.id for t in desk} == {t.id for t in calls}
+        # The desk's count of tickets with a limit running (which decides when its
+        # schedule is rebuilt) counts them, the refused detour's ticket once.
+        assert desk._timed == sum(t.due is not None for t in desk)
 
     def test_a_refused_step_names_itself_and_keeps_the_steps_before(self) -> None:
         """A refused step raises as the one call would; the steps before it stay, whole."""

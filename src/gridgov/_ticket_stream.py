@@ -390,11 +390,11 @@ def _run(
                 whole = score.__class__ is int and low_score <= score <= 5
                 entry = row.get(scored) if whole else None
             if entry is None or now < updated:  # through the planners, as one call would do it
-                if state is not kept:
-                    mode, ltz = asked, tz
+                mode, ltz = (asked, tz) if state is not kept else (mode, ltz)
+                begun, start = start, -1  # (the detour holds the record: see _settle)
                 fields = (state, unit, due, mode, updated, breached, ltz, had)
                 state, unit, due, mode, updated, breached, ltz, had = _detour(
-                    stream, live, trigger, now, given, fields, history, start
+                    stream, live, trigger, now, given, fields, history, begun
                 )
                 kept, category, history = state, live.category, live.history  # (classified)
                 note, start, row = history.extend, len(history), tables.rows(category, asked)[state]
@@ -442,7 +442,11 @@ def _settle(
 ) -> None:
     """The end of a run of ``live``'s steps (or of its part before a detour): the part
     of ``history`` it wrote from ``start`` noted, its fields (state, unit, due, mode,
-    latest time, breached, time zone, counted as timed) handed back to its record."""
+    latest time, breached, time zone, counted as timed) handed back to its record.
+    ``start`` -1: nothing to do (a run's end after a step refused in a detour, which
+    handed the record back before the step)."""
+    if start < 0:
+        return
     state, unit, due, mode, updated, breached, tz, had = fields
     _part(stream.out, history, start, len(history))
     if history is stream.log:
