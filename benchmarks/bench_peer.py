@@ -408,9 +408,8 @@ def run_desk(work: Workload, desk: StandaloneDesk) -> Outputs:
     """
     base = TicketArrays.micros(EPOCH)
     when, step, request, names, ids, data = _stream_columns(work, base)
-    at = when.tolist()
     changes = desk.play(
-        at, ids[request].tolist(), names[step].tolist(), data.tolist(), pause_gc=True
+        when, ids[request].tolist(), names[step].tolist(), data.tolist(), pause_gc=True
     )
     horizon = EPOCH + work.horizon * timedelta(microseconds=1)
     kinds, _, units = changes.columns(_BREACHES)

@@ -51,6 +51,7 @@ __all__ = [
     "Kit",
     "Tables",
     "play",
+    "unknown_situation",
 ]
 
 #: What a flat record makes, by its first entry (the desk keeps one maker each).
@@ -82,7 +83,6 @@ _FAST_TRIGGERS = frozenset(
 #: Fast triggers with nothing to route or record but the step.
 _PLAIN_TRIGGERS = frozenset({"track", "supervise", "archive"})
 _STEP_STATES = frozenset(TICKET_STEPS)
-_MODES = frozenset(TICKET_MODES)
 
 Hops = tuple[tuple[str, str, str], ...]
 #: A step of a stream: (time, ticket, trigger, data).
@@ -309,25 +309,75 @@ def _times(at: Sequence[int | datetime], micros: Callable[[datetime], int]) -> S
         ClockError: a datetime has no time zone.
     """
     tolist = getattr(at, "tolist", None)
-    if tolist is not None:  # an array of integers
+    if tolist is not None:  # an array
+        kind = getattr(getattr(at, "dtype", None), "kind", None)
         at = tolist()
+        if kind == "i" or kind == "u":  # of integers: every item an int, no need to look
+            return at  # type: ignore[return-value]
     if set(map(type, at)) <= {int}:
         return at  # type: ignore[return-value]
     return [when if when.__class__ is int else micros(when) for when in at]  # type: ignore[arg-type]
 
 
 def _loop(stream: _Stream, steps: Iterator[Step]) -> None:
-    """Every step of the stream: each ticket's run of steps from its opening
-    (:func:`_open`) or from its record (:func:`_resume`)."""
-    records, touched = stream.desk._tickets, stream.touched.append
+    """Every step of the stream: each ticket's run of steps (:func:`_run`) from its
+    record (:func:`_resume`) or from its opening. An opening at a grid is decided
+    here (its record started, its run's fields handed on in local variables, so that
+    they are written to the record once, when the run ends: :func:`_settle`); any
+    other through the planner."""
+    desk, tz, log, kit = stream.desk, stream.tz, stream.log, stream.kit
+    records, touched, situation = desk._tickets, stream.touched.append, desk._situation
+    grids, categories, limits = stream.grids, stream.categories, stream.limits
+    new_live, nobody = kit.new_live, kit.nobody
     pending = next(steps, None)
-    while pending is not None:
-        live = records.get(pending[1])
-        if live is None:
-            pending = _open(stream, pending, steps)
-        else:
+    # (``while True``: CPython 3.11 specialises a function called once only in a loop
+    # closed by an unconditional jump back)
+    while True:
+        if pending is None:
+            return
+        now, tid, trigger, given = pending
+        live = records.get(tid)
+        if live is not None:
             touched(live)
             pending = _resume(stream, live, pending, steps)
+            continue
+        where: Any = None
+        category: Any = None
+        if given is not None and len(given) == 2:
+            where, category = given.get("where"), given.get("category")
+        if trigger != "open" or where not in grids or category not in categories:
+            _slow(stream, tid, trigger, now, given)
+            pending = next(steps, None)
+            continue
+        mode = situation(where)  # (as desk._mode asks it, without a call more)
+        if mode not in TICKET_MODES:
+            raise unknown_situation(where, mode)
+        found = limits.get((category, mode))
+        limit = (stream.tables.limits(category, mode) if found is None else found)["accepted"]
+        live = new_live()
+        live.id, live.category, live.origin, live.opened_us, live.tz = tid, category, where, now, tz
+        live.compound = live.handler = live.score = None
+        live.low_scores = live.escalations = live.reopens = 0
+        live.summary = live.result = ""
+        live.private = nobody
+        live._log = log
+        live._start = start = len(log)
+        due = None if limit is None else now + limit
+        log += (OPENED, "ticket.opened", tid, where, now, tz, category, mode, due)
+        records[tid] = live
+        touched(live)
+        # The rest of the record (state, unit, due, mode, latest time, ...) is written
+        # when the run ends (_settle), and the stream counts the ticket as timed then.
+        fields = ("accepted", where, _NO_DUE if due is None else due, mode, now, False, tz, False)
+        pending = _run(stream, live, steps, mode, fields, log, start)
+
+
+def unknown_situation(origin: str, mode: object) -> CommandError:
+    """The error for a situation that answers no ticket mode for ``origin``."""
+    return CommandError(
+        f"the situation of {origin} is {mode!r} (expected one of: {', '.join(TICKET_MODES)})",
+        reason="unknown situation",
+    )
 
 
 def _resume(stream: _Stream, live: Live, first: Step, steps: Iterator[Step]) -> Step | None:
@@ -536,41 +586,6 @@ def _climb(
     live.escalations += climbed
     live.updated_us = when
     return unit, due, asked, when
-
-
-def _open(stream: _Stream, first: Step, steps: Iterator[Step]) -> Step | None:
-    """An opening, and the run of its ticket's steps after it: at a grid, decided in
-    place (its record started here, its run's fields handed on in local variables, so
-    that they are written to the record once, when the run ends); else through the
-    planner. Returns the next ticket's first step (None: done)."""
-    now, tid, trigger, given = first
-    where: Any = None
-    category: Any = None
-    if given is not None and len(given) == 2:
-        where, category = given.get("where"), given.get("category")
-    if trigger != "open" or where not in stream.grids or category not in stream.categories:
-        _slow(stream, tid, trigger, now, given)
-        return next(steps, None)
-    desk, tz, kit = stream.desk, stream.tz, stream.kit
-    mode = desk._mode(where)
-    limits = stream.limits.get((category, mode))
-    limit = (stream.tables.limits(category, mode) if limits is None else limits)["accepted"]
-    live = kit.new_live()
-    live.id, live.category, live.origin, live.opened_us, live.tz = tid, category, where, now, tz
-    live.compound = live.handler = live.score = None
-    live.low_scores = live.escalations = live.reopens = 0
-    live.summary = live.result = ""
-    live.private = kit.nobody
-    log = live._log = stream.log
-    live._start = start = len(log)
-    due = None if limit is None else now + limit
-    log += (OPENED, "ticket.opened", tid, where, now, tz, category, mode, due)
-    desk._tickets[tid] = live
-    stream.touched.append(live)
-    # The rest of the record (state, unit, due, mode, latest time, ...) is written
-    # when the run ends (_settle), and the stream counts the ticket as timed then.
-    fields = ("accepted", where, _NO_DUE if due is None else due, mode, now, False, tz, False)
-    return _run(stream, live, steps, mode, fields, log, start)
 
 
 def _breaches(

@@ -64,6 +64,7 @@ from gridgov._ticket_stream import (
     WIDTHS,
     Kit,
     Tables,
+    unknown_situation,
 )
 from gridgov._ticket_stream import play as _play_stream
 from gridgov.city import City
@@ -731,11 +732,7 @@ class _StepPlanner:
     def _mode(self, origin: str) -> str:
         mode = self._situation(origin)
         if mode not in TICKET_MODES:
-            raise CommandError(
-                f"the situation of {origin} is {mode!r} "
-                f"(expected one of: {', '.join(TICKET_MODES)})",
-                reason="unknown situation",
-            )
+            raise unknown_situation(origin, mode)
         return mode
 
     def _limit(self, category: str, mode: str, state: str) -> timedelta | None:
