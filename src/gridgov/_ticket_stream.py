@@ -255,8 +255,9 @@ class _Stream:
         #: (category, mode) -> state -> its limit; -> its breach (see :meth:`Tables.breaches`).
         self.limits = self.tables._limits
         self.breach_rows = self.tables._breaches
-        #: A breach before this time is recorded at it (as plan_due does).
-        self.floor: int | None = desk._last_us
+        #: A breach before this time is recorded at it (as plan_due does; the lowest
+        #: time when the desk has no change yet).
+        self.floor = _NEVER if desk._last_us is None else desk._last_us
         self.latest = _NEVER
         self.timed = desk._timed
         #: The parts of histories the stream wrote: (history, start, stop).
@@ -498,9 +499,14 @@ def _settle(
     if start < 0:
         return
     state, unit, due, mode, updated, breached, tz, had = fields
-    _part(stream.out, history, start, len(history))
+    stop = len(history)
+    out = stream.out
+    if out and out[-1] == start and out[-3] is history:
+        out[-1] = stop  # (as _part joins them, without a call: the common case)
+    else:
+        _part(out, history, start, stop)
     if history is stream.log:
-        live._stop = len(history)
+        live._stop = stop
     stream.timed += (due < _FAR) - had
     live.state, live.unit, live.mode, live.updated_us = state, unit, mode, updated
     live.due_us = due if due < _FAR else None
@@ -561,7 +567,7 @@ def _climb(
         unit, after, mode = _breaches(stream, live, now, state, unit, due, mode, asked, history)
         return unit, _NO_DUE if after is None else after, mode, live.updated_us
     key, fired, limit = breach
-    floor = _NEVER if stream.floor is None else stream.floor
+    floor = stream.floor
     tid, tz, parents = live.id, live.tz, stream.tables.parents
     note, marks = history.extend, stream.marks
     when = due
@@ -607,7 +613,7 @@ def _breaches(
     while next_due is not None and next_due <= now:
         due = next_due
         key, fired = desk._fired(category, mode, state)
-        when = due if floor is None or due > floor else floor
+        when = due if due > floor else floor
         parent = tables.parents[unit]
         record: tuple[Any, ...]
         if parent is None:
