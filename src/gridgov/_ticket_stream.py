@@ -25,7 +25,7 @@ import heapq
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, tzinfo
 from itertools import chain, repeat
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -48,8 +48,10 @@ __all__ = [
     "SCORED",
     "STEP",
     "WIDTHS",
+    "IntArray",
     "Kit",
     "Tables",
+    "Times",
     "play",
     "unknown_situation",
 ]
@@ -84,6 +86,20 @@ _FAST_TRIGGERS = frozenset(
 _PLAIN_TRIGGERS = frozenset({"track", "supervise", "archive"})
 _STEP_STATES = frozenset(TICKET_STEPS)
 
+
+class IntArray(Protocol):
+    """An array of integers (numpy's, say): its ``dtype.kind`` is ``i`` or ``u``."""
+
+    @property
+    def dtype(self) -> Any: ...
+
+    def tolist(self) -> Any: ...
+
+    def __len__(self) -> int: ...
+
+
+#: Each step's time: microseconds since 1970 (a sequence, or an integer array), or aware datetimes.
+Times = Sequence[int | datetime] | IntArray
 Hops = tuple[tuple[str, str, str], ...]
 #: A step of a stream: (time, ticket, trigger, data).
 Step = tuple[int, str, str, Any]
@@ -275,7 +291,7 @@ class _Stream:
 
 def play(
     desk: TicketDesk,
-    at: Sequence[int | datetime],
+    at: Times,
     tickets: Sequence[str],
     triggers: Sequence[str],
     data: Sequence[Mapping[str, Any] | None] | None,
@@ -303,21 +319,22 @@ def play(
     return kit.changes(stream.out, stream.marks)
 
 
-def _times(at: Sequence[int | datetime], micros: Callable[[datetime], int]) -> Sequence[int]:
+def _times(at: Times, micros: Callable[[datetime], int]) -> Sequence[int]:
     """Every step's time in microseconds, all checked before the first step.
 
     Raises:
         ClockError: a datetime has no time zone.
     """
+    items: Any = at
     tolist = getattr(at, "tolist", None)
     if tolist is not None:  # an array
         kind = getattr(getattr(at, "dtype", None), "kind", None)
-        at = tolist()
+        items = tolist()
         if kind == "i" or kind == "u":  # of integers: every item an int, no need to look
-            return at  # type: ignore[return-value]
-    if set(map(type, at)) <= {int}:
-        return at  # type: ignore[return-value]
-    return [when if when.__class__ is int else micros(when) for when in at]  # type: ignore[arg-type]
+            return items  # type: ignore[no-any-return]
+    if set(map(type, items)) <= {int}:
+        return items  # type: ignore[no-any-return]
+    return [when if when.__class__ is int else micros(when) for when in items]
 
 
 def _loop(stream: _Stream, steps: Iterator[Step]) -> None:

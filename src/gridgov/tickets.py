@@ -64,6 +64,7 @@ from gridgov._ticket_stream import (
     WIDTHS,
     Kit,
     Tables,
+    Times,
     unknown_situation,
 )
 from gridgov._ticket_stream import play as _play_stream
@@ -1443,7 +1444,7 @@ class TicketDesk(_StepPlanner):
 
     def _play(
         self,
-        at: Sequence[int | datetime],
+        at: Times,
         tickets: Sequence[str],
         triggers: Sequence[str],
         data: Sequence[Mapping[str, Any] | None] | None = None,
@@ -1468,7 +1469,8 @@ class TicketDesk(_StepPlanner):
 
         Args:
             at: each step's time: microseconds since 1970 (as
-                :meth:`TicketArrays.micros` gives) or a timezone-aware datetime.
+                :meth:`TicketArrays.micros` gives) or a timezone-aware datetime;
+                or an integer array of microseconds (numpy's), taken as its items.
             tickets: each step's ticket (for an opening: the new number).
             triggers: each step's trigger, or ``open``.
             data: each step's data (None: none).
