@@ -17,6 +17,7 @@ the planners, which raise their own errors.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import reprlib
@@ -25,7 +26,7 @@ import typing
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, TypeVar, Union, cast
 
 import attrs
 
@@ -48,6 +49,7 @@ __all__ = [
     "Time",
     "Words",
     "check_call",
+    "checked",
     "shown",
 ]
 
@@ -589,6 +591,39 @@ def check_call(spec: Signature, args: tuple[Any, ...], kwargs: Mapping[str, Any]
                 raise _Refusal(name, "given", "nothing")
     except _Refusal as refusal:
         raise ArgumentError(spec.command, refusal.where, refusal.expected, refusal.got) from None
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def checked(*, times: tuple[str, ...] = ()) -> Callable[[_Method], _Method]:
+    """Hold every call to a public method to the types its signature declares, as the
+    engine's commands are held (:func:`check_call`; the error names the method).
+
+    Args:
+        times: parameters left to the method itself (a time it checks and refuses
+            with its own :class:`~gridgov.errors.ClockError`).
+    """
+
+    def decorate(fn: _Method) -> _Method:
+        @functools.cache
+        def spec() -> Signature:
+            # Read on first use: the annotations may name types imported later.
+            whole = Signature.of(fn)
+            return attrs.evolve(
+                whole,
+                checks={**whole.checks, **dict.fromkeys(times, _accept)},
+                quick={**whole.quick, **dict.fromkeys(times, _always)},
+            )
+
+        @functools.wraps(fn)
+        def run(self: Any, /, *args: Any, **kwargs: Any) -> Any:
+            check_call(spec(), args, kwargs)
+            return fn(self, *args, **kwargs)
+
+        return cast(_Method, run)
+
+    return decorate
 
 
 def _fields_of(hint: Any) -> Mapping[str, Any]:

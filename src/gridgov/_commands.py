@@ -25,7 +25,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import gridgov.alerts as _alerts
 import gridgov.measures as _measures
@@ -34,7 +34,6 @@ from gridgov._arguments import (
     Actor,
     Amount,
     Count,
-    Fields,
     Name,
     Seed,
     Share,
@@ -66,7 +65,7 @@ from gridgov.records import Record
 from gridgov.rules import Rules
 from gridgov.staffing import Pools, Roster, StaffPost
 from gridgov.supply_book import SupplyBook, hands_at, plan_supply_day
-from gridgov.tickets import Private, TicketChange, TicketDesk
+from gridgov.tickets import Private, TicketChange, TicketData, TicketDesk
 
 __all__ = [
     "COMMANDS",
@@ -780,22 +779,6 @@ class StaffingCommands(EngineBase):
             self.clock.now(), "availability.changed", city, "availability set", None, None, data
         )
         return self._kernel.commit(command, who, [record])
-
-
-#: The data a ticket's trigger takes (see :meth:`TicketDesk.plan_trigger`), by keyword.
-TicketData = Annotated[
-    object,
-    Fields(
-        {
-            "category": Name,
-            "to": Name,
-            "reason": Words,
-            "result": Words,
-            "score": int,
-            "note": Words,
-        }
-    ),
-]
 
 
 class TicketCommands(EngineBase):

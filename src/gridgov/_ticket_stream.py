@@ -23,14 +23,15 @@ from __future__ import annotations
 import contextlib
 import heapq
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
+from gridgov._arguments import shown
 from gridgov._gc import gc_paused
-from gridgov.errors import CommandError
+from gridgov.errors import ArgumentError, ClockError, CommandError
 from gridgov.vocabulary import TICKET_MODES, TICKET_STATES, TICKET_STEPS
 
 if TYPE_CHECKING:
@@ -289,6 +290,15 @@ class _Stream:
         self.marks: list[Any] | None = []
 
 
+#: The times a desk takes: from the second day of year 1 to the start of year 9000 (so
+#: that every time limit after them, and every time zone's view of them, is a datetime).
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EARLIEST_US = (EARLIEST - _EPOCH) // timedelta(microseconds=1)
+_LATEST_US = (LATEST - _EPOCH) // timedelta(microseconds=1)
+
+
 def play(
     desk: TicketDesk,
     at: Times,
@@ -300,6 +310,9 @@ def play(
     pause_gc: bool = False,
 ) -> Any:
     """See ``TicketDesk._play``; ``kit`` is what the desk hands a stream."""
+    for name, value in (("at", at), ("tickets", tickets), ("triggers", triggers), ("data", data)):
+        if value is not None or name != "data":
+            _check_sequence(name, value)
     count = len(at)
     if len(tickets) != count or len(triggers) != count or (data is not None and len(data) != count):
         raise CommandError(
@@ -319,22 +332,53 @@ def play(
     return kit.changes(stream.out, stream.marks)
 
 
+def _check_sequence(name: str, value: object) -> None:
+    """``value`` is a sequence or a one-dimensional array, one item a step.
+
+    Raises:
+        ArgumentError: it is not (a string, a mapping, a scalar, a table).
+    """
+    if (
+        isinstance(value, str | bytes | Mapping)
+        or not hasattr(value, "__len__")
+        or not hasattr(value, "__iter__")
+        or getattr(value, "ndim", 1) != 1
+    ):
+        raise ArgumentError("play", name, "a sequence, one item a step", shown(value))
+
+
 def _times(at: Times, micros: Callable[[datetime], int]) -> Sequence[int]:
     """Every step's time in microseconds, all checked before the first step.
 
     Raises:
-        ClockError: a datetime has no time zone.
+        ClockError: a datetime has no time zone, a time is not a datetime or
+            microseconds (an int), or is not between :data:`EARLIEST` and :data:`LATEST`.
     """
     items: Any = at
     tolist = getattr(at, "tolist", None)
     if tolist is not None:  # an array
         kind = getattr(getattr(at, "dtype", None), "kind", None)
-        items = tolist()
         if kind == "i" or kind == "u":  # of integers: every item an int, no need to look
-            return items  # type: ignore[no-any-return]
-    if set(map(type, items)) <= {int}:
-        return items  # type: ignore[no-any-return]
-    return [when if when.__class__ is int else micros(when) for when in items]
+            array: Any = at
+            if len(array) and (array.min() < _EARLIEST_US or array.max() >= _LATEST_US):
+                _out_of_range(tolist())
+            return tolist()  # type: ignore[no-any-return]
+        items = tolist()
+    if not set(map(type, items)) <= {int}:
+        items = [when if when.__class__ is int else micros(when) for when in items]
+    if items and (min(items) < _EARLIEST_US or max(items) >= _LATEST_US):
+        _out_of_range(items)
+    return items  # type: ignore[no-any-return]
+
+
+def _out_of_range(times: Sequence[int]) -> None:
+    """Raises ClockError for the first of ``times`` outside the times a desk takes."""
+    for when in times:
+        if not _EARLIEST_US <= when < _LATEST_US:
+            raise ClockError(
+                f"time {when} (microseconds since 1970) is not between {EARLIEST.date()} and "
+                f"{LATEST.date()}"
+            )
 
 
 def _loop(stream: _Stream, steps: Iterator[Step]) -> None:
@@ -354,16 +398,25 @@ def _loop(stream: _Stream, steps: Iterator[Step]) -> None:
         if pending is None:
             return
         now, tid, trigger, given = pending
-        live = records.get(tid)
+        try:
+            live = records.get(tid)
+        except TypeError:  # (an unhashable id: refused by _slow)
+            live = None
         if live is not None:
             touched(live)
             pending = _resume(stream, live, pending, steps)
             continue
         where: Any = None
         category: Any = None
-        if given is not None and len(given) == 2:
-            where, category = given.get("where"), given.get("category")
-        if trigger != "open" or where not in grids or category not in categories:
+        try:
+            if given is not None and len(given) == 2:
+                where, category = given.get("where"), given.get("category")
+            fast = trigger == "open" and where in grids and category in categories
+        except (TypeError, AttributeError):  # (a step of the wrong form: refused by _slow)
+            fast = False
+        # (an id that is not plainly a name, as the per-call check's quick path sees it:
+        # through the planners, which check it in full)
+        if not fast or tid.__class__ is not str or not 0 < len(tid) <= 200 or not tid.isprintable():
             _slow(stream, tid, trigger, now, given)
             pending = next(steps, None)
             continue
@@ -448,15 +501,16 @@ def _run(
                     stream, live, now, state, unit, due, mode, asked, history, had
                 )
                 had, breached = due < _FAR, True
-            if not given:
-                try:
+            entry: Any
+            try:
+                if given is None:
                     entry = row[trigger]
-                except KeyError:  # (not a fast trigger from this state)
-                    entry = None
-            else:  # only a whole score, not low, is decided here
-                score = given.get("score") if trigger == "score" and len(given) == 1 else None
-                whole = score.__class__ is int and low_score <= score <= 5
-                entry = row.get(scored) if whole else None
+                else:  # only a whole score, not low, is decided here
+                    score = given.get("score") if trigger == "score" and len(given) == 1 else None
+                    whole = score.__class__ is int and low_score <= score <= 5
+                    entry = row.get(scored) if whole else None
+            except (KeyError, TypeError, AttributeError):  # (not a fast step from this state,
+                entry = None  # or one of the wrong form: the planners refuse it)
             if entry is None or now < updated:  # through the planners, as one call would do it
                 mode, ltz = (asked, tz) if state is not kept else (mode, ltz)
                 begun, start = start, -1  # (the detour holds the record: see _settle)
@@ -661,7 +715,20 @@ def _breaches(
 def _slow(
     stream: _Stream, tid: str, trigger: str, now: int, given: Mapping[str, Any] | None
 ) -> None:
-    """One step through the desk's planners, as one call would do it (or its refusal)."""
+    """One step through the desk's planners, as one call would do it (or its refusal).
+
+    Raises:
+        ArgumentError: a step of the wrong form (a ticket id or trigger not a
+            string, data not a mapping with string keys), before anything changes.
+    """
+    keyed = given is None or (isinstance(given, Mapping) and all(k.__class__ is str for k in given))
+    if not (isinstance(tid, str) and isinstance(trigger, str) and keyed):
+        raise ArgumentError(
+            "play",
+            "steps (ticket, trigger, data)",
+            "a ticket id and a trigger (strings) and data (a mapping by name, or None)",
+            shown((tid, trigger, given)),
+        )
     desk = stream.desk
     # The planners' changes are not marked: the stream's breaches are no longer
     # known by their marks alone.
@@ -683,7 +750,8 @@ def _slow(
         where, category = options.pop("where", None), options.pop("category", None)
         if not isinstance(where, str) or not isinstance(category, str):
             raise CommandError(
-                f"opening {tid} needs where= and category= in its data",
+                f"opening {tid} needs where= and category= (names) in its data, got "
+                f"{shown(where)} and {shown(category)}",
                 reason="opening without where or category",
             )
         changes = desk.plan_open(where, category, when, ticket=tid, **options)

@@ -29,12 +29,13 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from xml.sax.saxutils import escape
 
+from gridgov._arguments import Name, Words, checked
 from gridgov._ticket_stream import Times
 from gridgov.clock import ManualClock
 from gridgov.engine import Engine
 from gridgov.errors import InvariantError
 from gridgov.journal import Event
-from gridgov.tickets import Changes, Private, Ticket, TicketChange, TicketDesk
+from gridgov.tickets import Changes, Private, Ticket, TicketChange, TicketData, TicketDesk
 
 __all__ = [
     "CapArea",
@@ -73,15 +74,16 @@ class StandaloneDesk(TicketDesk):
         """
         self._apply(tuple(changes))
 
+    @checked(times=("at",))
     def open(
         self,
-        where: str,
-        category: str,
+        where: Name,
+        category: Name,
         at: datetime,
         *,
-        description: str = "",
+        description: Words = "",
         resident: Private | None = None,
-        ticket: str | None = None,
+        ticket: Name | None = None,
     ) -> Ticket:
         """Plan and apply :meth:`~gridgov.tickets.TicketDesk.plan_open`; returns the new ticket."""
         changes = self.plan_open(
@@ -90,8 +92,9 @@ class StandaloneDesk(TicketDesk):
         self._apply(changes)
         return self.ticket(changes[0].ticket)
 
+    @checked(times=("at",))
     def trigger(
-        self, ticket: str, trigger: str, at: datetime, **data: Any
+        self, ticket: Name, trigger: Name, at: datetime, **data: TicketData
     ) -> tuple[TicketChange, ...]:
         """Plan and apply :meth:`~gridgov.tickets.TicketDesk.plan_trigger`; returns the changes."""
         changes = self.plan_trigger(ticket, trigger, at, **data)
@@ -135,6 +138,7 @@ class StandaloneDesk(TicketDesk):
         """
         return self._play(at, tickets, triggers, data, tz, pause_gc)
 
+    @checked(times=("now",))
     def advance(self, now: datetime) -> tuple[TicketChange, ...]:
         """Plan and apply :meth:`~gridgov.tickets.TicketDesk.plan_due`; returns the changes."""
         changes = self.plan_due(now)

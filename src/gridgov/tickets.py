@@ -46,14 +46,17 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any, Protocol, overload
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, overload
 
 import attrs
 
+from gridgov._arguments import Fields, Name, Range, Words, checked, shown
 from gridgov._ticket_stream import (
+    EARLIEST,
     ESCALATED,
     FAR,
     FED_BACK,
+    LATEST,
     MOVE,
     OPENED,
     OVERDUE,
@@ -154,6 +157,22 @@ KINDS = (
 )
 _STATE_KINDS = frozenset(KINDS[:6])
 _MOVE_KINDS = frozenset(KINDS[6:9])
+
+#: The types of the data a ticket's trigger takes (``plan_trigger(..., **data)``), by
+#: keyword (which trigger takes which: below).
+TicketData = Annotated[
+    object,
+    Fields(
+        {
+            "category": Name,
+            "to": Name,
+            "reason": Words,
+            "result": Words,
+            "score": Annotated[int, Range(1, 5)],
+            "note": Words,
+        }
+    ),
+]
 
 #: Data each trigger accepts (``plan_trigger(..., **data)``).
 _TRIGGER_DATA: Mapping[str, frozenset[str]] = {
@@ -1190,15 +1209,16 @@ class TicketDesk(_StepPlanner):
 
     # --------------------------------------------------------------- planning
 
+    @checked(times=("at",))
     def plan_open(
         self,
-        where: str,
-        category: str,
+        where: Name,
+        category: Name,
         at: datetime,
         *,
-        description: str = "",
+        description: Words = "",
         resident: Private | None = None,
-        ticket: str | None = None,
+        ticket: Name | None = None,
     ) -> tuple[TicketChange, ...]:
         """Plan accepting a request (step 1: register the matter).
 
@@ -1246,8 +1266,9 @@ class TicketDesk(_StepPlanner):
         cause = f"{category} request registered at {grid}"
         return (TicketChange("ticket.opened", ticket, grid, at, None, "accepted", data, cause),)
 
+    @checked(times=("at",))
     def plan_trigger(
-        self, ticket: str, trigger: str, at: datetime, **data: Any
+        self, ticket: Name, trigger: Name, at: datetime, **data: TicketData
     ) -> tuple[TicketChange, ...]:
         """Plan one step of a ticket, with every change that follows from it.
 
@@ -1315,6 +1336,7 @@ class TicketDesk(_StepPlanner):
         changes: tuple[TicketChange, ...] = planner(current, new, at, extra, **data)
         return changes
 
+    @checked(times=("now",))
     def plan_due(self, now: datetime) -> tuple[TicketChange, ...]:
         """Plan every breach of a time limit up to ``now``, in time order.
 
@@ -1868,8 +1890,14 @@ _KIT = Kit(
 
 
 def _aware(when: datetime) -> None:
-    if when.tzinfo is None:
+    if not isinstance(when, datetime):
+        raise ClockError(f"a time must be an aware datetime, got {shown(when)}")
+    if when.utcoffset() is None:
         raise ClockError(f"time {when.isoformat()} has no time zone")
+    if not EARLIEST <= when < LATEST:
+        raise ClockError(
+            f"time {when.isoformat()} is not between {EARLIEST.date()} and {LATEST.date()}"
+        )
 
 
 def _in_order(heap: Sequence[tuple[int, str]]) -> Iterator[tuple[int, str]]:
