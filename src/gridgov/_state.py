@@ -276,9 +276,9 @@ class EngineState:
                 elif kind in MEASURE_EVENTS:
                     # Zones and modes read from the columns: no event object made.
                     apply_fields, news = self.measures._apply_fields, columns[7]
+                    first = events._first
                     for index in range(start, stop):
-                        seq = events.first + index
-                        apply_fields(kind, units[index], news[index], data_of(index), seq)
+                        apply_fields(kind, units[index], news[index], data_of(index), first + index)
                 else:
                     reducer = reducers(kind)
                     if reducer is not None:
@@ -325,12 +325,17 @@ class EngineState:
             return
         if end < len(names):
             names, times = names[:end], times[:end]
-        for name in set(names):
+        # A command's events share one name and mostly one time object: counted in C
+        # (identity first), not a set made and every time compared.
+        first = names[0]
+        for name in (first,) if names.count(first) == len(names) else set(names):
             number = command_number(name)
             if number is not None and number > self.commands:
                 self.commands = number
         self._command = names[-1]
-        latest = max(times)
+        latest = times[0]
+        if times.count(latest) != len(times):
+            latest = max(times)
         if self.last_time is None or latest > self.last_time:
             self.last_time = latest
 
