@@ -29,7 +29,7 @@ from gridgov.city import City
 from gridgov.errors import JournalError, UnknownUnitError
 from gridgov.journal import Events
 from gridgov.measures import ALERT_DUE, MEASURE_EVENTS, Deadline, Measures
-from gridgov.records import EventLike
+from gridgov.records import EventLike, record_data
 from gridgov.rules import Rules
 from gridgov.staffing import STAFFING_EVENTS, Roster
 from gridgov.supplies import SupplyNetwork
@@ -275,10 +275,13 @@ class EngineState:
                             roster._close_all((data_of(index)["post"],))
                 elif kind in MEASURE_EVENTS:
                     # Zones and modes read from the columns: no event object made.
-                    apply_fields, news = self.measures._apply_fields, columns[7]
+                    apply_fields, news, datas = self.measures._apply_fields, columns[7], columns[8]
                     first = events._first
                     for index in range(start, stop):
-                        apply_fields(kind, units[index], news[index], data_of(index), first + index)
+                        # A planner's zones and modes carry dicts: read as they are.
+                        raw = datas[index]
+                        read = raw if type(raw) is dict else record_data(raw)
+                        apply_fields(kind, units[index], news[index], read, first + index)
                 else:
                     reducer = reducers(kind)
                     if reducer is not None:
