@@ -114,15 +114,15 @@ def test_scores_draw_as_three_calls(
     """The residents' scores are the draws of three calls in turn (the share, the low
     scores, the others), however the load makes them, and leave the stream as they would."""
     rule = attrs.evolve(TicketRule(), low_score=low_score)
-    load = ClosedLoopLoad(
-        small_city, rule, {}, seed, HandlingCapacity(low_score_share=share)
-    )
+    load = ClosedLoopLoad(small_city, rule, {}, seed, HandlingCapacity(low_score_share=share))
     rng = np.random.Generator(np.random.PCG64(seed))
     for size in sizes + sizes:  # each size twice: made, then kept
         draws = rng.random(size).tolist()
         lows = rng.integers(1, low_score, size).tolist()
         highs = rng.integers(low_score, 6, size).tolist()
-        expected = [low if d < share else high for d, low, high in zip(draws, lows, highs)]
+        expected = [
+            low if d < share else high for d, low, high in zip(draws, lows, highs, strict=True)
+        ]
         assert load._scores(size) == (expected, sum(d < share for d in draws))
         assert load.rng.random() == rng.random()
     assert load.rng.bit_generator.state == rng.bit_generator.state

@@ -604,7 +604,7 @@ def _choose(
                 taken += range(start, stop)
             elif len(tally) == count:
                 turn = zip(range(start, stop), moved, draws[start:stop], strict=True)
-                picked = [j for j, unit, draw in turn if 1 <= budget[unit] + draw]
+                picked = [j for j, unit, draw in turn if budget[unit] + draw >= 1]
                 taken += picked
                 moved = list(map(units.__getitem__, picked))
             else:
