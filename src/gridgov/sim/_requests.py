@@ -25,7 +25,6 @@ from collections import Counter
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from itertools import chain
-from operator import le
 
 import attrs
 import numpy as np
@@ -593,44 +592,22 @@ def _choose(
             moved: list[int] = group[chosen].tolist()
             taken += (chosen + start).tolist()
         else:
-            moved = units[start:stop]
             # The k-th ticket of a unit (from 1) moves when k <= b + draw, the
-            # same test as k - 1 < floor(b + draw) for whole k. A unit with a
-            # budget of at least its tickets in the turn moves them all (k <= b
-            # <= b + draw): when every unit has, no test per ticket; when each
-            # unit has one ticket (k = 1), the test in one comprehension.
-            tally = Counter(moved)
-            if all(map(le, tally.values(), map(budget.__getitem__, tally))):
-                taken += range(start, stop)
-            elif len(tally) == count:
-                turn = zip(range(start, stop), moved, draws[start:stop], strict=True)
-                picked = [j for j, unit, draw in turn if budget[unit] + draw >= 1]
-                taken += picked
-                moved = list(map(units.__getitem__, picked))
-            else:
-                moved = _choose_each(moved, draws, start, budget, taken)
+            # same test as k - 1 < floor(b + draw) for whole k.
+            seen: dict[int, int] = {}
+            moved = []
+            turn = zip(range(start, stop), units[start:stop], draws[start:stop], strict=True)
+            for j, unit, draw in turn:
+                rank = seen.get(unit, 0) + 1
+                seen[unit] = rank
+                if rank <= budget[unit] + draw:
+                    taken.append(j)
+                    moved.append(unit)
         if moved:
             for unit in moved:
                 budget[unit] -= 1.0
             runs.append((trigger, len(moved)))
     return taken, runs
-
-
-def _choose_each(
-    units: list[int], draws: list[float], start: int, budget: list[float], taken: list[int]
-) -> list[int]:
-    """A small turn's tickets (``units``, from position ``start``) chosen one by one:
-    their positions added to ``taken``; the units of those moved returned."""
-    seen: dict[int, int] = {}
-    moved = []
-    turn = zip(range(start, start + len(units)), units, draws[start:], strict=False)
-    for j, unit, draw in turn:
-        rank = seen.get(unit, 0) + 1
-        seen[unit] = rank
-        if rank <= budget[unit] + draw:
-            taken.append(j)
-            moved.append(unit)
-    return moved
 
 
 def _rank_within(groups: np.ndarray) -> np.ndarray:
