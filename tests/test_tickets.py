@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from gridgov import (
     ClockError,
+    CommandError,
     Event,
     GridgovError,
     NotFoundError,
@@ -923,6 +924,36 @@ class TestPlay:
         assert list(zip(*changes.columns(breaches), strict=True)) == expected
         escalated = [(c.kind, c.ticket, c.unit) for c in changes if c.kind == breaches[0]]
         assert list(zip(*changes.columns(breaches[:1]), strict=True)) == escalated
+
+    @pytest.mark.parametrize("dtype", [np.int64, np.uint64])
+    def test_integer_arrays_of_times(self, dtype: Any) -> None:
+        """An array of integer times is taken as the list of its items: the same desk
+        and changes, and the records hold Python ints (not numpy's)."""
+        at = [TicketArrays.micros(T0 + k * HOUR) for k in range(3)]
+        tickets, triggers = ["T1", "T1", "T2"], ["open", "classify", "open"]
+        opening = {"where": GRID, "category": "repair"}
+        data: list[Any] = [opening, None, opening]
+        listed, arrayed = desk_with(), desk_with()
+        expected = list(listed.play(at, tickets, triggers, data))
+        assert list(arrayed.play(np.array(at, dtype=dtype), tickets, triggers, data)) == expected
+        assert arrayed.snapshot() == listed.snapshot()
+        numbers = [x for x in arrayed._log if isinstance(x, (int, np.integer))]
+        assert numbers
+        assert {type(x) for x in numbers} <= {int, bool}
+
+    def test_an_unknown_situation_is_refused(self) -> None:
+        """An opening decided in place asks the situation as one call would: an answer
+        that is no ticket mode is refused, naming the unit, and nothing changes."""
+        desk = StandaloneDesk(CITY, None, lambda _: "panic")
+        with pytest.raises(CommandError, match=f"situation of {GRID} is 'panic'") as caught:
+            desk.play(
+                [TicketArrays.micros(T0)], ["T1"], ["open"], [{"where": GRID, "category": "repair"}]
+            )
+        assert getattr(caught.value, "reason", None) == "unknown situation"
+        assert len(desk) == 0
+        with pytest.raises(CommandError, match=f"situation of {GRID} is 'panic'"):
+            desk.open(GRID, "repair", T0, ticket="T1")
+        assert len(desk) == 0
 
     def test_a_naive_time_refuses_the_whole_stream(self) -> None:
         """Every time is checked before the first step: a naive one changes nothing."""

@@ -25,7 +25,7 @@ import heapq
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, tzinfo
 from itertools import chain, repeat
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -48,9 +48,12 @@ __all__ = [
     "SCORED",
     "STEP",
     "WIDTHS",
+    "IntArray",
     "Kit",
     "Tables",
+    "Times",
     "play",
+    "unknown_situation",
 ]
 
 #: What a flat record makes, by its first entry (the desk keeps one maker each).
@@ -82,8 +85,21 @@ _FAST_TRIGGERS = frozenset(
 #: Fast triggers with nothing to route or record but the step.
 _PLAIN_TRIGGERS = frozenset({"track", "supervise", "archive"})
 _STEP_STATES = frozenset(TICKET_STEPS)
-_MODES = frozenset(TICKET_MODES)
 
+
+class IntArray(Protocol):
+    """An array of integers (numpy's, say): its ``dtype.kind`` is ``i`` or ``u``."""
+
+    @property
+    def dtype(self) -> Any: ...
+
+    def tolist(self) -> Any: ...
+
+    def __len__(self) -> int: ...
+
+
+#: Each step's time: microseconds since 1970 (a sequence, or an integer array), or aware datetimes.
+Times = Sequence[int | datetime] | IntArray
 Hops = tuple[tuple[str, str, str], ...]
 #: A step of a stream: (time, ticket, trigger, data).
 Step = tuple[int, str, str, Any]
@@ -255,8 +271,9 @@ class _Stream:
         #: (category, mode) -> state -> its limit; -> its breach (see :meth:`Tables.breaches`).
         self.limits = self.tables._limits
         self.breach_rows = self.tables._breaches
-        #: A breach before this time is recorded at it (as plan_due does).
-        self.floor: int | None = desk._last_us
+        #: A breach before this time is recorded at it (as plan_due does; the lowest
+        #: time when the desk has no change yet).
+        self.floor = _NEVER if desk._last_us is None else desk._last_us
         self.latest = _NEVER
         self.timed = desk._timed
         #: The parts of histories the stream wrote: (history, start, stop).
@@ -274,7 +291,7 @@ class _Stream:
 
 def play(
     desk: TicketDesk,
-    at: Sequence[int | datetime],
+    at: Times,
     tickets: Sequence[str],
     triggers: Sequence[str],
     data: Sequence[Mapping[str, Any] | None] | None,
@@ -302,32 +319,83 @@ def play(
     return kit.changes(stream.out, stream.marks)
 
 
-def _times(at: Sequence[int | datetime], micros: Callable[[datetime], int]) -> Sequence[int]:
+def _times(at: Times, micros: Callable[[datetime], int]) -> Sequence[int]:
     """Every step's time in microseconds, all checked before the first step.
 
     Raises:
         ClockError: a datetime has no time zone.
     """
+    items: Any = at
     tolist = getattr(at, "tolist", None)
-    if tolist is not None:  # an array of integers
-        at = tolist()
-    if set(map(type, at)) <= {int}:
-        return at  # type: ignore[return-value]
-    return [when if when.__class__ is int else micros(when) for when in at]  # type: ignore[arg-type]
+    if tolist is not None:  # an array
+        kind = getattr(getattr(at, "dtype", None), "kind", None)
+        items = tolist()
+        if kind == "i" or kind == "u":  # of integers: every item an int, no need to look
+            return items  # type: ignore[no-any-return]
+    if set(map(type, items)) <= {int}:
+        return items  # type: ignore[no-any-return]
+    return [when if when.__class__ is int else micros(when) for when in items]
 
 
 def _loop(stream: _Stream, steps: Iterator[Step]) -> None:
-    """Every step of the stream: each ticket's run of steps from its opening
-    (:func:`_open`) or from its record (:func:`_resume`)."""
-    records, touched = stream.desk._tickets, stream.touched.append
+    """Every step of the stream: each ticket's run of steps (:func:`_run`) from its
+    record (:func:`_resume`) or from its opening. An opening at a grid is decided
+    here (its record started, its run's fields handed on in local variables, so that
+    they are written to the record once, when the run ends: :func:`_settle`); any
+    other through the planner."""
+    desk, tz, log, kit = stream.desk, stream.tz, stream.log, stream.kit
+    records, touched, situation = desk._tickets, stream.touched.append, desk._situation
+    grids, categories, limits = stream.grids, stream.categories, stream.limits
+    new_live, nobody = kit.new_live, kit.nobody
     pending = next(steps, None)
-    while pending is not None:
-        live = records.get(pending[1])
-        if live is None:
-            pending = _open(stream, pending, steps)
-        else:
+    # (``while True``: CPython 3.11 specialises a function called once only in a loop
+    # closed by an unconditional jump back)
+    while True:
+        if pending is None:
+            return
+        now, tid, trigger, given = pending
+        live = records.get(tid)
+        if live is not None:
             touched(live)
             pending = _resume(stream, live, pending, steps)
+            continue
+        where: Any = None
+        category: Any = None
+        if given is not None and len(given) == 2:
+            where, category = given.get("where"), given.get("category")
+        if trigger != "open" or where not in grids or category not in categories:
+            _slow(stream, tid, trigger, now, given)
+            pending = next(steps, None)
+            continue
+        mode = situation(where)  # (as desk._mode asks it, without a call more)
+        if mode not in TICKET_MODES:
+            raise unknown_situation(where, mode)
+        found = limits.get((category, mode))
+        limit = (stream.tables.limits(category, mode) if found is None else found)["accepted"]
+        live = new_live()
+        live.id, live.category, live.origin, live.opened_us, live.tz = tid, category, where, now, tz
+        live.compound = live.handler = live.score = None
+        live.low_scores = live.escalations = live.reopens = 0
+        live.summary = live.result = ""
+        live.private = nobody
+        live._log = log
+        live._start = start = len(log)
+        due = None if limit is None else now + limit
+        log += (OPENED, "ticket.opened", tid, where, now, tz, category, mode, due)
+        records[tid] = live
+        touched(live)
+        # The rest of the record (state, unit, due, mode, latest time, ...) is written
+        # when the run ends (_settle), and the stream counts the ticket as timed then.
+        fields = ("accepted", where, _NO_DUE if due is None else due, mode, now, False, tz, False)
+        pending = _run(stream, live, steps, mode, fields, log, start)
+
+
+def unknown_situation(origin: str, mode: object) -> CommandError:
+    """The error for a situation that answers no ticket mode for ``origin``."""
+    return CommandError(
+        f"the situation of {origin} is {mode!r} (expected one of: {', '.join(TICKET_MODES)})",
+        reason="unknown situation",
+    )
 
 
 def _resume(stream: _Stream, live: Live, first: Step, steps: Iterator[Step]) -> Step | None:
@@ -448,9 +516,14 @@ def _settle(
     if start < 0:
         return
     state, unit, due, mode, updated, breached, tz, had = fields
-    _part(stream.out, history, start, len(history))
+    stop = len(history)
+    out = stream.out
+    if out and out[-1] == start and out[-3] is history:
+        out[-1] = stop  # (as _part joins them, without a call: the common case)
+    else:
+        _part(out, history, start, stop)
     if history is stream.log:
-        live._stop = len(history)
+        live._stop = stop
     stream.timed += (due < _FAR) - had
     live.state, live.unit, live.mode, live.updated_us = state, unit, mode, updated
     live.due_us = due if due < _FAR else None
@@ -511,7 +584,7 @@ def _climb(
         unit, after, mode = _breaches(stream, live, now, state, unit, due, mode, asked, history)
         return unit, _NO_DUE if after is None else after, mode, live.updated_us
     key, fired, limit = breach
-    floor = _NEVER if stream.floor is None else stream.floor
+    floor = stream.floor
     tid, tz, parents = live.id, live.tz, stream.tables.parents
     note, marks = history.extend, stream.marks
     when = due
@@ -538,41 +611,6 @@ def _climb(
     return unit, due, asked, when
 
 
-def _open(stream: _Stream, first: Step, steps: Iterator[Step]) -> Step | None:
-    """An opening, and the run of its ticket's steps after it: at a grid, decided in
-    place (its record started here, its run's fields handed on in local variables, so
-    that they are written to the record once, when the run ends); else through the
-    planner. Returns the next ticket's first step (None: done)."""
-    now, tid, trigger, given = first
-    where: Any = None
-    category: Any = None
-    if given is not None and len(given) == 2:
-        where, category = given.get("where"), given.get("category")
-    if trigger != "open" or where not in stream.grids or category not in stream.categories:
-        _slow(stream, tid, trigger, now, given)
-        return next(steps, None)
-    desk, tz, kit = stream.desk, stream.tz, stream.kit
-    mode = desk._mode(where)
-    limits = stream.limits.get((category, mode))
-    limit = (stream.tables.limits(category, mode) if limits is None else limits)["accepted"]
-    live = kit.new_live()
-    live.id, live.category, live.origin, live.opened_us, live.tz = tid, category, where, now, tz
-    live.compound = live.handler = live.score = None
-    live.low_scores = live.escalations = live.reopens = 0
-    live.summary = live.result = ""
-    live.private = kit.nobody
-    log = live._log = stream.log
-    live._start = start = len(log)
-    due = None if limit is None else now + limit
-    log += (OPENED, "ticket.opened", tid, where, now, tz, category, mode, due)
-    desk._tickets[tid] = live
-    stream.touched.append(live)
-    # The rest of the record (state, unit, due, mode, latest time, ...) is written
-    # when the run ends (_settle), and the stream counts the ticket as timed then.
-    fields = ("accepted", where, _NO_DUE if due is None else due, mode, now, False, tz, False)
-    return _run(stream, live, steps, mode, fields, log, start)
-
-
 def _breaches(
     stream: _Stream,
     live: Live,
@@ -592,7 +630,7 @@ def _breaches(
     while next_due is not None and next_due <= now:
         due = next_due
         key, fired = desk._fired(category, mode, state)
-        when = due if floor is None or due > floor else floor
+        when = due if due > floor else floor
         parent = tables.parents[unit]
         record: tuple[Any, ...]
         if parent is None:

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from xml.sax.saxutils import escape
 
+from gridgov._ticket_stream import Times
 from gridgov.clock import ManualClock
 from gridgov.engine import Engine
 from gridgov.errors import InvariantError
@@ -99,7 +100,7 @@ class StandaloneDesk(TicketDesk):
 
     def play(
         self,
-        at: Sequence[int | datetime],
+        at: Times,
         tickets: Sequence[str],
         triggers: Sequence[str],
         data: Sequence[Mapping[str, Any] | None] | None = None,

@@ -64,6 +64,8 @@ from gridgov._ticket_stream import (
     WIDTHS,
     Kit,
     Tables,
+    Times,
+    unknown_situation,
 )
 from gridgov._ticket_stream import play as _play_stream
 from gridgov.city import City
@@ -731,11 +733,7 @@ class _StepPlanner:
     def _mode(self, origin: str) -> str:
         mode = self._situation(origin)
         if mode not in TICKET_MODES:
-            raise CommandError(
-                f"the situation of {origin} is {mode!r} "
-                f"(expected one of: {', '.join(TICKET_MODES)})",
-                reason="unknown situation",
-            )
+            raise unknown_situation(origin, mode)
         return mode
 
     def _limit(self, category: str, mode: str, state: str) -> timedelta | None:
@@ -1446,7 +1444,7 @@ class TicketDesk(_StepPlanner):
 
     def _play(
         self,
-        at: Sequence[int | datetime],
+        at: Times,
         tickets: Sequence[str],
         triggers: Sequence[str],
         data: Sequence[Mapping[str, Any] | None] | None = None,
@@ -1471,7 +1469,8 @@ class TicketDesk(_StepPlanner):
 
         Args:
             at: each step's time: microseconds since 1970 (as
-                :meth:`TicketArrays.micros` gives) or a timezone-aware datetime.
+                :meth:`TicketArrays.micros` gives) or a timezone-aware datetime;
+                or an integer array of microseconds (numpy's), taken as its items.
             tickets: each step's ticket (for an opening: the new number).
             triggers: each step's trigger, or ``open``.
             data: each step's data (None: none).
