@@ -881,7 +881,7 @@ class Roster:
     def sources(self) -> Counter[str]:
         """People on posts by the pool level they came from (``community``, ...,
         ``claim`` for a claimed task, ``grid`` for front-line duty)."""
-        return Counter(held[2] for held in self._assignment.values())
+        return Counter(map(operator.itemgetter(2), self._assignment.values()))
 
     def holder_of(self, post: str) -> tuple[str, ...]:
         """Who holds ``post`` now."""
@@ -900,6 +900,14 @@ class Roster:
             people = holders.get(post)
             if people:
                 yield role, unit, community, len(people)
+
+    def _needs(self) -> Iterator[tuple[str, int, int]]:
+        """(role, capacity, holders) of every open post, in the order of
+        :attr:`posts`, read from the rows (no :class:`StaffPost` made: the
+        simulation's daily row reads every post)."""
+        holders = self._holders
+        for post, (_, role, _, _, capacity) in self._posts.items():
+            yield role, capacity, len(holders.get(post, ()))
 
     def snapshot(self) -> dict[str, Any]:
         """The roster, comparable with ``==`` (for replay checks)."""
