@@ -3,12 +3,15 @@
 ``covasim_coupling``
     100,000 agents, 60 days (20,000 and 20 with ``--quick``), each run in a
     fresh interpreter (imports outside the timing, peak RSS of the whole
-    process), in six rounds of four runs back to back (so a change of load
-    on the machine hits each of a round's runs alike), in the order alone,
-    replay, coupled, with requests, and the reverse every other round: the
-    runs of each paired figure (replay and coupled, coupled and with
-    requests) are always next to each other, and each of a pair goes first
-    in half the rounds; before the rounds, one untimed coupled run records the
+    process), in six rounds of the four runs in lock step: the four
+    interpreters start together and take turns, one simulated day each (the
+    set-up first), while the others wait, in the order alone, replay,
+    coupled, with requests, and the reverse on every other day. The runs of
+    each paired figure (replay and coupled, coupled and with requests) are
+    always next to each other and each goes first on half the days, so a
+    change of the machine's speed (other processes, a slow stretch of the
+    host) falls on both runs of a pair within a second, not on one of two
+    runs several seconds apart. Before the rounds, one untimed coupled run records the
     day-by-day contact factors and mass-test chances the replays are fed:
 
     - Covasim alone: the hybrid population, 20 agents infected on day 0,
@@ -28,11 +31,12 @@
     - the coupled run with the scenario's default residents' requests.
 
     Every run reports its wall time and the CPU time of its timed part
-    (``time.process_time`` in the child), and the parent the child's whole
-    CPU time (``resource.getrusage(RUSAGE_CHILDREN)``: start, imports and
-    all). Wall time is what a user waits for and is the headline; on a
-    loaded machine the CPU-time figures beside it (``cpu_value``, the same
-    paired median on CPU times) show how much of a difference is load.
+    (``time.process_time`` in the child), each the sum over its slices (the
+    waits between them left out), and the parent the child's whole CPU time
+    (``resource.getrusage(RUSAGE_CHILDREN)``: start, imports and all). Wall
+    time is what a user waits for and is the headline; on a loaded machine
+    the CPU-time figures beside it (``cpu_value``, the same paired median on
+    CPU times) show how much of a difference is load.
 
     Figures:
 
@@ -53,6 +57,7 @@ Skipped (one figure saying so) when the ``covasim`` extra is not installed.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import resource
@@ -70,20 +75,38 @@ ROOT = Path(__file__).resolve().parent.parent
 _CHILD = r"""
 import contextlib, io, json, resource, sys, time
 mode, agents, days = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+gated = sys.argv[5] == "gated"
+report = sys.stdout
+# Slices of the timed part: [wall, CPU] each, ended at every gate.
+slices = [[0.0, 0.0]]
+clock = [0.0, 0.0]
+def begin():
+    # Ready (imports and the city done): wait for the parent's go, then time.
+    if gated:
+        print("@ready", file=report, flush=True)
+        sys.stdin.readline()
+    clock[:] = [time.perf_counter(), time.process_time()]
+def gate():
+    # The end of one slice (reported) and, at the parent's go, the start of the next.
+    slices[-1] = [time.perf_counter() - clock[0], time.process_time() - clock[1]]
+    if gated:
+        print("@slice", file=report, flush=True)
+        sys.stdin.readline()
+        slices.append([0.0, 0.0])
+    clock[:] = [time.perf_counter(), time.process_time()]
 with contextlib.redirect_stdout(io.StringIO()):
     import covasim as cv
 import numpy as np
 out = {}
 if mode == "alone":
-    start = time.perf_counter()
-    cpu_start = time.process_time()
+    begin()
     sim = cv.Sim(pop_size=agents, pop_type="hybrid", pop_infected=20, beta=0.016, rand_seed=1,
                  n_days=days, verbose=0, interventions=[cv.test_prob(symp_prob=0.1, test_delay=1)])
     sim.init()
     for _ in range(days):
+        gate()
         sim.run_one_step()
-    seconds = time.perf_counter() - start
-    cpu_s = time.process_time() - cpu_start
+    gate()
     out["infections"] = 20 + int(sim.diseases.covid.results["new_infections"][:days].sum())
 elif mode == "replay":
     # Covasim with gridgov's own intervention, fed the coupled run's day-by-day
@@ -93,8 +116,7 @@ elif mode == "replay":
     saved = np.load(sys.argv[4])
     factors, tests = saved["factor"], saved["tests"]
     intervention_class, recorder_class = gc._classes()
-    start = time.perf_counter()
-    cpu_start = time.process_time()
+    begin()
     sim = cv.Sim(dict(pop_size=agents, pop_type="hybrid", pop_infected=20, beta=0.016,
                       rand_seed=1, n_days=days, verbose=0),
                  interventions=[cv.test_prob(symp_prob=0.1, asymp_prob=0.0, test_delay=1),
@@ -110,11 +132,11 @@ elif mode == "replay":
     replayed.coupling = coupling
     sim.analyzers["gridgov"].coupling = coupling
     for day in range(days):
+        gate()
         coupling.factor = factors[day]
         coupling.test_prob = tests[day]
         sim.run_one_step()
-    seconds = time.perf_counter() - start
-    cpu_s = time.process_time() - cpu_start
+    gate()
     out["infections"] = 20 + int(sim.diseases.covid.results["new_infections"][:days].sum())
 else:
     import gridgov.sim.covasim as gc
@@ -133,6 +155,12 @@ else:
     timed(gc._classes()[0], "step", "intervention")
     timed(gc.CovasimOutbreak, "step", "driver_step")
     timed(gc.CovasimOutbreak, "_setup", "driver_setup")
+    # A slice ends as each day's step starts (outside the times above).
+    driver_step = gc.CovasimOutbreak.step
+    def gated_step(*args, **kwargs):
+        gate()
+        return driver_step(*args, **kwargs)
+    gc.CovasimOutbreak.step = gated_step
     requests = "" if mode == "coupled_with_requests" else (
         "[requests.sealed]\nfood_supplies = 0\nmedicine = 0\ngarbage = 0\n"
         "[requests.controlled]\nfood_supplies = 0\nmedicine = 0\n")
@@ -153,11 +181,9 @@ else:
     city_start = time.perf_counter()
     city = scenario.build_city()
     out["city_s"] = time.perf_counter() - city_start
-    start = time.perf_counter()
-    cpu_start = time.process_time()
+    begin()
     result = run_scenario(scenario, city=city, driver=gc.CovasimOutbreak)
-    seconds = time.perf_counter() - start
-    cpu_s = time.process_time() - cpu_start
+    gate()
     if mode == "coupled_recorded":
         np.savez(sys.argv[4], factor=np.array(schedule["factor"]),
                  tests=np.array(schedule["tests"]), compound=schedule["compound"])
@@ -165,28 +191,112 @@ else:
     out["peak_compounds_sealed"] = result.summary["peak_compounds_sealed"]
     out["intervention_s"] = spent["intervention"]
     out["driver_setup_s"] = spent["driver_setup"]
-    out["gridgov_outside_covasim_s"] = seconds - spent["driver_step"] - spent["driver_setup"]
-out["seconds"] = seconds
-out["cpu_s"] = cpu_s
+out["seconds"] = sum(wall for wall, _ in slices)
+out["cpu_s"] = sum(cpu for _, cpu in slices)
+out["slices"] = len(slices)
+if mode.startswith("coupled"):
+    outside = out["seconds"] - spent["driver_step"] - spent["driver_setup"]
+    out["gridgov_outside_covasim_s"] = outside
 out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
-print(json.dumps(out))
+print("@end", json.dumps(out), file=report, flush=True)
 """
 
 
+def _stop(child: subprocess.Popen[str]) -> None:
+    """Kill ``child`` if it still runs."""
+    if child.poll() is None:
+        child.kill()
+
+
+def _command(mode: str, agents: int, days: int, schedule: str, gated: bool) -> list[str]:
+    """The command line of one child: gated children wait for the parent at each slice."""
+    return [
+        sys.executable,
+        "-c",
+        _CHILD,
+        mode,
+        str(agents),
+        str(days),
+        schedule or "-",
+        "gated" if gated else "free",
+    ]
+
+
+def _read(child: subprocess.Popen[str], expected: tuple[str, ...]) -> str:
+    """The child's next line starting with one of ``expected`` (other output skipped)."""
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith(expected):
+            return line
+    child.wait()
+    raise RuntimeError(f"a benchmark child stopped (exit {child.returncode}) before {expected}")
+
+
 def _run(mode: str, agents: int, days: int, schedule: str = "") -> dict[str, Any]:
-    """One run in a fresh interpreter; its figures, with the child's whole CPU time."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """One run on its own in a fresh interpreter (the recording)."""
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, mode, str(agents), str(days), schedule],
+        _command(mode, agents, days, schedule, gated=False),
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
     )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    out["process_cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    end = [line for line in done.stdout.splitlines() if line.startswith("@end ")][-1]
+    out: dict[str, Any] = json.loads(end[len("@end ") :])
     return out
+
+
+def _round(
+    modes: tuple[str, ...], agents: int, days: int, schedule: str, first: int
+) -> dict[str, dict[str, Any]]:
+    """One run of each mode, each in a fresh interpreter, in lock step.
+
+    The children start together (imports and the city untimed), then take
+    turns: each runs one slice (its set-up, then one simulated day each) while
+    the others wait, in the order ``modes`` on even slices and reversed on odd
+    ones (starting with the reversed order when ``first`` is odd). So every
+    run of a day meets the same state of the machine as its neighbours' runs
+    of that day, within a second or so, and load changes cancel in the pairs.
+    """
+    children: dict[str, subprocess.Popen[str]] = {}
+    with contextlib.ExitStack() as stack:
+        for mode in modes:
+            children[mode] = stack.enter_context(
+                subprocess.Popen(
+                    _command(mode, agents, days, schedule if mode == "replay" else "", True),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=stack.enter_context(tempfile.TemporaryFile("w+")),
+                    text=True,
+                    cwd=ROOT,
+                )
+            )
+            # A child left running (an error here) is stopped before it is waited for.
+            stack.callback(_stop, children[mode])
+        for mode in modes:
+            _read(children[mode], ("@ready",))
+        running = list(modes)
+        out: dict[str, dict[str, Any]] = {}
+        index = first
+        while running:
+            for mode in running if index % 2 == 0 else running[::-1]:
+                child = children[mode]
+                assert child.stdin is not None
+                child.stdin.write("go\n")
+                child.stdin.flush()
+                line = _read(child, ("@slice", "@end "))
+                if line.startswith("@end "):
+                    out[mode] = json.loads(line[len("@end ") :])
+            running = [mode for mode in running if mode not in out]
+            index += 1
+        for mode in modes:
+            # Reaped one at a time: each child's own CPU, start and imports included.
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            children[mode].wait()
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            out[mode]["process_cpu_s"] = cpu
+        return out
 
 
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -208,22 +318,23 @@ MODES = ("alone", "replay", "coupled", "coupled_with_requests")
 
 
 def _pairs(agents: int, days: int, repeat: int) -> dict[str, list[dict[str, Any]]]:
-    """``repeat`` rounds of the four runs, back to back, so load changes hit each alike.
+    """``repeat`` rounds of the four runs in lock step, so load changes hit each alike.
 
     One untimed coupled run first records its day-by-day contact factors and
     test chances (a file the replays read). Each round then runs Covasim
     alone, the replay of the record, the coupled run and the coupled run with
-    residents' requests, in that order and in the reverse order every other
-    round (A B B A: the two runs of each paired figure are neighbours, and
-    each goes first in half the rounds).
+    residents' requests day by day in turn (:func:`_round`), in that order and
+    in the reverse order on every other day (A B B A: the runs of each paired
+    figure are neighbours, and each goes first on half the days).
     """
     runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in MODES}
     with tempfile.TemporaryDirectory() as folder:
         schedule = str(Path(folder) / "schedule.npz")
         recorded = _run("coupled_recorded", agents, days, schedule)
         for index in range(repeat):
-            for mode in MODES if index % 2 == 0 else MODES[::-1]:
-                runs[mode].append(_run(mode, agents, days, schedule if mode == "replay" else ""))
+            got = _round(MODES, agents, days, schedule, index)
+            for mode in MODES:
+                runs[mode].append(got[mode])
     runs["recorded"] = [recorded]
     return runs
 
@@ -273,9 +384,9 @@ def covasim_coupling(quick: bool) -> dict[str, dict[str, object]]:
         "x",
         0.10,
         f"the coupled run's time over Covasim's on the same epidemic, minus 1, {size}, "
-        f"median over {repeat} rounds of the two run in fresh interpreters, in rounds of "
-        "the four runs, the order reversed every other round, the two runs neighbours "
-        "(None when the epidemics differ); "
+        f"median over {repeat} rounds of the two run in fresh interpreters, each round's "
+        "four runs in lock step (one day each in turn, the order reversed every other "
+        "day, the two runs neighbours) (None when the epidemics differ); "
         "cpu_value: the same on the CPU time of the timed parts",
         baseline=got["replay"]["seconds"],
         baseline_what=(

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gridgov import Engine, GridgovError, ManualClock, Rules
-from gridgov.measures import MeasuresDraft, _Below, case_scopes
+from gridgov.measures import MeasuresDraft, _Below, _days, case_scopes, iso_time
 from gridgov.model import Level, PersonKind
 from gridgov.presets import jiamusi
 from gridgov.rules import CaseRule
@@ -246,3 +247,57 @@ def test_a_case_opens_its_posts_with_their_data() -> None:
     assert [tuple(e) for e in result.events] == [
         tuple(e) for e in engine._kernel.journal.between(first, last)
     ]
+
+
+class TestRememberedTimes:
+    """Due times' ISO forms and periods, remembered, are what datetime gives."""
+
+    @settings(max_examples=200)
+    @given(
+        st.lists(
+            st.tuples(
+                st.datetimes(
+                    min_value=datetime(2000, 1, 1),
+                    max_value=datetime(2040, 1, 1),
+                    timezones=st.one_of(st.timezones(), st.just(UTC)),
+                ),
+                st.sampled_from([0, 1]),
+            ),
+            min_size=1,
+            max_size=6,
+        )
+    )
+    def test_iso_time_is_isoformat(self, times: list[tuple[datetime, int]]) -> None:
+        """Each time prints as its own isoformat, whatever equal times came before
+        (the same instant in another zone, or in another fold, prints otherwise)."""
+        for when, fold in times:
+            when = when.replace(fold=fold)
+            for same in (when, when.astimezone(UTC), when.astimezone(timezone(timedelta(hours=8)))):
+                assert iso_time(same) == same.isoformat()
+
+    def test_equal_instants_in_two_zones(self) -> None:
+        """Equal times (they compare and hash equal) keep their own zones' forms."""
+        utc = datetime(2022, 9, 17, 1, 30, tzinfo=UTC)
+        east = utc.astimezone(timezone(timedelta(hours=8)))
+        assert utc == east
+        assert iso_time(utc) == "2022-09-17T01:30:00+00:00"
+        assert iso_time(east) == "2022-09-17T09:30:00+08:00"
+        assert iso_time(utc) == "2022-09-17T01:30:00+00:00"
+
+    def test_two_folds(self) -> None:
+        """The two readings of an hour the clocks go back through (equal, same zone,
+        same hash) keep their own offsets."""
+        zone = ZoneInfo("America/New_York")
+        first = datetime(2022, 11, 6, 1, 30, tzinfo=zone)
+        second = first.replace(fold=1)
+        assert first == second
+        assert iso_time(first) == "2022-11-06T01:30:00-04:00"
+        assert iso_time(second) == "2022-11-06T01:30:00-05:00"
+
+    @example([1.0, 0.6, 2, 2.5, 14])
+    @given(st.lists(st.floats(min_value=0, max_value=3650, allow_nan=False), max_size=8))
+    def test_days(self, periods: list[float]) -> None:
+        """A period of days is timedelta's, for ints and floats alike, in any order."""
+        for days in [*periods, *periods]:
+            assert _days(days) == timedelta(days=days)
+            assert _days(int(days)) == timedelta(days=int(days))

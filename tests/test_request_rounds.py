@@ -79,6 +79,55 @@ def test_choose_is_the_turn_by_turn_rule(counts: list[int], budget: list[float],
     assert _choose(units.tolist(), draws.tolist(), counts, triggers, budget) == expected
 
 
+@given(
+    st.lists(st.integers(min_value=0, max_value=12), min_size=6, max_size=6),
+    st.lists(
+        st.one_of(st.floats(min_value=0.0, max_value=3.0), st.sampled_from([0.0, 0.5, 1.0, 2.0])),
+        min_size=1,
+        max_size=40,
+    ),
+    st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_choose_small_turns_with_many_units(
+    counts: list[int], budget: list[float], seed: int
+) -> None:
+    """Small turns choose as the rule does whether every unit's budget covers its tickets,
+    each unit has one ticket, or some unit has several and too little budget."""
+    rng = np.random.default_rng(seed)
+    total = sum(counts)
+    units = rng.integers(0, len(budget), total)
+    draws = rng.random(total)
+    triggers = ("archive", "publish", "feed_back", "supervise", "track", "classify")
+    expected = turn_by_turn(units.tolist(), draws.tolist(), counts, triggers, budget)
+    assert _choose(units.tolist(), draws.tolist(), counts, triggers, budget) == expected
+
+
+@given(
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    sizes=st.lists(st.integers(min_value=1, max_value=80), min_size=1, max_size=6),
+    low_score=st.integers(min_value=2, max_value=5),
+    share=st.sampled_from([0.0, 0.05, 0.5, 1.0]),
+)
+def test_scores_draw_as_three_calls(
+    small_city: City, seed: int, sizes: list[int], low_score: int, share: float
+) -> None:
+    """The residents' scores are the draws of three calls in turn (the share, the low
+    scores, the others), however the load makes them, and leave the stream as they would."""
+    rule = attrs.evolve(TicketRule(), low_score=low_score)
+    load = ClosedLoopLoad(small_city, rule, {}, seed, HandlingCapacity(low_score_share=share))
+    rng = np.random.Generator(np.random.PCG64(seed))
+    for size in sizes + sizes:  # each size twice: made, then kept
+        draws = rng.random(size).tolist()
+        lows = rng.integers(1, low_score, size).tolist()
+        highs = rng.integers(low_score, 6, size).tolist()
+        expected = [
+            low if d < share else high for d, low, high in zip(draws, lows, highs, strict=True)
+        ]
+        assert load._scores(size) == (expected, sum(d < share for d in draws))
+        assert load.rng.random() == rng.random()
+    assert load.rng.bit_generator.state == rng.bit_generator.state
+
+
 def _rule(hours: float) -> TicketRule:
     """The default ticket rules with every limit ``hours`` (short ones: many breaches)."""
     rule = TicketRule()

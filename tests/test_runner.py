@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -180,9 +181,9 @@ class TestDailyReadings:
     def test_response_counts_and_waiting_compounds(
         self, name: str, values: dict[str, object]
     ) -> None:
-        """The peaks' counts (from the seats filled per role) are Engine.response_counts
-        and the compounds waiting for a point lead are those with no commander_of, day
-        by day."""
+        """The peaks' counts (from the seats filled per role, which are the posts') are
+        Engine.response_counts and the compounds waiting for a point lead are those
+        with no commander_of, day by day."""
         from gridgov.sim.runner import ScenarioRun, _Staffed
 
         run = ScenarioRun(load_scenario(EXAMPLES / name).with_values(values))
@@ -191,7 +192,16 @@ class TestDailyReadings:
         for index in range(run.total_steps):
             run.step(index)
             counts = engine.response_counts()
-            assert _Staffed(engine).response_counts() == counts
+            staffed = _Staffed(engine)
+            assert staffed.response_counts() == counts
+            # The seats needed and filled per role, read from the roster's rows,
+            # are those of its posts.
+            needed: Counter[str] = Counter()
+            filled: Counter[str] = Counter()
+            for post in engine.roster.posts.values():
+                needed[post.role] += post.capacity
+                filled[post.role] += len(engine.roster.holders.get(post.id, ()))
+            assert (staffed.needed, staffed.filled) == (needed, filled)
             waiting = sum(
                 1 for c, z in run.zones.items() if z == "sealed" and engine.commander_of(c) is None
             )

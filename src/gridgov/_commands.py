@@ -351,7 +351,7 @@ class MeasureCommands(EngineBase):
     ) -> CommandResult:
         """One confirmed case, checked and authorised: its record, the measures
         planned for it against the state at hand, committed."""
-        data: dict[str, Any] = {"at": when.isoformat()}
+        data: dict[str, Any] = {"at": _measures.iso_time(when)}
         cause = f"case confirmed in {compound}"
         lead = [Record(now, "case.confirmed", compound, cause, None, None, data)]
         draft = self._draft()

@@ -29,7 +29,7 @@ from gridgov.city import City
 from gridgov.errors import JournalError, UnknownUnitError
 from gridgov.journal import Events
 from gridgov.measures import ALERT_DUE, MEASURE_EVENTS, Deadline, Measures
-from gridgov.records import EventLike
+from gridgov.records import EventLike, record_data
 from gridgov.rules import Rules
 from gridgov.staffing import STAFFING_EVENTS, Roster
 from gridgov.supplies import SupplyNetwork
@@ -275,10 +275,13 @@ class EngineState:
                             roster._close_all((data_of(index)["post"],))
                 elif kind in MEASURE_EVENTS:
                     # Zones and modes read from the columns: no event object made.
-                    apply_fields, news = self.measures._apply_fields, columns[7]
+                    apply_fields, news, datas = self.measures._apply_fields, columns[7], columns[8]
+                    first = events._first
                     for index in range(start, stop):
-                        seq = events.first + index
-                        apply_fields(kind, units[index], news[index], data_of(index), seq)
+                        # A planner's zones and modes carry dicts: read as they are.
+                        raw = datas[index]
+                        read = raw if type(raw) is dict else record_data(raw)
+                        apply_fields(kind, units[index], news[index], read, first + index)
                 else:
                     reducer = reducers(kind)
                     if reducer is not None:
@@ -325,12 +328,17 @@ class EngineState:
             return
         if end < len(names):
             names, times = names[:end], times[:end]
-        for name in set(names):
+        # A command's events share one name and mostly one time object: counted in C
+        # (identity first), not a set made and every time compared.
+        first = names[0]
+        for name in (first,) if names.count(first) == len(names) else set(names):
             number = command_number(name)
             if number is not None and number > self.commands:
                 self.commands = number
         self._command = names[-1]
-        latest = max(times)
+        latest = times[0]
+        if times.count(latest) != len(times):
+            latest = max(times)
         if self.last_time is None or latest > self.last_time:
             self.last_time = latest
 

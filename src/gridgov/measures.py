@@ -27,7 +27,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import attrs
@@ -93,8 +93,45 @@ def _from_iso(text: str) -> datetime:
     return got
 
 
+def iso_time(when: datetime) -> str:
+    """``when.isoformat()``, remembered by value (``isoformat`` costs some 10 k
+    instructions; a command's records share a few times, and a step of a
+    simulation's cases the same ones). The key holds the zone and the fold beside
+    the time: equal times in two zones, or two folds, print differently."""
+    if type(when) is not datetime:  # a subclass may print otherwise
+        return when.isoformat()
+    key = (when, when.tzinfo, when.fold)
+    got = _ISO_TEXTS.get(key)
+    if got is None:
+        got = when.isoformat()
+        if len(_ISO_TEXTS) >= 4096:
+            _ISO_TEXTS.clear()
+        _ISO_TEXTS[key] = got
+    return got
+
+
+#: A record made from its fields at once: ``tuple.__new__`` in C, not the named
+#: tuple's own ``__new__`` (a Python call, some 1.5 k instructions a record).
+_record = tuple.__new__
+
+#: ISO forms of times (see :func:`iso_time`).
+_ISO_TEXTS: dict[tuple[datetime, tzinfo | None, int], str] = {}
+
+
 def _days(days: float) -> timedelta:
-    return timedelta(days=days)
+    """``timedelta(days=days)``, remembered (a call with a keyword costs some 2 k
+    instructions; the rules name a few periods)."""
+    got = _PERIODS.get(days)
+    if got is None:
+        got = timedelta(days=days)
+        if len(_PERIODS) >= 256:
+            _PERIODS.clear()
+        _PERIODS[days] = got
+    return got
+
+
+#: Periods by their length in days (see :func:`_days`).
+_PERIODS: dict[float, timedelta] = {}
 
 
 # ===================================================================== state
@@ -336,17 +373,10 @@ class MeasuresDraft:
         self.scheduled = 0
         #: A compound's community, read from the city's columns.
         self.community_of = city.compounds.community
-        #: The last due time written into a record, and its ISO form (a command's
-        #: records mostly share a few).
-        self._iso: tuple[datetime | None, str | None] = (None, None)
 
     def iso(self, due: datetime | None) -> str | None:
-        """``due.isoformat()`` (None for None), remembered for the last time asked."""
-        last, text = self._iso
-        if due is not last:
-            text = due.isoformat() if due is not None else None
-            self._iso = (due, text)
-        return text
+        """``due.isoformat()`` (None for None), remembered (:func:`iso_time`)."""
+        return None if due is None else iso_time(due)
 
     # ------------------------------------------------------------- overlay
 
@@ -414,7 +444,9 @@ class MeasuresDraft:
         self.hold[compound] = hold
         if new == old:
             data: dict[str, Any] = {"due": self.iso(due), "hold": hold}
-            self.records.append(Record(when, "zone.renewed", compound, cause, old, new, data))
+            self.records.append(
+                _record(Record, (when, "zone.renewed", compound, cause, old, new, data))
+            )
         else:
             trigger = board.trigger_to(old, new)
             if trigger is None:  # pragma: no cover - every pair of zones has a trigger
@@ -427,7 +459,9 @@ class MeasuresDraft:
             counts[old] -= 1
             counts[new] += 1
             data = {"trigger": trigger, "due": self.iso(due), "hold": hold}
-            self.records.append(Record(when, "zone.changed", compound, cause, old, new, data))
+            self.records.append(
+                _record(Record, (when, "zone.changed", compound, cause, old, new, data))
+            )
         if due is not None:
             self.pushes.append((due, ZONE_DUE, compound))
 
@@ -439,7 +473,9 @@ class MeasuresDraft:
         self.mode[community] = new
         self.mode_due[community] = due
         data = {"trigger": trigger, "due": self.iso(due)}
-        self.records.append(Record(when, "mode.changed", community, cause, old, new, data))
+        self.records.append(
+            _record(Record, (when, "mode.changed", community, cause, old, new, data))
+        )
         if due is not None:
             self.pushes.append((due, MODE_DUE, community))
 
@@ -447,7 +483,9 @@ class MeasuresDraft:
         mode = self.mode_of(community)
         self.mode_due[community] = due
         data = {"due": self.iso(due)}
-        self.records.append(Record(when, "mode.renewed", community, cause, mode, mode, data))
+        self.records.append(
+            _record(Record, (when, "mode.renewed", community, cause, mode, mode, data))
+        )
         self.pushes.append((due, MODE_DUE, community))
 
     # ------------------------------------------------------------ decisions

@@ -583,9 +583,9 @@ class Pools:
 
     def anchor(self, level: str, community: str) -> str:
         """The unit a pool level stands for, seen from ``community``."""
-        chain = self.city.chain
         if level == "community":
             return community
+        chain = self._city.chain
         if level == "big_party_committee":
             return f"{community}/bpc"
         if level == "street":
@@ -680,7 +680,7 @@ class Pools:
     def _build(self, level: str, community: str, kind: PersonKind) -> tuple[int, ...]:
         import numpy as np  # lazily: importing gridgov does not load numpy
 
-        chain = self.city.chain
+        chain = self._city.chain
         parts: list[np.ndarray | None]
         if level == "community":
             # A few people: a slice of the groups' array (no numpy call).
@@ -881,7 +881,7 @@ class Roster:
     def sources(self) -> Counter[str]:
         """People on posts by the pool level they came from (``community``, ...,
         ``claim`` for a claimed task, ``grid`` for front-line duty)."""
-        return Counter(held[2] for held in self._assignment.values())
+        return Counter(map(operator.itemgetter(2), self._assignment.values()))
 
     def holder_of(self, post: str) -> tuple[str, ...]:
         """Who holds ``post`` now."""
@@ -900,6 +900,14 @@ class Roster:
             people = holders.get(post)
             if people:
                 yield role, unit, community, len(people)
+
+    def _needs(self) -> Iterator[tuple[str, int, int]]:
+        """(role, capacity, holders) of every open post, in the order of
+        :attr:`posts`, read from the rows (no :class:`StaffPost` made: the
+        simulation's daily row reads every post)."""
+        holders = self._holders
+        for post, (_, role, _, _, capacity) in self._posts.items():
+            yield role, capacity, len(holders.get(post, ()))
 
     def snapshot(self) -> dict[str, Any]:
         """The roster, comparable with ``==`` (for replay checks)."""
@@ -1015,23 +1023,26 @@ class Roster:
         """
         # Each employer drawn from (front-line duty draws from none: its people are
         # not looked up, as one at a time does not look them up either).
+        # The sequences are columns of one run of events (equal lengths): zipped
+        # without ``strict``, whose keyword takes zip's slow call path (some 2.5 k
+        # instructions a call, against a few hundred).
         people = self._people
         index, employer_of = people._index, people.employers
         try:
             employers = [
                 employer_of[index[person]]
-                for person, role in zip(persons, roles, strict=True)
+                for person, role in zip(persons, roles)  # noqa: B905
                 if role != "front_line"
             ]
         except (KeyError, TypeError):
             return False
         holders = self._holders
         held_by = holders.get
-        for person, post in zip(persons, posts, strict=True):
+        for person, post in zip(persons, posts):  # noqa: B905
             held = held_by(post)
             holders[post] = (person,) if held is None else (*held, person)
-        fields = zip(posts, roles, levels, times, strict=True)
-        self._assignment.update(zip(persons, fields, strict=True))
+        fields = zip(posts, roles, levels, times)  # noqa: B905
+        self._assignment.update(zip(persons, fields))  # noqa: B905
         # Counted in C (Counter.update), in the order drawn.
         self._drawn.update([employer for employer in employers if employer is not None])
         return True
@@ -1053,8 +1064,9 @@ class Roster:
             return False
         if capacities and min(capacities) < 1:
             return False
-        rows = zip(ids, roles, units, communities, capacities, strict=True)
-        self._posts.update(zip(ids, rows, strict=True))
+        # Columns of one run of events (equal lengths; see _assign_all on ``strict``).
+        rows = zip(ids, roles, units, communities, capacities)  # noqa: B905
+        self._posts.update(zip(ids, rows))  # noqa: B905
         seats = self._holders.setdefault
         for post_id in ids:
             seats(post_id, ())
@@ -1455,7 +1467,7 @@ def _plan(
     if refill or draft.freed:
         to_fill.extend(sorted(roster._shortfalls))
     # By role, then id, each post once (a post's key is its own: no ties to keep).
-    for post_id in sorted(set(to_fill), key=lambda p: (_role_priority(draft, p), p)):
+    for _, post_id in sorted([(_role_priority(draft, p), p) for p in set(to_fill)]):
         wanted = draft.post(post_id)
         if wanted is None or (wanted[1] in CLAIMABLE and not rule.auto_claim):
             continue
@@ -1564,7 +1576,6 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
     roster = draft.roster
     # A pool is its people's places in the city's columns: their ids and employers
     # are read there, for those the filling reaches.
-    organisations = roster._city.organisations
     ids, employer_of, employer_names = pools._ids, pools._employer_of, pools._employer_names
     post_id, role, _, community, capacity = post
     kind = ROLE_KIND.get(role, PersonKind.IN_SERVICE_MEMBER)
@@ -1615,6 +1626,7 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
             if employer is not None:
                 cap = caps.get(employer)
                 if cap is None:
+                    organisations = roster._city.organisations
                     staff = organisations.staff[organisations._index[employer]]
                     cap = caps[employer] = math.floor(staff * share)
                 taken = drawn.get(employer, 0)
@@ -1788,7 +1800,7 @@ def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
         [when] * count,
         ["post.opened"] * count,
         units,
-        [f"{row[1]} needed at {unit}" for row, unit in zip(rows, units, strict=True)],
+        [f"{row[1]} needed at {row[2]}" for row in rows],
         [None] * count,
         [None] * count,
         [
@@ -1820,16 +1832,18 @@ def _assignment_columns(
             serving = posts.get(post_id)
             at = serving[2] if serving is not None else post_id
         units[post_id] = at
+    # The draft's columns have equal lengths: zipped without ``strict`` (see
+    # Roster._assign_all).
+    pairs = list(zip(roles, levels))  # noqa: B905
     causes = {
-        (role, level): f"{role} from the {level} pool"
-        for role, level in dict.fromkeys(zip(roles, levels, strict=True))
+        (role, level): f"{role} from the {level} pool" for role, level in dict.fromkeys(pairs)
     }
     count = len(persons)
     return RecordColumns(
         [when] * count,
         ["post.assigned"] * count,
         list(map(units.__getitem__, post_ids)),
-        list(map(causes.__getitem__, zip(roles, levels, strict=True))),
+        list(map(causes.__getitem__, pairs)),
         [None] * count,
         [None] * count,
         # Compact data (see RecordColumns): a dict is made when one is read.

@@ -521,10 +521,12 @@ class _Staffed:
         self.roster = roster
         self.needed: Counter[str] = Counter()
         self.filled: Counter[str] = Counter()
-        holders = roster.holders
-        for post in roster.posts.values():
-            self.needed[post.role] += post.capacity
-            self.filled[post.role] += len(holders.get(post.id, ()))
+        needed, filled = self.needed, self.filled
+        # From the roster's rows: a StaffPost made per post per day was most of
+        # what the daily row cost.
+        for role, capacity, held in roster._needs():
+            needed[role] += capacity
+            filled[role] += held
 
     def response_counts(self) -> dict[str, int]:
         """What :meth:`Engine.response_counts` gives, from the seats filled per role.
