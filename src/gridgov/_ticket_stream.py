@@ -501,14 +501,13 @@ def _run(
                     stream, live, now, state, unit, due, mode, asked, history, had
                 )
                 had, breached = due < _FAR, True
-            entry: Any
             try:
-                if given is None:
-                    entry = row[trigger]
-                else:  # only a whole score, not low, is decided here
+                if given is not None:  # only a whole score, not low, is decided here
                     score = given.get("score") if trigger == "score" and len(given) == 1 else None
                     whole = score.__class__ is int and low_score <= score <= 5
                     entry = row.get(scored) if whole else None
+                else:
+                    entry = row[trigger]
             except (KeyError, TypeError, AttributeError):  # (not a fast step from this state,
                 entry = None  # or one of the wrong form: the planners refuse it)
             if entry is None or now < updated:  # through the planners, as one call would do it
