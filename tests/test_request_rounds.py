@@ -165,7 +165,7 @@ def _days(
 
 # (each example runs six simulated days of rounds: 100 examples at most, not the ci
 # profile's 300, to keep CI's hypothesis run short; it was the slowest ci test)
-@settings(max_examples=min(100, settings.default.max_examples), deadline=None)
+@settings(max_examples=min(100, settings().max_examples), deadline=None)
 @given(
     seed=st.integers(min_value=0, max_value=2**32 - 1),
     hours=st.sampled_from([0.1, 0.5, 3.0, 48.0]),
