@@ -63,13 +63,9 @@ def turn_by_turn(
     return taken, runs
 
 
-@given(
-    st.lists(st.integers(min_value=0, max_value=70), min_size=6, max_size=6),
-    st.lists(st.floats(min_value=0.0, max_value=3.0), min_size=5, max_size=5),
-    st.integers(min_value=0, max_value=2**32 - 1),
-)
-def test_choose_is_the_turn_by_turn_rule(counts: list[int], budget: list[float], seed: int) -> None:
-    """Small turns (chosen in Python) and big ones (with arrays) choose as the rule does."""
+def assert_chooses_as_the_rule(counts: list[int], budget: list[float], seed: int) -> None:
+    """``counts`` tickets per trigger on units drawn from ``seed``: ``_choose`` chooses the
+    tickets the turn-by-turn rule does."""
     rng = np.random.default_rng(seed)
     total = sum(counts)
     units = rng.integers(0, len(budget), total)
@@ -77,6 +73,16 @@ def test_choose_is_the_turn_by_turn_rule(counts: list[int], budget: list[float],
     triggers = ("archive", "publish", "feed_back", "supervise", "track", "classify")
     expected = turn_by_turn(units.tolist(), draws.tolist(), counts, triggers, budget)
     assert _choose(units.tolist(), draws.tolist(), counts, triggers, budget) == expected
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=70), min_size=6, max_size=6),
+    st.lists(st.floats(min_value=0.0, max_value=3.0), min_size=5, max_size=5),
+    st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_choose_is_the_turn_by_turn_rule(counts: list[int], budget: list[float], seed: int) -> None:
+    """Small turns (chosen in Python) and big ones (with arrays) choose as the rule does."""
+    assert_chooses_as_the_rule(counts, budget, seed)
 
 
 @given(
@@ -93,13 +99,7 @@ def test_choose_small_turns_with_many_units(
 ) -> None:
     """Small turns choose as the rule does whether every unit's budget covers its tickets,
     each unit has one ticket, or some unit has several and too little budget."""
-    rng = np.random.default_rng(seed)
-    total = sum(counts)
-    units = rng.integers(0, len(budget), total)
-    draws = rng.random(total)
-    triggers = ("archive", "publish", "feed_back", "supervise", "track", "classify")
-    expected = turn_by_turn(units.tolist(), draws.tolist(), counts, triggers, budget)
-    assert _choose(units.tolist(), draws.tolist(), counts, triggers, budget) == expected
+    assert_chooses_as_the_rule(counts, budget, seed)
 
 
 @given(

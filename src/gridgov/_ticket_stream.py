@@ -310,9 +310,10 @@ def play(
     pause_gc: bool = False,
 ) -> Any:
     """See ``TicketDesk._play``; ``kit`` is what the desk hands a stream."""
-    for name, value in (("at", at), ("tickets", tickets), ("triggers", triggers), ("data", data)):
-        if value is not None or name != "data":
-            _check_sequence(name, value)
+    for name, value in (("at", at), ("tickets", tickets), ("triggers", triggers)):
+        _check_sequence(name, value)
+    if data is not None:
+        _check_sequence("data", data)
     count = len(at)
     if len(tickets) != count or len(triggers) != count or (data is not None and len(data) != count):
         raise CommandError(
