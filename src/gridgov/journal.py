@@ -378,13 +378,19 @@ class Events(Sequence[Event]):
             return tuple([] for _ in keys)
         # A field at a time with itemgetter, in C (zip(*datas) would make an
         # iterator per event: tracked objects the collector would promote).
+        read: list[Any] = datas
+        # The kinds counted in C: a replay's data are all dicts (read as they are,
+        # no loop per event), a command's all compact data.
+        dicts = list(map(type, datas)).count(dict)
+        if dicts != len(datas):
+            try:
+                if list(map(_FIRST, datas)).count(keys) == len(datas):
+                    return tuple([list(map(get, datas)) for get in _GETTERS[: len(keys)]])
+            except (KeyError, IndexError, TypeError):
+                pass  # some data is a dict (no item 0), or not compact data of these keys
         try:
-            if list(map(_FIRST, datas)).count(keys) == len(datas):
-                return tuple([list(map(get, datas)) for get in _GETTERS[: len(keys)]])
-        except (KeyError, IndexError, TypeError):
-            pass  # some data is a dict (no item 0), or not compact data of these keys
-        try:
-            read = [data if type(data) is not tuple else record_data(data) for data in datas]
+            if dicts != len(datas):
+                read = [data if type(data) is not tuple else record_data(data) for data in datas]
             return tuple([list(map(operator.itemgetter(key), read)) for key in keys])
         except (KeyError, TypeError, ValueError):
             return None

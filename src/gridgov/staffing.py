@@ -93,6 +93,8 @@ ROLE_KIND: Mapping[str, PersonKind] = {
 CLAIMABLE = CLAIMABLE_ROLES
 
 _PRIORITY = {role: i for i, role in enumerate(ROLES)}
+#: Items of a run's (post, person) pairs.
+_POST_OF, _PERSON_OF = operator.itemgetter(0), operator.itemgetter(1)
 
 #: An event record as a plain tuple, in :class:`~gridgov.records.Record`'s field order
 #: (what :func:`planned_records` gives the engine).
@@ -1030,21 +1032,23 @@ class Roster:
         index, employer_of = people._index, people.employers
         try:
             employers = [
-                employer_of[index[person]]
+                employer
                 for person, role in zip(persons, roles)  # noqa: B905
-                if role != "front_line"
+                if role != "front_line" and (employer := employer_of[index[person]]) is not None
             ]
         except (KeyError, TypeError):
             return False
         holders = self._holders
         held_by = holders.get
-        for person, post in zip(persons, posts):  # noqa: B905
+        # A run seats its people post by post: each post's newcomers joined at once.
+        for post, seated in itertools.groupby(zip(posts, persons), _POST_OF):  # noqa: B905
+            newcomers = tuple(map(_PERSON_OF, seated))
             held = held_by(post)
-            holders[post] = (person,) if held is None else (*held, person)
+            holders[post] = newcomers if held is None else held + newcomers
         fields = zip(posts, roles, levels, times)  # noqa: B905
         self._assignment.update(zip(persons, fields))  # noqa: B905
         # Counted in C (Counter.update), in the order drawn.
-        self._drawn.update([employer for employer in employers if employer is not None])
+        self._drawn.update(employers)
         return True
 
     def _open_all(
