@@ -187,3 +187,76 @@ def test_a_release_of_someone_the_city_does_not_know_is_refused_at_its_event(
 def _one_by_one(state: EngineState, events: Events) -> None:
     for event in events:
         state.apply(event)
+
+
+#: Posts a run of assignments seats people on (some twice in a row, some apart).
+SEATS = ["a/checkpoint", "b/checkpoint", "c/front_line"]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(sorted(CITY.people)[:40]),
+            st.sampled_from([*SEATS, *sorted(ROSTER._holders)[:2]]),
+            st.sampled_from(["checkpoint", "front_line", "volunteer"]),
+        ),
+        max_size=30,
+    )
+)
+def test_a_run_of_assignments_is_each_assignment_in_turn(
+    assignments: list[tuple[str, str, str]],
+) -> None:
+    """``_assign_all`` seats each post's newcomers after its holders, in the order of
+    the run (posts repeated, apart or in a row), and counts the employers drawn
+    from, as ``_assign_to`` one person at a time does."""
+    persons = [person for person, _, _ in assignments]
+    posts = [post for _, post, _ in assignments]
+    roles = [role for _, _, role in assignments]
+    levels = ["community"] * len(persons)
+    times = [T0 + timedelta(minutes=i) for i in range(len(persons))]
+    one_by_one = ROSTER._copy()
+    for person, post, role, level, when in zip(persons, posts, roles, levels, times, strict=True):
+        one_by_one._assign_to(person, post, role, level, when)
+    at_once = ROSTER._copy()
+    assert at_once._assign_all(persons, posts, roles, levels, times)
+    assert at_once.snapshot() == one_by_one.snapshot()
+    assert list(at_once._holders.items()) == list(one_by_one._holders.items())
+    assert list(at_once._drawn.items()) == list(one_by_one._drawn.items())
+
+
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"person": st.sampled_from(["p1", "p2"]), "post": st.sampled_from(["a", "b"])},
+            optional={"role": st.just("x")},
+        ).map(lambda data: data if len(data) == 2 else tuple(data.items())),
+        min_size=1,
+        max_size=12,
+    ),
+    st.booleans(),
+)
+def test_a_run_of_data_reads_as_each_events_data(datas: list[Any], all_dicts: bool) -> None:
+    """``Events._fields`` reads each key of a run's data (dicts, as a replay has
+    them, compact data, or both) as the events' data read one by one, and gives
+    None when one lacks a key."""
+    if all_dicts:
+        datas = [dict(data) if type(data) is tuple else data for data in datas]
+    compact = [
+        (tuple(k for k, _ in data), *(v for _, v in data)) if type(data) is tuple else data
+        for data in datas
+    ]
+    events = Events.of(
+        [
+            Event(i + 1, T0, "post.released", "u", "c1", "system", "", None, None, {"x": 1})
+            for i in range(len(compact))
+        ]
+    )
+    events._columns[8][:] = compact
+    read = [events._data(i) for i in range(len(compact))]
+    for keys in [("person", "post"), ("post",), ("person", "role")]:
+        expected = (
+            tuple([data[key] for data in read] for key in keys)
+            if all(set(keys) <= set(data) for data in read)
+            else None
+        )
+        assert events._fields(0, len(compact), keys) == expected
