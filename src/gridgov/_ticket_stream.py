@@ -499,7 +499,7 @@ def _run(
                 if state is not kept:
                     mode, ltz, kept = asked, tz, state
                 unit, due, mode, updated = _climb(
-                    stream, live, now, state, unit, due, mode, asked, history, had
+                    stream, live, now, state, unit, due, mode, asked, ltz, history, had
                 )
                 had, breached = due < _FAR, True
             try:
@@ -623,23 +623,25 @@ def _climb(
     due: int,
     mode: str,
     asked: str,
+    tz: tzinfo,
     history: list[Any],
     had: bool,
 ) -> tuple[str, int, str, int]:
     """Every breach of the ticket in hand up to ``now``, recorded in ``history`` (as
-    :func:`_breaches`); returns its unit, due time (far when none), mode and latest
-    time after them. ``had``: whether the stream counts it as timed."""
+    :func:`_breaches`) in ``tz`` (the zone of its latest change: a step of the run's
+    own is in the stream's); returns its unit, due time (far when none), mode and
+    latest time after them. ``had``: whether the stream counts it as timed."""
     stream.timed += 1 - had
     breaches = stream.breach_rows.get((live.category, asked))
     if breaches is None:
         breaches = stream.tables.breaches(live.category, asked)
     breach = breaches.get(state)
     if breach is None or mode != asked:  # a limit set in another mode: the general way
-        unit, after, mode = _breaches(stream, live, now, state, unit, due, mode, asked, history)
+        unit, after, mode = _breaches(stream, live, now, state, unit, due, mode, asked, tz, history)
         return unit, _NO_DUE if after is None else after, mode, live.updated_us
     key, fired, limit = breach
     floor = stream.floor
-    tid, tz, parents = live.id, live.tz, stream.tables.parents
+    tid, parents = live.id, stream.tables.parents
     note, marks = history.extend, stream.marks
     when = due
     climbed = 0
@@ -674,12 +676,14 @@ def _breaches(
     due: int,
     mode: str,
     asked: str,
+    tz: tzinfo,
     history: list[Any],
 ) -> tuple[str, int | None, str]:
     """Every breach of ``live``'s limit up to ``now`` (as ``TicketDesk._breach`` plans
-    them), recorded in ``history``; returns the unit, due time and mode after them."""
+    them), recorded in ``history`` in ``tz`` (the zone of its latest change); returns
+    the unit, due time and mode after them."""
     desk, tables, floor, marks = stream.desk, stream.tables, stream.floor, stream.marks
-    tid, category, live_tz = live.id, live.category, live.tz
+    tid, category = live.id, live.category
     next_due: int | None = due
     while next_due is not None and next_due <= now:
         due = next_due
@@ -689,7 +693,7 @@ def _breaches(
         record: tuple[Any, ...]
         if parent is None:
             record = (
-                OVERDUE, "ticket.overdue", tid, unit, when, live_tz,
+                OVERDUE, "ticket.overdue", tid, unit, when, tz,
                 state, key, fired, due,
             )  # fmt: skip
             next_due = None
@@ -698,7 +702,7 @@ def _breaches(
             limit = tables.limits(category, mode)[state]
             next_due = None if limit is None else due + limit
             record = (
-                ESCALATED, "ticket.escalated", tid, parent, when, live_tz,
+                ESCALATED, "ticket.escalated", tid, parent, when, tz,
                 unit, state, key, fired, due, mode, next_due,
             )  # fmt: skip
             unit = parent
@@ -739,7 +743,8 @@ def _slow(
         mode = live.mode
         asked = desk._mode(live.compound or live.origin)
         live.unit, live.due_us, live.mode = _breaches(
-            stream, live, now, live.state, live.unit, live.due_us, mode, asked, live.history
+            stream, live, now, live.state, live.unit, live.due_us, mode, asked, live.tz,
+            live.history,
         )  # fmt: skip
         live.breached = True
         live._view = None
@@ -809,7 +814,7 @@ def _breaches_until(stream: _Stream, now: int) -> None:
         history = live.history
         start = len(history)
         live.unit, live.due_us, live.mode = _breaches(
-            stream, live, due, live.state, live.unit, due, live.mode, asked, history
+            stream, live, due, live.state, live.unit, due, live.mode, asked, live.tz, history
         )
         _part(stream.out, history, start, len(history))
         live.breached = True
