@@ -108,7 +108,7 @@ Step = tuple[int, str, str, Any]
 #: when none), mode, latest time, breached, time zone, counted as timed by the stream.
 Fields = tuple[str, str, int, str, int, bool, tzinfo, bool]
 #: What a fast step records (besides the step): nothing, a route up, a route down,
-#: a score, a summary.
+#: a score, a summary (``_run`` tests them by these numbers).
 _PLAIN, _CLASSIFY, _FEED_BACK, _SCORE, _PUBLISH = range(5)
 _ACTIONS = {
     "track": _PLAIN,
@@ -122,9 +122,11 @@ _ACTIONS = {
 #: The key of a score's entry in a row (a score is only decided with its data).
 _SCORED = ("score",)
 #: A fast step, looked up once per state and trigger (see :meth:`Tables.rows`).
-Entry = tuple[
-    str, int, tuple["bool | None", "bool | None"], int, dict[Any, Any], tuple[str, str, str, str]
-]
+Entry = tuple[str, int, "bool | None", int, dict[Any, Any], tuple[str, str, str, str]]
+#: The key of a row's breached twin (the same steps, the stay they end not on time).
+_LATE: Any = object()
+#: A state's row: fast trigger -> :data:`Entry`, and ``_LATE`` -> its breached twin.
+Row = dict[Any, Any]
 #: A ticket's record as the desk keeps it (``gridgov.tickets``' mutable record).
 Live = Any
 
@@ -169,31 +171,36 @@ class Tables:
         }
         self._desk = desk
         self._limits: dict[tuple[str, str], dict[str, int | None]] = {}
-        self._rows: dict[tuple[str, str], dict[str, dict[Any, Entry]]] = {}
+        self._rows: dict[tuple[str, str], dict[str, Row]] = {}
         self._breaches: dict[tuple[str, str], dict[str, tuple[str, str, int]]] = {}
         #: (unit, category) -> what classification records: data, cause, hops up.
         self.routes: dict[tuple[str, str], tuple[tuple[tuple[str, str], ...], str, Hops]] = {}
         #: (origin, handler) -> the hops feedback makes down to the origin.
         self.routes_down: dict[tuple[str, str], Hops] = {}
 
-    def rows(self, category: str, mode: str) -> dict[str, dict[Any, Entry]]:
+    def rows(self, category: str, mode: str) -> dict[str, Row]:
         """State -> fast trigger -> everything a step needs, for ``category`` in ``mode``:
-        (new state, its limit in microseconds (far when none), the on-time flag
-        when not breached and when breached, what to record, the new state's
-        row, the step's (state, new state, trigger, mode))."""
+        (new state, its limit in microseconds (far when none), the on-time flag,
+        what to record, the new state's row, the step's (state, new state, trigger,
+        mode)). Each state's row has a twin for a stay that breached its limit
+        (the flag false), under the key ``_LATE`` of both (a breach takes a run there)."""
         found = self._rows.get((category, mode))
         if found is None:
             limits = self.limits(category, mode)
             found = self._rows[category, mode] = {state: {} for state in TICKET_STATES}
+            late: dict[str, Row] = {state: {} for state in TICKET_STATES}
             for state, nexts in self.fast_next.items():
-                flags = (True, False) if state in _STEP_STATES else (None, None)
+                step = state in _STEP_STATES
+                found[state][_LATE] = late[state][_LATE] = late[state]
                 for trigger, new in nexts.items():
-                    limit = limits[new]
+                    stay = limits[new]
+                    limit = _NO_DUE if stay is None else stay
                     # A score is decided here only with its data: its entry has its own key.
-                    found[state][_SCORED if trigger == "score" else trigger] = (
-                        new, _NO_DUE if limit is None else limit, flags, _ACTIONS[trigger],
-                        found[new], (state, new, trigger, mode),
-                    )  # fmt: skip
+                    key = _SCORED if trigger == "score" else trigger
+                    action, shared = _ACTIONS[trigger], (state, new, trigger, mode)
+                    found[state][key] = (new, limit, step or None, action, found[new], shared)
+                    late[state][key] = (new, limit, False if step else None, action, found[new],
+                                        shared)  # fmt: skip
         return found
 
     def breaches(self, category: str, mode: str) -> dict[str, tuple[str, str, int]]:
@@ -483,14 +490,15 @@ def _run(
     start: int,
 ) -> Step | None:
     """The ``steps`` of ``live`` while its own, its ``fields`` in local variables, one lookup
-    a step (:meth:`Tables.rows`); returns the next ticket's first step (None: done)."""
-    plain, classify, feed_back, scored = _PLAIN, _CLASSIFY, _FEED_BACK, _SCORED  # local: faster
+    a step (:meth:`Tables.rows`; a breach takes the row's late twin, so the row in hand
+    tells whether the stay breached); returns the next ticket's first step (None: done)."""
     tables, tz, low_score = stream.tables, stream.tz, stream.low_score
     tid, category = live.id, live.category
     state, unit, due, mode, updated, breached, ltz, had = fields
     kept = state  # a fast step sets mode and zone to ``asked`` and ``tz`` (till then: kept)
     note, routes, downs = history.extend, tables.routes, tables.routes_down
     row = (stream.rows.get((category, asked)) or tables.rows(category, asked))[state]
+    row = row[_LATE] if breached else row
     try:
         for now, t, trigger, given in steps:
             if t is not tid and t != tid:
@@ -501,12 +509,12 @@ def _run(
                 unit, due, mode, updated = _climb(
                     stream, live, now, state, unit, due, mode, asked, ltz, history, had
                 )
-                had, breached = due < _FAR, True
+                had, row = due < _FAR, row[_LATE]
             try:
                 if given is not None:  # only a whole score, not low, is decided here
                     score = given.get("score") if trigger == "score" and len(given) == 1 else None
                     whole = score.__class__ is int and low_score <= score <= 5
-                    entry = row.get(scored) if whole else None
+                    entry = row.get(_SCORED) if whole else None
                 else:
                     entry = row[trigger]
             except (KeyError, TypeError, AttributeError):  # (not a fast step from this state,
@@ -514,32 +522,32 @@ def _run(
             if entry is None or now < updated:  # through the planners, as one call would do it
                 mode, ltz = (asked, tz) if state is not kept else (mode, ltz)
                 begun, start = start, -1  # (the detour holds the record: see _settle)
-                fields = (state, unit, due, mode, updated, breached, ltz, had)
+                fields = (state, unit, due, mode, updated, row is row[_LATE], ltz, had)
                 state, unit, due, mode, updated, breached, ltz, had = _detour(
                     stream, live, trigger, now, given, fields, history, begun
                 )
                 kept, category, history = state, live.category, live.history  # (classified)
                 note, start, row = history.extend, len(history), tables.rows(category, asked)[state]
+                row = row[_LATE] if breached else row
                 continue
-            new, limit, flags, action, row, shared = entry
-            # (a bool index is not a fast subscript)
-            on_time, due = flags[1] if breached else flags[0], now + limit
-            if action == plain:
+            new, limit, on_time, action, row, shared = entry
+            due = now + limit
+            if not action:  # _PLAIN
                 note((PLAIN, "ticket.step", tid, unit, now, tz, on_time, due, shared))
-            elif action == classify:
+            elif action == 1:  # _CLASSIFY
                 info, cause, hops = routes.get((unit, category)) or tables.route_up(unit, category)
                 note((STEP, "ticket.step", tid, unit, now, tz, state, new, trigger, on_time,
                       info, asked, due, cause))  # fmt: skip
                 for unit, left, why in hops:
                     note((MOVE, "ticket.transferred", tid, unit, left, why, now, tz))
-            elif action == feed_back:
+            elif action == 2:  # _FEED_BACK
                 note((FED_BACK, "ticket.step", tid, unit, now, tz, state, new, on_time, asked, due))
                 live.handler, live.result, origin = unit, "", live.origin
                 down = downs.get((origin, unit))
                 for below, left, why in tables.route_down(origin, unit) if down is None else down:
                     note((MOVE, "ticket.returned", tid, below, left, why, now, tz))
                 unit = origin
-            elif action == _SCORE:  # (rarer: a score or a publication last)
+            elif action == 3:  # _SCORE (rarer: a score or a publication last)
                 live.score = score
                 note((SCORED, "ticket.scored", tid, unit, now, tz, state, new, on_time, score,
                       live.low_scores, asked, due))  # fmt: skip
@@ -547,10 +555,11 @@ def _run(
                 summary = f"{live.summary} -> {live.result}" if live.result else live.summary
                 note((PUBLISHED, "ticket.step", tid, unit, now, tz, state, new, on_time,
                       summary, asked, due))  # fmt: skip
-            state, updated, breached = new, now, False
+            state, updated = new, now
     finally:
         if state is not kept:
             mode, ltz = asked, tz
+        breached = row is row[_LATE]
         _settle(stream, live, history, start, (state, unit, due, mode, updated, breached, ltz, had))
     return None
 
