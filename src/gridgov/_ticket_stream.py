@@ -125,7 +125,11 @@ _SCORED = ("score",)
 Entry = tuple[str, int, "bool | None", int, dict[Any, Any], tuple[str, str, str, str]]
 #: The key of a row's breached twin (the same steps, the stay they end not on time).
 _LATE: Any = object()
-#: A state's row: fast trigger -> :data:`Entry`, and ``_LATE`` -> its breached twin.
+#: The key of a row's breach: (the limit's key, the rule in words, the limit) of the
+#: state's limit (None: no limit), as :meth:`Tables.breaches` gives it.
+_BREACH: Any = object()
+#: A state's row: fast trigger -> :data:`Entry`, ``_LATE`` -> its breached twin,
+#: ``_BREACH`` -> its breach.
 Row = dict[Any, Any]
 #: A ticket's record as the desk keeps it (``gridgov.tickets``' mutable record).
 Live = Any
@@ -183,15 +187,18 @@ class Tables:
         (new state, its limit in microseconds (far when none), the on-time flag,
         what to record, the new state's row, the step's (state, new state, trigger,
         mode)). Each state's row has a twin for a stay that breached its limit
-        (the flag false), under the key ``_LATE`` of both (a breach takes a run there)."""
+        (the flag false), under the key ``_LATE`` of both (a breach takes a run there),
+        and the state's breach under ``_BREACH``."""
         found = self._rows.get((category, mode))
         if found is None:
             limits = self.limits(category, mode)
             found = self._rows[category, mode] = {state: {} for state in TICKET_STATES}
             late: dict[str, Row] = {state: {} for state in TICKET_STATES}
+            breaches = self.breaches(category, mode)
             for state, nexts in self.fast_next.items():
                 step = state in _STEP_STATES
                 found[state][_LATE] = late[state][_LATE] = late[state]
+                found[state][_BREACH] = late[state][_BREACH] = breaches.get(state)
                 for trigger, new in nexts.items():
                     stay = limits[new]
                     limit = _NO_DUE if stay is None else stay
@@ -261,8 +268,8 @@ class _Stream:
     """One call's shared state: the desk, its tables, the changes so far."""
 
     __slots__ = (
-        "breach_rows", "categories", "desk", "floor", "grids", "kit", "latest", "limits", "log",
-        "low_score", "marks", "out", "rows", "tables", "timed", "touched", "tz",
+        "categories", "desk", "floor", "grids", "kit", "latest", "limits", "log", "low_score",
+        "marks", "out", "rows", "tables", "timed", "touched", "tz",
     )  # fmt: skip
 
     def __init__(self, desk: TicketDesk, kit: Kit, tz: tzinfo) -> None:
@@ -276,9 +283,8 @@ class _Stream:
         self.low_score = desk.rule.low_score
         #: (category, mode) -> state -> fast trigger -> entry (see :meth:`Tables.rows`).
         self.rows = self.tables._rows
-        #: (category, mode) -> state -> its limit; -> its breach (see :meth:`Tables.breaches`).
+        #: (category, mode) -> state -> its limit (see :meth:`Tables.limits`).
         self.limits = self.tables._limits
-        self.breach_rows = self.tables._breaches
         #: A breach before this time is recorded at it (as plan_due does; the lowest
         #: time when the desk has no change yet).
         self.floor = _NEVER if desk._last_us is None else desk._last_us
@@ -414,13 +420,14 @@ def _loop(stream: _Stream, steps: Iterator[Step]) -> None:
             touched(live)
             pending = _resume(stream, live, pending, steps)
             continue
-        where: Any = None
-        category: Any = None
         try:
-            if given is not None and len(given) == 2:
-                where, category = given.get("where"), given.get("category")
-            fast = trigger == "open" and where in grids and category in categories
-        except (TypeError, AttributeError):  # (a step of the wrong form: refused by _slow)
+            fast = (
+                trigger == "open"
+                and len(given) == 2
+                and (where := given["where"]) in grids
+                and (category := given["category"]) in categories
+            )
+        except (TypeError, KeyError, AttributeError):  # (a step of the wrong form: to _slow)
             fast = False
         # (an id that is not plainly a name, as the per-call check's quick path sees it:
         # through the planners, which check it in full)
@@ -507,7 +514,7 @@ def _run(
                 if state is not kept:
                     mode, ltz, kept = asked, tz, state
                 unit, due, mode, updated = _climb(
-                    stream, live, now, state, unit, due, mode, asked, ltz, history, had
+                    stream, live, now, state, unit, due, mode, asked, ltz, history, had, row
                 )
                 had, row = due < _FAR, row[_LATE]
             try:
@@ -559,8 +566,8 @@ def _run(
     finally:
         if state is not kept:
             mode, ltz = asked, tz
-        breached = row is row[_LATE]
-        _settle(stream, live, history, start, (state, unit, due, mode, updated, breached, ltz, had))
+        late = row is row[_LATE]
+        _settle(stream, live, history, start, state, unit, due, mode, updated, late, ltz, had)
     return None
 
 
@@ -569,7 +576,14 @@ def _settle(
     live: Live,
     history: list[Any],
     start: int,
-    fields: Fields,
+    state: str,
+    unit: str,
+    due: int,
+    mode: str,
+    updated: int,
+    breached: bool,
+    tz: tzinfo,
+    had: bool,
 ) -> None:
     """The end of a run of ``live``'s steps (or of its part before a detour): the part
     of ``history`` it wrote from ``start`` noted, its fields (state, unit, due, mode,
@@ -578,7 +592,6 @@ def _settle(
     handed the record back before the step)."""
     if start < 0:
         return
-    state, unit, due, mode, updated, breached, tz, had = fields
     stop = len(history)
     out = stream.out
     if out and out[-1] == start and out[-3] is history:
@@ -608,7 +621,7 @@ def _detour(
     """A step of the ticket in hand through the planners (:func:`_slow`): its fields
     (as :func:`_settle` takes them) and the part of ``history`` written from ``start``
     handed back to its record before, taken again after."""
-    _settle(stream, live, history, start, fields)
+    _settle(stream, live, history, start, *fields)
     _slow(stream, live.id, trigger, now, given)
     return _fields(live)
 
@@ -635,16 +648,15 @@ def _climb(
     tz: tzinfo,
     history: list[Any],
     had: bool,
+    row: Row,
 ) -> tuple[str, int, str, int]:
     """Every breach of the ticket in hand up to ``now``, recorded in ``history`` (as
     :func:`_breaches`) in ``tz`` (the zone of its latest change: a step of the run's
     own is in the stream's); returns its unit, due time (far when none), mode and
-    latest time after them. ``had``: whether the stream counts it as timed."""
+    latest time after them. ``had``: whether the stream counts it as timed; ``row``:
+    the state's row in ``asked`` (:meth:`Tables.rows`), holding its breach."""
     stream.timed += 1 - had
-    breaches = stream.breach_rows.get((live.category, asked))
-    if breaches is None:
-        breaches = stream.tables.breaches(live.category, asked)
-    breach = breaches.get(state)
+    breach = row[_BREACH]
     if breach is None or mode != asked:  # a limit set in another mode: the general way
         unit, after, mode = _breaches(stream, live, now, state, unit, due, mode, asked, tz, history)
         return unit, _NO_DUE if after is None else after, mode, live.updated_us
@@ -672,7 +684,6 @@ def _climb(
             unit, due = parent, later
             climbed += 1
     live.escalations += climbed
-    live.updated_us = when
     return unit, due, asked, when
 
 
