@@ -379,9 +379,10 @@ class Events(Sequence[Event]):
         # A field at a time with itemgetter, in C (zip(*datas) would make an
         # iterator per event: tracked objects the collector would promote).
         read: list[Any] = datas
-        # The kinds counted in C: a replay's data are all dicts (read as they are,
-        # no loop per event), a command's all compact data.
-        dicts = list(map(type, datas)).count(dict)
+        # A replay's data are all dicts (read as they are, no loop per event; counted
+        # in C), a command's compact data (not counted: a type compared with another
+        # costs a rich comparison each).
+        dicts = list(map(type, datas)).count(dict) if type(datas[0]) is dict else 0
         if dicts != len(datas):
             try:
                 if list(map(_FIRST, datas)).count(keys) == len(datas):
