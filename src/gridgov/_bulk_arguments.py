@@ -46,6 +46,9 @@ __all__ = [
 MAX_CAPACITY = 100_000_000
 
 _NAME = Text(1, 200, name=True)
+#: Integer dtypes by their code (``u1``... ``u8``, ``i8``), made on first use
+#: (importing gridgov does not load numpy).
+_DTYPE: dict[str, Any] = {}
 _RANGE = f"between {EARLIEST.date()} and {LATEST.date()}"
 
 
@@ -116,6 +119,36 @@ def _refuse(method: str, where: str, expected: str, got: str, error: type[Gridgo
     raise ArgumentError(method, where, expected, got)
 
 
+def _dtype(code: str) -> Any:
+    """The numpy dtype ``code`` (one object each: compared by identity)."""
+    if not _DTYPE:
+        import numpy
+
+        _DTYPE.update({c: numpy.dtype(c) for c in ("u1", "u2", "u4", "u8", "i8")})
+    return _DTYPE[code]
+
+
+def _plain(value: Any) -> bool:
+    """A one-dimensional numpy array of whole numbers: the common input, checked with
+    no more than its range (and the items of anything else one by one)."""
+    import numpy
+
+    return value.__class__ is numpy.ndarray and value.ndim == 1 and value.dtype.kind in "iu"
+
+
+def _under(array: Any, n: int) -> bool:
+    """Every item of ``array`` (whole numbers) is in ``0..n - 1``: one pass, as the
+    largest of the items seen unsigned (a negative one is then the largest)."""
+    import numpy
+
+    if not array.size:
+        return True
+    kind = array.dtype
+    if kind.kind == "i":
+        array = array.view(_dtype(f"u{kind.itemsize}"))
+    return bool(numpy.maximum.reduce(array) < n)
+
+
 def _first_outside(array: Any, low: int, high: int) -> int | None:
     """The position of the first item of ``array`` outside ``low..high`` (None: none)."""
     import numpy
@@ -172,8 +205,9 @@ def names(
     if isinstance(values, numpy.ndarray) and values.dtype.kind in "biufc":
         expected = (f"a {what} index", f"{what} indices (whole numbers)")
         array = _integers(method, name, values, expected, ArgumentError)
-        bad = _first_outside(array, 0, len(index) - 1)
-        if bad is not None:
+        if not _under(array, len(index)):
+            bad = _first_outside(array, 0, len(index) - 1)
+            assert bad is not None
             value = int(array[bad])
             raise NotFoundError(
                 f"#{value}",
@@ -209,9 +243,11 @@ def _held(n: int) -> str:
     return f"indices run 0..{n - 1}" if n else "there are none"
 
 
-def indices(method: str, idx: Any, n: int, seen: Any = None) -> npt.NDArray[np.int64]:
-    """Ticket indices: whole numbers in ``0..n - 1``, each at most once when ``seen``
-    (scratch room for ``n`` stamps) is given.
+def indices(
+    method: str, idx: Any, n: int, scratch: tuple[Any, Any] | None = None
+) -> npt.NDArray[np.int64]:
+    """Ticket indices: whole numbers in ``0..n - 1``, each at most once when ``scratch``
+    (room for ``n`` stamps, and the positions ``0..n - 1``) is given.
 
     Raises:
         ArgumentError: not a sequence of whole numbers, or a ticket given twice.
@@ -219,25 +255,29 @@ def indices(method: str, idx: Any, n: int, seen: Any = None) -> npt.NDArray[np.i
     """
     import numpy
 
-    _sequence(method, "idx", idx, "a sequence of ticket indices")
-    expected = ("a ticket index", "ticket indices (whole numbers)")
-    array = _integers(method, "idx", idx, expected, ArgumentError)
-    bad = _first_outside(array, 0, n - 1)
-    if bad is not None:
+    if _plain(idx):
+        array = idx
+    else:
+        _sequence(method, "idx", idx, "a sequence of ticket indices")
+        expected = ("a ticket index", "ticket indices (whole numbers)")
+        array = _integers(method, "idx", idx, expected, ArgumentError)
+    if not _under(array, n):
+        bad = _first_outside(array, 0, n - 1)
+        assert bad is not None
         value = int(array[bad])
         raise NotFoundError(
             f"#{value}",
             "ticket",
             message=f"{method}: idx[{bad}] is {value}: no ticket #{value} ({_held(n)})",
         )
-    out: npt.NDArray[np.int64] = array.astype(numpy.int64, copy=False)
-    if seen is not None and out.size > 1:
+    out: npt.NDArray[np.int64] = array if array.dtype is _dtype("i8") else array.astype(numpy.int64)
+    if scratch is not None and out.size > 1:
         # Each position stamps its ticket; a ticket given twice keeps one stamp only,
         # so one of its positions reads another's (one pass, no sort).
-        positions = numpy.arange(out.size)
+        seen, positions = scratch[0], scratch[1][: out.size]
         seen[out] = positions
-        twice = seen[out] != positions
-        if twice.any():
+        twice = seen.take(out) != positions
+        if numpy.count_nonzero(twice):
             at = int(numpy.flatnonzero(twice)[0])
             raise ArgumentError(
                 method,
@@ -260,6 +300,19 @@ def times(method: str, name: str, at: Any, count: int | None) -> Any:
     """
     import numpy
 
+    if at.__class__ is int:
+        if not _EARLIEST_US <= at < _LATEST_US:
+            raise ClockError(f"{method}: {name} is {at} (microseconds since 1970), not {_RANGE}")
+        return at
+    if count is not None and _plain(at) and len(at) == count:
+        if at.size and (
+            numpy.minimum.reduce(at) < _EARLIEST_US or numpy.maximum.reduce(at) >= _LATEST_US
+        ):
+            bad = _first_outside(at, _EARLIEST_US, _LATEST_US - 1)
+            raise ClockError(
+                f"{method}: {name}[{bad}] is {int(at[bad])} (microseconds since 1970), not {_RANGE}"
+            )
+        return at.astype(numpy.int64, copy=False)
     if isinstance(at, numpy.integer) or (
         isinstance(at, numpy.ndarray) and at.ndim == 0 and at.dtype.kind in "iu"
     ):

@@ -2347,9 +2347,9 @@ class TicketArrays:
         self.breached = numpy.zeros(size, numpy.bool_)
         self.low_scores = numpy.zeros(size, numpy.int16)
         self.escalations = numpy.zeros(size, numpy.int32)
-        # Scratch room for the check that a call names each ticket once (its content
-        # is never read before it is written).
-        self._stamps = numpy.zeros(size, numpy.int64)
+        # Scratch room for the check that a call names each ticket once: stamps (never
+        # read before they are written) and the positions 0, 1, 2...
+        self._scratch = (numpy.zeros(size, numpy.int64), numpy.arange(size, dtype=numpy.int64))
 
     _ARRAYS = (
         "state",
@@ -2385,7 +2385,7 @@ class TicketArrays:
             grown = numpy.full(new, fill, old.dtype)
             grown[:size] = old
             setattr(self, name, grown)
-        self._stamps = numpy.zeros(new, numpy.int64)
+        self._scratch = (numpy.zeros(new, numpy.int64), numpy.arange(new, dtype=numpy.int64))
 
     def _time(
         self,
@@ -2402,7 +2402,7 @@ class TicketArrays:
 
     def _indices(self, method: str, idx: Any, distinct: bool = True) -> Any:
         """Ticket indices, checked (each at most once when ``distinct``)."""
-        return _bulk.indices(method, idx, self.n, self._stamps if distinct else None)
+        return _bulk.indices(method, idx, self.n, self._scratch if distinct else None)
 
     # ------------------------------------------------------------------ writes
 
