@@ -155,3 +155,40 @@ def test_each_pool_keeps_its_people_s_employers_beside_them(
     _, people, employers = pools._pool(level, community, kind)
     assert people == pools.candidates(level, community, kind)
     assert list(employers) == [CITY.people.employer(p) for p in people]
+
+
+#: Runs of assignments: (post, role, level, count); a few posts, so that one
+#: comes back in a later run, some newly opened, one already open, one neither.
+assignment_run = st.tuples(
+    st.sampled_from(["new/checkpoint", "new2/point_lead", "open/volunteer", "gone/x"]),
+    st.sampled_from(["checkpoint", "point_lead", "front_line"]),
+    st.sampled_from(["community", "street", "grid"]),
+    st.integers(1, 4),
+)
+
+
+@given(st.lists(assignment_run, min_size=1, max_size=12))
+def test_the_assignments_records_are_their_runs_read_out_one_by_one(
+    runs: list[tuple[str, str, str, int]],
+) -> None:
+    """``_assignment_columns`` makes from runs of assignments the records a plain
+    loop over the assignments makes: each person's post, role and level from
+    their run, the unit of a post opened by the plan, else of the post open
+    before it, else the post itself, and the cause from the role and level."""
+    from gridgov.staffing import _assignment_columns
+
+    when = ManualClock().now()
+    new_units = {"new/checkpoint": "new", "new2/point_lead": "new2"}
+    posts = {"open/volunteer": ("open/volunteer", "volunteer", "open-unit", "c", 2)}
+    persons = [f"p{i}" for i in range(sum(run[3] for run in runs))]
+    expected = []
+    people = iter(persons)
+    for post, role, level, count in runs:
+        unit = new_units.get(post) or (posts[post][2] if post in posts else post)
+        for _ in range(count):
+            data = {"person": next(people), "post": post, "role": role, "level": level}
+            cause = f"{role} from the {level} pool"
+            expected.append((when, "post.assigned", unit, cause, None, None, data))
+    got = _assignment_columns(persons, runs, posts, new_units, when)
+    assert list(got) == expected
+    assert len(got) == len(persons)

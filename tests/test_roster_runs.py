@@ -98,6 +98,8 @@ def _staffed() -> tuple[Roster, list[str]]:
 
 ROSTER, ON_POSTS = _staffed()
 OFF_POST = sorted(CITY.people)[:3]
+#: A post somebody holds.
+ROSTER_POST = ROSTER._assignment[ON_POSTS[0]][0]
 
 
 @given(
@@ -187,3 +189,36 @@ def test_a_release_of_someone_the_city_does_not_know_is_refused_at_its_event(
 def _one_by_one(state: EngineState, events: Events) -> None:
     for event in events:
         state.apply(event)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(sorted(CITY.people)[:30]),
+            # A few posts (one already held), so that a post's runs come apart.
+            st.sampled_from(["a/checkpoint", "b/checkpoint", "c/front_line", ROSTER_POST]),
+            st.sampled_from(["checkpoint", "front_line"]),
+        ),
+        max_size=30,
+    )
+)
+def test_a_run_of_assignments_is_each_assignment_in_turn(
+    assignments: list[tuple[str, str, str]],
+) -> None:
+    """``_assign_all`` seats people as ``_assign_to`` one person at a time does: each
+    post's holders in the order of the events, after those it held, also when a
+    post's assignments come in several runs."""
+    persons = [person for person, _, _ in assignments]
+    posts = [post for _, post, _ in assignments]
+    roles = [role for _, _, role in assignments]
+    levels = ["community"] * len(persons)
+    times = [T0 + timedelta(minutes=i) for i in range(len(persons))]
+    one_by_one = ROSTER._copy()
+    for person, post, role, level, when in zip(persons, posts, roles, levels, times, strict=True):
+        one_by_one._assign_to(person, post, role, level, when)
+    at_once = ROSTER._copy()
+    assert at_once._assign_all(persons, posts, roles, levels, times)
+    assert at_once._holders == one_by_one._holders
+    assert list(at_once._holders) == list(one_by_one._holders)
+    assert at_once.snapshot() == one_by_one.snapshot()
+    assert dict(at_once._drawn) == dict(one_by_one._drawn)

@@ -890,6 +890,21 @@ class TestPlay:
             c.time.isoformat() for c in calls.ticket("T1").history
         ]
         assert history[0].time.utcoffset() == timedelta(hours=8)
+        # A later stream in another zone: a breach after its step is shown in the
+        # zone of that step (the ticket's latest change), as one call per step shows it.
+        for flow in (desk, calls):
+            at = [T0 + 2 * HOUR, T0 + 4 * DAY]
+            if flow is desk:
+                desk.play(at, ["T1", "T1"], ["track", "supervise"])
+            else:
+                calls.trigger("T1", "track", at[0])
+                calls.advance(at[1])
+                calls.trigger("T1", "supervise", at[1])
+        shown = [(c.kind, c.time.isoformat()) for c in desk.ticket("T1").history]
+        assert shown == [(c.kind, c.time.isoformat()) for c in calls.ticket("T1").history]
+        late = [c for c in desk.ticket("T1").history if c.kind == "ticket.escalated"]
+        assert late
+        assert {c.time.utcoffset() for c in late} == {timedelta(0)}
         with pytest.raises(ClockError):
             desk.play(
                 [datetime(2022, 9, 17)], ["T2"], ["open"], [{"where": GRID, "category": "repair"}]

@@ -68,7 +68,7 @@ WIDTHS = {
     ESCALATED: 13,
     OVERDUE: 10,
     FED_BACK: 11,
-    PUBLISHED: 12,
+    PUBLISHED: 13,
     PLAIN: 9,
 }
 #: In a flat record, a due time at or after this means none (a run keeps "no
@@ -105,10 +105,11 @@ Hops = tuple[tuple[str, str, str], ...]
 #: A step of a stream: (time, ticket, trigger, data).
 Step = tuple[int, str, str, Any]
 #: The fields of a ticket a run keeps in local variables: state, unit, due time (far
-#: when none), mode, latest time, breached, time zone, counted as timed by the stream.
-Fields = tuple[str, str, int, str, int, bool, tzinfo, bool]
+#: when none), mode, latest time, time zone, counted as timed by the stream (whether
+#: its stay breached: the row it holds tells, see :meth:`Tables.rows`).
+Fields = tuple[str, str, int, str, int, tzinfo, bool]
 #: What a fast step records (besides the step): nothing, a route up, a route down,
-#: a score, a summary.
+#: a score, a summary (``_run`` tests them by these numbers).
 _PLAIN, _CLASSIFY, _FEED_BACK, _SCORE, _PUBLISH = range(5)
 _ACTIONS = {
     "track": _PLAIN,
@@ -122,9 +123,15 @@ _ACTIONS = {
 #: The key of a score's entry in a row (a score is only decided with its data).
 _SCORED = ("score",)
 #: A fast step, looked up once per state and trigger (see :meth:`Tables.rows`).
-Entry = tuple[
-    str, int, tuple["bool | None", "bool | None"], int, dict[Any, Any], tuple[str, str, str, str]
-]
+Entry = tuple[str, int, "bool | None", int, dict[Any, Any], tuple[str, str, str, str]]
+#: The key of a row's breached twin (the same steps, the stay they end not on time).
+_LATE: Any = object()
+#: The key of a row's breach: (the limit's key, the rule in words, the limit) of the
+#: state's limit (None: no limit), as :meth:`Tables.breaches` gives it.
+_BREACH: Any = object()
+#: A state's row: fast trigger -> :data:`Entry`, ``_LATE`` -> its breached twin,
+#: ``_BREACH`` -> its breach.
+Row = dict[Any, Any]
 #: A ticket's record as the desk keeps it (``gridgov.tickets``' mutable record).
 Live = Any
 
@@ -169,31 +176,39 @@ class Tables:
         }
         self._desk = desk
         self._limits: dict[tuple[str, str], dict[str, int | None]] = {}
-        self._rows: dict[tuple[str, str], dict[str, dict[Any, Entry]]] = {}
+        self._rows: dict[tuple[str, str], dict[str, Row]] = {}
         self._breaches: dict[tuple[str, str], dict[str, tuple[str, str, int]]] = {}
         #: (unit, category) -> what classification records: data, cause, hops up.
         self.routes: dict[tuple[str, str], tuple[tuple[tuple[str, str], ...], str, Hops]] = {}
         #: (origin, handler) -> the hops feedback makes down to the origin.
         self.routes_down: dict[tuple[str, str], Hops] = {}
 
-    def rows(self, category: str, mode: str) -> dict[str, dict[Any, Entry]]:
+    def rows(self, category: str, mode: str) -> dict[str, Row]:
         """State -> fast trigger -> everything a step needs, for ``category`` in ``mode``:
-        (new state, its limit in microseconds (far when none), the on-time flag
-        when not breached and when breached, what to record, the new state's
-        row, the step's (state, new state, trigger, mode))."""
+        (new state, its limit in microseconds (far when none), the on-time flag,
+        what to record, the new state's row, the step's (state, new state, trigger,
+        mode)). Each state's row has a twin for a stay that breached its limit
+        (the flag false), under the key ``_LATE`` of both (a breach takes a run there),
+        and the state's breach under ``_BREACH``."""
         found = self._rows.get((category, mode))
         if found is None:
             limits = self.limits(category, mode)
             found = self._rows[category, mode] = {state: {} for state in TICKET_STATES}
+            late: dict[str, Row] = {state: {} for state in TICKET_STATES}
+            breaches = self.breaches(category, mode)
             for state, nexts in self.fast_next.items():
-                flags = (True, False) if state in _STEP_STATES else (None, None)
+                step = state in _STEP_STATES
+                found[state][_LATE] = late[state][_LATE] = late[state]
+                found[state][_BREACH] = late[state][_BREACH] = breaches.get(state)
                 for trigger, new in nexts.items():
-                    limit = limits[new]
+                    stay = limits[new]
+                    limit = _NO_DUE if stay is None else stay
                     # A score is decided here only with its data: its entry has its own key.
-                    found[state][_SCORED if trigger == "score" else trigger] = (
-                        new, _NO_DUE if limit is None else limit, flags, _ACTIONS[trigger],
-                        found[new], (state, new, trigger, mode),
-                    )  # fmt: skip
+                    key = _SCORED if trigger == "score" else trigger
+                    action, shared = _ACTIONS[trigger], (state, new, trigger, mode)
+                    found[state][key] = (new, limit, step or None, action, found[new], shared)
+                    late[state][key] = (new, limit, False if step else None, action, found[new],
+                                        shared)  # fmt: skip
         return found
 
     def breaches(self, category: str, mode: str) -> dict[str, tuple[str, str, int]]:
@@ -254,8 +269,8 @@ class _Stream:
     """One call's shared state: the desk, its tables, the changes so far."""
 
     __slots__ = (
-        "breach_rows", "categories", "desk", "floor", "grids", "kit", "latest", "limits", "log",
-        "low_score", "marks", "out", "rows", "tables", "timed", "touched", "tz",
+        "categories", "desk", "floor", "grids", "kit", "latest", "log", "low_score", "marks",
+        "out", "rows", "tables", "timed", "touched", "tz",
     )  # fmt: skip
 
     def __init__(self, desk: TicketDesk, kit: Kit, tz: tzinfo) -> None:
@@ -269,9 +284,6 @@ class _Stream:
         self.low_score = desk.rule.low_score
         #: (category, mode) -> state -> fast trigger -> entry (see :meth:`Tables.rows`).
         self.rows = self.tables._rows
-        #: (category, mode) -> state -> its limit; -> its breach (see :meth:`Tables.breaches`).
-        self.limits = self.tables._limits
-        self.breach_rows = self.tables._breaches
         #: A breach before this time is recorded at it (as plan_due does; the lowest
         #: time when the desk has no change yet).
         self.floor = _NEVER if desk._last_us is None else desk._last_us
@@ -390,7 +402,7 @@ def _loop(stream: _Stream, steps: Iterator[Step]) -> None:
     other through the planner."""
     desk, tz, log, kit = stream.desk, stream.tz, stream.log, stream.kit
     records, touched, situation = desk._tickets, stream.touched.append, desk._situation
-    grids, categories, limits = stream.grids, stream.categories, stream.limits
+    grids, categories, rows = stream.grids, stream.categories, stream.rows
     new_live, nobody = kit.new_live, kit.nobody
     pending = next(steps, None)
     # (``while True``: CPython 3.11 specialises a function called once only in a loop
@@ -407,13 +419,14 @@ def _loop(stream: _Stream, steps: Iterator[Step]) -> None:
             touched(live)
             pending = _resume(stream, live, pending, steps)
             continue
-        where: Any = None
-        category: Any = None
         try:
-            if given is not None and len(given) == 2:
-                where, category = given.get("where"), given.get("category")
-            fast = trigger == "open" and where in grids and category in categories
-        except (TypeError, AttributeError):  # (a step of the wrong form: refused by _slow)
+            fast = (
+                trigger == "open"
+                and len(given) == 2
+                and (where := given["where"]) in grids
+                and (category := given["category"]) in categories
+            )
+        except (TypeError, KeyError, AttributeError):  # (a step of the wrong form: to _slow)
             fast = False
         # (an id that is not plainly a name, as the per-call check's quick path sees it:
         # through the planners, which check it in full)
@@ -424,24 +437,25 @@ def _loop(stream: _Stream, steps: Iterator[Step]) -> None:
         mode = situation(where)  # (as desk._mode asks it, without a call more)
         if mode not in TICKET_MODES:
             raise unknown_situation(where, mode)
-        found = limits.get((category, mode))
-        limit = (stream.tables.limits(category, mode) if found is None else found)["accepted"]
+        found = rows.get((category, mode))
+        row = (stream.tables.rows(category, mode) if found is None else found)["accepted"]
         live = new_live()
-        live.id, live.category, live.origin, live.opened_us, live.tz = tid, category, where, now, tz
+        live.id, live.category, live.origin, live.opened_us = tid, category, where, now
         live.compound = live.handler = live.score = None
         live.low_scores = live.escalations = live.reopens = 0
         live.summary = live.result = ""
         live.private = nobody
         live._log = log
         live._start = start = len(log)
-        due = None if limit is None else now + limit
+        due = None if row[_BREACH] is None else now + row[_BREACH][2]  # (the first limit)
         log += (OPENED, "ticket.opened", tid, where, now, tz, category, mode, due)
         records[tid] = live
         touched(live)
-        # The rest of the record (state, unit, due, mode, latest time, ...) is written
+        # The rest of the record (state, unit, due, mode, latest time, zone, ...) is written
         # when the run ends (_settle), and the stream counts the ticket as timed then.
-        fields = ("accepted", where, _NO_DUE if due is None else due, mode, now, False, tz, False)
-        pending = _run(stream, live, steps, mode, fields, log, start)
+        far = _NO_DUE if due is None else due
+        pending = _run(stream, live, steps, mode, row, log, start, "accepted", where, far, mode,
+                       now, tz, False)  # fmt: skip
 
 
 def unknown_situation(origin: str, mode: object) -> CommandError:
@@ -461,16 +475,15 @@ def _resume(stream: _Stream, live: Live, first: Step, steps: Iterator[Step]) -> 
     # The ticket's records go on in the log while they end it, else to its own list.
     history = log if live._log is log and live._stop == len(log) else live.history
     steps = chain((first,), steps)
-    return _run(stream, live, steps, asked, _fields(live), history, len(history))
+    row = stream.tables.rows(live.category, asked)[live.state]
+    row = row[_LATE] if live.breached else row
+    return _run(stream, live, steps, asked, row, history, len(history), *_fields(live))
 
 
 def _fields(live: Live) -> Fields:
     """The fields of ``live`` a run keeps in local variables, as :func:`_settle` takes them."""
     due = _NO_DUE if live.due_us is None else live.due_us
-    return (
-        live.state, live.unit, due, live.mode, live.updated_us, live.breached, live.tz,
-        due < _FAR,
-    )  # fmt: skip
+    return live.state, live.unit, due, live.mode, live.updated_us, live.tz, due < _FAR
 
 
 def _run(
@@ -478,19 +491,23 @@ def _run(
     live: Live,
     steps: Iterator[Step],
     asked: str,
-    fields: Fields,
+    row: Row,
     history: list[Any],
     start: int,
+    state: str,
+    unit: str,
+    due: int,
+    mode: str,
+    updated: int,
+    ltz: tzinfo,
+    had: bool,
 ) -> Step | None:
-    """The ``steps`` of ``live`` while its own, its ``fields`` in local variables, one lookup
-    a step (:meth:`Tables.rows`); returns the next ticket's first step (None: done)."""
-    plain, classify, feed_back, scored = _PLAIN, _CLASSIFY, _FEED_BACK, _SCORED  # local: faster
-    tables, tz, low_score = stream.tables, stream.tz, stream.low_score
+    """The ``steps`` of ``live`` while its own, its fields (as :func:`_settle` takes them)
+    in local variables, one lookup a step in its state's ``row`` (:meth:`Tables.rows`: a
+    breach takes the row's late twin); returns the next ticket's first step (None: done)."""
+    tables, tz, kept = stream.tables, stream.tz, state  # (a fast step: mode asked, zone tz)
     tid, category = live.id, live.category
-    state, unit, due, mode, updated, breached, ltz, had = fields
-    kept = state  # a fast step sets mode and zone to ``asked`` and ``tz`` (till then: kept)
     note, routes, downs = history.extend, tables.routes, tables.routes_down
-    row = (stream.rows.get((category, asked)) or tables.rows(category, asked))[state]
     try:
         for now, t, trigger, given in steps:
             if t is not tid and t != tid:
@@ -498,60 +515,56 @@ def _run(
             if due <= now:
                 if state is not kept:
                     mode, ltz, kept = asked, tz, state
-                unit, due, mode, updated = _climb(
-                    stream, live, now, state, unit, due, mode, asked, history, had
+                unit, due, mode, updated, had, row = _climb(
+                    stream, live, now, state, unit, due, mode, asked, ltz, history, had, row
                 )
-                had, breached = due < _FAR, True
             try:
                 if given is not None:  # only a whole score, not low, is decided here
                     score = given.get("score") if trigger == "score" and len(given) == 1 else None
-                    whole = score.__class__ is int and low_score <= score <= 5
-                    entry = row.get(scored) if whole else None
+                    whole = score.__class__ is int and stream.low_score <= score <= 5
+                    entry = row.get(_SCORED) if whole else None
                 else:
                     entry = row[trigger]
             except (KeyError, TypeError, AttributeError):  # (not a fast step from this state,
                 entry = None  # or one of the wrong form: the planners refuse it)
             if entry is None or now < updated:  # through the planners, as one call would do it
                 mode, ltz = (asked, tz) if state is not kept else (mode, ltz)
+                fields = (state, unit, due, mode, updated, ltz, had)
                 begun, start = start, -1  # (the detour holds the record: see _settle)
-                fields = (state, unit, due, mode, updated, breached, ltz, had)
-                state, unit, due, mode, updated, breached, ltz, had = _detour(
-                    stream, live, trigger, now, given, fields, history, begun
-                )
-                kept, category, history = state, live.category, live.history  # (classified)
-                note, start, row = history.extend, len(history), tables.rows(category, asked)[state]
+                got = _detour(stream, live, trigger, now, given, fields, history, begun, asked, row)
+                (state, unit, due, mode, updated, ltz, had), history, row = got
+                kept, category, note, start = state, live.category, history.extend, len(history)
                 continue
-            new, limit, flags, action, row, shared = entry
-            # (a bool index is not a fast subscript)
-            on_time, due = flags[1] if breached else flags[0], now + limit
-            if action == plain:
+            new, limit, on_time, action, row, shared = entry
+            due = now + limit
+            if not action:  # _PLAIN
                 note((PLAIN, "ticket.step", tid, unit, now, tz, on_time, due, shared))
-            elif action == classify:
+            elif action == 1:  # _CLASSIFY
                 info, cause, hops = routes.get((unit, category)) or tables.route_up(unit, category)
                 note((STEP, "ticket.step", tid, unit, now, tz, state, new, trigger, on_time,
                       info, asked, due, cause))  # fmt: skip
                 for unit, left, why in hops:
                     note((MOVE, "ticket.transferred", tid, unit, left, why, now, tz))
-            elif action == feed_back:
+            elif action == 2:  # _FEED_BACK
                 note((FED_BACK, "ticket.step", tid, unit, now, tz, state, new, on_time, asked, due))
                 live.handler, live.result, origin = unit, "", live.origin
                 down = downs.get((origin, unit))
-                for below, left, why in tables.route_down(origin, unit) if down is None else down:
-                    note((MOVE, "ticket.returned", tid, below, left, why, now, tz))
+                for to, left, why in tables.route_down(origin, unit) if down is None else down:
+                    note((MOVE, "ticket.returned", tid, to, left, why, now, tz))
                 unit = origin
-            elif action == _SCORE:  # (rarer: a score or a publication last)
+            elif action == 3:  # _SCORE (rarer: a score or a publication last)
                 live.score = score
                 note((SCORED, "ticket.scored", tid, unit, now, tz, state, new, on_time, score,
                       live.low_scores, asked, due))  # fmt: skip
-            else:  # publish
-                summary = f"{live.summary} -> {live.result}" if live.result else live.summary
+            else:  # publish (the summary and the result: the maker writes the published summary)
                 note((PUBLISHED, "ticket.step", tid, unit, now, tz, state, new, on_time,
-                      summary, asked, due))  # fmt: skip
-            state, updated, breached = new, now, False
+                      live.summary, live.result, asked, due))  # fmt: skip
+            state, updated = new, now
     finally:
         if state is not kept:
             mode, ltz = asked, tz
-        _settle(stream, live, history, start, (state, unit, due, mode, updated, breached, ltz, had))
+        late = row is row[_LATE]  # (the stay breached)
+        _settle(stream, live, history, start, state, unit, due, mode, updated, ltz, had, late)
     return None
 
 
@@ -560,16 +573,22 @@ def _settle(
     live: Live,
     history: list[Any],
     start: int,
-    fields: Fields,
+    state: str,
+    unit: str,
+    due: int,
+    mode: str,
+    updated: int,
+    tz: tzinfo,
+    had: bool,
+    breached: bool,
 ) -> None:
     """The end of a run of ``live``'s steps (or of its part before a detour): the part
     of ``history`` it wrote from ``start`` noted, its fields (state, unit, due, mode,
-    latest time, breached, time zone, counted as timed) handed back to its record.
+    latest time, time zone, counted as timed; breached) handed back to its record.
     ``start`` -1: nothing to do (a run's end after a step refused in a detour, which
     handed the record back before the step)."""
     if start < 0:
         return
-    state, unit, due, mode, updated, breached, tz, had = fields
     stop = len(history)
     out = stream.out
     if out and out[-1] == start and out[-3] is history:
@@ -578,9 +597,13 @@ def _settle(
         _part(out, history, start, stop)
     if history is stream.log:
         live._stop = stop
-    stream.timed += (due < _FAR) - had
+    if due < _FAR:
+        live.due_us = due
+        stream.timed += 1 - had
+    else:
+        live.due_us = None
+        stream.timed -= had
     live.state, live.unit, live.mode, live.updated_us = state, unit, mode, updated
-    live.due_us = due if due < _FAR else None
     live.breached, live.tz, live._view = breached, tz, None
     if updated > stream.latest:
         stream.latest = updated
@@ -595,13 +618,18 @@ def _detour(
     fields: Fields,
     history: list[Any],
     start: int,
-) -> Fields:
+    asked: str,
+    row: Row,
+) -> tuple[Fields, list[Any], Row]:
     """A step of the ticket in hand through the planners (:func:`_slow`): its fields
-    (as :func:`_settle` takes them) and the part of ``history`` written from ``start``
-    handed back to its record before, taken again after."""
-    _settle(stream, live, history, start, fields)
+    (as :func:`_settle` takes them; whether it breached from ``row``, the row the run
+    holds) and the part of ``history`` written from ``start`` handed back to its record
+    before, taken again after, with its history and its state's row in ``asked`` (the
+    late twin when it breached: see :meth:`Tables.rows`)."""
+    _settle(stream, live, history, start, *fields, row is row[_LATE])
     _slow(stream, live.id, trigger, now, given)
-    return _fields(live)
+    row = stream.tables.rows(live.category, asked)[live.state]
+    return _fields(live), live.history, row[_LATE] if live.breached else row
 
 
 def _part(out: list[Any], history: list[Any], start: int, stop: int) -> None:
@@ -623,23 +651,27 @@ def _climb(
     due: int,
     mode: str,
     asked: str,
+    tz: tzinfo,
     history: list[Any],
     had: bool,
-) -> tuple[str, int, str, int]:
+    row: Row,
+) -> tuple[str, int, str, int, bool, Row]:
     """Every breach of the ticket in hand up to ``now``, recorded in ``history`` (as
-    :func:`_breaches`); returns its unit, due time (far when none), mode and latest
-    time after them. ``had``: whether the stream counts it as timed."""
+    :func:`_breaches`) in ``tz`` (the zone of its latest change: a step of the run's
+    own is in the stream's); returns its unit, due time (far when none), mode and
+    latest time after them, whether the stream counts it as timed then (``had``: before)
+    and the late twin of ``row``, the state's row in ``asked`` (:meth:`Tables.rows`),
+    which holds its breach."""
     stream.timed += 1 - had
-    breaches = stream.breach_rows.get((live.category, asked))
-    if breaches is None:
-        breaches = stream.tables.breaches(live.category, asked)
-    breach = breaches.get(state)
+    breach = row[_BREACH]
     if breach is None or mode != asked:  # a limit set in another mode: the general way
-        unit, after, mode = _breaches(stream, live, now, state, unit, due, mode, asked, history)
-        return unit, _NO_DUE if after is None else after, mode, live.updated_us
+        unit, after, mode = _breaches(stream, live, now, state, unit, due, mode, asked, tz, history)
+        if after is None:
+            return unit, _NO_DUE, mode, live.updated_us, False, row[_LATE]
+        return unit, after, mode, live.updated_us, True, row[_LATE]
     key, fired, limit = breach
     floor = stream.floor
-    tid, tz, parents = live.id, live.tz, stream.tables.parents
+    tid, parents = live.id, stream.tables.parents
     note, marks = history.extend, stream.marks
     when = due
     climbed = 0
@@ -661,8 +693,7 @@ def _climb(
             unit, due = parent, later
             climbed += 1
     live.escalations += climbed
-    live.updated_us = when
-    return unit, due, asked, when
+    return unit, due, asked, when, due < _FAR, row[_LATE]
 
 
 def _breaches(
@@ -674,12 +705,14 @@ def _breaches(
     due: int,
     mode: str,
     asked: str,
+    tz: tzinfo,
     history: list[Any],
 ) -> tuple[str, int | None, str]:
     """Every breach of ``live``'s limit up to ``now`` (as ``TicketDesk._breach`` plans
-    them), recorded in ``history``; returns the unit, due time and mode after them."""
+    them), recorded in ``history`` in ``tz`` (the zone of its latest change); returns
+    the unit, due time and mode after them."""
     desk, tables, floor, marks = stream.desk, stream.tables, stream.floor, stream.marks
-    tid, category, live_tz = live.id, live.category, live.tz
+    tid, category = live.id, live.category
     next_due: int | None = due
     while next_due is not None and next_due <= now:
         due = next_due
@@ -689,7 +722,7 @@ def _breaches(
         record: tuple[Any, ...]
         if parent is None:
             record = (
-                OVERDUE, "ticket.overdue", tid, unit, when, live_tz,
+                OVERDUE, "ticket.overdue", tid, unit, when, tz,
                 state, key, fired, due,
             )  # fmt: skip
             next_due = None
@@ -698,7 +731,7 @@ def _breaches(
             limit = tables.limits(category, mode)[state]
             next_due = None if limit is None else due + limit
             record = (
-                ESCALATED, "ticket.escalated", tid, parent, when, live_tz,
+                ESCALATED, "ticket.escalated", tid, parent, when, tz,
                 unit, state, key, fired, due, mode, next_due,
             )  # fmt: skip
             unit = parent
@@ -739,7 +772,8 @@ def _slow(
         mode = live.mode
         asked = desk._mode(live.compound or live.origin)
         live.unit, live.due_us, live.mode = _breaches(
-            stream, live, now, live.state, live.unit, live.due_us, mode, asked, live.history
+            stream, live, now, live.state, live.unit, live.due_us, mode, asked, live.tz,
+            live.history,
         )  # fmt: skip
         live.breached = True
         live._view = None
@@ -809,7 +843,7 @@ def _breaches_until(stream: _Stream, now: int) -> None:
         history = live.history
         start = len(history)
         live.unit, live.due_us, live.mode = _breaches(
-            stream, live, due, live.state, live.unit, due, live.mode, asked, history
+            stream, live, due, live.state, live.unit, due, live.mode, asked, live.tz, history
         )
         _part(stream.out, history, start, len(history))
         live.breached = True

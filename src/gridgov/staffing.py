@@ -29,6 +29,7 @@ same state and seed always give the same plan. A pool that runs dry raises a
 from __future__ import annotations
 
 import array
+import functools
 import itertools
 import math
 import operator
@@ -37,7 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeGuard, TypeVar, cast
 
 import attrs
 
@@ -241,6 +242,10 @@ def required_posts(city: City, compound: str, zone: str, rule: StaffingRule) -> 
 #: has them (what the planner works with: the collector does not track it).
 PostRow = tuple[str, str, str, str, int]
 
+#: A run of assignments to one post from one pool level: (post, role, level, count),
+#: for the next ``count`` people of a plan's assignments.
+AssignmentRun = tuple[str, str, str, int]
+
 
 def _row_of(post: StaffPost) -> PostRow:
     return (post.id, post.role, post.unit, post.community, post.capacity)
@@ -292,6 +297,7 @@ _HOT_ZONES: dict[int, tuple[StaffingRule, frozenset[str]]] = {}
 
 
 _K = TypeVar("_K")
+_T = TypeVar("_T")
 
 #: The typecode of a person's position in the city's columns, in the pools'
 #: arrays: 32 bits (a city of up to 2**31 people) halves the memory that the
@@ -1027,24 +1033,31 @@ class Roster:
         # without ``strict``, whose keyword takes zip's slow call path (some 2.5 k
         # instructions a call, against a few hundred).
         people = self._people
-        index, employer_of = people._index, people.employers
+        # Read in C: the people drawn from an employer, their places, their employers.
+        drawing = itertools.compress(persons, map(operator.ne, roles, _FRONT_LINE))
         try:
-            employers = [
-                employer_of[index[person]]
-                for person, role in zip(persons, roles)  # noqa: B905
-                if role != "front_line"
-            ]
+            places = list(map(people._index.__getitem__, drawing))
         except (KeyError, TypeError):
             return False
+        employers = _read_out(people.employers, places)
         holders = self._holders
         held_by = holders.get
-        for person, post in zip(persons, posts):  # noqa: B905
+        # A post's seats are taken in runs (a planner fills a post from one pool
+        # level at a time): the runs' starts found in C, each run's holders joined
+        # in one step, as one at a time appends them.
+        size = len(posts)
+        starts = [0, *itertools.compress(range(1, size), map(operator.ne, posts[1:], posts))]
+        if not size:
+            starts.clear()
+        for start, stop in zip(starts, [*starts[1:], size]):  # noqa: B905
+            post = posts[start]
+            run = tuple(persons[start:stop])
             held = held_by(post)
-            holders[post] = (person,) if held is None else (*held, person)
+            holders[post] = run if held is None else held + run
         fields = zip(posts, roles, levels, times)  # noqa: B905
         self._assignment.update(zip(persons, fields))  # noqa: B905
         # Counted in C (Counter.update), in the order drawn.
-        self._drawn.update([employer for employer in employers if employer is not None])
+        self._drawn.update(filter(_SOMEONE, employers))
         return True
 
     def _open_all(
@@ -1292,17 +1305,22 @@ class _Draft:
         self.roster = roster
         self.busy: set[str] = set()
         self.freed: set[str] = set()
+        #: Each employer's people given back by this plan's releases (counts below 0).
         self.drawn: dict[str, int] = {}
+        #: How many more people each employer may give, from the first fill that
+        #: reached one of them (see :func:`_fill`), its takes counted down. A plan
+        #: releases before it fills (:func:`_plan`), so ``drawn`` is final by then.
+        self.room: dict[str, int] = {}
         self.opened: dict[str, PostRow] = {}
         self.closed: dict[str, None] = {}
         #: (person, post, reason)
         self.releases: list[tuple[str, str, str]] = []
-        #: The assignments, one list per field (person, post, role, level): no
-        #: object per assignment while the command runs.
+        #: The assignments: the people, in order, and the runs they fill, each
+        #: (post, role, level, count) for the next ``count`` people: no object
+        #: per assignment while the command runs, and a record's unit and cause
+        #: worked out once per run.
         self.persons: list[str] = []
-        self.posts: list[str] = []
-        self.roles: list[str] = []
-        self.levels: list[str] = []
+        self.runs: list[AssignmentRun] = []
         self.fill_counts: dict[str, int] = {}
         self.shortfalls: dict[str, Shortfall] = {}
         self.reinforcements: dict[tuple[str, str, str, str, str], list[int]] = {}
@@ -1345,7 +1363,10 @@ class _Draft:
 
     def assignments(self) -> Iterator[tuple[str, str, str, str]]:
         """(person, post, role, level) of each assignment, in order."""
-        return zip(self.persons, self.posts, self.roles, self.levels, strict=True)
+        fields = itertools.chain.from_iterable(
+            itertools.repeat((post, role, level), count) for post, role, level, count in self.runs
+        )
+        return ((person, *rest) for person, rest in zip(self.persons, fields, strict=True))
 
     def closed_posts(self) -> tuple[str, ...]:
         return tuple(p for p in self.closed if p not in self.opened)
@@ -1421,7 +1442,7 @@ def planned_records(
         draft.releases,
         draft.opened.values(),
         [(*hop, counts[0], counts[1]) for hop, counts in draft.reinforcements.items()],
-        (draft.persons, draft.posts, draft.roles, draft.levels),
+        (draft.persons, draft.runs),
         draft.shortfalls.values(),
         draft.hot,
         roster,
@@ -1551,9 +1572,7 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
     if filled:
         busy.update(free)
         draft.persons += free
-        draft.posts += [post_id] * filled
-        draft.roles += ["front_line"] * filled
-        draft.levels += ["grid"] * filled
+        draft.runs.append((post_id, "front_line", "grid", filled))
         draft.fill_counts[post_id] = draft.fill_counts.get(post_id, 0) + filled
     missing = capacity - (held + filled)
     known = draft.roster._shortfalls.get(post_id)
@@ -1586,13 +1605,8 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
                 roster._shortfalls[post_id], missing=0, reason="every seat is taken"
             )
         return
-    busy, unavailable, assigned, freed = (
-        draft.busy,
-        roster._unavailable,
-        roster._assignment,
-        draft.freed,
-    )
-    drawn_before, drawn = roster._drawn, draft.drawn
+    busy, freed, drawn, room = draft.busy, draft.freed, draft.drawn, draft.room
+    unavailable, assigned, drawn_before = roster._unavailable, roster._assignment, roster._drawn
     share = rule.max_staff_share
     # The caps depend on the city and the share only: kept by the pools across plans.
     caps = pools._caps.get(share)
@@ -1612,10 +1626,10 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
         size = len(pool)
         chosen: list[str] = []
         take = chosen.append
-        while need > 0 and index < size:
+        # ``need`` > 0 here; the cursor ends past the last person looked at.
+        for index in range(index, size):  # noqa: B020 - the cursor goes on from here
             row = pool[index]
             person = ids[row]
-            index += 1
             if (
                 person in busy
                 or person in unavailable
@@ -1624,26 +1638,30 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
                 continue
             employer = employer_names[employer_of[row]]
             if employer is not None:
-                cap = caps.get(employer)
-                if cap is None:
-                    organisations = roster._city.organisations
-                    staff = organisations.staff[organisations._index[employer]]
-                    cap = caps[employer] = math.floor(staff * share)
-                taken = drawn.get(employer, 0)
-                if drawn_before.get(employer, 0) + taken >= cap:
+                left = room.get(employer)
+                if left is None:
+                    # Its cap less those drawn before, plus those this plan released.
+                    cap = caps.get(employer)
+                    if cap is None:
+                        cap = _cap(roster, caps, share, employer)
+                    left = cap - drawn_before.get(employer, 0) - drawn.get(employer, 0)
+                if left <= 0:
                     continue
-                drawn[employer] = taken + 1
+                room[employer] = left - 1
             busy.add(person)
             take(person)
             need -= 1
+            if not need:
+                index += 1
+                break
+        else:
+            index = size
         draft.cursors[key] = index
         if chosen:
             # This level's people, added to the draft's columns a list at a time.
             count = len(chosen)
             draft.persons += chosen
-            draft.posts += [post_id] * count
-            draft.roles += [role] * count
-            draft.levels += [level] * count
+            draft.runs.append((post_id, role, level, count))
             filled += count
             levels_used = level
     if filled:
@@ -1651,6 +1669,14 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
     if requested or need > 0 or post_id in roster._shortfalls:
         # Something to record: reinforcements asked, seats left empty, a shortfall closed.
         _fill_outcome(draft, pools, post, kind, levels, requested, need, levels_used)
+
+
+def _cap(roster: Roster, caps: dict[str, int], share: float, employer: str) -> int:
+    """The most people ``employer`` gives (staff x share), kept in ``caps``."""
+    organisations = roster._city.organisations
+    staff = organisations.staff[organisations._index[employer]]
+    cap = caps[employer] = math.floor(staff * share)
+    return cap
 
 
 def _fill_outcome(
@@ -1720,9 +1746,7 @@ def staffing_records(
         [attrs.astuple(hop) for hop in staffing.reinforcements],
         (
             [a.person for a in staffing.assignments],
-            [a.post for a in staffing.assignments],
-            [a.role for a in staffing.assignments],
-            [a.level for a in staffing.assignments],
+            [(a.post, a.role, a.level, 1) for a in staffing.assignments],
         ),
         staffing.shortfalls,
         staffing.hot,
@@ -1744,7 +1768,7 @@ def _rows(
     releases: Iterable[tuple[str, str, str]],
     opened: Iterable[PostRow],
     reinforcements: Iterable[tuple[str, str, str, str, str, int, int]],
-    assignments: tuple[list[str], list[str], list[str], list[str]],
+    assignments: tuple[list[str], list[AssignmentRun]],
     shortfalls: Iterable[Shortfall],
     hot: tuple[tuple[str, int], ...],
     roster: Roster,
@@ -1775,9 +1799,9 @@ def _rows(
         answer.update(requested=requested, granted=granted)
         cause = f"answer to {from_unit}"
         yield (when, "reinforcement.answered", to_unit, cause, None, None, answer)
-    persons, post_ids, roles, levels = assignments
+    persons, runs = assignments
     if persons:
-        yield _assignment_columns(persons, post_ids, roles, levels, posts, new_units, when)
+        yield _assignment_columns(persons, runs, posts, new_units, when)
     open_shortfalls = roster._shortfalls
     for shortfall in shortfalls:
         if shortfall.missing == 0:
@@ -1814,40 +1838,74 @@ def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
 _OPENED = ("post", "role", "community", "capacity", "task")
 
 
+#: ``"front_line"`` for ever (a role compared with it in C).
+_FRONT_LINE = itertools.repeat("front_line")
+#: Not None (an employer's name), tested in C.
+_SOMEONE = cast("Callable[[str | None], TypeGuard[str]]", functools.partial(operator.is_not, None))
+
+
+def _read_out(values: Sequence[_T], places: Sequence[int]) -> list[_T]:
+    """``[values[p] for p in places]``, read in C by one itemgetter (a ``map`` of a
+    tuple's ``__getitem__`` costs some 450 instructions an item, the getter
+    about 100)."""
+    if len(places) < 2:
+        return [values[p] for p in places]
+    return list(operator.itemgetter(*places)(values))
+
+
 def _assignment_columns(
     persons: list[str],
-    post_ids: list[str],
-    roles: list[str],
-    levels: list[str],
+    runs: list[AssignmentRun],
     posts: Mapping[str, PostRow],
     new_units: Mapping[str, str],
     when: datetime,
 ) -> RecordColumns:
-    """The ``post.assigned`` records of the assignments (one list per field), made
-    a column at a time: one unit lookup per post, one cause per role and level."""
-    units: dict[str, str] = {}
-    for post_id in dict.fromkeys(post_ids):
-        at = new_units.get(post_id)
-        if at is None:
-            serving = posts.get(post_id)
-            at = serving[2] if serving is not None else post_id
-        units[post_id] = at
-    # The draft's columns have equal lengths: zipped without ``strict`` (see
-    # Roster._assign_all).
-    pairs = list(zip(roles, levels))  # noqa: B905
+    """The ``post.assigned`` records of the assignments (the people, and the runs
+    they fill: see :class:`_Draft`), made a column at a time: a unit and a cause
+    found once per run, each column read out of the runs' in C."""
+    # The runs' columns (equal lengths, as are the columns made from them: zipped
+    # without ``strict``, see Roster._assign_all).
+    run_posts, run_roles, run_levels, counts = zip(*runs)  # noqa: B905
+    run_units = list(map(new_units.get, run_posts))
+    if None in run_units:  # posts open before this plan (a refill)
+        for at, post_id in enumerate(run_posts):
+            if run_units[at] is None:
+                serving = posts.get(post_id)
+                run_units[at] = serving[2] if serving is not None else post_id
+    pairs = list(zip(run_roles, run_levels))  # noqa: B905
     causes = {
         (role, level): f"{role} from the {level} pool" for role, level in dict.fromkeys(pairs)
     }
+    run_causes = list(map(causes.__getitem__, pairs))
+    # Each assignment's run: run ``r`` as many times as it has people, ``(r,) * count``
+    # in C (``itertools.repeat`` parses its arguments by keyword: ~1.5 k
+    # instructions a call). A column is then read out of the runs' by one
+    # itemgetter of every assignment's run, in C (a ``map`` of ``__getitem__``
+    # costs some 450 instructions an item, the getter about 100).
+    which = itertools.chain.from_iterable(map(operator.mul, zip(range(len(counts))), counts))
+    read = operator.itemgetter(*which)
     count = len(persons)
+
+    def column(values: Sequence[str]) -> list[str]:
+        return list(read(values)) if count > 1 else [read(values)]
+
     return RecordColumns(
         [when] * count,
         ["post.assigned"] * count,
-        list(map(units.__getitem__, post_ids)),
-        list(map(causes.__getitem__, pairs)),
+        column(run_units),  # type: ignore[arg-type]
+        column(run_causes),
         [None] * count,
         [None] * count,
         # Compact data (see RecordColumns): a dict is made when one is read.
-        list(zip(itertools.repeat(_ASSIGNED), persons, post_ids, roles, levels)),
+        list(
+            zip(
+                itertools.repeat(_ASSIGNED),
+                persons,
+                column(run_posts),
+                column(run_roles),
+                column(run_levels),
+            )
+        ),
     )
 
 

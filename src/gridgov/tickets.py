@@ -1704,10 +1704,12 @@ def _make_published(
     new: str,
     on_time: bool | None,
     summary: str,
+    result: str,
     mode: str,
     due: int | None,
 ) -> TicketChange:
-    extra = (("summary", summary),)
+    # The published summary: the request's, with the result fed back when there is one.
+    extra = (("summary", f"{summary} -> {result}" if result else summary),)
     return _make_step(
         kind, ticket, unit, t, tz, old, new, "publish", on_time, extra, mode, due, None
     )
