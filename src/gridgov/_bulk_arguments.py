@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping, Set
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from gridgov._arguments import Text, shown
-from gridgov._ticket_stream import _EARLIEST_US, _LATEST_US, EARLIEST, LATEST
+from gridgov._ticket_stream import EARLIEST, LATEST
 from gridgov.errors import ArgumentError, ClockError, CommandError, GridgovError, NotFoundError
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ __all__ = [
 MAX_CAPACITY = 100_000_000
 
 _NAME = Text(1, 200, name=True)
+_EARLIEST_US = (EARLIEST - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+_LATEST_US = (LATEST - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 #: Integer dtypes by their code (``u1``... ``u8``, ``i8``), made on first use
 #: (importing gridgov does not load numpy).
 _DTYPE: dict[str, Any] = {}

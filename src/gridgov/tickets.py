@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol, overload
 
 import attrs
 
-from gridgov import _bulk_arguments as _bulk
+import gridgov._bulk_arguments as _bulk
 from gridgov._arguments import Fields, Name, Range, Words, checked, shown
 from gridgov._ticket_stream import (
     EARLIEST,
@@ -2233,6 +2233,14 @@ def _unknown_grid(name: str) -> UnknownUnitError:
     return UnknownUnitError(name, "grid")
 
 
+def _unknown(what: str, known: Sequence[str]) -> Callable[[str], NotFoundError]:
+    """The error of an unknown ``what`` (a category, a mode) ``name``."""
+    expected = ", ".join(known)
+    return lambda name: NotFoundError(
+        name, f"{what};", message=f"unknown {what} {name!r} (expected one of: {expected})"
+    )
+
+
 def _numpy() -> Any:
     try:
         import numpy
@@ -2276,9 +2284,7 @@ class TicketArrays:
     the result handed back to the origin grid, reopen then escalate on low
     scores. Times are microseconds since 1970 (:meth:`micros`).
 
-    Every public method checks its arguments before anything changes, with a
-    few numpy passes per array; a refused call changes nothing (a batch is
-    applied whole or not at all).
+    A call's arguments are checked first: a batch applies whole or not at all.
 
     Args:
         city: the city.
@@ -2286,8 +2292,7 @@ class TicketArrays:
         capacity: room for this many tickets before the arrays grow (0 to 100,000,000).
 
     Raises:
-        ArgumentError: ``city`` is not a City, ``rule`` not a TicketRule, or
-            ``capacity`` not a whole number in range.
+        ArgumentError: not a City, a TicketRule, a whole capacity in range.
     """
 
     def __init__(self, city: City, rule: TicketRule | None = None, capacity: int = 1024) -> None:
@@ -2435,24 +2440,17 @@ class TicketArrays:
         numpy = _numpy()
         given = {"origins": origins, "categories": categories, "modes": modes}
         count = _bulk.lengths("open", given, optional="modes")
-        origin = _bulk.names(
+        names, index = _bulk.names, self.category_index
+        origin = names(
             "open", "origins", origins, self.unit_index, numpy.int32, _unknown_grid, "unit"
         )
-        category = _bulk.names(
-            "open",
-            "categories",
-            categories,
-            self.category_index,
-            numpy.int16,
-            self._unknown,
-            "category",
-        )
+        unknown = _unknown("category", self.categories)
+        category = names("open", "categories", categories, index, numpy.int16, unknown, "category")
+        unknown, zeros = _unknown("mode", TICKET_MODES), numpy.zeros(count, numpy.int8)
         mode = (
-            numpy.zeros(count, numpy.int8)
+            zeros
             if modes is None
-            else _bulk.names(
-                "open", "modes", modes, _MODE_INDEX, numpy.int8, self._unknown_mode, "mode"
-            )
+            else names("open", "modes", modes, _MODE_INDEX, numpy.int8, unknown, "mode")
         )
         grid = TICKET_LEVELS.index("grid")
         if count and (self.ancestor[origin, grid] != origin).any():
@@ -2489,12 +2487,7 @@ class TicketArrays:
 
     def legal(self, idx: Any, trigger: str) -> npt.NDArray[np.bool_]:
         """Which of the tickets ``idx`` may take ``trigger`` now (none: an unknown trigger).
-
-        Raises:
-            ArgumentError: ``idx`` is not a sequence of ticket indices, ``trigger``
-                not a string.
-            NotFoundError: an index names no ticket.
-        """
+        Raises as :meth:`fire` does for the form of its arguments."""
         trigger = _bulk.trigger("legal", trigger)
         idx = self._indices("legal", idx, distinct=False)
         column = self._trigger_index.get(trigger)
@@ -2631,11 +2624,9 @@ class TicketArrays:
 
         Raises:
             TransitionError: a ticket is not waiting for a score; nothing changes.
-            ArgumentError: ``idx`` is not a sequence of distinct ticket indices,
-                ``scores`` not a sequence of whole numbers.
-            NotFoundError: an index names no ticket.
-            CommandError: not one score per ticket, a score outside 1-5.
-            ClockError: a time is not one, or not between years 1 and 9000.
+            CommandError: not one score per ticket, a score outside 1-5 (its
+                ArgumentError: scores not whole numbers); as :meth:`fire` for
+                ``idx`` and ``at``.
         """
         idx = self._indices("score", idx)
         given = _bulk.scores("score", scores, len(idx))
@@ -2695,10 +2686,8 @@ class TicketArrays:
                 result as sweeping everything in time order.
 
         Raises:
-            ArgumentError: ``idx`` is not a sequence of distinct ticket indices;
-                ``now`` an array without ``idx`` or of another length.
-            NotFoundError: an index names no ticket.
-            ClockError: a time is not one, or not between years 1 and 9000.
+            ArgumentError: ``now`` an array without ``idx``; as :meth:`fire` for
+                ``idx`` and the times.
         """
         numpy = _numpy()
         n = self.n
@@ -2784,18 +2773,3 @@ class TicketArrays:
         return {s: int(got[i]) for i, s in enumerate(self.states)}
 
     # ----------------------------------------------------------------- helpers
-
-    def _unknown(self, name: str) -> NotFoundError:
-        return NotFoundError(
-            name,
-            "category;",
-            message=f"unknown category {name!r} (expected one of: {', '.join(self.categories)})",
-        )
-
-    @staticmethod
-    def _unknown_mode(name: str) -> NotFoundError:
-        return NotFoundError(
-            name,
-            "mode;",
-            message=f"unknown mode {name!r} (expected one of: {', '.join(TICKET_MODES)})",
-        )
