@@ -171,6 +171,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "gridgov.staffing",
             "gridgov.tickets",
             "gridgov._ticket_stream",
+            "gridgov._bulk_arguments",
             "gridgov.alerts",
             "gridgov.measures",
             "gridgov.supplies",

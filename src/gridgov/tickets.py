@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol, overload
 
 import attrs
 
+import gridgov._bulk_arguments as _bulk
 from gridgov._arguments import Fields, Name, Range, Words, checked, shown
 from gridgov._ticket_stream import (
     EARLIEST,
@@ -73,6 +74,7 @@ from gridgov._ticket_stream import (
 from gridgov._ticket_stream import play as _play_stream
 from gridgov.city import City
 from gridgov.errors import (
+    ArgumentError,
     ClockError,
     CommandError,
     GridgovError,
@@ -2224,6 +2226,19 @@ def _cards(
 
 
 _NO_DUE = 2**63 - 1
+_MODE_INDEX = {m: i for i, m in enumerate(TICKET_MODES)}
+
+
+def _unknown_grid(name: str) -> UnknownUnitError:
+    return UnknownUnitError(name, "grid")
+
+
+def _unknown(what: str, known: Sequence[str]) -> Callable[[str], NotFoundError]:
+    """The error of an unknown ``what`` (a category, a mode) ``name``."""
+    expected = ", ".join(known)
+    return lambda name: NotFoundError(
+        name, f"{what};", message=f"unknown {what} {name!r} (expected one of: {expected})"
+    )
 
 
 def _numpy() -> Any:
@@ -2269,14 +2284,24 @@ class TicketArrays:
     the result handed back to the origin grid, reopen then escalate on low
     scores. Times are microseconds since 1970 (:meth:`micros`).
 
+    A call's arguments are checked first: a batch applies whole or not at all.
+
     Args:
         city: the city.
         rule: the ticket rules.
-        capacity: room for this many tickets before the arrays grow.
+        capacity: room for this many tickets before the arrays grow (0 to 100,000,000).
+
+    Raises:
+        ArgumentError: not a City, a TicketRule, a whole capacity in range.
     """
 
     def __init__(self, city: City, rule: TicketRule | None = None, capacity: int = 1024) -> None:
         numpy = _numpy()
+        if not isinstance(city, City):
+            raise ArgumentError("TicketArrays", "city", "a City", shown(city))
+        if rule is not None and not isinstance(rule, TicketRule):
+            raise ArgumentError("TicketArrays", "rule", "a TicketRule or None", shown(rule))
+        size = max(1, _bulk.capacity(capacity))
         self.city = city
         self.rule = rule if rule is not None else TicketRule()
         board = ticket_board()
@@ -2319,7 +2344,6 @@ class TicketArrays:
                         limits[c, m, s] = limit // _MICRO
         self.limits = limits
         self.n = 0
-        size = max(1, capacity)
         self.state = numpy.zeros(size, numpy.int8)
         self.category = numpy.zeros(size, numpy.int16)
         self.mode = numpy.zeros(size, numpy.int8)
@@ -2330,6 +2354,9 @@ class TicketArrays:
         self.breached = numpy.zeros(size, numpy.bool_)
         self.low_scores = numpy.zeros(size, numpy.int16)
         self.escalations = numpy.zeros(size, numpy.int32)
+        # Scratch room for the check that a call names each ticket once: stamps (never
+        # read before they are written) and the positions 0, 1, 2...
+        self._scratch = (numpy.zeros(size, numpy.int64), numpy.arange(size, dtype=numpy.int64))
 
     _ARRAYS = (
         "state",
@@ -2365,33 +2392,24 @@ class TicketArrays:
             grown = numpy.full(new, fill, old.dtype)
             grown[:size] = old
             setattr(self, name, grown)
+        self._scratch = (numpy.zeros(new, numpy.int64), numpy.arange(new, dtype=numpy.int64))
 
-    def _time(self, at: datetime | int | npt.NDArray[np.int64], count: int | None = None) -> Any:
-        """``at`` in microseconds since 1970: an int, or an int64 array of ``count`` times."""
-        if isinstance(at, int):
-            return at
+    def _time(
+        self,
+        method: str,
+        at: datetime | int | npt.NDArray[np.int64],
+        count: int | None = None,
+        name: str = "at",
+    ) -> Any:
+        """``at`` in microseconds since 1970: an int, or an int64 array of ``count`` times
+        (checked: see :func:`gridgov._bulk_arguments.times`)."""
         if isinstance(at, datetime):
             return _micros(at)
-        numpy = _numpy()
-        times = numpy.asarray(at, dtype=numpy.int64)
-        if times.ndim == 0:
-            return int(times)
-        if times.ndim != 1 or (count is not None and len(times) != count):
-            raise CommandError(
-                f"per-ticket times must be one time per ticket ({count} expected, "
-                f"got shape {times.shape})",
-                reason="times of the wrong shape",
-            )
-        return times
+        return _bulk.times(method, name, at, count)
 
-    def _indices(self, idx: Any) -> Any:
-        numpy = _numpy()
-        out = numpy.asarray(idx, dtype=numpy.int64)
-        if out.size and (out.min() < 0 or out.max() >= self.n):
-            raise CommandError(
-                f"ticket indices must be in 0..{self.n - 1}", reason="index out of range"
-            )
-        return out
+    def _indices(self, method: str, idx: Any, distinct: bool = True) -> Any:
+        """Ticket indices, checked (each at most once when ``distinct``)."""
+        return _bulk.indices(method, idx, self.n, self._scratch if distinct else None)
 
     # ------------------------------------------------------------------ writes
 
@@ -2412,29 +2430,35 @@ class TicketArrays:
             modes: ``normal``/``emergency`` per ticket (or 0/1); default normal.
 
         Raises:
-            CommandError: an origin is not a grid.
-            NotFoundError: an unknown category or mode.
+            ArgumentError: an argument is not a sequence (or a 1-D array), an item
+                is not a name (or an index array not of whole numbers).
+            CommandError: the lengths differ; an origin is not a grid.
+            UnknownUnitError: an origin names no unit.
+            NotFoundError: an unknown category or mode, an index naming none.
+            ClockError: a time is not one, or not between years 1 and 9000.
         """
         numpy = _numpy()
-        origin = self._unit_array(origins)
-        category = self._lookup(categories, self.category_index, "category", numpy.int16)
-        count = len(origin)
-        mode = (
-            numpy.zeros(count, numpy.int8)
-            if modes is None
-            else self._lookup(modes, {m: i for i, m in enumerate(TICKET_MODES)}, "mode", numpy.int8)
+        given = {"origins": origins, "categories": categories, "modes": modes}
+        count = _bulk.lengths("open", given, optional="modes")
+        names, index = _bulk.names, self.category_index
+        origin = names(
+            "open", "origins", origins, self.unit_index, numpy.int32, _unknown_grid, "unit"
         )
-        if len(category) != count or len(mode) != count:
-            raise CommandError(
-                "origins, categories and modes must have the same length", reason="lengths differ"
-            )
+        unknown = _unknown("category", self.categories)
+        category = names("open", "categories", categories, index, numpy.int16, unknown, "category")
+        unknown, zeros = _unknown("mode", TICKET_MODES), numpy.zeros(count, numpy.int8)
+        mode = (
+            zeros
+            if modes is None
+            else names("open", "modes", modes, _MODE_INDEX, numpy.int8, unknown, "mode")
+        )
         grid = TICKET_LEVELS.index("grid")
         if count and (self.ancestor[origin, grid] != origin).any():
             bad = self.units[int(origin[self.ancestor[origin, grid] != origin][0])]
             raise CommandError(
                 f"{bad} is not a grid; tickets come from grids", reason="origin not a grid"
             )
-        return self._open_checked(origin, category, self._time(at, count), mode)
+        return self._open_checked(origin, category, self._time("open", at, count), mode)
 
     def _open_checked(
         self, origin: Any, category: Any, now: int | npt.NDArray[np.int64], mode: Any
@@ -2462,8 +2486,10 @@ class TicketArrays:
         return indices
 
     def legal(self, idx: Any, trigger: str) -> npt.NDArray[np.bool_]:
-        """Which of the tickets ``idx`` may take ``trigger`` now."""
-        idx = self._indices(idx)
+        """Which of the tickets ``idx`` may take ``trigger`` now (none: an unknown trigger).
+        Raises as :meth:`fire` does for the form of its arguments."""
+        trigger = _bulk.trigger("legal", trigger)
+        idx = self._indices("legal", idx, distinct=False)
         column = self._trigger_index.get(trigger)
         if column is None or trigger == "reopen":
             numpy = _numpy()
@@ -2491,14 +2517,20 @@ class TicketArrays:
         Raises:
             TransitionError: the trigger is not allowed for one of the tickets
                 (the first one is named); nothing changes.
+            ArgumentError: ``idx`` is not a sequence of distinct ticket indices,
+                ``trigger`` not a string, ``at`` an array of the wrong length.
+            NotFoundError: an index names no ticket.
+            CommandError: an unknown trigger, ``score`` or ``reopen``.
+            ClockError: a time is not one, or not between years 1 and 9000.
         """
+        trigger = _bulk.trigger("fire", trigger)
         if trigger in ("score", "reopen"):
             raise CommandError(
                 f"{trigger!r} goes through TicketArrays.score(idx, scores, at)",
                 reason="score goes through score()",
             )
-        idx = self._indices(idx)
-        now = self._time(at, len(idx))
+        idx = self._indices("fire", idx)
+        now = self._time("fire", at, len(idx))
         column = self._trigger_index.get(trigger)
         if column is None:
             raise CommandError(
@@ -2592,15 +2624,13 @@ class TicketArrays:
 
         Raises:
             TransitionError: a ticket is not waiting for a score; nothing changes.
-            GridgovError: a score outside 1-5.
+            CommandError: not one score per ticket, a score outside 1-5 (its
+                ArgumentError: scores not whole numbers); as :meth:`fire` for
+                ``idx`` and ``at``.
         """
-        numpy = _numpy()
-        idx = self._indices(idx)
-        given = numpy.asarray(scores, dtype=numpy.int64)
-        if len(given) != len(idx):
-            raise CommandError("one score per ticket", reason="one score per ticket")
-        if given.size and (given.min() < 1 or given.max() > 5):
-            raise CommandError("a score is a whole number from 1 to 5", reason="score outside 1..5")
+        idx = self._indices("score", idx)
+        given = _bulk.scores("score", scores, len(idx))
+        now = self._time("score", at, len(idx))
         column = self._trigger_index["score"]
         ok = self.table[self.state[idx], column] >= 0
         if not ok.all():
@@ -2608,7 +2638,7 @@ class TicketArrays:
             raise TransitionError(
                 f"ticket #{first}", self.states[int(self.state[first])], "score", ()
             )
-        return self._score_checked(idx, given, self._time(at, len(idx)))
+        return self._score_checked(idx, given, now)
 
     def _score_checked(self, idx: Any, given: Any, now: Any) -> npt.NDArray[np.int64]:
         """:meth:`score` for tickets known to wait for a score, scores known to be
@@ -2654,6 +2684,10 @@ class TicketArrays:
                 do not interact, so sweeping the tickets about to fire up to
                 their own firing times, then firing them, gives the same
                 result as sweeping everything in time order.
+
+        Raises:
+            ArgumentError: ``now`` an array without ``idx``; as :meth:`fire` for
+                ``idx`` and the times.
         """
         numpy = _numpy()
         n = self.n
@@ -2661,11 +2695,11 @@ class TicketArrays:
         parts: list[tuple[Any, Any, Any, Any]] = []
         overdue: list[Any] = []
         if idx is None:
-            limit_now = self._time(now)
+            limit_now = self._time("sweep", now, name="now")
             hit = numpy.flatnonzero(due[:n] <= limit_now)
         else:
-            idx = self._indices(idx)
-            limit_now = self._time(now, len(idx))
+            idx = self._indices("sweep", idx)
+            limit_now = self._time("sweep", now, len(idx), "now")
             found = due[idx] <= limit_now
             hit = idx[found]
             if not isinstance(limit_now, int):
@@ -2714,16 +2748,22 @@ class TicketArrays:
     # ------------------------------------------------------------------- reads
 
     def state_of(self, index: int) -> str:
-        """The state of ticket ``index``."""
-        return self.states[int(self.state[index])]
+        """The state of ticket ``index``.
+
+        Raises:
+            ArgumentError: ``index`` is not a whole number.
+            NotFoundError: no such ticket (this holds :attr:`n`, numbered from 0).
+        """
+        return self.states[int(self.state[_bulk.index("state_of", index, self.n)])]
 
     def unit_of(self, index: int) -> str:
-        """The unit holding ticket ``index``."""
-        return self.units[int(self.unit[index])]
+        """The unit holding ticket ``index`` (raises as :meth:`state_of`)."""
+        return self.units[int(self.unit[_bulk.index("unit_of", index, self.n)])]
 
     def due_of(self, index: int) -> int | None:
-        """The due time of ticket ``index`` in microseconds since 1970 (None: no limit)."""
-        due = int(self.due[index])
+        """The due time of ticket ``index`` in microseconds since 1970 (None: no limit;
+        raises as :meth:`state_of`)."""
+        due = int(self.due[_bulk.index("due_of", index, self.n)])
         return None if due == _NO_DUE else due
 
     def counts(self) -> dict[str, int]:
@@ -2733,25 +2773,3 @@ class TicketArrays:
         return {s: int(got[i]) for i, s in enumerate(self.states)}
 
     # ----------------------------------------------------------------- helpers
-
-    def _unit_array(self, origins: Sequence[str] | npt.NDArray[np.int32]) -> Any:
-        numpy = _numpy()
-        if isinstance(origins, numpy.ndarray):
-            return origins.astype(numpy.int32)
-        try:
-            return numpy.array([self.unit_index[o] for o in origins], dtype=numpy.int32)
-        except KeyError as exc:
-            raise UnknownUnitError(str(exc.args[0]), "grid") from None
-
-    def _lookup(self, values: Any, index: Mapping[str, int], what: str, dtype: Any) -> Any:
-        numpy = _numpy()
-        if isinstance(values, numpy.ndarray):
-            return values.astype(dtype)
-        try:
-            return numpy.array([index[v] for v in values], dtype=dtype)
-        except KeyError as exc:
-            raise NotFoundError(
-                str(exc.args[0]),
-                f"{what};",
-                message=f"unknown {what} {exc.args[0]!r} (expected one of: {', '.join(index)})",
-            ) from None
