@@ -718,6 +718,8 @@ def stream_of(
                 "score": {"score": value},
                 "reject": {"reason": "not ours"},
                 "classify": {"category": CATEGORIES[value]} if which == 5 else {},
+                # a result fed back: the published summary then carries it
+                "feed_back": {"result": f"handled for {RESIDENT.name}"} if which % 2 else {},
             }
             data = options.get(trigger) or None
             if command == "note":
