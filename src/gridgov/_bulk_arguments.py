@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping, Set
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from gridgov._arguments import Text, shown
-from gridgov._ticket_stream import EARLIEST, LATEST
+from gridgov._ticket_stream import EARLIEST, EARLIEST_US, LATEST, LATEST_US
 from gridgov.errors import ArgumentError, ClockError, CommandError, GridgovError, NotFoundError
 
 if TYPE_CHECKING:
@@ -47,8 +46,6 @@ __all__ = [
 MAX_CAPACITY = 100_000_000
 
 _NAME = Text(1, 200, name=True)
-_EARLIEST_US = (EARLIEST - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
-_LATEST_US = (LATEST - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 #: Integer dtypes by their code (``u1``... ``u8``, ``i8``), made on first use
 #: (importing gridgov does not load numpy).
 _DTYPE: dict[str, Any] = {}
@@ -208,16 +205,7 @@ def names(
     if isinstance(values, numpy.ndarray) and values.dtype.kind in "biufc":
         expected = (f"a {what} index", f"{what} indices (whole numbers)")
         array = _integers(method, name, values, expected, ArgumentError)
-        if not _under(array, len(index)):
-            bad = _first_outside(array, 0, len(index) - 1)
-            assert bad is not None
-            value = int(array[bad])
-            raise NotFoundError(
-                f"#{value}",
-                what,
-                message=f"{method}: {name}[{bad}] is {value}: no {what} #{value} "
-                f"({_held(len(index))})",
-            )
+        _within(method, name, array, len(index), what)
         return array.astype(dtype)
     if isinstance(values, numpy.ndarray):
         values = values.tolist()
@@ -246,6 +234,24 @@ def _held(n: int) -> str:
     return f"indices run 0..{n - 1}" if n else "there are none"
 
 
+def _within(method: str, name: str, array: Any, n: int, what: str) -> None:
+    """Every item of ``array`` (whole numbers) is the index of one of ``n`` ``what``s.
+
+    Raises:
+        NotFoundError: the first that is not, named by its position.
+    """
+    if _under(array, n):
+        return
+    bad = _first_outside(array, 0, n - 1)
+    assert bad is not None
+    value = int(array[bad])
+    raise NotFoundError(
+        f"#{value}",
+        what,
+        message=f"{method}: {name}[{bad}] is {value}: no {what} #{value} ({_held(n)})",
+    )
+
+
 def indices(
     method: str, idx: Any, n: int, scratch: tuple[Any, Any] | None = None
 ) -> npt.NDArray[np.int64]:
@@ -264,15 +270,7 @@ def indices(
         _sequence(method, "idx", idx, "a sequence of ticket indices")
         expected = ("a ticket index", "ticket indices (whole numbers)")
         array = _integers(method, "idx", idx, expected, ArgumentError)
-    if not _under(array, n):
-        bad = _first_outside(array, 0, n - 1)
-        assert bad is not None
-        value = int(array[bad])
-        raise NotFoundError(
-            f"#{value}",
-            "ticket",
-            message=f"{method}: idx[{bad}] is {value}: no ticket #{value} ({_held(n)})",
-        )
+    _within(method, "idx", array, n, "ticket")
     out: npt.NDArray[np.int64] = array if array.dtype is _dtype("i8") else array.astype(numpy.int64)
     if scratch is not None and out.size > 1:
         # Each position stamps its ticket; a ticket given twice keeps one stamp only,
@@ -303,27 +301,17 @@ def times(method: str, name: str, at: Any, count: int | None) -> Any:
     """
     import numpy
 
-    if at.__class__ is int:
-        if not _EARLIEST_US <= at < _LATEST_US:
-            raise ClockError(f"{method}: {name} is {at} (microseconds since 1970), not {_RANGE}")
-        return at
-    if count is not None and _plain(at) and len(at) == count:
-        if at.size and (
-            numpy.minimum.reduce(at) < _EARLIEST_US or numpy.maximum.reduce(at) >= _LATEST_US
-        ):
-            bad = _first_outside(at, _EARLIEST_US, _LATEST_US - 1)
-            raise ClockError(
-                f"{method}: {name}[{bad}] is {int(at[bad])} (microseconds since 1970), not {_RANGE}"
-            )
-        return at.astype(numpy.int64, copy=False)
-    if isinstance(at, numpy.integer) or (
-        isinstance(at, numpy.ndarray) and at.ndim == 0 and at.dtype.kind in "iu"
+    if at.__class__ is not int and (
+        isinstance(at, numpy.integer)
+        or (isinstance(at, numpy.ndarray) and at.ndim == 0 and at.dtype.kind in "iu")
     ):
         at = int(at)
     if at.__class__ is int:
-        if not _EARLIEST_US <= at < _LATEST_US:
+        if not EARLIEST_US <= at < LATEST_US:
             raise ClockError(f"{method}: {name} is {at} (microseconds since 1970), not {_RANGE}")
         return at
+    if count is not None and _plain(at) and len(at) == count:
+        return _in_range(method, name, at)
     expected = "a time (an aware datetime or whole microseconds since 1970)"
     if not isinstance(at, numpy.ndarray | list | tuple) or getattr(at, "ndim", 1) == 0:
         raise ClockError(f"{method}: {name} must be {expected}, got {_got(at)}")
@@ -333,13 +321,26 @@ def times(method: str, name: str, at: Any, count: int | None) -> Any:
     if getattr(at, "ndim", 1) != 1 or len(at) != count:
         raise ArgumentError(method, name, shape, _got(at))
     expected_item = ("whole microseconds since 1970", "whole microseconds since 1970 (int64)")
-    array = _integers(method, name, at, expected_item, ClockError)
-    bad = _first_outside(array, _EARLIEST_US, _LATEST_US - 1)
-    if bad is not None:
+    return _in_range(method, name, _integers(method, name, at, expected_item, ClockError))
+
+
+def _in_range(method: str, name: str, array: Any) -> npt.NDArray[np.int64]:
+    """``array`` (whole numbers) as int64 times, each in the range a desk takes.
+
+    Raises:
+        ClockError: the first time out of the range, named by its position.
+    """
+    import numpy
+
+    if array.size and (
+        numpy.minimum.reduce(array) < EARLIEST_US or numpy.maximum.reduce(array) >= LATEST_US
+    ):
+        bad = _first_outside(array, EARLIEST_US, LATEST_US - 1)
         raise ClockError(
             f"{method}: {name}[{bad}] is {int(array[bad])} (microseconds since 1970), not {_RANGE}"
         )
-    return array.astype(numpy.int64, copy=False)
+    out: npt.NDArray[np.int64] = array.astype(numpy.int64, copy=False)
+    return out
 
 
 def scores(method: str, given: Any, count: int) -> npt.NDArray[np.int64]:

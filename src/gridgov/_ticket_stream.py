@@ -307,8 +307,9 @@ class _Stream:
 EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_EARLIEST_US = (EARLIEST - _EPOCH) // timedelta(microseconds=1)
-_LATEST_US = (LATEST - _EPOCH) // timedelta(microseconds=1)
+#: The same in microseconds since 1970 (the bulk path checks its times against them too).
+EARLIEST_US = (EARLIEST - _EPOCH) // timedelta(microseconds=1)
+LATEST_US = (LATEST - _EPOCH) // timedelta(microseconds=1)
 
 
 def play(
@@ -373,13 +374,13 @@ def _times(at: Times, micros: Callable[[datetime], int]) -> Sequence[int]:
         kind = getattr(getattr(at, "dtype", None), "kind", None)
         if kind == "i" or kind == "u":  # of integers: every item an int, no need to look
             array: Any = at
-            if len(array) and (array.min() < _EARLIEST_US or array.max() >= _LATEST_US):
+            if len(array) and (array.min() < EARLIEST_US or array.max() >= LATEST_US):
                 _out_of_range(tolist())
             return tolist()  # type: ignore[no-any-return]
         items = tolist()
     if not set(map(type, items)) <= {int}:
         items = [when if when.__class__ is int else micros(when) for when in items]
-    if items and (min(items) < _EARLIEST_US or max(items) >= _LATEST_US):
+    if items and (min(items) < EARLIEST_US or max(items) >= LATEST_US):
         _out_of_range(items)
     return items  # type: ignore[no-any-return]
 
@@ -387,7 +388,7 @@ def _times(at: Times, micros: Callable[[datetime], int]) -> Sequence[int]:
 def _out_of_range(times: Sequence[int]) -> None:
     """Raises ClockError for the first of ``times`` outside the times a desk takes."""
     for when in times:
-        if not _EARLIEST_US <= when < _LATEST_US:
+        if not EARLIEST_US <= when < LATEST_US:
             raise ClockError(
                 f"time {when} (microseconds since 1970) is not between {EARLIEST.date()} and "
                 f"{LATEST.date()}"
