@@ -1039,7 +1039,7 @@ class Roster:
             places = list(map(people._index.__getitem__, drawing))
         except (KeyError, TypeError):
             return False
-        employers = _read_out(people.employers, places)
+        employers = _reader(places)(people.employers)
         holders = self._holders
         held_by = holders.get
         # A post's seats are taken in runs (a planner fills a post from one pool
@@ -1844,13 +1844,15 @@ _FRONT_LINE = itertools.repeat("front_line")
 _SOMEONE = cast("Callable[[str | None], TypeGuard[str]]", functools.partial(operator.is_not, None))
 
 
-def _read_out(values: Sequence[_T], places: Sequence[int]) -> list[_T]:
-    """``[values[p] for p in places]``, read in C by one itemgetter (a ``map`` of a
-    tuple's ``__getitem__`` costs some 450 instructions an item, the getter
-    about 100)."""
+def _reader(places: Sequence[int]) -> Callable[[Sequence[_T]], list[_T]]:
+    """A reader of ``[values[p] for p in places]`` from any ``values``, in C by one
+    itemgetter (a ``map`` of a tuple's ``__getitem__`` costs some 450 instructions an
+    item, the getter about 100; one item or none read in Python: a getter of one
+    gives the item, not a tuple)."""
     if len(places) < 2:
-        return [values[p] for p in places]
-    return list(operator.itemgetter(*places)(values))
+        return lambda values: [values[p] for p in places]
+    get = operator.itemgetter(*places)
+    return lambda values: list(get(values))
 
 
 def _assignment_columns(
@@ -1882,13 +1884,10 @@ def _assignment_columns(
     # instructions a call). A column is then read out of the runs' by one
     # itemgetter of every assignment's run, in C (a ``map`` of ``__getitem__``
     # costs some 450 instructions an item, the getter about 100).
-    which = itertools.chain.from_iterable(map(operator.mul, zip(range(len(counts))), counts))
-    read = operator.itemgetter(*which)
+    column = _reader(
+        tuple(itertools.chain.from_iterable(map(operator.mul, zip(range(len(counts))), counts)))
+    )
     count = len(persons)
-
-    def column(values: Sequence[str]) -> list[str]:
-        return list(read(values)) if count > 1 else [read(values)]
-
     return RecordColumns(
         [when] * count,
         ["post.assigned"] * count,
