@@ -954,25 +954,138 @@ def row_hash(previous: bytes, seq: int, command: str, record: str, last: bool) -
     return hashlib.sha256(previous + head + record.encode("utf-8")).digest()
 
 
+#: A journal row as it is inserted: (seq, command, record, last, hash), the last-row
+#: flag 0 or 1, the hash a bytearray (the types sqlite3 binds as they are).
+_Row = tuple[int, str, str, int, bytearray]
+#: Compact data's values (all but its keys).
+_VALUES = operator.itemgetter(slice(1, None))
+
+
 def _encode_rows(
     events: Sequence[Event], previous: bytes, expected: int
-) -> list[tuple[int, str, str, int, bytearray]]:
-    """The journal rows of one command's events: (seq, command, record, last, hash),
-    the last-row flag 0 or 1, the hash a bytearray (how sqlite3 binds them fastest).
+) -> tuple[Iterable[_Row], bytes]:
+    """The journal rows of one command's events, and the chain's hash after the last.
 
-    Each record is :func:`encode_row`'s, hashed as :func:`row_hash` does,
-    inline, over the encoded bytes that are stored, chained from
-    ``previous``; the events must number on from ``expected``. This is the
-    append path's whole Python cost, so it is written for speed: one tuple
-    and one orjson call per event; a command's events mostly share one time
-    object and one command id, each put in ISO form (or UTF-8) once, checked
-    by identity (two equal times with different offsets must keep their own
-    ISO form).
+    Each record is :func:`encode_row`'s, hashed as :func:`row_hash` does
+    over the bytes that are stored, chained from ``previous``; the events
+    must number on from ``expected``. A command's :class:`Events` (what the
+    engine appends) are encoded a column at a time (:func:`_encode_columns`);
+    other sequences, and events whose data orjson refuses, row by row
+    (:func:`_encode_each`). The rows are read once, by the insert.
 
     Raises:
         JournalError: the events do not continue the sequence without gaps.
     """
-    rows: list[tuple[int, str, str, int, bytearray]] = []
+    if isinstance(events, Events) and events._size:
+        if events._first != expected:
+            raise JournalError(
+                f"event {events._first} breaks the journal's sequence (expected {expected})"
+            )
+        encoded = _encode_columns(events, previous)
+        if encoded is not None:
+            return encoded
+    rows = _encode_each(events, previous, expected)
+    return rows, bytes(rows[-1][4]) if rows else previous
+
+
+def _encode_columns(events: Events, previous: bytes) -> tuple[Iterable[_Row], bytes] | None:
+    """:func:`_encode_rows` of a command's :class:`Events`, a column at a time.
+
+    The append path's whole Python cost, so each step but the chain runs in
+    C over a whole column (``map``/``zip`` of C functions): each time put in
+    ISO form once per time object, compact data made dicts, one orjson call
+    per event on the fields' tuple as ``zip`` makes it, the text between
+    the chain's hashes (seq, command, last-row flag, record) made by a
+    bytes format; the chain itself is one short loop. None when the events
+    are not one command's or orjson refuses some data (the caller then
+    encodes them row by row, with the standard library where needed).
+    """
+    times, kinds, units, commands, actors, causes, olds, news, datas = events._columns
+    size = events._size
+    name = commands[0]
+    if commands.count(name) != size:
+        return None
+    first = events._first
+    final = first + size - 1
+    fields = zip(
+        range(first, final + 1),
+        _stamps(times),
+        kinds,
+        units,
+        commands,
+        actors,
+        causes,
+        olds,
+        news,
+        _plain_data(datas),
+    )
+    try:
+        blobs = list(map(orjson.dumps, fields))
+    except TypeError:
+        return None  # data orjson cannot encode exactly: the row-by-row path
+    # What row_hash puts between the seq and the record: the command and the
+    # last-row flag, made once per command.
+    middle = b"\x1f%b\x1f0\x1f" % name.encode("utf-8")
+    sha256 = hashlib.sha256
+    tails = map((b"%d" + middle + b"%b").__mod__, zip(range(first, final), blobs))
+    hashes = [previous := sha256(previous + tail).digest() for tail in tails]
+    previous = sha256(b"%b%d%b1\x1f%b" % (previous, final, middle[:-2], blobs[-1])).digest()
+    rows = zip(
+        range(first, final),
+        itertools.repeat(name),
+        map(bytes.decode, blobs),
+        itertools.repeat(0),
+        map(bytearray, hashes),
+    )
+    last = (final, name, blobs[-1].decode(), 1, bytearray(previous))
+    return itertools.chain(rows, (last,)), previous
+
+
+def _stamps(times: list[datetime]) -> Iterator[str]:
+    """The ISO form of each time, made once per time object: a command's events mostly
+    share one. By identity, not equality: two equal times with different offsets
+    keep their own form."""
+    ids = list(map(id, times))
+    if ids.count(ids[0]) == len(ids):
+        return itertools.repeat(times[0].isoformat(), len(ids))
+    stamp_of = {key: when.isoformat() for key, when in dict(zip(ids, times)).items()}
+    return map(stamp_of.__getitem__, ids)
+
+
+def _plain_data(datas: list[Mapping[str, Any] | CompactData]) -> Iterable[Any]:
+    """Each event's data as a mapping: compact data made a dict (as
+    :func:`~gridgov.records.record_data` makes it), in C, a column at a time."""
+    flags = list(map(operator.is_, map(type, datas), itertools.repeat(tuple)))
+    compact = flags.count(True)
+    if not compact:
+        return datas
+    tuples = datas if compact == len(datas) else list(itertools.compress(datas, flags))
+    # Each compact data's values number its keys (record_data's strict zip).
+    spare = map(operator.sub, map(len, tuples), map(len, map(_FIRST, tuples)))
+    if list(spare).count(1) != compact:
+        return map(record_data, datas)  # raises for the first that does not
+    made = map(dict, map(zip, map(_FIRST, tuples), map(_VALUES, tuples)))
+    if compact == len(datas):
+        return made
+    # Mixed: each event's data drawn in order from the dicts as they are (False)
+    # or from the compact data made dicts (True).
+    plain = itertools.compress(datas, map(operator.not_, flags))
+    return map(next, map([plain, made].__getitem__, flags))
+
+
+def _encode_each(events: Sequence[Event], previous: bytes, expected: int) -> list[_Row]:
+    """:func:`_encode_rows` an event at a time (any sequence of events, any data).
+
+    One tuple and one orjson call per event; a command's events mostly
+    share one time object and one command id, each put in ISO form (or
+    UTF-8) once, checked by identity (two equal times with different
+    offsets must keep their own ISO form); data orjson cannot encode
+    exactly goes through the standard library.
+
+    Raises:
+        JournalError: the events do not continue the sequence without gaps.
+    """
+    rows: list[_Row] = []
     append = rows.append
     dumps = orjson.dumps
     sha256 = hashlib.sha256
@@ -1776,16 +1889,15 @@ class SqliteJournal(_Transactions):
             JournalError: the events do not continue the sequence, or the write failed
                 (nothing is written then).
         """
-        rows = _encode_rows(events, self._hash, self._next)
-        previous = bytes(rows[-1][4]) if rows else self._hash
-        head = f"{self._next + len(events) - 1}:{previous.hex()}" if rows else None
+        rows, previous = _encode_rows(events, self._hash, self._next)
+        head = f"{self._next + len(events) - 1}:{previous.hex()}" if events else None
 
         keys_hash = self._keys_hash if record is None else key_hash(self._keys_hash, record)
 
-        upgrade = bool(rows) and self._object_rows
+        upgrade = bool(events) and self._object_rows
 
         def write(db: sqlite3.Connection) -> None:
-            if rows:
+            if events:
                 if upgrade:
                     # The first rows of format 3 in a journal of format 2: a
                     # gridgov that reads only objects now refuses it by name.
