@@ -24,10 +24,12 @@ from gridgov.journal import (
     Event,
     Events,
     SqliteJournal,
+    _SCHEMA,
     _decode_rows,
     _encode_columns,
     _encode_each,
     _encode_rows,
+    _Encoded,
     encode_row,
     encode_snapshot,
     row_hash,
@@ -361,10 +363,13 @@ class TestAppendRows:
         # As a list (row by row) and as the engine's Events (a column at a time when
         # the events are one command's and orjson encodes their data).
         for given_events in (events, Events.of(events)):
-            encoded, chained = _encode_rows(given_events, GENESIS, 1)
-            rows = list(encoded)
+            encoded = _encode_rows(given_events, GENESIS, 1)
+            rows = written_rows(encoded)
+            chained = encoded.chain
             previous = GENESIS
-            for event, (seq, command, record, last, digest) in zip(events, rows, strict=True):
+            for event, row in zip(events, rows, strict=True):
+                seq, command, record, last, digest = row[:5]
+                assert row[5:] == ("integer", "text", "text", "integer", "blob")
                 assert (seq, command, record) == (event.seq, event.command, encode_row(event))
                 assert last == (event is events[-1])
                 previous = row_hash(previous, seq, command, record, bool(last))
@@ -373,6 +378,21 @@ class TestAppendRows:
             # Each row reads back as the event its JSON form gives (NaN as null).
             decoded = _decode_rows([r[:3] for r in rows], "j.sqlite")
             assert decoded == [Event.from_json(e.to_json()) for e in events]
+
+
+def written_rows(encoded: _Encoded) -> list[tuple[object, ...]]:
+    """The rows ``encoded`` inserts into a new journal table, read back, each with its
+    fields' SQLite types (seq, command, record, last, hash, then the five types)."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.executescript(_SCHEMA)
+        encoded.insert(db)
+        return db.execute(
+            "SELECT seq, command, record, last, hash, typeof(seq), typeof(command), "
+            "typeof(record), typeof(last), typeof(hash) FROM events ORDER BY seq"
+        ).fetchall()
+    finally:
+        db.close()
 
 
 #: Keys of compact data (as planners share one tuple of keys among many records).
@@ -428,10 +448,10 @@ class TestColumnRows:
                 column.append(field)
         events = Events(first, columns)  # type: ignore[arg-type]
         previous = b"\x07" * 32
-        encoded, chained = _encode_rows(events, previous, first)
+        encoded = _encode_rows(events, previous, first)
         want = _encode_each(list(events), previous, first)
-        assert list(encoded) == want
-        assert chained == bytes(want[-1][4])
+        assert written_rows(encoded) == written_rows(_Encoded(want, [], b""))
+        assert encoded.chain == bytes(want[-1][4])
 
     def test_columns_taken(self) -> None:
         """Compact data of one keys tuple, one time, one command: the column path encodes
@@ -452,9 +472,11 @@ class TestColumnRows:
         events = Events(3, columns)  # type: ignore[arg-type]
         encoded = _encode_columns(events, GENESIS)
         assert encoded is not None
-        rows = list(encoded[0])
-        assert rows == _encode_each(list(events), GENESIS, 3)
-        assert [type(r[4]) for r in rows] == [bytearray] * count
+        assert not encoded.rows  # inserted in runs
+        rows = written_rows(encoded)
+        want = _encode_each(list(events), GENESIS, 3)
+        assert rows == written_rows(_Encoded(want, [], b""))
+        assert [r[5:] for r in rows] == [("integer", "text", "text", "integer", "blob")] * count
         assert [r[3] for r in rows] == [0] * (count - 1) + [1]
         assert json.loads(rows[2][2])[-1] == {"post": "post2", "person": 2}
 

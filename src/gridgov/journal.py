@@ -959,19 +959,64 @@ def row_hash(previous: bytes, seq: int, command: str, record: str, last: bool) -
 _Row = tuple[int, str, str, int, bytearray]
 #: Compact data's values (all but its keys).
 _VALUES = operator.itemgetter(slice(1, None))
+#: Inserts a run of one command's rows in one statement (see :class:`_Run`): SQLite
+#: cuts each record out of the run's records and each hash out of its hashes, at the
+#: places ``json_each`` reads from the run's spans. The same rows, of the same types
+#: (INTEGER, TEXT, TEXT, INTEGER, BLOB), as inserting them one by one.
+_INSERT_RUN = (
+    "INSERT INTO events (seq, command, record, last, hash) "
+    "SELECT ?1 + key, ?2, CAST(substr(?3, (value >> 32) + 1, value & 4294967295) AS TEXT), "
+    "key = ?4, substr(?5, key * 32 + 1, 32) FROM json_each(?6)"
+)
+#: Rows of a run at most: its records stay far below SQLite's limit on one value (a
+#: billion bytes) for any ordinary data.
+_RUN_ROWS = 4096
 
 
-def _encode_rows(
-    events: Sequence[Event], previous: bytes, expected: int
-) -> tuple[Iterable[_Row], bytes]:
+class _Run(NamedTuple):
+    """Consecutive rows of one command, as :data:`_INSERT_RUN` binds them."""
+
+    #: The seq of the first row.
+    first: int
+    #: The command id of every row.
+    command: str
+    #: The rows' records, one after the other (UTF-8).
+    records: bytes
+    #: The index of the command's last row in the run (its last-row flag is 1), or -1.
+    last: int
+    #: The rows' 32-byte hashes, one after the other.
+    hashes: bytes
+    #: A JSON array: each row's record's offset in ``records`` times 2**32, plus its length.
+    spans: str
+
+
+class _Encoded(NamedTuple):
+    """One command's rows as they are inserted (:func:`_encode_rows`)."""
+
+    #: Rows inserted one by one (or none).
+    rows: list[_Row]
+    #: Runs inserted a statement each (or none).
+    runs: list[_Run]
+    #: The chain's hash after the last row.
+    chain: bytes
+
+    def insert(self, db: sqlite3.Connection) -> None:
+        """Insert the rows (inside the caller's transaction)."""
+        if self.rows:
+            db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", self.rows)
+        for run in self.runs:
+            db.execute(_INSERT_RUN, run)
+
+
+def _encode_rows(events: Sequence[Event], previous: bytes, expected: int) -> _Encoded:
     """The journal rows of one command's events, and the chain's hash after the last.
 
     Each record is :func:`encode_row`'s, hashed as :func:`row_hash` does
     over the bytes that are stored, chained from ``previous``; the events
     must number on from ``expected``. A command's :class:`Events` (what the
-    engine appends) are encoded a column at a time (:func:`_encode_columns`);
-    other sequences, and events whose data orjson refuses, row by row
-    (:func:`_encode_each`). The rows are read once, by the insert.
+    engine appends) are encoded a column at a time (:func:`_encode_columns`)
+    and inserted in runs; other sequences, and events whose data orjson
+    refuses, row by row (:func:`_encode_each`).
 
     Raises:
         JournalError: the events do not continue the sequence without gaps.
@@ -985,10 +1030,10 @@ def _encode_rows(
         if encoded is not None:
             return encoded
     rows = _encode_each(events, previous, expected)
-    return rows, bytes(rows[-1][4]) if rows else previous
+    return _Encoded(rows, [], bytes(rows[-1][4]) if rows else previous)
 
 
-def _encode_columns(events: Events, previous: bytes) -> tuple[Iterable[_Row], bytes] | None:
+def _encode_columns(events: Events, previous: bytes) -> _Encoded | None:
     """:func:`_encode_rows` of a command's :class:`Events`, a column at a time.
 
     The append path's whole Python cost, so each step but the chain runs in
@@ -996,9 +1041,11 @@ def _encode_columns(events: Events, previous: bytes) -> tuple[Iterable[_Row], by
     ISO form once per time object, compact data made dicts, one orjson call
     per event on the fields' tuple as ``zip`` makes it, the text between
     the chain's hashes (seq, command, last-row flag, record) made by a
-    bytes format; the chain itself is one short loop. None when the events
-    are not one command's or orjson refuses some data (the caller then
-    encodes them row by row, with the standard library where needed).
+    bytes format; the chain itself is one short loop, and the rows go to
+    SQLite in runs (:class:`_Run`: no Python object per row to bind). None
+    when the events are not one command's or orjson refuses some data (the
+    caller then encodes them row by row, with the standard library where
+    needed).
     """
     times, kinds, units, commands, actors, causes, olds, news, datas = events._columns
     size = events._size
@@ -1030,15 +1077,31 @@ def _encode_columns(events: Events, previous: bytes) -> tuple[Iterable[_Row], by
     tails = map((b"%d" + middle + b"%b").__mod__, zip(range(first, final), blobs))
     hashes = [previous := sha256(previous + tail).digest() for tail in tails]
     previous = sha256(b"%b%d%b1\x1f%b" % (previous, final, middle[:-2], blobs[-1])).digest()
-    rows = zip(
-        range(first, final),
-        itertools.repeat(name),
-        map(bytes.decode, blobs),
-        itertools.repeat(0),
-        map(bytearray, hashes),
-    )
-    last = (final, name, blobs[-1].decode(), 1, bytearray(previous))
-    return itertools.chain(rows, (last,)), previous
+    hashes.append(previous)
+    return _Encoded([], _runs(first, name, blobs, hashes), previous)
+
+
+def _runs(first: int, name: str, blobs: list[bytes], hashes: list[bytes]) -> list[_Run]:
+    """The :class:`_Run` of each :data:`_RUN_ROWS` rows of one command."""
+    runs = []
+    size = len(blobs)
+    for start in range(0, size, _RUN_ROWS):
+        records = blobs[start : start + _RUN_ROWS]
+        lengths = list(map(len, records))
+        offsets = itertools.accumulate(lengths, initial=0)
+        spans = list(map(operator.or_, map(operator.lshift, offsets, itertools.repeat(32)), lengths))
+        count = len(records)
+        runs.append(
+            _Run(
+                first + start,
+                name,
+                b"".join(records),
+                count - 1 if start + count == size else -1,
+                b"".join(hashes[start : start + count]),
+                orjson.dumps(spans).decode(),
+            )
+        )
+    return runs
 
 
 def _stamps(times: list[datetime]) -> Iterator[str]:
@@ -1889,7 +1952,8 @@ class SqliteJournal(_Transactions):
             JournalError: the events do not continue the sequence, or the write failed
                 (nothing is written then).
         """
-        rows, previous = _encode_rows(events, self._hash, self._next)
+        encoded = _encode_rows(events, self._hash, self._next)
+        previous = encoded.chain
         head = f"{self._next + len(events) - 1}:{previous.hex()}" if events else None
 
         keys_hash = self._keys_hash if record is None else key_hash(self._keys_hash, record)
@@ -1902,7 +1966,7 @@ class SqliteJournal(_Transactions):
                     # The first rows of format 3 in a journal of format 2: a
                     # gridgov that reads only objects now refuses it by name.
                     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (_ARRAY_ROWS,))
-                db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
+                encoded.insert(db)
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('head', ?)", (head,))
             if record is not None:
                 db.execute(
