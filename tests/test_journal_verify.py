@@ -10,12 +10,14 @@ import sqlite3
 import tempfile
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridgov import Engine, ManualClock
+from gridgov import journal
 from gridgov.cli import main
 from gridgov.errors import JournalError
 from gridgov.journal import (
@@ -448,10 +450,13 @@ class TestColumnRows:
                 column.append(field)
         events = Events(first, columns)  # type: ignore[arg-type]
         previous = b"\x07" * 32
-        encoded = _encode_rows(events, previous, first)
         want = _encode_each(list(events), previous, first)
-        assert written_rows(encoded) == written_rows(_Encoded(want, [], b""))
-        assert encoded.chain == bytes(want[-1][4])
+        # Runs of the default length, and of three rows (a command cut into several).
+        for run_rows in (journal._RUN_ROWS, 3):
+            with mock.patch.object(journal, "_RUN_ROWS", run_rows):
+                encoded = _encode_rows(events, previous, first)
+            assert written_rows(encoded) == written_rows(_Encoded(want, [], b""))
+            assert encoded.chain == bytes(want[-1][4])
 
     def test_columns_taken(self) -> None:
         """Compact data of one keys tuple, one time, one command: the column path encodes
