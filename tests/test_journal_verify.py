@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridgov import Engine, ManualClock
-from gridgov import journal
+from gridgov import journal as journal_module
 from gridgov.cli import main
 from gridgov.errors import JournalError
 from gridgov.journal import (
@@ -452,8 +452,8 @@ class TestColumnRows:
         previous = b"\x07" * 32
         want = _encode_each(list(events), previous, first)
         # Runs of the default length, and of three rows (a command cut into several).
-        for run_rows in (journal._RUN_ROWS, 3):
-            with mock.patch.object(journal, "_RUN_ROWS", run_rows):
+        for run_rows in (journal_module._RUN_ROWS, 3):
+            with mock.patch.object(journal_module, "_RUN_ROWS", run_rows):
                 encoded = _encode_rows(events, previous, first)
             assert written_rows(encoded) == written_rows(_Encoded(want, [], b""))
             assert encoded.chain == bytes(want[-1][4])
