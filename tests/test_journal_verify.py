@@ -13,7 +13,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gridgov import Engine, ManualClock
@@ -428,6 +428,8 @@ class TestColumnRows:
         ),
         st.integers(1, 5),
     )
+    # Two equal times of other offsets, compact data then a dict: each keeps its own.
+    @example("c", [(0, 1, "a", None), (1, 1, "b", None), (1, 0, 2, "o")], 1)
     def test_same_rows_as_row_by_row(
         self,
         command: str,
