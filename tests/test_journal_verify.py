@@ -10,6 +10,7 @@ import sqlite3
 import tempfile
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -21,12 +22,12 @@ from gridgov import journal as journal_module
 from gridgov.cli import main
 from gridgov.errors import JournalError
 from gridgov.journal import (
+    _SCHEMA,
     GENESIS,
     CommandRecord,
     Event,
     Events,
     SqliteJournal,
-    _SCHEMA,
     _decode_rows,
     _encode_columns,
     _encode_each,
@@ -382,7 +383,7 @@ class TestAppendRows:
             assert decoded == [Event.from_json(e.to_json()) for e in events]
 
 
-def written_rows(encoded: _Encoded) -> list[tuple[object, ...]]:
+def written_rows(encoded: _Encoded) -> list[tuple[Any, ...]]:
     """The rows ``encoded`` inserts into a new journal table, read back, each with its
     fields' SQLite types (seq, command, record, last, hash, then the five types)."""
     db = sqlite3.connect(":memory:")
@@ -453,9 +454,16 @@ class TestColumnRows:
         events = Events(first, columns)  # type: ignore[arg-type]
         previous = b"\x07" * 32
         want = _encode_each(list(events), previous, first)
-        # Runs of the default length, and of three rows (a command cut into several).
-        for run_rows in (journal_module._RUN_ROWS, 3):
-            with mock.patch.object(journal_module, "_RUN_ROWS", run_rows):
+        # Runs of the default length, of three rows and of 300 bytes of records (a
+        # command cut into several runs, some of one row).
+        for run_rows, run_bytes in (
+            (journal_module._RUN_ROWS, journal_module._RUN_BYTES),
+            (3, 300),
+        ):
+            with (
+                mock.patch.object(journal_module, "_RUN_ROWS", run_rows),
+                mock.patch.object(journal_module, "_RUN_BYTES", run_bytes),
+            ):
                 encoded = _encode_rows(events, previous, first)
             assert written_rows(encoded) == written_rows(_Encoded(want, [], b""))
             assert encoded.chain == bytes(want[-1][4])

@@ -26,6 +26,7 @@ can be answered with its first result instead of being done twice.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
 import itertools
@@ -968,9 +969,11 @@ _INSERT_RUN = (
     "SELECT ?1 + key, ?2, CAST(substr(?3, (value >> 32) + 1, value & 4294967295) AS TEXT), "
     "key = ?4, substr(?5, key * 32 + 1, 32) FROM json_each(?6)"
 )
-#: Rows of a run at most: its records stay far below SQLite's limit on one value (a
-#: billion bytes) for any ordinary data.
+#: Rows of a run at most.
 _RUN_ROWS = 4096
+#: Bytes of a run's records at most (a run of one row excepted): far below SQLite's
+#: limit on one value (a billion bytes).
+_RUN_BYTES = 1 << 26
 
 
 class _Run(NamedTuple):
@@ -1065,6 +1068,7 @@ def _encode_columns(events: Events, previous: bytes) -> _Encoded | None:
         olds,
         news,
         _plain_data(datas),
+        strict=True,
     )
     try:
         blobs = list(map(orjson.dumps, fields))
@@ -1074,7 +1078,8 @@ def _encode_columns(events: Events, previous: bytes) -> _Encoded | None:
     # last-row flag, made once per command.
     middle = b"\x1f%b\x1f0\x1f" % name.encode("utf-8")
     sha256 = hashlib.sha256
-    tails = map((b"%d" + middle + b"%b").__mod__, zip(range(first, final), blobs))
+    # Every row's but the last (whose flag is 1): the seqs stop one short.
+    tails = map((b"%d" + middle + b"%b").__mod__, zip(range(first, final), blobs, strict=False))
     hashes = [previous := sha256(previous + tail).digest() for tail in tails]
     previous = sha256(b"%b%d%b1\x1f%b" % (previous, final, middle[:-2], blobs[-1])).digest()
     hashes.append(previous)
@@ -1082,25 +1087,33 @@ def _encode_columns(events: Events, previous: bytes) -> _Encoded | None:
 
 
 def _runs(first: int, name: str, blobs: list[bytes], hashes: list[bytes]) -> list[_Run]:
-    """The :class:`_Run` of each :data:`_RUN_ROWS` rows of one command."""
+    """One command's rows as :class:`_Run` of at most :data:`_RUN_ROWS` rows and, but for
+    a run of one row, at most :data:`_RUN_BYTES` bytes of records."""
     runs = []
     size = len(blobs)
-    for start in range(0, size, _RUN_ROWS):
-        records = blobs[start : start + _RUN_ROWS]
+    ends = list(itertools.accumulate(map(len, blobs)))  # each record's end, all joined
+    start = 0
+    while start < size:
+        before = ends[start - 1] if start else 0
+        stop = bisect.bisect_right(ends, before + _RUN_BYTES, start, min(size, start + _RUN_ROWS))
+        stop = max(stop, start + 1)
+        records = blobs[start:stop]
         lengths = list(map(len, records))
         offsets = itertools.accumulate(lengths, initial=0)
-        spans = list(map(operator.or_, map(operator.lshift, offsets, itertools.repeat(32)), lengths))
-        count = len(records)
+        spans = list(
+            map(operator.or_, map(operator.lshift, offsets, itertools.repeat(32)), lengths)
+        )
         runs.append(
             _Run(
                 first + start,
                 name,
                 b"".join(records),
-                count - 1 if start + count == size else -1,
-                b"".join(hashes[start : start + count]),
+                stop - start - 1 if stop == size else -1,
+                b"".join(hashes[start:stop]),
                 orjson.dumps(spans).decode(),
             )
         )
+        start = stop
     return runs
 
 
@@ -1111,7 +1124,7 @@ def _stamps(times: list[datetime]) -> Iterator[str]:
     ids = list(map(id, times))
     if ids.count(ids[0]) == len(ids):
         return itertools.repeat(times[0].isoformat(), len(ids))
-    stamp_of = {key: when.isoformat() for key, when in dict(zip(ids, times)).items()}
+    stamp_of = {key: when.isoformat() for key, when in dict(zip(ids, times, strict=True)).items()}
     return map(stamp_of.__getitem__, ids)
 
 
