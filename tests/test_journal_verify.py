@@ -3,6 +3,7 @@ snapshot covers before any of them is read (issue 11 item 4, issue 18 item 3).""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -33,6 +34,7 @@ from gridgov.journal import (
     _encode_each,
     _encode_rows,
     _Encoded,
+    _runs,
     encode_row,
     encode_snapshot,
     row_hash,
@@ -494,6 +496,38 @@ class TestColumnRows:
         assert [r[5:] for r in rows] == [("integer", "text", "text", "integer", "blob")] * count
         assert [r[3] for r in rows] == [0] * (count - 1) + [1]
         assert json.loads(rows[2][2])[-1] == {"post": "post2", "person": 2}
+
+    @given(st.lists(st.integers(1, 40), min_size=1, max_size=30), st.integers(1, 50))
+    def test_runs_cut_by_rows_and_bytes(self, lengths: list[int], limit: int) -> None:
+        """Runs partition the rows in order, each within the row and byte limits (a
+        single row larger than the byte limit is a run of its own), the last row's
+        flag in the last run only."""
+        blobs = [b"x" * n for n in lengths]
+        hashes = [bytes([i % 256]) * 32 for i in range(len(blobs))]
+        with (
+            mock.patch.object(journal_module, "_RUN_ROWS", 4),
+            mock.patch.object(journal_module, "_RUN_BYTES", limit),
+        ):
+            runs = _runs(7, "c", blobs, hashes)
+        assert b"".join(run.records for run in runs) == b"".join(blobs)
+        assert b"".join(run.hashes for run in runs) == b"".join(hashes)
+        assert [run.first for run in runs] == list(
+            itertools.accumulate((len(run.hashes) // 32 for run in runs[:-1]), initial=7)
+        )
+        for run in runs:
+            rows = len(run.hashes) // 32
+            assert 1 <= rows <= 4
+            assert rows == 1 or len(run.records) <= limit
+            spans = json.loads(run.spans)
+            assert [span & 0xFFFFFFFF for span in spans] == [
+                len(blobs[run.first - 7 + i]) for i in range(rows)
+            ]
+            assert [span >> 32 for span in spans] == list(
+                itertools.accumulate((span & 0xFFFFFFFF for span in spans[:-1]), initial=0)
+            )
+        assert [run.last for run in runs] == [-1] * (len(runs) - 1) + [
+            len(runs[-1].hashes) // 32 - 1
+        ]
 
     def test_events_out_of_sequence_refused(self) -> None:
         """Events that do not start at the journal's next seq are refused by name."""

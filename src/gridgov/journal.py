@@ -1091,23 +1091,21 @@ def _runs(first: int, name: str, blobs: list[bytes], hashes: list[bytes]) -> lis
     a run of one row, at most :data:`_RUN_BYTES` bytes of records."""
     runs = []
     size = len(blobs)
-    ends = list(itertools.accumulate(map(len, blobs)))  # each record's end, all joined
+    lengths = list(map(len, blobs))
     start = 0
     while start < size:
-        before = ends[start - 1] if start else 0
-        stop = bisect.bisect_right(ends, before + _RUN_BYTES, start, min(size, start + _RUN_ROWS))
-        stop = max(stop, start + 1)
-        records = blobs[start:stop]
-        lengths = list(map(len, records))
-        offsets = itertools.accumulate(lengths, initial=0)
-        spans = list(
-            map(operator.or_, map(operator.lshift, offsets, itertools.repeat(32)), lengths)
-        )
+        stop = min(size, start + _RUN_ROWS)
+        if sum(lengths[start:stop]) > _RUN_BYTES:  # large records: fewer rows
+            ends = list(itertools.accumulate(lengths[start:stop]))
+            stop = start + max(1, bisect.bisect_right(ends, _RUN_BYTES))
+        part = lengths[start:stop]
+        offsets = itertools.accumulate(part, initial=0)
+        spans = list(map(operator.or_, map(operator.lshift, offsets, itertools.repeat(32)), part))
         runs.append(
             _Run(
                 first + start,
                 name,
-                b"".join(records),
+                b"".join(blobs[start:stop]),
                 stop - start - 1 if stop == size else -1,
                 b"".join(hashes[start:stop]),
                 orjson.dumps(spans).decode(),
