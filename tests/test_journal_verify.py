@@ -529,6 +529,23 @@ class TestColumnRows:
             len(runs[-1].hashes) // 32 - 1
         ]
 
+    @pytest.mark.parametrize("mixed", [False, True])
+    def test_compact_data_of_wrong_length_refused(self, mixed: bool) -> None:
+        """Compact data with a value too few is refused as record_data refuses it (the
+        row-by-row path too), not written cut short."""
+        when = datetime(2022, 9, 17, tzinfo=UTC)
+        datas: list[object] = [(KEYS, "post1", 1), (KEYS, "post2")]
+        if mixed:
+            datas.append({"n": 1})
+        count = len(datas)
+        columns = ([when] * count, ["t"] * count, ["u"] * count, ["c"] * count)
+        rest = (["a"] * count, [""] * count, [None] * count, [None] * count, datas)
+        events = Events(1, (*columns, *rest))  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="zip"):
+            _encode_rows(events, GENESIS, 1)
+        with pytest.raises(ValueError, match="zip"):
+            _encode_each(events, GENESIS, 1)
+
     def test_events_out_of_sequence_refused(self) -> None:
         """Events that do not start at the journal's next seq are refused by name."""
         events = Events.of([Event(4, datetime(2022, 9, 17, tzinfo=UTC), "t", "u", "c", "a")])
