@@ -264,19 +264,29 @@ def _required_rows(city: City, compound: str, zone: str, rule: StaffingRule) -> 
     # Read from the city's columns (no Compound made).
     community, entrances = compounds.communities[at], compounds.entrances[at]
     households = max(1, city.households(compound))
-    sizes = {
-        "point_lead": 1,
-        "building_lead": math.ceil(households / rule.households_per_building_lead),
-        "registration": math.ceil(households / rule.households_per_registration),
-        "disinfection": rule.disinfection_per_compound,
-        "checkpoint": entrances * rule.checkpoint_shifts,
-        "volunteer": math.ceil(households / rule.households_per_volunteer),
-    }
-    return [
-        (f"{compound}/{role}", role, compound, community, sizes[role])
-        for role in roles
-        if role != "front_line" and sizes[role] > 0
-    ]
+    rows: list[PostRow] = []
+    # Each role's size worked out for the roles asked only (in one loop: no dict of
+    # every size, no comprehension's function made per call).
+    for role in roles:
+        if role == "point_lead":
+            size = 1
+        elif role == "building_lead":
+            size = math.ceil(households / rule.households_per_building_lead)
+        elif role == "registration":
+            size = math.ceil(households / rule.households_per_registration)
+        elif role == "disinfection":
+            size = rule.disinfection_per_compound
+        elif role == "checkpoint":
+            size = entrances * rule.checkpoint_shifts
+        elif role == "volunteer":
+            size = math.ceil(households / rule.households_per_volunteer)
+        elif role == "front_line":
+            continue
+        else:
+            raise KeyError(role)
+        if size > 0:
+            rows.append((f"{compound}/{role}", role, compound, community, size))
+    return rows
 
 
 def _front_line_zones(rule: StaffingRule) -> frozenset[str]:
@@ -569,8 +579,7 @@ class Pools:
         self._front_line: dict[str, PostRow | None] = {}
         self._required: dict[tuple[str, str], tuple[PostRow, ...]] = {}
         self._required_rule: StaffingRule | None = None
-        #: The most people each employer may give, by the rules' share (worked out
-        #: once asked for: the city's staff counts never change).
+        #: The most people each employer may give, by the rules' share (see :meth:`caps`).
         self._caps: dict[float, dict[str, int]] = {}
 
     @property
@@ -586,6 +595,18 @@ class Pools:
     def rank(self, person: str) -> int:
         """``person``'s place in the seeded tie-breaking order (lower comes first)."""
         return self._ranks[self._city.people._index[person]]
+
+    def caps(self, share: float) -> dict[str, int]:
+        """The most people each organisation may give (its staff x ``share``, rounded
+        down), by id; worked out for every organisation at once the first time
+        ``share`` is asked for, then kept (the city's staff counts never change)."""
+        caps = self._caps.get(share)
+        if caps is None:
+            organisations = self._city.organisations
+            # ``staff * share`` for each, as math.floor(staff * share) reads it.
+            got = map(math.floor, map(share.__rmul__, organisations.staff))
+            caps = self._caps[share] = dict(zip(organisations.ids, got, strict=True))
+        return caps
 
     def anchor(self, level: str, community: str) -> str:
         """The unit a pool level stands for, seen from ``community``."""
@@ -653,7 +674,8 @@ class Pools:
         workers = self.grid_workers(grid)
         post: PostRow | None = None
         if workers:
-            community = self._city.community_of(grid)
+            # A grid is a unit of the chain: its community read there.
+            community = self._city.chain.community_of(grid)
             post = (f"{grid}/front_line", "front_line", grid, community, len(workers))
         self._front_line[grid] = post
         return post
@@ -672,7 +694,8 @@ class Pools:
         if got is None:
             span = self._worker_spans.get(grid)
             if span is not None:
-                got = tuple(map(self._ids.__getitem__, self._worker_rows[span[0] : span[1]]))
+                # Read out by one itemgetter (see _reader), not a map of __getitem__.
+                got = tuple(_reader(self._worker_rows[span[0] : span[1]])(self._ids))
             elif grid in self._city.chain:
                 got = ()
             else:  # not a unit (an organisation): read from the city
@@ -684,8 +707,6 @@ class Pools:
         return got
 
     def _build(self, level: str, community: str, kind: PersonKind) -> tuple[int, ...]:
-        import numpy as np  # lazily: importing gridgov does not load numpy
-
         chain = self._city.chain
         parts: list[np.ndarray | None]
         if level == "community":
@@ -742,6 +763,10 @@ class Pools:
         present = [p for p in parts if p is not None]
         if not present:
             return ()
+        # Imported here, not at the top of the method: an import statement costs some
+        # 2 k instructions even when numpy is loaded (most pools are a community's).
+        import numpy as np  # lazily: importing gridgov does not load numpy
+
         joined = present[0] if len(present) == 1 else np.concatenate(present)
         return tuple(joined.tolist())
 
@@ -1611,7 +1636,7 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
     # The caps depend on the city and the share only: kept by the pools across plans.
     caps = pools._caps.get(share)
     if caps is None:
-        caps = pools._caps[share] = {}
+        caps = pools.caps(share)
     levels = rule.pools
     levels_used = levels[0]
     requested: list[int] = []
@@ -1641,10 +1666,7 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
                 left = room.get(employer)
                 if left is None:
                     # Its cap less those drawn before, plus those this plan released.
-                    cap = caps.get(employer)
-                    if cap is None:
-                        cap = _cap(roster, caps, share, employer)
-                    left = cap - drawn_before.get(employer, 0) - drawn.get(employer, 0)
+                    left = caps[employer] - drawn_before.get(employer, 0) - drawn.get(employer, 0)
                 if left <= 0:
                     continue
                 room[employer] = left - 1
@@ -1669,14 +1691,6 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
     if requested or need > 0 or post_id in roster._shortfalls:
         # Something to record: reinforcements asked, seats left empty, a shortfall closed.
         _fill_outcome(draft, pools, post, kind, levels, requested, need, levels_used)
-
-
-def _cap(roster: Roster, caps: dict[str, int], share: float, employer: str) -> int:
-    """The most people ``employer`` gives (staff x share), kept in ``caps``."""
-    organisations = roster._city.organisations
-    staff = organisations.staff[organisations._index[employer]]
-    cap = caps[employer] = math.floor(staff * share)
-    return cap
 
 
 def _fill_outcome(
