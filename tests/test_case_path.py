@@ -376,3 +376,34 @@ class TestColdCaseReads:
         later = utc + timedelta(days=1)
         for when in (utc, utc, east, east, later, utc, None):
             assert draft.iso(when) == (None if when is None else when.isoformat())
+
+
+def test_front_line_duty_skips_the_workers_away_and_takes_the_rest() -> None:
+    """A grid's workers away are skipped, not the end of the list: every worker
+    present goes on front-line duty, in the city's order, and only the seats of
+    those away are a shortfall."""
+    engine = Engine(CITY, clock=ManualClock())
+    engine.set_availability({"grid_worker": 0.5}, seed=3)
+    away = engine._kernel.state.roster._unavailable
+    checked = 0
+    for compound in COMPOUNDS[:40]:
+        result = engine.report_case(compound)
+        on_duty: dict[str, list[str]] = {}
+        for event in result.changes("post.assigned"):
+            if event.data["role"] == "front_line":
+                on_duty.setdefault(event.data["post"], []).append(event.data["person"])
+        missing = {
+            e.data["post"]: e.data["missing"]
+            for e in result.events
+            if e.type.startswith("shortfall.") and e.data["post"].endswith("/front_line")
+        }
+        for post in result.changes("post.opened"):
+            if post.data["role"] != "front_line":
+                continue
+            workers = engine._kernel.pools.grid_workers(post.unit)
+            present = [p for p in workers if p not in away]
+            assert on_duty.get(post.data["post"], []) == present
+            assert missing.get(post.data["post"], 0) == len(workers) - len(present)
+            checked += bool(present) and len(present) < len(workers)
+        engine.lift(CITY.chain.city, skip_recovery=True)
+    assert checked > 5

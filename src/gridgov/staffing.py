@@ -1585,14 +1585,23 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
     busy = draft.busy
     roster = draft.roster
     unavailable, assigned, freed = roster._unavailable, roster._assignment, draft.freed
-    # The free workers, in order, as many as there are seats (a list at a time).
-    free = [
-        person
-        for person in pools.grid_workers(unit)
-        if not (
-            person in busy or person in unavailable or (person in assigned and person not in freed)
-        )
-    ][: max(capacity - held, 0)]
+    # The free workers, in order, as many as there are seats: a plain loop that stops
+    # at the last seat (a comprehension makes a function and its cells each call).
+    free: list[str] = []
+    seats = capacity - held
+    if seats > 0:
+        take = free.append
+        for person in pools.grid_workers(unit):
+            if (
+                person in busy
+                or person in unavailable
+                or (person in assigned and person not in freed)
+            ):
+                continue
+            take(person)
+            seats -= 1
+            if not seats:
+                break
     filled = len(free)
     if filled:
         busy.update(free)
