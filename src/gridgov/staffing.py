@@ -1378,14 +1378,6 @@ class _Draft:
                 drawn = self.drawn
                 drawn[employer] = drawn.get(employer, 0) - 1
 
-    def post(self, post_id: str) -> PostRow | None:
-        row = self.opened.get(post_id)
-        if row is not None:
-            return row
-        if post_id in self.closed:
-            return None
-        return self.roster._posts.get(post_id)
-
     def assignments(self) -> Iterator[tuple[str, str, str, str]]:
         """(person, post, role, level) of each assignment, in order."""
         fields = itertools.chain.from_iterable(
@@ -1512,9 +1504,9 @@ def _plan(
             _close(draft, f"{grid}/front_line", f"no compound of {grid} needs front-line duty")
     if refill or draft.freed:
         to_fill.extend(sorted(roster._shortfalls))
-    # By role, then id, each post once (a post's key is its own: no ties to keep).
-    for _, post_id in sorted([(_role_priority(draft, p), p) for p in set(to_fill)]):
-        wanted = draft.post(post_id)
+    # By role, then id, each post once (a post's key is its own: no ties to keep, so
+    # the post read here, third, is never compared; filling opens and closes none).
+    for _, _, wanted in sorted(_by_priority(draft, set(to_fill))):
         if wanted is None or (wanted[1] in CLAIMABLE and not rule.auto_claim):
             continue
         if wanted[1] == "front_line":
@@ -1555,9 +1547,18 @@ def _repost(
     return to_fill
 
 
-def _role_priority(draft: _Draft, post_id: str) -> int:
-    post = draft.post(post_id)
-    return _PRIORITY.get(post[1], len(_PRIORITY)) if post is not None else len(_PRIORITY)
+def _by_priority(draft: _Draft, post_ids: Iterable[str]) -> list[tuple[int, str, PostRow | None]]:
+    """Each post's fill priority (its role's; last for a post gone or unknown), id and
+    row as the draft has it (:meth:`_Draft.post`), read in one loop."""
+    opened, closed, posts = draft.opened, draft.closed, draft.roster._posts
+    last = len(_PRIORITY)
+    out: list[tuple[int, str, PostRow | None]] = []
+    for post_id in post_ids:
+        post = opened.get(post_id)
+        if post is None and post_id not in closed:
+            post = posts.get(post_id)
+        out.append((last if post is None else _PRIORITY.get(post[1], last), post_id, post))
+    return out
 
 
 def _close(draft: _Draft, post_id: str, reason: str) -> None:
