@@ -62,7 +62,7 @@
     * builds both cities, and for each an engine that declares the urban
       area and lifts it (with all its staffing; the untimed set-up of the
       other steps);
-    * draws each city's cases as the other steps' rounds did: 600 (60 with
+    * draws each city's cases the same way: 600 (60 with
       ``--quick``) seeded uniform draws from its sorted compounds (a bigger
       city's tiles are synthesised anew, so the compounds themselves
       differ), and one lead-in compound per block from a second seeded
@@ -299,13 +299,17 @@ def measure_cases(small: float, large: float, cases: int) -> dict[str, Any]:
     engines = [_case_engine(scale, cases) for scale in (small, large)]
     timed: list[list[list[tuple[float, float, int]]]] = [[], []]
     gc.collect()
-    for index in range(len(engines[0][2])):
-        # small, large, large, small, small, large, ...: neither always goes first.
-        for side in (0, 1) if index % 2 == 0 else (1, 0):
-            engine, compounds, leads = engines[side]
-            chunk = compounds[index * BLOCK : (index + 1) * BLOCK]
-            timed[side].append(_block(engine, leads[index], chunk))
+    for index, side in _turns(len(engines[0][2])):
+        engine, compounds, leads = engines[side]
+        chunk = compounds[index * BLOCK : (index + 1) * BLOCK]
+        timed[side].append(_block(engine, leads[index], chunk))
     return {"small": timed[0], "large": timed[1]}
+
+
+def _turns(blocks: int) -> list[tuple[int, int]]:
+    """The order of the blocks: (block, city) with city 0 the small one, 1 the large;
+    small, large, large, small, small, large, ...: neither always goes first."""
+    return [(index, side) for index in range(blocks) for side in ((0, 1), (1, 0))[index % 2]]
 
 
 _CHILD = (
@@ -390,7 +394,10 @@ def _round_ratios(got: dict[str, list[list[list[float]]]]) -> dict[str, Any]:
         "cpu": med["large"]["cpu"] / med["small"]["cpu"],
         "per_event": med["large"]["per_event"] / med["small"]["per_event"],
         "medians": med,
-        "block_quartiles": [round(q, 4) for q in statistics.quantiles(pairs, n=4)],
+        # (quantiles needs two values: one block pair is its own quartiles)
+        "block_quartiles": [
+            round(q, 4) for q in (statistics.quantiles(pairs, n=4) if len(pairs) > 1 else pairs * 3)
+        ],
     }
 
 
