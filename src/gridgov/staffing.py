@@ -1018,12 +1018,10 @@ class Roster:
         for post in plan.opened:
             self._posts[post.id] = _row_of(post)
             self._holders.setdefault(post.id, ())
-        size = len(self._hot)
         for grid, step in plan.hot:
             self._hot[grid] += step
             if self._hot[grid] <= 0:
                 del self._hot[grid]
-        _compact(self._hot, size)
         for assignment in plan.assignments:
             self._assign(assignment, when)
         for shortfall in plan.shortfalls:
