@@ -66,7 +66,7 @@ from gridgov.journal import (
 )
 from gridgov.measures import Deadline, MeasuresPlan
 from gridgov.model import Level
-from gridgov.records import CompactData, Record, RecordColumns
+from gridgov.records import CompactData, DataRuns, Record, RecordColumns
 from gridgov.rules import Rules
 from gridgov.staffing import STAFFING_EVENTS, Pools, Roster, StaffingRow, planned_records
 from gridgov.supplies import SupplyNetwork
@@ -719,11 +719,13 @@ class Kernel:
         # The records become the events' columns as they are read (records given
         # as an iterator are made one at a time): no object per event is kept, so
         # the collector has nothing to walk for them (see :class:`Events`).
-        times, kinds, units, causes, olds, news, datas = _columns(records)
+        runs: list[tuple[int, DataRuns]] = []
+        times, kinds, units, causes, olds, news, datas = _columns(records, runs)
         count = len(times)
         events = Events(
             first,
             (times, kinds, units, [command] * count, [actor] * count, causes, olds, news, datas),
+            tuple(runs),
         )
         state = self.state
         batch = None if immediate else self.batch
@@ -850,6 +852,7 @@ class Kernel:
 
 def _columns(
     records: Iterable[Record | tuple[Any, ...] | RecordColumns],
+    runs: list[tuple[int, DataRuns]],
 ) -> tuple[
     list[datetime],
     list[str],
@@ -860,7 +863,8 @@ def _columns(
     list[Mapping[str, Any] | CompactData],
 ]:
     """The fields of ``records`` (in :class:`Record`'s order), one list per field:
-    records one at a time, :class:`RecordColumns` a list at a time."""
+    records one at a time, :class:`RecordColumns` a list at a time (the runs of
+    their compact data added to ``runs``, with the index of their first record)."""
     times: list[datetime] = []
     kinds: list[str] = []
     units: list[str] = []
@@ -874,6 +878,8 @@ def _columns(
     for record in records:
         if type(record) is RecordColumns:
             # A planner's records made in columns: taken a list at a time.
+            if record.runs is not None:
+                runs.append((len(times), record.runs))
             times += record.times
             kinds += record.kinds
             units += record.units

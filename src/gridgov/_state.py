@@ -304,9 +304,15 @@ class EngineState:
         """Apply the run ``start:stop`` of ``post.assigned`` or ``post.opened`` events
         to the roster at once; all or nothing: False, and nothing changed, when an
         event of the run does not fit (the caller then applies it one event at a
-        time, which raises at that event)."""
+        time, which raises at that event). Assignments that came with the
+        planner's runs (``Events._runs``: one time, run-length encoded data) are
+        read from those, not from the data column."""
         columns = events._columns
         if kind == "post.assigned":
+            # The planner's runs, when it handed them with the records (a command's).
+            runs = dict(events._runs).get(start)
+            if runs is not None and len(runs[0]) == stop - start:
+                return self.roster._assign_runs(runs[0], runs[1], columns[0][start])
             got = events._fields(start, stop, _ASSIGNED)
             if got is None:
                 return False

@@ -43,7 +43,7 @@ import attrs
 import orjson
 
 from gridgov.errors import JournalError
-from gridgov.records import CompactData, record_data
+from gridgov.records import CompactData, DataRuns, record_data
 
 __all__ = [
     "FORMAT_VERSION",
@@ -250,14 +250,27 @@ class Events(Sequence[Event]):
     like any instance of a class) is always tracked: fifty thousand events of
     one command, kept as events, made the collector walk the whole heap
     inside the command (see ``benchmarks/RESULTS.md``).
+
+    A command's events may also carry ``runs``: where a planner's records
+    came with their compact data in runs (``RecordColumns.runs``, see
+    :class:`~gridgov.records.RecordColumns`), the index of the first such
+    event and the runs. Only the reducer reads them (a run at a time, not the
+    data column); they are no part of the events' value (``==``, slices,
+    pickles and journals leave them out).
     """
 
-    __slots__ = ("_columns", "_first", "_size")
+    __slots__ = ("_columns", "_first", "_runs", "_size")
 
-    def __init__(self, first: int = 1, columns: _Columns | None = None) -> None:
+    def __init__(
+        self,
+        first: int = 1,
+        columns: _Columns | None = None,
+        runs: tuple[tuple[int, DataRuns], ...] = (),
+    ) -> None:
         self._first = first
         self._columns = _empty_columns() if columns is None else columns
         self._size = len(self._columns[0])
+        self._runs = runs
 
     @classmethod
     def of(cls, events: Iterable[Event]) -> Events:

@@ -13,13 +13,19 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-__all__ = ["EventLike", "Record", "RecordColumns", "record_data"]
+__all__ = ["DataRuns", "EventLike", "Record", "RecordColumns", "record_data"]
 
 #: A record's data kept compact: its keys (a tuple shared by many records), then
 #: its values in their order; the dict is made when the data is read
 #: (:func:`record_data`). A tuple of strings is not tracked by the cyclic
 #: collector and costs a third of a dict.
 CompactData = tuple[Any, ...]
+
+#: Records of one type whose compact data comes in runs (see :class:`RecordColumns`):
+#: each record's first value, in order, and each run's further values and length
+#: (the staffing planner's assignments: the people, and (post, role, level, count)
+#: per post filled from one pool level).
+DataRuns = tuple[list[Any], list[tuple[Any, ...]]]
 
 
 def record_data(data: Mapping[str, Any] | CompactData) -> Mapping[str, Any]:
@@ -83,9 +89,14 @@ class RecordColumns:
     same keys tuple for every record (:func:`record_data` makes its dict; the
     engine keeps it so, and makes the dict when an event's data is read).
     Iterating gives the records one by one, as tuples, their data as dicts.
+
+    ``runs``, when given, is the same compact data run-length encoded
+    (:data:`DataRuns`; records of one type and one time): the engine's
+    reducer reads a run at a time from it (it travels with the events as
+    :attr:`Events._runs <gridgov.journal.Events>`), not the data column.
     """
 
-    __slots__ = ("causes", "datas", "kinds", "news", "olds", "times", "units")
+    __slots__ = ("causes", "datas", "kinds", "news", "olds", "runs", "times", "units")
 
     def __init__(
         self,
@@ -96,6 +107,7 @@ class RecordColumns:
         olds: list[str | None],
         news: list[str | None],
         datas: list[Mapping[str, Any] | CompactData],
+        runs: DataRuns | None = None,
     ) -> None:
         self.times = times
         self.kinds = kinds
@@ -104,6 +116,7 @@ class RecordColumns:
         self.olds = olds
         self.news = news
         self.datas = datas
+        self.runs = runs
 
     def __len__(self) -> int:
         return len(self.times)

@@ -1060,6 +1060,46 @@ class Roster:
         self._drawn.update(filter(_SOMEONE, employers))
         return True
 
+    def _assign_runs(self, persons: Sequence[str], runs: Sequence[Any], when: datetime) -> bool:
+        """Apply a run of ``post.assigned`` events of one time given as the planner's
+        runs (the people in order; (post, role, level, count) per run: see
+        :class:`_Draft`), as :meth:`_assign_to` one by one does; all or nothing:
+        False, and nothing changed, when a person is unknown.
+
+        A run's people join its post's holders at once, and share one
+        assignment tuple (post, role, level, when): no tuple per person.
+        """
+        people = self._people
+        drawing: list[str] = []
+        values: list[tuple[str, str, str, datetime]] = []
+        seats: list[tuple[str, tuple[str, ...]]] = []
+        add_seats = seats.append
+        at = 0
+        for post, role, level, count in runs:
+            stop = at + count
+            run = persons[at:stop]
+            if role != "front_line":  # front-line duty draws from no employer
+                drawing += run
+            values += [(post, role, level, when)] * count
+            add_seats((post, tuple(run)))
+            at = stop
+        if at != len(persons):
+            return False
+        try:
+            places = list(map(people._index.__getitem__, drawing))
+        except (KeyError, TypeError):
+            return False
+        holders = self._holders
+        held_by = holders.get
+        for post, run in seats:
+            held = held_by(post)
+            holders[post] = run if held is None else held + run
+        # Equal lengths by construction (see _assign_all on ``strict``).
+        self._assignment.update(zip(persons, values))  # noqa: B905
+        # Counted in C (Counter.update), in the order drawn.
+        self._drawn.update(filter(_SOMEONE, _reader(places)(people.employers)))
+        return True
+
     def _open_all(
         self,
         units: Sequence[str],
@@ -1864,47 +1904,41 @@ def _assignment_columns(
 ) -> RecordColumns:
     """The ``post.assigned`` records of the assignments (the people, and the runs
     they fill: see :class:`_Draft`), made a column at a time: a unit and a cause
-    found once per run, each column read out of the runs' in C."""
-    # The runs' columns (equal lengths, as are the columns made from them: zipped
-    # without ``strict``, see Roster._assign_all).
-    run_posts, run_roles, run_levels, counts = zip(*runs)  # noqa: B905
-    run_units = list(map(new_units.get, run_posts))
-    if None in run_units:  # posts open before this plan (a refill)
-        for at, post_id in enumerate(run_posts):
-            if run_units[at] is None:
-                serving = posts.get(post_id)
-                run_units[at] = serving[2] if serving is not None else post_id
-    pairs = list(zip(run_roles, run_levels))  # noqa: B905
-    causes = {
-        (role, level): f"{role} from the {level} pool" for role, level in dict.fromkeys(pairs)
-    }
-    run_causes = list(map(causes.__getitem__, pairs))
-    # Each assignment's run: run ``r`` as many times as it has people, ``(r,) * count``
-    # in C (``itertools.repeat`` parses its arguments by keyword: ~1.5 k
-    # instructions a call). A column is then read out of the runs' by one
-    # itemgetter of every assignment's run, in C (a ``map`` of ``__getitem__``
-    # costs some 450 instructions an item, the getter about 100).
-    column = _reader(
-        tuple(itertools.chain.from_iterable(map(operator.mul, zip(range(len(counts))), counts)))
-    )
+    found once per run, each run's values repeated for its people a list at a
+    time; the runs go with the records (``RecordColumns.runs``), for the
+    engine's reducer."""
+    units: list[str] = []
+    causes: list[str] = []
+    run_posts: list[str] = []
+    roles: list[str] = []
+    levels: list[str] = []
+    unit_of = new_units.get
+    said: dict[tuple[str, str], str] = {}
+    for post_id, role, level, count in runs:
+        unit = unit_of(post_id)
+        if unit is None:  # a post open before this plan (a refill)
+            serving = posts.get(post_id)
+            unit = serving[2] if serving is not None else post_id
+        cause = said.get((role, level))
+        if cause is None:
+            cause = said[role, level] = f"{role} from the {level} pool"
+        units += [unit] * count
+        causes += [cause] * count
+        run_posts += [post_id] * count
+        roles += [role] * count
+        levels += [level] * count
     count = len(persons)
     return RecordColumns(
         [when] * count,
         ["post.assigned"] * count,
-        column(run_units),  # type: ignore[arg-type]
-        column(run_causes),
+        units,
+        causes,
         [None] * count,
         [None] * count,
-        # Compact data (see RecordColumns): a dict is made when one is read.
-        list(
-            zip(
-                itertools.repeat(_ASSIGNED),
-                persons,
-                column(run_posts),
-                column(run_roles),
-                column(run_levels),
-            )
-        ),
+        # Compact data (see RecordColumns): a dict is made when one is read. Columns of
+        # equal lengths (see Roster._assign_all on ``strict``).
+        list(zip(itertools.repeat(_ASSIGNED), persons, run_posts, roles, levels)),  # noqa: B905
+        (persons, runs),
     )
 
 
