@@ -719,7 +719,7 @@ class Kernel:
         # The records become the events' columns as they are read (records given
         # as an iterator are made one at a time): no object per event is kept, so
         # the collector has nothing to walk for them (see :class:`Events`).
-        runs: list[tuple[int, DataRuns]] = []
+        runs: list[tuple[int, int, DataRuns]] = []
         times, kinds, units, causes, olds, news, datas = _columns(records, runs)
         count = len(times)
         events = Events(
@@ -852,7 +852,7 @@ class Kernel:
 
 def _columns(
     records: Iterable[Record | tuple[Any, ...] | RecordColumns],
-    runs: list[tuple[int, DataRuns]],
+    runs: list[tuple[int, int, DataRuns]],
 ) -> tuple[
     list[datetime],
     list[str],
@@ -864,7 +864,8 @@ def _columns(
 ]:
     """The fields of ``records`` (in :class:`Record`'s order), one list per field:
     records one at a time, :class:`RecordColumns` a list at a time (the runs of
-    their compact data added to ``runs``, with the index of their first record)."""
+    their compact data added to ``runs``, with the indices of their first record and
+    of the one after their last)."""
     times: list[datetime] = []
     kinds: list[str] = []
     units: list[str] = []
@@ -879,7 +880,7 @@ def _columns(
         if type(record) is RecordColumns:
             # A planner's records made in columns: taken a list at a time.
             if record.runs is not None:
-                runs.append((len(times), record.runs))
+                runs.append((len(times), len(times) + len(record.times), record.runs))
             times += record.times
             kinds += record.kinds
             units += record.units

@@ -310,9 +310,9 @@ class EngineState:
         columns = events._columns
         if kind == "post.assigned":
             # The planner's runs, when it handed them with the records (a command's).
-            runs = dict(events._runs).get(start)
-            if runs is not None and len(runs[0]) == stop - start:
-                return self.roster._assign_runs(runs[0], runs[1], columns[0][start])
+            for first, end, runs in events._runs:
+                if first == start and end == stop:
+                    return self.roster._assign_runs(runs, columns[0][start])
             got = events._fields(start, stop, _ASSIGNED)
             if got is None:
                 return False

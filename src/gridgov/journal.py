@@ -253,8 +253,8 @@ class Events(Sequence[Event]):
 
     A command's events may also carry ``runs``: where a planner's records
     came with their compact data in runs (``RecordColumns.runs``, see
-    :class:`~gridgov.records.RecordColumns`), the index of the first such
-    event and the runs. Only the reducer reads them (a run at a time, not the
+    :class:`~gridgov.records.RecordColumns`), the indices of the first such
+    event and of the one after the last, and the runs. Only the reducer reads them (a run at a time, not the
     data column); they are no part of the events' value (``==``, slices,
     pickles and journals leave them out).
     """
@@ -265,7 +265,7 @@ class Events(Sequence[Event]):
         self,
         first: int = 1,
         columns: _Columns | None = None,
-        runs: tuple[tuple[int, DataRuns], ...] = (),
+        runs: tuple[tuple[int, int, DataRuns], ...] = (),
     ) -> None:
         self._first = first
         self._columns = _empty_columns() if columns is None else columns

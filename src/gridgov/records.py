@@ -22,10 +22,10 @@ __all__ = ["DataRuns", "EventLike", "Record", "RecordColumns", "record_data"]
 CompactData = tuple[Any, ...]
 
 #: Records of one type whose compact data comes in runs (see :class:`RecordColumns`):
-#: each record's first value, in order, and each run's further values and length
-#: (the staffing planner's assignments: the people, and (post, role, level, count)
+#: per run, the values its records share, then the tuple of each record's own first
+#: value, in order (the staffing planner's assignments: (post, role, level, people)
 #: per post filled from one pool level).
-DataRuns = tuple[list[Any], list[tuple[Any, ...]]]
+DataRuns = list[tuple[Any, ...]]
 
 
 def record_data(data: Mapping[str, Any] | CompactData) -> Mapping[str, Any]:

@@ -242,9 +242,9 @@ def required_posts(city: City, compound: str, zone: str, rule: StaffingRule) -> 
 #: has them (what the planner works with: the collector does not track it).
 PostRow = tuple[str, str, str, str, int]
 
-#: A run of assignments to one post from one pool level: (post, role, level, count),
-#: for the next ``count`` people of a plan's assignments.
-AssignmentRun = tuple[str, str, str, int]
+#: A run of assignments to one post from one pool level: (post, role, level, people),
+#: the people (in order) being the next ones of a plan's assignments.
+AssignmentRun = tuple[str, str, str, tuple[str, ...]]
 
 
 def _row_of(post: StaffPost) -> PostRow:
@@ -1060,42 +1060,32 @@ class Roster:
         self._drawn.update(filter(_SOMEONE, employers))
         return True
 
-    def _assign_runs(self, persons: Sequence[str], runs: Sequence[Any], when: datetime) -> bool:
+    def _assign_runs(self, runs: Sequence[AssignmentRun], when: datetime) -> bool:
         """Apply a run of ``post.assigned`` events of one time given as the planner's
-        runs (the people in order; (post, role, level, count) per run: see
-        :class:`_Draft`), as :meth:`_assign_to` one by one does; all or nothing:
-        False, and nothing changed, when a person is unknown.
+        runs (each (post, role, level, people): see :class:`_Draft`), as
+        :meth:`_assign_to` one by one does; all or nothing: False, and nothing
+        changed, when a person is unknown.
 
-        A run's people join its post's holders at once, and share one
-        assignment tuple (post, role, level, when): no tuple per person.
+        A run's people join its post's holders at once (the run's own tuple),
+        and share one assignment tuple (post, role, level, when): nothing made
+        per person.
         """
         people = self._people
+        # Those drawn from an employer (front-line duty draws from none), checked first.
         drawing: list[str] = []
-        values: list[tuple[str, str, str, datetime]] = []
-        seats: list[tuple[str, tuple[str, ...]]] = []
-        add_seats = seats.append
-        at = 0
-        for post, role, level, count in runs:
-            stop = at + count
-            run = persons[at:stop]
-            if role != "front_line":  # front-line duty draws from no employer
-                drawing += run
-            values += [(post, role, level, when)] * count
-            add_seats((post, tuple(run)))
-            at = stop
-        if at != len(persons):
-            return False
+        for _, role, _, persons in runs:
+            if role != "front_line":
+                drawing += persons
         try:
             places = list(map(people._index.__getitem__, drawing))
         except (KeyError, TypeError):
             return False
         holders = self._holders
-        held_by = holders.get
-        for post, run in seats:
+        held_by, assign, each = holders.get, self._assignment.update, dict.fromkeys
+        for post, role, level, persons in runs:
             held = held_by(post)
-            holders[post] = run if held is None else held + run
-        # Equal lengths by construction (see _assign_all on ``strict``).
-        self._assignment.update(zip(persons, values))  # noqa: B905
+            holders[post] = persons if held is None else held + persons
+            assign(each(persons, (post, role, level, when)))
         # Counted in C (Counter.update), in the order drawn.
         self._drawn.update(filter(_SOMEONE, _reader(places)(people.employers)))
         return True
@@ -1404,7 +1394,8 @@ class _Draft:
     def assignments(self) -> Iterator[tuple[str, str, str, str]]:
         """(person, post, role, level) of each assignment, in order."""
         fields = itertools.chain.from_iterable(
-            itertools.repeat((post, role, level), count) for post, role, level, count in self.runs
+            itertools.repeat((post, role, level), len(people))
+            for post, role, level, people in self.runs
         )
         return ((person, *rest) for person, rest in zip(self.persons, fields, strict=True))
 
@@ -1612,7 +1603,7 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
     if filled:
         busy.update(free)
         draft.persons += free
-        draft.runs.append((post_id, "front_line", "grid", filled))
+        draft.runs.append((post_id, "front_line", "grid", tuple(free)))
         draft.fill_counts[post_id] = draft.fill_counts.get(post_id, 0) + filled
     missing = capacity - (held + filled)
     known = draft.roster._shortfalls.get(post_id)
@@ -1701,7 +1692,7 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
             # This level's people, added to the draft's columns a list at a time.
             count = len(chosen)
             draft.persons += chosen
-            draft.runs.append((post_id, role, level, count))
+            draft.runs.append((post_id, role, level, tuple(chosen)))
             filled += count
             levels_used = level
     if filled:
@@ -1786,7 +1777,7 @@ def staffing_records(
         [attrs.astuple(hop) for hop in staffing.reinforcements],
         (
             [a.person for a in staffing.assignments],
-            [(a.post, a.role, a.level, 1) for a in staffing.assignments],
+            [(a.post, a.role, a.level, (a.person,)) for a in staffing.assignments],
         ),
         staffing.shortfalls,
         staffing.hot,
@@ -1903,18 +1894,16 @@ def _assignment_columns(
     when: datetime,
 ) -> RecordColumns:
     """The ``post.assigned`` records of the assignments (the people, and the runs
-    they fill: see :class:`_Draft`), made a column at a time: a unit and a cause
-    found once per run, each run's values repeated for its people a list at a
-    time; the runs go with the records (``RecordColumns.runs``), for the
-    engine's reducer."""
+    they fill: see :class:`_Draft`), made a column at a time: a unit, a cause and
+    the data's values after the person found once per run and repeated for its
+    people a list at a time; the runs go with the records
+    (``RecordColumns.runs``), for the engine's reducer."""
     units: list[str] = []
     causes: list[str] = []
-    run_posts: list[str] = []
-    roles: list[str] = []
-    levels: list[str] = []
+    rests: list[tuple[str, str, str]] = []
     unit_of = new_units.get
     said: dict[tuple[str, str], str] = {}
-    for post_id, role, level, count in runs:
+    for post_id, role, level, people in runs:
         unit = unit_of(post_id)
         if unit is None:  # a post open before this plan (a refill)
             serving = posts.get(post_id)
@@ -1922,11 +1911,10 @@ def _assignment_columns(
         cause = said.get((role, level))
         if cause is None:
             cause = said[role, level] = f"{role} from the {level} pool"
+        count = len(people)
         units += [unit] * count
         causes += [cause] * count
-        run_posts += [post_id] * count
-        roles += [role] * count
-        levels += [level] * count
+        rests += [(post_id, role, level)] * count
     count = len(persons)
     return RecordColumns(
         [when] * count,
@@ -1935,10 +1923,11 @@ def _assignment_columns(
         causes,
         [None] * count,
         [None] * count,
-        # Compact data (see RecordColumns): a dict is made when one is read. Columns of
-        # equal lengths (see Roster._assign_all on ``strict``).
-        list(zip(itertools.repeat(_ASSIGNED), persons, run_posts, roles, levels)),  # noqa: B905
-        (persons, runs),
+        # Compact data (see RecordColumns), (keys, person) + (post, role, level): a
+        # dict is made when one is read. Equal lengths (see Roster._assign_all on
+        # ``strict``).
+        list(map(operator.add, zip(itertools.repeat(_ASSIGNED), persons), rests)),  # noqa: B905
+        runs,
     )
 
 
