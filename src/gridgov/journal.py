@@ -254,9 +254,9 @@ class Events(Sequence[Event]):
     A command's events may also carry ``runs``: where a planner's records
     came with their compact data in runs (``RecordColumns.runs``, see
     :class:`~gridgov.records.RecordColumns`), the indices of the first such
-    event and of the one after the last, and the runs. Only the reducer reads them (a run at a time, not the
-    data column); they are no part of the events' value (``==``, slices,
-    pickles and journals leave them out).
+    event and of the one after the last, and the runs. Only the reducer
+    reads them (a run at a time, not the data column); they are no part of
+    the events' value (``==``, slices, pickles and journals leave them out).
     """
 
     __slots__ = ("_columns", "_first", "_runs", "_size")

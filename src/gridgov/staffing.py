@@ -1926,7 +1926,7 @@ def _assignment_columns(
         # Compact data (see RecordColumns), (keys, person) + (post, role, level): a
         # dict is made when one is read. Equal lengths (see Roster._assign_all on
         # ``strict``).
-        list(map(operator.add, zip(itertools.repeat(_ASSIGNED), persons), rests)),  # noqa: B905
+        list(map(operator.add, zip(itertools.repeat(_ASSIGNED), persons), rests)),
         runs,
     )
 
