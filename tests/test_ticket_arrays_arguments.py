@@ -343,6 +343,34 @@ def test_the_refusals_read_as_the_desks() -> None:
         arrays.fire([0, 1], "classify", np.array([US, 2**62]))
 
 
+@pytest.mark.parametrize(
+    ("idx", "ticket"),
+    [
+        ([0, 1, 2, 3, 0], 0),  # the first repeat is the last of n + 1 positions
+        ([3, 2, 1, 0, 1, 1, 1], 1),  # repeats go on after the n + 1 checked
+        ([0, 1, 2, 3] + [2] * 10_000, 2),  # many more indices than tickets
+        ([1, 1], 1),
+    ],
+)
+def test_a_repeat_is_found_in_a_batch_longer_than_the_tickets(idx: list[int], ticket: int) -> None:
+    """With four tickets, a call naming five or more names one twice; the check stamps
+    only the first n + 1 positions and still names the first repeated ticket."""
+    arrays = arrays_with_four()
+    before = digest(arrays)
+    with pytest.raises(ArgumentError, match=rf"got ticket #{ticket} more than once$"):
+        arrays.fire(idx, "classify", US + HOUR)
+    assert digest(arrays) == before
+
+
+def test_the_stamps_take_four_bytes_a_ticket() -> None:
+    """The once-a-call check keeps one 32-bit stamp a ticket of room (it kept two
+    64-bit arrays, one of them written in full: 16 bytes a ticket)."""
+    arrays = TicketArrays(CITY, capacity=1_000)
+    assert arrays._stamps.nbytes == 4_000
+    arrays.open([GRID] * 1_500, ["repair"] * 1_500, US)
+    assert arrays._stamps.nbytes == 4 * len(arrays.state)
+
+
 def test_a_far_time_no_longer_corrupts_the_arrays() -> None:
     """Firing at 10**30 us used to write the new state, then fail adding the limit
     (OverflowError), leaving a ticket classified with its old deadline."""

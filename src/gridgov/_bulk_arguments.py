@@ -253,10 +253,11 @@ def _within(method: str, name: str, array: Any, n: int, what: str) -> None:
 
 
 def indices(
-    method: str, idx: Any, n: int, scratch: tuple[Any, Any] | None = None
+    method: str, idx: Any, n: int, stamps: npt.NDArray[Any] | None = None
 ) -> npt.NDArray[np.int64]:
-    """Ticket indices: whole numbers in ``0..n - 1``, each at most once when ``scratch``
-    (room for ``n`` stamps, and the positions ``0..n - 1``) is given.
+    """Ticket indices: whole numbers in ``0..n - 1``, each at most once when ``stamps``
+    (an integer array with room for ``n`` stamps, contents never read before written)
+    is given.
 
     Raises:
         ArgumentError: not a sequence of whole numbers, or a ticket given twice.
@@ -272,19 +273,22 @@ def indices(
         array = _integers(method, "idx", idx, expected, ArgumentError)
     _within(method, "idx", array, n, "ticket")
     out: npt.NDArray[np.int64] = array if array.dtype is _dtype("i8") else array.astype(numpy.int64)
-    if scratch is not None and out.size > 1:
+    if stamps is not None and out.size > 1:
         # Each position stamps its ticket; a ticket given twice keeps one stamp only,
-        # so one of its positions reads another's (one pass, no sort).
-        seen, positions = scratch[0], scratch[1][: out.size]
-        seen[out] = positions
-        twice = seen.take(out) != positions
+        # so one of its positions reads another's (one pass, no sort). Among the first
+        # n + 1 positions some ticket repeats if any does after them (n tickets only),
+        # so no more positions are stamped than there are tickets, plus one.
+        head = out[: n + 1]
+        positions = numpy.arange(head.size, dtype=stamps.dtype)
+        stamps[head] = positions
+        twice = stamps.take(head) != positions
         if numpy.count_nonzero(twice):
             at = int(numpy.flatnonzero(twice)[0])
             raise ArgumentError(
                 method,
                 "idx",
                 "distinct ticket indices (a ticket takes one step a call)",
-                f"ticket #{int(out[at])} more than once",
+                f"ticket #{int(head[at])} more than once",
             )
     return out
 

@@ -2249,6 +2249,12 @@ def _numpy() -> Any:
     return numpy
 
 
+def _stamps(size: int) -> Any:
+    """Stamps for ``size`` tickets (4 bytes each while a position fits in 32 bits)."""
+    numpy = _numpy()
+    return numpy.zeros(size, numpy.int32 if size < 2**31 - 1 else numpy.int64)
+
+
 def _micros(when: datetime) -> int:
     """Microseconds since 1970 (exact: datetimes are whole microseconds)."""
     _aware(when)
@@ -2354,9 +2360,9 @@ class TicketArrays:
         self.breached = numpy.zeros(size, numpy.bool_)
         self.low_scores = numpy.zeros(size, numpy.int16)
         self.escalations = numpy.zeros(size, numpy.int32)
-        # Scratch room for the check that a call names each ticket once: stamps (never
-        # read before they are written) and the positions 0, 1, 2...
-        self._scratch = (numpy.zeros(size, numpy.int64), numpy.arange(size, dtype=numpy.int64))
+        # Room for the check that a call names each ticket once: one stamp a ticket,
+        # never read before it is written (so left to the system's zero pages).
+        self._stamps = _stamps(size)
 
     _ARRAYS = (
         "state",
@@ -2392,7 +2398,7 @@ class TicketArrays:
             grown = numpy.full(new, fill, old.dtype)
             grown[:size] = old
             setattr(self, name, grown)
-        self._scratch = (numpy.zeros(new, numpy.int64), numpy.arange(new, dtype=numpy.int64))
+        self._stamps = _stamps(new)
 
     def _time(
         self,
@@ -2409,7 +2415,7 @@ class TicketArrays:
 
     def _indices(self, method: str, idx: Any, distinct: bool = True) -> Any:
         """Ticket indices, checked (each at most once when ``distinct``)."""
-        return _bulk.indices(method, idx, self.n, self._scratch if distinct else None)
+        return _bulk.indices(method, idx, self.n, self._stamps if distinct else None)
 
     # ------------------------------------------------------------------ writes
 
