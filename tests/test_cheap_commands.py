@@ -196,4 +196,4 @@ def test_the_assignments_records_are_their_runs_read_out_one_by_one(
     got = _assignment_columns(persons, runs, posts, new_units, when)
     assert list(got) == expected
     assert len(got) == len(persons)
-    assert got.runs == runs
+    assert got.planned == runs

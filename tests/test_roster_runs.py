@@ -311,21 +311,22 @@ def test_the_planner_s_runs_seat_each_assignment_in_turn(
     assert at_once.snapshot() == one_by_one.snapshot()
 
 
-def test_a_command_s_runs_are_no_part_of_its_events() -> None:
-    """A declaration's events carry the planner's runs of assignments to the reducer
-    (``Events._runs``); applying them so gives the state that the same events give
-    without runs (as a replay reads them), one by one or a run at a time, and the
-    runs change neither equality nor pickling."""
+def test_a_command_s_planned_data_is_no_part_of_its_events() -> None:
+    """A declaration's events carry the planner's rows of opened posts and runs of
+    assignments to the reducer (``Events._planned``); applying them so gives the
+    state that the same events give without them (as a replay reads them), one
+    by one or a run at a time, and they change neither equality nor pickling."""
     engine = Engine(CITY, clock=ManualClock())
     events = engine.declare(CITY.chain.city).events
-    assert len(events._runs) == 1
-    first, end, runs = events._runs[0]
+    (opened_at, opened_end, rows), (first, end, runs) = events._planned
+    assert set(events._columns[1][opened_at:opened_end]) == {"post.opened"}
+    assert [row[0] for row in rows] == [e.data["post"] for e in events[opened_at:opened_end]]
     assert set(events._columns[1][first:end]) == {"post.assigned"}
     assert end - first == sum(len(run[3]) for run in runs) > 300
     plain = Events.of(list(events))
-    assert plain._runs == ()
+    assert plain._planned == ()
     assert plain == events
-    assert pickle.loads(pickle.dumps(events))._runs == ()
+    assert pickle.loads(pickle.dumps(events))._planned == ()
     live = engine._kernel.state.snapshot()
     for kept in (events, plain):
         state = EngineState(CITY, engine.rules)
@@ -334,9 +335,13 @@ def test_a_command_s_runs_are_no_part_of_its_events() -> None:
     state = EngineState(CITY, engine.rules)
     _one_by_one(state, plain)
     assert state.snapshot() == live
-    # Runs that do not cover the whole run of assignments are not read.
+    # Planned data that does not cover the whole run of its events is not read.
     short = end - len(runs[-1][3])
-    for hint in ((first, short, runs[:-1]), (first + 1, end, runs)):
+    for hint in (
+        (first, short, runs[:-1]),
+        (first + 1, end, runs),
+        (opened_at, opened_end - 1, rows[:-1]),
+    ):
         state = EngineState(CITY, engine.rules)
         assert state.apply_all(Events(events.first, events._columns, (hint,))) == len(events)
         assert state.snapshot() == live

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-__all__ = ["DataRuns", "EventLike", "Record", "RecordColumns", "record_data"]
+__all__ = ["EventLike", "Planned", "Record", "RecordColumns", "record_data"]
 
 #: A record's data kept compact: its keys (a tuple shared by many records), then
 #: its values in their order; the dict is made when the data is read
@@ -21,11 +21,11 @@ __all__ = ["DataRuns", "EventLike", "Record", "RecordColumns", "record_data"]
 #: collector and costs a third of a dict.
 CompactData = tuple[Any, ...]
 
-#: Records of one type whose compact data comes in runs (see :class:`RecordColumns`):
-#: per run, the values its records share, then the tuple of each record's own first
-#: value, in order (the staffing planner's assignments: (post, role, level, people)
-#: per post filled from one pool level).
-DataRuns = list[tuple[Any, ...]]
+#: Records' data as their planner had it, for the engine's reducer (see
+#: :class:`RecordColumns`): the staffing planner's runs of assignments (post, role,
+#: level, people: records of one type and one time), or its rows of opened posts
+#: (id, role, unit, community, capacity).
+Planned = list[tuple[Any, ...]]
 
 
 def record_data(data: Mapping[str, Any] | CompactData) -> Mapping[str, Any]:
@@ -90,13 +90,13 @@ class RecordColumns:
     engine keeps it so, and makes the dict when an event's data is read).
     Iterating gives the records one by one, as tuples, their data as dicts.
 
-    ``runs``, when given, is the same compact data run-length encoded
-    (:data:`DataRuns`; records of one type and one time): the engine's
-    reducer reads a run at a time from it (it travels with the events as
-    :attr:`Events._runs <gridgov.journal.Events>`), not the data column.
+    ``planned``, when given, is the same data in the planner's own form
+    (:data:`Planned`): the engine's reducer reads the records from it (it
+    travels with the events as :attr:`Events._planned
+    <gridgov.journal.Events>`), not from the data column.
     """
 
-    __slots__ = ("causes", "datas", "kinds", "news", "olds", "runs", "times", "units")
+    __slots__ = ("causes", "datas", "kinds", "news", "olds", "planned", "times", "units")
 
     def __init__(
         self,
@@ -107,7 +107,7 @@ class RecordColumns:
         olds: list[str | None],
         news: list[str | None],
         datas: list[Mapping[str, Any] | CompactData],
-        runs: DataRuns | None = None,
+        planned: Planned | None = None,
     ) -> None:
         self.times = times
         self.kinds = kinds
@@ -116,7 +116,7 @@ class RecordColumns:
         self.olds = olds
         self.news = news
         self.datas = datas
-        self.runs = runs
+        self.planned = planned
 
     def __len__(self) -> int:
         return len(self.times)

@@ -1115,6 +1115,17 @@ class Roster:
             seats(post_id, ())
         return True
 
+    def _open_rows(self, rows: Sequence[PostRow]) -> list[str]:
+        """Open the planner's rows of posts (a command's run of ``post.opened``
+        events: see ``Events._planned``), as :meth:`_open_all` does with the
+        events' fields, the rows kept as they are; returns the posts' ids."""
+        ids = list(map(_FIRST, rows))
+        self._posts.update(zip(ids, rows))  # noqa: B905 - a column of the rows
+        seats = self._holders.setdefault
+        for post_id in ids:
+            seats(post_id, ())
+        return ids
+
     def _close_all(self, post_ids: Iterable[str]) -> None:
         """Close these posts (a run of ``post.closed`` events): their seats and
         shortfalls go with them."""
@@ -1848,7 +1859,8 @@ def _rows(
 
 def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
     """The ``post.opened`` records of ``rows``, made a column at a time, their data
-    compact (see :class:`~gridgov.records.RecordColumns`)."""
+    compact (see :class:`~gridgov.records.RecordColumns`); the rows go with them
+    (``RecordColumns.planned``), for the engine's reducer."""
     count = len(rows)
     units = [row[2] for row in rows]
     return RecordColumns(
@@ -1862,6 +1874,7 @@ def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
             (_OPENED, post_id, role, community, capacity, role in CLAIMABLE)
             for post_id, role, _, community, capacity in rows
         ],
+        rows,
     )
 
 
@@ -1869,6 +1882,8 @@ def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
 _OPENED = ("post", "role", "community", "capacity", "task")
 
 
+#: A row's first field (a post's id).
+_FIRST = operator.itemgetter(0)
 #: ``"front_line"`` for ever (a role compared with it in C).
 _FRONT_LINE = itertools.repeat("front_line")
 #: Not None (an employer's name), tested in C.
@@ -1897,7 +1912,7 @@ def _assignment_columns(
     they fill: see :class:`_Draft`), made a column at a time: a unit, a cause and
     the data's values after the person found once per run and repeated for its
     people a list at a time; the runs go with the records
-    (``RecordColumns.runs``), for the engine's reducer."""
+    (``RecordColumns.planned``), for the engine's reducer."""
     units: list[str] = []
     causes: list[str] = []
     rests: list[tuple[str, str, str]] = []
