@@ -10,21 +10,29 @@ import sqlite3
 import tempfile
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gridgov import Engine, ManualClock
+from gridgov import journal as journal_module
 from gridgov.cli import main
 from gridgov.errors import JournalError
 from gridgov.journal import (
+    _SCHEMA,
     GENESIS,
     CommandRecord,
     Event,
+    Events,
     SqliteJournal,
     _decode_rows,
+    _encode_columns,
+    _encode_each,
     _encode_rows,
+    _Encoded,
     encode_row,
     encode_snapshot,
     row_hash,
@@ -355,16 +363,143 @@ class TestAppendRows:
             )
             for seq, (command, shift, zone, data) in enumerate(specs, start=1)
         ]
-        rows = _encode_rows(events, GENESIS, 1)
-        previous = GENESIS
-        for event, (seq, command, record, last, digest) in zip(events, rows, strict=True):
-            assert (seq, command, record) == (event.seq, event.command, encode_row(event))
-            assert last == (event is events[-1])
-            previous = row_hash(previous, seq, command, record, bool(last))
-            assert digest == previous
-        # Each row reads back as the event its JSON form gives (NaN as null).
-        decoded = _decode_rows([r[:3] for r in rows], "j.sqlite")
-        assert decoded == [Event.from_json(e.to_json()) for e in events]
+        # As a list (row by row) and as the engine's Events (a column at a time when
+        # the events are one command's and orjson encodes their data).
+        for given_events in (events, Events.of(events)):
+            encoded = _encode_rows(given_events, GENESIS, 1)
+            rows = written_rows(encoded)
+            chained = encoded.chain
+            previous = GENESIS
+            for event, row in zip(events, rows, strict=True):
+                seq, command, record, last, digest = row[:5]
+                assert row[5:] == ("integer", "text", "text", "integer", "blob")
+                assert (seq, command, record) == (event.seq, event.command, encode_row(event))
+                assert last == (event is events[-1])
+                previous = row_hash(previous, seq, command, record, bool(last))
+                assert digest == previous
+            assert chained == previous
+            # Each row reads back as the event its JSON form gives (NaN as null).
+            decoded = _decode_rows([r[:3] for r in rows], "j.sqlite")
+            assert decoded == [Event.from_json(e.to_json()) for e in events]
+
+
+def written_rows(encoded: _Encoded) -> list[tuple[Any, ...]]:
+    """The rows ``encoded`` inserts into a new journal table, read back, each with its
+    fields' SQLite types (seq, command, record, last, hash, then the five types)."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.executescript(_SCHEMA)
+        encoded.insert(db)
+        return db.execute(
+            "SELECT seq, command, record, last, hash, typeof(seq), typeof(command), "
+            "typeof(record), typeof(last), typeof(hash) FROM events ORDER BY seq"
+        ).fetchall()
+    finally:
+        db.close()
+
+
+#: Keys of compact data (as planners share one tuple of keys among many records).
+KEYS = ("post", "person")
+OTHER_KEYS = ("cases",)
+
+
+def _one_data(choice: int, value: object) -> object:
+    """Data of one event: a dict, compact data of KEYS or of OTHER_KEYS."""
+    if choice == 0:
+        return {"post": value, "n": 1}
+    if choice == 1:
+        return (KEYS, value, "p1")
+    return (OTHER_KEYS, value)
+
+
+class TestColumnRows:
+    """A command's Events encoded a column at a time give the rows encoded row by row."""
+
+    @given(
+        st.text(min_size=1, max_size=4),
+        st.lists(
+            st.tuples(
+                st.integers(0, 2),  # which time: the shared object, an equal one, an hour on
+                st.integers(0, 2),  # which data: dict, compact (KEYS), compact (OTHER_KEYS)
+                st.none() | st.text(max_size=4) | st.integers(-(2**70), 2**70) | st.floats(),
+                st.none() | st.text(max_size=3),
+            ),
+            min_size=1,
+            max_size=8,
+        ),
+        st.integers(1, 5),
+    )
+    # Two equal times of other offsets, compact data then a dict: each keeps its own.
+    @example("c", [(0, 1, "a", None), (1, 1, "b", None), (1, 0, 2, "o")], 1)
+    def test_same_rows_as_row_by_row(
+        self,
+        command: str,
+        specs: list[tuple[int, int, object, str | None]],
+        first: int,
+    ) -> None:
+        """Shared and distinct time objects (equal times with other offsets keep their own
+        ISO form), dict and compact data (all of one keys tuple or mixed), values orjson
+        cannot encode exactly: the same rows, the same chain, the same last hash."""
+        shared = datetime(2022, 9, 17, 8, tzinfo=UTC)
+        times = [
+            shared,
+            shared.astimezone(timezone(timedelta(hours=8))),
+            shared + timedelta(hours=1),
+        ]
+        columns: tuple[list[object], ...] = tuple([] for _ in range(9))
+        for when, choice, value, old in specs:
+            fields = (times[when], "post.assigned", "u1", command, "a", "why", old, "x")
+            for column, field in zip(columns, (*fields, _one_data(choice, value)), strict=True):
+                column.append(field)
+        events = Events(first, columns)  # type: ignore[arg-type]
+        previous = b"\x07" * 32
+        want = _encode_each(list(events), previous, first)
+        # Runs of the default length, of three rows and of 300 bytes of records (a
+        # command cut into several runs, some of one row).
+        for run_rows, run_bytes in (
+            (journal_module._RUN_ROWS, journal_module._RUN_BYTES),
+            (3, 300),
+        ):
+            with (
+                mock.patch.object(journal_module, "_RUN_ROWS", run_rows),
+                mock.patch.object(journal_module, "_RUN_BYTES", run_bytes),
+            ):
+                encoded = _encode_rows(events, previous, first)
+            assert written_rows(encoded) == written_rows(_Encoded(want, [], b""))
+            assert encoded.chain == bytes(want[-1][4])
+
+    def test_columns_taken(self) -> None:
+        """Compact data of one keys tuple, one time, one command: the column path encodes
+        it (no fallback), with each row's flag and hash as sqlite3 binds them."""
+        when = datetime(2022, 9, 17, tzinfo=UTC)
+        count = 5
+        columns = (
+            [when] * count,
+            ["post.assigned"] * count,
+            [f"u{i}" for i in range(count)],
+            ["c000001"] * count,
+            ["a"] * count,
+            [""] * count,
+            [None] * count,
+            ["filled"] * count,
+            [(KEYS, f"post{i}", i) for i in range(count)],
+        )
+        events = Events(3, columns)  # type: ignore[arg-type]
+        encoded = _encode_columns(events, GENESIS)
+        assert encoded is not None
+        assert not encoded.rows  # inserted in runs
+        rows = written_rows(encoded)
+        want = _encode_each(list(events), GENESIS, 3)
+        assert rows == written_rows(_Encoded(want, [], b""))
+        assert [r[5:] for r in rows] == [("integer", "text", "text", "integer", "blob")] * count
+        assert [r[3] for r in rows] == [0] * (count - 1) + [1]
+        assert json.loads(rows[2][2])[-1] == {"post": "post2", "person": 2}
+
+    def test_events_out_of_sequence_refused(self) -> None:
+        """Events that do not start at the journal's next seq are refused by name."""
+        events = Events.of([Event(4, datetime(2022, 9, 17, tzinfo=UTC), "t", "u", "c", "a")])
+        with pytest.raises(JournalError, match="event 4 breaks the journal's sequence"):
+            _encode_rows(events, GENESIS, 3)
 
 
 class TestKeyChain:

@@ -145,6 +145,11 @@ STREAMS: list[tuple[str, tuple[Any, ...], type[GridgovError]]] = [
     ("triggers one string", ([US], ["T2"], "o", [OPEN]), ArgumentError),
     ("data one mapping", ([US, US], ["T2", "T3"], ["open", "open"], OPEN), ArgumentError),
     ("lengths differ", ([US, US], ["T2"], ["open"], [OPEN]), CommandError),
+    # A set has no order: its steps would be played in an arbitrary one.
+    ("tickets a set", ([US, US], {"T2", "T3"}, ["open", "open"], [OPEN, OPEN]), ArgumentError),
+    ("triggers a set", ([US], ["T1"], {"classify"}, [None]), ArgumentError),
+    ("times a frozenset", (frozenset([US]), ["T2"], ["open"], [OPEN]), ArgumentError),
+    ("data a set", ([US], ["T1"], ["classify"], {None}), ArgumentError),
 ]
 
 

@@ -20,11 +20,11 @@ nothing, :class:`~gridgov.errors.CommandError` for lengths that differ.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping, Set
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from gridgov._arguments import Text, shown
-from gridgov._ticket_stream import EARLIEST, EARLIEST_US, LATEST, LATEST_US
+from gridgov._ticket_stream import EARLIEST, EARLIEST_US, LATEST, LATEST_US, not_a_sequence
 from gridgov.errors import ArgumentError, ClockError, CommandError, GridgovError, NotFoundError
 
 if TYPE_CHECKING:
@@ -68,12 +68,7 @@ def _sequence(method: str, name: str, value: object, expected: str) -> None:
     Raises:
         ArgumentError: a string, bytes, a mapping, a set, a scalar, a table.
     """
-    if (
-        isinstance(value, str | bytes | Mapping | Set)
-        or not hasattr(value, "__len__")
-        or not hasattr(value, "__iter__")
-        or getattr(value, "ndim", 1) != 1
-    ):
+    if not_a_sequence(value):
         raise ArgumentError(method, name, expected, _got(value))
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any, Protocol
@@ -346,18 +346,24 @@ def play(
     return kit.changes(stream.out, stream.marks)
 
 
+def not_a_sequence(value: object) -> bool:
+    """``value`` is not a sequence or a one-dimensional array: a string, bytes, a
+    mapping, a set (its order is arbitrary), a scalar or a table."""
+    return (
+        isinstance(value, str | bytes | Mapping | Set)
+        or not hasattr(value, "__len__")
+        or not hasattr(value, "__iter__")
+        or getattr(value, "ndim", 1) != 1
+    )
+
+
 def _check_sequence(name: str, value: object) -> None:
     """``value`` is a sequence or a one-dimensional array, one item a step.
 
     Raises:
-        ArgumentError: it is not (a string, a mapping, a scalar, a table).
+        ArgumentError: it is not (see :func:`not_a_sequence`).
     """
-    if (
-        isinstance(value, str | bytes | Mapping)
-        or not hasattr(value, "__len__")
-        or not hasattr(value, "__iter__")
-        or getattr(value, "ndim", 1) != 1
-    ):
+    if not_a_sequence(value):
         raise ArgumentError("play", name, "a sequence, one item a step", shown(value))
 
 

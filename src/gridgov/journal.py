@@ -26,6 +26,7 @@ can be answered with its first result instead of being done twice.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
 import itertools
@@ -967,25 +968,213 @@ def row_hash(previous: bytes, seq: int, command: str, record: str, last: bool) -
     return hashlib.sha256(previous + head + record.encode("utf-8")).digest()
 
 
-def _encode_rows(
-    events: Sequence[Event], previous: bytes, expected: int
-) -> list[tuple[int, str, str, int, bytearray]]:
-    """The journal rows of one command's events: (seq, command, record, last, hash),
-    the last-row flag 0 or 1, the hash a bytearray (how sqlite3 binds them fastest).
+#: A journal row as it is inserted: (seq, command, record, last, hash), the last-row
+#: flag 0 or 1, the hash a bytearray (the types sqlite3 binds as they are).
+_Row = tuple[int, str, str, int, bytearray]
+#: Compact data's values (all but its keys).
+_VALUES = operator.itemgetter(slice(1, None))
+#: Inserts a run of one command's rows in one statement (see :class:`_Run`): SQLite
+#: cuts each record out of the run's records and each hash out of its hashes, at the
+#: places ``json_each`` reads from the run's spans. The same rows, of the same types
+#: (INTEGER, TEXT, TEXT, INTEGER, BLOB), as inserting them one by one.
+_INSERT_RUN = (
+    "INSERT INTO events (seq, command, record, last, hash) "
+    "SELECT ?1 + key, ?2, CAST(substr(?3, (value >> 32) + 1, value & 4294967295) AS TEXT), "
+    "key = ?4, substr(?5, key * 32 + 1, 32) FROM json_each(?6)"
+)
+#: Rows of a run at most.
+_RUN_ROWS = 4096
+#: Bytes of a run's records at most (a run of one row excepted): far below SQLite's
+#: limit on one value (a billion bytes).
+_RUN_BYTES = 1 << 26
 
-    Each record is :func:`encode_row`'s, hashed as :func:`row_hash` does,
-    inline, over the encoded bytes that are stored, chained from
-    ``previous``; the events must number on from ``expected``. This is the
-    append path's whole Python cost, so it is written for speed: one tuple
-    and one orjson call per event; a command's events mostly share one time
-    object and one command id, each put in ISO form (or UTF-8) once, checked
-    by identity (two equal times with different offsets must keep their own
-    ISO form).
+
+class _Run(NamedTuple):
+    """Consecutive rows of one command, as :data:`_INSERT_RUN` binds them."""
+
+    #: The seq of the first row.
+    first: int
+    #: The command id of every row.
+    command: str
+    #: The rows' records, one after the other (UTF-8).
+    records: bytes
+    #: The index of the command's last row in the run (its last-row flag is 1), or -1.
+    last: int
+    #: The rows' 32-byte hashes, one after the other.
+    hashes: bytes
+    #: A JSON array: each row's record's offset in ``records`` times 2**32, plus its length.
+    spans: str
+
+
+class _Encoded(NamedTuple):
+    """One command's rows as they are inserted (:func:`_encode_rows`)."""
+
+    #: Rows inserted one by one (or none).
+    rows: list[_Row]
+    #: Runs inserted a statement each (or none).
+    runs: list[_Run]
+    #: The chain's hash after the last row.
+    chain: bytes
+
+    def insert(self, db: sqlite3.Connection) -> None:
+        """Insert the rows (inside the caller's transaction)."""
+        if self.rows:
+            db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", self.rows)
+        for run in self.runs:
+            db.execute(_INSERT_RUN, run)
+
+
+def _encode_rows(events: Sequence[Event], previous: bytes, expected: int) -> _Encoded:
+    """The journal rows of one command's events, and the chain's hash after the last.
+
+    Each record is :func:`encode_row`'s, hashed as :func:`row_hash` does
+    over the bytes that are stored, chained from ``previous``; the events
+    must number on from ``expected``. A command's :class:`Events` (what the
+    engine appends) are encoded a column at a time (:func:`_encode_columns`)
+    and inserted in runs; other sequences, and events whose data orjson
+    refuses, row by row (:func:`_encode_each`).
 
     Raises:
         JournalError: the events do not continue the sequence without gaps.
     """
-    rows: list[tuple[int, str, str, int, bytearray]] = []
+    if isinstance(events, Events) and events._size:
+        if events._first != expected:
+            raise JournalError(
+                f"event {events._first} breaks the journal's sequence (expected {expected})"
+            )
+        encoded = _encode_columns(events, previous)
+        if encoded is not None:
+            return encoded
+    rows = _encode_each(events, previous, expected)
+    return _Encoded(rows, [], bytes(rows[-1][4]) if rows else previous)
+
+
+def _encode_columns(events: Events, previous: bytes) -> _Encoded | None:
+    """:func:`_encode_rows` of a command's :class:`Events`, a column at a time.
+
+    The append path's whole Python cost, so each step but the chain runs in
+    C over a whole column (``map``/``zip`` of C functions): each time put in
+    ISO form once per time object, compact data made dicts, one orjson call
+    per event on the fields' tuple as ``zip`` makes it, the text between
+    the chain's hashes (seq, command, last-row flag, record) made by a
+    bytes format; the chain itself is one short loop, and the rows go to
+    SQLite in runs (:class:`_Run`: no Python object per row to bind). None
+    when the events are not one command's or orjson refuses some data (the
+    caller then encodes them row by row, with the standard library where
+    needed).
+    """
+    times, kinds, units, commands, actors, causes, olds, news, datas = events._columns
+    size = events._size
+    name = commands[0]
+    if commands.count(name) != size:
+        return None
+    first = events._first
+    final = first + size - 1
+    fields = zip(
+        range(first, final + 1),
+        _stamps(times),
+        kinds,
+        units,
+        commands,
+        actors,
+        causes,
+        olds,
+        news,
+        _plain_data(datas),
+        strict=True,
+    )
+    try:
+        blobs = list(map(orjson.dumps, fields))
+    except TypeError:
+        return None  # data orjson cannot encode exactly: the row-by-row path
+    # What row_hash puts between the seq and the record: the command and the
+    # last-row flag, made once per command.
+    middle = b"\x1f%b\x1f0\x1f" % name.encode("utf-8")
+    sha256 = hashlib.sha256
+    # Every row's but the last (whose flag is 1): the seqs stop one short.
+    tails = map((b"%d" + middle + b"%b").__mod__, zip(range(first, final), blobs, strict=False))
+    hashes = [previous := sha256(previous + tail).digest() for tail in tails]
+    previous = sha256(b"%b%d%b1\x1f%b" % (previous, final, middle[:-2], blobs[-1])).digest()
+    hashes.append(previous)
+    return _Encoded([], _runs(first, name, blobs, hashes), previous)
+
+
+def _runs(first: int, name: str, blobs: list[bytes], hashes: list[bytes]) -> list[_Run]:
+    """One command's rows as :class:`_Run` of at most :data:`_RUN_ROWS` rows and, but for
+    a run of one row, at most :data:`_RUN_BYTES` bytes of records."""
+    runs = []
+    size = len(blobs)
+    ends = list(itertools.accumulate(map(len, blobs)))  # each record's end, all joined
+    start = 0
+    while start < size:
+        before = ends[start - 1] if start else 0
+        stop = bisect.bisect_right(ends, before + _RUN_BYTES, start, min(size, start + _RUN_ROWS))
+        stop = max(stop, start + 1)
+        records = blobs[start:stop]
+        lengths = list(map(len, records))
+        offsets = itertools.accumulate(lengths, initial=0)
+        spans = list(
+            map(operator.or_, map(operator.lshift, offsets, itertools.repeat(32)), lengths)
+        )
+        runs.append(
+            _Run(
+                first + start,
+                name,
+                b"".join(records),
+                stop - start - 1 if stop == size else -1,
+                b"".join(hashes[start:stop]),
+                orjson.dumps(spans).decode(),
+            )
+        )
+        start = stop
+    return runs
+
+
+def _stamps(times: list[datetime]) -> Iterator[str]:
+    """The ISO form of each time, made once per time object: a command's events mostly
+    share one. By identity, not equality: two equal times with different offsets
+    keep their own form."""
+    ids = list(map(id, times))
+    if ids.count(ids[0]) == len(ids):
+        return itertools.repeat(times[0].isoformat(), len(ids))
+    stamp_of = {key: when.isoformat() for key, when in dict(zip(ids, times, strict=True)).items()}
+    return map(stamp_of.__getitem__, ids)
+
+
+def _plain_data(datas: list[Mapping[str, Any] | CompactData]) -> Iterable[Any]:
+    """Each event's data as a mapping: compact data made a dict (as
+    :func:`~gridgov.records.record_data` makes it), in C, a column at a time."""
+    flags = list(map(operator.is_, map(type, datas), itertools.repeat(tuple)))
+    compact = flags.count(True)
+    if not compact:
+        return datas
+    tuples = datas if compact == len(datas) else list(itertools.compress(datas, flags))
+    # Each compact data's values number its keys (record_data's strict zip).
+    spare = map(operator.sub, map(len, tuples), map(len, map(_FIRST, tuples)))
+    if list(spare).count(1) != compact:
+        return map(record_data, datas)  # raises for the first that does not
+    made = map(dict, map(zip, map(_FIRST, tuples), map(_VALUES, tuples)))
+    if compact == len(datas):
+        return made
+    # Mixed: each event's data drawn in order from the dicts as they are (False)
+    # or from the compact data made dicts (True).
+    plain = itertools.compress(datas, map(operator.not_, flags))
+    return map(next, map([plain, made].__getitem__, flags))
+
+
+def _encode_each(events: Sequence[Event], previous: bytes, expected: int) -> list[_Row]:
+    """:func:`_encode_rows` an event at a time (any sequence of events, any data).
+
+    One tuple and one orjson call per event; a command's events mostly
+    share one time object and one command id, each put in ISO form (or
+    UTF-8) once, checked by identity (two equal times with different
+    offsets must keep their own ISO form); data orjson cannot encode
+    exactly goes through the standard library.
+
+    Raises:
+        JournalError: the events do not continue the sequence without gaps.
+    """
+    rows: list[_Row] = []
     append = rows.append
     dumps = orjson.dumps
     sha256 = hashlib.sha256
@@ -1789,21 +1978,21 @@ class SqliteJournal(_Transactions):
             JournalError: the events do not continue the sequence, or the write failed
                 (nothing is written then).
         """
-        rows = _encode_rows(events, self._hash, self._next)
-        previous = bytes(rows[-1][4]) if rows else self._hash
-        head = f"{self._next + len(events) - 1}:{previous.hex()}" if rows else None
+        encoded = _encode_rows(events, self._hash, self._next)
+        previous = encoded.chain
+        head = f"{self._next + len(events) - 1}:{previous.hex()}" if events else None
 
         keys_hash = self._keys_hash if record is None else key_hash(self._keys_hash, record)
 
-        upgrade = bool(rows) and self._object_rows
+        upgrade = bool(events) and self._object_rows
 
         def write(db: sqlite3.Connection) -> None:
-            if rows:
+            if events:
                 if upgrade:
                     # The first rows of format 3 in a journal of format 2: a
                     # gridgov that reads only objects now refuses it by name.
                     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (_ARRAY_ROWS,))
-                db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
+                encoded.insert(db)
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('head', ?)", (head,))
             if record is not None:
                 db.execute(
