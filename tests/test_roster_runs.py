@@ -10,6 +10,8 @@ one event at a time, and ``Roster._release`` one person at a time.
 from __future__ import annotations
 
 import pickle
+import sys
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +23,7 @@ from gridgov import Engine, ManualClock, UnknownUnitError
 from gridgov._state import EngineState
 from gridgov.journal import Event, Events
 from gridgov.presets import jiamusi
-from gridgov.staffing import Roster
+from gridgov.staffing import Roster, _compact
 
 CITY = jiamusi(scale=0.05)
 COMPOUNDS = sorted(CITY.compounds)
@@ -345,3 +347,62 @@ def test_a_command_s_planned_data_is_no_part_of_its_events() -> None:
         state = EngineState(CITY, engine.rules)
         assert state.apply_all(Events(events.first, events._columns, (hint,))) == len(events)
         assert state.snapshot() == live
+
+
+def _tables(roster: Roster) -> dict[str, Any]:
+    return {
+        "posts": roster._posts,
+        "holders": roster._holders,
+        "assignment": roster._assignment,
+        "shortfalls": roster._shortfalls,
+        "hot": roster._hot,
+    }
+
+
+@pytest.mark.parametrize("one_at_a_time", [False, True])
+def test_a_lift_gives_the_tables_room_back(one_at_a_time: bool) -> None:
+    """After a declaration's lift the roster's emptied tables are as small as new ones
+    (a dict keeps its room when entries are taken out: every later lookup probed a
+    sparse table as big as the declaration), in runs or one event at a time."""
+    engine = Engine(CITY, clock=ManualClock())
+    declared = list(engine.declare(CITY.chain.city).events)
+    lifted = list(engine.lift(CITY.chain.city, skip_recovery=True).events)
+    roster = engine._kernel.state.roster
+    if one_at_a_time:
+        state = EngineState(CITY, engine.rules)
+        for event in [*declared, *lifted]:
+            state.apply(event)
+        roster = state.roster
+    assert sum(e.type == "post.opened" for e in declared) > 100
+    new = _tables(Roster(CITY))
+    for name, table in _tables(roster).items():
+        assert not table, name
+        assert type(table) is type(new[name])
+        assert sys.getsizeof(table) == sys.getsizeof(new[name]), name
+
+
+@given(
+    st.lists(st.integers(0, 10**6), unique=True, max_size=200),
+    st.data(),
+    st.booleans(),
+)
+def test_compacting_keeps_entries_and_order(
+    keys: list[int], data: st.DataObject, counter: bool
+) -> None:
+    """``_compact`` keeps what is left, in its order (a Counter's counts as they are),
+    and gives the room back when more were taken out than are left."""
+    table: dict[int, int] = Counter() if counter else {}
+    for key in keys:
+        table[key] = key % 7 + 1
+    out = data.draw(st.lists(st.sampled_from(keys), unique=True) if keys else st.just([]))
+    size = len(table)
+    for key in out:
+        del table[key]
+    left = list(table.items())
+    _compact(table, size)
+    assert list(table.items()) == left
+    assert type(table) is (Counter if counter else dict)
+    if len(out) > len(left):
+        fresh = type(table)()
+        dict.update(fresh, left)
+        assert sys.getsizeof(table) <= sys.getsizeof(fresh)
