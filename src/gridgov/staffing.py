@@ -242,9 +242,9 @@ def required_posts(city: City, compound: str, zone: str, rule: StaffingRule) -> 
 #: has them (what the planner works with: the collector does not track it).
 PostRow = tuple[str, str, str, str, int]
 
-#: A run of assignments to one post from one pool level: (post, role, level, count),
-#: for the next ``count`` people of a plan's assignments.
-AssignmentRun = tuple[str, str, str, int]
+#: A run of assignments to one post from one pool level: (post, role, level, people),
+#: the people (in order) being the next ones of a plan's assignments.
+AssignmentRun = tuple[str, str, str, tuple[str, ...]]
 
 
 def _row_of(post: StaffPost) -> PostRow:
@@ -1107,6 +1107,36 @@ class Roster:
         self._drawn.update(filter(_SOMEONE, employers))
         return True
 
+    def _assign_runs(self, runs: Sequence[AssignmentRun], when: datetime) -> bool:
+        """Apply a run of ``post.assigned`` events of one time given as the planner's
+        runs (each (post, role, level, people): see :class:`_Draft`), as
+        :meth:`_assign_to` one by one does; all or nothing: False, and nothing
+        changed, when a person is unknown.
+
+        A run's people join its post's holders at once (the run's own tuple),
+        and share one assignment tuple (post, role, level, when): nothing made
+        per person.
+        """
+        people = self._people
+        # Those drawn from an employer (front-line duty draws from none), checked first.
+        drawing: list[str] = []
+        for _, role, _, persons in runs:
+            if role != "front_line":
+                drawing += persons
+        try:
+            places = list(map(people._index.__getitem__, drawing))
+        except (KeyError, TypeError):
+            return False
+        holders = self._holders
+        held_by, assign, each = holders.get, self._assignment.update, dict.fromkeys
+        for post, role, level, persons in runs:
+            held = held_by(post)
+            holders[post] = persons if held is None else held + persons
+            assign(each(persons, (post, role, level, when)))
+        # Counted in C (Counter.update), in the order drawn.
+        self._drawn.update(filter(_SOMEONE, _reader(places)(people.employers)))
+        return True
+
     def _open_all(
         self,
         units: Sequence[str],
@@ -1131,6 +1161,17 @@ class Roster:
         for post_id in ids:
             seats(post_id, ())
         return True
+
+    def _open_rows(self, rows: Sequence[PostRow]) -> list[str]:
+        """Open the planner's rows of posts (a command's run of ``post.opened``
+        events: see ``Events._planned``), as :meth:`_open_all` does with the
+        events' fields, the rows kept as they are; returns the posts' ids."""
+        ids = list(map(_FIRST, rows))
+        self._posts.update(zip(ids, rows))  # noqa: B905 - a column of the rows
+        seats = self._holders.setdefault
+        for post_id in ids:
+            seats(post_id, ())
+        return ids
 
     def _close_all(self, post_ids: Iterable[str]) -> None:
         """Close these posts (a run of ``post.closed`` events): their seats and
@@ -1410,7 +1451,8 @@ class _Draft:
     def assignments(self) -> Iterator[tuple[str, str, str, str]]:
         """(person, post, role, level) of each assignment, in order."""
         fields = itertools.chain.from_iterable(
-            itertools.repeat((post, role, level), count) for post, role, level, count in self.runs
+            itertools.repeat((post, role, level), len(people))
+            for post, role, level, people in self.runs
         )
         return ((person, *rest) for person, rest in zip(self.persons, fields, strict=True))
 
@@ -1636,7 +1678,7 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
     if filled:
         busy.update(free)
         draft.persons += free
-        draft.runs.append((post_id, "front_line", "grid", filled))
+        draft.runs.append((post_id, "front_line", "grid", tuple(free)))
         draft.fill_counts[post_id] = draft.fill_counts.get(post_id, 0) + filled
     missing = capacity - (held + filled)
     known = draft.roster._shortfalls.get(post_id)
@@ -1722,7 +1764,7 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
             # This level's people, added to the draft's columns a list at a time.
             count = len(chosen)
             draft.persons += chosen
-            draft.runs.append((post_id, role, level, count))
+            draft.runs.append((post_id, role, level, tuple(chosen)))
             filled += count
             levels_used = level
     if filled:
@@ -1799,7 +1841,7 @@ def staffing_records(
         [attrs.astuple(hop) for hop in staffing.reinforcements],
         (
             [a.person for a in staffing.assignments],
-            [(a.post, a.role, a.level, 1) for a in staffing.assignments],
+            [(a.post, a.role, a.level, (a.person,)) for a in staffing.assignments],
         ),
         staffing.shortfalls,
         staffing.hot,
@@ -1870,7 +1912,8 @@ def _rows(
 
 def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
     """The ``post.opened`` records of ``rows``, made a column at a time, their data
-    compact (see :class:`~gridgov.records.RecordColumns`)."""
+    compact (see :class:`~gridgov.records.RecordColumns`); the rows go with them
+    (``RecordColumns.planned``), for the engine's reducer."""
     count = len(rows)
     units = [row[2] for row in rows]
     return RecordColumns(
@@ -1884,6 +1927,7 @@ def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
             (_OPENED, post_id, role, community, capacity, role in CLAIMABLE)
             for post_id, role, _, community, capacity in rows
         ],
+        rows,
     )
 
 
@@ -1891,6 +1935,8 @@ def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
 _OPENED = ("post", "role", "community", "capacity", "task")
 
 
+#: A row's first field (a post's id).
+_FIRST = operator.itemgetter(0)
 #: ``"front_line"`` for ever (a role compared with it in C).
 _FRONT_LINE = itertools.repeat("front_line")
 #: Not None (an employer's name), tested in C.
@@ -1916,48 +1962,40 @@ def _assignment_columns(
     when: datetime,
 ) -> RecordColumns:
     """The ``post.assigned`` records of the assignments (the people, and the runs
-    they fill: see :class:`_Draft`), made a column at a time: a unit and a cause
-    found once per run, each column read out of the runs' in C."""
-    # The runs' columns (equal lengths, as are the columns made from them: zipped
-    # without ``strict``, see Roster._assign_all).
-    run_posts, run_roles, run_levels, counts = zip(*runs)  # noqa: B905
-    run_units = list(map(new_units.get, run_posts))
-    if None in run_units:  # posts open before this plan (a refill)
-        for at, post_id in enumerate(run_posts):
-            if run_units[at] is None:
-                serving = posts.get(post_id)
-                run_units[at] = serving[2] if serving is not None else post_id
-    pairs = list(zip(run_roles, run_levels))  # noqa: B905
-    causes = {
-        (role, level): f"{role} from the {level} pool" for role, level in dict.fromkeys(pairs)
-    }
-    run_causes = list(map(causes.__getitem__, pairs))
-    # Each assignment's run: run ``r`` as many times as it has people, ``(r,) * count``
-    # in C (``itertools.repeat`` parses its arguments by keyword: ~1.5 k
-    # instructions a call). A column is then read out of the runs' by one
-    # itemgetter of every assignment's run, in C (a ``map`` of ``__getitem__``
-    # costs some 450 instructions an item, the getter about 100).
-    column = _reader(
-        tuple(itertools.chain.from_iterable(map(operator.mul, zip(range(len(counts))), counts)))
-    )
+    they fill: see :class:`_Draft`), made a column at a time: a unit, a cause and
+    the data's values after the person found once per run and repeated for its
+    people a list at a time; the runs go with the records
+    (``RecordColumns.planned``), for the engine's reducer."""
+    units: list[str] = []
+    causes: list[str] = []
+    rests: list[tuple[str, str, str]] = []
+    unit_of = new_units.get
+    said: dict[tuple[str, str], str] = {}
+    for post_id, role, level, people in runs:
+        unit = unit_of(post_id)
+        if unit is None:  # a post open before this plan (a refill)
+            serving = posts.get(post_id)
+            unit = serving[2] if serving is not None else post_id
+        cause = said.get((role, level))
+        if cause is None:
+            cause = said[role, level] = f"{role} from the {level} pool"
+        count = len(people)
+        units += [unit] * count
+        causes += [cause] * count
+        rests += [(post_id, role, level)] * count
     count = len(persons)
     return RecordColumns(
         [when] * count,
         ["post.assigned"] * count,
-        column(run_units),  # type: ignore[arg-type]
-        column(run_causes),
+        units,
+        causes,
         [None] * count,
         [None] * count,
-        # Compact data (see RecordColumns): a dict is made when one is read.
-        list(
-            zip(
-                itertools.repeat(_ASSIGNED),
-                persons,
-                column(run_posts),
-                column(run_roles),
-                column(run_levels),
-            )
-        ),
+        # Compact data (see RecordColumns), (keys, person) + (post, role, level): a
+        # dict is made when one is read. Equal lengths (see Roster._assign_all on
+        # ``strict``).
+        list(map(operator.add, zip(itertools.repeat(_ASSIGNED), persons), rests)),
+        runs,
     )
 
 
