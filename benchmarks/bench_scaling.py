@@ -13,15 +13,9 @@
     * ``pools``: building the staffing candidate pools (``engine.pools``);
     * ``declare``: ``Engine.declare("urban")`` where the area is every urban
       district of every tile (it grows with the city), with all its staffing;
-    * ``lift``: ``Engine.lift(city, skip_recovery=True)`` afterwards;
-    * ``case``: ``Engine.report_case`` on random compounds, the median (the
-      city lifted back between cases, outside the timing), after a first
-      untimed pass over the same compounds (which builds the candidate lists
-      they use, once per street or district): the steady state. 600 cases
-      per scale (60 with ``--quick``), drawn the same way at every scale (a
-      seeded uniform draw from the city's sorted compounds; a bigger city's
-      tiles are synthesised anew, so the compounds themselves differ), the
-      median events per case listed beside the times.
+    * ``lift``: ``Engine.lift(city, skip_recovery=True)`` afterwards.
+
+    (The confirmed case is measured apart: ``case_4x_over_1x`` below.)
 
     Engine(), pools, declare and lift are timed three times in each
     interpreter (a new engine each time, on the same city; the median kept).
@@ -51,11 +45,47 @@
 
     For each of build, engine, pools, declare and lift the figure is the
     exponent ``k`` of the least-squares fit ``time ~ scale**k`` over the
-    three scales (target <= 1.1: linear); for the case it is the median at
-    the largest scale over the median at the smallest (target <= 1.1: a
-    case costs the same in a bigger city), with the same ratio per event
-    (``per_event``) beside it. The baseline of each exponent is 1.0, linear
-    scaling; every time is in the figure.
+    three scales (target <= 1.1: linear). The baseline of each exponent is
+    1.0, linear scaling; every time is in the figure.
+
+``scaling.case_4x_over_1x``
+    The cost of one confirmed case (``Engine.report_case`` on a random
+    compound) in the largest city over its cost in the smallest (4x over 1x;
+    1 over 0.25 with ``--quick``); target <= 1.1: a case costs the same in
+    a bigger city. A case takes about half a millisecond, and on a shared
+    host one process's median moves by a fifth of that from run to run,
+    more than the difference measured; so both cities are measured in one
+    interpreter, their cases interleaved, and the load of the moment falls
+    on both alike (the issue's "ratios in one run"). Each round is a fresh
+    interpreter that:
+
+    * builds both cities, and for each an engine that declares the urban
+      area and lifts it (with all its staffing; the untimed set-up of the
+      other steps);
+    * draws each city's cases the same way: 600 (60 with
+      ``--quick``) seeded uniform draws from its sorted compounds (a bigger
+      city's tiles are synthesised anew, so the compounds themselves
+      differ), and one lead-in compound per block from a second seeded
+      draw;
+    * runs every case and lead-in once on its own engine, untimed (it builds
+      the pools' candidate lists these cases use, once per street or
+      district, then kept): what is timed is the steady state;
+    * then times the cases in blocks of ``BLOCK`` (10) cases of one engine,
+      the engines taking turns in the order small, large, large, small,
+      small, large, ... (so that neither always goes first). Each block
+      starts with its untimed lead-in case on its own engine, so that every
+      timed case follows a case and a lift of its own engine, as when each
+      city had an interpreter of its own. After each case the city is
+      lifted back (untimed).
+
+    A round's ratio is the median case time of the large city over that of
+    the small one (wall time; ``cpu_value`` the same on CPU time,
+    ``per_event`` on each case's time per event). The figure is the median
+    of the rounds' ratios (``ROUNDS_CASE`` = 3 rounds, one with
+    ``--quick``); ``rounds`` lists each round's ratio, ``spread`` their
+    range, and ``block_ratios`` the quartiles, in each round, of the ratios
+    of the block pairs (each large block's median over the small block's
+    beside it): how far the load moves a ratio over a few milliseconds.
 """
 
 from __future__ import annotations
@@ -82,6 +112,12 @@ REPEATS = 3
 #: Rounds of one interpreter per scale.
 ROUNDS = 5
 CASE_TARGET = 1.1
+#: Cases per scale in each case round (60 with ``--quick``).
+CASES = 600
+#: Timed cases in a block of one engine's cases (each block after an untimed lead-in case).
+BLOCK = 10
+#: Fresh interpreters measuring the cases of the smallest and the largest city.
+ROUNDS_CASE = 3
 _STEPS = ("build", "engine", "pools", "declare", "lift")
 
 
@@ -176,7 +212,7 @@ def _one_engine(
     return engine, took, events, sealed
 
 
-def measure_scale(scale: float, cases: int, repeats: int) -> dict[str, Any]:
+def measure_scale(scale: float, repeats: int) -> dict[str, Any]:
     """Every step at one scale, in this interpreter (what each child runs)."""
     from gridgov import Rules
     from gridgov.presets import jiamusi
@@ -189,31 +225,13 @@ def measure_scale(scale: float, cases: int, repeats: int) -> dict[str, Any]:
     rules = Rules(areas={"urban": _urban(city)})
     wall: dict[str, list[float]] = {name: [] for name in _STEPS[1:]}
     cpu: dict[str, list[float]] = {name: [] for name in _STEPS[1:]}
-    engine: Any = None
     declare_events = sealed = 0
     for _ in range(repeats):
-        engine = None  # the engine before is freed before the next is built
-        engine, took, declare_events, sealed = _one_engine(city, rules, seen)
+        # Each engine is freed as soon as it is measured, before the next is built.
+        took, declare_events, sealed = _one_engine(city, rules, seen)[1:]
         for name in _STEPS[1:]:
             wall[name].append(took[name][0])
             cpu[name].append(took[name][1])
-    compounds = random.Random(0).choices(sorted(city.compounds), k=cases)
-    # A first pass builds the pools' lists these cases use (built once per
-    # street or district, then kept): the timed pass is the steady state.
-    for compound in compounds:
-        engine.report_case(compound)
-        engine.lift(city.chain.city, skip_recovery=True)
-    case_wall: list[float] = []
-    case_cpu: list[float] = []
-    events: list[int] = []
-    for compound in compounds:
-        cpu_start = time.process_time()
-        start = time.perf_counter()
-        result = engine.report_case(compound)
-        case_wall.append(time.perf_counter() - start)
-        case_cpu.append(time.process_time() - cpu_start)
-        events.append(len(result.events))
-        engine.lift(city.chain.city, skip_recovery=True)
     summary = city.summary()
     return {
         "scale": scale,
@@ -228,39 +246,97 @@ def measure_scale(scale: float, cases: int, repeats: int) -> dict[str, Any]:
         # the system, nothing of an engine before in the allocator's free lists.
         "first": {name: runs[0] for name, runs in wall.items()},
         "first_cpu": {name: runs[0] for name, runs in cpu.items()},
-        "case_ms": statistics.median(case_wall) * 1e3,
-        "case_cpu_ms": statistics.median(case_cpu) * 1e3,
-        "case_us_per_event": statistics.median(
-            t / e for t, e in zip(case_wall, events, strict=True) if e
-        )
-        * 1e6,
-        "case_events": statistics.median(events),
         "collector": seen,
     }
+
+
+def _case_engine(scale: float, cases: int) -> tuple[Any, list[str], list[str]]:
+    """A city at ``scale`` and an engine on it (the urban area declared and lifted), its
+    drawn cases and lead-ins, each run once (untimed): the cases' steady state."""
+    from gridgov import Rules
+    from gridgov.presets import jiamusi
+
+    city = jiamusi(scale=scale)
+    seen: dict[str, dict[str, Any]] = {name: {} for name in _STEPS}
+    engine = _one_engine(city, Rules(areas={"urban": _urban(city)}), seen)[0]
+    ordered = sorted(city.compounds)
+    compounds = random.Random(0).choices(ordered, k=cases)
+    leads = random.Random(1).choices(ordered, k=-(-cases // BLOCK))
+    # A first pass builds the pools' lists these cases use (built once per
+    # street or district, then kept): the timed pass is the steady state.
+    for compound in [*compounds, *leads]:
+        engine.report_case(compound)
+        engine.lift(city.chain.city, skip_recovery=True)
+    return engine, compounds, leads
+
+
+def _block(engine: Any, lead: str, compounds: list[str]) -> list[tuple[float, float, int]]:
+    """An untimed lead-in case, then each of ``compounds``' cases timed (wall, CPU,
+    events), the city lifted back after each (untimed)."""
+    city = engine.city.chain.city
+    engine.report_case(lead)
+    engine.lift(city, skip_recovery=True)
+    out: list[tuple[float, float, int]] = []
+    for compound in compounds:
+        cpu = time.process_time()
+        start = time.perf_counter()
+        result = engine.report_case(compound)
+        wall = time.perf_counter() - start
+        out.append((wall, time.process_time() - cpu, len(result.events)))
+        engine.lift(city, skip_recovery=True)
+    return out
+
+
+def measure_cases(small: float, large: float, cases: int) -> dict[str, Any]:
+    """The cases of the cities at ``small`` and ``large`` scale, in this interpreter,
+    interleaved in blocks (what each case round runs).
+
+    Returns:
+        Per city (``small``, ``large``): each timed case's (wall s, CPU s, events),
+        in the order run, block by block.
+    """
+    importlib.import_module("numpy")
+    engines = [_case_engine(scale, cases) for scale in (small, large)]
+    timed: list[list[list[tuple[float, float, int]]]] = [[], []]
+    gc.collect()
+    for index, side in _turns(len(engines[0][2])):
+        engine, compounds, leads = engines[side]
+        chunk = compounds[index * BLOCK : (index + 1) * BLOCK]
+        timed[side].append(_block(engine, leads[index], chunk))
+    return {"small": timed[0], "large": timed[1]}
+
+
+def _turns(blocks: int) -> list[tuple[int, int]]:
+    """The order of the blocks: (block, city) with city 0 the small one, 1 the large;
+    small, large, large, small, small, large, ...: neither always goes first."""
+    return [(index, side) for index in range(blocks) for side in ((0, 1), (1, 0))[index % 2]]
 
 
 _CHILD = (
     "import json, sys\n"
     "from benchmarks.bench_scaling import measure_scale\n"
-    "print(json.dumps(measure_scale(float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))))\n"
+    "print(json.dumps(measure_scale(float(sys.argv[1]), int(sys.argv[2]))))\n"
+)
+_CASE_CHILD = (
+    "import json, sys\n"
+    "from benchmarks.bench_scaling import measure_cases\n"
+    "print(json.dumps(measure_cases(float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]))))\n"
 )
 
 
-def _child(scale: float, cases: int, repeats: int) -> dict[str, Any]:
-    """:func:`measure_scale` in a fresh interpreter."""
+def _run_child(code: str, *args: object) -> Any:
+    """The last line of what ``code`` prints in a fresh interpreter, as JSON."""
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, repr(scale), str(cases), str(repeats)],
+        [sys.executable, "-c", code, *map(str, args)],
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
     )
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _rounds(
-    scales: list[float], cases: int, repeats: int, rounds: int
-) -> list[list[dict[str, Any]]]:
+def _rounds(scales: list[float], repeats: int, rounds: int) -> list[list[dict[str, Any]]]:
     """``rounds`` rounds of one fresh interpreter per scale, the order turned each round.
 
     Returns:
@@ -270,7 +346,7 @@ def _rounds(
     for index in range(rounds):
         turn = index % len(scales)
         for position in [*range(turn, len(scales)), *range(turn)]:
-            got[position].append(_child(scales[position], cases, repeats))
+            got[position].append(_run_child(_CHILD, repr(scales[position]), repeats))
     return got
 
 
@@ -297,14 +373,78 @@ def _median_round(runs: list[dict[str, Any]], key: Callable[[dict[str, Any]], fl
     return ordered[len(ordered) // 2]
 
 
+def _round_ratios(got: dict[str, list[list[list[float]]]]) -> dict[str, Any]:
+    """One case round's figures: each city's medians and the large city's over the small's."""
+    flat = {side: [case for block in got[side] for case in block] for side in ("small", "large")}
+    med = {
+        side: {
+            "wall": statistics.median(c[0] for c in cases),
+            "cpu": statistics.median(c[1] for c in cases),
+            "per_event": statistics.median(c[0] / c[2] for c in cases if c[2]),
+            "events": statistics.median(c[2] for c in cases),
+        }
+        for side, cases in flat.items()
+    }
+    pairs = [
+        statistics.median(c[0] for c in large) / statistics.median(c[0] for c in small)
+        for small, large in zip(got["small"], got["large"], strict=True)
+    ]
+    return {
+        "ratio": med["large"]["wall"] / med["small"]["wall"],
+        "cpu": med["large"]["cpu"] / med["small"]["cpu"],
+        "per_event": med["large"]["per_event"] / med["small"]["per_event"],
+        "medians": med,
+        # (quantiles needs two values: one block pair is its own quartiles)
+        "block_quartiles": [
+            round(q, 4) for q in (statistics.quantiles(pairs, n=4) if len(pairs) > 1 else pairs * 3)
+        ],
+    }
+
+
+def _case_figure(
+    small: float, large: float, cases: int, rounds: int, cities: list[dict[str, Any]]
+) -> dict[str, object]:
+    """``case_4x_over_1x``: ``rounds`` fresh interpreters, each timing the cases of both
+    cities interleaved (:func:`measure_cases`); the median of the rounds' ratios."""
+    got = [_round_ratios(_run_child(_CASE_CHILD, small, large, cases)) for _ in range(rounds)]
+    ratios = [r["ratio"] for r in got]
+
+    def across(side: str, what: str, scale: float = 1.0) -> float:
+        return round(statistics.median(r["medians"][side][what] for r in got) * scale, 4)
+
+    return figure(
+        statistics.median(ratios),
+        "",
+        CASE_TARGET,
+        f"median Engine.report_case at scale {large} over the median at {small}, both "
+        f"cities in one interpreter, their cases interleaved in blocks of {BLOCK} "
+        f"({cases} random compounds each; median of {rounds} fresh interpreters' ratios); "
+        "cpu_value: the same on CPU times; per_event: the same on each case's time per event",
+        baseline=1.0,
+        baseline_what="the same cost in a bigger city",
+        cpu_value=round(statistics.median(r["cpu"] for r in got), 4),
+        per_event=round(statistics.median(r["per_event"] for r in got), 4),
+        rounds=[round(v, 4) for v in ratios],
+        rounds_cpu=[round(r["cpu"], 4) for r in got],
+        spread=round(max(ratios) - min(ratios), 4),
+        block_ratios=[r["block_quartiles"] for r in got],
+        case_ms=[across("small", "wall", 1e3), across("large", "wall", 1e3)],
+        case_cpu_ms=[across("small", "cpu", 1e3), across("large", "cpu", 1e3)],
+        case_us_per_event=[across("small", "per_event", 1e6), across("large", "per_event", 1e6)],
+        case_events=[[r["medians"][side]["events"] for r in got] for side in ("small", "large")],
+        scales=cities,
+    )
+
+
 @benchmark("scaling")
 def scaling(quick: bool) -> dict[str, dict[str, object]]:
     """Build, Engine(), pools, declare, lift and a case at 1x, 2x, 4x: fitted exponents."""
     scales = [0.25, 0.5, 1.0] if quick else [1.0, 2.0, 4.0]
-    cases = 60 if quick else 600
+    cases = 60 if quick else CASES
     repeats = 1 if quick else REPEATS
     rounds = 1 if quick else ROUNDS
-    per_scale = _rounds(scales, cases, repeats, rounds)
+    case_rounds = 1 if quick else ROUNDS_CASE
+    per_scale = _rounds(scales, repeats, rounds)
     out: dict[str, dict[str, object]] = {}
     for name, label in (
         ("build", "building jiamusi(scale)"),
@@ -344,32 +484,7 @@ def scaling(quick: bool) -> dict[str, dict[str, object]]:
             full_collections=[seen["full_collections"] for seen in middle],
             full_collections_s=[seen["full_collections_s"] for seen in middle],
         )
-    case_ms = [statistics.median(r["case_ms"] for r in runs) for runs in per_scale]
-    case_cpu = [statistics.median(r["case_cpu_ms"] for r in runs) for runs in per_scale]
-    per_event = [statistics.median(r["case_us_per_event"] for r in runs) for runs in per_scale]
-    table = [
-        {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items() if k != "collector"}
-        for r in (_median_round(runs, lambda r: r["case_ms"]) for runs in per_scale)
-    ]
-    out["case_4x_over_1x"] = figure(
-        case_ms[-1] / case_ms[0],
-        "",
-        CASE_TARGET,
-        f"median Engine.report_case at scale {scales[-1]} over the median at {scales[0]} "
-        f"({cases} random compounds each, median of {rounds} fresh interpreters per scale); "
-        "cpu_value: the same on CPU times; per_event: the same on each case's time per event",
-        baseline=1.0,
-        baseline_what="the same cost in a bigger city",
-        cpu_value=round(case_cpu[-1] / case_cpu[0], 4),
-        per_event=round(per_event[-1] / per_event[0], 4),
-        rounds=[
-            round(per_scale[-1][i]["case_ms"] / per_scale[0][i]["case_ms"], 4)
-            for i in range(rounds)
-        ],
-        case_ms=[round(v, 4) for v in case_ms],
-        case_cpu_ms=[round(v, 4) for v in case_cpu],
-        case_us_per_event=[round(v, 3) for v in per_event],
-        case_events=[[r["case_events"] for r in runs] for runs in per_scale],
-        scales=table,
-    )
+    facts = ("scale", "grids", "households", "sealed", "declare_events")
+    cities = [{k: runs[0][k] for k in facts} for runs in per_scale]
+    out["case_4x_over_1x"] = _case_figure(scales[0], scales[-1], cases, case_rounds, cities)
     return out

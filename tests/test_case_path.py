@@ -11,6 +11,7 @@ here against the general form it stands for: the chain walked unit by unit,
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -21,8 +22,10 @@ from hypothesis import strategies as st
 from gridgov import Engine, GridgovError, ManualClock, Rules
 from gridgov.measures import MeasuresDraft, _Below, _days, case_scopes, iso_time
 from gridgov.model import Level, PersonKind
+from gridgov.modes import communities_in_scope, compounds_in_scope
 from gridgov.presets import jiamusi
 from gridgov.rules import CaseRule
+from gridgov.staffing import Pools
 
 #: Streets of several communities (a case puts the others on alert).
 CITY = jiamusi(scale=0.1)
@@ -59,6 +62,19 @@ def test_a_case_s_scopes_from_the_tables_are_the_chain_s(
         case=CaseRule(seal=seal, control=control, precaution=precaution, alert=alert),
     )
     assert case_scopes(CITY, rules, compound, BELOW) == case_scopes(CITY, rules, compound)
+
+
+@settings(max_examples=60)
+@given(st.sampled_from(COMPOUNDS), st.sampled_from(LEVELS))
+def test_a_scope_from_the_tables_is_the_chain_s(compound: str, level: str) -> None:
+    """Each level's compounds (a grid's: every compound sharing a grid) and
+    communities, in the chain's order, as the general reads give them."""
+    assert BELOW.compounds_in_scope(CITY, compound, level, {}) == compounds_in_scope(
+        CITY, compound, level, {}
+    )
+    assert BELOW.communities_in_scope(CITY, compound, level, {}) == communities_in_scope(
+        CITY, compound, level, {}
+    )
 
 
 def test_the_tables_list_every_unit_s_compounds_and_communities_as_the_chain_does() -> None:
@@ -301,3 +317,93 @@ class TestRememberedTimes:
         for days in [*periods, *periods]:
             assert _days(days) == timedelta(days=days)
             assert _days(int(days)) == timedelta(days=int(days))
+
+
+class TestColdCaseReads:
+    """What a case reads the first time it reaches a compound, a grid or an employer
+    (each read once, then kept) is what the city's general reads give."""
+
+    @settings(max_examples=60)
+    @given(st.floats(min_value=0, max_value=1, allow_nan=False))
+    def test_caps_of_every_organisation_are_staff_times_share(self, share: float) -> None:
+        """Every organisation's cap is its staff x share, rounded down, as one
+        organisation's was worked out before; asked again, the same table."""
+        pools = Pools(CITY, 0)
+        organisations = CITY.organisations
+        caps = pools.caps(share)
+        assert caps == {
+            org: math.floor(staff * share)
+            for org, staff in zip(organisations.ids, organisations.staff, strict=True)
+        }
+        assert pools.caps(share) is caps
+
+    def test_grid_workers_and_front_line_posts_are_the_city_s(self) -> None:
+        """A grid's workers are the grid workers posted there, in the city's order
+        and its front-line post names the grid's community."""
+        pools = Pools(CITY, 0)
+        kind_of = CITY.people.kind
+        sizes = set()
+        for grid in CITY.chain.units(Level.GRID):
+            workers = tuple(
+                p for p in CITY.people_at_post(grid) if kind_of(p) is PersonKind.GRID_WORKER
+            )
+            assert pools.grid_workers(grid) == workers
+            sizes.add(min(len(workers), 2))
+            post = pools.front_line_post(grid)
+            if workers:
+                community = CITY.community_of(grid)
+                assert post == (f"{grid}/front_line", "front_line", grid, community, len(workers))
+            else:
+                assert post is None
+        assert sizes == {2}  # every grid of this city has several (one: the next test)
+
+    def test_a_grid_with_one_worker(self) -> None:
+        """One worker is read as a tuple of one (an itemgetter of one gives the item)."""
+        pools = Pools(CITY, 0)
+        grid = next(g for g in CITY.chain.units(Level.GRID) if pools.grid_workers(g))
+        start, _ = pools._worker_spans[grid]
+        pools._worker_spans[grid] = (start, start + 1)
+        pools._workers.clear()
+        assert pools.grid_workers(grid) == (CITY.people.ids[pools._worker_rows[start]],)
+
+    def test_a_draft_prints_each_due_time_as_its_own(self) -> None:
+        """A draft remembers the due time it printed last by identity: another time,
+        equal or not, in another zone, prints as its own isoformat."""
+        engine = Engine(CITY, clock=ManualClock())
+        draft = MeasuresDraft(engine._kernel.state.measures, CITY, engine.rules)
+        utc = datetime(2022, 9, 17, 1, 30, tzinfo=UTC)
+        east = utc.astimezone(timezone(timedelta(hours=8)))
+        later = utc + timedelta(days=1)
+        for when in (utc, utc, east, east, later, utc, None):
+            assert draft.iso(when) == (None if when is None else when.isoformat())
+
+
+def test_front_line_duty_skips_the_workers_away_and_takes_the_rest() -> None:
+    """A grid's workers away are skipped, not the end of the list: every worker
+    present goes on front-line duty, in the city's order, and only the seats of
+    those away are a shortfall."""
+    engine = Engine(CITY, clock=ManualClock())
+    engine.set_availability({"grid_worker": 0.5}, seed=3)
+    away = engine._kernel.state.roster._unavailable
+    checked = 0
+    for compound in COMPOUNDS[:40]:
+        result = engine.report_case(compound)
+        on_duty: dict[str, list[str]] = {}
+        for event in result.changes("post.assigned"):
+            if event.data["role"] == "front_line":
+                on_duty.setdefault(event.data["post"], []).append(event.data["person"])
+        missing = {
+            e.data["post"]: e.data["missing"]
+            for e in result.events
+            if e.type.startswith("shortfall.") and e.data["post"].endswith("/front_line")
+        }
+        for post in result.changes("post.opened"):
+            if post.data["role"] != "front_line":
+                continue
+            workers = engine._kernel.pools.grid_workers(post.unit)
+            present = [p for p in workers if p not in away]
+            assert on_duty.get(post.data["post"], []) == present
+            assert missing.get(post.data["post"], 0) == len(workers) - len(present)
+            checked += bool(present) and len(present) < len(workers)
+        engine.lift(CITY.chain.city, skip_recovery=True)
+    assert checked > 5

@@ -169,26 +169,31 @@ assignment_run = st.tuples(
 
 @given(st.lists(assignment_run, min_size=1, max_size=12))
 def test_the_assignments_records_are_their_runs_read_out_one_by_one(
-    runs: list[tuple[str, str, str, int]],
+    counted: list[tuple[str, str, str, int]],
 ) -> None:
     """``_assignment_columns`` makes from runs of assignments the records a plain
     loop over the assignments makes: each person's post, role and level from
     their run, the unit of a post opened by the plan, else of the post open
-    before it, else the post itself, and the cause from the role and level."""
+    before it, else the post itself, and the cause from the role and level;
+    the runs go with the records, for the reducer."""
     from gridgov.staffing import _assignment_columns
 
     when = ManualClock().now()
     new_units = {"new/checkpoint": "new", "new2/point_lead": "new2"}
     posts = {"open/volunteer": ("open/volunteer", "volunteer", "open-unit", "c", 2)}
-    persons = [f"p{i}" for i in range(sum(run[3] for run in runs))]
+    persons = [f"p{i}" for i in range(sum(run[3] for run in counted))]
     expected = []
+    runs = []
     people = iter(persons)
-    for post, role, level, count in runs:
+    for post, role, level, count in counted:
         unit = new_units.get(post) or (posts[post][2] if post in posts else post)
-        for _ in range(count):
-            data = {"person": next(people), "post": post, "role": role, "level": level}
+        run = tuple(next(people) for _ in range(count))
+        runs.append((post, role, level, run))
+        for person in run:
+            data = {"person": person, "post": post, "role": role, "level": level}
             cause = f"{role} from the {level} pool"
             expected.append((when, "post.assigned", unit, cause, None, None, data))
     got = _assignment_columns(persons, runs, posts, new_units, when)
     assert list(got) == expected
     assert len(got) == len(persons)
+    assert got.planned == runs

@@ -9,6 +9,9 @@ one event at a time, and ``Roster._release`` one person at a time.
 
 from __future__ import annotations
 
+import pickle
+import sys
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +23,7 @@ from gridgov import Engine, ManualClock, UnknownUnitError
 from gridgov._state import EngineState
 from gridgov.journal import Event, Events
 from gridgov.presets import jiamusi
-from gridgov.staffing import Roster
+from gridgov.staffing import Roster, _compact
 
 CITY = jiamusi(scale=0.05)
 COMPOUNDS = sorted(CITY.compounds)
@@ -260,3 +263,146 @@ def test_a_run_of_data_reads_as_each_events_data(datas: list[Any], all_dicts: bo
             else None
         )
         assert events._fields(0, len(compact), keys) == expected
+
+
+#: People of the city: some with an employer, some without (drawn from none).
+_EMPLOYED = [p for p in sorted(CITY.people) if CITY.people.employer(p) is not None][:12]
+_UNEMPLOYED = [p for p in sorted(CITY.people) if CITY.people.employer(p) is None][:6]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            # A few posts (one already held), so that a post comes back in a later run.
+            st.sampled_from(["a/checkpoint", "b/checkpoint", "c/front_line", ROSTER_POST]),
+            st.sampled_from(["checkpoint", "front_line"]),
+            st.sampled_from(["community", "street", "grid"]),
+            st.lists(st.sampled_from(_EMPLOYED + _UNEMPLOYED), min_size=1, max_size=5),
+        ),
+        max_size=12,
+    ),
+    st.booleans(),
+)
+def test_the_planner_s_runs_seat_each_assignment_in_turn(
+    runs: list[tuple[str, str, str, list[str]]], stranger: bool
+) -> None:
+    """``_assign_runs`` (the planner's runs, as a command's events carry them) seats
+    people as ``_assign_to`` one person at a time does: holders in order after
+    those a post held, each person's assignment, the employers' counts (in the
+    order drawn, front-line duty drawing from none); with a person the city does
+    not know drawn from an employer, nothing changes."""
+    planned = [(post, role, level, tuple(people)) for post, role, level, people in runs]
+    if stranger:
+        planned.append(("a/checkpoint", "checkpoint", "community", ("nobody",)))
+    one_by_one = ROSTER._copy()
+    for post, role, level, people in planned:
+        for person in people:
+            if person == "nobody":
+                break
+            one_by_one._assign_to(person, post, role, level, T0)
+    at_once = ROSTER._copy()
+    done = at_once._assign_runs(planned, T0)
+    assert done is not stranger
+    if stranger:
+        assert at_once.snapshot() == ROSTER.snapshot()
+        assert list(at_once._drawn.items()) == list(ROSTER._drawn.items())
+        return
+    assert list(at_once._holders.items()) == list(one_by_one._holders.items())
+    assert list(at_once._assignment.items()) == list(one_by_one._assignment.items())
+    assert list(at_once._drawn.items()) == list(one_by_one._drawn.items())
+    assert at_once.snapshot() == one_by_one.snapshot()
+
+
+def test_a_command_s_planned_data_is_no_part_of_its_events() -> None:
+    """A declaration's events carry the planner's rows of opened posts and runs of
+    assignments to the reducer (``Events._planned``); applying them so gives the
+    state that the same events give without them (as a replay reads them), one
+    by one or a run at a time, and they change neither equality nor pickling."""
+    engine = Engine(CITY, clock=ManualClock())
+    events = engine.declare(CITY.chain.city).events
+    (opened_at, opened_end, rows), (first, end, runs) = events._planned
+    assert set(events._columns[1][opened_at:opened_end]) == {"post.opened"}
+    assert [row[0] for row in rows] == [e.data["post"] for e in events[opened_at:opened_end]]
+    assert set(events._columns[1][first:end]) == {"post.assigned"}
+    assert end - first == sum(len(run[3]) for run in runs) > 300
+    plain = Events.of(list(events))
+    assert plain._planned == ()
+    assert plain == events
+    assert pickle.loads(pickle.dumps(events))._planned == ()
+    live = engine._kernel.state.snapshot()
+    for kept in (events, plain):
+        state = EngineState(CITY, engine.rules)
+        assert state.apply_all(kept) == len(events)
+        assert state.snapshot() == live
+    state = EngineState(CITY, engine.rules)
+    _one_by_one(state, plain)
+    assert state.snapshot() == live
+    # Planned data that does not cover the whole run of its events is not read.
+    short = end - len(runs[-1][3])
+    for hint in (
+        (first, short, runs[:-1]),
+        (first + 1, end, runs),
+        (opened_at, opened_end - 1, rows[:-1]),
+    ):
+        state = EngineState(CITY, engine.rules)
+        assert state.apply_all(Events(events.first, events._columns, (hint,))) == len(events)
+        assert state.snapshot() == live
+
+
+def _tables(roster: Roster) -> dict[str, Any]:
+    return {
+        "posts": roster._posts,
+        "holders": roster._holders,
+        "assignment": roster._assignment,
+        "shortfalls": roster._shortfalls,
+        "hot": roster._hot,
+    }
+
+
+@pytest.mark.parametrize("one_at_a_time", [False, True])
+def test_a_lift_gives_the_tables_room_back(one_at_a_time: bool) -> None:
+    """After a declaration's lift the roster's emptied tables are as small as new ones
+    (a dict keeps its room when entries are taken out: every later lookup probed a
+    sparse table as big as the declaration), in runs or one event at a time."""
+    engine = Engine(CITY, clock=ManualClock())
+    declared = list(engine.declare(CITY.chain.city).events)
+    lifted = list(engine.lift(CITY.chain.city, skip_recovery=True).events)
+    roster = engine._kernel.state.roster
+    if one_at_a_time:
+        state = EngineState(CITY, engine.rules)
+        for event in [*declared, *lifted]:
+            state.apply(event)
+        roster = state.roster
+    assert sum(e.type == "post.opened" for e in declared) > 100
+    new = _tables(Roster(CITY))
+    for name, table in _tables(roster).items():
+        assert not table, name
+        assert type(table) is type(new[name])
+        assert sys.getsizeof(table) == sys.getsizeof(new[name]), name
+
+
+@given(
+    st.lists(st.integers(0, 10**6), unique=True, max_size=200),
+    st.data(),
+    st.booleans(),
+)
+def test_compacting_keeps_entries_and_order(
+    keys: list[int], data: st.DataObject, counter: bool
+) -> None:
+    """``_compact`` keeps what is left, in its order (a Counter's counts as they are),
+    and gives the room back when more were taken out than are left."""
+    table: dict[int, int] = Counter() if counter else {}
+    for key in keys:
+        table[key] = key % 7 + 1
+    out = data.draw(st.lists(st.sampled_from(keys), unique=True) if keys else st.just([]))
+    size = len(table)
+    for key in out:
+        del table[key]
+    left = list(table.items())
+    _compact(table, size)
+    assert list(table.items()) == left
+    assert type(table) is (Counter if counter else dict)
+    if len(out) > len(left):
+        fresh = type(table)()
+        dict.update(fresh, left)
+        assert sys.getsizeof(table) <= sys.getsizeof(fresh)

@@ -66,7 +66,7 @@ from gridgov.journal import (
 )
 from gridgov.measures import Deadline, MeasuresPlan
 from gridgov.model import Level
-from gridgov.records import CompactData, Record, RecordColumns
+from gridgov.records import CompactData, Planned, Record, RecordColumns
 from gridgov.rules import Rules
 from gridgov.staffing import STAFFING_EVENTS, Pools, Roster, StaffingRow, planned_records
 from gridgov.supplies import SupplyNetwork
@@ -719,11 +719,13 @@ class Kernel:
         # The records become the events' columns as they are read (records given
         # as an iterator are made one at a time): no object per event is kept, so
         # the collector has nothing to walk for them (see :class:`Events`).
-        times, kinds, units, causes, olds, news, datas = _columns(records)
+        planned: list[tuple[int, int, Planned]] = []
+        times, kinds, units, causes, olds, news, datas = _columns(records, planned)
         count = len(times)
         events = Events(
             first,
             (times, kinds, units, [command] * count, [actor] * count, causes, olds, news, datas),
+            tuple(planned),
         )
         state = self.state
         batch = None if immediate else self.batch
@@ -850,6 +852,7 @@ class Kernel:
 
 def _columns(
     records: Iterable[Record | tuple[Any, ...] | RecordColumns],
+    planned: list[tuple[int, int, Planned]],
 ) -> tuple[
     list[datetime],
     list[str],
@@ -860,7 +863,9 @@ def _columns(
     list[Mapping[str, Any] | CompactData],
 ]:
     """The fields of ``records`` (in :class:`Record`'s order), one list per field:
-    records one at a time, :class:`RecordColumns` a list at a time."""
+    records one at a time, :class:`RecordColumns` a list at a time (their planner's
+    own form of their data added to ``planned``, with the indices of their first
+    record and of the one after their last)."""
     times: list[datetime] = []
     kinds: list[str] = []
     units: list[str] = []
@@ -874,6 +879,8 @@ def _columns(
     for record in records:
         if type(record) is RecordColumns:
             # A planner's records made in columns: taken a list at a time.
+            if record.planned is not None:
+                planned.append((len(times), len(times) + len(record.times), record.planned))
             times += record.times
             kinds += record.kinds
             units += record.units

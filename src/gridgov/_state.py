@@ -304,20 +304,31 @@ class EngineState:
         """Apply the run ``start:stop`` of ``post.assigned`` or ``post.opened`` events
         to the roster at once; all or nothing: False, and nothing changed, when an
         event of the run does not fit (the caller then applies it one event at a
-        time, which raises at that event)."""
+        time, which raises at that event). A run that came with its planner's own
+        form of the data (``Events._planned``: the runs of assignments, the rows
+        of opened posts) is read from that, not from the data column."""
         columns = events._columns
+        planned = next(
+            (data for first, end, data in events._planned if first == start and end == stop), None
+        )
         if kind == "post.assigned":
+            if planned is not None:
+                return self.roster._assign_runs(planned, columns[0][start])
             got = events._fields(start, stop, _ASSIGNED)
             if got is None:
                 return False
             persons, posts, roles, levels = got
             return self.roster._assign_all(persons, posts, roles, levels, columns[0][start:stop])
-        # Compact data of the planner's five keys (read a column at a time), else
-        # the four keys the roster needs.
-        got = events._fields(start, stop, _OPENED_DATA) or events._fields(start, stop, _OPENED)
-        if got is None or not self.roster._open_all(columns[2][start:stop], *got[:4]):
-            return False
-        for post in got[0]:
+        if planned is not None:
+            opened = self.roster._open_rows(planned)
+        else:
+            # Compact data of the planner's five keys (read a column at a time), else
+            # the four keys the roster needs.
+            got = events._fields(start, stop, _OPENED_DATA) or events._fields(start, stop, _OPENED)
+            if got is None or not self.roster._open_all(columns[2][start:stop], *got[:4]):
+                return False
+            opened = got[0]
+        for post in opened:
             if "/task/" in post:
                 self._task_post(post)
         return True

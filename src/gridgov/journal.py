@@ -44,7 +44,7 @@ import attrs
 import orjson
 
 from gridgov.errors import JournalError
-from gridgov.records import CompactData, record_data
+from gridgov.records import CompactData, Planned, record_data
 
 __all__ = [
     "FORMAT_VERSION",
@@ -251,14 +251,27 @@ class Events(Sequence[Event]):
     like any instance of a class) is always tracked: fifty thousand events of
     one command, kept as events, made the collector walk the whole heap
     inside the command (see ``benchmarks/RESULTS.md``).
+
+    A command's events may also carry ``planned``: where a planner's records
+    came with their data in its own form (``RecordColumns.planned``, see
+    :class:`~gridgov.records.RecordColumns`), the indices of the first such
+    event and of the one after the last, and that data. Only the reducer
+    reads it (not the data column); it is no part of the events' value
+    (``==``, slices, pickles and journals leave it out).
     """
 
-    __slots__ = ("_columns", "_first", "_size")
+    __slots__ = ("_columns", "_first", "_planned", "_size")
 
-    def __init__(self, first: int = 1, columns: _Columns | None = None) -> None:
+    def __init__(
+        self,
+        first: int = 1,
+        columns: _Columns | None = None,
+        planned: tuple[tuple[int, int, Planned], ...] = (),
+    ) -> None:
         self._first = first
         self._columns = _empty_columns() if columns is None else columns
         self._size = len(self._columns[0])
+        self._planned = planned
 
     @classmethod
     def of(cls, events: Iterable[Event]) -> Events:

@@ -373,10 +373,21 @@ class MeasuresDraft:
         self.scheduled = 0
         #: A compound's community, read from the city's columns.
         self.community_of = city.compounds.community
+        #: The due time :meth:`iso` printed last, and its text.
+        self._iso_due: datetime | None = None
+        self._iso_text = ""
 
     def iso(self, due: datetime | None) -> str | None:
-        """``due.isoformat()`` (None for None), remembered (:func:`iso_time`)."""
-        return None if due is None else iso_time(due)
+        """``due.isoformat()`` (None for None), remembered (:func:`iso_time`); the last
+        one asked for is kept by identity (a plan's records share a few due times,
+        each one object: no key made or compared)."""
+        if due is None:
+            return None
+        if due is self._iso_due:
+            return self._iso_text
+        text = iso_time(due)
+        self._iso_due, self._iso_text = due, text
+        return text
 
     # ------------------------------------------------------------- overlay
 
@@ -707,8 +718,15 @@ class _Below:
     ) -> tuple[str, ...]:
         """:func:`~gridgov.modes.compounds_in_scope` (the same answer, the same errors)."""
         level = _LEVELS.get(scope)
-        if level is None or scope in areas or level is Level.COMPOUND or level is Level.GRID:
+        if level is None or scope in areas:
             return compounds_in_scope(city, compound, scope, areas)
+        if level is Level.COMPOUND:
+            return (compound,)
+        if level is Level.GRID:
+            # Every compound sharing a grid with it (the city checks the compound).
+            reached = {compound}
+            reached.update(*map(city.compounds_of, city.grids_of_compound(compound)))
+            return tuple(sorted(reached))
         return self._compounds.get(city.chain.ancestor(compound, level), ())
 
     def communities_in_scope(

@@ -13,13 +13,19 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-__all__ = ["EventLike", "Record", "RecordColumns", "record_data"]
+__all__ = ["EventLike", "Planned", "Record", "RecordColumns", "record_data"]
 
 #: A record's data kept compact: its keys (a tuple shared by many records), then
 #: its values in their order; the dict is made when the data is read
 #: (:func:`record_data`). A tuple of strings is not tracked by the cyclic
 #: collector and costs a third of a dict.
 CompactData = tuple[Any, ...]
+
+#: Records' data as their planner had it, for the engine's reducer (see
+#: :class:`RecordColumns`): the staffing planner's runs of assignments (post, role,
+#: level, people: records of one type and one time), or its rows of opened posts
+#: (id, role, unit, community, capacity).
+Planned = list[tuple[Any, ...]]
 
 
 def record_data(data: Mapping[str, Any] | CompactData) -> Mapping[str, Any]:
@@ -83,9 +89,14 @@ class RecordColumns:
     same keys tuple for every record (:func:`record_data` makes its dict; the
     engine keeps it so, and makes the dict when an event's data is read).
     Iterating gives the records one by one, as tuples, their data as dicts.
+
+    ``planned``, when given, is the same data in the planner's own form
+    (:data:`Planned`): the engine's reducer reads the records from it (it
+    travels with the events as :attr:`Events._planned
+    <gridgov.journal.Events>`), not from the data column.
     """
 
-    __slots__ = ("causes", "datas", "kinds", "news", "olds", "times", "units")
+    __slots__ = ("causes", "datas", "kinds", "news", "olds", "planned", "times", "units")
 
     def __init__(
         self,
@@ -96,6 +107,7 @@ class RecordColumns:
         olds: list[str | None],
         news: list[str | None],
         datas: list[Mapping[str, Any] | CompactData],
+        planned: Planned | None = None,
     ) -> None:
         self.times = times
         self.kinds = kinds
@@ -104,6 +116,7 @@ class RecordColumns:
         self.olds = olds
         self.news = news
         self.datas = datas
+        self.planned = planned
 
     def __len__(self) -> int:
         return len(self.times)

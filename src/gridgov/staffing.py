@@ -242,9 +242,9 @@ def required_posts(city: City, compound: str, zone: str, rule: StaffingRule) -> 
 #: has them (what the planner works with: the collector does not track it).
 PostRow = tuple[str, str, str, str, int]
 
-#: A run of assignments to one post from one pool level: (post, role, level, count),
-#: for the next ``count`` people of a plan's assignments.
-AssignmentRun = tuple[str, str, str, int]
+#: A run of assignments to one post from one pool level: (post, role, level, people),
+#: the people (in order) being the next ones of a plan's assignments.
+AssignmentRun = tuple[str, str, str, tuple[str, ...]]
 
 
 def _row_of(post: StaffPost) -> PostRow:
@@ -264,19 +264,29 @@ def _required_rows(city: City, compound: str, zone: str, rule: StaffingRule) -> 
     # Read from the city's columns (no Compound made).
     community, entrances = compounds.communities[at], compounds.entrances[at]
     households = max(1, city.households(compound))
-    sizes = {
-        "point_lead": 1,
-        "building_lead": math.ceil(households / rule.households_per_building_lead),
-        "registration": math.ceil(households / rule.households_per_registration),
-        "disinfection": rule.disinfection_per_compound,
-        "checkpoint": entrances * rule.checkpoint_shifts,
-        "volunteer": math.ceil(households / rule.households_per_volunteer),
-    }
-    return [
-        (f"{compound}/{role}", role, compound, community, sizes[role])
-        for role in roles
-        if role != "front_line" and sizes[role] > 0
-    ]
+    rows: list[PostRow] = []
+    # Each role's size worked out for the roles asked only (in one loop: no dict of
+    # every size, no comprehension's function made per call).
+    for role in roles:
+        if role == "point_lead":
+            size = 1
+        elif role == "building_lead":
+            size = math.ceil(households / rule.households_per_building_lead)
+        elif role == "registration":
+            size = math.ceil(households / rule.households_per_registration)
+        elif role == "disinfection":
+            size = rule.disinfection_per_compound
+        elif role == "checkpoint":
+            size = entrances * rule.checkpoint_shifts
+        elif role == "volunteer":
+            size = math.ceil(households / rule.households_per_volunteer)
+        elif role == "front_line":
+            continue
+        else:
+            raise KeyError(role)
+        if size > 0:
+            rows.append((f"{compound}/{role}", role, compound, community, size))
+    return rows
 
 
 def _front_line_zones(rule: StaffingRule) -> frozenset[str]:
@@ -569,8 +579,7 @@ class Pools:
         self._front_line: dict[str, PostRow | None] = {}
         self._required: dict[tuple[str, str], tuple[PostRow, ...]] = {}
         self._required_rule: StaffingRule | None = None
-        #: The most people each employer may give, by the rules' share (worked out
-        #: once asked for: the city's staff counts never change).
+        #: The most people each employer may give, by the rules' share (see :meth:`caps`).
         self._caps: dict[float, dict[str, int]] = {}
 
     @property
@@ -586,6 +595,18 @@ class Pools:
     def rank(self, person: str) -> int:
         """``person``'s place in the seeded tie-breaking order (lower comes first)."""
         return self._ranks[self._city.people._index[person]]
+
+    def caps(self, share: float) -> dict[str, int]:
+        """The most people each organisation may give (its staff x ``share``, rounded
+        down), by id; worked out for every organisation at once the first time
+        ``share`` is asked for, then kept (the city's staff counts never change)."""
+        caps = self._caps.get(share)
+        if caps is None:
+            organisations = self._city.organisations
+            # ``staff * share`` for each, as math.floor(staff * share) reads it.
+            got = map(math.floor, map(share.__rmul__, organisations.staff))
+            caps = self._caps[share] = dict(zip(organisations.ids, got, strict=True))
+        return caps
 
     def anchor(self, level: str, community: str) -> str:
         """The unit a pool level stands for, seen from ``community``."""
@@ -653,7 +674,8 @@ class Pools:
         workers = self.grid_workers(grid)
         post: PostRow | None = None
         if workers:
-            community = self._city.community_of(grid)
+            # A grid is a unit of the chain: its community read there.
+            community = self._city.chain.community_of(grid)
             post = (f"{grid}/front_line", "front_line", grid, community, len(workers))
         self._front_line[grid] = post
         return post
@@ -672,7 +694,8 @@ class Pools:
         if got is None:
             span = self._worker_spans.get(grid)
             if span is not None:
-                got = tuple(map(self._ids.__getitem__, self._worker_rows[span[0] : span[1]]))
+                # Read out by one itemgetter (see _reader), not a map of __getitem__.
+                got = tuple(_reader(self._worker_rows[span[0] : span[1]])(self._ids))
             elif grid in self._city.chain:
                 got = ()
             else:  # not a unit (an organisation): read from the city
@@ -684,8 +707,6 @@ class Pools:
         return got
 
     def _build(self, level: str, community: str, kind: PersonKind) -> tuple[int, ...]:
-        import numpy as np  # lazily: importing gridgov does not load numpy
-
         chain = self._city.chain
         parts: list[np.ndarray | None]
         if level == "community":
@@ -742,6 +763,10 @@ class Pools:
         present = [p for p in parts if p is not None]
         if not present:
             return ()
+        # Imported here, not at the top of the method: an import statement costs some
+        # 2 k instructions even when numpy is loaded (most pools are a community's).
+        import numpy as np  # lazily: importing gridgov does not load numpy
+
         joined = present[0] if len(present) == 1 else np.concatenate(present)
         return tuple(joined.tolist())
 
@@ -798,6 +823,26 @@ class _Posts(Mapping[str, StaffPost]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({dict(self)!r})"
+
+
+def _compact(table: dict[Any, Any], size: int) -> None:
+    """Give back the room of the entries just taken out of ``table`` (``size`` before),
+    when more were taken out than are left.
+
+    A dict never shrinks when entries are taken out: after a lift has closed a
+    declaration's posts (eight thousand in Jiamusi, four times as many in a
+    city four times as big) the roster's tables kept the room of all of them,
+    and every later lookup probed a sparse table of that size, cache miss
+    after cache miss: a case cost more the bigger the city. Rebuilt in place
+    (the read-only views over it stay valid), in the same order.
+    """
+    left = len(table)
+    if left >= size - left:
+        return
+    kept = list(table.items()) if left else None
+    dict.clear(table)
+    if kept is not None:
+        dict.update(table, kept)
 
 
 class Roster:
@@ -956,12 +1001,14 @@ class Roster:
             self._holders.setdefault(post_id, ())
         elif kind == "front_line.changed":
             hot = self._hot
+            size = len(hot)
             for grid, step in data["grids"].items():
                 count = hot[grid] + int(step)
                 if count <= 0:
                     hot.pop(grid, None)
                 else:
                     hot[grid] = count
+            _compact(hot, size)
         elif kind == "availability.changed":
             self._set_availability(dict(data["away"]), int(data["seed"]))
         else:
@@ -1060,6 +1107,36 @@ class Roster:
         self._drawn.update(filter(_SOMEONE, employers))
         return True
 
+    def _assign_runs(self, runs: Sequence[AssignmentRun], when: datetime) -> bool:
+        """Apply a run of ``post.assigned`` events of one time given as the planner's
+        runs (each (post, role, level, people): see :class:`_Draft`), as
+        :meth:`_assign_to` one by one does; all or nothing: False, and nothing
+        changed, when a person is unknown.
+
+        A run's people join its post's holders at once (the run's own tuple),
+        and share one assignment tuple (post, role, level, when): nothing made
+        per person.
+        """
+        people = self._people
+        # Those drawn from an employer (front-line duty draws from none), checked first.
+        drawing: list[str] = []
+        for _, role, _, persons in runs:
+            if role != "front_line":
+                drawing += persons
+        try:
+            places = list(map(people._index.__getitem__, drawing))
+        except (KeyError, TypeError):
+            return False
+        holders = self._holders
+        held_by, assign, each = holders.get, self._assignment.update, dict.fromkeys
+        for post, role, level, persons in runs:
+            held = held_by(post)
+            holders[post] = persons if held is None else held + persons
+            assign(each(persons, (post, role, level, when)))
+        # Counted in C (Counter.update), in the order drawn.
+        self._drawn.update(filter(_SOMEONE, _reader(places)(people.employers)))
+        return True
+
     def _open_all(
         self,
         units: Sequence[str],
@@ -1085,14 +1162,29 @@ class Roster:
             seats(post_id, ())
         return True
 
+    def _open_rows(self, rows: Sequence[PostRow]) -> list[str]:
+        """Open the planner's rows of posts (a command's run of ``post.opened``
+        events: see ``Events._planned``), as :meth:`_open_all` does with the
+        events' fields, the rows kept as they are; returns the posts' ids."""
+        ids = list(map(_FIRST, rows))
+        self._posts.update(zip(ids, rows))  # noqa: B905 - a column of the rows
+        seats = self._holders.setdefault
+        for post_id in ids:
+            seats(post_id, ())
+        return ids
+
     def _close_all(self, post_ids: Iterable[str]) -> None:
         """Close these posts (a run of ``post.closed`` events): their seats and
         shortfalls go with them."""
+        tables: tuple[dict[Any, Any], ...] = (self._posts, self._holders, self._shortfalls)
+        sizes = [len(table) for table in tables]
         posts, holders, shortfalls = self._posts.pop, self._holders.pop, self._shortfalls.pop
         for post_id in post_ids:
             posts(post_id, None)
             holders(post_id, None)
             shortfalls(post_id, None)
+        for table, size in zip(tables, sizes, strict=True):
+            _compact(table, size)
 
     def _release_all(
         self, persons: Sequence[str], posts: Sequence[str], times: Sequence[datetime]
@@ -1114,13 +1206,14 @@ class Roster:
             self._back_since,
             self._drawn,
         )
-        done = 0
+        done, size = 0, len(assignment)
         for person, post, when in zip(persons, posts, times, strict=True):
             held = held_by(person)
             if held is not None:
                 if held[1] != "front_line":
                     row = row_of(person)
                     if row is None:
+                        _compact(assignment, size)
                         return done
                     employer = employers[row]
                     if employer is not None:
@@ -1132,6 +1225,7 @@ class Roster:
                     holders[post] = seats[:index] + seats[index + 1 :]
                 back[person] = when
             done += 1
+        _compact(assignment, size)
         return done
 
     def _assign_to(self, person: str, post: str, role: str, level: str, when: datetime) -> None:
@@ -1160,6 +1254,7 @@ class Roster:
             if employer is not None:
                 self._drawn[employer] -= 1
         del self._assignment[person]
+        _compact(self._assignment, len(self._assignment) + 1)
         seats = self._holders.get(post)
         if seats is not None and person in seats:
             index = seats.index(person)
@@ -1353,18 +1448,11 @@ class _Draft:
                 drawn = self.drawn
                 drawn[employer] = drawn.get(employer, 0) - 1
 
-    def post(self, post_id: str) -> PostRow | None:
-        row = self.opened.get(post_id)
-        if row is not None:
-            return row
-        if post_id in self.closed:
-            return None
-        return self.roster._posts.get(post_id)
-
     def assignments(self) -> Iterator[tuple[str, str, str, str]]:
         """(person, post, role, level) of each assignment, in order."""
         fields = itertools.chain.from_iterable(
-            itertools.repeat((post, role, level), count) for post, role, level, count in self.runs
+            itertools.repeat((post, role, level), len(people))
+            for post, role, level, people in self.runs
         )
         return ((person, *rest) for person, rest in zip(self.persons, fields, strict=True))
 
@@ -1487,9 +1575,9 @@ def _plan(
             _close(draft, f"{grid}/front_line", f"no compound of {grid} needs front-line duty")
     if refill or draft.freed:
         to_fill.extend(sorted(roster._shortfalls))
-    # By role, then id, each post once (a post's key is its own: no ties to keep).
-    for _, post_id in sorted([(_role_priority(draft, p), p) for p in set(to_fill)]):
-        wanted = draft.post(post_id)
+    # By role, then id, each post once (a post's key is its own: no ties to keep, so
+    # the post read here, third, is never compared; filling opens and closes none).
+    for _, _, wanted in sorted(_by_priority(draft, set(to_fill))):
         if wanted is None or (wanted[1] in CLAIMABLE and not rule.auto_claim):
             continue
         if wanted[1] == "front_line":
@@ -1530,9 +1618,18 @@ def _repost(
     return to_fill
 
 
-def _role_priority(draft: _Draft, post_id: str) -> int:
-    post = draft.post(post_id)
-    return _PRIORITY.get(post[1], len(_PRIORITY)) if post is not None else len(_PRIORITY)
+def _by_priority(draft: _Draft, post_ids: Iterable[str]) -> list[tuple[int, str, PostRow | None]]:
+    """Each post's fill priority (its role's; last for a post gone or unknown), id and
+    row as the draft has it (:meth:`_Draft.post`), read in one loop."""
+    opened, closed, posts = draft.opened, draft.closed, draft.roster._posts
+    last = len(_PRIORITY)
+    out: list[tuple[int, str, PostRow | None]] = []
+    for post_id in post_ids:
+        post = opened.get(post_id)
+        if post is None and post_id not in closed:
+            post = posts.get(post_id)
+        out.append((last if post is None else _PRIORITY.get(post[1], last), post_id, post))
+    return out
 
 
 def _close(draft: _Draft, post_id: str, reason: str) -> None:
@@ -1560,19 +1657,28 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
     busy = draft.busy
     roster = draft.roster
     unavailable, assigned, freed = roster._unavailable, roster._assignment, draft.freed
-    # The free workers, in order, as many as there are seats (a list at a time).
-    free = [
-        person
-        for person in pools.grid_workers(unit)
-        if not (
-            person in busy or person in unavailable or (person in assigned and person not in freed)
-        )
-    ][: max(capacity - held, 0)]
+    # The free workers, in order, as many as there are seats: a plain loop that stops
+    # at the last seat (a comprehension makes a function and its cells each call).
+    free: list[str] = []
+    seats = capacity - held
+    if seats > 0:
+        take = free.append
+        for person in pools.grid_workers(unit):
+            if (
+                person in busy
+                or person in unavailable
+                or (person in assigned and person not in freed)
+            ):
+                continue
+            take(person)
+            seats -= 1
+            if not seats:
+                break
     filled = len(free)
     if filled:
         busy.update(free)
         draft.persons += free
-        draft.runs.append((post_id, "front_line", "grid", filled))
+        draft.runs.append((post_id, "front_line", "grid", tuple(free)))
         draft.fill_counts[post_id] = draft.fill_counts.get(post_id, 0) + filled
     missing = capacity - (held + filled)
     known = draft.roster._shortfalls.get(post_id)
@@ -1611,7 +1717,7 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
     # The caps depend on the city and the share only: kept by the pools across plans.
     caps = pools._caps.get(share)
     if caps is None:
-        caps = pools._caps[share] = {}
+        caps = pools.caps(share)
     levels = rule.pools
     levels_used = levels[0]
     requested: list[int] = []
@@ -1641,10 +1747,7 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
                 left = room.get(employer)
                 if left is None:
                     # Its cap less those drawn before, plus those this plan released.
-                    cap = caps.get(employer)
-                    if cap is None:
-                        cap = _cap(roster, caps, share, employer)
-                    left = cap - drawn_before.get(employer, 0) - drawn.get(employer, 0)
+                    left = caps[employer] - drawn_before.get(employer, 0) - drawn.get(employer, 0)
                 if left <= 0:
                     continue
                 room[employer] = left - 1
@@ -1661,7 +1764,7 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
             # This level's people, added to the draft's columns a list at a time.
             count = len(chosen)
             draft.persons += chosen
-            draft.runs.append((post_id, role, level, count))
+            draft.runs.append((post_id, role, level, tuple(chosen)))
             filled += count
             levels_used = level
     if filled:
@@ -1669,14 +1772,6 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
     if requested or need > 0 or post_id in roster._shortfalls:
         # Something to record: reinforcements asked, seats left empty, a shortfall closed.
         _fill_outcome(draft, pools, post, kind, levels, requested, need, levels_used)
-
-
-def _cap(roster: Roster, caps: dict[str, int], share: float, employer: str) -> int:
-    """The most people ``employer`` gives (staff x share), kept in ``caps``."""
-    organisations = roster._city.organisations
-    staff = organisations.staff[organisations._index[employer]]
-    cap = caps[employer] = math.floor(staff * share)
-    return cap
 
 
 def _fill_outcome(
@@ -1746,7 +1841,7 @@ def staffing_records(
         [attrs.astuple(hop) for hop in staffing.reinforcements],
         (
             [a.person for a in staffing.assignments],
-            [(a.post, a.role, a.level, 1) for a in staffing.assignments],
+            [(a.post, a.role, a.level, (a.person,)) for a in staffing.assignments],
         ),
         staffing.shortfalls,
         staffing.hot,
@@ -1817,7 +1912,8 @@ def _rows(
 
 def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
     """The ``post.opened`` records of ``rows``, made a column at a time, their data
-    compact (see :class:`~gridgov.records.RecordColumns`)."""
+    compact (see :class:`~gridgov.records.RecordColumns`); the rows go with them
+    (``RecordColumns.planned``), for the engine's reducer."""
     count = len(rows)
     units = [row[2] for row in rows]
     return RecordColumns(
@@ -1831,6 +1927,7 @@ def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
             (_OPENED, post_id, role, community, capacity, role in CLAIMABLE)
             for post_id, role, _, community, capacity in rows
         ],
+        rows,
     )
 
 
@@ -1838,6 +1935,8 @@ def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
 _OPENED = ("post", "role", "community", "capacity", "task")
 
 
+#: A row's first field (a post's id).
+_FIRST = operator.itemgetter(0)
 #: ``"front_line"`` for ever (a role compared with it in C).
 _FRONT_LINE = itertools.repeat("front_line")
 #: Not None (an employer's name), tested in C.
@@ -1863,48 +1962,40 @@ def _assignment_columns(
     when: datetime,
 ) -> RecordColumns:
     """The ``post.assigned`` records of the assignments (the people, and the runs
-    they fill: see :class:`_Draft`), made a column at a time: a unit and a cause
-    found once per run, each column read out of the runs' in C."""
-    # The runs' columns (equal lengths, as are the columns made from them: zipped
-    # without ``strict``, see Roster._assign_all).
-    run_posts, run_roles, run_levels, counts = zip(*runs)  # noqa: B905
-    run_units = list(map(new_units.get, run_posts))
-    if None in run_units:  # posts open before this plan (a refill)
-        for at, post_id in enumerate(run_posts):
-            if run_units[at] is None:
-                serving = posts.get(post_id)
-                run_units[at] = serving[2] if serving is not None else post_id
-    pairs = list(zip(run_roles, run_levels))  # noqa: B905
-    causes = {
-        (role, level): f"{role} from the {level} pool" for role, level in dict.fromkeys(pairs)
-    }
-    run_causes = list(map(causes.__getitem__, pairs))
-    # Each assignment's run: run ``r`` as many times as it has people, ``(r,) * count``
-    # in C (``itertools.repeat`` parses its arguments by keyword: ~1.5 k
-    # instructions a call). A column is then read out of the runs' by one
-    # itemgetter of every assignment's run, in C (a ``map`` of ``__getitem__``
-    # costs some 450 instructions an item, the getter about 100).
-    column = _reader(
-        tuple(itertools.chain.from_iterable(map(operator.mul, zip(range(len(counts))), counts)))
-    )
+    they fill: see :class:`_Draft`), made a column at a time: a unit, a cause and
+    the data's values after the person found once per run and repeated for its
+    people a list at a time; the runs go with the records
+    (``RecordColumns.planned``), for the engine's reducer."""
+    units: list[str] = []
+    causes: list[str] = []
+    rests: list[tuple[str, str, str]] = []
+    unit_of = new_units.get
+    said: dict[tuple[str, str], str] = {}
+    for post_id, role, level, people in runs:
+        unit = unit_of(post_id)
+        if unit is None:  # a post open before this plan (a refill)
+            serving = posts.get(post_id)
+            unit = serving[2] if serving is not None else post_id
+        cause = said.get((role, level))
+        if cause is None:
+            cause = said[role, level] = f"{role} from the {level} pool"
+        count = len(people)
+        units += [unit] * count
+        causes += [cause] * count
+        rests += [(post_id, role, level)] * count
     count = len(persons)
     return RecordColumns(
         [when] * count,
         ["post.assigned"] * count,
-        column(run_units),  # type: ignore[arg-type]
-        column(run_causes),
+        units,
+        causes,
         [None] * count,
         [None] * count,
-        # Compact data (see RecordColumns): a dict is made when one is read.
-        list(
-            zip(
-                itertools.repeat(_ASSIGNED),
-                persons,
-                column(run_posts),
-                column(run_roles),
-                column(run_levels),
-            )
-        ),
+        # Compact data (see RecordColumns), (keys, person) + (post, role, level): a
+        # dict is made when one is read. Equal lengths (see Roster._assign_all on
+        # ``strict``).
+        list(map(operator.add, zip(itertools.repeat(_ASSIGNED), persons), rests)),
+        runs,
     )
 
 

@@ -1,0 +1,111 @@
+"""The scaling benchmark's case rounds: the interleaving and the ratios (no city built)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from benchmarks import bench_scaling
+from benchmarks.bench_scaling import _block, _round_ratios, _turns
+from hypothesis import given
+from hypothesis import strategies as st
+
+
+class TestTurns:
+    """The blocks of the two cities take turns, neither always first."""
+
+    def test_order(self) -> None:
+        """Small, large, large, small, small, large."""
+        assert _turns(3) == [(0, 0), (0, 1), (1, 1), (1, 0), (2, 0), (2, 1)]
+
+    @given(st.integers(min_value=0, max_value=50))
+    def test_every_block_once(self, blocks: int) -> None:
+        """Each block of each city comes once, in block order, and each city goes first
+        in half of the pairs (rounded up for the small one)."""
+        turns = _turns(blocks)
+        for side in (0, 1):
+            assert [index for index, s in turns if s == side] == list(range(blocks))
+        firsts = [turns[2 * i][1] for i in range(blocks)]
+        assert firsts.count(0) == (blocks + 1) // 2
+
+
+class _Engine:
+    """A stand-in engine that logs what it is asked (one event per case)."""
+
+    def __init__(self, log: list[tuple[str, str]]) -> None:
+        self.log = log
+        self.city = type("C", (), {"chain": type("H", (), {"city": "CITY"})()})()
+
+    def report_case(self, compound: str) -> Any:
+        self.log.append(("case", compound))
+        return type("R", (), {"events": (1, 2, 3)})()
+
+    def lift(self, city: str, *, skip_recovery: bool) -> None:
+        assert skip_recovery
+        self.log.append(("lift", city))
+
+
+class TestBlock:
+    """A block: an untimed lead-in case, then its cases, each followed by a lift."""
+
+    def test_lead_in_first_then_lift_after_each(self) -> None:
+        """Every timed case follows a case and a lift of its own engine."""
+        log: list[tuple[str, str]] = []
+        timed = _block(_Engine(log), "LEAD", ["A", "B"])
+        assert log == [
+            ("case", "LEAD"),
+            ("lift", "CITY"),
+            ("case", "A"),
+            ("lift", "CITY"),
+            ("case", "B"),
+            ("lift", "CITY"),
+        ]
+        assert [events for _, _, events in timed] == [3, 3]
+        assert all(wall >= 0 and cpu >= 0 for wall, cpu, _ in timed)
+
+
+def _blocks(times: list[list[float]], events: int = 10) -> list[list[list[float]]]:
+    return [[[t, t / 2, events] for t in block] for block in times]
+
+
+class TestRoundRatios:
+    """A round's ratios: the large city's medians over the small one's."""
+
+    def test_ratios(self) -> None:
+        """Medians over every case; block pairs' quartiles beside."""
+        small = _blocks([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+        large = _blocks([[2.0, 3.0, 4.0], [4.0, 6.0, 8.0]], events=20)
+        got = _round_ratios({"small": small, "large": large})
+        assert got["ratio"] == pytest.approx(4.0 / 2.0)
+        assert got["cpu"] == pytest.approx(2.0 / 1.0)
+        # Per event: large 4/20 = 0.2, small 2/10 = 0.2.
+        assert got["per_event"] == pytest.approx(1.0)
+        assert got["medians"]["large"]["events"] == 20
+        # Block pairs: 3/2 and 6/2.
+        assert got["block_quartiles"][1] == pytest.approx((1.5 + 3.0) / 2)
+
+    def test_cases_without_events_left_out_of_per_event(self) -> None:
+        """A case of no event has no time per event."""
+        small = [[[1.0, 1.0, 0], [2.0, 2.0, 4], [2.0, 2.0, 4]]]
+        large = _blocks([[1.0, 1.0, 1.0]], events=2)
+        got = _round_ratios({"small": small, "large": large})
+        assert got["per_event"] == pytest.approx((1.0 / 2) / (2.0 / 4))
+
+    def test_figure_is_median_of_rounds(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The figure is the median of the rounds' ratios; their range is the spread."""
+        rounds = iter([2.0, 1.0, 5.0])
+
+        def fake(code: str, *args: object) -> dict[str, Any]:
+            assert code is bench_scaling._CASE_CHILD
+            factor = next(rounds)
+            return {
+                "small": _blocks([[1.0, 1.0], [1.0, 1.0]]),
+                "large": _blocks([[factor, factor], [factor, factor]]),
+            }
+
+        monkeypatch.setattr(bench_scaling, "_run_child", fake)
+        got = bench_scaling._case_figure(1.0, 4.0, 4, 3, [])
+        assert got["value"] == 2.0
+        assert got["rounds"] == [2.0, 1.0, 5.0]
+        assert got["spread"] == 4.0
+        assert got["case_ms"] == [1000.0, 2000.0]
