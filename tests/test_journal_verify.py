@@ -433,6 +433,8 @@ class TestColumnRows:
     )
     # Two equal times of other offsets, compact data then a dict: each keeps its own.
     @example("c", [(0, 1, "a", None), (1, 1, "b", None), (1, 0, 2, "o")], 1)
+    # A command id that reads as a format ("%d" and more).
+    @example("%d%%%b%", [(0, 0, None, None), (0, 0, None, None)], 1)
     def test_same_rows_as_row_by_row(
         self,
         command: str,

@@ -1092,7 +1092,9 @@ def _encode_columns(events: Events, previous: bytes) -> _Encoded | None:
     middle = b"\x1f%b\x1f0\x1f" % name.encode("utf-8")
     sha256 = hashlib.sha256
     # Every row's but the last (whose flag is 1): the seqs stop one short.
-    tails = map((b"%d" + middle + b"%b").__mod__, zip(range(first, final), blobs, strict=False))
+    # (A % in the command id is escaped: the id is part of the format.)
+    form = b"%d" + middle.replace(b"%", b"%%") + b"%b"
+    tails = map(form.__mod__, zip(range(first, final), blobs, strict=False))
     hashes = [previous := sha256(previous + tail).digest() for tail in tails]
     previous = sha256(b"%b%d%b1\x1f%b" % (previous, final, middle[:-2], blobs[-1])).digest()
     hashes.append(previous)
