@@ -40,6 +40,7 @@ from gridgov.modes import (
     StateBoard,
     communities_in_scope,
     compounds_in_scope,
+    compounds_sharing_a_grid,
     mode_board,
     units_compounds,
     zone_board,
@@ -723,10 +724,7 @@ class _Below:
         if level is Level.COMPOUND:
             return (compound,)
         if level is Level.GRID:
-            # Every compound sharing a grid with it (the city checks the compound).
-            reached = {compound}
-            reached.update(*map(city.compounds_of, city.grids_of_compound(compound)))
-            return tuple(sorted(reached))
+            return compounds_sharing_a_grid(city, compound)
         return self._compounds.get(city.chain.ancestor(compound, level), ())
 
     def communities_in_scope(

@@ -366,12 +366,15 @@ def compounds_in_scope(
     if level is Level.COMPOUND:
         return (compound,)
     if level is Level.GRID:
-        reached: set[str] = set()
-        for grid in city.grids_of_compound(compound):
-            reached.update(city.compounds_of(grid))
-        reached.add(compound)
-        return tuple(sorted(reached))
+        return compounds_sharing_a_grid(city, compound)
     return tuple(sorted(city.compounds_of(city.chain.ancestor(compound, level))))
+
+
+def compounds_sharing_a_grid(city: City, compound: str) -> tuple[str, ...]:
+    """``compound`` and every compound sharing a grid with it, sorted (a ``grid`` scope)."""
+    reached = {compound}
+    reached.update(*map(city.compounds_of, city.grids_of_compound(compound)))
+    return tuple(sorted(reached))
 
 
 def units_compounds(city: City, units: Iterable[str]) -> tuple[str, ...]:

@@ -1715,9 +1715,7 @@ def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> Non
     unavailable, assigned, drawn_before = roster._unavailable, roster._assignment, roster._drawn
     share = rule.max_staff_share
     # The caps depend on the city and the share only: kept by the pools across plans.
-    caps = pools._caps.get(share)
-    if caps is None:
-        caps = pools.caps(share)
+    caps = pools.caps(share)
     levels = rule.pools
     levels_used = levels[0]
     requested: list[int] = []
