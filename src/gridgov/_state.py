@@ -28,8 +28,8 @@ from gridgov.alerts import ALERT_EVENTS, AlertBook
 from gridgov.city import City
 from gridgov.errors import JournalError, UnknownUnitError
 from gridgov.journal import Events
-from gridgov.measures import ALERT_DUE, MEASURE_EVENTS, Deadline, Measures
-from gridgov.records import EventLike, record_data
+from gridgov.measures import ALERT_DUE, MEASURE_EVENTS, Deadline, Measures, RunStopped
+from gridgov.records import EventLike
 from gridgov.rules import Rules
 from gridgov.staffing import STAFFING_EVENTS, Roster
 from gridgov.supplies import SupplyNetwork
@@ -274,14 +274,14 @@ class EngineState:
                         for index in range(start, stop):
                             roster._close_all((data_of(index)["post"],))
                 elif kind in MEASURE_EVENTS:
-                    # Zones and modes read from the columns: no event object made.
-                    apply_fields, news, datas = self.measures._apply_fields, columns[7], columns[8]
-                    first = events._first
-                    for index in range(start, stop):
-                        # A planner's zones and modes carry dicts: read as they are.
-                        raw = datas[index]
-                        read = raw if type(raw) is dict else record_data(raw)
-                        apply_fields(kind, units[index], news[index], read, first + index)
+                    # Zones and modes read from the columns, a run at a time: no event
+                    # object made, the tables read once per run.
+                    measure_columns = (units, columns[7], columns[8])
+                    try:
+                        self.measures._apply_run(kind, measure_columns, start, stop, events._first)
+                    except RunStopped as stopped:
+                        index = stopped.index
+                        raise stopped.error from None
                 else:
                     reducer = reducers(kind)
                     if reducer is not None:

@@ -45,7 +45,7 @@ from gridgov.modes import (
     units_compounds,
     zone_board,
 )
-from gridgov.records import EventLike, Record
+from gridgov.records import EventLike, Record, record_data
 from gridgov.rules import Rules
 
 __all__ = [
@@ -136,6 +136,17 @@ _PERIODS: dict[float, timedelta] = {}
 
 
 # ===================================================================== state
+
+
+class RunStopped(Exception):
+    """A run of events applied at once (:meth:`Measures._apply_run`) stopped at an
+    event: ``index`` is its place in the command's columns, ``error`` what it
+    raised (the caller raises it again, as for that event alone)."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
 
 
 class Measures:
@@ -284,6 +295,81 @@ class Measures:
                 raise JournalError(f"event {seq}: unknown mode {new!r}")
             self._modes._force(unit, new)
             self._mode_due[unit] = when
+
+    def _apply_run(
+        self,
+        kind: str,
+        columns: tuple[list[str], list[str | None], list[Any]],
+        start: int,
+        stop: int,
+        first: int,
+    ) -> None:
+        """:meth:`_apply_fields` on the run ``start:stop`` of events of one ``kind`` of a
+        command's columns (their units, new states and data; ``first`` is the seq of
+        the columns' first event), the state's tables read once for the run: a
+        case's zones and modes, a declaration's thousands.
+
+        Raises:
+            RunStopped: an event raised (what :meth:`_apply_fields` raises for it:
+                JournalError for an unknown zone or mode, KeyError for a unit the
+                city lacks), with its index in the columns; the events before it
+                are applied.
+        """
+        units, news, datas = columns
+        last_text: object = None
+        last_when: datetime | None = None
+        index = start
+        try:
+            if kind.startswith("zone."):
+                models, allowed = self._zones._models, self._zones._state_set
+                counts, community_of = self._counts, self._city.compounds.community
+                raised, held, dues = self._raised, self._held, self._zone_due
+                for index in range(start, stop):
+                    unit, new, raw = units[index], news[index], datas[index]
+                    data = raw if type(raw) is dict else record_data(raw)
+                    due = data.get("due")
+                    if due is not last_text:
+                        last_text = due
+                        last_when = _from_iso(due) if isinstance(due, str) else None
+                    if new is None or new not in SEVERITY:
+                        raise JournalError(f"event {first + index}: unknown zone {new!r}")
+                    model = models[unit]
+                    old = model.state
+                    if new != old:
+                        if new not in allowed:  # pragma: no cover - every zone is a state
+                            self._zones._force(unit, new)
+                        model.state = new
+                        count = counts[community_of(unit)]
+                        count[old] -= 1
+                        count[new] += 1
+                        if new == "open":
+                            raised.discard(unit)
+                        else:
+                            raised.add(unit)
+                    dues[unit] = last_when
+                    if data.get("hold"):
+                        held.add(unit)
+                    else:
+                        held.discard(unit)
+                return
+            models, states = self._modes._models, self._modes.states
+            allowed, dues = self._modes._state_set, self._mode_due
+            for index in range(start, stop):
+                unit, new, raw = units[index], news[index], datas[index]
+                data = raw if type(raw) is dict else record_data(raw)
+                due = data.get("due")
+                if due is not last_text:
+                    last_text = due
+                    last_when = _from_iso(due) if isinstance(due, str) else None
+                if new is None or new not in states:
+                    raise JournalError(f"event {first + index}: unknown mode {new!r}")
+                model = models[unit]
+                if new not in allowed:  # pragma: no cover - every mode is a state
+                    self._modes._force(unit, new)
+                model.state = new
+                dues[unit] = last_when
+        except Exception as exc:
+            raise RunStopped(index, exc) from None
 
     # -------------------------------------------------------------- snapshots
 
