@@ -239,7 +239,8 @@ class EngineState:
         columns = events._columns
         times, kinds, units, names = columns[0], columns[1], columns[2], columns[3]
         data_of, fields = events._data, events._fields
-        reducers = self._reducers.get
+        kept = self._reducers
+        reducers = kept.get
         roster = self.roster
         assign, release = roster._assign_to, roster._release
         index = start = 0
@@ -247,6 +248,11 @@ class EngineState:
         try:
             for kind, run in itertools.groupby(kinds):
                 stop = start + len(list(run))
+                if kind not in kept:
+                    # Kept by no domain (a case's record, a reinforcement's request
+                    # and answer): only the counters move, at the end.
+                    start = index = stop
+                    continue
                 if kind in _AT_ONCE and self._run_at_once(events, kind, start, stop):
                     start = index = stop
                     continue
