@@ -18,7 +18,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from gridgov import Engine, GridgovError, ManualClock, Rules
+from gridgov import Engine, GridgovError, ManualClock, Rules, _kernel
 from gridgov._kernel import _columns
 from gridgov._state import EngineState
 from gridgov.errors import JournalError, UnknownUnitError
@@ -214,9 +214,9 @@ def _in_columns(rows: list[tuple[Any, ...]]) -> RecordColumns:
 columns = st.lists(plain, max_size=3).map(_in_columns)
 
 
-@given(st.lists(st.one_of(record, columns), max_size=8))
+@given(st.lists(st.one_of(record, columns), max_size=8), st.sampled_from([1, 2, 3, 64]))
 def test_records_one_at_a_time_and_in_columns_become_the_same_columns(
-    records: list[Any],
+    records: list[Any], batch: int
 ) -> None:
     expected: list[list[Any]] = [[] for _ in range(7)]
     spans = []
@@ -231,7 +231,10 @@ def test_records_one_at_a_time_and_in_columns_become_the_same_columns(
             for column, value in zip(expected, item, strict=True):
                 column.append(value)
     planned: list[Any] = []
-    got = _columns(iter(records), planned)
+    # Records one at a time become columns ``batch`` at a time (the engine's: 64).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_kernel, "_BATCH", batch)
+        got = _columns(iter(records), planned)
     assert [list(column) for column in got] == expected
     assert planned == spans
 

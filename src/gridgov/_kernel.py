@@ -867,9 +867,10 @@ def _columns(
     own form of their data added to ``planned``, with the indices of their first
     record and of the one after their last).
 
-    Records one at a time are kept in order and turned into columns at once (one
-    ``zip`` in C: :func:`_transposed`) where a :class:`RecordColumns` or the end
-    comes, not taken apart and appended field by field."""
+    Records one at a time are kept in order and turned into columns a batch at a
+    time (one ``zip`` in C: :func:`_transposed`), at most ``_BATCH`` of them
+    and where a :class:`RecordColumns` or the end comes, not taken apart and
+    appended field by field."""
     times: list[datetime] = []
     kinds: list[str] = []
     units: list[str] = []
@@ -884,6 +885,11 @@ def _columns(
     for record in records:
         if type(record) is not RecordColumns:
             keep(record)
+            if len(pending) >= _BATCH:
+                # A few at a time: a lift's tens of thousands of records, made one at a
+                # time, are not all kept alive (and walked by the collector) at once.
+                _transposed(pending, columns)
+                pending.clear()
             continue
         # A planner's records made in columns: taken a list at a time.
         if pending:
@@ -905,7 +911,8 @@ def _columns(
 
 def _transposed(records: list[Record | tuple[Any, ...]], columns: tuple[list[Any], ...]) -> None:
     """Add the fields of ``records`` (each of :class:`Record`'s seven) to ``columns``,
-    one field at a time (a ``zip`` of the records, in C).
+    one field at a time (a ``zip`` of the records, in C: it makes an iterator per
+    record, all alive until it ends, hence a batch at a time).
 
     Raises:
         ValueError: a record has not seven fields (as unpacking it would raise).
@@ -917,5 +924,7 @@ def _transposed(records: list[Record | tuple[Any, ...]], columns: tuple[list[Any
         column += values
 
 
+#: How many records given one at a time are kept before they become columns.
+_BATCH = 64
 #: How many fields a record has (:class:`Record`'s).
 _FIELDS = len(Record._fields)
