@@ -1,12 +1,10 @@
-"""A command's zones and modes applied a run at a time, and its records taken into
-columns a batch at a time (issue 15 item 5), give what one at a time gives.
+"""A command's zones and modes applied a run at a time (issue 15 item 5) give what
+one event at a time gives.
 
 ``Measures._apply_run`` applies a run of ``zone.*`` or ``mode.*`` events of a
 command's columns with the state's tables read once; ``Measures._apply_fields``
 (one event) is the form it stands for, and the two are compared here on runs with
-unknown units, zones and modes among them. ``_kernel._columns`` turns records given
-one at a time into columns a batch at a time; it is compared with taking each
-record apart.
+unknown units, zones and modes among them.
 """
 
 from __future__ import annotations
@@ -18,15 +16,13 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from gridgov import Engine, GridgovError, ManualClock, Rules, _kernel
-from gridgov._kernel import _columns
+from gridgov import Engine, GridgovError, ManualClock, Rules
 from gridgov._state import EngineState
 from gridgov.errors import JournalError, UnknownUnitError
 from gridgov.journal import Events
 from gridgov.measures import Measures, RunStopped, iso_time
 from gridgov.model import Level
 from gridgov.presets import jiamusi
-from gridgov.records import Record, RecordColumns
 
 CITY = jiamusi(scale=0.05)
 COMPOUNDS = sorted(CITY.compounds)[:12]
@@ -189,64 +185,6 @@ def test_an_unknown_mode_in_a_run_is_a_journal_error_at_its_event() -> None:
     with pytest.raises(JournalError, match="event 36: unknown mode 'panic'"):
         state.apply_all(events)
     assert state.commands == 36
-
-
-plain = st.tuples(
-    st.just(T0),
-    st.sampled_from(["case.confirmed", "zone.changed"]),
-    st.sampled_from(COMPOUNDS),
-    st.text(max_size=3),
-    st.one_of(st.none(), st.just("open")),
-    st.one_of(st.none(), st.just("sealed")),
-    st.dictionaries(st.sampled_from("ab"), st.integers(0, 3), max_size=2),
-)
-record = st.one_of(plain, plain.map(lambda r: Record(*r)))
-#: The planner's own form that goes with a RecordColumns (any sequence: kept as given).
-PLANNED: Any = [("p",)]
-
-
-def _in_columns(rows: list[tuple[Any, ...]]) -> RecordColumns:
-    fields: list[Any] = [list(field) for field in zip(*rows, strict=True)] or [[]] * 7
-    times, kinds, units, causes, olds, news, datas = (list(field) for field in fields)
-    return RecordColumns(times, kinds, units, causes, olds, news, datas, PLANNED)
-
-
-columns = st.lists(plain, max_size=3).map(_in_columns)
-
-
-@given(st.lists(st.one_of(record, columns), max_size=8), st.sampled_from([1, 2, 3, 64]))
-def test_records_one_at_a_time_and_in_columns_become_the_same_columns(
-    records: list[Any], batch: int
-) -> None:
-    expected: list[list[Any]] = [[] for _ in range(7)]
-    spans = []
-    for item in records:
-        if isinstance(item, RecordColumns):
-            spans.append((len(expected[0]), len(expected[0]) + len(item), item.planned))
-            fields: tuple[list[Any], ...] = (item.times, item.kinds, item.units, item.causes)
-            fields += (item.olds, item.news, item.datas)
-            for column, values in zip(expected, fields, strict=True):
-                column += values
-        else:
-            for column, value in zip(expected, item, strict=True):
-                column.append(value)
-    planned: list[Any] = []
-    # Records one at a time become columns ``batch`` at a time (the engine's: 64).
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_kernel, "_BATCH", batch)
-        got = _columns(iter(records), planned)
-    assert [list(column) for column in got] == expected
-    assert planned == spans
-
-
-@pytest.mark.parametrize("size", [6, 8])
-def test_a_record_of_the_wrong_size_is_refused(size: int) -> None:
-    good: tuple[Any, ...] = (T0, "case.confirmed", COMPOUNDS[0], "why", None, None, {})
-    bad = (*good, None)[:size]
-    with pytest.raises(ValueError, match=f"7 fields, got {size}"):
-        _columns([good, bad, good], [])
-    with pytest.raises(ValueError, match=f"7 fields, got {size}"):
-        _columns([bad, _in_columns([])], [])
 
 
 def test_a_case_commits_and_replays_the_same_zones_and_modes() -> None:

@@ -865,12 +865,7 @@ def _columns(
     """The fields of ``records`` (in :class:`Record`'s order), one list per field:
     records one at a time, :class:`RecordColumns` a list at a time (their planner's
     own form of their data added to ``planned``, with the indices of their first
-    record and of the one after their last).
-
-    Records one at a time are kept in order and turned into columns a batch at a
-    time (one ``zip`` in C: :func:`_transposed`), at most ``_BATCH`` of them
-    and where a :class:`RecordColumns` or the end comes, not taken apart and
-    appended field by field."""
+    record and of the one after their last)."""
     times: list[datetime] = []
     kinds: list[str] = []
     units: list[str] = []
@@ -878,53 +873,28 @@ def _columns(
     olds: list[str | None] = []
     news: list[str | None] = []
     datas: list[Mapping[str, Any] | CompactData] = []
-    columns = (times, kinds, units, causes, olds, news, datas)
-    pending: list[Record | tuple[Any, ...]] = []
-    keep = pending.append
+    add_time, add_kind, add_unit = times.append, kinds.append, units.append
+    add_cause, add_old, add_new, add_data = causes.append, olds.append, news.append, datas.append
     record: Any
     for record in records:
-        if type(record) is not RecordColumns:
-            keep(record)
-            if len(pending) >= _BATCH:
-                # A few at a time: a lift's tens of thousands of records, made one at a
-                # time, are not all kept alive (and walked by the collector) at once.
-                _transposed(pending, columns)
-                pending.clear()
+        if type(record) is RecordColumns:
+            # A planner's records made in columns: taken a list at a time.
+            if record.planned is not None:
+                planned.append((len(times), len(times) + len(record.times), record.planned))
+            times += record.times
+            kinds += record.kinds
+            units += record.units
+            causes += record.causes
+            olds += record.olds
+            news += record.news
+            datas += record.datas
             continue
-        # A planner's records made in columns: taken a list at a time.
-        if pending:
-            _transposed(pending, columns)
-            pending.clear()
-        if record.planned is not None:
-            planned.append((len(times), len(times) + len(record.times), record.planned))
-        times += record.times
-        kinds += record.kinds
-        units += record.units
-        causes += record.causes
-        olds += record.olds
-        news += record.news
-        datas += record.datas
-    if pending:
-        _transposed(pending, columns)
+        t, kind, unit, cause, old, new, data = record
+        add_time(t)
+        add_kind(kind)
+        add_unit(unit)
+        add_cause(cause)
+        add_old(old)
+        add_new(new)
+        add_data(data)
     return times, kinds, units, causes, olds, news, datas
-
-
-def _transposed(records: list[Record | tuple[Any, ...]], columns: tuple[list[Any], ...]) -> None:
-    """Add the fields of ``records`` (each of :class:`Record`'s seven) to ``columns``,
-    one field at a time (a ``zip`` of the records, in C: it makes an iterator per
-    record, all alive until it ends, hence a batch at a time).
-
-    Raises:
-        ValueError: a record has not seven fields (as unpacking it would raise).
-    """
-    if list(map(len, records)).count(_FIELDS) != len(records):
-        bad = next(r for r in records if len(r) != _FIELDS)
-        raise ValueError(f"expected a record of {_FIELDS} fields, got {len(bad)}: {bad!r}")
-    for column, values in zip(columns, zip(*records)):  # noqa: B905 - seven each
-        column += values
-
-
-#: How many records given one at a time are kept before they become columns.
-_BATCH = 64
-#: How many fields a record has (:class:`Record`'s).
-_FIELDS = len(Record._fields)
