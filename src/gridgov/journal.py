@@ -1240,7 +1240,9 @@ _BODY_FIELDS = 9
 _Block = tuple[int, int, str, int, bytes, bytes]
 
 
-def _block_hash(previous: bytes, first: int, last: int, command: str, final: bool, body: bytes) -> bytes:
+def _block_hash(
+    previous: bytes, first: int, last: int, command: str, final: bool, body: bytes
+) -> bytes:
     """The hash of a block row of format 4: SHA-256 of the previous block's hash and this
     block's content (its seq range, command id, final flag and body bytes).
 
@@ -1953,7 +1955,140 @@ class _Transactions:
         self._blocks = rows.get("schema") == _BLOCK_ROWS
 
 
-class SqliteJournal(_Transactions):
+class _Chain(_Transactions):
+    """How a :class:`SqliteJournal` checks its hash chain, on open and before the events
+    a snapshot vouched for are first read, and cuts a broken one short."""
+
+    unverified: int
+    recovered: str | None
+
+    def _vouched(self) -> tuple[int, bytes] | None:
+        """The latest snapshot's (seq, chain hash) when it vouches for the events it covers.
+
+        It does when its header records the chain's hash at its seq, that
+        seq is a command's last event, and its stored hash is the one
+        recorded: the snapshot was taken of that very history. Anything else
+        (no snapshot, an older one without the hash, a header that does not
+        parse, a seq beyond the events) vouches for nothing, and the whole
+        chain is checked on open.
+        """
+        try:
+            row = self._db.execute(
+                "SELECT seq, substr(state, 1, 1024) FROM snapshots ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            if row is None or type(row[0]) is not int or type(row[1]) is not bytes:
+                return None
+            seq = row[0]
+            header = _snapshot_header(row[1])
+            chain = None if header is None or header.get("seq") != seq else header.get("chain")
+            if type(chain) is not str or len(chain) != 64:
+                return None
+            stored = self._stored_hash(seq)
+        except sqlite3.DatabaseError:
+            return None  # the whole check then says what is unreadable
+        if stored is None or stored[1] != 1 or type(stored[0]) is not bytes:
+            return None
+        if stored[0].hex() != chain:
+            return None
+        return seq, stored[0]
+
+    def _stored_hash(self, seq: int) -> tuple[Any, Any] | None:
+        """(stored hash, last-of-a-command flag) of the row that ends at event ``seq``;
+        None when no row ends there (in format 4, ``seq`` inside a block)."""
+        if not self._blocks:
+            row = self._db.execute("SELECT hash, last FROM events WHERE seq = ?", (seq,))
+            return row.fetchone()  # type: ignore[no-any-return]
+        row = self._db.execute(
+            "SELECT hash, final, last FROM blocks WHERE first <= ? ORDER BY first DESC LIMIT 1",
+            (seq,),
+        ).fetchone()
+        return None if row is None or row[2] != seq else (row[0], row[1])
+
+    def _check_unverified(self) -> None:
+        """Check the chain of the events a snapshot covered (before any of them is read).
+
+        Raises:
+            JournalError: the chain breaks there (naming the first bad seq).
+        """
+        upto = self.unverified
+        if not upto:
+            return
+        try:
+            self._verify(None, 1, GENESIS, upto)
+        except _Broken as broken:
+            raise JournalError(
+                f"{self.path}: {broken.reason} (first bad event: seq {broken.seq}); "
+                'open it with recover="truncate" to keep the valid prefix'
+            ) from None
+        self.unverified = 0
+
+    def verify(self) -> None:
+        """Check now the chain of any events not checked on open (see ``verify``).
+
+        After this, every event of the journal has been checked.
+
+        Raises:
+            JournalError: the chain breaks (naming the first bad seq).
+        """
+        self._check_unverified()
+
+    def _verify(
+        self, head: str | None, start: int, previous: bytes, stop: int | None = None
+    ) -> tuple[int, bytes]:
+        """Check the chain from event ``start`` (chained from ``previous``) to ``stop``, or
+        to the end and against ``head`` (the last commit's record) when ``stop`` is None.
+
+        Returns (next seq, last hash), or raises :class:`_Broken`. The chain
+        is checked first on a fast path that only answers "intact or not";
+        a chain that is not intact is checked again by :func:`_diagnose`,
+        which finds the first bad seq and the last good command boundary (a
+        broken journal is rare: its second pass costs nothing in the common
+        case).
+        """
+        if self._blocks:
+            checked = _check_blocks(self._db, head, start, previous, stop)
+            if checked is not None:
+                return checked
+            return _diagnose_blocks(self._db, head, start, previous, stop)
+        checked = _check_chain(self._db, head, start, previous, stop)
+        if checked is not None:
+            return checked
+        return _diagnose(self._db, head, start, previous, stop)
+
+    def _truncate(self, broken: _Broken) -> None:
+        """Keep the longest valid prefix ending on a command boundary; drop the rest."""
+        keep, last_hash = broken.boundary
+        try:
+            self._begin()
+            db = self._db
+            if self._blocks:
+                where = "FROM blocks WHERE first > ?1 OR last > ?1"
+                dropped = db.execute(f"SELECT COUNT(*) {where}", (keep,)).fetchone()[0]
+                db.execute(f"DELETE {where}", (keep,))
+            else:
+                dropped = db.execute(
+                    "SELECT COUNT(*) FROM events WHERE seq > ?", (keep,)
+                ).fetchone()[0]
+                db.execute("DELETE FROM events WHERE seq > ?", (keep,))
+            db.execute("DELETE FROM commands WHERE last_seq > ?", (keep,))
+            db.execute("DELETE FROM snapshots WHERE seq > ?", (keep,))
+            db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('head', ?)", (f"{keep}:{last_hash.hex()}",)
+            )
+            db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"cannot recover journal {self.path}: {exc}") from None
+        self._next, self._hash = keep + 1, last_hash
+        self.recovered = (
+            f"{broken.reason} (first bad event: seq {broken.seq}); kept events 1-{keep}, "
+            f"dropped {dropped} {'block' if self._blocks else 'event'} row(s) after it"
+        )
+
+    def _begin(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+
+class SqliteJournal(_Chain):
     """An append-only event store in SQLite, one transaction per command.
 
     Opening checks the hash chain (see ``verify``): a journal whose chain
@@ -2115,129 +2250,6 @@ class SqliteJournal(_Transactions):
             note = f"idempotency records: {count} kept, {written.split(':')[0]} recorded"
             self.recovered = note if self.recovered is None else f"{self.recovered}; {note}"
         return previous, count
-
-    def _vouched(self) -> tuple[int, bytes] | None:
-        """The latest snapshot's (seq, chain hash) when it vouches for the events it covers.
-
-        It does when its header records the chain's hash at its seq, that
-        seq is a command's last event, and its stored hash is the one
-        recorded: the snapshot was taken of that very history. Anything else
-        (no snapshot, an older one without the hash, a header that does not
-        parse, a seq beyond the events) vouches for nothing, and the whole
-        chain is checked on open.
-        """
-        try:
-            row = self._db.execute(
-                "SELECT seq, substr(state, 1, 1024) FROM snapshots ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
-            if row is None or type(row[0]) is not int or type(row[1]) is not bytes:
-                return None
-            seq = row[0]
-            header = _snapshot_header(row[1])
-            chain = None if header is None or header.get("seq") != seq else header.get("chain")
-            if type(chain) is not str or len(chain) != 64:
-                return None
-            stored = self._stored_hash(seq)
-        except sqlite3.DatabaseError:
-            return None  # the whole check then says what is unreadable
-        if stored is None or stored[1] != 1 or type(stored[0]) is not bytes:
-            return None
-        if stored[0].hex() != chain:
-            return None
-        return seq, stored[0]
-
-    def _stored_hash(self, seq: int) -> tuple[Any, Any] | None:
-        """(stored hash, last-of-a-command flag) of the row that ends at event ``seq``;
-        None when no row ends there (in format 4, ``seq`` inside a block)."""
-        if not self._blocks:
-            row = self._db.execute("SELECT hash, last FROM events WHERE seq = ?", (seq,))
-            return row.fetchone()  # type: ignore[no-any-return]
-        row = self._db.execute(
-            "SELECT hash, final, last FROM blocks WHERE first <= ? ORDER BY first DESC LIMIT 1",
-            (seq,),
-        ).fetchone()
-        return None if row is None or row[2] != seq else (row[0], row[1])
-
-    def _check_unverified(self) -> None:
-        """Check the chain of the events a snapshot covered (before any of them is read).
-
-        Raises:
-            JournalError: the chain breaks there (naming the first bad seq).
-        """
-        upto = self.unverified
-        if not upto:
-            return
-        try:
-            self._verify(None, 1, GENESIS, upto)
-        except _Broken as broken:
-            raise JournalError(
-                f"{self.path}: {broken.reason} (first bad event: seq {broken.seq}); "
-                'open it with recover="truncate" to keep the valid prefix'
-            ) from None
-        self.unverified = 0
-
-    def verify(self) -> None:
-        """Check now the chain of any events not checked on open (see ``verify``).
-
-        After this, every event of the journal has been checked.
-
-        Raises:
-            JournalError: the chain breaks (naming the first bad seq).
-        """
-        self._check_unverified()
-
-    def _verify(
-        self, head: str | None, start: int, previous: bytes, stop: int | None = None
-    ) -> tuple[int, bytes]:
-        """Check the chain from event ``start`` (chained from ``previous``) to ``stop``, or
-        to the end and against ``head`` (the last commit's record) when ``stop`` is None.
-
-        Returns (next seq, last hash), or raises :class:`_Broken`. The chain
-        is checked first on a fast path that only answers "intact or not";
-        a chain that is not intact is checked again by :func:`_diagnose`,
-        which finds the first bad seq and the last good command boundary (a
-        broken journal is rare: its second pass costs nothing in the common
-        case).
-        """
-        if self._blocks:
-            checked = _check_blocks(self._db, head, start, previous, stop)
-            if checked is not None:
-                return checked
-            return _diagnose_blocks(self._db, head, start, previous, stop)
-        checked = _check_chain(self._db, head, start, previous, stop)
-        if checked is not None:
-            return checked
-        return _diagnose(self._db, head, start, previous, stop)
-
-    def _truncate(self, broken: _Broken) -> None:
-        """Keep the longest valid prefix ending on a command boundary; drop the rest."""
-        keep, last_hash = broken.boundary
-        try:
-            self._begin()
-            db = self._db
-            if self._blocks:
-                where = "FROM blocks WHERE first > ?1 OR last > ?1"
-                dropped = db.execute(f"SELECT COUNT(*) {where}", (keep,)).fetchone()[0]
-                db.execute(f"DELETE {where}", (keep,))
-            else:
-                dropped = db.execute("SELECT COUNT(*) FROM events WHERE seq > ?", (keep,)).fetchone()[0]
-                db.execute("DELETE FROM events WHERE seq > ?", (keep,))
-            db.execute("DELETE FROM commands WHERE last_seq > ?", (keep,))
-            db.execute("DELETE FROM snapshots WHERE seq > ?", (keep,))
-            db.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('head', ?)", (f"{keep}:{last_hash.hex()}",)
-            )
-            db.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            raise JournalError(f"cannot recover journal {self.path}: {exc}") from None
-        self._next, self._hash = keep + 1, last_hash
-        self.recovered = (
-            f"{broken.reason} (first bad event: seq {broken.seq}); kept events 1-{keep}, "
-            f"dropped {dropped} {'block' if self._blocks else 'event'} row(s) after it"
-        )
-
-    def _begin(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
 
     # ------------------------------------------------------------ metadata
 
