@@ -12,6 +12,7 @@ import shutil
 import signal
 import sqlite3
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -72,27 +73,21 @@ def blocks(path: Path) -> list[tuple[Any, ...]]:
         ).fetchall()
 
 
-def rewrite(path: Path, rows: list[tuple[Any, ...]], rehash: bool = True) -> None:
-    """Replace the block rows by ``rows`` (first, last, command, final, body[, hash]);
-    ``rehash``: the chain and the last commit's record made to match them (an attack
-    that forges the chain, or a writer's bug: what the hashes cannot catch)."""
+def rewrite(path: Path, rows: Sequence[Sequence[Any]]) -> None:
+    """Replace the block rows by ``rows`` (first, last, command, final, body), with the
+    chain and the last commit's record made to match them (an attack that forges the
+    chain, or a writer's bug: what the hashes cannot catch)."""
     previous = GENESIS
     out = []
-    for row in rows:
-        first, last, command, final, body = row[:5]
-        if rehash:
-            previous = _block_hash(previous, first, last, command, bool(final), body)
-            out.append((first, last, command, final, body, previous))
-        else:
-            out.append(tuple(row))
+    for first, last, command, final, body in rows:
+        previous = _block_hash(previous, first, last, command, bool(final), body)
+        out.append((first, last, command, final, body, previous))
     with sqlite3.connect(path) as db:
         db.execute("DELETE FROM blocks")
         db.executemany("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?)", out)
-        if rehash:
-            db.execute(
-                "UPDATE meta SET value = ? WHERE key = 'head'",
-                (f"{out[-1][1]}:{previous.hex()}",),
-            )
+        db.execute(
+            "UPDATE meta SET value = ? WHERE key = 'head'", (f"{out[-1][1]}:{previous.hex()}",)
+        )
 
 
 def digest(path: Path) -> str:
@@ -402,7 +397,7 @@ class TestTamper:
         path, _ = written(tmp_path)
         rows = blocks(path)
         # The last command's final block lost, the chain forged to end before it.
-        cut = rows[:-1]
+        cut = [r[:5] for r in rows[:-1]]
         assert cut[-1][3] == 0
         rewrite(path, cut)
         with pytest.raises(JournalError, match="is partial"):

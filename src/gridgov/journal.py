@@ -12,13 +12,17 @@ Two journals share one interface:
 * :class:`SqliteJournal`: an append-only store in SQLite (the standard
   library's ``sqlite3``) in WAL mode. Each command's events, and its
   idempotency key, are written in one transaction, so after a crash a command
-  is either wholly there or not at all. Each event is stored as a compact
-  JSON array of its fields (:func:`encode_row`; rows written as
-  :meth:`Event.to_json` objects by older versions still read), each row
-  chained to the previous one by a SHA-256 hash; periodic snapshots of the
-  engine's state make reopening a long journal fast (a snapshot records the
-  chain's hash at its seq, so reopening checks the events after it, and the
-  events it covers before any of them is read).
+  is either wholly there or not at all. A new journal is of format 4
+  (:data:`FORMAT_VERSION`): a command's events are stored as rows of blocks
+  of up to 4,096 consecutive events, each block's fields a column at a time
+  in one JSON array (:func:`_block_body`), each block chained to the one
+  before by a SHA-256 hash. Journals of format 3 (a row per event, a compact
+  JSON array of its fields, :func:`encode_row`, each row chained by its own
+  hash) and format 2 (rows of :meth:`Event.to_json` objects) still open,
+  read, replay and take new commands, in format 3 rows. Periodic snapshots
+  of the engine's state make reopening a long journal fast (a snapshot
+  records the chain's hash at its seq, so reopening checks the events after
+  it, and the events it covers before any of them is read).
 
 Both remember the idempotency key of each command, so that a retried command
 can be answered with its first result instead of being done twice.
@@ -1269,7 +1273,7 @@ def _encode_blocks(events: Sequence[Event], previous: bytes, expected: int) -> l
         raise JournalError(
             f"event {columns._first} breaks the journal's sequence (expected {expected})"
         )
-    parts: list[tuple[str, Events]] = []
+    parts: list[tuple[str, Events, bytes]] = []
     commands = columns._columns[3]
     start = 0
     size = columns._size
