@@ -1383,7 +1383,10 @@ def _block_events(
         whens = _times_of(stamps, times) if stamps else None
         if whens is None:
             return None
-        column = list(map(whens.__getitem__, indices))  # IndexError beyond the times
+        if len(whens) == 1 and indices.count(0) == size:
+            column = [whens[0]] * size  # one time: the common block
+        else:
+            column = list(map(whens.__getitem__, indices))  # IndexError beyond the times
     except (orjson.JSONDecodeError, TypeError, ValueError, IndexError):
         return None
     return Events(
