@@ -138,7 +138,7 @@ _PERIODS: dict[float, timedelta] = {}
 # ===================================================================== state
 
 
-class RunStopped(Exception):
+class _RunStopped(Exception):
     """A run of events applied at once (:meth:`Measures._apply_run`) stopped at an
     event: ``index`` is its place in the command's columns, ``error`` what it
     raised (the caller raises it again, as for that event alone)."""
@@ -310,7 +310,7 @@ class Measures:
         case's zones and modes, a declaration's thousands.
 
         Raises:
-            RunStopped: an event raised (what :meth:`_apply_fields` raises for it:
+            _RunStopped: an event raised (what :meth:`_apply_fields` raises for it:
                 JournalError for an unknown zone or mode, KeyError for a unit the
                 city lacks), with its index in the columns; the events before it
                 are applied.
@@ -321,7 +321,7 @@ class Measures:
         index = start
         try:
             if kind.startswith("zone."):
-                models, allowed = self._zones._models, self._zones._state_set
+                models, force = self._zones._models, self._zones._force
                 counts, community_of = self._counts, self._city.compounds.community
                 raised, held, dues = self._raised, self._held, self._zone_due
                 for index in range(start, stop):
@@ -333,12 +333,9 @@ class Measures:
                         last_when = _from_iso(due) if isinstance(due, str) else None
                     if new is None or new not in SEVERITY:
                         raise JournalError(f"event {first + index}: unknown zone {new!r}")
-                    model = models[unit]
-                    old = model.state
+                    old = models[unit].state
                     if new != old:
-                        if new not in allowed:  # pragma: no cover - every zone is a state
-                            self._zones._force(unit, new)
-                        model.state = new
+                        force(unit, new)
                         count = counts[community_of(unit)]
                         count[old] -= 1
                         count[new] += 1
@@ -352,8 +349,7 @@ class Measures:
                     else:
                         held.discard(unit)
                 return
-            models, states = self._modes._models, self._modes.states
-            allowed, dues = self._modes._state_set, self._mode_due
+            states, force, dues = self._modes.states, self._modes._force, self._mode_due
             for index in range(start, stop):
                 unit, new, raw = units[index], news[index], datas[index]
                 data = raw if type(raw) is dict else record_data(raw)
@@ -363,13 +359,10 @@ class Measures:
                     last_when = _from_iso(due) if isinstance(due, str) else None
                 if new is None or new not in states:
                     raise JournalError(f"event {first + index}: unknown mode {new!r}")
-                model = models[unit]
-                if new not in allowed:  # pragma: no cover - every mode is a state
-                    self._modes._force(unit, new)
-                model.state = new
+                force(unit, new)
                 dues[unit] = last_when
         except Exception as exc:
-            raise RunStopped(index, exc) from None
+            raise _RunStopped(index, exc) from None
 
     # -------------------------------------------------------------- snapshots
 
