@@ -20,7 +20,7 @@ from gridgov import Engine, GridgovError, ManualClock, Rules
 from gridgov._state import EngineState
 from gridgov.errors import JournalError, UnknownUnitError
 from gridgov.journal import Events
-from gridgov.measures import Measures, _RunStopped, iso_time
+from gridgov.measures import Measures, iso_time
 from gridgov.model import Level
 from gridgov.presets import jiamusi
 
@@ -77,8 +77,8 @@ def _run(
     """Apply the run at once; where it stopped and what it raised (None: all)."""
     try:
         measures._apply_run(kind, (columns[0], columns[1], columns[2]), 0, len(columns[0]), first)
-    except _RunStopped as stopped:
-        return stopped.index, _family(stopped.error)
+    except (KeyError, JournalError) as exc:
+        return measures._stopped_at, _family(exc)
     return None
 
 

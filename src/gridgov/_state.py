@@ -28,7 +28,7 @@ from gridgov.alerts import ALERT_EVENTS, AlertBook
 from gridgov.city import City
 from gridgov.errors import JournalError, UnknownUnitError
 from gridgov.journal import Events
-from gridgov.measures import ALERT_DUE, MEASURE_EVENTS, Deadline, Measures, _RunStopped
+from gridgov.measures import ALERT_DUE, MEASURE_EVENTS, Deadline, Measures
 from gridgov.records import EventLike
 from gridgov.rules import Rules
 from gridgov.staffing import STAFFING_EVENTS, Roster
@@ -280,9 +280,9 @@ class EngineState:
                 elif kind in MEASURE_EVENTS:  # a run at a time, from the columns
                     try:
                         self.measures._apply_run(kind, measure_columns, start, stop, first)
-                    except _RunStopped as stopped:
-                        index = stopped.index
-                        raise stopped.error from None
+                    except Exception:
+                        index = self.measures._stopped_at  # raised at its event
+                        raise
                 else:
                     reducer = kept[kind]
                     for index in range(start, stop):

@@ -138,17 +138,6 @@ _PERIODS: dict[float, timedelta] = {}
 # ===================================================================== state
 
 
-class _RunStopped(Exception):
-    """A run of events applied at once (:meth:`Measures._apply_run`) stopped at an
-    event: ``index`` is its place in the command's columns, ``error`` what it
-    raised (the caller raises it again, as for that event alone)."""
-
-    def __init__(self, index: int, error: Exception) -> None:
-        super().__init__(index, error)
-        self.index = index
-        self.error = error
-
-
 class Measures:
     """Zones, modes, their deadlines and holds: the measures state of one engine.
 
@@ -180,6 +169,8 @@ class Measures:
         #: (a memo of :func:`case_scopes`: the city never changes).
         self._case_scopes: dict[str, tuple[Any, ...]] = {}
         self._below_units: _Below | None = None
+        #: Where the last run that raised (:meth:`_apply_run`) stopped, in its columns.
+        self._stopped_at = 0
 
     def _below(self) -> _Below:
         """The city's compounds and communities below each unit (made on first use)."""
@@ -310,10 +301,10 @@ class Measures:
         case's zones and modes, a declaration's thousands.
 
         Raises:
-            _RunStopped: an event raised (what :meth:`_apply_fields` raises for it:
-                JournalError for an unknown zone or mode, KeyError for a unit the
-                city lacks), with its index in the columns; the events before it
-                are applied.
+            what :meth:`_apply_fields` raises for the event that raises (JournalError
+                for an unknown zone or mode, KeyError for a unit the city lacks),
+                its index in the columns left in ``_stopped_at``; the events before
+                it are applied.
         """
         units, news, datas = columns
         last_text: object = None
@@ -361,8 +352,9 @@ class Measures:
                     raise JournalError(f"event {first + index}: unknown mode {new!r}")
                 force(unit, new)
                 dues[unit] = last_when
-        except Exception as exc:
-            raise _RunStopped(index, exc) from None
+        except Exception:
+            self._stopped_at = index
+            raise
 
     # -------------------------------------------------------------- snapshots
 
