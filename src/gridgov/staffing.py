@@ -674,8 +674,15 @@ class Pools:
         workers = self.grid_workers(grid)
         post: PostRow | None = None
         if workers:
-            # A grid is a unit of the chain: its community read there.
-            community = self._city.chain.community_of(grid)
+            # A grid is a unit of the chain: its community read there (its commander,
+            # as a grid's is: its chain of command read once, no level parsed).
+            chain = self._city.chain
+            up = chain.chain_of_command(grid)
+            community = (
+                up[1]
+                if len(up) > 1 and chain._level[up[1]] is Level.COMMUNITY
+                else chain.community_of(grid)
+            )
             post = (f"{grid}/front_line", "front_line", grid, community, len(workers))
         self._front_line[grid] = post
         return post
@@ -694,8 +701,13 @@ class Pools:
         if got is None:
             span = self._worker_spans.get(grid)
             if span is not None:
-                # Read out by one itemgetter (see _reader), not a map of __getitem__.
-                got = tuple(_reader(self._worker_rows[span[0] : span[1]])(self._ids))
+                # Read out by one itemgetter (see _reader), not a map of __getitem__;
+                # a getter of two or more gives the tuple itself.
+                start, stop = span
+                if stop - start > 1:
+                    got = operator.itemgetter(*self._worker_rows[start:stop])(self._ids)
+                else:
+                    got = tuple(_reader(self._worker_rows[start:stop])(self._ids))
             elif grid in self._city.chain:
                 got = ()
             else:  # not a unit (an organisation): read from the city
@@ -1657,23 +1669,20 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
     busy = draft.busy
     roster = draft.roster
     unavailable, assigned, freed = roster._unavailable, roster._assignment, draft.freed
-    # The free workers, in order, as many as there are seats: a plain loop that stops
-    # at the last seat (a comprehension makes a function and its cells each call).
+    # The free workers, in order, as many as there are seats: filtered in C, a set
+    # at a time (a grid has a few workers: a Python loop's opcodes per worker cost
+    # more than the few filters made per grid), each set asked only when not empty.
     free: list[str] = []
     seats = capacity - held
     if seats > 0:
-        take = free.append
-        for person in pools.grid_workers(unit):
-            if (
-                person in busy
-                or person in unavailable
-                or (person in assigned and person not in freed)
-            ):
-                continue
-            take(person)
-            seats -= 1
-            if not seats:
-                break
+        workers: Iterable[str] = pools.grid_workers(unit)
+        if busy:
+            workers = itertools.filterfalse(busy.__contains__, workers)
+        if unavailable:
+            workers = itertools.filterfalse(unavailable.__contains__, workers)
+        if assigned:
+            workers = itertools.filterfalse(_holding(assigned, freed), workers)
+        free = list(itertools.islice(workers, seats))
     filled = len(free)
     if filled:
         busy.update(free)
@@ -1695,6 +1704,14 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
         draft.shortfalls[post_id] = attrs.evolve(
             known, missing=0, reason=f"every grid worker of {unit} is on front-line duty"
         )
+
+
+def _holding(assigned: Mapping[str, object], freed: set[str]) -> Callable[[str], bool]:
+    """A test of "holds a post the plan does not release" (``assigned``'s
+    ``__contains__`` when nobody is freed: in C)."""
+    if not freed:
+        return assigned.__contains__
+    return lambda person: person in assigned and person not in freed
 
 
 def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> None:
