@@ -28,17 +28,25 @@
     encoded). Baseline: plain ``sqlite3`` inserting the same rows, already
     encoded, into the same table, one transaction per command, with the
     journal's SQLite settings (WAL, ``synchronous=NORMAL``, a checkpoint
-    every 64 MB of log); both timings end with closing the database, so the
-    last checkpoint is counted on both sides. Higher is better; target
-    200,000 events per second.
+    every 64 MB of log): the block rows of format 4 that the journal writes
+    (a row per block of up to 4,096 events of one command, with its hash);
+    ``per_event_rows_baseline`` is the same with a row per event (each
+    event's ``to_json()``, the rows of format 3 without their hash), the
+    baseline of earlier runs. Every timing ends with closing the database,
+    so the last checkpoint is counted on every side. Higher is better;
+    target 200,000 events per second.
 
 ``journal_replay``
     ``full_1m``: the engine built on the ``journal_reopen`` journal with its
     snapshots hidden (``pause_gc=True``, the option for bulk work), so every
     event is read, decoded and applied; seconds,
     scaled to 1,000,000 events (target: under 3 s). Baseline: reading the
-    same rows with plain ``sqlite3`` and ``json.loads``; ``decode_only_s`` is
-    gridgov's reading and decoding alone (``SqliteJournal.since(0)``),
+    same rows (the block rows of format 4) with plain ``sqlite3`` and
+    ``orjson.loads`` (``json_baseline_s``: with ``json.loads``);
+    ``decode_only_s`` is gridgov's reading and decoding alone (the chunks of
+    ``SqliteJournal.replay_chunks(0)``, what the replay reads; ``since_s``:
+    ``SqliteJournal.since(0)``, a list of :class:`Event`, what
+    ``decode_only_s`` measured before format 4),
     ``verify_s`` opening the journal with ``verify="full"`` (the whole hash
     chain checked; the replay's journal is opened so too, untimed), and
     ``replay_cpu_s`` / ``baseline_cpu_s`` the CPU time of the replay and of
@@ -61,10 +69,12 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import orjson
+
 from benchmarks import benchmark, figure
 from gridgov import City, Engine, ManualClock, Rules
 from gridgov.journal import _CHECKPOINT_PAGES as CHECKPOINT_PAGES
-from gridgov.journal import Events, SqliteJournal
+from gridgov.journal import GENESIS, Events, SqliteJournal, _encode_blocks
 from gridgov.presets import URBAN_AREA, jiamusi, small
 
 REOPEN_TARGET_S = 5.0
@@ -263,6 +273,29 @@ APPEND_TARGET = 200_000.0  # events per second, synchronous=NORMAL
 REPLAY_TARGET_S = 3.0  # a full replay of 1,000,000 events
 
 
+def _plain_rate(
+    folder: str, name: str, table: str, batches: list[list[tuple[object, ...]]]
+) -> tuple[float, float]:
+    """(seconds, CPU seconds) of plain sqlite3 inserting ``batches`` of rows into a new
+    table made by ``table`` (a statement), one transaction per batch, with the
+    journal's SQLite settings, closing included."""
+    db = sqlite3.connect(Path(folder) / f"{name}.sqlite", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
+    db.execute(table)
+    marks = ", ".join("?" * len(batches[0][0]))
+    insert = f"INSERT INTO rows VALUES ({marks})"
+    cpu = time.process_time()
+    start = time.perf_counter()
+    for batch in batches:
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany(insert, batch)
+        db.execute("COMMIT")
+    db.close()
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
 def _commands(city: City, quick: bool) -> list[Events]:
     """The events of sealing and lifting the urban area and of cases, command by command,
     kept as the engine hands them to its journal (each command's :class:`Events`, whose
@@ -288,11 +321,14 @@ def journal_append(quick: bool) -> dict[str, dict[str, object]]:
     """Events per second into SQLite (NORMAL), against plain sqlite3 writing the same rows."""
     commands = _commands(_city(), quick)
     events = sum(len(c) for c in commands)
+    # The rows of format 4 as the journal writes them (chained from the genesis:
+    # the hashes' values do not change the cost), and a row per event.
+    blocks = [_encode_blocks(c, GENESIS, c.first) for c in commands]
     rows = [[(e.seq, e.command, e.to_json()) for e in c] for c in commands]
     ours: list[float] = []
-    plain: list[float] = []
     ours_cpu: list[float] = []
-    plain_cpu: list[float] = []
+    plain: list[tuple[float, float]] = []
+    per_event: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory() as folder:
         for run in range(1 if quick else 3):
             journal = SqliteJournal(Path(folder) / f"ours-{run}.sqlite", synchronous="NORMAL")
@@ -300,29 +336,14 @@ def journal_append(quick: bool) -> dict[str, dict[str, object]]:
             start = time.perf_counter()
             for command in commands:
                 journal.append(command)
-            # Closing checkpoints the write-ahead log: its cost is counted on both sides.
+            # Closing checkpoints the write-ahead log: its cost is counted on every side.
             journal.close()
             ours.append(time.perf_counter() - start)
             ours_cpu.append(time.process_time() - cpu)
-            db = sqlite3.connect(Path(folder) / f"plain-{run}.sqlite", isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
-            db.execute(
-                "CREATE TABLE events (seq INTEGER PRIMARY KEY, command TEXT NOT NULL, "
-                "record TEXT NOT NULL)"
-            )
-            cpu = time.process_time()
-            start = time.perf_counter()
-            for batch in rows:
-                db.execute("BEGIN IMMEDIATE")
-                db.executemany("INSERT INTO events VALUES (?, ?, ?)", batch)
-                db.execute("COMMIT")
-            db.close()
-            plain.append(time.perf_counter() - start)
-            plain_cpu.append(time.process_time() - cpu)
+            plain.append(_plain_rate(folder, f"plain-{run}", _BLOCK_TABLE, blocks))
+            per_event.append(_plain_rate(folder, f"rows-{run}", _ROW_TABLE, rows))
     rate = events / statistics.median(ours)
-    base = events / statistics.median(plain)
+    base = events / statistics.median(t for t, _ in plain)
     return {
         "events_per_s_normal": figure(
             rate,
@@ -333,14 +354,28 @@ def journal_append(quick: bool) -> dict[str, dict[str, object]]:
             "urban area, confirmed cases), encoding included",
             baseline=base,
             baseline_what="plain sqlite3 inserting the same rows, already encoded, one "
-            "transaction per command",
+            "transaction per command (the block rows of format 4)",
             higher_is_better=True,
             # CPU time (this process only): what the wall time measures when
             # the machine is not shared.
             events_per_cpu_s=round(events / statistics.median(ours_cpu)),
-            baseline_events_per_cpu_s=round(events / statistics.median(plain_cpu)),
+            baseline_events_per_cpu_s=round(events / statistics.median(c for _, c in plain)),
+            per_event_rows_baseline=round(events / statistics.median(t for t, _ in per_event)),
+            per_event_rows_baseline_what="plain sqlite3 inserting a row per event "
+            "(seq, command, to_json()), already encoded, one transaction per command",
+            blocks=sum(len(b) for b in blocks),
         ),
     }
+
+
+#: The tables of the plain baselines: format 4's block rows, and a row per event.
+_BLOCK_TABLE = (
+    "CREATE TABLE rows (first INTEGER PRIMARY KEY, last INTEGER NOT NULL, command TEXT "
+    "NOT NULL, final INTEGER NOT NULL, body BLOB NOT NULL, hash BLOB NOT NULL)"
+)
+_ROW_TABLE = (
+    "CREATE TABLE rows (seq INTEGER PRIMARY KEY, command TEXT NOT NULL, record TEXT NOT NULL)"
+)
 
 
 @benchmark("journal_replay")
@@ -357,8 +392,12 @@ def journal_replay(quick: bool) -> dict[str, dict[str, object]]:
     replay = time.perf_counter() - start
     replay_cpu = time.process_time() - cpu
     start = time.perf_counter()
-    journal.since(0)
+    for _ in journal.replay_chunks(0):
+        pass
     decode = time.perf_counter() - start
+    start = time.perf_counter()
+    journal.since(0)
+    since = time.perf_counter() - start
     journal.close()
     # Opening verifies the whole hash chain: its cost, scaled the same way.
     start = time.perf_counter()
@@ -368,10 +407,14 @@ def journal_replay(quick: bool) -> dict[str, dict[str, object]]:
     db = sqlite3.connect(path)
     cpu = time.process_time()
     start = time.perf_counter()
-    for (record,) in db.execute("SELECT record FROM events ORDER BY seq"):
-        json.loads(record)
+    for (body,) in db.execute("SELECT body FROM blocks ORDER BY first"):
+        orjson.loads(body)
     plain = time.perf_counter() - start
     plain_cpu = time.process_time() - cpu
+    start = time.perf_counter()
+    for (body,) in db.execute("SELECT body FROM blocks ORDER BY first"):
+        json.loads(body)
+    plain_json = time.perf_counter() - start
     db.close()
     per_million = 1_000_000 / total
     return {
@@ -383,13 +426,15 @@ def journal_replay(quick: bool) -> dict[str, dict[str, object]]:
             "area, cases), every event read, decoded and applied (snapshots ignored), scaled "
             "to 1,000,000 events",
             baseline=plain * per_million,
-            baseline_what="reading the same rows with plain sqlite3 and json.loads, scaled "
-            "to 1,000,000 events",
+            baseline_what="reading the same rows (format 4's blocks) with plain sqlite3 and "
+            "orjson.loads, scaled to 1,000,000 events",
             events=total,
             replay_s=round(replay, 3),
             decode_only_s=round(decode * per_million, 3),
             replay_cpu_s=round(replay_cpu * per_million, 3),
             baseline_cpu_s=round(plain_cpu * per_million, 3),
             verify_s=round(verify * per_million, 3),
+            json_baseline_s=round(plain_json * per_million, 3),
+            since_s=round(since * per_million, 3),
         ),
     }

@@ -6,8 +6,11 @@
     the same journal with the row hash replaced by a constant (the baseline:
     no chaining; the journal's ``hashlib`` is swapped for one whose
     ``sha256`` hashes nothing), in the same run. ``verify``: opening a journal of 1,000,000
-    event rows (100,000 with ``--quick``), which checks the whole chain,
-    against a plain scan of the same rows (the baseline).
+    events (100,000 with ``--quick``), five per command, which checks the whole
+    chain, against a plain scan of the same rows (the baseline). The journal is
+    of format 4 (a block row per command here, one hash each);
+    ``format3_s`` / ``format3_scan_s`` are the same for a journal of format 3
+    (a row and a hash per event), what this figure measured before format 4.
 """
 
 from __future__ import annotations
@@ -23,7 +26,15 @@ from unittest import mock
 
 from benchmarks import benchmark, figure
 from gridgov import journal as _journal
-from gridgov.journal import GENESIS, Event, SqliteJournal, encode_row, row_hash
+from gridgov.journal import (
+    GENESIS,
+    Event,
+    Events,
+    SqliteJournal,
+    _encode_blocks,
+    encode_row,
+    row_hash,
+)
 
 VERIFY_TARGET_S = 2.0
 PER_COMMAND = 5
@@ -88,6 +99,48 @@ def _rows(count: int) -> Iterator[tuple[int, str, str, int, bytes]]:
         yield seq, event.command, text, last, previous
 
 
+def _blocks(count: int) -> Iterator[tuple[object, ...]]:
+    """The block rows of format 4 of the same events (one block per command)."""
+    previous = GENESIS
+    for first in range(1, count + 1, PER_COMMAND):
+        events = Events.of(_event(s) for s in range(first, min(count, first + PER_COMMAND - 1) + 1))
+        blocks = _encode_blocks(events, previous, first)
+        previous = blocks[-1][5]
+        yield from blocks
+
+
+def _verify_time(path: Path, rows: int, table: str, quick: bool) -> tuple[float, float]:
+    """(median seconds to open ``path``, checking its whole chain; seconds of a plain
+    scan of its rows)."""
+    db = sqlite3.connect(path)
+    with db:
+        marks = "?, ?, ?, ?, ?, ?" if table == "blocks" else "?, ?, ?, ?, ?"
+        db.executemany(
+            f"INSERT INTO {table} VALUES ({marks})",
+            _blocks(rows) if table == "blocks" else _rows(rows),
+        )
+        column = "last" if table == "blocks" else "seq"
+        last = db.execute(
+            f"SELECT {column}, hash FROM {table} ORDER BY {column} DESC LIMIT 1"
+        ).fetchone()
+        db.execute("INSERT INTO meta VALUES ('head', ?)", (f"{last[0]}:{last[1].hex()}",))
+    db.close()
+    verifies = []
+    for _ in range(1 if quick else 3):
+        start = time.perf_counter()
+        journal = SqliteJournal(path)
+        verifies.append(time.perf_counter() - start)
+        assert len(journal) == rows
+        journal.close()
+    db = sqlite3.connect(path)
+    start = time.perf_counter()
+    for _ in db.execute(f"SELECT * FROM {table}"):
+        pass
+    scan = time.perf_counter() - start
+    db.close()
+    return statistics.median(verifies), scan
+
+
 @benchmark("journal_chain")
 def journal_chain(quick: bool) -> dict[str, dict[str, object]]:
     """Append throughput with and without the hash chain; verify time of a long journal."""
@@ -103,26 +156,11 @@ def journal_chain(quick: bool) -> dict[str, dict[str, object]]:
         chained, plain = statistics.median(chained_runs), statistics.median(plain_runs)
         path = Path(folder) / "long.sqlite"
         SqliteJournal(path).close()
-        db = sqlite3.connect(path)
-        with db:
-            db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", _rows(rows))
-            last = db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-            db.execute("INSERT INTO meta VALUES ('head', ?)", (f"{last[0]}:{last[1].hex()}",))
-        db.close()
-        verifies = []
-        for _ in range(1 if quick else 3):
-            start = time.perf_counter()
-            journal = SqliteJournal(path)
-            verifies.append(time.perf_counter() - start)
-            assert len(journal) == rows
-            journal.close()
-        verify = statistics.median(verifies)
-        db = sqlite3.connect(path)
-        start = time.perf_counter()
-        for _ in db.execute("SELECT seq, command, record, last, hash FROM events ORDER BY seq"):
-            pass
-        scan = time.perf_counter() - start
-        db.close()
+        verify, scan = _verify_time(path, rows, "blocks", quick)
+        path = Path(folder) / "long-format3.sqlite"
+        with mock.patch.object(_journal, "_NEW_FORMAT", 3):
+            SqliteJournal(path).close()
+        verify3, scan3 = _verify_time(path, rows, "events", quick)
     return {
         "append": figure(
             chained / plain,
@@ -140,9 +178,12 @@ def journal_chain(quick: bool) -> dict[str, dict[str, object]]:
             verify,
             "s",
             VERIFY_TARGET_S,
-            f"opening a journal of {rows:,} event rows, the whole hash chain verified",
+            f"opening a journal of {rows:,} events ({PER_COMMAND} per command, format 4: a "
+            "block row per command), the whole hash chain verified",
             baseline=scan,
             baseline_what="a plain scan of the same rows (no hashing)",
             rows=rows,
+            format3_s=round(verify3, 3),
+            format3_scan_s=round(scan3, 3),
         ),
     }

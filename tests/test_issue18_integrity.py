@@ -14,6 +14,9 @@ from gridgov.errors import JournalError
 from gridgov.journal import SqliteJournal
 from gridgov.presets import small
 
+# Rows of format 3 are edited here (format 4: test_journal_blocks.py).
+pytestmark = pytest.mark.usefixtures("format3")
+
 CITY = small()
 COMPOUNDS = sorted(CITY.compounds)
 

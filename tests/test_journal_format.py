@@ -25,6 +25,9 @@ from gridgov.errors import JournalError
 from gridgov.journal import Event, SqliteJournal, row_hash
 from gridgov.presets import small
 
+# Rows of format 3 are edited here (format 4: test_journal_blocks.py).
+pytestmark = pytest.mark.usefixtures("format3")
+
 CITY = small()
 FIXTURE = Path(__file__).parent / "data" / "journal"
 #: What the gridgov of commit f2dffcd wrote (see make_format2.py there).

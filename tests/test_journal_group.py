@@ -22,6 +22,9 @@ from gridgov.presets import small
 from gridgov.testing import check_invariants
 from processes import fork_writer
 
+# Rows of format 3 are edited here (format 4: test_journal_blocks.py).
+pytestmark = pytest.mark.usefixtures("format3")
+
 CITY = small()
 COMPOUNDS = sorted(CITY.compounds)
 START = datetime(2022, 9, 17, tzinfo=UTC)

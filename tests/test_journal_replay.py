@@ -31,6 +31,9 @@ step = st.tuples(
     st.integers(min_value=0, max_value=72),
 )
 
+# Rows of format 3 are edited here (format 4: test_journal_blocks.py).
+pytestmark = pytest.mark.usefixtures("format3")
+
 
 def _run(engine: Engine, clock: ManualClock, steps: list[tuple[str, int, int]]) -> None:
     compounds = sorted(CITY.compounds)

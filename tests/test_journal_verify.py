@@ -23,6 +23,7 @@ from gridgov import journal as journal_module
 from gridgov.cli import main
 from gridgov.errors import JournalError
 from gridgov.journal import (
+    _EVENTS_TABLE,
     _SCHEMA,
     GENESIS,
     CommandRecord,
@@ -40,6 +41,9 @@ from gridgov.journal import (
     row_hash,
 )
 from gridgov.presets import small
+
+# Rows of format 3 are edited here (format 4: test_journal_blocks.py).
+pytestmark = pytest.mark.usefixtures("format3")
 
 CITY = small()
 COMPOUNDS = sorted(CITY.compounds)
@@ -390,7 +394,7 @@ def written_rows(encoded: _Encoded) -> list[tuple[Any, ...]]:
     fields' SQLite types (seq, command, record, last, hash, then the five types)."""
     db = sqlite3.connect(":memory:")
     try:
-        db.executescript(_SCHEMA)
+        db.executescript(_SCHEMA + _EVENTS_TABLE)
         encoded.insert(db)
         return db.execute(
             "SELECT seq, command, record, last, hash, typeof(seq), typeof(command), "

@@ -402,16 +402,20 @@ def _check_journal(path: str) -> Checked:
     from gridgov.journal import SqliteJournal
 
     # Opening a journal creates what is missing: only a file that already
-    # holds a journal's event table with its chain is opened as one.
+    # holds a journal's event (or block) table with its chain is opened as one.
     try:
         db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
         try:
             columns = {r[1] for r in db.execute("PRAGMA table_info(events)").fetchall()}
+            blocks = {r[1] for r in db.execute("PRAGMA table_info(blocks)").fetchall()}
         finally:
             db.close()
     except sqlite3.DatabaseError as exc:
         return Checked(path, "journal", (Problem(path, 0, "(file)", f"unreadable: {exc}"),))
-    if not {"seq", "command", "record", "last", "hash"} <= columns:
+    # Format 4 keeps its events in blocks; formats 2 and 3 a row per event.
+    block_table = {"first", "last", "command", "final", "body", "hash"}
+    row_table = {"seq", "command", "record", "last", "hash"}
+    if not block_table <= blocks and not row_table <= columns:
         what = "without the hash chain (an older gridgov)" if columns else "without events"
         return Checked(
             path, "journal", (Problem(path, 0, "(file)", f"not a gridgov journal: {what}"),)

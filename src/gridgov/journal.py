@@ -12,13 +12,17 @@ Two journals share one interface:
 * :class:`SqliteJournal`: an append-only store in SQLite (the standard
   library's ``sqlite3``) in WAL mode. Each command's events, and its
   idempotency key, are written in one transaction, so after a crash a command
-  is either wholly there or not at all. Each event is stored as a compact
-  JSON array of its fields (:func:`encode_row`; rows written as
-  :meth:`Event.to_json` objects by older versions still read), each row
-  chained to the previous one by a SHA-256 hash; periodic snapshots of the
-  engine's state make reopening a long journal fast (a snapshot records the
-  chain's hash at its seq, so reopening checks the events after it, and the
-  events it covers before any of them is read).
+  is either wholly there or not at all. A new journal is of format 4
+  (:data:`FORMAT_VERSION`): a command's events are stored as rows of blocks
+  of up to 4,096 consecutive events, each block's fields a column at a time
+  in one JSON array (:func:`_block_body`), each block chained to the one
+  before by a SHA-256 hash. Journals of format 3 (a row per event, a compact
+  JSON array of its fields, :func:`encode_row`, each row chained by its own
+  hash) and format 2 (rows of :meth:`Event.to_json` objects) still open,
+  read, replay and take new commands, in format 3 rows. Periodic snapshots
+  of the engine's state make reopening a long journal fast (a snapshot
+  records the chain's hash at its seq, so reopening checks the events after
+  it, and the events it covers before any of them is read).
 
 Both remember the idempotency key of each command, so that a retried command
 can be answered with its first result instead of being done twice.
@@ -65,15 +69,23 @@ __all__ = [
 
 #: Version of the JSON form of an event; written into every record.
 SCHEMA_VERSION = 1
-#: Version of the SQLite journal's layout (2: every event row chained by a hash;
-#: 3: each row's record a compact JSON array of the event's fields, see
-#: :func:`encode_row`). Journals of format 2 still open, read and replay; the
-#: first command appended to one writes format 3 rows after its old ones.
-FORMAT_VERSION = 3
+#: Version of the SQLite journal's layout, the one a new journal is written in
+#: (2: every event row chained by a hash; 3: each row's record a compact JSON
+#: array of the event's fields, see :func:`encode_row`; 4: a row per block of
+#: up to 4,096 consecutive events of one command, their fields a column at a
+#: time, one hash per block). Journals of formats 2 and 3 still open, read and
+#: replay; a command appended to one of format 3 writes format 3 rows, and the
+#: first command appended to one of format 2 writes format 3 rows after its
+#: old ones.
+FORMAT_VERSION = 4
 #: ``meta`` ``schema`` of a journal whose rows are all JSON objects (format 2).
 _OBJECT_ROWS = "1"
 #: ``meta`` ``schema`` of a journal that may hold format 3 rows (arrays).
 _ARRAY_ROWS = "2"
+#: ``meta`` ``schema`` of a journal of format 4 (blocks; ``meta`` ``format`` says 4).
+_BLOCK_ROWS = "3"
+#: The format a new journal file is written in (tests set 3 to write the older one).
+_NEW_FORMAT = FORMAT_VERSION
 #: The last element of a format 3 record encoded by the standard library (data
 #: orjson cannot encode exactly): such a record is read back by it too.
 _EXACT = "json"
@@ -1219,6 +1231,169 @@ def _encode_each(events: Sequence[Event], previous: bytes, expected: int) -> lis
     return rows
 
 
+# ------------------------------------------------------------ format 4: blocks
+
+#: Events of one block row at most (format 4).
+_BLOCK_EVENTS = 4096
+#: Bytes of one block's body at most (a block of one event excepted).
+_BLOCK_BYTES = 1 << 26
+#: Fields of a block's body: the distinct times (ISO), each event's index into them,
+#: then a column per field (type, unit, actor, cause, old, new, data).
+_BODY_FIELDS = 9
+#: A block row as it is inserted: (first, last, command, final, body, hash).
+_Block = tuple[int, int, str, int, bytes, bytes]
+
+
+def _block_hash(
+    previous: bytes, first: int, last: int, command: str, final: bool, body: bytes
+) -> bytes:
+    """The hash of a block row of format 4: SHA-256 of the previous block's hash and this
+    block's content (its seq range, command id, final flag and body bytes).
+
+    ``final`` marks the last block of a command (of one append), so a journal
+    cut inside a command is noticed.
+    """
+    head = b"%d\x1f%d\x1f%b\x1f%d\x1f" % (first, last, command.encode("utf-8"), final)
+    return hashlib.sha256(previous + head + body).digest()
+
+
+def _encode_blocks(events: Sequence[Event], previous: bytes, expected: int) -> list[_Block]:
+    """The block rows of one command's events (format 4), chained from ``previous``.
+
+    Consecutive events of one command id make a block of at most
+    :data:`_BLOCK_EVENTS` events (and, but for a block of one event,
+    :data:`_BLOCK_BYTES` bytes of body); the last block is the command's
+    final one. Each body is encoded a column at a time (:func:`_block_body`).
+
+    Raises:
+        JournalError: the events do not continue the sequence without gaps.
+    """
+    columns = events if isinstance(events, Events) else Events.of(events)
+    if columns._size and columns._first != expected:
+        raise JournalError(
+            f"event {columns._first} breaks the journal's sequence (expected {expected})"
+        )
+    parts: list[tuple[str, Events, bytes]] = []
+    commands = columns._columns[3]
+    start = 0
+    size = columns._size
+    while start < size:
+        name = commands[start]
+        stop = min(size, start + _BLOCK_EVENTS)
+        if commands[start:stop].count(name) != stop - start:
+            stop = next(i for i in range(start, stop) if commands[i] != name)
+        parts.extend(_sized(name, columns[start:stop]))
+        start = stop
+    blocks: list[_Block] = []
+    for index, (name, part, body) in enumerate(parts):
+        final = index == len(parts) - 1
+        first, last = part._first, part._first + part._size - 1
+        previous = _block_hash(previous, first, last, name, final, body)
+        blocks.append((first, last, name, int(final), body, previous))
+    return blocks
+
+
+def _sized(name: str, part: Events) -> list[tuple[str, Events, bytes]]:
+    """``part`` (events of command ``name``) as blocks with their bodies, halved until
+    each body but one of a single event is at most :data:`_BLOCK_BYTES`."""
+    body = _block_body(part)
+    if len(body) <= _BLOCK_BYTES or part._size == 1:
+        return [(name, part, body)]
+    half = part._size // 2
+    return _sized(name, part[:half]) + _sized(name, part[half:])
+
+
+def _block_body(part: Events) -> bytes:
+    """A block's body: a JSON array of its events' fields a column at a time.
+
+    ``[times, indices, types, units, actors, causes, olds, news, datas]``:
+    ``times`` the distinct times in ISO form (one per time object: a
+    command's events mostly share one), ``indices`` each event's place in
+    it, then a list per field (the command id and the seqs are the row's).
+    Encoded by orjson in one call; data orjson cannot encode exactly (keys
+    that are not strings, integers beyond 64 bits) makes the whole body go
+    through the standard library, with ``"json"`` as a tenth element so that
+    it is read back by it too. NaN and infinities are written as ``null``.
+    """
+    times, kinds, units, _, actors, causes, olds, news, datas = part._columns
+    ids = list(map(id, times))
+    if ids.count(ids[0]) == len(ids):
+        stamps = [times[0].isoformat()]
+        indices: list[int] = [0] * len(ids)
+    else:
+        by_id = dict(zip(ids, times, strict=True))
+        place = {key: index for index, key in enumerate(by_id)}
+        stamps = [when.isoformat() for when in by_id.values()]
+        indices = list(map(place.__getitem__, ids))
+    plain = list(_plain_data(datas))
+    body = [stamps, indices, kinds, units, actors, causes, olds, news, plain]
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        body[8] = [_finite(dict(data)) for data in plain]
+        exact = [*body, _EXACT]
+        return json.dumps(exact, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _decode_block(block: tuple[Any, ...], path: str, times: dict[str, datetime]) -> Events:
+    """The events of a block row (first, last, command, body), every field checked
+    a column at a time (as :func:`_decode_columns` checks a chunk of rows).
+
+    Raises:
+        JournalError: the body is malformed or does not hold the block's events
+            (naming the block's seq range).
+    """
+    first, last, command, body = block
+    events = _block_events(first, last, command, body, times)
+    if events is None:
+        raise JournalError(f"{path}: the block of events {first}-{last} is malformed")
+    return events
+
+
+def _block_events(
+    first: Any, last: Any, command: Any, body: Any, times: dict[str, datetime]
+) -> Events | None:
+    """:func:`_decode_block`'s reading; None when anything is off."""
+    if type(first) is not int or type(last) is not int or type(command) is not str:
+        return None
+    size = last - first + 1
+    try:
+        record = orjson.loads(body)
+        if type(record) is list and len(record) == _BODY_FIELDS + 1 and record[-1] == _EXACT:
+            record = json.loads(body)[:-1]
+        if type(record) is not list or len(record) != _BODY_FIELDS or size < 1:
+            return None
+        stamps, indices, kinds, units, actors, causes, olds, news, datas = record
+        columns = (indices, kinds, units, actors, causes, olds, news, datas)
+        if set(map(type, columns)) != {list} or set(map(len, columns)) != {size}:
+            return None
+        if (
+            type(stamps) is not list
+            or set(map(type, indices)) != _INTS
+            or min(indices) < 0
+            or set(map(type, datas)) != _DICTS
+            or not set(map(type, itertools.chain(olds, news))) <= _TEXTS_OR_NONE
+        ):
+            return None
+        # TypeError when one of them is not text.
+        _join(kinds)
+        _join(units)
+        _join(actors)
+        _join(causes)
+        whens = _times_of(stamps, times) if stamps else None
+        if whens is None:
+            return None
+        if len(whens) == 1 and indices.count(0) == size:
+            column = [whens[0]] * size  # one time: the common block
+        else:
+            column = list(map(whens.__getitem__, indices))  # IndexError beyond the times
+    except (orjson.JSONDecodeError, TypeError, ValueError, IndexError):
+        return None
+    return Events(
+        first, (column, kinds, units, [command] * size, actors, causes, olds, news, datas)
+    )
+
+
 def _chain_keys(db: sqlite3.Connection) -> tuple[bytes, int]:
     """The chain of the idempotency records (as :func:`key_hash` makes it) and their
     number, on a fast path: SQLite joins each record's fields; (GENESIS, -1) when a
@@ -1450,13 +1625,6 @@ class _Rows(list[Any]):
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY,
-    command TEXT NOT NULL,
-    record TEXT NOT NULL,
-    last INTEGER NOT NULL,
-    hash BLOB NOT NULL
-);
 CREATE TABLE IF NOT EXISTS commands (
     key TEXT PRIMARY KEY,
     fingerprint TEXT NOT NULL,
@@ -1465,6 +1633,27 @@ CREATE TABLE IF NOT EXISTS commands (
     last_seq INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, state BLOB NOT NULL);
+"""
+#: The event rows of formats 2 and 3.
+_EVENTS_TABLE = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    command TEXT NOT NULL,
+    record TEXT NOT NULL,
+    last INTEGER NOT NULL,
+    hash BLOB NOT NULL
+);
+"""
+#: The block rows of format 4 (see :func:`_block_body`).
+_BLOCKS_TABLE = """
+CREATE TABLE IF NOT EXISTS blocks (
+    first INTEGER PRIMARY KEY,
+    last INTEGER NOT NULL,
+    command TEXT NOT NULL,
+    final INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    hash BLOB NOT NULL
+);
 """
 
 
@@ -1569,6 +1758,89 @@ def _diagnose(
                     boundary = (seq, current)
     except sqlite3.DatabaseError as exc:
         raise _Broken(expected, f"event {expected} is unreadable ({exc})", boundary) from None
+    return _ends(head, expected, previous, boundary, stop)
+
+
+#: A block row as a check reads it: first, last, command (UTF-8, NULL when not text),
+#: final flag (NULL when not 0 or 1), body (NULL when not a blob), stored hash.
+_CHECKED_BLOCKS = (
+    "SELECT first, last, CASE WHEN typeof(command) = 'text' THEN CAST(command AS BLOB) END, "
+    "CASE WHEN final IN (0, 1) THEN final END, "
+    "CASE WHEN typeof(body) = 'blob' THEN body END, hash "
+    "FROM blocks WHERE first >= ? AND first <= ? ORDER BY first"
+)
+
+
+def _check_blocks(
+    db: sqlite3.Connection, head: str | None, start: int, previous: bytes, stop: int | None
+) -> tuple[int, bytes] | None:
+    """:func:`_check_chain` of a journal of format 4: one pass over the block rows,
+    a hash per block; None when anything is off (then :func:`_diagnose_blocks` says
+    what)."""
+    expected = start
+    final = 1
+    sha256 = hashlib.sha256
+    try:
+        cursor = db.execute(_CHECKED_BLOCKS, (start, _MAX_SEQ if stop is None else stop))
+        for first, last, command, final, body, stored in cursor:
+            if first != expected or type(last) is not int or last < first:
+                return None
+            previous = sha256(
+                b"%b%d\x1f%d\x1f%b\x1f%d\x1f%b" % (previous, first, last, command, final, body)
+            ).digest()
+            if previous != stored:
+                return None
+            expected = last + 1
+    except (sqlite3.DatabaseError, TypeError):
+        # TypeError: a NULL field (malformed) in the hash's input.
+        return None
+    end = expected - 1
+    if not final or (stop is not None and end != stop):
+        return None  # a partial command, or events missing
+    if stop is None:
+        want = f"{end}:{previous.hex()}"
+        if (head is None and end) or (head is not None and head != want):
+            return None
+    return expected, previous
+
+
+def _diagnose_blocks(
+    db: sqlite3.Connection, head: str | None, start: int, previous: bytes, stop: int | None
+) -> tuple[int, bytes]:
+    """:func:`_diagnose` of a journal of format 4: block by block, naming the seq range
+    of the first block that breaks the chain."""
+    expected = start
+    boundary = (start - 1, previous)
+    upto = _MAX_SEQ if stop is None else stop
+    try:
+        for first, last, command, final, body, stored in db.execute(_CHECKED_BLOCKS, (start, upto)):
+            span = f"the block of events {first}-{last}"
+            if first > expected:
+                raise _Broken(expected, f"events {expected}-{first - 1} are missing", boundary)
+            if first < expected:
+                raise _Broken(first, f"{span} overlaps the block before it", boundary)
+            if type(last) is not int or last < first or None in (command, final, body):
+                raise _Broken(first, f"{span} is malformed", boundary)
+            current = _block_hash(previous, first, last, command.decode(), final, body)
+            if current != stored:
+                raise _Broken(first, f"{span} does not match its hash", boundary)
+            previous = current
+            expected = last + 1
+            if final:
+                boundary = (last, current)
+    except sqlite3.DatabaseError as exc:
+        raise _Broken(expected, f"event {expected} is unreadable ({exc})", boundary) from None
+    except UnicodeDecodeError:
+        raise _Broken(expected, f"the block from event {expected} is malformed", boundary) from None
+    return _ends(head, expected, previous, boundary, stop)
+
+
+def _ends(
+    head: str | None, expected: int, previous: bytes, boundary: tuple[int, bytes], stop: int | None
+) -> tuple[int, bytes]:
+    """The checks at the end of a chain (:func:`_diagnose`): nothing missing, the last
+    command whole, the last commit's record met; (next seq, last hash), or raises
+    :class:`_Broken`."""
     end = expected - 1
     if stop is not None and end != stop:
         raise _Broken(expected, f"event {expected} is missing", boundary)
@@ -1602,6 +1874,7 @@ class _Transactions:
     _keys: int
     _keys_hash: bytes
     _object_rows: bool
+    _blocks: bool
 
     def _write(self, action: Any) -> None:
         """Run ``action`` in a transaction of its own, or inside a group in a savepoint
@@ -1686,9 +1959,143 @@ class _Transactions:
         count, _, digest = str(rows.get("keys") or "0:" + GENESIS.hex()).partition(":")
         self._keys, self._keys_hash = int(count), bytes.fromhex(digest)
         self._object_rows = rows.get("schema") == _OBJECT_ROWS
+        self._blocks = rows.get("schema") == _BLOCK_ROWS
 
 
-class SqliteJournal(_Transactions):
+class _Chain(_Transactions):
+    """How a :class:`SqliteJournal` checks its hash chain, on open and before the events
+    a snapshot vouched for are first read, and cuts a broken one short."""
+
+    unverified: int
+    recovered: str | None
+
+    def _vouched(self) -> tuple[int, bytes] | None:
+        """The latest snapshot's (seq, chain hash) when it vouches for the events it covers.
+
+        It does when its header records the chain's hash at its seq, that
+        seq is a command's last event, and its stored hash is the one
+        recorded: the snapshot was taken of that very history. Anything else
+        (no snapshot, an older one without the hash, a header that does not
+        parse, a seq beyond the events) vouches for nothing, and the whole
+        chain is checked on open.
+        """
+        try:
+            row = self._db.execute(
+                "SELECT seq, substr(state, 1, 1024) FROM snapshots ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            if row is None or type(row[0]) is not int or type(row[1]) is not bytes:
+                return None
+            seq = row[0]
+            header = _snapshot_header(row[1])
+            chain = None if header is None or header.get("seq") != seq else header.get("chain")
+            if type(chain) is not str or len(chain) != 64:
+                return None
+            stored = self._stored_hash(seq)
+        except sqlite3.DatabaseError:
+            return None  # the whole check then says what is unreadable
+        if stored is None or stored[1] != 1 or type(stored[0]) is not bytes:
+            return None
+        if stored[0].hex() != chain:
+            return None
+        return seq, stored[0]
+
+    def _stored_hash(self, seq: int) -> tuple[Any, Any] | None:
+        """(stored hash, last-of-a-command flag) of the row that ends at event ``seq``;
+        None when no row ends there (in format 4, ``seq`` inside a block)."""
+        if not self._blocks:
+            row = self._db.execute("SELECT hash, last FROM events WHERE seq = ?", (seq,))
+            return row.fetchone()  # type: ignore[no-any-return]
+        row = self._db.execute(
+            "SELECT hash, final, last FROM blocks WHERE first <= ? ORDER BY first DESC LIMIT 1",
+            (seq,),
+        ).fetchone()
+        return None if row is None or row[2] != seq else (row[0], row[1])
+
+    def _check_unverified(self) -> None:
+        """Check the chain of the events a snapshot covered (before any of them is read).
+
+        Raises:
+            JournalError: the chain breaks there (naming the first bad seq).
+        """
+        upto = self.unverified
+        if not upto:
+            return
+        try:
+            self._verify(None, 1, GENESIS, upto)
+        except _Broken as broken:
+            raise JournalError(
+                f"{self.path}: {broken.reason} (first bad event: seq {broken.seq}); "
+                'open it with recover="truncate" to keep the valid prefix'
+            ) from None
+        self.unverified = 0
+
+    def verify(self) -> None:
+        """Check now the chain of any events not checked on open (see ``verify``).
+
+        After this, every event of the journal has been checked.
+
+        Raises:
+            JournalError: the chain breaks (naming the first bad seq).
+        """
+        self._check_unverified()
+
+    def _verify(
+        self, head: str | None, start: int, previous: bytes, stop: int | None = None
+    ) -> tuple[int, bytes]:
+        """Check the chain from event ``start`` (chained from ``previous``) to ``stop``, or
+        to the end and against ``head`` (the last commit's record) when ``stop`` is None.
+
+        Returns (next seq, last hash), or raises :class:`_Broken`. The chain
+        is checked first on a fast path that only answers "intact or not";
+        a chain that is not intact is checked again by :func:`_diagnose`,
+        which finds the first bad seq and the last good command boundary (a
+        broken journal is rare: its second pass costs nothing in the common
+        case).
+        """
+        if self._blocks:
+            checked = _check_blocks(self._db, head, start, previous, stop)
+            if checked is not None:
+                return checked
+            return _diagnose_blocks(self._db, head, start, previous, stop)
+        checked = _check_chain(self._db, head, start, previous, stop)
+        if checked is not None:
+            return checked
+        return _diagnose(self._db, head, start, previous, stop)
+
+    def _truncate(self, broken: _Broken) -> None:
+        """Keep the longest valid prefix ending on a command boundary; drop the rest."""
+        keep, last_hash = broken.boundary
+        try:
+            self._begin()
+            db = self._db
+            if self._blocks:
+                where = "FROM blocks WHERE first > ?1 OR last > ?1"
+                dropped = db.execute(f"SELECT COUNT(*) {where}", (keep,)).fetchone()[0]
+                db.execute(f"DELETE {where}", (keep,))
+            else:
+                dropped = db.execute(
+                    "SELECT COUNT(*) FROM events WHERE seq > ?", (keep,)
+                ).fetchone()[0]
+                db.execute("DELETE FROM events WHERE seq > ?", (keep,))
+            db.execute("DELETE FROM commands WHERE last_seq > ?", (keep,))
+            db.execute("DELETE FROM snapshots WHERE seq > ?", (keep,))
+            db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('head', ?)", (f"{keep}:{last_hash.hex()}",)
+            )
+            db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"cannot recover journal {self.path}: {exc}") from None
+        self._next, self._hash = keep + 1, last_hash
+        self.recovered = (
+            f"{broken.reason} (first bad event: seq {broken.seq}); kept events 1-{keep}, "
+            f"dropped {dropped} {'block' if self._blocks else 'event'} row(s) after it"
+        )
+
+    def _begin(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+
+class SqliteJournal(_Chain):
     """An append-only event store in SQLite, one transaction per command.
 
     Opening checks the hash chain (see ``verify``): a journal whose chain
@@ -1768,15 +2175,11 @@ class SqliteJournal(_Transactions):
                 )
             db.executescript(_SCHEMA)
             row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            if row is None:
-                db.execute("INSERT INTO meta VALUES ('schema', ?)", (_ARRAY_ROWS,))
-            elif row[0] not in (_OBJECT_ROWS, _ARRAY_ROWS):
-                raise JournalError(
-                    f"{self.path} is a journal of schema version {row[0]}; this gridgov "
-                    f"reads versions {_OBJECT_ROWS} and {_ARRAY_ROWS}"
-                )
+            schema = self._schema(None if row is None else str(row[0]), bool(columns))
+            db.executescript(_BLOCKS_TABLE if schema == _BLOCK_ROWS else _EVENTS_TABLE)
             # Format 2 (rows of JSON objects) until the first append writes format 3.
-            self._object_rows = row is not None and row[0] == _OBJECT_ROWS
+            self._object_rows = schema == _OBJECT_ROWS
+            self._blocks = schema == _BLOCK_ROWS
             head = db.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path} is not a readable gridgov journal: {exc}") from None
@@ -1797,6 +2200,26 @@ class SqliteJournal(_Transactions):
                 ) from None
             self._truncate(broken)
         self._keys_hash, self._keys = self._verify_keys(recover)
+
+    def _schema(self, schema: str | None, rows: bool) -> str:
+        """The ``meta`` ``schema`` of the journal (``rows``: it has an event table), written
+        when it is new: format 4 (:data:`_NEW_FORMAT`), or 3 for a file with event rows
+        and no schema.
+
+        Raises:
+            JournalError: the schema is one this gridgov does not read.
+        """
+        if schema is None:
+            schema = _ARRAY_ROWS if rows or _NEW_FORMAT == 3 else _BLOCK_ROWS
+            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (schema,))
+            if schema == _BLOCK_ROWS:
+                self._db.execute("INSERT INTO meta VALUES ('format', '4')")
+        elif schema not in (_OBJECT_ROWS, _ARRAY_ROWS, _BLOCK_ROWS):
+            raise JournalError(
+                f"{self.path} is a journal of schema version {schema}; this gridgov "
+                f"reads versions {_OBJECT_ROWS} to {_BLOCK_ROWS}"
+            )
+        return schema
 
     def _verify_keys(self, recover: str | None) -> tuple[bytes, int]:
         """Check the chain of idempotency records against the one recorded by the last
@@ -1834,109 +2257,6 @@ class SqliteJournal(_Transactions):
             note = f"idempotency records: {count} kept, {written.split(':')[0]} recorded"
             self.recovered = note if self.recovered is None else f"{self.recovered}; {note}"
         return previous, count
-
-    def _vouched(self) -> tuple[int, bytes] | None:
-        """The latest snapshot's (seq, chain hash) when it vouches for the events it covers.
-
-        It does when its header records the chain's hash at its seq, that
-        seq is a command's last event, and its stored hash is the one
-        recorded: the snapshot was taken of that very history. Anything else
-        (no snapshot, an older one without the hash, a header that does not
-        parse, a seq beyond the events) vouches for nothing, and the whole
-        chain is checked on open.
-        """
-        try:
-            row = self._db.execute(
-                "SELECT seq, substr(state, 1, 1024) FROM snapshots ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
-            if row is None or type(row[0]) is not int or type(row[1]) is not bytes:
-                return None
-            seq = row[0]
-            header = _snapshot_header(row[1])
-            chain = None if header is None or header.get("seq") != seq else header.get("chain")
-            if type(chain) is not str or len(chain) != 64:
-                return None
-            stored = self._db.execute(
-                "SELECT hash, last FROM events WHERE seq = ?", (seq,)
-            ).fetchone()
-        except sqlite3.DatabaseError:
-            return None  # the whole check then says what is unreadable
-        if stored is None or stored[1] != 1 or type(stored[0]) is not bytes:
-            return None
-        if stored[0].hex() != chain:
-            return None
-        return seq, stored[0]
-
-    def _check_unverified(self) -> None:
-        """Check the chain of the events a snapshot covered (before any of them is read).
-
-        Raises:
-            JournalError: the chain breaks there (naming the first bad seq).
-        """
-        upto = self.unverified
-        if not upto:
-            return
-        try:
-            self._verify(None, 1, GENESIS, upto)
-        except _Broken as broken:
-            raise JournalError(
-                f"{self.path}: {broken.reason} (first bad event: seq {broken.seq}); "
-                'open it with recover="truncate" to keep the valid prefix'
-            ) from None
-        self.unverified = 0
-
-    def verify(self) -> None:
-        """Check now the chain of any events not checked on open (see ``verify``).
-
-        After this, every event of the journal has been checked.
-
-        Raises:
-            JournalError: the chain breaks (naming the first bad seq).
-        """
-        self._check_unverified()
-
-    def _verify(
-        self, head: str | None, start: int, previous: bytes, stop: int | None = None
-    ) -> tuple[int, bytes]:
-        """Check the chain from event ``start`` (chained from ``previous``) to ``stop``, or
-        to the end and against ``head`` (the last commit's record) when ``stop`` is None.
-
-        Returns (next seq, last hash), or raises :class:`_Broken`. The chain
-        is checked first on a fast path that only answers "intact or not";
-        a chain that is not intact is checked again by :func:`_diagnose`,
-        which finds the first bad seq and the last good command boundary (a
-        broken journal is rare: its second pass costs nothing in the common
-        case).
-        """
-        checked = _check_chain(self._db, head, start, previous, stop)
-        if checked is not None:
-            return checked
-        return _diagnose(self._db, head, start, previous, stop)
-
-    def _truncate(self, broken: _Broken) -> None:
-        """Keep the longest valid prefix ending on a command boundary; drop the rest."""
-        keep, last_hash = broken.boundary
-        try:
-            self._begin()
-            db = self._db
-            dropped = db.execute("SELECT COUNT(*) FROM events WHERE seq > ?", (keep,)).fetchone()[0]
-            db.execute("DELETE FROM events WHERE seq > ?", (keep,))
-            db.execute("DELETE FROM commands WHERE last_seq > ?", (keep,))
-            db.execute("DELETE FROM snapshots WHERE seq > ?", (keep,))
-            db.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('head', ?)", (f"{keep}:{last_hash.hex()}",)
-            )
-            db.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            raise JournalError(f"cannot recover journal {self.path}: {exc}") from None
-        self._next, self._hash = keep + 1, last_hash
-        self.recovered = (
-            f"{broken.reason} (first bad event: seq {broken.seq}); kept events 1-{keep}, "
-            f"dropped {dropped} event row(s) after it"
-        )
-
-    def _begin(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
 
     # ------------------------------------------------------------ metadata
 
@@ -1978,8 +2298,13 @@ class SqliteJournal(_Transactions):
             JournalError: the events do not continue the sequence, or the write failed
                 (nothing is written then).
         """
-        encoded = _encode_rows(events, self._hash, self._next)
-        previous = encoded.chain
+        encoded: _Encoded | list[_Block]
+        if self._blocks:
+            encoded = _encode_blocks(events, self._hash, self._next)
+            previous = encoded[-1][5] if encoded else self._hash
+        else:
+            encoded = _encode_rows(events, self._hash, self._next)
+            previous = encoded.chain
         head = f"{self._next + len(events) - 1}:{previous.hex()}" if events else None
 
         keys_hash = self._keys_hash if record is None else key_hash(self._keys_hash, record)
@@ -1992,7 +2317,10 @@ class SqliteJournal(_Transactions):
                     # The first rows of format 3 in a journal of format 2: a
                     # gridgov that reads only objects now refuses it by name.
                     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (_ARRAY_ROWS,))
-                encoded.insert(db)
+                if isinstance(encoded, list):
+                    db.executemany("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?)", encoded)
+                else:
+                    encoded.insert(db)
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('head', ?)", (head,))
             if record is not None:
                 db.execute(
@@ -2037,7 +2365,34 @@ class SqliteJournal(_Transactions):
         """
         if first <= self.unverified and last >= 1:
             self._check_unverified()
+        if self._blocks:
+            return list(self._run(first, last, {}))
         return _decode_rows(self._rows(first, last), self.path)
+
+    def _run(self, first: int, last: int, times: dict[str, datetime]) -> Events:
+        """The events with ``first <= seq <= last`` of a journal of format 4: the blocks
+        that overlap them, decoded, their ends cut off.
+
+        Raises:
+            JournalError: a block is malformed, or does not follow the one before.
+        """
+        first = max(first, 1)
+        blocks = self._query(
+            "SELECT first, last, command, body FROM blocks WHERE first >= coalesce("
+            "(SELECT max(first) FROM blocks WHERE first <= ?1), 0) AND first <= ?2 "
+            "ORDER BY first",
+            (first, last),
+        )
+        parts = [_decode_block(block, self.path, times) for block in blocks]
+        for before, after in itertools.pairwise(parts):
+            if after._first != before._first + before._size:
+                raise JournalError(
+                    f"{self.path}: the block of events {after._first}-"
+                    f"{after._first + after._size - 1} does not follow event "
+                    f"{before._first + before._size - 1}"
+                )
+        events = Events.join(parts) if parts else Events(first)
+        return events[max(0, first - events._first) : max(0, last - events._first + 1)]
 
     def _rows(self, first: int, last: int) -> _Rows:
         return self._query(
@@ -2097,6 +2452,16 @@ class SqliteJournal(_Transactions):
         end = self._next - 1
         first = seq + 1
         times: dict[str, datetime] = {}
+        if self._blocks:
+            # About a block's events at a time, each read once, then cut in chunks.
+            while first <= end:
+                events = self._run(first, min(end, first + _BLOCK_EVENTS - 1), times)
+                if not events._size:
+                    return
+                for start in range(0, events._size, chunk):
+                    yield events[start : start + chunk]
+                first = events._first + events._size
+            return
         while first <= end:
             last = min(end, first + chunk - 1)
             rows = self._rows(first, last)
@@ -2108,6 +2473,14 @@ class SqliteJournal(_Transactions):
         self, type: str | None = None, unit: str | None = None, command: str | None = None
     ) -> list[Event]:
         """Events matching every given filter (``type`` may end in ``.*``)."""
+        if command is not None and self._blocks:
+            self._check_unverified()
+            blocks = self._query(
+                "SELECT first, last, command, body FROM blocks WHERE command = ? ORDER BY first",
+                (command,),
+            )
+            found = [e for b in blocks for e in _decode_block(b, self.path, {})]
+            return _select(found, type, unit, None)
         if command is not None:
             self._check_unverified()
             rows = self._query(
@@ -2121,12 +2494,17 @@ class SqliteJournal(_Transactions):
 
     def hash_at(self, seq: int) -> bytes | None:
         """The chain's hash at event ``seq`` (what a snapshot of that seq records), or None
-        when there is no such event."""
+        when there is no such event or, in a journal of format 4, no block ends at
+        ``seq`` (the chain has a hash per block: a snapshot, taken between commands,
+        always falls on a block's end)."""
         if seq == self._next - 1:
             return self._hash
         if seq == 0:
             return GENESIS
-        row = self._query("SELECT hash FROM events WHERE seq = ?", (seq,)).fetchone()
+        try:
+            row = self._stored_hash(seq)
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"cannot read journal {self.path}: {exc}") from None
         return None if row is None or type(row[0]) is not bytes else bytes(row[0])
 
     def save_snapshot(self, seq: int, state: bytes) -> None:
