@@ -180,3 +180,63 @@ class TestBlocksCutAfterTheCheck:
             assert digest(path) == before
         finally:
             journal.close()
+
+
+class TestDeepData:
+    """Data nested deeper than the standard library reads, in a record it reads (one
+    orjson could not write exactly): a malformed block or row, not a RecursionError."""
+
+    @staticmethod
+    def deep_body(depth: int) -> bytes:
+        nest = "[" * depth + "]" * depth
+        columns = (
+            '[["2022-09-17T00:00:00+00:00"],[0,0,0],["note.made","note.made","note.made"],'
+            '["u","u","u"],["system","system","system"],["","",""],[null,null,null],'
+            "[null,null,null],"
+        )
+        return (columns + '[{"x":' + nest + '},{},{}],"json"]').encode()
+
+    def test_a_shallow_one_reads(self, tmp_path: Path) -> None:
+        path = tmp_path / "j.sqlite"
+        make(path)
+        forge(path, 0, self.deep_body(50))
+        journal = SqliteJournal(path, verify="full")
+        assert len(journal.since(0)) == 18
+        journal.close()
+
+    @pytest.mark.parametrize("depth", [1000, 1024, 5000])
+    def test_a_block(self, tmp_path: Path, depth: int, capsys: pytest.CaptureFixture[str]) -> None:
+        path = tmp_path / "j.sqlite"
+        make(path)
+        forge(path, 0, self.deep_body(depth))
+        before = digest(path)
+        journal = SqliteJournal(path, verify="full")
+        with pytest.raises(JournalError, match=r"block of events 1-3 is malformed"):
+            journal.since(0)
+        with pytest.raises(JournalError, match=r"block of events 1-3 is malformed"):
+            list(journal.replay_chunks(0))
+        with pytest.raises(JournalError, match=r"block of events 1-3 is malformed"):
+            journal.select(command="a")
+        journal.close()
+        assert digest(path) == before
+
+    def test_a_format_3_row(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(journal_module, "_NEW_FORMAT", 3)
+        path = tmp_path / "j.sqlite"
+        journal = SqliteJournal(path)
+        journal.append(events_of("a", 1, 2))
+        journal.close()
+        nest = "[" * 3000 + "]" * 3000
+        record = (
+            '[1,"2022-09-17T00:00:00+00:00","note.made","u","a","system","",null,null,'
+            '{"x":' + nest + '},"json"]'
+        )
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE events SET record = ? WHERE seq = 1", (record,))
+        # The row's hash no longer matches: its decoding read without the chain check.
+        with sqlite3.connect(path) as db:
+            raw = db.execute("SELECT seq, command, record FROM events ORDER BY seq").fetchall()
+        with pytest.raises(JournalError, match=r"malformed|not JSON"):
+            journal_module._decode_rows(journal_module._Rows(raw), str(path))
+        with pytest.raises(JournalError, match=r"malformed|not JSON"):
+            journal_module._decode_columns(raw, str(path), {})

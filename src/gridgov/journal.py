@@ -559,12 +559,12 @@ def _decode(text: str, times: dict[str, datetime] | None) -> Event:
         # record is read again by the standard library, exactly.
         if isinstance(record, dict) and _inexact(record.get("data")):
             record = json.loads(text)
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, RecursionError):
         # What orjson refuses (NaN written by older versions) the
-        # standard library may still read.
+        # standard library may still read (data nested too deep it refuses too).
         try:
             record = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise JournalError(f"event record is not JSON: {exc}") from None
     if not isinstance(record, dict):
         raise JournalError("event record is not a JSON object")
@@ -660,7 +660,7 @@ def _fields_of(record: list[Any], text: str, times: dict[str, datetime]) -> list
             return None
         try:
             record = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         del record[10]
     seq, stamp, kind, unit, command, actor, cause, old, new, data = record
@@ -1387,7 +1387,8 @@ def _block_events(
             column = [whens[0]] * size  # one time: the common block
         else:
             column = list(map(whens.__getitem__, indices))  # IndexError beyond the times
-    except (orjson.JSONDecodeError, TypeError, ValueError, IndexError):
+    except (orjson.JSONDecodeError, TypeError, ValueError, IndexError, RecursionError):
+        # RecursionError: the standard library reading data nested deeper than it can.
         return None
     return Events(
         first, (column, kinds, units, [command] * size, actors, causes, olds, news, datas)
