@@ -7,6 +7,7 @@ hostile case is a JournalError naming the seq (or what disagrees), nothing chang
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -240,3 +241,85 @@ class TestDeepData:
             journal_module._decode_rows(journal_module._Rows(raw), str(path))
         with pytest.raises(JournalError, match=r"malformed|not JSON"):
             journal_module._decode_columns(raw, str(path), {})
+
+
+class TestLayouts:
+    """Files whose meta and tables disagree: refused by name before anything is
+    written (an empty table of the other kind is no matter)."""
+
+    def refused(self, path: Path, pattern: str, capsys: pytest.CaptureFixture[str]) -> None:
+        before = digest(path)
+        with pytest.raises(JournalError, match=pattern):
+            SqliteJournal(path)
+        with pytest.raises(JournalError, match=pattern):
+            SqliteJournal(path, verify="full")
+        assert digest(path) == before
+        assert re.search(pattern, check_line(path, capsys))
+        assert digest(path) == before
+
+    def test_format_5_in_meta(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        path = tmp_path / "j.sqlite"
+        make(path)
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE meta SET value = '5' WHERE key = 'format'")
+        self.refused(path, "is a journal of format 5; this gridgov reads formats 2 to 4", capsys)
+
+    def test_format_4_with_event_rows(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        monkeypatch.setattr(journal_module, "_NEW_FORMAT", 3)
+        path = tmp_path / "j.sqlite"
+        make(path)
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE meta SET value = '3' WHERE key = 'schema'")
+        self.refused(path, "meta says schema 3, but it holds event rows", capsys)
+
+    def test_format_4_with_both(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        path = tmp_path / "j.sqlite"
+        make(path)
+        with sqlite3.connect(path) as db:
+            db.executescript(journal_module._EVENTS_TABLE)
+            db.execute("INSERT INTO events VALUES (1, 'a', '[]', 1, x'00')")
+        self.refused(path, "meta says schema 3, but it holds event rows", capsys)
+
+    def test_format_3_with_block_rows(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        make(tmp_path / "new.sqlite")
+        monkeypatch.setattr(journal_module, "_NEW_FORMAT", 3)
+        path = tmp_path / "j.sqlite"
+        make(path)
+        with sqlite3.connect(path) as db:
+            db.executescript(journal_module._BLOCKS_TABLE)
+            db.execute(f"ATTACH '{tmp_path / 'new.sqlite'}' AS new")
+            db.execute("INSERT INTO blocks SELECT * FROM new.blocks")
+        self.refused(path, "meta says schema 2, but it holds block rows", capsys)
+
+    def test_block_rows_without_a_schema(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path = tmp_path / "j.sqlite"
+        make(path)
+        with sqlite3.connect(path) as db:
+            db.execute("DELETE FROM meta")
+        self.refused(path, "block rows without a schema", capsys)
+
+    def test_an_empty_table_of_the_other_kind_is_no_matter(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        path = tmp_path / "j.sqlite"
+        events = make(path)
+        # What an older gridgov's opening leaves in a journal of format 4.
+        with sqlite3.connect(path) as db:
+            db.executescript(journal_module._EVENTS_TABLE)
+        journal = SqliteJournal(path, verify="full")
+        assert journal.since(0) == events
+        journal.close()
+        monkeypatch.setattr(journal_module, "_NEW_FORMAT", 3)
+        old = tmp_path / "old.sqlite"
+        events = make(old)
+        with sqlite3.connect(old) as db:
+            db.executescript(journal_module._BLOCKS_TABLE)
+        journal = SqliteJournal(old, verify="full")
+        assert journal.since(0) == events
+        journal.close()

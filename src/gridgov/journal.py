@@ -1863,6 +1863,44 @@ def _ends(
     return expected, previous
 
 
+def _check_layout(db: sqlite3.Connection, path: str) -> None:
+    """Refuse, before anything is written to it, a file whose ``meta`` and tables
+    disagree: a journal of format 4 (``schema`` 3) whose ``format`` is not 4, or
+    that holds event rows; one of formats 2 and 3 that holds block rows; a file
+    without a schema that holds block rows. (An empty table of the other kind, as
+    an older gridgov's opening leaves in a journal of format 4, is no matter.)
+
+    Raises:
+        JournalError: naming what disagrees.
+    """
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    meta: dict[Any, Any] = {}
+    if "meta" in tables:
+        meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('schema', 'format')"))
+    schema = meta.get("schema")
+    held = {t for t in ("events", "blocks") if t in tables and _has_rows(db, t)}
+    if schema is None:
+        if "blocks" in held:
+            raise JournalError(f"{path} is not a gridgov journal: block rows without a schema")
+        return  # a new journal, or one of format 3 (its schema is written on open)
+    blocks = str(schema) == _BLOCK_ROWS
+    if blocks and meta.get("format") not in (None, "4"):
+        raise JournalError(
+            f"{path} is a journal of format {meta['format']}; this gridgov reads formats 2 to "
+            f"{FORMAT_VERSION}"
+        )
+    if ("events" if blocks else "blocks") in held:
+        raise JournalError(
+            f"{path} is not a gridgov journal: its meta says schema {schema}, but it holds "
+            f"{'event' if blocks else 'block'} rows (a journal holds one kind, not both)"
+        )
+
+
+def _has_rows(db: sqlite3.Connection, table: str) -> bool:
+    """Whether ``table`` (events or blocks) holds a row."""
+    return db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None
+
+
 class _Transactions:
     """How a :class:`SqliteJournal` writes: a transaction per write, or, inside
     :meth:`group`, one transaction for the block and a savepoint per write."""
@@ -2174,6 +2212,7 @@ class SqliteJournal(_Chain):
                     f"(formats 2 to {FORMAT_VERSION}); it is not opened (replay its events into a "
                     "new journal with the gridgov that wrote it, or keep using that version)"
                 )
+            _check_layout(db, self.path)
             db.executescript(_SCHEMA)
             row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             schema = self._schema(None if row is None else str(row[0]), bool(columns))
