@@ -2439,9 +2439,7 @@ class SqliteJournal(_Chain):
         # before or after the ones read (cut after the chain was checked) is
         # named rather than read as a shorter history.
         upto = min(last, self._next - 1)
-        if first <= upto and (
-            events._first > first or events._first + events._size - 1 < upto
-        ):
+        if first <= upto and (events._first > first or events._first + events._size - 1 < upto):
             missing = first if events._first > first else events._first + events._size
             raise JournalError(
                 f"{self.path}: events {first}-{upto} are asked for, but event {missing} is missing"
