@@ -225,6 +225,7 @@ class TestDeepData:
         with pytest.raises(JournalError, match=r"block of events 1-3 is malformed"):
             journal.select(command="a")
         journal.close()
+        assert "block of events 1-3 is malformed" in check_line(path, capsys)
         assert digest(path) == before
 
     def test_a_format_3_row(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
