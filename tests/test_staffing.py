@@ -1344,3 +1344,16 @@ StaffingMachine.TestCase.settings = settings(
     max_examples=min(100, settings().max_examples), stateful_step_count=30, deadline=None
 )
 TestStaffingMachine = StaffingMachine.TestCase
+
+
+def test_holding_leaves_out_the_people_a_plan_frees() -> None:
+    """Front-line duty skips workers holding a post, unless the plan frees them."""
+    from gridgov.staffing import _holding
+
+    held = _holding({"a": 1, "b": 1}, {"b"})
+    assert held("a")
+    assert not held("b")
+    assert not held("c")
+    nobody_freed = _holding({"a": 1}, set())
+    assert nobody_freed("a")
+    assert not nobody_freed("b")

@@ -565,6 +565,8 @@ class Pools:
         # its ids (read in order while filling, not looked up person by person).
         self._employer_codes, self._employer_names = employers.astype("int32"), employer_names
         self._employer_of = _plain("i", self._employer_codes)
+        #: The code of "no employer" (-1: everyone has one).
+        self._jobless = employer_names.index(None) if None in employer_names else -1
         # Each unit's grid workers (city order): where front-line duty comes from.
         self._worker_spans, self._worker_at = workers
         self._worker_rows = _plain("q", self._worker_at)
@@ -674,8 +676,15 @@ class Pools:
         workers = self.grid_workers(grid)
         post: PostRow | None = None
         if workers:
-            # A grid is a unit of the chain: its community read there.
-            community = self._city.chain.community_of(grid)
+            # A grid is a unit of the chain: its community read there (its commander,
+            # as a grid's is: its chain of command read once, no level parsed).
+            chain = self._city.chain
+            up = chain.chain_of_command(grid)
+            community = (
+                up[1]
+                if len(up) > 1 and chain._level[up[1]] is Level.COMMUNITY
+                else chain.community_of(grid)
+            )
             post = (f"{grid}/front_line", "front_line", grid, community, len(workers))
         self._front_line[grid] = post
         return post
@@ -694,8 +703,13 @@ class Pools:
         if got is None:
             span = self._worker_spans.get(grid)
             if span is not None:
-                # Read out by one itemgetter (see _reader), not a map of __getitem__.
-                got = tuple(_reader(self._worker_rows[span[0] : span[1]])(self._ids))
+                # Read out by one itemgetter (see _reader), not a map of __getitem__;
+                # a getter of two or more gives the tuple itself.
+                start, stop = span
+                if stop - start > 1:
+                    got = operator.itemgetter(*self._worker_rows[start:stop])(self._ids)
+                else:
+                    got = tuple(_reader(self._worker_rows[start:stop])(self._ids))
             elif grid in self._city.chain:
                 got = ()
             else:  # not a unit (an organisation): read from the city
@@ -1402,10 +1416,11 @@ class _Draft:
         self.freed: set[str] = set()
         #: Each employer's people given back by this plan's releases (counts below 0).
         self.drawn: dict[str, int] = {}
-        #: How many more people each employer may give, from the first fill that
-        #: reached one of them (see :func:`_fill`), its takes counted down. A plan
+        #: How many more people each employer (by its code in the pools) may give, from
+        #: the first fill that reached one of them (see :func:`_fill_all`), its takes
+        #: counted down. A plan
         #: releases before it fills (:func:`_plan`), so ``drawn`` is final by then.
-        self.room: dict[str, int] = {}
+        self.room: dict[int, int] = {}
         self.opened: dict[str, PostRow] = {}
         self.closed: dict[str, None] = {}
         #: (person, post, reason)
@@ -1577,14 +1592,17 @@ def _plan(
         to_fill.extend(sorted(roster._shortfalls))
     # By role, then id, each post once (a post's key is its own: no ties to keep, so
     # the post read here, third, is never compared; filling opens and closes none).
-    for _, _, wanted in sorted(_by_priority(draft, set(to_fill))):
-        if wanted is None or (wanted[1] in CLAIMABLE and not rule.auto_claim):
-            continue
-        if wanted[1] == "front_line":
-            # Front-line duty is the grid's own workers', not the pools'.
-            _front_line_fill(draft, pools, wanted)
-        else:
-            _fill(draft, pools, wanted, rule)
+    auto_claim = rule.auto_claim
+    _fill_all(
+        draft,
+        pools,
+        [
+            wanted
+            for _, _, wanted in sorted(_by_priority(draft, set(to_fill)))
+            if wanted is not None and (auto_claim or wanted[1] not in CLAIMABLE)
+        ],
+        rule,
+    )
     draft.hot = tuple(sorted((g, d) for g, d in hot_delta.items() if d))
     return draft
 
@@ -1657,23 +1675,20 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
     busy = draft.busy
     roster = draft.roster
     unavailable, assigned, freed = roster._unavailable, roster._assignment, draft.freed
-    # The free workers, in order, as many as there are seats: a plain loop that stops
-    # at the last seat (a comprehension makes a function and its cells each call).
+    # The free workers, in order, as many as there are seats: filtered in C, a set
+    # at a time (a grid has a few workers: a Python loop's opcodes per worker cost
+    # more than the few filters made per grid), each set asked only when not empty.
     free: list[str] = []
     seats = capacity - held
     if seats > 0:
-        take = free.append
-        for person in pools.grid_workers(unit):
-            if (
-                person in busy
-                or person in unavailable
-                or (person in assigned and person not in freed)
-            ):
-                continue
-            take(person)
-            seats -= 1
-            if not seats:
-                break
+        workers: Iterable[str] = pools.grid_workers(unit)
+        if busy:
+            workers = itertools.filterfalse(busy.__contains__, workers)
+        if unavailable:
+            workers = itertools.filterfalse(unavailable.__contains__, workers)
+        if assigned:
+            workers = itertools.filterfalse(_holding(assigned, freed), workers)
+        free = list(itertools.islice(workers, seats))
     filled = len(free)
     if filled:
         busy.update(free)
@@ -1697,79 +1712,101 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
         )
 
 
-def _fill(draft: _Draft, pools: Pools, post: PostRow, rule: StaffingRule) -> None:
+def _holding(assigned: Mapping[str, object], freed: set[str]) -> Callable[[str], bool]:
+    """A test of "holds a post the plan does not release" (``assigned``'s
+    ``__contains__`` when nobody is freed: in C)."""
+    if not freed:
+        return assigned.__contains__
+    return lambda person: person in assigned and person not in freed
+
+
+def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: StaffingRule) -> None:
+    """Fill the ``wanted`` posts in order: front-line duty from the grid's own workers,
+    every other post from the pools (one frame for all: what every fill reads is
+    read once). A pool is its people's places in the city's columns: their ids and
+    employers are read there, for those the filling reaches."""
     roster = draft.roster
-    # A pool is its people's places in the city's columns: their ids and employers
-    # are read there, for those the filling reaches.
     ids, employer_of, employer_names = pools._ids, pools._employer_of, pools._employer_names
-    post_id, role, _, community, capacity = post
-    kind = ROLE_KIND.get(role, PersonKind.IN_SERVICE_MEMBER)
-    need = capacity - draft.held(post_id)
-    if need <= 0:
-        if post_id in roster._shortfalls:
-            draft.shortfalls[post_id] = attrs.evolve(
-                roster._shortfalls[post_id], missing=0, reason="every seat is taken"
-            )
-        return
     busy, freed, drawn, room = draft.busy, draft.freed, draft.drawn, draft.room
     unavailable, assigned, drawn_before = roster._unavailable, roster._assignment, roster._drawn
-    share = rule.max_staff_share
     # The caps depend on the city and the share only: kept by the pools across plans.
-    caps = pools.caps(share)
-    levels = rule.pools
-    levels_used = levels[0]
-    requested: list[int] = []
-    filled = 0
-    for depth, level in enumerate(levels):
+    caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
+    cursors, runs, persons = draft.cursors, draft.runs, draft.persons
+    for post in wanted:
+        post_id, role, _, community, capacity = post
+        if role == "front_line":
+            # Front-line duty is the grid's own workers', not the pools'.
+            _front_line_fill(draft, pools, post)
+            continue
+        kind = ROLE_KIND.get(role, PersonKind.IN_SERVICE_MEMBER)
+        need = capacity - draft.held(post_id)
         if need <= 0:
-            break
-        if depth:
-            requested.append(need)
-        key, pool = pools._rows(level, community, kind)
-        index = draft.cursors.get(key, 0)
-        size = len(pool)
-        chosen: list[str] = []
-        take = chosen.append
-        # ``need`` > 0 here; the cursor ends past the last person looked at.
-        for index in range(index, size):  # noqa: B020 - the cursor goes on from here
-            row = pool[index]
-            person = ids[row]
-            if (
-                person in busy
-                or person in unavailable
-                or (person in assigned and person not in freed)
-            ):
-                continue
-            employer = employer_names[employer_of[row]]
-            if employer is not None:
-                left = room.get(employer)
-                if left is None:
-                    # Its cap less those drawn before, plus those this plan released.
-                    left = caps[employer] - drawn_before.get(employer, 0) - drawn.get(employer, 0)
-                if left <= 0:
-                    continue
-                room[employer] = left - 1
-            busy.add(person)
-            take(person)
-            need -= 1
-            if not need:
-                index += 1
+            _all_seats_taken(draft, post_id)
+            continue
+        levels_used = levels[0]
+        requested: list[int] = []
+        filled = 0
+        for depth, level in enumerate(levels):
+            if need <= 0:
                 break
-        else:
-            index = size
-        draft.cursors[key] = index
-        if chosen:
-            # This level's people, added to the draft's columns a list at a time.
-            count = len(chosen)
-            draft.persons += chosen
-            draft.runs.append((post_id, role, level, tuple(chosen)))
-            filled += count
-            levels_used = level
-    if filled:
-        draft.fill_counts[post_id] = draft.fill_counts.get(post_id, 0) + filled
-    if requested or need > 0 or post_id in roster._shortfalls:
-        # Something to record: reinforcements asked, seats left empty, a shortfall closed.
-        _fill_outcome(draft, pools, post, kind, levels, requested, need, levels_used)
+            if depth:
+                requested.append(need)
+            key, pool = pools._rows(level, community, kind)
+            index = cursors.get(key, 0)
+            size = len(pool)
+            chosen: list[str] = []
+            take = chosen.append
+            # ``need`` > 0 here; the cursor ends past the last person looked at.
+            for index in range(index, size):  # noqa: B020 - the cursor goes on from here
+                row = pool[index]
+                person = ids[row]
+                if (
+                    person in busy
+                    or person in unavailable
+                    or (person in assigned and person not in freed)
+                ):
+                    continue
+                code = employer_of[row]  # each employer's room kept by its code
+                if code != jobless:
+                    left = room.get(code)
+                    if left is None:
+                        # Its cap less those drawn before, plus those this plan released.
+                        employer = employer_names[code]
+                        left = (
+                            caps[employer] - drawn_before.get(employer, 0) - drawn.get(employer, 0)
+                        )
+                    if left <= 0:
+                        continue
+                    room[code] = left - 1
+                busy.add(person)
+                take(person)
+                need -= 1
+                if not need:
+                    index += 1
+                    break
+            else:
+                index = size
+            cursors[key] = index
+            if chosen:
+                # This level's people, added to the draft's columns a list at a time.
+                persons += chosen
+                runs.append((post_id, role, level, tuple(chosen)))
+                filled += len(chosen)
+                levels_used = level
+        if filled:
+            draft.fill_counts[post_id] = draft.fill_counts.get(post_id, 0) + filled
+        if requested or need > 0 or post_id in roster._shortfalls:
+            # Something to record: reinforcements asked, seats left empty, a shortfall closed.
+            _fill_outcome(draft, pools, post, kind, levels, requested, need, levels_used)
+
+
+def _all_seats_taken(draft: _Draft, post_id: str) -> None:
+    """Close ``post_id``'s shortfall, if it had one: every seat is taken."""
+    shortfalls = draft.roster._shortfalls
+    if post_id in shortfalls:
+        draft.shortfalls[post_id] = attrs.evolve(
+            shortfalls[post_id], missing=0, reason="every seat is taken"
+        )
 
 
 def _fill_outcome(
