@@ -559,12 +559,12 @@ def _decode(text: str, times: dict[str, datetime] | None) -> Event:
         # record is read again by the standard library, exactly.
         if isinstance(record, dict) and _inexact(record.get("data")):
             record = json.loads(text)
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, RecursionError):
         # What orjson refuses (NaN written by older versions) the
-        # standard library may still read.
+        # standard library may still read (data nested too deep it refuses too).
         try:
             record = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise JournalError(f"event record is not JSON: {exc}") from None
     if not isinstance(record, dict):
         raise JournalError("event record is not a JSON object")
@@ -660,7 +660,7 @@ def _fields_of(record: list[Any], text: str, times: dict[str, datetime]) -> list
             return None
         try:
             record = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         del record[10]
     seq, stamp, kind, unit, command, actor, cause, old, new, data = record
@@ -1387,7 +1387,8 @@ def _block_events(
             column = [whens[0]] * size  # one time: the common block
         else:
             column = list(map(whens.__getitem__, indices))  # IndexError beyond the times
-    except (orjson.JSONDecodeError, TypeError, ValueError, IndexError):
+    except (orjson.JSONDecodeError, TypeError, ValueError, IndexError, RecursionError):
+        # RecursionError: the standard library reading data nested deeper than it can.
         return None
     return Events(
         first, (column, kinds, units, [command] * size, actors, causes, olds, news, datas)
@@ -1862,6 +1863,44 @@ def _ends(
     return expected, previous
 
 
+def _check_layout(db: sqlite3.Connection, path: str) -> None:
+    """Refuse, before anything is written to it, a file whose ``meta`` and tables
+    disagree: a journal of format 4 (``schema`` 3) whose ``format`` is not 4, or
+    that holds event rows; one of formats 2 and 3 that holds block rows; a file
+    without a schema that holds block rows. (An empty table of the other kind, as
+    an older gridgov's opening leaves in a journal of format 4, is no matter.)
+
+    Raises:
+        JournalError: naming what disagrees.
+    """
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    meta: dict[Any, Any] = {}
+    if "meta" in tables:
+        meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('schema', 'format')"))
+    schema = meta.get("schema")
+    held = {t for t in ("events", "blocks") if t in tables and _has_rows(db, t)}
+    if schema is None:
+        if "blocks" in held:
+            raise JournalError(f"{path} is not a gridgov journal: block rows without a schema")
+        return  # a new journal, or one of format 3 (its schema is written on open)
+    blocks = str(schema) == _BLOCK_ROWS
+    if blocks and meta.get("format") not in (None, "4"):
+        raise JournalError(
+            f"{path} is a journal of format {meta['format']}; this gridgov reads formats 2 to "
+            f"{FORMAT_VERSION}"
+        )
+    if ("events" if blocks else "blocks") in held:
+        raise JournalError(
+            f"{path} is not a gridgov journal: its meta says schema {schema}, but it holds "
+            f"{'event' if blocks else 'block'} rows (a journal holds one kind, not both)"
+        )
+
+
+def _has_rows(db: sqlite3.Connection, table: str) -> bool:
+    """Whether ``table`` (events or blocks) holds a row."""
+    return db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None
+
+
 class _Transactions:
     """How a :class:`SqliteJournal` writes: a transaction per write, or, inside
     :meth:`group`, one transaction for the block and a savepoint per write."""
@@ -2173,6 +2212,7 @@ class SqliteJournal(_Chain):
                     f"(formats 2 to {FORMAT_VERSION}); it is not opened (replay its events into a "
                     "new journal with the gridgov that wrote it, or keep using that version)"
                 )
+            _check_layout(db, self.path)
             db.executescript(_SCHEMA)
             row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             schema = self._schema(None if row is None else str(row[0]), bool(columns))
@@ -2365,6 +2405,9 @@ class SqliteJournal(_Chain):
         """
         if first <= self.unverified and last >= 1:
             self._check_unverified()
+        # Within SQLite's integers (a seq beyond them is no event either).
+        first = min(max(first, -_MAX_SEQ), _MAX_SEQ)
+        last = min(max(last, -_MAX_SEQ), _MAX_SEQ)
         if self._blocks:
             return list(self._run(first, last, {}))
         return _decode_rows(self._rows(first, last), self.path)
@@ -2374,7 +2417,7 @@ class SqliteJournal(_Chain):
         that overlap them, decoded, their ends cut off.
 
         Raises:
-            JournalError: a block is malformed, or does not follow the one before.
+            JournalError: a block is malformed, or an event of the range is missing.
         """
         first = max(first, 1)
         blocks = self._query(
@@ -2386,12 +2429,21 @@ class SqliteJournal(_Chain):
         parts = [_decode_block(block, self.path, times) for block in blocks]
         for before, after in itertools.pairwise(parts):
             if after._first != before._first + before._size:
+                end = before._first + before._size - 1
                 raise JournalError(
-                    f"{self.path}: the block of events {after._first}-"
-                    f"{after._first + after._size - 1} does not follow event "
-                    f"{before._first + before._size - 1}"
+                    f"{self.path}: event {end + 1} is missing (the block of events "
+                    f"{after._first}-{after._first + after._size - 1} follows event {end})"
                 )
         events = Events.join(parts) if parts else Events(first)
+        # What the journal holds of the range must be there: a block missing
+        # before or after the ones read (cut after the chain was checked) is
+        # named rather than read as a shorter history.
+        upto = min(last, self._next - 1)
+        if first <= upto and (events._first > first or events._first + events._size - 1 < upto):
+            missing = first if events._first > first else events._first + events._size
+            raise JournalError(
+                f"{self.path}: events {first}-{upto} are asked for, but event {missing} is missing"
+            )
         return events[max(0, first - events._first) : max(0, last - events._first + 1)]
 
     def _rows(self, first: int, last: int) -> _Rows:
