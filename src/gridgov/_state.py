@@ -29,7 +29,7 @@ from gridgov.city import City
 from gridgov.errors import JournalError, UnknownUnitError
 from gridgov.journal import Events
 from gridgov.measures import ALERT_DUE, MEASURE_EVENTS, Deadline, Measures
-from gridgov.records import EventLike, record_data
+from gridgov.records import EventLike
 from gridgov.rules import Rules
 from gridgov.staffing import STAFFING_EVENTS, Roster
 from gridgov.supplies import SupplyNetwork
@@ -239,7 +239,8 @@ class EngineState:
         columns = events._columns
         times, kinds, units, names = columns[0], columns[1], columns[2], columns[3]
         data_of, fields = events._data, events._fields
-        reducers = self._reducers.get
+        measure_columns, first = (units, columns[7], columns[8]), events._first
+        kept = self._reducers
         roster = self.roster
         assign, release = roster._assign_to, roster._release
         index = start = 0
@@ -247,7 +248,10 @@ class EngineState:
         try:
             for kind, run in itertools.groupby(kinds):
                 stop = start + len(list(run))
-                if kind in _AT_ONCE and self._run_at_once(events, kind, start, stop):
+                if kind not in kept or (
+                    kind in _AT_ONCE and self._run_at_once(events, kind, start, stop)
+                ):
+                    # Kept by no domain (only the counters move), or the roster's at once.
                     start = index = stop
                     continue
                 if kind == "post.assigned":
@@ -273,23 +277,19 @@ class EngineState:
                     else:  # data missing or odd: raised at its event, one at a time
                         for index in range(start, stop):
                             roster._close_all((data_of(index)["post"],))
-                elif kind in MEASURE_EVENTS:
-                    # Zones and modes read from the columns: no event object made.
-                    apply_fields, news, datas = self.measures._apply_fields, columns[7], columns[8]
-                    first = events._first
-                    for index in range(start, stop):
-                        # A planner's zones and modes carry dicts: read as they are.
-                        raw = datas[index]
-                        read = raw if type(raw) is dict else record_data(raw)
-                        apply_fields(kind, units[index], news[index], read, first + index)
+                elif kind in MEASURE_EVENTS:  # a run at a time, from the columns
+                    try:
+                        self.measures._apply_run(kind, measure_columns, start, stop, first)
+                    except Exception:
+                        index = self.measures._stopped_at  # raised at its event
+                        raise
                 else:
-                    reducer = reducers(kind)
-                    if reducer is not None:
-                        for index in range(start, stop):
-                            event = events._event(index)
-                            reducer(event)
-                            if kind == "post.opened":
-                                self._task_number(event)
+                    reducer = kept[kind]
+                    for index in range(start, stop):
+                        event = events._event(index)
+                        reducer(event)
+                        if kind == "post.opened":
+                            self._task_number(event)
                 start = index = stop
             applied = True
         except KeyError:

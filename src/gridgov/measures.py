@@ -45,7 +45,7 @@ from gridgov.modes import (
     units_compounds,
     zone_board,
 )
-from gridgov.records import EventLike, Record
+from gridgov.records import EventLike, Record, record_data
 from gridgov.rules import Rules
 
 __all__ = [
@@ -169,6 +169,8 @@ class Measures:
         #: (a memo of :func:`case_scopes`: the city never changes).
         self._case_scopes: dict[str, tuple[Any, ...]] = {}
         self._below_units: _Below | None = None
+        #: Where the last run that raised (:meth:`_apply_run`) stopped, in its columns.
+        self._stopped_at = 0
 
     def _below(self) -> _Below:
         """The city's compounds and communities below each unit (made on first use)."""
@@ -284,6 +286,75 @@ class Measures:
                 raise JournalError(f"event {seq}: unknown mode {new!r}")
             self._modes._force(unit, new)
             self._mode_due[unit] = when
+
+    def _apply_run(
+        self,
+        kind: str,
+        columns: tuple[list[str], list[str | None], list[Any]],
+        start: int,
+        stop: int,
+        first: int,
+    ) -> None:
+        """:meth:`_apply_fields` on the run ``start:stop`` of events of one ``kind`` of a
+        command's columns (their units, new states and data; ``first`` is the seq of
+        the columns' first event), the state's tables read once for the run: a
+        case's zones and modes, a declaration's thousands.
+
+        Raises:
+            what :meth:`_apply_fields` raises for the event that raises (JournalError
+                for an unknown zone or mode, KeyError for a unit the city lacks),
+                its index in the columns left in ``_stopped_at``; the events before
+                it are applied.
+        """
+        units, news, datas = columns
+        last_text: object = None
+        last_when: datetime | None = None
+        index = start
+        try:
+            if kind.startswith("zone."):
+                models, force = self._zones._models, self._zones._force
+                counts, community_of = self._counts, self._city.compounds.community
+                raised, held, dues = self._raised, self._held, self._zone_due
+                for index in range(start, stop):
+                    unit, new, raw = units[index], news[index], datas[index]
+                    data = raw if type(raw) is dict else record_data(raw)
+                    due = data.get("due")
+                    if due is not last_text:
+                        last_text = due
+                        last_when = _from_iso(due) if isinstance(due, str) else None
+                    if new is None or new not in SEVERITY:
+                        raise JournalError(f"event {first + index}: unknown zone {new!r}")
+                    old = models[unit].state
+                    if new != old:
+                        force(unit, new)
+                        count = counts[community_of(unit)]
+                        count[old] -= 1
+                        count[new] += 1
+                        if new == "open":
+                            raised.discard(unit)
+                        else:
+                            raised.add(unit)
+                    dues[unit] = last_when
+                    if data.get("hold"):
+                        held.add(unit)
+                    else:
+                        held.discard(unit)
+                return
+            states, force, dues = self._modes.states, self._modes._force, self._mode_due
+            for index in range(start, stop):
+                unit, new, raw = units[index], news[index], datas[index]
+                data = raw if type(raw) is dict else record_data(raw)
+                due = data.get("due")
+                if due is not last_text:
+                    last_text = due
+                    last_when = _from_iso(due) if isinstance(due, str) else None
+                if new is None or new not in states:
+                    raise JournalError(f"event {first + index}: unknown mode {new!r}")
+                force(unit, new)
+                dues[unit] = last_when
+        except Exception:
+            self._stopped_at = index
+            raise
 
     # -------------------------------------------------------------- snapshots
 

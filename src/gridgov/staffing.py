@@ -1921,12 +1921,22 @@ def _rows(
     if rows:
         yield _opened_columns(rows, when)
     for from_level, from_unit, to_level, to_unit, role, requested, granted in reinforcements:
-        asked: dict[str, Any] = {"to": to_unit, "level": to_level, "role": role}
-        asked["requested"] = requested
+        asked: dict[str, Any] = {
+            "to": to_unit,
+            "level": to_level,
+            "role": role,
+            "requested": requested,
+        }
         cause = f"{from_level} pool ran dry"
         yield (when, "reinforcement.requested", from_unit, cause, None, None, asked)
-        answer: dict[str, Any] = {"to": from_unit, "level": from_level, "role": role}
-        answer.update(requested=requested, granted=granted)
+        # A literal, not update() with keywords (a keyword call takes the slow path).
+        answer: dict[str, Any] = {
+            "to": from_unit,
+            "level": from_level,
+            "role": role,
+            "requested": requested,
+            "granted": granted,
+        }
         cause = f"answer to {from_unit}"
         yield (when, "reinforcement.answered", to_unit, cause, None, None, answer)
     persons, runs = assignments
