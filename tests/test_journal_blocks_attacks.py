@@ -496,3 +496,96 @@ def test_killed_mid_append_with_snapshots_reopens_whole(tmp_path: Path) -> None:
             journal.close()
     assert acked
     assert vouched  # some reopen trusted a snapshot and checked its events on first read
+
+
+class TestDataThatCannotBeStored:
+    """Events a journal could not write, or could write but not read back: a clear
+    JournalError naming where the events begin, and nothing written (both formats)."""
+
+    @staticmethod
+    def nested(depth: int) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for _ in range(depth):
+            data = {"x": data}
+        return data
+
+    @pytest.mark.parametrize("format_", [3, 4])
+    @pytest.mark.parametrize(
+        "case",
+        [
+            "surrogate in data",
+            "surrogate in a key",
+            "surrogate in the command",
+            "a set",
+            "deeper than the bound",
+            "deeper than the interpreter writes",
+        ],
+    )
+    def test_refused_and_nothing_written(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, format_: int, case: str
+    ) -> None:
+        monkeypatch.setattr(journal_module, "_NEW_FORMAT", format_)
+        path = tmp_path / "j.sqlite"
+        make(path, (("a", 2),))
+        before = digest(path)
+        command, data = "b", dict[str, Any]({"i": 1})
+        if case == "surrogate in data":
+            data = {"text": "病\ud800"}
+        elif case == "surrogate in a key":
+            data = {"病\udfff": 1}
+        elif case == "surrogate in the command":
+            command = "b\ud800"
+        elif case == "a set":
+            data = {"people": {"p1", "p2"}}
+        elif case == "deeper than the bound":
+            # orjson stops at 254 levels; the standard library would write this
+            # deep, but a replay, already some frames deep, might not read it.
+            data = self.nested(300)
+        else:
+            data = self.nested(5000)
+        event = Event(3, START, "note.made", "u", command, "system", data=data)
+        journal = SqliteJournal(path)
+        with pytest.raises(JournalError, match=r"events from 3 on cannot be stored: .+expected"):
+            journal.append([event])
+        assert journal.next_seq == 3
+        journal.append(events_of("c", 3, 1))  # the journal goes on as if nothing was tried
+        assert [e.command for e in journal.since(0)] == ["a", "a", "c"]
+        journal.close()
+        assert digest(path) != before  # (the append of c was written)
+
+    @pytest.mark.parametrize("format_", [3, 4])
+    def test_a_surrogate_in_a_key_is_refused(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, format_: int
+    ) -> None:
+        monkeypatch.setattr(journal_module, "_NEW_FORMAT", format_)
+        path = tmp_path / "j.sqlite"
+        make(path, (("a", 2),))
+        journal = SqliteJournal(path)
+        record = CommandRecord("k\ud800", "f", "b", 3, 3)
+        with pytest.raises(
+            JournalError, match=r"idempotency record of command 'b' cannot be stored: .+surrogate"
+        ):
+            journal.append(events_of("b", 3, 1), record)
+        assert journal.next_seq == 3
+        journal.close()
+        reopened = SqliteJournal(path, verify="full")
+        assert len(reopened) == 2
+        assert reopened.lookup("k\ud800") is None
+        with pytest.raises(JournalError, match=r"cannot read journal .+surrogate"):
+            reopened.select(command="b\ud800")
+        reopened.close()
+
+    @pytest.mark.parametrize("format_", [3, 4])
+    def test_deep_data_within_the_bound_round_trips(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, format_: int
+    ) -> None:
+        monkeypatch.setattr(journal_module, "_NEW_FORMAT", format_)
+        path = tmp_path / "j.sqlite"
+        # A big integer sends the record through the standard library's writer.
+        data = {"big": 2**70, "deep": self.nested(journal_module._MAX_DEPTH - 10)}
+        journal = SqliteJournal(path)
+        journal.append([Event(1, START, "note.made", "u", "a", "system", data=data)])
+        journal.close()
+        reopened = SqliteJournal(path, verify="full")
+        assert reopened.since(0)[0].data == data
+        reopened.close()

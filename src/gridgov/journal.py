@@ -636,8 +636,60 @@ def _row_blob(fields: tuple[Any, ...]) -> bytes:
 
 def _row_blob_exact(fields: tuple[Any, ...]) -> bytes:
     """The record of data only the standard library encodes exactly (marked as such)."""
-    exact = [*fields[:9], _finite(dict(fields[9])), _EXACT]
+    return _exact_bytes([*fields[:9], _finite(dict(fields[9])), _EXACT])
+
+
+#: How deep a record may nest when the standard library writes it (orjson, the
+#: usual encoder, refuses more than 254 levels; the standard library's writer and
+#: reader stop near the interpreter's recursion limit, less the frames they are
+#: called in, which differ between a write and a replay: a bound well below both
+#: keeps every written record readable, and refuses what orjson refuses).
+_MAX_DEPTH = 250
+
+
+def _exact_bytes(exact: list[Any]) -> bytes:
+    """``exact`` encoded by the standard library, once it is known to read back.
+
+    Raises:
+        ValueError: its data nests deeper than :data:`_MAX_DEPTH` levels, or it
+            is not valid Unicode.
+        TypeError: it holds a value JSON has no form for.
+    """
+    depth = _depth(exact)
+    if depth > _MAX_DEPTH:
+        raise ValueError(f"data nested {depth} levels deep (at most {_MAX_DEPTH} read back)")
     return json.dumps(exact, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _depth(value: Any) -> int:
+    """How many lists and dicts deep ``value`` nests (walked without recursion)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, (list, tuple)):
+            deepest = max(deepest, level)
+            if level > _MAX_DEPTH:
+                break
+            stack.extend((child, level + 1) for child in item)
+    return deepest
+
+
+def _valid_unicode(text: str) -> bool:
+    """Whether ``text`` holds no lone surrogate (so that it can be stored)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _first_line(error: BaseException) -> str:
+    """An exception's message on one line (its type when it has none)."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 def _finite(value: Any) -> Any:
@@ -1331,8 +1383,7 @@ def _block_body(part: Events) -> bytes:
         return orjson.dumps(body)
     except TypeError:
         body[8] = [_finite(dict(data)) for data in plain]
-        exact = [*body, _EXACT]
-        return json.dumps(exact, ensure_ascii=False, separators=(",", ":")).encode()
+        return _exact_bytes([*body, _EXACT])
 
 
 def _decode_block(block: tuple[Any, ...], path: str, times: dict[str, datetime]) -> Events:
@@ -1932,8 +1983,9 @@ class _Transactions:
                     db.execute("ROLLBACK")
                 raise
             db.execute("RELEASE write" if grouped else "COMMIT")
-        except (sqlite3.DatabaseError, sqlite3.ProgrammingError) as exc:
-            raise JournalError(f"cannot write journal {self.path}: {exc}") from None
+        except (sqlite3.DatabaseError, sqlite3.ProgrammingError, UnicodeEncodeError) as exc:
+            # (UnicodeEncodeError: SQLite given text that is not valid Unicode.)
+            raise JournalError(f"cannot write journal {self.path}: {_first_line(exc)}") from None
 
     # --------------------------------------------------------- group commit
 
@@ -2339,15 +2391,32 @@ class SqliteJournal(_Chain):
                 (nothing is written then).
         """
         encoded: _Encoded | list[_Block]
-        if self._blocks:
-            encoded = _encode_blocks(events, self._hash, self._next)
-            previous = encoded[-1][5] if encoded else self._hash
-        else:
-            encoded = _encode_rows(events, self._hash, self._next)
-            previous = encoded.chain
+        try:
+            if self._blocks:
+                encoded = _encode_blocks(events, self._hash, self._next)
+                previous = encoded[-1][5] if encoded else self._hash
+            else:
+                encoded = _encode_rows(events, self._hash, self._next)
+                previous = encoded.chain
+        except (UnicodeEncodeError, RecursionError, TypeError, ValueError) as error:
+            # Text that is not valid Unicode (a lone surrogate), data of a type
+            # JSON has no form for, or nested deeper than a read can follow.
+            raise JournalError(
+                f"events from {self._next} on cannot be stored: {_first_line(error)}; "
+                "expected JSON data of valid Unicode text (nothing was written)"
+            ) from error
         head = f"{self._next + len(events) - 1}:{previous.hex()}" if events else None
 
-        keys_hash = self._keys_hash if record is None else key_hash(self._keys_hash, record)
+        keys_hash = self._keys_hash
+        try:
+            if record is not None:
+                keys_hash = key_hash(keys_hash, record)
+        except UnicodeEncodeError as error:
+            assert record is not None
+            raise JournalError(
+                f"the idempotency record of command {record.command!r} cannot be stored: "
+                f"{_first_line(error)}; expected valid Unicode text (nothing was written)"
+            ) from None
 
         upgrade = bool(events) and self._object_rows
 
@@ -2390,6 +2459,8 @@ class SqliteJournal(_Chain):
 
     def lookup(self, key: str) -> CommandRecord | None:
         """The command that carried idempotency ``key``, if any."""
+        if not key.isascii() and not _valid_unicode(key):
+            return None  # a key that is not valid Unicode text is never stored
         row = self._query(
             "SELECT key, fingerprint, command, first_seq, last_seq FROM commands WHERE key = ?",
             (key,),
@@ -2592,8 +2663,9 @@ class SqliteJournal(_Chain):
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> _Rows:
         try:
             return _Rows(self._db.execute(sql, args).fetchall())
-        except (sqlite3.DatabaseError, sqlite3.ProgrammingError) as exc:
-            raise JournalError(f"cannot read journal {self.path}: {exc}") from None
+        except (sqlite3.DatabaseError, sqlite3.ProgrammingError, UnicodeEncodeError) as exc:
+            # (UnicodeEncodeError: an argument that is not valid Unicode text.)
+            raise JournalError(f"cannot read journal {self.path}: {_first_line(exc)}") from None
 
 
 class JournalView:
