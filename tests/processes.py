@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -27,3 +29,20 @@ def fork_writer(writer: Callable[[Path, int], None], path: Path) -> tuple[int, i
             os._exit(0)
     os.close(write)
     return pid, read
+
+
+def kill_writer(writer: Callable[[Path, int], None], path: Path, delay: float) -> str:
+    """Fork ``writer``, wait for its ``ready`` line, SIGKILL it ``delay`` seconds later,
+    and return everything it reported (its ``ack`` lines among them)."""
+    pid, read = fork_writer(writer, path)
+    received = b""
+    while b"ready" not in received:
+        chunk = os.read(read, 4096)
+        if not chunk:
+            break
+        received += chunk
+    time.sleep(delay)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    with os.fdopen(read, "rb") as rest:
+        return (received + rest.read()).decode()

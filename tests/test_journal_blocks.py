@@ -9,9 +9,7 @@ import hashlib
 import os
 import random
 import shutil
-import signal
 import sqlite3
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -28,7 +26,7 @@ from gridgov.cli import main
 from gridgov.errors import JournalError
 from gridgov.journal import GENESIS, Event, Events, SqliteJournal, _block_hash
 from gridgov.presets import small
-from processes import fork_writer
+from processes import kill_writer
 
 CITY = small()
 COMPOUNDS = sorted(CITY.compounds)
@@ -577,18 +575,7 @@ def test_a_process_killed_mid_append_leaves_whole_commands(tmp_path: Path) -> No
     rng = random.Random(4)
     acked: set[int] = set()
     for _ in range(6):
-        pid, read = fork_writer(writer, path)
-        received = b""
-        while b"ready" not in received:
-            chunk = os.read(read, 4096)
-            if not chunk:
-                break
-            received += chunk
-        time.sleep(rng.uniform(0.0, 0.05))
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        with os.fdopen(read, "rb") as rest:
-            output = (received + rest.read()).decode()
+        output = kill_writer(writer, path, rng.uniform(0.0, 0.05))
         acked.update(int(line.split()[1]) for line in output.splitlines() if line[:4] == "ack ")
         journal = SqliteJournal(path, verify="full")
         events = journal.since(0)

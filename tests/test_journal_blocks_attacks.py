@@ -10,9 +10,7 @@ import hashlib
 import os
 import random
 import re
-import signal
 import sqlite3
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,7 @@ from gridgov.journal import (
     _block_hash,
     _check_blocks,
 )
-from processes import fork_writer
+from processes import kill_writer
 
 START = datetime(2022, 9, 17, tzinfo=UTC)
 #: Commands (id, events) of a journal in blocks of at most 3 events: a command of one
@@ -469,18 +467,7 @@ def test_killed_mid_append_with_snapshots_reopens_whole(tmp_path: Path) -> None:
     acked: set[int] = set()
     vouched = 0
     for _ in range(8):
-        pid, read = fork_writer(snapshotting_writer, path)
-        received = b""
-        while b"ready" not in received:
-            chunk = os.read(read, 4096)
-            if not chunk:
-                break
-            received += chunk
-        time.sleep(rng.uniform(0.0, 0.08))
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        with os.fdopen(read, "rb") as rest:
-            output = (received + rest.read()).decode()
+        output = kill_writer(snapshotting_writer, path, rng.uniform(0.0, 0.08))
         acked.update(int(line.split()[1]) for line in output.splitlines() if line[:4] == "ack ")
         assert Path(f"{path}-wal").exists()  # killed: the log is left to replay
         for verify in ("snapshot", "full"):

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import sqlite3
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from gridgov.errors import JournalError, UnknownUnitError
 from gridgov.journal import SqliteJournal
 from gridgov.presets import small
 from gridgov.testing import check_invariants
-from processes import fork_writer
+from processes import kill_writer
 
 # Rows of format 3 are edited here (format 4: test_journal_blocks.py).
 pytestmark = pytest.mark.usefixtures("format3")
@@ -221,18 +219,7 @@ def test_a_process_killed_inside_a_group_leaves_every_command_of_it_out(
     rng = random.Random(15)
     acked: set[int] = set()
     for _ in range(8):
-        pid, read = fork_writer(writer, path)
-        received = b""
-        while b"ready" not in received:
-            chunk = os.read(read, 4096)
-            if not chunk:
-                break
-            received += chunk
-        time.sleep(rng.uniform(0.0, 0.04))
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        with os.fdopen(read, "rb") as rest:
-            output = (received + rest.read()).decode()
+        output = kill_writer(writer, path, rng.uniform(0.0, 0.04))
         acked.update(int(line.split()[1]) for line in output.splitlines() if line[:4] == "ack ")
         # The whole chain holds: no command is partial (each one's last row is flagged).
         journal = SqliteJournal(path, verify="full")

@@ -2408,15 +2408,14 @@ class SqliteJournal(_Chain):
         head = f"{self._next + len(events) - 1}:{previous.hex()}" if events else None
 
         keys_hash = self._keys_hash
-        try:
-            if record is not None:
+        if record is not None:
+            try:
                 keys_hash = key_hash(keys_hash, record)
-        except UnicodeEncodeError as error:
-            assert record is not None
-            raise JournalError(
-                f"the idempotency record of command {record.command!r} cannot be stored: "
-                f"{_first_line(error)}; expected valid Unicode text (nothing was written)"
-            ) from None
+            except UnicodeEncodeError as error:
+                raise JournalError(
+                    f"the idempotency record of command {record.command!r} cannot be stored: "
+                    f"{_first_line(error)}; expected valid Unicode text (nothing was written)"
+                ) from None
 
         upgrade = bool(events) and self._object_rows
 
