@@ -61,7 +61,7 @@ from gridgov.journal import Events, JournalView, MemoryJournal, SqliteJournal
 from gridgov.measures import Deadline, MeasuresDraft
 from gridgov.model import Level, PersonKind
 from gridgov.modes import StateBoard, units_compounds
-from gridgov.records import Record
+from gridgov.records import Record, RecordColumns
 from gridgov.rules import Rules
 from gridgov.staffing import Pools, Roster, StaffPost
 from gridgov.supply_book import SupplyBook, hands_at, plan_supply_day
@@ -82,6 +82,10 @@ P = ParamSpec("P")
 E = TypeVar("E", bound="EngineBase")
 Journal = MemoryJournal | SqliteJournal
 
+
+#: A compound's level, read once (an enum member read through its class costs
+#: some 300 ns: the enum metaclass's attribute hook).
+_COMPOUND = Level.COMPOUND
 
 #: The names of the engine's commands (every method made by :func:`command`).
 COMMANDS: set[str] = set()
@@ -277,7 +281,9 @@ class EngineBase:
     ) -> CommandResult:
         """Commit leading records, a measures draft and the staffing that follows."""
         plan = draft.plan()
-        records = itertools.chain(lead, plan.records, self._kernel.staffing_after(plan, when))
+        # The leading and the measures' records as columns at once (see RecordColumns.of).
+        measures = RecordColumns.of([*lead, *plan.records])
+        records = itertools.chain((measures,), self._kernel.staffing_after(plan, when))
         return self._kernel.commit(command, actor, records, pushes=plan.pushes)
 
     def _commit_alert(
@@ -343,7 +349,7 @@ class MeasureCommands(EngineBase):
                 f"(now is {now.isoformat()})",
                 reason="case in the future",
             )
-        who = self._authorise(actor, [compound], Level.COMPOUND, "report a case in")
+        who = self._authorise(actor, [compound], _COMPOUND, "report a case in")
         return self._case(self._kernel.command_id(command_id), who, compound, when, now)
 
     def _case(

@@ -792,9 +792,9 @@ class _Below:
         level = _LEVELS.get(scope)
         if level is None or scope in areas:
             return compounds_in_scope(city, compound, scope, areas)
-        if level is Level.COMPOUND:
+        if level is _COMPOUND:
             return (compound,)
-        if level is Level.GRID:
+        if level is _GRID:
             return compounds_sharing_a_grid(city, compound)
         return self._compounds.get(city.chain.ancestor(compound, level), ())
 
@@ -803,13 +803,18 @@ class _Below:
     ) -> tuple[str, ...]:
         """:func:`~gridgov.modes.communities_in_scope` (the same answer, the same errors)."""
         level = _LEVELS.get(scope)
-        if level is None or scope in areas or level.rank >= Level.COMMUNITY.rank:
+        if level is None or scope in areas or level not in _ABOVE_COMMUNITY:
             return communities_in_scope(city, compound, scope, areas)
         return self._communities.get(city.chain.ancestor(compound, level), ())
 
 
 #: Every level by its name.
 _LEVELS = {level.value: level for level in Level}
+# Read once (an enum member read through its class goes through the enum
+# metaclass's attribute hook, some 300 ns a read; ``rank`` is a property).
+_COMPOUND, _GRID = Level.COMPOUND, Level.GRID
+#: The levels above a community (a scope there alerts the communities below it).
+_ABOVE_COMMUNITY = frozenset(lv for lv in Level if lv.rank < Level.COMMUNITY.rank)
 
 
 def plan_declare(

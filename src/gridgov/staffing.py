@@ -95,6 +95,11 @@ CLAIMABLE = CLAIMABLE_ROLES
 
 _PRIORITY = {role: i for i, role in enumerate(ROLES)}
 
+# Enum members read once: ``PersonKind.X`` and ``Level.X`` go through the enum
+# metaclass's attribute hook on every read (some 300 ns each).
+_MEMBER = PersonKind.IN_SERVICE_MEMBER
+_COMMUNITY = Level.COMMUNITY
+
 #: An event record as a plain tuple, in :class:`~gridgov.records.Record`'s field order
 #: (what :func:`planned_records` gives the engine).
 StaffingRow = tuple[datetime, str, str, str, str | None, str | None, dict[str, Any]]
@@ -682,7 +687,7 @@ class Pools:
             up = chain.chain_of_command(grid)
             community = (
                 up[1]
-                if len(up) > 1 and chain._level[up[1]] is Level.COMMUNITY
+                if len(up) > 1 and chain._level[up[1]] is _COMMUNITY
                 else chain.community_of(grid)
             )
             post = (f"{grid}/front_line", "front_line", grid, community, len(workers))
@@ -1579,15 +1584,8 @@ def _plan(
         if step:
             for grid in pools.grids_of(compound):
                 hot_delta[grid] = hot_delta.get(grid, 0) + step
-    hot = roster._hot
-    for grid in sorted(hot_delta):
-        now_hot = hot.get(grid, 0)
-        before_hot = now_hot > 0
-        after_hot = now_hot + hot_delta[grid] > 0
-        if after_hot and not before_hot:
-            _front_line_on(draft, pools, grid)
-        elif before_hot and not after_hot:
-            _close(draft, f"{grid}/front_line", f"no compound of {grid} needs front-line duty")
+    if hot_delta:
+        _front_line_all(draft, pools, hot_delta)
     if refill or draft.freed:
         to_fill.extend(sorted(roster._shortfalls))
     # By role, then id, each post once (a post's key is its own: no ties to keep, so
@@ -1659,12 +1657,46 @@ def _close(draft: _Draft, post_id: str, reason: str) -> None:
         draft.shortfalls[post_id] = attrs.evolve(old, missing=0, reason=reason)
 
 
-def _front_line_on(draft: _Draft, pools: Pools, grid: str) -> None:
-    post = pools.front_line_post(grid)
-    if post is None:
-        return
-    draft.opened[post[0]] = post
-    _front_line_fill(draft, pools, post)
+def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -> None:
+    """Open and fill, or close, the front-line post of each grid whose front-line need
+    starts or ends, in the grids' order, in one loop: a post opened fresh (nobody on
+    it, no shortfall, no seat taken by this plan) takes its grid's workers at once
+    when none of them is busy, away or on a post (the sets tested in C), as
+    :func:`_front_line_fill` would take them; any other post is filled by it."""
+    roster = draft.roster
+    hot, holders, known = roster._hot, roster._holders, roster._shortfalls
+    unavailable, assigned = roster._unavailable, roster._assignment.keys()
+    opened, busy, fill_counts = draft.opened, draft.busy, draft.fill_counts
+    posts_of, workers_of = pools._front_line, pools._workers
+    for grid in sorted(hot_delta):
+        now_hot = hot.get(grid, 0)
+        if now_hot > 0:
+            if now_hot + hot_delta[grid] <= 0:
+                _close(draft, f"{grid}/front_line", f"no compound of {grid} needs front-line duty")
+            continue
+        if now_hot + hot_delta[grid] <= 0:
+            continue
+        post = posts_of[grid] if grid in posts_of else pools.front_line_post(grid)
+        if post is None:
+            continue
+        post_id = post[0]
+        opened[post_id] = post
+        # Its workers (read when its post was made), all of them free: the common case.
+        workers = workers_of[grid]
+        if (
+            post_id in holders
+            or post_id in fill_counts
+            or post_id in known
+            or (busy and not busy.isdisjoint(workers))
+            or (unavailable and not unavailable.isdisjoint(workers))
+            or (assigned and not assigned.isdisjoint(workers))
+        ):
+            _front_line_fill(draft, pools, post)
+            continue
+        busy.update(workers)
+        draft.persons += workers
+        draft.runs.append((post_id, "front_line", "grid", workers))
+        fill_counts[post_id] = len(workers)
 
 
 def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
@@ -1738,7 +1770,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
             # Front-line duty is the grid's own workers', not the pools'.
             _front_line_fill(draft, pools, post)
             continue
-        kind = ROLE_KIND.get(role, PersonKind.IN_SERVICE_MEMBER)
+        kind = ROLE_KIND.get(role, _MEMBER)
         need = capacity - draft.held(post_id)
         if need <= 0:
             _all_seats_taken(draft, post_id)
@@ -1920,6 +1952,9 @@ def _rows(
     new_units: dict[str, str] = {row[0]: row[2] for row in rows}
     if rows:
         yield _opened_columns(rows, when)
+    # The requests and answers, and below the shortfalls and front-line counts, handed
+    # over as columns (RecordColumns.of: a case records a few of each).
+    asks: list[StaffingRow] = []
     for from_level, from_unit, to_level, to_unit, role, requested, granted in reinforcements:
         asked: dict[str, Any] = {
             "to": to_unit,
@@ -1928,7 +1963,7 @@ def _rows(
             "requested": requested,
         }
         cause = f"{from_level} pool ran dry"
-        yield (when, "reinforcement.requested", from_unit, cause, None, None, asked)
+        asks.append((when, "reinforcement.requested", from_unit, cause, None, None, asked))
         # A literal, not update() with keywords (a keyword call takes the slow path).
         answer: dict[str, Any] = {
             "to": from_unit,
@@ -1938,21 +1973,26 @@ def _rows(
             "granted": granted,
         }
         cause = f"answer to {from_unit}"
-        yield (when, "reinforcement.answered", to_unit, cause, None, None, answer)
+        asks.append((when, "reinforcement.answered", to_unit, cause, None, None, answer))
+    if asks:
+        yield RecordColumns.of(asks)
     persons, runs = assignments
     if persons:
         yield _assignment_columns(persons, runs, posts, new_units, when)
     open_shortfalls = roster._shortfalls
+    tail: list[StaffingRow] = []
     for shortfall in shortfalls:
         if shortfall.missing == 0:
             kind = "shortfall.closed"
         else:
             kind = "shortfall.updated" if shortfall.post in open_shortfalls else "shortfall.opened"
-        yield _shortfall_record(when, kind, shortfall, shortfall.reason)
+        tail.append(_shortfall_record(when, kind, shortfall, shortfall.reason))
     if hot:
         data = {"grids": {g: d for g, d in hot}}
         cause = "compounds needing front-line duty changed"
-        yield (when, "front_line.changed", city_unit, cause, None, None, data)
+        tail.append((when, "front_line.changed", city_unit, cause, None, None, data))
+    if tail:
+        yield RecordColumns.of(tail)
 
 
 def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
@@ -2048,14 +2088,14 @@ def _assignment_columns(
 _ASSIGNED = ("person", "post", "role", "level")
 
 
-def _shortfall_record(when: datetime, kind: str, shortfall: Shortfall, why: str) -> Record:
+def _shortfall_record(when: datetime, kind: str, shortfall: Shortfall, why: str) -> StaffingRow:
     data: dict[str, Any] = {
         "post": shortfall.post,
         "role": shortfall.role,
         "community": shortfall.community,
         "missing": shortfall.missing,
     }
-    return Record(when, kind, shortfall.unit, why, None, None, data)
+    return (when, kind, shortfall.unit, why, None, None, data)
 
 
 # --------------------------------------------------------- task commands
