@@ -445,6 +445,8 @@ class MeasuresDraft:
         self.scheduled = 0
         #: A compound's community, read from the city's columns.
         self.community_of = city.compounds.community
+        #: The mode machine's compiled transitions: (mode, trigger) -> mode.
+        self.mode_table = state.mode_board.table()
         #: The due time :meth:`iso` printed last, and its text.
         self._iso_due: datetime | None = None
         self._iso_text = ""
@@ -549,10 +551,21 @@ class MeasuresDraft:
             self.pushes.append((due, ZONE_DUE, compound))
 
     def set_mode(
-        self, community: str, trigger: str, due: datetime | None, when: datetime, cause: str
+        self,
+        community: str,
+        trigger: str,
+        due: datetime | None,
+        when: datetime,
+        cause: str,
+        old: str | None = None,
     ) -> None:
-        old = self.mode_of(community)
-        new = self.state.mode_board.destination(community, old, trigger)
+        """Stage ``trigger`` on ``community``'s mode (``old``: its mode in the draft, when
+        the caller has read it), by the mode machine's compiled table."""
+        if old is None:
+            old = self.mode_of(community)
+        new = self.mode_table.get((old, trigger))
+        if new is None:  # not allowed there: the board raises its TransitionError
+            new = self.state.mode_board.destination(community, old, trigger)
         self.mode[community] = new
         self.mode_due[community] = due
         data = {"trigger": trigger, "due": self.iso(due)}
@@ -658,7 +671,7 @@ class MeasuresDraft:
                     self.settle(community, now, cause)
                     mode = self.mode_of(community)
             if mode == "normal":
-                self.set_mode(community, "raise_alert", until, now, cause)
+                self.set_mode(community, "raise_alert", until, now, cause, mode)
             elif mode == "alert":
                 due = (
                     draft_dues[community] if community in draft_dues else state_dues.get(community)
@@ -677,13 +690,13 @@ class MeasuresDraft:
         mode = self.mode_of(community)
         if counts["sealed"] + counts["controlled"]:
             if mode in ("normal", "alert"):
-                self.set_mode(community, "declare_emergency", None, when, cause)
+                self.set_mode(community, "declare_emergency", None, when, cause, mode)
             elif mode == "recovery":
-                self.set_mode(community, "relapse", None, when, cause)
+                self.set_mode(community, "relapse", None, when, cause, mode)
             return
         if mode == "emergency":
             recovery = when + _days(self.rules.modes.recovery_days)
-            self.set_mode(community, "begin_recovery", recovery, when, cause)
+            self.set_mode(community, "begin_recovery", recovery, when, cause, mode)
             mode = "recovery"
             if not hurry:
                 return

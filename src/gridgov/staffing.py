@@ -1610,26 +1610,30 @@ def _repost(
 ) -> list[str]:
     """Stage the posts of ``compound`` going from zone ``old`` to ``new``; returns those to fill."""
     roster = draft.roster
-    posts = roster._posts
-    before = {p[0]: p for p in pools.required(compound, old, rule)}
-    after = {p[0]: p for p in pools.required(compound, new, rule)}
-    # In the order the posts are required (a set difference would follow the
-    # strings' hashes, which change from one process to the next).
-    for post_id in before:
-        # A task completed on the board is already gone.
-        if post_id not in after and post_id in posts:
-            _close(draft, post_id, f"{compound} is {new}")
+    posts, held_by = roster._posts, roster._holders.get
+    before = pools.required(compound, old, rule)
+    after = pools.required(compound, new, rule)
+    if before:
+        # In the order the posts are required (a set difference would follow the
+        # strings' hashes, which change from one process to the next).
+        kept = set(map(_FIRST, after))
+        for row in before:
+            # A task completed on the board is already gone.
+            if row[0] not in kept and row[0] in posts:
+                _close(draft, row[0], f"{compound} is {new}")
     to_fill: list[str] = []
-    for post_id, post in after.items():
+    for post in after:
+        post_id = post[0]
         current = posts.get(post_id)
         if current is not None and current == post:
             continue
         draft.opened[post_id] = post
-        holders = roster._holders.get(post_id, ())
+        holders = held_by(post_id)
         capacity = post[4]
-        # A smaller post lets its latest comers go first.
-        for extra in holders[capacity:][::-1]:
-            draft.release(extra, post_id, f"{post_id} needs {capacity}")
+        if holders is not None and len(holders) > capacity:
+            # A smaller post lets its latest comers go first.
+            for extra in holders[capacity:][::-1]:
+                draft.release(extra, post_id, f"{post_id} needs {capacity}")
         to_fill.append(post_id)
     return to_fill
 
@@ -1949,7 +1953,7 @@ def _rows(
         data = {"person": person, "post": post_id, "role": role}
         yield (when, "post.released", unit, reason, None, None, data)
     rows = list(opened)
-    new_units: dict[str, str] = {row[0]: row[2] for row in rows}
+    new_posts: dict[str, PostRow] = dict(zip(map(_FIRST, rows), rows))  # noqa: B905
     if rows:
         yield _opened_columns(rows, when)
     # The requests and answers, and below the shortfalls and front-line counts, handed
@@ -1978,7 +1982,7 @@ def _rows(
         yield RecordColumns.of(asks)
     persons, runs = assignments
     if persons:
-        yield _assignment_columns(persons, runs, posts, new_units, when)
+        yield _assignment_columns(persons, runs, posts, new_posts, when)
     open_shortfalls = roster._shortfalls
     tail: list[StaffingRow] = []
     for shortfall in shortfalls:
@@ -2043,7 +2047,7 @@ def _assignment_columns(
     persons: list[str],
     runs: list[AssignmentRun],
     posts: Mapping[str, PostRow],
-    new_units: Mapping[str, str],
+    new_posts: Mapping[str, PostRow],
     when: datetime,
 ) -> RecordColumns:
     """The ``post.assigned`` records of the assignments (the people, and the runs
@@ -2054,13 +2058,13 @@ def _assignment_columns(
     units: list[str] = []
     causes: list[str] = []
     rests: list[tuple[str, str, str]] = []
-    unit_of = new_units.get
+    post_of = new_posts.get
     said: dict[tuple[str, str], str] = {}
     for post_id, role, level, people in runs:
-        unit = unit_of(post_id)
-        if unit is None:  # a post open before this plan (a refill)
+        serving = post_of(post_id)
+        if serving is None:  # a post open before this plan (a refill)
             serving = posts.get(post_id)
-            unit = serving[2] if serving is not None else post_id
+        unit = serving[2] if serving is not None else post_id
         cause = said.get((role, level))
         if cause is None:
             cause = said[role, level] = f"{role} from the {level} pool"
