@@ -25,6 +25,8 @@ sees its compounds' step-downs before it decides its own mode.
 from __future__ import annotations
 
 import heapq
+import itertools
+import operator
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
@@ -62,6 +64,9 @@ __all__ = [
     "plan_due",
     "plan_lift",
 ]
+
+#: ``"normal"`` for ever (a mode compared with it in C).
+_NORMAL = itertools.repeat("normal")
 
 #: Rank of each zone, mildest first.
 SEVERITY = {zone: rank for rank, zone in enumerate(ZONES)}
@@ -504,12 +509,12 @@ class MeasuresDraft:
 
     def plan(self) -> MeasuresPlan:
         """The frozen result of this run."""
-        changes = {
-            c: (old, self.zone_of(c))
-            for c, old in self.first_zone.items()
-            if self.zone_of(c) != old
-        }
-        normal = frozenset(c for c, m in self.mode.items() if m == "normal")
+        # A compound in first_zone has its zone in the draft (set_zone keeps both).
+        zone = self.zone
+        changes = {c: (old, zone[c]) for c, old in self.first_zone.items() if zone[c] != old}
+        # The communities whose mode ends normal, picked in C.
+        modes = self.mode
+        normal = frozenset(itertools.compress(modes, map(operator.eq, modes.values(), _NORMAL)))
         return MeasuresPlan(tuple(self.records), changes, normal, tuple(self.pushes))
 
     # -------------------------------------------------------------- staging
