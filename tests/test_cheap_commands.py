@@ -202,3 +202,50 @@ def test_the_assignments_records_are_their_runs_read_out_one_by_one(
     assert list(got) == expected
     assert len(got) == len(persons)
     assert got.planned == runs
+
+
+@given(
+    st.sampled_from(COMPOUNDS),
+    st.sampled_from([0.0, 0.2, 0.5]),
+    st.integers(0, 3),
+)
+def test_front_line_duty_takes_each_hot_grid_s_free_workers_and_records_the_rest(
+    compound: str, away: float, seed: int
+) -> None:
+    """Each grid a case puts on front-line duty takes its own workers who are not
+    away, in the city's order (all of them at once when none is away), and the
+    seats of those away are a shortfall of that many: the one-loop path gives
+    what filling each grid's post one at a time gives."""
+    engine = Engine(CITY, clock=ManualClock())
+    engine.set_availability({"grid_worker": away}, seed=seed)
+    unavailable = engine.roster.unavailable
+    kind = CITY.people.kind
+    result = engine.report_case(compound)
+    roster = engine.roster
+    opened = [e.data["post"] for e in result.changes("post.opened")]
+    hot = [post for post in opened if post.endswith("/front_line")]
+    assert hot == sorted(hot)
+    for post in hot:
+        grid = post.removesuffix("/front_line")
+        team = [p for p in CITY.people_at_post(grid) if kind(p) is PersonKind.GRID_WORKER]
+        free = [p for p in team if p not in unavailable]
+        assert list(roster.holder_of(post)) == free
+        assert roster.posts[post].capacity == len(team)
+        if len(free) < len(team):
+            assert roster.shortfalls[post].missing == len(team) - len(free)
+        else:
+            assert post not in roster.shortfalls
+
+
+def test_records_given_one_at_a_time_are_their_columns() -> None:
+    """RecordColumns.of turns records into the columns that read back as the same records."""
+    when = ManualClock().now()
+    records = [
+        (when, "zone.changed", "c1", "case in c1", "open", "sealed", {"due": None}),
+        (when, "mode.changed", "m1", "case in c1", "normal", "alert", {"due": "x"}),
+    ]
+    columns = RecordColumns.of(records)
+    assert list(columns) == records
+    assert columns.units == ["c1", "m1"]
+    assert columns.planned is None
+    assert list(RecordColumns.of([])) == []
