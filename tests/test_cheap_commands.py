@@ -235,17 +235,3 @@ def test_front_line_duty_takes_each_hot_grid_s_free_workers_and_records_the_rest
             assert roster.shortfalls[post].missing == len(team) - len(free)
         else:
             assert post not in roster.shortfalls
-
-
-def test_records_given_one_at_a_time_are_their_columns() -> None:
-    """RecordColumns.of turns records into the columns that read back as the same records."""
-    when = ManualClock().now()
-    records = [
-        (when, "zone.changed", "c1", "case in c1", "open", "sealed", {"due": None}),
-        (when, "mode.changed", "m1", "case in c1", "normal", "alert", {"due": "x"}),
-    ]
-    columns = RecordColumns.of(records)
-    assert list(columns) == records
-    assert columns.units == ["c1", "m1"]
-    assert columns.planned is None
-    assert list(RecordColumns.of([])) == []

@@ -61,7 +61,7 @@ from gridgov.journal import Events, JournalView, MemoryJournal, SqliteJournal
 from gridgov.measures import Deadline, MeasuresDraft
 from gridgov.model import Level, PersonKind
 from gridgov.modes import StateBoard, units_compounds
-from gridgov.records import Record, RecordColumns
+from gridgov.records import Record
 from gridgov.rules import Rules
 from gridgov.staffing import Pools, Roster, StaffPost
 from gridgov.supply_book import SupplyBook, hands_at, plan_supply_day
@@ -281,9 +281,7 @@ class EngineBase:
     ) -> CommandResult:
         """Commit leading records, a measures draft and the staffing that follows."""
         plan = draft.plan()
-        # The leading and the measures' records as columns at once (see RecordColumns.of).
-        measures = RecordColumns.of([*lead, *plan.records])
-        records = itertools.chain((measures,), self._kernel.staffing_after(plan, when))
+        records = itertools.chain(lead, plan.records, self._kernel.staffing_after(plan, when))
         return self._kernel.commit(command, actor, records, pushes=plan.pushes)
 
     def _commit_alert(

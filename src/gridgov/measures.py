@@ -527,9 +527,13 @@ class MeasuresDraft:
         hold: bool,
         when: datetime,
         cause: str,
+        old: str | None = None,
     ) -> None:
+        """Stage ``compound``'s zone ``new`` (``old``: its zone in the draft, when the
+        caller has read it)."""
         board = self.state.zone_board
-        old = self.zone_of(compound)
+        if old is None:
+            old = self.zone_of(compound)
         self.zone_due[compound] = due
         self.hold[compound] = hold
         if new == old:
@@ -573,7 +577,9 @@ class MeasuresDraft:
             new = self.state.mode_board.destination(community, old, trigger)
         self.mode[community] = new
         self.mode_due[community] = due
-        data = {"trigger": trigger, "due": self.iso(due)}
+        # The due time printed last, read without a call (see iso).
+        text = None if due is None else self._iso_text if due is self._iso_due else self.iso(due)
+        data = {"trigger": trigger, "due": text}
         self.records.append(
             _record(Record, (when, "mode.changed", community, cause, old, new, data))
         )
@@ -610,10 +616,15 @@ class MeasuresDraft:
         touched: dict[str, None] = {}
         target = SEVERITY[zone]
         due = None if hold else self.zone_deadline(zone, start)
+        # zone_of() read here (a call each costs as much as a dozen lines).
+        zones, models = self.zone, self.state._zones._models
         for compound in compounds:
-            current = self.zone_of(compound)
+            current = zones.get(compound)
+            if current is None:
+                model = models.get(compound)
+                current = model.state if model is not None else self.zone_of(compound)
             if SEVERITY[current] < target:
-                self.set_zone(compound, zone, due, hold, now, cause)
+                self.set_zone(compound, zone, due, hold, now, cause, current)
                 touched[community_of(compound)] = None
             elif current == zone:
                 old_due = self.zone_due_of(compound)

@@ -9,7 +9,7 @@ the journal need not import each other.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -117,17 +117,6 @@ class RecordColumns:
         self.news = news
         self.datas = datas
         self.planned = planned
-
-    @classmethod
-    def of(cls, records: Sequence[tuple[Any, ...]]) -> RecordColumns:
-        """``records`` (each in :class:`Record`'s field order) as columns, turned at
-        once in C (``zip``): what a record at a time costs the engine's commit (an
-        unpacking and seven appends each) for a command's few dozen measures."""
-        if not records:
-            return cls([], [], [], [], [], [], [])
-        # Records of seven fields each (``strict`` would take zip's slow call path).
-        times, kinds, units, causes, olds, news, datas = map(list, zip(*records))  # noqa: B905
-        return cls(times, kinds, units, causes, olds, news, datas)
 
     def __len__(self) -> int:
         return len(self.times)

@@ -95,6 +95,10 @@ CLAIMABLE = CLAIMABLE_ROLES
 
 _PRIORITY = {role: i for i, role in enumerate(ROLES)}
 
+#: Pool levels whose pool is made for each community (their key names it); the
+#: district's and the city's are shared (their key names the district, the city).
+_OWN_POOLS = frozenset({"community", "big_party_committee", "street"})
+
 # Enum members read once: ``PersonKind.X`` and ``Level.X`` go through the enum
 # metaclass's attribute hook on every read (some 300 ns each).
 _MEMBER = PersonKind.IN_SERVICE_MEMBER
@@ -653,9 +657,7 @@ class Pools:
         then kept)."""
         key = (
             level,
-            community
-            if level in ("community", "big_party_committee", "street")
-            else self.anchor(level, community),
+            community if level in _OWN_POOLS else self.anchor(level, community),
             kind._value_,
         )
         got = self._cache.get(key)
@@ -1601,7 +1603,8 @@ def _plan(
         ],
         rule,
     )
-    draft.hot = tuple(sorted((g, d) for g, d in hot_delta.items() if d))
+    # The grids whose count moves (picked in C: a step is never False but 0).
+    draft.hot = tuple(sorted(itertools.compress(hot_delta.items(), hot_delta.values())))
     return draft
 
 
@@ -1768,6 +1771,9 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
     # The caps depend on the city and the share only: kept by the pools across plans.
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
     cursors, runs, persons = draft.cursors, draft.runs, draft.persons
+    # Read here, not through a call each (a Python call costs as much as a dozen
+    # lines): the pools kept, the posts held or filled by this plan.
+    cache, holders, fill_counts = pools._cache, roster._holders, draft.fill_counts
     for post in wanted:
         post_id, role, _, community, capacity = post
         if role == "front_line":
@@ -1775,7 +1781,12 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
             _front_line_fill(draft, pools, post)
             continue
         kind = ROLE_KIND.get(role, _MEMBER)
-        need = capacity - draft.held(post_id)
+        kind_name = kind._value_
+        # A post opened by this plan that nobody holds yet (the common case) holds 0.
+        if draft.closed or post_id in holders or post_id in fill_counts:
+            need = capacity - draft.held(post_id)
+        else:
+            need = capacity
         if need <= 0:
             _all_seats_taken(draft, post_id)
             continue
@@ -1787,7 +1798,13 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                 break
             if depth:
                 requested.append(need)
-            key, pool = pools._rows(level, community, kind)
+            # A pool shared from the community's view (Pools._rows' key), kept once built.
+            pool = None
+            if level in _OWN_POOLS:
+                key = (level, community, kind_name)
+                pool = cache.get(key)
+            if pool is None:
+                key, pool = pools._rows(level, community, kind)
             index = cursors.get(key, 0)
             size = len(pool)
             chosen: list[str] = []
@@ -1830,7 +1847,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                 filled += len(chosen)
                 levels_used = level
         if filled:
-            draft.fill_counts[post_id] = draft.fill_counts.get(post_id, 0) + filled
+            fill_counts[post_id] = fill_counts.get(post_id, 0) + filled
         if requested or need > 0 or post_id in roster._shortfalls:
             # Something to record: reinforcements asked, seats left empty, a shortfall closed.
             _fill_outcome(draft, pools, post, kind, levels, requested, need, levels_used)
@@ -1956,9 +1973,6 @@ def _rows(
     new_posts: dict[str, PostRow] = dict(zip(map(_FIRST, rows), rows))  # noqa: B905
     if rows:
         yield _opened_columns(rows, when)
-    # The requests and answers, and below the shortfalls and front-line counts, handed
-    # over as columns (RecordColumns.of: a case records a few of each).
-    asks: list[StaffingRow] = []
     for from_level, from_unit, to_level, to_unit, role, requested, granted in reinforcements:
         asked: dict[str, Any] = {
             "to": to_unit,
@@ -1967,7 +1981,7 @@ def _rows(
             "requested": requested,
         }
         cause = f"{from_level} pool ran dry"
-        asks.append((when, "reinforcement.requested", from_unit, cause, None, None, asked))
+        yield (when, "reinforcement.requested", from_unit, cause, None, None, asked)
         # A literal, not update() with keywords (a keyword call takes the slow path).
         answer: dict[str, Any] = {
             "to": from_unit,
@@ -1977,26 +1991,21 @@ def _rows(
             "granted": granted,
         }
         cause = f"answer to {from_unit}"
-        asks.append((when, "reinforcement.answered", to_unit, cause, None, None, answer))
-    if asks:
-        yield RecordColumns.of(asks)
+        yield (when, "reinforcement.answered", to_unit, cause, None, None, answer)
     persons, runs = assignments
     if persons:
         yield _assignment_columns(persons, runs, posts, new_posts, when)
     open_shortfalls = roster._shortfalls
-    tail: list[StaffingRow] = []
     for shortfall in shortfalls:
         if shortfall.missing == 0:
             kind = "shortfall.closed"
         else:
             kind = "shortfall.updated" if shortfall.post in open_shortfalls else "shortfall.opened"
-        tail.append(_shortfall_record(when, kind, shortfall, shortfall.reason))
+        yield _shortfall_record(when, kind, shortfall, shortfall.reason)
     if hot:
         data = {"grids": {g: d for g, d in hot}}
         cause = "compounds needing front-line duty changed"
-        tail.append((when, "front_line.changed", city_unit, cause, None, None, data))
-    if tail:
-        yield RecordColumns.of(tail)
+        yield (when, "front_line.changed", city_unit, cause, None, None, data)
 
 
 def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
