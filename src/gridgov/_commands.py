@@ -339,7 +339,8 @@ class MeasureCommands(EngineBase):
             CommandError: ``at`` is in the future.
         """
         now = self.clock.now()
-        self.zone(compound)
+        if compound not in self._kernel.state.measures.zone_board:
+            raise UnknownUnitError(compound, "compound")
         when = at if at is not None else now
         if when > now:
             raise CommandError(

@@ -549,10 +549,15 @@ class MeasuresDraft:
             if compound not in self.first_zone:
                 self.first_zone[compound] = old
             self.zone[compound] = new
-            counts = self.count(self.community_of(compound))
+            community = self.community_of(compound)
+            counts = self.counts.get(community)
+            if counts is None:
+                counts = self.count(community)
             counts[old] -= 1
             counts[new] += 1
-            data = {"trigger": trigger, "due": self.iso(due), "hold": hold}
+            # The due time printed last, read without a call (see iso).
+            text = self._iso_text if due is self._iso_due and due is not None else self.iso(due)
+            data = {"trigger": trigger, "due": text, "hold": hold}
             self.records.append(
                 _record(Record, (when, "zone.changed", compound, cause, old, new, data))
             )

@@ -1614,7 +1614,8 @@ def _repost(
     """Stage the posts of ``compound`` going from zone ``old`` to ``new``; returns those to fill."""
     roster = draft.roster
     posts, held_by = roster._posts, roster._holders.get
-    before = pools.required(compound, old, rule)
+    # A zone without posts (open) has none to close: not asked for.
+    before = pools.required(compound, old, rule) if rule.posts.get(old) else ()
     after = pools.required(compound, new, rule)
     if before:
         # In the order the posts are required (a set difference would follow the
@@ -1878,7 +1879,7 @@ def _fill_outcome(
         lower, upper = levels[depth], levels[depth + 1]
         hop = (
             lower,
-            pools.anchor(lower, community),
+            community if lower == "community" else pools.anchor(lower, community),
             upper,
             pools.anchor(upper, community),
             role,
