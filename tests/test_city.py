@@ -204,6 +204,28 @@ class TestBuildValidation:
         assert str(error) == "person P9 works for unknown ORG9"
         assert error.ids == ("P9",)
 
+    @pytest.mark.parametrize("post", ["B3", "ORG2", "xy-s1-c1-k1", "xy-s1-c1-g2", "jms"])
+    def test_person_posted_at_any_place_of_the_city(self, post: str) -> None:
+        """A normal post may be at a building, an organisation or any node of the chain."""
+        person = Person(
+            id="P9", kind=PersonKind.CADRE, home="xy-s1-c1", normal_post=Post("c", post)
+        )
+        city = build_toy(people=[*toy_people(), person])
+        assert city.people_at_post(post)[-1] == "P9"
+
+    @pytest.mark.parametrize("post", ["nowhere", "P1", "B"])
+    def test_person_posted_at_no_place_of_the_city(self, post: str) -> None:
+        """A normal post at no building, organisation or node of the chain is refused."""
+        person = Person(
+            id="P9", kind=PersonKind.CADRE, home="xy-s1-c1", normal_post=Post("c", post)
+        )
+        error = refused(people=[*toy_people(), person])
+        assert str(error) == (
+            f"person P9 has a normal post (c) at {post!r}, which is no unit, compound, "
+            "building or organisation of the city"
+        )
+        assert error.ids == ("P9",)
+
     def test_organisation_outside_a_community(self) -> None:
         """An organisation must sit in a community."""
         bad = Organisation(id="ORG9", kind="agency", community="xy")

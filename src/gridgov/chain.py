@@ -582,6 +582,10 @@ def _validate_units(table: _UnitTable) -> None:
     loops: list[str] = []
     done: set[str] = set()
     for start, parent in units.items():
+        if parent is None or (parent in done and parent != start):
+            # The common case (commanders listed before their units): nothing to walk.
+            done.add(start)
+            continue
         if parent == start:
             loops.append(start)
         path: list[str] = []
