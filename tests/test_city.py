@@ -25,6 +25,7 @@ from gridgov import (
     Post,
     UnknownUnitError,
 )
+from gridgov.city import _grouped
 from gridgov.model import GridWorkerKind
 from strategies import (
     TOY_CO_BUILDING,
@@ -564,3 +565,25 @@ class TestInvariants:
                 city.organisations.values(),
             )
         assert building.id in info.value.ids
+
+
+class TestGrouped:
+    """The city's indexes group values by key: each key's values in their order."""
+
+    @given(
+        st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.text(max_size=3)), max_size=40)
+    )
+    def test_each_keys_values_in_order(self, pairs: list[tuple[str, str]]) -> None:
+        """Runs of a key, and a key that comes back after others, all in order; keys in
+        order of first appearance; no key without values."""
+        want: dict[str, list[str]] = {}
+        for key, value in pairs:
+            want.setdefault(key, []).append(value)
+        got = _grouped([k for k, _ in pairs], (v for _, v in pairs))
+        assert got == {k: tuple(v) for k, v in want.items()}
+        assert list(got) == list(want)
+
+    def test_one_value_per_key(self) -> None:
+        """Columns of different lengths are refused."""
+        with pytest.raises(ValueError, match="one value per key"):
+            _grouped(("a", "b"), ("x",))

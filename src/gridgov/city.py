@@ -663,21 +663,32 @@ _ID = operator.attrgetter("id")
 def _grouped(keys: Iterable[str], values: Iterable[str]) -> dict[str, tuple[str, ...]]:
     """Each key's values, in order (a run of equal keys is added in one step).
 
-    The runs of a key that comes back after other keys are put aside (the
-    key in one list, the run in another) and joined at the end, in order,
-    after a stable sort by key: no list per key, no pair per run (a big city
-    has tens of thousands of keys; each list or pair holding a tuple would be
-    one more object for the collector to walk in every full collection).
+    The runs are found by comparing each key with the one before (at C speed)
+    and each run's values taken as one slice: no pair per value. The runs of a
+    key that comes back after other keys are put aside (the key in one list,
+    the run in another) and joined at the end, in order, after a stable sort
+    by key: no list per key (a big city has tens of thousands of keys; each
+    list holding a tuple would be one more object for the collector to walk
+    in every full collection).
     """
+    keys = keys if isinstance(keys, tuple) else tuple(keys)
+    values = values if isinstance(values, tuple) else tuple(values)
+    count = len(keys)
+    if count != len(values):
+        raise ValueError("one value per key")
+    if not count:
+        return {}
+    starts = [0, *itertools.compress(range(1, count), map(operator.ne, keys[1:], keys))]
     out: dict[str, tuple[str, ...]] = {}
     later: list[str] = []
     runs: list[tuple[str, ...]] = []
-    for key, run in itertools.groupby(zip(keys, values, strict=True), _FIRST):
+    for start, stop in zip(starts, [*starts[1:], count], strict=True):
+        key = keys[start]
         if key in out:
             later.append(key)
-            runs.append(tuple(map(_SECOND, run)))
+            runs.append(values[start:stop])
         else:
-            out[key] = tuple(map(_SECOND, run))
+            out[key] = values[start:stop]
     if later:
         order = sorted(range(len(later)), key=later.__getitem__)
         for key, where in itertools.groupby(order, later.__getitem__):
