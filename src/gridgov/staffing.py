@@ -1762,18 +1762,17 @@ def _holding(assigned: Mapping[str, object], freed: set[str]) -> Callable[[str],
 
 def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: StaffingRule) -> None:
     """Fill the ``wanted`` posts in order: front-line duty from the grid's own workers,
-    every other post from the pools (one frame for all: what every fill reads is
-    read once). A pool is its people's places in the city's columns: their ids and
-    employers are read there, for those the filling reaches."""
+    every other post from the pools (one frame for all: what every fill reads is read
+    once). A pool is its people's places in the city's columns: their ids and employers
+    are read there, for those the filling reaches."""
     roster = draft.roster
     ids, employer_of, employer_names = pools._ids, pools._employer_of, pools._employer_names
     busy, freed, drawn, room = draft.busy, draft.freed, draft.drawn, draft.room
-    unavailable, assigned, drawn_before = roster._unavailable, roster._assignment, roster._drawn
+    away, assigned, before = roster._unavailable, roster._assignment, roster._drawn
     # The caps depend on the city and the share only: kept by the pools across plans.
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
     cursors, runs, persons = draft.cursors, draft.runs, draft.persons
-    # Read here, not through a call each (a Python call costs as much as a dozen
-    # lines): the pools kept, the posts held or filled by this plan.
+    # Read here, not through a call each: the pools kept, the posts held or filled.
     cache, holders, fill_counts = pools._cache, roster._holders, draft.fill_counts
     for post in wanted:
         post_id, role, _, community, capacity = post
@@ -1784,10 +1783,8 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
         kind = ROLE_KIND.get(role, _MEMBER)
         kind_name = kind._value_
         # A post opened by this plan that nobody holds yet (the common case) holds 0.
-        if draft.closed or post_id in holders or post_id in fill_counts:
-            need = capacity - draft.held(post_id)
-        else:
-            need = capacity
+        fresh = not draft.closed and post_id not in holders and post_id not in fill_counts
+        need = capacity if fresh else capacity - draft.held(post_id)
         if need <= 0:
             _all_seats_taken(draft, post_id)
             continue
@@ -1800,10 +1797,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
             if depth:
                 requested.append(need)
             # A pool shared from the community's view (Pools._rows' key), kept once built.
-            pool = None
-            if level in _OWN_POOLS:
-                key = (level, community, kind_name)
-                pool = cache.get(key)
+            pool = cache.get(key := (level, community, kind_name)) if level in _OWN_POOLS else None
             if pool is None:
                 key, pool = pools._rows(level, community, kind)
             index = cursors.get(key, 0)
@@ -1814,11 +1808,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
             for index in range(index, size):  # noqa: B020 - the cursor goes on from here
                 row = pool[index]
                 person = ids[row]
-                if (
-                    person in busy
-                    or person in unavailable
-                    or (person in assigned and person not in freed)
-                ):
+                if person in busy or person in away or (person in assigned and person not in freed):
                     continue
                 code = employer_of[row]  # each employer's room kept by its code
                 if code != jobless:
@@ -1826,9 +1816,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                     if left is None:
                         # Its cap less those drawn before, plus those this plan released.
                         employer = employer_names[code]
-                        left = (
-                            caps[employer] - drawn_before.get(employer, 0) - drawn.get(employer, 0)
-                        )
+                        left = caps[employer] - before.get(employer, 0) - drawn.get(employer, 0)
                     if left <= 0:
                         continue
                     room[code] = left - 1
