@@ -234,6 +234,24 @@ class TestRoundTrip:
             journal.close()
 
 
+    def test_equal_values_of_other_types_keep_their_types(self, tmp_path: Path) -> None:
+        """1, True and 1.0 are equal in Python but not the same JSON: a run never
+        merges them (nor 0, False, 0.0 and None-like values)."""
+        values: list[Any] = [1, True, 1.0, 1, 1, 1, 0, False, 0.0, "1", [1], [True], [1]]
+        events = [
+            Event(i + 1, START, "note.made", "u", "c", "system", data={"n": value})
+            for i, value in enumerate(values)
+        ]
+        path = tmp_path / "j.sqlite"
+        journal = SqliteJournal(path)
+        journal.append(Events.of(events))
+        journal.close()
+        journal = SqliteJournal(path, verify="full")
+        got = [e.data["n"] for e in journal.since(0)]
+        journal.close()
+        assert repr(got) == repr(values)
+
+
 def damaged(tmp_path: Path, change: Any) -> tuple[Path, int, int]:
     """A journal whose third block's body (decoded) ``change`` edits, its chain forged
     to match (what the hashes cannot catch); returns it and the block's range."""
