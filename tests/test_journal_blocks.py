@@ -1,6 +1,7 @@
 """Journal format 4 (issue 15, item 8): a row per block of consecutive events of one
 command, their fields a column at a time, one hash per block. New journals were written
-in it before format 5 (these tests write it: the ``format4`` fixture); every read answers as for formats 2 and 3; every break of the chain, and every
+in it before format 5 (these tests write it: the ``format4`` fixture); every read
+answers as for formats 2 and 3; every break of the chain, and every
 malformed block, is a JournalError naming the block's seq range, with nothing changed."""
 
 from __future__ import annotations

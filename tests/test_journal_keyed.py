@@ -123,7 +123,8 @@ class TestTheFormat:
             patch.setattr(journal_module, "_NEW_FORMAT", 4)
             path, events, _ = written(tmp_path)
         journal = SqliteJournal(path)
-        assert journal._blocks and not journal._keyed
+        assert journal._blocks
+        assert not journal._keyed
         more = [Event(len(events) + 1, START, "note.made", "u", "x", "system", data={"a": 1})]
         journal.append(more)
         journal.close()
@@ -163,7 +164,7 @@ class TestTheFormat:
 
 #: Data of a few key sets (runs of one key set), values that equal each other across
 #: types (1, 1.0, True: never merged into one run), text and None in runs.
-KEYED = st.one_of(
+KEYED: st.SearchStrategy[dict[str, Any]] = st.one_of(
     st.fixed_dictionaries({"person": st.sampled_from(["p1", "p2"]), "post": st.just("x")}),
     st.fixed_dictionaries({"post": st.just("x"), "person": st.sampled_from(["p1", "p2"])}),
     st.fixed_dictionaries(
@@ -216,7 +217,7 @@ class TestRoundTrip:
                     # The planner's compact data: (keys, values...) for each event.
                     events = Events.of(mine)
                     datas = events._columns[8]
-                    datas[:] = [(tuple(d), *d.values()) for d in datas]
+                    datas[:] = [(tuple(e.data), *e.data.values()) for e in mine]
                     journal.append(events)
                 else:
                     journal.append(Events.of(mine) if len(mine) % 2 else mine)
@@ -232,7 +233,6 @@ class TestRoundTrip:
                 assert journal.between(2, len(appended) - 1) == appended[1:-1]
         finally:
             journal.close()
-
 
     def test_equal_values_of_other_types_keep_their_types(self, tmp_path: Path) -> None:
         """1, True and 1.0 are equal in Python but not the same JSON: a run never
@@ -310,7 +310,9 @@ ATTACKS = {
     "data count a float": lambda r: r[8][0].__setitem__(0, float(r[8][0][0])),
     "data keys not text": lambda r: _runs(r)[1].__setitem__(0, 1),
     "data keys not a list": lambda r: _runs(r).__setitem__(1, "keys"),
-    "data keys repeated": lambda r: (_runs(r)[1].append(_runs(r)[1][0]), _runs(r).append(_runs(r)[2])),
+    "data keys repeated": lambda r: _runs(r).__setitem__(
+        slice(1, None), [[*_runs(r)[1], _runs(r)[1][0]], *_runs(r)[2:], _runs(r)[2]]
+    ),
     "data key without column": lambda r: _runs(r)[1].append("extra"),
     "data column without key": lambda r: _runs(r).append(_runs(r)[2]),
     "data column short": lambda r: _runs(r).__setitem__(2, [[], None]),
@@ -325,6 +327,8 @@ class TestMalformed:
     block's seq range on every read (and by ``gridgov check``), nothing changed."""
 
     @pytest.mark.parametrize("attack", ATTACKS, ids=list(ATTACKS))
-    def test_an_attack(self, tmp_path: Path, attack: str, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_an_attack(
+        self, tmp_path: Path, attack: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         path, first, last = damaged(tmp_path, ATTACKS[attack])
         refused(path, first, last, capsys)

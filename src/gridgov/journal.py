@@ -1423,7 +1423,8 @@ def _keyed_body(part: Events) -> bytes:
     """
     times, kinds, units, _, actors, causes, olds, news, datas = part._columns
     stamps, indices = _time_column(times)
-    texts = list(map(_runs_of, (kinds, units, actors, causes, olds, news)))
+    columns: tuple[list[Any], ...] = (kinds, units, actors, causes, olds, news)
+    texts = list(map(_runs_of, columns))
     keyed = _keyed_data(datas)
     if keyed is not None:
         try:
@@ -1463,7 +1464,10 @@ def _keyed_data(datas: list[Mapping[str, Any] | CompactData]) -> list[list[Any]]
     elif not compact:
         keysets = list(map(tuple, datas))
     else:
-        keysets = [data[0] if flag else tuple(data) for data, flag in zip(datas, flags)]  # noqa: B905
+        keysets = [
+            data[0] if flag else tuple(data)  # type: ignore[index] # (a tuple: compact)
+            for data, flag in zip(datas, flags)  # noqa: B905 - as long
+        ]
     size = len(datas)
     starts = [0, *itertools.compress(range(1, size), map(operator.ne, keysets[1:], keysets))]
     runs: list[list[Any]] = []
@@ -1593,7 +1597,8 @@ def _keyed_events(
         return None
     kind, unit, actor, cause = texts
     old, new = states
-    return Events(first, (column, kind, unit, [command] * size, actor, cause, old, new, data))
+    columns = (column, kind, unit, [command] * size, actor, cause, old, new, data)
+    return Events(first, columns)  # type: ignore[arg-type] # (each checked above)
 
 
 def _expanded(column: Any, size: int, states: bool = False) -> list[Any] | None:
