@@ -1295,9 +1295,9 @@ def _encode_each(events: Sequence[Event], previous: bytes, expected: int) -> lis
     return rows
 
 
-# ------------------------------------------------------------ format 4: blocks
+# ------------------------------------------------------------ formats 4 and 5: blocks
 
-#: Events of one block row at most (format 4).
+#: Events of one block row at most (formats 4 and 5).
 _BLOCK_EVENTS = 4096
 #: Bytes of one block's body at most (a block of one event excepted).
 _BLOCK_BYTES = 1 << 26
@@ -1311,7 +1311,7 @@ _Block = tuple[int, int, str, int, bytes, bytes]
 def _block_hash(
     previous: bytes, first: int, last: int, command: str, final: bool, body: bytes
 ) -> bytes:
-    """The hash of a block row of format 4: SHA-256 of the previous block's hash and this
+    """The hash of a block row of formats 4 and 5: SHA-256 of the previous block's hash and this
     block's content (its seq range, command id, final flag and body bytes).
 
     ``final`` marks the last block of a command (of one append), so a journal
@@ -1915,7 +1915,7 @@ CREATE TABLE IF NOT EXISTS events (
     hash BLOB NOT NULL
 );
 """
-#: The block rows of format 4 (see :func:`_block_body`).
+#: The block rows of formats 4 and 5 (see :func:`_block_body`, :func:`_keyed_body`).
 _BLOCKS_TABLE = """
 CREATE TABLE IF NOT EXISTS blocks (
     first INTEGER PRIMARY KEY,
@@ -2045,7 +2045,7 @@ _CHECKED_BLOCKS = (
 def _check_blocks(
     db: sqlite3.Connection, head: str | None, start: int, previous: bytes, stop: int | None
 ) -> tuple[int, bytes] | None:
-    """:func:`_check_chain` of a journal of format 4: one pass over the block rows,
+    """:func:`_check_chain` of a journal of formats 4 and 5: one pass over the block rows,
     a hash per block; None when anything is off (then :func:`_diagnose_blocks` says
     what)."""
     expected = start
@@ -2078,7 +2078,7 @@ def _check_blocks(
 def _diagnose_blocks(
     db: sqlite3.Connection, head: str | None, start: int, previous: bytes, stop: int | None
 ) -> tuple[int, bytes]:
-    """:func:`_diagnose` of a journal of format 4: block by block, naming the seq range
+    """:func:`_diagnose` of a journal of formats 4 and 5: block by block, naming the seq range
     of the first block that breaks the chain."""
     expected = start
     boundary = (start - 1, previous)
@@ -2138,7 +2138,7 @@ def _check_layout(db: sqlite3.Connection, path: str) -> None:
     disagree: a journal of blocks (``schema`` 3) whose ``format`` is not 4 or 5, or
     that holds event rows; one of formats 2 and 3 that holds block rows; a file
     without a schema that holds block rows. (An empty table of the other kind, as
-    an older gridgov's opening leaves in a journal of format 4, is no matter.)
+    an older gridgov's opening leaves in a journal of blocks, is no matter.)
 
     Raises:
         JournalError: naming what disagrees.
@@ -2314,7 +2314,7 @@ class _Chain(_Transactions):
 
     def _stored_hash(self, seq: int) -> tuple[Any, Any] | None:
         """(stored hash, last-of-a-command flag) of the row that ends at event ``seq``;
-        None when no row ends there (in format 4, ``seq`` inside a block)."""
+        None when no row ends there (in formats 4 and 5, ``seq`` inside a block)."""
         if not self._blocks:
             row = self._db.execute("SELECT hash, last FROM events WHERE seq = ?", (seq,))
             return row.fetchone()  # type: ignore[no-any-return]
@@ -2707,7 +2707,7 @@ class SqliteJournal(_Chain):
         return _decode_rows(self._rows(first, last), self.path)
 
     def _run(self, first: int, last: int, times: dict[str, datetime]) -> Events:
-        """The events with ``first <= seq <= last`` of a journal of format 4: the blocks
+        """The events with ``first <= seq <= last`` of a journal of blocks: the blocks
         that overlap them, decoded, their ends cut off.
 
         Raises:
@@ -2840,7 +2840,7 @@ class SqliteJournal(_Chain):
 
     def hash_at(self, seq: int) -> bytes | None:
         """The chain's hash at event ``seq`` (what a snapshot of that seq records), or None
-        when there is no such event or, in a journal of format 4, no block ends at
+        when there is no such event or, in a journal of blocks, no block ends at
         ``seq`` (the chain has a hash per block: a snapshot, taken between commands,
         always falls on a block's end)."""
         if seq == self._next - 1:
