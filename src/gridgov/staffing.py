@@ -1624,11 +1624,12 @@ def _repost(
         if current is not None and current == post:
             continue
         draft.opened[post_id] = post
-        holders = roster._holders.get(post_id, ())
+        holders = roster._holders.get(post_id)
         capacity = post[4]
         # A smaller post lets its latest comers go first.
-        for extra in holders[capacity:][::-1]:
-            draft.release(extra, post_id, f"{post_id} needs {capacity}")
+        if holders is not None and len(holders) > capacity:
+            for extra in holders[capacity:][::-1]:
+                draft.release(extra, post_id, f"{post_id} needs {capacity}")
         to_fill.append(post_id)
     return to_fill
 
@@ -1941,7 +1942,7 @@ def _rows(
         data = {"person": person, "post": post_id, "role": role}
         yield (when, "post.released", unit, reason, None, None, data)
     rows = list(opened)
-    new_units: dict[str, str] = {row[0]: row[2] for row in rows}
+    new_units: dict[str, str] = dict(zip(map(_FIRST, rows), map(_UNIT, rows)))  # noqa: B905
     if rows:
         yield _opened_columns(rows, when)
     for from_level, from_unit, to_level, to_unit, role, requested, granted in reinforcements:
@@ -1984,7 +1985,7 @@ def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
     compact (see :class:`~gridgov.records.RecordColumns`); the rows go with them
     (``RecordColumns.planned``), for the engine's reducer."""
     count = len(rows)
-    units = [row[2] for row in rows]
+    units = list(map(_UNIT, rows))
     return RecordColumns(
         [when] * count,
         ["post.opened"] * count,
@@ -2006,6 +2007,8 @@ _OPENED = ("post", "role", "community", "capacity", "task")
 
 #: A row's first field (a post's id).
 _FIRST = operator.itemgetter(0)
+#: A row's third field (a post's unit).
+_UNIT = operator.itemgetter(2)
 #: A run's people (see :data:`AssignmentRun`).
 _PEOPLE = operator.itemgetter(3)
 #: ``"front_line"`` for ever (a role compared with it in C).
