@@ -413,12 +413,16 @@ class CommandChain:
             return []
         out: list[str] = []
         queue = deque(self._children_of(node))
+        # The levels above ``want``, found by identity in a short list: a level's rank
+        # (a property, its dict keyed by the enum's hash in Python) read per unit cost
+        # more than the walk itself.
+        above = None if want is None else [lv for lv in Level if lv.rank < want.rank]
         while queue:
             current = queue.popleft()
             lv = self._level[current]
             if want is None or lv is want:
                 out.append(current)
-            if want is None or lv.rank < want.rank:
+            if above is None or lv in above:
                 queue.extend(self._children[current])
         return out
 
