@@ -1699,25 +1699,29 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
     # The free workers, in order, as many as there are seats: filtered in C, a set
     # at a time (a grid has a few workers: a Python loop's opcodes per worker cost
     # more than the few filters made per grid), each set asked only when not empty.
-    free: list[str] = []
+    free: tuple[str, ...] = ()
     seats = capacity - held
     if seats > 0:
-        workers: Iterable[str] = pools.grid_workers(unit)
+        # The grid's workers as the pools keep them (read there when kept: no call).
+        workers: Iterable[str] | None = pools._workers.get(unit)
+        if workers is None:
+            workers = pools.grid_workers(unit)
         if busy:
             workers = itertools.filterfalse(busy.__contains__, workers)
         if unavailable:
             workers = itertools.filterfalse(unavailable.__contains__, workers)
         if assigned:
             workers = itertools.filterfalse(_holding(assigned, freed), workers)
-        free = list(itertools.islice(workers, seats))
+        # A tuple, the run's own (no list made and copied).
+        free = tuple(itertools.islice(workers, seats))
     filled = len(free)
     if filled:
         busy.update(free)
         draft.persons += free
-        draft.runs.append((post_id, "front_line", "grid", tuple(free)))
+        draft.runs.append((post_id, "front_line", "grid", free))
         fill_counts[post_id] = fill_counts.get(post_id, 0) + filled
     missing = capacity - (held + filled)
-    known = draft.roster._shortfalls.get(post_id)
+    known = roster._shortfalls.get(post_id)
     if missing > 0:
         draft.shortfalls[post_id] = Shortfall(
             post_id,
