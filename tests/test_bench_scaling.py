@@ -109,3 +109,53 @@ class TestRoundRatios:
         assert got["rounds"] == [2.0, 1.0, 5.0]
         assert got["spread"] == 4.0
         assert got["case_ms"] == [1000.0, 2000.0]
+
+
+def _scale_round(scale: float, wall: float, cpu: float) -> dict[str, Any]:
+    """A stand-in child's result at one scale: every step took ``wall`` (``cpu``)."""
+    steps = ("build", "engine", "pools", "declare", "lift")
+    seen = {name: {"full_collections": 0, "full_collections_s": 0.0} for name in steps}
+    return {
+        "scale": scale,
+        "grids": 1,
+        "households": 1,
+        "sealed": 1,
+        "declare_events": 1,
+        "wall": dict.fromkeys(steps, wall),
+        "cpu": dict.fromkeys(steps, cpu),
+        "first": dict.fromkeys(steps[1:], wall),
+        "first_cpu": dict.fromkeys(steps[1:], cpu),
+        "collector": seen,
+    }
+
+
+class TestExponentFigures:
+    """The exponents are fitted to each scale's fastest round, the medians' fits beside."""
+
+    def test_fastest_round_is_the_headline(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """One slow round at the largest scale moves the median fit, not the fastest's."""
+        # Three rounds; linear in the fastest rounds (1, 2, 4 s), two slow rounds at 4x.
+        walls = {1.0: [1.0, 1.2, 1.1], 2.0: [2.2, 2.0, 2.1], 4.0: [6.0, 4.0, 8.0]}
+        cpus = {1.0: [0.9, 1.0, 1.0], 2.0: [1.8, 2.0, 2.0], 4.0: [3.6, 5.0, 7.0]}
+
+        def fake_rounds(scales: list[float], repeats: int, rounds: int) -> Any:
+            return [
+                [_scale_round(s, w, c) for w, c in zip(walls[s], cpus[s], strict=True)]
+                for s in scales
+            ]
+
+        monkeypatch.setattr(bench_scaling, "_rounds", fake_rounds)
+        monkeypatch.setattr(bench_scaling, "_case_figure", lambda *args: {})
+        monkeypatch.setattr(bench_scaling, "ROUNDS", 3)
+        got = bench_scaling.scaling(False)["build_exponent"]
+        assert got["value"] == pytest.approx(1.0, abs=1e-4)
+        assert got["cpu_value"] == pytest.approx(1.0, abs=1e-4)
+        scales = [1.0, 2.0, 4.0]
+        median = bench_scaling.exponent(scales, [1.1, 2.1, 6.0])
+        assert got["median_value"] == pytest.approx(median, abs=1e-4)
+        median_cpu = bench_scaling.exponent(scales, [1.0, 2.0, 5.0])
+        assert got["median_cpu_value"] == pytest.approx(median_cpu, abs=1e-4)
+        assert got["fastest_seconds"] == [1.0, 2.0, 4.0]
+        assert got["fastest_cpu_seconds"] == [0.9, 1.8, 3.6]
+        assert got["seconds"] == [1.1, 2.1, 6.0]
+        assert got["runs_s"] == [walls[s] for s in scales]

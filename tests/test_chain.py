@@ -11,6 +11,8 @@ from typing import Any
 
 import networkx as nx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gridgov import (
     ChainError,
@@ -665,3 +667,50 @@ class TestExports:
         units = [Unit(id="C", level="city", name='The "Big" City')]
         text = CommandChain.from_units(units).to_mermaid("city")
         assert "The 'Big' City" in text
+
+
+_LEVELS = ("city", "district", "street", "community", "grid", "compound")
+
+
+@st.composite
+def _unit_tables(draw: st.DrawFn) -> list[tuple[str, str, str | None]]:
+    """A few units (id, level, commander id or None), often a valid chain, often not:
+    levels skipped or reversed, cycles, self-command, several cities or none."""
+    count = draw(st.integers(min_value=1, max_value=7))
+    ids = [f"u{i}" for i in range(count)]
+    out = []
+    for i, uid in enumerate(ids):
+        if draw(st.booleans()):  # mostly a proper chain: each level below the one before
+            level = _LEVELS[min(i, 4)]
+            parent = ids[i - 1] if i else None
+        else:
+            level = draw(st.sampled_from(_LEVELS))
+            parent = draw(st.none() | st.sampled_from(ids))
+        out.append((uid, level, parent))
+    return out
+
+
+class TestUnitsAgreeWithGraph:
+    """A chain made from units is refused exactly when the same graph is (the units'
+    quick check of the common case decides as the full check)."""
+
+    @given(_unit_tables())
+    def test_same_verdict_and_problems(self, table: list[tuple[str, str, str | None]]) -> None:
+        """Accepted by both, or refused by both with the same problems."""
+        graph = nx.DiGraph()
+        for uid, level, _ in table:
+            graph.add_node(uid, level=level)
+        graph.add_edges_from((parent, uid) for uid, _, parent in table if parent is not None)
+        units = [Unit(id=uid, level=Level(level), name=uid, parent=p) for uid, level, p in table]
+        outcomes: list[list[str] | None] = []
+        makers: list[Callable[[], CommandChain]] = [
+            lambda: CommandChain(graph),
+            lambda: CommandChain.from_units(units),
+        ]
+        for make in makers:
+            try:
+                make()
+                outcomes.append(None)
+            except ChainError as exc:
+                outcomes.append(sorted(str(exc).split("; ")))
+        assert outcomes[0] == outcomes[1]

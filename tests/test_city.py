@@ -25,6 +25,7 @@ from gridgov import (
     Post,
     UnknownUnitError,
 )
+from gridgov.city import _grouped
 from gridgov.model import GridWorkerKind
 from strategies import (
     TOY_CO_BUILDING,
@@ -202,6 +203,28 @@ class TestBuildValidation:
         )
         error = refused(people=[*toy_people(), bad])
         assert str(error) == "person P9 works for unknown ORG9"
+        assert error.ids == ("P9",)
+
+    @pytest.mark.parametrize("post", ["B3", "ORG2", "xy-s1-c1-k1", "xy-s1-c1-g2", "jms"])
+    def test_person_posted_at_any_place_of_the_city(self, post: str) -> None:
+        """A normal post may be at a building, an organisation or any node of the chain."""
+        person = Person(
+            id="P9", kind=PersonKind.CADRE, home="xy-s1-c1", normal_post=Post("c", post)
+        )
+        city = build_toy(people=[*toy_people(), person])
+        assert city.people_at_post(post)[-1] == "P9"
+
+    @pytest.mark.parametrize("post", ["nowhere", "P1", "B"])
+    def test_person_posted_at_no_place_of_the_city(self, post: str) -> None:
+        """A normal post at no building, organisation or node of the chain is refused."""
+        person = Person(
+            id="P9", kind=PersonKind.CADRE, home="xy-s1-c1", normal_post=Post("c", post)
+        )
+        error = refused(people=[*toy_people(), person])
+        assert str(error) == (
+            f"person P9 has a normal post (c) at {post!r}, which is no unit, compound, "
+            "building or organisation of the city"
+        )
         assert error.ids == ("P9",)
 
     def test_organisation_outside_a_community(self) -> None:
@@ -542,3 +565,25 @@ class TestInvariants:
                 city.organisations.values(),
             )
         assert building.id in info.value.ids
+
+
+class TestGrouped:
+    """The city's indexes group values by key: each key's values in their order."""
+
+    @given(
+        st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.text(max_size=3)), max_size=40)
+    )
+    def test_each_keys_values_in_order(self, pairs: list[tuple[str, str]]) -> None:
+        """Runs of a key, and a key that comes back after others, all in order; keys in
+        order of first appearance; no key without values."""
+        want: dict[str, list[str]] = {}
+        for key, value in pairs:
+            want.setdefault(key, []).append(value)
+        got = _grouped([k for k, _ in pairs], (v for _, v in pairs))
+        assert got == {k: tuple(v) for k, v in want.items()}
+        assert list(got) == list(want)
+
+    def test_one_value_per_key(self) -> None:
+        """Columns of different lengths are refused."""
+        with pytest.raises(ValueError, match="one value per key"):
+            _grouped(("a", "b"), ("x",))

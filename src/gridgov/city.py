@@ -492,11 +492,25 @@ def _check_places(city: City, problem: _Report) -> None:
                 compound.id,
                 compound.community,
             )
+    _check_buildings(city, problem)
+
+
+def _check_buildings(city: City, problem: _Report) -> None:
+    """Buildings with households of 0 or more, in a grid and a compound of the same
+    community."""
+    chain = city.chain
+    compounds = city._compounds
     buildings = city._buildings
     if buildings.households and min(buildings.households) < 0:
         for bid, count in zip(buildings.ids, buildings.households, strict=True):
             if count < 0:
                 problem(f"building {bid}", f"has {count} households (0 or more)", bid)
+    # The common case: buildings come in runs of one grid and one compound, and each
+    # run's pair is checked once; a city with a problem is walked building by
+    # building to name each one.
+    runs = itertools.groupby(zip(buildings.grids, buildings.compounds, strict=True))
+    if all(_placed_in(chain, compounds, grid, compound) for (grid, compound), _ in runs):
+        return
     for bid, grid, in_compound in zip(
         buildings.ids, buildings.grids, buildings.compounds, strict=True
     ):
@@ -518,6 +532,15 @@ def _check_places(city: City, problem: _Report) -> None:
                     grid,
                     in_compound,
                 )
+
+
+def _placed_in(chain: CommandChain, compounds: Compounds, grid: str, compound: str | None) -> bool:
+    """Whether a building may be in ``grid`` and ``compound`` (None: in no compound)."""
+    if grid not in chain or chain.level(grid) is not Level.GRID:
+        return False
+    return compound is None or (
+        compound in compounds and chain.community_of(grid) == compounds.community(compound)
+    )
 
 
 def _check_organisations(city: City, problem: _Report) -> None:
@@ -553,19 +576,25 @@ def _check_people(city: City, problem: _Report) -> None:
     worker_kinds = {k.value for k in GridWorkerKind}
     buildings = city._buildings
     communities = set(chain.units(Level.COMMUNITY))
-    # Where a normal post may be: any node of the chain, building or organisation.
-    posts = set(chain).union(buildings, organisations)
     people = city._people
     # The common case, column by column over distinct values (at C speed);
     # a city with a problem is walked person by person to name each one.
+    # Normal posts: the distinct ones, less those at nodes of the chain and at
+    # organisations; any left must be buildings (no set of every node, building
+    # and organisation is made for it).
+    posts = set(people.post_units)
+    posts.difference_update(chain)
+    posts.difference_update(organisations)
     if (
         set(people.kinds) <= person_kinds
         and set(people.homes) <= communities
-        and set(people.post_units) <= posts
+        and all(post in buildings for post in posts)
         and set(people.grid_worker_kinds) - {None} <= worker_kinds
         and set(people.employers) - {None} <= organisations.keys()
     ):
         return
+    # Where a normal post may be: any node of the chain, building or organisation.
+    posts = set(chain).union(buildings, organisations)
     for person in people.values():
         worker = person.grid_worker_kind
         employer = person.employer
@@ -634,21 +663,32 @@ _ID = operator.attrgetter("id")
 def _grouped(keys: Iterable[str], values: Iterable[str]) -> dict[str, tuple[str, ...]]:
     """Each key's values, in order (a run of equal keys is added in one step).
 
-    The runs of a key that comes back after other keys are put aside (the
-    key in one list, the run in another) and joined at the end, in order,
-    after a stable sort by key: no list per key, no pair per run (a big city
-    has tens of thousands of keys; each list or pair holding a tuple would be
-    one more object for the collector to walk in every full collection).
+    The runs are found by comparing each key with the one before (at C speed)
+    and each run's values taken as one slice: no pair per value. The runs of a
+    key that comes back after other keys are put aside (the key in one list,
+    the run in another) and joined at the end, in order, after a stable sort
+    by key: no list per key (a big city has tens of thousands of keys; each
+    list holding a tuple would be one more object for the collector to walk
+    in every full collection).
     """
+    keys = keys if isinstance(keys, tuple) else tuple(keys)
+    values = values if isinstance(values, tuple) else tuple(values)
+    count = len(keys)
+    if count != len(values):
+        raise ValueError("one value per key")
+    if not count:
+        return {}
+    starts = [0, *itertools.compress(range(1, count), map(operator.ne, keys[1:], keys))]
     out: dict[str, tuple[str, ...]] = {}
     later: list[str] = []
     runs: list[tuple[str, ...]] = []
-    for key, run in itertools.groupby(zip(keys, values, strict=True), _FIRST):
+    for start, stop in zip(starts, [*starts[1:], count], strict=True):
+        key = keys[start]
         if key in out:
             later.append(key)
-            runs.append(tuple(map(_SECOND, run)))
+            runs.append(values[start:stop])
         else:
-            out[key] = tuple(map(_SECOND, run))
+            out[key] = values[start:stop]
     if later:
         order = sorted(range(len(later)), key=later.__getitem__)
         for key, where in itertools.groupby(order, later.__getitem__):
