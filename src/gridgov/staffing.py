@@ -1754,7 +1754,6 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
     ids, employer_of, employer_names = pools._ids, pools._employer_of, pools._employer_names
     busy, freed, drawn, room = draft.busy, draft.freed, draft.drawn, draft.room
     unavailable, assigned, drawn_before = roster._unavailable, roster._assignment, roster._drawn
-    # The caps depend on the city and the share only: kept by the pools across plans.
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
     cursors, runs, persons = draft.cursors, draft.runs, draft.persons
     holders_of, fill_counts = roster._holders.get, draft.fill_counts
@@ -1765,10 +1764,9 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
             _front_line_fill(draft, pools, post)
             continue
         kind = ROLE_KIND.get(role, _IN_SERVICE)
-        # A post nobody holds yet has its draft's fills taken (draft.held, read directly).
-        need = capacity - (
-            draft.held(post_id) if holders_of(post_id) else fill_counts.get(post_id, 0)
-        )
+        # Seats taken: a post nobody holds yet has its draft's fills (draft.held, read here).
+        held = draft.held(post_id) if holders_of(post_id) else fill_counts.get(post_id, 0)
+        need = capacity - held
         if need <= 0:
             _all_seats_taken(draft, post_id)
             continue
