@@ -28,7 +28,7 @@
     encoded). Baseline: plain ``sqlite3`` inserting the same rows, already
     encoded, into the same table, one transaction per command, with the
     journal's SQLite settings (WAL, ``synchronous=NORMAL``, a checkpoint
-    every 64 MB of log): the block rows of format 4 that the journal writes
+    every 64 MB of log): the block rows of format 5 that the journal writes
     (a row per block of up to 4,096 events of one command, with its hash);
     ``per_event_rows_baseline`` is the same with a row per event (each
     event's ``to_json()``, the rows of format 3 without their hash), the
@@ -41,7 +41,7 @@
     snapshots hidden (``pause_gc=True``, the option for bulk work), so every
     event is read, decoded and applied; seconds,
     scaled to 1,000,000 events (target: under 3 s). Baseline: reading the
-    same rows (the block rows of format 4) with plain ``sqlite3`` and
+    same rows (the block rows of format 5) with plain ``sqlite3`` and
     ``orjson.loads`` (``json_baseline_s``: with ``json.loads``);
     ``decode_only_s`` is gridgov's reading and decoding alone (the chunks of
     ``SqliteJournal.replay_chunks(0)``, what the replay reads; ``since_s``:
@@ -321,7 +321,7 @@ def journal_append(quick: bool) -> dict[str, dict[str, object]]:
     """Events per second into SQLite (NORMAL), against plain sqlite3 writing the same rows."""
     commands = _commands(_city(), quick)
     events = sum(len(c) for c in commands)
-    # The rows of format 4 as the journal writes them (chained from the genesis:
+    # The rows of format 5 as the journal writes them (chained from the genesis:
     # the hashes' values do not change the cost), and a row per event.
     blocks = [_encode_blocks(c, GENESIS, c.first) for c in commands]
     rows = [[(e.seq, e.command, e.to_json()) for e in c] for c in commands]
@@ -354,7 +354,7 @@ def journal_append(quick: bool) -> dict[str, dict[str, object]]:
             "urban area, confirmed cases), encoding included",
             baseline=base,
             baseline_what="plain sqlite3 inserting the same rows, already encoded, one "
-            "transaction per command (the block rows of format 4)",
+            "transaction per command (the block rows of format 5)",
             higher_is_better=True,
             # CPU time (this process only): what the wall time measures when
             # the machine is not shared.
@@ -368,7 +368,7 @@ def journal_append(quick: bool) -> dict[str, dict[str, object]]:
     }
 
 
-#: The tables of the plain baselines: format 4's block rows, and a row per event.
+#: The tables of the plain baselines: format 5's block rows, and a row per event.
 _BLOCK_TABLE = (
     "CREATE TABLE rows (first INTEGER PRIMARY KEY, last INTEGER NOT NULL, command TEXT "
     "NOT NULL, final INTEGER NOT NULL, body BLOB NOT NULL, hash BLOB NOT NULL)"
@@ -426,7 +426,7 @@ def journal_replay(quick: bool) -> dict[str, dict[str, object]]:
             "area, cases), every event read, decoded and applied (snapshots ignored), scaled "
             "to 1,000,000 events",
             baseline=plain * per_million,
-            baseline_what="reading the same rows (format 4's blocks) with plain sqlite3 and "
+            baseline_what="reading the same rows (format 5's blocks) with plain sqlite3 and "
             "orjson.loads, scaled to 1,000,000 events",
             events=total,
             replay_s=round(replay, 3),

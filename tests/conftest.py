@@ -95,3 +95,14 @@ def format3() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(journal, "_NEW_FORMAT", 3)
         yield
+
+
+@pytest.fixture(scope="module")
+def format4() -> Iterator[None]:
+    """New SQLite journals written in format 4 (a dict per event's data in each block),
+    for the tests that edit or build the block bodies of that format."""
+    from gridgov import journal
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(journal, "_NEW_FORMAT", 4)
+        yield

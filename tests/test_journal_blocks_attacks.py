@@ -31,6 +31,9 @@ from gridgov.journal import (
 )
 from processes import kill_writer
 
+# The bodies of format 4 are forged here (format 5: test_journal_keyed.py).
+pytestmark = pytest.mark.usefixtures("format4")
+
 START = datetime(2022, 9, 17, tzinfo=UTC)
 #: Commands (id, events) of a journal in blocks of at most 3 events: a command of one
 #: block, of one whole and one partial block, of exactly one block, of three blocks.
@@ -262,12 +265,12 @@ class TestLayouts:
         assert re.search(pattern, check_line(path, capsys))
         assert digest(path) == before
 
-    def test_format_5_in_meta(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_format_6_in_meta(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         path = tmp_path / "j.sqlite"
         make(path)
         with sqlite3.connect(path) as db:
-            db.execute("UPDATE meta SET value = '5' WHERE key = 'format'")
-        self.refused(path, "is a journal of format 5; this gridgov reads formats 2 to 4", capsys)
+            db.execute("UPDATE meta SET value = '6' WHERE key = 'format'")
+        self.refused(path, "is a journal of format 6; this gridgov reads formats 2 to 5", capsys)
 
     def test_format_4_with_event_rows(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -12,14 +12,16 @@ Two journals share one interface:
 * :class:`SqliteJournal`: an append-only store in SQLite (the standard
   library's ``sqlite3``) in WAL mode. Each command's events, and its
   idempotency key, are written in one transaction, so after a crash a command
-  is either wholly there or not at all. A new journal is of format 4
+  is either wholly there or not at all. A new journal is of format 5
   (:data:`FORMAT_VERSION`): a command's events are stored as rows of blocks
   of up to 4,096 consecutive events, each block's fields a column at a time
-  in one JSON array (:func:`_block_body`), each block chained to the one
-  before by a SHA-256 hash. Journals of format 3 (a row per event, a compact
-  JSON array of its fields, :func:`encode_row`, each row chained by its own
-  hash) and format 2 (rows of :meth:`Event.to_json` objects) still open,
-  read, replay and take new commands, in format 3 rows. Periodic snapshots
+  in one JSON array, the text columns by runs and the data by key
+  (:func:`_keyed_body`), each block chained to the one before by a SHA-256
+  hash. Journals of format 4 (the same blocks, a dict per event's data:
+  :func:`_block_body`) open, read, replay and take new commands in format 4
+  blocks; those of format 3 (a row per event, a compact JSON array of its
+  fields, :func:`encode_row`, each row chained by its own hash) and format 2
+  (rows of :meth:`Event.to_json` objects) in format 3 rows. Periodic snapshots
   of the engine's state make reopening a long journal fast (a snapshot
   records the chain's hash at its seq, so reopening checks the events after
   it, and the events it covers before any of them is read).
@@ -39,7 +41,7 @@ import operator
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, NamedTuple, overload
@@ -73,18 +75,21 @@ SCHEMA_VERSION = 1
 #: (2: every event row chained by a hash; 3: each row's record a compact JSON
 #: array of the event's fields, see :func:`encode_row`; 4: a row per block of
 #: up to 4,096 consecutive events of one command, their fields a column at a
-#: time, one hash per block). Journals of formats 2 and 3 still open, read and
-#: replay; a command appended to one of format 3 writes format 3 rows, and the
-#: first command appended to one of format 2 writes format 3 rows after its
-#: old ones.
-FORMAT_VERSION = 4
+#: time, one hash per block; 5: format 4's blocks, each text column stored by
+#: runs and the data by key, see :func:`_keyed_body`). Journals of formats 2 to 4
+#: still open, read and replay; a command appended to one of format 4 writes
+#: format 4 blocks, to one of format 3 format 3 rows, and the first command
+#: appended to one of format 2 writes format 3 rows after its old ones.
+FORMAT_VERSION = 5
 #: ``meta`` ``schema`` of a journal whose rows are all JSON objects (format 2).
 _OBJECT_ROWS = "1"
 #: ``meta`` ``schema`` of a journal that may hold format 3 rows (arrays).
 _ARRAY_ROWS = "2"
-#: ``meta`` ``schema`` of a journal of format 4 (blocks; ``meta`` ``format`` says 4).
+#: ``meta`` ``schema`` of a journal of blocks (``meta`` ``format`` says 4 or 5).
 _BLOCK_ROWS = "3"
-#: The format a new journal file is written in (tests set 3 to write the older one).
+#: ``meta`` ``format`` of a journal whose block bodies are of format 5 (keyed data).
+_KEYED = "5"
+#: The format a new journal file is written in (tests set 3 or 4 to write an older one).
 _NEW_FORMAT = FORMAT_VERSION
 #: The last element of a format 3 record encoded by the standard library (data
 #: orjson cannot encode exactly): such a record is read back by it too.
@@ -411,8 +416,15 @@ class Events(Sequence[Event]):
         dicts = list(map(type, datas)).count(dict) if type(datas[0]) is dict else 0
         if dicts != len(datas):
             try:
-                if list(map(_FIRST, datas)).count(keys) == len(datas):
+                heads = list(map(_FIRST, datas))
+                if heads.count(keys) == len(datas):
                     return tuple([list(map(get, datas)) for get in _GETTERS[: len(keys)]])
+                # Compact data of one key set holding these keys (a replay's: see
+                # _keyed_column), each key read at its place.
+                shared = heads[0]
+                if heads.count(shared) == len(datas) and set(keys) <= set(shared):
+                    places = [shared.index(key) + 1 for key in keys]
+                    return tuple([list(map(operator.itemgetter(at), datas)) for at in places])
             except (KeyError, IndexError, TypeError):
                 pass  # some data is a dict (no item 0), or not compact data of these keys
         try:
@@ -1283,9 +1295,9 @@ def _encode_each(events: Sequence[Event], previous: bytes, expected: int) -> lis
     return rows
 
 
-# ------------------------------------------------------------ format 4: blocks
+# ------------------------------------------------------------ formats 4 and 5: blocks
 
-#: Events of one block row at most (format 4).
+#: Events of one block row at most (formats 4 and 5).
 _BLOCK_EVENTS = 4096
 #: Bytes of one block's body at most (a block of one event excepted).
 _BLOCK_BYTES = 1 << 26
@@ -1299,7 +1311,7 @@ _Block = tuple[int, int, str, int, bytes, bytes]
 def _block_hash(
     previous: bytes, first: int, last: int, command: str, final: bool, body: bytes
 ) -> bytes:
-    """The hash of a block row of format 4: SHA-256 of the previous block's hash and this
+    """The hash of a block row of formats 4 and 5: SHA-256 of the previous block's hash and this
     block's content (its seq range, command id, final flag and body bytes).
 
     ``final`` marks the last block of a command (of one append), so a journal
@@ -1309,13 +1321,17 @@ def _block_hash(
     return hashlib.sha256(previous + head + body).digest()
 
 
-def _encode_blocks(events: Sequence[Event], previous: bytes, expected: int) -> list[_Block]:
-    """The block rows of one command's events (format 4), chained from ``previous``.
+def _encode_blocks(
+    events: Sequence[Event], previous: bytes, expected: int, keyed: bool = True
+) -> list[_Block]:
+    """The block rows of one command's events (format 5, or 4 when not ``keyed``),
+    chained from ``previous``.
 
     Consecutive events of one command id make a block of at most
     :data:`_BLOCK_EVENTS` events (and, but for a block of one event,
     :data:`_BLOCK_BYTES` bytes of body); the last block is the command's
-    final one. Each body is encoded a column at a time (:func:`_block_body`).
+    final one. Each body is encoded a column at a time (:func:`_keyed_body`,
+    or :func:`_block_body` for format 4).
 
     Raises:
         JournalError: the events do not continue the sequence without gaps.
@@ -1334,7 +1350,7 @@ def _encode_blocks(events: Sequence[Event], previous: bytes, expected: int) -> l
         stop = min(size, start + _BLOCK_EVENTS)
         if commands[start:stop].count(name) != stop - start:
             stop = next(i for i in range(start, stop) if commands[i] != name)
-        parts.extend(_sized(name, columns[start:stop]))
+        parts.extend(_sized(name, columns[start:stop], _keyed_body if keyed else _block_body))
         start = stop
     blocks: list[_Block] = []
     for index, (name, part, body) in enumerate(parts):
@@ -1345,14 +1361,16 @@ def _encode_blocks(events: Sequence[Event], previous: bytes, expected: int) -> l
     return blocks
 
 
-def _sized(name: str, part: Events) -> list[tuple[str, Events, bytes]]:
-    """``part`` (events of command ``name``) as blocks with their bodies, halved until
-    each body but one of a single event is at most :data:`_BLOCK_BYTES`."""
-    body = _block_body(part)
+def _sized(
+    name: str, part: Events, body_of: Callable[[Events], bytes]
+) -> list[tuple[str, Events, bytes]]:
+    """``part`` (events of command ``name``) as blocks with their bodies (``body_of``),
+    halved until each body but one of a single event is at most :data:`_BLOCK_BYTES`."""
+    body = body_of(part)
     if len(body) <= _BLOCK_BYTES or part._size == 1:
         return [(name, part, body)]
     half = part._size // 2
-    return _sized(name, part[:half]) + _sized(name, part[half:])
+    return _sized(name, part[:half], body_of) + _sized(name, part[half:], body_of)
 
 
 def _block_body(part: Events) -> bytes:
@@ -1368,15 +1386,7 @@ def _block_body(part: Events) -> bytes:
     it is read back by it too. NaN and infinities are written as ``null``.
     """
     times, kinds, units, _, actors, causes, olds, news, datas = part._columns
-    ids = list(map(id, times))
-    if ids.count(ids[0]) == len(ids):
-        stamps = [times[0].isoformat()]
-        indices: list[int] = [0] * len(ids)
-    else:
-        by_id = dict(zip(ids, times, strict=True))
-        place = {key: index for index, key in enumerate(by_id)}
-        stamps = [when.isoformat() for when in by_id.values()]
-        indices = list(map(place.__getitem__, ids))
+    stamps, indices = _time_column(times)
     plain = list(_plain_data(datas))
     body = [stamps, indices, kinds, units, actors, causes, olds, news, plain]
     try:
@@ -1386,16 +1396,114 @@ def _block_body(part: Events) -> bytes:
         return _exact_bytes([*body, _EXACT])
 
 
-def _decode_block(block: tuple[Any, ...], path: str, times: dict[str, datetime]) -> Events:
-    """The events of a block row (first, last, command, body), every field checked
-    a column at a time (as :func:`_decode_columns` checks a chunk of rows).
+def _time_column(times: list[datetime]) -> tuple[list[str], list[int]]:
+    """A block's distinct times in ISO form (one per time object: a command's events
+    mostly share one) and each event's index into them."""
+    ids = list(map(id, times))
+    if ids.count(ids[0]) == len(ids):
+        return [times[0].isoformat()], [0] * len(ids)
+    by_id = dict(zip(ids, times, strict=True))
+    place = {key: index for index, key in enumerate(by_id)}
+    return [when.isoformat() for when in by_id.values()], list(map(place.__getitem__, ids))
+
+
+def _keyed_body(part: Events) -> bytes:
+    """A block's body of format 5: :func:`_block_body`'s layout, with each text column
+    stored by runs and the data column by key.
+
+    ``[times, indices, types, units, actors, causes, olds, news, datas]``:
+    each text column is ``[values, lengths]`` (:func:`_runs_of`); ``datas`` is
+    a list of runs of consecutive events whose data share one key set, each
+    ``[count, keys, column, column, ...]``, a column per key in the same
+    ``[values, lengths]`` form: the reader makes a few lists, not a dict per
+    event. Data that does not fit this (a key that is not text) or that
+    orjson cannot encode exactly makes ``datas`` a dict per event, as in
+    format 4, and the whole body go through the standard library, marked by
+    a tenth element ``"json"``.
+    """
+    times, kinds, units, _, actors, causes, olds, news, datas = part._columns
+    stamps, indices = _time_column(times)
+    columns: tuple[list[Any], ...] = (kinds, units, actors, causes, olds, news)
+    texts = list(map(_runs_of, columns))
+    keyed = _keyed_data(datas)
+    if keyed is not None:
+        try:
+            return orjson.dumps([stamps, indices, *texts, keyed])
+        except TypeError:
+            pass  # data orjson cannot encode exactly: the standard library's body
+    plain = [_finite(dict(data)) for data in _plain_data(datas)]
+    return _exact_bytes([stamps, indices, *texts, plain, _EXACT])
+
+
+def _runs_of(column: list[Any]) -> list[Any]:
+    """A column as ``[values, lengths]``: each run of equal text (or None) one value and
+    its length; ``[column, None]`` (each value as it is) when the column holds other
+    values, or when runs would not be shorter."""
+    size = len(column)
+    if size > 2 and set(map(type, column)) <= _TEXTS_OR_NONE:
+        # Where a value differs from the one before: in C, a pass over the column.
+        starts = list(itertools.compress(range(1, size), map(operator.ne, column[1:], column)))
+        if 2 * len(starts) < size:
+            starts.insert(0, 0)
+            ends = [*starts[1:], size]
+            return [list(map(column.__getitem__, starts)), list(map(operator.sub, ends, starts))]
+    return [column, None]
+
+
+def _keyed_data(datas: list[Mapping[str, Any] | CompactData]) -> list[list[Any]] | None:
+    """A block's data as runs of one key set (see :func:`_keyed_body`); None when a key
+    is not text (the caller then writes a dict per event).
+
+    Raises:
+        ValueError: compact data whose values do not number its keys.
+    """
+    flags = list(map(operator.is_, map(type, datas), itertools.repeat(tuple)))
+    compact = flags.count(True)
+    if compact == len(datas):
+        keysets: list[Any] = list(map(_FIRST, datas))
+    elif not compact:
+        keysets = list(map(tuple, datas))
+    else:
+        keysets = [
+            data[0] if flag else tuple(data)  # type: ignore[index] # (a tuple: compact)
+            for data, flag in zip(datas, flags)  # noqa: B905 - as long
+        ]
+    size = len(datas)
+    starts = [0, *itertools.compress(range(1, size), map(operator.ne, keysets[1:], keysets))]
+    runs: list[list[Any]] = []
+    for start, stop in zip(starts, [*starts[1:], size]):  # noqa: B905
+        keys = keysets[start]
+        if not set(map(type, keys)) <= _TEXT:
+            return None
+        part = datas[start:stop]
+        if flags[start:stop].count(True) == len(part):
+            if set(map(len, part)) != {len(keys) + 1}:
+                list(map(record_data, part))  # raises for the first that does not
+            getters = map(operator.itemgetter, range(1, len(keys) + 1))
+            columns = [list(map(get, part)) for get in getters]
+        else:
+            plain = list(_plain_data(part))
+            columns = [list(map(operator.itemgetter(key), plain)) for key in keys]
+        runs.append([stop - start, list(keys), *map(_runs_of, columns)])
+    return runs
+
+
+_TEXT = frozenset({str})
+
+
+def _decode_block(
+    block: tuple[Any, ...], path: str, times: dict[str, datetime], keyed: bool
+) -> Events:
+    """The events of a block row (first, last, command, body) of format 5 (``keyed``)
+    or 4, every field checked a column at a time (as :func:`_decode_columns` checks a
+    chunk of rows).
 
     Raises:
         JournalError: the body is malformed or does not hold the block's events
             (naming the block's seq range).
     """
     first, last, command, body = block
-    events = _block_events(first, last, command, body, times)
+    events = (_keyed_events if keyed else _block_events)(first, last, command, body, times)
     if events is None:
         raise JournalError(f"{path}: the block of events {first}-{last} is malformed")
     return events
@@ -1444,6 +1552,117 @@ def _block_events(
     return Events(
         first, (column, kinds, units, [command] * size, actors, causes, olds, news, datas)
     )
+
+
+def _keyed_events(
+    first: Any, last: Any, command: Any, body: Any, times: dict[str, datetime]
+) -> Events | None:
+    """:func:`_block_events` of a block of format 5 (:func:`_keyed_body`); None when
+    anything is off. The runs are checked and expanded in C (a pass per column);
+    each event's data is kept compact (its run's keys, then its values: see
+    :class:`Events`), made a dict only when it is read."""
+    if type(first) is not int or type(last) is not int or type(command) is not str:
+        return None
+    size = last - first + 1
+    try:
+        record = orjson.loads(body)
+        if type(record) is list and len(record) == _BODY_FIELDS + 1 and record[-1] == _EXACT:
+            record = json.loads(body)[:-1]
+        if type(record) is not list or len(record) != _BODY_FIELDS or size < 1:
+            return None
+        stamps, indices, kinds, units, actors, causes, olds, news, datas = record
+        if type(indices) is not list or len(indices) != size:
+            return None
+        texts = list(map(_expanded, (kinds, units, actors, causes), itertools.repeat(size)))
+        states = list(map(_expanded, (olds, news), itertools.repeat(size), itertools.repeat(True)))
+        data = _keyed_column(datas, size)
+        if (
+            type(stamps) is not list
+            or set(map(type, indices)) != _INTS
+            or min(indices) < 0
+            or None in texts
+            or None in states
+            or data is None
+        ):
+            return None
+        whens = _times_of(stamps, times) if stamps else None
+        if whens is None:
+            return None
+        if len(whens) == 1 and indices.count(0) == size:
+            column = [whens[0]] * size  # one time: the common block
+        else:
+            column = list(map(whens.__getitem__, indices))  # IndexError beyond the times
+    except (orjson.JSONDecodeError, TypeError, ValueError, IndexError, RecursionError):
+        # RecursionError: the standard library reading data nested deeper than it can.
+        return None
+    kind, unit, actor, cause = texts
+    old, new = states
+    columns = (column, kind, unit, [command] * size, actor, cause, old, new, data)
+    return Events(first, columns)  # type: ignore[arg-type] # (each checked above)
+
+
+def _expanded(column: Any, size: int, states: bool = False) -> list[Any] | None:
+    """A text column of a block of format 5 (``[values, lengths]``, see :func:`_runs_of`)
+    as ``size`` values; None when it is malformed or a value is not text (or, for
+    ``states``, text or None)."""
+    values = _expand(column, size)
+    # The types of the stored values (before runs are expanded): checked once each.
+    if values is None or not set(map(type, column[0])) <= (_TEXTS_OR_NONE if states else _TEXT):
+        return None
+    return values
+
+
+def _expand(column: Any, size: int) -> list[Any] | None:
+    """The ``size`` values of a column ``[values, lengths]`` (:func:`_runs_of`); None
+    when it is malformed."""
+    if type(column) is not list or len(column) != 2:
+        return None
+    values, lengths = column
+    if type(values) is not list:
+        return None
+    if lengths is None:
+        return values if len(values) == size else None
+    if (
+        type(lengths) is not list
+        or len(lengths) != len(values)
+        or set(map(type, lengths)) != _INTS
+        or min(lengths) < 1
+        or sum(lengths) != size
+    ):
+        return None
+    if len(values) == 1:
+        return values * size
+    return list(itertools.chain.from_iterable(map(itertools.repeat, values, lengths)))
+
+
+def _keyed_column(datas: Any, size: int) -> list[Any] | None:
+    """The data of a block of format 5's events (:func:`_keyed_data`'s runs, or a dict
+    per event), each kept compact; None when it is malformed."""
+    if type(datas) is not list or not datas:
+        return None
+    if type(datas[0]) is dict:  # a dict per event (data only the standard library writes)
+        return datas if len(datas) == size and set(map(type, datas)) == _DICTS else None
+    out: list[Any] = []
+    for run in datas:
+        if type(run) is not list or len(run) < 2:
+            return None
+        count, keys = run[0], run[1]
+        if (
+            type(count) is not int
+            or count < 1
+            or type(keys) is not list
+            or len(keys) != len(run) - 2
+            or not set(map(type, keys)) <= _TEXT
+            or len(set(keys)) != len(keys)
+        ):
+            return None
+        if count > size - len(out):
+            return None  # more events than the block's
+        columns = [_expand(column, count) for column in run[2:]]
+        if None in columns:
+            return None
+        out += zip(itertools.repeat(tuple(keys), count), *columns)  # noqa: B905 - checked
+    return out if len(out) == size else None
 
 
 def _chain_keys(db: sqlite3.Connection) -> tuple[bytes, int]:
@@ -1696,7 +1915,7 @@ CREATE TABLE IF NOT EXISTS events (
     hash BLOB NOT NULL
 );
 """
-#: The block rows of format 4 (see :func:`_block_body`).
+#: The block rows of formats 4 and 5 (see :func:`_block_body`, :func:`_keyed_body`).
 _BLOCKS_TABLE = """
 CREATE TABLE IF NOT EXISTS blocks (
     first INTEGER PRIMARY KEY,
@@ -1826,7 +2045,7 @@ _CHECKED_BLOCKS = (
 def _check_blocks(
     db: sqlite3.Connection, head: str | None, start: int, previous: bytes, stop: int | None
 ) -> tuple[int, bytes] | None:
-    """:func:`_check_chain` of a journal of format 4: one pass over the block rows,
+    """:func:`_check_chain` of a journal of formats 4 and 5: one pass over the block rows,
     a hash per block; None when anything is off (then :func:`_diagnose_blocks` says
     what)."""
     expected = start
@@ -1859,7 +2078,7 @@ def _check_blocks(
 def _diagnose_blocks(
     db: sqlite3.Connection, head: str | None, start: int, previous: bytes, stop: int | None
 ) -> tuple[int, bytes]:
-    """:func:`_diagnose` of a journal of format 4: block by block, naming the seq range
+    """:func:`_diagnose` of a journal of formats 4 and 5: block by block, naming the seq range
     of the first block that breaks the chain."""
     expected = start
     boundary = (start - 1, previous)
@@ -1916,10 +2135,10 @@ def _ends(
 
 def _check_layout(db: sqlite3.Connection, path: str) -> None:
     """Refuse, before anything is written to it, a file whose ``meta`` and tables
-    disagree: a journal of format 4 (``schema`` 3) whose ``format`` is not 4, or
+    disagree: a journal of blocks (``schema`` 3) whose ``format`` is not 4 or 5, or
     that holds event rows; one of formats 2 and 3 that holds block rows; a file
     without a schema that holds block rows. (An empty table of the other kind, as
-    an older gridgov's opening leaves in a journal of format 4, is no matter.)
+    an older gridgov's opening leaves in a journal of blocks, is no matter.)
 
     Raises:
         JournalError: naming what disagrees.
@@ -1935,7 +2154,7 @@ def _check_layout(db: sqlite3.Connection, path: str) -> None:
             raise JournalError(f"{path} is not a gridgov journal: block rows without a schema")
         return  # a new journal, or one of format 3 (its schema is written on open)
     blocks = str(schema) == _BLOCK_ROWS
-    if blocks and meta.get("format") not in (None, "4"):
+    if blocks and meta.get("format") not in (None, "4", _KEYED):
         raise JournalError(
             f"{path} is a journal of format {meta['format']}; this gridgov reads formats 2 to "
             f"{FORMAT_VERSION}"
@@ -1965,6 +2184,8 @@ class _Transactions:
     _keys_hash: bytes
     _object_rows: bool
     _blocks: bool
+    #: Block bodies of format 5 (:func:`_keyed_body`), not 4.
+    _keyed: bool
 
     def _write(self, action: Any) -> None:
         """Run ``action`` in a transaction of its own, or inside a group in a savepoint
@@ -2051,6 +2272,7 @@ class _Transactions:
         self._keys, self._keys_hash = int(count), bytes.fromhex(digest)
         self._object_rows = rows.get("schema") == _OBJECT_ROWS
         self._blocks = rows.get("schema") == _BLOCK_ROWS
+        self._keyed = self._blocks and rows.get("format") == _KEYED
 
 
 class _Chain(_Transactions):
@@ -2092,7 +2314,7 @@ class _Chain(_Transactions):
 
     def _stored_hash(self, seq: int) -> tuple[Any, Any] | None:
         """(stored hash, last-of-a-command flag) of the row that ends at event ``seq``;
-        None when no row ends there (in format 4, ``seq`` inside a block)."""
+        None when no row ends there (in formats 4 and 5, ``seq`` inside a block)."""
         if not self._blocks:
             row = self._db.execute("SELECT hash, last FROM events WHERE seq = ?", (seq,))
             return row.fetchone()  # type: ignore[no-any-return]
@@ -2272,6 +2494,8 @@ class SqliteJournal(_Chain):
             # Format 2 (rows of JSON objects) until the first append writes format 3.
             self._object_rows = schema == _OBJECT_ROWS
             self._blocks = schema == _BLOCK_ROWS
+            written = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+            self._keyed = self._blocks and written is not None and written[0] == _KEYED
             head = db.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path} is not a readable gridgov journal: {exc}") from None
@@ -2295,7 +2519,7 @@ class SqliteJournal(_Chain):
 
     def _schema(self, schema: str | None, rows: bool) -> str:
         """The ``meta`` ``schema`` of the journal (``rows``: it has an event table), written
-        when it is new: format 4 (:data:`_NEW_FORMAT`), or 3 for a file with event rows
+        when it is new: format 5 (:data:`_NEW_FORMAT`), or 3 for a file with event rows
         and no schema.
 
         Raises:
@@ -2305,7 +2529,7 @@ class SqliteJournal(_Chain):
             schema = _ARRAY_ROWS if rows or _NEW_FORMAT == 3 else _BLOCK_ROWS
             self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (schema,))
             if schema == _BLOCK_ROWS:
-                self._db.execute("INSERT INTO meta VALUES ('format', '4')")
+                self._db.execute("INSERT INTO meta VALUES ('format', ?)", (str(_NEW_FORMAT),))
         elif schema not in (_OBJECT_ROWS, _ARRAY_ROWS, _BLOCK_ROWS):
             raise JournalError(
                 f"{self.path} is a journal of schema version {schema}; this gridgov "
@@ -2393,7 +2617,7 @@ class SqliteJournal(_Chain):
         encoded: _Encoded | list[_Block]
         try:
             if self._blocks:
-                encoded = _encode_blocks(events, self._hash, self._next)
+                encoded = _encode_blocks(events, self._hash, self._next, self._keyed)
                 previous = encoded[-1][5] if encoded else self._hash
             else:
                 encoded = _encode_rows(events, self._hash, self._next)
@@ -2483,7 +2707,7 @@ class SqliteJournal(_Chain):
         return _decode_rows(self._rows(first, last), self.path)
 
     def _run(self, first: int, last: int, times: dict[str, datetime]) -> Events:
-        """The events with ``first <= seq <= last`` of a journal of format 4: the blocks
+        """The events with ``first <= seq <= last`` of a journal of blocks: the blocks
         that overlap them, decoded, their ends cut off.
 
         Raises:
@@ -2496,7 +2720,7 @@ class SqliteJournal(_Chain):
             "ORDER BY first",
             (first, last),
         )
-        parts = [_decode_block(block, self.path, times) for block in blocks]
+        parts = [_decode_block(block, self.path, times, self._keyed) for block in blocks]
         for before, after in itertools.pairwise(parts):
             if after._first != before._first + before._size:
                 end = before._first + before._size - 1
@@ -2601,7 +2825,7 @@ class SqliteJournal(_Chain):
                 "SELECT first, last, command, body FROM blocks WHERE command = ? ORDER BY first",
                 (command,),
             )
-            found = [e for b in blocks for e in _decode_block(b, self.path, {})]
+            found = [e for b in blocks for e in _decode_block(b, self.path, {}, self._keyed)]
             return _select(found, type, unit, None)
         if command is not None:
             self._check_unverified()
@@ -2616,7 +2840,7 @@ class SqliteJournal(_Chain):
 
     def hash_at(self, seq: int) -> bytes | None:
         """The chain's hash at event ``seq`` (what a snapshot of that seq records), or None
-        when there is no such event or, in a journal of format 4, no block ends at
+        when there is no such event or, in a journal of blocks, no block ends at
         ``seq`` (the chain has a hash per block: a snapshot, taken between commands,
         always falls on a block's end)."""
         if seq == self._next - 1:
