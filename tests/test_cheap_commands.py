@@ -179,26 +179,21 @@ def test_the_assignments_records_are_their_runs_read_out_one_by_one(
     from gridgov.staffing import _assignment_columns
 
     when = ManualClock().now()
-    new_posts = {
-        "new/checkpoint": ("new/checkpoint", "checkpoint", "new", "c", 3),
-        "new2/point_lead": ("new2/point_lead", "point_lead", "new2", "c", 1),
-    }
+    new_units = {"new/checkpoint": "new", "new2/point_lead": "new2"}
     posts = {"open/volunteer": ("open/volunteer", "volunteer", "open-unit", "c", 2)}
     persons = [f"p{i}" for i in range(sum(run[3] for run in counted))]
     expected = []
     runs = []
     people = iter(persons)
     for post, role, level, count in counted:
-        unit = (
-            new_posts[post][2] if post in new_posts else (posts[post][2] if post in posts else post)
-        )
+        unit = new_units.get(post) or (posts[post][2] if post in posts else post)
         run = tuple(next(people) for _ in range(count))
         runs.append((post, role, level, run))
         for person in run:
             data = {"person": person, "post": post, "role": role, "level": level}
             cause = f"{role} from the {level} pool"
             expected.append((when, "post.assigned", unit, cause, None, None, data))
-    got = _assignment_columns(persons, runs, posts, new_posts, when)
+    got = _assignment_columns(persons, runs, posts, new_units, when)
     assert list(got) == expected
     assert len(got) == len(persons)
     assert got.planned == runs

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from hypothesis import event, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -34,6 +34,7 @@ from gridgov.presets import URBAN_AREA, small
 from gridgov.rules import StaffingRule
 from gridgov.staffing import CLAIMABLE, ROLE_KIND, Pools, _unit_tables, required_posts
 from gridgov.synthesis import _PERSON_NUMBERS
+from gridgov.vocabulary import ROLES
 
 CITY = small()
 CHAIN = CITY.chain
@@ -1357,3 +1358,47 @@ def test_holding_leaves_out_the_people_a_plan_frees() -> None:
     nobody_freed = _holding({"a": 1}, set())
     assert nobody_freed("a")
     assert not nobody_freed("b")
+
+
+class TestFillPriority:
+    """The posts a plan fills come by their role's priority, then id, each once."""
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.lists(
+            st.tuples(
+                st.sampled_from("abcdefgh"),
+                st.sampled_from([*ROLES, "unheard_of"]),
+                st.sampled_from(["opened", "held", "closed", "reopened", "gone"]),
+            ),
+            max_size=30,
+            unique_by=lambda spec: (spec[0], spec[1]),
+        ),
+        st.booleans(),
+        st.randoms(use_true_random=False),
+    )
+    def test_by_role_priority_then_id(
+        self, specs: list[tuple[str, str, str]], auto_claim: bool, rng: random.Random
+    ) -> None:
+        """Posts opened by the plan or held before (not closed by it) are filled, by the
+        role's priority, then id, in whatever order they were asked for; claimable
+        posts only when the rules claim automatically."""
+        from gridgov.staffing import _PRIORITY, Roster, _by_priority, _Draft
+
+        draft = _Draft(Roster(CITY))
+        kept = []
+        for name, role, where in specs:
+            row = (f"{name}/{role}", role, name, name, 1)
+            if where in ("held", "closed"):
+                draft.roster._posts[row[0]] = row
+            if where in ("closed", "reopened"):
+                draft.closed[row[0]] = None
+            if where in ("opened", "reopened"):
+                draft.opened[row[0]] = row
+            if where != "gone" and where != "closed" and (auto_claim or role not in CLAIMABLE):
+                kept.append(row)
+        asked = [f"{name}/{role}" for name, role, _ in specs] * 2
+        rng.shuffle(asked)
+        last = len(_PRIORITY)
+        expected = sorted(kept, key=lambda row: (_PRIORITY.get(row[1], last), row[0]))
+        assert _by_priority(draft, asked, auto_claim) == expected

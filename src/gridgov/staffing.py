@@ -99,10 +99,9 @@ _PRIORITY = {role: i for i, role in enumerate(ROLES)}
 #: district's and the city's are shared (their key names the district, the city).
 _OWN_POOLS = frozenset({"community", "big_party_committee", "street"})
 
-# Enum members read once: ``PersonKind.X`` and ``Level.X`` go through the enum
-# metaclass's attribute hook on every read (some 300 ns each).
-_MEMBER = PersonKind.IN_SERVICE_MEMBER
-_COMMUNITY = Level.COMMUNITY
+# Enum members read once: a member read off its class goes through the enum type's
+# ``__getattr__`` (Python 3.11), some 900 instructions each time.
+_IN_SERVICE, _COMMUNITY = PersonKind.IN_SERVICE_MEMBER, Level.COMMUNITY
 
 #: An event record as a plain tuple, in :class:`~gridgov.records.Record`'s field order
 #: (what :func:`planned_records` gives the engine).
@@ -1136,7 +1135,8 @@ class Roster:
 
         A run's people join its post's holders at once (the run's own tuple),
         and share one assignment tuple (post, role, level, when): nothing made
-        per person.
+        per person; every person's is set by one ``dict.update`` (a small dict
+        made and merged per run cost about as much as the run's other work).
         """
         people = self._people
         # Those drawn from an employer (front-line duty draws from none), checked first.
@@ -1149,11 +1149,14 @@ class Roster:
         except (KeyError, TypeError):
             return False
         holders = self._holders
-        held_by, assign, each = holders.get, self._assignment.update, dict.fromkeys
+        held_by = holders.get
+        shared: list[tuple[str, str, str, datetime]] = []
         for post, role, level, persons in runs:
             held = held_by(post)
             holders[post] = persons if held is None else held + persons
-            assign(each(persons, (post, role, level, when)))
+            shared += [(post, role, level, when)] * len(persons)
+        # The runs' people in order, one to each of ``shared`` (equal lengths).
+        self._assignment.update(zip(itertools.chain.from_iterable(map(_PEOPLE, runs)), shared))  # noqa: B905
         # Counted in C (Counter.update), in the order drawn.
         self._drawn.update(filter(_SOMEONE, _reader(places)(people.employers)))
         return True
@@ -1590,19 +1593,8 @@ def _plan(
         _front_line_all(draft, pools, hot_delta)
     if refill or draft.freed:
         to_fill.extend(sorted(roster._shortfalls))
-    # By role, then id, each post once (a post's key is its own: no ties to keep, so
-    # the post read here, third, is never compared; filling opens and closes none).
-    auto_claim = rule.auto_claim
-    _fill_all(
-        draft,
-        pools,
-        [
-            wanted
-            for _, _, wanted in sorted(_by_priority(draft, set(to_fill)))
-            if wanted is not None and (auto_claim or wanted[1] not in CLAIMABLE)
-        ],
-        rule,
-    )
+    # By role, then id, each post once (filling opens and closes none).
+    _fill_all(draft, pools, _by_priority(draft, to_fill, rule.auto_claim), rule)
     # The grids whose count moves (picked in C: a step is never False but 0).
     draft.hot = tuple(sorted(itertools.compress(hot_delta.items(), hot_delta.values())))
     return draft
@@ -1613,7 +1605,7 @@ def _repost(
 ) -> list[str]:
     """Stage the posts of ``compound`` going from zone ``old`` to ``new``; returns those to fill."""
     roster = draft.roster
-    posts, held_by = roster._posts, roster._holders.get
+    posts = roster._posts
     # A zone without posts (open) has none to close: not asked for.
     before = pools.required(compound, old, rule) if rule.posts.get(old) else ()
     after = pools.required(compound, new, rule)
@@ -1632,27 +1624,48 @@ def _repost(
         if current is not None and current == post:
             continue
         draft.opened[post_id] = post
-        holders = held_by(post_id)
+        holders = roster._holders.get(post_id)
         capacity = post[4]
+        # A smaller post lets its latest comers go first.
         if holders is not None and len(holders) > capacity:
-            # A smaller post lets its latest comers go first.
             for extra in holders[capacity:][::-1]:
                 draft.release(extra, post_id, f"{post_id} needs {capacity}")
         to_fill.append(post_id)
     return to_fill
 
 
-def _by_priority(draft: _Draft, post_ids: Iterable[str]) -> list[tuple[int, str, PostRow | None]]:
-    """Each post's fill priority (its role's; last for a post gone or unknown), id and
-    row as the draft has it (:meth:`_Draft.post`), read in one loop."""
+def _by_priority(draft: _Draft, post_ids: Iterable[str], auto_claim: bool) -> list[PostRow]:
+    """The rows of ``post_ids`` as the draft has them, each post once, by fill priority
+    (its role's), then id; a post gone or unknown left out, and a claimable one unless
+    the rules claim automatically.
+
+    Sorted a priority at a time by id (a row's first field): the posts come in
+    compound order, so each role's are nearly in order already, which a sort
+    passes in one comparison a post (one sort of every post by (priority, id),
+    from a set's order, compared some n log n tuples: a tenth of a declaration's
+    plan)."""
     opened, closed, posts = draft.opened, draft.closed, draft.roster._posts
     last = len(_PRIORITY)
-    out: list[tuple[int, str, PostRow | None]] = []
-    for post_id in post_ids:
+    by_priority: dict[int, list[PostRow]] = {}
+    for post_id in dict.fromkeys(post_ids):
         post = opened.get(post_id)
-        if post is None and post_id not in closed:
-            post = posts.get(post_id)
-        out.append((last if post is None else _PRIORITY.get(post[1], last), post_id, post))
+        if post is None:
+            post = None if post_id in closed else posts.get(post_id)
+            if post is None:
+                continue
+        role = post[1]
+        if not auto_claim and role in CLAIMABLE:
+            continue
+        priority = _PRIORITY.get(role, last)
+        rows = by_priority.get(priority)
+        if rows is None:
+            rows = by_priority[priority] = []
+        rows.append(post)
+    out: list[PostRow] = []
+    for priority in sorted(by_priority):
+        rows = by_priority[priority]
+        rows.sort(key=_FIRST)  # ids are unique: no ties
+        out += rows
     return out
 
 
@@ -1711,32 +1724,38 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
     """Switch the grid's own free workers to front-line duty; the seats of those away
     or busy elsewhere are a recorded shortfall, never a silent gap."""
     post_id, role, unit, community, capacity = post
-    held = draft.held(post_id)
-    busy = draft.busy
     roster = draft.roster
+    # A post nobody holds yet has its draft's fills taken (draft.held, read directly).
+    fill_counts = draft.fill_counts
+    held = draft.held(post_id) if roster._holders.get(post_id) else fill_counts.get(post_id, 0)
+    busy = draft.busy
     unavailable, assigned, freed = roster._unavailable, roster._assignment, draft.freed
     # The free workers, in order, as many as there are seats: filtered in C, a set
     # at a time (a grid has a few workers: a Python loop's opcodes per worker cost
     # more than the few filters made per grid), each set asked only when not empty.
-    free: list[str] = []
+    free: tuple[str, ...] = ()
     seats = capacity - held
     if seats > 0:
-        workers: Iterable[str] = pools.grid_workers(unit)
+        # The grid's workers as the pools keep them (read there when kept: no call).
+        workers: Iterable[str] | None = pools._workers.get(unit)
+        if workers is None:
+            workers = pools.grid_workers(unit)
         if busy:
             workers = itertools.filterfalse(busy.__contains__, workers)
         if unavailable:
             workers = itertools.filterfalse(unavailable.__contains__, workers)
         if assigned:
             workers = itertools.filterfalse(_holding(assigned, freed), workers)
-        free = list(itertools.islice(workers, seats))
+        # A tuple, the run's own (no list made and copied).
+        free = tuple(itertools.islice(workers, seats))
     filled = len(free)
     if filled:
         busy.update(free)
         draft.persons += free
-        draft.runs.append((post_id, "front_line", "grid", tuple(free)))
-        draft.fill_counts[post_id] = draft.fill_counts.get(post_id, 0) + filled
+        draft.runs.append((post_id, "front_line", "grid", free))
+        fill_counts[post_id] = fill_counts.get(post_id, 0) + filled
     missing = capacity - (held + filled)
-    known = draft.roster._shortfalls.get(post_id)
+    known = roster._shortfalls.get(post_id)
     if missing > 0:
         draft.shortfalls[post_id] = Shortfall(
             post_id,
@@ -1762,29 +1781,26 @@ def _holding(assigned: Mapping[str, object], freed: set[str]) -> Callable[[str],
 
 def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: StaffingRule) -> None:
     """Fill the ``wanted`` posts in order: front-line duty from the grid's own workers,
-    every other post from the pools (one frame for all: what every fill reads is read
-    once). A pool is its people's places in the city's columns: their ids and employers
-    are read there, for those the filling reaches."""
+    every other post from the pools (one frame for all: what every fill reads is
+    read once). A pool is its people's places in the city's columns: their ids and
+    employers are read there, for those the filling reaches."""
     roster = draft.roster
     ids, employer_of, employer_names = pools._ids, pools._employer_of, pools._employer_names
     busy, freed, drawn, room = draft.busy, draft.freed, draft.drawn, draft.room
     away, assigned, before = roster._unavailable, roster._assignment, roster._drawn
-    # The caps depend on the city and the share only: kept by the pools across plans.
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
     cursors, runs, persons = draft.cursors, draft.runs, draft.persons
-    # Read here, not through a call each: the pools kept, the posts held or filled.
-    cache, holders, fill_counts = pools._cache, roster._holders, draft.fill_counts
+    holders_of, fill_counts, cache = roster._holders.get, draft.fill_counts, pools._cache
     for post in wanted:
         post_id, role, _, community, capacity = post
         if role == "front_line":
             # Front-line duty is the grid's own workers', not the pools'.
             _front_line_fill(draft, pools, post)
             continue
-        kind = ROLE_KIND.get(role, _MEMBER)
-        kind_name = kind._value_
-        # A post opened by this plan that nobody holds yet (the common case) holds 0.
-        fresh = not draft.closed and post_id not in holders and post_id not in fill_counts
-        need = capacity if fresh else capacity - draft.held(post_id)
+        kind = ROLE_KIND.get(role, _IN_SERVICE)
+        # Seats taken: a post nobody holds yet has its draft's fills (draft.held, read here).
+        held = draft.held(post_id) if holders_of(post_id) else fill_counts.get(post_id, 0)
+        need = capacity - held
         if need <= 0:
             _all_seats_taken(draft, post_id)
             continue
@@ -1796,8 +1812,10 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                 break
             if depth:
                 requested.append(need)
-            # A pool shared from the community's view (Pools._rows' key), kept once built.
-            pool = cache.get(key := (level, community, kind_name)) if level in _OWN_POOLS else None
+            # A pool made for the community (Pools._rows' key) read without a call once kept.
+            pool = (
+                cache.get(key := (level, community, kind._value_)) if level in _OWN_POOLS else None
+            )
             if pool is None:
                 key, pool = pools._rows(level, community, kind)
             index = cursors.get(key, 0)
@@ -1959,7 +1977,7 @@ def _rows(
         data = {"person": person, "post": post_id, "role": role}
         yield (when, "post.released", unit, reason, None, None, data)
     rows = list(opened)
-    new_posts: dict[str, PostRow] = dict(zip(map(_FIRST, rows), rows))  # noqa: B905
+    new_units: dict[str, str] = dict(zip(map(_FIRST, rows), map(_UNIT, rows)))  # noqa: B905
     if rows:
         yield _opened_columns(rows, when)
     for from_level, from_unit, to_level, to_unit, role, requested, granted in reinforcements:
@@ -1983,7 +2001,7 @@ def _rows(
         yield (when, "reinforcement.answered", to_unit, cause, None, None, answer)
     persons, runs = assignments
     if persons:
-        yield _assignment_columns(persons, runs, posts, new_posts, when)
+        yield _assignment_columns(persons, runs, posts, new_units, when)
     open_shortfalls = roster._shortfalls
     for shortfall in shortfalls:
         if shortfall.missing == 0:
@@ -2002,7 +2020,7 @@ def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
     compact (see :class:`~gridgov.records.RecordColumns`); the rows go with them
     (``RecordColumns.planned``), for the engine's reducer."""
     count = len(rows)
-    units = [row[2] for row in rows]
+    units = list(map(_UNIT, rows))
     return RecordColumns(
         [when] * count,
         ["post.opened"] * count,
@@ -2024,6 +2042,10 @@ _OPENED = ("post", "role", "community", "capacity", "task")
 
 #: A row's first field (a post's id).
 _FIRST = operator.itemgetter(0)
+#: A row's third field (a post's unit).
+_UNIT = operator.itemgetter(2)
+#: A run's people (see :data:`AssignmentRun`).
+_PEOPLE = operator.itemgetter(3)
 #: ``"front_line"`` for ever (a role compared with it in C).
 _FRONT_LINE = itertools.repeat("front_line")
 #: Not None (an employer's name), tested in C.
@@ -2045,7 +2067,7 @@ def _assignment_columns(
     persons: list[str],
     runs: list[AssignmentRun],
     posts: Mapping[str, PostRow],
-    new_posts: Mapping[str, PostRow],
+    new_units: Mapping[str, str],
     when: datetime,
 ) -> RecordColumns:
     """The ``post.assigned`` records of the assignments (the people, and the runs
@@ -2056,13 +2078,13 @@ def _assignment_columns(
     units: list[str] = []
     causes: list[str] = []
     rests: list[tuple[str, str, str]] = []
-    post_of = new_posts.get
+    unit_of = new_units.get
     said: dict[tuple[str, str], str] = {}
     for post_id, role, level, people in runs:
-        serving = post_of(post_id)
-        if serving is None:  # a post open before this plan (a refill)
+        unit = unit_of(post_id)
+        if unit is None:  # a post open before this plan (a refill)
             serving = posts.get(post_id)
-        unit = serving[2] if serving is not None else post_id
+            unit = serving[2] if serving is not None else post_id
         cause = said.get((role, level))
         if cause is None:
             cause = said[role, level] = f"{role} from the {level} pool"
@@ -2090,14 +2112,14 @@ def _assignment_columns(
 _ASSIGNED = ("person", "post", "role", "level")
 
 
-def _shortfall_record(when: datetime, kind: str, shortfall: Shortfall, why: str) -> StaffingRow:
+def _shortfall_record(when: datetime, kind: str, shortfall: Shortfall, why: str) -> Record:
     data: dict[str, Any] = {
         "post": shortfall.post,
         "role": shortfall.role,
         "community": shortfall.community,
         "missing": shortfall.missing,
     }
-    return (when, kind, shortfall.unit, why, None, None, data)
+    return Record(when, kind, shortfall.unit, why, None, None, data)
 
 
 # --------------------------------------------------------- task commands
