@@ -1513,24 +1513,17 @@ def _block_events(
     first: Any, last: Any, command: Any, body: Any, times: dict[str, datetime]
 ) -> Events | None:
     """:func:`_decode_block`'s reading; None when anything is off."""
-    if type(first) is not int or type(last) is not int or type(command) is not str:
-        return None
-    size = last - first + 1
     try:
-        record = orjson.loads(body)
-        if type(record) is list and len(record) == _BODY_FIELDS + 1 and record[-1] == _EXACT:
-            record = json.loads(body)[:-1]
-        if type(record) is not list or len(record) != _BODY_FIELDS or size < 1:
+        record = _block_record(first, last, command, body)
+        if record is None:
             return None
+        size = last - first + 1
         stamps, indices, kinds, units, actors, causes, olds, news, datas = record
         columns = (indices, kinds, units, actors, causes, olds, news, datas)
         if set(map(type, columns)) != {list} or set(map(len, columns)) != {size}:
             return None
         if (
-            type(stamps) is not list
-            or set(map(type, indices)) != _INTS
-            or min(indices) < 0
-            or set(map(type, datas)) != _DICTS
+            set(map(type, datas)) != _DICTS
             or not set(map(type, itertools.chain(olds, news))) <= _TEXTS_OR_NONE
         ):
             return None
@@ -1539,19 +1532,62 @@ def _block_events(
         _join(units)
         _join(actors)
         _join(causes)
-        whens = _times_of(stamps, times) if stamps else None
-        if whens is None:
+        column = _block_times(stamps, indices, size, times)
+        if column is None:
             return None
-        if len(whens) == 1 and indices.count(0) == size:
-            column = [whens[0]] * size  # one time: the common block
-        else:
-            column = list(map(whens.__getitem__, indices))  # IndexError beyond the times
     except (orjson.JSONDecodeError, TypeError, ValueError, IndexError, RecursionError):
         # RecursionError: the standard library reading data nested deeper than it can.
         return None
     return Events(
         first, (column, kinds, units, [command] * size, actors, causes, olds, news, datas)
     )
+
+
+def _block_record(first: Any, last: Any, command: Any, body: Any) -> list[Any] | None:
+    """The fields of a block row's body (read by orjson, or by the standard library
+    when the body is marked ``"json"``); None when the row's seqs or command are
+    not of their types, its seqs out of order, or the body not a list of
+    ``_BODY_FIELDS`` fields.
+
+    Raises:
+        orjson.JSONDecodeError: the body is not JSON (the callers catch it).
+        RecursionError: the standard library reading data nested deeper than it can.
+    """
+    if type(first) is not int or type(last) is not int or type(command) is not str:
+        return None
+    if last < first:
+        return None
+    record = orjson.loads(body)
+    if type(record) is list and len(record) == _BODY_FIELDS + 1 and record[-1] == _EXACT:
+        record = json.loads(body)[:-1]
+    if type(record) is not list or len(record) != _BODY_FIELDS:
+        return None
+    return record
+
+
+def _block_times(
+    stamps: Any, indices: Any, size: int, times: dict[str, datetime]
+) -> list[datetime] | None:
+    """A block's time column from its distinct ISO times and each event's index into
+    them; None when they are malformed.
+
+    Raises:
+        IndexError: an index beyond the times (the callers catch it).
+    """
+    if (
+        type(stamps) is not list
+        or type(indices) is not list
+        or len(indices) != size
+        or set(map(type, indices)) != _INTS
+        or min(indices) < 0
+    ):
+        return None
+    whens = _times_of(stamps, times) if stamps else None
+    if whens is None:
+        return None
+    if len(whens) == 1 and indices.count(0) == size:
+        return [whens[0]] * size  # one time: the common block
+    return list(map(whens.__getitem__, indices))
 
 
 def _keyed_events(
@@ -1561,37 +1597,22 @@ def _keyed_events(
     anything is off. The runs are checked and expanded in C (a pass per column);
     each event's data is kept compact (its run's keys, then its values: see
     :class:`Events`), made a dict only when it is read."""
-    if type(first) is not int or type(last) is not int or type(command) is not str:
-        return None
-    size = last - first + 1
     try:
-        record = orjson.loads(body)
-        if type(record) is list and len(record) == _BODY_FIELDS + 1 and record[-1] == _EXACT:
-            record = json.loads(body)[:-1]
-        if type(record) is not list or len(record) != _BODY_FIELDS or size < 1:
+        record = _block_record(first, last, command, body)
+        if record is None:
             return None
+        size = last - first + 1
         stamps, indices, kinds, units, actors, causes, olds, news, datas = record
         if type(indices) is not list or len(indices) != size:
             return None
         texts = list(map(_expanded, (kinds, units, actors, causes), itertools.repeat(size)))
         states = list(map(_expanded, (olds, news), itertools.repeat(size), itertools.repeat(True)))
         data = _keyed_column(datas, size)
-        if (
-            type(stamps) is not list
-            or set(map(type, indices)) != _INTS
-            or min(indices) < 0
-            or None in texts
-            or None in states
-            or data is None
-        ):
+        if None in texts or None in states or data is None:
             return None
-        whens = _times_of(stamps, times) if stamps else None
-        if whens is None:
+        column = _block_times(stamps, indices, size, times)
+        if column is None:
             return None
-        if len(whens) == 1 and indices.count(0) == size:
-            column = [whens[0]] * size  # one time: the common block
-        else:
-            column = list(map(whens.__getitem__, indices))  # IndexError beyond the times
     except (orjson.JSONDecodeError, TypeError, ValueError, IndexError, RecursionError):
         # RecursionError: the standard library reading data nested deeper than it can.
         return None
