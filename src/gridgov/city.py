@@ -657,9 +657,6 @@ def _unique_columns(table: _T, what: str) -> _T:
 _T = TypeVar("_T", People, Buildings, Compounds, Organisations)
 
 
-_ID = operator.attrgetter("id")
-
-
 def _grouped(keys: Iterable[str], values: Iterable[str]) -> dict[str, tuple[str, ...]]:
     """Each key's values, in order (a run of equal keys is added in one step).
 
