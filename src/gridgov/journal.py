@@ -1996,8 +1996,17 @@ def _check_chain(
     except (sqlite3.DatabaseError, TypeError):
         # TypeError: a NULL field (malformed) in the hash's input.
         return None
+    return _checked_end(head, expected, previous, last, stop)
+
+
+def _checked_end(
+    head: str | None, expected: int, previous: bytes, final: object, stop: int | None
+) -> tuple[int, bytes] | None:
+    """The end of a fast chain check (:func:`_check_chain`, :func:`_check_blocks`):
+    (next seq, last hash) when the rows read ended on a command's last row, at
+    ``stop`` if one was asked, else at the ``meta`` head; None otherwise."""
     end = expected - 1
-    if not last or (stop is not None and end != stop):
+    if not final or (stop is not None and end != stop):
         return None  # a partial command, or events missing
     if stop is None:
         want = f"{end}:{previous.hex()}"
@@ -2086,14 +2095,7 @@ def _check_blocks(
     except (sqlite3.DatabaseError, TypeError):
         # TypeError: a NULL field (malformed) in the hash's input.
         return None
-    end = expected - 1
-    if not final or (stop is not None and end != stop):
-        return None  # a partial command, or events missing
-    if stop is None:
-        want = f"{end}:{previous.hex()}"
-        if (head is None and end) or (head is not None and head != want):
-            return None
-    return expected, previous
+    return _checked_end(head, expected, previous, final, stop)
 
 
 def _diagnose_blocks(
