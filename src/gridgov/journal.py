@@ -606,7 +606,8 @@ def _encode_bytes(event: Event, time: str) -> bytes:
     try:
         return orjson.dumps(record)
     except TypeError:
-        record["data"] = dict(event.data)
+        # NaN and infinities as null here too, as orjson writes them.
+        record["data"] = _finite(dict(event.data))
         return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
 
 
