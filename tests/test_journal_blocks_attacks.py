@@ -26,10 +26,10 @@ from gridgov.journal import (
     Event,
     Events,
     SqliteJournal,
-    _block_hash,
     _check_blocks,
 )
 from processes import kill_writer
+from test_journal_blocks import rewrite
 
 # The bodies of format 4 are forged here (format 5: test_journal_keyed.py).
 pytestmark = pytest.mark.usefixtures("format4")
@@ -77,18 +77,9 @@ def block_rows(path: Path) -> list[tuple[Any, ...]]:
 
 def forge(path: Path, index: int, body: bytes) -> tuple[int, int]:
     """Replace block ``index``'s body and forge the chain and head to match."""
-    rows = [list(r) for r in block_rows(path)]
+    rows = [list(r[:5]) for r in block_rows(path)]
     rows[index][4] = body
-    previous, out = GENESIS, []
-    for first, last, command, final, row_body in rows:
-        previous = _block_hash(previous, first, last, command, bool(final), row_body)
-        out.append((first, last, command, final, row_body, previous))
-    with sqlite3.connect(path) as db:
-        db.execute("DELETE FROM blocks")
-        db.executemany("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?)", out)
-        db.execute(
-            "UPDATE meta SET value = ? WHERE key = 'head'", (f"{out[-1][1]}:{previous.hex()}",)
-        )
+    rewrite(path, rows)
     return rows[index][0], rows[index][1]
 
 
