@@ -95,7 +95,7 @@ _NEW_FORMAT = FORMAT_VERSION
 #: orjson cannot encode exactly): such a record is read back by it too.
 _EXACT = "json"
 #: Rows a replay reads and applies at a time (:meth:`SqliteJournal.replay_chunks`).
-REPLAY_CHUNK = 128
+REPLAY_CHUNK = 4096
 #: The hash a journal's chain starts from.
 GENESIS = b"\0" * 32
 #: Version of the JSON form of a snapshot; a snapshot of another version is not read.
@@ -2762,7 +2762,10 @@ class SqliteJournal(_Chain):
             raise JournalError(
                 f"{self.path}: events {first}-{upto} are asked for, but event {missing} is missing"
             )
-        return events[max(0, first - events._first) : max(0, last - events._first + 1)]
+        start, stop = max(0, first - events._first), max(0, last - events._first + 1)
+        if start == 0 and stop >= events._size:
+            return events  # the whole of it: no copy of its columns
+        return events[start:stop]
 
     def _rows(self, first: int, last: int) -> _Rows:
         return self._query(
@@ -2828,8 +2831,11 @@ class SqliteJournal(_Chain):
                 events = self._run(first, min(end, first + _BLOCK_EVENTS - 1), times)
                 if not events._size:
                     return
-                for start in range(0, events._size, chunk):
-                    yield events[start : start + chunk]
+                if events._size <= chunk:
+                    yield events  # no copy of its columns
+                else:
+                    for start in range(0, events._size, chunk):
+                        yield events[start : start + chunk]
                 first = events._first + events._size
             return
         while first <= end:
