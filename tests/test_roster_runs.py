@@ -156,10 +156,30 @@ def _tables_in_order(roster: Roster) -> list[list[tuple[Any, Any]]]:
     ]
 
 
+def _sharing_an_employer() -> list[str]:
+    """Four people of one employer (the roster's counts of an employer drawn from
+    more than once in a run)."""
+    by_employer: dict[str, list[str]] = {}
+    for person in sorted(CITY.people):
+        employer = CITY.people.employer(person)
+        if employer is not None:
+            by_employer.setdefault(employer, []).append(person)
+            if len(by_employer[employer]) == 4:
+                return by_employer[employer]
+    raise AssertionError("no employer of four")
+
+
+SHARED = _sharing_an_employer()
+#: The roster after a case, with four people of one employer on a post of their own.
+SHARED_ROSTER = ROSTER._copy()
+for _person in SHARED:
+    SHARED_ROSTER._assign_to(_person, "shared/checkpoint", "checkpoint", "community", T0)
+
+
 @given(
-    st.lists(st.sampled_from(ON_POSTS), unique=True, max_size=len(ON_POSTS)),
+    st.lists(st.sampled_from(ON_POSTS + SHARED), unique=True, max_size=len(ON_POSTS)),
     st.sampled_from(["seats", "drawn"]),
-    st.lists(st.sampled_from(["own", "other", "elsewhere"]), min_size=len(ON_POSTS)),
+    st.lists(st.sampled_from(["own", "other", "elsewhere"]), min_size=len(ON_POSTS) + 4),
     st.sampled_from(["none", "twice", "stranger", "not text"]),
 )
 def test_a_run_of_different_people_on_posts_is_each_release_in_turn(
@@ -172,7 +192,7 @@ def test_a_run_of_different_people_on_posts_is_each_release_in_turn(
     one or one never opened; with a person seated twice on a post (only a hostile
     journal gets there), a person unknown to the city on a post (applied up to
     it), or a person not text."""
-    roster = ROSTER._copy()
+    roster = SHARED_ROSTER._copy()
     if order == "seats":
         chosen = [p for seats in roster._holders.values() for p in seats if p in chosen]
     persons = list(chosen)
