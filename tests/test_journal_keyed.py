@@ -332,3 +332,31 @@ class TestMalformed:
     ) -> None:
         path, first, last = damaged(tmp_path, ATTACKS[attack])
         refused(path, first, last, capsys)
+
+
+@pytest.mark.parametrize("format_", [3, 5])
+def test_a_replay_hands_over_a_block_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, format_: int
+) -> None:
+    """By default a journal of blocks is replayed about a block's events at a time (a
+    declaration's long runs reach the reducer whole, the block read not cut up),
+    one of format 3 rows ``REPLAY_CHUNK`` at a time; the same events either way,
+    and an asked chunk size is kept."""
+    monkeypatch.setattr(journal_module, "_NEW_FORMAT", format_)
+    path = tmp_path / "sealed.sqlite"
+    sealed(path)
+    journal = SqliteJournal(path)
+    try:
+        events = journal.since(0)
+        chunks = list(journal.replay_chunks(0))
+        assert [e for c in chunks for e in c] == events
+        longest = max(map(len, chunks))
+        if format_ == 3:
+            assert longest == journal_module.REPLAY_CHUNK
+        else:
+            assert journal_module.REPLAY_CHUNK < longest <= journal_module._BLOCK_EVENTS
+        asked = list(journal.replay_chunks(0, 100))
+        assert max(map(len, asked)) == 100
+        assert [e for c in asked for e in c] == events
+    finally:
+        journal.close()

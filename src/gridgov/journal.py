@@ -94,8 +94,9 @@ _NEW_FORMAT = FORMAT_VERSION
 #: The last element of a format 3 record encoded by the standard library (data
 #: orjson cannot encode exactly): such a record is read back by it too.
 _EXACT = "json"
-#: Rows a replay reads and applies at a time (:meth:`SqliteJournal.replay_chunks`).
-REPLAY_CHUNK = 4096
+#: Rows of format 3 a replay reads and applies at a time (:meth:`SqliteJournal.replay_chunks`;
+#: a journal of blocks is replayed a block's events at a time).
+REPLAY_CHUNK = 128
 #: The hash a journal's chain starts from.
 GENESIS = b"\0" * 32
 #: Version of the JSON form of a snapshot; a snapshot of another version is not read.
@@ -2808,10 +2809,13 @@ class SqliteJournal(_Chain):
         """
         return itertools.chain.from_iterable(self.replay_chunks(seq, chunk))
 
-    def replay_chunks(self, seq: int, chunk: int = REPLAY_CHUNK) -> Iterator[Events]:
+    def replay_chunks(self, seq: int, chunk: int | None = None) -> Iterator[Events]:
         """The events of :meth:`replay`, ``chunk`` rows at a time as :class:`Events`
         (what the engine's replay reads: no :class:`Event` made per row, and a
-        chunk's runs of one kind of event applied at once).
+        chunk's runs of one kind of event applied at once). By default a journal
+        of blocks hands over about a block's events at a time (up to 4,096, the
+        block read is not copied: a chunk's runs are longer and fewer, and
+        applied at once), one of format 3 rows :data:`REPLAY_CHUNK` at a time.
 
         Raises:
             JournalError: a row is unreadable or malformed (when it is reached), or
@@ -2821,7 +2825,7 @@ class SqliteJournal(_Chain):
             self._check_unverified()
         return self._chunks(seq, chunk)
 
-    def _chunks(self, seq: int, chunk: int) -> Iterator[Events]:
+    def _chunks(self, seq: int, chunk: int | None) -> Iterator[Events]:
         end = self._next - 1
         first = seq + 1
         times: dict[str, datetime] = {}
@@ -2831,13 +2835,14 @@ class SqliteJournal(_Chain):
                 events = self._run(first, min(end, first + _BLOCK_EVENTS - 1), times)
                 if not events._size:
                     return
-                if events._size <= chunk:
+                if chunk is None or events._size <= chunk:
                     yield events  # no copy of its columns
                 else:
                     for start in range(0, events._size, chunk):
                         yield events[start : start + chunk]
                 first = events._first + events._size
             return
+        chunk = chunk or REPLAY_CHUNK
         while first <= end:
             last = min(end, first + chunk - 1)
             rows = self._rows(first, last)
