@@ -1283,7 +1283,8 @@ class Roster:
         except TypeError:  # a person or post not hashable: raised at its event
             return False
         people = self._people
-        drawing = itertools.compress(persons, map(operator.ne, map(_ROLE, held), _FRONT_LINE))
+        roles = map(_ROLE, cast("list[tuple[str, str, str, datetime]]", held))
+        drawing = itertools.compress(persons, map(operator.ne, roles, _FRONT_LINE))
         try:
             places = list(map(people._index.__getitem__, drawing))
         except (KeyError, TypeError):
@@ -1291,10 +1292,9 @@ class Roster:
         # Nothing below raises: every person is on a post and known where looked up.
         drawn = self._drawn
         counted = drawn.get
-        employers = Counter(_reader(places)(people.employers))
-        employers.pop(None, None)  # drawn from no employer
-        for employer, count in employers.items():
-            drawn[employer] = counted(employer, 0) - count
+        for employer, count in Counter(_reader(places)(people.employers)).items():
+            if employer is not None:  # (None: drawn from no employer)
+                drawn[employer] = counted(employer, 0) - count
         before = len(assignment)
         deque(map(assignment.pop, persons), 0)
         holders = self._holders
