@@ -1441,6 +1441,12 @@ class _Draft:
         #: worked out once per run.
         self.persons: list[str] = []
         self.runs: list[AssignmentRun] = []
+        #: The assignments' records' units, causes and data after the person (post,
+        #: role, level), one per person, written as each run is staged: the records'
+        #: columns made in the planning pass, not in a second walk of the runs.
+        self.units: list[str] = []
+        self.causes: list[str] = []
+        self.rests: list[tuple[str, str, str]] = []
         self.fill_counts: dict[str, int] = {}
         self.shortfalls: dict[str, Shortfall] = {}
         self.reinforcements: dict[tuple[str, str, str, str, str], list[int]] = {}
@@ -1555,7 +1561,7 @@ def planned_records(
         draft.releases,
         draft.opened.values(),
         [(*hop, counts[0], counts[1]) for hop, counts in draft.reinforcements.items()],
-        (draft.persons, draft.runs),
+        _draft_assignment_columns(draft, when) if draft.persons else None,
         draft.shortfalls.values(),
         draft.hot,
         roster,
@@ -1715,9 +1721,13 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
             _front_line_fill(draft, pools, post)
             continue
         busy.update(workers)
+        count = len(workers)
         draft.persons += workers
         draft.runs.append((post_id, "front_line", "grid", workers))
-        fill_counts[post_id] = len(workers)
+        draft.units += [grid] * count
+        draft.causes += [_FRONT_LINE_CAUSE] * count
+        draft.rests += [(post_id, "front_line", "grid")] * count
+        fill_counts[post_id] = count
 
 
 def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
@@ -1753,6 +1763,9 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
         busy.update(free)
         draft.persons += free
         draft.runs.append((post_id, "front_line", "grid", free))
+        draft.units += [unit] * filled
+        draft.causes += [_FRONT_LINE_CAUSE] * filled
+        draft.rests += [(post_id, "front_line", "grid")] * filled
         fill_counts[post_id] = fill_counts.get(post_id, 0) + filled
     missing = capacity - (held + filled)
     known = roster._shortfalls.get(post_id)
@@ -1790,9 +1803,10 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
     away, assigned, before = roster._unavailable, roster._assignment, roster._drawn
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
     cursors, runs, persons = draft.cursors, draft.runs, draft.persons
+    units, causes, rests, said = draft.units, draft.causes, draft.rests, _CAUSES
     holders_of, fill_counts, cache = roster._holders.get, draft.fill_counts, pools._cache
     for post in wanted:
-        post_id, role, _, community, capacity = post
+        post_id, role, unit, community, capacity = post
         if role == "front_line":
             # Front-line duty is the grid's own workers', not the pools'.
             _front_line_fill(draft, pools, post)
@@ -1848,10 +1862,18 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                 index = size
             cursors[key] = index
             if chosen:
-                # This level's people, added to the draft's columns a list at a time.
+                # This level's people, added to the draft's columns a list at a time,
+                # with their records' units, causes and data (see _Draft).
+                count = len(chosen)
                 persons += chosen
                 runs.append((post_id, role, level, tuple(chosen)))
-                filled += len(chosen)
+                cause = said.get((role, level))
+                if cause is None:
+                    cause = said[role, level] = f"{role} from the {level} pool"
+                units += [unit] * count
+                causes += [cause] * count
+                rests += [(post_id, role, level)] * count
+                filled += count
                 levels_used = level
         if filled:
             fill_counts[post_id] = fill_counts.get(post_id, 0) + filled
@@ -1929,15 +1951,22 @@ def staffing_records(
         city_unit: the city's unit id (the unit of ``front_line.changed``).
         when: the time of the events.
     """
+    opened = [_row_of(p) for p in staffing.opened]
+    assigned = None
+    if staffing.assignments:
+        assigned = _assignment_columns(
+            [a.person for a in staffing.assignments],
+            [(a.post, a.role, a.level, (a.person,)) for a in staffing.assignments],
+            roster._posts,
+            {row[0]: row[2] for row in opened},
+            when,
+        )
     rows = _rows(
         staffing.closed,
         [(r.person, r.post, r.reason) for r in staffing.releases],
-        [_row_of(p) for p in staffing.opened],
+        opened,
         [attrs.astuple(hop) for hop in staffing.reinforcements],
-        (
-            [a.person for a in staffing.assignments],
-            [(a.post, a.role, a.level, (a.person,)) for a in staffing.assignments],
-        ),
+        assigned,
         staffing.shortfalls,
         staffing.hot,
         roster,
@@ -1958,7 +1987,7 @@ def _rows(
     releases: Iterable[tuple[str, str, str]],
     opened: Iterable[PostRow],
     reinforcements: Iterable[tuple[str, str, str, str, str, int, int]],
-    assignments: tuple[list[str], list[AssignmentRun]],
+    assigned: RecordColumns | None,
     shortfalls: Iterable[Shortfall],
     hot: tuple[tuple[str, int], ...],
     roster: Roster,
@@ -1977,7 +2006,6 @@ def _rows(
         data = {"person": person, "post": post_id, "role": role}
         yield (when, "post.released", unit, reason, None, None, data)
     rows = list(opened)
-    new_units: dict[str, str] = dict(zip(map(_FIRST, rows), map(_UNIT, rows)))  # noqa: B905
     if rows:
         yield _opened_columns(rows, when)
     for from_level, from_unit, to_level, to_unit, role, requested, granted in reinforcements:
@@ -1999,9 +2027,8 @@ def _rows(
         }
         cause = f"answer to {from_unit}"
         yield (when, "reinforcement.answered", to_unit, cause, None, None, answer)
-    persons, runs = assignments
-    if persons:
-        yield _assignment_columns(persons, runs, posts, new_units, when)
+    if assigned is not None:
+        yield assigned
     open_shortfalls = roster._shortfalls
     for shortfall in shortfalls:
         if shortfall.missing == 0:
@@ -2110,6 +2137,32 @@ def _assignment_columns(
 
 #: The keys of a ``post.assigned`` event's data, in order.
 _ASSIGNED = ("person", "post", "role", "level")
+
+
+def _draft_assignment_columns(draft: _Draft, when: datetime) -> RecordColumns:
+    """The ``post.assigned`` records of a draft's assignments, as
+    :func:`_assignment_columns` makes them from its runs, from the columns the
+    planning pass wrote (:class:`_Draft`'s ``units``, ``causes``, ``rests``): no
+    second walk of the runs."""
+    count = len(draft.persons)
+    return RecordColumns(
+        [when] * count,
+        ["post.assigned"] * count,
+        draft.units,
+        draft.causes,
+        [None] * count,
+        [None] * count,
+        # Compact data (see _assignment_columns), equal lengths.
+        list(map(operator.add, zip(itertools.repeat(_ASSIGNED), draft.persons), draft.rests)),
+        draft.runs,
+    )
+
+
+#: A front-line assignment's cause (see _assignment_columns).
+_FRONT_LINE_CAUSE = "front_line from the grid pool"
+#: An assignment's cause by (role, level), as the planning pass words it (a few
+#: dozen at most: the roles by the pool levels).
+_CAUSES: dict[tuple[str, str], str] = {}
 
 
 def _shortfall_record(when: datetime, kind: str, shortfall: Shortfall, why: str) -> Record:
