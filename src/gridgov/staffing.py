@@ -273,28 +273,60 @@ def _required_rows(city: City, compound: str, zone: str, rule: StaffingRule) -> 
     community, entrances = compounds.communities[at], compounds.entrances[at]
     households = max(1, city.households(compound))
     rows: list[PostRow] = []
-    # Each role's size worked out for the roles asked only (in one loop: no dict of
-    # every size, no comprehension's function made per call).
-    for role in roles:
-        if role == "point_lead":
-            size = 1
-        elif role == "building_lead":
-            size = math.ceil(households / rule.households_per_building_lead)
-        elif role == "registration":
-            size = math.ceil(households / rule.households_per_registration)
-        elif role == "disinfection":
-            size = rule.disinfection_per_compound
-        elif role == "checkpoint":
-            size = entrances * rule.checkpoint_shifts
-        elif role == "volunteer":
-            size = math.ceil(households / rule.households_per_volunteer)
-        elif role == "front_line":
-            continue
+    # Each role's size by the zone's sizing (see _sizing): households over a ratio,
+    # entrances times shifts, or a fixed number.
+    for role, by, value in _sizing(rule, zone, roles):
+        if by is _BY_HOUSEHOLDS:
+            size = math.ceil(households / value)
+        elif by is _BY_ENTRANCES:
+            size = entrances * value
         else:
-            raise KeyError(role)
+            size = value
         if size > 0:
             rows.append((f"{compound}/{role}", role, compound, community, size))
     return rows
+
+
+#: How a role's post is sized (see _sizing).
+_BY_HOUSEHOLDS, _BY_ENTRANCES, _FIXED = "households", "entrances", "fixed"
+
+
+def _sizing(
+    rule: StaffingRule, zone: str, roles: Sequence[str]
+) -> tuple[tuple[str, str, Any], ...]:
+    """How each of ``roles`` (a zone's, by the rules) is sized: (role, by, value), front
+    line left out (its post is the grid's), worked out once per rules and zone.
+
+    Raises:
+        KeyError: a role gridgov does not know.
+    """
+    got = _SIZINGS.get((id(rule), zone))
+    if got is not None and got[0] is rule:
+        return got[1]
+    sizing: list[tuple[str, str, Any]] = []
+    for role in roles:
+        if role == "point_lead":
+            sizing.append((role, _FIXED, 1))
+        elif role == "building_lead":
+            sizing.append((role, _BY_HOUSEHOLDS, rule.households_per_building_lead))
+        elif role == "registration":
+            sizing.append((role, _BY_HOUSEHOLDS, rule.households_per_registration))
+        elif role == "disinfection":
+            sizing.append((role, _FIXED, rule.disinfection_per_compound))
+        elif role == "checkpoint":
+            sizing.append((role, _BY_ENTRANCES, rule.checkpoint_shifts))
+        elif role == "volunteer":
+            sizing.append((role, _BY_HOUSEHOLDS, rule.households_per_volunteer))
+        elif role != "front_line":
+            raise KeyError(role)
+    if len(_SIZINGS) >= 256:
+        _SIZINGS.clear()
+    _SIZINGS[id(rule), zone] = (rule, tuple(sizing))
+    return tuple(sizing)
+
+
+#: Each zone's sizing by the rules asked with (kept alive with them; see _sizing).
+_SIZINGS: dict[tuple[int, str], tuple[StaffingRule, tuple[tuple[str, str, Any], ...]]] = {}
 
 
 def _front_line_zones(rule: StaffingRule) -> frozenset[str]:
@@ -587,6 +619,8 @@ class Pools:
         self._workers: dict[str, tuple[str, ...]] = {}
         self._grids: dict[str, tuple[str, ...]] = {}
         self._front_line: dict[str, PostRow | None] = {}
+        #: The unit each pool level stands for, by (level, community) (see anchor).
+        self._anchors: dict[tuple[str, str], str] = {}
         self._required: dict[tuple[str, str], tuple[PostRow, ...]] = {}
         self._required_rule: StaffingRule | None = None
         #: The most people each employer may give, by the rules' share (see :meth:`caps`).
@@ -619,17 +653,23 @@ class Pools:
         return caps
 
     def anchor(self, level: str, community: str) -> str:
-        """The unit a pool level stands for, seen from ``community``."""
+        """The unit a pool level stands for, seen from ``community`` (kept once asked for)."""
         if level == "community":
             return community
+        got = self._anchors.get((level, community))
+        if got is not None:
+            return got
         chain = self._city.chain
         if level == "big_party_committee":
-            return f"{community}/bpc"
-        if level == "street":
-            return chain.street_of(community)
-        if level == "district":
-            return chain.district_of(community)
-        return chain.city
+            got = f"{community}/bpc"
+        elif level == "street":
+            got = chain.street_of(community)
+        elif level == "district":
+            got = chain.district_of(community)
+        else:
+            got = chain.city
+        self._anchors[level, community] = got
+        return got
 
     def candidates(self, level: str, community: str, kind: PersonKind) -> tuple[str, ...]:
         """Everyone of ``kind`` in the pool of ``level`` seen from ``community``, nearest first.
@@ -1903,13 +1943,18 @@ def _fill_outcome(
 ) -> None:
     """Record what filling ``post`` asked up the chain and what it left empty."""
     post_id, role, unit, community, _ = post
+    anchors = pools._anchors  # each anchor read without a call once kept
     for depth, asked in enumerate(requested):
         lower, upper = levels[depth], levels[depth + 1]
+        if lower == "community":
+            start = community
+        else:
+            start = anchors.get((lower, community)) or pools.anchor(lower, community)
         hop = (
             lower,
-            community if lower == "community" else pools.anchor(lower, community),
+            start,
             upper,
-            pools.anchor(upper, community),
+            anchors.get((upper, community)) or pools.anchor(upper, community),
             role,
         )
         counts = draft.reinforcements.setdefault(hop, [0, 0])
