@@ -15,7 +15,7 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gridgov import Engine, GridgovError, ManualClock
+from gridgov import Engine, GridgovError, ManualClock, staffing
 from gridgov._state import EngineState
 from gridgov.model import PersonKind
 from gridgov.modes import units_compounds
@@ -230,3 +230,37 @@ def test_front_line_duty_takes_each_hot_grid_s_free_workers_and_records_the_rest
             assert roster.shortfalls[post].missing == len(team) - len(free)
         else:
             assert post not in roster.shortfalls
+
+
+@given(
+    st.lists(st.sampled_from(COMPOUNDS), min_size=1, max_size=12),
+    st.sampled_from(["sealed", "controlled"]),
+    st.booleans(),
+    st.integers(0, 3),
+)
+def test_a_few_posts_to_fill_are_ordered_as_many_are(
+    compounds: list[str], zone: str, auto_claim: bool, repeats: int
+) -> None:
+    """A case's few posts, sorted at once by (priority, id), come in the order the
+    many of a declaration do (a priority at a time, by id): each once, claimable
+    ones left out unless the rules claim automatically."""
+    engine = Engine(CITY, clock=ManualClock())
+    kernel = engine._kernel
+    rule = engine.rules.staffing
+    draft = staffing._Draft(kernel.state.roster)
+    ids: list[str] = []
+    for compound in compounds:
+        for row in kernel.pools.required(compound, zone, rule):
+            draft.opened[row[0]] = row
+            ids.append(row[0])
+    ids += ids[: repeats * 3]  # some asked for twice
+    got = staffing._by_priority(draft, ids, auto_claim)
+    few, staffing._FEW_POSTS = staffing._FEW_POSTS, 0
+    try:
+        many = staffing._by_priority(draft, ids, auto_claim)
+    finally:
+        staffing._FEW_POSTS = few
+    assert got == many
+    assert len(got) == len({row[0] for row in got})
+    if not auto_claim:
+        assert not [row for row in got if row[1] in staffing.CLAIMABLE]

@@ -1232,9 +1232,11 @@ class Roster:
         events' fields, the rows kept as they are; returns the posts' ids."""
         ids = list(map(_FIRST, rows))
         self._posts.update(zip(ids, rows))  # noqa: B905 - a column of the rows
-        seats = self._holders.setdefault
-        for post_id in ids:
-            seats(post_id, ())
+        # No seats yet for each post new to the roster (a post opened again keeps its
+        # holders), set in C: the ids are a draft's keys, each once.
+        holders = self._holders
+        fresh = itertools.filterfalse(holders.__contains__, ids)
+        holders.update(zip(fresh, _NO_SEATS))  # noqa: B905 - against an endless repeat
         return ids
 
     def _close_all(self, post_ids: Iterable[str]) -> None:
@@ -1689,11 +1691,22 @@ def _by_priority(draft: _Draft, post_ids: Iterable[str], auto_claim: bool) -> li
     compound order, so each role's are nearly in order already, which a sort
     passes in one comparison a post (one sort of every post by (priority, id),
     from a set's order, compared some n log n tuples: a tenth of a declaration's
-    plan)."""
+    plan). A few posts all opened by the draft (a case's) are sorted by (priority,
+    id) at once, in C."""
     opened, closed, posts = draft.opened, draft.closed, draft.roster._posts
     last = len(_PRIORITY)
+    wanted = dict.fromkeys(post_ids)
+    if len(wanted) <= _FEW_POSTS:
+        got = list(map(opened.get, wanted))
+        if None not in got:
+            found = cast("list[PostRow]", got)
+            if not auto_claim:
+                found = [row for row in found if row[1] not in CLAIMABLE]
+            priorities = map(_PRIORITY.get, map(_ROLE, found), itertools.repeat(last))
+            # Ids are unique: the rows themselves are never compared.
+            return list(map(_ROW, sorted(zip(priorities, map(_FIRST, found), found))))  # noqa: B905
     by_priority: dict[int, list[PostRow]] = {}
-    for post_id in dict.fromkeys(post_ids):
+    for post_id in wanted:
         post = opened.get(post_id)
         if post is None:
             post = None if post_id in closed else posts.get(post_id)
@@ -1833,10 +1846,10 @@ def _holding(assigned: Mapping[str, object], freed: set[str]) -> Callable[[str],
 
 
 def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: StaffingRule) -> None:
-    """Fill the ``wanted`` posts in order: front-line duty from the grid's own workers,
-    every other post from the pools (one frame for all: what every fill reads is
-    read once). A pool is its people's places in the city's columns: their ids and
-    employers are read there, for those the filling reaches."""
+    """Fill the ``wanted`` posts in order (seats taken: see :meth:`_Draft.held`): front-line
+    duty from the grid's own workers, every other post from the pools (one frame for all:
+    what every fill reads is read once). A pool is its people's places in the city's
+    columns: their ids and employers are read there, for those the filling reaches."""
     roster = draft.roster
     ids, employer_of, employer_names = pools._ids, pools._employer_of, pools._employer_names
     busy, freed, drawn, room = draft.busy, draft.freed, draft.drawn, draft.room
@@ -1844,7 +1857,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
     cursors, runs, persons = draft.cursors, draft.runs, draft.persons
     units, causes, rests, said = draft.units, draft.causes, draft.rests, _CAUSES
-    holders_of, fill_counts, cache = roster._holders.get, draft.fill_counts, pools._cache
+    holders_of, fills, cache = roster._holders.get, draft.fill_counts, pools._cache
     for post in wanted:
         post_id, role, unit, community, capacity = post
         if role == "front_line":
@@ -1852,9 +1865,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
             _front_line_fill(draft, pools, post)
             continue
         kind = ROLE_KIND.get(role, _IN_SERVICE)
-        # Seats taken: a post nobody holds yet has its draft's fills (draft.held, read here).
-        held = draft.held(post_id) if holders_of(post_id) else fill_counts.get(post_id, 0)
-        need = capacity - held
+        need = capacity - (draft.held(post_id) if holders_of(post_id) else fills.get(post_id, 0))
         if need <= 0:
             _all_seats_taken(draft, post_id)
             continue
@@ -1867,15 +1878,13 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
             if depth:
                 requested.append(need)
             # A pool made for the community (Pools._rows' key) read without a call once kept.
-            pool = (
-                cache.get(key := (level, community, kind._value_)) if level in _OWN_POOLS else None
-            )
+            key = (level, community, kind._value_)
+            pool = cache.get(key) if level in _OWN_POOLS else None
             if pool is None:
                 key, pool = pools._rows(level, community, kind)
             index = cursors.get(key, 0)
             size = len(pool)
             chosen: list[str] = []
-            take = chosen.append
             # ``need`` > 0 here; the cursor ends past the last person looked at.
             for index in range(index, size):  # noqa: B020 - the cursor goes on from here
                 row = pool[index]
@@ -1885,15 +1894,14 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                 code = employer_of[row]  # each employer's room kept by its code
                 if code != jobless:
                     left = room.get(code)
-                    if left is None:
-                        # Its cap less those drawn before, plus those this plan released.
+                    if left is None:  # its cap less those drawn before, plus those released
                         employer = employer_names[code]
                         left = caps[employer] - before.get(employer, 0) - drawn.get(employer, 0)
                     if left <= 0:
                         continue
                     room[code] = left - 1
                 busy.add(person)
-                take(person)
+                chosen.append(person)
                 need -= 1
                 if not need:
                     index += 1
@@ -1902,21 +1910,18 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                 index = size
             cursors[key] = index
             if chosen:
-                # This level's people, added to the draft's columns a list at a time,
-                # with their records' units, causes and data (see _Draft).
+                # This level's people and their records' units, causes, data (see _Draft).
                 count = len(chosen)
                 persons += chosen
                 runs.append((post_id, role, level, tuple(chosen)))
-                cause = said.get((role, level))
-                if cause is None:
-                    cause = said[role, level] = f"{role} from the {level} pool"
+                cause = said.get((role, level)) or _cause(role, level)
                 units += [unit] * count
                 causes += [cause] * count
                 rests += [(post_id, role, level)] * count
                 filled += count
                 levels_used = level
         if filled:
-            fill_counts[post_id] = fill_counts.get(post_id, 0) + filled
+            fills[post_id] = fills.get(post_id, 0) + filled
         if requested or need > 0 or post_id in roster._shortfalls:
             # Something to record: reinforcements asked, seats left empty, a shortfall closed.
             _fill_outcome(draft, pools, post, kind, levels, requested, need, levels_used)
@@ -2114,10 +2119,18 @@ _OPENED = ("post", "role", "community", "capacity", "task")
 
 #: A row's first field (a post's id).
 _FIRST = operator.itemgetter(0)
+#: A row's second field (a post's role).
+_ROLE = operator.itemgetter(1)
+#: The row of a (priority, id, row) key (see _by_priority).
+_ROW = operator.itemgetter(2)
+#: Up to this many posts to fill are sorted at once (see _by_priority).
+_FEW_POSTS = 64
 #: A row's third field (a post's unit).
 _UNIT = operator.itemgetter(2)
 #: A run's people (see :data:`AssignmentRun`).
 _PEOPLE = operator.itemgetter(3)
+#: No seats taken, for ever (what a post new to the roster holds).
+_NO_SEATS: Iterator[tuple[str, ...]] = itertools.repeat(())
 #: ``"front_line"`` for ever (a role compared with it in C).
 _FRONT_LINE = itertools.repeat("front_line")
 #: Not None (an employer's name), tested in C.
@@ -2208,6 +2221,12 @@ _FRONT_LINE_CAUSE = "front_line from the grid pool"
 #: An assignment's cause by (role, level), as the planning pass words it (a few
 #: dozen at most: the roles by the pool levels).
 _CAUSES: dict[tuple[str, str], str] = {}
+
+
+def _cause(role: str, level: str) -> str:
+    """An assignment's cause (as :func:`_assignment_columns` words it), kept in _CAUSES."""
+    got = _CAUSES[role, level] = f"{role} from the {level} pool"
+    return got
 
 
 def _shortfall_record(when: datetime, kind: str, shortfall: Shortfall, why: str) -> Record:
