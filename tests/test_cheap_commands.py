@@ -264,3 +264,22 @@ def test_a_few_posts_to_fill_are_ordered_as_many_are(
     assert len(got) == len({row[0] for row in got})
     if not auto_claim:
         assert not [row for row in got if row[1] in staffing.CLAIMABLE]
+
+
+def test_posts_opened_again_keep_their_holders_and_new_ones_have_none() -> None:
+    """A planned run of opened posts (Roster._open_rows) gives a post new to the roster
+    no seats taken, and leaves the holders of a post opened again (a new size) as
+    they were, as one post.opened event at a time does."""
+    engine = Engine(CITY, clock=ManualClock())
+    engine.report_case(COMPOUNDS[0])
+    roster = engine._kernel.state.roster
+    held = next(p for p, people in roster._holders.items() if people)
+    before = roster._holders[held]
+    _, role, unit, community, capacity = roster._posts[held]
+    fresh = (f"{COMPOUNDS[-1]}/volunteer", "volunteer", COMPOUNDS[-1], community, 2)
+    assert fresh[0] not in roster._posts
+    ids = roster._open_rows([(held, role, unit, community, capacity + 1), fresh])
+    assert ids == [held, fresh[0]]
+    assert roster._holders[held] == before
+    assert roster._holders[fresh[0]] == ()
+    assert roster._posts[held][4] == capacity + 1
