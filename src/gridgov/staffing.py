@@ -1433,8 +1433,9 @@ class _Draft:
         self.room: dict[int, int] = {}
         self.opened: dict[str, PostRow] = {}
         self.closed: dict[str, None] = {}
-        #: (person, post, reason)
-        self.releases: list[tuple[str, str, str]] = []
+        #: The releases, in order, in columns: the person, the post, the reason (no
+        #: tuple per release: a lift releases tens of thousands).
+        self.releases: tuple[list[str], list[str], list[str]] = ([], [], [])
         #: The assignments: the people, in order, and the runs they fill, each
         #: (post, role, level, count) for the next ``count`` people: no object
         #: per assignment while the command runs, and a record's unit and cause
@@ -1463,15 +1464,28 @@ class _Draft:
         return current + self.fill_counts.get(post, 0)
 
     def release(self, person: str, post: str, reason: str) -> None:
-        self.freed.add(person)
-        self.releases.append((person, post, reason))
-        held = self.roster._assignment.get(person)
-        role = None if held is None else held[1]
-        if role is not None and role != "front_line":
-            employer = self.roster._people.employer(person)
-            if employer is not None:
-                drawn = self.drawn
-                drawn[employer] = drawn.get(employer, 0) - 1
+        self.release_all((person,), post, reason)
+
+    def release_all(self, persons: Sequence[str], post: str, reason: str) -> None:
+        """Release ``persons`` (in order) from ``post``, for ``reason``: the releases'
+        columns extended a list at a time, each employer's count given back."""
+        count = len(persons)
+        if not count:
+            return
+        self.freed.update(persons)
+        people, posts, reasons = self.releases
+        people += persons
+        posts += itertools.repeat(post, count)
+        reasons += itertools.repeat(reason, count)
+        held_by = self.roster._assignment.get
+        employer_of = self.roster._people.employer
+        drawn = self.drawn
+        for person in persons:
+            held = held_by(person)
+            if held is not None and held[1] != "front_line":
+                employer = employer_of(person)
+                if employer is not None:
+                    drawn[employer] = drawn.get(employer, 0) - 1
 
     def assignments(self) -> Iterator[tuple[str, str, str, str]]:
         """(person, post, role, level) of each assignment, in order."""
@@ -1522,7 +1536,7 @@ def plan_staffing(
     return StaffingPlan(
         opened=tuple(StaffPost(*row) for row in draft.opened.values()),
         closed=draft.closed_posts(),
-        releases=tuple(Release(*r) for r in draft.releases),
+        releases=tuple(map(Release, *draft.releases)),
         assignments=tuple(Assignment(*a) for a in draft.assignments()),
         shortfalls=tuple(draft.shortfalls.values()),
         reinforcements=draft.reinforcement_list(),
@@ -1671,8 +1685,7 @@ def _by_priority(draft: _Draft, post_ids: Iterable[str], auto_claim: bool) -> li
 
 def _close(draft: _Draft, post_id: str, reason: str) -> None:
     draft.closed[post_id] = None
-    for person in draft.roster._holders.get(post_id, ()):
-        draft.release(person, post_id, reason)
+    draft.release_all(draft.roster._holders.get(post_id, ()), post_id, reason)
     old = draft.roster._shortfalls.get(post_id)
     if old is not None:
         draft.shortfalls[post_id] = attrs.evolve(old, missing=0, reason=reason)
@@ -1931,7 +1944,11 @@ def staffing_records(
     """
     rows = _rows(
         staffing.closed,
-        [(r.person, r.post, r.reason) for r in staffing.releases],
+        (
+            [r.person for r in staffing.releases],
+            [r.post for r in staffing.releases],
+            [r.reason for r in staffing.releases],
+        ),
         [_row_of(p) for p in staffing.opened],
         [attrs.astuple(hop) for hop in staffing.reinforcements],
         (
@@ -1954,8 +1971,8 @@ def staffing_records(
 
 
 def _rows(
-    closed: Iterable[str],
-    releases: Iterable[tuple[str, str, str]],
+    closed: Sequence[str],
+    releases: tuple[list[str], list[str], list[str]],
     opened: Iterable[PostRow],
     reinforcements: Iterable[tuple[str, str, str, str, str, int, int]],
     assignments: tuple[list[str], list[AssignmentRun]],
@@ -1965,17 +1982,13 @@ def _rows(
     city_unit: str,
     when: datetime,
 ) -> Iterator[StaffingRow | RecordColumns]:
-    """The records of a plan's parts, one at a time, the assignments' in columns
-    (see :func:`staffing_records`)."""
+    """The records of a plan's parts, one at a time, the posts closed, the releases,
+    the posts opened and the assignments in columns (see :func:`staffing_records`)."""
     posts = roster._posts
-    for post_id in closed:
-        _, role, unit, _, _ = posts[post_id]
-        data: dict[str, Any] = {"post": post_id, "role": role}
-        yield (when, "post.closed", unit, f"{role} no longer needed", None, None, data)
-    for person, post_id, reason in releases:
-        _, role, unit, _, _ = posts[post_id]
-        data = {"person": person, "post": post_id, "role": role}
-        yield (when, "post.released", unit, reason, None, None, data)
+    if closed:
+        yield _closed_columns(closed, posts, when)
+    if releases[0]:
+        yield _released_columns(releases, posts, when)
     rows = list(opened)
     new_units: dict[str, str] = dict(zip(map(_FIRST, rows), map(_UNIT, rows)))  # noqa: B905
     if rows:
@@ -2015,6 +2028,55 @@ def _rows(
         yield (when, "front_line.changed", city_unit, cause, None, None, data)
 
 
+def _closed_columns(
+    closed: Sequence[str], posts: Mapping[str, PostRow], when: datetime
+) -> RecordColumns:
+    """The ``post.closed`` records of ``closed`` (open posts' ids), made a column at a
+    time, their data compact (``{"post": ..., "role": ...}`` when read)."""
+    count = len(closed)
+    rows = list(map(posts.__getitem__, closed))
+    roles = list(map(_ROW_ROLE, rows))
+    return RecordColumns(
+        [when] * count,
+        ["post.closed"] * count,
+        list(map(_UNIT, rows)),
+        [f"{role} no longer needed" for role in roles],
+        [None] * count,
+        [None] * count,
+        list(zip(itertools.repeat(_CLOSED), closed, roles)),  # noqa: B905 - as long
+    )
+
+
+def _released_columns(
+    releases: tuple[list[str], list[str], list[str]],
+    posts: Mapping[str, PostRow],
+    when: datetime,
+) -> RecordColumns:
+    """The ``post.released`` records of the releases (their people, posts and reasons,
+    each an open post's id), made a column at a time, their data compact
+    (``{"person": ..., "post": ..., "role": ...}`` when read): no dict or tuple per
+    release but its data (a lift releases tens of thousands)."""
+    persons, post_ids, reasons = releases
+    count = len(persons)
+    rows = list(map(posts.__getitem__, post_ids))
+    roles = list(map(_ROW_ROLE, rows))
+    return RecordColumns(
+        [when] * count,
+        ["post.released"] * count,
+        list(map(_UNIT, rows)),
+        reasons,
+        [None] * count,
+        [None] * count,
+        list(zip(itertools.repeat(_RELEASED), persons, post_ids, roles)),  # noqa: B905
+    )
+
+
+#: The keys of a ``post.closed`` event's data, in order.
+_CLOSED = ("post", "role")
+#: The keys of a ``post.released`` event's data, in order.
+_RELEASED = ("person", "post", "role")
+
+
 def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
     """The ``post.opened`` records of ``rows``, made a column at a time, their data
     compact (see :class:`~gridgov.records.RecordColumns`); the rows go with them
@@ -2042,6 +2104,8 @@ _OPENED = ("post", "role", "community", "capacity", "task")
 
 #: A row's first field (a post's id).
 _FIRST = operator.itemgetter(0)
+#: A row's second field (a post's role).
+_ROW_ROLE = operator.itemgetter(1)
 #: A row's third field (a post's unit).
 _UNIT = operator.itemgetter(2)
 #: A run's people (see :data:`AssignmentRun`).
