@@ -30,7 +30,7 @@ from gridgov.city import City
 from gridgov.errors import JournalError, UnknownUnitError
 from gridgov.journal import Events
 from gridgov.measures import ALERT_DUE, MEASURE_EVENTS, Deadline, Measures
-from gridgov.records import EventLike
+from gridgov.records import EventLike, Planned
 from gridgov.rules import Rules
 from gridgov.staffing import STAFFING_EVENTS, Roster
 from gridgov.supplies import SupplyNetwork
@@ -63,6 +63,14 @@ def _all_text(columns: tuple[list[Any], ...]) -> bool:
 
 
 _TEXT = frozenset({str})
+
+
+def _planned_run(events: Events, start: int, stop: int) -> Planned | None:
+    """The planner's own form of the events ``start:stop`` (``Events._planned``), when
+    they came with one (exactly that run), else None."""
+    return next(
+        (data for first, end, data in events._planned if first == start and end == stop), None
+    )
 
 
 def command_number(command: str) -> int | None:
@@ -262,8 +270,10 @@ class EngineState:
                         person, post = data["person"], data["post"]
                         assign(person, post, data["role"], data["level"], times[index])
                 elif kind == "post.released":
-                    got = fields(start, stop, _RELEASED)
-                    if got is not None and _all_text(got):
+                    # The planner's own columns (its people and posts: text), else the data's.
+                    planned = _planned_run(events, start, stop)
+                    got = planned[0] if planned is not None else fields(start, stop, _RELEASED)
+                    if got is not None and (planned is not None or _all_text(got)):
                         persons, posts = got
                         index = start + roster._release_all(persons, posts, times[start:stop])
                         if index < stop:  # an unknown person: raised at its event
@@ -310,9 +320,7 @@ class EngineState:
         form of the data (``Events._planned``: the runs of assignments, the rows
         of opened posts) is read from that, not from the data column."""
         columns = events._columns
-        planned = next(
-            (data for first, end, data in events._planned if first == start and end == stop), None
-        )
+        planned = _planned_run(events, start, stop)
         if kind == "post.assigned":
             if planned is not None:
                 return self.roster._assign_runs(planned, columns[0][start])

@@ -23,8 +23,9 @@ CompactData = tuple[Any, ...]
 
 #: Records' data as their planner had it, for the engine's reducer (see
 #: :class:`RecordColumns`): the staffing planner's runs of assignments (post, role,
-#: level, people: records of one type and one time), or its rows of opened posts
-#: (id, role, unit, community, capacity).
+#: level, people: records of one type and one time), its rows of opened posts
+#: (id, role, unit, community, capacity), or its releases (one tuple: the people,
+#: the posts).
 Planned = list[tuple[Any, ...]]
 
 

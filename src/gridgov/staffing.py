@@ -1424,8 +1424,9 @@ class _Draft:
         self.roster = roster
         self.busy: set[str] = set()
         self.freed: set[str] = set()
-        #: Each employer's people given back by this plan's releases (counts below 0).
-        self.drawn: dict[str, int] = {}
+        #: Each employer's people given back by this plan's releases (counts below 0),
+        #: counted from the releases when a fill first needs them (see :meth:`given_back`).
+        self.drawn: dict[str, int] | None = None
         #: How many more people each employer (by its code in the pools) may give, from
         #: the first fill that reached one of them (see :func:`_fill_all`), its takes
         #: counted down. A plan
@@ -1468,7 +1469,7 @@ class _Draft:
 
     def release_all(self, persons: Sequence[str], post: str, reason: str) -> None:
         """Release ``persons`` (in order) from ``post``, for ``reason``: the releases'
-        columns extended a list at a time, each employer's count given back."""
+        columns extended a list at a time."""
         count = len(persons)
         if not count:
             return
@@ -1477,15 +1478,28 @@ class _Draft:
         people += persons
         posts += itertools.repeat(post, count)
         reasons += itertools.repeat(reason, count)
-        held_by = self.roster._assignment.get
-        employer_of = self.roster._people.employer
+        self.drawn = None  # counted again when next asked for
+
+    def given_back(self) -> dict[str, int]:
+        """Each employer's people given back by the releases so far (counts below 0),
+        in the order released: a person on a post drawn from an employer (not
+        front-line duty) gives one back to it.
+
+        Counted when a fill first asks (a lift that fills nothing never looks its
+        people up: tens of thousands of lookups in a big city), from the roster as
+        it was planned against (planning does not change it)."""
         drawn = self.drawn
-        for person in persons:
-            held = held_by(person)
-            if held is not None and held[1] != "front_line":
-                employer = employer_of(person)
-                if employer is not None:
-                    drawn[employer] = drawn.get(employer, 0) - 1
+        if drawn is None:
+            drawn = self.drawn = {}
+            held_by = self.roster._assignment.get
+            employer_of = self.roster._people.employer
+            for person in self.releases[0]:
+                held = held_by(person)
+                if held is not None and held[1] != "front_line":
+                    employer = employer_of(person)
+                    if employer is not None:
+                        drawn[employer] = drawn.get(employer, 0) - 1
+        return drawn
 
     def assignments(self) -> Iterator[tuple[str, str, str, str]]:
         """(person, post, role, level) of each assignment, in order."""
@@ -1799,7 +1813,10 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
     employers are read there, for those the filling reaches."""
     roster = draft.roster
     ids, employer_of, employer_names = pools._ids, pools._employer_of, pools._employer_names
-    busy, freed, drawn, room = draft.busy, draft.freed, draft.drawn, draft.room
+    busy, freed, room = draft.busy, draft.freed, draft.room
+    # The employers' counts given back by the plan's releases (no release is staged
+    # while filling), counted when an employer's room is first worked out.
+    drawn: dict[str, int] | None = None
     away, assigned, before = roster._unavailable, roster._assignment, roster._drawn
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
     cursors, runs, persons = draft.cursors, draft.runs, draft.persons
@@ -1847,6 +1864,8 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                     if left is None:
                         # Its cap less those drawn before, plus those this plan released.
                         employer = employer_names[code]
+                        if drawn is None:
+                            drawn = draft.given_back()
                         left = caps[employer] - before.get(employer, 0) - drawn.get(employer, 0)
                     if left <= 0:
                         continue
@@ -2043,7 +2062,7 @@ def _closed_columns(
         [f"{role} no longer needed" for role in roles],
         [None] * count,
         [None] * count,
-        list(zip(itertools.repeat(_CLOSED), closed, roles)),  # noqa: B905 - as long
+        list(zip(itertools.repeat(_CLOSED), closed, roles)),
     )
 
 
@@ -2055,7 +2074,8 @@ def _released_columns(
     """The ``post.released`` records of the releases (their people, posts and reasons,
     each an open post's id), made a column at a time, their data compact
     (``{"person": ..., "post": ..., "role": ...}`` when read): no dict or tuple per
-    release but its data (a lift releases tens of thousands)."""
+    release but its data (a lift releases tens of thousands). The people and posts
+    go with them (``RecordColumns.planned``), for the engine's reducer."""
     persons, post_ids, reasons = releases
     count = len(persons)
     rows = list(map(posts.__getitem__, post_ids))
@@ -2067,7 +2087,8 @@ def _released_columns(
         reasons,
         [None] * count,
         [None] * count,
-        list(zip(itertools.repeat(_RELEASED), persons, post_ids, roles)),  # noqa: B905
+        list(zip(itertools.repeat(_RELEASED), persons, post_ids, roles)),
+        [(persons, post_ids)],
     )
 
 
