@@ -317,13 +317,15 @@ class EngineState:
         to the roster at once; all or nothing: False, and nothing changed, when an
         event of the run does not fit (the caller then applies it one event at a
         time, which raises at that event). A run that came with its planner's own
-        form of the data (``Events._planned``: the runs of assignments, the rows
-        of opened posts) is read from that, not from the data column."""
+        form of the data (``Events._planned``: the runs of assignments and the
+        employers drawn from, the rows of opened posts) is read from that, not
+        from the data column."""
         columns = events._columns
         planned = _planned_run(events, start, stop)
         if kind == "post.assigned":
             if planned is not None:
-                return self.roster._assign_runs(planned, columns[0][start])
+                runs, employers = planned[0]
+                return self.roster._assign_runs(runs, columns[0][start], employers)
             got = events._fields(start, stop, _ASSIGNED)
             if got is None:
                 return False

@@ -1127,7 +1127,12 @@ class Roster:
         self._drawn.update(filter(_SOMEONE, employers))
         return True
 
-    def _assign_runs(self, runs: Sequence[AssignmentRun], when: datetime) -> bool:
+    def _assign_runs(
+        self,
+        runs: Sequence[AssignmentRun],
+        when: datetime,
+        employers: Sequence[str] | None = None,
+    ) -> bool:
         """Apply a run of ``post.assigned`` events of one time given as the planner's
         runs (each (post, role, level, people): see :class:`_Draft`), as
         :meth:`_assign_to` one by one does; all or nothing: False, and nothing
@@ -1137,17 +1142,25 @@ class Roster:
         and share one assignment tuple (post, role, level, when): nothing made
         per person; every person's is set by one ``dict.update`` (a small dict
         made and merged per run cost about as much as the run's other work).
+
+        ``employers``, when the planner gives them, are the employers of the people
+        drawn from one (not front-line duty), in the order drawn, those without
+        one left out: the planner read them where it found those people, in the
+        city's columns, so nobody is looked up again (in a big city each lookup
+        is a cache miss or several).
         """
-        people = self._people
-        # Those drawn from an employer (front-line duty draws from none), checked first.
-        drawing: list[str] = []
-        for _, role, _, persons in runs:
-            if role != "front_line":
-                drawing += persons
-        try:
-            places = list(map(people._index.__getitem__, drawing))
-        except (KeyError, TypeError):
-            return False
+        if employers is None:
+            people = self._people
+            # Those drawn from an employer (front-line duty draws from none), checked first.
+            drawing: list[str] = []
+            for _, role, _, persons in runs:
+                if role != "front_line":
+                    drawing += persons
+            try:
+                places = list(map(people._index.__getitem__, drawing))
+            except (KeyError, TypeError):
+                return False
+            employers = list(filter(_SOMEONE, _reader(places)(people.employers)))
         holders = self._holders
         held_by = holders.get
         shared: list[tuple[str, str, str, datetime]] = []
@@ -1158,7 +1171,7 @@ class Roster:
         # The runs' people in order, one to each of ``shared`` (equal lengths).
         self._assignment.update(zip(itertools.chain.from_iterable(map(_PEOPLE, runs)), shared))  # noqa: B905
         # Counted in C (Counter.update), in the order drawn.
-        self._drawn.update(filter(_SOMEONE, _reader(places)(people.employers)))
+        self._drawn.update(employers)
         return True
 
     def _open_all(
@@ -1443,6 +1456,10 @@ class _Draft:
         #: worked out once per run.
         self.persons: list[str] = []
         self.runs: list[AssignmentRun] = []
+        #: The employer (by its code in the pools) of each person taken from one, in
+        #: the order taken (front-line duty takes from none; nor does a person
+        #: without an employer): what the reducer counts (see :meth:`Roster._assign_runs`).
+        self.employers: array.array[int] = array.array("i")
         self.fill_counts: dict[str, int] = {}
         self.shortfalls: dict[str, Shortfall] = {}
         self.reinforcements: dict[tuple[str, str, str, str, str], list[int]] = {}
@@ -1583,7 +1600,7 @@ def planned_records(
         draft.releases,
         draft.opened.values(),
         [(*hop, counts[0], counts[1]) for hop, counts in draft.reinforcements.items()],
-        (draft.persons, draft.runs),
+        (draft.persons, draft.runs, list(map(pools._employer_names.__getitem__, draft.employers))),
         draft.shortfalls.values(),
         draft.hot,
         roster,
@@ -1820,6 +1837,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
     away, assigned, before = roster._unavailable, roster._assignment, roster._drawn
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
     cursors, runs, persons = draft.cursors, draft.runs, draft.persons
+    taken_from = draft.employers.append
     holders_of, fill_counts, cache = roster._holders.get, draft.fill_counts, pools._cache
     for post in wanted:
         post_id, role, _, community, capacity = post
@@ -1870,6 +1888,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                     if left <= 0:
                         continue
                     room[code] = left - 1
+                    taken_from(code)
                 busy.add(person)
                 take(person)
                 need -= 1
@@ -1973,6 +1992,7 @@ def staffing_records(
         (
             [a.person for a in staffing.assignments],
             [(a.post, a.role, a.level, (a.person,)) for a in staffing.assignments],
+            None,
         ),
         staffing.shortfalls,
         staffing.hot,
@@ -1994,7 +2014,7 @@ def _rows(
     releases: tuple[list[str], list[str], list[str]],
     opened: Iterable[PostRow],
     reinforcements: Iterable[tuple[str, str, str, str, str, int, int]],
-    assignments: tuple[list[str], list[AssignmentRun]],
+    assignments: tuple[list[str], list[AssignmentRun], list[str] | None],
     shortfalls: Iterable[Shortfall],
     hot: tuple[tuple[str, int], ...],
     roster: Roster,
@@ -2031,9 +2051,9 @@ def _rows(
         }
         cause = f"answer to {from_unit}"
         yield (when, "reinforcement.answered", to_unit, cause, None, None, answer)
-    persons, runs = assignments
+    persons, runs, employers = assignments
     if persons:
-        yield _assignment_columns(persons, runs, posts, new_units, when)
+        yield _assignment_columns(persons, runs, employers, posts, new_units, when)
     open_shortfalls = roster._shortfalls
     for shortfall in shortfalls:
         if shortfall.missing == 0:
@@ -2151,6 +2171,7 @@ def _reader(places: Sequence[int]) -> Callable[[Sequence[_T]], list[_T]]:
 def _assignment_columns(
     persons: list[str],
     runs: list[AssignmentRun],
+    employers: list[str] | None,
     posts: Mapping[str, PostRow],
     new_units: Mapping[str, str],
     when: datetime,
@@ -2189,7 +2210,7 @@ def _assignment_columns(
         # dict is made when one is read. Equal lengths (see Roster._assign_all on
         # ``strict``).
         list(map(operator.add, zip(itertools.repeat(_ASSIGNED), persons), rests)),
-        runs,
+        [(runs, employers)],
     )
 
 
