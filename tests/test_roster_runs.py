@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gridgov import Engine, ManualClock, UnknownUnitError
+from gridgov import Engine, ManualClock, Rules, UnknownUnitError
 from gridgov._state import EngineState
 from gridgov.journal import Event, Events
 from gridgov.presets import jiamusi
@@ -455,3 +455,44 @@ def test_a_lift_s_planned_releases_give_the_state_its_events_give() -> None:
     state = EngineState(CITY, engine.rules)
     _one_by_one(state, Events.of(list(declared) + list(events)))
     assert state.snapshot() == live
+
+
+@given(st.integers(32, 40), st.integers(0, 5))  # a run at a time from 32 events
+def test_planned_releases_leave_each_post_those_not_released(released: int, first: int) -> None:
+    """A run of releases that carries the planner's columns (people, posts) takes
+    each person off the post the columns name, as the events one by one do: a
+    post the plan does not close keeps those not released, in order."""
+    people = sorted(CITY.people)[:45]
+    post = "a/checkpoint"
+    data = {"post": post, "role": "checkpoint", "level": "community"}
+    seated = [
+        Event(
+            seq, T0, "post.assigned", "a", "c000001", "system", "", None, None, data | {"person": p}
+        )
+        for seq, p in enumerate(people, start=1)
+    ]
+    gone = people[first : first + released]
+    releases = [
+        Event(
+            seq,
+            T0,
+            "post.released",
+            "a",
+            "c000002",
+            "system",
+            "",
+            None,
+            None,
+            {"person": p, "post": post, "role": "checkpoint"},
+        )
+        for seq, p in enumerate(gone, start=len(people) + 1)
+    ]
+    plain = Events.of(releases)
+    planned = Events(plain.first, plain._columns, ((0, len(gone), [(gone, [post] * len(gone))]),))
+    expected = EngineState(CITY, Rules.default())
+    _one_by_one(expected, Events.of(seated + releases))
+    state = EngineState(CITY, Rules.default())
+    state.apply_all(Events.of(seated))
+    assert state.apply_all(planned) == len(gone)
+    assert state.roster.holder_of(post) == tuple(p for p in people if p not in gone)
+    assert state.snapshot() == expected.snapshot()

@@ -73,6 +73,17 @@ def _planned_run(events: Events, start: int, stop: int) -> Planned | None:
     )
 
 
+def _released(events: Events, start: int, stop: int) -> tuple[Any, ...] | None:
+    """The people and the posts of the releases ``start:stop``: the planner's own
+    columns when the events came with them (text: the roster's people and posts),
+    else read from the events' data when all of it is text; None otherwise."""
+    planned = _planned_run(events, start, stop)
+    if planned is not None:
+        return planned[0]
+    got = events._fields(start, stop, _RELEASED)
+    return got if got is not None and _all_text(got) else None
+
+
 def command_number(command: str) -> int | None:
     """The number of an engine-made command id (``c000042`` -> 42), else None."""
     if command.startswith("c") and command[1:].isdigit():
@@ -270,10 +281,8 @@ class EngineState:
                         person, post = data["person"], data["post"]
                         assign(person, post, data["role"], data["level"], times[index])
                 elif kind == "post.released":
-                    # The planner's own columns (its people and posts: text), else the data's.
-                    planned = _planned_run(events, start, stop)
-                    got = planned[0] if planned is not None else fields(start, stop, _RELEASED)
-                    if got is not None and (planned is not None or _all_text(got)):
+                    got = _released(events, start, stop)
+                    if got is not None:
                         persons, posts = got
                         index = start + roster._release_all(persons, posts, times[start:stop])
                         if index < stop:  # an unknown person: raised at its event

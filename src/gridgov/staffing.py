@@ -1830,14 +1830,10 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
     employers are read there, for those the filling reaches."""
     roster = draft.roster
     ids, employer_of, employer_names = pools._ids, pools._employer_of, pools._employer_names
-    busy, freed, room = draft.busy, draft.freed, draft.room
-    # The employers' counts given back by the plan's releases (no release is staged
-    # while filling), counted when an employer's room is first worked out.
-    drawn: dict[str, int] | None = None
+    busy, freed, room, taken_from = draft.busy, draft.freed, draft.room, draft.employers.append
     away, assigned, before = roster._unavailable, roster._assignment, roster._drawn
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
     cursors, runs, persons = draft.cursors, draft.runs, draft.persons
-    taken_from = draft.employers.append
     holders_of, fill_counts, cache = roster._holders.get, draft.fill_counts, pools._cache
     for post in wanted:
         post_id, role, _, community, capacity = post
@@ -1880,11 +1876,9 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                 if code != jobless:
                     left = room.get(code)
                     if left is None:
-                        # Its cap less those drawn before, plus those this plan released.
-                        employer = employer_names[code]
-                        if drawn is None:
-                            drawn = draft.given_back()
-                        left = caps[employer] - before.get(employer, 0) - drawn.get(employer, 0)
+                        employer = employer_names[code]  # its cap, less those drawn before,
+                        back = draft.given_back().get(employer, 0)  # plus this plan's releases
+                        left = caps[employer] - before.get(employer, 0) - back
                     if left <= 0:
                         continue
                     room[code] = left - 1
