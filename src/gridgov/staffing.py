@@ -1167,7 +1167,12 @@ class Roster:
         self._drawn.update(filter(_SOMEONE, employers))
         return True
 
-    def _assign_runs(self, runs: Sequence[AssignmentRun], when: datetime) -> bool:
+    def _assign_runs(
+        self,
+        runs: Sequence[AssignmentRun],
+        when: datetime,
+        employers: Sequence[str] | None = None,
+    ) -> bool:
         """Apply a run of ``post.assigned`` events of one time given as the planner's
         runs (each (post, role, level, people): see :class:`_Draft`), as
         :meth:`_assign_to` one by one does; all or nothing: False, and nothing
@@ -1177,17 +1182,25 @@ class Roster:
         and share one assignment tuple (post, role, level, when): nothing made
         per person; every person's is set by one ``dict.update`` (a small dict
         made and merged per run cost about as much as the run's other work).
+
+        ``employers``, when the planner gives them, are the employers of the people
+        drawn from one (not front-line duty), in the order drawn, those without
+        one left out: the planner read them where it found those people, in the
+        city's columns, so nobody is looked up again (in a big city each lookup
+        is a cache miss or several).
         """
-        people = self._people
-        # Those drawn from an employer (front-line duty draws from none), checked first.
-        drawing: list[str] = []
-        for _, role, _, persons in runs:
-            if role != "front_line":
-                drawing += persons
-        try:
-            places = list(map(people._index.__getitem__, drawing))
-        except (KeyError, TypeError):
-            return False
+        if employers is None:
+            people = self._people
+            # Those drawn from an employer (front-line duty draws from none), checked first.
+            drawing: list[str] = []
+            for _, role, _, persons in runs:
+                if role != "front_line":
+                    drawing += persons
+            try:
+                places = list(map(people._index.__getitem__, drawing))
+            except (KeyError, TypeError):
+                return False
+            employers = list(filter(_SOMEONE, _reader(places)(people.employers)))
         holders = self._holders
         held_by = holders.get
         shared: list[tuple[str, str, str, datetime]] = []
@@ -1198,7 +1211,7 @@ class Roster:
         # The runs' people in order, one to each of ``shared`` (equal lengths).
         self._assignment.update(zip(itertools.chain.from_iterable(map(_PEOPLE, runs)), shared))  # noqa: B905
         # Counted in C (Counter.update), in the order drawn.
-        self._drawn.update(filter(_SOMEONE, _reader(places)(people.employers)))
+        self._drawn.update(employers)
         return True
 
     def _open_all(
@@ -1466,8 +1479,9 @@ class _Draft:
         self.roster = roster
         self.busy: set[str] = set()
         self.freed: set[str] = set()
-        #: Each employer's people given back by this plan's releases (counts below 0).
-        self.drawn: dict[str, int] = {}
+        #: Each employer's people given back by this plan's releases (counts below 0),
+        #: counted from the releases when a fill first needs them (see :meth:`given_back`).
+        self.drawn: dict[str, int] | None = None
         #: How many more people each employer (by its code in the pools) may give, from
         #: the first fill that reached one of them (see :func:`_fill_all`), its takes
         #: counted down. A plan
@@ -1475,8 +1489,9 @@ class _Draft:
         self.room: dict[int, int] = {}
         self.opened: dict[str, PostRow] = {}
         self.closed: dict[str, None] = {}
-        #: (person, post, reason)
-        self.releases: list[tuple[str, str, str]] = []
+        #: The releases, in order, in columns: the person, the post, the reason (no
+        #: tuple per release: a lift releases tens of thousands).
+        self.releases: tuple[list[str], list[str], list[str]] = ([], [], [])
         #: The assignments: the people, in order, and the runs they fill, each
         #: (post, role, level, count) for the next ``count`` people: no object
         #: per assignment while the command runs, and a record's unit and cause
@@ -1489,6 +1504,10 @@ class _Draft:
         self.units: list[str] = []
         self.causes: list[str] = []
         self.rests: list[tuple[str, str, str]] = []
+        #: The employer (by its code in the pools) of each person taken from one, in
+        #: the order taken (front-line duty takes from none; nor does a person
+        #: without an employer): what the reducer counts (see :meth:`Roster._assign_runs`).
+        self.employers: array.array[int] = array.array("i")
         self.fill_counts: dict[str, int] = {}
         self.shortfalls: dict[str, Shortfall] = {}
         self.reinforcements: dict[tuple[str, str, str, str, str], list[int]] = {}
@@ -1511,15 +1530,41 @@ class _Draft:
         return current + self.fill_counts.get(post, 0)
 
     def release(self, person: str, post: str, reason: str) -> None:
-        self.freed.add(person)
-        self.releases.append((person, post, reason))
-        held = self.roster._assignment.get(person)
-        role = None if held is None else held[1]
-        if role is not None and role != "front_line":
-            employer = self.roster._people.employer(person)
-            if employer is not None:
-                drawn = self.drawn
-                drawn[employer] = drawn.get(employer, 0) - 1
+        self.release_all((person,), post, reason)
+
+    def release_all(self, persons: Sequence[str], post: str, reason: str) -> None:
+        """Release ``persons`` (in order) from ``post``, for ``reason``: the releases'
+        columns extended a list at a time."""
+        count = len(persons)
+        if not count:
+            return
+        self.freed.update(persons)
+        people, posts, reasons = self.releases
+        people += persons
+        posts += itertools.repeat(post, count)
+        reasons += itertools.repeat(reason, count)
+        self.drawn = None  # counted again when next asked for
+
+    def given_back(self) -> dict[str, int]:
+        """Each employer's people given back by the releases so far (counts below 0),
+        in the order released: a person on a post drawn from an employer (not
+        front-line duty) gives one back to it.
+
+        Counted when a fill first asks (a lift that fills nothing never looks its
+        people up: tens of thousands of lookups in a big city), from the roster as
+        it was planned against (planning does not change it)."""
+        drawn = self.drawn
+        if drawn is None:
+            drawn = self.drawn = {}
+            held_by = self.roster._assignment.get
+            employer_of = self.roster._people.employer
+            for person in self.releases[0]:
+                held = held_by(person)
+                if held is not None and held[1] != "front_line":
+                    employer = employer_of(person)
+                    if employer is not None:
+                        drawn[employer] = drawn.get(employer, 0) - 1
+        return drawn
 
     def assignments(self) -> Iterator[tuple[str, str, str, str]]:
         """(person, post, role, level) of each assignment, in order."""
@@ -1570,7 +1615,7 @@ def plan_staffing(
     return StaffingPlan(
         opened=tuple(StaffPost(*row) for row in draft.opened.values()),
         closed=draft.closed_posts(),
-        releases=tuple(Release(*r) for r in draft.releases),
+        releases=tuple(map(Release, *draft.releases)),
         assignments=tuple(Assignment(*a) for a in draft.assignments()),
         shortfalls=tuple(draft.shortfalls.values()),
         reinforcements=draft.reinforcement_list(),
@@ -1603,7 +1648,7 @@ def planned_records(
         draft.releases,
         draft.opened.values(),
         [(*hop, counts[0], counts[1]) for hop, counts in draft.reinforcements.items()],
-        _draft_assignment_columns(draft, when) if draft.persons else None,
+        _draft_assignment_columns(draft, pools, when) if draft.persons else None,
         draft.shortfalls.values(),
         draft.hot,
         roster,
@@ -1702,7 +1747,7 @@ def _by_priority(draft: _Draft, post_ids: Iterable[str], auto_claim: bool) -> li
             found = cast("list[PostRow]", got)
             if not auto_claim:
                 found = [row for row in found if row[1] not in CLAIMABLE]
-            priorities = map(_PRIORITY.get, map(_ROLE, found), itertools.repeat(last))
+            priorities = map(_PRIORITY.get, map(_ROW_ROLE, found), itertools.repeat(last))
             # Ids are unique: the rows themselves are never compared.
             return list(map(_ROW, sorted(zip(priorities, map(_FIRST, found), found))))  # noqa: B905
     by_priority: dict[int, list[PostRow]] = {}
@@ -1730,8 +1775,7 @@ def _by_priority(draft: _Draft, post_ids: Iterable[str], auto_claim: bool) -> li
 
 def _close(draft: _Draft, post_id: str, reason: str) -> None:
     draft.closed[post_id] = None
-    for person in draft.roster._holders.get(post_id, ()):
-        draft.release(person, post_id, reason)
+    draft.release_all(draft.roster._holders.get(post_id, ()), post_id, reason)
     old = draft.roster._shortfalls.get(post_id)
     if old is not None:
         draft.shortfalls[post_id] = attrs.evolve(old, missing=0, reason=reason)
@@ -1852,7 +1896,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
     columns: their ids and employers are read there, for those the filling reaches."""
     roster = draft.roster
     ids, employer_of, employer_names = pools._ids, pools._employer_of, pools._employer_names
-    busy, freed, drawn, room = draft.busy, draft.freed, draft.drawn, draft.room
+    busy, freed, room, taken_from = draft.busy, draft.freed, draft.room, draft.employers.append
     away, assigned, before = roster._unavailable, roster._assignment, roster._drawn
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
     cursors, runs, persons = draft.cursors, draft.runs, draft.persons
@@ -1885,8 +1929,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
             index = cursors.get(key, 0)
             size = len(pool)
             chosen: list[str] = []
-            # ``need`` > 0 here; the cursor ends past the last person looked at.
-            for index in range(index, size):  # noqa: B020 - the cursor goes on from here
+            for index in range(index, size):  # noqa: B020 - the cursor ends past the last seen
                 row = pool[index]
                 person = ids[row]
                 if person in busy or person in away or (person in assigned and person not in freed):
@@ -1894,12 +1937,14 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                 code = employer_of[row]  # each employer's room kept by its code
                 if code != jobless:
                     left = room.get(code)
-                    if left is None:  # its cap less those drawn before, plus those released
-                        employer = employer_names[code]
-                        left = caps[employer] - before.get(employer, 0) - drawn.get(employer, 0)
+                    if left is None:
+                        employer = employer_names[code]  # its cap, less those drawn before,
+                        back = draft.given_back().get(employer, 0)  # plus this plan's releases
+                        left = caps[employer] - before.get(employer, 0) - back
                     if left <= 0:
                         continue
                     room[code] = left - 1
+                    taken_from(code)
                 busy.add(person)
                 chosen.append(person)
                 need -= 1
@@ -1922,8 +1967,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                 levels_used = level
         if filled:
             fills[post_id] = fills.get(post_id, 0) + filled
-        if requested or need > 0 or post_id in roster._shortfalls:
-            # Something to record: reinforcements asked, seats left empty, a shortfall closed.
+        if requested or need > 0 or post_id in roster._shortfalls:  # reinforcements, shortfalls
             _fill_outcome(draft, pools, post, kind, levels, requested, need, levels_used)
 
 
@@ -2007,13 +2051,18 @@ def staffing_records(
         assigned = _assignment_columns(
             [a.person for a in staffing.assignments],
             [(a.post, a.role, a.level, (a.person,)) for a in staffing.assignments],
+            None,
             roster._posts,
             {row[0]: row[2] for row in opened},
             when,
         )
     rows = _rows(
         staffing.closed,
-        [(r.person, r.post, r.reason) for r in staffing.releases],
+        (
+            [r.person for r in staffing.releases],
+            [r.post for r in staffing.releases],
+            [r.reason for r in staffing.releases],
+        ),
         opened,
         [attrs.astuple(hop) for hop in staffing.reinforcements],
         assigned,
@@ -2033,8 +2082,8 @@ def staffing_records(
 
 
 def _rows(
-    closed: Iterable[str],
-    releases: Iterable[tuple[str, str, str]],
+    closed: Sequence[str],
+    releases: tuple[list[str], list[str], list[str]],
     opened: Iterable[PostRow],
     reinforcements: Iterable[tuple[str, str, str, str, str, int, int]],
     assigned: RecordColumns | None,
@@ -2044,17 +2093,13 @@ def _rows(
     city_unit: str,
     when: datetime,
 ) -> Iterator[StaffingRow | RecordColumns]:
-    """The records of a plan's parts, one at a time, the assignments' in columns
-    (see :func:`staffing_records`)."""
+    """The records of a plan's parts, one at a time, the posts closed, the releases,
+    the posts opened and the assignments in columns (see :func:`staffing_records`)."""
     posts = roster._posts
-    for post_id in closed:
-        _, role, unit, _, _ = posts[post_id]
-        data: dict[str, Any] = {"post": post_id, "role": role}
-        yield (when, "post.closed", unit, f"{role} no longer needed", None, None, data)
-    for person, post_id, reason in releases:
-        _, role, unit, _, _ = posts[post_id]
-        data = {"person": person, "post": post_id, "role": role}
-        yield (when, "post.released", unit, reason, None, None, data)
+    if closed:
+        yield _closed_columns(closed, posts, when)
+    if releases[0]:
+        yield _released_columns(releases, posts, when)
     rows = list(opened)
     if rows:
         yield _opened_columns(rows, when)
@@ -2092,6 +2137,57 @@ def _rows(
         yield (when, "front_line.changed", city_unit, cause, None, None, data)
 
 
+def _closed_columns(
+    closed: Sequence[str], posts: Mapping[str, PostRow], when: datetime
+) -> RecordColumns:
+    """The ``post.closed`` records of ``closed`` (open posts' ids), made a column at a
+    time, their data compact (``{"post": ..., "role": ...}`` when read)."""
+    count = len(closed)
+    rows = list(map(posts.__getitem__, closed))
+    roles = list(map(_ROW_ROLE, rows))
+    return RecordColumns(
+        [when] * count,
+        ["post.closed"] * count,
+        list(map(_UNIT, rows)),
+        [f"{role} no longer needed" for role in roles],
+        [None] * count,
+        [None] * count,
+        list(zip(itertools.repeat(_CLOSED), closed, roles)),
+    )
+
+
+def _released_columns(
+    releases: tuple[list[str], list[str], list[str]],
+    posts: Mapping[str, PostRow],
+    when: datetime,
+) -> RecordColumns:
+    """The ``post.released`` records of the releases (their people, posts and reasons,
+    each an open post's id), made a column at a time, their data compact
+    (``{"person": ..., "post": ..., "role": ...}`` when read): no dict or tuple per
+    release but its data (a lift releases tens of thousands). The people and posts
+    go with them (``RecordColumns.planned``), for the engine's reducer."""
+    persons, post_ids, reasons = releases
+    count = len(persons)
+    rows = list(map(posts.__getitem__, post_ids))
+    roles = list(map(_ROW_ROLE, rows))
+    return RecordColumns(
+        [when] * count,
+        ["post.released"] * count,
+        list(map(_UNIT, rows)),
+        reasons,
+        [None] * count,
+        [None] * count,
+        list(zip(itertools.repeat(_RELEASED), persons, post_ids, roles)),
+        [(persons, post_ids)],
+    )
+
+
+#: The keys of a ``post.closed`` event's data, in order.
+_CLOSED = ("post", "role")
+#: The keys of a ``post.released`` event's data, in order.
+_RELEASED = ("person", "post", "role")
+
+
 def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
     """The ``post.opened`` records of ``rows``, made a column at a time, their data
     compact (see :class:`~gridgov.records.RecordColumns`); the rows go with them
@@ -2120,7 +2216,7 @@ _OPENED = ("post", "role", "community", "capacity", "task")
 #: A row's first field (a post's id).
 _FIRST = operator.itemgetter(0)
 #: A row's second field (a post's role).
-_ROLE = operator.itemgetter(1)
+_ROW_ROLE = operator.itemgetter(1)
 #: The row of a (priority, id, row) key (see _by_priority).
 _ROW = operator.itemgetter(2)
 #: Up to this many posts to fill are sorted at once (see _by_priority).
@@ -2151,6 +2247,7 @@ def _reader(places: Sequence[int]) -> Callable[[Sequence[_T]], list[_T]]:
 def _assignment_columns(
     persons: list[str],
     runs: list[AssignmentRun],
+    employers: list[str] | None,
     posts: Mapping[str, PostRow],
     new_units: Mapping[str, str],
     when: datetime,
@@ -2189,7 +2286,7 @@ def _assignment_columns(
         # dict is made when one is read. Equal lengths (see Roster._assign_all on
         # ``strict``).
         list(map(operator.add, zip(itertools.repeat(_ASSIGNED), persons), rests)),
-        runs,
+        [(runs, employers)],
     )
 
 
@@ -2197,12 +2294,13 @@ def _assignment_columns(
 _ASSIGNED = ("person", "post", "role", "level")
 
 
-def _draft_assignment_columns(draft: _Draft, when: datetime) -> RecordColumns:
+def _draft_assignment_columns(draft: _Draft, pools: Pools, when: datetime) -> RecordColumns:
     """The ``post.assigned`` records of a draft's assignments, as
     :func:`_assignment_columns` makes them from its runs, from the columns the
     planning pass wrote (:class:`_Draft`'s ``units``, ``causes``, ``rests``): no
-    second walk of the runs."""
+    second walk of the runs; its runs and the employers taken from go with them."""
     count = len(draft.persons)
+    employers = list(map(pools._employer_names.__getitem__, draft.employers))
     return RecordColumns(
         [when] * count,
         ["post.assigned"] * count,
@@ -2212,7 +2310,7 @@ def _draft_assignment_columns(draft: _Draft, when: datetime) -> RecordColumns:
         [None] * count,
         # Compact data (see _assignment_columns), equal lengths.
         list(map(operator.add, zip(itertools.repeat(_ASSIGNED), draft.persons), draft.rests)),
-        draft.runs,
+        [(draft.runs, employers)],
     )
 
 
