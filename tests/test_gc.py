@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -126,3 +127,59 @@ class TestCollectorOnTheBulkPaths:
     def test_switched_when_asked(self, tmp_path: Path, switches: list[str]) -> None:
         reopen_play_and_run(tmp_path, pause_gc=True)
         assert len(switches) >= 3
+
+
+def promoted() -> int:
+    """How many objects a young collection, now, moves to the oldest generation."""
+    before = len(gc.get_objects(2))
+    gc.collect(1)
+    return len(gc.get_objects(2)) - before
+
+
+class TestSurvivors:
+    """Synthesis keeps its per-row data out of the collector's lists, so a big city's
+    build does not pile up survivors that bring on a full collection (every survivor
+    of the young generations counts towards the next one)."""
+
+    def test_input_and_employers_leave_no_survivor_per_row(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Collected while the input rows are being checked, and while the grid workers
+        are drawn from each community's organisations, the young generations hold no
+        tracked object per row beyond the row itself (a list of cells per row, or a
+        list of organisations per community, would be one more each)."""
+        import gridgov.synthesis as synthesis
+        from gridgov.presets.jiamusi import units_table
+
+        rows = units_table(scale=0.5)
+        communities = sum(row["level"] == "community" for row in rows)
+        seen: dict[str, int] = {}
+        check_input, staff_grids, run = (
+            synthesis._check_input,
+            synthesis.CityBuilder._staff_grids,
+            synthesis.CityBuilder._run,
+        )
+
+        def checking(source: str, raw: Any) -> Any:
+            seen["input"] = promoted()
+            return check_input(source, raw)
+
+        def staffing(self: Any, *args: Any) -> Any:
+            seen["staffing"] = 0
+            return staff_grids(self, *args)
+
+        def running(self: Any, *args: Any) -> Any:
+            if seen.get("staffing") == 0:
+                seen["staffing"] = promoted()
+            return run(self, *args)
+
+        monkeypatch.setattr(synthesis, "_check_input", checking)
+        monkeypatch.setattr(synthesis.CityBuilder, "_staff_grids", staffing)
+        monkeypatch.setattr(synthesis.CityBuilder, "_run", running)
+        gc.collect()
+        synthesis.synthesize(rows)
+        # A row's pair (line, cells) may stay tracked while its cells are young (the
+        # collector untracks a tuple only once its items are), never a list of cells too.
+        assert seen["input"] < 1.5 * len(rows)
+        # Each checked row (one object per input row) is alive while the city is built.
+        assert seen["staffing"] < len(rows) + communities / 2
