@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -129,57 +130,40 @@ class TestCollectorOnTheBulkPaths:
         assert len(switches) >= 3
 
 
-def promoted() -> int:
-    """How many objects a young collection, now, moves to the oldest generation."""
-    before = len(gc.get_objects(2))
-    gc.collect(1)
-    return len(gc.get_objects(2)) - before
-
-
 class TestSurvivors:
     """Synthesis keeps its per-row data out of the collector's lists, so a big city's
-    build does not pile up survivors that bring on a full collection (every survivor
-    of the young generations counts towards the next one)."""
+    build does not pile up survivors of the young generations that bring on a full
+    collection (every survivor counts towards the next one)."""
 
-    def test_input_and_employers_leave_no_survivor_per_row(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        """Collected while the input rows are being checked, and while the grid workers
-        are drawn from each community's organisations, the young generations hold no
-        tracked object per row beyond the row itself (a list of cells per row, or a
-        list of organisations per community, would be one more each)."""
+    def test_no_list_per_row_or_per_community(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The cells of each input row, and each community's organisations drawn from
+        for its grid workers, are containers the collector drops from its lists (a
+        list is tracked for life: one survivor per row or community)."""
         import gridgov.synthesis as synthesis
         from gridgov.presets.jiamusi import units_table
 
-        rows = units_table(scale=0.5)
-        communities = sum(row["level"] == "community" for row in rows)
-        seen: dict[str, int] = {}
-        check_input, staff_grids, run = (
-            synthesis._check_input,
-            synthesis.CityBuilder._staff_grids,
-            synthesis.CityBuilder._run,
-        )
+        seen: dict[str, Any] = {}
+        check_input, run = synthesis._check_input, synthesis.CityBuilder._run
 
         def checking(source: str, raw: Any) -> Any:
-            seen["input"] = promoted()
+            gc.collect()
+            seen["cells"] = [cells for _, cells in raw if gc.is_tracked(cells)]
+            seen["rows"] = len(raw)
             return check_input(source, raw)
 
-        def staffing(self: Any, *args: Any) -> Any:
-            seen["staffing"] = 0
-            return staff_grids(self, *args)
-
         def running(self: Any, *args: Any) -> Any:
-            if seen.get("staffing") == 0:
-                seen["staffing"] = promoted()
+            caller = sys._getframe(1)
+            if caller.f_code.co_name == "_staff_grids" and "organisations" not in seen:
+                gc.collect()
+                orgs_of = caller.f_locals["orgs_of"]
+                seen["organisations"] = [v for v in orgs_of.values() if gc.is_tracked(v)]
+                seen["communities"] = len(orgs_of)
             return run(self, *args)
 
         monkeypatch.setattr(synthesis, "_check_input", checking)
-        monkeypatch.setattr(synthesis.CityBuilder, "_staff_grids", staffing)
         monkeypatch.setattr(synthesis.CityBuilder, "_run", running)
-        gc.collect()
-        synthesis.synthesize(rows)
-        # A row's pair (line, cells) may stay tracked while its cells are young (the
-        # collector untracks a tuple only once its items are), never a list of cells too.
-        assert seen["input"] < 1.5 * len(rows)
-        # Each checked row (one object per input row) is alive while the city is built.
-        assert seen["staffing"] < len(rows) + communities / 2
+        synthesis.synthesize(units_table(scale=0.1))
+        assert seen["rows"] > 50
+        assert seen["cells"] == []
+        assert seen["communities"] > 20
+        assert seen["organisations"] == []
