@@ -809,8 +809,9 @@ class TestCompiledTables:
 
     def test_levels_by_name_give_the_same_chain(self) -> None:
         """from_columns takes levels as Level members or as their names alike."""
-        columns = [[u.id for u in LINE], [u.name for u in LINE], [u.parent for u in LINE]]
-        ids, names, parents = columns
+        ids = [u.id for u in LINE]
+        names = [u.name for u in LINE]
+        parents = [u.parent for u in LINE]
         codes, kinds = [""] * len(LINE), [""] * len(LINE)
         by_member = CommandChain.from_columns(
             ids, [u.level for u in LINE], names, parents, codes, kinds

@@ -634,5 +634,5 @@ class TestPlaceIndexes:
                 want = sorted({b.grid for b in buildings if b.compound == compound})
                 assert built.grids_of_compound(compound) == tuple(want)
             for grid in built.grids():
-                want = sorted({b.compound for b in buildings if b.grid == grid} - {None})
+                want = sorted({b.compound for b in buildings if b.grid == grid and b.compound})
                 assert built.compounds_of(grid) == tuple(want)
