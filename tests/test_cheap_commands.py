@@ -193,10 +193,10 @@ def test_the_assignments_records_are_their_runs_read_out_one_by_one(
             data = {"person": person, "post": post, "role": role, "level": level}
             cause = f"{role} from the {level} pool"
             expected.append((when, "post.assigned", unit, cause, None, None, data))
-    got = _assignment_columns(persons, runs, posts, new_units, when)
+    got = _assignment_columns(persons, runs, ["an employer"], posts, new_units, when)
     assert list(got) == expected
     assert len(got) == len(persons)
-    assert got.planned == runs
+    assert got.planned == [(runs, ["an employer"])]
 
 
 @given(

@@ -1127,7 +1127,12 @@ class Roster:
         self._drawn.update(filter(_SOMEONE, employers))
         return True
 
-    def _assign_runs(self, runs: Sequence[AssignmentRun], when: datetime) -> bool:
+    def _assign_runs(
+        self,
+        runs: Sequence[AssignmentRun],
+        when: datetime,
+        employers: Sequence[str] | None = None,
+    ) -> bool:
         """Apply a run of ``post.assigned`` events of one time given as the planner's
         runs (each (post, role, level, people): see :class:`_Draft`), as
         :meth:`_assign_to` one by one does; all or nothing: False, and nothing
@@ -1137,17 +1142,25 @@ class Roster:
         and share one assignment tuple (post, role, level, when): nothing made
         per person; every person's is set by one ``dict.update`` (a small dict
         made and merged per run cost about as much as the run's other work).
+
+        ``employers``, when the planner gives them, are the employers of the people
+        drawn from one (not front-line duty), in the order drawn, those without
+        one left out: the planner read them where it found those people, in the
+        city's columns, so nobody is looked up again (in a big city each lookup
+        is a cache miss or several).
         """
-        people = self._people
-        # Those drawn from an employer (front-line duty draws from none), checked first.
-        drawing: list[str] = []
-        for _, role, _, persons in runs:
-            if role != "front_line":
-                drawing += persons
-        try:
-            places = list(map(people._index.__getitem__, drawing))
-        except (KeyError, TypeError):
-            return False
+        if employers is None:
+            people = self._people
+            # Those drawn from an employer (front-line duty draws from none), checked first.
+            drawing: list[str] = []
+            for _, role, _, persons in runs:
+                if role != "front_line":
+                    drawing += persons
+            try:
+                places = list(map(people._index.__getitem__, drawing))
+            except (KeyError, TypeError):
+                return False
+            employers = list(filter(_SOMEONE, _reader(places)(people.employers)))
         holders = self._holders
         held_by = holders.get
         shared: list[tuple[str, str, str, datetime]] = []
@@ -1158,7 +1171,7 @@ class Roster:
         # The runs' people in order, one to each of ``shared`` (equal lengths).
         self._assignment.update(zip(itertools.chain.from_iterable(map(_PEOPLE, runs)), shared))  # noqa: B905
         # Counted in C (Counter.update), in the order drawn.
-        self._drawn.update(filter(_SOMEONE, _reader(places)(people.employers)))
+        self._drawn.update(employers)
         return True
 
     def _open_all(
@@ -1424,8 +1437,9 @@ class _Draft:
         self.roster = roster
         self.busy: set[str] = set()
         self.freed: set[str] = set()
-        #: Each employer's people given back by this plan's releases (counts below 0).
-        self.drawn: dict[str, int] = {}
+        #: Each employer's people given back by this plan's releases (counts below 0),
+        #: counted from the releases when a fill first needs them (see :meth:`given_back`).
+        self.drawn: dict[str, int] | None = None
         #: How many more people each employer (by its code in the pools) may give, from
         #: the first fill that reached one of them (see :func:`_fill_all`), its takes
         #: counted down. A plan
@@ -1433,14 +1447,19 @@ class _Draft:
         self.room: dict[int, int] = {}
         self.opened: dict[str, PostRow] = {}
         self.closed: dict[str, None] = {}
-        #: (person, post, reason)
-        self.releases: list[tuple[str, str, str]] = []
+        #: The releases, in order, in columns: the person, the post, the reason (no
+        #: tuple per release: a lift releases tens of thousands).
+        self.releases: tuple[list[str], list[str], list[str]] = ([], [], [])
         #: The assignments: the people, in order, and the runs they fill, each
         #: (post, role, level, count) for the next ``count`` people: no object
         #: per assignment while the command runs, and a record's unit and cause
         #: worked out once per run.
         self.persons: list[str] = []
         self.runs: list[AssignmentRun] = []
+        #: The employer (by its code in the pools) of each person taken from one, in
+        #: the order taken (front-line duty takes from none; nor does a person
+        #: without an employer): what the reducer counts (see :meth:`Roster._assign_runs`).
+        self.employers: array.array[int] = array.array("i")
         self.fill_counts: dict[str, int] = {}
         self.shortfalls: dict[str, Shortfall] = {}
         self.reinforcements: dict[tuple[str, str, str, str, str], list[int]] = {}
@@ -1463,15 +1482,41 @@ class _Draft:
         return current + self.fill_counts.get(post, 0)
 
     def release(self, person: str, post: str, reason: str) -> None:
-        self.freed.add(person)
-        self.releases.append((person, post, reason))
-        held = self.roster._assignment.get(person)
-        role = None if held is None else held[1]
-        if role is not None and role != "front_line":
-            employer = self.roster._people.employer(person)
-            if employer is not None:
-                drawn = self.drawn
-                drawn[employer] = drawn.get(employer, 0) - 1
+        self.release_all((person,), post, reason)
+
+    def release_all(self, persons: Sequence[str], post: str, reason: str) -> None:
+        """Release ``persons`` (in order) from ``post``, for ``reason``: the releases'
+        columns extended a list at a time."""
+        count = len(persons)
+        if not count:
+            return
+        self.freed.update(persons)
+        people, posts, reasons = self.releases
+        people += persons
+        posts += itertools.repeat(post, count)
+        reasons += itertools.repeat(reason, count)
+        self.drawn = None  # counted again when next asked for
+
+    def given_back(self) -> dict[str, int]:
+        """Each employer's people given back by the releases so far (counts below 0),
+        in the order released: a person on a post drawn from an employer (not
+        front-line duty) gives one back to it.
+
+        Counted when a fill first asks (a lift that fills nothing never looks its
+        people up: tens of thousands of lookups in a big city), from the roster as
+        it was planned against (planning does not change it)."""
+        drawn = self.drawn
+        if drawn is None:
+            drawn = self.drawn = {}
+            held_by = self.roster._assignment.get
+            employer_of = self.roster._people.employer
+            for person in self.releases[0]:
+                held = held_by(person)
+                if held is not None and held[1] != "front_line":
+                    employer = employer_of(person)
+                    if employer is not None:
+                        drawn[employer] = drawn.get(employer, 0) - 1
+        return drawn
 
     def assignments(self) -> Iterator[tuple[str, str, str, str]]:
         """(person, post, role, level) of each assignment, in order."""
@@ -1522,7 +1567,7 @@ def plan_staffing(
     return StaffingPlan(
         opened=tuple(StaffPost(*row) for row in draft.opened.values()),
         closed=draft.closed_posts(),
-        releases=tuple(Release(*r) for r in draft.releases),
+        releases=tuple(map(Release, *draft.releases)),
         assignments=tuple(Assignment(*a) for a in draft.assignments()),
         shortfalls=tuple(draft.shortfalls.values()),
         reinforcements=draft.reinforcement_list(),
@@ -1555,7 +1600,7 @@ def planned_records(
         draft.releases,
         draft.opened.values(),
         [(*hop, counts[0], counts[1]) for hop, counts in draft.reinforcements.items()],
-        (draft.persons, draft.runs),
+        (draft.persons, draft.runs, list(map(pools._employer_names.__getitem__, draft.employers))),
         draft.shortfalls.values(),
         draft.hot,
         roster,
@@ -1671,8 +1716,7 @@ def _by_priority(draft: _Draft, post_ids: Iterable[str], auto_claim: bool) -> li
 
 def _close(draft: _Draft, post_id: str, reason: str) -> None:
     draft.closed[post_id] = None
-    for person in draft.roster._holders.get(post_id, ()):
-        draft.release(person, post_id, reason)
+    draft.release_all(draft.roster._holders.get(post_id, ()), post_id, reason)
     old = draft.roster._shortfalls.get(post_id)
     if old is not None:
         draft.shortfalls[post_id] = attrs.evolve(old, missing=0, reason=reason)
@@ -1786,7 +1830,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
     employers are read there, for those the filling reaches."""
     roster = draft.roster
     ids, employer_of, employer_names = pools._ids, pools._employer_of, pools._employer_names
-    busy, freed, drawn, room = draft.busy, draft.freed, draft.drawn, draft.room
+    busy, freed, room, taken_from = draft.busy, draft.freed, draft.room, draft.employers.append
     away, assigned, before = roster._unavailable, roster._assignment, roster._drawn
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
     cursors, runs, persons = draft.cursors, draft.runs, draft.persons
@@ -1832,12 +1876,13 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                 if code != jobless:
                     left = room.get(code)
                     if left is None:
-                        # Its cap less those drawn before, plus those this plan released.
-                        employer = employer_names[code]
-                        left = caps[employer] - before.get(employer, 0) - drawn.get(employer, 0)
+                        employer = employer_names[code]  # its cap, less those drawn before,
+                        back = draft.given_back().get(employer, 0)  # plus this plan's releases
+                        left = caps[employer] - before.get(employer, 0) - back
                     if left <= 0:
                         continue
                     room[code] = left - 1
+                    taken_from(code)
                 busy.add(person)
                 take(person)
                 need -= 1
@@ -1931,12 +1976,17 @@ def staffing_records(
     """
     rows = _rows(
         staffing.closed,
-        [(r.person, r.post, r.reason) for r in staffing.releases],
+        (
+            [r.person for r in staffing.releases],
+            [r.post for r in staffing.releases],
+            [r.reason for r in staffing.releases],
+        ),
         [_row_of(p) for p in staffing.opened],
         [attrs.astuple(hop) for hop in staffing.reinforcements],
         (
             [a.person for a in staffing.assignments],
             [(a.post, a.role, a.level, (a.person,)) for a in staffing.assignments],
+            None,
         ),
         staffing.shortfalls,
         staffing.hot,
@@ -1954,28 +2004,24 @@ def staffing_records(
 
 
 def _rows(
-    closed: Iterable[str],
-    releases: Iterable[tuple[str, str, str]],
+    closed: Sequence[str],
+    releases: tuple[list[str], list[str], list[str]],
     opened: Iterable[PostRow],
     reinforcements: Iterable[tuple[str, str, str, str, str, int, int]],
-    assignments: tuple[list[str], list[AssignmentRun]],
+    assignments: tuple[list[str], list[AssignmentRun], list[str] | None],
     shortfalls: Iterable[Shortfall],
     hot: tuple[tuple[str, int], ...],
     roster: Roster,
     city_unit: str,
     when: datetime,
 ) -> Iterator[StaffingRow | RecordColumns]:
-    """The records of a plan's parts, one at a time, the assignments' in columns
-    (see :func:`staffing_records`)."""
+    """The records of a plan's parts, one at a time, the posts closed, the releases,
+    the posts opened and the assignments in columns (see :func:`staffing_records`)."""
     posts = roster._posts
-    for post_id in closed:
-        _, role, unit, _, _ = posts[post_id]
-        data: dict[str, Any] = {"post": post_id, "role": role}
-        yield (when, "post.closed", unit, f"{role} no longer needed", None, None, data)
-    for person, post_id, reason in releases:
-        _, role, unit, _, _ = posts[post_id]
-        data = {"person": person, "post": post_id, "role": role}
-        yield (when, "post.released", unit, reason, None, None, data)
+    if closed:
+        yield _closed_columns(closed, posts, when)
+    if releases[0]:
+        yield _released_columns(releases, posts, when)
     rows = list(opened)
     new_units: dict[str, str] = dict(zip(map(_FIRST, rows), map(_UNIT, rows)))  # noqa: B905
     if rows:
@@ -1999,9 +2045,9 @@ def _rows(
         }
         cause = f"answer to {from_unit}"
         yield (when, "reinforcement.answered", to_unit, cause, None, None, answer)
-    persons, runs = assignments
+    persons, runs, employers = assignments
     if persons:
-        yield _assignment_columns(persons, runs, posts, new_units, when)
+        yield _assignment_columns(persons, runs, employers, posts, new_units, when)
     open_shortfalls = roster._shortfalls
     for shortfall in shortfalls:
         if shortfall.missing == 0:
@@ -2013,6 +2059,57 @@ def _rows(
         data = {"grids": {g: d for g, d in hot}}
         cause = "compounds needing front-line duty changed"
         yield (when, "front_line.changed", city_unit, cause, None, None, data)
+
+
+def _closed_columns(
+    closed: Sequence[str], posts: Mapping[str, PostRow], when: datetime
+) -> RecordColumns:
+    """The ``post.closed`` records of ``closed`` (open posts' ids), made a column at a
+    time, their data compact (``{"post": ..., "role": ...}`` when read)."""
+    count = len(closed)
+    rows = list(map(posts.__getitem__, closed))
+    roles = list(map(_ROW_ROLE, rows))
+    return RecordColumns(
+        [when] * count,
+        ["post.closed"] * count,
+        list(map(_UNIT, rows)),
+        [f"{role} no longer needed" for role in roles],
+        [None] * count,
+        [None] * count,
+        list(zip(itertools.repeat(_CLOSED), closed, roles)),
+    )
+
+
+def _released_columns(
+    releases: tuple[list[str], list[str], list[str]],
+    posts: Mapping[str, PostRow],
+    when: datetime,
+) -> RecordColumns:
+    """The ``post.released`` records of the releases (their people, posts and reasons,
+    each an open post's id), made a column at a time, their data compact
+    (``{"person": ..., "post": ..., "role": ...}`` when read): no dict or tuple per
+    release but its data (a lift releases tens of thousands). The people and posts
+    go with them (``RecordColumns.planned``), for the engine's reducer."""
+    persons, post_ids, reasons = releases
+    count = len(persons)
+    rows = list(map(posts.__getitem__, post_ids))
+    roles = list(map(_ROW_ROLE, rows))
+    return RecordColumns(
+        [when] * count,
+        ["post.released"] * count,
+        list(map(_UNIT, rows)),
+        reasons,
+        [None] * count,
+        [None] * count,
+        list(zip(itertools.repeat(_RELEASED), persons, post_ids, roles)),
+        [(persons, post_ids)],
+    )
+
+
+#: The keys of a ``post.closed`` event's data, in order.
+_CLOSED = ("post", "role")
+#: The keys of a ``post.released`` event's data, in order.
+_RELEASED = ("person", "post", "role")
 
 
 def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
@@ -2042,6 +2139,8 @@ _OPENED = ("post", "role", "community", "capacity", "task")
 
 #: A row's first field (a post's id).
 _FIRST = operator.itemgetter(0)
+#: A row's second field (a post's role).
+_ROW_ROLE = operator.itemgetter(1)
 #: A row's third field (a post's unit).
 _UNIT = operator.itemgetter(2)
 #: A run's people (see :data:`AssignmentRun`).
@@ -2066,6 +2165,7 @@ def _reader(places: Sequence[int]) -> Callable[[Sequence[_T]], list[_T]]:
 def _assignment_columns(
     persons: list[str],
     runs: list[AssignmentRun],
+    employers: list[str] | None,
     posts: Mapping[str, PostRow],
     new_units: Mapping[str, str],
     when: datetime,
@@ -2104,7 +2204,7 @@ def _assignment_columns(
         # dict is made when one is read. Equal lengths (see Roster._assign_all on
         # ``strict``).
         list(map(operator.add, zip(itertools.repeat(_ASSIGNED), persons), rests)),
-        runs,
+        [(runs, employers)],
     )
 
 
