@@ -714,3 +714,114 @@ class TestUnitsAgreeWithGraph:
             except ChainError as exc:
                 outcomes.append(sorted(str(exc).split("; ")))
         assert outcomes[0] == outcomes[1]
+
+
+# ------------------------------------------------------- compiled tables
+
+
+@st.composite
+def random_trees(draw: st.DrawFn) -> tuple[list[Unit], list[Compound]]:
+    """Valid chains in any order: a city, districts, streets, communities, grids and
+    compounds, a random number of each under random parents, ids drawn at random
+    (so a commander's units are made in no particular order), codes sometimes
+    missing."""
+    names = iter(
+        draw(
+            st.lists(
+                st.text("abcXY019-", min_size=1, max_size=6), min_size=80, max_size=80, unique=True
+            )
+        )
+    )
+    units = [Unit(id=next(names), level=Level.CITY, code="990000000000")]
+    above = [units[0].id]
+    for level in (Level.DISTRICT, Level.STREET, Level.COMMUNITY, Level.GRID):
+        made = []
+        for _ in range(draw(st.integers(1, 6))):
+            parent = draw(st.sampled_from(above))
+            code = draw(st.sampled_from(["", f"c{len(units)}"]))
+            units.append(Unit(id=next(names), level=level, parent=parent, code=code))
+            made.append(units[-1].id)
+        if level is not Level.GRID:
+            above = made
+        else:
+            communities = above
+    compounds = [
+        Compound(id=next(names), community=draw(st.sampled_from(communities)), name="")
+        for _ in range(draw(st.integers(0, 6)))
+    ]
+    return draw(st.permutations(units)), compounds
+
+
+class TestCompiledTables:
+    """The chain's compiled tables (children, chains of command, codes) agree with
+    their definition on the units, whatever order the units come in."""
+
+    @given(random_trees(), st.booleans())
+    def test_tables_match_the_units(
+        self, tree: tuple[list[Unit], list[Compound]], as_columns: bool
+    ) -> None:
+        """Each node's units sorted, its chain of command walked up the parents, each
+        code's unit, the units below breadth first, from units or from columns
+        (levels as Level or as their names)."""
+        units, compounds = tree
+        nodes = [
+            *units,
+            *(Unit(c.id, Level.COMPOUND, c.name, c.community, kind=c.kind) for c in compounds),
+        ]
+        if as_columns:
+            chain = CommandChain.from_columns(
+                [u.id for u in nodes],
+                [u.level.value if i % 2 else u.level for i, u in enumerate(nodes)],
+                [u.name for u in nodes],
+                [u.parent for u in nodes],
+                [u.code for u in nodes],
+                [u.kind for u in nodes],
+            )
+        else:
+            chain = CommandChain.from_units(units, compounds)
+        parent = {u.id: u.parent for u in nodes}
+        for u in nodes:
+            kids = tuple(sorted(n.id for n in nodes if n.parent == u.id))
+            assert chain.children(u.id) == kids
+            walk = [u.id]
+            while parent[walk[-1]] is not None:
+                walk.append(parent[walk[-1]])  # type: ignore[arg-type]
+            assert chain.chain_of_command(u.id) == tuple(walk)
+            assert chain.unit(u.id) == u
+            queue, below = list(kids), []
+            while queue:
+                below.append(queue.pop(0))
+                queue.extend(sorted(n.id for n in nodes if n.parent == below[-1]))
+            assert chain.below(u.id) == below
+        for u in nodes:
+            if u.code:
+                assert chain.by_code(u.code) == u.id
+        assert list(chain) == [u.id for u in nodes]
+
+    def test_a_leaf_has_no_units_and_an_unknown_id_is_refused(self, chain: CommandChain) -> None:
+        """A grid commands none (the empty tuple); an id of no node is an unknown unit."""
+        assert chain.children(TOY_GRIDS[0]) == ()
+        assert chain.below(TOY_GRIDS[0]) == []
+        with pytest.raises(UnknownUnitError):
+            chain.children("no-such-unit")
+        with pytest.raises(UnknownUnitError):
+            chain.below("no-such-unit")
+
+    def test_levels_by_name_give_the_same_chain(self) -> None:
+        """from_columns takes levels as Level members or as their names alike."""
+        ids = [u.id for u in LINE]
+        names = [u.name for u in LINE]
+        parents = [u.parent for u in LINE]
+        codes, kinds = [""] * len(LINE), [""] * len(LINE)
+        by_member = CommandChain.from_columns(
+            ids, [u.level for u in LINE], names, parents, codes, kinds
+        )
+        by_name = CommandChain.from_columns(
+            ids, [u.level.value for u in LINE], names, parents, codes, kinds
+        )
+        assert [by_name.unit(i) for i in ids] == [by_member.unit(i) for i in ids]
+        assert all(type(by_name.level(i)) is Level for i in ids)
+        with pytest.raises(ChainError, match="nope"):
+            CommandChain.from_columns(
+                ids, ["city", "district", "street", "nope", "grid"], names, parents, codes, kinds
+            )

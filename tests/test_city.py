@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import attrs
 import pytest
@@ -25,8 +26,8 @@ from gridgov import (
     Post,
     UnknownUnitError,
 )
-from gridgov.city import _grouped
 from gridgov.model import GridWorkerKind
+from gridgov.presets import small
 from strategies import (
     TOY_CO_BUILDING,
     check_every_building_in_exactly_one_grid,
@@ -567,23 +568,71 @@ class TestInvariants:
         assert building.id in info.value.ids
 
 
-class TestGrouped:
-    """The city's indexes group values by key: each key's values in their order."""
+class TestPeopleIndexes:
+    """The people by home and by post, made at the first question, answer as the people do."""
 
-    @given(
-        st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.text(max_size=3)), max_size=40)
-    )
-    def test_each_keys_values_in_order(self, pairs: list[tuple[str, str]]) -> None:
-        """Runs of a key, and a key that comes back after others, all in order; keys in
-        order of first appearance; no key without values."""
-        want: dict[str, list[str]] = {}
-        for key, value in pairs:
-            want.setdefault(key, []).append(value)
-        got = _grouped([k for k, _ in pairs], (v for _, v in pairs))
-        assert got == {k: tuple(v) for k, v in want.items()}
-        assert list(got) == list(want)
+    @given(cities())
+    @settings(max_examples=30, deadline=None)
+    def test_as_the_people_say(self, city: City) -> None:
+        """Each community's residents and each post's people are those of the people's
+        columns, in the city's order; a place with no one has the empty tuple."""
+        people = city.people
+        for community in city.chain.units(Level.COMMUNITY):
+            want = tuple(
+                p for p, home in zip(people.ids, people.homes, strict=True) if home == community
+            )
+            assert city.residents(community) == want
+        for post in {*people.post_units, city.chain.city}:
+            want = tuple(
+                p for p, at in zip(people.ids, people.post_units, strict=True) if at == post
+            )
+            assert city.people_at_post(post) == want
 
-    def test_one_value_per_key(self) -> None:
-        """Columns of different lengths are refused."""
-        with pytest.raises(ValueError, match="one value per key"):
-            _grouped(("a", "b"), ("x",))
+    def test_made_once_and_shared_by_copies(self) -> None:
+        """Asked again, the same tuples come back (the index is kept, not made anew);
+        a copy made before the first question answers alike."""
+        city = small()
+        twin = city.with_depots(())
+        community = city.chain.units(Level.COMMUNITY)[0]
+        first = city.residents(community)
+        assert first
+        assert city.residents(community) is first
+        post = city.people.post_units[0]
+        at_post = city.people_at_post(post)
+        assert at_post
+        assert city.people_at_post(post) is at_post
+        assert twin.residents(community) == first
+        assert twin.people_at_post(post) == at_post
+
+    def test_residents_of_no_unit_is_refused(self) -> None:
+        """residents names the unknown unit, before any index is made."""
+        with pytest.raises(UnknownUnitError):
+            small().residents("no-such-community")
+
+
+class TestPlaceIndexes:
+    """Which grids cover a compound and which compounds a grid covers, whatever order
+    the buildings come in (in runs of one grid and compound, or shuffled)."""
+
+    @given(cities(), st.randoms(use_true_random=False))
+    @settings(max_examples=30, deadline=None)
+    def test_as_the_buildings_say(self, city: City, rng: Any) -> None:
+        """Each compound's grids and each grid's compounds are the distinct ones of its
+        buildings, sorted."""
+        buildings = list(city.buildings.values())
+        rng.shuffle(buildings)
+        shuffled = City.build(
+            city.name,
+            city.chain,
+            city.compounds.values(),
+            buildings,
+            city.people.values(),
+            city.organisations.values(),
+        )
+        for built in (city, shuffled):
+            for compound in built.compounds:
+                want = sorted({b.grid for b in buildings if b.compound == compound})
+                assert built.grids_of_compound(compound) == tuple(want)
+            for grid in built.grids():
+                want = sorted({b.compound for b in buildings if b.grid == grid and b.compound})
+                assert built.compounds_of(grid) == tuple(want)

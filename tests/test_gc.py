@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -126,3 +128,42 @@ class TestCollectorOnTheBulkPaths:
     def test_switched_when_asked(self, tmp_path: Path, switches: list[str]) -> None:
         reopen_play_and_run(tmp_path, pause_gc=True)
         assert len(switches) >= 3
+
+
+class TestSurvivors:
+    """Synthesis keeps its per-row data out of the collector's lists, so a big city's
+    build does not pile up survivors of the young generations that bring on a full
+    collection (every survivor counts towards the next one)."""
+
+    def test_no_list_per_row_or_per_community(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The cells of each input row, and each community's organisations drawn from
+        for its grid workers, are containers the collector drops from its lists (a
+        list is tracked for life: one survivor per row or community)."""
+        import gridgov.synthesis as synthesis
+        from gridgov.presets.jiamusi import units_table
+
+        seen: dict[str, Any] = {}
+        check_input, run = synthesis._check_input, synthesis.CityBuilder._run
+
+        def checking(source: str, raw: Any) -> Any:
+            gc.collect()
+            seen["cells"] = [cells for _, cells in raw if gc.is_tracked(cells)]
+            seen["rows"] = len(raw)
+            return check_input(source, raw)
+
+        def running(self: Any, *args: Any) -> Any:
+            caller = sys._getframe(1)
+            if caller.f_code.co_name == "_staff_grids" and "organisations" not in seen:
+                gc.collect()
+                orgs_of = caller.f_locals["orgs_of"]
+                seen["organisations"] = [v for v in orgs_of.values() if gc.is_tracked(v)]
+                seen["communities"] = len(orgs_of)
+            return run(self, *args)
+
+        monkeypatch.setattr(synthesis, "_check_input", checking)
+        monkeypatch.setattr(synthesis.CityBuilder, "_run", running)
+        synthesis.synthesize(units_table(scale=0.1))
+        assert seen["rows"] > 50
+        assert seen["cells"] == []
+        assert seen["communities"] > 20
+        assert seen["organisations"] == []

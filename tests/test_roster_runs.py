@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gridgov import Engine, ManualClock, UnknownUnitError
+from gridgov import Engine, ManualClock, Rules, UnknownUnitError
 from gridgov._state import EngineState
 from gridgov.journal import Event, Events
 from gridgov.presets import jiamusi
@@ -404,28 +404,38 @@ def test_a_command_s_planned_data_is_no_part_of_its_events() -> None:
     by one or a run at a time, and they change neither equality nor pickling."""
     engine = Engine(CITY, clock=ManualClock())
     events = engine.declare(CITY.chain.city).events
-    (opened_at, opened_end, rows), (first, end, runs) = events._planned
+    (opened_at, opened_end, rows), (first, end, [(runs, employers)]) = events._planned
     assert set(events._columns[1][opened_at:opened_end]) == {"post.opened"}
     assert [row[0] for row in rows] == [e.data["post"] for e in events[opened_at:opened_end]]
     assert set(events._columns[1][first:end]) == {"post.assigned"}
     assert end - first == sum(len(run[3]) for run in runs) > 300
+    # The employers drawn from, in the order drawn: each person's, front-line duty
+    # and people without one left out (what the reducer would look up).
+    employer = CITY.people.employer
+    drawn = [
+        employer(p) for post, role, level, people in runs if role != "front_line" for p in people
+    ]
+    assert employers == [e for e in drawn if e is not None]
+    assert len(employers) > 100
     plain = Events.of(list(events))
     assert plain._planned == ()
     assert plain == events
     assert pickle.loads(pickle.dumps(events))._planned == ()
     live = engine._kernel.state.snapshot()
+    counts = list(engine._kernel.state.roster._drawn.items())
     for kept in (events, plain):
         state = EngineState(CITY, engine.rules)
         assert state.apply_all(kept) == len(events)
         assert state.snapshot() == live
+        assert list(state.roster._drawn.items()) == counts  # in the order drawn
     state = EngineState(CITY, engine.rules)
     _one_by_one(state, plain)
     assert state.snapshot() == live
     # Planned data that does not cover the whole run of its events is not read.
     short = end - len(runs[-1][3])
     for hint in (
-        (first, short, runs[:-1]),
-        (first + 1, end, runs),
+        (first, short, [(runs[:-1], None)]),
+        (first + 1, end, [(runs, employers)]),
         (opened_at, opened_end - 1, rows[:-1]),
     ):
         state = EngineState(CITY, engine.rules)
@@ -490,3 +500,83 @@ def test_compacting_keeps_entries_and_order(
         fresh = type(table)()
         dict.update(fresh, left)
         assert sys.getsizeof(table) <= sys.getsizeof(fresh)
+
+
+def test_a_lift_s_planned_releases_give_the_state_its_events_give() -> None:
+    """A lift's releases go to the reducer as the planner's columns (its people and
+    posts, ``Events._planned``), its closed posts and releases recorded in columns
+    with compact data: the events read as the plain records a loop over the
+    releases makes, and applying them with or without the planner's columns, a
+    run at a time or one by one, gives the live state."""
+    engine = Engine(CITY, clock=ManualClock())
+    declared = engine.declare(CITY.chain.city).events
+    before = engine._kernel.state.roster._copy()
+    events = engine.lift(CITY.chain.city, skip_recovery=True).events
+    [(first, end, [(persons, posts)])] = events._planned
+    released = list(events[first:end])
+    assert {e.type for e in released} == {"post.released"}
+    assert len(released) > 300
+    assert [e.data for e in released] == [
+        {"person": person, "post": post, "role": before.posts[post].role}
+        for person, post in zip(persons, posts, strict=True)
+    ]
+    closed = [e for e in events if e.type == "post.closed"]
+    assert closed
+    assert [e.data for e in closed] == [
+        {"post": e.data["post"], "role": before.posts[e.data["post"]].role} for e in closed
+    ]
+    assert all(e.cause == f"{e.data['role']} no longer needed" for e in closed)
+    live = engine._kernel.state.snapshot()
+    counts = list(engine._kernel.state.roster._drawn.items())
+    plain = Events.of(list(events))
+    assert plain._planned == ()
+    for kept in (events, plain):
+        state = EngineState(CITY, engine.rules)
+        state.apply_all(declared)
+        assert state.apply_all(kept) == len(events)
+        assert state.snapshot() == live
+        assert list(state.roster._drawn.items()) == counts
+    state = EngineState(CITY, engine.rules)
+    _one_by_one(state, Events.of(list(declared) + list(events)))
+    assert state.snapshot() == live
+
+
+@given(st.integers(32, 40), st.integers(0, 5))  # a run at a time from 32 events
+def test_planned_releases_leave_each_post_those_not_released(released: int, first: int) -> None:
+    """A run of releases that carries the planner's columns (people, posts) takes
+    each person off the post the columns name, as the events one by one do: a
+    post the plan does not close keeps those not released, in order."""
+    people = sorted(CITY.people)[:45]
+    post = "a/checkpoint"
+    data = {"post": post, "role": "checkpoint", "level": "community"}
+    seated = [
+        Event(
+            seq, T0, "post.assigned", "a", "c000001", "system", "", None, None, data | {"person": p}
+        )
+        for seq, p in enumerate(people, start=1)
+    ]
+    gone = people[first : first + released]
+    releases = [
+        Event(
+            seq,
+            T0,
+            "post.released",
+            "a",
+            "c000002",
+            "system",
+            "",
+            None,
+            None,
+            {"person": p, "post": post, "role": "checkpoint"},
+        )
+        for seq, p in enumerate(gone, start=len(people) + 1)
+    ]
+    plain = Events.of(releases)
+    planned = Events(plain.first, plain._columns, ((0, len(gone), [(gone, [post] * len(gone))]),))
+    expected = EngineState(CITY, Rules.default())
+    _one_by_one(expected, Events.of(seated + releases))
+    state = EngineState(CITY, Rules.default())
+    state.apply_all(Events.of(seated))
+    assert state.apply_all(planned) == len(gone)
+    assert state.roster.holder_of(post) == tuple(p for p in people if p not in gone)
+    assert state.snapshot() == expected.snapshot()

@@ -134,6 +134,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "gridgov._toml",
             "gridgov.clock",
             "gridgov._gc",
+            "gridgov._grouping",
             "gridgov._files",
             "gridgov._progress",
             "gridgov._arguments",

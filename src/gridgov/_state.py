@@ -30,7 +30,7 @@ from gridgov.city import City
 from gridgov.errors import JournalError, UnknownUnitError
 from gridgov.journal import Events
 from gridgov.measures import ALERT_DUE, MEASURE_EVENTS, Deadline, Measures
-from gridgov.records import EventLike
+from gridgov.records import EventLike, Planned
 from gridgov.rules import Rules
 from gridgov.staffing import STAFFING_EVENTS, Roster
 from gridgov.supplies import SupplyNetwork
@@ -63,6 +63,25 @@ def _all_text(columns: tuple[list[Any], ...]) -> bool:
 
 
 _TEXT = frozenset({str})
+
+
+def _planned_run(events: Events, start: int, stop: int) -> Planned | None:
+    """The planner's own form of the events ``start:stop`` (``Events._planned``), when
+    they came with one (exactly that run), else None."""
+    return next(
+        (data for first, end, data in events._planned if first == start and end == stop), None
+    )
+
+
+def _released(events: Events, start: int, stop: int) -> tuple[Any, ...] | None:
+    """The people and the posts of the releases ``start:stop``: the planner's own
+    columns when the events came with them (text: the roster's people and posts),
+    else read from the events' data when all of it is text; None otherwise."""
+    planned = _planned_run(events, start, stop)
+    if planned is not None:
+        return planned[0]
+    got = events._fields(start, stop, _RELEASED)
+    return got if got is not None and _all_text(got) else None
 
 
 def command_number(command: str) -> int | None:
@@ -262,8 +281,8 @@ class EngineState:
                         person, post = data["person"], data["post"]
                         assign(person, post, data["role"], data["level"], times[index])
                 elif kind == "post.released":
-                    got = fields(start, stop, _RELEASED)
-                    if got is not None and _all_text(got):
+                    got = _released(events, start, stop)
+                    if got is not None:
                         persons, posts = got
                         index = start + roster._release_all(persons, posts, times[start:stop])
                         if index < stop:  # an unknown person: raised at its event
@@ -307,15 +326,15 @@ class EngineState:
         to the roster at once; all or nothing: False, and nothing changed, when an
         event of the run does not fit (the caller then applies it one event at a
         time, which raises at that event). A run that came with its planner's own
-        form of the data (``Events._planned``: the runs of assignments, the rows
-        of opened posts) is read from that, not from the data column."""
+        form of the data (``Events._planned``: the runs of assignments and the
+        employers drawn from, the rows of opened posts) is read from that, not
+        from the data column."""
         columns = events._columns
-        planned = next(
-            (data for first, end, data in events._planned if first == start and end == stop), None
-        )
+        planned = _planned_run(events, start, stop)
         if kind == "post.assigned":
             if planned is not None:
-                return self.roster._assign_runs(planned, columns[0][start])
+                runs, employers = planned[0]
+                return self.roster._assign_runs(runs, columns[0][start], employers)
             got = events._fields(start, stop, _ASSIGNED)
             if got is None:
                 return False
@@ -323,6 +342,10 @@ class EngineState:
             return self.roster._assign_all(persons, posts, roles, levels, columns[0][start:stop])
         if planned is not None:
             opened = self.roster._open_rows(planned)
+            # The planner's ids (text); task posts are few: looked for in the ids
+            # joined (in C), then one by one.
+            if "/task/" not in "\n".join(opened):
+                return True
         else:
             # Compact data of the planner's five keys (read a column at a time), else
             # the four keys the roster needs.

@@ -25,12 +25,14 @@ import json
 import operator
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import repeat
 from os import PathLike
 from typing import Any, cast
 from xml.etree import ElementTree
 
 import networkx as nx
 
+from gridgov._grouping import grouped_sorted
 from gridgov.errors import ChainError, UnknownUnitError
 from gridgov.model import Compound, Level, Unit
 
@@ -110,26 +112,38 @@ class CommandChain:
         # Every node's fields as plain dicts (strings: nothing for the cyclic
         # garbage collector to walk); a Unit is made when one is asked for.
         self._table = _table
-        self._level: dict[str, Level] = _table.level
-        self._by_code: dict[str, str] = {code: node for node, code in _table.code.items() if code}
-        by_level: dict[Level, list[str]] = {level: [] for level in Level}
-        for node, level in self._level.items():
-            by_level[level].append(node)
-        # Grouped from sorted (commander, subordinate) pairs: no list or set
-        # per node for the collector (a big city has tens of thousands).
-        kids = _sorted_groups((p, n) for n, p in _table.parent.items() if p is not None)
-        self._children: dict[str, tuple[str, ...]] = {
-            node: kids.get(node, ()) for node in self._level
+        level_of = self._level = _table.level
+        # Column by column, at C speed (the table's dicts share one key order).
+        nodes, levels = tuple(level_of), tuple(level_of.values())
+        codes = tuple(_table.code.values())
+        self._by_code: dict[str, str] = dict(
+            zip(itertools.compress(codes, codes), itertools.compress(nodes, codes), strict=True)
+        )
+        by_level = {
+            level: list(itertools.compress(nodes, map(operator.is_, levels, repeat(level))))
+            for level in Level
         }
-        # Top-down (a commander ranks above its units) so each node's chain is
-        # its own id plus its commander's chain.
-        up: dict[str, tuple[str, ...]] = {}
+        # Each commander's units, sorted, grouped a run of one commander at a time
+        # (a community's grids are made one after the other): no (commander, unit)
+        # pair per node and no sort of them all, whose comparisons wander over
+        # memory long out of the caches in a big city. Only nodes with units.
         parent_of = _table.parent
+        commanders = tuple(parent_of.values())
+        commanded = list(map(operator.is_not, commanders, repeat(None)))
+        self._children: dict[str, tuple[str, ...]] = grouped_sorted(
+            itertools.compress(commanders, commanded),  # type: ignore[arg-type]
+            itertools.compress(tuple(parent_of), commanded),
+        )
+        # Top-down (a commander ranks above its units) so each node's chain is
+        # its own id plus its commander's chain: (node,) + up[commander], a level
+        # at a time; the city's commander (None) has the empty chain.
+        up: dict[str | None, tuple[str, ...]] = {}
+        get = up.get
         for level in Level:
-            for node in by_level[level]:
-                parent = parent_of[node]
-                up[node] = (node, *up[parent]) if parent is not None else (node,)
-        self._up = up
+            members = by_level[level]
+            chains = map(get, map(parent_of.__getitem__, members), repeat(()))
+            up.update(zip(members, map(operator.add, zip(members), chains), strict=True))
+        self._up = cast("dict[str, tuple[str, ...]]", up)
         # Each node's co-building partners, sorted (what the queries ask).
         links = self._links
         self._neighbours = _sorted_groups(
@@ -208,7 +222,10 @@ class CommandChain:
         if any(len(c) != count for c in (levels, names, parents, codes, kinds)):
             raise ChainError("every column of a chain needs one value per node")
         table = _UnitTable()
-        table.level = dict(zip(ids, map(_level, levels), strict=True))
+        # Levels given as Level already (a builder's, a bundle's) are taken as they
+        # are, at C speed; any other is parsed (a Python call per node).
+        exact = set(map(type, levels)) <= {Level}
+        table.level = dict(zip(ids, levels if exact else map(_level, levels), strict=True))  # type: ignore[arg-type]
         table.name = dict(zip(ids, names, strict=True))
         table.parent = dict(zip(ids, parents, strict=True))
         table.code = dict(zip(ids, codes, strict=True))
@@ -423,7 +440,7 @@ class CommandChain:
             if want is None or lv is want:
                 out.append(current)
             if above is None or lv in above:
-                queue.extend(self._children[current])
+                queue.extend(self._children.get(current, ()))
         return out
 
     def units(self, level: Level | str | None = None) -> list[str]:
@@ -493,10 +510,12 @@ class CommandChain:
     # ---------------------------------------------------------------- private
 
     def _children_of(self, node: str) -> tuple[str, ...]:
-        try:
-            return self._children[node]
-        except KeyError:
-            raise UnknownUnitError(node) from None
+        kids = self._children.get(node)
+        if kids is not None:
+            return kids
+        if node in self._level:  # a unit that commands none
+            return ()
+        raise UnknownUnitError(node)
 
 
 def _level(value: Level | str) -> Level:

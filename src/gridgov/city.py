@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gridgov._grouping import grouped, grouped_sorted
 from gridgov.chain import CommandChain
 from gridgov.errors import ChainError, CityError, Problem, UnknownUnitError
 from gridgov.model import (
@@ -198,24 +199,41 @@ class City:
             for up in chain.chain_of_command(grid)[1:]:
                 households[up] = get(up, 0) + count
         self._households = households
-        buildings_of = _grouped(grids, ids)
-        buildings_of.update(_grouped(in_compounds, itertools.compress(ids, placed)))
+        buildings_of = grouped(grids, ids)
+        buildings_of.update(grouped(in_compounds, itertools.compress(ids, placed)))
         self._buildings_of = buildings_of
-        # Each distinct (compound, grid) pair once, in order.
-        pairs = list(
-            dict.fromkeys(zip(in_compounds, itertools.compress(grids, placed), strict=True))
+        # Each distinct (compound, grid) pair once, in order. Buildings come in runs
+        # of one grid and one compound: a pair is made at the start of each run
+        # only, not per building (each a tuple for the collector to walk).
+        in_grids = list(itertools.compress(grids, placed))
+        changed = map(
+            operator.or_,
+            map(operator.ne, in_compounds[1:], in_compounds),
+            map(operator.ne, in_grids[1:], in_grids),
         )
-        self._grids_of_compound = _grouped_sorted(map(_FIRST, pairs), map(_SECOND, pairs))
+        starts = [0, *itertools.compress(range(1, len(in_grids)), changed)] if in_grids else []
+        pairs = list(
+            dict.fromkeys(
+                zip(
+                    map(in_compounds.__getitem__, starts),
+                    map(in_grids.__getitem__, starts),
+                    strict=True,
+                )
+            )
+        )
+        del in_grids, starts
+        self._grids_of_compound = grouped_sorted(map(_FIRST, pairs), map(_SECOND, pairs))
         pairs.sort(key=_SECOND)
-        self._compounds_of_grid = _grouped_sorted(map(_SECOND, pairs), map(_FIRST, pairs))
+        self._compounds_of_grid = grouped_sorted(map(_SECOND, pairs), map(_FIRST, pairs))
         del pairs
-        # People run in blocks of the same home (and often the same post):
-        # each run is added at C speed.
-        people = self._people
-        self._people_at_home = _grouped(people.homes, people.ids)
-        self._people_at_post = _grouped(people.post_units, people.ids)
+        # The people by home and by post are made when first asked for (see
+        # residents): no query of the engine needs them, and made here they were
+        # the build's costliest part in a big city (a tuple of ids per run of a
+        # home or a post, hundreds of thousands of ids long out of the caches).
+        self._people_at_home: dict[str, tuple[str, ...]] | None = None
+        self._people_at_post: dict[str, tuple[str, ...]] | None = None
         organisations = self._organisations
-        own = _grouped(organisations.communities, organisations.ids)
+        own = grouped(organisations.communities, organisations.ids)
         committees: dict[str, tuple[str, ...]] = {}
         for community in chain.units(Level.COMMUNITY):
             # Members only; the committee is made when asked for.
@@ -412,13 +430,31 @@ class City:
         return self._households.get(node, 0)
 
     def residents(self, community: str) -> tuple[str, ...]:
-        """Ids of the people who live in ``community``."""
+        """Ids of the people who live in ``community``.
+
+        The index of people by home is made at the first call (a pass over
+        every person), then kept.
+        """
         self.chain.level(community)
-        return self._people_at_home.get(community, ())
+        at_home = self._people_at_home
+        if at_home is None:
+            # People run in blocks of the same home: each run is added at C speed.
+            # (Two threads may both make it: the same dict, either one kept.)
+            people = self._people
+            at_home = self._people_at_home = grouped(people.homes, people.ids)
+        return at_home.get(community, ())
 
     def people_at_post(self, unit: str) -> tuple[str, ...]:
-        """Ids of the people whose normal post is at ``unit`` (a unit or organisation)."""
-        return self._people_at_post.get(unit, ())
+        """Ids of the people whose normal post is at ``unit`` (a unit or organisation).
+
+        The index of people by post is made at the first call (a pass over
+        every person), then kept.
+        """
+        at_post = self._people_at_post
+        if at_post is None:
+            people = self._people
+            at_post = self._people_at_post = grouped(people.post_units, people.ids)
+        return at_post.get(unit, ())
 
     def big_party_committee(self, community: str) -> BigPartyCommittee:
         """The community's big party committee (its co-building organisations)."""
@@ -655,47 +691,6 @@ def _unique_columns(table: _T, what: str) -> _T:
 
 
 _T = TypeVar("_T", People, Buildings, Compounds, Organisations)
-
-
-def _grouped(keys: Iterable[str], values: Iterable[str]) -> dict[str, tuple[str, ...]]:
-    """Each key's values, in order (a run of equal keys is added in one step).
-
-    The runs are found by comparing each key with the one before (at C speed)
-    and each run's values taken as one slice: no pair per value. The runs of a
-    key that comes back after other keys are put aside (the key in one list,
-    the run in another) and joined at the end, in order, after a stable sort
-    by key: no list per key (a big city has tens of thousands of keys; each
-    list holding a tuple would be one more object for the collector to walk
-    in every full collection).
-    """
-    keys = keys if isinstance(keys, tuple) else tuple(keys)
-    values = values if isinstance(values, tuple) else tuple(values)
-    count = len(keys)
-    if count != len(values):
-        raise ValueError("one value per key")
-    if not count:
-        return {}
-    starts = [0, *itertools.compress(range(1, count), map(operator.ne, keys[1:], keys))]
-    out: dict[str, tuple[str, ...]] = {}
-    later: list[str] = []
-    runs: list[tuple[str, ...]] = []
-    for start, stop in zip(starts, [*starts[1:], count], strict=True):
-        key = keys[start]
-        if key in out:
-            later.append(key)
-            runs.append(values[start:stop])
-        else:
-            out[key] = values[start:stop]
-    if later:
-        order = sorted(range(len(later)), key=later.__getitem__)
-        for key, where in itertools.groupby(order, later.__getitem__):
-            out[key] = tuple(itertools.chain(out[key], *map(runs.__getitem__, where)))
-    return out
-
-
-def _grouped_sorted(keys: Iterable[str], values: Iterable[str]) -> dict[str, tuple[str, ...]]:
-    """Each key's values, sorted."""
-    return {k: tuple(sorted(v)) for k, v in _grouped(keys, values).items()}
 
 
 _FIRST = operator.itemgetter(0)

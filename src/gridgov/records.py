@@ -22,9 +22,10 @@ __all__ = ["EventLike", "Planned", "Record", "RecordColumns", "record_data"]
 CompactData = tuple[Any, ...]
 
 #: Records' data as their planner had it, for the engine's reducer (see
-#: :class:`RecordColumns`): the staffing planner's runs of assignments (post, role,
-#: level, people: records of one type and one time), or its rows of opened posts
-#: (id, role, unit, community, capacity).
+#: :class:`RecordColumns`): the staffing planner's assignments (one tuple: its runs,
+#: each (post, role, level, people), records of one type and one time, and the
+#: employers drawn from, or None), its rows of opened posts (id, role, unit,
+#: community, capacity), or its releases (one tuple: the people, the posts).
 Planned = list[tuple[Any, ...]]
 
 

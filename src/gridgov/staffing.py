@@ -273,28 +273,60 @@ def _required_rows(city: City, compound: str, zone: str, rule: StaffingRule) -> 
     community, entrances = compounds.communities[at], compounds.entrances[at]
     households = max(1, city.households(compound))
     rows: list[PostRow] = []
-    # Each role's size worked out for the roles asked only (in one loop: no dict of
-    # every size, no comprehension's function made per call).
-    for role in roles:
-        if role == "point_lead":
-            size = 1
-        elif role == "building_lead":
-            size = math.ceil(households / rule.households_per_building_lead)
-        elif role == "registration":
-            size = math.ceil(households / rule.households_per_registration)
-        elif role == "disinfection":
-            size = rule.disinfection_per_compound
-        elif role == "checkpoint":
-            size = entrances * rule.checkpoint_shifts
-        elif role == "volunteer":
-            size = math.ceil(households / rule.households_per_volunteer)
-        elif role == "front_line":
-            continue
+    # Each role's size by the zone's sizing (see _sizing): households over a ratio,
+    # entrances times shifts, or a fixed number.
+    for role, by, value in _sizing(rule, zone, roles):
+        if by is _BY_HOUSEHOLDS:
+            size = math.ceil(households / value)
+        elif by is _BY_ENTRANCES:
+            size = entrances * value
         else:
-            raise KeyError(role)
+            size = value
         if size > 0:
             rows.append((f"{compound}/{role}", role, compound, community, size))
     return rows
+
+
+#: How a role's post is sized (see _sizing).
+_BY_HOUSEHOLDS, _BY_ENTRANCES, _FIXED = "households", "entrances", "fixed"
+
+
+def _sizing(
+    rule: StaffingRule, zone: str, roles: Sequence[str]
+) -> tuple[tuple[str, str, Any], ...]:
+    """How each of ``roles`` (a zone's, by the rules) is sized: (role, by, value), front
+    line left out (its post is the grid's), worked out once per rules and zone.
+
+    Raises:
+        KeyError: a role gridgov does not know.
+    """
+    got = _SIZINGS.get((id(rule), zone))
+    if got is not None and got[0] is rule:
+        return got[1]
+    sizing: list[tuple[str, str, Any]] = []
+    for role in roles:
+        if role == "point_lead":
+            sizing.append((role, _FIXED, 1))
+        elif role == "building_lead":
+            sizing.append((role, _BY_HOUSEHOLDS, rule.households_per_building_lead))
+        elif role == "registration":
+            sizing.append((role, _BY_HOUSEHOLDS, rule.households_per_registration))
+        elif role == "disinfection":
+            sizing.append((role, _FIXED, rule.disinfection_per_compound))
+        elif role == "checkpoint":
+            sizing.append((role, _BY_ENTRANCES, rule.checkpoint_shifts))
+        elif role == "volunteer":
+            sizing.append((role, _BY_HOUSEHOLDS, rule.households_per_volunteer))
+        elif role != "front_line":
+            raise KeyError(role)
+    if len(_SIZINGS) >= 256:
+        _SIZINGS.clear()
+    _SIZINGS[id(rule), zone] = (rule, tuple(sizing))
+    return tuple(sizing)
+
+
+#: Each zone's sizing by the rules asked with (kept alive with them; see _sizing).
+_SIZINGS: dict[tuple[int, str], tuple[StaffingRule, tuple[tuple[str, str, Any], ...]]] = {}
 
 
 def _front_line_zones(rule: StaffingRule) -> frozenset[str]:
@@ -587,6 +619,8 @@ class Pools:
         self._workers: dict[str, tuple[str, ...]] = {}
         self._grids: dict[str, tuple[str, ...]] = {}
         self._front_line: dict[str, PostRow | None] = {}
+        #: The unit each pool level stands for, by (level, community) (see anchor).
+        self._anchors: dict[tuple[str, str], str] = {}
         self._required: dict[tuple[str, str], tuple[PostRow, ...]] = {}
         self._required_rule: StaffingRule | None = None
         #: The most people each employer may give, by the rules' share (see :meth:`caps`).
@@ -619,17 +653,23 @@ class Pools:
         return caps
 
     def anchor(self, level: str, community: str) -> str:
-        """The unit a pool level stands for, seen from ``community``."""
+        """The unit a pool level stands for, seen from ``community`` (kept once asked for)."""
         if level == "community":
             return community
+        got = self._anchors.get((level, community))
+        if got is not None:
+            return got
         chain = self._city.chain
         if level == "big_party_committee":
-            return f"{community}/bpc"
-        if level == "street":
-            return chain.street_of(community)
-        if level == "district":
-            return chain.district_of(community)
-        return chain.city
+            got = f"{community}/bpc"
+        elif level == "street":
+            got = chain.street_of(community)
+        elif level == "district":
+            got = chain.district_of(community)
+        else:
+            got = chain.city
+        self._anchors[level, community] = got
+        return got
 
     def candidates(self, level: str, community: str, kind: PersonKind) -> tuple[str, ...]:
         """Everyone of ``kind`` in the pool of ``level`` seen from ``community``, nearest first.
@@ -1127,7 +1167,12 @@ class Roster:
         self._drawn.update(filter(_SOMEONE, employers))
         return True
 
-    def _assign_runs(self, runs: Sequence[AssignmentRun], when: datetime) -> bool:
+    def _assign_runs(
+        self,
+        runs: Sequence[AssignmentRun],
+        when: datetime,
+        employers: Sequence[str] | None = None,
+    ) -> bool:
         """Apply a run of ``post.assigned`` events of one time given as the planner's
         runs (each (post, role, level, people): see :class:`_Draft`), as
         :meth:`_assign_to` one by one does; all or nothing: False, and nothing
@@ -1137,17 +1182,25 @@ class Roster:
         and share one assignment tuple (post, role, level, when): nothing made
         per person; every person's is set by one ``dict.update`` (a small dict
         made and merged per run cost about as much as the run's other work).
+
+        ``employers``, when the planner gives them, are the employers of the people
+        drawn from one (not front-line duty), in the order drawn, those without
+        one left out: the planner read them where it found those people, in the
+        city's columns, so nobody is looked up again (in a big city each lookup
+        is a cache miss or several).
         """
-        people = self._people
-        # Those drawn from an employer (front-line duty draws from none), checked first.
-        drawing: list[str] = []
-        for _, role, _, persons in runs:
-            if role != "front_line":
-                drawing += persons
-        try:
-            places = list(map(people._index.__getitem__, drawing))
-        except (KeyError, TypeError):
-            return False
+        if employers is None:
+            people = self._people
+            # Those drawn from an employer (front-line duty draws from none), checked first.
+            drawing: list[str] = []
+            for _, role, _, persons in runs:
+                if role != "front_line":
+                    drawing += persons
+            try:
+                places = list(map(people._index.__getitem__, drawing))
+            except (KeyError, TypeError):
+                return False
+            employers = list(filter(_SOMEONE, _reader(places)(people.employers)))
         holders = self._holders
         held_by = holders.get
         shared: list[tuple[str, str, str, datetime]] = []
@@ -1158,7 +1211,7 @@ class Roster:
         # The runs' people in order, one to each of ``shared`` (equal lengths).
         self._assignment.update(zip(itertools.chain.from_iterable(map(_PEOPLE, runs)), shared))  # noqa: B905
         # Counted in C (Counter.update), in the order drawn.
-        self._drawn.update(filter(_SOMEONE, _reader(places)(people.employers)))
+        self._drawn.update(employers)
         return True
 
     def _open_all(
@@ -1192,9 +1245,11 @@ class Roster:
         events' fields, the rows kept as they are; returns the posts' ids."""
         ids = list(map(_FIRST, rows))
         self._posts.update(zip(ids, rows))  # noqa: B905 - a column of the rows
-        seats = self._holders.setdefault
-        for post_id in ids:
-            seats(post_id, ())
+        # No seats yet for each post new to the roster (a post opened again keeps its
+        # holders), set in C: the ids are a draft's keys, each once.
+        holders = self._holders
+        fresh = itertools.filterfalse(holders.__contains__, ids)
+        holders.update(zip(fresh, _NO_SEATS))  # noqa: B905 - against an endless repeat
         return ids
 
     def _close_all(self, post_ids: Iterable[str]) -> None:
@@ -1491,8 +1546,9 @@ class _Draft:
         self.roster = roster
         self.busy: set[str] = set()
         self.freed: set[str] = set()
-        #: Each employer's people given back by this plan's releases (counts below 0).
-        self.drawn: dict[str, int] = {}
+        #: Each employer's people given back by this plan's releases (counts below 0),
+        #: counted from the releases when a fill first needs them (see :meth:`given_back`).
+        self.drawn: dict[str, int] | None = None
         #: How many more people each employer (by its code in the pools) may give, from
         #: the first fill that reached one of them (see :func:`_fill_all`), its takes
         #: counted down. A plan
@@ -1500,14 +1556,25 @@ class _Draft:
         self.room: dict[int, int] = {}
         self.opened: dict[str, PostRow] = {}
         self.closed: dict[str, None] = {}
-        #: (person, post, reason)
-        self.releases: list[tuple[str, str, str]] = []
+        #: The releases, in order, in columns: the person, the post, the reason (no
+        #: tuple per release: a lift releases tens of thousands).
+        self.releases: tuple[list[str], list[str], list[str]] = ([], [], [])
         #: The assignments: the people, in order, and the runs they fill, each
         #: (post, role, level, count) for the next ``count`` people: no object
         #: per assignment while the command runs, and a record's unit and cause
         #: worked out once per run.
         self.persons: list[str] = []
         self.runs: list[AssignmentRun] = []
+        #: The assignments' records' units, causes and data after the person (post,
+        #: role, level), one per person, written as each run is staged: the records'
+        #: columns made in the planning pass, not in a second walk of the runs.
+        self.units: list[str] = []
+        self.causes: list[str] = []
+        self.rests: list[tuple[str, str, str]] = []
+        #: The employer (by its code in the pools) of each person taken from one, in
+        #: the order taken (front-line duty takes from none; nor does a person
+        #: without an employer): what the reducer counts (see :meth:`Roster._assign_runs`).
+        self.employers: array.array[int] = array.array("i")
         self.fill_counts: dict[str, int] = {}
         self.shortfalls: dict[str, Shortfall] = {}
         self.reinforcements: dict[tuple[str, str, str, str, str], list[int]] = {}
@@ -1530,15 +1597,41 @@ class _Draft:
         return current + self.fill_counts.get(post, 0)
 
     def release(self, person: str, post: str, reason: str) -> None:
-        self.freed.add(person)
-        self.releases.append((person, post, reason))
-        held = self.roster._assignment.get(person)
-        role = None if held is None else held[1]
-        if role is not None and role != "front_line":
-            employer = self.roster._people.employer(person)
-            if employer is not None:
-                drawn = self.drawn
-                drawn[employer] = drawn.get(employer, 0) - 1
+        self.release_all((person,), post, reason)
+
+    def release_all(self, persons: Sequence[str], post: str, reason: str) -> None:
+        """Release ``persons`` (in order) from ``post``, for ``reason``: the releases'
+        columns extended a list at a time."""
+        count = len(persons)
+        if not count:
+            return
+        self.freed.update(persons)
+        people, posts, reasons = self.releases
+        people += persons
+        posts += itertools.repeat(post, count)
+        reasons += itertools.repeat(reason, count)
+        self.drawn = None  # counted again when next asked for
+
+    def given_back(self) -> dict[str, int]:
+        """Each employer's people given back by the releases so far (counts below 0),
+        in the order released: a person on a post drawn from an employer (not
+        front-line duty) gives one back to it.
+
+        Counted when a fill first asks (a lift that fills nothing never looks its
+        people up: tens of thousands of lookups in a big city), from the roster as
+        it was planned against (planning does not change it)."""
+        drawn = self.drawn
+        if drawn is None:
+            drawn = self.drawn = {}
+            held_by = self.roster._assignment.get
+            employer_of = self.roster._people.employer
+            for person in self.releases[0]:
+                held = held_by(person)
+                if held is not None and held[1] != "front_line":
+                    employer = employer_of(person)
+                    if employer is not None:
+                        drawn[employer] = drawn.get(employer, 0) - 1
+        return drawn
 
     def assignments(self) -> Iterator[tuple[str, str, str, str]]:
         """(person, post, role, level) of each assignment, in order."""
@@ -1589,7 +1682,7 @@ def plan_staffing(
     return StaffingPlan(
         opened=tuple(StaffPost(*row) for row in draft.opened.values()),
         closed=draft.closed_posts(),
-        releases=tuple(Release(*r) for r in draft.releases),
+        releases=tuple(map(Release, *draft.releases)),
         assignments=tuple(Assignment(*a) for a in draft.assignments()),
         shortfalls=tuple(draft.shortfalls.values()),
         reinforcements=draft.reinforcement_list(),
@@ -1622,7 +1715,7 @@ def planned_records(
         draft.releases,
         draft.opened.values(),
         [(*hop, counts[0], counts[1]) for hop, counts in draft.reinforcements.items()],
-        (draft.persons, draft.runs),
+        _draft_assignment_columns(draft, pools, when) if draft.persons else None,
         draft.shortfalls.values(),
         draft.hot,
         roster,
@@ -1710,11 +1803,22 @@ def _by_priority(draft: _Draft, post_ids: Iterable[str], auto_claim: bool) -> li
     compound order, so each role's are nearly in order already, which a sort
     passes in one comparison a post (one sort of every post by (priority, id),
     from a set's order, compared some n log n tuples: a tenth of a declaration's
-    plan)."""
+    plan). A few posts all opened by the draft (a case's) are sorted by (priority,
+    id) at once, in C."""
     opened, closed, posts = draft.opened, draft.closed, draft.roster._posts
     last = len(_PRIORITY)
+    wanted = dict.fromkeys(post_ids)
+    if len(wanted) <= _FEW_POSTS:
+        got = list(map(opened.get, wanted))
+        if None not in got:
+            found = cast("list[PostRow]", got)
+            if not auto_claim:
+                found = [row for row in found if row[1] not in CLAIMABLE]
+            priorities = map(_PRIORITY.get, map(_ROW_ROLE, found), itertools.repeat(last))
+            # Ids are unique: the rows themselves are never compared.
+            return list(map(_ROW, sorted(zip(priorities, map(_FIRST, found), found))))  # noqa: B905
     by_priority: dict[int, list[PostRow]] = {}
-    for post_id in dict.fromkeys(post_ids):
+    for post_id in wanted:
         post = opened.get(post_id)
         if post is None:
             post = None if post_id in closed else posts.get(post_id)
@@ -1738,8 +1842,7 @@ def _by_priority(draft: _Draft, post_ids: Iterable[str], auto_claim: bool) -> li
 
 def _close(draft: _Draft, post_id: str, reason: str) -> None:
     draft.closed[post_id] = None
-    for person in draft.roster._holders.get(post_id, ()):
-        draft.release(person, post_id, reason)
+    draft.release_all(draft.roster._holders.get(post_id, ()), post_id, reason)
     old = draft.roster._shortfalls.get(post_id)
     if old is not None:
         draft.shortfalls[post_id] = attrs.evolve(old, missing=0, reason=reason)
@@ -1782,9 +1885,13 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
             _front_line_fill(draft, pools, post)
             continue
         busy.update(workers)
+        count = len(workers)
         draft.persons += workers
         draft.runs.append((post_id, "front_line", "grid", workers))
-        fill_counts[post_id] = len(workers)
+        draft.units += [grid] * count
+        draft.causes += [_FRONT_LINE_CAUSE] * count
+        draft.rests += [(post_id, "front_line", "grid")] * count
+        fill_counts[post_id] = count
 
 
 def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
@@ -1820,6 +1927,9 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
         busy.update(free)
         draft.persons += free
         draft.runs.append((post_id, "front_line", "grid", free))
+        draft.units += [unit] * filled
+        draft.causes += [_FRONT_LINE_CAUSE] * filled
+        draft.rests += [(post_id, "front_line", "grid")] * filled
         fill_counts[post_id] = fill_counts.get(post_id, 0) + filled
     missing = capacity - (held + filled)
     known = roster._shortfalls.get(post_id)
@@ -1847,27 +1957,26 @@ def _holding(assigned: Mapping[str, object], freed: set[str]) -> Callable[[str],
 
 
 def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: StaffingRule) -> None:
-    """Fill the ``wanted`` posts in order: front-line duty from the grid's own workers,
-    every other post from the pools (one frame for all: what every fill reads is
-    read once). A pool is its people's places in the city's columns: their ids and
-    employers are read there, for those the filling reaches."""
+    """Fill the ``wanted`` posts in order (seats taken: see :meth:`_Draft.held`): front-line
+    duty from the grid's own workers, every other post from the pools (one frame for all:
+    what every fill reads is read once). A pool is its people's places in the city's
+    columns: their ids and employers are read there, for those the filling reaches."""
     roster = draft.roster
     ids, employer_of, employer_names = pools._ids, pools._employer_of, pools._employer_names
-    busy, freed, drawn, room = draft.busy, draft.freed, draft.drawn, draft.room
+    busy, freed, room, taken_from = draft.busy, draft.freed, draft.room, draft.employers.append
     away, assigned, before = roster._unavailable, roster._assignment, roster._drawn
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
     cursors, runs, persons = draft.cursors, draft.runs, draft.persons
-    holders_of, fill_counts, cache = roster._holders.get, draft.fill_counts, pools._cache
+    units, causes, rests, said = draft.units, draft.causes, draft.rests, _CAUSES
+    holders_of, fills, cache = roster._holders.get, draft.fill_counts, pools._cache
     for post in wanted:
-        post_id, role, _, community, capacity = post
+        post_id, role, unit, community, capacity = post
         if role == "front_line":
             # Front-line duty is the grid's own workers', not the pools'.
             _front_line_fill(draft, pools, post)
             continue
         kind = ROLE_KIND.get(role, _IN_SERVICE)
-        # Seats taken: a post nobody holds yet has its draft's fills (draft.held, read here).
-        held = draft.held(post_id) if holders_of(post_id) else fill_counts.get(post_id, 0)
-        need = capacity - held
+        need = capacity - (draft.held(post_id) if holders_of(post_id) else fills.get(post_id, 0))
         if need <= 0:
             _all_seats_taken(draft, post_id)
             continue
@@ -1880,17 +1989,14 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
             if depth:
                 requested.append(need)
             # A pool made for the community (Pools._rows' key) read without a call once kept.
-            pool = (
-                cache.get(key := (level, community, kind._value_)) if level in _OWN_POOLS else None
-            )
+            key = (level, community, kind._value_)
+            pool = cache.get(key) if level in _OWN_POOLS else None
             if pool is None:
                 key, pool = pools._rows(level, community, kind)
             index = cursors.get(key, 0)
             size = len(pool)
             chosen: list[str] = []
-            take = chosen.append
-            # ``need`` > 0 here; the cursor ends past the last person looked at.
-            for index in range(index, size):  # noqa: B020 - the cursor goes on from here
+            for index in range(index, size):  # noqa: B020 - the cursor ends past the last seen
                 row = pool[index]
                 person = ids[row]
                 if person in busy or person in away or (person in assigned and person not in freed):
@@ -1899,14 +2005,15 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                 if code != jobless:
                     left = room.get(code)
                     if left is None:
-                        # Its cap less those drawn before, plus those this plan released.
-                        employer = employer_names[code]
-                        left = caps[employer] - before.get(employer, 0) - drawn.get(employer, 0)
+                        employer = employer_names[code]  # its cap, less those drawn before,
+                        back = draft.given_back().get(employer, 0)  # plus this plan's releases
+                        left = caps[employer] - before.get(employer, 0) - back
                     if left <= 0:
                         continue
                     room[code] = left - 1
+                    taken_from(code)
                 busy.add(person)
-                take(person)
+                chosen.append(person)
                 need -= 1
                 if not need:
                     index += 1
@@ -1915,15 +2022,19 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                 index = size
             cursors[key] = index
             if chosen:
-                # This level's people, added to the draft's columns a list at a time.
+                # This level's people and their records' units, causes, data (see _Draft).
+                count = len(chosen)
                 persons += chosen
                 runs.append((post_id, role, level, tuple(chosen)))
-                filled += len(chosen)
+                cause = said.get((role, level)) or _cause(role, level)
+                units += [unit] * count
+                causes += [cause] * count
+                rests += [(post_id, role, level)] * count
+                filled += count
                 levels_used = level
         if filled:
-            fill_counts[post_id] = fill_counts.get(post_id, 0) + filled
-        if requested or need > 0 or post_id in roster._shortfalls:
-            # Something to record: reinforcements asked, seats left empty, a shortfall closed.
+            fills[post_id] = fills.get(post_id, 0) + filled
+        if requested or need > 0 or post_id in roster._shortfalls:  # reinforcements, shortfalls
             _fill_outcome(draft, pools, post, kind, levels, requested, need, levels_used)
 
 
@@ -1948,13 +2059,18 @@ def _fill_outcome(
 ) -> None:
     """Record what filling ``post`` asked up the chain and what it left empty."""
     post_id, role, unit, community, _ = post
+    anchors = pools._anchors  # each anchor read without a call once kept
     for depth, asked in enumerate(requested):
         lower, upper = levels[depth], levels[depth + 1]
+        if lower == "community":
+            start = community
+        else:
+            start = anchors.get((lower, community)) or pools.anchor(lower, community)
         hop = (
             lower,
-            community if lower == "community" else pools.anchor(lower, community),
+            start,
             upper,
-            pools.anchor(upper, community),
+            anchors.get((upper, community)) or pools.anchor(upper, community),
             role,
         )
         counts = draft.reinforcements.setdefault(hop, [0, 0])
@@ -1996,15 +2112,27 @@ def staffing_records(
         city_unit: the city's unit id (the unit of ``front_line.changed``).
         when: the time of the events.
     """
-    rows = _rows(
-        staffing.closed,
-        [(r.person, r.post, r.reason) for r in staffing.releases],
-        [_row_of(p) for p in staffing.opened],
-        [attrs.astuple(hop) for hop in staffing.reinforcements],
-        (
+    opened = [_row_of(p) for p in staffing.opened]
+    assigned = None
+    if staffing.assignments:
+        assigned = _assignment_columns(
             [a.person for a in staffing.assignments],
             [(a.post, a.role, a.level, (a.person,)) for a in staffing.assignments],
+            None,
+            roster._posts,
+            {row[0]: row[2] for row in opened},
+            when,
+        )
+    rows = _rows(
+        staffing.closed,
+        (
+            [r.person for r in staffing.releases],
+            [r.post for r in staffing.releases],
+            [r.reason for r in staffing.releases],
         ),
+        opened,
+        [attrs.astuple(hop) for hop in staffing.reinforcements],
+        assigned,
         staffing.shortfalls,
         staffing.hot,
         roster,
@@ -2021,30 +2149,25 @@ def staffing_records(
 
 
 def _rows(
-    closed: Iterable[str],
-    releases: Iterable[tuple[str, str, str]],
+    closed: Sequence[str],
+    releases: tuple[list[str], list[str], list[str]],
     opened: Iterable[PostRow],
     reinforcements: Iterable[tuple[str, str, str, str, str, int, int]],
-    assignments: tuple[list[str], list[AssignmentRun]],
+    assigned: RecordColumns | None,
     shortfalls: Iterable[Shortfall],
     hot: tuple[tuple[str, int], ...],
     roster: Roster,
     city_unit: str,
     when: datetime,
 ) -> Iterator[StaffingRow | RecordColumns]:
-    """The records of a plan's parts, one at a time, the assignments' in columns
-    (see :func:`staffing_records`)."""
+    """The records of a plan's parts, one at a time, the posts closed, the releases,
+    the posts opened and the assignments in columns (see :func:`staffing_records`)."""
     posts = roster._posts
-    for post_id in closed:
-        _, role, unit, _, _ = posts[post_id]
-        data: dict[str, Any] = {"post": post_id, "role": role}
-        yield (when, "post.closed", unit, f"{role} no longer needed", None, None, data)
-    for person, post_id, reason in releases:
-        _, role, unit, _, _ = posts[post_id]
-        data = {"person": person, "post": post_id, "role": role}
-        yield (when, "post.released", unit, reason, None, None, data)
+    if closed:
+        yield _closed_columns(closed, posts, when)
+    if releases[0]:
+        yield _released_columns(releases, posts, when)
     rows = list(opened)
-    new_units: dict[str, str] = dict(zip(map(_FIRST, rows), map(_UNIT, rows)))  # noqa: B905
     if rows:
         yield _opened_columns(rows, when)
     for from_level, from_unit, to_level, to_unit, role, requested, granted in reinforcements:
@@ -2066,9 +2189,8 @@ def _rows(
         }
         cause = f"answer to {from_unit}"
         yield (when, "reinforcement.answered", to_unit, cause, None, None, answer)
-    persons, runs = assignments
-    if persons:
-        yield _assignment_columns(persons, runs, posts, new_units, when)
+    if assigned is not None:
+        yield assigned
     open_shortfalls = roster._shortfalls
     for shortfall in shortfalls:
         if shortfall.missing == 0:
@@ -2080,6 +2202,57 @@ def _rows(
         data = {"grids": {g: d for g, d in hot}}
         cause = "compounds needing front-line duty changed"
         yield (when, "front_line.changed", city_unit, cause, None, None, data)
+
+
+def _closed_columns(
+    closed: Sequence[str], posts: Mapping[str, PostRow], when: datetime
+) -> RecordColumns:
+    """The ``post.closed`` records of ``closed`` (open posts' ids), made a column at a
+    time, their data compact (``{"post": ..., "role": ...}`` when read)."""
+    count = len(closed)
+    rows = list(map(posts.__getitem__, closed))
+    roles = list(map(_ROW_ROLE, rows))
+    return RecordColumns(
+        [when] * count,
+        ["post.closed"] * count,
+        list(map(_UNIT, rows)),
+        [f"{role} no longer needed" for role in roles],
+        [None] * count,
+        [None] * count,
+        list(zip(itertools.repeat(_CLOSED), closed, roles)),
+    )
+
+
+def _released_columns(
+    releases: tuple[list[str], list[str], list[str]],
+    posts: Mapping[str, PostRow],
+    when: datetime,
+) -> RecordColumns:
+    """The ``post.released`` records of the releases (their people, posts and reasons,
+    each an open post's id), made a column at a time, their data compact
+    (``{"person": ..., "post": ..., "role": ...}`` when read): no dict or tuple per
+    release but its data (a lift releases tens of thousands). The people and posts
+    go with them (``RecordColumns.planned``), for the engine's reducer."""
+    persons, post_ids, reasons = releases
+    count = len(persons)
+    rows = list(map(posts.__getitem__, post_ids))
+    roles = list(map(_ROW_ROLE, rows))
+    return RecordColumns(
+        [when] * count,
+        ["post.released"] * count,
+        list(map(_UNIT, rows)),
+        reasons,
+        [None] * count,
+        [None] * count,
+        list(zip(itertools.repeat(_RELEASED), persons, post_ids, roles)),
+        [(persons, post_ids)],
+    )
+
+
+#: The keys of a ``post.closed`` event's data, in order.
+_CLOSED = ("post", "role")
+#: The keys of a ``post.released`` event's data, in order.
+_RELEASED = ("person", "post", "role")
 
 
 def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
@@ -2109,12 +2282,20 @@ _OPENED = ("post", "role", "community", "capacity", "task")
 
 #: A row's first field (a post's id).
 _FIRST = operator.itemgetter(0)
+#: A row's second field (a post's role).
+_ROW_ROLE = operator.itemgetter(1)
+#: The row of a (priority, id, row) key (see _by_priority).
+_ROW = operator.itemgetter(2)
+#: Up to this many posts to fill are sorted at once (see _by_priority).
+_FEW_POSTS = 64
 #: A row's third field (a post's unit).
 _UNIT = operator.itemgetter(2)
 #: A run's people (see :data:`AssignmentRun`).
 _PEOPLE = operator.itemgetter(3)
 #: The role of an assignment (post, role, level, since).
 _ROLE = operator.itemgetter(1)
+#: No seats taken, for ever (what a post new to the roster holds).
+_NO_SEATS: Iterator[tuple[str, ...]] = itertools.repeat(())
 #: ``"front_line"`` for ever (a role compared with it in C).
 _FRONT_LINE = itertools.repeat("front_line")
 #: Not None (an employer's name), tested in C.
@@ -2135,6 +2316,7 @@ def _reader(places: Sequence[int]) -> Callable[[Sequence[_T]], list[_T]]:
 def _assignment_columns(
     persons: list[str],
     runs: list[AssignmentRun],
+    employers: list[str] | None,
     posts: Mapping[str, PostRow],
     new_units: Mapping[str, str],
     when: datetime,
@@ -2173,12 +2355,45 @@ def _assignment_columns(
         # dict is made when one is read. Equal lengths (see Roster._assign_all on
         # ``strict``).
         list(map(operator.add, zip(itertools.repeat(_ASSIGNED), persons), rests)),
-        runs,
+        [(runs, employers)],
     )
 
 
 #: The keys of a ``post.assigned`` event's data, in order.
 _ASSIGNED = ("person", "post", "role", "level")
+
+
+def _draft_assignment_columns(draft: _Draft, pools: Pools, when: datetime) -> RecordColumns:
+    """The ``post.assigned`` records of a draft's assignments, as
+    :func:`_assignment_columns` makes them from its runs, from the columns the
+    planning pass wrote (:class:`_Draft`'s ``units``, ``causes``, ``rests``): no
+    second walk of the runs; its runs and the employers taken from go with them."""
+    count = len(draft.persons)
+    employers = list(map(pools._employer_names.__getitem__, draft.employers))
+    return RecordColumns(
+        [when] * count,
+        ["post.assigned"] * count,
+        draft.units,
+        draft.causes,
+        [None] * count,
+        [None] * count,
+        # Compact data (see _assignment_columns), equal lengths.
+        list(map(operator.add, zip(itertools.repeat(_ASSIGNED), draft.persons), draft.rests)),
+        [(draft.runs, employers)],
+    )
+
+
+#: A front-line assignment's cause (see _assignment_columns).
+_FRONT_LINE_CAUSE = "front_line from the grid pool"
+#: An assignment's cause by (role, level), as the planning pass words it (a few
+#: dozen at most: the roles by the pool levels).
+_CAUSES: dict[tuple[str, str], str] = {}
+
+
+def _cause(role: str, level: str) -> str:
+    """An assignment's cause (as :func:`_assignment_columns` words it), kept in _CAUSES."""
+    got = _CAUSES[role, level] = f"{role} from the {level} pool"
+    return got
 
 
 def _shortfall_record(when: datetime, kind: str, shortfall: Shortfall, why: str) -> Record:

@@ -50,6 +50,7 @@ from typing import Any
 import attrs
 
 from gridgov._gc import gc_paused
+from gridgov._grouping import grouped
 from gridgov._toml import Document, Reader, did_you_mean, placed
 from gridgov.chain import CommandChain
 from gridgov.city import City
@@ -633,13 +634,12 @@ class CityBuilder:
         full_time, pro = GridWorkerKind.FULL_TIME, GridWorkerKind.PROFESSIONAL
         part_time_kind = GridWorkerKind.PART_TIME
         # Each community's organisations, numbered from 1 (the ids themselves, not
-        # new equal strings: one object per id wherever the city keeps it).
-        orgs_of: dict[str, list[str]] = {}
+        # new equal strings: one object per id wherever the city keeps it), as
+        # tuples: a list per community would be one more survivor for the collector.
         oids, _, communities = self._organisations[:3]
-        for oid, community in zip(oids, communities, strict=True):
-            orgs_of.setdefault(community, []).append(oid)
+        orgs_of = grouped(communities, oids)
         for (gid, kind, community), n_part in zip(grids, extra, strict=True):
-            orgs = orgs_of.get(community, [])
+            orgs = orgs_of.get(community, ())
             self._run(1, worker, community, "grid_worker", gid, None, full_time)
             if kind != rural:
                 self._run(1, worker, community, "grid_worker", gid, None, pro)
@@ -945,8 +945,14 @@ def _read_input(units: str | os.PathLike[str] | Iterable[Mapping[str, object]]) 
                 close = did_you_mean(str(key), names)
                 hint = f"did you mean {close!r}? " if close else ""
                 problems.append(Problem(source, line, str(key), f"unknown column ({hint})"))
+            # A tuple of strings, not a list: the collector drops it (and the row's
+            # pair) from its lists at its first pass, so the input of a big city
+            # does not pile up as survivors that bring on a full collection.
             raw.append(
-                (line, ["" if mapping.get(n) is None else str(mapping.get(n)) for n in names])
+                (
+                    line,
+                    tuple(["" if mapping.get(n) is None else str(mapping.get(n)) for n in names]),
+                )
             )
         if problems:
             raise CityError(problems)
