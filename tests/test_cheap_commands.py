@@ -15,7 +15,7 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gridgov import Engine, GridgovError, ManualClock
+from gridgov import Engine, GridgovError, ManualClock, staffing
 from gridgov._state import EngineState
 from gridgov.model import PersonKind
 from gridgov.modes import units_compounds
@@ -230,3 +230,56 @@ def test_front_line_duty_takes_each_hot_grid_s_free_workers_and_records_the_rest
             assert roster.shortfalls[post].missing == len(team) - len(free)
         else:
             assert post not in roster.shortfalls
+
+
+@given(
+    st.lists(st.sampled_from(COMPOUNDS), min_size=1, max_size=12),
+    st.sampled_from(["sealed", "controlled"]),
+    st.booleans(),
+    st.integers(0, 3),
+)
+def test_a_few_posts_to_fill_are_ordered_as_many_are(
+    compounds: list[str], zone: str, auto_claim: bool, repeats: int
+) -> None:
+    """A case's few posts, sorted at once by (priority, id), come in the order the
+    many of a declaration do (a priority at a time, by id): each once, claimable
+    ones left out unless the rules claim automatically."""
+    engine = Engine(CITY, clock=ManualClock())
+    kernel = engine._kernel
+    rule = engine.rules.staffing
+    draft = staffing._Draft(kernel.state.roster)
+    ids: list[str] = []
+    for compound in compounds:
+        for row in kernel.pools.required(compound, zone, rule):
+            draft.opened[row[0]] = row
+            ids.append(row[0])
+    ids += ids[: repeats * 3]  # some asked for twice
+    got = staffing._by_priority(draft, ids, auto_claim)
+    few, staffing._FEW_POSTS = staffing._FEW_POSTS, 0
+    try:
+        many = staffing._by_priority(draft, ids, auto_claim)
+    finally:
+        staffing._FEW_POSTS = few
+    assert got == many
+    assert len(got) == len({row[0] for row in got})
+    if not auto_claim:
+        assert not [row for row in got if row[1] in staffing.CLAIMABLE]
+
+
+def test_posts_opened_again_keep_their_holders_and_new_ones_have_none() -> None:
+    """A planned run of opened posts (Roster._open_rows) gives a post new to the roster
+    no seats taken, and leaves the holders of a post opened again (a new size) as
+    they were, as one post.opened event at a time does."""
+    engine = Engine(CITY, clock=ManualClock())
+    engine.report_case(COMPOUNDS[0])
+    roster = engine._kernel.state.roster
+    held = next(p for p, people in roster._holders.items() if people)
+    before = roster._holders[held]
+    _, role, unit, community, capacity = roster._posts[held]
+    fresh = (f"{COMPOUNDS[-1]}/volunteer", "volunteer", COMPOUNDS[-1], community, 2)
+    assert fresh[0] not in roster._posts
+    ids = roster._open_rows([(held, role, unit, community, capacity + 1), fresh])
+    assert ids == [held, fresh[0]]
+    assert roster._holders[held] == before
+    assert roster._holders[fresh[0]] == ()
+    assert roster._posts[held][4] == capacity + 1

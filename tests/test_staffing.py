@@ -320,6 +320,65 @@ class TestRequiredPosts:
             "volunteer": ceil_div(households, 25),
         }
 
+    @given(
+        st.lists(
+            st.tuples(
+                st.integers(1, 300),
+                st.integers(1, 300),
+                st.integers(0, 6),
+                st.integers(0, 5),
+                st.integers(1, 300),
+                st.booleans(),
+            ),
+            min_size=2,
+            max_size=4,
+        ),
+        st.sampled_from(COMPOUNDS),
+    )
+    def test_each_rules_sizes_whichever_rules_were_asked_before(
+        self, ratios: list[tuple[int, int, int, int, int, bool]], compound: str
+    ) -> None:
+        """The sizing worked out once per rules and zone is each rules' own: rules asked
+        for in turn (twice round) size the posts by their own ratios and roles."""
+        rules = [
+            StaffingRule(
+                posts={"sealed": ("volunteer", "point_lead", "checkpoint")} if other else {},
+                households_per_building_lead=lead,
+                households_per_registration=registration,
+                disinfection_per_compound=disinfection,
+                checkpoint_shifts=shifts,
+                households_per_volunteer=volunteer,
+            )
+            if other
+            else StaffingRule(
+                households_per_building_lead=lead,
+                households_per_registration=registration,
+                disinfection_per_compound=disinfection,
+                checkpoint_shifts=shifts,
+                households_per_volunteer=volunteer,
+            )
+            for lead, registration, disinfection, shifts, volunteer, other in ratios
+        ]
+        households = max(1, HOUSEHOLDS[compound])
+        entrances = CITY.compounds[compound].entrances
+        for staffing in rules + rules:
+            sizes = {
+                "point_lead": 1,
+                "building_lead": math.ceil(households / staffing.households_per_building_lead),
+                "checkpoint": entrances * staffing.checkpoint_shifts,
+                "registration": math.ceil(households / staffing.households_per_registration),
+                "disinfection": staffing.disinfection_per_compound,
+                "volunteer": math.ceil(households / staffing.households_per_volunteer),
+            }
+            for zone in ("sealed", "controlled"):
+                expected = [
+                    (f"{compound}/{role}", sizes[role])
+                    for role in staffing.posts.get(zone, ())
+                    if role != "front_line" and sizes[role] > 0
+                ]
+                got = [(p.id, p.capacity) for p in required_posts(CITY, compound, zone, staffing)]
+                assert got == expected, (zone, staffing)
+
     def test_zone_roles_from_the_rules(self) -> None:
         """A zone asks only for the roles the rules list for it."""
         rule = StaffingRule(posts={"sealed": ("point_lead",), "controlled": ("volunteer",)})

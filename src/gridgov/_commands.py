@@ -122,6 +122,10 @@ def command(
     return run
 
 
+#: A record made from its fields at once (see gridgov.measures).
+_new_record = tuple.__new__
+
+
 def _ticket_records(changes: Iterable[TicketChange]) -> list[Record]:
     return [Record(**change.event_fields()) for change in changes]
 
@@ -358,7 +362,8 @@ class MeasureCommands(EngineBase):
         planned for it against the state at hand, committed."""
         data: dict[str, Any] = {"at": _measures.iso_time(when)}
         cause = f"case confirmed in {compound}"
-        lead = [Record(now, "case.confirmed", compound, cause, None, None, data)]
+        # Made by tuple.__new__ in C (the named tuple's own __new__ is a Python call).
+        lead = [_new_record(Record, (now, "case.confirmed", compound, cause, None, None, data))]
         draft = self._draft()
         _measures.plan_case(draft, compound, when, now)
         return self._commit_measures(command, who, lead, draft, now)

@@ -342,6 +342,10 @@ class EngineState:
             return self.roster._assign_all(persons, posts, roles, levels, columns[0][start:stop])
         if planned is not None:
             opened = self.roster._open_rows(planned)
+            # The planner's ids (text); task posts are few: looked for in the ids
+            # joined (in C), then one by one.
+            if "/task/" not in "\n".join(opened):
+                return True
         else:
             # Compact data of the planner's five keys (read a column at a time), else
             # the four keys the roster needs.

@@ -273,28 +273,60 @@ def _required_rows(city: City, compound: str, zone: str, rule: StaffingRule) -> 
     community, entrances = compounds.communities[at], compounds.entrances[at]
     households = max(1, city.households(compound))
     rows: list[PostRow] = []
-    # Each role's size worked out for the roles asked only (in one loop: no dict of
-    # every size, no comprehension's function made per call).
-    for role in roles:
-        if role == "point_lead":
-            size = 1
-        elif role == "building_lead":
-            size = math.ceil(households / rule.households_per_building_lead)
-        elif role == "registration":
-            size = math.ceil(households / rule.households_per_registration)
-        elif role == "disinfection":
-            size = rule.disinfection_per_compound
-        elif role == "checkpoint":
-            size = entrances * rule.checkpoint_shifts
-        elif role == "volunteer":
-            size = math.ceil(households / rule.households_per_volunteer)
-        elif role == "front_line":
-            continue
+    # Each role's size by the zone's sizing (see _sizing): households over a ratio,
+    # entrances times shifts, or a fixed number.
+    for role, by, value in _sizing(rule, zone, roles):
+        if by is _BY_HOUSEHOLDS:
+            size = math.ceil(households / value)
+        elif by is _BY_ENTRANCES:
+            size = entrances * value
         else:
-            raise KeyError(role)
+            size = value
         if size > 0:
             rows.append((f"{compound}/{role}", role, compound, community, size))
     return rows
+
+
+#: How a role's post is sized (see _sizing).
+_BY_HOUSEHOLDS, _BY_ENTRANCES, _FIXED = "households", "entrances", "fixed"
+
+
+def _sizing(
+    rule: StaffingRule, zone: str, roles: Sequence[str]
+) -> tuple[tuple[str, str, Any], ...]:
+    """How each of ``roles`` (a zone's, by the rules) is sized: (role, by, value), front
+    line left out (its post is the grid's), worked out once per rules and zone.
+
+    Raises:
+        KeyError: a role gridgov does not know.
+    """
+    got = _SIZINGS.get((id(rule), zone))
+    if got is not None and got[0] is rule:
+        return got[1]
+    sizing: list[tuple[str, str, Any]] = []
+    for role in roles:
+        if role == "point_lead":
+            sizing.append((role, _FIXED, 1))
+        elif role == "building_lead":
+            sizing.append((role, _BY_HOUSEHOLDS, rule.households_per_building_lead))
+        elif role == "registration":
+            sizing.append((role, _BY_HOUSEHOLDS, rule.households_per_registration))
+        elif role == "disinfection":
+            sizing.append((role, _FIXED, rule.disinfection_per_compound))
+        elif role == "checkpoint":
+            sizing.append((role, _BY_ENTRANCES, rule.checkpoint_shifts))
+        elif role == "volunteer":
+            sizing.append((role, _BY_HOUSEHOLDS, rule.households_per_volunteer))
+        elif role != "front_line":
+            raise KeyError(role)
+    if len(_SIZINGS) >= 256:
+        _SIZINGS.clear()
+    _SIZINGS[id(rule), zone] = (rule, tuple(sizing))
+    return tuple(sizing)
+
+
+#: Each zone's sizing by the rules asked with (kept alive with them; see _sizing).
+_SIZINGS: dict[tuple[int, str], tuple[StaffingRule, tuple[tuple[str, str, Any], ...]]] = {}
 
 
 def _front_line_zones(rule: StaffingRule) -> frozenset[str]:
@@ -587,6 +619,8 @@ class Pools:
         self._workers: dict[str, tuple[str, ...]] = {}
         self._grids: dict[str, tuple[str, ...]] = {}
         self._front_line: dict[str, PostRow | None] = {}
+        #: The unit each pool level stands for, by (level, community) (see anchor).
+        self._anchors: dict[tuple[str, str], str] = {}
         self._required: dict[tuple[str, str], tuple[PostRow, ...]] = {}
         self._required_rule: StaffingRule | None = None
         #: The most people each employer may give, by the rules' share (see :meth:`caps`).
@@ -619,17 +653,23 @@ class Pools:
         return caps
 
     def anchor(self, level: str, community: str) -> str:
-        """The unit a pool level stands for, seen from ``community``."""
+        """The unit a pool level stands for, seen from ``community`` (kept once asked for)."""
         if level == "community":
             return community
+        got = self._anchors.get((level, community))
+        if got is not None:
+            return got
         chain = self._city.chain
         if level == "big_party_committee":
-            return f"{community}/bpc"
-        if level == "street":
-            return chain.street_of(community)
-        if level == "district":
-            return chain.district_of(community)
-        return chain.city
+            got = f"{community}/bpc"
+        elif level == "street":
+            got = chain.street_of(community)
+        elif level == "district":
+            got = chain.district_of(community)
+        else:
+            got = chain.city
+        self._anchors[level, community] = got
+        return got
 
     def candidates(self, level: str, community: str, kind: PersonKind) -> tuple[str, ...]:
         """Everyone of ``kind`` in the pool of ``level`` seen from ``community``, nearest first.
@@ -1205,9 +1245,11 @@ class Roster:
         events' fields, the rows kept as they are; returns the posts' ids."""
         ids = list(map(_FIRST, rows))
         self._posts.update(zip(ids, rows))  # noqa: B905 - a column of the rows
-        seats = self._holders.setdefault
-        for post_id in ids:
-            seats(post_id, ())
+        # No seats yet for each post new to the roster (a post opened again keeps its
+        # holders), set in C: the ids are a draft's keys, each once.
+        holders = self._holders
+        fresh = itertools.filterfalse(holders.__contains__, ids)
+        holders.update(zip(fresh, _NO_SEATS))  # noqa: B905 - against an endless repeat
         return ids
 
     def _close_all(self, post_ids: Iterable[str]) -> None:
@@ -1456,6 +1498,12 @@ class _Draft:
         #: worked out once per run.
         self.persons: list[str] = []
         self.runs: list[AssignmentRun] = []
+        #: The assignments' records' units, causes and data after the person (post,
+        #: role, level), one per person, written as each run is staged: the records'
+        #: columns made in the planning pass, not in a second walk of the runs.
+        self.units: list[str] = []
+        self.causes: list[str] = []
+        self.rests: list[tuple[str, str, str]] = []
         #: The employer (by its code in the pools) of each person taken from one, in
         #: the order taken (front-line duty takes from none; nor does a person
         #: without an employer): what the reducer counts (see :meth:`Roster._assign_runs`).
@@ -1600,7 +1648,7 @@ def planned_records(
         draft.releases,
         draft.opened.values(),
         [(*hop, counts[0], counts[1]) for hop, counts in draft.reinforcements.items()],
-        (draft.persons, draft.runs, list(map(pools._employer_names.__getitem__, draft.employers))),
+        _draft_assignment_columns(draft, pools, when) if draft.persons else None,
         draft.shortfalls.values(),
         draft.hot,
         roster,
@@ -1688,11 +1736,22 @@ def _by_priority(draft: _Draft, post_ids: Iterable[str], auto_claim: bool) -> li
     compound order, so each role's are nearly in order already, which a sort
     passes in one comparison a post (one sort of every post by (priority, id),
     from a set's order, compared some n log n tuples: a tenth of a declaration's
-    plan)."""
+    plan). A few posts all opened by the draft (a case's) are sorted by (priority,
+    id) at once, in C."""
     opened, closed, posts = draft.opened, draft.closed, draft.roster._posts
     last = len(_PRIORITY)
+    wanted = dict.fromkeys(post_ids)
+    if len(wanted) <= _FEW_POSTS:
+        got = list(map(opened.get, wanted))
+        if None not in got:
+            found = cast("list[PostRow]", got)
+            if not auto_claim:
+                found = [row for row in found if row[1] not in CLAIMABLE]
+            priorities = map(_PRIORITY.get, map(_ROW_ROLE, found), itertools.repeat(last))
+            # Ids are unique: the rows themselves are never compared.
+            return list(map(_ROW, sorted(zip(priorities, map(_FIRST, found), found))))  # noqa: B905
     by_priority: dict[int, list[PostRow]] = {}
-    for post_id in dict.fromkeys(post_ids):
+    for post_id in wanted:
         post = opened.get(post_id)
         if post is None:
             post = None if post_id in closed else posts.get(post_id)
@@ -1759,9 +1818,13 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
             _front_line_fill(draft, pools, post)
             continue
         busy.update(workers)
+        count = len(workers)
         draft.persons += workers
         draft.runs.append((post_id, "front_line", "grid", workers))
-        fill_counts[post_id] = len(workers)
+        draft.units += [grid] * count
+        draft.causes += [_FRONT_LINE_CAUSE] * count
+        draft.rests += [(post_id, "front_line", "grid")] * count
+        fill_counts[post_id] = count
 
 
 def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
@@ -1797,6 +1860,9 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
         busy.update(free)
         draft.persons += free
         draft.runs.append((post_id, "front_line", "grid", free))
+        draft.units += [unit] * filled
+        draft.causes += [_FRONT_LINE_CAUSE] * filled
+        draft.rests += [(post_id, "front_line", "grid")] * filled
         fill_counts[post_id] = fill_counts.get(post_id, 0) + filled
     missing = capacity - (held + filled)
     known = roster._shortfalls.get(post_id)
@@ -1824,27 +1890,26 @@ def _holding(assigned: Mapping[str, object], freed: set[str]) -> Callable[[str],
 
 
 def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: StaffingRule) -> None:
-    """Fill the ``wanted`` posts in order: front-line duty from the grid's own workers,
-    every other post from the pools (one frame for all: what every fill reads is
-    read once). A pool is its people's places in the city's columns: their ids and
-    employers are read there, for those the filling reaches."""
+    """Fill the ``wanted`` posts in order (seats taken: see :meth:`_Draft.held`): front-line
+    duty from the grid's own workers, every other post from the pools (one frame for all:
+    what every fill reads is read once). A pool is its people's places in the city's
+    columns: their ids and employers are read there, for those the filling reaches."""
     roster = draft.roster
     ids, employer_of, employer_names = pools._ids, pools._employer_of, pools._employer_names
     busy, freed, room, taken_from = draft.busy, draft.freed, draft.room, draft.employers.append
     away, assigned, before = roster._unavailable, roster._assignment, roster._drawn
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
     cursors, runs, persons = draft.cursors, draft.runs, draft.persons
-    holders_of, fill_counts, cache = roster._holders.get, draft.fill_counts, pools._cache
+    units, causes, rests, said = draft.units, draft.causes, draft.rests, _CAUSES
+    holders_of, fills, cache = roster._holders.get, draft.fill_counts, pools._cache
     for post in wanted:
-        post_id, role, _, community, capacity = post
+        post_id, role, unit, community, capacity = post
         if role == "front_line":
             # Front-line duty is the grid's own workers', not the pools'.
             _front_line_fill(draft, pools, post)
             continue
         kind = ROLE_KIND.get(role, _IN_SERVICE)
-        # Seats taken: a post nobody holds yet has its draft's fills (draft.held, read here).
-        held = draft.held(post_id) if holders_of(post_id) else fill_counts.get(post_id, 0)
-        need = capacity - held
+        need = capacity - (draft.held(post_id) if holders_of(post_id) else fills.get(post_id, 0))
         if need <= 0:
             _all_seats_taken(draft, post_id)
             continue
@@ -1857,17 +1922,14 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
             if depth:
                 requested.append(need)
             # A pool made for the community (Pools._rows' key) read without a call once kept.
-            pool = (
-                cache.get(key := (level, community, kind._value_)) if level in _OWN_POOLS else None
-            )
+            key = (level, community, kind._value_)
+            pool = cache.get(key) if level in _OWN_POOLS else None
             if pool is None:
                 key, pool = pools._rows(level, community, kind)
             index = cursors.get(key, 0)
             size = len(pool)
             chosen: list[str] = []
-            take = chosen.append
-            # ``need`` > 0 here; the cursor ends past the last person looked at.
-            for index in range(index, size):  # noqa: B020 - the cursor goes on from here
+            for index in range(index, size):  # noqa: B020 - the cursor ends past the last seen
                 row = pool[index]
                 person = ids[row]
                 if person in busy or person in away or (person in assigned and person not in freed):
@@ -1884,7 +1946,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                     room[code] = left - 1
                     taken_from(code)
                 busy.add(person)
-                take(person)
+                chosen.append(person)
                 need -= 1
                 if not need:
                     index += 1
@@ -1893,15 +1955,19 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                 index = size
             cursors[key] = index
             if chosen:
-                # This level's people, added to the draft's columns a list at a time.
+                # This level's people and their records' units, causes, data (see _Draft).
+                count = len(chosen)
                 persons += chosen
                 runs.append((post_id, role, level, tuple(chosen)))
-                filled += len(chosen)
+                cause = said.get((role, level)) or _cause(role, level)
+                units += [unit] * count
+                causes += [cause] * count
+                rests += [(post_id, role, level)] * count
+                filled += count
                 levels_used = level
         if filled:
-            fill_counts[post_id] = fill_counts.get(post_id, 0) + filled
-        if requested or need > 0 or post_id in roster._shortfalls:
-            # Something to record: reinforcements asked, seats left empty, a shortfall closed.
+            fills[post_id] = fills.get(post_id, 0) + filled
+        if requested or need > 0 or post_id in roster._shortfalls:  # reinforcements, shortfalls
             _fill_outcome(draft, pools, post, kind, levels, requested, need, levels_used)
 
 
@@ -1926,13 +1992,18 @@ def _fill_outcome(
 ) -> None:
     """Record what filling ``post`` asked up the chain and what it left empty."""
     post_id, role, unit, community, _ = post
+    anchors = pools._anchors  # each anchor read without a call once kept
     for depth, asked in enumerate(requested):
         lower, upper = levels[depth], levels[depth + 1]
+        if lower == "community":
+            start = community
+        else:
+            start = anchors.get((lower, community)) or pools.anchor(lower, community)
         hop = (
             lower,
-            community if lower == "community" else pools.anchor(lower, community),
+            start,
             upper,
-            pools.anchor(upper, community),
+            anchors.get((upper, community)) or pools.anchor(upper, community),
             role,
         )
         counts = draft.reinforcements.setdefault(hop, [0, 0])
@@ -1974,6 +2045,17 @@ def staffing_records(
         city_unit: the city's unit id (the unit of ``front_line.changed``).
         when: the time of the events.
     """
+    opened = [_row_of(p) for p in staffing.opened]
+    assigned = None
+    if staffing.assignments:
+        assigned = _assignment_columns(
+            [a.person for a in staffing.assignments],
+            [(a.post, a.role, a.level, (a.person,)) for a in staffing.assignments],
+            None,
+            roster._posts,
+            {row[0]: row[2] for row in opened},
+            when,
+        )
     rows = _rows(
         staffing.closed,
         (
@@ -1981,13 +2063,9 @@ def staffing_records(
             [r.post for r in staffing.releases],
             [r.reason for r in staffing.releases],
         ),
-        [_row_of(p) for p in staffing.opened],
+        opened,
         [attrs.astuple(hop) for hop in staffing.reinforcements],
-        (
-            [a.person for a in staffing.assignments],
-            [(a.post, a.role, a.level, (a.person,)) for a in staffing.assignments],
-            None,
-        ),
+        assigned,
         staffing.shortfalls,
         staffing.hot,
         roster,
@@ -2008,7 +2086,7 @@ def _rows(
     releases: tuple[list[str], list[str], list[str]],
     opened: Iterable[PostRow],
     reinforcements: Iterable[tuple[str, str, str, str, str, int, int]],
-    assignments: tuple[list[str], list[AssignmentRun], list[str] | None],
+    assigned: RecordColumns | None,
     shortfalls: Iterable[Shortfall],
     hot: tuple[tuple[str, int], ...],
     roster: Roster,
@@ -2023,7 +2101,6 @@ def _rows(
     if releases[0]:
         yield _released_columns(releases, posts, when)
     rows = list(opened)
-    new_units: dict[str, str] = dict(zip(map(_FIRST, rows), map(_UNIT, rows)))  # noqa: B905
     if rows:
         yield _opened_columns(rows, when)
     for from_level, from_unit, to_level, to_unit, role, requested, granted in reinforcements:
@@ -2045,9 +2122,8 @@ def _rows(
         }
         cause = f"answer to {from_unit}"
         yield (when, "reinforcement.answered", to_unit, cause, None, None, answer)
-    persons, runs, employers = assignments
-    if persons:
-        yield _assignment_columns(persons, runs, employers, posts, new_units, when)
+    if assigned is not None:
+        yield assigned
     open_shortfalls = roster._shortfalls
     for shortfall in shortfalls:
         if shortfall.missing == 0:
@@ -2141,10 +2217,16 @@ _OPENED = ("post", "role", "community", "capacity", "task")
 _FIRST = operator.itemgetter(0)
 #: A row's second field (a post's role).
 _ROW_ROLE = operator.itemgetter(1)
+#: The row of a (priority, id, row) key (see _by_priority).
+_ROW = operator.itemgetter(2)
+#: Up to this many posts to fill are sorted at once (see _by_priority).
+_FEW_POSTS = 64
 #: A row's third field (a post's unit).
 _UNIT = operator.itemgetter(2)
 #: A run's people (see :data:`AssignmentRun`).
 _PEOPLE = operator.itemgetter(3)
+#: No seats taken, for ever (what a post new to the roster holds).
+_NO_SEATS: Iterator[tuple[str, ...]] = itertools.repeat(())
 #: ``"front_line"`` for ever (a role compared with it in C).
 _FRONT_LINE = itertools.repeat("front_line")
 #: Not None (an employer's name), tested in C.
@@ -2210,6 +2292,39 @@ def _assignment_columns(
 
 #: The keys of a ``post.assigned`` event's data, in order.
 _ASSIGNED = ("person", "post", "role", "level")
+
+
+def _draft_assignment_columns(draft: _Draft, pools: Pools, when: datetime) -> RecordColumns:
+    """The ``post.assigned`` records of a draft's assignments, as
+    :func:`_assignment_columns` makes them from its runs, from the columns the
+    planning pass wrote (:class:`_Draft`'s ``units``, ``causes``, ``rests``): no
+    second walk of the runs; its runs and the employers taken from go with them."""
+    count = len(draft.persons)
+    employers = list(map(pools._employer_names.__getitem__, draft.employers))
+    return RecordColumns(
+        [when] * count,
+        ["post.assigned"] * count,
+        draft.units,
+        draft.causes,
+        [None] * count,
+        [None] * count,
+        # Compact data (see _assignment_columns), equal lengths.
+        list(map(operator.add, zip(itertools.repeat(_ASSIGNED), draft.persons), draft.rests)),
+        [(draft.runs, employers)],
+    )
+
+
+#: A front-line assignment's cause (see _assignment_columns).
+_FRONT_LINE_CAUSE = "front_line from the grid pool"
+#: An assignment's cause by (role, level), as the planning pass words it (a few
+#: dozen at most: the roles by the pool levels).
+_CAUSES: dict[tuple[str, str], str] = {}
+
+
+def _cause(role: str, level: str) -> str:
+    """An assignment's cause (as :func:`_assignment_columns` words it), kept in _CAUSES."""
+    got = _CAUSES[role, level] = f"{role} from the {level} pool"
+    return got
 
 
 def _shortfall_record(when: datetime, kind: str, shortfall: Shortfall, why: str) -> Record:
