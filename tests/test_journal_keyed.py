@@ -332,3 +332,73 @@ class TestMalformed:
     ) -> None:
         path, first, last = damaged(tmp_path, ATTACKS[attack])
         refused(path, first, last, capsys)
+
+
+@pytest.mark.parametrize("format_", [3, 5])
+def test_a_replay_hands_over_a_block_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, format_: int
+) -> None:
+    """By default a journal of blocks is replayed about a block's events at a time (a
+    declaration's long runs reach the reducer whole, the block read not cut up),
+    one of format 3 rows ``REPLAY_CHUNK`` at a time; the same events either way,
+    and an asked chunk size is kept."""
+    monkeypatch.setattr(journal_module, "_NEW_FORMAT", format_)
+    path = tmp_path / "sealed.sqlite"
+    sealed(path)
+    journal = SqliteJournal(path)
+    try:
+        events = journal.since(0)
+        chunks = list(journal.replay_chunks(0))
+        assert [e for c in chunks for e in c] == events
+        longest = max(map(len, chunks))
+        if format_ == 3:
+            assert longest == journal_module.REPLAY_CHUNK
+        else:
+            assert journal_module.REPLAY_CHUNK < longest <= journal_module._BLOCK_EVENTS
+        asked = list(journal.replay_chunks(0, 100))
+        assert max(map(len, asked)) == 100
+        assert [e for c in asked for e in c] == events
+    finally:
+        journal.close()
+
+
+_KEYS = ["person", "post", "role", "x"]
+
+
+@st.composite
+def _data_runs(draw: st.DrawFn) -> list[Any]:
+    """A block's data column of format 5: runs of events whose data share a key set."""
+    runs = []
+    for _ in range(draw(st.integers(1, 5))):
+        count = draw(st.integers(1, 4))
+        keys = draw(st.lists(st.sampled_from(_KEYS), unique=True, max_size=4))
+        value = st.one_of(st.sampled_from(["a", "b"]), st.integers(0, 2), st.none())
+        columns = [[draw(st.lists(value, min_size=count, max_size=count)), None] for _ in keys]
+        runs.append([count, keys, *columns])
+    return runs
+
+
+@given(_data_runs(), st.data())
+def test_a_replay_s_fields_read_from_its_runs_are_its_data_s(
+    datas: list[Any], data: st.DataObject
+) -> None:
+    """``Events._fields`` of decoded events, read from the block's runs of data
+    (``Events._keyed``: slices of a run's values), gives what it reads from each
+    event's compact data (None when an event lacks a key), for any range and keys;
+    a slice or an extension of the events leaves the runs out."""
+    size = sum(run[0] for run in datas)
+    runs: list[Any] = []
+    column = journal_module._keyed_column(datas, size, runs)
+    assert column is not None
+    assert len(runs) == len(datas)
+    columns: Any = (*([f"c{i}"] * size for i in range(8)), column)
+    plain = Events(1, columns)
+    keyed = Events(1, columns)
+    keyed._keyed = tuple(runs)
+    start = data.draw(st.integers(0, size))
+    stop = data.draw(st.integers(start, size))
+    keys = tuple(data.draw(st.lists(st.sampled_from(_KEYS), unique=True, min_size=1)))
+    assert keyed._fields(start, stop, keys) == plain._fields(start, stop, keys)
+    assert keyed[start:stop]._keyed is None
+    keyed._extend_by(Events(size + 1, tuple([x] for x in (*columns[:8], {"person": "p"}))))  # type: ignore[arg-type]
+    assert keyed._keyed is None

@@ -147,6 +147,90 @@ def test_a_run_of_releases_is_each_release_in_turn(
     assert dict(at_once._drawn) == dict(one_by_one._drawn)
 
 
+def _tables_in_order(roster: Roster) -> list[list[tuple[Any, Any]]]:
+    """Every table the releases change, entries in their order (a snapshot's dicts
+    compare without it)."""
+    return [
+        list(table.items())
+        for table in (roster._holders, roster._assignment, roster._back_since, roster._drawn)
+    ]
+
+
+def _sharing_an_employer() -> list[str]:
+    """Four people of one employer (the roster's counts of an employer drawn from
+    more than once in a run)."""
+    by_employer: dict[str, list[str]] = {}
+    for person in sorted(CITY.people):
+        employer = CITY.people.employer(person)
+        if employer is not None:
+            by_employer.setdefault(employer, []).append(person)
+            if len(by_employer[employer]) == 4:
+                return by_employer[employer]
+    raise AssertionError("no employer of four")
+
+
+SHARED = _sharing_an_employer()
+#: The roster after a case, with four people of one employer on a post of their own.
+SHARED_ROSTER = ROSTER._copy()
+for _person in SHARED:
+    SHARED_ROSTER._assign_to(_person, "shared/checkpoint", "checkpoint", "community", T0)
+
+
+@given(
+    st.lists(st.sampled_from(ON_POSTS + SHARED), unique=True, max_size=len(ON_POSTS)),
+    st.sampled_from(["seats", "drawn"]),
+    st.lists(st.sampled_from(["own", "other", "elsewhere"]), min_size=len(ON_POSTS) + 4),
+    st.sampled_from(["none", "twice", "stranger", "not text"]),
+)
+def test_a_run_of_different_people_on_posts_is_each_release_in_turn(
+    chosen: list[str], order: str, where: list[str], odd: str
+) -> None:
+    """A run of different people all on posts (what a lift records; applied a table at
+    a time) changes the roster as ``_release`` one at a time does, each table's
+    entries in the same order: in the order of their posts' seats (each post's
+    seats taken from the front), as drawn, released from their own post, another
+    one or one never opened; with a person seated twice on a post (only a hostile
+    journal gets there), a person unknown to the city on a post (applied up to
+    it), or a person not text."""
+    roster = SHARED_ROSTER._copy()
+    if order == "seats":
+        chosen = [p for seats in roster._holders.values() for p in seats if p in chosen]
+    persons = list(chosen)
+    posts = []
+    for person, place in zip(persons, where, strict=False):
+        own = roster._assignment[person][0]
+        posts.append(
+            own if place == "own" else ROSTER_POST if place == "other" else "elsewhere/checkpoint"
+        )
+    if odd == "twice" and persons:
+        post = posts[0]
+        roster._holders[post] = (*roster._holders.get(post, ()), persons[0])
+    if odd == "stranger" and persons:
+        roster._assignment["nobody"] = (posts[-1], "checkpoint", "community", T0)
+        persons[-1] = "nobody"
+    if odd == "not text" and persons:
+        persons[len(persons) // 2] = ["not", "text"]  # type: ignore[call-overload]
+    times = [T0 + timedelta(minutes=i % 3) for i in range(len(persons))]
+    one_by_one = roster._copy()
+    applied = 0
+    raised: type[Exception] | None = None
+    for person, post, when in zip(persons, posts, times, strict=True):
+        try:
+            one_by_one._release(person, post, when)
+        except (KeyError, TypeError) as exc:
+            raised = type(exc)
+            break
+        applied += 1
+    at_once = roster._copy()
+    if raised is TypeError:
+        with pytest.raises(TypeError):
+            at_once._release_all(persons, posts, times)
+    else:
+        assert at_once._release_all(persons, posts, times) == applied
+    assert at_once.snapshot() == one_by_one.snapshot()
+    assert _tables_in_order(at_once) == _tables_in_order(one_by_one)
+
+
 def test_closing_a_run_of_posts_drops_their_seats_and_shortfalls() -> None:
     """``_close_all`` leaves no trace of the posts it closes, and the others as they were."""
     roster = ROSTER._copy()

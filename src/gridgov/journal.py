@@ -94,7 +94,8 @@ _NEW_FORMAT = FORMAT_VERSION
 #: The last element of a format 3 record encoded by the standard library (data
 #: orjson cannot encode exactly): such a record is read back by it too.
 _EXACT = "json"
-#: Rows a replay reads and applies at a time (:meth:`SqliteJournal.replay_chunks`).
+#: Rows of format 3 a replay reads and applies at a time (:meth:`SqliteJournal.replay_chunks`;
+#: a journal of blocks is replayed a block's events at a time).
 REPLAY_CHUNK = 128
 #: The hash a journal's chain starts from.
 GENESIS = b"\0" * 32
@@ -277,7 +278,7 @@ class Events(Sequence[Event]):
     (``==``, slices, pickles and journals leave it out).
     """
 
-    __slots__ = ("_columns", "_first", "_planned", "_size")
+    __slots__ = ("_columns", "_first", "_keyed", "_planned", "_size")
 
     def __init__(
         self,
@@ -289,6 +290,12 @@ class Events(Sequence[Event]):
         self._columns = _empty_columns() if columns is None else columns
         self._size = len(self._columns[0])
         self._planned = planned
+        #: A replay's data as its block stored it: runs of events whose data share
+        #: one key set, each (start, stop, keys, one list of values per key), what
+        #: the data column's compact data was made from (see :func:`_keyed_column`);
+        #: ``_fields`` reads a run's values from them. None for other events (a
+        #: slice or a join leaves them out).
+        self._keyed: tuple[tuple[int, int, tuple[str, ...], list[list[Any]]], ...] | None = None
 
     @classmethod
     def of(cls, events: Iterable[Event]) -> Events:
@@ -320,6 +327,7 @@ class Events(Sequence[Event]):
         if isinstance(events, Events):
             self._extend_by(events)
             return
+        self._keyed = None  # (its runs would not cover the events added)
         columns = self._columns
         times, kinds, units, commands, actors, causes, olds, news, datas = columns
         at_time, at_type, at_unit = times.append, kinds.append, units.append
@@ -349,6 +357,7 @@ class Events(Sequence[Event]):
     def _extend_by(self, other: Events) -> None:
         if not other._size:
             return
+        self._keyed = None  # (its runs would not cover the events added)
         if not self._size:
             self._first = other._first
         elif other._first != self._first + self._size:
@@ -404,6 +413,8 @@ class Events(Sequence[Event]):
         data: one sequence per key (None when an event's data lacks one). Compact
         data of these keys (see :class:`~gridgov.records.RecordColumns`) is read
         a column at a time, in C."""
+        if self._keyed is not None and start < stop:
+            return _keyed_fields(self._keyed, max(start, 0), min(stop, self._size), keys)
         datas = self._columns[8][start:stop]
         if not datas:
             return tuple([] for _ in keys)
@@ -1608,7 +1619,8 @@ def _keyed_events(
             return None
         texts = list(map(_expanded, (kinds, units, actors, causes), itertools.repeat(size)))
         states = list(map(_expanded, (olds, news), itertools.repeat(size), itertools.repeat(True)))
-        data = _keyed_column(datas, size)
+        runs: list[Any] = []
+        data = _keyed_column(datas, size, runs)
         if None in texts or None in states or data is None:
             return None
         column = _block_times(stamps, indices, size, times)
@@ -1620,7 +1632,10 @@ def _keyed_events(
     kind, unit, actor, cause = texts
     old, new = states
     columns = (column, kind, unit, [command] * size, actor, cause, old, new, data)
-    return Events(first, columns)  # type: ignore[arg-type] # (each checked above)
+    events = Events(first, columns)  # type: ignore[arg-type] # (each checked above)
+    if runs:
+        events._keyed = tuple(runs)
+    return events
 
 
 def _expanded(column: Any, size: int, states: bool = False) -> list[Any] | None:
@@ -1657,9 +1672,11 @@ def _expand(column: Any, size: int) -> list[Any] | None:
     return list(itertools.chain.from_iterable(map(itertools.repeat, values, lengths)))
 
 
-def _keyed_column(datas: Any, size: int) -> list[Any] | None:
+def _keyed_column(datas: Any, size: int, runs: list[Any] | None = None) -> list[Any] | None:
     """The data of a block of format 5's events (:func:`_keyed_data`'s runs, or a dict
-    per event), each kept compact; None when it is malformed."""
+    per event), each kept compact; None when it is malformed. ``runs`` (when given)
+    gets each run of data of one key set as (start, stop, keys, one list of values
+    per key), the lists the compact data was made from (see ``Events._keyed``)."""
     if type(datas) is not list or not datas:
         return None
     if type(datas[0]) is dict:  # a dict per event (data only the standard library writes)
@@ -1683,8 +1700,33 @@ def _keyed_column(datas: Any, size: int) -> list[Any] | None:
         columns = [_expand(column, count) for column in run[2:]]
         if None in columns:
             return None
+        if runs is not None:
+            runs.append((len(out), len(out) + count, tuple(keys), columns))
         out += zip(itertools.repeat(tuple(keys), count), *columns)  # noqa: B905 - checked
     return out if len(out) == size else None
+
+
+def _keyed_fields(
+    runs: tuple[tuple[int, int, tuple[str, ...], list[list[Any]]], ...],
+    start: int,
+    stop: int,
+    keys: tuple[str, ...],
+) -> tuple[Any, ...] | None:
+    """``Events._fields`` of the events ``start:stop`` (``start < stop``) read from
+    their runs of data (``Events._keyed``): each key's values, a slice of each run's
+    list (no compact data read per event); None when a run of them lacks a key."""
+    out: tuple[list[Any], ...] = tuple([] for _ in keys)
+    for first, end, names, columns in runs:
+        if end <= start or first >= stop:
+            continue
+        try:
+            places = [names.index(key) for key in keys]
+        except ValueError:
+            return None  # the events of this run lack a key
+        cut = slice(max(start, first) - first, min(stop, end) - first)
+        for values, place in zip(out, places):  # noqa: B905 - one per key
+            values += columns[place][cut]
+    return out
 
 
 def _chain_keys(db: sqlite3.Connection) -> tuple[bytes, int]:
@@ -2762,7 +2804,10 @@ class SqliteJournal(_Chain):
             raise JournalError(
                 f"{self.path}: events {first}-{upto} are asked for, but event {missing} is missing"
             )
-        return events[max(0, first - events._first) : max(0, last - events._first + 1)]
+        start, stop = max(0, first - events._first), max(0, last - events._first + 1)
+        if start == 0 and stop >= events._size:
+            return events  # the whole of it: no copy of its columns
+        return events[start:stop]
 
     def _rows(self, first: int, last: int) -> _Rows:
         return self._query(
@@ -2805,10 +2850,13 @@ class SqliteJournal(_Chain):
         """
         return itertools.chain.from_iterable(self.replay_chunks(seq, chunk))
 
-    def replay_chunks(self, seq: int, chunk: int = REPLAY_CHUNK) -> Iterator[Events]:
+    def replay_chunks(self, seq: int, chunk: int | None = None) -> Iterator[Events]:
         """The events of :meth:`replay`, ``chunk`` rows at a time as :class:`Events`
         (what the engine's replay reads: no :class:`Event` made per row, and a
-        chunk's runs of one kind of event applied at once).
+        chunk's runs of one kind of event applied at once). By default a journal
+        of blocks hands over about a block's events at a time (up to 4,096, the
+        block read is not copied: a chunk's runs are longer and fewer, and
+        applied at once), one of format 3 rows :data:`REPLAY_CHUNK` at a time.
 
         Raises:
             JournalError: a row is unreadable or malformed (when it is reached), or
@@ -2818,7 +2866,7 @@ class SqliteJournal(_Chain):
             self._check_unverified()
         return self._chunks(seq, chunk)
 
-    def _chunks(self, seq: int, chunk: int) -> Iterator[Events]:
+    def _chunks(self, seq: int, chunk: int | None) -> Iterator[Events]:
         end = self._next - 1
         first = seq + 1
         times: dict[str, datetime] = {}
@@ -2828,10 +2876,14 @@ class SqliteJournal(_Chain):
                 events = self._run(first, min(end, first + _BLOCK_EVENTS - 1), times)
                 if not events._size:
                     return
-                for start in range(0, events._size, chunk):
-                    yield events[start : start + chunk]
+                if chunk is None or events._size <= chunk:
+                    yield events  # no copy of its columns
+                else:
+                    for start in range(0, events._size, chunk):
+                        yield events[start : start + chunk]
                 first = events._first + events._size
             return
+        chunk = chunk or REPLAY_CHUNK
         while first <= end:
             last = min(end, first + chunk - 1)
             rows = self._rows(first, last)

@@ -34,7 +34,7 @@ import itertools
 import math
 import operator
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
@@ -1272,11 +1272,11 @@ class Roster:
         each, and their times), as :meth:`_release` one by one does, up to the
         first that names a person unknown to the city on a post drawn from an
         employer (where :meth:`_release` raises KeyError, nothing changed for
-        it); returns how many were applied.
-
-        The roster's tables are read from locals, and a person's employer from
-        the city's column: no call per event (a lift records tens of thousands).
+        it); returns how many were applied. Different people all on posts (a
+        lift's): a table at a time (:func:`_release_held`); else one at a time.
         """
+        if _release_held(self, persons, posts, times):
+            return len(persons)
         assignment = self._assignment
         held_by, row_of = assignment.get, self._people._index.get
         employers, holders, back, drawn = (
@@ -1405,6 +1405,70 @@ class Roster:
         self._drawn.update({str(k): _count(v, signed=True) for k, v in data["drawn"].items()})
         self._hot.update({str(k): _count(v, signed=True) for k, v in data["hot"].items()})
         self._unavailable = frozenset(str(p) for p in data["unavailable"])
+
+
+def _release_held(
+    roster: Roster, persons: Sequence[str], posts: Sequence[str], times: Sequence[datetime]
+) -> bool:
+    """:meth:`Roster._release_all` of a run of different people, each on a post, none
+    of them unknown to the city where drawn from an employer; all or nothing:
+    False, and nothing changed, for any other run.
+
+    Each table changes at once, as the releases one at a time change it: the
+    assignments taken out (in C), the employers' counts lowered by each
+    employer's count in the run (new employers entered in the order drawn), the
+    times of return set by one ``dict.update``, and a post's seats (a lift
+    releases a post's holders one after another: the run's posts come in runs)
+    shortened once per run of one post, not once per person.
+    """
+    assignment = roster._assignment
+    size = len(persons)
+    try:
+        held = list(map(assignment.get, persons))
+        # (An assignment is a tuple of four: true; a person on no post gives None.)
+        if not size or not all(held) or len(set(persons)) != size:
+            return False
+        # A lift closes its posts before it releases their holders: then no
+        # post of the run has seats left to shorten.
+        seated = not roster._holders.keys().isdisjoint(posts)
+    except TypeError:  # a person or post not hashable: raised at its event
+        return False
+    people = roster._people
+    roles = map(_ROLE, cast("list[tuple[str, str, str, datetime]]", held))
+    drawing = itertools.compress(persons, map(operator.ne, roles, _FRONT_LINE))
+    try:
+        places = list(map(people._index.__getitem__, drawing))
+    except (KeyError, TypeError):
+        return False
+    # Nothing below raises: every person is on a post and known where looked up.
+    drawn = roster._drawn
+    counted = drawn.get
+    for employer, count in Counter(_reader(places)(people.employers)).items():
+        if employer is not None:  # (None: drawn from no employer)
+            drawn[employer] = counted(employer, 0) - count
+    before = len(assignment)
+    deque(map(assignment.pop, persons), 0)
+    holders = roster._holders
+    if seated:
+        seats_of = holders.get
+        starts = [0, *itertools.compress(range(1, size), map(operator.ne, posts[1:], posts))]
+        for start, stop in zip(starts, [*starts[1:], size]):  # noqa: B905
+            post = posts[start]
+            seats = seats_of(post)
+            if seats is None:
+                continue
+            gone = stop - start
+            if seats[:gone] == tuple(persons[start:stop]):  # the post's first holders
+                holders[post] = seats[gone:]
+                continue
+            for person in persons[start:stop]:
+                if person in seats:
+                    index = seats.index(person)
+                    seats = seats[:index] + seats[index + 1 :]
+            holders[post] = seats
+    roster._back_since.update(zip(persons, times))  # noqa: B905 - one run's columns
+    _compact(assignment, before)
+    return True
 
 
 def _count(value: object, signed: bool = False) -> int:
@@ -2225,6 +2289,8 @@ _FEW_POSTS = 64
 _UNIT = operator.itemgetter(2)
 #: A run's people (see :data:`AssignmentRun`).
 _PEOPLE = operator.itemgetter(3)
+#: The role of an assignment (post, role, level, since).
+_ROLE = operator.itemgetter(1)
 #: No seats taken, for ever (what a post new to the roster holds).
 _NO_SEATS: Iterator[tuple[str, ...]] = itertools.repeat(())
 #: ``"front_line"`` for ever (a role compared with it in C).
