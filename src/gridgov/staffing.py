@@ -2201,18 +2201,25 @@ def _rows(
         yield (when, "front_line.changed", city_unit, cause, None, None, data)
 
 
+def _units_and_roles(
+    post_ids: Sequence[str], posts: Mapping[str, PostRow]
+) -> tuple[list[str], list[str]]:
+    """The units and roles of these open posts, a column each (for their records)."""
+    rows = list(map(posts.__getitem__, post_ids))
+    return list(map(_UNIT, rows)), list(map(_ROW_ROLE, rows))
+
+
 def _closed_columns(
     closed: Sequence[str], posts: Mapping[str, PostRow], when: datetime
 ) -> RecordColumns:
     """The ``post.closed`` records of ``closed`` (open posts' ids), made a column at a
     time, their data compact (``{"post": ..., "role": ...}`` when read)."""
     count = len(closed)
-    rows = list(map(posts.__getitem__, closed))
-    roles = list(map(_ROW_ROLE, rows))
+    units, roles = _units_and_roles(closed, posts)
     return RecordColumns(
         [when] * count,
         ["post.closed"] * count,
-        list(map(_UNIT, rows)),
+        units,
         [f"{role} no longer needed" for role in roles],
         [None] * count,
         [None] * count,
@@ -2232,12 +2239,11 @@ def _released_columns(
     go with them (``RecordColumns.planned``), for the engine's reducer."""
     persons, post_ids, reasons = releases
     count = len(persons)
-    rows = list(map(posts.__getitem__, post_ids))
-    roles = list(map(_ROW_ROLE, rows))
+    units, roles = _units_and_roles(post_ids, posts)
     return RecordColumns(
         [when] * count,
         ["post.released"] * count,
-        list(map(_UNIT, rows)),
+        units,
         reasons,
         [None] * count,
         [None] * count,
