@@ -1760,6 +1760,10 @@ def key_hash(previous: bytes, record: CommandRecord) -> bytes:
     return hashlib.sha256(previous + text.encode("utf-8")).digest()
 
 
+#: Metadata keys the SQLite journal writes itself; :meth:`SqliteJournal.set_meta` refuses them.
+_RESERVED_META = frozenset({"schema", "format", "head", "keys"})
+
+
 class MemoryJournal:
     """An append-only, in-memory list of events (the default journal), kept column
     by column (:class:`Events`): the collector does not walk a long journal."""
@@ -2648,7 +2652,22 @@ class SqliteJournal(_Chain):
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
-        """Write a metadata value (e.g. which city and rules the journal belongs to)."""
+        """Write a metadata value (e.g. which city and rules the journal belongs to).
+
+        Raises:
+            JournalError: ``key`` is one the journal keeps itself (its schema, format,
+                hash-chain head or key table), or ``key`` or ``value`` is not a string.
+        """
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise JournalError(
+                f"metadata {key!r}: expected a string key and a string value, got "
+                f"{type(key).__name__} and {type(value).__name__}"
+            )
+        if key in _RESERVED_META:
+            raise JournalError(
+                f"metadata key {key!r} is kept by the journal itself (reserved: "
+                f"{', '.join(sorted(_RESERVED_META))}); choose another key"
+            )
         self._write(
             lambda db: db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
         )
