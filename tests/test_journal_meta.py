@@ -1,4 +1,4 @@
-"""A journal's metadata: what a caller may write with ``set_meta`` and what stays the journal's own."""
+"""A journal's metadata: what a caller may write with ``set_meta``, what stays the journal's."""
 
 from __future__ import annotations
 
