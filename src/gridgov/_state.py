@@ -298,6 +298,9 @@ class EngineState:
                     else:  # data missing or odd: raised at its event, one at a time
                         for index in range(start, stop):
                             roster._close_all((data_of(index)["post"],))
+                elif kind == "front_line.changed":  # its data from the column, no Event made
+                    for index in range(start, stop):
+                        roster._hot_changed(data_of(index)["grids"])
                 elif kind in MEASURE_EVENTS:  # a run at a time, from the columns
                     try:
                         self.measures._apply_run(kind, measure_columns, start, stop, first)

@@ -120,6 +120,10 @@ def iso_time(when: datetime) -> str:
 #: tuple's own ``__new__`` (a Python call, some 1.5 k instructions a record).
 _record = tuple.__new__
 
+#: An empty :class:`~collections.Counter`, its ``__init__`` not called (see
+#: :meth:`MeasuresDraft.count`).
+_new_counter = dict.__new__
+
 #: ISO forms of times (see :func:`iso_time`).
 _ISO_TEXTS: dict[tuple[datetime, tzinfo | None, int], str] = {}
 
@@ -497,7 +501,9 @@ class MeasuresDraft:
         """The draft's own counts of ``community``'s zones, to change."""
         got = self.counts.get(community)
         if got is None:
-            got = Counter()
+            # An empty Counter made without Counter.__init__ (two Python calls that
+            # add nothing), then filled in C.
+            got = _new_counter(Counter)
             dict.update(got, self.state.counts(community))
             self.counts[community] = got
         return got
@@ -669,6 +675,11 @@ class MeasuresDraft:
         draft_modes, models = self.mode, state._modes._models
         draft_dues, state_dues = self.mode_due, state._mode_due
         counts: Mapping[str, int] | None
+        # A normal community's alert, as set_mode stages it (None: not allowed, which
+        # set_mode raises).
+        raised = self.mode_table.get(("normal", "raise_alert"))
+        text: str | None = None
+        add_record, add_push = self.records.append, self.pushes.append
         for community in communities:
             counts = draft_counts.get(community)
             if counts is None:
@@ -692,7 +703,21 @@ class MeasuresDraft:
                     self.settle(community, now, cause)
                     mode = self.mode_of(community)
             if mode == "normal":
-                self.set_mode(community, "raise_alert", until, now, cause, mode)
+                if raised is None:
+                    self.set_mode(community, "raise_alert", until, now, cause, mode)
+                    continue
+                # set_mode's staging, its reads made once for the street's communities
+                # (most of a case's events; a call each cost a fifth of the case's
+                # measures plan): the table's mode, the due time's text.
+                if text is None:
+                    text = self.iso(until)
+                draft_modes[community] = raised
+                draft_dues[community] = until
+                data = {"trigger": "raise_alert", "due": text}
+                add_record(
+                    _record(Record, (now, "mode.changed", community, cause, mode, raised, data))
+                )
+                add_push((until, MODE_DUE, community))
             elif mode == "alert":
                 due = (
                     draft_dues[community] if community in draft_dues else state_dues.get(community)
