@@ -188,6 +188,9 @@ def test_settling_reading_the_state_directly_settles_as_one_by_one(
     assert fast.records == slow.records
     assert fast.pushes == slow.pushes
     assert fast.plan() == slow.plan()
+    # The draft's overlay too (what a later step of the same plan reads).
+    assert fast.mode == slow.mode
+    assert fast.mode_due == slow.mode_due
 
 
 def _joined(
