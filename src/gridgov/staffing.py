@@ -905,6 +905,19 @@ def _compact(table: dict[Any, Any], size: int) -> None:
         dict.update(table, kept)
 
 
+def _hot_changed(hot: Counter[str], grids: Mapping[str, Any]) -> None:
+    """Apply a ``front_line.changed`` event's ``grids`` (grid -> change in its number of
+    compounds needing front-line duty) to a roster's count of them, ``hot``."""
+    size = len(hot)
+    for grid, step in grids.items():
+        count = hot[grid] + int(step)
+        if count <= 0:
+            hot.pop(grid, None)
+        else:
+            hot[grid] = count
+    _compact(hot, size)
+
+
 class Roster:
     """Who holds which emergency post now: the staffing state the engine keeps.
 
@@ -1060,7 +1073,7 @@ class Roster:
             self._posts[post_id] = (post_id, data["role"], event.unit, data["community"], capacity)
             self._holders.setdefault(post_id, ())
         elif kind == "front_line.changed":
-            self._hot_changed(data["grids"])
+            _hot_changed(self._hot, data["grids"])
         elif kind == "availability.changed":
             self._set_availability(dict(data["away"]), int(data["seed"]))
         else:
@@ -1158,19 +1171,6 @@ class Roster:
         # Counted in C (Counter.update), in the order drawn.
         self._drawn.update(filter(_SOMEONE, employers))
         return True
-
-    def _hot_changed(self, grids: Mapping[str, Any]) -> None:
-        """Apply a ``front_line.changed`` event's ``grids`` (grid -> change in its
-        number of compounds needing front-line duty)."""
-        hot = self._hot
-        size = len(hot)
-        for grid, step in grids.items():
-            count = hot[grid] + int(step)
-            if count <= 0:
-                hot.pop(grid, None)
-            else:
-                hot[grid] = count
-        _compact(hot, size)
 
     def _assign_runs(
         self,
@@ -1971,9 +1971,6 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
     cursors, runs, persons = draft.cursors, draft.runs, draft.persons
     units, causes, rests, said = draft.units, draft.causes, draft.rests, _CAUSES
     holders_of, fills, cache = roster._holders.get, draft.fill_counts, pools._cache
-    # The releases' give-backs (draft.given_back), read once the first employer is
-    # met: this pass releases nobody, so they do not change while it runs.
-    back_of: Callable[[str, int], int] | None = None
     for post in wanted:
         post_id, role, unit, community, capacity = post
         if role == "front_line":
@@ -2011,9 +2008,8 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                     left = room.get(code)
                     if left is None:
                         employer = employer_names[code]  # its cap, less those drawn before,
-                        if back_of is None:  # plus this plan's releases
-                            back_of = draft.given_back().get
-                        left = caps[employer] - before.get(employer, 0) - back_of(employer, 0)
+                        back = draft.drawn if draft.drawn is not None else draft.given_back()
+                        left = caps[employer] - before.get(employer, 0) - back.get(employer, 0)
                     if left <= 0:
                         continue
                     room[code] = left - 1
