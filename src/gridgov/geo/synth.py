@@ -39,7 +39,9 @@ and seed give the same geometry, to the bit.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -275,8 +277,7 @@ class _Synth:
         spacing = self._rural_points(plan, outline, discs, points)
         xy = np.concatenate(points.xy_parts)
         site_point: dict[str, int] = {}
-        for unit, idx in points.blocks:
-            self._descend(unit, idx, xy, site_point)
+        self._descend(points.blocks, xy, site_point)
         if len(site_point) != len(xy):
             raise GeometryError(
                 [f"city {self.chain.city}: {len(xy) - len(site_point)} points unassigned"]
@@ -521,30 +522,44 @@ class _Synth:
         return point + self.rng.uniform(-1, 1, (count, 2))
 
     def _descend(
-        self, unit: str, idx: NDArray[np.int64], xy: NDArray[np.float64], site_point: dict[str, int]
+        self,
+        blocks: Sequence[tuple[str, NDArray[np.int64]]],
+        xy: NDArray[np.float64],
+        site_point: dict[str, int],
     ) -> None:
-        """Share ``unit``'s points among its children, down to one per site."""
-        chain = self.chain
-        stack = [(unit, idx)]
+        """Share each block's points among its unit's children, down to one per site.
+
+        One level of the chain at a time for every block (the cuts of all the
+        level's units at once, :func:`_kd_many`); each unit's points are cut as
+        they would be on their own.
+        """
+        chain, sites, households = self.chain, self.sites, self.households
+        grid_level, compound_level = Level.GRID, Level.COMPOUND
+        level = chain.level
+        frontier = list(blocks)
         grids: list[tuple[list[str], NDArray[np.int64]]] = []
-        while stack:
-            node, ids = stack.pop()
-            if node in self.households and self.sites.get(node, [node]) == [node]:
-                site_point[node] = int(ids[0])
-                continue
-            if node not in self.sites:  # a building
-                site_point[node] = int(ids[0])
-                continue
-            if chain.level(node) is Level.GRID:
-                grids.append((self.sites[node], ids))
-                continue
-            kids = [k for k in chain.children(node) if chain.level(k) is not Level.COMPOUND]
-            if not kids:
-                site_point[node] = int(ids[0])
-                continue
-            counts = [len(self.sites.get(k, [k])) for k in kids]
-            for kid, sub in zip(kids, _kd(xy, ids, counts), strict=True):
-                stack.append((kid, sub))
+        while frontier:
+            tasks: list[tuple[NDArray[np.int64], list[int]]] = []
+            parents: list[list[str]] = []
+            for node, ids in frontier:
+                own = sites.get(node)
+                if own is None or (node in households and own == [node]):
+                    site_point[node] = int(ids[0])  # a building, or a unit that is its own site
+                    continue
+                if level(node) is grid_level:
+                    grids.append((own, ids))
+                    continue
+                kids = [k for k in chain.children(node) if level(k) is not compound_level]
+                if not kids:
+                    site_point[node] = int(ids[0])
+                    continue
+                tasks.append((ids, [len(sites[k]) if k in sites else 1 for k in kids]))
+                parents.append(kids)
+            frontier = [
+                (kid, sub)
+                for kids, subs in zip(parents, _kd_many(xy, tasks), strict=True)
+                for kid, sub in zip(kids, subs, strict=True)
+            ]
         if grids:
             _one_each(grids, xy, site_point)
 
@@ -754,32 +769,69 @@ def _kd(
     Each cut runs across the longer side of the points' bounding box, so the
     groups are compact; groups keep their order along the cuts.
     """
-    if len(counts) == 1:
-        return [idx]
-    if max(counts) == 1:  # one point each (buildings of a grid): along the longer side
-        pts = xy[idx]
-        span = pts.max(axis=0) - pts.min(axis=0)
-        order = np.argsort(pts[:, 0 if span[0] >= span[1] else 1], kind="stable")
-        return [idx[o : o + 1] for o in order]
-    out: list[NDArray[np.int64]] = [idx] * len(counts)
-    cum = [0]
-    for c in counts:
-        cum.append(cum[-1] + c)
-    stack = [(idx, 0, len(counts))]
-    while stack:
-        ids, lo, hi = stack.pop()
-        if hi - lo == 1:
-            out[lo] = ids
+    return _kd_many(xy, [(idx, counts)])[0]
+
+
+def _kd_many(
+    xy: NDArray[np.float64], tasks: Sequence[tuple[NDArray[np.int64], Sequence[int]]]
+) -> list[list[NDArray[np.int64]]]:
+    """:func:`_kd` of each ``(idx, counts)`` task, every task's cuts of one depth at once.
+
+    A cut is the same as one at a time: the bounding box of each piece from a
+    segmented max and min (exact), then one stable sort of every piece by
+    (piece, coordinate along its longer side), which orders each piece as its
+    own stable sort would. A task with one point per group is ordered along its
+    longer side in one piece (no bisection), as before.
+    """
+    out: list[list[NDArray[np.int64]]] = [[idx] * len(counts) for idx, counts in tasks]
+    # A piece: (task, its points, first group, end group, the task's cumulative counts).
+    pieces: list[tuple[int, NDArray[np.int64], int, int, list[int]]] = []
+    singles: list[int] = []
+    for t, (idx, counts) in enumerate(tasks):
+        if len(counts) == 1:
             continue
-        half = (cum[lo] + cum[hi]) / 2
-        k = min(range(lo + 1, hi), key=lambda j: abs(cum[j] - half))
-        left = cum[k] - cum[lo]
-        pts = xy[ids]
-        span = pts.max(axis=0) - pts.min(axis=0)
-        order = pts[:, 0 if span[0] >= span[1] else 1].argsort(kind="stable")
-        stack.append((ids[order[left:]], k, hi))
-        stack.append((ids[order[:left]], lo, k))
+        if max(counts) == 1:
+            singles.append(t)
+        else:
+            pieces.append((t, idx, 0, len(counts), list(itertools.accumulate(counts, initial=0))))
+    if singles:
+        ordered = _along_longer_side([tasks[t][0] for t in singles], xy)
+        for t, ids in zip(singles, ordered, strict=True):
+            out[t] = [ids[o : o + 1] for o in range(len(ids))]
+    while pieces:
+        ordered = _along_longer_side([ids for _, ids, _, _, _ in pieces], xy)
+        cut = []
+        for (t, _, lo, hi, cum), ids in zip(pieces, ordered, strict=True):
+            # The group boundary nearest the middle of the points (the first of two as near).
+            half = (cum[lo] + cum[hi]) / 2
+            k = bisect.bisect_left(cum, half, lo + 1, hi - 1)
+            if k > lo + 1 and abs(cum[k - 1] - half) <= abs(cum[k] - half):
+                k -= 1
+            left = cum[k] - cum[lo]
+            for part, a, b in ((ids[:left], lo, k), (ids[left:], k, hi)):
+                if b - a == 1:
+                    out[t][a] = part
+                else:
+                    cut.append((t, part, a, b, cum))
+        pieces = cut
     return out
+
+
+def _along_longer_side(
+    groups: Sequence[NDArray[np.int64]], xy: NDArray[np.float64]
+) -> list[NDArray[np.int64]]:
+    """Each group of point ids in stable order along the longer side of its bounding box."""
+    sizes = np.fromiter((len(ids) for ids in groups), dtype=np.intp, count=len(groups))
+    ids = np.concatenate(groups)
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    pts = xy[ids]
+    span = np.maximum.reduceat(pts, starts, axis=0) - np.minimum.reduceat(pts, starts, axis=0)
+    axis = np.where(span[:, 0] >= span[:, 1], 0, 1)
+    group = np.repeat(np.arange(len(groups)), sizes)
+    key = pts[np.arange(len(ids)), axis[group]]
+    ordered = ids[np.lexsort((key, group))]  # stable: by group, then along its axis
+    return [ordered[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
 
 
 def _sectors(
