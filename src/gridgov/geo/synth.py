@@ -586,7 +586,11 @@ class _Synth:
         if not broken:
             return
         tree = shapely.STRtree(cells)
-        owner = self._owners(grids, site_point)
+        buildings = city.buildings
+        # Each cell's building (None for the cells of rims, outlines and unbuilt units).
+        building_of = np.full(len(cells), None, dtype=object)
+        building_of[list(map(site_point.__getitem__, buildings.ids))] = buildings.ids
+        grid_of = buildings.grid
 
         def pieces(grid: str) -> int:
             return int(shapely.get_num_geometries(shapes[grid]))
@@ -598,32 +602,37 @@ class _Synth:
 
         for grid in broken:
             community = chain.parent(grid)
+            built = [b for b in self.sites[grid] if b in buildings]
             for _ in range(8):
                 parts = list(shapely.get_parts(shapes[grid]))
                 if len(parts) < 2:
                     break
                 main = max(parts, key=lambda p: p.area)
                 shapely.prepare(main)
-                away = [
-                    b
-                    for b in self.sites[grid]
-                    if b in city.buildings
-                    and not main.contains(shapely.point_on_surface(cells[site_point[b]]))
-                ]
-                if not away:
-                    break
-                b = away[0]
-                lost = cells[site_point[b]]
-                near = set(tree.query(main, predicate="touches")) & {
-                    int(k) for k in tree.query(lost.buffer(lost.length), predicate="intersects")
-                }
-                candidates = sorted(
-                    (k for k in near if k in owner and owner[k][0] != grid),
-                    key=lambda k: float(shapely.distance(cells[k], lost)),
+                inside = shapely.contains(
+                    main, shapely.point_on_surface(cells[[site_point[b] for b in built]])
                 )
+                if inside.all():
+                    break
+                b = built[int(np.argmin(inside))]  # the first building whose cell lies apart
+                lost = cells[site_point[b]]
+                # Built as before (the same sets in the same order): ties in distance
+                # keep the order the intersection iterates in.
+                near = set(tree.query(main, predicate="touches").tolist()) & set(
+                    tree.query(lost.buffer(lost.length), predicate="intersects").tolist()
+                )
+                ks = [
+                    k
+                    for k in near
+                    if (owner := building_of[k]) is not None and grid_of(owner) != grid
+                ]
+                far = shapely.distance(cells[ks], lost).tolist() if ks else []
+                candidates = [ks[i] for i in sorted(range(len(ks)), key=far.__getitem__)]
                 swapped = False
                 for k in candidates[:6]:
-                    other, c = owner[k]
+                    c = building_of[k]
+                    assert c is not None
+                    other = grid_of(c)
                     if chain.parent(other) != community:
                         continue
                     before = pieces(grid) + pieces(other)
@@ -633,7 +642,7 @@ class _Synth:
                     rebuild(grid)
                     rebuild(other)
                     if pieces(grid) + pieces(other) < before:
-                        owner[old_c], owner[old_b] = (grid, b), (other, c)
+                        building_of[old_c], building_of[old_b] = b, c
                         swapped = True
                         break
                     # Undone: the shapes of the cells as they were (no need to redo them).
@@ -641,16 +650,6 @@ class _Synth:
                     shapes[grid], shapes[other] = kept
                 if not swapped:
                     break
-
-    def _owners(self, grids: list[str], site_point: dict[str, int]) -> dict[int, tuple[str, str]]:
-        """Cell -> (grid, building) of every building's cell."""
-        buildings = self.city.buildings
-        owner: dict[int, tuple[str, str]] = {}
-        for grid in grids:
-            for b in self.sites[grid]:
-                if b in buildings:
-                    owner[site_point[b]] = (grid, b)
-        return owner
 
     def _assemble(
         self,
@@ -697,16 +696,20 @@ class _Synth:
         geoms = np.empty(len(ordered), dtype=object)
         geoms[:] = [shapes[i] for i in ordered]
         building_ids = list(city.buildings)
-        points = shapely.points(xy[[site_point[b] for b in building_ids]])
-        geoms = np.concatenate([geoms, points])
-        proj = self.proj
-
-        def back(coords: NDArray[np.float64]) -> NDArray[np.float64]:
-            return np.round(proj.inverse(coords), 7)
-
-        lonlat = shapely.orient_polygons(shapely.transform(geoms, back))
+        # Every vertex and building point back to lon/lat in one array, as one
+        # transform of the shapes and points would; the buildings' points are
+        # made once, from their rows (orienting leaves points as they are).
+        ring = shapely.get_coordinates(geoms)
+        at = xy[np.fromiter(map(site_point.__getitem__, building_ids), np.intp, len(building_ids))]
+        lonlat = np.round(self.proj.inverse(np.concatenate([ring, at])), 7)
+        shapely.set_coordinates(geoms, lonlat[: len(ring)])
+        shapes_out = np.concatenate(
+            [shapely.orient_polygons(geoms), shapely.points(lonlat[len(ring) :])]
+        )
         return CityGeometry(
-            zip(ordered + building_ids, lonlat, strict=True), synthetic=True, projection=proj
+            zip(ordered + building_ids, shapes_out, strict=True),
+            synthetic=True,
+            projection=self.proj,
         )
 
 
