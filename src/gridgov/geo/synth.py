@@ -219,37 +219,50 @@ class _Synth:
         self.sites: dict[str, list[str]] = {}  # unit -> its site ids (in order)
         self.households: dict[str, int] = {}  # site -> households (for disc areas)
         self.rural: dict[str, bool] = {}  # street -> rural?
+        self.units: dict[Level, list[str]] = {}  # level -> its units, in graph order
 
     # ------------------------------------------------------------------ sites
 
     def _collect(self) -> None:
         chain, city = self.chain, self.city
-        sites = self.sites
+        sites, households = self.sites, self.households
         buildings = city.buildings
-        households = dict(zip(buildings.ids, buildings.households, strict=True))
-        for grid in chain.units(Level.GRID):
-            bids = sorted(city.buildings_of(grid))
-            if not bids:
-                bids = [grid]
-                self.households[grid] = 0
+        units = self.units = {level: chain.units(level) for level in Level}
+        households.update(zip(buildings.ids, buildings.households, strict=True))
+        of_grid: dict[str, list[str]] = {}
+        for b, grid in zip(buildings.ids, buildings.grids, strict=True):
+            of_grid.setdefault(grid, []).append(b)
+        for grid in units[Level.GRID]:
+            bids = of_grid.get(grid)
+            if bids:
+                bids.sort()
             else:
-                for b in bids:
-                    self.households[b] = households[b]
+                bids = [grid]
+                households[grid] = 0
             sites[grid] = bids
+        level_of, compound = chain.level, Level.COMPOUND
         for level in (Level.COMMUNITY, Level.STREET, Level.DISTRICT, Level.CITY):
-            for unit in chain.units(level):
+            for unit in units[level]:
                 out: list[str] = []
                 for kid in chain.children(unit):
-                    if chain.level(kid) is not Level.COMPOUND:
+                    if level_of(kid) is not compound:
                         out.extend(sites[kid])
                 if not out:
                     out = [unit]
-                    self.households[unit] = 0
+                    households[unit] = 0
                 sites[unit] = out
-        for street in chain.units(Level.STREET):
-            grids = chain.below(street, Level.GRID)
-            rural = sum(1 for g in grids if chain.kind(g) == GridKind.RURAL.value)
-            self.rural[street] = bool(grids) and rural * 2 > len(grids)
+        # Each street's grids, and how many of them are rural.
+        tally = {street: [0, 0] for street in units[Level.STREET]}
+        rural_kind = GridKind.RURAL.value
+        for grid in units[Level.GRID]:
+            is_rural = chain.kind(grid) == rural_kind
+            for up in chain.chain_of_command(grid):
+                counts = tally.get(up)
+                if counts is not None:
+                    counts[0] += 1
+                    counts[1] += is_rural
+        for street, (grids, rural) in tally.items():
+            self.rural[street] = bool(grids) and rural * 2 > grids
 
     # ---------------------------------------------------------------- layout
 
@@ -580,7 +593,7 @@ class _Synth:
         pieces and splits nothing.
         """
         chain, city = self.chain, self.city
-        grids = chain.units(Level.GRID)
+        grids = self.units[Level.GRID]
         kinds = shapely.get_type_id(np.array([shapes[g] for g in grids], dtype=object))
         broken = [g for g, kind in zip(grids, kinds.tolist(), strict=True) if kind == _MULTIPOLYGON]
         if not broken:
@@ -661,7 +674,7 @@ class _Synth:
         chain, city = self.chain, self.city
         shapes: dict[str, Any] = {}
         order = [Level.GRID, Level.COMMUNITY, Level.STREET, Level.DISTRICT, Level.CITY]
-        units = {level: chain.units(level) for level in order}
+        units = self.units
         groups: list[list[int]] = []
         for unit in units[Level.GRID]:
             if unit in site_point:
