@@ -602,7 +602,8 @@ class _Synth:
         buildings = city.buildings
         # Each cell's building (None for the cells of rims, outlines and unbuilt units).
         building_of = np.full(len(cells), None, dtype=object)
-        building_of[list(map(site_point.__getitem__, buildings.ids))] = buildings.ids
+        at = np.fromiter(map(site_point.__getitem__, buildings.ids), np.intp, len(buildings.ids))
+        building_of[at] = np.array(buildings.ids, dtype=object)
         grid_of = buildings.grid
 
         def pieces(grid: str) -> int:
