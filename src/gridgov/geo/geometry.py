@@ -50,38 +50,10 @@ class CityGeometry(Mapping[str, "BaseGeometry"]):
         projection: LocalProjection | None = None,
     ) -> None:
         items = list(shapes.items() if isinstance(shapes, Mapping) else shapes)
-        geoms: NDArray[Any] = np.empty(len(items), dtype=object)
-        geoms[:] = [g for _, g in items]
-        self._setup(tuple(i for i, _ in items), geoms, synthetic, projection)
-
-    @classmethod
-    def _of_columns(
-        cls,
-        ids: tuple[str, ...],
-        geoms: NDArray[Any],
-        *,
-        synthetic: bool = False,
-        projection: LocalProjection | None = None,
-    ) -> CityGeometry:
-        """The same as ``CityGeometry(zip(ids, geoms), ...)``, from the two columns as they
-        are (``geoms`` an object array, kept, not copied): no pair made per shape.
-        """
-        self = cls.__new__(cls)
-        self._setup(ids, geoms, synthetic, projection)
-        return self
-
-    def _setup(
-        self,
-        ids: tuple[str, ...],
-        geoms: NDArray[Any],
-        synthetic: bool,
-        projection: LocalProjection | None,
-    ) -> None:
-        if len(ids) != len(geoms):
-            raise ValueError(f"{len(ids)} ids for {len(geoms)} shapes")
-        self._ids: tuple[str, ...] = ids
-        self._geoms: NDArray[Any] = geoms
-        self._index = dict(zip(ids, range(len(ids)), strict=True))
+        self._ids: tuple[str, ...] = tuple(i for i, _ in items)
+        self._geoms: NDArray[Any] = np.empty(len(items), dtype=object)
+        self._geoms[:] = [g for _, g in items]
+        self._index = {i: n for n, i in enumerate(self._ids)}
         if len(self._index) != len(self._ids):
             seen: set[str] = set()
             dup = sorted({i for i in self._ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]

@@ -720,8 +720,10 @@ class _Synth:
         shapes_out = np.concatenate(
             [shapely.orient_polygons(geoms), shapely.points(lonlat[len(ring) :])]
         )
-        return CityGeometry._of_columns(
-            (*ordered, *building_ids), shapes_out, synthetic=True, projection=self.proj
+        return CityGeometry(
+            zip(ordered + building_ids, shapes_out, strict=True),
+            synthetic=True,
+            projection=self.proj,
         )
 
 
