@@ -598,72 +598,9 @@ class _Synth:
         broken = [g for g, kind in zip(grids, kinds.tolist(), strict=True) if kind == _MULTIPOLYGON]
         if not broken:
             return
-        tree = shapely.STRtree(cells)
-        buildings = city.buildings
-        # Each cell's building (None for the cells of rims, outlines and unbuilt units).
-        building_of = np.full(len(cells), None, dtype=object)
-        at = np.fromiter(map(site_point.__getitem__, buildings.ids), np.intp, len(buildings.ids))
-        building_of[at] = np.array(buildings.ids, dtype=object)
-        grid_of = buildings.grid
-
-        def pieces(grid: str) -> int:
-            return int(shapely.get_num_geometries(shapes[grid]))
-
-        def rebuild(grid: str) -> None:
-            shapes[grid] = shapely.coverage_union_all(
-                cells[_cells_of(grid, self.sites[grid], site_point, extra)]
-            )
-
+        mender = _Mender(chain, city.buildings, self.sites, cells, site_point, extra, shapes)
         for grid in broken:
-            community = chain.parent(grid)
-            built = [b for b in self.sites[grid] if b in buildings]
-            for _ in range(8):
-                parts = list(shapely.get_parts(shapes[grid]))
-                if len(parts) < 2:
-                    break
-                main = max(parts, key=lambda p: p.area)
-                shapely.prepare(main)
-                inside = shapely.contains(
-                    main, shapely.point_on_surface(cells[[site_point[b] for b in built]])
-                )
-                if inside.all():
-                    break
-                b = built[int(np.argmin(inside))]  # the first building whose cell lies apart
-                lost = cells[site_point[b]]
-                # Built as before (the same sets in the same order): ties in distance
-                # keep the order the intersection iterates in.
-                near = set(tree.query(main, predicate="touches").tolist()) & set(
-                    tree.query(lost.buffer(lost.length), predicate="intersects").tolist()
-                )
-                ks = [
-                    k
-                    for k in near
-                    if (owner := building_of[k]) is not None and grid_of(owner) != grid
-                ]
-                far = shapely.distance(cells[ks], lost).tolist() if ks else []
-                candidates = [ks[i] for i in sorted(range(len(ks)), key=far.__getitem__)]
-                swapped = False
-                for k in candidates[:6]:
-                    c = building_of[k]
-                    assert c is not None
-                    other = grid_of(c)
-                    if chain.parent(other) != community:
-                        continue
-                    before = pieces(grid) + pieces(other)
-                    kept = shapes[grid], shapes[other]
-                    old_b, old_c = site_point[b], site_point[c]
-                    site_point[b], site_point[c] = old_c, old_b
-                    rebuild(grid)
-                    rebuild(other)
-                    if pieces(grid) + pieces(other) < before:
-                        building_of[old_c], building_of[old_b] = b, c
-                        swapped = True
-                        break
-                    # Undone: the shapes of the cells as they were (no need to redo them).
-                    site_point[b], site_point[c] = old_b, old_c
-                    shapes[grid], shapes[other] = kept
-                if not swapped:
-                    break
+            mender.mend(grid)
 
     def _assemble(
         self,
@@ -724,6 +661,91 @@ class _Synth:
             zip(ordered + building_ids, shapes_out, strict=True),
             synthetic=True,
             projection=self.proj,
+        )
+
+
+class _Mender:
+    """The swaps of :meth:`_Synth._mend`: one grid in pieces at a time."""
+
+    def __init__(
+        self,
+        chain: Any,
+        buildings: Any,
+        sites: dict[str, list[str]],
+        cells: Any,
+        site_point: dict[str, int],
+        extra: dict[str, list[int]],
+        shapes: dict[str, Any],
+    ) -> None:
+        self.chain, self.buildings, self.sites = chain, buildings, sites
+        self.cells, self.site_point, self.extra, self.shapes = cells, site_point, extra, shapes
+        self.tree = shapely.STRtree(cells)
+        # Each cell's building (None for the cells of rims, outlines and unbuilt units).
+        self.building_of = np.full(len(cells), None, dtype=object)
+        ids = buildings.ids
+        at = np.fromiter(map(site_point.__getitem__, ids), np.intp, len(ids))
+        self.building_of[at] = np.array(ids, dtype=object)
+
+    def mend(self, grid: str) -> None:
+        """Swap buildings of ``grid`` with neighbours' until it is whole (at most 8 swaps)."""
+        cells, site_point = self.cells, self.site_point
+        built = [b for b in self.sites[grid] if b in self.buildings]
+        for _ in range(8):
+            parts = list(shapely.get_parts(self.shapes[grid]))
+            if len(parts) < 2:
+                return
+            main = max(parts, key=lambda p: p.area)
+            shapely.prepare(main)
+            inside = shapely.contains(
+                main, shapely.point_on_surface(cells[[site_point[b] for b in built]])
+            )
+            if inside.all():
+                return
+            b = built[int(np.argmin(inside))]  # the first building whose cell lies apart
+            if not self._swap(grid, b, self._candidates(grid, main, cells[site_point[b]])):
+                return
+
+    def _candidates(self, grid: str, main: Any, lost: Any) -> list[int]:
+        """Cells of other grids' buildings touching ``main`` near ``lost``, nearest first."""
+        tree, building_of, grid_of = self.tree, self.building_of, self.buildings.grid
+        # Built as before (the same sets in the same order): ties in distance
+        # keep the order the intersection iterates in.
+        near = set(tree.query(main, predicate="touches").tolist()) & set(
+            tree.query(lost.buffer(lost.length), predicate="intersects").tolist()
+        )
+        ks = [k for k in near if (owner := building_of[k]) is not None and grid_of(owner) != grid]
+        far = shapely.distance(self.cells[ks], lost).tolist() if ks else []
+        return [ks[i] for i in sorted(range(len(ks)), key=far.__getitem__)]
+
+    def _swap(self, grid: str, b: str, candidates: list[int]) -> bool:
+        """Trade ``b``'s place with the first of six candidates that joins pieces."""
+        chain, shapes, site_point = self.chain, self.shapes, self.site_point
+        community = chain.parent(grid)
+        for k in candidates[:6]:
+            c = self.building_of[k]
+            other = self.buildings.grid(c)
+            if chain.parent(other) != community:
+                continue
+            before = self._pieces(grid) + self._pieces(other)
+            kept = shapes[grid], shapes[other]
+            old_b, old_c = site_point[b], site_point[c]
+            site_point[b], site_point[c] = old_c, old_b
+            self._rebuild(grid)
+            self._rebuild(other)
+            if self._pieces(grid) + self._pieces(other) < before:
+                self.building_of[old_c], self.building_of[old_b] = b, c
+                return True
+            # Undone: the shapes of the cells as they were (no need to redo them).
+            site_point[b], site_point[c] = old_b, old_c
+            shapes[grid], shapes[other] = kept
+        return False
+
+    def _pieces(self, grid: str) -> int:
+        return int(shapely.get_num_geometries(self.shapes[grid]))
+
+    def _rebuild(self, grid: str) -> None:
+        self.shapes[grid] = shapely.coverage_union_all(
+            self.cells[_cells_of(grid, self.sites[grid], self.site_point, self.extra)]
         )
 
 
