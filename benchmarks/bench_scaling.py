@@ -119,8 +119,12 @@ from benchmarks import benchmark, figure
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPONENT_TARGET = 1.1
-#: Times Engine(), pools, declare and lift are timed in each interpreter (median kept).
-REPEATS = 3
+#: Times Engine(), pools, declare and lift are timed in each interpreter (a new engine each).
+REPEATS = 5
+#: Times the city is built in each interpreter (a new city each, the one before freed).
+BUILDS = 3
+#: The repeats the method before took the median of (and of the builds: the first only).
+_OLD_REPEATS = 3
 #: Rounds of one interpreter per scale.
 ROUNDS = 5
 CASE_TARGET = 1.1
@@ -224,8 +228,14 @@ def _one_engine(
     return engine, took, events, sealed
 
 
-def measure_scale(scale: float, repeats: int) -> dict[str, Any]:
-    """Every step at one scale, in this interpreter (what each child runs)."""
+def measure_scale(scale: float, repeats: int, builds: int = 1) -> dict[str, Any]:
+    """Every step at one scale, in this interpreter (what each child runs): the city
+    built ``builds`` times, then ``repeats`` engines on the last city.
+
+    Returns:
+        The city's facts, and per step every sample's wall and CPU seconds, in the
+        order run (``wall``, ``cpu``).
+    """
     from gridgov import Rules
     from gridgov.presets import jiamusi
 
@@ -233,10 +243,16 @@ def measure_scale(scale: float, repeats: int) -> dict[str, Any]:
     # the first engine's `pools` paid (about 90 modules) at every scale.
     importlib.import_module("numpy")
     seen: dict[str, dict[str, Any]] = {name: {} for name in _STEPS}
-    build_s, build_cpu, city = _timed(lambda: jiamusi(scale=scale), seen["build"])
+    wall: dict[str, list[float]] = {name: [] for name in _STEPS}
+    cpu: dict[str, list[float]] = {name: [] for name in _STEPS}
+    city = None
+    for _ in range(builds):
+        city = None  # the city before is freed before the next is built
+        build_s, build_cpu, city = _timed(lambda: jiamusi(scale=scale), seen["build"])
+        wall["build"].append(build_s)
+        cpu["build"].append(build_cpu)
+    assert city is not None, "at least one build"
     rules = Rules(areas={"urban": _urban(city)})
-    wall: dict[str, list[float]] = {name: [] for name in _STEPS[1:]}
-    cpu: dict[str, list[float]] = {name: [] for name in _STEPS[1:]}
     declare_events = sealed = 0
     for _ in range(repeats):
         # Each engine is freed as soon as it is measured, before the next is built.
@@ -251,13 +267,8 @@ def measure_scale(scale: float, repeats: int) -> dict[str, Any]:
         "households": city.households(city.chain.city),
         "sealed": sealed,
         "declare_events": declare_events,
-        "wall": {"build": build_s, **{n: statistics.median(v) for n, v in wall.items()}},
-        "cpu": {"build": build_cpu, **{n: statistics.median(v) for n, v in cpu.items()}},
-        "runs_s": {name: [round(r, 4) for r in runs] for name, runs in wall.items()},
-        # The first engine of the interpreter (a user's only one): memory fresh from
-        # the system, nothing of an engine before in the allocator's free lists.
-        "first": {name: runs[0] for name, runs in wall.items()},
-        "first_cpu": {name: runs[0] for name, runs in cpu.items()},
+        "wall": wall,
+        "cpu": cpu,
         "collector": seen,
     }
 
@@ -327,7 +338,7 @@ def _turns(blocks: int) -> list[tuple[int, int]]:
 _CHILD = (
     "import json, sys\n"
     "from benchmarks.bench_scaling import measure_scale\n"
-    "print(json.dumps(measure_scale(float(sys.argv[1]), int(sys.argv[2]))))\n"
+    "print(json.dumps(measure_scale(float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))))\n"
 )
 _CASE_CHILD = (
     "import json, sys\n"
@@ -348,7 +359,9 @@ def _run_child(code: str, *args: object) -> Any:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _rounds(scales: list[float], repeats: int, rounds: int) -> list[list[dict[str, Any]]]:
+def _rounds(
+    scales: list[float], repeats: int, rounds: int, builds: int = 1
+) -> list[list[dict[str, Any]]]:
     """``rounds`` rounds of one fresh interpreter per scale, the order turned each round.
 
     Returns:
@@ -358,25 +371,43 @@ def _rounds(scales: list[float], repeats: int, rounds: int) -> list[list[dict[st
     for index in range(rounds):
         turn = index % len(scales)
         for position in [*range(turn, len(scales)), *range(turn)]:
-            got[position].append(_run_child(_CHILD, repr(scales[position]), repeats))
+            got[position].append(_run_child(_CHILD, repr(scales[position]), repeats, builds))
     return got
 
 
-def _first_engine(
-    name: str, scales: list[float], per_scale: list[list[dict[str, Any]]]
-) -> dict[str, object]:
-    """For Engine(), pools, declare and lift: the same fits on the first engine of each
-    interpreter only (wall and CPU; medians over the rounds), beside the headline's
-    median of the repeats."""
-    if name == "build":
-        return {}
-    wall = [statistics.median(r["first"][name] for r in runs) for runs in per_scale]
-    cpu = [statistics.median(r["first_cpu"][name] for r in runs) for runs in per_scale]
-    return {
-        "first_engine_value": round(exponent(scales, wall), 4),
-        "first_engine_cpu_value": round(exponent(scales, cpu), 4),
-        "first_engine_cpu_seconds": [round(s, 4) for s in cpu],
-    }
+def fastest(rounds: list[list[float]]) -> float:
+    """A scale's time: the fastest sample of all its rounds (the headline's method)."""
+    return min(min(samples) for samples in rounds)
+
+
+def old_method(rounds: list[list[float]], step: str) -> float:
+    """A scale's time as the method before took it: each round's first build (it built
+    once), or the median of its first three engines' times; the fastest round."""
+    if step == "build":
+        return min(samples[0] for samples in rounds)
+    return min(statistics.median(samples[:_OLD_REPEATS]) for samples in rounds)
+
+
+def median_of_medians(rounds: list[list[float]]) -> float:
+    """A scale's time as the median of its rounds' medians (the method before that)."""
+    return statistics.median(statistics.median(samples) for samples in rounds)
+
+
+def first_sample(rounds: list[list[float]]) -> float:
+    """The median over the rounds of each round's first sample (a user's only engine)."""
+    return statistics.median(samples[0] for samples in rounds)
+
+
+def _fit(
+    scales: list[float],
+    per_scale: list[list[dict[str, Any]]],
+    step: str,
+    kind: str,
+    pick: Callable[[list[list[float]]], float],
+) -> float:
+    """The exponent of one step fitted to each scale's time as ``pick`` takes it from the
+    scale's rounds' samples (``kind``: ``wall`` or ``cpu``)."""
+    return exponent(scales, [pick([r[kind][step] for r in runs]) for runs in per_scale])
 
 
 def _median_round(runs: list[dict[str, Any]], key: Callable[[dict[str, Any]], float]) -> Any:
@@ -456,7 +487,8 @@ def scaling(quick: bool) -> dict[str, dict[str, object]]:
     repeats = 1 if quick else REPEATS
     rounds = 1 if quick else ROUNDS
     case_rounds = 1 if quick else ROUNDS_CASE
-    per_scale = _rounds(scales, repeats, rounds)
+    builds = 1 if quick else BUILDS
+    per_scale = _rounds(scales, repeats, rounds, builds)
     out: dict[str, dict[str, object]] = {}
     for name, label in (
         ("build", "building jiamusi(scale)"),
@@ -465,41 +497,68 @@ def scaling(quick: bool) -> dict[str, dict[str, object]]:
         ("declare", "Engine.declare('urban'), every urban district of every tile"),
         ("lift", "Engine.lift(city, skip_recovery=True) after the declaration"),
     ):
-        wall = [statistics.median(r["wall"][name] for r in runs) for runs in per_scale]
-        cpu = [statistics.median(r["cpu"][name] for r in runs) for runs in per_scale]
-        fastest = [min(r["wall"][name] for r in runs) for runs in per_scale]
-        fastest_cpu = [min(r["cpu"][name] for r in runs) for runs in per_scale]
+        samples = builds if name == "build" else repeats
+        sample = "build" if name == "build" else "engine (a new one on the same city)"
+
+        def fit(kind: str, pick: Callable[[list[list[float]]], float], step: str = name) -> float:
+            return round(_fit(scales, per_scale, step, kind, pick), 4)
+
+        def old(runs: list[list[float]], step: str = name) -> float:
+            return old_method(runs, step)
+
         middle = [
-            _median_round(runs, lambda r, step=name: r["wall"][step])["collector"][name]
+            _median_round(runs, lambda r, step=name: statistics.median(r["wall"][step]))[
+                "collector"
+            ][name]
             for runs in per_scale
         ]
+        first = (
+            {}
+            if name == "build"
+            else {
+                "first_engine_value": fit("wall", first_sample),
+                "first_engine_cpu_value": fit("cpu", first_sample),
+            }
+        )
         out[f"{name}_exponent"] = figure(
-            exponent(scales, fastest),
+            _fit(scales, per_scale, name, "wall", fastest),
             "",
             EXPONENT_TARGET,
-            f"k in time ~ scale**k for {label}, at scales {scales}, wall times (the fastest "
-            f"of {rounds} fresh interpreters per scale, the order of the scales turned each "
-            "round); cpu_value: the same fit on CPU times; median_value, median_cpu_value: "
-            "the same fits on the medians of the rounds (the method before)",
+            f"k in time ~ scale**k for {label}, at scales {scales}, wall times: each scale's "
+            f"fastest of {rounds} fresh interpreters x {samples} {sample}s in each (the order "
+            "of the scales turned each round); cpu_value: the same fit on CPU times; "
+            "old_method_value: as measured before (each interpreter's first build, or median "
+            "of its first 3 engines; the fastest interpreter); median_value: the median of "
+            "the interpreters' medians",
             baseline=1.0,
             baseline_what="linear scaling",
-            cpu_value=round(exponent(scales, fastest_cpu), 4),
-            median_value=round(exponent(scales, wall), 4),
-            median_cpu_value=round(exponent(scales, cpu), 4),
-            **_first_engine(name, scales, per_scale),
+            cpu_value=fit("cpu", fastest),
+            old_method_value=fit("wall", old),
+            old_method_cpu_value=fit("cpu", old),
+            median_value=fit("wall", median_of_medians),
+            median_cpu_value=fit("cpu", median_of_medians),
+            **first,
+            # Each round's own exponent (each scale's fastest sample in that round):
+            # how far one round of interpreters moves the fit.
             rounds=[
-                round(exponent(scales, [runs[i]["wall"][name] for runs in per_scale]), 4)
+                round(exponent(scales, [min(runs[i]["wall"][name]) for runs in per_scale]), 4)
                 for i in range(rounds)
             ],
             rounds_cpu=[
-                round(exponent(scales, [runs[i]["cpu"][name] for runs in per_scale]), 4)
+                round(exponent(scales, [min(runs[i]["cpu"][name]) for runs in per_scale]), 4)
                 for i in range(rounds)
             ],
-            seconds=[round(s, 4) for s in wall],
-            cpu_seconds=[round(s, 4) for s in cpu],
-            fastest_seconds=[round(s, 4) for s in fastest],
-            fastest_cpu_seconds=[round(s, 4) for s in fastest_cpu],
-            runs_s=[[round(r["wall"][name], 4) for r in runs] for runs in per_scale],
+            fastest_seconds=[
+                round(fastest([r["wall"][name] for r in runs]), 4) for runs in per_scale
+            ],
+            fastest_cpu_seconds=[
+                round(fastest([r["cpu"][name] for r in runs]), 4) for runs in per_scale
+            ],
+            # Every sample: per scale, per round (interpreter), in the order run.
+            runs_s=[[[round(t, 4) for t in r["wall"][name]] for r in runs] for runs in per_scale],
+            runs_cpu_s=[
+                [[round(t, 4) for t in r["cpu"][name]] for r in runs] for runs in per_scale
+            ],
             full_collections=[seen["full_collections"] for seen in middle],
             full_collections_s=[seen["full_collections_s"] for seen in middle],
         )
