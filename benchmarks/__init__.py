@@ -275,7 +275,7 @@ def run(names: Iterable[str] | None = None, quick: bool = False) -> dict[str, An
     interpreter of its own, one after the other; the JSON-ready report.
 
     The report's ``workers`` gives, per benchmark, its worker's wall time
-    (start-up and imports included) and peak memory.
+    (start-up and imports included), process id and peak memory.
 
     Raises:
         KeyError: a name is not a registered benchmark (before any worker starts).
@@ -335,7 +335,8 @@ def work(name: str, quick: bool, output: str) -> None:
     and this process's peak memory to ``output`` as JSON."""
     figures = run_in_process([name], quick)["benchmarks"][name]
     with open(output, "w", encoding="utf-8") as file:
-        json.dump({"figures": figures, "process": {"peak_rss_mb": _peak_rss_self_mb()}}, file)
+        process = {"pid": os.getpid(), "peak_rss_mb": _peak_rss_self_mb()}
+        json.dump({"figures": figures, "process": process}, file)
 
 
 def _peak_rss_self_mb() -> float | None:
