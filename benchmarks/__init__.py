@@ -265,8 +265,8 @@ def _report(results: dict[str, dict[str, Figure]], quick: bool, **extra: Any) ->
         "all_meet_target": all(
             fig.get("meets_target", True) for figs in results.values() for fig in figs.values()
         ),
-        "benchmarks": results,
         **extra,
+        "benchmarks": results,
     }
 
 

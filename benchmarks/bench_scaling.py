@@ -17,19 +17,23 @@
 
     (The confirmed case is measured apart: ``case_4x_over_1x`` below.)
 
-    Engine(), pools, declare and lift are timed three times in each
-    interpreter (a new engine each time, on the same city; the median kept).
-    The first of the three is a user's only engine (memory fresh from the
-    system); its own fits are given beside (``first_engine_value``,
-    ``first_engine_cpu_value``). numpy, which the pools import lazily, is
-    imported before any timing (the first engine's pools paid for it before).
+    Each interpreter builds the city three times (``BUILDS``; a new city
+    each time, the one before freed first) and then times Engine(), pools,
+    declare and lift five times (``REPEATS``; a new engine each time, on the
+    last city, the one before freed first): the same work each time, every
+    sample kept (``runs_s``, ``runs_cpu_s``: per scale, per interpreter, in
+    the order run). The first engine of each interpreter is a user's only
+    engine (memory fresh from the system); its own fits are given beside
+    (``first_engine_value``, ``first_engine_cpu_value``: the median over the
+    interpreters of their first engine). numpy, which the pools import
+    lazily, is imported before any timing (the first engine's pools paid for
+    it before).
 
     The interpreters run in rounds, one per scale, five rounds (one with
-    ``--quick``), the order of the scales turned by one place each round
-    (1, 2, 4; then 2, 4, 1; then 4, 1, 2; ...), so that a change of load on
-    the machine does not fall on one scale, and no scale pays for the heap
-    another left. Each step's time at a scale is its fastest round (see below;
-    the median over the rounds beside).
+    ``--quick``, one build and one engine in each), the order of the scales
+    turned by one place each round (1, 2, 4; then 2, 4, 1; then 4, 1, 2;
+    ...), so that a change of load on the machine does not fall on one
+    scale, and no scale pays for the heap another left.
 
     Each timed step starts after an untimed ``gc.collect()``, so that it pays
     for the full collections of Python's cyclic garbage collector that its
@@ -47,17 +51,20 @@
     For each of build, engine, pools, declare and lift the figure is the
     exponent ``k`` of the least-squares fit ``time ~ scale**k`` over the
     three scales (target <= 1.1: linear), fitted to each scale's **fastest
-    round** (its minimum over the rounds; ``cpu_value`` the same on CPU
-    times). The reason is timeit's: on a shared host the other processes only
-    ever add time (they take the CPU, the caches, the memory bus), and a slow
-    round says how loaded the host was, not how fast the code is; the fastest
-    of several rounds is the least disturbed estimate of each scale's time,
-    while a median keeps the disturbance of the middle round (on this host a
-    4x build took 3.3 to 4.8 s over five rounds of one run, so a single slow
-    round at one scale moved the fitted exponent by up to 0.2). The median
-    fits, the figure's method until then, are given beside in the same run
-    (``median_value``, ``median_cpu_value``, from ``seconds`` and
-    ``cpu_seconds``), and every round's time is in ``runs_s``, so nothing is
+    sample** (its minimum over every build, or every engine, of its five
+    interpreters: 15 builds and 25 engines per scale; ``cpu_value`` the same
+    on CPU times). The reason is timeit's: on a shared host the other
+    processes only ever add time (they take the CPU, the caches, the memory
+    bus), and a slow sample says how loaded the host was, not how fast the
+    code is; the fastest of several is the least disturbed estimate of each
+    scale's time, and the more samples it is the fastest of, the less it
+    moves from run to run. The method before (each interpreter's one build,
+    or the median of its three engines; the fastest interpreter) is computed
+    from the same samples (the first build, the first three engines) and
+    given beside as ``old_method_value`` and ``old_method_cpu_value``; the
+    median of the interpreters' medians as ``median_value`` and
+    ``median_cpu_value``; and each round's own exponent (each scale's fastest
+    sample in that round) in ``rounds`` and ``rounds_cpu``, so nothing is
     hidden. The baseline of each exponent is 1.0, linear scaling.
 
 ``scaling.case_4x_over_1x``

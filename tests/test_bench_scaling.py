@@ -111,8 +111,8 @@ class TestRoundRatios:
         assert got["case_ms"] == [1000.0, 2000.0]
 
 
-def _scale_round(scale: float, wall: float, cpu: float) -> dict[str, Any]:
-    """A stand-in child's result at one scale: every step took ``wall`` (``cpu``)."""
+def _scale_round(scale: float, wall: list[float], cpu: list[float]) -> dict[str, Any]:
+    """A stand-in child's result at one scale: every step's samples were ``wall`` (``cpu``)."""
     steps = ("build", "engine", "pools", "declare", "lift")
     seen = {name: {"full_collections": 0, "full_collections_s": 0.0} for name in steps}
     return {
@@ -121,41 +121,86 @@ def _scale_round(scale: float, wall: float, cpu: float) -> dict[str, Any]:
         "households": 1,
         "sealed": 1,
         "declare_events": 1,
-        "wall": dict.fromkeys(steps, wall),
-        "cpu": dict.fromkeys(steps, cpu),
-        "first": dict.fromkeys(steps[1:], wall),
-        "first_cpu": dict.fromkeys(steps[1:], cpu),
+        "wall": {name: list(wall) for name in steps},
+        "cpu": {name: list(cpu) for name in steps},
         "collector": seen,
     }
 
 
+#: Three interpreters' samples of one step at one scale.
+ROUNDS = [[3.0, 1.0, 2.0], [0.5, 4.0, 4.0], [2.0, 2.0, 0.9]]
+
+
+class TestScaleTimes:
+    """How a scale's time is taken from its interpreters' samples."""
+
+    def test_fastest(self) -> None:
+        """The fastest sample of every interpreter's."""
+        assert bench_scaling.fastest(ROUNDS) == 0.5
+
+    def test_old_method_build(self) -> None:
+        """Before, each interpreter built once: the fastest first build."""
+        assert bench_scaling.old_method(ROUNDS, "build") == 0.5
+
+    def test_old_method_engines(self) -> None:
+        """Before, the median of each interpreter's three engines: the fastest such median."""
+        rounds = [[3.0, 1.0, 2.0, 0.1, 0.1], [0.5, 4.0, 4.0, 0.1, 0.1]]
+        assert bench_scaling.old_method(rounds, "declare") == 2.0
+
+    def test_median_of_medians(self) -> None:
+        """The interpreters' medians 2, 4, 2: their median."""
+        assert bench_scaling.median_of_medians(ROUNDS) == 2.0
+
+    def test_first_sample(self) -> None:
+        """The interpreters' first samples 3, 0.5, 2: their median."""
+        assert bench_scaling.first_sample(ROUNDS) == 2.0
+
+
 class TestExponentFigures:
-    """The exponents are fitted to each scale's fastest round, the medians' fits beside."""
+    """The exponents are fitted to each scale's fastest sample, the other methods beside."""
 
-    def test_fastest_round_is_the_headline(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """One slow round at the largest scale moves the median fit, not the fastest's."""
-        # Three rounds; linear in the fastest rounds (1, 2, 4 s), two slow rounds at 4x.
-        walls = {1.0: [1.0, 1.2, 1.1], 2.0: [2.2, 2.0, 2.1], 4.0: [6.0, 4.0, 8.0]}
-        cpus = {1.0: [0.9, 1.0, 1.0], 2.0: [1.8, 2.0, 2.0], 4.0: [3.6, 5.0, 7.0]}
+    def test_fastest_sample_is_the_headline(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Slow samples at the largest scale move the median fit and the old method's, not
+        the fastest sample's."""
+        # Three rounds of three samples; linear in the fastest samples (1, 2, 4 s).
+        walls = {
+            1.0: [[1.0, 1.3, 1.1], [1.2, 1.2, 1.2], [1.1, 1.1, 1.1]],
+            2.0: [[2.2, 2.2, 2.2], [2.0, 2.3, 2.4], [2.1, 2.1, 2.1]],
+            4.0: [[6.0, 6.0, 6.0], [8.0, 4.0, 8.0], [8.0, 8.0, 8.0]],
+        }
+        asked: list[tuple[int, int, int]] = []
 
-        def fake_rounds(scales: list[float], repeats: int, rounds: int) -> Any:
-            return [
-                [_scale_round(s, w, c) for w, c in zip(walls[s], cpus[s], strict=True)]
-                for s in scales
-            ]
+        def fake_rounds(scales: list[float], repeats: int, rounds: int, builds: int) -> Any:
+            asked.append((repeats, rounds, builds))
+            return [[_scale_round(s, w, [t * 0.9 for t in w]) for w in walls[s]] for s in scales]
 
         monkeypatch.setattr(bench_scaling, "_rounds", fake_rounds)
         monkeypatch.setattr(bench_scaling, "_case_figure", lambda *args: {})
         monkeypatch.setattr(bench_scaling, "ROUNDS", 3)
-        got = bench_scaling.scaling(False)["build_exponent"]
-        assert got["value"] == pytest.approx(1.0, abs=1e-4)
-        assert got["cpu_value"] == pytest.approx(1.0, abs=1e-4)
+        got = bench_scaling.scaling(False)
+        assert asked == [(bench_scaling.REPEATS, 3, bench_scaling.BUILDS)]
+        build, lift = got["build_exponent"], got["lift_exponent"]
         scales = [1.0, 2.0, 4.0]
-        median = bench_scaling.exponent(scales, [1.1, 2.1, 6.0])
-        assert got["median_value"] == pytest.approx(median, abs=1e-4)
-        median_cpu = bench_scaling.exponent(scales, [1.0, 2.0, 5.0])
-        assert got["median_cpu_value"] == pytest.approx(median_cpu, abs=1e-4)
-        assert got["fastest_seconds"] == [1.0, 2.0, 4.0]
-        assert got["fastest_cpu_seconds"] == [0.9, 1.8, 3.6]
-        assert got["seconds"] == [1.1, 2.1, 6.0]
-        assert got["runs_s"] == [walls[s] for s in scales]
+        for fig in (build, lift):
+            assert fig["value"] == pytest.approx(1.0, abs=1e-4)
+            assert fig["cpu_value"] == pytest.approx(1.0, abs=1e-4)
+            assert fig["fastest_seconds"] == [1.0, 2.0, 4.0]
+            assert fig["fastest_cpu_seconds"] == [0.9, 1.8, 3.6]
+            assert fig["runs_s"] == [walls[s] for s in scales]
+            # Medians of medians: 1.1, 2.2, 8.0.
+            median = bench_scaling.exponent(scales, [1.1, 2.2, 8.0])
+            assert fig["median_value"] == pytest.approx(median, abs=1e-4)
+            # Each round's own fit: 1x 1.0, 1.2, 1.1; 2x 2.2, 2.0, 2.1; 4x 6, 4, 8.
+            assert fig["rounds"][1] == pytest.approx(
+                bench_scaling.exponent(scales, [1.2, 2.0, 4.0]), abs=1e-4
+            )
+        # The old method: the fastest first build (1.0, 2.0, 6.0) ...
+        old_build = bench_scaling.exponent(scales, [1.0, 2.0, 6.0])
+        assert build["old_method_value"] == pytest.approx(old_build, abs=1e-4)
+        assert "first_engine_value" not in build
+        # ... or the fastest median of the first three engines (1.1, 2.1, 6.0).
+        old_lift = bench_scaling.exponent(scales, [1.1, 2.1, 6.0])
+        assert lift["old_method_value"] == pytest.approx(old_lift, abs=1e-4)
+        # The first engines' medians over the rounds: 1.1, 2.1, 8.0.
+        first = bench_scaling.exponent(scales, [1.1, 2.1, 8.0])
+        assert lift["first_engine_value"] == pytest.approx(first, abs=1e-4)
