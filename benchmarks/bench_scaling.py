@@ -17,23 +17,22 @@
 
     (The confirmed case is measured apart: ``case_4x_over_1x`` below.)
 
-    Each interpreter builds the city three times (``BUILDS``; a new city
-    each time, the one before freed first) and then times Engine(), pools,
-    declare and lift five times (``REPEATS``; a new engine each time, on the
-    last city, the one before freed first): the same work each time, every
-    sample kept (``runs_s``, ``runs_cpu_s``: per scale, per interpreter, in
-    the order run). The first engine of each interpreter is a user's only
-    engine (memory fresh from the system); its own fits are given beside
-    (``first_engine_value``, ``first_engine_cpu_value``: the median over the
-    interpreters of their first engine). numpy, which the pools import
-    lazily, is imported before any timing (the first engine's pools paid for
-    it before).
+    Each interpreter builds the city once (``BUILDS``) and then times
+    Engine(), pools, declare and lift three times (``REPEATS``; a new engine
+    each time, on the same city, the one before freed first; the median
+    kept); every sample is kept (``samples_s``, ``samples_cpu_s``: per scale,
+    per interpreter, in the order run). The first engine of each interpreter
+    is a user's only engine (memory fresh from the system); its own fits are
+    given beside (``first_engine_value``, ``first_engine_cpu_value``: the
+    median over the interpreters of their first engine). numpy, which the
+    pools import lazily, is imported before any timing (the first engine's
+    pools paid for it before).
 
     The interpreters run in rounds, one per scale, five rounds (one with
-    ``--quick``, one build and one engine in each), the order of the scales
-    turned by one place each round (1, 2, 4; then 2, 4, 1; then 4, 1, 2;
-    ...), so that a change of load on the machine does not fall on one
-    scale, and no scale pays for the heap another left.
+    ``--quick``, one engine in each), the order of the scales turned by one
+    place each round (1, 2, 4; then 2, 4, 1; then 4, 1, 2; ...), so that a
+    change of load on the machine does not fall on one scale, and no scale
+    pays for the heap another left.
 
     Each timed step starts after an untimed ``gc.collect()``, so that it pays
     for the full collections of Python's cyclic garbage collector that its
@@ -51,21 +50,22 @@
     For each of build, engine, pools, declare and lift the figure is the
     exponent ``k`` of the least-squares fit ``time ~ scale**k`` over the
     three scales (target <= 1.1: linear), fitted to each scale's **fastest
-    sample** (its minimum over every build, or every engine, of its five
-    interpreters: 15 builds and 25 engines per scale; ``cpu_value`` the same
-    on CPU times). The reason is timeit's: on a shared host the other
-    processes only ever add time (they take the CPU, the caches, the memory
-    bus), and a slow sample says how loaded the host was, not how fast the
-    code is; the fastest of several is the least disturbed estimate of each
-    scale's time, and the more samples it is the fastest of, the less it
-    moves from run to run. The method before (each interpreter's one build,
-    or the median of its three engines; the fastest interpreter) is computed
-    from the same samples (the first build, the first three engines) and
-    given beside as ``old_method_value`` and ``old_method_cpu_value``; the
-    median of the interpreters' medians as ``median_value`` and
-    ``median_cpu_value``; and each round's own exponent (each scale's fastest
-    sample in that round) in ``rounds`` and ``rounds_cpu``, so nothing is
-    hidden. The baseline of each exponent is 1.0, linear scaling.
+    round** (the fastest interpreter's build, or median of its engines;
+    ``cpu_value`` the same on CPU times). The reason is timeit's: on a shared
+    host the other processes only ever add time (they take the CPU, the
+    caches, the memory bus), and a slow round says how loaded the host was,
+    not how fast the code is; the fastest of several rounds is the least
+    disturbed estimate of each scale's time, while a median keeps the
+    disturbance of the middle round. The median fits, the figure's method
+    before that, are given beside (``median_value``, ``median_cpu_value``,
+    from ``seconds`` and ``cpu_seconds``); so are the fits to each scale's
+    fastest single sample (``fastest_sample_value``,
+    ``fastest_sample_cpu_value``: with three builds and five engines per
+    interpreter this was tried as the headline, and on a host at load 6-9 it
+    was not steadier from run to run than the fastest round: RESULTS.md,
+    iso13's section), each round's own exponent (``rounds``, ``rounds_cpu``)
+    and every sample, so nothing is hidden. The baseline of each exponent is
+    1.0, linear scaling.
 
 ``scaling.case_4x_over_1x``
     The cost of one confirmed case (``Engine.report_case`` on a random
@@ -126,12 +126,13 @@ from benchmarks import benchmark, figure
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPONENT_TARGET = 1.1
-#: Times Engine(), pools, declare and lift are timed in each interpreter (a new engine each).
-REPEATS = 5
-#: Times the city is built in each interpreter (a new city each, the one before freed).
-BUILDS = 3
-#: The repeats the method before took the median of (and of the builds: the first only).
-_OLD_REPEATS = 3
+#: Times Engine(), pools, declare and lift are timed in each interpreter (a new engine
+#: each; their median kept).
+REPEATS = 3
+#: Times the city is built in each interpreter (a new city each, the one before freed
+#: first; their median kept). One: more did not make the exponents steadier (RESULTS.md,
+#: iso13's section), and each 4x build takes seconds.
+BUILDS = 1
 #: Rounds of one interpreter per scale.
 ROUNDS = 5
 CASE_TARGET = 1.1
@@ -382,21 +383,19 @@ def _rounds(
     return got
 
 
-def fastest(rounds: list[list[float]]) -> float:
-    """A scale's time: the fastest sample of all its rounds (the headline's method)."""
+def fastest_round(rounds: list[list[float]]) -> float:
+    """A scale's time (the headline's method): each interpreter's median sample (its one
+    build, or the median of its engines), the fastest interpreter."""
+    return min(statistics.median(samples) for samples in rounds)
+
+
+def fastest_sample(rounds: list[list[float]]) -> float:
+    """A scale's time as the fastest sample of all its interpreters (given beside)."""
     return min(min(samples) for samples in rounds)
 
 
-def old_method(rounds: list[list[float]], step: str) -> float:
-    """A scale's time as the method before took it: each round's first build (it built
-    once), or the median of its first three engines' times; the fastest round."""
-    if step == "build":
-        return min(samples[0] for samples in rounds)
-    return min(statistics.median(samples[:_OLD_REPEATS]) for samples in rounds)
-
-
 def median_of_medians(rounds: list[list[float]]) -> float:
-    """A scale's time as the median of its rounds' medians (the method before that)."""
+    """A scale's time as the median of its interpreters' medians (the method before)."""
     return statistics.median(statistics.median(samples) for samples in rounds)
 
 
@@ -510,8 +509,21 @@ def scaling(quick: bool) -> dict[str, dict[str, object]]:
         def fit(kind: str, pick: Callable[[list[list[float]]], float], step: str = name) -> float:
             return round(_fit(scales, per_scale, step, kind, pick), 4)
 
-        def old(runs: list[list[float]], step: str = name) -> float:
-            return old_method(runs, step)
+        def per_round(kind: str, step: str = name) -> list[float]:
+            return [
+                round(
+                    exponent(
+                        scales, [statistics.median(runs[i][kind][step]) for runs in per_scale]
+                    ),
+                    4,
+                )
+                for i in range(rounds)
+            ]
+
+        def seconds(
+            pick: Callable[[list[list[float]]], float], kind: str, step: str = name
+        ) -> list[float]:
+            return [round(pick([r[kind][step] for r in runs]), 4) for runs in per_scale]
 
         middle = [
             _median_round(runs, lambda r, step=name: statistics.median(r["wall"][step]))[
@@ -525,45 +537,42 @@ def scaling(quick: bool) -> dict[str, dict[str, object]]:
             else {
                 "first_engine_value": fit("wall", first_sample),
                 "first_engine_cpu_value": fit("cpu", first_sample),
+                "first_engine_cpu_seconds": seconds(first_sample, "cpu"),
             }
         )
         out[f"{name}_exponent"] = figure(
-            _fit(scales, per_scale, name, "wall", fastest),
+            _fit(scales, per_scale, name, "wall", fastest_round),
             "",
             EXPONENT_TARGET,
-            f"k in time ~ scale**k for {label}, at scales {scales}, wall times: each scale's "
-            f"fastest of {rounds} fresh interpreters x {samples} {sample}s in each (the order "
-            "of the scales turned each round); cpu_value: the same fit on CPU times; "
-            "old_method_value: as measured before (each interpreter's first build, or median "
-            "of its first 3 engines; the fastest interpreter); median_value: the median of "
-            "the interpreters' medians",
+            f"k in time ~ scale**k for {label}, at scales {scales}, wall times (each "
+            f"interpreter's median of {samples} {sample}{'s' if samples > 1 else ''}, the "
+            f"fastest of {rounds} fresh interpreters per scale, the order of the scales turned "
+            "each round); cpu_value: the same fit on CPU times; median_value, "
+            "median_cpu_value: the same fits on the medians of the rounds (the method before); "
+            "fastest_sample_value, fastest_sample_cpu_value: on each scale's fastest sample",
             baseline=1.0,
             baseline_what="linear scaling",
-            cpu_value=fit("cpu", fastest),
-            old_method_value=fit("wall", old),
-            old_method_cpu_value=fit("cpu", old),
+            cpu_value=fit("cpu", fastest_round),
             median_value=fit("wall", median_of_medians),
             median_cpu_value=fit("cpu", median_of_medians),
+            fastest_sample_value=fit("wall", fastest_sample),
+            fastest_sample_cpu_value=fit("cpu", fastest_sample),
             **first,
-            # Each round's own exponent (each scale's fastest sample in that round):
-            # how far one round of interpreters moves the fit.
-            rounds=[
-                round(exponent(scales, [min(runs[i]["wall"][name]) for runs in per_scale]), 4)
-                for i in range(rounds)
+            rounds=per_round("wall"),
+            rounds_cpu=per_round("cpu"),
+            seconds=seconds(median_of_medians, "wall"),
+            cpu_seconds=seconds(median_of_medians, "cpu"),
+            fastest_seconds=seconds(fastest_round, "wall"),
+            fastest_cpu_seconds=seconds(fastest_round, "cpu"),
+            # Each interpreter's median, per scale, in the order run.
+            runs_s=[
+                [round(statistics.median(r["wall"][name]), 4) for r in runs] for runs in per_scale
             ],
-            rounds_cpu=[
-                round(exponent(scales, [min(runs[i]["cpu"][name]) for runs in per_scale]), 4)
-                for i in range(rounds)
+            # Every sample: per scale, per interpreter, in the order run.
+            samples_s=[
+                [[round(t, 4) for t in r["wall"][name]] for r in runs] for runs in per_scale
             ],
-            fastest_seconds=[
-                round(fastest([r["wall"][name] for r in runs]), 4) for runs in per_scale
-            ],
-            fastest_cpu_seconds=[
-                round(fastest([r["cpu"][name] for r in runs]), 4) for runs in per_scale
-            ],
-            # Every sample: per scale, per round (interpreter), in the order run.
-            runs_s=[[[round(t, 4) for t in r["wall"][name]] for r in runs] for runs in per_scale],
-            runs_cpu_s=[
+            samples_cpu_s=[
                 [[round(t, 4) for t in r["cpu"][name]] for r in runs] for runs in per_scale
             ],
             full_collections=[seen["full_collections"] for seen in middle],

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import benchmarks
 import pytest
@@ -17,14 +18,14 @@ CHEAP = ["cli_check", "command_checks"]
 
 
 @pytest.fixture(scope="module")
-def report() -> dict[str, object]:
+def report() -> dict[str, Any]:
     return benchmarks.run(CHEAP, quick=True)
 
 
 class TestWorkers:
     """run() starts one fresh interpreter per benchmark and gathers their figures."""
 
-    def test_one_process_each(self, report: dict[str, object]) -> None:
+    def test_one_process_each(self, report: dict[str, Any]) -> None:
         """Each benchmark ran in a process of its own, neither of them this one."""
         workers = report["workers"]
         assert isinstance(workers, dict)
@@ -44,7 +45,7 @@ class TestWorkers:
         got = benchmarks.run(["cli_check"], quick=True)
         assert got["benchmarks"]["cli_check"]["check_bundle"]["unit"] == "s"
 
-    def test_same_report_shape(self, report: dict[str, object]) -> None:
+    def test_same_report_shape(self, report: dict[str, Any]) -> None:
         """The report has the keys it had in one process, and every figure its fields."""
         assert {"gridgov", "date", "quick", "machine", "all_meet_target", "benchmarks"} <= set(
             report
@@ -60,7 +61,7 @@ class TestWorkers:
             f["meets_target"] for figs in figures.values() for f in figs.values()
         )
 
-    def test_peak_memory(self, report: dict[str, object]) -> None:
+    def test_peak_memory(self, report: dict[str, Any]) -> None:
         """Each worker's peak memory is its own: at least an interpreter's, far below a GB."""
         for name in CHEAP:
             peak = report["workers"][name]["peak_rss_mb"]

@@ -134,18 +134,17 @@ ROUNDS = [[3.0, 1.0, 2.0], [0.5, 4.0, 4.0], [2.0, 2.0, 0.9]]
 class TestScaleTimes:
     """How a scale's time is taken from its interpreters' samples."""
 
-    def test_fastest(self) -> None:
+    def test_fastest_round(self) -> None:
+        """The interpreters' medians 2, 4, 2: the fastest."""
+        assert bench_scaling.fastest_round(ROUNDS) == 2.0
+
+    def test_fastest_round_of_one_build(self) -> None:
+        """One build per interpreter: the fastest build."""
+        assert bench_scaling.fastest_round([[3.0], [0.5], [2.0]]) == 0.5
+
+    def test_fastest_sample(self) -> None:
         """The fastest sample of every interpreter's."""
-        assert bench_scaling.fastest(ROUNDS) == 0.5
-
-    def test_old_method_build(self) -> None:
-        """Before, each interpreter built once: the fastest first build."""
-        assert bench_scaling.old_method(ROUNDS, "build") == 0.5
-
-    def test_old_method_engines(self) -> None:
-        """Before, the median of each interpreter's three engines: the fastest such median."""
-        rounds = [[3.0, 1.0, 2.0, 0.1, 0.1], [0.5, 4.0, 4.0, 0.1, 0.1]]
-        assert bench_scaling.old_method(rounds, "declare") == 2.0
+        assert bench_scaling.fastest_sample(ROUNDS) == 0.5
 
     def test_median_of_medians(self) -> None:
         """The interpreters' medians 2, 4, 2: their median."""
@@ -157,16 +156,16 @@ class TestScaleTimes:
 
 
 class TestExponentFigures:
-    """The exponents are fitted to each scale's fastest sample, the other methods beside."""
+    """The exponents are fitted to each scale's fastest round, the other methods beside."""
 
-    def test_fastest_sample_is_the_headline(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Slow samples at the largest scale move the median fit and the old method's, not
-        the fastest sample's."""
-        # Three rounds of three samples; linear in the fastest samples (1, 2, 4 s).
+    def test_fastest_round_is_the_headline(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Slow rounds at the largest scale move the median fit, not the fastest round's;
+        a fast sample in a slow round moves the fastest sample's."""
+        # Three rounds of three samples; linear in the fastest rounds' medians (1, 2, 4 s).
         walls = {
-            1.0: [[1.0, 1.3, 1.1], [1.2, 1.2, 1.2], [1.1, 1.1, 1.1]],
-            2.0: [[2.2, 2.2, 2.2], [2.0, 2.3, 2.4], [2.1, 2.1, 2.1]],
-            4.0: [[6.0, 6.0, 6.0], [8.0, 4.0, 8.0], [8.0, 8.0, 8.0]],
+            1.0: [[1.0, 1.3, 1.0], [1.2, 1.2, 1.2], [1.1, 1.1, 1.1]],
+            2.0: [[2.2, 2.2, 2.2], [2.0, 2.0, 2.4], [2.1, 2.1, 2.1]],
+            4.0: [[6.0, 6.0, 6.0], [8.0, 4.0, 4.0], [8.0, 3.2, 8.0]],
         }
         asked: list[tuple[int, int, int]] = []
 
@@ -179,28 +178,27 @@ class TestExponentFigures:
         monkeypatch.setattr(bench_scaling, "ROUNDS", 3)
         got = bench_scaling.scaling(False)
         assert asked == [(bench_scaling.REPEATS, 3, bench_scaling.BUILDS)]
-        build, lift = got["build_exponent"], got["lift_exponent"]
         scales = [1.0, 2.0, 4.0]
-        for fig in (build, lift):
+        for name in ("build", "lift"):
+            fig = got[f"{name}_exponent"]
             assert fig["value"] == pytest.approx(1.0, abs=1e-4)
             assert fig["cpu_value"] == pytest.approx(1.0, abs=1e-4)
             assert fig["fastest_seconds"] == [1.0, 2.0, 4.0]
             assert fig["fastest_cpu_seconds"] == [0.9, 1.8, 3.6]
-            assert fig["runs_s"] == [walls[s] for s in scales]
-            # Medians of medians: 1.1, 2.2, 8.0.
-            median = bench_scaling.exponent(scales, [1.1, 2.2, 8.0])
+            assert fig["runs_s"] == [[1.0, 1.2, 1.1], [2.2, 2.0, 2.1], [6.0, 4.0, 8.0]]
+            assert fig["samples_s"] == [walls[s] for s in scales]
+            # Medians of the interpreters' medians: 1.1, 2.1, 6.0.
+            median = bench_scaling.exponent(scales, [1.1, 2.1, 6.0])
             assert fig["median_value"] == pytest.approx(median, abs=1e-4)
-            # Each round's own fit: 1x 1.0, 1.2, 1.1; 2x 2.2, 2.0, 2.1; 4x 6, 4, 8.
+            assert fig["seconds"] == [1.1, 2.1, 6.0]
+            # The fastest samples: 1.0, 2.0, 3.2.
+            quickest = bench_scaling.exponent(scales, [1.0, 2.0, 3.2])
+            assert fig["fastest_sample_value"] == pytest.approx(quickest, abs=1e-4)
+            # Each round's own fit on its medians: the second round 1.2, 2.0, 4.0.
             assert fig["rounds"][1] == pytest.approx(
                 bench_scaling.exponent(scales, [1.2, 2.0, 4.0]), abs=1e-4
             )
-        # The old method: the fastest first build (1.0, 2.0, 6.0) ...
-        old_build = bench_scaling.exponent(scales, [1.0, 2.0, 6.0])
-        assert build["old_method_value"] == pytest.approx(old_build, abs=1e-4)
-        assert "first_engine_value" not in build
-        # ... or the fastest median of the first three engines (1.1, 2.1, 6.0).
-        old_lift = bench_scaling.exponent(scales, [1.1, 2.1, 6.0])
-        assert lift["old_method_value"] == pytest.approx(old_lift, abs=1e-4)
+        assert "first_engine_value" not in got["build_exponent"]
         # The first engines' medians over the rounds: 1.1, 2.1, 8.0.
         first = bench_scaling.exponent(scales, [1.1, 2.1, 8.0])
-        assert lift["first_engine_value"] == pytest.approx(first, abs=1e-4)
+        assert got["lift_exponent"]["first_engine_value"] == pytest.approx(first, abs=1e-4)
