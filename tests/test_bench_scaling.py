@@ -202,3 +202,23 @@ class TestExponentFigures:
         # The first engines' medians over the rounds: 1.1, 2.1, 8.0.
         first = bench_scaling.exponent(scales, [1.1, 2.1, 8.0])
         assert got["lift_exponent"]["first_engine_value"] == pytest.approx(first, abs=1e-4)
+
+
+class TestMeasureScale:
+    """One interpreter's work at one scale: every build and engine timed, every sample kept."""
+
+    def test_samples(self) -> None:
+        """Two builds and two engines at a quarter of Jiamusi: two samples of each step."""
+        got = bench_scaling.measure_scale(0.25, repeats=2, builds=2)
+        for kind in ("wall", "cpu"):
+            assert {name: len(got[kind][name]) for name in got[kind]} == {
+                "build": 2,
+                "engine": 2,
+                "pools": 2,
+                "declare": 2,
+                "lift": 2,
+            }
+            assert all(t > 0 for samples in got[kind].values() for t in samples)
+        assert got["scale"] == 0.25
+        assert got["sealed"] > 0
+        assert got["declare_events"] > got["sealed"]
