@@ -32,7 +32,7 @@ from gridgov.journal import Events
 from gridgov.measures import ALERT_DUE, MEASURE_EVENTS, Deadline, Measures
 from gridgov.records import EventLike, Planned
 from gridgov.rules import Rules
-from gridgov.staffing import STAFFING_EVENTS, Roster, _hot_changed
+from gridgov.staffing import STAFFING_EVENTS, Roster
 from gridgov.supplies import SupplyNetwork
 from gridgov.supply_book import SUPPLY_EVENTS, SupplyBook
 from gridgov.tickets import KINDS as TICKET_KINDS
@@ -297,7 +297,7 @@ class EngineState:
                             roster._close_all((data_of(index)["post"],))
                 elif kind == "front_line.changed":  # its data from the column, no Event made
                     for index in range(start, stop):
-                        _hot_changed(roster._hot, data_of(index)["grids"])
+                        roster._hot_changed(data_of(index)["grids"])
                 elif kind in MEASURE_EVENTS:  # a run at a time, from the columns
                     try:
                         self.measures._apply_run(kind, measure_columns, start, stop, first)

@@ -1172,6 +1172,10 @@ class Roster:
         self._drawn.update(filter(_SOMEONE, employers))
         return True
 
+    def _hot_changed(self, grids: Mapping[str, Any]) -> None:
+        """Apply a ``front_line.changed`` event's ``grids`` (see :func:`_hot_changed`)."""
+        _hot_changed(self._hot, grids)
+
     def _assign_runs(
         self,
         runs: Sequence[AssignmentRun],
