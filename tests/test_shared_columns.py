@@ -31,7 +31,7 @@ def _record(n: int) -> tuple[Any, ...]:
 
 def _in_columns(records: list[tuple[Any, ...]], planned: object) -> RecordColumns:
     fields = [list(column) for column in zip(*records, strict=True)] or [[] for _ in range(7)]
-    return RecordColumns(*fields, planned=planned)  # type: ignore[arg-type]
+    return RecordColumns(*fields, planned=planned)  # type: ignore[arg-type, misc]
 
 
 #: A part: records one at a time (False) or in columns (True), and how many.
@@ -73,7 +73,8 @@ class TestCommitColumns:
         small = _in_columns([_record(0)], None)
         large = _in_columns([_record(n) for n in range(1, 5)], None)
         got = _columns([_record(9), small, large, _record(10)], [])
-        assert got[2] is large.units and got[6] is large.datas
+        assert got[2] is large.units
+        assert got[6] is large.datas
         assert got[2] is not small.units
         assert got[2] == ["u9", "u0", "u1", "u2", "u3", "u4", "u10"]
 
@@ -119,9 +120,9 @@ class TestMemoryJournalPending:
         assert list(journal) == plain
         assert journal.since(0) == plain
         assert list(journal.replay(0)) == plain
-        for kept, events in results:  # each command's result is still its own events
-            assert kept == events
-            assert len(kept._columns[0]) == len(events)
+        for kept, own in results:  # each command's result is still its own events
+            assert kept == own
+            assert len(kept._columns[0]) == len(own)
 
     def test_an_engines_journal_replays_to_its_state(self) -> None:
         """Declare and lift on a memory journal: a replay of it gives the live state."""
@@ -130,9 +131,11 @@ class TestMemoryJournalPending:
         engine = Engine(city, Rules(areas={"area": (district,)}), clock=ManualClock())
         declared = engine.declare("area")
         journal = engine._kernel.journal
+        assert isinstance(journal, MemoryJournal)
         # The events kept, not the planner's data the reducer read beside them.
         assert declared.events._planned
-        assert journal._pending and not any(part._planned for part in journal._pending)
+        assert journal._pending
+        assert not any(part._planned for part in journal._pending)
         engine.lift(city.chain.city, skip_recovery=True)
         engine.declare("area")
         assert len(journal) == journal.next_seq - 1 > len(declared.events) > 0

@@ -52,7 +52,7 @@ from gridgov.errors import (
     UnknownUnitError,
 )
 from gridgov.model import Level, People, PersonKind
-from gridgov.records import EventLike, Record, RecordColumns
+from gridgov.records import CompactData, EventLike, Record, RecordColumns
 from gridgov.rules import StaffingRule
 from gridgov.vocabulary import CLAIMABLE_ROLES, ROLES
 
@@ -1203,13 +1203,16 @@ class Roster:
             employers = list(filter(_SOMEONE, _reader(places)(people.employers)))
         holders = self._holders
         held_by = holders.get
-        shared: list[tuple[str, str, str, datetime]] = []
+        # Each run's assignment repeated for its people (no list of them all: in a big
+        # city, a list of a hundred and fifty thousand grown and read back).
+        shared: list[Iterator[tuple[str, str, str, datetime]]] = []
         for post, role, level, persons in runs:
             held = held_by(post)
             holders[post] = persons if held is None else held + persons
-            shared += [(post, role, level, when)] * len(persons)
+            shared.append(itertools.repeat((post, role, level, when), len(persons)))
         # The runs' people in order, one to each of ``shared`` (equal lengths).
-        self._assignment.update(zip(itertools.chain.from_iterable(map(_PEOPLE, runs)), shared))  # noqa: B905
+        drawn_in_order = itertools.chain.from_iterable(map(_PEOPLE, runs))
+        self._assignment.update(zip(drawn_in_order, itertools.chain.from_iterable(shared)))  # noqa: B905
         # Counted in C (Counter.update), in the order drawn.
         self._drawn.update(employers)
         return True
@@ -1556,18 +1559,27 @@ class _Draft:
         #: The releases, in order, in columns: the person, the post, the reason (no
         #: tuple per release: a lift releases tens of thousands).
         self.releases: tuple[list[str], list[str], list[str]] = ([], [], [])
+        #: The releases' records' units and compact data (see :func:`_released_columns`),
+        #: one per release, written as each post's holders are released (their ids just
+        #: read: a later pass reads each again, a cache miss each in a big city); None
+        #: once a post released from is not open in the roster (made from the columns
+        #: above then, as before).
+        self.released: tuple[list[str], list[Mapping[str, Any] | CompactData]] | None = ([], [])
         #: The assignments: the people, in order, and the runs they fill, each
         #: (post, role, level, count) for the next ``count`` people: no object
         #: per assignment while the command runs, and a record's unit and cause
         #: worked out once per run.
         self.persons: list[str] = []
         self.runs: list[AssignmentRun] = []
-        #: The assignments' records' units, causes and data after the person (post,
-        #: role, level), one per person, written as each run is staged: the records'
-        #: columns made in the planning pass, not in a second walk of the runs.
+        #: The assignments' records' units, causes and compact data (see
+        #: :func:`_assigned_data`), one per person, written as each run is staged:
+        #: the records' columns made in the planning pass, not in a second walk of
+        #: the runs, and each record's data while its person was just read (a
+        #: second pass over the people reads each id again, a cache miss each in a
+        #: big city).
         self.units: list[str] = []
         self.causes: list[str] = []
-        self.rests: list[tuple[str, str, str]] = []
+        self.datas: list[Mapping[str, Any] | CompactData] = []
         #: The employer (by its code in the pools) of each person taken from one, in
         #: the order taken (front-line duty takes from none; nor does a person
         #: without an employer): what the reducer counts (see :meth:`Roster._assign_runs`).
@@ -1608,6 +1620,15 @@ class _Draft:
         posts += itertools.repeat(post, count)
         reasons += itertools.repeat(reason, count)
         self.drawn = None  # counted again when next asked for
+        released, row = self.released, self.roster._posts.get(post)
+        if released is None or row is None:
+            self.released = None
+            return
+        role = row[1]
+        released[0].extend(itertools.repeat(row[2], count))
+        released[1].extend(
+            zip(_RELEASED_KEYS, persons, itertools.repeat(post), itertools.repeat(role))
+        )
 
     def given_back(self) -> dict[str, int]:
         """Each employer's people given back by the releases so far (counts below 0),
@@ -1718,6 +1739,7 @@ def planned_records(
         roster,
         city.chain.city,
         when,
+        draft.released,
     )
 
 
@@ -1887,7 +1909,7 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
         draft.runs.append((post_id, "front_line", "grid", workers))
         draft.units += [grid] * count
         draft.causes += [_FRONT_LINE_CAUSE] * count
-        draft.rests += [(post_id, "front_line", "grid")] * count
+        draft.datas += _assigned_data(workers, post_id, "front_line", "grid")
         fill_counts[post_id] = count
 
 
@@ -1926,7 +1948,7 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
         draft.runs.append((post_id, "front_line", "grid", free))
         draft.units += [unit] * filled
         draft.causes += [_FRONT_LINE_CAUSE] * filled
-        draft.rests += [(post_id, "front_line", "grid")] * filled
+        draft.datas += _assigned_data(free, post_id, "front_line", "grid")
         fill_counts[post_id] = fill_counts.get(post_id, 0) + filled
     missing = capacity - (held + filled)
     known = roster._shortfalls.get(post_id)
@@ -1964,7 +1986,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
     away, assigned, before = roster._unavailable, roster._assignment, roster._drawn
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
     cursors, runs, persons = draft.cursors, draft.runs, draft.persons
-    units, causes, rests, said = draft.units, draft.causes, draft.rests, _CAUSES
+    units, causes, datas, said = draft.units, draft.causes, draft.datas, _CAUSES
     holders_of, fills, cache = roster._holders.get, draft.fill_counts, pools._cache
     for post in wanted:
         post_id, role, unit, community, capacity = post
@@ -2026,7 +2048,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                 cause = said.get((role, level)) or _cause(role, level)
                 units += [unit] * count
                 causes += [cause] * count
-                rests += [(post_id, role, level)] * count
+                datas += _assigned_data(chosen, post_id, role, level)
                 filled += count
                 levels_used = level
         if filled:
@@ -2156,14 +2178,16 @@ def _rows(
     roster: Roster,
     city_unit: str,
     when: datetime,
+    released: tuple[list[str], list[Mapping[str, Any] | CompactData]] | None = None,
 ) -> Iterator[StaffingRow | RecordColumns]:
     """The records of a plan's parts, one at a time, the posts closed, the releases,
-    the posts opened and the assignments in columns (see :func:`staffing_records`)."""
+    the posts opened and the assignments in columns (see :func:`staffing_records`);
+    ``released``: the releases' units and data when the planner made them."""
     posts = roster._posts
     if closed:
         yield _closed_columns(closed, posts, when)
     if releases[0]:
-        yield _released_columns(releases, posts, when)
+        yield _released_columns(releases, posts, when, released)
     rows = list(opened)
     if rows:
         yield _opened_columns(rows, when)
@@ -2231,15 +2255,22 @@ def _released_columns(
     releases: tuple[list[str], list[str], list[str]],
     posts: Mapping[str, PostRow],
     when: datetime,
+    made: tuple[list[str], list[Mapping[str, Any] | CompactData]] | None = None,
 ) -> RecordColumns:
     """The ``post.released`` records of the releases (their people, posts and reasons,
     each an open post's id), made a column at a time, their data compact
     (``{"person": ..., "post": ..., "role": ...}`` when read): no dict or tuple per
-    release but its data (a lift releases tens of thousands). The people and posts
-    go with them (``RecordColumns.planned``), for the engine's reducer."""
+    release but its data (a lift releases tens of thousands); the units and data
+    ``made`` while planning when given (see :attr:`_Draft.released`). The people
+    and posts go with them (``RecordColumns.planned``), for the engine's reducer."""
     persons, post_ids, reasons = releases
     count = len(persons)
-    units, roles = _units_and_roles(post_ids, posts)
+    datas: list[Mapping[str, Any] | CompactData]
+    if made is not None:
+        units, datas = made
+    else:
+        units, roles = _units_and_roles(post_ids, posts)
+        datas = list(zip(_RELEASED_KEYS, persons, post_ids, roles))  # noqa: B905 - equal lengths
     return RecordColumns(
         [when] * count,
         ["post.released"] * count,
@@ -2247,7 +2278,7 @@ def _released_columns(
         reasons,
         [None] * count,
         [None] * count,
-        list(zip(itertools.repeat(_RELEASED), persons, post_ids, roles)),
+        datas,
         [(persons, post_ids)],
     )
 
@@ -2256,6 +2287,8 @@ def _released_columns(
 _CLOSED = ("post", "role")
 #: The keys of a ``post.released`` event's data, in order.
 _RELEASED = ("person", "post", "role")
+#: Those keys for ever (a record's first item, zipped with its fields in C).
+_RELEASED_KEYS = itertools.repeat(_RELEASED)
 
 
 def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:
@@ -2364,12 +2397,24 @@ def _assignment_columns(
 
 #: The keys of a ``post.assigned`` event's data, in order.
 _ASSIGNED = ("person", "post", "role", "level")
+#: Those keys for ever (a record's first item, zipped with its person in C).
+_ASSIGNED_KEYS = itertools.repeat(_ASSIGNED)
+
+
+def _assigned_data(
+    people: Iterable[str], post: str, role: str, level: str
+) -> Iterator[tuple[tuple[str, ...], str, str, str, str]]:
+    """The compact data of ``people``'s ``post.assigned`` records (see
+    :func:`_assignment_columns`): ``(keys, person, post, role, level)`` each, made
+    in C."""
+    keyed = zip(_ASSIGNED_KEYS, people)  # noqa: B905 - against an endless repeat
+    return map(operator.add, keyed, itertools.repeat((post, role, level)))
 
 
 def _draft_assignment_columns(draft: _Draft, pools: Pools, when: datetime) -> RecordColumns:
     """The ``post.assigned`` records of a draft's assignments, as
     :func:`_assignment_columns` makes them from its runs, from the columns the
-    planning pass wrote (:class:`_Draft`'s ``units``, ``causes``, ``rests``): no
+    planning pass wrote (:class:`_Draft`'s ``units``, ``causes``, ``datas``): no
     second walk of the runs; its runs and the employers taken from go with them."""
     count = len(draft.persons)
     employers = list(map(pools._employer_names.__getitem__, draft.employers))
@@ -2381,7 +2426,7 @@ def _draft_assignment_columns(draft: _Draft, pools: Pools, when: datetime) -> Re
         [None] * count,
         [None] * count,
         # Compact data (see _assignment_columns), equal lengths.
-        list(map(operator.add, zip(itertools.repeat(_ASSIGNED), draft.persons), draft.rests)),
+        draft.datas,
         [(draft.runs, employers)],
     )
 
