@@ -1410,6 +1410,11 @@ class Roster:
         self._unavailable = frozenset(str(p) for p in data["unavailable"])
 
 
+#: People released at a time by :func:`_release_held` (a few hundred kilobytes of
+#: their ids and tables: they stay in the cache from one check to the next).
+_CHUNK = 4096
+
+
 def _release_held(
     roster: Roster, persons: Sequence[str], posts: Sequence[str], times: Sequence[datetime]
 ) -> bool:
@@ -1422,35 +1427,50 @@ def _release_held(
     employer's count in the run (new employers entered in the order drawn), the
     times of return set by one ``dict.update``, and a post's seats (a lift
     releases a post's holders one after another: the run's posts come in runs)
-    shortened once per run of one post, not once per person.
+    shortened once per run of one post, not once per person. The people are
+    checked, then taken off, ``_CHUNK`` at a time (see below).
     """
     assignment = roster._assignment
     size = len(persons)
+    if not size:
+        return False
+    # A chunk of the run at a time, each chunk's people read once by every check
+    # while they are in the cache (in a big city a pass over all of them per
+    # check read each id again from memory: a cache miss per person per pass).
+    people = roster._people
+    row_of, employers_of = people._index.__getitem__, people.employers
+    seen: set[str] = set()
+    given_back: Counter[str | None] = Counter()
     try:
-        held = list(map(assignment.get, persons))
-        # (An assignment is a tuple of four: true; a person on no post gives None.)
-        if not size or not all(held) or len(set(persons)) != size:
+        for start in range(0, size, _CHUNK):
+            chunk = persons[start : start + _CHUNK]
+            held = list(map(assignment.get, chunk))
+            # (An assignment is a tuple of four: true; a person on no post gives None.)
+            if not all(held):
+                return False
+            seen.update(chunk)
+            roles = map(_ROLE, cast("list[tuple[str, str, str, datetime]]", held))
+            drawing = itertools.compress(chunk, map(operator.ne, roles, _FRONT_LINE))
+            given_back.update(_reader(list(map(row_of, drawing)))(employers_of))
+        if len(seen) != size:
             return False
         # A lift closes its posts before it releases their holders: then no
         # post of the run has seats left to shorten.
         seated = not roster._holders.keys().isdisjoint(posts)
-    except TypeError:  # a person or post not hashable: raised at its event
-        return False
-    people = roster._people
-    roles = map(_ROLE, cast("list[tuple[str, str, str, datetime]]", held))
-    drawing = itertools.compress(persons, map(operator.ne, roles, _FRONT_LINE))
-    try:
-        places = list(map(people._index.__getitem__, drawing))
-    except (KeyError, TypeError):
+    except (KeyError, TypeError):  # a person or post not hashable, a person unknown
         return False
     # Nothing below raises: every person is on a post and known where looked up.
     drawn = roster._drawn
     counted = drawn.get
-    for employer, count in Counter(_reader(places)(people.employers)).items():
+    for employer, count in given_back.items():
         if employer is not None:  # (None: drawn from no employer)
             drawn[employer] = counted(employer, 0) - count
     before = len(assignment)
-    deque(map(assignment.pop, persons), 0)
+    back, pop = roster._back_since, assignment.pop
+    for start in range(0, size, _CHUNK):
+        chunk = persons[start : start + _CHUNK]
+        deque(map(pop, chunk), 0)
+        back.update(zip(chunk, times[start : start + _CHUNK]))  # noqa: B905 - one run's columns
     holders = roster._holders
     if seated:
         seats_of = holders.get
@@ -1469,7 +1489,6 @@ def _release_held(
                     index = seats.index(person)
                     seats = seats[:index] + seats[index + 1 :]
             holders[post] = seats
-    roster._back_since.update(zip(persons, times))  # noqa: B905 - one run's columns
     _compact(assignment, before)
     return True
 
