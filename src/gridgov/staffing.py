@@ -1203,16 +1203,22 @@ class Roster:
             employers = list(filter(_SOMEONE, _reader(places)(people.employers)))
         holders = self._holders
         held_by = holders.get
-        # Each run's assignment repeated for its people (no list of them all: in a big
-        # city, a list of a hundred and fifty thousand grown and read back).
-        shared: list[Iterator[tuple[str, str, str, datetime]]] = []
+        # Each run's assignment repeated for its people as they are read (no list of
+        # them all: in a big city, a list of a hundred and fifty thousand grown and
+        # read back); kept as tuples of plain values meanwhile, which the collector
+        # stops tracking (an iterator per run, always tracked, made the collector's
+        # full collection fall due inside a big declaration).
+        shared: list[tuple[str, str, str, datetime]] = []
+        counts: list[int] = []
         for post, role, level, persons in runs:
             held = held_by(post)
             holders[post] = persons if held is None else held + persons
-            shared.append(itertools.repeat((post, role, level, when), len(persons)))
-        # The runs' people in order, one to each of ``shared`` (equal lengths).
+            shared.append((post, role, level, when))
+            counts.append(len(persons))
+        # The runs' people in order, one to each of their run's assignment.
         drawn_in_order = itertools.chain.from_iterable(map(_PEOPLE, runs))
-        self._assignment.update(zip(drawn_in_order, itertools.chain.from_iterable(shared)))  # noqa: B905
+        repeated = itertools.chain.from_iterable(map(itertools.repeat, shared, counts))
+        self._assignment.update(zip(drawn_in_order, repeated))  # noqa: B905 - equal lengths
         # Counted in C (Counter.update), in the order drawn.
         self._drawn.update(employers)
         return True
@@ -1644,10 +1650,8 @@ class _Draft:
             self.released = None
             return
         role = row[1]
-        released[0].extend(itertools.repeat(row[2], count))
-        released[1].extend(
-            zip(_RELEASED_KEYS, persons, itertools.repeat(post), itertools.repeat(role))
-        )
+        released[0].extend([row[2]] * count)
+        released[1].extend([(_RELEASED, person, post, role) for person in persons])
 
     def given_back(self) -> dict[str, int]:
         """Each employer's people given back by the releases so far (counts below 0),
@@ -2416,18 +2420,16 @@ def _assignment_columns(
 
 #: The keys of a ``post.assigned`` event's data, in order.
 _ASSIGNED = ("person", "post", "role", "level")
-#: Those keys for ever (a record's first item, zipped with its person in C).
-_ASSIGNED_KEYS = itertools.repeat(_ASSIGNED)
 
 
 def _assigned_data(
     people: Iterable[str], post: str, role: str, level: str
-) -> Iterator[tuple[tuple[str, ...], str, str, str, str]]:
+) -> list[tuple[tuple[str, ...], str, str, str, str]]:
     """The compact data of ``people``'s ``post.assigned`` records (see
-    :func:`_assignment_columns`): ``(keys, person, post, role, level)`` each, made
-    in C."""
-    keyed = zip(_ASSIGNED_KEYS, people)  # noqa: B905 - against an endless repeat
-    return map(operator.add, keyed, itertools.repeat((post, role, level)))
+    :func:`_assignment_columns`): ``(keys, person, post, role, level)`` each (a
+    comprehension: a run has a few people, and three iterators made per run cost
+    more than its loop)."""
+    return [(_ASSIGNED, person, post, role, level) for person in people]
 
 
 def _draft_assignment_columns(draft: _Draft, pools: Pools, when: datetime) -> RecordColumns:
