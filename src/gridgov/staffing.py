@@ -1596,15 +1596,12 @@ class _Draft:
         #: worked out once per run.
         self.persons: list[str] = []
         self.runs: list[AssignmentRun] = []
-        #: The assignments' records' units, causes and compact data (see
-        #: :func:`_assigned_data`), one per person, written as each run is staged:
-        #: the records' columns made in the planning pass, not in a second walk of
-        #: the runs, and each record's data while its person was just read (a
-        #: second pass over the people reads each id again, a cache miss each in a
-        #: big city).
+        #: The assignments' records' units, causes and data after the person (post,
+        #: role, level), one per person, written as each run is staged: the records'
+        #: columns made in the planning pass, not in a second walk of the runs.
         self.units: list[str] = []
         self.causes: list[str] = []
-        self.datas: list[Mapping[str, Any] | CompactData] = []
+        self.rests: list[tuple[str, str, str]] = []
         #: The employer (by its code in the pools) of each person taken from one, in
         #: the order taken (front-line duty takes from none; nor does a person
         #: without an employer): what the reducer counts (see :meth:`Roster._assign_runs`).
@@ -1932,7 +1929,7 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
         draft.runs.append((post_id, "front_line", "grid", workers))
         draft.units += [grid] * count
         draft.causes += [_FRONT_LINE_CAUSE] * count
-        draft.datas += _assigned_data(workers, post_id, "front_line", "grid")
+        draft.rests += [(post_id, "front_line", "grid")] * count
         fill_counts[post_id] = count
 
 
@@ -1971,7 +1968,7 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
         draft.runs.append((post_id, "front_line", "grid", free))
         draft.units += [unit] * filled
         draft.causes += [_FRONT_LINE_CAUSE] * filled
-        draft.datas += _assigned_data(free, post_id, "front_line", "grid")
+        draft.rests += [(post_id, "front_line", "grid")] * filled
         fill_counts[post_id] = fill_counts.get(post_id, 0) + filled
     missing = capacity - (held + filled)
     known = roster._shortfalls.get(post_id)
@@ -2009,7 +2006,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
     away, assigned, before = roster._unavailable, roster._assignment, roster._drawn
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
     cursors, runs, persons = draft.cursors, draft.runs, draft.persons
-    units, causes, datas, said = draft.units, draft.causes, draft.datas, _CAUSES
+    units, causes, rests, said = draft.units, draft.causes, draft.rests, _CAUSES
     holders_of, fills, cache = roster._holders.get, draft.fill_counts, pools._cache
     for post in wanted:
         post_id, role, unit, community, capacity = post
@@ -2071,7 +2068,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                 cause = said.get((role, level)) or _cause(role, level)
                 units += [unit] * count
                 causes += [cause] * count
-                datas += _assigned_data(chosen, post_id, role, level)
+                rests += [(post_id, role, level)] * count
                 filled += count
                 levels_used = level
         if filled:
@@ -2422,20 +2419,10 @@ def _assignment_columns(
 _ASSIGNED = ("person", "post", "role", "level")
 
 
-def _assigned_data(
-    people: Iterable[str], post: str, role: str, level: str
-) -> list[tuple[tuple[str, ...], str, str, str, str]]:
-    """The compact data of ``people``'s ``post.assigned`` records (see
-    :func:`_assignment_columns`): ``(keys, person, post, role, level)`` each (a
-    comprehension: a run has a few people, and three iterators made per run cost
-    more than its loop)."""
-    return [(_ASSIGNED, person, post, role, level) for person in people]
-
-
 def _draft_assignment_columns(draft: _Draft, pools: Pools, when: datetime) -> RecordColumns:
     """The ``post.assigned`` records of a draft's assignments, as
     :func:`_assignment_columns` makes them from its runs, from the columns the
-    planning pass wrote (:class:`_Draft`'s ``units``, ``causes``, ``datas``): no
+    planning pass wrote (:class:`_Draft`'s ``units``, ``causes``, ``rests``): no
     second walk of the runs; its runs and the employers taken from go with them."""
     count = len(draft.persons)
     employers = list(map(pools._employer_names.__getitem__, draft.employers))
@@ -2447,7 +2434,7 @@ def _draft_assignment_columns(draft: _Draft, pools: Pools, when: datetime) -> Re
         [None] * count,
         [None] * count,
         # Compact data (see _assignment_columns), equal lengths.
-        draft.datas,
+        list(map(operator.add, zip(itertools.repeat(_ASSIGNED), draft.persons), draft.rests)),
         [(draft.runs, employers)],
     )
 
