@@ -885,6 +885,21 @@ class _Posts(Mapping[str, StaffPost]):
         return f"{type(self).__name__}({dict(self)!r})"
 
 
+def _per_person(
+    runs: Sequence[AssignmentRun], when: datetime
+) -> Iterator[tuple[str, tuple[str, str, str, datetime]]]:
+    """Each person of ``runs`` in order with their run's assignment ``(post, role, level,
+    when)``: one tuple per run, repeated for its people as they are read (no list of them
+    all: in a big city a list of a hundred and fifty thousand grown and read back), kept
+    meanwhile as tuples of plain values, which the collector stops tracking (an iterator
+    per run, always tracked, made its full collection fall due inside a big declaration).
+    """
+    shared = [(post, role, level, when) for post, role, level, _ in runs]
+    counts = map(len, map(_PEOPLE, runs))
+    repeated = itertools.chain.from_iterable(map(itertools.repeat, shared, counts))
+    return zip(itertools.chain.from_iterable(map(_PEOPLE, runs)), repeated)  # noqa: B905
+
+
 def _compact(table: dict[Any, Any], size: int) -> None:
     """Give back the room of the entries just taken out of ``table`` (``size`` before),
     when more were taken out than are left.
@@ -1203,22 +1218,10 @@ class Roster:
             employers = list(filter(_SOMEONE, _reader(places)(people.employers)))
         holders = self._holders
         held_by = holders.get
-        # Each run's assignment repeated for its people as they are read (no list of
-        # them all: in a big city, a list of a hundred and fifty thousand grown and
-        # read back); kept as tuples of plain values meanwhile, which the collector
-        # stops tracking (an iterator per run, always tracked, made the collector's
-        # full collection fall due inside a big declaration).
-        shared: list[tuple[str, str, str, datetime]] = []
-        counts: list[int] = []
-        for post, role, level, persons in runs:
+        for post, _, _, persons in runs:
             held = held_by(post)
             holders[post] = persons if held is None else held + persons
-            shared.append((post, role, level, when))
-            counts.append(len(persons))
-        # The runs' people in order, one to each of their run's assignment.
-        drawn_in_order = itertools.chain.from_iterable(map(_PEOPLE, runs))
-        repeated = itertools.chain.from_iterable(map(itertools.repeat, shared, counts))
-        self._assignment.update(zip(drawn_in_order, repeated))  # noqa: B905 - equal lengths
+        self._assignment.update(_per_person(runs, when))
         # Counted in C (Counter.update), in the order drawn.
         self._drawn.update(employers)
         return True
