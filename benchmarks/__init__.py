@@ -9,18 +9,27 @@ A benchmark is a function ``fn(quick: bool) -> dict[str, Figure]``: it returns
 its figures by name. Each figure carries its target and whether it meets it,
 and a baseline measured in the same run, so the number is read as a ratio
 against something on the same machine rather than as an absolute.
+
+Each benchmark runs in a fresh interpreter of its own (a *worker*: ``python
+-m benchmarks --worker FILE --only NAME``), as pyperf runs each benchmark in
+fresh worker processes, so that no benchmark pays for what the ones before it
+left in the process: their cached cities and journals, a heap grown to
+hundreds of megabytes, the collector's counts. Inside a worker a benchmark
+measures its figure and its baseline in the same process, as before.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import importlib
+import json
 import os
 import pkgutil
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -36,6 +45,8 @@ __all__ = [
     "peak_rss_mb",
     "probed",
     "run",
+    "run_in_process",
+    "work",
 ]
 
 #: A figure as printed: value, unit, target, meets_target, baseline, ratio, ...
@@ -224,8 +235,11 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run(names: Iterable[str] | None = None, quick: bool = False) -> dict[str, Any]:
-    """Run the named benchmarks (all when ``names`` is None); the JSON-ready report.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _chosen(names: Iterable[str] | None) -> list[str]:
+    """The names to run, in the order given (registration order when None).
 
     Raises:
         KeyError: a name is not a registered benchmark.
@@ -237,9 +251,12 @@ def run(names: Iterable[str] | None = None, quick: bool = False) -> dict[str, An
         raise KeyError(
             f"unknown benchmark {', '.join(unknown)} (expected one of: {', '.join(registry)})"
         )
+    return chosen
+
+
+def _report(results: dict[str, dict[str, Figure]], quick: bool, **extra: Any) -> dict[str, Any]:
     import gridgov
 
-    results = {name: registry[name](quick) for name in chosen}
     return {
         "gridgov": gridgov.__version__,
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -248,5 +265,92 @@ def run(names: Iterable[str] | None = None, quick: bool = False) -> dict[str, An
         "all_meet_target": all(
             fig.get("meets_target", True) for figs in results.values() for fig in figs.values()
         ),
+        **extra,
         "benchmarks": results,
     }
+
+
+def run(names: Iterable[str] | None = None, quick: bool = False) -> dict[str, Any]:
+    """Run the named benchmarks (all when ``names`` is None), each in a fresh
+    interpreter of its own, one after the other; the JSON-ready report.
+
+    The report's ``workers`` gives, per benchmark, its worker's wall time
+    (start-up and imports included), process id and peak memory.
+
+    Raises:
+        KeyError: a name is not a registered benchmark (before any worker starts).
+        RuntimeError: a benchmark failed in its worker (its traceback is on
+            standard error, which workers share with this process).
+    """
+    chosen = _chosen(names)
+    results: dict[str, dict[str, Figure]] = {}
+    workers: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="gridgov-bench-") as folder:
+        for name in chosen:
+            results[name], workers[name] = _in_worker(name, quick, os.path.join(folder, name))
+    return _report(results, quick, isolation="a fresh interpreter per benchmark", workers=workers)
+
+
+def run_in_process(names: Iterable[str] | None = None, quick: bool = False) -> dict[str, Any]:
+    """Run the named benchmarks (all when ``names`` is None) in this process, one
+    after the other (what each worker does, and how every benchmark ran before
+    workers: each then ran on the heap and caches the ones before it left).
+
+    Raises:
+        KeyError: a name is not a registered benchmark.
+    """
+    chosen = _chosen(names)
+    registry = load()
+    results = {name: registry[name](quick) for name in chosen}
+    return _report(results, quick, isolation="one process")
+
+
+def _in_worker(name: str, quick: bool, output: str) -> tuple[dict[str, Figure], dict[str, Any]]:
+    """Benchmark ``name`` in a fresh interpreter writing its figures to ``output``.
+
+    Returns:
+        Its figures, and its worker's wall time and peak memory.
+
+    Raises:
+        RuntimeError: the worker failed.
+    """
+    # The interpreter's own options (-X, -W, ...), as multiprocessing passes them on.
+    flags = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
+    command = [sys.executable, *flags, "-m", "benchmarks", "--worker", output, "--only", name]
+    start = time.perf_counter()
+    done = subprocess.run([*command, *(["--quick"] if quick else [])], cwd=ROOT, check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"benchmark {name!r} failed in its worker (exit status {done.returncode}); "
+            "its error is above, on standard error"
+        )
+    with open(output, encoding="utf-8") as file:
+        got = json.load(file)
+    return got["figures"], {"seconds": round(seconds, 2), **got["process"]}
+
+
+def work(name: str, quick: bool, output: str) -> None:
+    """What a worker does: run benchmark ``name`` in this process and write its figures
+    and this process's peak memory to ``output`` as JSON."""
+    figures = run_in_process([name], quick)["benchmarks"][name]
+    with open(output, "w", encoding="utf-8") as file:
+        process = {"pid": os.getpid(), "peak_rss_mb": _peak_rss_self_mb()}
+        json.dump({"figures": figures, "process": process}, file)
+
+
+def _peak_rss_self_mb() -> float | None:
+    """This process's peak resident set size in MB (VmHWM; None where /proc is not).
+
+    Not ``getrusage(RUSAGE_SELF).ru_maxrss``: on Linux that keeps the peak of
+    the process image an interpreter was started from (the parent's, when it
+    was started through vfork).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) * 1024 / 1e6, 1)
+    except OSError:
+        pass
+    return None

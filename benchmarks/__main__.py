@@ -1,4 +1,5 @@
-"""``python -m benchmarks [--only NAME ...] [--quick] [--list]``: print one JSON object."""
+"""``python -m benchmarks [--only NAME ...] [--quick] [--list] [--in-process]``: print one JSON
+object."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from benchmarks import load, run
+from benchmarks import load, run, run_in_process, work
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,6 +30,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--quick", action="store_true", help="one run and fewer samples: a smoke test, not figures"
     )
     parser.add_argument("--list", action="store_true", help="list the benchmark names and exit")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run every benchmark in this process, one after the other, instead of each in "
+        "a fresh interpreter of its own (each then runs on what the ones before it left)",
+    )
+    # What a worker runs: the one --only benchmark, its figures written to FILE.
+    parser.add_argument("--worker", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     registry = load()
     if args.list:
@@ -42,7 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(
                 f"unknown benchmark {', '.join(unknown)} (expected one of: {', '.join(registry)})"
             )
-    report = run(args.only, quick=args.quick)
+    if args.worker is not None:
+        if not args.only or len(args.only) != 1:
+            parser.error("--worker runs exactly one benchmark: give one --only NAME")
+        work(args.only[0], args.quick, args.worker)
+        return 0
+    report = (run_in_process if args.in_process else run)(args.only, quick=args.quick)
     json.dump(report, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
     return 0

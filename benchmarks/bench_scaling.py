@@ -17,19 +17,22 @@
 
     (The confirmed case is measured apart: ``case_4x_over_1x`` below.)
 
-    Engine(), pools, declare and lift are timed three times in each
-    interpreter (a new engine each time, on the same city; the median kept).
-    The first of the three is a user's only engine (memory fresh from the
-    system); its own fits are given beside (``first_engine_value``,
-    ``first_engine_cpu_value``). numpy, which the pools import lazily, is
-    imported before any timing (the first engine's pools paid for it before).
+    Each interpreter builds the city once (``BUILDS``) and then times
+    Engine(), pools, declare and lift three times (``REPEATS``; a new engine
+    each time, on the same city, the one before freed first; the median
+    kept); every sample is kept (``samples_s``, ``samples_cpu_s``: per scale,
+    per interpreter, in the order run). The first engine of each interpreter
+    is a user's only engine (memory fresh from the system); its own fits are
+    given beside (``first_engine_value``, ``first_engine_cpu_value``: the
+    median over the interpreters of their first engine). numpy, which the
+    pools import lazily, is imported before any timing (the first engine's
+    pools paid for it before).
 
     The interpreters run in rounds, one per scale, five rounds (one with
-    ``--quick``), the order of the scales turned by one place each round
-    (1, 2, 4; then 2, 4, 1; then 4, 1, 2; ...), so that a change of load on
-    the machine does not fall on one scale, and no scale pays for the heap
-    another left. Each step's time at a scale is its fastest round (see below;
-    the median over the rounds beside).
+    ``--quick``, one engine in each), the order of the scales turned by one
+    place each round (1, 2, 4; then 2, 4, 1; then 4, 1, 2; ...), so that a
+    change of load on the machine does not fall on one scale, and no scale
+    pays for the heap another left.
 
     Each timed step starts after an untimed ``gc.collect()``, so that it pays
     for the full collections of Python's cyclic garbage collector that its
@@ -47,18 +50,22 @@
     For each of build, engine, pools, declare and lift the figure is the
     exponent ``k`` of the least-squares fit ``time ~ scale**k`` over the
     three scales (target <= 1.1: linear), fitted to each scale's **fastest
-    round** (its minimum over the rounds; ``cpu_value`` the same on CPU
-    times). The reason is timeit's: on a shared host the other processes only
-    ever add time (they take the CPU, the caches, the memory bus), and a slow
-    round says how loaded the host was, not how fast the code is; the fastest
-    of several rounds is the least disturbed estimate of each scale's time,
-    while a median keeps the disturbance of the middle round (on this host a
-    4x build took 3.3 to 4.8 s over five rounds of one run, so a single slow
-    round at one scale moved the fitted exponent by up to 0.2). The median
-    fits, the figure's method until then, are given beside in the same run
-    (``median_value``, ``median_cpu_value``, from ``seconds`` and
-    ``cpu_seconds``), and every round's time is in ``runs_s``, so nothing is
-    hidden. The baseline of each exponent is 1.0, linear scaling.
+    round** (the fastest interpreter's build, or median of its engines;
+    ``cpu_value`` the same on CPU times). The reason is timeit's: on a shared
+    host the other processes only ever add time (they take the CPU, the
+    caches, the memory bus), and a slow round says how loaded the host was,
+    not how fast the code is; the fastest of several rounds is the least
+    disturbed estimate of each scale's time, while a median keeps the
+    disturbance of the middle round. The median fits, the figure's method
+    before that, are given beside (``median_value``, ``median_cpu_value``,
+    from ``seconds`` and ``cpu_seconds``); so are the fits to each scale's
+    fastest single sample (``fastest_sample_value``,
+    ``fastest_sample_cpu_value``: with three builds and five engines per
+    interpreter this was tried as the headline, and on a host at load 6-9 it
+    was not steadier from run to run than the fastest round: RESULTS.md,
+    iso13's section), each round's own exponent (``rounds``, ``rounds_cpu``)
+    and every sample, so nothing is hidden. The baseline of each exponent is
+    1.0, linear scaling.
 
 ``scaling.case_4x_over_1x``
     The cost of one confirmed case (``Engine.report_case`` on a random
@@ -119,8 +126,13 @@ from benchmarks import benchmark, figure
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPONENT_TARGET = 1.1
-#: Times Engine(), pools, declare and lift are timed in each interpreter (median kept).
+#: Times Engine(), pools, declare and lift are timed in each interpreter (a new engine
+#: each; their median kept).
 REPEATS = 3
+#: Times the city is built in each interpreter (a new city each, the one before freed
+#: first; their median kept). One: more did not make the exponents steadier (RESULTS.md,
+#: iso13's section), and each 4x build takes seconds.
+BUILDS = 1
 #: Rounds of one interpreter per scale.
 ROUNDS = 5
 CASE_TARGET = 1.1
@@ -224,8 +236,14 @@ def _one_engine(
     return engine, took, events, sealed
 
 
-def measure_scale(scale: float, repeats: int) -> dict[str, Any]:
-    """Every step at one scale, in this interpreter (what each child runs)."""
+def measure_scale(scale: float, repeats: int, builds: int = 1) -> dict[str, Any]:
+    """Every step at one scale, in this interpreter (what each child runs): the city
+    built ``builds`` times, then ``repeats`` engines on the last city.
+
+    Returns:
+        The city's facts, and per step every sample's wall and CPU seconds, in the
+        order run (``wall``, ``cpu``).
+    """
     from gridgov import Rules
     from gridgov.presets import jiamusi
 
@@ -233,10 +251,16 @@ def measure_scale(scale: float, repeats: int) -> dict[str, Any]:
     # the first engine's `pools` paid (about 90 modules) at every scale.
     importlib.import_module("numpy")
     seen: dict[str, dict[str, Any]] = {name: {} for name in _STEPS}
-    build_s, build_cpu, city = _timed(lambda: jiamusi(scale=scale), seen["build"])
+    wall: dict[str, list[float]] = {name: [] for name in _STEPS}
+    cpu: dict[str, list[float]] = {name: [] for name in _STEPS}
+    city = None
+    for _ in range(builds):
+        city = None  # the city before is freed before the next is built
+        build_s, build_cpu, city = _timed(lambda: jiamusi(scale=scale), seen["build"])
+        wall["build"].append(build_s)
+        cpu["build"].append(build_cpu)
+    assert city is not None, "at least one build"
     rules = Rules(areas={"urban": _urban(city)})
-    wall: dict[str, list[float]] = {name: [] for name in _STEPS[1:]}
-    cpu: dict[str, list[float]] = {name: [] for name in _STEPS[1:]}
     declare_events = sealed = 0
     for _ in range(repeats):
         # Each engine is freed as soon as it is measured, before the next is built.
@@ -251,13 +275,8 @@ def measure_scale(scale: float, repeats: int) -> dict[str, Any]:
         "households": city.households(city.chain.city),
         "sealed": sealed,
         "declare_events": declare_events,
-        "wall": {"build": build_s, **{n: statistics.median(v) for n, v in wall.items()}},
-        "cpu": {"build": build_cpu, **{n: statistics.median(v) for n, v in cpu.items()}},
-        "runs_s": {name: [round(r, 4) for r in runs] for name, runs in wall.items()},
-        # The first engine of the interpreter (a user's only one): memory fresh from
-        # the system, nothing of an engine before in the allocator's free lists.
-        "first": {name: runs[0] for name, runs in wall.items()},
-        "first_cpu": {name: runs[0] for name, runs in cpu.items()},
+        "wall": wall,
+        "cpu": cpu,
         "collector": seen,
     }
 
@@ -327,7 +346,7 @@ def _turns(blocks: int) -> list[tuple[int, int]]:
 _CHILD = (
     "import json, sys\n"
     "from benchmarks.bench_scaling import measure_scale\n"
-    "print(json.dumps(measure_scale(float(sys.argv[1]), int(sys.argv[2]))))\n"
+    "print(json.dumps(measure_scale(float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))))\n"
 )
 _CASE_CHILD = (
     "import json, sys\n"
@@ -348,7 +367,9 @@ def _run_child(code: str, *args: object) -> Any:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _rounds(scales: list[float], repeats: int, rounds: int) -> list[list[dict[str, Any]]]:
+def _rounds(
+    scales: list[float], repeats: int, rounds: int, builds: int = 1
+) -> list[list[dict[str, Any]]]:
     """``rounds`` rounds of one fresh interpreter per scale, the order turned each round.
 
     Returns:
@@ -358,25 +379,41 @@ def _rounds(scales: list[float], repeats: int, rounds: int) -> list[list[dict[st
     for index in range(rounds):
         turn = index % len(scales)
         for position in [*range(turn, len(scales)), *range(turn)]:
-            got[position].append(_run_child(_CHILD, repr(scales[position]), repeats))
+            got[position].append(_run_child(_CHILD, repr(scales[position]), repeats, builds))
     return got
 
 
-def _first_engine(
-    name: str, scales: list[float], per_scale: list[list[dict[str, Any]]]
-) -> dict[str, object]:
-    """For Engine(), pools, declare and lift: the same fits on the first engine of each
-    interpreter only (wall and CPU; medians over the rounds), beside the headline's
-    median of the repeats."""
-    if name == "build":
-        return {}
-    wall = [statistics.median(r["first"][name] for r in runs) for runs in per_scale]
-    cpu = [statistics.median(r["first_cpu"][name] for r in runs) for runs in per_scale]
-    return {
-        "first_engine_value": round(exponent(scales, wall), 4),
-        "first_engine_cpu_value": round(exponent(scales, cpu), 4),
-        "first_engine_cpu_seconds": [round(s, 4) for s in cpu],
-    }
+def fastest_round(rounds: list[list[float]]) -> float:
+    """A scale's time (the headline's method): each interpreter's median sample (its one
+    build, or the median of its engines), the fastest interpreter."""
+    return min(statistics.median(samples) for samples in rounds)
+
+
+def fastest_sample(rounds: list[list[float]]) -> float:
+    """A scale's time as the fastest sample of all its interpreters (given beside)."""
+    return min(min(samples) for samples in rounds)
+
+
+def median_of_medians(rounds: list[list[float]]) -> float:
+    """A scale's time as the median of its interpreters' medians (the method before)."""
+    return statistics.median(statistics.median(samples) for samples in rounds)
+
+
+def first_sample(rounds: list[list[float]]) -> float:
+    """The median over the rounds of each round's first sample (a user's only engine)."""
+    return statistics.median(samples[0] for samples in rounds)
+
+
+def _fit(
+    scales: list[float],
+    per_scale: list[list[dict[str, Any]]],
+    step: str,
+    kind: str,
+    pick: Callable[[list[list[float]]], float],
+) -> float:
+    """The exponent of one step fitted to each scale's time as ``pick`` takes it from the
+    scale's rounds' samples (``kind``: ``wall`` or ``cpu``)."""
+    return exponent(scales, [pick([r[kind][step] for r in runs]) for runs in per_scale])
 
 
 def _median_round(runs: list[dict[str, Any]], key: Callable[[dict[str, Any]], float]) -> Any:
@@ -456,7 +493,8 @@ def scaling(quick: bool) -> dict[str, dict[str, object]]:
     repeats = 1 if quick else REPEATS
     rounds = 1 if quick else ROUNDS
     case_rounds = 1 if quick else ROUNDS_CASE
-    per_scale = _rounds(scales, repeats, rounds)
+    builds = 1 if quick else BUILDS
+    per_scale = _rounds(scales, repeats, rounds, builds)
     out: dict[str, dict[str, object]] = {}
     for name, label in (
         ("build", "building jiamusi(scale)"),
@@ -465,41 +503,78 @@ def scaling(quick: bool) -> dict[str, dict[str, object]]:
         ("declare", "Engine.declare('urban'), every urban district of every tile"),
         ("lift", "Engine.lift(city, skip_recovery=True) after the declaration"),
     ):
-        wall = [statistics.median(r["wall"][name] for r in runs) for runs in per_scale]
-        cpu = [statistics.median(r["cpu"][name] for r in runs) for runs in per_scale]
-        fastest = [min(r["wall"][name] for r in runs) for runs in per_scale]
-        fastest_cpu = [min(r["cpu"][name] for r in runs) for runs in per_scale]
+        samples = builds if name == "build" else repeats
+        sample = "build" if name == "build" else "engine (a new one on the same city)"
+
+        def fit(kind: str, pick: Callable[[list[list[float]]], float], step: str = name) -> float:
+            return round(_fit(scales, per_scale, step, kind, pick), 4)
+
+        def per_round(kind: str, step: str = name) -> list[float]:
+            return [
+                round(
+                    exponent(
+                        scales, [statistics.median(runs[i][kind][step]) for runs in per_scale]
+                    ),
+                    4,
+                )
+                for i in range(rounds)
+            ]
+
+        def seconds(
+            pick: Callable[[list[list[float]]], float], kind: str, step: str = name
+        ) -> list[float]:
+            return [round(pick([r[kind][step] for r in runs]), 4) for runs in per_scale]
+
         middle = [
-            _median_round(runs, lambda r, step=name: r["wall"][step])["collector"][name]
+            _median_round(runs, lambda r, step=name: statistics.median(r["wall"][step]))[
+                "collector"
+            ][name]
             for runs in per_scale
         ]
+        first = (
+            {}
+            if name == "build"
+            else {
+                "first_engine_value": fit("wall", first_sample),
+                "first_engine_cpu_value": fit("cpu", first_sample),
+                "first_engine_cpu_seconds": seconds(first_sample, "cpu"),
+            }
+        )
         out[f"{name}_exponent"] = figure(
-            exponent(scales, fastest),
+            _fit(scales, per_scale, name, "wall", fastest_round),
             "",
             EXPONENT_TARGET,
-            f"k in time ~ scale**k for {label}, at scales {scales}, wall times (the fastest "
-            f"of {rounds} fresh interpreters per scale, the order of the scales turned each "
-            "round); cpu_value: the same fit on CPU times; median_value, median_cpu_value: "
-            "the same fits on the medians of the rounds (the method before)",
+            f"k in time ~ scale**k for {label}, at scales {scales}, wall times (each "
+            f"interpreter's median of {samples} {sample}{'s' if samples > 1 else ''}, the "
+            f"fastest of {rounds} fresh interpreters per scale, the order of the scales turned "
+            "each round); cpu_value: the same fit on CPU times; median_value, "
+            "median_cpu_value: the same fits on the medians of the rounds (the method before); "
+            "fastest_sample_value, fastest_sample_cpu_value: on each scale's fastest sample",
             baseline=1.0,
             baseline_what="linear scaling",
-            cpu_value=round(exponent(scales, fastest_cpu), 4),
-            median_value=round(exponent(scales, wall), 4),
-            median_cpu_value=round(exponent(scales, cpu), 4),
-            **_first_engine(name, scales, per_scale),
-            rounds=[
-                round(exponent(scales, [runs[i]["wall"][name] for runs in per_scale]), 4)
-                for i in range(rounds)
+            cpu_value=fit("cpu", fastest_round),
+            median_value=fit("wall", median_of_medians),
+            median_cpu_value=fit("cpu", median_of_medians),
+            fastest_sample_value=fit("wall", fastest_sample),
+            fastest_sample_cpu_value=fit("cpu", fastest_sample),
+            **first,
+            rounds=per_round("wall"),
+            rounds_cpu=per_round("cpu"),
+            seconds=seconds(median_of_medians, "wall"),
+            cpu_seconds=seconds(median_of_medians, "cpu"),
+            fastest_seconds=seconds(fastest_round, "wall"),
+            fastest_cpu_seconds=seconds(fastest_round, "cpu"),
+            # Each interpreter's median, per scale, in the order run.
+            runs_s=[
+                [round(statistics.median(r["wall"][name]), 4) for r in runs] for runs in per_scale
             ],
-            rounds_cpu=[
-                round(exponent(scales, [runs[i]["cpu"][name] for runs in per_scale]), 4)
-                for i in range(rounds)
+            # Every sample: per scale, per interpreter, in the order run.
+            samples_s=[
+                [[round(t, 4) for t in r["wall"][name]] for r in runs] for runs in per_scale
             ],
-            seconds=[round(s, 4) for s in wall],
-            cpu_seconds=[round(s, 4) for s in cpu],
-            fastest_seconds=[round(s, 4) for s in fastest],
-            fastest_cpu_seconds=[round(s, 4) for s in fastest_cpu],
-            runs_s=[[round(r["wall"][name], 4) for r in runs] for runs in per_scale],
+            samples_cpu_s=[
+                [[round(t, 4) for t in r["cpu"][name]] for r in runs] for runs in per_scale
+            ],
             full_collections=[seen["full_collections"] for seen in middle],
             full_collections_s=[seen["full_collections_s"] for seen in middle],
         )

@@ -111,8 +111,8 @@ class TestRoundRatios:
         assert got["case_ms"] == [1000.0, 2000.0]
 
 
-def _scale_round(scale: float, wall: float, cpu: float) -> dict[str, Any]:
-    """A stand-in child's result at one scale: every step took ``wall`` (``cpu``)."""
+def _scale_round(scale: float, wall: list[float], cpu: list[float]) -> dict[str, Any]:
+    """A stand-in child's result at one scale: every step's samples were ``wall`` (``cpu``)."""
     steps = ("build", "engine", "pools", "declare", "lift")
     seen = {name: {"full_collections": 0, "full_collections_s": 0.0} for name in steps}
     return {
@@ -121,41 +121,104 @@ def _scale_round(scale: float, wall: float, cpu: float) -> dict[str, Any]:
         "households": 1,
         "sealed": 1,
         "declare_events": 1,
-        "wall": dict.fromkeys(steps, wall),
-        "cpu": dict.fromkeys(steps, cpu),
-        "first": dict.fromkeys(steps[1:], wall),
-        "first_cpu": dict.fromkeys(steps[1:], cpu),
+        "wall": {name: list(wall) for name in steps},
+        "cpu": {name: list(cpu) for name in steps},
         "collector": seen,
     }
 
 
+#: Three interpreters' samples of one step at one scale.
+ROUNDS = [[3.0, 1.0, 2.0], [0.5, 4.0, 4.0], [2.0, 2.0, 0.9]]
+
+
+class TestScaleTimes:
+    """How a scale's time is taken from its interpreters' samples."""
+
+    def test_fastest_round(self) -> None:
+        """The interpreters' medians 2, 4, 2: the fastest."""
+        assert bench_scaling.fastest_round(ROUNDS) == 2.0
+
+    def test_fastest_round_of_one_build(self) -> None:
+        """One build per interpreter: the fastest build."""
+        assert bench_scaling.fastest_round([[3.0], [0.5], [2.0]]) == 0.5
+
+    def test_fastest_sample(self) -> None:
+        """The fastest sample of every interpreter's."""
+        assert bench_scaling.fastest_sample(ROUNDS) == 0.5
+
+    def test_median_of_medians(self) -> None:
+        """The interpreters' medians 2, 4, 2: their median."""
+        assert bench_scaling.median_of_medians(ROUNDS) == 2.0
+
+    def test_first_sample(self) -> None:
+        """The interpreters' first samples 3, 0.5, 2: their median."""
+        assert bench_scaling.first_sample(ROUNDS) == 2.0
+
+
 class TestExponentFigures:
-    """The exponents are fitted to each scale's fastest round, the medians' fits beside."""
+    """The exponents are fitted to each scale's fastest round, the other methods beside."""
 
     def test_fastest_round_is_the_headline(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """One slow round at the largest scale moves the median fit, not the fastest's."""
-        # Three rounds; linear in the fastest rounds (1, 2, 4 s), two slow rounds at 4x.
-        walls = {1.0: [1.0, 1.2, 1.1], 2.0: [2.2, 2.0, 2.1], 4.0: [6.0, 4.0, 8.0]}
-        cpus = {1.0: [0.9, 1.0, 1.0], 2.0: [1.8, 2.0, 2.0], 4.0: [3.6, 5.0, 7.0]}
+        """Slow rounds at the largest scale move the median fit, not the fastest round's;
+        a fast sample in a slow round moves the fastest sample's."""
+        # Three rounds of three samples; linear in the fastest rounds' medians (1, 2, 4 s).
+        walls = {
+            1.0: [[1.0, 1.3, 1.0], [1.2, 1.2, 1.2], [1.1, 1.1, 1.1]],
+            2.0: [[2.2, 2.2, 2.2], [2.0, 2.0, 2.4], [2.1, 2.1, 2.1]],
+            4.0: [[6.0, 6.0, 6.0], [8.0, 4.0, 4.0], [8.0, 3.2, 8.0]],
+        }
+        asked: list[tuple[int, int, int]] = []
 
-        def fake_rounds(scales: list[float], repeats: int, rounds: int) -> Any:
-            return [
-                [_scale_round(s, w, c) for w, c in zip(walls[s], cpus[s], strict=True)]
-                for s in scales
-            ]
+        def fake_rounds(scales: list[float], repeats: int, rounds: int, builds: int) -> Any:
+            asked.append((repeats, rounds, builds))
+            return [[_scale_round(s, w, [t * 0.9 for t in w]) for w in walls[s]] for s in scales]
 
         monkeypatch.setattr(bench_scaling, "_rounds", fake_rounds)
         monkeypatch.setattr(bench_scaling, "_case_figure", lambda *args: {})
         monkeypatch.setattr(bench_scaling, "ROUNDS", 3)
-        got = bench_scaling.scaling(False)["build_exponent"]
-        assert got["value"] == pytest.approx(1.0, abs=1e-4)
-        assert got["cpu_value"] == pytest.approx(1.0, abs=1e-4)
+        got = bench_scaling.scaling(False)
+        assert asked == [(bench_scaling.REPEATS, 3, bench_scaling.BUILDS)]
         scales = [1.0, 2.0, 4.0]
-        median = bench_scaling.exponent(scales, [1.1, 2.1, 6.0])
-        assert got["median_value"] == pytest.approx(median, abs=1e-4)
-        median_cpu = bench_scaling.exponent(scales, [1.0, 2.0, 5.0])
-        assert got["median_cpu_value"] == pytest.approx(median_cpu, abs=1e-4)
-        assert got["fastest_seconds"] == [1.0, 2.0, 4.0]
-        assert got["fastest_cpu_seconds"] == [0.9, 1.8, 3.6]
-        assert got["seconds"] == [1.1, 2.1, 6.0]
-        assert got["runs_s"] == [walls[s] for s in scales]
+        for name in ("build", "lift"):
+            fig = got[f"{name}_exponent"]
+            assert fig["value"] == pytest.approx(1.0, abs=1e-4)
+            assert fig["cpu_value"] == pytest.approx(1.0, abs=1e-4)
+            assert fig["fastest_seconds"] == [1.0, 2.0, 4.0]
+            assert fig["fastest_cpu_seconds"] == [0.9, 1.8, 3.6]
+            assert fig["runs_s"] == [[1.0, 1.2, 1.1], [2.2, 2.0, 2.1], [6.0, 4.0, 8.0]]
+            assert fig["samples_s"] == [walls[s] for s in scales]
+            # Medians of the interpreters' medians: 1.1, 2.1, 6.0.
+            median = bench_scaling.exponent(scales, [1.1, 2.1, 6.0])
+            assert fig["median_value"] == pytest.approx(median, abs=1e-4)
+            assert fig["seconds"] == [1.1, 2.1, 6.0]
+            # The fastest samples: 1.0, 2.0, 3.2.
+            quickest = bench_scaling.exponent(scales, [1.0, 2.0, 3.2])
+            assert fig["fastest_sample_value"] == pytest.approx(quickest, abs=1e-4)
+            # Each round's own fit on its medians: the second round 1.2, 2.0, 4.0.
+            assert fig["rounds"][1] == pytest.approx(
+                bench_scaling.exponent(scales, [1.2, 2.0, 4.0]), abs=1e-4
+            )
+        assert "first_engine_value" not in got["build_exponent"]
+        # The first engines' medians over the rounds: 1.1, 2.1, 8.0.
+        first = bench_scaling.exponent(scales, [1.1, 2.1, 8.0])
+        assert got["lift_exponent"]["first_engine_value"] == pytest.approx(first, abs=1e-4)
+
+
+class TestMeasureScale:
+    """One interpreter's work at one scale: every build and engine timed, every sample kept."""
+
+    def test_samples(self) -> None:
+        """Two builds and two engines at a quarter of Jiamusi: two samples of each step."""
+        got = bench_scaling.measure_scale(0.25, repeats=2, builds=2)
+        for kind in ("wall", "cpu"):
+            assert {name: len(got[kind][name]) for name in got[kind]} == {
+                "build": 2,
+                "engine": 2,
+                "pools": 2,
+                "declare": 2,
+                "lift": 2,
+            }
+            assert all(t > 0 for samples in got[kind].values() for t in samples)
+        assert got["scale"] == 0.25
+        assert got["sealed"] > 0
+        assert got["declare_events"] > got["sealed"]

@@ -188,6 +188,9 @@ def test_settling_reading_the_state_directly_settles_as_one_by_one(
     assert fast.records == slow.records
     assert fast.pushes == slow.pushes
     assert fast.plan() == slow.plan()
+    # The draft's overlay too (what a later step of the same plan reads).
+    assert fast.mode == slow.mode
+    assert fast.mode_due == slow.mode_due
 
 
 def _joined(
@@ -317,6 +320,35 @@ class TestRememberedTimes:
         for days in [*periods, *periods]:
             assert _days(days) == timedelta(days=days)
             assert _days(int(days)) == timedelta(days=int(days))
+
+    @given(
+        st.lists(
+            st.tuples(
+                st.sampled_from([0, 1, 2]),
+                st.sampled_from([0, 0.5, 1, 1.0, 7, 14, 14.0]),
+            ),
+            max_size=12,
+        )
+    )
+    def test_a_draft_s_deadlines_are_start_plus_days(self, asks: list[tuple[int, float]]) -> None:
+        """A draft's deadline is its start plus that many days, whatever was asked
+        before it (other starts, equal starts that are other objects, other lengths);
+        asked again from the same start object, the same object."""
+        state = Engine(CITY, clock=ManualClock())._kernel.state.measures
+        draft = MeasuresDraft(state, CITY, Rules.default())
+        base = datetime(2022, 9, 17, tzinfo=UTC)
+        # Start 1 is an equal but other object than start 0; start 2 another time.
+        starts = [base, base.replace(), base + timedelta(hours=5)]
+        last: dict[tuple[int, float], datetime] = {}
+        for which, days in asks:
+            got = draft.after(starts[which], days)
+            assert got == starts[which] + timedelta(days=days)
+            assert got.tzinfo is UTC
+            if last.get((which, days)) is not None and draft._after_start is starts[which]:
+                assert got == last[(which, days)]
+            last[(which, days)] = got
+        again = draft.after(starts[0], 3)
+        assert draft.after(starts[0], 3) is again
 
 
 class TestColdCaseReads:

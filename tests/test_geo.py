@@ -34,7 +34,7 @@ from gridgov.geo import (  # noqa: E402
     write_geojson,
 )
 from gridgov.geo.match import match_brute_force  # noqa: E402
-from gridgov.geo.synth import _kd, _one_each, _unions  # noqa: E402
+from gridgov.geo.synth import _kd, _kd_many, _one_each, _unions  # noqa: E402
 from gridgov.presets import small  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -227,6 +227,59 @@ class TestSynthesize:
             for site, sub in zip(sites, _kd(xy, idx, [1] * len(sites)), strict=True)
         }
         assert at_once == one_at_a_time
+
+    @given(
+        st.integers(0, 2**31),
+        st.lists(st.lists(st.integers(1, 6), min_size=1, max_size=9), min_size=1, max_size=6),
+        st.booleans(),
+    )
+    def test_cuts_of_many_units_at_once_are_each_unit_cut_alone(
+        self, seed: int, tasks: list[list[int]], lattice: bool
+    ) -> None:
+        # Points on a lattice tie along both axes, so the sorts' stability shows.
+        rng = np.random.default_rng(seed)
+        n = sum(sum(counts) for counts in tasks)
+        xy = rng.integers(0, 4, (n, 2)).astype(float) if lattice else rng.uniform(0, 50, (n, 2))
+        ids = rng.permutation(n)
+        work, start = [], 0
+        for counts in tasks:
+            work.append((ids[start : start + sum(counts)], counts))
+            start += sum(counts)
+        at_once = _kd_many(xy, work)
+        alone = [_bisect_one_at_a_time(xy, idx, counts) for idx, counts in work]
+        assert [[g.tolist() for g in groups] for groups in at_once] == [
+            [g.tolist() for g in groups] for groups in alone
+        ]
+
+
+def _bisect_one_at_a_time(xy: Any, idx: Any, counts: list[int]) -> list[Any]:
+    """The bisection written out, one cut at a time (the reference for _kd_many)."""
+    if len(counts) == 1:
+        return [idx]
+    if max(counts) == 1:
+        pts = xy[idx]
+        span = pts.max(axis=0) - pts.min(axis=0)
+        order = np.argsort(pts[:, 0 if span[0] >= span[1] else 1], kind="stable")
+        return [idx[o : o + 1] for o in order]
+    out = [idx] * len(counts)
+    cum = [0]
+    for c in counts:
+        cum.append(cum[-1] + c)
+    stack = [(idx, 0, len(counts))]
+    while stack:
+        ids, lo, hi = stack.pop()
+        if hi - lo == 1:
+            out[lo] = ids
+            continue
+        half = (cum[lo] + cum[hi]) / 2
+        k = min(range(lo + 1, hi), key=lambda j: abs(cum[j] - half))
+        left = cum[k] - cum[lo]
+        pts = xy[ids]
+        span = pts.max(axis=0) - pts.min(axis=0)
+        order = pts[:, 0 if span[0] >= span[1] else 1].argsort(kind="stable")
+        stack.append((ids[order[left:]], k, hi))
+        stack.append((ids[order[:left]], lo, k))
+    return out
 
 
 def _collection(*features: dict[str, Any]) -> dict[str, Any]:

@@ -56,6 +56,31 @@ class TestMachines:
                     model.trigger(trigger)
                     assert board.state("u") == expected
 
+    @pytest.mark.parametrize("kind", ["mode", "zone"])
+    def test_trigger_to_is_the_first_trigger_the_machine_takes_there(self, kind: str) -> None:
+        """For every pair of states, trigger_to names the first trigger (sorted by name)
+        that the transitions machine itself takes from the one to the other, or None
+        when no trigger does (each trigger fired on a fresh model)."""
+        factory, states = BOARDS[kind]
+        triggers = sorted(factory([]).triggers)
+        reached: dict[tuple[str, str], list[str]] = {}
+        for state in states:
+            for trigger in triggers:
+                board = factory(["u"])
+                board._force("u", state)
+                model = board._machine.models[0]
+                try:
+                    model.trigger(trigger)
+                except Exception:  # not allowed from this state
+                    continue
+                reached.setdefault((state, board.state("u")), []).append(trigger)
+        board = factory(["u"])
+        for state in states:
+            for dest in states:
+                firing = reached.get((state, dest))
+                assert board.trigger_to(state, dest) == (firing[0] if firing else None)
+        assert board.trigger_to("no such state", states[0]) is None
+
     def test_unknown_unit(self) -> None:
         """Asking for a unit that is not a model is a GridgovError naming it."""
         with pytest.raises(GridgovError, match="ghost"):

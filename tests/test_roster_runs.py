@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gridgov import Engine, ManualClock, Rules, UnknownUnitError
+from gridgov import Engine, ManualClock, Rules, UnknownUnitError, staffing
 from gridgov._state import EngineState
 from gridgov.journal import Event, Events
 from gridgov.presets import jiamusi
@@ -181,9 +181,10 @@ for _person in SHARED:
     st.sampled_from(["seats", "drawn"]),
     st.lists(st.sampled_from(["own", "other", "elsewhere"]), min_size=len(ON_POSTS) + 4),
     st.sampled_from(["none", "twice", "stranger", "not text"]),
+    st.sampled_from([1, 2, 3, staffing._CHUNK]),
 )
 def test_a_run_of_different_people_on_posts_is_each_release_in_turn(
-    chosen: list[str], order: str, where: list[str], odd: str
+    chosen: list[str], order: str, where: list[str], odd: str, chunk: int
 ) -> None:
     """A run of different people all on posts (what a lift records; applied a table at
     a time) changes the roster as ``_release`` one at a time does, each table's
@@ -191,7 +192,16 @@ def test_a_run_of_different_people_on_posts_is_each_release_in_turn(
     seats taken from the front), as drawn, released from their own post, another
     one or one never opened; with a person seated twice on a post (only a hostile
     journal gets there), a person unknown to the city on a post (applied up to
-    it), or a person not text."""
+    it), or a person not text; the run checked and applied a chunk of ``chunk``
+    people at a time (a person seen twice, unknown or not text in any chunk)."""
+    kept, staffing._CHUNK = staffing._CHUNK, chunk
+    try:
+        _releases_in_turn(chosen, order, where, odd)
+    finally:
+        staffing._CHUNK = kept
+
+
+def _releases_in_turn(chosen: list[str], order: str, where: list[str], odd: str) -> None:
     roster = SHARED_ROSTER._copy()
     if order == "seats":
         chosen = [p for seats in roster._holders.values() for p in seats if p in chosen]

@@ -616,6 +616,27 @@ class TestFillingOrder:
         )
         check_roster(engine)
 
+    def test_people_released_give_their_employers_room_back_in_the_same_plan(self) -> None:
+        """A plan that releases every post of a township and fills a street's posts
+        fills them as on an empty roster: each person released gives a seat back to
+        their employer's cap at once (the caps bind: see test_employer_cap)."""
+        from gridgov.staffing import Roster, plan_staffing
+
+        rules = Rules(staffing=StaffingRule(max_staff_share=0.02))
+        engine = Engine(CITY, rules, clock=ManualClock())
+        engine.declare(TOWNSHIP)
+        roster = engine._kernel.state.roster
+        assert any(roster._drawn.values()), "the township draws from organisations"
+        pools, rule = engine._kernel.pools, rules.staffing
+        street = {c: ("open", "sealed") for c in CITY.compounds_of(STREET)}
+        township = {c: ("sealed", "open") for c in CITY.compounds_of(TOWNSHIP)}
+        both = plan_staffing(CITY, pools, roster, {**township, **street}, rule)
+        alone = plan_staffing(CITY, pools, Roster(CITY), street, rule)
+        assert both.releases, "the township's people are released"
+        assert {a.person for a in alone.assignments} & {r.person for r in both.releases}
+        assert both.assignments == alone.assignments
+        assert both.shortfalls == alone.shortfalls
+
     def test_front_line_is_the_grid_team(self) -> None:
         """A hot compound switches every grid worker of its grids to front-line duty;
         a grid shared by two hot compounds keeps its team until both cool down."""

@@ -865,36 +865,68 @@ def _columns(
     """The fields of ``records`` (in :class:`Record`'s order), one list per field:
     records one at a time, :class:`RecordColumns` a list at a time (their planner's
     own form of their data added to ``planned``, with the indices of their first
-    record and of the one after their last)."""
-    times: list[datetime] = []
-    kinds: list[str] = []
-    units: list[str] = []
-    causes: list[str] = []
-    olds: list[str | None] = []
-    news: list[str | None] = []
-    datas: list[Mapping[str, Any] | CompactData] = []
-    add_time, add_kind, add_unit = times.append, kinds.append, units.append
-    add_cause, add_old, add_new, add_data = causes.append, olds.append, news.append, datas.append
+    record and of the one after their last).
+
+    The largest :class:`RecordColumns` (a declaration's forty thousand
+    assignments, a lift's releases) is not copied: its lists become the
+    columns, the records before it put in front of them (the pointers moved
+    along, in C) and those after it added. Copying them touched every
+    record's data and unit once more (a reference count each), and in a big
+    city those are no longer in the cache (see ``benchmarks/RESULTS.md``,
+    scale13). The planner hands its lists over (see :class:`RecordColumns`).
+    """
+    parts: list[tuple[list[Any], ...]] = []
+    loose: tuple[list[Any], ...] = ()  # the current run of records given one at a time
+    largest, size, count = -1, 0, 0
     record: Any
     for record in records:
         if type(record) is RecordColumns:
             # A planner's records made in columns: taken a list at a time.
+            length = len(record.times)
             if record.planned is not None:
-                planned.append((len(times), len(times) + len(record.times), record.planned))
-            times += record.times
-            kinds += record.kinds
-            units += record.units
-            causes += record.causes
-            olds += record.olds
-            news += record.news
-            datas += record.datas
+                planned.append((count, count + length, record.planned))
+            if length > size:
+                largest, size = len(parts), length
+            parts.append(
+                (
+                    record.times,
+                    record.kinds,
+                    record.units,
+                    record.causes,
+                    record.olds,
+                    record.news,
+                    record.datas,
+                )
+            )
+            loose = ()
+            count += length
             continue
+        if not loose:
+            loose = ([], [], [], [], [], [], [])
+            parts.append(loose)
         t, kind, unit, cause, old, new, data = record
-        add_time(t)
-        add_kind(kind)
-        add_unit(unit)
-        add_cause(cause)
-        add_old(old)
-        add_new(new)
-        add_data(data)
-    return times, kinds, units, causes, olds, news, datas
+        loose[0].append(t)
+        loose[1].append(kind)
+        loose[2].append(unit)
+        loose[3].append(cause)
+        loose[4].append(old)
+        loose[5].append(new)
+        loose[6].append(data)
+        count += 1
+    if largest < 0:  # none in columns: the records' own lists
+        if not parts:
+            return [], [], [], [], [], [], []
+        largest = 0
+    base = parts[largest]
+    if len(set(map(id, base))) != len(base):  # a list given for two fields: copied
+        base = tuple(list(column) for column in base)
+    before, after = parts[:largest], parts[largest + 1 :]
+    for field, column in enumerate(base):
+        if before:
+            head: list[Any] = []
+            for part in before:
+                head += part[field]
+            column[:0] = head
+        for part in after:
+            column += part[field]
+    return base  # type: ignore[return-value]

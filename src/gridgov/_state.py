@@ -244,18 +244,15 @@ class EngineState:
         """:meth:`apply_all` on events kept column by column (a command's, or a
         memory journal's), a run of events of one type at a time.
 
-        A run of ``post.assigned`` or ``post.opened`` events (sealing the
-        urban area records forty thousand and eight thousand in a row) goes
-        to the roster at once (:meth:`Roster._assign_all
-        <gridgov.staffing.Roster._assign_all>`, ``_open_all``, which change
-        nothing when an event of the run does not fit: the run is then
-        applied one event at a time, which raises at that event as
-        :meth:`apply` would); so does a run of ``post.released`` or
-        ``post.closed`` events (lifting the area records as many), up to the
-        event that does not fit; the other reducers get an
-        :class:`~gridgov.journal.Event` each. The counters (command number,
-        latest time) are read from the columns of the events applied.
-        """
+        A run of ``post.assigned`` or ``post.opened`` events (sealing the urban area
+        records forty thousand and eight thousand in a row) goes to the roster at once
+        (``Roster._assign_all``, ``_open_all``: nothing changed when an event does not
+        fit, the run then applied an event at a time, which raises there as
+        :meth:`apply` would); so does a run of ``post.released`` or ``post.closed``
+        events (a lift's), up to the event that does not fit; zones, modes and
+        front-line counts are read from the columns; the other reducers get an
+        :class:`~gridgov.journal.Event` each. The counters (command number, latest
+        time) are read from the columns of the events applied."""
         columns = events._columns
         times, kinds, units, names = columns[0], columns[1], columns[2], columns[3]
         data_of, fields = events._data, events._fields
@@ -298,6 +295,9 @@ class EngineState:
                     else:  # data missing or odd: raised at its event, one at a time
                         for index in range(start, stop):
                             roster._close_all((data_of(index)["post"],))
+                elif kind == "front_line.changed":  # its data from the column, no Event made
+                    for index in range(start, stop):
+                        roster._hot_changed(data_of(index)["grids"])
                 elif kind in MEASURE_EVENTS:  # a run at a time, from the columns
                     try:
                         self.measures._apply_run(kind, measure_columns, start, stop, first)

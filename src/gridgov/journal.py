@@ -1766,16 +1766,38 @@ _RESERVED_META = frozenset({"schema", "format", "head", "keys"})
 
 class MemoryJournal:
     """An append-only, in-memory list of events (the default journal), kept column
-    by column (:class:`Events`): the collector does not walk a long journal."""
+    by column (:class:`Events`): the collector does not walk a long journal.
+
+    A command's events are kept as the command made them (its columns, not
+    copied) until the journal is next read, and joined to the journal's own
+    columns then: a command that nobody reads back does not pay for copying
+    its events (in a big city, a pass over a declaration's two hundred
+    thousand data records and a reallocation of the journal's columns, each
+    a cache miss or several: see ``benchmarks/RESULTS.md``, scale13).
+    """
 
     durable = False
 
     def __init__(self) -> None:
-        self._events = Events()
+        self._joined = Events()
+        #: Commands' events appended since the last read (their columns, shared).
+        self._pending: list[Events] = []
+        self._size = 0
         self._keys: dict[str, CommandRecord] = {}
 
+    @property
+    def _events(self) -> Events:
+        """Every event, the pending commands' joined first (once)."""
+        pending = self._pending
+        if pending:
+            self._pending = []
+            joined = self._joined
+            for part in pending:
+                joined._extend_by(part)
+        return self._joined
+
     def __len__(self) -> int:
-        return self._events._size
+        return self._size
 
     def __iter__(self) -> Iterator[Event]:
         return iter(self._events[:])
@@ -1793,7 +1815,7 @@ class MemoryJournal:
     @property
     def next_seq(self) -> int:
         """The sequence number the next event gets."""
-        return self._events._size + 1
+        return self._size + 1
 
     def append(self, events: Sequence[Event], record: CommandRecord | None = None) -> None:
         """Append one command's events (and its idempotency record), all together.
@@ -1802,14 +1824,21 @@ class MemoryJournal:
             JournalError: the events do not continue the sequence without gaps.
         """
         if isinstance(events, Events):
-            if events._size and events._first != self._events._size + 1:
-                raise JournalError(
-                    f"event {events.first} breaks the journal's sequence (expected {self.next_seq})"
-                )
-            self._events._extend_by(events)
+            if events._size:
+                if events._first != self._size + 1:
+                    raise JournalError(
+                        f"event {events.first} breaks the journal's sequence "
+                        f"(expected {self.next_seq})"
+                    )
+                # Its columns only (not the planner's data the reducer read): Events
+                # never change their columns once made, so they are shared, not copied.
+                self._pending.append(Events(events._first, events._columns))
+                self._size += events._size
         else:
             _check_sequence(events, self.next_seq)
-            self._events._extend(events)
+            joined = self._events
+            joined._extend(events)
+            self._size = joined._size
         if record is not None:
             self._keys[record.key] = record
 

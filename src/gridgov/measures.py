@@ -120,6 +120,10 @@ def iso_time(when: datetime) -> str:
 #: tuple's own ``__new__`` (a Python call, some 1.5 k instructions a record).
 _record = tuple.__new__
 
+#: An empty :class:`~collections.Counter`, its ``__init__`` not called (see
+#: :meth:`MeasuresDraft.count`).
+_new_counter = dict.__new__
+
 #: ISO forms of times (see :func:`iso_time`).
 _ISO_TEXTS: dict[tuple[datetime, tzinfo | None, int], str] = {}
 
@@ -455,6 +459,9 @@ class MeasuresDraft:
         #: The due time :meth:`iso` printed last, and its text.
         self._iso_due: datetime | None = None
         self._iso_text = ""
+        #: The deadlines made by :meth:`after` from ``_after_start``, by length in days.
+        self._after_start: datetime | None = None
+        self._after: dict[float, datetime] = {}
 
     def iso(self, due: datetime | None) -> str | None:
         """``due.isoformat()`` (None for None), remembered (:func:`iso_time`); the last
@@ -497,7 +504,9 @@ class MeasuresDraft:
         """The draft's own counts of ``community``'s zones, to change."""
         got = self.counts.get(community)
         if got is None:
-            got = Counter()
+            # An empty Counter made without Counter.__init__ (two Python calls that
+            # add nothing), then filled in C.
+            got = _new_counter(Counter)
             dict.update(got, self.state.counts(community))
             self.counts[community] = got
         return got
@@ -602,10 +611,23 @@ class MeasuresDraft:
 
     # ------------------------------------------------------------ decisions
 
+    def after(self, start: datetime, days: float) -> datetime:
+        """``start`` plus ``days`` days: one object for each length from the same start
+        in this draft, so a plan's equal deadlines (a case's sealed zone and its alerts,
+        its controlled and precaution zones) share one, and its text is printed once
+        (an aware time's hash and ISO text cost some 10 k instructions each new one)."""
+        if start is not self._after_start:
+            self._after_start = start
+            self._after = {}
+        got = self._after.get(days)
+        if got is None:
+            got = self._after[days] = start + _days(days)
+        return got
+
     def zone_deadline(self, zone: str, start: datetime) -> datetime | None:
         if zone == "open":
             return None
-        return start + _days(self.rules.zones[zone].after_quiet_days)
+        return self.after(start, self.rules.zones[zone].after_quiet_days)
 
     def step_up(
         self,
@@ -659,9 +681,8 @@ class MeasuresDraft:
         cause: str,
         alert_from: datetime | None = None,
     ) -> None:
-        quiet = _days(self.rules.modes.alert_quiet_days)
         start = alert_from if alert_from is not None else now
-        until = start + quiet
+        until = self.after(start, self.rules.modes.alert_quiet_days)
         # What settle() and the reads below would look up, read here directly (a
         # case settles a street's communities; most of them change nothing).
         state = self.state
@@ -669,6 +690,11 @@ class MeasuresDraft:
         draft_modes, models = self.mode, state._modes._models
         draft_dues, state_dues = self.mode_due, state._mode_due
         counts: Mapping[str, int] | None
+        # A normal community's alert, as set_mode stages it (None: not allowed, which
+        # set_mode raises).
+        raised = self.mode_table.get(("normal", "raise_alert"))
+        text: str | None = None
+        add_record, add_push = self.records.append, self.pushes.append
         for community in communities:
             counts = draft_counts.get(community)
             if counts is None:
@@ -692,7 +718,21 @@ class MeasuresDraft:
                     self.settle(community, now, cause)
                     mode = self.mode_of(community)
             if mode == "normal":
-                self.set_mode(community, "raise_alert", until, now, cause, mode)
+                if raised is None:
+                    self.set_mode(community, "raise_alert", until, now, cause, mode)
+                    continue
+                # set_mode's staging, its reads made once for the street's communities
+                # (most of a case's events; a call each cost a fifth of the case's
+                # measures plan): the table's mode, the due time's text.
+                if text is None:
+                    text = self.iso(until)
+                draft_modes[community] = raised
+                draft_dues[community] = until
+                data = {"trigger": "raise_alert", "due": text}
+                add_record(
+                    _record(Record, (now, "mode.changed", community, cause, mode, raised, data))
+                )
+                add_push((until, MODE_DUE, community))
             elif mode == "alert":
                 due = (
                     draft_dues[community] if community in draft_dues else state_dues.get(community)

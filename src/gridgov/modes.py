@@ -192,6 +192,12 @@ class StateBoard:
             state: tuple(sorted({t for (s, t) in self._table if s == state}))
             for state in self.states
         }
+        # (state, destination) -> the first allowed trigger, in the allowed order,
+        # that leads there (what trigger_to answers): one lookup a change planned.
+        self._trigger_to: dict[tuple[str, str], str] = {}
+        for state, triggers in self._allowed.items():
+            for trigger in triggers:
+                self._trigger_to.setdefault((state, self._table[(state, trigger)]), trigger)
 
     def _add_bulk(self, units: Iterable[str]) -> None:
         machine = self._machine
@@ -275,11 +281,9 @@ class StateBoard:
             ) from None
 
     def trigger_to(self, state: str, dest: str) -> str | None:
-        """A trigger that takes a unit from ``state`` to ``dest`` (None when none does)."""
-        for trigger in self._allowed.get(state, ()):
-            if self._table[(state, trigger)] == dest:
-                return trigger
-        return None
+        """A trigger that takes a unit from ``state`` to ``dest`` (None when none does):
+        the first of the allowed triggers, in their sorted order, that leads there."""
+        return self._trigger_to.get((state, dest))
 
     @property
     def kind_label(self) -> str:

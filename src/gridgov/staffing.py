@@ -52,7 +52,7 @@ from gridgov.errors import (
     UnknownUnitError,
 )
 from gridgov.model import Level, People, PersonKind
-from gridgov.records import EventLike, Record, RecordColumns
+from gridgov.records import CompactData, EventLike, Record, RecordColumns
 from gridgov.rules import StaffingRule
 from gridgov.vocabulary import CLAIMABLE_ROLES, ROLES
 
@@ -885,6 +885,21 @@ class _Posts(Mapping[str, StaffPost]):
         return f"{type(self).__name__}({dict(self)!r})"
 
 
+def _per_person(
+    runs: Sequence[AssignmentRun], when: datetime
+) -> Iterator[tuple[str, tuple[str, str, str, datetime]]]:
+    """Each person of ``runs`` in order with their run's assignment ``(post, role, level,
+    when)``: one tuple per run, repeated for its people as they are read (no list of them
+    all: in a big city a list of a hundred and fifty thousand grown and read back), kept
+    meanwhile as tuples of plain values, which the collector stops tracking (an iterator
+    per run, always tracked, made its full collection fall due inside a big declaration).
+    """
+    shared = [(post, role, level, when) for post, role, level, _ in runs]
+    counts = map(len, map(_PEOPLE, runs))
+    repeated = itertools.chain.from_iterable(map(itertools.repeat, shared, counts))
+    return zip(itertools.chain.from_iterable(map(_PEOPLE, runs)), repeated)  # noqa: B905
+
+
 def _compact(table: dict[Any, Any], size: int) -> None:
     """Give back the room of the entries just taken out of ``table`` (``size`` before),
     when more were taken out than are left.
@@ -903,6 +918,19 @@ def _compact(table: dict[Any, Any], size: int) -> None:
     dict.clear(table)
     if kept is not None:
         dict.update(table, kept)
+
+
+def _hot_changed(hot: Counter[str], grids: Mapping[str, Any]) -> None:
+    """Apply a ``front_line.changed`` event's ``grids`` (grid -> change in its number of
+    compounds needing front-line duty) to a roster's count of them, ``hot``."""
+    size = len(hot)
+    for grid, step in grids.items():
+        count = hot[grid] + int(step)
+        if count <= 0:
+            hot.pop(grid, None)
+        else:
+            hot[grid] = count
+    _compact(hot, size)
 
 
 class Roster:
@@ -1060,15 +1088,7 @@ class Roster:
             self._posts[post_id] = (post_id, data["role"], event.unit, data["community"], capacity)
             self._holders.setdefault(post_id, ())
         elif kind == "front_line.changed":
-            hot = self._hot
-            size = len(hot)
-            for grid, step in data["grids"].items():
-                count = hot[grid] + int(step)
-                if count <= 0:
-                    hot.pop(grid, None)
-                else:
-                    hot[grid] = count
-            _compact(hot, size)
+            _hot_changed(self._hot, data["grids"])
         elif kind == "availability.changed":
             self._set_availability(dict(data["away"]), int(data["seed"]))
         else:
@@ -1167,6 +1187,10 @@ class Roster:
         self._drawn.update(filter(_SOMEONE, employers))
         return True
 
+    def _hot_changed(self, grids: Mapping[str, Any]) -> None:
+        """Apply a ``front_line.changed`` event's ``grids`` (see :func:`_hot_changed`)."""
+        _hot_changed(self._hot, grids)
+
     def _assign_runs(
         self,
         runs: Sequence[AssignmentRun],
@@ -1203,13 +1227,10 @@ class Roster:
             employers = list(filter(_SOMEONE, _reader(places)(people.employers)))
         holders = self._holders
         held_by = holders.get
-        shared: list[tuple[str, str, str, datetime]] = []
-        for post, role, level, persons in runs:
+        for post, _, _, persons in runs:
             held = held_by(post)
             holders[post] = persons if held is None else held + persons
-            shared += [(post, role, level, when)] * len(persons)
-        # The runs' people in order, one to each of ``shared`` (equal lengths).
-        self._assignment.update(zip(itertools.chain.from_iterable(map(_PEOPLE, runs)), shared))  # noqa: B905
+        self._assignment.update(_per_person(runs, when))
         # Counted in C (Counter.update), in the order drawn.
         self._drawn.update(employers)
         return True
@@ -1407,6 +1428,11 @@ class Roster:
         self._unavailable = frozenset(str(p) for p in data["unavailable"])
 
 
+#: People released at a time by :func:`_release_held` (a few hundred kilobytes of
+#: their ids and tables: they stay in the cache from one check to the next).
+_CHUNK = 4096
+
+
 def _release_held(
     roster: Roster, persons: Sequence[str], posts: Sequence[str], times: Sequence[datetime]
 ) -> bool:
@@ -1419,35 +1445,50 @@ def _release_held(
     employer's count in the run (new employers entered in the order drawn), the
     times of return set by one ``dict.update``, and a post's seats (a lift
     releases a post's holders one after another: the run's posts come in runs)
-    shortened once per run of one post, not once per person.
+    shortened once per run of one post, not once per person. The people are
+    checked, then taken off, ``_CHUNK`` at a time (see below).
     """
     assignment = roster._assignment
     size = len(persons)
+    if not size:
+        return False
+    # A chunk of the run at a time, each chunk's people read once by every check
+    # while they are in the cache (in a big city a pass over all of them per
+    # check read each id again from memory: a cache miss per person per pass).
+    people = roster._people
+    row_of, employers_of = people._index.__getitem__, people.employers
+    seen: set[str] = set()
+    given_back: Counter[str | None] = Counter()
     try:
-        held = list(map(assignment.get, persons))
-        # (An assignment is a tuple of four: true; a person on no post gives None.)
-        if not size or not all(held) or len(set(persons)) != size:
+        for start in range(0, size, _CHUNK):
+            chunk = persons[start : start + _CHUNK]
+            held = list(map(assignment.get, chunk))
+            # (An assignment is a tuple of four: true; a person on no post gives None.)
+            if not all(held):
+                return False
+            seen.update(chunk)
+            roles = map(_ROLE, cast("list[tuple[str, str, str, datetime]]", held))
+            drawing = itertools.compress(chunk, map(operator.ne, roles, _FRONT_LINE))
+            given_back.update(_reader(list(map(row_of, drawing)))(employers_of))
+        if len(seen) != size:
             return False
         # A lift closes its posts before it releases their holders: then no
         # post of the run has seats left to shorten.
         seated = not roster._holders.keys().isdisjoint(posts)
-    except TypeError:  # a person or post not hashable: raised at its event
-        return False
-    people = roster._people
-    roles = map(_ROLE, cast("list[tuple[str, str, str, datetime]]", held))
-    drawing = itertools.compress(persons, map(operator.ne, roles, _FRONT_LINE))
-    try:
-        places = list(map(people._index.__getitem__, drawing))
-    except (KeyError, TypeError):
+    except (KeyError, TypeError):  # a person or post not hashable, a person unknown
         return False
     # Nothing below raises: every person is on a post and known where looked up.
     drawn = roster._drawn
     counted = drawn.get
-    for employer, count in Counter(_reader(places)(people.employers)).items():
+    for employer, count in given_back.items():
         if employer is not None:  # (None: drawn from no employer)
             drawn[employer] = counted(employer, 0) - count
     before = len(assignment)
-    deque(map(assignment.pop, persons), 0)
+    back, pop = roster._back_since, assignment.pop
+    for start in range(0, size, _CHUNK):
+        chunk = persons[start : start + _CHUNK]
+        deque(map(pop, chunk), 0)
+        back.update(zip(chunk, times[start : start + _CHUNK]))  # noqa: B905 - one run's columns
     holders = roster._holders
     if seated:
         seats_of = holders.get
@@ -1466,7 +1507,6 @@ def _release_held(
                     index = seats.index(person)
                     seats = seats[:index] + seats[index + 1 :]
             holders[post] = seats
-    roster._back_since.update(zip(persons, times))  # noqa: B905 - one run's columns
     _compact(assignment, before)
     return True
 
@@ -1556,6 +1596,12 @@ class _Draft:
         #: The releases, in order, in columns: the person, the post, the reason (no
         #: tuple per release: a lift releases tens of thousands).
         self.releases: tuple[list[str], list[str], list[str]] = ([], [], [])
+        #: The releases' records' units and compact data (see :func:`_released_columns`),
+        #: one per release, written as each post's holders are released (their ids just
+        #: read: a later pass reads each again, a cache miss each in a big city); None
+        #: once a post released from is not open in the roster (made from the columns
+        #: above then, as before).
+        self.released: tuple[list[str], list[Mapping[str, Any] | CompactData]] | None = ([], [])
         #: The assignments: the people, in order, and the runs they fill, each
         #: (post, role, level, count) for the next ``count`` people: no object
         #: per assignment while the command runs, and a record's unit and cause
@@ -1608,6 +1654,13 @@ class _Draft:
         posts += itertools.repeat(post, count)
         reasons += itertools.repeat(reason, count)
         self.drawn = None  # counted again when next asked for
+        released, row = self.released, self.roster._posts.get(post)
+        if released is None or row is None:
+            self.released = None
+            return
+        role = row[1]
+        released[0].extend([row[2]] * count)
+        released[1].extend([(_RELEASED, person, post, role) for person in persons])
 
     def given_back(self) -> dict[str, int]:
         """Each employer's people given back by the releases so far (counts below 0),
@@ -1718,6 +1771,7 @@ def planned_records(
         roster,
         city.chain.city,
         when,
+        draft.released,
     )
 
 
@@ -2003,8 +2057,8 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                     left = room.get(code)
                     if left is None:
                         employer = employer_names[code]  # its cap, less those drawn before,
-                        back = draft.given_back().get(employer, 0)  # plus this plan's releases
-                        left = caps[employer] - before.get(employer, 0) - back
+                        back = draft.drawn if draft.drawn is not None else draft.given_back()
+                        left = caps[employer] - before.get(employer, 0) - back.get(employer, 0)
                     if left <= 0:
                         continue
                     room[code] = left - 1
@@ -2156,14 +2210,16 @@ def _rows(
     roster: Roster,
     city_unit: str,
     when: datetime,
+    released: tuple[list[str], list[Mapping[str, Any] | CompactData]] | None = None,
 ) -> Iterator[StaffingRow | RecordColumns]:
     """The records of a plan's parts, one at a time, the posts closed, the releases,
-    the posts opened and the assignments in columns (see :func:`staffing_records`)."""
+    the posts opened and the assignments in columns (see :func:`staffing_records`);
+    ``released``: the releases' units and data when the planner made them."""
     posts = roster._posts
     if closed:
         yield _closed_columns(closed, posts, when)
     if releases[0]:
-        yield _released_columns(releases, posts, when)
+        yield _released_columns(releases, posts, when, released)
     rows = list(opened)
     if rows:
         yield _opened_columns(rows, when)
@@ -2231,15 +2287,22 @@ def _released_columns(
     releases: tuple[list[str], list[str], list[str]],
     posts: Mapping[str, PostRow],
     when: datetime,
+    made: tuple[list[str], list[Mapping[str, Any] | CompactData]] | None = None,
 ) -> RecordColumns:
     """The ``post.released`` records of the releases (their people, posts and reasons,
     each an open post's id), made a column at a time, their data compact
     (``{"person": ..., "post": ..., "role": ...}`` when read): no dict or tuple per
-    release but its data (a lift releases tens of thousands). The people and posts
-    go with them (``RecordColumns.planned``), for the engine's reducer."""
+    release but its data (a lift releases tens of thousands); the units and data
+    ``made`` while planning when given (see :attr:`_Draft.released`). The people
+    and posts go with them (``RecordColumns.planned``), for the engine's reducer."""
     persons, post_ids, reasons = releases
     count = len(persons)
-    units, roles = _units_and_roles(post_ids, posts)
+    datas: list[Mapping[str, Any] | CompactData]
+    if made is not None:
+        units, datas = made
+    else:
+        units, roles = _units_and_roles(post_ids, posts)
+        datas = list(zip(_RELEASED_KEYS, persons, post_ids, roles))  # noqa: B905 - equal lengths
     return RecordColumns(
         [when] * count,
         ["post.released"] * count,
@@ -2247,7 +2310,7 @@ def _released_columns(
         reasons,
         [None] * count,
         [None] * count,
-        list(zip(itertools.repeat(_RELEASED), persons, post_ids, roles)),
+        datas,
         [(persons, post_ids)],
     )
 
@@ -2256,6 +2319,8 @@ def _released_columns(
 _CLOSED = ("post", "role")
 #: The keys of a ``post.released`` event's data, in order.
 _RELEASED = ("person", "post", "role")
+#: Those keys for ever (a record's first item, zipped with its fields in C).
+_RELEASED_KEYS = itertools.repeat(_RELEASED)
 
 
 def _opened_columns(rows: list[PostRow], when: datetime) -> RecordColumns:

@@ -39,7 +39,9 @@ and seed give the same geometry, to the bit.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -217,37 +219,50 @@ class _Synth:
         self.sites: dict[str, list[str]] = {}  # unit -> its site ids (in order)
         self.households: dict[str, int] = {}  # site -> households (for disc areas)
         self.rural: dict[str, bool] = {}  # street -> rural?
+        self.units: dict[Level, list[str]] = {}  # level -> its units, in graph order
 
     # ------------------------------------------------------------------ sites
 
     def _collect(self) -> None:
         chain, city = self.chain, self.city
-        sites = self.sites
+        sites, households = self.sites, self.households
         buildings = city.buildings
-        households = dict(zip(buildings.ids, buildings.households, strict=True))
-        for grid in chain.units(Level.GRID):
-            bids = sorted(city.buildings_of(grid))
-            if not bids:
-                bids = [grid]
-                self.households[grid] = 0
+        units = self.units = {level: chain.units(level) for level in Level}
+        households.update(zip(buildings.ids, buildings.households, strict=True))
+        of_grid: dict[str, list[str]] = {}
+        for b, grid in zip(buildings.ids, buildings.grids, strict=True):
+            of_grid.setdefault(grid, []).append(b)
+        for grid in units[Level.GRID]:
+            bids = of_grid.get(grid)
+            if bids:
+                bids.sort()
             else:
-                for b in bids:
-                    self.households[b] = households[b]
+                bids = [grid]
+                households[grid] = 0
             sites[grid] = bids
+        level_of, compound = chain.level, Level.COMPOUND
         for level in (Level.COMMUNITY, Level.STREET, Level.DISTRICT, Level.CITY):
-            for unit in chain.units(level):
+            for unit in units[level]:
                 out: list[str] = []
                 for kid in chain.children(unit):
-                    if chain.level(kid) is not Level.COMPOUND:
+                    if level_of(kid) is not compound:
                         out.extend(sites[kid])
                 if not out:
                     out = [unit]
-                    self.households[unit] = 0
+                    households[unit] = 0
                 sites[unit] = out
-        for street in chain.units(Level.STREET):
-            grids = chain.below(street, Level.GRID)
-            rural = sum(1 for g in grids if chain.kind(g) == GridKind.RURAL.value)
-            self.rural[street] = bool(grids) and rural * 2 > len(grids)
+        # Each street's grids, and how many of them are rural.
+        tally = {street: [0, 0] for street in units[Level.STREET]}
+        rural_kind = GridKind.RURAL.value
+        for grid in units[Level.GRID]:
+            is_rural = chain.kind(grid) == rural_kind
+            for up in chain.chain_of_command(grid):
+                counts = tally.get(up)
+                if counts is not None:
+                    counts[0] += 1
+                    counts[1] += is_rural
+        for street, (grids, rural) in tally.items():
+            self.rural[street] = bool(grids) and rural * 2 > grids
 
     # ---------------------------------------------------------------- layout
 
@@ -275,8 +290,7 @@ class _Synth:
         spacing = self._rural_points(plan, outline, discs, points)
         xy = np.concatenate(points.xy_parts)
         site_point: dict[str, int] = {}
-        for unit, idx in points.blocks:
-            self._descend(unit, idx, xy, site_point)
+        self._descend(points.blocks, xy, site_point)
         if len(site_point) != len(xy):
             raise GeometryError(
                 [f"city {self.chain.city}: {len(xy) - len(site_point)} points unassigned"]
@@ -521,30 +535,44 @@ class _Synth:
         return point + self.rng.uniform(-1, 1, (count, 2))
 
     def _descend(
-        self, unit: str, idx: NDArray[np.int64], xy: NDArray[np.float64], site_point: dict[str, int]
+        self,
+        blocks: Sequence[tuple[str, NDArray[np.int64]]],
+        xy: NDArray[np.float64],
+        site_point: dict[str, int],
     ) -> None:
-        """Share ``unit``'s points among its children, down to one per site."""
-        chain = self.chain
-        stack = [(unit, idx)]
+        """Share each block's points among its unit's children, down to one per site.
+
+        One level of the chain at a time for every block (the cuts of all the
+        level's units at once, :func:`_kd_many`); each unit's points are cut as
+        they would be on their own.
+        """
+        chain, sites, households = self.chain, self.sites, self.households
+        grid_level, compound_level = Level.GRID, Level.COMPOUND
+        level = chain.level
+        frontier = list(blocks)
         grids: list[tuple[list[str], NDArray[np.int64]]] = []
-        while stack:
-            node, ids = stack.pop()
-            if node in self.households and self.sites.get(node, [node]) == [node]:
-                site_point[node] = int(ids[0])
-                continue
-            if node not in self.sites:  # a building
-                site_point[node] = int(ids[0])
-                continue
-            if chain.level(node) is Level.GRID:
-                grids.append((self.sites[node], ids))
-                continue
-            kids = [k for k in chain.children(node) if chain.level(k) is not Level.COMPOUND]
-            if not kids:
-                site_point[node] = int(ids[0])
-                continue
-            counts = [len(self.sites.get(k, [k])) for k in kids]
-            for kid, sub in zip(kids, _kd(xy, ids, counts), strict=True):
-                stack.append((kid, sub))
+        while frontier:
+            tasks: list[tuple[NDArray[np.int64], list[int]]] = []
+            parents: list[list[str]] = []
+            for node, ids in frontier:
+                own = sites.get(node)
+                if own is None or (node in households and own == [node]):
+                    site_point[node] = int(ids[0])  # a building, or a unit that is its own site
+                    continue
+                if level(node) is grid_level:
+                    grids.append((own, ids))
+                    continue
+                kids = [k for k in chain.children(node) if level(k) is not compound_level]
+                if not kids:
+                    site_point[node] = int(ids[0])
+                    continue
+                tasks.append((ids, [len(sites[k]) if k in sites else 1 for k in kids]))
+                parents.append(kids)
+            frontier = [
+                (kid, sub)
+                for kids, subs in zip(parents, _kd_many(xy, tasks), strict=True)
+                for kid, sub in zip(kids, subs, strict=True)
+            ]
         if grids:
             _one_each(grids, xy, site_point)
 
@@ -565,77 +593,14 @@ class _Synth:
         pieces and splits nothing.
         """
         chain, city = self.chain, self.city
-        grids = chain.units(Level.GRID)
+        grids = self.units[Level.GRID]
         kinds = shapely.get_type_id(np.array([shapes[g] for g in grids], dtype=object))
         broken = [g for g, kind in zip(grids, kinds.tolist(), strict=True) if kind == _MULTIPOLYGON]
         if not broken:
             return
-        tree = shapely.STRtree(cells)
-        owner = self._owners(grids, site_point)
-
-        def pieces(grid: str) -> int:
-            return int(shapely.get_num_geometries(shapes[grid]))
-
-        def rebuild(grid: str) -> None:
-            shapes[grid] = shapely.coverage_union_all(
-                cells[_cells_of(grid, self.sites[grid], site_point, extra)]
-            )
-
+        mender = _Mender(chain, city.buildings, self.sites, cells, site_point, extra, shapes)
         for grid in broken:
-            community = chain.parent(grid)
-            for _ in range(8):
-                parts = list(shapely.get_parts(shapes[grid]))
-                if len(parts) < 2:
-                    break
-                main = max(parts, key=lambda p: p.area)
-                shapely.prepare(main)
-                away = [
-                    b
-                    for b in self.sites[grid]
-                    if b in city.buildings
-                    and not main.contains(shapely.point_on_surface(cells[site_point[b]]))
-                ]
-                if not away:
-                    break
-                b = away[0]
-                lost = cells[site_point[b]]
-                near = set(tree.query(main, predicate="touches")) & {
-                    int(k) for k in tree.query(lost.buffer(lost.length), predicate="intersects")
-                }
-                candidates = sorted(
-                    (k for k in near if k in owner and owner[k][0] != grid),
-                    key=lambda k: float(shapely.distance(cells[k], lost)),
-                )
-                swapped = False
-                for k in candidates[:6]:
-                    other, c = owner[k]
-                    if chain.parent(other) != community:
-                        continue
-                    before = pieces(grid) + pieces(other)
-                    kept = shapes[grid], shapes[other]
-                    old_b, old_c = site_point[b], site_point[c]
-                    site_point[b], site_point[c] = old_c, old_b
-                    rebuild(grid)
-                    rebuild(other)
-                    if pieces(grid) + pieces(other) < before:
-                        owner[old_c], owner[old_b] = (grid, b), (other, c)
-                        swapped = True
-                        break
-                    # Undone: the shapes of the cells as they were (no need to redo them).
-                    site_point[b], site_point[c] = old_b, old_c
-                    shapes[grid], shapes[other] = kept
-                if not swapped:
-                    break
-
-    def _owners(self, grids: list[str], site_point: dict[str, int]) -> dict[int, tuple[str, str]]:
-        """Cell -> (grid, building) of every building's cell."""
-        buildings = self.city.buildings
-        owner: dict[int, tuple[str, str]] = {}
-        for grid in grids:
-            for b in self.sites[grid]:
-                if b in buildings:
-                    owner[site_point[b]] = (grid, b)
-        return owner
+            mender.mend(grid)
 
     def _assemble(
         self,
@@ -647,7 +612,7 @@ class _Synth:
         chain, city = self.chain, self.city
         shapes: dict[str, Any] = {}
         order = [Level.GRID, Level.COMMUNITY, Level.STREET, Level.DISTRICT, Level.CITY]
-        units = {level: chain.units(level) for level in order}
+        units = self.units
         groups: list[list[int]] = []
         for unit in units[Level.GRID]:
             if unit in site_point:
@@ -682,16 +647,105 @@ class _Synth:
         geoms = np.empty(len(ordered), dtype=object)
         geoms[:] = [shapes[i] for i in ordered]
         building_ids = list(city.buildings)
-        points = shapely.points(xy[[site_point[b] for b in building_ids]])
-        geoms = np.concatenate([geoms, points])
-        proj = self.proj
-
-        def back(coords: NDArray[np.float64]) -> NDArray[np.float64]:
-            return np.round(proj.inverse(coords), 7)
-
-        lonlat = shapely.orient_polygons(shapely.transform(geoms, back))
+        # Every vertex and building point back to lon/lat in one array, as one
+        # transform of the shapes and points would; the buildings' points are
+        # made once, from their rows (orienting leaves points as they are).
+        ring = shapely.get_coordinates(geoms)
+        at = xy[np.fromiter(map(site_point.__getitem__, building_ids), np.intp, len(building_ids))]
+        lonlat = np.round(self.proj.inverse(np.concatenate([ring, at])), 7)
+        shapely.set_coordinates(geoms, lonlat[: len(ring)])
+        shapes_out = np.concatenate(
+            [shapely.orient_polygons(geoms), shapely.points(lonlat[len(ring) :])]
+        )
         return CityGeometry(
-            zip(ordered + building_ids, lonlat, strict=True), synthetic=True, projection=proj
+            zip(ordered + building_ids, shapes_out, strict=True),
+            synthetic=True,
+            projection=self.proj,
+        )
+
+
+class _Mender:
+    """The swaps of :meth:`_Synth._mend`: one grid in pieces at a time."""
+
+    def __init__(
+        self,
+        chain: Any,
+        buildings: Any,
+        sites: dict[str, list[str]],
+        cells: Any,
+        site_point: dict[str, int],
+        extra: dict[str, list[int]],
+        shapes: dict[str, Any],
+    ) -> None:
+        self.chain, self.buildings, self.sites = chain, buildings, sites
+        self.cells, self.site_point, self.extra, self.shapes = cells, site_point, extra, shapes
+        self.tree = shapely.STRtree(cells)
+        # Each cell's building (None for the cells of rims, outlines and unbuilt units).
+        self.building_of = np.full(len(cells), None, dtype=object)
+        ids = buildings.ids
+        at = np.fromiter(map(site_point.__getitem__, ids), np.intp, len(ids))
+        self.building_of[at] = np.array(ids, dtype=object)
+
+    def mend(self, grid: str) -> None:
+        """Swap buildings of ``grid`` with neighbours' until it is whole (at most 8 swaps)."""
+        cells, site_point = self.cells, self.site_point
+        built = [b for b in self.sites[grid] if b in self.buildings]
+        for _ in range(8):
+            parts = list(shapely.get_parts(self.shapes[grid]))
+            if len(parts) < 2:
+                return
+            main = max(parts, key=lambda p: p.area)
+            shapely.prepare(main)
+            inside = shapely.contains(
+                main, shapely.point_on_surface(cells[[site_point[b] for b in built]])
+            )
+            if inside.all():
+                return
+            b = built[int(np.argmin(inside))]  # the first building whose cell lies apart
+            if not self._swap(grid, b, self._candidates(grid, main, cells[site_point[b]])):
+                return
+
+    def _candidates(self, grid: str, main: Any, lost: Any) -> list[int]:
+        """Cells of other grids' buildings touching ``main`` near ``lost``, nearest first."""
+        tree, building_of, grid_of = self.tree, self.building_of, self.buildings.grid
+        # Built as before (the same sets in the same order): ties in distance
+        # keep the order the intersection iterates in.
+        near = set(tree.query(main, predicate="touches").tolist()) & set(
+            tree.query(lost.buffer(lost.length), predicate="intersects").tolist()
+        )
+        ks = [k for k in near if (owner := building_of[k]) is not None and grid_of(owner) != grid]
+        far = shapely.distance(self.cells[ks], lost).tolist() if ks else []
+        return [ks[i] for i in sorted(range(len(ks)), key=far.__getitem__)]
+
+    def _swap(self, grid: str, b: str, candidates: list[int]) -> bool:
+        """Trade ``b``'s place with the first of six candidates that joins pieces."""
+        chain, shapes, site_point = self.chain, self.shapes, self.site_point
+        community = chain.parent(grid)
+        for k in candidates[:6]:
+            c = self.building_of[k]
+            other = self.buildings.grid(c)
+            if chain.parent(other) != community:
+                continue
+            before = self._pieces(grid) + self._pieces(other)
+            kept = shapes[grid], shapes[other]
+            old_b, old_c = site_point[b], site_point[c]
+            site_point[b], site_point[c] = old_c, old_b
+            self._rebuild(grid)
+            self._rebuild(other)
+            if self._pieces(grid) + self._pieces(other) < before:
+                self.building_of[old_c], self.building_of[old_b] = b, c
+                return True
+            # Undone: the shapes of the cells as they were (no need to redo them).
+            site_point[b], site_point[c] = old_b, old_c
+            shapes[grid], shapes[other] = kept
+        return False
+
+    def _pieces(self, grid: str) -> int:
+        return int(shapely.get_num_geometries(self.shapes[grid]))
+
+    def _rebuild(self, grid: str) -> None:
+        self.shapes[grid] = shapely.coverage_union_all(
+            self.cells[_cells_of(grid, self.sites[grid], self.site_point, self.extra)]
         )
 
 
@@ -754,32 +808,69 @@ def _kd(
     Each cut runs across the longer side of the points' bounding box, so the
     groups are compact; groups keep their order along the cuts.
     """
-    if len(counts) == 1:
-        return [idx]
-    if max(counts) == 1:  # one point each (buildings of a grid): along the longer side
-        pts = xy[idx]
-        span = pts.max(axis=0) - pts.min(axis=0)
-        order = np.argsort(pts[:, 0 if span[0] >= span[1] else 1], kind="stable")
-        return [idx[o : o + 1] for o in order]
-    out: list[NDArray[np.int64]] = [idx] * len(counts)
-    cum = [0]
-    for c in counts:
-        cum.append(cum[-1] + c)
-    stack = [(idx, 0, len(counts))]
-    while stack:
-        ids, lo, hi = stack.pop()
-        if hi - lo == 1:
-            out[lo] = ids
+    return _kd_many(xy, [(idx, counts)])[0]
+
+
+def _kd_many(
+    xy: NDArray[np.float64], tasks: Sequence[tuple[NDArray[np.int64], Sequence[int]]]
+) -> list[list[NDArray[np.int64]]]:
+    """:func:`_kd` of each ``(idx, counts)`` task, every task's cuts of one depth at once.
+
+    A cut is the same as one at a time: the bounding box of each piece from a
+    segmented max and min (exact), then one stable sort of every piece by
+    (piece, coordinate along its longer side), which orders each piece as its
+    own stable sort would. A task with one point per group is ordered along its
+    longer side in one piece (no bisection), as before.
+    """
+    out: list[list[NDArray[np.int64]]] = [[idx] * len(counts) for idx, counts in tasks]
+    # A piece: (task, its points, first group, end group, the task's cumulative counts).
+    pieces: list[tuple[int, NDArray[np.int64], int, int, list[int]]] = []
+    singles: list[int] = []
+    for t, (idx, counts) in enumerate(tasks):
+        if len(counts) == 1:
             continue
-        half = (cum[lo] + cum[hi]) / 2
-        k = min(range(lo + 1, hi), key=lambda j: abs(cum[j] - half))
-        left = cum[k] - cum[lo]
-        pts = xy[ids]
-        span = pts.max(axis=0) - pts.min(axis=0)
-        order = pts[:, 0 if span[0] >= span[1] else 1].argsort(kind="stable")
-        stack.append((ids[order[left:]], k, hi))
-        stack.append((ids[order[:left]], lo, k))
+        if max(counts) == 1:
+            singles.append(t)
+        else:
+            pieces.append((t, idx, 0, len(counts), list(itertools.accumulate(counts, initial=0))))
+    if singles:
+        ordered = _along_longer_side([tasks[t][0] for t in singles], xy)
+        for t, ids in zip(singles, ordered, strict=True):
+            out[t] = [ids[o : o + 1] for o in range(len(ids))]
+    while pieces:
+        ordered = _along_longer_side([ids for _, ids, _, _, _ in pieces], xy)
+        cut = []
+        for (t, _, lo, hi, cum), ids in zip(pieces, ordered, strict=True):
+            # The group boundary nearest the middle of the points (the first of two as near).
+            half = (cum[lo] + cum[hi]) / 2
+            k = bisect.bisect_left(cum, half, lo + 1, hi - 1)
+            if k > lo + 1 and abs(cum[k - 1] - half) <= abs(cum[k] - half):
+                k -= 1
+            left = cum[k] - cum[lo]
+            for part, a, b in ((ids[:left], lo, k), (ids[left:], k, hi)):
+                if b - a == 1:
+                    out[t][a] = part
+                else:
+                    cut.append((t, part, a, b, cum))
+        pieces = cut
     return out
+
+
+def _along_longer_side(
+    groups: Sequence[NDArray[np.int64]], xy: NDArray[np.float64]
+) -> list[NDArray[np.int64]]:
+    """Each group of point ids in stable order along the longer side of its bounding box."""
+    sizes = np.fromiter((len(ids) for ids in groups), dtype=np.intp, count=len(groups))
+    ids = np.concatenate(groups)
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    pts = xy[ids]
+    span = np.maximum.reduceat(pts, starts, axis=0) - np.minimum.reduceat(pts, starts, axis=0)
+    axis = np.where(span[:, 0] >= span[:, 1], 0, 1)
+    group = np.repeat(np.arange(len(groups)), sizes)
+    key = pts[np.arange(len(ids)), axis[group]]
+    ordered = ids[np.lexsort((key, group))]  # stable: by group, then along its axis
+    return [ordered[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
 
 
 def _sectors(
