@@ -1764,6 +1764,20 @@ def key_hash(previous: bytes, record: CommandRecord) -> bytes:
 _RESERVED_META = frozenset({"schema", "format", "head", "keys"})
 
 
+def _check_meta(key: object, value: object) -> None:
+    """Refuse a metadata key the journal keeps itself, or a key or value that is not a string."""
+    if not isinstance(key, str) or not isinstance(value, str):
+        raise JournalError(
+            f"metadata {key!r}: expected a string key and a string value, got "
+            f"{type(key).__name__} and {type(value).__name__}"
+        )
+    if key in _RESERVED_META:
+        raise JournalError(
+            f"metadata key {key!r} is kept by the journal itself (reserved: "
+            f"{', '.join(sorted(_RESERVED_META))}); choose another key"
+        )
+
+
 class MemoryJournal:
     """An append-only, in-memory list of events (the default journal), kept column
     by column (:class:`Events`): the collector does not walk a long journal.
@@ -2687,16 +2701,7 @@ class SqliteJournal(_Chain):
             JournalError: ``key`` is one the journal keeps itself (its schema, format,
                 hash-chain head or key table), or ``key`` or ``value`` is not a string.
         """
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise JournalError(
-                f"metadata {key!r}: expected a string key and a string value, got "
-                f"{type(key).__name__} and {type(value).__name__}"
-            )
-        if key in _RESERVED_META:
-            raise JournalError(
-                f"metadata key {key!r} is kept by the journal itself (reserved: "
-                f"{', '.join(sorted(_RESERVED_META))}); choose another key"
-            )
+        _check_meta(key, value)
         self._write(
             lambda db: db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
         )
