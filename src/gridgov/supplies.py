@@ -662,9 +662,13 @@ class _Result:
     ) -> DispatchPlan:
         unmet: list[Unmet] = []
         hands_short: dict[str, int] = {}
-        for compound in sorted(day.demand):
+        demand = day.demand
+        for compound in sorted(demand):
             have: Mapping[str, int] = self.delivered.get(compound, {})
-            short = [(k, want) for k, want in day.demand[compound].items() if want > have.get(k, 0)]
+            wants = demand[compound]
+            if have == wants:  # got all it wanted (as a rule): nothing short
+                continue
+            short = [(k, want) for k, want in wants.items() if want > have.get(k, 0)]
             for category, want in sorted(short):
                 got = have.get(category, 0)
                 for binding, kg in _bindings(network, residual, compound, category, want, got):

@@ -126,6 +126,8 @@ class ClosedLoopLoad:
         #: Whether any zone raises requests at all (all rates 0: none ever).
         self._raising = any(rate > 0 for zone in self.rates.values() for rate in zone.values())
         self.compounds = sorted(city.compounds)
+        #: Each compound's index in ``compounds``.
+        self._compound_index = {name: i for i, name in enumerate(self.compounds)}
         self.households = np.array([city.households(c) for c in self.compounds], dtype=float)
         arrays = self.arrays
         self.origin = np.array(
@@ -540,7 +542,7 @@ class ClosedLoopLoad:
         n = arrays.n
         if c is None or not n or not compounds:
             return 0
-        index = {name: i for i, name in enumerate(self.compounds)}
+        index = self._compound_index
         wanted = np.zeros(len(self.compounds), np.bool_)
         wanted[[index[name] for name in compounds if name in index]] = True
         mine = (arrays.category[:n] == c) & wanted[self.compound_of[:n]]

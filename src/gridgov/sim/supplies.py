@@ -42,6 +42,7 @@ import contextlib
 import difflib
 import io
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -443,11 +444,12 @@ class _Tally:
         #: The time of the last delivery (None: nothing delivered).
         self.now: Any = None
         waited, reached = self.waited, self.reached
+        now = None
         for event in events:
             kind = event.type
             data = event.data
             if kind == "supply.delivered":
-                self.now = event.time
+                now = event.time
                 unit = event.unit
                 for category, kg in data["kg"].items():
                     delivered[category] = delivered.get(category, 0) + int(kg)
@@ -458,7 +460,8 @@ class _Tally:
                         got.append(unit)
                 for pairs in data["waited_hours"].values():
                     for h, kg in pairs:
-                        waited[float(h)] = waited.get(float(h), 0) + int(kg)
+                        hours = float(h)
+                        waited[hours] = waited.get(hours, 0) + int(kg)
             elif kind == "supply.demanded":
                 for per in data["compounds"].values():
                     _add(self.demand, per)
@@ -470,6 +473,8 @@ class _Tally:
                 _add(self.expired_days, data["household_days"])
             elif kind == "supply.hands_requested":
                 self.leads += int(data["people"])
+        if now is not None:
+            self.now = now
 
 
 def _add(into: dict[str, int], amounts: Mapping[str, Any]) -> None:
@@ -550,7 +555,9 @@ class SupplyDaily:
         )
         if zones is None:
             zones = engine.zones()
-        supplied = [c for c, z in zones.items() if z in SUPPLIED]
+        # Only how many: the zones counted in C, not a list of every compound a day.
+        in_zone = Counter(zones.values())
+        supplied = sum(in_zone[z] for z in SUPPLIED)
         if not supplied and not engine.supplies.owed():
             return self._row(engine, _Tally(self.categories, ()), 0, day, date, 0)
         requests = {c: per for c, per in requests.items() if zones.get(c) in SUPPLIED}
@@ -562,7 +569,7 @@ class SupplyDaily:
             for request, category in sorted(params.request_category.items()):
                 if now is not None and reached.get(category):
                     fulfilled += loop.fulfil(reached[category], request, now)
-        return self._row(engine, tally, len(supplied), day, date, fulfilled)
+        return self._row(engine, tally, supplied, day, date, fulfilled)
 
     def _row(
         self,
