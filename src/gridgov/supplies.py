@@ -794,7 +794,9 @@ def _solve_joint(
     compound_street = network.compound_street
     demand, carried = day.demand, day.carried
     for compound in sorted(gate):
-        cap = min(gate[compound], hands[compound])
+        cap = gate[compound]
+        if hands[compound] < cap:  # (the lesser of the two, without a call to min)
+            cap = hands[compound]
         if cap <= 0 or hub[compound_street[compound]] <= 0:
             continue
         per: dict[str, tuple[int, int]] = {}

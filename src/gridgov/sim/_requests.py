@@ -524,9 +524,13 @@ class ClosedLoopLoad:
             (c, arrays.category_index[c]) for c in sorted(categories) if c in arrays.category_index
         ]
         out: dict[str, dict[str, int]] = {}
+        compounds = self.compounds
         for name, c in picked:
-            for i in np.flatnonzero(self.requested[:, c]).tolist():
-                out.setdefault(self.compounds[i], {})[name] = int(self.requested[i, c])
+            column = self.requested[:, c]
+            where = np.flatnonzero(column)
+            # The counts read in one call, not a numpy scalar each.
+            for i, count in zip(where.tolist(), column[where].tolist(), strict=True):
+                out.setdefault(compounds[i], {})[name] = count
         self.requested[:] = 0
         return out
 
