@@ -247,19 +247,21 @@ class SupplyBook:
         return self._restocked_on != when.date().isoformat()
 
 
-def _consume(lots: list[list[Any]], kg: int) -> list[tuple[str, int]]:
-    """Take ``kg`` off the oldest lots; returns (raised at, kg taken) per lot touched."""
-    taken: list[tuple[str, int]] = []
+def _consume(
+    lots: list[list[Any]], kg: int, taken: list[tuple[str, int]] | None = None
+) -> None:
+    """Take ``kg`` off the oldest lots; (raised at, kg taken) of each lot touched is
+    added to ``taken`` when given (the reducer needs none: it spares the list)."""
     while kg > 0 and lots:
         raised, have = lots[0]
         take = min(kg, int(have))
-        taken.append((str(raised), take))
+        if taken is not None:
+            taken.append((str(raised), take))
         kg -= take
         if take == have:
             lots.pop(0)
         else:
             lots[0][1] = int(have) - take
-    return taken
 
 
 @attrs.frozen
@@ -507,9 +509,11 @@ def _plan_records(
             lots = [list(lot) for lot in owed[category]]
             if fresh.get(compound, {}).get(category):
                 lots.append([when.isoformat(), fresh[compound][category]])
+            parts: list[tuple[str, int]] = []
+            _consume(lots, kg, parts)
             waited[category] = [
                 [round((when - datetime.fromisoformat(raised)).total_seconds() / 3600, 3), taken]
-                for raised, taken in _consume(lots, kg)
+                for raised, taken in parts
             ]
         records.append(
             (
