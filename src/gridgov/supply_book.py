@@ -42,9 +42,11 @@ Demand is carried as *lots* (when raised, kilograms), served oldest first.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 import attrs
@@ -247,9 +249,7 @@ class SupplyBook:
         return self._restocked_on != when.date().isoformat()
 
 
-def _consume(
-    lots: list[list[Any]], kg: int, taken: list[tuple[str, int]] | None = None
-) -> None:
+def _consume(lots: list[list[Any]], kg: int, taken: list[tuple[str, int]] | None = None) -> None:
     """Take ``kg`` off the oldest lots; (raised at, kg taken) of each lot touched is
     added to ``taken`` when given (the reducer needs none: it spares the list)."""
     while kg > 0 and lots:
@@ -474,6 +474,10 @@ def _expire(
     return owed, expired
 
 
+#: A flow's source (the key the plan's flows are sorted by first).
+_source = attrgetter("source")
+
+
 def _plan_records(
     owed_lots: Mapping[str, Mapping[str, list[list[Any]]]],
     plan: DispatchPlan,
@@ -485,11 +489,16 @@ def _plan_records(
     for s in plan.shipments:
         shipped.setdefault(s.depot, {})[s.category] = s.kg
     routes: dict[str, dict[str, dict[str, int]]] = {}
-    for f in plan.flows:
-        if f.source.startswith("depot:"):
-            depot = f.source[len("depot:") :]
-            street = f.target[len("hub:") :]
-            routes.setdefault(depot, {}).setdefault(street, {})[f.category] = f.kg
+    # The plan's flows are sorted: its depots' flows are the run of sources from
+    # "depot:" on (thousands of flows below the hubs a day are not looked at).
+    flows = plan.flows
+    for at in range(bisect.bisect_left(flows, "depot:", key=_source), len(flows)):
+        f = flows[at]
+        if not f.source.startswith("depot:"):
+            break
+        depot = f.source[len("depot:") :]
+        street = f.target[len("hub:") :]
+        routes.setdefault(depot, {}).setdefault(street, {})[f.category] = f.kg
     for depot, per in sorted(shipped.items()):
         records.append(
             (
