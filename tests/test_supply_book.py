@@ -122,6 +122,19 @@ class TestBook:
         with pytest.raises(GridgovError, match="unknown dispatch method 'best'"):
             plan_supply_day(SupplyBook(network(1)), {}, {}, T0, method="best")
 
+    def test_each_depot_records_the_streets_it_sends_to(self) -> None:
+        """A (street d1-s1) wants 100 kg: S1 on its street sends its 60, S2 on the
+        next street (d1-s2) the other 40; each dispatch names the hub it feeds."""
+        s2 = Depot(id="S2", kind="supermarket", unit="d1-s2", stock={"food": 100}, dispatch=10_000)
+        shops = [*network(60).depots.values(), s2]
+        book = SupplyBook(SupplyNetwork(CITY, shops, PARAMS))
+        outcome = plan_supply_day(book, {"A": "sealed"}, {"A": 10_000}, T0)
+        dispatched = {r[1]: r[3] for r in outcome.records if r[0] == "supply.dispatched"}
+        assert dispatched == {
+            "S1": {"kg": {"food": 60}, "to": {"d1-s1": {"food": 60}}},
+            "S2": {"kg": {"food": 40}, "to": {"d1-s1": {"food": 40}}},
+        }
+
     def test_requests_add_to_demand(self) -> None:
         """Two food requests at 5 kg each add 10 kg to A's 100."""
         book = SupplyBook(network(500))
