@@ -1582,7 +1582,10 @@ class _Draft:
     def __init__(self, roster: Roster) -> None:
         self.roster = roster
         self.busy: set[str] = set()
-        self.freed: set[str] = set()
+        # The people released so far as a set (see :attr:`freed`), made when first
+        # asked for, and how many of the releases it holds.
+        self._freed: set[str] = set()
+        self._freed_count = 0
         #: Each employer's people given back by this plan's releases (counts below 0),
         #: counted from the releases when a fill first needs them (see :meth:`given_back`).
         self.drawn: dict[str, int] | None = None
@@ -1625,6 +1628,18 @@ class _Draft:
         #: Change in the number of front-line compounds per grid, sorted by grid.
         self.hot: tuple[tuple[str, int], ...] = ()
 
+    @property
+    def freed(self) -> set[str]:
+        """The people this draft releases, as a set: made from the releases when first
+        asked for (by a fill: a lift that fills nothing never makes it; in a big city
+        a set of a hundred and fifty thousand ids, each hashed in and, when the set
+        went, each touched again: a cache miss or two per person)."""
+        freed, people = self._freed, self.releases[0]
+        if self._freed_count != len(people):
+            freed.update(itertools.islice(people, self._freed_count, None))
+            self._freed_count = len(people)
+        return freed
+
     def is_busy(self, person: str) -> bool:
         if person in self.busy or person in self.roster._unavailable:
             return True
@@ -1648,7 +1663,6 @@ class _Draft:
         count = len(persons)
         if not count:
             return
-        self.freed.update(persons)
         people, posts, reasons = self.releases
         people += persons
         posts += itertools.repeat(post, count)
@@ -1802,10 +1816,12 @@ def _plan(
                 hot_delta[grid] = hot_delta.get(grid, 0) + step
     if hot_delta:
         _front_line_all(draft, pools, hot_delta)
-    if refill or draft.freed:
+    if refill or draft.releases[0]:
         to_fill.extend(sorted(roster._shortfalls))
     # By role, then id, each post once (filling opens and closes none).
-    _fill_all(draft, pools, _by_priority(draft, to_fill, rule.auto_claim), rule)
+    wanted = _by_priority(draft, to_fill, rule.auto_claim)
+    if wanted:  # (a lift that fills nothing never asks who it freed)
+        _fill_all(draft, pools, wanted, rule)
     # The grids whose count moves (picked in C: a step is never False but 0).
     draft.hot = tuple(sorted(itertools.compress(hot_delta.items(), hot_delta.values())))
     return draft
