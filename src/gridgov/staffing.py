@@ -1605,18 +1605,17 @@ class _Draft:
         #: once a post released from is not open in the roster (made from the columns
         #: above then, as before).
         self.released: tuple[list[str], list[Mapping[str, Any] | CompactData]] | None = ([], [])
-        #: The assignments: the people, in order, and the runs they fill, each
-        #: (post, role, level, count) for the next ``count`` people: no object
-        #: per assignment while the command runs, and a record's unit and cause
-        #: worked out once per run.
-        self.persons: list[str] = []
+        #: The assignments: the runs of people, in order, each (post, role, level,
+        #: people): a record's unit and cause worked out once per run.
         self.runs: list[AssignmentRun] = []
-        #: The assignments' records' units, causes and data after the person (post,
-        #: role, level), one per person, written as each run is staged: the records'
-        #: columns made in the planning pass, not in a second walk of the runs.
+        #: The assignments' records' units, causes and compact data (keys, person,
+        #: post, role, level), one per person, written as each run is staged: the
+        #: records' columns made in the planning pass, each person's data while its
+        #: id was just read (made in a later pass, every id was read again: in a big
+        #: city a cache miss per person).
         self.units: list[str] = []
         self.causes: list[str] = []
-        self.rests: list[tuple[str, str, str]] = []
+        self.datas: list[CompactData] = []
         #: The employer (by its code in the pools) of each person taken from one, in
         #: the order taken (front-line duty takes from none; nor does a person
         #: without an employer): what the reducer counts (see :meth:`Roster._assign_runs`).
@@ -1699,11 +1698,11 @@ class _Draft:
 
     def assignments(self) -> Iterator[tuple[str, str, str, str]]:
         """(person, post, role, level) of each assignment, in order."""
-        fields = itertools.chain.from_iterable(
-            itertools.repeat((post, role, level), len(people))
+        return (
+            (person, post, role, level)
             for post, role, level, people in self.runs
+            for person in people
         )
-        return ((person, *rest) for person, rest in zip(self.persons, fields, strict=True))
 
     def closed_posts(self) -> tuple[str, ...]:
         return tuple(p for p in self.closed if p not in self.opened)
@@ -1779,7 +1778,7 @@ def planned_records(
         draft.releases,
         draft.opened.values(),
         [(*hop, counts[0], counts[1]) for hop, counts in draft.reinforcements.items()],
-        _draft_assignment_columns(draft, pools, when) if draft.persons else None,
+        _draft_assignment_columns(draft, pools, when) if draft.runs else None,
         draft.shortfalls.values(),
         draft.hot,
         roster,
@@ -1953,11 +1952,10 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
             continue
         busy.update(workers)
         count = len(workers)
-        draft.persons += workers
         draft.runs.append((post_id, "front_line", "grid", workers))
         draft.units += [grid] * count
         draft.causes += [_FRONT_LINE_CAUSE] * count
-        draft.rests += [(post_id, "front_line", "grid")] * count
+        draft.datas += _front_line_data(workers, post_id)
         fill_counts[post_id] = count
 
 
@@ -1992,11 +1990,10 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
     filled = len(free)
     if filled:
         busy.update(free)
-        draft.persons += free
         draft.runs.append((post_id, "front_line", "grid", free))
         draft.units += [unit] * filled
         draft.causes += [_FRONT_LINE_CAUSE] * filled
-        draft.rests += [(post_id, "front_line", "grid")] * filled
+        draft.datas += _front_line_data(free, post_id)
         fill_counts[post_id] = fill_counts.get(post_id, 0) + filled
     missing = capacity - (held + filled)
     known = roster._shortfalls.get(post_id)
@@ -2033,8 +2030,8 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
     busy, freed, room, taken_from = draft.busy, draft.freed, draft.room, draft.employers.append
     away, assigned, before = roster._unavailable, roster._assignment, roster._drawn
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
-    cursors, runs, persons = draft.cursors, draft.runs, draft.persons
-    units, causes, rests, said = draft.units, draft.causes, draft.rests, _CAUSES
+    cursors, runs, keys = draft.cursors, draft.runs, _ASSIGNED
+    units, causes, said, data = draft.units, draft.causes, _CAUSES, draft.datas.append
     holders_of, fills, cache = roster._holders.get, draft.fill_counts, pools._cache
     for post in wanted:
         post_id, role, unit, community, capacity = post
@@ -2081,6 +2078,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                     taken_from(code)
                 busy.add(person)
                 chosen.append(person)
+                data((keys, person, post_id, role, level))  # its record's (see _Draft)
                 need -= 1
                 if not need:
                     index += 1
@@ -2091,12 +2089,10 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
             if chosen:
                 # This level's people and their records' units, causes, data (see _Draft).
                 count = len(chosen)
-                persons += chosen
                 runs.append((post_id, role, level, tuple(chosen)))
                 cause = said.get((role, level)) or _cause(role, level)
                 units += [unit] * count
                 causes += [cause] * count
-                rests += [(post_id, role, level)] * count
                 filled += count
                 levels_used = level
         if filled:
@@ -2450,9 +2446,10 @@ _ASSIGNED = ("person", "post", "role", "level")
 def _draft_assignment_columns(draft: _Draft, pools: Pools, when: datetime) -> RecordColumns:
     """The ``post.assigned`` records of a draft's assignments, as
     :func:`_assignment_columns` makes them from its runs, from the columns the
-    planning pass wrote (:class:`_Draft`'s ``units``, ``causes``, ``rests``): no
-    second walk of the runs; its runs and the employers taken from go with them."""
-    count = len(draft.persons)
+    planning pass wrote (:class:`_Draft`'s ``units``, ``causes``, ``datas``): no
+    second walk of the runs or the people; its runs and the employers taken from go
+    with them."""
+    count = len(draft.datas)
     employers = list(map(pools._employer_names.__getitem__, draft.employers))
     return RecordColumns(
         [when] * count,
@@ -2461,12 +2458,22 @@ def _draft_assignment_columns(draft: _Draft, pools: Pools, when: datetime) -> Re
         draft.causes,
         [None] * count,
         [None] * count,
-        # Compact data (see _assignment_columns), equal lengths.
-        list(map(operator.add, zip(itertools.repeat(_ASSIGNED), draft.persons), draft.rests)),
+        draft.datas,  # compact data (see _assignment_columns)
         [(draft.runs, employers)],
     )
 
 
+def _front_line_data(workers: Sequence[str], post_id: str) -> Iterator[CompactData]:
+    """The compact data of front-line assignments of ``workers`` to ``post_id``
+    (see :func:`_assignment_columns`), made in C."""
+    fields = (_ASSIGNED_KEYS, workers, itertools.repeat(post_id), _FRONT_LINE, _GRID)
+    return zip(*fields)  # noqa: B905 - the workers end it
+
+
+#: The keys of a ``post.assigned`` event's data, for ever (zipped in C).
+_ASSIGNED_KEYS = itertools.repeat(_ASSIGNED)
+#: ``"grid"`` for ever: front-line duty's pool level.
+_GRID = itertools.repeat("grid")
 #: A front-line assignment's cause (see _assignment_columns).
 _FRONT_LINE_CAUSE = "front_line from the grid pool"
 #: An assignment's cause by (role, level), as the planning pass words it (a few
