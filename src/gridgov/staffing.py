@@ -2082,7 +2082,8 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Sequence[PostRow], rule: Staf
                 key, pool = pools._rows(level, community, kind)
             index = cursors.get(key, 0)
             size = len(pool)
-            chosen: list[str] = []
+            # The records' data of those chosen, each made as its person is (see _Draft).
+            chosen: list[CompactData] = []
             for index in range(index, size):  # noqa: B020 - the cursor ends past the last seen
                 row = pool[index]
                 person = ids[row]
@@ -2100,9 +2101,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Sequence[PostRow], rule: Staf
                     room[code] = left - 1
                     taken_from(code)
                 busy.add(person)
-                chosen.append(person)
-                datas[staged] = (keys, person, post_id, role, level)  # its record's
-                staged += 1
+                chosen.append((keys, person, post_id, role, level))
                 need -= 1
                 if not need:
                     index += 1
@@ -2113,10 +2112,14 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Sequence[PostRow], rule: Staf
             if chosen:
                 # This level's people and their records' units, causes, data (see _Draft).
                 count = len(chosen)
-                runs.append((post_id, role, level, tuple(chosen)))
+                runs.append((post_id, role, level, tuple(map(_PERSON, chosen))))
                 cause = said.get((role, level)) or _cause(role, level)
-                units[staged - count : staged] = [unit] * count
-                causes[staged - count : staged] = [cause] * count
+                end = staged + count
+                cut = slice(staged, end)
+                datas[cut] = chosen
+                units[cut] = [unit] * count
+                causes[cut] = [cause] * count
+                staged = end
                 filled += count
                 levels_used = level
         if filled:
@@ -2398,6 +2401,8 @@ _FEW_POSTS = 64
 _UNIT = operator.itemgetter(2)
 #: A row's last field (a post's capacity).
 _CAPACITY = operator.itemgetter(4)
+#: The person of an assignment's compact data (keys, person, post, role, level).
+_PERSON = operator.itemgetter(1)
 #: A run's people (see :data:`AssignmentRun`).
 _PEOPLE = operator.itemgetter(3)
 #: The role of an assignment (post, role, level, since).
