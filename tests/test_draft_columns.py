@@ -1,8 +1,8 @@
 """A staffing draft's records' columns and its set of people freed (issue 15 item 4).
 
 The planner writes the ``post.assigned`` records' units, causes and compact data
-while it fills (``_fill_all`` makes room for every seat at once and writes in
-place), and makes the set of people it released only when a fill asks for it.
+while it fills (each person's data as the person is chosen), and makes the set
+of people it released only when a fill asks for it.
 Each is checked here against what the draft's runs and releases say.
 """
 
@@ -77,7 +77,6 @@ class TestAssignmentColumns:
             CITY, kernel.pools, roster, changes, engine.rules.staffing, refill=refill, close=()
         )
         people = [(person, run) for run in draft.runs for person in run[3]]
-        assert draft.staged == len(people)
         assert len(draft.units) == len(draft.causes) == len(draft.datas) == len(people)
         for i, (person, (post, role, level, _)) in enumerate(people):
             row = draft.opened.get(post) or roster._posts[post]

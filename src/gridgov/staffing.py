@@ -1616,10 +1616,6 @@ class _Draft:
         self.units: list[str] = []
         self.causes: list[str] = []
         self.datas: list[Mapping[str, Any] | CompactData] = []
-        #: How many assignments are staged: the length of those three columns but
-        #: while :func:`_fill_all` runs, which makes them longer at once (room for
-        #: every seat it may fill) and writes them in place, then cuts them to this.
-        self.staged = 0
         #: The employer (by its code in the pools) of each person taken from one, in
         #: the order taken (front-line duty takes from none; nor does a person
         #: without an employer): what the reducer counts (see :meth:`Roster._assign_runs`).
@@ -1957,7 +1953,9 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
         busy.update(workers)
         count = len(workers)
         draft.runs.append((post_id, "front_line", "grid", workers))
-        _stage_front_line(draft, workers, post_id, grid)
+        draft.units += [grid] * count
+        draft.causes += [_FRONT_LINE_CAUSE] * count
+        draft.datas += _front_line_data(workers, post_id)
         fill_counts[post_id] = count
 
 
@@ -1993,7 +1991,9 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
     if filled:
         busy.update(free)
         draft.runs.append((post_id, "front_line", "grid", free))
-        _stage_front_line(draft, free, post_id, unit)
+        draft.units += [unit] * filled
+        draft.causes += [_FRONT_LINE_CAUSE] * filled
+        draft.datas += _front_line_data(free, post_id)
         fill_counts[post_id] = fill_counts.get(post_id, 0) + filled
     missing = capacity - (held + filled)
     known = roster._shortfalls.get(post_id)
@@ -2012,17 +2012,6 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
         )
 
 
-def _stage_front_line(draft: _Draft, workers: Sequence[str], post_id: str, grid: str) -> None:
-    """Write the records' columns of front-line assignments of ``workers`` to ``post_id``
-    (the post of ``grid``) where the draft's staged assignments end (see :attr:`_Draft.staged`)."""
-    at = draft.staged
-    end = draft.staged = at + len(workers)
-    draft.units[at:end] = [grid] * len(workers)
-    draft.causes[at:end] = [_FRONT_LINE_CAUSE] * len(workers)
-    fields = (_ASSIGNED_KEYS, workers, itertools.repeat(post_id), _FRONT_LINE, _GRID)
-    draft.datas[at:end] = zip(*fields)  # noqa: B905 - the workers end it
-
-
 def _holding(assigned: Mapping[str, object], freed: set[str]) -> Callable[[str], bool]:
     """A test of "holds a post the plan does not release" (``assigned``'s
     ``__contains__`` when nobody is freed: in C)."""
@@ -2031,36 +2020,24 @@ def _holding(assigned: Mapping[str, object], freed: set[str]) -> Callable[[str],
     return lambda person: person in assigned and person not in freed
 
 
-def _fill_all(draft: _Draft, pools: Pools, wanted: Sequence[PostRow], rule: StaffingRule) -> None:
+def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: StaffingRule) -> None:
     """Fill the ``wanted`` posts in order (seats taken: see :meth:`_Draft.held`): front-line
     duty from the grid's own workers, every other post from the pools (one frame for all:
     what every fill reads is read once). A pool is its people's places in the city's
-    columns: their ids and employers are read there, for those the filling reaches.
-
-    The records' columns (:class:`_Draft`'s ``units``, ``causes``, ``datas``) are made
-    long enough for every seat of ``wanted`` at once, written in place, and cut to what
-    was staged at the end: grown run by run, each of them was copied to a larger block
-    again and again (a list grows by an eighth at a time: in a big city, some ten
-    times its final size copied, every copy a stream of cache misses)."""
+    columns: their ids and employers are read there, for those the filling reaches."""
     roster = draft.roster
     ids, employer_of, employer_names = pools._ids, pools._employer_of, pools._employer_names
     busy, freed, room, taken_from = draft.busy, draft.freed, draft.room, draft.employers.append
     away, assigned, before = roster._unavailable, roster._assignment, roster._drawn
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
     cursors, runs, keys = draft.cursors, draft.runs, _ASSIGNED
-    units, causes, datas, said = draft.units, draft.causes, draft.datas, _CAUSES
+    units, causes, said, data = draft.units, draft.causes, _CAUSES, draft.datas.append
     holders_of, fills, cache = roster._holders.get, draft.fill_counts, pools._cache
-    staged = draft.staged
-    room_for = sum(map(_CAPACITY, wanted))
-    for column in (units, causes, datas):
-        column.extend(itertools.repeat(None, room_for))  # type: ignore[arg-type]
     for post in wanted:
         post_id, role, unit, community, capacity = post
         if role == "front_line":
             # Front-line duty is the grid's own workers', not the pools'.
-            draft.staged = staged
             _front_line_fill(draft, pools, post)
-            staged = draft.staged
             continue
         kind = ROLE_KIND.get(role, _IN_SERVICE)
         need = capacity - (draft.held(post_id) if holders_of(post_id) else fills.get(post_id, 0))
@@ -2082,8 +2059,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Sequence[PostRow], rule: Staf
                 key, pool = pools._rows(level, community, kind)
             index = cursors.get(key, 0)
             size = len(pool)
-            # The records' data of those chosen, each made as its person is (see _Draft).
-            chosen: list[CompactData] = []
+            chosen: list[str] = []
             for index in range(index, size):  # noqa: B020 - the cursor ends past the last seen
                 row = pool[index]
                 person = ids[row]
@@ -2101,7 +2077,8 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Sequence[PostRow], rule: Staf
                     room[code] = left - 1
                     taken_from(code)
                 busy.add(person)
-                chosen.append((keys, person, post_id, role, level))
+                chosen.append(person)
+                data((keys, person, post_id, role, level))  # its record's (see _Draft)
                 need -= 1
                 if not need:
                     index += 1
@@ -2112,22 +2089,16 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Sequence[PostRow], rule: Staf
             if chosen:
                 # This level's people and their records' units, causes, data (see _Draft).
                 count = len(chosen)
-                runs.append((post_id, role, level, tuple(map(_PERSON, chosen))))
+                runs.append((post_id, role, level, tuple(chosen)))
                 cause = said.get((role, level)) or _cause(role, level)
-                end = staged + count
-                cut = slice(staged, end)
-                datas[cut] = chosen
-                units[cut] = [unit] * count
-                causes[cut] = [cause] * count
-                staged = end
+                units += [unit] * count
+                causes += [cause] * count
                 filled += count
                 levels_used = level
         if filled:
             fills[post_id] = fills.get(post_id, 0) + filled
         if requested or need > 0 or post_id in roster._shortfalls:  # reinforcements, shortfalls
             _fill_outcome(draft, pools, post, kind, levels, requested, need, levels_used)
-    draft.staged = staged
-    del units[staged:], causes[staged:], datas[staged:]
 
 
 def _all_seats_taken(draft: _Draft, post_id: str) -> None:
@@ -2399,10 +2370,6 @@ _ROW = operator.itemgetter(2)
 _FEW_POSTS = 64
 #: A row's third field (a post's unit).
 _UNIT = operator.itemgetter(2)
-#: A row's last field (a post's capacity).
-_CAPACITY = operator.itemgetter(4)
-#: The person of an assignment's compact data (keys, person, post, role, level).
-_PERSON = operator.itemgetter(1)
 #: A run's people (see :data:`AssignmentRun`).
 _PEOPLE = operator.itemgetter(3)
 #: The role of an assignment (post, role, level, since).
@@ -2494,6 +2461,13 @@ def _draft_assignment_columns(draft: _Draft, pools: Pools, when: datetime) -> Re
         draft.datas,  # compact data (see _assignment_columns)
         [(draft.runs, employers)],
     )
+
+
+def _front_line_data(workers: Sequence[str], post_id: str) -> Iterator[CompactData]:
+    """The compact data of front-line assignments of ``workers`` to ``post_id``
+    (see :func:`_assignment_columns`), made in C."""
+    fields = (_ASSIGNED_KEYS, workers, itertools.repeat(post_id), _FRONT_LINE, _GRID)
+    return zip(*fields)  # noqa: B905 - the workers end it
 
 
 #: The keys of a ``post.assigned`` event's data, for ever (zipped in C).
