@@ -333,8 +333,13 @@ class EngineState:
         planned = _planned_run(events, start, stop)
         if kind == "post.assigned":
             if planned is not None:
-                runs, employers = planned[0]
-                return self.roster._assign_runs(runs, columns[0][start], employers)
+                runs, employers, assigned, when = planned[0]
+                time = columns[0][start]
+                # The planner's table of the assignments holds its events' time (the
+                # same object): merged as it is, else made from the runs.
+                return self.roster._assign_runs(
+                    runs, time, employers, assigned if when is time else None
+                )
             got = events._fields(start, stop, _ASSIGNED)
             if got is None:
                 return False

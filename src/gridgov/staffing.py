@@ -1196,6 +1196,7 @@ class Roster:
         runs: Sequence[AssignmentRun],
         when: datetime,
         employers: Sequence[str] | None = None,
+        assigned: Mapping[str, tuple[str, str, str, datetime]] | None = None,
     ) -> bool:
         """Apply a run of ``post.assigned`` events of one time given as the planner's
         runs (each (post, role, level, people): see :class:`_Draft`), as
@@ -1211,7 +1212,9 @@ class Roster:
         drawn from one (not front-line duty), in the order drawn, those without
         one left out: the planner read them where it found those people, in the
         city's columns, so nobody is looked up again (in a big city each lookup
-        is a cache miss or several).
+        is a cache miss or several). ``assigned``, when the planner gives it, is
+        every person of ``runs`` in order with that assignment (``_Draft.busy``,
+        made while planning), merged as it is.
         """
         if employers is None:
             people = self._people
@@ -1230,7 +1233,9 @@ class Roster:
         for post, _, _, persons in runs:
             held = held_by(post)
             holders[post] = persons if held is None else held + persons
-        self._assignment.update(_per_person(runs, when))
+        # The planner's own table of them when given (merged in C, the people's
+        # hashes kept), else each person's run's tuple, repeated.
+        self._assignment.update(_per_person(runs, when) if assigned is None else assigned)
         # Counted in C (Counter.update), in the order drawn.
         self._drawn.update(employers)
         return True
@@ -1579,9 +1584,17 @@ class _Draft:
     the frozen plan's objects, the engine records them directly.
     """
 
-    def __init__(self, roster: Roster) -> None:
+    def __init__(self, roster: Roster, when: datetime | None = None) -> None:
         self.roster = roster
-        self.busy: set[str] = set()
+        #: The time the plan's events will carry (None: not recorded, see plan_staffing).
+        self.when = when
+        #: The people this plan assigns, in the order assigned, each with the roster's
+        #: assignment (post, role, level, since ``when``): one tuple per run, shared by
+        #: its people. Kept as the planning pass stages them, it is the roster's table
+        #: for them as the events give it (see :meth:`Roster._assign_runs`): the engine
+        #: merges it at once (a dict into a dict, in C, its hashes kept), nothing made
+        #: per person again.
+        self.busy: dict[str, tuple[str, str, str, datetime | None]] = {}
         self.freed: set[str] = set()
         #: Each employer's people given back by this plan's releases (counts below 0),
         #: counted from the releases when a fill first needs them (see :meth:`given_back`).
@@ -1759,7 +1772,7 @@ def planned_records(
     columns: :class:`~gridgov.records.RecordColumns`): read them before the
     roster changes.
     """
-    draft = _plan(city, pools, roster, changes, rule, refill=refill, close=close)
+    draft = _plan(city, pools, roster, changes, rule, refill=refill, close=close, when=when)
     return _rows(
         draft.closed_posts(),
         draft.releases,
@@ -1784,9 +1797,11 @@ def _plan(
     *,
     refill: bool,
     close: Sequence[str],
+    when: datetime | None = None,
 ) -> _Draft:
-    """:func:`plan_staffing`'s work, left in a draft."""
-    draft = _Draft(roster)
+    """:func:`plan_staffing`'s work, left in a draft (``when``: its events' time, when
+    they are to be recorded)."""
+    draft = _Draft(roster, when)
     hot_zones = _front_line_zones(rule)
     hot_delta: dict[str, int] = {}
     to_fill: list[str] = []
@@ -1929,13 +1944,13 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
             post_id in holders
             or post_id in fill_counts
             or post_id in known
-            or (busy and not busy.isdisjoint(workers))
+            or (busy and not busy.keys().isdisjoint(workers))
             or (unavailable and not unavailable.isdisjoint(workers))
             or (assigned and not assigned.isdisjoint(workers))
         ):
             _front_line_fill(draft, pools, post)
             continue
-        busy.update(workers)
+        busy.update(zip(workers, itertools.repeat((post_id, "front_line", "grid", draft.when))))
         count = len(workers)
         draft.persons += workers
         draft.runs.append((post_id, "front_line", "grid", workers))
@@ -1975,7 +1990,7 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
         free = tuple(itertools.islice(workers, seats))
     filled = len(free)
     if filled:
-        busy.update(free)
+        busy.update(zip(free, itertools.repeat((post_id, "front_line", "grid", draft.when))))
         draft.persons += free
         draft.runs.append((post_id, "front_line", "grid", free))
         draft.units += [unit] * filled
@@ -2019,7 +2034,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
     cursors, runs, persons = draft.cursors, draft.runs, draft.persons
     units, causes, rests, said = draft.units, draft.causes, draft.rests, _CAUSES
-    holders_of, fills, cache = roster._holders.get, draft.fill_counts, pools._cache
+    holders_of, fills, cache, when = roster._holders.get, draft.fill_counts, pools._cache, draft.when
     for post in wanted:
         post_id, role, unit, community, capacity = post
         if role == "front_line":
@@ -2047,6 +2062,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
             index = cursors.get(key, 0)
             size = len(pool)
             chosen: list[str] = []
+            given = (post_id, role, level, when)  # each chosen person's assignment (see _Draft)
             for index in range(index, size):  # noqa: B020 - the cursor ends past the last seen
                 row = pool[index]
                 person = ids[row]
@@ -2063,7 +2079,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                         continue
                     room[code] = left - 1
                     taken_from(code)
-                busy.add(person)
+                busy[person] = given
                 chosen.append(person)
                 need -= 1
                 if not need:
@@ -2423,7 +2439,7 @@ def _assignment_columns(
         # dict is made when one is read. Equal lengths (see Roster._assign_all on
         # ``strict``).
         list(map(operator.add, zip(itertools.repeat(_ASSIGNED), persons), rests)),
-        [(runs, employers)],
+        [(runs, employers, None, None)],
     )
 
 
@@ -2447,7 +2463,7 @@ def _draft_assignment_columns(draft: _Draft, pools: Pools, when: datetime) -> Re
         [None] * count,
         # Compact data (see _assignment_columns), equal lengths.
         list(map(operator.add, zip(itertools.repeat(_ASSIGNED), draft.persons), draft.rests)),
-        [(draft.runs, employers)],
+        [(draft.runs, employers, draft.busy, when)],
     )
 
 
