@@ -625,6 +625,39 @@ class Pools:
         self._required_rule: StaffingRule | None = None
         #: The most people each employer may give, by the rules' share (see :meth:`caps`).
         self._caps: dict[float, dict[str, int]] = {}
+        self._front_lines()
+
+    def _front_lines(self) -> None:
+        """Every unit's grid workers and front-line post (see :meth:`grid_workers`,
+        :meth:`front_line_post`), worked out at once: the workers' ids read by one
+        getter (in C) and sliced by unit, each post made in one comprehension. A
+        case first needs some five grids' (a third of what it read the first time
+        a compound was met); a declaration thousands."""
+        spans, rows = self._worker_spans, self._worker_rows
+        if not spans:
+            return
+        ids = operator.itemgetter(*rows)(self._ids) if len(rows) > 1 else (self._ids[rows[0]],)
+        workers = self._workers
+        workers.update((unit, ids[start:stop]) for unit, (start, stop) in spans.items())
+        chain = self._city.chain
+        up, level_of = chain._up, chain._level
+        # The post's community: the unit's commander when it is one (a grid's is).
+        self._front_line.update(
+            (
+                unit,
+                (
+                    f"{unit}/front_line",
+                    "front_line",
+                    unit,
+                    chain_up[1]
+                    if len(chain_up) > 1 and level_of[chain_up[1]] is _COMMUNITY
+                    else chain.community_of(unit),
+                    len(workers[unit]),
+                ),
+            )
+            for unit in spans
+            for chain_up in (up[unit],)
+        )
 
     @property
     def city(self) -> City:
@@ -1196,6 +1229,7 @@ class Roster:
         runs: Sequence[AssignmentRun],
         when: datetime,
         employers: Sequence[str] | None = None,
+        assigned: Mapping[str, tuple[str, str, str, datetime]] | None = None,
     ) -> bool:
         """Apply a run of ``post.assigned`` events of one time given as the planner's
         runs (each (post, role, level, people): see :class:`_Draft`), as
@@ -1211,7 +1245,9 @@ class Roster:
         drawn from one (not front-line duty), in the order drawn, those without
         one left out: the planner read them where it found those people, in the
         city's columns, so nobody is looked up again (in a big city each lookup
-        is a cache miss or several).
+        is a cache miss or several). ``assigned``, when the planner gives it, is
+        every person of ``runs`` in order with that assignment (``_Draft.busy``,
+        made while planning), merged as it is.
         """
         if employers is None:
             people = self._people
@@ -1230,7 +1266,9 @@ class Roster:
         for post, _, _, persons in runs:
             held = held_by(post)
             holders[post] = persons if held is None else held + persons
-        self._assignment.update(_per_person(runs, when))
+        # The planner's own table of them when given (merged in C, the people's
+        # hashes kept), else each person's run's tuple, repeated.
+        self._assignment.update(_per_person(runs, when) if assigned is None else assigned)
         # Counted in C (Counter.update), in the order drawn.
         self._drawn.update(employers)
         return True
@@ -1579,9 +1617,17 @@ class _Draft:
     the frozen plan's objects, the engine records them directly.
     """
 
-    def __init__(self, roster: Roster) -> None:
+    def __init__(self, roster: Roster, when: datetime | None = None) -> None:
         self.roster = roster
-        self.busy: set[str] = set()
+        #: The time the plan's events will carry (None: not recorded, see plan_staffing).
+        self.when = when
+        #: The people this plan assigns, in the order assigned, each with the roster's
+        #: assignment (post, role, level, since ``when``): one tuple per run, shared by
+        #: its people. Kept as the planning pass stages them, it is the roster's table
+        #: for them as the events give it (see :meth:`Roster._assign_runs`): the engine
+        #: merges it at once (a dict into a dict, in C, its hashes kept), nothing made
+        #: per person again.
+        self.busy: dict[str, tuple[str, str, str, datetime | None]] = {}
         # The people released so far as a set (see :attr:`freed`), made when first
         # asked for, and how many of the releases it holds.
         self._freed: set[str] = set()
@@ -1772,7 +1818,7 @@ def planned_records(
     columns: :class:`~gridgov.records.RecordColumns`): read them before the
     roster changes.
     """
-    draft = _plan(city, pools, roster, changes, rule, refill=refill, close=close)
+    draft = _plan(city, pools, roster, changes, rule, refill=refill, close=close, when=when)
     return _rows(
         draft.closed_posts(),
         draft.releases,
@@ -1797,9 +1843,11 @@ def _plan(
     *,
     refill: bool,
     close: Sequence[str],
+    when: datetime | None = None,
 ) -> _Draft:
-    """:func:`plan_staffing`'s work, left in a draft."""
-    draft = _Draft(roster)
+    """:func:`plan_staffing`'s work, left in a draft (``when``: its events' time, when
+    they are to be recorded)."""
+    draft = _Draft(roster, when)
     hot_zones = _front_line_zones(rule)
     hot_delta: dict[str, int] = {}
     to_fill: list[str] = []
@@ -1944,13 +1992,13 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
             post_id in holders
             or post_id in fill_counts
             or post_id in known
-            or (busy and not busy.isdisjoint(workers))
+            or (busy and not busy.keys().isdisjoint(workers))
             or (unavailable and not unavailable.isdisjoint(workers))
             or (assigned and not assigned.isdisjoint(workers))
         ):
             _front_line_fill(draft, pools, post)
             continue
-        busy.update(workers)
+        busy.update(zip(workers, itertools.repeat((post_id, "front_line", "grid", draft.when))))
         count = len(workers)
         draft.runs.append((post_id, "front_line", "grid", workers))
         draft.units += [grid] * count
@@ -1989,7 +2037,7 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
         free = tuple(itertools.islice(workers, seats))
     filled = len(free)
     if filled:
-        busy.update(free)
+        busy.update(zip(free, itertools.repeat((post_id, "front_line", "grid", draft.when))))
         draft.runs.append((post_id, "front_line", "grid", free))
         draft.units += [unit] * filled
         draft.causes += [_FRONT_LINE_CAUSE] * filled
@@ -2030,7 +2078,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
     busy, freed, room, taken_from = draft.busy, draft.freed, draft.room, draft.employers.append
     away, assigned, before = roster._unavailable, roster._assignment, roster._drawn
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
-    cursors, runs, keys = draft.cursors, draft.runs, _ASSIGNED
+    cursors, runs, keys, when = draft.cursors, draft.runs, _ASSIGNED, draft.when
     units, causes, said, data = draft.units, draft.causes, _CAUSES, draft.datas.append
     holders_of, fills, cache = roster._holders.get, draft.fill_counts, pools._cache
     for post in wanted:
@@ -2044,9 +2092,8 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
         if need <= 0:
             _all_seats_taken(draft, post_id)
             continue
-        levels_used = levels[0]
+        levels_used, filled = levels[0], 0
         requested: list[int] = []
-        filled = 0
         for depth, level in enumerate(levels):
             if need <= 0:
                 break
@@ -2060,6 +2107,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
             index = cursors.get(key, 0)
             size = len(pool)
             chosen: list[str] = []
+            given = (post_id, role, level, when)  # each chosen person's assignment (see _Draft)
             for index in range(index, size):  # noqa: B020 - the cursor ends past the last seen
                 row = pool[index]
                 person = ids[row]
@@ -2076,7 +2124,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                         continue
                     room[code] = left - 1
                     taken_from(code)
-                busy.add(person)
+                busy[person] = given
                 chosen.append(person)
                 data((keys, person, post_id, role, level))  # its record's (see _Draft)
                 need -= 1
@@ -2435,7 +2483,7 @@ def _assignment_columns(
         # dict is made when one is read. Equal lengths (see Roster._assign_all on
         # ``strict``).
         list(map(operator.add, zip(itertools.repeat(_ASSIGNED), persons), rests)),
-        [(runs, employers)],
+        [(runs, employers, None, None)],
     )
 
 
@@ -2459,7 +2507,7 @@ def _draft_assignment_columns(draft: _Draft, pools: Pools, when: datetime) -> Re
         [None] * count,
         [None] * count,
         draft.datas,  # compact data (see _assignment_columns)
-        [(draft.runs, employers)],
+        [(draft.runs, employers, draft.busy, when)],
     )
 
 
