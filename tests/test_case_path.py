@@ -19,13 +19,14 @@ from zoneinfo import ZoneInfo
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from gridgov import Engine, GridgovError, ManualClock, Rules
+from gridgov import City, Engine, GridgovError, ManualClock, Rules
 from gridgov.measures import MeasuresDraft, _Below, _days, case_scopes, iso_time
 from gridgov.model import Level, PersonKind
 from gridgov.modes import communities_in_scope, compounds_in_scope
 from gridgov.presets import jiamusi
 from gridgov.rules import CaseRule
 from gridgov.staffing import Pools
+from strategies import cities
 
 #: Streets of several communities (a case puts the others on alert).
 CITY = jiamusi(scale=0.1)
@@ -388,6 +389,38 @@ class TestColdCaseReads:
             else:
                 assert post is None
         assert sizes == {2}  # every grid of this city has several (one: the next test)
+
+    @settings(max_examples=40, deadline=None)
+    @given(city=cities())
+    def test_every_unit_s_workers_and_post_are_there_before_any_is_asked_for(
+        self, city: City
+    ) -> None:
+        """Made with the pools, at once: every unit's grid workers (those posted
+        there, in the city's order) and its front-line post (the unit's community
+        named, as many seats as workers); a unit without workers gets none when
+        asked, and nothing is made for it before."""
+        pools = Pools(city, 0)
+        made_posts, made_workers = dict(pools._front_line), dict(pools._workers)
+        kind_of = city.people.kind
+        for unit in city.chain:
+            workers = tuple(
+                p for p in city.people_at_post(unit) if kind_of(p) is PersonKind.GRID_WORKER
+            )
+            if not workers:
+                assert unit not in made_posts
+                assert unit not in made_workers
+                assert pools.grid_workers(unit) == ()
+                assert pools.front_line_post(unit) is None
+                continue
+            assert made_workers[unit] == workers
+            community = city.community_of(unit)
+            assert made_posts[unit] == (
+                f"{unit}/front_line",
+                "front_line",
+                unit,
+                community,
+                len(workers),
+            )
 
     def test_a_grid_with_one_worker(self) -> None:
         """One worker is read as a tuple of one (an itemgetter of one gives the item)."""

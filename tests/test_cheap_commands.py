@@ -196,7 +196,7 @@ def test_the_assignments_records_are_their_runs_read_out_one_by_one(
     got = _assignment_columns(persons, runs, ["an employer"], posts, new_units, when)
     assert list(got) == expected
     assert len(got) == len(persons)
-    assert got.planned == [(runs, ["an employer"])]
+    assert got.planned == [(runs, ["an employer"], None, None)]
 
 
 @given(

@@ -9,18 +9,20 @@ unknown units, zones and modes among them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from gridgov import Engine, GridgovError, ManualClock, Rules
-from gridgov._state import EngineState
+from gridgov._state import _RUNS_FROM, EngineState
 from gridgov.errors import JournalError, UnknownUnitError
 from gridgov.journal import Events
-from gridgov.measures import Measures, iso_time
+from gridgov.measures import MEASURE_EVENTS, Measures, iso_time
 from gridgov.model import Level
 from gridgov.presets import jiamusi
 
@@ -196,3 +198,122 @@ def test_a_case_commits_and_replays_the_same_zones_and_modes() -> None:
     replayed.apply_all(kernel.journal.replay(0))
     assert replayed.snapshot() == kernel.state.snapshot()
     assert set(engine.zones().values()) > {"open"}
+
+
+_STREETS = sorted({CITY.chain.street_of(c) for c in COMMUNITIES})
+#: Clocks in three zones: UTC, a named zone, a fixed offset of its own (the due
+#: times the state keeps are those the events' texts read back, in every zone).
+_ZONES = [UTC, ZoneInfo("Asia/Shanghai"), timezone(timedelta(hours=5, minutes=30), "IST")]
+_command = st.one_of(
+    st.tuples(st.just("case"), st.sampled_from(COMPOUNDS)),
+    st.tuples(
+        st.just("declare"),
+        st.sampled_from([*COMMUNITIES[:3], *COMPOUNDS[:4]]),
+        st.sampled_from(["sealed", "controlled", "precaution"]),
+        st.booleans(),
+    ),
+    st.tuples(
+        st.just("lift"),
+        st.sampled_from([*_STREETS, *COMMUNITIES[:3], CITY.chain.city]),
+        st.sampled_from(["open", "precaution"]),
+        st.booleans(),
+    ),
+    st.tuples(st.just("wait"), st.integers(1, 20 * 24)),
+)
+
+
+def _exact(state: EngineState) -> tuple[Any, ...]:
+    """The whole state, the measures' counts and raised compounds, and each due time
+    with its zone (equal times in two zones compare equal: compared as printed)."""
+    measures = state.measures
+    dues = [
+        {unit: (due.isoformat(), due.tzinfo, due.fold) for unit, due in table.items() if due}
+        for table in (measures._zone_due, measures._mode_due)
+    ]
+    counts = {c: list(n.items()) for c, n in measures._counts.items()}
+    return state.snapshot(), counts, sorted(measures._raised), dues
+
+
+@given(
+    st.sampled_from(_ZONES),
+    st.lists(_command, min_size=1, max_size=12),
+)
+@example(
+    _ZONES[1],
+    [
+        ("case", COMPOUNDS[0]),
+        ("declare", COMMUNITIES[1], "sealed", True),
+        ("wait", 24 * 15),
+        ("lift", CITY.chain.city, "open", False),
+    ],
+)
+def test_a_draft_s_tables_give_the_state_its_events_give(
+    zone: tzinfo, commands: list[tuple[Any, ...]]
+) -> None:
+    """A command's zones and modes are applied from its draft's tables at once
+    (``Measures._apply_draft``): after any cases, declarations, lifts and due
+    step-downs the live state is the one its journal's events give, one command
+    after the other, and every measures draft was applied from its tables."""
+    clock = ManualClock(datetime(2022, 3, 1, 9, 30, tzinfo=zone))
+    engine = Engine(CITY, clock=clock)
+    kernel = engine._kernel
+    drafts = []
+    applied = Measures._apply_draft
+
+    def counted(self: Measures, planned: tuple[Any, ...]) -> bool:
+        done = applied(self, planned)
+        drafts.append(done)
+        return done
+
+    drafted = 0  # commands of many events planned by a draft that recorded zones or modes
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Measures, "_apply_draft", counted)
+        for command in commands:
+            if command[0] == "wait":  # due step-downs: their events applied from columns
+                clock.advance(timedelta(hours=command[1]))
+                engine.advance()
+                continue
+            if command[0] == "case":
+                result = engine.report_case(command[1])
+            elif command[0] == "declare":
+                result = engine.declare(command[1], command[2], hold=command[3])
+            else:
+                result = engine.lift(command[1], command[2], skip_recovery=command[3])
+            # (A command of few events is applied an event at a time: no runs.)
+            many = len(result.events) >= _RUNS_FROM
+            drafted += many and not MEASURE_EVENTS.isdisjoint(e.type for e in result.events)
+    assert drafts == [True] * drafted
+    replayed = EngineState(CITY, engine.rules)
+    for events in _by_command(kernel.journal.replay(0)):
+        replayed.apply_all(events)
+    assert _exact(replayed) == _exact(kernel.state)
+
+
+def _by_command(events: Iterable[Any]) -> list[list[Any]]:
+    """Events grouped by command, in order (each applied as its own batch)."""
+    out: list[list[Any]] = []
+    for event in events:
+        if out and out[-1][0].command == event.command:
+            out[-1].append(event)
+        else:
+            out.append([event])
+    return out
+
+
+def test_a_draft_of_a_state_that_moved_on_is_not_applied() -> None:
+    """A draft's tables apply only to the state they were planned against: once
+    another change came, nothing is changed and the caller applies the events."""
+    engine = Engine(CITY, clock=ManualClock(T0))
+    draft = engine._draft()
+    draft.set_zone(COMPOUNDS[1], "sealed", None, False, T0, "test")
+    [columns] = draft.recorded()
+    assert columns.planned is not None
+    measures = engine._kernel.state.measures
+    engine.report_case(COMPOUNDS[0])
+    before = _exact(engine._kernel.state)
+    assert not measures._apply_draft(columns.planned[0])
+    assert _exact(engine._kernel.state) == before
+    other = Engine(CITY, clock=ManualClock(T0))._kernel.state.measures
+    fresh = engine._draft()
+    fresh.set_zone(COMPOUNDS[1], "sealed", None, False, T0, "test")
+    assert not other._apply_draft(fresh.recorded()[0].planned[0])  # type: ignore[index]

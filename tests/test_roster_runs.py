@@ -414,7 +414,11 @@ def test_a_command_s_planned_data_is_no_part_of_its_events() -> None:
     by one or a run at a time, and they change neither equality nor pickling."""
     engine = Engine(CITY, clock=ManualClock())
     events = engine.declare(CITY.chain.city).events
-    (opened_at, opened_end, rows), (first, end, [(runs, employers)]) = events._planned
+    zoned, (opened_at, opened_end, rows), (first, end, [planned]) = events._planned
+    runs, employers, assigned, when = planned
+    # Before them the zones and modes, with their draft's tables (see test_measure_runs).
+    assert set(events._columns[1][zoned[0] : zoned[1]]) == {"zone.changed", "mode.changed"}
+    assert zoned[2][0][0] is engine._kernel.state.measures
     assert set(events._columns[1][opened_at:opened_end]) == {"post.opened"}
     assert [row[0] for row in rows] == [e.data["post"] for e in events[opened_at:opened_end]]
     assert set(events._columns[1][first:end]) == {"post.assigned"}
@@ -427,6 +431,13 @@ def test_a_command_s_planned_data_is_no_part_of_its_events() -> None:
     ]
     assert employers == [e for e in drawn if e is not None]
     assert len(employers) > 100
+    # Each person's assignment as the planner staged it, in the events' order, at
+    # their time (the object itself: the reducer merges the table only then).
+    assert when is events._columns[0][first]
+    assert list(assigned.items()) == [
+        (e.data["person"], (e.data["post"], e.data["role"], e.data["level"], e.time))
+        for e in events[first:end]
+    ]
     plain = Events.of(list(events))
     assert plain._planned == ()
     assert plain == events
@@ -522,7 +533,8 @@ def test_a_lift_s_planned_releases_give_the_state_its_events_give() -> None:
     declared = engine.declare(CITY.chain.city).events
     before = engine._kernel.state.roster._copy()
     events = engine.lift(CITY.chain.city, skip_recovery=True).events
-    [(first, end, [(persons, posts)])] = events._planned
+    zoned, (first, end, [(persons, posts)]) = events._planned
+    assert {"zone.changed", "mode.changed"} >= set(events._columns[1][zoned[0] : zoned[1]])
     released = list(events[first:end])
     assert {e.type for e in released} == {"post.released"}
     assert len(released) > 300

@@ -278,11 +278,21 @@ class TestCityProblems:
         assert (problem.line, problem.key) == (2, "city.preset")
         assert "did you mean 'jiamusi'?" in problem.message
 
-    @pytest.mark.parametrize("scale", ["0", "1.5", "-1"])
+    @pytest.mark.parametrize("scale", ["0", "7.5", "-1", "nan", "inf"])
     def test_scale_out_of_range(self, scale: str) -> None:
-        """A scale is a share of the published size, in (0, 1]."""
+        """A scale is a share of the published size, in (0, 7] (7: the preset's tiles run out)."""
         problem = only(f'[city]\npreset = "jiamusi"\nscale = {scale}\n')
         assert (problem.line, problem.key) == (3, "city.scale")
+
+    def test_a_megacity_scale_is_accepted_and_builds_the_tiled_city(self) -> None:
+        """Above 1 the preset tiles its districts: the scenario's city has the tiles' grids."""
+        scenario = Scenario.from_toml('[city]\npreset = "jiamusi"\nscale = 1.5\n', "s.toml")
+        assert scenario.city.scale == 1.5
+        assert len(scenario.build_city().chain.units("grid")) > 8886
+
+    def test_scale_beyond_the_tiles_names_the_megacity_range(self) -> None:
+        problem = only('[city]\npreset = "jiamusi"\nscale = 8\n')
+        assert "in (0, 7] (above 1 a megacity of tiled districts), got 8" in problem.message
 
     def test_scale_the_preset_refuses(self) -> None:
         """A scale the preset cannot build is reported with the preset's reason."""

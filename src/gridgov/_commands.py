@@ -285,7 +285,9 @@ class EngineBase:
     ) -> CommandResult:
         """Commit leading records, a measures draft and the staffing that follows."""
         plan = draft.plan()
-        records = itertools.chain(lead, plan.records, self._kernel.staffing_after(plan, when))
+        # The measures' records in columns with the draft's tables (applied at once).
+        staffing = self._kernel.staffing_after(plan, when)
+        records = itertools.chain(lead, draft.recorded(), staffing)
         return self._kernel.commit(command, actor, records, pushes=plan.pushes)
 
     def _commit_alert(

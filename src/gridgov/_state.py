@@ -131,6 +131,8 @@ class EngineState:
         self.task_numbers: dict[str, int] = {}
         self._reducers: dict[str, Callable[[EventLike], None]] = {}
         self._command: str | None = None  # the command of the last event applied
+        #: The measures draft's tables applied last (see _measure_run).
+        self._drafted: tuple[Any, ...] | None = None
         for kind in MEASURE_EVENTS:
             self._reducers[kind] = self.measures._apply_event
         for kind in STAFFING_EVENTS:
@@ -256,7 +258,6 @@ class EngineState:
         columns = events._columns
         times, kinds, units, names = columns[0], columns[1], columns[2], columns[3]
         data_of, fields = events._data, events._fields
-        measure_columns, first = (units, columns[7], columns[8]), events._first
         kept = self._reducers
         roster = self.roster
         assign, release = roster._assign_to, roster._release
@@ -298,9 +299,9 @@ class EngineState:
                 elif kind == "front_line.changed":  # its data from the column, no Event made
                     for index in range(start, stop):
                         roster._hot_changed(data_of(index)["grids"])
-                elif kind in MEASURE_EVENTS:  # a run at a time, from the columns
+                elif kind in MEASURE_EVENTS:  # the planner's tables, or a run from the columns
                     try:
-                        self.measures._apply_run(kind, measure_columns, start, stop, first)
+                        self._measure_run(events, kind, start, stop)
                     except Exception:
                         index = self.measures._stopped_at  # raised at its event
                         raise
@@ -321,6 +322,24 @@ class EngineState:
             self._counted(names, times, len(kinds) if applied else index + 1)
         return len(kinds)
 
+    def _measure_run(self, events: Events, kind: str, start: int, stop: int) -> None:
+        """Apply the ``zone.*`` or ``mode.*`` events ``start:stop``: from their draft's
+        tables when they came with them (``Events._planned``; applied at once at the
+        first of its runs, :meth:`Measures._apply_draft`, when the state is the one the
+        draft read), else a run at a time from the columns."""
+        measures = self.measures
+        for first, end, planned in events._planned:
+            tables = planned[0] if planned and type(planned[0]) is tuple else None
+            if tables is None or tables[0] is not measures or not first <= start < end:
+                continue
+            if start == first and measures._apply_draft(tables):
+                self._drafted = tables
+            if self._drafted is tables and stop <= end:
+                return
+            break
+        columns = events._columns
+        measures._apply_run(kind, (columns[2], columns[7], columns[8]), start, stop, events._first)
+
     def _run_at_once(self, events: Events, kind: str, start: int, stop: int) -> bool:
         """Apply the run ``start:stop`` of ``post.assigned`` or ``post.opened`` events
         to the roster at once; all or nothing: False, and nothing changed, when an
@@ -333,8 +352,13 @@ class EngineState:
         planned = _planned_run(events, start, stop)
         if kind == "post.assigned":
             if planned is not None:
-                runs, employers = planned[0]
-                return self.roster._assign_runs(runs, columns[0][start], employers)
+                runs, employers, assigned, when = planned[0]
+                time = columns[0][start]
+                # The planner's table of the assignments holds its events' time (the
+                # same object): merged as it is, else made from the runs.
+                return self.roster._assign_runs(
+                    runs, time, employers, assigned if when is time else None
+                )
             got = events._fields(start, stop, _ASSIGNED)
             if got is None:
                 return False

@@ -47,7 +47,7 @@ from gridgov.modes import (
     units_compounds,
     zone_board,
 )
-from gridgov.records import EventLike, Record, record_data
+from gridgov.records import EventLike, Record, RecordColumns, record_data
 from gridgov.rules import Rules
 
 __all__ = [
@@ -180,6 +180,8 @@ class Measures:
         self._below_units: _Below | None = None
         #: Where the last run that raised (:meth:`_apply_run`) stopped, in its columns.
         self._stopped_at = 0
+        #: Changes applied so far (a draft's tables apply only to the state it read).
+        self._version = 0
 
     def _below(self) -> _Below:
         """The city's compounds and communities below each unit (made on first use)."""
@@ -272,6 +274,7 @@ class Measures:
         them from a command's columns: no event object made)."""
         due = data.get("due")
         when = _from_iso(due) if isinstance(due, str) else None
+        self._version += 1
         if kind.startswith("zone."):
             if new is None or new not in SEVERITY:
                 raise JournalError(f"event {seq}: unknown zone {new!r}")
@@ -296,6 +299,39 @@ class Measures:
             self._modes._force(unit, new)
             self._mode_due[unit] = when
 
+    def _apply_draft(self, planned: tuple[Any, ...]) -> bool:
+        """Apply a measures draft's events at once, from its tables (see
+        :meth:`MeasuresDraft.recorded`): each unit's last zone, mode, due time and
+        hold, each community's zone counts, as the events one by one leave them (the
+        due times those the events' texts read back); False, and nothing changed,
+        when the state is not the one the draft was planned against."""
+        state, version, zones, zone_dues, holds, modes, mode_dues, counts = planned
+        if state is not self or version != self._version:
+            return False
+        self._version += 1
+        force, raised = self._zones._force, self._raised
+        for unit, new in zones.items():
+            force(unit, new)
+            if new == "open":
+                raised.discard(unit)
+            else:
+                raised.add(unit)
+        mine = self._counts
+        for community, got in counts.items():
+            dict.update(mine[community], got)
+        self._zone_due.update(zone_dues)
+        held = self._held
+        for unit, hold in holds.items():
+            if hold:
+                held.add(unit)
+            else:
+                held.discard(unit)
+        force = self._modes._force
+        for unit, new in modes.items():
+            force(unit, new)
+        self._mode_due.update(mode_dues)
+        return True
+
     def _apply_run(
         self,
         kind: str,
@@ -319,6 +355,7 @@ class Measures:
         last_text: object = None
         last_when: datetime | None = None
         index = start
+        self._version += 1
         try:
             if kind.startswith("zone."):
                 models, force = self._zones._models, self._zones._force
@@ -410,6 +447,7 @@ class Measures:
         for compound in data["held"]:
             self._zones.state(compound)
             self._held.add(str(compound))
+        self._version += 1
 
 
 # =================================================================== planner
@@ -456,9 +494,13 @@ class MeasuresDraft:
         self.community_of = city.compounds.community
         #: The mode machine's compiled transitions: (mode, trigger) -> mode.
         self.mode_table = state.mode_board.table()
-        #: The due time :meth:`iso` printed last, and its text.
+        #: The due time :meth:`iso` printed last, its text, and the time read back from
+        #: the text (what the events give the state: ``zone_due``, ``mode_due`` keep it).
         self._iso_due: datetime | None = None
         self._iso_text = ""
+        self._iso_read: datetime | None = None
+        #: The changes applied to the state this draft reads (see Measures._apply_draft).
+        self.version = state._version
         #: The deadlines made by :meth:`after` from ``_after_start``, by length in days.
         self._after_start: datetime | None = None
         self._after: dict[float, datetime] = {}
@@ -472,7 +514,7 @@ class MeasuresDraft:
         if due is self._iso_due:
             return self._iso_text
         text = iso_time(due)
-        self._iso_due, self._iso_text = due, text
+        self._iso_due, self._iso_text, self._iso_read = due, text, _from_iso(text)
         return text
 
     # ------------------------------------------------------------- overlay
@@ -526,6 +568,20 @@ class MeasuresDraft:
         normal = frozenset(itertools.compress(modes, map(operator.eq, modes.values(), _NORMAL)))
         return MeasuresPlan(tuple(self.records), changes, normal, tuple(self.pushes))
 
+    def recorded(self) -> list[RecordColumns]:
+        """The draft's records as the engine commits them: in columns, with the draft's
+        tables (each unit's last zone, due time, hold and mode, each community's zone
+        counts: what the records applied one by one leave) for the reducer
+        (``RecordColumns.planned``, see :meth:`Measures._apply_draft`), which applies
+        them at once; none when there are no records."""
+        records = self.records
+        if not records:
+            return []
+        times, kinds, units, causes, olds, news, datas = map(list, zip(*records, strict=True))
+        tables = (self.zone, self.zone_due, self.hold, self.mode, self.mode_due, self.counts)
+        planned: list[tuple[Any, ...]] = [(self.state, self.version, *tables)]
+        return [RecordColumns(times, kinds, units, causes, olds, news, datas, planned)]
+
     # -------------------------------------------------------------- staging
 
     def set_zone(
@@ -543,10 +599,12 @@ class MeasuresDraft:
         board = self.state.zone_board
         if old is None:
             old = self.zone_of(compound)
-        self.zone_due[compound] = due
+        # The due time as the event's text gives it (printed here, read back once).
+        text = self._iso_text if due is self._iso_due and due is not None else self.iso(due)
+        self.zone_due[compound] = None if due is None else self._iso_read
         self.hold[compound] = hold
         if new == old:
-            data: dict[str, Any] = {"due": self.iso(due), "hold": hold}
+            data: dict[str, Any] = {"due": text, "hold": hold}
             self.records.append(
                 _record(Record, (when, "zone.renewed", compound, cause, old, new, data))
             )
@@ -564,8 +622,6 @@ class MeasuresDraft:
                 counts = self.count(community)
             counts[old] -= 1
             counts[new] += 1
-            # The due time printed last, read without a call (see iso).
-            text = self._iso_text if due is self._iso_due and due is not None else self.iso(due)
             data = {"trigger": trigger, "due": text, "hold": hold}
             self.records.append(
                 _record(Record, (when, "zone.changed", compound, cause, old, new, data))
@@ -590,9 +646,9 @@ class MeasuresDraft:
         if new is None:  # not allowed there: the board raises its TransitionError
             new = self.state.mode_board.destination(community, old, trigger)
         self.mode[community] = new
-        self.mode_due[community] = due
-        # The due time printed last, read without a call (see iso).
+        # The due time printed last, read without a call (see iso), and read back.
         text = None if due is None else self._iso_text if due is self._iso_due else self.iso(due)
+        self.mode_due[community] = None if due is None else self._iso_read
         data = {"trigger": trigger, "due": text}
         self.records.append(
             _record(Record, (when, "mode.changed", community, cause, old, new, data))
@@ -602,8 +658,8 @@ class MeasuresDraft:
 
     def renew_mode(self, community: str, due: datetime, when: datetime, cause: str) -> None:
         mode = self.mode_of(community)
-        self.mode_due[community] = due
         data = {"due": self.iso(due)}
+        self.mode_due[community] = self._iso_read
         self.records.append(
             _record(Record, (when, "mode.renewed", community, cause, mode, mode, data))
         )
@@ -694,6 +750,7 @@ class MeasuresDraft:
         # set_mode raises).
         raised = self.mode_table.get(("normal", "raise_alert"))
         text: str | None = None
+        read: datetime | None = None  # ``until`` read back from its text
         add_record, add_push = self.records.append, self.pushes.append
         for community in communities:
             counts = draft_counts.get(community)
@@ -725,9 +782,9 @@ class MeasuresDraft:
                 # (most of a case's events; a call each cost a fifth of the case's
                 # measures plan): the table's mode, the due time's text.
                 if text is None:
-                    text = self.iso(until)
+                    text, read = self.iso(until), self._iso_read
                 draft_modes[community] = raised
-                draft_dues[community] = until
+                draft_dues[community] = read
                 data = {"trigger": "raise_alert", "due": text}
                 add_record(
                     _record(Record, (now, "mode.changed", community, cause, mode, raised, data))

@@ -23,8 +23,9 @@ CompactData = tuple[Any, ...]
 
 #: Records' data as their planner had it, for the engine's reducer (see
 #: :class:`RecordColumns`): the staffing planner's assignments (one tuple: its runs,
-#: each (post, role, level, people), records of one type and one time, and the
-#: employers drawn from, or None), its rows of opened posts (id, role, unit,
+#: each (post, role, level, people), records of one type and one time, the
+#: employers drawn from, or None, and each person's assignment with the time it was
+#: planned for, or None twice), its rows of opened posts (id, role, unit,
 #: community, capacity), or its releases (one tuple: the people, the posts).
 Planned = list[tuple[Any, ...]]
 

@@ -625,6 +625,39 @@ class Pools:
         self._required_rule: StaffingRule | None = None
         #: The most people each employer may give, by the rules' share (see :meth:`caps`).
         self._caps: dict[float, dict[str, int]] = {}
+        self._front_lines()
+
+    def _front_lines(self) -> None:
+        """Every unit's grid workers and front-line post (see :meth:`grid_workers`,
+        :meth:`front_line_post`), worked out at once: the workers' ids read by one
+        getter (in C) and sliced by unit, each post made in one comprehension. A
+        case first needs some five grids' (a third of what it read the first time
+        a compound was met); a declaration thousands."""
+        spans, rows = self._worker_spans, self._worker_rows
+        if not spans:
+            return
+        ids = operator.itemgetter(*rows)(self._ids) if len(rows) > 1 else (self._ids[rows[0]],)
+        workers = self._workers
+        workers.update((unit, ids[start:stop]) for unit, (start, stop) in spans.items())
+        chain = self._city.chain
+        up, level_of = chain._up, chain._level
+        # The post's community: the unit's commander when it is one (a grid's is).
+        self._front_line.update(
+            (
+                unit,
+                (
+                    f"{unit}/front_line",
+                    "front_line",
+                    unit,
+                    chain_up[1]
+                    if len(chain_up) > 1 and level_of[chain_up[1]] is _COMMUNITY
+                    else chain.community_of(unit),
+                    len(workers[unit]),
+                ),
+            )
+            for unit in spans
+            for chain_up in (up[unit],)
+        )
 
     @property
     def city(self) -> City:
@@ -1196,6 +1229,7 @@ class Roster:
         runs: Sequence[AssignmentRun],
         when: datetime,
         employers: Sequence[str] | None = None,
+        assigned: Mapping[str, tuple[str, str, str, datetime]] | None = None,
     ) -> bool:
         """Apply a run of ``post.assigned`` events of one time given as the planner's
         runs (each (post, role, level, people): see :class:`_Draft`), as
@@ -1211,7 +1245,9 @@ class Roster:
         drawn from one (not front-line duty), in the order drawn, those without
         one left out: the planner read them where it found those people, in the
         city's columns, so nobody is looked up again (in a big city each lookup
-        is a cache miss or several).
+        is a cache miss or several). ``assigned``, when the planner gives it, is
+        every person of ``runs`` in order with that assignment (``_Draft.busy``,
+        made while planning), merged as it is.
         """
         if employers is None:
             people = self._people
@@ -1230,7 +1266,9 @@ class Roster:
         for post, _, _, persons in runs:
             held = held_by(post)
             holders[post] = persons if held is None else held + persons
-        self._assignment.update(_per_person(runs, when))
+        # The planner's own table of them when given (merged in C, the people's
+        # hashes kept), else each person's run's tuple, repeated.
+        self._assignment.update(_per_person(runs, when) if assigned is None else assigned)
         # Counted in C (Counter.update), in the order drawn.
         self._drawn.update(employers)
         return True
@@ -1579,10 +1617,21 @@ class _Draft:
     the frozen plan's objects, the engine records them directly.
     """
 
-    def __init__(self, roster: Roster) -> None:
+    def __init__(self, roster: Roster, when: datetime | None = None) -> None:
         self.roster = roster
-        self.busy: set[str] = set()
-        self.freed: set[str] = set()
+        #: The time the plan's events will carry (None: not recorded, see plan_staffing).
+        self.when = when
+        #: The people this plan assigns, in the order assigned, each with the roster's
+        #: assignment (post, role, level, since ``when``): one tuple per run, shared by
+        #: its people. Kept as the planning pass stages them, it is the roster's table
+        #: for them as the events give it (see :meth:`Roster._assign_runs`): the engine
+        #: merges it at once (a dict into a dict, in C, its hashes kept), nothing made
+        #: per person again.
+        self.busy: dict[str, tuple[str, str, str, datetime | None]] = {}
+        # The people released so far as a set (see :attr:`freed`), made when first
+        # asked for, and how many of the releases it holds.
+        self._freed: set[str] = set()
+        self._freed_count = 0
         #: Each employer's people given back by this plan's releases (counts below 0),
         #: counted from the releases when a fill first needs them (see :meth:`given_back`).
         self.drawn: dict[str, int] | None = None
@@ -1602,18 +1651,17 @@ class _Draft:
         #: once a post released from is not open in the roster (made from the columns
         #: above then, as before).
         self.released: tuple[list[str], list[Mapping[str, Any] | CompactData]] | None = ([], [])
-        #: The assignments: the people, in order, and the runs they fill, each
-        #: (post, role, level, count) for the next ``count`` people: no object
-        #: per assignment while the command runs, and a record's unit and cause
-        #: worked out once per run.
-        self.persons: list[str] = []
+        #: The assignments: the runs of people, in order, each (post, role, level,
+        #: people): a record's unit and cause worked out once per run.
         self.runs: list[AssignmentRun] = []
-        #: The assignments' records' units, causes and data after the person (post,
-        #: role, level), one per person, written as each run is staged: the records'
-        #: columns made in the planning pass, not in a second walk of the runs.
+        #: The assignments' records' units, causes and compact data (keys, person,
+        #: post, role, level), one per person, written as each run is staged: the
+        #: records' columns made in the planning pass, each person's data while its
+        #: id was just read (made in a later pass, every id was read again: in a big
+        #: city a cache miss per person).
         self.units: list[str] = []
         self.causes: list[str] = []
-        self.rests: list[tuple[str, str, str]] = []
+        self.datas: list[Mapping[str, Any] | CompactData] = []
         #: The employer (by its code in the pools) of each person taken from one, in
         #: the order taken (front-line duty takes from none; nor does a person
         #: without an employer): what the reducer counts (see :meth:`Roster._assign_runs`).
@@ -1624,6 +1672,18 @@ class _Draft:
         self.cursors: dict[tuple[str, str, str], int] = {}
         #: Change in the number of front-line compounds per grid, sorted by grid.
         self.hot: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def freed(self) -> set[str]:
+        """The people this draft releases, as a set: made from the releases when first
+        asked for (by a fill: a lift that fills nothing never makes it; in a big city
+        a set of a hundred and fifty thousand ids, each hashed in and, when the set
+        went, each touched again: a cache miss or two per person)."""
+        freed, people = self._freed, self.releases[0]
+        if self._freed_count != len(people):
+            freed.update(itertools.islice(people, self._freed_count, None))
+            self._freed_count = len(people)
+        return freed
 
     def is_busy(self, person: str) -> bool:
         if person in self.busy or person in self.roster._unavailable:
@@ -1648,7 +1708,6 @@ class _Draft:
         count = len(persons)
         if not count:
             return
-        self.freed.update(persons)
         people, posts, reasons = self.releases
         people += persons
         posts += itertools.repeat(post, count)
@@ -1685,11 +1744,11 @@ class _Draft:
 
     def assignments(self) -> Iterator[tuple[str, str, str, str]]:
         """(person, post, role, level) of each assignment, in order."""
-        fields = itertools.chain.from_iterable(
-            itertools.repeat((post, role, level), len(people))
+        return (
+            (person, post, role, level)
             for post, role, level, people in self.runs
+            for person in people
         )
-        return ((person, *rest) for person, rest in zip(self.persons, fields, strict=True))
 
     def closed_posts(self) -> tuple[str, ...]:
         return tuple(p for p in self.closed if p not in self.opened)
@@ -1759,13 +1818,13 @@ def planned_records(
     columns: :class:`~gridgov.records.RecordColumns`): read them before the
     roster changes.
     """
-    draft = _plan(city, pools, roster, changes, rule, refill=refill, close=close)
+    draft = _plan(city, pools, roster, changes, rule, refill=refill, close=close, when=when)
     return _rows(
         draft.closed_posts(),
         draft.releases,
         draft.opened.values(),
         [(*hop, counts[0], counts[1]) for hop, counts in draft.reinforcements.items()],
-        _draft_assignment_columns(draft, pools, when) if draft.persons else None,
+        _draft_assignment_columns(draft, pools, when) if draft.runs else None,
         draft.shortfalls.values(),
         draft.hot,
         roster,
@@ -1784,9 +1843,11 @@ def _plan(
     *,
     refill: bool,
     close: Sequence[str],
+    when: datetime | None = None,
 ) -> _Draft:
-    """:func:`plan_staffing`'s work, left in a draft."""
-    draft = _Draft(roster)
+    """:func:`plan_staffing`'s work, left in a draft (``when``: its events' time, when
+    they are to be recorded)."""
+    draft = _Draft(roster, when)
     hot_zones = _front_line_zones(rule)
     hot_delta: dict[str, int] = {}
     to_fill: list[str] = []
@@ -1802,10 +1863,12 @@ def _plan(
                 hot_delta[grid] = hot_delta.get(grid, 0) + step
     if hot_delta:
         _front_line_all(draft, pools, hot_delta)
-    if refill or draft.freed:
+    if refill or draft.releases[0]:
         to_fill.extend(sorted(roster._shortfalls))
     # By role, then id, each post once (filling opens and closes none).
-    _fill_all(draft, pools, _by_priority(draft, to_fill, rule.auto_claim), rule)
+    wanted = _by_priority(draft, to_fill, rule.auto_claim)
+    if wanted:  # (a lift that fills nothing never asks who it freed)
+        _fill_all(draft, pools, wanted, rule)
     # The grids whose count moves (picked in C: a step is never False but 0).
     draft.hot = tuple(sorted(itertools.compress(hot_delta.items(), hot_delta.values())))
     return draft
@@ -1929,19 +1992,18 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
             post_id in holders
             or post_id in fill_counts
             or post_id in known
-            or (busy and not busy.isdisjoint(workers))
+            or (busy and not busy.keys().isdisjoint(workers))
             or (unavailable and not unavailable.isdisjoint(workers))
             or (assigned and not assigned.isdisjoint(workers))
         ):
             _front_line_fill(draft, pools, post)
             continue
-        busy.update(workers)
+        busy.update(zip(workers, itertools.repeat((post_id, "front_line", "grid", draft.when))))
         count = len(workers)
-        draft.persons += workers
         draft.runs.append((post_id, "front_line", "grid", workers))
         draft.units += [grid] * count
         draft.causes += [_FRONT_LINE_CAUSE] * count
-        draft.rests += [(post_id, "front_line", "grid")] * count
+        draft.datas += _front_line_data(workers, post_id)
         fill_counts[post_id] = count
 
 
@@ -1975,12 +2037,11 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
         free = tuple(itertools.islice(workers, seats))
     filled = len(free)
     if filled:
-        busy.update(free)
-        draft.persons += free
+        busy.update(zip(free, itertools.repeat((post_id, "front_line", "grid", draft.when))))
         draft.runs.append((post_id, "front_line", "grid", free))
         draft.units += [unit] * filled
         draft.causes += [_FRONT_LINE_CAUSE] * filled
-        draft.rests += [(post_id, "front_line", "grid")] * filled
+        draft.datas += _front_line_data(free, post_id)
         fill_counts[post_id] = fill_counts.get(post_id, 0) + filled
     missing = capacity - (held + filled)
     known = roster._shortfalls.get(post_id)
@@ -2017,8 +2078,8 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
     busy, freed, room, taken_from = draft.busy, draft.freed, draft.room, draft.employers.append
     away, assigned, before = roster._unavailable, roster._assignment, roster._drawn
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
-    cursors, runs, persons = draft.cursors, draft.runs, draft.persons
-    units, causes, rests, said = draft.units, draft.causes, draft.rests, _CAUSES
+    cursors, runs, keys, when = draft.cursors, draft.runs, _ASSIGNED, draft.when
+    units, causes, said, data = draft.units, draft.causes, _CAUSES, draft.datas.append
     holders_of, fills, cache = roster._holders.get, draft.fill_counts, pools._cache
     for post in wanted:
         post_id, role, unit, community, capacity = post
@@ -2031,9 +2092,8 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
         if need <= 0:
             _all_seats_taken(draft, post_id)
             continue
-        levels_used = levels[0]
+        levels_used, filled = levels[0], 0
         requested: list[int] = []
-        filled = 0
         for depth, level in enumerate(levels):
             if need <= 0:
                 break
@@ -2047,6 +2107,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
             index = cursors.get(key, 0)
             size = len(pool)
             chosen: list[str] = []
+            given = (post_id, role, level, when)  # each chosen person's assignment (see _Draft)
             for index in range(index, size):  # noqa: B020 - the cursor ends past the last seen
                 row = pool[index]
                 person = ids[row]
@@ -2063,8 +2124,9 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                         continue
                     room[code] = left - 1
                     taken_from(code)
-                busy.add(person)
+                busy[person] = given
                 chosen.append(person)
+                data((keys, person, post_id, role, level))  # its record's (see _Draft)
                 need -= 1
                 if not need:
                     index += 1
@@ -2075,12 +2137,10 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
             if chosen:
                 # This level's people and their records' units, causes, data (see _Draft).
                 count = len(chosen)
-                persons += chosen
                 runs.append((post_id, role, level, tuple(chosen)))
                 cause = said.get((role, level)) or _cause(role, level)
                 units += [unit] * count
                 causes += [cause] * count
-                rests += [(post_id, role, level)] * count
                 filled += count
                 levels_used = level
         if filled:
@@ -2423,7 +2483,7 @@ def _assignment_columns(
         # dict is made when one is read. Equal lengths (see Roster._assign_all on
         # ``strict``).
         list(map(operator.add, zip(itertools.repeat(_ASSIGNED), persons), rests)),
-        [(runs, employers)],
+        [(runs, employers, None, None)],
     )
 
 
@@ -2434,9 +2494,10 @@ _ASSIGNED = ("person", "post", "role", "level")
 def _draft_assignment_columns(draft: _Draft, pools: Pools, when: datetime) -> RecordColumns:
     """The ``post.assigned`` records of a draft's assignments, as
     :func:`_assignment_columns` makes them from its runs, from the columns the
-    planning pass wrote (:class:`_Draft`'s ``units``, ``causes``, ``rests``): no
-    second walk of the runs; its runs and the employers taken from go with them."""
-    count = len(draft.persons)
+    planning pass wrote (:class:`_Draft`'s ``units``, ``causes``, ``datas``): no
+    second walk of the runs or the people; its runs and the employers taken from go
+    with them."""
+    count = len(draft.datas)
     employers = list(map(pools._employer_names.__getitem__, draft.employers))
     return RecordColumns(
         [when] * count,
@@ -2445,12 +2506,22 @@ def _draft_assignment_columns(draft: _Draft, pools: Pools, when: datetime) -> Re
         draft.causes,
         [None] * count,
         [None] * count,
-        # Compact data (see _assignment_columns), equal lengths.
-        list(map(operator.add, zip(itertools.repeat(_ASSIGNED), draft.persons), draft.rests)),
-        [(draft.runs, employers)],
+        draft.datas,  # compact data (see _assignment_columns)
+        [(draft.runs, employers, draft.busy, when)],
     )
 
 
+def _front_line_data(workers: Sequence[str], post_id: str) -> Iterator[CompactData]:
+    """The compact data of front-line assignments of ``workers`` to ``post_id``
+    (see :func:`_assignment_columns`), made in C."""
+    fields = (_ASSIGNED_KEYS, workers, itertools.repeat(post_id), _FRONT_LINE, _GRID)
+    return zip(*fields)  # noqa: B905 - the workers end it
+
+
+#: The keys of a ``post.assigned`` event's data, for ever (zipped in C).
+_ASSIGNED_KEYS = itertools.repeat(_ASSIGNED)
+#: ``"grid"`` for ever: front-line duty's pool level.
+_GRID = itertools.repeat("grid")
 #: A front-line assignment's cause (see _assignment_columns).
 _FRONT_LINE_CAUSE = "front_line from the grid pool"
 #: An assignment's cause by (role, level), as the planning pass words it (a few

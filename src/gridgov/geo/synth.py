@@ -161,10 +161,19 @@ def synthesize(
     Raises:
         GeometryError: the city is too degenerate to draw (no unit below it).
     """
+    if layout is None:
+        layout = _LAYOUTS.get(city.chain.city, Layout(_DEFAULT_CENTRE))
+        if not set(city.chain.children(city.chain.city, Level.DISTRICT)) <= set(layout.seats):
+            # A city the known layout does not fit (a scaled preset's tiled
+            # districts have no seat in it): drawn round its centre, generically.
+            layout = Layout(layout.centre)
     with gc_paused() if pause_gc else contextlib.nullcontext():
-        return _Synth(
-            city, seed, layout or _LAYOUTS.get(city.chain.city, Layout(_DEFAULT_CENTRE))
-        ).run()
+        try:
+            return _Synth(city, seed, layout).run()
+        except shapely.errors.GEOSException as exc:
+            raise GeometryError(
+                [f"city {city.chain.city}: the geometry library could not draw it ({exc})"]
+            ) from None
 
 
 @attrs.define
@@ -297,7 +306,16 @@ class _Synth:
             )
         rim, rim_owner = self._rim(plan, rims, xy, site_point, first_rural)
         # Outside points draw the outline; then one Voronoi diagram for all.
-        ring_line = outline.buffer(spacing * 0.5).exterior
+        ring = outline.buffer(spacing * 0.5)
+        if not isinstance(ring, shapely.Polygon):
+            raise GeometryError(
+                [
+                    f"city {self.chain.city}: its outline falls apart in "
+                    f"{shapely.get_num_geometries(ring)} pieces (expected one): the "
+                    "layout's outline must hold every district's seat"
+                ]
+            )
+        ring_line = ring.exterior
         steps = max(16, int(ring_line.length / spacing))
         fill = shapely.get_coordinates(
             shapely.line_interpolate_point(
@@ -442,7 +460,7 @@ class _Synth:
                 norm = float(np.hypot(*p)) or 1.0
                 p = p / norm * core_r * 1.5 if norm > 1.0 else np.array([0.0, -core_r * 1.5])
             seeds.append(p)
-        regions = _regions(np.array(seeds), land)
+        regions = _regions(_apart(seeds, core_r * 1.5 or spacing), land)
         for d, region in zip(rural_units, regions, strict=True):
             count = rural_sites[d] or 1
             pts = self._scatter(region, count)
@@ -896,6 +914,27 @@ def _sectors(
     return out
 
 
+def _apart(seeds: list[NDArray[np.float64]], radius: float) -> NDArray[np.float64]:
+    """The seeds, each one that falls on an earlier one moved round the origin until free.
+
+    Two rural seats can coincide (core districts pushed out of the core to the same
+    point; a tiled megacity's copies): a Voronoi diagram needs distinct sites.
+    Seeds that are already apart are returned as they are.
+    """
+    out = np.array(seeds, dtype=np.float64).reshape(-1, 2)
+    taken: set[tuple[float, float]] = set()
+    step = 2 * math.pi / (4 * len(out) + 1)
+    for i, seed in enumerate(out):
+        x, y = float(seed[0]), float(seed[1])
+        while (round(x, 3), round(y, 3)) in taken:
+            r = math.hypot(x, y) or radius
+            angle = math.atan2(y, x) + step
+            x, y = r * math.cos(angle), r * math.sin(angle)
+        out[i] = (x, y)
+        taken.add((round(x, 3), round(y, 3)))
+    return out
+
+
 def _regions(seeds: NDArray[np.float64], land: Any) -> list[Any]:
     """Each seed's Voronoi cell within ``land``."""
     if len(seeds) == 1:
@@ -903,6 +942,11 @@ def _regions(seeds: NDArray[np.float64], land: Any) -> list[Any]:
     cells = shapely.get_parts(
         shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=land, ordered=True)
     )
+    # GEOS can draw a cell crossing itself by 1e-12 m where many edges meet (seeds
+    # close together round one point): mended, or the intersection fails.
+    broken = ~shapely.is_valid(cells)
+    if broken.any():
+        cells[broken] = shapely.make_valid(cells[broken])
     return [shapely.intersection(c, land) for c in cells]
 
 

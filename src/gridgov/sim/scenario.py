@@ -17,7 +17,8 @@ value shown)::
 
     [city]
     preset = "jiamusi"        # a preset of gridgov.presets ("jiamusi", "small")
-    scale = 1.0               # share of the published size, in (0, 1] (jiamusi only)
+    scale = 1.0               # share of the published size, in (0, 7] (jiamusi only;
+                              # above 1 a megacity of tiled districts)
     seed = 0                  # the preset's own seed
     # path = "../cities/lakeside"   # or a city bundle (a folder with city.toml),
                                     # relative to the scenario file; not with preset
@@ -128,6 +129,7 @@ from gridgov._toml import (
 )
 from gridgov.city import City
 from gridgov.errors import PresetError, Problem, RulesError, ScenarioError
+from gridgov.presets.jiamusi import MAX_SCALE
 from gridgov.rules import Rules, load_rules, read_rules
 from gridgov.sim.drivers import driver_names
 from gridgov.sim.supplies import SupplySpec, read_supplies
@@ -1195,8 +1197,11 @@ def _check(path: KeyPath, number: float) -> str | None:
         if not 0 <= number <= 1:
             return f"must be a share in [0, 1], got {shown}"
     elif key == "scale":
-        if not 0 < number <= 1:
-            return f"must be a share of the published size in (0, 1], got {shown}"
+        if not 0 < number <= MAX_SCALE:
+            return (
+                f"must be a share of the published size in (0, {MAX_SCALE}] (above 1 a "
+                f"megacity of tiled districts), got {shown}"
+            )
     elif key == "infectious_days":
         if not (math.isfinite(number) and 0 < number <= MAX_DURATION_DAYS):
             return (
