@@ -10,7 +10,6 @@ here against the general form it stands for: the chain walked unit by unit,
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
@@ -19,13 +18,14 @@ from zoneinfo import ZoneInfo
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from gridgov import City, Engine, GridgovError, ManualClock, Rules
+from gridgov import City, Engine, ManualClock, Rules
 from gridgov.measures import MeasuresDraft, _Below, _days, case_scopes, iso_time
 from gridgov.model import Level, PersonKind
 from gridgov.modes import communities_in_scope, compounds_in_scope
 from gridgov.presets import jiamusi
 from gridgov.rules import CaseRule
 from gridgov.staffing import Pools
+from histories import play
 from strategies import cities
 
 #: Streets of several communities (a case puts the others on alert).
@@ -107,23 +107,6 @@ step = st.one_of(
 )
 
 
-def _play(history: list[tuple[object, ...]]) -> tuple[Engine, ManualClock]:
-    clock = ManualClock()
-    engine = Engine(CITY, clock=clock)
-    for item in history:
-        clock.advance(timedelta(hours=6))
-        with contextlib.suppress(GridgovError):
-            if item[0] == "case":
-                engine.report_case(str(item[1]))
-            elif item[0] == "declare":
-                engine.declare(str(item[1]), str(item[2]))
-            elif item[0] == "lift":
-                engine.lift(str(item[1]), str(item[2]), skip_recovery=bool(item[3]))
-            else:
-                clock.advance(timedelta(days=int(str(item[1]))))
-    return engine, clock
-
-
 def _settle_all_one_by_one(
     draft: MeasuresDraft,
     communities: Iterable[str],
@@ -169,7 +152,7 @@ def test_settling_reading_the_state_directly_settles_as_one_by_one(
     (compounds raised in the draft first, as a case does before it settles; the
     communities of the engine's raised compounds and modes settled too; the time
     some days on or exactly a due time of the state)."""
-    engine, clock = _play(history)
+    engine, clock = play(CITY, history)
     state = engine._kernel.state.measures
     dues = sorted({d for d in state._mode_due.values() if d is not None})
     if isinstance(when, str) and dues:

@@ -9,7 +9,6 @@ Each is checked here against the public, plain form it stands for.
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
 
 import attrs
 from hypothesis import given
@@ -22,6 +21,7 @@ from gridgov.modes import units_compounds
 from gridgov.presets import jiamusi
 from gridgov.records import RecordColumns
 from gridgov.staffing import Assignment, plan_staffing, planned_records, staffing_records
+from histories import play
 
 CITY = jiamusi(scale=0.05)
 COMPOUNDS = sorted(CITY.compounds)
@@ -37,32 +37,15 @@ step = st.one_of(
         st.sampled_from(["sealed", "controlled", "precaution"]),
     ),
     st.tuples(st.just("lift"), st.sampled_from(UNITS), st.sampled_from(["open", "precaution"])),
-    st.tuples(st.just("wait"), st.integers(1, 20)),
+    st.tuples(st.just("advance"), st.integers(1, 20)),
 )
-
-
-def _play(history: list[tuple[object, ...]]) -> Engine:
-    clock = ManualClock()
-    engine = Engine(CITY, clock=clock)
-    for item in history:
-        clock.advance(timedelta(hours=6))
-        with contextlib.suppress(GridgovError):
-            if item[0] == "case":
-                engine.report_case(str(item[1]))
-            elif item[0] == "declare":
-                engine.declare(str(item[1]), str(item[2]))
-            elif item[0] == "lift":
-                engine.lift(str(item[1]), str(item[2]), skip_recovery=True)
-            else:
-                engine.advance(clock.now() + timedelta(days=int(str(item[1]))))
-    return engine
 
 
 @given(st.lists(step, max_size=8), st.sampled_from(UNITS), st.sampled_from(["open", "precaution"]))
 def test_a_lift_reaches_exactly_the_compounds_below_its_target(
     history: list[tuple[object, ...]], target: str, to: str
 ) -> None:
-    engine = _play(history)
+    engine, _ = play(CITY, history)
     before = {c: engine.zone(c) for c in COMPOUNDS}
     with contextlib.suppress(GridgovError):
         engine.lift(target, to)
@@ -79,7 +62,7 @@ def test_a_lift_reaches_exactly_the_compounds_below_its_target(
 def test_the_batch_apply_gives_the_state_one_event_at_a_time_gives(
     history: list[tuple[object, ...]],
 ) -> None:
-    engine = _play(history)
+    engine, _ = play(CITY, history)
     kernel = engine._kernel
     one_by_one = EngineState(CITY, engine.rules)
     for event in kernel.journal:
@@ -97,7 +80,7 @@ def test_the_batch_apply_gives_the_state_one_event_at_a_time_gives(
 def test_the_engine_records_what_the_public_plan_records(
     history: list[tuple[object, ...]], compound: str, refill: bool
 ) -> None:
-    engine = _play(history)
+    engine, _ = play(CITY, history)
     kernel = engine._kernel
     roster = kernel.state.roster
     zone = engine.zone(compound)

@@ -8,14 +8,12 @@ Each is checked here against what the draft's runs and releases say.
 
 from __future__ import annotations
 
-import contextlib
-from datetime import timedelta
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridgov import Engine, GridgovError, ManualClock, staffing
+from gridgov import Engine, ManualClock, staffing
 from gridgov.presets import jiamusi
+from histories import play
 
 CITY = jiamusi(scale=0.05)
 COMPOUNDS = sorted(CITY.compounds)
@@ -30,24 +28,6 @@ step = st.one_of(
     st.tuples(st.just("declare"), st.sampled_from(UNITS), st.sampled_from(ZONES[:3])),
     st.tuples(st.just("lift"), st.sampled_from(UNITS), st.sampled_from(["open", "precaution"])),
 )
-
-
-def _play(history: list[tuple[str, ...]]) -> Engine:
-    clock = ManualClock()
-    engine = Engine(CITY, clock=clock)
-    for item in history:
-        clock.advance(timedelta(hours=6))
-        with contextlib.suppress(GridgovError):
-            if item[0] == "case":
-                engine.report_case(item[1])
-            elif item[0] == "declare":
-                engine.declare(item[1], item[2])
-            elif item[0] == "away":
-                share = float(item[1])
-                engine.set_availability({"in_service_member": share, "grid_worker": share})
-            else:
-                engine.lift(item[1], item[2], skip_recovery=True)
-    return engine
 
 
 class TestAssignmentColumns:
@@ -65,7 +45,7 @@ class TestAssignmentColumns:
         """Whatever the roster held (refills, front-line duty filled inside a fill),
         the three columns are as long as the runs' people, and the i-th person's
         unit, cause and data are those of its run's post, role and level."""
-        engine = _play(history)
+        engine, _ = play(CITY, history)
         kernel = engine._kernel
         roster = kernel.state.roster
         changes = {}
