@@ -640,23 +640,9 @@ class Pools:
         workers = self._workers
         workers.update((unit, ids[start:stop]) for unit, (start, stop) in spans.items())
         chain = self._city.chain
-        up, level_of = chain._up, chain._level
-        # The post's community: the unit's commander when it is one (a grid's is).
+        up = chain._up
         self._front_line.update(
-            (
-                unit,
-                (
-                    f"{unit}/front_line",
-                    "front_line",
-                    unit,
-                    chain_up[1]
-                    if len(chain_up) > 1 and level_of[chain_up[1]] is _COMMUNITY
-                    else chain.community_of(unit),
-                    len(workers[unit]),
-                ),
-            )
-            for unit in spans
-            for chain_up in (up[unit],)
+            (unit, _front_line_row(chain, unit, up[unit], len(workers[unit]))) for unit in spans
         )
 
     @property
@@ -755,16 +741,8 @@ class Pools:
         workers = self.grid_workers(grid)
         post: PostRow | None = None
         if workers:
-            # A grid is a unit of the chain: its community read there (its commander,
-            # as a grid's is: its chain of command read once, no level parsed).
             chain = self._city.chain
-            up = chain.chain_of_command(grid)
-            community = (
-                up[1]
-                if len(up) > 1 and chain._level[up[1]] is _COMMUNITY
-                else chain.community_of(grid)
-            )
-            post = (f"{grid}/front_line", "front_line", grid, community, len(workers))
+            post = _front_line_row(chain, grid, chain.chain_of_command(grid), len(workers))
         self._front_line[grid] = post
         return post
 
@@ -2516,6 +2494,16 @@ def _front_line_data(workers: Sequence[str], post_id: str) -> Iterator[CompactDa
     (see :func:`_assignment_columns`), made in C."""
     fields = (_ASSIGNED_KEYS, workers, itertools.repeat(post_id), _FRONT_LINE, _GRID)
     return zip(*fields)  # noqa: B905 - the workers end it
+
+
+def _front_line_row(chain: CommandChain, unit: str, up: Sequence[str], workers: int) -> PostRow:
+    """The front-line post row of ``unit`` with ``workers`` seats; ``up`` its chain of
+    command. Its community is read in the chain: the unit's commander when that is a
+    community (a grid's is; no level parsed), else the chain's own answer."""
+    community = (
+        up[1] if len(up) > 1 and chain._level[up[1]] is _COMMUNITY else chain.community_of(unit)
+    )
+    return (f"{unit}/front_line", "front_line", unit, community, workers)
 
 
 #: The keys of a ``post.assigned`` event's data, for ever (zipped in C).
