@@ -281,8 +281,10 @@ class EngineState:
                 elif kind == "post.released":
                     got = _released(events, start, stop)
                     if got is not None:
-                        persons, posts = got
-                        index = start + roster._release_all(persons, posts, times[start:stop])
+                        persons, posts, *rows = got  # (the planner's rows, when given)
+                        index = start + roster._release_all(
+                            persons, posts, times[start:stop], *rows
+                        )
                         if index < stop:  # an unknown person: raised at its event
                             raise KeyError(persons[index - start])
                     else:  # data missing or odd: raised at its event, one at a time
@@ -352,13 +354,8 @@ class EngineState:
         planned = _planned_run(events, start, stop)
         if kind == "post.assigned":
             if planned is not None:
-                runs, employers, assigned, when = planned[0]
-                time = columns[0][start]
-                # The planner's table of the assignments holds its events' time (the
-                # same object): merged as it is, else made from the runs.
-                return self.roster._assign_runs(
-                    runs, time, employers, assigned if when is time else None
-                )
+                runs, employers, rows, _ = planned[0]
+                return self.roster._assign_runs(runs, columns[0][start], employers, rows)
             got = events._fields(start, stop, _ASSIGNED)
             if got is None:
                 return False

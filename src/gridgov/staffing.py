@@ -609,7 +609,7 @@ class Pools:
         self._jobless = employer_names.index(None) if None in employer_names else -1
         # Each unit's grid workers (city order): where front-line duty comes from.
         self._worker_spans, self._worker_at = workers
-        self._worker_rows = _plain("q", self._worker_at)
+        self._worker_rows = _plain(_POSITION, self._worker_at.astype("int32"))
         # What is kept once asked for: no key or value the collector keeps
         # tracking (strings, ints, tuples of them; a kind by its value).
         # A pool is kept as its people's places in the city's columns (a tuple of
@@ -777,6 +777,14 @@ class Pools:
             self._workers[grid] = got
         return got
 
+    def grid_worker_rows(self, grid: str) -> array.array[int]:
+        """The rows (in the city's columns) of :meth:`grid_workers`, in that order."""
+        span = self._worker_spans.get(grid)
+        if span is not None:
+            return self._worker_rows[span[0] : span[1]]
+        index = self._city.people._index.__getitem__
+        return array.array(_POSITION, map(index, self.grid_workers(grid)))
+
     def _build(self, level: str, community: str, kind: PersonKind) -> tuple[int, ...]:
         chain = self._city.chain
         parts: list[np.ndarray | None]
@@ -845,30 +853,162 @@ class Pools:
 # ---------------------------------------------------------------- roster
 
 
-class _Assignments(Mapping[str, tuple[Assignment, datetime]]):
-    """The roster's assignments, read-only: each busy person's :class:`Assignment`
-    and since when, made when read (the roster keeps a tuple of plain values)."""
+class _ByRow:
+    """A table keyed by person, kept by each person's row in the city's columns (dense
+    row indices): a list as long as the city's people (None: no entry), and the rows
+    in the order their entries were made, so that it reads in a dict's order (an
+    entry set again keeps its place; one taken out and set again goes last).
 
-    __slots__ = ("_raw",)
+    A big command sets or takes out a hundred thousand entries or more: a list
+    written at each person's row touches memory in row order (the people of a
+    community are neighbours), where a dict keyed by their ids hashed each cold
+    id string and probed a table bigger than the caches. The ids are read only
+    at the edges (views, dumps)."""
 
-    def __init__(self, raw: Mapping[str, tuple[str, str, str, datetime]]) -> None:
-        self._raw = raw
+    __slots__ = ("count", "log", "values")
 
-    def __getitem__(self, person: str) -> tuple[Assignment, datetime]:
-        post, role, level, since = self._raw[person]
-        return Assignment(person, post, role, level), since
+    def __init__(self, size: int) -> None:
+        #: Each row's entry (None: none), pre-sized for every person of the city.
+        self.values: list[Any] = [None] * size
+        #: Rows in the order their entries were made; an entry taken out leaves its row
+        #: (read past: see :meth:`order`), compacted when most are such.
+        self.log = array.array(_POSITION)
+        #: How many entries there are.
+        self.count = 0
+
+    def set(self, row: int, value: Any) -> None:
+        """Set ``row``'s entry (placed last when it had none)."""
+        values = self.values
+        if values[row] is None:
+            self.log.append(row)
+            self.count += 1
+        values[row] = value
+
+    def set_new(self, rows: Sequence[int], value: Any) -> None:
+        """Set the entries of ``rows`` (none of them has one, each once) to ``value``."""
+        values = self.values
+        for row in rows:
+            values[row] = value
+        self.log += array.array(_POSITION, rows) if type(rows) is not array.array else rows
+        self.count += len(rows)
+
+    def pop(self, row: int) -> Any:
+        """Take out ``row``'s entry; returns it (None: it had none)."""
+        values = self.values
+        value = values[row]
+        if value is not None:
+            values[row] = None
+            self.count -= 1
+            self.compact()
+        return value
+
+    def taken_out(self, count: int) -> None:
+        """Note that ``count`` entries were just set to None directly."""
+        self.count -= count
+        self.compact()
+
+    def compact(self) -> None:
+        """Drop the log's rows of entries taken out, when they are most of it."""
+        if not self.count:
+            del self.log[:]
+        elif len(self.log) > 2 * self.count + 64:
+            self.log = array.array(_POSITION, self.order())
+
+    def order(self) -> list[int]:
+        """The rows with an entry, in the order the entries were made."""
+        values, log = self.values, self.log
+        if len(log) == self.count:
+            return log.tolist()
+        # A row's place is its last entry in the log (an entry taken out and set
+        # again was logged again); rows without an entry now are left out.
+        seen: set[int] = set()
+        out = []
+        for row in reversed(log):
+            if row not in seen and values[row] is not None:
+                seen.add(row)
+                out.append(row)
+        out.reverse()
+        return out
+
+    def copy(self) -> _ByRow:
+        """A copy (later changes of either leave the other as it is)."""
+        copy = _ByRow.__new__(_ByRow)
+        copy.values, copy.log, copy.count = self.values[:], self.log[:], self.count
+        return copy
+
+
+class _PersonView(Mapping[str, Any]):
+    """A read-only view of a :class:`_ByRow` table by person id, each value read
+    through ``read`` (None: as it is)."""
+
+    __slots__ = ("_ids", "_index", "_read", "_table")
+
+    def __init__(
+        self,
+        table: _ByRow,
+        ids: Sequence[str],
+        index: Mapping[str, int],
+        read: Callable[[str, Any], Any] | None = None,
+    ) -> None:
+        self._table, self._ids, self._index, self._read = table, ids, index, read
+
+    def __getitem__(self, person: str) -> Any:
+        row = self._index.get(person) if type(person) is str else None
+        value = None if row is None else self._table.values[row]
+        if value is None:
+            raise KeyError(person)
+        return value if self._read is None else self._read(person, value)
 
     def __contains__(self, person: object) -> bool:
-        return person in self._raw
+        row = self._index.get(person) if type(person) is str else None
+        return row is not None and self._table.values[row] is not None
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._raw)
+        return map(self._ids.__getitem__, self._table.order())
 
     def __len__(self) -> int:
-        return len(self._raw)
+        return self._table.count
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({dict(self)!r})"
+
+
+def _assignment_of(person: str, held: tuple[str, str, str, datetime]) -> Any:
+    """A roster's assignment entry as :attr:`Roster.assignment` gives it."""
+    post, role, level, since = held
+    return Assignment(person, post, role, level), since
+
+
+class _Holders(Mapping[str, tuple[str, ...]]):
+    """The roster's holders of each post, read-only: their ids, read from the rows
+    the roster keeps."""
+
+    __slots__ = ("_ids", "_rows")
+
+    def __init__(self, rows: Mapping[str, array.array[int]], ids: Sequence[str]) -> None:
+        self._rows, self._ids = rows, ids
+
+    def __getitem__(self, post: str) -> tuple[str, ...]:
+        return _ids_of(self._rows[post], self._ids)
+
+    def __contains__(self, post: object) -> bool:
+        return post in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict(self)!r})"
+
+
+def _ids_of(rows: Sequence[int], ids: Sequence[str]) -> tuple[str, ...]:
+    """The ids at ``rows`` (read by one getter, in C)."""
+    if len(rows) > 1:
+        return cast("tuple[str, ...]", operator.itemgetter(*rows)(ids))
+    return (ids[rows[0]],) if rows else ()
 
 
 class _Posts(Mapping[str, StaffPost]):
@@ -894,21 +1034,6 @@ class _Posts(Mapping[str, StaffPost]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({dict(self)!r})"
-
-
-def _per_person(
-    runs: Sequence[AssignmentRun], when: datetime
-) -> Iterator[tuple[str, tuple[str, str, str, datetime]]]:
-    """Each person of ``runs`` in order with their run's assignment ``(post, role, level,
-    when)``: one tuple per run, repeated for its people as they are read (no list of them
-    all: in a big city a list of a hundred and fifty thousand grown and read back), kept
-    meanwhile as tuples of plain values, which the collector stops tracking (an iterator
-    per run, always tracked, made its full collection fall due inside a big declaration).
-    """
-    shared = [(post, role, level, when) for post, role, level, _ in runs]
-    counts = map(len, map(_PEOPLE, runs))
-    repeated = itertools.chain.from_iterable(map(itertools.repeat, shared, counts))
-    return zip(itertools.chain.from_iterable(map(_PEOPLE, runs)), repeated)  # noqa: B905
 
 
 def _compact(table: dict[Any, Any], size: int) -> None:
@@ -954,28 +1079,39 @@ class Roster:
 
     def __init__(self, city: City) -> None:
         self._city = city
-        self._people = city.people
+        people = self._people = city.people
+        # People by their rows in the city's columns (see _ByRow): ids only at the edges.
+        self._ids, self._index = people.ids, people._index
         # Open posts as rows (id, role, unit, community, capacity): tuples of
         # strings and an int, which the collector stops tracking (a StaffPost is
         # made when one is read, see :attr:`posts`).
         self._posts: dict[str, PostRow] = {}
-        self._holders: dict[str, tuple[str, ...]] = {}
-        # Each busy person's (post, role, level, since when): a tuple of strings
-        # and a time, which the collector stops tracking at its first
-        # collection (an Assignment is made only when one is read, see
-        # :attr:`assignment`); one dict to change per assignment, not four.
-        self._assignment: dict[str, tuple[str, str, str, datetime]] = {}
-        self._back_since: dict[str, datetime] = {}
+        #: Each open post's holders, as their rows, in the order they came.
+        self._holders: dict[str, array.array[int]] = {}
+        # Each busy person's (post, role, level, since when) at their row: a tuple of
+        # strings and a time, shared by the people of one run (an Assignment is made
+        # only when one is read, see :attr:`assignment`).
+        self._assignment = _ByRow(len(self._ids))
+        #: When each person last went back to their normal post, at their row.
+        self._back_since = _ByRow(len(self._ids))
         self._shortfalls: dict[str, Shortfall] = {}
         self._drawn: Counter[str] = Counter()
         self._hot: Counter[str] = Counter()
         self._unavailable: frozenset[str] = frozenset()
+        #: The people away as marks by row (empty: nobody is away).
+        self._away = bytearray()
+        #: Planning's scratch marks (see _Draft), kept for the next plan.
+        self._scratch: list[list[Any]] = []
         self._by_kind: dict[PersonKind, list[str]] | None = None
-        self._views = (
+        self._views = self._make_views()
+
+    def _make_views(self) -> tuple[Mapping[str, Any], ...]:
+        ids, index = self._ids, self._index
+        return (
             _Posts(self._posts),
-            MappingProxyType(self._holders),
-            _Assignments(self._assignment),
-            MappingProxyType(self._back_since),
+            _Holders(self._holders, ids),
+            _PersonView(self._assignment, ids, index, _assignment_of),
+            _PersonView(self._back_since, ids, index),
             MappingProxyType(self._shortfalls),
             MappingProxyType(self._drawn),
             MappingProxyType(self._hot),
@@ -1031,11 +1167,13 @@ class Roster:
     def sources(self) -> Counter[str]:
         """People on posts by the pool level they came from (``community``, ...,
         ``claim`` for a claimed task, ``grid`` for front-line duty)."""
-        return Counter(map(operator.itemgetter(2), self._assignment.values()))
+        values = self._assignment.values
+        return Counter(values[row][2] for row in self._assignment.order())
 
     def holder_of(self, post: str) -> tuple[str, ...]:
         """Who holds ``post`` now."""
-        return self._holders.get(post, ())
+        rows = self._holders.get(post)
+        return _ids_of(rows, self._ids) if rows else ()
 
     def missing(self, post: str) -> int:
         """Empty seats of ``post``."""
@@ -1063,9 +1201,9 @@ class Roster:
         """The roster, comparable with ``==`` (for replay checks)."""
         return {
             "posts": dict(self._views[0]),
-            "holders": {k: list(v) for k, v in self._holders.items() if v},
+            "holders": {k: list(v) for k, v in self._views[1].items() if v},
             "assignment": dict(self._views[2]),
-            "back_since": dict(self._back_since),
+            "back_since": dict(self._views[3]),
             "shortfalls": dict(self._shortfalls),
             "drawn": {k: v for k, v in self._drawn.items() if v},
             "front_line_grids": dict(self._hot),
@@ -1097,7 +1235,7 @@ class Roster:
             if capacity < 1:
                 raise ValueError(f"'capacity' must be >= 1: {capacity}")
             self._posts[post_id] = (post_id, data["role"], event.unit, data["community"], capacity)
-            self._holders.setdefault(post_id, ())
+            self._holders.setdefault(post_id, _no_seats())
         elif kind == "front_line.changed":
             _hot_changed(self._hot, data["grids"])
         elif kind == "availability.changed":
@@ -1124,7 +1262,18 @@ class Roster:
             people = self._by_kind.get(PersonKind(kind), [])
             count = round(len(people) * away[kind])
             chosen.update(rng.sample(people, count))
-        self._unavailable = frozenset(chosen)
+        self._set_unavailable(frozenset(chosen))
+
+    def _set_unavailable(self, people: frozenset[str]) -> None:
+        """Set who is unavailable, and their marks by row (see :attr:`_away`).
+
+        Raises:
+            KeyError: a person unknown to the city.
+        """
+        marks = bytearray(len(self._ids)) if people else bytearray()
+        for row in map(self._index.__getitem__, people):
+            marks[row] = 1
+        self._unavailable, self._away = people, marks
 
     def _apply(self, plan: StaffingPlan, when: datetime) -> None:
         """Apply a plan at time ``when`` (all checks were made when planning)."""
@@ -1133,7 +1282,7 @@ class Roster:
             self._release(release.person, release.post, when)
         for post in plan.opened:
             self._posts[post.id] = _row_of(post)
-            self._holders.setdefault(post.id, ())
+            self._holders.setdefault(post.id, _no_seats())
         for grid, step in plan.hot:
             self._hot[grid] += step
             if self._hot[grid] <= 0:
@@ -1162,22 +1311,18 @@ class Roster:
         each, and their times), as :meth:`_assign_to` one by one does; all or
         nothing: False, and nothing changed, when a person is unknown.
 
-        The assignments are set with one ``dict.update`` (no call per event);
-        holders and the employers' counts follow the events in order.
+        Holders and the employers' counts follow the events in order.
         """
-        # Each employer drawn from (front-line duty draws from none: its people are
-        # not looked up, as one at a time does not look them up either).
         # The sequences are columns of one run of events (equal lengths): zipped
         # without ``strict``, whose keyword takes zip's slow call path (some 2.5 k
         # instructions a call, against a few hundred).
-        people = self._people
-        # Read in C: the people drawn from an employer, their places, their employers.
-        drawing = itertools.compress(persons, map(operator.ne, roles, _FRONT_LINE))
         try:
-            places = list(map(people._index.__getitem__, drawing))
+            rows = array.array(_POSITION, map(self._index.__getitem__, persons))
         except (KeyError, TypeError):
             return False
-        employers = _reader(places)(people.employers)
+        # Each employer drawn from (front-line duty draws from none), read in C.
+        drawing = list(itertools.compress(rows, map(operator.ne, roles, _FRONT_LINE)))
+        employers = _reader(drawing)(self._people.employers)
         holders = self._holders
         held_by = holders.get
         # A post's seats are taken in runs (a planner fills a post from one pool
@@ -1189,11 +1334,12 @@ class Roster:
             starts.clear()
         for start, stop in zip(starts, [*starts[1:], size]):  # noqa: B905
             post = posts[start]
-            run = tuple(persons[start:stop])
+            run = rows[start:stop]
             held = held_by(post)
             holders[post] = run if held is None else held + run
-        fields = zip(posts, roles, levels, times)  # noqa: B905
-        self._assignment.update(zip(persons, fields))  # noqa: B905
+        put = self._assignment.set
+        for row, fields in zip(rows, zip(posts, roles, levels, times)):  # noqa: B905
+            put(row, fields)
         # Counted in C (Counter.update), in the order drawn.
         self._drawn.update(filter(_SOMEONE, employers))
         return True
@@ -1207,46 +1353,52 @@ class Roster:
         runs: Sequence[AssignmentRun],
         when: datetime,
         employers: Sequence[str] | None = None,
-        assigned: Mapping[str, tuple[str, str, str, datetime]] | None = None,
+        rows: Sequence[array.array[int]] | None = None,
     ) -> bool:
         """Apply a run of ``post.assigned`` events of one time given as the planner's
         runs (each (post, role, level, people): see :class:`_Draft`), as
         :meth:`_assign_to` one by one does; all or nothing: False, and nothing
         changed, when a person is unknown.
 
-        A run's people join its post's holders at once (the run's own tuple),
-        and share one assignment tuple (post, role, level, when): nothing made
-        per person; every person's is set by one ``dict.update`` (a small dict
-        made and merged per run cost about as much as the run's other work).
+        A run's people join its post's holders at once, and share one assignment
+        tuple (post, role, level, when): nothing made per person.
 
         ``employers``, when the planner gives them, are the employers of the people
         drawn from one (not front-line duty), in the order drawn, those without
         one left out: the planner read them where it found those people, in the
-        city's columns, so nobody is looked up again (in a big city each lookup
-        is a cache miss or several). ``assigned``, when the planner gives it, is
-        every person of ``runs`` in order with that assignment (``_Draft.busy``,
-        made while planning), merged as it is.
+        city's columns, so nobody is looked up again. ``rows``, when the planner
+        gives them, are each run's people's rows (none of them holding a post
+        when the run is applied: the planner took only free people, or people
+        its plan releases first): the people are not looked up by id at all.
         """
-        if employers is None:
-            people = self._people
-            # Those drawn from an employer (front-line duty draws from none), checked first.
-            drawing: list[str] = []
-            for _, role, _, persons in runs:
-                if role != "front_line":
-                    drawing += persons
+        if rows is None:
+            index = self._index.__getitem__
             try:
-                places = list(map(people._index.__getitem__, drawing))
+                rows = [array.array(_POSITION, map(index, run[3])) for run in runs]
             except (KeyError, TypeError):
                 return False
-            employers = list(filter(_SOMEONE, _reader(places)(people.employers)))
+            fresh = False
+        else:
+            fresh = True
+        if employers is None:
+            # Those drawn from an employer (front-line duty draws from none).
+            drawing = array.array(_POSITION)
+            for run, got in zip(runs, rows):  # noqa: B905 - a row per person
+                if run[1] != "front_line":
+                    drawing += got
+            employers = list(filter(_SOMEONE, _reader(drawing)(self._people.employers)))
         holders = self._holders
         held_by = holders.get
-        for post, _, _, persons in runs:
+        table = self._assignment
+        for (post, role, level, _), got in zip(runs, rows):  # noqa: B905 - a row per person
             held = held_by(post)
-            holders[post] = persons if held is None else held + persons
-        # The planner's own table of them when given (merged in C, the people's
-        # hashes kept), else each person's run's tuple, repeated.
-        self._assignment.update(_per_person(runs, when) if assigned is None else assigned)
+            holders[post] = got if held is None else held + got
+            given = (post, role, level, when)
+            if fresh:
+                table.set_new(got, given)
+            else:
+                for row in got:
+                    table.set(row, given)
         # Counted in C (Counter.update), in the order drawn.
         self._drawn.update(employers)
         return True
@@ -1273,7 +1425,7 @@ class Roster:
         self._posts.update(zip(ids, rows))  # noqa: B905
         seats = self._holders.setdefault
         for post_id in ids:
-            seats(post_id, ())
+            seats(post_id, _no_seats())
         return True
 
     def _open_rows(self, rows: Sequence[PostRow]) -> list[str]:
@@ -1286,7 +1438,7 @@ class Roster:
         # holders), set in C: the ids are a draft's keys, each once.
         holders = self._holders
         fresh = itertools.filterfalse(holders.__contains__, ids)
-        holders.update(zip(fresh, _NO_SEATS))  # noqa: B905 - against an endless repeat
+        holders.update(zip(fresh, itertools.repeat(_no_seats())))
         return ids
 
     def _close_all(self, post_ids: Iterable[str]) -> None:
@@ -1303,105 +1455,96 @@ class Roster:
             _compact(table, size)
 
     def _release_all(
-        self, persons: Sequence[str], posts: Sequence[str], times: Sequence[datetime]
+        self,
+        persons: Sequence[str],
+        posts: Sequence[str],
+        times: Sequence[datetime],
+        rows: array.array[int] | None = None,
+        distinct: bool = False,
     ) -> int:
         """Apply a run of ``post.released`` events (their data's fields, one sequence
-        each, and their times), as :meth:`_release` one by one does, up to the
-        first that names a person unknown to the city on a post drawn from an
-        employer (where :meth:`_release` raises KeyError, nothing changed for
-        it); returns how many were applied. Different people all on posts (a
-        lift's): a table at a time (:func:`_release_held`); else one at a time.
+        each, and their times), as :meth:`_release` one by one does; returns how
+        many were applied (all of them: a person unknown to the city holds no post,
+        and its release changes nothing). Different people all on posts (a
+        lift's): a table at a time (:func:`_release_held`; ``rows``, ``distinct``:
+        the people's rows and whether they are different people, when the planner
+        gives them); else one at a time.
         """
-        if _release_held(self, persons, posts, times):
+        if _release_held(self, persons, posts, times, rows, distinct):
             return len(persons)
-        assignment = self._assignment
-        held_by, row_of = assignment.get, self._people._index.get
-        employers, holders, back, drawn = (
-            self._people.employers,
-            self._holders,
-            self._back_since,
-            self._drawn,
-        )
-        done, size = 0, len(assignment)
+        release = self._release
         for person, post, when in zip(persons, posts, times, strict=True):
-            held = held_by(person)
-            if held is not None:
-                if held[1] != "front_line":
-                    row = row_of(person)
-                    if row is None:
-                        _compact(assignment, size)
-                        return done
-                    employer = employers[row]
-                    if employer is not None:
-                        drawn[employer] -= 1
-                del assignment[person]
-                seats = holders.get(post)
-                if seats is not None and person in seats:
-                    index = seats.index(person)
-                    holders[post] = seats[:index] + seats[index + 1 :]
-                back[person] = when
-            done += 1
-        _compact(assignment, size)
-        return done
+            release(person, post, when)
+        return len(persons)
 
     def _assign_to(self, person: str, post: str, role: str, level: str, when: datetime) -> None:
+        """Assign ``person`` to ``post``.
+
+        Raises:
+            KeyError: ``person`` is unknown to the city (nothing changed).
+        """
+        row = self._index[person]
         holders = self._holders
         held = holders.get(post)
-        holders[post] = (person,) if held is None else (*held, person)
-        self._assignment[person] = (post, role, level, when)
+        one = array.array(_POSITION, (row,))
+        holders[post] = one if held is None else held + one
+        self._assignment.set(row, (post, role, level, when))
         if role != "front_line":
-            employer = self._people.employer(person)
+            employer = self._people.employers[row]
             if employer is not None:
                 drawn = self._drawn
                 drawn[employer] = drawn.get(employer, 0) + 1
 
     def _release(self, person: str, post: str, when: datetime) -> None:
-        """Release ``person`` from ``post`` (nothing when not on a post).
-
-        Raises:
-            KeyError: ``person`` is unknown to the city and on a post drawn from
-                an employer (nothing changed).
-        """
-        held = self._assignment.get(person)
+        """Release ``person`` from ``post`` (nothing when not on a post: a person
+        unknown to the city never is)."""
+        row = self._index.get(person)
+        if row is None:
+            return
+        held = self._assignment.pop(row)
         if held is None:
             return
         if held[1] != "front_line":
-            employer = self._people.employer(person)
+            employer = self._people.employers[row]
             if employer is not None:
                 self._drawn[employer] -= 1
-        del self._assignment[person]
-        _compact(self._assignment, len(self._assignment) + 1)
         seats = self._holders.get(post)
-        if seats is not None and person in seats:
-            index = seats.index(person)
+        if seats is not None and row in seats:
+            index = seats.index(row)
             self._holders[post] = seats[:index] + seats[index + 1 :]
-        self._back_since[person] = when
+        self._back_since.set(row, when)
 
     def _copy(self) -> Roster:
         """A copy that later events leave as it is: a consistent view for readers."""
-        copy = Roster(self._city)
-        copy._posts.update(self._posts)
-        copy._holders.update(self._holders)
-        copy._assignment.update(self._assignment)
-        copy._back_since.update(self._back_since)
-        copy._shortfalls.update(self._shortfalls)
-        copy._drawn.update(self._drawn)
-        copy._hot.update(self._hot)
-        copy._unavailable = self._unavailable
+        copy = Roster.__new__(Roster)
+        copy._city, copy._people = self._city, self._people
+        copy._ids, copy._index = self._ids, self._index
+        copy._posts = dict(self._posts)
+        copy._holders = dict(self._holders)  # (rows never changed in place)
+        copy._assignment = self._assignment.copy()
+        copy._back_since = self._back_since.copy()
+        copy._shortfalls = dict(self._shortfalls)
+        copy._drawn = Counter(self._drawn)
+        copy._hot = Counter(self._hot)
+        copy._unavailable, copy._away = self._unavailable, self._away
+        copy._scratch, copy._by_kind = [], self._by_kind
+        copy._views = copy._make_views()
         return copy
 
     # -------------------------------------------------------------- snapshots
 
     def _dump(self) -> dict[str, Any]:
         """The roster as JSON-ready data."""
+        ids, assigned, back = self._ids, self._assignment.values, self._back_since.values
         return {
             "posts": [list(row) for row in self._posts.values()],
-            "holders": {k: list(v) for k, v in self._holders.items()},
+            "holders": {k: list(v) for k, v in self._views[1].items()},
             "assignment": {
-                person: [post, role, level, since.isoformat()]
-                for person, (post, role, level, since) in self._assignment.items()
+                ids[row]: [post, role, level, since.isoformat()]
+                for row in self._assignment.order()
+                for post, role, level, since in (assigned[row],)
             },
-            "back_since": {p: when.isoformat() for p, when in self._back_since.items()},
+            "back_since": {ids[row]: back[row].isoformat() for row in self._back_since.order()},
             "shortfalls": [
                 [s.post, s.role, s.unit, s.community, s.missing, s.reason]
                 for s in self._shortfalls.values()
@@ -1415,116 +1558,122 @@ class Roster:
         """Take the state :meth:`_dump` wrote (on a new, untouched roster).
 
         Raises:
-            KeyError, TypeError, ValueError: the data is malformed.
+            KeyError, TypeError, ValueError: the data is malformed (a person
+                unknown to the city among them).
         """
-        people = self._city.people
+        row_of = self._index.__getitem__
         for pid, role, unit, community, capacity in data["posts"]:
             self._posts[str(pid)] = _row_of(
                 StaffPost(str(pid), str(role), str(unit), str(community), _count(capacity))
             )
         for post, persons in data["holders"].items():
-            self._holders[str(post)] = tuple(str(p) for p in persons)
+            self._holders[str(post)] = array.array(_POSITION, (row_of(str(p)) for p in persons))
         for person, (post, role, level, since) in data["assignment"].items():
-            people[person]  # an unknown person is malformed data
-            key = str(person)
-            self._assignment[key] = (
-                str(post),
-                str(role),
-                str(level),
-                datetime.fromisoformat(since),
+            self._assignment.set(
+                row_of(person),
+                (str(post), str(role), str(level), datetime.fromisoformat(since)),
             )
         for person, when in data["back_since"].items():
-            self._back_since[str(person)] = datetime.fromisoformat(when)
+            self._back_since.set(row_of(str(person)), datetime.fromisoformat(when))
         for post, role, unit, community, missing, reason in data["shortfalls"]:
             self._shortfalls[str(post)] = Shortfall(
                 str(post), str(role), str(unit), str(community), _count(missing), str(reason)
             )
         self._drawn.update({str(k): _count(v, signed=True) for k, v in data["drawn"].items()})
         self._hot.update({str(k): _count(v, signed=True) for k, v in data["hot"].items()})
-        self._unavailable = frozenset(str(p) for p in data["unavailable"])
+        self._set_unavailable(frozenset(str(p) for p in data["unavailable"]))
 
 
-#: People released at a time by :func:`_release_held` (a few hundred kilobytes of
-#: their ids and tables: they stay in the cache from one check to the next).
-_CHUNK = 4096
+def _no_seats() -> array.array[int]:
+    """The seats of a post nobody holds: one empty row array, shared (a roster's rows
+    of holders are never changed in place, only replaced)."""
+    return _EMPTY_ROWS
+
+
+_EMPTY_ROWS: array.array[int] = array.array("i")
 
 
 def _release_held(
-    roster: Roster, persons: Sequence[str], posts: Sequence[str], times: Sequence[datetime]
+    roster: Roster,
+    persons: Sequence[str],
+    posts: Sequence[str],
+    times: Sequence[datetime],
+    rows: array.array[int] | None = None,
+    distinct: bool = False,
 ) -> bool:
-    """:meth:`Roster._release_all` of a run of different people, each on a post, none
-    of them unknown to the city where drawn from an employer; all or nothing:
-    False, and nothing changed, for any other run.
+    """:meth:`Roster._release_all` of a run of different people, each on a post; all
+    or nothing: False, and nothing changed, for any other run.
 
     Each table changes at once, as the releases one at a time change it: the
-    assignments taken out (in C), the employers' counts lowered by each
-    employer's count in the run (new employers entered in the order drawn), the
-    times of return set by one ``dict.update``, and a post's seats (a lift
-    releases a post's holders one after another: the run's posts come in runs)
-    shortened once per run of one post, not once per person. The people are
-    checked, then taken off, ``_CHUNK`` at a time (see below).
+    assignments taken out, the employers' counts lowered by each employer's
+    count in the run (new employers entered in the order drawn), the times of
+    return set, and a post's seats (a lift releases a post's holders one after
+    another: the run's posts come in runs) shortened once per run of one post,
+    not once per person. The people are read by their rows (``rows``, given by
+    the planner, or looked up once): every table is a list at those rows, so a
+    pass touches memory in row order, not each person's id again.
     """
-    assignment = roster._assignment
     size = len(persons)
     if not size:
         return False
-    # A chunk of the run at a time, each chunk's people read once by every check
-    # while they are in the cache (in a big city a pass over all of them per
-    # check read each id again from memory: a cache miss per person per pass).
-    people = roster._people
-    row_of, employers_of = people._index.__getitem__, people.employers
-    seen: set[str] = set()
-    given_back: Counter[str | None] = Counter()
+    table = roster._assignment
+    values = table.values
     try:
-        for start in range(0, size, _CHUNK):
-            chunk = persons[start : start + _CHUNK]
-            held = list(map(assignment.get, chunk))
-            # (An assignment is a tuple of four: true; a person on no post gives None.)
-            if not all(held):
-                return False
-            seen.update(chunk)
-            roles = map(_ROLE, cast("list[tuple[str, str, str, datetime]]", held))
-            drawing = itertools.compress(chunk, map(operator.ne, roles, _FRONT_LINE))
-            given_back.update(_reader(list(map(row_of, drawing)))(employers_of))
-        if len(seen) != size:
+        if rows is None:
+            rows = array.array(_POSITION, map(roster._index.__getitem__, persons))
+        # Each held assignment's role (None: a person on no post, TypeError); those
+        # drawn from an employer give one back to it.
+        roles = map(_ROLE, map(values.__getitem__, rows))
+        drawing = list(itertools.compress(rows, map(operator.ne, roles, _FRONT_LINE)))
+        if not distinct and len(set(rows)) != size:
             return False
         # A lift closes its posts before it releases their holders: then no
         # post of the run has seats left to shorten.
         seated = not roster._holders.keys().isdisjoint(posts)
-    except (KeyError, TypeError):  # a person or post not hashable, a person unknown
+    except (KeyError, TypeError):  # a person or post not hashable, unknown, on no post
         return False
-    # Nothing below raises: every person is on a post and known where looked up.
+    # Nothing below raises: every person is on a post.
+    given_back = Counter(_reader(drawing)(roster._people.employers))
     drawn = roster._drawn
     counted = drawn.get
     for employer, count in given_back.items():
         if employer is not None:  # (None: drawn from no employer)
             drawn[employer] = counted(employer, 0) - count
-    before = len(assignment)
-    back, pop = roster._back_since, assignment.pop
-    for start in range(0, size, _CHUNK):
-        chunk = persons[start : start + _CHUNK]
-        deque(map(pop, chunk), 0)
-        back.update(zip(chunk, times[start : start + _CHUNK]))  # noqa: B905 - one run's columns
-    holders = roster._holders
+    deque(map(values.__setitem__, rows, itertools.repeat(None)), 0)
+    table.taken_out(size)
+    back = roster._back_since
+    returned = back.values
+    fresh = [row for row in rows if returned[row] is None]  # (different people)
+    back.log.extend(fresh)
+    back.count += len(fresh)
+    deque(map(returned.__setitem__, rows, times), 0)
     if seated:
-        seats_of = holders.get
-        starts = [0, *itertools.compress(range(1, size), map(operator.ne, posts[1:], posts))]
-        for start, stop in zip(starts, [*starts[1:], size]):  # noqa: B905
-            post = posts[start]
-            seats = seats_of(post)
-            if seats is None:
-                continue
-            gone = stop - start
-            if seats[:gone] == tuple(persons[start:stop]):  # the post's first holders
-                holders[post] = seats[gone:]
-                continue
-            for person in persons[start:stop]:
-                if person in seats:
-                    index = seats.index(person)
-                    seats = seats[:index] + seats[index + 1 :]
-            holders[post] = seats
-    _compact(assignment, before)
+        _shorten_seats(roster._holders, rows, posts)
     return True
+
+
+def _shorten_seats(
+    holders: dict[str, array.array[int]], rows: array.array[int], posts: Sequence[str]
+) -> None:
+    """Take the people at ``rows`` off their posts' seats (``posts``: each one's post,
+    in runs of one post)."""
+    size = len(rows)
+    seats_of = holders.get
+    starts = [0, *itertools.compress(range(1, size), map(operator.ne, posts[1:], posts))]
+    for start, stop in zip(starts, [*starts[1:], size]):  # noqa: B905
+        post = posts[start]
+        seats = seats_of(post)
+        if seats is None:
+            continue
+        gone = stop - start
+        if seats[:gone] == rows[start:stop]:  # the post's first holders
+            holders[post] = seats[gone:]
+            continue
+        for row in rows[start:stop]:
+            if row in seats:
+                index = seats.index(row)
+                seats = seats[:index] + seats[index + 1 :]
+        holders[post] = seats
 
 
 def _count(value: object, signed: bool = False) -> int:
@@ -1599,16 +1748,15 @@ class _Draft:
         self.roster = roster
         #: The time the plan's events will carry (None: not recorded, see plan_staffing).
         self.when = when
-        #: The people this plan assigns, in the order assigned, each with the roster's
-        #: assignment (post, role, level, since ``when``): one tuple per run, shared by
-        #: its people. Kept as the planning pass stages them, it is the roster's table
-        #: for them as the events give it (see :meth:`Roster._assign_runs`): the engine
-        #: merges it at once (a dict into a dict, in C, its hashes kept), nothing made
-        #: per person again.
-        self.busy: dict[str, tuple[str, str, str, datetime | None]] = {}
-        # The people released so far as a set (see :attr:`freed`), made when first
-        # asked for, and how many of the releases it holds.
-        self._freed: set[str] = set()
+        # The people this plan assigns, marked at their rows in a scratch bytearray
+        # with this draft's mark (see _marks): a byte a person, in row order, where a
+        # dict of their ids hashed each cold id and outgrew the caches.
+        self._scratch = _marks(roster)
+        #: The scratch marks and this draft's mark: ``marks[row] == mark`` is taken.
+        self.marks, self.mark = self._scratch[0], self._scratch[1]
+        # The rows of the people released so far as a set (see :attr:`freed`), made
+        # when first asked for, and how many of the releases it holds.
+        self._freed: set[int] = set()
         self._freed_count = 0
         #: Each employer's people given back by this plan's releases (counts below 0),
         #: counted from the releases when a fill first needs them (see :meth:`given_back`).
@@ -1623,6 +1771,12 @@ class _Draft:
         #: The releases, in order, in columns: the person, the post, the reason (no
         #: tuple per release: a lift releases tens of thousands).
         self.releases: tuple[list[str], list[str], list[str]] = ([], [], [])
+        #: The released people's rows, in order (see :meth:`Roster._release_all`).
+        self.release_rows = array.array(_POSITION)
+        #: The posts released from; ``distinct``: none released from twice (then the
+        #: releases are of different people: a person holds one post).
+        self._released_from: set[str] = set()
+        self.distinct = True
         #: The releases' records' units and compact data (see :func:`_released_columns`),
         #: one per release, written as each post's holders are released (their ids just
         #: read: a later pass reads each again, a cache miss each in a big city); None
@@ -1632,6 +1786,8 @@ class _Draft:
         #: The assignments: the runs of people, in order, each (post, role, level,
         #: people): a record's unit and cause worked out once per run.
         self.runs: list[AssignmentRun] = []
+        #: Each run's people's rows (see :meth:`Roster._assign_runs`).
+        self.run_rows: list[array.array[int]] = []
         #: The assignments' records' units, causes and compact data (keys, person,
         #: post, role, level), one per person, written as each run is staged: the
         #: records' columns made in the planning pass, each person's data while its
@@ -1652,21 +1808,14 @@ class _Draft:
         self.hot: tuple[tuple[str, int], ...] = ()
 
     @property
-    def freed(self) -> set[str]:
-        """The people this draft releases, as a set: made from the releases when first
-        asked for (by a fill: a lift that fills nothing never makes it; in a big city
-        a set of a hundred and fifty thousand ids, each hashed in and, when the set
-        went, each touched again: a cache miss or two per person)."""
-        freed, people = self._freed, self.releases[0]
-        if self._freed_count != len(people):
-            freed.update(itertools.islice(people, self._freed_count, None))
-            self._freed_count = len(people)
+    def freed(self) -> set[int]:
+        """The rows of the people this draft releases, as a set: made from the releases
+        when first asked for (by a fill: a lift that fills nothing never makes it)."""
+        freed, rows = self._freed, self.release_rows
+        if self._freed_count != len(rows):
+            freed.update(itertools.islice(rows, self._freed_count, None))
+            self._freed_count = len(rows)
         return freed
-
-    def is_busy(self, person: str) -> bool:
-        if person in self.busy or person in self.roster._unavailable:
-            return True
-        return person in self.roster._assignment and person not in self.freed
 
     def held(self, post: str) -> int:
         """Seats of ``post`` taken once this draft is applied."""
@@ -1677,17 +1826,19 @@ class _Draft:
         current = sum(1 for p in holders if p not in freed) if freed else len(holders)
         return current + self.fill_counts.get(post, 0)
 
-    def release(self, person: str, post: str, reason: str) -> None:
-        self.release_all((person,), post, reason)
-
-    def release_all(self, persons: Sequence[str], post: str, reason: str) -> None:
-        """Release ``persons`` (in order) from ``post``, for ``reason``: the releases'
-        columns extended a list at a time."""
-        count = len(persons)
+    def release_all(self, rows: Sequence[int], post: str, reason: str) -> None:
+        """Release the people at ``rows`` (in order) from ``post``, for ``reason``: the
+        releases' columns extended a list at a time."""
+        count = len(rows)
         if not count:
             return
+        persons = _ids_of(rows, self.roster._ids)
         people, posts, reasons = self.releases
         people += persons
+        self.release_rows.extend(rows)
+        if post in self._released_from:
+            self.distinct = False
+        self._released_from.add(post)
         posts += itertools.repeat(post, count)
         reasons += itertools.repeat(reason, count)
         self.drawn = None  # counted again when next asked for
@@ -1710,12 +1861,12 @@ class _Draft:
         drawn = self.drawn
         if drawn is None:
             drawn = self.drawn = {}
-            held_by = self.roster._assignment.get
-            employer_of = self.roster._people.employer
-            for person in self.releases[0]:
-                held = held_by(person)
+            values = self.roster._assignment.values
+            employers = self.roster._people.employers
+            for row in self.release_rows:
+                held = values[row]
                 if held is not None and held[1] != "front_line":
-                    employer = employer_of(person)
+                    employer = employers[row]
                     if employer is not None:
                         drawn[employer] = drawn.get(employer, 0) - 1
         return drawn
@@ -1809,6 +1960,7 @@ def planned_records(
         city.chain.city,
         when,
         draft.released,
+        (draft.release_rows, draft.distinct),
     )
 
 
@@ -1826,6 +1978,42 @@ def _plan(
     """:func:`plan_staffing`'s work, left in a draft (``when``: its events' time, when
     they are to be recorded)."""
     draft = _Draft(roster, when)
+    try:
+        _plan_into(draft, pools, changes, rule, refill=refill, close=close)
+    finally:
+        # The scratch marks kept for the next plan (this draft's mark is never used
+        # again: nothing to clear).
+        roster._scratch.append(draft._scratch)
+    return draft
+
+
+def _marks(roster: Roster) -> list[Any]:
+    """Scratch marks by row for a draft (see :class:`_Draft`): the roster's kept ones
+    (each plan gives them back) with a new mark, or new ones (the first plan, or two
+    at once). A mark never used before needs no clearing: the bytes are cleared
+    only when the marks wrap (every 255 plans)."""
+    try:
+        got: list[Any] = roster._scratch.pop()
+    except IndexError:
+        got = [bytearray(len(roster._ids)), 0]
+    mark = got[1] + 1
+    if mark > 255:
+        got[0], mark = bytearray(len(got[0])), 1
+    got[1] = mark
+    return got
+
+
+def _plan_into(
+    draft: _Draft,
+    pools: Pools,
+    changes: Mapping[str, tuple[str, str]],
+    rule: StaffingRule,
+    *,
+    refill: bool,
+    close: Sequence[str],
+) -> None:
+    """:func:`_plan`'s work, in ``draft``."""
+    roster = draft.roster
     hot_zones = _front_line_zones(rule)
     hot_delta: dict[str, int] = {}
     to_fill: list[str] = []
@@ -1849,7 +2037,6 @@ def _plan(
         _fill_all(draft, pools, wanted, rule)
     # The grids whose count moves (picked in C: a step is never False but 0).
     draft.hot = tuple(sorted(itertools.compress(hot_delta.items(), hot_delta.values())))
-    return draft
 
 
 def _repost(
@@ -1881,7 +2068,7 @@ def _repost(
         # A smaller post lets its latest comers go first.
         if holders is not None and len(holders) > capacity:
             for extra in holders[capacity:][::-1]:
-                draft.release(extra, post_id, f"{post_id} needs {capacity}")
+                draft.release_all((extra,), post_id, f"{post_id} needs {capacity}")
         to_fill.append(post_id)
     return to_fill
 
@@ -1934,7 +2121,7 @@ def _by_priority(draft: _Draft, post_ids: Iterable[str], auto_claim: bool) -> li
 
 def _close(draft: _Draft, post_id: str, reason: str) -> None:
     draft.closed[post_id] = None
-    draft.release_all(draft.roster._holders.get(post_id, ()), post_id, reason)
+    draft.release_all(draft.roster._holders.get(post_id, _EMPTY_ROWS), post_id, reason)
     old = draft.roster._shortfalls.get(post_id)
     if old is not None:
         draft.shortfalls[post_id] = attrs.evolve(old, missing=0, reason=reason)
@@ -1948,8 +2135,8 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
     :func:`_front_line_fill` would take them; any other post is filled by it."""
     roster = draft.roster
     hot, holders, known = roster._hot, roster._holders, roster._shortfalls
-    unavailable, assigned = roster._unavailable, roster._assignment.keys()
-    opened, busy, fill_counts = draft.opened, draft.busy, draft.fill_counts
+    away, assigned = roster._away, roster._assignment
+    opened, marks, mark, fill_counts = draft.opened, draft.marks, draft.mark, draft.fill_counts
     posts_of, workers_of = pools._front_line, pools._workers
     for grid in sorted(hot_delta):
         now_hot = hot.get(grid, 0)
@@ -1964,21 +2151,23 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
             continue
         post_id = post[0]
         opened[post_id] = post
-        # Its workers (read when its post was made), all of them free: the common case.
-        workers = workers_of[grid]
+        # Its workers (read when its post was made), all of them free: the common case
+        # (their marks read by row, in C).
+        workers, rows = workers_of[grid], pools.grid_worker_rows(grid)
         if (
             post_id in holders
             or post_id in fill_counts
             or post_id in known
-            or (busy and not busy.keys().isdisjoint(workers))
-            or (unavailable and not unavailable.isdisjoint(workers))
-            or (assigned and not assigned.isdisjoint(workers))
+            or mark in map(marks.__getitem__, rows)
+            or (away and 1 in map(away.__getitem__, rows))
+            or (assigned.count and any(map(assigned.values.__getitem__, rows)))
         ):
             _front_line_fill(draft, pools, post)
             continue
-        busy.update(zip(workers, itertools.repeat((post_id, "front_line", "grid", draft.when))))
+        deque(map(marks.__setitem__, rows, itertools.repeat(mark)), 0)
         count = len(workers)
         draft.runs.append((post_id, "front_line", "grid", workers))
+        draft.run_rows.append(rows)
         draft.units += [grid] * count
         draft.causes += [_FRONT_LINE_CAUSE] * count
         draft.datas += _front_line_data(workers, post_id)
@@ -1993,33 +2182,29 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
     # A post nobody holds yet has its draft's fills taken (draft.held, read directly).
     fill_counts = draft.fill_counts
     held = draft.held(post_id) if roster._holders.get(post_id) else fill_counts.get(post_id, 0)
-    busy = draft.busy
-    unavailable, assigned, freed = roster._unavailable, roster._assignment, draft.freed
-    # The free workers, in order, as many as there are seats: filtered in C, a set
-    # at a time (a grid has a few workers: a Python loop's opcodes per worker cost
-    # more than the few filters made per grid), each set asked only when not empty.
-    free: tuple[str, ...] = ()
+    marks, mark, away = draft.marks, draft.mark, roster._away
+    assigned, freed = roster._assignment.values, draft.freed
+    # The free workers' rows, in order, as many as there are seats (a grid has a few).
+    free = array.array(_POSITION)
     seats = capacity - held
     if seats > 0:
-        # The grid's workers as the pools keep them (read there when kept: no call).
-        workers: Iterable[str] | None = pools._workers.get(unit)
-        if workers is None:
-            workers = pools.grid_workers(unit)
-        if busy:
-            workers = itertools.filterfalse(busy.__contains__, workers)
-        if unavailable:
-            workers = itertools.filterfalse(unavailable.__contains__, workers)
-        if assigned:
-            workers = itertools.filterfalse(_holding(assigned, freed), workers)
-        # A tuple, the run's own (no list made and copied).
-        free = tuple(itertools.islice(workers, seats))
+        for row in pools.grid_worker_rows(unit):
+            if marks[row] == mark or (away and away[row]):
+                continue
+            if assigned[row] is not None and row not in freed:
+                continue
+            free.append(row)
+            if len(free) == seats:
+                break
     filled = len(free)
     if filled:
-        busy.update(zip(free, itertools.repeat((post_id, "front_line", "grid", draft.when))))
-        draft.runs.append((post_id, "front_line", "grid", free))
+        deque(map(marks.__setitem__, free, itertools.repeat(mark)), 0)
+        free_ids = _ids_of(free, roster._ids)
+        draft.runs.append((post_id, "front_line", "grid", free_ids))
+        draft.run_rows.append(free)
         draft.units += [unit] * filled
         draft.causes += [_FRONT_LINE_CAUSE] * filled
-        draft.datas += _front_line_data(free, post_id)
+        draft.datas += _front_line_data(free_ids, post_id)
         fill_counts[post_id] = fill_counts.get(post_id, 0) + filled
     missing = capacity - (held + filled)
     known = roster._shortfalls.get(post_id)
@@ -2038,14 +2223,6 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
         )
 
 
-def _holding(assigned: Mapping[str, object], freed: set[str]) -> Callable[[str], bool]:
-    """A test of "holds a post the plan does not release" (``assigned``'s
-    ``__contains__`` when nobody is freed: in C)."""
-    if not freed:
-        return assigned.__contains__
-    return lambda person: person in assigned and person not in freed
-
-
 def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: StaffingRule) -> None:
     """Fill the ``wanted`` posts in order (seats taken: see :meth:`_Draft.held`): front-line
     duty from the grid's own workers, every other post from the pools (one frame for all:
@@ -2053,10 +2230,11 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
     columns: their ids and employers are read there, for those the filling reaches."""
     roster = draft.roster
     ids, employer_of, employer_names = pools._ids, pools._employer_of, pools._employer_names
-    busy, freed, room, taken_from = draft.busy, draft.freed, draft.room, draft.employers.append
-    away, assigned, before = roster._unavailable, roster._assignment, roster._drawn
+    marks, mark, freed, room = draft.marks, draft.mark, draft.freed, draft.room
+    away, assigned, before = roster._away, roster._assignment.values, roster._drawn
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
-    cursors, runs, keys, when = draft.cursors, draft.runs, _ASSIGNED, draft.when
+    cursors, runs, run_rows, keys = draft.cursors, draft.runs, draft.run_rows, _ASSIGNED
+    taken_from = draft.employers.append
     units, causes, said, data = draft.units, draft.causes, _CAUSES, draft.datas.append
     holders_of, fills, cache = roster._holders.get, draft.fill_counts, pools._cache
     for post in wanted:
@@ -2085,11 +2263,13 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
             index = cursors.get(key, 0)
             size = len(pool)
             chosen: list[str] = []
-            given = (post_id, role, level, when)  # each chosen person's assignment (see _Draft)
+            rows: list[int] = []
             for index in range(index, size):  # noqa: B020 - the cursor ends past the last seen
                 row = pool[index]
-                person = ids[row]
-                if person in busy or person in away or (person in assigned and person not in freed):
+                # Taken by this plan, away, or on a post it does not release: read by row.
+                if marks[row] == mark or (away and away[row]):
+                    continue
+                if assigned[row] is not None and row not in freed:
                     continue
                 code = employer_of[row]  # each employer's room kept by its code
                 if code != jobless:
@@ -2102,8 +2282,10 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                         continue
                     room[code] = left - 1
                     taken_from(code)
-                busy[person] = given
+                marks[row] = mark
+                person = ids[row]
                 chosen.append(person)
+                rows.append(row)
                 data((keys, person, post_id, role, level))  # its record's (see _Draft)
                 need -= 1
                 if not need:
@@ -2116,6 +2298,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                 # This level's people and their records' units, causes, data (see _Draft).
                 count = len(chosen)
                 runs.append((post_id, role, level, tuple(chosen)))
+                run_rows.append(array.array(_POSITION, rows))
                 cause = said.get((role, level)) or _cause(role, level)
                 units += [unit] * count
                 causes += [cause] * count
@@ -2249,15 +2432,18 @@ def _rows(
     city_unit: str,
     when: datetime,
     released: tuple[list[str], list[Mapping[str, Any] | CompactData]] | None = None,
+    release_rows: tuple[array.array[int], bool] | None = None,
 ) -> Iterator[StaffingRow | RecordColumns]:
     """The records of a plan's parts, one at a time, the posts closed, the releases,
     the posts opened and the assignments in columns (see :func:`staffing_records`);
-    ``released``: the releases' units and data when the planner made them."""
+    ``released``: the releases' units and data when the planner made them;
+    ``release_rows``: the released people's rows, and whether they are different
+    people, when the planner gives them."""
     posts = roster._posts
     if closed:
         yield _closed_columns(closed, posts, when)
     if releases[0]:
-        yield _released_columns(releases, posts, when, released)
+        yield _released_columns(releases, posts, when, released, release_rows)
     rows = list(opened)
     if rows:
         yield _opened_columns(rows, when)
@@ -2326,6 +2512,7 @@ def _released_columns(
     posts: Mapping[str, PostRow],
     when: datetime,
     made: tuple[list[str], list[Mapping[str, Any] | CompactData]] | None = None,
+    rows: tuple[array.array[int], bool] | None = None,
 ) -> RecordColumns:
     """The ``post.released`` records of the releases (their people, posts and reasons,
     each an open post's id), made a column at a time, their data compact
@@ -2349,7 +2536,7 @@ def _released_columns(
         [None] * count,
         [None] * count,
         datas,
-        [(persons, post_ids)],
+        [(persons, post_ids) if rows is None else (persons, post_ids, *rows)],
     )
 
 
@@ -2400,8 +2587,6 @@ _UNIT = operator.itemgetter(2)
 _PEOPLE = operator.itemgetter(3)
 #: The role of an assignment (post, role, level, since).
 _ROLE = operator.itemgetter(1)
-#: No seats taken, for ever (what a post new to the roster holds).
-_NO_SEATS: Iterator[tuple[str, ...]] = itertools.repeat(())
 #: ``"front_line"`` for ever (a role compared with it in C).
 _FRONT_LINE = itertools.repeat("front_line")
 #: Not None (an employer's name), tested in C.
@@ -2485,7 +2670,7 @@ def _draft_assignment_columns(draft: _Draft, pools: Pools, when: datetime) -> Re
         [None] * count,
         [None] * count,
         draft.datas,  # compact data (see _assignment_columns)
-        [(draft.runs, employers, draft.busy, when)],
+        [(draft.runs, employers, draft.run_rows, when)],
     )
 
 
