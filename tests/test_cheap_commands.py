@@ -264,5 +264,6 @@ def test_posts_opened_again_keep_their_holders_and_new_ones_have_none() -> None:
     ids = roster._open_rows([(held, role, unit, community, capacity + 1), fresh])
     assert ids == [held, fresh[0]]
     assert roster._holders[held] == before
-    assert roster._holders[fresh[0]] == ()
+    assert not roster._holders[fresh[0]]
+    assert roster.holders[fresh[0]] == ()
     assert roster._posts[held][4] == capacity + 1

@@ -83,10 +83,15 @@ class TestFreed:
         released before it was read."""
         engine = Engine(CITY, clock=ManualClock())
         draft = staffing._Draft(engine._kernel.state.roster)
-        released: set[str] = set()
+        # Each letter a person of the city, by their row.
+        row = dict(
+            zip("abcdef", map(CITY.people._index.__getitem__, sorted(CITY.people)), strict=False)
+        )
+        released: set[int] = set()
         for persons, ask in steps:
-            draft.release_all(tuple(persons), "some/post", "why")
-            released.update(persons)
+            rows = [row[letter] for letter in persons]
+            draft.release_all(rows, "some/post", "why")
+            released.update(rows)
             if ask:
                 assert draft.freed == released
         assert draft.freed == released
@@ -98,11 +103,11 @@ class TestFreed:
         engine.declare(COMPOUNDS[0], "sealed")
         kernel = engine._kernel
         roster = kernel.state.roster
-        assert roster._assignment
+        assert roster.assignment
         changes = {c: (engine.zone(c), "open") for c in COMPOUNDS if engine.zone(c) != "open"}
         draft = staffing._plan(
             CITY, kernel.pools, roster, changes, engine.rules.staffing, refill=False, close=()
         )
         assert draft.releases[0]
         assert not draft._freed
-        assert draft.freed == set(draft.releases[0])
+        assert draft.freed == {CITY.people._index[person] for person in draft.releases[0]}

@@ -9,6 +9,7 @@ one event at a time, and ``Roster._release`` one person at a time.
 
 from __future__ import annotations
 
+import array
 import pickle
 import sys
 from collections import Counter
@@ -19,7 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gridgov import Engine, ManualClock, Rules, UnknownUnitError, staffing
+from gridgov import Engine, ManualClock, Rules, UnknownUnitError
 from gridgov._state import EngineState
 from gridgov.journal import Event, Events
 from gridgov.presets import jiamusi
@@ -102,7 +103,15 @@ def _staffed() -> tuple[Roster, list[str]]:
 ROSTER, ON_POSTS = _staffed()
 OFF_POST = sorted(CITY.people)[:3]
 #: A post somebody holds.
-ROSTER_POST = ROSTER._assignment[ON_POSTS[0]][0]
+ROSTER_POST = ROSTER.assignment[ON_POSTS[0]][0].post
+
+
+def _row(person: str) -> int:
+    return CITY.people._index[person]
+
+
+def _rows(people: list[str]) -> array.array[int]:
+    return array.array("i", map(_row, people))
 
 
 @given(
@@ -115,23 +124,16 @@ ROSTER_POST = ROSTER._assignment[ON_POSTS[0]][0]
         ),
         max_size=40,
     ),
-    st.booleans(),
 )
-def test_a_run_of_releases_is_each_release_in_turn(
-    releases: list[tuple[str, bool, int]], nobody_on_a_post: bool
-) -> None:
+def test_a_run_of_releases_is_each_release_in_turn(releases: list[tuple[str, bool, int]]) -> None:
     """``_release_all`` changes the roster as ``_release`` one person at a time
-    does, and stops where ``_release`` raises (a person unknown to the city, on
-    a post drawn from an employer), having changed nothing for it."""
+    does (a person unknown to the city, on no post, changes nothing)."""
     roster = ROSTER._copy()
-    if nobody_on_a_post:  # only a hostile journal gets one there
-        post, _, level, since = roster._assignment[ON_POSTS[0]]
-        roster._assignment["nobody"] = (post, "checkpoint", level, since)
     persons, posts, times = [], [], []
     for person, own, minutes in releases:
-        held = roster._assignment.get(person)
+        held = roster.assignment.get(person)
         persons.append(person)
-        posts.append(held[0] if own and held is not None else "elsewhere/checkpoint")
+        posts.append(held[0].post if own and held is not None else "elsewhere/checkpoint")
         times.append(T0 + timedelta(minutes=minutes))
     one_by_one = roster._copy()
     applied = 0
@@ -152,7 +154,7 @@ def _tables_in_order(roster: Roster) -> list[list[tuple[Any, Any]]]:
     compare without it)."""
     return [
         list(table.items())
-        for table in (roster._holders, roster._assignment, roster._back_since, roster._drawn)
+        for table in (roster.holders, roster.assignment, roster.back_since, roster._drawn)
     ]
 
 
@@ -180,44 +182,41 @@ for _person in SHARED:
     st.lists(st.sampled_from(ON_POSTS + SHARED), unique=True, max_size=len(ON_POSTS)),
     st.sampled_from(["seats", "drawn"]),
     st.lists(st.sampled_from(["own", "other", "elsewhere"]), min_size=len(ON_POSTS) + 4),
-    st.sampled_from(["none", "twice", "stranger", "not text"]),
-    st.sampled_from([1, 2, 3, staffing._CHUNK]),
+    st.sampled_from(["none", "twice", "stranger", "not text", "repeated"]),
+    st.booleans(),
 )
 def test_a_run_of_different_people_on_posts_is_each_release_in_turn(
-    chosen: list[str], order: str, where: list[str], odd: str, chunk: int
+    chosen: list[str], order: str, where: list[str], odd: str, planned: bool
 ) -> None:
     """A run of different people all on posts (what a lift records; applied a table at
     a time) changes the roster as ``_release`` one at a time does, each table's
     entries in the same order: in the order of their posts' seats (each post's
     seats taken from the front), as drawn, released from their own post, another
     one or one never opened; with a person seated twice on a post (only a hostile
-    journal gets there), a person unknown to the city on a post (applied up to
-    it), or a person not text; the run checked and applied a chunk of ``chunk``
-    people at a time (a person seen twice, unknown or not text in any chunk)."""
-    kept, staffing._CHUNK = staffing._CHUNK, chunk
-    try:
-        _releases_in_turn(chosen, order, where, odd)
-    finally:
-        staffing._CHUNK = kept
-
-
-def _releases_in_turn(chosen: list[str], order: str, where: list[str], odd: str) -> None:
+    journal gets there), a person unknown to the city (on no post), a person not
+    text, or a person released twice; with the planner's rows and its word on
+    whether the people are different (``planned``) or looked up."""
     roster = SHARED_ROSTER._copy()
     if order == "seats":
-        chosen = [p for seats in roster._holders.values() for p in seats if p in chosen]
+        chosen = [p for seats in roster.holders.values() for p in seats if p in chosen]
     persons = list(chosen)
     posts = []
     for person, place in zip(persons, where, strict=False):
-        own = roster._assignment[person][0]
+        own = roster.assignment[person][0].post
         posts.append(
             own if place == "own" else ROSTER_POST if place == "other" else "elsewhere/checkpoint"
         )
     if odd == "twice" and persons:
         post = posts[0]
-        roster._holders[post] = (*roster._holders.get(post, ()), persons[0])
+        roster._holders[post] = (*roster._holders.get(post, ()), _row(persons[0]))
+    if odd == "repeated" and persons:
+        persons.append(persons[0])
+        posts.append(posts[0])
     if odd == "stranger" and persons:
-        roster._assignment["nobody"] = (posts[-1], "checkpoint", "community", T0)
         persons[-1] = "nobody"
+    rows = None
+    if planned and odd in ("none", "twice", "repeated"):
+        rows = (_rows(persons), len(set(persons)) == len(persons))
     if odd == "not text" and persons:
         persons[len(persons) // 2] = ["not", "text"]  # type: ignore[call-overload]
     times = [T0 + timedelta(minutes=i % 3) for i in range(len(persons))]
@@ -236,7 +235,7 @@ def _releases_in_turn(chosen: list[str], order: str, where: list[str], odd: str)
         with pytest.raises(TypeError):
             at_once._release_all(persons, posts, times)
     else:
-        assert at_once._release_all(persons, posts, times) == applied
+        assert at_once._release_all(persons, posts, times, *(rows or ())) == applied
     assert at_once.snapshot() == one_by_one.snapshot()
     assert _tables_in_order(at_once) == _tables_in_order(one_by_one)
 
@@ -244,7 +243,7 @@ def _releases_in_turn(chosen: list[str], order: str, where: list[str], odd: str)
 def test_closing_a_run_of_posts_drops_their_seats_and_shortfalls() -> None:
     """``_close_all`` leaves no trace of the posts it closes, and the others as they were."""
     roster = ROSTER._copy()
-    held = sorted({post for post, *_ in roster._assignment.values()})
+    held = sorted({held.post for held, _ in roster.assignment.values()})
     closed, kept = held[::2], held[1::2]
     before: dict[str, Any] = {post: roster._holders[post] for post in kept}
     roster._close_all([*closed, "never/opened"])
@@ -256,31 +255,27 @@ def test_closing_a_run_of_posts_drops_their_seats_and_shortfalls() -> None:
 
 
 @given(st.sampled_from(COMPOUNDS), st.data())
-def test_a_release_of_someone_the_city_does_not_know_is_refused_at_its_event(
+def test_an_assignment_of_someone_the_city_does_not_know_is_refused_at_its_event(
     compound: str, data: st.DataObject
 ) -> None:
-    """A person unknown to the city released from a post drawn from an employer
-    (only a hostile journal puts one there) is refused at that event, whether
-    the lift is applied in runs or one event at a time, leaving the same state."""
+    """A person unknown to the city assigned to a post, front-line duty too (only a
+    hostile journal names one: the roster keeps people by their row in the city's
+    columns), is refused at that event, whether the case is applied in runs or
+    one event at a time, leaving the same state."""
     engine = Engine(CITY, clock=ManualClock())
     case = list(engine.report_case(compound).events)
-    engine.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
-    lift = list(engine.lift(CITY.chain.city, skip_recovery=True).events)
-    releases = [i for i, e in enumerate(lift) if e.type == "post.released"]
-    at = data.draw(st.sampled_from(releases))
-    lift[at] = lift[at]._replace(data={**lift[at].data, "person": "nobody"})
+    assigned = [i for i, e in enumerate(case) if e.type == "post.assigned"]
+    at = data.draw(st.sampled_from(assigned))
+    case[at] = case[at]._replace(data={**case[at].data, "person": "nobody"})
     outcomes = []
     for one_by_one in (True, False):
         state = EngineState(CITY, engine.rules)
-        state.apply_all(Events.of(case))
-        post, _, level, since = next(iter(state.roster._assignment.values()))
-        state.roster._assignment["nobody"] = (post, "checkpoint", level, since)
         apply_all = _one_by_one if one_by_one else EngineState.apply_all
         with pytest.raises(UnknownUnitError) as raised:
-            apply_all(state, Events.of(lift))
+            apply_all(state, Events.of(case))
         outcomes.append((str(raised.value), state.snapshot(), state.last_time))
     assert outcomes[0] == outcomes[1]
-    assert f"event {lift[at].seq}" in outcomes[0][0]
+    assert f"event {case[at].seq}" in outcomes[0][0]
 
 
 def _one_by_one(state: EngineState, events: Events) -> None:
@@ -402,7 +397,7 @@ def test_the_planner_s_runs_seat_each_assignment_in_turn(
         assert list(at_once._drawn.items()) == list(ROSTER._drawn.items())
         return
     assert list(at_once._holders.items()) == list(one_by_one._holders.items())
-    assert list(at_once._assignment.items()) == list(one_by_one._assignment.items())
+    assert list(at_once.assignment.items()) == list(one_by_one.assignment.items())
     assert list(at_once._drawn.items()) == list(one_by_one._drawn.items())
     assert at_once.snapshot() == one_by_one.snapshot()
 
@@ -415,7 +410,7 @@ def test_a_command_s_planned_data_is_no_part_of_its_events() -> None:
     engine = Engine(CITY, clock=ManualClock())
     events = engine.declare(CITY.chain.city).events
     zoned, (opened_at, opened_end, rows), (first, end, [planned]) = events._planned
-    runs, employers, assigned, when = planned
+    runs, employers, run_rows, when = planned
     # Before them the zones and modes, with their draft's tables (see test_measure_runs).
     assert set(events._columns[1][zoned[0] : zoned[1]]) == {"zone.changed", "mode.changed"}
     assert zoned[2][0][0] is engine._kernel.state.measures
@@ -431,12 +426,10 @@ def test_a_command_s_planned_data_is_no_part_of_its_events() -> None:
     ]
     assert employers == [e for e in drawn if e is not None]
     assert len(employers) > 100
-    # Each person's assignment as the planner staged it, in the events' order, at
-    # their time (the object itself: the reducer merges the table only then).
+    # Each run's people's rows, in the events' order.
     assert when is events._columns[0][first]
-    assert list(assigned.items()) == [
-        (e.data["person"], (e.data["post"], e.data["role"], e.data["level"], e.time))
-        for e in events[first:end]
+    assert [row for got in run_rows for row in got] == [
+        _row(e.data["person"]) for e in events[first:end]
     ]
     plain = Events.of(list(events))
     assert plain._planned == ()
@@ -468,7 +461,6 @@ def _tables(roster: Roster) -> dict[str, Any]:
     return {
         "posts": roster._posts,
         "holders": roster._holders,
-        "assignment": roster._assignment,
         "shortfalls": roster._shortfalls,
         "hot": roster._hot,
     }
@@ -489,6 +481,8 @@ def test_a_lift_gives_the_tables_room_back(one_at_a_time: bool) -> None:
             state.apply(event)
         roster = state.roster
     assert sum(e.type == "post.opened" for e in declared) > 100
+    assert roster._assignment.count == 0
+    assert not roster._assignment.log  # (a list by row: as long as a new one's)
     new = _tables(Roster(CITY))
     for name, table in _tables(roster).items():
         assert not table, name
@@ -533,7 +527,9 @@ def test_a_lift_s_planned_releases_give_the_state_its_events_give() -> None:
     declared = engine.declare(CITY.chain.city).events
     before = engine._kernel.state.roster._copy()
     events = engine.lift(CITY.chain.city, skip_recovery=True).events
-    zoned, (first, end, [(persons, posts)]) = events._planned
+    zoned, (first, end, [(persons, posts, rows, distinct)]) = events._planned
+    assert list(rows) == list(map(_row, persons))  # the people's rows, for the reducer
+    assert distinct
     assert {"zone.changed", "mode.changed"} >= set(events._columns[1][zoned[0] : zoned[1]])
     released = list(events[first:end])
     assert {e.type for e in released} == {"post.released"}

@@ -29,9 +29,9 @@ def _exact(roster: Roster) -> list[Any]:
     """Everything a reader can see of a roster, orders included."""
     return [
         list(roster._posts.items()),
-        list(roster._holders.items()),
-        list(roster._assignment.items()),
-        list(roster._back_since.items()),
+        list(roster.holders.items()),
+        list(roster.assignment.items()),
+        list(roster.back_since.items()),
         list(roster._shortfalls.items()),
         list(roster._drawn.items()),
         list(roster._hot.items()),

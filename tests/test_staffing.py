@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter, defaultdict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -46,6 +46,7 @@ VILLAGE = "990101201201"
 STREET = "990101001"
 TOWNSHIP = "990101201"
 DAY = timedelta(days=1)
+T0 = datetime(2021, 9, 17, tzinfo=UTC)
 TASK_KIND = "medicine_delivery"
 
 #: Households of each compound, from its buildings.
@@ -1427,17 +1428,27 @@ StaffingMachine.TestCase.settings = settings(
 TestStaffingMachine = StaffingMachine.TestCase
 
 
-def test_holding_leaves_out_the_people_a_plan_frees() -> None:
-    """Front-line duty skips workers holding a post, unless the plan frees them."""
-    from gridgov.staffing import _holding
+def test_front_line_duty_skips_workers_on_posts_unless_the_plan_frees_them() -> None:
+    """Front-line duty skips a grid worker holding another post, unless the same plan
+    frees them (read by their rows: the roster's list, the draft's freed rows)."""
+    from gridgov.staffing import Roster, _Draft, _front_line_fill
 
-    held = _holding({"a": 1, "b": 1}, {"b"})
-    assert held("a")
-    assert not held("b")
-    assert not held("c")
-    nobody_freed = _holding({"a": 1}, set())
-    assert nobody_freed("a")
-    assert not nobody_freed("b")
+    pools = Pools(CITY)
+    grid = next(g for g in sorted(pools._worker_spans) if len(pools.grid_workers(g)) >= 2)
+    workers = pools.grid_workers(grid)
+    post = pools.front_line_post(grid)
+    assert post is not None
+    picked = []
+    for frees in (False, True):
+        roster = Roster(CITY)
+        roster._assign_to(workers[0], "x/checkpoint", "checkpoint", "community", T0)
+        draft = _Draft(roster)
+        if frees:
+            draft.release_all(roster._holders["x/checkpoint"], "x/checkpoint", "why")
+        _front_line_fill(draft, pools, post)
+        picked.append(draft.runs[0][3])
+    assert picked[0] == workers[1:]
+    assert picked[1] == workers
 
 
 class TestFillPriority:

@@ -282,9 +282,8 @@ class EngineState:
                     got = _released(events, start, stop)
                     if got is not None:
                         persons, posts, *rows = got  # (the planner's rows, when given)
-                        index = start + roster._release_all(
-                            persons, posts, times[start:stop], *rows
-                        )
+                        done = roster._release_all(persons, posts, times[start:stop], *rows)
+                        index = start + done
                         if index < stop:  # an unknown person: raised at its event
                             raise KeyError(persons[index - start])
                     else:  # data missing or odd: raised at its event, one at a time

@@ -250,6 +250,10 @@ def required_posts(city: City, compound: str, zone: str, rule: StaffingRule) -> 
 #: has them (what the planner works with: the collector does not track it).
 PostRow = tuple[str, str, str, str, int]
 
+#: People by their rows in the city's columns (a tuple of ints: the collector stops
+#: tracking it, where an array stays tracked).
+Rows = tuple[int, ...]
+
 #: A run of assignments to one post from one pool level: (post, role, level, people),
 #: the people (in order) being the next ones of a plan's assignments.
 AssignmentRun = tuple[str, str, str, tuple[str, ...]]
@@ -777,13 +781,12 @@ class Pools:
             self._workers[grid] = got
         return got
 
-    def grid_worker_rows(self, grid: str) -> array.array[int]:
+    def grid_worker_rows(self, grid: str) -> Rows:
         """The rows (in the city's columns) of :meth:`grid_workers`, in that order."""
         span = self._worker_spans.get(grid)
         if span is not None:
-            return self._worker_rows[span[0] : span[1]]
-        index = self._city.people._index.__getitem__
-        return array.array(_POSITION, map(index, self.grid_workers(grid)))
+            return tuple(self._worker_rows[span[0] : span[1]])
+        return tuple(map(self._city.people._index.__getitem__, self.grid_workers(grid)))
 
     def _build(self, level: str, community: str, kind: PersonKind) -> tuple[int, ...]:
         chain = self._city.chain
@@ -889,7 +892,7 @@ class _ByRow:
         values = self.values
         for row in rows:
             values[row] = value
-        self.log += array.array(_POSITION, rows) if type(rows) is not array.array else rows
+        self.log.extend(rows)
         self.count += len(rows)
 
     def pop(self, row: int) -> Any:
@@ -985,7 +988,7 @@ class _Holders(Mapping[str, tuple[str, ...]]):
 
     __slots__ = ("_ids", "_rows")
 
-    def __init__(self, rows: Mapping[str, array.array[int]], ids: Sequence[str]) -> None:
+    def __init__(self, rows: Mapping[str, Rows], ids: Sequence[str]) -> None:
         self._rows, self._ids = rows, ids
 
     def __getitem__(self, post: str) -> tuple[str, ...]:
@@ -1087,7 +1090,7 @@ class Roster:
         # made when one is read, see :attr:`posts`).
         self._posts: dict[str, PostRow] = {}
         #: Each open post's holders, as their rows, in the order they came.
-        self._holders: dict[str, array.array[int]] = {}
+        self._holders: dict[str, Rows] = {}
         # Each busy person's (post, role, level, since when) at their row: a tuple of
         # strings and a time, shared by the people of one run (an Assignment is made
         # only when one is read, see :attr:`assignment`).
@@ -1103,19 +1106,7 @@ class Roster:
         #: Planning's scratch marks (see _Draft), kept for the next plan.
         self._scratch: list[list[Any]] = []
         self._by_kind: dict[PersonKind, list[str]] | None = None
-        self._views = self._make_views()
-
-    def _make_views(self) -> tuple[Mapping[str, Any], ...]:
-        ids, index = self._ids, self._index
-        return (
-            _Posts(self._posts),
-            _Holders(self._holders, ids),
-            _PersonView(self._assignment, ids, index, _assignment_of),
-            _PersonView(self._back_since, ids, index),
-            MappingProxyType(self._shortfalls),
-            MappingProxyType(self._drawn),
-            MappingProxyType(self._hot),
-        )
+        self._views = _views_of(self)
 
     # ------------------------------------------------------------------ reads
 
@@ -1317,7 +1308,7 @@ class Roster:
         # without ``strict``, whose keyword takes zip's slow call path (some 2.5 k
         # instructions a call, against a few hundred).
         try:
-            rows = array.array(_POSITION, map(self._index.__getitem__, persons))
+            rows = tuple(map(self._index.__getitem__, persons))
         except (KeyError, TypeError):
             return False
         # Each employer drawn from (front-line duty draws from none), read in C.
@@ -1353,7 +1344,7 @@ class Roster:
         runs: Sequence[AssignmentRun],
         when: datetime,
         employers: Sequence[str] | None = None,
-        rows: Sequence[array.array[int]] | None = None,
+        rows: Sequence[Rows] | None = None,
     ) -> bool:
         """Apply a run of ``post.assigned`` events of one time given as the planner's
         runs (each (post, role, level, people): see :class:`_Draft`), as
@@ -1374,7 +1365,7 @@ class Roster:
         if rows is None:
             index = self._index.__getitem__
             try:
-                rows = [array.array(_POSITION, map(index, run[3])) for run in runs]
+                rows = [tuple(map(index, run[3])) for run in runs]
             except (KeyError, TypeError):
                 return False
             fresh = False
@@ -1382,7 +1373,7 @@ class Roster:
             fresh = True
         if employers is None:
             # Those drawn from an employer (front-line duty draws from none).
-            drawing = array.array(_POSITION)
+            drawing: list[int] = []
             for run, got in zip(runs, rows):  # noqa: B905 - a row per person
                 if run[1] != "front_line":
                     drawing += got
@@ -1478,16 +1469,11 @@ class Roster:
         return len(persons)
 
     def _assign_to(self, person: str, post: str, role: str, level: str, when: datetime) -> None:
-        """Assign ``person`` to ``post``.
-
-        Raises:
-            KeyError: ``person`` is unknown to the city (nothing changed).
-        """
+        """Assign ``person`` to ``post`` (KeyError, nothing changed: an unknown person)."""
         row = self._index[person]
         holders = self._holders
         held = holders.get(post)
-        one = array.array(_POSITION, (row,))
-        holders[post] = one if held is None else held + one
+        holders[post] = (row,) if held is None else (*held, row)
         self._assignment.set(row, (post, role, level, when))
         if role != "front_line":
             employer = self._people.employers[row]
@@ -1528,7 +1514,7 @@ class Roster:
         copy._hot = Counter(self._hot)
         copy._unavailable, copy._away = self._unavailable, self._away
         copy._scratch, copy._by_kind = [], self._by_kind
-        copy._views = copy._make_views()
+        copy._views = _views_of(copy)
         return copy
 
     # -------------------------------------------------------------- snapshots
@@ -1567,7 +1553,7 @@ class Roster:
                 StaffPost(str(pid), str(role), str(unit), str(community), _count(capacity))
             )
         for post, persons in data["holders"].items():
-            self._holders[str(post)] = array.array(_POSITION, (row_of(str(p)) for p in persons))
+            self._holders[str(post)] = tuple(row_of(str(p)) for p in persons)
         for person, (post, role, level, since) in data["assignment"].items():
             self._assignment.set(
                 row_of(person),
@@ -1584,13 +1570,23 @@ class Roster:
         self._set_unavailable(frozenset(str(p) for p in data["unavailable"]))
 
 
-def _no_seats() -> array.array[int]:
-    """The seats of a post nobody holds: one empty row array, shared (a roster's rows
-    of holders are never changed in place, only replaced)."""
-    return _EMPTY_ROWS
+def _views_of(roster: Roster) -> tuple[Mapping[str, Any], ...]:
+    """A roster's read-only views (see :class:`Roster`'s properties)."""
+    ids, index = roster._ids, roster._index
+    return (
+        _Posts(roster._posts),
+        _Holders(roster._holders, ids),
+        _PersonView(roster._assignment, ids, index, _assignment_of),
+        _PersonView(roster._back_since, ids, index),
+        MappingProxyType(roster._shortfalls),
+        MappingProxyType(roster._drawn),
+        MappingProxyType(roster._hot),
+    )
 
 
-_EMPTY_ROWS: array.array[int] = array.array("i")
+def _no_seats() -> Rows:
+    """The seats of a post nobody holds."""
+    return ()
 
 
 def _release_held(
@@ -1652,9 +1648,7 @@ def _release_held(
     return True
 
 
-def _shorten_seats(
-    holders: dict[str, array.array[int]], rows: array.array[int], posts: Sequence[str]
-) -> None:
+def _shorten_seats(holders: dict[str, Rows], rows: Sequence[int], posts: Sequence[str]) -> None:
     """Take the people at ``rows`` off their posts' seats (``posts``: each one's post,
     in runs of one post)."""
     size = len(rows)
@@ -1666,7 +1660,7 @@ def _shorten_seats(
         if seats is None:
             continue
         gone = stop - start
-        if seats[:gone] == rows[start:stop]:  # the post's first holders
+        if seats[:gone] == tuple(rows[start:stop]):  # the post's first holders
             holders[post] = seats[gone:]
             continue
         for row in rows[start:stop]:
@@ -1787,7 +1781,7 @@ class _Draft:
         #: people): a record's unit and cause worked out once per run.
         self.runs: list[AssignmentRun] = []
         #: Each run's people's rows (see :meth:`Roster._assign_runs`).
-        self.run_rows: list[array.array[int]] = []
+        self.run_rows: list[Rows] = []
         #: The assignments' records' units, causes and compact data (keys, person,
         #: post, role, level), one per person, written as each run is staged: the
         #: records' columns made in the planning pass, each person's data while its
@@ -2121,7 +2115,7 @@ def _by_priority(draft: _Draft, post_ids: Iterable[str], auto_claim: bool) -> li
 
 def _close(draft: _Draft, post_id: str, reason: str) -> None:
     draft.closed[post_id] = None
-    draft.release_all(draft.roster._holders.get(post_id, _EMPTY_ROWS), post_id, reason)
+    draft.release_all(draft.roster._holders.get(post_id, ()), post_id, reason)
     old = draft.roster._shortfalls.get(post_id)
     if old is not None:
         draft.shortfalls[post_id] = attrs.evolve(old, missing=0, reason=reason)
@@ -2185,7 +2179,7 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
     marks, mark, away = draft.marks, draft.mark, roster._away
     assigned, freed = roster._assignment.values, draft.freed
     # The free workers' rows, in order, as many as there are seats (a grid has a few).
-    free = array.array(_POSITION)
+    free: list[int] = []
     seats = capacity - held
     if seats > 0:
         for row in pools.grid_worker_rows(unit):
@@ -2201,7 +2195,7 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
         deque(map(marks.__setitem__, free, itertools.repeat(mark)), 0)
         free_ids = _ids_of(free, roster._ids)
         draft.runs.append((post_id, "front_line", "grid", free_ids))
-        draft.run_rows.append(free)
+        draft.run_rows.append(tuple(free))
         draft.units += [unit] * filled
         draft.causes += [_FRONT_LINE_CAUSE] * filled
         draft.datas += _front_line_data(free_ids, post_id)
@@ -2225,17 +2219,16 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
 
 def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: StaffingRule) -> None:
     """Fill the ``wanted`` posts in order (seats taken: see :meth:`_Draft.held`): front-line
-    duty from the grid's own workers, every other post from the pools (one frame for all:
-    what every fill reads is read once). A pool is its people's places in the city's
-    columns: their ids and employers are read there, for those the filling reaches."""
+    duty from the grid's own workers, every other post from the pools (one frame for all).
+    A pool is its people's rows: who is taken, away or busy, ids, employers read by row."""
     roster = draft.roster
     ids, employer_of, employer_names = pools._ids, pools._employer_of, pools._employer_names
-    marks, mark, freed, room = draft.marks, draft.mark, draft.freed, draft.room
-    away, assigned, before = roster._away, roster._assignment.values, roster._drawn
+    taken, mark, freed, room = draft.marks, draft.mark, draft.freed, draft.room
+    away, held, before = roster._away, roster._assignment.values, roster._drawn
     caps, levels, jobless = pools.caps(rule.max_staff_share), rule.pools, pools._jobless
-    cursors, runs, run_rows, keys = draft.cursors, draft.runs, draft.run_rows, _ASSIGNED
-    taken_from = draft.employers.append
-    units, causes, said, data = draft.units, draft.causes, _CAUSES, draft.datas.append
+    cursors, runs, run_rows = draft.cursors, draft.runs, draft.run_rows
+    taken_from, said = draft.employers.append, _CAUSES
+    units, causes, data = draft.units, draft.causes, draft.datas.append
     holders_of, fills, cache = roster._holders.get, draft.fill_counts, pools._cache
     for post in wanted:
         post_id, role, unit, community, capacity = post
@@ -2266,10 +2259,7 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
             rows: list[int] = []
             for index in range(index, size):  # noqa: B020 - the cursor ends past the last seen
                 row = pool[index]
-                # Taken by this plan, away, or on a post it does not release: read by row.
-                if marks[row] == mark or (away and away[row]):
-                    continue
-                if assigned[row] is not None and row not in freed:
+                if taken[row] == mark or (away and away[row]) or (held[row] and row not in freed):
                     continue
                 code = employer_of[row]  # each employer's room kept by its code
                 if code != jobless:
@@ -2282,11 +2272,11 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
                         continue
                     room[code] = left - 1
                     taken_from(code)
-                marks[row] = mark
+                taken[row] = mark
                 person = ids[row]
                 chosen.append(person)
                 rows.append(row)
-                data((keys, person, post_id, role, level))  # its record's (see _Draft)
+                data((_ASSIGNED, person, post_id, role, level))  # its record's (see _Draft)
                 need -= 1
                 if not need:
                     index += 1
@@ -2294,11 +2284,10 @@ def _fill_all(draft: _Draft, pools: Pools, wanted: Iterable[PostRow], rule: Staf
             else:
                 index = size
             cursors[key] = index
-            if chosen:
-                # This level's people and their records' units, causes, data (see _Draft).
+            if chosen:  # this level's people and their records' units, causes (see _Draft)
                 count = len(chosen)
                 runs.append((post_id, role, level, tuple(chosen)))
-                run_rows.append(array.array(_POSITION, rows))
+                run_rows.append(tuple(rows))
                 cause = said.get((role, level)) or _cause(role, level)
                 units += [unit] * count
                 causes += [cause] * count
