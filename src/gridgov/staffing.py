@@ -34,7 +34,7 @@ import itertools
 import math
 import operator
 import random
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
@@ -1351,8 +1351,7 @@ class Roster:
         :meth:`_assign_to` one by one does; all or nothing: False, and nothing
         changed, when a person is unknown.
 
-        A run's people join its post's holders at once, and share one assignment
-        tuple (post, role, level, when): nothing made per person.
+        A run's people join its post's holders at once, and share one assignment.
 
         ``employers``, when the planner gives them, are the employers of the people
         drawn from one (not front-line duty), in the order drawn, those without
@@ -1381,15 +1380,20 @@ class Roster:
         holders = self._holders
         held_by = holders.get
         table = self._assignment
+        values, put = table.values, table.set
         for (post, role, level, _), got in zip(runs, rows):  # noqa: B905 - a row per person
             held = held_by(post)
             holders[post] = got if held is None else held + got
             given = (post, role, level, when)
-            if fresh:
-                table.set_new(got, given)
+            if fresh:  # (set_new's loop, without a call per run)
+                for row in got:
+                    values[row] = given
             else:
                 for row in got:
-                    table.set(row, given)
+                    put(row, given)
+        if fresh:
+            table.log.extend(itertools.chain.from_iterable(rows))
+            table.count += sum(map(len, rows))
         # Counted in C (Counter.update), in the order drawn.
         self._drawn.update(employers)
         return True
@@ -1450,7 +1454,7 @@ class Roster:
         persons: Sequence[str],
         posts: Sequence[str],
         times: Sequence[datetime],
-        rows: array.array[int] | None = None,
+        rows: Sequence[int] | None = None,
         distinct: bool = False,
     ) -> int:
         """Apply a run of ``post.released`` events (their data's fields, one sequence
@@ -1594,7 +1598,7 @@ def _release_held(
     persons: Sequence[str],
     posts: Sequence[str],
     times: Sequence[datetime],
-    rows: array.array[int] | None = None,
+    rows: Sequence[int] | None = None,
     distinct: bool = False,
 ) -> bool:
     """:meth:`Roster._release_all` of a run of different people, each on a post; all
@@ -1616,7 +1620,7 @@ def _release_held(
     values = table.values
     try:
         if rows is None:
-            rows = array.array(_POSITION, map(roster._index.__getitem__, persons))
+            rows = list(map(roster._index.__getitem__, persons))
         # Each held assignment's role (None: a person on no post, TypeError); those
         # drawn from an employer give one back to it.
         roles = map(_ROLE, map(values.__getitem__, rows))
@@ -1635,14 +1639,18 @@ def _release_held(
     for employer, count in given_back.items():
         if employer is not None:  # (None: drawn from no employer)
             drawn[employer] = counted(employer, 0) - count
-    deque(map(values.__setitem__, rows, itertools.repeat(None)), 0)
-    table.taken_out(size)
     back = roster._back_since
-    returned = back.values
-    fresh = [row for row in rows if returned[row] is None]  # (different people)
+    returned, fresh = back.values, []
+    # One loop (a list's item set by index is one opcode; a map of ``__setitem__``
+    # parses its arguments per call).
+    for row, when in zip(rows, times):  # noqa: B905 - one run's columns
+        values[row] = None
+        if returned[row] is None:  # back for the first time (different people)
+            fresh.append(row)
+        returned[row] = when
+    table.taken_out(size)
     back.log.extend(fresh)
     back.count += len(fresh)
-    deque(map(returned.__setitem__, rows, times), 0)
     if seated:
         _shorten_seats(roster._holders, rows, posts)
     return True
@@ -1766,7 +1774,7 @@ class _Draft:
         #: tuple per release: a lift releases tens of thousands).
         self.releases: tuple[list[str], list[str], list[str]] = ([], [], [])
         #: The released people's rows, in order (see :meth:`Roster._release_all`).
-        self.release_rows = array.array(_POSITION)
+        self.release_rows: list[int] = []
         #: The posts released from; ``distinct``: none released from twice (then the
         #: releases are of different people: a person holds one post).
         self._released_from: set[str] = set()
@@ -2158,7 +2166,8 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
         ):
             _front_line_fill(draft, pools, post)
             continue
-        deque(map(marks.__setitem__, rows, itertools.repeat(mark)), 0)
+        for row in rows:
+            marks[row] = mark
         count = len(workers)
         draft.runs.append((post_id, "front_line", "grid", workers))
         draft.run_rows.append(rows)
@@ -2192,7 +2201,8 @@ def _front_line_fill(draft: _Draft, pools: Pools, post: PostRow) -> None:
                 break
     filled = len(free)
     if filled:
-        deque(map(marks.__setitem__, free, itertools.repeat(mark)), 0)
+        for row in free:
+            marks[row] = mark
         free_ids = _ids_of(free, roster._ids)
         draft.runs.append((post_id, "front_line", "grid", free_ids))
         draft.run_rows.append(tuple(free))
@@ -2421,7 +2431,7 @@ def _rows(
     city_unit: str,
     when: datetime,
     released: tuple[list[str], list[Mapping[str, Any] | CompactData]] | None = None,
-    release_rows: tuple[array.array[int], bool] | None = None,
+    release_rows: tuple[Sequence[int], bool] | None = None,
 ) -> Iterator[StaffingRow | RecordColumns]:
     """The records of a plan's parts, one at a time, the posts closed, the releases,
     the posts opened and the assignments in columns (see :func:`staffing_records`);
@@ -2501,7 +2511,7 @@ def _released_columns(
     posts: Mapping[str, PostRow],
     when: datetime,
     made: tuple[list[str], list[Mapping[str, Any] | CompactData]] | None = None,
-    rows: tuple[array.array[int], bool] | None = None,
+    rows: tuple[Sequence[int], bool] | None = None,
 ) -> RecordColumns:
     """The ``post.released`` records of the releases (their people, posts and reasons,
     each an open post's id), made a column at a time, their data compact
