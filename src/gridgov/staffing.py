@@ -874,8 +874,9 @@ class _ByRow:
         #: Each row's entry (None: none), pre-sized for every person of the city.
         self.values: list[Any] = [None] * size
         #: Rows in the order their entries were made; an entry taken out leaves its row
-        #: (read past: see :meth:`order`), compacted when most are such.
-        self.log = array.array(_POSITION)
+        #: (read past: see :meth:`order`), compacted when most are such. A list (the
+        #: rows' own ints): an array converts each int it takes with an argument parser.
+        self.log: list[int] = []
         #: How many entries there are.
         self.count = 0
 
@@ -915,13 +916,13 @@ class _ByRow:
         if not self.count:
             del self.log[:]
         elif len(self.log) > 2 * self.count + 64:
-            self.log = array.array(_POSITION, self.order())
+            self.log = self.order()
 
     def order(self) -> list[int]:
         """The rows with an entry, in the order the entries were made."""
         values, log = self.values, self.log
         if len(log) == self.count:
-            return log.tolist()
+            return log[:]
         # A row's place is its last entry in the log (an entry taken out and set
         # again was logged again); rows without an entry now are left out.
         seen: set[int] = set()
