@@ -2134,7 +2134,7 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
     """Open and fill, or close, the front-line post of each grid whose front-line need
     starts or ends, in the grids' order, in one loop: a post opened fresh (nobody on
     it, no shortfall, no seat taken by this plan) takes its grid's workers at once
-    when none of them is busy, away or on a post (the sets tested in C), as
+    when none of them is busy, away or on a post (their marks read by row), as
     :func:`_front_line_fill` would take them; any other post is filled by it."""
     roster = draft.roster
     hot, holders, known = roster._hot, roster._holders, roster._shortfalls
