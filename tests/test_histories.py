@@ -18,7 +18,7 @@ from histories import play
 
 CITY = jiamusi(scale=0.1)
 COMPOUND = sorted(CITY.compounds)[3]
-STREET = CITY.chain.street_of(CITY.chain.parent(COMPOUND))
+STREET = CITY.chain.street_of(CITY.compounds[COMPOUND].community)
 #: ManualClock's default start (gridgov.clock), written out rather than read.
 START = datetime(2022, 9, 17, 0, 0, tzinfo=UTC)
 
