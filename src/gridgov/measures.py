@@ -28,7 +28,7 @@ import heapq
 import itertools
 import operator
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -178,6 +178,8 @@ class Measures:
         #: (a memo of :func:`case_scopes`: the city never changes).
         self._case_scopes: dict[str, tuple[Any, ...]] = {}
         self._below_units: _Below | None = None
+        #: Each compound's community (made on first use, see :meth:`_community_getter`).
+        self._community_by_compound: dict[str, str] | None = None
         #: Where the last run that raised (:meth:`_apply_run`) stopped, in its columns.
         self._stopped_at = 0
         #: Changes applied so far (a draft's tables apply only to the state it read).
@@ -189,6 +191,18 @@ class Measures:
         if got is None:
             got = self._below_units = _Below(self._city)
         return got
+
+    def _community_getter(self) -> Callable[[str], str]:
+        """The community of a compound (KeyError for an unknown id), as the city's
+        ``compounds.community`` answers, by a dict made on first use (a lookup in C,
+        where the city's columns answer by a Python call)."""
+        got = self._community_by_compound
+        if got is None:
+            compounds = self._city.compounds
+            got = self._community_by_compound = dict(
+                zip(compounds.ids, compounds.communities, strict=True)
+            )
+        return got.__getitem__
 
     # ------------------------------------------------------------------ reads
 
@@ -309,9 +323,9 @@ class Measures:
         if state is not self or version != self._version:
             return False
         self._version += 1
-        force, raised = self._zones._force, self._raised
+        self._zones._force_all(zones)
+        raised = self._raised
         for unit, new in zones.items():
-            force(unit, new)
             if new == "open":
                 raised.discard(unit)
             else:
@@ -326,9 +340,7 @@ class Measures:
                 held.add(unit)
             else:
                 held.discard(unit)
-        force = self._modes._force
-        for unit, new in modes.items():
-            force(unit, new)
+        self._modes._force_all(modes)
         self._mode_due.update(mode_dues)
         return True
 
@@ -491,7 +503,7 @@ class MeasuresDraft:
         #: Pushes already put on the heap of :func:`plan_due`.
         self.scheduled = 0
         #: A compound's community, read from the city's columns.
-        self.community_of = city.compounds.community
+        self.community_of = state._community_getter()
         #: The mode machine's compiled transitions: (mode, trigger) -> mode.
         self.mode_table = state.mode_board.table()
         #: The due time :meth:`iso` printed last, its text, and the time read back from
@@ -596,7 +608,7 @@ class MeasuresDraft:
     ) -> None:
         """Stage ``compound``'s zone ``new`` (``old``: its zone in the draft, when the
         caller has read it)."""
-        board = self.state.zone_board
+        board = self.state._zones
         if old is None:
             old = self.zone_of(compound)
         # The due time as the event's text gives it (printed here, read back once).
@@ -698,7 +710,12 @@ class MeasuresDraft:
         community_of = self.community_of
         touched: dict[str, None] = {}
         target = SEVERITY[zone]
-        due = None if hold else self.zone_deadline(zone, start)
+        # zone_deadline(zone, start), read here (a call each step).
+        due = (
+            None
+            if hold or zone == "open"
+            else self.after(start, self.rules.zones[zone].after_quiet_days)
+        )
         # zone_of() read here (a call each costs as much as a dozen lines).
         zones, models = self.zone, self.state._zones._models
         for compound in compounds:

@@ -936,7 +936,8 @@ def _hot_changed(hot: Counter[str], grids: Mapping[str, Any]) -> None:
     compounds needing front-line duty) to a roster's count of them, ``hot``."""
     size = len(hot)
     for grid, step in grids.items():
-        count = hot[grid] + int(step)
+        # get(): a Counter's missing key is a Python call (__missing__).
+        count = hot.get(grid, 0) + int(step)
         if count <= 0:
             hot.pop(grid, None)
         else:
@@ -1950,7 +1951,7 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
     hot, holders, known = roster._hot, roster._holders, roster._shortfalls
     unavailable, assigned = roster._unavailable, roster._assignment.keys()
     opened, busy, fill_counts = draft.opened, draft.busy, draft.fill_counts
-    posts_of, workers_of = pools._front_line, pools._workers
+    posts_of, workers_of, datas = pools._front_line, pools._workers, draft.datas
     for grid in sorted(hot_delta):
         now_hot = hot.get(grid, 0)
         if now_hot > 0:
@@ -1981,7 +1982,8 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
         draft.runs.append((post_id, "front_line", "grid", workers))
         draft.units += [grid] * count
         draft.causes += [_FRONT_LINE_CAUSE] * count
-        draft.datas += _front_line_data(workers, post_id)
+        # _front_line_data(workers, post_id), made here (a call a grid).
+        datas += zip(_ASSIGNED_KEYS, workers, itertools.repeat(post_id), _FRONT_LINE, _GRID)
         fill_counts[post_id] = count
 
 
