@@ -525,8 +525,13 @@ class MeasuresDraft:
             return None
         if due is self._iso_due:
             return self._iso_text
-        text = iso_time(due)
-        self._iso_due, self._iso_text, self._iso_read = due, text, _from_iso(text)
+        # iso_time() and _from_iso(), their memos read here first (two calls a time).
+        text = _ISO_TEXTS.get((due, due.tzinfo, due.fold)) if type(due) is datetime else None
+        if text is None:
+            text = iso_time(due)
+        read = _DUE_TIMES.get(text)
+        self._iso_due, self._iso_text = due, text
+        self._iso_read = read if read is not None else _from_iso(text)
         return text
 
     # ------------------------------------------------------------- overlay
@@ -621,7 +626,7 @@ class MeasuresDraft:
                 _record(Record, (when, "zone.renewed", compound, cause, old, new, data))
             )
         else:
-            trigger = board.trigger_to(old, new)
+            trigger = board._trigger_to.get((old, new))  # trigger_to(), read without a call
             if trigger is None:  # pragma: no cover - every pair of zones has a trigger
                 board.destination(compound, old, f"to {new}")
                 return
@@ -879,7 +884,8 @@ def plan_case(draft: MeasuresDraft, compound: str, when: datetime, now: datetime
     _, sealed, controlled, watched, alert = got
     touched: dict[str, None] = {}
     for zone, members in (("sealed", sealed), ("controlled", controlled), ("precaution", watched)):
-        touched.update(draft.step_up(members, zone, when, now, cause))
+        if members:  # (a scope with none steps nothing up: not called)
+            touched.update(draft.step_up(members, zone, when, now, cause))
     alerted: dict[str, None] = dict.fromkeys(alert)
     alerted.update(touched)
     draft.settle_all(alerted, now, cause, alert_from=when)
@@ -943,8 +949,28 @@ class _Below:
         if level is _COMPOUND:
             return (compound,)
         if level is _GRID:
-            return compounds_sharing_a_grid(city, compound)
-        return self._compounds.get(city.chain.ancestor(compound, level), ())
+            # compounds_sharing_a_grid, read from the city's tables (a compound with
+            # no grid, or none of the city's, asked of it: the same answer or error).
+            grids = city._grids_of_compound.get(compound)
+            if grids is None:
+                return compounds_sharing_a_grid(city, compound)
+            reached = {compound}
+            reached.update(*map(city._compounds_of_grid.get, grids, _NONE))
+            return tuple(sorted(reached))
+        return self._compounds.get(self._ancestor(city, compound, level), ())
+
+    @staticmethod
+    def _ancestor(city: City, compound: str, level: Level) -> str:
+        """``city.chain.ancestor(compound, level)``, read from the chain's tables (the
+        chain's own answer, or error, for a unit it does not know or has none above)."""
+        chain = city.chain
+        up = chain._up.get(compound)
+        if up is not None:
+            levels = chain._level
+            for unit in up:
+                if levels[unit] is level:
+                    return unit
+        return chain.ancestor(compound, level)
 
     def communities_in_scope(
         self, city: City, compound: str, scope: str, areas: Mapping[str, Sequence[str]]
@@ -953,7 +979,7 @@ class _Below:
         level = _LEVELS.get(scope)
         if level is None or scope in areas or level not in _ABOVE_COMMUNITY:
             return communities_in_scope(city, compound, scope, areas)
-        return self._communities.get(city.chain.ancestor(compound, level), ())
+        return self._communities.get(self._ancestor(city, compound, level), ())
 
 
 #: Every level by its name.
@@ -961,6 +987,8 @@ _LEVELS = {level.value: level for level in Level}
 # Read once (an enum member read through its class goes through the enum
 # metaclass's attribute hook, some 300 ns a read; ``rank`` is a property).
 _COMPOUND, _GRID = Level.COMPOUND, Level.GRID
+#: No grid's compounds, for ever (the default of a ``get`` mapped in C).
+_NONE = itertools.repeat(())
 #: The levels above a community (a scope there alerts the communities below it).
 _ABOVE_COMMUNITY = frozenset(lv for lv in Level if lv.rank < Level.COMMUNITY.rank)
 

@@ -1730,6 +1730,8 @@ class _Draft:
         )
 
     def closed_posts(self) -> tuple[str, ...]:
+        if not self.closed:  # (a case's: no generator made)
+            return ()
         return tuple(p for p in self.closed if p not in self.opened)
 
     def reinforcement_list(self) -> tuple[Reinforcement, ...]:
@@ -2292,7 +2294,7 @@ def _rows(
             kind = "shortfall.updated" if shortfall.post in open_shortfalls else "shortfall.opened"
         yield _shortfall_record(when, kind, shortfall, shortfall.reason)
     if hot:
-        data = {"grids": {g: d for g, d in hot}}
+        data = {"grids": dict(hot)}
         cause = "compounds needing front-line duty changed"
         yield (when, "front_line.changed", city_unit, cause, None, None, data)
 
