@@ -505,7 +505,7 @@ class MeasuresDraft:
         #: A compound's community, read from the city's columns.
         self.community_of = state._community_getter()
         #: The mode machine's compiled transitions: (mode, trigger) -> mode.
-        self.mode_table = state.mode_board.table()
+        self.mode_table = state._modes.table()
         #: The due time :meth:`iso` printed last, its text, and the time read back from
         #: the text (what the events give the state: ``zone_due``, ``mode_due`` keep it).
         self._iso_due: datetime | None = None
@@ -782,8 +782,12 @@ class MeasuresDraft:
             if mode is None:
                 mode = models[community].state
             if counts["sealed"] + counts["controlled"]:
-                if mode != "emergency":
-                    self.settle(community, now, cause)
+                # settle()'s step for these counts and this mode, taken here (its reads
+                # are those above: five calls for the case's own community).
+                if mode == "normal" or mode == "alert":
+                    self.set_mode(community, "declare_emergency", None, now, cause, mode)
+                elif mode == "recovery":
+                    self.set_mode(community, "relapse", None, now, cause, mode)
                 continue
             if mode == "emergency":
                 self.settle(community, now, cause)
