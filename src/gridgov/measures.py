@@ -694,7 +694,8 @@ class MeasuresDraft:
             self._after = {}
         got = self._after.get(days)
         if got is None:
-            got = self._after[days] = start + _days(days)
+            period = _PERIODS.get(days)  # _days(days), its memo read here first
+            got = self._after[days] = start + (period if period is not None else _days(days))
         return got
 
     def zone_deadline(self, zone: str, start: datetime) -> datetime | None:

@@ -264,14 +264,19 @@ def _required_rows(city: City, compound: str, zone: str, rule: StaffingRule) -> 
     roles = rule.posts.get(zone, ())
     if not roles:
         return []
-    compounds = city.compounds
+    compounds = city._compounds  # (city.compounds, read without a call)
     try:
         at = compounds._index[compound]
     except KeyError:
         raise UnknownUnitError(compound, "compound") from None
     # Read from the city's columns (no Compound made).
     community, entrances = compounds.communities[at], compounds.entrances[at]
-    households = max(1, city.households(compound))
+    # city.households(compound), read from its table: a compound is a unit of the
+    # chain, not a building (else asked of the city, which answers or raises).
+    if compound in city._buildings._index or compound not in city.chain._level:
+        households = max(1, city.households(compound))
+    else:
+        households = max(1, city._households.get(compound, 0))
     rows: list[PostRow] = []
     # Each role's size by the zone's sizing (see _sizing): households over a ratio,
     # entrances times shifts, or a fixed number.
