@@ -502,7 +502,7 @@ class MeasuresDraft:
         self.first_zone: dict[str, str] = {}
         #: Pushes already put on the heap of :func:`plan_due`.
         self.scheduled = 0
-        #: A compound's community, read from the city's columns.
+        #: A compound's community (the state's dict of them, read in C).
         self.community_of = state._community_getter()
         #: The mode machine's compiled transitions: (mode, trigger) -> mode.
         self.mode_table = state._modes.table()
