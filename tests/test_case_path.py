@@ -11,10 +11,11 @@ here against the general form it stands for: the chain walked unit by unit,
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -76,6 +77,29 @@ def test_a_scope_from_the_tables_is_the_chain_s(compound: str, level: str) -> No
     assert BELOW.communities_in_scope(CITY, compound, level, {}) == communities_in_scope(
         CITY, compound, level, {}
     )
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("unit", ["no-such-compound", COMMUNITIES[0]])
+def test_a_scope_around_what_is_no_compound_is_refused_as_the_chain_refuses_it(
+    level: str, unit: str
+) -> None:
+    """A unit the city does not know, or one that is no compound, gets the general
+    reads' answer or error from the tables' reads too."""
+    for below, general in (
+        (BELOW.compounds_in_scope, compounds_in_scope),
+        (BELOW.communities_in_scope, communities_in_scope),
+    ):
+        assert _outcome(below, unit, level) == _outcome(general, unit, level)
+
+
+def _outcome(read: Callable[..., tuple[str, ...]], unit: str, level: str) -> object:
+    """What ``read`` gives around ``unit`` at ``level``: its answer, or its error's type
+    and text."""
+    try:
+        return read(CITY, unit, level, {})
+    except Exception as exc:  # compared with the other read's
+        return type(exc), str(exc)
 
 
 def test_the_tables_list_every_unit_s_compounds_and_communities_as_the_chain_does() -> None:
@@ -422,8 +446,14 @@ class TestColdCaseReads:
         utc = datetime(2022, 9, 17, 1, 30, tzinfo=UTC)
         east = utc.astimezone(timezone(timedelta(hours=8)))
         later = utc + timedelta(days=1)
-        for when in (utc, utc, east, east, later, utc, None):
+        shanghai = utc.astimezone(ZoneInfo("Asia/Shanghai"))
+        for when in (utc, utc, east, east, later, shanghai, utc, shanghai, None):
             assert draft.iso(when) == (None if when is None else when.isoformat())
+            if when is not None:  # and the time its text reads back (a fixed offset)
+                read = datetime.fromisoformat(when.isoformat())
+                got = draft._iso_read
+                assert got is not None
+                assert (got, got.tzinfo) == (read, read.tzinfo)
 
 
 def test_front_line_duty_skips_the_workers_away_and_takes_the_rest() -> None:

@@ -859,6 +859,24 @@ class TestScenarios:
             f"{scenario_dir / 'small'}/buildings.csv:2: households: must be 0 or more, got -4"
         ]
 
+    def test_a_bundle_changed_after_a_run_is_read_again(self, scenario_dir: Path) -> None:
+        """The kept city is the bundle's as it is now: a bundle broken or
+        replaced in the same process is checked and loaded again."""
+        from gridgov.sim.scenario import load_scenario
+
+        scenario = load_scenario(scenario_dir / "on_bundle.toml")
+        same_city(scenario.build_city(), small())
+        small(seed=2).save(scenario_dir / "small")
+        same_city(load_scenario(scenario_dir / "on_bundle.toml").build_city(), small(seed=2))
+        small().save(scenario_dir / "small")
+        same_city(load_scenario(scenario_dir / "on_bundle.toml").build_city(), small())
+        CORPUS["negative households"][0](scenario_dir / "small")
+        with pytest.raises(GridgovError) as info:
+            load_scenario(scenario_dir / "on_bundle.toml")
+        assert [str(p) for p in info.value.problems] == [  # type: ignore[attr-defined]
+            f"{scenario_dir / 'small'}/buildings.csv:2: households: must be 0 or more, got -4"
+        ]
+
     def test_run_scenario_on_any_city(self, scenario_dir: Path) -> None:
         """Cases that the given city lacks are refused at their file and line."""
         from gridgov.errors import ScenarioError

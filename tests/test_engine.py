@@ -371,7 +371,12 @@ class TestAtomicity:
                 raise RuntimeError("disk on fire")
             original(unit, state)
 
+        def flaky_all(states: dict[str, str]) -> None:  # a draft's tables, unit by unit
+            for unit, state in states.items():
+                flaky(unit, state)
+
         monkeypatch.setattr(zones, "_force", flaky)
+        monkeypatch.setattr(zones, "_force_all", flaky_all)
         with pytest.raises(RuntimeError):
             engine.declare(EAST)
         assert calls["n"] >= 2

@@ -106,6 +106,44 @@ class TestMachines:
                 assert board.state("c") == before
         assert board.state("c") in ZONES
 
+    @given(
+        st.sampled_from(["mode", "zone"]),
+        st.dictionaries(
+            st.sampled_from([f"u{i}" for i in range(6)]),
+            st.sampled_from([*MODES, *ZONES, "no such state"]),
+            max_size=6,
+        ),
+    )
+    def test_forcing_all_at_once_is_forcing_each_in_order(
+        self, kind: str, states: dict[str, str]
+    ) -> None:
+        """``_force_all`` leaves every unit as ``_force`` unit by unit does, and refuses a
+        state the machine does not know as it does (its error, the units before it set)."""
+        factory, known = BOARDS[kind]
+        units = [f"u{i}" for i in range(6)]
+        one_by_one, at_once = factory(units), factory(units)
+        refusals: list[str] = []
+        try:
+            for unit, state in states.items():
+                one_by_one._force(unit, state)
+        except ValueError as exc:
+            refusals.append(str(exc))
+        try:
+            at_once._force_all(states)
+        except ValueError as exc:
+            refusals.append(str(exc))
+        unknown = [state for state in states.values() if state not in known]
+        assert refusals == (
+            [f"State '{unknown[0]}' is not a registered state."] * 2 if unknown else []
+        )
+        assert at_once.states_of() == one_by_one.states_of()
+        settled = dict.fromkeys(units, known[0])
+        for unit, state in states.items():
+            if state not in known:
+                break
+            settled[unit] = state
+        assert at_once.states_of() == settled
+
 
 class TestDiagrams:
     """The docs show the diagrams the machines draw of themselves."""

@@ -102,6 +102,48 @@ def test_choose_small_turns_with_many_units(
     assert_chooses_as_the_rule(counts, budget, seed)
 
 
+class TestChooseCoveredUnits:
+    """A unit whose budget covers all its tickets of a round moves them all; the others
+    are decided by their draws, with what is left of their budgets."""
+
+    def test_covered_exactly_over_two_turns(self) -> None:
+        """Unit 0 has 3 tickets over two turns and a budget of 3: all move, even with
+        draws of 0; unit 1 (budget 0.5, one ticket) moves only with a draw >= 0.5."""
+        units = [0, 1, 0, 0]
+        counts = [2, 2]
+        triggers = ("publish", "track")
+        assert _choose(units, [0.0, 0.0, 0.0, 0.0], counts, triggers, [3.0, 0.5]) == (
+            [0, 2, 3],
+            [("publish", 1), ("track", 2)],
+        )
+        assert _choose(units, [0.0, 0.5, 0.0, 0.0], counts, triggers, [3.0, 0.5]) == (
+            [0, 1, 2, 3],
+            [("publish", 2), ("track", 2)],
+        )
+
+    def test_a_tight_unit_uses_what_its_earlier_turns_left(self) -> None:
+        """Budget 1.5, three tickets: the first turn's one moves (1 <= 1.5), leaving
+        0.5; in the second turn the first moves with a draw >= 0.5 (1 <= 0.5 + d),
+        the second never (2 > 0.5 + d)."""
+        units = [7, 7, 7]
+        budget = [0.0] * 7 + [1.5]
+        counts = [1, 2]
+        triggers = ("archive", "classify")
+        assert _choose(units, [0.0, 0.6, 0.99], counts, triggers, budget) == (
+            [0, 1],
+            [("archive", 1), ("classify", 1)],
+        )
+        assert _choose(units, [0.0, 0.4, 0.99], counts, triggers, budget) == (
+            [0],
+            [("archive", 1)],
+        )
+
+    def test_no_budget_moves_nothing(self) -> None:
+        """A budget of NaN (no budget) moves no ticket, as the rule's comparison says."""
+        nan = float("nan")
+        assert _choose([0, 0], [0.9, 0.9], [1, 1], ("archive", "publish"), [nan]) == ([], [])
+
+
 @given(
     seed=st.integers(min_value=0, max_value=2**32 - 1),
     sizes=st.lists(st.integers(min_value=1, max_value=80), min_size=1, max_size=6),

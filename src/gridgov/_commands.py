@@ -265,7 +265,8 @@ class EngineBase:
             return measures.zone(compound)
 
     def _draft(self) -> MeasuresDraft:
-        return MeasuresDraft(self._kernel.state.measures, self.city, self.rules)
+        kernel = self._kernel
+        return MeasuresDraft(kernel.state.measures, kernel.city, kernel.rules)
 
     def _target(self, target: str) -> tuple[list[str], Level]:
         """The units a target names and the highest level among them."""
@@ -278,7 +279,9 @@ class EngineBase:
         return [target], chain.level(target)
 
     def _authorise(self, actor: str | None, units: list[str], level: Level, what: str) -> str:
-        return authorise(self.city, self.rules, actor, units, level, what)
+        if actor is None:  # the embedding code's own authority (see authorise), no call
+            return SYSTEM
+        return authorise(self._kernel.city, self._kernel.rules, actor, units, level, what)
 
     def _commit_measures(
         self, command: str, actor: str, lead: list[Record], draft: MeasuresDraft, when: datetime
@@ -345,7 +348,7 @@ class MeasureCommands(EngineBase):
             CommandError: ``at`` is in the future.
         """
         now = self.clock.now()
-        if compound not in self._kernel.state.measures.zone_board:
+        if compound not in self._kernel.state.measures._zones._models:  # (zone_board's)
             raise UnknownUnitError(compound, "compound")
         when = at if at is not None else now
         if when > now:

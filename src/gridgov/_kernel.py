@@ -205,6 +205,10 @@ def refusal_actor(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], exc:
     return "(unreadable)"
 
 
+#: The context of a command that does not pause the collector (one, reused: it keeps
+#: no state).
+_NOT_PAUSED: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+
 #: Commands whose person argument is their actor by default: name -> its position.
 _SELF_ACTING = {"claim": 1, "hand_back": 0}
 
@@ -453,7 +457,7 @@ class Kernel:
 
     def paused(self) -> contextlib.AbstractContextManager[None]:
         """Pause the garbage collector for bulk work, when the engine was asked to."""
-        return gc_paused() if self.pause_gc else contextlib.nullcontext()
+        return gc_paused() if self.pause_gc else _NOT_PAUSED
 
     @property
     def pools(self) -> Pools:

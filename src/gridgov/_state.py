@@ -68,9 +68,10 @@ _TEXT = frozenset({str})
 def _planned_run(events: Events, start: int, stop: int) -> Planned | None:
     """The planner's own form of the events ``start:stop`` (``Events._planned``), when
     they came with one (exactly that run), else None."""
-    return next(
-        (data for first, end, data in events._planned if first == start and end == stop), None
-    )
+    for first, end, data in events._planned:  # a loop, not next() of a generator made
+        if first == start and end == stop:
+            return data
+    return None
 
 
 def _released(events: Events, start: int, stop: int) -> tuple[Any, ...] | None:

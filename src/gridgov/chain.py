@@ -62,6 +62,7 @@ class CommandChain:
     __slots__ = (
         "_by_code",
         "_children",
+        "_city",
         "_co_building",
         "_graph",
         "_level",
@@ -70,6 +71,9 @@ class CommandChain:
         "_table",
         "_up",
     )
+
+    #: The city's id (see :attr:`city`; set when first asked for).
+    _city: str
 
     def __init__(
         self,
@@ -307,7 +311,11 @@ class CommandChain:
     @property
     def city(self) -> str:
         """Id of the city at the top of the chain."""
-        return next(n for n, lv in self._level.items() if lv is Level.CITY)
+        try:
+            return self._city  # found once (a chain never changes): a case asks twice
+        except AttributeError:
+            got = self._city = next(n for n, lv in self._level.items() if lv is Level.CITY)
+            return got
 
     def __contains__(self, node: object) -> bool:
         return node in self._level

@@ -28,7 +28,7 @@ import heapq
 import itertools
 import operator
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -178,6 +178,8 @@ class Measures:
         #: (a memo of :func:`case_scopes`: the city never changes).
         self._case_scopes: dict[str, tuple[Any, ...]] = {}
         self._below_units: _Below | None = None
+        #: Each compound's community (made on first use, see :meth:`_community_getter`).
+        self._community_by_compound: dict[str, str] | None = None
         #: Where the last run that raised (:meth:`_apply_run`) stopped, in its columns.
         self._stopped_at = 0
         #: Changes applied so far (a draft's tables apply only to the state it read).
@@ -189,6 +191,18 @@ class Measures:
         if got is None:
             got = self._below_units = _Below(self._city)
         return got
+
+    def _community_getter(self) -> Callable[[str], str]:
+        """The community of a compound (KeyError for an unknown id), as the city's
+        ``compounds.community`` answers, by a dict made on first use (a lookup in C,
+        where the city's columns answer by a Python call)."""
+        got = self._community_by_compound
+        if got is None:
+            compounds = self._city.compounds
+            got = self._community_by_compound = dict(
+                zip(compounds.ids, compounds.communities, strict=True)
+            )
+        return got.__getitem__
 
     # ------------------------------------------------------------------ reads
 
@@ -309,9 +323,9 @@ class Measures:
         if state is not self or version != self._version:
             return False
         self._version += 1
-        force, raised = self._zones._force, self._raised
+        self._zones._force_all(zones)
+        raised = self._raised
         for unit, new in zones.items():
-            force(unit, new)
             if new == "open":
                 raised.discard(unit)
             else:
@@ -326,9 +340,7 @@ class Measures:
                 held.add(unit)
             else:
                 held.discard(unit)
-        force = self._modes._force
-        for unit, new in modes.items():
-            force(unit, new)
+        self._modes._force_all(modes)
         self._mode_due.update(mode_dues)
         return True
 
@@ -490,10 +502,10 @@ class MeasuresDraft:
         self.first_zone: dict[str, str] = {}
         #: Pushes already put on the heap of :func:`plan_due`.
         self.scheduled = 0
-        #: A compound's community, read from the city's columns.
-        self.community_of = city.compounds.community
+        #: A compound's community (the state's dict of them, read in C).
+        self.community_of = state._community_getter()
         #: The mode machine's compiled transitions: (mode, trigger) -> mode.
-        self.mode_table = state.mode_board.table()
+        self.mode_table = state._modes.table()
         #: The due time :meth:`iso` printed last, its text, and the time read back from
         #: the text (what the events give the state: ``zone_due``, ``mode_due`` keep it).
         self._iso_due: datetime | None = None
@@ -513,8 +525,13 @@ class MeasuresDraft:
             return None
         if due is self._iso_due:
             return self._iso_text
-        text = iso_time(due)
-        self._iso_due, self._iso_text, self._iso_read = due, text, _from_iso(text)
+        # iso_time() and _from_iso(), their memos read here first (two calls a time).
+        text = _ISO_TEXTS.get((due, due.tzinfo, due.fold)) if type(due) is datetime else None
+        if text is None:
+            text = iso_time(due)
+        read = _DUE_TIMES.get(text)
+        self._iso_due, self._iso_text = due, text
+        self._iso_read = read if read is not None else _from_iso(text)
         return text
 
     # ------------------------------------------------------------- overlay
@@ -596,7 +613,7 @@ class MeasuresDraft:
     ) -> None:
         """Stage ``compound``'s zone ``new`` (``old``: its zone in the draft, when the
         caller has read it)."""
-        board = self.state.zone_board
+        board = self.state._zones
         if old is None:
             old = self.zone_of(compound)
         # The due time as the event's text gives it (printed here, read back once).
@@ -609,7 +626,7 @@ class MeasuresDraft:
                 _record(Record, (when, "zone.renewed", compound, cause, old, new, data))
             )
         else:
-            trigger = board.trigger_to(old, new)
+            trigger = board._trigger_to.get((old, new))  # trigger_to(), read without a call
             if trigger is None:  # pragma: no cover - every pair of zones has a trigger
                 board.destination(compound, old, f"to {new}")
                 return
@@ -677,7 +694,8 @@ class MeasuresDraft:
             self._after = {}
         got = self._after.get(days)
         if got is None:
-            got = self._after[days] = start + _days(days)
+            period = _PERIODS.get(days)  # _days(days), its memo read here first
+            got = self._after[days] = start + (period if period is not None else _days(days))
         return got
 
     def zone_deadline(self, zone: str, start: datetime) -> datetime | None:
@@ -698,7 +716,12 @@ class MeasuresDraft:
         community_of = self.community_of
         touched: dict[str, None] = {}
         target = SEVERITY[zone]
-        due = None if hold else self.zone_deadline(zone, start)
+        # zone_deadline(zone, start), read here (a call each step).
+        due = (
+            None
+            if hold or zone == "open"
+            else self.after(start, self.rules.zones[zone].after_quiet_days)
+        )
         # zone_of() read here (a call each costs as much as a dozen lines).
         zones, models = self.zone, self.state._zones._models
         for compound in compounds:
@@ -760,8 +783,12 @@ class MeasuresDraft:
             if mode is None:
                 mode = models[community].state
             if counts["sealed"] + counts["controlled"]:
-                if mode != "emergency":
-                    self.settle(community, now, cause)
+                # settle()'s step for these counts and this mode, taken here (its reads
+                # are those above: five calls for the case's own community).
+                if mode == "normal" or mode == "alert":
+                    self.set_mode(community, "declare_emergency", None, now, cause, mode)
+                elif mode == "recovery":
+                    self.set_mode(community, "relapse", None, now, cause, mode)
                 continue
             if mode == "emergency":
                 self.settle(community, now, cause)
@@ -862,7 +889,8 @@ def plan_case(draft: MeasuresDraft, compound: str, when: datetime, now: datetime
     _, sealed, controlled, watched, alert = got
     touched: dict[str, None] = {}
     for zone, members in (("sealed", sealed), ("controlled", controlled), ("precaution", watched)):
-        touched.update(draft.step_up(members, zone, when, now, cause))
+        if members:  # (a scope with none steps nothing up: not called)
+            touched.update(draft.step_up(members, zone, when, now, cause))
     alerted: dict[str, None] = dict.fromkeys(alert)
     alerted.update(touched)
     draft.settle_all(alerted, now, cause, alert_from=when)
@@ -926,8 +954,28 @@ class _Below:
         if level is _COMPOUND:
             return (compound,)
         if level is _GRID:
-            return compounds_sharing_a_grid(city, compound)
-        return self._compounds.get(city.chain.ancestor(compound, level), ())
+            # compounds_sharing_a_grid, read from the city's tables (a compound with
+            # no grid, or none of the city's, asked of it: the same answer or error).
+            grids = city._grids_of_compound.get(compound)
+            if grids is None:
+                return compounds_sharing_a_grid(city, compound)
+            reached = {compound}
+            reached.update(*map(city._compounds_of_grid.get, grids, _NONE))
+            return tuple(sorted(reached))
+        return self._compounds.get(self._ancestor(city, compound, level), ())
+
+    @staticmethod
+    def _ancestor(city: City, compound: str, level: Level) -> str:
+        """``city.chain.ancestor(compound, level)``, read from the chain's tables (the
+        chain's own answer, or error, for a unit it does not know or has none above)."""
+        chain = city.chain
+        up = chain._up.get(compound)
+        if up is not None:
+            levels = chain._level
+            for unit in up:
+                if levels[unit] is level:
+                    return unit
+        return chain.ancestor(compound, level)
 
     def communities_in_scope(
         self, city: City, compound: str, scope: str, areas: Mapping[str, Sequence[str]]
@@ -936,7 +984,7 @@ class _Below:
         level = _LEVELS.get(scope)
         if level is None or scope in areas or level not in _ABOVE_COMMUNITY:
             return communities_in_scope(city, compound, scope, areas)
-        return self._communities.get(city.chain.ancestor(compound, level), ())
+        return self._communities.get(self._ancestor(city, compound, level), ())
 
 
 #: Every level by its name.
@@ -944,6 +992,8 @@ _LEVELS = {level.value: level for level in Level}
 # Read once (an enum member read through its class goes through the enum
 # metaclass's attribute hook, some 300 ns a read; ``rank`` is a property).
 _COMPOUND, _GRID = Level.COMPOUND, Level.GRID
+#: No grid's compounds, for ever (the default of a ``get`` mapped in C).
+_NONE = itertools.repeat(())
 #: The levels above a community (a scope there alerts the communities below it).
 _ABOVE_COMMUNITY = frozenset(lv for lv in Level if lv.rank < Level.COMMUNITY.rank)
 

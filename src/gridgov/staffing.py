@@ -268,14 +268,19 @@ def _required_rows(city: City, compound: str, zone: str, rule: StaffingRule) -> 
     roles = rule.posts.get(zone, ())
     if not roles:
         return []
-    compounds = city.compounds
+    compounds = city._compounds  # (city.compounds, read without a call)
     try:
         at = compounds._index[compound]
     except KeyError:
         raise UnknownUnitError(compound, "compound") from None
     # Read from the city's columns (no Compound made).
     community, entrances = compounds.communities[at], compounds.entrances[at]
-    households = max(1, city.households(compound))
+    # city.households(compound), read from its table: a compound is a unit of the
+    # chain, not a building (else asked of the city, which answers or raises).
+    if compound in city._buildings._index or compound not in city.chain._level:
+        households = max(1, city.households(compound))
+    else:
+        households = max(1, city._households.get(compound, 0))
     rows: list[PostRow] = []
     # Each role's size by the zone's sizing (see _sizing): households over a ratio,
     # entrances times shifts, or a fixed number.
@@ -1065,7 +1070,8 @@ def _hot_changed(hot: Counter[str], grids: Mapping[str, Any]) -> None:
     compounds needing front-line duty) to a roster's count of them, ``hot``."""
     size = len(hot)
     for grid, step in grids.items():
-        count = hot[grid] + int(step)
+        # get(): a Counter's missing key is a Python call (__missing__).
+        count = hot.get(grid, 0) + int(step)
         if count <= 0:
             hot.pop(grid, None)
         else:
@@ -1883,6 +1889,8 @@ class _Draft:
         )
 
     def closed_posts(self) -> tuple[str, ...]:
+        if not self.closed:  # (a case's: no generator made)
+            return ()
         return tuple(p for p in self.closed if p not in self.opened)
 
     def reinforcement_list(self) -> tuple[Reinforcement, ...]:
@@ -2140,7 +2148,7 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
     hot, holders, known = roster._hot, roster._holders, roster._shortfalls
     away, assigned = roster._away, roster._assignment
     opened, marks, mark, fill_counts = draft.opened, draft.marks, draft.mark, draft.fill_counts
-    posts_of, workers_of = pools._front_line, pools._workers
+    posts_of, workers_of, datas = pools._front_line, pools._workers, draft.datas
     for grid in sorted(hot_delta):
         now_hot = hot.get(grid, 0)
         if now_hot > 0:
@@ -2174,7 +2182,8 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
         draft.run_rows.append(rows)
         draft.units += [grid] * count
         draft.causes += [_FRONT_LINE_CAUSE] * count
-        draft.datas += _front_line_data(workers, post_id)
+        # _front_line_data(workers, post_id), made here (a call a grid).
+        datas += zip(_ASSIGNED_KEYS, workers, itertools.repeat(post_id), _FRONT_LINE, _GRID)
         fill_counts[post_id] = count
 
 
@@ -2476,7 +2485,7 @@ def _rows(
             kind = "shortfall.updated" if shortfall.post in open_shortfalls else "shortfall.opened"
         yield _shortfall_record(when, kind, shortfall, shortfall.reason)
     if hot:
-        data = {"grids": {g: d for g, d in hot}}
+        data = {"grids": dict(hot)}
         cause = "compounds needing front-line duty changed"
         yield (when, "front_line.changed", city_unit, cause, None, None, data)
 

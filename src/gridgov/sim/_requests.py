@@ -342,7 +342,7 @@ class ClosedLoopLoad:
             draws = self.rng.random(handled_count).tolist()
             units = list(map(tickets.unit.__getitem__, handled))
             taken, runs = _choose(units, draws, counts, self._triggers, per_round)
-            take = list(map(handled.__getitem__, taken))
+            take = handled if len(taken) == handled_count else list(map(handled.__getitem__, taken))
             start = 0
             for trigger, count in runs:
                 moved = take[start : start + count]
@@ -582,37 +582,65 @@ def _choose(
     + draw)``, ``b`` being what is left of its budget when the turn starts; each
     ticket moved then takes one from it.
     """
+    # A unit whose budget covers all its tickets of the round moves every one of
+    # them whatever the draws: in each turn its k-th ticket (from 1) has k <= what
+    # is left of its budget, the tickets of its earlier turns taken off. Only the
+    # other units' tickets (few with light loads) are decided one by one; the
+    # budgets of the others are then not kept (nothing reads them).
+    tight = {unit for unit, n in Counter(units).items() if not n <= per_round[unit]}
+    if not tight:
+        runs = [(trigger, count) for trigger, count in zip(triggers, counts, strict=True) if count]
+        return list(range(len(units))), runs
+    # The positions of the tight units' tickets, in order.
+    mine = [j for j, unit in enumerate(units) if unit in tight]
     budget = list(per_round)
     taken: list[int] = []
-    runs: list[tuple[str, int]] = []
+    runs = []
     stop = 0
+    i = 0
     for trigger, count in zip(triggers, counts, strict=True):
         if not count:
             continue
         start, stop = stop, stop + count
+        end = bisect_left(mine, stop, i)
         if count > _SMALL:
+            # (Every unit's budget read here is what is left of it, or more for a
+            # unit that moves all its tickets anyway.)
             group = np.array(units[start:stop])
             ranks = _rank_within(group)
             left = np.array([budget[unit] for unit in units[start:stop]])
             chosen = np.flatnonzero(ranks < np.floor(left + np.array(draws[start:stop])))
             moved: list[int] = group[chosen].tolist()
             taken += (chosen + start).tolist()
-        else:
-            # The k-th ticket of a unit (from 1) moves when k <= b + draw, the
-            # same test as k - 1 < floor(b + draw) for whole k.
-            seen: dict[int, int] = {}
-            moved = []
-            turn = zip(range(start, stop), units[start:stop], draws[start:stop], strict=True)
-            for j, unit, draw in turn:
-                rank = seen.get(unit, 0) + 1
-                seen[unit] = rank
-                if rank <= budget[unit] + draw:
-                    taken.append(j)
-                    moved.append(unit)
-        if moved:
             for unit in moved:
                 budget[unit] -= 1.0
-            runs.append((trigger, len(moved)))
+            if moved:
+                runs.append((trigger, len(moved)))
+            i = end
+            continue
+        # The k-th ticket of a unit (from 1) moves when k <= b + draw, the
+        # same test as k - 1 < floor(b + draw) for whole k.
+        seen: dict[int, int] = {}
+        moved = []
+        left_out: list[int] = []
+        for j in mine[i:end]:
+            unit = units[j]
+            rank = seen.get(unit, 0) + 1
+            seen[unit] = rank
+            if rank <= budget[unit] + draws[j]:
+                moved.append(unit)
+            else:
+                left_out.append(j)
+        i = end
+        for unit in moved:
+            budget[unit] -= 1.0
+        if left_out:
+            out = set(left_out)
+            taken += [j for j in range(start, stop) if j not in out]
+        else:
+            taken += range(start, stop)
+        if count > len(left_out):
+            runs.append((trigger, count - len(left_out)))
     return taken, runs
 
 

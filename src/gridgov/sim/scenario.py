@@ -389,8 +389,9 @@ class Scenario:
         """The city this scenario runs on.
 
         Built once per process for each (preset, seed, scale), or loaded once
-        per bundle, and kept, since a city is immutable: validation and the
-        runner share it.
+        per bundle and kept until one of the bundle's files changes (its
+        size, inode or times), since a city is immutable: validation
+        and the runner share it.
 
         Raises:
             PresetError: the preset cannot be built with these parameters.
@@ -615,10 +616,26 @@ def _build_city(preset: str, seed: int, scale: float) -> City:
     return factory(seed=seed)
 
 
-@functools.lru_cache(maxsize=2)
 def _load_bundle(path: str) -> City:
+    """The bundle at ``path``, loaded again whenever one of its files changed."""
+    return _load_stamped(path, _stamp(path))
+
+
+def _stamp(path: str) -> tuple[tuple[str, int, int, int, int], ...]:
+    """Each file of the bundle's folder with its size, inode and times (none when absent)."""
+    try:
+        with os.scandir(path) as entries:
+            found = [(e.name, e.stat()) for e in entries if e.is_file()]
+    except OSError:
+        return ()
+    return tuple(sorted((n, s.st_size, s.st_ino, s.st_mtime_ns, s.st_ctime_ns) for n, s in found))
+
+
+@functools.lru_cache(maxsize=2)
+def _load_stamped(path: str, stamp: tuple[tuple[str, int, int, int, int], ...]) -> City:
     from gridgov.cities import load_city
 
+    del stamp  # a part of the cache's key only
     return load_city(path)
 
 
