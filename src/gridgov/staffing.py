@@ -988,20 +988,23 @@ def _assignment_of(person: str, held: tuple[str, str, str, datetime]) -> Any:
     return Assignment(person, post, role, level), since
 
 
-class _Holders(Mapping[str, tuple[str, ...]]):
-    """The roster's holders of each post, read-only: their ids, read from the rows
-    the roster keeps."""
+class _ReadView(Mapping[str, _T]):
+    """A read-only view of one of the roster's tables by key, each value made by
+    :meth:`_read` from the row the roster keeps, when read."""
 
-    __slots__ = ("_ids", "_rows")
+    __slots__ = ("_rows",)
 
-    def __init__(self, rows: Mapping[str, Rows], ids: Sequence[str]) -> None:
-        self._rows, self._ids = rows, ids
+    def __init__(self, rows: Mapping[str, Any]) -> None:
+        self._rows = rows
 
-    def __getitem__(self, post: str) -> tuple[str, ...]:
-        return _ids_of(self._rows[post], self._ids)
+    def _read(self, row: Any) -> _T:
+        raise NotImplementedError
 
-    def __contains__(self, post: object) -> bool:
-        return post in self._rows
+    def __getitem__(self, key: str) -> _T:
+        return self._read(self._rows[key])
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._rows)
@@ -1011,6 +1014,30 @@ class _Holders(Mapping[str, tuple[str, ...]]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({dict(self)!r})"
+
+
+class _Holders(_ReadView[tuple[str, ...]]):
+    """The roster's holders of each post, read-only: their ids, read from the rows
+    the roster keeps."""
+
+    __slots__ = ("_ids",)
+
+    def __init__(self, rows: Mapping[str, Rows], ids: Sequence[str]) -> None:
+        super().__init__(rows)
+        self._ids = ids
+
+    def _read(self, row: Rows) -> tuple[str, ...]:
+        return _ids_of(row, self._ids)
+
+
+class _Posts(_ReadView[StaffPost]):
+    """The roster's open posts, read-only: each a :class:`StaffPost` made when read
+    (the roster keeps them as rows)."""
+
+    __slots__ = ()
+
+    def _read(self, row: PostRow) -> StaffPost:
+        return _post_of(row)
 
 
 def _ids_of(rows: Sequence[int], ids: Sequence[str]) -> tuple[str, ...]:
@@ -1018,31 +1045,6 @@ def _ids_of(rows: Sequence[int], ids: Sequence[str]) -> tuple[str, ...]:
     if len(rows) > 1:
         return cast("tuple[str, ...]", operator.itemgetter(*rows)(ids))
     return (ids[rows[0]],) if rows else ()
-
-
-class _Posts(Mapping[str, StaffPost]):
-    """The roster's open posts, read-only: each a :class:`StaffPost` made when read
-    (the roster keeps them as rows)."""
-
-    __slots__ = ("_rows",)
-
-    def __init__(self, rows: Mapping[str, PostRow]) -> None:
-        self._rows = rows
-
-    def __getitem__(self, post: str) -> StaffPost:
-        return _post_of(self._rows[post])
-
-    def __contains__(self, post: object) -> bool:
-        return post in self._rows
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._rows)
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({dict(self)!r})"
 
 
 def _compact(table: dict[Any, Any], size: int) -> None:
