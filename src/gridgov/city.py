@@ -424,9 +424,10 @@ class City:
     def households(self, node: str) -> int:
         """Households in a building, compound, grid or any unit's subtree."""
         buildings = self._buildings
-        if node in buildings:
+        if node in buildings._index:  # (``node in buildings``, without a call)
             return buildings.households_of(node)
-        self.chain.level(node)
+        if node not in self.chain._level:
+            self.chain.level(node)  # raises: no such unit
         return self._households.get(node, 0)
 
     def residents(self, community: str) -> tuple[str, ...]:

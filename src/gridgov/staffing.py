@@ -275,12 +275,7 @@ def _required_rows(city: City, compound: str, zone: str, rule: StaffingRule) -> 
         raise UnknownUnitError(compound, "compound") from None
     # Read from the city's columns (no Compound made).
     community, entrances = compounds.communities[at], compounds.entrances[at]
-    # city.households(compound), read from its table: a compound is a unit of the
-    # chain, not a building (else asked of the city, which answers or raises).
-    if compound in city._buildings._index or compound not in city.chain._level:
-        households = max(1, city.households(compound))
-    else:
-        households = max(1, city._households.get(compound, 0))
+    households = max(1, city.households(compound))
     rows: list[PostRow] = []
     # Each role's size by the zone's sizing (see _sizing): households over a ratio,
     # entrances times shifts, or a fixed number.
@@ -1235,7 +1230,7 @@ class Roster:
             if capacity < 1:
                 raise ValueError(f"'capacity' must be >= 1: {capacity}")
             self._posts[post_id] = (post_id, data["role"], event.unit, data["community"], capacity)
-            self._holders.setdefault(post_id, _no_seats())
+            self._holders.setdefault(post_id, _NO_SEATS)
         elif kind == "front_line.changed":
             _hot_changed(self._hot, data["grids"])
         elif kind == "availability.changed":
@@ -1282,7 +1277,7 @@ class Roster:
             self._release(release.person, release.post, when)
         for post in plan.opened:
             self._posts[post.id] = _row_of(post)
-            self._holders.setdefault(post.id, _no_seats())
+            self._holders.setdefault(post.id, _NO_SEATS)
         for grid, step in plan.hot:
             self._hot[grid] += step
             if self._hot[grid] <= 0:
@@ -1389,20 +1384,16 @@ class Roster:
         holders = self._holders
         held_by = holders.get
         table = self._assignment
-        values, put = table.values, table.set
+        set_new, put = table.set_new, table.set
         for (post, role, level, _), got in zip(runs, rows):  # noqa: B905 - a row per person
             held = held_by(post)
             holders[post] = got if held is None else held + got
             given = (post, role, level, when)
-            if fresh:  # (set_new's loop, without a call per run)
-                for row in got:
-                    values[row] = given
+            if fresh:
+                set_new(got, given)
             else:
                 for row in got:
                     put(row, given)
-        if fresh:
-            table.log.extend(itertools.chain.from_iterable(rows))
-            table.count += sum(map(len, rows))
         # Counted in C (Counter.update), in the order drawn.
         self._drawn.update(employers)
         return True
@@ -1429,7 +1420,7 @@ class Roster:
         self._posts.update(zip(ids, rows))  # noqa: B905
         seats = self._holders.setdefault
         for post_id in ids:
-            seats(post_id, _no_seats())
+            seats(post_id, _NO_SEATS)
         return True
 
     def _open_rows(self, rows: Sequence[PostRow]) -> list[str]:
@@ -1442,7 +1433,7 @@ class Roster:
         # holders), set in C: the ids are a draft's keys, each once.
         holders = self._holders
         fresh = itertools.filterfalse(holders.__contains__, ids)
-        holders.update(zip(fresh, itertools.repeat(_no_seats())))
+        holders.update(zip(fresh, itertools.repeat(_NO_SEATS)))
         return ids
 
     def _close_all(self, post_ids: Iterable[str]) -> None:
@@ -1597,9 +1588,8 @@ def _views_of(roster: Roster) -> tuple[Mapping[str, Any], ...]:
     )
 
 
-def _no_seats() -> Rows:
-    """The seats of a post nobody holds."""
-    return ()
+#: The seats of a post nobody holds.
+_NO_SEATS: Rows = ()
 
 
 def _release_held(
@@ -2184,8 +2174,7 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
         draft.run_rows.append(rows)
         draft.units += [grid] * count
         draft.causes += [_FRONT_LINE_CAUSE] * count
-        # _front_line_data(workers, post_id), made here (a call a grid).
-        datas += zip(_ASSIGNED_KEYS, workers, itertools.repeat(post_id), _FRONT_LINE, _GRID)
+        datas += _front_line_data(workers, post_id)
         fill_counts[post_id] = count
 
 
