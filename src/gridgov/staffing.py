@@ -361,13 +361,14 @@ _POSITION = "i"
 
 def _codes(column: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
     """Each value of ``column`` as a small int (its place among the distinct values, in
-    order of first appearance), and the distinct values: two passes in C, no per-value
+    order of first appearance; 32 bits, half the memory the pools' passes over every
+    person read and write), and the distinct values: two passes in C, no per-value
     Python call."""
     import numpy as np  # lazily: importing gridgov does not load numpy
 
     distinct = list(dict.fromkeys(column))
     table = {value: i for i, value in enumerate(distinct)}
-    codes = np.fromiter(map(table.__getitem__, column), dtype=np.int64, count=len(column))
+    codes = np.fromiter(map(table.__getitem__, column), dtype=np.int32, count=len(column))
     return codes, distinct
 
 
@@ -401,9 +402,14 @@ class _Groups(Generic[_K]):
     so that reads little memory; making every group up front touched every id
     string in rank order, all over memory, which grew worse than linearly with
     the city).
+
+    Every table is a flat array (the people once, as 32-bit positions; each
+    group's start; each group code's place), none a dict or list of Python ints:
+    in a big city the build's arrays outgrow the caches, and every copy or
+    object made per group is memory read again from afar.
     """
 
-    __slots__ = ("_code", "_index", "_members", "_rows", "_starts")
+    __slots__ = ("_code", "_index", "_rows", "_starts")
 
     def __init__(
         self,
@@ -415,31 +421,46 @@ class _Groups(Generic[_K]):
         import numpy as np  # lazily: importing gridgov does not load numpy
 
         self._code = code
-        # (group, rank) as one int, sorted, then split back.
-        count = max(len(rank_to_person), 1)
-        combined = keys * count  # a new array: sorted in place, no further copies
-        combined += ranks
+        # (group, rank) as one int, the rank in the low bits (a shift and a mask
+        # split it back: no division), sorted in place.
+        shift = max(len(rank_to_person), 1).bit_length()
+        combined = keys.astype(np.int64)
+        combined <<= shift
+        combined |= ranks
         combined.sort()
-        keys, ranks = np.divmod(combined, count)
-        del combined
-        self._members = rank_to_person[ranks]
-        # The same, read by plain Python (a slice of it is a few people's indices
-        # without a numpy call: what a community's pool reads).
-        self._rows = _plain(_POSITION, self._members)
-        if len(keys):
-            starts = [0, *(np.flatnonzero(np.diff(keys)) + 1).tolist(), len(keys)]
-            first = keys[np.asarray(starts[:-1], dtype=np.int64)].tolist()
+        count = len(combined)
+        group = combined >> shift
+        if count:
+            cuts = np.flatnonzero(group[1:] != group[:-1])
+            cuts += 1
+            starts = np.concatenate(([0], cuts, [count]))
+            first = group[starts[:-1]]
+            size = int(first[-1]) + 1
         else:
-            starts, first = [0], []
-        #: group code -> its place (plain ints: a dict the collector does not track).
-        self._index: dict[int, int] = dict(zip(first, range(len(first)), strict=True))
-        self._starts: list[int] = starts
+            starts, first, size = np.zeros(1, dtype=np.int64), group, 0
+        del group
+        combined &= (1 << shift) - 1  # each entry's rank
+        # The people, gathered by rank straight into a plain array (which plain
+        # Python slices without a numpy call: what a community's pool reads).
+        self._rows = rows = array.array(_POSITION, bytes(4 * count))
+        np.take(rank_to_person, combined, out=np.frombuffer(rows, dtype=np.int32))
+        del combined
+        self._starts = _plain("q", starts.astype(np.int64))
+        #: group code -> its place (-1: no such group), by code.
+        index = np.full(size, -1, dtype=np.int32)
+        index[first] = np.arange(len(first), dtype=np.int32)
+        self._index = _plain("i", index)
+
+    def _place(self, key: _K) -> int:
+        code = self._code(key)
+        if code is None or code >= len(self._index):
+            return -1
+        return self._index[code]
 
     def rows(self, key: _K) -> array.array[int] | None:
         """:meth:`positions` as a plain array of ints (None if it has none)."""
-        code = self._code(key)
-        place = None if code is None else self._index.get(code)
-        if place is None:
+        place = self._place(key)
+        if place < 0:
             return None
         starts = self._starts
         return self._rows[starts[place] : starts[place + 1]]
@@ -447,39 +468,36 @@ class _Groups(Generic[_K]):
     def positions(self, key: _K) -> np.ndarray | None:
         """The city's indices of the people of group ``key`` in rank order (a view;
         None if it has none): to join several groups without making each one."""
-        code = self._code(key)
-        place = None if code is None else self._index.get(code)
-        if place is None:
+        import numpy as np  # lazily: importing gridgov does not load numpy
+
+        place = self._place(key)
+        if place < 0:
             return None
         starts = self._starts
-        return self._members[starts[place] : starts[place + 1]]  # type: ignore[no-any-return]
+        members = np.frombuffer(self._rows, dtype=np.int32)
+        return members[starts[place] : starts[place + 1]]
 
 
 def _worker_spans(
-    kinds: np.ndarray, kind_names: Sequence[Any], posts: np.ndarray, units: Sequence[str]
-) -> tuple[dict[str, tuple[int, int]], np.ndarray]:
+    kinds: np.ndarray, kind_names: Sequence[Any], posts: np.ndarray, units: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Where each unit's grid workers lie in the returned array of city indices (in
     the city's order, as :meth:`City.people_at_post <gridgov.city.City.people_at_post>`
-    lists them): one stable sort of the grid workers by their post's code."""
+    lists them), by the unit's code: unit ``c``'s are ``at[starts[c]:starts[c + 1]]``.
+    One stable sort of the grid workers by their post's code and a count of them by
+    code (``units`` codes; a code of ``units`` or more is not a unit's, and ends
+    after every unit's); no table keyed by unit id."""
     import numpy as np  # lazily: importing gridgov does not load numpy
 
+    starts = np.zeros(units + 1, dtype=np.int64)
     if PersonKind.GRID_WORKER not in kind_names:
-        return {}, np.empty(0, dtype=np.int64)
+        return starts, np.empty(0, dtype=np.int64)
     at = np.flatnonzero(kinds == kind_names.index(PersonKind.GRID_WORKER))
     where = posts[at]
     order = np.argsort(where, kind="stable")
     at, where = at[order], where[order]
-    if not len(at):
-        return {}, at
-    cuts = (np.flatnonzero(np.diff(where)) + 1).tolist()
-    starts, stops = [0, *cuts], [*cuts, len(at)]
-    codes = where[np.asarray(starts, dtype=np.int64)].tolist()
-    spans = {
-        units[code]: (start, stop)
-        for code, start, stop in zip(codes, starts, stops, strict=True)
-        if code < len(units)
-    }
-    return spans, at
+    np.cumsum(np.bincount(where, minlength=units)[:units], out=starts[1:])
+    return starts, at
 
 
 def _unit_tables(
@@ -496,17 +514,19 @@ def _unit_tables(
     units = tuple(chain)
     none = len(units)
     unit_code = dict(zip(units, range(none), strict=True))
-    level_code = {level: i for i, level in enumerate(Level)}
+    # Each unit's level read from the chain's own table in its order, coded by the
+    # level's identity (in C: no call per unit, and a Level hashes in Python).
+    level_code = {id(level): i for i, level in enumerate(Level)}
     levels = np.fromiter(
-        map(level_code.__getitem__, map(chain.level, units)), dtype=np.int8, count=none
+        map(level_code.__getitem__, map(id, chain._level.values())), dtype=np.int8, count=none
     )
-    offices = [level_code[lv] for lv in (Level.STREET, Level.DISTRICT, Level.CITY)]
+    offices = [level_code[id(lv)] for lv in (Level.STREET, Level.DISTRICT, Level.CITY)]
     office = np.append(np.isin(levels, offices), False)
-    community = np.append(levels == level_code[Level.COMMUNITY], False)
-    district = np.full(none + 1, none, dtype=np.int64)
+    community = np.append(levels == level_code[id(Level.COMMUNITY)], False)
+    district = np.full(none + 1, none, dtype=np.int32)
     communities = itertools.compress(units, community)
     district[community] = np.fromiter(
-        map(unit_code.__getitem__, map(chain.district_of, communities)), dtype=np.int64
+        map(unit_code.__getitem__, map(chain.district_of, communities)), dtype=np.int32
     )
     return units, unit_code, office, community, district
 
@@ -547,19 +567,21 @@ class Pools:
         pid = people.ids
         count = len(pid)
         person_at = _person_at(people, seed)
-        rank_of = np.empty(count, dtype=np.int32)
+        # Each person's rank, written straight into the plain array that keeps it.
+        self._ranks = array.array(_POSITION, bytes(4 * count))
+        rank_of = np.frombuffer(self._ranks, dtype=np.int32)
         rank_of[person_at] = np.arange(count, dtype=np.int32)
-        self._ranks = _plain(_POSITION, rank_of)
         # Home, post, employer as codes, each column read once in the city's order (walking
         # people in rank order jumps all over memory: worse than linear with the city).
+        # 32-bit codes: every pass over everyone reads and writes half the memory.
         units, unit_code, office, community, district = _unit_tables(city.chain)
         none = len(units)  # the code of "not a unit of the chain"
         kinds, kind_names = _codes(people.kinds)
         nkinds = max(len(kind_names), 1)
-        homes = np.fromiter(map(unit_code.__getitem__, people.homes), dtype=np.int64, count=count)
+        homes = np.fromiter(map(unit_code.__getitem__, people.homes), dtype=np.int32, count=count)
         posts = np.fromiter(
             map(unit_code.get, people.post_units, itertools.repeat(none)),
-            dtype=np.int64,
+            dtype=np.int32,
             count=count,
         )
         employers, employer_names = _codes(people.employers)
@@ -575,79 +597,119 @@ class Pools:
             return code
 
         unit_kind = coder(unit_code)
+        # (post, kind) as one code, made once for the community and office groups.
+        post_keys = posts * nkinds
+        post_keys += kinds
         # Community pools: where people live, and their community post if elsewhere.
-        second = community[posts] & (posts != homes)
+        second = community[posts]
+        second &= posts != homes
+        home_keys = homes * nkinds
+        home_keys += kinds
         self._local = _Groups(
-            np.concatenate((homes * nkinds + kinds, (posts * nkinds + kinds)[second])),
+            np.concatenate((home_keys, post_keys[second])),
             np.concatenate((rank_of, rank_of[second])),
             unit_kind,
             person_at,
         )
+        del home_keys, second
         at_office = office[posts]
-        self._offices = _Groups(
-            (posts * nkinds + kinds)[at_office], rank_of[at_office], unit_kind, person_at
-        )
+        self._offices = _Groups(post_keys[at_office], rank_of[at_office], unit_kind, person_at)
+        del post_keys, at_office
         employed = employers != employer_code.get(None, -1)
-        self._employed = _Groups(
-            (employers * nkinds + kinds)[employed],
-            rank_of[employed],
-            coder(employer_code),
-            person_at,
-        )
-        self._district = _Groups(district[homes] * nkinds + kinds, rank_of, unit_kind, person_at)
+        employer_keys = employers[employed] * nkinds
+        employer_keys += kinds[employed]
+        self._employed = _Groups(employer_keys, rank_of[employed], coder(employer_code), person_at)
+        del employer_keys, employed
+        district_keys = district[homes] * nkinds
+        district_keys += kinds
+        self._district = _Groups(district_keys, rank_of, unit_kind, person_at)
+        del district_keys, homes
         self._everyone: _Groups[PersonKind] = _Groups(kinds, rank_of, kind_code.get, person_at)
+        del rank_of  # (the view of self._ranks)
         self._ids = pid
-        self._caches(employers, employer_names, _worker_spans(kinds, kind_names, posts, units))
+        #: Each unit's code: its place in the chain's order (the index of the tables below).
+        self._unit_code = unit_code
+        self._caches(employers, employer_names, _worker_spans(kinds, kind_names, posts, none))
+        self._front_lines(units, community)
 
     def _caches(
         self,
         employers: np.ndarray,
         employer_names: list[Any],
-        workers: tuple[dict[str, tuple[int, int]], np.ndarray],
+        workers: tuple[np.ndarray, np.ndarray],
     ) -> None:
         # Each person's employer as a code, to give each pool its employers beside
         # its ids (read in order while filling, not looked up person by person).
-        self._employer_codes, self._employer_names = employers.astype("int32"), employer_names
-        self._employer_of = _plain("i", self._employer_codes)
+        self._employer_names = employer_names
+        self._employer_of = _plain("i", employers)
         #: The code of "no employer" (-1: everyone has one).
         self._jobless = employer_names.index(None) if None in employer_names else -1
-        # Each unit's grid workers (city order): where front-line duty comes from.
-        self._worker_spans, self._worker_at = workers
-        self._worker_rows = _plain(_POSITION, self._worker_at.astype("int32"))
+        # Each unit's grid workers (city order), by the unit's code: where front-line
+        # duty comes from.
+        starts, at = workers
+        self._worker_starts = _plain("q", starts)
+        self._worker_rows = _plain(_POSITION, at.astype("int32"))
         # What is kept once asked for: no key or value the collector keeps
         # tracking (strings, ints, tuples of them; a kind by its value).
         # A pool is kept as its people's places in the city's columns (a tuple of
         # ints, which the collector stops tracking, made without an id looked up);
         # filling reads the ids and employers of those it reaches.
         self._cache: dict[tuple[str, str, str], tuple[int, ...]] = {}
-        self._workers: dict[str, tuple[str, ...]] = {}
+        #: Each unit's grid workers and front-line post, by the unit's code (see
+        #: _front_lines); anything else's (an organisation's workers) once asked for.
+        self._workers: list[tuple[str, ...]] = []
+        self._front_line: list[PostRow | None] = []
+        self._other_workers: dict[str, tuple[str, ...]] = {}
         self._grids: dict[str, tuple[str, ...]] = {}
-        self._front_line: dict[str, PostRow | None] = {}
         #: The unit each pool level stands for, by (level, community) (see anchor).
         self._anchors: dict[tuple[str, str], str] = {}
         self._required: dict[tuple[str, str], tuple[PostRow, ...]] = {}
         self._required_rule: StaffingRule | None = None
         #: The most people each employer may give, by the rules' share (see :meth:`caps`).
         self._caps: dict[float, dict[str, int]] = {}
-        self._front_lines()
 
-    def _front_lines(self) -> None:
+    def _front_lines(self, units: tuple[str, ...], community: np.ndarray) -> None:
         """Every unit's grid workers and front-line post (see :meth:`grid_workers`,
-        :meth:`front_line_post`), worked out at once: the workers' ids read by one
-        getter (in C) and sliced by unit, each post made in one comprehension. A
-        case first needs some five grids' (a third of what it read the first time
-        a compound was met); a declaration thousands."""
-        spans, rows = self._worker_spans, self._worker_rows
-        if not spans:
+        :meth:`front_line_post`), worked out at once, in lists by the unit's code (in
+        the chain's order: no table keyed by a unit's id, whose strings lie all over
+        memory in a big city): the workers' ids read by one getter (in C) and sliced
+        by unit, each post made in one loop. A case first needs some five grids' (a
+        third of what it read the first time a compound was met); a declaration
+        thousands."""
+        import numpy as np  # lazily: importing gridgov does not load numpy
+
+        none = len(units)
+        workers: list[tuple[str, ...]] = [()] * none
+        posts: list[PostRow | None] = [None] * none
+        self._workers, self._front_line = workers, posts
+        starts = np.frombuffer(self._worker_starts, dtype=np.int64)
+        rows = self._worker_rows[: self._worker_starts[none]]  # (those posted to a unit)
+        if not rows:
             return
         ids = operator.itemgetter(*rows)(self._ids) if len(rows) > 1 else (self._ids[rows[0]],)
-        workers = self._workers
-        workers.update((unit, ids[start:stop]) for unit, (start, stop) in spans.items())
+        counts = np.diff(starts)
+        codes = np.flatnonzero(counts)
         chain = self._city.chain
-        up = chain._up
-        self._front_line.update(
-            (unit, _front_line_row(chain, unit, up[unit], len(workers[unit]))) for unit in spans
-        )
+        # Each unit's community: its commander when that is a community (a grid's
+        # is), else the chain's own answer; commanders read in the chain's order.
+        parents = np.fromiter(
+            map(self._unit_code.get, chain._table.parent.values(), itertools.repeat(none)),
+            dtype=np.int32,
+            count=none,
+        )[codes]
+        commanded = community[parents].tolist()
+        for code, parent, by_community, start, count in zip(
+            codes.tolist(),
+            parents.tolist(),
+            commanded,
+            starts[codes].tolist(),
+            counts[codes].tolist(),
+            strict=True,
+        ):
+            unit = units[code]
+            where = units[parent] if by_community else chain.community_of(unit)
+            workers[code] = ids[start : start + count]
+            posts[code] = (f"{unit}/front_line", "front_line", unit, where, count)
 
     @property
     def city(self) -> City:
@@ -740,14 +802,15 @@ class Pools:
 
     def front_line_post(self, grid: str) -> PostRow | None:
         """The front-line post of ``grid`` (None: the grid has no workers)."""
-        if grid in self._front_line:
-            return self._front_line[grid]
+        code = self._unit_code.get(grid)
+        if code is not None:
+            return self._front_line[code]
+        # Not a unit: it has no chain of command (an error if it has workers).
         workers = self.grid_workers(grid)
         post: PostRow | None = None
         if workers:
             chain = self._city.chain
             post = _front_line_row(chain, grid, chain.chain_of_command(grid), len(workers))
-        self._front_line[grid] = post
         return post
 
     def grids_of(self, compound: str) -> tuple[str, ...]:
@@ -760,32 +823,24 @@ class Pools:
 
     def grid_workers(self, grid: str) -> tuple[str, ...]:
         """The grid workers whose normal post is ``grid`` (kept once asked for)."""
-        got = self._workers.get(grid)
-        if got is None:
-            span = self._worker_spans.get(grid)
-            if span is not None:
-                # Read out by one itemgetter (see _reader), not a map of __getitem__;
-                # a getter of two or more gives the tuple itself.
-                start, stop = span
-                if stop - start > 1:
-                    got = operator.itemgetter(*self._worker_rows[start:stop])(self._ids)
-                else:
-                    got = tuple(_reader(self._worker_rows[start:stop])(self._ids))
-            elif grid in self._city.chain:
-                got = ()
-            else:  # not a unit (an organisation): read from the city
-                city = self._city
-                kind_of = city.people.kind
-                worker = PersonKind.GRID_WORKER
-                got = tuple(p for p in city.people_at_post(grid) if kind_of(p) is worker)
-            self._workers[grid] = got
+        code = self._unit_code.get(grid)
+        if code is not None:
+            return self._workers[code]
+        got = self._other_workers.get(grid)
+        if got is None:  # not a unit (an organisation): read from the city
+            city = self._city
+            kind_of = city.people.kind
+            worker = PersonKind.GRID_WORKER
+            got = tuple(p for p in city.people_at_post(grid) if kind_of(p) is worker)
+            self._other_workers[grid] = got
         return got
 
     def grid_worker_rows(self, grid: str) -> Rows:
         """The rows (in the city's columns) of :meth:`grid_workers`, in that order."""
-        span = self._worker_spans.get(grid)
-        if span is not None:
-            return tuple(self._worker_rows[span[0] : span[1]])
+        code = self._unit_code.get(grid)
+        if code is not None:
+            starts = self._worker_starts
+            return tuple(self._worker_rows[starts[code] : starts[code + 1]])
         return tuple(map(self._city.people._index.__getitem__, self.grid_workers(grid)))
 
     def _build(self, level: str, community: str, kind: PersonKind) -> tuple[int, ...]:
@@ -2140,7 +2195,9 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
     hot, holders, known = roster._hot, roster._holders, roster._shortfalls
     away, assigned = roster._away, roster._assignment
     opened, marks, mark, fill_counts = draft.opened, draft.marks, draft.mark, draft.fill_counts
-    posts_of, workers_of, datas = pools._front_line, pools._workers, draft.datas
+    # Each grid's post, workers and their rows by the grid's code (see Pools._front_lines).
+    code_of, posts_of, workers_of = pools._unit_code, pools._front_line, pools._workers
+    starts, worker_rows, datas = pools._worker_starts, pools._worker_rows, draft.datas
     for grid in sorted(hot_delta):
         now_hot = hot.get(grid, 0)
         if now_hot > 0:
@@ -2149,14 +2206,15 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
             continue
         if now_hot + hot_delta[grid] <= 0:
             continue
-        post = posts_of[grid] if grid in posts_of else pools.front_line_post(grid)
-        if post is None:
+        code = code_of.get(grid)
+        post = posts_of[code] if code is not None else pools.front_line_post(grid)
+        if post is None or code is None:  # (not a unit: no post, or an error above)
             continue
         post_id = post[0]
         opened[post_id] = post
         # Its workers (read when its post was made), all of them free: the common case
         # (their marks read by row, in C).
-        workers, rows = workers_of[grid], pools.grid_worker_rows(grid)
+        workers, rows = workers_of[code], tuple(worker_rows[starts[code] : starts[code + 1]])
         if (
             post_id in holders
             or post_id in fill_counts
