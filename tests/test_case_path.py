@@ -10,6 +10,7 @@ here against the general form it stands for: the chain walked unit by unit,
 
 from __future__ import annotations
 
+import array
 import math
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, timezone
@@ -25,7 +26,7 @@ from gridgov.model import Level, PersonKind
 from gridgov.modes import communities_in_scope, compounds_in_scope
 from gridgov.presets import jiamusi
 from gridgov.rules import CaseRule
-from gridgov.staffing import Pools
+from gridgov.staffing import Pools, _unit_tables
 from histories import play
 from strategies import cities
 
@@ -407,21 +408,28 @@ class TestColdCaseReads:
         named, as many seats as workers); a unit without workers gets none when
         asked, and nothing is made for it before."""
         pools = Pools(city, 0)
-        made_posts, made_workers = dict(pools._front_line), dict(pools._workers)
+        # The tables as made (by each unit's code, its place in the chain), read
+        # before any method is asked.
+        units = tuple(city.chain)
+        assert list(map(pools._unit_code.__getitem__, units)) == list(range(len(units)))
+        assert len(pools._front_line) == len(pools._workers) == len(units)
+        made_posts, made_workers = list(pools._front_line), list(pools._workers)
         kind_of = city.people.kind
-        for unit in city.chain:
+        for code, unit in enumerate(units):
             workers = tuple(
                 p for p in city.people_at_post(unit) if kind_of(p) is PersonKind.GRID_WORKER
             )
+            rows = tuple(map(city.people._index.__getitem__, workers))
+            assert pools.grid_worker_rows(unit) == rows
             if not workers:
-                assert unit not in made_posts
-                assert unit not in made_workers
+                assert made_posts[code] is None
+                assert made_workers[code] == ()
                 assert pools.grid_workers(unit) == ()
                 assert pools.front_line_post(unit) is None
                 continue
-            assert made_workers[unit] == workers
+            assert made_workers[code] == workers
             community = city.community_of(unit)
-            assert made_posts[unit] == (
+            assert made_posts[code] == (
                 f"{unit}/front_line",
                 "front_line",
                 unit,
@@ -429,14 +437,29 @@ class TestColdCaseReads:
                 len(workers),
             )
 
-    def test_a_grid_with_one_worker(self) -> None:
-        """One worker is read as a tuple of one (an itemgetter of one gives the item)."""
+    def test_a_city_with_one_grid_worker(self) -> None:
+        """One worker in all is read as a tuple of one (an itemgetter of one gives the
+        item); every other unit has none."""
         pools = Pools(CITY, 0)
         grid = next(g for g in CITY.chain.units(Level.GRID) if pools.grid_workers(g))
-        start, _ = pools._worker_spans[grid]
-        pools._worker_spans[grid] = (start, start + 1)
-        pools._workers.clear()
-        assert pools.grid_workers(grid) == (CITY.people.ids[pools._worker_rows[start]],)
+        code, starts = pools._unit_code[grid], pools._worker_starts
+        row = pools._worker_rows[starts[code]]
+        pools._worker_rows = array.array("i", [row])
+        pools._worker_starts = array.array("q", [0] * (code + 1) + [1] * (len(starts) - code - 1))
+        units = tuple(CITY.chain)
+        pools._front_lines(units, _unit_tables(CITY.chain)[3])
+        assert pools.grid_workers(grid) == (CITY.people.ids[row],)
+        assert pools.grid_worker_rows(grid) == (row,)
+        assert pools.front_line_post(grid) == (
+            f"{grid}/front_line",
+            "front_line",
+            grid,
+            CITY.community_of(grid),
+            1,
+        )
+        others = [u for u in units if u != grid]
+        assert not any(map(pools.grid_workers, others))
+        assert all(pools.front_line_post(u) is None for u in others)
 
     def test_a_draft_prints_each_due_time_as_its_own(self) -> None:
         """A draft remembers the due time it printed last by identity: another time,

@@ -32,7 +32,15 @@ from gridgov import (
 from gridgov.model import People
 from gridgov.presets import URBAN_AREA, small
 from gridgov.rules import StaffingRule
-from gridgov.staffing import CLAIMABLE, ROLE_KIND, Pools, _unit_tables, required_posts
+from gridgov.staffing import (
+    CLAIMABLE,
+    ROLE_KIND,
+    Pools,
+    _Groups,
+    _unit_tables,
+    _worker_spans,
+    required_posts,
+)
 from gridgov.synthesis import _PERSON_NUMBERS
 from gridgov.vocabulary import ROLES
 
@@ -1434,7 +1442,7 @@ def test_front_line_duty_skips_workers_on_posts_unless_the_plan_frees_them() -> 
     from gridgov.staffing import Roster, _Draft, _front_line_fill
 
     pools = Pools(CITY)
-    grid = next(g for g in sorted(pools._worker_spans) if len(pools.grid_workers(g)) >= 2)
+    grid = next(g for g in sorted(CITY.chain) if len(pools.grid_workers(g)) >= 2)
     workers = pools.grid_workers(grid)
     post = pools.front_line_post(grid)
     assert post is not None
@@ -1493,3 +1501,84 @@ class TestFillPriority:
         last = len(_PRIORITY)
         expected = sorted(kept, key=lambda row: (_PRIORITY.get(row[1], last), row[0]))
         assert _by_priority(draft, asked, auto_claim) == expected
+
+
+class TestPoolTables:
+    """The pools' flat tables read as the simple per-group answers they stand for."""
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        data=st.data(),
+        people=st.integers(0, 40),
+        groups=st.integers(1, 12),
+    )
+    def test_groups_are_each_code_s_people_by_rank(
+        self, data: st.DataObject, people: int, groups: int
+    ) -> None:
+        """Each group's people are those of its entries, by rank (lowest first), as
+        the city's positions; a code with no entry (or none at all) has none."""
+        import numpy as np
+
+        rank_to_person = data.draw(st.permutations(range(people)))
+        # Entries: (group code, person's rank); a person in one group at most once.
+        entries = data.draw(
+            st.lists(
+                st.tuples(st.integers(0, groups - 1), st.integers(0, max(people - 1, 0))),
+                unique=True,
+                max_size=people * 2,
+            )
+            if people
+            else st.just([])
+        )
+        keys = np.array([k for k, _ in entries], dtype=np.int32)
+        ranks = np.array([r for _, r in entries], dtype=np.int32)
+        table = _Groups(
+            keys,
+            ranks,
+            lambda key: key if key >= 0 else None,
+            np.array(rank_to_person, dtype=np.int32),
+        )
+        for code in range(-1, groups + 2):
+            expected = [
+                rank_to_person[r] for k, r in sorted(entries, key=lambda e: e[1]) if k == code
+            ]
+            rows, positions = table.rows(code), table.positions(code)
+            if not expected:
+                assert rows is None
+                assert positions is None
+                continue
+            assert rows is not None
+            assert positions is not None
+            assert list(rows) == expected
+            assert positions.tolist() == expected
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        posts=st.lists(st.integers(0, 6), max_size=30),
+        kinds=st.data(),
+    )
+    def test_worker_spans_are_each_unit_s_workers_in_order(
+        self, posts: list[int], kinds: st.DataObject
+    ) -> None:
+        """Unit ``c``'s workers are ``at[starts[c]:starts[c + 1]]``: the grid workers
+        posted there, in the city's order; a post of code 5 or more (not one of the
+        five units) is nobody's."""
+        import numpy as np
+
+        names = [PersonKind.GRID_WORKER, PersonKind.CADRE]
+        kind = kinds.draw(
+            st.lists(st.sampled_from([0, 1]), min_size=len(posts), max_size=len(posts))
+        )
+        starts, at = _worker_spans(
+            np.array(kind, dtype=np.int32), names, np.array(posts, dtype=np.int32), 5
+        )
+        assert len(starts) == 6
+        for code in range(5):
+            expected = [
+                i for i, (p, k) in enumerate(zip(posts, kind, strict=True)) if p == code and k == 0
+            ]
+            assert at[starts[code] : starts[code + 1]].tolist() == expected
+        no_workers = _worker_spans(
+            np.array(kind, dtype=np.int32), [PersonKind.CADRE], np.array(posts, dtype=np.int32), 5
+        )
+        assert no_workers[0].tolist() == [0] * 6
