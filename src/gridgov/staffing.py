@@ -358,6 +358,11 @@ _T = TypeVar("_T")
 #: random gathers by rank reach, which keeps a 4x city's within the core's cache.
 _POSITION = "i"
 
+#: One zero, repeated into an array of positions to be written over: its repeat
+#: copies it in C without zeroing the memory twice (bytes() of that size is
+#: zeroed, then copied into the array).
+_ZERO = (0,)
+
 
 def _codes(column: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
     """Each value of ``column`` as a small int (its place among the distinct values, in
@@ -442,7 +447,7 @@ class _Groups(Generic[_K]):
         combined &= (1 << shift) - 1  # each entry's rank
         # The people, gathered by rank straight into a plain array (which plain
         # Python slices without a numpy call: what a community's pool reads).
-        self._rows = rows = array.array(_POSITION, bytes(4 * count))
+        self._rows = rows = array.array(_POSITION, _ZERO) * count
         np.take(rank_to_person, combined, out=np.frombuffer(rows, dtype=np.int32))
         del combined
         self._starts = _plain("q", starts.astype(np.int64))
@@ -568,7 +573,7 @@ class Pools:
         count = len(pid)
         person_at = _person_at(people, seed)
         # Each person's rank, written straight into the plain array that keeps it.
-        self._ranks = array.array(_POSITION, bytes(4 * count))
+        self._ranks = array.array(_POSITION, _ZERO) * count
         rank_of = np.frombuffer(self._ranks, dtype=np.int32)
         rank_of[person_at] = np.arange(count, dtype=np.int32)
         # Home, post, employer as codes, each column read once in the city's order (walking
