@@ -1532,12 +1532,11 @@ class TestPoolTables:
         )
         keys = np.array([k for k, _ in entries], dtype=np.int32)
         ranks = np.array([r for _, r in entries], dtype=np.int32)
-        table = _Groups(
-            keys,
-            ranks,
-            lambda key: key if key >= 0 else None,
-            np.array(rank_to_person, dtype=np.int32),
-        )
+
+        def coded(key: int) -> int | None:
+            return key if key >= 0 else None
+
+        table = _Groups(keys, ranks, coded, np.array(rank_to_person, dtype=np.int32))
         for code in range(-1, groups + 2):
             expected = [
                 rank_to_person[r] for k, r in sorted(entries, key=lambda e: e[1]) if k == code

@@ -697,8 +697,9 @@ class Pools:
         chain = self._city.chain
         # Each unit's community: its commander when that is a community (a grid's
         # is), else the chain's own answer; commanders read in the chain's order.
+        code_of = cast("Callable[[str | None, int], int]", self._unit_code.get)
         parents = np.fromiter(
-            map(self._unit_code.get, chain._table.parent.values(), itertools.repeat(none)),
+            map(code_of, chain._table.parent.values(), itertools.repeat(none)),
             dtype=np.int32,
             count=none,
         )[codes]
