@@ -456,15 +456,12 @@ class _Groups(Generic[_K]):
         index[first] = np.arange(len(first), dtype=np.int32)
         self._index = _plain("i", index)
 
-    def _place(self, key: _K) -> int:
-        code = self._code(key)
-        if code is None or code >= len(self._index):
-            return -1
-        return self._index[code]
-
     def rows(self, key: _K) -> array.array[int] | None:
         """:meth:`positions` as a plain array of ints (None if it has none)."""
-        place = self._place(key)
+        # (The place read inline, not by a helper: a street's pool asks once per
+        # community, on a case's path.)
+        code, index = self._code(key), self._index
+        place = -1 if code is None or code >= len(index) else index[code]
         if place < 0:
             return None
         starts = self._starts
@@ -475,7 +472,8 @@ class _Groups(Generic[_K]):
         None if it has none): to join several groups without making each one."""
         import numpy as np  # lazily: importing gridgov does not load numpy
 
-        place = self._place(key)
+        code, index = self._code(key), self._index
+        place = -1 if code is None or code >= len(index) else index[code]
         if place < 0:
             return None
         starts = self._starts
