@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -445,9 +446,9 @@ class TestColdCaseReads:
         code, starts = pools._unit_code[grid], pools._worker_starts
         row = pools._worker_rows[starts[code]]
         pools._worker_rows = array.array("i", [row])
-        pools._worker_starts = array.array("q", [0] * (code + 1) + [1] * (len(starts) - code - 1))
+        pools._worker_starts = [0] * (code + 1) + [1] * (len(starts) - code - 1)
         units = tuple(CITY.chain)
-        pools._front_lines(units, _unit_tables(CITY.chain)[3])
+        pools._front_lines(units, _unit_tables(CITY.chain)[3], np.array(pools._worker_starts))
         assert pools.grid_workers(grid) == (CITY.people.ids[row],)
         assert pools.grid_worker_rows(grid) == (row,)
         assert pools.front_line_post(grid) == (

@@ -450,7 +450,8 @@ class _Groups(Generic[_K]):
         self._rows = rows = array.array(_POSITION, _ZERO) * count
         np.take(rank_to_person, combined, out=np.frombuffer(rows, dtype=np.int32))
         del combined
-        self._starts = _plain("q", starts.astype(np.int64))
+        # (A list: read on a case's path, where an array makes an int per read.)
+        self._starts: list[int] = starts.tolist()
         #: group code -> its place (-1: no such group), by code.
         index = np.full(size, -1, dtype=np.int32)
         index[first] = np.arange(len(first), dtype=np.int32)
@@ -632,8 +633,9 @@ class Pools:
         self._ids = pid
         #: Each unit's code: its place in the chain's order (the index of the tables below).
         self._unit_code = unit_code
-        self._caches(employers, employer_names, _worker_spans(kinds, kind_names, posts, none))
-        self._front_lines(units, community)
+        workers = _worker_spans(kinds, kind_names, posts, none)
+        self._caches(employers, employer_names, workers)
+        self._front_lines(units, community, workers[0])
 
     def _caches(
         self,
@@ -650,7 +652,7 @@ class Pools:
         # Each unit's grid workers (city order), by the unit's code: where front-line
         # duty comes from.
         starts, at = workers
-        self._worker_starts = _plain("q", starts)
+        self._worker_starts: list[int] = starts.tolist()  # (a list: see _Groups._starts)
         self._worker_rows = _plain(_POSITION, at.astype("int32"))
         # What is kept once asked for: no key or value the collector keeps
         # tracking (strings, ints, tuples of them; a kind by its value).
@@ -671,22 +673,23 @@ class Pools:
         #: The most people each employer may give, by the rules' share (see :meth:`caps`).
         self._caps: dict[float, dict[str, int]] = {}
 
-    def _front_lines(self, units: tuple[str, ...], community: np.ndarray) -> None:
+    def _front_lines(
+        self, units: tuple[str, ...], community: np.ndarray, starts: np.ndarray
+    ) -> None:
         """Every unit's grid workers and front-line post (see :meth:`grid_workers`,
         :meth:`front_line_post`), worked out at once, in lists by the unit's code (in
         the chain's order: no table keyed by a unit's id, whose strings lie all over
         memory in a big city): the workers' ids read by one getter (in C) and sliced
         by unit, each post made in one loop. A case first needs some five grids' (a
         third of what it read the first time a compound was met); a declaration
-        thousands."""
+        thousands. ``starts``: :attr:`_worker_starts` as an array."""
         import numpy as np  # lazily: importing gridgov does not load numpy
 
         none = len(units)
         workers: list[tuple[str, ...]] = [()] * none
         posts: list[PostRow | None] = [None] * none
         self._workers, self._front_line = workers, posts
-        starts = np.frombuffer(self._worker_starts, dtype=np.int64)
-        rows = self._worker_rows[: self._worker_starts[none]]  # (those posted to a unit)
+        rows = self._worker_rows[: int(starts[none])]  # (those posted to a unit)
         if not rows:
             return
         ids = operator.itemgetter(*rows)(self._ids) if len(rows) > 1 else (self._ids[rows[0]],)
