@@ -446,7 +446,7 @@ class TestColdCaseReads:
         code, starts = pools._unit_code[grid], pools._worker_starts
         row = pools._worker_rows[starts[code]]
         pools._worker_rows = array.array("i", [row])
-        pools._worker_starts = [0] * (code + 1) + [1] * (len(starts) - code - 1)
+        pools._worker_starts = array.array("q", [0] * (code + 1) + [1] * (len(starts) - code - 1))
         units = tuple(CITY.chain)
         pools._front_lines(units, _unit_tables(CITY.chain)[3], np.array(pools._worker_starts))
         assert pools.grid_workers(grid) == (CITY.people.ids[row],)
