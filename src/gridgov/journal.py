@@ -2833,6 +2833,20 @@ class SqliteJournal(_Chain):
             JournalError: a block is malformed, or an event of the range is missing.
         """
         first = max(first, 1)
+        parts = self._blocks_of(first, last, times)
+        events = Events.join(parts) if parts else Events(first)
+        start, stop = max(0, first - events._first), max(0, last - events._first + 1)
+        if start == 0 and stop >= events._size:
+            return events  # the whole of it: no copy of its columns
+        return events[start:stop]
+
+    def _blocks_of(self, first: int, last: int, times: dict[str, datetime]) -> list[Events]:
+        """The blocks that overlap the events ``first`` (at least 1) to ``last``, decoded
+        whole, each following the one before.
+
+        Raises:
+            JournalError: a block is malformed, or an event of the range is missing.
+        """
         blocks = self._query(
             "SELECT first, last, command, body FROM blocks WHERE first >= coalesce("
             "(SELECT max(first) FROM blocks WHERE first <= ?1), 0) AND first <= ?2 "
@@ -2847,20 +2861,22 @@ class SqliteJournal(_Chain):
                     f"{self.path}: event {end + 1} is missing (the block of events "
                     f"{after._first}-{after._first + after._size - 1} follows event {end})"
                 )
-        events = Events.join(parts) if parts else Events(first)
         # What the journal holds of the range must be there: a block missing
         # before or after the ones read (cut after the chain was checked) is
         # named rather than read as a shorter history.
         upto = min(last, self._next - 1)
-        if first <= upto and (events._first > first or events._first + events._size - 1 < upto):
-            missing = first if events._first > first else events._first + events._size
+        if first <= upto and (
+            not parts or parts[0]._first > first or parts[-1]._first + parts[-1]._size - 1 < upto
+        ):
+            missing = (
+                first
+                if not parts or parts[0]._first > first
+                else parts[-1]._first + parts[-1]._size
+            )
             raise JournalError(
                 f"{self.path}: events {first}-{upto} are asked for, but event {missing} is missing"
             )
-        start, stop = max(0, first - events._first), max(0, last - events._first + 1)
-        if start == 0 and stop >= events._size:
-            return events  # the whole of it: no copy of its columns
-        return events[start:stop]
+        return parts
 
     def _rows(self, first: int, last: int) -> _Rows:
         return self._query(
@@ -2924,17 +2940,26 @@ class SqliteJournal(_Chain):
         first = seq + 1
         times: dict[str, datetime] = {}
         if self._blocks:
-            # About a block's events at a time, each read once, then cut in chunks.
+            # A block's events at a time, each block read and decoded once and handed
+            # over whole (not joined with its neighbours nor cut where a range of
+            # seqs ends: its columns not copied, its runs of data kept), then cut in
+            # chunks when asked.
+            first = max(first, 1)
             while first <= end:
-                events = self._run(first, min(end, first + _BLOCK_EVENTS - 1), times)
-                if not events._size:
+                parts = self._blocks_of(first, min(end, first + _BLOCK_EVENTS - 1), times)
+                if not parts:
                     return
-                if chunk is None or events._size <= chunk:
-                    yield events  # no copy of its columns
-                else:
-                    for start in range(0, events._size, chunk):
-                        yield events[start : start + chunk]
-                first = events._first + events._size
+                for events in parts:
+                    start = max(0, first - events._first)
+                    stop = min(events._size, end - events._first + 1)
+                    if start or stop < events._size:
+                        events = events[start:stop]  # where the replay starts or ends
+                    if chunk is None or events._size <= chunk:
+                        yield events  # no copy of its columns
+                    else:
+                        for at in range(0, events._size, chunk):
+                            yield events[at : at + chunk]
+                first = parts[-1]._first + parts[-1]._size
             return
         chunk = chunk or REPLAY_CHUNK
         while first <= end:
