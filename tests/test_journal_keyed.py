@@ -25,6 +25,7 @@ from gridgov.cli import main
 from gridgov.errors import JournalError
 from gridgov.journal import GENESIS, Event, Events, SqliteJournal, _block_hash
 from gridgov.presets import small
+from gridgov.records import record_data
 from test_journal_blocks import EVENT, blocks, rewrite, run_commands
 
 CITY = small()
@@ -447,7 +448,7 @@ def test_a_decoded_block_reads_as_its_events(fields: Any, data: st.DataObject) -
     assert [repr(got._data(i)) for i in range(size)] == [repr(d) for d in datas]
     start = data.draw(st.integers(0, size))
     stop = data.draw(st.integers(start, size))
-    assert list(map(journal_module.record_data, got._datas(start, stop))) == datas[start:stop]
+    assert list(map(record_data, got._datas(start, stop))) == datas[start:stop]
     keys = tuple(data.draw(st.lists(st.sampled_from(_KEYS), unique=True, min_size=1)))
     want = Events.of(events)._fields(start, stop, keys)
     assert got._fields(start, stop, keys) == want
