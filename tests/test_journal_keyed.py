@@ -25,6 +25,7 @@ from gridgov.cli import main
 from gridgov.errors import JournalError
 from gridgov.journal import GENESIS, Event, Events, SqliteJournal, _block_hash
 from gridgov.presets import small
+from gridgov.records import record_data
 from test_journal_blocks import EVENT, blocks, rewrite, run_commands
 
 CITY = small()
@@ -318,6 +319,16 @@ ATTACKS = {
     "data column short": lambda r: _runs(r).__setitem__(2, [[], None]),
     "data column lengths off": lambda r: _runs(r).__setitem__(2, [["v"], [_runs(r)[0] + 1]]),
     "data dicts short": lambda r: r.__setitem__(8, [{}] * (len(r[1]) - 1) or [{}, {}]),
+    # Columns a replay's reducer never reads (kept as stored until read): still
+    # checked whole when the block is decoded.
+    "causes a number in runs": lambda r: r.__setitem__(5, [["", 5], [1, len(r[1]) - 1]]),
+    "actors runs long": lambda r: r.__setitem__(4, [["system", "x"], [1, len(r[1])]]),
+    "olds runs short": lambda r: r.__setitem__(6, [[None, "open"], [1, len(r[1]) - 2]]),
+    "units a list in runs": lambda r: r.__setitem__(3, [["u", ["u"]], [1, len(r[1]) - 1]]),
+    "data column runs long": lambda r: _runs(r).__setitem__(2, [["v", "w"], [1, _runs(r)[0]]]),
+    "data column length zero": lambda r: _runs(r).__setitem__(
+        2, [["v", "w", "x"], [_runs(r)[0], 0, 0]]
+    ),
     "data dicts and runs": lambda r: r.__setitem__(8, [{}, *r[8]]),
 }
 
@@ -402,3 +413,97 @@ def test_a_replay_s_fields_read_from_its_runs_are_its_data_s(
     assert keyed[start:stop]._keyed is None
     keyed._extend_by(Events(size + 1, tuple([x] for x in (*columns[:8], {"person": "p"}))))  # type: ignore[arg-type]
     assert keyed._keyed is None
+
+
+@settings(max_examples=80, deadline=None)
+@given(fields=st.lists(st.one_of(EVENT, RUNNY), min_size=1, max_size=12), data=st.data())
+def test_a_decoded_block_reads_as_its_events(fields: Any, data: st.DataObject) -> None:
+    """A block of format 5 decoded (its columns kept as stored until they are read)
+    reads as the events written, whatever is read first: each column alone
+    (``_column``, in any order), each event's data (``_data``) and event (``_event``),
+    a range's data (``_datas``) and fields (``_fields``), and all of it once
+    ``_columns`` is read (then nothing is kept as stored)."""
+    events = [
+        Event(i + 1, when, kind, f"u{i % 3}", "c1", actor, cause, old, None, value)
+        for i, (when, kind, actor, cause, old, value) in enumerate(fields)
+    ]
+    size = len(events)
+    body = journal_module._keyed_body(Events.of(events))
+    decode = journal_module._keyed_events
+
+    def decoded() -> Events:
+        got = decode(1, size, "c1", body, {})
+        assert got is not None
+        return got
+
+    # The expected columns, from the events themselves (not from the decoder).
+    columns = [[e[at] for e in events] for at in range(1, 9)]
+    datas = [e.data for e in events]
+    got = decoded()
+    assert got._lazy is not None
+    for at in data.draw(st.permutations(range(8))):
+        assert got._column(at) == columns[at]
+    got = decoded()
+    assert [got._data(i) for i in range(size)] == datas
+    assert [repr(got._data(i)) for i in range(size)] == [repr(d) for d in datas]
+    start = data.draw(st.integers(0, size))
+    stop = data.draw(st.integers(start, size))
+    assert list(map(record_data, got._datas(start, stop))) == datas[start:stop]
+    keys = tuple(data.draw(st.lists(st.sampled_from(_KEYS), unique=True, min_size=1)))
+    want = Events.of(events)._fields(start, stop, keys)
+    assert got._fields(start, stop, keys) == want
+    got = decoded()
+    assert [got._event(i) for i in range(size)] == events
+    assert got._lazy is not None
+    got = decoded()
+    assert got._columns[:8] == tuple(columns[:8])
+    assert got._lazy is None
+    assert list(got) == events
+    assert got == Events.of(events)
+
+
+def test_a_replayed_journal_reads_as_its_events_and_state(tmp_path: Path) -> None:
+    """Each block a replay is handed (decoded once, whole) holds the journal's events in
+    order, and the engine replaying them gets the live state; a replay from a seq
+    inside a block starts there."""
+    path = tmp_path / "sealed.sqlite"
+    state = sealed(path)
+    journal = SqliteJournal(path, verify="full")
+    try:
+        events = journal.since(0)
+        chunks = list(journal.replay_chunks(0))
+        assert [len(c) for c in chunks] == [r[1] - r[0] + 1 for r in blocks(path)]
+        assert [e for c in chunks for e in c] == events
+        middle = blocks(path)[1][0] + 1  # inside the second block
+        assert [e for c in journal.replay_chunks(middle) for e in c] == events[middle:]
+    finally:
+        journal.close()
+    assert replayed(path) == state
+
+
+@pytest.mark.parametrize("which", ["first", "second", "last"])
+def test_a_block_cut_while_open_is_named_on_a_read(tmp_path: Path, which: str) -> None:
+    """A block deleted after the journal was opened (its chain checked) is named by
+    every read that reaches it, a replay's included, not read as a shorter history."""
+    path, events, _ = written(tmp_path)
+    rows = blocks(path)
+    at = {"first": 0, "second": 1, "last": -1}[which]
+    gone = rows[at]
+    total = len(events)
+    if which == "second":
+        pattern = (
+            rf"event {gone[0]} is missing \(the block of events {rows[2][0]}-{rows[2][1]} "
+            rf"follows event {gone[0] - 1}\)"
+        )
+    else:
+        pattern = rf"events 1-{total} are asked for, but event {gone[0]} is missing"
+    journal = SqliteJournal(path, verify="full")
+    try:
+        with sqlite3.connect(path) as db:
+            db.execute("DELETE FROM blocks WHERE first = ?", (gone[0],))
+        with pytest.raises(JournalError, match=pattern):
+            journal.since(0)
+        with pytest.raises(JournalError, match=pattern):
+            list(journal.replay_chunks(0))
+    finally:
+        journal.close()

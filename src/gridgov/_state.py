@@ -256,8 +256,8 @@ class EngineState:
         front-line counts are read from the columns; the other reducers get an
         :class:`~gridgov.journal.Event` each. The counters (command number, latest
         time) are read from the columns of the events applied."""
-        columns = events._columns
-        times, kinds, units, names = columns[0], columns[1], columns[2], columns[3]
+        column = events._column  # (a replayed block's made when read: few are)
+        times, kinds, names = column(0), column(1), column(3)
         data_of, fields = events._data, events._fields
         kept = self._reducers
         roster = self.roster
@@ -318,7 +318,7 @@ class EngineState:
             applied = True
         except KeyError:
             seq = events.first + index
-            raise UnknownUnitError(units[index], f"unit (event {seq}) named") from None
+            raise UnknownUnitError(column(2)[index], f"unit (event {seq}) named") from None
         finally:
             # The counters of the events applied (and of the one that raised).
             self._counted(names, times, len(kinds) if applied else index + 1)
@@ -339,8 +339,20 @@ class EngineState:
             if self._drafted is tables and stop <= end:
                 return
             break
-        columns = events._columns
-        measures._apply_run(kind, (columns[2], columns[7], columns[8]), start, stop, events._first)
+        if events._lazy is None:
+            columns = events._columns
+            measures._apply_run(
+                kind, (columns[2], columns[7], columns[8]), start, stop, events._first
+            )
+            return
+        # A replayed block: the run's data made for its events alone.
+        units, news = events._column(2), events._column(7)
+        run = (units[start:stop], news[start:stop], events._datas(start, stop))
+        try:
+            measures._apply_run(kind, run, 0, stop - start, events._first + start)
+        except Exception:
+            measures._stopped_at += start  # (an index into the events)
+            raise
 
     def _run_at_once(self, events: Events, kind: str, start: int, stop: int) -> bool:
         """Apply the run ``start:stop`` of ``post.assigned`` or ``post.opened`` events
@@ -350,17 +362,17 @@ class EngineState:
         form of the data (``Events._planned``: the runs of assignments and the
         employers drawn from, the rows of opened posts) is read from that, not
         from the data column."""
-        columns = events._columns
+        times = events._column(0)
         planned = _planned_run(events, start, stop)
         if kind == "post.assigned":
             if planned is not None:
                 runs, employers, rows, _ = planned[0]
-                return self.roster._assign_runs(runs, columns[0][start], employers, rows)
+                return self.roster._assign_runs(runs, times[start], employers, rows)
             got = events._fields(start, stop, _ASSIGNED)
             if got is None:
                 return False
             persons, posts, roles, levels = got
-            return self.roster._assign_all(persons, posts, roles, levels, columns[0][start:stop])
+            return self.roster._assign_all(persons, posts, roles, levels, times[start:stop])
         if planned is not None:
             opened = self.roster._open_rows(planned)
             # The planner's ids (text); task posts are few: looked for in the ids
@@ -371,7 +383,7 @@ class EngineState:
             # Compact data of the planner's five keys (read a column at a time), else
             # the four keys the roster needs.
             got = events._fields(start, stop, _OPENED_DATA) or events._fields(start, stop, _OPENED)
-            if got is None or not self.roster._open_all(columns[2][start:stop], *got[:4]):
+            if got is None or not self.roster._open_all(events._column(2)[start:stop], *got[:4]):
                 return False
             opened = got[0]
         for post in opened:

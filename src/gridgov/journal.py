@@ -44,7 +44,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, NamedTuple, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 import attrs
 import orjson
@@ -278,7 +278,7 @@ class Events(Sequence[Event]):
     (``==``, slices, pickles and journals leave it out).
     """
 
-    __slots__ = ("_columns", "_first", "_keyed", "_planned", "_size")
+    __slots__ = ("_columns", "_first", "_keyed", "_lazy", "_planned", "_size")
 
     def __init__(
         self,
@@ -291,11 +291,15 @@ class Events(Sequence[Event]):
         self._size = len(self._columns[0])
         self._planned = planned
         #: A replay's data as its block stored it: runs of events whose data share
-        #: one key set, each (start, stop, keys, one list of values per key), what
-        #: the data column's compact data was made from (see :func:`_keyed_column`);
-        #: ``_fields`` reads a run's values from them. None for other events (a
-        #: slice or a join leaves them out).
-        self._keyed: tuple[tuple[int, int, tuple[str, ...], list[list[Any]]], ...] | None = None
+        #: one key set (:data:`_DataRun`), what the data column's compact data is
+        #: made from; ``_fields`` reads a run's values from them. None for other
+        #: events (a slice or a join leaves them out).
+        self._keyed: tuple[_DataRun, ...] | None = None
+        #: A decoded block's columns as stored, until ``_columns`` is first read (then
+        #: None): each text column a list or its runs (:data:`_Stored`), the data
+        #: column None when it is made from ``_keyed`` (see :func:`_keyed_events`).
+        #: A replay's reducer reads only the columns it needs (``_column``).
+        self._lazy: list[Any] | None = None
 
     @classmethod
     def of(cls, events: Iterable[Event]) -> Events:
@@ -378,6 +382,38 @@ class Events(Sequence[Event]):
         mine[8].extend(theirs[8])
         self._size += other._size
 
+    if not TYPE_CHECKING:  # (mypy keeps checking every other attribute)
+
+        def __getattr__(self, name: str) -> Any:
+            # Only an attribute not set comes here: a decoded block's columns, made
+            # when first read (then a slot read, no call).
+            if name != "_columns" or self._lazy is None:
+                raise AttributeError(name)
+            columns = tuple(map(self._column, range(9)))
+            self._columns = columns
+            self._lazy = None
+            return columns
+
+    def _column(self, index: int) -> list[Any]:
+        """The column at ``index`` of :data:`_Columns` (of a decoded block, that column
+        alone made: its runs expanded, or its compact data made from ``_keyed``)."""
+        lazy = self._lazy
+        if lazy is None:
+            return self._columns[index]
+        column = lazy[index]
+        if type(column) is not list:
+            keyed = self._keyed or ()
+            column = lazy[index] = _unrun(column) if index < 8 else _compact(keyed, 0, self._size)
+        return column  # type: ignore[no-any-return]
+
+    def _datas(self, start: int, stop: int) -> list[Any]:
+        """The data column of the events ``start:stop`` (``0 <= start <= stop <=
+        len``; of a decoded block, made for these events alone)."""
+        lazy = self._lazy
+        if lazy is not None and lazy[8] is None and self._keyed is not None:
+            return _compact(self._keyed, start, stop)
+        return self._column(8)[start:stop]
+
     @property
     def first(self) -> int:
         """The seq of the first event (the next seq when there are none)."""
@@ -387,6 +423,10 @@ class Events(Sequence[Event]):
         return self._size
 
     def _event(self, index: int) -> Event:
+        if self._lazy is not None:  # a decoded block: its columns read one by one
+            column = self._column
+            fields = [column(at)[index] for at in range(8)]
+            return _new_tuple(Event, (self._first + index, *fields, self._data(index)))
         c = self._columns
         return _new_tuple(
             Event,
@@ -406,7 +446,14 @@ class Events(Sequence[Event]):
 
     def _data(self, index: int) -> Mapping[str, Any]:
         """The data of the event at ``index`` (a dict made from compact data)."""
-        return record_data(self._columns[8][index])
+        lazy = self._lazy
+        if lazy is not None and lazy[8] is None and self._keyed is not None:
+            # A decoded block's: from the run of data that holds it.
+            runs = self._keyed
+            run = runs[bisect.bisect_right(runs, index, key=_FIRST) - 1]
+            at = index - run[0]
+            return {key: _run_values(run, place)[at] for place, key in enumerate(run[2])}
+        return record_data(self._column(8)[index])
 
     def _fields(self, start: int, stop: int, keys: tuple[str, ...]) -> tuple[Any, ...] | None:
         """For the events ``start:stop``, each of ``keys`` read from every event's
@@ -415,7 +462,7 @@ class Events(Sequence[Event]):
         a column at a time, in C."""
         if self._keyed is not None and start < stop:
             return _keyed_fields(self._keyed, max(start, 0), min(stop, self._size), keys)
-        datas = self._columns[8][start:stop]
+        datas = self._column(8)[start:stop]
         if not datas:
             return tuple([] for _ in keys)
         # A field at a time with itemgetter, in C (zip(*datas) would make an
@@ -1606,9 +1653,11 @@ def _keyed_events(
     first: Any, last: Any, command: Any, body: Any, times: dict[str, datetime]
 ) -> Events | None:
     """:func:`_block_events` of a block of format 5 (:func:`_keyed_body`); None when
-    anything is off. The runs are checked and expanded in C (a pass per column);
-    each event's data is kept compact (its run's keys, then its values: see
-    :class:`Events`), made a dict only when it is read."""
+    anything is off. Every column is checked here, in C (a pass over its values, or
+    over its runs' values and lengths), but kept as stored: its runs expanded
+    and the events' compact data (their run's keys, then their values: see
+    :class:`Events`) made only when they are read (``Events._column``), which a
+    replay's reducer does for the few columns it needs."""
     try:
         record = _block_record(first, last, command, body)
         if record is None:
@@ -1617,11 +1666,12 @@ def _keyed_events(
         stamps, indices, kinds, units, actors, causes, olds, news, datas = record
         if type(indices) is not list or len(indices) != size:
             return None
-        texts = list(map(_expanded, (kinds, units, actors, causes), itertools.repeat(size)))
-        states = list(map(_expanded, (olds, news), itertools.repeat(size), itertools.repeat(True)))
-        runs: list[Any] = []
-        data = _keyed_column(datas, size, runs)
-        if None in texts or None in states or data is None:
+        texts = list(map(_stored, (kinds, units, actors, causes), itertools.repeat(size)))
+        states = list(map(_stored, (olds, news), itertools.repeat(size), itertools.repeat(True)))
+        if None in texts or None in states:
+            return None
+        runs = _keyed_runs(datas, size)
+        if runs is None:
             return None
         column = _block_times(stamps, indices, size, times)
         if column is None:
@@ -1631,27 +1681,51 @@ def _keyed_events(
         return None
     kind, unit, actor, cause = texts
     old, new = states
-    columns = (column, kind, unit, [command] * size, actor, cause, old, new, data)
-    events = Events(first, columns)  # type: ignore[arg-type] # (each checked above)
-    if runs:
+    # A dict per event (data only the standard library writes) is the data column
+    # itself; runs of one key set make it when it is read.
+    data = runs if type(runs[0]) is dict else None
+    events = Events(first, None)
+    events._lazy = [column, kind, unit, [command] * size, actor, cause, old, new, data]
+    events._size = size
+    del events._columns  # made when read (Events.__getattr__)
+    if data is None:
         events._keyed = tuple(runs)
     return events
 
 
-def _expanded(column: Any, size: int, states: bool = False) -> list[Any] | None:
+#: A column of a block of format 5 as stored: ``(values, lengths)`` (its runs, checked)
+#: or its values (a list: no runs, or runs expanded).
+_Stored = list[Any] | tuple[list[Any], list[int]]
+
+
+def _stored(column: Any, size: int, states: bool = False) -> _Stored | None:
     """A text column of a block of format 5 (``[values, lengths]``, see :func:`_runs_of`)
-    as ``size`` values; None when it is malformed or a value is not text (or, for
-    ``states``, text or None)."""
-    values = _expand(column, size)
+    checked, as stored (:data:`_Stored`); None when it is malformed or a value is not
+    text (or, for ``states``, text or None)."""
+    values = _unexpanded(column, size)
     # The types of the stored values (before runs are expanded): checked once each.
     if values is None or not set(map(type, column[0])) <= (_TEXTS_OR_NONE if states else _TEXT):
         return None
     return values
 
 
+def _expanded(column: Any, size: int, states: bool = False) -> list[Any] | None:
+    """:func:`_stored`, its runs expanded."""
+    values = _stored(column, size, states)
+    return None if values is None else _unrun(values)
+
+
 def _expand(column: Any, size: int) -> list[Any] | None:
     """The ``size`` values of a column ``[values, lengths]`` (:func:`_runs_of`); None
     when it is malformed."""
+    values = _unexpanded(column, size)
+    return None if values is None else _unrun(values)
+
+
+def _unexpanded(column: Any, size: int) -> _Stored | None:
+    """A column ``[values, lengths]`` (:func:`_runs_of`) of ``size`` values, checked:
+    its values when it has no runs or one, else ``(values, lengths)``; None when it is
+    malformed."""
     if type(column) is not list or len(column) != 2:
         return None
     values, lengths = column
@@ -1669,19 +1743,32 @@ def _expand(column: Any, size: int) -> list[Any] | None:
         return None
     if len(values) == 1:
         return values * size
+    return (values, lengths)
+
+
+def _unrun(column: _Stored) -> list[Any]:
+    """A stored column's values (:func:`_unexpanded`), its runs expanded."""
+    if type(column) is list:
+        return column
+    values, lengths = column
     return list(itertools.chain.from_iterable(map(itertools.repeat, values, lengths)))
 
 
-def _keyed_column(datas: Any, size: int, runs: list[Any] | None = None) -> list[Any] | None:
-    """The data of a block of format 5's events (:func:`_keyed_data`'s runs, or a dict
-    per event), each kept compact; None when it is malformed. ``runs`` (when given)
-    gets each run of data of one key set as (start, stop, keys, one list of values
-    per key), the lists the compact data was made from (see ``Events._keyed``)."""
+#: A run of events whose data share one key set, as a block of format 5 stores it:
+#: (start, stop, keys, a column of values per key, as stored: see :data:`_Stored`).
+_DataRun = tuple[int, int, tuple[str, ...], list[_Stored]]
+
+
+def _keyed_runs(datas: Any, size: int) -> list[Any] | None:
+    """The data of a block of format 5's events, checked: its runs of one key set
+    (:data:`_DataRun`, their columns as stored), or a dict per event (data only the
+    standard library writes); None when it is malformed."""
     if type(datas) is not list or not datas:
         return None
-    if type(datas[0]) is dict:  # a dict per event (data only the standard library writes)
+    if type(datas[0]) is dict:  # a dict per event
         return datas if len(datas) == size and set(map(type, datas)) == _DICTS else None
-    out: list[Any] = []
+    runs: list[_DataRun] = []
+    at = 0
     for run in datas:
         if type(run) is not list or len(run) < 2:
             return None
@@ -1695,19 +1782,52 @@ def _keyed_column(datas: Any, size: int, runs: list[Any] | None = None) -> list[
             or len(set(keys)) != len(keys)
         ):
             return None
-        if count > size - len(out):
+        if count > size - at:
             return None  # more events than the block's
-        columns = [_expand(column, count) for column in run[2:]]
+        columns = [_unexpanded(column, count) for column in run[2:]]
         if None in columns:
             return None
-        if runs is not None:
-            runs.append((len(out), len(out) + count, tuple(keys), columns))
-        out += zip(itertools.repeat(tuple(keys), count), *columns)  # noqa: B905 - checked
-    return out if len(out) == size else None
+        runs.append((at, at + count, tuple(keys), columns))  # type: ignore[arg-type] # (checked)
+        at += count
+    return runs if at == size else None
+
+
+def _run_values(run: _DataRun, place: int) -> list[Any]:
+    """The values of a run of data's key at ``place``, its runs expanded (once: kept)."""
+    column = run[3][place]
+    if type(column) is not list:
+        column = run[3][place] = _unrun(column)
+    return column
+
+
+def _compact(runs: Sequence[_DataRun], start: int, stop: int) -> list[CompactData]:
+    """The compact data (keys, then values) of the events ``start:stop`` of a block of
+    format 5 from its runs of data."""
+    out: list[CompactData] = []
+    for first, end, keys, columns in runs:
+        if end <= start or first >= stop:
+            continue
+        cut = slice(max(start, first) - first, min(stop, end) - first)
+        values = [_run_values((first, end, keys, columns), at)[cut] for at in range(len(keys))]
+        out += zip(itertools.repeat(keys, cut.stop - cut.start), *values)  # noqa: B905
+    return out
+
+
+def _keyed_column(datas: Any, size: int, runs: list[Any] | None = None) -> list[Any] | None:
+    """The data of a block of format 5's events (:func:`_keyed_data`'s runs, or a dict
+    per event), each kept compact; None when it is malformed. ``runs`` (when given)
+    gets each run of data of one key set (:data:`_DataRun`), what the compact data
+    was made from (see ``Events._keyed``)."""
+    got = _keyed_runs(datas, size)
+    if got is None or type(got[0]) is dict:
+        return got
+    if runs is not None:
+        runs += got
+    return _compact(got, 0, size)
 
 
 def _keyed_fields(
-    runs: tuple[tuple[int, int, tuple[str, ...], list[list[Any]]], ...],
+    runs: tuple[_DataRun, ...],
     start: int,
     stop: int,
     keys: tuple[str, ...],
@@ -1716,7 +1836,8 @@ def _keyed_fields(
     their runs of data (``Events._keyed``): each key's values, a slice of each run's
     list (no compact data read per event); None when a run of them lacks a key."""
     out: tuple[list[Any], ...] = tuple([] for _ in keys)
-    for first, end, names, columns in runs:
+    for run in runs:
+        first, end, names, _ = run
         if end <= start or first >= stop:
             continue
         try:
@@ -1725,8 +1846,37 @@ def _keyed_fields(
             return None  # the events of this run lack a key
         cut = slice(max(start, first) - first, min(stop, end) - first)
         for values, place in zip(out, places):  # noqa: B905 - one per key
-            values += columns[place][cut]
+            values += _run_values(run, place)[cut]
     return out
+
+
+def _check_covered(path: str, parts: list[Events], first: int, upto: int) -> None:
+    """Check that blocks read (``parts``) follow on and hold the events ``first`` to
+    ``upto`` (what the journal holds of a range asked for).
+
+    Raises:
+        JournalError: an event is missing between them or at an end of the range.
+    """
+    for before, after in itertools.pairwise(parts):
+        if after._first != before._first + before._size:
+            end = before._first + before._size - 1
+            raise JournalError(
+                f"{path}: event {end + 1} is missing (the block of events "
+                f"{after._first}-{after._first + after._size - 1} follows event {end})"
+            )
+    # A block missing before or after the ones read (cut after the chain was
+    # checked) is named rather than read as a shorter history.
+    if first > upto:
+        return
+    if not parts or parts[0]._first > first:
+        missing = first
+    elif parts[-1]._first + parts[-1]._size - 1 < upto:
+        missing = parts[-1]._first + parts[-1]._size
+    else:
+        return
+    raise JournalError(
+        f"{path}: events {first}-{upto} are asked for, but event {missing} is missing"
+    )
 
 
 def _chain_keys(db: sqlite3.Connection) -> tuple[bytes, int]:
@@ -2833,6 +2983,20 @@ class SqliteJournal(_Chain):
             JournalError: a block is malformed, or an event of the range is missing.
         """
         first = max(first, 1)
+        parts = self._blocks_of(first, last, times)
+        events = Events.join(parts) if parts else Events(first)
+        start, stop = max(0, first - events._first), max(0, last - events._first + 1)
+        if start == 0 and stop >= events._size:
+            return events  # the whole of it: no copy of its columns
+        return events[start:stop]
+
+    def _blocks_of(self, first: int, last: int, times: dict[str, datetime]) -> list[Events]:
+        """The blocks that overlap the events ``first`` (at least 1) to ``last``, decoded
+        whole, each following the one before.
+
+        Raises:
+            JournalError: a block is malformed, or an event of the range is missing.
+        """
         blocks = self._query(
             "SELECT first, last, command, body FROM blocks WHERE first >= coalesce("
             "(SELECT max(first) FROM blocks WHERE first <= ?1), 0) AND first <= ?2 "
@@ -2840,27 +3004,8 @@ class SqliteJournal(_Chain):
             (first, last),
         )
         parts = [_decode_block(block, self.path, times, self._keyed) for block in blocks]
-        for before, after in itertools.pairwise(parts):
-            if after._first != before._first + before._size:
-                end = before._first + before._size - 1
-                raise JournalError(
-                    f"{self.path}: event {end + 1} is missing (the block of events "
-                    f"{after._first}-{after._first + after._size - 1} follows event {end})"
-                )
-        events = Events.join(parts) if parts else Events(first)
-        # What the journal holds of the range must be there: a block missing
-        # before or after the ones read (cut after the chain was checked) is
-        # named rather than read as a shorter history.
-        upto = min(last, self._next - 1)
-        if first <= upto and (events._first > first or events._first + events._size - 1 < upto):
-            missing = first if events._first > first else events._first + events._size
-            raise JournalError(
-                f"{self.path}: events {first}-{upto} are asked for, but event {missing} is missing"
-            )
-        start, stop = max(0, first - events._first), max(0, last - events._first + 1)
-        if start == 0 and stop >= events._size:
-            return events  # the whole of it: no copy of its columns
-        return events[start:stop]
+        _check_covered(self.path, parts, first, min(last, self._next - 1))
+        return parts
 
     def _rows(self, first: int, last: int) -> _Rows:
         return self._query(
@@ -2924,17 +3069,24 @@ class SqliteJournal(_Chain):
         first = seq + 1
         times: dict[str, datetime] = {}
         if self._blocks:
-            # About a block's events at a time, each read once, then cut in chunks.
+            # Each block decoded once and handed over whole (not joined nor cut where
+            # a range of seqs ends: its columns kept as stored), cut in chunks if asked.
+            first = max(first, 1)
             while first <= end:
-                events = self._run(first, min(end, first + _BLOCK_EVENTS - 1), times)
-                if not events._size:
+                parts = self._blocks_of(first, min(end, first + _BLOCK_EVENTS - 1), times)
+                if not parts:
                     return
-                if chunk is None or events._size <= chunk:
-                    yield events  # no copy of its columns
-                else:
-                    for start in range(0, events._size, chunk):
-                        yield events[start : start + chunk]
-                first = events._first + events._size
+                for events in parts:
+                    start = max(0, first - events._first)
+                    stop = min(events._size, end - events._first + 1)
+                    if start or stop < events._size:
+                        events = events[start:stop]  # where the replay starts or ends
+                    if chunk is None or events._size <= chunk:
+                        yield events  # no copy of its columns
+                    else:
+                        for at in range(0, events._size, chunk):
+                            yield events[at : at + chunk]
+                first = parts[-1]._first + parts[-1]._size
             return
         chunk = chunk or REPLAY_CHUNK
         while first <= end:

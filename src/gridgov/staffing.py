@@ -960,6 +960,23 @@ class _ByRow:
         self.log.extend(rows)
         self.count += len(rows)
 
+    def set_each(self, rows: Sequence[int], values: Iterable[Any]) -> None:
+        """Set the entry of each of ``rows`` to its value of ``values``, as :meth:`set`
+        one by one does."""
+        table = self.values
+        size = len(rows)
+        if size > 1 and _reader(rows)(table).count(None) == size and len(set(rows)) == size:
+            # Different rows none of which has an entry (a replay's assignments, as
+            # the planner drew them): each set by index, logged at once, no call each.
+            for row, value in zip(rows, values):  # noqa: B905 - as long
+                table[row] = value
+            self.log.extend(rows)
+            self.count += size
+            return
+        put = self.set
+        for row, value in zip(rows, values):  # noqa: B905 - as long
+            put(row, value)
+
     def pop(self, row: int) -> Any:
         """Take out ``row``'s entry; returns it (None: it had none)."""
         values = self.values
@@ -1396,9 +1413,7 @@ class Roster:
             run = rows[start:stop]
             held = held_by(post)
             holders[post] = run if held is None else held + run
-        put = self._assignment.set
-        for row, fields in zip(rows, zip(posts, roles, levels, times)):  # noqa: B905
-            put(row, fields)
+        self._assignment.set_each(rows, zip(posts, roles, levels, times))  # noqa: B905
         # Counted in C (Counter.update), in the order drawn.
         self._drawn.update(filter(_SOMEONE, employers))
         return True
