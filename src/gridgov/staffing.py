@@ -101,7 +101,7 @@ _OWN_POOLS = frozenset({"community", "big_party_committee", "street"})
 
 # Enum members read once: a member read off its class goes through the enum type's
 # ``__getattr__`` (Python 3.11), some 900 instructions each time.
-_IN_SERVICE, _COMMUNITY = PersonKind.IN_SERVICE_MEMBER, Level.COMMUNITY
+_IN_SERVICE = PersonKind.IN_SERVICE_MEMBER
 
 #: An event record as a plain tuple, in :class:`~gridgov.records.Record`'s field order
 #: (what :func:`planned_records` gives the engine).
@@ -814,13 +814,10 @@ class Pools:
         code = self._unit_code.get(grid)
         if code is not None:
             return self._front_line[code]
-        # Not a unit: it has no chain of command (an error if it has workers).
-        workers = self.grid_workers(grid)
-        post: PostRow | None = None
-        if workers:
-            chain = self._city.chain
-            post = _front_line_row(chain, grid, chain.chain_of_command(grid), len(workers))
-        return post
+        # Not a unit: no post; one with workers has no chain of command to post them in.
+        if self.grid_workers(grid):
+            self._city.chain.chain_of_command(grid)  # raises UnknownUnitError
+        return None
 
     def grids_of(self, compound: str) -> tuple[str, ...]:
         """:meth:`City.grids_of_compound <gridgov.city.City.grids_of_compound>`, kept
@@ -848,9 +845,13 @@ class Pools:
         """The rows (in the city's columns) of :meth:`grid_workers`, in that order."""
         code = self._unit_code.get(grid)
         if code is not None:
-            starts = self._worker_starts
-            return tuple(self._worker_rows[starts[code] : starts[code + 1]])
+            return self._worker_rows_of(code)
         return tuple(map(self._city.people._index.__getitem__, self.grid_workers(grid)))
+
+    def _worker_rows_of(self, code: int) -> Rows:
+        """:meth:`grid_worker_rows` of the unit of ``code`` (see :meth:`_front_lines`)."""
+        starts = self._worker_starts
+        return tuple(self._worker_rows[starts[code] : starts[code + 1]])
 
     def _build(self, level: str, community: str, kind: PersonKind) -> tuple[int, ...]:
         chain = self._city.chain
@@ -2221,7 +2222,7 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
     opened, marks, mark, fill_counts = draft.opened, draft.marks, draft.mark, draft.fill_counts
     # Each grid's post, workers and their rows by the grid's code (see Pools._front_lines).
     code_of, posts_of, workers_of = pools._unit_code, pools._front_line, pools._workers
-    starts, worker_rows, datas = pools._worker_starts, pools._worker_rows, draft.datas
+    rows_of, datas = pools._worker_rows_of, draft.datas
     for grid in sorted(hot_delta):
         now_hot = hot.get(grid, 0)
         if now_hot > 0:
@@ -2238,7 +2239,7 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
         opened[post_id] = post
         # Its workers (read when its post was made), all of them free: the common case
         # (their marks read by row, in C).
-        workers, rows = workers_of[code], tuple(worker_rows[starts[code] : starts[code + 1]])
+        workers, rows = workers_of[code], rows_of(code)
         if (
             post_id in holders
             or post_id in fill_counts
@@ -2761,16 +2762,6 @@ def _front_line_data(workers: Sequence[str], post_id: str) -> Iterator[CompactDa
     (see :func:`_assignment_columns`), made in C."""
     fields = (_ASSIGNED_KEYS, workers, itertools.repeat(post_id), _FRONT_LINE, _GRID)
     return zip(*fields)  # noqa: B905 - the workers end it
-
-
-def _front_line_row(chain: CommandChain, unit: str, up: Sequence[str], workers: int) -> PostRow:
-    """The front-line post row of ``unit`` with ``workers`` seats; ``up`` its chain of
-    command. Its community is read in the chain: the unit's commander when that is a
-    community (a grid's is; no level parsed), else the chain's own answer."""
-    community = (
-        up[1] if len(up) > 1 and chain._level[up[1]] is _COMMUNITY else chain.community_of(unit)
-    )
-    return (f"{unit}/front_line", "front_line", unit, community, workers)
 
 
 #: The keys of a ``post.assigned`` event's data, for ever (zipped in C).
