@@ -462,6 +462,12 @@ class TestColdCaseReads:
         assert not any(map(pools.grid_workers, others))
         assert all(pools.front_line_post(u) is None for u in others)
 
+    def test_something_not_a_unit_has_no_front_line_post(self) -> None:
+        pools = Pools(CITY)
+        assert pools.grid_workers("not-a-unit") == ()
+        assert pools.front_line_post("not-a-unit") is None
+        assert pools.grid_worker_rows("not-a-unit") == ()
+
     def test_a_draft_prints_each_due_time_as_its_own(self) -> None:
         """A draft remembers the due time it printed last by identity: another time,
         equal or not, in another zone, prints as its own isoformat."""
