@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def written(path: Path) -> dict[str, object]:
 
 
 def rows(path: Path) -> list[tuple[int, str, str]]:
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         return db.execute("SELECT seq, command, record FROM events ORDER BY seq").fetchall()
 
 

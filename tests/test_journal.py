@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import threading
 import time
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -177,7 +178,7 @@ class TestSqliteJournal:
     def test_wal_mode(self, tmp_path: Path) -> None:
         """The store runs in WAL mode."""
         SqliteJournal(tmp_path / "j.sqlite").close()
-        with sqlite3.connect(tmp_path / "j.sqlite") as db:
+        with closing(sqlite3.connect(tmp_path / "j.sqlite")) as db, db:
             assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
     def test_gap_is_refused_and_nothing_written(self, tmp_path: Path) -> None:

@@ -6,12 +6,14 @@ malformed block, is a JournalError naming the block's seq range, with nothing ch
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import random
 import shutil
 import sqlite3
 from collections.abc import Sequence
+from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -68,7 +70,7 @@ def written(tmp_path: Path, name: str = "j.sqlite", **kwargs: Any) -> tuple[Path
 
 
 def blocks(path: Path) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         return db.execute(
             "SELECT first, last, command, final, body, hash FROM blocks ORDER BY first"
         ).fetchall()
@@ -83,7 +85,7 @@ def rewrite(path: Path, rows: Sequence[Sequence[Any]]) -> None:
     for first, last, command, final, body in rows:
         previous = _block_hash(previous, first, last, command, bool(final), body)
         out.append((first, last, command, final, body, previous))
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         db.execute("DELETE FROM blocks")
         db.executemany("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?)", out)
         db.execute(
@@ -92,13 +94,17 @@ def rewrite(path: Path, rows: Sequence[Sequence[Any]]) -> None:
 
 
 def digest(path: Path) -> str:
+    """The file's bytes, hashed once every connection left for the collector is gone
+    (sqlite3 connections sit in a reference cycle: one not closed checkpoints its
+    write-ahead log into the file whenever the collector runs)."""
+    gc.collect()
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 class TestTheFormat:
     def test_a_new_journal_is_of_format_4(self, tmp_path: Path) -> None:
         path, events = written(tmp_path)
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
         assert meta["schema"] == "3"
@@ -186,7 +192,7 @@ class TestTheFormat:
             [Event(count + 1, first.time, "note.made", "x", "c-new", "system", data={"n": 1})]
         )
         journal.close()
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
             (schema,) = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             (rows,) = db.execute("SELECT COUNT(*) FROM events").fetchone()
@@ -237,7 +243,7 @@ class TestTheFormat:
             engine.report_case(COMPOUNDS[i % len(COMPOUNDS)])
         engine.close()
         ends = {r[1] for r in blocks(path) if r[3]}
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             (seq,) = db.execute("SELECT max(seq) FROM snapshots").fetchone()
         assert seq in ends
         journal = SqliteJournal(path)
@@ -323,7 +329,7 @@ def attack(path: Path, kind: str) -> tuple[int, int]:
     """Damage the third block of ``path`` without fixing the chain; returns its range."""
     rows = blocks(path)
     first, last, _, _, body, _ = rows[2]
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         if kind == "edit":
             db.execute(
                 "UPDATE blocks SET body = ? WHERE first = ?", (body.replace(b"1", b"2"), first)
@@ -410,7 +416,7 @@ class TestTamper:
 
     def test_a_journal_cut_after_its_last_commit_is_refused(self, tmp_path: Path) -> None:
         path, _ = written(tmp_path)
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             db.execute("DELETE FROM blocks WHERE first = (SELECT max(first) FROM blocks)")
         with pytest.raises(JournalError, match="last commit recorded event"):
             SqliteJournal(path, verify="full")

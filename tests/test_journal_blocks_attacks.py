@@ -6,11 +6,13 @@ hostile case is a JournalError naming the seq (or what disagrees), nothing chang
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import random
 import re
 import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -65,11 +67,15 @@ def make(path: Path, commands: tuple[tuple[str, int], ...] = COMMANDS) -> list[E
 
 
 def digest(path: Path) -> str:
+    """The file's bytes, hashed once every connection left for the collector is gone
+    (sqlite3 connections sit in a reference cycle: one not closed checkpoints its
+    write-ahead log into the file whenever the collector runs)."""
+    gc.collect()
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def block_rows(path: Path) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         return db.execute(
             "SELECT first, last, command, final, body FROM blocks ORDER BY first"
         ).fetchall()
@@ -164,7 +170,7 @@ class TestBlocksCutAfterTheCheck:
         make(path)
         journal = SqliteJournal(path, verify="full")
         try:
-            with sqlite3.connect(path) as db:
+            with closing(sqlite3.connect(path)) as db, db:
                 db.execute("DELETE FROM blocks WHERE first = ?", (gone,))
             missing = rf"event {gone} is missing"
             before = digest(path)
@@ -231,10 +237,10 @@ class TestDeepData:
             '[1,"2022-09-17T00:00:00+00:00","note.made","u","a","system","",null,null,'
             '{"x":' + nest + '},"json"]'
         )
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             db.execute("UPDATE events SET record = ? WHERE seq = 1", (record,))
         # The row's hash no longer matches: its decoding read without the chain check.
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             raw = db.execute("SELECT seq, command, record FROM events ORDER BY seq").fetchall()
         with pytest.raises(JournalError, match=r"malformed|not JSON"):
             journal_module._decode_rows(journal_module._Rows(raw), str(path))
@@ -259,7 +265,7 @@ class TestLayouts:
     def test_format_6_in_meta(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         path = tmp_path / "j.sqlite"
         make(path)
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             db.execute("UPDATE meta SET value = '6' WHERE key = 'format'")
         self.refused(path, "is a journal of format 6; this gridgov reads formats 2 to 5", capsys)
 
@@ -269,14 +275,14 @@ class TestLayouts:
         monkeypatch.setattr(journal_module, "_NEW_FORMAT", 3)
         path = tmp_path / "j.sqlite"
         make(path)
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             db.execute("UPDATE meta SET value = '3' WHERE key = 'schema'")
         self.refused(path, "meta says schema 3, but it holds event rows", capsys)
 
     def test_format_4_with_both(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         path = tmp_path / "j.sqlite"
         make(path)
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             db.executescript(journal_module._EVENTS_TABLE)
             db.execute("INSERT INTO events VALUES (1, 'a', '[]', 1, x'00')")
         self.refused(path, "meta says schema 3, but it holds event rows", capsys)
@@ -288,7 +294,7 @@ class TestLayouts:
         monkeypatch.setattr(journal_module, "_NEW_FORMAT", 3)
         path = tmp_path / "j.sqlite"
         make(path)
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             db.executescript(journal_module._BLOCKS_TABLE)
             db.execute(f"ATTACH '{tmp_path / 'new.sqlite'}' AS new")
             db.execute("INSERT INTO blocks SELECT * FROM new.blocks")
@@ -299,7 +305,7 @@ class TestLayouts:
     ) -> None:
         path = tmp_path / "j.sqlite"
         make(path)
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             db.execute("DELETE FROM meta")
         self.refused(path, "block rows without a schema", capsys)
 
@@ -309,7 +315,7 @@ class TestLayouts:
         path = tmp_path / "j.sqlite"
         events = make(path)
         # What an older gridgov's opening leaves in a journal of format 4.
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             db.executescript(journal_module._EVENTS_TABLE)
         journal = SqliteJournal(path, verify="full")
         assert journal.since(0) == events
@@ -317,7 +323,7 @@ class TestLayouts:
         monkeypatch.setattr(journal_module, "_NEW_FORMAT", 3)
         old = tmp_path / "old.sqlite"
         events = make(old)
-        with sqlite3.connect(old) as db:
+        with closing(sqlite3.connect(old)) as db, db:
             db.executescript(journal_module._BLOCKS_TABLE)
         journal = SqliteJournal(old, verify="full")
         assert journal.since(0) == events
@@ -354,10 +360,10 @@ class TestTheChainCheck:
             "final": "final = 1",
             "body": "body = CAST(replace(CAST(body AS TEXT), '\"i\":1', '\"i\":2') AS BLOB)",
         }[field]
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             db.execute(f"UPDATE blocks SET {change} WHERE first = 8")
         before = digest(path)
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             assert _check_blocks(db, None, 1, GENESIS, None) is None
         with pytest.raises(JournalError, match=r"first bad event: seq 8\b"):
             SqliteJournal(path, verify="full")

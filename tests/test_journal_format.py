@@ -9,6 +9,7 @@ import json
 import math
 import shutil
 import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,12 +53,12 @@ def old_journal(tmp_path: Path) -> Path:
 
 
 def schema(path: Path) -> str:
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         return str(db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0])
 
 
 def records(path: Path) -> list[str]:
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         return [r[0] for r in db.execute("SELECT record FROM events ORDER BY seq")]
 
 
@@ -87,7 +88,7 @@ class TestFormat2:
 
     def test_a_full_replay_gives_the_same_state(self, tmp_path: Path) -> None:
         path = old_journal(tmp_path)
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             db.execute("DELETE FROM snapshots")
         engine = Engine.open(path, city=CITY, clock=ManualClock())
         assert engine.load_report.snapshot == 0
@@ -123,7 +124,7 @@ class TestFormat2:
 
     def test_an_edit_to_an_old_row_is_still_named(self, tmp_path: Path) -> None:
         path = old_journal(tmp_path)
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             (text,) = db.execute("SELECT record FROM events WHERE seq = 100").fetchone()
             db.execute("UPDATE events SET record = ? WHERE seq = 100", (text + " ",))
         with pytest.raises(JournalError, match=r"first bad event: seq 100\b"):
@@ -133,7 +134,7 @@ class TestFormat2:
 def stored_rows(path: Path) -> list[tuple[Any, ...]]:
     """Every event row as stored: seq, command, record, last-row flag, hash, and the
     SQLite types of the flag and the hash."""
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         return db.execute(
             "SELECT seq, command, record, last, hash, typeof(last), typeof(hash) "
             "FROM events ORDER BY seq"
@@ -176,7 +177,7 @@ class TestWrittenByF0532b0:
         assert engine.load_report.replayed == 1
         assert plain(engine.snapshot()) == written
         engine._kernel.journal.close()
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             db.execute("DELETE FROM snapshots")
         engine = Engine.open(path, city=CITY, clock=ManualClock(), verify=verify)
         assert engine.load_report.replayed == 281
@@ -283,7 +284,7 @@ class TestFormat3:
         journal.append([attrs.evolve(event(seq, {}), time=when)])  # type: ignore[misc]
         journal.close()
         digest = row_hash(previous, seq, "c000001", record, True)
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             db.execute(
                 "UPDATE events SET record = ?, hash = ? WHERE seq = ?", (record, digest, seq)
             )

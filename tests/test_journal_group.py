@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,12 +31,12 @@ START = datetime(2022, 9, 17, tzinfo=UTC)
 
 def committed_events(path: Path) -> int:
     """Events another connection sees: what is committed."""
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         return int(db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
 
 def keys(path: Path) -> set[str]:
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         return {r[0] for r in db.execute("SELECT key FROM commands")}
 
 

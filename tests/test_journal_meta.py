@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ RESERVED = ("schema", "format", "head", "keys")
 
 
 def _meta_rows(path: Path) -> dict[str, str]:
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         return dict(db.execute("SELECT key, value FROM meta").fetchall())
 
 

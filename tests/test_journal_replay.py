@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import tempfile
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -74,7 +75,7 @@ class TestChunks:
             chunks = list(journal.replay_chunks(0, chunk))
             read = journal.since(0)
             journal.close()
-            with sqlite3.connect(path) as db:  # closing took one: every event replayed
+            with closing(sqlite3.connect(path)) as db, db:  # closing took one: every event replayed
                 db.execute("DELETE FROM snapshots")
             reopened = Engine.open(path, city=CITY, clock=ManualClock(clock.now()))
             assert reopened.load_report.snapshot == 0
@@ -126,7 +127,7 @@ def _journal(path: Path, count: int) -> None:
 def _replace(path: Path, seq: int, record: str, command: str = "c000001") -> None:
     """Put ``record`` in row ``seq`` and rechain every row from it (as another writer
     could): the chain holds, the record is what it is."""
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         db.execute(
             "UPDATE events SET record = ?, command = ? WHERE seq = ?", (record, command, seq)
         )

@@ -9,6 +9,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ def edit_record(path: Path, seq: int) -> None:
 
 
 def snapshot_header(path: Path) -> tuple[int, dict[str, object], bytes]:
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         seq, blob = db.execute("SELECT seq, state FROM snapshots").fetchone()
     head, _, body = bytes(blob).partition(b"\n")
     return seq, json.loads(head), body
@@ -119,7 +120,7 @@ class TestTheSnapshotVouches:
         path, _, snapshot, _ = journal
         seq, header, _ = snapshot_header(path)
         assert seq == snapshot > 0
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             rows = db.execute(
                 "SELECT seq, command, record, last FROM events WHERE seq <= ? ORDER BY seq", (seq,)
             ).fetchall()
@@ -327,7 +328,7 @@ class TestCheckCommand:
         db.close()
         assert main(["check", str(path)]) == 1
         assert "not a gridgov journal: without events" in capsys.readouterr().err
-        with sqlite3.connect(path) as db:
+        with closing(sqlite3.connect(path)) as db, db:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
         assert tables == {"things"}
 
