@@ -6,8 +6,6 @@ hostile case is a JournalError naming the seq (or what disagrees), nothing chang
 
 from __future__ import annotations
 
-import gc
-import hashlib
 import os
 import random
 import re
@@ -31,7 +29,7 @@ from gridgov.journal import (
     _check_blocks,
 )
 from processes import kill_writer
-from test_journal_blocks import rewrite
+from test_journal_blocks import digest, rewrite
 
 # The bodies of format 4 are forged here (format 5: test_journal_keyed.py).
 pytestmark = pytest.mark.usefixtures("format4")
@@ -64,14 +62,6 @@ def make(path: Path, commands: tuple[tuple[str, int], ...] = COMMANDS) -> list[E
     everything = journal.since(0)
     journal.close()
     return everything
-
-
-def digest(path: Path) -> str:
-    """The file's bytes, hashed once every connection left for the collector is gone
-    (sqlite3 connections sit in a reference cycle: one not closed checkpoints its
-    write-ahead log into the file whenever the collector runs)."""
-    gc.collect()
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def block_rows(path: Path) -> list[tuple[Any, ...]]:

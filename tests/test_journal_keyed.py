@@ -7,8 +7,6 @@ with nothing changed."""
 
 from __future__ import annotations
 
-import gc
-import hashlib
 import shutil
 import sqlite3
 from contextlib import closing
@@ -28,19 +26,11 @@ from gridgov.errors import JournalError
 from gridgov.journal import GENESIS, Event, Events, SqliteJournal, _block_hash
 from gridgov.presets import small
 from gridgov.records import record_data
-from test_journal_blocks import EVENT, blocks, rewrite, run_commands
+from test_journal_blocks import EVENT, blocks, digest, rewrite, run_commands
 
 CITY = small()
 START = datetime(2022, 9, 17, tzinfo=UTC)
 FIXTURE = Path(__file__).parent / "data" / "journal"
-
-
-def digest(path: Path) -> str:
-    """The file's bytes, hashed once every connection left for the collector is gone
-    (sqlite3 connections sit in a reference cycle: one not closed checkpoints its
-    write-ahead log into the file whenever the collector runs)."""
-    gc.collect()
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def written(tmp_path: Path, name: str = "j.sqlite") -> tuple[Path, list[Event], dict[str, Any]]:
@@ -404,10 +394,10 @@ def test_a_replay_s_fields_read_from_its_runs_are_its_data_s(
     event's compact data (None when an event lacks a key), for any range and keys;
     a slice or an extension of the events leaves the runs out."""
     size = sum(run[0] for run in datas)
-    runs: list[Any] = []
-    column = journal_module._keyed_column(datas, size, runs)
-    assert column is not None
+    runs = journal_module._keyed_runs(datas, size)
+    assert runs is not None
     assert len(runs) == len(datas)
+    column = journal_module._compact(runs, 0, size)
     columns: Any = (*([f"c{i}"] * size for i in range(8)), column)
     plain = Events(1, columns)
     keyed = Events(1, columns)

@@ -478,7 +478,7 @@ class Events(Sequence[Event]):
                 if heads.count(keys) == len(datas):
                     return tuple([list(map(get, datas)) for get in _GETTERS[: len(keys)]])
                 # Compact data of one key set holding these keys (a replay's: see
-                # _keyed_column), each key read at its place.
+                # _compact), each key read at its place.
                 shared = heads[0]
                 if heads.count(shared) == len(datas) and set(keys) <= set(shared):
                     places = [shared.index(key) + 1 for key in keys]
@@ -1709,19 +1709,6 @@ def _stored(column: Any, size: int, states: bool = False) -> _Stored | None:
     return values
 
 
-def _expanded(column: Any, size: int, states: bool = False) -> list[Any] | None:
-    """:func:`_stored`, its runs expanded."""
-    values = _stored(column, size, states)
-    return None if values is None else _unrun(values)
-
-
-def _expand(column: Any, size: int) -> list[Any] | None:
-    """The ``size`` values of a column ``[values, lengths]`` (:func:`_runs_of`); None
-    when it is malformed."""
-    values = _unexpanded(column, size)
-    return None if values is None else _unrun(values)
-
-
 def _unexpanded(column: Any, size: int) -> _Stored | None:
     """A column ``[values, lengths]`` (:func:`_runs_of`) of ``size`` values, checked:
     its values when it has no runs or one, else ``(values, lengths)``; None when it is
@@ -1811,19 +1798,6 @@ def _compact(runs: Sequence[_DataRun], start: int, stop: int) -> list[CompactDat
         values = [_run_values((first, end, keys, columns), at)[cut] for at in range(len(keys))]
         out += zip(itertools.repeat(keys, cut.stop - cut.start), *values)  # noqa: B905
     return out
-
-
-def _keyed_column(datas: Any, size: int, runs: list[Any] | None = None) -> list[Any] | None:
-    """The data of a block of format 5's events (:func:`_keyed_data`'s runs, or a dict
-    per event), each kept compact; None when it is malformed. ``runs`` (when given)
-    gets each run of data of one key set (:data:`_DataRun`), what the compact data
-    was made from (see ``Events._keyed``)."""
-    got = _keyed_runs(datas, size)
-    if got is None or type(got[0]) is dict:
-        return got
-    if runs is not None:
-        runs += got
-    return _compact(got, 0, size)
 
 
 def _keyed_fields(

@@ -2232,8 +2232,11 @@ def _front_line_all(draft: _Draft, pools: Pools, hot_delta: Mapping[str, int]) -
         if now_hot + hot_delta[grid] <= 0:
             continue
         code = code_of.get(grid)
-        post = posts_of[code] if code is not None else pools.front_line_post(grid)
-        if post is None or code is None:  # (not a unit: no post, or an error above)
+        if code is None:  # not a unit: no post (raises when it has workers)
+            pools.front_line_post(grid)
+            continue
+        post = posts_of[code]
+        if post is None:
             continue
         post_id = post[0]
         opened[post_id] = post
